@@ -1,0 +1,159 @@
+# smppgw -- the only entry point: build, test, run, bench, fuzz.
+# `make test` and `make run` work on a fresh Debian 12 machine: the `deps`
+# step installs any missing Debian package (it needs root, as CI has).
+
+CC       ?= cc
+BUILD    := build
+PKGS     := luajit libuv
+# -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
+WERROR   ?= $(if $(CI),1,)
+CFLAGS   ?= -O2 -g
+WARN     := -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+            $(if $(filter 1,$(WERROR)),-Werror,)
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+
+# Debian packages the build and the tests need (see README "Dependencies").
+DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson lua-busted
+# Only `make fuzz` needs clang's libFuzzer.
+FUZZ_PKGS := clang libclang-rt-14-dev
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CODEC_SRC := core/pdu.c core/pdu_tables.c
+CODEC_OBJ := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
+BIN_SRC   := core/main.c core/lbridge.c
+BIN_OBJ   := $(BIN_SRC:core/%.c=$(BUILD)/%.o)
+
+LUA_MODULE := $(BUILD)/smpp/core.so
+BIN        := $(BUILD)/smppgw
+TEST_BIN   := $(BUILD)/test_pdu
+BENCH_BIN  := $(BUILD)/bench_pdu
+
+.PHONY: all deps deps-fuzz test test-c test-lua run clean bench fuzz asan corpus
+
+all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a
+
+# -- Dependencies -------------------------------------------------------------
+# Silent when everything is installed; otherwise prints the apt command it runs.
+define install_missing
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install -y$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: run as root, or install:$$missing" >&2; exit 1; fi; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PKGS))
+
+deps-fuzz: deps
+	$(call install_missing,$(FUZZ_PKGS))
+
+# -- Build --------------------------------------------------------------------
+
+$(BUILD)/%.o: core/%.c | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<",true)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libsmppcodec.a: $(CODEC_OBJ)
+	$(Q)ar rcs $@ $^
+
+# The Lua C module that `require "smpp.core"` loads from plain luajit/busted.
+$(LUA_MODULE): $(BUILD)/lbridge.o $(CODEC_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -shared -o $@ $^
+
+# The program; -Wl,-E so that C modules loaded by scripts see its symbols.
+$(BIN): $(BIN_OBJ) $(CODEC_OBJ)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lm
+
+$(TEST_BIN): $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
+	$(Q)$(CC) -o $@ $^
+
+$(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
+	$(Q)$(CC) -o $@ $^
+
+$(BUILD)/test/%.o: core/test/%.c | deps
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bench/%.o: core/bench/%.c | deps
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
+
+# -- Test ---------------------------------------------------------------------
+# Every suite runs; spec/summary.sh adds their counts into the one closing
+# line "N passed, N failed" and fails if any suite failed.
+
+LUA_ENV := LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
+           SMPPGW_BIN=$(abspath $(BIN))
+
+test: all $(TEST_BIN)
+	@rm -f $(BUILD)/results; mkdir -p $(BUILD)
+	@$(TEST_BIN) | tee $(BUILD)/test-c.out; echo "c $$?" >> $(BUILD)/results
+	@$(LUA_ENV) luajit /usr/bin/busted -o TAP spec | tee $(BUILD)/test-lua.out; \
+	  echo "lua $$?" >> $(BUILD)/results
+	@sh spec/summary.sh $(BUILD)
+
+test-c: $(TEST_BIN)
+	$(TEST_BIN)
+
+test-lua: all
+	$(LUA_ENV) luajit /usr/bin/busted spec
+
+# -- Run ----------------------------------------------------------------------
+
+run: all
+	$(BIN) run conf/smppgw.lua
+
+# -- Bench (never part of test) -------------------------------------------------
+
+bench: all $(BENCH_BIN)
+	@echo "== C codec ($(BENCH_BIN))"
+	@$(BENCH_BIN)
+	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
+	@$(LUA_ENV) luajit core/bench/bench_lua.lua
+
+# -- Sanitizers and fuzzing ------------------------------------------------------
+
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+asan: deps corpus
+	@mkdir -p $(BUILD)/asan
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_pdu \
+	  core/test/test_pdu.c $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
+	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
+	$(BUILD)/asan/test_pdu
+	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
+
+FUZZ_TIME ?= 60
+
+# Seed corpus: the golden vectors, one file per PDU.
+corpus: all
+	@$(LUA_ENV) luajit spec/vectors/write_corpus.lua $(BUILD)/corpus
+
+fuzz: deps-fuzz corpus
+	@mkdir -p $(BUILD)/fuzz
+	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_decode \
+	  core/fuzz/fuzz_decode.c $(CODEC_SRC)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -max_len=70000 \
+	  -print_final_stats=1 $(BUILD)/fuzz/corpus $(BUILD)/corpus
+
+clean:
+	rm -rf $(BUILD)

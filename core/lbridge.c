@@ -1,0 +1,664 @@
+/* lbridge.c -- PDU <-> Lua table, driven by the same tables as the codec,
+ * and the `smpp.core` module (decode, encode, the tables as constants).
+ *
+ * A PDU table: command, command_id, command_status, sequence_number, then the
+ * body fields and the TLVs by their specification names. Unknown TLVs sit
+ * under their numeric tag as raw bytes. A repeated TLV holds an array of its
+ * values. When the wire order of TLVs is not ascending by tag, `tlv_order`
+ * lists the tags as they came, so encoding reproduces the same bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbridge.h"
+
+#define SMPPGW_VERSION "0.1.0"
+
+/* -- The key cache ------------------------------------------------------------
+ * One table in the registry (under &cache_key) serves both directions:
+ * integer slots hold the interned key strings we push (no re-hashing per
+ * PDU), string slots map a key back to its code.
+ */
+static char cache_key;
+
+enum {
+    K_FIELD = 1,        /* + field id */
+    K_TLV = 100,        /* + index in tlv.def */
+    K_CMD = 200,        /* + index in smpp.def */
+    K_COMMAND = 300, K_COMMAND_ID, K_COMMAND_STATUS, K_SEQUENCE_NUMBER,
+    K_TLV_ORDER, K_COMMAND_LENGTH
+};
+
+/* For each TLV, the id of the body field with the same name, or -1
+ * (message_state is both). Filled by cache_build. */
+static int tlv_alias[128];
+
+static const char *const header_keys[] = {
+    "command", "command_id", "command_status", "sequence_number", "tlv_order", "command_length"
+};
+
+static void cache_build(lua_State *L)
+{
+    size_t i;
+    const pdu_cmd_t *c;
+    const pdu_tlv_def_t *t;
+    lua_pushlightuserdata(L, &cache_key);
+    lua_createtable(L, 400, 100);
+#define KEY(code, name) do { \
+        lua_pushstring(L, name); lua_pushvalue(L, -1); lua_rawseti(L, -3, code); \
+        lua_pushinteger(L, code); lua_rawset(L, -3); } while (0)
+    for (i = 0; i < PDU_F__COUNT; i++) KEY(K_FIELD + (int)i, pdu_field_info((pdu_field_id_t)i)->name);
+    /* A TLV named like a field (message_state) keeps the field's code; the
+     * check path falls back to the TLV when the command has no such field. */
+    for (i = 0; (t = pdu_tlv_at(i)) != NULL; i++) {
+        lua_pushstring(L, t->name);
+        lua_rawseti(L, -2, K_TLV + (int)i);
+        lua_getfield(L, -1, t->name);
+        tlv_alias[i] = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1) - K_FIELD;
+        if (lua_isnil(L, -1)) { lua_pushinteger(L, K_TLV + (int)i); lua_setfield(L, -3, t->name); }
+        lua_pop(L, 1);
+    }
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL; i++) {
+        lua_pushstring(L, c->name);
+        lua_rawseti(L, -2, K_CMD + (int)i);
+    }
+    for (i = 0; i < sizeof header_keys / sizeof header_keys[0]; i++)
+        KEY(K_COMMAND + (int)i, header_keys[i]);
+#undef KEY
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Push the cache table; returns its absolute stack index. */
+static int cache_push(lua_State *L)
+{
+    lua_pushlightuserdata(L, &cache_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    return lua_gettop(L);
+}
+
+static size_t tlv_index(const pdu_tlv_def_t *d) { return (size_t)(d - pdu_tlv_at(0)); }
+static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
+
+static uint64_t body_mask(const pdu_cmd_t *cmd)
+{
+    uint64_t m = 0;
+    int i;
+    for (i = 0; i < cmd->nslots; i++) m |= (uint64_t)1 << cmd->slots[i].id;
+    return m;
+}
+
+/* -- PDU -> table -------------------------------------------------------------- */
+
+/* t[cache[code]] = value on top of the stack. */
+static void set_key(lua_State *L, int t, int cache, int code)
+{
+    lua_rawgeti(L, cache, code);
+    lua_insert(L, -2);
+    lua_rawset(L, t);
+}
+
+static void set_num(lua_State *L, int t, int cache, int code, double v)
+{
+    lua_pushnumber(L, v);
+    set_key(L, t, cache, code);
+}
+
+static void push_addrs(lua_State *L, const pdu_t *p, int cache, int unsucc)
+{
+    int i, e;
+    lua_createtable(L, p->naddr, 0);
+    for (i = 0; i < p->naddr; i++) {
+        const pdu_addr_t *a = &p->addr[i];
+        lua_createtable(L, 0, 4);
+        e = lua_gettop(L);
+        if (!unsucc) set_num(L, e, cache, K_FIELD + PDU_F_DEST_FLAG, a->dest_flag);
+        if (unsucc || a->dest_flag == 1) {
+            set_num(L, e, cache, K_FIELD + PDU_F_DEST_ADDR_TON, a->ton);
+            set_num(L, e, cache, K_FIELD + PDU_F_DEST_ADDR_NPI, a->npi);
+            lua_pushlstring(L, (const char *)a->addr, a->len);
+            set_key(L, e, cache, K_FIELD + PDU_F_DESTINATION_ADDR);
+        } else {
+            lua_pushlstring(L, (const char *)a->addr, a->len);
+            set_key(L, e, cache, K_FIELD + PDU_F_DL_NAME);
+        }
+        if (unsucc) set_num(L, e, cache, K_FIELD + PDU_F_ERROR_STATUS_CODE, a->error_status_code);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static void push_tlv_value(lua_State *L, const pdu_tlv_t *t, const pdu_tlv_def_t *def)
+{
+    const void *nul;
+    switch (def ? def->type : PDU_TLV_OSTR) {
+    case PDU_TLV_OSTR:
+        lua_pushlstring(L, (const char *)t->val, t->len);
+        break;
+    case PDU_TLV_INT:
+        lua_pushnumber(L, t->num);
+        break;
+    case PDU_TLV_FLAG:      /* no value: true; SMPP 5.0's 1-octet level: a number */
+        if (t->len == 0) lua_pushboolean(L, 1);
+        else lua_pushnumber(L, t->val ? t->val[0] : t->num);
+        break;
+    case PDU_TLV_CSTR:      /* up to its NUL, tolerating a value sent without one */
+        nul = memchr(t->val, 0, t->len);
+        lua_pushlstring(L, (const char *)t->val,
+                        nul ? (size_t)((const uint8_t *)nul - t->val) : t->len);
+        break;
+    }
+}
+
+void lbridge_push_pdu(lua_State *L, const pdu_t *p)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    int cache = cache_push(L), t, i, ordered = 1;
+    uint64_t fields = cmd ? body_mask(cmd) : 0;
+
+    lua_createtable(L, 0, (cmd ? cmd->nslots : 0) + p->ntlv + 4);
+    t = lua_gettop(L);
+    if (cmd) {
+        lua_rawgeti(L, cache, K_CMD + (int)cmd_index(cmd));
+        set_key(L, t, cache, K_COMMAND);
+    }
+    set_num(L, t, cache, K_COMMAND_ID, p->command_id);
+    set_num(L, t, cache, K_COMMAND_STATUS, p->command_status);
+    set_num(L, t, cache, K_SEQUENCE_NUMBER, p->sequence_number);
+
+    for (i = 0; cmd && i < cmd->nslots; i++) {
+        int id = cmd->slots[i].id;
+        const pdu_value_t *v = &p->f[id];
+        if (!(p->present & ((uint64_t)1 << id))) continue;
+        switch (pdu_field_info((pdu_field_id_t)id)->kind) {
+        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
+            lua_pushlstring(L, (const char *)v->ptr, v->len);
+            break;
+        case PDU_KIND_DESTS: push_addrs(L, p, cache, 0); break;
+        case PDU_KIND_UNSUCC: push_addrs(L, p, cache, 1); break;
+        default: lua_pushnumber(L, v->num); break;
+        }
+        set_key(L, t, cache, K_FIELD + id);
+    }
+
+    for (i = 0; i < p->ntlv; i++) {
+        const pdu_tlv_t *tl = &p->tlv[i];
+        const pdu_tlv_def_t *def = pdu_tlv_info(tl->tag);
+        /* A known tag named like one of this command's fields goes under
+         * its number, as raw bytes, so that it cannot hide the field. */
+        if (def && tlv_alias[tlv_index(def)] >= 0
+            && (fields & ((uint64_t)1 << tlv_alias[tlv_index(def)])))
+            def = NULL;
+        if (i && tl->tag <= p->tlv[i - 1].tag) ordered = 0;
+        if (def) lua_rawgeti(L, cache, K_TLV + (int)tlv_index(def));
+        else lua_pushnumber(L, tl->tag);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);                  /* key, existing */
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            push_tlv_value(L, tl, def);
+            lua_rawset(L, t);
+        } else {                           /* repeated: make/extend an array */
+            if (!lua_istable(L, -1)) {
+                lua_createtable(L, 2, 0);
+                lua_insert(L, -2);
+                lua_rawseti(L, -2, 1);
+            }
+            push_tlv_value(L, tl, def);
+            lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+            lua_rawset(L, t);
+        }
+    }
+    if (!ordered) {
+        lua_createtable(L, p->ntlv, 0);
+        for (i = 0; i < p->ntlv; i++) {
+            lua_pushnumber(L, p->tlv[i].tag);
+            lua_rawseti(L, -2, i + 1);
+        }
+        set_key(L, t, cache, K_TLV_ORDER);
+    }
+    lua_remove(L, cache);
+}
+
+/* -- Table -> PDU -------------------------------------------------------------- */
+
+static char check_msg[200];
+
+#define CHECK_FAIL(...) do { snprintf(check_msg, sizeof check_msg, __VA_ARGS__); goto fail; } while (0)
+
+/* An unsigned 32-bit integer at idx, or -1. */
+static double as_u32(lua_State *L, int idx)
+{
+    double d;
+    if (lua_type(L, idx) != LUA_TNUMBER) return -1;
+    d = lua_tonumber(L, idx);
+    return d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d ? d : -1;
+}
+
+/* Append one TLV value (stack top) of tag/def; NULL or an error message. */
+static const char *add_tlv(lua_State *L, pdu_t *p, uint16_t tag, const pdu_tlv_def_t *def)
+{
+    pdu_tlv_t *t;
+    size_t len;
+    if (p->ntlv >= PDU_MAX_TLVS) return "too many TLVs";
+    t = &p->tlv[p->ntlv];
+    t->tag = tag;
+    t->val = NULL;
+    t->num = 0;
+    if (!def || def->type == PDU_TLV_OSTR || def->type == PDU_TLV_CSTR) {
+        if (lua_type(L, -1) != LUA_TSTRING) return "a string";
+        t->val = (const uint8_t *)lua_tolstring(L, -1, &len);
+        /* Lua strings end in a NUL in memory: a C-Octet String TLV takes it. */
+        if (def && def->type == PDU_TLV_CSTR) {
+            if (memchr(t->val, 0, len)) return "a string without NUL octets";
+            len++;
+        }
+        if (len > 65535) return "at most 65535 octets";
+        t->len = (uint16_t)len;
+    } else if (def->type == PDU_TLV_FLAG && lua_type(L, -1) == LUA_TBOOLEAN) {
+        if (!lua_toboolean(L, -1)) return NULL;    /* false: leave it out */
+        t->val = (const uint8_t *)"";
+        t->len = 0;
+    } else {
+        double d = as_u32(L, -1);
+        if (d < 0) return def->type == PDU_TLV_FLAG ? "true or a number" : "an integer >= 0";
+        t->num = (uint32_t)d;
+        t->len = def->min ? def->min : 1;
+        if (def->max > t->len && def->max <= 4 && t->num >> (8 * t->len)) t->len = def->max;
+    }
+    p->ntlv++;
+    return NULL;
+}
+
+/* Read one dest_address / unsuccess_sme entry table at the stack top. */
+static const char *check_addr(lua_State *L, pdu_t *p, int unsucc, int n)
+{
+    static const char *const keys[] = {"dest_flag", "dest_addr_ton", "dest_addr_npi",
+                                       "destination_addr", "dl_name", "error_status_code"};
+    double v[6] = {-2, 0, 0, 0, 0, 0};
+    const char *addr = NULL;
+    size_t i, len = 0;
+    pdu_addr_t *a;
+    if (!lua_istable(L, -1)) {
+        snprintf(check_msg, sizeof check_msg, "%s[%d] must be a table",
+                 unsucc ? "unsuccess_sme" : "dest_address", n);
+        return check_msg;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        for (i = 0; i < 6 && strcmp(k, keys[i]) != 0; i++) {}
+        if (i == 6 || (unsucc && (i == 0 || i == 4)) || (!unsucc && i == 5)) {
+            snprintf(check_msg, sizeof check_msg, "unknown field '%s' in %s[%d]",
+                     lua_type(L, -2) == LUA_TSTRING ? k : "?",
+                     unsucc ? "unsuccess_sme" : "dest_address", n);
+            lua_pop(L, 2);
+            return check_msg;
+        }
+        if (i == 3 || i == 4) {
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                snprintf(check_msg, sizeof check_msg, "%s in entry %d must be a string", keys[i], n);
+                lua_pop(L, 2);
+                return check_msg;
+            }
+            addr = lua_tolstring(L, -1, &len);
+            if (i == 4 && v[0] == -2) v[0] = 2;
+        } else if ((v[i] = as_u32(L, -1)) < 0 || (i < 3 && v[i] > 255)) {
+            snprintf(check_msg, sizeof check_msg, "%s in entry %d must be an integer%s",
+                     keys[i], n, i < 3 ? " 0..255" : " >= 0");
+            lua_pop(L, 2);
+            return check_msg;
+        }
+        lua_pop(L, 1);
+    }
+    if (v[0] == -2) v[0] = unsucc ? 0 : 1;
+    if (p->naddr >= PDU_MAX_ADDRS) return "more than 254 entries";
+    if (len > 255) len = 255;   /* the encoder reports the real bound */
+    a = &p->addr[p->naddr++];
+    a->dest_flag = (uint8_t)v[0];
+    a->ton = (uint8_t)v[1];
+    a->npi = (uint8_t)v[2];
+    a->addr = (const uint8_t *)(addr ? addr : "");
+    a->len = (uint8_t)len;
+    a->error_status_code = (uint32_t)v[5];
+    return NULL;
+}
+
+/* Numeric TLV keys: a number, or a string of digits ("5120", "0x1400", as
+ * JSON turns numeric keys into strings). Returns the tag or -1. */
+static long tag_of_key(lua_State *L, int idx)
+{
+    double d;
+    if (lua_type(L, idx) == LUA_TNUMBER) d = lua_tonumber(L, idx);
+    else {
+        const char *s = lua_tostring(L, idx);
+        char *end;
+        if (!s || !*s || !((s[0] >= '0' && s[0] <= '9'))) return -1;
+        d = (double)strtol(s, &end, 0);
+        if (*end) return -1;
+    }
+    return d >= 0 && d <= 65535 && d == (double)(long)d ? (long)d : -1;
+}
+
+/* Stable sort of the TLVs by tag (few entries: insertion sort). */
+static void sort_tlvs(pdu_t *p)
+{
+    int i, j;
+    for (i = 1; i < p->ntlv; i++) {
+        pdu_tlv_t t = p->tlv[i];
+        for (j = i; j > 0 && p->tlv[j - 1].tag > t.tag; j--) p->tlv[j] = p->tlv[j - 1];
+        p->tlv[j] = t;
+    }
+}
+
+/* Put the TLVs in the order of the tlv_order array at `idx`. */
+static const char *apply_order(lua_State *L, int idx, pdu_t *p)
+{
+    static pdu_tlv_t sorted[PDU_MAX_TLVS];
+    char used[PDU_MAX_TLVS] = {0};
+    int n = 0, i, k, len = (int)lua_objlen(L, idx);
+    memcpy(sorted, p->tlv, p->ntlv * sizeof *sorted);
+    for (k = 1; k <= len; k++) {
+        long tag;
+        lua_rawgeti(L, idx, k);
+        tag = tag_of_key(L, -1);
+        lua_pop(L, 1);
+        for (i = 0; i < p->ntlv && (used[i] || sorted[i].tag != tag); i++) {}
+        if (tag < 0 || i == p->ntlv) {
+            snprintf(check_msg, sizeof check_msg,
+                     "tlv_order[%d] names a TLV the table does not carry", k);
+            return check_msg;
+        }
+        used[i] = 1;
+        p->tlv[n++] = sorted[i];
+    }
+    for (i = 0; i < p->ntlv; i++)
+        if (!used[i]) p->tlv[n++] = sorted[i];
+    return NULL;
+}
+
+const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p)
+{
+    const pdu_cmd_t *cmd = NULL;
+    uint64_t fields;
+    double d;
+    int cache, top = lua_gettop(L);
+    const char *name = NULL, *e;
+
+    if (idx < 0) idx = top + idx + 1;
+    if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
+    cache = cache_push(L);
+
+    lua_getfield(L, idx, "command");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING || !(cmd = pdu_cmd_by_name(lua_tostring(L, -1))))
+            CHECK_FAIL("unknown command '%s'", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+    }
+    lua_getfield(L, idx, "command_id");
+    if (!lua_isnil(L, -1)) {
+        const pdu_cmd_t *byid;
+        if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("command_id must be an integer");
+        byid = pdu_cmd_find((uint32_t)d);
+        if (!byid) CHECK_FAIL("unknown command_id 0x%08X", (uint32_t)d);
+        if (cmd && cmd != byid) CHECK_FAIL("command '%s' and command_id 0x%08X disagree", cmd->name, (uint32_t)d);
+        cmd = byid;
+    }
+    if (!cmd) CHECK_FAIL("command (or command_id) is missing");
+    lua_pop(L, 2);
+    pdu_init(p, cmd->id, 0);
+    fields = body_mask(cmd);
+
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        long code = 0, tag;
+        const pdu_tlv_def_t *def = NULL;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            lua_pushvalue(L, -2);
+            lua_rawget(L, cache);
+            code = (long)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            name = lua_tostring(L, -2);
+        } else {
+            name = "?";
+        }
+        if (code >= K_FIELD && code < K_TLV && !(fields & ((uint64_t)1 << (code - K_FIELD)))) {
+            /* Not this command's field: maybe the TLV of the same name. */
+            size_t i;
+            const pdu_tlv_def_t *t;
+            for (i = 0; (t = pdu_tlv_at(i)) != NULL && strcmp(t->name, name) != 0; i++) {}
+            if (!t) CHECK_FAIL("%s is not a field of %s", name, cmd->name);
+            code = K_TLV + (long)i;
+        }
+        if (code >= K_FIELD && code < K_TLV) {
+            pdu_field_id_t id = (pdu_field_id_t)(code - K_FIELD);
+            switch (pdu_field_info(id)->kind) {
+            case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR: {
+                size_t len;
+                const char *s;
+                if (lua_type(L, -1) != LUA_TSTRING) CHECK_FAIL("%s must be a string", name);
+                s = lua_tolstring(L, -1, &len);
+                pdu_set_str(p, id, (const uint8_t *)s, len);
+                break;
+            }
+            case PDU_KIND_DESTS: case PDU_KIND_UNSUCC: {
+                int n, k;
+                if (!lua_istable(L, -1)) CHECK_FAIL("%s must be an array of tables", name);
+                n = (int)lua_objlen(L, -1);
+                for (k = 1; k <= n; k++) {
+                    lua_rawgeti(L, -1, k);
+                    e = check_addr(L, p, pdu_field_info(id)->kind == PDU_KIND_UNSUCC, k);
+                    lua_pop(L, 1);
+                    if (e) { if (e != check_msg) snprintf(check_msg, sizeof check_msg, "%s: %s", name, e); goto fail; }
+                }
+                break;
+            }
+            default:
+                if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("%s must be an integer >= 0", name);
+                pdu_set_int(p, id, (uint32_t)d);
+                break;
+            }
+        } else if (code >= K_TLV && code < K_CMD) {
+            def = pdu_tlv_at((size_t)(code - K_TLV));
+            tag = def->tag;
+            goto tlv;
+        } else if (code == K_COMMAND || code == K_COMMAND_ID || code == K_COMMAND_LENGTH) {
+            /* command/command_id read above; command_length is computed. */
+        } else if (code == K_COMMAND_STATUS || code == K_SEQUENCE_NUMBER) {
+            if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("%s must be an integer 0..0xFFFFFFFF", name);
+            if (code == K_COMMAND_STATUS) p->command_status = (uint32_t)d;
+            else p->sequence_number = (uint32_t)d;
+        } else if (code == K_TLV_ORDER) {
+            if (!lua_istable(L, -1)) CHECK_FAIL("tlv_order must be an array of tags");
+        } else if ((tag = tag_of_key(L, -2)) >= 0) {
+            /* A numeric key is always raw bytes, known tag or not. */
+            name = NULL;
+            goto tlv;
+        } else {
+            CHECK_FAIL("unknown field '%s' in %s", lua_type(L, -2) == LUA_TSTRING ? name : "(non-string key)", cmd->name);
+        }
+        lua_pop(L, 1);
+        continue;
+tlv:
+        if (lua_istable(L, -1)) {      /* repeated TLV: its values in order */
+            int k, n = (int)lua_objlen(L, -1);
+            for (k = 1; k <= n; k++) {
+                lua_rawgeti(L, -1, k);
+                e = add_tlv(L, p, (uint16_t)tag, name ? def : NULL);
+                lua_pop(L, 1);
+                if (e) goto tlv_fail;
+            }
+        } else if ((e = add_tlv(L, p, (uint16_t)tag, name ? def : NULL)) != NULL) {
+            goto tlv_fail;
+        }
+        lua_pop(L, 1);
+        continue;
+tlv_fail:
+        if (name) CHECK_FAIL("TLV %s must be %s", name, e);
+        CHECK_FAIL("TLV 0x%04lX must be %s", tag, e);
+    }
+    sort_tlvs(p);
+    lua_getfield(L, idx, "tlv_order");
+    if (lua_istable(L, -1) && (e = apply_order(L, lua_gettop(L), p)) != NULL) goto fail;
+    lua_settop(L, top);
+    return NULL;
+
+fail:
+    lua_settop(L, top);
+    return check_msg;
+}
+
+/* -- The module functions ----------------------------------------------------- */
+
+static pdu_t scratch_pdu;           /* one Lua state, one thread: reused */
+static uint8_t *enc_buf;
+static size_t enc_cap;
+
+/* decode(bytes [, max_len]) -> table | nil, status, message, header */
+static int l_decode(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    uint32_t max_len = (uint32_t)luaL_optnumber(L, 2, 0);
+    pdu_error_t err;
+    uint32_t st = pdu_decode(&scratch_pdu, (const uint8_t *)s, len, max_len, &err);
+    if (st == SMPP_ESME_ROK) {
+        lbridge_push_pdu(L, &scratch_pdu);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushnumber(L, st);
+    lua_pushstring(L, err.msg);
+    /* What the header says, so the caller can answer (generic_nack or the
+     * request's response with this status and sequence_number). */
+    lua_createtable(L, 0, 4);
+    if (scratch_pdu.cmd) { lua_pushstring(L, scratch_pdu.cmd->name); lua_setfield(L, -2, "command"); }
+    lua_pushnumber(L, scratch_pdu.command_id); lua_setfield(L, -2, "command_id");
+    lua_pushnumber(L, scratch_pdu.command_status); lua_setfield(L, -2, "command_status");
+    lua_pushnumber(L, scratch_pdu.sequence_number); lua_setfield(L, -2, "sequence_number");
+    if (err.field) { lua_pushstring(L, err.field); lua_setfield(L, -2, "field"); }
+    return 4;
+}
+
+/* encode(table) -> bytes | nil, message */
+static int l_encode(lua_State *L)
+{
+    pdu_error_t err;
+    long n;
+    const char *e = lbridge_check_pdu(L, 1, &scratch_pdu);
+    if (e) {
+        lua_pushnil(L);
+        lua_pushstring(L, e);
+        return 2;
+    }
+    for (;;) {
+        n = pdu_encode(&scratch_pdu, enc_buf, enc_cap, &err);
+        if (n != PDU_ENOSPC) break;
+        free(enc_buf);
+        enc_cap = err.need + 1024;
+        if (!(enc_buf = malloc(enc_cap))) { enc_cap = 0; return luaL_error(L, "out of memory"); }
+    }
+    if (n < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_getfield(L, 1, "command_length");
+    if (!lua_isnil(L, -1) && as_u32(L, -1) != (double)n) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "command_length is %s but the PDU encodes to %d octets",
+                        lua_tostring(L, -2), (int)n);
+        return 2;
+    }
+    lua_pushlstring(L, (const char *)enc_buf, (size_t)n);
+    return 1;
+}
+
+/* frame(bytes [, max_len]) -> length of the whole PDU at the start, 0 when
+ * more octets are needed, or nil, message when framing is lost. */
+static int l_frame(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    long n = pdu_frame((const uint8_t *)s, len, (uint32_t)luaL_optnumber(L, 2, 0));
+    if (n < 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "command_length outside 16..max_len");
+        return 2;
+    }
+    lua_pushnumber(L, (double)n);
+    return 1;
+}
+
+/* -- Opening ------------------------------------------------------------------ */
+
+static void push_tables(lua_State *L)
+{
+    size_t i;
+    int k;
+    uint32_t v;
+    const char *name;
+    const pdu_cmd_t *c;
+    const pdu_tlv_def_t *t;
+    static const char *const tlv_types[] = {"INT", "CSTR", "OSTR", "FLAG"};
+
+    lua_createtable(L, 27, 0);             /* commands: array of rows */
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL; i++) {
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, c->name); lua_setfield(L, -2, "name");
+        lua_pushnumber(L, c->id); lua_setfield(L, -2, "id");
+        lua_pushnumber(L, c->resp_id); lua_setfield(L, -2, "resp_id");
+        lua_pushnumber(L, c->esme_states); lua_setfield(L, -2, "esme_states");
+        lua_pushnumber(L, c->smsc_states); lua_setfield(L, -2, "smsc_states");
+        lua_createtable(L, c->nslots, 0);
+        for (k = 0; k < c->nslots; k++) {
+            lua_pushstring(L, pdu_field_info((pdu_field_id_t)c->slots[k].id)->name);
+            lua_rawseti(L, -2, k + 1);
+        }
+        lua_setfield(L, -2, "fields");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "commands");
+
+    lua_createtable(L, 50, 0);             /* tlvs: array of rows */
+    for (i = 0; (t = pdu_tlv_at(i)) != NULL; i++) {
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, t->name); lua_setfield(L, -2, "name");
+        lua_pushnumber(L, t->tag); lua_setfield(L, -2, "tag");
+        lua_pushstring(L, tlv_types[t->type]); lua_setfield(L, -2, "type");
+        lua_pushnumber(L, t->min); lua_setfield(L, -2, "min");
+        lua_pushnumber(L, t->max); lua_setfield(L, -2, "max");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "tlvs");
+
+    lua_createtable(L, 70, 0);             /* statuses: array of rows */
+    for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, name); lua_setfield(L, -2, "name");
+        lua_pushnumber(L, v); lua_setfield(L, -2, "value");
+        lua_pushstring(L, pdu_status_text(v)); lua_setfield(L, -2, "text");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "statuses");
+}
+
+static const luaL_Reg core_funcs[] = {
+    {"decode", l_decode},
+    {"encode", l_encode},
+    {"frame", l_frame},
+    {NULL, NULL}
+};
+
+int luaopen_smpp_core(lua_State *L)
+{
+    cache_build(L);
+    lua_newtable(L);
+    luaL_register(L, NULL, core_funcs);
+    push_tables(L);
+    lua_pushliteral(L, SMPPGW_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushnumber(L, PDU_DEFAULT_MAX_LEN);
+    lua_setfield(L, -2, "default_max_len");
+    return 1;
+}

@@ -1,0 +1,27 @@
+/* lbridge.h -- PDUs as Lua tables, and the `smpp.core` Lua module.
+ * The only place where pdu_t meets lua_State.
+ */
+#ifndef SMPPGW_LBRIDGE_H
+#define SMPPGW_LBRIDGE_H
+
+#include <lua.h>
+
+#include "pdu.h"
+
+/* Open the module: returns 1 with the `smpp.core` table on the stack. Used
+ * by `require "smpp.core"` (as a C module) and preloaded by smppgw. */
+int luaopen_smpp_core(lua_State *L);
+
+/* Push `pdu` as a new table keyed by the specification's names (see README,
+ * "PDUs as Lua tables"). Strings are copied into Lua, so `pdu` and the
+ * buffer it points into may go once this returns. The module must have
+ * been opened in this state. */
+void lbridge_push_pdu(lua_State *L, const pdu_t *pdu);
+
+/* Read the PDU table at stack index `idx` into `pdu`. String values are
+ * borrowed from Lua: keep the table on the stack until `pdu` is encoded.
+ * Returns NULL on success, or a message naming the field at fault (a
+ * static buffer, valid until the next call). */
+const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *pdu);
+
+#endif /* SMPPGW_LBRIDGE_H */

@@ -1,0 +1,95 @@
+/* main.c -- the smppgw program: sets up LuaJIT with the smpp library and
+ * hands the command line to lua/smpp/cli.lua, which owns the verbs.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "lbridge.h"
+
+/* Where lua/ lives: $SMPPGW_LUA_DIR, else ../lua beside the binary (the
+ * build tree: build/smppgw -> lua/), else the installed share directory. */
+static void lua_dir(char *out, size_t n)
+{
+    const char *env = getenv("SMPPGW_LUA_DIR");
+    char exe[PATH_MAX];
+    ssize_t len;
+    if (env && *env) {
+        snprintf(out, n, "%s", env);
+        return;
+    }
+    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        char *slash;
+        exe[len] = '\0';
+        if ((slash = strrchr(exe, '/')) != NULL) *slash = '\0';
+        if ((size_t)snprintf(out, n, "%s/../lua", exe) < n && access(out, R_OK) == 0) return;
+        if ((size_t)snprintf(out, n, "%s/../share/smppgw/lua", exe) < n && access(out, R_OK) == 0)
+            return;
+    }
+    snprintf(out, n, "lua");
+}
+
+static int traceback(lua_State *L)
+{
+    lua_getfield(L, LUA_GLOBALSINDEX, "debug");
+    lua_getfield(L, -1, "traceback");
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, 2);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    char dir[PATH_MAX], path[PATH_MAX * 2 + 64];
+    lua_State *L = luaL_newstate();
+    int i, rc;
+
+    if (!L) {
+        fprintf(stderr, "smppgw: cannot create the Lua state\n");
+        return 1;
+    }
+    luaL_openlibs(L);
+
+    /* package.path gets lua/ first; smpp.core is linked in, not loaded. */
+    lua_dir(dir, sizeof dir);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    snprintf(path, sizeof path, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_smpp_core);
+    lua_setfield(L, -2, "smpp.core");
+    lua_pop(L, 2);
+
+    /* rc = require("smpp.cli").main({argv...}) */
+    lua_pushcfunction(L, traceback);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "smpp.cli");
+    if (lua_pcall(L, 1, 1, 1) != 0) {
+        fprintf(stderr, "smppgw: %s\n(lua dir: %s; set SMPPGW_LUA_DIR)\n", lua_tostring(L, -1), dir);
+        return 1;
+    }
+    lua_getfield(L, -1, "main");
+    lua_createtable(L, argc, 0);
+    for (i = 1; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i);
+    }
+    if (lua_pcall(L, 1, 1, 1) != 0) {
+        fprintf(stderr, "smppgw: %s\n", lua_tostring(L, -1));
+        return 1;
+    }
+    rc = (int)lua_tointeger(L, -1);
+    lua_close(L);
+    return rc;
+}

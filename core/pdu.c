@@ -1,0 +1,609 @@
+/* pdu.c -- SMPP 3.4 PDU decoder and encoder, driven by the smpp.def tables.
+ * No I/O, no allocation: decoded strings point into the caller's buffer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pdu.h"
+
+#define BIT(id) ((uint64_t)1 << (id))
+
+/* -- Helpers ---------------------------------------------------------------- */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Big-endian unsigned of 0..4 octets (TLV integers). */
+static uint32_t be_n(const uint8_t *p, size_t n)
+{
+    uint32_t v = 0;
+    while (n--) v = v << 8 | *p++;
+    return v;
+}
+
+/* Record an error and return its status; every failure path goes through
+ * here so that the message always names the field. */
+static uint32_t fail(pdu_error_t *err, uint32_t status, const char *field,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    err->status = status;
+    err->field = field;
+    err->need = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static const char *tlv_label(uint16_t tag, char *buf, size_t n)
+{
+    const pdu_tlv_def_t *d = pdu_tlv_info(tag);
+    if (d) return d->name;
+    snprintf(buf, n, "0x%04X", tag);
+    return buf;
+}
+
+/* -- Decoding --------------------------------------------------------------- */
+
+long pdu_frame(const uint8_t *data, size_t avail, uint32_t max_len)
+{
+    uint32_t len;
+    if (avail < 4) return 0;
+    if (!max_len) max_len = PDU_DEFAULT_MAX_LEN;
+    len = be32(data);
+    if (len < PDU_HEADER_LEN || len > max_len) return -1;
+    return avail >= len ? (long)len : 0;
+}
+
+enum { CSTR_OK, CSTR_SHORT, CSTR_NONUL };
+
+/* Take a C-Octet String of at most `max` octets (NUL included) at *b. */
+static int take_cstr(const uint8_t **b, const uint8_t *end, unsigned max,
+                     const uint8_t **ptr, uint32_t *len)
+{
+    size_t room = (size_t)(end - *b);
+    const uint8_t *nul = memchr(*b, 0, room < max ? room : max);
+    if (!nul) return room < max ? CSTR_SHORT : CSTR_NONUL;
+    *ptr = *b;
+    *len = (uint32_t)(nul - *b);
+    *b = nul + 1;
+    return CSTR_OK;
+}
+
+/* Decode one list entry string, mapping take_cstr's result to a status. */
+static uint32_t entry_cstr(const uint8_t **b, const uint8_t *end, pdu_field_id_t id,
+                           pdu_addr_t *a, pdu_error_t *err)
+{
+    const pdu_field_t *fd = pdu_field_info(id);
+    const uint8_t *ptr;
+    uint32_t len;
+    switch (take_cstr(b, end, 21, &ptr, &len)) {
+    case CSTR_SHORT:
+        return fail(err, SMPP_ESME_RINVCMDLEN, fd->name, "body ends inside %s", fd->name);
+    case CSTR_NONUL:
+        return fail(err, fd->status, fd->name, "%s has no NUL within 21 octets", fd->name);
+    }
+    a->addr = ptr;
+    a->len = (uint8_t)len;
+    return SMPP_ESME_ROK;
+}
+
+static uint32_t decode_dests(pdu_t *p, const uint8_t **b, const uint8_t *end,
+                             uint32_t count, pdu_error_t *err)
+{
+    uint32_t i, st;
+    if (count == 0 || count > PDU_MAX_ADDRS)
+        return fail(err, SMPP_ESME_RINVNUMDESTS, "number_of_dests",
+                    "number_of_dests is %u, must be 1..%d", count, PDU_MAX_ADDRS);
+    for (i = 0; i < count; i++) {
+        pdu_addr_t *a = &p->addr[i];
+        if (end - *b < 2)
+            return fail(err, SMPP_ESME_RINVCMDLEN, "dest_address", "body ends inside dest_address %u", i + 1);
+        memset(a, 0, sizeof *a);
+        a->dest_flag = *(*b)++;
+        if (a->dest_flag == 1) {
+            if (end - *b < 3)
+                return fail(err, SMPP_ESME_RINVCMDLEN, "dest_address", "body ends inside dest_address %u", i + 1);
+            a->ton = *(*b)++;
+            a->npi = *(*b)++;
+            if ((st = entry_cstr(b, end, PDU_F_DESTINATION_ADDR, a, err))) return st;
+        } else if (a->dest_flag == 2) {
+            if ((st = entry_cstr(b, end, PDU_F_DL_NAME, a, err))) return st;
+        } else {
+            return fail(err, SMPP_ESME_RINVDESTFLAG, "dest_flag",
+                        "dest_address %u has dest_flag %u, must be 1 or 2", i + 1, a->dest_flag);
+        }
+        p->naddr = (uint16_t)(i + 1);
+    }
+    return SMPP_ESME_ROK;
+}
+
+static uint32_t decode_unsucc(pdu_t *p, const uint8_t **b, const uint8_t *end,
+                              uint32_t count, pdu_error_t *err)
+{
+    uint32_t i, st;
+    if (count > PDU_MAX_ADDRS)
+        return fail(err, SMPP_ESME_RINVCMDLEN, "no_unsuccess",
+                    "no_unsuccess is %u, above %d", count, PDU_MAX_ADDRS);
+    for (i = 0; i < count; i++) {
+        pdu_addr_t *a = &p->addr[i];
+        if (end - *b < 3)
+            return fail(err, SMPP_ESME_RINVCMDLEN, "unsuccess_sme", "body ends inside unsuccess_sme %u", i + 1);
+        memset(a, 0, sizeof *a);
+        a->ton = *(*b)++;
+        a->npi = *(*b)++;
+        if ((st = entry_cstr(b, end, PDU_F_DESTINATION_ADDR, a, err))) return st;
+        if (end - *b < 4)
+            return fail(err, SMPP_ESME_RINVCMDLEN, "error_status_code", "body ends inside unsuccess_sme %u", i + 1);
+        a->error_status_code = be32(*b);
+        *b += 4;
+        p->naddr = (uint16_t)(i + 1);
+    }
+    return SMPP_ESME_ROK;
+}
+
+/* A time field holds "" or 16 characters; final_date may also be the short
+ * 12-character form some SMSCs report (reference section 8). */
+static int time_len_ok(pdu_field_id_t id, uint32_t len)
+{
+    return len == 0 || len == 16 || (id == PDU_F_FINAL_DATE && len == 12);
+}
+
+static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_error_t *err)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    const pdu_slot_t *s;
+    uint32_t count = 0, st;
+
+    for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
+        const pdu_field_t *fd = pdu_field_info((pdu_field_id_t)s->id);
+        pdu_value_t *v = &p->f[s->id];
+        switch (fd->kind) {
+        case PDU_KIND_INT1:
+        case PDU_KIND_SMLEN:
+        case PDU_KIND_COUNT:
+            if (b >= end) goto short_body;
+            v->num = count = *b++;
+            break;
+        case PDU_KIND_INT4:
+            if (end - b < 4) goto short_body;
+            v->num = be32(b);
+            b += 4;
+            break;
+        case PDU_KIND_CSTR:
+        case PDU_KIND_TIME:
+            switch (take_cstr(&b, end, s->max, &v->ptr, &v->len)) {
+            case CSTR_SHORT: goto short_body;
+            case CSTR_NONUL:
+                return fail(err, fd->status, fd->name, "%s has no NUL within %u octets",
+                            fd->name, s->max);
+            }
+            if (fd->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len))
+                return fail(err, fd->status, fd->name,
+                            "%s must be empty or 16 characters, got %u", fd->name, v->len);
+            break;
+        case PDU_KIND_OSTR:
+            if (count > s->max)
+                return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u",
+                            count, s->max);
+            if (count > (uint32_t)(end - b))
+                return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
+                            "sm_length %u runs past the body (%u octets left)",
+                            count, (unsigned)(end - b));
+            v->ptr = b;
+            v->len = count;
+            b += count;
+            break;
+        case PDU_KIND_DESTS:
+            if ((st = decode_dests(p, &b, end, count, err))) return st;
+            break;
+        case PDU_KIND_UNSUCC:
+            if ((st = decode_unsucc(p, &b, end, count, err))) return st;
+            break;
+        }
+        p->present |= BIT(s->id);
+    }
+
+    /* The TLV area: whatever follows the mandatory fields. */
+    while (end - b >= 4) {
+        uint16_t tag = (uint16_t)(b[0] << 8 | b[1]);
+        uint16_t len = (uint16_t)(b[2] << 8 | b[3]);
+        const pdu_tlv_def_t *def = pdu_tlv_info(tag);
+        char label[8];
+        pdu_tlv_t *t;
+        b += 4;
+        if (len > end - b)
+            return fail(err, SMPP_ESME_RINVOPTPARSTREAM, def ? def->name : NULL,
+                        "TLV %s length %u runs past the body (%u octets left)",
+                        tlv_label(tag, label, sizeof label), len, (unsigned)(end - b));
+        if (def && (len < def->min || len > def->max))
+            return fail(err, SMPP_ESME_RINVPARLEN, def->name,
+                        "TLV %s has length %u, allowed %u..%u", def->name, len, def->min, def->max);
+        if (p->ntlv == PDU_MAX_TLVS)
+            return fail(err, SMPP_ESME_RINVOPTPARSTREAM, NULL, "more than %d TLVs", PDU_MAX_TLVS);
+        t = &p->tlv[p->ntlv++];
+        t->tag = tag;
+        t->len = len;
+        t->val = b;
+        t->num = def && def->type == PDU_TLV_INT ? be_n(b, len) : 0;
+        b += len;
+    }
+    /* 1-3 octets too few for a TLV header: zero padding is tolerated. */
+    for (; b < end; b++)
+        if (*b)
+            return fail(err, SMPP_ESME_RINVCMDLEN, NULL,
+                        "%u stray octets after the last field or TLV", (unsigned)(end - b));
+
+    if ((p->present & BIT(PDU_F_SHORT_MESSAGE)) && p->f[PDU_F_SHORT_MESSAGE].len > 0
+        && pdu_tlv_find(p, SMPP_TLV_message_payload))
+        return fail(err, SMPP_ESME_RINVMSGLEN, "message_payload",
+                    "short_message and message_payload both carry data");
+    return SMPP_ESME_ROK;
+
+short_body:
+    return fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
+                "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
+}
+
+uint32_t pdu_decode(pdu_t *p, const uint8_t *data, size_t len, uint32_t max_len,
+                    pdu_error_t *err)
+{
+    pdu_error_t scratch;
+    if (!err) err = &scratch;
+    err->status = SMPP_ESME_ROK;
+    err->field = NULL;
+    err->msg[0] = '\0';
+    p->command_length = p->command_id = p->command_status = p->sequence_number = 0;
+    p->cmd = NULL;
+    p->present = 0;
+    p->ntlv = p->naddr = 0;
+    if (!max_len) max_len = PDU_DEFAULT_MAX_LEN;
+
+    if (len < PDU_HEADER_LEN)
+        return fail(err, SMPP_ESME_RINVCMDLEN, "command_length",
+                    "%u octets: a PDU header alone is 16", (unsigned)len);
+    p->command_length = be32(data);
+    p->command_id = be32(data + 4);
+    p->command_status = be32(data + 8);
+    p->sequence_number = be32(data + 12);
+    if (p->command_length < PDU_HEADER_LEN || p->command_length > max_len)
+        return fail(err, SMPP_ESME_RINVCMDLEN, "command_length",
+                    "command_length %u is outside 16..%u", p->command_length, max_len);
+    if (p->command_length != len)
+        return fail(err, SMPP_ESME_RINVCMDLEN, "command_length",
+                    "command_length %u but %u octets given", p->command_length, (unsigned)len);
+    p->cmd = pdu_cmd_find(p->command_id);
+    if (!p->cmd)
+        return fail(err, SMPP_ESME_RINVCMDID, "command_id",
+                    "unknown command_id 0x%08X", p->command_id);
+    /* Responses may omit their body (3.4 does so on errors; some ESMEs send a
+     * 16-octet deliver_sm_resp): no field present then. */
+    if (len == PDU_HEADER_LEN && (p->command_id & SMPP_RESPONSE_BIT))
+        return SMPP_ESME_ROK;
+    return decode_body(p, data + PDU_HEADER_LEN, data + len, err);
+}
+
+/* -- Building --------------------------------------------------------------- */
+
+int pdu_init(pdu_t *p, uint32_t command_id, uint32_t sequence_number)
+{
+    p->command_length = 0;
+    p->command_id = command_id;
+    p->command_status = 0;
+    p->sequence_number = sequence_number;
+    p->present = 0;
+    p->ntlv = p->naddr = 0;
+    p->cmd = pdu_cmd_find(command_id);
+    return p->cmd ? 0 : PDU_EINVAL;
+}
+
+void pdu_set_int(pdu_t *p, pdu_field_id_t id, uint32_t value)
+{
+    p->f[id].num = value;
+    p->f[id].ptr = NULL;
+    p->f[id].len = 0;
+    p->present |= BIT(id);
+}
+
+void pdu_set_str(pdu_t *p, pdu_field_id_t id, const uint8_t *ptr, size_t len)
+{
+    p->f[id].ptr = ptr;
+    p->f[id].len = (uint32_t)len;
+    p->f[id].num = 0;
+    p->present |= BIT(id);
+}
+
+void pdu_set_cstr(pdu_t *p, pdu_field_id_t id, const char *s)
+{
+    pdu_set_str(p, id, (const uint8_t *)s, strlen(s));
+}
+
+const pdu_value_t *pdu_get(const pdu_t *p, pdu_field_id_t id)
+{
+    return (unsigned)id < PDU_F__COUNT && (p->present & BIT(id)) ? &p->f[id] : NULL;
+}
+
+int pdu_addr_add(pdu_t *p, uint8_t dest_flag, uint8_t ton, uint8_t npi,
+                 const char *addr, uint32_t error_status_code)
+{
+    pdu_addr_t *a;
+    size_t n = strlen(addr);
+    if (p->naddr >= PDU_MAX_ADDRS) return PDU_EFULL;
+    if (n > 255) return PDU_EINVAL;
+    a = &p->addr[p->naddr++];
+    a->dest_flag = dest_flag;
+    a->ton = ton;
+    a->npi = npi;
+    a->addr = (const uint8_t *)addr;
+    a->len = (uint8_t)n;
+    a->error_status_code = error_status_code;
+    return 0;
+}
+
+int pdu_tlv_add(pdu_t *p, uint16_t tag, const uint8_t *val, uint16_t len)
+{
+    pdu_tlv_t *t;
+    const pdu_tlv_def_t *def = pdu_tlv_info(tag);
+    if (p->ntlv >= PDU_MAX_TLVS) return PDU_EFULL;
+    t = &p->tlv[p->ntlv++];
+    t->tag = tag;
+    t->len = len;
+    t->val = val ? val : (const uint8_t *)"";
+    t->num = def && def->type == PDU_TLV_INT ? be_n(t->val, len > 4 ? 4 : len) : 0;
+    return 0;
+}
+
+int pdu_tlv_add_int(pdu_t *p, uint16_t tag, uint32_t value)
+{
+    pdu_tlv_t *t;
+    const pdu_tlv_def_t *def = pdu_tlv_info(tag);
+    if (!def || def->type != PDU_TLV_INT) return PDU_EINVAL;
+    if (p->ntlv >= PDU_MAX_TLVS) return PDU_EFULL;
+    t = &p->tlv[p->ntlv++];
+    t->tag = tag;
+    t->val = NULL;
+    t->num = value;
+    /* The spec length, widened only where the table allows it and the value
+     * needs it (source_telematics_id). */
+    t->len = def->min;
+    if (def->max > def->min && value >> (8 * def->min)) t->len = def->max;
+    return 0;
+}
+
+const pdu_tlv_t *pdu_tlv_find(const pdu_t *p, uint16_t tag)
+{
+    uint16_t i;
+    for (i = 0; i < p->ntlv; i++)
+        if (p->tlv[i].tag == tag) return &p->tlv[i];
+    return NULL;
+}
+
+/* -- Encoding --------------------------------------------------------------- */
+
+/* A bounded writer: past `cap` it only counts, so one pass both sizes and
+ * writes, and PDU_ENOSPC can say how much room was needed. */
+typedef struct {
+    uint8_t *out;
+    size_t   cap, pos;
+} wr_t;
+
+static void put_u8(wr_t *w, uint32_t v)
+{
+    if (w->pos < w->cap) w->out[w->pos] = (uint8_t)v;
+    w->pos++;
+}
+
+static void put_be(wr_t *w, uint32_t v, unsigned n)
+{
+    while (n--) put_u8(w, v >> (8 * n));
+}
+
+static void put_bytes(wr_t *w, const uint8_t *p, size_t n)
+{
+    if (n && w->pos + n <= w->cap) memcpy(w->out + w->pos, p, n);
+    w->pos += n;
+}
+
+/* Write a C-Octet String after checking its bound and that it holds no NUL. */
+static long put_cstr(wr_t *w, const uint8_t *s, uint32_t len, unsigned max,
+                     const pdu_field_t *fd, pdu_error_t *err)
+{
+    if (len + 1 > max) {
+        fail(err, fd->status, fd->name, "%s is %u characters, at most %u allowed",
+             fd->name, len, max - 1);
+        return PDU_EINVAL;
+    }
+    if (len && memchr(s, 0, len)) {
+        fail(err, fd->status, fd->name, "%s holds a NUL octet", fd->name);
+        return PDU_EINVAL;
+    }
+    put_bytes(w, s, len);
+    put_u8(w, 0);
+    return 0;
+}
+
+static long encode_int1(wr_t *w, const pdu_field_t *fd, uint32_t v, pdu_error_t *err)
+{
+    if (v > 255) {
+        fail(err, fd->status, fd->name, "%s is %u, above 255", fd->name, v);
+        return PDU_EINVAL;
+    }
+    put_u8(w, v);
+    return 0;
+}
+
+static long encode_addrs(const pdu_t *p, wr_t *w, pdu_field_id_t list, pdu_error_t *err)
+{
+    const pdu_field_t *dst = pdu_field_info(PDU_F_DESTINATION_ADDR);
+    uint16_t i;
+    for (i = 0; i < p->naddr; i++) {
+        const pdu_addr_t *a = &p->addr[i];
+        long rc;
+        if (list == PDU_F_UNSUCCESS_SME) {
+            put_u8(w, a->ton);
+            put_u8(w, a->npi);
+            if ((rc = put_cstr(w, a->addr, a->len, 21, dst, err))) return rc;
+            put_be(w, a->error_status_code, 4);
+        } else if (a->dest_flag == 1) {
+            put_u8(w, 1);
+            put_u8(w, a->ton);
+            put_u8(w, a->npi);
+            if ((rc = put_cstr(w, a->addr, a->len, 21, dst, err))) return rc;
+        } else if (a->dest_flag == 2) {
+            put_u8(w, 2);
+            if ((rc = put_cstr(w, a->addr, a->len, 21, pdu_field_info(PDU_F_DL_NAME), err)))
+                return rc;
+        } else {
+            fail(err, SMPP_ESME_RINVDESTFLAG, "dest_flag",
+                 "dest_address %u has dest_flag %u, must be 1 or 2", i + 1, a->dest_flag);
+            return PDU_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static long encode_tlvs(const pdu_t *p, wr_t *w, pdu_error_t *err)
+{
+    uint16_t i;
+    for (i = 0; i < p->ntlv; i++) {
+        const pdu_tlv_t *t = &p->tlv[i];
+        const pdu_tlv_def_t *def = pdu_tlv_info(t->tag);
+        if (def && (t->len < def->min || t->len > def->max)) {
+            fail(err, SMPP_ESME_RINVPARLEN, def->name, "TLV %s has length %u, allowed %u..%u",
+                 def->name, t->len, def->min, def->max);
+            return PDU_EINVAL;
+        }
+        if (!t->val && t->len < 4 && t->num >> (8 * t->len)) {
+            fail(err, SMPP_ESME_RINVOPTPARAMVAL, def ? def->name : NULL,
+                 "TLV %s value %u does not fit in %u octets", def ? def->name : "?",
+                 t->num, t->len);
+            return PDU_EINVAL;
+        }
+        put_be(w, t->tag, 2);
+        put_be(w, t->len, 2);
+        if (t->val) put_bytes(w, t->val, t->len);
+        else put_be(w, t->num, t->len);
+    }
+    return 0;
+}
+
+long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
+{
+    pdu_error_t scratch;
+    const pdu_cmd_t *cmd;
+    const pdu_slot_t *s;
+    uint64_t body = 0;
+    wr_t w = {out, cap, 0};
+    long rc;
+
+    if (!err) err = &scratch;
+    err->status = SMPP_ESME_ROK;
+    err->field = NULL;
+    err->need = 0;
+    err->msg[0] = '\0';
+    cmd = pdu_cmd_find(p->command_id);
+    if (!cmd) {
+        fail(err, SMPP_ESME_RINVCMDID, "command_id", "unknown command_id 0x%08X", p->command_id);
+        return PDU_EINVAL;
+    }
+    p->cmd = cmd;
+
+    put_be(&w, 0, 4); /* command_length, patched below */
+    put_be(&w, p->command_id, 4);
+    put_be(&w, p->command_status, 4);
+    put_be(&w, p->sequence_number, 4);
+
+    /* An error response with nothing in it goes out header-only (3.4 §4.1.2,
+     * §4.4.2). */
+    if ((p->command_id & SMPP_RESPONSE_BIT) && p->command_status != 0 && p->present == 0
+        && p->ntlv == 0 && p->naddr == 0)
+        goto done;
+
+    for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
+        const pdu_field_t *fd = pdu_field_info((pdu_field_id_t)s->id);
+        const pdu_value_t *v = &p->f[s->id];
+        int have = (p->present & BIT(s->id)) != 0;
+        uint32_t n;
+        body |= BIT(s->id);
+        switch (fd->kind) {
+        case PDU_KIND_INT1:
+            if ((rc = encode_int1(&w, fd, have ? v->num : 0, err))) return rc;
+            break;
+        case PDU_KIND_INT4:
+            put_be(&w, have ? v->num : 0, 4);
+            break;
+        case PDU_KIND_SMLEN:
+        case PDU_KIND_COUNT:
+            /* Derived from what follows; a value given must agree. */
+            n = fd->kind == PDU_KIND_SMLEN
+                ? ((p->present & BIT(s[1].id)) ? p->f[s[1].id].len : 0) : p->naddr;
+            if (have && v->num != n) {
+                fail(err, fd->status, fd->name, "%s is %u but %u %s follow", fd->name,
+                     v->num, n, fd->kind == PDU_KIND_SMLEN ? "octets" : "entries");
+                return PDU_EINVAL;
+            }
+            if (s->id == PDU_F_NUMBER_OF_DESTS && (n == 0 || n > PDU_MAX_ADDRS)) {
+                fail(err, SMPP_ESME_RINVNUMDESTS, "dest_address",
+                     "dest_address has %u entries, must be 1..%d", n, PDU_MAX_ADDRS);
+                return PDU_EINVAL;
+            }
+            put_u8(&w, n);
+            break;
+        case PDU_KIND_CSTR:
+        case PDU_KIND_TIME:
+            if (!have) { put_u8(&w, 0); break; }
+            if (fd->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
+                fail(err, fd->status, fd->name, "%s must be empty or 16 characters, got %u",
+                     fd->name, v->len);
+                return PDU_EINVAL;
+            }
+            if ((rc = put_cstr(&w, v->ptr, v->len, s->max, fd, err))) return rc;
+            break;
+        case PDU_KIND_OSTR:
+            if (!have) break;
+            if (v->len > s->max) {
+                fail(err, SMPP_ESME_RINVMSGLEN, fd->name,
+                     "%s is %u octets, above %u (use message_payload)", fd->name, v->len, s->max);
+                return PDU_EINVAL;
+            }
+            put_bytes(&w, v->ptr, v->len);
+            break;
+        case PDU_KIND_DESTS:
+        case PDU_KIND_UNSUCC:
+            if ((rc = encode_addrs(p, &w, (pdu_field_id_t)s->id, err))) return rc;
+            break;
+        }
+    }
+    if (p->present & ~body) {
+        int id = 0;
+        while (!((p->present & ~body) & BIT(id))) id++;
+        fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)id)->name,
+             "%s is not a field of %s", pdu_field_info((pdu_field_id_t)id)->name, cmd->name);
+        return PDU_EINVAL;
+    }
+    if ((p->present & BIT(PDU_F_SHORT_MESSAGE)) && p->f[PDU_F_SHORT_MESSAGE].len > 0
+        && pdu_tlv_find(p, SMPP_TLV_message_payload)) {
+        fail(err, SMPP_ESME_RINVMSGLEN, "message_payload",
+             "short_message and message_payload both carry data");
+        return PDU_EINVAL;
+    }
+    if ((rc = encode_tlvs(p, &w, err))) return rc;
+
+done:
+    if (w.pos > cap || w.pos > 0xFFFFFFFFu) {
+        fail(err, SMPP_ESME_RSYSERR, NULL, "output needs %u octets, %u available",
+             (unsigned)w.pos, (unsigned)cap);
+        err->need = w.pos;
+        return PDU_ENOSPC;
+    }
+    p->command_length = (uint32_t)w.pos;
+    out[0] = (uint8_t)(w.pos >> 24);
+    out[1] = (uint8_t)(w.pos >> 16);
+    out[2] = (uint8_t)(w.pos >> 8);
+    out[3] = (uint8_t)w.pos;
+    return (long)w.pos;
+}

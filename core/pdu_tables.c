@@ -1,0 +1,145 @@
+/* pdu_tables.c -- the command, field, TLV and status tables, generated from
+ * smpp.def, tlv.def and status.def, and the lookups over them.
+ */
+#include <string.h>
+
+#include "pdu.h"
+
+/* -- Fields ---------------------------------------------------------------- */
+
+static const pdu_field_t fields[PDU_F__COUNT] = {
+#define FIELD(ID, name, kind, status) {#name, PDU_KIND_##kind, SMPP_##status},
+#include "smpp.def"
+#undef FIELD
+};
+
+/* present is a 64-bit mask: one bit per field id. */
+typedef char fields_fit_in_present_mask[PDU_F__COUNT <= 64 ? 1 : -1];
+
+const pdu_field_t *pdu_field_info(pdu_field_id_t id)
+{
+    return (unsigned)id < PDU_F__COUNT ? &fields[id] : NULL;
+}
+
+/* -- Bodies ---------------------------------------------------------------- */
+
+#define SLOT(ID, max) {PDU_F_##ID, max},
+#define BODY(B) static const pdu_slot_t body_##B[] = { SMPP_BODY_##B(SLOT) {0, 0} };
+BODY(EMPTY) BODY(BIND) BODY(BIND_RESP) BODY(OUTBIND) BODY(SM) BODY(MSGID)
+BODY(MSGID_NULL) BODY(SUBMIT_MULTI) BODY(SUBMIT_MULTI_RESP) BODY(DATA_SM)
+BODY(QUERY_SM) BODY(QUERY_SM_RESP) BODY(CANCEL_SM) BODY(REPLACE_SM) BODY(ALERT)
+#undef BODY
+#undef SLOT
+
+/* -- Commands -------------------------------------------------------------- */
+
+#define ST_N    0
+#define ST_O    PDU_ST_OPEN
+#define ST_TX   (PDU_ST_BOUND_TX | PDU_ST_BOUND_TRX)
+#define ST_RX   (PDU_ST_BOUND_RX | PDU_ST_BOUND_TRX)
+#define ST_TRX  (PDU_ST_BOUND_TX | PDU_ST_BOUND_RX | PDU_ST_BOUND_TRX)
+#define ST_OTRX (PDU_ST_OPEN | ST_TRX)
+
+/* Index of each command in cmds[], so the id switch below can name rows. */
+enum {
+#define COMMAND(name, id, body, resp, e, s) CMD_##name,
+#include "smpp.def"
+#undef COMMAND
+    CMD__COUNT
+};
+
+static const pdu_cmd_t cmds[CMD__COUNT] = {
+#define COMMAND(name, id, body, resp, e, s) \
+    {#name, id, resp, body_##body, \
+     (uint8_t)(sizeof body_##body / sizeof body_##body[0] - 1), ST_##e, ST_##s},
+#include "smpp.def"
+#undef COMMAND
+};
+
+const pdu_cmd_t *pdu_cmd_find(uint32_t command_id)
+{
+    switch (command_id) {
+#define COMMAND(name, id, body, resp, e, s) case id: return &cmds[CMD_##name];
+#include "smpp.def"
+#undef COMMAND
+    default: return NULL;
+    }
+}
+
+const pdu_cmd_t *pdu_cmd_by_name(const char *name)
+{
+    size_t i;
+    for (i = 0; i < CMD__COUNT; i++)
+        if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
+    return NULL;
+}
+
+const pdu_cmd_t *pdu_cmd_at(size_t i)
+{
+    return i < CMD__COUNT ? &cmds[i] : NULL;
+}
+
+/* -- TLVs ------------------------------------------------------------------ */
+
+enum {
+#define TLV(name, tag, type, min, max) TLVI_##name,
+#include "tlv.def"
+#undef TLV
+    TLVI__COUNT
+};
+
+static const pdu_tlv_def_t tlvs[TLVI__COUNT] = {
+#define TLV(name, tag, type, min, max) {#name, tag, PDU_TLV_##type, min, max},
+#include "tlv.def"
+#undef TLV
+};
+
+const pdu_tlv_def_t *pdu_tlv_info(uint16_t tag)
+{
+    switch (tag) {
+#define TLV(name, tag, type, min, max) case tag: return &tlvs[TLVI_##name];
+#include "tlv.def"
+#undef TLV
+    default: return NULL;
+    }
+}
+
+const pdu_tlv_def_t *pdu_tlv_at(size_t i)
+{
+    return i < TLVI__COUNT ? &tlvs[i] : NULL;
+}
+
+/* -- Statuses -------------------------------------------------------------- */
+
+static const struct { uint32_t value; const char *name, *text; } statuses[] = {
+#define STATUS(name, value, text) {value, #name, text},
+#include "status.def"
+#undef STATUS
+};
+
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+
+const char *pdu_status_name(uint32_t status)
+{
+    switch (status) {
+#define STATUS(name, value, text) case value: return #name;
+#include "status.def"
+#undef STATUS
+    default: return NULL;
+    }
+}
+
+const char *pdu_status_text(uint32_t status)
+{
+    size_t i;
+    for (i = 0; i < NSTATUS; i++)
+        if (statuses[i].value == status) return statuses[i].text;
+    return NULL;
+}
+
+const char *pdu_status_at(size_t i, uint32_t *value)
+{
+    if (i >= NSTATUS) return NULL;
+    if (value) *value = statuses[i].value;
+    return statuses[i].name;
+}

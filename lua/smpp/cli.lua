@@ -1,0 +1,137 @@
+-- smpp.cli -- the smppgw command line: each verb is a function of its
+-- arguments that returns the process exit code. main.c calls M.main(argv).
+local smpp = require "smpp"
+local hex = require "smpp.hex"
+local json = require "smpp.json"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+local USAGE = [[
+usage: smppgw <command> [arguments]
+
+commands:
+  decode HEX...     decode PDUs given in hex (arguments are joined, spaces and
+                    newlines allowed, several PDUs may follow each other; with
+                    no argument, or "-", hex is read from standard input) and
+                    print each as one JSON object per line. Exit 1 if any PDU
+                    is invalid, with the status name and what is wrong.
+  encode JSON...    encode PDUs given as JSON objects (or one JSON array of
+                    them; "-" reads standard input) and print each as hex.
+  run [CONFIG]      run a configuration (default conf/smppgw.lua).
+  --help            this text
+  --version         print the version
+
+In JSON, a string that is not printable UTF-8 appears as {"hex": "..."};
+encode accepts that form for any string, and TLVs under numeric keys.
+]]
+
+local function err(fmt, ...)
+    io.stderr:write(string.format(fmt, ...), "\n")
+end
+
+-- -- decode ------------------------------------------------------------------
+
+local function read_all_args(args, from)
+    local parts = {}
+    for i = from, #args do parts[#parts + 1] = args[i] end
+    if #parts == 0 or (#parts == 1 and parts[1] == "-") then
+        return io.stdin:read("*a")
+    end
+    return table.concat(parts, " ")
+end
+
+function M.decode(args)
+    local text = read_all_args(args, 2)
+    local bytes, why = hex.to_bytes(text)
+    if not bytes then
+        err("decode: %s", why)
+        return 2
+    end
+    if #bytes == 0 then
+        err("decode: no input")
+        return 2
+    end
+    local rc, pos, n = 0, 1, 0
+    while pos <= #bytes do
+        local rest = bytes:sub(pos)
+        local len = smpp.frame(rest)
+        if not len then
+            -- command_length unusable: decode reports why, and framing ends here
+            local _, st, msg = smpp.decode(rest)
+            err("PDU %d: %s: %s", n + 1, smpp.status_name(st) or st, msg)
+            return 1
+        elseif len == 0 then
+            local _, st, msg = smpp.decode(rest)
+            err("PDU %d: %s: %s", n + 1, smpp.status_name(st) or st, msg)
+            return 1
+        end
+        n = n + 1
+        local pdu, st, msg, hdr = smpp.decode(rest:sub(1, len))
+        if pdu then
+            io.stdout:write(json.encode_pdu(pdu), "\n")
+        else
+            err("PDU %d (%s, sequence_number %d): %s: %s", n,
+                hdr.command or string.format("command_id 0x%08X", hdr.command_id),
+                hdr.sequence_number, smpp.status_name(st) or st, msg)
+            rc = 1
+        end
+        pos = pos + len
+    end
+    return rc
+end
+
+-- -- encode ------------------------------------------------------------------
+
+function M.encode(args)
+    local text = read_all_args(args, 2)
+    local value, why = cjson.decode(text)
+    if value == nil then
+        err("encode: invalid JSON: %s", why)
+        return 2
+    end
+    if type(value) ~= "table" then
+        err("encode: expected a JSON object or an array of objects")
+        return 2
+    end
+    local list = value[1] and value or { value }
+    local rc = 0
+    for i, obj in ipairs(list) do
+        local ok, pdu = pcall(json.decode_value, obj)
+        local bytes, msg
+        if ok then bytes, msg = smpp.encode(pdu) else msg = pdu end
+        if bytes then
+            io.stdout:write(hex.from_bytes(bytes), "\n")
+        else
+            err("PDU %d: %s", i, msg)
+            rc = 1
+        end
+    end
+    return rc
+end
+
+-- -- main --------------------------------------------------------------------
+
+function M.run(args)
+    local conf = args[2] or "conf/smppgw.lua"
+    err("run: %s: serving SMPP needs the session engine, which this build "
+        .. "does not have yet; the codec verbs (decode, encode) work", conf)
+    return 1
+end
+
+function M.main(args)
+    local verb = args[1]
+    if verb == nil or verb == "--help" or verb == "-h" or verb == "help" then
+        io.stdout:write(USAGE)
+        return verb == nil and 2 or 0
+    elseif verb == "--version" or verb == "-V" then
+        io.stdout:write("smppgw ", smpp.version, " (SMPP 3.4)\n")
+        return 0
+    elseif verb == "decode" or verb == "encode" or verb == "run" then
+        return M[verb](args)
+    end
+    err("smppgw: unknown command '%s' (try smppgw --help)", tostring(verb))
+    return 2
+end
+
+return M

@@ -1,0 +1,54 @@
+-- smpp -- the Lua face of smppgw: codec functions and the protocol constants.
+-- Every constant here is generated from the C tables (core/*.def) through
+-- smpp.core; nothing is retyped.
+local core = require "smpp.core"
+
+local M = {
+    core = core,
+    version = core.version,
+    decode = core.decode,   -- decode(bytes [, max_len]) -> pdu | nil, status, message, header
+    encode = core.encode,   -- encode(pdu) -> bytes | nil, message
+    frame = core.frame,     -- frame(bytes [, max_len]) -> whole PDU length | 0 | nil, message
+    status = {},            -- smpp.status.ESME_RTHROTTLED == 0x58
+    command = {},           -- smpp.command.submit_sm == 0x00000004
+    tlv = {},               -- smpp.tlv.message_payload == 0x0424
+}
+
+local status_names, status_texts, command_names, tlv_names = {}, {}, {}, {}
+local commands_by_name, tlvs_by_tag = {}, {}
+
+for _, s in ipairs(core.statuses) do
+    M.status[s.name] = s.value
+    status_names[s.value] = s.name
+    status_texts[s.value] = s.text
+end
+for _, c in ipairs(core.commands) do
+    M.command[c.name] = c.id
+    command_names[c.id] = c.name
+    commands_by_name[c.name] = c
+end
+for _, t in ipairs(core.tlvs) do
+    M.tlv[t.name] = t.tag
+    tlv_names[t.tag] = t.name
+    tlvs_by_tag[t.tag] = t
+end
+
+-- Name of a command_status value ("ESME_RTHROTTLED"), or nil.
+function M.status_name(v) return status_names[v] end
+-- One-line description of a command_status value, or nil.
+function M.status_text(v) return status_texts[v] end
+-- Name of a command_id ("submit_sm"), or nil.
+function M.command_name(id) return command_names[id] end
+-- Name of a TLV tag ("message_payload"), or nil for unknown/vendor tags.
+function M.tlv_name(tag) return tlv_names[tag] end
+-- The table row of a command: name, id, resp_id, fields (in wire order).
+function M.command_info(name) return commands_by_name[name] end
+-- The table row of a TLV: name, tag, type (INT/CSTR/OSTR/FLAG), min, max.
+function M.tlv_info(tag) return tlvs_by_tag[tag] end
+
+-- A status printed for people: "ESME_RTHROTTLED (0x00000058)".
+function M.status_string(v)
+    return string.format("%s (0x%08X)", status_names[v] or "unknown status", v)
+end
+
+return M

@@ -1,0 +1,101 @@
+-- smpp.json -- PDU tables as JSON text and back, for the CLI and (later) the
+-- HTTP API. JSON cannot hold arbitrary bytes, so a string that is not
+-- printable UTF-8 is written as {"hex": "..."}; from_json turns that back.
+local cjson = require "cjson"
+local smpp = require "smpp"
+local hex = require "smpp.hex"
+
+local concat, sort = table.concat, table.sort
+
+local M = {}
+
+-- True when s is valid UTF-8 without control characters other than
+-- tab, CR and LF.
+local function printable(s)
+    if s:find("[%z\1-\8\11\12\14-\31\127]") then return false end
+    local i, n = 1, #s
+    while i <= n do
+        local c = s:byte(i)
+        local len = c < 0x80 and 1 or c >= 0xC2 and c < 0xE0 and 2
+            or c >= 0xE0 and c < 0xF0 and 3 or c >= 0xF0 and c < 0xF5 and 4 or nil
+        if not len or i + len - 1 > n then return false end
+        for j = i + 1, i + len - 1 do
+            local d = s:byte(j)
+            if d < 0x80 or d > 0xBF then return false end
+        end
+        i = i + len
+    end
+    return true
+end
+
+local function value_json(v)
+    local t = type(v)
+    if t == "string" then
+        if printable(v) then return cjson.encode(v) end
+        return '{"hex":"' .. hex.from_bytes(v) .. '"}'
+    elseif t == "table" then
+        if next(v) == nil then return "[]" end
+        if v[1] ~= nil then
+            local out = {}
+            for i = 1, #v do out[i] = value_json(v[i]) end
+            return "[" .. concat(out, ",") .. "]"
+        end
+        local keys = {}
+        for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+        sort(keys)
+        local out = {}
+        for i, k in ipairs(keys) do
+            local val = v[k]
+            if val == nil then val = v[tonumber(k)] end
+            out[i] = cjson.encode(k) .. ":" .. value_json(val)
+        end
+        return "{" .. concat(out, ",") .. "}"
+    end
+    return cjson.encode(v)
+end
+
+-- A PDU table as one line of JSON, keys in a stable, readable order: the
+-- header, the body fields in wire order, TLVs by tag, then tlv_order.
+function M.encode_pdu(pdu)
+    local out, seen = {}, {}
+    local function add(k, v)
+        if v ~= nil and not seen[k] then
+            seen[k] = true
+            out[#out + 1] = cjson.encode(tostring(k)) .. ":" .. value_json(v)
+        end
+    end
+    for _, k in ipairs { "command", "command_id", "command_status", "sequence_number" } do
+        add(k, pdu[k])
+    end
+    local info = pdu.command and smpp.command_info(pdu.command)
+    for _, f in ipairs(info and info.fields or {}) do add(f, pdu[f]) end
+    local tlvs = {}
+    for k in pairs(pdu) do
+        if not seen[k] and k ~= "tlv_order" then
+            tlvs[#tlvs + 1] = { tag = type(k) == "number" and k or smpp.tlv[k] or 1e9, key = k }
+        end
+    end
+    sort(tlvs, function(a, b) return a.tag < b.tag end)
+    for _, t in ipairs(tlvs) do add(t.key, pdu[t.key]) end
+    add("tlv_order", pdu.tlv_order)
+    return "{" .. concat(out, ",") .. "}"
+end
+
+-- Undo the JSON presentation: {"hex": "..."} becomes bytes (recursively),
+-- cjson's null is dropped. Returns a new table.
+function M.decode_value(v)
+    if type(v) ~= "table" then return v end
+    local k1 = next(v)
+    if k1 == "hex" and next(v, k1) == nil and type(v.hex) == "string" then
+        local bytes, why = hex.to_bytes(v.hex)
+        if not bytes then error("bad {\"hex\": ...} value: " .. why, 0) end
+        return bytes
+    end
+    local t = {}
+    for k, val in pairs(v) do
+        if val ~= cjson.null then t[k] = M.decode_value(val) end
+    end
+    return t
+end
+
+return M
