@@ -65,12 +65,15 @@ enum { CSTR_OK, CSTR_SHORT, CSTR_NONUL };
 static int take_cstr(const uint8_t **b, const uint8_t *end, unsigned max,
                      const uint8_t **ptr, uint32_t *len)
 {
-    size_t room = (size_t)(end - *b);
-    const uint8_t *nul = memchr(*b, 0, room < max ? room : max);
-    if (!nul) return room < max ? CSTR_SHORT : CSTR_NONUL;
-    *ptr = *b;
-    *len = (uint32_t)(nul - *b);
-    *b = nul + 1;
+    size_t room = (size_t)(end - *b), lim = room < max ? room : max, i;
+    const uint8_t *s = *b;
+    /* A plain loop: these strings are short (max 65) and a libc call per
+     * field costs more than the scan. */
+    for (i = 0; i < lim && s[i]; i++) {}
+    if (i == lim) return room < max ? CSTR_SHORT : CSTR_NONUL;
+    *ptr = s;
+    *len = (uint32_t)i;
+    *b = s + i + 1;
     return CSTR_OK;
 }
 
@@ -160,8 +163,15 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
     uint32_t count = 0, st;
 
     for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
-        const pdu_field_t *fd = pdu_field_info((pdu_field_id_t)s->id);
+        const pdu_field_t *fd;
         pdu_value_t *v = &p->f[s->id];
+        if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
+            if (b >= end) goto short_body;
+            v->num = *b++;
+            p->present |= BIT(s->id);
+            continue;
+        }
+        fd = pdu_field_info((pdu_field_id_t)s->id);
         switch (fd->kind) {
         case PDU_KIND_INT1:
         case PDU_KIND_SMLEN:
@@ -417,13 +427,22 @@ static long put_cstr(wr_t *w, const uint8_t *s, uint32_t len, unsigned max,
              fd->name, len, max - 1);
         return PDU_EINVAL;
     }
-    if (len && memchr(s, 0, len)) {
-        fail(err, fd->status, fd->name, "%s holds a NUL octet", fd->name);
-        return PDU_EINVAL;
+    if (w->pos + len + 1 <= w->cap) {   /* copy and look for a NUL in one pass */
+        uint8_t *o = w->out + w->pos;
+        uint32_t i;
+        for (i = 0; i < len; i++)
+            if (!(o[i] = s[i])) break;
+        if (i < len) goto nul;
+        o[len] = 0;
+        w->pos += len + 1;
+        return 0;
     }
-    put_bytes(w, s, len);
-    put_u8(w, 0);
+    if (len && memchr(s, 0, len)) goto nul;
+    w->pos += len + 1;                   /* no room: only count */
     return 0;
+nul:
+    fail(err, fd->status, fd->name, "%s holds a NUL octet", fd->name);
+    return PDU_EINVAL;
 }
 
 static long encode_int1(wr_t *w, const pdu_field_t *fd, uint32_t v, pdu_error_t *err)
@@ -524,11 +543,16 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
         goto done;
 
     for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
-        const pdu_field_t *fd = pdu_field_info((pdu_field_id_t)s->id);
+        const pdu_field_t *fd;
         const pdu_value_t *v = &p->f[s->id];
         int have = (p->present & BIT(s->id)) != 0;
         uint32_t n;
         body |= BIT(s->id);
+        if (s->kind == PDU_KIND_INT1 && (!have || v->num <= 255)) {  /* the common case */
+            put_u8(&w, have ? v->num : 0);
+            continue;
+        }
+        fd = pdu_field_info((pdu_field_id_t)s->id);
         switch (fd->kind) {
         case PDU_KIND_INT1:
             if ((rc = encode_int1(&w, fd, have ? v->num : 0, err))) return rc;

@@ -131,6 +131,7 @@ typedef struct pdu_field_s {
 typedef struct pdu_slot_s {  /* one mandatory field of one body */
     uint8_t  id;             /* pdu_field_id_t */
     uint8_t  max;            /* maximum size in octets, NUL included */
+    uint8_t  kind;           /* pdu_kind_t of the field, copied for the hot loops */
 } pdu_slot_t;
 
 typedef struct pdu_cmd_s {
@@ -299,9 +300,15 @@ long pdu_encode(pdu_t *pdu, uint8_t *out, size_t cap, pdu_error_t *err);
 const pdu_cmd_t     *pdu_cmd_find(uint32_t command_id);  /* NULL if unknown */
 const pdu_cmd_t     *pdu_cmd_by_name(const char *name);  /* NULL if unknown */
 const pdu_cmd_t     *pdu_cmd_at(size_t i);               /* NULL past the end */
-const pdu_field_t   *pdu_field_info(pdu_field_id_t id);
 const pdu_tlv_def_t *pdu_tlv_info(uint16_t tag);         /* NULL if unknown */
 const pdu_tlv_def_t *pdu_tlv_at(size_t i);               /* NULL past the end */
+/* The row of a field id (name, kind, status); inline because the codec's
+ * loops call it per field. */
+extern const pdu_field_t pdu__fields[PDU_F__COUNT];
+static inline const pdu_field_t *pdu_field_info(pdu_field_id_t id)
+{
+    return (unsigned)id < PDU_F__COUNT ? &pdu__fields[id] : NULL;
+}
 /* Name of a command_status ("ESME_RTHROTTLED"), or NULL if unknown. */
 const char          *pdu_status_name(uint32_t status);
 const char          *pdu_status_text(uint32_t status);

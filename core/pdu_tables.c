@@ -7,7 +7,7 @@
 
 /* -- Fields ---------------------------------------------------------------- */
 
-static const pdu_field_t fields[PDU_F__COUNT] = {
+const pdu_field_t pdu__fields[PDU_F__COUNT] = {
 #define FIELD(ID, name, kind, status) {#name, PDU_KIND_##kind, SMPP_##status},
 #include "smpp.def"
 #undef FIELD
@@ -16,15 +16,18 @@ static const pdu_field_t fields[PDU_F__COUNT] = {
 /* present is a 64-bit mask: one bit per field id. */
 typedef char fields_fit_in_present_mask[PDU_F__COUNT <= 64 ? 1 : -1];
 
-const pdu_field_t *pdu_field_info(pdu_field_id_t id)
-{
-    return (unsigned)id < PDU_F__COUNT ? &fields[id] : NULL;
-}
 
 /* -- Bodies ---------------------------------------------------------------- */
 
-#define SLOT(ID, max) {PDU_F_##ID, max},
-#define BODY(B) static const pdu_slot_t body_##B[] = { SMPP_BODY_##B(SLOT) {0, 0} };
+/* Each field's kind as a constant, so that body rows can carry it. */
+enum {
+#define FIELD(ID, name, kind, status) KIND_OF_##ID = PDU_KIND_##kind,
+#include "smpp.def"
+#undef FIELD
+};
+
+#define SLOT(ID, max) {PDU_F_##ID, max, KIND_OF_##ID},
+#define BODY(B) static const pdu_slot_t body_##B[] = { SMPP_BODY_##B(SLOT) {0, 0, 0} };
 BODY(EMPTY) BODY(BIND) BODY(BIND_RESP) BODY(OUTBIND) BODY(SM) BODY(MSGID)
 BODY(MSGID_NULL) BODY(SUBMIT_MULTI) BODY(SUBMIT_MULTI_RESP) BODY(DATA_SM)
 BODY(QUERY_SM) BODY(QUERY_SM_RESP) BODY(CANCEL_SM) BODY(REPLACE_SM) BODY(ALERT)
