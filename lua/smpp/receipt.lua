@@ -1,0 +1,262 @@
+-- smpp.receipt -- delivery receipt text (reference 9): formatting the
+-- Appendix B layout and tolerant, label-based parsing of what SMSCs send.
+local byte, find, format, lower, upper, sub, gmatch =
+    string.byte, string.find, string.format, string.lower, string.upper, string.sub, string.gmatch
+local floor, tonumber, type, os_time = math.floor, tonumber, type, os.time
+
+local M = {}
+
+-- message_state value -> stat word (reference 9.3); 0 and 9 are 5.0 states
+-- that have no stat word.
+local STAT_OF = {
+    [1] = "ENROUTE", [2] = "DELIVRD", [3] = "EXPIRED", [4] = "DELETED",
+    [5] = "UNDELIV", [6] = "ACCEPTD", [7] = "UNKNOWN", [8] = "REJECTD",
+}
+
+-- Upper-case word -> message_state. Besides the 7-letter stat words, the
+-- state names are accepted since some SMSCs write those instead.
+local STATE_OF = {
+    ENROUTE = 1, DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5,
+    ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8,
+    SCHEDULED = 0, DELIVERED = 2, UNDELIVERABLE = 5, ACCEPTED = 6,
+    REJECTED = 8, SKIPPED = 9,
+}
+
+-- States after which no further receipt is expected. UNKNOWN (7) counts as
+-- final: an SMSC that says it does not know will not say more later.
+local FINAL = { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true,
+                [7] = true, [8] = true, [9] = true }
+
+-- stat_of(message_state) -> stat word ("DELIVRD", ...) | nil if it has none.
+function M.stat_of(state)
+    return STAT_OF[state]
+end
+
+-- state_of(stat_word) -> message_state number | nil; case-insensitive.
+function M.state_of(word)
+    if type(word) ~= "string" then return nil end
+    return STATE_OF[upper(word)]
+end
+
+-- is_final(state) -> true if state (number or stat word) is final.
+function M.is_final(state)
+    if type(state) == "string" then state = M.state_of(state) end
+    return FINAL[state] == true
+end
+
+-- Date helpers, kept here so the module stands alone (smpp.time has the
+-- same algorithm): days since 1970-01-01 of a Gregorian date, and back.
+local function days_from_civil(y, m, d)
+    if m <= 2 then y = y - 1 end
+    local era = floor(y / 400)
+    local yoe = y - era * 400
+    local doy = floor((153 * (m > 2 and m - 3 or m + 9) + 2) / 5) + d - 1
+    return era * 146097 + yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy - 719468
+end
+
+local function civil_from_days(z)
+    z = z + 719468
+    local era = floor(z / 146097)
+    local doe = z - era * 146097
+    local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+    local mp = floor((5 * doy + 2) / 153)
+    local d = doy - floor((153 * mp + 2) / 5) + 1
+    local m = mp < 10 and mp + 3 or mp - 9
+    local y = yoe + era * 400
+    if m <= 2 then y = y + 1 end
+    return y, m, d
+end
+
+-- unix seconds -> "YYMMDDhhmm" in UTC.
+local function receipt_date(unix)
+    local t = floor(unix)
+    local days = floor(t / 86400)
+    local secs = t - days * 86400
+    local y, m, d = civil_from_days(days)
+    return format("%02d%02d%02d%02d%02d", y % 100, m, d, floor(secs / 3600), floor(secs / 60) % 60)
+end
+
+local MONTH_DAYS = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+-- Fields -> unix seconds UTC, or nil if they are not a real date/time.
+local function to_unix(y, mo, d, h, mi, s)
+    if mo < 1 or mo > 12 or d < 1 or d > MONTH_DAYS[mo] or h > 23 or mi > 59 or s > 59 then
+        return nil
+    end
+    local t = days_from_civil(y, mo, d)
+    -- 29 Feb in a common year would silently become 1 Mar: refuse it.
+    local y2, m2 = civil_from_days(t)
+    if y2 ~= y or m2 ~= mo then return nil end
+    return t * 86400 + h * 3600 + mi * 60 + s
+end
+
+local function yy(n) return n < 70 and 2000 + n or 1900 + n end
+
+-- Receipt date string -> unix seconds UTC, or nil. 10 digits YYMMDDhhmm;
+-- 12 digits are YYMMDDhhmmss unless that is no date, then YYYYMMDDhhmm;
+-- 14 digits YYYYMMDDhhmmss.
+local function date_to_unix(s)
+    if find(s, "%D") then return nil end
+    local n = function(a, b) return tonumber(sub(s, a, b)) end
+    if #s == 10 then
+        return to_unix(yy(n(1, 2)), n(3, 4), n(5, 6), n(7, 8), n(9, 10), 0)
+    elseif #s == 12 then
+        return to_unix(yy(n(1, 2)), n(3, 4), n(5, 6), n(7, 8), n(9, 10), n(11, 12))
+            or to_unix(n(1, 4), n(5, 6), n(7, 8), n(9, 10), n(11, 12), 0)
+    elseif #s == 14 then
+        return to_unix(n(1, 4), n(5, 6), n(7, 8), n(9, 10), n(11, 12), n(13, 14))
+    end
+    return nil
+end
+
+-- First `n` characters of UTF-8 text (bytes if it is not valid UTF-8 in a
+-- way that matters: continuation bytes never start a character).
+local function utf8_prefix(s, n)
+    local count, i, len = 0, 1, #s
+    while i <= len do
+        local c = byte(s, i)
+        if c < 0x80 or c >= 0xC0 then
+            count = count + 1
+            if count > n then return sub(s, 1, i - 1) end
+        end
+        i = i + 1
+    end
+    return s
+end
+
+local function date_field(v, name)
+    if v == nil then return receipt_date(os_time()) end
+    if type(v) == "number" then return receipt_date(v) end
+    if type(v) == "string" then return v end
+    error(name .. " must be unix seconds or a string", 3)
+end
+
+local function number_field(v, name)
+    if type(v) == "number" then return format("%03d", v) end
+    if type(v) == "string" then return v end
+    error(name .. " must be a number or a string", 3)
+end
+
+-- format(r) -> receipt text. r = {id=, sub=1, dlvrd= (sub if DELIVRD else
+-- 0), submit_date=, done_date= (unix seconds or strings; default now),
+-- stat= (word or message_state), err=0, text=""}.
+function M.format(r)
+    if type(r) ~= "table" then
+        error("receipt must be a table, got " .. type(r), 2)
+    end
+    local id = r.id
+    if type(id) == "number" then
+        id = format("%.0f", id)
+    elseif type(id) ~= "string" then
+        error("receipt id must be a string or a number", 2)
+    end
+    local stat, state = r.stat, nil
+    if type(stat) == "number" then
+        state = stat
+        stat = STAT_OF[stat]
+        if not stat then error("no stat word for message_state " .. state, 2) end
+    elseif type(stat) == "string" then
+        state = M.state_of(stat)
+        -- "delivered" and friends are written as the standard 7-letter word.
+        stat = state and STAT_OF[state] or stat
+    else
+        error("receipt stat must be a word or a message_state number", 2)
+    end
+    local sub_n = r.sub or 1
+    local dlvrd = r.dlvrd
+    if dlvrd == nil then dlvrd = state == 2 and sub_n or 0 end
+    local text = r.text or ""
+    if type(text) ~= "string" then error("receipt text must be a string", 2) end
+    return format("id:%s sub:%s dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:%s",
+                  id, number_field(sub_n, "sub"), number_field(dlvrd, "dlvrd"),
+                  date_field(r.submit_date, "submit_date"),
+                  date_field(r.done_date, "done_date"), stat,
+                  number_field(r.err or 0, "err"), utf8_prefix(text, 20))
+end
+
+-- Decimal digits become a number; anything else stays as it came.
+local function number_or_string(v)
+    if v and find(v, "^%d+$") then return tonumber(v, 10) end
+    return v
+end
+
+local KNOWN = { id = true, sub = true, dlvrd = true, submitdate = true,
+                donedate = true, stat = true, err = true }
+
+-- parse(text) -> receipt table | nil, err. Fields found by label, in any
+-- case and order: id (string as sent), sub, dlvrd, err (numbers when
+-- decimal, else strings), submit_date, done_date (strings as sent) with
+-- submit_time, done_time (unix seconds UTC, when the date is readable),
+-- stat (upper case), state (message_state or nil), text (absent if no
+-- "text:" label), extra (other "label:value" pairs, labels lower case).
+function M.parse(s)
+    if type(s) ~= "string" then
+        error("receipt text must be a string, got " .. type(s), 2)
+    end
+    -- text: is the last field and may hold anything, colons included, so
+    -- everything after its label is the text.
+    local low = lower(s)
+    local head, text = s, nil
+    local at = find(low, "^text:") or find(low, "%stext:")
+    if at then
+        if byte(low, at) ~= byte("t") then at = at + 1 end
+        head = sub(s, 1, at - 1)
+        text = sub(s, at + 5):gsub("%z+$", "")
+    end
+
+    local words = {}
+    for w in gmatch(head, "%S+") do words[#words + 1] = w end
+    local fields, extra = {}, {}
+    local prev
+    local i = 1
+    while i <= #words do
+        local w = words[i]
+        local c = find(w, ":", 1, true)
+        if c then
+            local label = lower(sub(w, 1, c - 1)):gsub("[_%-]", "")
+            local value = sub(w, c + 1)
+            -- "submit date:" is two words: the first one arrived as prev.
+            if label == "date" and (prev == "submit" or prev == "done") then
+                label = prev .. "date"
+            end
+            -- "id: 123" (space after the colon) seen from some SMSCs.
+            if value == "" and words[i + 1] and not find(words[i + 1], ":", 1, true) then
+                value = words[i + 1]
+                i = i + 1
+            end
+            if KNOWN[label] then
+                if fields[label] == nil then fields[label] = value end
+            elseif label ~= "" then
+                extra[label] = value
+            end
+            prev = nil
+        else
+            prev = lower(w)
+        end
+        i = i + 1
+    end
+
+    if fields.id == nil and fields.stat == nil then
+        return nil, "not a delivery receipt"
+    end
+    local r = {
+        id = fields.id,
+        sub = number_or_string(fields.sub),
+        dlvrd = number_or_string(fields.dlvrd),
+        err = number_or_string(fields.err),
+        submit_date = fields.submitdate,
+        done_date = fields.donedate,
+        text = text,
+        extra = extra,
+    }
+    if r.submit_date then r.submit_time = date_to_unix(r.submit_date) end
+    if r.done_date then r.done_time = date_to_unix(r.done_date) end
+    if fields.stat then
+        r.stat = upper(fields.stat)
+        r.state = STATE_OF[r.stat]
+    end
+    return r
+end
+
+return M
