@@ -15,7 +15,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 # Debian packages the build and the tests need (see README "Dependencies").
-DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson lua-busted
+DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson lua-busted lua-socket
 # Only `make fuzz` needs clang's libFuzzer.
 FUZZ_PKGS := clang libclang-rt-14-dev
 
@@ -25,19 +25,25 @@ else
 Q := @
 endif
 
-CODEC_SRC := core/pdu.c core/pdu_tables.c
-CODEC_OBJ := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
-BIN_SRC   := core/main.c core/lbridge.c
-BIN_OBJ   := $(BIN_SRC:core/%.c=$(BUILD)/%.o)
+# The codec alone (pure C), the engine (sans-I/O session + libuv transport),
+# and the Lua side (PDU tables, runtime) on top.
+CODEC_SRC  := core/pdu.c core/pdu_tables.c
+ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c
+LUA_SRC    := core/lbridge.c core/lrt.c
+CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
+ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
+LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
+SESS_TEST_SRC := core/sess.c core/win.c core/tb.c core/log.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
 BIN        := $(BUILD)/smppgw
-TEST_BIN   := $(BUILD)/test_pdu
+TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess
 BENCH_BIN  := $(BUILD)/bench_pdu
+EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz test test-c test-lua run clean bench fuzz asan corpus
 
-all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a
+all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
 # -- Dependencies -------------------------------------------------------------
 # Silent when everything is installed; otherwise prints the apt command it runs.
@@ -68,18 +74,28 @@ $(BUILD)/%.o: core/%.c | deps
 $(BUILD)/libsmppcodec.a: $(CODEC_OBJ)
 	$(Q)ar rcs $@ $^
 
+# The codec and the session engine, for C programs without Lua.
+$(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
+	$(Q)ar rcs $@ $^
+
 # The Lua C module that `require "smpp.core"` loads from plain luajit/busted.
-$(LUA_MODULE): $(BUILD)/lbridge.o $(CODEC_OBJ)
+$(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv)
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
-$(BIN): $(BIN_OBJ) $(CODEC_OBJ)
+$(BIN): $(BUILD)/main.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lm
 
-$(TEST_BIN): $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
+$(BUILD)/example_%: $(BUILD)/examples/%.o $(ENGINE_OBJ) $(CODEC_OBJ)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/test_pdu: $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
+	$(Q)$(CC) -o $@ $^
+
+$(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/%.o) $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
@@ -89,10 +105,15 @@ $(BUILD)/test/%.o: core/test/%.c | deps
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/examples/%.o: core/examples/%.c | deps
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/bench/%.o: core/bench/%.c | deps
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
+.SECONDARY:
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
 # -- Test ---------------------------------------------------------------------
@@ -102,15 +123,15 @@ $(BUILD)/bench/%.o: core/bench/%.c | deps
 LUA_ENV := LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
            SMPPGW_BIN=$(abspath $(BIN))
 
-test: all $(TEST_BIN)
+test: all $(TEST_BINS)
 	@rm -f $(BUILD)/results; mkdir -p $(BUILD)
-	@$(TEST_BIN) | tee $(BUILD)/test-c.out; echo "c $$?" >> $(BUILD)/results
+	@for t in $(TEST_BINS); do $$t; echo "c $$?" >> $(BUILD)/results; done | tee $(BUILD)/test-c.out
 	@$(LUA_ENV) luajit /usr/bin/busted -o TAP spec | tee $(BUILD)/test-lua.out; \
 	  echo "lua $$?" >> $(BUILD)/results
 	@sh spec/summary.sh $(BUILD)
 
-test-c: $(TEST_BIN)
-	$(TEST_BIN)
+test-c: $(TEST_BINS)
+	@for t in $(TEST_BINS); do $$t || exit 1; done
 
 test-lua: all
 	$(LUA_ENV) luajit /usr/bin/busted spec
@@ -136,9 +157,12 @@ asan: deps corpus
 	@mkdir -p $(BUILD)/asan
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_pdu \
 	  core/test/test_pdu.c $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_sess \
+	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
-	$(BUILD)/asan/test_pdu
+	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; } > $(BUILD)/asan/out 2>&1; \
+	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 
 FUZZ_TIME ?= 60

@@ -14,6 +14,7 @@
 #include <lua.h>
 
 #include "lbridge.h"
+#include "lrt.h"
 
 #define SMPPGW_VERSION "0.1.0"
 
@@ -378,9 +379,9 @@ static const char *apply_order(lua_State *L, int idx, pdu_t *p)
     return NULL;
 }
 
-const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p)
+const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
 {
-    const pdu_cmd_t *cmd = NULL;
+    const pdu_cmd_t *given = NULL;
     uint64_t fields;
     double d;
     int cache, top = lua_gettop(L);
@@ -392,7 +393,7 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p)
 
     lua_getfield(L, idx, "command");
     if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING || !(cmd = pdu_cmd_by_name(lua_tostring(L, -1))))
+        if (lua_type(L, -1) != LUA_TSTRING || !(given = pdu_cmd_by_name(lua_tostring(L, -1))))
             CHECK_FAIL("unknown command '%s'", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
     }
     lua_getfield(L, idx, "command_id");
@@ -401,9 +402,13 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p)
         if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("command_id must be an integer");
         byid = pdu_cmd_find((uint32_t)d);
         if (!byid) CHECK_FAIL("unknown command_id 0x%08X", (uint32_t)d);
-        if (cmd && cmd != byid) CHECK_FAIL("command '%s' and command_id 0x%08X disagree", cmd->name, (uint32_t)d);
-        cmd = byid;
+        if (given && given != byid)
+            CHECK_FAIL("command '%s' and command_id 0x%08X disagree", given->name, (uint32_t)d);
+        given = byid;
     }
+    if (cmd && given && given != cmd)
+        CHECK_FAIL("command '%s' given where %s is expected", given->name, cmd->name);
+    if (!cmd) cmd = given;
     if (!cmd) CHECK_FAIL("command (or command_id) is missing");
     lua_pop(L, 2);
     pdu_init(p, cmd->id, 0);
@@ -545,7 +550,7 @@ static int l_encode(lua_State *L)
 {
     pdu_error_t err;
     long n;
-    const char *e = lbridge_check_pdu(L, 1, &scratch_pdu);
+    const char *e = lbridge_check_pdu(L, 1, &scratch_pdu, NULL);
     if (e) {
         lua_pushnil(L);
         lua_pushstring(L, e);
@@ -655,6 +660,7 @@ int luaopen_smpp_core(lua_State *L)
     cache_build(L);
     lua_newtable(L);
     luaL_register(L, NULL, core_funcs);
+    lrt_register(L);
     push_tables(L);
     lua_pushliteral(L, SMPPGW_VERSION);
     lua_setfield(L, -2, "version");

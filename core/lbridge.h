@@ -18,10 +18,12 @@ int luaopen_smpp_core(lua_State *L);
  * been opened in this state. */
 void lbridge_push_pdu(lua_State *L, const pdu_t *pdu);
 
-/* Read the PDU table at stack index `idx` into `pdu`. String values are
- * borrowed from Lua: keep the table on the stack until `pdu` is encoded.
- * Returns NULL on success, or a message naming the field at fault (a
- * static buffer, valid until the next call). */
-const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *pdu);
+/* Read the PDU table at stack index `idx` into `pdu`. `cmd` fixes the
+ * command (a response whose type the caller knows); NULL takes it from the
+ * table's `command` or `command_id`. String values are borrowed from Lua:
+ * keep the table on the stack until `pdu` is encoded. Returns NULL on
+ * success, or a message naming the field at fault (a static buffer, valid
+ * until the next call). */
+const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *pdu, const pdu_cmd_t *cmd);
 
 #endif /* SMPPGW_LBRIDGE_H */

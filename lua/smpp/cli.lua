@@ -18,7 +18,11 @@ commands:
                     is invalid, with the status name and what is wrong.
   encode JSON...    encode PDUs given as JSON objects (or one JSON array of
                     them; "-" reads standard input) and print each as hex.
-  run [CONFIG]      run a configuration (default conf/smppgw.lua).
+  [run] CONFIG      run a configuration (default conf/smppgw.lua) until
+                    SIGINT/SIGTERM, which unbind every session first.
+        -l, --listen HOST:PORT   listen there instead (repeatable; port 0
+                                 picks a free port, printed in the log)
+  check CONFIG      validate the configuration and load its script.
   --help            this text
   --version         print the version
 
@@ -112,11 +116,57 @@ end
 
 -- -- main --------------------------------------------------------------------
 
-function M.run(args)
-    local conf = args[2] or "conf/smppgw.lua"
-    err("run: %s: serving SMPP needs the session engine, which this build "
-        .. "does not have yet; the codec verbs (decode, encode) work", conf)
-    return 1
+-- [run] CONFIG [-l HOST:PORT]...
+local function run_args(args, from)
+    local conf, listen = nil, nil
+    local i = from
+    while i <= #args do
+        local a = args[i]
+        if a == "-l" or a == "--listen" then
+            if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
+            listen = listen or {}
+            listen[#listen + 1] = args[i + 1]
+            i = i + 2
+        elseif a:sub(1, 1) == "-" then
+            return nil, "unknown option " .. a
+        elseif conf then
+            return nil, "one configuration only (got " .. conf .. " and " .. a .. ")"
+        else
+            conf = a
+            i = i + 1
+        end
+    end
+    return { conf = conf or "conf/smppgw.lua", listen = listen }
+end
+
+function M.run(args, from)
+    local opts, why = run_args(args, from or 2)
+    if not opts then
+        err("smppgw: %s", why)
+        return 2
+    end
+    return require("smpp.server").run(opts.conf, { listen = opts.listen })
+end
+
+function M.check(args)
+    local opts, why = run_args(args, 2)
+    if not opts then
+        err("smppgw check: %s", why)
+        return 2
+    end
+    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen })
+    if not conf then
+        err("%s", handlers)
+        return 1
+    end
+    local names = {}
+    for k in pairs(handlers) do names[#names + 1] = k end
+    table.sort(names)
+    local where = {}
+    for _, l in ipairs(listen) do where[#where + 1] = l.host .. ":" .. l.port end
+    io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s)\n", opts.conf,
+        table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", ")))
+    return 0
 end
 
 function M.main(args)
@@ -127,8 +177,10 @@ function M.main(args)
     elseif verb == "--version" or verb == "-V" then
         io.stdout:write("smppgw ", smpp.version, " (SMPP 3.4)\n")
         return 0
-    elseif verb == "decode" or verb == "encode" or verb == "run" then
+    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" then
         return M[verb](args)
+    elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" then
+        return M.run(args, 1)               -- smppgw CONFIG: run is the default verb
     end
     err("smppgw: unknown command '%s' (try smppgw --help)", tostring(verb))
     return 2

@@ -46,6 +46,15 @@ function M.command_info(name) return commands_by_name[name] end
 -- The table row of a TLV: name, tag, type (INT/CSTR/OSTR/FLAG), min, max.
 function M.tlv_info(tag) return tlvs_by_tag[tag] end
 
+-- The runtime (only inside smppgw's serve loop): sessions, waits, timers.
+-- See lua/smpp/session.lua.
+local session = require "smpp.session"
+for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "log",
+                     "stats", "now" } do
+    M[k] = session[k]
+end
+M.Session = session.Session
+
 -- A status printed for people: "ESME_RTHROTTLED (0x00000058)".
 function M.status_string(v)
     return string.format("%s (0x%08X)", status_names[v] or "unknown status", v)

@@ -1,0 +1,971 @@
+/* lrt.c -- the Lua runtime: sessions as Lua tables, one coroutine ("task")
+ * per incoming request, timer or event, waits (send, sleep, connect) that
+ * yield the task until the loop resumes it, and the serve loop itself.
+ *
+ * Who owns what: the runtime owns every task (a registry ref to its
+ * coroutine, freed on exactly one path: task_done). A task waiting on a send
+ * is the `arg` of that window entry; the engine completes it exactly once
+ * (response, timeout, nack or close), so the task outlives its waits.
+ * Session tables are referenced from registry[sessions][id] while the
+ * session lives; scripts find sessions only through that table, by id, so
+ * no Lua value ever points at a freed session.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbridge.h"
+#include "lrt.h"
+#include "log.h"
+#include "net.h"
+
+typedef struct task_s {
+    lua_State  *co;
+    int         ref;        /* registry ref of the coroutine */
+    uint64_t    sess_id;    /* whose request this answers (0: none) */
+    uint32_t    seq;        /* request sequence_number to answer (0: none) */
+    uint32_t    cmd_id;     /* request command_id */
+    const char *what;       /* for log lines: "submit_sm handler", "timer" */
+    int         waiting;    /* a wait was registered during this resume */
+} task_t;
+
+typedef struct ltimer_s {
+    uv_timer_t  h;
+    uint64_t    id;
+    int         fn_ref;     /* LUA_NOREF for a sleep */
+    task_t     *sleeper;    /* the task a sleep resumes */
+    int         repeat;
+    int         linked;     /* on rt.timers */
+    struct ltimer_s *next, *prev;
+} ltimer_t;
+
+typedef struct bucket_s {
+    char        key[64];
+    tb_t        tb;
+    struct bucket_s *next;
+} bucket_t;
+
+static struct {
+    lua_State  *L;
+    net_t      *net;
+    uv_loop_t  *loop;
+    int         handlers;   /* registry refs */
+    int         sessions;
+    int         tasks;      /* thread -> lightuserdata task_t */
+    int         session_mt;
+    sess_config_t cfg;
+    uv_signal_t sigint, sigterm;
+    int         signals_on;
+    ltimer_t   *timers;
+    uint64_t    next_timer_id;
+    bucket_t   *buckets;
+    int         serving;
+} rt;
+
+static pdu_t send_pdu, resp_pdu;
+
+/* -- Helpers --------------------------------------------------------------------- */
+
+static void registry_table(lua_State *L, int *ref)
+{
+    if (*ref == LUA_NOREF) {
+        lua_newtable(L);
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+}
+
+/* Push the session table of id `id` (nil if gone). */
+static void push_session(lua_State *L, uint64_t id)
+{
+    registry_table(L, &rt.sessions);
+    lua_rawgeti(L, -1, (int)id);
+    lua_remove(L, -2);
+}
+
+static uint64_t check_id(lua_State *L, int idx)
+{
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "id");
+        idx = -1;
+    }
+    return (uint64_t)luaL_checknumber(L, idx);
+}
+
+/* The session of argument 1 (a session table or an id), or NULL. */
+static sess_t *arg_session(lua_State *L)
+{
+    uint64_t id = check_id(L, 1);
+    return rt.net ? net_find(rt.net, id) : NULL;
+}
+
+static const char *bind_type_name(sess_state_t st)
+{
+    switch (st) {
+    case SESS_BOUND_TX: return "transmitter";
+    case SESS_BOUND_RX: return "receiver";
+    case SESS_BOUND_TRX: return "transceiver";
+    default: return NULL;
+    }
+}
+
+static uint32_t status_by_name(const char *name, int *found)
+{
+    size_t i;
+    uint32_t v;
+    const char *n;
+    for (i = 0; (n = pdu_status_at(i, &v)) != NULL; i++)
+        if (strcmp(n, name) == 0) { *found = 1; return v; }
+    *found = 0;
+    return SMPP_ESME_RSYSERR;
+}
+
+/* -- Tasks ------------------------------------------------------------------------ */
+
+/* A new task whose coroutine has nothing on its stack yet. */
+static task_t *task_new(const char *what)
+{
+    lua_State *L = rt.L;
+    task_t *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->co = lua_newthread(L);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the thread */
+    t->what = what;
+    registry_table(L, &rt.tasks);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    lua_pushlightuserdata(L, t);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return t;
+}
+
+static void task_done(task_t *t)
+{
+    lua_State *L = rt.L;
+    registry_table(L, &rt.tasks);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    free(t);
+}
+
+/* Answer the task's request (if it has one and its session still lives). */
+static void task_answer(task_t *t, uint32_t status, int fields_idx)
+{
+    sess_t *s;
+    pdu_t *body = NULL;
+    if (!t->seq || !rt.net || !(s = net_find(rt.net, t->sess_id))) return;
+    if (fields_idx) {
+        const pdu_cmd_t *req = pdu_cmd_find(t->cmd_id);
+        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, pdu_cmd_find(req->resp_id));
+        if (err) {
+            log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR",
+                    t->what, err);
+            status = SMPP_ESME_RSYSERR;
+        } else {
+            body = &resp_pdu;
+        }
+    }
+    sess_respond(s, t->seq, body, status, uv_now(rt.loop));
+    t->seq = 0;
+    net_touch(s);
+}
+
+static void task_fail(task_t *t, const char *msg)
+{
+    log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
+            t->seq ? " (answered ESME_RSYSERR)" : "");
+    task_answer(t, SMPP_ESME_RSYSERR, 0);
+    task_done(t);
+}
+
+/* The task's function returned: its results are the answer. */
+static void task_finish(task_t *t)
+{
+    lua_State *co = t->co;
+    int n = lua_gettop(co), fields = 0, found = 1;
+    uint32_t status = SMPP_ESME_ROK;
+    if (t->seq) {
+        if (n >= 1 && lua_type(co, 1) == LUA_TNUMBER) {
+            status = (uint32_t)lua_tonumber(co, 1);
+            if (n >= 2 && lua_istable(co, 2)) fields = 2;
+            else if (n >= 2 && !lua_isnil(co, 2)) found = 0;
+        } else if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) {
+            status = status_by_name(lua_tostring(co, 1), &found);
+            if (n >= 2 && lua_istable(co, 2)) fields = 2;
+        } else if (n >= 1 && lua_istable(co, 1)) {
+            fields = 1;
+        } else if (n >= 1 && !lua_isnil(co, 1)) {
+            found = 0;
+        }
+        if (!found) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "bad return value (%s, %s): expected a status and a table of fields",
+                     luaL_typename(co, 1), n >= 2 ? luaL_typename(co, 2) : "nothing");
+            task_fail(t, msg);
+            return;
+        }
+        task_answer(t, status, fields);
+    }
+    task_done(t);
+}
+
+/* Resume `t` with the `nargs` values on top of its stack. */
+static void task_resume(task_t *t, int nargs)
+{
+    int rc;
+    t->waiting = 0;
+    rc = lua_resume(t->co, nargs);
+    if (rc == LUA_YIELD) {
+        if (!t->waiting) task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
+        else lua_settop(t->co, 0);
+        return;
+    }
+    if (rc != 0) {
+        const char *msg = lua_tostring(t->co, -1);
+        luaL_traceback(rt.L, t->co, msg ? msg : "error object is not a string", 0);
+        task_fail(t, lua_tostring(rt.L, -1));
+        lua_pop(rt.L, 1);
+        return;
+    }
+    task_finish(t);
+}
+
+/* The task running in L, or a Lua error: waits need one. */
+static task_t *current_task(lua_State *L, const char *fn)
+{
+    task_t *t;
+    if (lua_pushthread(L)) {
+        lua_pop(L, 1);
+        luaL_error(L, "smpp: %s must be called from a handler, timer or event task", fn);
+    }
+    registry_table(L, &rt.tasks);
+    lua_pushvalue(L, -2);
+    lua_rawget(L, -2);
+    t = lua_touserdata(L, -1);
+    lua_pop(L, 3);
+    if (!t || t->co != L)
+        luaL_error(L, "smpp: %s must be called from a handler, timer or event task, "
+                      "not from a coroutine of your own", fn);
+    return t;
+}
+
+/* Run `handler` (on rt.L's top) in a new task with the session of `s` and
+ * `nextra` more values from rt.L's top as arguments. */
+static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
+{
+    lua_State *L = rt.L;
+    task_t *t = task_new(what);
+    int nargs = 0;
+    if (!t) {
+        lua_pop(L, nextra + 1);
+        return;
+    }
+    t->sess_id = s ? sess_id(s) : 0;
+    t->seq = seq;
+    t->cmd_id = cmd_id;
+    lua_xmove(L, t->co, nextra + 1);           /* the handler, then the extras */
+    if (s) {
+        push_session(t->co, sess_id(s));
+        lua_insert(t->co, 2);
+        nargs++;
+    }
+    task_resume(t, nargs + nextra);
+}
+
+/* Push handlers[name] (or nil). */
+static int push_handler(const char *name)
+{
+    registry_table(rt.L, &rt.handlers);
+    lua_getfield(rt.L, -1, name);
+    lua_remove(rt.L, -2);
+    if (lua_isfunction(rt.L, -1)) return 1;
+    lua_pop(rt.L, 1);
+    return 0;
+}
+
+/* -- Engine callbacks ------------------------------------------------------------- */
+
+static void set_field_str(lua_State *L, const char *k, const char *v)
+{
+    if (v) lua_pushstring(L, v);
+    else lua_pushnil(L);
+    lua_setfield(L, -2, k);
+}
+
+static void on_opened(net_t *n, sess_t *s, void *ud)
+{
+    lua_State *L = rt.L;
+    (void)n;
+    (void)ud;
+    registry_table(L, &rt.sessions);
+    lua_createtable(L, 0, 8);
+    lua_pushnumber(L, (double)sess_id(s));
+    lua_setfield(L, -2, "id");
+    set_field_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
+    set_field_str(L, "remote", net_remote(s));
+    set_field_str(L, "state", sess_state_name(sess_state(s)));
+    set_field_str(L, "system_id", "");
+    lua_newtable(L);
+    lua_setfield(L, -2, "ctx");
+    if (rt.session_mt != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt.session_mt);
+        lua_setmetatable(L, -2);
+    }
+    lua_rawseti(L, -2, (int)sess_id(s));
+    lua_pop(L, 1);
+    if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
+}
+
+static void on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+{
+    lua_State *L = rt.L;
+    const char *name = req->cmd->name;
+    int found = push_handler(name);
+    (void)n;
+    (void)ud;
+    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
+                   || req->command_id == SMPP_BIND_TRANSCEIVER))
+        found = push_handler("bind");      /* one handler for the three binds */
+    if (!found) {
+        if (req->cmd->resp_id) {
+            log_msg(LOG_INFO, sess_id(s), "no handler for %s: ESME_RINVCMDID", name);
+            sess_respond(s, req->sequence_number, NULL, SMPP_ESME_RINVCMDID, uv_now(rt.loop));
+        } else if (req->command_id == SMPP_OUTBIND) {
+            sess_close(s, "outbind refused: no outbind handler");
+        }
+        return;
+    }
+    lbridge_push_pdu(L, req);
+    spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
+}
+
+static void session_down(sess_t *s);
+
+static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
+{
+    lua_State *L = rt.L;
+    sess_state_t st = sess_state(s);
+    (void)n;
+    (void)ud;
+    push_session(L, sess_id(s));
+    if (lua_istable(L, -1)) {
+        set_field_str(L, "state", sess_state_name(st));
+        if (bind_type_name(st)) {
+            set_field_str(L, "bind_type", bind_type_name(st));
+            set_field_str(L, "system_id", sess_system_id(s));
+        }
+    }
+    lua_pop(L, 1);
+    if (bind_type_name(st) && !bind_type_name(old) && old != SESS_UNBINDING && push_handler("up"))
+        spawn("up event", s, 0, 0, 0);
+    if (st == SESS_CLOSED) session_down(s);
+}
+
+static void close_timers(void);
+
+/* The session is over (state CLOSED; its socket may linger a moment):
+ * mark its table and run down(session, reason) if it had been bound. */
+static void session_down(sess_t *s)
+{
+    lua_State *L = rt.L;
+    int was_up;
+    push_session(L, sess_id(s));
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "bind_type");
+    was_up = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    set_field_str(L, "close_reason", sess_close_reason(s));
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "closed");
+    if (was_up && push_handler("down")) {
+        task_t *t = task_new("down event");
+        if (t) {
+            lua_xmove(L, t->co, 1);                /* handler */
+            lua_pushvalue(L, -1);
+            lua_xmove(L, t->co, 1);                /* session */
+            lua_pushstring(t->co, sess_close_reason(s));
+            task_resume(t, 2);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
+{
+    lua_State *L = rt.L;
+    (void)ud;
+    (void)reason;
+    registry_table(L, &rt.sessions);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, (int)sess_id(s));
+    lua_pop(L, 1);
+    /* the last session of a shutdown: stop the timers so the loop can end */
+    if (net_is_shutting_down(n) && net_count(n) <= 1) close_timers();
+}
+
+static const net_owner_t owner = {on_opened, on_request, on_state, on_closed};
+
+/* -- Waits ---------------------------------------------------------------------------- */
+
+/* A send completed: resume its task with the response or nil, token[, status]. */
+static void on_send_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    task_t *t = arg;
+    (void)s;
+    if (!err) {
+        lbridge_push_pdu(t->co, resp);
+        task_resume(t, 1);
+        return;
+    }
+    lua_pushnil(t->co);
+    lua_pushstring(t->co, sess_strerror(err));
+    if (err == SESS_ENACK && resp) {
+        lua_pushnumber(t->co, resp->command_status);
+        task_resume(t, 3);
+    } else {
+        task_resume(t, 2);
+    }
+}
+
+/* core.send(session, pdu) -> seq | nil, err. On success the caller must
+ * yield at once (lua/smpp/session.lua does): the task resumes with the
+ * response table, or nil, "timeout" | "closed" | "nack", status. PDUs
+ * without a response (generic_nack, outbind, alert_notification) do not
+ * wait: pass wait=false, as the wrapper does. */
+static int l_send(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    int wait = lua_isnone(L, 3) || lua_toboolean(L, 3);
+    task_t *t = NULL;
+    const char *err;
+    long seq;
+    if ((err = lbridge_check_pdu(L, 2, &send_pdu, NULL)) != NULL)
+        return luaL_error(L, "smpp: send: %s", err);
+    if (!send_pdu.cmd->resp_id) wait = 0;     /* nothing will answer it */
+    if (wait) t = current_task(L, "session:send");
+    if (!s) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    seq = sess_send(s, &send_pdu, wait ? on_send_done : NULL, t, uv_now(rt.loop));
+    net_touch(s);
+    if (seq < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, seq == SESS_EINVAL ? sess_last_error(s) : sess_strerror((int)seq));
+        return 2;
+    }
+    if (t) t->waiting = 1;
+    lua_pushnumber(L, (double)seq);
+    lua_pushboolean(L, wait);
+    return 2;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void timer_unlink(ltimer_t *tm)
+{
+    if (!tm->linked) return;
+    tm->linked = 0;
+    if (tm->prev) tm->prev->next = tm->next;
+    else rt.timers = tm->next;
+    if (tm->next) tm->next->prev = tm->prev;
+    tm->next = tm->prev = NULL;
+}
+
+static void timer_release(ltimer_t *tm)
+{
+    timer_unlink(tm);
+    if (tm->fn_ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
+    uv_close((uv_handle_t *)&tm->h, timer_closed);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    ltimer_t *tm = h->data;
+    if (tm->sleeper) {
+        task_t *t = tm->sleeper;
+        timer_release(tm);
+        task_resume(t, 0);
+        return;
+    }
+    lua_rawgeti(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
+    if (!tm->repeat) {
+        timer_release(tm);
+    }
+    spawn("timer", NULL, 0, 0, 0);
+}
+
+static ltimer_t *timer_new(double ms, int repeat)
+{
+    ltimer_t *tm = calloc(1, sizeof *tm);
+    uint64_t delay = ms > 0 ? (uint64_t)ms : 0;
+    if (!tm) return NULL;
+    uv_timer_init(rt.loop, &tm->h);
+    tm->h.data = tm;
+    tm->id = ++rt.next_timer_id;
+    tm->fn_ref = LUA_NOREF;
+    tm->repeat = repeat;
+    tm->linked = 1;
+    tm->next = rt.timers;
+    if (rt.timers) rt.timers->prev = tm;
+    rt.timers = tm;
+    uv_timer_start(&tm->h, on_timer, delay, repeat ? (delay ? delay : 1) : 0);
+    return tm;
+}
+
+/* core.sleep(ms): the caller yields at once; resumed after ms. */
+static int l_sleep(lua_State *L)
+{
+    double ms = luaL_checknumber(L, 1);
+    task_t *t = current_task(L, "smpp.sleep");
+    ltimer_t *tm;
+    if (!rt.loop) return luaL_error(L, "smpp.sleep: the runtime is not running");
+    if (!(tm = timer_new(ms, 0))) return luaL_error(L, "out of memory");
+    tm->sleeper = t;
+    t->waiting = 1;
+    return 0;
+}
+
+/* core.after(ms, fn [, repeat]) -> timer id: fn runs in a task of its own. */
+static int l_after(lua_State *L)
+{
+    double ms = luaL_checknumber(L, 1);
+    ltimer_t *tm;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!rt.loop) return luaL_error(L, "smpp.after: the runtime is not running");
+    if (!(tm = timer_new(ms, lua_toboolean(L, 3)))) return luaL_error(L, "out of memory");
+    lua_pushvalue(L, 2);
+    tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushnumber(L, (double)tm->id);
+    return 1;
+}
+
+/* core.cancel(timer id) -> true if it was pending. */
+static int l_cancel(lua_State *L)
+{
+    uint64_t id = (uint64_t)luaL_checknumber(L, 1);
+    ltimer_t *tm;
+    for (tm = rt.timers; tm; tm = tm->next)
+        if (tm->id == id && !tm->sleeper) {
+            timer_release(tm);
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+static void close_timers(void)
+{
+    while (rt.timers) {
+        ltimer_t *tm = rt.timers;
+        if (tm->sleeper) {           /* let sleeping tasks finish */
+            uv_unref((uv_handle_t *)&tm->h);
+            timer_unlink(tm);
+            continue;
+        }
+        timer_release(tm);
+    }
+    if (rt.signals_on) {
+        rt.signals_on = 0;
+        uv_close((uv_handle_t *)&rt.sigint, NULL);
+        uv_close((uv_handle_t *)&rt.sigterm, NULL);
+    }
+}
+
+/* -- Client side: connect --------------------------------------------------------------- */
+
+static void on_connected(net_t *n, sess_t *s, int status, void *arg)
+{
+    task_t *t = arg;
+    (void)n;
+    if (status < 0 || !s) {
+        lua_pushnil(t->co);
+        lua_pushstring(t->co, uv_strerror(status));
+        task_resume(t, 2);
+        return;
+    }
+    push_session(t->co, sess_id(s));
+    task_resume(t, 1);
+}
+
+/* core.connect(host, port [, side]): the caller yields; resumed with the
+ * session table (state OPEN) or nil, error. side "client" (default) is an
+ * ESME connecting to an SMSC; "server" is the SMSC side opening a
+ * connection to send outbind. */
+static int l_connect(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2);
+    const char *side = luaL_optstring(L, 3, "client");
+    task_t *t = current_task(L, "smpp.connect");
+    int rc;
+    if (!rt.net) return luaL_error(L, "smpp.connect: the runtime is not running");
+    if ((rc = net_connect(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
+                          &rt.cfg, on_connected, t)) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, uv_strerror(rc));
+        return 2;
+    }
+    t->waiting = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* -- Sessions ----------------------------------------------------------------------------- */
+
+static int l_unbind(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    int rc;
+    if (!s) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
+    rc = sess_unbind(s, uv_now(rt.loop));
+    net_touch(s);
+    if (rc) { lua_pushnil(L); lua_pushstring(L, sess_strerror(rc)); return 2; }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    if (!s) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
+    sess_close(s, "closed by the script");
+    net_touch(s);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static void push_sessions_cb(sess_t *s, void *arg)
+{
+    lua_State *L = arg;
+    push_session(L, sess_id(s));
+    if (lua_istable(L, -1)) lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+    else lua_pop(L, 1);
+}
+
+/* core.sessions() -> array of the live session tables. */
+static int l_sessions(lua_State *L)
+{
+    lua_newtable(L);
+    if (rt.net) net_foreach(rt.net, push_sessions_cb, L);
+    return 1;
+}
+
+static int l_session(lua_State *L)
+{
+    push_session(L, (uint64_t)luaL_checknumber(L, 1));
+    return 1;
+}
+
+/* core.throttle(session, key, rate, burst): the session's submit_sm,
+ * submit_multi and data_sm share the token bucket named `key`. */
+static int l_throttle(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    const char *key = luaL_checkstring(L, 2);
+    double rate = luaL_optnumber(L, 3, 0), burst = luaL_optnumber(L, 4, 0);
+    bucket_t *b;
+    if (!s) return 0;
+    for (b = rt.buckets; b && strcmp(b->key, key) != 0; b = b->next) {}
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return luaL_error(L, "out of memory");
+        snprintf(b->key, sizeof b->key, "%s", key);
+        b->next = rt.buckets;
+        rt.buckets = b;
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    } else if (b->tb.rate != rate || (burst > 0 && b->tb.burst != burst)) {
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    }
+    sess_set_throttle(s, rate > 0 ? &b->tb : NULL);
+    return 0;
+}
+
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
+static void push_counters(lua_State *L, const sess_stats_t *st)
+{
+    size_t i;
+    const pdu_cmd_t *c;
+    uint64_t failures = st->resp_error + st->timeouts + st->nacks_rx;
+    uint64_t answered = st->resp_ok + st->resp_error + st->timeouts + st->nacks_rx;
+    SET_NUM("rx_pdus", st->rx_pdus);
+    SET_NUM("tx_pdus", st->tx_pdus);
+    SET_NUM("rx_bytes", st->rx_bytes);
+    SET_NUM("tx_bytes", st->tx_bytes);
+    SET_NUM("rx_requests", st->rx_requests);
+    SET_NUM("tx_requests", st->tx_requests);
+    SET_NUM("resp_ok", st->resp_ok);
+    SET_NUM("resp_error", st->resp_error);
+    SET_NUM("sent_error", st->sent_error);
+    SET_NUM("timeouts", st->timeouts);
+    SET_NUM("nacks_rx", st->nacks_rx);
+    SET_NUM("nacks_tx", st->nacks_tx);
+    SET_NUM("unmatched", st->unmatched);
+    SET_NUM("malformed", st->malformed);
+    SET_NUM("throttled", st->throttled);
+    SET_NUM("avg_response_ms", st->rtt_count ? (double)st->rtt_ms_sum / (double)st->rtt_count : 0);
+    SET_NUM("failure_rate", answered ? (double)failures / (double)answered : 0);
+    lua_newtable(L);
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL; i++) {
+        if (!st->rx_cmd[i] && !st->tx_cmd[i]) continue;
+        lua_createtable(L, 0, 2);
+        SET_NUM("rx", st->rx_cmd[i]);
+        SET_NUM("tx", st->tx_cmd[i]);
+        lua_setfield(L, -2, c->name);
+    }
+    lua_setfield(L, -2, "commands");
+}
+
+/* core.session_stats(session) -> table, or nil if closed. */
+static int l_session_stats(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    const sess_config_t *c;
+    if (!s) return 0;
+    c = sess_config(s);
+    lua_newtable(L);
+    SET_NUM("id", sess_id(s));
+    set_field_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
+    set_field_str(L, "state", sess_state_name(sess_state(s)));
+    set_field_str(L, "bind_type", bind_type_name(sess_state(s)));
+    set_field_str(L, "system_id", sess_system_id(s));
+    set_field_str(L, "remote", net_remote(s));
+    SET_NUM("uptime_s", (double)(uv_now(rt.loop) - sess_stats(s)->started_ms) / 1000.0);
+    SET_NUM("window_used", sess_window_used(s));
+    SET_NUM("window_size", c->window);
+    SET_NUM("receive_window_used", sess_receive_window_used(s));
+    SET_NUM("receive_window_size", c->receive_window);
+    push_counters(L, sess_stats(s));
+    return 1;
+}
+
+/* core.stats() -> totals over the process. */
+static int l_stats(lua_State *L)
+{
+    static const char *const sides[] = {"server", "client"};
+    int side, st;
+    size_t i;
+    uint32_t v;
+    const char *name;
+    lua_newtable(L);
+    SET_NUM("opened", sess_totals.opened);
+    SET_NUM("closed", sess_totals.closed);
+    lua_newtable(L);
+    for (side = 0; side < 2; side++) {
+        lua_newtable(L);
+        for (st = SESS_OPEN; st < SESS_CLOSED; st++)
+            if (sess_totals.open[side][st]) SET_NUM(sess_state_name((sess_state_t)st), sess_totals.open[side][st]);
+        lua_setfield(L, -2, sides[side]);
+    }
+    lua_setfield(L, -2, "open");
+    push_counters(L, &sess_totals.sum);
+    lua_newtable(L);
+    for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++) {
+        if (v >= 0x113 || (!sess_totals.status_rx[v] && !sess_totals.status_tx[v])) continue;
+        lua_createtable(L, 0, 2);
+        SET_NUM("rx", sess_totals.status_rx[v]);
+        SET_NUM("tx", sess_totals.status_tx[v]);
+        lua_setfield(L, -2, name);
+    }
+    lua_setfield(L, -2, "statuses");
+    return 1;
+}
+
+/* core.log(level, message [, session]) */
+static int l_log(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    const char *msg = luaL_checkstring(L, 2);
+    uint64_t id = lua_isnoneornil(L, 3) ? 0 : check_id(L, 3);
+    if (level < 0) return luaL_error(L, "smpp.log: unknown level '%s'", lua_tostring(L, 1));
+    log_msg((log_level_t)level, id, "%s", msg);
+    return 0;
+}
+
+/* core.log_config(level, "text" | "json") */
+static int l_log_config(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    if (level < 0) return luaL_error(L, "unknown log level '%s'", lua_tostring(L, 1));
+    log_set_level((log_level_t)level);
+    log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
+    return 0;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, rt.loop ? (double)uv_now(rt.loop) : 0);
+    return 1;
+}
+
+static int l_shutdown(lua_State *L)
+{
+    (void)L;
+    if (rt.net) {
+        net_shutdown(rt.net);
+        if (!net_count(rt.net)) close_timers();
+    }
+    return 0;
+}
+
+/* core.set_session_class(metatable): the metatable of every session table. */
+static int l_set_session_class(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (rt.session_mt != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.session_mt);
+    lua_pushvalue(L, 1);
+    rt.session_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* -- Serving ------------------------------------------------------------------------------ */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_msg(LOG_INFO, 0, "signal %d: unbinding every session and stopping", signum);
+    net_shutdown(rt.net);
+    if (!net_count(rt.net)) close_timers();
+}
+
+static double opt_num(lua_State *L, int idx, const char *key, double dflt)
+{
+    double v;
+    lua_getfield(L, idx, key);
+    v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Read session options (seconds in the config, ms in the engine). */
+static void read_config(lua_State *L, int idx, sess_config_t *c)
+{
+    sess_config_default(c);
+    if (!lua_istable(L, idx)) return;
+    c->window = (uint32_t)opt_num(L, idx, "window", c->window);
+    c->receive_window = (uint32_t)opt_num(L, idx, "receive_window", c->receive_window);
+    c->response_timeout_ms = (uint32_t)(opt_num(L, idx, "response_timeout", c->response_timeout_ms / 1000.0) * 1000);
+    c->enquire_link_ms = (uint32_t)(opt_num(L, idx, "enquire_link_interval", c->enquire_link_ms / 1000.0) * 1000);
+    c->enquire_link_misses = (uint32_t)opt_num(L, idx, "enquire_link_misses", c->enquire_link_misses);
+    c->init_timeout_ms = (uint32_t)(opt_num(L, idx, "init_timeout", c->init_timeout_ms / 1000.0) * 1000);
+    c->inactivity_ms = (uint32_t)(opt_num(L, idx, "inactivity_timeout", c->inactivity_ms / 1000.0) * 1000);
+    c->unbind_timeout_ms = (uint32_t)(opt_num(L, idx, "unbind_timeout", c->unbind_timeout_ms / 1000.0) * 1000);
+    c->max_pdu = (uint32_t)opt_num(L, idx, "max_pdu", c->max_pdu);
+    c->max_output = (uint32_t)opt_num(L, idx, "max_output", c->max_output);
+}
+
+/* core.serve{ handlers = {...}, listen = { {host=, port=, side=}... },
+ *             session = {...}, start = function } -> true | nil, error
+ * Runs the loop until a signal or core.shutdown() ends every session. */
+static int l_serve(lua_State *L)
+{
+    int i, n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (rt.serving) return luaL_error(L, "smpp: already serving");
+    rt.L = L;
+    rt.loop = uv_default_loop();
+    lua_getfield(L, 1, "handlers");
+    luaL_checktype(L, -1, LUA_TTABLE);
+    if (rt.handlers != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.handlers);
+    rt.handlers = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, 1, "session");
+    read_config(L, lua_gettop(L), &rt.cfg);
+    lua_pop(L, 1);
+    if (!(rt.net = net_new(rt.loop, &owner, NULL))) return luaL_error(L, "out of memory");
+
+    lua_getfield(L, 1, "listen");
+    n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+    for (i = 1; i <= n; i++) {
+        const char *host, *side;
+        int port, bound = 0, rc;
+        lua_rawgeti(L, -1, i);
+        lua_getfield(L, -1, "host");
+        host = lua_isstring(L, -1) ? lua_tostring(L, -1) : "127.0.0.1";
+        lua_getfield(L, -2, "side");
+        side = lua_isstring(L, -1) ? lua_tostring(L, -1) : "server";
+        port = (int)opt_num(L, -3, "port", 2775);
+        rc = net_listen(rt.net, host, port, strcmp(side, "outbind") == 0 ? SESS_ESME : SESS_SMSC,
+                        &rt.cfg, &bound);
+        if (rc < 0) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+            net_shutdown(rt.net);
+            uv_run(rt.loop, UV_RUN_NOWAIT);
+            return 2;
+        }
+        log_msg(LOG_INFO, 0, "listening on %s:%d%s", host, bound,
+                strcmp(side, "outbind") == 0 ? " for outbind" : "");
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+
+    uv_signal_init(rt.loop, &rt.sigint);
+    uv_signal_init(rt.loop, &rt.sigterm);
+    uv_signal_start(&rt.sigint, on_signal, SIGINT);
+    uv_signal_start(&rt.sigterm, on_signal, SIGTERM);
+    uv_unref((uv_handle_t *)&rt.sigint);      /* signals alone do not keep us running */
+    uv_unref((uv_handle_t *)&rt.sigterm);
+    rt.signals_on = 1;
+    rt.serving = 1;
+
+    lua_getfield(L, 1, "start");
+    if (lua_isfunction(L, -1)) spawn("start", NULL, 0, 0, 0);
+    else lua_pop(L, 1);
+
+    /* listeners keep the loop alive until a shutdown closes them */
+    uv_run(rt.loop, UV_RUN_DEFAULT);
+    close_timers();
+    uv_run(rt.loop, UV_RUN_NOWAIT);
+    net_free(rt.net);
+    rt.net = NULL;
+    rt.serving = 0;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"serve", l_serve},
+    {"send", l_send},
+    {"sleep", l_sleep},
+    {"after", l_after},
+    {"cancel", l_cancel},
+    {"connect", l_connect},
+    {"unbind", l_unbind},
+    {"close", l_close},
+    {"sessions", l_sessions},
+    {"session", l_session},
+    {"session_stats", l_session_stats},
+    {"stats", l_stats},
+    {"throttle", l_throttle},
+    {"log", l_log},
+    {"log_config", l_log_config},
+    {"now", l_now},
+    {"shutdown", l_shutdown},
+    {"set_session_class", l_set_session_class},
+    {NULL, NULL}
+};
+
+void lrt_register(lua_State *L)
+{
+    static int ready;
+    if (!ready) {               /* registry refs start empty (0 is a valid ref) */
+        ready = 1;
+        rt.handlers = rt.sessions = rt.tasks = rt.session_mt = LUA_NOREF;
+    }
+    luaL_register(L, NULL, funcs);
+}

@@ -1,0 +1,83 @@
+/* net.h -- sessions over libuv TCP: listen and accept (server side), connect
+ * (client side), framing through sess_feed(), one batched write per loop
+ * turn, one timer per session armed to its next deadline, back-pressure,
+ * and the close lifecycle. Knows nothing of PDU bodies or Lua.
+ *
+ * Usage (see core/examples/server.c and client.c):
+ *
+ *     net_t *n = net_new(uv_default_loop(), &owner, my_data);
+ *     net_listen(n, "127.0.0.1", 2775, SESS_SMSC, &cfg, &port);   // or net_connect
+ *     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+ *
+ * The owner's callbacks get the sess_t of each connection; they answer
+ * requests with sess_respond() and send with sess_send() (see sess.h). A
+ * session is valid from owner.opened until owner.closed returns; after
+ * that the engine frees it.
+ */
+#ifndef SMPPGW_NET_H
+#define SMPPGW_NET_H
+
+#include <uv.h>
+
+#include "sess.h"
+
+typedef struct net_s net_t;
+
+typedef struct net_owner_s {
+    /* A connection is up (accepted, or connected by net_connect). */
+    void (*opened)(net_t *n, sess_t *s, void *ud);
+    /* A peer request for the owner (see sess_handler_t.request). */
+    void (*request)(net_t *n, sess_t *s, const pdu_t *req, void *ud);
+    /* The bind state changed. */
+    void (*state)(net_t *n, sess_t *s, sess_state_t old, void *ud);
+    /* The connection is gone; the session is freed right after this call
+     * (outstanding requests then complete with SESS_ECLOSED). */
+    void (*closed)(net_t *n, sess_t *s, const char *reason, void *ud);
+} net_owner_t;
+
+/* A transport on `loop`. Returns NULL without memory. */
+net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud);
+
+/* Listen on host:port (an IPv4/IPv6 literal or "localhost"; port 0 picks
+ * one, written to *bound_port). Accepted connections become sessions of
+ * `side` (SESS_SMSC for an SMSC/gateway; SESS_ESME to accept outbind).
+ * Returns 0 or a negative libuv error (uv_strerror names it). */
+int net_listen(net_t *n, const char *host, int port, sess_side_t side,
+               const sess_config_t *cfg, int *bound_port);
+
+/* Connect to host:port; on success the session is announced with
+ * owner.opened and `cb` gets it; on failure cb gets NULL and the libuv
+ * error. Returns 0 or a negative libuv error (cb is not called then). */
+typedef void (*net_connect_fn)(net_t *n, sess_t *s, int status, void *arg);
+int net_connect(net_t *n, const char *host, int port, sess_side_t side,
+                const sess_config_t *cfg, net_connect_fn cb, void *arg);
+
+/* Graceful stop: listeners close, bound sessions unbind, others close. The
+ * loop ends once every session is gone (unless the owner keeps handles). */
+void net_shutdown(net_t *n);
+int  net_is_shutting_down(const net_t *n);
+
+/* Free a transport whose loop has ended. */
+void net_free(net_t *n);
+
+/* The session with this id, or NULL once it is gone. */
+sess_t *net_find(net_t *n, uint64_t id);
+
+/* Call fn for every session (fn must not free sessions). */
+void net_foreach(net_t *n, void (*fn)(sess_t *s, void *arg), void *arg);
+
+/* Tell the transport that `s` has new work (output or timers) to schedule
+ * after calls made outside its callbacks, e.g. sess_send from a timer. */
+void net_touch(sess_t *s);
+
+/* "host:port" of the peer. */
+const char *net_remote(const sess_t *s);
+
+/* Per-session slot for the owner, and the loop clock in milliseconds. */
+void     net_set_owner_data(sess_t *s, intptr_t v);
+intptr_t net_owner_data(const sess_t *s);
+uint64_t net_now(const net_t *n);
+uv_loop_t *net_loop(const net_t *n);
+size_t   net_count(const net_t *n);
+
+#endif /* SMPPGW_NET_H */

@@ -1,0 +1,802 @@
+/* sess.c -- the SMPP session state machine (sans-I/O): framing, state rules,
+ * windows, timers and the protocol chores. See sess.h for the contract.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sess.h"
+#include "win.h"
+
+struct sess_s {
+    uint64_t        id;
+    sess_side_t     side;
+    sess_state_t    state;
+    sess_state_t    bound_state;    /* the bound state an UNBINDING session had */
+    sess_config_t   cfg;
+    const sess_handler_t *h;
+    void           *ud;
+
+    win_t           win;            /* our requests awaiting a response */
+    win_t           rwin;           /* peer requests the owner is handling */
+    uint32_t        next_seq;
+    uint64_t        win_next;       /* no deadline in `win` is earlier (0 = none) */
+
+    uint64_t        created_ms, last_rx_ms, last_enquire_ms;
+    uint32_t        enquire_missed;
+    uint32_t        unbind_peer_seq;
+    int             unbind_peer;    /* peer's unbind waits for its unbind_resp */
+    int             unbind_ours;    /* 0 none, 1 to send once drained, 2 sent */
+    uint64_t        unbind_started_ms;
+
+    int             closing;
+    const char     *close_reason;
+
+    uint8_t        *in;             /* a partial PDU carried between reads */
+    size_t          in_len, in_cap;
+    uint8_t        *out;            /* encoded, not yet taken by the transport */
+    size_t          out_len, out_cap, inflight;
+
+    tb_t           *throttle;
+    char            system_id[17];
+    char            errmsg[160];
+    sess_stats_t    st;
+};
+
+sess_totals_t sess_totals;
+
+/* One loop thread: the decoded PDU and chore responses use shared storage
+ * (a pdu_t is 7 KiB; sessions stay small). */
+static pdu_t rx_pdu, tx_pdu;
+static uint64_t next_id = 1;
+
+/* -- Small helpers ------------------------------------------------------------ */
+
+const char *sess_strerror(int err)
+{
+    switch (err) {
+    case SESS_EWINDOW: return "window full";
+    case SESS_ETIMEOUT: return "timeout";
+    case SESS_ECLOSED: return "closed";
+    case SESS_ENACK: return "nack";
+    case SESS_ESTATE: return "not allowed in this state";
+    case SESS_EINVAL: return "invalid pdu";
+    case SESS_EOUTPUT: return "output full";
+    case SESS_EBADRESP: return "bad response";
+    case SESS_ENOMEM: return "out of memory";
+    case SESS_ENOREQ: return "no such request";
+    default: return "unknown error";
+    }
+}
+
+const char *sess_state_name(sess_state_t st)
+{
+    static const char *const names[] = {"OPEN", "OUTBOUND", "BOUND_TX", "BOUND_RX",
+                                        "BOUND_TRX", "UNBINDING", "CLOSED"};
+    return (unsigned)st <= SESS_CLOSED ? names[st] : "?";
+}
+
+void sess_config_default(sess_config_t *c)
+{
+    c->window = 10;
+    c->receive_window = 100;
+    c->response_timeout_ms = 30000;
+    c->enquire_link_ms = 30000;
+    c->enquire_link_misses = 3;
+    c->init_timeout_ms = 30000;
+    c->inactivity_ms = 0;
+    c->unbind_timeout_ms = 10000;
+    c->max_pdu = PDU_DEFAULT_MAX_LEN;
+    c->max_output = 1 << 20;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
+
+static void count_status(uint64_t *tab, uint32_t status)
+{
+    tab[status < 0x113 ? status : 0x113]++;
+}
+
+/* The permission bit of a state in pdu_cmd_t.esme_states/smsc_states. */
+static int state_bit(sess_state_t st)
+{
+    switch (st) {
+    case SESS_OPEN: case SESS_OUTBOUND: return PDU_ST_OPEN;
+    case SESS_BOUND_TX: return PDU_ST_BOUND_TX;
+    case SESS_BOUND_RX: return PDU_ST_BOUND_RX;
+    case SESS_BOUND_TRX: return PDU_ST_BOUND_TRX;
+    default: return 0;
+    }
+}
+
+static int is_bound(sess_state_t st)
+{
+    return st == SESS_BOUND_TX || st == SESS_BOUND_RX || st == SESS_BOUND_TRX;
+}
+
+static void set_state(sess_t *s, sess_state_t st)
+{
+    sess_state_t old = s->state;
+    if (old == st) return;
+    sess_totals.open[s->side][old]--;
+    sess_totals.open[s->side][st]++;
+    s->state = st;
+    if (s->h->state) s->h->state(s, old, s->ud);
+}
+
+/* The bound state a bind command leads to. */
+static sess_state_t bound_by(uint32_t bind_id)
+{
+    switch (bind_id & ~SMPP_RESPONSE_BIT) {
+    case SMPP_BIND_TRANSMITTER: return SESS_BOUND_TX;
+    case SMPP_BIND_RECEIVER: return SESS_BOUND_RX;
+    default: return SESS_BOUND_TRX;
+    }
+}
+
+static int is_bind(uint32_t id)
+{
+    id &= ~SMPP_RESPONSE_BIT;
+    return id == SMPP_BIND_TRANSMITTER || id == SMPP_BIND_RECEIVER || id == SMPP_BIND_TRANSCEIVER;
+}
+
+/* -- Output ------------------------------------------------------------------- */
+
+static int out_reserve(sess_t *s, size_t need)
+{
+    size_t cap = s->out_cap ? s->out_cap : 512;
+    uint8_t *p;
+    while (cap < s->out_len + need) cap *= 2;
+    if (cap == s->out_cap) return 0;
+    if (!(p = realloc(s->out, cap))) return SESS_ENOMEM;
+    s->out = p;
+    s->out_cap = cap;
+    return 0;
+}
+
+/* Encode `p` at the end of the output. Returns octets or a SESS_E* code. */
+static long out_pdu(sess_t *s, pdu_t *p)
+{
+    pdu_error_t err;
+    long n;
+    int was_empty = s->out_len == 0;
+    if (out_reserve(s, 256)) return SESS_ENOMEM;
+    while ((n = pdu_encode(p, s->out + s->out_len, s->out_cap - s->out_len, &err)) == PDU_ENOSPC)
+        if (out_reserve(s, err.need)) return SESS_ENOMEM;
+    if (n < 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s", err.msg);
+        return SESS_EINVAL;
+    }
+    s->out_len += (size_t)n;
+    s->st.tx_pdus++;
+    s->st.tx_bytes += (uint64_t)n;
+    sess_totals.sum.tx_pdus++;
+    sess_totals.sum.tx_bytes += (uint64_t)n;
+    s->st.tx_cmd[cmd_index(p->cmd)]++;
+    sess_totals.sum.tx_cmd[cmd_index(p->cmd)]++;
+    if (was_empty && s->h->output) s->h->output(s, s->ud);
+    return n;
+}
+
+/* A response the engine writes on its own (chores, refusals). */
+static void chore_respond(sess_t *s, uint32_t resp_id, uint32_t seq, uint32_t status)
+{
+    pdu_init(&tx_pdu, resp_id, seq);
+    tx_pdu.command_status = status;
+    if (resp_id == SMPP_GENERIC_NACK) {
+        s->st.nacks_tx++;
+        sess_totals.sum.nacks_tx++;
+    }
+    if (status) {
+        s->st.sent_error++;
+        sess_totals.sum.sent_error++;
+    }
+    count_status(sess_totals.status_tx, status);
+    out_pdu(s, &tx_pdu);
+}
+
+uint8_t *sess_output_take(sess_t *s, size_t *len)
+{
+    uint8_t *p = s->out;
+    *len = s->out_len;
+    if (!s->out_len) return NULL;
+    s->out = NULL;
+    s->out_len = s->out_cap = 0;
+    return p;
+}
+
+void sess_set_inflight(sess_t *s, size_t octets) { s->inflight = octets; }
+size_t sess_output_pending(const sess_t *s) { return s->out_len + s->inflight; }
+
+/* -- Life --------------------------------------------------------------------- */
+
+sess_t *sess_new(sess_side_t side, const sess_config_t *cfg, const sess_handler_t *h,
+                 void *ud, uint64_t now_ms)
+{
+    sess_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cfg = *cfg;
+    if (!s->cfg.window) s->cfg.window = 1;
+    if (!s->cfg.receive_window) s->cfg.receive_window = 1;
+    if (!s->cfg.max_pdu) s->cfg.max_pdu = PDU_DEFAULT_MAX_LEN;
+    /* one slot more than configured: the engine's own enquire_link/unbind
+     * must fit even when the owner filled the window */
+    if (win_init(&s->win, s->cfg.window + 1) || win_init(&s->rwin, s->cfg.receive_window)) {
+        win_free(&s->win);
+        free(s);
+        return NULL;
+    }
+    s->id = next_id++;
+    s->side = side;
+    s->state = SESS_OPEN;
+    s->h = h;
+    s->ud = ud;
+    s->next_seq = 1;
+    s->created_ms = s->last_rx_ms = s->last_enquire_ms = now_ms;
+    s->st.started_ms = now_ms;
+    sess_totals.opened++;
+    sess_totals.open[side][SESS_OPEN]++;
+    return s;
+}
+
+/* Complete every outstanding request of `s` with `err` (collect first: the
+ * callbacks may send, which changes the table). */
+static void fail_all(sess_t *s, int err)
+{
+    uint32_t i, n = 0;
+    win_entry_t *list;
+    if (!s->win.count) return;
+    list = malloc(s->win.count * sizeof *list);
+    if (!list) return;
+    for (i = 0; i <= s->win.mask; i++)
+        if (s->win.slots[i].seq) list[n++] = s->win.slots[i];
+    for (i = 0; i < n; i++) {
+        win_del(&s->win, list[i].seq, NULL);
+        if (list[i].cb) ((sess_done_fn)list[i].cb)(s, list[i].arg, NULL, err);
+    }
+    free(list);
+}
+
+void sess_free(sess_t *s)
+{
+    if (!s) return;
+    if (!s->closing) sess_close(s, "released");
+    fail_all(s, SESS_ECLOSED);
+    sess_totals.open[s->side][s->state]--;
+    sess_totals.closed++;
+    win_free(&s->win);
+    win_free(&s->rwin);
+    free(s->in);
+    free(s->out);
+    free(s);
+}
+
+void sess_close(sess_t *s, const char *reason)
+{
+    if (s->closing) return;
+    s->closing = 1;
+    s->close_reason = reason;
+    log_msg(LOG_INFO, s->id, "closing: %s", reason);
+    set_state(s, SESS_CLOSED);
+    if (s->h->close) s->h->close(s, reason, s->ud);
+}
+
+/* -- Sending ------------------------------------------------------------------ */
+
+static void on_enquire_done(sess_t *s, void *arg, const pdu_t *resp, int err);
+static void on_unbind_done(sess_t *s, void *arg, const pdu_t *resp, int err);
+static void drain(sess_t *s, uint64_t now);
+
+/* Send with or without the state rule (the engine's own chores skip it). */
+static long send_pdu(sess_t *s, pdu_t *p, sess_done_fn cb, void *arg, uint64_t now, int check)
+{
+    const pdu_cmd_t *cmd = pdu_cmd_find(p->command_id);
+    win_entry_t *e = NULL;
+    uint32_t seq;
+    long n;
+    if (!cmd) {
+        snprintf(s->errmsg, sizeof s->errmsg, "unknown command_id 0x%08X", p->command_id);
+        return SESS_EINVAL;
+    }
+    if (s->closing) return SESS_ECLOSED;
+    if (check) {
+        int allowed = s->side == SESS_SMSC ? cmd->smsc_states : cmd->esme_states;
+        if (s->state == SESS_UNBINDING || !(allowed & state_bit(s->state))) return SESS_ESTATE;
+        if (s->cfg.max_output && sess_output_pending(s) > s->cfg.max_output) return SESS_EOUTPUT;
+        if (cmd->resp_id && s->win.count >= s->cfg.window) return SESS_EWINDOW;
+    }
+    do {                               /* 1..0x7FFFFFFF, skipping numbers in use */
+        seq = s->next_seq;
+        s->next_seq = seq >= 0x7FFFFFFF ? 1 : seq + 1;
+    } while (win_get(&s->win, seq));
+    p->sequence_number = seq;
+    p->command_status = 0;
+    if (cmd->resp_id) {
+        if (!(e = win_put(&s->win, seq))) return SESS_EWINDOW;
+        e->command_id = p->command_id;
+        e->sent_ms = now;
+        e->deadline_ms = now + s->cfg.response_timeout_ms;
+        e->cb = (void *)cb;
+        e->arg = arg;
+        if (!s->win_next || e->deadline_ms < s->win_next) s->win_next = e->deadline_ms;
+    }
+    if ((n = out_pdu(s, p)) < 0) {
+        if (cmd->resp_id) win_del(&s->win, seq, NULL);
+        return n;
+    }
+    if (cmd->resp_id) {
+        s->st.tx_requests++;
+        sess_totals.sum.tx_requests++;
+    }
+    return (long)seq;
+}
+
+long sess_send(sess_t *s, pdu_t *pdu, sess_done_fn cb, void *arg, uint64_t now_ms)
+{
+    if (pdu->command_id & SMPP_RESPONSE_BIT && pdu->command_id != SMPP_GENERIC_NACK) {
+        snprintf(s->errmsg, sizeof s->errmsg, "use sess_respond for %s",
+                 pdu->cmd ? pdu->cmd->name : "a response");
+        return SESS_EINVAL;
+    }
+    return send_pdu(s, pdu, cb, arg, now_ms, 1);
+}
+
+long sess_bind(sess_t *s, uint32_t command_id, const char *system_id, const char *password,
+               const char *system_type, sess_done_fn cb, void *arg, uint64_t now_ms)
+{
+    static pdu_t p;
+    if (!is_bind(command_id) || (command_id & SMPP_RESPONSE_BIT)) return SESS_EINVAL;
+    pdu_init(&p, command_id, 0);
+    pdu_set_cstr(&p, PDU_F_SYSTEM_ID, system_id);
+    pdu_set_cstr(&p, PDU_F_PASSWORD, password);
+    pdu_set_cstr(&p, PDU_F_SYSTEM_TYPE, system_type ? system_type : "");
+    pdu_set_int(&p, PDU_F_INTERFACE_VERSION, 0x34);
+    snprintf(s->system_id, sizeof s->system_id, "%s", system_id);
+    return sess_send(s, &p, cb, arg, now_ms);
+}
+
+long sess_outbind(sess_t *s, const char *system_id, const char *password, uint64_t now_ms)
+{
+    static pdu_t p;
+    pdu_init(&p, SMPP_OUTBIND, 0);
+    pdu_set_cstr(&p, PDU_F_SYSTEM_ID, system_id);
+    pdu_set_cstr(&p, PDU_F_PASSWORD, password);
+    return sess_send(s, &p, NULL, NULL, now_ms);
+}
+
+int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t now_ms)
+{
+    win_entry_t e;
+    const pdu_cmd_t *req;
+    long n;
+    if (s->closing) return SESS_ECLOSED;
+    if (!win_del(&s->rwin, seq, &e)) return SESS_ENOREQ;
+    req = pdu_cmd_find(e.command_id);
+    if (!resp) {
+        pdu_init(&tx_pdu, req->resp_id, seq);
+        resp = &tx_pdu;
+    }
+    resp->command_id = req->resp_id;
+    resp->command_status = status;
+    resp->sequence_number = seq;
+    if ((n = out_pdu(s, resp)) < 0) {
+        /* The body was refused: the peer still gets an answer. */
+        log_msg(LOG_WARN, s->id, "%s response refused by the encoder (%s); answering ESME_RSYSERR",
+                req->name, s->errmsg);
+        chore_respond(s, req->resp_id, seq, SMPP_ESME_RSYSERR);
+        status = SMPP_ESME_RSYSERR;
+    }
+    count_status(sess_totals.status_tx, status);
+    if (status) {
+        s->st.sent_error++;
+        sess_totals.sum.sent_error++;
+    }
+    if (is_bind(e.command_id)) {
+        if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
+            log_msg(LOG_INFO, s->id, "bound %s as %s", s->system_id,
+                    sess_state_name(bound_by(e.command_id)));
+            set_state(s, bound_by(e.command_id));
+        } else {
+            log_msg(LOG_INFO, s->id, "bind of '%s' refused: %s", s->system_id,
+                    pdu_status_name(status) ? pdu_status_name(status) : "error");
+        }
+    }
+    if (s->state == SESS_UNBINDING) drain(s, now_ms);
+    return n < 0 ? (int)n : 0;
+}
+
+int sess_unbind(sess_t *s, uint64_t now_ms)
+{
+    if (s->closing || !is_bound(s->state)) return SESS_ESTATE;
+    s->bound_state = s->state;
+    s->unbind_ours = 1;
+    s->unbind_started_ms = now_ms;
+    log_msg(LOG_INFO, s->id, "unbinding (%u requests outstanding, %u being handled)",
+            s->win.count, s->rwin.count);
+    set_state(s, SESS_UNBINDING);
+    drain(s, now_ms);
+    return 0;
+}
+
+/* In UNBINDING: once nothing is outstanding either way, finish the handshake. */
+static void drain(sess_t *s, uint64_t now)
+{
+    uint32_t ours;
+    if (s->state != SESS_UNBINDING || s->closing || s->rwin.count) return;
+    ours = s->win.count - (s->unbind_ours == 2 ? 1 : 0);
+    if (ours) return;
+    if (s->unbind_peer) {
+        s->unbind_peer = 0;
+        chore_respond(s, SMPP_UNBIND_RESP, s->unbind_peer_seq, SMPP_ESME_ROK);
+        sess_close(s, "unbind");
+    } else if (s->unbind_ours == 1) {
+        pdu_init(&tx_pdu, SMPP_UNBIND, 0);
+        s->unbind_ours = 2;
+        if (send_pdu(s, &tx_pdu, on_unbind_done, NULL, now, 0) < 0) sess_close(s, "unbind");
+    }
+}
+
+static void on_unbind_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    (void)arg;
+    (void)resp;
+    sess_close(s, err == SESS_ETIMEOUT ? "unbind_resp not received" : "unbind");
+}
+
+static void on_enquire_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    (void)arg;
+    (void)resp;
+    if (err == 0 || err == SESS_ENACK) {
+        s->enquire_missed = 0;
+    } else if (err == SESS_ETIMEOUT && ++s->enquire_missed >= s->cfg.enquire_link_misses) {
+        log_msg(LOG_WARN, s->id, "peer dead: %u enquire_link unanswered", s->enquire_missed);
+        sess_close(s, "enquire_link unanswered");
+    }
+}
+
+/* -- Receiving ---------------------------------------------------------------- */
+
+static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now)
+{
+    win_entry_t e;
+    const pdu_cmd_t *req;
+    sess_done_fn cb;
+    if (!win_del(&s->win, p->sequence_number, &e)) {
+        s->st.unmatched++;
+        sess_totals.sum.unmatched++;
+        log_msg(LOG_WARN, s->id, "response 0x%08X with sequence_number %u matches no request",
+                p->command_id, p->sequence_number);
+        return;
+    }
+    req = pdu_cmd_find(e.command_id);
+    cb = (sess_done_fn)e.cb;
+    s->st.rtt_ms_sum += now - e.sent_ms;
+    s->st.rtt_count++;
+    sess_totals.sum.rtt_ms_sum += now - e.sent_ms;
+    sess_totals.sum.rtt_count++;
+    count_status(sess_totals.status_rx, p->command_status);
+    if (p->command_id == SMPP_GENERIC_NACK) {
+        s->st.nacks_rx++;
+        sess_totals.sum.nacks_rx++;
+        log_msg(LOG_WARN, s->id, "%s %u answered with generic_nack %s", req->name,
+                p->sequence_number, pdu_status_name(p->command_status) ? pdu_status_name(p->command_status) : "?");
+        if (cb) cb(s, e.arg, p, SESS_ENACK);
+        return;
+    }
+    if (p->command_id != req->resp_id || st != SMPP_ESME_ROK) {
+        s->st.malformed++;
+        sess_totals.sum.malformed++;
+        log_msg(LOG_WARN, s->id, "bad response to %s %u: %s", req->name, p->sequence_number,
+                st != SMPP_ESME_ROK ? "malformed" : "wrong command_id");
+        if (cb) cb(s, e.arg, NULL, SESS_EBADRESP);
+        return;
+    }
+    if (p->command_status) {
+        s->st.resp_error++;
+        sess_totals.sum.resp_error++;
+    } else {
+        s->st.resp_ok++;
+        sess_totals.sum.resp_ok++;
+    }
+    if (is_bind(e.command_id)) {
+        if (p->command_status == SMPP_ESME_ROK) {
+            log_msg(LOG_INFO, s->id, "bound to the SMSC as %s", sess_state_name(bound_by(e.command_id)));
+            set_state(s, bound_by(e.command_id));
+        } else {
+            log_msg(LOG_WARN, s->id, "bind refused: %s",
+                    pdu_status_name(p->command_status) ? pdu_status_name(p->command_status) : "error");
+        }
+    }
+    if (cb) cb(s, e.arg, p, 0);
+}
+
+static void refuse(sess_t *s, const pdu_t *p, uint32_t status, const char *why)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    log_msg(LOG_INFO, s->id, "%s %u refused with %s: %s", cmd ? cmd->name : "PDU",
+            p->sequence_number, pdu_status_name(status), why);
+    chore_respond(s, cmd && cmd->resp_id ? cmd->resp_id : SMPP_GENERIC_NACK, p->sequence_number,
+                  status);
+}
+
+static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    int allowed = s->side == SESS_SMSC ? cmd->esme_states : cmd->smsc_states;
+    uint32_t id = p->command_id;
+    win_entry_t *e;
+
+    s->st.rx_requests++;
+    sess_totals.sum.rx_requests++;
+    if (id == SMPP_ENQUIRE_LINK) {     /* answered in every state */
+        chore_respond(s, SMPP_ENQUIRE_LINK_RESP, p->sequence_number, SMPP_ESME_ROK);
+        return;
+    }
+    if (id == SMPP_UNBIND) {
+        if (s->state == SESS_OPEN || s->state == SESS_OUTBOUND) {
+            /* Strictly ESME_RINVBNDSTS; peers that do this want to leave. */
+            chore_respond(s, SMPP_UNBIND_RESP, p->sequence_number, SMPP_ESME_ROK);
+            sess_close(s, "unbind before bind");
+            return;
+        }
+        if (s->unbind_peer) {
+            refuse(s, p, SMPP_ESME_RINVBNDSTS, "unbind already in progress");
+            return;
+        }
+        log_msg(LOG_INFO, s->id, "peer unbinds (%u requests outstanding, %u being handled)",
+                s->win.count, s->rwin.count);
+        if (s->state != SESS_UNBINDING) {
+            s->bound_state = s->state;
+            s->unbind_started_ms = now;
+            set_state(s, SESS_UNBINDING);
+        }
+        s->unbind_peer = 1;
+        s->unbind_peer_seq = p->sequence_number;
+        drain(s, now);
+        return;
+    }
+    if (is_bind(id) && is_bound(s->state)) {
+        refuse(s, p, SMPP_ESME_RALYBND, "already bound");
+        return;
+    }
+    if (s->state == SESS_UNBINDING || !(allowed & state_bit(s->state))) {
+        if (!cmd->resp_id && id != SMPP_OUTBIND && id != SMPP_ALERT_NOTIFICATION) return;
+        refuse(s, p, SMPP_ESME_RINVBNDSTS, sess_state_name(s->state));
+        return;
+    }
+    if (!cmd->resp_id) {               /* outbind, alert_notification */
+        if (id == SMPP_OUTBIND) set_state(s, SESS_OUTBOUND);
+        if (s->h->request) s->h->request(s, p, s->ud);
+        return;
+    }
+    if ((id == SMPP_SUBMIT_SM || id == SMPP_SUBMIT_MULTI || id == SMPP_DATA_SM)
+        && s->throttle && !tb_take(s->throttle, now)) {
+        s->st.throttled++;
+        sess_totals.sum.throttled++;
+        refuse(s, p, SMPP_ESME_RTHROTTLED, "rate limit");
+        return;
+    }
+    if (s->rwin.count >= s->cfg.receive_window) {
+        s->st.throttled++;
+        sess_totals.sum.throttled++;
+        refuse(s, p, SMPP_ESME_RTHROTTLED, "receive window full");
+        return;
+    }
+    if (win_get(&s->rwin, p->sequence_number) || !(e = win_put(&s->rwin, p->sequence_number))) {
+        refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number already in use by a request in progress");
+        return;
+    }
+    e->command_id = id;
+    e->sent_ms = now;
+    if (is_bind(id)) {
+        const pdu_value_t *v = pdu_get(p, PDU_F_SYSTEM_ID);
+        snprintf(s->system_id, sizeof s->system_id, "%.*s", v ? (int)v->len : 0,
+                 v ? (const char *)v->ptr : "");
+    }
+    if (s->h->request) s->h->request(s, p, s->ud);
+    else sess_respond(s, p->sequence_number, NULL, SMPP_ESME_RINVCMDID, now);
+}
+
+static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
+{
+    pdu_error_t err;
+    uint32_t st = pdu_decode(&rx_pdu, data, len, s->cfg.max_pdu, &err);
+    const pdu_cmd_t *cmd = rx_pdu.cmd;
+    int is_resp = (rx_pdu.command_id & SMPP_RESPONSE_BIT) != 0;
+
+    s->st.rx_pdus++;
+    sess_totals.sum.rx_pdus++;
+    s->last_rx_ms = now;
+    s->enquire_missed = 0;             /* anything received: the peer is alive */
+    if (cmd) {
+        s->st.rx_cmd[cmd_index(cmd)]++;
+        sess_totals.sum.rx_cmd[cmd_index(cmd)]++;
+    }
+    if (st == SMPP_ESME_RINVCMDID) {
+        s->st.malformed++;
+        sess_totals.sum.malformed++;
+        log_msg(LOG_WARN, s->id, "unknown command_id 0x%08X (sequence_number %u): generic_nack",
+                rx_pdu.command_id, rx_pdu.sequence_number);
+        chore_respond(s, SMPP_GENERIC_NACK, rx_pdu.sequence_number, SMPP_ESME_RINVCMDID);
+        return;
+    }
+    if (is_resp) {
+        handle_response(s, &rx_pdu, st, now);
+        if (s->state == SESS_UNBINDING) drain(s, now);
+        return;
+    }
+    if (st != SMPP_ESME_ROK) {
+        s->st.malformed++;
+        sess_totals.sum.malformed++;
+        log_msg(LOG_WARN, s->id, "malformed %s %u: %s (%s)", cmd->name, rx_pdu.sequence_number,
+                pdu_status_name(st), err.msg);
+        if (!cmd->resp_id && cmd->id == SMPP_ALERT_NOTIFICATION) return; /* no answer exists */
+        chore_respond(s, st == SMPP_ESME_RINVCMDLEN || !cmd->resp_id ? SMPP_GENERIC_NACK
+                      : cmd->resp_id, rx_pdu.sequence_number, st);
+        return;
+    }
+    handle_request(s, &rx_pdu, now);
+}
+
+/* Frame and handle every whole PDU of buf; returns the octets consumed. */
+static size_t process(sess_t *s, const uint8_t *buf, size_t len, uint64_t now)
+{
+    size_t pos = 0;
+    while (!s->closing && pos < len) {
+        long n = pdu_frame(buf + pos, len - pos, s->cfg.max_pdu);
+        if (n == 0) break;
+        if (n < 0) {
+            uint32_t cl = be32(buf + pos);
+            uint32_t seq = len - pos >= 16 ? be32(buf + pos + 12) : 0;
+            s->st.malformed++;
+            sess_totals.sum.malformed++;
+            log_msg(LOG_WARN, s->id, "framing lost: command_length %u outside 16..%u", cl,
+                    s->cfg.max_pdu);
+            chore_respond(s, SMPP_GENERIC_NACK, seq, SMPP_ESME_RINVCMDLEN);
+            sess_close(s, "framing lost (bad command_length)");
+            return len;
+        }
+        handle_pdu(s, buf + pos, (size_t)n, now);
+        pos += (size_t)n;
+    }
+    return pos;
+}
+
+int sess_feed(sess_t *s, const uint8_t *data, size_t len, uint64_t now_ms)
+{
+    size_t used;
+    if (s->closing) return -1;
+    s->st.rx_bytes += len;
+    sess_totals.sum.rx_bytes += len;
+    if (s->in_len == 0) {
+        used = process(s, data, len, now_ms);
+        data += used;
+        len -= used;
+        if (!len || s->closing) return s->closing ? -1 : 0;
+    }
+    if (s->in_len + len > s->in_cap) {   /* bounded: framing checked max_pdu */
+        size_t cap = s->in_cap ? s->in_cap : 256;
+        uint8_t *p;
+        while (cap < s->in_len + len) cap *= 2;
+        if (!(p = realloc(s->in, cap))) {
+            sess_close(s, "out of memory");
+            return -1;
+        }
+        s->in = p;
+        s->in_cap = cap;
+    }
+    memcpy(s->in + s->in_len, data, len);
+    s->in_len += len;
+    used = process(s, s->in, s->in_len, now_ms);
+    memmove(s->in, s->in + used, s->in_len - used);
+    s->in_len -= used;
+    if (s->in_len == 0) {              /* idle sessions keep no input buffer */
+        free(s->in);
+        s->in = NULL;
+        s->in_cap = 0;
+    }
+    return s->closing ? -1 : 0;
+}
+
+/* -- Timers ------------------------------------------------------------------- */
+
+static void expire_window(sess_t *s, uint64_t now)
+{
+    uint32_t i, n = 0;
+    uint64_t next = 0;
+    win_entry_t *list = NULL;
+    for (i = 0; i <= s->win.mask; i++) {
+        win_entry_t *e = &s->win.slots[i];
+        if (!e->seq) continue;
+        if (e->deadline_ms <= now) {
+            if (!list && !(list = malloc(s->win.count * sizeof *list))) return;
+            list[n++] = *e;
+        } else if (!next || e->deadline_ms < next) {
+            next = e->deadline_ms;
+        }
+    }
+    s->win_next = next;
+    for (i = 0; i < n; i++) {
+        const pdu_cmd_t *c = pdu_cmd_find(list[i].command_id);
+        win_del(&s->win, list[i].seq, NULL);
+        s->st.timeouts++;
+        sess_totals.sum.timeouts++;
+        log_msg(LOG_WARN, s->id, "%s %u: no response within %u ms", c ? c->name : "request",
+                list[i].seq, s->cfg.response_timeout_ms);
+        if (list[i].cb) ((sess_done_fn)list[i].cb)(s, list[i].arg, NULL, SESS_ETIMEOUT);
+    }
+    free(list);
+}
+
+static uint64_t enquire_due(const sess_t *s)
+{
+    uint64_t base = s->last_rx_ms > s->last_enquire_ms ? s->last_rx_ms : s->last_enquire_ms;
+    return base + s->cfg.enquire_link_ms;
+}
+
+void sess_tick(sess_t *s, uint64_t now)
+{
+    if (s->closing) return;
+    if (s->win_next && now >= s->win_next) expire_window(s, now);
+    if (s->closing) return;
+    if ((s->state == SESS_OPEN || s->state == SESS_OUTBOUND) && s->cfg.init_timeout_ms
+        && now >= s->created_ms + s->cfg.init_timeout_ms) {
+        sess_close(s, "not bound within the session_init timer");
+        return;
+    }
+    if (s->cfg.inactivity_ms && now >= s->last_rx_ms + s->cfg.inactivity_ms) {
+        sess_close(s, "inactivity timer");
+        return;
+    }
+    if (s->state == SESS_UNBINDING && now >= s->unbind_started_ms + s->cfg.unbind_timeout_ms) {
+        sess_close(s, "unbind did not complete in time");
+        return;
+    }
+    if (is_bound(s->state) && s->cfg.enquire_link_ms && now >= enquire_due(s)) {
+        pdu_init(&tx_pdu, SMPP_ENQUIRE_LINK, 0);
+        s->last_enquire_ms = now;
+        send_pdu(s, &tx_pdu, on_enquire_done, NULL, now, 0);
+    }
+}
+
+uint64_t sess_next_deadline(const sess_t *s)
+{
+    uint64_t d = s->win_next, t;
+#define EARLIER(x) do { t = (x); if (!d || t < d) d = t; } while (0)
+    if (s->closing) return 0;
+    if ((s->state == SESS_OPEN || s->state == SESS_OUTBOUND) && s->cfg.init_timeout_ms)
+        EARLIER(s->created_ms + s->cfg.init_timeout_ms);
+    if (s->cfg.inactivity_ms) EARLIER(s->last_rx_ms + s->cfg.inactivity_ms);
+    if (s->state == SESS_UNBINDING) EARLIER(s->unbind_started_ms + s->cfg.unbind_timeout_ms);
+    if (is_bound(s->state) && s->cfg.enquire_link_ms) EARLIER(enquire_due(s));
+#undef EARLIER
+    return d;
+}
+
+/* -- Inspecting --------------------------------------------------------------- */
+
+uint64_t sess_id(const sess_t *s) { return s->id; }
+sess_state_t sess_state(const sess_t *s) { return s->state; }
+sess_side_t sess_side(const sess_t *s) { return s->side; }
+const char *sess_system_id(const sess_t *s) { return s->system_id; }
+int sess_is_closing(const sess_t *s) { return s->closing; }
+const char *sess_close_reason(const sess_t *s) { return s->close_reason; }
+uint32_t sess_window_used(const sess_t *s) { return s->win.count; }
+uint32_t sess_receive_window_used(const sess_t *s) { return s->rwin.count; }
+const sess_config_t *sess_config(const sess_t *s) { return &s->cfg; }
+const sess_stats_t *sess_stats(const sess_t *s) { return &s->st; }
+const char *sess_last_error(const sess_t *s) { return s->errmsg; }
+void *sess_userdata(const sess_t *s) { return s->ud; }
+void sess_set_userdata(sess_t *s, void *ud) { s->ud = ud; }
+void sess_set_throttle(sess_t *s, tb_t *b) { s->throttle = b; }
+
+/* Test hook: the next sequence_number to try (for the wrap-around test). */
+void sess__set_next_seq(sess_t *s, uint32_t seq);
+void sess__set_next_seq(sess_t *s, uint32_t seq) { s->next_seq = seq; }

@@ -1,0 +1,567 @@
+/* test_sess.c -- the session engine without sockets: an ESME-side and an
+ * SMSC-side session wired back to back (or fed hand-made bytes), a fake
+ * clock, and checks on states, bytes and callbacks.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "sess.h"
+#include "test.h"
+
+void sess__set_next_seq(sess_t *s, uint32_t seq);
+
+/* -- Harness ------------------------------------------------------------------ */
+
+typedef struct peer_s {
+    sess_t  *s;
+    int      closed;
+    const char *reason;
+    int      requests;
+    uint32_t last_seq, last_cmd;
+    int      auto_answer;       /* respond ROK at once to every request */
+    uint32_t answer_status;
+} peer_t;
+
+static uint64_t now = 1000;
+static peer_t esme, smsc;
+static pdu_t tmp;
+
+static void on_request(sess_t *s, const pdu_t *req, void *ud)
+{
+    peer_t *p = ud;
+    p->requests++;
+    p->last_seq = req->sequence_number;
+    p->last_cmd = req->command_id;
+    if (p->auto_answer && req->cmd->resp_id)
+        sess_respond(s, req->sequence_number, NULL, p->answer_status, now);
+}
+
+static void on_close(sess_t *s, const char *reason, void *ud)
+{
+    peer_t *p = ud;
+    (void)s;
+    p->closed = 1;
+    p->reason = reason;
+}
+
+static const sess_handler_t handler = {on_request, NULL, NULL, on_close};
+
+static sess_config_t cfg(void)
+{
+    sess_config_t c;
+    sess_config_default(&c);
+    c.window = 4;
+    c.receive_window = 4;
+    c.response_timeout_ms = 1000;
+    c.enquire_link_ms = 0;
+    c.init_timeout_ms = 0;
+    return c;
+}
+
+static void setup_with(sess_config_t c)
+{
+    memset(&esme, 0, sizeof esme);
+    memset(&smsc, 0, sizeof smsc);
+    esme.s = sess_new(SESS_ESME, &c, &handler, &esme, now);
+    smsc.s = sess_new(SESS_SMSC, &c, &handler, &smsc, now);
+    smsc.auto_answer = 1;
+}
+
+static void setup(void) { setup_with(cfg()); }
+
+static void teardown(void)
+{
+    sess_free(esme.s);
+    sess_free(smsc.s);
+}
+
+/* Move output both ways until quiet. */
+static void pump(void)
+{
+    int moved = 1;
+    while (moved) {
+        uint8_t *b;
+        size_t n;
+        moved = 0;
+        if ((b = sess_output_take(esme.s, &n)) != NULL) { sess_feed(smsc.s, b, n, now); free(b); moved = 1; }
+        if ((b = sess_output_take(smsc.s, &n)) != NULL) { sess_feed(esme.s, b, n, now); free(b); moved = 1; }
+    }
+}
+
+/* Completion recorder. */
+static int done_calls, done_err;
+static uint32_t done_status, done_cmd;
+static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    (void)s;
+    (void)arg;
+    done_calls++;
+    done_err = err;
+    done_status = resp ? resp->command_status : 0;
+    done_cmd = resp ? resp->command_id : 0;
+}
+
+static void bind_trx(void)
+{
+    sess_bind(esme.s, SMPP_BIND_TRANSCEIVER, "smppclient1", "password", "", on_done, NULL, now);
+    pump();
+}
+
+static long submit(sess_t *s)
+{
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 0);
+    pdu_set_cstr(&tmp, PDU_F_DESTINATION_ADDR, "447700900123");
+    pdu_set_cstr(&tmp, PDU_F_SHORT_MESSAGE, "hi");
+    return sess_send(s, &tmp, on_done, NULL, now);
+}
+
+/* Decode the next PDU in `s`'s output (one at a time). */
+static uint8_t outbuf[4096];
+static size_t outlen, outpos;
+static const pdu_t *next_out(sess_t *s)
+{
+    static pdu_t p;
+    long n;
+    if (outpos >= outlen) {
+        uint8_t *b = sess_output_take(s, &outlen);
+        outpos = 0;
+        if (!b) { outlen = 0; return NULL; }
+        memcpy(outbuf, b, outlen);
+        free(b);
+    }
+    n = pdu_frame(outbuf + outpos, outlen - outpos, 0);
+    if (n <= 0) return NULL;
+    pdu_decode(&p, outbuf + outpos, (size_t)n, 0, NULL);
+    outpos += (size_t)n;
+    return &p;
+}
+
+static void feed_pdu(sess_t *s, pdu_t *p)
+{
+    uint8_t b[512];
+    long n = pdu_encode(p, b, sizeof b, NULL);
+    sess_feed(s, b, (size_t)n, now);
+}
+
+/* -- Tests ---------------------------------------------------------------------- */
+
+static void bind_each_type(void)
+{
+    static const uint32_t ids[] = {SMPP_BIND_TRANSMITTER, SMPP_BIND_RECEIVER, SMPP_BIND_TRANSCEIVER};
+    static const sess_state_t want[] = {SESS_BOUND_TX, SESS_BOUND_RX, SESS_BOUND_TRX};
+    int i;
+    for (i = 0; i < 3; i++) {
+        setup();
+        done_calls = 0;
+        CHECK(sess_bind(esme.s, ids[i], "smppclient1", "password", "", on_done, NULL, now) == 1);
+        CHECK_EQ(sess_state(esme.s), SESS_OPEN);
+        pump();
+        CHECK_EQ(done_calls, 1);
+        CHECK_EQ(done_err, 0);
+        CHECK_EQ(smsc.last_cmd, ids[i]);
+        CHECK_EQ(sess_state(esme.s), want[i]);
+        CHECK_EQ(sess_state(smsc.s), want[i]);
+        CHECK(strcmp(sess_system_id(smsc.s), "smppclient1") == 0);
+        teardown();
+    }
+}
+
+static void bind_refused_stays_open(void)
+{
+    setup();
+    smsc.answer_status = SMPP_ESME_RINVPASWD;
+    bind_trx();
+    CHECK_EQ(done_status, SMPP_ESME_RINVPASWD);
+    CHECK_EQ(sess_state(esme.s), SESS_OPEN);
+    CHECK_EQ(sess_state(smsc.s), SESS_OPEN);
+    teardown();
+}
+
+static void state_violations(void)
+{
+    const pdu_t *r;
+    setup();
+    /* submit_sm while OPEN -> submit_sm_resp ESME_RINVBNDSTS, same seq */
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 77);
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_SUBMIT_SM_RESP);
+    CHECK(r && r->command_status == SMPP_ESME_RINVBNDSTS && r->sequence_number == 77);
+    CHECK_EQ(smsc.requests, 0);
+    /* the ESME side may not send it either */
+    CHECK_EQ(submit(esme.s), SESS_ESTATE);
+    teardown();
+
+    setup();
+    esme.auto_answer = 1;
+    sess_bind(esme.s, SMPP_BIND_RECEIVER, "a", "b", "", on_done, NULL, now);
+    pump();
+    /* BOUND_RX: submit_sm from the ESME is not allowed */
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 5);
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_status == SMPP_ESME_RINVBNDSTS);
+    /* deliver_sm to a transmitter-only ESME is refused by the ESME side */
+    teardown();
+
+    setup();
+    sess_bind(esme.s, SMPP_BIND_TRANSMITTER, "a", "b", "", on_done, NULL, now);
+    pump();
+    pdu_init(&tmp, SMPP_DELIVER_SM, 9);
+    feed_pdu(esme.s, &tmp);
+    r = next_out(esme.s);
+    CHECK(r && r->command_id == SMPP_DELIVER_SM_RESP && r->command_status == SMPP_ESME_RINVBNDSTS);
+    /* a second bind -> ESME_RALYBND */
+    pdu_init(&tmp, SMPP_BIND_TRANSCEIVER, 10);
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_BIND_TRANSCEIVER_RESP && r->command_status == SMPP_ESME_RALYBND);
+    /* alert_notification (no response) in a TX session -> generic_nack */
+    pdu_init(&tmp, SMPP_ALERT_NOTIFICATION, 11);
+    feed_pdu(esme.s, &tmp);
+    r = next_out(esme.s);
+    CHECK(r && r->command_id == SMPP_GENERIC_NACK && r->command_status == SMPP_ESME_RINVBNDSTS);
+    teardown();
+}
+
+static void unknown_and_malformed(void)
+{
+    const pdu_t *r;
+    uint8_t bad[] = {0, 0, 0, 16, 0, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 42};
+    uint8_t shortbody[] = {0, 0, 0, 20, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 43, 0, 1, 1, 0x41};
+    uint8_t badaddr[16 + 40];
+    setup();
+    bind_trx();
+    sess_feed(smsc.s, bad, sizeof bad, now);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_GENERIC_NACK && r->command_status == SMPP_ESME_RINVCMDID);
+    CHECK(r && r->sequence_number == 42);
+    sess_feed(smsc.s, shortbody, sizeof shortbody, now);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_GENERIC_NACK && r->command_status == SMPP_ESME_RINVCMDLEN);
+    CHECK(r && r->sequence_number == 43);
+    /* a source_addr with no NUL in 21 octets -> submit_sm_resp ESME_RINVSRCADR */
+    memset(badaddr, 'A', sizeof badaddr);
+    memcpy(badaddr, "\0\0\0\x38\0\0\0\x04\0\0\0\0\0\0\0\x2c\0\x01\x01", 19);
+    sess_feed(smsc.s, badaddr, sizeof badaddr, now);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_SUBMIT_SM_RESP && r->command_status == SMPP_ESME_RINVSRCADR);
+    CHECK(!sess_is_closing(smsc.s));        /* framing intact: the session goes on */
+    CHECK_EQ(sess_stats(smsc.s)->malformed, 3);
+    teardown();
+}
+
+static void framing_lost_closes_after_nack(void)
+{
+    const pdu_t *r;
+    uint8_t bad[] = {0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5};
+    setup();
+    CHECK_EQ(sess_feed(smsc.s, bad, sizeof bad, now), -1);
+    CHECK(smsc.closed);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_GENERIC_NACK && r->command_status == SMPP_ESME_RINVCMDLEN);
+    CHECK(r && r->sequence_number == 5);
+    teardown();
+}
+
+static void chunking(void)
+{
+    static uint8_t big[100 * 64];
+    size_t n = 0, i;
+    int k;
+    setup();
+    bind_trx();
+    /* one PDU in 1-octet pieces */
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 100);
+    pdu_set_cstr(&tmp, PDU_F_SHORT_MESSAGE, "split into single octets");
+    n = (size_t)pdu_encode(&tmp, big, sizeof big, NULL);
+    smsc.requests = 0;
+    for (i = 0; i < n; i++) sess_feed(smsc.s, big + i, 1, now);
+    CHECK_EQ(smsc.requests, 1);
+    CHECK_EQ(smsc.last_seq, 100);
+    /* 100 PDUs in one buffer (receive window raised for it) */
+    teardown();
+    {
+        sess_config_t c = cfg();
+        c.receive_window = 200;
+        setup_with(c);
+    }
+    bind_trx();
+    smsc.requests = 0;
+    for (n = 0, k = 0; k < 100; k++) {
+        pdu_init(&tmp, SMPP_SUBMIT_SM, (uint32_t)(k + 1));
+        n += (size_t)pdu_encode(&tmp, big + n, sizeof big - n, NULL);
+    }
+    sess_feed(smsc.s, big, n, now);
+    CHECK_EQ(smsc.requests, 100);
+    /* and the same 100 split at odd places */
+    smsc.requests = 0;
+    for (i = 0; i < n; i += 7) sess_feed(smsc.s, big + i, n - i < 7 ? n - i : 7, now);
+    CHECK_EQ(smsc.requests, 100);
+    teardown();
+}
+
+static void window_full_and_timeout(void)
+{
+    int k;
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    done_calls = 0;
+    for (k = 0; k < 4; k++) CHECK(submit(esme.s) > 0);
+    CHECK_EQ(submit(esme.s), SESS_EWINDOW);
+    CHECK_EQ(sess_window_used(esme.s), 4);
+    pump();
+    CHECK_EQ(smsc.requests, 5);                  /* bind + 4 */
+    now += 999;
+    sess_tick(esme.s, now);
+    CHECK_EQ(done_calls, 0);
+    now += 2;
+    CHECK(sess_next_deadline(esme.s) <= now);
+    sess_tick(esme.s, now);
+    CHECK_EQ(done_calls, 4);
+    CHECK_EQ(done_err, SESS_ETIMEOUT);
+    CHECK_EQ(sess_window_used(esme.s), 0);
+    CHECK(submit(esme.s) > 0);                   /* slots freed */
+    /* a late answer matches nothing: counted, not fatal */
+    sess_respond(smsc.s, smsc.last_seq - 1, NULL, 0, now);
+    pump();
+    CHECK_EQ(sess_stats(esme.s)->unmatched, 1);
+    CHECK(!sess_is_closing(esme.s));
+    teardown();
+}
+
+static void sequence_numbers(void)
+{
+    long a, b;
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    sess__set_next_seq(esme.s, 0x7FFFFFFF);
+    a = submit(esme.s);
+    b = submit(esme.s);
+    CHECK_EQ(a, 0x7FFFFFFF);
+    CHECK_EQ(b, 1);                              /* wraps, never 0 */
+    sess__set_next_seq(esme.s, 0x7FFFFFFF);
+    CHECK_EQ(submit(esme.s), 2);                 /* 0x7FFFFFFF and 1 are in use */
+    teardown();
+}
+
+static void receive_window_and_throttle(void)
+{
+    const pdu_t *r;
+    tb_t bucket;
+    int k;
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    for (k = 0; k < 4; k++) { pdu_init(&tmp, SMPP_SUBMIT_SM, (uint32_t)(50 + k)); feed_pdu(smsc.s, &tmp); }
+    CHECK_EQ(sess_receive_window_used(smsc.s), 4);
+    CHECK(next_out(smsc.s) == NULL);
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 60);
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_status == SMPP_ESME_RTHROTTLED && r->sequence_number == 60);
+    /* enquire_link is still answered */
+    pdu_init(&tmp, SMPP_ENQUIRE_LINK, 61);
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_ENQUIRE_LINK_RESP && r->sequence_number == 61);
+    for (k = 0; k < 4; k++) CHECK_EQ(sess_respond(smsc.s, (uint32_t)(50 + k), NULL, 0, now), 0);
+    CHECK_EQ(sess_respond(smsc.s, 50, NULL, 0, now), SESS_ENOREQ);
+    teardown();
+
+    setup();
+    bind_trx();
+    tb_init(&bucket, 2, 2, now);
+    sess_set_throttle(smsc.s, &bucket);
+    done_calls = 0;
+    for (k = 0; k < 3; k++) { submit(esme.s); pump(); }
+    CHECK_EQ(done_calls, 3);
+    CHECK_EQ(done_status, SMPP_ESME_RTHROTTLED);   /* the third in the same instant */
+    now += 500;                                    /* one token back */
+    submit(esme.s);
+    pump();
+    CHECK_EQ(done_status, SMPP_ESME_ROK);
+    CHECK_EQ(sess_stats(smsc.s)->throttled, 1);
+    teardown();
+}
+
+static void enquire_link_and_dead_peer(void)
+{
+    const pdu_t *r;
+    sess_config_t c = cfg();
+    c.enquire_link_ms = 5000;
+    c.enquire_link_misses = 2;
+    setup_with(c);
+    bind_trx();
+    now += 5000;
+    sess_tick(esme.s, now);
+    pump();                                        /* answered by the SMSC side */
+    CHECK_EQ(sess_stats(esme.s)->tx_cmd[20], 1);   /* enquire_link is row 20 */
+    CHECK_EQ(sess_window_used(esme.s), 0);
+    /* now the peer stops answering */
+    now += 5000;
+    sess_tick(esme.s, now);
+    r = next_out(esme.s);
+    CHECK(r && r->command_id == SMPP_ENQUIRE_LINK);
+    now += 1000;
+    sess_tick(esme.s, now);                        /* first miss */
+    CHECK(!esme.closed);
+    now += 5000;
+    sess_tick(esme.s, now);
+    next_out(esme.s);
+    now += 1000;
+    sess_tick(esme.s, now);                        /* second miss: dead */
+    CHECK(esme.closed);
+    CHECK(esme.reason && strstr(esme.reason, "enquire_link") != NULL);
+    teardown();
+}
+
+static void init_and_inactivity_timers(void)
+{
+    sess_config_t c = cfg();
+    c.init_timeout_ms = 3000;
+    setup_with(c);
+    now += 2999;
+    sess_tick(smsc.s, now);
+    CHECK(!smsc.closed);
+    now += 1;
+    sess_tick(smsc.s, now);
+    CHECK(smsc.closed);
+    teardown();
+
+    c = cfg();
+    c.inactivity_ms = 4000;
+    setup_with(c);
+    bind_trx();
+    now += 3000;
+    submit(esme.s);
+    pump();
+    now += 3000;
+    sess_tick(smsc.s, now);
+    CHECK(!smsc.closed);                           /* traffic reset the timer */
+    now += 1000;
+    sess_tick(smsc.s, now);
+    CHECK(smsc.closed);
+    teardown();
+}
+
+static void unbind_with_requests_in_flight(void)
+{
+    const pdu_t *r;
+    uint32_t pending;
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    done_calls = 0;
+    submit(esme.s);
+    pump();
+    pending = smsc.last_seq;
+    CHECK_EQ(sess_unbind(esme.s, now), 0);
+    CHECK_EQ(sess_state(esme.s), SESS_UNBINDING);
+    CHECK_EQ(submit(esme.s), SESS_ESTATE);          /* no new requests */
+    r = next_out(esme.s);
+    CHECK(r == NULL);                               /* unbind waits for the submit */
+    sess_respond(smsc.s, pending, NULL, 0, now);
+    pump();
+    CHECK_EQ(done_calls, 1);
+    CHECK_EQ(done_err, 0);
+    CHECK(esme.closed && smsc.closed);              /* unbind, unbind_resp, close */
+    CHECK(strcmp(smsc.reason, "unbind") == 0);
+    teardown();
+
+    /* the peer unbinds while the SMSC still handles a request: the
+     * unbind_resp comes after that request's response */
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    submit(esme.s);
+    pump();
+    pending = smsc.last_seq;
+    pdu_init(&tmp, SMPP_UNBIND, 900);
+    feed_pdu(smsc.s, &tmp);
+    CHECK(next_out(smsc.s) == NULL);
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 901);            /* new requests are refused */
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->sequence_number == 901 && r->command_status == SMPP_ESME_RINVBNDSTS);
+    sess_respond(smsc.s, pending, NULL, 0, now);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_SUBMIT_SM_RESP && r->sequence_number == pending);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_UNBIND_RESP && r->sequence_number == 900);
+    CHECK(smsc.closed);
+    teardown();
+}
+
+static void close_fails_outstanding(void)
+{
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    done_calls = 0;
+    submit(esme.s);
+    submit(esme.s);
+    sess_close(esme.s, "test");
+    CHECK_EQ(submit(esme.s), SESS_ECLOSED);
+    sess_free(esme.s);
+    esme.s = sess_new(SESS_ESME, sess_config(smsc.s), &handler, &esme, now);
+    CHECK_EQ(done_calls, 2);
+    CHECK_EQ(done_err, SESS_ECLOSED);
+    teardown();
+}
+
+static void generic_nack_completes_request(void)
+{
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    done_calls = 0;
+    submit(esme.s);
+    pump();
+    pdu_init(&tmp, SMPP_GENERIC_NACK, smsc.last_seq);
+    tmp.command_status = SMPP_ESME_RSYSERR;
+    feed_pdu(esme.s, &tmp);
+    CHECK_EQ(done_calls, 1);
+    CHECK_EQ(done_err, SESS_ENACK);
+    CHECK_EQ(done_status, SMPP_ESME_RSYSERR);
+    teardown();
+}
+
+static void outbind(void)
+{
+    setup();
+    esme.auto_answer = 0;
+    CHECK(sess_outbind(smsc.s, "smsc", "pw", now) > 0);
+    pump();
+    CHECK_EQ(esme.last_cmd, SMPP_OUTBIND);
+    CHECK_EQ(sess_state(esme.s), SESS_OUTBOUND);
+    sess_bind(esme.s, SMPP_BIND_RECEIVER, "esme", "pw", "", on_done, NULL, now);
+    pump();
+    CHECK_EQ(sess_state(esme.s), SESS_BOUND_RX);
+    CHECK_EQ(sess_state(smsc.s), SESS_BOUND_RX);
+    teardown();
+}
+
+int main(void)
+{
+    log_set_level(LOG_ERROR);
+    TEST(bind_each_type);
+    TEST(bind_refused_stays_open);
+    TEST(state_violations);
+    TEST(unknown_and_malformed);
+    TEST(framing_lost_closes_after_nack);
+    TEST(chunking);
+    TEST(window_full_and_timeout);
+    TEST(sequence_numbers);
+    TEST(receive_window_and_throttle);
+    TEST(enquire_link_and_dead_peer);
+    TEST(init_and_inactivity_timers);
+    TEST(unbind_with_requests_in_flight);
+    TEST(close_fails_outstanding);
+    TEST(generic_nack_completes_request);
+    TEST(outbind);
+    return test_summary();
+}

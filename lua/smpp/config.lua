@@ -1,0 +1,166 @@
+-- smpp.config -- load a configuration file (Lua returning a table) and
+-- check it against the schema below, naming every wrong key by its path.
+local M = {}
+
+local levels = { "error", "warn", "info", "debug" }
+
+-- The schema: one place that lists every key a configuration may hold.
+local session_fields = {
+    window = { type = "integer", min = 1, max = 100000, doc = "requests we may have outstanding" },
+    receive_window = { type = "integer", min = 1, max = 100000, doc = "peer requests handled at once" },
+    response_timeout = { type = "number", min = 0.001, doc = "seconds to wait for a response" },
+    enquire_link_interval = { type = "number", min = 0, doc = "idle seconds before enquire_link (0 = never)" },
+    enquire_link_misses = { type = "integer", min = 1, doc = "unanswered enquire_links before the peer is dead" },
+    init_timeout = { type = "number", min = 0, doc = "seconds to bind before the connection closes (0 = never)" },
+    inactivity_timeout = { type = "number", min = 0, doc = "seconds without a PDU before closing (0 = never)" },
+    unbind_timeout = { type = "number", min = 0.001, doc = "longest graceful close, seconds" },
+    max_pdu = { type = "integer", min = 64, max = 16777216, doc = "command_length cap, octets" },
+    max_output = { type = "integer", min = 1024, doc = "unsent output per session before reading pauses" },
+}
+
+local schema = {
+    type = "table",
+    fields = {
+        listen = { type = "list", of = { type = "address" }, doc = "host:port to listen on" },
+        outbind_listen = { type = "list", of = { type = "address" },
+                           doc = "host:port where SMSCs connect to send outbind (ESME side)" },
+        system_id = { type = "string", max = 15, doc = "our system_id in bind responses" },
+        script = { type = "string", doc = "behaviour script, relative to the config file" },
+        log = { type = "table", fields = {
+            level = { type = "enum", values = levels },
+            format = { type = "enum", values = { "text", "json" } },
+        } },
+        session = { type = "table", fields = session_fields },
+        accounts = { type = "list", of = { type = "table", fields = {
+            system_id = { type = "string", max = 15, required = true },
+            password = { type = "string", max = 8 },
+            bind_types = { type = "list", of = { type = "enum", values = { "transmitter", "receiver", "transceiver" } } },
+            max_binds = { type = "integer", min = 0 },
+            throughput = { type = "number", min = 0, doc = "submit_sm/submit_multi/data_sm per second, 0 = unlimited" },
+            burst = { type = "number", min = 0, doc = "token bucket size (default: throughput)" },
+        } } },
+        -- free-form sections read by the scripts, which check them
+        smsc = { type = "table", free = true },
+        gateway = { type = "table", free = true },
+    },
+}
+M.schema = schema
+
+local function show(v)
+    if type(v) == "string" then return string.format("%q", v) end
+    return tostring(v)
+end
+
+local check
+
+local checkers = {
+    string = function(v, spec, path, errs)
+        if type(v) ~= "string" then return false end
+        if spec.max and #v > spec.max then
+            errs[#errs + 1] = string.format("%s: %s is longer than %d characters", path, show(v), spec.max)
+        end
+        return true
+    end,
+    number = function(v, spec, path, errs)
+        if type(v) ~= "number" then return false end
+        if (spec.min and v < spec.min) or (spec.max and v > spec.max) then
+            errs[#errs + 1] = string.format("%s: %s is outside %s..%s", path, show(v),
+                tostring(spec.min or "-inf"), tostring(spec.max or "inf"))
+        end
+        return true
+    end,
+    enum = function(v, spec, path, errs)
+        for _, ok in ipairs(spec.values) do if v == ok then return true end end
+        errs[#errs + 1] = string.format("%s: %s is not one of %s", path, show(v), table.concat(spec.values, ", "))
+        return true
+    end,
+    address = function(v, spec, path, errs)
+        if type(v) ~= "string" then return false end
+        local host, port = v:match("^%[?([^%]]+)%]?:(%d+)$")
+        if not host or tonumber(port) > 65535 then
+            errs[#errs + 1] = string.format("%s: %s is not host:port", path, show(v))
+        end
+        return true
+    end,
+    list = function(v, spec, path, errs)
+        if type(v) ~= "table" then return false end
+        for k, item in pairs(v) do
+            if type(k) ~= "number" then
+                errs[#errs + 1] = string.format("%s: unexpected key %s in a list", path, show(k))
+            else
+                check(item, spec.of, string.format("%s[%d]", path, k), errs)
+            end
+        end
+        return true
+    end,
+    table = function(v, spec, path, errs)
+        if type(v) ~= "table" then return false end
+        if spec.free then return true end
+        for k, item in pairs(v) do
+            local f = spec.fields[k]
+            local p = path == "" and tostring(k) or path .. "." .. tostring(k)
+            if not f then
+                errs[#errs + 1] = string.format("%s: unknown key (value %s)", p, show(item))
+            else
+                check(item, f, p, errs)
+            end
+        end
+        for k, f in pairs(spec.fields) do
+            if f.required and v[k] == nil then
+                errs[#errs + 1] = string.format("%s: missing", path == "" and k or path .. "." .. k)
+            end
+        end
+        return true
+    end,
+}
+checkers.integer = function(v, spec, path, errs)
+    if type(v) ~= "number" or v ~= math.floor(v) then return false end
+    return checkers.number(v, spec, path, errs)
+end
+
+check = function(v, spec, path, errs)
+    if not checkers[spec.type](v, spec, path, errs) then
+        errs[#errs + 1] = string.format("%s: expected %s, got %s %s", path == "" and "config" or path,
+            spec.type == "list" and "a list" or spec.type == "table" and "a table" or "a " .. spec.type,
+            type(v), show(v))
+    end
+end
+
+-- validate(conf) -> true | nil, list of messages "path: what is wrong".
+function M.validate(conf)
+    local errs = {}
+    check(conf, schema, "", errs)
+    if #errs > 0 then
+        table.sort(errs)
+        return nil, errs
+    end
+    return true
+end
+
+-- The directory of a path ("conf/smppgw.lua" -> "conf/").
+function M.dir_of(path)
+    return path:match("^(.*/)") or "./"
+end
+
+-- resolve(base_file, path): a relative path is relative to base_file's directory.
+function M.resolve(base, path)
+    if path:sub(1, 1) == "/" then return path end
+    return M.dir_of(base) .. path
+end
+
+-- load(path) -> conf | nil, message. The file runs with the standard
+-- library and must return a table.
+function M.load(path)
+    local chunk, err = loadfile(path)
+    if not chunk then return nil, err end
+    local ok, conf = pcall(chunk)
+    if not ok then return nil, path .. ": " .. tostring(conf) end
+    if type(conf) ~= "table" then return nil, path .. ": must return a table, returned " .. type(conf) end
+    local valid, errs = M.validate(conf)
+    if not valid then
+        return nil, path .. ":\n  " .. table.concat(errs, "\n  ")
+    end
+    return conf
+end
+
+return M

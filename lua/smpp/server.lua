@@ -1,0 +1,141 @@
+-- smpp.server -- runs a configuration: loads the behaviour script, checks
+-- binds against the accounts of the config, and serves until a signal.
+local core = require "smpp.core"
+local smpp = require "smpp"
+local config = require "smpp.config"
+
+local S = smpp.status
+
+local M = {}
+
+local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver",
+                     bind_transceiver = "transceiver" }
+
+-- The names a script may define: every request command, "bind" for the
+-- three binds, and the events.
+local handler_names = { bind = true, connect = true, up = true, down = true, start = true }
+-- (outbind is a request command: an ESME-side script handles it by binding)
+for _, c in ipairs(core.commands) do
+    if c.id < 0x80000000 then handler_names[c.name] = true end
+end
+
+-- accounts(list) -> table by system_id with the live bind count.
+function M.accounts(list)
+    local accts = {}
+    for _, a in ipairs(list or {}) do
+        local types = {}
+        for _, t in ipairs(a.bind_types or { "transmitter", "receiver", "transceiver" }) do types[t] = true end
+        accts[a.system_id] = {
+            system_id = a.system_id, password = a.password or "", types = types,
+            max_binds = a.max_binds or 0, throughput = a.throughput or 0, burst = a.burst or 0,
+            binds = 0,
+        }
+    end
+    return accts
+end
+
+-- check_bind(session, pdu) -> status, fields: the default bind decision,
+-- which a script that handles bind may call. Unknown system_id ->
+-- ESME_RINVSYSID, wrong password -> ESME_RINVPASWD, bind type not allowed or
+-- max_binds reached -> ESME_RBINDFAIL. On success the account's throughput
+-- limit applies to the session.
+function M.check_bind(sess, pdu)
+    local a = M.active_accounts and M.active_accounts[pdu.system_id]
+    if not a then return S.ESME_RINVSYSID end
+    if a.password ~= pdu.password then return S.ESME_RINVPASWD end
+    if not a.types[bind_types[pdu.command]] then return S.ESME_RBINDFAIL end
+    if a.max_binds > 0 and a.binds >= a.max_binds then return S.ESME_RBINDFAIL end
+    if a.throughput > 0 then
+        core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
+    end
+    return S.ESME_ROK, { system_id = M.our_system_id or "smppgw", sc_interface_version = 0x34 }
+end
+
+-- load_script(path, conf) -> handlers | nil, message
+function M.load_script(path, conf)
+    local chunk, err = loadfile(path)
+    if not chunk then return nil, err end
+    local ok, handlers = pcall(chunk, conf)
+    if not ok then return nil, path .. ": " .. tostring(handlers) end
+    if type(handlers) ~= "table" then
+        return nil, path .. ": must return a table of handlers, returned " .. type(handlers)
+    end
+    for k, v in pairs(handlers) do
+        if not handler_names[k] then
+            return nil, string.format("%s: unknown handler '%s' (handlers are named after commands: "
+                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start)", path, tostring(k))
+        end
+        if type(v) ~= "function" then
+            return nil, string.format("%s: handler '%s' must be a function, got %s", path, k, type(v))
+        end
+    end
+    return handlers
+end
+
+-- parse "host:port" (IPv6 in brackets) -> host, port
+function M.address(s)
+    local host, port = s:match("^%[([^%]]+)%]:(%d+)$")
+    if not host then host, port = s:match("^([^:]+):(%d+)$") end
+    return host, tonumber(port)
+end
+
+-- prepare(conf_path, overrides) -> conf, handlers, listen | nil, message
+function M.prepare(conf_path, overrides)
+    local conf, err = config.load(conf_path)
+    if not conf then return nil, err end
+    local handlers = {}
+    if conf.script then
+        handlers, err = M.load_script(config.resolve(conf_path, conf.script), conf)
+        if not handlers then return nil, err end
+    end
+    local listen = {}
+    for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
+        local host, port = M.address(a)
+        if not host then return nil, "listen address " .. a .. " is not host:port" end
+        listen[#listen + 1] = { host = host, port = port }
+    end
+    for _, a in ipairs(conf.outbind_listen or {}) do
+        local host, port = M.address(a)
+        listen[#listen + 1] = { host = host, port = port, side = "outbind" }
+    end
+    return conf, handlers, listen
+end
+
+-- run(conf_path, overrides) -> exit code. Serves until SIGINT/SIGTERM.
+function M.run(conf_path, overrides)
+    local conf, handlers, listen = M.prepare(conf_path, overrides)
+    if not conf then
+        io.stderr:write("smppgw: ", handlers, "\n")
+        return 2
+    end
+    local log = conf.log or {}
+    core.log_config(log.level or "info", log.format or "text")
+    M.active_accounts = M.accounts(conf.accounts)
+    M.our_system_id = conf.system_id or "smppgw"
+
+    -- The runtime's own handlers wrap the script's: the default bind, and
+    -- the bind count of each account for max_binds.
+    local h = {}
+    for k, v in pairs(handlers) do h[k] = v end
+    if not (h.bind or h.bind_transmitter or h.bind_receiver or h.bind_transceiver) then
+        h.bind = M.check_bind
+    end
+    h.up = function(sess)
+        local a = M.active_accounts[sess.system_id]
+        if a then a.binds = a.binds + 1 end
+        if handlers.up then return handlers.up(sess) end
+    end
+    h.down = function(sess, reason)
+        local a = M.active_accounts[sess.system_id]
+        if a then a.binds = a.binds - 1 end
+        if handlers.down then return handlers.down(sess, reason) end
+    end
+    local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = handlers.start }
+    if not ok then
+        io.stderr:write("smppgw: ", err, "\n")
+        return 1
+    end
+    return 0
+end
+
+return M

@@ -1,0 +1,140 @@
+-- smpp.session -- the session objects handlers receive, and the waits
+-- (send, sleep, connect) that suspend the running task until the loop
+-- resumes it. Every function that waits must be called from a handler,
+-- timer or event task (the runtime runs all script code in one).
+local core = require "smpp.core"
+
+local yield = coroutine.yield
+
+local Session = {}
+Session.__index = Session
+
+-- session:send(pdu) -> response table | nil, err [, status]
+-- err is "timeout", "closed", "nack" (status: the generic_nack's), "window
+-- full", "not allowed in this state", "output full", or the encoder's
+-- message naming a bad field. A PDU with no response (generic_nack,
+-- alert_notification) returns true once queued.
+function Session:send(pdu)
+    local seq, wait = core.send(self, pdu)
+    if not seq then return nil, wait end
+    if not wait then return true end
+    return yield()
+end
+
+-- session:unbind() -> true | nil, err: graceful (outstanding work finishes first).
+function Session:unbind() return core.unbind(self) end
+
+-- session:close() -> true | nil, err: close after the pending output.
+function Session:close() return core.close(self) end
+
+-- session:stats() -> table of counters (nil once closed).
+function Session:stats() return core.session_stats(self) end
+
+-- session:log(level, fmt, ...) -> a log line naming this session.
+function Session:log(level, fmt, ...)
+    core.log(level, select("#", ...) > 0 and fmt:format(...) or fmt, self.id)
+end
+
+-- True when the session is bound and the SMSC side may deliver to it.
+function Session:can_receive()
+    return self.state == "BOUND_RX" or self.state == "BOUND_TRX"
+end
+
+-- True while the session is open (not closed).
+function Session:is_open() return not self.closed end
+
+core.set_session_class(Session)
+
+local M = { Session = Session }
+
+-- sleep(seconds): suspend the running task.
+function M.sleep(seconds)
+    core.sleep(seconds * 1000)
+    yield()
+end
+
+-- after(seconds, fn) -> timer: run fn in a task of its own, once.
+function M.after(seconds, fn) return core.after(seconds * 1000, fn, false) end
+
+-- every(seconds, fn) -> timer: run fn in a new task every period.
+function M.every(seconds, fn) return core.after(seconds * 1000, fn, true) end
+
+-- cancel(timer) -> true if it was still pending.
+function M.cancel(timer) return core.cancel(timer) end
+
+local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bind_transceiver",
+                        transmitter = "bind_transmitter", receiver = "bind_receiver",
+                        transceiver = "bind_transceiver" }
+
+-- connect{host=, port=, system_id=, password=, system_type=, bind="trx"}
+-- -> bound session | nil, err [, status]. Connects as an ESME and binds.
+-- With bind = false it returns the session unbound (e.g. to wait for outbind).
+function M.connect(opts)
+    local ok, err = core.connect(opts.host or "127.0.0.1", opts.port or 2775)
+    if not ok then return nil, err end
+    local sess, cerr = yield()
+    if not sess then return nil, cerr end
+    if opts.bind == false then return sess end
+    local cmd = bind_commands[opts.bind or "trx"]
+    if not cmd then
+        sess:close()
+        error("smpp.connect: bind must be tx, rx or trx, got " .. tostring(opts.bind), 2)
+    end
+    local resp, berr, status = sess:send {
+        command = cmd, system_id = opts.system_id or "", password = opts.password or "",
+        system_type = opts.system_type or "", interface_version = 0x34,
+    }
+    if not resp then
+        sess:close()
+        return nil, berr, status
+    end
+    if resp.command_status ~= 0 then
+        sess:close()
+        return nil, "bind refused", resp.command_status
+    end
+    return sess
+end
+
+-- outbind{host=, port=, system_id=, password=} -> session | nil, err: the
+-- SMSC side opens a connection to an ESME and sends outbind; the ESME's
+-- bind_receiver then arrives through the bind handler like any bind.
+function M.outbind(opts)
+    local ok, err = core.connect(opts.host or "127.0.0.1", assert(opts.port, "outbind needs a port"), "server")
+    if not ok then return nil, err end
+    local sess, cerr = yield()
+    if not sess then return nil, cerr end
+    local sent, serr = sess:send { command = "outbind", system_id = opts.system_id or "",
+                                   password = opts.password or "" }
+    if not sent then
+        sess:close()
+        return nil, serr
+    end
+    return sess
+end
+
+-- sessions(filter) -> array of live sessions; filter fields (all optional):
+-- system_id, side ("server"|"client"), can_receive (true), bound (true).
+function M.sessions(filter)
+    local all = core.sessions()
+    if not filter then return all end
+    local out = {}
+    for _, s in ipairs(all) do
+        if (filter.system_id == nil or s.system_id == filter.system_id)
+            and (filter.side == nil or s.side == filter.side)
+            and (not filter.can_receive or s:can_receive())
+            and (not filter.bound or s.bind_type ~= nil) then
+            out[#out + 1] = s
+        end
+    end
+    return out
+end
+
+-- log(level, fmt, ...): a log line ("error", "warn", "info", "debug").
+function M.log(level, fmt, ...)
+    core.log(level, select("#", ...) > 0 and fmt:format(...) or fmt)
+end
+
+M.stats = core.stats
+M.now = core.now
+
+return M

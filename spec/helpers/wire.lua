@@ -1,0 +1,148 @@
+-- helpers.wire -- SMPP bytes built and read by hand, independently of the
+-- project's codec (so a codec bug cannot hide itself in the integration
+-- specs), and a blocking TCP client on LuaSocket.
+local socket = require "socket"
+
+local byte, char, floor = string.byte, string.char, math.floor
+
+local M = {}
+
+function M.u8(n) return char(n % 256) end
+function M.u16(n) return char(floor(n / 256) % 256, n % 256) end
+function M.u32(n)
+    return char(floor(n / 16777216) % 256, floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+end
+function M.cstr(s) return s .. "\0" end
+function M.get32(s, i)
+    local a, b, c, d = byte(s, i, i + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+-- Command ids, typed from the specification (not from the codec).
+M.id = {
+    generic_nack = 0x80000000, bind_receiver = 1, bind_transmitter = 2, query_sm = 3,
+    submit_sm = 4, deliver_sm = 5, unbind = 6, replace_sm = 7, cancel_sm = 8,
+    bind_transceiver = 9, outbind = 0x0B, enquire_link = 0x15, submit_multi = 0x21,
+    alert_notification = 0x102, data_sm = 0x103,
+}
+M.RESP = 0x80000000
+
+-- A whole PDU from its header values and body bytes.
+function M.pdu(id, seq, body, status)
+    body = body or ""
+    return M.u32(16 + #body) .. M.u32(id) .. M.u32(status or 0) .. M.u32(seq) .. body
+end
+
+function M.bind(kind, seq, system_id, password, system_type)
+    return M.pdu(M.id["bind_" .. kind], seq, M.cstr(system_id) .. M.cstr(password)
+        .. M.cstr(system_type or "") .. M.u8(0x34) .. M.u8(0) .. M.u8(0) .. M.cstr(""))
+end
+
+-- submit_sm (or deliver_sm with id = M.id.deliver_sm) from a few fields.
+function M.submit_sm(seq, f, id)
+    f = f or {}
+    local sm = f.short_message or "hello"
+    return M.pdu(id or M.id.submit_sm, seq,
+        M.cstr(f.service_type or "") .. M.u8(f.source_addr_ton or 0) .. M.u8(0) .. M.cstr(f.source_addr or "1234")
+        .. M.u8(1) .. M.u8(1) .. M.cstr(f.destination_addr or "447700900123")
+        .. M.u8(f.esm_class or 0) .. M.u8(0) .. M.u8(0) .. M.cstr("") .. M.cstr(f.validity_period or "")
+        .. M.u8(f.registered_delivery or 0) .. M.u8(f.replace_if_present_flag or 0) .. M.u8(f.data_coding or 0) .. M.u8(0)
+        .. M.u8(#sm) .. sm .. (f.tlvs or ""))
+end
+
+function M.tlv(tag, value) return M.u16(tag) .. M.u16(#value) .. value end
+
+-- Read a PDU's header: {len, id, status, seq, body}.
+function M.parse(s)
+    return { len = M.get32(s, 1), id = M.get32(s, 5), status = M.get32(s, 9),
+             seq = M.get32(s, 13), body = s:sub(17) }
+end
+
+-- The C-Octet String at the start of a body (message_id, system_id).
+function M.first_cstr(body) return body:match("^([^%z]*)%z") end
+
+-- -- client ------------------------------------------------------------------
+
+local Client = {}
+Client.__index = Client
+
+-- connect(port [, host]) -> client (raises if the connection fails)
+function M.connect(port, host)
+    local c = assert(socket.tcp())
+    c:settimeout(5)
+    assert(c:connect(host or "127.0.0.1", port))
+    c:setoption("tcp-nodelay", true)
+    return setmetatable({ sock = c, buf = "", seq = 0 }, Client)
+end
+
+function Client:send(bytes) assert(self.sock:send(bytes)) end
+
+function Client:next_seq()
+    self.seq = self.seq + 1
+    return self.seq
+end
+
+-- read(timeout) -> pdu table | nil, "timeout" | "closed". Reads exactly
+-- what the PDU needs (the header's command_length), so it never waits for
+-- more than that.
+function Client:read(timeout)
+    local deadline = socket.gettime() + (timeout or 5)
+    local function fill(n)
+        while #self.buf < n do
+            local left = deadline - socket.gettime()
+            if left <= 0 then return nil, "timeout" end
+            self.sock:settimeout(left)
+            local data, err, partial = self.sock:receive(n - #self.buf)
+            data = data or partial
+            if data and #data > 0 then self.buf = self.buf .. data end
+            if #self.buf >= n then return true end
+            if err == "closed" then return nil, "closed" end
+            if err == "timeout" then return nil, "timeout" end
+        end
+        return true
+    end
+    local ok, err = fill(4)
+    if not ok then return nil, err end
+    local len = M.get32(self.buf, 1)
+    if len < 16 then return nil, "bad command_length " .. len end
+    ok, err = fill(len)
+    if not ok then return nil, err end
+    local p = M.parse(self.buf:sub(1, len))
+    self.buf = self.buf:sub(len + 1)
+    return p
+end
+
+-- read until a PDU matching pred arrives; answers enquire_link and
+-- deliver_sm on the way when asked.
+function Client:expect(pred, timeout)
+    local deadline = socket.gettime() + (timeout or 5)
+    while true do
+        local p, err = self:read(deadline - socket.gettime())
+        if not p then return nil, err end
+        if pred(p) then return p end
+    end
+end
+
+-- bind(kind, system_id, password) -> the bind response
+function Client:bind(kind, system_id, password)
+    self:send(M.bind(kind, self:next_seq(), system_id or "smppclient1", password or "password"))
+    return self:read()
+end
+
+-- True once the server closed the connection (within timeout).
+function Client:closed(timeout)
+    local deadline = socket.gettime() + (timeout or 5)
+    while socket.gettime() < deadline do
+        local p, err = self:read(deadline - socket.gettime())
+        if not p and err == "closed" then return true end
+        if not p then return false end
+    end
+    return false
+end
+
+function Client:close() self.sock:close() end
+
+M.gettime = socket.gettime
+M.sleep = socket.sleep
+
+return M
