@@ -34,4 +34,31 @@ return {
             burst = 0,                 -- token bucket size (0: same as throughput)
         },
     },
+
+    -- The reference SMSC's behaviour (scripts/smsc.lua reads this section).
+    smsc = {
+        message_id = "decimal",        -- message id format: decimal, hex or uuid
+        receipt_delay = 1,             -- seconds from submit to the final state (and its receipt)
+        default_validity = 172800,     -- seconds a message lives when validity_period is empty
+        -- Final states: the first rule that matches decides (prefix of the
+        -- destination, exact source, Lua pattern, percentage of messages);
+        -- no match -> DELIVRD. err is the receipt's err: value.
+        rules = {
+            { prefix = "999", state = "UNDELIV", err = 1 },  -- a failing destination to test with
+            -- { percent = 10, state = "EXPIRED" },
+            -- { pattern = "^44770090", state = "REJECTD", err = 11 },
+        },
+        -- Submits refused at once with a status (submit_multi: per destination).
+        reject = {
+            { prefix = "000", status = "ESME_RINVDSTADR" },
+        },
+        distribution_lists = {         -- dl_name -> destinations, for submit_multi
+            friends = { "447700900001", "447700900002" },
+        },
+        max_messages = 100000,         -- messages kept for query_sm / cancel_sm / replace_sm
+        receipt_queue = 10000,         -- receipts held while no receiver of the account is bound
+        receipt_queue_ttl = 3600,      -- seconds a held receipt may wait
+        echo = "keyword",              -- off | keyword: a text starting "echo " comes back as MO | all
+        -- mo = { every = 30, system_id = "smppclient1", from = "447700900123", to = "1234", text = "hi" },
+    },
 }

@@ -1,22 +1,377 @@
--- scripts/smsc.lua -- the reference SMSC: what an SMSC does, one handler
--- per command. The runtime passes the configuration as `...`.
+-- scripts/smsc.lua -- the reference SMSC, as a short tour of what an SMSC
+-- does. The runtime calls one handler per command; conf.smsc holds the knobs.
 local smpp = require "smpp"
+local config = require "smpp.config"
+local msgid = require "smpp.msgid"
+local receipt = require "smpp.receipt"
+local stime = require "smpp.time"
+local text = require "smpp.text"
 
 local S = smpp.status
-local next_id = 0
+local conf = (...) or {}
 
-local function new_id()
-    next_id = next_id + 1
-    return string.format("%010d", next_id)
+-- -- Options (conf.smsc; every key is described in conf/smppgw.lua) --------
+
+local defaults = {
+    message_id = "decimal",        -- decimal | hex | uuid
+    receipt_delay = 1,             -- seconds from accept to the final state
+    default_validity = 172800,     -- seconds a message lives when validity_period is empty
+    rules = {},                    -- final state rules, first match wins; else DELIVRD
+    reject = {},                   -- submits refused at once, first match wins
+    distribution_lists = {},       -- name -> { addresses } for submit_multi
+    max_messages = 100000,         -- messages kept for query/cancel/replace
+    receipt_queue = 10000,         -- receipts held while no receiver is bound
+    receipt_queue_ttl = 3600,      -- seconds a held receipt waits at most
+    echo = "keyword",              -- off | keyword (text "echo ...") | all: MO back to the sender
+    mo = nil,                      -- { every =, system_id =, from =, to =, text = }: periodic MO
+}
+
+local rule_fields = {
+    prefix = { type = "string" }, source = { type = "string" }, pattern = { type = "string" },
+    percent = { type = "number", min = 0, max = 100 },
+    state = { type = "enum", values = { "DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "ACCEPTD", "UNKNOWN" } },
+    err = { type = "integer", min = 0, max = 999 },
+    status = { type = "string" },
+}
+local option_fields = {
+    message_id = { type = "enum", values = { "decimal", "hex", "uuid" } },
+    receipt_delay = { type = "number", min = 0 },
+    default_validity = { type = "number", min = 1 },
+    rules = { type = "list", of = { type = "table", fields = rule_fields } },
+    reject = { type = "list", of = { type = "table", fields = rule_fields } },
+    distribution_lists = { type = "table", free = true },
+    max_messages = { type = "integer", min = 1 },
+    receipt_queue = { type = "integer", min = 0 },
+    receipt_queue_ttl = { type = "number", min = 0 },
+    echo = { type = "enum", values = { "off", "keyword", "all" } },
+    mo = { type = "table", fields = {
+        every = { type = "number", min = 0.001 }, system_id = { type = "string" },
+        from = { type = "string" }, to = { type = "string" }, text = { type = "string" },
+    } },
+}
+assert(config.check_section(conf.smsc or {}, option_fields, "smsc"))
+local opt = {}
+for k, v in pairs(defaults) do opt[k] = v end
+for k, v in pairs(conf.smsc or {}) do opt[k] = v end
+for _, r in ipairs(opt.reject) do
+    assert(r.status == nil or S[r.status], "smsc.reject: unknown status " .. tostring(r.status))
 end
 
-return {
-    -- submit_sm: accept and give the message an id.
-    submit_sm = function(session, pdu)
-        return S.ESME_ROK, { message_id = new_id() }
-    end,
+local new_id = msgid.generator { format = opt.message_id }
 
-    data_sm = function(session, pdu)
-        return S.ESME_ROK, { message_id = new_id() }
-    end,
-}
+-- -- Rules ----------------------------------------------------------------------
+
+-- Does rule r match a message to `dest` from `source`?
+local function matches(r, dest, source)
+    if r.prefix and dest:sub(1, #r.prefix) ~= r.prefix then return false end
+    if r.source and source ~= r.source then return false end
+    if r.pattern and not dest:match(r.pattern) then return false end
+    if r.percent and math.random() * 100 >= r.percent then return false end
+    return true
+end
+
+-- The status a new message to dest is refused with, or nil to accept it.
+local function rejected(dest, source)
+    for _, r in ipairs(opt.reject) do
+        if matches(r, dest, source) then return S[r.status or "ESME_RSUBMITFAIL"] end
+    end
+end
+
+-- The final stat word and error code of a message.
+local function final_state(dest, source)
+    for _, r in ipairs(opt.rules) do
+        if matches(r, dest, source) then return r.state or "UNDELIV", r.err or 0 end
+    end
+    return "DELIVRD", 0
+end
+
+-- -- The message store ---------------------------------------------------------
+-- id -> list of records (submit_multi: one record per destination, one id).
+
+local store, order, first = {}, {}, 1
+
+local function remember(id, rec)
+    local list = store[id]
+    if not list then
+        list = {}
+        store[id] = list
+        order[#order + 1] = id
+        -- bounded: forget the oldest ids (their receipts are already out)
+        while #order - first + 1 > opt.max_messages do
+            store[order[first]] = nil
+            order[first] = nil
+            first = first + 1
+        end
+    end
+    list[#list + 1] = rec
+end
+
+local function user_text(pdu)
+    local data = pdu.message_payload or pdu.short_message or ""
+    if (pdu.esm_class or 0) % 128 >= 64 and #data > 0 then   -- UDHI: skip the header
+        data = data:sub(data:byte(1) + 2)
+    end
+    local coding = text.coding_of(pdu.data_coding or 0, "gsm")
+    if coding == "gsm" or coding == "ascii" or coding == "latin1" or coding == "ucs2" then
+        return text.decode(data, coding)
+    end
+    return ""
+end
+
+-- -- Receipts ---------------------------------------------------------------------
+
+local held = {}       -- system_id -> queue of { pdu =, at = }
+local held_count = 0
+
+local function receipt_pdu(rec)
+    local state = receipt.state_of(rec.stat)
+    local pdu = {
+        source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
+        dest_addr_ton = rec.source_ton, dest_addr_npi = rec.source_npi, destination_addr = rec.source,
+        esm_class = 0x04,
+        short_message = receipt.format {
+            id = rec.id, sub = 1, dlvrd = rec.stat == "DELIVRD" and 1 or 0,
+            submit_date = rec.submitted, done_date = rec.done, stat = rec.stat, err = rec.err,
+            text = (rec.text:gsub("[^\32-\126]", "?")),
+        },
+        receipted_message_id = rec.id,
+        message_state = state,
+    }
+    if rec.err ~= 0 then   -- GSM network error code
+        pdu.network_error_code = string.char(3, math.floor(rec.err / 256), rec.err % 256)
+    end
+    return pdu
+end
+
+local function hold(system_id, pdu)
+    if held_count >= opt.receipt_queue then
+        smpp.log("warn", "receipt for %s dropped: %d receipts already held", pdu.receipted_message_id, held_count)
+        return
+    end
+    held[system_id] = held[system_id] or {}
+    table.insert(held[system_id], { pdu = pdu, at = os.time() })
+    held_count = held_count + 1
+end
+
+-- Send a receipt to a receiver of system_id, or hold it until one binds.
+local function send_receipt(system_id, pdu)
+    local resp, err = smpp.deliver(system_id, pdu)
+    if not resp and (err == "no receiver" or err == "closed" or err == "timeout") then
+        hold(system_id, pdu)
+    elseif resp and resp.command_status ~= 0 then
+        smpp.log("info", "receipt %s refused by %s: %s", pdu.receipted_message_id, system_id,
+            smpp.status_name(resp.command_status) or resp.command_status)
+    end
+end
+
+-- The message reached its final state: record it, send its receipt.
+local function finish(rec)
+    if rec.final then return end
+    rec.stat, rec.err = final_state(rec.dest, rec.source)
+    if rec.expires <= os.time() then rec.stat, rec.err = "EXPIRED", 0 end
+    rec.final, rec.done = true, os.time()
+    local rd = rec.registered_delivery % 4
+    local wanted = rd == 1 or (rd == 2 and rec.stat ~= "DELIVRD") or (rd == 3 and rec.stat == "DELIVRD")
+    if wanted then send_receipt(rec.system_id, receipt_pdu(rec)) end
+end
+
+-- Schedule the final state: receipt_delay after acceptance, not before
+-- schedule_delivery_time, and EXPIRED if validity_period ends first.
+local function schedule(rec, pdu)
+    local now = os.time()
+    local at = now + opt.receipt_delay
+    local sched = pdu.schedule_delivery_time and stime.parse(pdu.schedule_delivery_time, now)
+    if sched and sched > at then at = sched end
+    local valid = pdu.validity_period and stime.parse(pdu.validity_period, now)
+    rec.expires = valid or (now + opt.default_validity)
+    if rec.expires <= at then at = rec.expires end   -- it expires before delivery
+    rec.timer = smpp.after(math.max(0, at - now), function() finish(rec) end)
+end
+
+-- -- Accepting messages ---------------------------------------------------------------
+
+local function new_record(session, pdu, id, ton, npi, dest)
+    return {
+        id = id, system_id = session.system_id, service_type = pdu.service_type or "",
+        source = pdu.source_addr or "", source_ton = pdu.source_addr_ton or 0, source_npi = pdu.source_addr_npi or 0,
+        dest = dest, dest_ton = ton, dest_npi = npi,
+        registered_delivery = pdu.registered_delivery or 0,
+        text = user_text(pdu):sub(1, 20), submitted = os.time(), stat = "ENROUTE", err = 0,
+    }
+end
+
+-- Echo (auto-reply): the message comes back as an MO from its destination.
+local function echo(session, rec, pdu)
+    local body = user_text(pdu)
+    if opt.echo == "off" or (opt.echo == "keyword" and not body:lower():match("^echo ")) then return end
+    smpp.after(0, function()
+        smpp.deliver(rec.system_id, {
+            source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
+            dest_addr_ton = rec.source_ton, dest_addr_npi = rec.source_npi, destination_addr = rec.source,
+            data_coding = pdu.data_coding, short_message = pdu.short_message,
+            message_payload = pdu.message_payload, esm_class = (pdu.esm_class or 0) % 128 >= 64 and 0x40 or 0,
+        })
+    end)
+end
+
+-- A pending message from this account to the same destination and
+-- service_type (replace_if_present_flag on submit_sm).
+local function pending_like(session, pdu)
+    for i = #order, first, -1 do
+        for _, rec in ipairs(store[order[i]] or {}) do
+            if not rec.final and rec.system_id == session.system_id and rec.source == pdu.source_addr
+                and rec.dest == pdu.destination_addr and rec.service_type == (pdu.service_type or "") then
+                return rec
+            end
+        end
+    end
+end
+
+local function accept(session, pdu)
+    local status = rejected(pdu.destination_addr, pdu.source_addr)
+    if status then return status end
+    if pdu.replace_if_present_flag == 1 then
+        local old = pending_like(session, pdu)
+        if old then
+            old.text = user_text(pdu):sub(1, 20)
+            old.registered_delivery = pdu.registered_delivery or 0
+            return S.ESME_ROK, { message_id = old.id }
+        end
+    end
+    local id = new_id()
+    local rec = new_record(session, pdu, id, pdu.dest_addr_ton or 0, pdu.dest_addr_npi or 0, pdu.destination_addr)
+    remember(id, rec)
+    schedule(rec, pdu)
+    echo(session, rec, pdu)
+    return S.ESME_ROK, { message_id = id }
+end
+
+-- -- The handlers ---------------------------------------------------------------------
+
+local handlers = {}
+
+handlers.submit_sm = accept
+handlers.data_sm = accept
+
+-- submit_multi: one message_id; destinations a rule rejects, and unknown
+-- distribution lists, are listed in unsuccess_sme.
+function handlers.submit_multi(session, pdu)
+    local id, failed, accepted = new_id(), {}, 0
+    local function one(ton, npi, dest)
+        local status = rejected(dest, pdu.source_addr)
+        if status then
+            failed[#failed + 1] = { dest_addr_ton = ton, dest_addr_npi = npi, destination_addr = dest,
+                                    error_status_code = status }
+            return
+        end
+        local rec = new_record(session, pdu, id, ton, npi, dest)
+        remember(id, rec)
+        schedule(rec, pdu)
+        accepted = accepted + 1
+    end
+    for _, d in ipairs(pdu.dest_address) do
+        if d.dest_flag == 2 then
+            local list = opt.distribution_lists[d.dl_name]
+            if not list then
+                failed[#failed + 1] = { dest_addr_ton = 0, dest_addr_npi = 0, destination_addr = d.dl_name,
+                                        error_status_code = S.ESME_RINVDLNAME }
+            else
+                for _, addr in ipairs(list) do one(1, 1, addr) end
+            end
+        else
+            one(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
+        end
+    end
+    if accepted == 0 then return S.ESME_RSUBMITFAIL, { message_id = "", unsuccess_sme = failed } end
+    return S.ESME_ROK, { message_id = id, unsuccess_sme = failed }
+end
+
+-- The record an id and source address name (3.4: the source must match).
+local function find(pdu)
+    for _, rec in ipairs(store[pdu.message_id] or {}) do
+        if rec.source == (pdu.source_addr or "") or pdu.source_addr == "" then return rec end
+    end
+end
+
+function handlers.query_sm(session, pdu)
+    local rec = find(pdu)
+    if not rec then return S.ESME_RQUERYFAIL end
+    return S.ESME_ROK, {
+        message_id = rec.id,
+        final_date = rec.final and stime.format_absolute(rec.done) or "",
+        message_state = receipt.state_of(rec.stat),
+        error_code = rec.err % 256,
+    }
+end
+
+local function cancel(rec)
+    smpp.cancel(rec.timer)
+    rec.final, rec.stat, rec.done = true, "DELETED", os.time()
+end
+
+-- cancel_sm: one message by id, or (empty id) every pending message from
+-- source_addr to destination_addr; a final message cannot be cancelled.
+function handlers.cancel_sm(session, pdu)
+    if pdu.message_id ~= "" then
+        local rec = find(pdu)
+        if not rec or rec.final then return S.ESME_RCANCELFAIL end
+        for _, r in ipairs(store[rec.id]) do if not r.final then cancel(r) end end
+        return S.ESME_ROK
+    end
+    local n = 0
+    for i = first, #order do
+        for _, rec in ipairs(store[order[i]] or {}) do
+            if not rec.final and rec.system_id == session.system_id and rec.source == pdu.source_addr
+                and rec.dest == pdu.destination_addr
+                and (pdu.service_type == "" or rec.service_type == pdu.service_type) then
+                cancel(rec)
+                n = n + 1
+            end
+        end
+    end
+    return n > 0 and S.ESME_ROK or S.ESME_RCANCELFAIL
+end
+
+-- replace_sm: new text (and registered_delivery) while not final.
+function handlers.replace_sm(session, pdu)
+    local rec = find(pdu)
+    if not rec or rec.final then return S.ESME_RREPLACEFAIL end
+    rec.text = user_text(pdu):sub(1, 20)
+    rec.registered_delivery = pdu.registered_delivery or rec.registered_delivery
+    if pdu.schedule_delivery_time ~= "" or pdu.validity_period ~= "" then
+        smpp.cancel(rec.timer)
+        schedule(rec, pdu)
+    end
+    return S.ESME_ROK
+end
+
+-- A receiver bound: hand it the receipts held for its account.
+function handlers.up(session)
+    if not session:can_receive() then return end
+    local queue = held[session.system_id]
+    held[session.system_id] = nil
+    for _, item in ipairs(queue or {}) do
+        held_count = held_count - 1
+        if os.time() - item.at <= opt.receipt_queue_ttl then
+            send_receipt(session.system_id, item.pdu)
+        else
+            smpp.log("info", "receipt for %s expired after %d s", item.pdu.receipted_message_id, opt.receipt_queue_ttl)
+        end
+    end
+end
+
+-- MO messages: smpp.deliver hands a deliver_sm to a bound receiver of an
+-- account. With conf.smsc.mo set, one goes out every `every` seconds.
+function handlers.start()
+    local mo = opt.mo
+    if not mo then return end
+    smpp.every(mo.every or 10, function()
+        local resp, err = smpp.deliver(mo.system_id or "smppclient1", {
+            source_addr = mo.from or "447700900123", destination_addr = mo.to or "1234",
+            short_message = mo.text or "MO message",
+        })
+        if not resp then smpp.log("debug", "MO not delivered: %s", err) end
+    end)
+end
+
+return handlers

@@ -328,7 +328,8 @@ describe("data_coding_of / coding_of (reference 7.3)", function()
         assert.equal("binary", text.coding_of(4))
         for dc = 0xF0, 0xF3 do assert.equal("gsm", text.coding_of(dc)) end
         for dc = 0xF4, 0xF7 do assert.equal("binary", text.coding_of(dc)) end
-        for _, dc in ipairs({ 5, 6, 7, 9, 0x0E, 0xC0, 0xE0, 0xF8, 0xFF }) do
+        for dc = 0xC0, 0xDF do assert.equal("gsm", text.coding_of(dc)) end   -- MWI groups
+        for _, dc in ipairs({ 5, 6, 7, 9, 0x0E, 0xE0, 0xF8, 0xFF }) do
             assert.is_nil(text.coding_of(dc))
         end
     end)

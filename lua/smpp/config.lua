@@ -137,6 +137,19 @@ function M.validate(conf)
     return true
 end
 
+-- check_section(value, fields, path) -> true | nil, message: check a
+-- free-form section (a script's own options) against a table of field
+-- specs in the same form as the schema above, naming each wrong key.
+function M.check_section(value, fields, path)
+    local errs = {}
+    check(value, { type = "table", fields = fields }, path, errs)
+    if #errs > 0 then
+        table.sort(errs)
+        return nil, table.concat(errs, "; ")
+    end
+    return true
+end
+
 -- The directory of a path ("conf/smppgw.lua" -> "conf/").
 function M.dir_of(path)
     return path:match("^(.*/)") or "./"

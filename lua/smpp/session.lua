@@ -129,6 +129,20 @@ function M.sessions(filter)
     return out
 end
 
+local turn = {}
+
+-- deliver(system_id, pdu) -> response | nil, err [, status]: send `pdu`
+-- (deliver_sm unless pdu.command says otherwise) to a bound receiver or
+-- transceiver of system_id, taking turns between them. err "no receiver"
+-- when none is bound. Used for MO messages and delivery receipts.
+function M.deliver(system_id, pdu)
+    local rx = M.sessions { system_id = system_id, can_receive = true }
+    if #rx == 0 then return nil, "no receiver" end
+    turn[system_id] = (turn[system_id] or 0) % #rx + 1
+    if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
+    return rx[turn[system_id]]:send(pdu)
+end
+
 -- log(level, fmt, ...): a log line ("error", "warn", "info", "debug").
 function M.log(level, fmt, ...)
     core.log(level, select("#", ...) > 0 and fmt:format(...) or fmt)

@@ -444,6 +444,8 @@ function M.coding_of(data_coding, default_alphabet)
     if data_coding == 8 then return "ucs2" end
     if data_coding == 2 or data_coding == 4 then return "binary" end
     if data_coding >= 0xF0 and data_coding <= 0xF3 then return "gsm" end
+    -- message waiting indication groups: the text is GSM 7-bit (reference 7.3)
+    if data_coding >= 0xC0 and data_coding <= 0xDF then return "gsm" end
     if data_coding >= 0xF4 and data_coding <= 0xF7 then return "binary" end
     return nil
 end

@@ -61,6 +61,65 @@ end
 -- The C-Octet String at the start of a body (message_id, system_id).
 function M.first_cstr(body) return body:match("^([^%z]*)%z") end
 
+-- Read a C-Octet String at position i: value, next position.
+local function cstr_at(s, i)
+    local j = s:find("\0", i, true)
+    return s:sub(i, j - 1), j + 1
+end
+
+-- TLVs from position i to the end: tag -> value (last one wins).
+function M.parse_tlvs(s, i)
+    local t = {}
+    while i + 3 <= #s do
+        local tag, len = byte(s, i) * 256 + byte(s, i + 1), byte(s, i + 2) * 256 + byte(s, i + 3)
+        t[tag] = s:sub(i + 4, i + 3 + len)
+        i = i + 4 + len
+    end
+    return t
+end
+
+-- The fields of a submit_sm/deliver_sm body, read by hand.
+function M.parse_sm(body)
+    local f, i = {}, 1
+    f.service_type, i = cstr_at(body, i)
+    f.source_addr_ton, f.source_addr_npi = byte(body, i, i + 1)
+    f.source_addr, i = cstr_at(body, i + 2)
+    f.dest_addr_ton, f.dest_addr_npi = byte(body, i, i + 1)
+    f.destination_addr, i = cstr_at(body, i + 2)
+    f.esm_class, f.protocol_id, f.priority_flag = byte(body, i, i + 2)
+    f.schedule_delivery_time, i = cstr_at(body, i + 3)
+    f.validity_period, i = cstr_at(body, i)
+    f.registered_delivery, f.replace_if_present_flag, f.data_coding, f.sm_default_msg_id, f.sm_length =
+        byte(body, i, i + 4)
+    f.short_message = body:sub(i + 5, i + 4 + f.sm_length)
+    f.tlvs = M.parse_tlvs(body, i + 5 + f.sm_length)
+    return f
+end
+
+-- query_sm_resp body: message_id, final_date, message_state, error_code.
+function M.parse_query_resp(body)
+    local id, i = cstr_at(body, 1)
+    local date
+    date, i = cstr_at(body, i)
+    return { message_id = id, final_date = date, message_state = byte(body, i), error_code = byte(body, i + 1) }
+end
+
+-- submit_multi_resp body: message_id and the unsuccess_sme entries.
+function M.parse_multi_resp(body)
+    local id, i = cstr_at(body, 1)
+    local n = byte(body, i)
+    local out = { message_id = id, unsuccess = {} }
+    i = i + 1
+    for k = 1, n do
+        local e = { ton = byte(body, i), npi = byte(body, i + 1) }
+        e.addr, i = cstr_at(body, i + 2)
+        e.status = M.get32(body, i)
+        i = i + 4
+        out.unsuccess[k] = e
+    end
+    return out
+end
+
 -- -- client ------------------------------------------------------------------
 
 local Client = {}

@@ -1,0 +1,219 @@
+-- smsc_spec -- the reference SMSC (scripts/smsc.lua) as `make run` starts it:
+-- the default configuration conf/smppgw.lua on an ephemeral port.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local split = require "smpp.split"
+
+local id, RESP = wire.id, wire.RESP
+local ROK = 0
+
+local srv
+setup(function() srv = server.start { conf_file = "conf/smppgw.lua" } end)
+teardown(function() if not srv:stop("TERM", 5) then srv:kill() end end)
+
+local function bound(kind)
+    local c = wire.connect(srv.port)
+    local r = c:bind(kind or "transceiver")
+    assert.equal(ROK, r.status)
+    return c
+end
+
+local function submit(c, f)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, f))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end))
+    return r, wire.first_cstr(r.body)
+end
+
+-- Wait for a deliver_sm, answer it, return its parsed fields.
+local function deliver(c, timeout)
+    local p = assert(c:expect(function(p) return p.id == id.deliver_sm end, timeout or 5))
+    c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+    return wire.parse_sm(p.body)
+end
+
+local function query(c, mid, source)
+    local seq = c:next_seq()
+    c:send(wire.pdu(id.query_sm, seq, wire.cstr(mid) .. "\0\0" .. wire.cstr(source or "1234")))
+    local r = assert(c:expect(function(p) return p.seq == seq end))
+    return r, r.status == 0 and wire.parse_query_resp(r.body) or nil
+end
+
+describe("#integration reference SMSC", function()
+    it("accepts the default credentials for every bind type", function()
+        for _, kind in ipairs { "transmitter", "receiver", "transceiver" } do
+            local c = wire.connect(srv.port)
+            assert.equal(ROK, c:bind(kind, "smppclient1", "password").status)
+            c:close()
+        end
+    end)
+
+    it("sends a delivery receipt when registered_delivery asks for one", function()
+        local c = bound()
+        local r, mid = submit(c, { registered_delivery = 1, short_message = "Hello receipt",
+                                   destination_addr = "447700900123", source_addr = "1234" })
+        assert.equal(ROK, r.status)
+        assert.matches("^%d+$", mid)
+        local d = deliver(c, 5)
+        assert.equal(4, d.esm_class)
+        assert.equal("447700900123", d.source_addr)         -- from the original destination
+        assert.equal("1234", d.destination_addr)
+        assert.matches("^id:" .. mid .. " sub:001 dlvrd:001 submit date:%d%d%d%d%d%d%d%d%d%d done date:%d+ stat:DELIVRD err:000 text:Hello receipt$",
+            d.short_message)
+        assert.equal(mid .. "\0", d.tlvs[0x001E])
+        assert.equal("\2", d.tlvs[0x0427])
+        c:close()
+    end)
+
+    it("ends a destination matching a failure rule UNDELIV", function()
+        local c = bound()
+        local _, mid = submit(c, { registered_delivery = 1, destination_addr = "99912345" })
+        local d = deliver(c, 5)
+        assert.matches("id:" .. mid .. " .* stat:UNDELIV err:001", d.short_message)
+        assert.equal("\5", d.tlvs[0x0427])
+        assert.equal("\3\0\1", d.tlvs[0x0423])
+        c:close()
+    end)
+
+    it("refuses a destination matching a reject rule", function()
+        local c = bound()
+        local r = submit(c, { destination_addr = "000123" })
+        assert.equal(0x0B, r.status)                           -- ESME_RINVDSTADR
+        c:close()
+    end)
+
+    it("holds a receipt until a receiver binds", function()
+        local tx = bound("transmitter")
+        submit(tx, { registered_delivery = 1, short_message = "held" })
+        wire.sleep(1.3)                                        -- final, nobody to deliver to
+        local rx = bound("receiver")
+        local d = deliver(rx, 3)
+        assert.matches("stat:DELIVRD", d.short_message)
+        assert.matches("text:held", d.short_message)
+        tx:close()
+        rx:close()
+    end)
+
+    it("answers query_sm with the state, then the final state and date", function()
+        local c = bound()
+        local _, mid = submit(c, {})
+        local r, q = query(c, mid)
+        assert.equal(ROK, r.status)
+        assert.same({ mid, "", 1 }, { q.message_id, q.final_date, q.message_state })   -- ENROUTE
+        wire.sleep(1.3)
+        r, q = query(c, mid)
+        assert.equal(2, q.message_state)                      -- DELIVERED
+        assert.matches("^%d+000%+$", q.final_date)
+        assert.equal(16, #q.final_date)
+        r = query(c, "nosuchid")
+        assert.equal(0x67, r.status)                          -- ESME_RQUERYFAIL
+        c:close()
+    end)
+
+    it("cancels a pending message once, and not a final one", function()
+        local c = bound()
+        local _, mid = submit(c, { registered_delivery = 1 })
+        local function cancel()
+            local seq = c:next_seq()
+            c:send(wire.pdu(id.cancel_sm, seq, wire.cstr("") .. wire.cstr(mid) .. "\0\0" .. wire.cstr("1234")
+                .. "\1\1" .. wire.cstr("447700900123")))
+            return assert(c:expect(function(p) return p.seq == seq end))
+        end
+        assert.equal(ROK, cancel().status)
+        assert.equal(0x11, cancel().status)                   -- ESME_RCANCELFAIL
+        local _, q = query(c, mid)
+        assert.equal(4, q.message_state)                      -- DELETED
+        assert.is_nil(c:expect(function(p) return p.id == id.deliver_sm end, 1.5))   -- no receipt
+        c:close()
+    end)
+
+    it("replaces a pending message and refuses to replace a final one", function()
+        local c = bound()
+        local _, mid = submit(c, { registered_delivery = 1, short_message = "old text" })
+        local function replace(text)
+            local seq = c:next_seq()
+            c:send(wire.pdu(id.replace_sm, seq, wire.cstr(mid) .. "\0\0" .. wire.cstr("1234")
+                .. "\0\0" .. "\1\0" .. wire.u8(#text) .. text))
+            return assert(c:expect(function(p) return p.seq == seq end))
+        end
+        assert.equal(ROK, replace("new text").status)
+        local d = deliver(c, 5)
+        assert.matches("text:new text", d.short_message)
+        assert.equal(0x13, replace("too late").status)        -- ESME_RREPLACEFAIL
+        c:close()
+    end)
+
+    it("honours replace_if_present_flag on submit_sm", function()
+        local c = bound()
+        local _, a = submit(c, { destination_addr = "447700900555" })
+        local _, b = submit(c, { destination_addr = "447700900555", replace_if_present_flag = 1 })
+        local _, other = submit(c, { destination_addr = "447700900556", replace_if_present_flag = 1 })
+        assert.equal(a, b)
+        assert.is_true(other ~= a)
+        c:close()
+    end)
+
+    it("answers submit_multi with per-destination results", function()
+        local c = bound()
+        local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(4)
+            .. "\1\1\1" .. wire.cstr("447700900123")
+            .. "\1\1\1" .. wire.cstr("000999")                -- rejected by a rule
+            .. "\2" .. wire.cstr("friends")                    -- a distribution list
+            .. "\2" .. wire.cstr("nope")                       -- unknown list
+            .. "\0\0\0" .. "\0\0" .. "\0\0\0\0" .. wire.u8(2) .. "hi"
+        c:send(wire.pdu(id.submit_multi, 40, body))
+        local r = assert(c:read())
+        assert.same({ RESP + id.submit_multi, ROK, 40 }, { r.id, r.status, r.seq })
+        local m = wire.parse_multi_resp(r.body)
+        assert.matches("^%d+$", m.message_id)
+        assert.equal(2, #m.unsuccess)
+        assert.same({ "000999", 0x0B }, { m.unsuccess[1].addr, m.unsuccess[1].status })
+        assert.same({ "nope", 0x34 }, { m.unsuccess[2].addr, m.unsuccess[2].status })   -- ESME_RINVDLNAME
+        c:close()
+    end)
+
+    it("takes a long message in three UDH parts, each with its receipt", function()
+        local c = bound()
+        local long = ("The quick brown fox jumps over the lazy dog. "):rep(9)   -- 405 characters
+        local parts = assert(split.split(long, { coding = "gsm", method = "udh8", ref = 77 }))
+        assert.equal(3, #parts)
+        local ids = {}
+        for _, p in ipairs(parts) do
+            local r, mid = submit(c, { short_message = p.short_message, esm_class = p.esm_class,
+                                       registered_delivery = 1 })
+            assert.equal(ROK, r.status)
+            ids[mid] = true
+        end
+        local seen = 0
+        for _ = 1, 3 do
+            local d = deliver(c, 5)
+            local rid = d.tlvs[0x001E]:sub(1, -2)
+            assert.is_true(ids[rid])
+            seen = seen + 1
+        end
+        assert.equal(3, seen)
+        c:close()
+    end)
+
+    it("delivers an MO to a bound receiver (echo keyword)", function()
+        local c = bound()
+        submit(c, { short_message = "echo hello world", source_addr = "5555", destination_addr = "447700900777" })
+        local d = deliver(c, 3)
+        assert.equal(0, d.esm_class)
+        assert.equal("447700900777", d.source_addr)
+        assert.equal("5555", d.destination_addr)
+        assert.equal("echo hello world", d.short_message)
+        c:close()
+    end)
+
+    it("accepts data_sm with message_payload", function()
+        local c = bound()
+        local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. "\1\1" .. wire.cstr("447700900123")
+            .. "\0\0\0" .. wire.tlv(0x0424, "payload text")
+        c:send(wire.pdu(id.data_sm, 60, body))
+        local r = assert(c:read())
+        assert.same({ RESP + id.data_sm, ROK, 60 }, { r.id, r.status, r.seq })
+        assert.matches("^%d+$", wire.first_cstr(r.body))
+        c:close()
+    end)
+end)
