@@ -530,3 +530,96 @@ describe("#integration C examples (core/ without Lua)", function()
         os.remove(dir .. ".pid")
     end)
 end)
+
+describe("#integration back-pressure", function()
+    -- Count whole response PDUs arriving on c (bulk reads: there are many).
+    local function count_responses(c, want, timeout)
+        local buf, pos, count, bad = c.buf, 1, 0, 0
+        local deadline = wire.gettime() + timeout
+        while count < want and wire.gettime() < deadline do
+            while #buf - pos + 1 >= 16 do
+                local len = wire.get32(buf, pos)
+                if #buf - pos + 1 < len then break end
+                if wire.get32(buf, pos + 8) ~= 0 then bad = bad + 1 end
+                count, pos = count + 1, pos + len
+            end
+            if count >= want then break end
+            buf, pos = buf:sub(pos), 1
+            c.sock:settimeout(0.05)
+            local data, err, partial = c.sock:receive(65536)
+            data = data or partial
+            if data and #data > 0 then buf = buf .. data elseif err == "closed" then break end
+        end
+        c.buf = buf:sub(pos)
+        return count, bad
+    end
+
+    it("stops reading from a peer that does not read, and loses nothing", function()
+        start("session = { max_output = 2048, receive_window = 1000 },")
+        local c = bound()
+        local pdus = {}
+        for i = 1, 400 do pdus[i] = wire.submit_sm(1000 + i) end
+        local chunk, size = table.concat(pdus), #pdus[1]
+        -- write without reading until the server stops taking our bytes
+        local sent, paused = 0, false
+        c.sock:settimeout(0.3)
+        for _ = 1, 5000 do                  -- at most 80 MB, far beyond loopback buffers
+            local n, _, last = c.sock:send(chunk)
+            if not n then
+                sent, paused = sent + (last or 0), true
+                break
+            end
+            sent = sent + #chunk
+        end
+        assert.is_true(paused)
+        assert.is_true(srv:wait_log("peer is not reading: pausing input", 5))
+        -- read; finish the PDU cut in the middle (the server reads again)
+        local total, got, bad = math.ceil(sent / size), 0, 0
+        local rest = sent % size > 0 and pdus[1]:sub(sent % size + 1) or ""
+        while #rest > 0 do
+            local n, b = count_responses(c, 1000, 0.2)
+            got, bad = got + n, bad + b
+            c.sock:settimeout(0.2)
+            local n2, _, last = c.sock:send(rest)
+            rest = rest:sub((n2 or last or 0) + 1)
+        end
+        local n, b = count_responses(c, total - got, 60)
+        got, bad = got + n, bad + b
+        assert.equal(total, got)
+        assert.equal(0, bad)
+        assert.is_true(total > 10000)
+        c:close()
+        stop()
+    end)
+end)
+
+describe("#integration the client side from a script", function()
+    it("connects, binds, submits and receives the receipt from another smppgw", function()
+        local smsc = server.start { conf_file = "conf/smppgw.lua" }
+        local client = server.start { conf = "return { script = 'script.lua' }", script = ([[
+            local smpp = require "smpp"
+            return {
+                start = function()
+                    local s, err, st = smpp.connect { port = PORT, system_id = "smppclient1",
+                                                     password = "password", bind = "trx" }
+                    if not s then smpp.log("error", "connect: %s %s", err, tostring(st)) return end
+                    smpp.log("info", "client bound as %s", s.bind_type)
+                    local r, e = s:send { command = "submit_sm", destination_addr = "447700900123",
+                                          short_message = "from a script", registered_delivery = 1 }
+                    smpp.log("info", "client result: %s %s", r and smpp.status_name(r.command_status) or e,
+                             r and r.message_id or "")
+                    local bad, why, st2 = smpp.connect { port = PORT, system_id = "smppclient1", password = "wrong" }
+                    smpp.log("info", "wrong password: %s %s %s", tostring(bad), tostring(why), tostring(st2))
+                end,
+                deliver_sm = function(session, pdu)
+                    smpp.log("info", "client got receipt: %s", pdu.short_message)
+                end,
+            }]]):gsub("PORT", tostring(smsc.port)) }
+        assert.is_true(client:wait_log("client bound as transceiver", 5))
+        assert.is_true(client:wait_log("client result: ESME_ROK %d+", 5))
+        assert.is_true(client:wait_log("wrong password: nil bind refused 14", 5))
+        assert.is_true(client:wait_log("client got receipt: id:%d+ sub:001 dlvrd:001 .*stat:DELIVRD", 5))
+        client:stop("TERM", 5)
+        smsc:stop("TERM", 5)
+    end)
+end)
