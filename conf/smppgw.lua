@@ -31,6 +31,7 @@ return {
             bind_types = { "transmitter", "receiver", "transceiver" },
             max_binds = 10,
             throughput = 0,            -- submits per second, 0 = unlimited (excess: ESME_RTHROTTLED)
+            default_alphabet = "gsm",  -- what data_coding 0 means from this peer: gsm, latin1 or ascii
             burst = 0,                 -- token bucket size (0: same as throughput)
         },
     },

@@ -58,8 +58,11 @@ static struct {
     int         tasks;      /* thread -> lightuserdata task_t */
     int         session_mt;
     sess_config_t cfg;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     int         signals_on;
+    int         reload;     /* registry ref of the reload function (SIGHUP) */
+    int         waiting;    /* token -> lightuserdata task_t, for suspend/wake */
+    uint64_t    next_token;
     ltimer_t   *timers;
     uint64_t    next_timer_id;
     bucket_t   *buckets;
@@ -584,7 +587,117 @@ static void close_timers(void)
         rt.signals_on = 0;
         uv_close((uv_handle_t *)&rt.sigint, NULL);
         uv_close((uv_handle_t *)&rt.sigterm, NULL);
+        uv_close((uv_handle_t *)&rt.sighup, NULL);
     }
+}
+
+/* core.suspend() -> token: the caller yields at once and sleeps until
+ * core.wake(token, ...) hands it those values (the Lua side builds queues
+ * and semaphores on this). */
+static int l_suspend(lua_State *L)
+{
+    task_t *t = current_task(L, "smpp.suspend");
+    uint64_t token = ++rt.next_token;
+    registry_table(L, &rt.waiting);
+    lua_pushlightuserdata(L, t);
+    lua_rawseti(L, -2, (int)token);
+    lua_pop(L, 1);
+    t->waiting = 1;
+    lua_pushnumber(L, (double)token);
+    return 1;
+}
+
+typedef struct wake_s {
+    uv_timer_t h;
+    task_t    *t;
+    int        nargs;
+} wake_t;
+
+static void on_wake(uv_timer_t *h)
+{
+    wake_t *w = h->data;
+    task_t *t = w->t;
+    int nargs = w->nargs;
+    uv_close((uv_handle_t *)h, timer_closed);
+    task_resume(t, nargs);
+}
+
+/* core.wake(token, ...) -> true if that task was suspended. It resumes on
+ * the next loop turn (never inside the caller). */
+static int l_wake(lua_State *L)
+{
+    int token = (int)luaL_checknumber(L, 1), nargs = lua_gettop(L) - 1;
+    task_t *t;
+    wake_t *w;
+    registry_table(L, &rt.waiting);
+    lua_rawgeti(L, -1, token);
+    t = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!t || !(w = calloc(1, sizeof *w))) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_rawseti(L, -2, token);
+    lua_pop(L, 1);
+    lua_xmove(L, t->co, nargs);        /* the values the yield will return */
+    w->t = t;
+    w->nargs = nargs;
+    uv_timer_init(rt.loop, &w->h);
+    w->h.data = w;
+    uv_timer_start(&w->h, on_wake, 0, 0);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.set_handlers(table): the handlers of requests from now on; tasks
+ * already running finish with the function they started with. */
+static int l_set_handlers(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (rt.handlers != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.handlers);
+    lua_pushvalue(L, 1);
+    rt.handlers = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Listen and log; pushes the bound port, or nil and the error. */
+static int listen_one(lua_State *L, const char *host, int port, const char *side)
+{
+    int bound = 0, outbind = strcmp(side, "outbind") == 0;
+    int rc = net_listen(rt.net, host, port, outbind ? SESS_ESME : SESS_SMSC, &rt.cfg, &bound);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        return 2;
+    }
+    log_msg(LOG_INFO, 0, "listening on %s:%d%s", host, bound, outbind ? " for outbind" : "");
+    lua_pushnumber(L, bound);
+    return 1;
+}
+
+/* core.listen(host, port [, side]) -> bound port | nil, err */
+static int l_listen(lua_State *L)
+{
+    if (!rt.net) return luaL_error(L, "smpp: the runtime is not running");
+    return listen_one(L, luaL_checkstring(L, 1), (int)luaL_checknumber(L, 2),
+                      luaL_optstring(L, 3, "server"));
+}
+
+/* core.unlisten(host, port) -> true | nil, err */
+static int l_unlisten(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2);
+    if (!rt.net || net_unlisten(rt.net, host, port) < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "not listening on %s:%d", host, port);
+        return 2;
+    }
+    log_msg(LOG_INFO, 0, "stopped listening on %s:%d", host, port);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* -- Client side: connect --------------------------------------------------------------- */
@@ -603,7 +716,9 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
     task_resume(t, 1);
 }
 
-/* core.connect(host, port [, side]): the caller yields; resumed with the
+static void read_config_over(lua_State *L, int idx, sess_config_t *c);
+
+/* core.connect(host, port [, side [, session options]]): the caller yields; resumed with the
  * session table (state OPEN) or nil, error. side "client" (default) is an
  * ESME connecting to an SMSC; "server" is the SMSC side opening a
  * connection to send outbind. */
@@ -613,10 +728,12 @@ static int l_connect(lua_State *L)
     int port = (int)luaL_checknumber(L, 2);
     const char *side = luaL_optstring(L, 3, "client");
     task_t *t = current_task(L, "smpp.connect");
+    sess_config_t cfg = rt.cfg;
     int rc;
     if (!rt.net) return luaL_error(L, "smpp.connect: the runtime is not running");
+    if (lua_istable(L, 4)) read_config_over(L, 4, &cfg);
     if ((rc = net_connect(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
-                          &rt.cfg, on_connected, t)) < 0) {
+                          &cfg, on_connected, t)) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, uv_strerror(rc));
         return 2;
@@ -835,6 +952,15 @@ static int l_set_session_class(lua_State *L)
 
 /* -- Serving ------------------------------------------------------------------------------ */
 
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_msg(LOG_INFO, 0, "signal %d: reloading", signum);
+    if (rt.reload == LUA_NOREF) return;
+    lua_rawgeti(rt.L, LUA_REGISTRYINDEX, rt.reload);
+    spawn("reload", NULL, 0, 0, 0);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
@@ -852,11 +978,9 @@ static double opt_num(lua_State *L, int idx, const char *key, double dflt)
     return v;
 }
 
-/* Read session options (seconds in the config, ms in the engine). */
-static void read_config(lua_State *L, int idx, sess_config_t *c)
+/* Read session options over *c (seconds in the config, ms in the engine). */
+static void read_config_over(lua_State *L, int idx, sess_config_t *c)
 {
-    sess_config_default(c);
-    if (!lua_istable(L, idx)) return;
     c->window = (uint32_t)opt_num(L, idx, "window", c->window);
     c->receive_window = (uint32_t)opt_num(L, idx, "receive_window", c->receive_window);
     c->response_timeout_ms = (uint32_t)(opt_num(L, idx, "response_timeout", c->response_timeout_ms / 1000.0) * 1000);
@@ -867,6 +991,12 @@ static void read_config(lua_State *L, int idx, sess_config_t *c)
     c->unbind_timeout_ms = (uint32_t)(opt_num(L, idx, "unbind_timeout", c->unbind_timeout_ms / 1000.0) * 1000);
     c->max_pdu = (uint32_t)opt_num(L, idx, "max_pdu", c->max_pdu);
     c->max_output = (uint32_t)opt_num(L, idx, "max_output", c->max_output);
+}
+
+static void read_config(lua_State *L, int idx, sess_config_t *c)
+{
+    sess_config_default(c);
+    if (lua_istable(L, idx)) read_config_over(L, idx, c);
 }
 
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=}... },
@@ -892,25 +1022,17 @@ static int l_serve(lua_State *L)
     n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
     for (i = 1; i <= n; i++) {
         const char *host, *side;
-        int port, bound = 0, rc;
         lua_rawgeti(L, -1, i);
         lua_getfield(L, -1, "host");
         host = lua_isstring(L, -1) ? lua_tostring(L, -1) : "127.0.0.1";
         lua_getfield(L, -2, "side");
         side = lua_isstring(L, -1) ? lua_tostring(L, -1) : "server";
-        port = (int)opt_num(L, -3, "port", 2775);
-        rc = net_listen(rt.net, host, port, strcmp(side, "outbind") == 0 ? SESS_ESME : SESS_SMSC,
-                        &rt.cfg, &bound);
-        if (rc < 0) {
-            lua_pushnil(L);
-            lua_pushfstring(L, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        if (listen_one(L, host, (int)opt_num(L, -3, "port", 2775), side) == 2) {
             net_shutdown(rt.net);
             uv_run(rt.loop, UV_RUN_NOWAIT);
             return 2;
         }
-        log_msg(LOG_INFO, 0, "listening on %s:%d%s", host, bound,
-                strcmp(side, "outbind") == 0 ? " for outbind" : "");
-        lua_pop(L, 3);
+        lua_pop(L, 4);
     }
     lua_pop(L, 1);
 
@@ -918,8 +1040,14 @@ static int l_serve(lua_State *L)
     uv_signal_init(rt.loop, &rt.sigterm);
     uv_signal_start(&rt.sigint, on_signal, SIGINT);
     uv_signal_start(&rt.sigterm, on_signal, SIGTERM);
+    uv_signal_init(rt.loop, &rt.sighup);
+    uv_signal_start(&rt.sighup, on_sighup, SIGHUP);
     uv_unref((uv_handle_t *)&rt.sigint);      /* signals alone do not keep us running */
     uv_unref((uv_handle_t *)&rt.sigterm);
+    uv_unref((uv_handle_t *)&rt.sighup);
+    lua_getfield(L, 1, "reload");
+    if (lua_isfunction(L, -1)) rt.reload = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
     rt.signals_on = 1;
     rt.serving = 1;
 
@@ -957,6 +1085,11 @@ static const luaL_Reg funcs[] = {
     {"now", l_now},
     {"shutdown", l_shutdown},
     {"set_session_class", l_set_session_class},
+    {"suspend", l_suspend},
+    {"wake", l_wake},
+    {"set_handlers", l_set_handlers},
+    {"listen", l_listen},
+    {"unlisten", l_unlisten},
     {NULL, NULL}
 };
 
@@ -966,6 +1099,7 @@ void lrt_register(lua_State *L)
     if (!ready) {               /* registry refs start empty (0 is a valid ref) */
         ready = 1;
         rt.handlers = rt.sessions = rt.tasks = rt.session_mt = LUA_NOREF;
+        rt.reload = rt.waiting = LUA_NOREF;
     }
     luaL_register(L, NULL, funcs);
 }

@@ -37,6 +37,8 @@ struct conn_s {
 typedef struct listener_s {
     uv_tcp_t        tcp;
     net_t          *net;
+    char            host[64];
+    int             port;         /* as bound */
     sess_side_t     side;
     sess_config_t   cfg;
     struct listener_s *next;
@@ -477,16 +479,31 @@ int net_listen(net_t *n, const char *host, int port, sess_side_t side,
         uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
         return rc;
     }
-    if (bound_port) {
+    {
         struct sockaddr_storage b;
         int len = sizeof b;
         uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&b, &len);
-        *bound_port = ntohs(b.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&b)->sin6_port
-                                                    : ((struct sockaddr_in *)&b)->sin_port);
+        l->port = ntohs(b.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&b)->sin6_port
+                                                : ((struct sockaddr_in *)&b)->sin_port);
+        if (bound_port) *bound_port = l->port;
     }
+    snprintf(l->host, sizeof l->host, "%s", host);
     l->next = n->listeners;
     n->listeners = l;
     return 0;
+}
+
+int net_unlisten(net_t *n, const char *host, int port)
+{
+    listener_t **pp, *l;
+    for (pp = &n->listeners; (l = *pp) != NULL; pp = &l->next) {
+        if (l->port == port && strcmp(l->host, host) == 0) {
+            *pp = l->next;
+            uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+            return 0;
+        }
+    }
+    return UV_ENOENT;
 }
 
 typedef struct connect_req_s {

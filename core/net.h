@@ -45,6 +45,10 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud);
 int net_listen(net_t *n, const char *host, int port, sess_side_t side,
                const sess_config_t *cfg, int *bound_port);
 
+/* Stop listening on host:port (as given to net_listen; port the bound
+ * one). Sessions accepted there go on. Returns 0 or UV_ENOENT. */
+int net_unlisten(net_t *n, const char *host, int port);
+
 /* Connect to host:port; on success the session is announced with
  * owner.opened and `cb` gets it; on failure cb gets NULL and the libuv
  * error. Returns 0 or a negative libuv error (cb is not called then). */

@@ -106,12 +106,15 @@ local function remember(id, rec)
     list[#list + 1] = rec
 end
 
-local function user_text(pdu)
+local server = require "smpp.server"
+
+-- The message's text as UTF-8 (data_coding 0 in the account's alphabet).
+local function user_text(pdu, system_id)
     local data = pdu.message_payload or pdu.short_message or ""
     if (pdu.esm_class or 0) % 128 >= 64 and #data > 0 then   -- UDHI: skip the header
         data = data:sub(data:byte(1) + 2)
     end
-    local coding = text.coding_of(pdu.data_coding or 0, "gsm")
+    local coding = text.coding_of(pdu.data_coding or 0, server.alphabet(system_id))
     if coding == "gsm" or coding == "ascii" or coding == "latin1" or coding == "ucs2" then
         return text.decode(data, coding)
     end
@@ -196,13 +199,13 @@ local function new_record(session, pdu, id, ton, npi, dest)
         source = pdu.source_addr or "", source_ton = pdu.source_addr_ton or 0, source_npi = pdu.source_addr_npi or 0,
         dest = dest, dest_ton = ton, dest_npi = npi,
         registered_delivery = pdu.registered_delivery or 0,
-        text = user_text(pdu):sub(1, 20), submitted = os.time(), stat = "ENROUTE", err = 0,
+        text = user_text(pdu, session.system_id):sub(1, 20), submitted = os.time(), stat = "ENROUTE", err = 0,
     }
 end
 
 -- Echo (auto-reply): the message comes back as an MO from its destination.
 local function echo(session, rec, pdu)
-    local body = user_text(pdu)
+    local body = user_text(pdu, rec.system_id)
     if opt.echo == "off" or (opt.echo == "keyword" and not body:lower():match("^echo ")) then return end
     smpp.after(0, function()
         smpp.deliver(rec.system_id, {
@@ -233,7 +236,7 @@ local function accept(session, pdu)
     if pdu.replace_if_present_flag == 1 then
         local old = pending_like(session, pdu)
         if old then
-            old.text = user_text(pdu):sub(1, 20)
+            old.text = user_text(pdu, session.system_id):sub(1, 20)
             old.registered_delivery = pdu.registered_delivery or 0
             return S.ESME_ROK, { message_id = old.id }
         end
@@ -336,7 +339,7 @@ end
 function handlers.replace_sm(session, pdu)
     local rec = find(pdu)
     if not rec or rec.final then return S.ESME_RREPLACEFAIL end
-    rec.text = user_text(pdu):sub(1, 20)
+    rec.text = user_text(pdu, session.system_id):sub(1, 20)
     rec.registered_delivery = pdu.registered_delivery or rec.registered_delivery
     if pdu.schedule_delivery_time ~= "" or pdu.validity_period ~= "" then
         smpp.cancel(rec.timer)

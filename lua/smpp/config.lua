@@ -38,6 +38,8 @@ local schema = {
             max_binds = { type = "integer", min = 0 },
             throughput = { type = "number", min = 0, doc = "submit_sm/submit_multi/data_sm per second, 0 = unlimited" },
             burst = { type = "number", min = 0, doc = "token bucket size (default: throughput)" },
+            default_alphabet = { type = "enum", values = { "gsm", "latin1", "ascii" },
+                                 doc = "what data_coding 0 means for this peer (default gsm)" },
         } } },
         -- free-form sections read by the scripts, which check them
         smsc = { type = "table", free = true },

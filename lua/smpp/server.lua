@@ -28,7 +28,7 @@ function M.accounts(list)
         accts[a.system_id] = {
             system_id = a.system_id, password = a.password or "", types = types,
             max_binds = a.max_binds or 0, throughput = a.throughput or 0, burst = a.burst or 0,
-            binds = 0,
+            default_alphabet = a.default_alphabet or "gsm", binds = 0,
         }
     end
     return accts
@@ -49,6 +49,12 @@ function M.check_bind(sess, pdu)
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
     end
     return S.ESME_ROK, { system_id = M.our_system_id or "smppgw", sc_interface_version = 0x34 }
+end
+
+-- alphabet(system_id) -> what data_coding 0 means for this account's peer.
+function M.alphabet(system_id)
+    local a = M.active_accounts and M.active_accounts[system_id]
+    return a and a.default_alphabet or "gsm"
 end
 
 -- load_script(path, conf) -> handlers | nil, message
