@@ -999,6 +999,23 @@ static void read_config(lua_State *L, int idx, sess_config_t *c)
     if (lua_istable(L, idx)) read_config_over(L, idx, c);
 }
 
+/* One line with the process totals, when serving ends: what came in and
+ * went out, by command (operators and the specs compare both sides). */
+static void log_totals(void)
+{
+    char line[2048];
+    size_t i, n = 0;
+    const pdu_cmd_t *c;
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL && n < sizeof line - 64; i++) {
+        if (!sess_totals.sum.rx_cmd[i] && !sess_totals.sum.tx_cmd[i]) continue;
+        n += (size_t)snprintf(line + n, sizeof line - n, " %s %u/%u", c->name,
+                              sess_totals.sum.rx_cmd[i], sess_totals.sum.tx_cmd[i]);
+    }
+    line[n] = '\0';
+    log_msg(LOG_INFO, 0, "totals: %llu sessions; PDUs in/out by command:%s",
+            (unsigned long long)sess_totals.opened, n ? line : " none");
+}
+
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=}... },
  *             session = {...}, start = function } -> true | nil, error
  * Runs the loop until a signal or core.shutdown() ends every session. */
@@ -1057,6 +1074,7 @@ static int l_serve(lua_State *L)
 
     /* listeners keep the loop alive until a shutdown closes them */
     uv_run(rt.loop, UV_RUN_DEFAULT);
+    log_totals();
     close_timers();
     uv_run(rt.loop, UV_RUN_NOWAIT);
     net_free(rt.net);

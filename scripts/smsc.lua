@@ -159,7 +159,7 @@ end
 -- Send a receipt to a receiver of system_id, or hold it until one binds.
 local function send_receipt(system_id, pdu)
     local resp, err = smpp.deliver(system_id, pdu)
-    if not resp and (err == "no receiver" or err == "closed" or err == "timeout") then
+    if not resp and (err == "no receiver" or err == "closed" or err == "timeout" or err == "window full") then
         hold(system_id, pdu)
     elseif resp and resp.command_status ~= 0 then
         smpp.log("info", "receipt %s refused by %s: %s", pdu.receipted_message_id, system_id,

@@ -57,11 +57,12 @@ function M.alphabet(system_id)
     return a and a.default_alphabet or "gsm"
 end
 
--- load_script(path, conf) -> handlers | nil, message
-function M.load_script(path, conf)
+-- load_script(path, conf, conf_path) -> handlers | nil, message. The
+-- script receives (conf, conf_path) as `...`.
+function M.load_script(path, conf, conf_path)
     local chunk, err = loadfile(path)
     if not chunk then return nil, err end
-    local ok, handlers = pcall(chunk, conf)
+    local ok, handlers = pcall(chunk, conf, conf_path)
     if not ok then return nil, path .. ": " .. tostring(handlers) end
     if type(handlers) ~= "table" then
         return nil, path .. ": must return a table of handlers, returned " .. type(handlers)
@@ -91,7 +92,7 @@ function M.prepare(conf_path, overrides)
     if not conf then return nil, err end
     local handlers = {}
     if conf.script then
-        handlers, err = M.load_script(config.resolve(conf_path, conf.script), conf)
+        handlers, err = M.load_script(config.resolve(conf_path, conf.script), conf, conf_path)
         if not handlers then return nil, err end
     end
     local listen = {}
@@ -107,7 +108,74 @@ function M.prepare(conf_path, overrides)
     return conf, handlers, listen
 end
 
--- run(conf_path, overrides) -> exit code. Serves until SIGINT/SIGTERM.
+-- The runtime's own handlers around the script's: the default bind, the
+-- bind count of each account for max_binds, and the upstream links' down
+-- events.
+local function wrap(handlers)
+    local upstream = require "smpp.upstream"
+    local h = {}
+    for k, v in pairs(handlers) do h[k] = v end
+    if not (h.bind or h.bind_transmitter or h.bind_receiver or h.bind_transceiver) then
+        h.bind = M.check_bind
+    end
+    h.up = function(sess)
+        local a = sess.side == "server" and M.active_accounts[sess.system_id]
+        if a then a.binds = a.binds + 1 end
+        if handlers.up then return handlers.up(sess) end
+    end
+    h.down = function(sess, reason)
+        local a = sess.side == "server" and M.active_accounts[sess.system_id]
+        if a then a.binds = a.binds - 1 end
+        upstream.on_down(sess, reason)
+        if handlers.down then return handlers.down(sess, reason) end
+    end
+    h.start = function()
+        upstream.configure(M.conf.upstreams)
+        if handlers.start then return handlers.start() end
+    end
+    return h
+end
+
+local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") end
+
+-- reload() -> true | nil, message: load the configuration and its script
+-- again. If either fails, everything keeps running as it was and the error
+-- is logged. Otherwise new requests go to the new handlers (requests in
+-- flight finish on the old ones), accounts and upstream links follow the
+-- new config (links added, removed or rebound), and so do listeners.
+function M.reload()
+    local conf, handlers, listen = M.prepare(M.conf_path, M.overrides)
+    if not conf then
+        require("smpp").log("error", "reload failed, the running configuration stays: %s", handlers)
+        return nil, handlers
+    end
+    local old = M.active_accounts
+    M.active_accounts = M.accounts(conf.accounts)
+    for id, a in pairs(M.active_accounts) do
+        if old[id] then a.binds = old[id].binds end
+    end
+    M.conf = conf
+    M.our_system_id = conf.system_id or "smppgw"
+    core.set_handlers(wrap(handlers))
+    local was, now = {}, {}
+    for _, l in ipairs(M.listen) do was[addr_key(l)] = l end
+    for _, l in ipairs(listen) do now[addr_key(l)] = l end
+    for k, l in pairs(was) do
+        if not now[k] then core.unlisten(l.host, l.bound or l.port) end
+    end
+    for k, l in pairs(now) do
+        if was[k] then l.bound = was[k].bound
+        else l.bound = core.listen(l.host, l.port, l.side) end
+    end
+    M.listen = listen
+    require("smpp.upstream").configure(conf.upstreams)
+    if handlers.start then smpp.after(0, handlers.start) end
+    require("smpp").log("info", "reloaded %s", M.conf_path)
+    return true
+end
+
+-- run(conf_path, overrides) -> exit code. Serves until SIGINT/SIGTERM;
+-- SIGHUP reloads.
 function M.run(conf_path, overrides)
     local conf, handlers, listen = M.prepare(conf_path, overrides)
     if not conf then
@@ -116,27 +184,12 @@ function M.run(conf_path, overrides)
     end
     local log = conf.log or {}
     core.log_config(log.level or "info", log.format or "text")
+    M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
-
-    -- The runtime's own handlers wrap the script's: the default bind, and
-    -- the bind count of each account for max_binds.
-    local h = {}
-    for k, v in pairs(handlers) do h[k] = v end
-    if not (h.bind or h.bind_transmitter or h.bind_receiver or h.bind_transceiver) then
-        h.bind = M.check_bind
-    end
-    h.up = function(sess)
-        local a = M.active_accounts[sess.system_id]
-        if a then a.binds = a.binds + 1 end
-        if handlers.up then return handlers.up(sess) end
-    end
-    h.down = function(sess, reason)
-        local a = M.active_accounts[sess.system_id]
-        if a then a.binds = a.binds - 1 end
-        if handlers.down then return handlers.down(sess, reason) end
-    end
-    local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = handlers.start }
+    local h = wrap(handlers)
+    local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
+                                 reload = function() M.reload() end }
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")
         return 1

@@ -66,11 +66,13 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
                         transmitter = "bind_transmitter", receiver = "bind_receiver",
                         transceiver = "bind_transceiver" }
 
--- connect{host=, port=, system_id=, password=, system_type=, bind="trx"}
--- -> bound session | nil, err [, status]. Connects as an ESME and binds.
--- With bind = false it returns the session unbound (e.g. to wait for outbind).
+-- connect{host=, port=, system_id=, password=, system_type=, bind="trx",
+-- session = {window=, response_timeout=, ...}} -> bound session | nil, err
+-- [, status]. Connects as an ESME and binds; `session` overrides the
+-- config's session options for this connection. With bind = false it
+-- returns the session unbound.
 function M.connect(opts)
-    local ok, err = core.connect(opts.host or "127.0.0.1", opts.port or 2775)
+    local ok, err = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session)
     if not ok then return nil, err end
     local sess, cerr = yield()
     if not sess then return nil, cerr end
@@ -131,22 +133,50 @@ end
 
 local turn = {}
 
--- deliver(system_id, pdu) -> response | nil, err [, status]: send `pdu`
--- (deliver_sm unless pdu.command says otherwise) to a bound receiver or
--- transceiver of system_id, taking turns between them. err "no receiver"
--- when none is bound. Used for MO messages and delivery receipts.
-function M.deliver(system_id, pdu)
-    local rx = M.sessions { system_id = system_id, can_receive = true }
-    if #rx == 0 then return nil, "no receiver" end
-    turn[system_id] = (turn[system_id] or 0) % #rx + 1
+-- deliver(system_id, pdu [, wait]) -> response | nil, err [, status]:
+-- send `pdu` (deliver_sm unless pdu.command says otherwise) to a bound
+-- receiver or transceiver of system_id among the sessions that bound to us
+-- (not our own upstream binds), taking turns between them. When every
+-- receiver's window is full it waits for a slot, at most `wait` seconds
+-- (default 5). err "no receiver" when none is bound. Used for MO messages
+-- and delivery receipts.
+function M.deliver(system_id, pdu, wait)
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
-    return rx[turn[system_id]]:send(pdu)
+    local deadline = core.now() + (wait or 5) * 1000
+    while true do
+        local rx = M.sessions { system_id = system_id, can_receive = true, side = "server" }
+        if #rx == 0 then return nil, "no receiver" end
+        for _ = 1, #rx do
+            turn[system_id] = (turn[system_id] or 0) % #rx + 1
+            local resp, err, status = rx[turn[system_id]]:send(pdu)
+            if err ~= "window full" then return resp, err, status end
+        end
+        if core.now() >= deadline then return nil, "window full" end
+        M.sleep(0.005)
+    end
 end
 
 -- log(level, fmt, ...): a log line ("error", "warn", "info", "debug").
 function M.log(level, fmt, ...)
     core.log(level, select("#", ...) > 0 and fmt:format(...) or fmt)
 end
+
+-- wait(register [, timeout]) -> the values given to wake(token, ...), or
+-- nil, "timeout". Suspends the running task; register(token) runs first so
+-- the caller can put the token where a waker will find it (a queue of
+-- waiters, a table of pending ids). Queues and semaphores are built on it.
+function M.wait(register, timeout)
+    local token = core.suspend()
+    register(token)
+    local timer = timeout and core.after(timeout * 1000, function() core.wake(token, nil, "timeout") end, false)
+    local results = { yield() }
+    if timer then core.cancel(timer) end
+    return unpack(results)
+end
+
+-- wake(token, ...) -> true if a task was waiting on token (it resumes on
+-- the next loop turn with those values).
+M.wake = core.wake
 
 M.stats = core.stats
 M.now = core.now

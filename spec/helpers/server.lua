@@ -15,7 +15,7 @@ local function write(path, text)
 end
 
 -- start{conf = "lua text of a config table" | nil, script = "lua text" | nil,
---       conf_file = path (use an existing config), args = {...}}
+--       conf_file = path (use an existing config), args = {...}, port = n}
 -- -> server with .port, .pid, .log (path); waits until it listens.
 function M.start(opts)
     local dir = os.tmpname()
@@ -31,8 +31,9 @@ function M.start(opts)
     local extra = table.concat(opts.args or {}, " ")
     local pidfile = dir .. "/pid"
     -- a waiting shell records the exit code in the log when smppgw ends
-    os.execute(string.format("sh -c '%s run %s -l 127.0.0.1:0 %s > %s 2>&1 & echo $! > %s; "
-        .. "wait $!; echo \"exit=$?\" >> %s' > /dev/null 2>&1 &", run.bin, conf, extra, log, pidfile, log))
+    os.execute(string.format("sh -c '%s run %s -l 127.0.0.1:%d %s > %s 2>&1 & echo $! > %s; "
+        .. "wait $!; echo \"exit=$?\" >> %s' > /dev/null 2>&1 &", run.bin, conf, opts.port or 0, extra, log,
+        pidfile, log))
     local deadline = socket.gettime() + 10
     local pid
     while not pid and socket.gettime() < deadline do
@@ -80,6 +81,16 @@ end
 
 function Server:kill()
     os.execute("kill -9 " .. self.pid .. " 2>/dev/null")
+end
+
+-- Rewrite the config (or script) file of a running server (for reloads).
+function Server:write(name, text) write(self.dir .. "/" .. name, text) end
+
+-- Count the log lines matching a pattern.
+function Server:count_log(pattern)
+    local n = 0
+    for _ in self:log_text():gmatch(pattern) do n = n + 1 end
+    return n
 end
 
 -- The exit code once it has ended (nil while running).

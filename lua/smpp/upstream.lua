@@ -1,0 +1,294 @@
+-- smpp.upstream -- links to upstream SMSCs, kept bound (reconnect with
+-- backoff and jitter), and sending through them within each link's window,
+-- rate and throttle back-off.
+local smpp = require "smpp"
+local core = require "smpp.core"
+local ratelimit = require "smpp.ratelimit"
+
+local S = smpp.status
+local floor, max, min, random = math.floor, math.max, math.min, math.random
+
+local M = {}
+
+local links = {}        -- name -> Link
+local by_session = {}   -- session id -> Link (our binds to upstreams)
+
+local defaults = {
+    host = "127.0.0.1", port = 2775, system_id = "", password = "", system_type = "",
+    bind = "trx", binds = 1, window = 10, response_timeout = 30, throughput = 0,
+    enquire_link_interval = 30, enquire_link_misses = 3,
+    reconnect_min = 1, reconnect_max = 30, bind_refused_delay = 60,
+    throttle_backoff = 1, throttle_retries = 3, wait = 5,
+}
+
+local function now() return core.now() / 1000 end
+
+-- A delay with +-25 % jitter, so that many links do not reconnect in step.
+local function jitter(d) return d * (0.75 + random() * 0.5) end
+
+local Link = {}
+Link.__index = Link
+
+-- -- Waiting for the link to be usable -------------------------------------------
+
+-- Wake every task waiting for this link (a bind came up, a window slot was
+-- freed, a pause ended, the link was removed); each re-checks what it needs.
+function Link:wake_all()
+    local waiters = self.waiters
+    self.waiters = {}
+    for _, tok in ipairs(waiters) do smpp.wake(tok) end
+end
+
+function Link:wait_for_change(seconds)
+    smpp.wait(function(tok) self.waiters[#self.waiters + 1] = tok end, max(seconds, 0.001))
+end
+
+-- The next bound slot with room in its window, taking turns.
+function Link:pick()
+    local n = #self.slots
+    for _ = 1, n do
+        self.turn = self.turn % n + 1
+        local sl = self.slots[self.turn]
+        if sl.state == "up" and sl.inflight < self.conf.window then return sl end
+    end
+end
+
+function Link:is_up()
+    for _, sl in ipairs(self.slots) do if sl.state == "up" then return true end end
+    return false
+end
+
+-- Requests sent and not yet answered, over all binds.
+function Link:outstanding()
+    local n = 0
+    for _, sl in ipairs(self.slots) do n = n + (sl.inflight or 0) end
+    return n
+end
+
+-- Usable now: bound, not paused by a throttle answer.
+function Link:usable() return not self.removed and self:is_up() and now() >= self.paused_until end
+
+-- -- Sending -----------------------------------------------------------------------
+
+-- link:send(pdu [, {wait = seconds}]) -> response | nil, err [, status].
+-- Waits (at most `wait` seconds, default the link's) for a bound session
+-- with a free window slot, the rate limit and any throttle pause; answers
+-- ESME_RTHROTTLED / ESME_RMSGQFUL pause the link for throttle_backoff and
+-- the message is sent again (throttle_retries times). err "link down" or
+-- "link busy" when the wait ran out before sending (the message was not
+-- sent: safe to try elsewhere); "timeout", "closed", "nack" after sending.
+function Link:send(pdu, opts)
+    local c = self.conf
+    local deadline = now() + (opts and opts.wait or c.wait)
+    local retries = 0
+    while true do
+        local slot
+        while true do
+            if self.removed then return nil, "link down" end
+            local t = now()
+            local pause = self.paused_until - t
+            if pause <= 0 then
+                slot = self:pick()
+                if slot then
+                    local ok, wait = self.bucket:take(1)
+                    if ok then break end
+                    slot, pause = nil, wait
+                end
+            end
+            local left = deadline - t
+            if left <= 0 then
+                self.stats.not_sent = self.stats.not_sent + 1
+                return nil, self:is_up() and "link busy" or "link down"
+            end
+            self:wait_for_change(pause > 0 and min(pause, left) or left)
+        end
+        slot.inflight = slot.inflight + 1
+        self.stats.sent = self.stats.sent + 1
+        local resp, err, status = slot.session:send(pdu)
+        slot.inflight = slot.inflight - 1
+        self:wake_all()
+        local st = resp and resp.command_status
+        if resp and (st == S.ESME_RTHROTTLED or st == S.ESME_RMSGQFUL) then
+            self.stats.throttled = self.stats.throttled + 1
+            self.paused_until = now() + c.throttle_backoff
+            if retries >= c.throttle_retries then return resp end
+            retries = retries + 1
+            smpp.log("info", "upstream %s answered %s: pausing %.2f s, retry %d", self.name,
+                smpp.status_name(st), c.throttle_backoff, retries)
+        else
+            if resp and st == 0 then self.stats.ok = self.stats.ok + 1
+            elseif resp then self.stats.error = self.stats.error + 1
+            else self.stats.failed = self.stats.failed + 1 end
+            return resp, err, status
+        end
+    end
+end
+
+-- -- Keeping the binds up -------------------------------------------------------------
+
+function Link:session_opts()
+    local c = self.conf
+    return { window = c.window, response_timeout = c.response_timeout,
+             enquire_link_interval = c.enquire_link_interval,
+             enquire_link_misses = c.enquire_link_misses, init_timeout = 0 }
+end
+
+-- One bind slot's life: connect, bind, wait for the session to go down,
+-- back off, again, until the link is removed.
+function Link:maintain(i)
+    local c = self.conf
+    local delay = c.reconnect_min
+    while not self.removed do
+        local slot = self.slots[i]
+        slot.state = "connecting"
+        local s, err, status = smpp.connect { host = c.host, port = c.port, system_id = c.system_id,
+            password = c.password, system_type = c.system_type, bind = c.bind,
+            session = self:session_opts() }
+        if s and self.removed then
+            s:unbind()
+            return
+        end
+        local wait
+        if s then
+            slot.state, slot.session, slot.inflight = "up", s, 0
+            by_session[s.id] = self
+            self.stats.binds = self.stats.binds + 1
+            smpp.log("info", "upstream %s: bind %d up as %s (session %d)", self.name, i, s.bind_type, s.id)
+            self:wake_all()
+            local reason = smpp.wait(function(tok) slot.down_token = tok end)
+            by_session[s.id] = nil
+            slot.state, slot.session, slot.down_token = "down", nil, nil
+            self.last_error = reason
+            smpp.log("warn", "upstream %s: bind %d down (%s)", self.name, i, tostring(reason))
+            self:wake_all()
+            delay = c.reconnect_min
+            wait = delay
+        else
+            self.last_error = status and (err .. ": " .. (smpp.status_name(status) or status)) or err
+            if err == "bind refused" then
+                -- wrong credentials will not fix themselves quickly
+                wait = max(delay, c.bind_refused_delay)
+                smpp.log("error", "upstream %s: bind %d refused (%s); retrying in %.1f s", self.name, i,
+                    smpp.status_name(status) or tostring(status), wait)
+            else
+                wait = delay
+                smpp.log("warn", "upstream %s: bind %d failed (%s); retrying in %.1f s", self.name, i,
+                    tostring(err), wait)
+            end
+            delay = min(delay * 2, c.reconnect_max)
+        end
+        if self.removed then return end
+        slot.state = "backoff"
+        self.stats.reconnects = self.stats.reconnects + 1
+        smpp.sleep(jitter(wait))
+    end
+end
+
+function Link:start()
+    for i = 1, self.conf.binds do
+        self.slots[i] = { state = "down", inflight = 0 }
+        smpp.after(0, function() self:maintain(i) end)
+    end
+end
+
+-- Stop: unbind every session (in-flight requests finish first).
+function Link:remove()
+    self.removed = true
+    for _, sl in ipairs(self.slots) do
+        if sl.session then sl.session:unbind() end
+    end
+    self:wake_all()
+end
+
+function Link:state()
+    local up = 0
+    for _, sl in ipairs(self.slots) do if sl.state == "up" then up = up + 1 end end
+    if up == #self.slots then return "up" end
+    if up > 0 then return "partial" end
+    return "down"
+end
+
+-- -- Module functions ---------------------------------------------------------------
+
+local function new_link(name, conf)
+    local self = setmetatable({ name = name, conf = conf, slots = {}, waiters = {}, turn = 0,
+        paused_until = 0, removed = false,
+        stats = { sent = 0, ok = 0, error = 0, failed = 0, throttled = 0, not_sent = 0,
+                  binds = 0, reconnects = 0 } }, Link)
+    self.bucket = ratelimit.bucket(conf.throughput, max(1, conf.throughput), now)
+    return self
+end
+
+local function merged(c)
+    local out = {}
+    for k, v in pairs(defaults) do out[k] = v end
+    for k, v in pairs(c) do out[k] = v end
+    return out
+end
+
+local function same(a, b)
+    for k, v in pairs(a) do if b[k] ~= v then return false end end
+    for k, v in pairs(b) do if a[k] ~= v then return false end end
+    return true
+end
+
+-- configure(list): make the links match the config's `upstreams` (at start
+-- and on reload): new ones connect, removed ones unbind, changed ones are
+-- replaced (unbind, then bind with the new settings), the rest stay bound.
+function M.configure(list)
+    local seen = {}
+    for _, c in ipairs(list or {}) do
+        local conf = merged(c)
+        seen[c.name] = true
+        local old = links[c.name]
+        if not (old and same(old.conf, conf)) then
+            if old then
+                smpp.log("info", "upstream %s changed: rebinding", c.name)
+                old:remove()
+            end
+            local l = new_link(c.name, conf)
+            links[c.name] = l
+            l:start()
+        end
+    end
+    for name, l in pairs(links) do
+        if not seen[name] then
+            smpp.log("info", "upstream %s removed: unbinding", name)
+            l:remove()
+            links[name] = nil
+        end
+    end
+end
+
+-- get(name) -> link | nil
+function M.get(name) return links[name] end
+
+-- link_of(session) -> the link a session of ours belongs to (nil for ESMEs).
+function M.link_of(session) return by_session[session.id] end
+
+-- on_down(session, reason): the runtime's down event, for our binds.
+function M.on_down(session, reason)
+    local l = by_session[session.id]
+    if not l then return end
+    for _, sl in ipairs(l.slots) do
+        if sl.session == session and sl.down_token then smpp.wake(sl.down_token, reason) end
+    end
+end
+
+-- stats() -> array of {name, state, binds_up, outstanding, sent, ok, ...}
+function M.stats()
+    local out = {}
+    for name, l in pairs(links) do
+        local st = { name = name, state = l:state(), outstanding = l:outstanding(),
+                     paused = now() < l.paused_until, last_error = l.last_error }
+        local up = 0
+        for _, sl in ipairs(l.slots) do if sl.state == "up" then up = up + 1 end end
+        st.binds_up, st.binds = up, #l.slots
+        for k, v in pairs(l.stats) do st[k] = v end
+        out[#out + 1] = st
+    end
+    table.sort(out, function(a, b) return a.name < b.name end)
+    return out
+end
+
+return M
