@@ -270,3 +270,14 @@ describe("#integration gateway accounting", function()
         assert.equal(n, g)
     end)
 end)
+
+describe("#integration gateway upstream refusing the bind", function()
+    it("backs off bind_refused_delay and says why", function()
+        A = server.start { conf = smsc_conf("decimal") }
+        B = server.start { conf = smsc_conf("uuid") }
+        GW = server.start { conf = gateway_conf(A.port, B.port, nil,
+            ("{ name = 'wrongpw', port = %d, system_id = 'gw', password = 'nope', bind_refused_delay = 42 },"):format(A.port)) }
+        assert.is_true(GW:wait_log("upstream wrongpw: bind 1 refused %(ESME_RINVPASWD%); retrying in 42%.0 s", 5))
+        stop_all()
+    end)
+end)

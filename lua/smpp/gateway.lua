@@ -44,7 +44,8 @@ M.configure()
 local turns = {}           -- route name -> round robin position
 local route_buckets = {}   -- route name -> token bucket
 
--- The route's upstreams in the order its strategy tries them.
+-- candidates(route) -> the route's upstreams in the order its strategy
+-- tries them (exposed for the specs).
 local function candidates(route)
     local to, n = route.to, #route.to
     if n == 1 then return to end
@@ -75,6 +76,8 @@ local function candidates(route)
     end
     return order
 end
+
+M.candidates = candidates
 
 local function status_set(list)
     local set = {}
