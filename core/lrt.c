@@ -313,6 +313,7 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     lua_setfield(L, -2, "id");
     set_field_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
     set_field_str(L, "remote", net_remote(s));
+    set_field_str(L, "local", net_local(s));
     set_field_str(L, "state", sess_state_name(sess_state(s)));
     set_field_str(L, "system_id", "");
     lua_newtable(L);

@@ -28,6 +28,7 @@ struct conn_s {
     int             announced;    /* owner.opened was called */
     intptr_t        owner_data;
     char            remote[64];
+    char            local[64];    /* our address of this connection */
     net_connect_fn  connect_cb;
     void           *connect_arg;
     conn_t         *next, *prev;  /* all connections */
@@ -392,13 +393,16 @@ static conn_t *conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg)
     return c;
 }
 
-static void set_remote(conn_t *c)
+/* "host:port" of one end of the connection. */
+static void addr_name(conn_t *c, int peer, char *out, size_t n)
 {
     struct sockaddr_storage ss;
-    int len = sizeof ss;
+    int len = sizeof ss, rc;
     char host[48] = "?";
     int port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    rc = peer ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len)
+              : uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (rc == 0) {
         if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -407,13 +411,14 @@ static void set_remote(conn_t *c)
             port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         }
     }
-    snprintf(c->remote, sizeof c->remote, "%s:%d", host, port);
+    snprintf(out, n, "%s:%d", host, port);
 }
 
 static void announce(conn_t *c)
 {
     uv_tcp_nodelay(&c->tcp, 1);
-    set_remote(c);
+    addr_name(c, 1, c->remote, sizeof c->remote);
+    addr_name(c, 0, c->local, sizeof c->local);
     read_start(c);
     c->announced = 1;
     log_msg(LOG_INFO, sess_id(c->sess), "connection %s %s", 
@@ -597,6 +602,12 @@ const char *net_remote(const sess_t *s)
 {
     const conn_t *c = sess_userdata(s);
     return c->remote;
+}
+
+const char *net_local(const sess_t *s)
+{
+    const conn_t *c = sess_userdata(s);
+    return c->local;
 }
 
 void net_set_owner_data(sess_t *s, intptr_t v) { ((conn_t *)sess_userdata(s))->owner_data = v; }

@@ -74,8 +74,9 @@ void net_foreach(net_t *n, void (*fn)(sess_t *s, void *arg), void *arg);
  * after calls made outside its callbacks, e.g. sess_send from a timer. */
 void net_touch(sess_t *s);
 
-/* "host:port" of the peer. */
+/* "host:port" of the peer, and our own end of the connection. */
 const char *net_remote(const sess_t *s);
+const char *net_local(const sess_t *s);
 
 /* Per-session slot for the owner, and the loop clock in milliseconds. */
 void     net_set_owner_data(sess_t *s, intptr_t v);

@@ -87,6 +87,7 @@ return {
         return submit(session, pdu)
     end,
     deliver_sm = from_upstream,
+    outbind = upstream.on_outbind,                        -- links that wait for outbind
     up = function(session) gateway.flush(session) end,   -- held receipts and MO
     start = function() gateway.start() end,
 }

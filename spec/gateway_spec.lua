@@ -281,3 +281,30 @@ describe("#integration gateway upstream refusing the bind", function()
         stop_all()
     end)
 end)
+
+describe("#integration gateway upstream by outbind", function()
+    it("binds as a receiver when the SMSC sends outbind, and routes its MO", function()
+        A = server.start { conf = smsc_conf("decimal") }
+        B = server.start { conf = smsc_conf("uuid") }
+        GW = server.start { conf = gateway_conf(A.port, B.port, nil,
+            "{ name = 'OB', outbind_listen = '127.0.0.1:0', system_id = 'gw', password = 'gwpw' },") }
+        assert.is_true(GW:wait_log("listening on 127%.0%.0%.1:%d+ for outbind", 5))
+        local port = tonumber(GW:log_text():match("listening on 127%.0%.0%.1:(%d+) for outbind"))
+        local esme1 = esme("esme1", "pw1")
+        local smsc = wire.connect(port)               -- the test plays the SMSC
+        smsc:send(wire.pdu(id.outbind, 1, wire.cstr("SMSC") .. wire.cstr("x")))
+        local b = assert(smsc:read())
+        assert.equal(id.bind_receiver, b.id)
+        assert.equal("gw", wire.first_cstr(b.body))
+        smsc:send(wire.pdu(RESP + id.bind_receiver, b.seq, wire.cstr("SMSC")))
+        assert.is_true(GW:wait_log("upstream OB: bind up after outbind", 5))
+        smsc:send(wire.submit_sm(9, { source_addr = "447700900123", destination_addr = "1115" }, id.deliver_sm))
+        local r = assert(smsc:read())
+        assert.same({ RESP + id.deliver_sm, ROK, 9 }, { r.id, r.status, r.seq })
+        local d = deliver(esme1, 5)
+        assert.equal("1115", d.destination_addr)
+        smsc:close()
+        esme1:close()
+        stop_all()
+    end)
+end)

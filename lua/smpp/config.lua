@@ -58,6 +58,7 @@ local schema = {
             throttle_backoff = { type = "number", min = 0, doc = "pause after ESME_RTHROTTLED/ESME_RMSGQFUL" },
             throttle_retries = { type = "integer", min = 0, doc = "resends after a throttle answer" },
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
+            outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
         } } },
         -- free-form sections read by the scripts, which check them
         smsc = { type = "table", free = true },

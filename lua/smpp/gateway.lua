@@ -226,33 +226,54 @@ local function onward(pdu)
     return out
 end
 
--- deliver(account, pdu) -> true | nil, status: send to a receiver of the
--- account, or hold it (bounded) until one binds. The status is what to
--- answer the upstream when it cannot even be held.
-function M.deliver(account, pdu)
-    local resp, err = smpp.deliver(account, pdu)
-    if resp then
-        stats.delivered = stats.delivered + 1
-        if resp.command_status ~= 0 then
-            smpp.log("info", "%s refused a %s: %s", account, pdu.command or "deliver_sm",
-                smpp.status_name(resp.command_status) or resp.command_status)
-        end
-        return true
-    end
-    if err ~= "no receiver" and err ~= "closed" and err ~= "timeout" and err ~= "window full" then
-        stats.undeliverable = stats.undeliverable + 1
-        smpp.log("warn", "cannot deliver to %s: %s", account, tostring(err))
-        return true
-    end
+local function hold(account, pdu)
     if queued >= opt.queue_max then
         stats.undeliverable = stats.undeliverable + 1
-        return nil, S.ESME_RX_T_APPN
+        smpp.log("warn", "message for %s dropped: %d already held", account, queued)
+        return false
     end
     queues[account] = queues[account] or {}
     table.insert(queues[account], { pdu = pdu, at = now() })
     queued = queued + 1
     stats.held = stats.held + 1
     return true
+end
+
+local function has_receiver(account)
+    return #smpp.sessions { system_id = account, can_receive = true, side = "server" } > 0
+end
+
+-- Send to a receiver now (in a task of its own); hold it again if the
+-- receiver went away meanwhile.
+local function send_on(account, pdu)
+    smpp.after(0, function()
+        local resp, err = smpp.deliver(account, pdu)
+        if resp then
+            stats.delivered = stats.delivered + 1
+            if resp.command_status ~= 0 then
+                smpp.log("info", "%s refused a %s: %s", account, pdu.command or "deliver_sm",
+                    smpp.status_name(resp.command_status) or resp.command_status)
+            end
+        elseif err == "no receiver" or err == "closed" or err == "timeout" or err == "window full" then
+            hold(account, pdu)
+        else
+            stats.undeliverable = stats.undeliverable + 1
+            smpp.log("warn", "cannot deliver to %s: %s", account, tostring(err))
+        end
+    end)
+end
+
+-- deliver(account, pdu) -> true | nil, status: hand a receipt or MO to a
+-- receiver of the account, or hold it (bounded) until one binds. The
+-- upstream is answered at once (the gateway has taken the message); the
+-- status is for when it cannot even be held (ESME_RX_T_APPN: try later).
+function M.deliver(account, pdu)
+    if has_receiver(account) then
+        send_on(account, pdu)
+        return true
+    end
+    if hold(account, pdu) then return true end
+    return nil, S.ESME_RX_T_APPN
 end
 
 -- flush(session): a receiver of an account bound; hand it what waited.
@@ -263,7 +284,7 @@ function M.flush(session)
     for _, item in ipairs(q or {}) do
         queued = queued - 1
         if now() - item.at <= opt.queue_ttl then
-            M.deliver(session.system_id, item.pdu)
+            send_on(session.system_id, item.pdu)
         else
             stats.undeliverable = stats.undeliverable + 1
             smpp.log("warn", "message for %s expired after %d s without a receiver", session.system_id, opt.queue_ttl)

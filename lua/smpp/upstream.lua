@@ -184,16 +184,72 @@ function Link:maintain(i)
     end
 end
 
+local outbind_links = {}   -- "host:port" we listen on -> Link
+
 function Link:start()
     for i = 1, self.conf.binds do
         self.slots[i] = { state = "down", inflight = 0 }
-        smpp.after(0, function() self:maintain(i) end)
+        if not self.conf.outbind_listen then
+            smpp.after(0, function() self:maintain(i) end)
+        end
     end
+    if self.conf.outbind_listen then
+        -- the SMSC opens the connection and sends outbind (M.on_outbind)
+        local host, port = self.conf.outbind_listen:match("^%[?([^%]]*)%]?:(%d+)$")
+        local bound, err = core.listen(host, tonumber(port), "outbind")
+        if not bound then
+            self.last_error = err
+            smpp.log("error", "upstream %s: %s", self.name, err)
+            return
+        end
+        self.outbind_addr = host .. ":" .. bound
+        outbind_links[self.outbind_addr] = self
+        for _, sl in ipairs(self.slots) do sl.state = "awaiting outbind" end
+    end
+end
+
+-- on_outbind(session, pdu): an SMSC connected to one of our outbind
+-- addresses and sent outbind: bind_receiver with that link's credentials,
+-- and the session serves the link until it closes.
+function M.on_outbind(session, pdu)
+    local link = outbind_links[session["local"]]
+    local slot
+    for _, sl in ipairs(link and link.slots or {}) do
+        if sl.state ~= "up" then slot = sl break end
+    end
+    if not slot then
+        smpp.log("warn", "outbind from %s (%s): no upstream link waits for it here", session.remote, pdu.system_id)
+        session:close()
+        return
+    end
+    local c = link.conf
+    local resp, err = session:send { command = "bind_receiver", system_id = c.system_id,
+        password = c.password, system_type = c.system_type, interface_version = 0x34 }
+    if not resp or resp.command_status ~= 0 then
+        link.last_error = resp and ("bind refused: " .. (smpp.status_name(resp.command_status) or "")) or err
+        smpp.log("warn", "upstream %s: bind after outbind failed (%s)", link.name, tostring(link.last_error))
+        session:close()
+        return
+    end
+    slot.state, slot.session, slot.inflight = "up", session, 0
+    by_session[session.id] = link
+    link.stats.binds = link.stats.binds + 1
+    smpp.log("info", "upstream %s: bind up after outbind from %s (session %d)", link.name, session.remote, session.id)
+    link:wake_all()
+    local reason = smpp.wait(function(tok) slot.down_token = tok end)
+    by_session[session.id] = nil
+    slot.state, slot.session, slot.down_token = "awaiting outbind", nil, nil
+    smpp.log("warn", "upstream %s: outbind session down (%s)", link.name, tostring(reason))
 end
 
 -- Stop: unbind every session (in-flight requests finish first).
 function Link:remove()
     self.removed = true
+    if self.outbind_addr then
+        local host, port = self.outbind_addr:match("^(.*):(%d+)$")
+        core.unlisten(host, tonumber(port))
+        outbind_links[self.outbind_addr] = nil
+    end
     for _, sl in ipairs(self.slots) do
         if sl.session then sl.session:unbind() end
     end
