@@ -129,12 +129,26 @@ static uint32_t status_by_name(const char *name, int *found)
 
 /* -- Tasks ------------------------------------------------------------------------ */
 
+/* Finished coroutines are kept for reuse: a new thread, its registry ref
+ * and its entry in the task map cost more than the handler itself. */
+#define TASK_POOL 256
+static task_t *task_pool[TASK_POOL];
+static int task_pooled;
+
 /* A new task whose coroutine has nothing on its stack yet. */
 static task_t *task_new(const char *what)
 {
     lua_State *L = rt.L;
-    task_t *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
+    task_t *t;
+    if (task_pooled > 0) {
+        t = task_pool[--task_pooled];
+        t->what = what;
+        t->sess_id = 0;
+        t->seq = t->cmd_id = 0;
+        t->waiting = 0;
+        return t;
+    }
+    if (!(t = calloc(1, sizeof *t))) return NULL;
     t->co = lua_newthread(L);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the thread */
     t->what = what;
@@ -146,9 +160,16 @@ static task_t *task_new(const char *what)
     return t;
 }
 
-static void task_done(task_t *t)
+/* The task is over. `reusable`: its function returned normally, so the
+ * coroutine can run another function. */
+static void task_done(task_t *t, int reusable)
 {
     lua_State *L = rt.L;
+    if (reusable && task_pooled < TASK_POOL && lua_status(t->co) == 0) {
+        lua_settop(t->co, 0);
+        task_pool[task_pooled++] = t;
+        return;
+    }
     registry_table(L, &rt.tasks);
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
     lua_pushnil(L);
@@ -185,7 +206,7 @@ static void task_fail(task_t *t, const char *msg)
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
             t->seq ? " (answered ESME_RSYSERR)" : "");
     task_answer(t, SMPP_ESME_RSYSERR, 0);
-    task_done(t);
+    task_done(t, 0);
 }
 
 /* The task's function returned: its results are the answer. */
@@ -216,7 +237,7 @@ static void task_finish(task_t *t)
         }
         task_answer(t, status, fields);
     }
-    task_done(t);
+    task_done(t, 1);
 }
 
 /* Resume `t` with the `nargs` values on top of its stack. */

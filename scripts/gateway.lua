@@ -57,7 +57,7 @@ local function submit(session, pdu)
         return link                             -- the status to answer with
     end
     if resp.command_status ~= 0 then return resp.command_status end
-    local fields = { message_id = gateway.remember(session, link, resp) }
+    local fields = { message_id = gateway.remember(session, link, resp, pdu) }
     if pdu.command == "submit_multi" then fields.unsuccess_sme = resp.unsuccess_sme end
     return S.ESME_ROK, fields
 end

@@ -187,19 +187,21 @@ end
 
 local handle_receipt
 
--- remember(session, link, resp) -> the message_id for the ESME. Records
--- which account and ESME id the upstream's id belongs to, then handles any
--- receipt that raced ahead of this response.
-function M.remember(session, link, resp)
+-- remember(session, link, resp, pdu) -> the message_id for the ESME.
+-- Records which account and ESME id the upstream's id belongs to, then
+-- handles any receipt that raced ahead of this response. A message that
+-- asks for no receipt (registered_delivery 0) needs no mapping.
+function M.remember(session, link, resp, pdu)
     local up_id = resp.message_id or ""
     local esme_id = opt.message_id == "own" and M.own_id() or up_id
+    stats.forwarded = stats.forwarded + 1
+    if pdu and (pdu.registered_delivery or 0) == 0 then return esme_id end
     local k = key(link, up_id)
     if not map[k] then map_count = map_count + 1 end
     map[k] = { account = session.system_id, esme_id = esme_id, upstream = link, upstream_id = up_id,
                expires = now() + opt.mapping_ttl }
     fifo[#fifo + 1] = k
     if map_count > opt.mapping_max then expire() end
-    stats.forwarded = stats.forwarded + 1
     local waiting = early[k]
     if waiting then
         early[k] = nil

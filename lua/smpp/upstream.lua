@@ -35,6 +35,7 @@ Link.__index = Link
 -- freed, a pause ended, the link was removed); each re-checks what it needs.
 function Link:wake_all()
     local waiters = self.waiters
+    if #waiters == 0 then return end
     self.waiters = {}
     for _, tok in ipairs(waiters) do smpp.wake(tok) end
 end
@@ -79,7 +80,7 @@ function Link:usable() return not self.removed and self:is_up() and now() >= sel
 -- sent: safe to try elsewhere); "timeout", "closed", "nack" after sending.
 function Link:send(pdu, opts)
     local c = self.conf
-    local deadline = now() + (opts and opts.wait or c.wait)
+    local deadline
     local retries = 0
     while true do
         local slot
@@ -90,11 +91,14 @@ function Link:send(pdu, opts)
             if pause <= 0 then
                 slot = self:pick()
                 if slot then
+                    if c.throughput <= 0 then break end
                     local ok, wait = self.bucket:take(1)
                     if ok then break end
                     slot, pause = nil, wait
                 end
             end
+            -- the wait starts the first time the link is not usable at once
+            deadline = deadline or t + (opts and opts.wait or c.wait)
             local left = deadline - t
             if left <= 0 then
                 self.stats.not_sent = self.stats.not_sent + 1
