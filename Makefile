@@ -101,6 +101,9 @@ $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
+$(BUILD)/smppgw-load: $(BUILD)/bench/load.o $(ENGINE_OBJ) $(CODEC_OBJ)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/test/%.o: core/test/%.c | deps
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -143,11 +146,13 @@ run: all
 
 # -- Bench (never part of test) -------------------------------------------------
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BUILD)/smppgw-load
 	@echo "== C codec ($(BENCH_BIN))"
 	@$(BENCH_BIN)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
+	@sh core/bench/sessions.sh
+	@sh core/bench/gateway.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 

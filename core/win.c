@@ -1,5 +1,7 @@
 /* win.c -- outstanding-request window: linear probing with backward-shift
- * deletion (no tombstones), at most half full so probes stay short.
+ * deletion (no tombstones), at most half full so probes stay short. The
+ * table starts small and doubles as the window fills, so that an idle
+ * session with a large configured window costs little memory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +15,31 @@ static uint32_t hash(uint32_t seq)
 
 int win_init(win_t *w, uint32_t limit)
 {
-    uint32_t cap = 8;
-    if (limit == 0) limit = 1;
-    while (cap < limit * 2) cap <<= 1;
-    w->slots = calloc(cap, sizeof *w->slots);
+    w->slots = calloc(8, sizeof *w->slots);
     if (!w->slots) return -1;
-    w->mask = cap - 1;
+    w->mask = 7;
     w->count = 0;
-    w->limit = limit;
+    w->limit = limit ? limit : 1;
+    return 0;
+}
+
+/* Double the table (entries move: pointers into it become invalid). */
+static int grow(win_t *w)
+{
+    uint32_t i, cap = (w->mask + 1) * 2;
+    win_entry_t *old = w->slots;
+    uint32_t old_cap = w->mask + 1;
+    win_entry_t *slots = calloc(cap, sizeof *slots);
+    if (!slots) return -1;
+    w->slots = slots;
+    w->mask = cap - 1;
+    for (i = 0; i < old_cap; i++) {
+        uint32_t j;
+        if (!old[i].seq) continue;
+        for (j = hash(old[i].seq) & w->mask; slots[j].seq; j = (j + 1) & w->mask) {}
+        slots[j] = old[i];
+    }
+    free(old);
     return 0;
 }
 
@@ -35,6 +54,7 @@ win_entry_t *win_put(win_t *w, uint32_t seq)
 {
     uint32_t i;
     if (w->count >= w->limit || seq == 0) return NULL;
+    if ((w->count + 1) * 2 > w->mask + 1 && grow(w)) return NULL;
     for (i = hash(seq) & w->mask; w->slots[i].seq; i = (i + 1) & w->mask) {}
     memset(&w->slots[i], 0, sizeof w->slots[i]);
     w->slots[i].seq = seq;

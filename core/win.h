@@ -26,12 +26,14 @@ typedef struct win_s {
     uint32_t     limit;    /* most entries allowed at once */
 } win_t;
 
-/* Allocate for at most `limit` entries (>= 1). Returns 0 or -1 (no memory). */
+/* A window of at most `limit` entries (>= 1); the table grows as needed.
+ * Returns 0 or -1 (no memory). */
 int win_init(win_t *w, uint32_t limit);
 void win_free(win_t *w);
 
-/* Insert `seq` (non-zero, not present). Returns the entry to fill, or NULL
- * when the window is full. */
+/* Insert `seq` (non-zero, not present). Returns the entry to fill (valid
+ * until the next win_put or win_del), or NULL when the window is full or
+ * memory ran out. */
 win_entry_t *win_put(win_t *w, uint32_t seq);
 
 /* The entry of `seq`, or NULL. */
