@@ -4,6 +4,8 @@ local byte, find, format, lower, upper, sub, gmatch =
     string.byte, string.find, string.format, string.lower, string.upper, string.sub, string.gmatch
 local floor, tonumber, type, os_time = math.floor, tonumber, type, os.time
 
+local stime = require "smpp.time"
+
 local M = {}
 
 -- message_state value -> stat word (reference 9.3); 0 and 9 are 5.0 states
@@ -44,38 +46,8 @@ function M.is_final(state)
     return FINAL[state] == true
 end
 
--- Date helpers, kept here so the module stands alone (smpp.time has the
--- same algorithm): days since 1970-01-01 of a Gregorian date, and back.
-local function days_from_civil(y, m, d)
-    if m <= 2 then y = y - 1 end
-    local era = floor(y / 400)
-    local yoe = y - era * 400
-    local doy = floor((153 * (m > 2 and m - 3 or m + 9) + 2) / 5) + d - 1
-    return era * 146097 + yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy - 719468
-end
-
-local function civil_from_days(z)
-    z = z + 719468
-    local era = floor(z / 146097)
-    local doe = z - era * 146097
-    local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
-    local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
-    local mp = floor((5 * doy + 2) / 153)
-    local d = doy - floor((153 * mp + 2) / 5) + 1
-    local m = mp < 10 and mp + 3 or mp - 9
-    local y = yoe + era * 400
-    if m <= 2 then y = y + 1 end
-    return y, m, d
-end
-
--- unix seconds -> "YYMMDDhhmm" in UTC.
-local function receipt_date(unix)
-    local t = floor(unix)
-    local days = floor(t / 86400)
-    local secs = t - days * 86400
-    local y, m, d = civil_from_days(days)
-    return format("%02d%02d%02d%02d%02d", y % 100, m, d, floor(secs / 3600), floor(secs / 60) % 60)
-end
+-- unix seconds -> "YYMMDDhhmm" in UTC (smpp.time has the calendar code).
+local receipt_date = stime.receipt_date
 
 local MONTH_DAYS = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
 
@@ -84,11 +56,10 @@ local function to_unix(y, mo, d, h, mi, s)
     if mo < 1 or mo > 12 or d < 1 or d > MONTH_DAYS[mo] or h > 23 or mi > 59 or s > 59 then
         return nil
     end
-    local t = days_from_civil(y, mo, d)
+    local t = stime.timegm(y, mo, d, h, mi, s)
     -- 29 Feb in a common year would silently become 1 Mar: refuse it.
-    local y2, m2 = civil_from_days(t)
-    if y2 ~= y or m2 ~= mo then return nil end
-    return t * 86400 + h * 3600 + mi * 60 + s
+    if stime.gmtime(t).month ~= mo then return nil end
+    return t
 end
 
 local function yy(n) return n < 70 and 2000 + n or 1900 + n end
