@@ -1,0 +1,660 @@
+/* load.c -- smppgw-load: an SMPP load generator on the C session engine
+ * (core/net.h + core/sess.h, no Lua): sessions, windows, rates, latency.
+ *
+ * It connects N sessions to HOST:PORT, binds each as a transceiver, then
+ * keeps W submit_sm outstanding on each: every response immediately sends
+ * the next request (or, with --rate, the next token of a timer-driven token
+ * bucket does). At the end it prints the counts, the throughput in round
+ * trips per second over the measured period (first send to last response,
+ * bind time excluded) and the latency percentiles from a log-linear bucket
+ * histogram. --idle N only binds N sessions and holds them (memory tests).
+ *
+ *   build/smppgw-load [options] [HOST:PORT]      (see load_usage below)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "net.h"
+
+/* -- Options --------------------------------------------------------------- */
+
+typedef struct load_opts_s {
+    char        host[256];
+    int         port;
+    unsigned    sessions;       /* --sessions N */
+    unsigned    window;         /* --window W: outstanding submit_sm per session */
+    double      duration;       /* --duration S (0 = no time limit) */
+    unsigned long long count;   /* --count M: total submit_sm (0 = no limit) */
+    double      rate;           /* --rate R: submit_sm/s over all sessions (0 = max) */
+    unsigned    size;           /* --size BYTES of short_message */
+    unsigned    idle;           /* --idle N: bind N sessions and hold them */
+    const char *system_id, *password;
+    int         json;
+} load_opts_t;
+
+static void load_usage(FILE *f)
+{
+    fputs("usage: smppgw-load [options] [HOST:PORT]       (default 127.0.0.1:2775)\n"
+          "Binds sessions as transceivers and keeps submit_sm outstanding on each.\n"
+          "  --sessions N      sessions to bind (default 1)\n"
+          "  --window W        submit_sm outstanding per session (default 10)\n"
+          "  --duration S      seconds of sending (default 10; 0 = no limit)\n"
+          "  --count M         stop after M submit_sm in total (no time limit unless\n"
+          "                    --duration is also given)\n"
+          "  --rate R          submit_sm per second over all sessions (default 0 =\n"
+          "                    as fast as responses come back)\n"
+          "  --size BYTES      short_message length, 0..254 (default 20)\n"
+          "  --idle N          only bind N sessions and hold them idle until\n"
+          "                    SIGINT/SIGTERM or --duration; prints \"bound N of N\"\n"
+          "  --system-id ID    bind system_id (default smppclient1)\n"
+          "  --password PW     bind password (default password)\n"
+          "  --json            print the results as one JSON object\n"
+          "  --help            this text\n"
+          "Results: sent; ok (ESME_ROK); failed (other statuses and errors such as\n"
+          "\"closed\", by name); timeouts (no response in 30 s); throughput in round\n"
+          "trips/s from the first send to the last response; latency in microseconds\n"
+          "from sess_send to the response (min, p50, p90, p99, p99.9, max).\n", f);
+}
+
+/* Parse a number option into *out; 0 on success, -1 if it is not one. */
+static int load_parse_num(const char *s, double min, double max, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || v != v || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* HOST:PORT (the host may be an IPv4/IPv6 literal or "localhost"). */
+static int load_parse_addr(const char *s, load_opts_t *o)
+{
+    const char *colon = strrchr(s, ':');
+    double port;
+    size_t hl;
+    if (!colon || colon == s || load_parse_num(colon + 1, 1, 65535, &port)) return -1;
+    hl = (size_t)(colon - s);
+    if (s[0] == '[' && colon[-1] == ']') { s++; hl -= 2; }   /* [::1]:2775 */
+    if (hl == 0 || hl >= sizeof o->host) return -1;
+    memcpy(o->host, s, hl);
+    o->host[hl] = '\0';
+    o->port = (int)port;
+    return 0;
+}
+
+/* Fill *o from argv; returns 0, 1 for --help, -1 (with a message) on error. */
+static int load_parse_args(int argc, char **argv, load_opts_t *o)
+{
+    int i, have_duration = 0;
+    double v;
+    memset(o, 0, sizeof *o);
+    strcpy(o->host, "127.0.0.1");
+    o->port = 2775;
+    o->sessions = 1;
+    o->window = 10;
+    o->duration = 10;
+    o->size = 20;
+    o->system_id = "smppclient1";
+    o->password = "password";
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        if (!strcmp(a, "--json")) { o->json = 1; continue; }
+        if (a[0] != '-') {
+            if (load_parse_addr(a, o)) {
+                fprintf(stderr, "smppgw-load: %s is not HOST:PORT\n", a);
+                return -1;
+            }
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "smppgw-load: %s needs a value\n", a);
+            return -1;
+        }
+        i++;
+        if (!strcmp(a, "--system-id")) { o->system_id = val; continue; }
+        if (!strcmp(a, "--password")) { o->password = val; continue; }
+        if (!strcmp(a, "--sessions") && !load_parse_num(val, 1, 1000000, &v)) o->sessions = (unsigned)v;
+        else if (!strcmp(a, "--window") && !load_parse_num(val, 1, 100000, &v)) o->window = (unsigned)v;
+        else if (!strcmp(a, "--duration") && !load_parse_num(val, 0, 1e6, &v)) {
+            o->duration = v;
+            have_duration = 1;
+        }
+        else if (!strcmp(a, "--count") && !load_parse_num(val, 1, 1e15, &v)) o->count = (unsigned long long)v;
+        else if (!strcmp(a, "--rate") && !load_parse_num(val, 0, 1e9, &v)) o->rate = v;
+        else if (!strcmp(a, "--size") && !load_parse_num(val, 0, PDU_MAX_SHORT_MESSAGE, &v)) o->size = (unsigned)v;
+        else if (!strcmp(a, "--idle") && !load_parse_num(val, 1, 1000000, &v)) o->idle = (unsigned)v;
+        else {
+            fprintf(stderr, "smppgw-load: bad option or value: %s %s\n", a, val);
+            return -1;
+        }
+    }
+    /* --count alone runs until the count is done; --idle holds until a signal. */
+    if ((o->count || o->idle) && !have_duration) o->duration = 0;
+    if (o->idle) o->sessions = o->idle;
+    return 0;
+}
+
+/* -- Latency histogram ------------------------------------------------------ */
+
+/* HdrHistogram-style log-linear buckets over 0..60 s in microseconds with 2
+ * significant digits: bucket b >= 1 covers [128 << b, 256 << b) in 128 equal
+ * steps of 1 << b (relative error below 1/128); bucket 0 covers 0..255 in
+ * steps of 1. Recording is O(1) and the memory fixed, whatever the count. */
+#define HIST_SUB_BITS  7                          /* 128 sub-buckets per half */
+#define HIST_SUB_HALF  (1u << HIST_SUB_BITS)
+#define HIST_MAX_US    60000000ull                /* 60 s */
+#define HIST_BUCKETS   19                         /* 256 << 18 > 60 s */
+#define HIST_SLOTS     ((HIST_BUCKETS + 1) * HIST_SUB_HALF)
+
+typedef struct load_hist_s {
+    uint64_t counts[HIST_SLOTS];
+    uint64_t total, min, max;
+} load_hist_t;
+
+/* Index of the slot that holds value v (microseconds). */
+static unsigned load_hist_index(uint64_t v)
+{
+    unsigned bucket = 0;
+    while ((v >> bucket) >= 2 * HIST_SUB_HALF) bucket++;   /* at most 18 steps */
+    if (bucket == 0) return (unsigned)v;                   /* 0..255 */
+    return (bucket + 1) * HIST_SUB_HALF + (unsigned)((v >> bucket) - HIST_SUB_HALF);
+}
+
+/* Highest value that lands in slot i (what HdrHistogram reports). */
+static uint64_t load_hist_value(unsigned i)
+{
+    unsigned bucket;
+    if (i < 2 * HIST_SUB_HALF) return i;
+    bucket = i / HIST_SUB_HALF - 1;
+    return (((uint64_t)(i % HIST_SUB_HALF + HIST_SUB_HALF)) << bucket) + ((1ull << bucket) - 1);
+}
+
+static void load_hist_record(load_hist_t *h, uint64_t us)
+{
+    if (us > HIST_MAX_US) us = HIST_MAX_US;
+    h->counts[load_hist_index(us)]++;
+    if (h->total == 0 || us < h->min) h->min = us;
+    if (us > h->max) h->max = us;
+    h->total++;
+}
+
+/* The value at percentile p (0..100): the smallest slot whose cumulative
+ * count reaches ceil(p% of total), reported as that slot's highest value
+ * and never above the exact maximum. */
+static uint64_t load_hist_percentile(const load_hist_t *h, double p)
+{
+    uint64_t want, seen = 0;
+    unsigned i;
+    if (!h->total) return 0;
+    want = (uint64_t)(p / 100.0 * (double)h->total + 0.999999);
+    if (want < 1) want = 1;
+    for (i = 0; i < HIST_SLOTS; i++) {
+        seen += h->counts[i];
+        if (seen >= want) {
+            uint64_t v = load_hist_value(i);
+            return v > h->max ? h->max : v < h->min ? h->min : v;
+        }
+    }
+    return h->max;
+}
+
+/* -- State ------------------------------------------------------------------- */
+
+typedef struct load_conn_s load_conn_t;
+
+/* One outstanding submit_sm: the completion callback's argument. */
+typedef struct load_slot_s {
+    load_conn_t        *conn;
+    uint64_t            sent_ns;     /* uv_hrtime() at sess_send */
+    struct load_slot_s *next_free;
+} load_slot_t;
+
+struct load_conn_s {
+    sess_t      *sess;               /* NULL before connect and after close */
+    load_slot_t *slots, *free_slots; /* W slots per session */
+    unsigned     outstanding;
+    int          bound;              /* bound and accepting our sends */
+    int          live;               /* bound once and not yet closed */
+};
+
+#define LOAD_MAX_CONNECTING 256      /* connects + binds in progress at once */
+#define LOAD_STATUS_OTHER   0x114    /* statuses above the table share a slot */
+#define LOAD_NERR           10       /* engine errors SESS_EWINDOW..SESS_ENOREQ */
+
+static struct {
+    load_opts_t  o;
+    net_t       *net;
+    uv_loop_t   *loop;
+    load_conn_t *conns;
+    pdu_t        sm;                  /* the submit_sm, encoded on each send */
+    uint8_t      text[PDU_MAX_SHORT_MESSAGE];
+    /* connecting and binding */
+    unsigned     next_connect, connecting, bound, bind_failed, live;
+    uint64_t     bind_start_ns, bind_end_ns;
+    /* sending */
+    int          sending, stopping, finished;
+    unsigned long long sent, ok, failed, timeouts, outstanding;
+    unsigned long long responses;     /* round trips: ok + failed by a response */
+    uint64_t     first_send_ns, last_done_ns;
+    uint64_t     failed_status[LOAD_STATUS_OTHER + 1]; /* by command_status */
+    uint64_t     failed_err[LOAD_NERR];                /* by -err - 10 */
+    load_hist_t  hist;
+    /* the token bucket of --rate */
+    double       tokens, burst;
+    uint64_t     tokens_ns;
+    unsigned     rr;                  /* round-robin start for the bucket */
+    uv_timer_t   tick, stop;
+    uv_signal_t  sigint, sigterm;
+    int          exit_code;
+} L;
+
+static void load_fill(load_conn_t *c);
+static void load_stop(void);
+static void load_finish(void);
+
+/* Finish once stopped (or every session is gone) and nothing is outstanding. */
+static void load_check_done(void)
+{
+    if (!L.finished && L.sending && (L.stopping || !L.live) && !L.outstanding) load_finish();
+}
+
+/* -- Sending ----------------------------------------------------------------- */
+
+/* The submit_sm every send encodes (sess_send sets the sequence_number). */
+static void load_build_pdu(void)
+{
+    memset(L.text, 'x', sizeof L.text);
+    pdu_init(&L.sm, SMPP_SUBMIT_SM, 0);
+    pdu_set_cstr(&L.sm, PDU_F_SOURCE_ADDR, "Bench");
+    pdu_set_int(&L.sm, PDU_F_DEST_ADDR_TON, 1);
+    pdu_set_int(&L.sm, PDU_F_DEST_ADDR_NPI, 1);
+    pdu_set_cstr(&L.sm, PDU_F_DESTINATION_ADDR, "447700900123");
+    pdu_set_str(&L.sm, PDU_F_SHORT_MESSAGE, L.text, L.o.size);
+}
+
+/* Count a completed submit_sm by its outcome. */
+static void load_count(const pdu_t *resp, int err)
+{
+    if (err == SESS_ETIMEOUT) L.timeouts++;
+    else if (!err && resp->command_status == SMPP_ESME_ROK) L.ok++;
+    else {
+        L.failed++;
+        if (!err) {
+            uint32_t st = resp->command_status;
+            L.failed_status[st < LOAD_STATUS_OTHER ? st : LOAD_STATUS_OTHER]++;
+        } else if (-err - 10 >= 0 && -err - 10 < LOAD_NERR) {
+            L.failed_err[-err - 10]++;
+        }
+    }
+}
+
+/* Completion of one submit_sm: record its latency, count it, refill. */
+static void load_on_submit(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    load_slot_t *slot = arg;
+    load_conn_t *c = slot->conn;
+    uint64_t now = uv_hrtime();
+    (void)s;
+    load_count(resp, err);
+    if (!err || err == SESS_ENACK) {                   /* a response came back */
+        load_hist_record(&L.hist, (now - slot->sent_ns) / 1000);
+        L.last_done_ns = now;
+        L.responses++;
+    }
+    slot->next_free = c->free_slots;
+    c->free_slots = slot;
+    c->outstanding--;
+    L.outstanding--;
+    if (err != SESS_ECLOSED) load_fill(c);
+    load_check_done();
+}
+
+/* Whether the budget (--count, --rate, stop) allows one more send. */
+static int load_may_send(void)
+{
+    if (!L.sending || L.stopping) return 0;
+    if (L.o.count && L.sent >= L.o.count) return 0;
+    if (L.o.rate > 0 && L.tokens < 1) return 0;
+    return 1;
+}
+
+/* Send submit_sm on c while its window has room and the budget allows. */
+static void load_fill(load_conn_t *c)
+{
+    while (c->sess && c->bound && c->outstanding < L.o.window && load_may_send()) {
+        load_slot_t *slot = c->free_slots;
+        uint64_t t = uv_hrtime();
+        long rc;
+        slot->sent_ns = t;
+        rc = sess_send(c->sess, &L.sm, load_on_submit, slot, net_now(L.net));
+        if (rc < 0) {
+            /* the window or output is full (the next completion retries),
+             * or the session is closing */
+            if (rc != SESS_EWINDOW && rc != SESS_EOUTPUT) c->bound = 0;
+            break;
+        }
+        c->free_slots = slot->next_free;
+        c->outstanding++;
+        L.outstanding++;
+        if (!L.sent) L.first_send_ns = t;
+        L.sent++;
+        if (L.o.rate > 0) L.tokens -= 1;
+    }
+    /* --count reached: stop once the last response is in */
+    if (L.o.count && L.sent >= L.o.count && !L.stopping) {
+        L.stopping = 1;
+        load_check_done();
+    }
+}
+
+/* --rate: every millisecond add rate * elapsed tokens (at most 10 ms worth,
+ * so that a stall does not turn into a burst) and spend them round-robin. */
+static void load_on_tick(uv_timer_t *t)
+{
+    uint64_t now = uv_hrtime();
+    unsigned i, n = L.o.sessions;
+    (void)t;
+    L.tokens += L.o.rate * (double)(now - L.tokens_ns) / 1e9;
+    if (L.tokens > L.burst) L.tokens = L.burst;
+    L.tokens_ns = now;
+    for (i = 0; i < n && L.tokens >= 1 && load_may_send(); i++) {
+        load_conn_t *c = &L.conns[(L.rr + i) % n];
+        if (!c->sess || !c->bound) continue;
+        load_fill(c);
+        net_touch(c->sess);                           /* sent outside a net callback */
+    }
+    L.rr = (L.rr + 1) % n;
+}
+
+static void load_on_stop_timer(uv_timer_t *t)
+{
+    (void)t;
+    load_stop();
+}
+
+/* Every session has bound (or failed to): start the measured period. */
+static void load_start(void)
+{
+    unsigned i;
+    L.bind_end_ns = uv_hrtime();
+    if (L.o.duration > 0)                             /* the sending (or holding) period */
+        uv_timer_start(&L.stop, load_on_stop_timer, (uint64_t)(L.o.duration * 1000), 0);
+    if (L.o.idle) {
+        printf("bound %u of %u sessions in %.2f s\n", L.bound, L.o.sessions,
+               (double)(L.bind_end_ns - L.bind_start_ns) / 1e9);
+        fflush(stdout);
+        if (!L.bound) load_finish();
+        return;
+    }
+    if (!L.bound) {
+        fprintf(stderr, "smppgw-load: no session bound\n");
+        load_finish();
+        return;
+    }
+    L.sending = 1;
+    if (L.o.rate > 0) {
+        L.burst = L.o.rate / 100 > 1 ? L.o.rate / 100 : 1;
+        L.tokens = 1;
+        L.tokens_ns = uv_hrtime();
+        uv_timer_start(&L.tick, load_on_tick, 1, 1);
+    } else {
+        for (i = 0; i < L.o.sessions; i++) {
+            if (!L.conns[i].sess) continue;
+            load_fill(&L.conns[i]);
+            net_touch(L.conns[i].sess);
+        }
+    }
+}
+
+/* --duration elapsed or a signal came: no new sends; finish once the
+ * outstanding responses are in (they time out after 30 s at worst). */
+static void load_stop(void)
+{
+    if (L.finished) return;
+    if (!L.sending) {                                 /* idle mode, or still binding */
+        load_finish();
+        return;
+    }
+    L.stopping = 1;
+    load_check_done();
+}
+
+static void load_on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    if (L.stopping || L.finished) load_finish();      /* a second signal: stop waiting */
+    else load_stop();
+}
+
+/* -- Connecting and binding ------------------------------------------------ */
+
+static void load_connect_more(void);
+
+static void load_bind_done(void)
+{
+    L.connecting--;
+    load_connect_more();
+    if (L.bound + L.bind_failed == L.o.sessions && !L.finished) load_start();
+}
+
+static void load_on_bound(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    load_conn_t *c = arg;
+    if (!err && resp->command_status == SMPP_ESME_ROK) {
+        c->bound = c->live = 1;
+        L.bound++;
+        L.live++;
+    } else {
+        if (L.bind_failed++ < 5)
+            fprintf(stderr, "smppgw-load: bind failed: %s\n",
+                    err ? sess_strerror(err) : pdu_status_name(resp->command_status));
+        if (!err) sess_close(s, "bind failed");
+    }
+    load_bind_done();
+}
+
+static void load_on_connect(net_t *n, sess_t *s, int status, void *arg)
+{
+    load_conn_t *c = arg;
+    long rc;
+    if (status < 0) {
+        if (L.bind_failed++ < 5)
+            fprintf(stderr, "smppgw-load: connect: %s\n", uv_strerror(status));
+        load_bind_done();
+        return;
+    }
+    c->sess = s;
+    net_set_owner_data(s, (intptr_t)c);
+    rc = sess_bind(s, SMPP_BIND_TRANSCEIVER, L.o.system_id, L.o.password, "", load_on_bound, c,
+                   net_now(n));
+    if (rc < 0) {
+        L.bind_failed++;
+        sess_close(s, "bind failed");
+        load_bind_done();
+    }
+}
+
+/* Keep up to LOAD_MAX_CONNECTING connects and binds in flight, so that
+ * thousands of sessions do not overflow the peer's listen backlog. */
+static void load_connect_more(void)
+{
+    sess_config_t cfg;
+    sess_config_default(&cfg);
+    cfg.window = L.o.window;
+    cfg.response_timeout_ms = 30000;          /* a slow peer is measured, not failed */
+    cfg.enquire_link_ms = 0;                  /* no traffic but ours */
+    while (!L.finished && L.connecting < LOAD_MAX_CONNECTING && L.next_connect < L.o.sessions) {
+        load_conn_t *c = &L.conns[L.next_connect++];
+        int rc = net_connect(L.net, L.o.host, L.o.port, SESS_ESME, &cfg, load_on_connect, c);
+        if (rc < 0) {
+            if (L.bind_failed++ < 5) fprintf(stderr, "smppgw-load: connect: %s\n", uv_strerror(rc));
+            if (L.bound + L.bind_failed == L.o.sessions) load_start();
+            continue;
+        }
+        L.connecting++;
+    }
+}
+
+/* The engine closed a session (the peer went away, or our shutdown). */
+static void load_on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
+{
+    load_conn_t *c = (load_conn_t *)net_owner_data(s);
+    (void)n;
+    (void)ud;
+    if (!c) return;
+    if (!L.finished && c->bound)
+        fprintf(stderr, "smppgw-load: session %llu closed: %s\n",
+                (unsigned long long)sess_id(s), reason);
+    c->sess = NULL;
+    c->bound = 0;
+    if (c->live) {                                    /* it had bound: one fewer live */
+        c->live = 0;
+        L.live--;
+        load_check_done();
+    }
+}
+
+/* -- Report ------------------------------------------------------------------ */
+
+/* The failures by name, as `"NAME": count` pairs (JSON) or `NAME count`. */
+static void load_print_failures(int json)
+{
+    const char *sep = "";
+    unsigned i;
+    for (i = 0; i <= LOAD_STATUS_OTHER; i++) {
+        const char *name = i < LOAD_STATUS_OTHER ? pdu_status_name(i) : NULL;
+        char other[24];
+        if (!L.failed_status[i]) continue;
+        if (!name) {
+            snprintf(other, sizeof other, "status_0x%X", i);
+            name = i < LOAD_STATUS_OTHER ? other : "other_status";
+        }
+        printf(json ? "%s\"%s\":%llu" : "%s%s %llu", sep, name, (unsigned long long)L.failed_status[i]);
+        sep = json ? "," : ", ";
+    }
+    for (i = 0; i < LOAD_NERR; i++) {
+        if (!L.failed_err[i]) continue;
+        printf(json ? "%s\"%s\":%llu" : "%s%s %llu", sep, sess_strerror(-(int)i - 10),
+               (unsigned long long)L.failed_err[i]);
+        sep = json ? "," : ", ";
+    }
+}
+
+static void load_report(void)
+{
+    const load_hist_t *h = &L.hist;
+    double secs = L.last_done_ns > L.first_send_ns ? (double)(L.last_done_ns - L.first_send_ns) / 1e9 : 0;
+    double bind_secs = L.bind_end_ns > L.bind_start_ns ? (double)(L.bind_end_ns - L.bind_start_ns) / 1e9 : 0;
+    double tput = secs > 0 ? (double)L.responses / secs : 0;
+    if (L.o.json) {
+        printf("{\"sessions\":%u,\"bound\":%u,\"window\":%u,\"rate\":%g,\"size\":%u,"
+               "\"bind_s\":%.3f,\"seconds\":%.3f,\"sent\":%llu,\"ok\":%llu,\"failed\":%llu,"
+               "\"timeouts\":%llu,\"failed_by\":{",
+               L.o.sessions, L.bound, L.o.window, L.o.rate, L.o.size, bind_secs, secs,
+               L.sent, L.ok, L.failed, L.timeouts);
+        load_print_failures(1);
+        printf("},\"throughput\":%.0f,\"min_us\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,"
+               "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}\n",
+               tput, (unsigned long long)h->min, (unsigned long long)load_hist_percentile(h, 50),
+               (unsigned long long)load_hist_percentile(h, 90),
+               (unsigned long long)load_hist_percentile(h, 99),
+               (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max);
+        return;
+    }
+    printf("%u of %u sessions bound in %.2f s, window %u, %s:%d\n", L.bound, L.o.sessions,
+           bind_secs, L.o.window, L.o.host, L.o.port);
+    printf("sent %llu  ok %llu  failed %llu  timeouts %llu\n", L.sent, L.ok, L.failed, L.timeouts);
+    if (L.failed) {
+        printf("failed by status: ");
+        load_print_failures(0);
+        printf("\n");
+    }
+    printf("throughput %.0f round trips/s over %.3f s\n", tput, secs);
+    printf("latency us: min %llu  p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
+           (unsigned long long)h->min, (unsigned long long)load_hist_percentile(h, 50),
+           (unsigned long long)load_hist_percentile(h, 90),
+           (unsigned long long)load_hist_percentile(h, 99),
+           (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max);
+}
+
+/* Report, then unbind every session and let the loop end. */
+static void load_finish(void)
+{
+    if (L.finished) {                                 /* second call: give up waiting */
+        uv_stop(L.loop);
+        return;
+    }
+    L.finished = 1;
+    L.stopping = 1;
+    if (L.o.idle) L.exit_code = L.bound == L.o.sessions ? 0 : 1;
+    else {
+        load_report();
+        L.exit_code = L.bound && L.ok ? 0 : 1;
+    }
+    fflush(stdout);
+    uv_timer_stop(&L.tick);
+    uv_timer_stop(&L.stop);
+    uv_unref((uv_handle_t *)&L.sigint);               /* a signal may still cut the unbinds short */
+    uv_unref((uv_handle_t *)&L.sigterm);
+    net_shutdown(L.net);
+}
+
+/* -- Main -------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    static const net_owner_t owner = {NULL, NULL, NULL, load_on_closed};
+    unsigned i, j;
+    int rc = load_parse_args(argc, argv, &L.o);
+    if (rc) {
+        load_usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    log_set_level(LOG_ERROR);
+    L.loop = uv_default_loop();
+    L.conns = calloc(L.o.sessions, sizeof *L.conns);
+    if (!L.conns || !(L.net = net_new(L.loop, &owner, NULL))) {
+        fprintf(stderr, "smppgw-load: out of memory\n");
+        return 1;
+    }
+    if (!L.o.idle) {                                  /* W completion slots per session */
+        for (i = 0; i < L.o.sessions; i++) {
+            load_conn_t *c = &L.conns[i];
+            if (!(c->slots = calloc(L.o.window, sizeof *c->slots))) {
+                fprintf(stderr, "smppgw-load: out of memory\n");
+                return 1;
+            }
+            for (j = 0; j < L.o.window; j++) {
+                c->slots[j].conn = c;
+                c->slots[j].next_free = j + 1 < L.o.window ? &c->slots[j + 1] : NULL;
+            }
+            c->free_slots = c->slots;
+        }
+    }
+    load_build_pdu();
+    uv_timer_init(L.loop, &L.tick);
+    uv_timer_init(L.loop, &L.stop);
+    uv_signal_init(L.loop, &L.sigint);
+    uv_signal_init(L.loop, &L.sigterm);
+    uv_signal_start(&L.sigint, load_on_signal, SIGINT);
+    uv_signal_start(&L.sigterm, load_on_signal, SIGTERM);
+    L.bind_start_ns = uv_hrtime();
+    load_connect_more();
+    uv_run(L.loop, UV_RUN_DEFAULT);
+
+    uv_close((uv_handle_t *)&L.tick, NULL);
+    uv_close((uv_handle_t *)&L.stop, NULL);
+    uv_close((uv_handle_t *)&L.sigint, NULL);
+    uv_close((uv_handle_t *)&L.sigterm, NULL);
+    uv_run(L.loop, UV_RUN_NOWAIT);
+    net_free(L.net);
+    for (i = 0; i < L.o.sessions; i++) free(L.conns[i].slots);
+    free(L.conns);
+    return L.exit_code;
+}
