@@ -93,18 +93,15 @@ static uint64_t body_mask(const pdu_cmd_t *cmd)
 
 /* -- PDU -> table -------------------------------------------------------------- */
 
-/* t[cache[code]] = value on top of the stack. */
-static void set_key(lua_State *L, int t, int cache, int code)
-{
-    lua_rawgeti(L, cache, code);
-    lua_insert(L, -2);
-    lua_rawset(L, t);
-}
+/* Keys are pushed before their values (then lua_rawset): moving a key
+ * under its value with lua_insert cost a memmove per field. */
+#define KEY(code) lua_rawgeti(L, cache, (code))
 
 static void set_num(lua_State *L, int t, int cache, int code, double v)
 {
+    KEY(code);
     lua_pushnumber(L, v);
-    set_key(L, t, cache, code);
+    lua_rawset(L, t);
 }
 
 static void push_addrs(lua_State *L, const pdu_t *p, int cache, int unsucc)
@@ -119,11 +116,13 @@ static void push_addrs(lua_State *L, const pdu_t *p, int cache, int unsucc)
         if (unsucc || a->dest_flag == 1) {
             set_num(L, e, cache, K_FIELD + PDU_F_DEST_ADDR_TON, a->ton);
             set_num(L, e, cache, K_FIELD + PDU_F_DEST_ADDR_NPI, a->npi);
+            KEY(K_FIELD + PDU_F_DESTINATION_ADDR);
             lua_pushlstring(L, (const char *)a->addr, a->len);
-            set_key(L, e, cache, K_FIELD + PDU_F_DESTINATION_ADDR);
+            lua_rawset(L, e);
         } else {
+            KEY(K_FIELD + PDU_F_DL_NAME);
             lua_pushlstring(L, (const char *)a->addr, a->len);
-            set_key(L, e, cache, K_FIELD + PDU_F_DL_NAME);
+            lua_rawset(L, e);
         }
         if (unsucc) set_num(L, e, cache, K_FIELD + PDU_F_ERROR_STATUS_CODE, a->error_status_code);
         lua_rawseti(L, -2, i + 1);
@@ -161,8 +160,9 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *p)
     lua_createtable(L, 0, (cmd ? cmd->nslots : 0) + p->ntlv + 4);
     t = lua_gettop(L);
     if (cmd) {
+        KEY(K_COMMAND);
         lua_rawgeti(L, cache, K_CMD + (int)cmd_index(cmd));
-        set_key(L, t, cache, K_COMMAND);
+        lua_rawset(L, t);
     }
     set_num(L, t, cache, K_COMMAND_ID, p->command_id);
     set_num(L, t, cache, K_COMMAND_STATUS, p->command_status);
@@ -172,6 +172,7 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *p)
         int id = cmd->slots[i].id;
         const pdu_value_t *v = &p->f[id];
         if (!(p->present & ((uint64_t)1 << id))) continue;
+        KEY(K_FIELD + id);
         switch (pdu_field_info((pdu_field_id_t)id)->kind) {
         case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
             lua_pushlstring(L, (const char *)v->ptr, v->len);
@@ -180,7 +181,7 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *p)
         case PDU_KIND_UNSUCC: push_addrs(L, p, cache, 1); break;
         default: lua_pushnumber(L, v->num); break;
         }
-        set_key(L, t, cache, K_FIELD + id);
+        lua_rawset(L, t);
     }
 
     for (i = 0; i < p->ntlv; i++) {
@@ -212,12 +213,13 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *p)
         }
     }
     if (!ordered) {
+        KEY(K_TLV_ORDER);
         lua_createtable(L, p->ntlv, 0);
         for (i = 0; i < p->ntlv; i++) {
             lua_pushnumber(L, p->tlv[i].tag);
             lua_rawseti(L, -2, i + 1);
         }
-        set_key(L, t, cache, K_TLV_ORDER);
+        lua_rawset(L, t);
     }
     lua_remove(L, cache);
 }

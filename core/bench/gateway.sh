@@ -9,10 +9,11 @@ cd "$(dirname "$0")/../.." || exit 1
 
 OUT=build/bench-gateway
 SECS=${BENCH_SECONDS:-3}
-PIDS=""
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 1
 
+# start() runs in $(...) subshells: the pids go to a file, not a variable.
 cleanup() {
+    PIDS=$(cat "$OUT/pids" 2>/dev/null)
     for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
     sleep 0.5
     for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
@@ -23,7 +24,7 @@ trap 'exit 1' INT TERM HUP
 # start NAME CONF: smppgw on an ephemeral port; prints the port.
 start() {
     build/smppgw run "$2" -l 127.0.0.1:0 > "$OUT/$1.log" 2>&1 &
-    PIDS="$PIDS $!"
+    echo $! >> "$OUT/pids"
     i=0
     while [ $i -lt 100 ]; do
         p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$OUT/$1.log" 2>/dev/null | head -n 1)
