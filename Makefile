@@ -29,6 +29,7 @@ endif
 # and the Lua side (PDU tables, runtime) on top.
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c
+LOAD_SRC   := core/load.c
 LUA_SRC    := core/lbridge.c core/lrt.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
@@ -85,7 +86,7 @@ $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv)
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
-$(BIN): $(BUILD)/main.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lm
 
@@ -100,9 +101,6 @@ $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
-
-$(BUILD)/smppgw-load: $(BUILD)/bench/load.o $(ENGINE_OBJ) $(CODEC_OBJ)
-	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/test/%.o: core/test/%.c | deps
 	@mkdir -p $(dir $@)
@@ -146,7 +144,7 @@ run: all
 
 # -- Bench (never part of test) -------------------------------------------------
 
-bench: all $(BENCH_BIN) $(BUILD)/smppgw-load
+bench: all $(BENCH_BIN)
 	@echo "== C codec ($(BENCH_BIN))"
 	@$(BENCH_BIN)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"

@@ -61,6 +61,7 @@ static struct {
     uv_signal_t sigint, sigterm, sighup;
     int         signals_on;
     int         reload;     /* registry ref of the reload function (SIGHUP) */
+    int         timer_ids;  /* timer id -> lightuserdata ltimer_t, for cancel */
     int         waiting;    /* token -> lightuserdata task_t, for suspend/wake */
     uint64_t    next_token;
     ltimer_t   *timers;
@@ -511,8 +512,18 @@ static void timer_unlink(ltimer_t *tm)
     tm->next = tm->prev = NULL;
 }
 
+static void timer_map(ltimer_t *tm, int add)
+{
+    registry_table(rt.L, &rt.timer_ids);
+    if (add) lua_pushlightuserdata(rt.L, tm);
+    else lua_pushnil(rt.L);
+    lua_rawseti(rt.L, -2, (int)tm->id);
+    lua_pop(rt.L, 1);
+}
+
 static void timer_release(ltimer_t *tm)
 {
+    if (tm->linked && !tm->sleeper) timer_map(tm, 0);
     timer_unlink(tm);
     if (tm->fn_ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
     uv_close((uv_handle_t *)&tm->h, timer_closed);
@@ -575,6 +586,7 @@ static int l_after(lua_State *L)
     if (!(tm = timer_new(ms, lua_toboolean(L, 3)))) return luaL_error(L, "out of memory");
     lua_pushvalue(L, 2);
     tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    timer_map(tm, 1);
     lua_pushnumber(L, (double)tm->id);
     return 1;
 }
@@ -582,15 +594,14 @@ static int l_after(lua_State *L)
 /* core.cancel(timer id) -> true if it was pending. */
 static int l_cancel(lua_State *L)
 {
-    uint64_t id = (uint64_t)luaL_checknumber(L, 1);
+    int id = (int)luaL_checknumber(L, 1);
     ltimer_t *tm;
-    for (tm = rt.timers; tm; tm = tm->next)
-        if (tm->id == id && !tm->sleeper) {
-            timer_release(tm);
-            lua_pushboolean(L, 1);
-            return 1;
-        }
-    lua_pushboolean(L, 0);
+    registry_table(L, &rt.timer_ids);
+    lua_rawgeti(L, -1, id);
+    tm = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    if (tm) timer_release(tm);
+    lua_pushboolean(L, tm != NULL);
     return 1;
 }
 
@@ -1139,7 +1150,7 @@ void lrt_register(lua_State *L)
     if (!ready) {               /* registry refs start empty (0 is a valid ref) */
         ready = 1;
         rt.handlers = rt.sessions = rt.tasks = rt.session_mt = LUA_NOREF;
-        rt.reload = rt.waiting = LUA_NOREF;
+        rt.reload = rt.waiting = rt.timer_ids = LUA_NOREF;
     }
     luaL_register(L, NULL, funcs);
 }

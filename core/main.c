@@ -12,6 +12,7 @@
 #include <lualib.h>
 
 #include "lbridge.h"
+#include "load.h"
 
 /* Where lua/ lives: $SMPPGW_LUA_DIR, else ../lua beside the binary (the
  * build tree: build/smppgw -> lua/), else the installed share directory. */
@@ -52,6 +53,11 @@ int main(int argc, char **argv)
     lua_State *L = luaL_newstate();
     int i, rc;
 
+    /* the load generator is C on the session engine: no Lua needed */
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) {
+        if (L) lua_close(L);
+        return load_main(argc - 1, argv + 1);
+    }
     if (!L) {
         fprintf(stderr, "smppgw: cannot create the Lua state\n");
         return 1;

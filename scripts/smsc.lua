@@ -156,15 +156,17 @@ local function hold(system_id, pdu)
     held_count = held_count + 1
 end
 
--- Send a receipt to a receiver of system_id, or hold it until one binds.
+-- Send a receipt to a receiver of system_id (queued: smpp.post), or hold
+-- it until one binds.
 local function send_receipt(system_id, pdu)
-    local resp, err = smpp.deliver(system_id, pdu)
-    if not resp and (err == "no receiver" or err == "closed" or err == "timeout" or err == "window full") then
-        hold(system_id, pdu)
-    elseif resp and resp.command_status ~= 0 then
-        smpp.log("info", "receipt %s refused by %s: %s", pdu.receipted_message_id, system_id,
-            smpp.status_name(resp.command_status) or resp.command_status)
-    end
+    smpp.post(system_id, pdu, function(resp, err)
+        if not resp and (err == "no receiver" or err == "closed" or err == "timeout" or err == "window full") then
+            hold(system_id, pdu)
+        elseif resp and resp.command_status ~= 0 then
+            smpp.log("info", "receipt %s refused by %s: %s", pdu.receipted_message_id, system_id,
+                smpp.status_name(resp.command_status) or resp.command_status)
+        end
+    end)
 end
 
 -- The message reached its final state: record it, send its receipt.

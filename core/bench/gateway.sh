@@ -1,6 +1,6 @@
 #!/bin/sh
 # core/bench/gateway.sh -- the gateway hop of `make bench`: submit_sm round
-# trips from build/smppgw-load straight to an smppgw SMSC (the baseline) and
+# trips from build/smppgw bench straight to an smppgw SMSC (the baseline) and
 # through an smppgw gateway in front of the same SMSC, in one run.
 # Everything on 127.0.0.1; every wait bounded; every process stopped on exit.
 #   BENCH_SECONDS  seconds per run (default 3)
@@ -57,7 +57,7 @@ i=0
 while ! grep -q "upstream smsc: bind 4 up" "$OUT/gateway.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 
 run() {  # NAME PORT -> "throughput p50 p99"
-    build/smppgw-load --sessions 4 --window 100 --duration "$SECS" --json "127.0.0.1:$2" \
+    build/smppgw bench --quiet --sessions 4 --window 100 --duration "$SECS" --json "127.0.0.1:$2" \
         > "$OUT/$1.json" 2> "$OUT/$1.err"
     tr -d '\n' < "$OUT/$1.json" | sed -n 's/.*"throughput": *\([0-9.]*\).*"p50_us": *\([0-9]*\).*"p99_us": *\([0-9]*\).*/\1 \2 \3/p'
 }

@@ -12,14 +12,14 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 
 B=build
-LOAD=$B/smppgw-load
+LOAD="$B/smppgw bench --quiet"
 OUT=$B/bench-sessions
 SECS=${BENCH_SECONDS:-3}
 IDLE=${BENCH_IDLE:-10000}
 PIDS=""          # processes started here and still running
 STATUS=0         # 1 once a run failed
 
-for f in "$LOAD" $B/example_server $B/smppgw; do
+for f in $B/example_server $B/smppgw; do
     [ -x "$f" ] || { echo "sessions.sh: $f is missing (run make)" >&2; exit 1; }
 done
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 1
@@ -80,24 +80,24 @@ start() {
     fi
 }
 
-# field KEY FILE: a number of the JSON object smppgw-load printed.
+# field KEY FILE: a number of the JSON object smppgw bench printed.
 field() {
     sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"
 }
 
-# load FILE ARGS...: one smppgw-load run (JSON in FILE), at most 90 s.
+# load FILE ARGS...: one smppgw bench run (JSON in FILE), at most 90 s.
 load() {
     file=$1
     shift
-    if ! timeout 90 "$LOAD" --json "$@" "127.0.0.1:$PORT" > "$file" 2> "$file.err" \
+    if ! timeout 90 $LOAD --json "$@" "127.0.0.1:$PORT" > "$file" 2> "$file.err" \
        || [ -z "$(field throughput "$file")" ]; then
-        echo "sessions.sh: smppgw-load $* failed:" >&2
+        echo "sessions.sh: smppgw bench $* failed:" >&2
         cat "$file.err" >&2
         STATUS=1
         return 1
     fi
     [ "$(field failed "$file")" = 0 ] && [ "$(field timeouts "$file")" = 0 ] || {
-        echo "sessions.sh: smppgw-load $*: $(cat "$file")" >&2
+        echo "sessions.sh: smppgw bench $*: $(cat "$file")" >&2
         STATUS=1
     }
     return 0
@@ -136,7 +136,7 @@ rate() {
     fi
 }
 
-echo "== Sessions: submit_sm round trips on 127.0.0.1 (build/smppgw-load, $SECS s per row)"
+echo "== Sessions: submit_sm round trips on 127.0.0.1 (build/smppgw bench, $SECS s per row)"
 echo "   baseline = build/example_server (C engine, no Lua); smppgw = build/smppgw run conf/bench.lua"
 printf '%-9s %2s %4s %15s %9s %9s %10s\n' peer N W "round trips/s" "p50 us" "p99 us" "smppgw/base"
 
@@ -155,7 +155,7 @@ printf '%-9s %15s %9s %9s %9s %9s\n' peer "round trips/s" "p50 us" "p99 us" "p99
 cat "$OUT/rate-baseline.txt" "$OUT/rate-smppgw.txt"
 
 # -- Memory: RSS of smppgw before and after IDLE idle bound sessions ----------
-# Each session is one socket in smppgw and one in smppgw-load: raise the
+# Each session is one socket in smppgw and one in smppgw bench: raise the
 # descriptor limit (root may; otherwise the hard limit bounds the test).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 limit=$(ulimit -n)
@@ -172,7 +172,7 @@ start smppgw-idle $B/smppgw run conf/bench.lua -l 127.0.0.1:0
 GW=$PID
 sleep 0.5
 before=$(rss $GW)
-"$LOAD" --idle "$IDLE" "127.0.0.1:$PORT" > "$OUT/idle.out" 2> "$OUT/idle.err" &
+$LOAD --idle "$IDLE" "127.0.0.1:$PORT" > "$OUT/idle.out" 2> "$OUT/idle.err" &
 LP=$!
 PIDS="$PIDS $LP"
 i=0
@@ -185,10 +185,10 @@ after=$(rss $GW)
 client=$(rss $LP)
 bound=$(sed -n 's/^bound \([0-9]*\) of.*/\1/p' "$OUT/idle.out")
 if [ "${bound:-0}" -gt 0 ]; then
-    echo "smppgw-load: $(cat "$OUT/idle.out")"
+    echo "smppgw bench: $(cat "$OUT/idle.out")"
     awk -v b="$before" -v a="$after" -v n="$bound" -v c="$client" 'BEGIN {
         printf "smppgw RSS %d kB -> %d kB: %.0f bytes per idle bound session\n", b, a, (a - b) * 1024 / n
-        printf "smppgw-load RSS %d kB (C engine, client side): %.0f bytes per session at most\n", c, c * 1024 / n
+        printf "smppgw bench RSS %d kB (C engine, client side): %.0f bytes per session at most\n", c, c * 1024 / n
     }'
     [ "$bound" = "$IDLE" ] || STATUS=1
 else

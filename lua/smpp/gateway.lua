@@ -245,11 +245,10 @@ local function has_receiver(account)
     return #smpp.sessions { system_id = account, can_receive = true, side = "server" } > 0
 end
 
--- Send to a receiver now (in a task of its own); hold it again if the
+-- Send to a receiver now (queued: smpp.post); hold it again if the
 -- receiver went away meanwhile.
 local function send_on(account, pdu)
-    smpp.after(0, function()
-        local resp, err = smpp.deliver(account, pdu)
+    smpp.post(account, pdu, function(resp, err)
         if resp then
             stats.delivered = stats.delivered + 1
             if resp.command_status ~= 0 then

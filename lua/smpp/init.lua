@@ -49,7 +49,7 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 -- The runtime (only inside smppgw's serve loop): sessions, waits, timers.
 -- See lua/smpp/session.lua.
 local session = require "smpp.session"
-for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver",
+for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
                      "wait", "wake", "log",
                      "stats", "now" } do
     M[k] = session[k]

@@ -6,6 +6,8 @@ local core = require "smpp.core"
 
 local yield = coroutine.yield
 
+local M = {}                -- the module (its functions follow the class)
+
 local Session = {}
 Session.__index = Session
 
@@ -18,7 +20,35 @@ function Session:send(pdu)
     local seq, wait = core.send(self, pdu)
     if not seq then return nil, wait end
     if not wait then return true end
-    return yield()
+    local r1, r2, r3 = yield()
+    -- a window slot is free again: wake one task waiting for it (a FIFO
+    -- with a head index: thousands may wait, e.g. receipts in a burst)
+    local w = self._slot_waiters
+    if w then
+        while w.head <= w.tail do
+            local tok = w[w.head]
+            w[w.head] = nil
+            w.head = w.head + 1
+            if core.wake(tok) then break end   -- a waiter that timed out is skipped
+        end
+    end
+    return r1, r2, r3
+end
+
+-- session:wait_slot(timeout) -> true | nil, "timeout": wait until one of
+-- this session's requests is answered (its window then has a free slot).
+function Session:wait_slot(timeout)
+    local w = self._slot_waiters
+    if not w then
+        w = { head = 1, tail = 0 }
+        self._slot_waiters = w
+    end
+    local ok, err = M.wait(function(tok)
+        w.tail = w.tail + 1
+        w[w.tail] = tok
+    end, timeout)
+    if err then return nil, err end
+    return true
 end
 
 -- session:unbind() -> true | nil, err: graceful (outstanding work finishes first).
@@ -45,7 +75,7 @@ function Session:is_open() return not self.closed end
 
 core.set_session_class(Session)
 
-local M = { Session = Session }
+M.Session = Session
 
 -- sleep(seconds): suspend the running task.
 function M.sleep(seconds)
@@ -151,8 +181,43 @@ function M.deliver(system_id, pdu, wait)
             local resp, err, status = rx[turn[system_id]]:send(pdu)
             if err ~= "window full" then return resp, err, status end
         end
-        if core.now() >= deadline then return nil, "window full" end
-        M.sleep(0.005)
+        local left = deadline - core.now()
+        if left <= 0 then return nil, "window full" end
+        -- every receiver is busy: wait for an answer on one of them
+        rx[turn[system_id]]:wait_slot(left / 1000)
+    end
+end
+
+local posts = {}          -- system_id -> FIFO of {pdu, done} and its worker count
+local POST_WORKERS = 32   -- tasks delivering for one account at once
+
+local function post_worker(system_id, q)
+    while q.head <= q.tail do
+        local item = q[q.head]
+        q[q.head] = nil
+        q.head = q.head + 1
+        local resp, err, status = M.deliver(system_id, item.pdu)
+        if item.done then item.done(resp, err, status) end
+    end
+    q.workers = q.workers - 1
+end
+
+-- post(system_id, pdu [, done]): queue `pdu` for smpp.deliver and return
+-- at once. A few tasks per account drain the queue in order, so a burst of
+-- thousands of receipts costs a queue entry each, not a waiting task each;
+-- done(response | nil, err, status) runs when each one is settled (e.g.
+-- to hold it when there was no receiver).
+function M.post(system_id, pdu, done)
+    local q = posts[system_id]
+    if not q then
+        q = { head = 1, tail = 0, workers = 0 }
+        posts[system_id] = q
+    end
+    q.tail = q.tail + 1
+    q[q.tail] = { pdu = pdu, done = done }
+    if q.workers < POST_WORKERS then
+        q.workers = q.workers + 1
+        M.after(0, function() post_worker(system_id, q) end)
     end
 end
 

@@ -1,4 +1,4 @@
-/* load.c -- smppgw-load: an SMPP load generator on the C session engine
+/* load.c -- `smppgw bench`: an SMPP load generator on the C session engine
  * (core/net.h + core/sess.h, no Lua): sessions, windows, rates, latency.
  *
  * It connects N sessions to HOST:PORT, binds each as a transceiver, then
@@ -9,13 +9,22 @@
  * bind time excluded) and the latency percentiles from a log-linear bucket
  * histogram. --idle N only binds N sessions and holds them (memory tests).
  *
- *   build/smppgw-load [options] [HOST:PORT]      (see load_usage below)
+ * With --dlr every message asks for a receipt; receipts (deliver_sm or
+ * data_sm with esm_class 0x04) are answered, matched to their message by
+ * receipted_message_id (or the text's id:) and their latency from the send
+ * goes into a second histogram. While it runs, a progress line goes to
+ * standard error (rewritten in place on a terminal, one line a second
+ * otherwise), so that standard output holds only the result.
+ *
+ *   build/smppgw bench [options] [HOST:PORT]      (see load_usage below)
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "load.h"
 #include "log.h"
 #include "net.h"
 
@@ -33,12 +42,17 @@ typedef struct load_opts_s {
     unsigned    idle;           /* --idle N: bind N sessions and hold them */
     const char *system_id, *password;
     int         json;
+    int         transmitter;    /* --bind tx (default trx) */
+    unsigned    coding;         /* --coding N: data_coding */
+    int         data_sm;        /* --data-sm: data_sm with message_payload */
+    int         dlr;            /* --dlr: ask for receipts and count them */
+    int         quiet;          /* --quiet: no progress line */
 } load_opts_t;
 
 static void load_usage(FILE *f)
 {
-    fputs("usage: smppgw-load [options] [HOST:PORT]       (default 127.0.0.1:2775)\n"
-          "Binds sessions as transceivers and keeps submit_sm outstanding on each.\n"
+    fputs("usage: smppgw bench [options] [HOST:PORT]      (default 127.0.0.1:2775)\n"
+          "Binds sessions and keeps submit_sm (or data_sm) outstanding on each.\n"
           "  --sessions N      sessions to bind (default 1)\n"
           "  --window W        submit_sm outstanding per session (default 10)\n"
           "  --duration S      seconds of sending (default 10; 0 = no limit)\n"
@@ -46,7 +60,13 @@ static void load_usage(FILE *f)
           "                    --duration is also given)\n"
           "  --rate R          submit_sm per second over all sessions (default 0 =\n"
           "                    as fast as responses come back)\n"
-          "  --size BYTES      short_message length, 0..254 (default 20)\n"
+          "  --size BYTES      message length, 0..254 (default 20)\n"
+          "  --coding N        data_coding of the messages (default 0)\n"
+          "  --data-sm         send data_sm (text in message_payload) instead of submit_sm\n"
+          "  --bind trx|tx     bind as transceiver (default) or transmitter\n"
+          "  --dlr             ask for delivery receipts (needs trx), count them and\n"
+          "                    their latency; waits up to 10 s for them at the end\n"
+          "  --quiet           no progress line on standard error\n"
           "  --idle N          only bind N sessions and hold them idle until\n"
           "                    SIGINT/SIGTERM or --duration; prints \"bound N of N\"\n"
           "  --system-id ID    bind system_id (default smppclient1)\n"
@@ -103,20 +123,31 @@ static int load_parse_args(int argc, char **argv, load_opts_t *o)
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
+        if (!strcmp(a, "--data-sm")) { o->data_sm = 1; continue; }
+        if (!strcmp(a, "--dlr")) { o->dlr = 1; continue; }
+        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
         if (a[0] != '-') {
             if (load_parse_addr(a, o)) {
-                fprintf(stderr, "smppgw-load: %s is not HOST:PORT\n", a);
+                fprintf(stderr, "smppgw bench: %s is not HOST:PORT\n", a);
                 return -1;
             }
             continue;
         }
         if (!val) {
-            fprintf(stderr, "smppgw-load: %s needs a value\n", a);
+            fprintf(stderr, "smppgw bench: %s needs a value\n", a);
             return -1;
         }
         i++;
         if (!strcmp(a, "--system-id")) { o->system_id = val; continue; }
         if (!strcmp(a, "--password")) { o->password = val; continue; }
+        if (!strcmp(a, "--bind")) {
+            if (strcmp(val, "trx") && strcmp(val, "tx")) {
+                fprintf(stderr, "smppgw bench: --bind takes trx or tx, not %s\n", val);
+                return -1;
+            }
+            o->transmitter = !strcmp(val, "tx");
+            continue;
+        }
         if (!strcmp(a, "--sessions") && !load_parse_num(val, 1, 1000000, &v)) o->sessions = (unsigned)v;
         else if (!strcmp(a, "--window") && !load_parse_num(val, 1, 100000, &v)) o->window = (unsigned)v;
         else if (!strcmp(a, "--duration") && !load_parse_num(val, 0, 1e6, &v)) {
@@ -127,14 +158,19 @@ static int load_parse_args(int argc, char **argv, load_opts_t *o)
         else if (!strcmp(a, "--rate") && !load_parse_num(val, 0, 1e9, &v)) o->rate = v;
         else if (!strcmp(a, "--size") && !load_parse_num(val, 0, PDU_MAX_SHORT_MESSAGE, &v)) o->size = (unsigned)v;
         else if (!strcmp(a, "--idle") && !load_parse_num(val, 1, 1000000, &v)) o->idle = (unsigned)v;
+        else if (!strcmp(a, "--coding") && !load_parse_num(val, 0, 255, &v)) o->coding = (unsigned)v;
         else {
-            fprintf(stderr, "smppgw-load: bad option or value: %s %s\n", a, val);
+            fprintf(stderr, "smppgw bench: bad option or value: %s %s\n", a, val);
             return -1;
         }
     }
     /* --count alone runs until the count is done; --idle holds until a signal. */
     if ((o->count || o->idle) && !have_duration) o->duration = 0;
     if (o->idle) o->sessions = o->idle;
+    if (o->dlr && o->transmitter) {
+        fprintf(stderr, "smppgw bench: --dlr needs --bind trx (receipts arrive on the session)\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -243,6 +279,14 @@ static struct {
     uint64_t     failed_status[LOAD_STATUS_OTHER + 1]; /* by command_status */
     uint64_t     failed_err[LOAD_NERR];                /* by -err - 10 */
     load_hist_t  hist;
+    /* --dlr: message_id -> send time of messages awaiting their receipt */
+    struct load_msg_s **ids;
+    unsigned long long pending_dlr, receipts, receipts_unmatched;
+    load_hist_t  dlr_hist;
+    int          dlr_waiting;
+    uv_timer_t   dlr_timer, progress;
+    uint64_t     start_ns, last_sent;
+    int          tty;
     /* the token bucket of --rate */
     double       tokens, burst;
     uint64_t     tokens_ns;
@@ -256,10 +300,125 @@ static void load_fill(load_conn_t *c);
 static void load_stop(void);
 static void load_finish(void);
 
-/* Finish once stopped (or every session is gone) and nothing is outstanding. */
+static void load_on_dlr_timeout(uv_timer_t *t)
+{
+    (void)t;
+    load_finish();
+}
+
+/* Finish once stopped (or every session is gone) and nothing is
+ * outstanding; with --dlr, after the receipts are in (at most 10 s more). */
 static void load_check_done(void)
 {
-    if (!L.finished && L.sending && (L.stopping || !L.live) && !L.outstanding) load_finish();
+    if (L.finished || !L.sending || !(L.stopping || !L.live) || L.outstanding) return;
+    if (L.o.dlr && L.pending_dlr && L.live) {
+        if (!L.dlr_waiting) {
+            L.dlr_waiting = 1;
+            uv_timer_start(&L.dlr_timer, load_on_dlr_timeout, 10000, 0);
+        }
+        return;
+    }
+    load_finish();
+}
+
+/* -- Receipts (--dlr) -------------------------------------------------------- */
+
+#define LOAD_ID_BUCKETS 65536
+
+typedef struct load_msg_s {
+    struct load_msg_s *next;
+    uint64_t           sent_ns;
+    char               id[66];
+} load_msg_t;
+
+static unsigned load_id_hash(const char *id, size_t len)
+{
+    unsigned h = 2166136261u;
+    while (len--) h = (h ^ (unsigned char)*id++) * 16777619u;
+    return h & (LOAD_ID_BUCKETS - 1);
+}
+
+/* Remember that message `id` (len octets) was sent at sent_ns. */
+static void load_id_put(const uint8_t *id, size_t len, uint64_t sent_ns)
+{
+    load_msg_t *m;
+    unsigned h;
+    if (len >= sizeof m->id || !(m = malloc(sizeof *m))) return;
+    memcpy(m->id, id, len);
+    m->id[len] = '\0';
+    m->sent_ns = sent_ns;
+    h = load_id_hash(m->id, len);
+    m->next = L.ids[h];
+    L.ids[h] = m;
+    L.pending_dlr++;
+}
+
+/* Take the send time of message `id`: 0 if unknown. */
+static uint64_t load_id_take(const char *id, size_t len)
+{
+    load_msg_t **pp, *m;
+    for (pp = &L.ids[load_id_hash(id, len)]; (m = *pp) != NULL; pp = &m->next) {
+        if (strlen(m->id) == len && memcmp(m->id, id, len) == 0) {
+            uint64_t t = m->sent_ns;
+            *pp = m->next;
+            free(m);
+            L.pending_dlr--;
+            return t;
+        }
+    }
+    return 0;
+}
+
+/* A request from the peer: receipts are counted and matched; every
+ * deliver_sm / data_sm is answered ESME_ROK, anything else ESME_RINVCMDID. */
+static void load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+{
+    (void)ud;
+    if (req->command_id == SMPP_DELIVER_SM || req->command_id == SMPP_DATA_SM) {
+        const pdu_value_t *esm = pdu_get(req, PDU_F_ESM_CLASS);
+        if (esm && (esm->num & 0x3C) == 0x04) {
+            const pdu_tlv_t *t = pdu_tlv_find(req, SMPP_TLV_receipted_message_id);
+            const char *id = NULL;
+            size_t len = 0;
+            uint64_t sent;
+            if (t) {
+                id = (const char *)t->val;
+                len = t->len && t->val[t->len - 1] == 0 ? t->len - 1u : t->len;
+            } else {
+                const pdu_value_t *sm = pdu_get(req, PDU_F_SHORT_MESSAGE);
+                const char *p = sm ? memchr(sm->ptr, ':', sm->len) : NULL;
+                if (p && p - (const char *)sm->ptr == 2) {   /* "id:..." */
+                    id = p + 1;
+                    while (len < sm->len - 3 && id[len] != ' ') len++;
+                }
+            }
+            L.receipts++;
+            if (id && L.ids && (sent = load_id_take(id, len)) != 0)
+                load_hist_record(&L.dlr_hist, (uv_hrtime() - sent) / 1000);
+            else
+                L.receipts_unmatched++;
+            if (L.dlr_waiting && !L.pending_dlr) load_finish();
+        }
+    }
+    if (req->cmd->resp_id)
+        sess_respond(s, req->sequence_number, NULL,
+                     req->command_id == SMPP_DELIVER_SM || req->command_id == SMPP_DATA_SM
+                     ? SMPP_ESME_ROK : SMPP_ESME_RINVCMDID, net_now(n));
+}
+
+/* -- Progress ------------------------------------------------------------------- */
+
+static void load_on_progress(uv_timer_t *t)
+{
+    double elapsed = (double)(uv_hrtime() - L.start_ns) / 1e9;
+    unsigned long long delta = L.sent - L.last_sent;
+    (void)t;
+    L.last_sent = L.sent;
+    fprintf(stderr, "%s%6.1f s  sent %llu  rate %llu/s  outstanding %llu  failed %llu  timeouts %llu",
+            L.tty ? "\r" : "", elapsed, L.sent, delta, L.outstanding, L.failed, L.timeouts);
+    if (L.o.dlr) fprintf(stderr, "  receipts %llu", L.receipts);
+    fputs(L.tty ? "\033[K" : "\n", stderr);
+    fflush(stderr);
 }
 
 /* -- Sending ----------------------------------------------------------------- */
@@ -268,12 +427,15 @@ static void load_check_done(void)
 static void load_build_pdu(void)
 {
     memset(L.text, 'x', sizeof L.text);
-    pdu_init(&L.sm, SMPP_SUBMIT_SM, 0);
+    pdu_init(&L.sm, L.o.data_sm ? SMPP_DATA_SM : SMPP_SUBMIT_SM, 0);
     pdu_set_cstr(&L.sm, PDU_F_SOURCE_ADDR, "Bench");
     pdu_set_int(&L.sm, PDU_F_DEST_ADDR_TON, 1);
     pdu_set_int(&L.sm, PDU_F_DEST_ADDR_NPI, 1);
     pdu_set_cstr(&L.sm, PDU_F_DESTINATION_ADDR, "447700900123");
-    pdu_set_str(&L.sm, PDU_F_SHORT_MESSAGE, L.text, L.o.size);
+    pdu_set_int(&L.sm, PDU_F_DATA_CODING, L.o.coding);
+    if (L.o.dlr) pdu_set_int(&L.sm, PDU_F_REGISTERED_DELIVERY, 1);
+    if (L.o.data_sm) pdu_tlv_add(&L.sm, SMPP_TLV_message_payload, L.text, (uint16_t)L.o.size);
+    else pdu_set_str(&L.sm, PDU_F_SHORT_MESSAGE, L.text, L.o.size);
 }
 
 /* Count a completed submit_sm by its outcome. */
@@ -300,6 +462,10 @@ static void load_on_submit(sess_t *s, void *arg, const pdu_t *resp, int err)
     uint64_t now = uv_hrtime();
     (void)s;
     load_count(resp, err);
+    if (L.o.dlr && !err && resp->command_status == SMPP_ESME_ROK) {
+        const pdu_value_t *id = pdu_get(resp, PDU_F_MESSAGE_ID);
+        if (id) load_id_put(id->ptr, id->len, slot->sent_ns);
+    }
     if (!err || err == SESS_ENACK) {                   /* a response came back */
         load_hist_record(&L.hist, (now - slot->sent_ns) / 1000);
         L.last_done_ns = now;
@@ -391,11 +557,13 @@ static void load_start(void)
         return;
     }
     if (!L.bound) {
-        fprintf(stderr, "smppgw-load: no session bound\n");
+        fprintf(stderr, "smppgw bench: no session bound\n");
         load_finish();
         return;
     }
     L.sending = 1;
+    L.start_ns = uv_hrtime();
+    if (!L.o.quiet) uv_timer_start(&L.progress, load_on_progress, 1000, 1000);
     if (L.o.rate > 0) {
         L.burst = L.o.rate / 100 > 1 ? L.o.rate / 100 : 1;
         L.tokens = 1;
@@ -451,7 +619,7 @@ static void load_on_bound(sess_t *s, void *arg, const pdu_t *resp, int err)
         L.live++;
     } else {
         if (L.bind_failed++ < 5)
-            fprintf(stderr, "smppgw-load: bind failed: %s\n",
+            fprintf(stderr, "smppgw bench: bind failed: %s\n",
                     err ? sess_strerror(err) : pdu_status_name(resp->command_status));
         if (!err) sess_close(s, "bind failed");
     }
@@ -464,14 +632,14 @@ static void load_on_connect(net_t *n, sess_t *s, int status, void *arg)
     long rc;
     if (status < 0) {
         if (L.bind_failed++ < 5)
-            fprintf(stderr, "smppgw-load: connect: %s\n", uv_strerror(status));
+            fprintf(stderr, "smppgw bench: connect: %s\n", uv_strerror(status));
         load_bind_done();
         return;
     }
     c->sess = s;
     net_set_owner_data(s, (intptr_t)c);
-    rc = sess_bind(s, SMPP_BIND_TRANSCEIVER, L.o.system_id, L.o.password, "", load_on_bound, c,
-                   net_now(n));
+    rc = sess_bind(s, L.o.transmitter ? SMPP_BIND_TRANSMITTER : SMPP_BIND_TRANSCEIVER,
+                   L.o.system_id, L.o.password, "", load_on_bound, c, net_now(n));
     if (rc < 0) {
         L.bind_failed++;
         sess_close(s, "bind failed");
@@ -492,7 +660,7 @@ static void load_connect_more(void)
         load_conn_t *c = &L.conns[L.next_connect++];
         int rc = net_connect(L.net, L.o.host, L.o.port, SESS_ESME, &cfg, load_on_connect, c);
         if (rc < 0) {
-            if (L.bind_failed++ < 5) fprintf(stderr, "smppgw-load: connect: %s\n", uv_strerror(rc));
+            if (L.bind_failed++ < 5) fprintf(stderr, "smppgw bench: connect: %s\n", uv_strerror(rc));
             if (L.bound + L.bind_failed == L.o.sessions) load_start();
             continue;
         }
@@ -508,7 +676,7 @@ static void load_on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     (void)ud;
     if (!c) return;
     if (!L.finished && c->bound)
-        fprintf(stderr, "smppgw-load: session %llu closed: %s\n",
+        fprintf(stderr, "smppgw bench: session %llu closed: %s\n",
                 (unsigned long long)sess_id(s), reason);
     c->sess = NULL;
     c->bound = 0;
@@ -559,11 +727,15 @@ static void load_report(void)
                L.sent, L.ok, L.failed, L.timeouts);
         load_print_failures(1);
         printf("},\"throughput\":%.0f,\"min_us\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,"
-               "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}\n",
+               "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"receipts\":%llu,"
+               "\"receipts_unmatched\":%llu,\"receipt_p50_us\":%llu,\"receipt_p99_us\":%llu}\n",
                tput, (unsigned long long)h->min, (unsigned long long)load_hist_percentile(h, 50),
                (unsigned long long)load_hist_percentile(h, 90),
                (unsigned long long)load_hist_percentile(h, 99),
-               (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max);
+               (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max,
+               L.receipts, L.receipts_unmatched,
+               (unsigned long long)load_hist_percentile(&L.dlr_hist, 50),
+               (unsigned long long)load_hist_percentile(&L.dlr_hist, 99));
         return;
     }
     printf("%u of %u sessions bound in %.2f s, window %u, %s:%d\n", L.bound, L.o.sessions,
@@ -580,6 +752,12 @@ static void load_report(void)
            (unsigned long long)load_hist_percentile(h, 90),
            (unsigned long long)load_hist_percentile(h, 99),
            (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max);
+    if (L.o.dlr)
+        printf("receipts %llu (%llu unmatched, %llu missing)  latency us: p50 %llu  p99 %llu  max %llu\n",
+               L.receipts, L.receipts_unmatched, L.pending_dlr,
+               (unsigned long long)load_hist_percentile(&L.dlr_hist, 50),
+               (unsigned long long)load_hist_percentile(&L.dlr_hist, 99),
+               (unsigned long long)L.dlr_hist.max);
 }
 
 /* Report, then unbind every session and let the loop end. */
@@ -591,6 +769,10 @@ static void load_finish(void)
     }
     L.finished = 1;
     L.stopping = 1;
+    if (L.sending && !L.o.quiet) {
+        load_on_progress(NULL);
+        if (L.tty) fputc('\n', stderr);
+    }
     if (L.o.idle) L.exit_code = L.bound == L.o.sessions ? 0 : 1;
     else {
         load_report();
@@ -599,6 +781,8 @@ static void load_finish(void)
     fflush(stdout);
     uv_timer_stop(&L.tick);
     uv_timer_stop(&L.stop);
+    uv_timer_stop(&L.dlr_timer);
+    uv_timer_stop(&L.progress);
     uv_unref((uv_handle_t *)&L.sigint);               /* a signal may still cut the unbinds short */
     uv_unref((uv_handle_t *)&L.sigterm);
     net_shutdown(L.net);
@@ -606,9 +790,9 @@ static void load_finish(void)
 
 /* -- Main -------------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+int load_main(int argc, char **argv)
 {
-    static const net_owner_t owner = {NULL, NULL, NULL, load_on_closed};
+    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed};
     unsigned i, j;
     int rc = load_parse_args(argc, argv, &L.o);
     if (rc) {
@@ -620,14 +804,14 @@ int main(int argc, char **argv)
     L.loop = uv_default_loop();
     L.conns = calloc(L.o.sessions, sizeof *L.conns);
     if (!L.conns || !(L.net = net_new(L.loop, &owner, NULL))) {
-        fprintf(stderr, "smppgw-load: out of memory\n");
+        fprintf(stderr, "smppgw bench: out of memory\n");
         return 1;
     }
     if (!L.o.idle) {                                  /* W completion slots per session */
         for (i = 0; i < L.o.sessions; i++) {
             load_conn_t *c = &L.conns[i];
             if (!(c->slots = calloc(L.o.window, sizeof *c->slots))) {
-                fprintf(stderr, "smppgw-load: out of memory\n");
+                fprintf(stderr, "smppgw bench: out of memory\n");
                 return 1;
             }
             for (j = 0; j < L.o.window; j++) {
@@ -637,7 +821,14 @@ int main(int argc, char **argv)
             c->free_slots = c->slots;
         }
     }
+    if (L.o.dlr && !(L.ids = calloc(LOAD_ID_BUCKETS, sizeof *L.ids))) {
+        fprintf(stderr, "smppgw bench: out of memory\n");
+        return 1;
+    }
+    L.tty = isatty(STDERR_FILENO);
     load_build_pdu();
+    uv_timer_init(L.loop, &L.dlr_timer);
+    uv_timer_init(L.loop, &L.progress);
     uv_timer_init(L.loop, &L.tick);
     uv_timer_init(L.loop, &L.stop);
     uv_signal_init(L.loop, &L.sigint);
@@ -650,11 +841,22 @@ int main(int argc, char **argv)
 
     uv_close((uv_handle_t *)&L.tick, NULL);
     uv_close((uv_handle_t *)&L.stop, NULL);
+    uv_close((uv_handle_t *)&L.dlr_timer, NULL);
+    uv_close((uv_handle_t *)&L.progress, NULL);
     uv_close((uv_handle_t *)&L.sigint, NULL);
     uv_close((uv_handle_t *)&L.sigterm, NULL);
     uv_run(L.loop, UV_RUN_NOWAIT);
     net_free(L.net);
     for (i = 0; i < L.o.sessions; i++) free(L.conns[i].slots);
     free(L.conns);
+    if (L.ids) {
+        for (i = 0; i < LOAD_ID_BUCKETS; i++)
+            while (L.ids[i]) {
+                load_msg_t *m = L.ids[i];
+                L.ids[i] = m->next;
+                free(m);
+            }
+        free(L.ids);
+    }
     return L.exit_code;
 }
