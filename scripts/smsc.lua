@@ -135,7 +135,7 @@ local function receipt_pdu(rec)
         short_message = receipt.format {
             id = rec.id, sub = 1, dlvrd = rec.stat == "DELIVRD" and 1 or 0,
             submit_date = rec.submitted, done_date = rec.done, stat = rec.stat, err = rec.err,
-            text = (rec.text:gsub("[^\32-\126]", "?")),
+            text = rec.text,
         },
         receipted_message_id = rec.id,
         message_state = state,
@@ -195,13 +195,19 @@ end
 
 -- -- Accepting messages ---------------------------------------------------------------
 
+-- The first 20 characters of the text for the receipt, ASCII only: a
+-- character outside it becomes one "?".
+local function preview(utf8)
+    return (utf8:gsub("[\192-\247][\128-\191]*", "?"):gsub("[^\32-\126]", "?"):sub(1, 20))
+end
+
 local function new_record(session, pdu, id, ton, npi, dest)
     return {
         id = id, system_id = session.system_id, service_type = pdu.service_type or "",
         source = pdu.source_addr or "", source_ton = pdu.source_addr_ton or 0, source_npi = pdu.source_addr_npi or 0,
         dest = dest, dest_ton = ton, dest_npi = npi,
         registered_delivery = pdu.registered_delivery or 0,
-        text = user_text(pdu, session.system_id):sub(1, 20), submitted = os.time(), stat = "ENROUTE", err = 0,
+        text = preview(user_text(pdu, session.system_id)), submitted = os.time(), stat = "ENROUTE", err = 0,
     }
 end
 
@@ -238,7 +244,7 @@ local function accept(session, pdu)
     if pdu.replace_if_present_flag == 1 then
         local old = pending_like(session, pdu)
         if old then
-            old.text = user_text(pdu, session.system_id):sub(1, 20)
+            old.text = preview(user_text(pdu, session.system_id))
             old.registered_delivery = pdu.registered_delivery or 0
             return S.ESME_ROK, { message_id = old.id }
         end
@@ -341,7 +347,7 @@ end
 function handlers.replace_sm(session, pdu)
     local rec = find(pdu)
     if not rec or rec.final then return S.ESME_RREPLACEFAIL end
-    rec.text = user_text(pdu, session.system_id):sub(1, 20)
+    rec.text = preview(user_text(pdu, session.system_id))
     rec.registered_delivery = pdu.registered_delivery or rec.registered_delivery
     if pdu.schedule_delivery_time ~= "" or pdu.validity_period ~= "" then
         smpp.cancel(rec.timer)

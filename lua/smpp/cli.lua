@@ -23,6 +23,14 @@ commands:
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
                                  picks a free port, printed in the log)
   check CONFIG      validate the configuration and load its script.
+  send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
+                    --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
+                    --split udh|sar|payload]
+                    bind, send a text (split when long), print the message
+                    ids and, with --wait-dlr, the receipts; exit 1 on any
+                    failure with the status name.
+  bench [options] HOST:PORT
+                    the load generator (smppgw bench --help).
   --help            this text
   --version         print the version
 
@@ -179,6 +187,8 @@ function M.main(args)
         return 0
     elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" then
         return M[verb](args)
+    elseif verb == "send" then
+        return require("smpp.send").run(args)
     elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" then
         return M.run(args, 1)               -- smppgw CONFIG: run is the default verb
     end
