@@ -15,7 +15,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 # Debian packages the build and the tests need (see README "Dependencies").
-DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson lua-busted lua-socket
+DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev lua-cjson \
+            lua-busted lua-socket
 # Only `make fuzz` needs clang's libFuzzer.
 FUZZ_PKGS := clang libclang-rt-14-dev
 
@@ -30,7 +31,7 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c
 LOAD_SRC   := core/load.c
-LUA_SRC    := core/lbridge.c core/lrt.c
+LUA_SRC    := core/lbridge.c core/lrt.c core/http.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
@@ -83,12 +84,12 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv)
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv) -lhttp_parser
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
 $(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lm
+	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lhttp_parser -lm
 
 $(BUILD)/example_%: $(BUILD)/examples/%.o $(ENGINE_OBJ) $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)

@@ -6,6 +6,11 @@ return {
     system_id = "smppgw",              -- our name in bind responses
     script = "../scripts/smsc.lua",    -- relative to this file
 
+    http = {                           -- the HTTP API and the dashboard (--http HOST:PORT overrides)
+        listen = "127.0.0.1:8775",
+        -- token = "secret",           -- then requests need "Authorization: Bearer secret"
+    },
+
     log = {
         level = "info",                -- error, warn, info, debug
         format = "text",               -- or "json": one JSON object per line

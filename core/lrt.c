@@ -19,6 +19,7 @@
 #include <lua.h>
 
 #include "lbridge.h"
+#include "http.h"
 #include "lrt.h"
 #include "log.h"
 #include "net.h"
@@ -31,6 +32,7 @@ typedef struct task_s {
     uint32_t    cmd_id;     /* request command_id */
     const char *what;       /* for log lines: "submit_sm handler", "timer" */
     int         waiting;    /* a wait was registered during this resume */
+    void       *http;       /* the HTTP request it answers (http.h), or NULL */
 } task_t;
 
 typedef struct ltimer_s {
@@ -62,6 +64,8 @@ static struct {
     int         signals_on;
     int         reload;     /* registry ref of the reload function (SIGHUP) */
     int         timer_ids;  /* timer id -> lightuserdata ltimer_t, for cancel */
+    int         http_fn;    /* registry ref of the HTTP request handler */
+    uint64_t    script_errors;
     int         waiting;    /* token -> lightuserdata task_t, for suspend/wake */
     uint64_t    next_token;
     ltimer_t   *timers;
@@ -147,6 +151,7 @@ static task_t *task_new(const char *what)
         t->sess_id = 0;
         t->seq = t->cmd_id = 0;
         t->waiting = 0;
+        t->http = NULL;
         return t;
     }
     if (!(t = calloc(1, sizeof *t))) return NULL;
@@ -204,9 +209,15 @@ static void task_answer(task_t *t, uint32_t status, int fields_idx)
 
 static void task_fail(task_t *t, const char *msg)
 {
+    rt.script_errors++;
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
             t->seq ? " (answered ESME_RSYSERR)" : "");
     task_answer(t, SMPP_ESME_RSYSERR, 0);
+    if (t->http) {
+        static const char body[] = "{\"error\":\"internal error (see the log)\"}";
+        http_respond(t->http, 500, "application/json", body, sizeof body - 1);
+        t->http = NULL;
+    }
     task_done(t, 0);
 }
 
@@ -216,6 +227,16 @@ static void task_finish(task_t *t)
     lua_State *co = t->co;
     int n = lua_gettop(co), fields = 0, found = 1;
     uint32_t status = SMPP_ESME_ROK;
+    if (t->http) {                      /* status, content type, body */
+        size_t len = 0;
+        const char *body = n >= 3 ? lua_tolstring(co, 3, &len) : NULL;
+        http_respond(t->http, n >= 1 && lua_isnumber(co, 1) ? (int)lua_tonumber(co, 1) : 500,
+                     n >= 2 && lua_isstring(co, 2) ? lua_tostring(co, 2) : "text/plain",
+                     body ? body : "", body ? len : 0);
+        t->http = NULL;
+        task_done(t, 1);
+        return;
+    }
     if (t->seq) {
         if (n >= 1 && lua_type(co, 1) == LUA_TNUMBER) {
             status = (uint32_t)lua_tonumber(co, 1);
@@ -607,6 +628,7 @@ static int l_cancel(lua_State *L)
 
 static void close_timers(void)
 {
+    http_close_all();
     while (rt.timers) {
         ltimer_t *tm = rt.timers;
         if (tm->sleeper) {           /* let sleeping tasks finish */
@@ -730,6 +752,51 @@ static int l_unlisten(lua_State *L)
     }
     log_msg(LOG_INFO, 0, "stopped listening on %s:%d", host, port);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* -- HTTP ----------------------------------------------------------------------------------- */
+
+/* A request arrived: handler(method, url, body, content_type, authorization)
+ * runs in a task and returns status, content type, body. */
+static void on_http(const http_req_t *req, void *ud)
+{
+    lua_State *L = rt.L;
+    task_t *t;
+    (void)ud;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt.http_fn);
+    if (!(t = task_new("HTTP handler"))) {
+        lua_pop(L, 1);
+        http_respond(req->conn, 503, "application/json", "{\"error\":\"busy\"}", 16);
+        return;
+    }
+    t->http = req->conn;
+    lua_xmove(L, t->co, 1);
+    lua_pushstring(t->co, req->method);
+    lua_pushstring(t->co, req->url);
+    lua_pushlstring(t->co, req->body, req->body_len);
+    lua_pushstring(t->co, req->content_type);
+    lua_pushstring(t->co, req->authorization);
+    task_resume(t, 5);
+}
+
+/* core.http_listen(host, port, handler) -> bound port | nil, err */
+static int l_http_listen(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
+    if (rt.http_fn != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.http_fn);
+    lua_pushvalue(L, 3);
+    rt.http_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    if ((rc = http_listen(rt.loop, host, port, on_http, NULL, &bound)) < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot listen for HTTP on %s:%d: %s", host, port, uv_strerror(rc));
+        return 2;
+    }
+    log_msg(LOG_INFO, 0, "HTTP API and dashboard on http://%s:%d/", host, bound);
+    lua_pushnumber(L, bound);
     return 1;
 }
 
@@ -915,6 +982,14 @@ static int l_stats(lua_State *L)
     lua_newtable(L);
     SET_NUM("opened", sess_totals.opened);
     SET_NUM("closed", sess_totals.closed);
+    SET_NUM("script_errors", rt.script_errors);
+    SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
+    lua_newtable(L);                        /* response times: cumulative buckets */
+    for (i = 0; i < SESS_RTT_BUCKETS; i++) {
+        lua_pushnumber(L, (double)sess_totals.rtt_buckets[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "response_time_buckets");
     lua_newtable(L);
     for (side = 0; side < 2; side++) {
         lua_newtable(L);
@@ -1141,6 +1216,7 @@ static const luaL_Reg funcs[] = {
     {"set_handlers", l_set_handlers},
     {"listen", l_listen},
     {"unlisten", l_unlisten},
+    {"http_listen", l_http_listen},
     {NULL, NULL}
 };
 
@@ -1150,7 +1226,7 @@ void lrt_register(lua_State *L)
     if (!ready) {               /* registry refs start empty (0 is a valid ref) */
         ready = 1;
         rt.handlers = rt.sessions = rt.tasks = rt.session_mt = LUA_NOREF;
-        rt.reload = rt.waiting = rt.timer_ids = LUA_NOREF;
+        rt.reload = rt.waiting = rt.timer_ids = rt.http_fn = LUA_NOREF;
     }
     luaL_register(L, NULL, funcs);
 }

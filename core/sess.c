@@ -45,6 +45,8 @@ struct sess_s {
 };
 
 sess_totals_t sess_totals;
+const double sess_rtt_bounds_ms[SESS_RTT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+                                                     2500, 5000, 10000, 1e300};
 
 /* One loop thread: the decoded PDU and chore responses use shared storage
  * (a pdu_t is 7 KiB; sessions stay small). */
@@ -479,6 +481,11 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
     cb = (sess_done_fn)e.cb;
     s->st.rtt_ms_sum += now - e.sent_ms;
     s->st.rtt_count++;
+    {
+        int b = 0;
+        while (b < SESS_RTT_BUCKETS - 1 && (double)(now - e.sent_ms) > sess_rtt_bounds_ms[b]) b++;
+        sess_totals.rtt_buckets[b]++;
+    }
     sess_totals.sum.rtt_ms_sum += now - e.sent_ms;
     sess_totals.sum.rtt_count++;
     count_status(sess_totals.status_rx, p->command_status);

@@ -113,12 +113,18 @@ typedef struct sess_stats_s {
     uint32_t rx_cmd[32], tx_cmd[32];      /* by index in the command table */
 } sess_stats_t;
 
+/* Send-to-response time buckets of sess_totals.rtt_buckets: upper bounds in
+ * ms (the last one counts everything slower). */
+#define SESS_RTT_BUCKETS 14
+extern const double sess_rtt_bounds_ms[SESS_RTT_BUCKETS];
+
 /* Totals over all sessions of the process (one loop thread, no locks). */
 typedef struct sess_totals_s {
     uint64_t opened, closed;
     uint32_t open[2][7];                  /* [side][state] sessions now */
     sess_stats_t sum;                     /* sums of the per-session counters */
     uint64_t status_tx[0x114], status_rx[0x114]; /* responses by command_status; last = other */
+    uint64_t rtt_buckets[SESS_RTT_BUCKETS];       /* response times, not cumulative */
 } sess_totals_t;
 
 extern sess_totals_t sess_totals;

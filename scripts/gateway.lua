@@ -79,7 +79,39 @@ local function from_upstream(session, pdu)
     return S.ESME_RINVDSTADR
 end
 
+-- POST /send: route the text like an ESME's message (account "@http"; its
+-- receipts are kept for GET /messages/ID).
+local http = require "smpp.http"
+local split = require "smpp.split"
+local text = require "smpp.text"
+local function http_send(d)
+    local coding = d.coding or text.choose(d.text)
+    local parts, why = split.split(d.text, { coding = coding })
+    if not parts then return 422, { error = why } end
+    local session = { system_id = "@http" }
+    local ids = {}
+    for _, part in ipairs(parts) do
+        local pdu = { command = "submit_sm", source_addr = d.from or "smppgw", destination_addr = d.to,
+                      registered_delivery = 1 }
+        for k, v in pairs(part) do pdu[k] = v end
+        local route = routing:match(pdu, session)
+        if not route then return 404, { error = "no route for " .. d.to, message_ids = ids } end
+        local resp, link, reason = gateway.forward(route, pdu)
+        if not resp then
+            return 502, { error = reason, status = smpp.status_name(link), message_ids = ids }
+        end
+        if resp.command_status ~= 0 then
+            return 502, { error = "upstream refused", status = smpp.status_name(resp.command_status), message_ids = ids }
+        end
+        local id = gateway.remember(session, link, resp, pdu)
+        http.remember(id, { message_id = id, to = d.to, state = "ENROUTE" })
+        ids[#ids + 1] = id
+    end
+    return 200, { message_ids = ids }
+end
+
 return {
+    http_send = http_send,
     submit_sm = submit,
     submit_multi = submit,
     data_sm = function(session, pdu)

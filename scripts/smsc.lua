@@ -371,6 +371,29 @@ function handlers.up(session)
     end
 end
 
+-- MO through HTTP (POST /send, and the /inject route below): {to, text,
+-- from, system_id, coding} becomes a deliver_sm to a bound receiver of the
+-- account (default: the first account of the config).
+local function mo_from_http(d)
+    local account = d.system_id or (conf.accounts and conf.accounts[1] and conf.accounts[1].system_id)
+    local coding = d.coding or text.choose(d.text)
+    local bytes, why = text.encode(d.text, coding)
+    if not bytes then return 422, { error = why } end
+    if #bytes > 254 then return 422, { error = "text too long for one MO (254 octets)" } end
+    local resp, err = smpp.deliver(account, {
+        source_addr = d.from or "447700900123", destination_addr = d.to,
+        data_coding = text.data_coding_of(coding), short_message = bytes }, 5)
+    if not resp then
+        return err == "no receiver" and 409 or 503, { error = tostring(err) .. " for " .. tostring(account) }
+    end
+    return 200, { delivered = resp.command_status == 0, system_id = account,
+                  command_status = smpp.status_name(resp.command_status) or resp.command_status }
+end
+handlers.http_send = mo_from_http
+
+-- A script's own HTTP route: GET /inject?to=...&text=... (an MO, like /send).
+require("smpp.http").route("GET", "/inject", function(req) return mo_from_http(req.query) end)
+
 -- MO messages: smpp.deliver hands a deliver_sm to a bound receiver of an
 -- account. With conf.smsc.mo set, one goes out every `every` seconds.
 function handlers.start()

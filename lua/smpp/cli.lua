@@ -22,6 +22,7 @@ commands:
                     SIGINT/SIGTERM, which unbind every session first.
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
                                  picks a free port, printed in the log)
+        --http HOST:PORT         the HTTP API and dashboard there
   check CONFIG      validate the configuration and load its script.
   send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
                     --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
@@ -126,7 +127,7 @@ end
 
 -- [run] CONFIG [-l HOST:PORT]...
 local function run_args(args, from)
-    local conf, listen = nil, nil
+    local conf, listen, http = nil, nil, nil
     local i = from
     while i <= #args do
         local a = args[i]
@@ -134,6 +135,10 @@ local function run_args(args, from)
             if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
             listen = listen or {}
             listen[#listen + 1] = args[i + 1]
+            i = i + 2
+        elseif a == "--http" then
+            if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
+            http = args[i + 1]
             i = i + 2
         elseif a:sub(1, 1) == "-" then
             return nil, "unknown option " .. a
@@ -144,7 +149,7 @@ local function run_args(args, from)
             i = i + 1
         end
     end
-    return { conf = conf or "conf/smppgw.lua", listen = listen }
+    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http }
 end
 
 function M.run(args, from)
@@ -153,7 +158,7 @@ function M.run(args, from)
         err("smppgw: %s", why)
         return 2
     end
-    return require("smpp.server").run(opts.conf, { listen = opts.listen })
+    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http })
 end
 
 function M.check(args)

@@ -60,6 +60,10 @@ local schema = {
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
         } } },
+        http = { type = "table", fields = {
+            listen = { type = "address", doc = "host:port of the HTTP API and dashboard" },
+            token = { type = "string", doc = "if set, requests need Authorization: Bearer TOKEN" },
+        } },
         -- free-form sections read by the scripts, which check them
         smsc = { type = "table", free = true },
         gateway = { type = "table", free = true },

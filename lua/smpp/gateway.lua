@@ -269,6 +269,17 @@ end
 -- upstream is answered at once (the gateway has taken the message); the
 -- status is for when it cannot even be held (ESME_RX_T_APPN: try later).
 function M.deliver(account, pdu)
+    if account == "@http" then         -- a message sent through POST /send
+        local http = require "smpp.http"
+        local id = pdu.receipted_message_id
+        local r = receipt.parse(pdu.short_message or pdu.message_payload or "") or {}
+        if id and http.message(id) then
+            http.remember(id, { message_id = id, to = http.message(id).to, state = r.stat or
+                receipt.stat_of(pdu.message_state or 7) or "UNKNOWN", receipt = pdu.short_message })
+        end
+        stats.delivered = stats.delivered + 1
+        return true
+    end
     if has_receiver(account) then
         send_on(account, pdu)
         return true

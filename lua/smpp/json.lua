@@ -54,6 +54,10 @@ local function value_json(v)
     return cjson.encode(v)
 end
 
+-- encode(value) -> JSON text: like cjson.encode, with keys sorted, an empty
+-- table written as [] and bytes that are not printable UTF-8 as {"hex": ...}.
+M.encode = function(v) return value_json(v) end
+
 -- A PDU table as one line of JSON, keys in a stable, readable order: the
 -- header, the body fields in wire order, TLVs by tag, then tlv_order.
 function M.encode_pdu(pdu)

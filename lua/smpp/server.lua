@@ -13,7 +13,8 @@ local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver
 
 -- The names a script may define: every request command, "bind" for the
 -- three binds, and the events.
-local handler_names = { bind = true, connect = true, up = true, down = true, start = true }
+local handler_names = { bind = true, connect = true, up = true, down = true, start = true,
+                        http_send = true }
 -- (outbind is a request command: an ESME-side script handles it by binding)
 for _, c in ipairs(core.commands) do
     if c.id < 0x80000000 then handler_names[c.name] = true end
@@ -96,6 +97,10 @@ function M.prepare(conf_path, overrides)
         if not handlers then return nil, err end
     end
     local listen = {}
+    if overrides and overrides.http then
+        conf.http = conf.http or {}
+        conf.http.listen = overrides.http
+    end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
         local host, port = M.address(a)
         if not host then return nil, "listen address " .. a .. " is not host:port" end
@@ -131,6 +136,9 @@ local function wrap(handlers)
     end
     h.start = function()
         upstream.configure(M.conf.upstreams)
+        if M.conf.http and M.conf.http.listen then
+            require("smpp.http").start(M.conf.http, handlers)
+        end
         if handlers.start then return handlers.start() end
     end
     return h
@@ -169,6 +177,7 @@ function M.reload()
     end
     M.listen = listen
     require("smpp.upstream").configure(conf.upstreams)
+    if package.loaded["smpp.http"] then package.loaded["smpp.http"].set_send(handlers.http_send) end
     if handlers.start then smpp.after(0, handlers.start) end
     require("smpp").log("info", "reloaded %s", M.conf_path)
     return true

@@ -31,7 +31,7 @@ function M.start(opts)
     local extra = table.concat(opts.args or {}, " ")
     local pidfile = dir .. "/pid"
     -- a waiting shell records the exit code in the log when smppgw ends
-    os.execute(string.format("sh -c '%s run %s -l 127.0.0.1:%d %s > %s 2>&1 & echo $! > %s; "
+    os.execute(string.format("sh -c '%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s > %s 2>&1 & echo $! > %s; "
         .. "wait $!; echo \"exit=$?\" >> %s' > /dev/null 2>&1 &", run.bin, conf, opts.port or 0, extra, log,
         pidfile, log))
     local deadline = socket.gettime() + 10
@@ -45,8 +45,9 @@ function M.start(opts)
     while socket.gettime() < deadline do
         local text = s:log_text()
         local port = text:match("listening on 127%.0%.0%.1:(%d+)")
-        if port then
-            s.port = tonumber(port)
+        local http = text:match("HTTP API and dashboard on http://127%.0%.0%.1:(%d+)/")
+        if port and http then
+            s.port, s.http_port = tonumber(port), tonumber(http)
             return s
         end
         if not s:alive() then error("smppgw exited:\n" .. text) end

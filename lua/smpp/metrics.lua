@@ -1,0 +1,115 @@
+-- smpp.metrics -- the statistics in the Prometheus text exposition format
+-- (version 0.0.4). The metric names below are stable; README lists them.
+local concat, format = table.concat, string.format
+
+local M = {}
+
+local function esc(v) return (tostring(v):gsub("\\", "\\\\"):gsub("\n", "\\n"):gsub('"', '\\"')) end
+
+local function labels(l)
+    if not l then return "" end
+    local keys = {}
+    for k in pairs(l) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = format('%s="%s"', k, esc(l[k])) end
+    return "{" .. concat(parts, ",") .. "}"
+end
+
+local function num(v)
+    if v == math.huge then return "+Inf" end
+    if v ~= v then return "NaN" end
+    if v == math.floor(v) and math.abs(v) < 1e15 then return format("%d", v) end
+    return format("%.9g", v)
+end
+
+-- render(stats) -> text. stats is smpp.http.stats(): totals, sessions,
+-- upstreams, gateway.
+function M.render(stats)
+    local out = {}
+    local function family(name, kind, help)
+        out[#out + 1] = format("# HELP %s %s", name, help)
+        out[#out + 1] = format("# TYPE %s %s", name, kind)
+    end
+    local function sample(name, l, v) out[#out + 1] = format("%s%s %s", name, labels(l), num(v or 0)) end
+    local t = stats.totals
+
+    family("smppgw_sessions_open", "gauge", "Open SMPP sessions by side (server: peers bound to us) and state.")
+    for side, states in pairs(t.open) do
+        for state, n in pairs(states) do sample("smppgw_sessions_open", { side = side, state = state }, n) end
+    end
+    family("smppgw_sessions_opened_total", "counter", "Sessions opened since start.")
+    sample("smppgw_sessions_opened_total", nil, t.opened)
+    family("smppgw_sessions_closed_total", "counter", "Sessions closed since start.")
+    sample("smppgw_sessions_closed_total", nil, t.closed)
+
+    family("smppgw_pdus_total", "counter", "PDUs received (rx) and sent (tx) by command.")
+    local cmds = {}
+    for name in pairs(t.commands) do cmds[#cmds + 1] = name end
+    table.sort(cmds)
+    for _, name in ipairs(cmds) do
+        sample("smppgw_pdus_total", { direction = "rx", command = name }, t.commands[name].rx)
+        sample("smppgw_pdus_total", { direction = "tx", command = name }, t.commands[name].tx)
+    end
+    family("smppgw_responses_total", "counter", "Responses received (rx) and sent (tx) by command_status.")
+    local sts = {}
+    for name in pairs(t.statuses) do sts[#sts + 1] = name end
+    table.sort(sts)
+    for _, name in ipairs(sts) do
+        sample("smppgw_responses_total", { direction = "rx", status = name }, t.statuses[name].rx)
+        sample("smppgw_responses_total", { direction = "tx", status = name }, t.statuses[name].tx)
+    end
+    local counters = {
+        { "smppgw_timeouts_total", "timeouts", "Requests we sent that got no response in time." },
+        { "smppgw_throttled_total", "throttled", "Peer requests refused with ESME_RTHROTTLED." },
+        { "smppgw_malformed_total", "malformed", "Malformed PDUs received." },
+        { "smppgw_unmatched_responses_total", "unmatched", "Responses matching no outstanding request." },
+        { "smppgw_script_errors_total", "script_errors", "Handler and script failures (answered ESME_RSYSERR)." },
+    }
+    for _, c in ipairs(counters) do
+        family(c[1], "counter", c[3])
+        sample(c[1], nil, t[c[2]])
+    end
+    family("smppgw_generic_nacks_total", "counter", "generic_nack received (rx) and sent (tx).")
+    sample("smppgw_generic_nacks_total", { direction = "rx" }, t.nacks_rx)
+    sample("smppgw_generic_nacks_total", { direction = "tx" }, t.nacks_tx)
+
+    -- response times of the requests we sent, cumulative buckets in seconds
+    local bounds = { 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.huge }
+    family("smppgw_response_time_seconds", "histogram", "Time from sending a request to its response.")
+    local cum = 0
+    for i, b in ipairs(bounds) do
+        cum = cum + (t.response_time_buckets[i] or 0)
+        sample("smppgw_response_time_seconds_bucket", { le = num(b) }, cum)
+    end
+    sample("smppgw_response_time_seconds_sum", nil, (t.avg_response_ms or 0) * cum / 1000)
+    sample("smppgw_response_time_seconds_count", nil, cum)
+
+    family("smppgw_uptime_seconds", "gauge", "Seconds since the event loop started.")
+    sample("smppgw_uptime_seconds", nil, t.uptime_s)
+
+    if stats.upstreams and #stats.upstreams > 0 then
+        family("smppgw_upstream_binds_up", "gauge", "Bound sessions of each upstream link.")
+        for _, u in ipairs(stats.upstreams) do sample("smppgw_upstream_binds_up", { upstream = u.name }, u.binds_up) end
+        family("smppgw_upstream_outstanding", "gauge", "Requests waiting for the upstream's response.")
+        for _, u in ipairs(stats.upstreams) do sample("smppgw_upstream_outstanding", { upstream = u.name }, u.outstanding) end
+        family("smppgw_upstream_messages_total", "counter", "Messages sent to each upstream by outcome.")
+        for _, u in ipairs(stats.upstreams) do
+            for _, k in ipairs { "ok", "error", "failed", "throttled", "not_sent" } do
+                sample("smppgw_upstream_messages_total", { upstream = u.name, result = k }, u[k])
+            end
+        end
+        family("smppgw_upstream_reconnects_total", "counter", "Reconnect attempts of each upstream link.")
+        for _, u in ipairs(stats.upstreams) do sample("smppgw_upstream_reconnects_total", { upstream = u.name }, u.reconnects) end
+    end
+    if stats.gateway then
+        family("smppgw_gateway_events_total", "counter", "Gateway outcomes: forwarded, no_route, receipts, mo, ...")
+        local keys = {}
+        for k in pairs(stats.gateway) do keys[#keys + 1] = k end
+        table.sort(keys)
+        for _, k in ipairs(keys) do sample("smppgw_gateway_events_total", { event = k }, stats.gateway[k]) end
+    end
+    return concat(out, "\n") .. "\n"
+end
+
+return M
