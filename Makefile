@@ -17,8 +17,10 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 # Debian packages the build and the tests need (see README "Dependencies").
 DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev lua-cjson \
             lua-busted lua-socket
-# Only `make fuzz` needs clang's libFuzzer.
+# Only `make fuzz` needs clang's libFuzzer; only `make test` a browser (the
+# dashboard spec drives headless Chromium).
 FUZZ_PKGS := clang libclang-rt-14-dev
+TEST_PKGS := chromium
 
 ifeq ($(V),1)
 Q :=
@@ -43,7 +45,7 @@ TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess
 BENCH_BIN  := $(BUILD)/bench_pdu
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
-.PHONY: all deps deps-fuzz test test-c test-lua run clean bench fuzz asan corpus
+.PHONY: all deps deps-fuzz deps-test test test-c test-lua run clean bench fuzz asan corpus
 
 all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
@@ -65,6 +67,9 @@ deps:
 
 deps-fuzz: deps
 	$(call install_missing,$(FUZZ_PKGS))
+
+deps-test: deps
+	$(call install_missing,$(TEST_PKGS))
 
 # -- Build --------------------------------------------------------------------
 
@@ -125,7 +130,7 @@ $(BUILD)/bench/%.o: core/bench/%.c | deps
 LUA_ENV := LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
            SMPPGW_BIN=$(abspath $(BIN))
 
-test: all $(TEST_BINS)
+test: deps-test all $(TEST_BINS)
 	@rm -f $(BUILD)/results; mkdir -p $(BUILD)
 	@for t in $(TEST_BINS); do $$t; echo "c $$?" >> $(BUILD)/results; done | tee $(BUILD)/test-c.out
 	@$(LUA_ENV) luajit /usr/bin/busted -o TAP spec | tee $(BUILD)/test-lua.out; \

@@ -380,14 +380,17 @@ local function mo_from_http(d)
     local bytes, why = text.encode(d.text, coding)
     if not bytes then return 422, { error = why } end
     if #bytes > 254 then return 422, { error = "text too long for one MO (254 octets)" } end
-    local resp, err = smpp.deliver(account, {
-        source_addr = d.from or "447700900123", destination_addr = d.to,
-        data_coding = text.data_coding_of(coding), short_message = bytes }, 5)
-    if not resp then
-        return err == "no receiver" and 409 or 503, { error = tostring(err) .. " for " .. tostring(account) }
+    if #smpp.sessions { system_id = account, can_receive = true, side = "server" } == 0 then
+        return 409, { error = "no receiver bound for " .. tostring(account) }
     end
-    return 200, { delivered = resp.command_status == 0, system_id = account,
-                  command_status = smpp.status_name(resp.command_status) or resp.command_status }
+    -- queued, not awaited: the HTTP client need not wait for the ESME's answer
+    smpp.post(account, { source_addr = d.from or "447700900123", destination_addr = d.to,
+        data_coding = text.data_coding_of(coding), short_message = bytes }, function(resp, err)
+        if not resp or resp.command_status ~= 0 then
+            smpp.log("info", "MO for %s: %s", account, resp and smpp.status_name(resp.command_status) or tostring(err))
+        end
+    end)
+    return 202, { queued = true, system_id = account }
 end
 handlers.http_send = mo_from_http
 

@@ -1,0 +1,187 @@
+-- http_spec -- the HTTP API and the dashboard of a running smppgw.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local prometheus = require "helpers.prometheus"
+local cjson = require "cjson"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+
+local function request(port, method, path, body, headers)
+    local out = {}
+    headers = headers or {}
+    if body then headers["Content-Length"] = #body end
+    local _, code, h = http.request {
+        url = "http://127.0.0.1:" .. port .. path, method = method, headers = headers,
+        source = body and ltn12.source.string(body) or nil, sink = ltn12.sink.table(out),
+    }
+    return code, table.concat(out), h
+end
+
+local function json_request(port, method, path, value, headers)
+    headers = headers or {}
+    headers["Content-Type"] = "application/json"
+    local code, body = request(port, method, path, value and cjson.encode(value), headers)
+    return code, cjson.decode(body)
+end
+
+describe("#integration HTTP API (reference SMSC)", function()
+    local srv
+    setup(function() srv = server.start { conf_file = "conf/smppgw.lua" } end)
+    teardown(function() srv:stop("TERM", 5) end)
+
+    it("GET /stats has the totals and the live sessions", function()
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(2))
+        c:read()
+        local code, body = request(srv.http_port, "GET", "/stats")
+        assert.equal(200, code)
+        local s = cjson.decode(body)
+        assert.equal(1, s.totals.open.server.BOUND_TRX)
+        assert.equal(1, #s.sessions)
+        assert.equal("smppclient1", s.sessions[1].system_id)
+        assert.equal(2, s.sessions[1].rx_requests)
+        assert.equal(1, s.totals.commands.submit_sm.rx)
+        c:close()
+    end)
+
+    it("GET /metrics is valid Prometheus text with the documented names", function()
+        local code, body, h = request(srv.http_port, "GET", "/metrics")
+        assert.equal(200, code)
+        assert.matches("^text/plain; version=0.0.4", h["content-type"])
+        local fam = prometheus.parse(body)
+        for _, name in ipairs { "smppgw_sessions_open", "smppgw_sessions_opened_total", "smppgw_pdus_total",
+                                "smppgw_responses_total", "smppgw_timeouts_total", "smppgw_throttled_total",
+                                "smppgw_script_errors_total", "smppgw_response_time_seconds",
+                                "smppgw_generic_nacks_total", "smppgw_uptime_seconds" } do
+            assert.is_not_nil(fam[name], name)
+        end
+        local rx_submit
+        for _, s in ipairs(fam.smppgw_pdus_total.samples) do
+            if s.labels.command == "submit_sm" and s.labels.direction == "rx" then rx_submit = s.value end
+        end
+        assert.is_true(rx_submit >= 1)
+        assert.equal("histogram", fam.smppgw_response_time_seconds.type)
+    end)
+
+    it("the strict parser refuses malformed exposition", function()
+        assert.has_error(function() prometheus.parse("x 1\n") end)
+        assert.has_error(function() prometheus.parse("# HELP x y\n# TYPE x counter\nx{a=b} 1\n") end)
+        assert.has_error(function() prometheus.parse("# HELP x y\n# TYPE x counter\nx 1") end)
+    end)
+
+    it("POST /send delivers an MO to a bound receiver (JSON and form)", function()
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("receiver").status)
+        local code, r = json_request(srv.http_port, "POST", "/send", { to = "1234", from = "447700900999", text = "hi from http" })
+        assert.equal(202, code)
+        assert.is_true(r.queued)
+        local p = assert(c:expect(function(x) return x.id == wire.id.deliver_sm end))
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        local d = wire.parse_sm(p.body)
+        assert.equal("hi from http", d.short_message)
+        assert.equal("447700900999", d.source_addr)
+        -- the same as a form
+        local body
+        code, body = request(srv.http_port, "POST", "/send", "to=1234&text=form+text",
+                             { ["Content-Type"] = "application/x-www-form-urlencoded" })
+        assert.equal(202, code, body)
+        p = assert(c:expect(function(x) return x.id == wire.id.deliver_sm end))
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        assert.equal("form text", wire.parse_sm(p.body).short_message)
+        c:close()
+    end)
+
+    it("a script's own route: GET /inject", function()
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("receiver").status)
+        local code, body = request(srv.http_port, "GET", "/inject?to=555&text=injected")
+        assert.equal(202, code, body)
+        local p = assert(c:expect(function(x) return x.id == wire.id.deliver_sm end))
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        assert.equal("injected", wire.parse_sm(p.body).short_message)
+        c:close()
+    end)
+
+    it("answers bad requests with 4xx and a JSON error naming the problem", function()
+        local code, r = json_request(srv.http_port, "POST", "/send", { text = "x" })
+        assert.equal(400, code)
+        assert.matches("to is missing", r.error)
+        local body
+        code, body = request(srv.http_port, "POST", "/send", "{not json", { ["Content-Type"] = "application/json" })
+        assert.equal(400, code)
+        assert.matches("invalid JSON", cjson.decode(body).error)
+        code, body = request(srv.http_port, "POST", "/send", "x", { ["Content-Type"] = "text/csv" })
+        assert.equal(415, code)
+        code = request(srv.http_port, "GET", "/nope")
+        assert.equal(404, code)
+        code, body = request(srv.http_port, "GET", "/send")
+        assert.equal(405, code)
+        assert.matches("POST", cjson.decode(body).error)
+        code = request(srv.http_port, "GET", "/messages/nosuch")
+        assert.equal(404, code)
+        code = request(srv.http_port, "POST", "/send", ("x"):rep(1100000), { ["Content-Type"] = "application/json" })
+        assert.equal(413, code)
+        code, r = json_request(srv.http_port, "POST", "/send", { to = "1", text = "x", system_id = "nobody" })
+        assert.equal(409, code)
+        assert.matches("no receiver", r.error)
+    end)
+
+    it("POST /reload reloads and reports failures", function()
+        local code, r = json_request(srv.http_port, "POST", "/reload")
+        assert.equal(200, code)
+        assert.is_true(r.reloaded)
+    end)
+
+    it("serves the dashboard page, self-contained", function()
+        local code, body, h = request(srv.http_port, "GET", "/")
+        assert.equal(200, code)
+        assert.matches("^text/html", h["content-type"])
+        assert.matches('id="sessions"', body)
+        assert.is_nil(body:match("https?://"))            -- nothing loaded from elsewhere
+    end)
+end)
+
+describe("#integration HTTP API token", function()
+    it("refuses requests without the token", function()
+        local srv = server.start { conf = [[return { script = 'script.lua', http = { listen = '127.0.0.1:0', token = 's3cret' } }]],
+                                   script = "return {}" }
+        local code = request(srv.http_port, "GET", "/stats")
+        assert.equal(401, code)
+        code = request(srv.http_port, "GET", "/stats", nil, { Authorization = "Bearer s3cret" })
+        assert.equal(200, code)
+        code = request(srv.http_port, "GET", "/stats?token=s3cret")
+        assert.equal(200, code)
+        srv:stop("TERM", 5)
+    end)
+end)
+
+describe("#integration HTTP /send through a gateway", function()
+    it("routes the text, returns the ids and records the receipt", function()
+        local cwd = os.getenv("PWD")
+        local smsc = server.start { conf_file = "conf/smppgw.lua" }
+        local gw = server.start { conf = string.format([[return { script = '%s/scripts/gateway.lua',
+            accounts = { { system_id = 'esme', password = 'pw' } },
+            upstreams = { { name = 'up', port = %d, system_id = 'smppclient1', password = 'password', reconnect_min = 0.2 } },
+            gateway = { routes = { { prefix = '44', to = { 'up' } } } } }]], cwd, smsc.port) }
+        assert.is_true(gw:wait_log("upstream up: bind 1 up", 5))
+        local code, r = json_request(gw.http_port, "POST", "/send", { to = "447700900123", text = ("long "):rep(50) })
+        assert.equal(200, code)
+        assert.equal(2, #r.message_ids)
+        local id = r.message_ids[1]
+        local deadline = wire.gettime() + 5
+        local m
+        repeat
+            wire.sleep(0.1)
+            code, m = json_request(gw.http_port, "GET", "/messages/" .. id)
+        until m.state == "DELIVRD" or wire.gettime() > deadline
+        assert.equal(200, code)
+        assert.equal("DELIVRD", m.state)
+        assert.matches("^id:" .. id, m.receipt)
+        code, r = json_request(gw.http_port, "POST", "/send", { to = "3312345", text = "x" })
+        assert.equal(404, code)
+        assert.matches("no route", r.error)
+        gw:stop("TERM", 5)
+        smsc:stop("TERM", 5)
+    end)
+end)
