@@ -157,6 +157,7 @@ bench: all $(BENCH_BIN)
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
 	@sh core/bench/gateway.sh
+	@sh core/bench/tools.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 

@@ -64,13 +64,33 @@ typedef struct hwrite_s {
     char       data[1];
 } hwrite_t;
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    hconn_t *c = req->data;
+    free(req);
+    if (status < 0 || !c->error) conn_close(c);
+    /* after an error answer the rest of the request is read and dropped
+     * until the client closes: closing at once would reset the connection
+     * and the client could lose the answer */
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     hwrite_t *w = (hwrite_t *)req;
     hconn_t *c = w->c;
     int close_after = w->close_after || status < 0;
+    uv_shutdown_t *sd;
     free(w);
-    if (close_after) conn_close(c);
+    if (!close_after || c->closing) return;
+    if (status < 0 || !(sd = malloc(sizeof *sd))) {
+        conn_close(c);
+        return;
+    }
+    sd->data = c;
+    if (uv_shutdown(sd, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(sd);
+        conn_close(c);
+    }
 }
 
 static const char *reason(int status)
@@ -130,8 +150,7 @@ static void fail(hconn_t *c, int status, const char *what)
 {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
-    c->error = 1;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->error = 1;                      /* what follows is read and dropped */
     send_response(c, status, "application/json", body, (size_t)n, 1);
 }
 

@@ -126,6 +126,12 @@ end
 local held = {}       -- system_id -> queue of { pdu =, at = }
 local held_count = 0
 
+-- The first 20 characters of the text for the receipt, ASCII only: a
+-- character outside it becomes one "?".
+local function preview(utf8)
+    return (utf8:gsub("[\192-\247][\128-\191]*", "?"):gsub("[^\32-\126]", "?"):sub(1, 20))
+end
+
 local function receipt_pdu(rec)
     local state = receipt.state_of(rec.stat)
     local pdu = {
@@ -135,7 +141,7 @@ local function receipt_pdu(rec)
         short_message = receipt.format {
             id = rec.id, sub = 1, dlvrd = rec.stat == "DELIVRD" and 1 or 0,
             submit_date = rec.submitted, done_date = rec.done, stat = rec.stat, err = rec.err,
-            text = rec.text,
+            text = preview(user_text(rec.content, rec.system_id)),
         },
         receipted_message_id = rec.id,
         message_state = state,
@@ -180,26 +186,33 @@ local function finish(rec)
     if wanted then send_receipt(rec.system_id, receipt_pdu(rec)) end
 end
 
+local function clock() return smpp.now() / 1000 end   -- the loop's clock, seconds
+
 -- Schedule the final state: receipt_delay after acceptance, not before
--- schedule_delivery_time, and EXPIRED if validity_period ends first.
+-- schedule_delivery_time, and EXPIRED if validity_period ends first. Only
+-- a message that may need a receipt gets a timer; the others reach their
+-- final state when someone looks (query_sm, cancel_sm, replace_sm).
 local function schedule(rec, pdu)
     local now = os.time()
-    local at = now + opt.receipt_delay
+    local delay = opt.receipt_delay
     local sched = pdu.schedule_delivery_time and stime.parse(pdu.schedule_delivery_time, now)
-    if sched and sched > at then at = sched end
+    if sched and sched - now > delay then delay = sched - now end
     local valid = pdu.validity_period and stime.parse(pdu.validity_period, now)
     rec.expires = valid or (now + opt.default_validity)
-    if rec.expires <= at then at = rec.expires end   -- it expires before delivery
-    rec.timer = smpp.after(math.max(0, at - now), function() finish(rec) end)
+    if rec.expires - now <= delay then delay = math.max(0, rec.expires - now) end   -- expires first
+    rec.final_at = clock() + delay
+    if rec.registered_delivery % 4 ~= 0 then
+        rec.timer = smpp.after(delay, function() finish(rec) end)
+    end
+end
+
+-- Bring a message without a timer to its final state once it is due.
+local function settle(rec)
+    if not rec.final and clock() >= rec.final_at then finish(rec) end
+    return rec
 end
 
 -- -- Accepting messages ---------------------------------------------------------------
-
--- The first 20 characters of the text for the receipt, ASCII only: a
--- character outside it becomes one "?".
-local function preview(utf8)
-    return (utf8:gsub("[\192-\247][\128-\191]*", "?"):gsub("[^\32-\126]", "?"):sub(1, 20))
-end
 
 local function new_record(session, pdu, id, ton, npi, dest)
     return {
@@ -207,14 +220,24 @@ local function new_record(session, pdu, id, ton, npi, dest)
         source = pdu.source_addr or "", source_ton = pdu.source_addr_ton or 0, source_npi = pdu.source_addr_npi or 0,
         dest = dest, dest_ton = ton, dest_npi = npi,
         registered_delivery = pdu.registered_delivery or 0,
-        text = preview(user_text(pdu, session.system_id)), submitted = os.time(), stat = "ENROUTE", err = 0,
+        -- the text is decoded only if a receipt needs it
+        content = { short_message = pdu.short_message, message_payload = pdu.message_payload,
+                    esm_class = pdu.esm_class, data_coding = pdu.data_coding },
+        submitted = os.time(), stat = "ENROUTE", err = 0,
     }
 end
 
 -- Echo (auto-reply): the message comes back as an MO from its destination.
 local function echo(session, rec, pdu)
-    local body = user_text(pdu, rec.system_id)
-    if opt.echo == "off" or (opt.echo == "keyword" and not body:lower():match("^echo ")) then return end
+    if opt.echo == "off" then return end
+    if opt.echo == "keyword" then
+        -- "echo " has the same octets in GSM 7-bit, ASCII and Latin-1: look
+        -- before decoding (this runs for every message)
+        local dc = pdu.data_coding or 0
+        local raw = pdu.short_message ~= "" and pdu.short_message or pdu.message_payload or ""
+        if dc ~= 8 and (pdu.esm_class or 0) % 128 < 64 and raw:sub(1, 5):lower() ~= "echo " then return end
+        if not user_text(pdu, rec.system_id):lower():match("^echo ") then return end
+    end
     smpp.after(0, function()
         smpp.deliver(rec.system_id, {
             source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
@@ -230,7 +253,7 @@ end
 local function pending_like(session, pdu)
     for i = #order, first, -1 do
         for _, rec in ipairs(store[order[i]] or {}) do
-            if not rec.final and rec.system_id == session.system_id and rec.source == pdu.source_addr
+            if not settle(rec).final and rec.system_id == session.system_id and rec.source == pdu.source_addr
                 and rec.dest == pdu.destination_addr and rec.service_type == (pdu.service_type or "") then
                 return rec
             end
@@ -244,7 +267,8 @@ local function accept(session, pdu)
     if pdu.replace_if_present_flag == 1 then
         local old = pending_like(session, pdu)
         if old then
-            old.text = preview(user_text(pdu, session.system_id))
+            old.content = { short_message = pdu.short_message, message_payload = pdu.message_payload,
+                            esm_class = pdu.esm_class, data_coding = pdu.data_coding }
             old.registered_delivery = pdu.registered_delivery or 0
             return S.ESME_ROK, { message_id = old.id }
         end
@@ -300,7 +324,7 @@ end
 -- The record an id and source address name (3.4: the source must match).
 local function find(pdu)
     for _, rec in ipairs(store[pdu.message_id] or {}) do
-        if rec.source == (pdu.source_addr or "") or pdu.source_addr == "" then return rec end
+        if rec.source == (pdu.source_addr or "") or pdu.source_addr == "" then return settle(rec) end
     end
 end
 
@@ -316,7 +340,7 @@ function handlers.query_sm(session, pdu)
 end
 
 local function cancel(rec)
-    smpp.cancel(rec.timer)
+    if rec.timer then smpp.cancel(rec.timer) end
     rec.final, rec.stat, rec.done = true, "DELETED", os.time()
 end
 
@@ -326,13 +350,13 @@ function handlers.cancel_sm(session, pdu)
     if pdu.message_id ~= "" then
         local rec = find(pdu)
         if not rec or rec.final then return S.ESME_RCANCELFAIL end
-        for _, r in ipairs(store[rec.id]) do if not r.final then cancel(r) end end
+        for _, r in ipairs(store[rec.id]) do if not settle(r).final then cancel(r) end end
         return S.ESME_ROK
     end
     local n = 0
     for i = first, #order do
         for _, rec in ipairs(store[order[i]] or {}) do
-            if not rec.final and rec.system_id == session.system_id and rec.source == pdu.source_addr
+            if not settle(rec).final and rec.system_id == session.system_id and rec.source == pdu.source_addr
                 and rec.dest == pdu.destination_addr
                 and (pdu.service_type == "" or rec.service_type == pdu.service_type) then
                 cancel(rec)
@@ -347,10 +371,11 @@ end
 function handlers.replace_sm(session, pdu)
     local rec = find(pdu)
     if not rec or rec.final then return S.ESME_RREPLACEFAIL end
-    rec.text = preview(user_text(pdu, session.system_id))
+    rec.content = { short_message = pdu.short_message, esm_class = rec.content.esm_class,
+                    data_coding = rec.content.data_coding }
     rec.registered_delivery = pdu.registered_delivery or rec.registered_delivery
     if pdu.schedule_delivery_time ~= "" or pdu.validity_period ~= "" then
-        smpp.cancel(rec.timer)
+        if rec.timer then smpp.cancel(rec.timer) end
         schedule(rec, pdu)
     end
     return S.ESME_ROK
