@@ -39,4 +39,11 @@ void http_respond(void *conn, int status, const char *content_type, const char *
  * whose request is being handled closes once it is answered. */
 void http_close_all(void);
 
+/* POST `body` to http://host:port/path (a callback URL). cb gets the HTTP
+ * status of the answer, or a negative libuv error (UV_ETIMEDOUT after
+ * 10 s). Returns 0 or a negative libuv error (cb is not called then). */
+typedef void (*http_post_fn)(int status, void *arg);
+int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
+              const char *content_type, const char *body, size_t len, http_post_fn cb, void *arg);
+
 #endif /* SMPPGW_HTTP_H */

@@ -780,6 +780,38 @@ static void on_http(const http_req_t *req, void *ud)
     task_resume(t, 5);
 }
 
+static void on_posted(int status, void *arg)
+{
+    task_t *t = arg;
+    if (status > 0) {
+        lua_pushnumber(t->co, status);
+        task_resume(t, 1);
+    } else {
+        lua_pushnil(t->co);
+        lua_pushstring(t->co, uv_strerror(status));
+        task_resume(t, 2);
+    }
+}
+
+/* core.http_post(host, port, path, content_type, body): the caller yields;
+ * resumed with the answer's HTTP status, or nil, error. */
+static int l_http_post(lua_State *L)
+{
+    size_t len;
+    const char *host = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 3);
+    const char *ctype = luaL_checkstring(L, 4), *body = luaL_checklstring(L, 5, &len);
+    int port = (int)luaL_checknumber(L, 2), rc;
+    task_t *t = current_task(L, "http_post");
+    if ((rc = http_post(rt.loop, host, port, path, ctype, body, len, on_posted, t)) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, uv_strerror(rc));
+        return 2;
+    }
+    t->waiting = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.http_listen(host, port, handler) -> bound port | nil, err */
 static int l_http_listen(lua_State *L)
 {
@@ -1217,6 +1249,7 @@ static const luaL_Reg funcs[] = {
     {"listen", l_listen},
     {"unlisten", l_unlisten},
     {"http_listen", l_http_listen},
+    {"http_post", l_http_post},
     {NULL, NULL}
 };
 

@@ -104,7 +104,7 @@ local function http_send(d)
             return 502, { error = "upstream refused", status = smpp.status_name(resp.command_status), message_ids = ids }
         end
         local id = gateway.remember(session, link, resp, pdu)
-        http.remember(id, { message_id = id, to = d.to, state = "ENROUTE" })
+        http.remember(id, { message_id = id, to = d.to, state = "ENROUTE", callback_url = d.callback_url })
         ids[#ids + 1] = id
     end
     return 200, { message_ids = ids }

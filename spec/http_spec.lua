@@ -181,6 +181,33 @@ describe("#integration HTTP /send through a gateway", function()
         code, r = json_request(gw.http_port, "POST", "/send", { to = "3312345", text = "x" })
         assert.equal(404, code)
         assert.matches("no route", r.error)
+        -- the receipt posted to a callback URL
+        local socket = require "socket"
+        local listener = assert(socket.bind("127.0.0.1", 0))
+        local _, cport = listener:getsockname()
+        code, r = json_request(gw.http_port, "POST", "/send", { to = "447700900123", text = "call me back",
+            callback_url = "http://127.0.0.1:" .. cport .. "/receipts" })
+        assert.equal(200, code)
+        listener:settimeout(5)
+        local conn = assert(listener:accept())
+        conn:settimeout(5)
+        local request_line = conn:receive("*l")
+        assert.equal("POST /receipts HTTP/1.1", request_line)
+        local len
+        repeat
+            local h = conn:receive("*l")
+            len = len or tonumber(h:match("^[Cc]ontent%-[Ll]ength: (%d+)"))
+        until h == ""
+        local raw, rerr, part = conn:receive(len)
+        assert.is_not_nil(raw, tostring(rerr) .. " len " .. tostring(len) .. " got " .. tostring(part))
+        local posted = cjson.decode(raw)
+        conn:send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        conn:close()
+        listener:close()
+        assert.equal(r.message_ids[1], posted.message_id)
+        assert.equal("DELIVRD", posted.state)
+        code, r = json_request(gw.http_port, "POST", "/send", { to = "44", text = "x", callback_url = "ftp://x" })
+        assert.equal(400, code)
         gw:stop("TERM", 5)
         smsc:stop("TERM", 5)
     end)

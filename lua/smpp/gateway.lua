@@ -273,9 +273,20 @@ function M.deliver(account, pdu)
         local http = require "smpp.http"
         local id = pdu.receipted_message_id
         local r = receipt.parse(pdu.short_message or pdu.message_payload or "") or {}
-        if id and http.message(id) then
-            http.remember(id, { message_id = id, to = http.message(id).to, state = r.stat or
-                receipt.stat_of(pdu.message_state or 7) or "UNKNOWN", receipt = pdu.short_message })
+        local m = id and http.message(id)
+        if m then
+            local rec = { message_id = id, to = m.to, callback_url = m.callback_url, receipt = pdu.short_message,
+                          state = r.stat or receipt.stat_of(pdu.message_state or 7) or "UNKNOWN" }
+            http.remember(id, rec)
+            if m.callback_url then      -- post it to the sender's URL
+                smpp.after(0, function()
+                    local st, perr = http.post(m.callback_url, rec)
+                    if not st or st >= 300 then
+                        smpp.log("warn", "receipt callback for %s to %s failed: %s", id, m.callback_url,
+                            tostring(st or perr))
+                    end
+                end)
+            end
         end
         stats.delivered = stats.delivered + 1
         return true

@@ -114,6 +114,9 @@ M.route("POST", "/send", function(req)
         if type(d[k]) ~= "string" or d[k] == "" then return 400, { error = k .. " is missing" } end
     end
     if d.from ~= nil and type(d.from) ~= "string" then return 400, { error = "from must be a string" } end
+    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
+        return 400, { error = "callback_url must be an http:// URL" }
+    end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     return send_fn(d)
 end)
@@ -158,6 +161,17 @@ local function handle(method, url, body, content_type, authorization)
     end
     if #allowed > 0 then return err(405, method .. " not allowed here (use " .. table.concat(allowed, ", ") .. ")") end
     return err(404, "no such path: " .. path)
+end
+
+-- post(url, value) -> HTTP status | nil, err: POST value as JSON to an
+-- http://host:port/path URL (callbacks). Waits, so call it from a task.
+function M.post(url, value)
+    local host, port, path = url:match("^http://%[?([^%]/:]+)%]?:?(%d*)(/?.*)$")
+    if not host then return nil, "not an http:// URL: " .. tostring(url) end
+    local ok, e = core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
+                                 "application/json", json_encode(value))
+    if not ok then return nil, e end
+    return coroutine.yield()
 end
 
 -- start(http_conf, handlers): listen; handlers.http_send serves /send.
