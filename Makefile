@@ -171,9 +171,12 @@ asan: deps corpus
 	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
+	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
+	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus
 
 FUZZ_TIME ?= 60
 
@@ -181,13 +184,18 @@ FUZZ_TIME ?= 60
 corpus: all
 	@$(LUA_ENV) luajit spec/vectors/write_corpus.lua $(BUILD)/corpus
 
+# Two targets, each for FUZZ_TIME seconds: the decoder, and the session
+# engine fed a hostile byte stream (core/fuzz/fuzz_sess.c).
 fuzz: deps-fuzz corpus
-	@mkdir -p $(BUILD)/fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_sess
 	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_decode \
 	  core/fuzz/fuzz_decode.c $(CODEC_SRC)
-	@mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_sess \
+	  core/fuzz/fuzz_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(BUILD)/fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -max_len=70000 \
 	  -print_final_stats=1 $(BUILD)/fuzz/corpus $(BUILD)/corpus
+	$(BUILD)/fuzz/fuzz_sess -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+	  -print_final_stats=1 $(BUILD)/fuzz/corpus_sess $(BUILD)/corpus
 
 clean:
 	rm -rf $(BUILD)
