@@ -66,6 +66,12 @@ static struct {
     int         timer_ids;  /* timer id -> lightuserdata ltimer_t, for cancel */
     int         http_fn;    /* registry ref of the HTTP request handler */
     uint64_t    script_errors;
+    /* the budget of one resume of a task (0 = none), and its state */
+    double      budget_instr, budget_ms, memory_kb;
+    task_t     *running;
+    uint64_t    resume_ns;
+    double      resume_instr;
+    uint64_t    budget_stops;
     int         waiting;    /* token -> lightuserdata task_t, for suspend/wake */
     uint64_t    next_token;
     ltimer_t   *timers;
@@ -262,12 +268,67 @@ static void task_finish(task_t *t)
     task_done(t, 1);
 }
 
+/* -- Script budget -------------------------------------------------------------
+ * A count hook runs every HOOK_STEP VM instructions while a task runs and
+ * raises an error in it once the resume used more than its budget of
+ * instructions or milliseconds, or the Lua heap passed its ceiling. LuaJIT
+ * does not run hooks inside compiled traces (without LUAJIT_ENABLE_CHECKHOOK),
+ * so while a budget is set the JIT compiler is off (lua/smpp/server.lua
+ * turns it off unless the config keeps it): then every loop is interpreted
+ * and stopped. With scripts.jit = true a loop that the JIT compiled is not. */
+#define HOOK_STEP 10000
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    task_t *t = rt.running;
+    (void)ar;
+    if (!t || t->co != L) return;              /* not a task's code (loading, module init) */
+    rt.resume_instr += HOOK_STEP;
+    if (rt.budget_instr > 0 && rt.resume_instr > rt.budget_instr) {
+        rt.budget_stops++;
+        luaL_error(L, "script budget exceeded: more than %.0f instructions in one run", rt.budget_instr);
+    }
+    if (rt.budget_ms > 0 && (double)(uv_hrtime() - rt.resume_ns) / 1e6 > rt.budget_ms) {
+        rt.budget_stops++;
+        luaL_error(L, "script budget exceeded: ran longer than %.0f ms without waiting", rt.budget_ms);
+    }
+    if (rt.memory_kb > 0 && lua_gc(L, LUA_GCCOUNT, 0) > rt.memory_kb) {
+        lua_gc(L, LUA_GCCOLLECT, 0);
+        if (lua_gc(L, LUA_GCCOUNT, 0) > rt.memory_kb) {
+            rt.budget_stops++;
+            luaL_error(L, "script memory ceiling exceeded: Lua heap above %.0f KiB", rt.memory_kb);
+        }
+    }
+}
+
+/* core.set_budget(instructions, ms, memory_mb): per resume of a task; 0 = no limit. */
+static int l_set_budget(lua_State *L)
+{
+    rt.budget_instr = luaL_optnumber(L, 1, 0);
+    rt.budget_ms = luaL_optnumber(L, 2, 0);
+    rt.memory_kb = luaL_optnumber(L, 3, 0) * 1024;
+    if (rt.budget_instr > 0 || rt.budget_ms > 0 || rt.memory_kb > 0)
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_STEP);
+    else
+        lua_sethook(L, NULL, 0, 0);
+    return 0;
+}
+
 /* Resume `t` with the `nargs` values on top of its stack. */
 static void task_resume(task_t *t, int nargs)
 {
     int rc;
+    task_t *outer = rt.running;                /* a resume may happen inside another's C call */
+    uint64_t outer_ns = rt.resume_ns;
+    double outer_instr = rt.resume_instr;
     t->waiting = 0;
+    rt.running = t;
+    rt.resume_ns = uv_hrtime();
+    rt.resume_instr = 0;
     rc = lua_resume(t->co, nargs);
+    rt.running = outer;
+    rt.resume_ns = outer_ns;
+    rt.resume_instr = outer_instr;
     if (rc == LUA_YIELD) {
         if (!t->waiting) task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
         else lua_settop(t->co, 0);
@@ -1015,6 +1076,7 @@ static int l_stats(lua_State *L)
     SET_NUM("opened", sess_totals.opened);
     SET_NUM("closed", sess_totals.closed);
     SET_NUM("script_errors", rt.script_errors);
+    SET_NUM("script_budget_stops", rt.budget_stops);
     SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
     lua_newtable(L);                        /* response times: cumulative buckets */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {
@@ -1250,6 +1312,7 @@ static const luaL_Reg funcs[] = {
     {"unlisten", l_unlisten},
     {"http_listen", l_http_listen},
     {"http_post", l_http_post},
+    {"set_budget", l_set_budget},
     {NULL, NULL}
 };
 

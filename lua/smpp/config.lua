@@ -60,6 +60,14 @@ local schema = {
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
         } } },
+        scripts = { type = "table", fields = {
+            budget_ms = { type = "number", min = 0, doc = "longest run of a handler without waiting (0 = none)" },
+            budget_instructions = { type = "number", min = 0, doc = "VM instructions per run (0 = none)" },
+            memory_mb = { type = "number", min = 0, doc = "Lua heap ceiling (0 = none)" },
+            jit = { type = "boolean", doc = "keep LuaJIT's compiler on (then compiled loops escape the budget)" },
+            allow = { type = "list", of = { type = "enum", values = { "io", "os", "debug", "files" } },
+                      doc = "libraries scripts may use beyond the safe set" },
+        } },
         http = { type = "table", fields = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard" },
             token = { type = "string", doc = "if set, requests need Authorization: Bearer TOKEN" },
@@ -138,6 +146,7 @@ local checkers = {
         return true
     end,
 }
+checkers.boolean = function(v) return type(v) == "boolean" end
 checkers.integer = function(v, spec, path, errs)
     if type(v) ~= "number" or v ~= math.floor(v) then return false end
     return checkers.number(v, spec, path, errs)

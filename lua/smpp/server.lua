@@ -58,11 +58,48 @@ function M.alphabet(system_id)
     return a and a.default_alphabet or "gsm"
 end
 
+-- The environment a script runs in: the standard library without io,
+-- debug, dofile/loadfile and the dangerous half of os (execute, exit,
+-- remove, rename, tmpname), unless scripts.allow lists "io", "debug", "os"
+-- or "files". A global the script sets is allowed but reported once (an
+-- accidental global is usually a missing `local`).
+local blocked_modules = { io = "io", debug = "debug", os = "os" }
+function M.script_env(path, allow_list)
+    local allow = {}
+    for _, a in ipairs(allow_list or {}) do allow[a] = true end
+    local env = {}
+    for k, v in pairs(_G) do env[k] = v end
+    env.io = allow.io and io or nil
+    env.debug = allow.debug and debug or nil
+    if not allow.files then env.dofile, env.loadfile = nil, nil end
+    env.os = allow.os and os or { clock = os.clock, date = os.date, difftime = os.difftime,
+                                  time = os.time, getenv = os.getenv }
+    env.require = function(name)
+        local lib = blocked_modules[name]
+        if lib and not allow[lib] then
+            error(string.format("module '%s' is not allowed in scripts (add \"%s\" to scripts.allow)", name, lib), 2)
+        end
+        return require(name)
+    end
+    env._G = env
+    local reported = {}
+    return setmetatable(env, { __newindex = function(t, k, v)
+        if not reported[k] then
+            reported[k] = true
+            local info = debug.getinfo(2, "Sl")
+            require("smpp").log("warn", "%s:%s sets the global '%s' (a missing local?)", path,
+                info and info.currentline or "?", tostring(k))
+        end
+        rawset(t, k, v)
+    end })
+end
+
 -- load_script(path, conf, conf_path) -> handlers | nil, message. The
--- script receives (conf, conf_path) as `...`.
+-- script receives (conf, conf_path) as `...` and runs in M.script_env.
 function M.load_script(path, conf, conf_path)
     local chunk, err = loadfile(path)
     if not chunk then return nil, err end
+    setfenv(chunk, M.script_env(path, conf.scripts and conf.scripts.allow))
     local ok, handlers = pcall(chunk, conf, conf_path)
     if not ok then return nil, path .. ": " .. tostring(handlers) end
     if type(handlers) ~= "table" then
@@ -193,6 +230,13 @@ function M.run(conf_path, overrides)
     end
     local log = conf.log or {}
     core.log_config(log.level or "info", log.format or "text")
+    -- the script budget: a run of a handler longer than budget_ms (default
+    -- 1 s) without waiting is stopped; the JIT is off so that the hook
+    -- that enforces it runs in every loop (see core/lrt.c)
+    local sc = conf.scripts or {}
+    local ms, instr, mem = sc.budget_ms or 1000, sc.budget_instructions or 0, sc.memory_mb or 0
+    core.set_budget(instr, ms, mem)
+    if (ms > 0 or instr > 0 or mem > 0) and not sc.jit then jit.off() end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
