@@ -4,7 +4,7 @@
 
 CC       ?= cc
 BUILD    := build
-PKGS     := luajit libuv
+PKGS     := luajit libuv libcrypto
 # -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
 WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
@@ -15,7 +15,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 # Debian packages the build and the tests need (see README "Dependencies").
-DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev lua-cjson \
+DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev libssl-dev lua-cjson \
             lua-busted lua-socket
 # Only `make fuzz` needs clang's libFuzzer; only `make test` a browser (the
 # dashboard spec drives headless Chromium).
@@ -33,7 +33,7 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c
 LOAD_SRC   := core/load.c
-LUA_SRC    := core/lbridge.c core/lrt.c core/http.c
+LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
@@ -89,7 +89,7 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv) -lhttp_parser
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libcrypto) -lhttp_parser
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
 $(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)

@@ -14,6 +14,7 @@
 #include <lua.h>
 
 #include "lbridge.h"
+#include "lcrypto.h"
 #include "lrt.h"
 
 #define SMPPGW_VERSION "0.1.0"
@@ -663,6 +664,7 @@ int luaopen_smpp_core(lua_State *L)
     lua_newtable(L);
     luaL_register(L, NULL, core_funcs);
     lrt_register(L);
+    lcrypto_register(L);
     push_tables(L);
     lua_pushliteral(L, SMPPGW_VERSION);
     lua_setfield(L, -2, "version");

@@ -32,6 +32,8 @@ commands:
                     failure with the status name.
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
+  passwd [PASSWORD] print the hashed form of a password for accounts[].password
+                    (reads standard input without an argument).
   --help            this text
   --version         print the version
 
@@ -194,6 +196,15 @@ function M.main(args)
         return M[verb](args)
     elseif verb == "send" then
         return require("smpp.send").run(args)
+    elseif verb == "passwd" then
+        -- smppgw passwd [PASSWORD]: the hashed form for an account's password
+        local pw = args[2] or io.stdin:read("*l")
+        if not pw or pw == "" then
+            err("usage: smppgw passwd PASSWORD   (or the password on standard input)")
+            return 2
+        end
+        io.stdout:write(require("smpp.security").hash(pw), "\n")
+        return 0
     elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" then
         return M.run(args, 1)               -- smppgw CONFIG: run is the default verb
     end

@@ -33,13 +33,17 @@ local schema = {
         session = { type = "table", fields = session_fields },
         accounts = { type = "list", of = { type = "table", fields = {
             system_id = { type = "string", max = 15, required = true },
-            password = { type = "string", max = 8 },
+            password = { type = "string", max = 200,
+                         doc = "up to 8 characters, or the hash printed by smppgw passwd" },
             bind_types = { type = "list", of = { type = "enum", values = { "transmitter", "receiver", "transceiver" } } },
             max_binds = { type = "integer", min = 0 },
             throughput = { type = "number", min = 0, doc = "submit_sm/submit_multi/data_sm per second, 0 = unlimited" },
             burst = { type = "number", min = 0, doc = "token bucket size (default: throughput)" },
             default_alphabet = { type = "enum", values = { "gsm", "latin1", "ascii" },
                                  doc = "what data_coding 0 means for this peer (default gsm)" },
+            networks = { type = "list", of = { type = "string" }, doc = "CIDRs the account may bind from" },
+            sources = { type = "list", of = { type = "string" },
+                        doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
         } } },
         upstreams = { type = "list", of = { type = "table", fields = {
             name = { type = "string", required = true },
@@ -60,6 +64,11 @@ local schema = {
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
         } } },
+        security = { type = "table", fields = {
+            max_failures = { type = "integer", min = 1, doc = "failed binds before a lockout" },
+            lockout = { type = "number", min = 0, doc = "seconds an address / system_id is locked out" },
+            failure_delay = { type = "number", min = 0, doc = "seconds added to each refusal after the first" },
+        } },
         scripts = { type = "table", fields = {
             budget_ms = { type = "number", min = 0, doc = "longest run of a handler without waiting (0 = none)" },
             budget_instructions = { type = "number", min = 0, doc = "VM instructions per run (0 = none)" },

@@ -30,6 +30,7 @@ function M.accounts(list)
             system_id = a.system_id, password = a.password or "", types = types,
             max_binds = a.max_binds or 0, throughput = a.throughput or 0, burst = a.burst or 0,
             default_alphabet = a.default_alphabet or "gsm", binds = 0,
+            networks = a.networks, sources = a.sources,
         }
     end
     return accts
@@ -41,11 +42,30 @@ end
 -- max_binds reached -> ESME_RBINDFAIL. On success the account's throughput
 -- limit applies to the session.
 function M.check_bind(sess, pdu)
+    local security = require "smpp.security"
+    local ip = (sess.remote or ""):match("^%[?(.-)%]?:%d+$")
+    local left = security.locked(ip, pdu.system_id)
+    if left then
+        sess:log("warn", "bind of '%s' from %s refused: locked out for %.1f s more", pdu.system_id, tostring(ip), left)
+        return S.ESME_RBINDFAIL
+    end
+    local function refuse(status, why)
+        local delay = security.failed(ip, pdu.system_id)
+        sess:log("warn", "bind of '%s' from %s refused: %s", pdu.system_id, tostring(ip), why)
+        if delay > 0 then smpp.sleep(delay) end       -- slow down password guessing
+        return status
+    end
     local a = M.active_accounts and M.active_accounts[pdu.system_id]
-    if not a then return S.ESME_RINVSYSID end
-    if a.password ~= pdu.password then return S.ESME_RINVPASWD end
+    if not a then return refuse(S.ESME_RINVSYSID, "unknown system_id") end
+    if not security.verify(a.password, pdu.password) then return refuse(S.ESME_RINVPASWD, "wrong password") end
+    if a.networks then
+        local ok = false
+        for _, net in ipairs(a.networks) do ok = ok or security.in_network(ip or "", net) end
+        if not ok then return refuse(S.ESME_RBINDFAIL, "address not in the account's networks") end
+    end
     if not a.types[bind_types[pdu.command]] then return S.ESME_RBINDFAIL end
     if a.max_binds > 0 and a.binds >= a.max_binds then return S.ESME_RBINDFAIL end
+    security.succeeded(ip, pdu.system_id)
     if a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
     end
@@ -155,8 +175,24 @@ end
 -- events.
 local function wrap(handlers)
     local upstream = require "smpp.upstream"
+    local security = require "smpp.security"
     local h = {}
     for k, v in pairs(handlers) do h[k] = v end
+    -- accounts with allowed sender ids: checked before the script sees a submit
+    for _, name in ipairs { "submit_sm", "submit_multi", "data_sm" } do
+        local inner = h[name]
+        if inner then
+            h[name] = function(sess, pdu)
+                local a = sess.side == "server" and M.active_accounts[sess.system_id]
+                if a and a.sources and not security.source_allowed(a.sources, pdu.source_addr or "") then
+                    sess:log("info", "%s from %s refused: source_addr '%s' not allowed", name, sess.system_id,
+                        tostring(pdu.source_addr))
+                    return S.ESME_RINVSRCADR
+                end
+                return inner(sess, pdu)
+            end
+        end
+    end
     if not (h.bind or h.bind_transmitter or h.bind_receiver or h.bind_transceiver) then
         h.bind = M.check_bind
     end
@@ -201,6 +237,7 @@ function M.reload()
     end
     M.conf = conf
     M.our_system_id = conf.system_id or "smppgw"
+    require("smpp.security").configure(conf.security)
     core.set_handlers(wrap(handlers))
     local was, now = {}, {}
     for _, l in ipairs(M.listen) do was[addr_key(l)] = l end
@@ -240,6 +277,7 @@ function M.run(conf_path, overrides)
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
+    require("smpp.security").configure(conf.security)
     local h = wrap(handlers)
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  reload = function() M.reload() end }

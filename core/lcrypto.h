@@ -1,0 +1,10 @@
+/* lcrypto.h -- password hashing and friends for the smpp.core module. */
+#ifndef SMPPGW_LCRYPTO_H
+#define SMPPGW_LCRYPTO_H
+
+#include <lua.h>
+
+/* Add pbkdf2, random_hex, same_secret to the table on top of the stack. */
+void lcrypto_register(lua_State *L);
+
+#endif /* SMPPGW_LCRYPTO_H */

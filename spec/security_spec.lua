@@ -1,0 +1,110 @@
+-- security_spec -- hashed passwords, lockouts, networks, sender ids.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local run = require "helpers.run"
+local security = require "smpp.security"
+
+local HASH = "pbkdf2-sha256$100000$fecbe3de245f87b33e2f3d1099dfacf7$5e22b07dd06e52fd0fd62ec75b874770ab69800c2d3035579e2ce08844e7cd78"     -- smppgw passwd pw123
+
+describe("smpp.security", function()
+    it("matches addresses against IPv4 and IPv6 networks", function()
+        assert.is_true(security.in_network("127.0.0.1", "127.0.0.0/8"))
+        assert.is_false(security.in_network("10.1.2.3", "127.0.0.0/8"))
+        assert.is_true(security.in_network("192.168.1.77", "192.168.1.64/26"))
+        assert.is_false(security.in_network("192.168.1.200", "192.168.1.64/26"))
+        assert.is_true(security.in_network("::1", "::1/128"))
+        assert.is_true(security.in_network("2001:db8::5", "2001:db8::/32"))
+        assert.is_false(security.in_network("2001:db9::5", "2001:db8::/32"))
+        assert.is_false(security.in_network("not an ip", "0.0.0.0/0"))
+    end)
+    it("checks sender ids exactly or by pattern", function()
+        assert.is_true(security.source_allowed(nil, "x"))
+        assert.is_true(security.source_allowed({ "INFO", "^447%d+$" }, "447700900123"))
+        assert.is_false(security.source_allowed({ "INFO", "^447%d+$" }, "SPAM"))
+    end)
+end)
+
+describe("#integration access control", function()
+    local srv
+    setup(function()
+        srv = server.start { conf = [[return { script = 'script.lua',
+            security = { max_failures = 3, lockout = 1.5, failure_delay = 0 },
+            accounts = {
+                { system_id = 'hashed', password = ']] .. HASH .. [[', sources = { 'INFO', '^447%d+$' } },
+                { system_id = 'faraway', password = 'pw', networks = { '10.0.0.0/8', '2001:db8::/32' } },
+                { system_id = 'local', password = 'pw', networks = { '127.0.0.0/8' } },
+            } }]], script = "return { submit_sm = function() return 0, { message_id = 'm' } end }" }
+    end)
+    teardown(function() srv:stop("TERM", 5) end)
+
+    local function bind(user, pw)
+        local c = wire.connect(srv.port)
+        local r = c:bind("transceiver", user, pw)
+        return r.status, c
+    end
+
+    it("checks a hashed password", function()
+        local st, c = bind("hashed", "pw123")
+        assert.equal(0, st)
+        c:close()
+        st, c = bind("hashed", "pw124")
+        assert.equal(0x0E, st)
+        c:close()
+    end)
+
+    it("locks out after repeated failures, then lets the account in again", function()
+        -- failures count per address too (the earlier wrong password was one)
+        local refused = 0
+        for _ = 1, 3 do
+            local st, c = bind("local", "wrong")
+            if st == 0x0E then refused = refused + 1 else assert.equal(0x0D, st) end
+            c:close()
+        end
+        assert.is_true(refused >= 2)
+        local st, c = bind("local", "pw")            -- right password, but locked out
+        assert.equal(0x0D, st)
+        c:close()
+        assert.is_true(srv:wait_log("bind lockout for 1%.5s"))
+        wire.sleep(1.6)
+        st, c = bind("local", "pw")
+        assert.equal(0, st)
+        c:close()
+    end)
+
+    it("refuses a bind from outside the account's networks", function()
+        local st, c = bind("faraway", "pw")
+        assert.equal(0x0D, st)
+        c:close()
+        assert.is_true(srv:wait_log("address not in the account's networks"), srv:log_text())
+    end)
+
+    it("refuses sender ids the account may not use with ESME_RINVSRCADR", function()
+        local st, c = bind("hashed", "pw123")
+        assert.equal(0, st)
+        c:send(wire.submit_sm(10, { source_addr = "INFO" }))
+        assert.equal(0, c:read().status)
+        c:send(wire.submit_sm(11, { source_addr = "447700900123" }))
+        assert.equal(0, c:read().status)
+        c:send(wire.submit_sm(12, { source_addr = "SPAM" }))
+        assert.equal(0x0A, c:read().status)
+        c:close()
+    end)
+
+    it("never shows passwords in /stats", function()
+        local out = run.sh("curl -s http://127.0.0.1:" .. srv.http_port .. "/stats")
+        assert.matches('"totals"', out)
+        assert.is_nil(out:find("pbkdf2", 1, true))
+        assert.is_nil(out:find('"password"', 1, true))
+    end)
+end)
+
+describe("smppgw passwd", function()
+    it("prints a hash that verifies", function()
+        local out, _, rc = run.smppgw({ "passwd", "s3cret" })
+        assert.equal(0, rc)
+        local h = out:match("^(pbkdf2%-sha256%$%d+%$%x+%$%x+)\n$")
+        assert.is_not_nil(h)
+        assert.is_true(security.verify(h, "s3cret"))
+        assert.is_false(security.verify(h, "s3cre"))
+    end)
+end)
