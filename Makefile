@@ -45,7 +45,7 @@ TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess
 BENCH_BIN  := $(BUILD)/bench_pdu
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
-.PHONY: all deps deps-fuzz deps-test test test-c test-lua run clean bench fuzz asan corpus
+.PHONY: all deps deps-fuzz deps-test test valgrind test-c test-lua run clean bench fuzz asan corpus
 
 all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
@@ -177,6 +177,22 @@ asan: deps corpus
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus
+
+# The C tests, and the C example server through a client session and a
+# clean shutdown, under valgrind: no error and no leak allowed.
+VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+
+valgrind: all $(TEST_BINS)
+	@command -v valgrind >/dev/null || $(MAKE) -s deps DEB_PKGS=valgrind
+	@for t in $(TEST_BINS); do $(VALGRIND) $$t > $(BUILD)/valgrind.out 2>&1 || { cat $(BUILD)/valgrind.out; exit 1; }; \
+	  tail -1 $(BUILD)/valgrind.out; done
+	@$(VALGRIND) $(BUILD)/example_server 0 > $(BUILD)/valgrind-server.out 2>&1 & pid=$$!; \
+	  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do \
+	    port=$$(sed -n 's/listening on 127.0.0.1://p' $(BUILD)/valgrind-server.out); [ -n "$$port" ] && break; sleep 0.5; done; \
+	  $(VALGRIND) $(BUILD)/example_client 127.0.0.1 $$port 50 > $(BUILD)/valgrind-client.out 2>&1; crc=$$?; \
+	  kill -INT $$pid; wait $$pid; src=$$?; cat $(BUILD)/valgrind-client.out | tail -1; \
+	  if [ $$crc -ne 0 ] || [ $$src -ne 0 ]; then cat $(BUILD)/valgrind-server.out $(BUILD)/valgrind-client.out; exit 1; fi; \
+	  echo "valgrind: engine server and client clean"
 
 FUZZ_TIME ?= 60
 

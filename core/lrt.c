@@ -1077,6 +1077,7 @@ static int l_stats(lua_State *L)
     SET_NUM("closed", sess_totals.closed);
     SET_NUM("script_errors", rt.script_errors);
     SET_NUM("script_budget_stops", rt.budget_stops);
+    SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
     SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
     lua_newtable(L);                        /* response times: cumulative buckets */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {
@@ -1236,6 +1237,11 @@ static int l_serve(lua_State *L)
     read_config(L, lua_gettop(L), &rt.cfg);
     lua_pop(L, 1);
     if (!(rt.net = net_new(rt.loop, &owner, NULL))) return luaL_error(L, "out of memory");
+    lua_getfield(L, 1, "limits");
+    if (lua_istable(L, -1))
+        net_set_limits(rt.net, (size_t)opt_num(L, -1, "max_connections", 0),
+                       (size_t)opt_num(L, -1, "max_per_address", 0));
+    lua_pop(L, 1);
 
     lua_getfield(L, 1, "listen");
     n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;

@@ -54,6 +54,8 @@ struct net_s {
     conn_t         *dirty;
     listener_t     *listeners;
     size_t          count;
+    size_t          max_total, max_per_address;
+    uint64_t        refused;
     int             shutting_down;
     /* id -> conn, open addressing (ids only grow; deleted slots are
      * tombstoned and the table is rebuilt when it fills) */
@@ -427,18 +429,66 @@ static void announce(conn_t *c)
     mark_dirty(c);
 }
 
+/* Connections from the peer's address, ignoring the port. */
+static size_t count_from(net_t *n, const char *remote)
+{
+    const char *colon = strrchr(remote, ':');
+    size_t hl = colon ? (size_t)(colon - remote) : strlen(remote), k = 0;
+    conn_t *c;
+    for (c = n->conns; c; c = c->next)
+        if (c->announced && !strncmp(c->remote, remote, hl) && c->remote[hl] == ':') k++;
+    return k;
+}
+
+static void refuse_conn(uv_stream_t *server, const char *why)
+{
+    listener_t *l = server->data;
+    uv_tcp_t *t = malloc(sizeof *t);
+    l->net->refused++;
+    if (!t) return;
+    uv_tcp_init(server->loop, t);
+    if (uv_accept(server, (uv_stream_t *)t) == 0 && l->net->refused % 1000 == 1)
+        log_msg(LOG_WARN, 0, "connection refused: %s (%llu refused so far)", why,
+                (unsigned long long)l->net->refused);
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     listener_t *l = server->data;
+    net_t *n = l->net;
     conn_t *c;
-    if (status < 0 || l->net->shutting_down) return;
-    if (!(c = conn_new(l->net, l->side, &l->cfg))) return;
+    if (status < 0 || n->shutting_down) return;
+    if (n->max_total && n->count >= n->max_total) {
+        refuse_conn(server, "too many connections");
+        return;
+    }
+    if (!(c = conn_new(n, l->side, &l->cfg))) return;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         sess_close(c->sess, "accept failed");
         return;
     }
+    if (n->max_per_address) {
+        addr_name(c, 1, c->remote, sizeof c->remote);
+        if (count_from(n, c->remote) >= n->max_per_address) {
+            n->refused++;
+            if (n->refused % 1000 == 1)
+                log_msg(LOG_WARN, 0, "connection from %s refused: more than %zu from that address",
+                        c->remote, n->max_per_address);
+            sess_close(c->sess, "too many connections from that address");
+            return;
+        }
+    }
     announce(c);
 }
+
+void net_set_limits(net_t *n, size_t max_total, size_t max_per_address)
+{
+    n->max_total = max_total;
+    n->max_per_address = max_per_address;
+}
+
+uint64_t net_refused(const net_t *n) { return n->refused; }
 
 /* -- Addresses ------------------------------------------------------------------- */
 

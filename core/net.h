@@ -56,6 +56,11 @@ typedef void (*net_connect_fn)(net_t *n, sess_t *s, int status, void *arg);
 int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg);
 
+/* Limits on accepted connections: in total and from one remote address
+ * (0 = none). Connections past them are closed at once and counted. */
+void net_set_limits(net_t *n, size_t max_total, size_t max_per_address);
+uint64_t net_refused(const net_t *n);
+
 /* Graceful stop: listeners close, bound sessions unbind, others close. The
  * loop ends once every session is gone (unless the owner keeps handles). */
 void net_shutdown(net_t *n);

@@ -64,6 +64,10 @@ local schema = {
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
         } } },
+        limits = { type = "table", fields = {
+            max_connections = { type = "integer", min = 0, doc = "accepted connections at once (0 = no limit)" },
+            max_per_address = { type = "integer", min = 0, doc = "connections from one address (0 = no limit)" },
+        } },
         security = { type = "table", fields = {
             max_failures = { type = "integer", min = 1, doc = "failed binds before a lockout" },
             lockout = { type = "number", min = 0, doc = "seconds an address / system_id is locked out" },

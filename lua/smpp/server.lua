@@ -279,7 +279,10 @@ function M.run(conf_path, overrides)
     M.our_system_id = conf.system_id or "smppgw"
     require("smpp.security").configure(conf.security)
     local h = wrap(handlers)
+    local limits = conf.limits or {}
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
+                                 limits = { max_connections = limits.max_connections or 20000,
+                                            max_per_address = limits.max_per_address or 0 },
                                  reload = function() M.reload() end }
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")
