@@ -4,7 +4,7 @@
 
 CC       ?= cc
 BUILD    := build
-PKGS     := luajit libuv libcrypto
+PKGS     := luajit libuv libssl libcrypto
 # -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
 WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
@@ -31,7 +31,7 @@ endif
 # The codec alone (pure C), the engine (sans-I/O session + libuv transport),
 # and the Lua side (PDU tables, runtime) on top.
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
-ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c
+ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
 LOAD_SRC   := core/load.c
 LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
@@ -89,7 +89,7 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libcrypto) -lhttp_parser
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
 $(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)

@@ -778,17 +778,27 @@ static int l_set_handlers(lua_State *L)
     return 0;
 }
 
-/* Listen and log; pushes the bound port, or nil and the error. */
-static int listen_one(lua_State *L, const char *host, int port, const char *side)
+static tls_ctx_t *read_tls(lua_State *L, int idx, int server);
+
+/* Listen and log; pushes the bound port, or nil and the error. With a
+ * TLS table at tls_idx (0: none) the listener speaks TLS. */
+static int listen_one(lua_State *L, const char *host, int port, const char *side, int tls_idx)
 {
-    int bound = 0, outbind = strcmp(side, "outbind") == 0;
-    int rc = net_listen(rt.net, host, port, outbind ? SESS_ESME : SESS_SMSC, &rt.cfg, &bound);
+    int bound = 0, outbind = strcmp(side, "outbind") == 0, rc;
+    tls_ctx_t *ctx = NULL;
+    if (tls_idx && !(ctx = read_tls(L, tls_idx, 1))) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    rc = net_listen_tls(rt.net, host, port, outbind ? SESS_ESME : SESS_SMSC, &rt.cfg, ctx, &bound);
     if (rc < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
         return 2;
     }
-    log_msg(LOG_INFO, 0, "listening on %s:%d%s", host, bound, outbind ? " for outbind" : "");
+    log_msg(LOG_INFO, 0, "listening on %s:%d%s%s", host, bound, outbind ? " for outbind" : "",
+            ctx ? " (TLS)" : "");
     lua_pushnumber(L, bound);
     return 1;
 }
@@ -798,7 +808,7 @@ static int l_listen(lua_State *L)
 {
     if (!rt.net) return luaL_error(L, "smpp: the runtime is not running");
     return listen_one(L, luaL_checkstring(L, 1), (int)luaL_checknumber(L, 2),
-                      luaL_optstring(L, 3, "server"));
+                      luaL_optstring(L, 3, "server"), lua_istable(L, 4) ? 4 : 0);
 }
 
 /* core.unlisten(host, port) -> true | nil, err */
@@ -911,7 +921,35 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 
 static void read_config_over(lua_State *L, int idx, sess_config_t *c);
 
-/* core.connect(host, port [, side [, session options]]): the caller yields; resumed with the
+static const char *opt_str(lua_State *L, int idx, const char *key)
+{
+    const char *v;
+    lua_getfield(L, idx, key);
+    v = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1);                      /* the string stays alive in the table */
+    return v;
+}
+
+/* A TLS context from a Lua table {cert, key, ca, verify, min_version};
+ * NULL and a Lua error message pushed on failure. */
+static tls_ctx_t *read_tls(lua_State *L, int idx, int server)
+{
+    tls_opts_t o;
+    char err[200];
+    tls_ctx_t *ctx;
+    if (idx < 0) idx = lua_gettop(L) + idx + 1;
+    o.cert = opt_str(L, idx, "cert");
+    o.key = opt_str(L, idx, "key");
+    o.ca = opt_str(L, idx, "ca");
+    o.min_version = opt_str(L, idx, "min_version");
+    lua_getfield(L, idx, "verify");
+    o.verify_peer = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!(ctx = tls_ctx_new(server, &o, err, sizeof err))) lua_pushfstring(L, "TLS: %s", err);
+    return ctx;
+}
+
+/* core.connect(host, port [, side [, session options [, tls options]]]): the caller yields; resumed with the
  * session table (state OPEN) or nil, error. side "client" (default) is an
  * ESME connecting to an SMSC; "server" is the SMSC side opening a
  * connection to send outbind. */
@@ -925,8 +963,22 @@ static int l_connect(lua_State *L)
     int rc;
     if (!rt.net) return luaL_error(L, "smpp.connect: the runtime is not running");
     if (lua_istable(L, 4)) read_config_over(L, 4, &cfg);
-    if ((rc = net_connect(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
-                          &cfg, on_connected, t)) < 0) {
+    if (lua_istable(L, 5)) {             /* TLS: the SSL keeps its own reference to the context */
+        tls_ctx_t *ctx = read_tls(L, 5, 0);
+        const char *name = opt_str(L, 5, "host");
+        if (!ctx) {
+            lua_pushnil(L);
+            lua_insert(L, -2);
+            return 2;
+        }
+        rc = net_connect_tls(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
+                             &cfg, ctx, name ? name : host, on_connected, t);
+        tls_ctx_free(ctx);
+    } else {
+        rc = net_connect(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
+                         &cfg, on_connected, t);
+    }
+    if (rc < 0) {
         lua_pushnil(L);
         lua_pushstring(L, uv_strerror(rc));
         return 2;
@@ -1252,12 +1304,14 @@ static int l_serve(lua_State *L)
         host = lua_isstring(L, -1) ? lua_tostring(L, -1) : "127.0.0.1";
         lua_getfield(L, -2, "side");
         side = lua_isstring(L, -1) ? lua_tostring(L, -1) : "server";
-        if (listen_one(L, host, (int)opt_num(L, -3, "port", 2775), side) == 2) {
+        lua_getfield(L, -3, "tls");
+        if (listen_one(L, host, (int)opt_num(L, -4, "port", 2775), side,
+                       lua_istable(L, -1) ? lua_gettop(L) : 0) == 2) {
             net_shutdown(rt.net);
             uv_run(rt.loop, UV_RUN_NOWAIT);
             return 2;
         }
-        lua_pop(L, 4);
+        lua_pop(L, 5);
     }
     lua_pop(L, 1);
 

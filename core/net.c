@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "tls.h"
 
 typedef struct conn_s conn_t;
 typedef struct map_slot_s { uint64_t id; conn_t *c; } map_slot_t;
@@ -31,6 +32,7 @@ struct conn_s {
     char            local[64];    /* our address of this connection */
     net_connect_fn  connect_cb;
     void           *connect_arg;
+    tls_conn_t     *tls;          /* NULL for plain TCP */
     conn_t         *next, *prev;  /* all connections */
     conn_t         *dirty_next;
 };
@@ -40,6 +42,7 @@ typedef struct listener_s {
     net_t          *net;
     char            host[64];
     int             port;         /* as bound */
+    tls_ctx_t      *tls;          /* TLS listener, or NULL */
     sess_side_t     side;
     sess_config_t   cfg;
     struct listener_s *next;
@@ -160,6 +163,15 @@ static void flush(conn_t *c)
     int rc;
     if (!c->sess || c->handles < 2) return;
     data = sess_output_take(c->sess, &len);
+    if (c->tls) {                       /* encrypt; the handshake may add its own bytes */
+        if (data && tls_write(c->tls, data, len) < 0) {
+            free(data);
+            sess_close(c->sess, "TLS write failed");
+            return;
+        }
+        free(data);
+        data = tls_take_output(c->tls, &len);
+    }
     if (!data) return;
     if (!(w = malloc(sizeof *w))) {
         free(data);
@@ -277,6 +289,24 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     conn_t *c = st->data;
     if (!c->sess) return;
+    if (nread > 0 && c->tls) {
+        const uint8_t *plain;
+        size_t plen;
+        if (tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread, &plain, &plen) < 0) {
+            log_msg(LOG_WARN, sess_id(c->sess), "%s", tls_error(c->tls));
+            sess_close(c->sess, "TLS failure");
+            mark_dirty(c);
+            return;
+        }
+        mark_dirty(c);                  /* handshake answers go out with the next flush */
+        if (!plen) return;
+        sess_feed(c->sess, plain, plen, uv_now(c->net->loop));
+        if (!c->closing && sess_output_pending(c->sess) > sess_config(c->sess)->max_output) {
+            uv_read_stop(st);
+            c->reading = 0;
+        }
+        return;
+    }
     if (nread > 0) {
         sess_feed(c->sess, (const uint8_t *)buf->base, (size_t)nread, uv_now(c->net->loop));
         if (!c->closing && sess_output_pending(c->sess) > sess_config(c->sess)->max_output) {
@@ -318,6 +348,7 @@ static void on_handle_closed(uv_handle_t *h)
     else n->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     n->count--;
+    tls_conn_free(c->tls);
     free(c);
     if (n->shutting_down && !n->conns) close_prepare(n);
 }
@@ -362,6 +393,7 @@ static void h_close(sess_t *s, const char *reason, void *ud)
     (void)s;
     (void)reason;
     c->closing = 1;
+    if (c->tls) tls_shutdown(c->tls);   /* close_notify goes out with the last flush */
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -468,6 +500,10 @@ static void on_connection(uv_stream_t *server, int status)
         sess_close(c->sess, "accept failed");
         return;
     }
+    if (l->tls && !(c->tls = tls_conn_new(l->tls, NULL))) {
+        sess_close(c->sess, "TLS: out of memory");
+        return;
+    }
     if (n->max_per_address) {
         addr_name(c, 1, c->remote, sizeof c->remote);
         if (count_from(n, c->remote) >= n->max_per_address) {
@@ -519,6 +555,12 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud)
 int net_listen(net_t *n, const char *host, int port, sess_side_t side,
                const sess_config_t *cfg, int *bound_port)
 {
+    return net_listen_tls(n, host, port, side, cfg, NULL, bound_port);
+}
+
+int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
+                   const sess_config_t *cfg, tls_ctx_t *tls, int *bound_port)
+{
     struct sockaddr_storage ss;
     listener_t *l;
     int rc;
@@ -527,6 +569,7 @@ int net_listen(net_t *n, const char *host, int port, sess_side_t side,
     l->net = n;
     l->side = side;
     l->cfg = *cfg;
+    l->tls = tls;
     uv_tcp_init(n->loop, &l->tcp);
     l->tcp.data = l;
     if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0
@@ -578,11 +621,19 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     announce(c);
+    if (c->tls) tls_start(c->tls);      /* the ClientHello */
     if (c->connect_cb) c->connect_cb(c->net, c->sess, 0, c->connect_arg);
 }
 
 int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg)
+{
+    return net_connect_tls(n, host, port, side, cfg, NULL, NULL, cb, arg);
+}
+
+int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
+                    const sess_config_t *cfg, tls_ctx_t *tls, const char *hostname,
+                    net_connect_fn cb, void *arg)
 {
     struct sockaddr_storage ss;
     connect_req_t *r;
@@ -596,6 +647,12 @@ int net_connect(net_t *n, const char *host, int port, sess_side_t side,
     }
     c->connect_cb = cb;
     c->connect_arg = arg;
+    if (tls && !(c->tls = tls_conn_new(tls, hostname ? hostname : host))) {
+        free(r);
+        sess_close(c->sess, "TLS: out of memory");
+        conn_close_handles(c);
+        return UV_ENOMEM;
+    }
     r->c = c;
     snprintf(c->remote, sizeof c->remote, "%s:%d", host, port);
     if ((rc = uv_tcp_connect(&r->req, &c->tcp, (struct sockaddr *)&ss, on_connect)) < 0) {

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "sess.h"
+#include "tls.h"
 
 typedef struct net_s net_t;
 
@@ -45,6 +46,10 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud);
 int net_listen(net_t *n, const char *host, int port, sess_side_t side,
                const sess_config_t *cfg, int *bound_port);
 
+/* The same with TLS (tls.h; the context must outlive the listener). */
+int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
+                   const sess_config_t *cfg, tls_ctx_t *tls, int *bound_port);
+
 /* Stop listening on host:port (as given to net_listen; port the bound
  * one). Sessions accepted there go on. Returns 0 or UV_ENOENT. */
 int net_unlisten(net_t *n, const char *host, int port);
@@ -55,6 +60,12 @@ int net_unlisten(net_t *n, const char *host, int port);
 typedef void (*net_connect_fn)(net_t *n, sess_t *s, int status, void *arg);
 int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg);
+
+/* Connect over TLS: `hostname` is checked against the server's
+ * certificate (when the context verifies) and sent as SNI. */
+int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
+                    const sess_config_t *cfg, tls_ctx_t *tls, const char *hostname,
+                    net_connect_fn cb, void *arg);
 
 /* Limits on accepted connections: in total and from one remote address
  * (0 = none). Connections past them are closed at once and counted. */

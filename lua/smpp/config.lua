@@ -22,6 +22,13 @@ local schema = {
     type = "table",
     fields = {
         listen = { type = "list", of = { type = "address" }, doc = "host:port to listen on" },
+        tls_listen = { type = "list", of = { type = "table", fields = {
+            cert = { type = "string", doc = "PEM certificate chain" }, key = { type = "string", doc = "PEM private key" },
+            ca = { type = "string", doc = "PEM CA file that verifies the peer" },
+            min_version = { type = "enum", values = { "TLSv1.2", "TLSv1.3" } },
+            listen = { type = "address", required = true },
+            verify_client = { type = "boolean", doc = "require a client certificate signed by ca" },
+        } }, doc = "TLS listeners" },
         outbind_listen = { type = "list", of = { type = "address" },
                            doc = "host:port where SMSCs connect to send outbind (ESME side)" },
         system_id = { type = "string", max = 15, doc = "our system_id in bind responses" },
@@ -63,6 +70,13 @@ local schema = {
             throttle_retries = { type = "integer", min = 0, doc = "resends after a throttle answer" },
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
+            tls = { type = "table", fields = {
+            cert = { type = "string", doc = "PEM certificate chain" }, key = { type = "string", doc = "PEM private key" },
+            ca = { type = "string", doc = "PEM CA file that verifies the peer" },
+            min_version = { type = "enum", values = { "TLSv1.2", "TLSv1.3" } },
+                verify = { type = "boolean", doc = "verify the server (default: true when ca is set)" },
+                host = { type = "string", doc = "name expected in the server's certificate (default: host)" },
+            } },
         } } },
         limits = { type = "table", fields = {
             max_connections = { type = "integer", min = 0, doc = "accepted connections at once (0 = no limit)" },

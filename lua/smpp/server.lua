@@ -163,6 +163,19 @@ function M.prepare(conf_path, overrides)
         if not host then return nil, "listen address " .. a .. " is not host:port" end
         listen[#listen + 1] = { host = host, port = port }
     end
+    for _, t in ipairs(conf.tls_listen or {}) do
+        local host, port = M.address(t.listen)
+        local tls = { cert = t.cert and config.resolve(conf_path, t.cert), key = t.key and config.resolve(conf_path, t.key),
+                      ca = t.ca and config.resolve(conf_path, t.ca), verify = t.verify_client, min_version = t.min_version }
+        listen[#listen + 1] = { host = host, port = port, tls = tls }
+    end
+    for _, u in ipairs(conf.upstreams or {}) do       -- TLS files are relative to the config too
+        if u.tls then
+            for _, k in ipairs { "cert", "key", "ca" } do
+                if u.tls[k] then u.tls[k] = config.resolve(conf_path, u.tls[k]) end
+            end
+        end
+    end
     for _, a in ipairs(conf.outbind_listen or {}) do
         local host, port = M.address(a)
         listen[#listen + 1] = { host = host, port = port, side = "outbind" }
@@ -217,7 +230,7 @@ local function wrap(handlers)
     return h
 end
 
-local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") end
+local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") .. (l.tls and " tls" or "") end
 
 -- reload() -> true | nil, message: load the configuration and its script
 -- again. If either fails, everything keeps running as it was and the error
@@ -247,7 +260,7 @@ function M.reload()
     end
     for k, l in pairs(now) do
         if was[k] then l.bound = was[k].bound
-        else l.bound = core.listen(l.host, l.port, l.side) end
+        else l.bound = core.listen(l.host, l.port, l.side or "server", l.tls) end
     end
     M.listen = listen
     require("smpp.upstream").configure(conf.upstreams)

@@ -97,12 +97,13 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
                         transceiver = "bind_transceiver" }
 
 -- connect{host=, port=, system_id=, password=, system_type=, bind="trx",
--- session = {window=, response_timeout=, ...}} -> bound session | nil, err
+-- session = {window=, response_timeout=, ...}, tls = {ca=, verify=, host=,
+-- cert=, key=, min_version=}} -> bound session | nil, err
 -- [, status]. Connects as an ESME and binds; `session` overrides the
 -- config's session options for this connection. With bind = false it
 -- returns the session unbound.
 function M.connect(opts)
-    local ok, err = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session)
+    local ok, err = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session, opts.tls)
     if not ok then return nil, err end
     local sess, cerr = yield()
     if not sess then return nil, cerr end

@@ -145,9 +145,15 @@ function Link:maintain(i)
     while not self.removed do
         local slot = self.slots[i]
         slot.state = "connecting"
+        local tls
+        if c.tls then
+            tls = {}
+            for k, v in pairs(c.tls) do tls[k] = v end
+            if tls.verify == nil then tls.verify = tls.ca ~= nil end
+        end
         local s, err, status = smpp.connect { host = c.host, port = c.port, system_id = c.system_id,
             password = c.password, system_type = c.system_type, bind = c.bind,
-            session = self:session_opts() }
+            session = self:session_opts(), tls = tls }
         if s and self.removed then
             s:unbind()
             return
@@ -287,8 +293,9 @@ local function merged(c)
 end
 
 local function same(a, b)
-    for k, v in pairs(a) do if b[k] ~= v then return false end end
-    for k, v in pairs(b) do if a[k] ~= v then return false end end
+    if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+    for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+    for k, v in pairs(b) do if a[k] == nil then return false end end
     return true
 end
 

@@ -1,0 +1,85 @@
+-- tls_spec -- TLS listeners and TLS upstream links, with certificates made
+-- at test time by the openssl command.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local run = require "helpers.run"
+
+local CWD = os.getenv("PWD")
+
+local dir
+local function sh(cmd)
+    local out, err, rc = run.sh("cd " .. dir .. " && " .. cmd)
+    assert(rc == 0, cmd .. ": " .. err)
+    return out
+end
+
+setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+    local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    sh("openssl req -x509 " .. ec .. " -keyout ca.key -out ca.pem -days 2 -subj /CN=smppgw-test-ca 2>/dev/null")
+    sh("openssl req -x509 " .. ec .. " -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null")
+    sh("openssl req " .. ec .. " -keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null")
+    sh("printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext && "
+        .. "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 "
+        .. "-extfile san.ext 2>/dev/null")
+end)
+teardown(function() os.execute("rm -rf " .. dir) end)
+
+local function smsc()
+    local s = server.start { conf = string.format([[return { script = '%s/scripts/smsc.lua',
+        accounts = { { system_id = 'gw', password = 'gwpw' } },
+        tls_listen = { { listen = '127.0.0.1:0', cert = '%s/srv.pem', key = '%s/srv.key' } } }]], CWD, dir, dir) }
+    assert.is_true(s:wait_log("listening on 127%.0%.0%.1:%d+ %(TLS%)"))
+    s.tls_port = tonumber(s:log_text():match("listening on 127%.0%.0%.1:(%d+) %(TLS%)"))
+    return s
+end
+
+local function gateway(tls_port, ca)
+    return server.start { conf = string.format([[return { script = '%s/scripts/gateway.lua',
+        accounts = { { system_id = 'esme', password = 'pw' } },
+        upstreams = { { name = 'secure', port = %d, system_id = 'gw', password = 'gwpw', reconnect_min = 0.3,
+                        tls = { ca = '%s/%s', host = 'localhost' } } },
+        gateway = { routes = { { prefix = '', to = { 'secure' } } } } }]], CWD, tls_port, dir, ca) }
+end
+
+describe("#integration TLS", function()
+    it("binds over TLS to a TLS listener and carries traffic", function()
+        local s = smsc()
+        local gw = gateway(s.tls_port, "ca.pem")
+        assert.is_true(gw:wait_log("upstream secure: bind 1 up", 5))
+        local c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme", "pw").status)
+        c:send(wire.submit_sm(2, { registered_delivery = 1 }))
+        local r = assert(c:read())
+        assert.equal(0, r.status)
+        local d = assert(c:expect(function(p) return p.id == wire.id.deliver_sm end, 5))  -- the receipt, over TLS
+        assert.matches("stat:DELIVRD", wire.parse_sm(d.body).short_message)
+        c:close()
+        gw:stop("TERM", 5)
+        s:stop("TERM", 5)
+    end)
+
+    it("refuses a server certificate from an unknown CA", function()
+        local s = smsc()
+        local gw = gateway(s.tls_port, "other.pem")
+        assert.is_true(gw:wait_log("certificate verify failed", 5) or gw:wait_log("certificate", 1), gw:log_text())
+        assert.equal(0, gw:count_log("bind 1 up"))
+        gw:stop("TERM", 5)
+        s:stop("TERM", 5)
+    end)
+
+    it("rejects a plaintext client on the TLS port cleanly", function()
+        local s = smsc()
+        local c = wire.connect(s.tls_port)
+        c:send(wire.bind("transceiver", 1, "gw", "gwpw"))
+        assert.is_true(c:closed(3))
+        assert.is_true(s:wait_log("TLS handshake failed"))
+        -- the server is fine: openssl's own client completes a handshake
+        local out = run.sh(string.format("echo | timeout 5 openssl s_client -connect 127.0.0.1:%d -CAfile %s/ca.pem "
+            .. "-servername localhost 2>&1", s.tls_port, dir))
+        assert.matches("Verify return code: 0 %(ok%)", out)
+        s:stop("TERM", 5)
+    end)
+end)
