@@ -83,3 +83,34 @@ describe("#integration TLS", function()
         s:stop("TERM", 5)
     end)
 end)
+
+describe("#integration TLS client certificates", function()
+    it("requires a client certificate signed by the CA when verify_client is on", function()
+        -- a client certificate from the same CA
+        sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout cli.key -out cli.csr "
+            .. "-subj /CN=gateway 2>/dev/null && openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key "
+            .. "-CAcreateserial -out cli.pem -days 2 2>/dev/null")
+        local s = server.start { conf = string.format([[return { script = '%s/scripts/smsc.lua',
+            accounts = { { system_id = 'gw', password = 'gwpw' } },
+            tls_listen = { { listen = '127.0.0.1:0', cert = '%s/srv.pem', key = '%s/srv.key',
+                             ca = '%s/ca.pem', verify_client = true, min_version = 'TLSv1.2' } } }]],
+            CWD, dir, dir, dir) }
+        assert.is_true(s:wait_log("%(TLS%)"))
+        local port = tonumber(s:log_text():match("listening on 127%.0%.0%.1:(%d+) %(TLS%)"))
+        local function gw(with_cert)
+            return server.start { conf = string.format([[return { script = '%s/scripts/gateway.lua',
+                upstreams = { { name = 'secure', port = %d, system_id = 'gw', password = 'gwpw', reconnect_min = 0.3,
+                                tls = { ca = '%s/ca.pem', host = 'localhost' %s } } },
+                gateway = { routes = { { prefix = '', to = { 'secure' } } } } }]], CWD, port, dir,
+                with_cert and string.format(", cert = '%s/cli.pem', key = '%s/cli.key'", dir, dir) or "") }
+        end
+        local without = gw(false)
+        assert.is_true(s:wait_log("TLS handshake failed", 5))
+        assert.equal(0, without:count_log("bind 1 up"))
+        without:stop("TERM", 5)
+        local with = gw(true)
+        assert.is_true(with:wait_log("upstream secure: bind 1 up", 5))
+        with:stop("TERM", 5)
+        s:stop("TERM", 5)
+    end)
+end)

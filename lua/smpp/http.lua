@@ -93,6 +93,7 @@ function M.stats()
     local ok, upstream = pcall(require, "smpp.upstream")
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
+    out.limits = require("smpp.server").limits()
     out.now_ms = core.now()
     return out
 end

@@ -270,6 +270,25 @@ function M.reload()
     return true
 end
 
+-- limits() -> the limits in force, for /stats (no secrets).
+function M.limits()
+    local c = M.conf or {}
+    local sess, lim, sc, sec = c.session or {}, c.limits or {}, c.scripts or {}, c.security or {}
+    local binds = {}
+    for id, a in pairs(M.active_accounts or {}) do binds[id] = { max_binds = a.max_binds, binds = a.binds,
+        throughput = a.throughput } end
+    return {
+        max_connections = lim.max_connections or 20000, max_per_address = lim.max_per_address or 0,
+        max_pdu = sess.max_pdu or 65552, max_output = sess.max_output or 1048576,
+        init_timeout = sess.init_timeout or 30, window = sess.window or 10,
+        receive_window = sess.receive_window or 100,
+        script_budget_ms = sc.budget_ms or 1000, script_budget_instructions = sc.budget_instructions or 0,
+        script_memory_mb = sc.memory_mb or 0,
+        bind_max_failures = sec.max_failures or 5, bind_lockout = sec.lockout or 300,
+        accounts = binds,
+    }
+end
+
 -- run(conf_path, overrides) -> exit code. Serves until SIGINT/SIGTERM;
 -- SIGHUP reloads.
 function M.run(conf_path, overrides)
