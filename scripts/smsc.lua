@@ -88,16 +88,19 @@ end
 -- -- The message store ---------------------------------------------------------
 -- id -> list of records (submit_multi: one record per destination, one id).
 
-local store, order, first = {}, {}, 1
+-- order[first..last] lists the stored ids oldest first; explicit indexes
+-- because # is undefined once the front of the list has been cleared
+local store, order, first, last = {}, {}, 1, 0
 
 local function remember(id, rec)
     local list = store[id]
     if not list then
         list = {}
         store[id] = list
-        order[#order + 1] = id
+        last = last + 1
+        order[last] = id
         -- bounded: forget the oldest ids (their receipts are already out)
-        while #order - first + 1 > opt.max_messages do
+        while last - first + 1 > opt.max_messages do
             store[order[first]] = nil
             order[first] = nil
             first = first + 1
@@ -125,6 +128,10 @@ end
 
 local held = {}       -- system_id -> queue of { pdu =, at = }
 local held_count = 0
+
+-- levels shown in /stats ("gauges") and /metrics beside their ceilings
+smpp.gauge("smsc_held_receipts", function() return held_count end, opt.receipt_queue)
+smpp.gauge("smsc_stored_messages", function() return last - first + 1 end, opt.max_messages)
 
 -- The first 20 characters of the text for the receipt, ASCII only: a
 -- character outside it becomes one "?".
@@ -251,7 +258,7 @@ end
 -- A pending message from this account to the same destination and
 -- service_type (replace_if_present_flag on submit_sm).
 local function pending_like(session, pdu)
-    for i = #order, first, -1 do
+    for i = last, first, -1 do
         for _, rec in ipairs(store[order[i]] or {}) do
             if not settle(rec).final and rec.system_id == session.system_id and rec.source == pdu.source_addr
                 and rec.dest == pdu.destination_addr and rec.service_type == (pdu.service_type or "") then
@@ -354,7 +361,7 @@ function handlers.cancel_sm(session, pdu)
         return S.ESME_ROK
     end
     local n = 0
-    for i = first, #order do
+    for i = first, last do
         for _, rec in ipairs(store[order[i]] or {}) do
             if not settle(rec).final and rec.system_id == session.system_id and rec.source == pdu.source_addr
                 and rec.dest == pdu.destination_addr

@@ -140,6 +140,36 @@ describe("#integration HTTP API (reference SMSC)", function()
         assert.matches('id="sessions"', body)
         assert.is_nil(body:match("https?://"))            -- nothing loaded from elsewhere
     end)
+
+    it("shows the SMSC's held receipts and stored messages as gauges beside their limits", function()
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transmitter").status)      -- no receiver: the receipt is held
+        c:send(wire.submit_sm(2, { registered_delivery = 1 }))
+        assert.equal(0, c:read().status)
+        wire.sleep(1.5)                                    -- receipt_delay is 1 s
+        local code, body = request(srv.http_port, "GET", "/stats")
+        assert.equal(200, code)
+        local g = cjson.decode(body).gauges
+        assert.is_true(g.smsc_held_receipts.value >= 1)
+        assert.equal(10000, g.smsc_held_receipts.limit)
+        assert.is_true(g.smsc_stored_messages.value >= 1)
+        assert.equal(100000, g.smsc_stored_messages.limit)
+        local fam = prometheus.parse(select(2, request(srv.http_port, "GET", "/metrics")))
+        local seen = {}
+        for _, smp in ipairs(fam.smppgw_script_gauge.samples) do seen[smp.labels.name] = smp.value end
+        assert.equal(g.smsc_held_receipts.value, seen.smsc_held_receipts)
+        assert.is_not_nil(fam.smppgw_script_gauge_limit)
+        c:close()
+        -- a receiver of the account takes the held receipt: the gauge drops
+        local r = wire.connect(srv.port)
+        assert.equal(0, r:bind("receiver").status)
+        local d = assert(r:expect(function(p) return p.id == wire.id.deliver_sm end, 5))
+        r:send(wire.pdu(wire.RESP + wire.id.deliver_sm, d.seq, "\0"))
+        wire.sleep(0.2)
+        g = cjson.decode((select(2, request(srv.http_port, "GET", "/stats")))).gauges
+        assert.equal(0, g.smsc_held_receipts.value)
+        r:close()
+    end)
 end)
 
 describe("#integration HTTP API token", function()
@@ -178,6 +208,10 @@ describe("#integration HTTP /send through a gateway", function()
         assert.equal(200, code)
         assert.equal("DELIVRD", m.state)
         assert.matches("^id:" .. id, m.receipt)
+        local g = select(2, json_request(gw.http_port, "GET", "/stats")).gauges
+        assert.is_true(g.gateway_id_mappings.value >= 1)           -- the receipt found its message by it
+        assert.equal(1000000, g.gateway_id_mappings.limit)
+        assert.same({ value = 0, limit = 10000 }, g.gateway_held_messages)
         code, r = json_request(gw.http_port, "POST", "/send", { to = "3312345", text = "x" })
         assert.equal(404, code)
         assert.matches("no route", r.error)

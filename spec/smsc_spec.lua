@@ -217,3 +217,32 @@ describe("#integration reference SMSC", function()
         c:close()
     end)
 end)
+
+describe("#integration reference SMSC with a small message store", function()
+    local small
+    setup(function()
+        local script = io.popen("pwd"):read("*l") .. "/scripts/smsc.lua"
+        small = server.start { conf = ("return { script = %q, accounts = { { system_id = 'smppclient1', "
+            .. "password = 'password' } }, smsc = { max_messages = 3 } }"):format(script) }
+    end)
+    teardown(function() if not small:stop("TERM", 5) then small:kill() end end)
+
+    it("keeps only max_messages ids for query_sm, forgetting the oldest, however many are submitted", function()
+        local c = wire.connect(small.port)
+        assert.equal(ROK, c:bind("transceiver").status)
+        local ids = {}
+        for i = 1, 12 do
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, {}))
+            local r = assert(c:expect(function(p) return p.seq == seq end))
+            ids[i] = wire.first_cstr(r.body)
+        end
+        for i = 1, 12 do
+            local seq = c:next_seq()
+            c:send(wire.pdu(id.query_sm, seq, wire.cstr(ids[i]) .. "\0\0" .. wire.cstr("1234")))
+            local r = assert(c:expect(function(p) return p.seq == seq end))
+            assert.equal(i > 9 and ROK or 0x67, r.status, "message " .. i)   -- ESME_RQUERYFAIL when forgotten
+        end
+        c:close()
+    end)
+end)

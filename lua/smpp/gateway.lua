@@ -36,8 +36,10 @@ local function now() return core.now() / 1000 end
 function M.configure(o)
     for k, v in pairs(o or {}) do if opt[k] ~= nil then opt[k] = v end end
     M.own_id = msgid.generator { format = o and o.own_id_format or "hex" }
+    -- levels beside their ceilings in /stats and /metrics
+    smpp.gauge("gateway_held_messages", function() return M.held_count() end, opt.queue_max)
+    smpp.gauge("gateway_id_mappings", function() return M.mapping_count() end, opt.mapping_max)
 end
-M.configure()
 
 -- -- Forwarding -----------------------------------------------------------------------
 
@@ -145,7 +147,9 @@ end
 -- -- The id map ------------------------------------------------------------------------
 -- key: link name .. " " .. normalized upstream id -> mapping
 
-local map, fifo, fifo_first, map_count = {}, {}, 1, 0
+-- fifo[fifo_first..fifo_last]: keys oldest first (explicit indexes: # is
+-- undefined once the front has been cleared)
+local map, fifo, fifo_first, fifo_last, map_count = {}, {}, 1, 0, 0
 local early = {}           -- key -> list of {pdu, link, at}: receipts ahead of their mapping
 
 local function key(link, id) return link .. " " .. msgid.normalize(id) end
@@ -162,7 +166,7 @@ end
 
 local function expire()
     local t = now()
-    while fifo_first <= #fifo do
+    while fifo_first <= fifo_last do
         local k = fifo[fifo_first]
         local m = map[k]
         if m and m.expires > t and map_count <= opt.mapping_max then break end
@@ -200,7 +204,8 @@ function M.remember(session, link, resp, pdu)
     if not map[k] then map_count = map_count + 1 end
     map[k] = { account = session.system_id, esme_id = esme_id, upstream = link, upstream_id = up_id,
                expires = now() + opt.mapping_ttl }
-    fifo[#fifo + 1] = k
+    fifo_last = fifo_last + 1
+    fifo[fifo_last] = k
     if map_count > opt.mapping_max then expire() end
     local waiting = early[k]
     if waiting then
@@ -376,5 +381,9 @@ function M.start()
 end
 
 function M.mapping_count() return map_count end
+-- held_count() -> receipts and MO held for absent receivers.
+function M.held_count() return queued end
+
+M.configure()
 
 return M

@@ -83,7 +83,8 @@ local function dashboard()
     return 200, dashboard_html, "text/html; charset=utf-8"
 end
 
--- The statistics as one table: totals, sessions, upstream links, gateway.
+-- The statistics as one table: totals, sessions, upstream links, gateway,
+-- script gauges, limits.
 function M.stats()
     local out = { totals = core.stats(), sessions = {} }
     for _, s in ipairs(core.sessions()) do
@@ -93,6 +94,7 @@ function M.stats()
     local ok, upstream = pcall(require, "smpp.upstream")
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
+    out.gauges = require("smpp.session").gauge_values()
     out.limits = require("smpp.server").limits()
     out.now_ms = core.now()
     return out

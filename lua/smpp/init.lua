@@ -51,7 +51,7 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 local session = require "smpp.session"
 for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
                      "wait", "wake", "log",
-                     "stats", "now" } do
+                     "stats", "now", "gauge" } do
     M[k] = session[k]
 end
 M.Session = session.Session

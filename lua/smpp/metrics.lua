@@ -109,6 +109,19 @@ function M.render(stats)
         table.sort(keys)
         for _, k in ipairs(keys) do sample("smppgw_gateway_events_total", { event = k }, stats.gateway[k]) end
     end
+    if stats.gauges and next(stats.gauges) then
+        local names = {}
+        for k in pairs(stats.gauges) do names[#names + 1] = k end
+        table.sort(names)
+        family("smppgw_script_gauge", "gauge", "Levels scripts report with smpp.gauge (held receipts, stored messages).")
+        for _, k in ipairs(names) do
+            if stats.gauges[k].value then sample("smppgw_script_gauge", { name = k }, stats.gauges[k].value) end
+        end
+        family("smppgw_script_gauge_limit", "gauge", "The configured ceiling of each script gauge.")
+        for _, k in ipairs(names) do
+            if stats.gauges[k].limit then sample("smppgw_script_gauge_limit", { name = k }, stats.gauges[k].limit) end
+        end
+    end
     return concat(out, "\n") .. "\n"
 end
 

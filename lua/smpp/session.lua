@@ -247,4 +247,27 @@ M.wake = core.wake
 M.stats = core.stats
 M.now = core.now
 
+-- gauge(name, fn [, limit]): a level a script holds (receipts waiting,
+-- messages stored), shown in /stats under "gauges" and in /metrics as
+-- smppgw_script_gauge{name=}. fn() -> number is called when stats are
+-- read; limit is the configured ceiling, shown beside it. Registering a
+-- name again (a reloaded script) replaces the old one.
+M.gauges = {}
+function M.gauge(name, fn, limit)
+    assert(type(name) == "string" and name:match("^[%w_]+$"), "gauge name: letters, digits and _ only")
+    assert(type(fn) == "function", "gauge fn: a function returning a number")
+    M.gauges[name] = { fn = fn, limit = limit }
+end
+
+-- gauge_values() -> { name = { value =, limit = } }; a failing fn shows
+-- its error instead of breaking /stats.
+function M.gauge_values()
+    local out = {}
+    for name, g in pairs(M.gauges) do
+        local ok, v = pcall(g.fn)
+        out[name] = ok and { value = tonumber(v) or 0, limit = g.limit } or { error = tostring(v) }
+    end
+    return out
+end
+
 return M
