@@ -792,7 +792,7 @@ static void load_finish(void)
 
 int load_main(int argc, char **argv)
 {
-    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed};
+    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed, NULL};
     unsigned i, j;
     int rc = load_parse_args(argc, argv, &L.o);
     if (rc) {

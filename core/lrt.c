@@ -517,11 +517,18 @@ static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     lua_pushnil(L);
     lua_rawseti(L, -2, (int)sess_id(s));
     lua_pop(L, 1);
-    /* the last session of a shutdown: stop the timers so the loop can end */
-    if (net_is_shutting_down(n) && net_count(n) <= 1) close_timers();
 }
 
-static const net_owner_t owner = {on_opened, on_request, on_state, on_closed};
+/* The last connection of a shutdown is gone (a refused or never bound one
+ * included): stop the timers and the HTTP API so the loop can end. */
+static void on_drained(net_t *n, void *ud)
+{
+    (void)n;
+    (void)ud;
+    close_timers();
+}
+
+static const net_owner_t owner = {on_opened, on_request, on_state, on_closed, on_drained};
 
 /* -- Waits ---------------------------------------------------------------------------- */
 
@@ -1188,10 +1195,7 @@ static int l_now(lua_State *L)
 static int l_shutdown(lua_State *L)
 {
     (void)L;
-    if (rt.net) {
-        net_shutdown(rt.net);
-        if (!net_count(rt.net)) close_timers();
-    }
+    if (rt.net) net_shutdown(rt.net);      /* on_drained follows */
     return 0;
 }
 
@@ -1220,8 +1224,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     log_msg(LOG_INFO, 0, "signal %d: unbinding every session and stopping", signum);
-    net_shutdown(rt.net);
-    if (!net_count(rt.net)) close_timers();
+    net_shutdown(rt.net);                  /* on_drained follows */
 }
 
 static double opt_num(lua_State *L, int idx, const char *key, double dflt)

@@ -350,7 +350,10 @@ static void on_handle_closed(uv_handle_t *h)
     n->count--;
     tls_conn_free(c->tls);
     free(c);
-    if (n->shutting_down && !n->conns) close_prepare(n);
+    if (n->shutting_down && !n->conns) {
+        close_prepare(n);
+        if (n->owner->drained) n->owner->drained(n, n->ud);
+    }
 }
 
 static void close_prepare(net_t *n)
@@ -684,7 +687,10 @@ void net_shutdown(net_t *n)
             sess_close(c->sess, "shutdown");
         mark_dirty(c);
     }
-    if (!n->conns) close_prepare(n);
+    if (!n->conns) {
+        close_prepare(n);
+        if (n->owner->drained) n->owner->drained(n, n->ud);
+    }
 }
 
 int net_is_shutting_down(const net_t *n) { return n->shutting_down; }

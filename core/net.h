@@ -34,6 +34,9 @@ typedef struct net_owner_s {
     /* The connection is gone; the session is freed right after this call
      * (outstanding requests then complete with SESS_ECLOSED). */
     void (*closed)(net_t *n, sess_t *s, const char *reason, void *ud);
+    /* After net_shutdown: the last connection (bound or not) is gone, so
+     * the owner can release what else keeps the loop alive. */
+    void (*drained)(net_t *n, void *ud);
 } net_owner_t;
 
 /* A transport on `loop`. Returns NULL without memory. */
