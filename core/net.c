@@ -132,6 +132,20 @@ static void mark_dirty(conn_t *c)
     c->net->dirty = c;
 }
 
+/* Take c off the dirty list before it is freed (a connection can be
+ * marked, e.g. by a failed connect, and closed before the next prepare). */
+static void unmark_dirty(conn_t *c)
+{
+    conn_t **pp;
+    if (!c->dirty) return;
+    for (pp = &c->net->dirty; *pp; pp = &(*pp)->dirty_next)
+        if (*pp == c) {
+            *pp = c->dirty_next;
+            break;
+        }
+    c->dirty = 0;
+}
+
 void net_touch(sess_t *s)
 {
     mark_dirty(sess_userdata(s));
@@ -348,6 +362,7 @@ static void on_handle_closed(uv_handle_t *h)
     else n->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     n->count--;
+    unmark_dirty(c);
     tls_conn_free(c->tls);
     free(c);
     if (n->shutting_down && !n->conns) {
@@ -561,14 +576,24 @@ int net_listen(net_t *n, const char *host, int port, sess_side_t side,
     return net_listen_tls(n, host, port, side, cfg, NULL, bound_port);
 }
 
+/* A listener owns its TLS context: both go when it closes. */
+static void on_listener_closed(uv_handle_t *h)
+{
+    listener_t *l = h->data;
+    tls_ctx_free(l->tls);
+    free(l);
+}
+
 int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
                    const sess_config_t *cfg, tls_ctx_t *tls, int *bound_port)
 {
     struct sockaddr_storage ss;
     listener_t *l;
     int rc;
-    if ((rc = resolve(host, port, &ss))) return rc;
-    if (!(l = calloc(1, sizeof *l))) return UV_ENOMEM;
+    if ((rc = resolve(host, port, &ss)) || !(l = calloc(1, sizeof *l))) {
+        tls_ctx_free(tls);
+        return rc ? rc : UV_ENOMEM;
+    }
     l->net = n;
     l->side = side;
     l->cfg = *cfg;
@@ -577,7 +602,7 @@ int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
     l->tcp.data = l;
     if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0
         || (rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
-        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
         return rc;
     }
     {
@@ -600,7 +625,7 @@ int net_unlisten(net_t *n, const char *host, int port)
     for (pp = &n->listeners; (l = *pp) != NULL; pp = &l->next) {
         if (l->port == port && strcmp(l->host, host) == 0) {
             *pp = l->next;
-            uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+            uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
             return 0;
         }
     }
@@ -675,7 +700,7 @@ void net_shutdown(net_t *n)
     n->shutting_down = 1;
     while ((l = n->listeners) != NULL) {
         n->listeners = l->next;
-        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
     }
     for (c = n->conns; c; c = c->next) {
         sess_state_t st;

@@ -49,7 +49,8 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud);
 int net_listen(net_t *n, const char *host, int port, sess_side_t side,
                const sess_config_t *cfg, int *bound_port);
 
-/* The same with TLS (tls.h; the context must outlive the listener). */
+/* The same with TLS (tls.h). The listener takes the context: it is freed
+ * when the listener closes, or at once if listening fails. */
 int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
                    const sess_config_t *cfg, tls_ctx_t *tls, int *bound_port);
 

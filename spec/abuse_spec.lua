@@ -187,7 +187,7 @@ describe("#integration abuse", function()
         healthy()
     end)
 
-    it("memory comes back near its baseline", function()
+    it("memory comes back near its baseline #rss", function()
         collectgarbage()
         socket.sleep(1)
         local now = rss()
