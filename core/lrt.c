@@ -93,6 +93,15 @@ static void registry_table(lua_State *L, int *ref)
     lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
 }
 
+/* Make *ref point at the value at idx, releasing what it held: the
+ * runtime's single slots (handlers, session class, HTTP handler). */
+static void registry_set(lua_State *L, int *ref, int idx)
+{
+    if (*ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    lua_pushvalue(L, idx);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* Push the session table of id `id` (nil if gone). */
 static void push_session(lua_State *L, uint64_t id)
 {
@@ -779,9 +788,7 @@ static int l_wake(lua_State *L)
 static int l_set_handlers(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (rt.handlers != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.handlers);
-    lua_pushvalue(L, 1);
-    rt.handlers = luaL_ref(L, LUA_REGISTRYINDEX);
+    registry_set(L, &rt.handlers, 1);
     return 0;
 }
 
@@ -897,9 +904,7 @@ static int l_http_listen(lua_State *L)
     int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
-    if (rt.http_fn != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.http_fn);
-    lua_pushvalue(L, 3);
-    rt.http_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    registry_set(L, &rt.http_fn, 3);
     if ((rc = http_listen(rt.loop, host, port, on_http, NULL, &bound)) < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot listen for HTTP on %s:%d: %s", host, port, uv_strerror(rc));
@@ -1203,9 +1208,7 @@ static int l_shutdown(lua_State *L)
 static int l_set_session_class(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (rt.session_mt != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.session_mt);
-    lua_pushvalue(L, 1);
-    rt.session_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+    registry_set(L, &rt.session_mt, 1);
     return 0;
 }
 
@@ -1286,8 +1289,8 @@ static int l_serve(lua_State *L)
     rt.loop = uv_default_loop();
     lua_getfield(L, 1, "handlers");
     luaL_checktype(L, -1, LUA_TTABLE);
-    if (rt.handlers != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rt.handlers);
-    rt.handlers = luaL_ref(L, LUA_REGISTRYINDEX);
+    registry_set(L, &rt.handlers, -1);
+    lua_pop(L, 1);
     lua_getfield(L, 1, "session");
     read_config(L, lua_gettop(L), &rt.cfg);
     lua_pop(L, 1);

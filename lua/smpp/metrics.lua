@@ -6,13 +6,18 @@ local M = {}
 
 local function esc(v) return (tostring(v):gsub("\\", "\\\\"):gsub("\n", "\\n"):gsub('"', '\\"')) end
 
+-- The keys of t in order: samples come out in a stable order.
+local function sorted_keys(t)
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    table.sort(keys)
+    return keys
+end
+
 local function labels(l)
     if not l then return "" end
-    local keys = {}
-    for k in pairs(l) do keys[#keys + 1] = k end
-    table.sort(keys)
     local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = format('%s="%s"', k, esc(l[k])) end
+    for _, k in ipairs(sorted_keys(l)) do parts[#parts + 1] = format('%s="%s"', k, esc(l[k])) end
     return "{" .. concat(parts, ",") .. "}"
 end
 
@@ -44,18 +49,12 @@ function M.render(stats)
     sample("smppgw_sessions_closed_total", nil, t.closed)
 
     family("smppgw_pdus_total", "counter", "PDUs received (rx) and sent (tx) by command.")
-    local cmds = {}
-    for name in pairs(t.commands) do cmds[#cmds + 1] = name end
-    table.sort(cmds)
-    for _, name in ipairs(cmds) do
+    for _, name in ipairs(sorted_keys(t.commands)) do
         sample("smppgw_pdus_total", { direction = "rx", command = name }, t.commands[name].rx)
         sample("smppgw_pdus_total", { direction = "tx", command = name }, t.commands[name].tx)
     end
     family("smppgw_responses_total", "counter", "Responses received (rx) and sent (tx) by command_status.")
-    local sts = {}
-    for name in pairs(t.statuses) do sts[#sts + 1] = name end
-    table.sort(sts)
-    for _, name in ipairs(sts) do
+    for _, name in ipairs(sorted_keys(t.statuses)) do
         sample("smppgw_responses_total", { direction = "rx", status = name }, t.statuses[name].rx)
         sample("smppgw_responses_total", { direction = "tx", status = name }, t.statuses[name].tx)
     end
@@ -104,15 +103,10 @@ function M.render(stats)
     end
     if stats.gateway then
         family("smppgw_gateway_events_total", "counter", "Gateway outcomes: forwarded, no_route, receipts, mo, ...")
-        local keys = {}
-        for k in pairs(stats.gateway) do keys[#keys + 1] = k end
-        table.sort(keys)
-        for _, k in ipairs(keys) do sample("smppgw_gateway_events_total", { event = k }, stats.gateway[k]) end
+        for _, k in ipairs(sorted_keys(stats.gateway)) do sample("smppgw_gateway_events_total", { event = k }, stats.gateway[k]) end
     end
     if stats.gauges and next(stats.gauges) then
-        local names = {}
-        for k in pairs(stats.gauges) do names[#names + 1] = k end
-        table.sort(names)
+        local names = sorted_keys(stats.gauges)
         family("smppgw_script_gauge", "gauge", "Levels scripts report with smpp.gauge (held receipts, stored messages).")
         for _, k in ipairs(names) do
             if stats.gauges[k].value then sample("smppgw_script_gauge", { name = k }, stats.gauges[k].value) end

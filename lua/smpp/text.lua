@@ -113,15 +113,20 @@ local function codepoints(s)
     return cps
 end
 
--- codepoints(utf8) -> list of code points | nil, "invalid utf-8 at byte N"
-function M.codepoints(utf8)
+-- utf8_arg(utf8) -> code points | nil, "invalid utf-8 at byte N": the
+-- argument check of the public functions below; a non-string raises an
+-- error naming their caller.
+local function utf8_arg(utf8)
     if type(utf8) ~= "string" then
-        error("text must be a string, got " .. type(utf8), 2)
+        error("text must be a string, got " .. type(utf8), 3)
     end
     local cps, at = codepoints(utf8)
     if not cps then return nil, "invalid utf-8 at byte " .. at end
     return cps
 end
+
+-- codepoints(utf8) -> list of code points | nil, "invalid utf-8 at byte N"
+function M.codepoints(utf8) return utf8_arg(utf8) end
 
 -- Per-character encoders: code point -> wire bytes, or nil if the coding
 -- has no such character.
@@ -237,8 +242,8 @@ function M.encode(utf8, coding, opts)
     check_coding(coding, 2)
     opts = opts or {}
     if coding == "binary" then return utf8 end
-    local cps, at = codepoints(utf8)
-    if not cps then return nil, "invalid utf-8 at byte " .. at end
+    local cps, err = utf8_arg(utf8)
+    if not cps then return nil, err end
     local enc = encoders[coding]
     local replacement = opts.replace
     if replacement ~= nil then
@@ -386,11 +391,8 @@ end
 -- septets(utf8) -> septet count in GSM 7-bit (extension characters count
 -- 2) | nil if a character is not in GSM (nil, err for invalid UTF-8).
 function M.septets(utf8)
-    if type(utf8) ~= "string" then
-        error("text must be a string, got " .. type(utf8), 2)
-    end
-    local cps, at = codepoints(utf8)
-    if not cps then return nil, "invalid utf-8 at byte " .. at end
+    local cps, err = utf8_arg(utf8)
+    if not cps then return nil, err end
     local n = 0
     for i = 1, #cps do
         local b = GSM_FROM_CP[cps[i]]
@@ -404,12 +406,9 @@ end
 -- character fits (data_coding opts.gsm_data_coding or 0), else Latin-1
 -- (3) if opts.allow_latin1 and it fits, else UCS-2 (8).
 function M.choose(utf8, opts)
-    if type(utf8) ~= "string" then
-        error("text must be a string, got " .. type(utf8), 2)
-    end
+    local cps, err = utf8_arg(utf8)
+    if not cps then return nil, err end
     opts = opts or {}
-    local cps, at = codepoints(utf8)
-    if not cps then return nil, "invalid utf-8 at byte " .. at end
     local gsm, latin1 = true, opts.allow_latin1 and true or false
     for i = 1, #cps do
         local cp = cps[i]
