@@ -12,26 +12,15 @@ SECS=${BENCH_SECONDS:-3}
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 1
 
 # start() runs in $(...) subshells: the pids go to a file, not a variable.
-cleanup() {
-    PIDS=$(cat "$OUT/pids" 2>/dev/null)
-    for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
+. core/bench/lib.sh
+trap bench_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 # start NAME CONF: smppgw on an ephemeral port; prints the port.
 start() {
     build/smppgw run "$2" -l 127.0.0.1:0 > "$OUT/$1.log" 2>&1 &
     echo $! >> "$OUT/pids"
-    i=0
-    while [ $i -lt 100 ]; do
-        p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$OUT/$1.log" 2>/dev/null | head -n 1)
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_port "$OUT/$1.log" "listening on 127\.0\.0\.1:" && return 0
     echo "gateway.sh: $1 did not start:" >&2
     cat "$OUT/$1.log" >&2
     exit 1
@@ -56,13 +45,8 @@ GW=$(start gateway "$OUT/gateway.lua") || exit 1
 i=0
 while ! grep -q "upstream smsc: bind 4 up" "$OUT/gateway.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 
-run() {  # NAME PORT -> "throughput p50 p99"
-    build/smppgw bench --quiet --sessions 4 --window 100 --duration "$SECS" --json "127.0.0.1:$2" \
-        > "$OUT/$1.json" 2> "$OUT/$1.err"
-    tr -d '\n' < "$OUT/$1.json" | sed -n 's/.*"throughput": *\([0-9.]*\).*"p50_us": *\([0-9]*\).*"p99_us": *\([0-9]*\).*/\1 \2 \3/p'
-}
-set -- $(run direct "$SMSC"); D_T=${1:-0} D_50=${2:-0} D_99=${3:-0}
-set -- $(run gateway "$GW");  G_T=${1:-0} G_50=${2:-0} G_99=${3:-0}
+set -- $(bench_run direct "$SMSC"); D_T=${1:-0} D_50=${2:-0} D_99=${3:-0}
+set -- $(bench_run gateway "$GW");  G_T=${1:-0} G_50=${2:-0} G_99=${3:-0}
 
 echo "== gateway hop (core/bench/gateway.sh): N=4, W=100, ${SECS} s each, all on this machine"
 printf '%-34s %12s %9s %9s\n' "path" "msgs/s" "p50 us" "p99 us"
