@@ -40,7 +40,8 @@ return {
     },
 
     gateway = {
-        message_id = "upstream",       -- "upstream": pass its id through; "own": issue our own
+        message_id = "own",            -- "own": our own ids, unique (default); "upstream": pass its id
+                                       -- through (two upstreams may issue the same id: see README)
         mapping_ttl = 172800,          -- seconds an id mapping lives (receipts after that are unmatched)
         mapping_max = 1000000,
         early_ttl = 60,                -- a receipt may arrive this long before its submit_sm_resp

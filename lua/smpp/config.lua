@@ -70,6 +70,14 @@ local schema = {
             throttle_retries = { type = "integer", min = 0, doc = "resends after a throttle answer" },
             wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
+            id_format = { type = "table", fields = {
+                resp = { type = "enum", values = { "string", "decimal", "hex" },
+                         doc = "how message ids in submit_sm_resp are written (default string: matched as written)" },
+                receipt = { type = "enum", values = { "string", "decimal", "hex" },
+                            doc = "the id: field of receipt texts (default: as resp)" },
+                tlv = { type = "enum", values = { "string", "decimal", "hex" },
+                        doc = "receipted_message_id in receipts (default: as resp)" },
+            }, doc = "declared id formats; hex and decimal ids are related only when declared" },
             tls = { type = "table", fields = {
             cert = { type = "string", doc = "PEM certificate chain" }, key = { type = "string", doc = "PEM private key" },
             ca = { type = "string", doc = "PEM CA file that verifies the peer" },

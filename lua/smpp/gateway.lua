@@ -15,7 +15,7 @@ local random = math.random
 local M = {}
 
 local opt = {
-    message_id = "upstream",   -- "upstream": pass its id through; "own": issue ours
+    message_id = "own",        -- "own": issue ours; "upstream": pass its id through
     mapping_ttl = 172800,      -- seconds a forwarded message's id mapping is kept
     mapping_max = 1000000,     -- most mappings kept (oldest dropped first)
     early_ttl = 60,            -- seconds a receipt waits for its submit_sm_resp
@@ -152,17 +152,20 @@ end
 local map, fifo, fifo_first, fifo_last, map_count = {}, {}, 1, 0, 0
 local early = {}           -- key -> list of {pdu, link, at}: receipts ahead of their mapping
 
-local function key(link, id) return link .. " " .. msgid.normalize(id) end
-
--- Find the mapping of an upstream id (normalized; then its hex/decimal variants).
-local function lookup(link, id)
-    local m = map[key(link, id)]
-    if m then return m end
-    for _, v in ipairs(msgid.variants(id)) do
-        m = map[link .. " " .. v]
-        if m then return m end
-    end
+-- The formats link `link` declared for its ids (upstreams[].id_format):
+-- resp (submit_sm_resp), receipt (the id: field of a receipt's text) and
+-- tlv (receipted_message_id); each defaults to resp, resp to "string".
+local function id_format(link, where)
+    local l = upstream.get(link)
+    local f = l and l.conf.id_format
+    if not f then return "string" end
+    return f[where] or f.resp or "string"
 end
+
+-- The map key of an upstream id: the link, and the id read in the format
+-- the link declared for the place it came from. Ids are matched exactly
+-- by this key and only within the link that issued them.
+local function key(link, id, where) return link .. " " .. msgid.key(id, id_format(link, where)) end
 
 local function expire()
     local t = now()
@@ -200,7 +203,7 @@ function M.remember(session, link, resp, pdu)
     local esme_id = opt.message_id == "own" and M.own_id() or up_id
     stats.forwarded = stats.forwarded + 1
     if pdu and (pdu.registered_delivery or 0) == 0 then return esme_id end
-    local k = key(link, up_id)
+    local k = key(link, up_id, "resp")
     if not map[k] then map_count = map_count + 1 end
     map[k] = { account = session.system_id, esme_id = esme_id, upstream = link, upstream_id = up_id,
                expires = now() + opt.mapping_ttl }
@@ -329,23 +332,24 @@ function M.is_receipt(pdu)
     return t - t % 4 == 0x04 or t - t % 4 == 0x20
 end
 
--- The upstream id a receipt is about: the TLV, else the text's id: field.
+-- The upstream id a receipt is about, and where it was found: the
+-- receipted_message_id TLV ("tlv"), else the text's id: field ("receipt").
 local function receipt_id(pdu)
-    if pdu.receipted_message_id and pdu.receipted_message_id ~= "" then return pdu.receipted_message_id end
+    if pdu.receipted_message_id and pdu.receipted_message_id ~= "" then return pdu.receipted_message_id, "tlv" end
     local r = receipt.parse(pdu.short_message or pdu.message_payload or "")
-    return r and r.id
+    return r and r.id, "receipt"
 end
 
 handle_receipt = function(link, pdu)
-    local id = receipt_id(pdu)
+    local id, where = receipt_id(pdu)
     if not id then
         stats.receipts_unmatched = stats.receipts_unmatched + 1
         smpp.log("warn", "receipt from %s without a message id", link)
         return
     end
-    local m = lookup(link, id)
+    local k = key(link, id, where)
+    local m = map[k]
     if not m then
-        local k = key(link, id)
         early[k] = early[k] or {}
         table.insert(early[k], { pdu = pdu, link = link, at = now() })
         stats.receipts_early = stats.receipts_early + 1

@@ -1,7 +1,8 @@
--- smpp.msgid -- message ids: generators for the ids we hand out, and
--- normalisation so hex and decimal forms of one id can be matched.
-local byte, find, format, gsub, lower, rep, sub =
-    string.byte, string.find, string.format, string.gsub, string.lower, string.rep, string.sub
+-- smpp.msgid -- message ids: generators for the ids we hand out, and the
+-- keys by which an upstream's ids are matched (normalised, and read in the
+-- base the upstream declares).
+local byte, format, gsub, lower, rep, sub =
+    string.byte, string.format, string.gsub, string.lower, string.rep, string.sub
 local floor, random, tonumber, tostring, type, os_time, os_clock =
     math.floor, math.random, tonumber, tostring, type, os.time, os.clock
 local concat, reverse, upper = table.concat, string.reverse, string.upper
@@ -109,62 +110,48 @@ function M.normalize(id)
     return stripped
 end
 
--- Exact value of a digit string in `base`, or nil when it reaches 2^53.
-local function value_of(s, base)
-    local n = 0
+-- Digits of a string in `base` (10 or 16) as a decimal string without
+-- leading zeros, exact at any length (ids of 64 bits and more are common).
+-- nil when a character is not a digit of the base.
+local function to_decimal(s, base)
+    local out = { 0 }                  -- little-endian base-10^7 limbs
+    local LIMB = 10000000
     for i = 1, #s do
         local c = byte(s, i)
-        local d = c <= 0x39 and c - 0x30 or c - 0x61 + 10
-        n = n * base + d
-        if n >= EXACT then return nil end
-    end
-    return n
-end
-
--- variants(id) -> list of canonical keys for the same message: the
--- normalized id, its hex form when it is decimal digits, and its decimal
--- form when it is hex digits (a decimal string is both). Numeric forms are
--- left out for values of 2^53 and above.
-function M.variants(id)
-    local n = M.normalize(id)
-    local out, seen = { n }, { [n] = true }
-    local function add(v)
-        if v and not seen[v] then
-            seen[v] = true
-            out[#out + 1] = v
+        local d
+        if c >= 0x30 and c <= 0x39 then d = c - 0x30
+        elseif base == 16 and c >= 0x61 and c <= 0x66 then d = c - 0x61 + 10
+        else return nil end
+        local carry = d
+        for j = 1, #out do
+            local v = out[j] * base + carry
+            carry = floor(v / LIMB)
+            out[j] = v - carry * LIMB
         end
+        if carry > 0 then out[#out + 1] = carry end
     end
-    if n ~= "" and not find(n, "[^0-9]") then
-        local v = value_of(n, 10)
-        add(v and to_hex(v))
-    end
-    if n ~= "" and not find(n, "[^0-9a-f]") then
-        local v = value_of(n, 16)
-        add(v and format("%.0f", v))
-    end
-    return out
+    local parts = { format("%d", out[#out]) }
+    for j = #out - 1, 1, -1 do parts[#parts + 1] = format("%07d", out[j]) end
+    return concat(parts)
 end
 
--- Exact values of a normalized id read as decimal and as hex (nil where
--- the digits do not fit the base or the value reaches 2^53).
-local function readings(n)
-    if n == "" then return nil, nil end
-    local dec = not find(n, "[^0-9]") and value_of(n, 10) or nil
-    local hex = not find(n, "[^0-9a-f]") and value_of(n, 16) or nil
-    return dec, hex
-end
+-- The id formats an upstream may declare (config upstreams[].id_format).
+M.formats = { string = true, decimal = true, hex = true }
 
--- same(a, b) -> true if the two ids may name the same message: equal when
--- normalized, or one read as decimal equals the other read as hex. Values
--- are compared rather than variant strings, because the string "16" is
--- both a decimal and a hex key and intersecting variants would match
--- "10" (0x10 = 16) with "22" (22 = 0x16).
-function M.same(a, b)
-    local na, nb = M.normalize(a), M.normalize(b)
-    if na == nb then return true end
-    local da, ha = readings(na)
-    local db, hb = readings(nb)
-    return (da ~= nil and da == hb) or (ha ~= nil and ha == db)
+-- key(id, format) -> the key an id is matched by, within one upstream.
+-- format "string" (the default) is the normalized id itself; "decimal"
+-- and "hex" read the digits as a number and give its decimal value, so
+-- "00123", decimal "123" and hex "7B" share the key "123". An id that is
+-- not a number of its declared base keeps its normalized form (it can
+-- still match itself exactly). No guess is ever made between bases: only
+-- the format the upstream declares for this place is read.
+function M.key(id, fmt)
+    local n = M.normalize(id)
+    if n == "" or fmt == nil or fmt == "string" then return n end
+    if fmt ~= "decimal" and fmt ~= "hex" then
+        error("unknown id format '" .. tostring(fmt) .. "'", 2)
+    end
+    return to_decimal(n, fmt == "hex" and 16 or 10) or n
 end
 
 return M
