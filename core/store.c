@@ -540,8 +540,11 @@ static int schema(store_t *s, char *err, size_t errlen)
         return -1;
     }
     if (objects > 0) {
-        if (!has_meta || query_int(s, "SELECT value FROM meta WHERE key = 'schema'", 0, &version) != SQLITE_OK ||
-            version == 0) {
+        if (has_meta && (rc = query_int(s, "SELECT value FROM meta WHERE key = 'schema'", 0, &version)) != SQLITE_OK) {
+            open_error(s->o.path, s->db, rc, NULL, err, errlen);
+            return -1;
+        }
+        if (!has_meta || version == 0) {
             snprintf(err, errlen, "store %s: an SQLite database but not a smppgw store (no schema version)",
                      s->o.path);
             return -1;
