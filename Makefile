@@ -48,6 +48,7 @@ STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
 BIN        := $(BUILD)/smppgw
 TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store
 BENCH_BIN  := $(BUILD)/bench_pdu
+BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus
@@ -122,6 +123,9 @@ $(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ)
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
+$(BENCH_STORE): $(BUILD)/bench/bench_store.o $(STORE_OBJ)
+	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
+
 $(BUILD)/test/%.o: core/test/%.c | deps
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -164,9 +168,12 @@ run: all
 
 # -- Bench (never part of test) -------------------------------------------------
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== C codec ($(BENCH_BIN))"
 	@$(BENCH_BIN)
+	@echo "== Store ($(BENCH_STORE) and core/bench/bench_store.lua)"
+	@$(BENCH_STORE) $(BUILD)/bench-store
+	@$(LUA_ENV) luajit core/bench/bench_store.lua $(BUILD)/bench-store
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
