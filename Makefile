@@ -35,7 +35,7 @@ ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
 LOAD_SRC   := core/load.c
 LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c
 # The embedded store (pure C on SQLite) and its Lua binding.
-STORE_SRC  := core/store.c core/store_msg.c core/store_queue.c
+STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
 LSTORE_OBJ := $(BUILD)/lstore.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)

@@ -160,6 +160,10 @@ store_str_t store__col_text(sqlite3_stmt *st, int i);
 store_str_t store__col_blob(sqlite3_stmt *st, int i);
 double store__col_real(sqlite3_stmt *st, int i);
 
+/* Counts from the file: at open, and after a transaction was lost. Returns
+ * 0 or an error. */
+int store__recount(store_t *s);
+
 /* Room for n rowids in s->rowids. Returns 0 or STORE_ENOMEM. */
 int store__rowids(store_t *s, size_t n);
 
