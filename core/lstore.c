@@ -50,6 +50,25 @@ static store_str_t opt_str_arg(lua_State *L, int i)
     return lua_isnoneornil(L, i) ? v : str_arg(L, i);
 }
 
+/* d as an integer, raising "<what> must be an integer" unless it is one
+ * that a double holds exactly (converting others would be undefined). */
+static long long whole(lua_State *L, double d, const char *what)
+{
+    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != floor(d))
+        luaL_error(L, "%s must be an integer", what);
+    return (long long)d;
+}
+
+/* A count argument: an integer in 0 .. STORE_BATCH_MAX (converting a huge
+ * number to int would be undefined). */
+static int count_arg(lua_State *L, int i)
+{
+    double d = luaL_checknumber(L, i);
+    if (!(d >= 0 && d <= STORE_BATCH_MAX) || d != floor(d))
+        luaL_argerror(L, i, lua_pushfstring(L, "a count 0..%d expected", STORE_BATCH_MAX));
+    return (int)d;
+}
+
 /* The string field k of the table at t, or NULL. */
 static store_str_t str_field(lua_State *L, int t, const char *k, const char *fn)
 {
@@ -75,6 +94,15 @@ static double num_field(lua_State *L, int t, const char *k, double def, const ch
     }
     lua_pop(L, 1);
     return v;
+}
+
+/* The limit field of a query table: 100 when absent. */
+static int limit_of(lua_State *L, int t, const char *fn)
+{
+    double d = num_field(L, t, "limit", 100, fn);
+    if (!(d >= 0 && d <= STORE_BATCH_MAX) || d != floor(d))
+        luaL_error(L, "%s: limit must be an integer 0..%d", fn, STORE_BATCH_MAX);
+    return (int)d;
 }
 
 /* Expected failures: nil, token [, detail]. A caller's mistake raises. */
@@ -115,9 +143,9 @@ static void set_col(lua_State *L, int v, int i, store_msg_t *m, const char *fn)
             *(long long *)f = lua_toboolean(L, v);
         } else {
             double d = lua_tonumber(L, v);
-            if (t != LUA_TNUMBER || d != floor(d))
+            if (t != LUA_TNUMBER || d != floor(d) || fabs(d) > 9007199254740992.0)
                 luaL_error(L, "%s: field '%s' must be an integer, got %s", fn, c->name,
-                           t == LUA_TNUMBER ? "a fraction" : lua_typename(L, t));
+                           t == LUA_TNUMBER ? "another number" : lua_typename(L, t));
             *(long long *)f = (long long)d;
         }
         break;
@@ -265,7 +293,7 @@ static int l_get(lua_State *L)
     store_t *s = self(L);
     store_str_t id = str_arg(L, 2);
     acc_t a = { L, 0 };
-    int rc = store_get(s, id, (long long)luaL_optnumber(L, 3, 0), one_msg, &a);
+    int rc = store_get(s, id, whole(L, luaL_optnumber(L, 3, 0), "get: part"), one_msg, &a);
     if (rc < 0) return fail(L, s, rc);
     if (rc == 0) lua_pushnil(L);
     return 1;
@@ -297,7 +325,7 @@ static int l_update(lua_State *L)
     read_record(L, 3, &c.v, &c, "update");
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
-        c.part = (long long)num_field(L, 4, "part", -1, "update");
+        c.part = whole(L, num_field(L, 4, "part", -1, "update"), "update: part");
         lua_getfield(L, 4, "pending");
         c.pending = lua_toboolean(L, -1);
         lua_pop(L, 1);
@@ -320,7 +348,7 @@ static int l_find(lua_State *L)
     q.source = str_field(L, 2, "source", "find");
     q.dest = str_field(L, 2, "dest", "find");
     q.service_type = str_field(L, 2, "service_type", "find");
-    q.limit = (int)num_field(L, 2, "limit", 100, "find");
+    q.limit = limit_of(L, 2, "find");
     lua_getfield(L, 2, "pending");
     if (!lua_isnil(L, -1) && !lua_toboolean(L, -1))
         luaL_error(L, "find: only pending messages can be searched (use list)");
@@ -335,7 +363,7 @@ static int l_due(lua_State *L)
 {
     store_t *s = self(L);
     double now = luaL_checknumber(L, 2);
-    int limit = (int)luaL_checknumber(L, 3);
+    int limit = count_arg(L, 3);
     store_str_t up = opt_str_arg(L, 4);
     double lease = lua_isnoneornil(L, 5) ? NAN : luaL_checknumber(L, 5);
     acc_t a = { L, 0 };
@@ -368,8 +396,8 @@ static int l_list(lua_State *L)
     q.account = str_field(L, 2, "account", "list");
     q.since = num_field(L, 2, "since", NAN, "list");
     q.until = num_field(L, 2, "until", NAN, "list");
-    q.state = (int)num_field(L, 2, "state", -1, "list");
-    q.limit = (int)num_field(L, 2, "limit", 100, "list");
+    q.state = (int)whole(L, num_field(L, 2, "state", -1, "list"), "list: state");
+    q.limit = limit_of(L, 2, "list");
     lua_newtable(L);
     if ((rc = store_list(s, &q, add_msg, &a)) < 0) return fail(L, s, rc);
     return 1;
@@ -401,7 +429,7 @@ static int l_outbox_take(lua_State *L)
 {
     store_t *s = self(L);
     store_str_t account = str_arg(L, 2);
-    int n = (int)luaL_checknumber(L, 3);
+    int n = count_arg(L, 3);
     double now = luaL_checknumber(L, 4);
     double lease = lua_isnoneornil(L, 5) ? NAN : luaL_checknumber(L, 5);
     acc_t a = { L, 0 };
@@ -415,7 +443,7 @@ static int l_outbox_take(lua_State *L)
 static int l_outbox_ack(lua_State *L)
 {
     store_t *s = self(L);
-    int rc = store_outbox_ack(s, (long long)luaL_checknumber(L, 2));
+    int rc = store_outbox_ack(s, whole(L, luaL_checknumber(L, 2), "outbox_ack: rowid"));
     if (rc < 0) return fail(L, s, rc);
     lua_pushboolean(L, rc);
     return 1;
@@ -425,7 +453,8 @@ static int l_outbox_ack(lua_State *L)
 static int l_outbox_retry(lua_State *L)
 {
     store_t *s = self(L);
-    int rc = store_outbox_retry(s, (long long)luaL_checknumber(L, 2), luaL_checknumber(L, 3));
+    int rc = store_outbox_retry(s, whole(L, luaL_checknumber(L, 2), "outbox_retry: rowid"),
+                                luaL_checknumber(L, 3));
     if (rc < 0) return fail(L, s, rc);
     lua_pushboolean(L, rc);
     return 1;
@@ -531,7 +560,7 @@ static int l_expire(lua_State *L)
 {
     store_t *s = self(L);
     double now = luaL_checknumber(L, 2);
-    int batch = (int)luaL_checknumber(L, 3), rc, k;
+    int batch = count_arg(L, 3), rc, k;
     exp_acc_t e;
     store_expiry_t x;
     memset(&e, 0, sizeof e);
@@ -685,7 +714,7 @@ static long long limit_field(lua_State *L, int t, const char *k)
     lua_getfield(L, t, k);
     if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "store.open: limits.%s must be a number", k);
     {
-        long long v = (long long)lua_tonumber(L, -1);
+        long long v = whole(L, lua_tonumber(L, -1), k);
         lua_pop(L, 1);
         return v;
     }

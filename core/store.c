@@ -396,7 +396,8 @@ int store_expire(store_t *s, double now, int batch, store_expiry_t *x)
     int rc;
     x->messages = x->unfinished = x->outbox = x->early = 0;
     x->more = 0;
-    if (batch < 1) return store__err(s, STORE_EARG, "expire: batch must be >= 1");
+    if (batch < 1 || batch > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "expire: batch must be 1..%d", STORE_BATCH_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
     if ((rc = store__expire_messages(s, now, batch, x)) < 0) return rc;
     if ((rc = store__expire_queues(s, now, batch, x)) < 0) return rc;

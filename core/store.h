@@ -34,6 +34,11 @@ enum {
 /* The token of an error code ("full", "io", ...); "ok" for codes >= 0. */
 const char *store_strerror(int code);
 
+/* The most rows one call hands out or removes (limit, n, batch): a call
+ * asking for more is a caller's mistake (STORE_EARG), so that no single
+ * call holds the loop for long. */
+#define STORE_BATCH_MAX 10000
+
 /* -- Records -------------------------------------------------------------------- */
 
 /* Octets with a length; p == NULL is SQL NULL (absent). */

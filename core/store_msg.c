@@ -159,6 +159,8 @@ int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud)
     sqlite3_stmt *st;
     if (!q->account.p || !q->source.p || !q->dest.p)
         return store__err(s, STORE_EARG, "find: account, source and dest are required");
+    if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "find: limit must be 0..%d", STORE_BATCH_MAX);
     st = store__stmt(s, STORE_ST_MSG_FIND);
     store__bind_text(st, 1, q->account);
     store__bind_text(st, 2, q->dest);
@@ -172,6 +174,8 @@ int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud)
 {
     sqlite3_stmt *st;
     if (!q->account.p) return store__err(s, STORE_EARG, "list: account is required");
+    if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "list: limit must be 0..%d", STORE_BATCH_MAX);
     st = store__stmt(s, STORE_ST_MSG_LIST);
     store__bind_text(st, 1, q->account);
     sqlite3_bind_double(st, 2, isnan(q->since) ? -HUGE_VAL : q->since);
@@ -188,7 +192,9 @@ int store_due(store_t *s, double now, int limit, store_str_t upstream, double le
     sqlite3_stmt *st;
     store_msg_t m;
     int rc, i, n = 0, leasing = !isnan(lease);
-    if (limit < 1) return 0;
+    if (limit < 0 || limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "due: limit must be 0..%d", STORE_BATCH_MAX);
+    if (limit == 0) return 0;
     if (leasing && (rc = store__rowids(s, (size_t)limit)) < 0) return rc;
     st = store__stmt(s, upstream.p ? STORE_ST_MSG_DUE_UP : STORE_ST_MSG_DUE);
     sqlite3_bind_double(st, 1, now);

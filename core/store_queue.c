@@ -148,7 +148,9 @@ int store_outbox_take(store_t *s, store_str_t account, int n, double now, double
     store_item_t it;
     int rc, i, got = 0;
     if (!account.p) return store__err(s, STORE_EARG, "outbox_take: account is required");
-    if (n < 1) return 0;
+    if (n < 0 || n > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "outbox_take: n must be 0..%d", STORE_BATCH_MAX);
+    if (n == 0) return 0;
     if (isnan(lease)) lease = s->o.lease;
     if ((rc = store__rowids(s, (size_t)n)) < 0) return rc;
     st = store__stmt(s, STORE_ST_OB_TAKE);

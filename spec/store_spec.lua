@@ -89,7 +89,7 @@ describe("smpp.store", function()
         assert.has_error(function() st:put(msg("x", { final = 1 })) end,
             "put: field 'final' must be a boolean, got number")
         assert.has_error(function() st:put(msg("x", { part = 1.5 })) end,
-            "put: field 'part' must be an integer, got a fraction")
+            "put: field 'part' must be an integer, got another number")
         assert.has_error(function() st:put(msg("x", { keep_until = 5 })) end, "put: keep_until is computed by the store")
         assert.has_error(function() st:put { account = "a", submitted = 1 } end, "put: id and submitted are required")
         assert.has_error(function() st:update("x", { id = "y" }) end, "update: id cannot be changed")
@@ -97,6 +97,11 @@ describe("smpp.store", function()
             "update: a trace line needs its time (at)")
         assert.has_error(function() st:get(42) end)
         assert.has_error(function() st:find { account = "a" } end, "find: account, source and dest are required")
+        assert.has_error(function() st:due(0, 1e9) end)                 -- one call hands out 10,000 at most
+        assert.has_error(function() st:list { account = "a", limit = 20000 } end,
+            "list: limit must be an integer 0..10000")
+        assert.has_error(function() st:get("x", 0.5) end, "get: part must be an integer")
+        assert.has_error(function() st:outbox_ack(1 / 0) end, "outbox_ack: rowid must be an integer")
     end)
 
     it("finds pending messages by account, destination and source", function()

@@ -348,6 +348,8 @@ static void due_and_lease(void)
     CHECK(strcmp(v.ids[0], "d0") == 0);
     CHECK_EQ(store_due(s, 149, 10, S(NULL), NAN, NULL, NULL), 0);
     CHECK_EQ(store_due(s, 150, 10, S(NULL), NAN, NULL, NULL), 3);
+    CHECK_EQ(store_due(s, 150, STORE_BATCH_MAX + 1, S(NULL), NAN, NULL, NULL), STORE_EARG);
+    CHECK_EQ(store_outbox_take(s, S("A"), STORE_BATCH_MAX + 1, 150, NAN, NULL, NULL), STORE_EARG);
     store_close(s);
 }
 
