@@ -45,7 +45,6 @@ const char *store_errmsg(const store_t *s)
 
 /* -- The transaction ------------------------------------------------------------ */
 
-
 /* Counters' reservations written in the transaction become their limit
  * when it commits, and are forgotten when it does not. */
 static void ctrs_settle(store_t *s, int committed)

@@ -39,6 +39,10 @@ const char *store_strerror(int code);
  * call holds the loop for long. */
 #define STORE_BATCH_MAX 10000
 
+/* The longest string or PDU one field holds (a PDU is at most 16 MiB by
+ * the session's max_pdu): longer is a caller's mistake (STORE_EARG). */
+#define STORE_VALUE_MAX (16 << 20)
+
 /* -- Records -------------------------------------------------------------------- */
 
 /* Octets with a length; p == NULL is SQL NULL (absent). */

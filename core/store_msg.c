@@ -66,6 +66,20 @@ static void bind_col(sqlite3_stmt *st, int i, const store_msg_t *m)
     }
 }
 
+/* The name of a string column of m (those in mask; all when mask is 0)
+ * longer than STORE_VALUE_MAX, or NULL. */
+static const char *too_long(const store_msg_t *m, unsigned mask)
+{
+    int i;
+    for (i = 0; i < STORE_NCOLS; i++) {
+        const store_col_t *c = &store_cols[i];
+        if ((c->kind == STORE_TEXT || c->kind == STORE_BLOB) && (!mask || (mask & (1u << i))) &&
+            ((const store_str_t *)((const char *)m + c->offset))->n > STORE_VALUE_MAX)
+            return c->name;
+    }
+    return NULL;
+}
+
 /* Step a SELECT of messages, handing each row to fn. Returns the count. */
 static int each(store_t *s, sqlite3_stmt *st, store_msg_fn fn, void *ud, const char *what)
 {
@@ -94,8 +108,11 @@ int store_put(store_t *s, const store_msg_t *m)
 {
     sqlite3_stmt *st;
     int i, rc;
+    const char *big;
     if (!m->id.p || m->id.n == 0 || isnan(m->submitted))
         return store__err(s, STORE_EARG, "put: id and submitted are required");
+    if ((big = too_long(m, 0)) != NULL)
+        return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
     if (s->n_messages >= s->o.max_messages) {
         /* full: the finished message kept longest gives its room */
@@ -324,6 +341,8 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
     }
     if (!c->mask && !c->trace.p) return store__err(s, STORE_EARG, "update: nothing to change");
     if (c->trace.p && isnan(c->at)) return store__err(s, STORE_EARG, "update: a trace line needs its time (at)");
+    if (too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || id.n > STORE_VALUE_MAX)
+        return store__err(s, STORE_EARG, "update: a value is longer than %d octets", STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
     if (!(st = upd_stmt(s, c->mask, c->part >= 0, c->pending != 0, c->trace.p != NULL, &keep)))
         return STORE_EIO;

@@ -121,6 +121,8 @@ long long store_outbox_push(store_t *s, store_str_t account, store_str_t pdu, st
     long long rowid;
     int rc;
     if (!account.p || !pdu.p) return store__err(s, STORE_EARG, "outbox_push: account and pdu are required");
+    if (account.n > STORE_VALUE_MAX || pdu.n > STORE_VALUE_MAX || ref.n > STORE_VALUE_MAX)
+        return store__err(s, STORE_EARG, "outbox_push: a value is longer than %d octets", STORE_VALUE_MAX);
     if (s->n_outbox >= s->o.max_outbox)
         return store__err(s, STORE_EFULL, "outbox: %lld items (limits.outbox)", s->n_outbox);
     if (store__acct_get(s, account) >= s->o.max_outbox_account)
@@ -240,6 +242,8 @@ long long store_early_put(store_t *s, store_str_t upstream, store_str_t key, sto
     int rc;
     if (!upstream.p || !key.p || !pdu.p || isnan(expires))
         return store__err(s, STORE_EARG, "early_put: upstream, key, pdu and expires are required");
+    if (upstream.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || pdu.n > STORE_VALUE_MAX)
+        return store__err(s, STORE_EARG, "early_put: a value is longer than %d octets", STORE_VALUE_MAX);
     if (s->n_early >= s->o.max_early)
         return store__err(s, STORE_EFULL, "early: %lld receipts (limits.early)", s->n_early);
     if ((rc = store__begin(s)) < 0) return rc;

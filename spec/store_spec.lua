@@ -102,6 +102,8 @@ describe("smpp.store", function()
             "list: limit must be an integer 0..10000")
         assert.has_error(function() st:get("x", 0.5) end, "get: part must be an integer")
         assert.has_error(function() st:outbox_ack(1 / 0) end, "outbox_ack: rowid must be an integer")
+        assert.has_error(function() st:put(msg("x", { pdu = ("x"):rep(16 * 2 ^ 20 + 1) })) end,
+            "put: pdu is longer than 16777216 octets")
     end)
 
     it("finds pending messages by account, destination and source", function()
