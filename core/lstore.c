@@ -221,11 +221,24 @@ static void push_msg(lua_State *L, const store_msg_t *m)
     }
 }
 
-/* Callbacks: one record on the stack, or appended to the list on top. */
+/* Callbacks: one record pushed on the stack, or appended to the list at
+ * stack index `list`. */
 typedef struct acc_s {
     lua_State *L;
     int        n;
+    int        list;
 } acc_t;
+
+/* A new empty list on the stack, and the accumulator that fills it. */
+static acc_t new_list(lua_State *L)
+{
+    acc_t a;
+    lua_newtable(L);
+    a.L = L;
+    a.n = 0;
+    a.list = lua_gettop(L);
+    return a;
+}
 
 static int one_msg(const store_msg_t *m, void *ud)
 {
@@ -238,7 +251,7 @@ static int add_msg(const store_msg_t *m, void *ud)
 {
     acc_t *a = ud;
     push_msg(a->L, m);
-    lua_rawseti(a->L, -2, ++a->n);
+    lua_rawseti(a->L, a->list, ++a->n);
     return 0;
 }
 
@@ -256,7 +269,7 @@ static int add_item(const store_item_t *it, void *ud, const char *owner, const c
     if (!isnan(it->expires)) { lua_pushnumber(L, it->expires); lua_setfield(L, -2, "expires"); }
     if (!isnan(it->at)) { lua_pushnumber(L, it->at); lua_setfield(L, -2, "at"); }
     if (it->attempts) { lua_pushnumber(L, (lua_Number)it->attempts); lua_setfield(L, -2, "attempts"); }
-    lua_rawseti(L, -2, ++a->n);
+    lua_rawseti(L, a->list, ++a->n);
     return 0;
 }
 
@@ -292,7 +305,7 @@ static int l_get(lua_State *L)
 {
     store_t *s = self(L);
     store_str_t id = str_arg(L, 2);
-    acc_t a = { L, 0 };
+    acc_t a = { L, 0, 0 };
     int rc = store_get(s, id, whole(L, luaL_optnumber(L, 3, 0), "get: part"), one_msg, &a);
     if (rc < 0) return fail(L, s, rc);
     if (rc == 0) lua_pushnil(L);
@@ -304,9 +317,9 @@ static int l_parts(lua_State *L)
 {
     store_t *s = self(L);
     store_str_t id = str_arg(L, 2);
-    acc_t a = { L, 0 };
+    acc_t a;
     int rc;
-    lua_newtable(L);
+    a = new_list(L);
     if ((rc = store_parts(s, id, add_msg, &a)) < 0) return fail(L, s, rc);
     return 1;
 }
@@ -341,7 +354,7 @@ static int l_find(lua_State *L)
 {
     store_t *s = self(L);
     store_find_t q;
-    acc_t a = { L, 0 };
+    acc_t a;
     int rc;
     luaL_checktype(L, 2, LUA_TTABLE);
     q.account = str_field(L, 2, "account", "find");
@@ -353,7 +366,7 @@ static int l_find(lua_State *L)
     if (!lua_isnil(L, -1) && !lua_toboolean(L, -1))
         luaL_error(L, "find: only pending messages can be searched (use list)");
     lua_pop(L, 1);
-    lua_newtable(L);
+    a = new_list(L);
     if ((rc = store_find(s, &q, add_msg, &a)) < 0) return fail(L, s, rc);
     return 1;
 }
@@ -366,9 +379,9 @@ static int l_due(lua_State *L)
     int limit = count_arg(L, 3);
     store_str_t up = opt_str_arg(L, 4);
     double lease = lua_isnoneornil(L, 5) ? NAN : luaL_checknumber(L, 5);
-    acc_t a = { L, 0 };
+    acc_t a;
     int rc;
-    lua_newtable(L);
+    a = new_list(L);
     if ((rc = store_due(s, now, limit, up, lease, add_msg, &a)) < 0) return fail(L, s, rc);
     return 1;
 }
@@ -378,7 +391,7 @@ static int l_by_upstream(lua_State *L)
 {
     store_t *s = self(L);
     store_str_t up = str_arg(L, 2), key = str_arg(L, 3);
-    acc_t a = { L, 0 };
+    acc_t a = { L, 0, 0 };
     int rc = store_by_upstream(s, up, key, one_msg, &a);
     if (rc < 0) return fail(L, s, rc);
     if (rc == 0) lua_pushnil(L);
@@ -390,7 +403,7 @@ static int l_list(lua_State *L)
 {
     store_t *s = self(L);
     store_list_t q;
-    acc_t a = { L, 0 };
+    acc_t a;
     int rc;
     luaL_checktype(L, 2, LUA_TTABLE);
     q.account = str_field(L, 2, "account", "list");
@@ -398,7 +411,7 @@ static int l_list(lua_State *L)
     q.until = num_field(L, 2, "until", NAN, "list");
     q.state = (int)whole(L, num_field(L, 2, "state", -1, "list"), "list: state");
     q.limit = limit_of(L, 2, "list");
-    lua_newtable(L);
+    a = new_list(L);
     if ((rc = store_list(s, &q, add_msg, &a)) < 0) return fail(L, s, rc);
     return 1;
 }
@@ -432,9 +445,9 @@ static int l_outbox_take(lua_State *L)
     int n = count_arg(L, 3);
     double now = luaL_checknumber(L, 4);
     double lease = lua_isnoneornil(L, 5) ? NAN : luaL_checknumber(L, 5);
-    acc_t a = { L, 0 };
+    acc_t a;
     int rc;
-    lua_newtable(L);
+    a = new_list(L);
     if ((rc = store_outbox_take(s, account, n, now, lease, add_outbox, &a)) < 0) return fail(L, s, rc);
     return 1;
 }
@@ -486,9 +499,9 @@ static int l_early_take(lua_State *L)
 {
     store_t *s = self(L);
     store_str_t up = str_arg(L, 2), key = str_arg(L, 3);
-    acc_t a = { L, 0 };
+    acc_t a;
     int rc;
-    lua_newtable(L);
+    a = new_list(L);
     if ((rc = store_early_take(s, up, key, add_early, &a)) < 0) return fail(L, s, rc);
     return 1;
 }
@@ -512,9 +525,10 @@ static int l_node_id(lua_State *L)
     return 1;
 }
 
-static int lost_message(const store_msg_t *m, void *ud)
+/* Expiry's lists: [0] messages not final, [1] outbox items, [2] early. */
+static int exp_msg(const store_msg_t *m, void *ud)
 {
-    acc_t *a = ud;
+    acc_t *a = &((acc_t *)ud)[0];
     lua_State *L = a->L;
     lua_createtable(L, 0, 4);
     lua_pushlstring(L, m->id.p, m->id.n);
@@ -527,32 +541,11 @@ static int lost_message(const store_msg_t *m, void *ud)
     }
     lua_pushnumber(L, (lua_Number)m->state);
     lua_setfield(L, -2, "state");
-    lua_rawseti(L, -2, ++a->n);
+    lua_rawseti(L, a->list, ++a->n);
     return 0;
 }
-
-/* The expiry callbacks append to the list at a fixed stack slot each. */
-typedef struct exp_acc_s {
-    lua_State *L;
-    int        slot[3];
-    int        n[3];
-} exp_acc_t;
-
-static int exp_add(exp_acc_t *e, int k, int (*add)(const void *, void *), const void *row)
-{
-    acc_t a = { e->L, e->n[k] };
-    lua_pushvalue(e->L, e->slot[k]);
-    add(row, &a);
-    lua_pop(e->L, 1);
-    e->n[k] = a.n;
-    return 0;
-}
-static int add_msg_v(const void *r, void *ud) { return lost_message(r, ud); }
-static int add_outbox_v(const void *r, void *ud) { return add_outbox(r, ud); }
-static int add_early_v(const void *r, void *ud) { return add_early(r, ud); }
-static int exp_msg(const store_msg_t *m, void *ud) { return exp_add(ud, 0, add_msg_v, m); }
-static int exp_outbox(const store_item_t *it, void *ud) { return exp_add(ud, 1, add_outbox_v, it); }
-static int exp_early(const store_item_t *it, void *ud) { return exp_add(ud, 2, add_early_v, it); }
+static int exp_outbox(const store_item_t *it, void *ud) { return add_outbox(it, &((acc_t *)ud)[1]); }
+static int exp_early(const store_item_t *it, void *ud) { return add_early(it, &((acc_t *)ud)[2]); }
 
 /* st:expire(now, batch) -> { messages = n, unfinished = {...}, outbox = {...},
  * early = {...}, more = bool } */
@@ -561,28 +554,23 @@ static int l_expire(lua_State *L)
     store_t *s = self(L);
     double now = luaL_checknumber(L, 2);
     int batch = count_arg(L, 3), rc, k;
-    exp_acc_t e;
+    acc_t e[3];
     store_expiry_t x;
-    memset(&e, 0, sizeof e);
-    e.L = L;
-    for (k = 0; k < 3; k++) {
-        lua_newtable(L);
-        e.slot[k] = lua_gettop(L);
-    }
+    for (k = 0; k < 3; k++) e[k] = new_list(L);
     memset(&x, 0, sizeof x);
     x.on_message = exp_msg;
     x.on_outbox = exp_outbox;
     x.on_early = exp_early;
-    x.ud = &e;
+    x.ud = e;
     if ((rc = store_expire(s, now, batch, &x)) < 0) return fail(L, s, rc);
     lua_createtable(L, 0, 5);
     lua_pushnumber(L, (lua_Number)x.messages);
     lua_setfield(L, -2, "messages");
-    lua_pushvalue(L, e.slot[0]);
+    lua_pushvalue(L, e[0].list);
     lua_setfield(L, -2, "unfinished");
-    lua_pushvalue(L, e.slot[1]);
+    lua_pushvalue(L, e[1].list);
     lua_setfield(L, -2, "outbox");
-    lua_pushvalue(L, e.slot[2]);
+    lua_pushvalue(L, e[2].list);
     lua_setfield(L, -2, "early");
     lua_pushboolean(L, x.more);
     lua_setfield(L, -2, "more");
