@@ -4,7 +4,7 @@
 
 CC       ?= cc
 BUILD    := build
-PKGS     := luajit libuv libssl libcrypto
+PKGS     := luajit libuv libssl libcrypto sqlite3
 # -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
 WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
@@ -16,7 +16,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 # Debian packages the build and the tests need (see README "Dependencies").
 DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev libssl-dev lua-cjson \
-            lua-busted lua-socket
+            lua-busted lua-socket libsqlite3-dev
 # Only `make fuzz` needs clang's libFuzzer; only `make test` a browser (the
 # dashboard spec drives headless Chromium).
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -34,20 +34,26 @@ CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
 LOAD_SRC   := core/load.c
 LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c
+# The embedded store (pure C on SQLite) and its Lua binding.
+STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c
+STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
+LSTORE_OBJ := $(BUILD)/lstore.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
 SESS_TEST_SRC := core/sess.c core/win.c core/tb.c core/log.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
+STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
 BIN        := $(BUILD)/smppgw
-TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess
+TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store
 BENCH_BIN  := $(BUILD)/bench_pdu
+BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus
 
-all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
+all: deps $(BIN) $(LUA_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
 # -- Dependencies -------------------------------------------------------------
 # Silent when everything is installed; otherwise prints the apt command it runs.
@@ -91,8 +97,14 @@ $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser
 
+# `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
+$(STORE_MODULE): $(LSTORE_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -shared -o $@ $^ -lsqlite3 -lm
+
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
-$(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lhttp_parser -lm
 
@@ -105,8 +117,14 @@ $(BUILD)/test_pdu: $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
 $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/%.o) $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
+$(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ)
+	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
+
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
+
+$(BENCH_STORE): $(BUILD)/bench/bench_store.o $(STORE_OBJ)
+	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
 
 $(BUILD)/test/%.o: core/test/%.c | deps
 	@mkdir -p $(dir $@)
@@ -150,9 +168,12 @@ run: all
 
 # -- Bench (never part of test) -------------------------------------------------
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== C codec ($(BENCH_BIN))"
 	@$(BENCH_BIN)
+	@echo "== Store ($(BENCH_STORE) and core/bench/bench_store.lua)"
+	@$(BENCH_STORE) $(BUILD)/bench-store
+	@$(LUA_ENV) luajit core/bench/bench_store.lua $(BUILD)/bench-store
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
@@ -169,11 +190,13 @@ asan: deps corpus
 	  core/test/test_pdu.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_sess \
 	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_store \
+	  core/test/test_store.c $(STORE_SRC) -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
 	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
-	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; } > $(BUILD)/asan/out 2>&1; \
+	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus

@@ -23,7 +23,8 @@ commands:
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
                                  picks a free port, printed in the log)
         --http HOST:PORT         the HTTP API and dashboard there
-  check CONFIG      validate the configuration and load its script.
+  check CONFIG      validate the configuration, load its script, and open and
+                    check its store (conf.store); exit 1 naming what is wrong.
   send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
                     --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
                     --split udh|sar|payload]
@@ -179,8 +180,20 @@ function M.check(args)
     table.sort(names)
     local where = {}
     for _, l in ipairs(listen) do where[#where + 1] = l.host .. ":" .. l.port end
-    io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s)\n", opts.conf,
-        table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", ")))
+    -- the store opens as `run` would open it, and its pages are checked
+    local stored = ""
+    if conf.store then
+        local st, why = require("smpp.store").from_config(conf.store, opts.conf, { quick_check = true })
+        if not st then
+            err("%s", why)
+            return 1
+        end
+        local s = st:stats()
+        st:close()
+        stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
+    end
+    io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
+        table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     return 0
 end
 

@@ -107,6 +107,35 @@ local schema = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard" },
             token = { type = "string", doc = "if set, requests need Authorization: Bearer TOKEN" },
         } },
+        -- the embedded store (docs/store.md); `default` is applied by smpp.store
+        store = { type = "table", doc = "where messages, queues and id counters are kept", fields = {
+            path = { type = "string", required = true,
+                     doc = "SQLite file, relative to this config file (its directory is created); "
+                        .. "\":memory:\" keeps the store in memory, off the Lua heap, until exit" },
+            sync = { type = "enum", values = { "normal", "full", "off" }, default = "normal",
+                     doc = "what a commit survives: normal a crash of the process, full also a power "
+                        .. "loss (fsync per commit), off neither (tests)" },
+            busy_timeout = { type = "number", min = 0, default = 5,
+                             doc = "seconds to wait while another process holds the file's lock" },
+            trace_ttl = { type = "number", min = 0, default = 86400,
+                          doc = "seconds a message (record and trace) is kept after its final state, "
+                             .. "or after its validity ends if it never reaches one" },
+            lease = { type = "number", min = 0.001, default = 60,
+                      doc = "seconds a taken outbox item stays hidden before it is offered again" },
+            limits = { type = "table", doc = "every table's bound (its level and limit are in stats)", fields = {
+                messages = { type = "integer", min = 1, default = 1000000,
+                             doc = "messages kept; when full, the finished one kept longest makes room, "
+                                .. "and a new message is refused only if none is finished" },
+                outbox = { type = "integer", min = 1, default = 100000,
+                           doc = "receipts and MO waiting for a receiver, all accounts" },
+                outbox_per_account = { type = "integer", min = 1, default = 100000,
+                                       doc = "receipts and MO waiting for one account's receiver" },
+                early = { type = "integer", min = 1, default = 10000,
+                          doc = "receipts that arrived before the submit_sm_resp naming their message" },
+                size_mb = { type = "integer", min = 0, default = 0,
+                            doc = "largest database file in MiB (0 = no limit); past it writes fail as on a full disk" },
+            } },
+        } },
         -- free-form sections read by the scripts, which check them
         smsc = { type = "table", free = true },
         gateway = { type = "table", free = true },

@@ -1,0 +1,407 @@
+/* store.c -- the store at work: the group-commit transaction and what a
+ * failure in it loses, statement helpers, levels, checks, id counters,
+ * expiry. Opening is in store_open.c, messages in store_msg.c, the outbox
+ * and early receipts in store_queue.c.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define STORE_CTR_MAX     64          /* counter names per store */
+#define STORE_BLOCK_MIN   1000        /* ids reserved at once, at first */
+#define STORE_BLOCK_MAX   (1 << 20)
+#define STORE_ID_MAX      9007199254740992LL   /* 2^53: exact in a Lua number */
+
+/* -- Errors ------------------------------------------------------------------- */
+
+const char *store_strerror(int code)
+{
+    switch (code) {
+#define X(name, c, token) case c: return token;
+    STORE_ERRNO_MAP(X)
+#undef X
+    }
+    return code >= 0 ? "ok" : "unknown error";
+}
+
+int store__err(store_t *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *store_errmsg(const store_t *s)
+{
+    return s->errmsg;
+}
+
+/* -- The transaction ------------------------------------------------------------ */
+
+/* Counters' reservations written in the transaction become their limit
+ * when it commits, and are forgotten when it does not. */
+static void ctrs_settle(store_t *s, int committed)
+{
+    int i;
+    for (i = 0; i < s->nctrs; i++) {
+        store_ctr_t *c = &s->ctrs[i];
+        if (committed && c->pending > c->lim) c->lim = c->pending;
+        c->pending = 0;
+    }
+}
+
+/* The open transaction is gone (rolled back): remember what was lost for
+ * store_commit() and bring the in-memory levels back to the file's. */
+static void txn_lost(store_t *s, const char *why)
+{
+    if (!s->failed) snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
+    s->failed = 1;
+    s->lost += s->txn_writes;
+    s->lost_total += s->txn_writes;
+    s->commit_failures++;
+    s->in_txn = 0;
+    s->txn_writes = 0;
+    ctrs_settle(s, 0);
+    store__recount(s);
+}
+
+int store__fail(store_t *s, int rc, const char *what)
+{
+    store__err(s, STORE_EIO, "%s: %s", what, sqlite3_errmsg(s->db));
+    if (s->in_txn && sqlite3_get_autocommit(s->db)) {
+        char why[sizeof s->errmsg];
+        snprintf(why, sizeof why, "%s", s->errmsg);
+        txn_lost(s, why);
+        snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
+    }
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
+}
+
+sqlite3_stmt *store__stmt(store_t *s, int which)
+{
+    sqlite3_reset(s->st[which]);
+    return s->st[which];
+}
+
+int store__begin(store_t *s)
+{
+    int rc;
+    if (s->failed)
+        return store__err(s, STORE_EIO, "%s (a write of this transaction failed; "
+                          "nothing is written until the failure is reported by a commit)", s->failmsg);
+    if (s->in_txn) {
+        if (!sqlite3_get_autocommit(s->db)) return 0;
+        txn_lost(s, "the transaction ended unexpectedly");
+        return store__err(s, STORE_EIO, "%s", s->failmsg);
+    }
+    rc = sqlite3_step(store__stmt(s, STORE_ST_BEGIN));
+    if (rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "begin");
+        sqlite3_reset(s->st[STORE_ST_BEGIN]);
+        return rc;
+    }
+    sqlite3_reset(s->st[STORE_ST_BEGIN]);
+    s->in_txn = 1;
+    return 0;
+}
+
+int store__commit_now(store_t *s)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (!s->in_txn) return 0;
+    st = store__stmt(s, STORE_ST_COMMIT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        s->in_txn = 0;
+        s->commits++;
+        s->committed += s->txn_writes;
+        s->txn_writes = 0;
+        ctrs_settle(s, 1);
+        return 0;
+    }
+    store__err(s, STORE_EIO, "commit: %s", sqlite3_errmsg(s->db));
+    sqlite3_reset(st);
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_step(store__stmt(s, STORE_ST_ROLLBACK));
+        sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
+    }
+    {
+        char why[sizeof s->errmsg];
+        snprintf(why, sizeof why, "%s", s->errmsg);
+        txn_lost(s, why);
+    }
+    return STORE_EIO;
+}
+
+int store_in_txn(const store_t *s)
+{
+    return s->in_txn;
+}
+
+int store_commit(store_t *s, long long *lost)
+{
+    long long n;
+    store__commit_now(s);
+    if (s->failed) {
+        if (lost) *lost = s->lost;
+        store__err(s, STORE_EIO, "%s", s->failmsg);
+        s->failed = 0;
+        s->lost = 0;
+        s->committed = 0;
+        return STORE_EIO;
+    }
+    if (lost) *lost = 0;
+    n = s->committed;
+    s->committed = 0;
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* -- Statement helpers -------------------------------------------------------------- */
+
+int store__bind_text(sqlite3_stmt *st, int i, store_str_t v)
+{
+    if (!v.p) return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_STATIC);
+}
+
+int store__bind_blob(sqlite3_stmt *st, int i, store_str_t v)
+{
+    if (!v.p) return sqlite3_bind_null(st, i);
+    return sqlite3_bind_blob(st, i, v.n ? v.p : "", (int)v.n, SQLITE_STATIC);
+}
+
+int store__bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isnan(v)) return sqlite3_bind_null(st, i);
+    return sqlite3_bind_double(st, i, v);
+}
+
+store_str_t store__col_text(sqlite3_stmt *st, int i)
+{
+    store_str_t v;
+    v.p = (const char *)sqlite3_column_text(st, i);
+    v.n = v.p ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    return v;
+}
+
+store_str_t store__col_blob(sqlite3_stmt *st, int i)
+{
+    store_str_t v;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        v.p = NULL;
+        v.n = 0;
+        return v;
+    }
+    v.p = (const char *)sqlite3_column_blob(st, i);
+    v.n = (size_t)sqlite3_column_bytes(st, i);
+    if (!v.p) v.p = "";          /* an empty blob is not NULL */
+    return v;
+}
+
+double store__col_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+int store__rowids(store_t *s, size_t n)
+{
+    long long *p;
+    if (n <= s->rowids_cap) return 0;
+    p = realloc(s->rowids, n * sizeof *p);
+    if (!p) return store__err(s, STORE_ENOMEM, "no memory for %zu rows", n);
+    s->rowids = p;
+    s->rowids_cap = n;
+    return 0;
+}
+
+/* -- Levels ---------------------------------------------------------------------------- */
+
+static int count_rows(store_t *s, int which, long long *out)
+{
+    sqlite3_stmt *st = store__stmt(s, which);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = store__fail(s, rc, "count");
+        sqlite3_reset(st);
+        return rc;
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store__recount(store_t *s)
+{
+    int rc;
+    if ((rc = count_rows(s, STORE_ST_COUNT_MSG, &s->n_messages)) < 0) return rc;
+    if ((rc = count_rows(s, STORE_ST_COUNT_OUTBOX, &s->n_outbox)) < 0) return rc;
+    if ((rc = count_rows(s, STORE_ST_COUNT_EARLY, &s->n_early)) < 0) return rc;
+    return store__acct_recount(s);
+}
+
+void store_levels(store_t *s, store_levels_t *out)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_PAGES);
+    memset(out, 0, sizeof *out);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        out->bytes = sqlite3_column_int64(st, 0) * s->page_size;
+    sqlite3_reset(st);
+    out->messages = s->n_messages;
+    out->max_messages = s->o.max_messages;
+    out->outbox = s->n_outbox;
+    out->max_outbox = s->o.max_outbox;
+    out->early = s->n_early;
+    out->max_early = s->o.max_early;
+    out->max_bytes = s->o.max_bytes;
+    out->txn_writes = s->txn_writes;
+    out->commits = s->commits;
+    out->commit_failures = s->commit_failures;
+    out->lost = s->lost_total;
+    out->evicted = s->evicted;
+    out->expired = s->expired;
+}
+
+int store_check(store_t *s, char *out, size_t outlen)
+{
+    sqlite3_stmt *st;
+    int rc, bad = 0;
+    size_t used = 0;
+    if (outlen) out[0] = '\0';
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(10)", -1, &st, NULL);
+    if (rc != SQLITE_OK) return store__fail(s, rc, "quick_check");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line && strcmp(line, "ok") == 0) continue;
+        bad = 1;
+        if (line && used + 2 < outlen) {
+            size_t i, start = used;
+            int n = snprintf(out + used, outlen - used, "%s%s", used ? "; " : "", line);
+            if (n > 0) used += (size_t)n < outlen - used ? (size_t)n : outlen - used - 1;
+            for (i = start; i < used; i++) if (out[i] == '\n') out[i] = ' ';   /* one line */
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        /* quick_check itself stopped: the file is damaged beyond it */
+        if (used == 0 && outlen) snprintf(out, outlen, "%s", sqlite3_errmsg(s->db));
+        bad = 1;
+    }
+    sqlite3_finalize(st);
+    return bad;
+}
+
+long long store_node_id(const store_t *s)
+{
+    return s->node_id;
+}
+
+/* -- Ids ----------------------------------------------------------------------------------- */
+
+/* The counter `name`, loaded from the file on first use. */
+static int ctr_find(store_t *s, const char *name, store_ctr_t **out)
+{
+    sqlite3_stmt *st;
+    store_ctr_t *c;
+    long long hw = 1;
+    int i, rc;
+    for (i = 0; i < s->nctrs; i++) {
+        if (strcmp(s->ctrs[i].name, name) == 0) {
+            *out = &s->ctrs[i];
+            return 0;
+        }
+    }
+    if (s->nctrs == STORE_CTR_MAX)
+        return store__err(s, STORE_EARG, "next_id: more than %d counter names", STORE_CTR_MAX);
+    if (!s->ctrs && !(s->ctrs = calloc(STORE_CTR_MAX, sizeof *s->ctrs)))
+        return store__err(s, STORE_ENOMEM, "next_id: no memory");
+    st = store__stmt(s, STORE_ST_CTR_GET);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) hw = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "next_id");
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    c = &s->ctrs[s->nctrs];
+    if (!(c->name = strdup(name))) return store__err(s, STORE_ENOMEM, "next_id: no memory");
+    s->nctrs++;
+    /* nothing is covered until a reservation commits: values below hw may
+     * have been handed out before a crash */
+    c->cur = c->lim = hw < 1 ? 1 : hw;
+    c->pending = 0;
+    c->block = STORE_BLOCK_MIN;
+    *out = c;
+    return 0;
+}
+
+/* Write "values below upto may be used" into the open transaction. */
+static int ctr_reserve(store_t *s, store_ctr_t *c, long long upto)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (upto > STORE_ID_MAX) return store__err(s, STORE_EARG, "next_id: counter %s exhausted", c->name);
+    if ((rc = store__begin(s)) < 0) return rc;
+    st = store__stmt(s, STORE_ST_CTR_SET);
+    sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, upto);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "next_id");
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    c->pending = upto;
+    return 0;
+}
+
+int store_next_id(store_t *s, const char *name, long long *out)
+{
+    store_ctr_t *c = NULL;
+    int rc;
+    if (!name || !*name) return store__err(s, STORE_EARG, "next_id: a counter name is required");
+    if ((rc = ctr_find(s, name, &c)) < 0) return rc;
+    if (c->cur >= c->lim) {
+        /* the block is used up: its successor must be durable before any
+         * value of it goes out, so commit now (with whatever else the
+         * transaction holds, which is why blocks then grow) */
+        int crowded = s->in_txn && s->txn_writes > 0;
+        if (!c->pending && (rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+        if ((rc = store__commit_now(s)) < 0) return rc;
+        if (crowded && c->block < STORE_BLOCK_MAX) c->block *= 2;
+    } else if (!c->pending && c->lim - c->cur <= c->block / 2) {
+        /* half used: the next block rides along with this turn's commit */
+        if ((rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+    }
+    *out = c->cur++;
+    return 0;
+}
+
+/* -- Expiry ------------------------------------------------------------------------------- */
+
+int store_expire(store_t *s, double now, int batch, store_expiry_t *x)
+{
+    long long total;
+    int rc;
+    x->messages = x->unfinished = x->outbox = x->early = 0;
+    x->more = 0;
+    if (batch < 1 || batch > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "expire: batch must be 1..%d", STORE_BATCH_MAX);
+    if ((rc = store__begin(s)) < 0) return rc;
+    if ((rc = store__expire_messages(s, now, batch, x)) < 0) return rc;
+    if ((rc = store__expire_queues(s, now, batch, x)) < 0) return rc;
+    total = x->messages + x->outbox + x->early;
+    s->expired += total;
+    if (total) store__wrote(s);
+    return 0;
+}

@@ -1,0 +1,304 @@
+/* store.h -- the embedded message store: one SQLite file (WAL) holding the
+ * messages, the per-account outbox, early receipts and id counters.
+ *
+ * Pure C on libsqlite3; knows nothing of Lua or libuv. One store_t is one
+ * connection; a process opens one. Writes join a transaction that the first
+ * write of a loop turn opens and store_commit() closes (group commit), so
+ * the runtime answers what a turn accepted only once store_commit() says it
+ * is stored. Times are seconds since the epoch given by the caller: the
+ * store has no clock of its own. Strings are (pointer, length) pairs,
+ * borrowed for the duration of the call unless a function says otherwise.
+ */
+#ifndef SMPPGW_STORE_H
+#define SMPPGW_STORE_H
+
+#include <stddef.h>
+
+/* -- Errors ----------------------------------------------------------------- */
+
+/* X(name, code, token): every function returns >= 0 on success or one of
+ * these. The token is what the Lua side returns ("full", "io: ..."). */
+#define STORE_ERRNO_MAP(X) \
+    X(FULL,   -1, "full")          /* a bound (limits.*) is reached */ \
+    X(EXISTS, -2, "exists")        /* put of an id and part already stored */ \
+    X(IO,     -3, "io")            /* SQLite failed: store_errmsg() says how */ \
+    X(NOMEM,  -4, "no memory") \
+    X(ARG,    -5, "bad argument")  /* a caller's mistake: store_errmsg() names it */
+
+enum {
+#define X(name, code, token) STORE_E##name = code,
+    STORE_ERRNO_MAP(X)
+#undef X
+};
+
+/* The token of an error code ("full", "io", ...); "ok" for codes >= 0. */
+const char *store_strerror(int code);
+
+/* The most rows one call hands out or removes (limit, n, batch): a call
+ * asking for more is a caller's mistake (STORE_EARG), so that no single
+ * call holds the loop for long. */
+#define STORE_BATCH_MAX 10000
+
+/* The longest string or PDU one field holds (a PDU is at most 16 MiB by
+ * the session's max_pdu): longer is a caller's mistake (STORE_EARG). */
+#define STORE_VALUE_MAX (16 << 20)
+
+/* -- Records -------------------------------------------------------------------- */
+
+/* Octets with a length; p == NULL is SQL NULL (absent). */
+typedef struct store_str_s {
+    const char *p;
+    size_t      n;
+} store_str_t;
+
+#define STORE_KIND_TEXT store_str_t
+#define STORE_KIND_BLOB store_str_t
+#define STORE_KIND_INT  long long
+#define STORE_KIND_REAL double
+
+/* One row of `messages` (columns in store_msg.def). A REAL field that is
+ * NaN is NULL. */
+typedef struct store_msg_s {
+#define COL(name, kind, flags, ddl) STORE_KIND_##kind name;
+#include "store_msg.def"
+#undef COL
+} store_msg_t;
+
+enum {
+#define COL(name, kind, flags, ddl) STORE_COL_##name,
+#include "store_msg.def"
+#undef COL
+    STORE_NCOLS
+};
+#define STORE_BIT(name) (1u << STORE_COL_##name)
+
+/* Column descriptions for generic code (the Lua binding). */
+enum { STORE_TEXT, STORE_INT, STORE_REAL, STORE_BLOB };
+enum { STORE_CF_0 = 0, STORE_CF_KEY = 1, STORE_CF_BOOL = 2, STORE_CF_APPEND = 4, STORE_CF_CALC = 8 };
+typedef struct store_col_s {
+    const char *name;
+    int         kind;     /* STORE_TEXT ... */
+    int         flags;    /* STORE_CF_* */
+    size_t      offset;   /* of the field in store_msg_t */
+} store_col_t;
+extern const store_col_t store_cols[STORE_NCOLS];
+
+/* A record with every field empty: NULL strings, 0 integers, NaN times. */
+void store_msg_clear(store_msg_t *m);
+
+/* -- Opening and closing ----------------------------------------------------------- */
+
+typedef struct store_s store_t;
+
+enum { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
+
+/* Every field is required: the defaults live in the config schema
+ * (lua/smpp/config.lua), not here. Limits must be >= 1. */
+typedef struct store_opts_s {
+    const char *path;               /* a file (its directory is created), or ":memory:" */
+    int         sync;               /* STORE_SYNC_*: what a commit survives */
+    double      busy_timeout;       /* seconds to wait for another process's lock */
+    double      trace_ttl;          /* seconds a final message is kept */
+    double      lease;              /* seconds a taken outbox item stays hidden */
+    long long   max_messages;       /* rows in messages */
+    long long   max_outbox;         /* rows in outbox */
+    long long   max_outbox_account; /* rows in outbox for one account */
+    long long   max_early;          /* rows in early */
+    long long   max_bytes;          /* size of the database file, 0 = no limit */
+    int         quick_check;        /* run PRAGMA quick_check while opening */
+} store_opts_t;
+
+/* Open (create if missing) the store at o->path. Returns the store, or NULL
+ * with a message naming the path and the reason in err (cannot open,
+ * read-only, not a database, corrupt, disk full, newer schema, ...). */
+store_t *store_open(const store_opts_t *o, char *err, size_t errlen);
+
+/* Close. An open transaction is rolled back, as a crash would lose it:
+ * callers commit first. NULL is a no-op. */
+void store_close(store_t *s);
+
+/* The text of the last failure (after a negative return); owned by s, valid
+ * until the next call. */
+const char *store_errmsg(const store_t *s);
+
+/* A random number (1 .. 2^32-1) made when the store was created; two
+ * stores hand out different ids by putting it in them. */
+long long store_node_id(const store_t *s);
+
+/* -- Group commit ---------------------------------------------------------------- */
+
+/* 1 while writes wait for store_commit(). */
+int store_in_txn(const store_t *s);
+
+/* Commit the open transaction. Returns the number of writes (calls that
+ * changed the store) made durable since the previous store_commit(), 0 if
+ * none; or STORE_EIO when a commit failed since then (this one, or one
+ * store_next_id() had to make early): the transaction was rolled back,
+ * *lost (if not NULL) gets the number of writes lost, and store_errmsg()
+ * says why. The runtime answers those writes' requests with an error. After
+ * a failure in the middle of a transaction, every write returns STORE_EIO
+ * until this is called. */
+int store_commit(store_t *s, long long *lost);
+
+/* -- Levels ------------------------------------------------------------------------ */
+
+typedef struct store_levels_s {
+    long long messages, max_messages;
+    long long outbox, max_outbox;
+    long long early, max_early;
+    long long bytes, max_bytes;     /* database file size (pages x page size) */
+    long long txn_writes;           /* writes waiting for the commit */
+    long long commits, commit_failures, lost;  /* since open */
+    long long evicted;              /* final messages dropped early to make room */
+    long long expired;              /* rows removed by store_expire() */
+} store_levels_t;
+
+/* Fill *out; counts are kept in memory, no query except the file size. */
+void store_levels(store_t *s, store_levels_t *out);
+
+/* PRAGMA quick_check. Returns 0 when the file is sound, 1 when it is not
+ * (the first problems in out), or a negative error. */
+int store_check(store_t *s, char *out, size_t outlen);
+
+/* -- Ids ------------------------------------------------------------------------------- */
+
+/* The next value (1, 2, ...) of the counter `name`, unique across restarts:
+ * values are handed out from blocks whose end is committed before any of
+ * them is used, so a crash skips the rest of a block and never reissues a
+ * value. Exhausting a block in the middle of a transaction commits that
+ * transaction early (rare: blocks grow when that happens). Returns 0 with
+ * *out set, or a negative error. */
+int store_next_id(store_t *s, const char *name, long long *out);
+
+/* -- Messages ------------------------------------------------------------------------ */
+
+/* Called once per row; m and its strings are valid during the call only.
+ * Return non-zero to stop early. */
+typedef int (*store_msg_fn)(const store_msg_t *m, void *ud);
+
+/* Store a new message (id, part, submitted required; keep_until is computed:
+ * final ? done + trace_ttl : max(expires, submitted) + trace_ttl). When the
+ * table is full the final message kept longest is dropped to make room
+ * (counted in `evicted`); if none is final, STORE_EFULL. Also STORE_EEXISTS,
+ * STORE_EIO, STORE_EARG. */
+int store_put(store_t *s, const store_msg_t *m);
+
+/* Hand the message (id, part) to fn. Returns 1, 0 when there is none, or a
+ * negative error. */
+int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud);
+
+/* Every part of id, in part order. Returns the number of rows or an error. */
+int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud);
+
+/* A change to one message or to every part of one. */
+typedef struct store_change_s {
+    store_msg_t  v;        /* new values of the columns in mask */
+    unsigned     mask;     /* STORE_BIT(state) | ...; no KEY or CALC column */
+    store_str_t  trace;    /* if p: "<at> <trace>\n" is appended to trace */
+    double       at;       /* time of the trace line (required with trace) */
+    long long    part;     /* this part only, or -1: every part of the id */
+    int          pending;  /* 1: only rows that are not final */
+} store_change_t;
+
+/* Apply c to the message id. Returns the number of rows changed (0: none
+ * matched) or a negative error. */
+int store_update(store_t *s, store_str_t id, const store_change_t *c);
+
+/* Pending (not final) messages of account from source to dest, optionally
+ * of service_type (p NULL: any), oldest first, at most limit. */
+typedef struct store_find_s {
+    store_str_t account, source, dest, service_type;
+    int         limit;
+} store_find_t;
+int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud);
+
+/* Messages whose due <= now, earliest first, at most limit: those of
+ * upstream's queue, or (upstream.p NULL) those without an upstream. With a
+ * lease (not NaN) each returned row's due becomes now + lease, so that a
+ * second call does not return it while it is being worked on, and a crash
+ * lets it come back. Returns the number of rows or an error. */
+int store_due(store_t *s, double now, int limit, store_str_t upstream, double lease,
+              store_msg_fn fn, void *ud);
+
+/* Hand the newest message of upstream whose upstream_key is key (receipt
+ * matching) to fn. Returns 1, 0 when there is none, or an error. */
+int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_msg_fn fn, void *ud);
+
+/* Messages of account submitted in [since, until), oldest first, of one
+ * state (state < 0: any), at most limit. */
+typedef struct store_list_s {
+    store_str_t account;
+    double      since, until;
+    int         state;
+    int         limit;
+} store_list_t;
+int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud);
+
+/* -- Outbox: deliver_sm PDUs waiting for an account's receiver ------------------------ */
+
+typedef struct store_item_s {
+    long long   rowid;      /* opaque handle, never reused */
+    store_str_t owner;      /* outbox: account; early: upstream */
+    store_str_t ref;        /* outbox: message id (may be NULL); early: key */
+    store_str_t pdu;
+    double      due;        /* outbox: when it may be taken */
+    double      expires;    /* removed by store_expire() after this */
+    double      at;         /* early: when the receipt arrived */
+    long long   attempts;   /* outbox: times taken */
+} store_item_t;
+typedef int (*store_item_fn)(const store_item_t *it, void *ud);
+
+/* Queue pdu for account, takeable from due (NaN: now), removed at expires
+ * (NaN: never, while the bound allows). Returns the rowid (> 0) or
+ * STORE_EFULL (limits.outbox or limits.outbox_per_account) or an error. */
+long long store_outbox_push(store_t *s, store_str_t account, store_str_t pdu, store_str_t ref,
+                            double due, double expires);
+
+/* Up to n items of account with due <= now, oldest first; each is leased:
+ * due = now + lease (NaN: the store's lease), attempts + 1 (the values fn
+ * sees). Returns the count or an error. */
+int store_outbox_take(store_t *s, store_str_t account, int n, double now, double lease,
+                      store_item_fn fn, void *ud);
+
+/* Remove an item (delivered). Returns 1, 0 if it was not there, or an error. */
+int store_outbox_ack(store_t *s, long long rowid);
+
+/* Offer an item again from due. Returns 1, 0 if it was not there, or an error. */
+int store_outbox_retry(store_t *s, long long rowid, double due);
+
+/* Items queued for account (kept in memory). */
+long long store_outbox_count(store_t *s, store_str_t account);
+
+/* -- Early receipts: arrived before the submit_sm_resp that names them --------------- */
+
+/* Keep a receipt for (upstream, key) until expires. Returns the rowid or
+ * STORE_EFULL or an error. */
+long long store_early_put(store_t *s, store_str_t upstream, store_str_t key, store_str_t pdu,
+                          double expires, double at);
+
+/* Hand every receipt kept for (upstream, key) to fn, oldest first, and
+ * remove them. Returns the count or an error. */
+int store_early_take(store_t *s, store_str_t upstream, store_str_t key, store_item_fn fn, void *ud);
+
+/* -- Expiry ------------------------------------------------------------------------------ */
+
+/* What store_expire() removed. The callbacks (each may be NULL) see the
+ * rows that were lost rather than finished: messages not final, outbox
+ * items never delivered, early receipts never matched. */
+typedef struct store_expiry_s {
+    store_msg_fn  on_message;   /* id, part, account, state, final filled */
+    store_item_fn on_outbox;    /* rowid, owner (account), ref */
+    store_item_fn on_early;     /* rowid, owner (upstream), ref (key) */
+    void         *ud;
+    long long     messages;     /* rows removed (final or not) */
+    long long     unfinished;   /* of which not final */
+    long long     outbox, early;
+    int           more;         /* a table had more than batch rows due */
+} store_expiry_t;
+
+/* Remove up to batch rows per table whose time is <= now: messages by
+ * keep_until, outbox and early by expires. The counts in *x are reset
+ * first. Returns 0 or an error. */
+int store_expire(store_t *s, double now, int batch, store_expiry_t *x);
+
+#endif /* SMPPGW_STORE_H */

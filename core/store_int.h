@@ -1,0 +1,181 @@
+/* store_int.h -- what the store's C files share: the store_t structure,
+ * the table of prepared statements and the transaction helpers.
+ * Not for use outside core/store*.c.
+ */
+#ifndef SMPPGW_STORE_INT_H
+#define SMPPGW_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* -- Prepared statements ---------------------------------------------------- */
+
+/* X(name, sql): prepared once at open, reused with reset + bind. At
+ * preparation "@C" becomes every column of store_msg.def followed by a
+ * comma, "@P" one parameter per column (?1 is the first column ...). SQL
+ * selecting messages reads the columns in that order, then rowid. */
+#define STORE_MSG_SELECT "SELECT @C rowid FROM messages "
+#define STORE_STATEMENTS(X) \
+    X(BEGIN,        "BEGIN IMMEDIATE") \
+    X(COMMIT,       "COMMIT") \
+    X(ROLLBACK,     "ROLLBACK") \
+    X(PAGES,        "PRAGMA page_count") \
+    X(COUNT_MSG,    "SELECT count(*) FROM messages") \
+    X(COUNT_OUTBOX, "SELECT count(*) FROM outbox") \
+    X(COUNT_EARLY,  "SELECT count(*) FROM early") \
+    X(COUNT_ACCTS,  "SELECT account, count(*) FROM outbox GROUP BY account") \
+    X(CTR_GET,      "SELECT hw FROM counters WHERE name = ?1") \
+    X(CTR_SET,      "INSERT INTO counters (name, hw) VALUES (?1, ?2) " \
+                    "ON CONFLICT (name) DO UPDATE SET hw = max(hw, excluded.hw)") \
+    X(MSG_INSERT,   "INSERT INTO messages (@C rowid) VALUES (@P NULL)") \
+    X(MSG_EVICT,    "DELETE FROM messages WHERE rowid = (SELECT rowid FROM messages " \
+                    "WHERE final = 1 ORDER BY keep_until LIMIT 1)") \
+    X(MSG_GET,      STORE_MSG_SELECT "WHERE id = ?1 AND part = ?2") \
+    X(MSG_PARTS,    STORE_MSG_SELECT "WHERE id = ?1 ORDER BY part") \
+    X(MSG_FIND,     STORE_MSG_SELECT "WHERE account = ?1 AND dest = ?2 AND source = ?3 " \
+                    "AND final = 0 AND (?4 IS NULL OR service_type = ?4) ORDER BY rowid LIMIT ?5") \
+    X(MSG_DUE,      STORE_MSG_SELECT "WHERE upstream IS NULL AND due IS NOT NULL AND due <= ?1 " \
+                    "ORDER BY due LIMIT ?2") \
+    X(MSG_DUE_UP,   STORE_MSG_SELECT "WHERE upstream = ?3 AND due IS NOT NULL AND due <= ?1 " \
+                    "ORDER BY due LIMIT ?2") \
+    X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE rowid = ?1") \
+    X(MSG_BY_KEY,   STORE_MSG_SELECT "WHERE upstream = ?1 AND upstream_key = ?2 " \
+                    "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1") \
+    X(MSG_LIST,     STORE_MSG_SELECT "WHERE account = ?1 AND submitted >= ?2 AND submitted < ?3 " \
+                    "AND (?4 IS NULL OR state = ?4) ORDER BY submitted LIMIT ?5") \
+    X(MSG_EXP_DONE, "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages " \
+                    "WHERE final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
+    X(MSG_EXP_LOST, "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages " \
+                    "WHERE final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
+                    "RETURNING id, part, account, state") \
+    X(OB_PUSH,      "INSERT INTO outbox (account, due, expires, ref, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
+    X(OB_TAKE,      "SELECT rowid, account, due, expires, ref, attempts, pdu FROM outbox " \
+                    "WHERE account = ?1 AND due <= ?2 ORDER BY due, rowid LIMIT ?3") \
+    X(OB_LEASE,     "UPDATE outbox SET due = ?2, attempts = attempts + 1 WHERE rowid = ?1") \
+    X(OB_ACK,       "DELETE FROM outbox WHERE rowid = ?1 RETURNING account") \
+    X(OB_RETRY,     "UPDATE outbox SET due = ?2 WHERE rowid = ?1") \
+    X(OB_EXPIRE,    "DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox " \
+                    "WHERE expires <= ?1 ORDER BY expires LIMIT ?2) RETURNING rowid, account, ref") \
+    X(EA_PUT,       "INSERT INTO early (upstream, key, at, expires, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
+    X(EA_TAKE,      "SELECT rowid, upstream, key, at, expires, pdu FROM early " \
+                    "WHERE upstream = ?1 AND key = ?2 ORDER BY rowid") \
+    X(EA_DEL,       "DELETE FROM early WHERE upstream = ?1 AND key = ?2") \
+    X(EA_EXPIRE,    "DELETE FROM early WHERE rowid IN (SELECT rowid FROM early " \
+                    "WHERE expires <= ?1 ORDER BY expires LIMIT ?2) RETURNING rowid, upstream, key")
+
+enum {
+#define X(name, sql) STORE_ST_##name,
+    STORE_STATEMENTS(X)
+#undef X
+    STORE_NSTATEMENTS
+};
+
+/* -- The store ------------------------------------------------------------------ */
+
+/* A counter's block: values cur .. lim-1 are covered by a committed high
+ * water mark; pending (0: none) is a higher one written in the open
+ * transaction. */
+typedef struct store_ctr_s {
+    char     *name;
+    long long cur, lim, pending, block;
+} store_ctr_t;
+
+/* Outbox items per account (open addressing; keys owned). */
+typedef struct store_acct_s {
+    char     *name;     /* NULL: free slot */
+    size_t    len;
+    long long count;
+} store_acct_t;
+
+/* update statements by the set of columns they change */
+#define STORE_UPD_CACHE 32
+typedef struct store_upd_s {
+    unsigned long long key;     /* mask | flags << 32; 0 = free */
+    sqlite3_stmt      *st;
+} store_upd_t;
+
+struct store_s {
+    sqlite3       *db;
+    store_opts_t   o;                 /* o.path points at path below */
+    char          *path;
+    sqlite3_stmt  *st[STORE_NSTATEMENTS];
+    store_upd_t    upd[STORE_UPD_CACHE];
+    unsigned       upd_next;          /* slot replaced when the cache is full */
+    long long      node_id;
+    long long      page_size;
+
+    /* the transaction */
+    int            in_txn;
+    long long      txn_writes;        /* writes in the open transaction */
+    long long      committed;         /* writes made durable since the last store_commit */
+    int            failed;            /* a transaction was lost since the last store_commit */
+    long long      lost;              /* its writes */
+    char           failmsg[256];
+
+    /* levels, kept in memory */
+    long long      n_messages, n_outbox, n_early;
+    store_acct_t  *accts;
+    size_t         accts_cap, accts_used;
+    long long      commits, commit_failures, lost_total, evicted, expired;
+
+    store_ctr_t   *ctrs;
+    int            nctrs;
+
+    long long     *rowids;            /* scratch for two-pass updates */
+    size_t         rowids_cap;
+    char           errmsg[512];
+};
+
+/* -- Helpers shared by store*.c ---------------------------------------------------- */
+
+/* Format s->errmsg; returns code. */
+int store__err(store_t *s, int code, const char *fmt, ...);
+
+/* After SQLite failed with rc on a statement: set errmsg ("what: message")
+ * and, if SQLite rolled the open transaction back, record it as lost.
+ * Returns STORE_EEXISTS for a constraint violation, else STORE_EIO. */
+int store__fail(store_t *s, int rc, const char *what);
+
+/* Open the transaction if none is (every write calls this first). Returns
+ * 0, or STORE_EIO while a lost transaction awaits store_commit(). */
+int store__begin(store_t *s);
+
+/* Count one successful write of a caller. */
+static inline void store__wrote(store_t *s) { s->txn_writes++; }
+
+/* Commit now (store_commit, and store_next_id when a block runs out). */
+int store__commit_now(store_t *s);
+
+/* A prepared statement, reset and with its bindings cleared. */
+sqlite3_stmt *store__stmt(store_t *s, int which);
+
+/* Bind a (pointer, length) as TEXT / BLOB, NULL when p is NULL. */
+int store__bind_text(sqlite3_stmt *st, int i, store_str_t v);
+int store__bind_blob(sqlite3_stmt *st, int i, store_str_t v);
+/* Bind a REAL, NULL when NaN. */
+int store__bind_real(sqlite3_stmt *st, int i, double v);
+/* A column as (pointer, length), p NULL when NULL; a REAL, NaN when NULL. */
+store_str_t store__col_text(sqlite3_stmt *st, int i);
+store_str_t store__col_blob(sqlite3_stmt *st, int i);
+double store__col_real(sqlite3_stmt *st, int i);
+
+/* Counts from the file: at open, and after a transaction was lost. Returns
+ * 0 or an error. */
+int store__recount(store_t *s);
+
+/* Room for n rowids in s->rowids. Returns 0 or STORE_ENOMEM. */
+int store__rowids(store_t *s, size_t n);
+
+/* Outbox per-account counts: add delta (may be negative), rebuild all. */
+int store__acct_add(store_t *s, store_str_t account, long long delta);
+long long store__acct_get(const store_t *s, store_str_t account);
+int store__acct_recount(store_t *s);
+void store__acct_free(store_t *s);
+
+/* Per-file parts of store_expire and of closing. */
+int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x);
+int store__expire_queues(store_t *s, double now, int batch, store_expiry_t *x);
+void store__upd_free(store_t *s);
+
+#endif /* SMPPGW_STORE_INT_H */

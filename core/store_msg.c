@@ -1,0 +1,418 @@
+/* store_msg.c -- the messages table: put, get, update (statements cached
+ * by the set of columns they change), the lookups that have an index each,
+ * and the messages' part of expiry.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define TRACE_MAX 4096      /* a message's trace keeps its last 4 KiB */
+
+/* parameters of update statements after the columns' own ?1 .. ?NCOLS */
+enum { P_ID = 41, P_PART, P_TRACE, P_TTL };
+
+const store_col_t store_cols[STORE_NCOLS] = {
+#define COL(name, kind, flags, ddl) { #name, STORE_##kind, STORE_CF_##flags, offsetof(store_msg_t, name) },
+#include "store_msg.def"
+#undef COL
+};
+
+/* -- Rows <-> records -------------------------------------------------------- */
+
+static store_str_t get_TEXT(sqlite3_stmt *st, int i) { return store__col_text(st, i); }
+static store_str_t get_BLOB(sqlite3_stmt *st, int i) { return store__col_blob(st, i); }
+static long long get_INT(sqlite3_stmt *st, int i) { return sqlite3_column_int64(st, i); }
+static double get_REAL(sqlite3_stmt *st, int i) { return store__col_real(st, i); }
+
+/* A row whose first columns are those of store_msg.def. */
+static void row(sqlite3_stmt *st, store_msg_t *m)
+{
+#define COL(name, kind, flags, ddl) m->name = get_##kind(st, STORE_COL_##name);
+#include "store_msg.def"
+#undef COL
+}
+
+void store_msg_clear(store_msg_t *m)
+{
+    int i;
+    for (i = 0; i < STORE_NCOLS; i++) {
+        char *f = (char *)m + store_cols[i].offset;
+        switch (store_cols[i].kind) {
+        case STORE_TEXT:
+        case STORE_BLOB: ((store_str_t *)f)->p = NULL; ((store_str_t *)f)->n = 0; break;
+        case STORE_INT:  *(long long *)f = 0; break;
+        case STORE_REAL: *(double *)f = NAN; break;
+        }
+    }
+}
+
+/* Bind column i of m to parameter i + 1. */
+static void bind_col(sqlite3_stmt *st, int i, const store_msg_t *m)
+{
+    const char *f = (const char *)m + store_cols[i].offset;
+    switch (store_cols[i].kind) {
+    case STORE_TEXT: store__bind_text(st, i + 1, *(const store_str_t *)f); break;
+    case STORE_BLOB: store__bind_blob(st, i + 1, *(const store_str_t *)f); break;
+    case STORE_REAL: store__bind_real(st, i + 1, *(const double *)f); break;
+    case STORE_INT: {
+        long long v = *(const long long *)f;
+        sqlite3_bind_int64(st, i + 1, (store_cols[i].flags & STORE_CF_BOOL) ? v != 0 : v);
+        break;
+    }
+    }
+}
+
+/* The name of a string column of m (those in mask; all when mask is 0)
+ * longer than STORE_VALUE_MAX, or NULL. */
+static const char *too_long(const store_msg_t *m, unsigned mask)
+{
+    int i;
+    for (i = 0; i < STORE_NCOLS; i++) {
+        const store_col_t *c = &store_cols[i];
+        if ((c->kind == STORE_TEXT || c->kind == STORE_BLOB) && (!mask || (mask & (1u << i))) &&
+            ((const store_str_t *)((const char *)m + c->offset))->n > STORE_VALUE_MAX)
+            return c->name;
+    }
+    return NULL;
+}
+
+/* Step a SELECT of messages, handing each row to fn. Returns the count. */
+static int each(store_t *s, sqlite3_stmt *st, store_msg_fn fn, void *ud, const char *what)
+{
+    store_msg_t m;
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row(st, &m);
+        n++;
+        if (fn && fn(&m, ud)) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) rc = store__fail(s, rc, what);
+    else rc = n;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* -- Put ---------------------------------------------------------------------------- */
+
+static double keep_until(const store_t *s, int final, double done, double expires, double submitted)
+{
+    if (final) return (isnan(done) ? submitted : done) + s->o.trace_ttl;
+    return (isnan(expires) || expires < submitted ? submitted : expires) + s->o.trace_ttl;
+}
+
+int store_put(store_t *s, const store_msg_t *m)
+{
+    sqlite3_stmt *st;
+    int i, rc;
+    const char *big;
+    if (!m->id.p || m->id.n == 0 || isnan(m->submitted))
+        return store__err(s, STORE_EARG, "put: id and submitted are required");
+    if ((big = too_long(m, 0)) != NULL)
+        return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (s->n_messages >= s->o.max_messages) {
+        /* full: the finished message kept longest gives its room */
+        st = store__stmt(s, STORE_ST_MSG_EVICT);
+        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+            rc = store__fail(s, rc, "put");
+            sqlite3_reset(st);
+            return rc;
+        }
+        sqlite3_reset(st);
+        if (sqlite3_changes(s->db) == 0)
+            return store__err(s, STORE_EFULL, "messages: %lld stored, none final (limits.messages)",
+                              s->n_messages);
+        s->n_messages--;
+        s->evicted++;
+    }
+    st = store__stmt(s, STORE_ST_MSG_INSERT);
+    for (i = 0; i < STORE_NCOLS; i++) bind_col(st, i, m);
+    sqlite3_bind_double(st, STORE_COL_keep_until + 1,
+                        keep_until(s, m->final != 0, m->done, m->expires, m->submitted));
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        rc = store__fail(s, rc, "put");
+        sqlite3_reset(st);
+        if (rc == STORE_EEXISTS)
+            store__err(s, rc, "put: message %.*s part %lld exists", (int)m->id.n, m->id.p, m->part);
+        return rc;
+    }
+    sqlite3_reset(st);
+    s->n_messages++;
+    store__wrote(s);
+    return 0;
+}
+
+/* -- Lookups -------------------------------------------------------------------------- */
+
+int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_GET);
+    store__bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, part);
+    return each(s, st, fn, ud, "get");
+}
+
+int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_PARTS);
+    store__bind_text(st, 1, id);
+    return each(s, st, fn, ud, "parts");
+}
+
+int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_msg_fn fn, void *ud)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_BY_KEY);
+    store__bind_text(st, 1, upstream);
+    store__bind_text(st, 2, key);
+    return each(s, st, fn, ud, "by_upstream");
+}
+
+int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud)
+{
+    sqlite3_stmt *st;
+    if (!q->account.p || !q->source.p || !q->dest.p)
+        return store__err(s, STORE_EARG, "find: account, source and dest are required");
+    if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "find: limit must be 0..%d", STORE_BATCH_MAX);
+    st = store__stmt(s, STORE_ST_MSG_FIND);
+    store__bind_text(st, 1, q->account);
+    store__bind_text(st, 2, q->dest);
+    store__bind_text(st, 3, q->source);
+    store__bind_text(st, 4, q->service_type);
+    sqlite3_bind_int(st, 5, q->limit);
+    return each(s, st, fn, ud, "find");
+}
+
+int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud)
+{
+    sqlite3_stmt *st;
+    if (!q->account.p) return store__err(s, STORE_EARG, "list: account is required");
+    if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "list: limit must be 0..%d", STORE_BATCH_MAX);
+    st = store__stmt(s, STORE_ST_MSG_LIST);
+    store__bind_text(st, 1, q->account);
+    sqlite3_bind_double(st, 2, isnan(q->since) ? -HUGE_VAL : q->since);
+    sqlite3_bind_double(st, 3, isnan(q->until) ? HUGE_VAL : q->until);
+    if (q->state >= 0) sqlite3_bind_int(st, 4, q->state);
+    else sqlite3_bind_null(st, 4);
+    sqlite3_bind_int(st, 5, q->limit);
+    return each(s, st, fn, ud, "list");
+}
+
+int store_due(store_t *s, double now, int limit, store_str_t upstream, double lease,
+              store_msg_fn fn, void *ud)
+{
+    sqlite3_stmt *st;
+    store_msg_t m;
+    int rc, i, n = 0, leasing = !isnan(lease);
+    if (limit < 0 || limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "due: limit must be 0..%d", STORE_BATCH_MAX);
+    if (limit == 0) return 0;
+    if (leasing && (rc = store__rowids(s, (size_t)limit)) < 0) return rc;
+    st = store__stmt(s, upstream.p ? STORE_ST_MSG_DUE_UP : STORE_ST_MSG_DUE);
+    sqlite3_bind_double(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    if (upstream.p) store__bind_text(st, 3, upstream);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row(st, &m);
+        if (leasing) {
+            s->rowids[n] = sqlite3_column_int64(st, STORE_NCOLS);
+            m.due = now + lease;
+        }
+        n++;
+        if (fn && fn(&m, ud)) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "due");
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    if (!leasing || n == 0) return n;
+    /* second pass: changing due while stepping the due index would let
+     * the scan meet the same rows again */
+    if ((rc = store__begin(s)) < 0) return rc;
+    st = s->st[STORE_ST_MSG_LEASE];
+    for (i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->rowids[i]);
+        sqlite3_bind_double(st, 2, now + lease);
+        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+            rc = store__fail(s, rc, "due");
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    sqlite3_reset(st);
+    store__wrote(s);
+    return n;
+}
+
+/* -- Update --------------------------------------------------------------------------- */
+
+/* "?N" for a column the change sets, else the column's own name. */
+static const char *val(char *buf, size_t n, unsigned mask, int col)
+{
+    if (mask & (1u << col)) snprintf(buf, n, "?%d", col + 1);
+    else snprintf(buf, n, "%s", store_cols[col].name);
+    return buf;
+}
+
+/* The UPDATE for this set of columns and conditions, prepared once. */
+static sqlite3_stmt *upd_stmt(store_t *s, unsigned mask, int part, int pending, int trace, int *keep)
+{
+    unsigned long long key = mask | (unsigned long long)part << 32 | (unsigned long long)pending << 33 |
+                             (unsigned long long)trace << 34 | 1ull << 35;
+    unsigned keep_cols = STORE_BIT(final) | STORE_BIT(done) | STORE_BIT(expires) | STORE_BIT(submitted);
+    char sql[2048], f[16], d[16], e[16], sub[16];
+    size_t n;
+    int i, slot = -1, rc;
+    const char *sep = "";
+    sqlite3_stmt *st;
+    *keep = (mask & keep_cols) != 0;
+    for (i = 0; i < STORE_UPD_CACHE; i++) {
+        if (s->upd[i].key == key) return s->upd[i].st;
+        if (slot < 0 && s->upd[i].key == 0) slot = i;
+    }
+    n = (size_t)snprintf(sql, sizeof sql, "UPDATE messages SET ");
+    for (i = 0; i < STORE_NCOLS; i++) {
+        if (!(mask & (1u << i))) continue;
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = ?%d", sep, store_cols[i].name, i + 1);
+        sep = ", ";
+    }
+    if (trace) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%strace = substr(coalesce(trace, '') || ?%d, -%d)",
+                              sep, P_TRACE, TRACE_MAX);
+        sep = ", ";
+    }
+    if (*keep) {
+        /* keep_until follows the row's new values (see keep_until()) */
+        val(f, sizeof f, mask, STORE_COL_final);
+        val(d, sizeof d, mask, STORE_COL_done);
+        val(e, sizeof e, mask, STORE_COL_expires);
+        val(sub, sizeof sub, mask, STORE_COL_submitted);
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              "%skeep_until = CASE WHEN %s THEN coalesce(%s, %s) + ?%d "
+                              "ELSE max(coalesce(%s, %s), %s) + ?%d END",
+                              sep, f, d, sub, P_TTL, e, sub, sub, P_TTL);
+    }
+    n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE id = ?%d", P_ID);
+    if (part) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND part = ?%d", P_PART);
+    if (pending) snprintf(sql + n, sizeof sql - n, " AND final = 0");
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store__fail(s, rc, "update");
+        return NULL;
+    }
+    if (slot < 0) {                 /* full: replace the slots in turn */
+        slot = (int)(s->upd_next++ % STORE_UPD_CACHE);
+        sqlite3_finalize(s->upd[slot].st);
+    }
+    s->upd[slot].key = key;
+    s->upd[slot].st = st;
+    return st;
+}
+
+void store__upd_free(store_t *s)
+{
+    int i;
+    for (i = 0; i < STORE_UPD_CACHE; i++) {
+        sqlite3_finalize(s->upd[i].st);
+        s->upd[i].st = NULL;
+        s->upd[i].key = 0;
+    }
+}
+
+int store_update(store_t *s, store_str_t id, const store_change_t *c)
+{
+    unsigned fixed = 0;
+    sqlite3_stmt *st;
+    int i, rc, keep, n;
+    for (i = 0; i < STORE_NCOLS; i++)
+        if (store_cols[i].flags & (STORE_CF_KEY | STORE_CF_CALC | STORE_CF_APPEND)) fixed |= 1u << i;
+    if (!id.p) return store__err(s, STORE_EARG, "update: id is required");
+    if (c->mask & fixed) {
+        for (i = 0; !(c->mask & fixed & (1u << i)); i++) {}
+        return store__err(s, STORE_EARG, "update: %s cannot be changed", store_cols[i].name);
+    }
+    if (!c->mask && !c->trace.p) return store__err(s, STORE_EARG, "update: nothing to change");
+    if (c->trace.p && isnan(c->at)) return store__err(s, STORE_EARG, "update: a trace line needs its time (at)");
+    if (too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || id.n > STORE_VALUE_MAX)
+        return store__err(s, STORE_EARG, "update: a value is longer than %d octets", STORE_VALUE_MAX);
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (!(st = upd_stmt(s, c->mask, c->part >= 0, c->pending != 0, c->trace.p != NULL, &keep)))
+        return STORE_EIO;
+    sqlite3_reset(st);
+    for (i = 0; i < STORE_NCOLS; i++)
+        if (c->mask & (1u << i)) bind_col(st, i, &c->v);
+    store__bind_text(st, P_ID, id);
+    if (c->part >= 0) sqlite3_bind_int64(st, P_PART, c->part);
+    if (keep) sqlite3_bind_double(st, P_TTL, s->o.trace_ttl);
+    if (c->trace.p) {
+        char *line = sqlite3_mprintf("%.3f %.*s\n", c->at, (int)c->trace.n, c->trace.p);
+        if (!line) return store__err(s, STORE_ENOMEM, "update: no memory");
+        sqlite3_bind_text(st, P_TRACE, line, -1, sqlite3_free);
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "update");
+        sqlite3_reset(st);
+        return rc;
+    }
+    n = sqlite3_changes(s->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);     /* the trace line goes now, not at the next use */
+    if (n > 0) store__wrote(s);
+    return n;
+}
+
+/* -- Expiry ------------------------------------------------------------------------------ */
+
+int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_EXP_DONE);
+    store_msg_t m;
+    int rc, n = 0;
+    sqlite3_bind_double(st, 1, now);
+    sqlite3_bind_int(st, 2, batch);
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        rc = store__fail(s, rc, "expire");
+        sqlite3_reset(st);
+        return rc;
+    }
+    n = sqlite3_changes(s->db);
+    sqlite3_reset(st);
+    s->n_messages -= n;
+    x->messages += n;
+    if (n == batch) x->more = 1;
+
+    /* messages that never reached a final state: each one is reported */
+    st = store__stmt(s, STORE_ST_MSG_EXP_LOST);
+    sqlite3_bind_double(st, 1, now);
+    sqlite3_bind_int(st, 2, batch);
+    n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_msg_clear(&m);
+        m.id = store__col_text(st, 0);
+        m.part = sqlite3_column_int64(st, 1);
+        m.account = store__col_text(st, 2);
+        m.state = sqlite3_column_int64(st, 3);
+        n++;
+        if (x->on_message) x->on_message(&m, x->ud);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "expire");
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    s->n_messages -= n;
+    x->messages += n;
+    x->unfinished += n;
+    if (n == batch) x->more = 1;
+    return 0;
+}

@@ -1,0 +1,338 @@
+/* store_open.c -- opening a store: its directory, the connection and its
+ * settings (WAL, sync, busy timeout, size limit), the schema of a new file
+ * or the version check of an old one, the prepared statements; closing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_int.h"
+
+#define STORE_SCHEMA 1      /* meta 'schema': the layout below */
+
+/* What an SQLite result code means for someone starting the program. */
+static const char *reason(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:   return "not an SQLite database";
+    case SQLITE_CORRUPT:  return "corrupt";
+    case SQLITE_READONLY: return "read-only";
+    case SQLITE_CANTOPEN: return "cannot open";
+    case SQLITE_PERM:     return "permission denied";
+    case SQLITE_FULL:     return "disk full";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:   return "locked by another process";
+    case SQLITE_IOERR:    return "I/O error";
+    case SQLITE_NOMEM:    return "out of memory";
+    }
+    return "cannot use it";
+}
+
+/* "store PATH: REASON (sqlite's message[: the system's])" into err. */
+static void open_error(const char *path, sqlite3 *db, int rc, const char *hint, char *err, size_t errlen)
+{
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    snprintf(err, errlen, "store %s: %s (%s%s%s)%s%s", path, reason(rc),
+             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), sys ? ": " : "", sys ? strerror(sys) : "",
+             hint ? "; " : "", hint ? hint : "");
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    char *p;
+    size_t n = strlen(path);
+    if (n >= sizeof dir) {
+        snprintf(err, errlen, "store %s: path too long", path);
+        return -1;
+    }
+    memcpy(dir, path, n + 1);
+    if (!(p = strrchr(dir, '/')) || p == dir) return 0;
+    *p = '\0';
+    for (p = dir + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+                snprintf(err, errlen, "store %s: cannot create directory %s: %s", path, dir, strerror(errno));
+                return -1;
+            }
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    return 0;
+}
+
+/* sql with "@C" / "@P" expanded (see STORE_STATEMENTS); malloc'd. */
+static char *expand(const char *sql)
+{
+    char cols[1024], params[512];
+    size_t n = 0, i, ncols = 0, nparams = 0;
+    const char *q;
+    char *out, *o;
+#define COL(name, kind, flags, ddl) \
+    ncols += (size_t)snprintf(cols + ncols, sizeof cols - ncols, "%s,", #name); \
+    nparams += (size_t)snprintf(params + nparams, sizeof params - nparams, "?%d,", STORE_COL_##name + 1);
+#include "store_msg.def"
+#undef COL
+    for (q = sql; *q; q++) n += (q[0] == '@' && (q[1] == 'C' || q[1] == 'P')) ? sizeof cols : 1;
+    if (!(o = out = malloc(n + 1))) return NULL;
+    for (q = sql; *q; q++) {
+        if (q[0] == '@' && (q[1] == 'C' || q[1] == 'P')) {
+            const char *src = q[1] == 'C' ? cols : params;
+            for (i = 0; src[i]; i++) *o++ = src[i];
+            q++;
+        } else {
+            *o++ = *q;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *const statement_sql[STORE_NSTATEMENTS] = {
+#define X(name, sql) sql,
+    STORE_STATEMENTS(X)
+#undef X
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    /* messages: see store_msg.def; one index per way of finding rows, partial
+     * where only some rows need it, so each put touches few of them */
+    "CREATE INDEX messages_due ON messages (due) WHERE due IS NOT NULL AND upstream IS NULL;"
+    "CREATE INDEX messages_queue ON messages (upstream, due) "
+    "  WHERE due IS NOT NULL AND upstream IS NOT NULL;"
+    "CREATE INDEX messages_upstream_key ON messages (upstream, upstream_key) "
+    "  WHERE upstream_key IS NOT NULL;"
+    "CREATE INDEX messages_pending ON messages (account, dest, source) WHERE final = 0;"
+    "CREATE INDEX messages_keep_done ON messages (keep_until) WHERE final = 1;"
+    "CREATE INDEX messages_keep_pending ON messages (keep_until) WHERE final = 0;"
+    "CREATE INDEX messages_account ON messages (account, submitted);"
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL,"
+    "  due REAL NOT NULL, expires REAL, ref TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  pdu BLOB NOT NULL);"
+    "CREATE INDEX outbox_due ON outbox (account, due);"
+    "CREATE INDEX outbox_expires ON outbox (expires) WHERE expires IS NOT NULL;"
+    "CREATE TABLE early (id INTEGER PRIMARY KEY, upstream TEXT NOT NULL, key TEXT NOT NULL,"
+    "  at REAL, expires REAL NOT NULL, pdu BLOB NOT NULL);"
+    "CREATE INDEX early_key ON early (upstream, key);"
+    "CREATE INDEX early_expires ON early (expires);"
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, hw INTEGER NOT NULL) WITHOUT ROWID;";
+
+/* Run sql (no rows expected); on failure describe it into err. */
+static int exec(store_t *s, const char *sql, char *err, size_t errlen)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) open_error(s->o.path, s->db, rc, NULL, err, errlen);
+    return rc;
+}
+
+/* The first column of the first row of sql as an integer (def if none). */
+static int query_int(store_t *s, const char *sql, long long def, long long *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    *out = def;
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Create the tables in a new file, or check an existing file's version. */
+static int schema(store_t *s, char *err, size_t errlen)
+{
+    long long objects, has_meta, version, node;
+    char sql[2048];
+    size_t n;
+    int rc;
+    if ((rc = query_int(s, "SELECT count(*) FROM sqlite_master", 0, &objects)) != SQLITE_OK ||
+        (rc = query_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'meta'", 0, &has_meta)) != SQLITE_OK) {
+        open_error(s->o.path, s->db, rc, NULL, err, errlen);
+        return -1;
+    }
+    if (objects > 0) {
+        if (has_meta && (rc = query_int(s, "SELECT value FROM meta WHERE key = 'schema'", 0, &version)) != SQLITE_OK) {
+            open_error(s->o.path, s->db, rc, NULL, err, errlen);
+            return -1;
+        }
+        if (!has_meta || version == 0) {
+            snprintf(err, errlen, "store %s: an SQLite database but not a smppgw store (no schema version)",
+                     s->o.path);
+            return -1;
+        }
+        if (version > STORE_SCHEMA) {
+            snprintf(err, errlen, "store %s: made by a newer smppgw (schema %lld; this one knows %d)",
+                     s->o.path, version, STORE_SCHEMA);
+            return -1;
+        }
+        if ((rc = query_int(s, "SELECT value FROM meta WHERE key = 'node_id'", 0, &s->node_id)) != SQLITE_OK) {
+            open_error(s->o.path, s->db, rc, NULL, err, errlen);
+            return -1;
+        }
+        return 0;
+    }
+    n = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE messages (");
+#define COL(name, kind, flags, ddl) \
+    n += (size_t)snprintf(sql + n, sizeof sql - n, "%s %s %s, ", #name, \
+                          STORE_##kind == STORE_INT ? "INTEGER" : #kind, ddl);
+#include "store_msg.def"
+#undef COL
+    snprintf(sql + n, sizeof sql - n, "UNIQUE (id, part))");
+    do {
+        unsigned char r[4];
+        sqlite3_randomness(sizeof r, r);
+        node = (long long)((unsigned long)r[0] << 24 | (unsigned long)r[1] << 16 | r[2] << 8 | r[3]);
+    } while (node == 0);
+    s->node_id = node;
+    if (exec(s, "BEGIN IMMEDIATE", err, errlen) != SQLITE_OK) return -1;
+    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, schema_sql, err, errlen) != SQLITE_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    snprintf(sql, sizeof sql, "INSERT INTO meta VALUES ('schema', %d), ('node_id', %lld)", STORE_SCHEMA, node);
+    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_opts(const store_opts_t *o, char *err, size_t errlen)
+{
+    const char *bad = NULL;
+    if (!o->path || !*o->path) bad = "path is required";
+    else if (o->sync < STORE_SYNC_OFF || o->sync > STORE_SYNC_FULL) bad = "sync must be off, normal or full";
+    else if (!(o->busy_timeout >= 0)) bad = "busy_timeout must be >= 0";
+    else if (!(o->trace_ttl >= 0)) bad = "trace_ttl must be >= 0";
+    else if (!(o->lease > 0)) bad = "lease must be > 0";
+    else if (o->max_messages < 1 || o->max_outbox < 1 || o->max_outbox_account < 1 || o->max_early < 1)
+        bad = "limits.messages, limits.outbox, limits.outbox_per_account and limits.early must be >= 1";
+    else if (o->max_bytes < 0) bad = "limits.size_mb must be >= 0";
+    if (bad) snprintf(err, errlen, "store %s: %s", o->path ? o->path : "(no path)", bad);
+    return bad ? -1 : 0;
+}
+
+/* Connection settings; journal_mode=WAL is checked (a file whose directory
+ * is not writable cannot have its -wal beside it). */
+static int configure(store_t *s, int memory, char *err, size_t errlen)
+{
+    static const char *const sync_names[] = { "OFF", "NORMAL", "FULL" };
+    sqlite3_stmt *st;
+    char sql[128];
+    const char *mode;
+    int rc;
+    sqlite3_busy_timeout(s->db, (int)(s->o.busy_timeout * 1000));
+    if ((rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL)) != SQLITE_OK) {
+        open_error(s->o.path, s->db, rc, NULL, err, errlen);
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (rc != SQLITE_ROW) {
+        open_error(s->o.path, s->db, rc, NULL, err, errlen);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    if (!memory && (!mode || strcmp(mode, "wal") != 0)) {
+        snprintf(err, errlen, "store %s: cannot use write-ahead logging (journal mode stays %s); "
+                 "is the directory writable?", s->o.path, mode ? mode : "unknown");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    snprintf(sql, sizeof sql, "PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY; "
+             "PRAGMA cache_size = -8192", sync_names[s->o.sync]);
+    if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
+    if (query_int(s, "PRAGMA page_size", 4096, &s->page_size) != SQLITE_OK || s->page_size <= 0)
+        s->page_size = 4096;
+    if (s->o.max_bytes > 0) {
+        long long pages = s->o.max_bytes / s->page_size;
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages > 1 ? pages : 1);
+        if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
+    }
+    return 0;
+}
+
+store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
+{
+    store_t *s;
+    int rc, i, memory;
+    if (check_opts(o, err, errlen) < 0) return NULL;
+    if (!(s = calloc(1, sizeof *s)) || !(s->path = strdup(o->path))) {
+        free(s);
+        snprintf(err, errlen, "store %s: out of memory", o->path);
+        return NULL;
+    }
+    s->o = *o;
+    s->o.path = s->path;
+    memory = strcmp(o->path, ":memory:") == 0;
+    if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
+    rc = sqlite3_open_v2(o->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        open_error(o->path, s->db, rc, NULL, err, errlen);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        snprintf(err, errlen, "store %s: read-only (the file is not writable by this process)", o->path);
+        goto fail;
+    }
+    if (configure(s, memory, err, errlen) < 0 || schema(s, err, errlen) < 0) goto fail;
+    for (i = 0; i < STORE_NSTATEMENTS; i++) {
+        char *sql = expand(statement_sql[i]);
+        if (!sql) {
+            snprintf(err, errlen, "store %s: out of memory", o->path);
+            goto fail;
+        }
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        free(sql);
+        if (rc != SQLITE_OK) {
+            open_error(o->path, s->db, rc, "its tables do not have the expected columns", err, errlen);
+            goto fail;
+        }
+    }
+    /* reading every table's pages also finds most damage early */
+    if ((rc = store__recount(s)) < 0) {
+        snprintf(err, errlen, "store %s: %s (%s)", o->path,
+                 (sqlite3_errcode(s->db) & 0xff) == SQLITE_CORRUPT ? "corrupt" : "cannot read it", s->errmsg);
+        goto fail;
+    }
+    if (o->quick_check) {
+        char why[256];
+        if ((rc = store_check(s, why, sizeof why)) != 0) {
+            snprintf(err, errlen, "store %s: corrupt (quick_check: %s)", o->path,
+                     rc > 0 ? why : s->errmsg);
+            goto fail;
+        }
+    }
+    return s;
+fail:
+    store_close(s);
+    return NULL;
+}
+
+void store_close(store_t *s)
+{
+    int i;
+    if (!s) return;
+    for (i = 0; i < STORE_NSTATEMENTS; i++) sqlite3_finalize(s->st[i]);
+    store__upd_free(s);
+    if (s->db) {
+        /* an open transaction is rolled back, as a crash would lose it */
+        if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    for (i = 0; i < s->nctrs; i++) free(s->ctrs[i].name);
+    free(s->ctrs);
+    store__acct_free(s);
+    free(s->rowids);
+    free(s->path);
+    free(s);
+}

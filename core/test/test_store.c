@@ -1,0 +1,953 @@
+/* test_store.c -- C unit tests of the store: records and lookups, bounds,
+ * expiry batches, id counters across reopen and crash, group commit and its
+ * failures, and the files it refuses (corrupt, not a database, read-only).
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "test.h"
+
+static char dir[64];
+static char err[1024];
+
+/* -- Helpers -------------------------------------------------------------------- */
+
+static store_str_t S(const char *s)
+{
+    store_str_t v;
+    v.p = s;
+    v.n = s ? strlen(s) : 0;
+    return v;
+}
+
+static store_opts_t opts(const char *path)
+{
+    store_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.path = path;
+    o.sync = STORE_SYNC_OFF;
+    o.busy_timeout = 1;
+    o.trace_ttl = 100;
+    o.lease = 30;
+    o.max_messages = o.max_outbox = o.max_outbox_account = o.max_early = 1000;
+    return o;
+}
+
+static const char *file(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
+static store_t *open_at(const char *path)
+{
+    store_opts_t o = opts(path);
+    store_t *s = store_open(&o, err, sizeof err);
+    if (!s) printf("  open %s: %s\n", path, err);
+    return s;
+}
+
+/* A pending message to dest from "src" of account "acct". */
+static int put(store_t *s, const char *id, long long part, double submitted)
+{
+    store_msg_t m;
+    store_msg_clear(&m);
+    m.id = S(id);
+    m.part = part;
+    m.account = S("acct");
+    m.source = S("src");
+    m.dest = S("4477");
+    m.submitted = submitted;
+    m.pdu = S("pdu");
+    return store_put(s, &m);
+}
+
+/* Callbacks that copy what tests look at. */
+typedef struct seen_s {
+    int    n;
+    char   ids[64][32];
+    long long parts[64];
+    double due[64];
+    long long state[64];
+    char   trace[512];
+    double keep;
+    int    final;
+} seen_t;
+
+static int see(const store_msg_t *m, void *ud)
+{
+    seen_t *v = ud;
+    if (v->n < 64) {
+        snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)m->id.n, m->id.p);
+        v->parts[v->n] = m->part;
+        v->due[v->n] = m->due;
+        v->state[v->n] = m->state;
+    }
+    snprintf(v->trace, sizeof v->trace, "%.*s", m->trace.p ? (int)m->trace.n : 0, m->trace.p ? m->trace.p : "");
+    v->keep = m->keep_until;
+    v->final = (int)m->final;
+    v->n++;
+    return 0;
+}
+
+static int see_item(const store_item_t *it, void *ud)
+{
+    seen_t *v = ud;
+    if (v->n < 64) {
+        snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)it->ref.n, it->ref.p ? it->ref.p : "");
+        v->parts[v->n] = it->rowid;
+        v->due[v->n] = it->due;
+        v->state[v->n] = it->attempts;
+    }
+    v->n++;
+    return 0;
+}
+
+static long long count_messages(store_t *s)
+{
+    store_levels_t l;
+    store_levels(s, &l);
+    return l.messages;
+}
+
+/* -- Records ---------------------------------------------------------------------- */
+
+static void record_round_trip(void)
+{
+    store_t *s = open_at(":memory:");
+    store_msg_t m;
+    seen_t v;
+    static const char pdu[] = { 0, 1, 2, 0, 3 };
+    CHECK(s);
+    if (!s) return;
+    store_msg_clear(&m);
+    m.id = S("id1");
+    m.account = S("acct");
+    m.submitted = 1000.5;
+    m.registered_delivery = 1;
+    m.pdu.p = pdu;
+    m.pdu.n = sizeof pdu;
+    CHECK_EQ(store_put(s, &m), 0);
+    CHECK_EQ(store_put(s, &m), STORE_EEXISTS);
+    CHECK(strstr(store_errmsg(s), "id1") != NULL);
+    m.part = 1;
+    CHECK_EQ(store_put(s, &m), 0);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_get(s, S("id1"), 0, see, &v), 1);
+    CHECK_EQ(store_get(s, S("nope"), 0, see, &v), 0);
+    CHECK_EQ(store_parts(s, S("id1"), see, &v), 2);
+    CHECK_EQ(v.parts[2], 1);
+    /* keep_until of a pending message: its submission (no validity) + ttl */
+    CHECK(fabs(v.keep - 1100.5) < 1e-9);
+    CHECK(isnan(v.due[0]));
+    m.id.n = 0;
+    CHECK_EQ(store_put(s, &m), STORE_EARG);
+    CHECK_EQ(store_commit(s, NULL), 2);
+    CHECK_EQ(store_commit(s, NULL), 0);
+    store_close(s);
+}
+
+static int same_pdu(const store_msg_t *m, void *ud)
+{
+    *(int *)ud = m->pdu.n == 5 && memcmp(m->pdu.p, "\0\1\2\0\3", 5) == 0 && !m->source.p &&
+                 m->registered_delivery == 1 && m->submitted == 1000.5 && m->final == 0;
+    return 0;
+}
+
+static void record_fields_survive(void)
+{
+    store_t *s = open_at(file("fields.db"));
+    store_msg_t m;
+    int ok = 0;
+    CHECK(s);
+    if (!s) return;
+    store_msg_clear(&m);
+    m.id = S("x");
+    m.submitted = 1000.5;
+    m.registered_delivery = 1;
+    m.pdu.p = "\0\1\2\0\3";
+    m.pdu.n = 5;
+    CHECK_EQ(store_put(s, &m), 0);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    s = open_at(file("fields.db"));
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_get(s, S("x"), 0, same_pdu, &ok), 1);
+    CHECK(ok);
+    store_close(s);
+}
+
+static void update_masks_and_trace(void)
+{
+    store_t *s = open_at(":memory:");
+    store_change_t c;
+    seen_t v;
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(put(s, "m", 0, 100), 0);
+    CHECK_EQ(put(s, "m", 1, 100), 0);
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.mask = STORE_BIT(state);
+    c.v.state = 1;
+    c.trace = S("forwarded up1");
+    c.at = 101;
+    CHECK_EQ(store_update(s, S("m"), &c), 2);                /* every part */
+    c.mask = STORE_BIT(final) | STORE_BIT(done) | STORE_BIT(state);
+    c.v.final = 1;
+    c.v.done = 150;
+    c.v.state = 2;
+    c.part = 1;
+    c.trace = S("receipt DELIVRD");
+    c.at = 150;
+    CHECK_EQ(store_update(s, S("m"), &c), 1);                /* one part */
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_get(s, S("m"), 1, see, &v), 1);
+    CHECK(strcmp(v.trace, "101.000 forwarded up1\n150.000 receipt DELIVRD\n") == 0);
+    CHECK(fabs(v.keep - 250) < 1e-9);                        /* done + ttl */
+    CHECK_EQ(v.final, 1);
+    /* pending only: part 1 is final now, part 0 is not */
+    c.mask = STORE_BIT(state);
+    c.v.state = 4;
+    c.part = -1;
+    c.pending = 1;
+    c.trace.p = NULL;
+    CHECK_EQ(store_update(s, S("m"), &c), 1);
+    memset(&v, 0, sizeof v);
+    store_parts(s, S("m"), see, &v);
+    CHECK_EQ(v.state[0], 4);
+    CHECK_EQ(v.state[1], 2);
+    /* validity later than submission moves keep_until */
+    c.mask = STORE_BIT(expires);
+    c.v.expires = 500;
+    c.part = 0;
+    c.pending = 0;
+    CHECK_EQ(store_update(s, S("m"), &c), 1);
+    memset(&v, 0, sizeof v);
+    store_get(s, S("m"), 0, see, &v);
+    CHECK(fabs(v.keep - 600) < 1e-9);
+    /* a caller's mistakes */
+    c.mask = STORE_BIT(id);
+    CHECK_EQ(store_update(s, S("m"), &c), STORE_EARG);
+    c.mask = 0;
+    CHECK_EQ(store_update(s, S("m"), &c), STORE_EARG);
+    c.trace = S("no time");
+    c.at = NAN;
+    CHECK_EQ(store_update(s, S("m"), &c), STORE_EARG);
+    c.mask = STORE_BIT(state);
+    c.trace.p = NULL;
+    CHECK_EQ(store_update(s, S("absent"), &c), 0);
+    store_close(s);
+}
+
+static void lookups(void)
+{
+    store_t *s = open_at(":memory:");
+    store_change_t c;
+    store_find_t q;
+    store_list_t l;
+    seen_t v;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        CHECK_EQ(put(s, id, 0, 100 + i), 0);
+    }
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.mask = STORE_BIT(final) | STORE_BIT(done);
+    c.v.final = 1;
+    c.v.done = 200;
+    store_update(s, S("f1"), &c);
+    c.mask = STORE_BIT(upstream) | STORE_BIT(upstream_key);
+    c.v.upstream = S("up1");
+    c.v.upstream_key = S("abc");
+    store_update(s, S("f3"), &c);
+    memset(&q, 0, sizeof q);
+    q.account = S("acct");
+    q.source = S("src");
+    q.dest = S("4477");
+    q.limit = 10;
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_find(s, &q, see, &v), 4);                 /* f1 is final */
+    CHECK(strcmp(v.ids[0], "f0") == 0 && strcmp(v.ids[1], "f2") == 0);
+    q.service_type = S("CMT");
+    CHECK_EQ(store_find(s, &q, NULL, NULL), 0);
+    q.service_type.p = NULL;
+    q.dest = S("other");
+    CHECK_EQ(store_find(s, &q, NULL, NULL), 0);
+    q.source.p = NULL;
+    CHECK_EQ(store_find(s, &q, NULL, NULL), STORE_EARG);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_by_upstream(s, S("up1"), S("abc"), see, &v), 1);
+    CHECK(strcmp(v.ids[0], "f3") == 0);
+    CHECK_EQ(store_by_upstream(s, S("up2"), S("abc"), see, &v), 0);
+    memset(&l, 0, sizeof l);
+    l.account = S("acct");
+    l.since = 101;
+    l.until = NAN;
+    l.state = -1;
+    l.limit = 2;
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_list(s, &l, see, &v), 2);
+    CHECK(strcmp(v.ids[0], "f1") == 0 && strcmp(v.ids[1], "f2") == 0);
+    l.until = 103;
+    l.limit = 10;
+    CHECK_EQ(store_list(s, &l, NULL, NULL), 2);
+    store_close(s);
+}
+
+static void due_and_lease(void)
+{
+    store_t *s = open_at(":memory:");
+    store_change_t c;
+    seen_t v;
+    const char *ids[] = { "d0", "d1", "d2", "d3" };
+    double dues[] = { 30, 10, 20, 5 };
+    int i;
+    CHECK(s);
+    if (!s) return;
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    for (i = 0; i < 4; i++) {
+        put(s, ids[i], 0, 1);
+        c.mask = STORE_BIT(due) | (i == 3 ? STORE_BIT(upstream) : 0);
+        c.v.due = dues[i];
+        c.v.upstream = S("up1");
+        CHECK_EQ(store_update(s, S(ids[i]), &c), 1);
+    }
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_due(s, 25, 10, S(NULL), NAN, see, &v), 2);   /* local ones, earliest first */
+    CHECK(strcmp(v.ids[0], "d1") == 0 && strcmp(v.ids[1], "d2") == 0);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_due(s, 25, 10, S("up1"), NAN, see, &v), 1);
+    CHECK(strcmp(v.ids[0], "d3") == 0);
+    /* a lease hides rows until it ends */
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_due(s, 100, 2, S(NULL), 50, see, &v), 2);
+    CHECK(v.due[0] == 150);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_due(s, 100, 10, S(NULL), 50, see, &v), 1);   /* d0 only */
+    CHECK(strcmp(v.ids[0], "d0") == 0);
+    CHECK_EQ(store_due(s, 149, 10, S(NULL), NAN, NULL, NULL), 0);
+    CHECK_EQ(store_due(s, 150, 10, S(NULL), NAN, NULL, NULL), 3);
+    CHECK_EQ(store_due(s, 150, STORE_BATCH_MAX + 1, S(NULL), NAN, NULL, NULL), STORE_EARG);
+    CHECK_EQ(store_outbox_take(s, S("A"), STORE_BATCH_MAX + 1, 150, NAN, NULL, NULL), STORE_EARG);
+    store_close(s);
+}
+
+/* -- Bounds ---------------------------------------------------------------------------- */
+
+static void bound_messages_evicts_final_only(void)
+{
+    store_opts_t o = opts(":memory:");
+    store_levels_t l;
+    store_change_t c;
+    store_t *s;
+    o.max_messages = 3;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(put(s, "b1", 0, 1), 0);
+    CHECK_EQ(put(s, "b2", 0, 2), 0);
+    CHECK_EQ(put(s, "b3", 0, 3), 0);
+    CHECK_EQ(put(s, "b4", 0, 4), STORE_EFULL);          /* nothing final to drop */
+    CHECK(strstr(store_errmsg(s), "limits.messages") != NULL);
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.mask = STORE_BIT(final) | STORE_BIT(done);
+    c.v.final = 1;
+    c.v.done = 5;
+    store_update(s, S("b2"), &c);
+    CHECK_EQ(put(s, "b4", 0, 4), 0);                    /* b2's room */
+    CHECK_EQ(store_get(s, S("b2"), 0, NULL, NULL), 0);
+    store_levels(s, &l);
+    CHECK_EQ(l.messages, 3);
+    CHECK_EQ(l.max_messages, 3);
+    CHECK_EQ(l.evicted, 1);
+    store_close(s);
+}
+
+static void bound_outbox_and_early(void)
+{
+    store_opts_t o = opts(":memory:");
+    store_levels_t l;
+    store_t *s;
+    long long r1;
+    o.max_outbox = 3;
+    o.max_outbox_account = 2;
+    o.max_early = 1;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    r1 = store_outbox_push(s, S("A"), S("p1"), S("m1"), NAN, NAN);
+    CHECK(r1 > 0);
+    CHECK(store_outbox_push(s, S("A"), S("p2"), S("m2"), NAN, NAN) > r1);
+    CHECK_EQ(store_outbox_push(s, S("A"), S("p3"), S("m3"), NAN, NAN), STORE_EFULL);
+    CHECK(strstr(store_errmsg(s), "outbox_per_account") != NULL);
+    CHECK(store_outbox_push(s, S("B"), S("p4"), S(NULL), NAN, NAN) > 0);
+    CHECK_EQ(store_outbox_push(s, S("C"), S("p5"), S(NULL), NAN, NAN), STORE_EFULL);
+    CHECK_EQ(store_outbox_count(s, S("A")), 2);
+    CHECK_EQ(store_outbox_count(s, S("B")), 1);
+    CHECK_EQ(store_outbox_count(s, S("C")), 0);
+    CHECK_EQ(store_outbox_ack(s, r1), 1);
+    CHECK_EQ(store_outbox_ack(s, r1), 0);
+    CHECK_EQ(store_outbox_count(s, S("A")), 1);
+    CHECK(store_outbox_push(s, S("C"), S("p5"), S(NULL), NAN, NAN) > 0);
+    CHECK(store_early_put(s, S("up"), S("k"), S("r"), 10, 1) > 0);
+    CHECK_EQ(store_early_put(s, S("up"), S("k2"), S("r"), 10, 1), STORE_EFULL);
+    store_levels(s, &l);
+    CHECK_EQ(l.outbox, 3);
+    CHECK_EQ(l.early, 1);
+    store_close(s);
+}
+
+static void outbox_take_ack_retry(void)
+{
+    store_t *s = open_at(":memory:");
+    seen_t v;
+    long long a, b;
+    CHECK(s);
+    if (!s) return;
+    a = store_outbox_push(s, S("A"), S("p1"), S("m1"), NAN, NAN);
+    b = store_outbox_push(s, S("A"), S("p2"), S("m2"), 50, NAN);
+    store_outbox_push(s, S("B"), S("p3"), S("m3"), NAN, NAN);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_outbox_take(s, S("A"), 10, 10, 30, see_item, &v), 1);  /* p2 not due yet */
+    CHECK_EQ(v.parts[0], a);
+    CHECK(v.due[0] == 40);
+    CHECK_EQ(v.state[0], 1);                                  /* attempts */
+    CHECK_EQ(store_outbox_take(s, S("A"), 10, 20, 30, NULL, NULL), 0); /* leased */
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_outbox_take(s, S("A"), 10, 60, NAN, see_item, &v), 2);
+    CHECK_EQ(v.parts[0], a);                                  /* lease over: again */
+    CHECK_EQ(v.state[0], 2);
+    CHECK(v.due[0] == 90);                                    /* the store's lease */
+    CHECK_EQ(store_outbox_retry(s, b, 70), 1);
+    CHECK_EQ(store_outbox_retry(s, 9999, 70), 0);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_outbox_take(s, S("A"), 10, 70, 30, see_item, &v), 1);
+    CHECK_EQ(v.parts[0], b);
+    CHECK_EQ(store_outbox_ack(s, b), 1);
+    CHECK_EQ(store_outbox_count(s, S("A")), 1);
+    store_close(s);
+}
+
+static void early_take_removes(void)
+{
+    store_t *s = open_at(":memory:");
+    seen_t v;
+    CHECK(s);
+    if (!s) return;
+    store_early_put(s, S("up"), S("k1"), S("first"), 100, 1);
+    store_early_put(s, S("up"), S("k1"), S("second"), 100, 2);
+    store_early_put(s, S("up"), S("k2"), S("other"), 100, 3);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_early_take(s, S("up"), S("k1"), see_item, &v), 2);
+    CHECK(strcmp(v.ids[0], "k1") == 0);
+    CHECK(v.parts[0] < v.parts[1]);                           /* oldest first */
+    CHECK_EQ(store_early_take(s, S("up"), S("k1"), NULL, NULL), 0);
+    CHECK_EQ(store_early_take(s, S("other"), S("k2"), NULL, NULL), 0);
+    CHECK_EQ(store_early_take(s, S("up"), S("k2"), NULL, NULL), 1);
+    store_close(s);
+}
+
+/* -- Expiry ----------------------------------------------------------------------------- */
+
+static void expiry_in_batches(void)
+{
+    store_t *s = open_at(":memory:");
+    store_change_t c;
+    store_expiry_t x;
+    seen_t lost, items;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.mask = STORE_BIT(final) | STORE_BIT(done);
+    c.v.final = 1;
+    for (i = 0; i < 7; i++) {               /* final at 10..16: kept until 110..116 */
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        put(s, id, 0, 1);
+        c.v.done = 10 + i;
+        store_update(s, S(id), &c);
+    }
+    put(s, "pending", 0, 1);                /* never final: kept until 1 + 100 */
+    store_outbox_push(s, S("A"), S("p"), S("m9"), NAN, 105);
+    store_outbox_push(s, S("A"), S("p"), S("m10"), NAN, NAN);   /* no expiry */
+    store_early_put(s, S("up"), S("k"), S("r"), 105, 1);
+    memset(&x, 0, sizeof x);
+    memset(&lost, 0, sizeof lost);
+    memset(&items, 0, sizeof items);
+    x.on_message = see;
+    x.ud = &lost;
+    CHECK_EQ(store_expire(s, 100, 3, &x), 0);
+    CHECK_EQ(x.messages, 0);
+    CHECK_EQ(x.more, 0);
+    CHECK_EQ(store_expire(s, 113, 3, &x), 0);       /* e0..e3 due: 3 now */
+    CHECK_EQ(x.messages, 4);                        /* 3 final + the pending one */
+    CHECK_EQ(x.unfinished, 1);
+    CHECK_EQ(lost.n, 1);
+    CHECK(strcmp(lost.ids[0], "pending") == 0);
+    CHECK_EQ(x.outbox, 1);
+    CHECK_EQ(x.early, 1);
+    CHECK_EQ(x.more, 1);
+    CHECK_EQ(store_expire(s, 113, 3, &x), 0);       /* e3 */
+    CHECK_EQ(x.messages, 1);
+    CHECK_EQ(x.more, 0);
+    CHECK_EQ(count_messages(s), 3);
+    CHECK_EQ(store_outbox_count(s, S("A")), 1);
+    x.on_outbox = see_item;
+    x.ud = &items;
+    CHECK_EQ(store_expire(s, 1e12, 100, &x), 0);
+    CHECK_EQ(x.messages, 3);
+    CHECK_EQ(x.outbox, 0);                          /* the one without expiry stays */
+    CHECK_EQ(items.n, 0);
+    CHECK_EQ(store_expire(s, 1e12, 0, &x), STORE_EARG);
+    store_close(s);
+}
+
+/* -- Ids --------------------------------------------------------------------------------- */
+
+static void ids_across_reopen_and_crash(void)
+{
+    const char *path = file("ids.db");
+    store_t *s = open_at(path);
+    long long id = 0, max = 0, node;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    node = store_node_id(s);
+    CHECK(node > 0);
+    for (i = 0; i < 5; i++) {
+        CHECK_EQ(store_next_id(s, "msg", &id), 0);
+        CHECK_EQ(id, i + 1);
+    }
+    CHECK_EQ(store_next_id(s, "other", &id), 0);
+    CHECK_EQ(id, 1);
+    store_commit(s, NULL);
+    store_close(s);
+
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_node_id(s), node);
+    CHECK_EQ(store_next_id(s, "msg", &id), 0);
+    CHECK(id > 5);
+    /* a crash: values handed out, nothing committed by the caller */
+    for (i = 0; i < 700; i++) {
+        CHECK_EQ(store_next_id(s, "msg", &id), 0);
+        if (id <= max) CHECK(id > max);
+        max = id;
+    }
+    store_close(s);                         /* no commit: rolled back */
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_next_id(s, "msg", &id), 0);
+    CHECK(id > max);
+    store_close(s);
+}
+
+static void ids_block_runs_out_inside_a_transaction(void)
+{
+    const char *path = file("ids2.db");
+    store_t *s = open_at(path);
+    store_levels_t l;
+    long long id = 0, max = 0, first;
+    int i, bad = 0;
+    CHECK(s);
+    if (!s) return;
+    store_next_id(s, "msg", &first);
+    store_commit(s, NULL);
+    CHECK_EQ(put(s, "held", 0, 1), 0);      /* the caller's write, uncommitted */
+    for (i = 0; i < 5000; i++) {
+        if (store_next_id(s, "msg", &id) != 0 || id <= max) bad++;
+        max = id;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(max, first + 5000);
+    store_levels(s, &l);
+    CHECK(l.commits >= 2);                  /* blocks ran out: committed early */
+    CHECK_EQ(store_commit(s, NULL), 1);     /* the put, made durable early, is reported once */
+    store_close(s);
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_get(s, S("held"), 0, NULL, NULL), 1);
+    CHECK_EQ(store_next_id(s, "msg", &id), 0);
+    CHECK(id > max);
+    store_close(s);
+}
+
+static void node_ids_differ(void)
+{
+    store_t *a = open_at(file("node_a.db")), *b = open_at(file("node_b.db"));
+    CHECK(a && b);
+    if (a && b) CHECK(store_node_id(a) != store_node_id(b));
+    store_close(a);
+    store_close(b);
+}
+
+/* -- Group commit ---------------------------------------------------------------------------- */
+
+static void close_without_commit_loses_the_turn(void)
+{
+    const char *path = file("crash.db");
+    store_t *s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_in_txn(s), 0);
+    put(s, "kept", 0, 1);
+    CHECK_EQ(store_in_txn(s), 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    CHECK_EQ(store_in_txn(s), 0);
+    put(s, "lost", 0, 1);
+    store_outbox_push(s, S("A"), S("p"), S(NULL), NAN, NAN);
+    store_close(s);
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_get(s, S("kept"), 0, NULL, NULL), 1);
+    CHECK_EQ(store_get(s, S("lost"), 0, NULL, NULL), 0);
+    CHECK_EQ(count_messages(s), 1);
+    CHECK_EQ(store_outbox_count(s, S("A")), 0);
+    store_close(s);
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The disk refuses the commit (a file size limit stands in for a full
+ * disk): the turn's writes are reported lost, the levels go back, and the
+ * store works again once there is room. */
+static void commit_failure_reports_lost_writes(void)
+{
+    const char *path = file("full.db");
+    char wal[300];
+    store_t *s = open_at(path);
+    struct rlimit old, lim;
+    long long lost = -1;
+    int i, rc;
+    CHECK(s);
+    if (!s) return;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    put(s, "before", 0, 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    for (i = 0; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "turn%d", i);
+        put(s, id, 0, 1);
+    }
+    store_outbox_push(s, S("A"), S("p"), S(NULL), NAN, NAN);
+    CHECK_EQ(count_messages(s), 51);
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)file_size(wal);
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    rc = store_commit(s, &lost);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_EQ(rc, STORE_EIO);
+    CHECK_EQ(lost, 51);
+    CHECK(strstr(store_errmsg(s), "commit") != NULL);
+    CHECK_EQ(store_in_txn(s), 0);
+    CHECK_EQ(count_messages(s), 1);
+    CHECK_EQ(store_outbox_count(s, S("A")), 0);
+    CHECK_EQ(store_get(s, S("turn0"), 0, NULL, NULL), 0);
+    put(s, "after", 0, 1);
+    CHECK_EQ(store_commit(s, &lost), 1);
+    CHECK_EQ(lost, 0);
+    store_close(s);
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(count_messages(s), 2);
+    store_close(s);
+}
+
+/* A write that hits limits.size_mb fails alone; whatever SQLite did with
+ * the rest of the transaction, store_commit() tells the truth about it. */
+static void size_limit_fails_writes_not_silently(void)
+{
+    store_opts_t o = opts(file("small.db"));
+    store_levels_t l;
+    store_msg_t m;
+    store_t *s;
+    static char big[8192];
+    long long lost = 0;
+    int i, rc = 0, ok = 0, n;
+    o.max_bytes = 256 * 1024;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    memset(big, 'x', sizeof big);
+    store_msg_clear(&m);
+    m.submitted = 1;
+    m.pdu.p = big;
+    m.pdu.n = sizeof big;
+    for (i = 0; i < 100 && rc == 0; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "big%d", i);
+        m.id = S(id);
+        if ((rc = store_put(s, &m)) == 0) ok++;
+    }
+    CHECK_EQ(rc, STORE_EIO);
+    CHECK(strstr(store_errmsg(s), "full") != NULL);
+    n = store_commit(s, &lost);
+    if (n >= 0) CHECK_EQ(n, ok);
+    else CHECK_EQ(lost, ok);
+    store_levels(s, &l);
+    CHECK_EQ(l.messages, n >= 0 ? ok : 0);
+    store_close(s);
+}
+
+static void writes_refused_after_a_lost_transaction(void)
+{
+    const char *path = file("refuse.db");
+    char wal[300];
+    store_t *s = open_at(path);
+    struct rlimit old, lim;
+    long long lost = 0, id;
+    int rc;
+    CHECK(s);
+    if (!s) return;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    put(s, "a", 0, 1);
+    store_commit(s, NULL);
+    /* a block of ids that must be committed at once, on a full disk */
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)file_size(wal);
+    put(s, "b", 0, 1);
+    setrlimit(RLIMIT_FSIZE, &lim);
+    rc = store_next_id(s, "msg", &id);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_EQ(rc, STORE_EIO);
+    CHECK_EQ(put(s, "c", 0, 1), STORE_EIO);     /* until the loss is reported */
+    CHECK(strstr(store_errmsg(s), "report") != NULL);
+    CHECK_EQ(store_commit(s, &lost), STORE_EIO);
+    CHECK_EQ(lost, 1);
+    CHECK_EQ(put(s, "c", 0, 1), 0);
+    CHECK_EQ(store_next_id(s, "msg", &id), 0);
+    CHECK_EQ(store_commit(s, &lost), 1);
+    store_close(s);
+}
+
+/* -- Files it refuses -------------------------------------------------------------------- */
+
+static void write_file(const char *path, long off, const void *data, size_t n)
+{
+    FILE *f = fopen(path, off < 0 ? "wb" : "r+b");
+    if (!f) return;
+    if (off > 0) fseek(f, off, SEEK_SET);
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void refuses_not_a_database(void)
+{
+    const char *path = file("text.db");
+    store_opts_t o = opts(path);
+    static const char text[] = "this is a text file, long enough to be more than a header of one hundred "
+                               "octets that SQLite would read first from it";
+    write_file(path, -1, text, sizeof text);
+    CHECK(store_open(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, path) != NULL);
+    CHECK(strstr(err, "not an SQLite database") != NULL);
+}
+
+static void refuses_a_corrupt_file(void)
+{
+    const char *path = file("corrupt.db");
+    store_opts_t o = opts(path);
+    char junk[4096];
+    store_t *s = open_at(path);
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 300; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        put(s, id, 0, i);
+    }
+    store_commit(s, NULL);
+    store_close(s);                         /* checkpointed into the file */
+    memset(junk, 0xA5, sizeof junk);
+    write_file(path, 4096 * 2, junk, sizeof junk);   /* a page of a table or index */
+    write_file(path, 4096 * 5, junk, sizeof junk);
+    o.quick_check = 1;
+    CHECK(store_open(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, path) != NULL);
+    CHECK(strstr(err, "corrupt") != NULL || strstr(err, "malformed") != NULL);
+}
+
+/* Run sql on the file at path with SQLite itself. */
+static int sql_on(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+static void refuses_foreign_and_newer(void)
+{
+    const char *path = file("newer.db");
+    store_opts_t o = opts(path);
+    store_t *s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    store_close(s);
+    /* the schema version lives in meta: a newer one is refused */
+    CHECK_EQ(sql_on(path, "UPDATE meta SET value = 99 WHERE key = 'schema'"), SQLITE_OK);
+    CHECK(store_open(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, "newer") != NULL);
+    CHECK_EQ(sql_on(file("foreign.db"), "CREATE TABLE t(x)"), SQLITE_OK);
+    o.path = file("foreign.db");
+    CHECK(store_open(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, "not a smppgw store") != NULL);
+}
+
+/* Root may write anything, so the open runs as nobody in a child. */
+static void refuses_a_read_only_file(void)
+{
+    const char *path = file("ro/store.db");
+    store_t *s = open_at(path);
+    int fds[2], status = 0;
+    char msg[1024] = "";
+    ssize_t n;
+    pid_t pid;
+    CHECK(s);
+    if (!s) return;
+    store_close(s);
+    CHECK(chmod(path, 0444) == 0);
+    CHECK(chmod(dir, 0755) == 0);
+    CHECK(pipe(fds) == 0);
+    if ((pid = fork()) == 0) {
+        store_opts_t o = opts(path);
+        close(fds[0]);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+        s = store_open(&o, err, sizeof err);
+        if (write(fds[1], s ? "opened" : err, strlen(s ? "opened" : err)) < 0) _exit(3);
+        _exit(0);
+    }
+    close(fds[1]);
+    n = read(fds[0], msg, sizeof msg - 1);
+    if (n > 0) msg[n] = '\0';
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(strstr(msg, path) != NULL);
+    CHECK(strstr(msg, "read-only") != NULL);
+    if (!strstr(msg, "read-only")) printf("  got: %s\n", msg);
+    chmod(dir, 0700);
+}
+
+static void creates_missing_directories(void)
+{
+    char path[300], blocker[300];
+    store_opts_t o;
+    store_t *s;
+    snprintf(path, sizeof path, "%s/a/b/c/store.db", dir);
+    s = open_at(path);
+    CHECK(s);
+    store_close(s);
+    CHECK(file_size(path) > 0);
+    snprintf(blocker, sizeof blocker, "%s/plain", dir);
+    write_file(blocker, -1, "x", 1);
+    snprintf(path, sizeof path, "%s/plain/sub/store.db", dir);
+    o = opts(path);
+    CHECK(store_open(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, "cannot create directory") != NULL);
+    CHECK(strstr(err, path) != NULL);
+}
+
+static void sync_modes_and_bad_options(void)
+{
+    int mode;
+    for (mode = STORE_SYNC_OFF; mode <= STORE_SYNC_FULL; mode++) {
+        store_opts_t o = opts(file("sync.db"));
+        store_t *s;
+        o.sync = mode;
+        s = store_open(&o, err, sizeof err);
+        CHECK(s);
+        if (!s) continue;
+        CHECK_EQ(put(s, mode == 0 ? "s0" : mode == 1 ? "s1" : "s2", 0, 1), 0);
+        CHECK_EQ(store_commit(s, NULL), 1);
+        store_close(s);
+    }
+    {
+        store_opts_t o = opts(file("bad.db"));
+        o.max_outbox = 0;
+        CHECK(store_open(&o, err, sizeof err) == NULL);
+        CHECK(strstr(err, "limits.outbox") != NULL);
+        o = opts(NULL);
+        CHECK(store_open(&o, err, sizeof err) == NULL);
+        CHECK(strstr(err, "path") != NULL);
+    }
+}
+
+int main(void)
+{
+    char cmd[128];
+    snprintf(dir, sizeof dir, "/tmp/test_store.XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    TEST(record_round_trip);
+    TEST(record_fields_survive);
+    TEST(update_masks_and_trace);
+    TEST(lookups);
+    TEST(due_and_lease);
+    TEST(bound_messages_evicts_final_only);
+    TEST(bound_outbox_and_early);
+    TEST(outbox_take_ack_retry);
+    TEST(early_take_removes);
+    TEST(expiry_in_batches);
+    TEST(ids_across_reopen_and_crash);
+    TEST(ids_block_runs_out_inside_a_transaction);
+    TEST(node_ids_differ);
+    TEST(close_without_commit_loses_the_turn);
+    TEST(commit_failure_reports_lost_writes);
+    TEST(size_limit_fails_writes_not_silently);
+    TEST(writes_refused_after_a_lost_transaction);
+    TEST(refuses_not_a_database);
+    TEST(refuses_a_corrupt_file);
+    TEST(refuses_foreign_and_newer);
+    TEST(refuses_a_read_only_file);
+    TEST(creates_missing_directories);
+    TEST(sync_modes_and_bad_options);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    return test_summary();
+}

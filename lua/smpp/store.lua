@@ -1,0 +1,126 @@
+-- smpp.store -- where scripts keep per-message state: message records, the
+-- outbox of each account, early receipts and id counters (docs/store.md).
+--
+-- One interface over every backend: today the embedded SQLite store
+-- (smpp.store_sqlite, in C); a Redis store will offer the same methods
+-- with the same meaning. Every call may become a wait on such a backend,
+-- so scripts call the store only from handlers and tasks, never while
+-- loading. Writes are grouped: the runtime commits once per loop turn and
+-- answers what a turn accepted only after that commit (a Lua program
+-- without the runtime calls st:commit() itself).
+--
+-- Conventions: times are seconds since the epoch (numbers) given by the
+-- caller, never read from a clock here; `nil, "full"` when a bound is
+-- reached (a third value says which), `nil, "io: ..."` when the backend
+-- failed; wrong argument types raise.
+local config = require "smpp.config"
+
+local M = {}
+
+-- Message states: SMPP 3.4 message_state values, and 0 (SMPP 5.0's
+-- SCHEDULED) for a message stored and not yet handed on.
+M.state = {
+    SCHEDULED = 0, ENROUTE = 1, DELIVERED = 2, EXPIRED = 3, DELETED = 4,
+    UNDELIVERABLE = 5, ACCEPTED = 6, UNKNOWN = 7, REJECTED = 8,
+}
+M.state_name = {}
+for name, n in pairs(M.state) do M.state_name[n] = name end
+
+-- The methods of a store object, in every backend:
+--   put(rec)                            -> true | nil, err
+--   get(id [, part])                    -> rec | nil
+--   parts(id)                           -> { rec, ... }
+--   update(id, changes [, where])       -> rows changed | nil, err
+--   find{ account, source, dest [, service_type, limit] } -> pending recs
+--   due(now, limit [, upstream [, lease]]) -> recs due, earliest first
+--   by_upstream(upstream, key)          -> rec | nil
+--   list{ account [, state, since, until, limit] } -> recs
+--   outbox_push(account, pdu [, { ref, due, expires }]) -> rowid | nil, err
+--   outbox_take(account, n, now [, lease]) -> { item, ... }
+--   outbox_ack(rowid), outbox_retry(rowid, due) -> true | false
+--   outbox_count(account)               -> n
+--   early_put(upstream, key, pdu, expires [, at]) -> true | nil, err
+--   early_take(upstream, key)           -> { { pdu, at, expires }, ... }
+--   next_id(name), node_id()            -> number
+--   expire(now, batch)                  -> { messages, unfinished, outbox, early, more }
+--   stats(), commit(), in_txn(), check(), close()
+M.methods = {
+    "put", "get", "parts", "update", "find", "due", "by_upstream", "list",
+    "outbox_push", "outbox_take", "outbox_ack", "outbox_retry", "outbox_count",
+    "early_put", "early_take", "next_id", "node_id", "expire", "stats", "commit",
+    "in_txn", "check", "close",
+}
+
+local fields = config.schema.fields.store.fields
+
+-- A copy of opts with the schema's defaults where opts has no value.
+local function with_defaults(opts, spec)
+    local out = {}
+    for k, v in pairs(opts) do out[k] = v end
+    for k, f in pairs(spec) do
+        if f.type == "table" and f.fields then
+            out[k] = with_defaults(out[k] or {}, f.fields)
+        elseif out[k] == nil and f.default ~= nil then
+            out[k] = f.default
+        end
+    end
+    return out
+end
+
+-- open{ path = [, sync, busy_timeout, trace_ttl, lease, limits = {...},
+-- quick_check = true] } -> st | nil, message naming the path and the reason.
+-- Keys as in the config's `store` section; a relative path is relative to
+-- the working directory here (see from_config).
+function M.open(opts)
+    if type(opts) ~= "table" then error("store.open: expects a table of options", 2) end
+    local quick = opts.quick_check
+    local section = {}
+    for k, v in pairs(opts) do if k ~= "quick_check" then section[k] = v end end
+    local ok, why = config.check_section(section, fields, "store")
+    if not ok then return nil, why end
+    local full = with_defaults(section, fields)
+    full.quick_check = quick and true or false
+    return require("smpp.store_sqlite").open(full)
+end
+
+-- from_config(section, config_file [, extra]) -> st | nil, message: open the
+-- store a configuration's `store` section names, its path relative to the
+-- configuration file; extra adds open options (quick_check).
+function M.from_config(section, config_file, extra)
+    local opts = {}
+    for k, v in pairs(section) do opts[k] = v end
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    if type(opts.path) == "string" and opts.path ~= ":memory:" then
+        opts.path = config.resolve(config_file, opts.path)
+    end
+    return M.open(opts)
+end
+
+-- -- The store in use --------------------------------------------------------
+-- The runtime opens conf.store and makes it current; scripts then call
+-- require("smpp.store").get(id) and friends without holding the object.
+
+local current
+
+-- use(st) -> st: make st the store the module-level functions act on (nil:
+-- none).
+function M.use(st)
+    current = st
+    return st
+end
+
+-- current() -> the store in use, or nil.
+function M.current()
+    return current
+end
+
+for _, name in ipairs(M.methods) do
+    M[name] = function(...)
+        local st = current
+        if not st then error("smpp.store." .. name .. ": no store in use (conf.store, or store.use(st))", 2) end
+        if name == "close" then current = nil end
+        return st[name](st, ...)
+    end
+end
+
+return M
