@@ -151,6 +151,15 @@ function M.connect(port, host)
     return M.client(c)
 end
 
+-- listen() -> a listening LuaSocket on 127.0.0.1 (an ephemeral port), and
+-- its port; closed at the end of the current scope.
+function M.listen()
+    local l = assert(socket.bind("127.0.0.1", 0))
+    cleanup.defer(function() l:close() end, "listener")
+    local _, port = l:getsockname()
+    return l, tonumber(port)
+end
+
 function Client:send(bytes) assert(self.sock:send(bytes)) end
 
 function Client:next_seq()
