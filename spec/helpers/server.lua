@@ -154,4 +154,17 @@ function Server:gauge(name)
     return g and g[name] and g[name].value
 end
 
+-- sessions_open([state]) -> server-side sessions open now in that state
+-- ("OPEN", "BOUND_TRX", ...; all states without one), from /metrics (small
+-- however many sessions there are, unlike /stats).
+function Server:sessions_open(state)
+    local code, body = self:http("GET", "/metrics")
+    assert(code == 200, "GET /metrics: " .. tostring(code))
+    local n = 0
+    for st, v in body:gmatch('smppgw_sessions_open{side="server",state="([%w_]+)"} (%d+)') do
+        if not state or st == state then n = n + tonumber(v) end
+    end
+    return n
+end
+
 return M
