@@ -3,6 +3,7 @@
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
+local tmp = require "helpers.tmp"
 
 local id, RESP = wire.id, wire.RESP
 
@@ -59,8 +60,6 @@ describe("#integration script budget", function()
         assert.equal(0x08, submit(c, "memory").status)
         assert.equal(0, submit(c, "fine").status)
         assert.is_true(srv:wait_log("memory ceiling exceeded: Lua heap above 65536 KiB"))
-        c:close()
-        srv:stop("TERM", 5)
     end)
 
     it("stops a handler past its instruction budget", function()
@@ -72,25 +71,15 @@ describe("#integration script budget", function()
         assert.equal(0x08, submit(c, "count").status)
         assert.equal(0, submit(c, "fine").status)
         assert.is_true(srv:wait_log("more than 1000000 instructions"))
-        c:close()
-        srv:stop("TERM", 5)
     end)
 end)
 
 describe("#integration script sandbox", function()
     local function check(script, conf_extra)
-        local dir = os.tmpname()
-        os.remove(dir)
-        os.execute("mkdir -p " .. dir)
-        local f = assert(io.open(dir .. "/script.lua", "w"))
-        f:write(script)
-        f:close()
-        f = assert(io.open(dir .. "/conf.lua", "w"))
-        f:write("return { script = 'script.lua' " .. (conf_extra or "") .. " }")
-        f:close()
-        local out, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
-        os.execute("rm -rf " .. dir)
-        return out, err, rc
+        local dir = tmp.dir()
+        tmp.write(dir .. "/script.lua", script)
+        tmp.write(dir .. "/conf.lua", "return { script = 'script.lua' " .. (conf_extra or "") .. " }")
+        return run.smppgw({ "check", dir .. "/conf.lua" })
     end
 
     it("has no io, os.execute, debug or loadfile unless allowed", function()
