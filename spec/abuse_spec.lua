@@ -5,7 +5,8 @@ local wire = require "helpers.wire"
 local server = require "helpers.server"
 local cleanup = require "helpers.cleanup"
 local machine = require "helpers.machine"
-local wait_until = require("helpers.wait").wait_until
+local wait = require "helpers.wait"
+local wait_until = wait.wait_until
 local socket = require "socket"
 
 local id, RESP = wire.id, wire.RESP
@@ -46,7 +47,7 @@ local function healthy(s, b)
     c:send(wire.submit_sm(2))
     assert.equal(0, assert(c:read(2)).status)
     c:close()
-    assert.is_true(socket.gettime() - t0 < 1, "slow: " .. (socket.gettime() - t0))
+    assert.is_true(socket.gettime() - t0 < wait.scaled(1), "slow: " .. (socket.gettime() - t0))
 end
 
 describe("#integration abuse", function()
@@ -102,7 +103,7 @@ describe("#integration abuse", function()
             if socket.gettime() - t0 > 1 then break end
         end
         assert.is_true(closed or c:closed(3))
-        assert.is_true(socket.gettime() - t0 < 3)
+        assert.is_true(socket.gettime() - t0 < wait.scaled(3))
     end)
 
     it("5,000 connections opened and abandoned without binding", function()

@@ -4,6 +4,7 @@
 -- when the test (or describe) that opened it ends (helpers.cleanup).
 local socket = require "socket"
 local cleanup = require "helpers.cleanup"
+local scaled = require("helpers.wait").scaled
 
 local byte, char, floor = string.byte, string.char, math.floor
 
@@ -169,9 +170,13 @@ end
 
 -- read(timeout) -> pdu table | nil, "timeout" | "closed". Reads exactly
 -- what the PDU needs (the header's command_length), so it never waits for
--- more than that.
+-- more than that. (Timeouts are scaled by SPEC_TIME_SCALE: helpers.wait.)
 function Client:read(timeout)
-    local deadline = socket.gettime() + (timeout or 5)
+    return self:read_by(socket.gettime() + scaled(timeout or 5))
+end
+
+-- read_by(deadline) -> read() with an absolute deadline (socket.gettime()).
+function Client:read_by(deadline)
     local function fill(n)
         while #self.buf < n do
             local left = deadline - socket.gettime()
@@ -200,9 +205,9 @@ end
 -- read until a PDU matching pred arrives; answers enquire_link and
 -- deliver_sm on the way when asked.
 function Client:expect(pred, timeout)
-    local deadline = socket.gettime() + (timeout or 5)
+    local deadline = socket.gettime() + scaled(timeout or 5)
     while true do
-        local p, err = self:read(deadline - socket.gettime())
+        local p, err = self:read_by(deadline)
         if not p then return nil, err end
         if pred(p) then return p end
     end
@@ -216,9 +221,9 @@ end
 
 -- True once the server closed the connection (within timeout).
 function Client:closed(timeout)
-    local deadline = socket.gettime() + (timeout or 5)
+    local deadline = socket.gettime() + scaled(timeout or 5)
     while socket.gettime() < deadline do
-        local p, err = self:read(deadline - socket.gettime())
+        local p, err = self:read_by(deadline)
         if not p and err == "closed" then return true end
         if not p then return false end
     end
