@@ -34,7 +34,7 @@ local function rss()
     return kb
 end
 
--- The bystander and a fresh client are served, within 0.5 s each (the
+-- The bystander and a fresh client are both served within 1 s (the
 -- describe's server, or the one given).
 local function healthy(s, b)
     local srv, bystander = s or srv, b or bystander
