@@ -192,6 +192,7 @@ describe("#integration abuse", function()
         local pdus = {}
         for i = 1, 400 do pdus[i] = wire.submit_sm(1000 + i) end
         local chunk = table.concat(pdus)
+        local pauses = srv:count_log("peer is not reading: pausing input")
         -- write until the server stops taking bytes: its output for us is
         -- full (session.max_output), so it stopped reading from us
         c.sock:settimeout(0.5)
@@ -200,6 +201,21 @@ describe("#integration abuse", function()
             if not c.sock:send(chunk) then paused = true break end
         end
         assert.is_true(paused)
+        assert.is_truthy(wait_until(function()
+            return srv:count_log("peer is not reading: pausing input") > pauses
+        end))
+        -- Our send blocks while the server still has megabytes of our
+        -- submits in the kernel's buffers, and it reads again whenever the
+        -- kernel takes more of its output: stuck means it took none of our
+        -- requests between three /stats answers in a row.
+        local last, same = -1, 0
+        assert.is_truthy(wait_until(function()
+            local most = 0
+            for _, x in ipairs(srv:stats().sessions) do most = math.max(most, x.rx_requests) end
+            same = most == last and same + 1 or 0
+            last = most
+            return same >= 2
+        end, 30))
         healthy()                              -- while the attacker is stuck
         c:close()
         healthy()
