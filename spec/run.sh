@@ -7,13 +7,13 @@
 # anything failed.
 #
 # SPEC_FILES="spec/a_spec.lua ..." runs only those. Each file gets
-# SPEC_TIMEOUT seconds (default 300). A file whose busted
-# exits non-zero without a failing test (a crash, a timeout) adds a
-# "not ok" line, and so do processes still running and files left in the
-# temporary directory after the last file: specs stop what they start and
-# remove what they write (spec/helpers/cleanup.lua), and this checks it.
-# OUT_DIR keeps each file's TAP, standard error and time; TMPDIR points
-# into it while the specs run.
+# SPEC_TIMEOUT seconds (default 300). A file whose busted exits non-zero
+# without a failing test (a crash, a timeout) adds a "not ok" line, and so
+# do processes still running and files left in the temporary directory
+# after the last file: specs stop what they start and remove what they
+# write (spec/helpers/cleanup.lua), and this checks it. OUT_DIR keeps each
+# file's TAP, standard error and time; TMPDIR points into it while the
+# specs run.
 set -u
 
 if [ "${1:-}" = "--one" ]; then
@@ -68,6 +68,7 @@ failed=0
 for f in $files; do
     name=$(echo "$f" | tr / _)
     echo "# $f"
+    touch "$out/$name.tap" "$out/$name.err"
     awk -v n="$n" '/^(not )?ok [0-9]+/ { n++; sub(/ok [0-9]+/, "ok " n); print; next }
                    /^1\.\.[0-9]+$/ { next }
                    { print }
