@@ -3,17 +3,29 @@
 -- quickly, a new client must bind and submit, and memory must come back.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
+local cleanup = require "helpers.cleanup"
+local machine = require "helpers.machine"
+local wait = require "helpers.wait"
+local wait_until = wait.wait_until
 local socket = require "socket"
 
 local id, RESP = wire.id, wire.RESP
 
 local CONF = [[return { script = 'script.lua',
-    session = { init_timeout = 2, receive_window = 1000 },
+    session = { init_timeout = INIT_TIMEOUT, receive_window = 1000 },
     security = { max_failures = 5, lockout = 60, failure_delay = 0 },
     accounts = { { system_id = 'smppclient1', password = 'password' }, { system_id = 'victim', password = 'pw' } } }]]
 local SCRIPT = "return { submit_sm = function() return 0, { message_id = 'ok' } end }"
 
 local srv, bystander, baseline
+
+-- A server to attack (init_timeout in seconds), and its bystander.
+local function target(init_timeout)
+    local s = server.start { conf = CONF:gsub("INIT_TIMEOUT", tostring(init_timeout)), script = SCRIPT }
+    local b = wire.connect(s.port)
+    assert.equal(0, b:bind("transceiver").status)
+    return s, b
+end
 
 local function rss()
     local f = io.open("/proc/" .. srv.pid .. "/status")
@@ -22,8 +34,10 @@ local function rss()
     return kb
 end
 
--- The bystander and a fresh client are served, within 0.5 s each.
-local function healthy()
+-- The bystander and a fresh client are both served within 1 s (the
+-- describe's server, or the one given).
+local function healthy(s, b)
+    local srv, bystander = s or srv, b or bystander
     local t0 = socket.gettime()
     bystander:send(wire.submit_sm(bystander:next_seq()))
     local r = assert(bystander:read(2))
@@ -33,20 +47,14 @@ local function healthy()
     c:send(wire.submit_sm(2))
     assert.equal(0, assert(c:read(2)).status)
     c:close()
-    assert.is_true(socket.gettime() - t0 < 1, "slow: " .. (socket.gettime() - t0))
+    assert.is_true(socket.gettime() - t0 < wait.scaled(1), "slow: " .. (socket.gettime() - t0))
 end
 
 describe("#integration abuse", function()
     setup(function()
-        srv = server.start { conf = CONF, script = SCRIPT }
-        bystander = wire.connect(srv.port)
-        assert.equal(0, bystander:bind("transceiver").status)
+        srv, bystander = target(2)
         healthy()
         baseline = rss()
-    end)
-    teardown(function()
-        bystander:close()
-        srv:stop("TERM", 10)
     end)
 
     it("random bytes on 200 connections", function()
@@ -81,32 +89,42 @@ describe("#integration abuse", function()
     end)
 
     it("a PDU trickled one octet at a time (slowloris) is cut off by the init timer", function()
-        local c = wire.connect(srv.port)
+        -- its own server, with a 0.5 s init timer (the others' is 2 s)
+        local s, b = target(0.5)
+        local c = wire.connect(s.port)
         local bytes = wire.bind("transceiver", 1, "smppclient1", "password")
         local t0 = socket.gettime()
         local closed = false
         for i = 1, #bytes do
             local ok = c.sock:send(bytes:sub(i, i))
             if not ok then closed = true break end
-            healthy()                                         -- others are served meanwhile
-            socket.sleep(0.15)
-            if socket.gettime() - t0 > 4 then break end
+            healthy(s, b)                                     -- others are served meanwhile
+            socket.sleep(0.15)                                -- the attacker's pace
+            if socket.gettime() - t0 > 1 then break end
         end
         assert.is_true(closed or c:closed(3))
-        assert.is_true(socket.gettime() - t0 < 6)
+        assert.is_true(socket.gettime() - t0 < wait.scaled(3))
     end)
 
     it("5,000 connections opened and abandoned without binding", function()
+        local n, why = machine.connections(5000)
+        if n < 1000 then pending("needs 1,000 connections at least; " .. why) end
+        if why then print(("# %d connections, not 5,000: %s"):format(n, why)) end
         local socks = {}
-        for i = 1, 5000 do
+        cleanup.defer(function() for _, s in ipairs(socks) do s:close() end end, "abandoned connections")
+        for i = 1, n do
             local s = socket.tcp()
-            if not s:connect("127.0.0.1", srv.port) then break end
+            if not s or not s:connect("127.0.0.1", srv.port) then
+                if s then s:close() end
+                break
+            end
             socks[i] = s
         end
-        assert.is_true(#socks >= 4000, "opened " .. #socks)
+        assert.is_true(#socks >= 0.8 * n, "opened " .. #socks .. " of " .. n)
         healthy()
         for _, s in ipairs(socks) do s:close() end
-        socket.sleep(1)
+        -- every abandoned connection is gone on the server's side too
+        assert.is_truthy(wait_until(function() return srv:sessions_open("OPEN") == 0 end, 10))
         healthy()
     end)
 
@@ -117,7 +135,7 @@ describe("#integration abuse", function()
             s:bind("127.0.0.2", 0)
             assert(s:connect("127.0.0.1", srv.port))
             s:settimeout(5)
-            local c = setmetatable({ sock = s, buf = "", seq = 0 }, getmetatable(bystander))
+            local c = wire.client(s)
             local r = c:bind("transceiver", "victim", "guess")
             refused[r.status] = (refused[r.status] or 0) + 1
             c:close()
@@ -174,6 +192,7 @@ describe("#integration abuse", function()
         local pdus = {}
         for i = 1, 400 do pdus[i] = wire.submit_sm(1000 + i) end
         local chunk = table.concat(pdus)
+        local pauses = srv:count_log("peer is not reading: pausing input")
         -- write until the server stops taking bytes: its output for us is
         -- full (session.max_output), so it stopped reading from us
         c.sock:settimeout(0.5)
@@ -182,15 +201,32 @@ describe("#integration abuse", function()
             if not c.sock:send(chunk) then paused = true break end
         end
         assert.is_true(paused)
+        assert.is_truthy(wait_until(function()
+            return srv:count_log("peer is not reading: pausing input") > pauses
+        end))
+        -- Our send blocks while the server still has megabytes of our
+        -- submits in the kernel's buffers, and it reads again whenever the
+        -- kernel takes more of its output: stuck means it took none of our
+        -- requests between three /stats answers in a row.
+        local last, same = -1, 0
+        assert.is_truthy(wait_until(function()
+            local most = 0
+            for _, x in ipairs(srv:stats().sessions) do most = math.max(most, x.rx_requests) end
+            same = most == last and same + 1 or 0
+            last = most
+            return same >= 2
+        end, 30))
         healthy()                              -- while the attacker is stuck
         c:close()
         healthy()
     end)
 
     it("memory comes back near its baseline #rss", function()
-        collectgarbage()
-        socket.sleep(1)
-        local now = rss()
+        local now
+        wait_until(function()
+            now = rss()
+            return now < baseline + 40000
+        end)
         assert.is_true(now < baseline + 40000, string.format("RSS %d kB, baseline %d kB", now, baseline))
     end)
 end)
@@ -205,7 +241,7 @@ describe("#integration connection limits", function()
         assert.is_true(extra:closed(3))                        -- the 21st is closed at once
         assert.equal(0, conns[1]:bind("transceiver").status)   -- the others work
         for _, c in ipairs(conns) do c:close() end
-        socket.sleep(0.3)
+        assert.is_truthy(wait_until(function() return s:sessions_open() == 0 end))
         local again = wire.connect(s.port)                     -- room again
         assert.equal(0, again:bind("transceiver").status)
         again:close()

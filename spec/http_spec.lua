@@ -1,6 +1,7 @@
 -- http_spec -- the HTTP API and the dashboard of a running smppgw.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
+local wait_until = require("helpers.wait").wait_until
 local prometheus = require "helpers.prometheus"
 local cjson = require "cjson"
 local http = require "socket.http"
@@ -25,11 +26,12 @@ local function json_request(port, method, path, value, headers)
 end
 
 describe("#integration HTTP API (reference SMSC)", function()
+    -- a fresh SMSC for each test: counts and gauges start at zero
     local srv
-    setup(function() srv = server.start { conf_file = "conf/smppgw.lua" } end)
-    teardown(function() srv:stop("TERM", 5) end)
+    local function smsc() srv = server.start { conf = server.smsc_conf() } end
 
     it("GET /stats has the totals and the live sessions", function()
+        smsc()
         local c = wire.connect(srv.port)
         assert.equal(0, c:bind("transceiver").status)
         c:send(wire.submit_sm(2))
@@ -46,6 +48,11 @@ describe("#integration HTTP API (reference SMSC)", function()
     end)
 
     it("GET /metrics is valid Prometheus text with the documented names", function()
+        smsc()
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(2))
+        assert.equal(0, c:read().status)
         local code, body, h = request(srv.http_port, "GET", "/metrics")
         assert.equal(200, code)
         assert.matches("^text/plain; version=0.0.4", h["content-type"])
@@ -71,6 +78,7 @@ describe("#integration HTTP API (reference SMSC)", function()
     end)
 
     it("POST /send delivers an MO to a bound receiver (JSON and form)", function()
+        smsc()
         local c = wire.connect(srv.port)
         assert.equal(0, c:bind("receiver").status)
         local code, r = json_request(srv.http_port, "POST", "/send", { to = "1234", from = "447700900999", text = "hi from http" })
@@ -93,6 +101,7 @@ describe("#integration HTTP API (reference SMSC)", function()
     end)
 
     it("a script's own route: GET /inject", function()
+        smsc()
         local c = wire.connect(srv.port)
         assert.equal(0, c:bind("receiver").status)
         local code, body = request(srv.http_port, "GET", "/inject?to=555&text=injected")
@@ -104,6 +113,7 @@ describe("#integration HTTP API (reference SMSC)", function()
     end)
 
     it("answers bad requests with 4xx and a JSON error naming the problem", function()
+        smsc()
         local code, r = json_request(srv.http_port, "POST", "/send", { text = "x" })
         assert.equal(400, code)
         assert.matches("to is missing", r.error)
@@ -128,12 +138,14 @@ describe("#integration HTTP API (reference SMSC)", function()
     end)
 
     it("POST /reload reloads and reports failures", function()
+        smsc()
         local code, r = json_request(srv.http_port, "POST", "/reload")
         assert.equal(200, code)
         assert.is_true(r.reloaded)
     end)
 
     it("serves the dashboard page, self-contained", function()
+        smsc()
         local code, body, h = request(srv.http_port, "GET", "/")
         assert.equal(200, code)
         assert.matches("^text/html", h["content-type"])
@@ -142,11 +154,12 @@ describe("#integration HTTP API (reference SMSC)", function()
     end)
 
     it("shows the SMSC's held receipts and stored messages as gauges beside their limits", function()
+        smsc()
         local c = wire.connect(srv.port)
         assert.equal(0, c:bind("transmitter").status)      -- no receiver: the receipt is held
         c:send(wire.submit_sm(2, { registered_delivery = 1 }))
         assert.equal(0, c:read().status)
-        wire.sleep(1.5)                                    -- receipt_delay is 1 s
+        assert.is_truthy(wait_until(function() return srv:gauge("smsc_held_receipts") == 1 end))
         local code, body = request(srv.http_port, "GET", "/stats")
         assert.equal(200, code)
         local g = cjson.decode(body).gauges
@@ -165,9 +178,7 @@ describe("#integration HTTP API (reference SMSC)", function()
         assert.equal(0, r:bind("receiver").status)
         local d = assert(r:expect(function(p) return p.id == wire.id.deliver_sm end, 5))
         r:send(wire.pdu(wire.RESP + wire.id.deliver_sm, d.seq, "\0"))
-        wire.sleep(0.2)
-        g = cjson.decode((select(2, request(srv.http_port, "GET", "/stats")))).gauges
-        assert.equal(0, g.smsc_held_receipts.value)
+        assert.is_truthy(wait_until(function() return srv:gauge("smsc_held_receipts") == 0 end))
         r:close()
     end)
 end)
@@ -182,14 +193,13 @@ describe("#integration HTTP API token", function()
         assert.equal(200, code)
         code = request(srv.http_port, "GET", "/stats?token=s3cret")
         assert.equal(200, code)
-        srv:stop("TERM", 5)
     end)
 end)
 
 describe("#integration HTTP /send through a gateway", function()
     it("routes the text, returns the ids and records the receipt", function()
-        local cwd = os.getenv("PWD")
-        local smsc = server.start { conf_file = "conf/smppgw.lua" }
+        local cwd = server.root
+        local smsc = server.start { conf = server.smsc_conf() }
         local gw = server.start { conf = string.format([[return { script = '%s/scripts/gateway.lua',
             accounts = { { system_id = 'esme', password = 'pw' } },
             upstreams = { { name = 'up', port = %d, system_id = 'smppclient1', password = 'password', reconnect_min = 0.2 } },
@@ -199,12 +209,11 @@ describe("#integration HTTP /send through a gateway", function()
         assert.equal(200, code)
         assert.equal(2, #r.message_ids)
         local id = r.message_ids[1]
-        local deadline = wire.gettime() + 5
         local m
-        repeat
-            wire.sleep(0.1)
+        wait_until(function()
             code, m = json_request(gw.http_port, "GET", "/messages/" .. id)
-        until m.state == "DELIVRD" or wire.gettime() > deadline
+            return m.state == "DELIVRD"
+        end)
         assert.equal(200, code)
         assert.equal("DELIVRD", m.state)
         assert.matches("^id:" .. id, m.receipt)
@@ -216,9 +225,7 @@ describe("#integration HTTP /send through a gateway", function()
         assert.equal(404, code)
         assert.matches("no route", r.error)
         -- the receipt posted to a callback URL
-        local socket = require "socket"
-        local listener = assert(socket.bind("127.0.0.1", 0))
-        local _, cport = listener:getsockname()
+        local listener, cport = wire.listen()
         code, r = json_request(gw.http_port, "POST", "/send", { to = "447700900123", text = "call me back",
             callback_url = "http://127.0.0.1:" .. cport .. "/receipts" })
         assert.equal(200, code)
@@ -237,12 +244,9 @@ describe("#integration HTTP /send through a gateway", function()
         local posted = cjson.decode(raw)
         conn:send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
         conn:close()
-        listener:close()
         assert.equal(r.message_ids[1], posted.message_id)
         assert.equal("DELIVRD", posted.state)
         code, r = json_request(gw.http_port, "POST", "/send", { to = "44", text = "x", callback_url = "ftp://x" })
         assert.equal(400, code)
-        gw:stop("TERM", 5)
-        smsc:stop("TERM", 5)
     end)
 end)

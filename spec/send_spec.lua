@@ -3,11 +3,10 @@ local run = require "helpers.run"
 local server = require "helpers.server"
 
 describe("#integration smppgw send", function()
-    local srv
-    setup(function() srv = server.start { conf_file = "conf/smppgw.lua" } end)
-    teardown(function() srv:stop("TERM", 5) end)
-
+    -- each send gets a fresh SMSC: no receipt held from an earlier test
+    -- reaches it
     local function send(args)
+        local srv = server.start { conf = server.smsc_conf() }
         local all = { "send", "127.0.0.1:" .. srv.port }
         for _, a in ipairs(args) do all[#all + 1] = a end
         return run.smppgw(all)

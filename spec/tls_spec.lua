@@ -3,8 +3,9 @@
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
+local tmp = require "helpers.tmp"
 
-local CWD = os.getenv("PWD")
+local CWD = server.root
 
 local dir
 local function sh(cmd)
@@ -14,9 +15,7 @@ local function sh(cmd)
 end
 
 setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
+    dir = tmp.dir()                    -- removed when the file ends
     local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
     sh("openssl req -x509 " .. ec .. " -keyout ca.key -out ca.pem -days 2 -subj /CN=smppgw-test-ca 2>/dev/null")
     sh("openssl req -x509 " .. ec .. " -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null")
@@ -25,11 +24,10 @@ setup(function()
         .. "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 "
         .. "-extfile san.ext 2>/dev/null")
 end)
-teardown(function() os.execute("rm -rf " .. dir) end)
 
 local function smsc()
     local s = server.start { conf = string.format([[return { script = '%s/scripts/smsc.lua',
-        accounts = { { system_id = 'gw', password = 'gwpw' } },
+        accounts = { { system_id = 'gw', password = 'gwpw' } }, smsc = { receipt_delay = 0.1 },
         tls_listen = { { listen = '127.0.0.1:0', cert = '%s/srv.pem', key = '%s/srv.key' } } }]], CWD, dir, dir) }
     assert.is_true(s:wait_log("listening on 127%.0%.0%.1:%d+ %(TLS%)"))
     s.tls_port = tonumber(s:log_text():match("listening on 127%.0%.0%.1:(%d+) %(TLS%)"))
@@ -56,18 +54,13 @@ describe("#integration TLS", function()
         assert.equal(0, r.status)
         local d = assert(c:expect(function(p) return p.id == wire.id.deliver_sm end, 5))  -- the receipt, over TLS
         assert.matches("stat:DELIVRD", wire.parse_sm(d.body).short_message)
-        c:close()
-        gw:stop("TERM", 5)
-        s:stop("TERM", 5)
     end)
 
     it("refuses a server certificate from an unknown CA", function()
         local s = smsc()
         local gw = gateway(s.tls_port, "other.pem")
-        assert.is_true(gw:wait_log("certificate verify failed", 5) or gw:wait_log("certificate", 1), gw:log_text())
+        assert.is_true(gw:wait_log("TLS handshake failed: certificate: ", 5), gw:log_text())
         assert.equal(0, gw:count_log("bind 1 up"))
-        gw:stop("TERM", 5)
-        s:stop("TERM", 5)
     end)
 
     it("rejects a plaintext client on the TLS port cleanly", function()
@@ -80,7 +73,6 @@ describe("#integration TLS", function()
         local out = run.sh(string.format("echo | timeout 5 openssl s_client -connect 127.0.0.1:%d -CAfile %s/ca.pem "
             .. "-servername localhost 2>&1", s.tls_port, dir))
         assert.matches("Verify return code: 0 %(ok%)", out)
-        s:stop("TERM", 5)
     end)
 end)
 
@@ -91,7 +83,7 @@ describe("#integration TLS client certificates", function()
             .. "-subj /CN=gateway 2>/dev/null && openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key "
             .. "-CAcreateserial -out cli.pem -days 2 2>/dev/null")
         local s = server.start { conf = string.format([[return { script = '%s/scripts/smsc.lua',
-            accounts = { { system_id = 'gw', password = 'gwpw' } },
+            accounts = { { system_id = 'gw', password = 'gwpw' } }, smsc = { receipt_delay = 0.1 },
             tls_listen = { { listen = '127.0.0.1:0', cert = '%s/srv.pem', key = '%s/srv.key',
                              ca = '%s/ca.pem', verify_client = true, min_version = 'TLSv1.2' } } }]],
             CWD, dir, dir, dir) }
@@ -110,7 +102,5 @@ describe("#integration TLS client certificates", function()
         without:stop("TERM", 5)
         local with = gw(true)
         assert.is_true(with:wait_log("upstream secure: bind 1 up", 5))
-        with:stop("TERM", 5)
-        s:stop("TERM", 5)
     end)
 end)

@@ -1,88 +1,115 @@
 -- helpers.server -- start the real smppgw binary on an ephemeral loopback
--- port with a configuration written for the test, and stop it.
+-- port with a configuration written for the test, and stop it. A server
+-- is stopped and its directory removed when the test (or describe, or
+-- file) that started it ends (helpers.cleanup); stop() before that is fine.
 local run = require "helpers.run"
-local socket = require "socket"
+local tmp = require "helpers.tmp"
+local wait = require "helpers.wait"
+local lfs = require "lfs"
 
 local M = {}
 
-local Server = {}
+-- The checkout (specs run from it): scripts are named by absolute path in
+-- the configurations the specs write.
+M.root = lfs.currentdir()
+
+local Server = setmetatable({}, { __index = run.Process })
 Server.__index = Server
 
-local function write(path, text)
-    local f = assert(io.open(path, "w"))
-    f:write(text)
-    f:close()
+local write = tmp.write
+
+-- -- Configurations ------------------------------------------------------------------
+
+-- lua(value) -> Lua source text of a plain value (tables, strings, numbers,
+-- booleans), keys sorted, for configurations written from tables.
+function M.lua(v)
+    local t = type(v)
+    if t == "string" then return string.format("%q", v) end
+    if t ~= "table" then return tostring(v) end
+    local out, n = {}, #v
+    for i = 1, n do out[#out + 1] = M.lua(v[i]) end
+    local keys = {}
+    for k in pairs(v) do
+        if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then keys[#keys + 1] = k end
+    end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do
+        local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. M.lua(k) .. "]"
+        out[#out + 1] = key .. " = " .. M.lua(v[k])
+    end
+    return "{ " .. table.concat(out, ", ") .. " }"
 end
+
+-- merge(base, over) -> a copy of base with over's keys on top (tables
+-- merged key by key; lists are replaced whole).
+local function merge(base, over)
+    local out = {}
+    for k, v in pairs(base) do out[k] = v end
+    for k, v in pairs(over or {}) do
+        if type(v) == "table" and type(out[k]) == "table" and #v == 0 and next(v) then
+            out[k] = merge(out[k], v)
+        else
+            out[k] = v
+        end
+    end
+    return out
+end
+M.merge = merge
+
+-- smsc_conf([over]) -> config text for the reference SMSC (scripts/smsc.lua)
+-- as the specs use it: the shipped rules (999... ends UNDELIV, 000... is
+-- refused, the "friends" list) but receipts after 0.1 s, not 1 s. `over`
+-- is merged on top ({ smsc = { receipt_delay = 0.3 } }, { accounts = ... }).
+function M.smsc_conf(over)
+    return "return " .. M.lua(merge({
+        script = M.root .. "/scripts/smsc.lua",
+        accounts = { { system_id = "smppclient1", password = "password" } },
+        smsc = {
+            receipt_delay = 0.1,
+            rules = { { prefix = "999", state = "UNDELIV", err = 1 } },
+            reject = { { prefix = "000", status = "ESME_RINVDSTADR" } },
+            distribution_lists = { friends = { "447700900001", "447700900002" } },
+            echo = "keyword",
+        },
+    }, over))
+end
+
+-- -- Starting --------------------------------------------------------------------------
 
 -- start{conf = "lua text of a config table" | nil, script = "lua text" | nil,
 --       conf_file = path (use an existing config), args = {...}, port = n}
--- -> server with .port, .pid, .log (path); waits until it listens.
+-- -> server with .port, .http_port, .pid, .log (path), .dir; waits until it
+-- listens (raises with the log if it exits or does not listen in 10 s).
 function M.start(opts)
-    local dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
+    local dir = tmp.dir()
     local conf = opts.conf_file
     if not conf then
         conf = dir .. "/conf.lua"
         if opts.script then write(dir .. "/script.lua", opts.script) end
         write(conf, opts.conf or "return { script = 'script.lua', accounts = { { system_id = 'smppclient1', password = 'password' } } }")
     end
-    local log = dir .. "/smppgw.log"
-    local extra = table.concat(opts.args or {}, " ")
-    local pidfile = dir .. "/pid"
-    -- a waiting shell records the exit code in the log when smppgw ends
-    os.execute(string.format("sh -c '%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s > %s 2>&1 & echo $! > %s; "
-        .. "wait $!; echo \"exit=$?\" >> %s' > /dev/null 2>&1 &", run.bin, conf, opts.port or 0, extra, log,
-        pidfile, log))
-    local deadline = socket.gettime() + 10
-    local pid
-    while not pid and socket.gettime() < deadline do
-        local f = io.open(pidfile)
-        if f then pid = tonumber(f:read("*l")); f:close() end
-        if not pid then socket.sleep(0.01) end
-    end
-    local s = setmetatable({ pid = pid, log = log, dir = dir }, Server)
-    while socket.gettime() < deadline do
+    local cmd = string.format("exec %s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s", run.quote(run.bin),
+        run.quote(conf), opts.port or 0, table.concat(opts.args or {}, " "))
+    local s = run.spawn(cmd, { dir = dir, log = "smppgw.log", class = Server })
+    local ok = wait.wait_until(function()
         local text = s:log_text()
         local port = text:match("listening on 127%.0%.0%.1:(%d+)")
         local http = text:match("HTTP API and dashboard on http://127%.0%.0%.1:(%d+)/")
         if port and http then
             s.port, s.http_port = tonumber(port), tonumber(http)
-            return s
+            return true
         end
-        if not s:alive() then error("smppgw exited:\n" .. text) end
-        socket.sleep(0.02)
+        if not s:alive() then return "exited" end
+    end, 10)
+    if ok ~= true then
+        s:kill()
+        error((ok == "exited" and "smppgw exited:\n" or "smppgw did not start listening:\n") .. s:log_text(), 2)
     end
-    s:kill()
-    error("smppgw did not start listening:\n" .. s:log_text())
+    return s
 end
 
-function Server:log_text()
-    local f = io.open(self.log)
-    if not f then return "" end
-    local t = f:read("*a")
-    f:close()
-    return t
-end
-
-function Server:alive()
-    return os.execute("kill -0 " .. self.pid .. " 2>/dev/null") == 0
-end
-
--- stop(signal) -> true if it exited within the timeout
-function Server:stop(signal, timeout)
-    os.execute(string.format("kill -%s %d 2>/dev/null", signal or "TERM", self.pid))
-    local deadline = socket.gettime() + (timeout or 10)
-    while socket.gettime() < deadline do
-        if not self:alive() then return true end
-        socket.sleep(0.02)
-    end
-    return false
-end
-
-function Server:kill()
-    os.execute("kill -9 " .. self.pid .. " 2>/dev/null")
-end
+-- -- A running server --------------------------------------------------------------
+-- log_text, alive, exit_code, wait_exit, signal, stop, kill: helpers.run.
 
 -- Rewrite the config (or script) file of a running server (for reloads).
 function Server:write(name, text) write(self.dir .. "/" .. name, text) end
@@ -94,20 +121,50 @@ function Server:count_log(pattern)
     return n
 end
 
--- The exit code once it has ended (nil while running).
-function Server:exit_code()
-    local code = self:log_text():match("exit=(%d+)")
-    return code and tonumber(code)
+-- Wait until the log matches pattern (a Lua pattern) -> true, or false
+-- after timeout seconds (default 5).
+function Server:wait_log(pattern, timeout)
+    return wait.wait_until(function() return self:log_text():match(pattern) ~= nil end, timeout) or false
 end
 
--- Wait until the log matches pattern (a Lua pattern).
-function Server:wait_log(pattern, timeout)
-    local deadline = socket.gettime() + (timeout or 5)
-    while socket.gettime() < deadline do
-        if self:log_text():match(pattern) then return true end
-        socket.sleep(0.02)
+-- http(method, path [, body [, headers]]) -> status code, body, headers
+-- from the server's HTTP API.
+function Server:http(method, path, body, headers)
+    local http, ltn12 = require "socket.http", require "ltn12"
+    local out = {}
+    headers = headers or {}
+    if body then headers["Content-Length"] = #body end
+    local _, code, h = http.request {
+        url = "http://127.0.0.1:" .. self.http_port .. path, method = method, headers = headers,
+        source = body and ltn12.source.string(body) or nil, sink = ltn12.sink.table(out),
+    }
+    return code, table.concat(out), h
+end
+
+-- stats() -> GET /stats decoded (raises if it is not a 200 with JSON).
+function Server:stats()
+    local code, body = self:http("GET", "/stats")
+    assert(code == 200, "GET /stats: " .. tostring(code) .. " " .. tostring(body))
+    return assert(require("cjson").decode(body))
+end
+
+-- gauge(name) -> the value of a script gauge in /stats (nil if absent).
+function Server:gauge(name)
+    local g = self:stats().gauges
+    return g and g[name] and g[name].value
+end
+
+-- sessions_open([state]) -> server-side sessions open now in that state
+-- ("OPEN", "BOUND_TRX", ...; all states without one), from /metrics (small
+-- however many sessions there are, unlike /stats).
+function Server:sessions_open(state)
+    local code, body = self:http("GET", "/metrics")
+    assert(code == 200, "GET /metrics: " .. tostring(code))
+    local n = 0
+    for st, v in body:gmatch('smppgw_sessions_open{side="server",state="([%w_]+)"} (%d+)') do
+        if not state or st == state then n = n + tonumber(v) end
     end
-    return false
+    return n
 end
 
 return M

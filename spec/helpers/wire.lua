@@ -1,7 +1,10 @@
 -- helpers.wire -- SMPP bytes built and read by hand, independently of the
 -- project's codec (so a codec bug cannot hide itself in the integration
--- specs), and a blocking TCP client on LuaSocket.
+-- specs), and a blocking TCP client on LuaSocket. Every client is closed
+-- when the test (or describe) that opened it ends (helpers.cleanup).
 local socket = require "socket"
+local cleanup = require "helpers.cleanup"
+local scaled = require("helpers.wait").scaled
 
 local byte, char, floor = string.byte, string.char, math.floor
 
@@ -45,7 +48,8 @@ function M.submit_sm(seq, f, id)
     return M.pdu(id or M.id.submit_sm, seq,
         M.cstr(f.service_type or "") .. M.u8(f.source_addr_ton or 0) .. M.u8(0) .. M.cstr(f.source_addr or "1234")
         .. M.u8(1) .. M.u8(1) .. M.cstr(f.destination_addr or "447700900123")
-        .. M.u8(f.esm_class or 0) .. M.u8(0) .. M.u8(0) .. M.cstr("") .. M.cstr(f.validity_period or "")
+        .. M.u8(f.esm_class or 0) .. M.u8(0) .. M.u8(0) .. M.cstr(f.schedule_delivery_time or "")
+        .. M.cstr(f.validity_period or "")
         .. M.u8(f.registered_delivery or 0) .. M.u8(f.replace_if_present_flag or 0) .. M.u8(f.data_coding or 0) .. M.u8(0)
         .. M.u8(#sm) .. sm .. (f.tlvs or ""))
 end
@@ -124,14 +128,37 @@ end
 
 local Client = {}
 Client.__index = Client
+M.Client = Client
+
+-- client(sock) -> a client over a connected LuaSocket TCP object (one the
+-- spec made itself: bound to another address, or accepted); it is closed
+-- at the end of the current scope.
+function M.client(sock)
+    local c = setmetatable({ sock = sock, buf = "", seq = 0 }, Client)
+    cleanup.defer(function() c:close() end, "client connection")
+    return c
+end
 
 -- connect(port [, host]) -> client (raises if the connection fails)
 function M.connect(port, host)
     local c = assert(socket.tcp())
     c:settimeout(5)
-    assert(c:connect(host or "127.0.0.1", port))
+    local ok, err = c:connect(host or "127.0.0.1", port)
+    if not ok then
+        c:close()
+        error("connect to " .. (host or "127.0.0.1") .. ":" .. tostring(port) .. ": " .. tostring(err), 2)
+    end
     c:setoption("tcp-nodelay", true)
-    return setmetatable({ sock = c, buf = "", seq = 0 }, Client)
+    return M.client(c)
+end
+
+-- listen() -> a listening LuaSocket on 127.0.0.1 (an ephemeral port), and
+-- its port; closed at the end of the current scope.
+function M.listen()
+    local l = assert(socket.bind("127.0.0.1", 0))
+    cleanup.defer(function() l:close() end, "listener")
+    local _, port = l:getsockname()
+    return l, tonumber(port)
 end
 
 function Client:send(bytes) assert(self.sock:send(bytes)) end
@@ -143,9 +170,13 @@ end
 
 -- read(timeout) -> pdu table | nil, "timeout" | "closed". Reads exactly
 -- what the PDU needs (the header's command_length), so it never waits for
--- more than that.
+-- more than that. (Timeouts are scaled by SPEC_TIME_SCALE: helpers.wait.)
 function Client:read(timeout)
-    local deadline = socket.gettime() + (timeout or 5)
+    return self:read_by(socket.gettime() + scaled(timeout or 5))
+end
+
+-- read_by(deadline) -> read() with an absolute deadline (socket.gettime()).
+function Client:read_by(deadline)
     local function fill(n)
         while #self.buf < n do
             local left = deadline - socket.gettime()
@@ -174,9 +205,9 @@ end
 -- read until a PDU matching pred arrives; answers enquire_link and
 -- deliver_sm on the way when asked.
 function Client:expect(pred, timeout)
-    local deadline = socket.gettime() + (timeout or 5)
+    local deadline = socket.gettime() + scaled(timeout or 5)
     while true do
-        local p, err = self:read(deadline - socket.gettime())
+        local p, err = self:read_by(deadline)
         if not p then return nil, err end
         if pred(p) then return p end
     end
@@ -190,16 +221,22 @@ end
 
 -- True once the server closed the connection (within timeout).
 function Client:closed(timeout)
-    local deadline = socket.gettime() + (timeout or 5)
+    local deadline = socket.gettime() + scaled(timeout or 5)
     while socket.gettime() < deadline do
-        local p, err = self:read(deadline - socket.gettime())
+        local p, err = self:read_by(deadline)
         if not p and err == "closed" then return true end
         if not p then return false end
     end
     return false
 end
 
-function Client:close() self.sock:close() end
+-- close(): idempotent (the scope closes every client again at its end).
+function Client:close()
+    if not self.closed_ then
+        self.closed_ = true
+        self.sock:close()
+    end
+end
 
 M.gettime = socket.gettime
 M.sleep = socket.sleep
