@@ -33,7 +33,8 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
 LOAD_SRC   := core/load.c
-LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c
+LUA_SRC    := core/lbridge.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
+              core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/lcrypto.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)

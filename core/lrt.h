@@ -1,4 +1,5 @@
-/* lrt.h -- the Lua runtime of smppgw: serve, sessions, tasks, timers (lrt.c).
+/* lrt.h -- the Lua runtime of smppgw: serve, sessions, tasks, timers
+ * (core/rt_*.c, see rt.h for the map of its files).
  */
 #ifndef SMPPGW_LRT_H
 #define SMPPGW_LRT_H

@@ -301,7 +301,7 @@ function M.run(conf_path, overrides)
     core.log_config(log.level or "info", log.format or "text")
     -- the script budget: a run of a handler longer than budget_ms (default
     -- 1 s) without waiting is stopped; the JIT is off so that the hook
-    -- that enforces it runs in every loop (see core/lrt.c)
+    -- that enforces it runs in every loop (see core/rt_budget.c)
     local sc = conf.scripts or {}
     local ms, instr, mem = sc.budget_ms or 1000, sc.budget_instructions or 0, sc.memory_mb or 0
     core.set_budget(instr, ms, mem)

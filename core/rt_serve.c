@@ -1,0 +1,283 @@
+/* rt_serve.c -- the serve loop: reads the options (session, TLS, limits),
+ * listens, handles signals (SIGINT/SIGTERM stop, SIGHUP reloads), runs the
+ * loop until every session is gone, and gathers the runtime's functions
+ * into the module table. Also the small helpers the rt_*.c files share.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "log.h"
+#include "lrt.h"
+#include "rt.h"
+#include "rt_http.h"
+#include "rt_sess.h"
+#include "rt_stats.h"
+#include "rt_task.h"
+#include "rt_timer.h"
+
+rt_t rt = {NULL, NULL, NULL, {0}, LUA_NOREF, LUA_NOREF, LUA_NOREF, 0};
+
+static struct {
+    uv_signal_t sigint, sigterm, sighup;
+    int         on;
+    int         reload;     /* registry ref of the reload function (SIGHUP) */
+} sig = {{0}, {0}, {0}, 0, LUA_NOREF};
+
+/* -- Helpers ------------------------------------------------------------------- */
+
+void rt_registry_table(lua_State *L, int *ref)
+{
+    if (*ref == LUA_NOREF) {
+        lua_newtable(L);
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+}
+
+void rt_registry_set(lua_State *L, int *ref, int idx)
+{
+    if (*ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    lua_pushvalue(L, idx);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void rt_set_str(lua_State *L, const char *k, const char *v)
+{
+    if (v) lua_pushstring(L, v);
+    else lua_pushnil(L);
+    lua_setfield(L, -2, k);
+}
+
+double rt_opt_num(lua_State *L, int idx, const char *key, double dflt)
+{
+    double v;
+    lua_getfield(L, idx, key);
+    v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *rt_opt_str(lua_State *L, int idx, const char *key)
+{
+    const char *v;
+    lua_getfield(L, idx, key);
+    v = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1);                      /* the string stays alive in the table */
+    return v;
+}
+
+void rt_read_session_config(lua_State *L, int idx, sess_config_t *c)
+{
+    c->window = (uint32_t)rt_opt_num(L, idx, "window", c->window);
+    c->receive_window = (uint32_t)rt_opt_num(L, idx, "receive_window", c->receive_window);
+    c->response_timeout_ms = (uint32_t)(rt_opt_num(L, idx, "response_timeout", c->response_timeout_ms / 1000.0) * 1000);
+    c->enquire_link_ms = (uint32_t)(rt_opt_num(L, idx, "enquire_link_interval", c->enquire_link_ms / 1000.0) * 1000);
+    c->enquire_link_misses = (uint32_t)rt_opt_num(L, idx, "enquire_link_misses", c->enquire_link_misses);
+    c->init_timeout_ms = (uint32_t)(rt_opt_num(L, idx, "init_timeout", c->init_timeout_ms / 1000.0) * 1000);
+    c->inactivity_ms = (uint32_t)(rt_opt_num(L, idx, "inactivity_timeout", c->inactivity_ms / 1000.0) * 1000);
+    c->unbind_timeout_ms = (uint32_t)(rt_opt_num(L, idx, "unbind_timeout", c->unbind_timeout_ms / 1000.0) * 1000);
+    c->max_pdu = (uint32_t)rt_opt_num(L, idx, "max_pdu", c->max_pdu);
+    c->max_output = (uint32_t)rt_opt_num(L, idx, "max_output", c->max_output);
+}
+
+tls_ctx_t *rt_read_tls(lua_State *L, int idx, int server)
+{
+    tls_opts_t o;
+    char err[200];
+    tls_ctx_t *ctx;
+    if (idx < 0) idx = lua_gettop(L) + idx + 1;
+    o.cert = rt_opt_str(L, idx, "cert");
+    o.key = rt_opt_str(L, idx, "key");
+    o.ca = rt_opt_str(L, idx, "ca");
+    o.min_version = rt_opt_str(L, idx, "min_version");
+    lua_getfield(L, idx, "verify");
+    o.verify_peer = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!(ctx = tls_ctx_new(server, &o, err, sizeof err))) lua_pushfstring(L, "TLS: %s", err);
+    return ctx;
+}
+
+/* -- Signals and shutdown --------------------------------------------------------- */
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    rt_task_t *t;
+    (void)h;
+    log_msg(LOG_INFO, 0, "signal %d: reloading", signum);
+    if (sig.reload == LUA_NOREF || !(t = rt_task_new("reload", NULL))) return;
+    lua_rawgeti(rt.L, LUA_REGISTRYINDEX, sig.reload);
+    rt_task_start(t, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_msg(LOG_INFO, 0, "signal %d: unbinding every session and stopping", signum);
+    net_shutdown(rt.net);                  /* on_drained follows */
+}
+
+static void signals_close(void)
+{
+    if (!sig.on) return;
+    sig.on = 0;
+    uv_close((uv_handle_t *)&sig.sigint, NULL);
+    uv_close((uv_handle_t *)&sig.sigterm, NULL);
+    uv_close((uv_handle_t *)&sig.sighup, NULL);
+}
+
+/* The last connection of a shutdown is gone (a refused or never bound one
+ * included): stop the timers, signals and the HTTP API so the loop can end. */
+static void on_drained(net_t *n, void *ud)
+{
+    (void)n;
+    (void)ud;
+    rt_http_close();
+    rt_timer_close_all();
+    signals_close();
+}
+
+/* -- Serving ------------------------------------------------------------------------ */
+
+/* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
+ *             session = {...}, limits = {...}, start = fn, reload = fn }
+ * -> true | nil, error. Runs the loop until a signal or core.shutdown()
+ * ends every session. */
+static int l_serve(lua_State *L)
+{
+    net_owner_t owner;
+    rt_task_t *t;
+    int i, n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (rt.serving) return luaL_error(L, "smpp: already serving");
+    rt.L = L;
+    rt.loop = uv_default_loop();
+    lua_getfield(L, 1, "handlers");
+    luaL_checktype(L, -1, LUA_TTABLE);
+    rt_registry_set(L, &rt.handlers, -1);
+    lua_pop(L, 1);
+    sess_config_default(&rt.cfg);
+    lua_getfield(L, 1, "session");
+    if (lua_istable(L, -1)) rt_read_session_config(L, lua_gettop(L), &rt.cfg);
+    lua_pop(L, 1);
+    rt_sess_owner(&owner);
+    owner.drained = on_drained;
+    {
+        static net_owner_t kept;           /* the transport keeps the pointer */
+        kept = owner;
+        if (!(rt.net = net_new(rt.loop, &kept, NULL))) return luaL_error(L, "out of memory");
+    }
+    lua_getfield(L, 1, "limits");
+    if (lua_istable(L, -1))
+        net_set_limits(rt.net, (size_t)rt_opt_num(L, -1, "max_connections", 0),
+                       (size_t)rt_opt_num(L, -1, "max_per_address", 0));
+    lua_pop(L, 1);
+
+    lua_getfield(L, 1, "listen");
+    n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+    for (i = 1; i <= n; i++) {
+        const char *host, *side;
+        lua_rawgeti(L, -1, i);
+        lua_getfield(L, -1, "host");
+        host = lua_isstring(L, -1) ? lua_tostring(L, -1) : "127.0.0.1";
+        lua_getfield(L, -2, "side");
+        side = lua_isstring(L, -1) ? lua_tostring(L, -1) : "server";
+        lua_getfield(L, -3, "tls");
+        if (rt_sess_listen(L, host, (int)rt_opt_num(L, -4, "port", 2775), side,
+                           lua_istable(L, -1) ? lua_gettop(L) : 0) == 2) {
+            net_shutdown(rt.net);
+            uv_run(rt.loop, UV_RUN_NOWAIT);
+            return 2;
+        }
+        lua_pop(L, 5);
+    }
+    lua_pop(L, 1);
+
+    uv_signal_init(rt.loop, &sig.sigint);
+    uv_signal_init(rt.loop, &sig.sigterm);
+    uv_signal_start(&sig.sigint, on_signal, SIGINT);
+    uv_signal_start(&sig.sigterm, on_signal, SIGTERM);
+    uv_signal_init(rt.loop, &sig.sighup);
+    uv_signal_start(&sig.sighup, on_sighup, SIGHUP);
+    uv_unref((uv_handle_t *)&sig.sigint);      /* signals alone do not keep us running */
+    uv_unref((uv_handle_t *)&sig.sigterm);
+    uv_unref((uv_handle_t *)&sig.sighup);
+    lua_getfield(L, 1, "reload");
+    if (lua_isfunction(L, -1)) rt_registry_set(L, &sig.reload, -1);
+    lua_pop(L, 1);
+    sig.on = 1;
+    rt.serving = 1;
+
+    lua_getfield(L, 1, "start");
+    if (lua_isfunction(L, -1) && (t = rt_task_new("start", NULL)) != NULL) rt_task_start(t, 0);
+    else lua_pop(L, 1);
+
+    /* listeners keep the loop alive until a shutdown closes them */
+    uv_run(rt.loop, UV_RUN_DEFAULT);
+    rt_stats_log_totals();
+    on_drained(rt.net, NULL);
+    uv_run(rt.loop, UV_RUN_NOWAIT);
+    net_free(rt.net);
+    rt.net = NULL;
+    rt.serving = 0;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_shutdown(lua_State *L)
+{
+    (void)L;
+    if (rt.net) net_shutdown(rt.net);      /* on_drained follows */
+    return 0;
+}
+
+/* core.log(level, message [, session]) */
+static int l_log(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    const char *msg = luaL_checkstring(L, 2);
+    uint64_t id = 0;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "id");
+        id = (uint64_t)luaL_checknumber(L, -1);
+    } else if (!lua_isnoneornil(L, 3)) {
+        id = (uint64_t)luaL_checknumber(L, 3);
+    }
+    if (level < 0) return luaL_error(L, "smpp.log: unknown level '%s'", lua_tostring(L, 1));
+    log_msg((log_level_t)level, id, "%s", msg);
+    return 0;
+}
+
+/* core.log_config(level, "text" | "json") */
+static int l_log_config(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    if (level < 0) return luaL_error(L, "unknown log level '%s'", lua_tostring(L, 1));
+    log_set_level((log_level_t)level);
+    log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
+    return 0;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, rt.loop ? (double)uv_now(rt.loop) : 0);
+    return 1;
+}
+
+static const luaL_Reg serve_lib[] = {
+    {"serve", l_serve},
+    {"shutdown", l_shutdown},
+    {"log", l_log},
+    {"log_config", l_log_config},
+    {"now", l_now},
+    {NULL, NULL}
+};
+
+void lrt_register(lua_State *L)
+{
+    luaL_register(L, NULL, serve_lib);
+    luaL_register(L, NULL, rt_sess_lib);
+    luaL_register(L, NULL, rt_timer_lib);
+    luaL_register(L, NULL, rt_stats_lib);
+    luaL_register(L, NULL, rt_http_lib);
+    luaL_register(L, NULL, rt_budget_lib);
+}

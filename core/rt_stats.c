@@ -1,0 +1,138 @@
+/* rt_stats.c -- the statistics as Lua tables: core.stats() (totals over
+ * the process), core.session_stats(session), and the closing totals line.
+ * Read-only views of the counters the engine keeps (sess.h).
+ */
+#include <stdio.h>
+
+#include "log.h"
+#include "rt.h"
+#include "rt_budget.h"
+#include "rt_sess.h"
+#include "rt_stats.h"
+#include "rt_task.h"
+
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
+static void push_counters(lua_State *L, const sess_stats_t *st)
+{
+    size_t i;
+    const pdu_cmd_t *c;
+    uint64_t failures = st->resp_error + st->timeouts + st->nacks_rx;
+    uint64_t answered = st->resp_ok + st->resp_error + st->timeouts + st->nacks_rx;
+    SET_NUM("rx_pdus", st->rx_pdus);
+    SET_NUM("tx_pdus", st->tx_pdus);
+    SET_NUM("rx_bytes", st->rx_bytes);
+    SET_NUM("tx_bytes", st->tx_bytes);
+    SET_NUM("rx_requests", st->rx_requests);
+    SET_NUM("tx_requests", st->tx_requests);
+    SET_NUM("resp_ok", st->resp_ok);
+    SET_NUM("resp_error", st->resp_error);
+    SET_NUM("sent_error", st->sent_error);
+    SET_NUM("timeouts", st->timeouts);
+    SET_NUM("nacks_rx", st->nacks_rx);
+    SET_NUM("nacks_tx", st->nacks_tx);
+    SET_NUM("unmatched", st->unmatched);
+    SET_NUM("malformed", st->malformed);
+    SET_NUM("throttled", st->throttled);
+    SET_NUM("avg_response_ms", st->rtt_count ? (double)st->rtt_ms_sum / (double)st->rtt_count : 0);
+    SET_NUM("failure_rate", answered ? (double)failures / (double)answered : 0);
+    lua_newtable(L);
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL; i++) {
+        if (!st->rx_cmd[i] && !st->tx_cmd[i]) continue;
+        lua_createtable(L, 0, 2);
+        SET_NUM("rx", st->rx_cmd[i]);
+        SET_NUM("tx", st->tx_cmd[i]);
+        lua_setfield(L, -2, c->name);
+    }
+    lua_setfield(L, -2, "commands");
+}
+
+/* core.session_stats(session) -> table, or nil if closed. */
+static int l_session_stats(lua_State *L)
+{
+    sess_t *s;
+    const sess_config_t *c;
+    uint64_t id;
+    if (lua_istable(L, 1)) lua_getfield(L, 1, "id");
+    else lua_pushvalue(L, 1);
+    id = (uint64_t)luaL_checknumber(L, -1);
+    if (!rt.net || !(s = net_find(rt.net, id))) return 0;
+    c = sess_config(s);
+    lua_newtable(L);
+    SET_NUM("id", sess_id(s));
+    rt_set_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
+    rt_set_str(L, "state", sess_state_name(sess_state(s)));
+    rt_set_str(L, "bind_type", rt_sess_bind_type(sess_state(s)));
+    rt_set_str(L, "system_id", sess_system_id(s));
+    rt_set_str(L, "remote", net_remote(s));
+    SET_NUM("uptime_s", (double)(uv_now(rt.loop) - sess_stats(s)->started_ms) / 1000.0);
+    SET_NUM("window_used", sess_window_used(s));
+    SET_NUM("window_size", c->window);
+    SET_NUM("receive_window_used", sess_receive_window_used(s));
+    SET_NUM("receive_window_size", c->receive_window);
+    push_counters(L, sess_stats(s));
+    return 1;
+}
+
+/* core.stats() -> totals over the process. */
+static int l_stats(lua_State *L)
+{
+    static const char *const sides[] = {"server", "client"};
+    int side, st;
+    size_t i;
+    uint32_t v;
+    const char *name;
+    lua_newtable(L);
+    SET_NUM("opened", sess_totals.opened);
+    SET_NUM("closed", sess_totals.closed);
+    SET_NUM("script_errors", rt_task_errors());
+    SET_NUM("script_budget_stops", rt_budget_stops());
+    SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
+    SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
+    lua_newtable(L);                        /* response times: cumulative buckets */
+    for (i = 0; i < SESS_RTT_BUCKETS; i++) {
+        lua_pushnumber(L, (double)sess_totals.rtt_buckets[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "response_time_buckets");
+    lua_newtable(L);
+    for (side = 0; side < 2; side++) {
+        lua_newtable(L);
+        for (st = SESS_OPEN; st < SESS_CLOSED; st++)
+            if (sess_totals.open[side][st]) SET_NUM(sess_state_name((sess_state_t)st), sess_totals.open[side][st]);
+        lua_setfield(L, -2, sides[side]);
+    }
+    lua_setfield(L, -2, "open");
+    push_counters(L, &sess_totals.sum);
+    lua_newtable(L);
+    for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++) {
+        if (v >= 0x113 || (!sess_totals.status_rx[v] && !sess_totals.status_tx[v])) continue;
+        lua_createtable(L, 0, 2);
+        SET_NUM("rx", sess_totals.status_rx[v]);
+        SET_NUM("tx", sess_totals.status_tx[v]);
+        lua_setfield(L, -2, name);
+    }
+    lua_setfield(L, -2, "statuses");
+    return 1;
+}
+
+void rt_stats_log_totals(void)
+{
+    char line[2048];
+    size_t i, n = 0;
+    const pdu_cmd_t *c;
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL && n < sizeof line - 64; i++) {
+        if (!sess_totals.sum.rx_cmd[i] && !sess_totals.sum.tx_cmd[i]) continue;
+        n += (size_t)snprintf(line + n, sizeof line - n, " %s %u/%u", c->name,
+                              sess_totals.sum.rx_cmd[i], sess_totals.sum.tx_cmd[i]);
+    }
+    line[n] = '\0';
+    log_msg(LOG_INFO, 0, "totals: %llu sessions; PDUs in/out by command:%s",
+            (unsigned long long)sess_totals.opened, n ? line : " none");
+}
+
+const luaL_Reg rt_stats_lib[] = {
+    {"stats", l_stats},
+    {"session_stats", l_session_stats},
+    {NULL, NULL}
+};
