@@ -97,8 +97,8 @@ static void on_posted(int status, void *arg)
     }
 }
 
-/* core.http_post(host, port, path, content_type, body): the caller yields;
- * resumed with the answer's HTTP status, or nil, error. */
+/* core.http_post(host, port, path, content_type, body) -> the answer's
+ * HTTP status | nil, error: waits for the answer. */
 static int l_http_post(lua_State *L)
 {
     size_t len;
@@ -112,8 +112,7 @@ static int l_http_post(lua_State *L)
         return 2;
     }
     rt_task_wait(t, "http_post");
-    lua_pushboolean(L, 1);
-    return 1;
+    return lua_yield(L, 0);
 }
 
 const luaL_Reg rt_http_lib[] = {

@@ -138,8 +138,28 @@ static void on_drained(net_t *n, void *ud)
 
 /* -- Serving ------------------------------------------------------------------------ */
 
+/* The metatable of session tables: serve{session_class=}, or the Session
+ * class of lua/smpp/session.lua. Registered when serving starts, so that
+ * loading the Lua library changes no runtime state. */
+static void set_session_class(lua_State *L)
+{
+    lua_getfield(L, 1, "session_class");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "smpp.session");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "Session");
+        lua_remove(L, -2);
+    }
+    luaL_checktype(L, -1, LUA_TTABLE);
+    rt_registry_set(L, &rt.session_mt, -1);
+    lua_pop(L, 1);
+}
+
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
- *             session = {...}, limits = {...}, start = fn, reload = fn }
+ *             session = {...}, limits = {...}, start = fn, reload = fn,
+ *             session_class = metatable }
  * -> true | nil, error. Runs the loop until a signal or core.shutdown()
  * ends every session. */
 static int l_serve(lua_State *L)
@@ -155,6 +175,7 @@ static int l_serve(lua_State *L)
     luaL_checktype(L, -1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, -1);
     lua_pop(L, 1);
+    set_session_class(L);
     sess_config_default(&rt.cfg);
     lua_getfield(L, 1, "session");
     if (lua_istable(L, -1)) rt_read_session_config(L, lua_gettop(L), &rt.cfg);
@@ -215,7 +236,9 @@ static int l_serve(lua_State *L)
     uv_run(rt.loop, UV_RUN_DEFAULT);
     rt_stats_log_totals();
     on_drained(rt.net, NULL);
+    rt_timer_free_all();
     uv_run(rt.loop, UV_RUN_NOWAIT);
+    rt_task_release_all();
     net_free(rt.net);
     rt.net = NULL;
     rt.serving = 0;

@@ -7,6 +7,7 @@
  * waiting on a send is the `arg` of its window entry, which the engine
  * completes exactly once (response, timeout, nack or close). Token buckets
  * (core.throttle) live as long as the runtime: sessions only point at them.
+ * Waits (send, connect) register and yield in one step (rt_task.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,29 +111,52 @@ static void answer(rt_task_t *t, uint32_t status, int fields_idx)
     net_touch(s);
 }
 
-/* A handler's results: status (number or name) and a table of fields, or
- * the fields alone, or nothing. */
+/* "table", or a string value quoted (shortened), for log lines. */
+static const char *describe(lua_State *L, int idx, char *buf, size_t n)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        snprintf(buf, n, "\"%.40s\"", lua_tostring(L, idx));
+        return buf;
+    }
+    return luaL_typename(L, idx);
+}
+
+/* A handler's results: a status (an integer 0..0xFFFFFFFF or a status
+ * name) and optionally a table of response fields; or the fields alone
+ * (ESME_ROK); or nothing / nil (ESME_ROK, empty body). Anything else,
+ * including a value after those (`return {}, "x"`, `return nil, err`), is
+ * refused: the request is answered ESME_RSYSERR and the reason logged. */
 static const char *request_finish(rt_task_t *t, int n)
 {
-    static char msg[128];
+    static char msg[200];
+    char a[48], b[48];
     lua_State *co = t->co;
-    int fields = 0, found = 1;
+    int fields = 0, next = 2, i;
     uint32_t status = SMPP_ESME_ROK;
+    const char *why = NULL;
     if (n >= 1 && lua_type(co, 1) == LUA_TNUMBER) {
-        status = (uint32_t)lua_tonumber(co, 1);
-        if (n >= 2 && lua_istable(co, 2)) fields = 2;
-        else if (n >= 2 && !lua_isnil(co, 2)) found = 0;
+        double d = lua_tonumber(co, 1);
+        if (d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d) status = (uint32_t)d;
+        else why = "a status is an integer 0..0xFFFFFFFF";
     } else if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) {
+        int found;
         status = status_by_name(lua_tostring(co, 1), &found);
-        if (n >= 2 && lua_istable(co, 2)) fields = 2;
+        if (!found) why = "unknown status name";
     } else if (n >= 1 && lua_istable(co, 1)) {
         fields = 1;
     } else if (n >= 1 && !lua_isnil(co, 1)) {
-        found = 0;
+        why = "expected a status and a table of fields";
     }
-    if (!found) {
-        snprintf(msg, sizeof msg, "bad return value (%s, %s): expected a status and a table of fields",
-                 luaL_typename(co, 1), n >= 2 ? luaL_typename(co, 2) : "nothing");
+    if (n >= 1 && (lua_type(co, 1) == LUA_TNUMBER || lua_type(co, 1) == LUA_TSTRING)) {
+        next = 3;
+        if (n >= 2 && lua_istable(co, 2)) fields = 2;
+        else if (n >= 2 && !lua_isnil(co, 2) && !why) why = "the fields of the response must be a table";
+    }
+    for (i = next; !why && i <= n; i++)
+        if (!lua_isnil(co, i)) why = "expected a status and a table of fields, and nothing after them";
+    if (why) {
+        snprintf(msg, sizeof msg, "bad return value (%s, %s%s): %s", n ? describe(co, 1, a, sizeof a) : "nothing",
+                 n >= 2 ? describe(co, 2, b, sizeof b) : "nothing", n > 2 ? ", ..." : "", why);
         return msg;
     }
     answer(t, status, fields);
@@ -303,38 +327,40 @@ static void on_send_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     }
 }
 
-/* core.send(session, pdu) -> seq | nil, err. On success the caller must
- * yield at once (lua/smpp/session.lua does): the task resumes with the
- * response table, or nil, "timeout" | "closed" | "nack", status. PDUs
- * without a response (generic_nack, outbind, alert_notification) do not
- * wait: pass wait=false, as the wrapper does. */
+/* core.send(session, pdu) -> response | nil, err [, status]. A request
+ * waits for its response: the task yields here and resumes with the
+ * response table, or nil, "timeout" | "closed" | "nack" (status: the
+ * generic_nack's) | "bad response". What fails at once (window full, not
+ * allowed in this state, output full, a field the encoder refuses)
+ * returns nil, err without waiting. A PDU with no response (generic_nack,
+ * outbind, alert_notification) returns true once queued. */
 static int l_send(lua_State *L)
 {
     sess_t *s = arg_session(L);
-    int wait = lua_isnone(L, 3) || lua_toboolean(L, 3);
     rt_task_t *t = NULL;
     const char *err;
     long seq;
     if ((err = lbridge_check_pdu(L, 2, &send_pdu, NULL)) != NULL)
         return luaL_error(L, "smpp: send: %s", err);
-    if (!send_pdu.cmd->resp_id) wait = 0;     /* nothing will answer it */
-    if (wait) t = rt_task_current(L, "session:send");
+    if (send_pdu.cmd->resp_id) t = rt_task_current(L, "session:send");
     if (!s) {
         lua_pushnil(L);
         lua_pushliteral(L, "closed");
         return 2;
     }
-    seq = sess_send(s, &send_pdu, wait ? on_send_done : NULL, t, uv_now(rt.loop));
+    seq = sess_send(s, &send_pdu, t ? on_send_done : NULL, t, uv_now(rt.loop));
     net_touch(s);
     if (seq < 0) {
         lua_pushnil(L);
         lua_pushstring(L, seq == SESS_EINVAL ? sess_last_error(s) : sess_strerror((int)seq));
         return 2;
     }
-    if (t) rt_task_wait(t, "send");
-    lua_pushnumber(L, (double)seq);
-    lua_pushboolean(L, wait);
-    return 2;
+    if (!t) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    rt_task_wait(t, "send");
+    return lua_yield(L, 0);
 }
 
 /* -- Connecting and listening ------------------------------------------------------------ */
@@ -353,9 +379,8 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
     rt_task_wake(t, 1);
 }
 
-/* core.connect(host, port [, side [, session options [, tls options]]]):
- * the caller yields; resumed with the session table (state OPEN) or nil,
- * error. side "client" (default) is an ESME connecting to an SMSC;
+/* core.connect(host, port [, side [, session options [, tls options]]])
+ * -> session table (state OPEN) | nil, error: waits for the connection. side "client" (default) is an ESME connecting to an SMSC;
  * "server" is the SMSC side opening a connection to send outbind. */
 static int l_connect(lua_State *L)
 {
@@ -388,8 +413,7 @@ static int l_connect(lua_State *L)
         return 2;
     }
     rt_task_wait(t, "connect");
-    lua_pushboolean(L, 1);
-    return 1;
+    return lua_yield(L, 0);
 }
 
 int rt_sess_listen(lua_State *L, const char *host, int port, const char *side, int tls_idx)
@@ -514,14 +538,6 @@ static int l_set_handlers(lua_State *L)
     return 0;
 }
 
-/* core.set_session_class(metatable): the metatable of every session table. */
-static int l_set_session_class(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    rt_registry_set(L, &rt.session_mt, 1);
-    return 0;
-}
-
 const luaL_Reg rt_sess_lib[] = {
     {"send", l_send},
     {"connect", l_connect},
@@ -533,6 +549,5 @@ const luaL_Reg rt_sess_lib[] = {
     {"session", l_session},
     {"throttle", l_throttle},
     {"set_handlers", l_set_handlers},
-    {"set_session_class", l_set_session_class},
     {NULL, NULL}
 };

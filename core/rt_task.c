@@ -161,6 +161,12 @@ rt_task_t *rt_task_current(lua_State *L, const char *fn)
     if (!t || t->co != L)
         luaL_error(L, "smpp: %s must be called from a handler, timer or event task, "
                       "not from a coroutine of your own", fn);
+    /* Checked before anything is registered: a wait that cannot yield at
+     * once must not exist. */
+    if (!lua_isyieldable(L))
+        luaL_error(L, "smpp: %s cannot wait here: it was called through a C function "
+                      "(string.gsub, table.sort, a metamethod...)", fn);
+    if (t->wait) luaL_error(L, "smpp: %s: this task already waits on a %s", fn, t->wait);
     return t;
 }
 

@@ -57,10 +57,15 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner);
 void rt_task_start(rt_task_t *t, int nargs);
 
 /* The task running in L, ready to wait: a Lua error (naming `fn`) unless L
- * is a task's own coroutine that can yield now. */
+ * is a task's own coroutine that can yield now. Wait primitives call it
+ * before they register anything, and end with
+ *     rt_task_wait(t, "send");
+ *     return lua_yield(L, 0);
+ * so that registering a wait and yielding are one step (the values given
+ * to rt_task_wake become the primitive's results). */
 rt_task_t *rt_task_current(lua_State *L, const char *fn);
 
-/* Register a wait: the caller then yields (return lua_yield(L, 0)). */
+/* Register a wait; the caller yields right after. */
 void rt_task_wait(rt_task_t *t, const char *what);
 
 /* End the wait of t: resume it with the nargs values pushed on t->co (an

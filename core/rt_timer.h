@@ -4,7 +4,11 @@
 #define SMPPGW_RT_TIMER_H
 
 /* Shutdown: release every timer of core.after (they will not fire), and
- * let sleeping tasks finish without keeping the loop alive. */
+ * let sleeping and suspended tasks finish without keeping the loop alive. */
 void rt_timer_close_all(void);
+
+/* The loop has ended: close every timer left, without waking its task
+ * (rt_task_release_all releases the tasks next). */
+void rt_timer_free_all(void);
 
 #endif /* SMPPGW_RT_TIMER_H */

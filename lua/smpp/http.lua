@@ -171,10 +171,8 @@ end
 function M.post(url, value)
     local host, port, path = url:match("^http://%[?([^%]/:]+)%]?:?(%d*)(/?.*)$")
     if not host then return nil, "not an http:// URL: " .. tostring(url) end
-    local ok, e = core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
-                                 "application/json", json_encode(value))
-    if not ok then return nil, e end
-    return coroutine.yield()
+    return core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
+                          "application/json", json_encode(value))
 end
 
 -- start(http_conf, handlers): listen; handlers.http_send serves /send.
