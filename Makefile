@@ -29,18 +29,22 @@ Q := @
 endif
 
 # The codec alone (pure C), the engine (sans-I/O session + libuv transport),
-# and the Lua side (PDU tables, runtime) on top.
+# and the Lua side on top: the codec as Lua tables (lbridge.c, the
+# smpp.codec module) and the runtime (rt_*.c, the smpp.core module).
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
 LOAD_SRC   := core/load.c
-LUA_SRC    := core/lbridge.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
+BRIDGE_SRC := core/lbridge.c
+LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
               core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/lcrypto.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
-LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
+BRIDGE_OBJ := $(BRIDGE_SRC:core/%.c=$(BUILD)/%.o)
+LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o) $(BRIDGE_OBJ)
 SESS_TEST_SRC := core/sess.c core/win.c core/tb.c core/log.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
+CODEC_MODULE := $(BUILD)/smpp/codec.so
 BIN        := $(BUILD)/smppgw
 TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess
 BENCH_BIN  := $(BUILD)/bench_pdu
@@ -48,7 +52,7 @@ EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus
 
-all: deps $(BIN) $(LUA_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
+all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
 # -- Dependencies -------------------------------------------------------------
 # Silent when everything is installed; otherwise prints the apt command it runs.
@@ -86,11 +90,18 @@ $(BUILD)/libsmppcodec.a: $(CODEC_OBJ)
 $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 	$(Q)ar rcs $@ $^
 
-# The Lua C module that `require "smpp.core"` loads from plain luajit/busted.
+# The Lua C modules that `require "smpp.core"` (the runtime) and
+# `require "smpp.codec"` (the codec alone: no libuv, OpenSSL or
+# http-parser) load from plain luajit/busted.
 $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser
+
+$(CODEC_MODULE): $(BRIDGE_OBJ) $(CODEC_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -shared -o $@ $^
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
 $(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)

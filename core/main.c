@@ -13,6 +13,7 @@
 
 #include "lbridge.h"
 #include "load.h"
+#include "rt_serve.h"
 
 /* Where lua/ lives: $SMPPGW_LUA_DIR, else ../lua beside the binary (the
  * build tree: build/smppgw -> lua/), else the installed share directory. */
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
     }
     luaL_openlibs(L);
 
-    /* package.path gets lua/ first; smpp.core is linked in, not loaded. */
+    /* package.path gets lua/ first; smpp.core and smpp.codec are linked
+     * in, not loaded. */
     lua_dir(dir, sizeof dir);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path");
@@ -75,6 +77,8 @@ int main(int argc, char **argv)
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_smpp_core);
     lua_setfield(L, -2, "smpp.core");
+    lua_pushcfunction(L, luaopen_smpp_codec);
+    lua_setfield(L, -2, "smpp.codec");
     lua_pop(L, 2);
 
     /* rc = require("smpp.cli").main({argv...}) */

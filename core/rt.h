@@ -4,13 +4,14 @@
  * The runtime is the `smpp.core` module: one libuv loop and one Lua state
  * per process, sessions as Lua tables, one coroutine ("task", rt_task.h)
  * per request, timer or event. Its files, along its seams:
+ *   rt.c         this state and the helpers below
  *   rt_task.c    tasks, their pool, resume, completion callbacks
  *   rt_budget.c  the script budget hook (per resume of a task)
  *   rt_timer.c   timers (after/every/cancel), sleep, suspend/wake
  *   rt_sess.c    session tables, engine callbacks, send/connect/listen...
  *   rt_stats.c   the stats tables (core.stats, core.session_stats)
  *   rt_http.c    the HTTP glue (a task per request, http_post)
- *   rt_serve.c   serve loop, signals, options, the module table
+ *   rt_serve.c   serve loop, signals, the module table
  *
  * Who owns what: `rt` below owns the registry refs it lists (each released
  * on one path, or kept for the life of the Lua state). Sessions are owned
@@ -38,7 +39,7 @@ typedef struct rt_s {
 
 extern rt_t rt;
 
-/* -- Helpers (rt_serve.c) ----------------------------------------------------- */
+/* -- Helpers (rt.c) ------------------------------------------------------------ */
 
 /* Push the table registry[*ref], creating it on first use. */
 void rt_registry_table(lua_State *L, int *ref);

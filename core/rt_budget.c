@@ -23,9 +23,8 @@ static struct {
 
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
-    rt_task_t *t = budget.run.running;
     (void)ar;
-    if (!t || t->co != L) return;              /* not a task's code (loading, module init) */
+    if (budget.run.running != L) return;    /* not a task's code (loading, module init) */
     budget.run.instr += HOOK_STEP;
     if (budget.instr > 0 && budget.run.instr > budget.instr) {
         budget.stops++;
@@ -44,10 +43,10 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
-void rt_budget_enter(rt_task_t *t, rt_budget_run_t *saved)
+void rt_budget_enter(lua_State *co, rt_budget_run_t *saved)
 {
     *saved = budget.run;
-    budget.run.running = t;
+    budget.run.running = co;
     budget.run.start_ns = uv_hrtime();
     budget.run.instr = 0;
 }

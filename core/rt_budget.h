@@ -7,18 +7,19 @@
 
 #include <stdint.h>
 
-#include "rt_task.h"
+#include <lua.h>
 
 /* The budget state of the resume in progress, saved around a nested one
  * (a task can be resumed inside another task's C call). */
 typedef struct rt_budget_run_s {
-    rt_task_t *running;
+    lua_State *running;     /* the task's coroutine */
     uint64_t   start_ns;
     double     instr;
 } rt_budget_run_t;
 
-/* A resume of t starts (the previous state goes to *saved), or ends. */
-void rt_budget_enter(rt_task_t *t, rt_budget_run_t *saved);
+/* A resume of the task whose coroutine is co starts (the previous state
+ * goes to *saved), or ends. */
+void rt_budget_enter(lua_State *co, rt_budget_run_t *saved);
 void rt_budget_leave(const rt_budget_run_t *saved);
 
 /* Resumes stopped by the budget so far. */

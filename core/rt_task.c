@@ -120,7 +120,7 @@ static void task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
     int rc;
-    rt_budget_enter(t, &saved);
+    rt_budget_enter(t->co, &saved);
     rc = lua_resume(t->co, nargs);
     rt_budget_leave(&saved);
     if (rc == LUA_YIELD) {
