@@ -41,7 +41,7 @@ CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o) $(BRIDGE_OBJ)
-SESS_TEST_SRC := core/sess.c core/win.c core/tb.c core/log.c
+SESS_TEST_SRC := core/sess.c core/win.c core/tb.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
 CODEC_MODULE := $(BUILD)/smpp/codec.so

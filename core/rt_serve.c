@@ -63,6 +63,54 @@ static void on_drained(net_t *n, void *ud)
     signals_close();
 }
 
+/* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
+ * loop running. Returns 0 or a libuv error. */
+static int signals_open(void)
+{
+    static const struct { uv_signal_t *h; uv_signal_cb cb; int signum; } table[] = {
+        {&sig.sigint, on_signal, SIGINT}, {&sig.sigterm, on_signal, SIGTERM}, {&sig.sighup, on_sighup, SIGHUP},
+    };
+    size_t i;
+    int rc;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++)
+        if ((rc = uv_signal_init(rt.loop, table[i].h)) < 0) {
+            while (i-- > 0) uv_close((uv_handle_t *)table[i].h, NULL);
+            return rc;
+        }
+    sig.on = 1;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if ((rc = uv_signal_start(table[i].h, table[i].cb, table[i].signum)) < 0) {
+            signals_close();
+            return rc;
+        }
+        uv_unref((uv_handle_t *)table[i].h);
+    }
+    return 0;
+}
+
+/* -- The end of the loop ------------------------------------------------------------ */
+
+static void log_open_handle(uv_handle_t *h, void *arg)
+{
+    if (uv_is_closing(h)) return;
+    log_msg(LOG_WARN, 0, "at exit: a %s handle is still open; closing it", uv_handle_type_name(h->type));
+    uv_close(h, NULL);
+    (*(int *)arg)++;
+}
+
+/* Every handle must be closed by now: any still open is a leak worth a log
+ * line (and is closed); then the loop must close. Returns 0 or the libuv
+ * error of uv_loop_close. */
+static int loop_close(uv_loop_t *loop)
+{
+    int open = 0, rc;
+    uv_walk(loop, log_open_handle, &open);
+    uv_run(loop, UV_RUN_DEFAULT);            /* their close callbacks, pending requests */
+    if ((rc = uv_loop_close(loop)) < 0)
+        log_msg(LOG_ERROR, 0, "the event loop did not close: %s", uv_strerror(rc));
+    return rc;
+}
+
 /* -- Serving ------------------------------------------------------------------------ */
 
 /* The metatable of session tables: serve{session_class=}, or the Session
@@ -93,7 +141,7 @@ static int l_serve(lua_State *L)
 {
     net_owner_t owner;
     rt_task_t *t;
-    int i, n;
+    int i, n, rc;
     luaL_checktype(L, 1, LUA_TTABLE);
     if (rt.serving) return luaL_error(L, "smpp: already serving");
     rt.L = L;
@@ -133,26 +181,27 @@ static int l_serve(lua_State *L)
         if (rt_sess_listen(L, host, (int)rt_opt_num(L, -4, "port", 2775), side,
                            lua_istable(L, -1) ? lua_gettop(L) : 0) == 2) {
             net_shutdown(rt.net);
-            uv_run(rt.loop, UV_RUN_NOWAIT);
+            loop_close(rt.loop);
+            net_free(rt.net);
+            rt.net = NULL;
             return 2;
         }
         lua_pop(L, 5);
     }
     lua_pop(L, 1);
 
-    uv_signal_init(rt.loop, &sig.sigint);
-    uv_signal_init(rt.loop, &sig.sigterm);
-    uv_signal_start(&sig.sigint, on_signal, SIGINT);
-    uv_signal_start(&sig.sigterm, on_signal, SIGTERM);
-    uv_signal_init(rt.loop, &sig.sighup);
-    uv_signal_start(&sig.sighup, on_sighup, SIGHUP);
-    uv_unref((uv_handle_t *)&sig.sigint);      /* signals alone do not keep us running */
-    uv_unref((uv_handle_t *)&sig.sigterm);
-    uv_unref((uv_handle_t *)&sig.sighup);
+    if ((rc = signals_open()) < 0) {
+        net_shutdown(rt.net);
+        loop_close(rt.loop);
+        net_free(rt.net);
+        rt.net = NULL;
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot handle signals: %s", uv_strerror(rc));
+        return 2;
+    }
     lua_getfield(L, 1, "reload");
     if (lua_isfunction(L, -1)) rt_registry_set(L, &sig.reload, -1);
     lua_pop(L, 1);
-    sig.on = 1;
     rt.serving = 1;
 
     lua_getfield(L, 1, "start");
@@ -164,11 +213,17 @@ static int l_serve(lua_State *L)
     rt_stats_log_totals();
     on_drained(rt.net, NULL);
     rt_timer_free_all();
-    uv_run(rt.loop, UV_RUN_NOWAIT);
+    rc = loop_close(rt.loop);
     rt_task_release_all();
     net_free(rt.net);
     rt.net = NULL;
+    rt.loop = NULL;
     rt.serving = 0;
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "the event loop did not close: %s", uv_strerror(rc));
+        return 2;
+    }
     lua_pushboolean(L, 1);
     return 1;
 }

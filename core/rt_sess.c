@@ -218,7 +218,8 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
 }
 
-static void on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+/* A request runs its handler; without one the engine answers it. */
+static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
     int found = push_handler(name);
@@ -227,17 +228,10 @@ static void on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
     if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
                    || req->command_id == SMPP_BIND_TRANSCEIVER))
         found = push_handler("bind");      /* one handler for the three binds */
-    if (!found) {
-        if (req->cmd->resp_id) {
-            log_msg(LOG_INFO, sess_id(s), "no handler for %s: ESME_RINVCMDID", name);
-            sess_respond(s, req->sequence_number, NULL, SMPP_ESME_RINVCMDID, uv_now(rt.loop));
-        } else if (req->command_id == SMPP_OUTBIND) {
-            sess_close(s, "outbind refused: no outbind handler");
-        }
-        return;
-    }
+    if (!found) return SESS_DECLINED;
     lbridge_push_pdu(rt.L, req);
     spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
+    return SESS_TAKEN;
 }
 
 /* The session is over (state CLOSED; its socket may linger a moment):
@@ -365,16 +359,28 @@ static int l_send(lua_State *L)
 
 /* -- Connecting and listening ------------------------------------------------------------ */
 
+/* A connect in progress: the waiting task, and the host for the error. */
+typedef struct connecting_s {
+    rt_task_t *t;
+    char       host[256];
+} connecting_t;
+
 static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 {
-    rt_task_t *t = arg;
+    connecting_t *w = arg;
+    rt_task_t *t = w->t;
     (void)n;
     if (status < 0 || !s) {
         lua_pushnil(t->co);
-        lua_pushstring(t->co, uv_strerror(status));
+        if (strncmp(uv_err_name(status), "EAI_", 4) == 0)   /* the resolver's */
+            lua_pushfstring(t->co, "cannot resolve host '%s': %s", w->host, uv_strerror(status));
+        else
+            lua_pushstring(t->co, uv_strerror(status));
+        free(w);
         rt_task_wake(t, 2);
         return;
     }
+    free(w);
     rt_sess_push(t->co, sess_id(s));
     rt_task_wake(t, 1);
 }
@@ -389,25 +395,31 @@ static int l_connect(lua_State *L)
     const char *side = luaL_optstring(L, 3, "client");
     rt_task_t *t = rt_task_current(L, "smpp.connect");
     sess_config_t cfg = rt.cfg;
+    connecting_t *w;
     int rc;
     if (!rt.net) return luaL_error(L, "smpp.connect: the runtime is not running");
+    if (!(w = malloc(sizeof *w))) return luaL_error(L, "smpp.connect: out of memory");
+    w->t = t;
+    snprintf(w->host, sizeof w->host, "%s", host);
     if (lua_istable(L, 4)) rt_read_session_config(L, 4, &cfg);
     if (lua_istable(L, 5)) {             /* TLS: the SSL keeps its own reference to the context */
         tls_ctx_t *ctx = rt_read_tls(L, 5, 0);
         const char *name = rt_opt_str(L, 5, "host");
         if (!ctx) {
+            free(w);
             lua_pushnil(L);
             lua_insert(L, -2);
             return 2;
         }
         rc = net_connect_tls(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
-                             &cfg, ctx, name ? name : host, on_connected, t);
+                             &cfg, ctx, name ? name : host, on_connected, w);
         tls_ctx_free(ctx);
     } else {
         rc = net_connect(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
-                         &cfg, on_connected, t);
+                         &cfg, on_connected, w);
     }
     if (rc < 0) {
+        free(w);
         lua_pushnil(L);
         lua_pushstring(L, uv_strerror(rc));
         return 2;

@@ -13,6 +13,13 @@
 
 #define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
+/* The totals of the running net's sessions (zeros when not serving). */
+static const sess_totals_t *totals(void)
+{
+    static const sess_totals_t none;
+    return rt.net ? sess_ctx_totals(net_ctx(rt.net)) : &none;
+}
+
 static void push_counters(lua_State *L, const sess_stats_t *st)
 {
     size_t i;
@@ -78,20 +85,21 @@ static int l_session_stats(lua_State *L)
 static int l_stats(lua_State *L)
 {
     static const char *const sides[] = {"server", "client"};
+    const sess_totals_t *tot = totals();
     int side, st;
     size_t i;
     uint32_t v;
     const char *name;
     lua_newtable(L);
-    SET_NUM("opened", sess_totals.opened);
-    SET_NUM("closed", sess_totals.closed);
+    SET_NUM("opened", tot->opened);
+    SET_NUM("closed", tot->closed);
     SET_NUM("script_errors", rt_task_errors());
     SET_NUM("script_budget_stops", rt_budget_stops());
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
     SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
     lua_newtable(L);                        /* response times: cumulative buckets */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {
-        lua_pushnumber(L, (double)sess_totals.rtt_buckets[i]);
+        lua_pushnumber(L, (double)tot->rtt_buckets[i]);
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "response_time_buckets");
@@ -99,17 +107,17 @@ static int l_stats(lua_State *L)
     for (side = 0; side < 2; side++) {
         lua_newtable(L);
         for (st = SESS_OPEN; st < SESS_CLOSED; st++)
-            if (sess_totals.open[side][st]) SET_NUM(sess_state_name((sess_state_t)st), sess_totals.open[side][st]);
+            if (tot->open[side][st]) SET_NUM(sess_state_name((sess_state_t)st), tot->open[side][st]);
         lua_setfield(L, -2, sides[side]);
     }
     lua_setfield(L, -2, "open");
-    push_counters(L, &sess_totals.sum);
+    push_counters(L, &tot->sum);
     lua_newtable(L);
     for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++) {
-        if (v >= 0x113 || (!sess_totals.status_rx[v] && !sess_totals.status_tx[v])) continue;
+        if (v >= 0x113 || (!tot->status_rx[v] && !tot->status_tx[v])) continue;
         lua_createtable(L, 0, 2);
-        SET_NUM("rx", sess_totals.status_rx[v]);
-        SET_NUM("tx", sess_totals.status_tx[v]);
+        SET_NUM("rx", tot->status_rx[v]);
+        SET_NUM("tx", tot->status_tx[v]);
         lua_setfield(L, -2, name);
     }
     lua_setfield(L, -2, "statuses");
@@ -118,17 +126,18 @@ static int l_stats(lua_State *L)
 
 void rt_stats_log_totals(void)
 {
+    const sess_totals_t *tot = totals();
     char line[2048];
     size_t i, n = 0;
     const pdu_cmd_t *c;
     for (i = 0; (c = pdu_cmd_at(i)) != NULL && n < sizeof line - 64; i++) {
-        if (!sess_totals.sum.rx_cmd[i] && !sess_totals.sum.tx_cmd[i]) continue;
+        if (!tot->sum.rx_cmd[i] && !tot->sum.tx_cmd[i]) continue;
         n += (size_t)snprintf(line + n, sizeof line - n, " %s %u/%u", c->name,
-                              sess_totals.sum.rx_cmd[i], sess_totals.sum.tx_cmd[i]);
+                              tot->sum.rx_cmd[i], tot->sum.tx_cmd[i]);
     }
     line[n] = '\0';
     log_msg(LOG_INFO, 0, "totals: %llu sessions; PDUs in/out by command:%s",
-            (unsigned long long)sess_totals.opened, n ? line : " none");
+            (unsigned long long)tot->opened, n ? line : " none");
 }
 
 const luaL_Reg rt_stats_lib[] = {

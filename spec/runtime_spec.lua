@@ -190,3 +190,112 @@ describe("#integration handler return values", function()
         assert.equal("ok", mid)
     end)
 end)
+
+describe("#integration the end of the loop", function()
+    it("exits 0 with every handle closed after sessions, listeners, HTTP, timers and waits were used", function()
+        local http = require "socket.http"
+        local srv = server.start { script = [[
+local smpp = require "smpp"
+local S = smpp.status
+local ticks = 0
+return {
+    start = function()
+        smpp.every(0.02, function() ticks = ticks + 1 end)      -- a repeating timer
+        smpp.after(3600, function() end)                         -- one that never fires
+        smpp.after(0, function() smpp.sleep(3600) end)           -- a task asleep at the end
+        smpp.after(0, function() smpp.wait(function() end) end)  -- one waiting for nobody
+        smpp.after(0, function() smpp.wait(function() end, 3600) end)
+    end,
+    submit_sm = function(session, pdu)
+        smpp.sleep(0.01)
+        return S.ESME_ROK, { message_id = "t" .. ticks }
+    end,
+}
+]] }
+        finally(function() stop(srv) end)
+        local a, b = bound(srv), bound(srv)
+        for i = 1, 5 do
+            local r = submit(a, "m" .. i)
+            assert.equal(ROK, r.status)
+        end
+        b:close()                                  -- one session gone before the end
+        for _, path in ipairs { "/stats", "/metrics", "/nosuch" } do
+            local body, code = http.request("http://127.0.0.1:" .. srv.http_port .. path)
+            assert.truthy(body, path)
+            assert.truthy(code == 200 or code == 404, path)
+        end
+        os.execute("kill -TERM " .. srv.pid)
+        local u = assert(a:expect(function(p) return p.id == id.unbind end))   -- `a` is still bound
+        a:send(wire.pdu(RESP + id.unbind, u.seq))
+        assert.truthy(srv:wait_log("exit=%d+", 10), srv:log_text())
+        assert.equal(0, srv:exit_code())
+        local log = srv:log_text()
+        assert.truthy(log:match("totals: "))
+        assert.is_nil(log:match("still open"), log)
+        assert.is_nil(log:match("did not close"), log)
+        a:close()
+    end)
+end)
+
+describe("#integration upstream host names", function()
+    -- names this machine maps to 127.0.0.1 in /etc/hosts, besides localhost
+    local function local_names()
+        local names = {}
+        local f = io.open("/etc/hosts")
+        if not f then return names end
+        for line in f:lines() do
+            local addr, rest = line:match("^%s*(127%.0%.0%.1)%s+([^#]+)")
+            if addr then
+                for name in rest:gmatch("%S+") do
+                    if name ~= "localhost" then names[#names + 1] = name end
+                end
+            end
+        end
+        f:close()
+        return names
+    end
+
+    it("resolves names at connect (localhost and /etc/hosts names), and names one that does not resolve", function()
+        local smsc = start()
+        local names = { "localhost" }
+        for _, n in ipairs(local_names()) do names[#names + 1] = n end
+        names[#names + 1] = "nosuch.invalid"
+        local quoted = {}
+        for i, n in ipairs(names) do quoted[i] = string.format("%q", n) end
+        local gw
+        finally(function()
+            stop(gw)
+            stop(smsc)
+        end)
+        gw = server.start {
+            conf = "return { script = 'script.lua', smsc = { port = " .. smsc.port .. ", names = { "
+                .. table.concat(quoted, ", ") .. " } } }",
+            script = [[
+local smpp = require "smpp"
+local conf = ...
+return {
+    start = function()
+        for _, name in ipairs(conf.smsc.names) do
+            local s, err = smpp.connect { host = name, port = conf.smsc.port, system_id = "smppclient1",
+                                          password = "password", bind = "tx" }
+            if s then
+                smpp.log("info", "connect %s: bound to %s", name, s.remote)
+                s:unbind()
+            else
+                smpp.log("warn", "connect %s: failed: %s", name, tostring(err))
+            end
+        end
+        smpp.log("info", "connects done")
+    end,
+}
+]] }
+        assert.truthy(gw:wait_log("connects done", 15), gw:log_text())
+        local log = gw:log_text()
+        for i = 1, #names - 1 do
+            assert.truthy(log:find("connect " .. names[i] .. ": bound to 127.0.0.1:" .. smsc.port, 1, true),
+                names[i] .. "\n" .. log)
+        end
+        assert.truthy(log:find("connect nosuch.invalid: failed: cannot resolve host 'nosuch.invalid'", 1, true), log)
+        assert.equal(#names - 1, smsc:count_log("bound smppclient1 as BOUND_TX"))
+    end)
+end)
