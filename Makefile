@@ -10,7 +10,7 @@ WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
             $(if $(filter 1,$(WERROR)),-Werror,)
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore -I$(BUILD)/gen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
@@ -78,7 +78,14 @@ deps-test: deps
 
 # -- Build --------------------------------------------------------------------
 
-$(BUILD)/%.o: core/%.c | deps
+# Generated: the session defaults, from the schema of lua/smpp/config.lua.
+GEN_HDRS := $(BUILD)/gen/sess_defaults.h
+$(BUILD)/gen/sess_defaults.h: lua/smpp/config.lua core/gen/sess_defaults.lua | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@",true)
+	$(Q)LUA_PATH="lua/?.lua;;" luajit core/gen/sess_defaults.lua > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.o: core/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<",true)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC $(PKG_CFLAGS) -MMD -MP -c $< -o $@
@@ -120,15 +127,15 @@ $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
-$(BUILD)/test/%.o: core/test/%.c | deps
+$(BUILD)/test/%.o: core/test/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/examples/%.o: core/examples/%.c | deps
+$(BUILD)/examples/%.o: core/examples/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/bench/%.o: core/bench/%.c | deps
+$(BUILD)/bench/%.o: core/bench/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -175,7 +182,7 @@ bench: all $(BENCH_BIN)
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-asan: deps corpus
+asan: deps corpus $(GEN_HDRS)
 	@mkdir -p $(BUILD)/asan
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_pdu \
 	  core/test/test_pdu.c $(CODEC_SRC)
@@ -233,7 +240,7 @@ corpus: all
 
 # Two targets, each for FUZZ_TIME seconds: the decoder, and the session
 # engine fed a hostile byte stream (core/fuzz/fuzz_sess.c).
-fuzz: deps-fuzz corpus
+fuzz: deps-fuzz corpus $(GEN_HDRS)
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_sess
 	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_decode \
 	  core/fuzz/fuzz_decode.c $(CODEC_SRC)

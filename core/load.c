@@ -258,7 +258,7 @@ struct load_conn_s {
 };
 
 #define LOAD_MAX_CONNECTING 256      /* connects + binds in progress at once */
-#define LOAD_STATUS_OTHER   0x114    /* statuses above the table share a slot */
+#define LOAD_STATUS_OTHER   PDU_STATUS_SPAN  /* statuses above the table share a slot */
 #define LOAD_NERR           SESS_E_COUNT   /* engine errors, by sess_err_index() */
 
 static struct {

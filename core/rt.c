@@ -7,6 +7,23 @@ rt_t rt = {NULL, NULL, NULL, {0}, LUA_NOREF, LUA_NOREF, LUA_NOREF, 0};
 
 /* -- Helpers ------------------------------------------------------------------- */
 
+static uint64_t started_ns;
+
+double rt_clock(void)
+{
+    return rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0;
+}
+
+void rt_uptime_start(void)
+{
+    if (!started_ns) started_ns = uv_hrtime();
+}
+
+double rt_uptime(void)
+{
+    return started_ns ? (double)(uv_hrtime() - started_ns) / 1e9 : 0;
+}
+
 void rt_registry_table(lua_State *L, int *ref)
 {
     if (*ref == LUA_NOREF) {
@@ -50,16 +67,10 @@ const char *rt_opt_str(lua_State *L, int idx, const char *key)
 
 void rt_read_session_config(lua_State *L, int idx, sess_config_t *c)
 {
-    c->window = (uint32_t)rt_opt_num(L, idx, "window", c->window);
-    c->receive_window = (uint32_t)rt_opt_num(L, idx, "receive_window", c->receive_window);
-    c->response_timeout_ms = (uint32_t)(rt_opt_num(L, idx, "response_timeout", c->response_timeout_ms / 1000.0) * 1000);
-    c->enquire_link_ms = (uint32_t)(rt_opt_num(L, idx, "enquire_link_interval", c->enquire_link_ms / 1000.0) * 1000);
-    c->enquire_link_misses = (uint32_t)rt_opt_num(L, idx, "enquire_link_misses", c->enquire_link_misses);
-    c->init_timeout_ms = (uint32_t)(rt_opt_num(L, idx, "init_timeout", c->init_timeout_ms / 1000.0) * 1000);
-    c->inactivity_ms = (uint32_t)(rt_opt_num(L, idx, "inactivity_timeout", c->inactivity_ms / 1000.0) * 1000);
-    c->unbind_timeout_ms = (uint32_t)(rt_opt_num(L, idx, "unbind_timeout", c->unbind_timeout_ms / 1000.0) * 1000);
-    c->max_pdu = (uint32_t)rt_opt_num(L, idx, "max_pdu", c->max_pdu);
-    c->max_output = (uint32_t)rt_opt_num(L, idx, "max_output", c->max_output);
+#define READ_OPTION(key, field, scale) \
+    c->field = (uint32_t)(rt_opt_num(L, idx, #key, c->field / (double)(scale)) * (scale));
+    SESS_CONFIG_MAP(READ_OPTION)
+#undef READ_OPTION
 }
 
 tls_ctx_t *rt_read_tls(lua_State *L, int idx, int server)

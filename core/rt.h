@@ -41,6 +41,14 @@ extern rt_t rt;
 
 /* -- Helpers (rt.c) ------------------------------------------------------------ */
 
+/* The loop clock in seconds (0 when not serving): the one conversion of
+ * uv_now's milliseconds. */
+double rt_clock(void);
+
+/* Seconds since the process opened the runtime module (at its start). */
+double rt_uptime(void);
+void rt_uptime_start(void);
+
 /* Push the table registry[*ref], creating it on first use. */
 void rt_registry_table(lua_State *L, int *ref);
 

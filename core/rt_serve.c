@@ -262,9 +262,16 @@ static int l_log_config(lua_State *L)
     return 0;
 }
 
+/* core.now() -> the loop clock in milliseconds; core.clock() -> in seconds. */
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, rt.loop ? (double)uv_now(rt.loop) : 0);
+    return 1;
+}
+
+static int l_clock(lua_State *L)
+{
+    lua_pushnumber(L, rt_clock());
     return 1;
 }
 
@@ -274,11 +281,13 @@ static const luaL_Reg serve_lib[] = {
     {"log", l_log},
     {"log_config", l_log_config},
     {"now", l_now},
+    {"clock", l_clock},
     {NULL, NULL}
 };
 
 int luaopen_smpp_core(lua_State *L)
 {
+    rt_uptime_start();
     luaopen_smpp_codec(L);                 /* decode, encode, the tables... */
     luaL_register(L, NULL, serve_lib);
     luaL_register(L, NULL, rt_sess_lib);

@@ -72,13 +72,28 @@ static int l_session_stats(lua_State *L)
     rt_set_str(L, "bind_type", rt_sess_bind_type(sess_state(s)));
     rt_set_str(L, "system_id", sess_system_id(s));
     rt_set_str(L, "remote", net_remote(s));
-    SET_NUM("uptime_s", (double)(uv_now(rt.loop) - sess_stats(s)->started_ms) / 1000.0);
+    SET_NUM("uptime_s", rt_clock() - (double)sess_stats(s)->started_ms / 1000.0);
     SET_NUM("window_used", sess_window_used(s));
     SET_NUM("window_size", c->window);
     SET_NUM("receive_window_used", sess_receive_window_used(s));
     SET_NUM("receive_window_size", c->receive_window);
     push_counters(L, sess_stats(s));
     return 1;
+}
+
+/* statuses[name or "0x%08X"] = {rx =, tx =} on the table at the top. */
+static void push_status(lua_State *L, uint32_t status, uint64_t rx, uint64_t tx)
+{
+    char code[16];
+    const char *name = pdu_status_name(status);
+    if (!name) {
+        snprintf(code, sizeof code, "0x%08X", status);
+        name = code;
+    }
+    lua_createtable(L, 0, 2);
+    SET_NUM("rx", rx);
+    SET_NUM("tx", tx);
+    lua_setfield(L, -2, name);
 }
 
 /* core.stats() -> totals over the process. */
@@ -89,20 +104,25 @@ static int l_stats(lua_State *L)
     int side, st;
     size_t i;
     uint32_t v;
-    const char *name;
     lua_newtable(L);
     SET_NUM("opened", tot->opened);
     SET_NUM("closed", tot->closed);
     SET_NUM("script_errors", rt_task_errors());
     SET_NUM("script_budget_stops", rt_budget_stops());
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
-    SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
-    lua_newtable(L);                        /* response times: cumulative buckets */
+    SET_NUM("uptime_s", rt_uptime());
+    lua_newtable(L);                        /* response times: counts per bucket */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {
         lua_pushnumber(L, (double)tot->rtt_buckets[i]);
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "response_time_buckets");
+    lua_newtable(L);                        /* their upper bounds (the last bucket has none) */
+    for (i = 0; i + 1 < SESS_RTT_BUCKETS; i++) {
+        lua_pushnumber(L, sess_rtt_bounds_ms[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "response_time_bounds_ms");
     lua_newtable(L);
     for (side = 0; side < 2; side++) {
         lua_newtable(L);
@@ -112,13 +132,16 @@ static int l_stats(lua_State *L)
     }
     lua_setfield(L, -2, "open");
     push_counters(L, &tot->sum);
-    lua_newtable(L);
-    for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++) {
-        if (v >= 0x113 || (!tot->status_rx[v] && !tot->status_tx[v])) continue;
+    lua_newtable(L);                        /* responses by status: name, or code in hex */
+    for (v = 0; v < PDU_STATUS_SPAN; v++)
+        if (tot->status_rx[v] || tot->status_tx[v]) push_status(L, v, tot->status_rx[v], tot->status_tx[v]);
+    for (i = 0; i < tot->nother; i++)
+        push_status(L, tot->other[i].status, tot->other[i].rx, tot->other[i].tx);
+    if (tot->other_rx || tot->other_tx) {   /* codes past the bounded table */
         lua_createtable(L, 0, 2);
-        SET_NUM("rx", tot->status_rx[v]);
-        SET_NUM("tx", tot->status_tx[v]);
-        lua_setfield(L, -2, name);
+        SET_NUM("rx", tot->other_rx);
+        SET_NUM("tx", tot->other_tx);
+        lua_setfield(L, -2, "other");
     }
     lua_setfield(L, -2, "statuses");
     return 1;

@@ -6,7 +6,15 @@
 #include <string.h>
 
 #include "sess.h"
+#include "sess_defaults.h"               /* generated from lua/smpp/config.lua */
 #include "win.h"
+
+/* The schema and SESS_CONFIG_MAP list the same options, and the codec's
+ * default cap is the session's. */
+#define SESS_CONFIG_ONE(key, field, scale) + 1
+typedef char session_options_match_the_schema[(0 SESS_CONFIG_MAP(SESS_CONFIG_ONE)) == SESS_DEFAULT_COUNT ? 1 : -1];
+#undef SESS_CONFIG_ONE
+typedef char max_pdu_default_is_the_codecs[SESS_DEFAULT_max_pdu == PDU_DEFAULT_MAX_LEN ? 1 : -1];
 
 /* A lent buffer larger than this is freed on release rather than kept as
  * the spare (a burst does not pin its memory to an idle session). */
@@ -190,16 +198,9 @@ const char *sess_state_name(sess_state_t st)
 
 void sess_config_default(sess_config_t *c)
 {
-    c->window = 10;
-    c->receive_window = 100;
-    c->response_timeout_ms = 30000;
-    c->enquire_link_ms = 30000;
-    c->enquire_link_misses = 3;
-    c->init_timeout_ms = 30000;
-    c->inactivity_ms = 0;
-    c->unbind_timeout_ms = 10000;
-    c->max_pdu = PDU_DEFAULT_MAX_LEN;
-    c->max_output = 1 << 20;
+#define SESS_CONFIG_DEFAULT(key, field, scale) c->field = (uint32_t)(SESS_DEFAULT_##key * (scale));
+    SESS_CONFIG_MAP(SESS_CONFIG_DEFAULT)
+#undef SESS_CONFIG_DEFAULT
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -209,9 +210,25 @@ static uint32_t be32(const uint8_t *p)
 
 static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
 
-static void count_status(uint64_t *tab, uint32_t status)
+/* A response with `status` received (rx) or sent: bounded counting by code. */
+static void count_status(sess_totals_t *t, uint32_t status, int rx)
 {
-    tab[status < 0x113 ? status : 0x113]++;
+    uint32_t i;
+    if (status < PDU_STATUS_SPAN) {
+        (rx ? t->status_rx : t->status_tx)[status]++;
+        return;
+    }
+    for (i = 0; i < t->nother && t->other[i].status != status; i++) {}
+    if (i == t->nother) {
+        if (i == SESS_OTHER_STATUSES) {
+            if (rx) t->other_rx++;
+            else t->other_tx++;
+            return;
+        }
+        t->other[t->nother++].status = status;
+    }
+    if (rx) t->other[i].rx++;
+    else t->other[i].tx++;
 }
 
 /* The permission bit of a state in pdu_cmd_t.esme_states/smsc_states. */
@@ -308,7 +325,7 @@ static void chore_respond(sess_t *s, uint32_t resp_id, uint32_t seq, uint32_t st
     tx->command_status = status;
     if (resp_id == SMPP_GENERIC_NACK) COUNT(s, nacks_tx);
     if (status) COUNT(s, sent_error);
-    count_status(s->ctx->totals.status_tx, status);
+    count_status(&s->ctx->totals, status, 0);
     out_pdu(s, tx);
 }
 
@@ -517,7 +534,7 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
         chore_respond(s, req->resp_id, seq, SMPP_ESME_RSYSERR);
         status = SMPP_ESME_RSYSERR;
     } else {
-        count_status(s->ctx->totals.status_tx, status);
+        count_status(&s->ctx->totals, status, 0);
         if (status) COUNT(s, sent_error);
     }
     if (is_bind(e.command_id)) {
@@ -607,7 +624,7 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
         while (b < SESS_RTT_BUCKETS - 1 && (double)(now - e.sent_ms) > sess_rtt_bounds_ms[b]) b++;
         tot->rtt_buckets[b]++;
     }
-    count_status(tot->status_rx, p->command_status);
+    count_status(tot, p->command_status, 1);
     if (p->command_id == SMPP_GENERIC_NACK) {
         COUNT(s, nacks_rx);
         emit(s, (sess_event_t){.kind = SESS_EV_NACKED, .command_id = req->id, .seq = p->sequence_number,

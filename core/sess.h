@@ -100,18 +100,36 @@ static inline int sess_err_index(int err)
 /* The token of an engine error code; "unknown error" for anything else. */
 const char *sess_strerror(int err);
 
+/* Session options. Their defaults live in one place, the schema of
+ * lua/smpp/config.lua (with the documentation of each); the build turns
+ * them into sess_defaults.h for sess_config_default(). */
 typedef struct sess_config_s {
-    uint32_t window;             /* max requests we have outstanding (default 10) */
-    uint32_t receive_window;     /* max peer requests being handled (default 100) */
-    uint32_t response_timeout_ms;/* per request we send (default 30000) */
-    uint32_t enquire_link_ms;    /* send enquire_link after this idle time; 0 = never (30000) */
-    uint32_t enquire_link_misses;/* unanswered enquire_links before the peer is dead (3) */
-    uint32_t init_timeout_ms;    /* close if not bound by then; 0 = never (30000) */
-    uint32_t inactivity_ms;      /* close if nothing received for this long; 0 = never (0) */
-    uint32_t unbind_timeout_ms;  /* longest graceful close (default 10000) */
-    uint32_t max_pdu;            /* command_length cap (default PDU_DEFAULT_MAX_LEN) */
-    uint32_t max_output;         /* unsent output bound in octets (default 1 MiB) */
+    uint32_t window;             /* max requests we have outstanding */
+    uint32_t receive_window;     /* max peer requests being handled */
+    uint32_t response_timeout_ms;/* per request we send */
+    uint32_t enquire_link_ms;    /* send enquire_link after this idle time; 0 = never */
+    uint32_t enquire_link_misses;/* unanswered enquire_links before the peer is dead */
+    uint32_t init_timeout_ms;    /* close if not bound by then; 0 = never */
+    uint32_t inactivity_ms;      /* close if nothing received for this long; 0 = never */
+    uint32_t unbind_timeout_ms;  /* longest graceful close */
+    uint32_t max_pdu;            /* command_length cap */
+    uint32_t max_output;         /* unsent output bound in octets */
 } sess_config_t;
+
+/* Each option by its configuration name (a key of a config's `session`
+ * table), its sess_config_t field, and the scale from the config's unit to
+ * the engine's (seconds -> milliseconds). */
+#define SESS_CONFIG_MAP(X) \
+    X(window,                window,              1) \
+    X(receive_window,        receive_window,      1) \
+    X(response_timeout,      response_timeout_ms, 1000) \
+    X(enquire_link_interval, enquire_link_ms,     1000) \
+    X(enquire_link_misses,   enquire_link_misses, 1) \
+    X(init_timeout,          init_timeout_ms,     1000) \
+    X(inactivity_timeout,    inactivity_ms,       1000) \
+    X(unbind_timeout,        unbind_timeout_ms,   1000) \
+    X(max_pdu,               max_pdu,             1) \
+    X(max_output,            max_output,          1)
 
 void sess_config_default(sess_config_t *cfg);
 
@@ -195,7 +213,7 @@ typedef struct sess_stats_s {
     uint64_t sent_error;                  /* error responses we sent */
     uint64_t timeouts, nacks_rx, nacks_tx, unmatched, malformed, throttled;
     uint64_t rtt_ms_sum, rtt_count;       /* send-to-response time */
-    uint32_t rx_cmd[32], tx_cmd[32];      /* by index in the command table */
+    uint32_t rx_cmd[PDU_CMD__COUNT], tx_cmd[PDU_CMD__COUNT];  /* by pdu_cmd_index_t */
 } sess_stats_t;
 
 /* Send-to-response time buckets of sess_totals_t.rtt_buckets: upper bounds
@@ -203,12 +221,24 @@ typedef struct sess_stats_s {
 #define SESS_RTT_BUCKETS 14
 extern const double sess_rtt_bounds_ms[SESS_RTT_BUCKETS];
 
+/* Responses with a command_status outside status.def's span (vendor codes
+ * 0x400-0x4FF and anything else), counted by code in the order they first
+ * came; past SESS_OTHER_STATUSES codes, in other_rx/other_tx. */
+#define SESS_OTHER_STATUSES 32
+typedef struct sess_status_count_s {
+    uint32_t status;
+    uint64_t rx, tx;
+} sess_status_count_t;
+
 /* Totals over the sessions of one context (one loop thread, no locks). */
 typedef struct sess_totals_s {
     uint64_t opened, closed;
-    uint32_t open[2][7];                  /* [side][state] sessions now */
+    uint32_t open[2][SESS_CLOSED + 1];    /* [side][state] sessions now */
     sess_stats_t sum;                     /* sums of the per-session counters */
-    uint64_t status_tx[0x114], status_rx[0x114]; /* responses by command_status; last = other */
+    uint64_t status_rx[PDU_STATUS_SPAN], status_tx[PDU_STATUS_SPAN]; /* responses by command_status */
+    sess_status_count_t other[SESS_OTHER_STATUSES];                 /* ... and beyond it */
+    uint32_t nother;
+    uint64_t other_rx, other_tx;
     uint64_t rtt_buckets[SESS_RTT_BUCKETS];       /* response times, not cumulative */
 } sess_totals_t;
 

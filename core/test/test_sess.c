@@ -706,6 +706,44 @@ static void events_are_the_log_lines(void)
     teardown();
 }
 
+/* Statuses beyond status.def's span are counted by code, in a bounded
+ * table; past it they share one counter. */
+static void other_statuses_bounded(void)
+{
+    sess_ctx_t *shared = ctx;
+    const sess_totals_t *t;
+    uint32_t i, n = SESS_OTHER_STATUSES + 8;
+    ctx = sess_ctx_new();                             /* totals of this case alone */
+    t = sess_ctx_totals(ctx);
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    for (i = 0; i < n; i++) {
+        CHECK(submit(esme.s) > 0);
+        pump();
+        CHECK_EQ(sess_respond(smsc.s, smsc.last_seq, NULL, 0x400 + i, now), 0);
+        pump();
+    }
+    CHECK_EQ(t->status_tx[SMPP_ESME_ROK], 1);        /* the bind */
+    CHECK_EQ(t->nother, SESS_OTHER_STATUSES);
+    for (i = 0; i < SESS_OTHER_STATUSES; i++) {
+        CHECK_EQ(t->other[i].status, 0x400 + i);
+        CHECK_EQ(t->other[i].tx, 1);                  /* the SMSC sent it */
+        CHECK_EQ(t->other[i].rx, 1);                  /* the ESME received it */
+    }
+    CHECK_EQ(t->other_tx, 8);
+    CHECK_EQ(t->other_rx, 8);
+    CHECK(submit(esme.s) > 0);                        /* a code already in the table */
+    pump();
+    sess_respond(smsc.s, smsc.last_seq, NULL, 0x401, now);
+    pump();
+    CHECK_EQ(t->other[1].tx, 2);
+    CHECK_EQ(t->other_tx, 8);
+    teardown();
+    sess_ctx_free(ctx);
+    ctx = shared;
+}
+
 static void contexts_are_separate(void)
 {
     sess_ctx_t *a = sess_ctx_new(), *b = sess_ctx_new();
@@ -752,6 +790,7 @@ int main(void)
     TEST(output_is_lent);
     TEST(declined_requests);
     TEST(events_are_the_log_lines);
+    TEST(other_statuses_bounded);
     TEST(contexts_are_separate);
     sess_ctx_free(ctx);
     return test_summary();

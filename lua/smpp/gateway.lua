@@ -31,7 +31,7 @@ local stats = {
 }
 M.stats = stats
 
-local function now() return core.now() / 1000 end
+local now = core.clock
 
 -- configure(gateway_section): options (see conf/gateway.lua).
 function M.configure(o)

@@ -274,17 +274,18 @@ end
 -- limits() -> the limits in force, for /stats (no secrets).
 function M.limits()
     local c = M.conf or {}
-    local sess, lim, sc, sec = c.session or {}, c.limits or {}, c.scripts or {}, c.security or {}
+    local sess, lim = config.with_defaults("session", c.session), config.with_defaults("limits", c.limits)
+    local sc, sec = config.with_defaults("scripts", c.scripts), c.security or {}
     local binds = {}
     for id, a in pairs(M.active_accounts or {}) do binds[id] = { max_binds = a.max_binds, binds = a.binds,
         throughput = a.throughput } end
     return {
-        max_connections = lim.max_connections or 20000, max_per_address = lim.max_per_address or 0,
-        max_pdu = sess.max_pdu or 65552, max_output = sess.max_output or 1048576,
-        init_timeout = sess.init_timeout or 30, window = sess.window or 10,
-        receive_window = sess.receive_window or 100,
-        script_budget_ms = sc.budget_ms or 1000, script_budget_instructions = sc.budget_instructions or 0,
-        script_memory_mb = sc.memory_mb or 0,
+        max_connections = lim.max_connections, max_per_address = lim.max_per_address,
+        max_pdu = sess.max_pdu, max_output = sess.max_output,
+        init_timeout = sess.init_timeout, window = sess.window,
+        receive_window = sess.receive_window,
+        script_budget_ms = sc.budget_ms, script_budget_instructions = sc.budget_instructions,
+        script_memory_mb = sc.memory_mb,
         bind_max_failures = sec.max_failures or 5, bind_lockout = sec.lockout or 300,
         accounts = binds,
     }
@@ -303,8 +304,8 @@ function M.run(conf_path, overrides)
     -- the script budget: a run of a handler longer than budget_ms (default
     -- 1 s) without waiting is stopped; the JIT is off so that the hook
     -- that enforces it runs in every loop (see core/rt_budget.c)
-    local sc = conf.scripts or {}
-    local ms, instr, mem = sc.budget_ms or 1000, sc.budget_instructions or 0, sc.memory_mb or 0
+    local sc = config.with_defaults("scripts", conf.scripts)
+    local ms, instr, mem = sc.budget_ms, sc.budget_instructions, sc.memory_mb
     core.set_budget(instr, ms, mem)
     if (ms > 0 or instr > 0 or mem > 0) and not sc.jit then jit.off() end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
@@ -312,10 +313,8 @@ function M.run(conf_path, overrides)
     M.our_system_id = conf.system_id or "smppgw"
     security.configure(conf.security)
     local h = wrap(handlers)
-    local limits = conf.limits or {}
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
-                                 limits = { max_connections = limits.max_connections or 20000,
-                                            max_per_address = limits.max_per_address or 0 },
+                                 limits = config.with_defaults("limits", conf.limits),
                                  reload = function() M.reload() end }
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")

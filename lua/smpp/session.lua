@@ -164,7 +164,7 @@ local turn = {}
 -- and delivery receipts.
 function M.deliver(system_id, pdu, wait)
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
-    local deadline = core.now() + (wait or 5) * 1000
+    local deadline = core.clock() + (wait or 5)
     while true do
         local rx = M.sessions { system_id = system_id, can_receive = true, side = "server" }
         if #rx == 0 then return nil, "no receiver" end
@@ -173,10 +173,10 @@ function M.deliver(system_id, pdu, wait)
             local resp, err, status = rx[turn[system_id]]:send(pdu)
             if err ~= "window full" then return resp, err, status end
         end
-        local left = deadline - core.now()
+        local left = deadline - core.clock()
         if left <= 0 then return nil, "window full" end
         -- every receiver is busy: wait for an answer on one of them
-        rx[turn[system_id]]:wait_slot(left / 1000)
+        rx[turn[system_id]]:wait_slot(left)
     end
 end
 
@@ -231,7 +231,8 @@ end
 M.wake = core.wake
 
 M.stats = core.stats
-M.now = core.now
+M.now = core.now            -- the loop clock in milliseconds
+M.clock = core.clock        -- the loop clock in seconds
 
 -- gauge(name, fn [, limit]): a level a script holds (receipts waiting,
 -- messages stored), shown in /stats under "gauges" and in /metrics as
