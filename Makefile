@@ -13,6 +13,8 @@ WARN     := -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-para
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore -I$(BUILD)/gen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+LUAJIT_CFLAGS = $(shell pkg-config --cflags luajit)
+LUAJIT_LIBS   = $(shell pkg-config --libs luajit)
 
 # Debian packages the build and the tests need (see README "Dependencies").
 DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev libssl-dev lua-cjson \
@@ -192,10 +194,13 @@ asan: deps corpus $(GEN_HDRS)
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
 	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(LUAJIT_CFLAGS) -o $(BUILD)/asan/fuzz_lbridge_replay \
+	  core/fuzz/fuzz_lbridge.c core/fuzz/replay.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
 	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus
+	$(BUILD)/asan/fuzz_lbridge_replay $(BUILD)/corpus
 
 # The whole busted suite against smppgw built with ASan/UBSan (leak check
 # at exit included): every report lands in $(BUILD)/asan-suite/reports and
@@ -238,18 +243,23 @@ FUZZ_TIME ?= 60
 corpus: all
 	@$(LUA_ENV) luajit spec/vectors/write_corpus.lua $(BUILD)/corpus
 
-# Two targets, each for FUZZ_TIME seconds: the decoder, and the session
-# engine fed a hostile byte stream (core/fuzz/fuzz_sess.c).
+# Three targets, each for FUZZ_TIME seconds: the decoder, the session
+# engine fed a hostile byte stream (core/fuzz/fuzz_sess.c), and the Lua
+# bridge's PDU tables (core/fuzz/fuzz_lbridge.c: decode, push, check, encode).
 fuzz: deps-fuzz corpus $(GEN_HDRS)
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_sess
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_sess $(BUILD)/fuzz/corpus_lbridge
 	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_decode \
 	  core/fuzz/fuzz_decode.c $(CODEC_SRC)
 	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_sess \
 	  core/fuzz/fuzz_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
+	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $(LUAJIT_CFLAGS) -o $(BUILD)/fuzz/fuzz_lbridge \
+	  core/fuzz/fuzz_lbridge.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
 	$(BUILD)/fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -max_len=70000 \
 	  -print_final_stats=1 $(BUILD)/fuzz/corpus $(BUILD)/corpus
 	$(BUILD)/fuzz/fuzz_sess -max_total_time=$(FUZZ_TIME) -max_len=8192 \
 	  -print_final_stats=1 $(BUILD)/fuzz/corpus_sess $(BUILD)/corpus
+	$(BUILD)/fuzz/fuzz_lbridge -max_total_time=$(FUZZ_TIME) -max_len=70000 \
+	  -print_final_stats=1 $(BUILD)/fuzz/corpus_lbridge $(BUILD)/corpus
 
 clean:
 	rm -rf $(BUILD)

@@ -464,7 +464,7 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
                     lua_rawgeti(L, -1, k);
                     e = check_addr(L, p, pdu_field_info(id)->kind == PDU_KIND_UNSUCC, k);
                     lua_pop(L, 1);
-                    if (e) { if (e != check_msg) snprintf(check_msg, sizeof check_msg, "%s: %s", name, e); goto fail; }
+                    if (e) { if (e != check_msg) snprintf(check_msg, sizeof check_msg, "%.60s: %.100s", name, e); goto fail; }
                 }
                 break;
             }
