@@ -34,7 +34,8 @@ endif
 # and the Lua side on top: the codec as Lua tables (lbridge.c, the
 # smpp.codec module) and the runtime (rt_*.c, the smpp.core module).
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
-ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
+ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c core/log.c core/net.c \
+              core/net_listen.c core/net_connect.c core/tls.c
 LOAD_SRC   := core/load.c
 BRIDGE_SRC := core/lbridge.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
@@ -43,7 +44,7 @@ CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o) $(BRIDGE_OBJ)
-SESS_TEST_SRC := core/sess.c core/win.c core/tb.c
+SESS_TEST_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
 CODEC_MODULE := $(BUILD)/smpp/codec.so

@@ -1,7 +1,8 @@
-/* net.c -- libuv transport for sessions: accept/connect (host names
- * resolved at each connect), read -> sess_feed, batched writes in the
- * prepare phase, per-session timer, back-pressure, close after the last
- * write. It logs what the engine reports (sess.c writes no log lines).
+/* net.c -- libuv transport for sessions: the connections (read ->
+ * sess_feed, batched writes in the prepare phase, per-session timer,
+ * back-pressure, close after the last write), shutdown and lookups. It
+ * logs what the engine reports (sess.c writes no log lines). Listening and
+ * accepting are in net_listen.c, connecting in net_connect.c.
  *
  * Who owns what: the net owns its sessions' context (sess_ctx_t), every
  * connection and listener, and the read buffer they share. A connection
@@ -15,74 +16,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "net.h"
-#include "tls.h"
-
-typedef struct conn_s conn_t;
-typedef struct map_slot_s { uint64_t id; conn_t *c; } map_slot_t;
-typedef struct connect_req_s connect_req_t;
-
-struct conn_s {
-    uv_tcp_t        tcp;
-    uv_timer_t      timer;
-    net_t          *net;
-    sess_t         *sess;
-    uint64_t        armed;        /* deadline the timer is set for (0 = none) */
-    uv_write_t      wreq;         /* the write of the lent output buffer */
-    const uint8_t  *wbuf;         /* that buffer, while it is written */
-    size_t          inflight;     /* TLS ciphertext handed to uv_write, not yet written */
-    int             reading;
-    int             dirty;        /* on net->dirty: flush output, re-arm timer */
-    int             closing;      /* sess asked to close: finish writes, then close */
-    int             dead;         /* its handles are closing */
-    int             shut;         /* uv_shutdown started (FIN after the last write) */
-    int             eof;          /* the peer closed its side */
-    int             handles;      /* uv handles still open (tcp, timer) */
-    int             announced;    /* owner.opened was called */
-    intptr_t        owner_data;
-    char            remote[64];
-    char            local[64];    /* our address of this connection */
-    net_connect_fn  connect_cb;   /* called once, then NULL */
-    void           *connect_arg;
-    connect_req_t  *connecting;   /* a connect in progress */
-    tls_conn_t     *tls;          /* NULL for plain TCP */
-    conn_t         *next, *prev;  /* all connections */
-    conn_t         *dirty_next;
-};
-
-typedef struct listener_s {
-    uv_tcp_t        tcp;
-    net_t          *net;
-    char            host[64];
-    int             port;         /* as bound */
-    tls_ctx_t      *tls;          /* TLS listener, or NULL */
-    sess_side_t     side;
-    sess_config_t   cfg;
-    struct listener_s *next;
-} listener_t;
-
-struct net_s {
-    uv_loop_t      *loop;
-    const net_owner_t *owner;
-    void           *ud;
-    sess_ctx_t     *ctx;
-    uv_prepare_t    prepare;
-    conn_t         *conns;
-    conn_t         *dirty;
-    listener_t     *listeners;
-    size_t          count;
-    size_t          max_total, max_per_address;
-    uint64_t        refused;
-    int             shutting_down;
-    /* id -> conn, open addressing (ids only grow; deleted slots are
-     * tombstoned and the table is rebuilt when it fills) */
-    map_slot_t     *map;
-    size_t          map_cap, map_used;
-    int             prepare_closed;
-    /* One loop thread: every read lands here and is fed at once; a partial
-     * PDU is copied into the session, so idle sessions hold no input. */
-    char            rbuf[65536];
-};
+#include "net_int.h"
 
 /* A TLS write: ciphertext copied out of the TLS layer. */
 typedef struct write_s {
@@ -91,24 +25,11 @@ typedef struct write_s {
     size_t          len;
 } write_t;
 
-/* Resolving and trying the addresses of a host name, one after another. */
-struct connect_req_s {
-    uv_getaddrinfo_t gai;
-    uv_connect_t    req;
-    conn_t         *c;            /* NULL once the connection is gone */
-    struct addrinfo *res, *next;  /* resolved addresses; the next to try */
-    struct sockaddr_storage literal;
-    int             has_literal;
-    int             resolving;    /* uv_getaddrinfo in progress */
-    int             port;
-    int             last_err;
-};
-
-static void conn_close_handles(conn_t *c);
+void net__conn_close_handles(conn_t *c);
 static void shutdown_conn(conn_t *c);
 static void read_start(conn_t *c);
 static void close_prepare(net_t *n);
-static void on_handle_closed(uv_handle_t *h);
+void net__on_handle_closed(uv_handle_t *h);
 
 /* -- id map --------------------------------------------------------------------- */
 
@@ -155,7 +76,7 @@ sess_t *net_find(net_t *n, uint64_t id)
 
 /* -- Scheduling: output and timers ---------------------------------------------- */
 
-static void mark_dirty(conn_t *c)
+void net__mark_dirty(conn_t *c)
 {
     if (c->dirty) return;
     c->dirty = 1;
@@ -179,7 +100,7 @@ static void unmark_dirty(conn_t *c)
 
 void net_touch(sess_t *s)
 {
-    mark_dirty(sess_userdata(s));
+    net__mark_dirty(sess_userdata(s));
 }
 
 static void read_pause(conn_t *c)
@@ -207,7 +128,7 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0) log_msg(LOG_WARN, sess_id(c->sess), "write failed: %s", uv_strerror(status));
     if (status < 0 && !c->closing) sess_close(c->sess, "write failed");
     if (c->closing) {
-        mark_dirty(c);                  /* the rest of the output, then the shutdown */
+        net__mark_dirty(c);                  /* the rest of the output, then the shutdown */
         return;
     }
     /* back-pressure released: the peer reads again */
@@ -288,7 +209,7 @@ static void flush(conn_t *c)
 static void on_discard(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
-    if (nread < 0) conn_close_handles(st->data);
+    if (nread < 0) net__conn_close_handles(st->data);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
@@ -299,7 +220,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     free(req);
     if (status < 0 || c->dead || c->handles < 2 || c->eof
         || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_discard) < 0)
-        conn_close_handles(c);
+        net__conn_close_handles(c);
 }
 
 static void shutdown_conn(conn_t *c)
@@ -308,13 +229,13 @@ static void shutdown_conn(conn_t *c)
     if (c->shut || c->dead || c->handles < 2) return;
     c->shut = 1;
     if (!(req = malloc(sizeof *req))) {
-        conn_close_handles(c);
+        net__conn_close_handles(c);
         return;
     }
     req->data = c;
     if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         free(req);
-        conn_close_handles(c);
+        net__conn_close_handles(c);
     }
 }
 
@@ -323,11 +244,11 @@ static void on_timer(uv_timer_t *t)
     conn_t *c = t->data;
     c->armed = 0;
     if (!c->sess || c->closing) {
-        if (c->closing) conn_close_handles(c);  /* the close grace period ran out */
+        if (c->closing) net__conn_close_handles(c);  /* the close grace period ran out */
         return;
     }
     sess_tick(c->sess, uv_now(c->net->loop));
-    mark_dirty(c);
+    net__mark_dirty(c);
 }
 
 static void rearm(conn_t *c)
@@ -396,10 +317,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread, &plain, &plen) < 0) {
             log_msg(LOG_WARN, sess_id(c->sess), "%s", tls_error(c->tls));
             sess_close(c->sess, "TLS failure");
-            mark_dirty(c);
+            net__mark_dirty(c);
             return;
         }
-        mark_dirty(c);                  /* handshake answers go out with the next flush */
+        net__mark_dirty(c);                  /* handshake answers go out with the next flush */
         if (!plen) return;
         sess_feed(c->sess, plain, plen, uv_now(c->net->loop));
         pause_if_not_reading(c);
@@ -408,13 +329,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         sess_feed(c->sess, (const uint8_t *)buf->base, (size_t)nread, uv_now(c->net->loop));
         pause_if_not_reading(c);
-        mark_dirty(c);
+        net__mark_dirty(c);
     } else if (nread < 0) {
         read_pause(c);
         c->eof = 1;
         if (!c->closing)
             sess_close(c->sess, nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
-        mark_dirty(c);
+        net__mark_dirty(c);
     }
 }
 
@@ -425,14 +346,14 @@ static void read_start(conn_t *c)
     if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
         log_msg(LOG_WARN, sess_id(c->sess), "read failed: %s", uv_strerror(rc));
         sess_close(c->sess, "read failed");
-        mark_dirty(c);
+        net__mark_dirty(c);
         return;
     }
     c->reading = 1;
 }
 
 /* A connect's callback, at most once. */
-static void connect_done(conn_t *c, int status)
+void net__connect_done(conn_t *c, int status)
 {
     net_connect_fn cb = c->connect_cb;
     if (!cb) return;
@@ -440,7 +361,7 @@ static void connect_done(conn_t *c, int status)
     cb(c->net, status < 0 ? NULL : c->sess, status, c->connect_arg);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+void net__on_handle_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
     net_t *n = c->net;
@@ -450,7 +371,7 @@ static void on_handle_closed(uv_handle_t *h)
         c->connecting->c = NULL;
         c->connecting = NULL;
     }
-    connect_done(c, UV_ECANCELED);
+    net__connect_done(c, UV_ECANCELED);
     if (c->sess) {
         if (c->announced && n->owner->closed)
             n->owner->closed(n, c->sess, sess_close_reason(c->sess), n->ud);
@@ -478,15 +399,15 @@ static void close_prepare(net_t *n)
     uv_close((uv_handle_t *)&n->prepare, NULL);
 }
 
-static void conn_close_handles(conn_t *c)
+void net__conn_close_handles(conn_t *c)
 {
     if (c->dead) return;
     c->dead = 1;
     read_pause(c);
     if (c->connecting && c->connecting->resolving)   /* on_resolved still runs, and frees it */
         uv_cancel((uv_req_t *)&c->connecting->gai);
-    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-    if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, net__on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, net__on_handle_closed);
 }
 
 /* sess_handler_t: the engine's calls, routed to the owner. */
@@ -505,7 +426,7 @@ static void h_state(sess_t *s, sess_state_t old, void *ud)
 static void h_output(sess_t *s, void *ud)
 {
     (void)s;
-    mark_dirty(ud);
+    net__mark_dirty(ud);
 }
 
 static void h_close(sess_t *s, const char *reason, void *ud)
@@ -520,9 +441,9 @@ static void h_close(sess_t *s, const char *reason, void *ud)
     /* Give the last writes (a nack, an unbind_resp) 2 s, then close anyway. */
     if (!c->dead && (rc = uv_timer_start(&c->timer, on_timer, 2000, 0)) < 0) {
         log_msg(LOG_ERROR, sess_id(c->sess), "close timer: %s", uv_strerror(rc));
-        conn_close_handles(c);
+        net__conn_close_handles(c);
     }
-    mark_dirty(c);
+    net__mark_dirty(c);
 }
 
 /* The engine's events are the log lines operators read. */
@@ -538,7 +459,7 @@ static const sess_handler_t handler = {h_request, h_state, h_output, h_close, h_
 
 /* A connection with its handles open and a new session; NULL (and *err)
  * when memory or libuv refuses. */
-static conn_t *conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, int *err)
+conn_t *net__conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, int *err)
 {
     conn_t *c = calloc(1, sizeof *c);
     *err = UV_ENOMEM;
@@ -552,7 +473,7 @@ static conn_t *conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, in
     if ((*err = uv_timer_init(n->loop, &c->timer)) < 0) {
         c->handles = 1;                         /* on_handle_closed frees c */
         c->dead = 1;
-        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        uv_close((uv_handle_t *)&c->tcp, net__on_handle_closed);
         c->next = n->conns;                     /* linked: the close path unlinks */
         if (n->conns) n->conns->prev = c;
         n->conns = c;
@@ -567,7 +488,7 @@ static conn_t *conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, in
     c->sess = sess_new(n->ctx, side, cfg, &handler, c, uv_now(n->loop));
     if (!c->sess || map_put(n, sess_id(c->sess), c)) {
         if (c->sess) { sess_free(c->sess); c->sess = NULL; }
-        conn_close_handles(c);                  /* frees c once closed */
+        net__conn_close_handles(c);                  /* frees c once closed */
         *err = UV_ENOMEM;
         return NULL;
     }
@@ -576,7 +497,7 @@ static conn_t *conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, in
 }
 
 /* "host:port" of one end of the connection. */
-static void addr_name(conn_t *c, int peer, char *out, size_t n)
+void net__addr_name(conn_t *c, int peer, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss, rc;
@@ -596,111 +517,30 @@ static void addr_name(conn_t *c, int peer, char *out, size_t n)
     snprintf(out, n, "%s:%d", host, port);
 }
 
-static void announce(conn_t *c)
+void net__announce(conn_t *c)
 {
     int rc;
     if ((rc = uv_tcp_nodelay(&c->tcp, 1)) < 0)        /* latency only: go on without it */
         log_msg(LOG_WARN, sess_id(c->sess), "TCP_NODELAY: %s", uv_strerror(rc));
-    addr_name(c, 1, c->remote, sizeof c->remote);
-    addr_name(c, 0, c->local, sizeof c->local);
+    net__addr_name(c, 1, c->remote, sizeof c->remote);
+    net__addr_name(c, 0, c->local, sizeof c->local);
     read_start(c);
     c->announced = 1;
     log_msg(LOG_INFO, sess_id(c->sess), "connection %s %s",
             sess_side(c->sess) == SESS_SMSC ? "from" : "to", c->remote);
     if (c->net->owner->opened) c->net->owner->opened(c->net, c->sess, c->net->ud);
-    mark_dirty(c);
+    net__mark_dirty(c);
 }
-
-/* Connections from the peer's address, ignoring the port. */
-static size_t count_from(net_t *n, const char *remote)
-{
-    const char *colon = strrchr(remote, ':');
-    size_t hl = colon ? (size_t)(colon - remote) : strlen(remote), k = 0;
-    conn_t *c;
-    for (c = n->conns; c; c = c->next)
-        if (c->announced && !strncmp(c->remote, remote, hl) && c->remote[hl] == ':') k++;
-    return k;
-}
-
-static void refuse_conn(uv_stream_t *server, const char *why)
-{
-    listener_t *l = server->data;
-    uv_tcp_t *t = malloc(sizeof *t);
-    l->net->refused++;
-    if (!t) return;
-    if (uv_tcp_init(server->loop, t) < 0) {
-        free(t);
-        return;
-    }
-    if (uv_accept(server, (uv_stream_t *)t) == 0 && l->net->refused % 1000 == 1)
-        log_msg(LOG_WARN, 0, "connection refused: %s (%llu refused so far)", why,
-                (unsigned long long)l->net->refused);
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-    listener_t *l = server->data;
-    net_t *n = l->net;
-    conn_t *c;
-    int rc;
-    if (status < 0) {
-        log_msg(LOG_WARN, 0, "accept on %s:%d: %s", l->host, l->port, uv_strerror(status));
-        return;
-    }
-    if (n->shutting_down) return;
-    if (n->max_total && n->count >= n->max_total) {
-        refuse_conn(server, "too many connections");
-        return;
-    }
-    if (!(c = conn_new(n, l->side, &l->cfg, &rc))) {
-        refuse_conn(server, uv_strerror(rc));
-        return;
-    }
-    if ((rc = uv_accept(server, (uv_stream_t *)&c->tcp)) < 0) {
-        sess_close(c->sess, "accept failed");
-        return;
-    }
-    if (l->tls && !(c->tls = tls_conn_new(l->tls, NULL))) {
-        sess_close(c->sess, "TLS: out of memory");
-        return;
-    }
-    if (n->max_per_address) {
-        addr_name(c, 1, c->remote, sizeof c->remote);
-        if (count_from(n, c->remote) >= n->max_per_address) {
-            n->refused++;
-            if (n->refused % 1000 == 1)
-                log_msg(LOG_WARN, 0, "connection from %s refused: more than %zu from that address",
-                        c->remote, n->max_per_address);
-            sess_close(c->sess, "too many connections from that address");
-            return;
-        }
-    }
-    announce(c);
-}
-
-void net_set_limits(net_t *n, size_t max_total, size_t max_per_address)
-{
-    n->max_total = max_total;
-    n->max_per_address = max_per_address;
-}
-
-uint64_t net_refused(const net_t *n) { return n->refused; }
 
 /* -- Addresses ------------------------------------------------------------------- */
 
-/* An IPv4/IPv6 literal (or "localhost", for listeners) into *ss. */
-static int parse_literal(const char *host, int port, struct sockaddr_storage *ss)
+/* An IPv4/IPv6 literal into *ss (listeners also take "localhost"). */
+int net__parse_literal(const char *host, int port, struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof *ss);
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
     if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
     return UV_EINVAL;
-}
-
-static int resolve_listen(const char *host, int port, struct sockaddr_storage *ss)
-{
-    return parse_literal(strcmp(host, "localhost") ? host : "127.0.0.1", port, ss);
 }
 
 /* -- Public ----------------------------------------------------------------------- */
@@ -731,241 +571,6 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud)
     return n;
 }
 
-int net_listen(net_t *n, const char *host, int port, sess_side_t side,
-               const sess_config_t *cfg, int *bound_port)
-{
-    return net_listen_tls(n, host, port, side, cfg, NULL, bound_port);
-}
-
-/* A listener owns its TLS context: both go when it closes. */
-static void on_listener_closed(uv_handle_t *h)
-{
-    listener_t *l = h->data;
-    tls_ctx_free(l->tls);
-    free(l);
-}
-
-int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
-                   const sess_config_t *cfg, tls_ctx_t *tls, int *bound_port)
-{
-    struct sockaddr_storage ss, b;
-    int len = sizeof b;
-    listener_t *l;
-    int rc;
-    if ((rc = resolve_listen(host, port, &ss)) || !(l = calloc(1, sizeof *l))) {
-        tls_ctx_free(tls);
-        return rc ? rc : UV_ENOMEM;
-    }
-    l->net = n;
-    l->side = side;
-    l->cfg = *cfg;
-    l->tls = tls;
-    if ((rc = uv_tcp_init(n->loop, &l->tcp)) < 0) {
-        tls_ctx_free(tls);
-        free(l);
-        return rc;
-    }
-    l->tcp.data = l;
-    if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0
-        || (rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0
-        || (rc = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&b, &len)) < 0) {
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-        return rc;
-    }
-    l->port = ntohs(b.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&b)->sin6_port
-                                            : ((struct sockaddr_in *)&b)->sin_port);
-    if (bound_port) *bound_port = l->port;
-    snprintf(l->host, sizeof l->host, "%s", host);
-    l->next = n->listeners;
-    n->listeners = l;
-    return 0;
-}
-
-int net_unlisten(net_t *n, const char *host, int port)
-{
-    listener_t **pp, *l;
-    for (pp = &n->listeners; (l = *pp) != NULL; pp = &l->next) {
-        if (l->port == port && strcmp(l->host, host) == 0) {
-            *pp = l->next;
-            uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-            return 0;
-        }
-    }
-    return UV_ENOENT;
-}
-
-/* -- Connecting: resolve, then try each address in turn ---------------------------- */
-
-static void connect_req_free(connect_req_t *r)
-{
-    if (r->res) uv_freeaddrinfo(r->res);
-    free(r);
-}
-
-/* The connect failed for good: the caller hears it, the connection goes. */
-static void connect_fail(connect_req_t *r, int status)
-{
-    conn_t *c = r->c;
-    c->connecting = NULL;
-    connect_req_free(r);
-    connect_done(c, status);
-    if (c->sess) sess_close(c->sess, "connect failed");
-    conn_close_handles(c);
-}
-
-static void on_connect(uv_connect_t *req, int status);
-
-/* Start a connect to the next address. Returns 0, or the libuv error of
- * the last address tried when none is left. */
-static int connect_next(connect_req_t *r)
-{
-    conn_t *c = r->c;
-    for (;;) {
-        struct sockaddr_storage ss;
-        int rc;
-        if (r->has_literal) {
-            ss = r->literal;
-            r->has_literal = 0;
-        } else if (r->next) {
-            if (r->next->ai_addrlen > sizeof ss) { r->next = r->next->ai_next; continue; }
-            memcpy(&ss, r->next->ai_addr, r->next->ai_addrlen);
-            if (ss.ss_family == AF_INET6) ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)r->port);
-            else ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)r->port);
-            r->next = r->next->ai_next;
-        } else {
-            return r->last_err ? r->last_err : UV_EADDRNOTAVAIL;
-        }
-        r->req.data = r;
-        if ((rc = uv_tcp_connect(&r->req, &c->tcp, (struct sockaddr *)&ss, on_connect)) == 0) return 0;
-        r->last_err = rc;             /* e.g. no IPv6 here: the next address */
-    }
-}
-
-/* A failed attempt closed the TCP handle: a new one tries the next address
- * (unless the connection was given up meanwhile). */
-static void on_retry_closed(uv_handle_t *h)
-{
-    conn_t *c = h->data;
-    connect_req_t *r = c->connecting;
-    int rc = UV_ECANCELED;
-    if (!c->closing && r && (rc = uv_tcp_init(c->net->loop, &c->tcp)) == 0) {
-        c->tcp.data = c;
-        c->dead = 0;
-        if ((rc = connect_next(r)) < 0) connect_fail(r, rc);
-        return;
-    }
-    /* given up: the TCP handle stays closed, the timer closes now */
-    c->handles--;
-    if (r) {
-        c->connecting = NULL;
-        connect_req_free(r);
-    }
-    connect_done(c, rc);
-    if (c->sess && !c->closing) sess_close(c->sess, "connect failed");
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-}
-
-static void on_connect(uv_connect_t *req, int status)
-{
-    connect_req_t *r = req->data;
-    conn_t *c = r->c;
-    if (status == 0 && c->sess && !c->closing) {
-        c->connecting = NULL;
-        connect_req_free(r);
-        announce(c);
-        if (c->tls) tls_start(c->tls);  /* the ClientHello */
-        connect_done(c, 0);
-        return;
-    }
-    if (status == 0) status = UV_ECANCELED;
-    r->last_err = status;
-    if (status != UV_ECANCELED && c->sess && !c->closing && !c->dead && (r->next || r->has_literal)) {
-        c->dead = 1;                  /* not closing for good: on_retry_closed takes over */
-        uv_close((uv_handle_t *)&c->tcp, on_retry_closed);
-        return;
-    }
-    connect_fail(r, status);
-}
-
-static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
-{
-    connect_req_t *r = gai->data;
-    conn_t *c = r->c;
-    int rc;
-    r->res = res;
-    r->resolving = 0;
-    if (!c) {                         /* the connection went while we resolved */
-        connect_req_free(r);
-        return;
-    }
-    if (status < 0) {
-        connect_fail(r, status);
-        return;
-    }
-    if (c->closing || c->dead) {
-        connect_fail(r, UV_ECANCELED);
-        return;
-    }
-    r->next = res;
-    if ((rc = connect_next(r)) < 0) connect_fail(r, rc);
-}
-
-int net_connect(net_t *n, const char *host, int port, sess_side_t side,
-                const sess_config_t *cfg, net_connect_fn cb, void *arg)
-{
-    return net_connect_tls(n, host, port, side, cfg, NULL, NULL, cb, arg);
-}
-
-int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
-                    const sess_config_t *cfg, tls_ctx_t *tls, const char *hostname,
-                    net_connect_fn cb, void *arg)
-{
-    connect_req_t *r;
-    conn_t *c;
-    int rc;
-    if (port <= 0 || port > 65535) return UV_EINVAL;
-    if (!(r = calloc(1, sizeof *r))) return UV_ENOMEM;
-    if (!(c = conn_new(n, side, cfg, &rc))) {
-        free(r);
-        return rc;
-    }
-    r->c = c;
-    r->port = port;
-    r->gai.data = r;
-    if (tls && !(c->tls = tls_conn_new(tls, hostname ? hostname : host))) {
-        free(r);
-        sess_close(c->sess, "TLS: out of memory");
-        conn_close_handles(c);
-        return UV_ENOMEM;
-    }
-    snprintf(c->remote, sizeof c->remote, "%s:%d", host, port);
-    if (parse_literal(host, port, &r->literal) == 0) {   /* an address: no resolver */
-        r->has_literal = 1;
-        if ((rc = connect_next(r)) < 0) {
-            free(r);
-            sess_close(c->sess, "connect failed");
-            conn_close_handles(c);
-            return rc;
-        }
-    } else {                          /* a name: resolved now, at each connect */
-        struct addrinfo hints;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        r->resolving = 1;
-        if ((rc = uv_getaddrinfo(n->loop, &r->gai, on_resolved, host, NULL, &hints)) < 0) {
-            free(r);
-            sess_close(c->sess, "connect failed");
-            conn_close_handles(c);
-            return rc;
-        }
-    }
-    c->connect_cb = cb;
-    c->connect_arg = arg;
-    c->connecting = r;
-    return 0;
-}
-
 void net_shutdown(net_t *n)
 {
     listener_t *l;
@@ -974,7 +579,7 @@ void net_shutdown(net_t *n)
     n->shutting_down = 1;
     while ((l = n->listeners) != NULL) {
         n->listeners = l->next;
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        uv_close((uv_handle_t *)&l->tcp, net__on_listener_closed);
     }
     for (c = n->conns; c; c = c->next) {
         sess_state_t st;
@@ -984,7 +589,7 @@ void net_shutdown(net_t *n)
             sess_unbind(c->sess, uv_now(n->loop));
         else if (st != SESS_UNBINDING)
             sess_close(c->sess, "shutdown");
-        mark_dirty(c);
+        net__mark_dirty(c);
     }
     if (!n->conns) {
         close_prepare(n);

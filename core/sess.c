@@ -7,7 +7,7 @@
 
 #include "sess.h"
 #include "sess_defaults.h"               /* generated from lua/smpp/config.lua */
-#include "win.h"
+#include "sess_int.h"
 
 /* The schema and SESS_CONFIG_MAP list the same options, and the codec's
  * default cap is the session's. */
@@ -16,73 +16,11 @@ typedef char session_options_match_the_schema[(0 SESS_CONFIG_MAP(SESS_CONFIG_ONE
 #undef SESS_CONFIG_ONE
 typedef char max_pdu_default_is_the_codecs[SESS_DEFAULT_max_pdu == PDU_DEFAULT_MAX_LEN ? 1 : -1];
 
-/* A lent buffer larger than this is freed on release rather than kept as
- * the spare (a burst does not pin its memory to an idle session). */
-#define SESS_OUT_KEEP 65536
-
-struct sess_ctx_s {
-    sess_totals_t totals;
-    uint64_t      next_id;
-    pdu_t         rx_pdu, tx_pdu;   /* decoded input; the engine's own answers */
-};
-
-struct sess_s {
-    sess_ctx_t     *ctx;
-    uint64_t        id;
-    sess_side_t     side;
-    sess_state_t    state;
-    sess_state_t    bound_state;    /* the bound state an UNBINDING session had */
-    sess_config_t   cfg;
-    const sess_handler_t *h;
-    void           *ud;
-
-    win_t           win;            /* our requests awaiting a response */
-    win_t           rwin;           /* peer requests the owner is handling */
-    uint32_t        next_seq;
-    uint64_t        win_next;       /* no deadline in `win` is earlier (0 = none) */
-
-    uint64_t        created_ms, last_rx_ms, last_enquire_ms;
-    uint32_t        enquire_missed;
-    uint32_t        unbind_peer_seq;
-    int             unbind_peer;    /* peer's unbind waits for its unbind_resp */
-    int             unbind_ours;    /* 0 none, 1 to send once drained, 2 sent */
-    uint64_t        unbind_started_ms;
-
-    int             closing;
-    const char     *close_reason;
-
-    uint8_t        *in;             /* a partial PDU carried between reads */
-    size_t          in_len, in_cap;
-    uint8_t        *out;            /* encoded, not yet taken by the transport */
-    size_t          out_len, out_cap, inflight;
-    uint8_t        *spare;          /* a free buffer, taken when output starts again */
-    size_t          spare_cap;
-    uint8_t        *lent;           /* with the transport until released */
-    size_t          lent_len, lent_cap;
-
-    tb_t           *throttle;
-    char            system_id[17];
-    char            errmsg[160];
-    sess_stats_t    st;
-};
-
 const double sess_rtt_bounds_ms[SESS_RTT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
                                                      2500, 5000, 10000, 1e300};
 
-/* A counter of the session and of its context's totals. */
-#define COUNT(s, field) ((s)->st.field++, (s)->ctx->totals.sum.field++)
 
-/* -- Small helpers ------------------------------------------------------------ */
-
-const char *sess_strerror(int err)
-{
-    switch (err) {
-#define SESS_ERR_TEXT(name, n, text) case SESS_##name: return text;
-    SESS_ERRNO_MAP(SESS_ERR_TEXT)
-#undef SESS_ERR_TEXT
-    default: return "unknown error";
-    }
-}
+/* -- Context and defaults ----------------------------------------------------- */
 
 sess_ctx_t *sess_ctx_new(void)
 {
@@ -95,113 +33,14 @@ void sess_ctx_free(sess_ctx_t *ctx) { free(ctx); }
 
 const sess_totals_t *sess_ctx_totals(const sess_ctx_t *ctx) { return &ctx->totals; }
 
-/* -- Events ------------------------------------------------------------------- */
-
-static void emit(sess_t *s, sess_event_t ev)
-{
-    static const sess_severity_t severity[SESS_EV__COUNT] = {
-#define SESS_EV_SEV(name, sev) SESS_SEV_##sev,
-        SESS_EVENT_MAP(SESS_EV_SEV)
-#undef SESS_EV_SEV
-    };
-    if (!s->h->event) return;
-    ev.severity = severity[ev.kind];
-    s->h->event(s, &ev, s->ud);
-}
-
-static const char *cmd_name(uint32_t command_id, const char *dflt)
-{
-    const pdu_cmd_t *c = pdu_cmd_find(command_id);
-    return c ? c->name : dflt;
-}
-
-static const char *status_label(uint32_t status, const char *dflt)
-{
-    const char *n = pdu_status_name(status);
-    return n ? n : dflt;
-}
-
-const char *sess_event_format(const sess_t *s, const sess_event_t *e, char *buf, size_t n)
-{
-    const char *text = e->text ? e->text : "";
-    switch (e->kind) {
-    case SESS_EV_CLOSING:
-        snprintf(buf, n, "closing: %s", text);
-        break;
-    case SESS_EV_BOUND:
-        snprintf(buf, n, "bound %s as %s", s->system_id, sess_state_name(e->state));
-        break;
-    case SESS_EV_BIND_REFUSED:
-        snprintf(buf, n, "bind of '%s' refused: %s", s->system_id, status_label(e->status, "error"));
-        break;
-    case SESS_EV_BOUND_TO_SMSC:
-        snprintf(buf, n, "bound to the SMSC as %s", sess_state_name(e->state));
-        break;
-    case SESS_EV_BIND_REJECTED:
-        snprintf(buf, n, "bind refused: %s", status_label(e->status, "error"));
-        break;
-    case SESS_EV_UNBINDING:
-        snprintf(buf, n, "unbinding (%u requests outstanding, %u being handled)", e->n1, e->n2);
-        break;
-    case SESS_EV_PEER_UNBINDS:
-        snprintf(buf, n, "peer unbinds (%u requests outstanding, %u being handled)", e->n1, e->n2);
-        break;
-    case SESS_EV_PEER_DEAD:
-        snprintf(buf, n, "peer dead: %u enquire_link unanswered", e->n1);
-        break;
-    case SESS_EV_TIMEOUT:
-        snprintf(buf, n, "%s %u: no response within %u ms", cmd_name(e->command_id, "request"), e->seq, e->n1);
-        break;
-    case SESS_EV_UNMATCHED:
-        snprintf(buf, n, "response 0x%08X with sequence_number %u matches no request", e->command_id, e->seq);
-        break;
-    case SESS_EV_NACKED:
-        snprintf(buf, n, "%s %u answered with generic_nack %s", cmd_name(e->command_id, "request"), e->seq,
-                 status_label(e->status, "?"));
-        break;
-    case SESS_EV_BAD_RESPONSE:
-        snprintf(buf, n, "bad response to %s %u: %s", cmd_name(e->command_id, "request"), e->seq, text);
-        break;
-    case SESS_EV_REFUSED:
-        snprintf(buf, n, "%s %u refused with %s: %s", cmd_name(e->command_id, "PDU"), e->seq,
-                 status_label(e->status, "?"), text);
-        break;
-    case SESS_EV_DECLINED:
-        snprintf(buf, n, "no handler for %s: ESME_RINVCMDID", cmd_name(e->command_id, "PDU"));
-        break;
-    case SESS_EV_UNKNOWN_COMMAND:
-        snprintf(buf, n, "unknown command_id 0x%08X (sequence_number %u): generic_nack", e->command_id, e->seq);
-        break;
-    case SESS_EV_MALFORMED:
-        snprintf(buf, n, "malformed %s %u: %s (%s)", cmd_name(e->command_id, "PDU"), e->seq,
-                 status_label(e->status, "?"), text);
-        break;
-    case SESS_EV_FRAMING_LOST:
-        snprintf(buf, n, "framing lost: command_length %u outside 16..%u", e->n1, e->n2);
-        break;
-    case SESS_EV_RESPONSE_REFUSED:
-        snprintf(buf, n, "%s response refused by the encoder (%s); answering ESME_RSYSERR",
-                 cmd_name(e->command_id, "PDU"), text);
-        break;
-    default:
-        snprintf(buf, n, "event %d", (int)e->kind);
-    }
-    return buf;
-}
-
-const char *sess_state_name(sess_state_t st)
-{
-    static const char *const names[] = {"OPEN", "OUTBOUND", "BOUND_TX", "BOUND_RX",
-                                        "BOUND_TRX", "UNBINDING", "CLOSED"};
-    return (unsigned)st <= SESS_CLOSED ? names[st] : "?";
-}
-
 void sess_config_default(sess_config_t *c)
 {
 #define SESS_CONFIG_DEFAULT(key, field, scale) c->field = (uint32_t)(SESS_DEFAULT_##key * (scale));
     SESS_CONFIG_MAP(SESS_CONFIG_DEFAULT)
 #undef SESS_CONFIG_DEFAULT
 }
+
+/* -- Small helpers ------------------------------------------------------------ */
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -276,47 +115,6 @@ static int is_bind(uint32_t id)
 
 /* -- Output ------------------------------------------------------------------- */
 
-static int out_reserve(sess_t *s, size_t need)
-{
-    size_t cap;
-    uint8_t *p;
-    if (!s->out && s->spare) {          /* output starts again in the spare buffer */
-        s->out = s->spare;
-        s->out_cap = s->spare_cap;
-        s->spare = NULL;
-        s->spare_cap = 0;
-    }
-    cap = s->out_cap ? s->out_cap : 512;
-    while (cap < s->out_len + need) cap *= 2;
-    if (cap == s->out_cap) return 0;
-    if (!(p = realloc(s->out, cap))) return SESS_ENOMEM;
-    s->out = p;
-    s->out_cap = cap;
-    return 0;
-}
-
-/* Encode `p` at the end of the output. Returns octets or a SESS_E* code. */
-static long out_pdu(sess_t *s, pdu_t *p)
-{
-    pdu_error_t err;
-    long n;
-    int was_empty = s->out_len == 0;
-    if (out_reserve(s, 256)) return SESS_ENOMEM;
-    while ((n = pdu_encode(p, s->out + s->out_len, s->out_cap - s->out_len, &err)) == PDU_ENOSPC)
-        if (out_reserve(s, err.need)) return SESS_ENOMEM;
-    if (n < 0) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s", err.msg);
-        return SESS_EINVAL;
-    }
-    s->out_len += (size_t)n;
-    COUNT(s, tx_pdus);
-    s->st.tx_bytes += (uint64_t)n;
-    s->ctx->totals.sum.tx_bytes += (uint64_t)n;
-    COUNT(s, tx_cmd[cmd_index(p->cmd)]);
-    if (was_empty && s->h->output) s->h->output(s, s->ud);
-    return n;
-}
-
 /* A response the engine writes on its own (chores, refusals). */
 static void chore_respond(sess_t *s, uint32_t resp_id, uint32_t seq, uint32_t status)
 {
@@ -326,39 +124,8 @@ static void chore_respond(sess_t *s, uint32_t resp_id, uint32_t seq, uint32_t st
     if (resp_id == SMPP_GENERIC_NACK) COUNT(s, nacks_tx);
     if (status) COUNT(s, sent_error);
     count_status(&s->ctx->totals, status, 0);
-    out_pdu(s, tx);
+    sess__out_pdu(s, tx);
 }
-
-const uint8_t *sess_output_take(sess_t *s, size_t *len)
-{
-    *len = 0;
-    if (s->lent || !s->out_len) return NULL;
-    s->lent = s->out;
-    s->lent_len = *len = s->out_len;
-    s->lent_cap = s->out_cap;
-    s->out = NULL;
-    s->out_len = s->out_cap = 0;
-    return s->lent;
-}
-
-void sess_output_release(sess_t *s, const uint8_t *buf)
-{
-    if (!buf || buf != s->lent) return;
-    if (!s->spare && s->lent_cap <= SESS_OUT_KEEP) {
-        s->spare = s->lent;
-        s->spare_cap = s->lent_cap;
-    } else {
-        free(s->lent);
-    }
-    s->lent = NULL;
-    s->lent_len = s->lent_cap = 0;
-    /* what was queued meanwhile can go now */
-    if (s->out_len && s->h->output) s->h->output(s, s->ud);
-}
-
-void sess_set_inflight(sess_t *s, size_t octets) { s->inflight = octets; }
-size_t sess_output_pending(const sess_t *s) { return s->out_len + s->lent_len + s->inflight; }
-size_t sess_output_queued(const sess_t *s) { return s->out_len; }
 
 /* -- Life --------------------------------------------------------------------- */
 
@@ -427,7 +194,7 @@ void sess_close(sess_t *s, const char *reason)
     if (s->closing) return;
     s->closing = 1;
     s->close_reason = reason;
-    emit(s, (sess_event_t){.kind = SESS_EV_CLOSING, .text = reason});
+    sess__emit(s, (sess_event_t){.kind = SESS_EV_CLOSING, .text = reason});
     set_state(s, SESS_CLOSED);
     if (s->h->close) s->h->close(s, reason, s->ud);
 }
@@ -471,7 +238,7 @@ static long send_pdu(sess_t *s, pdu_t *p, sess_done_fn cb, void *arg, uint64_t n
         e->arg = arg;
         if (!s->win_next || e->deadline_ms < s->win_next) s->win_next = e->deadline_ms;
     }
-    if ((n = out_pdu(s, p)) < 0) {
+    if ((n = sess__out_pdu(s, p)) < 0) {
         if (cmd->resp_id) win_del(&s->win, seq, NULL);
         return n;
     }
@@ -527,9 +294,9 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
     resp->command_id = req->resp_id;
     resp->command_status = status;
     resp->sequence_number = seq;
-    if ((n = out_pdu(s, resp)) < 0) {
+    if ((n = sess__out_pdu(s, resp)) < 0) {
         /* The body was refused: the peer still gets an answer (counted there). */
-        emit(s, (sess_event_t){.kind = SESS_EV_RESPONSE_REFUSED, .command_id = req->id, .seq = seq,
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_RESPONSE_REFUSED, .command_id = req->id, .seq = seq,
                                .text = s->errmsg});
         chore_respond(s, req->resp_id, seq, SMPP_ESME_RSYSERR);
         status = SMPP_ESME_RSYSERR;
@@ -539,11 +306,11 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
     }
     if (is_bind(e.command_id)) {
         if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
-            emit(s, (sess_event_t){.kind = SESS_EV_BOUND, .command_id = req->id, .seq = seq,
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND, .command_id = req->id, .seq = seq,
                                    .state = bound_by(e.command_id)});
             set_state(s, bound_by(e.command_id));
         } else {
-            emit(s, (sess_event_t){.kind = SESS_EV_BIND_REFUSED, .command_id = req->id, .seq = seq,
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BIND_REFUSED, .command_id = req->id, .seq = seq,
                                    .status = status});
         }
     }
@@ -557,7 +324,7 @@ int sess_unbind(sess_t *s, uint64_t now_ms)
     s->bound_state = s->state;
     s->unbind_ours = 1;
     s->unbind_started_ms = now_ms;
-    emit(s, (sess_event_t){.kind = SESS_EV_UNBINDING, .n1 = s->win.count, .n2 = s->rwin.count});
+    sess__emit(s, (sess_event_t){.kind = SESS_EV_UNBINDING, .n1 = s->win.count, .n2 = s->rwin.count});
     set_state(s, SESS_UNBINDING);
     drain(s, now_ms);
     return 0;
@@ -596,7 +363,7 @@ static void on_enquire_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     if (err == 0 || err == SESS_ENACK) {
         s->enquire_missed = 0;
     } else if (err == SESS_ETIMEOUT && ++s->enquire_missed >= s->cfg.enquire_link_misses) {
-        emit(s, (sess_event_t){.kind = SESS_EV_PEER_DEAD, .n1 = s->enquire_missed});
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_PEER_DEAD, .n1 = s->enquire_missed});
         sess_close(s, "enquire_link unanswered");
     }
 }
@@ -611,7 +378,7 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
     sess_totals_t *tot = &s->ctx->totals;
     if (!win_del(&s->win, p->sequence_number, &e)) {
         COUNT(s, unmatched);
-        emit(s, (sess_event_t){.kind = SESS_EV_UNMATCHED, .command_id = p->command_id, .seq = p->sequence_number});
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_UNMATCHED, .command_id = p->command_id, .seq = p->sequence_number});
         return;
     }
     req = pdu_cmd_find(e.command_id);
@@ -627,14 +394,14 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
     count_status(tot, p->command_status, 1);
     if (p->command_id == SMPP_GENERIC_NACK) {
         COUNT(s, nacks_rx);
-        emit(s, (sess_event_t){.kind = SESS_EV_NACKED, .command_id = req->id, .seq = p->sequence_number,
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_NACKED, .command_id = req->id, .seq = p->sequence_number,
                                .status = p->command_status});
         if (cb) cb(s, e.arg, p, SESS_ENACK);
         return;
     }
     if (p->command_id != req->resp_id || st != SMPP_ESME_ROK) {
         COUNT(s, malformed);
-        emit(s, (sess_event_t){.kind = SESS_EV_BAD_RESPONSE, .command_id = req->id, .seq = p->sequence_number,
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_BAD_RESPONSE, .command_id = req->id, .seq = p->sequence_number,
                                .text = st != SMPP_ESME_ROK ? "malformed" : "wrong command_id"});
         if (cb) cb(s, e.arg, NULL, SESS_EBADRESP);
         return;
@@ -643,11 +410,11 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
     else COUNT(s, resp_ok);
     if (is_bind(e.command_id)) {
         if (p->command_status == SMPP_ESME_ROK) {
-            emit(s, (sess_event_t){.kind = SESS_EV_BOUND_TO_SMSC, .command_id = req->id,
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND_TO_SMSC, .command_id = req->id,
                                    .seq = p->sequence_number, .state = bound_by(e.command_id)});
             set_state(s, bound_by(e.command_id));
         } else {
-            emit(s, (sess_event_t){.kind = SESS_EV_BIND_REJECTED, .command_id = req->id,
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BIND_REJECTED, .command_id = req->id,
                                    .seq = p->sequence_number, .status = p->command_status});
         }
     }
@@ -657,7 +424,7 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
 static void refuse(sess_t *s, const pdu_t *p, uint32_t status, const char *why)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    emit(s, (sess_event_t){.kind = SESS_EV_REFUSED, .command_id = p->command_id, .seq = p->sequence_number,
+    sess__emit(s, (sess_event_t){.kind = SESS_EV_REFUSED, .command_id = p->command_id, .seq = p->sequence_number,
                            .status = status, .text = why});
     chore_respond(s, cmd && cmd->resp_id ? cmd->resp_id : SMPP_GENERIC_NACK, p->sequence_number,
                   status);
@@ -668,7 +435,7 @@ static void refuse(sess_t *s, const pdu_t *p, uint32_t status, const char *why)
 static void decline(sess_t *s, const pdu_t *p, uint64_t now)
 {
     if (p->cmd->resp_id) {
-        emit(s, (sess_event_t){.kind = SESS_EV_DECLINED, .command_id = p->command_id, .seq = p->sequence_number});
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_DECLINED, .command_id = p->command_id, .seq = p->sequence_number});
         sess_respond(s, p->sequence_number, NULL, SMPP_ESME_RINVCMDID, now);
     } else if (p->command_id == SMPP_OUTBIND) {
         sess_close(s, "outbind refused: no outbind handler");
@@ -704,7 +471,7 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
             refuse(s, p, SMPP_ESME_RINVBNDSTS, "unbind already in progress");
             return;
         }
-        emit(s, (sess_event_t){.kind = SESS_EV_PEER_UNBINDS, .n1 = s->win.count, .n2 = s->rwin.count});
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_PEER_UNBINDS, .n1 = s->win.count, .n2 = s->rwin.count});
         if (s->state != SESS_UNBINDING) {
             s->bound_state = s->state;
             s->unbind_started_ms = now;
@@ -768,7 +535,7 @@ static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
     if (cmd) COUNT(s, rx_cmd[cmd_index(cmd)]);
     if (st == SMPP_ESME_RINVCMDID) {
         COUNT(s, malformed);
-        emit(s, (sess_event_t){.kind = SESS_EV_UNKNOWN_COMMAND, .command_id = rx->command_id,
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_UNKNOWN_COMMAND, .command_id = rx->command_id,
                                .seq = rx->sequence_number});
         chore_respond(s, SMPP_GENERIC_NACK, rx->sequence_number, SMPP_ESME_RINVCMDID);
         return;
@@ -780,7 +547,7 @@ static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
     }
     if (st != SMPP_ESME_ROK) {
         COUNT(s, malformed);
-        emit(s, (sess_event_t){.kind = SESS_EV_MALFORMED, .command_id = rx->command_id,
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_MALFORMED, .command_id = rx->command_id,
                                .seq = rx->sequence_number, .status = st, .text = err.msg});
         if (!cmd->resp_id && cmd->id == SMPP_ALERT_NOTIFICATION) return; /* no answer exists */
         chore_respond(s, st == SMPP_ESME_RINVCMDLEN || !cmd->resp_id ? SMPP_GENERIC_NACK
@@ -801,7 +568,7 @@ static size_t process(sess_t *s, const uint8_t *buf, size_t len, uint64_t now)
             uint32_t cl = be32(buf + pos);
             uint32_t seq = len - pos >= 16 ? be32(buf + pos + 12) : 0;
             COUNT(s, malformed);
-            emit(s, (sess_event_t){.kind = SESS_EV_FRAMING_LOST, .seq = seq, .n1 = cl, .n2 = s->cfg.max_pdu});
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_FRAMING_LOST, .seq = seq, .n1 = cl, .n2 = s->cfg.max_pdu});
             chore_respond(s, SMPP_GENERIC_NACK, seq, SMPP_ESME_RINVCMDLEN);
             sess_close(s, "framing lost (bad command_length)");
             return len;
@@ -869,7 +636,7 @@ static void expire_window(sess_t *s, uint64_t now)
     for (i = 0; i < n; i++) {
         win_del(&s->win, list[i].seq, NULL);
         COUNT(s, timeouts);
-        emit(s, (sess_event_t){.kind = SESS_EV_TIMEOUT, .command_id = list[i].command_id, .seq = list[i].seq,
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_TIMEOUT, .command_id = list[i].command_id, .seq = list[i].seq,
                                .n1 = s->cfg.response_timeout_ms});
         if (list[i].cb) ((sess_done_fn)list[i].cb)(s, list[i].arg, NULL, SESS_ETIMEOUT);
     }
