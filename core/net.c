@@ -405,7 +405,7 @@ void net__conn_close_handles(conn_t *c)
     c->dead = 1;
     read_pause(c);
     if (c->connecting && c->connecting->resolving)   /* on_resolved still runs, and frees it */
-        uv_cancel((uv_req_t *)&c->connecting->gai);
+        uv_cancel((uv_req_t *)&c->connecting->gai);   /* UV_EBUSY once it runs: then it ends by itself */
     if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, net__on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, net__on_handle_closed);
 }
