@@ -10,9 +10,11 @@ WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
             $(if $(filter 1,$(WERROR)),-Werror,)
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore -I$(BUILD)/gen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+LUAJIT_CFLAGS = $(shell pkg-config --cflags luajit)
+LUAJIT_LIBS   = $(shell pkg-config --libs luajit)
 
 # Debian packages the build and the tests need (see README "Dependencies").
 DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev libssl-dev lua-cjson \
@@ -29,22 +31,28 @@ Q := @
 endif
 
 # The codec alone (pure C), the engine (sans-I/O session + libuv transport),
-# and the Lua side (PDU tables, runtime) on top.
+# and the Lua side on top: the codec as Lua tables (lbridge.c, the
+# smpp.codec module) and the runtime (rt_*.c, the smpp.core module).
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
-ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
+ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c core/log.c core/net.c \
+              core/net_listen.c core/net_connect.c core/tls.c
 LOAD_SRC   := core/load.c
-LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c
+BRIDGE_SRC := core/lbridge.c
+LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
+              core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/lcrypto.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
 LSTORE_OBJ := $(BUILD)/lstore.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
-LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
-SESS_TEST_SRC := core/sess.c core/win.c core/tb.c core/log.c
+BRIDGE_OBJ := $(BRIDGE_SRC:core/%.c=$(BUILD)/%.o)
+LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o) $(BRIDGE_OBJ)
+SESS_TEST_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
 STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
+CODEC_MODULE := $(BUILD)/smpp/codec.so
 BIN        := $(BUILD)/smppgw
 TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store
 BENCH_BIN  := $(BUILD)/bench_pdu
@@ -53,7 +61,7 @@ EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus
 
-all: deps $(BIN) $(LUA_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
+all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
 # -- Dependencies -------------------------------------------------------------
 # Silent when everything is installed; otherwise prints the apt command it runs.
@@ -79,7 +87,14 @@ deps-test: deps
 
 # -- Build --------------------------------------------------------------------
 
-$(BUILD)/%.o: core/%.c | deps
+# Generated: the session defaults, from the schema of lua/smpp/config.lua.
+GEN_HDRS := $(BUILD)/gen/sess_defaults.h
+$(BUILD)/gen/sess_defaults.h: lua/smpp/config.lua core/gen/sess_defaults.lua | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@",true)
+	$(Q)LUA_PATH="lua/?.lua;;" luajit core/gen/sess_defaults.lua > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.o: core/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<",true)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC $(PKG_CFLAGS) -MMD -MP -c $< -o $@
@@ -91,7 +106,9 @@ $(BUILD)/libsmppcodec.a: $(CODEC_OBJ)
 $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 	$(Q)ar rcs $@ $^
 
-# The Lua C module that `require "smpp.core"` loads from plain luajit/busted.
+# The Lua C modules that `require "smpp.core"` (the runtime) and
+# `require "smpp.codec"` (the codec alone: no libuv, OpenSSL or
+# http-parser) load from plain luajit/busted.
 $(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
@@ -102,6 +119,11 @@ $(STORE_MODULE): $(LSTORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -shared -o $@ $^ -lsqlite3 -lm
+
+$(CODEC_MODULE): $(BRIDGE_OBJ) $(CODEC_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -shared -o $@ $^
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
 $(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
@@ -126,15 +148,15 @@ $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 $(BENCH_STORE): $(BUILD)/bench/bench_store.o $(STORE_OBJ)
 	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
 
-$(BUILD)/test/%.o: core/test/%.c | deps
+$(BUILD)/test/%.o: core/test/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/examples/%.o: core/examples/%.c | deps
+$(BUILD)/examples/%.o: core/examples/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/bench/%.o: core/bench/%.c | deps
+$(BUILD)/bench/%.o: core/bench/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -186,7 +208,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-asan: deps corpus
+asan: deps corpus $(GEN_HDRS)
 	@mkdir -p $(BUILD)/asan
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_pdu \
 	  core/test/test_pdu.c $(CODEC_SRC)
@@ -198,10 +220,13 @@ asan: deps corpus
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
 	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(LUAJIT_CFLAGS) -o $(BUILD)/asan/fuzz_lbridge_replay \
+	  core/fuzz/fuzz_lbridge.c core/fuzz/replay.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
 	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus
+	$(BUILD)/asan/fuzz_lbridge_replay $(BUILD)/corpus
 
 # The whole busted suite against smppgw built with ASan/UBSan (leak check
 # at exit included): every report lands in $(BUILD)/asan-suite/reports and
@@ -246,18 +271,23 @@ FUZZ_TIME ?= 60
 corpus: all
 	@$(LUA_ENV) luajit spec/vectors/write_corpus.lua $(BUILD)/corpus
 
-# Two targets, each for FUZZ_TIME seconds: the decoder, and the session
-# engine fed a hostile byte stream (core/fuzz/fuzz_sess.c).
-fuzz: deps-fuzz corpus
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_sess
+# Three targets, each for FUZZ_TIME seconds: the decoder, the session
+# engine fed a hostile byte stream (core/fuzz/fuzz_sess.c), and the Lua
+# bridge's PDU tables (core/fuzz/fuzz_lbridge.c: decode, push, check, encode).
+fuzz: deps-fuzz corpus $(GEN_HDRS)
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_sess $(BUILD)/fuzz/corpus_lbridge
 	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_decode \
 	  core/fuzz/fuzz_decode.c $(CODEC_SRC)
 	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_sess \
 	  core/fuzz/fuzz_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
+	$(Q)clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $(LUAJIT_CFLAGS) -o $(BUILD)/fuzz/fuzz_lbridge \
+	  core/fuzz/fuzz_lbridge.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
 	$(BUILD)/fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -max_len=70000 \
 	  -print_final_stats=1 $(BUILD)/fuzz/corpus $(BUILD)/corpus
 	$(BUILD)/fuzz/fuzz_sess -max_total_time=$(FUZZ_TIME) -max_len=8192 \
 	  -print_final_stats=1 $(BUILD)/fuzz/corpus_sess $(BUILD)/corpus
+	$(BUILD)/fuzz/fuzz_lbridge -max_total_time=$(FUZZ_TIME) -max_len=70000 \
+	  -print_final_stats=1 $(BUILD)/fuzz/corpus_lbridge $(BUILD)/corpus
 
 clean:
 	rm -rf $(BUILD)

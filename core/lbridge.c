@@ -1,5 +1,7 @@
 /* lbridge.c -- PDU <-> Lua table, driven by the same tables as the codec,
- * and the `smpp.core` module (decode, encode, the tables as constants).
+ * and the `smpp.codec` module (decode, encode, frame, the tables as
+ * constants). Needs only the codec and Lua: build/smpp/codec.so loads in
+ * plain luajit without libuv, OpenSSL or http-parser.
  *
  * A PDU table: command, command_id, command_status, sequence_number, then the
  * body fields and the TLVs by their specification names. Unknown TLVs sit
@@ -14,8 +16,6 @@
 #include <lua.h>
 
 #include "lbridge.h"
-#include "lcrypto.h"
-#include "lrt.h"
 
 #define SMPPGW_VERSION "0.1.0"
 
@@ -47,6 +47,13 @@ static void cache_build(lua_State *L)
     size_t i;
     const pdu_cmd_t *c;
     const pdu_tlv_def_t *t;
+    lua_pushlightuserdata(L, &cache_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (!lua_isnil(L, -1)) {               /* built by an earlier open */
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
     lua_pushlightuserdata(L, &cache_key);
     lua_createtable(L, 400, 100);
 #define KEY(code, name) do { \
@@ -457,7 +464,7 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
                     lua_rawgeti(L, -1, k);
                     e = check_addr(L, p, pdu_field_info(id)->kind == PDU_KIND_UNSUCC, k);
                     lua_pop(L, 1);
-                    if (e) { if (e != check_msg) snprintf(check_msg, sizeof check_msg, "%s: %s", name, e); goto fail; }
+                    if (e) { if (e != check_msg) snprintf(check_msg, sizeof check_msg, "%.60s: %.100s", name, e); goto fail; }
                 }
                 break;
             }
@@ -651,20 +658,18 @@ static void push_tables(lua_State *L)
     lua_setfield(L, -2, "statuses");
 }
 
-static const luaL_Reg core_funcs[] = {
+static const luaL_Reg codec_funcs[] = {
     {"decode", l_decode},
     {"encode", l_encode},
     {"frame", l_frame},
     {NULL, NULL}
 };
 
-int luaopen_smpp_core(lua_State *L)
+int luaopen_smpp_codec(lua_State *L)
 {
     cache_build(L);
     lua_newtable(L);
-    luaL_register(L, NULL, core_funcs);
-    lrt_register(L);
-    lcrypto_register(L);
+    luaL_register(L, NULL, codec_funcs);
     push_tables(L);
     lua_pushliteral(L, SMPPGW_VERSION);
     lua_setfield(L, -2, "version");

@@ -1,5 +1,5 @@
-/* lbridge.h -- PDUs as Lua tables, and the `smpp.core` Lua module.
- * The only place where pdu_t meets lua_State.
+/* lbridge.h -- PDUs as Lua tables, and the `smpp.codec` Lua module.
+ * The only place where pdu_t meets lua_State; depends on the codec alone.
  */
 #ifndef SMPPGW_LBRIDGE_H
 #define SMPPGW_LBRIDGE_H
@@ -8,9 +8,11 @@
 
 #include "pdu.h"
 
-/* Open the module: returns 1 with the `smpp.core` table on the stack. Used
- * by `require "smpp.core"` (as a C module) and preloaded by smppgw. */
-int luaopen_smpp_core(lua_State *L);
+/* Open the codec module: returns 1 with a new table on the stack holding
+ * decode, encode, frame, the tables (commands, tlvs, statuses), version and
+ * default_max_len. `require "smpp.codec"` loads it (build/smpp/codec.so, or
+ * preloaded by smppgw); the runtime module smpp.core starts from it. */
+int luaopen_smpp_codec(lua_State *L);
 
 /* Push `pdu` as a new table keyed by the specification's names (see README,
  * "PDUs as Lua tables"). Strings are copied into Lua, so `pdu` and the

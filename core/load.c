@@ -258,8 +258,8 @@ struct load_conn_s {
 };
 
 #define LOAD_MAX_CONNECTING 256      /* connects + binds in progress at once */
-#define LOAD_STATUS_OTHER   0x114    /* statuses above the table share a slot */
-#define LOAD_NERR           10       /* engine errors SESS_EWINDOW..SESS_ENOREQ */
+#define LOAD_STATUS_OTHER   PDU_STATUS_SPAN  /* statuses above the table share a slot */
+#define LOAD_NERR           SESS_E_COUNT   /* engine errors, by sess_err_index() */
 
 static struct {
     load_opts_t  o;
@@ -277,7 +277,7 @@ static struct {
     unsigned long long responses;     /* round trips: ok + failed by a response */
     uint64_t     first_send_ns, last_done_ns;
     uint64_t     failed_status[LOAD_STATUS_OTHER + 1]; /* by command_status */
-    uint64_t     failed_err[LOAD_NERR];                /* by -err - 10 */
+    uint64_t     failed_err[LOAD_NERR];                /* by sess_err_index() */
     load_hist_t  hist;
     /* --dlr: message_id -> send time of messages awaiting their receipt */
     struct load_msg_s **ids;
@@ -371,7 +371,7 @@ static uint64_t load_id_take(const char *id, size_t len)
 
 /* A request from the peer: receipts are counted and matched; every
  * deliver_sm / data_sm is answered ESME_ROK, anything else ESME_RINVCMDID. */
-static void load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+static int load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     (void)ud;
     if (req->command_id == SMPP_DELIVER_SM || req->command_id == SMPP_DATA_SM) {
@@ -400,10 +400,9 @@ static void load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
             if (L.dlr_waiting && !L.pending_dlr) load_finish();
         }
     }
-    if (req->cmd->resp_id)
-        sess_respond(s, req->sequence_number, NULL,
-                     req->command_id == SMPP_DELIVER_SM || req->command_id == SMPP_DATA_SM
-                     ? SMPP_ESME_ROK : SMPP_ESME_RINVCMDID, net_now(n));
+    if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return SESS_DECLINED;
+    sess_respond(s, req->sequence_number, NULL, SMPP_ESME_ROK, net_now(n));
+    return SESS_TAKEN;
 }
 
 /* -- Progress ------------------------------------------------------------------- */
@@ -448,8 +447,8 @@ static void load_count(const pdu_t *resp, int err)
         if (!err) {
             uint32_t st = resp->command_status;
             L.failed_status[st < LOAD_STATUS_OTHER ? st : LOAD_STATUS_OTHER]++;
-        } else if (-err - 10 >= 0 && -err - 10 < LOAD_NERR) {
-            L.failed_err[-err - 10]++;
+        } else if (sess_err_index(err) >= 0) {
+            L.failed_err[sess_err_index(err)]++;
         }
     }
 }
@@ -707,7 +706,7 @@ static void load_print_failures(int json)
     }
     for (i = 0; i < LOAD_NERR; i++) {
         if (!L.failed_err[i]) continue;
-        printf(json ? "%s\"%s\":%llu" : "%s%s %llu", sep, sess_strerror(-(int)i - 10),
+        printf(json ? "%s\"%s\":%llu" : "%s%s %llu", sep, sess_strerror(SESS_E_AT(i)),
                (unsigned long long)L.failed_err[i]);
         sep = json ? "," : ", ";
     }

@@ -14,6 +14,7 @@
 #include "lbridge.h"
 #include "load.h"
 #include "lstore.h"
+#include "rt_serve.h"
 
 /* Where lua/ lives: $SMPPGW_LUA_DIR, else ../lua beside the binary (the
  * build tree: build/smppgw -> lua/), else the installed share directory. */
@@ -65,8 +66,8 @@ int main(int argc, char **argv)
     }
     luaL_openlibs(L);
 
-    /* package.path gets lua/ first; smpp.core and the store are linked in,
-     * not loaded. */
+    /* package.path gets lua/ first; smpp.core, smpp.codec and the store
+     * are linked in, not loaded. */
     lua_dir(dir, sizeof dir);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path");
@@ -79,6 +80,8 @@ int main(int argc, char **argv)
     lua_setfield(L, -2, "smpp.core");
     lua_pushcfunction(L, luaopen_smpp_store_sqlite);
     lua_setfield(L, -2, "smpp.store_sqlite");
+    lua_pushcfunction(L, luaopen_smpp_codec);
+    lua_setfield(L, -2, "smpp.codec");
     lua_pop(L, 2);
 
     /* rc = require("smpp.cli").main({argv...}) */

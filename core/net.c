@@ -1,83 +1,35 @@
-/* net.c -- libuv transport for sessions: accept/connect, read -> sess_feed,
- * batched writes in the prepare phase, per-session timer, back-pressure,
- * close after the last write.
+/* net.c -- libuv transport for sessions: the connections (read ->
+ * sess_feed, batched writes in the prepare phase, per-session timer,
+ * back-pressure, close after the last write), shutdown and lookups. It
+ * logs what the engine reports (sess.c writes no log lines). Listening and
+ * accepting are in net_listen.c, connecting in net_connect.c.
+ *
+ * Who owns what: the net owns its sessions' context (sess_ctx_t), every
+ * connection and listener, and the read buffer they share. A connection
+ * owns its two handles (TCP, timer) and its session, freed when both
+ * handles have closed. The output buffer being written is the session's,
+ * lent until the write callback releases it (one such write at a time);
+ * TLS ciphertext is copied into a write request of its own.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
-#include "net.h"
-#include "tls.h"
+#include "net_int.h"
 
-typedef struct conn_s conn_t;
-typedef struct map_slot_s { uint64_t id; conn_t *c; } map_slot_t;
-
-struct conn_s {
-    uv_tcp_t        tcp;
-    uv_timer_t      timer;
-    net_t          *net;
-    sess_t         *sess;
-    uint64_t        armed;        /* deadline the timer is set for (0 = none) */
-    size_t          inflight;     /* octets handed to uv_write, not yet written */
-    int             reading;
-    int             dirty;        /* on net->dirty: flush output, re-arm timer */
-    int             closing;      /* sess asked to close: finish writes, then close */
-    int             shut;         /* uv_shutdown started (FIN after the last write) */
-    int             eof;          /* the peer closed its side */
-    int             handles;      /* uv handles still open (tcp, timer) */
-    int             announced;    /* owner.opened was called */
-    intptr_t        owner_data;
-    char            remote[64];
-    char            local[64];    /* our address of this connection */
-    net_connect_fn  connect_cb;
-    void           *connect_arg;
-    tls_conn_t     *tls;          /* NULL for plain TCP */
-    conn_t         *next, *prev;  /* all connections */
-    conn_t         *dirty_next;
-};
-
-typedef struct listener_s {
-    uv_tcp_t        tcp;
-    net_t          *net;
-    char            host[64];
-    int             port;         /* as bound */
-    tls_ctx_t      *tls;          /* TLS listener, or NULL */
-    sess_side_t     side;
-    sess_config_t   cfg;
-    struct listener_s *next;
-} listener_t;
-
-struct net_s {
-    uv_loop_t      *loop;
-    const net_owner_t *owner;
-    void           *ud;
-    uv_prepare_t    prepare;
-    conn_t         *conns;
-    conn_t         *dirty;
-    listener_t     *listeners;
-    size_t          count;
-    size_t          max_total, max_per_address;
-    uint64_t        refused;
-    int             shutting_down;
-    /* id -> conn, open addressing (ids only grow; deleted slots are
-     * tombstoned and the table is rebuilt when it fills) */
-    map_slot_t     *map;
-    size_t          map_cap, map_used;
-    int             prepare_closed;
-};
-
+/* A TLS write: ciphertext copied out of the TLS layer. */
 typedef struct write_s {
     uv_write_t      req;
-    conn_t         *c;
     uint8_t        *data;
     size_t          len;
 } write_t;
 
-static void conn_close_handles(conn_t *c);
+void net__conn_close_handles(conn_t *c);
 static void shutdown_conn(conn_t *c);
 static void read_start(conn_t *c);
 static void close_prepare(net_t *n);
+void net__on_handle_closed(uv_handle_t *h);
 
 /* -- id map --------------------------------------------------------------------- */
 
@@ -124,7 +76,7 @@ sess_t *net_find(net_t *n, uint64_t id)
 
 /* -- Scheduling: output and timers ---------------------------------------------- */
 
-static void mark_dirty(conn_t *c)
+void net__mark_dirty(conn_t *c)
 {
     if (c->dirty) return;
     c->dirty = 1;
@@ -148,61 +100,104 @@ static void unmark_dirty(conn_t *c)
 
 void net_touch(sess_t *s)
 {
-    mark_dirty(sess_userdata(s));
+    net__mark_dirty(sess_userdata(s));
+}
+
+static void read_pause(conn_t *c)
+{
+    if (!c->reading) return;
+    uv_read_stop((uv_stream_t *)&c->tcp);      /* cannot fail on an open stream */
+    c->reading = 0;
 }
 
 static void on_write(uv_write_t *req, int status)
 {
-    write_t *w = (write_t *)req;
-    conn_t *c = w->c;
-    c->inflight -= w->len;
-    free(w->data);
-    free(w);
+    conn_t *c = req->data;
+    if (req == &c->wreq) {              /* the session's lent buffer */
+        const uint8_t *buf = c->wbuf;
+        c->wbuf = NULL;
+        if (c->sess) sess_output_release(c->sess, buf);   /* what was queued meanwhile goes next */
+    } else {                            /* TLS ciphertext */
+        write_t *w = (write_t *)req;
+        c->inflight -= w->len;
+        free(w->data);
+        free(w);
+        if (c->sess) sess_set_inflight(c->sess, c->inflight);
+    }
     if (!c->sess) return;                       /* handles are closing */
-    sess_set_inflight(c->sess, c->inflight);
     if (status < 0) log_msg(LOG_WARN, sess_id(c->sess), "write failed: %s", uv_strerror(status));
     if (status < 0 && !c->closing) sess_close(c->sess, "write failed");
-    if (c->closing) return;
+    if (c->closing) {
+        net__mark_dirty(c);                  /* the rest of the output, then the shutdown */
+        return;
+    }
     /* back-pressure released: the peer reads again */
     if (!c->reading && sess_output_pending(c->sess) <= sess_config(c->sess)->max_output / 2)
         read_start(c);
 }
 
+/* Write `len` octets: the lent buffer through c->wreq, or TLS ciphertext
+ * (malloc'd, owned by the write). Returns 0 or a libuv error. */
+static int write_out(conn_t *c, const uint8_t *data, size_t len, int lent)
+{
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    uv_write_t *req;
+    int rc;
+    if (lent) {
+        req = &c->wreq;
+        c->wbuf = data;
+    } else {
+        write_t *w = malloc(sizeof *w);
+        if (!w) return UV_ENOMEM;
+        w->data = (uint8_t *)data;
+        w->len = len;
+        req = &w->req;
+        c->inflight += len;
+        sess_set_inflight(c->sess, c->inflight);
+    }
+    req->data = c;
+    if ((rc = uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_write)) < 0) {
+        if (lent) {
+            c->wbuf = NULL;
+        } else {
+            c->inflight -= len;
+            sess_set_inflight(c->sess, c->inflight);
+            free(req);
+        }
+    }
+    return rc;
+}
+
 static void flush(conn_t *c)
 {
     size_t len;
-    uint8_t *data;
-    write_t *w;
-    uv_buf_t buf;
+    const uint8_t *plain;
+    uint8_t *cipher;
     int rc;
-    if (!c->sess || c->handles < 2) return;
-    data = sess_output_take(c->sess, &len);
-    if (c->tls) {                       /* encrypt; the handshake may add its own bytes */
-        if (data && tls_write(c->tls, data, len) < 0) {
-            free(data);
+    if (!c->sess || c->dead || c->handles < 2) return;
+    if (!c->tls) {
+        if (c->wbuf || !(plain = sess_output_take(c->sess, &len))) return;   /* busy, or nothing */
+        if ((rc = write_out(c, plain, len, 1)) < 0) {
+            sess_output_release(c->sess, plain);
+            log_msg(LOG_WARN, sess_id(c->sess), "write failed: %s", uv_strerror(rc));
+            sess_close(c->sess, "write failed");
+        }
+        return;
+    }
+    /* TLS: encrypt at once (the plaintext goes back to the session); the
+     * handshake may add bytes of its own */
+    if ((plain = sess_output_take(c->sess, &len)) != NULL) {
+        rc = tls_write(c->tls, plain, len);
+        sess_output_release(c->sess, plain);
+        if (rc < 0) {
             sess_close(c->sess, "TLS write failed");
             return;
         }
-        free(data);
-        data = tls_take_output(c->tls, &len);
     }
-    if (!data) return;
-    if (!(w = malloc(sizeof *w))) {
-        free(data);
-        sess_close(c->sess, "out of memory");
-        return;
-    }
-    w->c = c;
-    w->data = data;
-    w->len = len;
-    buf = uv_buf_init((char *)data, (unsigned)len);
-    c->inflight += len;
-    sess_set_inflight(c->sess, c->inflight);
-    if ((rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write)) < 0) {
+    if (!(cipher = tls_take_output(c->tls, &len))) return;
+    if ((rc = write_out(c, cipher, len, 0)) < 0) {
+        free(cipher);
         log_msg(LOG_WARN, sess_id(c->sess), "write failed: %s", uv_strerror(rc));
-        c->inflight -= len;
-        free(data);
-        free(w);
         sess_close(c->sess, "write failed");
     }
 }
@@ -214,7 +209,7 @@ static void flush(conn_t *c)
 static void on_discard(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
-    if (nread < 0) conn_close_handles(st->data);
+    if (nread < 0) net__conn_close_handles(st->data);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
@@ -223,24 +218,24 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 {
     conn_t *c = req->data;
     free(req);
-    if (status < 0 || c->handles < 2 || c->eof
+    if (status < 0 || c->dead || c->handles < 2 || c->eof
         || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_discard) < 0)
-        conn_close_handles(c);
+        net__conn_close_handles(c);
 }
 
 static void shutdown_conn(conn_t *c)
 {
     uv_shutdown_t *req;
-    if (c->shut || c->handles < 2) return;
+    if (c->shut || c->dead || c->handles < 2) return;
     c->shut = 1;
     if (!(req = malloc(sizeof *req))) {
-        conn_close_handles(c);
+        net__conn_close_handles(c);
         return;
     }
     req->data = c;
     if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         free(req);
-        conn_close_handles(c);
+        net__conn_close_handles(c);
     }
 }
 
@@ -249,26 +244,30 @@ static void on_timer(uv_timer_t *t)
     conn_t *c = t->data;
     c->armed = 0;
     if (!c->sess || c->closing) {
-        if (c->closing) conn_close_handles(c);  /* the close grace period ran out */
+        if (c->closing) net__conn_close_handles(c);  /* the close grace period ran out */
         return;
     }
     sess_tick(c->sess, uv_now(c->net->loop));
-    mark_dirty(c);
+    net__mark_dirty(c);
 }
 
 static void rearm(conn_t *c)
 {
     uint64_t d, now;
-    if (c->closing) return;
+    int rc;
+    if (c->closing || c->dead) return;
     d = sess_next_deadline(c->sess);
     if (d == c->armed) return;
     c->armed = d;
     if (!d) {
-        uv_timer_stop(&c->timer);
+        uv_timer_stop(&c->timer);               /* cannot fail */
         return;
     }
     now = uv_now(c->net->loop);
-    uv_timer_start(&c->timer, on_timer, d > now ? d - now : 0, 0);
+    if ((rc = uv_timer_start(&c->timer, on_timer, d > now ? d - now : 0, 0)) < 0) {
+        log_msg(LOG_ERROR, sess_id(c->sess), "session timer: %s", uv_strerror(rc));
+        sess_close(c->sess, "session timer failed");
+    }
 }
 
 /* Before the loop blocks: write what every touched session queued, close
@@ -282,8 +281,12 @@ static void on_prepare(uv_prepare_t *p)
         c->dirty = 0;
         if (!c->sess) continue;
         flush(c);
-        if (c->closing) shutdown_conn(c);
-        else rearm(c);
+        /* a closing session shuts down once all its output is on its way */
+        if (c->closing) {
+            if (!sess_output_queued(c->sess)) shutdown_conn(c);
+        } else {
+            rearm(c);
+        }
     }
 }
 
@@ -291,12 +294,17 @@ static void on_prepare(uv_prepare_t *p)
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-    /* One loop thread: every read lands in this buffer and is fed at once;
-     * a partial PDU is copied into the session. Idle sessions hold nothing. */
-    static char shared[65536];
-    (void)h;
+    conn_t *c = h->data;
     (void)hint;
-    *buf = uv_buf_init(shared, sizeof shared);
+    *buf = uv_buf_init(c->net->rbuf, sizeof c->net->rbuf);
+}
+
+static void pause_if_not_reading(conn_t *c)
+{
+    if (!c->closing && sess_output_pending(c->sess) > sess_config(c->sess)->max_output) {
+        if (!c->tls) log_msg(LOG_WARN, sess_id(c->sess), "peer is not reading: pausing input");
+        read_pause(c);
+    }
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -309,48 +317,61 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread, &plain, &plen) < 0) {
             log_msg(LOG_WARN, sess_id(c->sess), "%s", tls_error(c->tls));
             sess_close(c->sess, "TLS failure");
-            mark_dirty(c);
+            net__mark_dirty(c);
             return;
         }
-        mark_dirty(c);                  /* handshake answers go out with the next flush */
+        net__mark_dirty(c);                  /* handshake answers go out with the next flush */
         if (!plen) return;
         sess_feed(c->sess, plain, plen, uv_now(c->net->loop));
-        if (!c->closing && sess_output_pending(c->sess) > sess_config(c->sess)->max_output) {
-            uv_read_stop(st);
-            c->reading = 0;
-        }
+        pause_if_not_reading(c);
         return;
     }
     if (nread > 0) {
         sess_feed(c->sess, (const uint8_t *)buf->base, (size_t)nread, uv_now(c->net->loop));
-        if (!c->closing && sess_output_pending(c->sess) > sess_config(c->sess)->max_output) {
-            log_msg(LOG_WARN, sess_id(c->sess), "peer is not reading: pausing input");
-            uv_read_stop(st);
-            c->reading = 0;
-        }
-        mark_dirty(c);
+        pause_if_not_reading(c);
+        net__mark_dirty(c);
     } else if (nread < 0) {
-        uv_read_stop(st);
-        c->reading = 0;
+        read_pause(c);
         c->eof = 1;
         if (!c->closing)
             sess_close(c->sess, nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
-        mark_dirty(c);
+        net__mark_dirty(c);
     }
 }
 
 static void read_start(conn_t *c)
 {
-    if (c->reading || c->closing) return;
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    int rc;
+    if (c->reading || c->closing || c->dead) return;
+    if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
+        log_msg(LOG_WARN, sess_id(c->sess), "read failed: %s", uv_strerror(rc));
+        sess_close(c->sess, "read failed");
+        net__mark_dirty(c);
+        return;
+    }
+    c->reading = 1;
 }
 
-static void on_handle_closed(uv_handle_t *h)
+/* A connect's callback, at most once. */
+void net__connect_done(conn_t *c, int status)
+{
+    net_connect_fn cb = c->connect_cb;
+    if (!cb) return;
+    c->connect_cb = NULL;
+    cb(c->net, status < 0 ? NULL : c->sess, status, c->connect_arg);
+}
+
+void net__on_handle_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
     net_t *n = c->net;
     size_t i;
     if (--c->handles > 0) return;
+    if (c->connecting) {                /* its resolver request frees itself */
+        c->connecting->c = NULL;
+        c->connecting = NULL;
+    }
+    net__connect_done(c, UV_ECANCELED);
     if (c->sess) {
         if (c->announced && n->owner->closed)
             n->owner->closed(n, c->sess, sess_close_reason(c->sess), n->ud);
@@ -378,19 +399,22 @@ static void close_prepare(net_t *n)
     uv_close((uv_handle_t *)&n->prepare, NULL);
 }
 
-static void conn_close_handles(conn_t *c)
+void net__conn_close_handles(conn_t *c)
 {
-    if (c->handles < 2 || uv_is_closing((uv_handle_t *)&c->tcp)) return;
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (c->dead) return;
+    c->dead = 1;
+    read_pause(c);
+    if (c->connecting && c->connecting->resolving)   /* on_resolved still runs, and frees it */
+        uv_cancel((uv_req_t *)&c->connecting->gai);   /* UV_EBUSY once it runs: then it ends by itself */
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, net__on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, net__on_handle_closed);
 }
 
 /* sess_handler_t: the engine's calls, routed to the owner. */
-static void h_request(sess_t *s, const pdu_t *req, void *ud)
+static int h_request(sess_t *s, const pdu_t *req, void *ud)
 {
     conn_t *c = ud;
-    if (c->net->owner->request) c->net->owner->request(c->net, s, req, c->net->ud);
-    else sess_respond(s, req->sequence_number, NULL, SMPP_ESME_RINVCMDID, uv_now(c->net->loop));
+    return c->net->owner->request ? c->net->owner->request(c->net, s, req, c->net->ud) : SESS_DECLINED;
 }
 
 static void h_state(sess_t *s, sess_state_t old, void *ud)
@@ -402,51 +426,78 @@ static void h_state(sess_t *s, sess_state_t old, void *ud)
 static void h_output(sess_t *s, void *ud)
 {
     (void)s;
-    mark_dirty(ud);
+    net__mark_dirty(ud);
 }
 
 static void h_close(sess_t *s, const char *reason, void *ud)
 {
     conn_t *c = ud;
+    int rc;
     (void)s;
     (void)reason;
     c->closing = 1;
     if (c->tls) tls_shutdown(c->tls);   /* close_notify goes out with the last flush */
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
+    read_pause(c);
     /* Give the last writes (a nack, an unbind_resp) 2 s, then close anyway. */
-    if (c->handles == 2) uv_timer_start(&c->timer, on_timer, 2000, 0);
-    mark_dirty(c);
+    if (!c->dead && (rc = uv_timer_start(&c->timer, on_timer, 2000, 0)) < 0) {
+        log_msg(LOG_ERROR, sess_id(c->sess), "close timer: %s", uv_strerror(rc));
+        net__conn_close_handles(c);
+    }
+    net__mark_dirty(c);
 }
 
-static const sess_handler_t handler = {h_request, h_state, h_output, h_close};
+/* The engine's events are the log lines operators read. */
+static void h_event(sess_t *s, const sess_event_t *ev, void *ud)
+{
+    log_level_t level = ev->severity == SESS_SEV_WARN ? LOG_WARN : LOG_INFO;
+    char line[512];
+    (void)ud;
+    if (log_enabled(level)) log_msg(level, sess_id(s), "%s", sess_event_format(s, ev, line, sizeof line));
+}
 
-static conn_t *conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg)
+static const sess_handler_t handler = {h_request, h_state, h_output, h_close, h_event};
+
+/* A connection with its handles open and a new session; NULL (and *err)
+ * when memory or libuv refuses. */
+conn_t *net__conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, int *err)
 {
     conn_t *c = calloc(1, sizeof *c);
+    *err = UV_ENOMEM;
     if (!c) return NULL;
     c->net = n;
-    uv_tcp_init(n->loop, &c->tcp);
-    uv_timer_init(n->loop, &c->timer);
+    if ((*err = uv_tcp_init(n->loop, &c->tcp)) < 0) {
+        free(c);
+        return NULL;
+    }
     c->tcp.data = c->timer.data = c;
+    if ((*err = uv_timer_init(n->loop, &c->timer)) < 0) {
+        c->handles = 1;                         /* on_handle_closed frees c */
+        c->dead = 1;
+        uv_close((uv_handle_t *)&c->tcp, net__on_handle_closed);
+        c->next = n->conns;                     /* linked: the close path unlinks */
+        if (n->conns) n->conns->prev = c;
+        n->conns = c;
+        n->count++;
+        return NULL;
+    }
     c->handles = 2;
     c->next = n->conns;                         /* linked first: the close path unlinks */
     if (n->conns) n->conns->prev = c;
     n->conns = c;
     n->count++;
-    c->sess = sess_new(side, cfg, &handler, c, uv_now(n->loop));
+    c->sess = sess_new(n->ctx, side, cfg, &handler, c, uv_now(n->loop));
     if (!c->sess || map_put(n, sess_id(c->sess), c)) {
         if (c->sess) { sess_free(c->sess); c->sess = NULL; }
-        conn_close_handles(c);                  /* frees c once closed */
+        net__conn_close_handles(c);                  /* frees c once closed */
+        *err = UV_ENOMEM;
         return NULL;
     }
+    *err = 0;
     return c;
 }
 
 /* "host:port" of one end of the connection. */
-static void addr_name(conn_t *c, int peer, char *out, size_t n)
+void net__addr_name(conn_t *c, int peer, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss, rc;
@@ -456,99 +507,37 @@ static void addr_name(conn_t *c, int peer, char *out, size_t n)
               : uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
     if (rc == 0) {
         if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            if (uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host) < 0) snprintf(host, sizeof host, "?");
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         } else {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            if (uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host) < 0) snprintf(host, sizeof host, "?");
             port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         }
     }
     snprintf(out, n, "%s:%d", host, port);
 }
 
-static void announce(conn_t *c)
+void net__announce(conn_t *c)
 {
-    uv_tcp_nodelay(&c->tcp, 1);
-    addr_name(c, 1, c->remote, sizeof c->remote);
-    addr_name(c, 0, c->local, sizeof c->local);
+    int rc;
+    if ((rc = uv_tcp_nodelay(&c->tcp, 1)) < 0)        /* latency only: go on without it */
+        log_msg(LOG_WARN, sess_id(c->sess), "TCP_NODELAY: %s", uv_strerror(rc));
+    net__addr_name(c, 1, c->remote, sizeof c->remote);
+    net__addr_name(c, 0, c->local, sizeof c->local);
     read_start(c);
     c->announced = 1;
-    log_msg(LOG_INFO, sess_id(c->sess), "connection %s %s", 
+    log_msg(LOG_INFO, sess_id(c->sess), "connection %s %s",
             sess_side(c->sess) == SESS_SMSC ? "from" : "to", c->remote);
     if (c->net->owner->opened) c->net->owner->opened(c->net, c->sess, c->net->ud);
-    mark_dirty(c);
+    net__mark_dirty(c);
 }
-
-/* Connections from the peer's address, ignoring the port. */
-static size_t count_from(net_t *n, const char *remote)
-{
-    const char *colon = strrchr(remote, ':');
-    size_t hl = colon ? (size_t)(colon - remote) : strlen(remote), k = 0;
-    conn_t *c;
-    for (c = n->conns; c; c = c->next)
-        if (c->announced && !strncmp(c->remote, remote, hl) && c->remote[hl] == ':') k++;
-    return k;
-}
-
-static void refuse_conn(uv_stream_t *server, const char *why)
-{
-    listener_t *l = server->data;
-    uv_tcp_t *t = malloc(sizeof *t);
-    l->net->refused++;
-    if (!t) return;
-    uv_tcp_init(server->loop, t);
-    if (uv_accept(server, (uv_stream_t *)t) == 0 && l->net->refused % 1000 == 1)
-        log_msg(LOG_WARN, 0, "connection refused: %s (%llu refused so far)", why,
-                (unsigned long long)l->net->refused);
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-    listener_t *l = server->data;
-    net_t *n = l->net;
-    conn_t *c;
-    if (status < 0 || n->shutting_down) return;
-    if (n->max_total && n->count >= n->max_total) {
-        refuse_conn(server, "too many connections");
-        return;
-    }
-    if (!(c = conn_new(n, l->side, &l->cfg))) return;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-        sess_close(c->sess, "accept failed");
-        return;
-    }
-    if (l->tls && !(c->tls = tls_conn_new(l->tls, NULL))) {
-        sess_close(c->sess, "TLS: out of memory");
-        return;
-    }
-    if (n->max_per_address) {
-        addr_name(c, 1, c->remote, sizeof c->remote);
-        if (count_from(n, c->remote) >= n->max_per_address) {
-            n->refused++;
-            if (n->refused % 1000 == 1)
-                log_msg(LOG_WARN, 0, "connection from %s refused: more than %zu from that address",
-                        c->remote, n->max_per_address);
-            sess_close(c->sess, "too many connections from that address");
-            return;
-        }
-    }
-    announce(c);
-}
-
-void net_set_limits(net_t *n, size_t max_total, size_t max_per_address)
-{
-    n->max_total = max_total;
-    n->max_per_address = max_per_address;
-}
-
-uint64_t net_refused(const net_t *n) { return n->refused; }
 
 /* -- Addresses ------------------------------------------------------------------- */
 
-static int resolve(const char *host, int port, struct sockaddr_storage *ss)
+/* An IPv4/IPv6 literal into *ss (listeners also take "localhost"). */
+int net__parse_literal(const char *host, int port, struct sockaddr_storage *ss)
 {
-    if (!strcmp(host, "localhost")) host = "127.0.0.1";
+    memset(ss, 0, sizeof *ss);
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
     if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
     return UV_EINVAL;
@@ -560,136 +549,26 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud)
 {
     net_t *n = calloc(1, sizeof *n);
     if (!n) return NULL;
+    if (!(n->ctx = sess_ctx_new())) {
+        free(n);
+        return NULL;
+    }
     n->loop = loop;
     n->owner = owner;
     n->ud = ud;
-    uv_prepare_init(loop, &n->prepare);
+    if (uv_prepare_init(loop, &n->prepare) < 0) {
+        sess_ctx_free(n->ctx);
+        free(n);
+        return NULL;
+    }
     n->prepare.data = n;
-    uv_prepare_start(&n->prepare, on_prepare);
+    if (uv_prepare_start(&n->prepare, on_prepare) < 0) {   /* only fails on a closing handle */
+        n->prepare_closed = 1;
+        uv_close((uv_handle_t *)&n->prepare, NULL);
+        return n;                               /* net_free later: the close callback is NULL */
+    }
     uv_unref((uv_handle_t *)&n->prepare);       /* it must not keep the loop alive */
     return n;
-}
-
-int net_listen(net_t *n, const char *host, int port, sess_side_t side,
-               const sess_config_t *cfg, int *bound_port)
-{
-    return net_listen_tls(n, host, port, side, cfg, NULL, bound_port);
-}
-
-/* A listener owns its TLS context: both go when it closes. */
-static void on_listener_closed(uv_handle_t *h)
-{
-    listener_t *l = h->data;
-    tls_ctx_free(l->tls);
-    free(l);
-}
-
-int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
-                   const sess_config_t *cfg, tls_ctx_t *tls, int *bound_port)
-{
-    struct sockaddr_storage ss;
-    listener_t *l;
-    int rc;
-    if ((rc = resolve(host, port, &ss)) || !(l = calloc(1, sizeof *l))) {
-        tls_ctx_free(tls);
-        return rc ? rc : UV_ENOMEM;
-    }
-    l->net = n;
-    l->side = side;
-    l->cfg = *cfg;
-    l->tls = tls;
-    uv_tcp_init(n->loop, &l->tcp);
-    l->tcp.data = l;
-    if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0
-        || (rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-        return rc;
-    }
-    {
-        struct sockaddr_storage b;
-        int len = sizeof b;
-        uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&b, &len);
-        l->port = ntohs(b.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&b)->sin6_port
-                                                : ((struct sockaddr_in *)&b)->sin_port);
-        if (bound_port) *bound_port = l->port;
-    }
-    snprintf(l->host, sizeof l->host, "%s", host);
-    l->next = n->listeners;
-    n->listeners = l;
-    return 0;
-}
-
-int net_unlisten(net_t *n, const char *host, int port)
-{
-    listener_t **pp, *l;
-    for (pp = &n->listeners; (l = *pp) != NULL; pp = &l->next) {
-        if (l->port == port && strcmp(l->host, host) == 0) {
-            *pp = l->next;
-            uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-            return 0;
-        }
-    }
-    return UV_ENOENT;
-}
-
-typedef struct connect_req_s {
-    uv_connect_t req;
-    conn_t *c;
-} connect_req_t;
-
-static void on_connect(uv_connect_t *req, int status)
-{
-    connect_req_t *r = (connect_req_t *)req;
-    conn_t *c = r->c;
-    free(r);
-    if (status < 0 || !c->sess) {
-        if (c->connect_cb) c->connect_cb(c->net, NULL, status < 0 ? status : UV_ECANCELED, c->connect_arg);
-        if (c->sess) sess_close(c->sess, "connect failed");
-        conn_close_handles(c);
-        return;
-    }
-    announce(c);
-    if (c->tls) tls_start(c->tls);      /* the ClientHello */
-    if (c->connect_cb) c->connect_cb(c->net, c->sess, 0, c->connect_arg);
-}
-
-int net_connect(net_t *n, const char *host, int port, sess_side_t side,
-                const sess_config_t *cfg, net_connect_fn cb, void *arg)
-{
-    return net_connect_tls(n, host, port, side, cfg, NULL, NULL, cb, arg);
-}
-
-int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
-                    const sess_config_t *cfg, tls_ctx_t *tls, const char *hostname,
-                    net_connect_fn cb, void *arg)
-{
-    struct sockaddr_storage ss;
-    connect_req_t *r;
-    conn_t *c;
-    int rc;
-    if ((rc = resolve(host, port, &ss))) return rc;
-    if (!(r = malloc(sizeof *r))) return UV_ENOMEM;
-    if (!(c = conn_new(n, side, cfg))) {
-        free(r);
-        return UV_ENOMEM;
-    }
-    c->connect_cb = cb;
-    c->connect_arg = arg;
-    if (tls && !(c->tls = tls_conn_new(tls, hostname ? hostname : host))) {
-        free(r);
-        sess_close(c->sess, "TLS: out of memory");
-        conn_close_handles(c);
-        return UV_ENOMEM;
-    }
-    r->c = c;
-    snprintf(c->remote, sizeof c->remote, "%s:%d", host, port);
-    if ((rc = uv_tcp_connect(&r->req, &c->tcp, (struct sockaddr *)&ss, on_connect)) < 0) {
-        free(r);
-        sess_close(c->sess, "connect failed");
-        conn_close_handles(c);
-        return rc;
-    }
-    return 0;
 }
 
 void net_shutdown(net_t *n)
@@ -700,7 +579,7 @@ void net_shutdown(net_t *n)
     n->shutting_down = 1;
     while ((l = n->listeners) != NULL) {
         n->listeners = l->next;
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        uv_close((uv_handle_t *)&l->tcp, net__on_listener_closed);
     }
     for (c = n->conns; c; c = c->next) {
         sess_state_t st;
@@ -710,7 +589,7 @@ void net_shutdown(net_t *n)
             sess_unbind(c->sess, uv_now(n->loop));
         else if (st != SESS_UNBINDING)
             sess_close(c->sess, "shutdown");
-        mark_dirty(c);
+        net__mark_dirty(c);
     }
     if (!n->conns) {
         close_prepare(n);
@@ -723,6 +602,7 @@ int net_is_shutting_down(const net_t *n) { return n->shutting_down; }
 void net_free(net_t *n)
 {
     if (!n) return;
+    sess_ctx_free(n->ctx);
     free(n->map);
     free(n);
 }
@@ -753,3 +633,4 @@ intptr_t net_owner_data(const sess_t *s) { return ((const conn_t *)sess_userdata
 uint64_t net_now(const net_t *n) { return uv_now(n->loop); }
 uv_loop_t *net_loop(const net_t *n) { return n->loop; }
 size_t net_count(const net_t *n) { return n->count; }
+const sess_ctx_t *net_ctx(const net_t *n) { return n->ctx; }

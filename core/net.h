@@ -12,7 +12,7 @@
  * The owner's callbacks get the sess_t of each connection; they answer
  * requests with sess_respond() and send with sess_send() (see sess.h). A
  * session is valid from owner.opened until owner.closed returns; after
- * that the engine frees it.
+ * that the engine frees it. The net logs the engine's events (log.h).
  */
 #ifndef SMPPGW_NET_H
 #define SMPPGW_NET_H
@@ -27,8 +27,9 @@ typedef struct net_s net_t;
 typedef struct net_owner_s {
     /* A connection is up (accepted, or connected by net_connect). */
     void (*opened)(net_t *n, sess_t *s, void *ud);
-    /* A peer request for the owner (see sess_handler_t.request). */
-    void (*request)(net_t *n, sess_t *s, const pdu_t *req, void *ud);
+    /* A peer request for the owner: returns SESS_TAKEN or SESS_DECLINED
+     * (see sess_handler_t.request; NULL declines every request). */
+    int (*request)(net_t *n, sess_t *s, const pdu_t *req, void *ud);
     /* The bind state changed. */
     void (*state)(net_t *n, sess_t *s, sess_state_t old, void *ud);
     /* The connection is gone; the session is freed right after this call
@@ -58,9 +59,12 @@ int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
  * one). Sessions accepted there go on. Returns 0 or UV_ENOENT. */
 int net_unlisten(net_t *n, const char *host, int port);
 
-/* Connect to host:port; on success the session is announced with
+/* Connect to host:port: an IPv4/IPv6 literal, or a name resolved with
+ * uv_getaddrinfo at each call (so a reconnect sees DNS changes), its
+ * addresses tried in turn. On success the session is announced with
  * owner.opened and `cb` gets it; on failure cb gets NULL and the libuv
- * error. Returns 0 or a negative libuv error (cb is not called then). */
+ * error (UV_EAI_NONAME for a name that does not resolve). Returns 0 or a
+ * negative libuv error (cb is not called then). */
 typedef void (*net_connect_fn)(net_t *n, sess_t *s, int status, void *arg);
 int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg);
@@ -81,7 +85,7 @@ uint64_t net_refused(const net_t *n);
 void net_shutdown(net_t *n);
 int  net_is_shutting_down(const net_t *n);
 
-/* Free a transport whose loop has ended. */
+/* Free a transport whose loop has ended (its sessions' context with it). */
 void net_free(net_t *n);
 
 /* The session with this id, or NULL once it is gone. */
@@ -97,6 +101,9 @@ void net_touch(sess_t *s);
 /* "host:port" of the peer, and our own end of the connection. */
 const char *net_remote(const sess_t *s);
 const char *net_local(const sess_t *s);
+
+/* The context of the net's sessions: their totals (sess_ctx_totals). */
+const sess_ctx_t *net_ctx(const net_t *n);
 
 /* Per-session slot for the owner, and the loop clock in milliseconds. */
 void     net_set_owner_data(sess_t *s, intptr_t v);

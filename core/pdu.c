@@ -9,6 +9,20 @@
 
 #define BIT(id) ((uint64_t)1 << (id))
 
+/* Sizes of the strings inside submit_multi's list entries, from their
+ * rows in smpp.def (NUL included). */
+#define PICK(ID, max) + (PDU_F_##ID == PICKED ? (max) : 0)
+enum {
+#define PICKED PDU_F_DESTINATION_ADDR
+    SME_ADDR_MAX = 0 SMPP_ENTRY_SME_ADDRESS(PICK),
+    UNSUCC_ADDR_MAX = 0 SMPP_ENTRY_UNSUCCESS(PICK),
+#undef PICKED
+#define PICKED PDU_F_DL_NAME
+    DL_NAME_MAX = 0 SMPP_ENTRY_DL_NAME(PICK)
+#undef PICKED
+};
+#undef PICK
+
 /* -- Helpers ---------------------------------------------------------------- */
 
 static uint32_t be32(const uint8_t *p)
@@ -77,18 +91,19 @@ static int take_cstr(const uint8_t **b, const uint8_t *end, unsigned max,
     return CSTR_OK;
 }
 
-/* Decode one list entry string, mapping take_cstr's result to a status. */
-static uint32_t entry_cstr(const uint8_t **b, const uint8_t *end, pdu_field_id_t id,
+/* Decode one list entry string of at most `max` octets, mapping
+ * take_cstr's result to a status. */
+static uint32_t entry_cstr(const uint8_t **b, const uint8_t *end, pdu_field_id_t id, unsigned max,
                            pdu_addr_t *a, pdu_error_t *err)
 {
     const pdu_field_t *fd = pdu_field_info(id);
     const uint8_t *ptr;
     uint32_t len;
-    switch (take_cstr(b, end, 21, &ptr, &len)) {
+    switch (take_cstr(b, end, max, &ptr, &len)) {
     case CSTR_SHORT:
         return fail(err, SMPP_ESME_RINVCMDLEN, fd->name, "body ends inside %s", fd->name);
     case CSTR_NONUL:
-        return fail(err, fd->status, fd->name, "%s has no NUL within 21 octets", fd->name);
+        return fail(err, fd->status, fd->name, "%s has no NUL within %u octets", fd->name, max);
     }
     a->addr = ptr;
     a->len = (uint8_t)len;
@@ -113,9 +128,9 @@ static uint32_t decode_dests(pdu_t *p, const uint8_t **b, const uint8_t *end,
                 return fail(err, SMPP_ESME_RINVCMDLEN, "dest_address", "body ends inside dest_address %u", i + 1);
             a->ton = *(*b)++;
             a->npi = *(*b)++;
-            if ((st = entry_cstr(b, end, PDU_F_DESTINATION_ADDR, a, err))) return st;
+            if ((st = entry_cstr(b, end, PDU_F_DESTINATION_ADDR, SME_ADDR_MAX, a, err))) return st;
         } else if (a->dest_flag == 2) {
-            if ((st = entry_cstr(b, end, PDU_F_DL_NAME, a, err))) return st;
+            if ((st = entry_cstr(b, end, PDU_F_DL_NAME, DL_NAME_MAX, a, err))) return st;
         } else {
             return fail(err, SMPP_ESME_RINVDESTFLAG, "dest_flag",
                         "dest_address %u has dest_flag %u, must be 1 or 2", i + 1, a->dest_flag);
@@ -139,7 +154,7 @@ static uint32_t decode_unsucc(pdu_t *p, const uint8_t **b, const uint8_t *end,
         memset(a, 0, sizeof *a);
         a->ton = *(*b)++;
         a->npi = *(*b)++;
-        if ((st = entry_cstr(b, end, PDU_F_DESTINATION_ADDR, a, err))) return st;
+        if ((st = entry_cstr(b, end, PDU_F_DESTINATION_ADDR, UNSUCC_ADDR_MAX, a, err))) return st;
         if (end - *b < 4)
             return fail(err, SMPP_ESME_RINVCMDLEN, "error_status_code", "body ends inside unsuccess_sme %u", i + 1);
         a->error_status_code = be32(*b);
@@ -465,16 +480,16 @@ static long encode_addrs(const pdu_t *p, wr_t *w, pdu_field_id_t list, pdu_error
         if (list == PDU_F_UNSUCCESS_SME) {
             put_u8(w, a->ton);
             put_u8(w, a->npi);
-            if ((rc = put_cstr(w, a->addr, a->len, 21, dst, err))) return rc;
+            if ((rc = put_cstr(w, a->addr, a->len, UNSUCC_ADDR_MAX, dst, err))) return rc;
             put_be(w, a->error_status_code, 4);
         } else if (a->dest_flag == 1) {
             put_u8(w, 1);
             put_u8(w, a->ton);
             put_u8(w, a->npi);
-            if ((rc = put_cstr(w, a->addr, a->len, 21, dst, err))) return rc;
+            if ((rc = put_cstr(w, a->addr, a->len, SME_ADDR_MAX, dst, err))) return rc;
         } else if (a->dest_flag == 2) {
             put_u8(w, 2);
-            if ((rc = put_cstr(w, a->addr, a->len, 21, pdu_field_info(PDU_F_DL_NAME), err)))
+            if ((rc = put_cstr(w, a->addr, a->len, DL_NAME_MAX, pdu_field_info(PDU_F_DL_NAME), err)))
                 return rc;
         } else {
             fail(err, SMPP_ESME_RINVDESTFLAG, "dest_flag",

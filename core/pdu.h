@@ -51,8 +51,9 @@ enum {
 #undef STATUS
 };
 
-/* command ids: SMPP_SUBMIT_SM, SMPP_SUBMIT_SM_RESP, ... (upper-cased names
- * are spelled out here so that grep finds them). */
+/* command ids: SMPP_SUBMIT_SM, SMPP_SUBMIT_SM_RESP, ... (spelled out here
+ * so that grep finds them; pdu_tables.c checks each against its smpp.def
+ * row when it compiles). */
 #define SMPP_GENERIC_NACK          0x80000000u
 #define SMPP_BIND_RECEIVER         0x00000001u
 #define SMPP_BIND_RECEIVER_RESP    0x80000001u
@@ -81,6 +82,25 @@ enum {
 #define SMPP_DATA_SM               0x00000103u
 #define SMPP_DATA_SM_RESP          0x80000103u
 #define SMPP_RESPONSE_BIT          0x80000000u
+
+/* Commands by their index in the table (pdu_cmd_at): PDU_CMD_SUBMIT_SM,
+ * ...; PDU_CMD__COUNT rows. Per-command counters are arrays of that size. */
+typedef enum {
+#define COMMAND(ID, name, id, body, resp, e, s) PDU_CMD_##ID,
+#include "smpp.def"
+#undef COMMAND
+    PDU_CMD__COUNT
+} pdu_cmd_index_t;
+
+/* One more than the largest command_status of status.def: a table indexed
+ * by status covers every known one (the size of a union of char arrays
+ * is its largest member's, so this needs no sorted rows). */
+union pdu__status_span {
+#define STATUS(name, value, text) char name[(value) + 1];
+#include "status.def"
+#undef STATUS
+};
+#define PDU_STATUS_SPAN (sizeof(union pdu__status_span))
 
 /* Field ids, one per distinct body field name: PDU_F_SERVICE_TYPE, ... */
 typedef enum {

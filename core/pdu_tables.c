@@ -16,6 +16,10 @@ const pdu_field_t pdu__fields[PDU_F__COUNT] = {
 /* present is a 64-bit mask: one bit per field id. */
 typedef char fields_fit_in_present_mask[PDU_F__COUNT <= 64 ? 1 : -1];
 
+/* Compile-time checks of the .def tables (a failing one names itself in
+ * the compiler's message). */
+#define CHECK_DEF(name, cond) typedef char name[(cond) ? 1 : -1]
+
 
 /* -- Bodies ---------------------------------------------------------------- */
 
@@ -28,11 +32,23 @@ enum {
 
 #define SLOT(ID, max) {PDU_F_##ID, max, KIND_OF_##ID},
 #define BODY(B) static const pdu_slot_t body_##B[] = { SMPP_BODY_##B(SLOT) {0, 0, 0} };
-BODY(EMPTY) BODY(BIND) BODY(BIND_RESP) BODY(OUTBIND) BODY(SM) BODY(MSGID)
-BODY(MSGID_NULL) BODY(SUBMIT_MULTI) BODY(SUBMIT_MULTI_RESP) BODY(DATA_SM)
-BODY(QUERY_SM) BODY(QUERY_SM_RESP) BODY(CANCEL_SM) BODY(REPLACE_SM) BODY(ALERT)
+SMPP_BODIES(BODY)
 #undef BODY
 #undef SLOT
+
+/* The list fields' sizes are their largest entry's. */
+#define ENTRY_SIZE(ID, max) + (max)
+#define LIST_MAX(LIST, ID) enum { LIST_MAX_##ID = 0 SMPP_BODY_##LIST(LIST_SLOT_##ID) }
+#define LIST_SLOT_DEST_ADDRESS(ID, max) + (PDU_F_##ID == PDU_F_DEST_ADDRESS ? (max) : 0)
+#define LIST_SLOT_UNSUCCESS_SME(ID, max) + (PDU_F_##ID == PDU_F_UNSUCCESS_SME ? (max) : 0)
+LIST_MAX(SUBMIT_MULTI, DEST_ADDRESS);
+LIST_MAX(SUBMIT_MULTI_RESP, UNSUCCESS_SME);
+CHECK_DEF(dest_address_is_its_largest_entry,
+          LIST_MAX_DEST_ADDRESS == 0 SMPP_ENTRY_SME_ADDRESS(ENTRY_SIZE)
+          && LIST_MAX_DEST_ADDRESS >= 0 SMPP_ENTRY_DL_NAME(ENTRY_SIZE));
+CHECK_DEF(unsuccess_sme_is_its_entry, LIST_MAX_UNSUCCESS_SME == 0 SMPP_ENTRY_UNSUCCESS(ENTRY_SIZE));
+#undef LIST_MAX
+#undef ENTRY_SIZE
 
 /* -- Commands -------------------------------------------------------------- */
 
@@ -43,16 +59,16 @@ BODY(QUERY_SM) BODY(QUERY_SM_RESP) BODY(CANCEL_SM) BODY(REPLACE_SM) BODY(ALERT)
 #define ST_TRX  (PDU_ST_BOUND_TX | PDU_ST_BOUND_RX | PDU_ST_BOUND_TRX)
 #define ST_OTRX (PDU_ST_OPEN | ST_TRX)
 
-/* Index of each command in cmds[], so the id switch below can name rows. */
-enum {
-#define COMMAND(name, id, body, resp, e, s) CMD_##name,
+/* pdu.h spells each command id out (SMPP_SUBMIT_SM...) so that grep finds
+ * it: each must be the row's, and a response is its request's id with the
+ * response bit. */
+#define COMMAND(ID, name, id, body, resp, e, s) \
+    CHECK_DEF(pdu_h_id_of_##name, SMPP_##ID == (id)); \
+    CHECK_DEF(response_id_of_##name, (resp) == 0 || (resp) == ((id) | SMPP_RESPONSE_BIT));
 #include "smpp.def"
 #undef COMMAND
-    CMD__COUNT
-};
-
-static const pdu_cmd_t cmds[CMD__COUNT] = {
-#define COMMAND(name, id, body, resp, e, s) \
+static const pdu_cmd_t cmds[PDU_CMD__COUNT] = {
+#define COMMAND(ID, name, id, body, resp, e, s) \
     {#name, id, resp, body_##body, \
      (uint8_t)(sizeof body_##body / sizeof body_##body[0] - 1), ST_##e, ST_##s},
 #include "smpp.def"
@@ -62,7 +78,7 @@ static const pdu_cmd_t cmds[CMD__COUNT] = {
 const pdu_cmd_t *pdu_cmd_find(uint32_t command_id)
 {
     switch (command_id) {
-#define COMMAND(name, id, body, resp, e, s) case id: return &cmds[CMD_##name];
+#define COMMAND(ID, name, id, body, resp, e, s) case id: return &cmds[PDU_CMD_##ID];
 #include "smpp.def"
 #undef COMMAND
     default: return NULL;
@@ -72,14 +88,14 @@ const pdu_cmd_t *pdu_cmd_find(uint32_t command_id)
 const pdu_cmd_t *pdu_cmd_by_name(const char *name)
 {
     size_t i;
-    for (i = 0; i < CMD__COUNT; i++)
+    for (i = 0; i < PDU_CMD__COUNT; i++)
         if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
     return NULL;
 }
 
 const pdu_cmd_t *pdu_cmd_at(size_t i)
 {
-    return i < CMD__COUNT ? &cmds[i] : NULL;
+    return i < PDU_CMD__COUNT ? &cmds[i] : NULL;
 }
 
 /* -- TLVs ------------------------------------------------------------------ */

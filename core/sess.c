@@ -5,93 +5,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "sess.h"
-#include "win.h"
+#include "sess_defaults.h"               /* generated from lua/smpp/config.lua */
+#include "sess_int.h"
 
-struct sess_s {
-    uint64_t        id;
-    sess_side_t     side;
-    sess_state_t    state;
-    sess_state_t    bound_state;    /* the bound state an UNBINDING session had */
-    sess_config_t   cfg;
-    const sess_handler_t *h;
-    void           *ud;
+/* The schema and SESS_CONFIG_MAP list the same options, and the codec's
+ * default cap is the session's. */
+#define SESS_CONFIG_ONE(key, field, scale) + 1
+typedef char session_options_match_the_schema[(0 SESS_CONFIG_MAP(SESS_CONFIG_ONE)) == SESS_DEFAULT_COUNT ? 1 : -1];
+#undef SESS_CONFIG_ONE
+typedef char max_pdu_default_is_the_codecs[SESS_DEFAULT_max_pdu == PDU_DEFAULT_MAX_LEN ? 1 : -1];
 
-    win_t           win;            /* our requests awaiting a response */
-    win_t           rwin;           /* peer requests the owner is handling */
-    uint32_t        next_seq;
-    uint64_t        win_next;       /* no deadline in `win` is earlier (0 = none) */
-
-    uint64_t        created_ms, last_rx_ms, last_enquire_ms;
-    uint32_t        enquire_missed;
-    uint32_t        unbind_peer_seq;
-    int             unbind_peer;    /* peer's unbind waits for its unbind_resp */
-    int             unbind_ours;    /* 0 none, 1 to send once drained, 2 sent */
-    uint64_t        unbind_started_ms;
-
-    int             closing;
-    const char     *close_reason;
-
-    uint8_t        *in;             /* a partial PDU carried between reads */
-    size_t          in_len, in_cap;
-    uint8_t        *out;            /* encoded, not yet taken by the transport */
-    size_t          out_len, out_cap, inflight;
-
-    tb_t           *throttle;
-    char            system_id[17];
-    char            errmsg[160];
-    sess_stats_t    st;
-};
-
-sess_totals_t sess_totals;
 const double sess_rtt_bounds_ms[SESS_RTT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
                                                      2500, 5000, 10000, 1e300};
 
-/* One loop thread: the decoded PDU and chore responses use shared storage
- * (a pdu_t is 7 KiB; sessions stay small). */
-static pdu_t rx_pdu, tx_pdu;
-static uint64_t next_id = 1;
 
-/* -- Small helpers ------------------------------------------------------------ */
+/* -- Context and defaults ----------------------------------------------------- */
 
-const char *sess_strerror(int err)
+sess_ctx_t *sess_ctx_new(void)
 {
-    switch (err) {
-    case SESS_EWINDOW: return "window full";
-    case SESS_ETIMEOUT: return "timeout";
-    case SESS_ECLOSED: return "closed";
-    case SESS_ENACK: return "nack";
-    case SESS_ESTATE: return "not allowed in this state";
-    case SESS_EINVAL: return "invalid pdu";
-    case SESS_EOUTPUT: return "output full";
-    case SESS_EBADRESP: return "bad response";
-    case SESS_ENOMEM: return "out of memory";
-    case SESS_ENOREQ: return "no such request";
-    default: return "unknown error";
-    }
+    sess_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (ctx) ctx->next_id = 1;
+    return ctx;
 }
 
-const char *sess_state_name(sess_state_t st)
-{
-    static const char *const names[] = {"OPEN", "OUTBOUND", "BOUND_TX", "BOUND_RX",
-                                        "BOUND_TRX", "UNBINDING", "CLOSED"};
-    return (unsigned)st <= SESS_CLOSED ? names[st] : "?";
-}
+void sess_ctx_free(sess_ctx_t *ctx) { free(ctx); }
+
+const sess_totals_t *sess_ctx_totals(const sess_ctx_t *ctx) { return &ctx->totals; }
 
 void sess_config_default(sess_config_t *c)
 {
-    c->window = 10;
-    c->receive_window = 100;
-    c->response_timeout_ms = 30000;
-    c->enquire_link_ms = 30000;
-    c->enquire_link_misses = 3;
-    c->init_timeout_ms = 30000;
-    c->inactivity_ms = 0;
-    c->unbind_timeout_ms = 10000;
-    c->max_pdu = PDU_DEFAULT_MAX_LEN;
-    c->max_output = 1 << 20;
+#define SESS_CONFIG_DEFAULT(key, field, scale) c->field = (uint32_t)(SESS_DEFAULT_##key * (scale));
+    SESS_CONFIG_MAP(SESS_CONFIG_DEFAULT)
+#undef SESS_CONFIG_DEFAULT
 }
+
+/* -- Small helpers ------------------------------------------------------------ */
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -100,9 +49,25 @@ static uint32_t be32(const uint8_t *p)
 
 static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
 
-static void count_status(uint64_t *tab, uint32_t status)
+/* A response with `status` received (rx) or sent: bounded counting by code. */
+static void count_status(sess_totals_t *t, uint32_t status, int rx)
 {
-    tab[status < 0x113 ? status : 0x113]++;
+    uint32_t i;
+    if (status < PDU_STATUS_SPAN) {
+        (rx ? t->status_rx : t->status_tx)[status]++;
+        return;
+    }
+    for (i = 0; i < t->nother && t->other[i].status != status; i++) {}
+    if (i == t->nother) {
+        if (i == SESS_OTHER_STATUSES) {
+            if (rx) t->other_rx++;
+            else t->other_tx++;
+            return;
+        }
+        t->other[t->nother++].status = status;
+    }
+    if (rx) t->other[i].rx++;
+    else t->other[i].tx++;
 }
 
 /* The permission bit of a state in pdu_cmd_t.esme_states/smsc_states. */
@@ -126,8 +91,8 @@ static void set_state(sess_t *s, sess_state_t st)
 {
     sess_state_t old = s->state;
     if (old == st) return;
-    sess_totals.open[s->side][old]--;
-    sess_totals.open[s->side][st]++;
+    s->ctx->totals.open[s->side][old]--;
+    s->ctx->totals.open[s->side][st]++;
     s->state = st;
     if (s->h->state) s->h->state(s, old, s->ud);
 }
@@ -150,79 +115,26 @@ static int is_bind(uint32_t id)
 
 /* -- Output ------------------------------------------------------------------- */
 
-static int out_reserve(sess_t *s, size_t need)
-{
-    size_t cap = s->out_cap ? s->out_cap : 512;
-    uint8_t *p;
-    while (cap < s->out_len + need) cap *= 2;
-    if (cap == s->out_cap) return 0;
-    if (!(p = realloc(s->out, cap))) return SESS_ENOMEM;
-    s->out = p;
-    s->out_cap = cap;
-    return 0;
-}
-
-/* Encode `p` at the end of the output. Returns octets or a SESS_E* code. */
-static long out_pdu(sess_t *s, pdu_t *p)
-{
-    pdu_error_t err;
-    long n;
-    int was_empty = s->out_len == 0;
-    if (out_reserve(s, 256)) return SESS_ENOMEM;
-    while ((n = pdu_encode(p, s->out + s->out_len, s->out_cap - s->out_len, &err)) == PDU_ENOSPC)
-        if (out_reserve(s, err.need)) return SESS_ENOMEM;
-    if (n < 0) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s", err.msg);
-        return SESS_EINVAL;
-    }
-    s->out_len += (size_t)n;
-    s->st.tx_pdus++;
-    s->st.tx_bytes += (uint64_t)n;
-    sess_totals.sum.tx_pdus++;
-    sess_totals.sum.tx_bytes += (uint64_t)n;
-    s->st.tx_cmd[cmd_index(p->cmd)]++;
-    sess_totals.sum.tx_cmd[cmd_index(p->cmd)]++;
-    if (was_empty && s->h->output) s->h->output(s, s->ud);
-    return n;
-}
-
 /* A response the engine writes on its own (chores, refusals). */
 static void chore_respond(sess_t *s, uint32_t resp_id, uint32_t seq, uint32_t status)
 {
-    pdu_init(&tx_pdu, resp_id, seq);
-    tx_pdu.command_status = status;
-    if (resp_id == SMPP_GENERIC_NACK) {
-        s->st.nacks_tx++;
-        sess_totals.sum.nacks_tx++;
-    }
-    if (status) {
-        s->st.sent_error++;
-        sess_totals.sum.sent_error++;
-    }
-    count_status(sess_totals.status_tx, status);
-    out_pdu(s, &tx_pdu);
+    pdu_t *tx = &s->ctx->tx_pdu;
+    pdu_init(tx, resp_id, seq);
+    tx->command_status = status;
+    if (resp_id == SMPP_GENERIC_NACK) COUNT(s, nacks_tx);
+    if (status) COUNT(s, sent_error);
+    count_status(&s->ctx->totals, status, 0);
+    sess__out_pdu(s, tx);
 }
-
-uint8_t *sess_output_take(sess_t *s, size_t *len)
-{
-    uint8_t *p = s->out;
-    *len = s->out_len;
-    if (!s->out_len) return NULL;
-    s->out = NULL;
-    s->out_len = s->out_cap = 0;
-    return p;
-}
-
-void sess_set_inflight(sess_t *s, size_t octets) { s->inflight = octets; }
-size_t sess_output_pending(const sess_t *s) { return s->out_len + s->inflight; }
 
 /* -- Life --------------------------------------------------------------------- */
 
-sess_t *sess_new(sess_side_t side, const sess_config_t *cfg, const sess_handler_t *h,
-                 void *ud, uint64_t now_ms)
+sess_t *sess_new(sess_ctx_t *ctx, sess_side_t side, const sess_config_t *cfg,
+                 const sess_handler_t *h, void *ud, uint64_t now_ms)
 {
     sess_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
+    s->ctx = ctx;
     s->cfg = *cfg;
     if (!s->cfg.window) s->cfg.window = 1;
     if (!s->cfg.receive_window) s->cfg.receive_window = 1;
@@ -234,7 +146,7 @@ sess_t *sess_new(sess_side_t side, const sess_config_t *cfg, const sess_handler_
         free(s);
         return NULL;
     }
-    s->id = next_id++;
+    s->id = ctx->next_id++;
     s->side = side;
     s->state = SESS_OPEN;
     s->h = h;
@@ -242,27 +154,23 @@ sess_t *sess_new(sess_side_t side, const sess_config_t *cfg, const sess_handler_
     s->next_seq = 1;
     s->created_ms = s->last_rx_ms = s->last_enquire_ms = now_ms;
     s->st.started_ms = now_ms;
-    sess_totals.opened++;
-    sess_totals.open[side][SESS_OPEN]++;
+    ctx->totals.opened++;
+    ctx->totals.open[side][SESS_OPEN]++;
     return s;
 }
 
-/* Complete every outstanding request of `s` with `err` (collect first: the
- * callbacks may send, which changes the table). */
+/* Complete every outstanding request of a closing session with `err`, one
+ * at a time (a callback may change the table; a closing session takes no
+ * new request). */
 static void fail_all(sess_t *s, int err)
 {
-    uint32_t i, n = 0;
-    win_entry_t *list;
-    if (!s->win.count) return;
-    list = malloc(s->win.count * sizeof *list);
-    if (!list) return;
-    for (i = 0; i <= s->win.mask; i++)
-        if (s->win.slots[i].seq) list[n++] = s->win.slots[i];
-    for (i = 0; i < n; i++) {
-        win_del(&s->win, list[i].seq, NULL);
-        if (list[i].cb) ((sess_done_fn)list[i].cb)(s, list[i].arg, NULL, err);
+    while (s->win.count) {
+        win_entry_t e;
+        uint32_t i;
+        for (i = 0; !s->win.slots[i].seq; i++) {}
+        win_del(&s->win, s->win.slots[i].seq, &e);
+        if (e.cb) ((sess_done_fn)e.cb)(s, e.arg, NULL, err);
     }
-    free(list);
 }
 
 void sess_free(sess_t *s)
@@ -270,12 +178,14 @@ void sess_free(sess_t *s)
     if (!s) return;
     if (!s->closing) sess_close(s, "released");
     fail_all(s, SESS_ECLOSED);
-    sess_totals.open[s->side][s->state]--;
-    sess_totals.closed++;
+    s->ctx->totals.open[s->side][s->state]--;
+    s->ctx->totals.closed++;
     win_free(&s->win);
     win_free(&s->rwin);
     free(s->in);
     free(s->out);
+    free(s->spare);
+    free(s->lent);
     free(s);
 }
 
@@ -284,7 +194,7 @@ void sess_close(sess_t *s, const char *reason)
     if (s->closing) return;
     s->closing = 1;
     s->close_reason = reason;
-    log_msg(LOG_INFO, s->id, "closing: %s", reason);
+    sess__emit(s, (sess_event_t){.kind = SESS_EV_CLOSING, .text = reason});
     set_state(s, SESS_CLOSED);
     if (s->h->close) s->h->close(s, reason, s->ud);
 }
@@ -328,14 +238,11 @@ static long send_pdu(sess_t *s, pdu_t *p, sess_done_fn cb, void *arg, uint64_t n
         e->arg = arg;
         if (!s->win_next || e->deadline_ms < s->win_next) s->win_next = e->deadline_ms;
     }
-    if ((n = out_pdu(s, p)) < 0) {
+    if ((n = sess__out_pdu(s, p)) < 0) {
         if (cmd->resp_id) win_del(&s->win, seq, NULL);
         return n;
     }
-    if (cmd->resp_id) {
-        s->st.tx_requests++;
-        sess_totals.sum.tx_requests++;
-    }
+    if (cmd->resp_id) COUNT(s, tx_requests);
     return (long)seq;
 }
 
@@ -352,24 +259,24 @@ long sess_send(sess_t *s, pdu_t *pdu, sess_done_fn cb, void *arg, uint64_t now_m
 long sess_bind(sess_t *s, uint32_t command_id, const char *system_id, const char *password,
                const char *system_type, sess_done_fn cb, void *arg, uint64_t now_ms)
 {
-    static pdu_t p;
+    pdu_t *p = &s->ctx->tx_pdu;
     if (!is_bind(command_id) || (command_id & SMPP_RESPONSE_BIT)) return SESS_EINVAL;
-    pdu_init(&p, command_id, 0);
-    pdu_set_cstr(&p, PDU_F_SYSTEM_ID, system_id);
-    pdu_set_cstr(&p, PDU_F_PASSWORD, password);
-    pdu_set_cstr(&p, PDU_F_SYSTEM_TYPE, system_type ? system_type : "");
-    pdu_set_int(&p, PDU_F_INTERFACE_VERSION, 0x34);
+    pdu_init(p, command_id, 0);
+    pdu_set_cstr(p, PDU_F_SYSTEM_ID, system_id);
+    pdu_set_cstr(p, PDU_F_PASSWORD, password);
+    pdu_set_cstr(p, PDU_F_SYSTEM_TYPE, system_type ? system_type : "");
+    pdu_set_int(p, PDU_F_INTERFACE_VERSION, 0x34);
     snprintf(s->system_id, sizeof s->system_id, "%s", system_id);
-    return sess_send(s, &p, cb, arg, now_ms);
+    return sess_send(s, p, cb, arg, now_ms);
 }
 
 long sess_outbind(sess_t *s, const char *system_id, const char *password, uint64_t now_ms)
 {
-    static pdu_t p;
-    pdu_init(&p, SMPP_OUTBIND, 0);
-    pdu_set_cstr(&p, PDU_F_SYSTEM_ID, system_id);
-    pdu_set_cstr(&p, PDU_F_PASSWORD, password);
-    return sess_send(s, &p, NULL, NULL, now_ms);
+    pdu_t *p = &s->ctx->tx_pdu;
+    pdu_init(p, SMPP_OUTBIND, 0);
+    pdu_set_cstr(p, PDU_F_SYSTEM_ID, system_id);
+    pdu_set_cstr(p, PDU_F_PASSWORD, password);
+    return sess_send(s, p, NULL, NULL, now_ms);
 }
 
 int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t now_ms)
@@ -381,32 +288,30 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
     if (!win_del(&s->rwin, seq, &e)) return SESS_ENOREQ;
     req = pdu_cmd_find(e.command_id);
     if (!resp) {
-        pdu_init(&tx_pdu, req->resp_id, seq);
-        resp = &tx_pdu;
+        resp = &s->ctx->tx_pdu;
+        pdu_init(resp, req->resp_id, seq);
     }
     resp->command_id = req->resp_id;
     resp->command_status = status;
     resp->sequence_number = seq;
-    if ((n = out_pdu(s, resp)) < 0) {
-        /* The body was refused: the peer still gets an answer. */
-        log_msg(LOG_WARN, s->id, "%s response refused by the encoder (%s); answering ESME_RSYSERR",
-                req->name, s->errmsg);
+    if ((n = sess__out_pdu(s, resp)) < 0) {
+        /* The body was refused: the peer still gets an answer (counted there). */
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_RESPONSE_REFUSED, .command_id = req->id, .seq = seq,
+                               .text = s->errmsg});
         chore_respond(s, req->resp_id, seq, SMPP_ESME_RSYSERR);
         status = SMPP_ESME_RSYSERR;
-    }
-    count_status(sess_totals.status_tx, status);
-    if (status) {
-        s->st.sent_error++;
-        sess_totals.sum.sent_error++;
+    } else {
+        count_status(&s->ctx->totals, status, 0);
+        if (status) COUNT(s, sent_error);
     }
     if (is_bind(e.command_id)) {
         if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
-            log_msg(LOG_INFO, s->id, "bound %s as %s", s->system_id,
-                    sess_state_name(bound_by(e.command_id)));
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND, .command_id = req->id, .seq = seq,
+                                   .state = bound_by(e.command_id)});
             set_state(s, bound_by(e.command_id));
         } else {
-            log_msg(LOG_INFO, s->id, "bind of '%s' refused: %s", s->system_id,
-                    pdu_status_name(status) ? pdu_status_name(status) : "error");
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BIND_REFUSED, .command_id = req->id, .seq = seq,
+                                   .status = status});
         }
     }
     if (s->state == SESS_UNBINDING) drain(s, now_ms);
@@ -419,8 +324,7 @@ int sess_unbind(sess_t *s, uint64_t now_ms)
     s->bound_state = s->state;
     s->unbind_ours = 1;
     s->unbind_started_ms = now_ms;
-    log_msg(LOG_INFO, s->id, "unbinding (%u requests outstanding, %u being handled)",
-            s->win.count, s->rwin.count);
+    sess__emit(s, (sess_event_t){.kind = SESS_EV_UNBINDING, .n1 = s->win.count, .n2 = s->rwin.count});
     set_state(s, SESS_UNBINDING);
     drain(s, now_ms);
     return 0;
@@ -438,9 +342,10 @@ static void drain(sess_t *s, uint64_t now)
         chore_respond(s, SMPP_UNBIND_RESP, s->unbind_peer_seq, SMPP_ESME_ROK);
         sess_close(s, "unbind");
     } else if (s->unbind_ours == 1) {
-        pdu_init(&tx_pdu, SMPP_UNBIND, 0);
+        pdu_t *tx = &s->ctx->tx_pdu;
+        pdu_init(tx, SMPP_UNBIND, 0);
         s->unbind_ours = 2;
-        if (send_pdu(s, &tx_pdu, on_unbind_done, NULL, now, 0) < 0) sess_close(s, "unbind");
+        if (send_pdu(s, tx, on_unbind_done, NULL, now, 0) < 0) sess_close(s, "unbind");
     }
 }
 
@@ -458,7 +363,7 @@ static void on_enquire_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     if (err == 0 || err == SESS_ENACK) {
         s->enquire_missed = 0;
     } else if (err == SESS_ETIMEOUT && ++s->enquire_missed >= s->cfg.enquire_link_misses) {
-        log_msg(LOG_WARN, s->id, "peer dead: %u enquire_link unanswered", s->enquire_missed);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_PEER_DEAD, .n1 = s->enquire_missed});
         sess_close(s, "enquire_link unanswered");
     }
 }
@@ -470,55 +375,47 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
     win_entry_t e;
     const pdu_cmd_t *req;
     sess_done_fn cb;
+    sess_totals_t *tot = &s->ctx->totals;
     if (!win_del(&s->win, p->sequence_number, &e)) {
-        s->st.unmatched++;
-        sess_totals.sum.unmatched++;
-        log_msg(LOG_WARN, s->id, "response 0x%08X with sequence_number %u matches no request",
-                p->command_id, p->sequence_number);
+        COUNT(s, unmatched);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_UNMATCHED, .command_id = p->command_id, .seq = p->sequence_number});
         return;
     }
     req = pdu_cmd_find(e.command_id);
     cb = (sess_done_fn)e.cb;
     s->st.rtt_ms_sum += now - e.sent_ms;
-    s->st.rtt_count++;
+    tot->sum.rtt_ms_sum += now - e.sent_ms;
+    COUNT(s, rtt_count);
     {
         int b = 0;
         while (b < SESS_RTT_BUCKETS - 1 && (double)(now - e.sent_ms) > sess_rtt_bounds_ms[b]) b++;
-        sess_totals.rtt_buckets[b]++;
+        tot->rtt_buckets[b]++;
     }
-    sess_totals.sum.rtt_ms_sum += now - e.sent_ms;
-    sess_totals.sum.rtt_count++;
-    count_status(sess_totals.status_rx, p->command_status);
+    count_status(tot, p->command_status, 1);
     if (p->command_id == SMPP_GENERIC_NACK) {
-        s->st.nacks_rx++;
-        sess_totals.sum.nacks_rx++;
-        log_msg(LOG_WARN, s->id, "%s %u answered with generic_nack %s", req->name,
-                p->sequence_number, pdu_status_name(p->command_status) ? pdu_status_name(p->command_status) : "?");
+        COUNT(s, nacks_rx);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_NACKED, .command_id = req->id, .seq = p->sequence_number,
+                               .status = p->command_status});
         if (cb) cb(s, e.arg, p, SESS_ENACK);
         return;
     }
     if (p->command_id != req->resp_id || st != SMPP_ESME_ROK) {
-        s->st.malformed++;
-        sess_totals.sum.malformed++;
-        log_msg(LOG_WARN, s->id, "bad response to %s %u: %s", req->name, p->sequence_number,
-                st != SMPP_ESME_ROK ? "malformed" : "wrong command_id");
+        COUNT(s, malformed);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_BAD_RESPONSE, .command_id = req->id, .seq = p->sequence_number,
+                               .text = st != SMPP_ESME_ROK ? "malformed" : "wrong command_id"});
         if (cb) cb(s, e.arg, NULL, SESS_EBADRESP);
         return;
     }
-    if (p->command_status) {
-        s->st.resp_error++;
-        sess_totals.sum.resp_error++;
-    } else {
-        s->st.resp_ok++;
-        sess_totals.sum.resp_ok++;
-    }
+    if (p->command_status) COUNT(s, resp_error);
+    else COUNT(s, resp_ok);
     if (is_bind(e.command_id)) {
         if (p->command_status == SMPP_ESME_ROK) {
-            log_msg(LOG_INFO, s->id, "bound to the SMSC as %s", sess_state_name(bound_by(e.command_id)));
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND_TO_SMSC, .command_id = req->id,
+                                   .seq = p->sequence_number, .state = bound_by(e.command_id)});
             set_state(s, bound_by(e.command_id));
         } else {
-            log_msg(LOG_WARN, s->id, "bind refused: %s",
-                    pdu_status_name(p->command_status) ? pdu_status_name(p->command_status) : "error");
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_BIND_REJECTED, .command_id = req->id,
+                                   .seq = p->sequence_number, .status = p->command_status});
         }
     }
     if (cb) cb(s, e.arg, p, 0);
@@ -527,10 +424,28 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
 static void refuse(sess_t *s, const pdu_t *p, uint32_t status, const char *why)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    log_msg(LOG_INFO, s->id, "%s %u refused with %s: %s", cmd ? cmd->name : "PDU",
-            p->sequence_number, pdu_status_name(status), why);
+    sess__emit(s, (sess_event_t){.kind = SESS_EV_REFUSED, .command_id = p->command_id, .seq = p->sequence_number,
+                           .status = status, .text = why});
     chore_respond(s, cmd && cmd->resp_id ? cmd->resp_id : SMPP_GENERIC_NACK, p->sequence_number,
                   status);
+}
+
+/* The owner declined the request (no handler): the one place that decides
+ * what such a request gets. */
+static void decline(sess_t *s, const pdu_t *p, uint64_t now)
+{
+    if (p->cmd->resp_id) {
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_DECLINED, .command_id = p->command_id, .seq = p->sequence_number});
+        sess_respond(s, p->sequence_number, NULL, SMPP_ESME_RINVCMDID, now);
+    } else if (p->command_id == SMPP_OUTBIND) {
+        sess_close(s, "outbind refused: no outbind handler");
+    }                                  /* alert_notification: nothing to answer */
+}
+
+/* Hand a request to the owner (a declined one is answered here). */
+static void dispatch(sess_t *s, const pdu_t *p, uint64_t now)
+{
+    if (!s->h->request || s->h->request(s, p, s->ud) == SESS_DECLINED) decline(s, p, now);
 }
 
 static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
@@ -540,8 +455,7 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
     uint32_t id = p->command_id;
     win_entry_t *e;
 
-    s->st.rx_requests++;
-    sess_totals.sum.rx_requests++;
+    COUNT(s, rx_requests);
     if (id == SMPP_ENQUIRE_LINK) {     /* answered in every state */
         chore_respond(s, SMPP_ENQUIRE_LINK_RESP, p->sequence_number, SMPP_ESME_ROK);
         return;
@@ -557,8 +471,7 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
             refuse(s, p, SMPP_ESME_RINVBNDSTS, "unbind already in progress");
             return;
         }
-        log_msg(LOG_INFO, s->id, "peer unbinds (%u requests outstanding, %u being handled)",
-                s->win.count, s->rwin.count);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_PEER_UNBINDS, .n1 = s->win.count, .n2 = s->rwin.count});
         if (s->state != SESS_UNBINDING) {
             s->bound_state = s->state;
             s->unbind_started_ms = now;
@@ -580,19 +493,17 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
     }
     if (!cmd->resp_id) {               /* outbind, alert_notification */
         if (id == SMPP_OUTBIND) set_state(s, SESS_OUTBOUND);
-        if (s->h->request) s->h->request(s, p, s->ud);
+        dispatch(s, p, now);
         return;
     }
     if ((id == SMPP_SUBMIT_SM || id == SMPP_SUBMIT_MULTI || id == SMPP_DATA_SM)
         && s->throttle && !tb_take(s->throttle, now)) {
-        s->st.throttled++;
-        sess_totals.sum.throttled++;
+        COUNT(s, throttled);
         refuse(s, p, SMPP_ESME_RTHROTTLED, "rate limit");
         return;
     }
     if (s->rwin.count >= s->cfg.receive_window) {
-        s->st.throttled++;
-        sess_totals.sum.throttled++;
+        COUNT(s, throttled);
         refuse(s, p, SMPP_ESME_RTHROTTLED, "receive window full");
         return;
     }
@@ -607,49 +518,43 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         snprintf(s->system_id, sizeof s->system_id, "%.*s", v ? (int)v->len : 0,
                  v ? (const char *)v->ptr : "");
     }
-    if (s->h->request) s->h->request(s, p, s->ud);
-    else sess_respond(s, p->sequence_number, NULL, SMPP_ESME_RINVCMDID, now);
+    dispatch(s, p, now);
 }
 
 static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
 {
     pdu_error_t err;
-    uint32_t st = pdu_decode(&rx_pdu, data, len, s->cfg.max_pdu, &err);
-    const pdu_cmd_t *cmd = rx_pdu.cmd;
-    int is_resp = (rx_pdu.command_id & SMPP_RESPONSE_BIT) != 0;
+    pdu_t *rx = &s->ctx->rx_pdu;
+    uint32_t st = pdu_decode(rx, data, len, s->cfg.max_pdu, &err);
+    const pdu_cmd_t *cmd = rx->cmd;
+    int is_resp = (rx->command_id & SMPP_RESPONSE_BIT) != 0;
 
-    s->st.rx_pdus++;
-    sess_totals.sum.rx_pdus++;
+    COUNT(s, rx_pdus);
     s->last_rx_ms = now;
     s->enquire_missed = 0;             /* anything received: the peer is alive */
-    if (cmd) {
-        s->st.rx_cmd[cmd_index(cmd)]++;
-        sess_totals.sum.rx_cmd[cmd_index(cmd)]++;
-    }
+    if (cmd) COUNT(s, rx_cmd[cmd_index(cmd)]);
     if (st == SMPP_ESME_RINVCMDID) {
-        s->st.malformed++;
-        sess_totals.sum.malformed++;
-        log_msg(LOG_WARN, s->id, "unknown command_id 0x%08X (sequence_number %u): generic_nack",
-                rx_pdu.command_id, rx_pdu.sequence_number);
-        chore_respond(s, SMPP_GENERIC_NACK, rx_pdu.sequence_number, SMPP_ESME_RINVCMDID);
+        COUNT(s, malformed);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_UNKNOWN_COMMAND, .command_id = rx->command_id,
+                               .seq = rx->sequence_number});
+        chore_respond(s, SMPP_GENERIC_NACK, rx->sequence_number, SMPP_ESME_RINVCMDID);
         return;
     }
     if (is_resp) {
-        handle_response(s, &rx_pdu, st, now);
+        handle_response(s, rx, st, now);
         if (s->state == SESS_UNBINDING) drain(s, now);
         return;
     }
     if (st != SMPP_ESME_ROK) {
-        s->st.malformed++;
-        sess_totals.sum.malformed++;
-        log_msg(LOG_WARN, s->id, "malformed %s %u: %s (%s)", cmd->name, rx_pdu.sequence_number,
-                pdu_status_name(st), err.msg);
+        COUNT(s, malformed);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_MALFORMED, .command_id = rx->command_id,
+                               .seq = rx->sequence_number, .status = st, .text = err.msg});
         if (!cmd->resp_id && cmd->id == SMPP_ALERT_NOTIFICATION) return; /* no answer exists */
         chore_respond(s, st == SMPP_ESME_RINVCMDLEN || !cmd->resp_id ? SMPP_GENERIC_NACK
-                      : cmd->resp_id, rx_pdu.sequence_number, st);
+                      : cmd->resp_id, rx->sequence_number, st);
         return;
     }
-    handle_request(s, &rx_pdu, now);
+    handle_request(s, rx, now);
 }
 
 /* Frame and handle every whole PDU of buf; returns the octets consumed. */
@@ -662,10 +567,8 @@ static size_t process(sess_t *s, const uint8_t *buf, size_t len, uint64_t now)
         if (n < 0) {
             uint32_t cl = be32(buf + pos);
             uint32_t seq = len - pos >= 16 ? be32(buf + pos + 12) : 0;
-            s->st.malformed++;
-            sess_totals.sum.malformed++;
-            log_msg(LOG_WARN, s->id, "framing lost: command_length %u outside 16..%u", cl,
-                    s->cfg.max_pdu);
+            COUNT(s, malformed);
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_FRAMING_LOST, .seq = seq, .n1 = cl, .n2 = s->cfg.max_pdu});
             chore_respond(s, SMPP_GENERIC_NACK, seq, SMPP_ESME_RINVCMDLEN);
             sess_close(s, "framing lost (bad command_length)");
             return len;
@@ -681,7 +584,7 @@ int sess_feed(sess_t *s, const uint8_t *data, size_t len, uint64_t now_ms)
     size_t used;
     if (s->closing) return -1;
     s->st.rx_bytes += len;
-    sess_totals.sum.rx_bytes += len;
+    s->ctx->totals.sum.rx_bytes += len;
     if (s->in_len == 0) {
         used = process(s, data, len, now_ms);
         data += used;
@@ -731,12 +634,10 @@ static void expire_window(sess_t *s, uint64_t now)
     }
     s->win_next = next;
     for (i = 0; i < n; i++) {
-        const pdu_cmd_t *c = pdu_cmd_find(list[i].command_id);
         win_del(&s->win, list[i].seq, NULL);
-        s->st.timeouts++;
-        sess_totals.sum.timeouts++;
-        log_msg(LOG_WARN, s->id, "%s %u: no response within %u ms", c ? c->name : "request",
-                list[i].seq, s->cfg.response_timeout_ms);
+        COUNT(s, timeouts);
+        sess__emit(s, (sess_event_t){.kind = SESS_EV_TIMEOUT, .command_id = list[i].command_id, .seq = list[i].seq,
+                               .n1 = s->cfg.response_timeout_ms});
         if (list[i].cb) ((sess_done_fn)list[i].cb)(s, list[i].arg, NULL, SESS_ETIMEOUT);
     }
     free(list);
@@ -767,9 +668,10 @@ void sess_tick(sess_t *s, uint64_t now)
         return;
     }
     if (is_bound(s->state) && s->cfg.enquire_link_ms && now >= enquire_due(s)) {
-        pdu_init(&tx_pdu, SMPP_ENQUIRE_LINK, 0);
+        pdu_t *tx = &s->ctx->tx_pdu;
+        pdu_init(tx, SMPP_ENQUIRE_LINK, 0);
         s->last_enquire_ms = now;
-        send_pdu(s, &tx_pdu, on_enquire_done, NULL, now, 0);
+        send_pdu(s, tx, on_enquire_done, NULL, now, 0);
     }
 }
 

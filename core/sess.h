@@ -2,14 +2,17 @@
  * and receive windows, timers, enquire_link, generic_nack, throttling and the
  * unbind handshake. Sans-I/O: bytes go in with sess_feed(), bytes come out of
  * sess_output_take(), time comes in as `now` (milliseconds, any monotonic
- * origin). net.h runs sessions over libuv TCP; this file knows no sockets.
+ * origin). net.h runs sessions over libuv TCP; this file knows no sockets,
+ * no clock and no log: what happens is reported to the owner as events.
  *
  * Life of a session
- *   sess_new() when a connection is up (state OPEN). The owner feeds what it
- *   reads, writes what sess_output_take() gives when handler.output fires,
- *   calls sess_tick() when sess_next_deadline() is due, and closes the
- *   connection when handler.close fires (after writing the pending output).
- *   sess_free() then completes every outstanding request with SESS_ECLOSED.
+ *   sess_ctx_new() once: the context owns what sessions share (totals, the
+ *   id counter, scratch PDUs). sess_new() when a connection is up (state
+ *   OPEN). The owner feeds what it reads, writes what sess_output_take()
+ *   lends it when handler.output fires, calls sess_tick() when
+ *   sess_next_deadline() is due, and closes the connection when
+ *   handler.close fires (after writing the pending output). sess_free()
+ *   then completes every outstanding request with SESS_ECLOSED.
  *
  * What the engine answers by itself (the owner never sees these):
  *   enquire_link (any state); unknown command_id (generic_nack
@@ -19,13 +22,18 @@
  *   generic_nack ESME_RINVCMDLEN for length faults, else the request's
  *   response); throttling (ESME_RTHROTTLED when the receive window is full
  *   or the session's token bucket is empty, for submit_sm, submit_multi and
- *   data_sm); unbind (unbind_resp once outstanding work is done, then close).
+ *   data_sm); unbind (unbind_resp once outstanding work is done, then close);
+ *   a request the owner declines (handler.request returns SESS_DECLINED, or
+ *   there is no handler): ESME_RINVCMDID, outbind closes the session,
+ *   alert_notification is dropped. This is the only place that decides it.
  *   A command_length below 16 or above max_pdu loses the framing: the engine
  *   queues generic_nack ESME_RINVCMDLEN and closes after it is written.
  *
  * Ownership: a pdu_t passed to handler.request is borrowed for the call (it
  * points into the engine's buffers). PDUs given to sess_send/sess_respond
- * are encoded at once and may be reused when the call returns.
+ * are encoded at once and may be reused when the call returns. Output is
+ * lent, not handed over: the buffer sess_output_take() returns stays the
+ * session's and goes back with sess_output_release().
  */
 #ifndef SMPPGW_SESS_H
 #define SMPPGW_SESS_H
@@ -52,32 +60,76 @@ typedef enum {
  * SMSC side; a client that connects is the ESME side. */
 typedef enum { SESS_SMSC = 0, SESS_ESME = 1 } sess_side_t;
 
-/* Errors (negative), each with a short stable token from sess_strerror(). */
-#define SESS_EWINDOW  (-10)  /* "window full" */
-#define SESS_ETIMEOUT (-11)  /* "timeout" */
-#define SESS_ECLOSED  (-12)  /* "closed" */
-#define SESS_ENACK    (-13)  /* "nack": the peer answered generic_nack */
-#define SESS_ESTATE   (-14)  /* "not allowed in this state" */
-#define SESS_EINVAL   (-15)  /* "invalid pdu" (see sess_last_error) */
-#define SESS_EOUTPUT  (-16)  /* "output full": the peer is not reading */
-#define SESS_EBADRESP (-17)  /* "bad response": the peer's response was malformed */
-#define SESS_ENOMEM   (-18)  /* "out of memory" */
-#define SESS_ENOREQ   (-19)  /* "no such request": respond to an unknown seq */
+/* Errors: negative, in a range of their own (-20001..-20099, clear of
+ * errno values and libuv's codes), each with a short stable token from
+ * sess_strerror(). One row each: X(name, number, token). */
+#define SESS_ERRNO_MAP(X) \
+    X(EWINDOW,   1, "window full") \
+    X(ETIMEOUT,  2, "timeout") \
+    X(ECLOSED,   3, "closed") \
+    X(ENACK,     4, "nack")                       /* the peer answered generic_nack */ \
+    X(ESTATE,    5, "not allowed in this state") \
+    X(EINVAL,    6, "invalid pdu")                /* see sess_last_error() */ \
+    X(EOUTPUT,   7, "output full")                /* the peer is not reading */ \
+    X(EBADRESP,  8, "bad response")               /* the peer's response was malformed */ \
+    X(ENOMEM,    9, "out of memory") \
+    X(ENOREQ,   10, "no such request")            /* respond to an unknown seq */
 
+#define SESS_E__BASE (-20000)
+enum {
+#define SESS_ERR_ENUM(name, n, text) SESS_##name = SESS_E__BASE - (n),
+    SESS_ERRNO_MAP(SESS_ERR_ENUM)
+#undef SESS_ERR_ENUM
+    SESS_E__LAST = SESS_E__BASE - 99
+};
+
+/* The number of error codes, and the i-th (0 <= i < SESS_E_COUNT): for
+ * owners that count errors in an array (sess_err_index maps back, -1 for a
+ * code that is not an engine error). */
+enum {
+#define SESS_ERR_COUNT(name, n, text) + 1
+    SESS_E_COUNT = 0 SESS_ERRNO_MAP(SESS_ERR_COUNT)
+#undef SESS_ERR_COUNT
+};
+#define SESS_E_AT(i) (SESS_E__BASE - 1 - (int)(i))
+static inline int sess_err_index(int err)
+{
+    return err <= SESS_E__BASE - 1 && err >= SESS_E__BASE - SESS_E_COUNT ? SESS_E__BASE - 1 - err : -1;
+}
+
+/* The token of an engine error code; "unknown error" for anything else. */
 const char *sess_strerror(int err);
 
+/* Session options. Their defaults live in one place, the schema of
+ * lua/smpp/config.lua (with the documentation of each); the build turns
+ * them into sess_defaults.h for sess_config_default(). */
 typedef struct sess_config_s {
-    uint32_t window;             /* max requests we have outstanding (default 10) */
-    uint32_t receive_window;     /* max peer requests being handled (default 100) */
-    uint32_t response_timeout_ms;/* per request we send (default 30000) */
-    uint32_t enquire_link_ms;    /* send enquire_link after this idle time; 0 = never (30000) */
-    uint32_t enquire_link_misses;/* unanswered enquire_links before the peer is dead (3) */
-    uint32_t init_timeout_ms;    /* close if not bound by then; 0 = never (30000) */
-    uint32_t inactivity_ms;      /* close if nothing received for this long; 0 = never (0) */
-    uint32_t unbind_timeout_ms;  /* longest graceful close (default 10000) */
-    uint32_t max_pdu;            /* command_length cap (default PDU_DEFAULT_MAX_LEN) */
-    uint32_t max_output;         /* unsent output bound in octets (default 1 MiB) */
+    uint32_t window;             /* max requests we have outstanding */
+    uint32_t receive_window;     /* max peer requests being handled */
+    uint32_t response_timeout_ms;/* per request we send */
+    uint32_t enquire_link_ms;    /* send enquire_link after this idle time; 0 = never */
+    uint32_t enquire_link_misses;/* unanswered enquire_links before the peer is dead */
+    uint32_t init_timeout_ms;    /* close if not bound by then; 0 = never */
+    uint32_t inactivity_ms;      /* close if nothing received for this long; 0 = never */
+    uint32_t unbind_timeout_ms;  /* longest graceful close */
+    uint32_t max_pdu;            /* command_length cap */
+    uint32_t max_output;         /* unsent output bound in octets */
 } sess_config_t;
+
+/* Each option by its configuration name (a key of a config's `session`
+ * table), its sess_config_t field, and the scale from the config's unit to
+ * the engine's (seconds -> milliseconds). */
+#define SESS_CONFIG_MAP(X) \
+    X(window,                window,              1) \
+    X(receive_window,        receive_window,      1) \
+    X(response_timeout,      response_timeout_ms, 1000) \
+    X(enquire_link_interval, enquire_link_ms,     1000) \
+    X(enquire_link_misses,   enquire_link_misses, 1) \
+    X(init_timeout,          init_timeout_ms,     1000) \
+    X(inactivity_timeout,    inactivity_ms,       1000) \
+    X(unbind_timeout,        unbind_timeout_ms,   1000) \
+    X(max_pdu,               max_pdu,             1) \
+    X(max_output,            max_output,          1)
 
 void sess_config_default(sess_config_t *cfg);
 
@@ -87,11 +139,60 @@ void sess_config_default(sess_config_t *cfg);
  * generic_nack). */
 typedef void (*sess_done_fn)(sess_t *s, void *arg, const pdu_t *resp, int err);
 
+/* What handler.request returns: the owner took the request (it answers
+ * with sess_respond(), now or later, when the command has a response), or
+ * declined it (the engine answers; see the top of this file). */
+enum { SESS_TAKEN = 0, SESS_DECLINED = 1 };
+
+/* Something the owner may want to log or count. The engine writes no log
+ * lines: sess_event_format() renders an event as the line operators know,
+ * and `severity` says how loud it is. */
+typedef enum { SESS_SEV_WARN = 1, SESS_SEV_INFO = 2 } sess_severity_t;
+
+#define SESS_EVENT_MAP(X) \
+    X(CLOSING,         INFO)  /* the session closes: text = reason */ \
+    X(BOUND,           INFO)  /* we accepted a bind: state = the bound state */ \
+    X(BIND_REFUSED,    INFO)  /* we refused a bind: status */ \
+    X(BOUND_TO_SMSC,   INFO)  /* our bind was accepted: state */ \
+    X(BIND_REJECTED,   WARN)  /* our bind was refused: status */ \
+    X(UNBINDING,       INFO)  /* we unbind: n1 outstanding, n2 being handled */ \
+    X(PEER_UNBINDS,    INFO)  /* the peer unbinds: n1, n2 as above */ \
+    X(PEER_DEAD,       WARN)  /* n1 enquire_link unanswered */ \
+    X(TIMEOUT,         WARN)  /* command_id, seq: no response within n1 ms */ \
+    X(UNMATCHED,       WARN)  /* a response (command_id, seq) that matches no request */ \
+    X(NACKED,          WARN)  /* our request (command_id, seq) got generic_nack with status */ \
+    X(BAD_RESPONSE,    WARN)  /* our request (command_id, seq) got a bad response: text */ \
+    X(REFUSED,         INFO)  /* a request (command_id, seq) answered with status: text = why */ \
+    X(DECLINED,        INFO)  /* a request (command_id) the owner declined: ESME_RINVCMDID */ \
+    X(UNKNOWN_COMMAND, WARN)  /* command_id, seq unknown: generic_nack */ \
+    X(MALFORMED,       WARN)  /* command_id, seq malformed: status, text = the codec's message */ \
+    X(FRAMING_LOST,    WARN)  /* command_length n1 outside 16..n2 */ \
+    X(RESPONSE_REFUSED,WARN)  /* the encoder refused our response to command_id: text */
+
+typedef enum {
+#define SESS_EV_ENUM(name, sev) SESS_EV_##name,
+    SESS_EVENT_MAP(SESS_EV_ENUM)
+#undef SESS_EV_ENUM
+    SESS_EV__COUNT
+} sess_event_kind_t;
+
+typedef struct sess_event_s {
+    sess_event_kind_t kind;
+    sess_severity_t   severity;
+    uint32_t          command_id, seq, status;
+    uint32_t          n1, n2;
+    sess_state_t      state;
+    const char       *text;     /* borrowed for the call */
+} sess_event_t;
+
+/* Write the log line of `ev` into buf (always NUL-terminated); returns buf. */
+const char *sess_event_format(const sess_t *s, const sess_event_t *ev, char *buf, size_t n);
+
 typedef struct sess_handler_s {
-    /* A peer request for the owner: answer it with sess_respond() (now or
-     * later) when the command has a response. Also called for outbind (ESME
-     * side) and alert_notification, which have none. */
-    void (*request)(sess_t *s, const pdu_t *req, void *ud);
+    /* A peer request for the owner; returns SESS_TAKEN or SESS_DECLINED
+     * (see above). Also called for outbind (ESME side) and
+     * alert_notification, which have no response. NULL declines all. */
+    int (*request)(sess_t *s, const pdu_t *req, void *ud);
     /* The state changed (bound, unbinding, closed). */
     void (*state)(sess_t *s, sess_state_t old, void *ud);
     /* Output is waiting: take it with sess_output_take() soon (the transport
@@ -100,6 +201,8 @@ typedef struct sess_handler_s {
     /* The session is over: write the pending output, then close the
      * connection and call sess_free(). `reason` is a static string. */
     void (*close)(sess_t *s, const char *reason, void *ud);
+    /* Something to log or count (may be NULL). */
+    void (*event)(sess_t *s, const sess_event_t *ev, void *ud);
 } sess_handler_t;
 
 typedef struct sess_stats_s {
@@ -110,30 +213,51 @@ typedef struct sess_stats_s {
     uint64_t sent_error;                  /* error responses we sent */
     uint64_t timeouts, nacks_rx, nacks_tx, unmatched, malformed, throttled;
     uint64_t rtt_ms_sum, rtt_count;       /* send-to-response time */
-    uint32_t rx_cmd[32], tx_cmd[32];      /* by index in the command table */
+    uint32_t rx_cmd[PDU_CMD__COUNT], tx_cmd[PDU_CMD__COUNT];  /* by pdu_cmd_index_t */
 } sess_stats_t;
 
-/* Send-to-response time buckets of sess_totals.rtt_buckets: upper bounds in
- * ms (the last one counts everything slower). */
+/* Send-to-response time buckets of sess_totals_t.rtt_buckets: upper bounds
+ * in ms (the last one counts everything slower). */
 #define SESS_RTT_BUCKETS 14
 extern const double sess_rtt_bounds_ms[SESS_RTT_BUCKETS];
 
-/* Totals over all sessions of the process (one loop thread, no locks). */
+/* Responses with a command_status outside status.def's span (vendor codes
+ * 0x400-0x4FF and anything else), counted by code in the order they first
+ * came; past SESS_OTHER_STATUSES codes, in other_rx/other_tx. */
+#define SESS_OTHER_STATUSES 32
+typedef struct sess_status_count_s {
+    uint32_t status;
+    uint64_t rx, tx;
+} sess_status_count_t;
+
+/* Totals over the sessions of one context (one loop thread, no locks). */
 typedef struct sess_totals_s {
     uint64_t opened, closed;
-    uint32_t open[2][7];                  /* [side][state] sessions now */
+    uint32_t open[2][SESS_CLOSED + 1];    /* [side][state] sessions now */
     sess_stats_t sum;                     /* sums of the per-session counters */
-    uint64_t status_tx[0x114], status_rx[0x114]; /* responses by command_status; last = other */
+    uint64_t status_rx[PDU_STATUS_SPAN], status_tx[PDU_STATUS_SPAN]; /* responses by command_status */
+    sess_status_count_t other[SESS_OTHER_STATUSES];                 /* ... and beyond it */
+    uint32_t nother;
+    uint64_t other_rx, other_tx;
     uint64_t rtt_buckets[SESS_RTT_BUCKETS];       /* response times, not cumulative */
 } sess_totals_t;
 
-extern sess_totals_t sess_totals;
+/* -- Context --------------------------------------------------------------- */
+
+/* What the sessions of one owner share: the totals, the session id
+ * counter, the scratch PDUs the engine decodes into and answers from. A
+ * context outlives its sessions. NULL without memory. */
+typedef struct sess_ctx_s sess_ctx_t;
+sess_ctx_t *sess_ctx_new(void);
+void sess_ctx_free(sess_ctx_t *ctx);
+const sess_totals_t *sess_ctx_totals(const sess_ctx_t *ctx);
 
 /* -- Life ----------------------------------------------------------------- */
 
-/* A new session in state OPEN. `cfg` is copied. Returns NULL without memory. */
-sess_t *sess_new(sess_side_t side, const sess_config_t *cfg, const sess_handler_t *h,
-                 void *ud, uint64_t now_ms);
+/* A new session of `ctx` in state OPEN. `cfg` is copied. Returns NULL
+ * without memory. */
+sess_t *sess_new(sess_ctx_t *ctx, sess_side_t side, const sess_config_t *cfg,
+                 const sess_handler_t *h, void *ud, uint64_t now_ms);
 
 /* Release: completes outstanding requests with SESS_ECLOSED (their callbacks
  * run now), frees buffers. The owner calls it once the connection is gone. */
@@ -184,16 +308,21 @@ void sess_close(sess_t *s, const char *reason);
 
 /* -- Output ---------------------------------------------------------------- */
 
-/* Hand the queued output to the caller: returns a malloc'd buffer of *len
- * octets that the caller frees after writing it (NULL when empty). */
-uint8_t *sess_output_take(sess_t *s, size_t *len);
+/* Lend the queued output to the transport: *len octets that stay valid
+ * and unchanged until sess_output_release() (or sess_free()). NULL when
+ * nothing is queued, or while a buffer is lent: one write at a time, and
+ * what is queued meanwhile goes out with the next take. The session keeps
+ * two buffers and swaps them, so a steady flow allocates nothing. */
+const uint8_t *sess_output_take(sess_t *s, size_t *len);
+void sess_output_release(sess_t *s, const uint8_t *buf);
 
-/* The transport reports octets handed to the socket but not yet written,
- * so that SESS_EOUTPUT can count them. */
+/* The transport reports octets it holds besides the lent buffer (a TLS
+ * layer's ciphertext), so that SESS_EOUTPUT can count them. */
 void sess_set_inflight(sess_t *s, size_t octets);
 
-/* Queued plus in-flight output octets. */
+/* Queued, lent and in-flight output octets; queued alone (not yet taken). */
 size_t sess_output_pending(const sess_t *s);
+size_t sess_output_queued(const sess_t *s);
 
 /* -- Inspecting ------------------------------------------------------------- */
 

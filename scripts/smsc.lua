@@ -193,7 +193,7 @@ local function finish(rec)
     if wanted then send_receipt(rec.system_id, receipt_pdu(rec)) end
 end
 
-local function clock() return smpp.now() / 1000 end   -- the loop's clock, seconds
+local clock = smpp.clock   -- the loop's clock, seconds
 
 -- Schedule the final state: receipt_delay after acceptance, not before
 -- schedule_delivery_time, and EXPIRED if validity_period ends first. Only

@@ -15,7 +15,7 @@ static unsigned long submits, next_id = 1;
 static uv_signal_t sigint, sigterm;
 static pdu_t resp;
 
-static void on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     char id[16];
     (void)ud;
@@ -34,10 +34,10 @@ static void on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
         pdu_set_cstr(&resp, PDU_F_MESSAGE_ID, id);
         sess_respond(s, req->sequence_number, &resp, SMPP_ESME_ROK, net_now(n));
         break;
-    default:   /* anything else this small SMSC does not offer */
-        if (req->cmd->resp_id)
-            sess_respond(s, req->sequence_number, NULL, SMPP_ESME_RINVCMDID, net_now(n));
+    default:   /* anything else this small SMSC does not offer: the engine answers */
+        return SESS_DECLINED;
     }
+    return SESS_TAKEN;
 }
 
 static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)

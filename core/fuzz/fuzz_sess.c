@@ -7,20 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "sess.h"
 
 static int closed;
 static uint64_t now;
 static pdu_t check;
+static sess_ctx_t *ctx;
 
-static void on_request(sess_t *s, const pdu_t *req, void *ud)
+static int on_request(sess_t *s, const pdu_t *req, void *ud)
 {
     (void)ud;
-    /* accept binds, answer everything at once (half of it with an error) */
+    /* accept binds, answer everything at once (half of it with an error),
+     * decline a few (the engine answers those) */
+    if (req->sequence_number % 7 == 3) return SESS_DECLINED;
     if (req->cmd->resp_id)
         sess_respond(s, req->sequence_number, NULL,
                      req->sequence_number & 1 ? SMPP_ESME_RSYSERR : SMPP_ESME_ROK, now);
+    return SESS_TAKEN;
+}
+
+/* Every event must render as a line. */
+static void on_event(sess_t *s, const sess_event_t *ev, void *ud)
+{
+    char line[512];
+    (void)ud;
+    if (!sess_event_format(s, ev, line, sizeof line)[0]) abort();
 }
 
 static void on_close(sess_t *s, const char *reason, void *ud)
@@ -31,19 +42,19 @@ static void on_close(sess_t *s, const char *reason, void *ud)
     closed = 1;
 }
 
-static const sess_handler_t handler = {on_request, NULL, NULL, on_close};
+static const sess_handler_t handler = {on_request, NULL, NULL, on_close, on_event};
 
 /* Every octet the session writes must frame and decode as whole PDUs. */
 static void drain(sess_t *s)
 {
     size_t len, pos = 0;
-    uint8_t *out = sess_output_take(s, &len);
+    const uint8_t *out = sess_output_take(s, &len);
     while (out && pos < len) {
         long n = pdu_frame(out + pos, len - pos, 0);
         if (n <= 0 || pdu_decode(&check, out + pos, (size_t)n, 0, NULL) != SMPP_ESME_ROK) abort();
         pos += (size_t)n;
     }
-    free(out);
+    sess_output_release(s, out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,11 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sess_config_t cfg;
     sess_t *s;
     size_t pos = 0;
-    static int quiet;
-    if (!quiet) {
-        log_set_level(LOG_ERROR);
-        quiet = 1;
-    }
+    if (!ctx && !(ctx = sess_ctx_new())) return 0;
     sess_config_default(&cfg);
     cfg.window = 4;
     cfg.receive_window = 8;
@@ -67,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_pdu = 4096;
     closed = 0;
     now = 1000;
-    if (!(s = sess_new(SESS_SMSC, &cfg, &handler, NULL, now))) return 0;
+    if (!(s = sess_new(ctx, SESS_SMSC, &cfg, &handler, NULL, now))) return 0;
     while (pos < size && !closed) {
         /* one control octet: chunk size 1..32, clock step 0..7 * 10 ms */
         uint8_t ctl = data[pos++];

@@ -301,6 +301,35 @@ static void malformed_submit_multi(void)
     CHECK_EQ(dec(in, n), SMPP_ESME_RINVCMDLEN);         /* list cut short */
 }
 
+/* The strings inside list entries take the sizes of smpp.def's entry rows
+ * (21 octets with the NUL), both ways. */
+static void list_entry_sizes(void)
+{
+    static const char a20[] = "31323334353637383930313233343536373839" "30";   /* 20 digits */
+    char body[400];
+    size_t n;
+    snprintf(body, sizeof body, "00 00 00 00 01 01 00 00 %s00" SM_HEAD, a20);
+    n = mk(in, SMPP_SUBMIT_MULTI, 0, 1, body);
+    CHECK_EQ(dec(in, n), SMPP_ESME_ROK);
+    CHECK_EQ(p.addr[0].len, 20);
+    snprintf(body, sizeof body, "00 00 00 00 01 01 00 00 %s3100" SM_HEAD, a20);   /* 21: no NUL within 21 */
+    n = mk(in, SMPP_SUBMIT_MULTI, 0, 1, body);
+    CHECK_EQ(dec(in, n), SMPP_ESME_RINVDSTADR);
+    snprintf(body, sizeof body, "00 00 00 00 01 02 %s3100" SM_HEAD, a20);
+    n = mk(in, SMPP_SUBMIT_MULTI, 0, 1, body);
+    CHECK_EQ(dec(in, n), SMPP_ESME_RINVDLNAME);
+    snprintf(body, sizeof body, "00 01 00 00 %s3100 00000008", a20);               /* unsuccess_sme */
+    n = mk(in, SMPP_SUBMIT_MULTI_RESP, 0, 1, body);
+    CHECK_EQ(dec(in, n), SMPP_ESME_RINVDSTADR);
+    pdu_init(&p, SMPP_SUBMIT_MULTI, 1);
+    CHECK_EQ(pdu_addr_add(&p, 1, 1, 1, "12345678901234567890", 0), 0);
+    CHECK(pdu_encode(&p, out, sizeof out, &err) > 0);
+    pdu_init(&p, SMPP_SUBMIT_MULTI, 1);
+    CHECK_EQ(pdu_addr_add(&p, 1, 1, 1, "123456789012345678901", 0), 0);
+    CHECK_EQ(pdu_encode(&p, out, sizeof out, &err), PDU_EINVAL);
+    CHECK_EQ(err.status, SMPP_ESME_RINVDSTADR);
+}
+
 static void tlvs_kept_repeated_misplaced_unknown(void)
 {
     /* callback_num twice, sc_interface_version (only listed for bind resps),
@@ -465,7 +494,7 @@ static void framing(void)
 static void tables(void)
 {
     size_t i;
-    uint32_t v;
+    uint32_t v, max = 0;
     const char *name;
     CHECK(pdu_cmd_find(SMPP_DATA_SM_RESP) == pdu_cmd_by_name("data_sm_resp"));
     CHECK_EQ(pdu_cmd_by_name("submit_sm")->resp_id, SMPP_SUBMIT_SM_RESP);
@@ -475,9 +504,17 @@ static void tables(void)
     CHECK(strcmp(pdu_status_name(0x58), "ESME_RTHROTTLED") == 0);
     CHECK(pdu_status_name(0x09) == NULL);
     CHECK(strcmp(pdu_tlv_info(0x0424)->name, "message_payload") == 0);
-    for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++)
+    for (i = 0; (name = pdu_status_at(i, &v)) != NULL; i++) {
         CHECK(strcmp(pdu_status_name(v), name) == 0);
+        CHECK(v < PDU_STATUS_SPAN);                /* the span covers every status... */
+        if (v + 1 == PDU_STATUS_SPAN) max = v;     /* ...and ends right after the largest */
+    }
     CHECK(i >= 48);
+    CHECK_EQ(max + 1, PDU_STATUS_SPAN);
+    for (i = 0; pdu_cmd_at(i); i++) {}
+    CHECK_EQ(i, PDU_CMD__COUNT);
+    CHECK_EQ(pdu_cmd_at(PDU_CMD_SUBMIT_SM)->id, SMPP_SUBMIT_SM);
+    CHECK_EQ(pdu_cmd_at(PDU_CMD_DATA_SM_RESP)->id, SMPP_DATA_SM_RESP);
 }
 
 int main(void)
@@ -497,6 +534,7 @@ int main(void)
     TEST(malformed_sm_length);
     TEST(malformed_tlvs);
     TEST(malformed_submit_multi);
+    TEST(list_entry_sizes);
     TEST(tlvs_kept_repeated_misplaced_unknown);
     TEST(response_bodies_accepted);
     TEST(round_trip_every_command);

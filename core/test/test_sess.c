@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "log.h"
 #include "sess.h"
 #include "test.h"
 
@@ -26,8 +25,9 @@ typedef struct peer_s {
 static uint64_t now = 1000;
 static peer_t esme, smsc;
 static pdu_t tmp;
+static sess_ctx_t *ctx;
 
-static void on_request(sess_t *s, const pdu_t *req, void *ud)
+static int on_request(sess_t *s, const pdu_t *req, void *ud)
 {
     peer_t *p = ud;
     p->requests++;
@@ -35,6 +35,7 @@ static void on_request(sess_t *s, const pdu_t *req, void *ud)
     p->last_cmd = req->command_id;
     if (p->auto_answer && req->cmd->resp_id)
         sess_respond(s, req->sequence_number, NULL, p->answer_status, now);
+    return SESS_TAKEN;
 }
 
 static void on_close(sess_t *s, const char *reason, void *ud)
@@ -45,7 +46,19 @@ static void on_close(sess_t *s, const char *reason, void *ud)
     p->reason = reason;
 }
 
-static const sess_handler_t handler = {on_request, NULL, NULL, on_close};
+/* Events recorded: the last one, as its log line. */
+static int events[SESS_EV__COUNT];
+static sess_event_kind_t last_event;
+static char last_line[256];
+static void on_event(sess_t *s, const sess_event_t *ev, void *ud)
+{
+    (void)ud;
+    events[ev->kind]++;
+    last_event = ev->kind;
+    sess_event_format(s, ev, last_line, sizeof last_line);
+}
+
+static const sess_handler_t handler = {on_request, NULL, NULL, on_close, on_event};
 
 static sess_config_t cfg(void)
 {
@@ -63,8 +76,8 @@ static void setup_with(sess_config_t c)
 {
     memset(&esme, 0, sizeof esme);
     memset(&smsc, 0, sizeof smsc);
-    esme.s = sess_new(SESS_ESME, &c, &handler, &esme, now);
-    smsc.s = sess_new(SESS_SMSC, &c, &handler, &smsc, now);
+    esme.s = sess_new(ctx, SESS_ESME, &c, &handler, &esme, now);
+    smsc.s = sess_new(ctx, SESS_SMSC, &c, &handler, &smsc, now);
     smsc.auto_answer = 1;
 }
 
@@ -81,11 +94,19 @@ static void pump(void)
 {
     int moved = 1;
     while (moved) {
-        uint8_t *b;
+        const uint8_t *b;
         size_t n;
         moved = 0;
-        if ((b = sess_output_take(esme.s, &n)) != NULL) { sess_feed(smsc.s, b, n, now); free(b); moved = 1; }
-        if ((b = sess_output_take(smsc.s, &n)) != NULL) { sess_feed(esme.s, b, n, now); free(b); moved = 1; }
+        if ((b = sess_output_take(esme.s, &n)) != NULL) {
+            sess_feed(smsc.s, b, n, now);
+            sess_output_release(esme.s, b);
+            moved = 1;
+        }
+        if ((b = sess_output_take(smsc.s, &n)) != NULL) {
+            sess_feed(esme.s, b, n, now);
+            sess_output_release(smsc.s, b);
+            moved = 1;
+        }
     }
 }
 
@@ -124,11 +145,11 @@ static const pdu_t *next_out(sess_t *s)
     static pdu_t p;
     long n;
     if (outpos >= outlen) {
-        uint8_t *b = sess_output_take(s, &outlen);
+        const uint8_t *b = sess_output_take(s, &outlen);
         outpos = 0;
         if (!b) { outlen = 0; return NULL; }
         memcpy(outbuf, b, outlen);
-        free(b);
+        sess_output_release(s, b);
     }
     n = pdu_frame(outbuf + outpos, outlen - outpos, 0);
     if (n <= 0) return NULL;
@@ -507,7 +528,7 @@ static void close_fails_outstanding(void)
     sess_close(esme.s, "test");
     CHECK_EQ(submit(esme.s), SESS_ECLOSED);
     sess_free(esme.s);
-    esme.s = sess_new(SESS_ESME, sess_config(smsc.s), &handler, &esme, now);
+    esme.s = sess_new(ctx, SESS_ESME, sess_config(smsc.s), &handler, &esme, now);
     CHECK_EQ(done_calls, 2);
     CHECK_EQ(done_err, SESS_ECLOSED);
     teardown();
@@ -545,9 +566,211 @@ static void outbind(void)
     teardown();
 }
 
+/* -- The engine as a library ------------------------------------------------------ */
+
+static void error_codes(void)
+{
+    static const int codes[] = {SESS_EWINDOW, SESS_ETIMEOUT, SESS_ECLOSED, SESS_ENACK, SESS_ESTATE,
+                                SESS_EINVAL, SESS_EOUTPUT, SESS_EBADRESP, SESS_ENOMEM, SESS_ENOREQ};
+    size_t i, j;
+    CHECK_EQ(SESS_E_COUNT, sizeof codes / sizeof codes[0]);
+    for (i = 0; i < SESS_E_COUNT; i++) {
+        /* clear of errno values and libuv's codes (-1..-4095) */
+        CHECK(codes[i] <= -20001 && codes[i] >= -20099);
+        CHECK_EQ(sess_err_index(SESS_E_AT(i)), i);
+        CHECK(strcmp(sess_strerror(SESS_E_AT(i)), "unknown error") != 0);
+        for (j = 0; j < i; j++) CHECK(codes[i] != codes[j]);
+    }
+    CHECK_STR(sess_strerror(SESS_EWINDOW), strlen(sess_strerror(SESS_EWINDOW)), "window full");
+    CHECK_STR(sess_strerror(SESS_ETIMEOUT), strlen(sess_strerror(SESS_ETIMEOUT)), "timeout");
+    CHECK_EQ(sess_err_index(-11), -1);        /* an errno value is not an engine error */
+    CHECK_EQ(sess_err_index(-4095), -1);
+    CHECK_STR(sess_strerror(-11), strlen(sess_strerror(-11)), "unknown error");
+}
+
+static int outputs;
+static void count_output(sess_t *s, void *ud) { (void)s; (void)ud; outputs++; }
+
+static void output_is_lent(void)
+{
+    static const sess_handler_t h = {on_request, NULL, count_output, on_close, on_event};
+    sess_config_t c = cfg();
+    sess_t *s = sess_new(ctx, SESS_ESME, &c, &h, &esme, now);
+    const uint8_t *a, *b;
+    size_t n, m;
+    outputs = 0;
+    CHECK(sess_bind(s, SMPP_BIND_TRANSCEIVER, "u", "p", "", NULL, NULL, now) > 0);
+    CHECK_EQ(outputs, 1);                     /* output is waiting */
+    a = sess_output_take(s, &n);
+    CHECK(a != NULL);
+    CHECK(n > 16);
+    CHECK_EQ(sess_output_pending(s), n);      /* lent octets still count */
+    CHECK(sess_output_take(s, &m) == NULL);   /* one buffer lent at a time */
+    pdu_init(&tmp, SMPP_ENQUIRE_LINK, 0);
+    CHECK(sess_send(s, &tmp, NULL, NULL, now) > 0);
+    CHECK_EQ(sess_output_queued(s), 16);
+    CHECK(sess_output_take(s, &m) == NULL);   /* queued behind the lent one */
+    CHECK_EQ(sess_output_pending(s), n + 16);
+    outputs = 0;
+    sess_output_release(s, a);
+    CHECK_EQ(outputs, 1);                     /* the queued output can go now */
+    b = sess_output_take(s, &m);
+    CHECK(b != NULL);
+    CHECK_EQ(m, 16);
+    CHECK(b != a);                            /* two buffers, swapped */
+    sess_output_release(s, b);
+    CHECK_EQ(sess_output_pending(s), 0);
+    pdu_init(&tmp, SMPP_ENQUIRE_LINK, 0);
+    CHECK(sess_send(s, &tmp, NULL, NULL, now) > 0);
+    CHECK((b = sess_output_take(s, &m)) == a); /* the spare buffer is reused */
+    sess_output_release(s, b);
+    CHECK(sess_output_take(s, &m) == NULL);
+    sess_free(s);
+}
+
+static int declining;
+static int decline_all(sess_t *s, const pdu_t *req, void *ud)
+{
+    (void)s;
+    (void)req;
+    (void)ud;
+    declining++;
+    return SESS_DECLINED;
+}
+
+static void declined_requests(void)
+{
+    static const sess_handler_t h = {decline_all, NULL, NULL, on_close, on_event};
+    const pdu_t *p;
+    setup();
+    bind_trx();
+    sess_free(smsc.s);
+    smsc.s = sess_new(ctx, SESS_SMSC, sess_config(esme.s), &h, &smsc, now);
+    sess_free(esme.s);
+    memset(&esme, 0, sizeof esme);
+    esme.s = sess_new(ctx, SESS_ESME, sess_config(smsc.s), &handler, &esme, now);
+    declining = 0;
+    memset(events, 0, sizeof events);
+    sess_bind(esme.s, SMPP_BIND_TRANSCEIVER, "u", "p", "", on_done, NULL, now);
+    pump();
+    CHECK_EQ(declining, 1);                   /* the bind itself, declined: ESME_RINVCMDID */
+    CHECK_EQ(done_status, SMPP_ESME_RINVCMDID);
+    CHECK_EQ(sess_state(smsc.s), SESS_OPEN);
+    CHECK_EQ(events[SESS_EV_DECLINED], 1);
+    CHECK_EQ(events[SESS_EV_BIND_REJECTED], 1);
+    /* an ESME-side session declining outbind closes */
+    teardown();
+    setup();
+    sess_free(esme.s);
+    esme.s = sess_new(ctx, SESS_ESME, sess_config(smsc.s), &h, &esme, now);
+    CHECK(sess_outbind(smsc.s, "smsc", "pw", now) > 0);
+    pump();
+    CHECK(esme.closed);
+    CHECK_STR(esme.reason, strlen(esme.reason), "outbind refused: no outbind handler");
+    teardown();
+    /* a handler table with no request callback declines too */
+    {
+        static const sess_handler_t none = {NULL, NULL, NULL, on_close, on_event};
+        setup();
+        sess_free(smsc.s);
+        smsc.s = sess_new(ctx, SESS_SMSC, sess_config(esme.s), &none, &smsc, now);
+        pdu_init(&tmp, SMPP_BIND_TRANSMITTER, 1);
+        pdu_set_cstr(&tmp, PDU_F_SYSTEM_ID, "u");
+        feed_pdu(smsc.s, &tmp);
+        p = next_out(smsc.s);
+        CHECK(p != NULL);
+        if (p) {
+            CHECK_EQ(p->command_id, SMPP_BIND_TRANSMITTER_RESP);
+            CHECK_EQ(p->command_status, SMPP_ESME_RINVCMDID);
+        }
+        teardown();
+    }
+}
+
+static void events_are_the_log_lines(void)
+{
+    setup();
+    bind_trx();
+    CHECK_EQ(last_event, SESS_EV_BOUND_TO_SMSC);
+    CHECK_STR(last_line, strlen(last_line), "bound to the SMSC as BOUND_TRX");
+    smsc.auto_answer = 0;
+    CHECK(submit(esme.s) > 0);
+    pump();
+    now += 1001;
+    sess_tick(esme.s, now);
+    CHECK_EQ(last_event, SESS_EV_TIMEOUT);
+    CHECK_STR(last_line, strlen(last_line), "submit_sm 2: no response within 1000 ms");
+    sess_close(esme.s, "test over");
+    CHECK_EQ(last_event, SESS_EV_CLOSING);
+    CHECK_STR(last_line, strlen(last_line), "closing: test over");
+    teardown();
+}
+
+/* Statuses beyond status.def's span are counted by code, in a bounded
+ * table; past it they share one counter. */
+static void other_statuses_bounded(void)
+{
+    sess_ctx_t *shared = ctx;
+    const sess_totals_t *t;
+    uint32_t i, n = SESS_OTHER_STATUSES + 8;
+    ctx = sess_ctx_new();                             /* totals of this case alone */
+    t = sess_ctx_totals(ctx);
+    setup();
+    bind_trx();
+    smsc.auto_answer = 0;
+    for (i = 0; i < n; i++) {
+        CHECK(submit(esme.s) > 0);
+        pump();
+        CHECK_EQ(sess_respond(smsc.s, smsc.last_seq, NULL, 0x400 + i, now), 0);
+        pump();
+    }
+    CHECK_EQ(t->status_tx[SMPP_ESME_ROK], 1);        /* the bind */
+    CHECK_EQ(t->nother, SESS_OTHER_STATUSES);
+    for (i = 0; i < SESS_OTHER_STATUSES; i++) {
+        CHECK_EQ(t->other[i].status, 0x400 + i);
+        CHECK_EQ(t->other[i].tx, 1);                  /* the SMSC sent it */
+        CHECK_EQ(t->other[i].rx, 1);                  /* the ESME received it */
+    }
+    CHECK_EQ(t->other_tx, 8);
+    CHECK_EQ(t->other_rx, 8);
+    CHECK(submit(esme.s) > 0);                        /* a code already in the table */
+    pump();
+    sess_respond(smsc.s, smsc.last_seq, NULL, 0x401, now);
+    pump();
+    CHECK_EQ(t->other[1].tx, 2);
+    CHECK_EQ(t->other_tx, 8);
+    teardown();
+    sess_ctx_free(ctx);
+    ctx = shared;
+}
+
+static void contexts_are_separate(void)
+{
+    sess_ctx_t *a = sess_ctx_new(), *b = sess_ctx_new();
+    sess_config_t c = cfg();
+    sess_t *s1 = sess_new(a, SESS_SMSC, &c, &handler, &smsc, now);
+    sess_t *s2 = sess_new(a, SESS_SMSC, &c, &handler, &smsc, now);
+    sess_t *s3 = sess_new(b, SESS_SMSC, &c, &handler, &smsc, now);
+    CHECK_EQ(sess_id(s1), 1);
+    CHECK_EQ(sess_id(s2), 2);
+    CHECK_EQ(sess_id(s3), 1);                 /* ids count per context */
+    CHECK_EQ(sess_ctx_totals(a)->opened, 2);
+    CHECK_EQ(sess_ctx_totals(b)->opened, 1);
+    CHECK_EQ(sess_ctx_totals(a)->open[SESS_SMSC][SESS_OPEN], 2);
+    sess_free(s1);
+    sess_free(s2);
+    sess_free(s3);
+    CHECK_EQ(sess_ctx_totals(a)->closed, 2);
+    CHECK_EQ(sess_ctx_totals(b)->closed, 1);
+    CHECK_EQ(sess_ctx_totals(a)->open[SESS_SMSC][SESS_OPEN], 0);   /* sessions now, by state */
+    CHECK_EQ(sess_ctx_totals(a)->open[SESS_SMSC][SESS_CLOSED], 0);
+    sess_ctx_free(a);
+    sess_ctx_free(b);
+}
+
 int main(void)
 {
-    log_set_level(LOG_ERROR);
+    ctx = sess_ctx_new();
     TEST(bind_each_type);
     TEST(bind_refused_stays_open);
     TEST(state_violations);
@@ -563,5 +786,12 @@ int main(void)
     TEST(close_fails_outstanding);
     TEST(generic_nack_completes_request);
     TEST(outbind);
+    TEST(error_codes);
+    TEST(output_is_lent);
+    TEST(declined_requests);
+    TEST(events_are_the_log_lines);
+    TEST(other_statuses_bounded);
+    TEST(contexts_are_separate);
+    sess_ctx_free(ctx);
     return test_summary();
 }

@@ -5,17 +5,23 @@ local M = {}
 local levels = { "error", "warn", "info", "debug" }
 
 -- The schema: one place that lists every key a configuration may hold.
+-- The session options' defaults are the engine's too: the build generates
+-- build/gen/sess_defaults.h from them (core/sess_defaults.lua), so a
+-- default changes here and nowhere else.
 local session_fields = {
-    window = { type = "integer", min = 1, max = 100000, doc = "requests we may have outstanding" },
-    receive_window = { type = "integer", min = 1, max = 100000, doc = "peer requests handled at once" },
-    response_timeout = { type = "number", min = 0.001, doc = "seconds to wait for a response" },
-    enquire_link_interval = { type = "number", min = 0, doc = "idle seconds before enquire_link (0 = never)" },
-    enquire_link_misses = { type = "integer", min = 1, doc = "unanswered enquire_links before the peer is dead" },
-    init_timeout = { type = "number", min = 0, doc = "seconds to bind before the connection closes (0 = never)" },
-    inactivity_timeout = { type = "number", min = 0, doc = "seconds without a PDU before closing (0 = never)" },
-    unbind_timeout = { type = "number", min = 0.001, doc = "longest graceful close, seconds" },
-    max_pdu = { type = "integer", min = 64, max = 16777216, doc = "command_length cap, octets" },
-    max_output = { type = "integer", min = 1024, doc = "unsent output per session before reading pauses" },
+    window = { type = "integer", min = 1, max = 100000, default = 10, doc = "requests we may have outstanding" },
+    receive_window = { type = "integer", min = 1, max = 100000, default = 100, doc = "peer requests handled at once" },
+    response_timeout = { type = "number", min = 0.001, default = 30, doc = "seconds to wait for a response" },
+    enquire_link_interval = { type = "number", min = 0, default = 30,
+                              doc = "idle seconds before enquire_link (0 = never)" },
+    enquire_link_misses = { type = "integer", min = 1, default = 3,
+                            doc = "unanswered enquire_links before the peer is dead" },
+    init_timeout = { type = "number", min = 0, default = 30,
+                     doc = "seconds to bind before the connection closes (0 = never)" },
+    inactivity_timeout = { type = "number", min = 0, default = 0, doc = "seconds without a PDU before closing (0 = never)" },
+    unbind_timeout = { type = "number", min = 0.001, default = 10, doc = "longest graceful close, seconds" },
+    max_pdu = { type = "integer", min = 64, max = 16777216, default = 65552, doc = "command_length cap, octets" },
+    max_output = { type = "integer", min = 1024, default = 1048576, doc = "unsent output per session before reading pauses" },
 }
 
 local schema = {
@@ -87,8 +93,10 @@ local schema = {
             } },
         } } },
         limits = { type = "table", fields = {
-            max_connections = { type = "integer", min = 0, doc = "accepted connections at once (0 = no limit)" },
-            max_per_address = { type = "integer", min = 0, doc = "connections from one address (0 = no limit)" },
+            max_connections = { type = "integer", min = 0, default = 20000,
+                                doc = "accepted connections at once (0 = no limit)" },
+            max_per_address = { type = "integer", min = 0, default = 0,
+                                doc = "connections from one address (0 = no limit)" },
         } },
         security = { type = "table", fields = {
             max_failures = { type = "integer", min = 1, doc = "failed binds before a lockout" },
@@ -96,9 +104,10 @@ local schema = {
             failure_delay = { type = "number", min = 0, doc = "seconds added to each refusal after the first" },
         } },
         scripts = { type = "table", fields = {
-            budget_ms = { type = "number", min = 0, doc = "longest run of a handler without waiting (0 = none)" },
-            budget_instructions = { type = "number", min = 0, doc = "VM instructions per run (0 = none)" },
-            memory_mb = { type = "number", min = 0, doc = "Lua heap ceiling (0 = none)" },
+            budget_ms = { type = "number", min = 0, default = 1000,
+                          doc = "longest run of a handler without waiting (0 = none)" },
+            budget_instructions = { type = "number", min = 0, default = 0, doc = "VM instructions per run (0 = none)" },
+            memory_mb = { type = "number", min = 0, default = 0, doc = "Lua heap ceiling (0 = none)" },
             jit = { type = "boolean", doc = "keep LuaJIT's compiler on (then compiled loops escape the budget)" },
             allow = { type = "list", of = { type = "enum", values = { "io", "os", "debug", "files" } },
                       doc = "libraries scripts may use beyond the safe set" },
@@ -142,6 +151,24 @@ local schema = {
     },
 }
 M.schema = schema
+
+-- defaults(section) -> { key = default } of a section of the schema
+-- ("session", "limits", "scripts"): the values used when a key is absent.
+function M.defaults(section)
+    local out = {}
+    for k, f in pairs(schema.fields[section].fields) do
+        if f.default ~= nil then out[k] = f.default end
+    end
+    return out
+end
+
+-- with_defaults(section, given) -> a copy of the section with every
+-- default filled in.
+function M.with_defaults(section, given)
+    local out = M.defaults(section)
+    for k, v in pairs(given or {}) do out[k] = v end
+    return out
+end
 
 local function show(v)
     if type(v) == "string" then return string.format("%q", v) end

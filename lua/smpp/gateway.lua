@@ -8,6 +8,7 @@ local upstream = require "smpp.upstream"
 local msgid = require "smpp.msgid"
 local receipt = require "smpp.receipt"
 local ratelimit = require "smpp.ratelimit"
+local http = require "smpp.http"
 
 local S = smpp.status
 local random = math.random
@@ -30,7 +31,7 @@ local stats = {
 }
 M.stats = stats
 
-local function now() return core.now() / 1000 end
+local now = core.clock
 
 -- configure(gateway_section): options (see conf/gateway.lua).
 function M.configure(o)
@@ -278,7 +279,6 @@ end
 -- status is for when it cannot even be held (ESME_RX_T_APPN: try later).
 function M.deliver(account, pdu)
     if account == "@http" then         -- a message sent through POST /send
-        local http = require "smpp.http"
         local id = pdu.receipted_message_id
         local r = receipt.parse(pdu.short_message or pdu.message_payload or "") or {}
         local m = id and http.message(id)

@@ -13,6 +13,7 @@ local M = {}
 local routes = {}          -- { method, pattern, fn } in the order added
 local token                -- required bearer token, or nil
 local send_fn              -- the running script's http_send, if any
+local server               -- the running server's reload() and limits() (smpp.server gives them)
 local messages = {}        -- message_id -> record of messages sent through /send
 local message_order, message_first = {}, 1
 local MAX_MESSAGES = 100000
@@ -95,7 +96,7 @@ function M.stats()
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
     out.gauges = require("smpp.session").gauge_values()
-    out.limits = require("smpp.server").limits()
+    out.limits = server and server.limits() or {}
     out.now_ms = core.now()
     return out
 end
@@ -106,7 +107,7 @@ M.route("GET", "/metrics", function()
     return 200, metrics.render(M.stats()), "text/plain; version=0.0.4"
 end)
 M.route("POST", "/reload", function()
-    local ok, why = require("smpp.server").reload()
+    local ok, why = server.reload()
     if ok then return 200, { reloaded = true } end
     return 422, { reloaded = false, error = why }
 end)
@@ -171,15 +172,15 @@ end
 function M.post(url, value)
     local host, port, path = url:match("^http://%[?([^%]/:]+)%]?:?(%d*)(/?.*)$")
     if not host then return nil, "not an http:// URL: " .. tostring(url) end
-    local ok, e = core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
-                                 "application/json", json_encode(value))
-    if not ok then return nil, e end
-    return coroutine.yield()
+    return core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
+                          "application/json", json_encode(value))
 end
 
--- start(http_conf, handlers): listen; handlers.http_send serves /send.
-function M.start(conf, handlers)
+-- start(http_conf, handlers, srv): listen; handlers.http_send serves /send;
+-- srv.reload() serves /reload and srv.limits() the limits of /stats.
+function M.start(conf, handlers, srv)
     token = conf.token
+    server = srv
     send_fn = handlers and handlers.http_send
     local host, port = conf.listen:match("^%[?([^%]]+)%]?:(%d+)$")
     local bound, e = core.http_listen(host, tonumber(port), handle)

@@ -1,14 +1,18 @@
--- smpp -- the Lua face of smppgw: codec functions and the protocol constants.
--- Every constant here is generated from the C tables (core/*.def) through
--- smpp.core; nothing is retyped.
-local core = require "smpp.core"
+-- smpp -- the Lua face of smppgw: codec functions, the protocol constants
+-- and the runtime functions scripts use. Every constant here is generated
+-- from the C tables (core/*.def) through smpp.codec; nothing is retyped.
+-- Loading this module changes no runtime state (the runtime registers what
+-- it needs when serving starts).
+local codec = require "smpp.codec"
+local session = require "smpp.session"
 
 local M = {
-    core = core,
-    version = core.version,
-    decode = core.decode,   -- decode(bytes [, max_len]) -> pdu | nil, status, message, header
-    encode = core.encode,   -- encode(pdu) -> bytes | nil, message
-    frame = core.frame,     -- frame(bytes [, max_len]) -> whole PDU length | 0 | nil, message
+    codec = codec,          -- the codec module alone (plain luajit, no runtime)
+    core = require "smpp.core",
+    version = codec.version,
+    decode = codec.decode,  -- decode(bytes [, max_len]) -> pdu | nil, status, message, header
+    encode = codec.encode,  -- encode(pdu) -> bytes | nil, message
+    frame = codec.frame,    -- frame(bytes [, max_len]) -> whole PDU length | 0 | nil, message
     status = {},            -- smpp.status.ESME_RTHROTTLED == 0x58
     command = {},           -- smpp.command.submit_sm == 0x00000004
     tlv = {},               -- smpp.tlv.message_payload == 0x0424
@@ -17,17 +21,17 @@ local M = {
 local status_names, status_texts, command_names, tlv_names = {}, {}, {}, {}
 local commands_by_name, tlvs_by_tag = {}, {}
 
-for _, s in ipairs(core.statuses) do
+for _, s in ipairs(codec.statuses) do
     M.status[s.name] = s.value
     status_names[s.value] = s.name
     status_texts[s.value] = s.text
 end
-for _, c in ipairs(core.commands) do
+for _, c in ipairs(codec.commands) do
     M.command[c.name] = c.id
     command_names[c.id] = c.name
     commands_by_name[c.name] = c
 end
-for _, t in ipairs(core.tlvs) do
+for _, t in ipairs(codec.tlvs) do
     M.tlv[t.name] = t.tag
     tlv_names[t.tag] = t.name
     tlvs_by_tag[t.tag] = t
@@ -48,10 +52,9 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 
 -- The runtime (only inside smppgw's serve loop): sessions, waits, timers.
 -- See lua/smpp/session.lua.
-local session = require "smpp.session"
 for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
                      "wait", "wake", "log",
-                     "stats", "now", "gauge" } do
+                     "stats", "now", "clock", "gauge" } do
     M[k] = session[k]
 end
 M.Session = session.Session

@@ -73,18 +73,19 @@ function M.render(stats)
     sample("smppgw_generic_nacks_total", { direction = "rx" }, t.nacks_rx)
     sample("smppgw_generic_nacks_total", { direction = "tx" }, t.nacks_tx)
 
-    -- response times of the requests we sent, cumulative buckets in seconds
-    local bounds = { 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.huge }
+    -- response times of the requests we sent, cumulative buckets in seconds;
+    -- the bounds are the engine's (the last bucket has none: +Inf)
     family("smppgw_response_time_seconds", "histogram", "Time from sending a request to its response.")
     local cum = 0
-    for i, b in ipairs(bounds) do
-        cum = cum + (t.response_time_buckets[i] or 0)
-        sample("smppgw_response_time_seconds_bucket", { le = num(b) }, cum)
+    for i, n in ipairs(t.response_time_buckets) do
+        local bound = t.response_time_bounds_ms[i]
+        cum = cum + n
+        sample("smppgw_response_time_seconds_bucket", { le = num(bound and bound / 1000 or math.huge) }, cum)
     end
     sample("smppgw_response_time_seconds_sum", nil, (t.avg_response_ms or 0) * cum / 1000)
     sample("smppgw_response_time_seconds_count", nil, cum)
 
-    family("smppgw_uptime_seconds", "gauge", "Seconds since the event loop started.")
+    family("smppgw_uptime_seconds", "gauge", "Seconds since the process started.")
     sample("smppgw_uptime_seconds", nil, t.uptime_s)
 
     if stats.upstreams and #stats.upstreams > 0 then

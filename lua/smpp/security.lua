@@ -35,7 +35,7 @@ end
 
 local failures = {}    -- "ip:X" / "id:Y" -> { count, locked_until }
 
-local function now() return core.now() / 1000 end
+local now = core.clock
 
 -- locked(ip, system_id) -> nil | seconds left of a lockout
 function M.locked(ip, system_id)

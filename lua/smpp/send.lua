@@ -103,10 +103,10 @@ local function exchange(o, receipts)
         io.stdout:flush()
     end
     if rc == 0 and o.wait_dlr then
-        local deadline = core.now() + o.wait_dlr * 1000
+        local deadline = core.clock() + o.wait_dlr
         for _, id in ipairs(ids) do
-            while not receipts.got[id] and core.now() < deadline do
-                smpp.wait(function(tok) receipts.waiter = tok end, (deadline - core.now()) / 1000)
+            while not receipts.got[id] and core.clock() < deadline do
+                smpp.wait(function(tok) receipts.waiter = tok end, deadline - core.clock())
             end
             local r = receipts.got[id]
             if not r then

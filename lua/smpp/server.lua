@@ -1,8 +1,12 @@
 -- smpp.server -- runs a configuration: loads the behaviour script, checks
 -- binds against the accounts of the config, and serves until a signal.
 local core = require "smpp.core"
+local codec = require "smpp.codec"
 local smpp = require "smpp"
 local config = require "smpp.config"
+local http = require "smpp.http"
+local security = require "smpp.security"
+local upstream = require "smpp.upstream"
 
 local S = smpp.status
 
@@ -16,7 +20,7 @@ local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver
 local handler_names = { bind = true, connect = true, up = true, down = true, start = true,
                         http_send = true }
 -- (outbind is a request command: an ESME-side script handles it by binding)
-for _, c in ipairs(core.commands) do
+for _, c in ipairs(codec.commands) do
     if c.id < 0x80000000 then handler_names[c.name] = true end
 end
 
@@ -42,7 +46,6 @@ end
 -- max_binds reached -> ESME_RBINDFAIL. On success the account's throughput
 -- limit applies to the session.
 function M.check_bind(sess, pdu)
-    local security = require "smpp.security"
     local ip = (sess.remote or ""):match("^%[?(.-)%]?:%d+$")
     local left = security.locked(ip, pdu.system_id)
     if left then
@@ -107,7 +110,7 @@ function M.script_env(path, allow_list)
         if not reported[k] then
             reported[k] = true
             local info = debug.getinfo(2, "Sl")
-            require("smpp").log("warn", "%s:%s sets the global '%s' (a missing local?)", path,
+            smpp.log("warn", "%s:%s sets the global '%s' (a missing local?)", path,
                 info and info.currentline or "?", tostring(k))
         end
         rawset(t, k, v)
@@ -187,8 +190,6 @@ end
 -- bind count of each account for max_binds, and the upstream links' down
 -- events.
 local function wrap(handlers)
-    local upstream = require "smpp.upstream"
-    local security = require "smpp.security"
     local h = {}
     for k, v in pairs(handlers) do h[k] = v end
     -- accounts with allowed sender ids: checked before the script sees a submit
@@ -223,7 +224,7 @@ local function wrap(handlers)
     h.start = function()
         upstream.configure(M.conf.upstreams)
         if M.conf.http and M.conf.http.listen then
-            require("smpp.http").start(M.conf.http, handlers)
+            http.start(M.conf.http, handlers, M)
         end
         if handlers.start then return handlers.start() end
     end
@@ -240,7 +241,7 @@ local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "
 function M.reload()
     local conf, handlers, listen = M.prepare(M.conf_path, M.overrides)
     if not conf then
-        require("smpp").log("error", "reload failed, the running configuration stays: %s", handlers)
+        smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
         return nil, handlers
     end
     local old = M.active_accounts
@@ -250,7 +251,7 @@ function M.reload()
     end
     M.conf = conf
     M.our_system_id = conf.system_id or "smppgw"
-    require("smpp.security").configure(conf.security)
+    security.configure(conf.security)
     core.set_handlers(wrap(handlers))
     local was, now = {}, {}
     for _, l in ipairs(M.listen) do was[addr_key(l)] = l end
@@ -263,27 +264,28 @@ function M.reload()
         else l.bound = core.listen(l.host, l.port, l.side or "server", l.tls) end
     end
     M.listen = listen
-    require("smpp.upstream").configure(conf.upstreams)
-    if package.loaded["smpp.http"] then package.loaded["smpp.http"].set_send(handlers.http_send) end
+    upstream.configure(conf.upstreams)
+    http.set_send(handlers.http_send)
     if handlers.start then smpp.after(0, handlers.start) end
-    require("smpp").log("info", "reloaded %s", M.conf_path)
+    smpp.log("info", "reloaded %s", M.conf_path)
     return true
 end
 
 -- limits() -> the limits in force, for /stats (no secrets).
 function M.limits()
     local c = M.conf or {}
-    local sess, lim, sc, sec = c.session or {}, c.limits or {}, c.scripts or {}, c.security or {}
+    local sess, lim = config.with_defaults("session", c.session), config.with_defaults("limits", c.limits)
+    local sc, sec = config.with_defaults("scripts", c.scripts), c.security or {}
     local binds = {}
     for id, a in pairs(M.active_accounts or {}) do binds[id] = { max_binds = a.max_binds, binds = a.binds,
         throughput = a.throughput } end
     return {
-        max_connections = lim.max_connections or 20000, max_per_address = lim.max_per_address or 0,
-        max_pdu = sess.max_pdu or 65552, max_output = sess.max_output or 1048576,
-        init_timeout = sess.init_timeout or 30, window = sess.window or 10,
-        receive_window = sess.receive_window or 100,
-        script_budget_ms = sc.budget_ms or 1000, script_budget_instructions = sc.budget_instructions or 0,
-        script_memory_mb = sc.memory_mb or 0,
+        max_connections = lim.max_connections, max_per_address = lim.max_per_address,
+        max_pdu = sess.max_pdu, max_output = sess.max_output,
+        init_timeout = sess.init_timeout, window = sess.window,
+        receive_window = sess.receive_window,
+        script_budget_ms = sc.budget_ms, script_budget_instructions = sc.budget_instructions,
+        script_memory_mb = sc.memory_mb,
         bind_max_failures = sec.max_failures or 5, bind_lockout = sec.lockout or 300,
         accounts = binds,
     }
@@ -301,20 +303,18 @@ function M.run(conf_path, overrides)
     core.log_config(log.level or "info", log.format or "text")
     -- the script budget: a run of a handler longer than budget_ms (default
     -- 1 s) without waiting is stopped; the JIT is off so that the hook
-    -- that enforces it runs in every loop (see core/lrt.c)
-    local sc = conf.scripts or {}
-    local ms, instr, mem = sc.budget_ms or 1000, sc.budget_instructions or 0, sc.memory_mb or 0
+    -- that enforces it runs in every loop (see core/rt_budget.c)
+    local sc = config.with_defaults("scripts", conf.scripts)
+    local ms, instr, mem = sc.budget_ms, sc.budget_instructions, sc.memory_mb
     core.set_budget(instr, ms, mem)
     if (ms > 0 or instr > 0 or mem > 0) and not sc.jit then jit.off() end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
-    require("smpp.security").configure(conf.security)
+    security.configure(conf.security)
     local h = wrap(handlers)
-    local limits = conf.limits or {}
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
-                                 limits = { max_connections = limits.max_connections or 20000,
-                                            max_per_address = limits.max_per_address or 0 },
+                                 limits = config.with_defaults("limits", conf.limits),
                                  reload = function() M.reload() end }
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")

@@ -1,15 +1,18 @@
 -- smpp.session -- the session objects handlers receive, and the waits
--- (send, sleep, connect) that suspend the running task until the loop
--- resumes it. Every function that waits must be called from a handler,
--- timer or event task (the runtime runs all script code in one).
+-- (send, sleep, connect, wait) that suspend the running task until the
+-- loop resumes it. Every function that waits must be called from a handler,
+-- timer or event task (the runtime runs all script code in one); the C
+-- side registers the wait and yields in one step.
 local core = require "smpp.core"
-
-local yield = coroutine.yield
 
 local M = {}                -- the module (its functions follow the class)
 
 local Session = {}
 Session.__index = Session
+
+-- What a send that was answered (or gave up waiting) returns as err: its
+-- window slot is free again.
+local settled = { timeout = true, closed = true, nack = true, ["bad response"] = true }
 
 -- session:send(pdu) -> response table | nil, err [, status]
 -- err is "timeout", "closed", "nack" (status: the generic_nack's), "window
@@ -17,14 +20,11 @@ Session.__index = Session
 -- message naming a bad field. A PDU with no response (generic_nack,
 -- alert_notification) returns true once queued.
 function Session:send(pdu)
-    local seq, wait = core.send(self, pdu)
-    if not seq then return nil, wait end
-    if not wait then return true end
-    local r1, r2, r3 = yield()
+    local r1, r2, r3 = core.send(self, pdu)
     -- a window slot is free again: wake one task waiting for it (a FIFO
     -- with a head index: thousands may wait, e.g. receipts in a burst)
     local w = self._slot_waiters
-    if w then
+    if w and (type(r1) == "table" or settled[r2]) then
         while w.head <= w.tail do
             local tok = w[w.head]
             w[w.head] = nil
@@ -73,15 +73,10 @@ end
 -- True while the session is open (not closed).
 function Session:is_open() return not self.closed end
 
-core.set_session_class(Session)
-
 M.Session = Session
 
 -- sleep(seconds): suspend the running task.
-function M.sleep(seconds)
-    core.sleep(seconds * 1000)
-    yield()
-end
+function M.sleep(seconds) core.sleep(seconds * 1000) end
 
 -- after(seconds, fn) -> timer: run fn in a task of its own, once.
 function M.after(seconds, fn) return core.after(seconds * 1000, fn, false) end
@@ -103,9 +98,7 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
 -- config's session options for this connection. With bind = false it
 -- returns the session unbound.
 function M.connect(opts)
-    local ok, err = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session, opts.tls)
-    if not ok then return nil, err end
-    local sess, cerr = yield()
+    local sess, cerr = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session, opts.tls)
     if not sess then return nil, cerr end
     if opts.bind == false then return sess end
     local cmd = bind_commands[opts.bind or "trx"]
@@ -132,9 +125,7 @@ end
 -- SMSC side opens a connection to an ESME and sends outbind; the ESME's
 -- bind_receiver then arrives through the bind handler like any bind.
 function M.outbind(opts)
-    local ok, err = core.connect(opts.host or "127.0.0.1", assert(opts.port, "outbind needs a port"), "server")
-    if not ok then return nil, err end
-    local sess, cerr = yield()
+    local sess, cerr = core.connect(opts.host or "127.0.0.1", assert(opts.port, "outbind needs a port"), "server")
     if not sess then return nil, cerr end
     local sent, serr = sess:send { command = "outbind", system_id = opts.system_id or "",
                                    password = opts.password or "" }
@@ -173,7 +164,7 @@ local turn = {}
 -- and delivery receipts.
 function M.deliver(system_id, pdu, wait)
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
-    local deadline = core.now() + (wait or 5) * 1000
+    local deadline = core.clock() + (wait or 5)
     while true do
         local rx = M.sessions { system_id = system_id, can_receive = true, side = "server" }
         if #rx == 0 then return nil, "no receiver" end
@@ -182,10 +173,10 @@ function M.deliver(system_id, pdu, wait)
             local resp, err, status = rx[turn[system_id]]:send(pdu)
             if err ~= "window full" then return resp, err, status end
         end
-        local left = deadline - core.now()
+        local left = deadline - core.clock()
         if left <= 0 then return nil, "window full" end
         -- every receiver is busy: wait for an answer on one of them
-        rx[turn[system_id]]:wait_slot(left / 1000)
+        rx[turn[system_id]]:wait_slot(left)
     end
 end
 
@@ -232,12 +223,7 @@ end
 -- the caller can put the token where a waker will find it (a queue of
 -- waiters, a table of pending ids). Queues and semaphores are built on it.
 function M.wait(register, timeout)
-    local token = core.suspend()
-    register(token)
-    local timer = timeout and core.after(timeout * 1000, function() core.wake(token, nil, "timeout") end, false)
-    local results = { yield() }
-    if timer then core.cancel(timer) end
-    return unpack(results)
+    return core.suspend(register, timeout and timeout * 1000)
 end
 
 -- wake(token, ...) -> true if a task was waiting on token (it resumes on
@@ -245,7 +231,8 @@ end
 M.wake = core.wake
 
 M.stats = core.stats
-M.now = core.now
+M.now = core.now            -- the loop clock in milliseconds
+M.clock = core.clock        -- the loop clock in seconds
 
 -- gauge(name, fn [, limit]): a level a script holds (receipts waiting,
 -- messages stored), shown in /stats under "gauges" and in /metrics as

@@ -3,6 +3,7 @@
 -- rate and throttle back-off.
 local smpp = require "smpp"
 local core = require "smpp.core"
+local config = require "smpp.config"
 local ratelimit = require "smpp.ratelimit"
 
 local S = smpp.status
@@ -13,15 +14,18 @@ local M = {}
 local links = {}        -- name -> Link
 local by_session = {}   -- session id -> Link (our binds to upstreams)
 
+-- A link's session options default to the session schema's.
+local session_defaults = config.defaults("session")
 local defaults = {
     host = "127.0.0.1", port = 2775, system_id = "", password = "", system_type = "",
-    bind = "trx", binds = 1, window = 10, response_timeout = 30, throughput = 0,
-    enquire_link_interval = 30, enquire_link_misses = 3,
+    bind = "trx", binds = 1, window = session_defaults.window, response_timeout = session_defaults.response_timeout,
+    throughput = 0, enquire_link_interval = session_defaults.enquire_link_interval,
+    enquire_link_misses = session_defaults.enquire_link_misses,
     reconnect_min = 1, reconnect_max = 30, bind_refused_delay = 60,
     throttle_backoff = 1, throttle_retries = 3, wait = 5,
 }
 
-local function now() return core.now() / 1000 end
+local now = core.clock
 
 -- A delay with +-25 % jitter, so that many links do not reconnect in step.
 local function jitter(d) return d * (0.75 + random() * 0.5) end

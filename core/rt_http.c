@@ -1,0 +1,122 @@
+/* rt_http.c -- the runtime's HTTP glue: every request of the HTTP API runs
+ * its Lua handler in a task whose completion writes the HTTP answer, and
+ * core.http_post waits for a POST to a callback URL.
+ *
+ * Who owns what: http.c owns connections and requests; a task holds its
+ * request's connection (t->arg) until its completion answers it, exactly
+ * once. The handler function is registry[http_fn], replaced by each
+ * core.http_listen.
+ */
+#include "http.h"
+#include "log.h"
+#include "rt.h"
+#include "rt_http.h"
+#include "rt_task.h"
+
+static int http_fn = LUA_NOREF;
+
+/* -- Requests --------------------------------------------------------------------- */
+
+/* The handler returned status, content type, body. */
+static const char *request_finish(rt_task_t *t, int n)
+{
+    lua_State *co = t->co;
+    size_t len = 0;
+    const char *body = n >= 3 ? lua_tolstring(co, 3, &len) : NULL;
+    http_respond(t->arg, n >= 1 && lua_isnumber(co, 1) ? (int)lua_tonumber(co, 1) : 500,
+                 n >= 2 && lua_isstring(co, 2) ? lua_tostring(co, 2) : "text/plain",
+                 body ? body : "", body ? len : 0);
+    return NULL;
+}
+
+static void request_fail(rt_task_t *t, const char *msg)
+{
+    static const char body[] = "{\"error\":\"internal error (see the log)\"}";
+    log_msg(LOG_ERROR, t->sess_id, "%s failed: %s", t->what, msg);
+    http_respond(t->arg, 500, "application/json", body, sizeof body - 1);
+}
+
+static const rt_task_owner_t request_owner = {request_finish, request_fail};
+
+/* A request arrived: handler(method, url, body, content_type, authorization)
+ * runs in a task and returns status, content type, body. */
+static void on_http(const http_req_t *req, void *ud)
+{
+    lua_State *L = rt.L;
+    rt_task_t *t;
+    (void)ud;
+    if (!(t = rt_task_new("HTTP handler", &request_owner))) {
+        http_respond(req->conn, 503, "application/json", "{\"error\":\"busy\"}", 16);
+        return;
+    }
+    t->arg = req->conn;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, http_fn);
+    lua_pushstring(L, req->method);
+    lua_pushstring(L, req->url);
+    lua_pushlstring(L, req->body, req->body_len);
+    lua_pushstring(L, req->content_type);
+    lua_pushstring(L, req->authorization);
+    rt_task_start(t, 5);
+}
+
+/* core.http_listen(host, port, handler) -> bound port | nil, err */
+static int l_http_listen(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
+    rt_registry_set(L, &http_fn, 3);
+    if ((rc = http_listen(rt.loop, host, port, on_http, NULL, &bound)) < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot listen for HTTP on %s:%d: %s", host, port, uv_strerror(rc));
+        return 2;
+    }
+    log_msg(LOG_INFO, 0, "HTTP API and dashboard on http://%s:%d/", host, bound);
+    lua_pushnumber(L, bound);
+    return 1;
+}
+
+void rt_http_close(void)
+{
+    http_close_all();
+}
+
+/* -- Callbacks out ------------------------------------------------------------------ */
+
+static void on_posted(int status, void *arg)
+{
+    rt_task_t *t = arg;
+    if (status > 0) {
+        lua_pushnumber(t->co, status);
+        rt_task_wake(t, 1);
+    } else {
+        lua_pushnil(t->co);
+        lua_pushstring(t->co, uv_strerror(status));
+        rt_task_wake(t, 2);
+    }
+}
+
+/* core.http_post(host, port, path, content_type, body) -> the answer's
+ * HTTP status | nil, error: waits for the answer. */
+static int l_http_post(lua_State *L)
+{
+    size_t len;
+    const char *host = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 3);
+    const char *ctype = luaL_checkstring(L, 4), *body = luaL_checklstring(L, 5, &len);
+    int port = (int)luaL_checknumber(L, 2), rc;
+    rt_task_t *t = rt_task_current(L, "http_post");
+    if ((rc = http_post(rt.loop, host, port, path, ctype, body, len, on_posted, t)) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, uv_strerror(rc));
+        return 2;
+    }
+    rt_task_wait(t, "http_post");
+    return lua_yield(L, 0);
+}
+
+const luaL_Reg rt_http_lib[] = {
+    {"http_listen", l_http_listen},
+    {"http_post", l_http_post},
+    {NULL, NULL}
+};

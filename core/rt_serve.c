@@ -1,0 +1,300 @@
+/* rt_serve.c -- the serve loop: reads the options (session, TLS, limits),
+ * listens, handles signals (SIGINT/SIGTERM stop, SIGHUP reloads), runs the
+ * loop until every session is gone, and opens the module (the codec's
+ * table plus the runtime's functions). Also the small helpers the rt_*.c
+ * files share.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "lbridge.h"
+#include "lcrypto.h"
+#include "log.h"
+#include "rt.h"
+#include "rt_serve.h"
+#include "rt_http.h"
+#include "rt_sess.h"
+#include "rt_stats.h"
+#include "rt_task.h"
+#include "rt_timer.h"
+
+static struct {
+    uv_signal_t sigint, sigterm, sighup;
+    int         on;
+    int         reload;     /* registry ref of the reload function (SIGHUP) */
+} sig = {{0}, {0}, {0}, 0, LUA_NOREF};
+
+/* -- Signals and shutdown --------------------------------------------------------- */
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    rt_task_t *t;
+    (void)h;
+    log_msg(LOG_INFO, 0, "signal %d: reloading", signum);
+    if (sig.reload == LUA_NOREF || !(t = rt_task_new("reload", NULL))) return;
+    lua_rawgeti(rt.L, LUA_REGISTRYINDEX, sig.reload);
+    rt_task_start(t, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_msg(LOG_INFO, 0, "signal %d: unbinding every session and stopping", signum);
+    net_shutdown(rt.net);                  /* on_drained follows */
+}
+
+static void signals_close(void)
+{
+    if (!sig.on) return;
+    sig.on = 0;
+    uv_close((uv_handle_t *)&sig.sigint, NULL);
+    uv_close((uv_handle_t *)&sig.sigterm, NULL);
+    uv_close((uv_handle_t *)&sig.sighup, NULL);
+}
+
+/* The last connection of a shutdown is gone (a refused or never bound one
+ * included): stop the timers, signals and the HTTP API so the loop can end. */
+static void on_drained(net_t *n, void *ud)
+{
+    (void)n;
+    (void)ud;
+    rt_http_close();
+    rt_timer_close_all();
+    signals_close();
+}
+
+/* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
+ * loop running. Returns 0 or a libuv error. */
+static int signals_open(void)
+{
+    static const struct { uv_signal_t *h; uv_signal_cb cb; int signum; } table[] = {
+        {&sig.sigint, on_signal, SIGINT}, {&sig.sigterm, on_signal, SIGTERM}, {&sig.sighup, on_sighup, SIGHUP},
+    };
+    size_t i;
+    int rc;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++)
+        if ((rc = uv_signal_init(rt.loop, table[i].h)) < 0) {
+            while (i-- > 0) uv_close((uv_handle_t *)table[i].h, NULL);
+            return rc;
+        }
+    sig.on = 1;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if ((rc = uv_signal_start(table[i].h, table[i].cb, table[i].signum)) < 0) {
+            signals_close();
+            return rc;
+        }
+        uv_unref((uv_handle_t *)table[i].h);
+    }
+    return 0;
+}
+
+/* -- The end of the loop ------------------------------------------------------------ */
+
+static void log_open_handle(uv_handle_t *h, void *arg)
+{
+    if (uv_is_closing(h)) return;
+    log_msg(LOG_WARN, 0, "at exit: a %s handle is still open; closing it", uv_handle_type_name(h->type));
+    uv_close(h, NULL);
+    (*(int *)arg)++;
+}
+
+/* Every handle must be closed by now: any still open is a leak worth a log
+ * line (and is closed); then the loop must close. Returns 0 or the libuv
+ * error of uv_loop_close. */
+static int loop_close(uv_loop_t *loop)
+{
+    int open = 0, rc;
+    uv_walk(loop, log_open_handle, &open);
+    uv_run(loop, UV_RUN_DEFAULT);            /* their close callbacks, pending requests */
+    if ((rc = uv_loop_close(loop)) < 0)
+        log_msg(LOG_ERROR, 0, "the event loop did not close: %s", uv_strerror(rc));
+    return rc;
+}
+
+/* -- Serving ------------------------------------------------------------------------ */
+
+/* The metatable of session tables: serve{session_class=}, or the Session
+ * class of lua/smpp/session.lua. Registered when serving starts, so that
+ * loading the Lua library changes no runtime state. */
+static void set_session_class(lua_State *L)
+{
+    lua_getfield(L, 1, "session_class");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "smpp.session");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "Session");
+        lua_remove(L, -2);
+    }
+    luaL_checktype(L, -1, LUA_TTABLE);
+    rt_registry_set(L, &rt.session_mt, -1);
+    lua_pop(L, 1);
+}
+
+/* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
+ *             session = {...}, limits = {...}, start = fn, reload = fn,
+ *             session_class = metatable }
+ * -> true | nil, error. Runs the loop until a signal or core.shutdown()
+ * ends every session. */
+static int l_serve(lua_State *L)
+{
+    net_owner_t owner;
+    rt_task_t *t;
+    int i, n, rc;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (rt.serving) return luaL_error(L, "smpp: already serving");
+    rt.L = L;
+    rt.loop = uv_default_loop();
+    lua_getfield(L, 1, "handlers");
+    luaL_checktype(L, -1, LUA_TTABLE);
+    rt_registry_set(L, &rt.handlers, -1);
+    lua_pop(L, 1);
+    set_session_class(L);
+    sess_config_default(&rt.cfg);
+    lua_getfield(L, 1, "session");
+    if (lua_istable(L, -1)) rt_read_session_config(L, lua_gettop(L), &rt.cfg);
+    lua_pop(L, 1);
+    rt_sess_owner(&owner);
+    owner.drained = on_drained;
+    {
+        static net_owner_t kept;           /* the transport keeps the pointer */
+        kept = owner;
+        if (!(rt.net = net_new(rt.loop, &kept, NULL))) return luaL_error(L, "out of memory");
+    }
+    lua_getfield(L, 1, "limits");
+    if (lua_istable(L, -1))
+        net_set_limits(rt.net, (size_t)rt_opt_num(L, -1, "max_connections", 0),
+                       (size_t)rt_opt_num(L, -1, "max_per_address", 0));
+    lua_pop(L, 1);
+
+    lua_getfield(L, 1, "listen");
+    n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+    for (i = 1; i <= n; i++) {
+        const char *host, *side;
+        lua_rawgeti(L, -1, i);
+        lua_getfield(L, -1, "host");
+        host = lua_isstring(L, -1) ? lua_tostring(L, -1) : "127.0.0.1";
+        lua_getfield(L, -2, "side");
+        side = lua_isstring(L, -1) ? lua_tostring(L, -1) : "server";
+        lua_getfield(L, -3, "tls");
+        if (rt_sess_listen(L, host, (int)rt_opt_num(L, -4, "port", 2775), side,
+                           lua_istable(L, -1) ? lua_gettop(L) : 0) == 2) {
+            net_shutdown(rt.net);
+            loop_close(rt.loop);
+            net_free(rt.net);
+            rt.net = NULL;
+            return 2;
+        }
+        lua_pop(L, 5);
+    }
+    lua_pop(L, 1);
+
+    if ((rc = signals_open()) < 0) {
+        net_shutdown(rt.net);
+        loop_close(rt.loop);
+        net_free(rt.net);
+        rt.net = NULL;
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot handle signals: %s", uv_strerror(rc));
+        return 2;
+    }
+    lua_getfield(L, 1, "reload");
+    if (lua_isfunction(L, -1)) rt_registry_set(L, &sig.reload, -1);
+    lua_pop(L, 1);
+    rt.serving = 1;
+
+    lua_getfield(L, 1, "start");
+    if (lua_isfunction(L, -1) && (t = rt_task_new("start", NULL)) != NULL) rt_task_start(t, 0);
+    else lua_pop(L, 1);
+
+    /* listeners keep the loop alive until a shutdown closes them */
+    uv_run(rt.loop, UV_RUN_DEFAULT);
+    rt_stats_log_totals();
+    on_drained(rt.net, NULL);
+    rt_timer_free_all();
+    rc = loop_close(rt.loop);
+    rt_task_release_all();
+    net_free(rt.net);
+    rt.net = NULL;
+    rt.loop = NULL;
+    rt.serving = 0;
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "the event loop did not close: %s", uv_strerror(rc));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_shutdown(lua_State *L)
+{
+    (void)L;
+    if (rt.net) net_shutdown(rt.net);      /* on_drained follows */
+    return 0;
+}
+
+/* core.log(level, message [, session]) */
+static int l_log(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    const char *msg = luaL_checkstring(L, 2);
+    uint64_t id = 0;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "id");
+        id = (uint64_t)luaL_checknumber(L, -1);
+    } else if (!lua_isnoneornil(L, 3)) {
+        id = (uint64_t)luaL_checknumber(L, 3);
+    }
+    if (level < 0) return luaL_error(L, "smpp.log: unknown level '%s'", lua_tostring(L, 1));
+    log_msg((log_level_t)level, id, "%s", msg);
+    return 0;
+}
+
+/* core.log_config(level, "text" | "json") */
+static int l_log_config(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    if (level < 0) return luaL_error(L, "unknown log level '%s'", lua_tostring(L, 1));
+    log_set_level((log_level_t)level);
+    log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
+    return 0;
+}
+
+/* core.now() -> the loop clock in milliseconds; core.clock() -> in seconds. */
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, rt.loop ? (double)uv_now(rt.loop) : 0);
+    return 1;
+}
+
+static int l_clock(lua_State *L)
+{
+    lua_pushnumber(L, rt_clock());
+    return 1;
+}
+
+static const luaL_Reg serve_lib[] = {
+    {"serve", l_serve},
+    {"shutdown", l_shutdown},
+    {"log", l_log},
+    {"log_config", l_log_config},
+    {"now", l_now},
+    {"clock", l_clock},
+    {NULL, NULL}
+};
+
+int luaopen_smpp_core(lua_State *L)
+{
+    rt_uptime_start();
+    luaopen_smpp_codec(L);                 /* decode, encode, the tables... */
+    luaL_register(L, NULL, serve_lib);
+    luaL_register(L, NULL, rt_sess_lib);
+    luaL_register(L, NULL, rt_timer_lib);
+    luaL_register(L, NULL, rt_stats_lib);
+    luaL_register(L, NULL, rt_http_lib);
+    luaL_register(L, NULL, rt_budget_lib);
+    lcrypto_register(L);
+    return 1;
+}

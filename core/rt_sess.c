@@ -1,0 +1,565 @@
+/* rt_sess.c -- sessions as Lua tables: the engine's callbacks run the
+ * script's handlers in tasks and answer requests with what they return;
+ * send, connect, listen, unbind, close, throttle and the session list.
+ *
+ * Who owns what: the transport owns every sess_t. A session's table lives
+ * in registry[rt.sessions][id] from owner.opened to owner.closed; a task
+ * waiting on a send is the `arg` of its window entry, which the engine
+ * completes exactly once (response, timeout, nack or close). Token buckets
+ * (core.throttle) live as long as the runtime: sessions only point at them.
+ * Waits (send, connect) register and yield in one step (rt_task.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbridge.h"
+#include "log.h"
+#include "rt.h"
+#include "rt_sess.h"
+#include "rt_task.h"
+
+typedef struct bucket_s {
+    char        key[64];
+    tb_t        tb;
+    struct bucket_s *next;
+} bucket_t;
+
+static bucket_t *buckets;
+static pdu_t send_pdu, resp_pdu;   /* one loop thread: scratch PDUs */
+
+/* -- Helpers ---------------------------------------------------------------------- */
+
+void rt_sess_push(lua_State *L, uint64_t id)
+{
+    rt_registry_table(L, &rt.sessions);
+    lua_rawgeti(L, -1, (int)id);
+    lua_remove(L, -2);
+}
+
+static uint64_t check_id(lua_State *L, int idx)
+{
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "id");
+        idx = -1;
+    }
+    return (uint64_t)luaL_checknumber(L, idx);
+}
+
+/* The session of argument 1 (a session table or an id), or NULL. */
+static sess_t *arg_session(lua_State *L)
+{
+    uint64_t id = check_id(L, 1);
+    return rt.net ? net_find(rt.net, id) : NULL;
+}
+
+const char *rt_sess_bind_type(sess_state_t st)
+{
+    switch (st) {
+    case SESS_BOUND_TX: return "transmitter";
+    case SESS_BOUND_RX: return "receiver";
+    case SESS_BOUND_TRX: return "transceiver";
+    default: return NULL;
+    }
+}
+
+static uint32_t status_by_name(const char *name, int *found)
+{
+    size_t i;
+    uint32_t v;
+    const char *n;
+    for (i = 0; (n = pdu_status_at(i, &v)) != NULL; i++)
+        if (strcmp(n, name) == 0) { *found = 1; return v; }
+    *found = 0;
+    return SMPP_ESME_RSYSERR;
+}
+
+/* Push handlers[name]; 0 (nothing pushed) when there is none. */
+static int push_handler(const char *name)
+{
+    lua_State *L = rt.L;
+    rt_registry_table(L, &rt.handlers);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    if (lua_isfunction(L, -1)) return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* -- Answering requests -------------------------------------------------------------- */
+
+/* Answer the task's request (if its session still lives) with `status`
+ * and the response fields at stack index fields_idx of t->co (0: none). */
+static void answer(rt_task_t *t, uint32_t status, int fields_idx)
+{
+    sess_t *s;
+    pdu_t *body = NULL;
+    if (!t->seq || !rt.net || !(s = net_find(rt.net, t->sess_id))) return;
+    if (fields_idx) {
+        const pdu_cmd_t *req = pdu_cmd_find(t->cmd_id);
+        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, pdu_cmd_find(req->resp_id));
+        if (err) {
+            log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR",
+                    t->what, err);
+            status = SMPP_ESME_RSYSERR;
+        } else {
+            body = &resp_pdu;
+        }
+    }
+    sess_respond(s, t->seq, body, status, uv_now(rt.loop));
+    t->seq = 0;
+    net_touch(s);
+}
+
+/* "table", or a string value quoted (shortened), for log lines. */
+static const char *describe(lua_State *L, int idx, char *buf, size_t n)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        snprintf(buf, n, "\"%.40s\"", lua_tostring(L, idx));
+        return buf;
+    }
+    return luaL_typename(L, idx);
+}
+
+/* A handler's results: a status (an integer 0..0xFFFFFFFF or a status
+ * name) and optionally a table of response fields; or the fields alone
+ * (ESME_ROK); or nothing / nil (ESME_ROK, empty body). Anything else,
+ * including a value after those (`return {}, "x"`, `return nil, err`), is
+ * refused: the request is answered ESME_RSYSERR and the reason logged. */
+static const char *request_finish(rt_task_t *t, int n)
+{
+    static char msg[200];
+    char a[48], b[48];
+    lua_State *co = t->co;
+    int fields = 0, next = 2, i;
+    uint32_t status = SMPP_ESME_ROK;
+    const char *why = NULL;
+    if (n >= 1 && lua_type(co, 1) == LUA_TNUMBER) {
+        double d = lua_tonumber(co, 1);
+        if (d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d) status = (uint32_t)d;
+        else why = "a status is an integer 0..0xFFFFFFFF";
+    } else if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) {
+        int found;
+        status = status_by_name(lua_tostring(co, 1), &found);
+        if (!found) why = "unknown status name";
+    } else if (n >= 1 && lua_istable(co, 1)) {
+        fields = 1;
+    } else if (n >= 1 && !lua_isnil(co, 1)) {
+        why = "expected a status and a table of fields";
+    }
+    if (n >= 1 && (lua_type(co, 1) == LUA_TNUMBER || lua_type(co, 1) == LUA_TSTRING)) {
+        next = 3;
+        if (n >= 2 && lua_istable(co, 2)) fields = 2;
+        else if (n >= 2 && !lua_isnil(co, 2) && !why) why = "the fields of the response must be a table";
+    }
+    for (i = next; !why && i <= n; i++)
+        if (!lua_isnil(co, i)) why = "expected a status and a table of fields, and nothing after them";
+    if (why) {
+        snprintf(msg, sizeof msg, "bad return value (%s, %s%s): %s", n ? describe(co, 1, a, sizeof a) : "nothing",
+                 n >= 2 ? describe(co, 2, b, sizeof b) : "nothing", n > 2 ? ", ..." : "", why);
+        return msg;
+    }
+    answer(t, status, fields);
+    return NULL;
+}
+
+static void request_fail(rt_task_t *t, const char *msg)
+{
+    log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
+            t->seq ? " (answered ESME_RSYSERR)" : "");
+    answer(t, SMPP_ESME_RSYSERR, 0);
+}
+
+static const rt_task_owner_t request_owner = {request_finish, request_fail};
+
+/* Run the handler on rt.L's top in a new task with the session table of
+ * `s` and `nextra` more values from rt.L's top as arguments; `seq` is the
+ * request it answers (0: none). */
+static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
+{
+    lua_State *L = rt.L;
+    rt_task_t *t = rt_task_new(what, seq ? &request_owner : NULL);
+    if (!t) {
+        lua_pop(L, nextra + 1);
+        return;
+    }
+    t->sess_id = sess_id(s);
+    t->seq = seq;
+    t->cmd_id = cmd_id;
+    rt_sess_push(L, sess_id(s));               /* the session goes first */
+    lua_insert(L, -1 - nextra);
+    rt_task_start(t, nextra + 1);
+}
+
+/* -- Engine callbacks ----------------------------------------------------------------- */
+
+static void on_opened(net_t *n, sess_t *s, void *ud)
+{
+    lua_State *L = rt.L;
+    (void)n;
+    (void)ud;
+    rt_registry_table(L, &rt.sessions);
+    lua_createtable(L, 0, 8);
+    lua_pushnumber(L, (double)sess_id(s));
+    lua_setfield(L, -2, "id");
+    rt_set_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
+    rt_set_str(L, "remote", net_remote(s));
+    rt_set_str(L, "local", net_local(s));
+    rt_set_str(L, "state", sess_state_name(sess_state(s)));
+    rt_set_str(L, "system_id", "");
+    lua_newtable(L);
+    lua_setfield(L, -2, "ctx");
+    if (rt.session_mt != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt.session_mt);
+        lua_setmetatable(L, -2);
+    }
+    lua_rawseti(L, -2, (int)sess_id(s));
+    lua_pop(L, 1);
+    if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
+}
+
+/* A request runs its handler; without one the engine answers it. */
+static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+{
+    const char *name = req->cmd->name;
+    int found = push_handler(name);
+    (void)n;
+    (void)ud;
+    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
+                   || req->command_id == SMPP_BIND_TRANSCEIVER))
+        found = push_handler("bind");      /* one handler for the three binds */
+    if (!found) return SESS_DECLINED;
+    lbridge_push_pdu(rt.L, req);
+    spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
+    return SESS_TAKEN;
+}
+
+/* The session is over (state CLOSED; its socket may linger a moment):
+ * mark its table and run down(session, reason) if it had been bound. */
+static void session_down(sess_t *s)
+{
+    lua_State *L = rt.L;
+    int was_up;
+    rt_sess_push(L, sess_id(s));
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "bind_type");
+    was_up = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    rt_set_str(L, "close_reason", sess_close_reason(s));
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "closed");
+    lua_pop(L, 1);
+    if (was_up && push_handler("down")) {
+        lua_pushstring(L, sess_close_reason(s));
+        spawn("down event", s, 1, 0, 0);
+    }
+}
+
+static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
+{
+    lua_State *L = rt.L;
+    sess_state_t st = sess_state(s);
+    (void)n;
+    (void)ud;
+    rt_sess_push(L, sess_id(s));
+    if (lua_istable(L, -1)) {
+        rt_set_str(L, "state", sess_state_name(st));
+        if (rt_sess_bind_type(st)) {
+            rt_set_str(L, "bind_type", rt_sess_bind_type(st));
+            rt_set_str(L, "system_id", sess_system_id(s));
+        }
+    }
+    lua_pop(L, 1);
+    if (rt_sess_bind_type(st) && !rt_sess_bind_type(old) && old != SESS_UNBINDING && push_handler("up"))
+        spawn("up event", s, 0, 0, 0);
+    if (st == SESS_CLOSED) session_down(s);
+}
+
+static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
+{
+    lua_State *L = rt.L;
+    (void)n;
+    (void)ud;
+    (void)reason;
+    rt_registry_table(L, &rt.sessions);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, (int)sess_id(s));
+    lua_pop(L, 1);
+}
+
+void rt_sess_owner(net_owner_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->opened = on_opened;
+    o->request = on_request;
+    o->state = on_state;
+    o->closed = on_closed;
+}
+
+/* -- Sending ---------------------------------------------------------------------------- */
+
+/* A send completed: resume its task with the response or nil, token[, status]. */
+static void on_send_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    rt_task_t *t = arg;
+    (void)s;
+    if (!err) {
+        lbridge_push_pdu(t->co, resp);
+        rt_task_wake(t, 1);
+        return;
+    }
+    lua_pushnil(t->co);
+    lua_pushstring(t->co, sess_strerror(err));
+    if (err == SESS_ENACK && resp) {
+        lua_pushnumber(t->co, resp->command_status);
+        rt_task_wake(t, 3);
+    } else {
+        rt_task_wake(t, 2);
+    }
+}
+
+/* core.send(session, pdu) -> response | nil, err [, status]. A request
+ * waits for its response: the task yields here and resumes with the
+ * response table, or nil, "timeout" | "closed" | "nack" (status: the
+ * generic_nack's) | "bad response". What fails at once (window full, not
+ * allowed in this state, output full, a field the encoder refuses)
+ * returns nil, err without waiting. A PDU with no response (generic_nack,
+ * outbind, alert_notification) returns true once queued. */
+static int l_send(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    rt_task_t *t = NULL;
+    const char *err;
+    long seq;
+    if ((err = lbridge_check_pdu(L, 2, &send_pdu, NULL)) != NULL)
+        return luaL_error(L, "smpp: send: %s", err);
+    if (send_pdu.cmd->resp_id) t = rt_task_current(L, "session:send");
+    if (!s) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    seq = sess_send(s, &send_pdu, t ? on_send_done : NULL, t, uv_now(rt.loop));
+    net_touch(s);
+    if (seq < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, seq == SESS_EINVAL ? sess_last_error(s) : sess_strerror((int)seq));
+        return 2;
+    }
+    if (!t) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    rt_task_wait(t, "send");
+    return lua_yield(L, 0);
+}
+
+/* -- Connecting and listening ------------------------------------------------------------ */
+
+/* A connect in progress: the waiting task, and the host for the error. */
+typedef struct connecting_s {
+    rt_task_t *t;
+    char       host[256];
+} connecting_t;
+
+static void on_connected(net_t *n, sess_t *s, int status, void *arg)
+{
+    connecting_t *w = arg;
+    rt_task_t *t = w->t;
+    (void)n;
+    if (status < 0 || !s) {
+        lua_pushnil(t->co);
+        if (strncmp(uv_err_name(status), "EAI_", 4) == 0)   /* the resolver's */
+            lua_pushfstring(t->co, "cannot resolve host '%s': %s", w->host, uv_strerror(status));
+        else
+            lua_pushstring(t->co, uv_strerror(status));
+        free(w);
+        rt_task_wake(t, 2);
+        return;
+    }
+    free(w);
+    rt_sess_push(t->co, sess_id(s));
+    rt_task_wake(t, 1);
+}
+
+/* core.connect(host, port [, side [, session options [, tls options]]])
+ * -> session table (state OPEN) | nil, error: waits for the connection. side "client" (default) is an ESME connecting to an SMSC;
+ * "server" is the SMSC side opening a connection to send outbind. */
+static int l_connect(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2);
+    const char *side = luaL_optstring(L, 3, "client");
+    rt_task_t *t = rt_task_current(L, "smpp.connect");
+    sess_config_t cfg = rt.cfg;
+    connecting_t *w;
+    int rc;
+    if (!rt.net) return luaL_error(L, "smpp.connect: the runtime is not running");
+    if (!(w = malloc(sizeof *w))) return luaL_error(L, "smpp.connect: out of memory");
+    w->t = t;
+    snprintf(w->host, sizeof w->host, "%s", host);
+    if (lua_istable(L, 4)) rt_read_session_config(L, 4, &cfg);
+    if (lua_istable(L, 5)) {             /* TLS: the SSL keeps its own reference to the context */
+        tls_ctx_t *ctx = rt_read_tls(L, 5, 0);
+        const char *name = rt_opt_str(L, 5, "host");
+        if (!ctx) {
+            free(w);
+            lua_pushnil(L);
+            lua_insert(L, -2);
+            return 2;
+        }
+        rc = net_connect_tls(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
+                             &cfg, ctx, name ? name : host, on_connected, w);
+        tls_ctx_free(ctx);
+    } else {
+        rc = net_connect(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
+                         &cfg, on_connected, w);
+    }
+    if (rc < 0) {
+        free(w);
+        lua_pushnil(L);
+        lua_pushstring(L, uv_strerror(rc));
+        return 2;
+    }
+    rt_task_wait(t, "connect");
+    return lua_yield(L, 0);
+}
+
+int rt_sess_listen(lua_State *L, const char *host, int port, const char *side, int tls_idx)
+{
+    int bound = 0, outbind = strcmp(side, "outbind") == 0, rc;
+    tls_ctx_t *ctx = NULL;
+    if (tls_idx && !(ctx = rt_read_tls(L, tls_idx, 1))) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    rc = net_listen_tls(rt.net, host, port, outbind ? SESS_ESME : SESS_SMSC, &rt.cfg, ctx, &bound);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        return 2;
+    }
+    log_msg(LOG_INFO, 0, "listening on %s:%d%s%s", host, bound, outbind ? " for outbind" : "",
+            ctx ? " (TLS)" : "");
+    lua_pushnumber(L, bound);
+    return 1;
+}
+
+/* core.listen(host, port [, side [, tls]]) -> bound port | nil, err */
+static int l_listen(lua_State *L)
+{
+    if (!rt.net) return luaL_error(L, "smpp: the runtime is not running");
+    return rt_sess_listen(L, luaL_checkstring(L, 1), (int)luaL_checknumber(L, 2),
+                          luaL_optstring(L, 3, "server"), lua_istable(L, 4) ? 4 : 0);
+}
+
+/* core.unlisten(host, port) -> true | nil, err */
+static int l_unlisten(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2);
+    if (!rt.net || net_unlisten(rt.net, host, port) < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "not listening on %s:%d", host, port);
+        return 2;
+    }
+    log_msg(LOG_INFO, 0, "stopped listening on %s:%d", host, port);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* -- Sessions ----------------------------------------------------------------------------- */
+
+static int l_unbind(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    int rc;
+    if (!s) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
+    rc = sess_unbind(s, uv_now(rt.loop));
+    net_touch(s);
+    if (rc) { lua_pushnil(L); lua_pushstring(L, sess_strerror(rc)); return 2; }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    if (!s) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
+    sess_close(s, "closed by the script");
+    net_touch(s);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static void push_sessions_cb(sess_t *s, void *arg)
+{
+    lua_State *L = arg;
+    rt_sess_push(L, sess_id(s));
+    if (lua_istable(L, -1)) lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+    else lua_pop(L, 1);
+}
+
+/* core.sessions() -> array of the live session tables. */
+static int l_sessions(lua_State *L)
+{
+    lua_newtable(L);
+    if (rt.net) net_foreach(rt.net, push_sessions_cb, L);
+    return 1;
+}
+
+static int l_session(lua_State *L)
+{
+    rt_sess_push(L, (uint64_t)luaL_checknumber(L, 1));
+    return 1;
+}
+
+/* core.throttle(session, key, rate, burst): the session's submit_sm,
+ * submit_multi and data_sm share the token bucket named `key`. */
+static int l_throttle(lua_State *L)
+{
+    sess_t *s = arg_session(L);
+    const char *key = luaL_checkstring(L, 2);
+    double rate = luaL_optnumber(L, 3, 0), burst = luaL_optnumber(L, 4, 0);
+    bucket_t *b;
+    if (!s) return 0;
+    for (b = buckets; b && strcmp(b->key, key) != 0; b = b->next) {}
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return luaL_error(L, "out of memory");
+        snprintf(b->key, sizeof b->key, "%s", key);
+        b->next = buckets;
+        buckets = b;
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    } else if (b->tb.rate != rate || (burst > 0 && b->tb.burst != burst)) {
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    }
+    sess_set_throttle(s, rate > 0 ? &b->tb : NULL);
+    return 0;
+}
+
+/* core.set_handlers(table): the handlers of requests from now on; tasks
+ * already running finish with the function they started with. */
+static int l_set_handlers(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    rt_registry_set(L, &rt.handlers, 1);
+    return 0;
+}
+
+const luaL_Reg rt_sess_lib[] = {
+    {"send", l_send},
+    {"connect", l_connect},
+    {"listen", l_listen},
+    {"unlisten", l_unlisten},
+    {"unbind", l_unbind},
+    {"close", l_close},
+    {"sessions", l_sessions},
+    {"session", l_session},
+    {"throttle", l_throttle},
+    {"set_handlers", l_set_handlers},
+    {NULL, NULL}
+};

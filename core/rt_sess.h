@@ -1,0 +1,23 @@
+/* rt_sess.h -- sessions as Lua tables and the engine's callbacks (rt_sess.c).
+ */
+#ifndef SMPPGW_RT_SESS_H
+#define SMPPGW_RT_SESS_H
+
+#include "net.h"
+
+/* The runtime's callbacks for the transport (owner.drained is left to the
+ * serve loop). */
+void rt_sess_owner(net_owner_t *o);
+
+/* Push the session table of `id` (nil once it is gone). */
+void rt_sess_push(lua_State *L, uint64_t id);
+
+/* "transmitter", "receiver", "transceiver" for a bound state, else NULL. */
+const char *rt_sess_bind_type(sess_state_t st);
+
+/* Listen and log; pushes the bound port, or nil and the error, and
+ * returns the number of values pushed. With a TLS table at tls_idx (0:
+ * none) the listener speaks TLS. */
+int rt_sess_listen(lua_State *L, const char *host, int port, const char *side, int tls_idx);
+
+#endif /* SMPPGW_RT_SESS_H */

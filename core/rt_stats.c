@@ -1,0 +1,170 @@
+/* rt_stats.c -- the statistics as Lua tables: core.stats() (totals over
+ * the process), core.session_stats(session), and the closing totals line.
+ * Read-only views of the counters the engine keeps (sess.h).
+ */
+#include <stdio.h>
+
+#include "log.h"
+#include "rt.h"
+#include "rt_budget.h"
+#include "rt_sess.h"
+#include "rt_stats.h"
+#include "rt_task.h"
+
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
+/* The totals of the running net's sessions (zeros when not serving). */
+static const sess_totals_t *totals(void)
+{
+    static const sess_totals_t none;
+    return rt.net ? sess_ctx_totals(net_ctx(rt.net)) : &none;
+}
+
+static void push_counters(lua_State *L, const sess_stats_t *st)
+{
+    size_t i;
+    const pdu_cmd_t *c;
+    uint64_t failures = st->resp_error + st->timeouts + st->nacks_rx;
+    uint64_t answered = st->resp_ok + st->resp_error + st->timeouts + st->nacks_rx;
+    SET_NUM("rx_pdus", st->rx_pdus);
+    SET_NUM("tx_pdus", st->tx_pdus);
+    SET_NUM("rx_bytes", st->rx_bytes);
+    SET_NUM("tx_bytes", st->tx_bytes);
+    SET_NUM("rx_requests", st->rx_requests);
+    SET_NUM("tx_requests", st->tx_requests);
+    SET_NUM("resp_ok", st->resp_ok);
+    SET_NUM("resp_error", st->resp_error);
+    SET_NUM("sent_error", st->sent_error);
+    SET_NUM("timeouts", st->timeouts);
+    SET_NUM("nacks_rx", st->nacks_rx);
+    SET_NUM("nacks_tx", st->nacks_tx);
+    SET_NUM("unmatched", st->unmatched);
+    SET_NUM("malformed", st->malformed);
+    SET_NUM("throttled", st->throttled);
+    SET_NUM("avg_response_ms", st->rtt_count ? (double)st->rtt_ms_sum / (double)st->rtt_count : 0);
+    SET_NUM("failure_rate", answered ? (double)failures / (double)answered : 0);
+    lua_newtable(L);
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL; i++) {
+        if (!st->rx_cmd[i] && !st->tx_cmd[i]) continue;
+        lua_createtable(L, 0, 2);
+        SET_NUM("rx", st->rx_cmd[i]);
+        SET_NUM("tx", st->tx_cmd[i]);
+        lua_setfield(L, -2, c->name);
+    }
+    lua_setfield(L, -2, "commands");
+}
+
+/* core.session_stats(session) -> table, or nil if closed. */
+static int l_session_stats(lua_State *L)
+{
+    sess_t *s;
+    const sess_config_t *c;
+    uint64_t id;
+    if (lua_istable(L, 1)) lua_getfield(L, 1, "id");
+    else lua_pushvalue(L, 1);
+    id = (uint64_t)luaL_checknumber(L, -1);
+    if (!rt.net || !(s = net_find(rt.net, id))) return 0;
+    c = sess_config(s);
+    lua_newtable(L);
+    SET_NUM("id", sess_id(s));
+    rt_set_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
+    rt_set_str(L, "state", sess_state_name(sess_state(s)));
+    rt_set_str(L, "bind_type", rt_sess_bind_type(sess_state(s)));
+    rt_set_str(L, "system_id", sess_system_id(s));
+    rt_set_str(L, "remote", net_remote(s));
+    SET_NUM("uptime_s", rt_clock() - (double)sess_stats(s)->started_ms / 1000.0);
+    SET_NUM("window_used", sess_window_used(s));
+    SET_NUM("window_size", c->window);
+    SET_NUM("receive_window_used", sess_receive_window_used(s));
+    SET_NUM("receive_window_size", c->receive_window);
+    push_counters(L, sess_stats(s));
+    return 1;
+}
+
+/* statuses[name or "0x%08X"] = {rx =, tx =} on the table at the top. */
+static void push_status(lua_State *L, uint32_t status, uint64_t rx, uint64_t tx)
+{
+    char code[16];
+    const char *name = pdu_status_name(status);
+    if (!name) {
+        snprintf(code, sizeof code, "0x%08X", status);
+        name = code;
+    }
+    lua_createtable(L, 0, 2);
+    SET_NUM("rx", rx);
+    SET_NUM("tx", tx);
+    lua_setfield(L, -2, name);
+}
+
+/* core.stats() -> totals over the process. */
+static int l_stats(lua_State *L)
+{
+    static const char *const sides[] = {"server", "client"};
+    const sess_totals_t *tot = totals();
+    int side, st;
+    size_t i;
+    uint32_t v;
+    lua_newtable(L);
+    SET_NUM("opened", tot->opened);
+    SET_NUM("closed", tot->closed);
+    SET_NUM("script_errors", rt_task_errors());
+    SET_NUM("script_budget_stops", rt_budget_stops());
+    SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
+    SET_NUM("uptime_s", rt_uptime());
+    lua_newtable(L);                        /* response times: counts per bucket */
+    for (i = 0; i < SESS_RTT_BUCKETS; i++) {
+        lua_pushnumber(L, (double)tot->rtt_buckets[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "response_time_buckets");
+    lua_newtable(L);                        /* their upper bounds (the last bucket has none) */
+    for (i = 0; i + 1 < SESS_RTT_BUCKETS; i++) {
+        lua_pushnumber(L, sess_rtt_bounds_ms[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "response_time_bounds_ms");
+    lua_newtable(L);
+    for (side = 0; side < 2; side++) {
+        lua_newtable(L);
+        for (st = SESS_OPEN; st < SESS_CLOSED; st++)
+            if (tot->open[side][st]) SET_NUM(sess_state_name((sess_state_t)st), tot->open[side][st]);
+        lua_setfield(L, -2, sides[side]);
+    }
+    lua_setfield(L, -2, "open");
+    push_counters(L, &tot->sum);
+    lua_newtable(L);                        /* responses by status: name, or code in hex */
+    for (v = 0; v < PDU_STATUS_SPAN; v++)
+        if (tot->status_rx[v] || tot->status_tx[v]) push_status(L, v, tot->status_rx[v], tot->status_tx[v]);
+    for (i = 0; i < tot->nother; i++)
+        push_status(L, tot->other[i].status, tot->other[i].rx, tot->other[i].tx);
+    if (tot->other_rx || tot->other_tx) {   /* codes past the bounded table */
+        lua_createtable(L, 0, 2);
+        SET_NUM("rx", tot->other_rx);
+        SET_NUM("tx", tot->other_tx);
+        lua_setfield(L, -2, "other");
+    }
+    lua_setfield(L, -2, "statuses");
+    return 1;
+}
+
+void rt_stats_log_totals(void)
+{
+    const sess_totals_t *tot = totals();
+    char line[2048];
+    size_t i, n = 0;
+    const pdu_cmd_t *c;
+    for (i = 0; (c = pdu_cmd_at(i)) != NULL && n < sizeof line - 64; i++) {
+        if (!tot->sum.rx_cmd[i] && !tot->sum.tx_cmd[i]) continue;
+        n += (size_t)snprintf(line + n, sizeof line - n, " %s %u/%u", c->name,
+                              tot->sum.rx_cmd[i], tot->sum.tx_cmd[i]);
+    }
+    line[n] = '\0';
+    log_msg(LOG_INFO, 0, "totals: %llu sessions; PDUs in/out by command:%s",
+            (unsigned long long)tot->opened, n ? line : " none");
+}
+
+const luaL_Reg rt_stats_lib[] = {
+    {"stats", l_stats},
+    {"session_stats", l_session_stats},
+    {NULL, NULL}
+};

@@ -1,0 +1,200 @@
+/* rt_task.c -- tasks: coroutines created, resumed, pooled and released,
+ * and their completion callbacks (see rt_task.h for the contract).
+ */
+#include <stdlib.h>
+
+#include "log.h"
+#include "rt.h"
+#include "rt_budget.h"
+#include "rt_task.h"
+
+/* Finished coroutines are kept for reuse: a new thread, its registry ref
+ * and its entry in the task map cost more than the handler itself. */
+#define TASK_POOL 256
+
+static struct {
+    int        map;            /* registry ref: thread -> lightuserdata task */
+    rt_task_t *pool[TASK_POOL];
+    int        pooled;
+    rt_task_t *live;           /* every task not in the pool */
+    uint64_t   errors;
+} tasks = {LUA_NOREF, {NULL}, 0, NULL, 0};
+
+/* -- Life ------------------------------------------------------------------------ */
+
+static void link_live(rt_task_t *t)
+{
+    t->prev = NULL;
+    t->next = tasks.live;
+    if (tasks.live) tasks.live->prev = t;
+    tasks.live = t;
+}
+
+static void unlink_live(rt_task_t *t)
+{
+    if (t->prev) t->prev->next = t->next;
+    else tasks.live = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+}
+
+rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
+{
+    lua_State *L = rt.L;
+    rt_task_t *t;
+    if (tasks.pooled > 0) {
+        t = tasks.pool[--tasks.pooled];
+    } else {
+        if (!(t = calloc(1, sizeof *t))) return NULL;
+        t->co = lua_newthread(L);
+        t->ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the thread */
+        rt_registry_table(L, &tasks.map);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+        lua_pushlightuserdata(L, t);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    t->what = what;
+    t->owner = owner;
+    t->sess_id = 0;
+    t->arg = NULL;
+    t->seq = t->cmd_id = 0;
+    t->wait = NULL;
+    t->orphan = 0;
+    link_live(t);
+    return t;
+}
+
+static void task_free(rt_task_t *t)
+{
+    lua_State *L = rt.L;
+    rt_registry_table(L, &tasks.map);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    free(t);
+}
+
+/* The task's function is over. `reusable`: it returned normally, so the
+ * coroutine can run another function. A task with a registered wait stays
+ * until the wait ends (rt_task_wake releases it). */
+static void task_done(rt_task_t *t, int reusable)
+{
+    if (t->wait) {
+        t->orphan = 1;
+        log_msg(LOG_ERROR, t->sess_id, "%s ended while a %s was registered; released when it ends",
+                t->what, t->wait);
+        return;
+    }
+    unlink_live(t);
+    if (reusable && tasks.pooled < TASK_POOL && lua_status(t->co) == 0) {
+        lua_settop(t->co, 0);
+        tasks.pool[tasks.pooled++] = t;
+        return;
+    }
+    task_free(t);
+}
+
+/* -- Completion ------------------------------------------------------------------- */
+
+static void task_fail(rt_task_t *t, const char *msg)
+{
+    tasks.errors++;
+    if (t->owner && t->owner->fail) t->owner->fail(t, msg);
+    else log_msg(LOG_ERROR, t->sess_id, "%s failed: %s", t->what, msg);
+    task_done(t, 0);
+}
+
+static void task_finish(rt_task_t *t)
+{
+    const char *bad = NULL;
+    if (t->owner && t->owner->finish) bad = t->owner->finish(t, lua_gettop(t->co));
+    if (bad) task_fail(t, bad);
+    else task_done(t, 1);
+}
+
+/* Resume t with the nargs values on top of its stack. */
+static void task_resume(rt_task_t *t, int nargs)
+{
+    rt_budget_run_t saved;
+    int rc;
+    rt_budget_enter(t->co, &saved);
+    rc = lua_resume(t->co, nargs);
+    rt_budget_leave(&saved);
+    if (rc == LUA_YIELD) {
+        if (!t->wait) task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
+        else lua_settop(t->co, 0);
+        return;
+    }
+    if (rc != 0) {
+        const char *msg = lua_tostring(t->co, -1);
+        luaL_traceback(rt.L, t->co, msg ? msg : "error object is not a string", 0);
+        task_fail(t, lua_tostring(rt.L, -1));
+        lua_pop(rt.L, 1);
+        return;
+    }
+    task_finish(t);
+}
+
+void rt_task_start(rt_task_t *t, int nargs)
+{
+    lua_xmove(rt.L, t->co, nargs + 1);
+    task_resume(t, nargs);
+}
+
+/* -- Waits ------------------------------------------------------------------------ */
+
+rt_task_t *rt_task_current(lua_State *L, const char *fn)
+{
+    rt_task_t *t;
+    if (lua_pushthread(L)) {
+        lua_pop(L, 1);
+        luaL_error(L, "smpp: %s must be called from a handler, timer or event task", fn);
+    }
+    rt_registry_table(L, &tasks.map);
+    lua_pushvalue(L, -2);
+    lua_rawget(L, -2);
+    t = lua_touserdata(L, -1);
+    lua_pop(L, 3);
+    if (!t || t->co != L)
+        luaL_error(L, "smpp: %s must be called from a handler, timer or event task, "
+                      "not from a coroutine of your own", fn);
+    /* Checked before anything is registered: a wait that cannot yield at
+     * once must not exist. */
+    if (!lua_isyieldable(L))
+        luaL_error(L, "smpp: %s cannot wait here: it was called through a C function "
+                      "(string.gsub, table.sort, a metamethod...)", fn);
+    if (t->wait) luaL_error(L, "smpp: %s: this task already waits on a %s", fn, t->wait);
+    return t;
+}
+
+void rt_task_wait(rt_task_t *t, const char *what)
+{
+    t->wait = what;
+}
+
+void rt_task_wake(rt_task_t *t, int nargs)
+{
+    t->wait = NULL;
+    if (t->orphan) {
+        lua_settop(t->co, 0);
+        unlink_live(t);
+        task_free(t);
+        return;
+    }
+    task_resume(t, nargs);
+}
+
+uint64_t rt_task_errors(void) { return tasks.errors; }
+
+void rt_task_release_all(void)
+{
+    while (tasks.live) {
+        rt_task_t *t = tasks.live;
+        unlink_live(t);
+        task_free(t);
+    }
+    while (tasks.pooled > 0) task_free(tasks.pool[--tasks.pooled]);
+}

@@ -1,0 +1,81 @@
+/* rt_task.h -- tasks: one coroutine per request, timer or event, resumed
+ * by the loop when what it waits for has happened.
+ *
+ * A task runs one function. When the function ends, the task calls its
+ * owner's completion callbacks: finish(task, n) with the n results on the
+ * coroutine's stack, or fail(task, message). The task core knows nothing
+ * of what the results mean: rt_sess.c answers an SMPP request with them,
+ * rt_http.c an HTTP request.
+ *
+ * Ownership: the task core owns every task (a registry ref to its
+ * coroutine, released on exactly one path). A wait (send, sleep, connect,
+ * suspend, http_post) registers itself with rt_task_wait() and yields; the
+ * waker ends it with rt_task_wake() exactly once. A task that still holds a
+ * registered wait is never put back in the pool nor freed: if its function
+ * ended meanwhile (it cannot, when waits yield as they register), the task
+ * is kept until the wait ends and is released then.
+ */
+#ifndef SMPPGW_RT_TASK_H
+#define SMPPGW_RT_TASK_H
+
+#include <stdint.h>
+
+#include <lua.h>
+
+typedef struct rt_task_s rt_task_t;
+
+typedef struct rt_task_owner_s {
+    /* The function returned n values (stack indices 1..n of t->co). Returns
+     * NULL when they were taken, or a message saying what is wrong with
+     * them: the task then fails with that message. */
+    const char *(*finish)(rt_task_t *t, int n);
+    /* The function raised `msg` (with its traceback), yielded outside a
+     * wait, or returned what finish refused. The error is counted already;
+     * the owner logs it and answers. */
+    void (*fail)(rt_task_t *t, const char *msg);
+} rt_task_owner_t;
+
+struct rt_task_s {
+    lua_State  *co;
+    int         ref;        /* registry ref of the coroutine */
+    const char *what;       /* for log lines: "submit_sm handler", "timer" */
+    uint64_t    sess_id;    /* the session it serves (0: none); log lines name it */
+    const rt_task_owner_t *owner;  /* NULL: results ignored, failures logged */
+    void       *arg;        /* the owner's (an HTTP connection) */
+    uint32_t    seq, cmd_id;/* the owner's (the SMPP request it answers) */
+    const char *wait;       /* the registered wait ("send", "sleep"...), or NULL */
+    int         orphan;     /* its function ended while a wait was registered */
+    rt_task_t  *next, *prev;/* every task not in the pool */
+};
+
+/* A new task (NULL without memory) whose coroutine has nothing on its
+ * stack. Set its fields, then rt_task_start(). */
+rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner);
+
+/* Run the function and its nargs arguments on top of rt.L's stack (moved
+ * to the task) until it ends or waits. */
+void rt_task_start(rt_task_t *t, int nargs);
+
+/* The task running in L, ready to wait: a Lua error (naming `fn`) unless L
+ * is a task's own coroutine that can yield now. Wait primitives call it
+ * before they register anything, and end with
+ *     rt_task_wait(t, "send");
+ *     return lua_yield(L, 0);
+ * so that registering a wait and yielding are one step (the values given
+ * to rt_task_wake become the primitive's results). */
+rt_task_t *rt_task_current(lua_State *L, const char *fn);
+
+/* Register a wait; the caller yields right after. */
+void rt_task_wait(rt_task_t *t, const char *what);
+
+/* End the wait of t: resume it with the nargs values pushed on t->co (an
+ * orphan is released instead). */
+void rt_task_wake(rt_task_t *t, int nargs);
+
+/* Script errors so far (failed tasks). */
+uint64_t rt_task_errors(void);
+
+/* Release every task (when serving has ended: nothing will wake them). */
+void rt_task_release_all(void);
+
+#endif /* SMPPGW_RT_TASK_H */

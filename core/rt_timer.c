@@ -1,0 +1,271 @@
+/* rt_timer.c -- timers (core.after, core.cancel), sleep, and suspend/wake,
+ * the primitive the Lua side builds its queues and semaphores on.
+ *
+ * Who owns what: every timer here (a function's, a sleep's, a suspend's)
+ * owns its uv handle and sits on `timers.list` from its start until it is
+ * released (fired, cancelled, or closed at the end), then is freed in the
+ * handle's close callback. A sleeping or suspended task is the `task` of
+ * its timer, which wakes it exactly once; a suspended task is also found
+ * by its token in registry[timers.tokens] until core.wake or its timeout
+ * takes it out.
+ */
+#include <stdlib.h>
+
+#include "log.h"
+#include "rt.h"
+#include "rt_task.h"
+#include "rt_timer.h"
+
+typedef enum { TM_AFTER, TM_SLEEP, TM_SUSPEND } tm_kind_t;
+
+typedef struct ltimer_s {
+    uv_timer_t  h;
+    tm_kind_t   kind;
+    uint64_t    id;         /* TM_AFTER: for core.cancel; TM_SUSPEND: the token */
+    int         fn_ref;     /* TM_AFTER: the function */
+    int         repeat;
+    rt_task_t  *task;       /* TM_SLEEP, TM_SUSPEND: the task it wakes */
+    int         woken;      /* TM_SUSPEND: core.wake came, the timer now resumes */
+    int         nargs;      /* TM_SUSPEND: values core.wake moved to the task */
+    int         linked;     /* on timers.list */
+    struct ltimer_s *next, *prev;
+} ltimer_t;
+
+static struct {
+    ltimer_t *list;
+    uint64_t  next_id, next_token;
+    int       ids;          /* registry ref: timer id -> lightuserdata ltimer_t */
+    int       tokens;       /* registry ref: token -> lightuserdata ltimer_t */
+} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF};
+
+/* -- Life -------------------------------------------------------------------------- */
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* registry[*ref][key] = tm (or nil) */
+static void timer_map(int *ref, uint64_t key, ltimer_t *tm)
+{
+    lua_State *L = rt.L;
+    rt_registry_table(L, ref);
+    if (tm) lua_pushlightuserdata(L, tm);
+    else lua_pushnil(L);
+    lua_rawseti(L, -2, (int)key);
+    lua_pop(L, 1);
+}
+
+static ltimer_t *timer_find(int *ref, uint64_t key)
+{
+    lua_State *L = rt.L;
+    ltimer_t *tm;
+    rt_registry_table(L, ref);
+    lua_rawgeti(L, -1, (int)key);
+    tm = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return tm;
+}
+
+/* Off the list and out of the maps; the handle closes and frees it. */
+static void timer_release(ltimer_t *tm)
+{
+    if (!tm->linked) return;
+    tm->linked = 0;
+    if (tm->prev) tm->prev->next = tm->next;
+    else timers.list = tm->next;
+    if (tm->next) tm->next->prev = tm->prev;
+    if (tm->kind == TM_AFTER) timer_map(&timers.ids, tm->id, NULL);
+    if (tm->kind == TM_SUSPEND && !tm->woken) timer_map(&timers.tokens, tm->id, NULL);
+    if (tm->fn_ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
+    uv_close((uv_handle_t *)&tm->h, timer_closed);
+}
+
+static void on_timer(uv_timer_t *h);
+
+/* A timer on the list, its handle ready but not started; NULL with *err
+ * set (a libuv error) when there is no memory or libuv refuses. */
+static ltimer_t *timer_new(tm_kind_t kind, int *err)
+{
+    ltimer_t *tm = calloc(1, sizeof *tm);
+    if (!tm) {
+        *err = UV_ENOMEM;
+        return NULL;
+    }
+    if ((*err = uv_timer_init(rt.loop, &tm->h)) < 0) {
+        free(tm);
+        return NULL;
+    }
+    tm->h.data = tm;
+    tm->kind = kind;
+    tm->fn_ref = LUA_NOREF;
+    tm->linked = 1;
+    tm->next = timers.list;
+    if (timers.list) timers.list->prev = tm;
+    timers.list = tm;
+    return tm;
+}
+
+static int timer_start(ltimer_t *tm, double ms, int repeat)
+{
+    uint64_t delay = ms > 0 ? (uint64_t)ms : 0;
+    return uv_timer_start(&tm->h, on_timer, delay, repeat ? (delay ? delay : 1) : 0);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    ltimer_t *tm = h->data;
+    rt_task_t *t = tm->task;
+    switch (tm->kind) {
+    case TM_AFTER:
+        lua_rawgeti(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
+        if (!tm->repeat) timer_release(tm);
+        if ((t = rt_task_new("timer", NULL)) != NULL) rt_task_start(t, 0);
+        else lua_pop(rt.L, 1);
+        break;
+    case TM_SLEEP:
+        timer_release(tm);
+        rt_task_wake(t, 0);
+        break;
+    case TM_SUSPEND:
+        if (!tm->woken) {                  /* the timeout came first */
+            lua_pushnil(t->co);
+            lua_pushliteral(t->co, "timeout");
+            tm->nargs = 2;
+        }
+        timer_release(tm);
+        rt_task_wake(t, tm->nargs);
+        break;
+    }
+}
+
+/* Shutdown: timers of core.after are dropped (they will not fire); sleeps
+ * and suspends stay but no longer keep the loop alive. */
+void rt_timer_close_all(void)
+{
+    ltimer_t *tm, *next;
+    for (tm = timers.list; tm; tm = next) {
+        next = tm->next;
+        if (tm->kind == TM_AFTER) timer_release(tm);
+        else uv_unref((uv_handle_t *)&tm->h);
+    }
+}
+
+/* The loop has ended: close what is left (the tasks are released after). */
+void rt_timer_free_all(void)
+{
+    while (timers.list) timer_release(timers.list);
+}
+
+/* -- Lua functions ----------------------------------------------------------------- */
+
+/* core.sleep(ms): waits ms milliseconds. */
+static int l_sleep(lua_State *L)
+{
+    double ms = luaL_checknumber(L, 1);
+    rt_task_t *t = rt_task_current(L, "smpp.sleep");
+    ltimer_t *tm;
+    int err;
+    if (!rt.loop) return luaL_error(L, "smpp.sleep: the runtime is not running");
+    if (!(tm = timer_new(TM_SLEEP, &err))) return luaL_error(L, "smpp.sleep: %s", uv_strerror(err));
+    if ((err = timer_start(tm, ms, 0)) < 0) {
+        timer_release(tm);
+        return luaL_error(L, "smpp.sleep: %s", uv_strerror(err));
+    }
+    tm->task = t;
+    rt_task_wait(t, "sleep");
+    return lua_yield(L, 0);
+}
+
+/* core.after(ms, fn [, repeat]) -> timer id: fn runs in a task of its own. */
+static int l_after(lua_State *L)
+{
+    double ms = luaL_checknumber(L, 1);
+    ltimer_t *tm;
+    int err;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!rt.loop) return luaL_error(L, "smpp.after: the runtime is not running");
+    if (!(tm = timer_new(TM_AFTER, &err))) return luaL_error(L, "smpp.after: %s", uv_strerror(err));
+    tm->id = ++timers.next_id;
+    lua_pushvalue(L, 2);
+    tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    tm->repeat = lua_toboolean(L, 3);
+    timer_map(&timers.ids, tm->id, tm);
+    if ((err = timer_start(tm, ms, tm->repeat)) < 0) {
+        timer_release(tm);
+        return luaL_error(L, "smpp.after: %s", uv_strerror(err));
+    }
+    lua_pushnumber(L, (double)tm->id);
+    return 1;
+}
+
+/* core.cancel(timer id) -> true if it was pending. */
+static int l_cancel(lua_State *L)
+{
+    ltimer_t *tm = timer_find(&timers.ids, (uint64_t)luaL_checknumber(L, 1));
+    if (tm) timer_release(tm);
+    lua_pushboolean(L, tm != NULL);
+    return 1;
+}
+
+/* core.suspend([register [, timeout_ms]]) -> the values given to
+ * core.wake(token, ...), or nil, "timeout". register(token) runs first, so
+ * the caller can leave the token where a waker will find it (a queue of
+ * waiters, a table of pending ids); then the task waits. */
+static int l_suspend(lua_State *L)
+{
+    rt_task_t *t = rt_task_current(L, "smpp.wait");
+    uint64_t token = ++timers.next_token;
+    double timeout = luaL_optnumber(L, 2, -1);
+    ltimer_t *tm;
+    int err;
+    if (!rt.loop) return luaL_error(L, "smpp.wait: the runtime is not running");
+    if (!lua_isnoneornil(L, 1)) {           /* before anything is registered */
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+        lua_pushvalue(L, 1);
+        lua_pushnumber(L, (double)token);
+        lua_call(L, 1, 0);
+    }
+    if (!(tm = timer_new(TM_SUSPEND, &err))) return luaL_error(L, "smpp.wait: %s", uv_strerror(err));
+    if (timeout >= 0 && (err = timer_start(tm, timeout, 0)) < 0) {
+        timer_release(tm);
+        return luaL_error(L, "smpp.wait: %s", uv_strerror(err));
+    }
+    tm->id = token;
+    tm->task = t;
+    timer_map(&timers.tokens, token, tm);
+    rt_task_wait(t, "wait");
+    return lua_yield(L, 0);
+}
+
+/* core.wake(token, ...) -> true if that task was suspended. It resumes on
+ * the next loop turn (never inside the caller) with those values. */
+static int l_wake(lua_State *L)
+{
+    ltimer_t *tm = timer_find(&timers.tokens, (uint64_t)luaL_checknumber(L, 1));
+    int nargs = lua_gettop(L) - 1, err;
+    if (!tm || tm->woken) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    timer_map(&timers.tokens, tm->id, NULL);
+    tm->woken = 1;
+    tm->nargs = nargs;
+    lua_xmove(L, tm->task->co, nargs);      /* the values the wait will return */
+    uv_ref((uv_handle_t *)&tm->h);           /* a wake keeps the loop until it is delivered */
+    if ((err = uv_timer_start(&tm->h, on_timer, 0, 0)) < 0) {
+        log_msg(LOG_ERROR, tm->task->sess_id, "smpp.wake: %s; resuming at once", uv_strerror(err));
+        on_timer(&tm->h);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+const luaL_Reg rt_timer_lib[] = {
+    {"sleep", l_sleep},
+    {"after", l_after},
+    {"cancel", l_cancel},
+    {"suspend", l_suspend},
+    {"wake", l_wake},
+    {NULL, NULL}
+};

@@ -1,0 +1,14 @@
+/* rt_timer.h -- timers, sleep and suspend/wake of the runtime (rt_timer.c).
+ */
+#ifndef SMPPGW_RT_TIMER_H
+#define SMPPGW_RT_TIMER_H
+
+/* Shutdown: release every timer of core.after (they will not fire), and
+ * let sleeping and suspended tasks finish without keeping the loop alive. */
+void rt_timer_close_all(void);
+
+/* The loop has ended: close every timer left, without waking its task
+ * (rt_task_release_all releases the tasks next). */
+void rt_timer_free_all(void);
+
+#endif /* SMPPGW_RT_TIMER_H */

@@ -1,0 +1,117 @@
+-- stats_spec -- facts the statistics take from one place: statuses counted
+-- by code (vendor and unknown ones too), the response-time histogram
+-- bounds of the engine, the process's uptime, and the session defaults of
+-- the config schema as the C engine applies them.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local cjson = require "cjson"
+local http = require "socket.http"
+local socket = require "socket"
+local config = require "smpp.config"
+
+local id, RESP = wire.id, wire.RESP
+
+local SCRIPT = [[
+local smpp = require "smpp"
+local S = smpp.status
+return {
+    submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        if text == "vendor" then return 0x400 end
+        if text == "unknown" then return 0x09 end        -- in the span, not in status.def
+        if text == "mo" then
+            local r, err = session:send { command = "deliver_sm", source_addr = "1", destination_addr = "2",
+                                          short_message = "mo" }
+            return S.ESME_ROK, { message_id = r and string.format("%X", r.command_status) or err }
+        end
+        return S.ESME_ROK, { message_id = "ok" }
+    end,
+}
+]]
+
+local function get(srv, path)
+    local body, code = http.request("http://127.0.0.1:" .. srv.http_port .. path)
+    assert.equal(200, code, path)
+    return body
+end
+
+local function submit(c, text)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, { short_message = text }))
+    while true do
+        local p = assert(c:read())
+        if p.id == id.deliver_sm then           -- a vendor status back
+            c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0", 0x4FF))
+        elseif p.id == RESP + id.submit_sm and p.seq == seq then
+            return p, wire.first_cstr(p.body)
+        end
+    end
+end
+
+describe("#integration statistics", function()
+    local srv, c, started
+    setup(function()
+        started = socket.gettime()
+        srv = server.start { script = SCRIPT }
+        c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+    end)
+    teardown(function()
+        if c then c:close() end
+        if srv then
+            if not srv:stop("TERM", 5) then srv:kill() end
+            os.execute("rm -rf '" .. srv.dir .. "'")
+        end
+    end)
+
+    it("counts statuses without a name by code, sent and received, in /stats and /metrics", function()
+        assert.equal(0x400, (submit(c, "vendor")).status)
+        assert.equal(0x09, (submit(c, "unknown")).status)
+        local _, mid = submit(c, "mo")
+        assert.equal("4FF", mid)
+        local st = cjson.decode(get(srv, "/stats")).totals.statuses
+        assert.same({ rx = 0, tx = 1 }, st["0x00000400"])
+        assert.same({ rx = 0, tx = 1 }, st["0x00000009"])
+        assert.same({ rx = 1, tx = 0 }, st["0x000004FF"])
+        assert.is_nil(st.ESME_RALYBND)                          -- only what was seen
+        local m = get(srv, "/metrics")
+        assert.truthy(m:find('smppgw_responses_total{direction="tx",status="0x00000400"} 1', 1, true), m)
+        assert.truthy(m:find('smppgw_responses_total{direction="rx",status="0x000004FF"} 1', 1, true), m)
+    end)
+
+    it("exports the engine's response-time bounds, and /metrics uses them", function()
+        submit(c, "mo")
+        local t = cjson.decode(get(srv, "/stats")).totals
+        assert.equal(#t.response_time_buckets - 1, #t.response_time_bounds_ms)
+        assert.same({ 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 }, t.response_time_bounds_ms)
+        local m = get(srv, "/metrics")
+        local les = {}
+        for le in m:gmatch('smppgw_response_time_seconds_bucket{le="([^"]+)"}') do les[#les + 1] = le end
+        assert.equal(#t.response_time_buckets, #les)
+        for i, ms in ipairs(t.response_time_bounds_ms) do
+            assert.equal(ms / 1000, tonumber(les[i]))
+        end
+        assert.equal("+Inf", les[#les])
+        local inf = tonumber(m:match('smppgw_response_time_seconds_bucket{le="%+Inf"} (%d+)'))
+        assert.equal(tonumber(m:match("smppgw_response_time_seconds_count (%d+)")), inf)
+        assert.is_true(inf >= 1)
+    end)
+
+    it("reports the process's uptime, not the host's", function()
+        local up = cjson.decode(get(srv, "/stats")).totals.uptime_s
+        assert.is_true(up >= 0)
+        assert.is_true(up <= socket.gettime() - started + 1, "uptime_s " .. up)
+        local m = tonumber(get(srv, "/metrics"):match("smppgw_uptime_seconds ([%d.e+-]+)"))
+        assert.is_true(m >= up and m <= socket.gettime() - started + 1)
+    end)
+
+    it("gives sessions the schema's defaults when the config sets none", function()
+        local d = config.defaults("session")
+        local s = cjson.decode(get(srv, "/stats")).sessions[1]
+        assert.equal(d.window, s.window_size)
+        assert.equal(d.receive_window, s.receive_window_size)
+        local lim = cjson.decode(get(srv, "/stats")).limits
+        assert.equal(d.max_pdu, lim.max_pdu)
+        assert.equal(config.defaults("limits").max_connections, lim.max_connections)
+    end)
+end)
