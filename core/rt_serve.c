@@ -9,6 +9,7 @@
 
 #include "lbridge.h"
 #include "lcrypto.h"
+#include "lstring.h"
 #include "log.h"
 #include "rt.h"
 #include "rt_serve.h"
@@ -296,5 +297,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_http_lib);
     luaL_register(L, NULL, rt_budget_lib);
     lcrypto_register(L);
+    lstring_push(L);                       /* the safe string functions (core/lstring.h) */
+    lua_setfield(L, -2, "lstring");
     return 1;
 }
