@@ -38,7 +38,7 @@ ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c 
               core/net_listen.c core/net_connect.c core/tls.c
 LOAD_SRC   := core/load.c
 BRIDGE_SRC := core/lbridge.c
-LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
+LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c core/rt_sess.c \
               core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/lcrypto.c core/lstring.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c

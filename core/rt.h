@@ -6,7 +6,9 @@
  * per request, timer or event. Its files, along its seams:
  *   rt.c         this state and the helpers below
  *   rt_task.c    tasks, their pool, resume, completion callbacks
- *   rt_budget.c  the script budget hook (per resume of a task)
+ *   rt_budget.c  the script budget of every run (hook, checks, limits)
+ *   rt_heap.c    the Lua state's allocator and its ceiling
+ *   rt_watchdog.c  the thread that ends a run nothing else can stop
  *   rt_timer.c   timers (after/every/cancel), sleep, suspend/wake
  *   rt_sess.c    session tables, engine callbacks, send/connect/listen...
  *   rt_stats.c   the stats tables (core.stats, core.session_stats)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "rt.h"
 #include "rt_budget.h"
+#include "rt_heap.h"
 #include "rt_task.h"
 
 /* Finished coroutines are kept for reuse: a new thread, its registry ref
@@ -120,9 +121,9 @@ static void task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
     int rc;
-    rt_budget_enter(t->co, &saved);
+    rt_budget_enter(rt.L, t->what, t->sess_id, &saved);
     rc = lua_resume(t->co, nargs);
-    rt_budget_leave(&saved);
+    rt_budget_leave(rt.L, &saved);
     if (rc == LUA_YIELD) {
         if (!t->wait) task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
         else lua_settop(t->co, 0);
@@ -130,6 +131,11 @@ static void task_resume(rt_task_t *t, int nargs)
     }
     if (rc != 0) {
         const char *msg = lua_tostring(t->co, -1);
+        rt_heap_stats_t h;
+        rt_heap_stats(&h);
+        if (rc == LUA_ERRMEM && h.limit)   /* the ceiling, not the machine, refused */
+            msg = lua_pushfstring(t->co, "script memory ceiling exceeded: the Lua heap reached "
+                                  "scripts.memory_mb (%d MiB)", (int)(h.limit >> 20));
         luaL_traceback(rt.L, t->co, msg ? msg : "error object is not a string", 0);
         task_fail(t, lua_tostring(rt.L, -1));
         lua_pop(rt.L, 1);
