@@ -87,6 +87,9 @@ describe("the script sandbox", function()
     end)
 
     it("locks the environment once the main chunk has run", function()
+        local core = require "smpp.core"
+        core.log_config("error")                          -- the warnings for declared globals are expected
+        finally(function() core.log_config("info") end)
         local env, state = sandbox.environment("script.lua", "conf.lua")
         local chunk = assert(loadstring("declared = 1 function later() fresh = 2 end "
             .. "function reassign() declared = 3 end return true", "=script.lua"))
