@@ -85,6 +85,13 @@ describe("#integration the Lua heap ceiling", function()
         assert.is_true(totals.lua_heap_refused >= 1)
         assert.is_true(totals.lua_heap_peak_bytes <= 64 * 1024 * 1024, tostring(totals.lua_heap_peak_bytes))
         assert.equal(64, srv:stats().limits.script_memory_mb)
+        -- and in /metrics, which a strict parser accepts
+        local _, body = srv:http("GET", "/metrics")
+        local fam = require("helpers.prometheus").parse(body)
+        assert.equal(64 * 1024 * 1024, fam.smppgw_lua_heap_limit_bytes.samples[1].value)
+        assert.is_true(fam.smppgw_lua_heap_bytes.samples[1].value > 0)
+        assert.is_true(fam.smppgw_lua_heap_refused_total.samples[1].value >= 1)
+        assert.is_not_nil(fam.smppgw_script_budget_stops_total)
     end)
 
     it("bounds string.rep and table.concat by scripts.max_string", function()
