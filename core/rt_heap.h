@@ -12,7 +12,8 @@
  * resort: a log line and exit status 1.
  *
  * Debian's LuaJIT is a GC64 build, where lua_newstate takes a custom
- * allocator; where it refuses one (older x86-64 builds),
+ * allocator (ours counts and delegates to LuaJIT's own); where it refuses
+ * one (older x86-64 builds),
  * rt_heap_newstate falls back to luaL_newstate and the ceiling is only
  * checked between instructions by the budget hook (rt_heap_stats().hard
  * is 0 then).
@@ -46,8 +47,9 @@ void rt_heap_set_limit(size_t limit);
  * use the reserve). Returns the previous mode. */
 int rt_heap_strict(int on);
 
-/* Bytes in use now. */
+/* Bytes in use now; allocations refused so far. */
 size_t rt_heap_used(void);
+uint64_t rt_heap_refused(void);
 
 void rt_heap_stats(rt_heap_stats_t *out);
 
