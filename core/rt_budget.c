@@ -99,9 +99,7 @@ void rt_budget_check(lua_State *L)
 
 void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget_run_t *saved)
 {
-    rt_heap_stats_t h;
     *saved = budget.run;
-    rt_heap_stats(&h);
     budget.run.active = 1;
     budget.run.stopped = 0;
     budget.run.what = what;
@@ -109,22 +107,20 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget
     budget.run.start_ns = uv_hrtime();
     budget.run.instr = 0;
     budget.run.heap_strict = rt_heap_strict(1);
-    budget.run.refused = h.refused;
+    budget.run.refused = rt_heap_refused();
     if (budget.depth++ == 0) rt_watchdog_begin(what, sess_id, budget.run.start_ns);
     if (saved->stopped) arm_hook(L, 0);
 }
 
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved)
 {
-    rt_heap_stats_t h;
     int stopped = budget.run.stopped;
     uint64_t refused = budget.run.refused;
     rt_heap_strict(budget.run.heap_strict);
     budget.run = *saved;
     if (--budget.depth == 0) rt_watchdog_end();
     if (stopped != saved->stopped) arm_hook(L, saved->stopped);
-    rt_heap_stats(&h);
-    if (h.refused != refused) {         /* the run hit the ceiling: room for the next */
+    if (rt_heap_refused() != refused) {         /* the run hit the ceiling: room for the next */
         lua_gc(L, LUA_GCCOLLECT, 0);
         budget.gc_mark = rt_heap_used();
     }
@@ -172,9 +168,10 @@ static int l_set_limits(lua_State *L)
  * fn(...) as a run of script code (the load of a script's main chunk). */
 static int l_budget_call(lua_State *L)
 {
+    static char what[64];               /* the watchdog may read it: static */
     rt_budget_run_t saved;
-    const char *what = luaL_checkstring(L, 1);   /* stays on the stack during the run */
     int rc;
+    snprintf(what, sizeof what, "%s", luaL_checkstring(L, 1));
     luaL_checktype(L, 2, LUA_TFUNCTION);
     rt_budget_enter(L, what, 0, &saved);
     rc = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);

@@ -8,7 +8,6 @@
  * run that has ended.
  */
 #include <pthread.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +23,7 @@ static struct {
     int        started;
     uint64_t   seq;
     uint64_t   start_ns, sess_id;
-    char       what[64];
+    const char *what;                  /* static text (rt_watchdog_begin) */
     uint64_t   budget_ns, hard_ns;
     uint64_t   interrupted;            /* the seq it interrupted */
     uint64_t   interrupts;
@@ -36,11 +35,8 @@ static struct {
  * it. One line, then exit without running anything of the stuck process. */
 static void watchdog_exit(uint64_t seq, uint64_t ms)
 {
-    char what[sizeof wd.what];
+    const char *what = LOAD(wd.what);
     uint64_t sess = LOAD(wd.sess_id);
-    size_t i;
-    for (i = 0; i < sizeof what; i++) what[i] = __atomic_load_n(&wd.what[i], __ATOMIC_RELAXED);
-    what[sizeof what - 1] = '\0';
     if (LOAD(wd.seq) != seq) return;        /* it ended meanwhile */
     log_msg(LOG_ERROR, sess, "script %s has run %llu ms and cannot be interrupted: exiting so the supervisor "
             "restarts it", what, (unsigned long long)ms);
@@ -94,9 +90,7 @@ void rt_watchdog_limits(uint64_t budget_ns, uint64_t hard_ns)
 
 void rt_watchdog_begin(const char *what, uint64_t sess_id, uint64_t start_ns)
 {
-    size_t i, n = strlen(what);
-    if (n > sizeof wd.what - 1) n = sizeof wd.what - 1;
-    for (i = 0; i <= n; i++) __atomic_store_n(&wd.what[i], i < n ? what[i] : '\0', __ATOMIC_RELAXED);
+    STORE(wd.what, what);
     STORE(wd.sess_id, sess_id);
     STORE(wd.start_ns, start_ns);
     STORE(wd.seq, wd.seq + 1);              /* odd: on */

@@ -23,7 +23,8 @@ int rt_watchdog_start(void);
 /* The budget and the hard limit of every run, in nanoseconds. */
 void rt_watchdog_limits(uint64_t budget_ns, uint64_t hard_ns);
 
-/* The outermost run starts (what: static text for the log line) or ends. */
+/* The outermost run starts or ends. `what` names it in the log line: text
+ * that stays valid for the life of the process. */
 void rt_watchdog_begin(const char *what, uint64_t sess_id, uint64_t start_ns);
 void rt_watchdog_end(void);
 
