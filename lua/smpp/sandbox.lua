@@ -46,7 +46,7 @@ M.allow = {
     coroutine = { "create", "isyieldable", "resume", "running", "status", "wrap", "yield" },
     os = { "clock", "date", "difftime", "time" },
     modules = {
-        ["smpp"] = { hide = { "core" } },
+        ["smpp"] = {},
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
         ["smpp.gateway"] = {},
@@ -103,13 +103,20 @@ local function inside(path, dir)
     return true
 end
 
--- A read-only view of module `mod` as the allow-list's `spec` says.
+-- A read-only view of module `mod` as the allow-list's `spec` says. Reads
+-- are as cheap as the module's own (handlers use these per message): a
+-- hidden field is a function that raises when called, a confined one a
+-- wrapper, both raw in the view; the rest comes through __index = mod.
+-- With `only`, the view holds those fields and raises on any other.
 local function view(name, mod, spec, ctx)
-    local hidden, only, confined = set_of(spec.hide), spec.only and set_of(spec.only), set_of(spec.confine)
-    local own = {}
-    for k in pairs(confined) do
+    local t = {}
+    local function refuse(k)
+        return function() error(string.format("%s.%s is not available to scripts", name, k), 2) end
+    end
+    for _, k in ipairs(spec.hide or {}) do t[k] = refuse(k) end
+    for _, k in ipairs(spec.confine or {}) do
         local fn = mod[k]
-        own[k] = function(path, ...)
+        t[k] = function(path, ...)
             if not ctx.files and not inside(path, ctx.dir) then
                 error(string.format("%s.%s: %s is outside the configuration's directory %s "
                     .. "(scripts.allow \"files\" lifts this)", name, k, tostring(path), ctx.dir), 2)
@@ -117,23 +124,17 @@ local function view(name, mod, spec, ctx)
             return fn(path, ...)
         end
     end
-    local mt = { __metatable = false }
+    local mt = { __metatable = false, __index = mod }
     mt.__newindex = function(_, k)
         error(string.format("module %s is read-only in scripts (assigning '%s')", name, tostring(k)), 2)
     end
-    if not next(hidden) and not only and not next(own) then
-        mt.__index = mod
-    else
+    if spec.only then                   -- functions the module defines once: copied
+        for _, k in ipairs(spec.only) do t[k] = mod[k] end
         mt.__index = function(_, k)
-            if hidden[k] or (only and not only[k]) then
-                error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
-            end
-            local v = own[k]
-            if v == nil then v = mod[k] end
-            return v
+            error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
         end
     end
-    return setmetatable({}, mt)
+    return setmetatable(t, mt)
 end
 
 -- xpcall(f, handler, ...): the handler runs after the error has unwound,
