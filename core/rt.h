@@ -77,6 +77,7 @@ tls_ctx_t *rt_read_tls(lua_State *L, int idx, int server);
 
 /* -- The Lua functions of each file, gathered by luaopen_smpp_core ------------ */
 
+extern const luaL_Reg rt_task_lib[];
 extern const luaL_Reg rt_budget_lib[];
 extern const luaL_Reg rt_timer_lib[];
 extern const luaL_Reg rt_sess_lib[];

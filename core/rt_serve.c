@@ -295,6 +295,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_timer_lib);
     luaL_register(L, NULL, rt_stats_lib);
     luaL_register(L, NULL, rt_http_lib);
+    luaL_register(L, NULL, rt_task_lib);
     luaL_register(L, NULL, rt_budget_lib);
     lcrypto_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

@@ -195,6 +195,23 @@ void rt_task_wake(rt_task_t *t, int nargs)
 
 uint64_t rt_task_errors(void) { return tasks.errors; }
 
+/* core.is_task(co) -> true when co is a task's coroutine: only the runtime
+ * may resume it (the sandbox's coroutine.resume asks). */
+static int l_is_task(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTHREAD);
+    rt_registry_table(L, &tasks.map);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    lua_pushboolean(L, lua_touserdata(L, -1) != NULL);
+    return 1;
+}
+
+const luaL_Reg rt_task_lib[] = {
+    {"is_task", l_is_task},
+    {NULL, NULL}
+};
+
 void rt_task_release_all(void)
 {
     while (tasks.live) {

@@ -7,6 +7,8 @@
 local sandbox = require "smpp.sandbox"
 local run = require "helpers.run"
 local tmp = require "helpers.tmp"
+local server = require "helpers.server"
+local wire = require "helpers.wire"
 
 -- run_in(code [, allow]) -> ok, result-or-error of code as a script's main
 -- chunk (conf path: a directory of its own).
@@ -220,5 +222,35 @@ describe("#integration the sandbox in smppgw", function()
         local _, err, rc = check("while true do end return {}", ", scripts = { budget_ms = 200 }")
         assert.equal(1, rc)
         assert.matches("script budget exceeded: ran longer than 200 ms without waiting", err, 1, true)
+    end)
+
+    it("leaves a handler's coroutine to the runtime: another handler cannot resume it", function()
+        local srv = server.start { script = [[
+local smpp = require "smpp"
+local sleeping
+return {
+    submit_sm = function(session, pdu)
+        if pdu.short_message == "sleep" then
+            sleeping = coroutine.running()
+            local woken_with = smpp.sleep(0.3)
+            return 0, { message_id = "woke " .. tostring(woken_with) }
+        end
+        local ok, x = coroutine.resume(sleeping, "hijacked")
+        return 0, { message_id = "resumed " .. tostring(ok) .. " " .. tostring(x) }
+    end,
+}
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(1, { short_message = "sleep" }))
+        c:send(wire.submit_sm(2, { short_message = "resume it" }))
+        local got = {}
+        for _ = 1, 2 do
+            local p = assert(c:read(5))
+            got[p.seq] = { p.status, wire.first_cstr(p.body) }
+        end
+        assert.same({ 0x08 }, { got[2][1] })        -- the resume is refused: ESME_RSYSERR
+        assert.same({ 0, "woke nil" }, got[1])     -- the sleeper wakes when its time comes
+        assert.truthy(srv:wait_log("coroutine.resume: that coroutine is a handler's task; only the runtime resumes it"))
     end)
 end)

@@ -151,6 +151,17 @@ local function safe_xpcall(f, handler, ...)
     return false, "error in error handling"
 end
 
+-- coroutine.resume(co, ...), but not of a task's coroutine (a handler's,
+-- found with coroutine.running): only the runtime resumes those, when what
+-- they wait for has come.
+local resume = coroutine.resume
+local function safe_resume(co, ...)
+    if type(co) == "thread" and core.is_task(co) then
+        error("coroutine.resume: that coroutine is a handler's task; only the runtime resumes it", 2)
+    end
+    return resume(co, ...)
+end
+
 -- -- Capabilities (scripts.allow) -----------------------------------------------------
 
 local capabilities = {
@@ -197,7 +208,7 @@ function M.environment(path, conf_path, allow_list, opts)
     env.table = library("table", M.allow.table, table, { concat = lstring.concat })
     env.math = library("math", M.allow.math, math)
     env.bit = library("bit", M.allow.bit, bit)
-    env.coroutine = library("coroutine", M.allow.coroutine, coroutine)
+    env.coroutine = library("coroutine", M.allow.coroutine, coroutine, { resume = safe_resume })
     env.os = library("os", M.allow.os, os)
     env._G = env
     env.getmetatable = function(v)       -- no way to the string metatable, or a userdata's
