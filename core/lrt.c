@@ -1181,13 +1181,14 @@ static int l_log(lua_State *L)
     return 0;
 }
 
-/* core.log_config(level, "text" | "json") */
+/* core.log_config(level, "text" | "json" [, repeat window in seconds]) */
 static int l_log_config(lua_State *L)
 {
     int level = log_level_parse(luaL_checkstring(L, 1));
     if (level < 0) return luaL_error(L, "unknown log level '%s'", lua_tostring(L, 1));
     log_set_level((log_level_t)level);
     log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
+    if (lua_isnumber(L, 3)) log_set_repeat_window((unsigned)(lua_tonumber(L, 3) * 1000));
     return 0;
 }
 

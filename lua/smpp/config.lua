@@ -36,6 +36,8 @@ local schema = {
         log = { type = "table", fields = {
             level = { type = "enum", values = levels },
             format = { type = "enum", values = { "text", "json" } },
+            repeat_window = { type = "number", min = 0,
+                              doc = "seconds an identical line is counted, not printed (0 = print all)" },
         } },
         session = { type = "table", fields = session_fields },
         accounts = { type = "list", of = { type = "table", fields = {

@@ -298,7 +298,7 @@ function M.run(conf_path, overrides)
         return 2
     end
     local log = conf.log or {}
-    core.log_config(log.level or "info", log.format or "text")
+    core.log_config(log.level or "info", log.format or "text", log.repeat_window or 10)
     -- the script budget: a run of a handler longer than budget_ms (default
     -- 1 s) without waiting is stopped; the JIT is off so that the hook
     -- that enforces it runs in every loop (see core/lrt.c)
