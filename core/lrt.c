@@ -11,6 +11,7 @@
  * no Lua value ever points at a freed session.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -897,15 +898,43 @@ static int l_http_post(lua_State *L)
     return 1;
 }
 
-/* core.http_listen(host, port, handler) -> bound port | nil, err */
+/* The http section's limits and token from the table at idx over *o. */
+static void read_http_opts(lua_State *L, int idx, http_opts_t *o)
+{
+    static const struct { const char *key; int ms; size_t off; } nums[] = {
+        {"max_connections", 0, offsetof(http_opts_t, max_connections)},
+        {"max_per_address", 0, offsetof(http_opts_t, max_per_address)},
+        {"max_body", 0, offsetof(http_opts_t, max_body)},
+        {"header_timeout", 1, offsetof(http_opts_t, header_timeout_ms)},
+        {"body_timeout", 1, offsetof(http_opts_t, body_timeout_ms)},
+        {"idle_timeout", 1, offsetof(http_opts_t, idle_timeout_ms)},
+    };
+    size_t i;
+    for (i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        lua_getfield(L, idx, nums[i].key);
+        if (lua_isnumber(L, -1)) {
+            if (nums[i].ms) *(unsigned *)((char *)o + nums[i].off) = (unsigned)(lua_tonumber(L, -1) * 1000);
+            else *(size_t *)((char *)o + nums[i].off) = (size_t)lua_tonumber(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, idx, "token");
+    o->token = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;   /* http_listen copies it */
+    lua_pop(L, 1);
+}
+
+/* core.http_listen(host, port, handler [, http options]) -> bound port | nil, err */
 static int l_http_listen(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
     int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
+    http_opts_t o;
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
     registry_set(L, &rt.http_fn, 3);
-    if ((rc = http_listen(rt.loop, host, port, on_http, NULL, &bound)) < 0) {
+    http_opts_default(&o);
+    if (lua_istable(L, 4)) read_http_opts(L, 4, &o);
+    if ((rc = http_listen(rt.loop, host, port, &o, on_http, NULL, &bound)) < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot listen for HTTP on %s:%d: %s", host, port, uv_strerror(rc));
         return 2;
@@ -1142,6 +1171,14 @@ static int l_stats(lua_State *L)
     SET_NUM("script_errors", rt.script_errors);
     SET_NUM("script_budget_stops", rt.budget_stops);
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
+    {
+        http_stats_t hs;
+        http_get_stats(&hs);
+        SET_NUM("http_connections", hs.open);
+        SET_NUM("http_refused_connections", hs.refused);
+        SET_NUM("http_timeouts", hs.timeouts);
+        SET_NUM("http_unauthorized", hs.unauthorized);
+    }
     SET_NUM("uptime_s", rt.loop ? (double)uv_now(rt.loop) / 1000.0 : 0);
     lua_newtable(L);                        /* response times: cumulative buckets */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {

@@ -99,7 +99,16 @@ local schema = {
         } },
         http = { type = "table", fields = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard" },
-            token = { type = "string", doc = "if set, requests need Authorization: Bearer TOKEN" },
+            token = { type = "string", max = 255, doc = "if set, requests need Authorization: Bearer TOKEN" },
+            max_connections = { type = "integer", min = 1, doc = "HTTP connections open at once (default 256)" },
+            max_per_address = { type = "integer", min = 0,
+                                doc = "HTTP connections from one address (default 32, 0 = no limit)" },
+            max_body = { type = "integer", min = 1024, max = 1073741824,
+                         doc = "request body octets (default 1048576)" },
+            header_timeout = { type = "number", min = 0, doc = "seconds for a request head (default 10)" },
+            body_timeout = { type = "number", min = 0, doc = "seconds for a request body (default 30)" },
+            idle_timeout = { type = "number", min = 0,
+                             doc = "seconds a connection waits for its next request (default 60)" },
         } },
         -- free-form sections read by the scripts, which check them
         smsc = { type = "table", free = true },

@@ -11,7 +11,6 @@ local metrics = require "smpp.metrics"
 local M = {}
 
 local routes = {}          -- { method, pattern, fn } in the order added
-local token                -- required bearer token, or nil
 local send_fn              -- the running script's http_send, if any
 local messages = {}        -- message_id -> record of messages sent through /send
 local message_order, message_first = {}, 1
@@ -134,9 +133,7 @@ end)
 local function handle(method, url, body, content_type, authorization)
     local path, query = url:match("^([^?]*)%??(.*)$")
     local q = decode_form(query or "")
-    if token and authorization ~= "Bearer " .. token and q.token ~= token then
-        return err(401, "missing or wrong token (Authorization: Bearer ... or ?token=...)")
-    end
+    -- the token (http.token) was checked in core/http.c before the body was read
     local req = { method = method, path = path, query = q, body = body, content_type = content_type }
     if body ~= "" then
         if content_type:match("^application/json") then
@@ -177,12 +174,13 @@ function M.post(url, value)
     return coroutine.yield()
 end
 
--- start(http_conf, handlers): listen; handlers.http_send serves /send.
+-- start(http_conf, handlers) -> bound port | nil, err: listen with the
+-- section's token and limits (core/http.c enforces them); handlers.http_send
+-- serves /send.
 function M.start(conf, handlers)
-    token = conf.token
     send_fn = handlers and handlers.http_send
     local host, port = conf.listen:match("^%[?([^%]]+)%]?:(%d+)$")
-    local bound, e = core.http_listen(host, tonumber(port), handle)
+    local bound, e = core.http_listen(host, tonumber(port), handle, conf)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end

@@ -223,7 +223,12 @@ local function wrap(handlers)
     h.start = function()
         upstream.configure(M.conf.upstreams)
         if M.conf.http and M.conf.http.listen then
-            require("smpp.http").start(M.conf.http, handlers)
+            -- an API that cannot listen is a start-up error, not a process without its API
+            if not require("smpp.http").start(M.conf.http, handlers) then
+                M.exit_code = 1
+                core.shutdown()
+                return
+            end
         end
         if handlers.start then return handlers.start() end
     end
@@ -320,7 +325,7 @@ function M.run(conf_path, overrides)
         io.stderr:write("smppgw: ", err, "\n")
         return 1
     end
-    return 0
+    return M.exit_code or 0
 end
 
 return M
