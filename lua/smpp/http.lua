@@ -7,6 +7,7 @@ local cjson = require "cjson.safe"
 local json_encode = require("smpp.json").encode   -- empty lists stay [] (cjson writes {})
 local smpp = require "smpp"
 local metrics = require "smpp.metrics"
+local text = require "smpp.text"
 
 local M = {}
 
@@ -64,6 +65,41 @@ end
 
 function M.message(id) return messages[id] end
 
+-- -- Input ---------------------------------------------------------------------------
+
+local CODINGS = { auto = true, gsm = true, ucs2 = true, latin1 = true, ascii = true }
+
+-- check_message(d) -> d | nil, status, error: the one check of a message
+-- given to the API (POST /send, and script routes such as /inject): `to`
+-- and `text` present, `text` valid UTF-8, `coding` a known name ("auto" or
+-- absent: chosen from the text), `from`, `system_id` and `callback_url`
+-- of the right kind and size. d.coding "auto" becomes nil. Scripts answer
+-- `status, { error = error }` when it fails.
+function M.check_message(d)
+    if type(d) ~= "table" then return nil, 400, "send a JSON object or a form" end
+    for _, k in ipairs { "to", "text" } do
+        if d[k] == nil or d[k] == "" then return nil, 400, k .. " is missing" end
+        if type(d[k]) ~= "string" then return nil, 400, k .. " must be a string, got " .. type(d[k]) end
+    end
+    if #d.to > 20 then return nil, 400, "to is longer than 20 characters" end
+    if d.from ~= nil and (type(d.from) ~= "string" or #d.from > 20) then
+        return nil, 400, "from must be a string of at most 20 characters"
+    end
+    if d.system_id ~= nil and (type(d.system_id) ~= "string" or #d.system_id > 15) then
+        return nil, 400, "system_id must be a string of at most 15 characters"
+    end
+    if d.coding ~= nil and not CODINGS[d.coding] then
+        return nil, 400, "coding must be auto, gsm, ucs2, latin1 or ascii, not " .. tostring(d.coding)
+    end
+    if d.coding == "auto" then d.coding = nil end
+    local ok, why = text.codepoints(d.text)
+    if not ok then return nil, 400, "text is not valid UTF-8 (" .. why .. ")" end
+    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
+        return nil, 400, "callback_url must be an http:// URL"
+    end
+    return d
+end
+
 -- -- Built-in routes ---------------------------------------------------------------
 
 local dashboard_html
@@ -110,15 +146,8 @@ M.route("POST", "/reload", function()
     return 422, { reloaded = false, error = why }
 end)
 M.route("POST", "/send", function(req)
-    local d = req.data
-    if type(d) ~= "table" then return 400, { error = "send a JSON object or a form" } end
-    for _, k in ipairs { "to", "text" } do
-        if type(d[k]) ~= "string" or d[k] == "" then return 400, { error = k .. " is missing" } end
-    end
-    if d.from ~= nil and type(d.from) ~= "string" then return 400, { error = "from must be a string" } end
-    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
-        return 400, { error = "callback_url must be an http:// URL" }
-    end
+    local d, status, why = M.check_message(req.data)
+    if not d then return status, { error = why } end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     return send_fn(d)
 end)
