@@ -15,6 +15,7 @@
 
 #include "lbridge.h"
 #include "lcrypto.h"
+#include "lsys.h"
 #include "lrt.h"
 
 #define SMPPGW_VERSION "0.1.0"
@@ -665,6 +666,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, core_funcs);
     lrt_register(L);
     lcrypto_register(L);
+    lsys_register(L);
     push_tables(L);
     lua_pushliteral(L, SMPPGW_VERSION);
     lua_setfield(L, -2, "version");

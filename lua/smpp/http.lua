@@ -119,7 +119,7 @@ local function dashboard()
 end
 
 -- The statistics as one table: totals, sessions, upstream links, gateway,
--- script gauges, limits.
+-- bind checks (security), script gauges, limits.
 function M.stats()
     local out = { totals = core.stats(), sessions = {} }
     for _, s in ipairs(core.sessions()) do
@@ -129,6 +129,7 @@ function M.stats()
     local ok, upstream = pcall(require, "smpp.upstream")
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
+    if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     out.gauges = require("smpp.session").gauge_values()
     out.limits = require("smpp.server").limits()
     out.now_ms = core.now()

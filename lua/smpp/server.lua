@@ -37,34 +37,56 @@ function M.accounts(list)
 end
 
 -- check_bind(session, pdu) -> status, fields: the default bind decision,
--- which a script that handles bind may call. Unknown system_id ->
--- ESME_RINVSYSID, wrong password -> ESME_RINVPASWD, bind type not allowed or
--- max_binds reached -> ESME_RBINDFAIL. On success the account's throughput
--- limit applies to the session.
+-- which a script that handles bind may call. In this order, cheapest
+-- first: a locked-out address or (address, system_id) -> ESME_RBINDFAIL;
+-- unknown system_id -> ESME_RINVSYSID; address outside the account's
+-- networks, bind type not allowed, or max_binds reached -> ESME_RBINDFAIL;
+-- only then the password (a hashed one is verified on the thread pool
+-- while this task waits; when security.hash_queue binds already wait ->
+-- ESME_RBINDFAIL at once) -> ESME_RINVPASWD if wrong. Unknown system_id,
+-- networks and wrong password count as failures towards a lockout. On
+-- success the account's throughput limit applies to the session.
 function M.check_bind(sess, pdu)
     local security = require "smpp.security"
     local ip = (sess.remote or ""):match("^%[?(.-)%]?:%d+$")
+    local who = string.format("bind of '%s' from %s", pdu.system_id, tostring(ip))
     local left = security.locked(ip, pdu.system_id)
     if left then
-        sess:log("warn", "bind of '%s' from %s refused: locked out for %.1f s more", pdu.system_id, tostring(ip), left)
+        sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
         local delay = security.failed(ip, pdu.system_id)
-        sess:log("warn", "bind of '%s' from %s refused: %s", pdu.system_id, tostring(ip), why)
+        sess:log("warn", "%s refused: %s", who, why)
         if delay > 0 then smpp.sleep(delay) end       -- slow down password guessing
         return status
     end
+    local function full(a) return a.max_binds > 0 and a.binds >= a.max_binds end
     local a = M.active_accounts and M.active_accounts[pdu.system_id]
     if not a then return refuse(S.ESME_RINVSYSID, "unknown system_id") end
-    if not security.verify(a.password, pdu.password) then return refuse(S.ESME_RINVPASWD, "wrong password") end
     if a.networks then
         local ok = false
         for _, net in ipairs(a.networks) do ok = ok or security.in_network(ip or "", net) end
         if not ok then return refuse(S.ESME_RBINDFAIL, "address not in the account's networks") end
     end
-    if not a.types[bind_types[pdu.command]] then return S.ESME_RBINDFAIL end
-    if a.max_binds > 0 and a.binds >= a.max_binds then return S.ESME_RBINDFAIL end
+    if not a.types[bind_types[pdu.command]] then
+        sess:log("info", "%s refused: %s not allowed for the account", who, bind_types[pdu.command])
+        return S.ESME_RBINDFAIL
+    end
+    if full(a) then
+        sess:log("info", "%s refused: max_binds (%d) reached", who, a.max_binds)
+        return S.ESME_RBINDFAIL
+    end
+    local ok, err = security.check_password(a.password, pdu.password, function() return not sess.closed end)
+    if ok == nil then
+        sess:log("warn", "%s refused: %s", who, err == "busy" and "too many binds waiting for a password check"
+            or tostring(err))
+        return S.ESME_RBINDFAIL
+    end
+    if not ok then return refuse(S.ESME_RINVPASWD, "wrong password") end
+    -- the account may have changed while the hash ran (a reload, other binds)
+    a = M.active_accounts[pdu.system_id]
+    if not a or full(a) then return S.ESME_RBINDFAIL end
     security.succeeded(ip, pdu.system_id)
     if a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
