@@ -508,7 +508,13 @@ static void on_connection(uv_stream_t *server, int status)
     listener_t *l = server->data;
     net_t *n = l->net;
     conn_t *c;
-    if (status < 0 || n->shutting_down) return;
+    if (status < 0) {              /* e.g. out of descriptors: libuv dropped the connection */
+        n->refused++;
+        log_msg(LOG_WARN, 0, "connection not accepted: %s (is limits.max_connections above the open-files limit?)",
+                uv_strerror(status));
+        return;
+    }
+    if (n->shutting_down) return;
     if (n->max_total && n->count >= n->max_total) {
         refuse_conn(server, "too many connections");
         return;

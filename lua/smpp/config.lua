@@ -81,8 +81,9 @@ local schema = {
             } },
         } } },
         limits = { type = "table", fields = {
-            max_connections = { type = "integer", min = 0, doc = "accepted connections at once (0 = no limit)" },
-            max_per_address = { type = "integer", min = 0, doc = "connections from one address (0 = no limit)" },
+            max_connections = { type = "integer", min = 0,
+                                doc = "accepted connections at once (default: from the open-files limit; 0 = no limit)" },
+            max_per_address = { type = "integer", min = 0, doc = "connections from one address (default 256, 0 = no limit)" },
         } },
         security = { type = "table", fields = {
             max_failures = { type = "integer", min = 1,

@@ -204,13 +204,20 @@ function M.post(url, value)
     return coroutine.yield()
 end
 
+-- The http section's defaults (README "HTTP API"); core/http.c enforces them.
+M.defaults = { max_connections = 256, max_per_address = 32, max_body = 1048576,
+               header_timeout = 10, body_timeout = 30, idle_timeout = 60 }
+
 -- start(http_conf, handlers) -> bound port | nil, err: listen with the
--- section's token and limits (core/http.c enforces them); handlers.http_send
--- serves /send.
+-- section's token and limits over the defaults; handlers.http_send serves
+-- /send.
 function M.start(conf, handlers)
     send_fn = handlers and handlers.http_send
+    local o = {}
+    for k, v in pairs(M.defaults) do o[k] = v end
+    for k, v in pairs(conf) do o[k] = v end
     local host, port = conf.listen:match("^%[?([^%]]+)%]?:(%d+)$")
-    local bound, e = core.http_listen(host, tonumber(port), handle, conf)
+    local bound, e = core.http_listen(host, tonumber(port), handle, o)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end

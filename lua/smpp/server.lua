@@ -297,15 +297,42 @@ function M.reload()
     return true
 end
 
+-- Descriptors kept free beside the SMPP connections and everything else
+-- counted below: the store, callbacks, logs, the odd file a script opens.
+local FD_MARGIN = 128
+-- Connections from one address unless limits.max_per_address says otherwise:
+-- room for many binds of several accounts behind one NAT, yet one address
+-- cannot take the process's descriptors (set 0 behind a load balancer).
+local DEFAULT_PER_ADDRESS = 256
+
+-- connection_limits(conf, listeners) -> max_connections, max_per_address.
+-- The default max_connections is what the open-files limit leaves after
+-- the listeners, the upstream binds, the HTTP API's connections and
+-- FD_MARGIN (at least 16): past it connections are refused and counted
+-- (refused_connections) instead of failing to be accepted at all.
+function M.connection_limits(conf, listeners)
+    local lim, http = conf.limits or {}, conf.http or {}
+    local max = lim.max_connections
+    local fds = core.fd_limit()
+    if not max and fds then
+        local binds = 0
+        for _, u in ipairs(conf.upstreams or {}) do binds = binds + (u.binds or 1) end
+        local api = http.listen and (http.max_connections or require("smpp.http").defaults.max_connections) + 1 or 0
+        max = math.max(16, fds - (listeners or 1) - binds - api - FD_MARGIN)
+    end
+    return max or 0, lim.max_per_address or DEFAULT_PER_ADDRESS
+end
+
 -- limits() -> the limits in force, for /stats (no secrets).
 function M.limits()
     local c = M.conf or {}
-    local sess, lim, sc, sec = c.session or {}, c.limits or {}, c.scripts or {}, c.security or {}
+    local sess, sc, sec = c.session or {}, c.scripts or {}, c.security or {}
+    local max_connections, max_per_address = M.connection_limits(c, M.listen and #M.listen)
     local binds = {}
     for id, a in pairs(M.active_accounts or {}) do binds[id] = { max_binds = a.max_binds, binds = a.binds,
         throughput = a.throughput } end
     return {
-        max_connections = lim.max_connections or 20000, max_per_address = lim.max_per_address or 0,
+        max_connections = max_connections, max_per_address = max_per_address,
         max_pdu = sess.max_pdu or 65552, max_output = sess.max_output or 1048576,
         init_timeout = sess.init_timeout or 30, window = sess.window or 10,
         receive_window = sess.receive_window or 100,
@@ -338,10 +365,9 @@ function M.run(conf_path, overrides)
     M.our_system_id = conf.system_id or "smppgw"
     require("smpp.security").configure(conf.security)
     local h = wrap(handlers)
-    local limits = conf.limits or {}
+    local max_connections, max_per_address = M.connection_limits(conf, #listen)
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
-                                 limits = { max_connections = limits.max_connections or 20000,
-                                            max_per_address = limits.max_per_address or 0 },
+                                 limits = { max_connections = max_connections, max_per_address = max_per_address },
                                  reload = function() M.reload() end }
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")
