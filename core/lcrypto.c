@@ -4,8 +4,10 @@
  * random salts, a per-process keyed tag of a secret, and a constant-time
  * comparison.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -69,7 +71,7 @@ static int l_pbkdf2(lua_State *L)
 
 typedef struct pbkdf2_job_s {
     uv_work_t     req;
-    int           fn_ref, iter, ok;
+    int           fn_ref, iter, ok, lower;
     size_t        plen, slen;
     unsigned char key[32];
     char          data[1];             /* password, then salt */
@@ -78,11 +80,57 @@ typedef struct pbkdf2_job_s {
 static lua_State *cb_thread;           /* anchored by cb_ref */
 static int cb_ref = LUA_NOREF;
 
+/* A hash is CPU work that only its bind waits for, so while it runs its
+ * thread is niced (HASH_NICE more): on a busy machine the event loop then
+ * gets a CPU back from it at once, and every session's answer times do not
+ * follow the binds. On Linux the nice value is per thread; the pool's
+ * threads are libuv's and serve other work too, so the value is put back
+ * after each hash, which an unprivileged process may not do everywhere
+ * (RLIMIT_NICE, CAP_SYS_NICE): a throwaway thread tries it once, and where
+ * it fails hashes run at normal priority. */
+#define HASH_NICE 10
+
+static int lower_state;                /* 0 not known yet, 1 may lower, -1 may not */
+
+#ifdef __linux__
+static void probe_lower(void *arg)
+{
+    int *ok = arg, prev;
+    errno = 0;
+    prev = getpriority(PRIO_PROCESS, 0);
+    *ok = errno == 0 && setpriority(PRIO_PROCESS, 0, prev + 1) == 0
+          && setpriority(PRIO_PROCESS, 0, prev) == 0;
+}
+#endif
+
+static int may_lower(void)
+{
+#ifdef __linux__
+    uv_thread_t t;
+    int ok = 0;
+    if (!lower_state) {
+        if (uv_thread_create(&t, probe_lower, &ok) == 0) uv_thread_join(&t);
+        lower_state = ok ? 1 : -1;
+    }
+#else
+    lower_state = -1;
+#endif
+    return lower_state > 0;
+}
+
 static void pbkdf2_work(uv_work_t *req)
 {
     pbkdf2_job_t *j = req->data;
+    int prev = 0;
+    if (j->lower) {
+        errno = 0;
+        prev = getpriority(PRIO_PROCESS, 0);
+        if (errno == 0) setpriority(PRIO_PROCESS, 0, prev + HASH_NICE > 19 ? 19 : prev + HASH_NICE);
+        else j->lower = 0;
+    }
     j->ok = PKCS5_PBKDF2_HMAC(j->data, (int)j->plen, (const unsigned char *)j->data + j->plen,
                               (int)j->slen, j->iter, EVP_sha256(), sizeof j->key, j->key) == 1;
+    if (j->lower) setpriority(PRIO_PROCESS, 0, prev);
 }
 
 static void pbkdf2_done(uv_work_t *req, int status)
@@ -135,6 +183,7 @@ static int l_pbkdf2_queue(lua_State *L)
     j->slen = slen;
     j->iter = iter;
     j->ok = 0;
+    j->lower = may_lower();
     j->req.data = j;
     lua_pushvalue(L, 4);
     j->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -86,17 +86,53 @@ describe("#integration bind lockouts", function()
     end)
 
     it("keeps the failure table within max_tracked, shown in /stats", function()
-        local srv = start("{ max_failures = 3, lockout = 60, failure_delay = 0, max_tracked = 20 }", USERS)
+        local srv = start("{ max_failures = 3, lockout = 60, failure_delay = 0, max_tracked = 20, bind_rate = 0 }", USERS)
         for a = 1, 15 do
             for _, who in ipairs { "victim", "x" .. a } do
                 bind_status(srv, "127.0.1." .. a, who, "bad")
             end
         end
         local s = stats(srv)
-        assert.equal(20, s.security.failure_entries)          -- 15 addresses x 3 keys made, 20 kept
-        assert.equal(25, s.security.failure_entries_evicted)
-        assert.equal(20, s.gauges.bind_failure_entries.value)
-        assert.equal(20, s.gauges.bind_failure_entries.limit)
+        -- 15 addresses x 3 entries made (the address, two pairs), 20 kept
+        assert.equal(20, s.security.tracked)
+        assert.equal(25, s.security.tracked_evicted)
+        assert.equal(20, s.gauges.bind_tracked.value)
+        assert.equal(20, s.gauges.bind_tracked.limit)
+    end)
+end)
+
+describe("#integration bind pace", function()
+    it("slows an address that binds in a loop to bind_rate, not other addresses", function()
+        local srv = start("{ bind_rate = 20, bind_burst = 5 }", USERS)
+        -- 16 connections from one address, each binding, closing and binding again
+        local t0, done = socket.gettime(), 0
+        local conns = {}
+        finally(function() for _, c in pairs(conns) do c:close() end end)
+        for i = 1, 16 do
+            conns[i] = connect_from(srv.port, "127.0.0.7")
+            conns[i]:send(wire.bind("transceiver", 1, "other", "pw"))
+        end
+        while socket.gettime() - t0 < 1.5 do
+            for i, c in pairs(conns) do
+                local p = c:read(0.01)
+                if p then
+                    assert.equal(0, p.status)
+                    done = done + 1
+                    c:close()
+                    conns[i] = connect_from(srv.port, "127.0.0.7")
+                    conns[i]:send(wire.bind("transceiver", 1, "other", "pw"))
+                end
+            end
+            -- meanwhile another address binds at once
+            local tb = socket.gettime()
+            assert.equal(0, bind_status(srv, "127.0.0.1", "victim", "right"))
+            assert.is_true(socket.gettime() - tb < 1)
+        end
+        local elapsed = socket.gettime() - t0
+        -- at most the burst and the rate (a flood with no pace binds thousands a second)
+        assert.is_true(done <= 5 + 20 * elapsed + 2, done .. " binds in " .. elapsed .. " s")
+        assert.is_true(done >= 1)
+        assert.is_true(stats(srv).security.binds_paced >= 1)
     end)
 end)
 

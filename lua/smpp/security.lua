@@ -16,7 +16,9 @@ local function defaults()
         max_address_failures = nil,  -- from one address, any system_id (nil: 4 x max_failures)
         lockout = 300,             -- seconds a lockout lasts; failures older than this are forgotten
         failure_delay = 1,         -- seconds added to each refusal after the first (at most 5)
-        max_tracked = 10000,       -- failure entries kept; the oldest go first
+        max_tracked = 10000,       -- address and (address, system_id) entries kept; the oldest go first
+        bind_rate = 100,           -- binds a second from one address; more wait their turn (0: no limit)
+        bind_burst = nil,          -- binds from one address at once before bind_rate applies (nil: bind_rate)
         hash_concurrency = nil,    -- password hashes at once (nil: half the CPUs, at least 1)
         hash_queue = 64,           -- binds waiting for a hash; past it ESME_RBINDFAIL at once
         verify_cache_ttl = 300,    -- seconds a verified (hash, password) pair is remembered (0: never)
@@ -27,36 +29,35 @@ local opt = defaults()
 
 local function now() return core.now() / 1000 end
 
--- -- Failures and lockouts -------------------------------------------------------------
--- Keyed by address ("a ADDRESS") and by address and system_id ("p ADDRESS
--- SYSTEM_ID"), never by system_id alone: a stranger's guesses lock out
--- only the stranger's address. A success clears its own pair only.
+-- -- Addresses: pace, failures and lockouts -------------------------------------------
+-- One bounded table of entries keyed by address ("a ADDRESS": failures,
+-- "r ADDRESS": bind pace) and by address and system_id ("p ADDRESS
+-- SYSTEM_ID": failures), never by system_id alone: a stranger's guesses
+-- lock out only the stranger's address. An entry matters until `keep`;
+-- after that it is forgotten.
 
-local failures = {}                   -- key -> { key, count, last, locked_until }
+local tracked_map = {}                -- key -> { key, keep, count, locked_until, tat }
 local order = { head = 1, tail = 0 }  -- the entries in the order they were made
 local tracked, evicted = 0, 0
 
 local function forget(e)
-    if failures[e.key] == e then
-        failures[e.key] = nil
+    if tracked_map[e.key] == e then
+        tracked_map[e.key] = nil
         tracked = tracked - 1
     end
 end
 
-local function stale(e, t)
-    return not (e.locked_until and e.locked_until > t) and t - e.last > opt.lockout
-end
-
--- Make room: stale entries at the front go, then the oldest while over the
--- bound; the list is rebuilt when most of it is entries already gone.
+-- Make room: entries at the front that no longer matter go, then the
+-- oldest while over the bound; the list is rebuilt when most of it is
+-- entries already gone.
 local function trim(t)
     while order.head <= order.tail do
         local e = order[order.head]
-        if failures[e.key] == e and not stale(e, t) and tracked <= opt.max_tracked then break end
+        if tracked_map[e.key] == e and e.keep >= t and tracked <= opt.max_tracked then break end
         order[order.head] = nil
         order.head = order.head + 1
-        if failures[e.key] == e then
-            if not stale(e, t) then evicted = evicted + 1 end
+        if tracked_map[e.key] == e then
+            if e.keep >= t then evicted = evicted + 1 end
             forget(e)
         end
     end
@@ -64,7 +65,7 @@ local function trim(t)
         local fresh = { head = 1, tail = 0 }
         for i = order.head, order.tail do
             local e = order[i]
-            if failures[e.key] == e then
+            if tracked_map[e.key] == e then
                 fresh.tail = fresh.tail + 1
                 fresh[fresh.tail] = e
             end
@@ -74,18 +75,40 @@ local function trim(t)
 end
 
 local function entry(key, t, create)
-    local e = failures[key]
-    if e and stale(e, t) then
+    local e = tracked_map[key]
+    if e and e.keep < t then                 -- its failures are forgotten
         e.count, e.locked_until = 0, nil
     end
     if e or not create then return e end
-    e = { key = key, count = 0, last = t }
-    failures[key] = e
+    e = { key = key, count = 0, keep = t }
+    tracked_map[key] = e
     tracked = tracked + 1
     order.tail = order.tail + 1
     order[order.tail] = e
     trim(t)
     return e
+end
+
+local paced = 0
+
+-- pace(ip) -> seconds this bind should wait before it is looked at: at most
+-- bind_rate binds a second from one address (after bind_burst at once), so
+-- a client that connects and binds in a loop is slowed to that rate rather
+-- than taking the event loop from every bound session. The wait is cheap
+-- (a sleeping task); the waiting binds of one address are bounded by
+-- limits.max_per_address.
+function M.pace(ip)
+    local rate = opt.bind_rate
+    if rate <= 0 then return 0 end
+    local t = now()
+    local e = entry("r " .. tostring(ip), t, true)
+    local tat = math.max(e.tat or t, t)
+    local wait = tat - t - ((opt.bind_burst or rate) - 1) / rate
+    e.tat = tat + 1 / rate
+    e.keep = e.tat
+    if wait <= 0 then return 0 end
+    paced = paced + 1
+    return wait
 end
 
 local function keys(ip, system_id)
@@ -117,7 +140,7 @@ function M.failed(ip, system_id)
     local delay = math.min(5, opt.failure_delay * p.count)
     for _, x in ipairs { { p, opt.max_failures }, { a, address_limit() } } do
         local e, limit = x[1], x[2]
-        e.count, e.last = e.count + 1, t
+        e.count, e.keep = e.count + 1, t + opt.lockout
         if e.count >= limit then
             e.locked_until, e.count = t + opt.lockout, 0
             if e == p then
@@ -134,7 +157,7 @@ end
 -- succeeded(ip, system_id): forget this pair's failures (not the address's,
 -- and nothing about other addresses).
 function M.succeeded(ip, system_id)
-    local e = failures[select(2, keys(ip, system_id))]
+    local e = tracked_map[select(2, keys(ip, system_id))]
     if e and not (e.locked_until and e.locked_until > now()) then forget(e) end
 end
 
@@ -259,7 +282,7 @@ end
 -- stats() -> the bind checks' counters and levels, for /stats
 function M.stats()
     return {
-        failure_entries = tracked, failure_entries_max = opt.max_tracked, failure_entries_evicted = evicted,
+        tracked = tracked, tracked_max = opt.max_tracked, tracked_evicted = evicted, binds_paced = paced,
         password_hashes = counts.hashes, password_cache_hits = counts.cache_hits,
         password_checks_busy = counts.busy, hashing = hashing, hash_waiting = waiters.tail - waiters.head + 1,
     }
@@ -270,7 +293,7 @@ end
 function M.configure(o)
     opt = defaults()
     for k, v in pairs(o or {}) do opt[k] = v end
-    smpp.gauge("bind_failure_entries", function() return tracked end, opt.max_tracked)
+    smpp.gauge("bind_tracked", function() return tracked end, opt.max_tracked)
     smpp.gauge("bind_password_hashing", function() return hashing end, concurrency())
     smpp.gauge("bind_password_queue", function() return waiters.tail - waiters.head + 1 end, opt.hash_queue)
     smpp.gauge("bind_verified_cached", function() return cached end, opt.verify_cache_size)

@@ -38,7 +38,8 @@ end
 
 -- check_bind(session, pdu) -> status, fields: the default bind decision,
 -- which a script that handles bind may call. In this order, cheapest
--- first: a locked-out address or (address, system_id) -> ESME_RBINDFAIL;
+-- first: past security.bind_rate from this address the bind waits its
+-- turn; a locked-out address or (address, system_id) -> ESME_RBINDFAIL;
 -- unknown system_id -> ESME_RINVSYSID; address outside the account's
 -- networks, bind type not allowed, or max_binds reached -> ESME_RBINDFAIL;
 -- only then the password (a hashed one is verified on the thread pool
@@ -50,6 +51,11 @@ function M.check_bind(sess, pdu)
     local security = require "smpp.security"
     local ip = (sess.remote or ""):match("^%[?(.-)%]?:%d+$")
     local who = string.format("bind of '%s' from %s", pdu.system_id, tostring(ip))
+    local wait = security.pace(ip)
+    if wait > 0 then
+        smpp.sleep(wait)                              -- this address binds faster than bind_rate
+        if sess.closed then return S.ESME_RBINDFAIL end
+    end
     local left = security.locked(ip, pdu.system_id)
     if left then
         sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
