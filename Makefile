@@ -158,6 +158,7 @@ bench: all $(BENCH_BIN)
 	@sh core/bench/sessions.sh
 	@sh core/bench/gateway.sh
 	@sh core/bench/tools.sh
+	@sh core/bench/binds.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 
