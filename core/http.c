@@ -275,7 +275,7 @@ void http_respond(void *conn, int status, const char *content_type, const char *
     keep = c->keep_alive && listeners != NULL;
     n = response_head(head, sizeof head, status, content_type ? content_type : "text/plain", len, !keep);
     /* the idle timer also bounds a client that never reads this answer */
-    timer_arm(c, opts.idle_timeout_ms ? opts.idle_timeout_ms : 60000);
+    timer_arm(c, opts.idle_timeout_ms);
     write_raw(c, head, (size_t)n, body, len, !keep);
     /* the next request (pipelined or not) is read once this is written */
 }
@@ -568,8 +568,16 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (c->dropped > HTTP_LINGER_MAX) conn_close(c);
         return;
     }
-    if (c->state == HC_BUSY || c->pending) { /* not reading then; never parse out of order */
+    if (c->state == HC_BUSY || c->pending) { /* a read that raced the stop: after the rest */
+        char *p = realloc(c->pending, c->pending_len + len);
         uv_read_stop(st);
+        if (!p) {
+            conn_close(c);
+            return;
+        }
+        memcpy(p + c->pending_len, buf->base, len);
+        c->pending = p;
+        c->pending_len += len;
         return;
     }
     n = parse(c, buf->base, len);
