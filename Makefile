@@ -33,7 +33,7 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/win.c core/tb.c core/log.c core/net.c core/tls.c
 LOAD_SRC   := core/load.c
-LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/lcrypto.c core/lsys.c
+LUA_SRC    := core/lbridge.c core/lrt.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 LUA_OBJ    := $(LUA_SRC:core/%.c=$(BUILD)/%.o)
