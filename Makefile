@@ -41,7 +41,7 @@ SESS_TEST_SRC := core/sess.c core/win.c core/tb.c core/log.c
 
 LUA_MODULE := $(BUILD)/smpp/core.so
 BIN        := $(BUILD)/smppgw
-TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess
+TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_log
 BENCH_BIN  := $(BUILD)/bench_pdu
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
@@ -103,6 +103,9 @@ $(BUILD)/test_pdu: $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
 $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/%.o) $(CODEC_OBJ)
+	$(Q)$(CC) -o $@ $^
+
+$(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
 	$(Q)$(CC) -o $@ $^
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
@@ -170,11 +173,12 @@ asan: deps corpus
 	  core/test/test_pdu.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_sess \
 	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
 	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
-	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; } > $(BUILD)/asan/out 2>&1; \
+	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_log; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus
