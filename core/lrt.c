@@ -11,7 +11,6 @@
  * no Lua value ever points at a freed session.
  */
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -898,26 +897,18 @@ static int l_http_post(lua_State *L)
     return 1;
 }
 
-/* The http section's limits and token from the table at idx over *o. */
+static double opt_num(lua_State *L, int idx, const char *key, double dflt);
+
+/* The http section's limits (seconds in the config, ms here) and token
+ * from the table at idx over *o. */
 static void read_http_opts(lua_State *L, int idx, http_opts_t *o)
 {
-    static const struct { const char *key; int ms; size_t off; } nums[] = {
-        {"max_connections", 0, offsetof(http_opts_t, max_connections)},
-        {"max_per_address", 0, offsetof(http_opts_t, max_per_address)},
-        {"max_body", 0, offsetof(http_opts_t, max_body)},
-        {"header_timeout", 1, offsetof(http_opts_t, header_timeout_ms)},
-        {"body_timeout", 1, offsetof(http_opts_t, body_timeout_ms)},
-        {"idle_timeout", 1, offsetof(http_opts_t, idle_timeout_ms)},
-    };
-    size_t i;
-    for (i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        lua_getfield(L, idx, nums[i].key);
-        if (lua_isnumber(L, -1)) {
-            if (nums[i].ms) *(unsigned *)((char *)o + nums[i].off) = (unsigned)(lua_tonumber(L, -1) * 1000);
-            else *(size_t *)((char *)o + nums[i].off) = (size_t)lua_tonumber(L, -1);
-        }
-        lua_pop(L, 1);
-    }
+    o->max_connections = (size_t)opt_num(L, idx, "max_connections", (double)o->max_connections);
+    o->max_per_address = (size_t)opt_num(L, idx, "max_per_address", (double)o->max_per_address);
+    o->max_body = (size_t)opt_num(L, idx, "max_body", (double)o->max_body);
+    o->header_timeout_ms = (unsigned)(opt_num(L, idx, "header_timeout", o->header_timeout_ms / 1000.0) * 1000);
+    o->body_timeout_ms = (unsigned)(opt_num(L, idx, "body_timeout", o->body_timeout_ms / 1000.0) * 1000);
+    o->idle_timeout_ms = (unsigned)(opt_num(L, idx, "idle_timeout", o->idle_timeout_ms / 1000.0) * 1000);
     lua_getfield(L, idx, "token");
     o->token = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;   /* http_listen copies it */
     lua_pop(L, 1);
