@@ -126,5 +126,16 @@ describe("#integration SMPP connection limits", function()
         local lim = stats(srv).limits
         assert.equal(5000, lim.max_connections)
         assert.equal(0, lim.max_per_address)
+        assert.equal(0, srv:count_log("is more than the open%-files limit"))
+    end)
+
+    it("warns when limits.max_connections is more than the open-files limit leaves room for", function()
+        local srv = server.start { conf = [[return { script = 'script.lua',
+            limits = { max_connections = 10000000 } }]], script = "return {}" }
+        finally(function()
+            if not srv:stop("TERM", 10) then srv:kill() end
+            os.execute("rm -rf " .. srv.dir)
+        end)
+        assert.is_true(srv:wait_log("limits%.max_connections %(10000000%) is more than the open%-files limit"))
     end)
 end)

@@ -311,22 +311,22 @@ local FD_MARGIN = 128
 -- cannot take the process's descriptors (set 0 behind a load balancer).
 local DEFAULT_PER_ADDRESS = 256
 
--- connection_limits(conf, listeners) -> max_connections, max_per_address.
+-- connection_limits(conf, listeners) -> max_connections, max_per_address,
+-- room (what the open-files limit leaves, nil if unlimited).
 -- The default max_connections is what the open-files limit leaves after
 -- the listeners, the upstream binds, the HTTP API's connections and
 -- FD_MARGIN (at least 16): past it connections are refused and counted
 -- (refused_connections) instead of failing to be accepted at all.
 function M.connection_limits(conf, listeners)
     local lim, http = conf.limits or {}, conf.http or {}
-    local max = lim.max_connections
-    local fds = core.fd_limit()
-    if not max and fds then
+    local fds, room = core.fd_limit(), nil
+    if fds then
         local binds = 0
         for _, u in ipairs(conf.upstreams or {}) do binds = binds + (u.binds or 1) end
         local api = http.listen and (http.max_connections or require("smpp.http").defaults.max_connections) + 1 or 0
-        max = math.max(16, fds - (listeners or 1) - binds - api - FD_MARGIN)
+        room = math.max(16, fds - (listeners or 1) - binds - api - FD_MARGIN)
     end
-    return max or 0, lim.max_per_address or DEFAULT_PER_ADDRESS
+    return lim.max_connections or room or 0, lim.max_per_address or DEFAULT_PER_ADDRESS, room
 end
 
 -- limits() -> the limits in force, for /stats (no secrets).
@@ -371,7 +371,12 @@ function M.run(conf_path, overrides)
     M.our_system_id = conf.system_id or "smppgw"
     require("smpp.security").configure(conf.security)
     local h = wrap(handlers)
-    local max_connections, max_per_address = M.connection_limits(conf, #listen)
+    local max_connections, max_per_address, room = M.connection_limits(conf, #listen)
+    if room and (max_connections == 0 or max_connections > room) then
+        smpp.log("warn", "limits.max_connections (%s) is more than the open-files limit (%d) leaves room for (%d): "
+            .. "past that, connections fail to be accepted instead of being refused",
+            max_connections == 0 and "0: no limit" or tostring(max_connections), core.fd_limit(), room)
+    end
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  limits = { max_connections = max_connections, max_per_address = max_per_address },
                                  reload = function() M.reload() end }
