@@ -14,6 +14,14 @@ return {
         receive_window = 1000,         -- above any window the load generator keeps
     },
 
+    limits = {
+        max_per_address = 0,           -- the memory test binds 10,000 from 127.0.0.1
+    },
+
+    security = {
+        bind_rate = 0,                 -- ... and as fast as it can
+    },
+
     accounts = {
         {
             system_id = "smppclient1",

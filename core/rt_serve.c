@@ -9,6 +9,7 @@
 
 #include "lbridge.h"
 #include "lcrypto.h"
+#include "lsys.h"
 #include "log.h"
 #include "rt.h"
 #include "rt_serve.h"
@@ -252,13 +253,14 @@ static int l_log(lua_State *L)
     return 0;
 }
 
-/* core.log_config(level, "text" | "json") */
+/* core.log_config(level, "text" | "json" [, repeat window in seconds]) */
 static int l_log_config(lua_State *L)
 {
     int level = log_level_parse(luaL_checkstring(L, 1));
     if (level < 0) return luaL_error(L, "unknown log level '%s'", lua_tostring(L, 1));
     log_set_level((log_level_t)level);
     log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
+    if (lua_isnumber(L, 3)) log_set_repeat_window((unsigned)(lua_tonumber(L, 3) * 1000));
     return 0;
 }
 
@@ -296,5 +298,6 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_http_lib);
     luaL_register(L, NULL, rt_budget_lib);
     lcrypto_register(L);
+    lsys_register(L);
     return 1;
 }

@@ -118,6 +118,10 @@ static const char *describe(lua_State *L, int idx, char *buf, size_t n)
         snprintf(buf, n, "\"%.40s\"", lua_tostring(L, idx));
         return buf;
     }
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        snprintf(buf, n, "%.14g", lua_tonumber(L, idx));
+        return buf;
+    }
     return luaL_typename(L, idx);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "http.h"
 #include "rt.h"
 #include "rt_budget.h"
 #include "rt_sess.h"
@@ -110,6 +111,14 @@ static int l_stats(lua_State *L)
     SET_NUM("script_errors", rt_task_errors());
     SET_NUM("script_budget_stops", rt_budget_stops());
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
+    {
+        http_stats_t hs;
+        http_get_stats(&hs);
+        SET_NUM("http_connections", hs.open);
+        SET_NUM("http_refused_connections", hs.refused);
+        SET_NUM("http_timeouts", hs.timeouts);
+        SET_NUM("http_unauthorized", hs.unauthorized);
+    }
     SET_NUM("uptime_s", rt_uptime());
     lua_newtable(L);                        /* response times: counts per bucket */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {

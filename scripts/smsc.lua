@@ -406,7 +406,9 @@ end
 -- MO through HTTP (POST /send, and the /inject route below): {to, text,
 -- from, system_id, coding} becomes a deliver_sm to a bound receiver of the
 -- account (default: the first account of the config).
-local function mo_from_http(d)
+local function mo_from_http(input)
+    local d, status, why = require("smpp.http").check_message(input)
+    if not d then return status, { error = why } end
     local account = d.system_id or (conf.accounts and conf.accounts[1] and conf.accounts[1].system_id)
     local coding = d.coding or text.choose(d.text)
     local bytes, why = text.encode(d.text, coding)

@@ -13,6 +13,7 @@ local id, RESP = wire.id, wire.RESP
 
 local CONF = [[return { script = 'script.lua',
     session = { init_timeout = INIT_TIMEOUT, receive_window = 1000 },
+    limits = { max_per_address = 0 },   -- the attacks and the bystander all come from 127.0.0.1
     security = { max_failures = 5, lockout = 60, failure_delay = 0 },
     accounts = { { system_id = 'smppclient1', password = 'password' }, { system_id = 'victim', password = 'pw' } } }]]
 local SCRIPT = "return { submit_sm = function() return 0, { message_id = 'ok' } end }"

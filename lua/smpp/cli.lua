@@ -35,6 +35,7 @@ commands:
                     the load generator (smppgw bench --help).
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
                     (reads standard input without an argument).
+  help COMMAND      that command's usage (so does COMMAND --help)
   --help            this text
   --version         print the version
 
@@ -42,15 +43,59 @@ In JSON, a string that is not printable UTF-8 appears as {"hex": "..."};
 encode accepts that form for any string, and TLVs under numeric keys.
 ]]
 
+-- Each verb's own usage, printed by `smppgw VERB --help` (exit 0) and
+-- after a bad argument (exit 2). bench is C (core/load.c) and prints its own.
+local VERB_USAGE = {
+    decode = [[
+usage: smppgw decode [HEX...]
+Decode PDUs given in hex (arguments are joined; spaces and newlines allowed;
+several PDUs may follow each other). With no argument, or "-", the hex is
+read from standard input. Prints one JSON object per PDU; exit 1 if any PDU
+is invalid (with the status name and what is wrong), 2 on bad input.
+]],
+    encode = [[
+usage: smppgw encode [JSON...]
+Encode PDUs given as JSON objects (or one JSON array of them; "-" or no
+argument reads standard input) and print each as hex. Exit 1 if a PDU
+cannot be encoded (naming the field), 2 on invalid JSON.
+]],
+    run = [[
+usage: smppgw [run] [CONFIG] [options]
+Run a configuration (default conf/smppgw.lua) until SIGINT/SIGTERM, which
+unbind every session first; SIGHUP reloads it.
+  -l, --listen HOST:PORT   listen there instead (repeatable; port 0 picks a
+                           free port, printed in the log)
+  --http HOST:PORT         the HTTP API and dashboard there
+  --help                   this text
+]],
+    check = [[
+usage: smppgw check [CONFIG] [-l HOST:PORT]...
+Validate the configuration (default conf/smppgw.lua) and load its script;
+print a summary, or every wrong key and exit 1.
+]],
+    passwd = [[
+usage: smppgw passwd [--] [PASSWORD]
+Print the hashed form of a password for accounts[].password (PBKDF2-SHA256,
+random salt). Without PASSWORD the first line of standard input is used;
+"--" lets a password start with "-".
+]],
+}
+
 local function err(fmt, ...)
     io.stderr:write(string.format(fmt, ...), "\n")
 end
 
 -- -- decode ------------------------------------------------------------------
 
+-- The arguments from `from` on joined, or standard input (none, or "-").
+-- Options are refused (hex and JSON never start with "-").
 local function read_all_args(args, from)
     local parts = {}
-    for i = from, #args do parts[#parts + 1] = args[i] end
+    for i = from, #args do
+        local a = args[i]
+        if a:match("^%-.") then return nil, "unknown option " .. a end
+        parts[#parts + 1] = a
+    end
     if #parts == 0 or (#parts == 1 and parts[1] == "-") then
         return io.stdin:read("*a")
     end
@@ -58,7 +103,11 @@ local function read_all_args(args, from)
 end
 
 function M.decode(args)
-    local text = read_all_args(args, 2)
+    local text, bad = read_all_args(args, 2)
+    if not text then
+        err("decode: %s", bad)
+        return 2
+    end
     local bytes, why = hex.to_bytes(text)
     if not bytes then
         err("decode: %s", why)
@@ -100,7 +149,11 @@ end
 -- -- encode ------------------------------------------------------------------
 
 function M.encode(args)
-    local text = read_all_args(args, 2)
+    local text, bad = read_all_args(args, 2)
+    if not text then
+        err("encode: %s", bad)
+        return 2
+    end
     local value, why = cjson.decode(text)
     if value == nil then
         err("encode: invalid JSON: %s", why)
@@ -158,7 +211,8 @@ end
 function M.run(args, from)
     local opts, why = run_args(args, from or 2)
     if not opts then
-        err("smppgw: %s", why)
+        err("smppgw run: %s", why)
+        io.stderr:write(VERB_USAGE.run)
         return 2
     end
     return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http })
@@ -168,6 +222,7 @@ function M.check(args)
     local opts, why = run_args(args, 2)
     if not opts then
         err("smppgw check: %s", why)
+        io.stderr:write(VERB_USAGE.check)
         return 2
     end
     local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen })
@@ -197,28 +252,72 @@ function M.check(args)
     return 0
 end
 
+-- passwd [--] [PASSWORD]
+function M.passwd(args)
+    local pw, i = nil, 2
+    while i <= #args do
+        local a = args[i]
+        if a == "--" then
+            if args[i + 2] then err("smppgw passwd: one password only") return 2 end
+            pw = args[i + 1]
+            break
+        elseif a:match("^%-.") then
+            err("smppgw passwd: unknown option %s (a password starting with - goes after --)", a)
+            return 2
+        elseif pw then
+            err("smppgw passwd: one password only")
+            return 2
+        end
+        pw = a
+        i = i + 1
+    end
+    pw = pw or io.stdin:read("*l")
+    if not pw or pw == "" then
+        err("smppgw passwd: no password given")
+        io.stderr:write(VERB_USAGE.passwd)
+        return 2
+    end
+    io.stdout:write(require("smpp.security").hash(pw), "\n")
+    return 0
+end
+
+-- True when args (from `from` on, up to a "--") ask for help.
+local function wants_help(args, from)
+    for i = from, #args do
+        if args[i] == "--" then return false end
+        if args[i] == "--help" or args[i] == "-h" then return true end
+    end
+    return false
+end
+
+local function verb_usage(verb)
+    if verb == "send" then return require("smpp.send").usage end
+    return VERB_USAGE[verb]
+end
+
 function M.main(args)
     local verb = args[1]
-    if verb == nil or verb == "--help" or verb == "-h" or verb == "help" then
+    if verb == "help" and args[2] and verb_usage(args[2]) then
+        io.stdout:write(verb_usage(args[2]))
+        return 0
+    elseif verb == nil or verb == "--help" or verb == "-h" or verb == "help" then
         io.stdout:write(USAGE)
         return verb == nil and 2 or 0
+    elseif verb_usage(verb) and wants_help(args, 2) then
+        io.stdout:write(verb_usage(verb))
+        return 0
     elseif verb == "--version" or verb == "-V" then
         io.stdout:write("smppgw ", smpp.version, " (SMPP 3.4)\n")
         return 0
-    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" then
+    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" or verb == "passwd" then
         return M[verb](args)
     elseif verb == "send" then
         return require("smpp.send").run(args)
-    elseif verb == "passwd" then
-        -- smppgw passwd [PASSWORD]: the hashed form for an account's password
-        local pw = args[2] or io.stdin:read("*l")
-        if not pw or pw == "" then
-            err("usage: smppgw passwd PASSWORD   (or the password on standard input)")
-            return 2
+    elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" or verb == "--http" then
+        if wants_help(args, 1) then
+            io.stdout:write(VERB_USAGE.run)
+            return 0
         end
-        io.stdout:write(require("smpp.security").hash(pw), "\n")
-        return 0
-    elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" then
         return M.run(args, 1)               -- smppgw CONFIG: run is the default verb
     end
     err("smppgw: unknown command '%s' (try smppgw --help)", tostring(verb))

@@ -7,11 +7,11 @@ local cjson = require "cjson.safe"
 local json_encode = require("smpp.json").encode   -- empty lists stay [] (cjson writes {})
 local smpp = require "smpp"
 local metrics = require "smpp.metrics"
+local text = require "smpp.text"
 
 local M = {}
 
 local routes = {}          -- { method, pattern, fn } in the order added
-local token                -- required bearer token, or nil
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
 local messages = {}        -- message_id -> record of messages sent through /send
@@ -66,6 +66,41 @@ end
 
 function M.message(id) return messages[id] end
 
+-- -- Input ---------------------------------------------------------------------------
+
+local CODINGS = { auto = true, gsm = true, ucs2 = true, latin1 = true, ascii = true }
+
+-- check_message(d) -> d | nil, status, error: the one check of a message
+-- given to the API (POST /send, and script routes such as /inject): `to`
+-- and `text` present, `text` valid UTF-8, `coding` a known name ("auto" or
+-- absent: chosen from the text), `from`, `system_id` and `callback_url`
+-- of the right kind and size. d.coding "auto" becomes nil. Scripts answer
+-- `status, { error = error }` when it fails.
+function M.check_message(d)
+    if type(d) ~= "table" then return nil, 400, "send a JSON object or a form" end
+    for _, k in ipairs { "to", "text" } do
+        if d[k] == nil or d[k] == "" then return nil, 400, k .. " is missing" end
+        if type(d[k]) ~= "string" then return nil, 400, k .. " must be a string, got " .. type(d[k]) end
+    end
+    if #d.to > 20 then return nil, 400, "to is longer than 20 characters" end
+    if d.from ~= nil and (type(d.from) ~= "string" or #d.from > 20) then
+        return nil, 400, "from must be a string of at most 20 characters"
+    end
+    if d.system_id ~= nil and (type(d.system_id) ~= "string" or #d.system_id > 15) then
+        return nil, 400, "system_id must be a string of at most 15 characters"
+    end
+    if d.coding ~= nil and not CODINGS[d.coding] then
+        return nil, 400, "coding must be auto, gsm, ucs2, latin1 or ascii, not " .. tostring(d.coding)
+    end
+    if d.coding == "auto" then d.coding = nil end
+    local ok, why = text.codepoints(d.text)
+    if not ok then return nil, 400, "text is not valid UTF-8 (" .. why .. ")" end
+    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
+        return nil, 400, "callback_url must be an http:// URL"
+    end
+    return d
+end
+
 -- -- Built-in routes ---------------------------------------------------------------
 
 local dashboard_html
@@ -85,7 +120,7 @@ local function dashboard()
 end
 
 -- The statistics as one table: totals, sessions, upstream links, gateway,
--- script gauges, limits.
+-- bind checks (security), script gauges, limits.
 function M.stats()
     local out = { totals = core.stats(), sessions = {} }
     for _, s in ipairs(core.sessions()) do
@@ -95,6 +130,7 @@ function M.stats()
     local ok, upstream = pcall(require, "smpp.upstream")
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
+    if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     out.gauges = require("smpp.session").gauge_values()
     out.limits = server and server.limits() or {}
     out.now_ms = core.now()
@@ -112,15 +148,8 @@ M.route("POST", "/reload", function()
     return 422, { reloaded = false, error = why }
 end)
 M.route("POST", "/send", function(req)
-    local d = req.data
-    if type(d) ~= "table" then return 400, { error = "send a JSON object or a form" } end
-    for _, k in ipairs { "to", "text" } do
-        if type(d[k]) ~= "string" or d[k] == "" then return 400, { error = k .. " is missing" } end
-    end
-    if d.from ~= nil and type(d.from) ~= "string" then return 400, { error = "from must be a string" } end
-    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
-        return 400, { error = "callback_url must be an http:// URL" }
-    end
+    local d, status, why = M.check_message(req.data)
+    if not d then return status, { error = why } end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     return send_fn(d)
 end)
@@ -135,9 +164,7 @@ end)
 local function handle(method, url, body, content_type, authorization)
     local path, query = url:match("^([^?]*)%??(.*)$")
     local q = decode_form(query or "")
-    if token and authorization ~= "Bearer " .. token and q.token ~= token then
-        return err(401, "missing or wrong token (Authorization: Bearer ... or ?token=...)")
-    end
+    -- the token (http.token) was checked in core/http.c before the body was read
     local req = { method = method, path = path, query = q, body = body, content_type = content_type }
     if body ~= "" then
         if content_type:match("^application/json") then
@@ -176,14 +203,21 @@ function M.post(url, value)
                           "application/json", json_encode(value))
 end
 
--- start(http_conf, handlers, srv): listen; handlers.http_send serves /send;
--- srv.reload() serves /reload and srv.limits() the limits of /stats.
+-- The http section's defaults (README "HTTP API"); core/http.c enforces them.
+M.defaults = { max_connections = 256, max_per_address = 32, max_body = 1048576,
+               header_timeout = 10, body_timeout = 30, idle_timeout = 60 }
+
+-- start(http_conf, handlers, srv) -> bound port | nil, err: listen with the
+-- section's token and limits over the defaults; handlers.http_send serves
+-- /send; srv.reload() serves /reload and srv.limits() the limits of /stats.
 function M.start(conf, handlers, srv)
-    token = conf.token
     server = srv
     send_fn = handlers and handlers.http_send
+    local o = {}
+    for k, v in pairs(M.defaults) do o[k] = v end
+    for k, v in pairs(conf) do o[k] = v end
     local host, port = conf.listen:match("^%[?([^%]]+)%]?:(%d+)$")
-    local bound, e = core.http_listen(host, tonumber(port), handle)
+    local bound, e = core.http_listen(host, tonumber(port), handle, o)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end
