@@ -26,14 +26,18 @@ commands:
         --http HOST:PORT         the HTTP API and dashboard there
   check CONFIG      validate the configuration, load its script, and open and
                     check its store (conf.store); exit 1 naming what is wrong.
-  send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
-                    --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
-                    --split udh|sar|payload]
-                    bind, send a text (split when long), print the message
-                    ids and, with --wait-dlr, the receipts; exit 1 on any
-                    failure with the status name.
+  send HOST:PORT --from A --to B --text "..." [options]
+                    bind, send a text (split when long, or one data_sm) with
+                    the TON/NPI, validity, service_type, registered_delivery
+                    and TLVs asked for, print the message ids; --wait-dlr
+                    waits for the receipts, --listen prints receipts and MO
+                    as they come (smppgw send --help); exit 1 on any failure
+                    with the status name.
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
+
+Exit codes: 0 ok; 1 a failure, named on standard error (with the SMPP
+status name where there is one); 2 bad arguments. docs/cli.md has it all.
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
                     (reads standard input without an argument).
   help COMMAND      that command's usage (so does COMMAND --help)
