@@ -35,9 +35,6 @@ commands:
                     with the status name.
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
-
-Exit codes: 0 ok; 1 a failure, named on standard error (with the SMPP
-status name where there is one); 2 bad arguments. docs/cli.md has it all.
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
                     (reads standard input without an argument).
   help COMMAND      that command's usage (so does COMMAND --help)
@@ -46,6 +43,10 @@ status name where there is one); 2 bad arguments. docs/cli.md has it all.
 
 In JSON, a string that is not printable UTF-8 appears as {"hex": "..."};
 encode accepts that form for any string, and TLVs under numeric keys.
+
+Exit codes: 0 ok; 1 a failure, named on standard error (with the SMPP
+status by name and in hex where there is one); 2 bad arguments or input.
+docs/cli.md describes every verb.
 ]]
 
 -- Each verb's own usage, printed by `smppgw VERB --help` (exit 0) and
