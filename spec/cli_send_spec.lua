@@ -163,6 +163,19 @@ describe("#integration smppgw send puts its options on the wire", function()
         assert.is_true(refs(4, { "--split", "udh" }) >= 2)
         assert.is_true(refs(3, { "--split", "sar" }) >= 2)
     end)
+
+    it("splits with a 16-bit reference UDH (--split udh16)", function()
+        local _, err, rc, got = send { "--from", "1", "--to", "2", "--text", ("x"):rep(200), "--split", "udh16" }
+        assert.equal(0, rc, err)
+        assert.equal(2, #got)
+        for i, p in ipairs(got) do
+            assert.equal(0x40, p.esm_class)
+            assert.equal("\6\8\4", p.short_message:sub(1, 3))             -- IEI 0x08, 4 octets
+            assert.same({ 2, i }, { p.short_message:byte(6, 7) })
+        end
+        assert.equal(got[1].short_message:sub(4, 5), got[2].short_message:sub(4, 5))
+        assert.equal(("x"):rep(200), got[1].short_message:sub(8) .. got[2].short_message:sub(8))
+    end)
 end)
 
 describe("smppgw send refuses bad arguments before connecting (exit 2)", function()

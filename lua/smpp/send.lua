@@ -14,12 +14,15 @@ M.usage = [[
 usage: smppgw send HOST:PORT --from A --to B --text "..." [options]
        smppgw send HOST:PORT --listen [--wait SECONDS] [options]
 The message:
+  --from A, --to B   source_addr and destination_addr
+  --text T           the text, in UTF-8
   --from-ton T, --from-npi N, --to-ton T, --to-npi N
                      TON/NPI of the addresses: 0..255 or a name (TON:
                      unknown, international, national, network, subscriber,
                      alphanumeric, abbreviated; NPI: unknown, isdn, data,
                      telex, land_mobile, national, private, ermes, internet,
-                     wap). Default: 1/1, and 5/0 for a --from with letters
+                     wap). Default 1/1; 5/0 for a --from that is not
+                     all digits
   --coding C         auto (default: GSM 7-bit if it fits, else UCS-2), gsm,
                      ucs2, latin1
   --split S          how a long text is sent: udh (default; 8-bit random
