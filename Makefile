@@ -36,7 +36,7 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c core/log.c core/net.c \
               core/net_listen.c core/net_connect.c core/tls.c
-LOAD_SRC   := core/load.c
+LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
 BRIDGE_SRC := core/lbridge.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
               core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c
@@ -126,7 +126,7 @@ $(CODEC_MODULE): $(BRIDGE_OBJ) $(CODEC_OBJ)
 	$(Q)$(CC) -shared -o $@ $^
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
-$(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(BIN): $(BUILD)/main.o $(LOAD_SRC:core/%.c=$(BUILD)/%.o) $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lhttp_parser -lm
 

@@ -14,8 +14,9 @@ commands:
   decode HEX...     decode PDUs given in hex (arguments are joined, spaces and
                     newlines allowed, several PDUs may follow each other; with
                     no argument, or "-", hex is read from standard input) and
-                    print each as one JSON object per line. Exit 1 if any PDU
-                    is invalid, with the status name and what is wrong.
+                    print each as one JSON object per line: command ids and
+                    statuses in hex with their names, TLVs by name. Exit 1 if
+                    any PDU is invalid, with the status name and what is wrong.
   encode JSON...    encode PDUs given as JSON objects (or one JSON array of
                     them; "-" reads standard input) and print each as hex.
   [run] CONFIG      run a configuration (default conf/smppgw.lua) until
@@ -25,12 +26,13 @@ commands:
         --http HOST:PORT         the HTTP API and dashboard there
   check CONFIG      validate the configuration, load its script, and open and
                     check its store (conf.store); exit 1 naming what is wrong.
-  send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
-                    --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
-                    --split udh|sar|payload]
-                    bind, send a text (split when long), print the message
-                    ids and, with --wait-dlr, the receipts; exit 1 on any
-                    failure with the status name.
+  send HOST:PORT --from A --to B --text "..." [options]
+                    bind, send a text (split when long, or one data_sm) with
+                    the TON/NPI, validity, service_type, registered_delivery
+                    and TLVs asked for, print the message ids; --wait-dlr
+                    waits for the receipts, --listen prints receipts and MO
+                    as they come (smppgw send --help); exit 1 on any failure
+                    with the status name.
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
@@ -41,6 +43,10 @@ commands:
 
 In JSON, a string that is not printable UTF-8 appears as {"hex": "..."};
 encode accepts that form for any string, and TLVs under numeric keys.
+
+Exit codes: 0 ok; 1 a failure, named on standard error (with the SMPP
+status by name and in hex where there is one); 2 bad arguments or input.
+docs/cli.md describes every verb.
 ]]
 
 -- Each verb's own usage, printed by `smppgw VERB --help` (exit 0) and
@@ -48,16 +54,24 @@ encode accepts that form for any string, and TLVs under numeric keys.
 local VERB_USAGE = {
     decode = [[
 usage: smppgw decode [HEX...]
-Decode PDUs given in hex (arguments are joined; spaces and newlines allowed;
-several PDUs may follow each other). With no argument, or "-", the hex is
-read from standard input. Prints one JSON object per PDU; exit 1 if any PDU
-is invalid (with the status name and what is wrong), 2 on bad input.
+Decode PDUs given in hex (arguments are joined; spaces, newlines and 0x
+prefixes allowed; several PDUs may follow each other). With no argument, or
+"-", the hex is read from standard input. Prints one JSON object per PDU,
+keys in wire order: command, command_id and command_status in hex
+("0x00000004"), status (the status's name), sequence_number, the body
+fields, then the TLVs by name (one the tables do not name under its tag in
+hex, "0x1401"). Text that is not printable UTF-8 shows as {"hex": "..."}.
+encode reads this form back. Exit 1 if any PDU is invalid (naming the
+command, the status and what is wrong), 2 on input that is not hex.
 ]],
     encode = [[
 usage: smppgw encode [JSON...]
 Encode PDUs given as JSON objects (or one JSON array of them; "-" or no
-argument reads standard input) and print each as hex. Exit 1 if a PDU
-cannot be encoded (naming the field), 2 on invalid JSON.
+argument reads standard input) and print each as hex. Takes what decode
+prints: command_id and command_status as numbers or hex ("0x00000058"),
+the status by name ("status": "ESME_RTHROTTLED", or as command_status),
+TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes. Exit 1 if a
+PDU cannot be encoded (naming the field), 2 on invalid JSON.
 ]],
     run = [[
 usage: smppgw [run] [CONFIG] [options]
@@ -83,6 +97,63 @@ random salt). Without PASSWORD the first line of standard input is used;
 
 local function err(fmt, ...)
     io.stderr:write(string.format(fmt, ...), "\n")
+end
+
+-- -- How decode shows a PDU and encode reads it back ----------------------------
+
+local function hex32(v) return string.format("0x%08X", v) end
+
+-- The PDU as decode prints it: command_id and command_status in hex, the
+-- status's name beside them, tlv_order by TLV names (json.encode_pdu puts
+-- a TLV without a name under its tag in hex).
+local function shown(pdu)
+    local t = {}
+    for k, v in pairs(pdu) do t[k] = v end
+    t.command_id = hex32(pdu.command_id)
+    t.command_status = hex32(pdu.command_status or 0)
+    t.status = smpp.status_name(pdu.command_status or 0)
+    if pdu.tlv_order then
+        local names = {}
+        for i, tag in ipairs(pdu.tlv_order) do names[i] = smpp.tlv_name(tag) or string.format("0x%04X", tag) end
+        t.tlv_order = names
+    end
+    return t
+end
+
+-- A number written as a number or as "0x..." hex -> number | nil.
+local function number_of(v)
+    if type(v) == "number" then return v end
+    local h = type(v) == "string" and v:match("^0[xX](%x+)$")
+    return h and tonumber(h, 16) or nil
+end
+
+-- The PDU table of what `shown` printed (or what a person wrote the same
+-- way): hex and names back to numbers. Raises naming what it cannot read.
+local function unshown(obj)
+    local pdu = json.decode_value(obj)
+    if pdu.command_id ~= nil then
+        pdu.command_id = number_of(pdu.command_id)
+            or error("command_id must be a number or hex (\"0x00000004\"), not " .. tostring(obj.command_id), 0)
+    end
+    local st = pdu.command_status
+    if st ~= nil then
+        st = number_of(st) or smpp.status[st]
+            or error("command_status must be a number, hex or a status name, not " .. tostring(pdu.command_status), 0)
+    end
+    if pdu.status ~= nil then
+        local named = smpp.status[pdu.status] or error("unknown status " .. tostring(pdu.status), 0)
+        if st and st ~= named then
+            error(("status %s (%s) does not match command_status %s"):format(pdu.status, hex32(named), hex32(st)), 0)
+        end
+        st, pdu.status = named, nil
+    end
+    pdu.command_status = st
+    if type(pdu.tlv_order) == "table" then
+        for i, t in ipairs(pdu.tlv_order) do
+            pdu.tlv_order[i] = number_of(t) or smpp.tlv[t] or error("tlv_order: unknown TLV " .. tostring(t), 0)
+        end
+    end
+    return pdu
 end
 
 -- -- decode ------------------------------------------------------------------
@@ -121,24 +192,20 @@ function M.decode(args)
     while pos <= #bytes do
         local rest = bytes:sub(pos)
         local len = smpp.frame(rest)
-        if not len then
-            -- command_length unusable: decode reports why, and framing ends here
+        if not len or len == 0 then
+            -- command_length unusable or past the end: decode says why, and
+            -- framing ends here
             local _, st, msg = smpp.decode(rest)
-            err("PDU %d: %s: %s", n + 1, smpp.status_name(st) or st, msg)
-            return 1
-        elseif len == 0 then
-            local _, st, msg = smpp.decode(rest)
-            err("PDU %d: %s: %s", n + 1, smpp.status_name(st) or st, msg)
+            err("PDU %d: %s: %s", n + 1, smpp.status_string(st), msg)
             return 1
         end
         n = n + 1
         local pdu, st, msg, hdr = smpp.decode(rest:sub(1, len))
         if pdu then
-            io.stdout:write(json.encode_pdu(pdu), "\n")
+            io.stdout:write(json.encode_pdu(shown(pdu)), "\n")
         else
-            err("PDU %d (%s, sequence_number %d): %s: %s", n,
-                hdr.command or string.format("command_id 0x%08X", hdr.command_id),
-                hdr.sequence_number, smpp.status_name(st) or st, msg)
+            err("PDU %d (%s%s, sequence_number %d): %s: %s", n, hex32(hdr.command_id),
+                hdr.command and " " .. hdr.command or "", hdr.sequence_number, smpp.status_string(st), msg)
             rc = 1
         end
         pos = pos + len
@@ -166,7 +233,7 @@ function M.encode(args)
     local list = value[1] and value or { value }
     local rc = 0
     for i, obj in ipairs(list) do
-        local ok, pdu = pcall(json.decode_value, obj)
+        local ok, pdu = pcall(unshown, obj)
         local bytes, msg
         if ok then bytes, msg = smpp.encode(pdu) else msg = pdu end
         if bytes then
