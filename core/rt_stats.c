@@ -77,6 +77,10 @@ static int l_session_stats(lua_State *L)
     SET_NUM("window_size", c->window);
     SET_NUM("receive_window_used", sess_receive_window_used(s));
     SET_NUM("receive_window_size", c->receive_window);
+    SET_NUM("output_pending", sess_output_pending(s));
+    lua_pushboolean(L, net_is_paused(s));
+    lua_setfield(L, -2, "input_paused");
+    SET_NUM("input_pauses", net_pauses_of(s));
     push_counters(L, sess_stats(s));
     return 1;
 }
@@ -110,6 +114,7 @@ static int l_stats(lua_State *L)
     SET_NUM("script_errors", rt_task_errors());
     SET_NUM("script_budget_stops", rt_budget_stops());
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
+    SET_NUM("input_pauses", rt.net ? (double)net_pauses(rt.net) : 0);
     SET_NUM("uptime_s", rt_uptime());
     lua_newtable(L);                        /* response times: counts per bucket */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {
