@@ -39,7 +39,7 @@ ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c 
 LOAD_SRC   := core/load.c
 BRIDGE_SRC := core/lbridge.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
-              core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/lcrypto.c
+              core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/http.c core/lcrypto.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -109,10 +109,10 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 # The Lua C modules that `require "smpp.core"` (the runtime) and
 # `require "smpp.codec"` (the codec alone: no libuv, OpenSSL or
 # http-parser) load from plain luajit/busted.
-$(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
 $(STORE_MODULE): $(LSTORE_OBJ)

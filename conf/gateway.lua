@@ -8,6 +8,7 @@ return {
     system_id = "smppgw",
     script = "../scripts/gateway.lua",
     log = { level = "info", format = "text" },
+    store = { path = "../var/gateway.db", sync = "normal" },   -- see conf/smppgw.lua and docs/store.md
 
     session = {                        -- ESME-facing sessions (see conf/smppgw.lua)
         window = 10, receive_window = 100, response_timeout = 30,

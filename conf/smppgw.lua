@@ -16,6 +16,13 @@ return {
         format = "text",               -- or "json": one JSON object per line
     },
 
+    -- Messages, receipts waiting for a receiver and id counters live here
+    -- (docs/store.md): var/ at the top of the tree, created on start.
+    store = {
+        path = "../var/smppgw.db",     -- relative to this file; ":memory:" keeps it in memory only
+        sync = "normal",               -- normal: survives a crash of the process; full: a power loss too
+    },
+
     session = {
         window = 10,                   -- requests we keep outstanding (receipts, MO)
         receive_window = 100,          -- peer requests handled at once; past it ESME_RTHROTTLED

@@ -59,9 +59,12 @@ static void ctrs_settle(store_t *s, int committed)
 
 /* The open transaction is gone (rolled back): remember what was lost for
  * store_commit() and bring the in-memory levels back to the file's. */
-static void txn_lost(store_t *s, const char *why)
+static void txn_lost(store_t *s, const char *why, int full)
 {
-    if (!s->failed) snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
+    if (!s->failed) {
+        snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
+        s->failed_full = full;
+    }
     s->failed = 1;
     s->lost += s->txn_writes;
     s->lost_total += s->txn_writes;
@@ -78,7 +81,7 @@ int store__fail(store_t *s, int rc, const char *what)
     if (s->in_txn && sqlite3_get_autocommit(s->db)) {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why);
+        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
@@ -98,7 +101,7 @@ int store__begin(store_t *s)
                           "nothing is written until the failure is reported by a commit)", s->failmsg);
     if (s->in_txn) {
         if (!sqlite3_get_autocommit(s->db)) return 0;
-        txn_lost(s, "the transaction ended unexpectedly");
+        txn_lost(s, "the transaction ended unexpectedly", 0);
         return store__err(s, STORE_EIO, "%s", s->failmsg);
     }
     rc = sqlite3_step(store__stmt(s, STORE_ST_BEGIN));
@@ -137,9 +140,14 @@ int store__commit_now(store_t *s)
     {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why);
+        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
     }
     return STORE_EIO;
+}
+
+int store_commit_full(const store_t *s)
+{
+    return s->last_full;
 }
 
 int store_in_txn(const store_t *s)
@@ -154,7 +162,8 @@ int store_commit(store_t *s, long long *lost)
     if (s->failed) {
         if (lost) *lost = s->lost;
         store__err(s, STORE_EIO, "%s", s->failmsg);
-        s->failed = 0;
+        s->last_full = s->failed_full;
+        s->failed = s->failed_full = 0;
         s->lost = 0;
         s->committed = 0;
         return STORE_EIO;

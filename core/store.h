@@ -140,6 +140,11 @@ int store_in_txn(const store_t *s);
  * until this is called. */
 int store_commit(store_t *s, long long *lost);
 
+/* After store_commit() returned STORE_EIO: 1 when the writes were lost
+ * because the disk or limits.size_mb was full (the runtime then answers
+ * ESME_RMSGQFUL rather than ESME_RSYSERR), else 0. */
+int store_commit_full(const store_t *s);
+
 /* -- Levels ------------------------------------------------------------------------ */
 
 typedef struct store_levels_s {

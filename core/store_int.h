@@ -110,6 +110,8 @@ struct store_s {
     long long      txn_writes;        /* writes in the open transaction */
     long long      committed;         /* writes made durable since the last store_commit */
     int            failed;            /* a transaction was lost since the last store_commit */
+    int            failed_full;       /* ... because the disk (or limits.size_mb) was full */
+    int            last_full;         /* what store_commit() last reported: store_commit_full() */
     long long      lost;              /* its writes */
     char           failmsg[256];
 

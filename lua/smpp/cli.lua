@@ -180,18 +180,16 @@ function M.check(args)
     table.sort(names)
     local where = {}
     for _, l in ipairs(listen) do where[#where + 1] = l.host .. ":" .. l.port end
-    -- the store opens as `run` would open it, and its pages are checked
-    local stored = ""
-    if conf.store then
-        local st, why = require("smpp.store").from_config(conf.store, opts.conf, { quick_check = true })
-        if not st then
-            err("%s", why)
-            return 1
-        end
-        local s = st:stats()
-        st:close()
-        stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
+    -- the store opens as `run` would open it (conf.store, or the file
+    -- beside the configuration), and its pages are checked
+    local st, why = require("smpp.server").open_store(conf, opts.conf, { quick_check = true })
+    if not st then
+        err("%s", why)
+        return 1
     end
+    local s = st:stats()
+    st:close()
+    local stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     return 0

@@ -96,6 +96,7 @@ function M.stats()
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
     out.gauges = require("smpp.session").gauge_values()
+    out.store = core.store_stats()
     out.limits = server and server.limits() or {}
     out.now_ms = core.now()
     return out

@@ -54,7 +54,7 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 -- See lua/smpp/session.lua.
 for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
                      "wait", "wake", "log",
-                     "stats", "now", "clock", "gauge" } do
+                     "stats", "now", "clock", "time", "gauge" } do
     M[k] = session[k]
 end
 M.Session = session.Session

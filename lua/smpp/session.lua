@@ -233,6 +233,7 @@ M.wake = core.wake
 M.stats = core.stats
 M.now = core.now            -- the loop clock in milliseconds
 M.clock = core.clock        -- the loop clock in seconds
+M.time = core.time          -- seconds since the epoch: the time stored rows carry
 
 -- gauge(name, fn [, limit]): a level a script holds (receipts waiting,
 -- messages stored), shown in /stats under "gauges" and in /metrics as
