@@ -837,6 +837,37 @@ static void refuses_foreign_and_newer(void)
     CHECK(strstr(err, "not a smppgw store") != NULL);
 }
 
+/* A file of schema 1 (no messages.notify) is brought up to schema 2 when
+ * it opens, its rows kept; a failing commit reports whether the disk was
+ * full (the runtime answers ESME_RMSGQFUL then). */
+static void upgrades_schema_1(void)
+{
+    const char *path = file("schema1.db");
+    store_opts_t o = opts(path);
+    store_msg_t m;
+    store_t *s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    put(s, "old", 0, 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "ALTER TABLE messages DROP COLUMN notify; "
+                          "UPDATE meta SET value = 1 WHERE key = 'schema'"), SQLITE_OK);
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_get(s, S("old"), 0, NULL, NULL), 1);
+    store_msg_clear(&m);
+    m.id = S("new");
+    m.submitted = 2;
+    m.notify = S("http://127.0.0.1:1/x");
+    CHECK_EQ(store_put(s, &m), 0);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    CHECK_EQ(store_commit_full(s), 0);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "SELECT notify FROM messages"), SQLITE_OK);
+}
+
 /* Root may write anything, so the open runs as nobody in a child. */
 static void refuses_a_read_only_file(void)
 {
@@ -944,6 +975,7 @@ int main(void)
     TEST(refuses_not_a_database);
     TEST(refuses_a_corrupt_file);
     TEST(refuses_foreign_and_newer);
+    TEST(upgrades_schema_1);
     TEST(refuses_a_read_only_file);
     TEST(creates_missing_directories);
     TEST(sync_modes_and_bad_options);
