@@ -16,6 +16,8 @@
 #include "rt_http.h"
 #include "rt_sess.h"
 #include "rt_stats.h"
+#include "rt_acct.h"
+#include "rt_outbox.h"
 #include "rt_store.h"
 #include "rt_task.h"
 #include "rt_timer.h"
@@ -63,6 +65,7 @@ static void on_drained(net_t *n, void *ud)
     rt_http_close();
     rt_timer_close_all();
     rt_store_close();
+    rt_outbox_close();
     signals_close();
 }
 
@@ -73,6 +76,7 @@ static void on_turn(net_t *n, void *ud)
     (void)n;
     (void)ud;
     rt_store_turn();
+    rt_outbox_turn();
 }
 
 /* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
@@ -222,6 +226,7 @@ static int l_serve(lua_State *L)
     lua_getfield(L, 1, "store");           /* opened by the caller, before listening */
     rt_store_start(L, lua_gettop(L));
     lua_pop(L, 1);
+    rt_outbox_start(L, 1);
     rt.serving = 1;
 
     lua_getfield(L, 1, "start");
@@ -233,9 +238,11 @@ static int l_serve(lua_State *L)
     rt_stats_log_totals();
     on_drained(rt.net, NULL);
     rt_store_stop();
+    rt_outbox_stop();
     rt_timer_free_all();
     rc = loop_close(rt.loop);
     rt_task_release_all();
+    rt_acct_free_all();
     net_free(rt.net);
     rt.net = NULL;
     rt.loop = NULL;
@@ -317,6 +324,8 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_http_lib);
     luaL_register(L, NULL, rt_budget_lib);
     luaL_register(L, NULL, rt_store_lib);
+    luaL_register(L, NULL, rt_acct_lib);
+    luaL_register(L, NULL, rt_outbox_lib);
     lcrypto_register(L);
     return 1;
 }

@@ -167,3 +167,132 @@ end }]] }
         assert.equal(0, s:stats().store.messages.value)
     end)
 end)
+
+-- -- Receipts and MO from the store ----------------------------------------------
+-- The feeder's submit_sm to "ACCOUNT:N[:TTL]" posts N deliver_sm to ACCOUNT
+-- (smpp.post: into its outbox, back at once); its answer says whether the
+-- outbox took them.
+local POSTING = [[
+local smpp = require "smpp"
+return {
+    submit_sm = function(session, pdu)
+        local acct, n, ttl = pdu.destination_addr:match("^(%w+):(%d+):?([%d.]*)$")
+        for i = 1, tonumber(n) do
+            local ok, err = smpp.post(acct, { source_addr = "sender", destination_addr = acct,
+                                              short_message = "msg " .. i }, { ttl = tonumber(ttl) })
+            if not ok then return err == "full" and "ESME_RMSGQFUL" or "ESME_RSYSERR" end
+        end
+        return 0, { message_id = "posted" }
+    end,
+}
+]]
+
+local function posting_conf(extra)
+    return "return " .. server.lua(server.merge({
+        script = "script.lua",
+        session = { window = 10 },
+        accounts = { { system_id = "feeder", password = "pw" }, { system_id = "A", password = "pw" },
+                     { system_id = "B", password = "pw" } },
+        store = { path = "s.db" },
+    }, extra))
+end
+
+-- post(feeder, "A:10") -> the submit's status
+local function post(feeder, what)
+    feeder:send(wire.submit_sm(feeder:next_seq(), { destination_addr = what }))
+    return assert(feeder:read()).status
+end
+
+local function bind(s, kind, who)
+    local c = wire.connect(s.port)
+    assert.equal(0, c:bind(kind, who, "pw").status)
+    return c
+end
+
+-- Read deliver_sm PDUs (answering each with status, default ESME_ROK) until
+-- n came: their texts in order.
+local function take(c, n, status)
+    local texts = {}
+    while #texts < n do
+        local d = assert(c:read())
+        assert.equal(wire.id.deliver_sm, d.id)
+        texts[#texts + 1] = wire.parse_sm(d.body).short_message
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, d.seq, "\0", status))
+    end
+    return texts
+end
+
+describe("#integration receipts and MO from the store", function()
+    it("keeps an account's items for it while its receiver is away, never for another account", function()
+        local s = server.start { conf = posting_conf(), script = POSTING }
+        local feeder = bind(s, "transmitter", "feeder")
+        local a1, b = bind(s, "receiver", "A"), bind(s, "receiver", "B")
+        a1:close()                                              -- A's receiver vanishes
+        assert.is_truthy(wait_until(function()
+            local acc = s:stats().accounts
+            return acc.B and acc.B.receivers == 1 and not (acc.A and acc.A.receivers > 0)
+        end))
+        assert.equal(0, post(feeder, "A:300"))
+        assert.is_truthy(wait_until(function() return s:stats().store.outbox.value == 300 end))
+        local d, err = b:read(0.3)                              -- B gets none of them
+        assert.is_nil(d, "a receipt for A went to B")
+        assert.equal("timeout", err)
+        -- A binds again: it gets them all, in order, never more at once than its window
+        local a2 = bind(s, "receiver", "A")
+        local first = {}
+        for i = 1, 10 do
+            local p = assert(a2:read())
+            first[i] = p
+        end
+        assert.is_nil(a2:read(0.2), "more than the window (10) outstanding")
+        local texts = {}
+        for i, p in ipairs(first) do
+            texts[i] = wire.parse_sm(p.body).short_message
+            a2:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        end
+        for _, t in ipairs(take(a2, 290)) do texts[#texts + 1] = t end
+        for i = 1, 300 do assert.equal("msg " .. i, texts[i]) end
+        assert.is_truthy(wait_until(function() return s:stats().store.outbox.value == 0 end))
+        local st = s:stats()
+        assert.equal(300, st.outbox.delivered)
+        assert.equal(300, st.outbox.posted)
+        assert.equal(0, st.outbox.inflight)
+    end)
+
+    it("offers again what a receiver left unanswered when it closed, and removes a refused one", function()
+        local s = server.start { conf = posting_conf(), script = POSTING }
+        local feeder = bind(s, "transmitter", "feeder")
+        local r1 = bind(s, "transceiver", "A")
+        assert.equal(0, post(feeder, "A:1"))
+        local d = assert(r1:read())
+        assert.equal("msg 1", wire.parse_sm(d.body).short_message)
+        r1:close()                                              -- gone without answering
+        local r2 = bind(s, "receiver", "A")
+        assert.same({ "msg 1" }, take(r2, 1))                   -- the same item, again
+        assert.is_true(s:stats().outbox.retried >= 1)
+        assert.equal(0, post(feeder, "A:1"))
+        assert.same({ "msg 1" }, take(r2, 1, 0x0B))             -- refused: ESME_RINVDSTADR
+        assert.is_truthy(wait_until(function() return s:stats().store.outbox.value == 0 end))
+        assert.equal(1, s:stats().outbox.refused)
+        assert.is_true(s:wait_log("A refused a delivery: ESME_RINVDSTADR"))
+        assert.is_nil(r2:read(0.2))                             -- not offered again
+    end)
+
+    it("keeps the outbox across a crash, expires what waits past its TTL, and says when it is full", function()
+        local s = server.start { conf = posting_conf { store = { limits = { outbox_per_account = 20 } } },
+                                 script = POSTING }
+        local feeder = bind(s, "transmitter", "feeder")
+        assert.equal(0, post(feeder, "A:5"))
+        assert.equal(0x14, post(feeder, "A:16"))                -- the 21st does not fit: ESME_RMSGQFUL
+        assert.equal(0, post(feeder, "B:2:0.1"))                -- B's wait only 0.1 s
+        s:kill()                                                -- SIGKILL: only the store remains
+        local again = server.start { conf_file = s.dir .. "/conf.lua" }
+        local a = bind(again, "receiver", "A")
+        local texts = take(a, 20)
+        assert.equal("msg 1", texts[1])
+        assert.equal("msg 15", texts[20])
+        assert.is_truthy(wait_until(function() return again:stats().store.expired.outbox == 2 end, 5))
+        assert.is_true(again:wait_log("2 receipts/MO were never delivered %(first: for B%)"))
+        assert.equal(0, again:stats().store.outbox.value)
+    end)
+end)
