@@ -148,6 +148,14 @@ function Server:stats()
     return assert(require("cjson").decode(body))
 end
 
+-- stats_with_sessions() -> GET /stats?sessions=1&limit=1000 decoded: the
+-- summary and the newest 1,000 sessions' statistics.
+function Server:stats_with_sessions()
+    local code, body = self:http("GET", "/stats?sessions=1&limit=1000")
+    assert(code == 200, "GET /stats: " .. tostring(code) .. " " .. tostring(body))
+    return assert(require("cjson").decode(body))
+end
+
 -- gauge(name) -> the value of a script gauge in /stats (nil if absent).
 function Server:gauge(name)
     local g = self:stats().gauges
