@@ -16,6 +16,9 @@
 #define EXPIRE_EVERY_MS 1000    /* how often expiry looks for rows whose time has come */
 #define EXPIRE_BATCH    500     /* rows per table and batch: a batch costs about 2 ms */
 #define EXPIRY_LOG_S    10      /* at most one line about lost rows this often */
+#define CHECKPOINT_AT   1000    /* pages in the write-ahead log that start a checkpoint ... */
+#define CHECKPOINT_MORE 250     /* ... when that many are new since the last one started */
+#define CHECKPOINT_HERE 8000    /* pages past which the loop checkpoints itself (see ckpt_maybe) */
 
 /* Upper bounds (ms) of the commit-time buckets; the last bucket has none. */
 #define COMMIT_BUCKETS 12
@@ -50,8 +53,18 @@ static struct {
     lost_t     lost;            /* since the last log line */
     double     lost_logged;     /* rt_time() of that line */
     char       last_error[256];
-} st = {LUA_NOREF, 0, NULL, 0, 0, {0}, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, "", "", ""},
-        0, ""};
+    /* the checkpoint running on libuv's thread pool */
+    uv_work_t  ckpt;
+    int        ckpt_busy;
+    char      *ckpt_path;
+    long long  ckpt_pages;      /* its result: pages copied, or -1 */
+    char       ckpt_err[256];
+    double     ckpt_retry_at;   /* after a failure, rt_time() of the next try */
+    double     ckpt_logged;     /* rt_time() of the last failure's log line */
+    uint64_t   ckpt_started, checkpoints, checkpoint_failures, checkpoints_in_loop;
+    long long  ckpt_seen;       /* the log's pages when the last one started */
+    double     ckpt_ms_max;
+} st = {.ref = LUA_NOREF};
 
 /* -- The clock ------------------------------------------------------------------------ */
 
@@ -167,6 +180,62 @@ static void on_expiry(uv_timer_t *t)
     if (x.more) uv_timer_start(&st.expiry, on_expiry, 0, EXPIRE_EVERY_MS);
 }
 
+/* -- Checkpoints ------------------------------------------------------------------------
+ * Left to SQLite, a commit that finds the log past 1,000 pages copies it
+ * into the file and fsyncs it: milliseconds with the loop stopped. The
+ * runtime takes checkpoints over (store_wal_manual) and runs them on the
+ * thread pool with a connection of their own, while the loop goes on. */
+
+static void ckpt_work(uv_work_t *w)
+{
+    (void)w;
+    st.ckpt_pages = store_checkpoint(st.ckpt_path, st.ckpt_err, sizeof st.ckpt_err);
+}
+
+static void ckpt_done(uv_work_t *w, int status)
+{
+    double ms = (double)(uv_hrtime() - st.ckpt_started) / 1e6;
+    (void)w;
+    st.ckpt_busy = 0;
+    if (status < 0 || st.ckpt_pages < 0) {
+        double now = rt_time();
+        st.checkpoint_failures++;
+        st.ckpt_retry_at = now + 1;
+        if (now - st.ckpt_logged >= EXPIRY_LOG_S) {
+            st.ckpt_logged = now;
+            log_msg(LOG_ERROR, 0, "store: %s (%llu failed checkpoints so far; the log grows meanwhile)",
+                    status < 0 ? uv_strerror(status) : st.ckpt_err, (unsigned long long)st.checkpoint_failures);
+        }
+        return;
+    }
+    st.checkpoints++;
+    if (ms > st.ckpt_ms_max) st.ckpt_ms_max = ms;
+}
+
+/* After a commit: a long log starts a checkpoint unless one runs. The
+ * log starts over only when a writer finds it wholly copied, which under
+ * steady load a checkpoint beside the writer seldom leaves it; so once it
+ * passes CHECKPOINT_HERE pages the loop checkpoints in place, as SQLite
+ * would have done at 1,000, to keep it bounded. */
+static void ckpt_maybe(store_t *s)
+{
+    long long frames = store_wal_frames(s);
+    if (!st.ckpt_path || frames < CHECKPOINT_AT || !rt.loop) return;
+    if (st.ckpt_retry_at > 0 && rt_time() < st.ckpt_retry_at) return;
+    if (frames >= CHECKPOINT_HERE && !st.ckpt_busy) {
+        st.ckpt_started = uv_hrtime();
+        ckpt_work(&st.ckpt);
+        ckpt_done(&st.ckpt, 0);
+        st.checkpoints_in_loop++;
+        st.ckpt_seen = 0;
+        return;
+    }
+    if (st.ckpt_busy || (frames >= st.ckpt_seen && frames - st.ckpt_seen < CHECKPOINT_MORE)) return;
+    st.ckpt_seen = frames;
+    st.ckpt_started = uv_hrtime();
+    if (uv_queue_work(rt.loop, &st.ckpt, ckpt_work, ckpt_done) == 0) st.ckpt_busy = 1;
+}
+
 /* -- Serving ------------------------------------------------------------------------ */
 
 int rt_store_start(lua_State *L, int idx)
@@ -176,6 +245,9 @@ int rt_store_start(lua_State *L, int idx)
     if (!idx || lua_isnoneornil(L, idx)) return 0;
     if (!lstore_get(L, idx)) return luaL_error(L, "smpp: serve{store =} must be an open store (smpp.store.open)");
     rt_registry_set(L, &st.ref, idx);
+    if (strcmp(store_path(lstore_get(L, idx)), ":memory:") != 0
+        && (st.ckpt_path = strdup(store_path(lstore_get(L, idx)))) != NULL)
+        store_wal_manual(lstore_get(L, idx));
     /* a file size limit (ulimit -f) must fail a write, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
     if (uv_timer_init(rt.loop, &st.expiry) == 0) {
@@ -232,7 +304,10 @@ void rt_store_turn(void)
         int had = store_in_txn(s);
         uint64_t t0 = had ? uv_hrtime() : 0;
         int rc = store_commit(s, &lost);
-        if (had) count_commit((double)(uv_hrtime() - t0) / 1e6);
+        if (had) {
+            count_commit((double)(uv_hrtime() - t0) / 1e6);
+            ckpt_maybe(s);
+        }
         if (rc < 0) {
             ok = 0;
             if (store_commit_full(s)) fail_status = SMPP_ESME_RMSGQFUL;
@@ -268,6 +343,8 @@ void rt_store_stop(void)
     rt_store_close();
     if (st.ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, st.ref);
     st.ref = LUA_NOREF;
+    free(st.ckpt_path);            /* the loop has ended: no checkpoint runs */
+    st.ckpt_path = NULL;
     free(st.held);
     st.held = NULL;
     st.nheld = st.capheld = 0;
@@ -310,6 +387,11 @@ static int l_store_stats(lua_State *L)
     SET_NUM("held_answers", st.held_total);
     SET_NUM("held_failed", st.held_failed);
     SET_NUM("evicted", v.evicted);
+    SET_NUM("checkpoints", st.checkpoints);
+    SET_NUM("checkpoint_failures", st.checkpoint_failures);
+    SET_NUM("checkpoints_in_loop", st.checkpoints_in_loop);
+    SET_NUM("checkpoint_ms_max", st.ckpt_ms_max);
+    SET_NUM("wal_pages", store_wal_frames(s));
     if (st.last_error[0]) rt_set_str(L, "last_error", st.last_error);
     lua_createtable(L, 0, 4);
     SET_NUM("avg", st.commits ? st.commit_ms_sum / (double)st.commits : 0);

@@ -232,6 +232,56 @@ int store__rowids(store_t *s, size_t n)
     return 0;
 }
 
+/* -- Checkpoints ------------------------------------------------------------------------ */
+
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((store_t *)ud)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+int store_wal_manual(store_t *s)
+{
+    sqlite3_wal_hook(s->db, wal_hook, s);   /* replaces SQLite's automatic checkpoint */
+    return 0;
+}
+
+long long store_wal_frames(const store_t *s)
+{
+    return s->wal_frames;
+}
+
+const char *store_path(const store_t *s)
+{
+    return s->path;
+}
+
+long long store_checkpoint(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc, log = 0, done = 0;
+    if (strcmp(path, ":memory:") == 0) return 0;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        /* a new connection learns the file is in WAL mode when it first reads it */
+        rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK || done < 0) {
+        snprintf(err, errlen, "checkpoint of %s: %s", path,
+                 rc != SQLITE_OK ? (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) : "the file is not in WAL mode");
+        sqlite3_close_v2(db);
+        return -1;
+    }
+    /* the store's own connection stays open: this close neither checkpoints
+     * again nor removes the log */
+    sqlite3_close_v2(db);
+    return done;
+}
+
 /* -- Levels ---------------------------------------------------------------------------- */
 
 static int count_rows(store_t *s, int which, long long *out)

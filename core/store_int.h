@@ -104,6 +104,7 @@ struct store_s {
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
+    long long      wal_frames;        /* after the last commit, once store_wal_manual() */
 
     /* the transaction */
     int            in_txn;

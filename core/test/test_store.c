@@ -868,6 +868,39 @@ static void upgrades_schema_1(void)
     CHECK_EQ(sql_on(path, "SELECT notify FROM messages"), SQLITE_OK);
 }
 
+/* With checkpoints left to the caller, commits only grow the log; a
+ * checkpoint through a connection of its own copies it, and the next
+ * write starts the log over. */
+static void checkpoints_by_the_caller(void)
+{
+    const char *path = file("ckpt.db");
+    char why[256];
+    store_t *s = open_at(path);
+    long long copied, before;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_wal_manual(s), 0);
+    CHECK(strcmp(store_path(s), path) == 0);
+    for (i = 0; i < 300; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        put(s, id, 0, 1);
+        CHECK_EQ(store_commit(s, NULL), 1);
+    }
+    before = store_wal_frames(s);
+    CHECK(before >= 300);                   /* no automatic checkpoint shortened it */
+    copied = store_checkpoint(path, why, sizeof why);
+    CHECK_EQ(copied, before);
+    put(s, "after", 0, 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    CHECK(store_wal_frames(s) < 10);        /* the log started over */
+    CHECK_EQ(store_get(s, S("c299"), 0, NULL, NULL), 1);
+    CHECK_EQ(store_checkpoint(file("nosuch/x.db"), why, sizeof why), -1);
+    CHECK(strstr(why, "nosuch") != NULL);
+    store_close(s);
+}
+
 /* Root may write anything, so the open runs as nobody in a child. */
 static void refuses_a_read_only_file(void)
 {
@@ -976,6 +1009,7 @@ int main(void)
     TEST(refuses_a_corrupt_file);
     TEST(refuses_foreign_and_newer);
     TEST(upgrades_schema_1);
+    TEST(checkpoints_by_the_caller);
     TEST(refuses_a_read_only_file);
     TEST(creates_missing_directories);
     TEST(sync_modes_and_bad_options);
