@@ -227,14 +227,15 @@ local function echo(session, rec, pdu)
         if dc ~= 8 and (pdu.esm_class or 0) % 128 < 64 and raw:sub(1, 5):lower() ~= "echo " then return end
         if not user_text(pdu, rec.system_id):lower():match("^echo ") then return end
     end
-    smpp.after(0, function()
-        smpp.deliver(rec.system_id, {
-            source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
-            dest_addr_ton = rec.source_ton, dest_addr_npi = rec.source_npi, destination_addr = rec.source,
-            data_coding = pdu.data_coding, short_message = pdu.short_message,
-            message_payload = pdu.message_payload, esm_class = (pdu.esm_class or 0) % 128 >= 64 and 0x40 or 0,
-        })
-    end)
+    -- into the account's outbox: delivered when a receiver has room, kept
+    -- while none is bound
+    local ok, err, detail = smpp.post(rec.system_id, {
+        source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
+        dest_addr_ton = rec.source_ton, dest_addr_npi = rec.source_npi, destination_addr = rec.source,
+        data_coding = pdu.data_coding, short_message = pdu.short_message,
+        message_payload = pdu.message_payload, esm_class = (pdu.esm_class or 0) % 128 >= 64 and 0x40 or 0,
+    }, { ttl = opt.receipt_queue_ttl })
+    if not ok then smpp.log("warn", "echo of %s not queued: %s", rec.id, tostring(detail or err)) end
 end
 
 -- A pending message from this account to the same destination and
