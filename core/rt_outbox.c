@@ -161,14 +161,20 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
                 wake_at(a, now + (err == SESS_ECLOSED ? RETRY_CLOSED_S : backoff(f->attempts)));
             }
         } else {
-            const char *what = err ? sess_strerror(err) : pdu_status_name(resp->command_status);
+            /* answered with an error, a generic_nack (resp is the nack) or
+             * a response that would not decode */
+            char what[64];
+            const char *status = resp ? pdu_status_name(resp->command_status) : NULL;
+            if (!resp) snprintf(what, sizeof what, "%s", sess_strerror(err));
+            else if (status) snprintf(what, sizeof what, "%s%s", err ? "generic_nack " : "", status);
+            else snprintf(what, sizeof what, "%s0x%08X", err ? "generic_nack " : "", resp->command_status);
             store_outbox_ack(st, f->rowid);
             ob.refused++;
-            snprintf(line, sizeof line, "refused by %s: %s", name, what ? what : "unknown status");
+            snprintf(line, sizeof line, "refused by %s: %s", name, what);
             trace(st, f, line);
             if (a) {
                 a->refused++;
-                log_refusal(a, s, what ? what : "unknown status");
+                log_refusal(a, s, what);
             }
         }
     }

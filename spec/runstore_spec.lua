@@ -169,17 +169,20 @@ end }]] }
 end)
 
 -- -- Receipts and MO from the store ----------------------------------------------
--- The feeder's submit_sm to "ACCOUNT:N[:TTL]" posts N deliver_sm to ACCOUNT
--- (smpp.post: into its outbox, back at once); its answer says whether the
--- outbox took them.
+-- The feeder's submit_sm to "ACCOUNT:N[:TTL[:REF]]" posts N deliver_sm to
+-- ACCOUNT (smpp.post: into its outbox, back at once), about the stored
+-- message REF when given; its answer says whether the outbox took them.
 local POSTING = [[
 local smpp = require "smpp"
+local store = require "smpp.store"
 return {
     submit_sm = function(session, pdu)
-        local acct, n, ttl = pdu.destination_addr:match("^(%w+):(%d+):?([%d.]*)$")
+        local acct, n, ttl, ref = pdu.destination_addr:match("^(%w+):(%d+):?([%d.]*):?(%w*)$")
+        if ref ~= "" then assert(store.put { id = ref, account = acct, submitted = smpp.time() }) end
         for i = 1, tonumber(n) do
             local ok, err = smpp.post(acct, { source_addr = "sender", destination_addr = acct,
-                                              short_message = "msg " .. i }, { ttl = tonumber(ttl) })
+                                              short_message = "msg " .. i },
+                                      { ttl = tonumber(ttl), ref = ref ~= "" and ref or nil })
             if not ok then return err == "full" and "ESME_RMSGQFUL" or "ESME_RSYSERR" end
         end
         return 0, { message_id = "posted" }
@@ -270,12 +273,22 @@ describe("#integration receipts and MO from the store", function()
         local r2 = bind(s, "receiver", "A")
         assert.same({ "msg 1" }, take(r2, 1))                   -- the same item, again
         assert.is_true(s:stats().outbox.retried >= 1)
-        assert.equal(0, post(feeder, "A:1"))
+        assert.equal(0, post(feeder, "A:1::m7"))
         assert.same({ "msg 1" }, take(r2, 1, 0x0B))             -- refused: ESME_RINVDSTADR
         assert.is_truthy(wait_until(function() return s:stats().store.outbox.value == 0 end))
         assert.equal(1, s:stats().outbox.refused)
         assert.is_true(s:wait_log("A refused a delivery: ESME_RINVDSTADR"))
         assert.is_nil(r2:read(0.2))                             -- not offered again
+        assert.equal(0, post(feeder, "A:1::m8"))
+        assert.same({ "msg 1" }, take(r2, 1))
+        -- the messages the items named have it in their trace
+        local rd = reader(s.dir .. "/s.db")
+        assert.is_truthy(wait_until(function()
+            local m8 = rd:get("m8")
+            return m8 and (m8.trace or ""):match("delivered to A")
+        end))
+        assert.matches("^[%d.]+ refused by A: ESME_RINVDSTADR\n$", rd:get("m7").trace)
+        rd:close()
     end)
 
     it("keeps the outbox across a crash, expires what waits past its TTL, and says when it is full", function()
