@@ -33,13 +33,6 @@ void rt_registry_table(lua_State *L, int *ref)
     lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
 }
 
-void rt_push_session(lua_State *L, uint64_t id)
-{
-    rt_registry_table(L, &rt.sessions);
-    lua_rawgeti(L, -1, (int)id);
-    lua_remove(L, -2);
-}
-
 void rt_registry_set(lua_State *L, int *ref, int idx)
 {
     if (*ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, *ref);

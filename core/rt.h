@@ -52,10 +52,6 @@ void rt_uptime_start(void);
 /* Push the table registry[*ref], creating it on first use. */
 void rt_registry_table(lua_State *L, int *ref);
 
-/* Push the session table of `id` (nil once it is gone): scripts find
- * sessions only through registry[rt.sessions]. */
-void rt_push_session(lua_State *L, uint64_t id);
-
 /* Make *ref hold the value at idx, releasing what it held. */
 void rt_registry_set(lua_State *L, int *ref, int idx);
 

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "rt.h"
 #include "rt_acct.h"
+#include "rt_sess.h"
 #include "rt_store.h"
 
 /* What a session's owner slot (net_owner_data) says about it: joined
@@ -283,12 +284,12 @@ static int l_receiver(lua_State *L)
         return 2;
     }
     if ((s = rt_acct_pick(a)) != NULL) {
-        rt_push_session(L, sess_id(s));
+        rt_sess_push(L, sess_id(s));
         return 1;
     }
     lua_pushnil(L);
     lua_pushliteral(L, "window full");
-    rt_push_session(L, a->rx[a->rr++ % a->nrx]);
+    rt_sess_push(L, a->rx[a->rr++ % a->nrx]);
     return 3;
 }
 
@@ -296,7 +297,7 @@ static void push_ids(lua_State *L, const uint64_t *ids, uint32_t n)
 {
     uint32_t i;
     for (i = 0; i < n; i++) {
-        rt_push_session(L, ids[i]);
+        rt_sess_push(L, ids[i]);
         if (lua_istable(L, -1)) lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
         else lua_pop(L, 1);
     }

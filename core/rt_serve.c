@@ -69,6 +69,23 @@ static void on_drained(net_t *n, void *ud)
     signals_close();
 }
 
+/* The engine's state changes and closes go to the accounts index first
+ * (an `up` handler already finds its session among the account's), then
+ * to the session tables and handlers (rt_sess.c). */
+static net_owner_t sess_owner;
+
+static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
+{
+    rt_acct_on_state(s, old);
+    sess_owner.state(n, s, old, ud);
+}
+
+static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
+{
+    rt_acct_on_closed(s);
+    sess_owner.closed(n, s, reason, ud);
+}
+
 /* The end of every loop turn, before output is written: the turn's writes
  * are committed, then what the turn answered goes out. */
 static void on_turn(net_t *n, void *ud)
@@ -175,7 +192,10 @@ static int l_serve(lua_State *L)
     lua_getfield(L, 1, "session");
     if (lua_istable(L, -1)) rt_read_session_config(L, lua_gettop(L), &rt.cfg);
     lua_pop(L, 1);
-    rt_sess_owner(&owner);
+    rt_sess_owner(&sess_owner);
+    owner = sess_owner;
+    owner.state = on_state;
+    owner.closed = on_closed;
     owner.drained = on_drained;
     owner.turn = on_turn;
     {

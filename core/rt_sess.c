@@ -16,7 +16,6 @@
 #include "lbridge.h"
 #include "log.h"
 #include "rt.h"
-#include "rt_acct.h"
 #include "rt_sess.h"
 #include "rt_store.h"
 #include "rt_task.h"
@@ -31,6 +30,13 @@ static bucket_t *buckets;
 static pdu_t send_pdu, resp_pdu;   /* one loop thread: scratch PDUs */
 
 /* -- Helpers ---------------------------------------------------------------------- */
+
+void rt_sess_push(lua_State *L, uint64_t id)
+{
+    rt_registry_table(L, &rt.sessions);
+    lua_rawgeti(L, -1, (int)id);
+    lua_remove(L, -2);
+}
 
 static uint64_t check_id(lua_State *L, int idx)
 {
@@ -210,7 +216,7 @@ static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_
     t->sess_id = sess_id(s);
     t->seq = seq;
     t->cmd_id = cmd_id;
-    rt_push_session(L, sess_id(s));               /* the session goes first */
+    rt_sess_push(L, sess_id(s));               /* the session goes first */
     lua_insert(L, -1 - nextra);
     rt_task_start(t, nextra + 1);
 }
@@ -264,7 +270,7 @@ static void session_down(sess_t *s)
 {
     lua_State *L = rt.L;
     int was_up;
-    rt_push_session(L, sess_id(s));
+    rt_sess_push(L, sess_id(s));
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);
         return;
@@ -288,7 +294,7 @@ static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
     sess_state_t st = sess_state(s);
     (void)n;
     (void)ud;
-    rt_push_session(L, sess_id(s));
+    rt_sess_push(L, sess_id(s));
     if (lua_istable(L, -1)) {
         rt_set_str(L, "state", sess_state_name(st));
         if (rt_sess_bind_type(st)) {
@@ -297,7 +303,6 @@ static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
         }
     }
     lua_pop(L, 1);
-    rt_acct_on_state(s, old);
     if (rt_sess_bind_type(st) && !rt_sess_bind_type(old) && old != SESS_UNBINDING && push_handler("up"))
         spawn("up event", s, 0, 0, 0);
     if (st == SESS_CLOSED) session_down(s);
@@ -309,7 +314,6 @@ static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     (void)n;
     (void)ud;
     (void)reason;
-    rt_acct_on_closed(s);
     rt_registry_table(L, &rt.sessions);
     lua_pushnil(L);
     lua_rawseti(L, -2, (int)sess_id(s));
@@ -407,7 +411,7 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
         return;
     }
     free(w);
-    rt_push_session(t->co, sess_id(s));
+    rt_sess_push(t->co, sess_id(s));
     rt_task_wake(t, 1);
 }
 
@@ -525,7 +529,7 @@ static int l_close(lua_State *L)
 static void push_sessions_cb(sess_t *s, void *arg)
 {
     lua_State *L = arg;
-    rt_push_session(L, sess_id(s));
+    rt_sess_push(L, sess_id(s));
     if (lua_istable(L, -1)) lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
     else lua_pop(L, 1);
 }
@@ -540,7 +544,7 @@ static int l_sessions(lua_State *L)
 
 static int l_session(lua_State *L)
 {
-    rt_push_session(L, (uint64_t)luaL_checknumber(L, 1));
+    rt_sess_push(L, (uint64_t)luaL_checknumber(L, 1));
     return 1;
 }
 

@@ -9,6 +9,9 @@
  * serve loop). */
 void rt_sess_owner(net_owner_t *o);
 
+/* Push the session table of `id` (nil once it is gone). */
+void rt_sess_push(lua_State *L, uint64_t id);
+
 /* "transmitter", "receiver", "transceiver" for a bound state, else NULL. */
 const char *rt_sess_bind_type(sess_state_t st);
 
