@@ -23,8 +23,11 @@ commands:
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
                                  picks a free port, printed in the log)
         --http HOST:PORT         the HTTP API and dashboard there
+        --store PATH             the store there instead (relative to the
+                                 working directory; ":memory:" keeps it in memory)
   check CONFIG      validate the configuration, load its script, and open and
-                    check its store (conf.store); exit 1 naming what is wrong.
+                    check its store (conf.store, or --store); exit 1 naming
+                    what is wrong.
   send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
                     --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
                     --split udh|sar|payload]
@@ -130,7 +133,7 @@ end
 
 -- [run] CONFIG [-l HOST:PORT]...
 local function run_args(args, from)
-    local conf, listen, http = nil, nil, nil
+    local conf, listen, http, store = nil, nil, nil, nil
     local i = from
     while i <= #args do
         local a = args[i]
@@ -143,6 +146,10 @@ local function run_args(args, from)
             if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
             http = args[i + 1]
             i = i + 2
+        elseif a == "--store" then
+            if not args[i + 1] then return nil, a .. " needs a PATH" end
+            store = args[i + 1]
+            i = i + 2
         elseif a:sub(1, 1) == "-" then
             return nil, "unknown option " .. a
         elseif conf then
@@ -152,7 +159,7 @@ local function run_args(args, from)
             i = i + 1
         end
     end
-    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http }
+    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http, store = store }
 end
 
 function M.run(args, from)
@@ -161,7 +168,7 @@ function M.run(args, from)
         err("smppgw: %s", why)
         return 2
     end
-    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http })
+    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http, store = opts.store })
 end
 
 function M.check(args)
@@ -170,7 +177,8 @@ function M.check(args)
         err("smppgw check: %s", why)
         return 2
     end
-    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen })
+    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen,
+                                                                            store = opts.store })
     if not conf then
         err("%s", handlers)
         return 1

@@ -162,6 +162,14 @@ function M.prepare(conf_path, overrides)
         conf.http = conf.http or {}
         conf.http.listen = overrides.http
     end
+    if overrides and overrides.store then       -- --store PATH: relative to the working directory
+        local path = overrides.store
+        if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+        local section = {}
+        for k, v in pairs(conf.store or {}) do section[k] = v end
+        section.path = path
+        conf.store = section
+    end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
         local host, port = M.address(a)
         if not host then return nil, "listen address " .. a .. " is not host:port" end
