@@ -1,7 +1,8 @@
 /* rt_store.c -- the store in the serve loop: group commit once per loop
  * turn with the answers of that turn held until it is done, the commit's
- * count and latency, expiry from a timer in bounded batches, the clock
- * stored rows are stamped with, and core.store_stats (see rt_store.h).
+ * count and latency, expiry from a timer in bounded batches, checkpoints
+ * on the thread pool, the clock stored rows are stamped with, and
+ * core.store_stats (see rt_store.h).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ typedef struct lost_s {
 static struct {
     int        ref;             /* registry ref of the store userdata, or LUA_NOREF */
     double     epoch;           /* rt_time() - uv_now() / 1000 */
+    uv_loop_t *epoch_loop;      /* the loop epoch was read for */
     held_t    *held;            /* answers waiting for the commit, in order */
     size_t     nheld, capheld;
     uv_timer_t expiry;
@@ -68,10 +70,15 @@ static struct {
 
 /* -- The clock ------------------------------------------------------------------------ */
 
+static void clock_start(void);
+
 double rt_time(void)
 {
     struct timespec ts;
-    if (rt.loop) return (double)uv_now(rt.loop) / 1000.0 + st.epoch;
+    if (rt.loop) {
+        if (st.epoch_loop != rt.loop) clock_start();
+        return (double)uv_now(rt.loop) / 1000.0 + st.epoch;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
@@ -84,6 +91,7 @@ static void clock_start(void)
     struct timespec ts;
     const char *offset = getenv("SMPPGW_TIME_OFFSET");
     clock_gettime(CLOCK_REALTIME, &ts);
+    st.epoch_loop = rt.loop;
     st.epoch = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - (double)uv_now(rt.loop) / 1000.0;
     if (offset && *offset) {
         st.epoch += strtod(offset, NULL);
@@ -240,7 +248,7 @@ static void ckpt_maybe(store_t *s)
 
 int rt_store_start(lua_State *L, int idx)
 {
-    clock_start();
+    if (st.epoch_loop != rt.loop) clock_start();
     st.ref = LUA_NOREF;
     if (!idx || lua_isnoneornil(L, idx)) return 0;
     if (!lstore_get(L, idx)) return luaL_error(L, "smpp: serve{store =} must be an open store (smpp.store.open)");

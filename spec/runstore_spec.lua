@@ -145,6 +145,22 @@ describe("#integration the store in the server", function()
         rd:close()
     end)
 
+    it("stamps rows with smpp.time(), the epoch's seconds, which SMPPGW_TIME_OFFSET shifts for tests", function()
+        local script = [[return { submit_sm = function()
+            return 0, { message_id = string.format("%.3f", require("smpp").time()) } end }]]
+        local function stamp(s)
+            local c = wire.connect(s.port)
+            assert.equal(0, c:bind("transceiver").status)
+            c:send(wire.submit_sm(c:next_seq()))
+            return tonumber(wire.first_cstr(assert(c:read()).body))
+        end
+        local now = stamp(server.start { conf = conf(nil), script = script })
+        assert.is_true(math.abs(now - wait.gettime()) < 2, "smpp.time() " .. now)
+        local later = server.start { conf = conf(nil), script = script, env = { SMPPGW_TIME_OFFSET = "86400" } }
+        assert.is_true(math.abs(stamp(later) - 86400 - wait.gettime()) < 2)
+        assert.is_true(later:wait_log("SMPPGW_TIME_OFFSET=86400: stored times are shifted"))
+    end)
+
     it("expires rows from a timer and counts what was lost in /stats", function()
         -- trace_ttl 0: a message not final is gone once its validity ends
         local s = server.start { conf = conf { path = "s.db", trace_ttl = 0 }, script = [[
