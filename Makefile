@@ -39,7 +39,8 @@ ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c 
 LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
 BRIDGE_SRC := core/lbridge.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_timer.c core/rt_sess.c \
-              core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c
+              core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
+              core/rt_outbox.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -109,10 +110,10 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 # The Lua C modules that `require "smpp.core"` (the runtime) and
 # `require "smpp.codec"` (the codec alone: no libuv, OpenSSL or
 # http-parser) load from plain luajit/busted.
-$(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
 $(STORE_MODULE): $(LSTORE_OBJ)
@@ -204,6 +205,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
 	@sh core/bench/tools.sh
 	@sh core/bench/binds.sh

@@ -10,6 +10,8 @@ return {
         format = "text",
     },
 
+    store = { path = "../var/bench.db" },   -- the bench script stores nothing: opened, never written
+
     session = {
         receive_window = 1000,         -- above any window the load generator keeps
     },

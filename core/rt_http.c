@@ -11,21 +11,44 @@
 #include "log.h"
 #include "rt.h"
 #include "rt_http.h"
+#include "rt_store.h"
 #include "rt_task.h"
 
 static int http_fn = LUA_NOREF;
 
 /* -- Requests --------------------------------------------------------------------- */
 
-/* The handler returned status, content type, body. */
-static const char *request_finish(rt_task_t *t, int n)
+/* Write the answer the handler returned (status, content type, body). */
+static void respond(rt_task_t *t)
 {
     lua_State *co = t->co;
+    int n = lua_gettop(co);
     size_t len = 0;
     const char *body = n >= 3 ? lua_tolstring(co, 3, &len) : NULL;
     http_respond(t->arg, n >= 1 && lua_isnumber(co, 1) ? (int)lua_tonumber(co, 1) : 500,
                  n >= 2 && lua_isstring(co, 2) ? lua_tostring(co, 2) : "text/plain",
                  body ? body : "", body ? len : 0);
+}
+
+/* The turn's commit is over: a success whose writes were lost becomes 503. */
+static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
+{
+    static const char body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
+    int n = lua_gettop(t->co);
+    int code = n >= 1 && lua_isnumber(t->co, 1) ? (int)lua_tonumber(t->co, 1) : 500;
+    (void)fail_status;
+    if (!ok && code >= 200 && code < 300) http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
+    else respond(t);
+    rt_task_release(t);
+}
+
+/* The handler returned: answer now, or after the turn's commit when it
+ * stored something. */
+static const char *request_finish(rt_task_t *t, int n)
+{
+    (void)n;
+    if (rt_store_hold(t, release_answer)) return RT_TASK_HELD;
+    respond(t);
     return NULL;
 }
 

@@ -24,8 +24,11 @@ commands:
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
                                  picks a free port, printed in the log)
         --http HOST:PORT         the HTTP API and dashboard there
+        --store PATH             the store there instead (relative to the
+                                 working directory; ":memory:" keeps it in memory)
   check CONFIG      validate the configuration, load its script, and open and
-                    check its store (conf.store); exit 1 naming what is wrong.
+                    check its store (conf.store, or --store); exit 1 naming
+                    what is wrong.
   send HOST:PORT --from A --to B --text "..." [options]
                     bind, send a text (split when long, or one data_sm) with
                     the TON/NPI, validity, service_type, registered_delivery
@@ -250,7 +253,7 @@ end
 
 -- [run] CONFIG [-l HOST:PORT]...
 local function run_args(args, from)
-    local conf, listen, http = nil, nil, nil
+    local conf, listen, http, store = nil, nil, nil, nil
     local i = from
     while i <= #args do
         local a = args[i]
@@ -263,6 +266,10 @@ local function run_args(args, from)
             if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
             http = args[i + 1]
             i = i + 2
+        elseif a == "--store" then
+            if not args[i + 1] then return nil, a .. " needs a PATH" end
+            store = args[i + 1]
+            i = i + 2
         elseif a:sub(1, 1) == "-" then
             return nil, "unknown option " .. a
         elseif conf then
@@ -272,7 +279,7 @@ local function run_args(args, from)
             i = i + 1
         end
     end
-    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http }
+    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http, store = store }
 end
 
 function M.run(args, from)
@@ -282,7 +289,7 @@ function M.run(args, from)
         io.stderr:write(VERB_USAGE.run)
         return 2
     end
-    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http })
+    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http, store = opts.store })
 end
 
 function M.check(args)
@@ -292,7 +299,8 @@ function M.check(args)
         io.stderr:write(VERB_USAGE.check)
         return 2
     end
-    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen })
+    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen,
+                                                                            store = opts.store })
     if not conf then
         err("%s", handlers)
         return 1
@@ -302,18 +310,16 @@ function M.check(args)
     table.sort(names)
     local where = {}
     for _, l in ipairs(listen) do where[#where + 1] = l.host .. ":" .. l.port end
-    -- the store opens as `run` would open it, and its pages are checked
-    local stored = ""
-    if conf.store then
-        local st, why = require("smpp.store").from_config(conf.store, opts.conf, { quick_check = true })
-        if not st then
-            err("%s", why)
-            return 1
-        end
-        local s = st:stats()
-        st:close()
-        stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
+    -- the store opens as `run` would open it (conf.store, or the file
+    -- beside the configuration), and its pages are checked
+    local st, why = require("smpp.server").open_store(conf, opts.conf, { quick_check = true })
+    if not st then
+        err("%s", why)
+        return 1
     end
+    local s = st:stats()
+    st:close()
+    local stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     return 0

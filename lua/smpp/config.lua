@@ -144,7 +144,8 @@ local schema = {
                              doc = "seconds a connection waits for its next request (default 60)" },
         } },
         -- the embedded store (docs/store.md); `default` is applied by smpp.store
-        store = { type = "table", doc = "where messages, queues and id counters are kept", fields = {
+        store = { type = "table", doc = "where messages, queues and id counters are kept; without this "
+                     .. "section a configuration CONF.lua stores in CONF.db beside it (sync normal)", fields = {
             path = { type = "string", required = true,
                      doc = "SQLite file, relative to this config file (its directory is created); "
                         .. "\":memory:\" keeps the store in memory, off the Lua heap, until exit" },
@@ -158,6 +159,9 @@ local schema = {
                              .. "or after its validity ends if it never reaches one" },
             lease = { type = "number", min = 0.001, default = 60,
                       doc = "seconds a taken outbox item stays hidden before it is offered again" },
+            outbox_ttl = { type = "number", min = 1, default = 86400,
+                           doc = "seconds a receipt or MO posted for an account (smpp.post) waits for a "
+                              .. "receiver before it expires (counted and logged)" },
             limits = { type = "table", doc = "every table's bound (its level and limit are in stats)", fields = {
                 messages = { type = "integer", min = 1, default = 1000000,
                              doc = "messages kept; when full, the finished one kept longest makes room, "

@@ -6,6 +6,7 @@ local smpp = require "smpp"
 local config = require "smpp.config"
 local http = require "smpp.http"
 local security = require "smpp.security"
+local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 
 local S = smpp.status
@@ -189,6 +190,14 @@ function M.prepare(conf_path, overrides)
         conf.http = conf.http or {}
         conf.http.listen = overrides.http
     end
+    if overrides and overrides.store then       -- --store PATH: relative to the working directory
+        local path = overrides.store
+        if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+        local section = {}
+        for k, v in pairs(conf.store or {}) do section[k] = v end
+        section.path = path
+        conf.store = section
+    end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
         local host, port = M.address(a)
         if not host then return nil, "listen address " .. a .. " is not host:port" end
@@ -326,6 +335,22 @@ function M.connection_limits(conf, listeners)
     return lim.max_connections or room or 0, lim.max_per_address, room
 end
 
+-- store_section(conf, conf_path) -> the store section in force: the
+-- configuration's `store`, or, when it has none, a file beside the
+-- configuration named after it (conf/x.lua -> conf/x.db), sync "normal":
+-- durable by default, with nothing to set up.
+function M.store_section(conf, conf_path)
+    if conf.store then return conf.store end
+    local name = (conf_path:match("([^/]+)$") or "smppgw"):gsub("%.lua$", "")
+    return { path = name .. ".db" }
+end
+
+-- open_store(conf, conf_path [, extra]) -> st | nil, message naming the
+-- path and the reason (extra: open options such as quick_check).
+function M.open_store(conf, conf_path, extra)
+    return store.from_config(M.store_section(conf, conf_path), conf_path, extra)
+end
+
 -- limits() -> the limits in force, for /stats (no secrets).
 function M.limits()
     local c = M.conf or {}
@@ -368,6 +393,18 @@ function M.run(conf_path, overrides)
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
     security.configure(conf.security)
+    -- the store opens before anything listens: a store that cannot be
+    -- opened is a start-up error naming the path and the reason
+    local section = M.store_section(conf, conf_path)
+    local st, serr = M.open_store(conf, conf_path)
+    if not st then
+        io.stderr:write("smppgw: ", serr, "\n")
+        return 1
+    end
+    store.use_runtime(st)
+    local full = config.with_defaults("store", section)
+    smpp.log("info", "store %s (sync %s)", section.path == ":memory:" and ":memory:"
+        or config.resolve(conf_path, section.path), full.sync)
     local h = wrap(handlers)
     local max_connections, max_per_address, room = M.connection_limits(conf, #listen)
     if room and (max_connections == 0 or max_connections > room) then
@@ -377,7 +414,11 @@ function M.run(conf_path, overrides)
     end
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  limits = { max_connections = max_connections, max_per_address = max_per_address },
-                                 reload = function() M.reload() end }
+                                 reload = function() M.reload() end,
+                                 store = st, outbox_ttl = full.outbox_ttl }
+    store.use_runtime(nil)
+    local committed, cerr = st:close()
+    if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")
         return 1
