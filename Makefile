@@ -36,10 +36,11 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c
 ENGINE_SRC := core/sess.c core/sess_out.c core/sess_text.c core/win.c core/tb.c core/log.c core/net.c \
               core/net_listen.c core/net_connect.c core/tls.c
-LOAD_SRC   := core/load.c
+LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
 BRIDGE_SRC := core/lbridge.c
-LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c core/rt_sess.c \
-              core/rt_stats.c core/rt_http.c core/rt_serve.c core/http.c core/lcrypto.c core/lstring.c
+LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
+              core/rt_sess.c core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
+              core/rt_outbox.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -54,7 +55,7 @@ LUA_MODULE := $(BUILD)/smpp/core.so
 STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
 CODEC_MODULE := $(BUILD)/smpp/codec.so
 BIN        := $(BUILD)/smppgw
-TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store
+TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store $(BUILD)/test_log
 BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
@@ -109,10 +110,10 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 # The Lua C modules that `require "smpp.core"` (the runtime) and
 # `require "smpp.codec"` (the codec alone: no libuv, OpenSSL or
 # http-parser) load from plain luajit/busted.
-$(LUA_MODULE): $(LUA_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
 $(STORE_MODULE): $(LSTORE_OBJ)
@@ -126,7 +127,7 @@ $(CODEC_MODULE): $(BRIDGE_OBJ) $(CODEC_OBJ)
 	$(Q)$(CC) -shared -o $@ $^
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
-$(BIN): $(BUILD)/main.o $(BUILD)/load.o $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
+$(BIN): $(BUILD)/main.o $(LOAD_SRC:core/%.c=$(BUILD)/%.o) $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lhttp_parser -lm
 
@@ -141,6 +142,9 @@ $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/
 
 $(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ)
 	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
+
+$(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
+	$(Q)$(CC) -o $@ $^
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
@@ -201,8 +205,10 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
 	@sh core/bench/tools.sh
+	@sh core/bench/binds.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 
@@ -216,13 +222,14 @@ asan: deps corpus $(GEN_HDRS)
 	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_store \
 	  core/test/test_store.c $(STORE_SRC) -lsqlite3 -lm
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
 	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(LUAJIT_CFLAGS) -o $(BUILD)/asan/fuzz_lbridge_replay \
 	  core/fuzz/fuzz_lbridge.c core/fuzz/replay.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
-	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; } > $(BUILD)/asan/out 2>&1; \
+	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; $(BUILD)/asan/test_log; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus

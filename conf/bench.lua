@@ -10,8 +10,18 @@ return {
         format = "text",
     },
 
+    store = { path = "../var/bench.db" },   -- the bench script stores nothing: opened, never written
+
     session = {
         receive_window = 1000,         -- above any window the load generator keeps
+    },
+
+    limits = {
+        max_per_address = 0,           -- the memory test binds 10,000 from 127.0.0.1
+    },
+
+    security = {
+        bind_rate = 0,                 -- ... and as fast as it can
     },
 
     accounts = {

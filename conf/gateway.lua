@@ -8,6 +8,7 @@ return {
     system_id = "smppgw",
     script = "../scripts/gateway.lua",
     log = { level = "info", format = "text" },
+    store = { path = "../var/gateway.db", sync = "normal" },   -- see conf/smppgw.lua and docs/store.md
 
     session = {                        -- ESME-facing sessions (see conf/smppgw.lua)
         window = 10, receive_window = 100, response_timeout = 30,
@@ -45,8 +46,8 @@ return {
         mapping_ttl = 172800,          -- seconds an id mapping lives (receipts after that are unmatched)
         mapping_max = 1000000,
         early_ttl = 60,                -- a receipt may arrive this long before its submit_sm_resp
-        queue_max = 10000,             -- receipts/MO held while an ESME has no receiver bound
-        queue_ttl = 3600,
+        queue_ttl = 3600,              -- seconds receipts/MO wait in the store for an ESME's receiver
+                                       -- (store.limits.outbox_per_account bounds how many)
         match = "first",               -- first matching route, or "longest" prefix
         no_route_status = "ESME_RINVDSTADR",
         -- Routes: prefix / source / system_id / service_type / pattern select

@@ -16,6 +16,13 @@ return {
         format = "text",               -- or "json": one JSON object per line
     },
 
+    -- Messages, receipts waiting for a receiver and id counters live here
+    -- (docs/store.md): var/ at the top of the tree, created on start.
+    store = {
+        path = "../var/smppgw.db",     -- relative to this file; ":memory:" keeps it in memory only
+        sync = "normal",               -- normal: survives a crash of the process; full: a power loss too
+    },
+
     session = {
         window = 10,                   -- requests we keep outstanding (receipts, MO)
         receive_window = 100,          -- peer requests handled at once; past it ESME_RTHROTTLED
@@ -62,8 +69,8 @@ return {
             friends = { "447700900001", "447700900002" },
         },
         max_messages = 100000,         -- messages kept for query_sm / cancel_sm / replace_sm
-        receipt_queue = 10000,         -- receipts held while no receiver of the account is bound
-        receipt_queue_ttl = 3600,      -- seconds a held receipt may wait
+        receipt_queue_ttl = 3600,      -- seconds a receipt waits in the store for a receiver of its
+                                       -- account (store.limits.outbox_per_account bounds how many)
         echo = "keyword",              -- off | keyword: a text starting "echo " comes back as MO | all
         -- mo = { every = 30, system_id = "smppclient1", from = "447700900123", to = "1234", text = "hi" },
     },

@@ -1,4 +1,21 @@
-/* http.c -- HTTP/1.1 server for the API and dashboard (see http.h).
+/* http.c -- HTTP/1.1 server for the API and dashboard (see http.h; the
+ * client that posts callbacks is http_client.c).
+ *
+ * A connection is IDLE (waiting for a request: the head timer on a new
+ * connection, the idle timer after an answer), HEAD (a request's first
+ * byte came: the head timer), BODY (its head passed the checks -- token,
+ * one Authorization header, declared size -- so nothing of a refused body
+ * is ever buffered: the body timer), BUSY (the owner has the request:
+ * reading stops, no timer), or LINGER (an error was answered: what the
+ * client still sends is read and dropped for a moment so that it can read
+ * the answer, then the connection closes). Bytes that came after a
+ * request (pipelining) wait in `pending` and are parsed once the answer
+ * before them is written, so answers go out in order and a client that
+ * does not read its answers stops being read.
+ *
+ * Who owns what: a connection owns its URL, body and pending buffers and
+ * is freed when both of its handles are closed; it is never closed while
+ * the owner holds its request (closing waits for the answer).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,21 +27,11 @@
 #include "http.h"
 #include "log.h"
 
-typedef struct hconn_s {
-    uv_tcp_t      tcp;
-    http_parser   parser;
-    http_req_t    req;
-    char          method[16];
-    char         *url, *body;
-    size_t        url_len, body_len;
-    char          ctype[256], auth[512];
-    char          field[64];       /* the header being read */
-    size_t        header_bytes;
-    int           which;           /* 1 content-type, 2 authorization, 0 other */
-    int           busy;            /* a request is with the owner */
-    int           closing, keep_alive, error;
-    struct hconn_s *next, *prev;
-} hconn_t;
+enum { HC_IDLE, HC_HEAD, HC_BODY, HC_BUSY, HC_LINGER };
+enum { H_OTHER, H_CTYPE, H_AUTH, H_EXPECT };
+
+#define HTTP_LINGER_MS  5000           /* after an error answer, before closing */
+#define HTTP_LINGER_MAX (4u << 20)     /* octets dropped while lingering, at most */
 
 typedef struct hlisten_s {
     uv_tcp_t         tcp;
@@ -33,56 +40,139 @@ typedef struct hlisten_s {
     struct hlisten_s *next;
 } hlisten_t;
 
+typedef struct hconn_s {
+    uv_tcp_t      tcp;                 /* first: the handle's address is the connection's */
+    uv_timer_t    timer;
+    int           handles;             /* open handles; freed when the last closes */
+    http_handler_fn fn;                /* the listener's owner */
+    void         *ud;
+    http_parser   parser;
+    http_req_t    req;
+    int           state;
+    char          method[16];
+    char         *url, *body, *pending;
+    size_t        url_len, body_len, body_cap, pending_len, pending_off;
+    char          ctype[256], auth[512], expect[32];
+    size_t        ctype_len, auth_len, expect_len;
+    char          field[32];           /* the header name being read (its start) */
+    size_t        field_len;
+    int           which, in_value, auth_count;
+    size_t        header_bytes, dropped;
+    size_t        out_bytes;           /* answer octets queued, not yet written */
+    char          addr[48];            /* the peer's address without the port */
+    int           keep_alive, closing, close_when_answered;
+    struct hconn_s *next, *prev;
+} hconn_t;
+
+/* One API per process: the options of the last http_listen hold for
+ * every listener (connections never point back at a listener, which a
+ * shutdown frees while answers are still being written). */
+static http_opts_t opts;
+static char opts_token[256];
 static hlisten_t *listeners;
 static hconn_t *conns;
+static http_stats_t stats;
 static http_parser_settings settings;
+
+void http_opts_default(http_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_connections = 256;
+    o->max_per_address = 32;
+    o->max_body = 1 << 20;
+    o->header_timeout_ms = 10000;
+    o->body_timeout_ms = 30000;
+    o->idle_timeout_ms = 60000;
+}
+
+void http_get_stats(http_stats_t *out) { *out = stats; }
 
 /* -- Connections ---------------------------------------------------------------- */
 
-static void on_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
-    hconn_t *c = (hconn_t *)h;         /* tcp is the first member */
-    if (c->prev) c->prev->next = c->next;
-    else conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    hconn_t *c = h->data;
+    if (--c->handles > 0) return;
     free(c->url);
     free(c->body);
+    free(c->pending);
     free(c);
 }
 
+/* Close now, or (while the owner holds a request) once it is answered. */
 static void conn_close(hconn_t *c)
 {
     if (c->closing) return;
+    if (c->state == HC_BUSY) {
+        c->close_when_answered = 1;
+        return;
+    }
     c->closing = 1;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    if (c->prev) c->prev->next = c->next;
+    else conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    stats.open--;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
+
+static void on_timer(uv_timer_t *t);
+
+static void timer_arm(hconn_t *c, unsigned ms)
+{
+    if (ms) uv_timer_start(&c->timer, on_timer, ms, 0);
+    else uv_timer_stop(&c->timer);
+}
+
+static void pending_drop(hconn_t *c)
+{
+    free(c->pending);
+    c->pending = NULL;
+    c->pending_len = c->pending_off = 0;
+}
+
+/* -- Writing -------------------------------------------------------------------- */
 
 typedef struct hwrite_s {
     uv_write_t req;
     hconn_t   *c;
+    size_t     len;
     int        close_after;
     char       data[1];
 } hwrite_t;
+
+static void resume(hconn_t *c);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     hconn_t *c = req->data;
     free(req);
-    if (status < 0 || !c->error) conn_close(c);
-    /* after an error answer the rest of the request is read and dropped
-     * until the client closes: closing at once would reset the connection
-     * and the client could lose the answer */
+    if (c->closing) return;
+    /* after an error answer (LINGER) the client closes, or the timer does:
+     * closing at once could reset the connection before it read the answer */
+    if (status < 0 || c->state != HC_LINGER) conn_close(c);
 }
 
 static void on_written(uv_write_t *req, int status)
 {
     hwrite_t *w = (hwrite_t *)req;
     hconn_t *c = w->c;
-    int close_after = w->close_after || status < 0;
+    int close_after = w->close_after;
     uv_shutdown_t *sd;
+    c->out_bytes -= w->len;
     free(w);
-    if (!close_after || c->closing) return;
-    if (status < 0 || !(sd = malloc(sizeof *sd))) {
+    if (c->closing) return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!close_after) {
+        if (c->state == HC_IDLE && c->out_bytes == 0) resume(c);
+        return;
+    }
+    if (!(sd = malloc(sizeof *sd))) {
         conn_close(c);
         return;
     }
@@ -93,16 +183,41 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
+static void write_raw(hconn_t *c, const char *head, size_t hlen, const char *body, size_t blen,
+                      int close_after)
+{
+    hwrite_t *w = malloc(sizeof *w + hlen + blen);
+    uv_buf_t buf;
+    if (!w) {
+        conn_close(c);
+        return;
+    }
+    memcpy(w->data, head, hlen);
+    if (blen) memcpy(w->data + hlen, body, blen);
+    w->c = c;
+    w->len = hlen + blen;
+    w->close_after = close_after;
+    c->out_bytes += w->len;
+    buf = uv_buf_init(w->data, (unsigned)w->len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
+        c->out_bytes -= w->len;
+        free(w);
+        conn_close(c);
+    }
+}
+
 static const char *reason(int status)
 {
     switch (status) {
     case 200: return "OK";
     case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
@@ -110,6 +225,7 @@ static const char *reason(int status)
     case 422: return "Unprocessable Entity";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -117,112 +233,253 @@ static const char *reason(int status)
     }
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
-
-static void send_response(hconn_t *c, int status, const char *ctype, const char *body, size_t len,
-                          int close_after)
+static int response_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after)
 {
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s\r\n",
-                     status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
-    hwrite_t *w = malloc(sizeof *w + (size_t)n + len);
-    uv_buf_t buf;
-    if (!w) {
-        conn_close(c);
-        return;
-    }
-    memcpy(w->data, head, (size_t)n);
-    if (len) memcpy(w->data + n, body, len);
-    w->c = c;
-    w->close_after = close_after;
-    buf = uv_buf_init(w->data, (unsigned)(n + (int)len));
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
-        free(w);
-        conn_close(c);
-    }
+    return snprintf(head, n,
+                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                    "Cache-Control: no-store\r\n%s\r\n",
+                    status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
 }
 
-/* An error found while parsing: answer with a JSON error and close. */
+/* An error found before the owner saw the request: a JSON answer, then
+ * LINGER until the client closes (or the timer). */
 static void fail(hconn_t *c, int status, const char *what)
 {
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
-    c->error = 1;                      /* what follows is read and dropped */
-    send_response(c, status, "application/json", body, (size_t)n, 1);
+    char head[256], body[256];
+    int hn, bn;
+    if (c->closing || c->state == HC_LINGER) return;
+    bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
+    hn = response_head(head, sizeof head, status, "application/json", (size_t)bn, 1);
+    c->state = HC_LINGER;
+    c->dropped = 0;
+    pending_drop(c);
+    timer_arm(c, HTTP_LINGER_MS);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);   /* to drop what follows */
+    write_raw(c, head, (size_t)hn, body, (size_t)bn, 1);
 }
 
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len)
 {
     hconn_t *c = conn;
-    int keep = c->keep_alive && !c->closing;
-    c->busy = 0;
-    if (c->closing) return;
-    send_response(c, status, content_type ? content_type : "text/plain", body, len, !keep);
-    /* reset for the next request on this connection */
-    c->url_len = c->body_len = 0;
-    c->ctype[0] = c->auth[0] = '\0';
-    c->header_bytes = 0;
-    if (keep) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    char head[256];
+    int n, keep;
+    if (c->state != HC_BUSY) return;
+    c->state = HC_IDLE;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+    if (c->close_when_answered || c->closing) {
+        conn_close(c);
+        return;
+    }
+    keep = c->keep_alive && listeners != NULL;
+    n = response_head(head, sizeof head, status, content_type ? content_type : "text/plain", len, !keep);
+    /* the idle timer also bounds a client that never reads this answer */
+    timer_arm(c, opts.idle_timeout_ms);
+    write_raw(c, head, (size_t)n, body, len, !keep);
+    /* the next request (pipelined or not) is read once this is written */
 }
 
 /* -- Parser callbacks --------------------------------------------------------------- */
 
-static int append(char **buf, size_t *len, const char *at, size_t n, size_t max)
+static int append(char **buf, size_t *len, size_t *cap, const char *at, size_t n, size_t max)
 {
     char *p;
+    size_t want;
     if (*len + n > max) return -1;
-    if (!(p = realloc(*buf, *len + n + 1))) return -1;
-    memcpy(p + *len, at, n);
+    if (*len + n + 1 > *cap) {
+        want = *cap ? *cap * 2 : 256;
+        while (want < *len + n + 1) want *= 2;
+        if (want > max + 1) want = max + 1;
+        if (!(p = realloc(*buf, want))) return -1;
+        *buf = p;
+        *cap = want;
+    }
+    memcpy(*buf + *len, at, n);
     *len += n;
-    p[*len] = '\0';
-    *buf = p;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+static int on_begin(http_parser *p)
+{
+    hconn_t *c = p->data;
+    c->state = HC_HEAD;
+    c->url_len = c->body_len = 0;
+    c->ctype_len = c->auth_len = c->expect_len = c->field_len = 0;
+    c->ctype[0] = c->auth[0] = c->expect[0] = '\0';
+    c->which = c->in_value = c->auth_count = 0;
+    c->header_bytes = 0;
+    timer_arm(c, opts.header_timeout_ms);
     return 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     hconn_t *c = p->data;
-    if (append(&c->url, &c->url_len, at, n, HTTP_MAX_URL)) {
+    char *u;
+    if (c->url_len + n > HTTP_MAX_URL) {
         fail(c, 414, "URL too long");
         return -1;
     }
+    if (!(u = realloc(c->url, c->url_len + n + 1))) {
+        fail(c, 503, "out of memory");
+        return -1;
+    }
+    memcpy(u + c->url_len, at, n);
+    c->url = u;
+    c->url_len += n;
+    u[c->url_len] = '\0';
     return 0;
+}
+
+static int header_size(hconn_t *c, size_t n)
+{
+    c->header_bytes += n;
+    if (c->header_bytes <= HTTP_MAX_HEADER) return 0;
+    fail(c, 431, "headers too large");
+    return -1;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     hconn_t *c = p->data;
-    c->header_bytes += n;
-    if (c->header_bytes > HTTP_MAX_HEADER) {
-        fail(c, 431, "headers too large");
-        return -1;
+    size_t room;
+    if (header_size(c, n)) return -1;
+    if (c->in_value) {                       /* a new header begins */
+        c->in_value = 0;
+        c->field_len = 0;
     }
-    snprintf(c->field, sizeof c->field, "%.*s", (int)n, at);
-    c->which = !strcasecmp(c->field, "content-type") ? 1 : !strcasecmp(c->field, "authorization") ? 2 : 0;
+    room = c->field_len < sizeof c->field - 1 ? sizeof c->field - 1 - c->field_len : 0;
+    memcpy(c->field + c->field_len, at, n < room ? n : room);
+    c->field_len += n;                       /* past the buffer: a name we do not need */
+    c->field[c->field_len < sizeof c->field ? c->field_len : sizeof c->field - 1] = '\0';
     return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     hconn_t *c = p->data;
-    c->header_bytes += n;
-    if (c->header_bytes > HTTP_MAX_HEADER) {
-        fail(c, 431, "headers too large");
+    char *dst = NULL;
+    size_t *len = NULL, cap = 0;
+    if (header_size(c, n)) return -1;
+    if (!c->in_value) {                      /* the name is complete */
+        c->in_value = 1;
+        c->which = c->field_len >= sizeof c->field ? H_OTHER
+                 : !strcasecmp(c->field, "content-type") ? H_CTYPE
+                 : !strcasecmp(c->field, "authorization") ? H_AUTH
+                 : !strcasecmp(c->field, "expect") ? H_EXPECT : H_OTHER;
+        if (c->which == H_AUTH && ++c->auth_count > 1) {
+            fail(c, 400, "two Authorization headers");
+            return -1;
+        }
+        if (c->which == H_CTYPE) c->ctype_len = 0;
+        if (c->which == H_EXPECT) c->expect_len = 0;
+    }
+    switch (c->which) {
+    case H_CTYPE: dst = c->ctype; len = &c->ctype_len; cap = sizeof c->ctype; break;
+    case H_AUTH: dst = c->auth; len = &c->auth_len; cap = sizeof c->auth; break;
+    case H_EXPECT: dst = c->expect; len = &c->expect_len; cap = sizeof c->expect; break;
+    default: return 0;
+    }
+    if (*len + n >= cap) {
+        fail(c, 431, c->which == H_AUTH ? "Authorization header too long" : "header too long");
         return -1;
     }
-    if (c->which == 1) snprintf(c->ctype, sizeof c->ctype, "%.*s", (int)n, at);
-    if (c->which == 2) snprintf(c->auth, sizeof c->auth, "%.*s", (int)n, at);
+    memcpy(dst + *len, at, n);
+    *len += n;
+    dst[*len] = '\0';
+    return 0;
+}
+
+/* a and b equal, in time that depends on b's length only */
+static int same_secret(const char *a, size_t alen, const char *b, size_t blen)
+{
+    volatile unsigned char d = (unsigned char)(alen != blen);
+    size_t i;
+    for (i = 0; i < blen; i++) d |= (unsigned char)((i < alen ? a[i] : 0) ^ b[i]);
+    return d == 0;
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* The request carries the listener's token: "Authorization: Bearer TOKEN"
+ * or a "token=TOKEN" query parameter. */
+static int authorized(hconn_t *c)
+{
+    const char *token = opts.token, *q;
+    size_t tlen;
+    if (!token || !*token) return 1;
+    tlen = strlen(token);
+    if (c->auth_len > 7 && !strncasecmp(c->auth, "Bearer ", 7)
+        && same_secret(c->auth + 7, c->auth_len - 7, token, tlen))
+        return 1;
+    q = c->url ? strchr(c->url, '?') : NULL;
+    while (q && *q) {
+        q++;
+        if (!strncmp(q, "token=", 6)) {
+            char v[sizeof opts_token];
+            size_t n = 0;
+            int hi, lo;
+            for (q += 6; *q && *q != '&' && n < sizeof v - 1; q++) {
+                if (*q == '%' && (hi = hexval(q[1])) >= 0 && (lo = hexval(q[2])) >= 0) {
+                    v[n++] = (char)(hi * 16 + lo);
+                    q += 2;
+                } else {
+                    v[n++] = *q == '+' ? ' ' : *q;
+                }
+            }
+            if (same_secret(v, n, token, tlen)) return 1;
+        }
+        q = strchr(q, '&');
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    hconn_t *c = p->data;
+    const http_opts_t *o = &opts;
+    int chunked = (p->flags & F_CHUNKED) != 0;
+    uint64_t declared = chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
+    char msg[64];
+    if (!authorized(c)) {
+        stats.unauthorized++;
+        fail(c, 401, "missing or wrong token (Authorization: Bearer ... or ?token=...)");
+        return -1;
+    }
+    if (declared > o->max_body) {
+        snprintf(msg, sizeof msg, "body larger than %zu octets", o->max_body);
+        fail(c, 413, msg);
+        return -1;
+    }
+    if (declared && !(c->body = malloc((size_t)declared + 1))) {
+        fail(c, 503, "out of memory");
+        return -1;
+    }
+    c->body_cap = declared ? (size_t)declared + 1 : 0;
+    c->state = HC_BODY;
+    timer_arm(c, o->body_timeout_ms);
+    if ((declared || chunked) && !strcasecmp(c->expect, "100-continue")) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        write_raw(c, cont, sizeof cont - 1, NULL, 0, 0);
+    }
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     hconn_t *c = p->data;
-    if (append(&c->body, &c->body_len, at, n, HTTP_MAX_BODY)) {
-        fail(c, 413, "body larger than 1 MiB");
+    char msg[64];
+    if (append(&c->body, &c->body_len, &c->body_cap, at, n, opts.max_body)) {
+        snprintf(msg, sizeof msg, "body larger than %zu octets", opts.max_body);
+        fail(c, 413, msg);
         return -1;
     }
     return 0;
@@ -234,23 +491,64 @@ static int on_complete(http_parser *p)
     snprintf(c->method, sizeof c->method, "%s", http_method_str((enum http_method)p->method));
     c->keep_alive = http_should_keep_alive(p);
     c->req.method = c->method;
-    c->req.url = c->url ? c->url : "/";
+    c->req.url = c->url && c->url_len ? c->url : "/";
     c->req.body = c->body ? c->body : "";
     c->req.body_len = c->body_len;
     c->req.content_type = c->ctype;
     c->req.authorization = c->auth;
     c->req.conn = c;
-    c->busy = 1;
-    /* one request at a time: reading resumes once it is answered */
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    return 1;   /* stop parsing here; the rest of this read (pipelining) is dropped */
+    c->state = HC_BUSY;
+    timer_arm(c, 0);
+    http_parser_pause(p, 1);                /* one request at a time: the rest waits */
+    return 0;
 }
 
 /* -- Reading --------------------------------------------------------------------------- */
 
+/* Feed bytes to the parser; returns how many it took (fewer when a request
+ * completed: the rest belongs to the next one). */
+static size_t parse(hconn_t *c, const char *data, size_t len)
+{
+    size_t n = http_parser_execute(&c->parser, &settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->closing || c->state == HC_LINGER) return len;
+    if (e == HPE_PAUSED) {
+        http_parser_pause(&c->parser, 0);
+        return n;
+    }
+    if (e != HPE_OK) {
+        fail(c, 400, http_errno_description(e));
+        return len;
+    }
+    return len;
+}
+
+static void dispatch(hconn_t *c)
+{
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->fn(&c->req, c->ud);
+}
+
+/* The answer is written: parse what came after the request, then read. */
+static void resume(hconn_t *c)
+{
+    while (c->pending && c->state == HC_IDLE && !c->closing) {
+        size_t n = parse(c, c->pending + c->pending_off, c->pending_len - c->pending_off);
+        c->pending_off += n;
+        if (c->pending_off >= c->pending_len) pending_drop(c);
+        if (c->state == HC_BUSY) {
+            dispatch(c);
+            return;
+        }
+    }
+    if (c->closing || c->state == HC_LINGER) return;
+    if (c->state == HC_IDLE) timer_arm(c, opts.idle_timeout_ms);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-    static char shared[16384];
+    static char shared[65536];
     (void)h;
     (void)hint;
     *buf = uv_buf_init(shared, sizeof shared);
@@ -258,46 +556,144 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
-    hconn_t *c = (hconn_t *)st;
-    hlisten_t *l = st->data;
+    hconn_t *c = st->data;
+    size_t n, len = nread > 0 ? (size_t)nread : 0;
     if (nread < 0) {
         conn_close(c);
         return;
     }
-    if (nread == 0 || c->busy || c->error) return;
-    http_parser_execute(&c->parser, &settings, buf->base, (size_t)nread);
-    if (c->error) return;
-    if (c->busy) {
-        l->fn(&c->req, l->ud);
+    if (!len || c->closing) return;
+    if (c->state == HC_LINGER) {             /* after an error answer: dropped */
+        c->dropped += len;
+        if (c->dropped > HTTP_LINGER_MAX) conn_close(c);
         return;
     }
-    if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK)
-        fail(c, 400, http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+    if (c->state == HC_BUSY || c->pending) { /* a read that raced the stop: after the rest */
+        char *p = realloc(c->pending, c->pending_len + len);
+        uv_read_stop(st);
+        if (!p) {
+            conn_close(c);
+            return;
+        }
+        memcpy(p + c->pending_len, buf->base, len);
+        c->pending = p;
+        c->pending_len += len;
+        return;
+    }
+    n = parse(c, buf->base, len);
+    if (c->state != HC_BUSY) return;
+    if (n < len) {                           /* pipelined: kept for after the answer */
+        if (!(c->pending = malloc(len - n))) {
+            c->close_when_answered = 1;
+        } else {
+            memcpy(c->pending, buf->base + n, len - n);
+            c->pending_len = len - n;
+            c->pending_off = 0;
+        }
+    }
+    dispatch(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    hconn_t *c = t->data;
+    switch (c->state) {
+    case HC_HEAD:
+        stats.timeouts++;
+        fail(c, 408, "request head not received in time");
+        break;
+    case HC_BODY:
+        stats.timeouts++;
+        fail(c, 408, "request body not received in time");
+        break;
+    case HC_BUSY:
+        break;
+    default:                                 /* idle, or lingering after an error */
+        conn_close(c);
+    }
+}
+
+/* -- Accepting ------------------------------------------------------------------------- */
+
+static size_t count_from(const char *addr)
+{
+    size_t k = 0;
+    hconn_t *c;
+    for (c = conns; c; c = c->next)
+        if (!strcmp(c->addr, addr)) k++;
+    return k;
+}
+
+static void peer_address(uv_tcp_t *t, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, n, "?");
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) != 0) return;
+    if (ss.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&ss, out, n);
+    else uv_ip4_name((struct sockaddr_in *)&ss, out, n);
+}
+
+/* Past a limit: a 503 if the socket takes it at once, then close. */
+static void refuse(hconn_t *c, const char *why)
+{
+    char msg[512];
+    int bn, hn;
+    uv_buf_t buf;
+    char body[200];
+    stats.refused++;
+    log_msg(LOG_WARN, 0, "HTTP connection from %s refused: %s", c->addr, why);
+    bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
+    hn = response_head(msg, sizeof msg - sizeof body, 503, "application/json", (size_t)bn, 1);
+    memcpy(msg + hn, body, (size_t)bn);
+    buf = uv_buf_init(msg, (unsigned)(hn + bn));
+    uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
     hlisten_t *l = server->data;
+    const http_opts_t *o = &opts;
     hconn_t *c;
-    if (status < 0 || !(c = calloc(1, sizeof *c))) return;
+    if (status < 0) {                        /* out of descriptors: libuv dropped it */
+        stats.refused++;
+        log_msg(LOG_WARN, 0, "HTTP connection refused: %s", uv_strerror(status));
+        return;
+    }
+    if (!(c = calloc(1, sizeof *c))) return;
     uv_tcp_init(server->loop, &c->tcp);
-    c->tcp.data = l;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
         return;
     }
-    /* the handle's data is the listener (its handler); the parser's is
-     * the connection */
+    peer_address(&c->tcp, c->addr, sizeof c->addr);
+    if (o->max_connections && stats.open >= o->max_connections) {
+        refuse(c, "too many HTTP connections (http.max_connections)");
+        return;
+    }
+    if (o->max_per_address && count_from(c->addr) >= o->max_per_address) {
+        refuse(c, "too many HTTP connections from this address (http.max_per_address)");
+        return;
+    }
+    uv_timer_init(server->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    c->fn = l->fn;
+    c->ud = l->ud;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->next = conns;
     if (conns) conns->prev = c;
     conns = c;
+    stats.open++;
+    c->state = HC_IDLE;
+    timer_arm(c, o->header_timeout_ms);      /* a new connection owes a request head */
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-int http_listen(uv_loop_t *loop, const char *host, int port, http_handler_fn fn, void *ud,
-                int *bound)
+int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *o,
+                http_handler_fn fn, void *ud, int *bound)
 {
     struct sockaddr_storage ss;
     hlisten_t *l;
@@ -306,12 +702,19 @@ int http_listen(uv_loop_t *loop, const char *host, int port, http_handler_fn fn,
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) && uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
         return UV_EINVAL;
     http_parser_settings_init(&settings);
+    settings.on_message_begin = on_begin;
     settings.on_url = on_url;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_complete;
+    if (o && o->token && strlen(o->token) >= sizeof opts_token) return UV_EINVAL;
     if (!(l = calloc(1, sizeof *l))) return UV_ENOMEM;
+    if (o) opts = *o;
+    else http_opts_default(&opts);
+    snprintf(opts_token, sizeof opts_token, "%s", opts.token ? opts.token : "");
+    opts.token = opts_token;
     l->fn = fn;
     l->ud = ud;
     uv_tcp_init(loop, &l->tcp);
@@ -343,123 +746,6 @@ void http_close_all(void)
     }
     for (c = conns; c; c = next) {
         next = c->next;
-        if (!c->busy) conn_close(c);
-        else c->keep_alive = 0;     /* closes after its answer */
+        conn_close(c);                       /* a busy one closes after its answer */
     }
-}
-
-/* -- Client: POST to a callback URL ----------------------------------------------------- */
-
-typedef struct hpost_s {
-    uv_tcp_t      tcp;
-    uv_timer_t    timer;
-    uv_connect_t  connect;
-    uv_write_t    write;
-    http_post_fn  cb;
-    void         *arg;
-    char          answer[64];      /* the status line is all we read */
-    size_t        answer_len;
-    int           done, handles;
-    size_t        len;
-    char          data[1];         /* the whole request */
-} hpost_t;
-
-static void post_closed(uv_handle_t *h)
-{
-    hpost_t *p = h->data;
-    if (--p->handles == 0) free(p);
-}
-
-static void post_finish(hpost_t *p, int status)
-{
-    if (p->done) return;
-    p->done = 1;
-    p->cb(status, p->arg);
-    uv_close((uv_handle_t *)&p->tcp, post_closed);
-    uv_close((uv_handle_t *)&p->timer, post_closed);
-}
-
-static void post_timeout(uv_timer_t *t)
-{
-    post_finish(t->data, UV_ETIMEDOUT);
-}
-
-static void post_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    hpost_t *p = h->data;
-    (void)hint;
-    if (p->answer_len >= sizeof p->answer - 1) {
-        static char sink[4096];             /* past the status line: dropped */
-        *buf = uv_buf_init(sink, sizeof sink);
-        return;
-    }
-    *buf = uv_buf_init(p->answer + p->answer_len, (unsigned)(sizeof p->answer - 1 - p->answer_len));
-}
-
-static void post_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-    hpost_t *p = st->data;
-    int code;
-    if (nread > 0 && buf->base == p->answer + p->answer_len) p->answer_len += (size_t)nread;
-    p->answer[p->answer_len] = '\0';
-    if (sscanf(p->answer, "HTTP/%*d.%*d %d", &code) == 1 && strchr(p->answer, '\n')) {
-        post_finish(p, code);
-        return;
-    }
-    if (nread < 0) post_finish(p, nread == UV_EOF ? UV_EPROTO : (int)nread);
-}
-
-static void post_written(uv_write_t *req, int status)
-{
-    hpost_t *p = req->data;
-    if (status < 0) post_finish(p, status);
-    else uv_read_start((uv_stream_t *)&p->tcp, post_alloc, post_read);
-}
-
-static void post_connected(uv_connect_t *req, int status)
-{
-    hpost_t *p = req->data;
-    uv_buf_t buf;
-    if (status < 0) {
-        post_finish(p, status);
-        return;
-    }
-    buf = uv_buf_init(p->data, (unsigned)p->len);
-    p->write.data = p;
-    if ((status = uv_write(&p->write, (uv_stream_t *)&p->tcp, &buf, 1, post_written)) < 0)
-        post_finish(p, status);
-}
-
-int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
-              const char *content_type, const char *body, size_t len, http_post_fn cb, void *arg)
-{
-    struct sockaddr_storage ss;
-    hpost_t *p;
-    char head[512];
-    int n, rc;
-    if (!strcmp(host, "localhost")) host = "127.0.0.1";
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) && uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
-        return UV_EINVAL;
-    n = snprintf(head, sizeof head,
-                 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n", path, host, port, content_type, len);
-    if (n < 0 || (size_t)n >= sizeof head) return UV_EINVAL;
-    if (!(p = calloc(1, sizeof *p + (size_t)n + len))) return UV_ENOMEM;
-    memcpy(p->data, head, (size_t)n);
-    memcpy(p->data + n, body, len);
-    p->len = (size_t)n + len;
-    p->cb = cb;
-    p->arg = arg;
-    uv_tcp_init(loop, &p->tcp);
-    uv_timer_init(loop, &p->timer);
-    p->tcp.data = p->timer.data = p->connect.data = p;
-    p->handles = 2;
-    uv_timer_start(&p->timer, post_timeout, 10000, 0);
-    if ((rc = uv_tcp_connect(&p->connect, &p->tcp, (struct sockaddr *)&ss, post_connected)) < 0) {
-        p->done = 1;
-        uv_close((uv_handle_t *)&p->tcp, post_closed);
-        uv_close((uv_handle_t *)&p->timer, post_closed);
-        return rc;
-    }
-    return 0;
 }

@@ -1,16 +1,18 @@
 /* http.h -- a small HTTP/1.1 server on libuv for the API and the dashboard,
- * parsing with Debian's http-parser. One request at a time per connection
- * (reading pauses until it is answered); keep-alive; bounded sizes.
- * Knows nothing of Lua: the owner's handler answers with http_respond().
+ * parsing with Debian's http-parser. Keep-alive and pipelining (requests
+ * are answered one at a time, in order); bounded sizes, connections and
+ * times; the token is checked at the end of the request head, before any
+ * body is read. Knows nothing of Lua: the owner's handler answers with
+ * http_respond().
  */
 #ifndef SMPPGW_HTTP_H
 #define SMPPGW_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define HTTP_MAX_URL    8192
-#define HTTP_MAX_BODY   (1 << 20)
 #define HTTP_MAX_HEADER 8192
 
 typedef struct http_req_s {
@@ -23,14 +25,42 @@ typedef struct http_req_s {
     void       *conn;           /* pass to http_respond */
 } http_req_t;
 
+/* What a listener accepts. Limits count over every listener of the
+ * process; 0 means "no limit" for the counts and "never" for the times. */
+typedef struct http_opts_s {
+    const char *token;              /* required token (NULL or "": none); copied */
+    size_t      max_connections;    /* connections open at once */
+    size_t      max_per_address;    /* connections open from one peer address */
+    size_t      max_body;           /* request body octets (413 past it) */
+    unsigned    header_timeout_ms;  /* a new connection or a request's first
+                                       byte -> the end of its head (408) */
+    unsigned    body_timeout_ms;    /* the end of the head -> the end of the body (408) */
+    unsigned    idle_timeout_ms;    /* after an answer, the wait for the next request */
+} http_opts_t;
+
+/* The defaults: 256 connections, 32 per address, 1 MiB bodies, 10 s for
+ * a head, 30 s for a body, 60 s idle between requests, no token. */
+void http_opts_default(http_opts_t *o);
+
+/* Counters for /stats. */
+typedef struct http_stats_s {
+    uint64_t open;              /* connections open now */
+    uint64_t refused;           /* connections refused past a limit (503) */
+    uint64_t timeouts;          /* requests cut off by the head or body timeout (408) */
+    uint64_t unauthorized;      /* requests refused for a missing or wrong token (401) */
+} http_stats_t;
+void http_get_stats(http_stats_t *out);
+
 /* Called once per request; the owner must call http_respond(req->conn, ...)
  * exactly once, now or later. `req` and its strings live until then. */
 typedef void (*http_handler_fn)(const http_req_t *req, void *ud);
 
-/* Listen on host:port (port 0: any; the bound one in *bound). Returns 0 or
- * a negative libuv error. */
-int http_listen(uv_loop_t *loop, const char *host, int port, http_handler_fn fn, void *ud,
-                int *bound);
+/* Listen on host:port (port 0: any; the bound one in *bound) with `opts`
+ * (NULL: the defaults; copied). There is one API per process: the options
+ * of the last call hold for every listener. Returns 0 or a negative libuv
+ * error (UV_EINVAL also for a token of 256 octets or more). */
+int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *opts,
+                http_handler_fn fn, void *ud, int *bound);
 
 /* Answer the request of `conn`. The body is copied. */
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len);

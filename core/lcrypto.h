@@ -4,7 +4,8 @@
 
 #include <lua.h>
 
-/* Add pbkdf2, random_hex, same_secret to the table on top of the stack. */
+/* Add pbkdf2, pbkdf2_queue (on libuv's thread pool), random_hex,
+ * secret_tag and same_secret to the table on top of the stack. */
 void lcrypto_register(lua_State *L);
 
 #endif /* SMPPGW_LCRYPTO_H */

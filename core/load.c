@@ -16,7 +16,11 @@
  * standard error (rewritten in place on a terminal, one line a second
  * otherwise), so that standard output holds only the result.
  *
- *   build/smppgw bench [options] [HOST:PORT]      (see load_usage below)
+ * Messages go from --from to --to, or to each number of --to-range in
+ * turn (the n-th message sent to the n-th number, cycling), so a peer that
+ * routes or limits by destination sees them spread as told.
+ *
+ *   build/smppgw bench [options] [HOST:PORT]      (see load_opts.c)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,218 +29,10 @@
 #include <unistd.h>
 
 #include "load.h"
+#include "load_hist.h"
+#include "load_opts.h"
 #include "log.h"
 #include "net.h"
-
-/* -- Options --------------------------------------------------------------- */
-
-typedef struct load_opts_s {
-    char        host[256];
-    int         port;
-    unsigned    sessions;       /* --sessions N */
-    unsigned    window;         /* --window W: outstanding submit_sm per session */
-    double      duration;       /* --duration S (0 = no time limit) */
-    unsigned long long count;   /* --count M: total submit_sm (0 = no limit) */
-    double      rate;           /* --rate R: submit_sm/s over all sessions (0 = max) */
-    unsigned    size;           /* --size BYTES of short_message */
-    unsigned    idle;           /* --idle N: bind N sessions and hold them */
-    const char *system_id, *password;
-    int         json;
-    int         transmitter;    /* --bind tx (default trx) */
-    unsigned    coding;         /* --coding N: data_coding */
-    int         data_sm;        /* --data-sm: data_sm with message_payload */
-    int         dlr;            /* --dlr: ask for receipts and count them */
-    int         quiet;          /* --quiet: no progress line */
-} load_opts_t;
-
-static void load_usage(FILE *f)
-{
-    fputs("usage: smppgw bench [options] [HOST:PORT]      (default 127.0.0.1:2775)\n"
-          "Binds sessions and keeps submit_sm (or data_sm) outstanding on each.\n"
-          "  --sessions N      sessions to bind (default 1)\n"
-          "  --window W        submit_sm outstanding per session (default 10)\n"
-          "  --duration S      seconds of sending (default 10; 0 = no limit)\n"
-          "  --count M         stop after M submit_sm in total (no time limit unless\n"
-          "                    --duration is also given)\n"
-          "  --rate R          submit_sm per second over all sessions (default 0 =\n"
-          "                    as fast as responses come back)\n"
-          "  --size BYTES      message length, 0..254 (default 20)\n"
-          "  --coding N        data_coding of the messages (default 0)\n"
-          "  --data-sm         send data_sm (text in message_payload) instead of submit_sm\n"
-          "  --bind trx|tx     bind as transceiver (default) or transmitter\n"
-          "  --dlr             ask for delivery receipts (needs trx), count them and\n"
-          "                    their latency; waits up to 10 s for them at the end\n"
-          "  --quiet           no progress line on standard error\n"
-          "  --idle N          only bind N sessions and hold them idle until\n"
-          "                    SIGINT/SIGTERM or --duration; prints \"bound N of N\"\n"
-          "  --system-id ID    bind system_id (default smppclient1)\n"
-          "  --password PW     bind password (default password)\n"
-          "  --json            print the results as one JSON object\n"
-          "  --help            this text\n"
-          "Results: sent; ok (ESME_ROK); failed (other statuses and errors such as\n"
-          "\"closed\", by name); timeouts (no response in 30 s); throughput in round\n"
-          "trips/s from the first send to the last response; latency in microseconds\n"
-          "from sess_send to the response (min, p50, p90, p99, p99.9, max).\n", f);
-}
-
-/* Parse a number option into *out; 0 on success, -1 if it is not one. */
-static int load_parse_num(const char *s, double min, double max, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || v != v || v < min || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
-/* HOST:PORT (the host may be an IPv4/IPv6 literal or "localhost"). */
-static int load_parse_addr(const char *s, load_opts_t *o)
-{
-    const char *colon = strrchr(s, ':');
-    double port;
-    size_t hl;
-    if (!colon || colon == s || load_parse_num(colon + 1, 1, 65535, &port)) return -1;
-    hl = (size_t)(colon - s);
-    if (s[0] == '[' && colon[-1] == ']') { s++; hl -= 2; }   /* [::1]:2775 */
-    if (hl == 0 || hl >= sizeof o->host) return -1;
-    memcpy(o->host, s, hl);
-    o->host[hl] = '\0';
-    o->port = (int)port;
-    return 0;
-}
-
-/* Fill *o from argv; returns 0, 1 for --help, -1 (with a message) on error. */
-static int load_parse_args(int argc, char **argv, load_opts_t *o)
-{
-    int i, have_duration = 0;
-    double v;
-    memset(o, 0, sizeof *o);
-    strcpy(o->host, "127.0.0.1");
-    o->port = 2775;
-    o->sessions = 1;
-    o->window = 10;
-    o->duration = 10;
-    o->size = 20;
-    o->system_id = "smppclient1";
-    o->password = "password";
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
-        if (!strcmp(a, "--json")) { o->json = 1; continue; }
-        if (!strcmp(a, "--data-sm")) { o->data_sm = 1; continue; }
-        if (!strcmp(a, "--dlr")) { o->dlr = 1; continue; }
-        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
-        if (a[0] != '-') {
-            if (load_parse_addr(a, o)) {
-                fprintf(stderr, "smppgw bench: %s is not HOST:PORT\n", a);
-                return -1;
-            }
-            continue;
-        }
-        if (!val) {
-            fprintf(stderr, "smppgw bench: %s needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (!strcmp(a, "--system-id")) { o->system_id = val; continue; }
-        if (!strcmp(a, "--password")) { o->password = val; continue; }
-        if (!strcmp(a, "--bind")) {
-            if (strcmp(val, "trx") && strcmp(val, "tx")) {
-                fprintf(stderr, "smppgw bench: --bind takes trx or tx, not %s\n", val);
-                return -1;
-            }
-            o->transmitter = !strcmp(val, "tx");
-            continue;
-        }
-        if (!strcmp(a, "--sessions") && !load_parse_num(val, 1, 1000000, &v)) o->sessions = (unsigned)v;
-        else if (!strcmp(a, "--window") && !load_parse_num(val, 1, 100000, &v)) o->window = (unsigned)v;
-        else if (!strcmp(a, "--duration") && !load_parse_num(val, 0, 1e6, &v)) {
-            o->duration = v;
-            have_duration = 1;
-        }
-        else if (!strcmp(a, "--count") && !load_parse_num(val, 1, 1e15, &v)) o->count = (unsigned long long)v;
-        else if (!strcmp(a, "--rate") && !load_parse_num(val, 0, 1e9, &v)) o->rate = v;
-        else if (!strcmp(a, "--size") && !load_parse_num(val, 0, PDU_MAX_SHORT_MESSAGE, &v)) o->size = (unsigned)v;
-        else if (!strcmp(a, "--idle") && !load_parse_num(val, 1, 1000000, &v)) o->idle = (unsigned)v;
-        else if (!strcmp(a, "--coding") && !load_parse_num(val, 0, 255, &v)) o->coding = (unsigned)v;
-        else {
-            fprintf(stderr, "smppgw bench: bad option or value: %s %s\n", a, val);
-            return -1;
-        }
-    }
-    /* --count alone runs until the count is done; --idle holds until a signal. */
-    if ((o->count || o->idle) && !have_duration) o->duration = 0;
-    if (o->idle) o->sessions = o->idle;
-    if (o->dlr && o->transmitter) {
-        fprintf(stderr, "smppgw bench: --dlr needs --bind trx (receipts arrive on the session)\n");
-        return -1;
-    }
-    return 0;
-}
-
-/* -- Latency histogram ------------------------------------------------------ */
-
-/* HdrHistogram-style log-linear buckets over 0..60 s in microseconds with 2
- * significant digits: bucket b >= 1 covers [128 << b, 256 << b) in 128 equal
- * steps of 1 << b (relative error below 1/128); bucket 0 covers 0..255 in
- * steps of 1. Recording is O(1) and the memory fixed, whatever the count. */
-#define HIST_SUB_BITS  7                          /* 128 sub-buckets per half */
-#define HIST_SUB_HALF  (1u << HIST_SUB_BITS)
-#define HIST_MAX_US    60000000ull                /* 60 s */
-#define HIST_BUCKETS   19                         /* 256 << 18 > 60 s */
-#define HIST_SLOTS     ((HIST_BUCKETS + 1) * HIST_SUB_HALF)
-
-typedef struct load_hist_s {
-    uint64_t counts[HIST_SLOTS];
-    uint64_t total, min, max;
-} load_hist_t;
-
-/* Index of the slot that holds value v (microseconds). */
-static unsigned load_hist_index(uint64_t v)
-{
-    unsigned bucket = 0;
-    while ((v >> bucket) >= 2 * HIST_SUB_HALF) bucket++;   /* at most 18 steps */
-    if (bucket == 0) return (unsigned)v;                   /* 0..255 */
-    return (bucket + 1) * HIST_SUB_HALF + (unsigned)((v >> bucket) - HIST_SUB_HALF);
-}
-
-/* Highest value that lands in slot i (what HdrHistogram reports). */
-static uint64_t load_hist_value(unsigned i)
-{
-    unsigned bucket;
-    if (i < 2 * HIST_SUB_HALF) return i;
-    bucket = i / HIST_SUB_HALF - 1;
-    return (((uint64_t)(i % HIST_SUB_HALF + HIST_SUB_HALF)) << bucket) + ((1ull << bucket) - 1);
-}
-
-static void load_hist_record(load_hist_t *h, uint64_t us)
-{
-    if (us > HIST_MAX_US) us = HIST_MAX_US;
-    h->counts[load_hist_index(us)]++;
-    if (h->total == 0 || us < h->min) h->min = us;
-    if (us > h->max) h->max = us;
-    h->total++;
-}
-
-/* The value at percentile p (0..100): the smallest slot whose cumulative
- * count reaches ceil(p% of total), reported as that slot's highest value
- * and never above the exact maximum. */
-static uint64_t load_hist_percentile(const load_hist_t *h, double p)
-{
-    uint64_t want, seen = 0;
-    unsigned i;
-    if (!h->total) return 0;
-    want = (uint64_t)(p / 100.0 * (double)h->total + 0.999999);
-    if (want < 1) want = 1;
-    for (i = 0; i < HIST_SLOTS; i++) {
-        seen += h->counts[i];
-        if (seen >= want) {
-            uint64_t v = load_hist_value(i);
-            return v > h->max ? h->max : v < h->min ? h->min : v;
-        }
-    }
-    return h->max;
-}
 
 /* -- State ------------------------------------------------------------------- */
 
@@ -268,6 +64,7 @@ static struct {
     load_conn_t *conns;
     pdu_t        sm;                  /* the submit_sm, encoded on each send */
     uint8_t      text[PDU_MAX_SHORT_MESSAGE];
+    char         dest[LOAD_OPTS_RANGE_DIGITS + 1];   /* --to-range: this send's */
     /* connecting and binding */
     unsigned     next_connect, connecting, bound, bind_failed, live;
     uint64_t     bind_start_ns, bind_end_ns;
@@ -416,25 +213,43 @@ static void load_on_progress(uv_timer_t *t)
     fprintf(stderr, "%s%6.1f s  sent %llu  rate %llu/s  outstanding %llu  failed %llu  timeouts %llu",
             L.tty ? "\r" : "", elapsed, L.sent, delta, L.outstanding, L.failed, L.timeouts);
     if (L.o.dlr) fprintf(stderr, "  receipts %llu", L.receipts);
+    fprintf(stderr, "  from %s to %s", L.o.from, L.o.to);
     fputs(L.tty ? "\033[K" : "\n", stderr);
     fflush(stderr);
 }
 
 /* -- Sending ----------------------------------------------------------------- */
 
-/* The submit_sm every send encodes (sess_send sets the sequence_number). */
-static void load_build_pdu(void)
+/* The submit_sm every send encodes (sess_send sets the sequence_number;
+ * with --to-range load_fill sets the destination). Returns 0, or -1 after
+ * saying which field the encoder refuses (an address too long...). */
+static int load_build_pdu(void)
 {
+    static uint8_t out[PDU_MAX_SHORT_MESSAGE + 512];
+    int alpha = L.o.from[strspn(L.o.from, "0123456789")] != '\0';   /* a sender name */
+    pdu_error_t err;
+    unsigned long long last[2] = {0, L.o.to_span ? L.o.to_span - 1 : 0};
+    int i;
     memset(L.text, 'x', sizeof L.text);
     pdu_init(&L.sm, L.o.data_sm ? SMPP_DATA_SM : SMPP_SUBMIT_SM, 0);
-    pdu_set_cstr(&L.sm, PDU_F_SOURCE_ADDR, "Bench");
+    pdu_set_int(&L.sm, PDU_F_SOURCE_ADDR_TON, alpha ? 5 : 1);
+    pdu_set_int(&L.sm, PDU_F_SOURCE_ADDR_NPI, alpha ? 0 : 1);
+    pdu_set_cstr(&L.sm, PDU_F_SOURCE_ADDR, L.o.from);
     pdu_set_int(&L.sm, PDU_F_DEST_ADDR_TON, 1);
     pdu_set_int(&L.sm, PDU_F_DEST_ADDR_NPI, 1);
-    pdu_set_cstr(&L.sm, PDU_F_DESTINATION_ADDR, "447700900123");
     pdu_set_int(&L.sm, PDU_F_DATA_CODING, L.o.coding);
     if (L.o.dlr) pdu_set_int(&L.sm, PDU_F_REGISTERED_DELIVERY, 1);
     if (L.o.data_sm) pdu_tlv_add(&L.sm, SMPP_TLV_message_payload, L.text, (uint16_t)L.o.size);
     else pdu_set_str(&L.sm, PDU_F_SHORT_MESSAGE, L.text, L.o.size);
+    /* the first and the longest destination must encode, or nothing will */
+    for (i = 0; i < 2; i++) {
+        pdu_set_cstr(&L.sm, PDU_F_DESTINATION_ADDR, load_opts_dest(&L.o, last[i], L.dest, sizeof L.dest));
+        if (pdu_encode(&L.sm, out, sizeof out, &err) < 0) {
+            fprintf(stderr, "smppgw bench: cannot send that message: %s\n", err.msg);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Count a completed submit_sm by its outcome. */
@@ -495,6 +310,8 @@ static void load_fill(load_conn_t *c)
         uint64_t t = uv_hrtime();
         long rc;
         slot->sent_ns = t;
+        if (L.o.to_range)
+            pdu_set_cstr(&L.sm, PDU_F_DESTINATION_ADDR, load_opts_dest(&L.o, L.sent, L.dest, sizeof L.dest));
         rc = sess_send(c->sess, &L.sm, load_on_submit, slot, net_now(L.net));
         if (rc < 0) {
             /* the window or output is full (the next completion retries),
@@ -712,6 +529,27 @@ static void load_print_failures(int json)
     }
 }
 
+/* s as a JSON string (addresses are the user's text: quotes and all). */
+static void load_print_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+/* How many destinations the messages went to: each number of the range
+ * once the count reaches it. */
+static unsigned long long load_destinations(void)
+{
+    if (!L.o.to_range) return L.sent ? 1 : 0;
+    return L.sent < L.o.to_span ? L.sent : L.o.to_span;
+}
+
 static void load_report(void)
 {
     const load_hist_t *h = &L.hist;
@@ -727,7 +565,7 @@ static void load_report(void)
         load_print_failures(1);
         printf("},\"throughput\":%.0f,\"min_us\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,"
                "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"receipts\":%llu,"
-               "\"receipts_unmatched\":%llu,\"receipt_p50_us\":%llu,\"receipt_p99_us\":%llu}\n",
+               "\"receipts_unmatched\":%llu,\"receipt_p50_us\":%llu,\"receipt_p99_us\":%llu",
                tput, (unsigned long long)h->min, (unsigned long long)load_hist_percentile(h, 50),
                (unsigned long long)load_hist_percentile(h, 90),
                (unsigned long long)load_hist_percentile(h, 99),
@@ -735,10 +573,17 @@ static void load_report(void)
                L.receipts, L.receipts_unmatched,
                (unsigned long long)load_hist_percentile(&L.dlr_hist, 50),
                (unsigned long long)load_hist_percentile(&L.dlr_hist, 99));
+        printf(",\"from\":");
+        load_print_json_str(L.o.from);
+        printf(",\"to\":");
+        load_print_json_str(L.o.to);
+        printf(",\"destinations\":%llu}\n", load_destinations());
         return;
     }
     printf("%u of %u sessions bound in %.2f s, window %u, %s:%d\n", L.bound, L.o.sessions,
            bind_secs, L.o.window, L.o.host, L.o.port);
+    printf("from %s to %s (%llu destination%s)\n", L.o.from, L.o.to, load_destinations(),
+           load_destinations() == 1 ? "" : "s");
     printf("sent %llu  ok %llu  failed %llu  timeouts %llu\n", L.sent, L.ok, L.failed, L.timeouts);
     if (L.failed) {
         printf("failed by status: ");
@@ -791,13 +636,14 @@ static void load_finish(void)
 
 int load_main(int argc, char **argv)
 {
-    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed, NULL};
+    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed, NULL, NULL};
     unsigned i, j;
-    int rc = load_parse_args(argc, argv, &L.o);
+    int rc = load_opts_parse(argc, argv, &L.o);
     if (rc) {
-        load_usage(rc > 0 ? stdout : stderr);
+        load_opts_usage(rc > 0 ? stdout : stderr);
         return rc > 0 ? 0 : 2;
     }
+    if (load_build_pdu() < 0) return 2;
     signal(SIGPIPE, SIG_IGN);
     log_set_level(LOG_ERROR);
     L.loop = uv_default_loop();
@@ -825,7 +671,6 @@ int load_main(int argc, char **argv)
         return 1;
     }
     L.tty = isatty(STDERR_FILENO);
-    load_build_pdu();
     uv_timer_init(L.loop, &L.dlr_timer);
     uv_timer_init(L.loop, &L.progress);
     uv_timer_init(L.loop, &L.tick);

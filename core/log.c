@@ -1,11 +1,16 @@
-/* log.c -- log lines to standard error (text or JSON). */
+/* log.c -- log lines to standard error (text or JSON), with repeated
+ * lines counted instead of printed (see log.h).
+ */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include "log.h"
+
+#define LOG_MSG_MAX 1024
 
 static log_level_t cur_level = LOG_INFO;
 static int json_lines;
@@ -23,6 +28,8 @@ int log_level_parse(const char *name)
     return -1;
 }
 
+/* -- Output ---------------------------------------------------------------- */
+
 /* Write s as a JSON string body (quotes added by the caller). */
 static void json_escape(FILE *f, const char *s)
 {
@@ -35,16 +42,13 @@ static void json_escape(FILE *f, const char *s)
     }
 }
 
-void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
+/* One line; `repeated` > 0 marks the count of a repeated line that was
+ * held back for `secs` seconds. */
+static void emit(int level, uint64_t session, const char *msg, unsigned long repeated, double secs)
 {
-    char msg[1024], ts[32];
+    char ts[32];
     struct timeval tv;
     struct tm tm;
-    va_list ap;
-    if (level > cur_level) return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -52,13 +56,111 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
         fprintf(stderr, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\"", ts, (int)(tv.tv_usec / 1000),
                 names[level]);
         if (session) fprintf(stderr, ",\"session\":%llu", (unsigned long long)session);
+        if (repeated) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", repeated, secs);
         fputs(",\"msg\":\"", stderr);
         json_escape(stderr, msg);
         fputs("\"}\n", stderr);
-    } else if (session) {
-        fprintf(stderr, "%s.%03dZ %-5s [s%llu] %s\n", ts, (int)(tv.tv_usec / 1000), names[level],
-                (unsigned long long)session, msg);
-    } else {
-        fprintf(stderr, "%s.%03dZ %-5s %s\n", ts, (int)(tv.tv_usec / 1000), names[level], msg);
+        return;
     }
+    fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
+    if (session) fprintf(stderr, "[s%llu] ", (unsigned long long)session);
+    if (repeated) fprintf(stderr, "%s [... repeated %lu more times in %.0f s]\n", msg, repeated, secs);
+    else fprintf(stderr, "%s\n", msg);
+}
+
+/* -- Repeats -----------------------------------------------------------------
+ * A small direct-mapped table of the lines printed lately: a line that
+ * finds itself in its slot within the window is only counted. A flood of
+ * different lines simply takes the slots over (each is printed), so the
+ * table never grows and never hides a line that was not printed before. */
+
+#define LOG_SLOTS 64
+
+typedef struct repeat_s {
+    uint64_t      hash, session;
+    uint64_t      start_ms;     /* when the printed line was printed */
+    unsigned long count;        /* copies held back since */
+    int           level, used;
+    char          msg[LOG_MSG_MAX];
+} repeat_t;
+
+static repeat_t slots[LOG_SLOTS];
+static unsigned window_ms = 10000;
+static int flush_at_exit;
+
+void log_set_repeat_window(unsigned ms) { window_ms = ms; }
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t line_hash(int level, uint64_t session, const char *msg)
+{
+    uint64_t h = 14695981039346656037ULL ^ (uint64_t)level ^ (session << 8);
+    for (; *msg; msg++) h = (h ^ (unsigned char)*msg) * 1099511628211ULL;
+    return h;
+}
+
+/* Print the count of slot r (if it held anything back) and free it. */
+static void slot_release(repeat_t *r, uint64_t now)
+{
+    if (r->used && r->count)
+        emit(r->level, r->session, r->msg, r->count, (double)(now - r->start_ms) / 1000.0);
+    r->used = 0;
+    r->count = 0;
+}
+
+void log_flush(void)
+{
+    uint64_t now = now_ms();
+    size_t i;
+    for (i = 0; i < LOG_SLOTS; i++) slot_release(&slots[i], now);
+}
+
+/* 1 if this line is a repeat to hold back (counted), 0 to print it. */
+static int repeat_check(int level, uint64_t session, const char *msg)
+{
+    uint64_t now, h;
+    repeat_t *r;
+    size_t i;
+    if (!window_ms) return 0;
+    now = now_ms();
+    for (i = 0; i < LOG_SLOTS; i++)       /* windows that ended: their counts */
+        if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
+    h = line_hash(level, session, msg);
+    r = &slots[h % LOG_SLOTS];
+    if (r->used && r->hash == h && r->level == level && r->session == session
+        && strcmp(r->msg, msg) == 0) {
+        r->count++;
+        if (!flush_at_exit) {
+            flush_at_exit = 1;
+            atexit(log_flush);
+        }
+        return 1;
+    }
+    slot_release(r, now);                 /* another line had the slot */
+    r->used = 1;
+    r->hash = h;
+    r->level = level;
+    r->session = session;
+    r->start_ms = now;
+    snprintf(r->msg, sizeof r->msg, "%s", msg);
+    return 0;
+}
+
+/* -- Lines ------------------------------------------------------------------- */
+
+void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
+{
+    char msg[LOG_MSG_MAX];
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (repeat_check((int)level, session, msg)) return;
+    emit((int)level, session, msg, 0, 0);
 }

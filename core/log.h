@@ -1,5 +1,6 @@
 /* log.h -- levelled log lines on standard error, human-readable by default
  * or one JSON object per line. Every line about a session names its id.
+ * A line repeated within a short window is printed once, then counted.
  */
 #ifndef SMPPGW_LOG_H
 #define SMPPGW_LOG_H
@@ -15,6 +16,17 @@ log_level_t log_get_level(void);
 int log_level_parse(const char *name);
 /* 1: JSON lines {"ts":..,"level":..,"session":..,"msg":..}; 0: text. */
 void log_set_json(int on);
+
+/* Repeats: a line equal to one printed less than `ms` ago (same level,
+ * same session, same text) is counted instead of printed, and once that
+ * window has passed the next log call prints the count as
+ * "TEXT [... repeated N more times in S s]" (JSON: "repeated": N).
+ * 0 prints every line. Default 10000 ms. */
+void log_set_repeat_window(unsigned ms);
+
+/* Print the counts of every line still being counted (at exit, and when
+ * the owner wants them out now). */
+void log_flush(void);
 
 /* A line; session 0 means "not about a session". printf-style. */
 void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)

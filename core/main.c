@@ -57,10 +57,16 @@ int main(int argc, char **argv)
     lua_State *L = rt_heap_newstate();   /* the allocator that holds scripts.memory_mb */
     int i, rc;
 
-    /* the load generator is C on the session engine: no Lua needed */
+    /* the load generator is C on the session engine: no Lua needed (and
+     * `smppgw help bench` is its --help) */
     if (argc > 1 && strcmp(argv[1], "bench") == 0) {
         if (L) lua_close(L);
         return load_main(argc - 1, argv + 1);
+    }
+    if (argc == 3 && strcmp(argv[1], "help") == 0 && strcmp(argv[2], "bench") == 0) {
+        char *help[] = {argv[2], (char *)"--help", NULL};
+        if (L) lua_close(L);
+        return load_main(2, help);
     }
     if (!L) {
         fprintf(stderr, "smppgw: cannot create the Lua state\n");

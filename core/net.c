@@ -14,9 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "log.h"
 #include "net_int.h"
+
+/* How often a paused session's backlog is looked at (ms): the kernel says
+ * nothing when the peer finally reads, so it is asked. */
+#define RESUME_CHECK_MS 50
 
 /* A TLS write: ciphertext copied out of the TLS layer. */
 typedef struct write_s {
@@ -110,6 +115,97 @@ static void read_pause(conn_t *c)
     c->reading = 0;
 }
 
+/* -- Back-pressure ------------------------------------------------------------------
+ * A peer that sends and never reads: its answers pile up. libuv's write
+ * completes once the kernel has the octets, and on loopback the kernel takes
+ * megabytes, so counting only the session's own buffers would resume
+ * reading at every completed write. The backlog counts the kernel's unsent
+ * and unacknowledged octets too (TIOCOUTQ, Linux); reading pauses above
+ * max_output and resumes below half of it. */
+
+static size_t kernel_queued(conn_t *c)
+{
+#ifdef TIOCOUTQ
+    uv_os_fd_t fd;
+    int n = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, TIOCOUTQ, &n) == 0 && n > 0)
+        return (size_t)n;
+#else
+    (void)c;
+#endif
+    return 0;
+}
+
+static size_t backlog(conn_t *c)
+{
+    return sess_output_pending(c->sess) + kernel_queued(c);
+}
+
+static void unlink_paused(conn_t *c)
+{
+    if (!c->paused) return;
+    c->paused = 0;
+    if (c->pause_prev) c->pause_prev->pause_next = c->pause_next;
+    else c->net->paused = c->pause_next;
+    if (c->pause_next) c->pause_next->pause_prev = c->pause_prev;
+    c->pause_next = c->pause_prev = NULL;
+}
+
+static void read_start(conn_t *c);
+static void on_resume_timer(uv_timer_t *t);
+
+/* Read again once the backlog is below half of max_output. */
+static void resume_if_drained(conn_t *c)
+{
+    if (!c->paused || !c->sess || c->closing || c->dead) return;
+    if (backlog(c) > sess_config(c->sess)->max_output / 2) return;
+    unlink_paused(c);
+    read_start(c);
+}
+
+static void on_resume_timer(uv_timer_t *t)
+{
+    net_t *n = t->data;
+    conn_t *c, *next;
+    for (c = n->paused; c; c = next) {
+        next = c->pause_next;
+        resume_if_drained(c);
+    }
+    if (!n->paused && n->resume_timer_on) {
+        uv_timer_stop(&n->resume_timer);
+        n->resume_timer_on = 0;
+    }
+}
+
+/* After input was fed: pause when the backlog passed max_output. The
+ * kernel's queue is asked only when the session's own buffers are over the
+ * limit or a quarter of max_output was written since the last look, so a
+ * reading peer costs one ioctl per max_output / 4 octets. */
+static void pause_if_not_reading(conn_t *c)
+{
+    size_t max, own;
+    if (c->closing || c->paused || !c->reading) return;
+    max = sess_config(c->sess)->max_output;
+    own = sess_output_pending(c->sess);
+    if (own <= max && c->written < max / 4) return;
+    c->written = 0;
+    if (own + kernel_queued(c) <= max) return;
+    read_pause(c);
+    c->paused = 1;
+    c->pauses++;
+    c->net->pauses++;
+    c->pause_prev = NULL;
+    c->pause_next = c->net->paused;
+    if (c->net->paused) c->net->paused->pause_prev = c;
+    c->net->paused = c;
+    if (c->pauses == 1 && !c->tls)
+        log_msg(LOG_WARN, sess_id(c->sess), "peer is not reading: pausing input (%zu octets unsent)",
+                own + kernel_queued(c));
+    if (!c->net->resume_timer_on &&
+        uv_timer_start(&c->net->resume_timer, on_resume_timer, RESUME_CHECK_MS, RESUME_CHECK_MS) == 0)
+        c->net->resume_timer_on = 1;
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
@@ -131,9 +227,7 @@ static void on_write(uv_write_t *req, int status)
         net__mark_dirty(c);                  /* the rest of the output, then the shutdown */
         return;
     }
-    /* back-pressure released: the peer reads again */
-    if (!c->reading && sess_output_pending(c->sess) <= sess_config(c->sess)->max_output / 2)
-        read_start(c);
+    resume_if_drained(c);               /* back-pressure released: the peer reads again */
 }
 
 /* Write `len` octets: the lent buffer through c->wreq, or TLS ciphertext
@@ -156,6 +250,7 @@ static int write_out(conn_t *c, const uint8_t *data, size_t len, int lent)
         sess_set_inflight(c->sess, c->inflight);
     }
     req->data = c;
+    c->written += len;
     if ((rc = uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_write)) < 0) {
         if (lent) {
             c->wbuf = NULL;
@@ -218,7 +313,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 {
     conn_t *c = req->data;
     free(req);
-    if (status < 0 || c->dead || c->handles < 2 || c->eof
+    /* while the process stops nobody waits for the peer: lingering would
+     * hold the exit for the grace period (a refused connection the peer
+     * keeps open, say); our output is out, and what we discard is moot */
+    if (status < 0 || c->dead || c->handles < 2 || c->eof || c->net->shutting_down
         || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_discard) < 0)
         net__conn_close_handles(c);
 }
@@ -275,6 +373,7 @@ static void rearm(conn_t *c)
 static void on_prepare(uv_prepare_t *p)
 {
     net_t *n = p->data;
+    if (n->owner->turn) n->owner->turn(n, n->ud);
     while (n->dirty) {
         conn_t *c = n->dirty;
         n->dirty = c->dirty_next;
@@ -297,14 +396,6 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     conn_t *c = h->data;
     (void)hint;
     *buf = uv_buf_init(c->net->rbuf, sizeof c->net->rbuf);
-}
-
-static void pause_if_not_reading(conn_t *c)
-{
-    if (!c->closing && sess_output_pending(c->sess) > sess_config(c->sess)->max_output) {
-        if (!c->tls) log_msg(LOG_WARN, sess_id(c->sess), "peer is not reading: pausing input");
-        read_pause(c);
-    }
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -392,17 +483,21 @@ void net__on_handle_closed(uv_handle_t *h)
     }
 }
 
+/* The net's own handles (the prepare phase, the resume timer) go when the
+ * last connection of a shutdown is gone. */
 static void close_prepare(net_t *n)
 {
     if (n->prepare_closed) return;
     n->prepare_closed = 1;
     uv_close((uv_handle_t *)&n->prepare, NULL);
+    uv_close((uv_handle_t *)&n->resume_timer, NULL);
 }
 
 void net__conn_close_handles(conn_t *c)
 {
     if (c->dead) return;
     c->dead = 1;
+    unlink_paused(c);
     read_pause(c);
     if (c->connecting && c->connecting->resolving)   /* on_resolved still runs, and frees it */
         uv_cancel((uv_req_t *)&c->connecting->gai);   /* UV_EBUSY once it runs: then it ends by itself */
@@ -437,6 +532,7 @@ static void h_close(sess_t *s, const char *reason, void *ud)
     (void)reason;
     c->closing = 1;
     if (c->tls) tls_shutdown(c->tls);   /* close_notify goes out with the last flush */
+    unlink_paused(c);
     read_pause(c);
     /* Give the last writes (a nack, an unbind_resp) 2 s, then close anyway. */
     if (!c->dead && (rc = uv_timer_start(&c->timer, on_timer, 2000, 0)) < 0) {
@@ -562,10 +658,12 @@ net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud)
         return NULL;
     }
     n->prepare.data = n;
+    uv_timer_init(loop, &n->resume_timer);     /* cannot fail */
+    n->resume_timer.data = n;
+    uv_unref((uv_handle_t *)&n->resume_timer);  /* paused sessions keep the loop alive */
     if (uv_prepare_start(&n->prepare, on_prepare) < 0) {   /* only fails on a closing handle */
-        n->prepare_closed = 1;
-        uv_close((uv_handle_t *)&n->prepare, NULL);
-        return n;                               /* net_free later: the close callback is NULL */
+        close_prepare(n);
+        return n;                               /* net_free later: the close callbacks are NULL */
     }
     uv_unref((uv_handle_t *)&n->prepare);       /* it must not keep the loop alive */
     return n;
@@ -583,6 +681,12 @@ void net_shutdown(net_t *n)
     }
     for (c = n->conns; c; c = c->next) {
         sess_state_t st;
+        /* a closed connection lingering for its peer's FIN would hold the
+         * exit for its grace period: its output is out, close it now */
+        if (c->closing && c->shut && !c->dead) {
+            net__conn_close_handles(c);
+            continue;
+        }
         if (!c->sess || c->closing) continue;
         st = sess_state(c->sess);
         if (st == SESS_BOUND_TX || st == SESS_BOUND_RX || st == SESS_BOUND_TRX)
@@ -615,6 +719,24 @@ void net_foreach(net_t *n, void (*fn)(sess_t *s, void *arg), void *arg)
         if (c->sess && c->announced) fn(c->sess, arg);
     }
 }
+
+size_t net_page(net_t *n, size_t offset, size_t limit, void (*fn)(sess_t *s, void *arg), void *arg)
+{
+    conn_t *c, *next;
+    size_t seen = 0, done = 0;
+    for (c = n->conns; c && done < limit; c = next) {
+        next = c->next;
+        if (!c->sess || !c->announced) continue;
+        if (seen++ < offset) continue;
+        fn(c->sess, arg);
+        done++;
+    }
+    return done;
+}
+
+uint64_t net_pauses(const net_t *n) { return n->pauses; }
+int net_is_paused(const sess_t *s) { return ((const conn_t *)sess_userdata(s))->paused; }
+uint64_t net_pauses_of(const sess_t *s) { return ((const conn_t *)sess_userdata(s))->pauses; }
 
 const char *net_remote(const sess_t *s)
 {

@@ -38,6 +38,10 @@ typedef struct net_owner_s {
     /* After net_shutdown: the last connection (bound or not) is gone, so
      * the owner can release what else keeps the loop alive. */
     void (*drained)(net_t *n, void *ud);
+    /* Once per loop turn, before the turn's output is written (libuv's
+     * prepare phase): the owner finishes the turn's work, e.g. commits
+     * what the turn stored and only then answers (may be NULL). */
+    void (*turn)(net_t *n, void *ud);
 } net_owner_t;
 
 /* A transport on `loop`. Returns NULL without memory. */
@@ -80,6 +84,15 @@ int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
 void net_set_limits(net_t *n, size_t max_total, size_t max_per_address);
 uint64_t net_refused(const net_t *n);
 
+/* Back-pressure: a session stops being read while its unsent output (what
+ * the session queued plus what the kernel still holds for the peer) is
+ * above the session's max_output, and is read again only once that has
+ * fallen below half of it. Pauses so far (all sessions), and whether one
+ * session is paused now and how often it was. */
+uint64_t net_pauses(const net_t *n);
+int      net_is_paused(const sess_t *s);
+uint64_t net_pauses_of(const sess_t *s);
+
 /* Graceful stop: listeners close, bound sessions unbind, others close. The
  * loop ends once every session is gone (unless the owner keeps handles). */
 void net_shutdown(net_t *n);
@@ -93,6 +106,11 @@ sess_t *net_find(net_t *n, uint64_t id);
 
 /* Call fn for every session (fn must not free sessions). */
 void net_foreach(net_t *n, void (*fn)(sess_t *s, void *arg), void *arg);
+
+/* Call fn for at most `limit` sessions, skipping the first `offset`, in
+ * the order net_foreach uses (newest first): paging without a walk of
+ * every session. Returns the number of sessions fn saw. */
+size_t net_page(net_t *n, size_t offset, size_t limit, void (*fn)(sess_t *s, void *arg), void *arg);
 
 /* Tell the transport that `s` has new work (output or timers) to schedule
  * after calls made outside its callbacks, e.g. sess_send from a timer. */

@@ -22,6 +22,9 @@ struct conn_s {
     const uint8_t  *wbuf;         /* that buffer, while it is written */
     size_t          inflight;     /* TLS ciphertext handed to uv_write, not yet written */
     int             reading;
+    int             paused;       /* reading stopped for back-pressure (on net->paused) */
+    uint64_t        pauses;       /* times it was paused */
+    size_t          written;      /* octets written since the kernel's queue was last looked at */
     int             dirty;        /* on net->dirty: flush output, re-arm timer */
     int             closing;      /* sess asked to close: finish writes, then close */
     int             dead;         /* its handles are closing */
@@ -38,6 +41,7 @@ struct conn_s {
     tls_conn_t     *tls;          /* NULL for plain TCP */
     conn_t         *next, *prev;  /* all connections */
     conn_t         *dirty_next;
+    conn_t         *pause_next, *pause_prev;   /* net->paused */
 };
 
 typedef struct listener_s {
@@ -63,6 +67,10 @@ struct net_s {
     size_t          count;
     size_t          max_total, max_per_address;
     uint64_t        refused;
+    uint64_t        pauses;
+    conn_t         *paused;       /* sessions not read for back-pressure */
+    uv_timer_t      resume_timer; /* looks at the paused ones' backlog */
+    int             resume_timer_on;
     int             shutting_down;
     /* id -> conn, open addressing (ids only grow; deleted slots are
      * tombstoned and the table is rebuilt when it fills) */

@@ -42,8 +42,10 @@ static void on_connection(uv_stream_t *server, int status)
     net_t *n = l->net;
     conn_t *c;
     int rc;
-    if (status < 0) {
-        log_msg(LOG_WARN, 0, "accept on %s:%d: %s", l->host, l->port, uv_strerror(status));
+    if (status < 0) {              /* e.g. out of descriptors: libuv dropped the connection */
+        n->refused++;
+        log_msg(LOG_WARN, 0, "connection on %s:%d not accepted: %s (is limits.max_connections above the "
+                "open-files limit?)", l->host, l->port, uv_strerror(status));
         return;
     }
     if (n->shutting_down) return;

@@ -11,8 +11,12 @@
  *   rt_watchdog.c  the thread that ends a run nothing else can stop
  *   rt_timer.c   timers (after/every/cancel), sleep, suspend/wake
  *   rt_sess.c    session tables, engine callbacks, send/connect/listen...
- *   rt_stats.c   the stats tables (core.stats, core.session_stats)
+ *   rt_stats.c   the stats tables (core.stats, core.session_stats, sessions_page)
  *   rt_http.c    the HTTP glue (a task per request, http_post)
+ *   rt_store.c   the store in the loop: group commit, held answers, expiry,
+ *                checkpoints, core.time, core.store_stats
+ *   rt_acct.c    accounts: the bound sessions of each system_id
+ *   rt_outbox.c  core.post and the per-account deliverers of the outbox
  *   rt_serve.c   serve loop, signals, the module table
  *
  * Who owns what: `rt` below owns the registry refs it lists (each released

@@ -11,21 +11,44 @@
 #include "log.h"
 #include "rt.h"
 #include "rt_http.h"
+#include "rt_store.h"
 #include "rt_task.h"
 
 static int http_fn = LUA_NOREF;
 
 /* -- Requests --------------------------------------------------------------------- */
 
-/* The handler returned status, content type, body. */
-static const char *request_finish(rt_task_t *t, int n)
+/* Write the answer the handler returned (status, content type, body). */
+static void respond(rt_task_t *t)
 {
     lua_State *co = t->co;
+    int n = lua_gettop(co);
     size_t len = 0;
     const char *body = n >= 3 ? lua_tolstring(co, 3, &len) : NULL;
     http_respond(t->arg, n >= 1 && lua_isnumber(co, 1) ? (int)lua_tonumber(co, 1) : 500,
                  n >= 2 && lua_isstring(co, 2) ? lua_tostring(co, 2) : "text/plain",
                  body ? body : "", body ? len : 0);
+}
+
+/* The turn's commit is over: a success whose writes were lost becomes 503. */
+static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
+{
+    static const char body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
+    int n = lua_gettop(t->co);
+    int code = n >= 1 && lua_isnumber(t->co, 1) ? (int)lua_tonumber(t->co, 1) : 500;
+    (void)fail_status;
+    if (!ok && code >= 200 && code < 300) http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
+    else respond(t);
+    rt_task_release(t);
+}
+
+/* The handler returned: answer now, or after the turn's commit when it
+ * stored something. */
+static const char *request_finish(rt_task_t *t, int n)
+{
+    (void)n;
+    if (rt_store_hold(t, release_answer)) return RT_TASK_HELD;
+    respond(t);
     return NULL;
 }
 
@@ -59,15 +82,31 @@ static void on_http(const http_req_t *req, void *ud)
     rt_task_start(t, 5);
 }
 
-/* core.http_listen(host, port, handler) -> bound port | nil, err */
+/* The http section's limits (seconds in the config, ms here) and token
+ * from the table at idx over *o. */
+static void read_http_opts(lua_State *L, int idx, http_opts_t *o)
+{
+    o->max_connections = (size_t)rt_opt_num(L, idx, "max_connections", (double)o->max_connections);
+    o->max_per_address = (size_t)rt_opt_num(L, idx, "max_per_address", (double)o->max_per_address);
+    o->max_body = (size_t)rt_opt_num(L, idx, "max_body", (double)o->max_body);
+    o->header_timeout_ms = (unsigned)(rt_opt_num(L, idx, "header_timeout", o->header_timeout_ms / 1000.0) * 1000);
+    o->body_timeout_ms = (unsigned)(rt_opt_num(L, idx, "body_timeout", o->body_timeout_ms / 1000.0) * 1000);
+    o->idle_timeout_ms = (unsigned)(rt_opt_num(L, idx, "idle_timeout", o->idle_timeout_ms / 1000.0) * 1000);
+    o->token = rt_opt_str(L, idx, "token");      /* http_listen copies it */
+}
+
+/* core.http_listen(host, port, handler [, http options]) -> bound port | nil, err */
 static int l_http_listen(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
     int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
+    http_opts_t o;
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
     rt_registry_set(L, &http_fn, 3);
-    if ((rc = http_listen(rt.loop, host, port, on_http, NULL, &bound)) < 0) {
+    http_opts_default(&o);
+    if (lua_istable(L, 4)) read_http_opts(L, 4, &o);
+    if ((rc = http_listen(rt.loop, host, port, &o, on_http, NULL, &bound)) < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot listen for HTTP on %s:%d: %s", host, port, uv_strerror(rc));
         return 2;

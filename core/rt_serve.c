@@ -10,12 +10,17 @@
 #include "lbridge.h"
 #include "lcrypto.h"
 #include "lstring.h"
+#include "lsys.h"
 #include "log.h"
+#include "lstore.h"
 #include "rt.h"
 #include "rt_serve.h"
 #include "rt_http.h"
 #include "rt_sess.h"
 #include "rt_stats.h"
+#include "rt_acct.h"
+#include "rt_outbox.h"
+#include "rt_store.h"
 #include "rt_task.h"
 #include "rt_timer.h"
 
@@ -61,7 +66,36 @@ static void on_drained(net_t *n, void *ud)
     (void)ud;
     rt_http_close();
     rt_timer_close_all();
+    rt_store_close();
+    rt_outbox_close();
     signals_close();
+}
+
+/* The engine's state changes and closes go to the accounts index first
+ * (an `up` handler already finds its session among the account's), then
+ * to the session tables and handlers (rt_sess.c). */
+static net_owner_t sess_owner;
+
+static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
+{
+    rt_acct_on_state(s, old);
+    sess_owner.state(n, s, old, ud);
+}
+
+static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
+{
+    rt_acct_on_closed(s);
+    sess_owner.closed(n, s, reason, ud);
+}
+
+/* The end of every loop turn, before output is written: the turn's writes
+ * are committed, then what the turn answered goes out. */
+static void on_turn(net_t *n, void *ud)
+{
+    (void)n;
+    (void)ud;
+    rt_store_turn();
+    rt_outbox_turn();
 }
 
 /* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
@@ -135,7 +169,7 @@ static void set_session_class(lua_State *L)
 
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
  *             session = {...}, limits = {...}, start = fn, reload = fn,
- *             session_class = metatable }
+ *             session_class = metatable, store = an open smpp.store }
  * -> true | nil, error. Runs the loop until a signal or core.shutdown()
  * ends every session. */
 static int l_serve(lua_State *L)
@@ -145,6 +179,10 @@ static int l_serve(lua_State *L)
     int i, n, rc;
     luaL_checktype(L, 1, LUA_TTABLE);
     if (rt.serving) return luaL_error(L, "smpp: already serving");
+    lua_getfield(L, 1, "store");
+    if (!lua_isnil(L, -1) && !lstore_get(L, -1))
+        return luaL_error(L, "smpp: serve{store =} must be an open store (smpp.store.open)");
+    lua_pop(L, 1);
     rt.L = L;
     rt.loop = uv_default_loop();
     lua_getfield(L, 1, "handlers");
@@ -156,8 +194,12 @@ static int l_serve(lua_State *L)
     lua_getfield(L, 1, "session");
     if (lua_istable(L, -1)) rt_read_session_config(L, lua_gettop(L), &rt.cfg);
     lua_pop(L, 1);
-    rt_sess_owner(&owner);
+    rt_sess_owner(&sess_owner);
+    owner = sess_owner;
+    owner.state = on_state;
+    owner.closed = on_closed;
     owner.drained = on_drained;
+    owner.turn = on_turn;
     {
         static net_owner_t kept;           /* the transport keeps the pointer */
         kept = owner;
@@ -203,6 +245,10 @@ static int l_serve(lua_State *L)
     lua_getfield(L, 1, "reload");
     if (lua_isfunction(L, -1)) rt_registry_set(L, &sig.reload, -1);
     lua_pop(L, 1);
+    lua_getfield(L, 1, "store");           /* opened by the caller, before listening */
+    rt_store_start(L, lua_gettop(L));
+    lua_pop(L, 1);
+    rt_outbox_start(L, 1);
     rt.serving = 1;
 
     lua_getfield(L, 1, "start");
@@ -213,9 +259,12 @@ static int l_serve(lua_State *L)
     uv_run(rt.loop, UV_RUN_DEFAULT);
     rt_stats_log_totals();
     on_drained(rt.net, NULL);
+    rt_store_stop();
+    rt_outbox_stop();
     rt_timer_free_all();
     rc = loop_close(rt.loop);
     rt_task_release_all();
+    rt_acct_free_all();
     net_free(rt.net);
     rt.net = NULL;
     rt.loop = NULL;
@@ -253,13 +302,14 @@ static int l_log(lua_State *L)
     return 0;
 }
 
-/* core.log_config(level, "text" | "json") */
+/* core.log_config(level, "text" | "json" [, repeat window in seconds]) */
 static int l_log_config(lua_State *L)
 {
     int level = log_level_parse(luaL_checkstring(L, 1));
     if (level < 0) return luaL_error(L, "unknown log level '%s'", lua_tostring(L, 1));
     log_set_level((log_level_t)level);
     log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
+    if (lua_isnumber(L, 3)) log_set_repeat_window((unsigned)(lua_tonumber(L, 3) * 1000));
     return 0;
 }
 
@@ -297,7 +347,11 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_http_lib);
     luaL_register(L, NULL, rt_task_lib);
     luaL_register(L, NULL, rt_budget_lib);
+    luaL_register(L, NULL, rt_store_lib);
+    luaL_register(L, NULL, rt_acct_lib);
+    luaL_register(L, NULL, rt_outbox_lib);
     lcrypto_register(L);
+    lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */
     lua_setfield(L, -2, "lstring");
     return 1;

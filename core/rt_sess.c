@@ -17,6 +17,7 @@
 #include "log.h"
 #include "rt.h"
 #include "rt_sess.h"
+#include "rt_store.h"
 #include "rt_task.h"
 
 typedef struct bucket_s {
@@ -118,6 +119,10 @@ static const char *describe(lua_State *L, int idx, char *buf, size_t n)
         snprintf(buf, n, "\"%.40s\"", lua_tostring(L, idx));
         return buf;
     }
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        snprintf(buf, n, "%.14g", lua_tonumber(L, idx));
+        return buf;
+    }
     return luaL_typename(L, idx);
 }
 
@@ -125,8 +130,8 @@ static const char *describe(lua_State *L, int idx, char *buf, size_t n)
  * name) and optionally a table of response fields; or the fields alone
  * (ESME_ROK); or nothing / nil (ESME_ROK, empty body). Anything else,
  * including a value after those (`return {}, "x"`, `return nil, err`), is
- * refused: the request is answered ESME_RSYSERR and the reason logged. */
-static const char *request_finish(rt_task_t *t, int n)
+ * refused: NULL and *status, *fields set, or the reason (a static buffer). */
+static const char *read_results(rt_task_t *t, int n, uint32_t *status_out, int *fields_out)
 {
     static char msg[200];
     char a[48], b[48];
@@ -159,6 +164,35 @@ static const char *request_finish(rt_task_t *t, int n)
                  n >= 2 ? describe(co, 2, b, sizeof b) : "nothing", n > 2 ? ", ..." : "", why);
         return msg;
     }
+    *status_out = status;
+    *fields_out = fields;
+    return NULL;
+}
+
+/* The turn's commit is over: answer with the results still on the task's
+ * stack; an ESME_ROK whose writes were lost becomes fail_status, without
+ * the fields (an error response has no body). */
+static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
+{
+    uint32_t status = SMPP_ESME_RSYSERR;
+    int fields = 0;
+    if (!read_results(t, lua_gettop(t->co), &status, &fields) && !ok && status == SMPP_ESME_ROK) {
+        status = fail_status;
+        fields = 0;
+    }
+    answer(t, status, fields);
+    rt_task_release(t);
+}
+
+/* Answer now, or (while the store holds writes of this turn) once they are
+ * committed: an ESME_ROK is never sent for something not yet stored. */
+static const char *request_finish(rt_task_t *t, int n)
+{
+    uint32_t status;
+    int fields;
+    const char *why = read_results(t, n, &status, &fields);
+    if (why) return why;
+    if (t->seq && rt_store_hold(t, release_answer)) return RT_TASK_HELD;
     answer(t, status, fields);
     return NULL;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "http.h"
 #include "rt.h"
 #include "rt_budget.h"
 #include "rt_heap.h"
@@ -55,17 +56,10 @@ static void push_counters(lua_State *L, const sess_stats_t *st)
     lua_setfield(L, -2, "commands");
 }
 
-/* core.session_stats(session) -> table, or nil if closed. */
-static int l_session_stats(lua_State *L)
+/* Push the statistics table of one session. */
+static void push_session(lua_State *L, sess_t *s)
 {
-    sess_t *s;
-    const sess_config_t *c;
-    uint64_t id;
-    if (lua_istable(L, 1)) lua_getfield(L, 1, "id");
-    else lua_pushvalue(L, 1);
-    id = (uint64_t)luaL_checknumber(L, -1);
-    if (!rt.net || !(s = net_find(rt.net, id))) return 0;
-    c = sess_config(s);
+    const sess_config_t *c = sess_config(s);
     lua_newtable(L);
     SET_NUM("id", sess_id(s));
     rt_set_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
@@ -78,8 +72,45 @@ static int l_session_stats(lua_State *L)
     SET_NUM("window_size", c->window);
     SET_NUM("receive_window_used", sess_receive_window_used(s));
     SET_NUM("receive_window_size", c->receive_window);
+    SET_NUM("output_pending", sess_output_pending(s));
+    lua_pushboolean(L, net_is_paused(s));
+    lua_setfield(L, -2, "input_paused");
+    SET_NUM("input_pauses", net_pauses_of(s));
     push_counters(L, sess_stats(s));
+}
+
+/* core.session_stats(session) -> table, or nil if closed. */
+static int l_session_stats(lua_State *L)
+{
+    sess_t *s;
+    uint64_t id;
+    if (lua_istable(L, 1)) lua_getfield(L, 1, "id");
+    else lua_pushvalue(L, 1);
+    id = (uint64_t)luaL_checknumber(L, -1);
+    if (!rt.net || !(s = net_find(rt.net, id))) return 0;
+    push_session(L, s);
     return 1;
+}
+
+static void page_cb(sess_t *s, void *arg)
+{
+    lua_State *L = arg;
+    push_session(L, s);
+    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+}
+
+/* core.sessions_page(offset, limit) -> { session stats, ... }, sessions in
+ * all: a page of the live sessions (newest first) without a walk of the
+ * others past it, so that a page costs the same however many there are. */
+static int l_sessions_page(lua_State *L)
+{
+    double offset = luaL_optnumber(L, 1, 0), limit = luaL_optnumber(L, 2, 100);
+    luaL_argcheck(L, offset >= 0, 1, "offset >= 0 expected");
+    luaL_argcheck(L, limit >= 0 && limit <= 10000, 2, "limit 0..10000 expected");
+    lua_createtable(L, (int)limit, 0);
+    if (rt.net) net_page(rt.net, (size_t)offset, (size_t)limit, page_cb, L);
+    lua_pushnumber(L, rt.net ? (double)net_count(rt.net) : 0);
+    return 2;
 }
 
 /* statuses[name or "0x%08X"] = {rx =, tx =} on the table at the top. */
@@ -120,6 +151,15 @@ static int l_stats(lua_State *L)
         SET_NUM("lua_heap_refused", h.refused);
     }
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
+    {
+        http_stats_t hs;
+        http_get_stats(&hs);
+        SET_NUM("http_connections", hs.open);
+        SET_NUM("http_refused_connections", hs.refused);
+        SET_NUM("http_timeouts", hs.timeouts);
+        SET_NUM("http_unauthorized", hs.unauthorized);
+    }
+    SET_NUM("input_pauses", rt.net ? (double)net_pauses(rt.net) : 0);
     SET_NUM("uptime_s", rt_uptime());
     lua_newtable(L);                        /* response times: counts per bucket */
     for (i = 0; i < SESS_RTT_BUCKETS; i++) {
@@ -176,5 +216,6 @@ void rt_stats_log_totals(void)
 const luaL_Reg rt_stats_lib[] = {
     {"stats", l_stats},
     {"session_stats", l_session_stats},
+    {"sessions_page", l_sessions_page},
     {NULL, NULL}
 };

@@ -108,12 +108,20 @@ static void task_fail(rt_task_t *t, const char *msg)
     task_done(t, 0);
 }
 
+const char rt_task_held[] = "held";
+
 static void task_finish(rt_task_t *t)
 {
     const char *bad = NULL;
     if (t->owner && t->owner->finish) bad = t->owner->finish(t, lua_gettop(t->co));
+    if (bad == RT_TASK_HELD) return;       /* rt_task_release() follows */
     if (bad) task_fail(t, bad);
     else task_done(t, 1);
+}
+
+void rt_task_release(rt_task_t *t)
+{
+    task_done(t, 1);
 }
 
 /* Resume t with the nargs values on top of its stack. */

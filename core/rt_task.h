@@ -48,6 +48,15 @@ struct rt_task_s {
     rt_task_t  *next, *prev;/* every task not in the pool */
 };
 
+/* What an owner's finish returns to keep a task, its results still on its
+ * stack, until the owner calls rt_task_release(t): an answer waits for the
+ * store's commit of what the task wrote (rt_store.h). */
+extern const char rt_task_held[];
+#define RT_TASK_HELD rt_task_held
+
+/* Release a task whose finish returned RT_TASK_HELD. */
+void rt_task_release(rt_task_t *t);
+
 /* A new task (NULL without memory) whose coroutine has nothing on its
  * stack. Set its fields, then rt_task_start(). */
 rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner);

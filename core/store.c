@@ -59,9 +59,12 @@ static void ctrs_settle(store_t *s, int committed)
 
 /* The open transaction is gone (rolled back): remember what was lost for
  * store_commit() and bring the in-memory levels back to the file's. */
-static void txn_lost(store_t *s, const char *why)
+static void txn_lost(store_t *s, const char *why, int full)
 {
-    if (!s->failed) snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
+    if (!s->failed) {
+        snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
+        s->failed_full = full;
+    }
     s->failed = 1;
     s->lost += s->txn_writes;
     s->lost_total += s->txn_writes;
@@ -78,7 +81,7 @@ int store__fail(store_t *s, int rc, const char *what)
     if (s->in_txn && sqlite3_get_autocommit(s->db)) {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why);
+        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
@@ -98,7 +101,7 @@ int store__begin(store_t *s)
                           "nothing is written until the failure is reported by a commit)", s->failmsg);
     if (s->in_txn) {
         if (!sqlite3_get_autocommit(s->db)) return 0;
-        txn_lost(s, "the transaction ended unexpectedly");
+        txn_lost(s, "the transaction ended unexpectedly", 0);
         return store__err(s, STORE_EIO, "%s", s->failmsg);
     }
     rc = sqlite3_step(store__stmt(s, STORE_ST_BEGIN));
@@ -137,9 +140,14 @@ int store__commit_now(store_t *s)
     {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why);
+        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
     }
     return STORE_EIO;
+}
+
+int store_commit_full(const store_t *s)
+{
+    return s->last_full;
 }
 
 int store_in_txn(const store_t *s)
@@ -154,7 +162,8 @@ int store_commit(store_t *s, long long *lost)
     if (s->failed) {
         if (lost) *lost = s->lost;
         store__err(s, STORE_EIO, "%s", s->failmsg);
-        s->failed = 0;
+        s->last_full = s->failed_full;
+        s->failed = s->failed_full = 0;
         s->lost = 0;
         s->committed = 0;
         return STORE_EIO;
@@ -221,6 +230,56 @@ int store__rowids(store_t *s, size_t n)
     s->rowids = p;
     s->rowids_cap = n;
     return 0;
+}
+
+/* -- Checkpoints ------------------------------------------------------------------------ */
+
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((store_t *)ud)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+int store_wal_manual(store_t *s)
+{
+    sqlite3_wal_hook(s->db, wal_hook, s);   /* replaces SQLite's automatic checkpoint */
+    return 0;
+}
+
+long long store_wal_frames(const store_t *s)
+{
+    return s->wal_frames;
+}
+
+const char *store_path(const store_t *s)
+{
+    return s->path;
+}
+
+long long store_checkpoint(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc, log = 0, done = 0;
+    if (strcmp(path, ":memory:") == 0) return 0;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        /* a new connection learns the file is in WAL mode when it first reads it */
+        rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK || done < 0) {
+        snprintf(err, errlen, "checkpoint of %s: %s", path,
+                 rc != SQLITE_OK ? (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) : "the file is not in WAL mode");
+        sqlite3_close_v2(db);
+        return -1;
+    }
+    /* the store's own connection stays open: this close neither checkpoints
+     * again nor removes the log */
+    sqlite3_close_v2(db);
+    return done;
 }
 
 /* -- Levels ---------------------------------------------------------------------------- */

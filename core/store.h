@@ -140,6 +140,35 @@ int store_in_txn(const store_t *s);
  * until this is called. */
 int store_commit(store_t *s, long long *lost);
 
+/* After store_commit() returned STORE_EIO: 1 when the writes were lost
+ * because the disk or limits.size_mb was full (the runtime then answers
+ * ESME_RMSGQFUL rather than ESME_RSYSERR), else 0. */
+int store_commit_full(const store_t *s);
+
+/* -- Checkpoints ------------------------------------------------------------------- */
+/* Commits append to the write-ahead log; a checkpoint copies the log into
+ * the database file (an fsync: milliseconds). By default SQLite does it
+ * inside the commit that finds the log past 1,000 pages, on the caller's
+ * thread. A program with an event loop takes that over: after
+ * store_wal_manual(s), commits never checkpoint, store_wal_frames(s) says
+ * how long the log is, and store_checkpoint() runs on another thread. */
+
+/* Checkpoints are the caller's from now on. Returns 0. */
+int store_wal_manual(store_t *s);
+
+/* Pages in the write-ahead log after the last commit (0 for ":memory:"). */
+long long store_wal_frames(const store_t *s);
+
+/* The file the store was opened on (as given). */
+const char *store_path(const store_t *s);
+
+/* Copy what the log of the store at path holds into the database file
+ * (PASSIVE: it never waits for the writer, which goes on meanwhile). It
+ * opens a connection of its own and shares nothing with any store_t, so
+ * it may run on any thread. Returns the pages copied, or -1 with the
+ * reason in err. */
+long long store_checkpoint(const char *path, char *err, size_t errlen);
+
 /* -- Levels ------------------------------------------------------------------------ */
 
 typedef struct store_levels_s {

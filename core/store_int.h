@@ -104,12 +104,15 @@ struct store_s {
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
+    long long      wal_frames;        /* after the last commit, once store_wal_manual() */
 
     /* the transaction */
     int            in_txn;
     long long      txn_writes;        /* writes in the open transaction */
     long long      committed;         /* writes made durable since the last store_commit */
     int            failed;            /* a transaction was lost since the last store_commit */
+    int            failed_full;       /* ... because the disk (or limits.size_mb) was full */
+    int            last_full;         /* what store_commit() last reported: store_commit_full() */
     long long      lost;              /* its writes */
     char           failmsg[256];
 

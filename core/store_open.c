@@ -10,7 +10,7 @@
 
 #include "store_int.h"
 
-#define STORE_SCHEMA 1      /* meta 'schema': the layout below */
+#define STORE_SCHEMA 2      /* meta 'schema': the layout below (2: messages.notify) */
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -174,6 +174,14 @@ static int schema(store_t *s, char *err, size_t errlen)
         }
         if ((rc = query_int(s, "SELECT value FROM meta WHERE key = 'node_id'", 0, &s->node_id)) != SQLITE_OK) {
             open_error(s->o.path, s->db, rc, NULL, err, errlen);
+            return -1;
+        }
+        /* schema 1 lacked messages.notify: brought up to date in place */
+        if (version == 1 && (exec(s, "BEGIN IMMEDIATE", err, errlen) != SQLITE_OK
+                             || exec(s, "ALTER TABLE messages ADD COLUMN notify TEXT; "
+                                        "UPDATE meta SET value = 2 WHERE key = 'schema'", err, errlen) != SQLITE_OK
+                             || exec(s, "COMMIT", err, errlen) != SQLITE_OK)) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
         return 0;

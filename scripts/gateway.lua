@@ -16,7 +16,7 @@ assert(config.check_section(g, {
     own_id_format = { type = "enum", values = { "decimal", "hex", "uuid" } },
     mapping_ttl = { type = "number", min = 1 }, mapping_max = { type = "integer", min = 1 },
     early_ttl = { type = "number", min = 0 },
-    queue_max = { type = "integer", min = 0 }, queue_ttl = { type = "number", min = 0 },
+    queue_ttl = { type = "number", min = 1 },
     match = { type = "enum", values = { "first", "longest" } },
     routes = { type = "list", of = { type = "table", free = true } },
     routes_file = { type = "string" },
@@ -104,7 +104,11 @@ local function http_send(d)
             return 502, { error = "upstream refused", status = smpp.status_name(resp.command_status), message_ids = ids }
         end
         local id = gateway.remember(session, link, resp, pdu)
-        http.remember(id, { message_id = id, to = d.to, state = "ENROUTE", callback_url = d.callback_url })
+        local ok, err = http.remember { message_id = id, from = pdu.source_addr, to = d.to,
+                                        callback_url = d.callback_url, upstream = link, upstream_id = resp.message_id,
+                                        route = route.name }
+        if not ok then return 503, { error = "the message was sent but cannot be kept: " .. tostring(err),
+                                     message_ids = ids } end
         ids[#ids + 1] = id
     end
     return 200, { message_ids = ids }
@@ -120,6 +124,5 @@ return {
     end,
     deliver_sm = from_upstream,
     outbind = upstream.on_outbind,                        -- links that wait for outbind
-    up = function(session) gateway.flush(session) end,   -- held receipts and MO
     start = function() gateway.start() end,
 }

@@ -20,8 +20,7 @@ local defaults = {
     reject = {},                   -- submits refused at once, first match wins
     distribution_lists = {},       -- name -> { addresses } for submit_multi
     max_messages = 100000,         -- messages kept for query/cancel/replace
-    receipt_queue = 10000,         -- receipts held while no receiver is bound
-    receipt_queue_ttl = 3600,      -- seconds a held receipt waits at most
+    receipt_queue_ttl = 3600,      -- seconds a receipt waits in the store for a receiver
     echo = "keyword",              -- off | keyword (text "echo ...") | all: MO back to the sender
     mo = nil,                      -- { every =, system_id =, from =, to =, text = }: periodic MO
 }
@@ -41,8 +40,7 @@ local option_fields = {
     reject = { type = "list", of = { type = "table", fields = rule_fields } },
     distribution_lists = { type = "table", free = true },
     max_messages = { type = "integer", min = 1 },
-    receipt_queue = { type = "integer", min = 0 },
-    receipt_queue_ttl = { type = "number", min = 0 },
+    receipt_queue_ttl = { type = "number", min = 1 },
     echo = { type = "enum", values = { "off", "keyword", "all" } },
     mo = { type = "table", fields = {
         every = { type = "number", min = 0.001 }, system_id = { type = "string" },
@@ -126,11 +124,9 @@ end
 
 -- -- Receipts ---------------------------------------------------------------------
 
-local held = {}       -- system_id -> queue of { pdu =, at = }
-local held_count = 0
-
--- levels shown in /stats ("gauges") and /metrics beside their ceilings
-smpp.gauge("smsc_held_receipts", function() return held_count end, opt.receipt_queue)
+-- levels shown in /stats ("gauges") and /metrics beside their ceilings;
+-- receipts waiting for a receiver are in the store's outbox (/stats store
+-- and accounts)
 smpp.gauge("smsc_stored_messages", function() return last - first + 1 end, opt.max_messages)
 
 -- The first 20 characters of the text for the receipt, ASCII only: a
@@ -159,27 +155,13 @@ local function receipt_pdu(rec)
     return pdu
 end
 
-local function hold(system_id, pdu)
-    if held_count >= opt.receipt_queue then
-        smpp.log("warn", "receipt for %s dropped: %d receipts already held", pdu.receipted_message_id, held_count)
-        return
-    end
-    held[system_id] = held[system_id] or {}
-    table.insert(held[system_id], { pdu = pdu, at = os.time() })
-    held_count = held_count + 1
-end
-
--- Send a receipt to a receiver of system_id (queued: smpp.post), or hold
--- it until one binds.
+-- Queue a receipt for a receiver of system_id: the runtime delivers it
+-- from the store's outbox now, or when one binds (within receipt_queue_ttl).
 local function send_receipt(system_id, pdu)
-    smpp.post(system_id, pdu, function(resp, err)
-        if not resp and (err == "no receiver" or err == "closed" or err == "timeout" or err == "window full") then
-            hold(system_id, pdu)
-        elseif resp and resp.command_status ~= 0 then
-            smpp.log("info", "receipt %s refused by %s: %s", pdu.receipted_message_id, system_id,
-                smpp.status_name(resp.command_status) or resp.command_status)
-        end
-    end)
+    local ok, err, detail = smpp.post(system_id, pdu, { ttl = opt.receipt_queue_ttl })
+    if not ok then
+        smpp.log("warn", "receipt for %s not queued: %s", pdu.receipted_message_id, tostring(detail or err))
+    end
 end
 
 -- The message reached its final state: record it, send its receipt.
@@ -245,14 +227,15 @@ local function echo(session, rec, pdu)
         if dc ~= 8 and (pdu.esm_class or 0) % 128 < 64 and raw:sub(1, 5):lower() ~= "echo " then return end
         if not user_text(pdu, rec.system_id):lower():match("^echo ") then return end
     end
-    smpp.after(0, function()
-        smpp.deliver(rec.system_id, {
-            source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
-            dest_addr_ton = rec.source_ton, dest_addr_npi = rec.source_npi, destination_addr = rec.source,
-            data_coding = pdu.data_coding, short_message = pdu.short_message,
-            message_payload = pdu.message_payload, esm_class = (pdu.esm_class or 0) % 128 >= 64 and 0x40 or 0,
-        })
-    end)
+    -- into the account's outbox: delivered when a receiver has room, kept
+    -- while none is bound
+    local ok, err, detail = smpp.post(rec.system_id, {
+        source_addr_ton = rec.dest_ton, source_addr_npi = rec.dest_npi, source_addr = rec.dest,
+        dest_addr_ton = rec.source_ton, dest_addr_npi = rec.source_npi, destination_addr = rec.source,
+        data_coding = pdu.data_coding, short_message = pdu.short_message,
+        message_payload = pdu.message_payload, esm_class = (pdu.esm_class or 0) % 128 >= 64 and 0x40 or 0,
+    }, { ttl = opt.receipt_queue_ttl })
+    if not ok then smpp.log("warn", "echo of %s not queued: %s", rec.id, tostring(detail or err)) end
 end
 
 -- A pending message from this account to the same destination and
@@ -388,40 +371,25 @@ function handlers.replace_sm(session, pdu)
     return S.ESME_ROK
 end
 
--- A receiver bound: hand it the receipts held for its account.
-function handlers.up(session)
-    if not session:can_receive() then return end
-    local queue = held[session.system_id]
-    held[session.system_id] = nil
-    for _, item in ipairs(queue or {}) do
-        held_count = held_count - 1
-        if os.time() - item.at <= opt.receipt_queue_ttl then
-            send_receipt(session.system_id, item.pdu)
-        else
-            smpp.log("info", "receipt for %s expired after %d s", item.pdu.receipted_message_id, opt.receipt_queue_ttl)
-        end
-    end
-end
-
 -- MO through HTTP (POST /send, and the /inject route below): {to, text,
 -- from, system_id, coding} becomes a deliver_sm to a bound receiver of the
 -- account (default: the first account of the config).
-local function mo_from_http(d)
+local function mo_from_http(input)
+    local d, status, why = require("smpp.http").check_message(input)
+    if not d then return status, { error = why } end
     local account = d.system_id or (conf.accounts and conf.accounts[1] and conf.accounts[1].system_id)
     local coding = d.coding or text.choose(d.text)
     local bytes, why = text.encode(d.text, coding)
     if not bytes then return 422, { error = why } end
     if #bytes > 254 then return 422, { error = "text too long for one MO (254 octets)" } end
-    if #smpp.sessions { system_id = account, can_receive = true, side = "server" } == 0 then
+    if smpp.receivers(tostring(account)) == 0 then
         return 409, { error = "no receiver bound for " .. tostring(account) }
     end
-    -- queued, not awaited: the HTTP client need not wait for the ESME's answer
-    smpp.post(account, { source_addr = d.from or "447700900123", destination_addr = d.to,
-        data_coding = text.data_coding_of(coding), short_message = bytes }, function(resp, err)
-        if not resp or resp.command_status ~= 0 then
-            smpp.log("info", "MO for %s: %s", account, resp and smpp.status_name(resp.command_status) or tostring(err))
-        end
-    end)
+    -- queued in the store, not awaited: the HTTP client need not wait for
+    -- the ESME's answer (the answer to this request follows the commit)
+    local ok, err, detail = smpp.post(account, { source_addr = d.from or "447700900123", destination_addr = d.to,
+        data_coding = text.data_coding_of(coding), short_message = bytes })
+    if not ok then return 503, { error = "MO not queued: " .. tostring(detail or err) } end
     return 202, { queued = true, system_id = account }
 end
 handlers.http_send = mo_from_http

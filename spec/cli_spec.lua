@@ -17,8 +17,30 @@ describe("smppgw decode", function()
         assert.equal("submit_sm", a.command)
         assert.equal("447700900123", a.destination_addr)
         assert.equal("Hello", a.short_message)
-        assert.matches('^{"command":"submit_sm","command_id":4,', lines[1])
-        assert.equal(smpp.status.ESME_RTHROTTLED, cjson.decode(lines[2]).command_status)
+        assert.matches('^{"command":"submit_sm","command_id":"0x00000004","command_status":"0x00000000",'
+            .. '"status":"ESME_ROK","sequence_number":2,"service_type":""', lines[1])
+        local resp = cjson.decode(lines[2])
+        assert.same({ "submit_sm_resp", "0x80000004", "0x00000058", "ESME_RTHROTTLED", 3 },
+            { resp.command, resp.command_id, resp.command_status, resp.status, resp.sequence_number })
+    end)
+    it("shows TLVs by name, one without a name under its tag in hex, and their wire order", function()
+        -- data_sm: TLVs 0x1401 (vendor), message_payload, receipted_message_id, in that order
+        local pdu = "0000002C00000103000000000000000100000000000000000000"
+            .. "14010002ABCD" .. "042400026869" .. "001E00027800"
+        local out, err, rc = run.smppgw({ "decode", pdu })
+        assert.equal(0, rc, err)
+        local d = cjson.decode(out)
+        assert.same({ "hi", "x", { hex = "ABCD" } }, { d.message_payload, d.receipted_message_id, d["0x1401"] })
+        assert.same({ "0x1401", "message_payload", "receipted_message_id" }, d.tlv_order)
+        assert.matches('"receipted_message_id":"x","message_payload":"hi","0x1401":{"hex":"ABCD"},"tlv_order"', out)
+        local back = run.smppgw({ "encode", "-" }, out)
+        assert.equal(pdu .. "\n", back)
+    end)
+    it("shows a status the table does not name in hex only", function()
+        local out = run.smppgw({ "decode", "00000010800000040000040000000007" })
+        local d = cjson.decode(out)
+        assert.same({ "0x00000400", nil }, { d.command_status, d.status })
+        assert.equal("00000010800000040000040000000007\n", run.smppgw({ "encode", "-" }, out))
     end)
     it("accepts spaced hex split over arguments, and standard input", function()
         local spaced = SUBMIT:gsub("(%x%x)", "%1 ")
@@ -35,11 +57,10 @@ describe("smppgw decode", function()
         local out, err, rc = run.smppgw({ "decode", "0000001000000099000000000000000A" })
         assert.equal(1, rc)
         assert.equal("", out)
-        assert.matches("ESME_RINVCMDID", err)
-        assert.matches("sequence_number 10", err)
+        assert.matches("PDU 1 %(0x00000099, sequence_number 10%): ESME_RINVCMDID %(0x00000003%)", err)
         _, err, rc = run.smppgw({ "decode", "0000001A0000000400000000000000010041414141414141" .. "4100" })
         assert.equal(1, rc)
-        assert.matches("ESME_RINVCMDLEN", err)
+        assert.matches("PDU 1 %(0x00000004 submit_sm, sequence_number 1%): ESME_RINVCMDLEN %(0x00000002%)", err)
     end)
     it("reports a truncated stream", function()
         local _, err, rc = run.smppgw({ "decode", SUBMIT:sub(1, 40) })
@@ -69,6 +90,29 @@ describe("smppgw encode", function()
         assert.equal("\0\1\255", pdu.message_payload)
         assert.equal("ab", pdu[5121])
         assert.equal(3, pdu.sequence_number)
+    end)
+    it("takes command ids and statuses as numbers, hex or names, and checks they agree", function()
+        local want = "00000010800000150000005800000001\n"
+        for _, obj in ipairs {
+            '{"command":"enquire_link_resp","command_status":88,"sequence_number":1}',
+            '{"command_id":"0x80000015","command_status":"0x00000058","sequence_number":1}',
+            '{"command":"enquire_link_resp","command_status":"ESME_RTHROTTLED","sequence_number":1}',
+            '{"command":"enquire_link_resp","status":"ESME_RTHROTTLED","sequence_number":1}',
+        } do
+            local out, err, rc = run.smppgw({ "encode", obj })
+            assert.equal(0, rc, err)
+            assert.equal(want, out)
+        end
+        local out, err, rc = run.smppgw({ "encode",
+            '{"command":"enquire_link_resp","status":"ESME_RTHROTTLED","command_status":"0x00000001","sequence_number":1}' })
+        assert.same({ "", 1 }, { out, rc })
+        assert.matches("status ESME_RTHROTTLED %(0x00000058%) does not match command_status 0x00000001", err)
+        _, err, rc = run.smppgw({ "encode", '{"command":"enquire_link_resp","status":"ESME_NOPE"}' })
+        assert.equal(1, rc)
+        assert.matches("unknown status ESME_NOPE", err)
+        _, err, rc = run.smppgw({ "encode", '{"command":"data_sm","tlv_order":["colour"]}' })
+        assert.equal(1, rc)
+        assert.matches("tlv_order: unknown TLV colour", err)
     end)
     it("encodes a JSON array as one PDU per line", function()
         local out = run.smppgw({ "encode", '[{"command":"enquire_link","sequence_number":1},'

@@ -1,8 +1,11 @@
 -- conf_spec -- the shipped configurations (conf/*.lua). The only spec that
 -- reads them: every other spec writes its own configuration, so changing a
 -- shipped default (a receipt delay, a port) cannot break or slow the suite.
+-- Their stores (var/*.db) are a developer's own: --store puts the spec's
+-- in a temporary directory.
 local run = require "helpers.run"
 local server = require "helpers.server"
+local tmp = require "helpers.tmp"
 local wire = require "helpers.wire"
 local lfs = require "lfs"
 
@@ -16,15 +19,17 @@ describe("#integration shipped configurations", function()
 
     for _, path in ipairs(confs) do
         it(path .. " passes smppgw check", function()
-            local out, err, rc = run.smppgw({ "check", path })
+            local store = tmp.dir() .. "/check.db"
+            local out, err, rc = run.smppgw({ "check", path, "--store", store })
             assert.equal(0, rc, err)
             assert.matches("ok", out)
+            assert.is_not_nil(lfs.attributes(store), "the store was not made where --store said")
         end)
     end
 
     it("conf/smppgw.lua (make run) starts and answers a bind", function()
         -- on ephemeral ports: the shipped 2775 and 8775 may be in use
-        local srv = server.start { conf_file = "conf/smppgw.lua" }
+        local srv = server.start { conf_file = "conf/smppgw.lua", args = { "--store", tmp.dir() .. "/run.db" } }
         local c = wire.connect(srv.port)
         local r = c:bind("transceiver", "smppclient1", "password")
         assert.same({ wire.RESP + wire.id.bind_transceiver, 0 }, { r.id, r.status })

@@ -50,6 +50,11 @@ describe("#integration dashboard in a browser", function()
         assert.is_true(tonumber(points) >= 2, "points " .. tostring(points))
         assert.is_true(tonumber(rate) >= 0.5 * seen and tonumber(rate) <= 2.5 * seen,
             ("chart %s/s, server %d/s"):format(tostring(rate), seen))
+        -- the accounts table: the bench's account, bound once as a transceiver
+        local acct = dom:match('<tr data%-account="smppclient1">(.-)</tr>')
+        assert.is_not_nil(acct, dom:sub(1, 2000))
+        assert.matches("^<td[^>]*>smppclient1</td><td>0</td><td>0</td><td>1</td>", acct)
+        assert.matches('sessions%-shown">%(newest 1 of 1%)<', dom)
         assert.matches('id="open">1<', dom)
         assert.matches('id="error"></div>', dom)        -- no error reading /stats
     end)

@@ -30,20 +30,44 @@ describe("#integration HTTP API (reference SMSC)", function()
     local srv
     local function smsc() srv = server.start { conf = server.smsc_conf() } end
 
-    it("GET /stats has the totals and the live sessions", function()
+    it("GET /stats has the totals and accounts, and the live sessions only when asked, a page at a time", function()
         smsc()
         local c = wire.connect(srv.port)
         assert.equal(0, c:bind("transceiver").status)
         c:send(wire.submit_sm(2))
         c:read()
+        local others = {}
+        for i = 1, 3 do others[i] = wire.connect(srv.port) end   -- open, not bound
+        assert.is_truthy(wait_until(function() return srv:sessions_open() == 4 end))
         local code, body = request(srv.http_port, "GET", "/stats")
         assert.equal(200, code)
         local s = cjson.decode(body)
         assert.equal(1, s.totals.open.server.BOUND_TRX)
-        assert.equal(1, #s.sessions)
-        assert.equal("smppclient1", s.sessions[1].system_id)
-        assert.equal(2, s.sessions[1].rx_requests)
+        assert.equal(3, s.totals.open.server.OPEN)
+        assert.is_nil(s.sessions)                                 -- a summary by default
+        assert.same({ transmitter = 0, receiver = 0, transceiver = 1 }, s.accounts.smppclient1.bound)
+        assert.equal(1, s.accounts.smppclient1.receivers)
         assert.equal(1, s.totals.commands.submit_sm.rx)
+        s = cjson.decode((select(2, request(srv.http_port, "GET", "/stats?sessions=1"))))
+        assert.equal(4, #s.sessions)
+        assert.equal(4, s.sessions_total)
+        local bound
+        for _, x in ipairs(s.sessions) do if x.system_id == "smppclient1" then bound = x end end
+        assert.equal(2, bound.rx_requests)
+        -- pages, newest first; one account's bound sessions
+        local p1 = cjson.decode((select(2, request(srv.http_port, "GET", "/sessions?offset=0&limit=3"))))
+        local p2 = cjson.decode((select(2, request(srv.http_port, "GET", "/sessions?offset=3&limit=3"))))
+        assert.same({ 4, 0, 3 }, { p1.total, p1.offset, p1.limit })
+        assert.equal(3, #p1.sessions)
+        assert.equal(1, #p2.sessions)
+        assert.equal(bound.id, p2.sessions[1].id)                 -- the oldest is last
+        assert.is_true(p1.sessions[1].id > p1.sessions[3].id)
+        local mine = cjson.decode((select(2, request(srv.http_port, "GET", "/sessions?system_id=smppclient1"))))
+        assert.equal(1, mine.total)
+        assert.equal(bound.id, mine.sessions[1].id)
+        code, body = request(srv.http_port, "GET", "/sessions?limit=100000")
+        assert.equal(400, code)
+        assert.matches("limit must be", body)
         c:close()
     end)
 
@@ -60,7 +84,11 @@ describe("#integration HTTP API (reference SMSC)", function()
         for _, name in ipairs { "smppgw_sessions_open", "smppgw_sessions_opened_total", "smppgw_pdus_total",
                                 "smppgw_responses_total", "smppgw_timeouts_total", "smppgw_throttled_total",
                                 "smppgw_script_errors_total", "smppgw_response_time_seconds",
-                                "smppgw_generic_nacks_total", "smppgw_uptime_seconds" } do
+                                "smppgw_generic_nacks_total", "smppgw_uptime_seconds", "smppgw_store_rows",
+                                "smppgw_store_rows_limit", "smppgw_store_bytes", "smppgw_store_commits_total",
+                                "smppgw_store_commit_failures_total", "smppgw_store_commit_seconds",
+                                "smppgw_store_expired_total", "smppgw_outbox_total", "smppgw_outbox_inflight",
+                                "smppgw_account_sessions", "smppgw_account_outbox", "smppgw_input_pauses_total" } do
             assert.is_not_nil(fam[name], name)
         end
         local rx_submit
@@ -153,32 +181,38 @@ describe("#integration HTTP API (reference SMSC)", function()
         assert.is_nil(body:match("https?://"))            -- nothing loaded from elsewhere
     end)
 
-    it("shows the SMSC's held receipts and stored messages as gauges beside their limits", function()
+    it("shows receipts waiting in the store's outbox and the stored messages beside their limits", function()
         smsc()
         local c = wire.connect(srv.port)
-        assert.equal(0, c:bind("transmitter").status)      -- no receiver: the receipt is held
+        assert.equal(0, c:bind("transmitter").status)      -- no receiver: the receipt waits in the outbox
         c:send(wire.submit_sm(2, { registered_delivery = 1 }))
         assert.equal(0, c:read().status)
-        assert.is_truthy(wait_until(function() return srv:gauge("smsc_held_receipts") == 1 end))
+        assert.is_truthy(wait_until(function() return srv:stats().store.outbox.value == 1 end))
         local code, body = request(srv.http_port, "GET", "/stats")
         assert.equal(200, code)
-        local g = cjson.decode(body).gauges
-        assert.is_true(g.smsc_held_receipts.value >= 1)
-        assert.equal(10000, g.smsc_held_receipts.limit)
+        local s = cjson.decode(body)
+        assert.same({ value = 1, limit = 100000 }, s.store.outbox)
+        assert.equal(1, s.accounts.smppclient1.outbox)
+        assert.equal(1, s.outbox.posted)
+        local g = s.gauges
         assert.is_true(g.smsc_stored_messages.value >= 1)
         assert.equal(100000, g.smsc_stored_messages.limit)
         local fam = prometheus.parse(select(2, request(srv.http_port, "GET", "/metrics")))
-        local seen = {}
-        for _, smp in ipairs(fam.smppgw_script_gauge.samples) do seen[smp.labels.name] = smp.value end
-        assert.equal(g.smsc_held_receipts.value, seen.smsc_held_receipts)
+        local rows, limits = {}, {}
+        for _, smp in ipairs(fam.smppgw_store_rows.samples) do rows[smp.labels.table] = smp.value end
+        for _, smp in ipairs(fam.smppgw_store_rows_limit.samples) do limits[smp.labels.table] = smp.value end
+        assert.equal(1, rows.outbox)
+        assert.equal(100000, limits.outbox)
+        assert.equal(1, fam.smppgw_account_outbox.samples[1].value)
         assert.is_not_nil(fam.smppgw_script_gauge_limit)
         c:close()
-        -- a receiver of the account takes the held receipt: the gauge drops
+        -- a receiver of the account takes the receipt: the level drops
         local r = wire.connect(srv.port)
         assert.equal(0, r:bind("receiver").status)
         local d = assert(r:expect(function(p) return p.id == wire.id.deliver_sm end, 5))
         r:send(wire.pdu(wire.RESP + wire.id.deliver_sm, d.seq, "\0"))
-        assert.is_truthy(wait_until(function() return srv:gauge("smsc_held_receipts") == 0 end))
+        assert.is_truthy(wait_until(function() return srv:stats().store.outbox.value == 0 end))
+        assert.equal(1, srv:stats().outbox.delivered)
         r:close()
     end)
 end)
@@ -206,7 +240,7 @@ describe("#integration HTTP /send through a gateway", function()
             gateway = { routes = { { prefix = '44', to = { 'up' } } } } }]], cwd, smsc.port) }
         assert.is_true(gw:wait_log("upstream up: bind 1 up", 5))
         local code, r = json_request(gw.http_port, "POST", "/send", { to = "447700900123", text = ("long "):rep(50) })
-        assert.equal(200, code)
+        assert.equal(200, code, gw:log_text())
         assert.equal(2, #r.message_ids)
         local id = r.message_ids[1]
         local m
@@ -217,10 +251,14 @@ describe("#integration HTTP /send through a gateway", function()
         assert.equal(200, code)
         assert.equal("DELIVRD", m.state)
         assert.matches("^id:" .. id, m.receipt)
-        local g = select(2, json_request(gw.http_port, "GET", "/stats")).gauges
+        assert.is_true(m.final)
+        assert.equal("accepted through POST /send, route 'route 1', sent to up", m.trace[1]:match("^[%d.]+ (.*)$"))
+        assert.matches("^[%d.]+ receipt id:", m.trace[#m.trace])
+        local st = select(2, json_request(gw.http_port, "GET", "/stats"))
+        local g = st.gauges
         assert.is_true(g.gateway_id_mappings.value >= 1)           -- the receipt found its message by it
         assert.equal(1000000, g.gateway_id_mappings.limit)
-        assert.same({ value = 0, limit = 10000 }, g.gateway_held_messages)
+        assert.is_true(st.store.messages.value >= 2)               -- the /send records live in the store
         code, r = json_request(gw.http_port, "POST", "/send", { to = "3312345", text = "x" })
         assert.equal(404, code)
         assert.matches("no route", r.error)

@@ -95,8 +95,8 @@ describe("#integration reference SMSC", function()
         smsc()
         local tx = bound("transmitter")
         submit(tx, { registered_delivery = 1, short_message = "held" })
-        -- final, and nobody to deliver to: held
-        assert.is_truthy(wait_until(function() return srv:gauge("smsc_held_receipts") == 1 end))
+        -- final, and nobody to deliver to: held in the account's outbox
+        assert.is_truthy(wait_until(function() return srv:stats().store.outbox.value == 1 end))
         local rx = bound("receiver")
         local d = deliver(rx, 3)
         assert.matches("stat:DELIVRD", d.short_message)

@@ -837,6 +837,70 @@ static void refuses_foreign_and_newer(void)
     CHECK(strstr(err, "not a smppgw store") != NULL);
 }
 
+/* A file of schema 1 (no messages.notify) is brought up to schema 2 when
+ * it opens, its rows kept; a failing commit reports whether the disk was
+ * full (the runtime answers ESME_RMSGQFUL then). */
+static void upgrades_schema_1(void)
+{
+    const char *path = file("schema1.db");
+    store_opts_t o = opts(path);
+    store_msg_t m;
+    store_t *s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    put(s, "old", 0, 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "ALTER TABLE messages DROP COLUMN notify; "
+                          "UPDATE meta SET value = 1 WHERE key = 'schema'"), SQLITE_OK);
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_get(s, S("old"), 0, NULL, NULL), 1);
+    store_msg_clear(&m);
+    m.id = S("new");
+    m.submitted = 2;
+    m.notify = S("http://127.0.0.1:1/x");
+    CHECK_EQ(store_put(s, &m), 0);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    CHECK_EQ(store_commit_full(s), 0);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "SELECT notify FROM messages"), SQLITE_OK);
+}
+
+/* With checkpoints left to the caller, commits only grow the log; a
+ * checkpoint through a connection of its own copies it, and the next
+ * write starts the log over. */
+static void checkpoints_by_the_caller(void)
+{
+    const char *path = file("ckpt.db");
+    char why[256];
+    store_t *s = open_at(path);
+    long long copied, before;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(store_wal_manual(s), 0);
+    CHECK(strcmp(store_path(s), path) == 0);
+    for (i = 0; i < 300; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        put(s, id, 0, 1);
+        CHECK_EQ(store_commit(s, NULL), 1);
+    }
+    before = store_wal_frames(s);
+    CHECK(before >= 300);                   /* no automatic checkpoint shortened it */
+    copied = store_checkpoint(path, why, sizeof why);
+    CHECK_EQ(copied, before);
+    put(s, "after", 0, 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    CHECK(store_wal_frames(s) < 10);        /* the log started over */
+    CHECK_EQ(store_get(s, S("c299"), 0, NULL, NULL), 1);
+    CHECK_EQ(store_checkpoint(file("nosuch/x.db"), why, sizeof why), -1);
+    CHECK(strstr(why, "nosuch") != NULL);
+    store_close(s);
+}
+
 /* Root may write anything, so the open runs as nobody in a child. */
 static void refuses_a_read_only_file(void)
 {
@@ -944,6 +1008,8 @@ int main(void)
     TEST(refuses_not_a_database);
     TEST(refuses_a_corrupt_file);
     TEST(refuses_foreign_and_newer);
+    TEST(upgrades_schema_1);
+    TEST(checkpoints_by_the_caller);
     TEST(refuses_a_read_only_file);
     TEST(creates_missing_directories);
     TEST(sync_modes_and_bad_options);

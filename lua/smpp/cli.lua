@@ -14,8 +14,9 @@ commands:
   decode HEX...     decode PDUs given in hex (arguments are joined, spaces and
                     newlines allowed, several PDUs may follow each other; with
                     no argument, or "-", hex is read from standard input) and
-                    print each as one JSON object per line. Exit 1 if any PDU
-                    is invalid, with the status name and what is wrong.
+                    print each as one JSON object per line: command ids and
+                    statuses in hex with their names, TLVs by name. Exit 1 if
+                    any PDU is invalid, with the status name and what is wrong.
   encode JSON...    encode PDUs given as JSON objects (or one JSON array of
                     them; "-" reads standard input) and print each as hex.
   [run] CONFIG      run a configuration (default conf/smppgw.lua) until
@@ -23,34 +24,152 @@ commands:
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
                                  picks a free port, printed in the log)
         --http HOST:PORT         the HTTP API and dashboard there
+        --store PATH             the store there instead (relative to the
+                                 working directory; ":memory:" keeps it in memory)
   check CONFIG      validate the configuration, load its script, and open and
-                    check its store (conf.store); exit 1 naming what is wrong.
-  send HOST:PORT --from A --to B --text "..." [--system-id ID --password PW
-                    --wait-dlr SECONDS --coding auto|gsm|ucs2|latin1
-                    --split udh|sar|payload]
-                    bind, send a text (split when long), print the message
-                    ids and, with --wait-dlr, the receipts; exit 1 on any
-                    failure with the status name.
+                    check its store (conf.store, or --store); exit 1 naming
+                    what is wrong.
+  send HOST:PORT --from A --to B --text "..." [options]
+                    bind, send a text (split when long, or one data_sm) with
+                    the TON/NPI, validity, service_type, registered_delivery
+                    and TLVs asked for, print the message ids; --wait-dlr
+                    waits for the receipts, --listen prints receipts and MO
+                    as they come (smppgw send --help); exit 1 on any failure
+                    with the status name.
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
                     (reads standard input without an argument).
+  help COMMAND      that command's usage (so does COMMAND --help)
   --help            this text
   --version         print the version
 
 In JSON, a string that is not printable UTF-8 appears as {"hex": "..."};
 encode accepts that form for any string, and TLVs under numeric keys.
+
+Exit codes: 0 ok; 1 a failure, named on standard error (with the SMPP
+status by name and in hex where there is one); 2 bad arguments or input.
+docs/cli.md describes every verb.
 ]]
+
+-- Each verb's own usage, printed by `smppgw VERB --help` (exit 0) and
+-- after a bad argument (exit 2). bench is C (core/load.c) and prints its own.
+local VERB_USAGE = {
+    decode = [[
+usage: smppgw decode [HEX...]
+Decode PDUs given in hex (arguments are joined; spaces, newlines and 0x
+prefixes allowed; several PDUs may follow each other). With no argument, or
+"-", the hex is read from standard input. Prints one JSON object per PDU,
+keys in wire order: command, command_id and command_status in hex
+("0x00000004"), status (the status's name), sequence_number, the body
+fields, then the TLVs by name (one the tables do not name under its tag in
+hex, "0x1401"). Text that is not printable UTF-8 shows as {"hex": "..."}.
+encode reads this form back. Exit 1 if any PDU is invalid (naming the
+command, the status and what is wrong), 2 on input that is not hex.
+]],
+    encode = [[
+usage: smppgw encode [JSON...]
+Encode PDUs given as JSON objects (or one JSON array of them; "-" or no
+argument reads standard input) and print each as hex. Takes what decode
+prints: command_id and command_status as numbers or hex ("0x00000058"),
+the status by name ("status": "ESME_RTHROTTLED", or as command_status),
+TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes. Exit 1 if a
+PDU cannot be encoded (naming the field), 2 on invalid JSON.
+]],
+    run = [[
+usage: smppgw [run] [CONFIG] [options]
+Run a configuration (default conf/smppgw.lua) until SIGINT/SIGTERM, which
+unbind every session first; SIGHUP reloads it.
+  -l, --listen HOST:PORT   listen there instead (repeatable; port 0 picks a
+                           free port, printed in the log)
+  --http HOST:PORT         the HTTP API and dashboard there
+  --help                   this text
+]],
+    check = [[
+usage: smppgw check [CONFIG] [-l HOST:PORT]...
+Validate the configuration (default conf/smppgw.lua) and load its script;
+print a summary, or every wrong key and exit 1.
+]],
+    passwd = [[
+usage: smppgw passwd [--] [PASSWORD]
+Print the hashed form of a password for accounts[].password (PBKDF2-SHA256,
+random salt). Without PASSWORD the first line of standard input is used;
+"--" lets a password start with "-".
+]],
+}
 
 local function err(fmt, ...)
     io.stderr:write(string.format(fmt, ...), "\n")
 end
 
+-- -- How decode shows a PDU and encode reads it back ----------------------------
+
+local function hex32(v) return string.format("0x%08X", v) end
+
+-- The PDU as decode prints it: command_id and command_status in hex, the
+-- status's name beside them, tlv_order by TLV names (json.encode_pdu puts
+-- a TLV without a name under its tag in hex).
+local function shown(pdu)
+    local t = {}
+    for k, v in pairs(pdu) do t[k] = v end
+    t.command_id = hex32(pdu.command_id)
+    t.command_status = hex32(pdu.command_status or 0)
+    t.status = smpp.status_name(pdu.command_status or 0)
+    if pdu.tlv_order then
+        local names = {}
+        for i, tag in ipairs(pdu.tlv_order) do names[i] = smpp.tlv_name(tag) or string.format("0x%04X", tag) end
+        t.tlv_order = names
+    end
+    return t
+end
+
+-- A number written as a number or as "0x..." hex -> number | nil.
+local function number_of(v)
+    if type(v) == "number" then return v end
+    local h = type(v) == "string" and v:match("^0[xX](%x+)$")
+    return h and tonumber(h, 16) or nil
+end
+
+-- The PDU table of what `shown` printed (or what a person wrote the same
+-- way): hex and names back to numbers. Raises naming what it cannot read.
+local function unshown(obj)
+    local pdu = json.decode_value(obj)
+    if pdu.command_id ~= nil then
+        pdu.command_id = number_of(pdu.command_id)
+            or error("command_id must be a number or hex (\"0x00000004\"), not " .. tostring(obj.command_id), 0)
+    end
+    local st = pdu.command_status
+    if st ~= nil then
+        st = number_of(st) or smpp.status[st]
+            or error("command_status must be a number, hex or a status name, not " .. tostring(pdu.command_status), 0)
+    end
+    if pdu.status ~= nil then
+        local named = smpp.status[pdu.status] or error("unknown status " .. tostring(pdu.status), 0)
+        if st and st ~= named then
+            error(("status %s (%s) does not match command_status %s"):format(pdu.status, hex32(named), hex32(st)), 0)
+        end
+        st, pdu.status = named, nil
+    end
+    pdu.command_status = st
+    if type(pdu.tlv_order) == "table" then
+        for i, t in ipairs(pdu.tlv_order) do
+            pdu.tlv_order[i] = number_of(t) or smpp.tlv[t] or error("tlv_order: unknown TLV " .. tostring(t), 0)
+        end
+    end
+    return pdu
+end
+
 -- -- decode ------------------------------------------------------------------
 
+-- The arguments from `from` on joined, or standard input (none, or "-").
+-- Options are refused (hex and JSON never start with "-").
 local function read_all_args(args, from)
     local parts = {}
-    for i = from, #args do parts[#parts + 1] = args[i] end
+    for i = from, #args do
+        local a = args[i]
+        if a:match("^%-.") then return nil, "unknown option " .. a end
+        parts[#parts + 1] = a
+    end
     if #parts == 0 or (#parts == 1 and parts[1] == "-") then
         return io.stdin:read("*a")
     end
@@ -58,7 +177,11 @@ local function read_all_args(args, from)
 end
 
 function M.decode(args)
-    local text = read_all_args(args, 2)
+    local text, bad = read_all_args(args, 2)
+    if not text then
+        err("decode: %s", bad)
+        return 2
+    end
     local bytes, why = hex.to_bytes(text)
     if not bytes then
         err("decode: %s", why)
@@ -72,24 +195,20 @@ function M.decode(args)
     while pos <= #bytes do
         local rest = bytes:sub(pos)
         local len = smpp.frame(rest)
-        if not len then
-            -- command_length unusable: decode reports why, and framing ends here
+        if not len or len == 0 then
+            -- command_length unusable or past the end: decode says why, and
+            -- framing ends here
             local _, st, msg = smpp.decode(rest)
-            err("PDU %d: %s: %s", n + 1, smpp.status_name(st) or st, msg)
-            return 1
-        elseif len == 0 then
-            local _, st, msg = smpp.decode(rest)
-            err("PDU %d: %s: %s", n + 1, smpp.status_name(st) or st, msg)
+            err("PDU %d: %s: %s", n + 1, smpp.status_string(st), msg)
             return 1
         end
         n = n + 1
         local pdu, st, msg, hdr = smpp.decode(rest:sub(1, len))
         if pdu then
-            io.stdout:write(json.encode_pdu(pdu), "\n")
+            io.stdout:write(json.encode_pdu(shown(pdu)), "\n")
         else
-            err("PDU %d (%s, sequence_number %d): %s: %s", n,
-                hdr.command or string.format("command_id 0x%08X", hdr.command_id),
-                hdr.sequence_number, smpp.status_name(st) or st, msg)
+            err("PDU %d (%s%s, sequence_number %d): %s: %s", n, hex32(hdr.command_id),
+                hdr.command and " " .. hdr.command or "", hdr.sequence_number, smpp.status_string(st), msg)
             rc = 1
         end
         pos = pos + len
@@ -100,7 +219,11 @@ end
 -- -- encode ------------------------------------------------------------------
 
 function M.encode(args)
-    local text = read_all_args(args, 2)
+    local text, bad = read_all_args(args, 2)
+    if not text then
+        err("encode: %s", bad)
+        return 2
+    end
     local value, why = cjson.decode(text)
     if value == nil then
         err("encode: invalid JSON: %s", why)
@@ -113,7 +236,7 @@ function M.encode(args)
     local list = value[1] and value or { value }
     local rc = 0
     for i, obj in ipairs(list) do
-        local ok, pdu = pcall(json.decode_value, obj)
+        local ok, pdu = pcall(unshown, obj)
         local bytes, msg
         if ok then bytes, msg = smpp.encode(pdu) else msg = pdu end
         if bytes then
@@ -130,7 +253,7 @@ end
 
 -- [run] CONFIG [-l HOST:PORT]...
 local function run_args(args, from)
-    local conf, listen, http = nil, nil, nil
+    local conf, listen, http, store = nil, nil, nil, nil
     local i = from
     while i <= #args do
         local a = args[i]
@@ -143,6 +266,10 @@ local function run_args(args, from)
             if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
             http = args[i + 1]
             i = i + 2
+        elseif a == "--store" then
+            if not args[i + 1] then return nil, a .. " needs a PATH" end
+            store = args[i + 1]
+            i = i + 2
         elseif a:sub(1, 1) == "-" then
             return nil, "unknown option " .. a
         elseif conf then
@@ -152,25 +279,28 @@ local function run_args(args, from)
             i = i + 1
         end
     end
-    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http }
+    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http, store = store }
 end
 
 function M.run(args, from)
     local opts, why = run_args(args, from or 2)
     if not opts then
-        err("smppgw: %s", why)
+        err("smppgw run: %s", why)
+        io.stderr:write(VERB_USAGE.run)
         return 2
     end
-    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http })
+    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http, store = opts.store })
 end
 
 function M.check(args)
     local opts, why = run_args(args, 2)
     if not opts then
         err("smppgw check: %s", why)
+        io.stderr:write(VERB_USAGE.check)
         return 2
     end
-    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen })
+    local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen,
+                                                                            store = opts.store })
     if not conf then
         err("%s", handlers)
         return 1
@@ -180,45 +310,87 @@ function M.check(args)
     table.sort(names)
     local where = {}
     for _, l in ipairs(listen) do where[#where + 1] = l.host .. ":" .. l.port end
-    -- the store opens as `run` would open it, and its pages are checked
-    local stored = ""
-    if conf.store then
-        local st, why = require("smpp.store").from_config(conf.store, opts.conf, { quick_check = true })
-        if not st then
-            err("%s", why)
-            return 1
-        end
-        local s = st:stats()
-        st:close()
-        stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
+    -- the store opens as `run` would open it (conf.store, or the file
+    -- beside the configuration), and its pages are checked
+    local st, why = require("smpp.server").open_store(conf, opts.conf, { quick_check = true })
+    if not st then
+        err("%s", why)
+        return 1
     end
+    local s = st:stats()
+    st:close()
+    local stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     return 0
 end
 
+-- passwd [--] [PASSWORD]
+function M.passwd(args)
+    local pw, i = nil, 2
+    while i <= #args do
+        local a = args[i]
+        if a == "--" then
+            if args[i + 2] then err("smppgw passwd: one password only") return 2 end
+            pw = args[i + 1]
+            break
+        elseif a:match("^%-.") then
+            err("smppgw passwd: unknown option %s (a password starting with - goes after --)", a)
+            return 2
+        elseif pw then
+            err("smppgw passwd: one password only")
+            return 2
+        end
+        pw = a
+        i = i + 1
+    end
+    pw = pw or io.stdin:read("*l")
+    if not pw or pw == "" then
+        err("smppgw passwd: no password given")
+        io.stderr:write(VERB_USAGE.passwd)
+        return 2
+    end
+    io.stdout:write(require("smpp.security").hash(pw), "\n")
+    return 0
+end
+
+-- True when args (from `from` on, up to a "--") ask for help.
+local function wants_help(args, from)
+    for i = from, #args do
+        if args[i] == "--" then return false end
+        if args[i] == "--help" or args[i] == "-h" then return true end
+    end
+    return false
+end
+
+local function verb_usage(verb)
+    if verb == "send" then return require("smpp.send").usage end
+    return VERB_USAGE[verb]
+end
+
 function M.main(args)
     local verb = args[1]
-    if verb == nil or verb == "--help" or verb == "-h" or verb == "help" then
+    if verb == "help" and args[2] and verb_usage(args[2]) then
+        io.stdout:write(verb_usage(args[2]))
+        return 0
+    elseif verb == nil or verb == "--help" or verb == "-h" or verb == "help" then
         io.stdout:write(USAGE)
         return verb == nil and 2 or 0
+    elseif verb_usage(verb) and wants_help(args, 2) then
+        io.stdout:write(verb_usage(verb))
+        return 0
     elseif verb == "--version" or verb == "-V" then
         io.stdout:write("smppgw ", smpp.version, " (SMPP 3.4)\n")
         return 0
-    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" then
+    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" or verb == "passwd" then
         return M[verb](args)
     elseif verb == "send" then
         return require("smpp.send").run(args)
-    elseif verb == "passwd" then
-        -- smppgw passwd [PASSWORD]: the hashed form for an account's password
-        local pw = args[2] or io.stdin:read("*l")
-        if not pw or pw == "" then
-            err("usage: smppgw passwd PASSWORD   (or the password on standard input)")
-            return 2
+    elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" or verb == "--http" then
+        if wants_help(args, 1) then
+            io.stdout:write(VERB_USAGE.run)
+            return 0
         end
-        io.stdout:write(require("smpp.security").hash(pw), "\n")
-        return 0
-    elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" then
         return M.run(args, 1)               -- smppgw CONFIG: run is the default verb
     end
     err("smppgw: unknown command '%s' (try smppgw --help)", tostring(verb))

@@ -42,6 +42,8 @@ local schema = {
         log = { type = "table", fields = {
             level = { type = "enum", values = levels },
             format = { type = "enum", values = { "text", "json" } },
+            repeat_window = { type = "number", min = 0,
+                              doc = "seconds an identical line is counted, not printed (0 = print all)" },
         } },
         session = { type = "table", fields = session_fields },
         accounts = { type = "list", of = { type = "table", fields = {
@@ -93,15 +95,31 @@ local schema = {
             } },
         } } },
         limits = { type = "table", fields = {
-            max_connections = { type = "integer", min = 0, default = 20000,
-                                doc = "accepted connections at once (0 = no limit)" },
-            max_per_address = { type = "integer", min = 0, default = 0,
-                                doc = "connections from one address (0 = no limit)" },
+            max_connections = { type = "integer", min = 0,
+                                doc = "accepted connections at once (default: from the open-files limit; 0 = no limit)" },
+            max_per_address = { type = "integer", min = 0, default = 256,
+                                doc = "connections from one address (0 = no limit): room for many binds behind "
+                                    .. "one NAT, yet one address cannot take the descriptors (0 behind a load balancer)" },
         } },
         security = { type = "table", fields = {
-            max_failures = { type = "integer", min = 1, doc = "failed binds before a lockout" },
-            lockout = { type = "number", min = 0, doc = "seconds an address / system_id is locked out" },
-            failure_delay = { type = "number", min = 0, doc = "seconds added to each refusal after the first" },
+            max_failures = { type = "integer", min = 1,
+                             doc = "failed binds of one system_id from one address before they are locked out (5)" },
+            max_address_failures = { type = "integer", min = 1,
+                                     doc = "failed binds from one address before it is locked out (4 x max_failures)" },
+            lockout = { type = "number", min = 0, doc = "seconds a lockout lasts and failures are remembered (300)" },
+            failure_delay = { type = "number", min = 0, doc = "seconds added to each refusal after the first (1)" },
+            max_tracked = { type = "integer", min = 1,
+                            doc = "address and (address, system_id) entries kept, oldest evicted (10000)" },
+            bind_rate = { type = "number", min = 0,
+                          doc = "binds a second from one address; more wait their turn, 0 = no limit (100)" },
+            bind_burst = { type = "integer", min = 1, doc = "binds from one address at once (bind_rate)" },
+            hash_concurrency = { type = "integer", min = 1,
+                                 doc = "password hashes at once on the thread pool (half the CPUs)" },
+            hash_queue = { type = "integer", min = 0,
+                           doc = "binds waiting for a password hash; past it ESME_RBINDFAIL (64)" },
+            verify_cache_ttl = { type = "number", min = 0,
+                                 doc = "seconds a verified password is remembered, 0 = never (300)" },
+            verify_cache_size = { type = "integer", min = 0, doc = "verified passwords remembered (1000)" },
         } },
         scripts = { type = "table", fields = {
             budget_ms = { type = "number", min = 0, max = 60000, default = 1000,
@@ -119,10 +137,20 @@ local schema = {
         } },
         http = { type = "table", fields = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard" },
-            token = { type = "string", doc = "if set, requests need Authorization: Bearer TOKEN" },
+            token = { type = "string", max = 255, doc = "if set, requests need Authorization: Bearer TOKEN" },
+            max_connections = { type = "integer", min = 1, doc = "HTTP connections open at once (default 256)" },
+            max_per_address = { type = "integer", min = 0,
+                                doc = "HTTP connections from one address (default 32, 0 = no limit)" },
+            max_body = { type = "integer", min = 1024, max = 1073741824,
+                         doc = "request body octets (default 1048576)" },
+            header_timeout = { type = "number", min = 0, doc = "seconds for a request head (default 10)" },
+            body_timeout = { type = "number", min = 0, doc = "seconds for a request body (default 30)" },
+            idle_timeout = { type = "number", min = 0,
+                             doc = "seconds a connection waits for its next request (default 60)" },
         } },
         -- the embedded store (docs/store.md); `default` is applied by smpp.store
-        store = { type = "table", doc = "where messages, queues and id counters are kept", fields = {
+        store = { type = "table", doc = "where messages, queues and id counters are kept; without this "
+                     .. "section a configuration CONF.lua stores in CONF.db beside it (sync normal)", fields = {
             path = { type = "string", required = true,
                      doc = "SQLite file, relative to this config file (its directory is created); "
                         .. "\":memory:\" keeps the store in memory, off the Lua heap, until exit" },
@@ -136,6 +164,9 @@ local schema = {
                              .. "or after its validity ends if it never reaches one" },
             lease = { type = "number", min = 0.001, default = 60,
                       doc = "seconds a taken outbox item stays hidden before it is offered again" },
+            outbox_ttl = { type = "number", min = 1, default = 86400,
+                           doc = "seconds a receipt or MO posted for an account (smpp.post) waits for a "
+                              .. "receiver before it expires (counted and logged)" },
             limits = { type = "table", doc = "every table's bound (its level and limit are in stats)", fields = {
                 messages = { type = "integer", min = 1, default = 1000000,
                              doc = "messages kept; when full, the finished one kept longest makes room, "

@@ -1,7 +1,8 @@
 -- smpp.gateway -- what a gateway script needs beyond routing: forwarding
 -- through a route's upstreams (failover, round robin, weighted, least
 -- outstanding), the message id map, receipts mapped back to ESMEs, and
--- delivery to ESMEs that waits (bounded) for a receiver to bind.
+-- delivery to ESMEs through their outbox in the store (smpp.post: kept
+-- for the account until one of its receivers takes it).
 local smpp = require "smpp"
 local core = require "smpp.core"
 local upstream = require "smpp.upstream"
@@ -20,14 +21,13 @@ local opt = {
     mapping_ttl = 172800,      -- seconds a forwarded message's id mapping is kept
     mapping_max = 1000000,     -- most mappings kept (oldest dropped first)
     early_ttl = 60,            -- seconds a receipt waits for its submit_sm_resp
-    queue_max = 10000,         -- messages held for ESMEs with no receiver bound
-    queue_ttl = 3600,          -- seconds such a message waits
+    queue_ttl = 3600,          -- seconds a receipt or MO waits for the ESME's receiver
 }
 
 local stats = {
     forwarded = 0, no_route = 0, not_sent = 0, failed = 0, upstream_error = 0, throttled = 0,
     receipts = 0, receipts_early = 0, receipts_unmatched = 0, mo = 0, mo_no_route = 0,
-    delivered = 0, held = 0, undeliverable = 0,
+    queued = 0, undeliverable = 0,
 }
 M.stats = stats
 
@@ -37,8 +37,8 @@ local now = core.clock
 function M.configure(o)
     for k, v in pairs(o or {}) do if opt[k] ~= nil then opt[k] = v end end
     M.own_id = msgid.generator { format = o and o.own_id_format or "hex" }
-    -- levels beside their ceilings in /stats and /metrics
-    smpp.gauge("gateway_held_messages", function() return M.held_count() end, opt.queue_max)
+    -- levels beside their ceilings in /stats and /metrics (what waits for
+    -- an ESME's receiver is in the store's outbox: /stats store and accounts)
     smpp.gauge("gateway_id_mappings", function() return M.mapping_count() end, opt.mapping_max)
 end
 
@@ -223,8 +223,6 @@ end
 
 -- -- Delivering to ESMEs -----------------------------------------------------------------
 
-local queues, queued = {}, 0    -- account -> list of {pdu, at}
-
 -- The PDU to send on: the same fields without the header and derived keys.
 local function onward(pdu)
     local out = {}
@@ -237,55 +235,18 @@ local function onward(pdu)
     return out
 end
 
-local function hold(account, pdu)
-    if queued >= opt.queue_max then
-        stats.undeliverable = stats.undeliverable + 1
-        smpp.log("warn", "message for %s dropped: %d already held", account, queued)
-        return false
-    end
-    queues[account] = queues[account] or {}
-    table.insert(queues[account], { pdu = pdu, at = now() })
-    queued = queued + 1
-    stats.held = stats.held + 1
-    return true
-end
-
-local function has_receiver(account)
-    return #smpp.sessions { system_id = account, can_receive = true, side = "server" } > 0
-end
-
--- Send to a receiver now (queued: smpp.post); hold it again if the
--- receiver went away meanwhile.
-local function send_on(account, pdu)
-    smpp.post(account, pdu, function(resp, err)
-        if resp then
-            stats.delivered = stats.delivered + 1
-            if resp.command_status ~= 0 then
-                smpp.log("info", "%s refused a %s: %s", account, pdu.command or "deliver_sm",
-                    smpp.status_name(resp.command_status) or resp.command_status)
-            end
-        elseif err == "no receiver" or err == "closed" or err == "timeout" or err == "window full" then
-            hold(account, pdu)
-        else
-            stats.undeliverable = stats.undeliverable + 1
-            smpp.log("warn", "cannot deliver to %s: %s", account, tostring(err))
-        end
-    end)
-end
-
--- deliver(account, pdu) -> true | nil, status: hand a receipt or MO to a
--- receiver of the account, or hold it (bounded) until one binds. The
--- upstream is answered at once (the gateway has taken the message); the
--- status is for when it cannot even be held (ESME_RX_T_APPN: try later).
+-- deliver(account, pdu) -> true | nil, status: put a receipt or MO in the
+-- account's outbox (the runtime hands it to a receiver of the account, now
+-- or when one binds). The upstream is answered once that is stored; the
+-- status is for when the outbox is full (ESME_RX_T_APPN: try later).
 function M.deliver(account, pdu)
     if account == "@http" then         -- a message sent through POST /send
         local id = pdu.receipted_message_id
         local r = receipt.parse(pdu.short_message or pdu.message_payload or "") or {}
         local m = id and http.message(id)
         if m then
-            local rec = { message_id = id, to = m.to, callback_url = m.callback_url, receipt = pdu.short_message,
-                          state = r.stat or receipt.stat_of(pdu.message_state or 7) or "UNKNOWN" }
-            http.remember(id, rec)
+            local rec = http.receipt(id, r.stat or receipt.stat_of(pdu.message_state or 7) or "UNKNOWN",
+                                     pdu.short_message or "")
             if m.callback_url then      -- post it to the sender's URL
                 smpp.after(0, function()
                     local st, perr = http.post(m.callback_url, rec)
@@ -296,31 +257,16 @@ function M.deliver(account, pdu)
                 end)
             end
         end
-        stats.delivered = stats.delivered + 1
         return true
     end
-    if has_receiver(account) then
-        send_on(account, pdu)
+    local ok, err, detail = smpp.post(account, pdu, { ttl = opt.queue_ttl })
+    if ok then
+        stats.queued = stats.queued + 1
         return true
     end
-    if hold(account, pdu) then return true end
+    stats.undeliverable = stats.undeliverable + 1
+    smpp.log("warn", "%s for %s not queued: %s", pdu.command or "deliver_sm", account, tostring(detail or err))
     return nil, S.ESME_RX_T_APPN
-end
-
--- flush(session): a receiver of an account bound; hand it what waited.
-function M.flush(session)
-    if session.side ~= "server" or not session:can_receive() then return end
-    local q = queues[session.system_id]
-    queues[session.system_id] = nil
-    for _, item in ipairs(q or {}) do
-        queued = queued - 1
-        if now() - item.at <= opt.queue_ttl then
-            send_on(session.system_id, item.pdu)
-        else
-            stats.undeliverable = stats.undeliverable + 1
-            smpp.log("warn", "message for %s expired after %d s without a receiver", session.system_id, opt.queue_ttl)
-        end
-    end
 end
 
 -- -- Receipts and MO from upstreams ---------------------------------------------------------
@@ -385,8 +331,6 @@ function M.start()
 end
 
 function M.mapping_count() return map_count end
--- held_count() -> receipts and MO held for absent receivers.
-function M.held_count() return queued end
 
 M.configure()
 

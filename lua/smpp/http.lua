@@ -7,16 +7,15 @@ local cjson = require "cjson.safe"
 local json_encode = require("smpp.json").encode   -- empty lists stay [] (cjson writes {})
 local smpp = require "smpp"
 local metrics = require "smpp.metrics"
+local text = require "smpp.text"
+local store = require "smpp.store"
+local receipt = require "smpp.receipt"
 
 local M = {}
 
 local routes = {}          -- { method, pattern, fn } in the order added
-local token                -- required bearer token, or nil
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
-local messages = {}        -- message_id -> record of messages sent through /send
-local message_order, message_first = {}, 1
-local MAX_MESSAGES = 100000
 
 local function json(status, value)
     return status, "application/json", json_encode(value)
@@ -51,20 +50,97 @@ function M.route(method, pattern, fn)
     routes[#routes + 1] = { method = method, pattern = anchored, fn = fn }
 end
 
--- Remember a message sent through /send, for GET /messages/ID.
-function M.remember(id, record)
-    if not messages[id] then
-        message_order[#message_order + 1] = id
-        if #message_order - message_first + 1 > MAX_MESSAGES then
-            messages[message_order[message_first]] = nil
-            message_order[message_first] = nil
-            message_first = message_first + 1
-        end
-    end
-    messages[id] = record
+-- -- Messages sent through POST /send -------------------------------------------------
+-- They live in the store's messages table (account "@http"), like any
+-- message: bounded by store.limits.messages, kept trace_ttl after their
+-- final state, read back by GET /messages/ID.
+
+local HTTP_ACCOUNT = "@http"
+
+-- remember{ message_id, to, from, callback_url, upstream, upstream_id,
+-- route } -> true | nil, err: store a message sent through /send.
+function M.remember(m)
+    local now = smpp.time()
+    local ok, err = store.put { id = m.message_id, account = HTTP_ACCOUNT, source = m.from, dest = m.to,
+                                state = store.state.ENROUTE, submitted = now, upstream = m.upstream,
+                                upstream_id = m.upstream_id, route = m.route, notify = m.callback_url,
+                                trace = "accepted through POST /send"
+                                    .. (m.route and (", route '" .. m.route .. "'") or "")
+                                    .. (m.upstream and (", sent to " .. m.upstream) or "") }
+    return ok, err
 end
 
-function M.message(id) return messages[id] end
+-- The stat word of a message_state (DELIVERED -> "DELIVRD").
+local function stat_word(state)
+    if state == store.state.ENROUTE or state == store.state.SCHEDULED then return "ENROUTE" end
+    return receipt.stat_of(state) or store.state_name[state] or "UNKNOWN"
+end
+
+-- The record of GET /messages/ID from a stored row.
+local function view(rec)
+    local trace, last_receipt = {}, nil
+    for line in (rec.trace or ""):gmatch("[^\n]+") do
+        trace[#trace + 1] = line
+        last_receipt = line:match("^[%d.]+ receipt (.*)$") or last_receipt
+    end
+    return { message_id = rec.id, from = rec.source, to = rec.dest, state = stat_word(rec.state),
+             final = rec.final, submitted = rec.submitted, done = rec.done, callback_url = rec.notify,
+             upstream = rec.upstream, upstream_id = rec.upstream_id, route = rec.route,
+             receipt = last_receipt, trace = trace }
+end
+
+-- message(id) -> the record of a message sent through /send, or nil.
+function M.message(id)
+    local rec = store.current() and store.get(id)
+    if not rec or rec.account ~= HTTP_ACCOUNT then return nil end
+    return view(rec)
+end
+
+-- receipt(id, stat, text) -> the updated record: the receipt of a message
+-- sent through /send (stat "DELIVRD", ...; its text goes into the trace).
+function M.receipt(id, stat, text)
+    local now = smpp.time()
+    local state = receipt.state_of(stat) or store.state.UNKNOWN
+    local final = receipt.is_final(state)
+    store.update(id, { state = state, final = final or nil, done = final and now or nil,
+                       trace = "receipt " .. text, at = now })
+    return M.message(id)
+end
+
+-- -- Input ---------------------------------------------------------------------------
+
+local CODINGS = { auto = true, gsm = true, ucs2 = true, latin1 = true, ascii = true }
+
+-- check_message(d) -> d | nil, status, error: the one check of a message
+-- given to the API (POST /send, and script routes such as /inject): `to`
+-- and `text` present, `text` valid UTF-8, `coding` a known name ("auto" or
+-- absent: chosen from the text), `from`, `system_id` and `callback_url`
+-- of the right kind and size. d.coding "auto" becomes nil. Scripts answer
+-- `status, { error = error }` when it fails.
+function M.check_message(d)
+    if type(d) ~= "table" then return nil, 400, "send a JSON object or a form" end
+    for _, k in ipairs { "to", "text" } do
+        if d[k] == nil or d[k] == "" then return nil, 400, k .. " is missing" end
+        if type(d[k]) ~= "string" then return nil, 400, k .. " must be a string, got " .. type(d[k]) end
+    end
+    if #d.to > 20 then return nil, 400, "to is longer than 20 characters" end
+    if d.from ~= nil and (type(d.from) ~= "string" or #d.from > 20) then
+        return nil, 400, "from must be a string of at most 20 characters"
+    end
+    if d.system_id ~= nil and (type(d.system_id) ~= "string" or #d.system_id > 15) then
+        return nil, 400, "system_id must be a string of at most 15 characters"
+    end
+    if d.coding ~= nil and not CODINGS[d.coding] then
+        return nil, 400, "coding must be auto, gsm, ucs2, latin1 or ascii, not " .. tostring(d.coding)
+    end
+    if d.coding == "auto" then d.coding = nil end
+    local ok, why = text.codepoints(d.text)
+    if not ok then return nil, 400, "text is not valid UTF-8 (" .. why .. ")" end
+    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
+        return nil, 400, "callback_url must be an http:// URL"
+    end
+    return d
+end
 
 -- -- Built-in routes ---------------------------------------------------------------
 
@@ -84,17 +160,47 @@ local function dashboard()
     return 200, dashboard_html, "text/html; charset=utf-8"
 end
 
--- The statistics as one table: totals, sessions, upstream links, gateway,
--- script gauges, limits.
-function M.stats()
-    local out = { totals = core.stats(), sessions = {} }
-    for _, s in ipairs(core.sessions()) do
-        local st = core.session_stats(s)
-        if st then out.sessions[#out.sessions + 1] = st end
+local PAGE_MAX = 1000
+
+-- sessions_page(query) -> { total =, offset =, limit =, sessions = {...} }
+-- or nil, message: one page of the live sessions' statistics, newest
+-- first (offset, limit: at most 1000, default 100), or the bound sessions
+-- of one account (system_id). Costs the page, not the number of sessions.
+function M.sessions_page(q)
+    local offset, limit = tonumber(q.offset or 0), tonumber(q.limit or 100)
+    if not offset or offset < 0 or offset % 1 ~= 0 then return nil, "offset must be a whole number >= 0" end
+    if not limit or limit < 0 or limit > PAGE_MAX or limit % 1 ~= 0 then
+        return nil, "limit must be a whole number 0.." .. PAGE_MAX
+    end
+    local page, total
+    if q.system_id then
+        local all = core.bound_sessions(q.system_id)
+        page, total = {}, #all
+        for i = offset + 1, math.min(offset + limit, total) do page[#page + 1] = core.session_stats(all[i]) end
+    else
+        page, total = core.sessions_page(offset, limit)
+    end
+    return { total = total, offset = offset, limit = limit, sessions = page }
+end
+
+-- stats([query]) -> the statistics as one table: totals (with sessions
+-- open by side and state), accounts (bound sessions by bind type, outbox,
+-- deliveries), the outbox deliverers, the store, upstream links, gateway,
+-- bind checks (security), script gauges, limits; sessions only when query.sessions is "1" (a page,
+-- see sessions_page). Built from counters the C side keeps: its cost does
+-- not grow with the number of sessions.
+function M.stats(q)
+    local out = { totals = core.stats(), accounts = core.accounts(), outbox = core.outbox_stats(),
+                  store = core.store_stats() }
+    if q and q.sessions == "1" then
+        local page, why = M.sessions_page(q)
+        if not page then return nil, why end
+        out.sessions, out.sessions_total = page.sessions, page.total
     end
     local ok, upstream = pcall(require, "smpp.upstream")
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
+    if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     out.gauges = require("smpp.session").gauge_values()
     out.limits = server and server.limits() or {}
     out.now_ms = core.now()
@@ -102,7 +208,16 @@ function M.stats()
 end
 
 M.route("GET", "/", function() return dashboard() end)
-M.route("GET", "/stats", function() return 200, M.stats() end)
+M.route("GET", "/stats", function(req)
+    local s, why = M.stats(req.query)
+    if not s then return 400, { error = why } end
+    return 200, s
+end)
+M.route("GET", "/sessions", function(req)
+    local page, why = M.sessions_page(req.query)
+    if not page then return 400, { error = why } end
+    return 200, page
+end)
 M.route("GET", "/metrics", function()
     return 200, metrics.render(M.stats()), "text/plain; version=0.0.4"
 end)
@@ -112,20 +227,13 @@ M.route("POST", "/reload", function()
     return 422, { reloaded = false, error = why }
 end)
 M.route("POST", "/send", function(req)
-    local d = req.data
-    if type(d) ~= "table" then return 400, { error = "send a JSON object or a form" } end
-    for _, k in ipairs { "to", "text" } do
-        if type(d[k]) ~= "string" or d[k] == "" then return 400, { error = k .. " is missing" } end
-    end
-    if d.from ~= nil and type(d.from) ~= "string" then return 400, { error = "from must be a string" } end
-    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
-        return 400, { error = "callback_url must be an http:// URL" }
-    end
+    local d, status, why = M.check_message(req.data)
+    if not d then return status, { error = why } end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     return send_fn(d)
 end)
 M.route("GET", "/messages/([^/]+)", function(req)
-    local m = messages[req.params[1]]
+    local m = M.message(req.params[1])
     if not m then return 404, { error = "no message " .. req.params[1] .. " was sent through /send" } end
     return 200, m
 end)
@@ -135,9 +243,7 @@ end)
 local function handle(method, url, body, content_type, authorization)
     local path, query = url:match("^([^?]*)%??(.*)$")
     local q = decode_form(query or "")
-    if token and authorization ~= "Bearer " .. token and q.token ~= token then
-        return err(401, "missing or wrong token (Authorization: Bearer ... or ?token=...)")
-    end
+    -- the token (http.token) was checked in core/http.c before the body was read
     local req = { method = method, path = path, query = q, body = body, content_type = content_type }
     if body ~= "" then
         if content_type:match("^application/json") then
@@ -176,14 +282,21 @@ function M.post(url, value)
                           "application/json", json_encode(value))
 end
 
--- start(http_conf, handlers, srv): listen; handlers.http_send serves /send;
--- srv.reload() serves /reload and srv.limits() the limits of /stats.
+-- The http section's defaults (README "HTTP API"); core/http.c enforces them.
+M.defaults = { max_connections = 256, max_per_address = 32, max_body = 1048576,
+               header_timeout = 10, body_timeout = 30, idle_timeout = 60 }
+
+-- start(http_conf, handlers, srv) -> bound port | nil, err: listen with the
+-- section's token and limits over the defaults; handlers.http_send serves
+-- /send; srv.reload() serves /reload and srv.limits() the limits of /stats.
 function M.start(conf, handlers, srv)
-    token = conf.token
     server = srv
     send_fn = handlers and handlers.http_send
+    local o = {}
+    for k, v in pairs(M.defaults) do o[k] = v end
+    for k, v in pairs(conf) do o[k] = v end
     local host, port = conf.listen:match("^%[?([^%]]+)%]?:(%d+)$")
-    local bound, e = core.http_listen(host, tonumber(port), handle)
+    local bound, e = core.http_listen(host, tonumber(port), handle, o)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end

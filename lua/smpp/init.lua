@@ -52,8 +52,9 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 -- The runtime (only inside smppgw's serve loop): sessions, waits, timers.
 -- See lua/smpp/session.lua.
 for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
+                     "receivers",
                      "wait", "wake", "log",
-                     "stats", "now", "clock", "gauge" } do
+                     "stats", "now", "clock", "time", "gauge" } do
     M[k] = session[k]
 end
 M.Session = session.Session

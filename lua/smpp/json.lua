@@ -59,16 +59,19 @@ end
 M.encode = function(v) return value_json(v) end
 
 -- A PDU table as one line of JSON, keys in a stable, readable order: the
--- header, the body fields in wire order, TLVs by tag, then tlv_order.
+-- header (and `status`, a name beside command_status, when the caller
+-- added one), the body fields in wire order, TLVs by tag (a TLV without a
+-- name under its tag in hex, "0x1401"), then tlv_order.
 function M.encode_pdu(pdu)
     local out, seen = {}, {}
     local function add(k, v)
         if v ~= nil and not seen[k] then
             seen[k] = true
-            out[#out + 1] = cjson.encode(tostring(k)) .. ":" .. value_json(v)
+            local key = type(k) == "number" and string.format("0x%04X", k) or tostring(k)
+            out[#out + 1] = cjson.encode(key) .. ":" .. value_json(v)
         end
     end
-    for _, k in ipairs { "command", "command_id", "command_status", "sequence_number" } do
+    for _, k in ipairs { "command", "command_id", "command_status", "status", "sequence_number" } do
         add(k, pdu[k])
     end
     local info = pdu.command and smpp.command_info(pdu.command)

@@ -113,6 +113,62 @@ function M.render(stats)
         family("smppgw_gateway_events_total", "counter", "Gateway outcomes: forwarded, no_route, receipts, mo, ...")
         for _, k in ipairs(sorted_keys(stats.gateway)) do sample("smppgw_gateway_events_total", { event = k }, stats.gateway[k]) end
     end
+    if stats.store then
+        local st = stats.store
+        family("smppgw_store_rows", "gauge", "Rows in each table of the store (messages, outbox, early).")
+        for _, k in ipairs { "messages", "outbox", "early" } do sample("smppgw_store_rows", { table = k }, st[k].value) end
+        family("smppgw_store_rows_limit", "gauge", "The configured bound of each table of the store.")
+        for _, k in ipairs { "messages", "outbox", "early" } do
+            sample("smppgw_store_rows_limit", { table = k }, st[k].limit)
+        end
+        family("smppgw_store_bytes", "gauge", "Size of the store's database file.")
+        sample("smppgw_store_bytes", nil, st.bytes.value)
+        family("smppgw_store_bytes_limit", "gauge", "store.limits.size_mb in bytes (0: none).")
+        sample("smppgw_store_bytes_limit", nil, st.bytes.limit)
+        family("smppgw_store_commits_total", "counter", "Group commits (one per loop turn that wrote).")
+        sample("smppgw_store_commits_total", nil, st.commits)
+        family("smppgw_store_commit_failures_total", "counter", "Commits that failed (their answers became errors).")
+        sample("smppgw_store_commit_failures_total", nil, st.commit_failures)
+        family("smppgw_store_lost_writes_total", "counter", "Writes lost with failed commits.")
+        sample("smppgw_store_lost_writes_total", nil, st.lost_writes)
+        family("smppgw_store_held_answers_total", "counter", "Answers held until their turn's commit.")
+        sample("smppgw_store_held_answers_total", nil, st.held_answers)
+        family("smppgw_store_commit_seconds", "histogram", "Time one group commit took.")
+        local cum = 0
+        for i, n in ipairs(st.commit_ms.buckets) do
+            local bound = st.commit_ms.bounds[i]
+            cum = cum + n
+            sample("smppgw_store_commit_seconds_bucket", { le = num(bound and bound / 1000 or math.huge) }, cum)
+        end
+        sample("smppgw_store_commit_seconds_sum", nil, st.commit_ms.sum / 1000)
+        sample("smppgw_store_commit_seconds_count", nil, cum)
+        family("smppgw_store_expired_total", "counter",
+            "Rows expiry removed: messages (unfinished: never final), outbox (never delivered), early (never matched).")
+        for _, k in ipairs { "messages", "unfinished", "outbox", "early" } do
+            sample("smppgw_store_expired_total", { what = k }, st.expired[k])
+        end
+    end
+    if stats.outbox then
+        family("smppgw_outbox_total", "counter", "Receipts and MO through the accounts' outboxes, by outcome.")
+        for _, k in ipairs { "posted", "delivered", "refused", "retried", "undeliverable" } do
+            sample("smppgw_outbox_total", { result = k }, stats.outbox[k])
+        end
+        family("smppgw_outbox_inflight", "gauge", "Receipts and MO sent to receivers, response awaited.")
+        sample("smppgw_outbox_inflight", nil, stats.outbox.inflight)
+    end
+    if stats.accounts and next(stats.accounts) then
+        local names = sorted_keys(stats.accounts)
+        family("smppgw_account_sessions", "gauge", "Sessions bound under each account, by bind type.")
+        for _, n in ipairs(names) do
+            for _, b in ipairs { "transmitter", "receiver", "transceiver" } do
+                sample("smppgw_account_sessions", { account = n, bind_type = b }, stats.accounts[n].bound[b])
+            end
+        end
+        family("smppgw_account_outbox", "gauge", "Receipts and MO waiting in each account's outbox.")
+        for _, n in ipairs(names) do sample("smppgw_account_outbox", { account = n }, stats.accounts[n].outbox) end
+    end
+    family("smppgw_input_pauses_total", "counter", "Times a session stopped being read: its peer did not read its answers.")
+    sample("smppgw_input_pauses_total", nil, t.input_pauses)
     if stats.gauges and next(stats.gauges) then
         local names = sorted_keys(stats.gauges)
         family("smppgw_script_gauge", "gauge", "Levels scripts report with smpp.gauge (held receipts, stored messages).")

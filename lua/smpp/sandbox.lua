@@ -60,7 +60,7 @@ M.allow = {
         ["smpp.security"] = { hide = { "configure" } },
         ["smpp.server"] = { only = { "check_bind", "alphabet", "address", "accounts", "limits" } },
         ["smpp.split"] = {},
-        ["smpp.store"] = { hide = { "open", "from_config", "use" } },  -- open any path
+        ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" } },  -- open any path
         ["smpp.text"] = {},
         ["smpp.time"] = {},
         ["smpp.upstream"] = { hide = { "configure" } },

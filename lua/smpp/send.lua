@@ -1,155 +1,195 @@
--- smpp.send -- `smppgw send`: bind, send one text (split when long), print
--- the message ids, optionally wait for the receipts, unbind. Runs inside
--- the serve loop with no listener.
+-- smpp.send -- `smppgw send`: bind, send one text (split when long) as
+-- submit_sm or data_sm, print the message ids, then optionally wait for
+-- the receipts or listen for receipts and MO messages, unbind. Runs inside
+-- the serve loop with no listener. Options: smpp.send_args; what it
+-- prints: smpp.send_listen.
 local core = require "smpp.core"
 local smpp = require "smpp"
-local split = require "smpp.split"
-local text = require "smpp.text"
-local receipt = require "smpp.receipt"
+local args = require "smpp.send_args"
+local listen = require "smpp.send_listen"
 
 local M = {}
 
 M.usage = [[
 usage: smppgw send HOST:PORT --from A --to B --text "..." [options]
+       smppgw send HOST:PORT --listen [--wait SECONDS] [options]
+The message:
+  --from A, --to B   source_addr and destination_addr
+  --text T           the text, in UTF-8
+  --from-ton T, --from-npi N, --to-ton T, --to-npi N
+                     TON/NPI of the addresses: 0..255 or a name (TON:
+                     unknown, international, national, network, subscriber,
+                     alphanumeric, abbreviated; NPI: unknown, isdn, data,
+                     telex, land_mobile, national, private, ermes, internet,
+                     wap). Default 1/1; 5/0 for a --from that is not
+                     all digits
+  --coding C         auto (default: GSM 7-bit if it fits, else UCS-2), gsm,
+                     ucs2, latin1
+  --split S          how a long text is sent: udh (default; 8-bit random
+                     reference), udh16, sar or payload
+  --data-sm          send one data_sm, the whole text in message_payload
+  --validity V       seconds (3600, or 90s, 30m, 2h, 1d: sent as a relative
+                     time) or an SMPP time (YYMMDDhhmmsstnnp); with --data-sm
+                     it becomes qos_time_to_live
+  --service-type T   service_type (default empty)
+  --registered-delivery N
+                     registered_delivery, 0..255 (default 0; 1 with
+                     --wait-dlr or --listen); sent without waiting
+  --tlv NAME=VALUE   a TLV by its name in the TLV table, or by tag (0x1401);
+                     numbers in decimal or 0x hex, octet strings as 0x hex
+                     or text, alert_on_message_delivery without a value;
+                     repeatable (a TLV given twice is sent twice)
+The session:
   --system-id ID     bind system_id (default smppclient1)
   --password PW      bind password (default password)
-  --coding C         auto (default: GSM 7-bit if it fits, else UCS-2), gsm, ucs2, latin1
-  --split S          how a long text is sent: udh (default), sar or payload
-  --wait-dlr SECONDS ask for receipts and wait for them (bind as transceiver)
-Prints each part's message_id, then each receipt; exits 1 on any failure
-(bind refused, a part refused, a receipt missing or not DELIVRD) with the
-status name, 2 on bad arguments.
+What happens after sending:
+  --wait-dlr SECONDS wait for each part's receipt (bind as transceiver)
+  --listen           stay bound as a transceiver and print every receipt and
+                     MO message as it comes, until Ctrl-C, --wait or an
+                     unbind; --from/--to/--text may then be left out
+  --wait SECONDS     with --listen: how long to listen
+  --json             one JSON object per line ("type": submitted, receipt,
+                     mo) instead of text
+Prints "message_id ID (part i/n)" for each part, "receipt ID: STAT err:NNN
+(text)" for receipts and "mo from A to B: text" for MO messages (decoded to
+UTF-8, the parts of a long one joined). Exit code 0 when every part was
+accepted (and with --wait-dlr every receipt says DELIVRD; --listen ended by
+--wait, Ctrl-C or an unbind), 1 on a failure, named with its status (bind
+refused, a part refused, no response, a receipt missing or not DELIVRD, the
+connection lost), 2 on bad arguments.
 ]]
 
 local function fail(fmt, ...)
     io.stderr:write("smppgw send: ", string.format(fmt, ...), "\n")
 end
 
--- parse(args) -> options | nil, message
-function M.parse(args)
-    local o = { system_id = "smppclient1", password = "password", coding = "auto", split = "udh" }
-    local names = { ["--from"] = "from", ["--to"] = "to", ["--text"] = "text", ["--system-id"] = "system_id",
-                    ["--password"] = "password", ["--coding"] = "coding", ["--split"] = "split",
-                    ["--wait-dlr"] = "wait_dlr" }
-    local i = 2
-    while i <= #args do
-        local a = args[i]
-        if names[a] then
-            if args[i + 1] == nil then return nil, a .. " needs a value" end
-            o[names[a]] = args[i + 1]
-            i = i + 2
-        elseif a:sub(1, 1) == "-" then
-            return nil, "unknown option " .. a
-        elseif not o.host then
-            o.host, o.port = a:match("^%[?([^%]]+)%]?:(%d+)$")
-            if not o.host then return nil, a .. " is not HOST:PORT" end
-            o.port = tonumber(o.port)
-            i = i + 1
-        else
-            return nil, "unexpected argument " .. a
-        end
-    end
-    if not o.host then return nil, "HOST:PORT is missing" end
-    for _, k in ipairs { "from", "to", "text" } do
-        if not o[k] then return nil, "--" .. k .. " is missing" end
-    end
-    local codings = { auto = true, gsm = true, ucs2 = true, latin1 = true }
-    if not codings[o.coding] then return nil, "--coding takes auto, gsm, ucs2 or latin1, not " .. o.coding end
-    local methods = { udh = "udh8", sar = "sar", payload = "payload" }
-    if not methods[o.split] then return nil, "--split takes udh, sar or payload, not " .. o.split end
-    o.method = methods[o.split]
-    if o.wait_dlr then
-        o.wait_dlr = tonumber(o.wait_dlr)
-        if not o.wait_dlr or o.wait_dlr <= 0 then return nil, "--wait-dlr takes a number of seconds" end
-    end
-    return o
+local function status_of(err, status)
+    return status and smpp.status_string(status) or tostring(err)
 end
 
--- The whole exchange, in a task. Returns the exit code.
-local function exchange(o, receipts)
-    local s, err, status = smpp.connect { host = o.host, port = o.port, system_id = o.system_id,
-        password = o.password, bind = o.wait_dlr and "trx" or "tx" }
-    if not s then
-        fail("bind failed: %s", status and smpp.status_string(status) or tostring(err))
-        return 1
+M.parse = args.parse
+
+-- -- The exchange ------------------------------------------------------------------
+
+-- Wait (in the running task) until pred() is true, the session has
+-- closed or `deadline` (loop clock seconds; nil = none) has passed.
+local function wait_until(state, pred, deadline)
+    while not pred() and not state.closed do
+        local left = deadline and deadline - core.clock()
+        if left and left <= 0 then return end
+        smpp.wait(function(tok) state.waiter = tok end, left and math.min(left, 60) or 60)
+        state.waiter = nil
+        state.printer:expire(os.time())
     end
-    local coding = o.coding
-    if coding == "auto" then coding = text.choose(o.text) end
-    local parts, why, bad = split.split(o.text, { coding = coding, method = o.method })
-    if not parts then
-        fail("%s", why)
-        s:unbind()
-        return 1
-    end
-    local rc, ids = 0, {}
-    for i, part in ipairs(parts) do
-        local pdu = { command = "submit_sm", source_addr = o.from, destination_addr = o.to,
-                      source_addr_ton = o.from:match("%D") and 5 or 1, source_addr_npi = o.from:match("%D") and 0 or 1,
-                      dest_addr_ton = 1, dest_addr_npi = 1, registered_delivery = o.wait_dlr and 1 or 0 }
-        for k, v in pairs(part) do pdu[k] = v end
-        local resp, serr, sst = s:send(pdu)
+end
+
+-- Send every PDU; print its message_id. -> 0 | 1
+local function send_all(s, pdus, state)
+    for i, pdu in ipairs(pdus) do
+        local resp, err, status = s:send(pdu)
         if not resp then
-            fail("part %d/%d: %s", i, #parts, sst and smpp.status_string(sst) or tostring(serr))
-            rc = 1
-            break
+            fail("part %d/%d: %s", i, #pdus, status_of(err, status))
+            return 1
         elseif resp.command_status ~= 0 then
-            fail("part %d/%d refused: %s", i, #parts, smpp.status_string(resp.command_status))
+            fail("part %d/%d refused: %s", i, #pdus, smpp.status_string(resp.command_status))
+            return 1
+        end
+        state.ids[i] = resp.message_id
+        state.printer:submitted(resp.message_id, i, #pdus)
+    end
+    return 0
+end
+
+-- --wait-dlr: each part's receipt, printed in the order of the parts. -> 0 | 1
+local function wait_receipts(o, state)
+    local rc, deadline = 0, core.clock() + o.wait_dlr
+    for _, id in ipairs(state.ids) do
+        wait_until(state, function() return state.receipts[id] end, deadline)
+        local r = state.receipts[id]
+        if not r then
+            fail("no receipt for %s within %g s%s", id, o.wait_dlr,
+                 state.closed and " (the session closed: " .. state.closed .. ")" or "")
             rc = 1
-            break
+        else
+            state.printer:receipt(r)
+            if r.stat ~= "DELIVRD" then rc = 1 end
         end
-        ids[#ids + 1] = resp.message_id
-        receipts.wanted[resp.message_id] = true
-        io.stdout:write(string.format("message_id %s (part %d/%d)\n", resp.message_id, i, #parts))
-        io.stdout:flush()
     end
-    if rc == 0 and o.wait_dlr then
-        local deadline = core.clock() + o.wait_dlr
-        for _, id in ipairs(ids) do
-            while not receipts.got[id] and core.clock() < deadline do
-                smpp.wait(function(tok) receipts.waiter = tok end, deadline - core.clock())
-            end
-            local r = receipts.got[id]
-            if not r then
-                fail("no receipt for %s within %g s", id, o.wait_dlr)
-                rc = 1
-            else
-                io.stdout:write(string.format("receipt %s: %s err:%s (%s)\n", id, r.stat,
-                    type(r.err) == "number" and string.format("%03d", r.err) or tostring(r.err), r.text))
-                if r.stat ~= "DELIVRD" then rc = 1 end
-            end
-        end
-        io.stdout:flush()
+    return rc
+end
+
+-- --listen: until --wait ends or the session closes (Ctrl-C unbinds it). -> 0 | 1
+local function listen_until_end(o, state)
+    wait_until(state, function() return false end, o.wait and core.clock() + o.wait)
+    state.printer:expire(math.huge)
+    -- an unbind (ours at Ctrl-C, or the SMSC's) is an end; a lost connection is not
+    if state.closed and not state.closed:match("^unbind") then
+        fail("the session closed: %s", state.closed)
+        return 1
     end
+    return 0
+end
+
+local function exchange(o, pdus, state)
+    local s, err, status = smpp.connect { host = o.host, port = o.port, system_id = o.system_id,
+        password = o.password, bind = (o.wait_dlr or o.listen) and "trx" or "tx" }
+    if not s then
+        fail("bind failed: %s", status_of(err, status))
+        return 1
+    end
+    local rc = send_all(s, pdus, state)
+    if rc == 0 and o.wait_dlr then rc = wait_receipts(o, state) end
+    if rc == 0 and o.listen then rc = listen_until_end(o, state) end
     s:unbind()
     return rc
 end
 
+-- -- Main --------------------------------------------------------------------------
+
+local MAX_RECEIPTS = 10000      -- receipts kept for --wait-dlr (early ones included)
+
 -- run(args) -> exit code
-function M.run(args)
-    local o, why = M.parse(args)
-    if not o then
+function M.run(argv)
+    local o, why = args.parse(argv)
+    local pdus
+    if o and o.text then pdus, why = args.pdus(o) end
+    if not o or (o.text and not pdus) then
         fail("%s", why)
-        io.stderr:write(M.usage)
+        if not o then io.stderr:write(M.usage) end
         return 2
     end
     core.log_config("error", "text")
-    local receipts = { wanted = {}, got = {} }
-    local function on_receipt(session, pdu)
-        local r = receipt.parse(pdu.short_message or pdu.message_payload or "") or {}
-        local id = pdu.receipted_message_id or r.id
-        if id and receipts.wanted[id] then
-            receipts.got[id] = { stat = r.stat or receipt.stat_of(pdu.message_state or 7) or "?", err = r.err or "",
-                                 text = pdu.short_message or "" }
-            if receipts.waiter then smpp.wake(receipts.waiter) end
+    local state = { ids = {}, receipts = {}, kept = 0, printer = listen.new { json = o.json } }
+    local function wake()
+        if state.waiter then smpp.wake(state.waiter) end
+    end
+    local function on_deliver(session, pdu)
+        if o.listen then
+            state.printer:take(pdu)
+        elseif listen.is_receipt(pdu) then
+            local r = listen.receipt(pdu)
+            if r.id and not state.receipts[r.id] and state.kept < MAX_RECEIPTS then
+                state.receipts[r.id] = r
+                state.kept = state.kept + 1
+                wake()
+            end
         end
         return smpp.status.ESME_ROK
     end
     local rc = 1
     local ok, err = core.serve {
-        handlers = { deliver_sm = on_receipt, data_sm = on_receipt },
+        handlers = {
+            deliver_sm = on_deliver, data_sm = on_deliver,
+            down = function(session, reason)
+                state.closed = reason or "closed"
+                wake()
+            end,
+        },
         listen = {},
         start = function()
-            rc = exchange(o, receipts)
+            -- whatever happens, the loop must end: a CLI never hangs
+            local done, r = pcall(exchange, o, pdus or {}, state)
+            if done then rc = r else fail("%s", tostring(r)) end
             core.shutdown()
         end,
     }

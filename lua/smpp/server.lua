@@ -6,6 +6,7 @@ local smpp = require "smpp"
 local config = require "smpp.config"
 local http = require "smpp.http"
 local security = require "smpp.security"
+local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
 
@@ -42,33 +43,61 @@ function M.accounts(list)
 end
 
 -- check_bind(session, pdu) -> status, fields: the default bind decision,
--- which a script that handles bind may call. Unknown system_id ->
--- ESME_RINVSYSID, wrong password -> ESME_RINVPASWD, bind type not allowed or
--- max_binds reached -> ESME_RBINDFAIL. On success the account's throughput
--- limit applies to the session.
+-- which a script that handles bind may call. In this order, cheapest
+-- first: past security.bind_rate from this address the bind waits its
+-- turn; a locked-out address or (address, system_id) -> ESME_RBINDFAIL;
+-- unknown system_id -> ESME_RINVSYSID; address outside the account's
+-- networks, bind type not allowed, or max_binds reached -> ESME_RBINDFAIL;
+-- only then the password (a hashed one is verified on the thread pool
+-- while this task waits; when security.hash_queue binds already wait ->
+-- ESME_RBINDFAIL at once) -> ESME_RINVPASWD if wrong. Unknown system_id,
+-- networks and wrong password count as failures towards a lockout. On
+-- success the account's throughput limit applies to the session.
 function M.check_bind(sess, pdu)
     local ip = (sess.remote or ""):match("^%[?(.-)%]?:%d+$")
+    local who = string.format("bind of '%s' from %s", pdu.system_id, tostring(ip))
+    local wait = security.pace(ip)
+    if wait > 0 then
+        smpp.sleep(wait)                              -- this address binds faster than bind_rate
+        if sess.closed then return S.ESME_RBINDFAIL end
+    end
     local left = security.locked(ip, pdu.system_id)
     if left then
-        sess:log("warn", "bind of '%s' from %s refused: locked out for %.1f s more", pdu.system_id, tostring(ip), left)
+        sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
         local delay = security.failed(ip, pdu.system_id)
-        sess:log("warn", "bind of '%s' from %s refused: %s", pdu.system_id, tostring(ip), why)
+        sess:log("warn", "%s refused: %s", who, why)
         if delay > 0 then smpp.sleep(delay) end       -- slow down password guessing
         return status
     end
+    local function full(a) return a.max_binds > 0 and a.binds >= a.max_binds end
     local a = M.active_accounts and M.active_accounts[pdu.system_id]
     if not a then return refuse(S.ESME_RINVSYSID, "unknown system_id") end
-    if not security.verify(a.password, pdu.password) then return refuse(S.ESME_RINVPASWD, "wrong password") end
     if a.networks then
         local ok = false
         for _, net in ipairs(a.networks) do ok = ok or security.in_network(ip or "", net) end
         if not ok then return refuse(S.ESME_RBINDFAIL, "address not in the account's networks") end
     end
-    if not a.types[bind_types[pdu.command]] then return S.ESME_RBINDFAIL end
-    if a.max_binds > 0 and a.binds >= a.max_binds then return S.ESME_RBINDFAIL end
+    if not a.types[bind_types[pdu.command]] then
+        sess:log("info", "%s refused: %s not allowed for the account", who, bind_types[pdu.command])
+        return S.ESME_RBINDFAIL
+    end
+    if full(a) then
+        sess:log("info", "%s refused: max_binds (%d) reached", who, a.max_binds)
+        return S.ESME_RBINDFAIL
+    end
+    local ok, err = security.check_password(a.password, pdu.password, function() return not sess.closed end)
+    if ok == nil then
+        sess:log("warn", "%s refused: %s", who, err == "busy" and "too many binds waiting for a password check"
+            or tostring(err))
+        return S.ESME_RBINDFAIL
+    end
+    if not ok then return refuse(S.ESME_RINVPASWD, "wrong password") end
+    -- the account may have changed while the hash ran (a reload, other binds)
+    a = M.active_accounts[pdu.system_id]
+    if not a or full(a) then return S.ESME_RBINDFAIL end
     security.succeeded(ip, pdu.system_id)
     if a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
@@ -126,6 +155,14 @@ function M.prepare(conf_path, overrides)
     if overrides and overrides.http then
         conf.http = conf.http or {}
         conf.http.listen = overrides.http
+    end
+    if overrides and overrides.store then       -- --store PATH: relative to the working directory
+        local path = overrides.store
+        if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+        local section = {}
+        for k, v in pairs(conf.store or {}) do section[k] = v end
+        section.path = path
+        conf.store = section
     end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
         local host, port = M.address(a)
@@ -190,7 +227,12 @@ local function wrap(handlers)
     h.start = function()
         upstream.configure(M.conf.upstreams)
         if M.conf.http and M.conf.http.listen then
-            http.start(M.conf.http, handlers, M)
+            -- an API that cannot listen is a start-up error, not a process without its API
+            if not http.start(M.conf.http, handlers, M) then
+                M.exit_code = 1
+                core.shutdown()
+                return
+            end
         end
         if handlers.start then return handlers.start() end
     end
@@ -237,16 +279,55 @@ function M.reload()
     return true
 end
 
+-- Descriptors kept free beside the SMPP connections and everything else
+-- counted below: the store, callbacks, logs, the odd file a script opens.
+local FD_MARGIN = 128
+
+-- connection_limits(conf, listeners) -> max_connections, max_per_address,
+-- room (what the open-files limit leaves, nil if unlimited).
+-- The default max_connections is what the open-files limit leaves after
+-- the listeners, the upstream binds, the HTTP API's connections and
+-- FD_MARGIN (at least 16): past it connections are refused and counted
+-- (refused_connections) instead of failing to be accepted at all.
+function M.connection_limits(conf, listeners)
+    local lim, api_conf = config.with_defaults("limits", conf.limits), conf.http or {}
+    local fds, room = core.fd_limit(), nil
+    if fds then
+        local binds = 0
+        for _, u in ipairs(conf.upstreams or {}) do binds = binds + (u.binds or 1) end
+        local api = api_conf.listen and (api_conf.max_connections or http.defaults.max_connections) + 1 or 0
+        room = math.max(16, fds - (listeners or 1) - binds - api - FD_MARGIN)
+    end
+    return lim.max_connections or room or 0, lim.max_per_address, room
+end
+
+-- store_section(conf, conf_path) -> the store section in force: the
+-- configuration's `store`, or, when it has none, a file beside the
+-- configuration named after it (conf/x.lua -> conf/x.db), sync "normal":
+-- durable by default, with nothing to set up.
+function M.store_section(conf, conf_path)
+    if conf.store then return conf.store end
+    local name = (conf_path:match("([^/]+)$") or "smppgw"):gsub("%.lua$", "")
+    return { path = name .. ".db" }
+end
+
+-- open_store(conf, conf_path [, extra]) -> st | nil, message naming the
+-- path and the reason (extra: open options such as quick_check).
+function M.open_store(conf, conf_path, extra)
+    return store.from_config(M.store_section(conf, conf_path), conf_path, extra)
+end
+
 -- limits() -> the limits in force, for /stats (no secrets).
 function M.limits()
     local c = M.conf or {}
-    local sess, lim = config.with_defaults("session", c.session), config.with_defaults("limits", c.limits)
-    local sc, sec = config.with_defaults("scripts", c.scripts), c.security or {}
+    local sess, sc, sec = config.with_defaults("session", c.session), config.with_defaults("scripts", c.scripts),
+                          c.security or {}
+    local max_connections, max_per_address = M.connection_limits(c, M.listen and #M.listen)
     local binds = {}
     for id, a in pairs(M.active_accounts or {}) do binds[id] = { max_binds = a.max_binds, binds = a.binds,
         throughput = a.throughput } end
     return {
-        max_connections = lim.max_connections, max_per_address = lim.max_per_address,
+        max_connections = max_connections, max_per_address = max_per_address,
         max_pdu = sess.max_pdu, max_output = sess.max_output,
         init_timeout = sess.init_timeout, window = sess.window,
         receive_window = sess.receive_window,
@@ -266,20 +347,42 @@ function M.run(conf_path, overrides)
         return 2
     end
     local log = conf.log or {}
-    core.log_config(log.level or "info", log.format or "text")
+    core.log_config(log.level or "info", log.format or "text", log.repeat_window or 10)
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
     security.configure(conf.security)
+    -- the store opens before anything listens: a store that cannot be
+    -- opened is a start-up error naming the path and the reason
+    local section = M.store_section(conf, conf_path)
+    local st, serr = M.open_store(conf, conf_path)
+    if not st then
+        io.stderr:write("smppgw: ", serr, "\n")
+        return 1
+    end
+    store.use_runtime(st)
+    local full = config.with_defaults("store", section)
+    smpp.log("info", "store %s (sync %s)", section.path == ":memory:" and ":memory:"
+        or config.resolve(conf_path, section.path), full.sync)
     local h = wrap(handlers)
+    local max_connections, max_per_address, room = M.connection_limits(conf, #listen)
+    if room and (max_connections == 0 or max_connections > room) then
+        smpp.log("warn", "limits.max_connections (%s) is more than the open-files limit (%d) leaves room for (%d): "
+            .. "past that, connections fail to be accepted instead of being refused",
+            max_connections == 0 and "0: no limit" or tostring(max_connections), core.fd_limit(), room)
+    end
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
-                                 limits = config.with_defaults("limits", conf.limits),
-                                 reload = function() M.reload() end }
+                                 limits = { max_connections = max_connections, max_per_address = max_per_address },
+                                 reload = function() M.reload() end,
+                                 store = st, outbox_ttl = full.outbox_ttl }
+    store.use_runtime(nil)
+    local committed, cerr = st:close()
+    if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end
     if not ok then
         io.stderr:write("smppgw: ", err, "\n")
         return 1
     end
-    return 0
+    return M.exit_code or 0
 end
 
 return M

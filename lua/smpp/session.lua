@@ -138,9 +138,16 @@ end
 
 -- sessions(filter) -> array of live sessions; filter fields (all optional):
 -- system_id, side ("server"|"client"), can_receive (true), bound (true).
+-- With system_id and side = "server" only the account's bound sessions
+-- are looked at (the runtime indexes them), whatever the number of others.
 function M.sessions(filter)
-    local all = core.sessions()
-    if not filter then return all end
+    if not filter then return core.sessions() end
+    local all
+    if filter.system_id and filter.side == "server" and (filter.bound or filter.can_receive) then
+        all = core.bound_sessions(filter.system_id)
+    else
+        all = core.sessions()
+    end
     local out = {}
     for _, s in ipairs(all) do
         if (filter.system_id == nil or s.system_id == filter.system_id)
@@ -153,64 +160,52 @@ function M.sessions(filter)
     return out
 end
 
-local turn = {}
+-- receivers(system_id) -> how many receivers and transceivers of the
+-- account are bound to us now (not our own upstream binds).
+M.receivers = core.receivers
 
 -- deliver(system_id, pdu [, wait]) -> response | nil, err [, status]:
 -- send `pdu` (deliver_sm unless pdu.command says otherwise) to a bound
 -- receiver or transceiver of system_id among the sessions that bound to us
--- (not our own upstream binds), taking turns between them. When every
+-- (not our own upstream binds), taking turns between them, and wait for
+-- its response: for a script that wants the ESME's answer. When every
 -- receiver's window is full it waits for a slot, at most `wait` seconds
--- (default 5). err "no receiver" when none is bound. Used for MO messages
--- and delivery receipts.
+-- (default 5). err "no receiver" when none is bound (nothing is kept:
+-- smpp.post keeps the PDU in the store until a receiver takes it).
 function M.deliver(system_id, pdu, wait)
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
     local deadline = core.clock() + (wait or 5)
     while true do
-        local rx = M.sessions { system_id = system_id, can_receive = true, side = "server" }
-        if #rx == 0 then return nil, "no receiver" end
-        for _ = 1, #rx do
-            turn[system_id] = (turn[system_id] or 0) % #rx + 1
-            local resp, err, status = rx[turn[system_id]]:send(pdu)
+        local s, why, busy = core.receiver(system_id)
+        if s then
+            local resp, err, status = s:send(pdu)
             if err ~= "window full" then return resp, err, status end
+        elseif why == "no receiver" then
+            return nil, why
+        else
+            local left = deadline - core.clock()
+            if left <= 0 then return nil, "window full" end
+            busy:wait_slot(left)            -- every receiver is busy: wait for an answer on one
         end
-        local left = deadline - core.clock()
-        if left <= 0 then return nil, "window full" end
-        -- every receiver is busy: wait for an answer on one of them
-        rx[turn[system_id]]:wait_slot(left)
     end
 end
 
-local posts = {}          -- system_id -> FIFO of {pdu, done} and its worker count
-local POST_WORKERS = 32   -- tasks delivering for one account at once
-
-local function post_worker(system_id, q)
-    while q.head <= q.tail do
-        local item = q[q.head]
-        q[q.head] = nil
-        q.head = q.head + 1
-        local resp, err, status = M.deliver(system_id, item.pdu)
-        if item.done then item.done(resp, err, status) end
+-- post(system_id, pdu [, opts]) -> true | nil, "full" [, detail] | nil,
+-- "io: ...": put `pdu` (deliver_sm unless pdu.command says data_sm) in
+-- the account's outbox in the store and return at once. The runtime
+-- delivers it to the account's receivers as their windows allow, keeps it
+-- while none is bound (for the account, never for another), removes it
+-- when the ESME answered, and tries again after a timeout or a lost link.
+-- opts: ref = the message id it is about (the delivery goes into that
+-- message's trace), ttl = seconds it may wait (default store.outbox_ttl),
+-- delay = seconds before the first attempt.
+function M.post(system_id, pdu, opts)
+    if type(opts) == "function" then
+        error("smpp.post takes options, not a callback: the outbox keeps the PDU until a receiver "
+              .. "answers (smpp.deliver waits for the answer)", 2)
     end
-    q.workers = q.workers - 1
-end
-
--- post(system_id, pdu [, done]): queue `pdu` for smpp.deliver and return
--- at once. A few tasks per account drain the queue in order, so a burst of
--- thousands of receipts costs a queue entry each, not a waiting task each;
--- done(response | nil, err, status) runs when each one is settled (e.g.
--- to hold it when there was no receiver).
-function M.post(system_id, pdu, done)
-    local q = posts[system_id]
-    if not q then
-        q = { head = 1, tail = 0, workers = 0 }
-        posts[system_id] = q
-    end
-    q.tail = q.tail + 1
-    q[q.tail] = { pdu = pdu, done = done }
-    if q.workers < POST_WORKERS then
-        q.workers = q.workers + 1
-        M.after(0, function() post_worker(system_id, q) end)
-    end
+    if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
+    return core.post(system_id, pdu, opts)
 end
 
 -- log(level, fmt, ...): a log line ("error", "warn", "info", "debug").
@@ -233,6 +228,7 @@ M.wake = core.wake
 M.stats = core.stats
 M.now = core.now            -- the loop clock in milliseconds
 M.clock = core.clock        -- the loop clock in seconds
+M.time = core.time          -- seconds since the epoch: the time stored rows carry
 
 -- gauge(name, fn [, limit]): a level a script holds (receipts waiting,
 -- messages stored), shown in /stats under "gauges" and in /metrics as

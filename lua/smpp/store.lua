@@ -109,6 +109,15 @@ function M.use(st)
     return st
 end
 
+local runtime_store    -- the store the runtime opened (it closes it itself)
+
+-- use_runtime(st): the runtime's store becomes the one in use; the
+-- module-level close() then refuses to close it under the runtime.
+function M.use_runtime(st)
+    runtime_store = st
+    return M.use(st)
+end
+
 -- current() -> the store in use, or nil.
 function M.current()
     return current
@@ -118,7 +127,10 @@ for _, name in ipairs(M.methods) do
     M[name] = function(...)
         local st = current
         if not st then error("smpp.store." .. name .. ": no store in use (conf.store, or store.use(st))", 2) end
-        if name == "close" then current = nil end
+        if name == "close" then
+            if st == runtime_store then error("smpp.store.close: the runtime closes its store when it stops", 2) end
+            current = nil
+        end
         return st[name](st, ...)
     end
 end

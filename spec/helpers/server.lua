@@ -77,7 +77,8 @@ end
 -- -- Starting --------------------------------------------------------------------------
 
 -- start{conf = "lua text of a config table" | nil, script = "lua text" | nil,
---       conf_file = path (use an existing config), args = {...}, port = n}
+--       conf_file = path (use an existing config), args = {...}, port = n,
+--       env = { NAME = "value" } (added to the server's environment)}
 -- -> server with .port, .http_port, .pid, .log (path), .dir; waits until it
 -- listens (raises with the log if it exits or does not listen in 10 s).
 function M.start(opts)
@@ -88,7 +89,10 @@ function M.start(opts)
         if opts.script then write(dir .. "/script.lua", opts.script) end
         write(conf, opts.conf or "return { script = 'script.lua', accounts = { { system_id = 'smppclient1', password = 'password' } } }")
     end
-    local cmd = string.format("exec %s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s", run.quote(run.bin),
+    local env = {}
+    for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. run.quote(v) end
+    local cmd = string.format("exec %s%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s",
+        #env > 0 and "env " .. table.concat(env, " ") .. " " or "", run.quote(run.bin),
         run.quote(conf), opts.port or 0, table.concat(opts.args or {}, " "))
     local s = run.spawn(cmd, { dir = dir, log = "smppgw.log", class = Server })
     local ok = wait.wait_until(function()
@@ -144,6 +148,14 @@ end
 -- stats() -> GET /stats decoded (raises if it is not a 200 with JSON).
 function Server:stats()
     local code, body = self:http("GET", "/stats")
+    assert(code == 200, "GET /stats: " .. tostring(code) .. " " .. tostring(body))
+    return assert(require("cjson").decode(body))
+end
+
+-- stats_with_sessions() -> GET /stats?sessions=1&limit=1000 decoded: the
+-- summary and the newest 1,000 sessions' statistics.
+function Server:stats_with_sessions()
+    local code, body = self:http("GET", "/stats?sessions=1&limit=1000")
     assert(code == 200, "GET /stats: " .. tostring(code) .. " " .. tostring(body))
     return assert(require("cjson").decode(body))
 end

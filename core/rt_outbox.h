@@ -1,0 +1,37 @@
+/* rt_outbox.h -- receipts and MO delivered from the store (rt_outbox.c):
+ * core.post puts a deliver_sm in the account's outbox and returns at once;
+ * a deliverer per account, woken by a post, a bind of a receiver or a
+ * freed window slot, takes batches sized to the free windows of the
+ * account's receivers, sends them round robin, removes each on its
+ * response and puts back with a backoff what failed for the link's sake.
+ *
+ * Who owns what: the outbox rows are the store's; a delivery in flight is
+ * a small record from a pool, owned by the runtime from the send until its
+ * completion (response, timeout or close), which the engine calls exactly
+ * once. Nothing about a message is kept in Lua.
+ */
+#ifndef SMPPGW_RT_OUTBOX_H
+#define SMPPGW_RT_OUTBOX_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "rt_acct.h"
+
+/* Serving starts: serve{outbox_ttl =} (seconds, default one day) is how
+ * long a posted item waits for a receiver. */
+void rt_outbox_start(lua_State *L, int serve_idx);
+
+/* The end of a loop turn, after the commit: run the woken deliverers. */
+void rt_outbox_turn(void);
+
+/* Shutdown: stop the retry timer. */
+void rt_outbox_close(void);
+
+/* Serving is over: free the pool. */
+void rt_outbox_stop(void);
+
+/* The Lua functions (post, outbox_stats). */
+extern const luaL_Reg rt_outbox_lib[];
+
+#endif /* SMPPGW_RT_OUTBOX_H */

@@ -1,0 +1,442 @@
+/* rt_store.c -- the store in the serve loop: group commit once per loop
+ * turn with the answers of that turn held until it is done, the commit's
+ * count and latency, expiry from a timer in bounded batches, checkpoints
+ * on the thread pool, the clock stored rows are stamped with, and
+ * core.store_stats (see rt_store.h).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "lstore.h"
+#include "rt.h"
+#include "rt_store.h"
+
+#define EXPIRE_EVERY_MS 1000    /* how often expiry looks for rows whose time has come */
+#define EXPIRE_BATCH    500     /* rows per table and batch: a batch costs about 2 ms */
+#define EXPIRY_LOG_S    10      /* at most one line about lost rows this often */
+#define CHECKPOINT_AT   1000    /* pages in the write-ahead log that start a checkpoint ... */
+#define CHECKPOINT_MORE 250     /* ... when that many are new since the last one started */
+#define CHECKPOINT_HERE 8000    /* pages past which the loop checkpoints itself (see ckpt_maybe) */
+
+/* Upper bounds (ms) of the commit-time buckets; the last bucket has none. */
+#define COMMIT_BUCKETS 12
+static const double commit_bounds_ms[COMMIT_BUCKETS - 1] = {
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250,
+};
+
+typedef struct held_s {
+    rt_task_t           *t;
+    rt_store_release_fn  release;
+} held_t;
+
+/* What expiry removed before it was finished, since the last log line:
+ * the first of each kind is named in the line. */
+typedef struct lost_s {
+    uint64_t messages, outbox, early;
+    char     first_message[160], first_outbox[160], first_early[160];
+} lost_t;
+
+static struct {
+    int        ref;             /* registry ref of the store userdata, or LUA_NOREF */
+    double     epoch;           /* rt_time() - uv_now() / 1000 */
+    uv_loop_t *epoch_loop;      /* the loop epoch was read for */
+    held_t    *held;            /* answers waiting for the commit, in order */
+    size_t     nheld, capheld;
+    uv_timer_t expiry;
+    int        expiry_on;
+    /* counters since start */
+    uint64_t   commits, failures, lost_writes, held_total, held_failed;
+    uint64_t   commit_buckets[COMMIT_BUCKETS];
+    double     commit_ms_sum, commit_ms_max;
+    uint64_t   expired_messages, expired_unfinished, expired_outbox, expired_early, expiry_runs;
+    lost_t     lost;            /* since the last log line */
+    double     lost_logged;     /* rt_time() of that line */
+    char       last_error[256];
+    /* the checkpoint running on libuv's thread pool */
+    uv_work_t  ckpt;
+    int        ckpt_busy;
+    char      *ckpt_path;
+    long long  ckpt_pages;      /* its result: pages copied, or -1 */
+    char       ckpt_err[256];
+    double     ckpt_retry_at;   /* after a failure, rt_time() of the next try */
+    double     ckpt_logged;     /* rt_time() of the last failure's log line */
+    uint64_t   ckpt_started, checkpoints, checkpoint_failures, checkpoints_in_loop;
+    long long  ckpt_seen;       /* the log's pages when the last one started */
+    double     ckpt_ms_max;
+} st = {.ref = LUA_NOREF};
+
+/* -- The clock ------------------------------------------------------------------------ */
+
+static void clock_start(void);
+
+double rt_time(void)
+{
+    struct timespec ts;
+    if (rt.loop) {
+        if (st.epoch_loop != rt.loop) clock_start();
+        return (double)uv_now(rt.loop) / 1000.0 + st.epoch;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The offset of the loop's clock from the epoch, read once: the loop clock
+ * is monotonic, so stored times never go backwards when the wall clock is
+ * set back. */
+static void clock_start(void)
+{
+    struct timespec ts;
+    const char *offset = getenv("SMPPGW_TIME_OFFSET");
+    clock_gettime(CLOCK_REALTIME, &ts);
+    st.epoch_loop = rt.loop;
+    st.epoch = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - (double)uv_now(rt.loop) / 1000.0;
+    if (offset && *offset) {
+        st.epoch += strtod(offset, NULL);
+        log_msg(LOG_WARN, 0, "SMPPGW_TIME_OFFSET=%s: stored times are shifted (a test setting)", offset);
+    }
+}
+
+/* -- The store in use ------------------------------------------------------------------ */
+
+store_t *rt_store(void)
+{
+    store_t *s;
+    if (st.ref == LUA_NOREF || !rt.L) return NULL;
+    lua_rawgeti(rt.L, LUA_REGISTRYINDEX, st.ref);
+    s = lstore_get(rt.L, -1);
+    lua_pop(rt.L, 1);
+    return s;
+}
+
+/* -- Expiry --------------------------------------------------------------------------- */
+
+static int on_lost_message(const store_msg_t *m, void *ud)
+{
+    (void)ud;
+    st.lost.messages++;
+    st.expired_unfinished++;
+    if (st.lost.messages == 1)
+        snprintf(st.lost.first_message, sizeof st.lost.first_message, "%.*s of %.*s", (int)m->id.n,
+                 m->id.p ? m->id.p : "", (int)m->account.n, m->account.p ? m->account.p : "?");
+    return 0;
+}
+
+static int on_lost_outbox(const store_item_t *it, void *ud)
+{
+    (void)ud;
+    st.lost.outbox++;
+    if (st.lost.outbox == 1)
+        snprintf(st.lost.first_outbox, sizeof st.lost.first_outbox, "for %.*s%s%.*s", (int)it->owner.n,
+                 it->owner.p ? it->owner.p : "?", it->ref.p ? ", message " : "", (int)it->ref.n,
+                 it->ref.p ? it->ref.p : "");
+    return 0;
+}
+
+static int on_lost_early(const store_item_t *it, void *ud)
+{
+    (void)ud;
+    st.lost.early++;
+    if (st.lost.early == 1)
+        snprintf(st.lost.first_early, sizeof st.lost.first_early, "from %.*s for id %.*s", (int)it->owner.n,
+                 it->owner.p ? it->owner.p : "?", (int)it->ref.n, it->ref.p ? it->ref.p : "");
+    return 0;
+}
+
+/* One line for what expiry lost since the last one, at most every
+ * EXPIRY_LOG_S seconds however much it was. */
+static void log_lost(double now)
+{
+    lost_t *l = &st.lost;
+    if (!l->messages && !l->outbox && !l->early) return;
+    if (now - st.lost_logged < EXPIRY_LOG_S) return;
+    st.lost_logged = now;
+    log_msg(LOG_WARN, 0, "store expiry: %llu messages never reached a final state%s%s%s, "
+            "%llu receipts/MO were never delivered%s%s%s, %llu early receipts never matched%s%s%s",
+            (unsigned long long)l->messages, l->messages ? " (first: " : "", l->first_message,
+            l->messages ? ")" : "", (unsigned long long)l->outbox, l->outbox ? " (first: " : "",
+            l->first_outbox, l->outbox ? ")" : "", (unsigned long long)l->early, l->early ? " (first: " : "",
+            l->first_early, l->early ? ")" : "");
+    memset(l, 0, sizeof *l);
+}
+
+/* One batch; when a table had a full batch, the next one follows on the
+ * next loop turn (the timer fires at once), so other work runs between. */
+static void on_expiry(uv_timer_t *t)
+{
+    store_t *s = rt_store();
+    store_expiry_t x;
+    double now = rt_time();
+    int rc;
+    (void)t;
+    if (!s) return;
+    memset(&x, 0, sizeof x);
+    x.on_message = on_lost_message;
+    x.on_outbox = on_lost_outbox;
+    x.on_early = on_lost_early;
+    st.expiry_runs++;
+    if ((rc = store_expire(s, now, EXPIRE_BATCH, &x)) < 0) {
+        log_msg(LOG_ERROR, 0, "store expiry: %s", store_errmsg(s));
+        return;
+    }
+    st.expired_messages += (uint64_t)x.messages;
+    st.expired_outbox += (uint64_t)x.outbox;
+    st.expired_early += (uint64_t)x.early;
+    log_lost(now);
+    if (x.more) uv_timer_start(&st.expiry, on_expiry, 0, EXPIRE_EVERY_MS);
+}
+
+/* -- Checkpoints ------------------------------------------------------------------------
+ * Left to SQLite, a commit that finds the log past 1,000 pages copies it
+ * into the file and fsyncs it: milliseconds with the loop stopped. The
+ * runtime takes checkpoints over (store_wal_manual) and runs them on the
+ * thread pool with a connection of their own, while the loop goes on. */
+
+static void ckpt_work(uv_work_t *w)
+{
+    (void)w;
+    st.ckpt_pages = store_checkpoint(st.ckpt_path, st.ckpt_err, sizeof st.ckpt_err);
+}
+
+static void ckpt_done(uv_work_t *w, int status)
+{
+    double ms = (double)(uv_hrtime() - st.ckpt_started) / 1e6;
+    (void)w;
+    st.ckpt_busy = 0;
+    if (status < 0 || st.ckpt_pages < 0) {
+        double now = rt_time();
+        st.checkpoint_failures++;
+        st.ckpt_retry_at = now + 1;
+        if (now - st.ckpt_logged >= EXPIRY_LOG_S) {
+            st.ckpt_logged = now;
+            log_msg(LOG_ERROR, 0, "store: %s (%llu failed checkpoints so far; the log grows meanwhile)",
+                    status < 0 ? uv_strerror(status) : st.ckpt_err, (unsigned long long)st.checkpoint_failures);
+        }
+        return;
+    }
+    st.checkpoints++;
+    if (ms > st.ckpt_ms_max) st.ckpt_ms_max = ms;
+}
+
+/* After a commit: a long log starts a checkpoint unless one runs. The
+ * log starts over only when a writer finds it wholly copied, which under
+ * steady load a checkpoint beside the writer seldom leaves it; so once it
+ * passes CHECKPOINT_HERE pages the loop checkpoints in place, as SQLite
+ * would have done at 1,000, to keep it bounded. */
+static void ckpt_maybe(store_t *s)
+{
+    long long frames = store_wal_frames(s);
+    if (!st.ckpt_path || frames < CHECKPOINT_AT || !rt.loop) return;
+    if (st.ckpt_retry_at > 0 && rt_time() < st.ckpt_retry_at) return;
+    if (frames >= CHECKPOINT_HERE && !st.ckpt_busy) {
+        st.ckpt_started = uv_hrtime();
+        ckpt_work(&st.ckpt);
+        ckpt_done(&st.ckpt, 0);
+        st.checkpoints_in_loop++;
+        st.ckpt_seen = 0;
+        return;
+    }
+    if (st.ckpt_busy || (frames >= st.ckpt_seen && frames - st.ckpt_seen < CHECKPOINT_MORE)) return;
+    st.ckpt_seen = frames;
+    st.ckpt_started = uv_hrtime();
+    if (uv_queue_work(rt.loop, &st.ckpt, ckpt_work, ckpt_done) == 0) st.ckpt_busy = 1;
+}
+
+/* -- Serving ------------------------------------------------------------------------ */
+
+int rt_store_start(lua_State *L, int idx)
+{
+    if (st.epoch_loop != rt.loop) clock_start();
+    st.ref = LUA_NOREF;
+    if (!idx || lua_isnoneornil(L, idx)) return 0;
+    if (!lstore_get(L, idx)) return luaL_error(L, "smpp: serve{store =} must be an open store (smpp.store.open)");
+    rt_registry_set(L, &st.ref, idx);
+    if (strcmp(store_path(lstore_get(L, idx)), ":memory:") != 0
+        && (st.ckpt_path = strdup(store_path(lstore_get(L, idx)))) != NULL)
+        store_wal_manual(lstore_get(L, idx));
+    /* a file size limit (ulimit -f) must fail a write, not kill the process */
+    signal(SIGXFSZ, SIG_IGN);
+    if (uv_timer_init(rt.loop, &st.expiry) == 0) {
+        st.expiry_on = 1;
+        uv_unref((uv_handle_t *)&st.expiry);
+        uv_timer_start(&st.expiry, on_expiry, EXPIRE_EVERY_MS, EXPIRE_EVERY_MS);
+    }
+    return 0;
+}
+
+int rt_store_hold(rt_task_t *t, rt_store_release_fn release)
+{
+    store_t *s = rt_store();
+    if (!s || !store_in_txn(s)) return 0;
+    if (st.nheld == st.capheld) {
+        size_t cap = st.capheld ? st.capheld * 2 : 256;
+        held_t *h = realloc(st.held, cap * sizeof *h);
+        if (!h) {
+            /* no room to hold it: commit now, so the answer is still true */
+            rt_store_turn();
+            return 0;
+        }
+        st.held = h;
+        st.capheld = cap;
+    }
+    st.held[st.nheld].t = t;
+    st.held[st.nheld].release = release;
+    st.nheld++;
+    st.held_total++;
+    return 1;
+}
+
+static void count_commit(double ms)
+{
+    size_t i;
+    for (i = 0; i + 1 < COMMIT_BUCKETS && ms > commit_bounds_ms[i]; i++) {}
+    st.commit_buckets[i]++;
+    st.commit_ms_sum += ms;
+    if (ms > st.commit_ms_max) st.commit_ms_max = ms;
+    st.commits++;
+}
+
+void rt_store_turn(void)
+{
+    store_t *s = rt_store();
+    long long lost = 0;
+    uint32_t fail_status = SMPP_ESME_RSYSERR;
+    size_t i, n;
+    int ok = 1;
+    if (s) {
+        /* called every turn even without a transaction: a commit that had
+         * to happen early (a block of ids) may have failed, and writes are
+         * refused until store_commit() has reported that */
+        int had = store_in_txn(s);
+        uint64_t t0 = had ? uv_hrtime() : 0;
+        int rc = store_commit(s, &lost);
+        if (had) {
+            count_commit((double)(uv_hrtime() - t0) / 1e6);
+            ckpt_maybe(s);
+        }
+        if (rc < 0) {
+            ok = 0;
+            if (store_commit_full(s)) fail_status = SMPP_ESME_RMSGQFUL;
+            st.failures++;
+            st.lost_writes += (uint64_t)lost;
+            st.held_failed += st.nheld;
+            snprintf(st.last_error, sizeof st.last_error, "%s", store_errmsg(s));
+            log_msg(LOG_ERROR, 0, "store commit failed: %s; %lld writes lost, %zu answers given as %s",
+                    store_errmsg(s), lost, st.nheld, fail_status == SMPP_ESME_RMSGQFUL
+                    ? "ESME_RMSGQFUL (if ESME_ROK)" : "ESME_RSYSERR (if ESME_ROK)");
+        }
+    }
+    /* a release may run Lua that writes and holds again: those wait for
+     * the next turn's commit */
+    n = st.nheld;
+    for (i = 0; i < n; i++) st.held[i].release(st.held[i].t, ok, fail_status);
+    if (st.nheld > n) memmove(st.held, st.held + n, (st.nheld - n) * sizeof *st.held);
+    st.nheld -= n;
+}
+
+void rt_store_close(void)
+{
+    if (st.expiry_on) {
+        st.expiry_on = 0;
+        uv_close((uv_handle_t *)&st.expiry, NULL);
+    }
+}
+
+void rt_store_stop(void)
+{
+    rt_store_turn();
+    rt_store_turn();           /* what the releases wrote */
+    rt_store_close();
+    if (st.ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, st.ref);
+    st.ref = LUA_NOREF;
+    free(st.ckpt_path);            /* the loop has ended: no checkpoint runs */
+    st.ckpt_path = NULL;
+    free(st.held);
+    st.held = NULL;
+    st.nheld = st.capheld = 0;
+}
+
+/* -- Lua functions ----------------------------------------------------------------------- */
+
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
+static void level(lua_State *L, const char *name, long long value, long long limit)
+{
+    lua_createtable(L, 0, 2);
+    SET_NUM("value", value);
+    SET_NUM("limit", limit);
+    lua_setfield(L, -2, name);
+}
+
+/* core.store_stats() -> nil when serving without a store, else { path?,
+ * messages|outbox|early|bytes = { value =, limit = }, commits =,
+ * commit_failures =, lost_writes =, held_answers =, held_failed =,
+ * commit_ms = { avg =, max =, buckets = {...}, bounds = {...} },
+ * expired = { messages =, unfinished =, outbox =, early = }, evicted =,
+ * txn_writes =, last_error = } */
+static int l_store_stats(lua_State *L)
+{
+    store_t *s = rt_store();
+    store_levels_t v;
+    size_t i;
+    if (!s) return 0;
+    store_levels(s, &v);
+    lua_createtable(L, 0, 16);
+    level(L, "messages", v.messages, v.max_messages);
+    level(L, "outbox", v.outbox, v.max_outbox);
+    level(L, "early", v.early, v.max_early);
+    level(L, "bytes", v.bytes, v.max_bytes);
+    SET_NUM("txn_writes", v.txn_writes);
+    SET_NUM("commits", st.commits);
+    SET_NUM("commit_failures", st.failures);
+    SET_NUM("lost_writes", st.lost_writes);
+    SET_NUM("held_answers", st.held_total);
+    SET_NUM("held_failed", st.held_failed);
+    SET_NUM("evicted", v.evicted);
+    SET_NUM("checkpoints", st.checkpoints);
+    SET_NUM("checkpoint_failures", st.checkpoint_failures);
+    SET_NUM("checkpoints_in_loop", st.checkpoints_in_loop);
+    SET_NUM("checkpoint_ms_max", st.ckpt_ms_max);
+    SET_NUM("wal_pages", store_wal_frames(s));
+    if (st.last_error[0]) rt_set_str(L, "last_error", st.last_error);
+    lua_createtable(L, 0, 4);
+    SET_NUM("avg", st.commits ? st.commit_ms_sum / (double)st.commits : 0);
+    SET_NUM("max", st.commit_ms_max);
+    SET_NUM("sum", st.commit_ms_sum);
+    lua_createtable(L, COMMIT_BUCKETS, 0);
+    for (i = 0; i < COMMIT_BUCKETS; i++) {
+        lua_pushnumber(L, (double)st.commit_buckets[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "buckets");
+    lua_createtable(L, COMMIT_BUCKETS - 1, 0);
+    for (i = 0; i + 1 < COMMIT_BUCKETS; i++) {
+        lua_pushnumber(L, commit_bounds_ms[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "bounds");
+    lua_setfield(L, -2, "commit_ms");
+    lua_createtable(L, 0, 5);
+    SET_NUM("messages", st.expired_messages);
+    SET_NUM("unfinished", st.expired_unfinished);
+    SET_NUM("outbox", st.expired_outbox);
+    SET_NUM("early", st.expired_early);
+    SET_NUM("runs", st.expiry_runs);
+    lua_setfield(L, -2, "expired");
+    return 1;
+}
+
+/* core.time() -> seconds since the epoch (rt_time). */
+static int l_time(lua_State *L)
+{
+    lua_pushnumber(L, rt_time());
+    return 1;
+}
+
+const luaL_Reg rt_store_lib[] = {
+    {"store_stats", l_store_stats},
+    {"time", l_time},
+    {NULL, NULL}
+};

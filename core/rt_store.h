@@ -1,0 +1,63 @@
+/* rt_store.h -- the store in the serve loop (rt_store.c): the runtime
+ * holds the configuration's store, commits once per loop turn (group
+ * commit), answers what a turn stored only after that commit, and expires
+ * old rows from a timer.
+ *
+ * Who owns what: Lua opens the store (lua/smpp/server.lua) and hands it to
+ * core.serve{store =}; the runtime keeps a registry reference to it while
+ * serving and looks its store_t up at each use (a script that closed it
+ * leaves the runtime without one, never with a dangling pointer). A held
+ * task stays the task core's; the runtime only remembers it until the
+ * commit, then calls its release function exactly once.
+ */
+#ifndef SMPPGW_RT_STORE_H
+#define SMPPGW_RT_STORE_H
+
+#include <stdint.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "rt_task.h"
+#include "store.h"
+
+/* Seconds since the epoch: the time every stored row is stamped with and
+ * expired by (core.time). The wall clock read when the runtime started,
+ * advanced by the loop's monotonic clock, plus $SMPPGW_TIME_OFFSET
+ * (seconds, for tests that need the future; never set in production). */
+double rt_time(void);
+
+/* Serving starts with the store at stack index idx (0: none); returns 0,
+ * or a Lua error for something that is not an open store. */
+int rt_store_start(lua_State *L, int idx);
+
+/* The store in use, or NULL (none configured, or closed by a script). */
+store_t *rt_store(void);
+
+/* How a held answer is given once the turn's commit is over: ok is 1 when
+ * the commit stored the turn, 0 when it failed, and then fail_status is
+ * the SMPP status to answer instead of ESME_ROK (ESME_RMSGQFUL when the
+ * disk or the store's size limit is full, else ESME_RSYSERR). The function
+ * answers and calls rt_task_release(t). */
+typedef void (*rt_store_release_fn)(rt_task_t *t, int ok, uint32_t fail_status);
+
+/* A task answers now: returns 1 when the store holds writes not yet
+ * committed, after remembering t until the turn's commit (its finish then
+ * returns RT_TASK_HELD); 0 when it may answer at once. */
+int rt_store_hold(rt_task_t *t, rt_store_release_fn release);
+
+/* The end of a loop turn: commit, then release the held answers in the
+ * order they were given. */
+void rt_store_turn(void);
+
+/* Shutdown: stop the expiry timer. */
+void rt_store_close(void);
+
+/* Serving is over: a last commit, the held answers released, the store
+ * let go. */
+void rt_store_stop(void);
+
+/* The Lua functions (store_stats, time). */
+extern const luaL_Reg rt_store_lib[];
+
+#endif /* SMPPGW_RT_STORE_H */

@@ -1,0 +1,127 @@
+/* test_log.c -- log.c's repeated lines: printed once per window, then
+ * counted; other lines never held back. Standard error goes to a file that
+ * each test reads back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "test.h"
+
+static char path[] = "/tmp/test_log_XXXXXX";
+
+/* Start capturing standard error afresh. */
+static void capture(void)
+{
+    fflush(stderr);
+    if (!freopen(path, "w", stderr)) abort();
+}
+
+/* Everything written since capture(), NUL-terminated (static buffer). */
+static const char *captured(void)
+{
+    static char buf[1 << 16];
+    FILE *f;
+    size_t n;
+    fflush(stderr);
+    if (!(f = fopen(path, "r"))) return "";
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (; (text = strstr(text, needle)) != NULL; text += strlen(needle)) n++;
+    return n;
+}
+
+static void identical_lines_are_counted(void)
+{
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    for (i = 0; i < 1000; i++) log_msg(LOG_WARN, 0, "no receiver for %s", "acct");
+    CHECK_EQ(count(captured(), "no receiver for acct"), 1);
+    log_flush();
+    CHECK_EQ(count(captured(), "no receiver for acct"), 2);
+    CHECK_EQ(count(captured(), "no receiver for acct [... repeated 999 more times in 0 s]"), 1);
+    log_flush();                                  /* nothing more to say */
+    CHECK_EQ(count(captured(), "repeated"), 1);
+}
+
+static void other_lines_are_never_held_back(void)
+{
+    char msg[32];
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    log_msg(LOG_WARN, 1, "same text");
+    log_msg(LOG_WARN, 2, "same text");            /* another session */
+    log_msg(LOG_INFO, 1, "same text");            /* another level */
+    CHECK_EQ(count(captured(), "same text"), 3);
+    for (i = 0; i < 500; i++) {                   /* more distinct lines than slots */
+        snprintf(msg, sizeof msg, "line %d;", i);
+        log_msg(LOG_WARN, 0, "%s", msg);
+    }
+    CHECK_EQ(count(captured(), "line "), 500);
+    log_msg(LOG_WARN, 1, "same text");            /* its slot was taken over meanwhile, or counted */
+    log_flush();
+    CHECK_EQ(count(captured(), "[s1] same text"), 3);
+}
+
+static void window_zero_prints_everything(void)
+{
+    int i;
+    log_set_repeat_window(0);
+    capture();
+    for (i = 0; i < 20; i++) log_msg(LOG_ERROR, 7, "every one");
+    log_flush();
+    CHECK_EQ(count(captured(), "every one"), 20);
+    CHECK_EQ(count(captured(), "repeated"), 0);
+}
+
+static void json_lines_carry_the_count(void)
+{
+    int i;
+    log_set_repeat_window(60000);
+    log_set_json(1);
+    capture();
+    for (i = 0; i < 5; i++) log_msg(LOG_WARN, 3, "json \"quoted\"");
+    log_flush();
+    log_set_json(0);
+    CHECK_EQ(count(captured(), "\"msg\":\"json \\\"quoted\\\"\""), 2);
+    CHECK_EQ(count(captured(), "\"repeated\":4,"), 1);
+    CHECK_EQ(count(captured(), "\"session\":3"), 2);
+}
+
+static void filtered_levels_are_not_counted(void)
+{
+    log_set_repeat_window(60000);
+    log_set_level(LOG_WARN);
+    capture();
+    log_msg(LOG_DEBUG, 0, "hidden");
+    log_msg(LOG_DEBUG, 0, "hidden");
+    log_flush();
+    log_set_level(LOG_INFO);
+    CHECK_EQ(count(captured(), "hidden"), 0);
+}
+
+int main(void)
+{
+    int fd = mkstemp(path), rc;
+    if (fd < 0) return 2;
+    close(fd);
+    TEST(identical_lines_are_counted);
+    TEST(other_lines_are_never_held_back);
+    TEST(window_zero_prints_everything);
+    TEST(json_lines_carry_the_count);
+    TEST(filtered_levels_are_not_counted);
+    rc = test_summary();
+    unlink(path);
+    return rc;
+}

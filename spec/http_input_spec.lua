@@ -1,0 +1,75 @@
+-- http_input_spec -- every bad input to the HTTP API gets a 4xx with a
+-- JSON error naming the problem (it was 500 with a traceback in the log
+-- for an unknown coding, invalid UTF-8 or a missing text on /send and on
+-- the reference SMSC's /inject route); good input still goes through.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local cjson = require "cjson"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+
+local function request(port, method, path, body, ctype)
+    local out = {}
+    local _, code = http.request {
+        url = "http://127.0.0.1:" .. port .. path, method = method,
+        headers = body and { ["Content-Type"] = ctype or "application/json", ["Content-Length"] = #body } or {},
+        source = body and ltn12.source.string(body) or nil, sink = ltn12.sink.table(out),
+    }
+    local text = table.concat(out)
+    local ok, value = pcall(cjson.decode, text)
+    return code, ok and value or text
+end
+
+describe("#integration HTTP API input", function()
+    local srv
+    setup(function() srv = server.start { conf_file = "conf/smppgw.lua" } end)
+    teardown(function() if not srv:stop("TERM", 5) then srv:kill() end end)
+
+    local BAD = {
+        { "POST /send, unknown coding", "POST", "/send", '{"to":"1234","text":"hi","coding":"klingon"}', "coding must be" },
+        { "POST /send, invalid UTF-8 (form)", "POST", "/send", "to=1234&text=%FF%FE", "not valid UTF%-8",
+          "application/x-www-form-urlencoded" },
+        { "POST /send, invalid UTF-8 (JSON)", "POST", "/send", '{"to":"1234","text":"a\255b"}', "not valid UTF%-8" },
+        { "POST /send, missing text", "POST", "/send", '{"to":"1234"}', "text is missing" },
+        { "POST /send, text not a string", "POST", "/send", '{"to":"1234","text":42}', "text must be a string" },
+        { "POST /send, to too long", "POST", "/send", '{"to":"123456789012345678901","text":"x"}', "to is longer" },
+        { "POST /send, from not a string", "POST", "/send", '{"to":"1","text":"x","from":{}}', "from must be" },
+        { "POST /send, a JSON array", "POST", "/send", '[1,2]', "to is missing" },
+        { "GET /inject, unknown coding", "GET", "/inject?to=1&text=x&coding=klingon", nil, "coding must be" },
+        { "GET /inject, invalid UTF-8", "GET", "/inject?to=1&text=%C3%28", nil, "not valid UTF%-8" },
+        { "GET /inject, missing text", "GET", "/inject?to=1", nil, "text is missing" },
+        { "GET /inject, missing to", "GET", "/inject?text=x", nil, "to is missing" },
+    }
+    for _, case in ipairs(BAD) do
+        it(case[1] .. ": 400 with the reason", function()
+            local code, r = request(srv.http_port, case[2], case[3], case[4], case[6])
+            assert.equal(400, code)
+            assert.equal("table", type(r))
+            assert.matches(case[5], r.error)
+        end)
+    end
+
+    it("logged no script failure for any of them", function()
+        assert.equal(0, srv:count_log("failed:"))
+        assert.equal(0, srv:count_log("stack traceback"))
+    end)
+
+    it("still delivers good input, coding auto included", function()
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("receiver").status)
+        local code, r = request(srv.http_port, "POST", "/send", '{"to":"1234","text":"héllo","coding":"auto"}')
+        assert.equal(202, code, cjson.encode(r))
+        local p = assert(c:expect(function(x) return x.id == wire.id.deliver_sm end))
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        code = request(srv.http_port, "GET", "/inject?to=1&text=ok&coding=ucs2")
+        assert.equal(202, code)
+        p = assert(c:expect(function(x) return x.id == wire.id.deliver_sm end))
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        assert.equal(8, wire.parse_sm(p.body).data_coding)
+        -- text that the coding cannot hold is a 422 naming the characters
+        code, r = request(srv.http_port, "POST", "/send", '{"to":"1234","text":"\\u20ac\\u4e2d","coding":"latin1"}')
+        assert.equal(422, code)
+        assert.matches("cannot represent", r.error)
+        c:close()
+    end)
+end)

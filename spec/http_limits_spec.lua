@@ -1,0 +1,311 @@
+-- http_limits_spec -- the HTTP server under clients that are not polite:
+-- keep-alive and pipelining on one raw socket, connection limits,
+-- head/body/idle timeouts, the token checked before any body is read,
+-- duplicate Authorization headers, and an API address already in use.
+local server = require "helpers.server"
+local run = require "helpers.run"
+local socket = require "socket"
+local cjson = require "cjson"
+
+-- -- a raw HTTP/1.1 client ---------------------------------------------------------
+
+local function connect(port, from)
+    local s = assert(socket.tcp())
+    if from then assert(s:bind(from, 0)) end
+    s:settimeout(5)
+    assert(s:connect("127.0.0.1", port))
+    return s
+end
+
+-- One response: status, headers (lower-case names), body; or nil, err.
+local function response(s, timeout)
+    s:settimeout(timeout or 5)
+    local line, err = s:receive("*l")
+    if not line then return nil, err end
+    local status = tonumber(line:match("^HTTP/1%.1 (%d+)"))
+    local h = {}
+    while true do
+        local l = assert(s:receive("*l"))
+        if l == "" then break end
+        local k, v = l:match("^([^:]+):%s*(.*)$")
+        h[k:lower()] = v
+    end
+    local body = ""
+    local n = tonumber(h["content-length"] or 0)
+    if n > 0 then body = assert(s:receive(n)) end
+    return status, h, body
+end
+
+local function get(path, extra)
+    return "GET " .. path .. " HTTP/1.1\r\nHost: t\r\n" .. (extra or "") .. "\r\n"
+end
+
+local function post(path, body, extra)
+    return "POST " .. path .. " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: "
+        .. #body .. "\r\n" .. (extra or "") .. "\r\n" .. body
+end
+
+-- True once the server has closed s (reads return "closed"), within timeout.
+local function closed_by_server(s, timeout)
+    local deadline = socket.gettime() + (timeout or 5)
+    while socket.gettime() < deadline do
+        s:settimeout(deadline - socket.gettime())
+        local _, err = s:receive(1)
+        if err == "closed" then return true end
+        if err == "timeout" then return false end
+    end
+    return false
+end
+
+local function stats(srv, token)
+    local s = connect(srv.http_port)
+    s:send(get("/stats" .. (token and "?token=" .. token or ""), "Connection: close\r\n"))
+    local status, _, body = response(s)
+    s:close()
+    assert.equal(200, status)
+    return cjson.decode(body).totals
+end
+
+local function rss(pid)
+    local f = assert(io.open("/proc/" .. pid .. "/status"))
+    local kb = tonumber(f:read("*a"):match("VmRSS:%s*(%d+)"))
+    f:close()
+    return kb
+end
+
+-- A server for one case, stopped and its directory removed whatever happens.
+local function start(http)
+    local srv = server.start { conf = "return { script = 'script.lua', http = " .. (http or "{}") .. [[,
+        accounts = { { system_id = 'smppclient1', password = 'password' } } }]],
+        script = [[local http = require "smpp.http"
+            http.route("POST", "/echo", function(req) return 200, { got = req.data } end)
+            return {}]] }
+    finally(function()
+        if not srv:stop("TERM", 5) then srv:kill() end
+        os.execute("rm -rf " .. srv.dir)
+    end)
+    return srv
+end
+
+-- -- keep-alive and pipelining --------------------------------------------------------
+
+describe("#integration HTTP keep-alive and pipelining", function()
+    it("answers many requests one after another on one connection", function()
+        local srv = start()
+        local s = connect(srv.http_port)
+        finally(function() s:close() end)
+        for i = 1, 25 do
+            if i % 2 == 0 then s:send(get("/stats")) else s:send(post("/echo", '{"n":' .. i .. '}')) end
+            local status, h, body = response(s)
+            assert.equal(200, status, "request " .. i .. ": " .. tostring(body))
+            assert.is_nil(h.connection)                    -- kept open
+            if i % 2 == 1 then assert.equal(i, cjson.decode(body).got.n) end
+        end
+    end)
+
+    it("answers pipelined requests sent in one write, in order", function()
+        local srv = start()
+        local s = connect(srv.http_port)
+        finally(function() s:close() end)
+        local batch, want = {}, {}
+        for i = 1, 30 do
+            if i % 3 == 0 then
+                batch[i], want[i] = get("/nope" .. i), 404
+            elseif i % 3 == 1 then
+                batch[i], want[i] = post("/echo", '{"n":' .. i .. '}'), 200
+            else
+                batch[i], want[i] = get("/metrics"), 200
+            end
+        end
+        assert(s:send(table.concat(batch)))
+        for i = 1, 30 do
+            local status, _, body = response(s)
+            assert.equal(want[i], status, "request " .. i)
+            if i % 3 == 1 then assert.equal(i, cjson.decode(body).got.n) end
+            if i % 3 == 0 then assert.matches("/nope" .. i, cjson.decode(body).error, 1, true) end
+        end
+        -- and a last one, answered and closed on request
+        s:send(get("/stats", "Connection: close\r\n"))
+        local status, h = response(s)
+        assert.equal(200, status)
+        assert.equal("close", h.connection)
+        assert.is_true(closed_by_server(s))
+    end)
+end)
+
+-- -- limits ----------------------------------------------------------------------------------
+
+describe("#integration HTTP connection limits", function()
+    it("refuses connections past http.max_per_address with 503, and counts them", function()
+        local srv = start("{ listen = '127.0.0.1:0', max_per_address = 4 }")
+        local held = {}
+        finally(function() for _, s in ipairs(held) do s:close() end end)
+        for i = 1, 4 do held[i] = connect(srv.http_port) end
+        local extra = connect(srv.http_port)
+        extra:send(get("/stats"))
+        local status = response(extra)
+        assert.is_true(status == 503 or status == nil)     -- 503, or closed before it could be read
+        assert.is_true(closed_by_server(extra))
+        extra:close()
+        -- another address still gets in, and sees the count
+        local other = connect(srv.http_port, "127.0.0.2")
+        other:send(get("/stats", "Connection: close\r\n"))
+        local st, _, body = response(other)
+        other:close()
+        assert.equal(200, st)
+        local totals = cjson.decode(body).totals
+        assert.equal(1, totals.http_refused_connections)
+        assert.equal(5, totals.http_connections)
+        assert.is_true(srv:wait_log("HTTP connection from 127%.0%.0%.1 refused: too many HTTP connections from this address"))
+    end)
+
+    it("refuses connections past http.max_connections", function()
+        local srv = start("{ listen = '127.0.0.1:0', max_connections = 3, max_per_address = 0 }")
+        local held = {}
+        finally(function() for _, s in ipairs(held) do s:close() end end)
+        for i = 1, 3 do held[i] = connect(srv.http_port) end
+        local extra = connect(srv.http_port, "127.0.0.3")
+        assert.is_true(closed_by_server(extra))
+        extra:close()
+        held[1]:close()
+        table.remove(held, 1)
+        assert.is_true(srv:wait_log("too many HTTP connections %(http.max_connections%)"))
+        -- a slot is free again once one closes
+        local deadline = socket.gettime() + 5
+        local totals
+        repeat
+            local ok, t = pcall(stats, srv)
+            totals = ok and t or nil
+        until totals or socket.gettime() > deadline
+        assert.is_not_nil(totals)
+        assert.is_true(totals.http_refused_connections >= 1)
+    end)
+end)
+
+describe("#integration HTTP timeouts", function()
+    it("answers 408 to a head or a body that stalls, and closes idle connections", function()
+        local srv = start("{ listen = '127.0.0.1:0', header_timeout = 0.5, body_timeout = 0.5, idle_timeout = 0.5 }")
+        local slow_head = connect(srv.http_port)
+        local slow_body = connect(srv.http_port)
+        local idle = connect(srv.http_port)
+        local silent = connect(srv.http_port)
+        finally(function()
+            for _, s in ipairs { slow_head, slow_body, idle, silent } do s:close() end
+        end)
+        slow_head:send("GET /stats HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        slow_body:send("POST /echo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":")
+        idle:send(get("/stats"))
+        assert.equal(200, (response(idle)))
+        local status, _, body = response(slow_head)
+        assert.equal(408, status)
+        assert.matches("head not received in time", body)
+        status, _, body = response(slow_body)
+        assert.equal(408, status)
+        assert.matches("body not received in time", body)
+        assert.is_true(closed_by_server(slow_head))
+        assert.is_true(closed_by_server(idle))           -- idle_timeout after its answer
+        assert.is_true(closed_by_server(silent))         -- never sent a byte: header_timeout
+        local t = stats(srv)
+        assert.equal(2, t.http_timeouts)
+    end)
+end)
+
+-- -- the token ---------------------------------------------------------------------------
+
+describe("#integration HTTP token", function()
+    local TOKEN = "{ listen = '127.0.0.1:0', token = 's3cret', max_per_address = 0, max_connections = 1000 }"
+
+    it("refuses an unauthenticated POST on its head, without waiting for the 1 MiB body", function()
+        local srv = start(TOKEN)
+        local s = connect(srv.http_port)
+        finally(function() s:close() end)
+        -- only the head is sent: the answer must not wait for the body
+        s:send("POST /send HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n")
+        local status, h, body = response(s, 3)
+        assert.equal(401, status)
+        assert.equal("close", h.connection)
+        assert.matches("missing or wrong token", cjson.decode(body).error)
+        -- with Expect: 100-continue an authorised client is told to go on; a
+        -- wrong token is refused before the body
+        local e = connect(srv.http_port)
+        e:send("POST /echo HTTP/1.1\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\n"
+            .. "Content-Length: 8\r\nExpect: 100-continue\r\n\r\n")
+        assert.equal("HTTP/1.1 100 Continue", e:receive("*l"))
+        assert.equal("", e:receive("*l"))
+        e:send('{"n":42}')
+        local st, _, b = response(e)
+        assert.equal(200, st)
+        assert.equal(42, cjson.decode(b).got.n)
+        e:send("POST /echo HTTP/1.1\r\nAuthorization: Bearer wrong\r\nContent-Length: 8\r\nExpect: 100-continue\r\n\r\n")
+        assert.equal(401, (response(e)))
+        e:close()
+        -- the token in the query, and per request on a kept-alive connection
+        local k = connect(srv.http_port)
+        k:send(get("/stats?token=s3cret"))
+        assert.equal(200, (response(k)))
+        k:send(get("/stats?token=s3cre"))
+        assert.equal(401, (response(k)))
+        k:close()
+    end)
+
+    it("refuses two Authorization headers with 400 instead of letting the last win", function()
+        local srv = start(TOKEN)
+        local s = connect(srv.http_port)
+        finally(function() s:close() end)
+        s:send(get("/stats", "Authorization: Bearer wrong\r\nAuthorization: Bearer s3cret\r\n"))
+        local status, _, body = response(s)
+        assert.equal(400, status)
+        assert.matches("two Authorization headers", cjson.decode(body).error)
+        local t = connect(srv.http_port)
+        t:send(get("/stats", "Authorization: Bearer s3cret\r\nAuthorization: Bearer wrong\r\n"))
+        assert.equal(400, (response(t)))
+        t:close()
+    end)
+
+    it("keeps memory flat under 300 unauthenticated connections each sending 256 KiB #rss", function()
+        local srv = start(TOKEN)
+        local before = rss(srv.pid)
+        local chunk = ("x"):rep(65536)
+        local conns = {}
+        finally(function() for _, s in ipairs(conns) do s:close() end end)
+        for i = 1, 300 do
+            local s = connect(srv.http_port)
+            conns[i] = s
+            s:settimeout(0)
+            s:send("POST /send HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n")
+            for _ = 1, 4 do s:send(chunk) end
+        end
+        local answered = 0
+        for _, s in ipairs(conns) do
+            s:settimeout(5)
+            if response(s) == 401 then answered = answered + 1 end
+        end
+        assert.equal(300, answered)
+        local grew = rss(srv.pid) - before
+        assert.is_true(grew < 30000, "RSS grew by " .. grew .. " kB")
+        assert.equal(300, stats(srv, "s3cret").http_unauthorized)
+    end)
+end)
+
+-- -- start-up -------------------------------------------------------------------------------
+
+describe("#integration HTTP listen address in use", function()
+    it("is a start-up error naming the address, exit non-zero", function()
+        local holder = assert(socket.bind("127.0.0.1", 0))
+        local _, port = holder:getsockname()
+        local dir = os.tmpname()
+        os.remove(dir)
+        os.execute("mkdir -p " .. dir)
+        finally(function()
+            holder:close()
+            os.execute("rm -rf " .. dir)
+        end)
+        local f = assert(io.open(dir .. "/conf.lua", "w"))
+        f:write("return { http = { listen = '127.0.0.1:" .. port .. "' } }")
+        f:close()
+        -- `timeout` turns the old behaviour (running on without the API) into exit 124
+        local _, err, rc = run.sh("timeout 10 " .. run.bin .. " run " .. dir .. "/conf.lua -l 127.0.0.1:0")
+        assert.equal(1, rc, err)
+        assert.matches("cannot listen for HTTP on 127%.0%.0%.1:" .. port .. ": address already in use", err)
+    end)
+end)

@@ -1,0 +1,92 @@
+-- log_repeat_spec -- identical log lines are printed once, then counted
+-- ("[... repeated N more times in S s]"), so a client that makes the
+-- script warn on every message cannot fill the disk.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+
+-- Every submit_sm makes the same warning (as a transmitter-only client
+-- asking for receipts did: one identical line per message).
+local SCRIPT = [[
+local smpp = require "smpp"
+return { submit_sm = function(session, pdu)
+    smpp.log("warn", "no receiver for the receipts of %s to %s", session.system_id, pdu.destination_addr)
+    return 0, { message_id = "m" }
+end }]]
+
+local function conf(log)
+    return "return { script = 'script.lua', log = " .. log .. [[,
+        accounts = { { system_id = 'smppclient1', password = 'password' } } }]]
+end
+
+-- n submits on one bound session, every one answered ESME_ROK.
+local function submit(srv, n, to)
+    local c = wire.connect(srv.port)
+    assert.equal(0, c:bind("transmitter").status)
+    for i = 1, n do c:send(wire.submit_sm(i + 1, { registered_delivery = 1, destination_addr = to or "447700900123" })) end
+    for _ = 1, n do assert.equal(0, assert(c:read(10)).status) end
+    return c
+end
+
+local LINE = "no receiver for the receipts of smppclient1 to 447700900123"
+
+-- A server for one case, killed (if still running) and its directory
+-- removed when the case ends, whatever happened.
+local function start(opts)
+    local srv = server.start(opts)
+    finally(function()
+        if not srv:exit_code() then srv:kill() end
+        os.execute("rm -rf " .. srv.dir)
+    end)
+    return srv
+end
+
+local function stopped(srv)
+    assert.is_true(srv:stop("TERM", 10))
+    return srv:log_text()
+end
+
+describe("#integration repeated log lines", function()
+    it("without a window every copy is printed (the flood this guards against)", function()
+        local srv = start { conf = conf("{ repeat_window = 0 }"), script = SCRIPT }
+        submit(srv, 500):close()
+        local text = stopped(srv)
+        local _, n = text:gsub(LINE, "")
+        assert.equal(500, n)
+    end)
+
+    it("prints an identical line once per window, then its count", function()
+        local srv = start { conf = conf("{ level = 'info' }"), script = SCRIPT }
+        submit(srv, 2000):close()
+        local _, n = srv:log_text():gsub(LINE, "")
+        assert.equal(1, n)                   -- one line for 2000 warnings so far
+        -- a different line is never held back by the first one's count
+        submit(srv, 3, "33600000000"):close()
+        _, n = srv:log_text():gsub("to 33600000000", "")
+        assert.equal(1, n)
+        local text = stopped(srv)            -- the counts are printed by exit at the latest
+        assert.matches(LINE .. " %[%.%.%. repeated 1999 more times in %d+ s%]", text)
+        assert.matches("to 33600000000 %[%.%.%. repeated 2 more times", text)
+        _, n = text:gsub(LINE, "")
+        assert.equal(2, n)                   -- the line and its count
+    end)
+
+    it("prints the count when the window has passed, and the line again (JSON lines too)", function()
+        local srv = start { conf = conf("{ format = 'json', repeat_window = 0.3 }"), script = SCRIPT }
+        local c = submit(srv, 50)
+        -- any later line after the window brings the count out: new
+        -- connections log one each, until the count shows up
+        local deadline = wire.gettime() + 5
+        while not srv:log_text():find('"repeated":49', 1, true) and wire.gettime() < deadline do
+            wire.connect(srv.port):close()
+            wire.sleep(0.05)
+        end
+        assert.truthy(srv:log_text():find('"repeated":49', 1, true))
+        for i = 1, 5 do c:send(wire.submit_sm(100 + i)) end
+        for _ = 1, 5 do assert.equal(0, c:read().status) end
+        c:close()
+        local text = stopped(srv)
+        local _, n = text:gsub('"msg":"' .. LINE .. '"', "")
+        assert.equal(4, n)                   -- the line, its count, the line again, its count
+        assert.truthy(text:find('"repeated":4,', 1, true))
+    end)
+end)
