@@ -61,7 +61,9 @@ void rt_registry_table(lua_State *L, int *ref);
 /* Make *ref hold the value at idx, releasing what it held. */
 void rt_registry_set(lua_State *L, int *ref, int idx);
 
-/* t[k] = v (nil when v is NULL) on the table at the stack top. */
+/* t[k] = v (nil when v is NULL) on the table at the stack top, raw: the
+ * runtime updates session tables outside any script run, where a
+ * metamethod a script set must not run. */
 void rt_set_str(lua_State *L, const char *k, const char *v);
 
 /* The number tbl[key] of the table at idx, or dflt. */

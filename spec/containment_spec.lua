@@ -74,6 +74,12 @@ return {
     submit_sm = function(session, pdu)
         local t = pdu.short_message
         if cases[t] then cases[t]() return S.ESME_ROK, { message_id = "escaped" } end
+        if t == "session metatable" then
+            -- the runtime writes and reads session tables outside any run
+            -- (state changes, close): raw, so this is never called
+            setmetatable(session, { __index = forever, __newindex = forever })
+            return S.ESME_ROK, { message_id = "set" }
+        end
         if t == "fields with __index" then
             -- the runtime reads the fields after the run: raw reads only
             return S.ESME_ROK, setmetatable({}, { __index = forever })
@@ -130,6 +136,18 @@ describe("#integration runaway scripts", function()
     it("reads a handler's response fields raw: a table with a looping __index is answered", function()
         local r, _, took = submit(c, "fields with __index")
         assert.equal(ROK, r.status)
+        assert.is_true(took < scaled(1))
+    end)
+
+    it("touches session tables raw: a session whose table has looping metamethods closes cleanly", function()
+        local victim = bound(srv)
+        local r, mid = submit(victim, "session metatable")
+        assert.equal(ROK, r.status)
+        assert.equal("set", mid)
+        victim:close()
+        assert.truthy(srv:wait_log("peer closed the connection"), srv:log_text())
+        local r2, _, took = submit(bystander, "fine")
+        assert.equal(ROK, r2.status)
         assert.is_true(took < scaled(1))
     end)
 
