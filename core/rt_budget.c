@@ -168,7 +168,7 @@ static int l_set_limits(lua_State *L)
  * fn(...) as a run of script code (the load of a script's main chunk). */
 static int l_budget_call(lua_State *L)
 {
-    static char what[64];               /* the watchdog may read it: static */
+    static char what[256];              /* the watchdog may read it: static */
     rt_budget_run_t saved;
     int rc;
     snprintf(what, sizeof what, "%s", luaL_checkstring(L, 1));

@@ -37,7 +37,7 @@
 typedef struct rt_budget_run_s {
     int         active;
     int         stopped;        /* spent: every instruction raises */
-    const char *what;           /* "submit_sm", "timer", "script load" (static) */
+    const char *what;           /* "submit_sm", "timer", "load of PATH" (static) */
     uint64_t    sess_id;        /* the session it serves, 0: none */
     uint64_t    start_ns;
     double      instr;          /* instructions counted so far */

@@ -288,7 +288,7 @@ function M.load(path, conf, conf_path)
     if not ok then return nil, env end
     setfenv(chunk, env)
     if not sc.jit then jit.off(chunk, true) end
-    local done, result = core.budget_call("script load", chunk, conf, conf_path)
+    local done, result = core.budget_call("load of " .. path, chunk, conf, conf_path)
     state.loading = false
     if not done then return nil, path .. ": " .. tostring(result) end
     return result
