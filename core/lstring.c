@@ -571,11 +571,17 @@ static int l_gsub(lua_State *L)
 
 /* -- Bounded results ------------------------------------------------------------- */
 
+/* The longest string LuaJIT makes (LJ_MAX_STR): the bound without a
+ * max_string (plain luajit, the command-line verbs). */
+#define LSTRING_MAX_STR 0x7fffff00
+
 static void check_size(lua_State *L, const char *fn, double bytes)
 {
     if (limits.max_string && bytes > (double)limits.max_string)
         luaL_error(L, "%s: the result would be %.0f bytes, more than scripts.max_string (%d)", fn, bytes,
                    (int)limits.max_string);
+    if (bytes > (double)LSTRING_MAX_STR)
+        luaL_error(L, "%s: the result would be %.0f bytes, more than a Lua string holds", fn, bytes);
 }
 
 /* string.rep(s, n [, sep]) */
