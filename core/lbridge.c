@@ -99,6 +99,15 @@ static uint64_t body_mask(const pdu_cmd_t *cmd)
     return m;
 }
 
+/* Push t[k] of the table at absolute index idx, without metamethods: a
+ * PDU's fields are its own, and reading them runs no script code (the
+ * runtime reads a handler's response after the handler's run has ended). */
+static void raw_field(lua_State *L, int idx, const char *k)
+{
+    lua_pushstring(L, k);
+    lua_rawget(L, idx);
+}
+
 /* -- PDU -> table -------------------------------------------------------------- */
 
 /* Keys are pushed before their values (then lua_rawset): moving a key
@@ -401,12 +410,12 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
     if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
     cache = cache_push(L);
 
-    lua_getfield(L, idx, "command");
+    raw_field(L, idx, "command");
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING || !(given = pdu_cmd_by_name(lua_tostring(L, -1))))
             CHECK_FAIL("unknown command '%s'", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
     }
-    lua_getfield(L, idx, "command_id");
+    raw_field(L, idx, "command_id");
     if (!lua_isnil(L, -1)) {
         const pdu_cmd_t *byid;
         if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("command_id must be an integer");
@@ -513,7 +522,7 @@ tlv_fail:
         CHECK_FAIL("TLV 0x%04lX must be %s", tag, e);
     }
     sort_tlvs(p);
-    lua_getfield(L, idx, "tlv_order");
+    raw_field(L, idx, "tlv_order");
     if (lua_istable(L, -1) && (e = apply_order(L, lua_gettop(L), p)) != NULL) goto fail;
     lua_settop(L, top);
     return NULL;
@@ -578,7 +587,7 @@ static int l_encode(lua_State *L)
         lua_pushstring(L, err.msg);
         return 2;
     }
-    lua_getfield(L, 1, "command_length");
+    raw_field(L, 1, "command_length");
     if (!lua_isnil(L, -1) && as_u32(L, -1) != (double)n) {
         lua_pushnil(L);
         lua_pushfstring(L, "command_length is %s but the PDU encodes to %d octets",

@@ -14,6 +14,8 @@
 #include "lbridge.h"
 #include "load.h"
 #include "lstore.h"
+#include "lstring.h"
+#include "rt_heap.h"
 #include "rt_serve.h"
 
 /* Where lua/ lives: $SMPPGW_LUA_DIR, else ../lua beside the binary (the
@@ -52,7 +54,7 @@ static int traceback(lua_State *L)
 int main(int argc, char **argv)
 {
     char dir[PATH_MAX], path[PATH_MAX * 2 + 64];
-    lua_State *L = luaL_newstate();
+    lua_State *L = rt_heap_newstate();   /* the allocator that holds scripts.memory_mb */
     int i, rc;
 
     /* the load generator is C on the session engine: no Lua needed (and
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
         return 1;
     }
     luaL_openlibs(L);
+    lstring_install(L);                  /* patterns that a script budget can stop */
 
     /* package.path gets lua/ first; smpp.core, smpp.codec and the store
      * are linked in, not loaded. */

@@ -42,9 +42,10 @@ void rt_registry_set(lua_State *L, int *ref, int idx)
 
 void rt_set_str(lua_State *L, const char *k, const char *v)
 {
+    lua_pushstring(L, k);
     if (v) lua_pushstring(L, v);
     else lua_pushnil(L);
-    lua_setfield(L, -2, k);
+    lua_rawset(L, -3);
 }
 
 double rt_opt_num(lua_State *L, int idx, const char *key, double dflt)

@@ -6,7 +6,9 @@
  * per request, timer or event. Its files, along its seams:
  *   rt.c         this state and the helpers below
  *   rt_task.c    tasks, their pool, resume, completion callbacks
- *   rt_budget.c  the script budget hook (per resume of a task)
+ *   rt_budget.c  the script budget of every run (hook, checks, limits)
+ *   rt_heap.c    the Lua state's allocator and its ceiling
+ *   rt_watchdog.c  the thread that ends a run nothing else can stop
  *   rt_timer.c   timers (after/every/cancel), sleep, suspend/wake
  *   rt_sess.c    session tables, engine callbacks, send/connect/listen...
  *   rt_stats.c   the stats tables (core.stats, core.session_stats, sessions_page)
@@ -59,7 +61,9 @@ void rt_registry_table(lua_State *L, int *ref);
 /* Make *ref hold the value at idx, releasing what it held. */
 void rt_registry_set(lua_State *L, int *ref, int idx);
 
-/* t[k] = v (nil when v is NULL) on the table at the stack top. */
+/* t[k] = v (nil when v is NULL) on the table at the stack top, raw: the
+ * runtime updates session tables outside any script run, where a
+ * metamethod a script set must not run. */
 void rt_set_str(lua_State *L, const char *k, const char *v);
 
 /* The number tbl[key] of the table at idx, or dflt. */
@@ -79,6 +83,7 @@ tls_ctx_t *rt_read_tls(lua_State *L, int idx, int server);
 
 /* -- The Lua functions of each file, gathered by luaopen_smpp_core ------------ */
 
+extern const luaL_Reg rt_task_lib[];
 extern const luaL_Reg rt_budget_lib[];
 extern const luaL_Reg rt_timer_lib[];
 extern const luaL_Reg rt_sess_lib[];

@@ -1,6 +1,26 @@
-/* rt_budget.h -- the script budget: a limit on one resume of a task
- * (instructions, milliseconds, Lua heap), enforced by a count hook.
- * Kept apart from the task core so that its enforcement can change alone.
+/* rt_budget.h -- the script budget: a limit on every run of script code
+ * (one resume of a task, or the load of a script), in milliseconds and
+ * optionally in VM instructions, that holds wherever the code goes.
+ *
+ * - A count hook runs every RT_BUDGET_HOOK_STEP instructions. lua_sethook
+ *   is global to the Lua state, so it also fires in coroutines the script
+ *   made: the count goes to the run in progress, whatever coroutine runs.
+ * - Once a run's budget is spent, the hook is re-armed with a count of 1
+ *   and raises at every instruction, so a pcall, xpcall or coroutine.resume
+ *   that catches the error cannot keep the run going: the next instruction
+ *   raises again, until the run has unwound out of the script.
+ * - Long C calls check the budget themselves (the pattern functions of
+ *   lstring.c call rt_budget_check).
+ * - A watchdog thread watches every run: past the budget it raises an
+ *   interrupt flag the hook and the checks read; past the hard grace
+ *   (budget + the larger of 1 s and the budget) the run is one that nothing
+ *   can stop (a C call that never checks, a finalizer, compiled code) and
+ *   the process logs it and exits with status RT_WATCHDOG_EXIT, for the
+ *   supervisor to restart it. Never a silent hang.
+ * - No hook runs in compiled traces: script chunks are loaded with the JIT
+ *   off for every function they define (lua/smpp/sandbox.lua); library code
+ *   stays compiled, and LuaJIT never records a trace into a function whose
+ *   JIT is off (it checks on calls and on returns).
  */
 #ifndef SMPPGW_RT_BUDGET_H
 #define SMPPGW_RT_BUDGET_H
@@ -9,20 +29,36 @@
 
 #include <lua.h>
 
-/* The budget state of the resume in progress, saved around a nested one
- * (a task can be resumed inside another task's C call). */
+#define RT_BUDGET_HOOK_STEP   10000     /* instructions between two hook calls */
+#define RT_BUDGET_MAX_MS      60000     /* the longest budget; scripts.budget_ms = 0 means it */
+
+/* A run of script code in progress. Runs nest (a session closed by a
+ * script runs its down event at once): each saves the one it interrupts. */
 typedef struct rt_budget_run_s {
-    lua_State *running;     /* the task's coroutine */
-    uint64_t   start_ns;
-    double     instr;
+    int         active;
+    int         stopped;        /* spent: every instruction raises */
+    const char *what;           /* "submit_sm", "timer", "load of PATH" (static) */
+    uint64_t    sess_id;        /* the session it serves, 0: none */
+    uint64_t    start_ns;
+    double      instr;          /* instructions counted so far */
+    int         heap_strict;    /* the heap's mode before this run */
+    uint64_t    refused;        /* refused allocations before this run */
 } rt_budget_run_t;
 
-/* A resume of the task whose coroutine is co starts (the previous state
- * goes to *saved), or ends. */
-void rt_budget_enter(lua_State *co, rt_budget_run_t *saved);
-void rt_budget_leave(const rt_budget_run_t *saved);
+/* A run starts in L's state (the previous one goes to *saved); `what`
+ * must stay valid for the life of the process (a literal or a table's). */
+void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget_run_t *saved);
 
-/* Resumes stopped by the budget so far. */
+/* The run ends: the saved one continues. After a run whose allocations
+ * were refused, a full collection gives the next one the room back. */
+void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved);
+
+/* For C functions that can run long: raises in L when the run in progress
+ * has spent its budget (or the watchdog interrupted it); else returns. */
+void rt_budget_check(lua_State *L);
+
+/* Runs stopped by the budget, and interrupts raised by the watchdog. */
 uint64_t rt_budget_stops(void);
+uint64_t rt_budget_interrupts(void);
 
 #endif /* SMPPGW_RT_BUDGET_H */

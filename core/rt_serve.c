@@ -9,6 +9,7 @@
 
 #include "lbridge.h"
 #include "lcrypto.h"
+#include "lstring.h"
 #include "lsys.h"
 #include "log.h"
 #include "lstore.h"
@@ -344,11 +345,14 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_timer_lib);
     luaL_register(L, NULL, rt_stats_lib);
     luaL_register(L, NULL, rt_http_lib);
+    luaL_register(L, NULL, rt_task_lib);
     luaL_register(L, NULL, rt_budget_lib);
     luaL_register(L, NULL, rt_store_lib);
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
     lcrypto_register(L);
     lsys_register(L);
+    lstring_push(L);                       /* the safe string functions (core/lstring.h) */
+    lua_setfield(L, -2, "lstring");
     return 1;
 }

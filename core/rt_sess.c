@@ -279,12 +279,14 @@ static void session_down(sess_t *s)
         lua_pop(L, 1);
         return;
     }
-    lua_getfield(L, -1, "bind_type");
+    lua_pushliteral(L, "bind_type");       /* raw: no script code runs here */
+    lua_rawget(L, -2);
     was_up = !lua_isnil(L, -1);
     lua_pop(L, 1);
     rt_set_str(L, "close_reason", sess_close_reason(s));
+    lua_pushliteral(L, "closed");
     lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "closed");
+    lua_rawset(L, -3);
     lua_pop(L, 1);
     if (was_up && push_handler("down")) {
         lua_pushstring(L, sess_close_reason(s));

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "rt.h"
 #include "rt_budget.h"
+#include "rt_heap.h"
 #include "rt_sess.h"
 #include "rt_stats.h"
 #include "rt_task.h"
@@ -140,6 +141,15 @@ static int l_stats(lua_State *L)
     SET_NUM("closed", tot->closed);
     SET_NUM("script_errors", rt_task_errors());
     SET_NUM("script_budget_stops", rt_budget_stops());
+    SET_NUM("script_interrupts", rt_budget_interrupts());
+    {                                       /* the Lua heap and its ceiling (scripts.memory_mb) */
+        rt_heap_stats_t h;
+        rt_heap_stats(&h);
+        SET_NUM("lua_heap_bytes", h.hard ? (double)h.used : (double)lua_gc(L, LUA_GCCOUNT, 0) * 1024);
+        SET_NUM("lua_heap_peak_bytes", h.peak);
+        SET_NUM("lua_heap_limit_bytes", h.limit);
+        SET_NUM("lua_heap_refused", h.refused);
+    }
     SET_NUM("refused_connections", rt.net ? (double)net_refused(rt.net) : 0);
     {
         http_stats_t hs;

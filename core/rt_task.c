@@ -6,6 +6,7 @@
 #include "log.h"
 #include "rt.h"
 #include "rt_budget.h"
+#include "rt_heap.h"
 #include "rt_task.h"
 
 /* Finished coroutines are kept for reuse: a new thread, its registry ref
@@ -128,9 +129,9 @@ static void task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
     int rc;
-    rt_budget_enter(t->co, &saved);
+    rt_budget_enter(rt.L, t->what, t->sess_id, &saved);
     rc = lua_resume(t->co, nargs);
-    rt_budget_leave(&saved);
+    rt_budget_leave(rt.L, &saved);
     if (rc == LUA_YIELD) {
         if (!t->wait) task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
         else lua_settop(t->co, 0);
@@ -138,6 +139,11 @@ static void task_resume(rt_task_t *t, int nargs)
     }
     if (rc != 0) {
         const char *msg = lua_tostring(t->co, -1);
+        rt_heap_stats_t h;
+        rt_heap_stats(&h);
+        if (rc == LUA_ERRMEM && h.limit)   /* the ceiling, not the machine, refused */
+            msg = lua_pushfstring(t->co, "script memory ceiling exceeded: the Lua heap reached "
+                                  "scripts.memory_mb (%d MiB)", (int)(h.limit >> 20));
         luaL_traceback(rt.L, t->co, msg ? msg : "error object is not a string", 0);
         task_fail(t, lua_tostring(rt.L, -1));
         lua_pop(rt.L, 1);
@@ -196,6 +202,23 @@ void rt_task_wake(rt_task_t *t, int nargs)
 }
 
 uint64_t rt_task_errors(void) { return tasks.errors; }
+
+/* core.is_task(co) -> true when co is a task's coroutine: only the runtime
+ * may resume it (the sandbox's coroutine.resume asks). */
+static int l_is_task(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTHREAD);
+    rt_registry_table(L, &tasks.map);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    lua_pushboolean(L, lua_touserdata(L, -1) != NULL);
+    return 1;
+}
+
+const luaL_Reg rt_task_lib[] = {
+    {"is_task", l_is_task},
+    {NULL, NULL}
+};
 
 void rt_task_release_all(void)
 {

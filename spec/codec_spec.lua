@@ -62,7 +62,7 @@ local function sample_pdu(info)
 end
 
 describe("round trip of every command", function()
-    for _, info in ipairs(smpp.core.commands) do
+    for _, info in ipairs(smpp.codec.commands) do
         it(info.name, function()
             local pdu = sample_pdu(info)
             local bytes, msg = smpp.encode(pdu)
@@ -249,7 +249,7 @@ describe("completeness against the reference tables (spec/data/smpp34-tables.jso
         for _, c in ipairs(ref.command_ids) do
             assert.equal(c.name, smpp.command_name(c.id))
         end
-        assert.equal(#ref.command_ids, #smpp.core.commands)
+        assert.equal(#ref.command_ids, #smpp.codec.commands)
     end)
     it("knows every command_status code with the same name", function()
         for _, s in ipairs(ref.command_status) do assert.equal(s.name, smpp.status_name(s.value)) end

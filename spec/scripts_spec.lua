@@ -1,5 +1,6 @@
 -- scripts_spec -- scripts that misbehave: runaway loops stopped by the
--- budget, the Lua heap ceiling, the sandbox, accidental globals.
+-- budget, the Lua heap ceiling, the sandbox, accidental globals. Every way
+-- out and every runaway kind is in containment_spec.lua and sandbox_spec.lua.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
@@ -60,7 +61,8 @@ describe("#integration script budget", function()
         assert.equal(0, c:bind("transceiver").status)
         assert.equal(0x08, submit(c, "memory").status)
         assert.equal(0, submit(c, "fine").status)
-        assert.is_true(srv:wait_log("memory ceiling exceeded: Lua heap above 16384 KiB"))
+        assert.is_true(srv:wait_log("memory ceiling exceeded: the Lua heap reached scripts.memory_mb %(16 MiB%)"),
+            srv:log_text())
     end)
 
     it("stops a handler past its instruction budget", function()
@@ -86,16 +88,16 @@ describe("#integration script sandbox", function()
     it("has no io, os.execute, debug or loadfile unless allowed", function()
         local _, err, rc = check("io.open('/etc/passwd') return {}")
         assert.equal(1, rc)
-        assert.matches("io", err)
+        assert.matches("undeclared global 'io'", err)
         _, err, rc = check("os.execute('true') return {}")
         assert.equal(1, rc)
-        assert.matches("execute", err)
+        assert.matches("os.execute is not available to scripts", err)
         _, err, rc = check("local d = require 'debug' return {}")
         assert.equal(1, rc)
         assert.matches("not allowed in scripts", err)
         _, err, rc = check("assert(loadfile, 'no loadfile') return {}")
         assert.equal(1, rc)
-        assert.matches("no loadfile", err)
+        assert.matches("undeclared global 'loadfile'", err)
         local _, err2, rc2 = check("assert(io.open) return {}", ", scripts = { allow = { 'io' } }")
         assert.equal(0, rc2, err2)
         _, err, rc = check("return { submit_sm = function() return os.time() end }")

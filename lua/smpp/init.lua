@@ -8,7 +8,6 @@ local session = require "smpp.session"
 
 local M = {
     codec = codec,          -- the codec module alone (plain luajit, no runtime)
-    core = require "smpp.core",
     version = codec.version,
     decode = codec.decode,  -- decode(bytes [, max_len]) -> pdu | nil, status, message, header
     encode = codec.encode,  -- encode(pdu) -> bytes | nil, message

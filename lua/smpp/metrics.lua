@@ -64,6 +64,8 @@ function M.render(stats)
         { "smppgw_malformed_total", "malformed", "Malformed PDUs received." },
         { "smppgw_unmatched_responses_total", "unmatched", "Responses matching no outstanding request." },
         { "smppgw_script_errors_total", "script_errors", "Handler and script failures (answered ESME_RSYSERR)." },
+        { "smppgw_script_budget_stops_total", "script_budget_stops", "Runs of script code stopped by the budget." },
+        { "smppgw_lua_heap_refused_total", "lua_heap_refused", "Allocations refused at the Lua heap's ceiling." },
     }
     for _, c in ipairs(counters) do
         family(c[1], "counter", c[3])
@@ -84,6 +86,11 @@ function M.render(stats)
     end
     sample("smppgw_response_time_seconds_sum", nil, (t.avg_response_ms or 0) * cum / 1000)
     sample("smppgw_response_time_seconds_count", nil, cum)
+
+    family("smppgw_lua_heap_bytes", "gauge", "Bytes the Lua heap holds (scripts and the runtime's tables).")
+    sample("smppgw_lua_heap_bytes", nil, t.lua_heap_bytes)
+    family("smppgw_lua_heap_limit_bytes", "gauge", "The Lua heap's ceiling, scripts.memory_mb (0: none).")
+    sample("smppgw_lua_heap_limit_bytes", nil, t.lua_heap_limit_bytes)
 
     family("smppgw_uptime_seconds", "gauge", "Seconds since the process started.")
     sample("smppgw_uptime_seconds", nil, t.uptime_s)

@@ -8,6 +8,7 @@ local http = require "smpp.http"
 local security = require "smpp.security"
 local store = require "smpp.store"
 local upstream = require "smpp.upstream"
+local sandbox = require "smpp.sandbox"
 
 local S = smpp.status
 
@@ -110,50 +111,12 @@ function M.alphabet(system_id)
     return a and a.default_alphabet or "gsm"
 end
 
--- The environment a script runs in: the standard library without io,
--- debug, dofile/loadfile and the dangerous half of os (execute, exit,
--- remove, rename, tmpname), unless scripts.allow lists "io", "debug", "os"
--- or "files". A global the script sets is allowed but reported once (an
--- accidental global is usually a missing `local`).
-local blocked_modules = { io = "io", debug = "debug", os = "os" }
-function M.script_env(path, allow_list)
-    local allow = {}
-    for _, a in ipairs(allow_list or {}) do allow[a] = true end
-    local env = {}
-    for k, v in pairs(_G) do env[k] = v end
-    env.io = allow.io and io or nil
-    env.debug = allow.debug and debug or nil
-    if not allow.files then env.dofile, env.loadfile = nil, nil end
-    env.os = allow.os and os or { clock = os.clock, date = os.date, difftime = os.difftime,
-                                  time = os.time, getenv = os.getenv }
-    env.require = function(name)
-        local lib = blocked_modules[name]
-        if lib and not allow[lib] then
-            error(string.format("module '%s' is not allowed in scripts (add \"%s\" to scripts.allow)", name, lib), 2)
-        end
-        return require(name)
-    end
-    env._G = env
-    local reported = {}
-    return setmetatable(env, { __newindex = function(t, k, v)
-        if not reported[k] then
-            reported[k] = true
-            local info = debug.getinfo(2, "Sl")
-            smpp.log("warn", "%s:%s sets the global '%s' (a missing local?)", path,
-                info and info.currentline or "?", tostring(k))
-        end
-        rawset(t, k, v)
-    end })
-end
-
 -- load_script(path, conf, conf_path) -> handlers | nil, message. The
--- script receives (conf, conf_path) as `...` and runs in M.script_env.
+-- script receives (conf, conf_path) as `...` and runs in the environment
+-- of smpp.sandbox, under the script budget.
 function M.load_script(path, conf, conf_path)
-    local chunk, err = loadfile(path)
-    if not chunk then return nil, err end
-    setfenv(chunk, M.script_env(path, conf.scripts and conf.scripts.allow))
-    local ok, handlers = pcall(chunk, conf, conf_path)
-    if not ok then return nil, path .. ": " .. tostring(handlers) end
+    local handlers, err = sandbox.load(path, conf, conf_path)
+    if handlers == nil and err then return nil, err end
     if type(handlers) ~= "table" then
         return nil, path .. ": must return a table of handlers, returned " .. type(handlers)
     end
@@ -180,6 +143,9 @@ end
 function M.prepare(conf_path, overrides)
     local conf, err = config.load(conf_path)
     if not conf then return nil, err end
+    -- the limits of every run of script code, its load included (a
+    -- reload applies the new ones)
+    core.set_limits(config.with_defaults("scripts", conf.scripts))
     local handlers = {}
     if conf.script then
         handlers, err = M.load_script(config.resolve(conf_path, conf.script), conf, conf_path)
@@ -366,7 +332,7 @@ function M.limits()
         init_timeout = sess.init_timeout, window = sess.window,
         receive_window = sess.receive_window,
         script_budget_ms = sc.budget_ms, script_budget_instructions = sc.budget_instructions,
-        script_memory_mb = sc.memory_mb,
+        script_memory_mb = sc.memory_mb, script_max_string = sc.max_string,
         bind_max_failures = sec.max_failures or 5, bind_lockout = sec.lockout or 300,
         accounts = binds,
     }
@@ -382,13 +348,6 @@ function M.run(conf_path, overrides)
     end
     local log = conf.log or {}
     core.log_config(log.level or "info", log.format or "text", log.repeat_window or 10)
-    -- the script budget: a run of a handler longer than budget_ms (default
-    -- 1 s) without waiting is stopped; the JIT is off so that the hook
-    -- that enforces it runs in every loop (see core/rt_budget.c)
-    local sc = config.with_defaults("scripts", conf.scripts)
-    local ms, instr, mem = sc.budget_ms, sc.budget_instructions, sc.memory_mb
-    core.set_budget(instr, ms, mem)
-    if (ms > 0 or instr > 0 or mem > 0) and not sc.jit then jit.off() end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"

@@ -1,0 +1,56 @@
+/* rt_heap.h -- the Lua heap of smppgw: its Lua state is created with an
+ * allocator that counts every byte and refuses an allocation past a
+ * ceiling (scripts.memory_mb), so a script cannot grow the process past it.
+ *
+ * Two levels: while a script runs (rt_budget.h marks its runs) the ceiling
+ * is strict and an allocation past it fails in the script ("not enough
+ * memory": the handler is answered ESME_RSYSERR). Outside scripts, the
+ * runtime's own C code (a PDU pushed as a table, a session's table, a
+ * timer) may go a reserve above it, so that a heap a script filled to the
+ * ceiling cannot make the runtime fail where nothing would catch the
+ * error. Past the reserve too, the error ends in lua_atpanic as a last
+ * resort: a log line and exit status 1.
+ *
+ * Debian's LuaJIT is a GC64 build, where lua_newstate takes a custom
+ * allocator (ours counts and delegates to LuaJIT's own); where it refuses
+ * one (older x86-64 builds),
+ * rt_heap_newstate falls back to luaL_newstate and the ceiling is only
+ * checked between instructions by the budget hook (rt_heap_stats().hard
+ * is 0 then).
+ */
+#ifndef SMPPGW_RT_HEAP_H
+#define SMPPGW_RT_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+typedef struct rt_heap_stats_s {
+    size_t   used;       /* bytes the Lua state holds now */
+    size_t   peak;       /* the most it held */
+    size_t   limit;      /* the ceiling (0: none) */
+    size_t   reserve;    /* what the runtime may use above it outside scripts */
+    uint64_t refused;    /* allocations refused so far */
+    int      hard;       /* 1: the state uses this allocator */
+} rt_heap_stats_t;
+
+/* A new Lua state on the counting allocator (no ceiling yet), with a
+ * panic function that logs and exits; NULL without memory. */
+lua_State *rt_heap_newstate(void);
+
+/* The ceiling in bytes (0: none). The reserve above it is the larger of
+ * 32 MiB and an eighth of it. */
+void rt_heap_set_limit(size_t limit);
+
+/* Strict (1: a script runs, the ceiling holds) or not (0: the runtime may
+ * use the reserve). Returns the previous mode. */
+int rt_heap_strict(int on);
+
+/* Bytes in use now; allocations refused so far. */
+size_t rt_heap_used(void);
+uint64_t rt_heap_refused(void);
+
+void rt_heap_stats(rt_heap_stats_t *out);
+
+#endif /* SMPPGW_RT_HEAP_H */

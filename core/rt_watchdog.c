@@ -1,0 +1,110 @@
+/* rt_watchdog.c -- the watchdog thread of script runs (see rt_watchdog.h).
+ *
+ * Shared with the thread, through atomics only: `seq` (odd while a run is
+ * on; the loop thread bumps it at each begin and end), the run's start,
+ * session and name, the limits, and `interrupted` (the seq of the run the
+ * watchdog interrupted). The thread reads a run's fields after an acquire
+ * load of seq and checks seq again before acting, so it never acts on a
+ * run that has ended.
+ */
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "log.h"
+#include "rt_watchdog.h"
+
+#define LOAD(x)      __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+static struct {
+    int        started;
+    uint64_t   seq;
+    uint64_t   start_ns, sess_id;
+    const char *what;                  /* static text (rt_watchdog_begin) */
+    uint64_t   budget_ns, hard_ns;
+    uint64_t   interrupted;            /* the seq it interrupted */
+    uint64_t   interrupts;
+} wd;
+
+/* -- The thread ----------------------------------------------------------------- */
+
+/* The run has passed the hard limit: it holds the loop and nothing stops
+ * it. One line, then exit without running anything of the stuck process. */
+static void watchdog_exit(uint64_t seq, uint64_t ms)
+{
+    const char *what = LOAD(wd.what);
+    uint64_t sess = LOAD(wd.sess_id);
+    if (LOAD(wd.seq) != seq) return;        /* it ended meanwhile */
+    log_msg(LOG_ERROR, sess, "script %s has run %llu ms and cannot be interrupted: exiting so the supervisor "
+            "restarts it", what, (unsigned long long)ms);
+    _exit(RT_WATCHDOG_EXIT);
+}
+
+static void *watchdog_main(void *arg)
+{
+    const struct timespec tick = {0, RT_WATCHDOG_TICK_MS * 1000000L};
+    (void)arg;
+    for (;;) {
+        uint64_t seq, start, now, budget, hard;
+        nanosleep(&tick, NULL);
+        seq = LOAD(wd.seq);
+        if (!(seq & 1)) continue;           /* no run */
+        start = LOAD(wd.start_ns);
+        budget = LOAD(wd.budget_ns);
+        hard = LOAD(wd.hard_ns);
+        now = uv_hrtime();
+        if (!budget || now < start) continue;
+        if (now - start > budget && LOAD(wd.interrupted) != seq && LOAD(wd.seq) == seq) {
+            STORE(wd.interrupted, seq);
+            __atomic_add_fetch(&wd.interrupts, 1, __ATOMIC_RELAXED);
+        }
+        if (hard && now - start > hard) watchdog_exit(seq, (now - start) / 1000000);
+    }
+    return NULL;
+}
+
+int rt_watchdog_start(void)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc;
+    if (wd.started) return 0;
+    if ((rc = pthread_attr_init(&attr)) != 0) return rc;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&thread, &attr, watchdog_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) wd.started = 1;
+    return rc;
+}
+
+/* -- The loop thread's side ------------------------------------------------------- */
+
+void rt_watchdog_limits(uint64_t budget_ns, uint64_t hard_ns)
+{
+    STORE(wd.budget_ns, budget_ns);
+    STORE(wd.hard_ns, hard_ns);
+}
+
+void rt_watchdog_begin(const char *what, uint64_t sess_id, uint64_t start_ns)
+{
+    STORE(wd.what, what);
+    STORE(wd.sess_id, sess_id);
+    STORE(wd.start_ns, start_ns);
+    STORE(wd.seq, wd.seq + 1);              /* odd: on */
+}
+
+void rt_watchdog_end(void)
+{
+    STORE(wd.seq, wd.seq + 1);              /* even: off */
+}
+
+int rt_watchdog_interrupted(void)
+{
+    uint64_t seq = LOAD(wd.seq);
+    return (seq & 1) && LOAD(wd.interrupted) == seq;
+}
+
+uint64_t rt_watchdog_interrupts(void) { return LOAD(wd.interrupts); }

@@ -1,0 +1,297 @@
+-- smpp.sandbox -- the environment a behaviour script runs in, and the load
+-- of a script into it.
+--
+-- The environment is built from the allow-list below (M.allow, the one
+-- place that says what scripts may reach), never by copying _G and hiding
+-- names. It is locked: reading a global nobody declared raises, and so does
+-- declaring one after the script's main chunk has run (declaring top-level
+-- globals while loading is allowed, with a warning naming the line).
+-- Modules come from `require`, which hands out read-only views of the
+-- smpp modules meant for scripts, without the functions that would give a
+-- way back out (loading code, reading or writing files, the runtime's
+-- internals). scripts.allow = { "io", "os", "debug", "files", "ffi" } opts
+-- in to more, one capability at a time: each one can break the containment
+-- (README, "Reliability and security").
+--
+-- The functions whose cost depends on their input come from core.lstring:
+-- patterns that the script budget stops, rep and concat bounded by
+-- scripts.max_string. Script chunks run with the JIT off for every function
+-- they define (the budget hook does not run in compiled code); the library
+-- code they call stays compiled.
+local core = require "smpp.core"
+local config = require "smpp.config"
+
+local lstring = core.lstring
+local M = {}
+
+-- -- The allow-list ----------------------------------------------------------------
+-- To give scripts a standard function: add its name to its library's list.
+-- To give them an smpp module: add it under `modules` with the fields they
+-- must not get (`hide`), or the only ones they may (`only`); a field that
+-- takes a file path is listed under `confine` (it then accepts paths inside
+-- the configuration's directory only). A module absent here cannot be
+-- required by scripts.
+M.allow = {
+    -- base functions handed as they are (getmetatable, rawset, xpcall,
+    -- collectgarbage, print and require are the sandbox's own, below)
+    base = { "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "select",
+             "setmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION" },
+    string = { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "rep", "reverse",
+               "sub", "upper" },
+    table = { "concat", "insert", "maxn", "remove", "sort" },
+    math = { "abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg", "exp", "floor", "fmod",
+             "frexp", "huge", "ldexp", "log", "log10", "max", "min", "modf", "pi", "pow", "rad", "random",
+             "randomseed", "sin", "sinh", "sqrt", "tan", "tanh" },
+    bit = { "arshift", "band", "bnot", "bor", "bswap", "bxor", "lshift", "rol", "ror", "rshift", "tobit", "tohex" },
+    coroutine = { "create", "isyieldable", "resume", "running", "status", "wrap", "yield" },
+    os = { "clock", "date", "difftime", "time" },
+    modules = {
+        ["smpp"] = {},
+        ["smpp.codec"] = {},
+        ["smpp.config"] = { hide = { "load" } },                       -- runs a file
+        ["smpp.gateway"] = {},
+        ["smpp.hex"] = {},
+        ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
+        ["smpp.json"] = {},
+        ["smpp.msgid"] = {},
+        ["smpp.ratelimit"] = {},
+        ["smpp.receipt"] = {},
+        ["smpp.router"] = { confine = { "load_json" } },
+        ["smpp.security"] = { hide = { "configure" } },
+        ["smpp.server"] = { only = { "check_bind", "alphabet", "address", "accounts", "limits" } },
+        ["smpp.split"] = {},
+        ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" } },  -- open any path
+        ["smpp.text"] = {},
+        ["smpp.time"] = {},
+        ["smpp.upstream"] = { hide = { "configure" } },
+        -- not the knobs (decode_max_depth...): they are the whole process's
+        ["cjson"] = { only = { "encode", "decode", "null" } },
+        ["cjson.safe"] = { only = { "encode", "decode", "null" } },
+    },
+    -- scripts.allow: what each capability adds (see `capabilities` below)
+    capabilities = { "io", "os", "debug", "files", "ffi" },
+}
+
+-- -- Pieces ----------------------------------------------------------------------------
+
+local function set_of(list)
+    local s = {}
+    for _, v in ipairs(list or {}) do s[v] = true end
+    return s
+end
+
+-- A copy of the listed fields of `from` (taking `over`'s where it has
+-- them); reading any other field raises, naming it.
+local function library(name, names, from, over)
+    local t = {}
+    for _, k in ipairs(names) do
+        local v = over and over[k]
+        if v == nil then v = from[k] end
+        t[k] = v
+    end
+    return setmetatable(t, { __index = function(_, k)
+        error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
+    end })
+end
+
+-- Is `path` inside `dir` (both as the configuration names them; no `..`)?
+local function inside(path, dir)
+    if type(path) ~= "string" or path:sub(1, #dir) ~= dir then return false end
+    for seg in path:sub(#dir + 1):gmatch("[^/]+") do
+        if seg == ".." then return false end
+    end
+    return true
+end
+
+-- A read-only view of module `mod` as the allow-list's `spec` says. Reads
+-- are as cheap as the module's own (handlers use these per message): a
+-- hidden field is a function that raises when called, a confined one a
+-- wrapper, both raw in the view; the rest comes through __index = mod.
+-- With `only`, the view holds those fields and raises on any other.
+local function view(name, mod, spec, ctx)
+    local t = {}
+    local function refuse(k)
+        return function() error(string.format("%s.%s is not available to scripts", name, k), 2) end
+    end
+    for _, k in ipairs(spec.hide or {}) do t[k] = refuse(k) end
+    for _, k in ipairs(spec.confine or {}) do
+        local fn = mod[k]
+        t[k] = function(path, ...)
+            if not ctx.files and not inside(path, ctx.dir) then
+                error(string.format("%s.%s: %s is outside the configuration's directory %s "
+                    .. "(scripts.allow \"files\" lifts this)", name, k, tostring(path), ctx.dir), 2)
+            end
+            return fn(path, ...)
+        end
+    end
+    local mt = { __metatable = false, __index = mod }
+    mt.__newindex = function(_, k)
+        error(string.format("module %s is read-only in scripts (assigning '%s')", name, tostring(k)), 2)
+    end
+    if spec.only then                   -- functions the module defines once: copied
+        for _, k in ipairs(spec.only) do t[k] = mod[k] end
+        mt.__index = function(_, k)
+            error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
+        end
+    end
+    return setmetatable(t, mt)
+end
+
+-- xpcall(f, handler, ...): the handler runs after the error has unwound,
+-- as an ordinary call. LuaJIT runs a message handler with hooks held off
+-- when the error came from the budget hook: a handler that loops would
+-- never be stopped. Scripts have no debug library, so the stack the
+-- handler would see makes no difference to them.
+local function pack(...) return { n = select("#", ...), ... } end
+local function safe_xpcall(f, handler, ...)
+    local r = pack(pcall(f, ...))
+    if r[1] then return unpack(r, 1, r.n) end
+    local ok, v = pcall(handler, r[2])
+    if ok then return false, v end
+    return false, "error in error handling"
+end
+
+-- coroutine.resume(co, ...), but not of a task's coroutine (a handler's,
+-- found with coroutine.running): only the runtime resumes those, when what
+-- they wait for has come.
+local resume = coroutine.resume
+local function safe_resume(co, ...)
+    if type(co) == "thread" and core.is_task(co) then
+        error("coroutine.resume: that coroutine is a handler's task; only the runtime resumes it", 2)
+    end
+    return resume(co, ...)
+end
+
+-- -- Capabilities (scripts.allow) -----------------------------------------------------
+
+local capabilities = {
+    io = function(env, mods) env.io, mods.io = io, io end,
+    os = function(env, mods) env.os, mods.os = os, os end,
+    debug = function(env, mods) env.debug, mods.debug = debug, debug end,
+    ffi = function(_, mods) mods.ffi = require "ffi" end,
+    -- loadfile and dofile whose chunks run in this environment, like the script
+    files = function(env, _, ctx)
+        local function load_file(path)
+            local chunk, err = loadfile(path)
+            if not chunk then return nil, err end
+            setfenv(chunk, env)
+            if not ctx.jit then jit.off(chunk, true) end
+            return chunk
+        end
+        env.loadfile = load_file
+        env.dofile = function(path, ...)
+            local chunk = assert(load_file(path))
+            return chunk(...)
+        end
+    end,
+}
+
+-- -- The environment --------------------------------------------------------------------
+
+-- environment(path, conf_path, allow_list, opts) -> env, state: a new
+-- environment for the script at `path`; state.loading = false once its main
+-- chunk has run (new globals are refused from then on). opts.jit: chunks
+-- loaded through "files" keep the JIT.
+function M.environment(path, conf_path, allow_list, opts)
+    local allow = set_of(allow_list)
+    for name in pairs(allow) do
+        if not capabilities[name] then
+            error(string.format("scripts.allow: unknown capability '%s' (known: %s)", tostring(name),
+                table.concat(M.allow.capabilities, ", ")), 2)
+        end
+    end
+    local ctx = { dir = config.dir_of(conf_path or path), files = allow.files, jit = opts and opts.jit }
+    local state = { loading = true }
+    local env = {}
+    for _, k in ipairs(M.allow.base) do env[k] = _G[k] end
+    env.string = library("string", M.allow.string, string, lstring)
+    env.table = library("table", M.allow.table, table, { concat = lstring.concat })
+    env.math = library("math", M.allow.math, math)
+    env.bit = library("bit", M.allow.bit, bit)
+    env.coroutine = library("coroutine", M.allow.coroutine, coroutine, { resume = safe_resume })
+    env.os = library("os", M.allow.os, os)
+    env._G = env
+    env.getmetatable = function(v)       -- no way to the string metatable, or a userdata's
+        if type(v) ~= "table" then return nil end
+        return getmetatable(v)
+    end
+    env.rawset = function(t, k, v)
+        if t == env then error("rawset on the script's environment is not allowed", 2) end
+        return rawset(t, k, v)
+    end
+    env.xpcall = safe_xpcall
+    env.collectgarbage = function(what)
+        if what == "count" then return collectgarbage("count") end
+        error("collectgarbage: scripts may only ask for \"count\"", 2)
+    end
+    env.print = function(...)
+        local parts = {}
+        for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+        require("smpp").log("info", "%s: %s", path, table.concat(parts, "\t"))
+    end
+
+    local mods = { string = env.string, table = env.table, math = env.math, bit = env.bit,
+                   coroutine = env.coroutine, os = env.os }
+    for name in pairs(allow) do capabilities[name](env, mods, ctx) end
+    local loaded = {}
+    env.require = function(name)
+        if type(name) ~= "string" then error("require: expects a module name", 2) end
+        local v = loaded[name] or mods[name]
+        if v then return v end
+        local spec = M.allow.modules[name]
+        if spec then
+            v = view(name, require(name), spec, ctx)
+            loaded[name] = v
+            return v
+        end
+        for _, cap in ipairs(M.allow.capabilities) do
+            if name == cap then
+                error(string.format("module '%s' is not allowed in scripts (scripts.allow = { \"%s\" } opts in: "
+                    .. "it can break the script's containment)", name, name), 2)
+            end
+        end
+        error(string.format("module '%s' is not available to scripts", name), 2)
+    end
+
+    local reported = {}
+    return setmetatable(env, {
+        __metatable = false,
+        __index = function(_, k)
+            error(string.format("undeclared global '%s'", tostring(k)), 2)
+        end,
+        __newindex = function(t, k, v)
+            local info = debug.getinfo(2, "Sl")
+            local where = info and info.currentline or "?"
+            if not state.loading then
+                error(string.format("assignment to undeclared global '%s' (declare it at the top of the "
+                    .. "script, or use a local)", tostring(k)), 2)
+            end
+            if not reported[k] then
+                reported[k] = true
+                require("smpp").log("warn", "%s:%s sets the global '%s' (a missing local?)", path, where, tostring(k))
+            end
+            rawset(t, k, v)
+        end,
+    }), state
+end
+
+-- load(path, conf, conf_path) -> what the script's main chunk returned |
+-- nil, message. The chunk runs in a new environment with (conf, conf_path)
+-- as `...`, as a run of script code under the budget (core.budget_call);
+-- scripts.jit = true keeps the JIT on for it (then a loop the JIT compiled
+-- cannot be interrupted: the watchdog ends the process).
+function M.load(path, conf, conf_path)
+    local sc = config.with_defaults("scripts", conf and conf.scripts)
+    local chunk, err = loadfile(path)
+    if not chunk then return nil, err end
+    local ok, env, state = pcall(M.environment, path, conf_path, sc.allow, { jit = sc.jit })
+    if not ok then return nil, env end
+    setfenv(chunk, env)
+    if not sc.jit then jit.off(chunk, true) end
+    local done, result = core.budget_call("load of " .. path, chunk, conf, conf_path)
+    state.loading = false
+    if not done then return nil, path .. ": " .. tostring(result) end
+    return result
+end
+
+return M

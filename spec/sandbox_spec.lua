@@ -1,0 +1,256 @@
+-- sandbox_spec -- the environment scripts run in (lua/smpp/sandbox.lua):
+-- every known way out fails with a clear error, the environment is locked,
+-- the modules scripts may require hand out nothing that leads back out
+-- (checked by walking everything a script can reach), and scripts.allow
+-- opts in one capability at a time. Through `smppgw check` too, so that
+-- the binary's own environment is the one tested.
+local sandbox = require "smpp.sandbox"
+local run = require "helpers.run"
+local tmp = require "helpers.tmp"
+local server = require "helpers.server"
+local wire = require "helpers.wire"
+
+-- run_in(code [, allow]) -> ok, result-or-error of code as a script's main
+-- chunk (conf path: a directory of its own).
+local function run_in(code, allow)
+    local env, state = sandbox.environment("script.lua", "/srv/smppgw/conf.lua", allow)
+    local chunk = assert(loadstring(code, "=script.lua"))
+    setfenv(chunk, env)
+    local ok, res = pcall(chunk)
+    state.loading = false
+    return ok, res, env
+end
+
+local function refused(code, pattern, allow)
+    local ok, err = run_in(code, allow)
+    assert.is_false(ok, code .. " worked")
+    assert.matches(pattern, tostring(err), 1, true)
+end
+
+describe("the script sandbox", function()
+    it("refuses every known way out, each with a clear error", function()
+        local ways = {
+            { "return package.loaded.io", "undeclared global 'package'" },
+            { "return package.loadlib", "undeclared global 'package'" },
+            { "return os.execute('id')", "os.execute is not available to scripts" },
+            { "return os.getenv('HOME')", "os.getenv is not available to scripts" },
+            { "return os.exit(1)", "os.exit is not available to scripts" },
+            { "return getfenv(0)", "undeclared global 'getfenv'" },
+            { "return setfenv(1, {})", "undeclared global 'setfenv'" },
+            { "return require 'ffi'", "module 'ffi' is not allowed in scripts" },
+            { "return require 'io'", "module 'io' is not allowed in scripts" },
+            { "return require('os').execute", "os.execute is not available to scripts" },
+            { "return require 'debug'", "module 'debug' is not allowed in scripts" },
+            { "return require 'jit'", "module 'jit' is not available to scripts" },
+            { "return require 'package'", "module 'package' is not available to scripts" },
+            { "return require 'smpp.core'", "module 'smpp.core' is not available to scripts" },
+            { "return require 'smpp.store_sqlite'", "module 'smpp.store_sqlite' is not available to scripts" },
+            { "return require 'smpp.session'", "module 'smpp.session' is not available to scripts" },
+            { "return require 'smpp.sandbox'", "module 'smpp.sandbox' is not available to scripts" },
+            { "return load(string.dump(function() end))", "undeclared global 'load'" },
+            { "return string.dump(function() end)", "string.dump is not available to scripts" },
+            { "return load('return 1')", "undeclared global 'load'" },
+            { "return loadstring('return 1')", "undeclared global 'loadstring'" },
+            { "return dofile('/etc/passwd')", "undeclared global 'dofile'" },
+            { "return loadfile('/etc/passwd')", "undeclared global 'loadfile'" },
+            { "return newproxy(true)", "undeclared global 'newproxy'" },
+            { "return module('x')", "undeclared global 'module'" },
+            { "return debug.getregistry()", "undeclared global 'debug'" },
+            { "return io.open('/etc/passwd')", "undeclared global 'io'" },
+            { "return jit.off()", "undeclared global 'jit'" },
+            { "return getmetatable('').__index", "attempt to index a nil value" },
+            { "return collectgarbage()", "scripts may only ask for \"count\"" },
+            { "return collectgarbage('stop')", "scripts may only ask for \"count\"" },
+            { "rawset(_G, 'x', 1)", "rawset on the script's environment is not allowed" },
+            { "setmetatable(_G, nil)", "cannot change a protected metatable" },
+            { "return require('smpp.config').load('/etc/passwd')", "smpp.config.load is not available to scripts" },
+            { "return require('smpp.store').open{ path = '/tmp/x' }", "smpp.store.open is not available to scripts" },
+            { "return require('smpp.store').from_config({}, 'x')", "smpp.store.from_config is not available" },
+            { "return require('smpp.server').load_script('x.lua', {})", "smpp.server.load_script is not available" },
+            { "return require('smpp.server').run('x.lua')", "smpp.server.run is not available to scripts" },
+            { "return require('smpp.server').conf", "smpp.server.conf is not available to scripts" },
+            { "return require('smpp.http').start({}, {}, {})", "smpp.http.start is not available to scripts" },
+            { "return require('cjson').decode_max_depth(1e9)", "cjson.decode_max_depth is not available" },
+            { "return require('cjson.safe').new()", "cjson.safe.new is not available to scripts" },
+            { "return require('smpp.router').load_json('/etc/passwd')", "outside the configuration's directory" },
+            { "return require('smpp.router').load_json('/srv/smppgw/../../etc/passwd')", "outside the configuration" },
+            { "require('smpp').sleep = nil", "module smpp is read-only in scripts" },
+            { "rawset(require('smpp'), 'x', 1) return getmetatable(require('smpp'))", "" },
+            { "return undeclared_name", "undeclared global 'undeclared_name'" },
+        }
+        for _, w in ipairs(ways) do
+            if w[2] ~= "" then refused(w[1], w[2]) end
+        end
+        -- smpp carries no smpp.core, and a view's metatable is not handed out
+        local fine, core = run_in("return require('smpp').core")
+        assert.is_true(fine)
+        assert.is_nil(core)
+        local ok, mt = run_in("return getmetatable(require('smpp'))")
+        assert.is_true(ok)
+        assert.is_false(mt)
+    end)
+
+    it("locks the environment once the main chunk has run", function()
+        local core = require "smpp.core"
+        core.log_config("error")                          -- the warnings for declared globals are expected
+        finally(function() core.log_config("info") end)
+        local env, state = sandbox.environment("script.lua", "conf.lua")
+        local chunk = assert(loadstring("declared = 1 function later() fresh = 2 end "
+            .. "function reassign() declared = 3 end return true", "=script.lua"))
+        setfenv(chunk, env)
+        assert.is_true(chunk())
+        state.loading = false
+        assert.equal(1, env.declared)
+        env.reassign()                                   -- a declared global may change
+        assert.equal(3, env.declared)
+        local ok, err = pcall(env.later)
+        assert.is_false(ok)
+        assert.matches("assignment to undeclared global 'fresh'", err, 1, true)
+        ok, err = pcall(function() return env.nothing end)
+        assert.is_false(ok)
+        assert.matches("undeclared global 'nothing'", err, 1, true)
+    end)
+
+    it("keeps what scripts need: the safe libraries and the smpp modules", function()
+        local ok, res = run_in([[
+            local smpp = require "smpp"
+            local text = require "smpp.text"
+            local cjson = require "cjson"
+            local t = {}
+            for w in ("a b c"):gmatch("%a") do t[#t + 1] = w:upper() end
+            assert(os.time() > 0 and os.clock() >= 0 and os.date("!%Y", 0) == "1970")
+            assert(bit.band(6, 3) == 2 and math.floor(2.5) == 2 and coroutine.wrap(function() return 1 end)() == 1)
+            assert(select(2, xpcall(function() error("e", 0) end, function(e) return e .. "!" end)) == "e!")
+            assert(collectgarbage("count") > 0 and getmetatable("") == nil)
+            assert(cjson.decode(cjson.encode({ a = 1 })).a == 1)
+            assert(require("smpp.config").dir_of("a/b.lua") == "a/")
+            return table.concat(t, ",") .. " " .. smpp.status_name(0) .. " " .. text.septets("abc")
+        ]])
+        assert.is_true(ok, res)
+        assert.equal("A,B,C ESME_ROK 3", res)
+    end)
+
+    it("opens one capability at a time with scripts.allow", function()
+        assert.is_true((run_in("return io.open ~= nil", { "io" })))
+        assert.is_true((run_in("return os.getenv ~= nil and require('os') == os", { "os" })))
+        assert.is_true((run_in("return debug.getinfo ~= nil", { "debug" })))
+        assert.is_true((run_in("return require('ffi').C ~= nil", { "ffi" })))
+        assert.is_true((run_in("return loadfile ~= nil and dofile ~= nil", { "files" })))
+        refused("return io", "undeclared global 'io'", { "os" })
+        refused("return debug", "undeclared global 'debug'", { "io", "ffi" })
+        assert.has_error(function() sandbox.environment("s.lua", "c.lua", { "network" }) end,
+            "scripts.allow: unknown capability 'network' (known: io, os, debug, files, ffi)")
+    end)
+
+    it("hands out nothing that leads back out (every value a script can reach)", function()
+        local core = require "smpp.core"
+        local forbidden = {
+            [core] = "smpp.core", [package] = "package", [package.loaded] = "package.loaded", [_G] = "_G",
+            [io] = "io", [os] = "os", [debug] = "debug", [jit] = "jit", [require("ffi")] = "ffi",
+            [load] = "load", [loadstring] = "loadstring", [loadfile] = "loadfile", [dofile] = "dofile",
+            [require] = "require", [getfenv] = "getfenv", [setfenv] = "setfenv", [newproxy] = "newproxy",
+            [string.dump] = "string.dump", [collectgarbage] = "collectgarbage", [module] = "module",
+            [rawset] = "rawset", [string] = "the string table", [getmetatable("")] = "the string metatable",
+            [core.set_limits] = "core.set_limits", [core.budget_call] = "core.budget_call",
+            [require("smpp.store_sqlite")] = "smpp.store_sqlite", [require("smpp.config").load] = "config.load",
+            [require("smpp.store").open] = "store.open", [require("smpp.router").load_json] = "router.load_json",
+            [require("smpp.server").load_script] = "server.load_script", [require("cjson").new] = "cjson.new",
+        }
+        local _, _, env = run_in("return 1")
+        local views = {}                                  -- what require hands out, by module
+        for name in pairs(sandbox.allow.modules) do views[env.require(name)] = name end
+        local seen, queue, reached = {}, {}, 0
+        local function visit(v, path)
+            if (type(v) == "table" or type(v) == "function" or type(v) == "userdata") and not seen[v] then
+                seen[v] = true
+                queue[#queue + 1] = { v, path }
+            end
+        end
+        visit(env, "_G")
+        for view, name in pairs(views) do visit(view, "require '" .. name .. "'") end
+        while #queue > 0 do
+            local v, path = unpack(table.remove(queue))
+            reached = reached + 1
+            assert.is_nil(forbidden[v], path .. " is " .. tostring(forbidden[v]))
+            if type(v) == "table" then
+                local mt = getmetatable(v)                 -- as a script's getmetatable sees it
+                if type(mt) == "table" then visit(mt, path .. "<metatable>") end
+                for k, field in next, v do
+                    visit(k, path .. "[key]")
+                    visit(field, path .. "." .. tostring(k))
+                end
+                if views[v] then                           -- a view: the module's fields, as read through it
+                    for k in pairs(require(views[v])) do
+                        local ok, field = pcall(function() return v[k] end)
+                        if ok then visit(field, path .. "." .. tostring(k)) end
+                    end
+                end
+            end
+        end
+        assert.is_true(reached > 300, "walked only " .. reached .. " values")
+    end)
+end)
+
+describe("#integration the sandbox in smppgw", function()
+    local function check(script, conf_extra)
+        local dir = tmp.dir()
+        tmp.write(dir .. "/script.lua", script)
+        tmp.write(dir .. "/conf.lua", "return { script = 'script.lua' " .. (conf_extra or "") .. " }")
+        return run.smppgw({ "check", dir .. "/conf.lua" })
+    end
+
+    it("refuses the escapes found in the wild", function()
+        for _, c in ipairs {
+            { "local io = package.loaded.io", "undeclared global 'package'" },
+            { "os.execute('id')", "os.execute is not available to scripts" },
+            { "getfenv(0)", "undeclared global 'getfenv'" },
+            { "require('ffi').C.system('id')", "module 'ffi' is not allowed in scripts" },
+            { "load(string.dump(function() end))", "undeclared global 'load'" },
+            { "local f = string.dump(function() end)", "string.dump is not available to scripts" },
+            { "require('smpp.core').set_budget(0, 0, 0)", "module 'smpp.core' is not available to scripts" },
+            -- the string metatable of smppgw's state has no dump, and no bounded rep to bypass
+            { "local f = ('').dump(function() end)", "attempt to call field 'dump' (a nil value)" },
+            { "local s = ('x'):rep(2 ^ 31)", "string.rep: the result would be 2147483648 bytes" },
+        } do
+            local _, err, rc = check(c[1] .. " return {}")
+            assert.equal(1, rc)
+            assert.matches(c[2], err, 1, true)
+        end
+    end)
+
+    it("runs a script's main chunk under the budget: a loop while loading is stopped", function()
+        local _, err, rc = check("while true do end return {}", ", scripts = { budget_ms = 200 }")
+        assert.equal(1, rc)
+        assert.matches("script budget exceeded: ran longer than 200 ms without waiting", err, 1, true)
+    end)
+
+    it("leaves a handler's coroutine to the runtime: another handler cannot resume it", function()
+        local srv = server.start { script = [[
+local smpp = require "smpp"
+local sleeping
+return {
+    submit_sm = function(session, pdu)
+        if pdu.short_message == "sleep" then
+            sleeping = coroutine.running()
+            local woken_with = smpp.sleep(0.3)
+            return 0, { message_id = "woke " .. tostring(woken_with) }
+        end
+        local ok, x = coroutine.resume(sleeping, "hijacked")
+        return 0, { message_id = "resumed " .. tostring(ok) .. " " .. tostring(x) }
+    end,
+}
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(1, { short_message = "sleep" }))
+        c:send(wire.submit_sm(2, { short_message = "resume it" }))
+        local got = {}
+        for _ = 1, 2 do
+            local p = assert(c:read(5))
+            got[p.seq] = { p.status, wire.first_cstr(p.body) }
+        end
+        assert.same({ 0x08 }, { got[2][1] })        -- the resume is refused: ESME_RSYSERR
+        assert.same({ 0, "woke nil" }, got[1])     -- the sleeper wakes when its time comes
+        assert.truthy(srv:wait_log("coroutine.resume: that coroutine is a handler's task; only the runtime resumes it"))
+    end)
+end)

@@ -1,0 +1,160 @@
+-- script_limits_spec -- the limits a script cannot pass: the Lua heap
+-- ceiling (an allocation past scripts.memory_mb is refused in the script,
+-- which is answered ESME_RSYSERR, and the process stays bounded), the size
+-- of strings (scripts.max_string), and the last resort: a run nothing can
+-- interrupt ends the process with one log line and exit status 3, never a
+-- silent hang. Runaway loops are in containment_spec.lua.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local wait = require "helpers.wait"
+
+local scaled = wait.scaled
+local ROK, RSYSERR = 0, 0x08
+
+local ACCOUNTS = "accounts = { { system_id = 'smppclient1', password = 'password' } }"
+
+-- submit(c, text [, timeout]) -> the submit_sm_resp, its message_id, and
+-- the seconds it took.
+local function submit(c, text, timeout)
+    local seq = c:next_seq()
+    local t0 = wire.gettime()
+    c:send(wire.submit_sm(seq, { short_message = text }))
+    local p = assert(c:expect(function(r) return r.seq == seq end, timeout or 15))
+    return p, wire.first_cstr(p.body) or "", wire.gettime() - t0
+end
+
+local function bound(srv)
+    local c = wire.connect(srv.port)
+    assert.equal(ROK, c:bind("transceiver").status)
+    return c
+end
+
+-- -- The heap ceiling ------------------------------------------------------------------
+
+local HEAP = [[
+local smpp = require "smpp"
+local S = smpp.status
+local kept = {}
+return {
+    submit_sm = function(session, pdu)
+        local t = pdu.short_message
+        if t == "hog" then                    -- 256 MiB at once, kept only by this run
+            local parts = {}
+            for i = 1, 256 do parts[i] = string.rep(string.char(65 + i % 26), 1024 * 1024) .. i end
+        elseif t == "leak" then               -- 4 MiB more kept at each request
+            kept[#kept + 1] = string.rep("x", 4 * 1024 * 1024) .. #kept
+        elseif t == "free" then
+            kept = {}
+        elseif t == "rep" then
+            local s = string.rep("x", 2 ^ 30)
+        elseif t == "concat" then
+            local parts = {}
+            for i = 1, 40 do parts[i] = string.rep("y", 1024 * 1024) end
+            local s = table.concat(parts)
+        end
+        return S.ESME_ROK, { message_id = "kept " .. #kept }
+    end,
+}
+]]
+
+-- The resident size of a process in MiB.
+local function rss_mb(pid)
+    local f = assert(io.open("/proc/" .. pid .. "/status"))
+    local kb = f:read("*a"):match("VmRSS:%s*(%d+) kB")
+    f:close()
+    return tonumber(kb) / 1024
+end
+
+describe("#integration the Lua heap ceiling", function()
+    local srv, c, bystander
+    setup(function()
+        srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
+            .. ", scripts = { memory_mb = 64, max_string = 8388608 } }", script = HEAP }
+        c, bystander = bound(srv), bound(srv)
+    end)
+
+    it("refuses a run's allocation past the ceiling: ESME_RSYSERR, and the process serves on", function()
+        local r, _, took = submit(c, "hog")
+        assert.equal(RSYSERR, r.status)
+        assert.is_true(took < scaled(2))
+        assert.truthy(srv:wait_log("script memory ceiling exceeded: the Lua heap reached scripts.memory_mb %(64 MiB%)"),
+            srv:log_text())
+        assert.equal(ROK, submit(bystander, "fine").status)
+        local totals = srv:stats().totals
+        assert.equal(64 * 1024 * 1024, totals.lua_heap_limit_bytes)
+        assert.is_true(totals.lua_heap_refused >= 1)
+        assert.is_true(totals.lua_heap_peak_bytes <= 64 * 1024 * 1024, tostring(totals.lua_heap_peak_bytes))
+        assert.equal(64, srv:stats().limits.script_memory_mb)
+        -- and in /metrics, which a strict parser accepts
+        local _, body = srv:http("GET", "/metrics")
+        local fam = require("helpers.prometheus").parse(body)
+        assert.equal(64 * 1024 * 1024, fam.smppgw_lua_heap_limit_bytes.samples[1].value)
+        assert.is_true(fam.smppgw_lua_heap_bytes.samples[1].value > 0)
+        assert.is_true(fam.smppgw_lua_heap_refused_total.samples[1].value >= 1)
+        assert.is_not_nil(fam.smppgw_script_budget_stops_total)
+    end)
+
+    it("bounds string.rep and table.concat by scripts.max_string", function()
+        local r = submit(c, "rep")
+        assert.equal(RSYSERR, r.status)
+        assert.truthy(srv:wait_log("string.rep: the result would be 1073741824 bytes, more than scripts.max_string %(8388608%)"))
+        r = submit(c, "concat")
+        assert.equal(RSYSERR, r.status)
+        assert.truthy(srv:wait_log("table.concat: the result would be %d+ bytes, more than scripts.max_string"))
+    end)
+
+    it("#rss keeps a leaking script's process bounded, and recovers when it lets go", function()
+        local statuses, last = {}, nil
+        for i = 1, 40 do
+            local r, mid = submit(c, "leak")
+            statuses[r.status] = (statuses[r.status] or 0) + 1
+            if r.status == ROK then last = mid end
+        end
+        assert.is_true((statuses[ROK] or 0) >= 8, "answered ESME_ROK " .. tostring(statuses[ROK]) .. " times")
+        assert.is_true((statuses[RSYSERR] or 0) >= 20, "answered ESME_RSYSERR " .. tostring(statuses[RSYSERR]) .. " times")
+        assert.truthy(last)
+        -- 64 MiB of heap, 32 MiB of reserve, and the process around them
+        assert.is_true(rss_mb(srv.pid) < 200, "RSS " .. rss_mb(srv.pid) .. " MiB")
+        assert.equal(ROK, submit(c, "free").status)
+        local r, mid = submit(c, "leak")
+        assert.equal(ROK, r.status)
+        assert.equal("kept 1", mid)
+    end)
+end)
+
+-- -- What nothing can interrupt --------------------------------------------------------
+
+describe("#integration a run nothing can interrupt", function()
+    local function stuck(conf_extra, script, text)
+        local srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
+            .. ", scripts = { budget_ms = 300" .. conf_extra .. " } }", script = script }
+        local c = bound(srv)
+        local t0 = wire.gettime()
+        c:send(wire.submit_sm(c:next_seq(), { short_message = text }))
+        -- budget 300 ms + the grace of max(1 s, budget), + the watchdog's tick
+        local code = srv:wait_exit(scaled(5))
+        local took = wire.gettime() - t0
+        assert.equal(3, code, srv:log_text())
+        assert.is_true(took >= 1.2 and took < scaled(4), "exited after " .. took .. " s")
+        assert.truthy(srv:log_text():match("script submit_sm has run %d+ ms and cannot be interrupted: exiting so "
+            .. "the supervisor restarts it"), srv:log_text())
+        assert.equal(1, srv:count_log("cannot be interrupted"))
+    end
+
+    it("a C call (scripts.allow ffi) ends the process with a log line, exit status 3", function()
+        stuck(", allow = { 'ffi' }", [[
+local ffi = require "ffi"
+ffi.cdef "unsigned int sleep(unsigned int seconds);"
+return { submit_sm = function() ffi.C.sleep(60) return 0 end }
+]], "sleep")
+    end)
+
+    it("a loop the JIT compiled (scripts.jit = true) ends the process the same way", function()
+        stuck(", jit = true", "return { submit_sm = function() while true do end end }", "loop")
+    end)
+
+    it("a script that removes the hook (scripts.allow debug) ends the process the same way", function()
+        stuck(", allow = { 'debug' }", "return { submit_sm = function() debug.sethook() while true do end end }",
+            "loop")
+    end)
+end)
