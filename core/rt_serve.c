@@ -285,6 +285,15 @@ static int l_shutdown(lua_State *L)
     return 0;
 }
 
+/* core.stopping() -> true once a signal or core.shutdown() started the
+ * stop: loops that reconnect or wait for new work end instead (a new
+ * connection is refused from then on, see net_shutdown). */
+static int l_stopping(lua_State *L)
+{
+    lua_pushboolean(L, rt.net && net_is_shutting_down(rt.net));
+    return 1;
+}
+
 /* core.log(level, message [, session]) */
 static int l_log(lua_State *L)
 {
@@ -329,6 +338,7 @@ static int l_clock(lua_State *L)
 static const luaL_Reg serve_lib[] = {
     {"serve", l_serve},
     {"shutdown", l_shutdown},
+    {"stopping", l_stopping},
     {"log", l_log},
     {"log_config", l_log_config},
     {"now", l_now},

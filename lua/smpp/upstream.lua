@@ -141,12 +141,16 @@ function Link:session_opts()
              enquire_link_misses = c.enquire_link_misses, init_timeout = 0 }
 end
 
+-- Over for this link: removed from the configuration, or the process is
+-- stopping (a link that bound again then would keep it from exiting).
+function Link:over() return self.removed or core.stopping() end
+
 -- One bind slot's life: connect, bind, wait for the session to go down,
--- back off, again, until the link is removed.
+-- back off, again, until the link is removed or the process stops.
 function Link:maintain(i)
     local c = self.conf
     local delay = c.reconnect_min
-    while not self.removed do
+    while not self:over() do
         local slot = self.slots[i]
         slot.state = "connecting"
         local tls
@@ -158,7 +162,7 @@ function Link:maintain(i)
         local s, err, status = smpp.connect { host = c.host, port = c.port, system_id = c.system_id,
             password = c.password, system_type = c.system_type, bind = c.bind,
             session = self:session_opts(), tls = tls }
-        if s and self.removed then
+        if s and self:over() then
             s:unbind()
             return
         end
@@ -191,7 +195,7 @@ function Link:maintain(i)
             end
             delay = min(delay * 2, c.reconnect_max)
         end
-        if self.removed then return end
+        if self:over() then return end
         slot.state = "backoff"
         self.stats.reconnects = self.stats.reconnects + 1
         smpp.sleep(jitter(wait))
