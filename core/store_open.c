@@ -332,6 +332,7 @@ void store_close(store_t *s)
     if (!s) return;
     for (i = 0; i < STORE_NSTATEMENTS; i++) sqlite3_finalize(s->st[i]);
     store__upd_free(s);
+    store__fwd_free(s);
     if (s->db) {
         /* an open transaction is rolled back, as a crash would lose it */
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
