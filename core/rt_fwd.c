@@ -81,6 +81,8 @@ static double due_after(rt_link_t *l, double t)
     return l->cur_set && t <= l->cur_due ? l->cur_due + FWD_EPS : t;
 }
 
+double rt_fwd_due(rt_link_t *l, double t) { return due_after(l, t); }
+
 static double backoff(long long attempts)
 {
     double d = rt_gw_conf.retry_min;

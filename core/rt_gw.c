@@ -277,19 +277,11 @@ static store_str_t opt_str(lua_State *L, int idx, const char *k)
     return s;
 }
 
-/* The record of the PDU in gw.pdu (n octets in gw.buf) with the options at
- * stack index 2: account, upstream, route, expires, notify, trace. */
-static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *trace, size_t tcap)
+/* The fields of the record that come from the PDU in gw.pdu (n octets in
+ * gw.buf). */
+static void pdu_fields(store_msg_t *m, size_t n, double now)
 {
     const pdu_value_t *rd = pdu_get(&gw.pdu, PDU_F_REGISTERED_DELIVERY);
-    store_str_t line = opt_str(L, 2, "trace");
-    store_msg_clear(m);
-    m->account = opt_str(L, 2, "account");
-    m->upstream = opt_str(L, 2, "upstream");
-    m->route = opt_str(L, 2, "route");
-    m->notify = opt_str(L, 2, "notify");
-    if (!m->account.p || !m->upstream.p) luaL_error(L, "gateway: account and upstream are required");
-    m->expires = rt_opt_num(L, 2, "expires", NAN);
     m->submitted = now;
     m->source = field_str(PDU_F_SOURCE_ADDR);
     m->dest = field_str(PDU_F_DESTINATION_ADDR);
@@ -301,6 +293,21 @@ static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *tra
     m->registered_delivery = rd ? rd->num : 0;
     m->pdu.p = (const char *)gw.buf;
     m->pdu.n = n;
+}
+
+/* The record of the PDU in gw.pdu with the options at stack index 2:
+ * account, upstream, route, expires, notify, trace. */
+static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *trace, size_t tcap)
+{
+    store_str_t line = opt_str(L, 2, "trace");
+    store_msg_clear(m);
+    m->account = opt_str(L, 2, "account");
+    m->upstream = opt_str(L, 2, "upstream");
+    m->route = opt_str(L, 2, "route");
+    m->notify = opt_str(L, 2, "notify");
+    if (!m->account.p || !m->upstream.p) luaL_error(L, "gateway: account and upstream are required");
+    m->expires = rt_opt_num(L, 2, "expires", NAN);
+    pdu_fields(m, n, now);
     if (line.p) {
         snprintf(trace, tcap, "%.3f %.*s\n", now, (int)line.n, line.p);
         m->trace.p = trace;
@@ -323,10 +330,13 @@ static int store_fail(lua_State *L, store_t *st, int rc)
     return 3;
 }
 
-/* core.gw_queue(pdu, { account =, upstream =, route =, expires =, notify =,
- * trace = }) -> message id | nil, "full" | "io: ...", detail. The message
- * goes into the upstream's queue (store-and-forward): stored with the next
- * id of the gateway, forwarded once the turn's commit has stored it. */
+/* core.gw_queue(pdu, account, upstream, route, expires, via [, notify]) ->
+ * message id | nil, "full" | "io: ...", detail. The message goes into the
+ * upstream's queue (store-and-forward): stored with the next id of the
+ * gateway, forwarded once the turn's commit has stored it. via: the ESME's
+ * session id (a number), or how it came (a string: "POST /send"); it and
+ * the route are named in the first line of the trace. Positional, not a
+ * table: this runs for every message. */
 static int l_gw_queue(lua_State *L)
 {
     store_t *st = rt_store();
@@ -336,16 +346,29 @@ static int l_gw_queue(lua_State *L)
     double now = rt_time();
     size_t n;
     int rc, idlen;
-    luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "gateway: no store in use");
     n = encode_arg(L);
-    record(L, &m, n, now, trace, sizeof trace);
+    store_msg_clear(&m);
+    m.account.p = luaL_checklstring(L, 2, &m.account.n);
+    m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);
+    m.route.p = luaL_checklstring(L, 4, &m.route.n);
+    m.expires = luaL_checknumber(L, 5);
+    if (lua_type(L, 6) == LUA_TNUMBER)
+        snprintf(trace, sizeof trace, "%.3f accepted from %s (session %.0f), route '%s', queued for %s\n", now,
+                 m.account.p, lua_tonumber(L, 6), m.route.p, m.upstream.p);
+    else
+        snprintf(trace, sizeof trace, "%.3f accepted from %s (%s), route '%s', queued for %s\n", now,
+                 m.account.p, luaL_optstring(L, 6, "?"), m.route.p, m.upstream.p);
+    if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
+    pdu_fields(&m, n, now);
+    m.trace.p = trace;
+    m.trace.n = strlen(trace);
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
     if (!l) return luaL_error(L, "out of memory");
     if ((idlen = next_id(st, id, sizeof id)) < 0) return store_fail(L, st, idlen);
     m.id.p = id;
     m.id.n = (size_t)idlen;
-    m.due = now;
+    m.due = rt_fwd_due(l, now);
     if ((rc = store_put(st, &m)) < 0) return store_fail(L, st, rc);
     gw.stored++;
     l->queued++;
@@ -553,6 +576,7 @@ static void push_link(rt_link_t *l, void *arg)
     push_num(L, "receipts_early_matched", (double)l->early_matched);
     push_num(L, "receipts_unmatched", (double)l->unmatched);
     push_num(L, "receipts_refused", (double)l->receipts_refused);
+    push_num(L, "receipts_relayed", (double)l->relayed);
     lua_setfield(L, -2, l->name);
 }
 

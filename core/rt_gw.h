@@ -70,7 +70,7 @@ typedef struct rt_link_s {
     double     down_since;      /* rt_time() it could last send, 0: it can now */
     /* counters since start */
     uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
-    uint64_t   receipts, early, early_matched, unmatched, receipts_refused;
+    uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
     struct rt_link_s *next;
 } rt_link_t;
 
@@ -126,6 +126,10 @@ typedef struct rt_gw_event_s {
 void rt_gw_event(rt_gw_event_t *ev);
 
 /* -- The forwarder (rt_fwd.c) ------------------------------------------------------ */
+
+/* The due of a row written into l's queue at time t: after l's cursor
+ * (so the forwarder cannot have passed it, whatever its rowid). */
+double rt_fwd_due(rt_link_t *l, double t);
 
 /* Wake l's forwarder: it runs at the end of this turn, after the commit. */
 void rt_fwd_wake(rt_link_t *l);

@@ -1,14 +1,18 @@
 /* rt_gw_rcpt.c -- receipts from upstream links, matched in C: the id a
  * receipt is about (the receipted_message_id TLV, else its text's id:
  * field), read in the format the link declared for that place, looked up
- * exactly within that link's messages in the store; the message's state
- * written, the receipt rewritten to the ESME's id (TLV and text) and put
- * in the account's outbox. A receipt whose message's answer has not been
- * stored yet waits in the store's `early` table and is matched the same
- * way once it is (rt_gw_rcpt_early). The upstream is answered after the
- * turn's commit: ESME_ROK, or ESME_RX_T_APPN ("try later") when the
- * receipt could not be kept (an outbox or the early table full). Nothing
- * is guessed: an id matches only its own key, within its own upstream.
+ * exactly within that link's messages in the store; the receipt rewritten
+ * to the ESME's id (TLV and text) and handed to a receiver of the account
+ * with a free window slot, or put in the account's outbox when none has
+ * one (or the ESME does not take it); the message's state written with
+ * what became of it. The upstream is answered after the commit that
+ * stored that: ESME_ROK, or ESME_RX_T_APPN ("try later") when the receipt
+ * could not be kept (an outbox or the early table full). Until then the
+ * upstream keeps the receipt, so a crash loses none (one may come twice).
+ * A receipt whose message's answer has not been stored yet waits in the
+ * store's `early` table and is matched the same way once it is
+ * (rt_gw_rcpt_early). Nothing is guessed: an id matches only its own key,
+ * within its own upstream.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "log.h"
 #include "msgid.h"
 #include "rt.h"
+#include "rt_acct.h"
 #include "rt_gw.h"
 #include "rt_outbox.h"
 #include "rt_store.h"
@@ -28,7 +33,7 @@
 #define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
 
 static struct {
-    pdu_t    in, out;           /* an early receipt decoded; the onward receipt */
+    pdu_t    in, out, send;     /* an early receipt decoded; the onward receipt; ... as relayed */
     uint8_t  text[65536 + 64], buf[70000];
     double   logged;            /* rt_time() of the last line about unmatched receipts */
     uint64_t unlogged;
@@ -149,31 +154,131 @@ static int on_found(const store_fwd_row_t *r, void *ud)
     return 1;
 }
 
-/* The receipt `in` of the message f->r: its state written, the receipt
- * put in the account's outbox. Returns the status for the upstream. */
-static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in, const dlr_text_t *tx)
+/* -- Relaying: straight to a receiver with room ---------------------------------------- */
+
+/* A receipt handed to a receiver of its account, waiting for the ESME's
+ * answer; the upstream is answered only then (it keeps the receipt until
+ * the ESME has it or the outbox holds it: a crash loses nothing). */
+typedef struct relay_s {
+    rt_link_t *link;
+    uint64_t   up_sess;         /* the upstream session to answer (0: none, an early receipt) */
+    uint32_t   up_seq;
+    long long  rowid, err;
+    int        state, final;
+    char       id[72], account[24];
+    size_t     n;
+    uint8_t    pdu[1];          /* the onward receipt, for the outbox if the ESME does not take it */
+} relay_t;
+
+/* The message's state and trace line, then the upstream's answer. */
+static void settle(const relay_t *r, store_t *st, const char *what, uint32_t answer)
+{
+    char line[256];
+    rt_link_t *l = r->link;
+    if (answer == SMPP_ESME_ROK || what) {
+        snprintf(line, sizeof line, "receipt from %s: stat:%s err:%03lld%s%s%s", l->name,
+                 dlr_stat_of(r->state) ? dlr_stat_of(r->state) : "?", r->err, r->final ? "" : " (not final)",
+                 what ? "; " : "", what ? what : "");
+        if (store_fwd_state(st, r->rowid, r->state, r->final, r->err, rt_time(), (store_str_t){line, strlen(line)}) < 0)
+            log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, r->id,
+                    store_errmsg(st));
+        else l->receipts++;
+    }
+    if (r->up_sess) rt_gw_hold_answer(r->up_sess, r->up_seq, answer);
+}
+
+/* Into the account's outbox (no receiver had room, or it did not take it). */
+static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
+{
+    long long rowid = rt_outbox_post(r->account, strlen(r->account), (store_str_t){(const char *)r->pdu, r->n},
+                                     (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl);
+    if (rowid < 0) {
+        log_msg(LOG_WARN, 0, "receipt from %s for %s not queued for %s: %s; answered ESME_RX_T_APPN",
+                r->link->name, r->id, r->account, store_errmsg(st));
+        r->link->receipts_refused++;
+        settle(r, st, NULL, SMPP_ESME_RX_T_APPN);
+        return SMPP_ESME_RX_T_APPN;
+    }
+    settle(r, st, what, SMPP_ESME_ROK);
+    return SMPP_ESME_ROK;
+}
+
+static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    relay_t *r = arg;
+    store_t *st = rt_store();
+    rt_acct_t *a = rt_acct_get(r->account, strlen(r->account), 0);
+    uint32_t status = resp ? resp->command_status : 0;
+    char what[128];
+    if (a && a->inflight) a->inflight--;
+    if (st) {
+        if (!err && status == SMPP_ESME_ROK) {
+            snprintf(what, sizeof what, "delivered to %s", r->account);
+            if (a) a->delivered++;
+            r->link->relayed++;
+            settle(r, st, what, SMPP_ESME_ROK);
+        } else if (err || status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL
+                   || status == SMPP_ESME_RX_T_APPN) {
+            /* not taken now (busy, timeout, the link went): the outbox keeps it */
+            snprintf(what, sizeof what, "%s did not take it (%s): queued", r->account,
+                     err ? sess_strerror(err) : pdu_status_name(status));
+            queue_it(r, st, what);
+        } else {
+            snprintf(what, sizeof what, "refused by %s: %s", r->account,
+                     pdu_status_name(status) ? pdu_status_name(status) : "an unknown status");
+            if (a) a->refused++;
+            settle(r, st, what, SMPP_ESME_ROK);          /* the ESME has answered */
+        }
+    }
+    (void)s;
+    free(r);
+    if (a) {
+        rt_acct_wake(a);                      /* a window slot is free for its deliverer */
+        rt_acct_release(a);
+    }
+}
+
+/* -- Applying a receipt ---------------------------------------------------------------- */
+
+/* The receipt `in` of the message f->r, from upstream session up_sess
+ * (request up_seq; 0: an early receipt, answered when it was kept):
+ * relayed to a receiver of the account with room, else put in its outbox,
+ * and the message's state written. Returns the status for the upstream,
+ * or RELAYED when the ESME's answer decides it later. */
+#define RELAYED 0xFFFFFFFFu
+static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in, const dlr_text_t *tx,
+                      uint64_t up_sess, uint32_t up_seq)
 {
     const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
     int state = ms ? (int)ms->num : tx->stat ? dlr_state_of(tx->stat, tx->stat_len) : -1;
-    int final;
     long long err = 0;
-    char line[200];
     const char *why = NULL;
-    double now = rt_time();
+    relay_t *r;
+    rt_acct_t *a;
+    sess_t *rs;
+    long len;
     if (ne && ne->val && ne->len == 3) err = ne->val[1] << 8 | ne->val[2];
     else if (tx->err && tx->err_len < 10) {
         size_t i;
         for (i = 0; i < tx->err_len && tx->err[i] >= '0' && tx->err[i] <= '9'; i++) err = err * 10 + (tx->err[i] - '0');
     }
     if (state < 0) state = (int)f->r.state;         /* no state given: as it was */
-    final = dlr_is_final(state);
     if (strcmp(f->account, HTTP_ACCOUNT) == 0 || f->r.notify.p) {
-        /* a message of POST /send: the gateway's Lua handler reports it */
+        /* a message of POST /send: its state first, then the gateway's Lua
+         * handler reports it (callback_url) */
+        relay_t one;
         rt_gw_event_t ev;
         size_t n;
         int pl;
         const uint8_t *text = text_of(in, &n, &pl);
+        memset(&one, 0, sizeof one);
+        one.link = l;
+        one.rowid = f->r.rowid;
+        one.state = state;
+        one.final = dlr_is_final(state);
+        one.err = err;
+        settle(&one, st, NULL, SMPP_ESME_ROK);
         memset(&ev, 0, sizeof ev);
         ev.kind = "receipt";
         ev.link = l;
@@ -185,31 +290,42 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         snprintf(ev.account, sizeof ev.account, "%s", f->account);
         snprintf(ev.detail, sizeof ev.detail, "%.*s", (int)(n < sizeof ev.detail ? n : sizeof ev.detail - 1), text);
         rt_gw_event(&ev);
-    } else {
-        long len = onward(in, tx, f->r.id, &why);
-        long long rowid;
-        if (len < 0) {
-            log_msg(LOG_ERROR, 0, "receipt from %s for %s cannot be rewritten (%s): answered "
-                    "ESME_RX_P_APPN", l->name, f->id, why);
-            l->receipts_refused++;
-            return SMPP_ESME_RX_P_APPN;
-        }
-        rowid = rt_outbox_post(f->account, strlen(f->account), (store_str_t){(const char *)rc.buf, (size_t)len},
-                               f->r.id, 0, rt_gw_conf.queue_ttl);
-        if (rowid < 0) {
-            log_msg(LOG_WARN, 0, "receipt from %s for %s not queued for %s: %s; answered ESME_RX_T_APPN",
-                    l->name, f->id, f->account, store_errmsg(st));
-            l->receipts_refused++;
-            return SMPP_ESME_RX_T_APPN;
+        return SMPP_ESME_ROK;
+    }
+    if ((len = onward(in, tx, f->r.id, &why)) < 0) {
+        log_msg(LOG_ERROR, 0, "receipt from %s for %s cannot be rewritten (%s): answered ESME_RX_P_APPN",
+                l->name, f->id, why);
+        l->receipts_refused++;
+        return SMPP_ESME_RX_P_APPN;
+    }
+    if (!(r = malloc(sizeof *r + (size_t)len))) return SMPP_ESME_RX_T_APPN;
+    r->link = l;
+    r->up_sess = up_sess;
+    r->up_seq = up_seq;
+    r->rowid = f->r.rowid;
+    r->err = err;
+    r->state = state;
+    r->final = dlr_is_final(state);
+    snprintf(r->id, sizeof r->id, "%s", f->id);
+    snprintf(r->account, sizeof r->account, "%s", f->account);
+    r->n = (size_t)len;
+    memcpy(r->pdu, rc.buf, (size_t)len);
+    a = rt_acct_get(f->account, strlen(f->account), 0);
+    if (a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
+        if (pdu_decode(&rc.send, r->pdu, r->n, 0, NULL) == SMPP_ESME_ROK
+            && sess_send(rs, &rc.send, on_relayed, r, uv_now(rt.loop)) > 0) {
+            net_touch(rs);
+            a->inflight++;
+            return RELAYED;
         }
     }
-    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%03lld%s", l->name,
-             dlr_stat_of(state) ? dlr_stat_of(state) : "?", err, final ? "" : " (not final)");
-    if (store_fwd_state(st, f->r.rowid, state, final, err, now, (store_str_t){line, strlen(line)}) < 0)
-        log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, f->id,
-                store_errmsg(st));
-    l->receipts++;
-    return SMPP_ESME_ROK;
+    {
+        uint32_t st2;
+        r->up_sess = 0;                       /* answered by the caller */
+        st2 = queue_it(r, st, NULL);
+        free(r);
+        return st2;
+    }
 }
 
 /* The id a receipt is about, read as its link declared (its key into
@@ -241,8 +357,9 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     return 1;
 }
 
-/* A receipt from l: matched now, or kept as early. Returns the status. */
-static uint32_t receipt(rt_link_t *l, const pdu_t *in)
+/* A receipt from l (session up_sess, request up_seq): matched now, or
+ * kept as early. Returns the status, or RELAYED. */
+static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
 {
     store_t *st = rt_store();
     dlr_text_t tx;
@@ -263,7 +380,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in)
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n) return apply(l, st, &f, in, &tx);
+    if (f.n) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;
@@ -285,10 +402,12 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
 {
     rt_link_t *l;
     const pdu_value_t *esm;
+    uint32_t status;
     if (!rt_gw_conf.on || !(l = rt_gw_link_of(s))) return 0;
     if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return 0;
     if (!(esm = pdu_get(req, PDU_F_ESM_CLASS)) || !dlr_is_receipt(esm->num)) return 0;
-    rt_gw_hold_answer(sess_id(s), req->sequence_number, receipt(l, req));
+    status = receipt(l, req, sess_id(s), req->sequence_number);
+    if (status != RELAYED) rt_gw_hold_answer(sess_id(s), req->sequence_number, status);
     return 1;
 }
 
@@ -332,7 +451,7 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key)
         if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK && key_of(l, &rc.in, &tx, k2, &klen)
             && store_fwd_by_key(st, up, key, on_found, &f) == 1) {
             l->early_matched++;
-            if (apply(l, st, &f, &rc.in, &tx) != SMPP_ESME_ROK)
+            if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
                 log_msg(LOG_WARN, 0, "an early receipt from %s for %s was matched but could not be queued",
                         l->name, f.id);
         }

@@ -66,8 +66,7 @@ local function submit(session, pdu)
         session:log("info", "no route for %s", tostring(key.destination_addr))
         return no_route
     end
-    local id, status, reason = gateway.submit(session.system_id, pdu, route,
-                                              string.format(" (session %d)", session.id))
+    local id, status, reason = gateway.submit(session.system_id, pdu, route, session.id)
     if not id then
         session:log("warn", "%s via %s not accepted: %s (%s)", pdu.command, route.name, tostring(reason),
             smpp.status_name(status) or status)
@@ -124,7 +123,7 @@ local function http_send(d)
         for k, v in pairs(part) do pdu[k] = v end
         local route = routing:match(pdu, session)
         if not route then return 404, { error = "no route for " .. d.to, message_ids = ids } end
-        local id, status, reason = gateway.submit("@http", pdu, route, " (POST /send)", d.callback_url)
+        local id, status, reason = gateway.submit("@http", pdu, route, "POST /send", d.callback_url)
         if not id then
             local code = status == S.ESME_RMSGQFUL and 503 or 502
             return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }

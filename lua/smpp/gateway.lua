@@ -175,10 +175,11 @@ local function expiry(pdu, now)
     return t
 end
 
--- queue(account, pdu, route, how [, notify]) -> message id | nil, status,
+-- queue(account, pdu, route, via [, notify]) -> message id | nil, status,
 -- reason: store the message in the queue of the upstream the route's
 -- strategy picks; the runtime answers after the commit and forwards it.
-function M.queue(account, pdu, route, how, notify)
+-- via: the ESME's session id, or how the message came ("POST /send").
+function M.queue(account, pdu, route, via, notify)
     if not route_allows(route) then
         counts.throttled = counts.throttled + 1
         return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
@@ -186,10 +187,7 @@ function M.queue(account, pdu, route, how, notify)
     local now = smpp.time()
     local expires, bad = expiry(pdu, now)
     if not expires then return nil, bad, "validity_period does not parse" end
-    local up = M.pick(route)
-    local id, err, detail = core.gw_queue(pdu, { account = account, upstream = up, route = route.name,
-        expires = expires, notify = notify,
-        trace = string.format("accepted from %s%s, route '%s', queued for %s", account, how or "", route.name, up) })
+    local id, err, detail = core.gw_queue(pdu, account, M.pick(route), route.name, expires, via, notify)
     if not id then
         counts.not_queued = counts.not_queued + 1
         return nil, err == "full" and S.ESME_RMSGQFUL or S.ESME_RSYSERR, detail or err
@@ -246,19 +244,20 @@ function M.forward(route, pdu)
     return nil, last_status, last_reason
 end
 
--- pass_through(account, pdu, route, how [, notify]) -> the upstream's id
+-- pass_through(account, pdu, route, via [, notify]) -> the upstream's id
 -- | nil, status, reason: message_id = "upstream". The message is stored
 -- under that id after the upstream accepted it (its receipts are matched
 -- through the store like any other).
-function M.pass_through(account, pdu, route, how, notify)
+function M.pass_through(account, pdu, route, via, notify)
     local resp, link, reason = M.forward(route, pdu)
     if not resp then return nil, link, reason end
     if resp.command_status ~= 0 then return nil, resp.command_status, "upstream refused" end
     local now = smpp.time()
     local id, err, detail = core.gw_record(pdu, { account = account, upstream = link, route = route.name,
         expires = expiry(pdu, now) or now + opt.validity, upstream_id = resp.message_id or "", notify = notify,
-        trace = string.format("accepted from %s%s, route '%s', sent to %s: accepted as %s", account, how or "",
-            route.name, link, tostring(resp.message_id)) })
+        trace = string.format("accepted from %s (%s), route '%s', sent to %s: accepted as %s", account,
+            type(via) == "number" and "session " .. via or tostring(via), route.name, link,
+            tostring(resp.message_id)) })
     if not id then
         counts.not_queued = counts.not_queued + 1
         return nil, S.ESME_RSYSERR, "accepted upstream but not stored: " .. tostring(detail or err)
@@ -267,14 +266,14 @@ function M.pass_through(account, pdu, route, how, notify)
     return id, resp
 end
 
--- submit(account, pdu, route [, how [, notify]]) -> message id | nil,
+-- submit(account, pdu, route, via [, notify]) -> message id | nil,
 -- status, reason, whichever the id policy.
-function M.submit(account, pdu, route, how, notify)
+function M.submit(account, pdu, route, via, notify)
     if opt.message_id == "upstream" then
-        local id, st, reason = M.pass_through(account, pdu, route, how, notify)
+        local id, st, reason = M.pass_through(account, pdu, route, via, notify)
         return id, st, reason
     end
-    return M.queue(account, pdu, route, how, notify)
+    return M.queue(account, pdu, route, via, notify)
 end
 
 -- -- Receipts the gateway writes ---------------------------------------------------------------

@@ -49,7 +49,7 @@ function M.view(rec, brief)
     local last_receipt
     local trace = M.trace(rec.trace)
     for _, t in ipairs(trace) do
-        last_receipt = t.event:match("^receipt from %S+: (.*)$") or last_receipt
+        last_receipt = t.event:match("^receipt from %S+: ([^;]*)") or last_receipt
     end
     return {
         message_id = rec.id, part = rec.part, account = rec.account, from = rec.source, to = rec.dest,
