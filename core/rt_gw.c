@@ -365,6 +365,13 @@ static int l_gw_queue(lua_State *L)
     m.trace.n = strlen(trace);
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
     if (!l) return luaL_error(L, "out of memory");
+    if (l->max_queue > 0 && l->queued >= l->max_queue) {
+        gw.refused_full++;
+        lua_pushnil(L);
+        lua_pushliteral(L, "full");
+        lua_pushfstring(L, "the queue of %s holds %d messages (upstreams[].max_queue)", l->name, (int)l->queued);
+        return 3;
+    }
     if ((idlen = next_id(st, id, sizeof id)) < 0) return store_fail(L, st, idlen);
     m.id.p = id;
     m.id.n = (size_t)idlen;
@@ -458,7 +465,8 @@ static int l_gw_start(lua_State *L)
 }
 
 /* core.gw_link(name, { throughput =, throttle_backoff =, throttle_retries =,
- * wait =, id_format = { resp =, receipt =, tlv = } }): a configured link. */
+ * wait =, max_queue =, id_format = { resp =, receipt =, tlv = } }): a
+ * configured link. */
 static int l_gw_link(lua_State *L)
 {
     rt_link_t *l = link_arg(L, 1);
@@ -469,6 +477,7 @@ static int l_gw_link(lua_State *L)
     l->throttle_backoff = rt_opt_num(L, 2, "throttle_backoff", 1);
     l->throttle_retries = (int)rt_opt_num(L, 2, "throttle_retries", 3);
     l->wait = rt_opt_num(L, 2, "wait", 5);
+    l->max_queue = (long long)rt_opt_num(L, 2, "max_queue", 0);
     lua_getfield(L, 2, "id_format");
     l->fmt_resp = l->fmt_receipt = l->fmt_tlv = MSGID_STRING;
     if (lua_istable(L, -1)) {
@@ -557,6 +566,7 @@ static void push_link(rt_link_t *l, void *arg)
     for (i = 0; i < l->nsess; i++) if (rt.net && net_find(rt.net, l->sess[i])) up++;
     lua_createtable(L, 0, 20);
     push_num(L, "queued", (double)l->queued);
+    if (l->max_queue > 0) push_num(L, "max_queue", (double)l->max_queue);
     push_num(L, "inflight", l->inflight);
     push_num(L, "sessions", up);
     lua_pushboolean(L, rt_time() < l->paused_until);

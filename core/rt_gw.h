@@ -51,6 +51,7 @@ typedef struct rt_link_s {
     int        throttle_retries;/* ... and a message is sent again on it this often before the
                                  * event handler may move it elsewhere */
     int        fmt_resp, fmt_receipt, fmt_tlv;   /* MSGID_*: declared id formats */
+    long long  max_queue;       /* rows its queue may hold (0: the store's limit only) */
     double     wait;            /* seconds it may be unable to send before its messages are
                                  * offered to the event handler ("stalled": failover) */
     /* bound sessions */

@@ -10,6 +10,7 @@ local server = require "helpers.server"
 local run = require "helpers.run"
 local wait_until = require("helpers.wait").wait_until
 local cjson = require "cjson"
+local prometheus = require "helpers.prometheus"
 
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
@@ -155,6 +156,24 @@ describe("#integration store and forward", function()
         assert.equal("EXPIRED", d.stat)
         assert.matches("could not send", events(message(gw, mid))[2])
         assert.equal(1, gw:stats().gateway.queues.A.expired)
+    end)
+
+    it("bounds an upstream's queue (max_queue): ESME_RMSGQFUL past it, the level in /stats and /metrics", function()
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port }, nil, { A = { max_queue = 2 } })
+        local c = esme(gw)
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(0x14, (submit(c, {})))                     -- ESME_RMSGQFUL: the queue is full
+        local q = gw:stats().gateway.queues.A
+        assert.equal(2, q.queued)
+        assert.equal(2, q.max_queue)
+        local fam = prometheus.parse(select(2, gw:http("GET", "/metrics")))
+        assert.equal(2, fam.smppgw_gateway_queue.samples[1].value)
+        assert.equal(2, fam.smppgw_gateway_queue_limit.samples[1].value)
+        assert.equal("A", fam.smppgw_gateway_queue.samples[1].labels.upstream)
     end)
 
     it("gives the ESME a REJECTD receipt when the upstream refuses the message", function()

@@ -120,6 +120,8 @@ function M.render(stats)
             family("smppgw_gateway_queue", "gauge", "Messages waiting in each upstream's queue in the store "
                 .. "(bounded by store.limits.messages).")
             for _, n in ipairs(names) do sample("smppgw_gateway_queue", { upstream = n }, g.queues[n].queued) end
+            family("smppgw_gateway_queue_limit", "gauge", "upstreams[].max_queue of each queue (0: none of its own).")
+            for _, n in ipairs(names) do sample("smppgw_gateway_queue_limit", { upstream = n }, g.queues[n].max_queue or 0) end
             family("smppgw_gateway_inflight", "gauge", "Messages sent to each upstream, answer awaited.")
             for _, n in ipairs(names) do sample("smppgw_gateway_inflight", { upstream = n }, g.queues[n].inflight) end
             family("smppgw_gateway_forwarded_total", "counter",

@@ -24,7 +24,7 @@ local defaults = {
     throughput = 0, enquire_link_interval = session_defaults.enquire_link_interval,
     enquire_link_misses = session_defaults.enquire_link_misses,
     reconnect_min = 1, reconnect_max = 30, bind_refused_delay = 60,
-    throttle_backoff = 1, throttle_retries = 3, wait = 5,
+    throttle_backoff = 1, throttle_retries = 3, wait = 5, max_queue = 0,
 }
 
 local now = core.clock
@@ -299,7 +299,8 @@ local function new_link(name, conf)
     -- the forwarder's view of the link (core/rt_gw.c): its pace, its
     -- answers to throttling, and the id formats its receipts are read in
     core.gw_link(name, { throughput = conf.throughput, throttle_backoff = conf.throttle_backoff,
-                         throttle_retries = conf.throttle_retries, wait = conf.wait, id_format = conf.id_format })
+                         throttle_retries = conf.throttle_retries, wait = conf.wait, max_queue = conf.max_queue,
+                         id_format = conf.id_format })
     return self
 end
 
