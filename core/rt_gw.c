@@ -347,19 +347,20 @@ static int l_gw_queue(lua_State *L)
     size_t n;
     int rc, idlen;
     if (!st) return luaL_error(L, "gateway: no store in use");
-    n = encode_arg(L);
     store_msg_clear(&m);
     m.account.p = luaL_checklstring(L, 2, &m.account.n);
     m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);
     m.route.p = luaL_checklstring(L, 4, &m.route.n);
     m.expires = luaL_checknumber(L, 5);
+    n = store_stamp(trace, now);
     if (lua_type(L, 6) == LUA_TNUMBER)
-        snprintf(trace, sizeof trace, "%.3f accepted from %s (session %.0f), route '%s', queued for %s\n", now,
-                 m.account.p, lua_tonumber(L, 6), m.route.p, m.upstream.p);
+        snprintf(trace + n, sizeof trace - n, "accepted from %s (session %lld), route '%s', queued for %s\n",
+                 m.account.p, (long long)lua_tonumber(L, 6), m.route.p, m.upstream.p);
     else
-        snprintf(trace, sizeof trace, "%.3f accepted from %s (%s), route '%s', queued for %s\n", now,
+        snprintf(trace + n, sizeof trace - n, "accepted from %s (%s), route '%s', queued for %s\n",
                  m.account.p, luaL_optstring(L, 6, "?"), m.route.p, m.upstream.p);
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
+    n = encode_arg(L);
     pdu_fields(&m, n, now);
     m.trace.p = trace;
     m.trace.n = strlen(trace);

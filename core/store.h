@@ -319,6 +319,11 @@ int store_early_take(store_t *s, store_str_t upstream, store_str_t key, store_it
  * sent again (at least once). Writes are by rowid, each with one trace
  * line "<now> <line>" appended as store_update() does. */
 
+/* The time of a trace line as "%.3f " writes it, faster, into buf (at
+ * least STORE_STAMP_MAX octets): its length. */
+#define STORE_STAMP_MAX 40
+size_t store_stamp(char *buf, double t);
+
 typedef struct store_fwd_row_s {
     long long   rowid;
     store_str_t id, account, upstream, route, notify, pdu;

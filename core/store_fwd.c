@@ -153,16 +153,42 @@ int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, v
 
 /* -- Writing ---------------------------------------------------------------------------- */
 
+size_t store_stamp(char *buf, double t)
+{
+    long long ms;
+    char digits[24];
+    size_t n = 0, k = 0;
+    if (!(t >= 0 && t < 1e15)) return (size_t)snprintf(buf, STORE_STAMP_MAX, "%.3f ", t);
+    ms = (long long)(t * 1000.0 + 0.5);
+    do {
+        digits[k++] = (char)('0' + ms % 10);
+        ms /= 10;
+        if (k == 3) digits[k++] = '.';
+    } while (ms > 0 || k < 5);
+    while (k > 0) buf[n++] = digits[--k];
+    buf[n++] = ' ';
+    buf[n] = '\0';
+    return n;
+}
+
 /* Bind the trace line "<at> <line>\n" (:line) and the trace_ttl (:ttl)
  * where the statement has them. Returns 0 or STORE_ENOMEM. */
 static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at)
 {
     int i = sqlite3_bind_parameter_index(st, ":line");
     if (i > 0) {
-        char *text = line.p ? sqlite3_mprintf("%.3f %.*s\n", at, (int)line.n, line.p) : NULL;
-        if (line.p && !text) return store__err(s, STORE_ENOMEM, "fwd: no memory");
-        if (text) sqlite3_bind_text(st, i, text, -1, sqlite3_free);
-        else sqlite3_bind_text(st, i, "", 0, SQLITE_STATIC);
+        char *text = NULL;
+        if (line.p) {
+            size_t n;
+            if (!(text = sqlite3_malloc64(STORE_STAMP_MAX + line.n + 2)))
+                return store__err(s, STORE_ENOMEM, "fwd: no memory");
+            n = store_stamp(text, at);
+            memcpy(text + n, line.p, line.n);
+            text[n + line.n] = '\n';
+            sqlite3_bind_text(st, i, text, (int)(n + line.n + 1), sqlite3_free);
+        } else {
+            sqlite3_bind_text(st, i, "", 0, SQLITE_STATIC);
+        }
     }
     if ((i = sqlite3_bind_parameter_index(st, ":ttl")) > 0) sqlite3_bind_double(st, i, s->o.trace_ttl);
     return 0;

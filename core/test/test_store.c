@@ -395,6 +395,20 @@ static void queue(store_t *s, const char *id, const char *up, double due)
     CHECK_EQ(store_update(s, S(id), &c), 1);
 }
 
+static void stamp_as_printf(void)
+{
+    static const double t[] = { 0, 0.0005, 1.25, 21, 1733067864.588, 1733067864.0004, 99999.9999, -1, 1e16 };
+    char a[STORE_STAMP_MAX], b[64];
+    size_t i, n;
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        n = store_stamp(a, t[i]);
+        snprintf(b, sizeof b, "%.3f ", t[i]);
+        CHECK_EQ(n, strlen(a));
+        if (strcmp(a, b) != 0) printf("  stamp %.6f: \"%s\" vs \"%s\"\n", t[i], a, b);
+        CHECK(strcmp(a, b) == 0);
+    }
+}
+
 static void forward_queue_by_cursor(void)
 {
     store_t *s = open_at(":memory:");
@@ -1090,6 +1104,7 @@ int main(void)
     TEST(lookups);
     TEST(due_and_lease);
     TEST(forward_queue_by_cursor);
+    TEST(stamp_as_printf);
     TEST(bound_messages_evicts_final_only);
     TEST(bound_outbox_and_early);
     TEST(outbox_take_ack_retry);
