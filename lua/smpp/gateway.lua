@@ -424,17 +424,20 @@ end
 -- -- POST /send -------------------------------------------------------------------------------
 
 -- The record of a message sent through POST /send, posted to its
--- callback_url when its receipt (or the gateway's verdict) comes.
+-- callback_url when its receipt (or the gateway's verdict) comes: from a
+-- task of its own, so the forwarder's decision never waits for the post.
 notify_message = function(id, stat, receipt_text)
     local rec = store.get(id)
     if not (rec and rec.notify) then return end
     local v = messages.view(rec)
     v.state = stat or v.state
     v.receipt_text = receipt_text
-    local st, perr = http.post(rec.notify, v)
-    if not st or st >= 300 then
-        smpp.log("warn", "receipt callback for %s to %s failed: %s", id, rec.notify, tostring(st or perr))
-    end
+    smpp.after(0, function()
+        local st, perr = http.post(rec.notify, v)
+        if not st or st >= 300 then
+            smpp.log("warn", "receipt callback for %s to %s failed: %s", id, rec.notify, tostring(st or perr))
+        end
+    end)
 end
 
 return M
