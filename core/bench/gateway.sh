@@ -110,6 +110,8 @@ build/smppgw bench --quiet --sessions 4 --window 100 --duration "$SECS" --dlr --
     > "$OUT/direct-dlr.json" 2> "$OUT/direct-dlr.err"
 build/smppgw bench --quiet --sessions 4 --window 100 --duration "$SECS" --dlr --json "127.0.0.1:$ODLR" \
     > "$OUT/own-dlr.json" 2> "$OUT/own-dlr.err"
+ODLR_HTTP=$(sed -n 's|.*dashboard on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$OUT/own-dlr.log" | head -n 1)
+curl -s "http://127.0.0.1:$ODLR_HTTP/stats" > "$OUT/own-dlr-stats.json" 2>/dev/null
 dlr() {  # FILE -> "throughput receipts receipt_p50 receipt_p99 sent"
     tr -d '\n ' < "$1" | sed -n 's/.*"sent":\([0-9]*\).*"throughput":\([0-9.]*\).*"receipts":\([0-9]*\).*"receipt_p50_us":\([0-9]*\).*"receipt_p99_us":\([0-9]*\).*/\2 \3 \4 \5 \1/p'
 }
@@ -133,5 +135,8 @@ echo "receipts (--dlr; the SMSC sends each at once):"
 printf '%-48s %12s %9s %12s %12s\n' "path" "msgs/s" "receipts" "rcpt p50 us" "rcpt p99 us"
 printf '%-48s %12.0f %9s %12s %12s\n' "load -> SMSC" "$DD_T" "$DD_R" "$DD_50" "$DD_99"
 printf '%-48s %12.0f %9s %12s %12s\n' "load -> gateway (own ids) -> SMSC" "$OD_T" "$OD_R" "$OD_50" "$OD_99"
+RELAYED=$(tr -d '\n ' < "$OUT/own-dlr-stats.json" | sed -n 's/.*"receipts_relayed":\([0-9]*\).*/\1/p')
+POSTED=$(tr -d '\n ' < "$OUT/own-dlr-stats.json" | sed -n 's/.*"outbox":{"posted":\([0-9]*\).*/\1/p')
+echo "  receipts handed straight to the ESME: ${RELAYED:-?}; through the outbox: ${POSTED:-?}"
 [ -n "${PERF:-}" ] && echo "perf data of the store-and-forward gateway: $OUT/perf.data (perf report -i ...)"
 exit 0
