@@ -196,7 +196,7 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     }
     if (!(delay >= 0)) delay = 0;
     if (strcmp(what, "retry") == 0) {
-        snprintf(buf, sizeof buf, "again on %s in %.1f s", l->name, delay);
+        snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
         if ((rc = store_fwd_retry(st, ev->rowid, due_after(l, now + delay), err, now, str(line ? line : buf))) < 0)
             write_failed(st, "a retry", ev->id);
         l->retried++;
@@ -214,7 +214,8 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
         c.v.upstream = str(upstream);
         c.v.due = due_after(to, now + delay);
         c.v.err = err;
-        snprintf(buf, sizeof buf, "moved from %s to %s", l->name, upstream);
+        snprintf(buf, sizeof buf, "%s%smoved from %s to %s", ev->detail, ev->detail[0] ? "; " : "", l->name,
+                 upstream);
         c.trace = str(line ? line : buf);
         c.at = now;
         if ((rc = store_update(st, str(ev->id), &c)) < 0) {
@@ -226,7 +227,8 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     }
     if (strcmp(what, "finish") == 0) {
         if (!dlr_is_final(state)) return "finish needs a final message_state (2..9)";
-        snprintf(buf, sizeof buf, "%s: %s", dlr_stat_of(state) ? dlr_stat_of(state) : "final", ev->kind);
+        snprintf(buf, sizeof buf, "%s%s%s", ev->detail, ev->detail[0] ? "; " : "",
+                 dlr_stat_of(state) ? dlr_stat_of(state) : "final");
         if ((rc = store_fwd_state(st, ev->rowid, state, 1, err, now, str(line ? line : buf))) < 0) {
             write_failed(st, "a final state", ev->id);
             return NULL;
@@ -322,6 +324,8 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         l->paused_until = rt_time() + l->throttle_backoff;
         if (f->attempts + 1 > l->throttle_retries) {
             event_of_flight(&ev, "throttled", f, status);
+            snprintf(ev.detail, sizeof ev.detail, "sent to %s (session %llu, attempt %lld): %s", l->name,
+                     (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status));
             rt_gw_event(&ev);
         } else {
             snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s, again in %.1f s", l->name,
@@ -337,7 +341,8 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     } else {
         /* refused: an error status, or generic_nack (resp is the nack) */
         event_of_flight(&ev, "refused", f, status);
-        snprintf(ev.detail, sizeof ev.detail, "%s%s", err == SESS_ENACK ? "generic_nack " : "",
+        snprintf(ev.detail, sizeof ev.detail, "sent to %s (session %llu, attempt %lld): %s%s", l->name,
+                 (unsigned long long)sess_id(s), f->attempts + 1, err == SESS_ENACK ? "generic_nack " : "",
                  pdu_status_name(status) ? pdu_status_name(status) : "an unknown status");
         rt_gw_event(&ev);
     }

@@ -175,7 +175,7 @@ describe("#integration gateway throttling answers", function()
             if st == ROK then ok = ok + 1 end
         end
         assert.equal(4, ok)                            -- none lost to the throttling
-        assert.is_true(GW:wait_log("route throttled: slowA answered ESME_RTHROTTLED, trying B", 1))
+        assert.is_true(GW:wait_log("route throttled: sent to slowA %(session %d+, attempt 1%): ESME_RTHROTTLED; trying B", 1))
         c:close()
     end)
 end)

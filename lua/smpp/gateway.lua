@@ -359,22 +359,18 @@ on_event = function(ev)
         local why = ev.detail or smpp.status_name(ev.status) or tostring(ev.status)
         if to then
             counts.failed_over = counts.failed_over + 1
-            smpp.log("info", "route %s: %s answered %s for %s, trying %s", ev.route, ev.upstream, why, ev.id, to)
-            return { action = "move", upstream = to,
-                     line = string.format("%s answered %s: moved to %s", ev.upstream, why, to) }
+            smpp.log("info", "route %s: %s for %s; trying %s", ev.route, why, ev.id, to)
+            return { action = "move", upstream = to, line = why .. "; moved to " .. to }
         end
         counts.refused = counts.refused + 1
-        return finish(ev, store.state.REJECTED, ev.status,
-                      string.format("refused by %s: %s (REJECTED)", ev.upstream, why))
+        return finish(ev, store.state.REJECTED, ev.status, why .. "; REJECTED")
     elseif ev.kind == "throttled" then
         local route = M.routes and M.routes[ev.route]
         local to = route and fails_over(route, ev.status) and alternative(ev)
         if to then
             counts.failed_over = counts.failed_over + 1
-            smpp.log("info", "route %s: %s answered %s, trying %s", ev.route, ev.upstream,
-                smpp.status_name(ev.status), to)
-            return { action = "move", upstream = to, line = string.format("%s answered %s: moved to %s",
-                     ev.upstream, smpp.status_name(ev.status), to) }
+            smpp.log("info", "route %s: %s; trying %s", ev.route, ev.detail, to)
+            return { action = "move", upstream = to, line = ev.detail .. "; moved to " .. to }
         end
         return nil                                    -- again on the same link after its pause
     elseif ev.kind == "stalled" then
@@ -382,8 +378,7 @@ on_event = function(ev)
         local to = alternative(ev, true)
         if to then
             counts.failed_over = counts.failed_over + 1
-            return { action = "move", upstream = to,
-                     line = string.format("%s cannot send: moved to %s", ev.upstream, to) }
+            return { action = "move", upstream = to, line = ev.detail .. ": moved to " .. to }
         end
         return nil
     elseif ev.kind == "expired" then
