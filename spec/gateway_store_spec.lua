@@ -38,7 +38,8 @@ end
 local UPSTREAM_CONF = [[return { script = 'script.lua', session = { window = 100 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
--- A gateway in front of upstreams { name = port, ... }; route: the routes.
+-- A gateway in front of upstreams { name = port, ... }; route: the routes;
+-- over: { A = {...}, B = {...}, gateway = {...} } merged into those sections.
 local function gateway(ports, routes, over)
     local ups = {}
     for _, name in ipairs { "A", "B" } do
@@ -52,7 +53,8 @@ local function gateway(ports, routes, over)
         script = server.root .. "/scripts/gateway.lua",
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = ups,
-        gateway = { routes = routes or { { name = "all", prefix = "", to = { "A" } } } },
+        gateway = server.merge({ routes = routes or { { name = "all", prefix = "", to = { "A" } } } },
+                               over and over.gateway),
     } }
 end
 
@@ -212,6 +214,50 @@ describe("#integration store and forward", function()
         assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVDSTADR; moved to B$", events(m)[2])
         assert.matches("^sent to B ", events(m)[3])
         assert.equal(1, gw:stats().gateway.queues.A.moved)
+    end)
+end)
+
+describe("#integration message_id = \"upstream\"", function()
+    it("passes the upstream's id through, stores the message under it, even when two upstreams reuse it", function()
+        local a = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local b = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local gw = gateway({ A = a.port, B = b.port },
+            { { name = "both", prefix = "", to = { "A", "B" }, strategy = "round_robin" } },
+            { gateway = { message_id = "upstream" } })
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        assert(gw:wait_log("upstream B: bind 1 up", 5))
+        local c = esme(gw)
+        -- both sent before any answer is read: a receipt may come before
+        -- the other message's answer (the ESME waits for the upstream)
+        local seqs = {}
+        for _, text in ipairs { "first", "second" } do
+            local seq = c:next_seq()
+            seqs[seq] = text
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+        end
+        local ids, texts, answered, receipts = {}, {}, 0, 0
+        while answered < 2 or receipts < 2 do
+            local p = assert(c:read(5))
+            if p.id == RESP + id.submit_sm then
+                assert.equal(ROK, p.status)
+                ids[seqs[p.seq]] = wire.first_cstr(p.body)
+                answered = answered + 1
+            elseif p.id == id.deliver_sm then
+                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                local d = wire.parse_sm(p.body)
+                assert.equal("1001\0", d.tlvs[0x001E])
+                texts[d.short_message:match("text:(.*)$")] = true   -- each receipt reached its own message
+                receipts = receipts + 1
+            end
+        end
+        assert.same({ first = "1001", second = "1001" }, ids)  -- each upstream's first id: the same one
+        assert.same({ first = true, second = true }, texts)
+        local m = message(gw, "1001")
+        assert.equal(2, #m.parts)
+        local ups = { m.parts[1].upstream, m.parts[2].upstream }
+        table.sort(ups)
+        assert.same({ "A", "B" }, ups)
+        for _, p in ipairs(m.parts) do assert.equal("DELIVRD", p.state) end
     end)
 end)
 
