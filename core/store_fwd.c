@@ -30,10 +30,15 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* BY_KEY: ?1 upstream, ?2 key */
     "SELECT " FWD_COLS "FROM messages WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
-    /* SENT: ?1 rowid, ?2 upstream_id, ?3 key, ?4 final, ?5 now */
+    /* SENT (final: no receipt expected): ?1 rowid, ?2 upstream_id, ?3 key, ?4 now */
     "UPDATE messages SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
-    "attempts = attempts + 1, final = ?4, done = CASE WHEN ?4 THEN ?5 ELSE done END, "
-    FWD_KEEP("?4", "?5") ", " FWD_TRACE " WHERE rowid = ?1",
+    "attempts = attempts + 1, final = 1, done = ?4, " FWD_KEEP("1", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
+    /* SENT_OPEN (a receipt is expected): the same but still pending, and so
+     * nothing that would move the row between the partial indexes of
+     * pending and final messages (SQLite rewrites the index entries of
+     * every column an UPDATE sets, changed or not) */
+    "UPDATE messages SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
+    "attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
     /* RETRY: ?1 rowid, ?2 due, ?3 err */
     "UPDATE messages SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
     /* STATE: ?1 rowid, ?2 state, ?3 final, ?4 now, ?5 err */
@@ -225,12 +230,11 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
     if (upstream_id.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || (rc = check_line(s, line, "fwd_sent")) < 0)
         return store__err(s, STORE_EARG, "fwd_sent: a value is too long");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_SENT))) return STORE_EIO;
+    if (!(st = fwd_stmt(s, final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
     store__bind_text(st, 2, upstream_id);
     store__bind_text(st, 3, key);
-    sqlite3_bind_int(st, 4, final != 0);
-    sqlite3_bind_double(st, 5, now);
+    if (final) sqlite3_bind_double(st, 4, now);
     if ((rc = bind_common(s, st, line, now)) < 0) return rc;
     return fwd_write(s, st, "fwd_sent");
 }
