@@ -136,7 +136,7 @@ printf '%-48s %12s %9s %12s %12s\n' "path" "msgs/s" "receipts" "rcpt p50 us" "rc
 printf '%-48s %12.0f %9s %12s %12s\n' "load -> SMSC" "$DD_T" "$DD_R" "$DD_50" "$DD_99"
 printf '%-48s %12.0f %9s %12s %12s\n' "load -> gateway (own ids) -> SMSC" "$OD_T" "$OD_R" "$OD_50" "$OD_99"
 RELAYED=$(tr -d '\n ' < "$OUT/own-dlr-stats.json" | sed -n 's/.*"receipts_relayed":\([0-9]*\).*/\1/p')
-POSTED=$(tr -d '\n ' < "$OUT/own-dlr-stats.json" | sed -n 's/.*"outbox":{"posted":\([0-9]*\).*/\1/p')
+POSTED=$(tr -d '\n ' < "$OUT/own-dlr-stats.json" | grep -o '"outbox":{[^}]*"posted":[0-9]*' | sed -n 's/.*"posted":\([0-9]*\)$/\1/p' | head -n 1)
 echo "  receipts handed straight to the ESME: ${RELAYED:-?}; through the outbox: ${POSTED:-?}"
 [ -n "${PERF:-}" ] && echo "perf data of the store-and-forward gateway: $OUT/perf.data (perf report -i ...)"
 exit 0
