@@ -38,9 +38,10 @@ return { submit_sm = function(session, pdu)
         assert(smpp.post(session.system_id, { source_addr = pdu.destination_addr, destination_addr = "1115",
                                               short_message = "reply to " .. pdu.short_message }))
     end
-    if pdu.short_message:sub(1, 4) == "slow" then smpp.sleep(0.5) end
+    if pdu.short_message:sub(1, 4) == "slow" then smpp.sleep(SLOW) end
     return 0, { message_id = mid }
 end }]]
+UPSTREAM = UPSTREAM:gsub("SLOW", tostring(require("helpers.wait").scaled(0.5)))
 
 local UPSTREAM_CONF = [[return { script = 'script.lua', session = { window = 200 },
     store = { path = 'up.db', lease = 1 }, accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
@@ -188,8 +189,20 @@ describe("#integration gateway and upstream killed under load", function()
             end
             e:pump(settle)
         end
+        -- the upstream has stored all of the 20 "slow" ones sent last (their
+        -- answers come half a second later)
+        local function upstream_has_slow()
+            local first = next_text - 19
+            assert(wait_until(function()
+                e:pump(0.01)                              -- the gateway's answers: read them
+                local at = counts_of(up_dir .. "/up.db", "gw")
+                for k = first, next_text do if not at["slow" .. k] then return false end end
+                return true
+            end, 5), "the upstream did not get the slow messages")
+        end
         burst(300, 0)
-        burst(20, 0.25, "slow")                           -- stored upstream, their answers pending
+        burst(20, 0, "slow")
+        upstream_has_slow()                               -- stored upstream, their answers pending
         local kills = {}                                  -- { killed, restarted } of the gateway
         local function kill_gateway()
             local k = { killed = wire.gettime() }
@@ -210,7 +223,8 @@ describe("#integration gateway and upstream killed under load", function()
             return q and q.queued == 0 and q.accepted > 0
         end, 10), "the gateway's queue did not drain after its restart")
         burst(200, 0.05)
-        burst(20, 0.25, "slow")
+        burst(20, 0, "slow")
+        upstream_has_slow()
         kill(up)                                          -- the upstream, with its answers in flight
         burst(200, 0)
         up = server.start { conf_file = up_dir .. "/conf.lua", port = up_port }
@@ -290,8 +304,8 @@ describe("#integration gateway and upstream killed under load", function()
         -- "slow" messages (answered half a second late) were caught by both
         -- kinds of window, so each check above ran
         assert.is_true(after_kill <= #kills * WINDOW, after_kill .. " duplicates after the kills")
-        assert.is_true(after_kill >= 20, "the gateway's kill caught no message in flight")
-        assert.is_true(explained >= 20, "the upstream's kill caught no answer in flight")
+        assert.is_true(after_kill >= 20, "the gateway's kill caught " .. after_kill .. " messages in flight, not 20")
+        assert.is_true(explained >= 20, "the upstream's kill caught " .. explained .. " answers in flight, not 20")
         io.stderr:write(string.format("# crash spec: %d accepted, %d at the upstream twice "
             .. "(%d after a lost answer, %d sent again after the gateway's restart)\n",
             accepted, explained + after_kill, explained, after_kill))
