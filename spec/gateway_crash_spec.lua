@@ -303,10 +303,12 @@ describe("#integration gateway and upstream killed under load", function()
             end
         end
         gst:close()
-        -- at most what was in flight on the link at each kill; and the
+        -- at most what the first kill caught on the link (the second came
+        -- with nothing under way): its window in flight, and the answers of
+        -- the turn not yet committed (a window's worth at most); and the
         -- "slow" messages (answered half a second late) were caught by both
         -- kinds of window, so each check above ran
-        assert.is_true(after_kill <= #kills * WINDOW, after_kill .. " duplicates after the kills")
+        assert.is_true(after_kill <= 2 * WINDOW, after_kill .. " duplicates after the kills")
         assert.is_true(after_kill >= 20, "the gateway's kill caught " .. after_kill .. " messages in flight, not 20")
         assert.is_true(explained >= 20, "the upstream's kill caught " .. explained .. " answers in flight, not 20")
         io.stderr:write(string.format("# crash spec: %d accepted, %d at the upstream twice "
