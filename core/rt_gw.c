@@ -228,11 +228,11 @@ static int next_id(store_t *st, char *out, size_t cap)
     int rc = store_next_id(st, "gateway", &n);
     if (rc < 0) return rc;
     switch (rt_gw_conf.id_format) {
-    case RT_GW_ID_DECIMAL:
-        return snprintf(out, cap, "%lld%010lld", node, n);
+    case RT_GW_ID_DECIMAL:           /* the node's width fixed, so no two nodes' ids can meet */
+        return snprintf(out, cap, "%010lld%010lld", node, n);
     case RT_GW_ID_UUID:
         return snprintf(out, cap, "%08llx-%04llx-4000-8000-%012llx", node, (n >> 48) & 0xffff, n & 0xffffffffffffLL);
-    default:
+    default:                          /* node first, in a fixed width: see decimal */
         return snprintf(out, cap, "%08llx%08llx", node, n);
     }
 }

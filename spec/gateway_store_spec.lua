@@ -178,6 +178,26 @@ describe("#integration store and forward", function()
         assert.equal("A", fam.smppgw_gateway_queue.samples[1].labels.upstream)
     end)
 
+    it("issues its ids in the format asked: the store's node id in a fixed width, then a counter", function()
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local shapes = { hex = "^%x%x%x%x%x%x%x%x0000000[12]$", decimal = "^%d%d%d%d%d%d%d%d%d%d000000000[12]$",
+                         uuid = "^%x%x%x%x%x%x%x%x%-0000%-4000%-8000%-00000000000[12]$" }
+        for fmt, shape in pairs(shapes) do
+            local gw = gateway({ A = port }, nil, { gateway = { own_id_format = fmt } })
+            local c = esme(gw)
+            local st1, id1 = submit(c, {})
+            local st2, id2 = submit(c, {})
+            assert.equal(ROK, st1)
+            assert.equal(ROK, st2)
+            assert.matches(shape, id1, fmt)
+            assert.matches(shape, id2, fmt)
+            assert.not_equal(id1, id2)
+            assert.equal(id1:sub(1, 8), id2:sub(1, 8))          -- the same node
+        end
+    end)
+
     it("gives the ESME a REJECTD receipt when the upstream refuses the message", function()
         local up = server.start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } } } }
         local gw = gateway { A = up.port }
