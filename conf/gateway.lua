@@ -40,14 +40,19 @@ return {
         },
     },
 
+    -- Store and forward (docs/gateway.md): a message is stored in the queue
+    -- of its upstream and the ESME answered with our id once it is stored;
+    -- the forwarder sends it, retries, fails over, and brings its receipt
+    -- back. Its life is kept in the store (GET /messages/ID, smppgw messages).
     gateway = {
-        message_id = "own",            -- "own": our own ids, unique (default); "upstream": pass its id
-                                       -- through (two upstreams may issue the same id: see README)
-        mapping_ttl = 172800,          -- seconds an id mapping lives (receipts after that are unmatched)
-        mapping_max = 1000000,
+        message_id = "own",            -- "own": our own ids, store and forward (default); "upstream": the
+                                       -- ESME waits and gets the upstream's id (see docs/gateway.md)
+        own_id_format = "hex",         -- hex | decimal | uuid: the store's node id and a persisted counter
+        validity = 172800,             -- seconds a message may wait to be forwarded (without validity_period)
         early_ttl = 60,                -- a receipt may arrive this long before its submit_sm_resp
         queue_ttl = 3600,              -- seconds receipts/MO wait in the store for an ESME's receiver
                                        -- (store.limits.outbox_per_account bounds how many)
+        retry_min = 1, retry_max = 60, -- backoff after a timeout or a lost connection (doubling)
         match = "first",               -- first matching route, or "longest" prefix
         no_route_status = "ESME_RINVDSTADR",
         -- Routes: prefix / source / system_id / service_type / pattern select

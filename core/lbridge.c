@@ -16,6 +16,7 @@
 #include <lua.h>
 
 #include "lbridge.h"
+#include "ldlr.h"
 
 #define SMPPGW_VERSION "0.1.0"
 
@@ -680,6 +681,7 @@ int luaopen_smpp_codec(lua_State *L)
     lua_newtable(L);
     luaL_register(L, NULL, codec_funcs);
     push_tables(L);
+    ldlr_register(L);                      /* message id keys, receipt rules */
     lua_pushliteral(L, SMPPGW_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushnumber(L, PDU_DEFAULT_MAX_LEN);

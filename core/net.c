@@ -515,7 +515,14 @@ static int h_request(sess_t *s, const pdu_t *req, void *ud)
 static void h_state(sess_t *s, sess_state_t old, void *ud)
 {
     conn_t *c = ud;
+    sess_state_t st = sess_state(s);
     if (c->announced && c->net->owner->state) c->net->owner->state(c->net, s, old, c->net->ud);
+    /* a bind that completes after net_shutdown (it was under way) is
+     * undone at once: shutdown means every session unbinds */
+    if (c->net->shutting_down && (st == SESS_BOUND_TX || st == SESS_BOUND_RX || st == SESS_BOUND_TRX)) {
+        sess_unbind(s, uv_now(c->net->loop));
+        net__mark_dirty(c);
+    }
 }
 
 static void h_output(sess_t *s, void *ud)

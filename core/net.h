@@ -94,7 +94,10 @@ int      net_is_paused(const sess_t *s);
 uint64_t net_pauses_of(const sess_t *s);
 
 /* Graceful stop: listeners close, bound sessions unbind, others close. The
- * loop ends once every session is gone (unless the owner keeps handles). */
+ * loop ends once every session is gone (unless the owner keeps handles).
+ * From then on net_connect refuses (UV_ECANCELED), a connect under way
+ * gives up when it completes, and a bind that completes is unbound at
+ * once: nothing new can hold the exit. */
 void net_shutdown(net_t *n);
 int  net_is_shutting_down(const net_t *n);
 

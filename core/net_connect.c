@@ -85,6 +85,7 @@ static void on_connect(uv_connect_t *req, int status)
 {
     connect_req_t *r = req->data;
     conn_t *c = r->c;
+    if (status == 0 && c->net->shutting_down) status = UV_ECANCELED;   /* started before the shutdown */
     if (status == 0 && c->sess && !c->closing) {
         c->connecting = NULL;
         connect_req_free(r);
@@ -140,6 +141,7 @@ int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
     conn_t *c;
     int rc;
     if (port <= 0 || port > 65535) return UV_EINVAL;
+    if (n->shutting_down) return UV_ECANCELED;      /* a connection now would hold the exit */
     if (!(r = calloc(1, sizeof *r))) return UV_ENOMEM;
     if (!(c = net__conn_new(n, side, cfg, &rc))) {
         free(r);

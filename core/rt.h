@@ -17,6 +17,9 @@
  *                checkpoints, core.time, core.store_stats
  *   rt_acct.c    accounts: the bound sessions of each system_id
  *   rt_outbox.c  core.post and the per-account deliverers of the outbox
+ *   rt_gw.c      the store-and-forward gateway: links, stored messages, events
+ *   rt_fwd.c     ... the forwarder of each upstream link
+ *   rt_gw_rcpt.c ... receipts from upstreams matched and sent on
  *   rt_serve.c   serve loop, signals, the module table
  *
  * Who owns what: `rt` below owns the registry refs it lists (each released

@@ -355,10 +355,9 @@ static int l_post(lua_State *L)
     size_t alen;
     const char *account = luaL_checklstring(L, 1, &alen), *why;
     store_t *st = rt_store();
-    store_str_t acct, bytes, ref = { NULL, 0 };
-    double ttl = ob.ttl, delay = 0, now = rt_time();
+    store_str_t bytes, ref = { NULL, 0 };
+    double ttl = ob.ttl, delay = 0;
     long long rowid;
-    rt_acct_t *a;
     long n;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "smpp.post: no store in use (serve{store =})");
@@ -376,11 +375,9 @@ static int l_post(lua_State *L)
         return luaL_argerror(L, 3, "a table of options { ref =, ttl =, delay = }");
     }
     if ((n = encode(&why)) < 0) return luaL_error(L, "smpp.post: %s", why);
-    acct.p = account;
-    acct.n = alen;
     bytes.p = (const char *)ob.buf;
     bytes.n = (size_t)n;
-    rowid = store_outbox_push(st, acct, bytes, ref, now + delay, now + ttl);
+    rowid = rt_outbox_post(account, alen, bytes, ref, delay, ttl);
     if (rowid < 0) {
         lua_pushnil(L);
         if (rowid == STORE_EFULL) lua_pushliteral(L, "full");
@@ -388,14 +385,30 @@ static int l_post(lua_State *L)
         lua_pushstring(L, store_errmsg(st));
         return 3;
     }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, store_str_t ref, double delay, double ttl)
+{
+    store_t *st = rt_store();
+    store_str_t acct;
+    double now = rt_time();
+    long long rowid;
+    rt_acct_t *a;
+    if (!st) return STORE_EIO;
+    if (ttl < 0) ttl = ob.ttl;
+    acct.p = account;
+    acct.n = alen;
+    rowid = store_outbox_push(st, acct, pdu, ref, now + delay, now + ttl);
+    if (rowid < 0) return rowid;
     ob.posted++;
     if ((a = rt_acct_get(account, alen, 1)) != NULL) {
         a->posted++;
         if (delay > 0) wake_at(a, now + delay);
         else rt_acct_wake(a);
     }
-    lua_pushboolean(L, 1);
-    return 1;
+    return rowid;
 }
 
 #define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))

@@ -19,6 +19,7 @@
 #include "rt_sess.h"
 #include "rt_stats.h"
 #include "rt_acct.h"
+#include "rt_gw.h"
 #include "rt_outbox.h"
 #include "rt_store.h"
 #include "rt_task.h"
@@ -68,6 +69,7 @@ static void on_drained(net_t *n, void *ud)
     rt_timer_close_all();
     rt_store_close();
     rt_outbox_close();
+    rt_gw_close();
     signals_close();
 }
 
@@ -88,13 +90,23 @@ static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     sess_owner.closed(n, s, reason, ud);
 }
 
+/* An upstream link's receipts are matched by the gateway in C; every
+ * other request goes to the script's handlers. */
+static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
+{
+    if (rt_gw_request(s, req)) return SESS_TAKEN;
+    return sess_owner.request(n, s, req, ud);
+}
+
 /* The end of every loop turn, before output is written: the turn's writes
- * are committed, then what the turn answered goes out. */
+ * are committed, then what the turn answered goes out, and the messages
+ * the commit stored are forwarded and delivered. */
 static void on_turn(net_t *n, void *ud)
 {
     (void)n;
     (void)ud;
     rt_store_turn();
+    rt_gw_turn();
     rt_outbox_turn();
 }
 
@@ -198,6 +210,7 @@ static int l_serve(lua_State *L)
     owner = sess_owner;
     owner.state = on_state;
     owner.closed = on_closed;
+    owner.request = on_request;
     owner.drained = on_drained;
     owner.turn = on_turn;
     {
@@ -249,6 +262,7 @@ static int l_serve(lua_State *L)
     rt_store_start(L, lua_gettop(L));
     lua_pop(L, 1);
     rt_outbox_start(L, 1);
+    rt_gw_start();
     rt.serving = 1;
 
     lua_getfield(L, 1, "start");
@@ -261,6 +275,7 @@ static int l_serve(lua_State *L)
     on_drained(rt.net, NULL);
     rt_store_stop();
     rt_outbox_stop();
+    rt_gw_stop();
     rt_timer_free_all();
     rc = loop_close(rt.loop);
     rt_task_release_all();
@@ -283,6 +298,15 @@ static int l_shutdown(lua_State *L)
     (void)L;
     if (rt.net) net_shutdown(rt.net);      /* on_drained follows */
     return 0;
+}
+
+/* core.stopping() -> true once a signal or core.shutdown() started the
+ * stop: loops that reconnect or wait for new work end instead (a new
+ * connection is refused from then on, see net_shutdown). */
+static int l_stopping(lua_State *L)
+{
+    lua_pushboolean(L, rt.net && net_is_shutting_down(rt.net));
+    return 1;
 }
 
 /* core.log(level, message [, session]) */
@@ -329,6 +353,7 @@ static int l_clock(lua_State *L)
 static const luaL_Reg serve_lib[] = {
     {"serve", l_serve},
     {"shutdown", l_shutdown},
+    {"stopping", l_stopping},
     {"log", l_log},
     {"log_config", l_log_config},
     {"now", l_now},
@@ -350,6 +375,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_store_lib);
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
+    luaL_register(L, NULL, rt_gw_lib);
     lcrypto_register(L);
     lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

@@ -55,6 +55,8 @@ static struct {
     lost_t     lost;            /* since the last log line */
     double     lost_logged;     /* rt_time() of that line */
     char       last_error[256];
+    int        last_failed;     /* the last turn's commit failed ... */
+    uint32_t   last_fail_status;/* ... and what a held ESME_ROK became */
     /* the checkpoint running on libuv's thread pool */
     uv_work_t  ckpt;
     int        ckpt_busy;
@@ -305,6 +307,7 @@ void rt_store_turn(void)
     uint32_t fail_status = SMPP_ESME_RSYSERR;
     size_t i, n;
     int ok = 1;
+    st.last_failed = 0;
     if (s) {
         /* called every turn even without a transaction: a commit that had
          * to happen early (a block of ids) may have failed, and writes are
@@ -319,6 +322,8 @@ void rt_store_turn(void)
         if (rc < 0) {
             ok = 0;
             if (store_commit_full(s)) fail_status = SMPP_ESME_RMSGQFUL;
+            st.last_failed = 1;
+            st.last_fail_status = fail_status;
             st.failures++;
             st.lost_writes += (uint64_t)lost;
             st.held_failed += st.nheld;
@@ -334,6 +339,12 @@ void rt_store_turn(void)
     for (i = 0; i < n; i++) st.held[i].release(st.held[i].t, ok, fail_status);
     if (st.nheld > n) memmove(st.held, st.held + n, (st.nheld - n) * sizeof *st.held);
     st.nheld -= n;
+}
+
+int rt_store_committed(uint32_t *fail_status)
+{
+    if (st.last_failed && fail_status) *fail_status = st.last_fail_status;
+    return !st.last_failed;
 }
 
 void rt_store_close(void)

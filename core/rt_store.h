@@ -50,6 +50,11 @@ int rt_store_hold(rt_task_t *t, rt_store_release_fn release);
  * order they were given. */
 void rt_store_turn(void);
 
+/* Whether the last rt_store_turn() stored its turn (1; also when nothing
+ * was written), or failed (0; *fail_status then says what to answer
+ * instead of ESME_ROK, as for held answers). */
+int rt_store_committed(uint32_t *fail_status);
+
 /* Shutdown: stop the expiry timer. */
 void rt_store_close(void);
 

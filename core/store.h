@@ -309,6 +309,60 @@ long long store_early_put(store_t *s, store_str_t upstream, store_str_t key, sto
  * remove them. Returns the count or an error. */
 int store_early_take(store_t *s, store_str_t upstream, store_str_t key, store_item_fn fn, void *ud);
 
+/* -- Forward queues (store_fwd.c): the store-and-forward gateway ------------------------ */
+/* A message waits in the queue of `upstream` while its due is set; the
+ * gateway's forwarder reads the queue in (due, rowid) order from a cursor
+ * it keeps, so taking a row writes nothing: rows it has sent stay behind
+ * the cursor until the answer (store_fwd_sent: due cleared) or a retry
+ * (store_fwd_retry: a later due, after the cursor) is written. After a
+ * restart the cursor starts over, and what was sent but not answered is
+ * sent again (at least once). Writes are by rowid, each with one trace
+ * line "<now> <line>" appended as store_update() does. */
+
+/* The time of a trace line as "%.3f " writes it, faster, into buf (at
+ * least STORE_STAMP_MAX octets): its length. */
+#define STORE_STAMP_MAX 40
+size_t store_stamp(char *buf, double t);
+
+typedef struct store_fwd_row_s {
+    long long   rowid;
+    store_str_t id, account, upstream, route, notify, pdu;
+    long long   part, registered_delivery, attempts, state;
+    int         final;
+    double      due, expires, submitted;
+} store_fwd_row_t;
+typedef int (*store_fwd_fn)(const store_fwd_row_t *r, void *ud);
+
+/* Rows of upstream's queue with due <= now after the cursor (after_due,
+ * after_rowid; after_due NaN: from the start), in (due, rowid) order, at
+ * most limit. Returns the count or an error. */
+int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long after_rowid, double now,
+                   int limit, store_fwd_fn fn, void *ud);
+
+/* The newest message of upstream whose upstream_key is key (a receipt's
+ * message). Returns 1, 0 when there is none, or an error. */
+int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fwd_fn fn, void *ud);
+
+/* fn(upstream, rows) for every queue that holds rows. Returns the number
+ * of queues or an error. */
+int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, void *ud), void *ud);
+
+/* The upstream accepted it: state ENROUTE, out of the queue, attempts + 1,
+ * its upstream_id and key (key NULL: no receipt expected, none matched),
+ * final (and done = now) when nothing more is expected. Returns 1, 0 when
+ * the row is gone, or an error. */
+int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
+                   store_str_t line);
+
+/* Send it again from due (after the cursor: due > the time it was taken),
+ * attempts + 1, err = the status that made it wait. Returns 1, 0, or an
+ * error. */
+int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line);
+
+/* A new message_state (a receipt, or the gateway's own verdict); when
+ * final, out of the queue, done = now. Returns 1, 0, or an error. */
+int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line);
+
 /* -- Expiry ------------------------------------------------------------------------------ */
 
 /* What store_expire() removed. The callbacks (each may be NULL) see the

@@ -9,6 +9,9 @@
 
 #include "store.h"
 
+/* A message's trace keeps its last STORE_TRACE_MAX octets. */
+#define STORE_TRACE_MAX 4096
+
 /* -- Prepared statements ---------------------------------------------------- */
 
 /* X(name, sql): prepared once at open, reused with reset + bind. At
@@ -71,6 +74,10 @@ enum {
     STORE_NSTATEMENTS
 };
 
+/* The forward queue's statements (store_fwd.c), prepared on first use. */
+enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_SENT, STORE_FWD_SENT_OPEN, STORE_FWD_RETRY,
+       STORE_FWD_STATE, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
+
 /* -- The store ------------------------------------------------------------------ */
 
 /* A counter's block: values cur .. lim-1 are covered by a committed high
@@ -101,6 +108,7 @@ struct store_s {
     char          *path;
     sqlite3_stmt  *st[STORE_NSTATEMENTS];
     store_upd_t    upd[STORE_UPD_CACHE];
+    sqlite3_stmt  *fwd[STORE_FWD_NSTMT];  /* store_fwd.c's, NULL until used */
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
@@ -180,5 +188,6 @@ void store__acct_free(store_t *s);
 int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x);
 int store__expire_queues(store_t *s, double now, int batch, store_expiry_t *x);
 void store__upd_free(store_t *s);
+void store__fwd_free(store_t *s);
 
 #endif /* SMPPGW_STORE_INT_H */

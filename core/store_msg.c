@@ -10,7 +10,7 @@
 
 #include "store_int.h"
 
-#define TRACE_MAX 4096      /* a message's trace keeps its last 4 KiB */
+#define TRACE_MAX STORE_TRACE_MAX
 
 /* parameters of update statements after the columns' own ?1 .. ?NCOLS */
 enum { P_ID = 41, P_PART, P_TRACE, P_TTL };

@@ -7,7 +7,7 @@ local security = require "smpp.security"
 local VERBS = {
     decode = "usage: smppgw decode", encode = "usage: smppgw encode", run = "usage: smppgw %[run%]",
     check = "usage: smppgw check", send = "usage: smppgw send", passwd = "usage: smppgw passwd",
-    bench = "usage: smppgw bench",
+    bench = "usage: smppgw bench", messages = "usage: smppgw messages",
 }
 
 describe("smppgw VERB --help", function()

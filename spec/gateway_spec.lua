@@ -129,7 +129,7 @@ end)
 describe("#integration gateway failover and reconnect", function()
     setup(function() start_all() end)
 
-    it("fails over to B while A is down, and uses A again once it is back", function()
+    it("fails over to B while A is down, keeps A's messages until it is back, then uses A again", function()
         local c = esme()
         local st, mid = submit(c, "1555")
         assert.equal(ROK, st)
@@ -137,16 +137,20 @@ describe("#integration gateway failover and reconnect", function()
         A:kill()
         assert.is_true(GW:wait_log("upstream A: bind 1 down", 5))
         for _ = 1, 5 do
-            st = submit(c, "1555")
+            st = submit(c, "1555", { registered_delivery = 1 })
             assert.equal(ROK, st)
+            assert.equal("DELIVRD", deliver(c, 5).short_message:match("stat:(%u+)"))   -- through B
         end
-        -- messages for A alone wait `wait` (0.3 s), then get ESME_RMSGQFUL
-        st = submit(c, "447700900123")
-        assert.equal(0x14, st)
-        -- A comes back on the same port: the gateway binds again
+        -- a message for A alone is stored and answered: it waits in A's queue
+        st, mid = submit(c, "447700900123", { registered_delivery = 1, short_message = "waited for A" })
+        assert.equal(ROK, st)
+        -- A comes back on the same port: the gateway binds again and sends it
         A = server.start { conf = smsc_conf("decimal"), port = a_port }
         wait_until(function() return GW:count_log("upstream A: bind 1 up") >= 2 end)
         assert.equal(2, GW:count_log("upstream A: bind 1 up"))
+        local d = deliver(c, 5)
+        assert.equal(mid .. "\0", d.tlvs[0x001E])
+        assert.matches("stat:DELIVRD", d.short_message)
         st = submit(c, "447700900123")
         assert.equal(ROK, st)
         c:close()
@@ -171,7 +175,7 @@ describe("#integration gateway throttling answers", function()
             if st == ROK then ok = ok + 1 end
         end
         assert.equal(4, ok)                            -- none lost to the throttling
-        assert.is_true(GW:wait_log("route throttled: slowA answered ESME_RTHROTTLED, trying B", 1))
+        assert.is_true(GW:wait_log("route throttled: sent to slowA %(session %d+, attempt 1%): ESME_RTHROTTLED; trying B", 1))
         c:close()
     end)
 end)

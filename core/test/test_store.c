@@ -355,6 +355,116 @@ static void due_and_lease(void)
     store_close(s);
 }
 
+/* -- Forward queues -------------------------------------------------------------------- */
+
+typedef struct fseen_s {
+    int       n;
+    long long rowid[16];
+    char      ids[16][16];
+    double    due[16];
+} fseen_t;
+
+static int fsee(const store_fwd_row_t *r, void *ud)
+{
+    fseen_t *v = ud;
+    if (v->n < 16) {
+        v->rowid[v->n] = r->rowid;
+        v->due[v->n] = r->due;
+        snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)r->id.n, r->id.p);
+    }
+    v->n++;
+    return 0;
+}
+
+static void count_queue(store_str_t up, long long n, void *ud)
+{
+    if (up.n == 2 && memcmp(up.p, "up", 2) == 0) *(long long *)ud = n;
+}
+
+/* A message queued for `up` from `due`. */
+static void queue(store_t *s, const char *id, const char *up, double due)
+{
+    store_change_t c;
+    put(s, id, 0, 1);
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.mask = STORE_BIT(due) | STORE_BIT(upstream);
+    c.v.due = due;
+    c.v.upstream = S(up);
+    CHECK_EQ(store_update(s, S(id), &c), 1);
+}
+
+static void stamp_as_printf(void)
+{
+    static const double t[] = { 0, 0.0005, 1.25, 21, 1733067864.588, 1733067864.0004, 99999.9999, -1, 1e16 };
+    char a[STORE_STAMP_MAX], b[64];
+    size_t i, n;
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        n = store_stamp(a, t[i]);
+        snprintf(b, sizeof b, "%.3f ", t[i]);
+        CHECK_EQ(n, strlen(a));
+        if (strcmp(a, b) != 0) printf("  stamp %.6f: \"%s\" vs \"%s\"\n", t[i], a, b);
+        CHECK(strcmp(a, b) == 0);
+    }
+}
+
+static void forward_queue_by_cursor(void)
+{
+    store_t *s = open_at(":memory:");
+    fseen_t v;
+    seen_t m;
+    long long queued = 0;
+    CHECK(s);
+    if (!s) return;
+    queue(s, "q1", "up", 10);
+    queue(s, "q2", "up", 10);          /* the same due: rowid decides */
+    queue(s, "q3", "up", 5);
+    queue(s, "q4", "other", 1);
+    queue(s, "q5", "up", 50);          /* not due yet */
+    CHECK_EQ(store_commit(s, NULL), 10);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 20, 2, fsee, &v), 2);
+    CHECK(strcmp(v.ids[0], "q3") == 0 && strcmp(v.ids[1], "q1") == 0);
+    /* taking wrote nothing: the next take goes on from the cursor */
+    CHECK(!store_in_txn(s));
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), 10, 1, 20, 10, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "q2") == 0);
+    CHECK_EQ(store_fwd_counts(s, count_queue, &queued), 2);
+    CHECK_EQ(queued, 4);
+    /* the answer takes q1 out of the queue; a retry puts q3 after the cursor */
+    CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, S("sent to up, accepted as U-7")), 1);
+    CHECK_EQ(store_fwd_retry(s, 3, 30, 0x58, 21, S("up answered ESME_RTHROTTLED")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 40, 10, fsee, &v), 2);
+    CHECK(strcmp(v.ids[0], "q2") == 0 && strcmp(v.ids[1], "q3") == 0);
+    CHECK(v.due[1] == 30);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "q1") == 0);
+    CHECK_EQ(store_fwd_by_key(s, S("other"), S("7"), NULL, NULL), 0);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
+    CHECK_EQ(m.state[0], 1);
+    CHECK(isnan(m.due[0]));
+    CHECK(strstr(m.trace, "21.000 sent to up, accepted as U-7\n") != NULL);
+    CHECK(!m.final);
+    /* a final state: done, kept trace_ttl (100) after it */
+    CHECK_EQ(store_fwd_state(s, 1, 2, 1, 0, 60, S("receipt DELIVRD")), 1);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
+    CHECK(m.final && m.keep == 160);
+    CHECK(strstr(m.trace, "60.000 receipt DELIVRD") != NULL);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q3"), 0, see, &m), 1);
+    CHECK(strstr(m.trace, "up answered ESME_RTHROTTLED") != NULL);
+    CHECK_EQ(store_fwd_sent(s, 999, S("x"), S(NULL), 1, 1, S("gone")), 0);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 1, STORE_BATCH_MAX + 1, NULL, NULL), STORE_EARG);
+    CHECK_EQ(store_commit(s, NULL), 3);            /* sent, retry, state; the miss wrote nothing */
+    store_close(s);
+}
+
 /* -- Bounds ---------------------------------------------------------------------------- */
 
 static void bound_messages_evicts_final_only(void)
@@ -993,6 +1103,8 @@ int main(void)
     TEST(update_masks_and_trace);
     TEST(lookups);
     TEST(due_and_lease);
+    TEST(forward_queue_by_cursor);
+    TEST(stamp_as_printf);
     TEST(bound_messages_evicts_final_only);
     TEST(bound_outbox_and_early);
     TEST(outbox_take_ack_retry);

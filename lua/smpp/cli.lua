@@ -36,6 +36,10 @@ commands:
                     waits for the receipts, --listen prints receipts and MO
                     as they come (smppgw send --help); exit 1 on any failure
                     with the status name.
+  messages CONFIG ID | CONFIG --account A [--state S] [--since T]
+                    a stored message and its trace (where is my message?),
+                    or an account's messages by state and time
+                    (smppgw messages --help).
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
@@ -89,6 +93,21 @@ unbind every session first; SIGHUP reloads it.
 usage: smppgw check [CONFIG] [-l HOST:PORT]...
 Validate the configuration (default conf/smppgw.lua) and load its script;
 print a summary, or every wrong key and exit 1.
+]],
+    messages = [[
+usage: smppgw messages [CONFIG] ID [--json] [--store PATH]
+       smppgw messages [CONFIG] --account A [--state S] [--since T] [--until T]
+                       [--limit N] [--json] [--store PATH]
+Read the store of a configuration (default conf/smppgw.lua; --store PATH
+another file), while it runs or not. With an ID: that message, its state,
+route, upstream and ids, and its trace (accepted from whom, each attempt
+and its answer, the receipt, the delivery to the ESME). With --account:
+that account's messages submitted in [since, until), oldest first, at most
+--limit (default 100). A state is a name (SCHEDULED, ENROUTE, DELIVERED,
+EXPIRED, REJECTED ...) or a stat word (DELIVRD ...); a time is seconds
+since the epoch, an age (90s, 15m, 2h, 7d) or 2026-12-01T16:00:00Z. --json
+prints what GET /messages/ID and GET /messages answer. Exit 1 when there
+is no such message or the store cannot be opened, 2 on bad arguments.
 ]],
     passwd = [[
 usage: smppgw passwd [--] [PASSWORD]
@@ -325,6 +344,110 @@ function M.check(args)
     return 0
 end
 
+-- messages [CONFIG] ID | [CONFIG] --account A [--state S] [--since T] [--until T] [--limit N]
+local function messages_args(args)
+    local o, i = { q = {} }, 2
+    local takes = { ["--account"] = "account", ["--state"] = "state", ["--since"] = "since",
+                    ["--until"] = "until", ["--limit"] = "limit" }
+    while i <= #args do
+        local a = args[i]
+        if takes[a] then
+            if not args[i + 1] then return nil, a .. " needs a value" end
+            o.q[takes[a]] = args[i + 1]
+            i = i + 2
+        elseif a == "--store" then
+            if not args[i + 1] then return nil, a .. " needs a PATH" end
+            o.store = args[i + 1]
+            i = i + 2
+        elseif a == "--json" then
+            o.json = true
+            i = i + 1
+        elseif a:sub(1, 1) == "-" then
+            return nil, "unknown option " .. a
+        elseif a:match("%.lua$") and not o.conf then
+            o.conf = a
+            i = i + 1
+        elseif o.id then
+            return nil, "one message id only (got " .. o.id .. " and " .. a .. ")"
+        else
+            o.id = a
+            i = i + 1
+        end
+    end
+    if not o.id and not o.q.account then return nil, "give a message ID, or --account to list" end
+    if o.id and next(o.q) then return nil, "an ID, or --account and its filters: not both" end
+    o.conf = o.conf or "conf/smppgw.lua"
+    return o
+end
+
+local function show_message(v)
+    local out = {}
+    local function add(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
+    add("message %s%s: %s%s", v.message_id, (v.part or 0) > 0 and (" part " .. v.part) or "", v.state,
+        v.final and " (final)" or "")
+    add("  account %s, from %s to %s, route %s, upstream %s%s, %d attempt%s", tostring(v.account),
+        tostring(v.from), tostring(v.to), v.route and ("'" .. v.route .. "'") or "-", tostring(v.upstream or "-"),
+        v.upstream_id and (" as " .. v.upstream_id) or "", v.attempts or 0, v.attempts == 1 and "" or "s")
+    add("  submitted %s%s%s", tostring(v.submitted_time), v.done_time and (", done " .. v.done_time) or "",
+        v.error and string.format(", error %d", v.error) or "")
+    for _, t in ipairs(v.trace or {}) do add("  %s  %s", t.time or "?", t.event) end
+    return table.concat(out, "\n") .. "\n"
+end
+
+function M.messages(args)
+    local o, why = messages_args(args)
+    if not o then
+        err("smppgw messages: %s", why)
+        io.stderr:write(VERB_USAGE.messages)
+        return 2
+    end
+    local server = require("smpp.server")
+    local conf, cerr = require("smpp.config").load(o.conf)
+    if not conf then
+        err("%s", cerr)
+        return 1
+    end
+    if o.store then
+        local path = o.store
+        if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+        local section = {}
+        for k, v in pairs(conf.store or {}) do section[k] = v end
+        section.path = path
+        conf.store = section
+    end
+    local st, serr = server.open_store(conf, o.conf)
+    if not st then
+        err("%s", serr)
+        return 1
+    end
+    local messages = require("smpp.messages")
+    local v, lerr
+    if o.id then v = messages.get(st, o.id)
+    else v, lerr = messages.list(st, o.q, os.time()) end
+    st:close()
+    if o.id and not v then
+        err("smppgw messages: no message %s in the store", o.id)
+        return 1
+    end
+    if not v then
+        err("smppgw messages: %s", lerr)
+        return 2
+    end
+    if o.json then
+        io.stdout:write(json.encode(v), "\n")
+    elseif o.id then
+        for _, p in ipairs(v.parts or { v }) do io.stdout:write(show_message(p)) end
+    else
+        for _, m in ipairs(v.messages) do
+            io.stdout:write(string.format("%s  %-9s %s  %s -> %s  %s%s\n", m.message_id, m.state,
+                tostring(m.submitted_time), tostring(m.from), tostring(m.to), tostring(m.upstream or "-"),
+                m.upstream_id and (" " .. m.upstream_id) or ""))
+        end
+        io.stdout:write(string.format("%d message%s\n", v.count, v.count == 1 and "" or "s"))
+    end
+    return 0
+end
+
 -- passwd [--] [PASSWORD]
 function M.passwd(args)
     local pw, i = nil, 2
@@ -382,7 +505,8 @@ function M.main(args)
     elseif verb == "--version" or verb == "-V" then
         io.stdout:write("smppgw ", smpp.version, " (SMPP 3.4)\n")
         return 0
-    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" or verb == "passwd" then
+    elseif verb == "decode" or verb == "encode" or verb == "run" or verb == "check" or verb == "passwd"
+        or verb == "messages" then
         return M[verb](args)
     elseif verb == "send" then
         return require("smpp.send").run(args)

@@ -76,7 +76,10 @@ local schema = {
             bind_refused_delay = { type = "number", min = 0.01, doc = "delay after a refused bind" },
             throttle_backoff = { type = "number", min = 0, doc = "pause after ESME_RTHROTTLED/ESME_RMSGQFUL" },
             throttle_retries = { type = "integer", min = 0, doc = "resends after a throttle answer" },
-            wait = { type = "number", min = 0, doc = "how long a message waits for the link to be usable" },
+            wait = { type = "number", min = 0, doc = "seconds the link may be unusable before its queued messages "
+                        .. "fail over to another upstream of their route" },
+            max_queue = { type = "integer", min = 0, doc = "messages waiting in this link's queue in the store; past it "
+                             .. "new ones get ESME_RMSGQFUL (0: only store.limits.messages bounds it)" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
             id_format = { type = "table", fields = {
                 resp = { type = "enum", values = { "string", "decimal", "hex" },

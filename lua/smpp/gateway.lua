@@ -1,14 +1,21 @@
--- smpp.gateway -- what a gateway script needs beyond routing: forwarding
--- through a route's upstreams (failover, round robin, weighted, least
--- outstanding), the message id map, receipts mapped back to ESMEs, and
--- delivery to ESMEs through their outbox in the store (smpp.post: kept
--- for the account until one of its receivers takes it).
+-- smpp.gateway -- the gateway's policy, in Lua: which upstream of a route
+-- a message is queued for (the route's strategy), what the forwarder asks
+-- to decide (failover, refusals, expiry: core/rt_fwd.c raises them as
+-- events), the receipts the gateway writes itself (EXPIRED, REJECTD), MO to
+-- accounts, POST /send, and the "upstream" id policy. The hot path is C:
+-- the message is stored in the upstream's queue (core.gw_queue) and the
+-- ESME answered after the commit; the forwarder sends it, writes the
+-- answer, and matches receipts through the store (docs/gateway.md).
+-- Nothing about a message is kept in Lua.
 local smpp = require "smpp"
 local core = require "smpp.core"
 local upstream = require "smpp.upstream"
-local msgid = require "smpp.msgid"
 local receipt = require "smpp.receipt"
 local ratelimit = require "smpp.ratelimit"
+local store = require "smpp.store"
+local stime = require "smpp.time"
+local text = require "smpp.text"
+local messages = require "smpp.messages"
 local http = require "smpp.http"
 
 local S = smpp.status
@@ -17,38 +24,75 @@ local random = math.random
 local M = {}
 
 local opt = {
-    message_id = "own",        -- "own": issue ours; "upstream": pass its id through
-    mapping_ttl = 172800,      -- seconds a forwarded message's id mapping is kept
-    mapping_max = 1000000,     -- most mappings kept (oldest dropped first)
-    early_ttl = 60,            -- seconds a receipt waits for its submit_sm_resp
+    message_id = "own",        -- "own": issue ours, store and forward; "upstream": pass its id through
+    own_id_format = "hex",     -- hex | decimal | uuid (the store's node id and counter either way)
+    validity = 172800,         -- seconds a message may wait to be forwarded without validity_period
+    max_validity = 0,          -- longest validity an ESME may ask for (0: any)
+    early_ttl = 60,            -- seconds a receipt waits for its message's answer
     queue_ttl = 3600,          -- seconds a receipt or MO waits for the ESME's receiver
+    retry_min = 1,             -- backoff of a message sent again (timeout, lost connection) ...
+    retry_max = 60,            -- ... doubling up to this
 }
 
-local stats = {
-    forwarded = 0, no_route = 0, not_sent = 0, failed = 0, upstream_error = 0, throttled = 0,
-    receipts = 0, receipts_early = 0, receipts_unmatched = 0, mo = 0, mo_no_route = 0,
-    queued = 0, undeliverable = 0,
+-- Counted here: what the Lua side decides (the C side counts the rest:
+-- core.gw_stats, per upstream).
+local counts = {
+    queued = 0, no_route = 0, not_queued = 0, throttled = 0, failed_over = 0, refused = 0, expired = 0,
+    receipts_generated = 0, mo = 0, mo_no_route = 0, mo_not_queued = 0, forwarded_upstream = 0,
+    upstream_error = 0, not_sent = 0, failed = 0,
 }
-M.stats = stats
 
-local now = core.clock
+-- stats() -> the counters above and the forwarder's (queues, per upstream).
+function M.stats()
+    local out = {}
+    for k, v in pairs(counts) do out[k] = v end
+    local ok, c = pcall(core.gw_stats)
+    if ok and c then
+        out.stored, out.held_answers, out.events_failed = c.stored, c.held, c.events_failed
+        out.refused_full, out.refused_io = c.refused_full, c.refused_io
+        out.queues = c.links
+    end
+    return out
+end
+M.counts = counts
 
--- configure(gateway_section): options (see conf/gateway.lua).
+-- -- Settings ----------------------------------------------------------------------
+
+local on_event
+
+-- configure(gateway_section): options (conf/gateway.lua lists them).
 function M.configure(o)
     for k, v in pairs(o or {}) do if opt[k] ~= nil then opt[k] = v end end
-    M.own_id = msgid.generator { format = o and o.own_id_format or "hex" }
-    -- levels beside their ceilings in /stats and /metrics (what waits for
-    -- an ESME's receiver is in the store's outbox: /stats store and accounts)
-    smpp.gauge("gateway_id_mappings", function() return M.mapping_count() end, opt.mapping_max)
+    M.message_id = opt.message_id
 end
 
--- -- Forwarding -----------------------------------------------------------------------
+-- start(): the runtime's side of the settings (when serving starts, and
+-- again after a reload).
+function M.start()
+    core.gw_start { on_event = on_event, early_ttl = opt.early_ttl, queue_ttl = opt.queue_ttl,
+                    retry_min = opt.retry_min, retry_max = opt.retry_max, id_format = opt.own_id_format }
+end
+
+-- set_routes(list): the routes in force (a router's), by name: the
+-- forwarder's events name a message's route, failover reads its upstreams.
+function M.set_routes(list)
+    local by_name = {}
+    for _, r in ipairs(list or {}) do by_name[r.name] = r end
+    M.routes = by_name
+end
+
+-- -- Choosing an upstream ---------------------------------------------------------------
 
 local turns = {}           -- route name -> round robin position
 local route_buckets = {}   -- route name -> token bucket
 
+local function usable(name)
+    local l = upstream.get(name)
+    return l ~= nil and l:usable()
+end
+
 -- candidates(route) -> the route's upstreams in the order its strategy
--- tries them (exposed for the specs).
+-- tries them (usable ones first is the caller's part).
 local function candidates(route)
     local to, n = route.to, #route.to
     if n == 1 then return to end
@@ -69,52 +113,107 @@ local function candidates(route)
         for i = 1, n do if i ~= first then order[#order + 1] = to[i] end end
     elseif route.strategy == "least_outstanding" then
         for i = 1, n do order[i] = to[i] end
-        local function load(name)
-            local l = upstream.get(name)
-            return l and l:usable() and l:outstanding() or math.huge
-        end
-        table.sort(order, function(a, b) return load(a) < load(b) end)
+        local load = {}
+        for _, name in ipairs(order) do load[name] = core.gw_load(name) end
+        table.sort(order, function(a, b) return load[a] < load[b] end)
     else
         order = to                  -- failover: in the order given
     end
     return order
 end
-
 M.candidates = candidates
+
+-- pick(route) -> the upstream whose queue a new message goes to: the
+-- first candidate whose link is usable now, else the first candidate (the
+-- message waits in its queue until the link is back, or another takes it).
+function M.pick(route)
+    local order = candidates(route)
+    for _, name in ipairs(order) do
+        if usable(name) then return name end
+    end
+    return order[1]
+end
+
+-- A route's own rate limit: true when the message may go.
+local function route_allows(route)
+    if not (route.rate and route.rate > 0) then return true end
+    local b = route_buckets[route.name]
+    if not b or b.rate ~= route.rate then
+        b = ratelimit.bucket(route.rate, route.burst or route.rate, smpp.clock)
+        route_buckets[route.name] = b
+    end
+    return b:take(1)
+end
 
 local function status_set(list)
     local set = {}
     for _, name in ipairs(list or {}) do set[S[name] or -1] = true end
     return set
 end
-
--- forward(route, pdu) -> response, link name | nil, status, reason.
--- Tries the route's upstreams by its strategy. It moves on to the next one
--- only when the message was certainly not taken: the link is down or busy,
--- or it answered a status in route.failover_on (always ESME_RTHROTTLED and
--- ESME_RMSGQFUL once the link's own retries are spent). After a timeout or
--- a lost connection the message may have been accepted, so it is not sent
--- again (no duplicates): the ESME gets ESME_RSYSERR and may retry.
-function M.forward(route, pdu)
-    if route.rate and route.rate > 0 then
-        local b = route_buckets[route.name]
-        if not b or b.rate ~= route.rate then
-            b = ratelimit.bucket(route.rate, route.burst or route.rate, now)
-            route_buckets[route.name] = b
-        end
-        if not b:take(1) then
-            stats.throttled = stats.throttled + 1
-            return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
-        end
+local failover_sets = setmetatable({}, { __mode = "k" })   -- route -> its failover_on set (never in the route)
+local function fails_over(route, status)
+    local set = failover_sets[route]
+    if not set then
+        set = status_set(route.failover_on)
+        failover_sets[route] = set
     end
-    route._failover = route._failover or status_set(route.failover_on)
+    return set[status] == true
+end
+
+-- -- Store and forward ---------------------------------------------------------------------
+
+-- The absolute end of a message's validity (validity_period, or the
+-- gateway's default; capped at max_validity), or nil, status for a
+-- validity_period that does not parse.
+local function expiry(pdu, now)
+    local v, t = pdu.validity_period, now + opt.validity
+    if v and v ~= "" then
+        t = stime.parse(v, now)
+        if not t then return nil, S.ESME_RINVEXPIRY end
+    end
+    if opt.max_validity > 0 and t > now + opt.max_validity then t = now + opt.max_validity end
+    return t
+end
+
+-- queue(account, pdu, route, via [, notify]) -> message id | nil, status,
+-- reason: store the message in the queue of the upstream the route's
+-- strategy picks; the runtime answers after the commit and forwards it.
+-- via: the ESME's session id, or how the message came ("POST /send").
+function M.queue(account, pdu, route, via, notify)
+    if not route_allows(route) then
+        counts.throttled = counts.throttled + 1
+        return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
+    end
+    local now = smpp.time()
+    local expires, bad = expiry(pdu, now)
+    if not expires then return nil, bad, "validity_period does not parse" end
+    local id, err, detail = core.gw_queue(pdu, account, M.pick(route), route.name, expires, via, notify)
+    if not id then
+        counts.not_queued = counts.not_queued + 1
+        return nil, err == "full" and S.ESME_RMSGQFUL or S.ESME_RSYSERR, detail or err
+    end
+    counts.queued = counts.queued + 1
+    return id
+end
+
+-- -- "upstream" ids: the ESME waits for the upstream ---------------------------------------
+
+-- forward(route, pdu) -> response, link name | nil, status, reason. Tries
+-- the route's upstreams by its strategy, moving on only when the message
+-- was certainly not taken (link down or busy, or a status in failover_on;
+-- ESME_RTHROTTLED and ESME_RMSGQFUL once the link's own retries are
+-- spent). After a timeout or a lost connection the message may have been
+-- accepted, so it is not sent again: the ESME gets ESME_RSYSERR.
+function M.forward(route, pdu)
+    if not route_allows(route) then
+        counts.throttled = counts.throttled + 1
+        return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
+    end
     local order = candidates(route)
     local last_status, last_reason = S.ESME_RMSGQFUL, "no upstream available"
     for i, name in ipairs(order) do
         local link = upstream.get(name)
         if link then
-            -- only the last candidate waits for its link; earlier ones are
-            -- skipped at once when unusable
             local last = i == #order
             if not last and not link:usable() then
                 last_reason = name .. " unusable"
@@ -122,7 +221,7 @@ function M.forward(route, pdu)
                 local resp, err = link:send(pdu, not last and { wait = 0 } or nil)
                 if resp then
                     local st = resp.command_status
-                    if st == 0 or not (route._failover[st] or st == S.ESME_RTHROTTLED or st == S.ESME_RMSGQFUL) then
+                    if st == 0 or not (fails_over(route, st) or st == S.ESME_RTHROTTLED or st == S.ESME_RMSGQFUL) then
                         return resp, name
                     end
                     last_status, last_reason = st, name .. " answered " .. (smpp.status_name(st) or st)
@@ -132,7 +231,7 @@ function M.forward(route, pdu)
                 elseif err == "link down" or err == "link busy" then
                     last_status, last_reason = S.ESME_RMSGQFUL, name .. ": " .. err
                 else
-                    stats.failed = stats.failed + 1
+                    counts.failed = counts.failed + 1
                     return nil, S.ESME_RSYSERR, name .. ": " .. tostring(err)
                 end
             end
@@ -140,88 +239,157 @@ function M.forward(route, pdu)
             last_reason = "no upstream named " .. name
         end
     end
-    if last_status == S.ESME_RMSGQFUL then stats.not_sent = stats.not_sent + 1
-    else stats.upstream_error = stats.upstream_error + 1 end
+    if last_status == S.ESME_RMSGQFUL then counts.not_sent = counts.not_sent + 1
+    else counts.upstream_error = counts.upstream_error + 1 end
     return nil, last_status, last_reason
 end
 
--- -- The id map ------------------------------------------------------------------------
--- key: link name .. " " .. normalized upstream id -> mapping
-
--- fifo[fifo_first..fifo_last]: keys oldest first (explicit indexes: # is
--- undefined once the front has been cleared)
-local map, fifo, fifo_first, fifo_last, map_count = {}, {}, 1, 0, 0
-local early = {}           -- key -> list of {pdu, link, at}: receipts ahead of their mapping
-
--- The formats link `link` declared for its ids (upstreams[].id_format):
--- resp (submit_sm_resp), receipt (the id: field of a receipt's text) and
--- tlv (receipted_message_id); each defaults to resp, resp to "string".
-local function id_format(link, where)
-    local l = upstream.get(link)
-    local f = l and l.conf.id_format
-    if not f then return "string" end
-    return f[where] or f.resp or "string"
+-- pass_through(account, pdu, route, via [, notify]) -> the upstream's id
+-- | nil, status, reason: message_id = "upstream". The message is stored
+-- under that id after the upstream accepted it (its receipts are matched
+-- through the store like any other).
+function M.pass_through(account, pdu, route, via, notify)
+    local resp, link, reason = M.forward(route, pdu)
+    if not resp then return nil, link, reason end
+    if resp.command_status ~= 0 then return nil, resp.command_status, "upstream refused" end
+    local now = smpp.time()
+    local id, err, detail = core.gw_record(pdu, { account = account, upstream = link, route = route.name,
+        expires = expiry(pdu, now) or now + opt.validity, upstream_id = resp.message_id or "", notify = notify,
+        trace = string.format("accepted from %s (%s), route '%s', sent to %s: accepted as %s", account,
+            type(via) == "number" and "session " .. via or tostring(via), route.name, link,
+            tostring(resp.message_id)) })
+    if not id then
+        counts.not_queued = counts.not_queued + 1
+        return nil, S.ESME_RSYSERR, "accepted upstream but not stored: " .. tostring(detail or err)
+    end
+    counts.forwarded_upstream = counts.forwarded_upstream + 1
+    return id, resp
 end
 
--- The map key of an upstream id: the link, and the id read in the format
--- the link declared for the place it came from. Ids are matched exactly
--- by this key and only within the link that issued them.
-local function key(link, id, where) return link .. " " .. msgid.key(id, id_format(link, where)) end
-
-local function expire()
-    local t = now()
-    while fifo_first <= fifo_last do
-        local k = fifo[fifo_first]
-        local m = map[k]
-        if m and m.expires > t and map_count <= opt.mapping_max then break end
-        if m then
-            map[k] = nil
-            map_count = map_count - 1
-        end
-        fifo[fifo_first] = nil
-        fifo_first = fifo_first + 1
+-- submit(account, pdu, route, via [, notify]) -> message id | nil,
+-- status, reason, whichever the id policy.
+function M.submit(account, pdu, route, via, notify)
+    if opt.message_id == "upstream" then
+        local id, st, reason = M.pass_through(account, pdu, route, via, notify)
+        return id, st, reason
     end
-    for k, list in pairs(early) do
-        for i = #list, 1, -1 do
-            if t - list[i].at > opt.early_ttl then
-                stats.receipts_unmatched = stats.receipts_unmatched + 1
-                smpp.log("warn", "receipt for %s: no submit matched it within %d s", k, opt.early_ttl)
-                table.remove(list, i)
-            end
-        end
-        if #list == 0 then early[k] = nil end
+    return M.queue(account, pdu, route, via, notify)
+end
+
+-- -- Receipts the gateway writes ---------------------------------------------------------------
+
+-- Does this registered_delivery ask for a receipt of a message that ended
+-- with `state` (reference 5.2.17: 1 any final, 2 failure, 3 success)?
+local function wanted(rd, state)
+    local kind = rd % 4
+    return kind == 1 or (kind == 2 and state ~= store.state.DELIVERED)
+        or (kind == 3 and state == store.state.DELIVERED)
+end
+
+-- The first 20 characters of the message's text, ASCII only.
+local function preview(pdu)
+    local data = pdu.message_payload or pdu.short_message or ""
+    if (pdu.esm_class or 0) % 128 >= 64 and #data > 0 then data = data:sub(data:byte(1) + 2) end
+    local coding = text.coding_of(pdu.data_coding or 0, "gsm")
+    local ok, s = pcall(text.decode, data, coding)
+    s = ok and s or ""
+    return (s:gsub("[\192-\247][\128-\191]*", "?"):gsub("[^\32-\126]", "?"):sub(1, 20))
+end
+
+-- A receipt for message rec (a stored row) in final `state`, written by
+-- the gateway (the message never reached an upstream that could say).
+local function own_receipt(rec, state, err)
+    local pdu = rec.pdu and smpp.decode(rec.pdu) or {}
+    return {
+        command = "deliver_sm",
+        source_addr_ton = pdu.dest_addr_ton, source_addr_npi = pdu.dest_addr_npi, source_addr = rec.dest or "",
+        dest_addr_ton = pdu.source_addr_ton, dest_addr_npi = pdu.source_addr_npi, destination_addr = rec.source or "",
+        esm_class = 0x04, receipted_message_id = rec.id, message_state = state,
+        short_message = receipt.format { id = rec.id, sub = 1, dlvrd = 0, submit_date = rec.submitted,
+                                         done_date = smpp.time(), stat = state, err = err % 1000,
+                                         text = preview(pdu) },
+    }
+end
+
+local notify_message          -- set below (POST /send's callbacks)
+
+-- The final state the gateway gives a message (REJECTED, EXPIRED): its
+-- receipt, when the ESME asked for one, goes to the account's outbox.
+local function finish(ev, state, err, line)
+    local rec = store.get(ev.id, ev.part)
+    if rec and rec.account == "@http" then
+        notify_message(ev.id, receipt.stat_of(state))
+    elseif rec and wanted(rec.registered_delivery or 0, state) then
+        local ok, perr, detail = smpp.post(rec.account, own_receipt(rec, state, err),
+                                           { ref = rec.id, ttl = opt.queue_ttl })
+        if ok then counts.receipts_generated = counts.receipts_generated + 1
+        else smpp.log("warn", "%s receipt for %s not queued: %s", receipt.stat_of(state), ev.id, tostring(detail or perr)) end
+    end
+    return { action = "finish", state = state, err = err, line = line }
+end
+
+-- The upstreams a message was sent to, from its trace ("sent to NAME").
+local function tried(id, part)
+    local rec = store.get(id, part)
+    local set = {}
+    for name in ((rec and rec.trace) or ""):gmatch("sent to ([^%s:]+)") do set[name] = true end
+    return set, rec
+end
+
+-- Another upstream of the message's route that is usable now and, unless
+-- any_tried, was not tried; nil when there is none.
+local function alternative(ev, any_tried)
+    local route = M.routes and M.routes[ev.route]
+    if not route or #route.to < 2 then return nil end
+    local done = tried(ev.id, ev.part)
+    done[ev.upstream] = true
+    for _, name in ipairs(candidates(route)) do
+        if (any_tried or not done[name]) and name ~= ev.upstream and usable(name) then return name end
     end
 end
 
-local handle_receipt
-
--- remember(session, link, resp, pdu) -> the message_id for the ESME.
--- Records which account and ESME id the upstream's id belongs to, then
--- handles any receipt that raced ahead of this response. A message that
--- asks for no receipt (registered_delivery 0) needs no mapping.
-function M.remember(session, link, resp, pdu)
-    local up_id = resp.message_id or ""
-    local esme_id = opt.message_id == "own" and M.own_id() or up_id
-    stats.forwarded = stats.forwarded + 1
-    if pdu and (pdu.registered_delivery or 0) == 0 then return esme_id end
-    local k = key(link, up_id, "resp")
-    if not map[k] then map_count = map_count + 1 end
-    map[k] = { account = session.system_id, esme_id = esme_id, upstream = link, upstream_id = up_id,
-               expires = now() + opt.mapping_ttl }
-    fifo_last = fifo_last + 1
-    fifo[fifo_last] = k
-    if map_count > opt.mapping_max then expire() end
-    local waiting = early[k]
-    if waiting then
-        early[k] = nil
-        for _, r in ipairs(waiting) do
-            smpp.after(0, function() handle_receipt(r.link, r.pdu) end)
+-- The forwarder's events (core/rt_fwd.c): the answer is a decision, or
+-- nothing for the default (named per kind).
+on_event = function(ev)
+    if ev.kind == "refused" then
+        -- a status in the route's failover_on moves on to an upstream not
+        -- tried yet; any other refusal ends the message (REJECTED)
+        local route = M.routes and M.routes[ev.route]
+        local to = route and fails_over(route, ev.status) and alternative(ev)
+        local why = ev.detail or smpp.status_name(ev.status) or tostring(ev.status)
+        if to then
+            counts.failed_over = counts.failed_over + 1
+            smpp.log("info", "route %s: %s for %s; trying %s", ev.route, why, ev.id, to)
+            return { action = "move", upstream = to, line = why .. "; moved to " .. to }
         end
+        counts.refused = counts.refused + 1
+        return finish(ev, store.state.REJECTED, ev.status, why .. "; REJECTED")
+    elseif ev.kind == "throttled" then
+        local route = M.routes and M.routes[ev.route]
+        local to = route and fails_over(route, ev.status) and alternative(ev)
+        if to then
+            counts.failed_over = counts.failed_over + 1
+            smpp.log("info", "route %s: %s; trying %s", ev.route, ev.detail, to)
+            return { action = "move", upstream = to, line = ev.detail .. "; moved to " .. to }
+        end
+        return nil                                    -- again on the same link after its pause
+    elseif ev.kind == "stalled" then
+        -- its link cannot send for a while: another usable one of its route
+        local to = alternative(ev, true)
+        if to then
+            counts.failed_over = counts.failed_over + 1
+            return { action = "move", upstream = to, line = ev.detail .. ": moved to " .. to }
+        end
+        return nil
+    elseif ev.kind == "expired" then
+        counts.expired = counts.expired + 1
+        return finish(ev, store.state.EXPIRED, 0, "expired: " .. (ev.detail or "its validity ended"))
+    elseif ev.kind == "receipt" then
+        notify_message(ev.id, receipt.stat_of(ev.status) or "UNKNOWN", ev.detail)
     end
-    return esme_id
 end
 
--- -- Delivering to ESMEs -----------------------------------------------------------------
+-- -- MO ---------------------------------------------------------------------------------------
 
 -- The PDU to send on: the same fields without the header and derived keys.
 local function onward(pdu)
@@ -235,103 +403,36 @@ local function onward(pdu)
     return out
 end
 
--- deliver(account, pdu) -> true | nil, status: put a receipt or MO in the
--- account's outbox (the runtime hands it to a receiver of the account, now
--- or when one binds). The upstream is answered once that is stored; the
--- status is for when the outbox is full (ESME_RX_T_APPN: try later).
-function M.deliver(account, pdu)
-    if account == "@http" then         -- a message sent through POST /send
-        local id = pdu.receipted_message_id
-        local r = receipt.parse(pdu.short_message or pdu.message_payload or "") or {}
-        local m = id and http.message(id)
-        if m then
-            local rec = http.receipt(id, r.stat or receipt.stat_of(pdu.message_state or 7) or "UNKNOWN",
-                                     pdu.short_message or "")
-            if m.callback_url then      -- post it to the sender's URL
-                smpp.after(0, function()
-                    local st, perr = http.post(m.callback_url, rec)
-                    if not st or st >= 300 then
-                        smpp.log("warn", "receipt callback for %s to %s failed: %s", id, m.callback_url,
-                            tostring(st or perr))
-                    end
-                end)
-            end
-        end
-        return true
-    end
-    local ok, err, detail = smpp.post(account, pdu, { ttl = opt.queue_ttl })
-    if ok then
-        stats.queued = stats.queued + 1
-        return true
-    end
-    stats.undeliverable = stats.undeliverable + 1
-    smpp.log("warn", "%s for %s not queued: %s", pdu.command or "deliver_sm", account, tostring(detail or err))
-    return nil, S.ESME_RX_T_APPN
-end
-
--- -- Receipts and MO from upstreams ---------------------------------------------------------
-
--- Is this deliver_sm/data_sm a delivery receipt (esm_class message type
--- 0x04, or 0x20 intermediate notification)?
-function M.is_receipt(pdu)
-    local t = (pdu.esm_class or 0) % 64
-    return t - t % 4 == 0x04 or t - t % 4 == 0x20
-end
-
--- The upstream id a receipt is about, and where it was found: the
--- receipted_message_id TLV ("tlv"), else the text's id: field ("receipt").
-local function receipt_id(pdu)
-    if pdu.receipted_message_id and pdu.receipted_message_id ~= "" then return pdu.receipted_message_id, "tlv" end
-    local r = receipt.parse(pdu.short_message or pdu.message_payload or "")
-    return r and r.id, "receipt"
-end
-
-handle_receipt = function(link, pdu)
-    local id, where = receipt_id(pdu)
-    if not id then
-        stats.receipts_unmatched = stats.receipts_unmatched + 1
-        smpp.log("warn", "receipt from %s without a message id", link)
-        return
-    end
-    local k = key(link, id, where)
-    local m = map[k]
-    if not m then
-        early[k] = early[k] or {}
-        table.insert(early[k], { pdu = pdu, link = link, at = now() })
-        stats.receipts_early = stats.receipts_early + 1
-        return
-    end
-    local out = onward(pdu)
-    out.receipted_message_id = m.esme_id
-    for _, f in ipairs { "short_message", "message_payload" } do
-        if out[f] then out[f] = out[f]:gsub("([Ii][Dd]:)%S+", "%1" .. m.esme_id:gsub("%%", "%%%%"), 1) end
-    end
-    stats.receipts = stats.receipts + 1
-    return M.deliver(m.account, out)
-end
-
--- receipt(link_name, pdu) -> status for the upstream: map a receipt back
--- to the ESME's id and account and send it on (or hold it).
-function M.receipt(link, pdu)
-    local ok, st = handle_receipt(link, pdu)
-    if ok == nil and st then return st end
-    return S.ESME_ROK
-end
-
--- mo(account, pdu) -> status for the upstream: an MO message for an ESME.
+-- mo(account, pdu) -> status for the upstream: an MO message for an ESME,
+-- put in the account's outbox (kept until a receiver takes it).
 function M.mo(account, pdu)
-    stats.mo = stats.mo + 1
-    local ok, st = M.deliver(account, onward(pdu))
-    return ok and S.ESME_ROK or st
+    local ok, err, detail = smpp.post(account, onward(pdu), { ttl = opt.queue_ttl })
+    if ok then
+        counts.mo = counts.mo + 1
+        return S.ESME_ROK
+    end
+    counts.mo_not_queued = counts.mo_not_queued + 1
+    smpp.log("warn", "MO for %s not queued: %s", account, tostring(detail or err))
+    return S.ESME_RX_T_APPN
 end
 
--- Sweep expired mappings and held receipts once a minute.
-function M.start()
-    smpp.every(60, expire)
+-- -- POST /send -------------------------------------------------------------------------------
+
+-- The record of a message sent through POST /send, posted to its
+-- callback_url when its receipt (or the gateway's verdict) comes: from a
+-- task of its own, so the forwarder's decision never waits for the post.
+notify_message = function(id, stat, receipt_text)
+    local rec = store.get(id)
+    if not (rec and rec.notify) then return end
+    local v = messages.view(rec)
+    v.state = stat or v.state
+    v.receipt_text = receipt_text
+    smpp.after(0, function()
+        local st, perr = http.post(rec.notify, v)
+        if not st or st >= 300 then
+            smpp.log("warn", "receipt callback for %s to %s failed: %s", id, rec.notify, tostring(st or perr))
+        end
+    end)
 end
-
-function M.mapping_count() return map_count end
-
-M.configure()
 
 return M

@@ -1,5 +1,6 @@
 -- smpp.http -- the HTTP API and dashboard: /stats, /metrics (Prometheus),
--- /send, /messages/ID, /reload, the page at /, and routes scripts add.
+-- /send, /messages (the store's messages and their traces), /reload, the
+-- page at /, and routes scripts add.
 -- Every request runs in a task of its own, so a slow one never holds up
 -- SMPP traffic.
 local core = require "smpp.core"
@@ -9,7 +10,7 @@ local smpp = require "smpp"
 local metrics = require "smpp.metrics"
 local text = require "smpp.text"
 local store = require "smpp.store"
-local receipt = require "smpp.receipt"
+local messages = require "smpp.messages"
 
 local M = {}
 
@@ -48,63 +49,6 @@ function M.route(method, pattern, fn)
         end
     end
     routes[#routes + 1] = { method = method, pattern = anchored, fn = fn }
-end
-
--- -- Messages sent through POST /send -------------------------------------------------
--- They live in the store's messages table (account "@http"), like any
--- message: bounded by store.limits.messages, kept trace_ttl after their
--- final state, read back by GET /messages/ID.
-
-local HTTP_ACCOUNT = "@http"
-
--- remember{ message_id, to, from, callback_url, upstream, upstream_id,
--- route } -> true | nil, err: store a message sent through /send.
-function M.remember(m)
-    local now = smpp.time()
-    local ok, err = store.put { id = m.message_id, account = HTTP_ACCOUNT, source = m.from, dest = m.to,
-                                state = store.state.ENROUTE, submitted = now, upstream = m.upstream,
-                                upstream_id = m.upstream_id, route = m.route, notify = m.callback_url,
-                                trace = "accepted through POST /send"
-                                    .. (m.route and (", route '" .. m.route .. "'") or "")
-                                    .. (m.upstream and (", sent to " .. m.upstream) or "") }
-    return ok, err
-end
-
--- The stat word of a message_state (DELIVERED -> "DELIVRD").
-local function stat_word(state)
-    if state == store.state.ENROUTE or state == store.state.SCHEDULED then return "ENROUTE" end
-    return receipt.stat_of(state) or store.state_name[state] or "UNKNOWN"
-end
-
--- The record of GET /messages/ID from a stored row.
-local function view(rec)
-    local trace, last_receipt = {}, nil
-    for line in (rec.trace or ""):gmatch("[^\n]+") do
-        trace[#trace + 1] = line
-        last_receipt = line:match("^[%d.]+ receipt (.*)$") or last_receipt
-    end
-    return { message_id = rec.id, from = rec.source, to = rec.dest, state = stat_word(rec.state),
-             final = rec.final, submitted = rec.submitted, done = rec.done, callback_url = rec.notify,
-             upstream = rec.upstream, upstream_id = rec.upstream_id, route = rec.route,
-             receipt = last_receipt, trace = trace }
-end
-
--- message(id) -> the record of a message sent through /send, or nil.
-function M.message(id)
-    local rec = store.current() and store.get(id)
-    if not rec or rec.account ~= HTTP_ACCOUNT then return nil end
-    return view(rec)
-end
-
--- receipt(id, stat, text) -> the updated record: the receipt of a message
--- sent through /send (stat "DELIVRD", ...; its text goes into the trace).
-function M.receipt(id, stat, text)
-    local now = smpp.time()
-    local state = receipt.state_of(stat) or store.state.UNKNOWN
-    local final = receipt.is_final(state)
-    store.update(id, { state = state, final = final or nil, done = final and now or nil,
-                       trace = "receipt " .. text, at = now })
-    return M.message(id)
 end
 
 -- -- Input ---------------------------------------------------------------------------
@@ -199,7 +143,7 @@ function M.stats(q)
     end
     local ok, upstream = pcall(require, "smpp.upstream")
     if ok then out.upstreams = upstream.stats() end
-    if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats end
+    if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats() end
     if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     out.gauges = require("smpp.session").gauge_values()
     out.limits = server and server.limits() or {}
@@ -232,10 +176,20 @@ M.route("POST", "/send", function(req)
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     return send_fn(d)
 end)
+-- "Where is my message?": one message and its trace, or a list by
+-- account, state and time (smpp.messages).
 M.route("GET", "/messages/([^/]+)", function(req)
-    local m = M.message(req.params[1])
-    if not m then return 404, { error = "no message " .. req.params[1] .. " was sent through /send" } end
+    local st = store.current()
+    local m = st and messages.get(st, req.params[1])
+    if not m then return 404, { error = "no message " .. req.params[1] .. " in the store" } end
     return 200, m
+end)
+M.route("GET", "/messages", function(req)
+    local st = store.current()
+    if not st then return 404, { error = "no store in use" } end
+    local out, why = messages.list(st, req.query, smpp.time())
+    if not out then return 400, { error = why } end
+    return 200, out
 end)
 
 -- -- Dispatch -------------------------------------------------------------------------

@@ -53,7 +53,7 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 -- See lua/smpp/session.lua.
 for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
                      "receivers",
-                     "wait", "wake", "log",
+                     "wait", "wake", "log", "stopping",
                      "stats", "now", "clock", "time", "gauge" } do
     M[k] = session[k]
 end

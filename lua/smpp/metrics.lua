@@ -110,8 +110,35 @@ function M.render(stats)
         for _, u in ipairs(stats.upstreams) do sample("smppgw_upstream_reconnects_total", { upstream = u.name }, u.reconnects) end
     end
     if stats.gateway then
-        family("smppgw_gateway_events_total", "counter", "Gateway outcomes: forwarded, no_route, receipts, mo, ...")
-        for _, k in ipairs(sorted_keys(stats.gateway)) do sample("smppgw_gateway_events_total", { event = k }, stats.gateway[k]) end
+        local g = stats.gateway
+        family("smppgw_gateway_events_total", "counter", "Gateway outcomes: queued, no_route, failed_over, mo, ...")
+        for _, k in ipairs(sorted_keys(g)) do
+            if type(g[k]) == "number" then sample("smppgw_gateway_events_total", { event = k }, g[k]) end
+        end
+        if g.queues and next(g.queues) then
+            local names = sorted_keys(g.queues)
+            family("smppgw_gateway_queue", "gauge", "Messages waiting in each upstream's queue in the store "
+                .. "(bounded by store.limits.messages).")
+            for _, n in ipairs(names) do sample("smppgw_gateway_queue", { upstream = n }, g.queues[n].queued) end
+            family("smppgw_gateway_queue_limit", "gauge", "upstreams[].max_queue of each queue (0: none of its own).")
+            for _, n in ipairs(names) do sample("smppgw_gateway_queue_limit", { upstream = n }, g.queues[n].max_queue or 0) end
+            family("smppgw_gateway_inflight", "gauge", "Messages sent to each upstream, answer awaited.")
+            for _, n in ipairs(names) do sample("smppgw_gateway_inflight", { upstream = n }, g.queues[n].inflight) end
+            family("smppgw_gateway_forwarded_total", "counter",
+                "Messages forwarded from the queues, by upstream and outcome.")
+            for _, n in ipairs(names) do
+                for _, k in ipairs { "sent", "accepted", "retried", "throttled", "refused", "expired", "moved" } do
+                    sample("smppgw_gateway_forwarded_total", { upstream = n, result = k }, g.queues[n][k])
+                end
+            end
+            family("smppgw_gateway_receipts_total", "counter", "Receipts from each upstream, by outcome.")
+            for _, n in ipairs(names) do
+                for _, k in ipairs { "receipts", "receipts_early", "receipts_early_matched", "receipts_unmatched",
+                                     "receipts_refused" } do
+                    sample("smppgw_gateway_receipts_total", { upstream = n, result = k }, g.queues[n][k])
+                end
+            end
+        end
     end
     if stats.store then
         local st = stats.store

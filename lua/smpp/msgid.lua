@@ -1,11 +1,11 @@
 -- smpp.msgid -- message ids: generators for the ids we hand out, and the
 -- keys by which an upstream's ids are matched (normalised, and read in the
 -- base the upstream declares).
-local byte, format, gsub, lower, rep, sub =
-    string.byte, string.format, string.gsub, string.lower, string.rep, string.sub
+local format, rep, sub = string.format, string.rep, string.sub
 local floor, random, tonumber, tostring, type, os_time, os_clock =
     math.floor, math.random, tonumber, tostring, type, os.time, os.clock
 local concat, reverse, upper = table.concat, string.reverse, string.upper
+local msgid_key = require("smpp.codec").msgid_key
 
 local M = {}
 
@@ -98,42 +98,7 @@ end
 
 -- normalize(id) -> canonical string: trimmed, lower case, leading zeros
 -- stripped ("000" -> "0", "" stays ""). Numbers are written in decimal.
-function M.normalize(id)
-    if type(id) == "number" then
-        id = format("%.0f", id)
-    elseif type(id) ~= "string" then
-        error("id must be a string or a number, got " .. type(id), 2)
-    end
-    id = lower((gsub((gsub(id, "^[%s%z]+", "")), "[%s%z]+$", "")))
-    local stripped = gsub(id, "^0+", "")
-    if stripped == "" and id ~= "" then return "0" end
-    return stripped
-end
-
--- Digits of a string in `base` (10 or 16) as a decimal string without
--- leading zeros, exact at any length (ids of 64 bits and more are common).
--- nil when a character is not a digit of the base.
-local function to_decimal(s, base)
-    local out = { 0 }                  -- little-endian base-10^7 limbs
-    local LIMB = 10000000
-    for i = 1, #s do
-        local c = byte(s, i)
-        local d
-        if c >= 0x30 and c <= 0x39 then d = c - 0x30
-        elseif base == 16 and c >= 0x61 and c <= 0x66 then d = c - 0x61 + 10
-        else return nil end
-        local carry = d
-        for j = 1, #out do
-            local v = out[j] * base + carry
-            carry = floor(v / LIMB)
-            out[j] = v - carry * LIMB
-        end
-        if carry > 0 then out[#out + 1] = carry end
-    end
-    local parts = { format("%d", out[#out]) }
-    for j = #out - 1, 1, -1 do parts[#parts + 1] = format("%07d", out[j]) end
-    return concat(parts)
-end
+function M.normalize(id) return msgid_key(id, "string") end
 
 -- The id formats an upstream may declare (config upstreams[].id_format).
 M.formats = { string = true, decimal = true, hex = true }
@@ -144,14 +109,8 @@ M.formats = { string = true, decimal = true, hex = true }
 -- "00123", decimal "123" and hex "7B" share the key "123". An id that is
 -- not a number of its declared base keeps its normalized form (it can
 -- still match itself exactly). No guess is ever made between bases: only
--- the format the upstream declares for this place is read.
-function M.key(id, fmt)
-    local n = M.normalize(id)
-    if n == "" or fmt == nil or fmt == "string" then return n end
-    if fmt ~= "decimal" and fmt ~= "hex" then
-        error("unknown id format '" .. tostring(fmt) .. "'", 2)
-    end
-    return to_decimal(n, fmt == "hex" and 16 or 10) or n
-end
+-- the format the upstream declares for this place is read. The rule is
+-- core/msgid.c's, which the gateway's receipt matching uses too.
+function M.key(id, fmt) return msgid_key(id, fmt) end
 
 return M

@@ -1,33 +1,25 @@
 -- smpp.receipt -- delivery receipt text (reference 9): formatting the
 -- Appendix B layout and tolerant, label-based parsing of what SMSCs send.
-local byte, find, format, lower, upper, sub, gmatch =
-    string.byte, string.find, string.format, string.lower, string.upper, string.sub, string.gmatch
+local byte, find, format, upper, sub = string.byte, string.find, string.format, string.upper, string.sub
 local floor, tonumber, type, os_time = math.floor, tonumber, type, os.time
 
 local stime = require "smpp.time"
 
 local M = {}
 
--- message_state value -> stat word (reference 9.3); 0 and 9 are 5.0 states
--- that have no stat word.
-local STAT_OF = {
-    [1] = "ENROUTE", [2] = "DELIVRD", [3] = "EXPIRED", [4] = "DELETED",
-    [5] = "UNDELIV", [6] = "ACCEPTD", [7] = "UNKNOWN", [8] = "REJECTD",
-}
-
--- Upper-case word -> message_state. Besides the 7-letter stat words, the
--- state names are accepted since some SMSCs write those instead.
-local STATE_OF = {
-    ENROUTE = 1, DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5,
-    ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8,
-    SCHEDULED = 0, DELIVERED = 2, UNDELIVERABLE = 5, ACCEPTED = 6,
-    REJECTED = 8, SKIPPED = 9,
-}
-
--- States after which no further receipt is expected. UNKNOWN (7) counts as
--- final: an SMSC that says it does not know will not say more later.
-local FINAL = { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true,
-                [7] = true, [8] = true, [9] = true }
+-- The stat words and states (core/dlr.h, the one table the gateway's C
+-- receipt matching reads too): STAT_OF, message_state -> the standard
+-- 7-letter word (0 and 9, 5.0 states, have none); STATE_OF, upper-case
+-- word -> message_state, the state names some SMSCs write included;
+-- FINAL, the states after which no further receipt is expected.
+local codec = require "smpp.codec"
+local STAT_OF, STATE_OF, FINAL = {}, {}, {}
+for _, r in ipairs(codec.receipt_states) do
+    STATE_OF[r.word] = r.state
+    if r.standard then STAT_OF[r.state] = r.word end
+    if r.final then FINAL[r.state] = true end
+end
+local receipt_fields = codec.receipt_fields
 
 -- stat_of(message_state) -> stat word ("DELIVRD", ...) | nil if it has none.
 function M.stat_of(state)
@@ -165,47 +157,17 @@ function M.parse(s)
     if type(s) ~= "string" then
         error("receipt text must be a string, got " .. type(s), 2)
     end
-    -- text: is the last field and may hold anything, colons included, so
-    -- everything after its label is the text.
-    local low = lower(s)
-    local head, text = s, nil
-    local at = find(low, "^text:") or find(low, "%stext:")
-    if at then
-        if byte(low, at) ~= byte("t") then at = at + 1 end
-        head = sub(s, 1, at - 1)
-        text = sub(s, at + 5):gsub("%z+$", "")
-    end
-
-    local words = {}
-    for w in gmatch(head, "%S+") do words[#words + 1] = w end
+    -- the text split into labelled fields by core/dlr.c (the rules are
+    -- there): known labels keep their first value, others their last
     local fields, extra = {}, {}
-    local prev
-    local i = 1
-    while i <= #words do
-        local w = words[i]
-        local c = find(w, ":", 1, true)
-        if c then
-            local label = lower(sub(w, 1, c - 1)):gsub("[_%-]", "")
-            local value = sub(w, c + 1)
-            -- "submit date:" is two words: the first one arrived as prev.
-            if label == "date" and (prev == "submit" or prev == "done") then
-                label = prev .. "date"
-            end
-            -- "id: 123" (space after the colon) seen from some SMSCs.
-            if value == "" and words[i + 1] and not find(words[i + 1], ":", 1, true) then
-                value = words[i + 1]
-                i = i + 1
-            end
-            if KNOWN[label] then
-                if fields[label] == nil then fields[label] = value end
-            elseif label ~= "" then
-                extra[label] = value
-            end
-            prev = nil
+    local list, text = receipt_fields(s)
+    for i = 1, #list, 2 do
+        local label, value = list[i], list[i + 1]
+        if KNOWN[label] then
+            if fields[label] == nil then fields[label] = value end
         else
-            prev = lower(w)
+            extra[label] = value
         end
-        i = i + 1
     end
 
     if fields.id == nil and fields.stat == nil then

@@ -75,6 +75,10 @@ function Session:is_open() return not self.closed end
 
 M.Session = Session
 
+-- stopping() -> true once the process is stopping (SIGTERM, SIGINT or a
+-- shutdown): a loop that reconnects or waits for new work ends then.
+function M.stopping() return core.stopping() end
+
 -- sleep(seconds): suspend the running task.
 function M.sleep(seconds) core.sleep(seconds * 1000) end
 

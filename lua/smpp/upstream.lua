@@ -1,6 +1,8 @@
 -- smpp.upstream -- links to upstream SMSCs, kept bound (reconnect with
 -- backoff and jitter), and sending through them within each link's window,
--- rate and throttle back-off.
+-- rate and throttle back-off. Each bind is also handed to the runtime's
+-- forwarder (core.gw_attach), which sends the stored messages of the
+-- link's queue through it and matches its receipts (core/rt_gw.h).
 local smpp = require "smpp"
 local core = require "smpp.core"
 local config = require "smpp.config"
@@ -22,7 +24,7 @@ local defaults = {
     throughput = 0, enquire_link_interval = session_defaults.enquire_link_interval,
     enquire_link_misses = session_defaults.enquire_link_misses,
     reconnect_min = 1, reconnect_max = 30, bind_refused_delay = 60,
-    throttle_backoff = 1, throttle_retries = 3, wait = 5,
+    throttle_backoff = 1, throttle_retries = 3, wait = 5, max_queue = 0,
 }
 
 local now = core.clock
@@ -141,12 +143,16 @@ function Link:session_opts()
              enquire_link_misses = c.enquire_link_misses, init_timeout = 0 }
 end
 
+-- Over for this link: removed from the configuration, or the process is
+-- stopping (a link that bound again then would keep it from exiting).
+function Link:over() return self.removed or core.stopping() end
+
 -- One bind slot's life: connect, bind, wait for the session to go down,
--- back off, again, until the link is removed.
+-- back off, again, until the link is removed or the process stops.
 function Link:maintain(i)
     local c = self.conf
     local delay = c.reconnect_min
-    while not self.removed do
+    while not self:over() do
         local slot = self.slots[i]
         slot.state = "connecting"
         local tls
@@ -158,7 +164,7 @@ function Link:maintain(i)
         local s, err, status = smpp.connect { host = c.host, port = c.port, system_id = c.system_id,
             password = c.password, system_type = c.system_type, bind = c.bind,
             session = self:session_opts(), tls = tls }
-        if s and self.removed then
+        if s and self:over() then
             s:unbind()
             return
         end
@@ -166,10 +172,12 @@ function Link:maintain(i)
         if s then
             slot.state, slot.session, slot.inflight = "up", s, 0
             by_session[s.id] = self
+            core.gw_attach(self.name, s)                -- the forwarder sends through it
             self.stats.binds = self.stats.binds + 1
             smpp.log("info", "upstream %s: bind %d up as %s (session %d)", self.name, i, s.bind_type, s.id)
             self:wake_all()
             local reason = smpp.wait(function(tok) slot.down_token = tok end)
+            core.gw_detach(self.name, s)
             by_session[s.id] = nil
             slot.state, slot.session, slot.down_token = "down", nil, nil
             self.last_error = reason
@@ -191,7 +199,7 @@ function Link:maintain(i)
             end
             delay = min(delay * 2, c.reconnect_max)
         end
-        if self.removed then return end
+        if self:over() then return end
         slot.state = "backoff"
         self.stats.reconnects = self.stats.reconnects + 1
         smpp.sleep(jitter(wait))
@@ -247,10 +255,12 @@ function M.on_outbind(session, pdu)
     end
     slot.state, slot.session, slot.inflight = "up", session, 0
     by_session[session.id] = link
+    core.gw_attach(link.name, session)
     link.stats.binds = link.stats.binds + 1
     smpp.log("info", "upstream %s: bind up after outbind from %s (session %d)", link.name, session.remote, session.id)
     link:wake_all()
     local reason = smpp.wait(function(tok) slot.down_token = tok end)
+    core.gw_detach(link.name, session)
     by_session[session.id] = nil
     slot.state, slot.session, slot.down_token = "awaiting outbind", nil, nil
     smpp.log("warn", "upstream %s: outbind session down (%s)", link.name, tostring(reason))
@@ -286,6 +296,11 @@ local function new_link(name, conf)
         stats = { sent = 0, ok = 0, error = 0, failed = 0, throttled = 0, not_sent = 0,
                   binds = 0, reconnects = 0 } }, Link)
     self.bucket = ratelimit.bucket(conf.throughput, max(1, conf.throughput), now)
+    -- the forwarder's view of the link (core/rt_gw.c): its pace, its
+    -- answers to throttling, and the id formats its receipts are read in
+    core.gw_link(name, { throughput = conf.throughput, throttle_backoff = conf.throttle_backoff,
+                         throttle_retries = conf.throttle_retries, wait = conf.wait, max_queue = conf.max_queue,
+                         id_format = conf.id_format })
     return self
 end
 

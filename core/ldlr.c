@@ -1,0 +1,86 @@
+/* ldlr.c -- the message id keys (msgid.h) and the receipt rules (dlr.h) in
+ * the smpp.codec Lua module, so that smpp.msgid and smpp.receipt read the
+ * one C implementation the gateway's receipt matching uses.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "dlr.h"
+#include "ldlr.h"
+#include "msgid.h"
+
+/* msgid_key(id, format) -> key. id: a string, or a number (written in
+ * decimal); format: "string" (nil), "decimal" or "hex"; anything else
+ * raises. */
+static int l_msgid_key(lua_State *L)
+{
+    size_t n;
+    const char *id, *fname = luaL_optstring(L, 2, "string");
+    int fmt = msgid_format(fname);
+    char small[256], num[400], *out = small;
+    long len;
+    if (lua_type(L, 1) == LUA_TNUMBER) {
+        snprintf(num, sizeof num, "%.0f", lua_tonumber(L, 1));
+        id = num;
+        n = strlen(num);
+    } else if (lua_type(L, 1) == LUA_TSTRING) {
+        id = lua_tolstring(L, 1, &n);
+    } else {
+        return luaL_error(L, "id must be a string or a number, got %s", luaL_typename(L, 1));
+    }
+    if (fmt < 0) return luaL_error(L, "unknown id format '%s'", fname);
+    if (2 * n + 2 > sizeof small) out = lua_newuserdata(L, 2 * n + 2);
+    len = msgid_key(id, n, fmt, out, 2 * n + 2);
+    lua_pushlstring(L, out, len < 0 ? 0 : (size_t)len);
+    return 1;
+}
+
+static int add_field(const char *label, const char *value, size_t vlen, size_t value_at, void *ud)
+{
+    lua_State *L = ud;
+    int n = (int)lua_objlen(L, -1);
+    (void)value_at;
+    lua_pushstring(L, label);
+    lua_rawseti(L, -2, n + 1);
+    lua_pushlstring(L, value, vlen);
+    lua_rawseti(L, -2, n + 2);
+    return 0;
+}
+
+/* receipt_fields(text) -> { label1, value1, label2, value2, ... } in the
+ * order of the text (dlr_fields: labels lower case), and the value of its
+ * "text:" field or nil (dlr_text). */
+static int l_receipt_fields(lua_State *L)
+{
+    size_t n, start, len;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_createtable(L, 16, 0);
+    dlr_fields(s, n, add_field, L);
+    if (dlr_text(s, n, &start, &len)) lua_pushlstring(L, s + start, len);
+    else lua_pushnil(L);
+    return 2;
+}
+
+void ldlr_register(lua_State *L)
+{
+    const char *word;
+    int state, final;
+    size_t i;
+    lua_pushcfunction(L, l_msgid_key);
+    lua_setfield(L, -2, "msgid_key");
+    lua_pushcfunction(L, l_receipt_fields);
+    lua_setfield(L, -2, "receipt_fields");
+    lua_newtable(L);                       /* receipt_states: { {word, state, final, standard}... } */
+    for (i = 0; dlr_state_at(i, &word, &state, &final); i++) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, word); lua_setfield(L, -2, "word");
+        lua_pushnumber(L, state); lua_setfield(L, -2, "state");
+        lua_pushboolean(L, final); lua_setfield(L, -2, "final");
+        lua_pushboolean(L, i < DLR_STAT_WORDS); lua_setfield(L, -2, "standard");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "receipt_states");
+}

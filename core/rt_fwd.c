@@ -1,0 +1,566 @@
+/* rt_fwd.c -- the forwarder of each upstream link: at the end of a loop
+ * turn, after the commit, it takes due messages from the link's queue in
+ * the store (from its cursor: nothing is written per row taken), as many
+ * as its sessions have free window slots and its throughput allows, and
+ * sends each; on the completion it writes the answer, a retry, or asks the
+ * gateway's Lua event handler to decide (see rt_gw.h).
+ *
+ * Retries: ESME_RTHROTTLED and ESME_RMSGQFUL pause the link for its
+ * throttle_backoff and send the message again (after throttle_retries the
+ * handler may move it to another upstream of its route); a timeout or a
+ * lost connection sends it again after a backoff (retry_min doubling to
+ * retry_max) -- the upstream may then have it twice, which the trace
+ * says. A message whose validity has ended is not sent: the handler
+ * finishes it (EXPIRED, and its receipt when one was asked for). A link
+ * that cannot send looks through its queue for such messages every
+ * SWEEP_S seconds.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlr.h"
+#include "log.h"
+#include "msgid.h"
+#include "rt.h"
+#include "rt_gw.h"
+#include "rt_store.h"
+
+#define FWD_BATCH    500        /* rows one forwarder takes in one turn at most */
+#define FWD_EPS      1e-6       /* a due written into a queue is after its cursor by at least this */
+#define FWD_HORIZON  0.001      /* rows due within this are taken now (the loop clock has ms) */
+#define TICK_MS      100        /* looking again at queues with rows not due yet (retries, pauses) */
+#define SWEEP_S      2.0        /* a link that cannot send looks for expired messages this often */
+#define SWEEP_BATCH  500
+
+/* A message in flight: the completion's argument. */
+typedef struct flight_s {
+    rt_link_t *link;
+    long long  rowid, part, attempts, rd;
+    char       id[72], account[24], route[72];
+    struct flight_s *next;               /* the free list */
+} flight_t;
+
+static struct {
+    rt_link_t *woken;                    /* run list of the turn */
+    flight_t  *free;
+    pdu_t      pdu;                      /* scratch: a stored PDU decoded for sending */
+    uv_timer_t timer;
+    int        timer_init, resync;
+} fwd;
+
+/* -- Waking ---------------------------------------------------------------------------- */
+
+void rt_fwd_wake(rt_link_t *l)
+{
+    if (l->woken) return;
+    l->woken = 1;
+    l->run_next = fwd.woken;
+    fwd.woken = l;
+}
+
+static void wake_waiting(rt_link_t *l, void *arg)
+{
+    (void)arg;
+    if (l->queued > (long long)l->inflight) rt_fwd_wake(l);
+}
+
+/* Every TICK_MS: links with rows not in flight look again (retries come
+ * due, pauses end, sweeps). The timer does not keep the loop alive. */
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    rt_gw_foreach(wake_waiting, NULL);
+}
+
+/* A due at `t` or later that is after l's cursor, so the cursor cannot
+ * have passed it whatever its rowid. */
+static double due_after(rt_link_t *l, double t)
+{
+    return l->cur_set && t <= l->cur_due ? l->cur_due + FWD_EPS : t;
+}
+
+double rt_fwd_due(rt_link_t *l, double t) { return due_after(l, t); }
+
+static double backoff(long long attempts)
+{
+    double d = rt_gw_conf.retry_min;
+    while (--attempts > 0 && d < rt_gw_conf.retry_max) d *= 2;
+    return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
+}
+
+/* -- Sessions ---------------------------------------------------------------------------- */
+
+static int can_send(sess_t *s)
+{
+    sess_state_t st = sess_state(s);
+    return (st == SESS_BOUND_TX || st == SESS_BOUND_TRX) && !sess_is_closing(s);
+}
+
+static uint32_t free_slots(rt_link_t *l)
+{
+    uint32_t i, n = 0;
+    for (i = 0; i < l->nsess; i++) {
+        sess_t *s = net_find(rt.net, l->sess[i]);
+        if (s && can_send(s) && sess_window_used(s) < sess_config(s)->window)
+            n += sess_config(s)->window - sess_window_used(s);
+    }
+    return n;
+}
+
+static sess_t *pick(rt_link_t *l)
+{
+    uint32_t k;
+    for (k = 0; k < l->nsess; k++) {
+        uint32_t i = (l->rr + k) % l->nsess;
+        sess_t *s = net_find(rt.net, l->sess[i]);
+        if (s && can_send(s) && sess_window_used(s) < sess_config(s)->window) {
+            l->rr = i + 1;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* -- Events ------------------------------------------------------------------------------ */
+
+static void copy_str(char *dst, size_t cap, store_str_t s)
+{
+    size_t n = s.p ? (s.n < cap ? s.n : cap - 1) : 0;
+    if (n) memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+static void event_of_row(rt_gw_event_t *ev, const char *kind, rt_link_t *l, const store_fwd_row_t *r)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->link = l;
+    ev->rowid = r->rowid;
+    ev->part = r->part;
+    ev->attempts = r->attempts;
+    ev->rd = r->registered_delivery;
+    ev->decided = 1;
+    copy_str(ev->id, sizeof ev->id, r->id);
+    copy_str(ev->account, sizeof ev->account, r->account);
+    copy_str(ev->route, sizeof ev->route, r->route);
+}
+
+static void event_of_flight(rt_gw_event_t *ev, const char *kind, const flight_t *f, uint32_t status)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->link = f->link;
+    ev->rowid = f->rowid;
+    ev->part = f->part;
+    ev->attempts = f->attempts + 1;
+    ev->rd = f->rd;
+    ev->status = status;
+    ev->decided = 1;
+    memcpy(ev->id, f->id, sizeof ev->id);
+    memcpy(ev->account, f->account, sizeof ev->account);
+    memcpy(ev->route, f->route, sizeof ev->route);
+}
+
+static store_str_t str(const char *s)
+{
+    store_str_t v;
+    v.p = s;
+    v.n = s ? strlen(s) : 0;
+    return v;
+}
+
+static void write_failed(store_t *st, const char *what, const char *id)
+{
+    log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
+}
+
+const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
+                          int state, long long err, const char *line)
+{
+    store_t *st = rt_store();
+    rt_link_t *l = ev->link;
+    double now = rt_time();
+    char buf[256];
+    int rc;
+    if (!st) return NULL;
+    if (!what) {                      /* the default of each kind */
+        if (strcmp(ev->kind, "throttled") == 0) {
+            what = "retry";
+            delay = l->throttle_backoff;
+        } else {
+            what = "finish";
+            state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
+        }
+    }
+    if (!(delay >= 0)) delay = 0;
+    if (strcmp(what, "retry") == 0) {
+        snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
+        if ((rc = store_fwd_retry(st, ev->rowid, due_after(l, now + delay), err, now, str(line ? line : buf))) < 0)
+            write_failed(st, "a retry", ev->id);
+        l->retried++;
+        return NULL;
+    }
+    if (strcmp(what, "move") == 0) {
+        rt_link_t *to;
+        store_change_t c;
+        if (!upstream || !*upstream) return "move needs an upstream";
+        if (!(to = rt_gw_link(upstream, strlen(upstream), 1))) return "out of memory";
+        memset(&c, 0, sizeof c);
+        store_msg_clear(&c.v);
+        c.part = ev->part;
+        c.mask = STORE_BIT(upstream) | STORE_BIT(due) | STORE_BIT(err);
+        c.v.upstream = str(upstream);
+        c.v.due = due_after(to, now + delay);
+        c.v.err = err;
+        snprintf(buf, sizeof buf, "%s%smoved from %s to %s", ev->detail, ev->detail[0] ? "; " : "", l->name,
+                 upstream);
+        c.trace = str(line ? line : buf);
+        c.at = now;
+        if ((rc = store_update(st, str(ev->id), &c)) < 0) {
+            write_failed(st, "a move", ev->id);
+            return NULL;
+        }
+        if (rc > 0) rt_fwd_moved(l, to);
+        return NULL;
+    }
+    if (strcmp(what, "finish") == 0) {
+        if (!dlr_is_final(state)) return "finish needs a final message_state (2..9)";
+        snprintf(buf, sizeof buf, "%s%s%s", ev->detail, ev->detail[0] ? "; " : "",
+                 dlr_stat_of(state) ? dlr_stat_of(state) : "final");
+        if ((rc = store_fwd_state(st, ev->rowid, state, 1, err, now, str(line ? line : buf))) < 0) {
+            write_failed(st, "a final state", ev->id);
+            return NULL;
+        }
+        if (rc > 0) {
+            l->queued--;
+            if (state == 3) l->expired++;
+            else l->refused++;
+        }
+        return NULL;
+    }
+    return "action must be retry, move or finish";
+}
+
+void rt_fwd_moved(rt_link_t *from, rt_link_t *to)
+{
+    from->queued--;
+    from->moved++;
+    to->queued++;
+    to->queued_total++;
+    rt_fwd_wake(to);
+}
+
+/* -- Completion ------------------------------------------------------------------------------ */
+
+static void flight_free(flight_t *f)
+{
+    f->next = fwd.free;
+    fwd.free = f;
+}
+
+static void retry(store_t *st, flight_t *f, double delay, uint32_t status, const char *line)
+{
+    rt_link_t *l = f->link;
+    double now = rt_time();
+    l->retried++;
+    if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, now, str(line)) < 0)
+        write_failed(st, "a retry", f->id);
+}
+
+static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
+{
+    rt_link_t *l = f->link;
+    const pdu_value_t *mid = pdu_get(resp, PDU_F_MESSAGE_ID);
+    store_str_t uid = { "", 0 }, key = { NULL, 0 };
+    char kbuf[160], line[256];
+    double now = rt_time();
+    int rc;
+    if (mid && mid->ptr) {
+        uid.p = (const char *)mid->ptr;
+        uid.n = mid->len;
+    }
+    if (rt_gw_wants_receipt(f->rd) && uid.n > 0 && uid.n < sizeof kbuf / 2 - 1) {
+        long n = msgid_key(uid.p, uid.n, l->fmt_resp, kbuf, sizeof kbuf);
+        if (n >= 0) {
+            key.p = kbuf;
+            key.n = (size_t)n;
+        }
+    }
+    snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): accepted as %.*s%s", l->name,
+             (unsigned long long)sess_id(s), f->attempts + 1, (int)uid.n, uid.p,
+             resp->naddr ? "; some destinations refused (unsuccess_sme)" : "");
+    rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, str(line));
+    if (rc < 0) {
+        write_failed(st, "an upstream's answer", f->id);
+        return;
+    }
+    if (rc > 0) {
+        l->queued--;
+        l->accepted++;
+    }
+    if (key.p) rt_gw_rcpt_early(l, st, key);
+}
+
+static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    flight_t *f = arg;
+    rt_link_t *l = f->link;
+    store_t *st = rt_store();
+    rt_gw_event_t ev;
+    char line[256];
+    uint32_t status = resp ? resp->command_status : 0;
+    if (l->inflight) l->inflight--;
+    rt_fwd_wake(l);                                  /* a window slot is free */
+    if (!st) {
+        flight_free(f);
+        return;
+    }
+    if (!err && status == SMPP_ESME_ROK) {
+        accepted(st, f, s, resp);
+    } else if (!err && (status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL)) {
+        l->throttled++;
+        l->paused_until = rt_time() + l->throttle_backoff;
+        if (f->attempts + 1 > l->throttle_retries) {
+            event_of_flight(&ev, "throttled", f, status);
+            snprintf(ev.detail, sizeof ev.detail, "sent to %s (session %llu, attempt %lld): %s", l->name,
+                     (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status));
+            rt_gw_event(&ev);
+        } else {
+            snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s, again in %.1f s", l->name,
+                     (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), l->throttle_backoff);
+            retry(st, f, l->throttle_backoff, status, line);
+        }
+    } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
+        double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
+        snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s "
+                 "(the upstream may have it twice)", l->name, (unsigned long long)sess_id(s), f->attempts + 1,
+                 err == SESS_ECLOSED ? "connection lost before the answer" : sess_strerror(err), d);
+        retry(st, f, d, 0, line);
+    } else {
+        /* refused: an error status, or generic_nack (resp is the nack) */
+        event_of_flight(&ev, "refused", f, status);
+        snprintf(ev.detail, sizeof ev.detail, "sent to %s (session %llu, attempt %lld): %s%s", l->name,
+                 (unsigned long long)sess_id(s), f->attempts + 1, err == SESS_ENACK ? "generic_nack " : "",
+                 pdu_status_name(status) ? pdu_status_name(status) : "an unknown status");
+        rt_gw_event(&ev);
+    }
+    flight_free(f);
+}
+
+/* -- Taking and sending ----------------------------------------------------------------------- */
+
+typedef struct take_s {
+    rt_link_t *l;
+    double     now;
+    int        stopped;
+} take_t;
+
+static void advance(rt_link_t *l, const store_fwd_row_t *r)
+{
+    l->cur_due = r->due;
+    l->cur_rowid = r->rowid;
+    l->cur_set = 1;
+}
+
+static int on_row(const store_fwd_row_t *r, void *ud)
+{
+    take_t *tk = ud;
+    rt_link_t *l = tk->l;
+    rt_gw_event_t ev;
+    pdu_error_t perr;
+    flight_t *f;
+    sess_t *s;
+    long seq;
+    if (!isnan(r->expires) && r->expires <= tk->now) {
+        advance(l, r);
+        event_of_row(&ev, "expired", l, r);
+        snprintf(ev.detail, sizeof ev.detail, "its validity ended before %s took it", l->name);
+        rt_gw_event(&ev);
+        return 0;
+    }
+    if (!(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) {
+        tk->stopped = 1;                  /* the row stays ahead of the cursor */
+        return 1;
+    }
+    if (pdu_decode(&fwd.pdu, (const uint8_t *)r->pdu.p, r->pdu.n, 0, &perr) != SMPP_ESME_ROK) {
+        advance(l, r);
+        event_of_row(&ev, "refused", l, r);
+        ev.status = SMPP_ESME_RSYSERR;
+        snprintf(ev.detail, sizeof ev.detail, "the stored PDU does not decode: %s", perr.msg);
+        rt_gw_event(&ev);
+        return 0;
+    }
+    if ((f = fwd.free) != NULL) fwd.free = f->next;
+    else if (!(f = malloc(sizeof *f))) {
+        tk->stopped = 1;
+        return 1;
+    }
+    f->link = l;
+    f->rowid = r->rowid;
+    f->part = r->part;
+    f->attempts = r->attempts;
+    f->rd = r->registered_delivery;
+    copy_str(f->id, sizeof f->id, r->id);
+    copy_str(f->account, sizeof f->account, r->account);
+    copy_str(f->route, sizeof f->route, r->route);
+    seq = sess_send(s, &fwd.pdu, on_done, f, uv_now(rt.loop));
+    if (seq == SESS_EINVAL) {             /* the encoder refuses it: it never will take it */
+        advance(l, r);
+        event_of_flight(&ev, "refused", f, SMPP_ESME_RSYSERR);
+        snprintf(ev.detail, sizeof ev.detail, "not sent to %s: %s", l->name, sess_last_error(s));
+        flight_free(f);
+        rt_gw_event(&ev);
+        return 0;
+    }
+    if (seq < 0) {                        /* output full, or the session is going: next turn */
+        flight_free(f);
+        tk->stopped = 1;
+        return 1;
+    }
+    advance(l, r);
+    net_touch(s);
+    l->inflight++;
+    l->sent++;
+    return 0;
+}
+
+/* A link that cannot send (no session bound, or paused) looks through its
+ * queue, SWEEP_BATCH at a time: messages whose validity ended are
+ * finished, and once it has not sent for `wait` seconds the others are
+ * offered to the event handler, which may move them to another upstream
+ * of their route. */
+static int on_sweep(const store_fwd_row_t *r, void *ud)
+{
+    take_t *tk = ud;
+    rt_link_t *l = tk->l;
+    rt_gw_event_t ev;
+    l->sweep_due = r->due;
+    l->sweep_rowid = r->rowid;
+    if (!isnan(r->expires) && r->expires <= tk->now) {
+        event_of_row(&ev, "expired", l, r);
+        snprintf(ev.detail, sizeof ev.detail, "its validity ended while %s could not send", l->name);
+        rt_gw_event(&ev);
+    } else if (tk->stopped) {                /* stalled */
+        event_of_row(&ev, "stalled", l, r);
+        ev.decided = 0;
+        snprintf(ev.detail, sizeof ev.detail, "%s has not been able to send for %.0f s", l->name,
+                 tk->now - l->down_since);
+        rt_gw_event(&ev);
+    }
+    return 0;
+}
+
+static void sweep(store_t *st, rt_link_t *l, double now)
+{
+    take_t tk;
+    int got;
+    if (!l->down_since) l->down_since = now;
+    if (l->inflight || now < l->sweep_at || l->queued <= 0) return;
+    l->sweep_at = now + SWEEP_S;
+    tk.l = l;
+    tk.now = now;
+    tk.stopped = now - l->down_since >= l->wait;     /* here: whether its messages are stalled */
+    got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->sweep_rowid ? l->sweep_due : NAN,
+                         l->sweep_rowid, now + FWD_HORIZON, SWEEP_BATCH, on_sweep, &tk);
+    if (got < SWEEP_BATCH) l->sweep_rowid = 0;       /* the end: from the start next time */
+}
+
+static void resync(rt_link_t *l, void *arg)
+{
+    (void)arg;
+    l->cur_set = 0;
+    l->queued = 0;
+}
+
+static void recount(store_str_t upstream, long long n, void *ud)
+{
+    rt_link_t *l = rt_gw_link(upstream.p, upstream.n, 1);
+    (void)ud;
+    if (l) l->queued = n;
+}
+
+static void count_busy(rt_link_t *l, void *arg)
+{
+    *(int *)arg |= l->inflight != 0;
+}
+
+static void run(store_t *st, rt_link_t *l)
+{
+    take_t tk;
+    uint32_t slots;
+    int n, got;
+    tk.l = l;
+    tk.now = rt_time();
+    tk.stopped = 0;
+    if (l->queued <= 0) return;
+    slots = free_slots(l);
+    if (!slots || tk.now < l->paused_until) {
+        sweep(st, l, tk.now);
+        return;
+    }
+    l->down_since = 0;
+    n = slots < FWD_BATCH ? (int)slots : FWD_BATCH;
+    got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->cur_set ? l->cur_due : NAN, l->cur_rowid,
+                         tk.now + FWD_HORIZON, n, on_row, &tk);
+    if (got < 0) log_msg(LOG_ERROR, 0, "gateway: the queue of %s: %s", l->name, store_errmsg(st));
+    else if (got == n && !tk.stopped) rt_fwd_wake(l);    /* a full batch: more may be due */
+}
+
+void rt_fwd_turn(void)
+{
+    store_t *st = rt_store();
+    rt_link_t *list = fwd.woken, *l, *next;
+    uint32_t fail;
+    fwd.woken = NULL;                     /* wakes from now on: the next turn */
+    if (!rt_store_committed(&fail)) fwd.resync = 1;
+    if (fwd.resync && st) {
+        /* a failed commit lost writes the forwarders counted on: once
+         * nothing is in flight, every queue is read again from its start */
+        int busy = 0;
+        rt_gw_foreach(count_busy, &busy);
+        if (!busy) {
+            fwd.resync = 0;
+            rt_gw_foreach(resync, NULL);
+            store_fwd_counts(st, recount, NULL);
+        }
+    }
+    for (l = list; l; l = next) {
+        next = l->run_next;
+        l->woken = 0;
+        if (st && rt.net && !fwd.resync) run(st, l);
+    }
+    /* woken again meanwhile: the next turn must come without waiting for input */
+    if (fwd.woken && fwd.timer_init) uv_timer_start(&fwd.timer, on_tick, 0, TICK_MS);
+}
+
+/* -- Serving ---------------------------------------------------------------------------------- */
+
+void rt_fwd_start(void)
+{
+    if (uv_timer_init(rt.loop, &fwd.timer) == 0) {
+        fwd.timer_init = 1;
+        uv_unref((uv_handle_t *)&fwd.timer);
+        uv_timer_start(&fwd.timer, on_tick, TICK_MS, TICK_MS);
+    }
+}
+
+void rt_fwd_close(void)
+{
+    if (!fwd.timer_init) return;
+    fwd.timer_init = 0;
+    uv_close((uv_handle_t *)&fwd.timer, NULL);
+}
+
+void rt_fwd_stop(void)
+{
+    flight_t *f;
+    rt_fwd_close();
+    while ((f = fwd.free) != NULL) {
+        fwd.free = f->next;
+        free(f);
+    }
+    fwd.woken = NULL;
+    fwd.resync = 0;
+}

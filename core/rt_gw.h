@@ -1,0 +1,177 @@
+/* rt_gw.h -- the store-and-forward gateway in the runtime: upstream links
+ * as the forwarder sees them (rt_gw.c), the forwarder of each link
+ * (rt_fwd.c) and the matching of upstream receipts (rt_gw_rcpt.c).
+ *
+ * The data flow. An ESME's message is stored in the queue of the upstream
+ * its route chose (core.gw_queue, from lua/smpp/gateway.lua) and answered
+ * once that is committed. At the end of every loop turn, after the commit,
+ * the forwarder of each woken link takes as many due rows as its bound
+ * sessions have free window slots (and its throughput allows) from its
+ * queue, reading the queue from a cursor (store_fwd_take: nothing is
+ * written per row taken), and sends each one. The upstream's answer is
+ * written by rowid: accepted (its id and the key receipts are matched by,
+ * out of the queue), or a retry later; what needs a decision (a refusal,
+ * a message whose validity ended) goes to the gateway's Lua event handler
+ * in a task, whose answer C applies. A receipt from a link's session is
+ * matched in C through the store (exact key within that upstream), its
+ * message's state written, rewritten to the ESME's id and put in the
+ * account's outbox (rt_outbox.c delivers it); one that came before its
+ * message's answer waits in the store's `early` table and is matched when
+ * the answer is written. MO messages (deliver_sm that are not receipts)
+ * go to the script's handlers.
+ *
+ * Who owns what. rt_gw.c owns every link (by name; a link lives until
+ * serving ends, configured or not: a queue in the store may name an
+ * upstream no longer configured) and the list of answers held for the
+ * commit. A link lists its sessions by id (net_find says whether one still
+ * lives); an attached session's net owner slot points at its link. A
+ * message in flight is a small record from rt_fwd.c's pool, owned from the
+ * send until its completion, which the engine calls exactly once. An event
+ * is a record owned by its task until the task ends. Nothing about a
+ * message is kept in Lua.
+ */
+#ifndef SMPPGW_RT_GW_H
+#define SMPPGW_RT_GW_H
+
+#include <stdint.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "net.h"
+#include "store.h"
+
+typedef struct rt_link_s {
+    char      *name;            /* NUL-terminated, owned */
+    size_t     len;
+    int        configured;      /* core.gw_link named it (else: a queue in the store only) */
+    /* settings (core.gw_link) */
+    tb_t       tb;              /* throughput: messages per second, rate 0 = unlimited */
+    double     throttle_backoff;/* the link pauses this long after ESME_RTHROTTLED / ESME_RMSGQFUL */
+    int        throttle_retries;/* ... and a message is sent again on it this often before the
+                                 * event handler may move it elsewhere */
+    int        fmt_resp, fmt_receipt, fmt_tlv;   /* MSGID_*: declared id formats */
+    long long  max_queue;       /* rows its queue may hold (0: the store's limit only) */
+    double     wait;            /* seconds it may be unable to send before its messages are
+                                 * offered to the event handler ("stalled": failover) */
+    /* bound sessions */
+    uint64_t  *sess;            /* ids of the attached sessions */
+    uint32_t   nsess, capsess, rr;
+    /* the forwarder (rt_fwd.c) */
+    double     cur_due;         /* the cursor: rows at or before (cur_due, cur_rowid) were taken */
+    long long  cur_rowid;
+    int        cur_set;
+    double     paused_until;    /* rt_time() */
+    uint32_t   inflight;
+    long long  queued;          /* rows in its queue, counted in memory */
+    int        woken;
+    struct rt_link_s *run_next; /* the run list of the turn */
+    double     sweep_due, sweep_at;   /* the sweep of a link that cannot send: expired and */
+    long long  sweep_rowid;           /* stalled messages */
+    double     down_since;      /* rt_time() it could last send, 0: it can now */
+    /* counters since start */
+    uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
+    uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
+    struct rt_link_s *next;
+} rt_link_t;
+
+/* -- Links (rt_gw.c) ------------------------------------------------------------ */
+
+/* The link named (name, len), created (unconfigured) when `create`; NULL
+ * without memory, or when there is none and !create. */
+rt_link_t *rt_gw_link(const char *name, size_t len, int create);
+
+/* The link a session of ours is attached to, or NULL. */
+rt_link_t *rt_gw_link_of(sess_t *s);
+
+/* Call fn for every link. */
+void rt_gw_foreach(void (*fn)(rt_link_t *l, void *arg), void *arg);
+
+/* The gateway's settings (core.gw_start). */
+typedef struct rt_gw_conf_s {
+    int    on;              /* core.gw_start was called */
+    double early_ttl;       /* seconds a receipt waits for its message's answer */
+    double queue_ttl;       /* seconds a receipt waits in an account's outbox */
+    double retry_min, retry_max;   /* backoff of a message sent again: doubling from min */
+    int    id_format;       /* RT_GW_ID_* */
+    int    on_event;        /* registry ref of the Lua event handler */
+} rt_gw_conf_t;
+extern rt_gw_conf_t rt_gw_conf;
+
+enum { RT_GW_ID_HEX, RT_GW_ID_DECIMAL, RT_GW_ID_UUID };
+
+/* Does registered_delivery ask for a receipt (SMSC delivery receipt bits
+ * 0-1, or intermediate notification bit 4)? */
+static inline int rt_gw_wants_receipt(long long rd) { return (rd & 0x03) != 0 || (rd & 0x10) != 0; }
+
+/* A message's answer, held until the turn's commit: answer request `seq`
+ * of session `sess_id` with `status` (or the commit's failure status). */
+void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status);
+
+/* An event for the Lua handler (kind: "refused", "throttled", "expired",
+ * "stalled", "receipt"), run in a task; its answer (a decision) is applied
+ * by rt_fwd_decide, and when it answers nothing, the kind's default if
+ * `decided` (refused: finish REJECTED; throttled: retry on the link;
+ * expired: finish EXPIRED), else nothing (stalled: it stays; receipt). The
+ * row's facts travel with it. */
+typedef struct rt_gw_event_s {
+    const char *kind;
+    rt_link_t  *link;
+    long long   rowid, part, attempts, rd;
+    uint32_t    status;
+    char        id[72], account[24], route[72];
+    char        detail[200];    /* the text of a receipt, a refusal's reason */
+    int         decided;        /* it needs a decision (else the task's results are ignored) */
+    struct rt_gw_event_s *next;
+} rt_gw_event_t;
+void rt_gw_event(rt_gw_event_t *ev);
+
+/* -- The forwarder (rt_fwd.c) ------------------------------------------------------ */
+
+/* The due of a row written into l's queue at time t: after l's cursor
+ * (so the forwarder cannot have passed it, whatever its rowid). */
+double rt_fwd_due(rt_link_t *l, double t);
+
+/* Wake l's forwarder: it runs at the end of this turn, after the commit. */
+void rt_fwd_wake(rt_link_t *l);
+
+/* The end of a loop turn, after the commit: run the woken forwarders. */
+void rt_fwd_turn(void);
+
+/* A decision for an event's row: "retry" (delay s, on its link), "move"
+ * (to upstream, after delay s), "finish" (state, err). line: its trace
+ * line. Returns 0, or a message naming what is wrong with it. */
+const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
+                          int state, long long err, const char *line);
+
+/* A row of l's queue went elsewhere or out of it (count it, and if it was
+ * to another queue, wake that one). */
+void rt_fwd_moved(rt_link_t *from, rt_link_t *to);
+
+void rt_fwd_start(void);
+void rt_fwd_close(void);
+void rt_fwd_stop(void);
+
+/* -- Receipts (rt_gw_rcpt.c) ----------------------------------------------------------- */
+
+/* A request on one of our link sessions: a receipt is matched and
+ * answered here (returns 1); anything else goes to the script (0). */
+int rt_gw_request(sess_t *s, const pdu_t *req);
+
+/* The answer of the message at rowid was stored with `key`: match the
+ * receipts that came before it (in the store's early table). */
+void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key);
+
+/* -- The runtime's hooks (rt_gw.c) ------------------------------------------------------- */
+
+void rt_gw_start(void);
+/* After the commit of a turn: release the held answers, run the forwarders. */
+void rt_gw_turn(void);
+void rt_gw_close(void);
+void rt_gw_stop(void);
+
+/* The Lua functions (gw_start, gw_link, gw_attach, gw_detach, gw_queue,
+ * gw_record, gw_stats). */
+extern const luaL_Reg rt_gw_lib[];
+
+#endif /* SMPPGW_RT_GW_H */

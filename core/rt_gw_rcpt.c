@@ -1,0 +1,460 @@
+/* rt_gw_rcpt.c -- receipts from upstream links, matched in C: the id a
+ * receipt is about (the receipted_message_id TLV, else its text's id:
+ * field), read in the format the link declared for that place, looked up
+ * exactly within that link's messages in the store; the receipt rewritten
+ * to the ESME's id (TLV and text) and handed to a receiver of the account
+ * with a free window slot, or put in the account's outbox when none has
+ * one (or the ESME does not take it); the message's state written with
+ * what became of it. The upstream is answered after the commit that
+ * stored that: ESME_ROK, or ESME_RX_T_APPN ("try later") when the receipt
+ * could not be kept (an outbox or the early table full). Until then the
+ * upstream keeps the receipt, so a crash loses none (one may come twice).
+ * A receipt whose message's answer has not been stored yet waits in the
+ * store's `early` table and is matched the same way once it is
+ * (rt_gw_rcpt_early). Nothing is guessed: an id matches only its own key,
+ * within its own upstream.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlr.h"
+#include "log.h"
+#include "msgid.h"
+#include "rt.h"
+#include "rt_acct.h"
+#include "rt_gw.h"
+#include "rt_outbox.h"
+#include "rt_store.h"
+
+#define KEY_MAX   160           /* ids longer than KEY_MAX / 2 - 1 octets match nothing */
+#define LOG_S     10            /* one line about unmatched receipts per link this often */
+#define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
+
+static struct {
+    pdu_t    in, out, send;     /* an early receipt decoded; the onward receipt; ... as relayed */
+    uint8_t  text[65536 + 64], buf[70000];
+    double   logged;            /* rt_time() of the last line about unmatched receipts */
+    uint64_t unlogged;
+} rc;
+
+/* The text of a receipt: short_message, else message_payload. */
+static const uint8_t *text_of(const pdu_t *p, size_t *n, int *in_payload)
+{
+    const pdu_value_t *sm = pdu_get(p, PDU_F_SHORT_MESSAGE);
+    const pdu_tlv_t *mp;
+    *in_payload = 0;
+    if (sm && sm->ptr && sm->len) {
+        *n = sm->len;
+        return sm->ptr;
+    }
+    if ((mp = pdu_tlv_find(p, SMPP_TLV_message_payload)) != NULL && mp->val) {
+        *in_payload = 1;
+        *n = mp->len;
+        return mp->val;
+    }
+    *n = 0;
+    return (const uint8_t *)"";
+}
+
+static void log_unmatched(rt_link_t *l, const char *why)
+{
+    double now = rt_time();
+    l->unmatched++;
+    if (now - rc.logged < LOG_S) {
+        rc.unlogged++;
+        return;
+    }
+    log_msg(LOG_WARN, 0, "receipt from %s %s (%llu more unmatched receipts since the last line)", l->name, why,
+            (unsigned long long)rc.unlogged);
+    rc.logged = now;
+    rc.unlogged = 0;
+}
+
+/* -- The onward receipt ------------------------------------------------------------------- */
+
+/* `in` rewritten to the ESME's id (receipted_message_id set or added, the
+ * text's id: value replaced), encoded into rc.buf. Returns its length, or
+ * -1 with the reason in why. */
+static long onward(const pdu_t *in, const dlr_text_t *tx, store_str_t esme_id, const char **why)
+{
+    static char idz[80];
+    pdu_t *out = &rc.out;
+    pdu_error_t perr;
+    size_t n, tlen;
+    int in_payload, i, found = 0;
+    const uint8_t *text = text_of(in, &n, &in_payload);
+    long len;
+    *out = *in;
+    out->sequence_number = 0;
+    out->present &= ~((uint64_t)1 << PDU_F_SM_LENGTH);      /* computed again from short_message */
+    if (esme_id.n + 1 > sizeof idz) return *why = "the message id is too long", -1;
+    memcpy(idz, esme_id.p, esme_id.n);
+    idz[esme_id.n] = '\0';
+    for (i = 0; i < out->ntlv; i++) {
+        if (out->tlv[i].tag == SMPP_TLV_receipted_message_id) {
+            out->tlv[i].val = (const uint8_t *)idz;
+            out->tlv[i].len = (uint16_t)(esme_id.n + 1);
+            found = 1;
+        }
+    }
+    if (!found && pdu_tlv_add(out, SMPP_TLV_receipted_message_id, (const uint8_t *)idz,
+                              (uint16_t)(esme_id.n + 1)) < 0)
+        return *why = "no room for receipted_message_id", -1;
+    if (tx->id && tx->id_at + tx->id_len <= n) {
+        tlen = n - tx->id_len + esme_id.n;
+        if (tlen > sizeof rc.text) return *why = "the receipt text is too long", -1;
+        memcpy(rc.text, text, tx->id_at);
+        memcpy(rc.text + tx->id_at, esme_id.p, esme_id.n);
+        memcpy(rc.text + tx->id_at + esme_id.n, text + tx->id_at + tx->id_len, n - tx->id_at - tx->id_len);
+        if (!in_payload && tlen <= PDU_MAX_SHORT_MESSAGE) {
+            pdu_set_str(out, PDU_F_SHORT_MESSAGE, rc.text, tlen);
+        } else {
+            /* a longer id does not fit short_message: the text moves to message_payload */
+            if (!in_payload) pdu_set_str(out, PDU_F_SHORT_MESSAGE, (const uint8_t *)"", 0);
+            for (i = 0; i < out->ntlv && out->tlv[i].tag != SMPP_TLV_message_payload; i++) {}
+            if (i < out->ntlv) {
+                out->tlv[i].val = rc.text;
+                out->tlv[i].len = (uint16_t)tlen;
+            } else if (pdu_tlv_add(out, SMPP_TLV_message_payload, rc.text, (uint16_t)tlen) < 0) {
+                return *why = "no room for message_payload", -1;
+            }
+        }
+    }
+    len = pdu_encode(out, rc.buf, sizeof rc.buf, &perr);
+    if (len < 0) *why = perr.msg;
+    return len;
+}
+
+/* -- Matching ------------------------------------------------------------------------------ */
+
+typedef struct found_s {
+    int             n;
+    store_fwd_row_t r;
+    char            id[72], account[24];
+} found_t;
+
+static int on_found(const store_fwd_row_t *r, void *ud)
+{
+    found_t *f = ud;
+    f->n = 1;
+    f->r = *r;
+    /* the strings point into SQLite's row: copied before the next statement */
+    snprintf(f->id, sizeof f->id, "%.*s", (int)r->id.n, r->id.p ? r->id.p : "");
+    snprintf(f->account, sizeof f->account, "%.*s", (int)r->account.n, r->account.p ? r->account.p : "");
+    f->r.id.p = f->id;
+    f->r.id.n = strlen(f->id);
+    f->r.account.p = f->account;
+    f->r.account.n = strlen(f->account);
+    f->r.pdu.p = NULL;
+    f->r.route.p = NULL;
+    f->r.notify.n = r->notify.p ? r->notify.n : 0;
+    f->r.notify.p = r->notify.p ? "" : NULL;          /* whether it has one is all we keep */
+    return 1;
+}
+
+/* -- Relaying: straight to a receiver with room ---------------------------------------- */
+
+/* A receipt handed to a receiver of its account, waiting for the ESME's
+ * answer; the upstream is answered only then (it keeps the receipt until
+ * the ESME has it or the outbox holds it: a crash loses nothing). */
+typedef struct relay_s {
+    rt_link_t *link;
+    uint64_t   up_sess;         /* the upstream session to answer (0: none, an early receipt) */
+    uint32_t   up_seq;
+    long long  rowid, err;
+    int        state, final;
+    char       id[72], account[24];
+    size_t     n;
+    uint8_t    pdu[1];          /* the onward receipt, for the outbox if the ESME does not take it */
+} relay_t;
+
+/* The message's state and trace line, then the upstream's answer. */
+static void settle(const relay_t *r, store_t *st, const char *what, uint32_t answer)
+{
+    char line[256];
+    rt_link_t *l = r->link;
+    if (answer == SMPP_ESME_ROK || what) {
+        snprintf(line, sizeof line, "receipt from %s: stat:%s err:%03lld%s%s%s", l->name,
+                 dlr_stat_of(r->state) ? dlr_stat_of(r->state) : "?", r->err, r->final ? "" : " (not final)",
+                 what ? "; " : "", what ? what : "");
+        if (store_fwd_state(st, r->rowid, r->state, r->final, r->err, rt_time(), (store_str_t){line, strlen(line)}) < 0)
+            log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, r->id,
+                    store_errmsg(st));
+        else l->receipts++;
+    }
+    if (r->up_sess) rt_gw_hold_answer(r->up_sess, r->up_seq, answer);
+}
+
+/* Into the account's outbox (no receiver had room, or it did not take it). */
+static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
+{
+    long long rowid = rt_outbox_post(r->account, strlen(r->account), (store_str_t){(const char *)r->pdu, r->n},
+                                     (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl);
+    if (rowid < 0) {
+        log_msg(LOG_WARN, 0, "receipt from %s for %s not queued for %s: %s; answered ESME_RX_T_APPN",
+                r->link->name, r->id, r->account, store_errmsg(st));
+        r->link->receipts_refused++;
+        settle(r, st, NULL, SMPP_ESME_RX_T_APPN);
+        return SMPP_ESME_RX_T_APPN;
+    }
+    settle(r, st, what, SMPP_ESME_ROK);
+    return SMPP_ESME_ROK;
+}
+
+static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    relay_t *r = arg;
+    store_t *st = rt_store();
+    rt_acct_t *a = rt_acct_get(r->account, strlen(r->account), 0);
+    uint32_t status = resp ? resp->command_status : 0;
+    char what[128];
+    if (a && a->inflight) a->inflight--;
+    if (st) {
+        if (!err && status == SMPP_ESME_ROK) {
+            snprintf(what, sizeof what, "delivered to %s", r->account);
+            if (a) a->delivered++;
+            r->link->relayed++;
+            settle(r, st, what, SMPP_ESME_ROK);
+        } else if (err || status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL
+                   || status == SMPP_ESME_RX_T_APPN) {
+            /* not taken now (busy, timeout, the link went): the outbox keeps it */
+            snprintf(what, sizeof what, "%s did not take it (%s): queued", r->account,
+                     err ? sess_strerror(err) : pdu_status_name(status));
+            queue_it(r, st, what);
+        } else {
+            snprintf(what, sizeof what, "refused by %s: %s", r->account,
+                     pdu_status_name(status) ? pdu_status_name(status) : "an unknown status");
+            if (a) a->refused++;
+            settle(r, st, what, SMPP_ESME_ROK);          /* the ESME has answered */
+        }
+    }
+    (void)s;
+    free(r);
+    if (a) {
+        rt_acct_wake(a);                      /* a window slot is free for its deliverer */
+        rt_acct_release(a);
+    }
+}
+
+/* -- Applying a receipt ---------------------------------------------------------------- */
+
+/* The receipt `in` of the message f->r, from upstream session up_sess
+ * (request up_seq; 0: an early receipt, answered when it was kept):
+ * relayed to a receiver of the account with room, else put in its outbox,
+ * and the message's state written. Returns the status for the upstream,
+ * or RELAYED when the ESME's answer decides it later. */
+#define RELAYED 0xFFFFFFFFu
+static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in, const dlr_text_t *tx,
+                      uint64_t up_sess, uint32_t up_seq)
+{
+    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
+    const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
+    int state = ms ? (int)ms->num : tx->stat ? dlr_state_of(tx->stat, tx->stat_len) : -1;
+    long long err = 0;
+    const char *why = NULL;
+    relay_t *r;
+    rt_acct_t *a;
+    sess_t *rs;
+    long len;
+    if (ne && ne->val && ne->len == 3) err = ne->val[1] << 8 | ne->val[2];
+    else if (tx->err && tx->err_len < 10) {
+        size_t i;
+        for (i = 0; i < tx->err_len && tx->err[i] >= '0' && tx->err[i] <= '9'; i++) err = err * 10 + (tx->err[i] - '0');
+    }
+    if (state < 0) state = (int)f->r.state;         /* no state given: as it was */
+    if (strcmp(f->account, HTTP_ACCOUNT) == 0 || f->r.notify.p) {
+        /* a message of POST /send: its state first, then the gateway's Lua
+         * handler reports it (callback_url) */
+        relay_t one;
+        rt_gw_event_t ev;
+        size_t n;
+        int pl;
+        const uint8_t *text = text_of(in, &n, &pl);
+        memset(&one, 0, sizeof one);
+        one.link = l;
+        one.rowid = f->r.rowid;
+        one.state = state;
+        one.final = dlr_is_final(state);
+        one.err = err;
+        settle(&one, st, NULL, SMPP_ESME_ROK);
+        memset(&ev, 0, sizeof ev);
+        ev.kind = "receipt";
+        ev.link = l;
+        ev.rowid = f->r.rowid;
+        ev.part = f->r.part;
+        ev.rd = f->r.registered_delivery;
+        ev.status = (uint32_t)state;
+        snprintf(ev.id, sizeof ev.id, "%s", f->id);
+        snprintf(ev.account, sizeof ev.account, "%s", f->account);
+        snprintf(ev.detail, sizeof ev.detail, "%.*s", (int)(n < sizeof ev.detail ? n : sizeof ev.detail - 1), text);
+        rt_gw_event(&ev);
+        return SMPP_ESME_ROK;
+    }
+    if ((len = onward(in, tx, f->r.id, &why)) < 0) {
+        log_msg(LOG_ERROR, 0, "receipt from %s for %s cannot be rewritten (%s): answered ESME_RX_P_APPN",
+                l->name, f->id, why);
+        l->receipts_refused++;
+        return SMPP_ESME_RX_P_APPN;
+    }
+    if (!(r = malloc(sizeof *r + (size_t)len))) return SMPP_ESME_RX_T_APPN;
+    r->link = l;
+    r->up_sess = up_sess;
+    r->up_seq = up_seq;
+    r->rowid = f->r.rowid;
+    r->err = err;
+    r->state = state;
+    r->final = dlr_is_final(state);
+    snprintf(r->id, sizeof r->id, "%s", f->id);
+    snprintf(r->account, sizeof r->account, "%s", f->account);
+    r->n = (size_t)len;
+    memcpy(r->pdu, rc.buf, (size_t)len);
+    a = rt_acct_get(f->account, strlen(f->account), 0);
+    if (a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
+        if (pdu_decode(&rc.send, r->pdu, r->n, 0, NULL) == SMPP_ESME_ROK
+            && sess_send(rs, &rc.send, on_relayed, r, uv_now(rt.loop)) > 0) {
+            net_touch(rs);
+            a->inflight++;
+            return RELAYED;
+        }
+    }
+    {
+        uint32_t st2;
+        r->up_sess = 0;                       /* answered by the caller */
+        st2 = queue_it(r, st, NULL);
+        free(r);
+        return st2;
+    }
+}
+
+/* The id a receipt is about, read as its link declared (its key into
+ * key); 0 when it has none it could be matched by. */
+static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size_t *klen)
+{
+    const pdu_tlv_t *t = pdu_tlv_find(in, SMPP_TLV_receipted_message_id);
+    const char *id = NULL;
+    size_t n = 0, tn;
+    int pl, fmt = l->fmt_receipt;
+    const uint8_t *text = text_of(in, &tn, &pl);
+    long k;
+    dlr_read((const char *)text, tn, tx);
+    if (t && t->val && t->len > 0) {
+        const void *nul = memchr(t->val, 0, t->len);
+        id = (const char *)t->val;
+        n = nul ? (size_t)((const uint8_t *)nul - t->val) : t->len;
+        fmt = l->fmt_tlv;
+    }
+    if (n == 0 && tx->id) {
+        id = tx->id;
+        n = tx->id_len;
+        fmt = l->fmt_receipt;
+    }
+    if (n == 0 || n > KEY_MAX / 2 - 1) return 0;
+    k = msgid_key(id, n, fmt, key, KEY_MAX);
+    if (k <= 0) return 0;
+    *klen = (size_t)k;
+    return 1;
+}
+
+/* A receipt from l (session up_sess, request up_seq): matched now, or
+ * kept as early. Returns the status, or RELAYED. */
+static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
+{
+    store_t *st = rt_store();
+    dlr_text_t tx;
+    found_t f;
+    char key[KEY_MAX];
+    size_t klen = 0;
+    store_str_t up = { l->name, l->len }, k;
+    int rcode;
+    if (!st) return SMPP_ESME_RX_T_APPN;
+    if (!key_of(l, in, &tx, key, &klen)) {
+        log_unmatched(l, "without a message id: answered ESME_ROK, not forwarded");
+        return SMPP_ESME_ROK;
+    }
+    k.p = key;
+    k.n = klen;
+    memset(&f, 0, sizeof f);
+    if ((rcode = store_fwd_by_key(st, up, k, on_found, &f)) < 0) {
+        log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
+        return SMPP_ESME_RX_T_APPN;
+    }
+    if (f.n) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    /* before its message's answer was stored: kept, matched by the same key then */
+    {
+        pdu_error_t perr;
+        pdu_t *copy = &rc.out;
+        long len;
+        *copy = *in;
+        len = pdu_encode(copy, rc.buf, sizeof rc.buf, &perr);
+        if (len < 0 || store_early_put(st, up, k, (store_str_t){(const char *)rc.buf, (size_t)len},
+                                       rt_time() + rt_gw_conf.early_ttl, rt_time()) < 0) {
+            log_unmatched(l, "before its message's answer, and the early table is full: answered ESME_RX_T_APPN");
+            return SMPP_ESME_RX_T_APPN;
+        }
+    }
+    l->early++;
+    return SMPP_ESME_ROK;
+}
+
+int rt_gw_request(sess_t *s, const pdu_t *req)
+{
+    rt_link_t *l;
+    const pdu_value_t *esm;
+    uint32_t status;
+    if (!rt_gw_conf.on || !(l = rt_gw_link_of(s))) return 0;
+    if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return 0;
+    if (!(esm = pdu_get(req, PDU_F_ESM_CLASS)) || !dlr_is_receipt(esm->num)) return 0;
+    status = receipt(l, req, sess_id(s), req->sequence_number);
+    if (status != RELAYED) rt_gw_hold_answer(sess_id(s), req->sequence_number, status);
+    return 1;
+}
+
+/* -- Early receipts ------------------------------------------------------------------------- */
+
+typedef struct early_s {
+    size_t  n;
+    struct early_s *next;
+    uint8_t pdu[1];
+} early_t;
+
+static int collect(const store_item_t *it, void *ud)
+{
+    early_t **list = ud, *e = malloc(sizeof *e + it->pdu.n);
+    if (!e) return 0;
+    e->n = it->pdu.n;
+    memcpy(e->pdu, it->pdu.p, it->pdu.n);
+    e->next = *list;
+    *list = e;
+    return 0;
+}
+
+void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key)
+{
+    early_t *list = NULL, *e, *rev = NULL;
+    store_str_t up = { l->name, l->len };
+    if (store_early_take(st, up, key, collect, &list) <= 0) return;
+    while ((e = list) != NULL) {            /* oldest first */
+        list = e->next;
+        e->next = rev;
+        rev = e;
+    }
+    while ((e = rev) != NULL) {
+        pdu_error_t perr;
+        dlr_text_t tx;
+        found_t f;
+        char k2[KEY_MAX];
+        size_t klen;
+        rev = e->next;
+        memset(&f, 0, sizeof f);
+        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK && key_of(l, &rc.in, &tx, k2, &klen)
+            && store_fwd_by_key(st, up, key, on_found, &f) == 1) {
+            l->early_matched++;
+            if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
+                log_msg(LOG_WARN, 0, "an early receipt from %s for %s was matched but could not be queued",
+                        l->name, f.id);
+        }
+        free(e);
+    }
+}

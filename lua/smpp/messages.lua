@@ -1,0 +1,134 @@
+-- smpp.messages -- "where is my message?": a stored message as an operator
+-- reads it (its state, route, upstream and ids, and its trace: accepted
+-- from whom, each attempt and its answer, the receipt, the delivery to the
+-- ESME), and lists of messages by account, state and time. GET
+-- /messages/ID, GET /messages?account=... and `smppgw messages` all show
+-- what this module makes of the store's rows.
+local store = require "smpp.store"
+local receipt = require "smpp.receipt"
+
+local M = {}
+
+-- state_of(word) -> message_state | nil: a store state name (SCHEDULED,
+-- ENROUTE, DELIVERED, ...) or a stat word (DELIVRD, ...), any case.
+function M.state_of(word)
+    if type(word) ~= "string" then return nil end
+    local up = word:upper()
+    return store.state[up] or receipt.state_of(up)
+end
+
+-- The word a state is shown as: its stat word where it has one (DELIVRD,
+-- ENROUTE, ...), else its name (SCHEDULED: waiting to be forwarded).
+local function state_word(state)
+    return receipt.stat_of(state) or store.state_name[state] or tostring(state)
+end
+M.state_word = state_word
+
+-- ISO 8601 UTC with milliseconds, for people.
+local function iso(t)
+    if not t then return nil end
+    local s = math.floor(t)
+    return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%03dZ", math.floor((t - s) * 1000 + 0.5) % 1000)
+end
+M.iso = iso
+
+-- trace(text) -> { { at = seconds, time = ISO, event = text }, ... } in order.
+function M.trace(text)
+    local out = {}
+    for line in (text or ""):gmatch("[^\n]+") do
+        local at, event = line:match("^([%d.]+) (.*)$")
+        at = tonumber(at)
+        out[#out + 1] = { at = at, time = iso(at), event = event or line }
+    end
+    return out
+end
+
+-- view(rec [, brief]) -> the record of a stored message as the API shows
+-- it; brief leaves the trace out (lists).
+function M.view(rec, brief)
+    local last_receipt
+    local trace = M.trace(rec.trace)
+    for _, t in ipairs(trace) do
+        last_receipt = t.event:match("^receipt from %S+: ([^;]*)") or last_receipt
+    end
+    return {
+        message_id = rec.id, part = rec.part, account = rec.account, from = rec.source, to = rec.dest,
+        state = state_word(rec.state), state_name = store.state_name[rec.state], final = rec.final,
+        submitted = rec.submitted, submitted_time = iso(rec.submitted), done = rec.done, done_time = iso(rec.done),
+        expires = rec.expires, route = rec.route, upstream = rec.upstream, upstream_id = rec.upstream_id,
+        attempts = rec.attempts, error = rec.err ~= 0 and rec.err or nil, callback_url = rec.notify,
+        registered_delivery = rec.registered_delivery, receipt = last_receipt,
+        trace = not brief and trace or nil,
+    }
+end
+
+-- get(st, id) -> the view of message id (with `parts` when it has more
+-- than one: a submit_multi, or an upstream's id it reused), or nil.
+function M.get(st, id)
+    local parts = st:parts(id)
+    if #parts == 0 then return nil end
+    local v = M.view(parts[1])
+    if #parts > 1 then
+        v.parts = {}
+        for i, rec in ipairs(parts) do v.parts[i] = M.view(rec) end
+    end
+    return v
+end
+
+-- parse_time(s, now) -> seconds since the epoch | nil, err: seconds since
+-- the epoch, an age ("90s", "15m", "2h", "7d": that long before now), or
+-- an ISO 8601 UTC time ("2026-12-01T16:00:00Z", the Z optional).
+function M.parse_time(s, now)
+    if type(s) ~= "string" or s == "" then return nil, "a time is required" end
+    local n = tonumber(s)
+    if n then return n end
+    local num, unit = s:match("^(%d+%.?%d*)([smhd])$")
+    if num then return now - tonumber(num) * ({ s = 1, m = 60, h = 3600, d = 86400 })[unit] end
+    local y, mo, d, h, mi, sec = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):?(%d*)Z?$")
+    if y then
+        local t = require("smpp.time").timegm(tonumber(y), tonumber(mo), tonumber(d), tonumber(h),
+                                              tonumber(mi), tonumber(sec) or 0)
+        if t then return t end
+    end
+    return nil, "not a time: " .. s .. " (seconds since the epoch, an age such as 15m, 2h, 7d, or 2026-12-01T16:00:00Z)"
+end
+
+-- query(q, now) -> list options for st:list | nil, err. q: account
+-- (required: messages are listed by account), state (a name or stat word),
+-- since, until (parse_time), limit (1..10000, default 100).
+function M.query(q, now)
+    if type(q.account) ~= "string" or q.account == "" then
+        return nil, "account is required: messages are listed by account"
+    end
+    local out = { account = q.account, limit = 100 }
+    if q.state and q.state ~= "" then
+        out.state = M.state_of(q.state)
+        if not out.state then return nil, "unknown state " .. tostring(q.state) end
+    end
+    for _, k in ipairs { "since", "until" } do
+        if q[k] and q[k] ~= "" then
+            local t, err = M.parse_time(q[k], now)
+            if not t then return nil, k .. ": " .. err end
+            out[k] = t
+        end
+    end
+    if q.limit then
+        local l = tonumber(q.limit)
+        if not l or l < 1 or l > 10000 or l % 1 ~= 0 then return nil, "limit must be a whole number 1..10000" end
+        out.limit = l
+    end
+    return out
+end
+
+-- list(st, q, now) -> { messages = { brief views, oldest first }, count =
+-- n } | nil, err.
+function M.list(st, q, now)
+    local opts, err = M.query(q, now)
+    if not opts then return nil, err end
+    local rows = st:list(opts)
+    local out = {}
+    for i, rec in ipairs(rows) do out[i] = M.view(rec, true) end
+    return { messages = out, count = #out }
+end
+
+return M

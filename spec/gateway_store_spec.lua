@@ -1,0 +1,358 @@
+-- gateway_store_spec -- store and forward: the ESME's answer comes once the
+-- message is stored; the forwarder then retries a throttling upstream
+-- from the queue, ends a message whose validity runs out (EXPIRED receipt,
+-- whether its link throttles or is down), refuses one an upstream refuses
+-- (REJECTD receipt) or moves it to the next upstream of its route
+-- (failover_on); every step is in the message's trace, read by HTTP and by
+-- `smppgw messages`; query_sm answers from the store.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local run = require "helpers.run"
+local wait_until = require("helpers.wait").wait_until
+local cjson = require "cjson"
+local prometheus = require "helpers.prometheus"
+
+local id, RESP = wire.id, wire.RESP
+local ROK = 0
+
+-- An upstream that answers ESME_RTHROTTLED to the first `throttle`
+-- attempts of each text (all of them when throttle < 0), then accepts it
+-- with a decimal id and sends its receipt.
+local function throttling(throttle)
+    return string.format([[
+        local n, seen = 0, {}
+        local limit = %d
+        return { submit_sm = function(session, pdu)
+            seen[pdu.short_message] = (seen[pdu.short_message] or 0) + 1
+            if limit < 0 or seen[pdu.short_message] <= limit then return "ESME_RTHROTTLED" end
+            n = n + 1
+            local mid = tostring(1000 + n)
+            require("smpp").post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
+                destination_addr = pdu.source_addr, receipted_message_id = mid, message_state = 2,
+                short_message = "id:" .. mid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                    .. "done date:2501311201 stat:DELIVRD err:000 text:" .. pdu.short_message })
+            return 0, { message_id = mid }
+        end }]], throttle)
+end
+
+local UPSTREAM_CONF = [[return { script = 'script.lua', session = { window = 100 },
+    accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+
+-- A gateway in front of upstreams { name = port, ... }; route: the routes;
+-- over: { A = {...}, B = {...}, gateway = {...} } merged into those sections.
+local function gateway(ports, routes, over)
+    local ups = {}
+    for _, name in ipairs { "A", "B" } do
+        if ports[name] then
+            ups[#ups + 1] = server.merge({ name = name, port = ports[name], system_id = "gw", password = "gwpw",
+                reconnect_min = 0.2, reconnect_max = 0.5, throttle_backoff = 0.1, throttle_retries = 5,
+                wait = 0.5 }, over and over[name])
+        end
+    end
+    return server.start { conf = "return " .. server.lua {
+        script = server.root .. "/scripts/gateway.lua",
+        accounts = { { system_id = "esme1", password = "pw1" } },
+        upstreams = ups,
+        gateway = server.merge({ routes = routes or { { name = "all", prefix = "", to = { "A" } } } },
+                               over and over.gateway),
+    } }
+end
+
+local function esme(gw)
+    local c = wire.connect(gw.port)
+    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+    return c
+end
+
+local function submit(c, f)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, f))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+    return r.status, wire.first_cstr(r.body)
+end
+
+-- The next receipt the ESME gets (answered): its fields, stat and err.
+local function receipt(c, timeout)
+    local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, timeout or 5), "no receipt")
+    c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+    local d = wire.parse_sm(p.body)
+    d.rid = (d.tlvs[0x001E] or ""):gsub("%z$", "")
+    d.stat, d.err = d.short_message:match("stat:(%u+) err:(%d+)")
+    return d
+end
+
+-- GET path -> status, the JSON body decoded.
+local function get(gw, path)
+    local code, body = gw:http("GET", path)
+    return code, cjson.decode(body)
+end
+
+local function message(gw, mid)
+    local code, m = get(gw, "/messages/" .. mid)
+    assert.equal(200, code)
+    return m
+end
+
+local function events(m)
+    local out = {}
+    for i, t in ipairs(m.trace) do out[i] = t.event end
+    return out
+end
+
+describe("#integration store and forward", function()
+    it("retries a throttling upstream from the queue and says so in the trace", function()
+        local up = server.start { conf = UPSTREAM_CONF, script = throttling(2) }
+        local gw = gateway { A = up.port }
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { registered_delivery = 1, short_message = "slowly" })
+        assert.equal(ROK, st)
+        local d = receipt(c)
+        assert.equal(mid, d.rid)
+        assert.equal("DELIVRD", d.stat)
+        local m = message(gw, mid)
+        local ev = events(m)
+        assert.equal(3, m.attempts)
+        assert.equal("DELIVRD", m.state)
+        assert.matches("^accepted from esme1 %(session %d+%), route 'all', queued for A$", ev[1])
+        assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RTHROTTLED, again in 0%.1 s$", ev[2])
+        assert.matches("attempt 2%): ESME_RTHROTTLED", ev[3])
+        assert.matches("^sent to A %(session %d+, attempt 3%): accepted as 1001$", ev[4])
+        -- handed straight to the ESME's receiver, which took it
+        assert.equal("receipt from A: stat:DELIVRD err:000; delivered to esme1", ev[5])
+        local q = gw:stats().gateway.queues.A
+        assert.equal(2, q.throttled)
+        assert.equal(1, q.accepted)
+        assert.equal(0, q.queued)
+    end)
+
+    it("ends a message whose validity runs out while its upstream throttles: EXPIRED receipt", function()
+        local up = server.start { conf = UPSTREAM_CONF, script = throttling(-1) }
+        local gw = gateway { A = up.port }
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { registered_delivery = 1, validity_period = "000000000001000R",
+                                    short_message = "too late" })
+        assert.equal(ROK, st)
+        local d = receipt(c, 5)
+        assert.equal(mid, d.rid)
+        assert.equal("EXPIRED", d.stat)
+        assert.matches("^id:" .. mid .. " sub:001 dlvrd:000 .* text:too late$", d.short_message)
+        assert.equal("1234", d.destination_addr)               -- back to the sender
+        local m = message(gw, mid)
+        assert.equal("EXPIRED", m.state)
+        assert.is_true(m.final)
+        assert.matches("^expired: its validity ended before A took it$", events(m)[#events(m) - 1] or "")
+    end)
+
+    it("ends a message whose validity runs out while its upstream is down", function()
+        local closed = wire.listen()                            -- a port, then nobody listens there
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway { A = port }
+        local c = esme(gw)
+        local st, mid = submit(c, { registered_delivery = 1, validity_period = "000000000001000R" })
+        assert.equal(ROK, st)
+        local d = receipt(c, 8)
+        assert.equal(mid, d.rid)
+        assert.equal("EXPIRED", d.stat)
+        assert.matches("could not send", events(message(gw, mid))[2])
+        assert.equal(1, gw:stats().gateway.queues.A.expired)
+    end)
+
+    it("bounds an upstream's queue (max_queue): ESME_RMSGQFUL past it, the level in /stats and /metrics", function()
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port }, nil, { A = { max_queue = 2 } })
+        local c = esme(gw)
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(0x14, (submit(c, {})))                     -- ESME_RMSGQFUL: the queue is full
+        local q = gw:stats().gateway.queues.A
+        assert.equal(2, q.queued)
+        assert.equal(2, q.max_queue)
+        local fam = prometheus.parse(select(2, gw:http("GET", "/metrics")))
+        assert.equal(2, fam.smppgw_gateway_queue.samples[1].value)
+        assert.equal(2, fam.smppgw_gateway_queue_limit.samples[1].value)
+        assert.equal("A", fam.smppgw_gateway_queue.samples[1].labels.upstream)
+    end)
+
+    it("issues its ids in the format asked: the store's node id in a fixed width, then a counter", function()
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local shapes = { hex = "^%x%x%x%x%x%x%x%x0000000[12]$", decimal = "^%d%d%d%d%d%d%d%d%d%d000000000[12]$",
+                         uuid = "^%x%x%x%x%x%x%x%x%-0000%-4000%-8000%-00000000000[12]$" }
+        for fmt, shape in pairs(shapes) do
+            local gw = gateway({ A = port }, nil, { gateway = { own_id_format = fmt } })
+            local c = esme(gw)
+            local st1, id1 = submit(c, {})
+            local st2, id2 = submit(c, {})
+            assert.equal(ROK, st1)
+            assert.equal(ROK, st2)
+            assert.matches(shape, id1, fmt)
+            assert.matches(shape, id2, fmt)
+            assert.not_equal(id1, id2)
+            assert.equal(id1:sub(1, 8), id2:sub(1, 8))          -- the same node
+        end
+    end)
+
+    it("gives the ESME a REJECTD receipt when the upstream refuses the message", function()
+        local up = server.start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } } } }
+        local gw = gateway { A = up.port }
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { destination_addr = "000123", registered_delivery = 1 })   -- refused there
+        assert.equal(ROK, st)
+        local d = receipt(c)
+        assert.equal(mid, d.rid)
+        assert.equal("REJECTD", d.stat)
+        assert.equal("011", d.err)                              -- ESME_RINVDSTADR
+        local m = message(gw, mid)
+        assert.equal("REJECTD", m.state)
+        assert.equal(11, m.error)
+        assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVDSTADR; REJECTED$", events(m)[2])
+    end)
+
+    it("moves a message the upstream refuses with a failover_on status to the next upstream", function()
+        local acct = { accounts = { { system_id = "gw", password = "gwpw" } } }
+        local a = server.start { conf = server.smsc_conf(acct) }
+        local b = server.start { conf = server.smsc_conf(server.merge(acct, { smsc = { reject = {}, message_id = "hex" } })) }
+        local gw = gateway({ A = a.port, B = b.port },
+            { { name = "both", prefix = "", to = { "A", "B" }, failover_on = { "ESME_RINVDSTADR" } } })
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        assert(gw:wait_log("upstream B: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { destination_addr = "000123", registered_delivery = 1 })
+        assert.equal(ROK, st)
+        local d = receipt(c)
+        assert.equal(mid, d.rid)
+        assert.equal("DELIVRD", d.stat)
+        local m = message(gw, mid)
+        assert.equal("B", m.upstream)
+        assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVDSTADR; moved to B$", events(m)[2])
+        assert.matches("^sent to B ", events(m)[3])
+        assert.equal(1, gw:stats().gateway.queues.A.moved)
+    end)
+end)
+
+describe("#integration message_id = \"upstream\"", function()
+    it("passes the upstream's id through, stores the message under it, even when two upstreams reuse it", function()
+        local a = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local b = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local gw = gateway({ A = a.port, B = b.port },
+            { { name = "both", prefix = "", to = { "A", "B" }, strategy = "round_robin" } },
+            { gateway = { message_id = "upstream" } })
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        assert(gw:wait_log("upstream B: bind 1 up", 5))
+        local c = esme(gw)
+        -- both sent before any answer is read: a receipt may come before
+        -- the other message's answer (the ESME waits for the upstream)
+        local seqs = {}
+        for _, text in ipairs { "first", "second" } do
+            local seq = c:next_seq()
+            seqs[seq] = text
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+        end
+        local ids, texts, answered, receipts = {}, {}, 0, 0
+        while answered < 2 or receipts < 2 do
+            local p = assert(c:read(5))
+            if p.id == RESP + id.submit_sm then
+                assert.equal(ROK, p.status)
+                ids[seqs[p.seq]] = wire.first_cstr(p.body)
+                answered = answered + 1
+            elseif p.id == id.deliver_sm then
+                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                local d = wire.parse_sm(p.body)
+                assert.equal("1001\0", d.tlvs[0x001E])
+                texts[d.short_message:match("text:(.*)$")] = true   -- each receipt reached its own message
+                receipts = receipts + 1
+            end
+        end
+        assert.same({ first = "1001", second = "1001" }, ids)  -- each upstream's first id: the same one
+        assert.same({ first = true, second = true }, texts)
+        local m = message(gw, "1001")
+        assert.equal(2, #m.parts)
+        local ups = { m.parts[1].upstream, m.parts[2].upstream }
+        table.sort(ups)
+        assert.same({ "A", "B" }, ups)
+        for _, p in ipairs(m.parts) do assert.equal("DELIVRD", p.state) end
+    end)
+end)
+
+describe("#integration the trace", function()
+    local up, gw, c, ids
+    setup(function()
+        up = server.start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } } } }
+        gw = gateway { A = up.port }
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        c = esme(gw)
+        ids = {}
+        for i = 1, 3 do
+            local st, mid = submit(c, { registered_delivery = 1, destination_addr = i == 3 and "999000" or "447700900123" })
+            assert.equal(ROK, st)
+            ids[i] = mid
+        end
+        for _ = 1, 3 do receipt(c) end                          -- 999... ends UNDELIV at the SMSC
+        assert(wait_until(function() return message(gw, ids[3]).final end), "no final state for " .. ids[3])
+    end)
+
+    it("lists an account's messages by state and time over HTTP", function()
+        local code, r = get(gw, "/messages?account=esme1")
+        assert.equal(200, code)
+        assert.equal(3, r.count)
+        assert.equal(ids[1], r.messages[1].message_id)
+        assert.is_nil(r.messages[1].trace)                      -- lists are brief
+        code, r = get(gw, "/messages?account=esme1&state=UNDELIV&since=1h")
+        assert.equal(1, r.count)
+        assert.equal(ids[3], r.messages[1].message_id)
+        code, r = get(gw, "/messages?account=esme1&until=1")
+        assert.equal(0, r.count)
+        for _, q in ipairs { "", "?account=esme1&state=NOPE", "?account=esme1&since=yesterday", "?account=x&limit=0" } do
+            code, r = get(gw, "/messages" .. q)
+            assert.equal(400, code, q)
+            assert.is_string(r.error)
+        end
+        assert.equal(404, (gw:http("GET", "/messages/nosuchid")))
+    end)
+
+    it("shows a message and lists them with smppgw messages", function()
+        local conf = gw.dir .. "/conf.lua"
+        local out, err, rc = run.smppgw { "messages", conf, ids[1] }
+        assert.equal(0, rc, err)
+        assert.matches("^message " .. ids[1] .. ": DELIVRD %(final%)\n", out)
+        assert.matches("\n  [%d%-]+T[%d:.]+Z  accepted from esme1 %(session %d+%), route 'all', queued for A\n", out)
+        assert.matches("\n  [%d%-]+T[%d:.]+Z  receipt from A: stat:DELIVRD err:000; delivered to esme1\n", out)
+        out, err, rc = run.smppgw { "messages", conf, "--account", "esme1", "--state", "DELIVERED", "--since", "10m" }
+        assert.equal(0, rc, err)
+        assert.matches("\n2 messages\n$", "\n" .. out)
+        out, err, rc = run.smppgw { "messages", conf, ids[3], "--json" }
+        assert.equal(0, rc, err)
+        assert.equal("UNDELIV", cjson.decode(out).state)
+        out, err, rc = run.smppgw { "messages", conf, "nosuchid" }
+        assert.equal(1, rc)
+        assert.matches("no message nosuchid", err)
+        out, err, rc = run.smppgw { "messages", conf }
+        assert.equal(2, rc)
+        assert.matches("give a message ID, or %-%-account", err)
+        out, err, rc = run.smppgw { "messages", conf, "--account", "esme1", "--since", "soon" }
+        assert.equal(2, rc)
+        assert.matches("since: not a time", err)
+    end)
+
+    it("answers query_sm from the store, for the account's own messages", function()
+        local seq = c:next_seq()
+        c:send(wire.pdu(id.query_sm, seq, wire.cstr(ids[1]) .. wire.u8(0) .. wire.u8(0) .. wire.cstr("1234")))
+        local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+        assert.equal(ROK, r.status)
+        local q = wire.parse_query_resp(r.body)
+        assert.equal(ids[1], q.message_id)
+        assert.equal(2, q.message_state)                        -- DELIVERED
+        assert.equal(16, #q.final_date)
+        seq = c:next_seq()
+        c:send(wire.pdu(id.query_sm, seq, wire.cstr("nosuchid") .. wire.u8(0) .. wire.u8(0) .. wire.cstr("")))
+        r = assert(c:expect(function(p) return p.seq == seq end, 5))
+        assert.equal(0x67, r.status)                            -- ESME_RQUERYFAIL
+    end)
+end)
