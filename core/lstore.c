@@ -278,13 +278,14 @@ static int add_early(const store_item_t *it, void *ud) { return add_item(it, ud,
 
 /* -- Messages ----------------------------------------------------------------------- */
 
-/* st:put(rec) -> true | nil, "full" | "exists" | "io: ...". rec.trace, if
- * given, is the first trace line, at rec.submitted. */
+/* st:put(rec) -> key | nil, "full" | "exists" | "io: ...". rec.trace, if
+ * given, is the first trace line, at rec.submitted. The key is the row's
+ * integer key (a number, > 0). */
 static int l_put(lua_State *L)
 {
     store_t *s = self(L);
     store_msg_t m;
-    int rc;
+    long long rc;
     read_record(L, 2, &m, NULL, "put");
     if (m.trace.p && !isnan(m.submitted)) {
         char at[48];
@@ -295,44 +296,64 @@ static int l_put(lua_State *L)
         lua_concat(L, 3);               /* stays on the stack while put runs */
         m.trace.p = lua_tolstring(L, -1, &m.trace.n);
     }
-    if ((rc = store_put(s, &m)) < 0) return fail(L, s, rc);
-    lua_pushboolean(L, 1);
+    if ((rc = store_put(s, &m)) < 0) return fail(L, s, (int)rc);
+    lua_pushnumber(L, (lua_Number)rc);
     return 1;
 }
 
-/* st:get(id [, part]) -> rec | nil */
+/* A message key argument: a whole number > 0. */
+static long long key_arg(lua_State *L, int i, const char *fn)
+{
+    long long k = whole(L, lua_tonumber(L, i), fn);
+    if (k <= 0) luaL_error(L, "%s must be > 0", fn);
+    return k;
+}
+
+/* st:get(id [, part]) -> rec | nil; st:get(key) (a number) -> rec | nil */
 static int l_get(lua_State *L)
 {
     store_t *s = self(L);
-    store_str_t id = str_arg(L, 2);
     acc_t a = { L, 0, 0 };
-    int rc = store_get(s, id, whole(L, luaL_optnumber(L, 3, 0), "get: part"), one_msg, &a);
+    int rc;
+    if (lua_type(L, 2) == LUA_TNUMBER) rc = store_get_key(s, key_arg(L, 2, "get: key"), one_msg, &a);
+    else rc = store_get(s, str_arg(L, 2), whole(L, luaL_optnumber(L, 3, 0), "get: part"), one_msg, &a);
     if (rc < 0) return fail(L, s, rc);
     if (rc == 0) lua_pushnil(L);
     return 1;
 }
 
-/* st:parts(id) -> { rec, ... } in part order */
+/* st:parts(id) -> { rec, ... } in part order; st:parts(key): the parts of
+ * the message whose part 0 has that key */
 static int l_parts(lua_State *L)
 {
     store_t *s = self(L);
-    store_str_t id = str_arg(L, 2);
     acc_t a;
     int rc;
-    a = new_list(L);
-    if ((rc = store_parts(s, id, add_msg, &a)) < 0) return fail(L, s, rc);
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        long long key = key_arg(L, 2, "parts: key");
+        a = new_list(L);
+        rc = store_parts_key(s, key, add_msg, &a);
+    } else {
+        store_str_t id = str_arg(L, 2);
+        a = new_list(L);
+        rc = store_parts(s, id, add_msg, &a);
+    }
+    if (rc < 0) return fail(L, s, rc);
     return 1;
 }
 
 /* st:update(id, changes [, where]) -> rows changed | nil, err.
- * where = { part = n, pending = true }: one part; only rows not final. */
+ * where = { part = n, pending = true }: one part; only rows not final.
+ * st:update(key, changes [, where]): the row with that key. */
 static int l_update(lua_State *L)
 {
     store_t *s = self(L);
-    store_str_t id = str_arg(L, 2);
+    store_str_t id = { NULL, 0 };
     store_change_t c;
     int rc;
     memset(&c, 0, sizeof c);
+    if (lua_type(L, 2) == LUA_TNUMBER) c.key = key_arg(L, 2, "update: key");
+    else id = str_arg(L, 2);
     c.at = NAN;
     c.part = -1;
     read_record(L, 3, &c.v, &c, "update");
@@ -368,6 +389,53 @@ static int l_find(lua_State *L)
     lua_pop(L, 1);
     a = new_list(L);
     if ((rc = store_find(s, &q, add_msg, &a)) < 0) return fail(L, s, rc);
+    return 1;
+}
+
+/* st:recent{ account =, source =, dest =, service_type =, since =, limit = }
+ * -> messages submitted since `since`, newest first (final or not) */
+static int l_recent(lua_State *L)
+{
+    store_t *s = self(L);
+    store_recent_t q;
+    acc_t a;
+    int rc;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    q.account = str_field(L, 2, "account", "recent");
+    q.source = str_field(L, 2, "source", "recent");
+    q.dest = str_field(L, 2, "dest", "recent");
+    q.service_type = str_field(L, 2, "service_type", "recent");
+    q.since = num_field(L, 2, "since", NAN, "recent");
+    q.limit = limit_of(L, 2, "recent");
+    a = new_list(L);
+    if ((rc = store_recent(s, &q, add_msg, &a)) < 0) return fail(L, s, rc);
+    return 1;
+}
+
+/* st:take_due(now, limit [, upstream]) -> messages due, earliest first;
+ * their due is cleared */
+static int l_take_due(lua_State *L)
+{
+    store_t *s = self(L);
+    double now = luaL_checknumber(L, 2);
+    int limit = count_arg(L, 3);
+    store_str_t up = opt_str_arg(L, 4);
+    acc_t a;
+    int rc;
+    a = new_list(L);
+    if ((rc = store_take_due(s, now, limit, up, add_msg, &a)) < 0) return fail(L, s, rc);
+    return 1;
+}
+
+/* st:next_due([upstream]) -> the earliest due time | nil */
+static int l_next_due(lua_State *L)
+{
+    store_t *s = self(L);
+    double t;
+    int rc = store_next_due(s, opt_str_arg(L, 2), &t);
+    if (rc < 0) return fail(L, s, rc);
+    if (isnan(t)) lua_pushnil(L);
+    else lua_pushnumber(L, t);
     return 1;
 }
 
@@ -530,9 +598,13 @@ static int exp_msg(const store_msg_t *m, void *ud)
 {
     acc_t *a = &((acc_t *)ud)[0];
     lua_State *L = a->L;
-    lua_createtable(L, 0, 4);
-    lua_pushlstring(L, m->id.p, m->id.n);
-    lua_setfield(L, -2, "id");
+    lua_createtable(L, 0, 5);
+    if (m->id.p) {
+        lua_pushlstring(L, m->id.p, m->id.n);
+        lua_setfield(L, -2, "id");
+    }
+    lua_pushnumber(L, (lua_Number)m->key);
+    lua_setfield(L, -2, "key");
     lua_pushnumber(L, (lua_Number)m->part);
     lua_setfield(L, -2, "part");
     if (m->account.p) {
@@ -686,7 +758,8 @@ static int l_tostring(lua_State *L)
 
 static const luaL_Reg methods[] = {
     {"put", l_put}, {"get", l_get}, {"parts", l_parts}, {"update", l_update},
-    {"find", l_find}, {"due", l_due}, {"by_upstream", l_by_upstream}, {"list", l_list},
+    {"find", l_find}, {"recent", l_recent}, {"due", l_due}, {"take_due", l_take_due},
+    {"next_due", l_next_due}, {"by_upstream", l_by_upstream}, {"list", l_list},
     {"outbox_push", l_outbox_push}, {"outbox_take", l_outbox_take}, {"outbox_ack", l_outbox_ack},
     {"outbox_retry", l_outbox_retry}, {"outbox_count", l_outbox_count},
     {"early_put", l_early_put}, {"early_take", l_early_take},

@@ -424,12 +424,10 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long upto)
     return 0;
 }
 
-int store_next_id(store_t *s, const char *name, long long *out)
+/* The next value of counter c (see store_next_id). */
+static int ctr_next(store_t *s, store_ctr_t *c, long long *out)
 {
-    store_ctr_t *c = NULL;
     int rc;
-    if (!name || !*name) return store__err(s, STORE_EARG, "next_id: a counter name is required");
-    if ((rc = ctr_find(s, name, &c)) < 0) return rc;
     if (c->cur >= c->lim) {
         /* the block is used up: its successor must be durable before any
          * value of it goes out, so commit now (with whatever else the
@@ -444,6 +442,43 @@ int store_next_id(store_t *s, const char *name, long long *out)
     }
     *out = c->cur++;
     return 0;
+}
+
+int store_next_id(store_t *s, const char *name, long long *out)
+{
+    store_ctr_t *c = NULL;
+    int rc;
+    if (!name || !*name) return store__err(s, STORE_EARG, "next_id: a counter name is required");
+    if ((rc = ctr_find(s, name, &c)) < 0) return rc;
+    return ctr_next(s, c, out);
+}
+
+/* Messages are keyed by a counter of their own, named like any other (a
+ * caller asking next_id for the same name shares it, harmlessly: values
+ * stay unique). It starts above every key in the file (a file of an older
+ * schema had none of its own), and its first block is made durable here,
+ * while opening, so that the first put does not commit early. */
+#define KEY_COUNTER "messages.key"
+
+int store__key_init(store_t *s)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_MAX_KEY);
+    store_ctr_t *c = NULL;
+    long long max = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) max = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return store__fail(s, rc, "open");
+    if ((rc = ctr_find(s, KEY_COUNTER, &c)) < 0) return rc;
+    s->key_ctr = (int)(c - s->ctrs);
+    if (c->cur <= max) c->cur = c->lim = max + 1;
+    if ((rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+    return store__commit_now(s);
+}
+
+int store__next_key(store_t *s, long long *out)
+{
+    return ctr_next(s, &s->ctrs[s->key_ctr], out);
 }
 
 /* -- Expiry ------------------------------------------------------------------------------- */

@@ -12,10 +12,10 @@
 /* -- Prepared statements ---------------------------------------------------- */
 
 /* X(name, sql): prepared once at open, reused with reset + bind. At
- * preparation "@C" becomes every column of store_msg.def followed by a
- * comma, "@P" one parameter per column (?1 is the first column ...). SQL
- * selecting messages reads the columns in that order, then rowid. */
-#define STORE_MSG_SELECT "SELECT @C rowid FROM messages "
+ * preparation "@C" becomes the columns of store_msg.def, comma-separated,
+ * and "@P" one parameter per column (?1 is the first column ...). SQL
+ * selecting whole messages reads the columns in that order. */
+#define STORE_MSG_SELECT "SELECT @C FROM messages "
 #define STORE_STATEMENTS(X) \
     X(BEGIN,        "BEGIN IMMEDIATE") \
     X(COMMIT,       "COMMIT") \
@@ -28,27 +28,39 @@
     X(CTR_GET,      "SELECT hw FROM counters WHERE name = ?1") \
     X(CTR_SET,      "INSERT INTO counters (name, hw) VALUES (?1, ?2) " \
                     "ON CONFLICT (name) DO UPDATE SET hw = max(hw, excluded.hw)") \
-    X(MSG_INSERT,   "INSERT INTO messages (@C rowid) VALUES (@P NULL)") \
-    X(MSG_EVICT,    "DELETE FROM messages WHERE rowid = (SELECT rowid FROM messages " \
-                    "WHERE final = 1 ORDER BY keep_until LIMIT 1)") \
+    X(MSG_MAX_KEY,  "SELECT max(key) FROM messages") \
+    X(MSG_EVICT_OLD, "SELECT key FROM (SELECT key, final, due, lasting FROM messages WHERE key > ?1 " \
+                    "ORDER BY key LIMIT 64) WHERE final = 1 AND due IS NULL AND lasting = 0 LIMIT 1") \
+    X(MSG_EVICT_LASTING, "SELECT key FROM messages WHERE lasting = 1 AND final = 1 AND due IS NULL " \
+                    "ORDER BY keep_until LIMIT 1") \
+    X(MSG_DELETE,   "DELETE FROM messages WHERE key = ?1") \
     X(MSG_GET,      STORE_MSG_SELECT "WHERE id = ?1 AND part = ?2") \
+    X(MSG_GET_KEY,  STORE_MSG_SELECT "WHERE key = ?1") \
     X(MSG_PARTS,    STORE_MSG_SELECT "WHERE id = ?1 ORDER BY part") \
+    X(MSG_PARTS_KEY, STORE_MSG_SELECT "WHERE key >= ?1 ORDER BY key LIMIT ?2") \
     X(MSG_FIND,     STORE_MSG_SELECT "WHERE account = ?1 AND dest = ?2 AND source = ?3 " \
-                    "AND final = 0 AND (?4 IS NULL OR service_type = ?4) ORDER BY rowid LIMIT ?5") \
+                    "AND final = 0 AND (?4 IS NULL OR service_type = ?4) ORDER BY key LIMIT ?5") \
+    X(MSG_RECENT,   "SELECT key, submitted, account, source, dest, service_type FROM messages " \
+                    "ORDER BY key DESC") \
     X(MSG_DUE,      STORE_MSG_SELECT "WHERE upstream IS NULL AND due IS NOT NULL AND due <= ?1 " \
                     "ORDER BY due LIMIT ?2") \
     X(MSG_DUE_UP,   STORE_MSG_SELECT "WHERE upstream = ?3 AND due IS NOT NULL AND due <= ?1 " \
                     "ORDER BY due LIMIT ?2") \
-    X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE rowid = ?1") \
+    X(MSG_NEXT_DUE, "SELECT min(due) FROM messages WHERE upstream IS NULL AND due IS NOT NULL") \
+    X(MSG_NEXT_DUE_UP, "SELECT min(due) FROM messages WHERE upstream = ?1 AND due IS NOT NULL") \
+    X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE key = ?1") \
     X(MSG_BY_KEY,   STORE_MSG_SELECT "WHERE upstream = ?1 AND upstream_key = ?2 " \
-                    "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1") \
-    X(MSG_LIST,     STORE_MSG_SELECT "WHERE account = ?1 AND submitted >= ?2 AND submitted < ?3 " \
-                    "AND (?4 IS NULL OR state = ?4) ORDER BY submitted LIMIT ?5") \
-    X(MSG_EXP_DONE, "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages " \
-                    "WHERE final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
-    X(MSG_EXP_LOST, "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages " \
-                    "WHERE final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
-                    "RETURNING id, part, account, state") \
+                    "AND upstream_key IS NOT NULL ORDER BY key DESC LIMIT 1") \
+    X(MSG_LIST,     STORE_MSG_SELECT "WHERE account = ?1 AND id IS NOT NULL AND submitted >= ?2 " \
+                    "AND submitted < ?3 AND (?4 IS NULL OR state = ?4) ORDER BY submitted LIMIT ?5") \
+    X(MSG_EXP_SCAN, "SELECT key, keep_until, lasting, final, id, part, account, state FROM messages " \
+                    "WHERE key > ?1 ORDER BY key LIMIT ?2") \
+    X(MSG_EXP_RANGE, "DELETE FROM messages WHERE key > ?1 AND key <= ?2 AND lasting = 0") \
+    X(MSG_EXP_DONE, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
+                    "WHERE lasting = 1 AND final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
+    X(MSG_EXP_LOST, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
+                    "WHERE lasting = 1 AND final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
+                    "RETURNING id, part, account, state, key") \
     X(OB_PUSH,      "INSERT INTO outbox (account, due, expires, ref, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(OB_TAKE,      "SELECT rowid, account, due, expires, ref, attempts, pdu FROM outbox " \
                     "WHERE account = ?1 AND due <= ?2 ORDER BY due, rowid LIMIT ?3") \
@@ -88,7 +100,7 @@ typedef struct store_acct_s {
     long long count;
 } store_acct_t;
 
-/* update statements by the set of columns they change */
+/* insert and update statements by the set of columns they write */
 #define STORE_UPD_CACHE 32
 typedef struct store_upd_s {
     unsigned long long key;     /* mask | flags << 32; 0 = free */
@@ -124,6 +136,8 @@ struct store_s {
 
     store_ctr_t   *ctrs;
     int            nctrs;
+    int            key_ctr;           /* index in ctrs of the counter that keys messages */
+    long long      swept;             /* expiry walked the keys up to here (see store_expire) */
 
     long long     *rowids;            /* scratch for two-pass updates */
     size_t         rowids_cap;
@@ -175,6 +189,10 @@ int store__acct_add(store_t *s, store_str_t account, long long delta);
 long long store__acct_get(const store_t *s, store_str_t account);
 int store__acct_recount(store_t *s);
 void store__acct_free(store_t *s);
+
+/* Open-time setup of the message key counter (store.c); the next key. */
+int store__key_init(store_t *s);
+int store__next_key(store_t *s, long long *out);
 
 /* Per-file parts of store_expire and of closing. */
 int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x);
