@@ -57,9 +57,7 @@ static void ctrs_settle(store_t *s, int committed)
     }
 }
 
-/* The open transaction is gone (rolled back): remember what was lost for
- * store_commit() and bring the in-memory levels back to the file's. */
-static void txn_lost(store_t *s, const char *why, int full)
+void store__lost(store_t *s, const char *why, int full)
 {
     if (!s->failed) {
         snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
@@ -71,6 +69,7 @@ static void txn_lost(store_t *s, const char *why, int full)
     s->commit_failures++;
     s->in_txn = 0;
     s->txn_writes = 0;
+    store__unput(s);
     ctrs_settle(s, 0);
     store__recount(s);
 }
@@ -81,7 +80,7 @@ int store__fail(store_t *s, int rc, const char *what)
     if (s->in_txn && sqlite3_get_autocommit(s->db)) {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
+        store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
@@ -101,7 +100,7 @@ int store__begin(store_t *s)
                           "nothing is written until the failure is reported by a commit)", s->failmsg);
     if (s->in_txn) {
         if (!sqlite3_get_autocommit(s->db)) return 0;
-        txn_lost(s, "the transaction ended unexpectedly", 0);
+        store__lost(s, "the transaction ended unexpectedly", 0);
         return store__err(s, STORE_EIO, "%s", s->failmsg);
     }
     rc = sqlite3_step(store__stmt(s, STORE_ST_BEGIN));
@@ -120,6 +119,7 @@ int store__commit_now(store_t *s)
     sqlite3_stmt *st;
     int rc;
     if (!s->in_txn) return 0;
+    if (store__flush(s) < 0) return STORE_EIO;    /* the turn is lost, and reported */
     st = store__stmt(s, STORE_ST_COMMIT);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -140,7 +140,7 @@ int store__commit_now(store_t *s)
     {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
+        store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
     }
     return STORE_EIO;
 }

@@ -85,6 +85,21 @@ enum {
 
 /* -- The store ------------------------------------------------------------------ */
 
+/* Rows put and not yet inserted: each INSERT statement has a cost of its
+ * own (opening and closing its cursor, its start and end) about that of
+ * storing a row, so the rows that cannot fail (no text id, hence no
+ * unique index) wait here, with copies of their strings, and go in
+ * together, STORE_PUT_BATCH per statement, before any other statement on
+ * messages and before the commit. */
+#define STORE_PUT_BATCH  32
+#define STORE_PUT_ROOM   512      /* string octets of a row that may wait */
+typedef struct store_waiting_s {
+    int          n;
+    unsigned     mask;                              /* the columns they hold */
+    store_msg_t  rows[STORE_PUT_BATCH];
+    char         strings[STORE_PUT_BATCH][STORE_PUT_ROOM];
+} store_waiting_t;
+
 /* A counter's block: values cur .. lim-1 are covered by a committed high
  * water mark; pending (0: none) is a higher one written in the open
  * transaction. */
@@ -139,6 +154,8 @@ struct store_s {
     int            key_ctr;           /* index in ctrs of the counter that keys messages */
     long long      swept;             /* expiry walked the keys up to here (see store_expire) */
 
+    store_waiting_t waiting;          /* rows put, inserted together (store_put.c) */
+
     long long     *rowids;            /* scratch for two-pass updates */
     size_t         rowids_cap;
     char           errmsg[512];
@@ -160,6 +177,10 @@ int store__begin(store_t *s);
 
 /* Count one successful write of a caller. */
 static inline void store__wrote(store_t *s) { s->txn_writes++; }
+
+/* The open transaction is gone (rolled back): remember what was lost for
+ * store_commit() and bring the in-memory levels back to the file's. */
+void store__lost(store_t *s, const char *why, int full);
 
 /* Commit now (store_commit, and store_next_id when a block runs out). */
 int store__commit_now(store_t *s);
@@ -193,6 +214,21 @@ void store__acct_free(store_t *s);
 /* Open-time setup of the message key counter (store.c); the next key. */
 int store__key_init(store_t *s);
 int store__next_key(store_t *s, long long *out);
+
+/* Bind column i of m to parameter param. */
+void store__bind_col(sqlite3_stmt *st, int param, int i, const store_msg_t *m);
+
+/* The name of a string column of m (those in mask; all when mask is 0)
+ * longer than STORE_VALUE_MAX, or NULL. */
+const char *store__too_long(const store_msg_t *m, unsigned mask);
+
+/* Write the rows put and not yet inserted (store_put.c); every statement
+ * on messages other than a put runs after it. Returns 0, or STORE_EIO
+ * with the transaction lost. store__unput forgets them (the transaction
+ * is gone). */
+int store__flush(store_t *s);
+void store__unput(store_t *s);
+void store__put_free(store_t *s);
 
 /* Per-file parts of store_expire and of closing. */
 int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x);

@@ -1,6 +1,7 @@
-/* store_msg.c -- the messages table: put, get, update (statements cached
- * by the set of columns they change), the lookups that have an index each,
- * and the messages' part of expiry.
+/* store_msg.c -- the messages table: records, get, update (statements
+ * cached by the set of columns they change), the lookups that have an
+ * index each (or walk the keys), and the messages' part of expiry. Putting
+ * messages is in store_put.c.
  */
 #include <math.h>
 #include <stddef.h>
@@ -50,25 +51,22 @@ void store_msg_clear(store_msg_t *m)
     }
 }
 
-/* Bind column i of m to parameter i + 1. */
-static void bind_col(sqlite3_stmt *st, int i, const store_msg_t *m)
+void store__bind_col(sqlite3_stmt *st, int param, int i, const store_msg_t *m)
 {
     const char *f = (const char *)m + store_cols[i].offset;
     switch (store_cols[i].kind) {
-    case STORE_TEXT: store__bind_text(st, i + 1, *(const store_str_t *)f); break;
-    case STORE_BLOB: store__bind_blob(st, i + 1, *(const store_str_t *)f); break;
-    case STORE_REAL: store__bind_real(st, i + 1, *(const double *)f); break;
+    case STORE_TEXT: store__bind_text(st, param, *(const store_str_t *)f); break;
+    case STORE_BLOB: store__bind_blob(st, param, *(const store_str_t *)f); break;
+    case STORE_REAL: store__bind_real(st, param, *(const double *)f); break;
     case STORE_INT: {
         long long v = *(const long long *)f;
-        sqlite3_bind_int64(st, i + 1, (store_cols[i].flags & STORE_CF_BOOL) ? v != 0 : v);
+        sqlite3_bind_int64(st, param, (store_cols[i].flags & STORE_CF_BOOL) ? v != 0 : v);
         break;
     }
     }
 }
 
-/* The name of a string column of m (those in mask; all when mask is 0)
- * longer than STORE_VALUE_MAX, or NULL. */
-static const char *too_long(const store_msg_t *m, unsigned mask)
+const char *store__too_long(const store_msg_t *m, unsigned mask)
 {
     int i;
     for (i = 0; i < STORE_NCOLS; i++) {
@@ -96,153 +94,12 @@ static int each(store_t *s, sqlite3_stmt *st, store_msg_fn fn, void *ud, const c
     return rc;
 }
 
-/* -- Put ---------------------------------------------------------------------------- */
-
-static double keep_until(const store_t *s, int final, double done, double expires, double submitted)
-{
-    double t = submitted;
-    if (final) return (isnan(done) ? submitted : done) + s->o.trace_ttl;
-    if (!isnan(done) && done > t) t = done;
-    if (!isnan(expires) && expires > t) t = expires;
-    return t + s->o.trace_ttl;
-}
-
-/* A row kept past the key order (see store_expire in store.h). */
-static int lasting(const store_t *s, double keep, double submitted)
-{
-    return keep > submitted + s->o.trace_ttl + STORE_ORDER_SLACK;
-}
-
-/* Room for one more message: drop the oldest final one with nothing due
- * (those in key order first, looking at a few keys past the expiry walk;
- * then the lasting ones by keep_until). Returns 0 or an error. */
-static int evict(store_t *s)
-{
-    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_EVICT_OLD);
-    long long key = 0;
-    int rc;
-    sqlite3_bind_int64(st, 1, s->swept);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) key = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        st = store__stmt(s, STORE_ST_MSG_EVICT_LASTING);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) key = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store__fail(s, rc, "put");
-    if (!key)
-        return store__err(s, STORE_EFULL, "messages: %lld stored, none final with nothing due (limits.messages)",
-                          s->n_messages);
-    st = store__stmt(s, STORE_ST_MSG_DELETE);
-    sqlite3_bind_int64(st, 1, key);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return store__fail(s, rc, "put");
-    s->n_messages--;
-    s->evicted++;
-    return 0;
-}
-
-/* The columns of m that hold a value (a string, a time, an integer other
- * than its default 0), with those the store computes. */
-static unsigned set_columns(const store_msg_t *m)
-{
-    unsigned mask = STORE_BIT(key) | STORE_BIT(submitted) | STORE_BIT(keep_until) | STORE_BIT(lasting);
-    int i;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        const char *f = (const char *)m + store_cols[i].offset;
-        int set = 0;
-        switch (store_cols[i].kind) {
-        case STORE_TEXT:
-        case STORE_BLOB: set = ((const store_str_t *)f)->p != NULL; break;
-        case STORE_REAL: set = !isnan(*(const double *)f); break;
-        case STORE_INT:  set = *(const long long *)f != 0; break;
-        }
-        if (set) mask |= 1u << i;
-    }
-    return mask;
-}
-
-/* The INSERT of the columns in mask (the others take their defaults:
- * binding and storing fewer values is most of a lean row's cost),
- * prepared once per set; parameter ?N is column N-1 as in bind_col. */
-static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask)
-{
-    unsigned long long key = mask | 1ull << 37;
-    char sql[2048];
-    size_t n, v;
-    int i, slot = -1, rc;
-    sqlite3_stmt *st;
-    char vals[512];
-    for (i = 0; i < STORE_UPD_CACHE; i++) {
-        if (s->upd[i].key == key) return s->upd[i].st;
-        if (slot < 0 && s->upd[i].key == 0) slot = i;
-    }
-    n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO messages (");
-    v = 0;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        if (!(mask & (1u << i))) continue;
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s", v ? ", " : "", store_cols[i].name);
-        v += (size_t)snprintf(vals + v, sizeof vals - v, "%s?%d", v ? ", " : "", i + 1);
-    }
-    snprintf(sql + n, sizeof sql - n, ") VALUES (%s)", vals);
-    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-    if (rc != SQLITE_OK) {
-        store__fail(s, rc, "put");
-        return NULL;
-    }
-    if (slot < 0) {
-        slot = (int)(s->upd_next++ % STORE_UPD_CACHE);
-        sqlite3_finalize(s->upd[slot].st);
-    }
-    s->upd[slot].key = key;
-    s->upd[slot].st = st;
-    return st;
-}
-
-long long store_put(store_t *s, const store_msg_t *m)
-{
-    sqlite3_stmt *st;
-    int i, rc;
-    long long key;
-    unsigned mask;
-    double keep;
-    const char *big;
-    if (isnan(m->submitted)) return store__err(s, STORE_EARG, "put: submitted is required");
-    if (m->id.p && m->id.n == 0) return store__err(s, STORE_EARG, "put: an id cannot be empty");
-    if ((big = too_long(m, 0)) != NULL)
-        return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
-    if ((rc = store__begin(s)) < 0) return rc;
-    if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
-    mask = set_columns(m);
-    if (!(st = insert_stmt(s, mask))) return STORE_EIO;
-    if ((rc = store__next_key(s, &key)) < 0) return rc;
-    sqlite3_reset(st);
-    for (i = 0; i < STORE_NCOLS; i++)
-        if (mask & (1u << i)) bind_col(st, i, m);
-    keep = keep_until(s, m->final != 0, m->done, m->expires, m->submitted);
-    sqlite3_bind_int64(st, STORE_COL_key + 1, key);
-    sqlite3_bind_double(st, STORE_COL_keep_until + 1, keep);
-    sqlite3_bind_int(st, STORE_COL_lasting + 1, lasting(s, keep, m->submitted));
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        rc = store__fail(s, rc, "put");
-        sqlite3_reset(st);
-        if (rc == STORE_EEXISTS)
-            store__err(s, rc, "put: message %.*s part %lld exists", (int)m->id.n, m->id.p, m->part);
-        return rc;
-    }
-    sqlite3_reset(st);
-    s->n_messages++;
-    store__wrote(s);
-    return key;
-}
-
 /* -- Lookups -------------------------------------------------------------------------- */
 
 int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_GET);
     store__bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, part);
@@ -251,6 +108,8 @@ int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void 
 
 int store_get_key(store_t *s, long long key, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_GET_KEY);
     sqlite3_bind_int64(st, 1, key);
     return each(s, st, fn, ud, "get");
@@ -258,6 +117,8 @@ int store_get_key(store_t *s, long long key, store_msg_fn fn, void *ud)
 
 int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_PARTS);
     store__bind_text(st, 1, id);
     return each(s, st, fn, ud, "parts");
@@ -265,6 +126,8 @@ int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud)
 
 int store_parts_key(store_t *s, long long key, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_PARTS_KEY);
     store_msg_t m;
     int rc, n = 0;
@@ -283,6 +146,8 @@ int store_parts_key(store_t *s, long long key, store_msg_fn fn, void *ud)
 
 int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_BY_KEY);
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
@@ -291,6 +156,8 @@ int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_m
 
 int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     if (!q->account.p || !q->source.p || !q->dest.p)
         return store__err(s, STORE_EARG, "find: account, source and dest are required");
@@ -327,6 +194,8 @@ static int relay(const store_msg_t *m, void *ud)
 
 int store_recent(store_t *s, const store_recent_t *q, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     relay_t r;
     int rc, n = 0;
@@ -359,6 +228,8 @@ int store_recent(store_t *s, const store_recent_t *q, store_msg_fn fn, void *ud)
 
 int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     if (!q->account.p) return store__err(s, STORE_EARG, "list: account is required");
     if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
@@ -379,6 +250,8 @@ enum { DUE_LOOK, DUE_LEASE, DUE_TAKE };
 static int due_rows(store_t *s, double now, int limit, store_str_t upstream, int mode, double lease,
                     store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     store_msg_t m;
     int rc, i, n = 0;
@@ -437,6 +310,8 @@ int store_take_due(store_t *s, double now, int limit, store_str_t upstream, stor
 
 int store_next_due(store_t *s, store_str_t upstream, double *out)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, upstream.p ? STORE_ST_MSG_NEXT_DUE_UP : STORE_ST_MSG_NEXT_DUE);
     int rc;
     if (upstream.p) store__bind_text(st, 1, upstream);
@@ -530,6 +405,8 @@ void store__upd_free(store_t *s)
 
 int store_update(store_t *s, store_str_t id, const store_change_t *c)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     unsigned fixed = 0;
     sqlite3_stmt *st;
     int i, rc, keep, n;
@@ -542,7 +419,7 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
     }
     if (!c->mask && !c->trace.p) return store__err(s, STORE_EARG, "update: nothing to change");
     if (c->trace.p && isnan(c->at)) return store__err(s, STORE_EARG, "update: a trace line needs its time (at)");
-    if (too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || (c->key <= 0 && id.n > STORE_VALUE_MAX))
+    if (store__too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || (c->key <= 0 && id.n > STORE_VALUE_MAX))
         return store__err(s, STORE_EARG, "update: a value is longer than %d octets", STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
     if (!(st = upd_stmt(s, c->mask, c->key <= 0 && c->part >= 0, c->pending != 0, c->trace.p != NULL,
@@ -550,7 +427,7 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
         return STORE_EIO;
     sqlite3_reset(st);
     for (i = 0; i < STORE_NCOLS; i++)
-        if (c->mask & (1u << i)) bind_col(st, i, &c->v);
+        if (c->mask & (1u << i)) store__bind_col(st, i + 1, i, &c->v);
     if (c->key > 0) {
         sqlite3_bind_int64(st, P_KEY, c->key);
     } else {
@@ -635,6 +512,8 @@ static int expire_in_order(store_t *s, double now, int batch, store_expiry_t *x)
 
 int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     store_msg_t m;
     int rc, n = 0;

@@ -863,6 +863,45 @@ static void commit_failure_reports_lost_writes(void)
     store_close(s);
 }
 
+/* Rows without a text id wait to be inserted together (store_waiting_t):
+ * reads see them, and a failure when they go in loses the whole turn,
+ * reported by the commit like any other. */
+static void waiting_rows_are_read_and_fail_whole(void)
+{
+    const char *path = file("waiting.db");
+    char wal[300];
+    store_t *s = open_at(path);
+    struct rlimit old, lim;
+    long long lost = -1, first = 0, k = 0;
+    int i, rc;
+    CHECK(s);
+    if (!s) return;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    for (i = 0; i < 5; i++) k = put_keyed(s, 0, 1, 2, NAN);
+    CHECK_EQ(store_get_key(s, k, NULL, NULL), 1);          /* read before its commit */
+    CHECK_EQ(store_commit(s, NULL), 5);
+    for (i = 0; i < 100; i++) {
+        k = put_keyed(s, 0, 1, 2, NAN);
+        if (!first) first = k;
+    }
+    CHECK_EQ(count_messages(s), 105);
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)file_size(wal);
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    rc = store_commit(s, &lost);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_EQ(rc, STORE_EIO);
+    CHECK_EQ(lost, 100);
+    CHECK_EQ(count_messages(s), 5);
+    CHECK_EQ(store_get_key(s, first, NULL, NULL), 0);
+    CHECK_EQ(store_get_key(s, k, NULL, NULL), 0);
+    CHECK(put_keyed(s, 0, 1, 2, NAN) > k);
+    CHECK_EQ(store_commit(s, &lost), 1);
+    store_close(s);
+}
+
 /* A write that hits limits.size_mb fails alone; whatever SQLite did with
  * the rest of the transaction, store_commit() tells the truth about it. */
 static void size_limit_fails_writes_not_silently(void)
@@ -1222,6 +1261,7 @@ int main(void)
     TEST(node_ids_differ);
     TEST(close_without_commit_loses_the_turn);
     TEST(commit_failure_reports_lost_writes);
+    TEST(waiting_rows_are_read_and_fail_whole);
     TEST(size_limit_fails_writes_not_silently);
     TEST(writes_refused_after_a_lost_transaction);
     TEST(refuses_not_a_database);
