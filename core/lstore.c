@@ -153,7 +153,10 @@ static void set_col(lua_State *L, int v, int i, store_msg_t *m, const char *fn)
 }
 
 /* Read the record (put) or change (update) table at t. Unknown names raise.
- * For update, *mask gets the columns named, and "trace" / "at" go to c. */
+ * For update, *mask gets the columns named, and "trace" / "at" go to c.
+ * In a put, false is no value (as nil) for a column that is not a boolean:
+ * a record table filled again for every put keeps its keys, where storing
+ * nil would remove them and make LuaJIT rebuild the table each time. */
 static void read_record(lua_State *L, int t, store_msg_t *m, store_change_t *c, const char *fn)
 {
     int names;
@@ -181,6 +184,10 @@ static void read_record(lua_State *L, int t, store_msg_t *m, store_change_t *c, 
         }
         i = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
+        if (!c && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1) && !(store_cols[i].flags & STORE_CF_BOOL)) {
+            lua_pop(L, 1);
+            continue;
+        }
         if (store_cols[i].flags & STORE_CF_CALC) luaL_error(L, "%s: %s is computed by the store", fn, store_cols[i].name);
         if (c && (store_cols[i].flags & STORE_CF_KEY)) luaL_error(L, "%s: %s cannot be changed", fn, store_cols[i].name);
         if (c && (store_cols[i].flags & STORE_CF_APPEND)) {
@@ -298,6 +305,66 @@ static int l_put(lua_State *L)
     }
     if ((rc = store_put(s, &m)) < 0) return fail(L, s, (int)rc);
     lua_pushnumber(L, (lua_Number)rc);
+    return 1;
+}
+
+/* A putter's call: the values of its columns, in its order, as
+ * arguments (nil, or false for a column that is not a boolean: no value).
+ * Upvalues: the store userdata, the column indexes (a byte each, the
+ * count first). */
+static int l_put_positional(lua_State *L)
+{
+    box_t *b = lua_touserdata(L, lua_upvalueindex(1));
+    const unsigned char *cols = lua_touserdata(L, lua_upvalueindex(2));
+    store_msg_t m;
+    long long rc;
+    int k;
+    if (!b->s) return luaL_error(L, "the store is closed");
+    store_msg_clear(&m);
+    for (k = 1; k <= cols[0]; k++) {
+        int i = cols[k], t = lua_type(L, k);
+        if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, k) && !(store_cols[i].flags & STORE_CF_BOOL)))
+            continue;
+        set_col(L, k, i, &m, "put");
+    }
+    if ((rc = store_put(b->s, &m)) < 0) return fail(L, b->s, (int)rc);
+    lua_pushnumber(L, (lua_Number)rc);
+    return 1;
+}
+
+/* st:putter{ column, ... } -> function(value, ...) -> key | nil, err: a
+ * put of those columns, their values given in that order, as put(rec)
+ * with rec = { column = value, ... }; cheaper than a record table for a
+ * caller that puts the same columns again and again (no table to read). */
+static int l_putter(lua_State *L)
+{
+    unsigned char *cols;
+    size_t n, k;
+    self(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = lua_objlen(L, 2);
+    if (n < 1 || n > STORE_NCOLS) return luaL_error(L, "putter: 1..%d column names expected", STORE_NCOLS);
+    cols = lua_newuserdata(L, n + 1);
+    cols[0] = (unsigned char)n;
+    lua_pushlightuserdata(L, &cols_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    for (k = 1; k <= n; k++) {
+        int i;
+        lua_rawgeti(L, 2, (int)k);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1))
+            return luaL_error(L, "putter: unknown field '%s'", lua_tostring(L, -2) ? lua_tostring(L, -2) : "?");
+        i = (int)lua_tointeger(L, -1);
+        if (store_cols[i].flags & (STORE_CF_CALC | STORE_CF_APPEND))
+            return luaL_error(L, "putter: %s cannot be given to a putter", store_cols[i].name);
+        cols[k] = (unsigned char)i;
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, 1);
+    lua_insert(L, -2);
+    lua_pushcclosure(L, l_put_positional, 2);
     return 1;
 }
 
@@ -757,7 +824,7 @@ static int l_tostring(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-    {"put", l_put}, {"get", l_get}, {"parts", l_parts}, {"update", l_update},
+    {"put", l_put}, {"putter", l_putter}, {"get", l_get}, {"parts", l_parts}, {"update", l_update},
     {"find", l_find}, {"recent", l_recent}, {"due", l_due}, {"take_due", l_take_due},
     {"next_due", l_next_due}, {"by_upstream", l_by_upstream}, {"list", l_list},
     {"outbox_push", l_outbox_push}, {"outbox_take", l_outbox_take}, {"outbox_ack", l_outbox_ack},

@@ -26,22 +26,31 @@ static int lasting(const store_t *s, double keep, double submitted)
 }
 
 /* The columns of m that hold a value (a string, a time, an integer other
- * than its default 0), with those the store computes. */
-static unsigned set_columns(const store_msg_t *m)
+ * than its default 0: lasting 0 too, its default), with those the store
+ * computes; *octets gets the length of its strings, and the name of one
+ * longer than STORE_VALUE_MAX goes to *big. One pass: it runs per put. */
+static unsigned set_columns(const store_msg_t *m, size_t *octets, const char **big)
 {
-    unsigned mask = STORE_BIT(key) | STORE_BIT(submitted) | STORE_BIT(keep_until) | STORE_BIT(lasting);
+    unsigned mask = STORE_BIT(key) | STORE_BIT(submitted) | STORE_BIT(keep_until);
+    size_t total = 0;
     int i;
     for (i = 0; i < STORE_NCOLS; i++) {
         const char *f = (const char *)m + store_cols[i].offset;
-        int set = 0;
         switch (store_cols[i].kind) {
         case STORE_TEXT:
-        case STORE_BLOB: set = ((const store_str_t *)f)->p != NULL; break;
-        case STORE_REAL: set = !isnan(*(const double *)f); break;
-        case STORE_INT:  set = *(const long long *)f != 0; break;
+        case STORE_BLOB:
+            if (((const store_str_t *)f)->p) {
+                size_t n = ((const store_str_t *)f)->n;
+                if (n > STORE_VALUE_MAX) *big = store_cols[i].name;
+                total += n;
+                mask |= 1u << i;
+            }
+            break;
+        case STORE_REAL: if (!isnan(*(const double *)f)) mask |= 1u << i; break;
+        case STORE_INT:  if (*(const long long *)f != 0) mask |= 1u << i; break;
         }
-        if (set) mask |= 1u << i;
     }
+    *octets = total;
     return mask;
 }
 
@@ -108,23 +117,18 @@ static int insert(store_t *s, unsigned mask, const store_msg_t *rows, int n)
 
 /* -- Rows that wait ------------------------------------------------------------ */
 
-/* A copy of m among the waiting rows, its strings in the row's room.
- * Returns 0, or -1 when it does not fit (the caller inserts it alone). */
-static int wait_row(store_t *s, const store_msg_t *m, unsigned mask)
+/* A copy of m (its strings `octets` long) among the waiting rows, its
+ * strings in the row's room. Returns 0, or -1 when they do not fit (the
+ * caller inserts it alone). */
+static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octets)
 {
     store_waiting_t *w = &s->waiting;
     store_msg_t *copy = &w->rows[w->n];
     char *room = w->strings[w->n];
     size_t used = 0;
     int i;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        const store_col_t *c = &store_cols[i];
-        if ((c->kind == STORE_TEXT || c->kind == STORE_BLOB) && (mask & (1u << i)))
-            used += ((const store_str_t *)((const char *)m + c->offset))->n;
-    }
-    if (used > STORE_PUT_ROOM) return -1;
+    if (octets > STORE_PUT_ROOM) return -1;
     *copy = *m;
-    used = 0;
     for (i = 0; i < STORE_NCOLS; i++) {
         const store_col_t *c = &store_cols[i];
         store_str_t *str = (store_str_t *)((char *)copy + c->offset);
@@ -210,22 +214,22 @@ long long store_put(store_t *s, const store_msg_t *m)
     store_msg_t row;
     long long key;
     unsigned mask;
+    size_t octets;
     int rc;
-    const char *big;
+    const char *big = NULL;
     if (isnan(m->submitted)) return store__err(s, STORE_EARG, "put: submitted is required");
     if (m->id.p && m->id.n == 0) return store__err(s, STORE_EARG, "put: an id cannot be empty");
-    if ((big = store__too_long(m, 0)) != NULL)
-        return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
-    if ((rc = store__begin(s)) < 0) return rc;
-    if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
-    if ((rc = store__next_key(s, &key)) < 0) return rc;
     row = *m;
-    row.key = key;
     row.keep_until = keep_until(s, m->final != 0, m->done, m->expires, m->submitted);
     row.lasting = lasting(s, row.keep_until, m->submitted);
-    mask = set_columns(&row);
+    mask = set_columns(&row, &octets, &big);
+    if (big) return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
+    if ((rc = store__next_key(s, &row.key)) < 0) return rc;
+    key = row.key;
     if (s->waiting.n && s->waiting.mask != mask && (rc = store__flush(s)) < 0) return rc;
-    if (row.id.p || wait_row(s, &row, mask) < 0) {
+    if (row.id.p || wait_row(s, &row, mask, octets) < 0) {
         /* a text id may exist already: inserted now, to answer so */
         if ((rc = store__flush(s)) < 0) return rc;
         if ((rc = insert(s, mask, &row, 1)) < 0) {

@@ -64,8 +64,8 @@ describe("smpp.smsc", function()
         local function m(dest) return { dest = dest, source = "1234" } end
         assert.equal(0x0B, s.on_submit(m("000123")))
         assert.is_nil(s.on_submit(m("447700900123")))
-        assert.same({ "UNDELIV", 7, 3 }, { s.final_state(m("999")) })
-        assert.same({ "DELIVRD", 0, 2 }, { s.final_state(m("447700900123")) })
+        assert.same({ 5, 7, 3 }, { s.final_state(m("999")) })                -- UNDELIVERABLE
+        assert.same({ 2, 0, 2 }, { s.final_state(m("447700900123")) })      -- DELIVERED
         assert.equal(1, s.params.mine)
         for _, name in ipairs { "submit_sm", "data_sm", "submit_multi", "query_sm", "cancel_sm", "replace_sm",
                                 "http_send", "start" } do

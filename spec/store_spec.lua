@@ -269,6 +269,26 @@ describe("smpp.store", function()
         assert.is_nil(st:get(k3).due)
     end)
 
+    it("puts the same columns again and again through a putter, values in order", function()
+        local put = st:putter { "account", "source", "dest", "submitted", "final", "err", "due" }
+        local k1 = assert(put("acct", "src", "4477", 1000, true, false, nil))
+        local k2 = assert(put("acct", "src", "4478", 1001, false, 7, 1005))
+        assert.equal(k1 + 1, k2)
+        local r1, r2 = st:get(k1), st:get(k2)
+        assert.same({ "4477", true, 0 }, { r1.dest, r1.final, r1.err })        -- false: no value (err's default)
+        assert.is_nil(r1.due)
+        assert.same({ "4478", false, 7, 1005 }, { r2.dest, r2.final, r2.err, r2.due })
+        assert.has_error(function() put("acct", "src", 4479, 1002) end, "put: field 'dest' must be a string, got number")
+        assert.has_error(function() st:putter { "acount" } end, "putter: unknown field 'acount'")
+        assert.has_error(function() st:putter { "keep_until" } end, "putter: keep_until cannot be given to a putter")
+        assert.has_error(function() st:putter {} end)
+        -- put(rec) reads false as no value too, so one record table serves every put
+        local rec = { account = "acct", submitted = 1003, err = false, pdu = false, final = false }
+        local r = st:get(assert(st:put(rec)))
+        assert.same({ 0, false }, { r.err, r.final })
+        assert.is_nil(r.pdu)
+    end)
+
     it("counts writes per transaction and commits them", function()
         assert.is_false(st:in_txn())
         st:put(msg("c1"))

@@ -149,6 +149,7 @@ end
 
 local id_formats = {
     decimal = {
+        pattern = "%010d%010d",         -- make() as one string.format, for the accept path
         make = function(node, key) return format("%010d%010d", node, key) end,
         read = function(id)
             local n, k = match(id, "^(%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d%d%d%d%d+)$")
@@ -156,6 +157,7 @@ local id_formats = {
         end,
     },
     hex = {
+        pattern = "%08X%08X",
         make = function(node, key) return format("%08X%08X", node, key) end,
         read = function(id)
             local n, k = match(id, "^(%x%x%x%x%x%x%x%x)(%x%x%x%x%x%x%x%x+)$")
@@ -224,9 +226,20 @@ end
 -- (s._reject, s._final, s._echo) that the accept path calls directly
 -- while the hook is the default.
 
+-- Does dest start with prefix? (Octet by octet: no string made, and no
+-- call out of compiled code.)
+local function starts(dest, prefix)
+    local n = #prefix
+    if #dest < n then return false end
+    for i = 1, n do
+        if byte(dest, i) ~= byte(prefix, i) then return false end
+    end
+    return true
+end
+
 -- Does rule r match a message to dest from source?
 local function matches(random, r, dest, source)
-    if r.prefix and find(dest, r.prefix, 1, true) ~= 1 then return false end
+    if r.prefix and not starts(dest, r.prefix) then return false end
     if r.source and source ~= r.source then return false end
     if r.pattern and not find(dest, r.pattern) then return false end
     if r.percent and random() * 100 >= r.percent then return false end
@@ -244,15 +257,18 @@ local function rejecter(s)
     end
 end
 
--- final(dest, source) -> stat, err, delay of the first rule that matches (DELIVRD)
+-- final(dest, source) -> stat, err, delay of the first rule that matches
+-- (DELIVRD); the states as message_state numbers
 local function finisher(s)
     local rules, delay, random = s.opt.rules, s.opt.receipt_delay, s.random
+    local states = {}
+    for i, r in ipairs(rules) do states[i] = receipt.state_of(r.state or "UNDELIV") end
     return function(dest, source)
         for i = 1, #rules do
             local r = rules[i]
-            if matches(random, r, dest, source) then return r.state or "UNDELIV", r.err or 0, r.delay or delay end
+            if matches(random, r, dest, source) then return states[i], r.err or 0, r.delay or delay end
         end
-        return "DELIVRD", 0, delay
+        return ST.DELIVERED, 0, delay
     end
 end
 
@@ -302,9 +318,11 @@ local function write_status(err, what)
 end
 
 -- message_state of a hook's stat word or number (final states only).
+local FINAL = { [2] = 2, [3] = 3, [4] = 4, [5] = 5, [6] = 6, [7] = 7, [8] = 8,
+                DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5, ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8 }
 local function final_state_of(stat)
-    local n = type(stat) == "number" and stat or receipt.state_of(stat)
-    if not n or not receipt.is_final(n) or n > 8 then
+    local n = FINAL[stat] or (type(stat) == "string" and FINAL[stat:upper()])
+    if not n then
         error("final_state: " .. tostring(stat) .. " is not a final state (DELIVRD, UNDELIV, EXPIRED, ...)", 0)
     end
     return n
@@ -340,12 +358,12 @@ Smsc.__index = Smsc
 
 -- id_of(key) -> the message id of the message whose part 0 has that key.
 function Smsc:id_of(key)
-    local prefix = self._node
-    if not prefix then
-        prefix = store.node_id()
-        self._node = prefix
+    local node = self._node
+    if not node then
+        node = store.node_id()
+        self._node = node
     end
-    return self._id.make(prefix, key)
+    return self._id.make(node, key)
 end
 
 -- key_of(id) -> the key an id of this SMSC names, or nil.
@@ -420,8 +438,13 @@ local function run(s)
 end
 
 -- The row put for each message: one table, filled again for each (its
--- fields are read by store.put at once; nothing keeps it).
+-- fields are read by store.put at once; nothing keeps it). Absent values
+-- are false, not nil: a key set to nil leaves the table, and putting it
+-- back each time costs LuaJIT a rebuild of the table. A message with none
+-- of the optional values (the usual one) goes through a putter of LEAN's
+-- columns instead.
 local scratch = {}
+local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final" }
 
 -- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
 -- nil, status [, fields]: one message (one destination of a submit_multi,
@@ -462,22 +485,37 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     local rd = pdu.registered_delivery or 0
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
-    local row = scratch
-    row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
-    row.state, row.done, row.final, row.part = state, at, short, part
-    row.service_type = service_type ~= "" and service_type or nil
-    row.err = err ~= 0 and err or nil
-    row.registered_delivery = rd ~= 0 and rd or nil
-    row.pdu = wanted and content(pdu, dest, ton, npi) or nil
-    row.due = (not short or (wanted and at > now)) and at or nil
-    local key, werr = store.current():put(row)
+    local due = (not short or (wanted and at > now)) and at
+    local st, key, werr = store.current(), nil, nil
+    if part or rd ~= 0 or err ~= 0 or due or (service_type and service_type ~= "") then
+        local row = scratch
+        row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
+        row.state, row.done, row.final, row.part = state, at, short, part or false
+        row.service_type = service_type ~= "" and service_type
+        row.err = err ~= 0 and err
+        row.registered_delivery = rd ~= 0 and rd
+        row.pdu = wanted and content(pdu, dest, ton, npi)
+        row.due = due
+        key, werr = st:put(row)
+    else                                          -- the usual message: no table to read
+        if self._lean_store ~= st then
+            self._lean, self._lean_store = st:putter(LEAN), st
+        end
+        key, werr = self._lean(session.system_id, source, dest, now, state, at, short)
+    end
     if not key then return nil, write_status(werr, "message") end
-    local id = self:id_of(head or key)
-    if row.due then
+    -- the id, made here for the formats that allow it: a constant format
+    -- string is what lets the JIT compile string.format
+    local node, fmt, id = self._node, self.opt.message_id, nil
+    if node and fmt == "decimal" then id = format("%010d%010d", node, head or key)
+    elseif node and fmt == "hex" then id = format("%08X%08X", node, head or key)
+    else id = self:id_of(head or key) end
+    if due then
         self:arm(at)
     elseif wanted then                            -- final at once: its receipt now
-        row.key, row.part = key, part or 0
-        self:post(session.system_id, self:receipt_of(row), "receipt")
+        self:post(session.system_id, self:receipt_of { key = key, part = part or 0, account = session.system_id,
+            source = source, dest = dest, state = state, err = err, submitted = now, done = at, pdu = scratch.pdu },
+            "receipt")
     end
     local reply
     if self.on_text == self._on_text then reply = self._echo(session, pdu, dest, ton, npi)

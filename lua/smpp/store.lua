@@ -28,6 +28,7 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 
 -- The methods of a store object, in every backend:
 --   put(rec)                            -> key | nil, err
+--   putter{ column, ... }               -> function(value, ...) -> key | nil, err
 --   get(id [, part]), get(key)          -> rec | nil
 --   parts(id), parts(key)               -> { rec, ... }
 --   update(id or key, changes [, where]) -> rows changed | nil, err
@@ -48,7 +49,7 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 --   expire(now, batch)                  -> { messages, unfinished, outbox, early, more }
 --   stats(), commit(), in_txn(), check(), close()
 M.methods = {
-    "put", "get", "parts", "update", "find", "recent", "due", "take_due", "next_due", "by_upstream", "list",
+    "put", "putter", "get", "parts", "update", "find", "recent", "due", "take_due", "next_due", "by_upstream", "list",
     "outbox_push", "outbox_take", "outbox_ack", "outbox_retry", "outbox_count",
     "early_put", "early_take", "next_id", "node_id", "expire", "stats", "commit",
     "in_txn", "check", "close",
