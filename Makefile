@@ -205,6 +205,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/smsc.sh
 	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
 	@sh core/bench/tools.sh

@@ -198,6 +198,18 @@ describe("#integration reference SMSC on the store", function()
         assert.equal(RQUERYFAIL, (query(c, short)))
     end)
 
+    it("keeps a receipt the full outbox refused with its message, and sends it later", function()
+        local srv = server.start { conf = conf { store = { path = ":memory:", limits = { outbox_per_account = 3 } },
+                                                 smsc = { receipt_delay = 0 } } }
+        local tx = bound(srv, "transmitter")
+        local want = flood(tx, 1, 5, { registered_delivery = 1 })
+        assert.equal(5, count(want))
+        assert.is_truthy(srv:wait_log("the receipt of a message of smppclient1 waits: .*outbox_per_account"))
+        assert.equal(3, srv:stats().store.outbox.value)
+        local got = receipts(bound(srv, "receiver"), want, 10)
+        for mid in pairs(want) do assert.equal(1, got[mid], "receipts of " .. mid) end
+    end)
+
     it("answers ESME_RMSGQFUL when the store is full of messages still to be finished", function()
         local srv = server.start { conf = conf { store = { path = ":memory:", limits = { messages = 3 } },
                                                  smsc = { receipt_delay = 30 } } }

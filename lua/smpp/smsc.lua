@@ -51,6 +51,7 @@ local M = {}
 local SHORT = 1
 local BATCH = 500           -- due rows the scheduler takes at once
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
+local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
 
 -- -- Options (conf.smsc) ---------------------------------------------------------
 
@@ -376,10 +377,27 @@ end
 
 -- Post a receipt or an MO to the account's outbox (kept until a receiver
 -- binds, receipt_queue_ttl at most).
+-- -> true | nil, err, detail; an MO refused is logged (a receipt is the
+-- caller's: see receipt_later).
 function Smsc:post(account, pdu, what)
     local ok, err, detail = smpp.post(account, pdu, { ttl = self.opt.receipt_queue_ttl })
-    if not ok then smpp.log("warn", "smsc: %s for %s not queued: %s", what, account, tostring(detail or err)) end
-    return ok
+    if not ok and what ~= "receipt" then
+        smpp.log("warn", "smsc: %s for %s not queued: %s", what, account, tostring(detail or err))
+    end
+    return ok, err, detail
+end
+
+-- A receipt the outbox refused (full): the message is due again, after
+-- 1, 2, 4 ... 60 s (its attempts count them), so the receipt waits in the
+-- messages table instead of being lost.
+function Smsc:receipt_later(row, err, detail)
+    local attempts = (row.attempts or 0) + 1
+    local delay = math.min(RETRY_MAX, 2 ^ (attempts - 1))
+    local at = time() + delay
+    smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
+             tostring(detail or err), delay)
+    store.update(row.key, { due = at, attempts = attempts })
+    self:arm(at)
 end
 
 -- The receipt of a stored row (its own, or a row's fields as they are now).
@@ -418,7 +436,8 @@ end
 function Smsc:due(row)
     if not row.final then store.update(row.key, { final = true }) end
     if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
-        self:post(row.account, self:receipt_of(row), "receipt")
+        local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
+        if not ok then self:receipt_later(row, err, detail) end
     end
 end
 
@@ -513,9 +532,10 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     if due then
         self:arm(at)
     elseif wanted then                            -- final at once: its receipt now
-        self:post(session.system_id, self:receipt_of { key = key, part = part or 0, account = session.system_id,
-            source = source, dest = dest, state = state, err = err, submitted = now, done = at, pdu = scratch.pdu },
-            "receipt")
+        local row = { key = key, part = part or 0, account = session.system_id, source = source, dest = dest,
+                      state = state, err = err, submitted = now, done = at, pdu = scratch.pdu }
+        local ok, perr, detail = self:post(session.system_id, self:receipt_of(row), "receipt")
+        if not ok then self:receipt_later(row, perr, detail) end
     end
     local reply
     if self.on_text == self._on_text then reply = self._echo(session, pdu, dest, ton, npi)
@@ -694,7 +714,8 @@ local function handlers(s)
         if changes.due then s:arm(at)
         elseif wanted then
             for k, v in pairs(changes) do row[k] = v end
-            s:post(row.account, s:receipt_of(row), "receipt")
+            local ok, perr, detail = s:post(row.account, s:receipt_of(row), "receipt")
+            if not ok then s:receipt_later(row, perr, detail) end
         end
         return S.ESME_ROK
     end
