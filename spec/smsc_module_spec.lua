@@ -2,12 +2,13 @@
 -- node id and a key and read back, the seeded random numbers, the options
 -- it refuses, and the hooks a script replaces.
 local smsc = require "smpp.smsc"
+local msgid = require "smpp.msgid"
 
 describe("smpp.smsc", function()
     it("makes message ids from the node id and the key, and reads them back", function()
         local node = 4000000001
         for name, len in pairs { decimal = 20, hex = 16, uuid = 36 } do
-            local f = smsc.id_formats[name]
+            local f = msgid.keyed[name]
             for _, key in ipairs { 1, 999, 2 ^ 31 + 7, 4294967295 } do
                 local id = f.make(node, key)
                 assert.equal(len, #id, name .. " " .. id)
@@ -16,13 +17,13 @@ describe("smpp.smsc", function()
             assert.same({ node, 2 ^ 40 }, { f.read(f.make(node, 2 ^ 40)) })   -- longer past the width
             assert.is_nil((f.read("nonsense")))
         end
-        assert.equal("40000000010000000042", smsc.id_formats.decimal.make(node, 42))
-        assert.equal("EE6B28010000002A", smsc.id_formats.hex.make(node, 42))
-        local u = smsc.id_formats.uuid.make(node, 42)
+        assert.equal("40000000010000000042", msgid.keyed.decimal.make(node, 42))
+        assert.equal("EE6B28010000002A", msgid.keyed.hex.make(node, 42))
+        local u = msgid.keyed.uuid.make(node, 42)
         assert.matches("^ee6b2801%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-00000000002a$", u)
         -- the middle fields are the key's: an id with another middle is not ours
-        assert.is_nil((smsc.id_formats.uuid.read(u:sub(1, 9) .. "0000" .. u:sub(14))))
-        assert.is_true(smsc.id_formats.decimal.make(node, 1) ~= smsc.id_formats.decimal.make(node + 1, 1))
+        assert.is_nil((msgid.keyed.uuid.read(u:sub(1, 9) .. "0000" .. u:sub(14))))
+        assert.is_true(msgid.keyed.decimal.make(node, 1) ~= msgid.keyed.decimal.make(node + 1, 1))
     end)
 
     it("draws the same numbers from the same seed, in [0, 1)", function()

@@ -28,6 +28,7 @@ local core = require "smpp.core"
 local smpp = require "smpp"
 local config = require "smpp.config"
 local mo = require "smpp.mo"
+local msgid = require "smpp.msgid"
 local receipt = require "smpp.receipt"
 local server = require "smpp.server"
 local stime = require "smpp.time"
@@ -36,7 +37,7 @@ local text = require "smpp.text"
 
 local S, ST = smpp.status, store.state
 local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
-local byte, find, format, lower, match = string.byte, string.find, string.format, string.lower, string.match
+local byte, find, format, lower = string.byte, string.find, string.format, string.lower
 local floor, max = math.floor, math.max
 local ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type =
     ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type
@@ -56,7 +57,7 @@ local RETRY_MAX = 60        -- seconds at most between two tries of a receipt th
 -- -- Options (conf.smsc) ---------------------------------------------------------
 
 M.defaults = {
-    message_id = "decimal",        -- decimal | hex | uuid (see id_formats)
+    message_id = "decimal",        -- decimal | hex | uuid (smpp.msgid.keyed)
     receipt_delay = 1,             -- seconds from accept to the final state
     default_validity = 172800,     -- seconds a message lives when validity_period is empty
     rules = {},                    -- final state rules, first match wins; else DELIVRD
@@ -133,54 +134,6 @@ function M.random(seed)
         return (d % 4294967296) / 4294967296
     end
 end
-
--- -- Message ids ----------------------------------------------------------------------
--- Made from the store's node id (random, 1 .. 2^32-1, made with the store)
--- and the message's key (the store's counter, never handed out twice), so
--- read back into a key without an index:
---   decimal  20 digits: the node id in 10, the key in 10 (more digits past
---            9,999,999,999 messages); a string, not a 64-bit number
---   hex      16 upper-case hex digits: node id 8, key 8 (more past 2^32)
---   uuid     36 characters, version 4 layout: the node id in the first 8
---            hex digits, the key in the last 12, the rest made from the key
-
-local function mix(key)       -- the uuid's middle fields, from the key
-    return key * 40503 % 65536, key * 31337 % 4096, key * 9973 % 16384
-end
-
-local id_formats = {
-    decimal = {
-        pattern = "%010d%010d",         -- make() as one string.format, for the accept path
-        make = function(node, key) return format("%010d%010d", node, key) end,
-        read = function(id)
-            local n, k = match(id, "^(%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d%d%d%d%d+)$")
-            return tonumber(n), tonumber(k)
-        end,
-    },
-    hex = {
-        pattern = "%08X%08X",
-        make = function(node, key) return format("%08X%08X", node, key) end,
-        read = function(id)
-            local n, k = match(id, "^(%x%x%x%x%x%x%x%x)(%x%x%x%x%x%x%x%x+)$")
-            return n and tonumber(n, 16), k and tonumber(k, 16)
-        end,
-    },
-    uuid = {
-        make = function(node, key)
-            local a, b, c = mix(key)
-            return format("%08x-%04x-4%03x-%04x-%012x", node, a, b, 0x8000 + c, key)
-        end,
-        read = function(id)
-            local n, a, b, c, k = match(lower(id), "^(%x%x%x%x%x%x%x%x)%-(%x%x%x%x)%-4(%x%x%x)%-(%x%x%x%x)%-(%x+)$")
-            if not n or #k < 12 then return nil end
-            k = tonumber(k, 16)
-            local ma, mb, mc = mix(k)
-            if tonumber(a, 16) ~= ma or tonumber(b, 16) ~= mb or tonumber(c, 16) ~= 0x8000 + mc then return nil end
-            return tonumber(n, 16), k
-        end,
-    },
-}
-M.id_formats = id_formats
 
 -- -- The message as hooks see it -----------------------------------------------------
 -- m.session, m.pdu (the request as a table), m.source, m.dest (this
@@ -778,7 +731,7 @@ function M.new(conf, conf_path)
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
-                             random = M.random(seed), seed = seed, _id = id_formats[opt.message_id] }, Smsc)
+                             random = M.random(seed), seed = seed, _id = msgid.keyed[opt.message_id] }, Smsc)
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end
