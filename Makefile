@@ -44,7 +44,7 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
-LSTORE_OBJ := $(BUILD)/lstore.o $(STORE_OBJ)
+LSTORE_OBJ := $(BUILD)/lstore.o $(BUILD)/lstore_msg.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:core/%.c=$(BUILD)/%.o)
