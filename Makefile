@@ -42,9 +42,9 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
               core/rt_sess.c core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
               core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c
 # The embedded store (pure C on SQLite) and its Lua binding.
-STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_queue.c core/store_fwd.c
+STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
-LSTORE_OBJ := $(BUILD)/lstore.o $(STORE_OBJ)
+LSTORE_OBJ := $(BUILD)/lstore.o $(BUILD)/lstore_msg.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:core/%.c=$(BUILD)/%.o)
@@ -208,6 +208,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/smsc.sh
 	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
 	@sh core/bench/tools.sh

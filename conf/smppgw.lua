@@ -49,16 +49,19 @@ return {
     },
 
     -- The reference SMSC's behaviour (scripts/smsc.lua reads this section).
+    -- Its messages stay in the store for query_sm / cancel_sm / replace_sm
+    -- (store.trace_ttl after their final state, store.limits.messages).
     smsc = {
         message_id = "decimal",        -- message id format: decimal, hex or uuid
         receipt_delay = 1,             -- seconds from submit to the final state (and its receipt)
         default_validity = 172800,     -- seconds a message lives when validity_period is empty
         -- Final states: the first rule that matches decides (prefix of the
         -- destination, exact source, Lua pattern, percentage of messages);
-        -- no match -> DELIVRD. err is the receipt's err: value.
+        -- no match -> DELIVRD. err is the receipt's err: value, delay its
+        -- own receipt_delay.
         rules = {
             { prefix = "999", state = "UNDELIV", err = 1 },  -- a failing destination to test with
-            -- { percent = 10, state = "EXPIRED" },
+            -- { percent = 10, state = "EXPIRED", delay = 30 },
             -- { pattern = "^44770090", state = "REJECTD", err = 11 },
         },
         -- Submits refused at once with a status (submit_multi: per destination).
@@ -68,7 +71,7 @@ return {
         distribution_lists = {         -- dl_name -> destinations, for submit_multi
             friends = { "447700900001", "447700900002" },
         },
-        max_messages = 100000,         -- messages kept for query_sm / cancel_sm / replace_sm
+        -- seed = 42,                  -- the percentage rules' random numbers (default: new each start)
         receipt_queue_ttl = 3600,      -- seconds a receipt waits in the store for a receiver of its
                                        -- account (store.limits.outbox_per_account bounds how many)
         echo = "keyword",              -- off | keyword: a text starting "echo " comes back as MO | all

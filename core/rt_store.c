@@ -120,9 +120,12 @@ static int on_lost_message(const store_msg_t *m, void *ud)
     (void)ud;
     st.lost.messages++;
     st.expired_unfinished++;
-    if (st.lost.messages == 1)
+    if (st.lost.messages == 1 && m->id.p)
         snprintf(st.lost.first_message, sizeof st.lost.first_message, "%.*s of %.*s", (int)m->id.n,
-                 m->id.p ? m->id.p : "", (int)m->account.n, m->account.p ? m->account.p : "?");
+                 m->id.p, (int)m->account.n, m->account.p ? m->account.p : "?");
+    else if (st.lost.messages == 1)       /* a message known by its key alone */
+        snprintf(st.lost.first_message, sizeof st.lost.first_message, "key %lld of %.*s", m->key,
+                 (int)m->account.n, m->account.p ? m->account.p : "?");
     return 0;
 }
 

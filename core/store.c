@@ -57,9 +57,7 @@ static void ctrs_settle(store_t *s, int committed)
     }
 }
 
-/* The open transaction is gone (rolled back): remember what was lost for
- * store_commit() and bring the in-memory levels back to the file's. */
-static void txn_lost(store_t *s, const char *why, int full)
+void store__lost(store_t *s, const char *why, int full)
 {
     if (!s->failed) {
         snprintf(s->failmsg, sizeof s->failmsg, "%s", why);
@@ -71,6 +69,7 @@ static void txn_lost(store_t *s, const char *why, int full)
     s->commit_failures++;
     s->in_txn = 0;
     s->txn_writes = 0;
+    store__unput(s);
     ctrs_settle(s, 0);
     store__recount(s);
 }
@@ -81,7 +80,7 @@ int store__fail(store_t *s, int rc, const char *what)
     if (s->in_txn && sqlite3_get_autocommit(s->db)) {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
+        store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
@@ -101,7 +100,7 @@ int store__begin(store_t *s)
                           "nothing is written until the failure is reported by a commit)", s->failmsg);
     if (s->in_txn) {
         if (!sqlite3_get_autocommit(s->db)) return 0;
-        txn_lost(s, "the transaction ended unexpectedly", 0);
+        store__lost(s, "the transaction ended unexpectedly", 0);
         return store__err(s, STORE_EIO, "%s", s->failmsg);
     }
     rc = sqlite3_step(store__stmt(s, STORE_ST_BEGIN));
@@ -120,6 +119,7 @@ int store__commit_now(store_t *s)
     sqlite3_stmt *st;
     int rc;
     if (!s->in_txn) return 0;
+    if (store__flush(s) < 0) return STORE_EIO;    /* the turn is lost, and reported */
     st = store__stmt(s, STORE_ST_COMMIT);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -140,7 +140,7 @@ int store__commit_now(store_t *s)
     {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        txn_lost(s, why, (rc & 0xff) == SQLITE_FULL);
+        store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
     }
     return STORE_EIO;
 }
@@ -424,12 +424,10 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long upto)
     return 0;
 }
 
-int store_next_id(store_t *s, const char *name, long long *out)
+/* The next value of counter c (see store_next_id). */
+static int ctr_next(store_t *s, store_ctr_t *c, long long *out)
 {
-    store_ctr_t *c = NULL;
     int rc;
-    if (!name || !*name) return store__err(s, STORE_EARG, "next_id: a counter name is required");
-    if ((rc = ctr_find(s, name, &c)) < 0) return rc;
     if (c->cur >= c->lim) {
         /* the block is used up: its successor must be durable before any
          * value of it goes out, so commit now (with whatever else the
@@ -444,6 +442,43 @@ int store_next_id(store_t *s, const char *name, long long *out)
     }
     *out = c->cur++;
     return 0;
+}
+
+int store_next_id(store_t *s, const char *name, long long *out)
+{
+    store_ctr_t *c = NULL;
+    int rc;
+    if (!name || !*name) return store__err(s, STORE_EARG, "next_id: a counter name is required");
+    if ((rc = ctr_find(s, name, &c)) < 0) return rc;
+    return ctr_next(s, c, out);
+}
+
+/* Messages are keyed by a counter of their own, named like any other (a
+ * caller asking next_id for the same name shares it, harmlessly: values
+ * stay unique). It starts above every key in the file (a file of an older
+ * schema had none of its own), and its first block is made durable here,
+ * while opening, so that the first put does not commit early. */
+#define KEY_COUNTER "messages.key"
+
+int store__key_init(store_t *s)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_MAX_KEY);
+    store_ctr_t *c = NULL;
+    long long max = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) max = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return store__fail(s, rc, "open");
+    if ((rc = ctr_find(s, KEY_COUNTER, &c)) < 0) return rc;
+    s->key_ctr = (int)(c - s->ctrs);
+    if (c->cur <= max) c->cur = c->lim = max + 1;
+    if ((rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+    return store__commit_now(s);
+}
+
+int store__next_key(store_t *s, long long *out)
+{
+    return ctr_next(s, &s->ctrs[s->key_ctr], out);
 }
 
 /* -- Expiry ------------------------------------------------------------------------------- */

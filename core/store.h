@@ -43,6 +43,10 @@ const char *store_strerror(int code);
  * the session's max_pdu): longer is a caller's mistake (STORE_EARG). */
 #define STORE_VALUE_MAX (16 << 20)
 
+/* Seconds a message's keep_until may lie past submitted + trace_ttl and
+ * still expire in key order (store_expire). */
+#define STORE_ORDER_SLACK 60
+
 /* -- Records -------------------------------------------------------------------- */
 
 /* Octets with a length; p == NULL is SQL NULL (absent). */
@@ -74,7 +78,8 @@ enum {
 
 /* Column descriptions for generic code (the Lua binding). */
 enum { STORE_TEXT, STORE_INT, STORE_REAL, STORE_BLOB };
-enum { STORE_CF_0 = 0, STORE_CF_KEY = 1, STORE_CF_BOOL = 2, STORE_CF_APPEND = 4, STORE_CF_CALC = 8 };
+enum { STORE_CF_0 = 0, STORE_CF_KEY = 1, STORE_CF_BOOL = 2, STORE_CF_APPEND = 4, STORE_CF_CALC = 8,
+       STORE_CF_KEY_CALC = 9, STORE_CF_BOOL_CALC = 10 };
 typedef struct store_col_s {
     const char *name;
     int         kind;     /* STORE_TEXT ... */
@@ -205,19 +210,32 @@ int store_next_id(store_t *s, const char *name, long long *out);
  * Return non-zero to stop early. */
 typedef int (*store_msg_fn)(const store_msg_t *m, void *ud);
 
-/* Store a new message (id, part, submitted required; keep_until is computed:
- * final ? done + trace_ttl : max(expires, submitted) + trace_ttl). When the
- * table is full the final message kept longest is dropped to make room
- * (counted in `evicted`); if none is final, STORE_EFULL. Also STORE_EEXISTS,
- * STORE_EIO, STORE_EARG. */
-int store_put(store_t *s, const store_msg_t *m);
+/* Store a new message (submitted required; id optional). The store gives
+ * the row its key: the next value of a counter of its own, so keys only
+ * grow and are never handed out twice, across restarts and crashes
+ * (store_next_id). The rows of one submit_multi put one after the other
+ * get consecutive keys (part 0, 1, ...). keep_until is computed: final ?
+ * done + trace_ttl : max(done, expires, submitted) + trace_ttl; so is
+ * lasting (see store_expire). Returns the key (> 0). When the table is
+ * full, the oldest final message with nothing due is dropped to make room
+ * (counted in `evicted`); if there is none, STORE_EFULL. Also
+ * STORE_EEXISTS (id and part stored already), STORE_EIO, STORE_EARG. */
+long long store_put(store_t *s, const store_msg_t *m);
 
 /* Hand the message (id, part) to fn. Returns 1, 0 when there is none, or a
  * negative error. */
 int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud);
 
+/* The same for the message whose key is key. */
+int store_get_key(store_t *s, long long key, store_msg_fn fn, void *ud);
+
 /* Every part of id, in part order. Returns the number of rows or an error. */
 int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud);
+
+/* The parts of the message whose part 0 has key `key`: the rows from key
+ * on whose part counts 0, 1, 2 ... (at most STORE_BATCH_MAX). Returns the
+ * number of rows (0 when key is not a part 0) or an error. */
+int store_parts_key(store_t *s, long long key, store_msg_fn fn, void *ud);
 
 /* A change to one message or to every part of one. */
 typedef struct store_change_s {
@@ -227,10 +245,11 @@ typedef struct store_change_s {
     double       at;       /* time of the trace line (required with trace) */
     long long    part;     /* this part only, or -1: every part of the id */
     int          pending;  /* 1: only rows that are not final */
+    long long    key;      /* > 0: the row with this key (id and part are then not looked at) */
 } store_change_t;
 
-/* Apply c to the message id. Returns the number of rows changed (0: none
- * matched) or a negative error. */
+/* Apply c to the message id (or to the row c->key). Returns the number of
+ * rows changed (0: none matched) or a negative error. */
 int store_update(store_t *s, store_str_t id, const store_change_t *c);
 
 /* Pending (not final) messages of account from source to dest, optionally
@@ -241,6 +260,19 @@ typedef struct store_find_s {
 } store_find_t;
 int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud);
 
+/* Messages submitted since `since` (submitted >= since) from account's
+ * source to dest (of service_type, when p is not NULL), newest first, at
+ * most limit, final or not. Found without an index, by walking the keys
+ * down from the newest until a message older than since: the cost is
+ * every message stored since then (about 0.1 us each). Returns the count
+ * or an error. */
+typedef struct store_recent_s {
+    store_str_t account, source, dest, service_type;
+    double      since;
+    int         limit;
+} store_recent_t;
+int store_recent(store_t *s, const store_recent_t *q, store_msg_fn fn, void *ud);
+
 /* Messages whose due <= now, earliest first, at most limit: those of
  * upstream's queue, or (upstream.p NULL) those without an upstream. With a
  * lease (not NaN) each returned row's due becomes now + lease, so that a
@@ -248,6 +280,16 @@ int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud);
  * lets it come back. Returns the number of rows or an error. */
 int store_due(store_t *s, double now, int limit, store_str_t upstream, double lease,
               store_msg_fn fn, void *ud);
+
+/* The same, taking them: each returned row's due becomes NULL (fn sees
+ * the due it had). What the caller does about them belongs in the same
+ * transaction, so a crash loses both or neither. */
+int store_take_due(store_t *s, double now, int limit, store_str_t upstream, store_msg_fn fn, void *ud);
+
+/* The earliest due time of upstream's queue, or (upstream.p NULL) of the
+ * messages without an upstream, into *out (NaN: nothing is due). Returns
+ * 0 or an error. */
+int store_next_due(store_t *s, store_str_t upstream, double *out);
 
 /* Hand the newest message of upstream whose upstream_key is key (receipt
  * matching) to fn. Returns 1, 0 when there is none, or an error. */
@@ -381,7 +423,16 @@ typedef struct store_expiry_s {
 
 /* Remove up to batch rows per table whose time is <= now: messages by
  * keep_until, outbox and early by expires. The counts in *x are reset
- * first. Returns 0 or an error. */
+ * first. Returns 0 or an error.
+ *
+ * Messages expire in key order where they can: a message whose keep_until
+ * is at most STORE_ORDER_SLACK past submitted + trace_ttl is removed by a
+ * walk over the keys, which needs no index and stops at the first such
+ * message whose time has not come (so a message may go up to that slack
+ * late, never early). The others ("lasting": kept longer, as a pending
+ * message with a long validity, or one that reached its final state long
+ * after it was submitted) are in an index on keep_until, and stay there
+ * once in it. */
 int store_expire(store_t *s, double now, int batch, store_expiry_t *x);
 
 #endif /* SMPPGW_STORE_H */

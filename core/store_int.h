@@ -15,10 +15,10 @@
 /* -- Prepared statements ---------------------------------------------------- */
 
 /* X(name, sql): prepared once at open, reused with reset + bind. At
- * preparation "@C" becomes every column of store_msg.def followed by a
- * comma, "@P" one parameter per column (?1 is the first column ...). SQL
- * selecting messages reads the columns in that order, then rowid. */
-#define STORE_MSG_SELECT "SELECT @C rowid FROM messages "
+ * preparation "@C" becomes the columns of store_msg.def, comma-separated,
+ * and "@P" one parameter per column (?1 is the first column ...). SQL
+ * selecting whole messages reads the columns in that order. */
+#define STORE_MSG_SELECT "SELECT @C FROM messages "
 #define STORE_STATEMENTS(X) \
     X(BEGIN,        "BEGIN IMMEDIATE") \
     X(COMMIT,       "COMMIT") \
@@ -31,27 +31,39 @@
     X(CTR_GET,      "SELECT hw FROM counters WHERE name = ?1") \
     X(CTR_SET,      "INSERT INTO counters (name, hw) VALUES (?1, ?2) " \
                     "ON CONFLICT (name) DO UPDATE SET hw = max(hw, excluded.hw)") \
-    X(MSG_INSERT,   "INSERT INTO messages (@C rowid) VALUES (@P NULL)") \
-    X(MSG_EVICT,    "DELETE FROM messages WHERE rowid = (SELECT rowid FROM messages " \
-                    "WHERE final = 1 ORDER BY keep_until LIMIT 1)") \
+    X(MSG_MAX_KEY,  "SELECT max(key) FROM messages") \
+    X(MSG_EVICT_OLD, "SELECT key FROM (SELECT key, final, due, lasting FROM messages WHERE key > ?1 " \
+                    "ORDER BY key LIMIT 64) WHERE final = 1 AND due IS NULL AND lasting = 0 LIMIT 1") \
+    X(MSG_EVICT_LASTING, "SELECT key FROM messages WHERE lasting = 1 AND final = 1 AND due IS NULL " \
+                    "ORDER BY keep_until LIMIT 1") \
+    X(MSG_DELETE,   "DELETE FROM messages WHERE key = ?1") \
     X(MSG_GET,      STORE_MSG_SELECT "WHERE id = ?1 AND part = ?2") \
+    X(MSG_GET_KEY,  STORE_MSG_SELECT "WHERE key = ?1") \
     X(MSG_PARTS,    STORE_MSG_SELECT "WHERE id = ?1 ORDER BY part") \
+    X(MSG_PARTS_KEY, STORE_MSG_SELECT "WHERE key >= ?1 ORDER BY key LIMIT ?2") \
     X(MSG_FIND,     STORE_MSG_SELECT "WHERE account = ?1 AND dest = ?2 AND source = ?3 " \
-                    "AND final = 0 AND (?4 IS NULL OR service_type = ?4) ORDER BY rowid LIMIT ?5") \
+                    "AND final = 0 AND (?4 IS NULL OR service_type = ?4) ORDER BY key LIMIT ?5") \
+    X(MSG_RECENT,   "SELECT key, submitted, account, source, dest, service_type FROM messages " \
+                    "ORDER BY key DESC") \
     X(MSG_DUE,      STORE_MSG_SELECT "WHERE upstream IS NULL AND due IS NOT NULL AND due <= ?1 " \
                     "ORDER BY due LIMIT ?2") \
     X(MSG_DUE_UP,   STORE_MSG_SELECT "WHERE upstream = ?3 AND due IS NOT NULL AND due <= ?1 " \
                     "ORDER BY due LIMIT ?2") \
-    X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE rowid = ?1") \
+    X(MSG_NEXT_DUE, "SELECT min(due) FROM messages WHERE upstream IS NULL AND due IS NOT NULL") \
+    X(MSG_NEXT_DUE_UP, "SELECT min(due) FROM messages WHERE upstream = ?1 AND due IS NOT NULL") \
+    X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE key = ?1") \
     X(MSG_BY_KEY,   STORE_MSG_SELECT "WHERE upstream = ?1 AND upstream_key = ?2 " \
-                    "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1") \
-    X(MSG_LIST,     STORE_MSG_SELECT "WHERE account = ?1 AND submitted >= ?2 AND submitted < ?3 " \
-                    "AND (?4 IS NULL OR state = ?4) ORDER BY submitted LIMIT ?5") \
-    X(MSG_EXP_DONE, "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages " \
-                    "WHERE final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
-    X(MSG_EXP_LOST, "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages " \
-                    "WHERE final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
-                    "RETURNING id, part, account, state") \
+                    "AND upstream_key IS NOT NULL ORDER BY key DESC LIMIT 1") \
+    X(MSG_LIST,     STORE_MSG_SELECT "WHERE account = ?1 AND id IS NOT NULL AND submitted >= ?2 " \
+                    "AND submitted < ?3 AND (?4 IS NULL OR state = ?4) ORDER BY submitted LIMIT ?5") \
+    X(MSG_EXP_SCAN, "SELECT key, keep_until, lasting, final, id, part, account, state FROM messages " \
+                    "WHERE key > ?1 ORDER BY key LIMIT ?2") \
+    X(MSG_EXP_RANGE, "DELETE FROM messages WHERE key > ?1 AND key <= ?2 AND lasting = 0") \
+    X(MSG_EXP_DONE, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
+                    "WHERE lasting = 1 AND final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
+    X(MSG_EXP_LOST, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
+                    "WHERE lasting = 1 AND final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
+                    "RETURNING id, part, account, state, key") \
     X(OB_PUSH,      "INSERT INTO outbox (account, due, expires, ref, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(OB_TAKE,      "SELECT rowid, account, due, expires, ref, attempts, pdu FROM outbox " \
                     "WHERE account = ?1 AND due <= ?2 ORDER BY due, rowid LIMIT ?3") \
@@ -80,6 +92,21 @@ enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_SENT, STORE_FWD_SENT_OPEN, ST
 
 /* -- The store ------------------------------------------------------------------ */
 
+/* Rows put and not yet inserted: each INSERT statement has a cost of its
+ * own (opening and closing its cursor, its start and end) about that of
+ * storing a row, so the rows that cannot fail (no text id, hence no
+ * unique index) wait here, with copies of their strings, and go in
+ * together, STORE_PUT_BATCH per statement, before any other statement on
+ * messages and before the commit. */
+#define STORE_PUT_BATCH  32
+#define STORE_PUT_ROOM   512      /* string octets of a row that may wait */
+typedef struct store_waiting_s {
+    int          n;
+    unsigned     mask;                              /* the columns they hold */
+    store_msg_t  rows[STORE_PUT_BATCH];
+    char         strings[STORE_PUT_BATCH][STORE_PUT_ROOM];
+} store_waiting_t;
+
 /* A counter's block: values cur .. lim-1 are covered by a committed high
  * water mark; pending (0: none) is a higher one written in the open
  * transaction. */
@@ -95,7 +122,7 @@ typedef struct store_acct_s {
     long long count;
 } store_acct_t;
 
-/* update statements by the set of columns they change */
+/* insert and update statements by the set of columns they write */
 #define STORE_UPD_CACHE 32
 typedef struct store_upd_s {
     unsigned long long key;     /* mask | flags << 32; 0 = free */
@@ -132,6 +159,10 @@ struct store_s {
 
     store_ctr_t   *ctrs;
     int            nctrs;
+    int            key_ctr;           /* index in ctrs of the counter that keys messages */
+    long long      swept;             /* expiry walked the keys up to here (see store_expire) */
+
+    store_waiting_t waiting;          /* rows put, inserted together (store_put.c) */
 
     long long     *rowids;            /* scratch for two-pass updates */
     size_t         rowids_cap;
@@ -154,6 +185,10 @@ int store__begin(store_t *s);
 
 /* Count one successful write of a caller. */
 static inline void store__wrote(store_t *s) { s->txn_writes++; }
+
+/* The open transaction is gone (rolled back): remember what was lost for
+ * store_commit() and bring the in-memory levels back to the file's. */
+void store__lost(store_t *s, const char *why, int full);
 
 /* Commit now (store_commit, and store_next_id when a block runs out). */
 int store__commit_now(store_t *s);
@@ -183,6 +218,25 @@ int store__acct_add(store_t *s, store_str_t account, long long delta);
 long long store__acct_get(const store_t *s, store_str_t account);
 int store__acct_recount(store_t *s);
 void store__acct_free(store_t *s);
+
+/* Open-time setup of the message key counter (store.c); the next key. */
+int store__key_init(store_t *s);
+int store__next_key(store_t *s, long long *out);
+
+/* Bind column i of m to parameter param. */
+void store__bind_col(sqlite3_stmt *st, int param, int i, const store_msg_t *m);
+
+/* The name of a string column of m (those in mask; all when mask is 0)
+ * longer than STORE_VALUE_MAX, or NULL. */
+const char *store__too_long(const store_msg_t *m, unsigned mask);
+
+/* Write the rows put and not yet inserted (store_put.c); every statement
+ * on messages other than a put runs after it. Returns 0, or STORE_EIO
+ * with the transaction lost. store__unput forgets them (the transaction
+ * is gone). */
+int store__flush(store_t *s);
+void store__unput(store_t *s);
+void store__put_free(store_t *s);
 
 /* Per-file parts of store_expire and of closing. */
 int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x);

@@ -1,6 +1,7 @@
-/* store_msg.c -- the messages table: put, get, update (statements cached
- * by the set of columns they change), the lookups that have an index each,
- * and the messages' part of expiry.
+/* store_msg.c -- the messages table: records, get, update (statements
+ * cached by the set of columns they change), the lookups that have an
+ * index each (or walk the keys), and the messages' part of expiry. Putting
+ * messages is in store_put.c.
  */
 #include <math.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@
 #define TRACE_MAX STORE_TRACE_MAX
 
 /* parameters of update statements after the columns' own ?1 .. ?NCOLS */
-enum { P_ID = 41, P_PART, P_TRACE, P_TTL };
+enum { P_ID = 41, P_PART, P_TRACE, P_TTL, P_KEY };
 
 const store_col_t store_cols[STORE_NCOLS] = {
 #define COL(name, kind, flags, ddl) { #name, STORE_##kind, STORE_CF_##flags, offsetof(store_msg_t, name) },
@@ -50,25 +51,22 @@ void store_msg_clear(store_msg_t *m)
     }
 }
 
-/* Bind column i of m to parameter i + 1. */
-static void bind_col(sqlite3_stmt *st, int i, const store_msg_t *m)
+void store__bind_col(sqlite3_stmt *st, int param, int i, const store_msg_t *m)
 {
     const char *f = (const char *)m + store_cols[i].offset;
     switch (store_cols[i].kind) {
-    case STORE_TEXT: store__bind_text(st, i + 1, *(const store_str_t *)f); break;
-    case STORE_BLOB: store__bind_blob(st, i + 1, *(const store_str_t *)f); break;
-    case STORE_REAL: store__bind_real(st, i + 1, *(const double *)f); break;
+    case STORE_TEXT: store__bind_text(st, param, *(const store_str_t *)f); break;
+    case STORE_BLOB: store__bind_blob(st, param, *(const store_str_t *)f); break;
+    case STORE_REAL: store__bind_real(st, param, *(const double *)f); break;
     case STORE_INT: {
         long long v = *(const long long *)f;
-        sqlite3_bind_int64(st, i + 1, (store_cols[i].flags & STORE_CF_BOOL) ? v != 0 : v);
+        sqlite3_bind_int64(st, param, (store_cols[i].flags & STORE_CF_BOOL) ? v != 0 : v);
         break;
     }
     }
 }
 
-/* The name of a string column of m (those in mask; all when mask is 0)
- * longer than STORE_VALUE_MAX, or NULL. */
-static const char *too_long(const store_msg_t *m, unsigned mask)
+const char *store__too_long(const store_msg_t *m, unsigned mask)
 {
     int i;
     for (i = 0; i < STORE_NCOLS; i++) {
@@ -96,75 +94,60 @@ static int each(store_t *s, sqlite3_stmt *st, store_msg_fn fn, void *ud, const c
     return rc;
 }
 
-/* -- Put ---------------------------------------------------------------------------- */
-
-static double keep_until(const store_t *s, int final, double done, double expires, double submitted)
-{
-    if (final) return (isnan(done) ? submitted : done) + s->o.trace_ttl;
-    return (isnan(expires) || expires < submitted ? submitted : expires) + s->o.trace_ttl;
-}
-
-int store_put(store_t *s, const store_msg_t *m)
-{
-    sqlite3_stmt *st;
-    int i, rc;
-    const char *big;
-    if (!m->id.p || m->id.n == 0 || isnan(m->submitted))
-        return store__err(s, STORE_EARG, "put: id and submitted are required");
-    if ((big = too_long(m, 0)) != NULL)
-        return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
-    if ((rc = store__begin(s)) < 0) return rc;
-    if (s->n_messages >= s->o.max_messages) {
-        /* full: the finished message kept longest gives its room */
-        st = store__stmt(s, STORE_ST_MSG_EVICT);
-        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-            rc = store__fail(s, rc, "put");
-            sqlite3_reset(st);
-            return rc;
-        }
-        sqlite3_reset(st);
-        if (sqlite3_changes(s->db) == 0)
-            return store__err(s, STORE_EFULL, "messages: %lld stored, none final (limits.messages)",
-                              s->n_messages);
-        s->n_messages--;
-        s->evicted++;
-    }
-    st = store__stmt(s, STORE_ST_MSG_INSERT);
-    for (i = 0; i < STORE_NCOLS; i++) bind_col(st, i, m);
-    sqlite3_bind_double(st, STORE_COL_keep_until + 1,
-                        keep_until(s, m->final != 0, m->done, m->expires, m->submitted));
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        rc = store__fail(s, rc, "put");
-        sqlite3_reset(st);
-        if (rc == STORE_EEXISTS)
-            store__err(s, rc, "put: message %.*s part %lld exists", (int)m->id.n, m->id.p, m->part);
-        return rc;
-    }
-    sqlite3_reset(st);
-    s->n_messages++;
-    store__wrote(s);
-    return 0;
-}
-
 /* -- Lookups -------------------------------------------------------------------------- */
 
 int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_GET);
     store__bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, part);
     return each(s, st, fn, ud, "get");
 }
 
+int store_get_key(store_t *s, long long key, store_msg_fn fn, void *ud)
+{
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_GET_KEY);
+    sqlite3_bind_int64(st, 1, key);
+    return each(s, st, fn, ud, "get");
+}
+
 int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_PARTS);
     store__bind_text(st, 1, id);
     return each(s, st, fn, ud, "parts");
 }
 
+int store_parts_key(store_t *s, long long key, store_msg_fn fn, void *ud)
+{
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_PARTS_KEY);
+    store_msg_t m;
+    int rc, n = 0;
+    sqlite3_bind_int64(st, 1, key);
+    sqlite3_bind_int(st, 2, STORE_BATCH_MAX);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row(st, &m);
+        if (m.part != n || m.key != key + n) break;     /* the next message */
+        n++;
+        if (fn && fn(&m, ud)) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) n = store__fail(s, rc, "parts");
+    sqlite3_reset(st);
+    return n;
+}
+
 int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_BY_KEY);
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
@@ -173,6 +156,8 @@ int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_m
 
 int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     if (!q->account.p || !q->source.p || !q->dest.p)
         return store__err(s, STORE_EARG, "find: account, source and dest are required");
@@ -187,8 +172,64 @@ int store_find(store_t *s, const store_find_t *q, store_msg_fn fn, void *ud)
     return each(s, st, fn, ud, "find");
 }
 
+static int same(sqlite3_stmt *st, int i, store_str_t v)
+{
+    store_str_t c = store__col_text(st, i);
+    return c.p && c.n == v.n && memcmp(c.p, v.p, v.n) == 0;
+}
+
+/* Hands a row on to the caller's fn, remembering whether it asked to stop. */
+typedef struct relay_s {
+    store_msg_fn fn;
+    void        *ud;
+    int          stop;
+} relay_t;
+
+static int relay(const store_msg_t *m, void *ud)
+{
+    relay_t *r = ud;
+    if (r->fn && r->fn(m, r->ud)) r->stop = 1;
+    return 1;
+}
+
+int store_recent(store_t *s, const store_recent_t *q, store_msg_fn fn, void *ud)
+{
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
+    sqlite3_stmt *st;
+    relay_t r;
+    int rc, n = 0;
+    if (!q->account.p || !q->source.p || !q->dest.p || isnan(q->since))
+        return store__err(s, STORE_EARG, "recent: account, source, dest and since are required");
+    if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
+        return store__err(s, STORE_EARG, "recent: limit must be 0..%d", STORE_BATCH_MAX);
+    if (q->limit == 0) return 0;
+    r.fn = fn;
+    r.ud = ud;
+    r.stop = 0;
+    /* a narrow row per key; the whole record only for those that match */
+    st = store__stmt(s, STORE_ST_MSG_RECENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int got;
+        if (sqlite3_column_double(st, 1) < q->since) break;
+        if (!same(st, 2, q->account) || !same(st, 3, q->source) || !same(st, 4, q->dest)) continue;
+        if (q->service_type.p && !same(st, 5, q->service_type)) continue;
+        if ((got = store_get_key(s, sqlite3_column_int64(st, 0), relay, &r)) < 0) {
+            sqlite3_reset(st);
+            return got;
+        }
+        n += got;
+        if (r.stop || n >= q->limit) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) n = store__fail(s, rc, "recent");
+    sqlite3_reset(st);
+    return n;
+}
+
 int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     if (!q->account.p) return store__err(s, STORE_EARG, "list: account is required");
     if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
@@ -203,26 +244,29 @@ int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud)
     return each(s, st, fn, ud, "list");
 }
 
-int store_due(store_t *s, double now, int limit, store_str_t upstream, double lease,
-              store_msg_fn fn, void *ud)
+enum { DUE_LOOK, DUE_LEASE, DUE_TAKE };
+
+/* store_due and store_take_due: the rows, then (lease, take) their new due. */
+static int due_rows(store_t *s, double now, int limit, store_str_t upstream, int mode, double lease,
+                    store_msg_fn fn, void *ud)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     store_msg_t m;
-    int rc, i, n = 0, leasing = !isnan(lease);
+    int rc, i, n = 0;
     if (limit < 0 || limit > STORE_BATCH_MAX)
         return store__err(s, STORE_EARG, "due: limit must be 0..%d", STORE_BATCH_MAX);
     if (limit == 0) return 0;
-    if (leasing && (rc = store__rowids(s, (size_t)limit)) < 0) return rc;
+    if (mode != DUE_LOOK && (rc = store__rowids(s, (size_t)limit)) < 0) return rc;
     st = store__stmt(s, upstream.p ? STORE_ST_MSG_DUE_UP : STORE_ST_MSG_DUE);
     sqlite3_bind_double(st, 1, now);
     sqlite3_bind_int(st, 2, limit);
     if (upstream.p) store__bind_text(st, 3, upstream);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row(st, &m);
-        if (leasing) {
-            s->rowids[n] = sqlite3_column_int64(st, STORE_NCOLS);
-            m.due = now + lease;
-        }
+        if (mode != DUE_LOOK) s->rowids[n] = m.key;
+        if (mode == DUE_LEASE) m.due = now + lease;
         n++;
         if (fn && fn(&m, ud)) break;
     }
@@ -232,7 +276,7 @@ int store_due(store_t *s, double now, int limit, store_str_t upstream, double le
         return rc;
     }
     sqlite3_reset(st);
-    if (!leasing || n == 0) return n;
+    if (mode == DUE_LOOK || n == 0) return n;
     /* second pass: changing due while stepping the due index would let
      * the scan meet the same rows again */
     if ((rc = store__begin(s)) < 0) return rc;
@@ -240,7 +284,8 @@ int store_due(store_t *s, double now, int limit, store_str_t upstream, double le
     for (i = 0; i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, s->rowids[i]);
-        sqlite3_bind_double(st, 2, now + lease);
+        if (mode == DUE_LEASE) sqlite3_bind_double(st, 2, now + lease);
+        else sqlite3_bind_null(st, 2);
         if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
             rc = store__fail(s, rc, "due");
             sqlite3_reset(st);
@@ -250,6 +295,30 @@ int store_due(store_t *s, double now, int limit, store_str_t upstream, double le
     sqlite3_reset(st);
     store__wrote(s);
     return n;
+}
+
+int store_due(store_t *s, double now, int limit, store_str_t upstream, double lease,
+              store_msg_fn fn, void *ud)
+{
+    return due_rows(s, now, limit, upstream, isnan(lease) ? DUE_LOOK : DUE_LEASE, lease, fn, ud);
+}
+
+int store_take_due(store_t *s, double now, int limit, store_str_t upstream, store_msg_fn fn, void *ud)
+{
+    return due_rows(s, now, limit, upstream, DUE_TAKE, NAN, fn, ud);
+}
+
+int store_next_due(store_t *s, store_str_t upstream, double *out)
+{
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
+    sqlite3_stmt *st = store__stmt(s, upstream.p ? STORE_ST_MSG_NEXT_DUE_UP : STORE_ST_MSG_NEXT_DUE);
+    int rc;
+    if (upstream.p) store__bind_text(st, 1, upstream);
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? store__col_real(st, 0) : NAN;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store__fail(s, rc, "next_due");
 }
 
 /* -- Update --------------------------------------------------------------------------- */
@@ -263,12 +332,12 @@ static const char *val(char *buf, size_t n, unsigned mask, int col)
 }
 
 /* The UPDATE for this set of columns and conditions, prepared once. */
-static sqlite3_stmt *upd_stmt(store_t *s, unsigned mask, int part, int pending, int trace, int *keep)
+static sqlite3_stmt *upd_stmt(store_t *s, unsigned mask, int part, int pending, int trace, int by_key, int *keep)
 {
     unsigned long long key = mask | (unsigned long long)part << 32 | (unsigned long long)pending << 33 |
-                             (unsigned long long)trace << 34 | 1ull << 35;
+                             (unsigned long long)trace << 34 | (unsigned long long)by_key << 36 | 1ull << 35;
     unsigned keep_cols = STORE_BIT(final) | STORE_BIT(done) | STORE_BIT(expires) | STORE_BIT(submitted);
-    char sql[2048], f[16], d[16], e[16], sub[16];
+    char sql[2048], f[16], d[16], e[16], sub[16], keep_sql[512];
     size_t n;
     int i, slot = -1, rc;
     const char *sep = "";
@@ -290,18 +359,25 @@ static sqlite3_stmt *upd_stmt(store_t *s, unsigned mask, int part, int pending, 
         sep = ", ";
     }
     if (*keep) {
-        /* keep_until follows the row's new values (see keep_until()) */
+        /* keep_until follows the row's new values (see keep_until()), and
+         * a row whose keep_until leaves the key order is lasting from then
+         * on (see lasting()) */
         val(f, sizeof f, mask, STORE_COL_final);
         val(d, sizeof d, mask, STORE_COL_done);
         val(e, sizeof e, mask, STORE_COL_expires);
         val(sub, sizeof sub, mask, STORE_COL_submitted);
-        n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              "%skeep_until = CASE WHEN %s THEN coalesce(%s, %s) + ?%d "
-                              "ELSE max(coalesce(%s, %s), %s) + ?%d END",
-                              sep, f, d, sub, P_TTL, e, sub, sub, P_TTL);
+        snprintf(keep_sql, sizeof keep_sql, "(CASE WHEN %s THEN coalesce(%s, %s) "
+                 "ELSE max(coalesce(%s, %s), coalesce(%s, %s), %s) END + ?%d)",
+                 f, d, sub, d, sub, e, sub, sub, P_TTL);
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%skeep_until = %s, lasting = max(lasting, %s > %s + ?%d + %d)",
+                              sep, keep_sql, keep_sql, sub, P_TTL, STORE_ORDER_SLACK);
     }
-    n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE id = ?%d", P_ID);
-    if (part) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND part = ?%d", P_PART);
+    if (by_key) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE key = ?%d", P_KEY);
+    } else {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE id = ?%d", P_ID);
+        if (part) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND part = ?%d", P_PART);
+    }
     if (pending) snprintf(sql + n, sizeof sql - n, " AND final = 0");
     rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc != SQLITE_OK) {
@@ -329,28 +405,35 @@ void store__upd_free(store_t *s)
 
 int store_update(store_t *s, store_str_t id, const store_change_t *c)
 {
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
     unsigned fixed = 0;
     sqlite3_stmt *st;
     int i, rc, keep, n;
     for (i = 0; i < STORE_NCOLS; i++)
         if (store_cols[i].flags & (STORE_CF_KEY | STORE_CF_CALC | STORE_CF_APPEND)) fixed |= 1u << i;
-    if (!id.p) return store__err(s, STORE_EARG, "update: id is required");
+    if (!id.p && c->key <= 0) return store__err(s, STORE_EARG, "update: an id or a key is required");
     if (c->mask & fixed) {
         for (i = 0; !(c->mask & fixed & (1u << i)); i++) {}
         return store__err(s, STORE_EARG, "update: %s cannot be changed", store_cols[i].name);
     }
     if (!c->mask && !c->trace.p) return store__err(s, STORE_EARG, "update: nothing to change");
     if (c->trace.p && isnan(c->at)) return store__err(s, STORE_EARG, "update: a trace line needs its time (at)");
-    if (too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || id.n > STORE_VALUE_MAX)
+    if (store__too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || (c->key <= 0 && id.n > STORE_VALUE_MAX))
         return store__err(s, STORE_EARG, "update: a value is longer than %d octets", STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = upd_stmt(s, c->mask, c->part >= 0, c->pending != 0, c->trace.p != NULL, &keep)))
+    if (!(st = upd_stmt(s, c->mask, c->key <= 0 && c->part >= 0, c->pending != 0, c->trace.p != NULL,
+                        c->key > 0, &keep)))
         return STORE_EIO;
     sqlite3_reset(st);
     for (i = 0; i < STORE_NCOLS; i++)
-        if (c->mask & (1u << i)) bind_col(st, i, &c->v);
-    store__bind_text(st, P_ID, id);
-    if (c->part >= 0) sqlite3_bind_int64(st, P_PART, c->part);
+        if (c->mask & (1u << i)) store__bind_col(st, i + 1, i, &c->v);
+    if (c->key > 0) {
+        sqlite3_bind_int64(st, P_KEY, c->key);
+    } else {
+        store__bind_text(st, P_ID, id);
+        if (c->part >= 0) sqlite3_bind_int64(st, P_PART, c->part);
+    }
     if (keep) sqlite3_bind_double(st, P_TTL, s->o.trace_ttl);
     if (c->trace.p) {
         char *line = sqlite3_mprintf("%.3f %.*s\n", c->at, (int)c->trace.n, c->trace.p);
@@ -372,11 +455,70 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
 
 /* -- Expiry ------------------------------------------------------------------------------ */
 
+/* The walk in key order over the messages that are not lasting: remove
+ * those whose keep_until has come, up to the first whose time has not
+ * (see store_expire in store.h). Lasting ones met on the way are left to
+ * their index. s->swept remembers how far the walk got. */
+static int expire_in_order(store_t *s, double now, int batch, store_expiry_t *x)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_EXP_SCAN);
+    store_msg_t m;
+    long long last = s->swept;
+    int rc, seen = 0, n = 0, blocked = 0;
+    sqlite3_bind_int64(st, 1, s->swept);
+    sqlite3_bind_int(st, 2, batch);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        long long key = sqlite3_column_int64(st, 0);
+        seen++;
+        if (!sqlite3_column_int(st, 2)) {                   /* not lasting */
+            if (sqlite3_column_double(st, 1) > now) {
+                blocked = 1;
+                break;
+            }
+            n++;
+            if (!sqlite3_column_int(st, 3)) {               /* never final: reported */
+                store_msg_clear(&m);
+                m.key = key;
+                m.id = store__col_text(st, 4);
+                m.part = sqlite3_column_int64(st, 5);
+                m.account = store__col_text(st, 6);
+                m.state = sqlite3_column_int64(st, 7);
+                x->unfinished++;
+                if (x->on_message) x->on_message(&m, x->ud);
+            }
+        }
+        last = key;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = store__fail(s, rc, "expire");
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    if (n) {
+        st = store__stmt(s, STORE_ST_MSG_EXP_RANGE);
+        sqlite3_bind_int64(st, 1, s->swept);
+        sqlite3_bind_int64(st, 2, last);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return store__fail(s, rc, "expire");
+        s->n_messages -= n;
+        x->messages += n;
+    }
+    s->swept = last;
+    if (seen == batch && !blocked) x->more = 1;
+    return 0;
+}
+
 int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
 {
-    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_EXP_DONE);
+    int flushed = store__flush(s);        /* rows put before are read too */
+    if (flushed < 0) return flushed;
+    sqlite3_stmt *st;
     store_msg_t m;
     int rc, n = 0;
+    if ((rc = expire_in_order(s, now, batch, x)) < 0) return rc;
+    st = store__stmt(s, STORE_ST_MSG_EXP_DONE);
     sqlite3_bind_double(st, 1, now);
     sqlite3_bind_int(st, 2, batch);
     if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
@@ -401,6 +543,7 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
         m.part = sqlite3_column_int64(st, 1);
         m.account = store__col_text(st, 2);
         m.state = sqlite3_column_int64(st, 3);
+        m.key = sqlite3_column_int64(st, 4);
         n++;
         if (x->on_message) x->on_message(&m, x->ud);
     }

@@ -10,7 +10,10 @@
 
 #include "store_int.h"
 
-#define STORE_SCHEMA 2      /* meta 'schema': the layout below (2: messages.notify) */
+/* meta 'schema': the layout below. 2 added messages.notify; 3 keyed
+ * messages by an integer (key), made id optional and added lasting, with
+ * fewer, partial indexes. */
+#define STORE_SCHEMA 3
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -75,8 +78,9 @@ static char *expand(const char *sql)
     const char *q;
     char *out, *o;
 #define COL(name, kind, flags, ddl) \
-    ncols += (size_t)snprintf(cols + ncols, sizeof cols - ncols, "%s,", #name); \
-    nparams += (size_t)snprintf(params + nparams, sizeof params - nparams, "?%d,", STORE_COL_##name + 1);
+    ncols += (size_t)snprintf(cols + ncols, sizeof cols - ncols, "%s%s", ncols ? ", " : "", #name); \
+    nparams += (size_t)snprintf(params + nparams, sizeof params - nparams, "%s?%d", nparams ? ", " : "", \
+                                STORE_COL_##name + 1);
 #include "store_msg.def"
 #undef COL
     for (q = sql; *q; q++) n += (q[0] == '@' && (q[1] == 'C' || q[1] == 'P')) ? sizeof cols : 1;
@@ -100,19 +104,23 @@ static const char *const statement_sql[STORE_NSTATEMENTS] = {
 #undef X
 };
 
-static const char schema_sql[] =
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    /* messages: see store_msg.def; one index per way of finding rows, partial
-     * where only some rows need it, so each put touches few of them */
+/* messages: see store_msg.def; one index per way of finding rows, partial
+ * where only some rows need it, so that each put touches few of them: a
+ * message keyed by its integer alone (no text id), final, with nothing due
+ * and expiring in key order touches none. */
+static const char message_indexes_sql[] =
+    "CREATE UNIQUE INDEX messages_id ON messages (id, part) WHERE id IS NOT NULL;"
     "CREATE INDEX messages_due ON messages (due) WHERE due IS NOT NULL AND upstream IS NULL;"
     "CREATE INDEX messages_queue ON messages (upstream, due) "
     "  WHERE due IS NOT NULL AND upstream IS NOT NULL;"
     "CREATE INDEX messages_upstream_key ON messages (upstream, upstream_key) "
     "  WHERE upstream_key IS NOT NULL;"
     "CREATE INDEX messages_pending ON messages (account, dest, source) WHERE final = 0;"
-    "CREATE INDEX messages_keep_done ON messages (keep_until) WHERE final = 1;"
-    "CREATE INDEX messages_keep_pending ON messages (keep_until) WHERE final = 0;"
-    "CREATE INDEX messages_account ON messages (account, submitted);"
+    "CREATE INDEX messages_lasting ON messages (final, keep_until) WHERE lasting = 1;"
+    "CREATE INDEX messages_account ON messages (account, submitted) WHERE id IS NOT NULL;";
+
+static const char schema_sql[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL,"
     "  due REAL NOT NULL, expires REAL, ref TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
     "  pdu BLOB NOT NULL);"
@@ -145,12 +153,62 @@ static int query_int(store_t *s, const char *sql, long long def, long long *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* CREATE TABLE messages from store_msg.def into sql. */
+static void messages_table_sql(char *sql, size_t size)
+{
+    size_t n = (size_t)snprintf(sql, size, "CREATE TABLE messages (");
+#define COL(name, kind, flags, ddl) \
+    n += (size_t)snprintf(sql + n, size - n, "%s%s %s %s", STORE_COL_##name ? ", " : "", #name, \
+                          STORE_##kind == STORE_INT ? "INTEGER" : #kind, ddl);
+#include "store_msg.def"
+#undef COL
+    snprintf(sql + n, size - n, ");");
+}
+
+/* Bring a file of an older schema up to this one, in one transaction. */
+static int upgrade(store_t *s, long long version, char *err, size_t errlen)
+{
+    char sql[4096], cols[1024];
+    size_t n = 0;
+    if (exec(s, "BEGIN IMMEDIATE", err, errlen) != SQLITE_OK) return -1;
+    /* 1 -> 2: messages.notify */
+    if (version < 2 && exec(s, "ALTER TABLE messages ADD COLUMN notify TEXT", err, errlen) != SQLITE_OK) goto fail;
+    /* 2 -> 3: messages rebuilt with an integer key (the old rowid) and
+     * lasting (from keep_until, as store_put computes it); old indexes go */
+    if (version < 3) {
+        cols[0] = '\0';
+#define COL(name, kind, flags, ddl) \
+        if (STORE_COL_##name != STORE_COL_key && STORE_COL_##name != STORE_COL_lasting) \
+            n += (size_t)snprintf(cols + n, sizeof cols - n, ", %s", #name);
+#include "store_msg.def"
+#undef COL
+        if (exec(s, "ALTER TABLE messages RENAME TO messages_v2; "
+                    "DROP INDEX IF EXISTS messages_due; DROP INDEX IF EXISTS messages_queue; "
+                    "DROP INDEX IF EXISTS messages_upstream_key; DROP INDEX IF EXISTS messages_pending; "
+                    "DROP INDEX IF EXISTS messages_keep_done; DROP INDEX IF EXISTS messages_keep_pending; "
+                    "DROP INDEX IF EXISTS messages_account", err, errlen) != SQLITE_OK)
+            goto fail;
+        messages_table_sql(sql, sizeof sql);
+        if (exec(s, sql, err, errlen) != SQLITE_OK) goto fail;
+        snprintf(sql, sizeof sql, "INSERT INTO messages (key, lasting%s) SELECT rowid, "
+                 "keep_until > submitted + %.17g + %d%s FROM messages_v2 ORDER BY rowid; DROP TABLE messages_v2",
+                 cols, s->o.trace_ttl, STORE_ORDER_SLACK, cols);
+        if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, message_indexes_sql, err, errlen) != SQLITE_OK)
+            goto fail;
+    }
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);
+    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) goto fail;
+    return 0;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 /* Create the tables in a new file, or check an existing file's version. */
 static int schema(store_t *s, char *err, size_t errlen)
 {
     long long objects, has_meta, version, node;
-    char sql[2048];
-    size_t n;
+    char sql[4096];
     int rc;
     if ((rc = query_int(s, "SELECT count(*) FROM sqlite_master", 0, &objects)) != SQLITE_OK ||
         (rc = query_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'meta'", 0, &has_meta)) != SQLITE_OK) {
@@ -176,23 +234,8 @@ static int schema(store_t *s, char *err, size_t errlen)
             open_error(s->o.path, s->db, rc, NULL, err, errlen);
             return -1;
         }
-        /* schema 1 lacked messages.notify: brought up to date in place */
-        if (version == 1 && (exec(s, "BEGIN IMMEDIATE", err, errlen) != SQLITE_OK
-                             || exec(s, "ALTER TABLE messages ADD COLUMN notify TEXT; "
-                                        "UPDATE meta SET value = 2 WHERE key = 'schema'", err, errlen) != SQLITE_OK
-                             || exec(s, "COMMIT", err, errlen) != SQLITE_OK)) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-        return 0;
+        return version < STORE_SCHEMA ? upgrade(s, version, err, errlen) : 0;
     }
-    n = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE messages (");
-#define COL(name, kind, flags, ddl) \
-    n += (size_t)snprintf(sql + n, sizeof sql - n, "%s %s %s, ", #name, \
-                          STORE_##kind == STORE_INT ? "INTEGER" : #kind, ddl);
-#include "store_msg.def"
-#undef COL
-    snprintf(sql + n, sizeof sql - n, "UNIQUE (id, part))");
     do {
         unsigned char r[4];
         sqlite3_randomness(sizeof r, r);
@@ -200,7 +243,9 @@ static int schema(store_t *s, char *err, size_t errlen)
     } while (node == 0);
     s->node_id = node;
     if (exec(s, "BEGIN IMMEDIATE", err, errlen) != SQLITE_OK) return -1;
-    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, schema_sql, err, errlen) != SQLITE_OK) {
+    messages_table_sql(sql, sizeof sql);
+    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, message_indexes_sql, err, errlen) != SQLITE_OK
+        || exec(s, schema_sql, err, errlen) != SQLITE_OK) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
@@ -291,6 +336,14 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     s->o.path = s->path;
     memory = strcmp(o->path, ":memory:") == 0;
     if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
+    /* no allocation statistics: they take a global mutex at every
+     * allocation (a few percent of a put). Possible only before SQLite's
+     * first use in the process (refused, harmlessly, after it), so tried
+     * at the first open alone, before any other thread uses SQLite. */
+    if (!configured) {
+        configured = 1;
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    }
     rc = sqlite3_open_v2(o->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         open_error(o->path, s->db, rc, NULL, err, errlen);
@@ -316,7 +369,7 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
         }
     }
     /* reading every table's pages also finds most damage early */
-    if ((rc = store__recount(s)) < 0) {
+    if ((rc = store__recount(s)) < 0 || (rc = store__key_init(s)) < 0) {
         snprintf(err, errlen, "store %s: %s (%s)", o->path,
                  (sqlite3_errcode(s->db) & 0xff) == SQLITE_CORRUPT ? "corrupt" : "cannot read it", s->errmsg);
         goto fail;

@@ -196,7 +196,7 @@ describe("#integration HTTP API (reference SMSC)", function()
         assert.equal(1, s.outbox.posted)
         local g = s.gauges
         assert.is_true(g.smsc_stored_messages.value >= 1)
-        assert.equal(100000, g.smsc_stored_messages.limit)
+        assert.equal(s.store.messages.limit, g.smsc_stored_messages.limit)   -- the store's messages
         local fam = prometheus.parse(select(2, request(srv.http_port, "GET", "/metrics")))
         local rows, limits = {}, {}
         for _, smp in ipairs(fam.smppgw_store_rows.samples) do rows[smp.labels.table] = smp.value end

@@ -224,3 +224,37 @@ describe("receipt states (reference 9.3)", function()
         assert.is_false(receipt.is_final("WEIRD"))
     end)
 end)
+
+describe("smpp.receipt pdu", function()
+    it("builds the deliver_sm of a message's receipt: from its destination, text, TLVs", function()
+        local p = receipt.pdu { id = "0001715004", source = "1234", dest = "447700900123", dest_ton = 1, dest_npi = 1,
+                                state = "DELIVRD", submitted = T_SUBMIT, done = T_DONE, text = "Hello" }
+        assert.equal("deliver_sm", p.command)
+        assert.equal(0x04, p.esm_class)
+        assert.same({ 1, 1, "447700900123" }, { p.source_addr_ton, p.source_addr_npi, p.source_addr })
+        assert.same({ 0, 0, "1234" }, { p.dest_addr_ton, p.dest_addr_npi, p.destination_addr })
+        assert.equal(EXAMPLE, p.short_message)
+        assert.equal("0001715004", p.receipted_message_id)
+        assert.equal(2, p.message_state)
+        assert.is_nil(p.network_error_code)
+    end)
+
+    it("carries a failure's error code, a state by number, and an ASCII preview of the text", function()
+        local p = receipt.pdu { id = "9", source = "1", dest = "2", state = 5, err = 260, submitted = T_SUBMIT,
+                                done = T_DONE, text = "\226\130\172uro price is high, really high" }
+        assert.equal("\3\1\4", p.network_error_code)     -- GSM, 260
+        assert.equal(5, p.message_state)
+        assert.matches(" stat:UNDELIV err:260 text:%?uro price is high, $", p.short_message)
+        assert.equal(receipt.pdu { id = "9", source = "1", dest = "2", stat = "UNDELIV", err = 260,
+                                   submitted = T_SUBMIT, done = T_DONE,
+                                   text = "\226\130\172uro price is high, really high" }.short_message, p.short_message)
+    end)
+
+    it("refuses what is no receipt", function()
+        assert.has_error(function() receipt.pdu { id = "1", state = 0 } end)          -- SCHEDULED has no stat word
+        assert.has_error(function() receipt.pdu { id = "1", state = "LOST" } end)
+        assert.has_error(function() receipt.pdu { state = 2 } end, "receipt.pdu: id must be a string")
+        assert.has_error(function() receipt.pdu { id = "1", state = 2, err = -1 } end,
+            "receipt.pdu: err must be an integer 0..65535")
+    end)
+end)

@@ -245,8 +245,8 @@ describe("#integration reference SMSC", function()
 end)
 
 describe("#integration reference SMSC with a small message store", function()
-    it("keeps only max_messages ids for query_sm, forgetting the oldest, however many are submitted", function()
-        local small = smsc { smsc = { max_messages = 3 } }
+    it("keeps store.limits.messages messages for query_sm, forgetting the oldest, however many are submitted", function()
+        local small = smsc { store = { path = ":memory:", limits = { messages = 3 } } }
         local c = wire.connect(small.port)
         assert.equal(ROK, c:bind("transceiver").status)
         local ids = {}

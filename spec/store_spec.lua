@@ -42,7 +42,7 @@ describe("smpp.store", function()
 
     it("puts and gets a record, binary PDU and trace included", function()
         local pdu = "\0\1\2\0\255"
-        assert.is_true(st:put(msg("m1", { pdu = pdu, registered_delivery = 1, expires = 5000,
+        assert.is_number(st:put(msg("m1", { pdu = pdu, registered_delivery = 1, expires = 5000,
                                           trace = "accepted from acct" })))
         local r = st:get("m1")
         assert.equal(pdu, r.pdu)
@@ -59,16 +59,16 @@ describe("smpp.store", function()
     end)
 
     it("refuses a second put of the same id and part", function()
-        assert.is_true(st:put(msg("m1")))
+        assert.is_number(st:put(msg("m1")))
         local ok, err, detail = st:put(msg("m1"))
         assert.is_nil(ok)
         assert.equal("exists", err)
         assert.matches("m1", detail)
-        assert.is_true(st:put(msg("m1", { part = 1 })))
+        assert.is_number(st:put(msg("m1", { part = 1 })))
     end)
 
     it("keeps the parts of one id (submit_multi) and updates one or all", function()
-        for p = 0, 2 do assert.is_true(st:put(msg("mm", { part = p, dest = "44" .. p }))) end
+        for p = 0, 2 do assert.is_number(st:put(msg("mm", { part = p, dest = "44" .. p }))) end
         assert.same({ 0, 1, 2 }, ids(st:parts("mm"), "part"))
         assert.equal(3, st:update("mm", { state = store.state.ENROUTE, trace = "forwarded", at = 1001 }))
         assert.equal(1, st:update("mm", { state = store.state.DELIVERED, final = true, done = 1002 }, { part = 1 }))
@@ -91,11 +91,15 @@ describe("smpp.store", function()
         assert.has_error(function() st:put(msg("x", { part = 1.5 })) end,
             "put: field 'part' must be an integer, got another number")
         assert.has_error(function() st:put(msg("x", { keep_until = 5 })) end, "put: keep_until is computed by the store")
-        assert.has_error(function() st:put { account = "a", submitted = 1 } end, "put: id and submitted are required")
+        assert.has_error(function() st:put { id = "x", account = "a" } end, "put: submitted is required")
+        assert.has_error(function() st:put { id = "", submitted = 1 } end, "put: an id cannot be empty")
+        assert.has_error(function() st:put(msg("x", { key = 5 })) end, "put: key is computed by the store")
+        assert.has_error(function() st:get(0) end, "get: key must be > 0")
+        assert.has_error(function() st:update(1.5, { state = 1 }) end, "update: key must be an integer")
         assert.has_error(function() st:update("x", { id = "y" }) end, "update: id cannot be changed")
         assert.has_error(function() st:update("x", { trace = "no time" }) end,
             "update: a trace line needs its time (at)")
-        assert.has_error(function() st:get(42) end)
+        assert.has_error(function() st:get(true) end)
         assert.has_error(function() st:find { account = "a" } end, "find: account, source and dest are required")
         assert.has_error(function() st:due(0, 1e9) end)                 -- one call hands out 10,000 at most
         assert.has_error(function() st:list { account = "a", limit = 20000 } end,
@@ -198,13 +202,13 @@ describe("smpp.store", function()
             st:put(msg("f" .. i))
             st:update("f" .. i, { final = true, done = 1000 + i, state = store.state.DELIVERED })
         end
-        st:put(msg("stuck"))                               -- never final: kept until 1000 + ttl
+        local stuck = st:put(msg("stuck"))                 -- never final: kept until 1000 + ttl
+        local long = st:put(msg("long", { expires = 5000 }))   -- kept until 5000 + ttl: lasting
         st:outbox_push("A", "held", { ref = "f1", expires = 2000 })
         st:early_put("up1", "k", "early", 2000)
         local ttl = 86400
         local r = st:expire(1000 + ttl, 2)
-        assert.equal(1, r.messages)                        -- only "stuck" is due
-        assert.same({ { id = "stuck", part = 0, account = "acct", state = 0 } }, r.unfinished)
+        assert.equal(0, r.messages)                        -- in key order: "stuck" waits behind f1
         assert.same({ { rowid = 1, account = "A", ref = "f1" } }, r.outbox)
         assert.same({ { rowid = 1, upstream = "up1", key = "k" } }, r.early)
         assert.is_false(r.more)
@@ -215,12 +219,74 @@ describe("smpp.store", function()
         r = st:expire(1005 + ttl, 2)
         assert.equal(2, r.messages)
         r = st:expire(1005 + ttl, 2)
-        assert.equal(1, r.messages)
+        assert.equal(2, r.messages)                        -- f5, and "stuck" at last
+        assert.same({ { id = "stuck", key = stuck, part = 0, account = "acct", state = 0 } }, r.unfinished)
+        r = st:expire(1005 + ttl, 2)
+        assert.equal(0, r.messages)                        -- "long" is not due, and not in the way
         assert.is_false(r.more)
+        r = st:expire(5000 + ttl, 2)
+        assert.same({ { id = "long", key = long, part = 0, account = "acct", state = 0 } }, r.unfinished)
         local s = st:stats()
         assert.equal(0, s.messages.value)
         assert.equal(0, s.outbox.value)
-        assert.equal(8, s.expired)
+        assert.equal(9, s.expired)
+    end)
+
+    it("keys messages by an integer: a record without a text id, its parts, recent ones, due ones", function()
+        local function keyed(t)
+            local rec = { account = "acct", source = "src", dest = "4477", submitted = 1000, final = true,
+                          state = store.state.DELIVERED, done = 1001 }
+            for k, v in pairs(t or {}) do rec[k] = v end
+            return assert(st:put(rec))
+        end
+        local k1 = keyed()
+        local k2 = keyed { submitted = 1001 }
+        assert.equal(k2 + 1, keyed { submitted = 1001, part = 1, dest = "4478" })
+        local k3 = keyed { submitted = 1002, due = 1010 }
+        assert.equal(k1 + 1, k2)
+        local r = st:get(k1)
+        assert.equal(k1, r.key)
+        assert.is_nil(r.id)
+        assert.is_true(r.final)
+        assert.is_false(r.lasting)
+        assert.is_nil(st:get(k3 + 100))
+        assert.same({ "4477", "4478" }, ids(st:parts(k2), "dest"))
+        assert.same({}, st:parts(k2 + 1))                 -- not a part 0
+        assert.equal(1, st:update(k2 + 1, { state = store.state.DELETED, done = 1003 }))
+        assert.equal(store.state.DELETED, st:get(k2 + 1).state)
+        assert.equal(store.state.DELIVERED, st:get(k2).state)
+        -- newest first, since a time, by address
+        assert.same({ k3, k2 }, ids(st:recent { account = "acct", source = "src", dest = "4477", since = 1001 }, "key"))
+        assert.same({ k3 }, ids(st:recent { account = "acct", source = "src", dest = "4477", since = 1001,
+                                            limit = 1 }, "key"))
+        assert.same({}, st:recent { account = "acct", source = "src", dest = "4477", since = 1003 })
+        -- due ones are taken once
+        assert.equal(1010, st:next_due())
+        assert.same({}, st:take_due(1009, 10))
+        assert.same({ k3 }, ids(st:take_due(1010, 10), "key"))
+        assert.same({}, st:take_due(1010, 10))
+        assert.is_nil(st:next_due())
+        assert.is_nil(st:get(k3).due)
+    end)
+
+    it("puts the same columns again and again through a putter, values in order", function()
+        local put = st:putter { "account", "source", "dest", "submitted", "final", "err", "due" }
+        local k1 = assert(put("acct", "src", "4477", 1000, true, false, nil))
+        local k2 = assert(put("acct", "src", "4478", 1001, false, 7, 1005))
+        assert.equal(k1 + 1, k2)
+        local r1, r2 = st:get(k1), st:get(k2)
+        assert.same({ "4477", true, 0 }, { r1.dest, r1.final, r1.err })        -- false: no value (err's default)
+        assert.is_nil(r1.due)
+        assert.same({ "4478", false, 7, 1005 }, { r2.dest, r2.final, r2.err, r2.due })
+        assert.has_error(function() put("acct", "src", 4479, 1002) end, "put: field 'dest' must be a string, got number")
+        assert.has_error(function() st:putter { "acount" } end, "putter: unknown field 'acount'")
+        assert.has_error(function() st:putter { "keep_until" } end, "putter: keep_until cannot be given to a putter")
+        assert.has_error(function() st:putter {} end)
+        -- put(rec) reads false as no value too, so one record table serves every put
+        local rec = { account = "acct", submitted = 1003, err = false, pdu = false, final = false }
+        local r = st:get(assert(st:put(rec)))
+        assert.same({ 0, false }, { r.err, r.final })
+        assert.is_nil(r.pdu)
     end)
 
     it("counts writes per transaction and commits them", function()
@@ -241,15 +307,15 @@ describe("smpp.store bounds", function()
         local st = assert(store.open { path = ":memory:",
             limits = { messages = 2, outbox = 3, outbox_per_account = 2, early = 1 } })
         finally(function() st:close() end)
-        assert.is_true(st:put(msg("a")))
-        assert.is_true(st:put(msg("b")))
+        assert.is_number(st:put(msg("a")))
+        assert.is_number(st:put(msg("b")))
         local ok, err, detail = st:put(msg("c"))
         assert.is_nil(ok)
         assert.equal("full", err)
         assert.matches("limits.messages", detail)
         -- a finished message makes room (its trace goes early)
         st:update("a", { final = true, done = 1001 })
-        assert.is_true(st:put(msg("c")))
+        assert.is_number(st:put(msg("c")))
         assert.is_nil(st:get("a"))
         assert.equal(1, st:stats().evicted)
         assert(st:outbox_push("A", "1"))
@@ -332,7 +398,7 @@ describe("smpp.store files", function()
     it("opens with each sync mode", function()
         for _, mode in ipairs { "off", "normal", "full" } do
             local st = assert(store.open { path = dir .. "/sync.db", sync = mode })
-            assert.is_true(st:put(msg("s-" .. mode)))
+            assert.is_number(st:put(msg("s-" .. mode)))
             assert.equal(1, st:close())
         end
         local st = assert(store.open { path = dir .. "/sync.db" })
@@ -378,7 +444,7 @@ describe("smpp.store module functions", function()
         local st = store.use(assert(store.open { path = ":memory:" }))
         finally(function() store.use(nil); st:close() end)
         assert.equal(st, store.current())
-        assert.is_true(store.put(msg("via-module")))
+        assert.is_number(store.put(msg("via-module")))
         assert.equal("via-module", store.get("via-module").id)
         assert.equal(1, store.commit())
         assert.equal("DELIVERED", store.state_name[store.state.DELIVERED])

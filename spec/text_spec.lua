@@ -340,3 +340,33 @@ describe("data_coding_of / coding_of (reference 7.3)", function()
         end
     end)
 end)
+
+describe("smpp.text of_pdu", function()
+    it("reads short_message or message_payload in the PDU's coding, as UTF-8", function()
+        assert.same({ "Hello @", "gsm" }, { text.of_pdu { short_message = "Hello \0" } })
+        assert.same({ "caf\195\169", "latin1" }, { text.of_pdu { data_coding = 3, short_message = "caf\233" } })
+        assert.same({ "\226\130\172 5", "ucs2" }, { text.of_pdu { data_coding = 8, short_message = H("20AC00200035") } })
+        assert.same({ "payload", "ascii" },
+            { text.of_pdu { data_coding = 1, short_message = "", message_payload = "payload" } })
+        -- data_coding 0 is the account's default alphabet
+        assert.same({ "caf\195\169", "latin1" }, { text.of_pdu({ short_message = "caf\233" }, "latin1") })
+        assert.same({ "caf\195\169", "gsm" }, { text.of_pdu({ short_message = "caf\5" }, "gsm") })
+    end)
+
+    it("leaves the user data header out when esm_class has UDHI", function()
+        local udh = H("050003770301")                    -- concatenation, ref 0x77, part 1 of 3
+        assert.equal("part one", (text.of_pdu { esm_class = 0x40, short_message = udh .. "part one" }))
+        assert.equal("part one", (text.of_pdu { esm_class = 0x43, short_message = udh .. "part one" }))
+        assert.equal(text.decode(udh .. "x", "gsm"), (text.of_pdu { esm_class = 0, short_message = udh .. "x" }))
+        assert.equal("", (text.of_pdu { esm_class = 0x40, short_message = "\9" }))     -- header past the end
+        assert.equal("\226\130\172", (text.of_pdu { esm_class = 0x40, data_coding = 8,
+                                                     short_message = udh .. H("20AC") }))
+    end)
+
+    it("gives nil and the reason for a PDU without text", function()
+        assert.same({ nil, "binary" }, { text.of_pdu { data_coding = 4, short_message = "\0\1\2" } })
+        assert.same({ nil, "unknown" }, { text.of_pdu { data_coding = 0x99, short_message = "x" } })
+        assert.same({ "", "gsm" }, { text.of_pdu {} })
+        assert.has_error(function() text.of_pdu("text") end, "pdu must be a table, got string")
+    end)
+end)

@@ -61,7 +61,7 @@ static store_t *open_at(const char *path)
 }
 
 /* A pending message to dest from "src" of account "acct". */
-static int put(store_t *s, const char *id, long long part, double submitted)
+static long long put(store_t *s, const char *id, long long part, double submitted)
 {
     store_msg_t m;
     store_msg_clear(&m);
@@ -91,7 +91,7 @@ static int see(const store_msg_t *m, void *ud)
 {
     seen_t *v = ud;
     if (v->n < 64) {
-        snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)m->id.n, m->id.p);
+        snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)m->id.n, m->id.p ? m->id.p : "");
         v->parts[v->n] = m->part;
         v->due[v->n] = m->due;
         v->state[v->n] = m->state;
@@ -140,11 +140,11 @@ static void record_round_trip(void)
     m.registered_delivery = 1;
     m.pdu.p = pdu;
     m.pdu.n = sizeof pdu;
-    CHECK_EQ(store_put(s, &m), 0);
+    CHECK(store_put(s, &m) > 0);
     CHECK_EQ(store_put(s, &m), STORE_EEXISTS);
     CHECK(strstr(store_errmsg(s), "id1") != NULL);
     m.part = 1;
-    CHECK_EQ(store_put(s, &m), 0);
+    CHECK(store_put(s, &m) > 0);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_get(s, S("id1"), 0, see, &v), 1);
     CHECK_EQ(store_get(s, S("nope"), 0, see, &v), 0);
@@ -180,7 +180,7 @@ static void record_fields_survive(void)
     m.registered_delivery = 1;
     m.pdu.p = "\0\1\2\0\3";
     m.pdu.n = 5;
-    CHECK_EQ(store_put(s, &m), 0);
+    CHECK(store_put(s, &m) > 0);
     CHECK_EQ(store_commit(s, NULL), 1);
     store_close(s);
     s = open_at(file("fields.db"));
@@ -198,8 +198,8 @@ static void update_masks_and_trace(void)
     seen_t v;
     CHECK(s);
     if (!s) return;
-    CHECK_EQ(put(s, "m", 0, 100), 0);
-    CHECK_EQ(put(s, "m", 1, 100), 0);
+    CHECK(put(s, "m", 0, 100) > 0);
+    CHECK(put(s, "m", 1, 100) > 0);
     memset(&c, 0, sizeof c);
     store_msg_clear(&c.v);
     c.part = -1;
@@ -268,7 +268,7 @@ static void lookups(void)
     for (i = 0; i < 5; i++) {
         char id[16];
         snprintf(id, sizeof id, "f%d", i);
-        CHECK_EQ(put(s, id, 0, 100 + i), 0);
+        CHECK(put(s, id, 0, 100 + i) > 0);
     }
     memset(&c, 0, sizeof c);
     store_msg_clear(&c.v);
@@ -477,9 +477,9 @@ static void bound_messages_evicts_final_only(void)
     s = store_open(&o, err, sizeof err);
     CHECK(s);
     if (!s) return;
-    CHECK_EQ(put(s, "b1", 0, 1), 0);
-    CHECK_EQ(put(s, "b2", 0, 2), 0);
-    CHECK_EQ(put(s, "b3", 0, 3), 0);
+    CHECK(put(s, "b1", 0, 1) > 0);
+    CHECK(put(s, "b2", 0, 2) > 0);
+    CHECK(put(s, "b3", 0, 3) > 0);
     CHECK_EQ(put(s, "b4", 0, 4), STORE_EFULL);          /* nothing final to drop */
     CHECK(strstr(store_errmsg(s), "limits.messages") != NULL);
     memset(&c, 0, sizeof c);
@@ -489,7 +489,7 @@ static void bound_messages_evicts_final_only(void)
     c.v.final = 1;
     c.v.done = 5;
     store_update(s, S("b2"), &c);
-    CHECK_EQ(put(s, "b4", 0, 4), 0);                    /* b2's room */
+    CHECK(put(s, "b4", 0, 4) > 0);                    /* b2's room */
     CHECK_EQ(store_get(s, S("b2"), 0, NULL, NULL), 0);
     store_levels(s, &l);
     CHECK_EQ(l.messages, 3);
@@ -598,7 +598,7 @@ static void expiry_in_batches(void)
     c.part = -1;
     c.mask = STORE_BIT(final) | STORE_BIT(done);
     c.v.final = 1;
-    for (i = 0; i < 7; i++) {               /* final at 10..16: kept until 110..116 */
+    for (i = 0; i < 7; i++) {               /* final at 10..16: kept until 110..116, in key order */
         char id[16];
         snprintf(id, sizeof id, "e%d", i);
         put(s, id, 0, 1);
@@ -606,6 +606,14 @@ static void expiry_in_batches(void)
         store_update(s, S(id), &c);
     }
     put(s, "pending", 0, 1);                /* never final: kept until 1 + 100 */
+    put(s, "long", 0, 1);                   /* valid until 500: kept until 600, lasting */
+    c.mask = STORE_BIT(expires);
+    c.v.expires = 500;
+    store_update(s, S("long"), &c);
+    put(s, "longdone", 0, 1);               /* final at 300: kept until 400, lasting */
+    c.mask = STORE_BIT(final) | STORE_BIT(done);
+    c.v.done = 300;
+    store_update(s, S("longdone"), &c);
     store_outbox_push(s, S("A"), S("p"), S("m9"), NAN, 105);
     store_outbox_push(s, S("A"), S("p"), S("m10"), NAN, NAN);   /* no expiry */
     store_early_put(s, S("up"), S("k"), S("r"), 105, 1);
@@ -618,25 +626,188 @@ static void expiry_in_batches(void)
     CHECK_EQ(x.messages, 0);
     CHECK_EQ(x.more, 0);
     CHECK_EQ(store_expire(s, 113, 3, &x), 0);       /* e0..e3 due: 3 now */
-    CHECK_EQ(x.messages, 4);                        /* 3 final + the pending one */
-    CHECK_EQ(x.unfinished, 1);
-    CHECK_EQ(lost.n, 1);
-    CHECK(strcmp(lost.ids[0], "pending") == 0);
+    CHECK_EQ(x.messages, 3);
+    CHECK_EQ(x.unfinished, 0);
     CHECK_EQ(x.outbox, 1);
     CHECK_EQ(x.early, 1);
     CHECK_EQ(x.more, 1);
-    CHECK_EQ(store_expire(s, 113, 3, &x), 0);       /* e3 */
+    CHECK_EQ(store_expire(s, 113, 3, &x), 0);       /* e3; e4 is not due and stops the walk */
     CHECK_EQ(x.messages, 1);
     CHECK_EQ(x.more, 0);
-    CHECK_EQ(count_messages(s), 3);
+    CHECK_EQ(count_messages(s), 6);
+    CHECK_EQ(store_get(s, S("pending"), 0, NULL, NULL), 1);  /* behind e4: late, never early */
+    CHECK_EQ(store_expire(s, 116, 100, &x), 0);     /* e4..e6 and the pending one; lasting ones skipped */
+    CHECK_EQ(x.messages, 4);
+    CHECK_EQ(x.unfinished, 1);
+    CHECK_EQ(lost.n, 1);
+    CHECK(strcmp(lost.ids[0], "pending") == 0);
+    CHECK_EQ(x.more, 0);
+    CHECK_EQ(store_expire(s, 450, 100, &x), 0);     /* lasting, by their index */
+    CHECK_EQ(x.messages, 1);
+    CHECK_EQ(x.unfinished, 0);
+    CHECK_EQ(store_get(s, S("longdone"), 0, NULL, NULL), 0);
     CHECK_EQ(store_outbox_count(s, S("A")), 1);
+    x.on_message = NULL;
     x.on_outbox = see_item;
     x.ud = &items;
     CHECK_EQ(store_expire(s, 1e12, 100, &x), 0);
-    CHECK_EQ(x.messages, 3);
+    CHECK_EQ(x.messages, 1);
+    CHECK_EQ(x.unfinished, 1);                      /* "long" never reached a final state */
     CHECK_EQ(x.outbox, 0);                          /* the one without expiry stays */
     CHECK_EQ(items.n, 0);
+    CHECK_EQ(count_messages(s), 0);
+    /* rows put after the walk has passed are walked too */
+    put(s, "late", 0, 2000);
+    CHECK_EQ(store_expire(s, 2099, 100, &x), 0);
+    CHECK_EQ(x.messages, 0);
+    CHECK_EQ(store_expire(s, 2100, 100, &x), 0);
+    CHECK_EQ(x.messages, 1);
     CHECK_EQ(store_expire(s, 1e12, 0, &x), STORE_EARG);
+    store_close(s);
+}
+
+/* -- Messages keyed by their integer ------------------------------------------------------ */
+
+/* A message without a text id, as the reference SMSC keeps them. */
+static long long put_keyed(store_t *s, long long part, double submitted, double done, double due)
+{
+    store_msg_t m;
+    store_msg_clear(&m);
+    m.part = part;
+    m.account = S("acct");
+    m.source = S("src");
+    m.dest = S("4477");
+    m.submitted = submitted;
+    m.final = 1;
+    m.state = 2;
+    m.done = done;
+    m.due = due;
+    return store_put(s, &m);
+}
+
+static void keyed_messages(void)
+{
+    store_t *s = open_at(":memory:");
+    store_change_t c;
+    store_recent_t q;
+    seen_t v;
+    long long k1, k2, k3, k4;
+    double t;
+    CHECK(s);
+    if (!s) return;
+    k1 = put_keyed(s, 0, 100, 101, NAN);
+    CHECK(k1 > 0);
+    k2 = put_keyed(s, 0, 101, 102, NAN);            /* a submit_multi of three */
+    k3 = put_keyed(s, 1, 101, 102, NAN);
+    CHECK_EQ(put_keyed(s, 2, 101, 102, NAN), k2 + 2);
+    k4 = put_keyed(s, 0, 102, 103, NAN);
+    CHECK_EQ(k2, k1 + 1);
+    CHECK_EQ(k3, k2 + 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_get_key(s, k1, see, &v), 1);
+    CHECK_EQ(v.ids[0][0], '\0');                    /* no text id */
+    CHECK(fabs(v.keep - 201) < 1e-9);               /* final: done + ttl */
+    CHECK_EQ(store_get_key(s, 999999, NULL, NULL), 0);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_parts_key(s, k2, see, &v), 3);
+    CHECK_EQ(v.parts[2], 2);
+    CHECK_EQ(store_parts_key(s, k4, NULL, NULL), 1);
+    CHECK_EQ(store_parts_key(s, k3, NULL, NULL), 0);  /* not a part 0 */
+    /* update by key: one row */
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.key = k3;
+    c.mask = STORE_BIT(state);
+    c.v.state = 4;
+    CHECK_EQ(store_update(s, S(NULL), &c), 1);
+    memset(&v, 0, sizeof v);
+    store_parts_key(s, k2, see, &v);
+    CHECK_EQ(v.state[0], 2);
+    CHECK_EQ(v.state[1], 4);
+    c.key = 0;
+    CHECK_EQ(store_update(s, S(NULL), &c), STORE_EARG);
+    /* recent: newest first, only since `since` */
+    memset(&q, 0, sizeof q);
+    q.account = S("acct");
+    q.source = S("src");
+    q.dest = S("4477");
+    q.since = 101;
+    q.limit = 10;
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_recent(s, &q, see, &v), 4);
+    CHECK_EQ(v.state[3], 2);
+    CHECK_EQ(v.parts[0], 0);                        /* k4 first */
+    q.limit = 2;
+    CHECK_EQ(store_recent(s, &q, NULL, NULL), 2);
+    q.limit = 10;
+    q.dest = S("other");
+    CHECK_EQ(store_recent(s, &q, NULL, NULL), 0);
+    q.dest = S("4477");
+    q.service_type = S("CMT");
+    CHECK_EQ(store_recent(s, &q, NULL, NULL), 0);
+    q.service_type.p = NULL;
+    q.since = NAN;
+    CHECK_EQ(store_recent(s, &q, NULL, NULL), STORE_EARG);
+    /* take_due: due rows come once, their due cleared; next_due */
+    CHECK_EQ(store_next_due(s, S(NULL), &t), 0);
+    CHECK(isnan(t));
+    put_keyed(s, 0, 103, 110, 110);
+    put_keyed(s, 0, 103, 105, 105);
+    CHECK_EQ(store_next_due(s, S(NULL), &t), 0);
+    CHECK(t == 105);
+    CHECK_EQ(store_next_due(s, S("up1"), &t), 0);
+    CHECK(isnan(t));
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_take_due(s, 106, 10, S(NULL), see, &v), 1);
+    CHECK(v.due[0] == 105);
+    CHECK_EQ(store_take_due(s, 106, 10, S(NULL), NULL, NULL), 0);
+    CHECK_EQ(store_next_due(s, S(NULL), &t), 0);
+    CHECK(t == 110);
+    CHECK_EQ(store_take_due(s, 200, 10, S(NULL), NULL, NULL), 1);
+    CHECK_EQ(store_next_due(s, S(NULL), &t), 0);
+    CHECK(isnan(t));
+    store_close(s);
+}
+
+/* Keys go on growing across a reopen, and after a crash skip what the
+ * lost transaction may have handed out. */
+static void keys_never_come_back(void)
+{
+    const char *path = file("keys.db");
+    store_t *s = open_at(path);
+    long long k, max = 0;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 3; i++) max = put_keyed(s, 0, 1, 2, NAN);
+    store_commit(s, NULL);
+    for (i = 0; i < 700; i++) max = put_keyed(s, 0, 1, 2, NAN);
+    store_close(s);                         /* no commit: a crash */
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(count_messages(s), 3);
+    k = put_keyed(s, 0, 1, 2, NAN);
+    CHECK(k > max);
+    store_close(s);
+}
+
+/* A full table makes room by the oldest final message with nothing due:
+ * one whose receipt is still to go stays. */
+static void bound_keeps_what_is_due(void)
+{
+    store_opts_t o = opts(":memory:");
+    store_t *s;
+    long long k1;
+    o.max_messages = 2;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    k1 = put_keyed(s, 0, 1, 2, 2);          /* final, receipt due */
+    CHECK(put_keyed(s, 0, 1, 2, NAN) > 0);
+    CHECK(put_keyed(s, 0, 1, 2, NAN) > 0);  /* the second one's room */
+    CHECK_EQ(store_get_key(s, k1, NULL, NULL), 1);
+    CHECK_EQ(store_get_key(s, k1 + 1, NULL, NULL), 0);
     store_close(s);
 }
 
@@ -693,7 +864,7 @@ static void ids_block_runs_out_inside_a_transaction(void)
     if (!s) return;
     store_next_id(s, "msg", &first);
     store_commit(s, NULL);
-    CHECK_EQ(put(s, "held", 0, 1), 0);      /* the caller's write, uncommitted */
+    CHECK(put(s, "held", 0, 1) > 0);      /* the caller's write, uncommitted */
     for (i = 0; i < 5000; i++) {
         if (store_next_id(s, "msg", &id) != 0 || id <= max) bad++;
         max = id;
@@ -802,6 +973,45 @@ static void commit_failure_reports_lost_writes(void)
     store_close(s);
 }
 
+/* Rows without a text id wait to be inserted together (store_waiting_t):
+ * reads see them, and a failure when they go in loses the whole turn,
+ * reported by the commit like any other. */
+static void waiting_rows_are_read_and_fail_whole(void)
+{
+    const char *path = file("waiting.db");
+    char wal[300];
+    store_t *s = open_at(path);
+    struct rlimit old, lim;
+    long long lost = -1, first = 0, k = 0;
+    int i, rc;
+    CHECK(s);
+    if (!s) return;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    for (i = 0; i < 5; i++) k = put_keyed(s, 0, 1, 2, NAN);
+    CHECK_EQ(store_get_key(s, k, NULL, NULL), 1);          /* read before its commit */
+    CHECK_EQ(store_commit(s, NULL), 5);
+    for (i = 0; i < 100; i++) {
+        k = put_keyed(s, 0, 1, 2, NAN);
+        if (!first) first = k;
+    }
+    CHECK_EQ(count_messages(s), 105);
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)file_size(wal);
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    rc = store_commit(s, &lost);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_EQ(rc, STORE_EIO);
+    CHECK_EQ(lost, 100);
+    CHECK_EQ(count_messages(s), 5);
+    CHECK_EQ(store_get_key(s, first, NULL, NULL), 0);
+    CHECK_EQ(store_get_key(s, k, NULL, NULL), 0);
+    CHECK(put_keyed(s, 0, 1, 2, NAN) > k);
+    CHECK_EQ(store_commit(s, &lost), 1);
+    store_close(s);
+}
+
 /* A write that hits limits.size_mb fails alone; whatever SQLite did with
  * the rest of the transaction, store_commit() tells the truth about it. */
 static void size_limit_fails_writes_not_silently(void)
@@ -811,8 +1021,8 @@ static void size_limit_fails_writes_not_silently(void)
     store_msg_t m;
     store_t *s;
     static char big[8192];
-    long long lost = 0;
-    int i, rc = 0, ok = 0, n;
+    long long lost = 0, rc = 1;
+    int i, ok = 0, n;
     o.max_bytes = 256 * 1024;
     s = store_open(&o, err, sizeof err);
     CHECK(s);
@@ -822,11 +1032,11 @@ static void size_limit_fails_writes_not_silently(void)
     m.submitted = 1;
     m.pdu.p = big;
     m.pdu.n = sizeof big;
-    for (i = 0; i < 100 && rc == 0; i++) {
+    for (i = 0; i < 100 && rc > 0; i++) {
         char id[16];
         snprintf(id, sizeof id, "big%d", i);
         m.id = S(id);
-        if ((rc = store_put(s, &m)) == 0) ok++;
+        if ((rc = store_put(s, &m)) > 0) ok++;
     }
     CHECK_EQ(rc, STORE_EIO);
     CHECK(strstr(store_errmsg(s), "full") != NULL);
@@ -865,7 +1075,7 @@ static void writes_refused_after_a_lost_transaction(void)
     CHECK(strstr(store_errmsg(s), "report") != NULL);
     CHECK_EQ(store_commit(s, &lost), STORE_EIO);
     CHECK_EQ(lost, 1);
-    CHECK_EQ(put(s, "c", 0, 1), 0);
+    CHECK(put(s, "c", 0, 1) > 0);
     CHECK_EQ(store_next_id(s, "msg", &id), 0);
     CHECK_EQ(store_commit(s, &lost), 1);
     store_close(s);
@@ -947,35 +1157,80 @@ static void refuses_foreign_and_newer(void)
     CHECK(strstr(err, "not a smppgw store") != NULL);
 }
 
-/* A file of schema 1 (no messages.notify) is brought up to schema 2 when
- * it opens, its rows kept; a failing commit reports whether the disk was
+/* The tables of a schema 2 file, as that release made them. */
+static const char schema2_sql[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE messages (id TEXT NOT NULL, part INTEGER NOT NULL DEFAULT 0, account TEXT, source TEXT,"
+    "  dest TEXT, service_type TEXT, state INTEGER NOT NULL DEFAULT 0, final INTEGER NOT NULL DEFAULT 0,"
+    "  due REAL, expires REAL, submitted REAL NOT NULL, done REAL, err INTEGER NOT NULL DEFAULT 0,"
+    "  registered_delivery INTEGER NOT NULL DEFAULT 0, upstream TEXT, upstream_id TEXT, upstream_key TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, route TEXT, pdu BLOB, trace TEXT, keep_until REAL NOT NULL,"
+    "  notify TEXT, UNIQUE (id, part));"
+    "CREATE INDEX messages_due ON messages (due) WHERE due IS NOT NULL AND upstream IS NULL;"
+    "CREATE INDEX messages_pending ON messages (account, dest, source) WHERE final = 0;"
+    "CREATE INDEX messages_keep_done ON messages (keep_until) WHERE final = 1;"
+    "CREATE INDEX messages_keep_pending ON messages (keep_until) WHERE final = 0;"
+    "CREATE INDEX messages_account ON messages (account, submitted);"
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL,"
+    "  due REAL NOT NULL, expires REAL, ref TEXT, attempts INTEGER NOT NULL DEFAULT 0, pdu BLOB NOT NULL);"
+    "CREATE INDEX outbox_due ON outbox (account, due);"
+    "CREATE INDEX outbox_expires ON outbox (expires) WHERE expires IS NOT NULL;"
+    "CREATE TABLE early (id INTEGER PRIMARY KEY, upstream TEXT NOT NULL, key TEXT NOT NULL,"
+    "  at REAL, expires REAL NOT NULL, pdu BLOB NOT NULL);"
+    "CREATE INDEX early_key ON early (upstream, key);"
+    "CREATE INDEX early_expires ON early (expires);"
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, hw INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta VALUES ('schema', 2), ('node_id', 77);"
+    "INSERT INTO messages (rowid, id, account, submitted, keep_until, final, done, notify) "
+    "  VALUES (5, 'old', 'acct', 1, 101, 1, 1, 'http://x/');"
+    "INSERT INTO messages (rowid, id, account, submitted, keep_until, expires) "
+    "  VALUES (9, 'pending', 'acct', 1, 600, 500);";
+
+/* Files of schema 1 (no messages.notify) and 2 (rows keyed by a hidden
+ * rowid) are brought up to date when they open, their rows kept under
+ * their old rowids as keys; a failing commit reports whether the disk was
  * full (the runtime answers ESME_RMSGQFUL then). */
-static void upgrades_schema_1(void)
+static void upgrades_older_schemas(void)
 {
-    const char *path = file("schema1.db");
-    store_opts_t o = opts(path);
-    store_msg_t m;
-    store_t *s = open_at(path);
-    CHECK(s);
-    if (!s) return;
-    put(s, "old", 0, 1);
-    CHECK_EQ(store_commit(s, NULL), 1);
-    store_close(s);
-    CHECK_EQ(sql_on(path, "ALTER TABLE messages DROP COLUMN notify; "
-                          "UPDATE meta SET value = 1 WHERE key = 'schema'"), SQLITE_OK);
-    s = store_open(&o, err, sizeof err);
-    CHECK(s);
-    if (!s) return;
-    CHECK_EQ(store_get(s, S("old"), 0, NULL, NULL), 1);
-    store_msg_clear(&m);
-    m.id = S("new");
-    m.submitted = 2;
-    m.notify = S("http://127.0.0.1:1/x");
-    CHECK_EQ(store_put(s, &m), 0);
-    CHECK_EQ(store_commit(s, NULL), 1);
-    CHECK_EQ(store_commit_full(s), 0);
-    store_close(s);
-    CHECK_EQ(sql_on(path, "SELECT notify FROM messages"), SQLITE_OK);
+    int version;
+    for (version = 1; version <= 2; version++) {
+        const char *path = file(version == 1 ? "schema1.db" : "schema2.db");
+        store_opts_t o = opts(path);
+        store_expiry_t x;
+        store_msg_t m;
+        seen_t v;
+        store_t *s;
+        CHECK_EQ(sql_on(path, schema2_sql), SQLITE_OK);
+        if (version == 1)
+            CHECK_EQ(sql_on(path, "ALTER TABLE messages DROP COLUMN notify; "
+                                  "UPDATE meta SET value = 1 WHERE key = 'schema'"), SQLITE_OK);
+        s = store_open(&o, err, sizeof err);
+        CHECK(s);
+        if (!s) {
+            printf("  %s\n", err);
+            continue;
+        }
+        CHECK_EQ(store_node_id(s), 77);
+        memset(&v, 0, sizeof v);
+        CHECK_EQ(store_get(s, S("old"), 0, see, &v), 1);
+        CHECK_EQ(store_get_key(s, 5, NULL, NULL), 1);
+        CHECK_EQ(store_get_key(s, 9, NULL, NULL), 1);
+        store_msg_clear(&m);
+        m.id = S("new");
+        m.submitted = 2;
+        m.notify = S("http://127.0.0.1:1/x");
+        CHECK(store_put(s, &m) > 9);                /* keys go on past the old rowids */
+        CHECK_EQ(store_put(s, &m), STORE_EEXISTS);  /* (id, part) still unique */
+        CHECK_EQ(store_commit(s, NULL), 1);
+        CHECK_EQ(store_commit_full(s), 0);
+        memset(&x, 0, sizeof x);
+        CHECK_EQ(store_expire(s, 590, 100, &x), 0);
+        CHECK_EQ(x.messages, 2);                    /* "old" in key order, "new" too */
+        CHECK_EQ(store_expire(s, 600, 100, &x), 0);
+        CHECK_EQ(x.unfinished, 1);                  /* "pending" was lasting: its index */
+        store_close(s);
+        CHECK_EQ(sql_on(path, "SELECT notify, key, lasting FROM messages"), SQLITE_OK);
+    }
 }
 
 /* With checkpoints left to the caller, commits only grow the log; a
@@ -1075,7 +1330,7 @@ static void sync_modes_and_bad_options(void)
         s = store_open(&o, err, sizeof err);
         CHECK(s);
         if (!s) continue;
-        CHECK_EQ(put(s, mode == 0 ? "s0" : mode == 1 ? "s1" : "s2", 0, 1), 0);
+        CHECK(put(s, mode == 0 ? "s0" : mode == 1 ? "s1" : "s2", 0, 1) > 0);
         CHECK_EQ(store_commit(s, NULL), 1);
         store_close(s);
     }
@@ -1110,17 +1365,21 @@ int main(void)
     TEST(outbox_take_ack_retry);
     TEST(early_take_removes);
     TEST(expiry_in_batches);
+    TEST(keyed_messages);
+    TEST(keys_never_come_back);
+    TEST(bound_keeps_what_is_due);
     TEST(ids_across_reopen_and_crash);
     TEST(ids_block_runs_out_inside_a_transaction);
     TEST(node_ids_differ);
     TEST(close_without_commit_loses_the_turn);
     TEST(commit_failure_reports_lost_writes);
+    TEST(waiting_rows_are_read_and_fail_whole);
     TEST(size_limit_fails_writes_not_silently);
     TEST(writes_refused_after_a_lost_transaction);
     TEST(refuses_not_a_database);
     TEST(refuses_a_corrupt_file);
     TEST(refuses_foreign_and_newer);
-    TEST(upgrades_schema_1);
+    TEST(upgrades_older_schemas);
     TEST(checkpoints_by_the_caller);
     TEST(refuses_a_read_only_file);
     TEST(creates_missing_directories);

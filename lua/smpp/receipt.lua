@@ -138,6 +138,58 @@ function M.format(r)
                   number_field(r.err or 0, "err"), utf8_prefix(text, 20))
 end
 
+-- The first 20 characters of UTF-8 text as printable ASCII for the text:
+-- field ("?" for each other character), as most ESMEs expect.
+local function preview(utf8)
+    return (utf8:gsub("[\192-\247][\128-\191]*", "?"):gsub("[^\32-\126]", "?"):sub(1, 20))
+end
+
+-- pdu(m) -> the deliver_sm table (esm_class 0x04) that carries the
+-- receipt of message m, ready for smpp.post or smpp.deliver:
+--   id        the message id (receipted_message_id, and "id:" in the text)
+--   source, dest   the message's own addresses: the receipt goes from dest
+--             to source; source_ton, source_npi, dest_ton, dest_npi (0)
+--   state     its final state: a message_state number or a stat word
+--             ("DELIVRD", ...; stat = is read too)
+--   err       network error code (0): "err:", and network_error_code
+--             (GSM, 3 octets) when not 0
+--   submitted, done   seconds since the epoch (default: now)
+--   text      the message's text (UTF-8): its first 20 characters go in
+--             "text:", as ASCII
+--   sub, dlvrd   as in format() (1; dlvrd 1 when DELIVRD)
+-- The text's layout is format()'s (reference 9, Appendix B).
+function M.pdu(m)
+    if type(m) ~= "table" then
+        error("receipt.pdu expects a table, got " .. type(m), 2)
+    end
+    local id = m.id
+    if type(id) == "number" then id = format("%.0f", id) end
+    if type(id) ~= "string" then error("receipt.pdu: id must be a string", 2) end
+    local state = m.state or m.stat
+    if type(state) == "string" then state = STATE_OF[upper(state)] end
+    if type(state) ~= "number" or not STAT_OF[state] then
+        error("receipt.pdu: state must be a message_state (1..8) or a stat word, got " .. tostring(m.state or m.stat), 2)
+    end
+    local err = m.err or 0
+    if type(err) ~= "number" or err < 0 or err > 0xFFFF or err ~= floor(err) then
+        error("receipt.pdu: err must be an integer 0..65535", 2)
+    end
+    local text = m.text or ""
+    if type(text) ~= "string" then error("receipt.pdu: text must be a string", 2) end
+    local pdu = {
+        command = "deliver_sm",
+        source_addr_ton = m.dest_ton or 0, source_addr_npi = m.dest_npi or 0, source_addr = m.dest or "",
+        dest_addr_ton = m.source_ton or 0, dest_addr_npi = m.source_npi or 0, destination_addr = m.source or "",
+        esm_class = 0x04,
+        short_message = M.format { id = id, sub = m.sub or 1, dlvrd = m.dlvrd, submit_date = m.submitted,
+                                   done_date = m.done, stat = state, err = err, text = preview(text) },
+        receipted_message_id = id,
+        message_state = state,
+    }
+    if err ~= 0 then pdu.network_error_code = string.char(3, floor(err / 256), err % 256) end
+    return pdu
+end
+
 -- Decimal digits become a number; anything else stays as it came.
 local function number_or_string(v)
     if v and find(v, "^%d+$") then return tonumber(v, 10) end

@@ -53,12 +53,14 @@ M.allow = {
         ["smpp.hex"] = {},
         ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
         ["smpp.json"] = {},
+        ["smpp.mo"] = {},
         ["smpp.msgid"] = {},
         ["smpp.ratelimit"] = {},
         ["smpp.receipt"] = {},
         ["smpp.router"] = { confine = { "load_json" } },
         ["smpp.security"] = { hide = { "configure" } },
         ["smpp.server"] = { only = { "check_bind", "alphabet", "address", "accounts", "limits" } },
+        ["smpp.smsc"] = { hide = { "active" } },                      -- the process's scheduler
         ["smpp.split"] = {},
         ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" } },  -- open any path
         ["smpp.text"] = {},

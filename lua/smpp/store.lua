@@ -27,12 +27,16 @@ M.state_name = {}
 for name, n in pairs(M.state) do M.state_name[n] = name end
 
 -- The methods of a store object, in every backend:
---   put(rec)                            -> true | nil, err
---   get(id [, part])                    -> rec | nil
---   parts(id)                           -> { rec, ... }
---   update(id, changes [, where])       -> rows changed | nil, err
+--   put(rec)                            -> key | nil, err
+--   putter{ column, ... }               -> function(value, ...) -> key | nil, err
+--   get(id [, part]), get(key)          -> rec | nil
+--   parts(id), parts(key)               -> { rec, ... }
+--   update(id or key, changes [, where]) -> rows changed | nil, err
 --   find{ account, source, dest [, service_type, limit] } -> pending recs
+--   recent{ account, source, dest, since [, service_type, limit] } -> recs, newest first
 --   due(now, limit [, upstream [, lease]]) -> recs due, earliest first
+--   take_due(now, limit [, upstream])   -> recs due, earliest first, their due cleared
+--   next_due([upstream])                -> the earliest due time | nil
 --   by_upstream(upstream, key)          -> rec | nil
 --   list{ account [, state, since, until, limit] } -> recs
 --   outbox_push(account, pdu [, { ref, due, expires }]) -> rowid | nil, err
@@ -45,7 +49,7 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 --   expire(now, batch)                  -> { messages, unfinished, outbox, early, more }
 --   stats(), commit(), in_txn(), check(), close()
 M.methods = {
-    "put", "get", "parts", "update", "find", "due", "by_upstream", "list",
+    "put", "putter", "get", "parts", "update", "find", "recent", "due", "take_due", "next_due", "by_upstream", "list",
     "outbox_push", "outbox_take", "outbox_ack", "outbox_retry", "outbox_count",
     "early_put", "early_take", "next_id", "node_id", "expire", "stats", "commit",
     "in_txn", "check", "close",

@@ -449,4 +449,26 @@ function M.coding_of(data_coding, default_alphabet)
     return nil
 end
 
+-- of_pdu(pdu [, alphabet]) -> utf8, coding | nil, coding: the text of a
+-- submit_sm, deliver_sm or data_sm table as UTF-8, whatever carries it:
+-- short_message, or message_payload when short_message is empty; the
+-- user data header left out when esm_class has UDHI (0x40); decoded by
+-- data_coding, where 0 means `alphabet` (the account's default_alphabet:
+-- "gsm" unless given). A data_coding without text (binary 2 and 4, or
+-- one this module does not know) gives nil and "binary" or "unknown".
+-- Never fails on the octets themselves: what cannot be read is U+FFFD.
+function M.of_pdu(pdu, alphabet)
+    if type(pdu) ~= "table" then
+        error("pdu must be a table, got " .. type(pdu), 2)
+    end
+    local data = pdu.short_message
+    if data == nil or data == "" then data = pdu.message_payload or "" end
+    local esm = pdu.esm_class or 0
+    if esm % 128 >= 64 and #data > 0 then data = data:sub(byte(data, 1) + 2) end
+    local coding = M.coding_of(pdu.data_coding or 0, alphabet)
+    if coding == nil then return nil, "unknown" end
+    if coding == "binary" then return nil, "binary" end
+    return (M.decode(data, coding)), coding
+end
+
 return M

@@ -1,0 +1,251 @@
+/* store_put.c -- putting messages: keys, keep_until and lasting, room
+ * made by eviction, INSERT statements by the set of columns a row holds,
+ * and the rows that wait to be inserted together (store_waiting_t).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* -- What the store computes ------------------------------------------------ */
+
+static double keep_until(const store_t *s, int final, double done, double expires, double submitted)
+{
+    double t = submitted;
+    if (final) return (isnan(done) ? submitted : done) + s->o.trace_ttl;
+    if (!isnan(done) && done > t) t = done;
+    if (!isnan(expires) && expires > t) t = expires;
+    return t + s->o.trace_ttl;
+}
+
+/* A row kept past the key order (see store_expire in store.h). */
+static int lasting(const store_t *s, double keep, double submitted)
+{
+    return keep > submitted + s->o.trace_ttl + STORE_ORDER_SLACK;
+}
+
+/* The columns of m that hold a value (a string, a time, an integer other
+ * than its default 0: lasting 0 too, its default), with those the store
+ * computes; *octets gets the length of its strings, and the name of one
+ * longer than STORE_VALUE_MAX goes to *big. One pass: it runs per put. */
+static unsigned set_columns(const store_msg_t *m, size_t *octets, const char **big)
+{
+    unsigned mask = STORE_BIT(key) | STORE_BIT(submitted) | STORE_BIT(keep_until);
+    size_t total = 0;
+    int i;
+    for (i = 0; i < STORE_NCOLS; i++) {
+        const char *f = (const char *)m + store_cols[i].offset;
+        switch (store_cols[i].kind) {
+        case STORE_TEXT:
+        case STORE_BLOB:
+            if (((const store_str_t *)f)->p) {
+                size_t n = ((const store_str_t *)f)->n;
+                if (n > STORE_VALUE_MAX) *big = store_cols[i].name;
+                total += n;
+                mask |= 1u << i;
+            }
+            break;
+        case STORE_REAL: if (!isnan(*(const double *)f)) mask |= 1u << i; break;
+        case STORE_INT:  if (*(const long long *)f != 0) mask |= 1u << i; break;
+        }
+    }
+    *octets = total;
+    return mask;
+}
+
+/* -- Statements -------------------------------------------------------------- */
+
+/* The INSERT of `rows` rows of the columns in mask (the others take their
+ * defaults: binding and storing fewer values is much of a lean row's
+ * cost), prepared once per set and kept with the update statements;
+ * parameter r * STORE_NCOLS + i + 1 is column i of row r. */
+static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
+{
+    unsigned long long key = mask | (rows > 1 ? 1ull << 38 : 1ull << 37);
+    char sql[16384];
+    size_t n, v;
+    int i, r, slot = -1, rc;
+    sqlite3_stmt *st;
+    for (i = 0; i < STORE_UPD_CACHE; i++) {
+        if (s->upd[i].key == key) return s->upd[i].st;
+        if (slot < 0 && s->upd[i].key == 0) slot = i;
+    }
+    n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO messages (");
+    for (i = 0, v = 0; i < STORE_NCOLS; i++) {
+        if (!(mask & (1u << i))) continue;
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s", v++ ? ", " : "", store_cols[i].name);
+    }
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ") VALUES ");
+    for (r = 0; r < rows; r++) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(", r ? ", " : "");
+        for (i = 0, v = 0; i < STORE_NCOLS; i++) {
+            if (!(mask & (1u << i))) continue;
+            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d", v++ ? ", " : "", r * STORE_NCOLS + i + 1);
+        }
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
+    }
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store__fail(s, rc, "put");
+        return NULL;
+    }
+    if (slot < 0) {
+        slot = (int)(s->upd_next++ % STORE_UPD_CACHE);
+        sqlite3_finalize(s->upd[slot].st);
+    }
+    s->upd[slot].key = key;
+    s->upd[slot].st = st;
+    return st;
+}
+
+/* Insert rows[0 .. n-1] (n is 1 or STORE_PUT_BATCH), all of mask. */
+static int insert(store_t *s, unsigned mask, const store_msg_t *rows, int n)
+{
+    sqlite3_stmt *st = insert_stmt(s, mask, n);
+    int i, r, rc;
+    if (!st) return STORE_EIO;
+    sqlite3_reset(st);
+    for (r = 0; r < n; r++)
+        for (i = 0; i < STORE_NCOLS; i++)
+            if (mask & (1u << i)) store__bind_col(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "put");
+    return 0;
+}
+
+/* -- Rows that wait ------------------------------------------------------------ */
+
+/* A copy of m (its strings `octets` long) among the waiting rows, its
+ * strings in the row's room. Returns 0, or -1 when they do not fit (the
+ * caller inserts it alone). */
+static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octets)
+{
+    store_waiting_t *w = &s->waiting;
+    store_msg_t *copy = &w->rows[w->n];
+    char *room = w->strings[w->n];
+    size_t used = 0;
+    int i;
+    if (octets > STORE_PUT_ROOM) return -1;
+    *copy = *m;
+    for (i = 0; i < STORE_NCOLS; i++) {
+        const store_col_t *c = &store_cols[i];
+        store_str_t *str = (store_str_t *)((char *)copy + c->offset);
+        if ((c->kind != STORE_TEXT && c->kind != STORE_BLOB) || !str->p) continue;
+        memcpy(room + used, str->p, str->n);
+        str->p = room + used;
+        used += str->n;
+    }
+    w->mask = mask;
+    w->n++;
+    return 0;
+}
+
+int store__flush(store_t *s)
+{
+    store_waiting_t *w = &s->waiting;
+    int rc = 0, i;
+    if (!w->n) return 0;
+    if (w->n == STORE_PUT_BATCH) rc = insert(s, w->mask, w->rows, w->n);
+    else for (i = 0; i < w->n && rc == 0; i++) rc = insert(s, w->mask, &w->rows[i], 1);
+    w->n = 0;
+    if (rc < 0) {
+        /* rows whose puts succeeded are not in the table: the whole turn
+         * is lost and reported so (store_commit), never half of it */
+        char why[sizeof s->errmsg];
+        int full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
+        snprintf(why, sizeof why, "%s", store_errmsg(s));
+        if (s->in_txn) {                  /* SQLite has not rolled it back itself */
+            sqlite3_step(store__stmt(s, STORE_ST_ROLLBACK));
+            sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
+            store__lost(s, why, full);
+        }
+        return store__err(s, STORE_EIO, "%s", why);
+    }
+    return 0;
+}
+
+void store__unput(store_t *s)
+{
+    s->waiting.n = 0;
+}
+
+/* -- Eviction ---------------------------------------------------------------- */
+
+/* Room for one more message: drop the oldest final one with nothing due
+ * (those in key order first, looking at a few keys past the expiry walk;
+ * then the lasting ones by keep_until). Returns 0 or an error. */
+static int evict(store_t *s)
+{
+    sqlite3_stmt *st;
+    long long key = 0;
+    int rc;
+    if ((rc = store__flush(s)) < 0) return rc;
+    st = store__stmt(s, STORE_ST_MSG_EVICT_OLD);
+    sqlite3_bind_int64(st, 1, s->swept);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) key = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        st = store__stmt(s, STORE_ST_MSG_EVICT_LASTING);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) key = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store__fail(s, rc, "put");
+    if (!key)
+        return store__err(s, STORE_EFULL, "messages: %lld stored, none final with nothing due (limits.messages)",
+                          s->n_messages);
+    st = store__stmt(s, STORE_ST_MSG_DELETE);
+    sqlite3_bind_int64(st, 1, key);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "put");
+    s->n_messages--;
+    s->evicted++;
+    return 0;
+}
+
+/* -- Put ---------------------------------------------------------------------- */
+
+long long store_put(store_t *s, const store_msg_t *m)
+{
+    store_msg_t row;
+    long long key;
+    unsigned mask;
+    size_t octets;
+    int rc;
+    const char *big = NULL;
+    if (isnan(m->submitted)) return store__err(s, STORE_EARG, "put: submitted is required");
+    if (m->id.p && m->id.n == 0) return store__err(s, STORE_EARG, "put: an id cannot be empty");
+    row = *m;
+    row.keep_until = keep_until(s, m->final != 0, m->done, m->expires, m->submitted);
+    row.lasting = lasting(s, row.keep_until, m->submitted);
+    mask = set_columns(&row, &octets, &big);
+    if (big) return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
+    if ((rc = store__next_key(s, &row.key)) < 0) return rc;
+    key = row.key;
+    if (s->waiting.n && s->waiting.mask != mask && (rc = store__flush(s)) < 0) return rc;
+    if (row.id.p || wait_row(s, &row, mask, octets) < 0) {
+        /* a text id may exist already: inserted now, to answer so */
+        if ((rc = store__flush(s)) < 0) return rc;
+        if ((rc = insert(s, mask, &row, 1)) < 0) {
+            if (rc == STORE_EEXISTS)
+                store__err(s, rc, "put: message %.*s part %lld exists", (int)m->id.n, m->id.p, m->part);
+            return rc;
+        }
+    } else if (s->waiting.n == STORE_PUT_BATCH && (rc = store__flush(s)) < 0) {
+        return rc;
+    }
+    s->n_messages++;
+    store__wrote(s);
+    return key;
+}
+
+void store__put_free(store_t *s)
+{
+    s->waiting.n = 0;
+}

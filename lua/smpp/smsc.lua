@@ -1,0 +1,747 @@
+-- smpp.smsc -- the reference SMSC as a module with hooks: a test SMSC is
+-- the shipped behaviour with the few functions it wants changed.
+--
+--   local smsc = require("smpp.smsc").new(...)     -- the script's conf
+--   function smsc.on_submit(m)                     -- refuse what you like
+--       if m.text:find("spam") then return "ESME_RINVDSTADR" end
+--   end
+--   return smsc.handlers
+--
+-- Hooks (each replaceable; the defaults follow conf.smsc): on_submit(m)
+-- accepts (nil) or refuses (a status [, fields]); final_state(m) chooses
+-- the final state, its error code and its delay; on_text(m) answers with
+-- an MO (a text, or a deliver_sm table). m is the message as hooks see it
+-- (see message()). docs/scripting.md, "The reference SMSC", has it all.
+--
+-- What is kept, and where: one store row per message (per destination of
+-- a submit_multi), keyed by an integer the store hands out; the message id
+-- is made from the store's node id and that key, so ids never repeat
+-- across restarts nor between two stores. The row holds the final state
+-- the message will reach (decided when it is accepted), the time it
+-- reaches it (`done`), and, when something must happen then (a receipt,
+-- or leaving the pending index), that time as `due`. Nothing per message
+-- is kept in Lua: one scheduler takes due rows from the store in batches
+-- and re-arms itself for the earliest due time; receipts and MO go to the
+-- account's outbox (smpp.post), which keeps them until a receiver binds.
+local bit = require "bit"
+local core = require "smpp.core"
+local smpp = require "smpp"
+local config = require "smpp.config"
+local mo = require "smpp.mo"
+local msgid = require "smpp.msgid"
+local receipt = require "smpp.receipt"
+local server = require "smpp.server"
+local stime = require "smpp.time"
+local store = require "smpp.store"
+local text = require "smpp.text"
+
+local S, ST = smpp.status, store.state
+local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
+local byte, find, format, lower = string.byte, string.find, string.format, string.lower
+local floor, max = math.floor, math.max
+local ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type =
+    ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type
+local time = smpp.time
+
+local M = {}
+
+-- A message whose final state comes at most this many seconds after its
+-- submission is stored final at once (its state is read from its times)
+-- and found by address by a walk over the last second's messages; a later
+-- one waits in the store's pending index until the scheduler marks it.
+local SHORT = 1
+local BATCH = 500           -- due rows the scheduler takes at once
+local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
+local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
+
+-- -- Options (conf.smsc) ---------------------------------------------------------
+
+M.defaults = {
+    message_id = "decimal",        -- decimal | hex | uuid (smpp.msgid.keyed)
+    receipt_delay = 1,             -- seconds from accept to the final state
+    default_validity = 172800,     -- seconds a message lives when validity_period is empty
+    rules = {},                    -- final state rules, first match wins; else DELIVRD
+    reject = {},                   -- submits refused at once, first match wins
+    distribution_lists = {},       -- name -> { addresses } for submit_multi
+    receipt_queue_ttl = 3600,      -- seconds a receipt or MO waits in the store for a receiver
+    echo = "keyword",              -- off | keyword (text "echo ...") | all: MO back to the sender
+    mo = nil,                      -- { every =, system_id =, from =, to =, text = }: periodic MO
+    seed = nil,                    -- the random rules' seed; default: one per process
+    params = {},                   -- the script's own values, read by its hooks (not checked)
+}
+
+local rule_fields = {
+    prefix = { type = "string" }, source = { type = "string" }, pattern = { type = "string" },
+    percent = { type = "number", min = 0, max = 100 },
+    state = { type = "enum", values = { "DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "ACCEPTD", "UNKNOWN" } },
+    err = { type = "integer", min = 0, max = 65535 },
+    delay = { type = "number", min = 0 },
+    status = { type = "string" },
+}
+M.fields = {
+    message_id = { type = "enum", values = { "decimal", "hex", "uuid" } },
+    receipt_delay = { type = "number", min = 0 },
+    default_validity = { type = "number", min = 1 },
+    rules = { type = "list", of = { type = "table", fields = rule_fields } },
+    reject = { type = "list", of = { type = "table", fields = rule_fields } },
+    distribution_lists = { type = "table", free = true },
+    max_messages = { type = "integer", min = 1 },     -- no longer used: store.limits.messages
+    receipt_queue_ttl = { type = "number", min = 1 },
+    echo = { type = "enum", values = { "off", "keyword", "all" } },
+    mo = { type = "table", fields = {
+        every = { type = "number", min = 0.001 }, system_id = { type = "string" },
+        from = { type = "string" }, to = { type = "string" }, text = { type = "string" },
+    } },
+    seed = { type = "number" },
+    params = { type = "table", free = true },
+}
+
+-- options(section) -> the options with defaults | raises naming what is wrong
+local function options(section)
+    assert(config.check_section(section or {}, M.fields, "smsc"))
+    local opt = {}
+    for k, v in pairs(M.defaults) do opt[k] = v end
+    for k, v in pairs(section or {}) do opt[k] = v end
+    for _, r in ipairs(opt.reject) do
+        if r.status ~= nil and not S[r.status] then error("smsc.reject: unknown status " .. tostring(r.status), 0) end
+    end
+    for _, r in ipairs(opt.rules) do
+        if r.status ~= nil then error("smsc.rules: a rule sets state and err, not status", 0) end
+    end
+    return opt
+end
+
+-- -- Random numbers ---------------------------------------------------------------
+-- A generator of its own (xorshift128 on 32-bit words, shifts and xors
+-- only, so exact in LuaJIT's bit operations): math.random is shared with
+-- every script and starts from the same seed in every process.
+
+-- random(seed) -> function() -> a number in [0, 1)
+function M.random(seed)
+    local x = tobit(seed % 4294967296)
+    if x == 0 then x = 0x6d2b79f5 end
+    local function step()
+        x = bxor(x, lshift(x, 13))
+        x = bxor(x, rshift(x, 17))
+        x = bxor(x, lshift(x, 5))
+        return x
+    end
+    local a, b, c, d = step(), bxor(step(), tobit(floor(seed / 4294967296) % 4294967296)), step(), step()
+    return function()
+        local t = bxor(a, lshift(a, 11))
+        a, b, c = b, c, d
+        d = bxor(bxor(d, rshift(d, 19)), bxor(t, rshift(t, 8)))
+        return (d % 4294967296) / 4294967296
+    end
+end
+
+-- -- The message as hooks see it -----------------------------------------------------
+-- m.session, m.pdu (the request as a table), m.source, m.dest (this
+-- destination), m.dest_ton, m.dest_npi, m.part (0.. in a submit_multi);
+-- read on first use: m.command, m.account (the session's system_id),
+-- m.service_type, m.registered_delivery, m.text and m.coding (text.of_pdu:
+-- "" and "binary" for a binary message); once accepted, m.id and m.key.
+-- The default hooks need none of it: m is made only for a hook of the
+-- script's.
+
+local lazy = {
+    command = function(m) return m.pdu.command end,
+    account = function(m) return m.session.system_id end,
+    service_type = function(m) return m.pdu.service_type or "" end,
+    registered_delivery = function(m) return m.pdu.registered_delivery or 0 end,
+    text = function(m)
+        local t, coding = text.of_pdu(m.pdu, server.alphabet(m.session.system_id))
+        rawset(m, "coding", coding)
+        return t or ""
+    end,
+    coding = function(m)
+        local _ = m.text
+        return rawget(m, "coding")
+    end,
+}
+
+local Message = {
+    __index = function(m, k)
+        local f = lazy[k]
+        if not f then return nil end
+        local v = f(m)
+        rawset(m, k, v)
+        return v
+    end,
+}
+
+local function message(session, pdu, dest, ton, npi, part)
+    return setmetatable({ session = session, pdu = pdu, source = pdu.source_addr or "", dest = dest,
+                          dest_ton = ton, dest_npi = npi, part = part }, Message)
+end
+
+-- -- Rules: the default hooks -------------------------------------------------------------
+-- Each default hook is a function of m calling one of the SMSC's own
+-- (s._reject, s._final, s._echo) that the accept path calls directly
+-- while the hook is the default.
+
+-- Does dest start with prefix? (Octet by octet: no string made, and no
+-- call out of compiled code.)
+local function starts(dest, prefix)
+    local n = #prefix
+    if #dest < n then return false end
+    for i = 1, n do
+        if byte(dest, i) ~= byte(prefix, i) then return false end
+    end
+    return true
+end
+
+-- Does rule r match a message to dest from source?
+local function matches(random, r, dest, source)
+    if r.prefix and not starts(dest, r.prefix) then return false end
+    if r.source and source ~= r.source then return false end
+    if r.pattern and not find(dest, r.pattern) then return false end
+    if r.percent and random() * 100 >= r.percent then return false end
+    return true
+end
+
+-- reject(dest, source) -> the status of the first reject rule that matches, or nil
+local function rejecter(s)
+    local reject, random = s.opt.reject, s.random
+    return function(dest, source)
+        for i = 1, #reject do
+            local r = reject[i]
+            if matches(random, r, dest, source) then return S[r.status or "ESME_RSUBMITFAIL"] end
+        end
+    end
+end
+
+-- final(dest, source) -> stat, err, delay of the first rule that matches
+-- (DELIVRD); the states as message_state numbers
+local function finisher(s)
+    local rules, delay, random = s.opt.rules, s.opt.receipt_delay, s.random
+    local states = {}
+    for i, r in ipairs(rules) do states[i] = receipt.state_of(r.state or "UNDELIV") end
+    return function(dest, source)
+        for i = 1, #rules do
+            local r = rules[i]
+            if matches(random, r, dest, source) then return states[i], r.err or 0, r.delay or delay end
+        end
+        return ST.DELIVERED, 0, delay
+    end
+end
+
+-- echo(pdu, dest, ton, npi, m) -> the MO that echoes the message back from
+-- its destination (the same octets), for every message ("all") or those
+-- whose text starts "echo ", or nil
+local function echoer(s)
+    local echo = s.opt.echo
+    return function(session, pdu, dest, ton, npi, m)
+        if echo == "off" then return nil end
+        local raw = pdu.short_message
+        if raw == nil or raw == "" then raw = pdu.message_payload or "" end
+        local udhi = (pdu.esm_class or 0) % 128 >= 64
+        if echo == "keyword" then
+            -- "echo " has the same octets in GSM 7-bit, ASCII and Latin-1:
+            -- look at the first one before decoding (this runs for every message)
+            local c = byte(raw, 1)
+            if (pdu.data_coding or 0) ~= 8 and not udhi and c ~= 101 and c ~= 69 then return nil end
+            m = m or message(session, pdu, dest, ton, npi)
+            if not find(lower(m.text), "^echo ") then return nil end
+        end
+        return { source_addr_ton = ton, source_addr_npi = npi, source_addr = dest,
+                 dest_addr_ton = pdu.source_addr_ton, dest_addr_npi = pdu.source_addr_npi,
+                 destination_addr = pdu.source_addr, data_coding = pdu.data_coding,
+                 short_message = pdu.short_message, message_payload = pdu.message_payload,
+                 esm_class = udhi and 0x40 or 0 }
+    end
+end
+
+-- -- Helpers ------------------------------------------------------------------------------
+
+-- A hook's answer to on_submit: nil, true or ESME_ROK accept.
+local function refused(status)
+    return not (status == nil or status == true or status == 0 or status == "ESME_ROK")
+end
+
+local function status_number(status)
+    if type(status) == "string" then return S[status] or S.ESME_RSYSERR end
+    return status
+end
+
+-- The store's refusal of a write, as an SMPP status.
+local function write_status(err, what)
+    if err == "full" then return S.ESME_RMSGQFUL end
+    smpp.log("warn", "smsc: %s not stored: %s", what, tostring(err))
+    return S.ESME_RSYSERR
+end
+
+-- message_state of a hook's stat word or number (final states only).
+local FINAL = { [2] = 2, [3] = 3, [4] = 4, [5] = 5, [6] = 6, [7] = 7, [8] = 8,
+                DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5, ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8 }
+local function final_state_of(stat)
+    local n = FINAL[stat] or (type(stat) == "string" and FINAL[stat:upper()])
+    if not n then
+        error("final_state: " .. tostring(stat) .. " is not a final state (DELIVRD, UNDELIV, EXPIRED, ...)", 0)
+    end
+    return n
+end
+
+-- Does registered_delivery ask for a receipt of this final state?
+local function wants(rd, state)
+    local r = (rd or 0) % 4
+    return r == 1 or (r == 2 and state ~= ST.DELIVERED) or (r == 3 and state == ST.DELIVERED)
+end
+
+-- Not final yet, as the ESME sees it (the state is fixed from `done` on).
+local function pending(row, now)
+    return row.done > now
+end
+
+-- The PDU kept for a receipt: the request itself, or for one destination
+-- of a submit_multi a submit_sm to that destination.
+local function content(pdu, dest, ton, npi)
+    if pdu.command ~= "submit_multi" then return smpp.encode(pdu) end
+    return smpp.encode {
+        command = "submit_sm", service_type = pdu.service_type, source_addr_ton = pdu.source_addr_ton,
+        source_addr_npi = pdu.source_addr_npi, source_addr = pdu.source_addr, dest_addr_ton = ton,
+        dest_addr_npi = npi, destination_addr = dest, esm_class = pdu.esm_class,
+        data_coding = pdu.data_coding, short_message = pdu.short_message, message_payload = pdu.message_payload,
+    }
+end
+
+-- -- The SMSC -------------------------------------------------------------------------------
+
+local Smsc = {}
+Smsc.__index = Smsc
+
+-- id_of(key) -> the message id of the message whose part 0 has that key.
+function Smsc:id_of(key)
+    local node = self._node
+    if not node then
+        node = store.node_id()
+        self._node = node
+    end
+    return self._id.make(node, key)
+end
+
+-- key_of(id) -> the key an id of this SMSC names, or nil.
+function Smsc:key_of(id)
+    if type(id) ~= "string" then return nil end
+    local node, key = self._id.read(id)
+    if node ~= (self._node or store.node_id()) or not key or key < 1 or key >= 2 ^ 53 then return nil end
+    return key
+end
+
+-- Post a receipt or an MO to the account's outbox (kept until a receiver
+-- binds, receipt_queue_ttl at most).
+-- -> true | nil, err, detail; an MO refused is logged (a receipt is the
+-- caller's: see receipt_later).
+function Smsc:post(account, pdu, what)
+    local ok, err, detail = smpp.post(account, pdu, { ttl = self.opt.receipt_queue_ttl })
+    if not ok and what ~= "receipt" then
+        smpp.log("warn", "smsc: %s for %s not queued: %s", what, account, tostring(detail or err))
+    end
+    return ok, err, detail
+end
+
+-- A receipt the outbox refused (full): the message is due again, after
+-- 1, 2, 4 ... 60 s (its attempts count them), so the receipt waits in the
+-- messages table instead of being lost.
+function Smsc:receipt_later(row, err, detail)
+    local attempts = (row.attempts or 0) + 1
+    local delay = math.min(RETRY_MAX, 2 ^ (attempts - 1))
+    local at = time() + delay
+    smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
+             tostring(detail or err), delay)
+    store.update(row.key, { due = at, attempts = attempts })
+    self:arm(at)
+end
+
+-- The receipt of a stored row (its own, or a row's fields as they are now).
+function Smsc:receipt_of(row)
+    local p = row.pdu and smpp.decode(row.pdu) or {}
+    local utf8 = row.pdu and text.of_pdu(p, server.alphabet(row.account)) or ""
+    return receipt.pdu {
+        id = self:id_of(row.key - row.part), source = row.source, dest = row.dest,
+        source_ton = p.source_addr_ton, source_npi = p.source_addr_npi,
+        dest_ton = p.dest_addr_ton, dest_npi = p.dest_addr_npi,
+        state = row.state, err = row.err, submitted = row.submitted, done = row.done, text = utf8,
+    }
+end
+
+-- The scheduler: arm(t) makes it run at t at the latest. One SMSC of the
+-- process schedules (M.active: the last one started, after a reload the
+-- new one); the others hand their times to it.
+function Smsc:arm(t)
+    local active = M.active
+    if not active then
+        M.active = self
+    elseif active ~= self then
+        return active:arm(t)
+    end
+    local at = self._armed_at
+    if at and at <= t then return end
+    if self._timer then smpp.cancel(self._timer) end
+    self._armed_at = t
+    -- at least a millisecond: a timer of 0 started from a timer would run
+    -- in the same turn of the loop, before its clock moves
+    self._timer = smpp.after(max(TICK, t - time()), self._run)
+end
+
+-- One due row: a late message leaves the pending index; a receipt goes
+-- out when one was asked for (never for a cancelled message).
+function Smsc:due(row)
+    if not row.final then store.update(row.key, { final = true }) end
+    if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
+        local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
+        if not ok then self:receipt_later(row, err, detail) end
+    end
+end
+
+local function run(s)
+    s._timer, s._armed_at = nil, nil
+    local now = time()
+    if M.active ~= s then return M.active:arm(now) end   -- a reload made another SMSC the scheduler
+    local rows, err = store.take_due(now + TICK, BATCH)
+    if not rows then
+        smpp.log("error", "smsc: due messages not read: %s", tostring(err))
+        return s:arm(now + 1)
+    end
+    for i = 1, #rows do s:due(rows[i]) end
+    if #rows == BATCH then return s:arm(now) end
+    local next_at = store.next_due()
+    if next_at then s:arm(next_at) end
+end
+
+-- The row put for each message: one table, filled again for each (its
+-- fields are read by store.put at once; nothing keeps it). Absent values
+-- are false, not nil: a key set to nil leaves the table, and putting it
+-- back each time costs LuaJIT a rebuild of the table. A message with none
+-- of the optional values (the usual one) goes through a putter of LEAN's
+-- columns instead.
+local scratch = {}
+local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final" }
+
+-- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
+-- nil, status [, fields]: one message (one destination of a submit_multi,
+-- whose part 0 has the key head): on_submit, final_state, the store row,
+-- then the receipt (final at once) or the scheduler, and on_text's MO.
+-- The final state comes at the hook's delay, not before
+-- schedule_delivery_time, EXPIRED if validity_period ends first.
+function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
+    local source, m = pdu.source_addr or "", nil
+    local status, fields, stat, err, delay
+    if self.on_submit == self._on_submit then status = self._reject(dest, source)
+    else
+        m = message(session, pdu, dest, ton, npi, part)
+        status, fields = self.on_submit(m)
+    end
+    if refused(status) then return nil, status, fields end
+    if self.final_state == self._final_state then stat, err, delay = self._final(dest, source)
+    else
+        m = m or message(session, pdu, dest, ton, npi, part)
+        stat, err, delay = self.final_state(m)
+    end
+    local state = final_state_of(stat)
+    err = err or 0
+    local at = now + (delay or self.opt.receipt_delay)
+    local sched, valid = pdu.schedule_delivery_time, pdu.validity_period
+    if sched and sched ~= "" then
+        local t = stime.parse(sched, now)
+        if not t then return nil, S.ESME_RINVSCHED end
+        if t > at then at = t end
+    end
+    local expires = now + self.opt.default_validity
+    if valid and valid ~= "" then
+        expires = stime.parse(valid, now)
+        if not expires then return nil, S.ESME_RINVEXPIRY end
+    end
+    if expires < at then at, state, err = max(now, expires), ST.EXPIRED, 0 end
+    local short = at - now <= SHORT
+    local rd = pdu.registered_delivery or 0
+    local wanted = wants(rd, state)
+    local service_type = pdu.service_type
+    local due = (not short or (wanted and at > now)) and at
+    local st, key, werr = store.current(), nil, nil
+    if part or rd ~= 0 or err ~= 0 or due or (service_type and service_type ~= "") then
+        local row = scratch
+        row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
+        row.state, row.done, row.final, row.part = state, at, short, part or false
+        row.service_type = service_type ~= "" and service_type
+        row.err = err ~= 0 and err
+        row.registered_delivery = rd ~= 0 and rd
+        row.pdu = wanted and content(pdu, dest, ton, npi)
+        row.due = due
+        key, werr = st:put(row)
+    else                                          -- the usual message: no table to read
+        if self._lean_store ~= st then
+            self._lean, self._lean_store = st:putter(LEAN), st
+        end
+        key, werr = self._lean(session.system_id, source, dest, now, state, at, short)
+    end
+    if not key then return nil, write_status(werr, "message") end
+    -- the id, made here for the formats that allow it: a constant format
+    -- string is what lets the JIT compile string.format
+    local node, fmt, id = self._node, self.opt.message_id, nil
+    if node and fmt == "decimal" then id = format("%010d%010d", node, head or key)
+    elseif node and fmt == "hex" then id = format("%08X%08X", node, head or key)
+    else id = self:id_of(head or key) end
+    if due then
+        self:arm(at)
+    elseif wanted then                            -- final at once: its receipt now
+        local row = { key = key, part = part or 0, account = session.system_id, source = source, dest = dest,
+                      state = state, err = err, submitted = now, done = at, pdu = scratch.pdu }
+        local ok, perr, detail = self:post(session.system_id, self:receipt_of(row), "receipt")
+        if not ok then self:receipt_later(row, perr, detail) end
+    end
+    local reply
+    if self.on_text == self._on_text then reply = self._echo(session, pdu, dest, ton, npi)
+    else
+        m = m or message(session, pdu, dest, ton, npi, part)
+        m.id, m.key = id, key
+        reply = self.on_text(m)
+        if type(reply) == "string" then
+            local p, why = mo.pdu { source = dest, source_ton = ton, source_npi = npi, dest = source,
+                                    dest_ton = pdu.source_addr_ton, dest_npi = pdu.source_addr_npi,
+                                    text = reply, alphabet = server.alphabet(session.system_id) }
+            if not p then smpp.log("warn", "smsc: the reply to %s cannot be sent: %s", id, why) end
+            reply = p
+        end
+    end
+    if type(reply) == "table" then self:post(session.system_id, reply, "MO") end
+    return id, key
+end
+
+-- The pending messages of m's account from its source to its dest (and
+-- service_type, when it has one), newest first: those in the pending
+-- index, and the short ones of the last second.
+function Smsc:pending_like(m, now)
+    local q = { account = m.account, source = m.source, dest = m.dest,
+                service_type = m.service_type ~= "" and m.service_type or nil, limit = 10000 }
+    local out = {}
+    for _, row in ipairs(store.find(q)) do
+        if pending(row, now) then out[#out + 1] = row end
+    end
+    q.since = now - SHORT
+    for _, row in ipairs(store.recent(q)) do
+        if row.final and pending(row, now) then out[#out + 1] = row end
+    end
+    table.sort(out, function(a, b) return a.key > b.key end)
+    return out
+end
+
+-- The message an id and (optionally) a source name, of this account.
+function Smsc:lookup(session, id, source)
+    local key = self:key_of(id)
+    local row = key and store.get(key)
+    if not row or row.part ~= 0 or row.account ~= session.system_id then return nil end
+    if source and source ~= "" and row.source ~= source then return nil end
+    return row
+end
+
+function Smsc:cancel(row, now)
+    store.update(row.key, { state = ST.DELETED, err = 0, done = now, final = true })
+end
+
+-- -- Handlers -----------------------------------------------------------------------------
+
+local function accept(s, session, pdu)
+    local now = time()
+    local dest, ton, npi = pdu.destination_addr or "", pdu.dest_addr_ton or 0, pdu.dest_addr_npi or 0
+    if pdu.replace_if_present_flag == 1 then
+        local m = message(session, pdu, dest, ton, npi)
+        local status, fields = s.on_submit(m)
+        if refused(status) then return status, fields end
+        local old = s:pending_like(m, now)[1]
+        if old then
+            local rd = pdu.registered_delivery or 0
+            local changes = { registered_delivery = rd }
+            if wants(rd, old.state) then
+                changes.pdu = content(pdu, dest, ton, npi)
+                changes.due = old.done
+                s:arm(old.done)
+            end
+            local n, err = store.update(old.key, changes)
+            if not n then return write_status(err, "replacement") end
+            return S.ESME_ROK, { message_id = s:id_of(old.key - old.part) }
+        end
+    end
+    local id, status, fields = s:accept_one(session, pdu, dest, ton, npi, nil, now)
+    if not id then return status, fields end
+    return S.ESME_ROK, { message_id = id }
+end
+
+local function handlers(s)
+    local h = {}
+    local opt = s.opt
+
+    function h.submit_sm(session, pdu) return accept(s, session, pdu) end
+    h.data_sm = h.submit_sm
+
+    -- submit_multi: one message_id; destinations refused (by on_submit,
+    -- an unknown distribution list, a full store) are listed in
+    -- unsuccess_sme. Each destination is a row, the rows' keys consecutive.
+    function h.submit_multi(session, pdu)
+        local failed, head, n, now = {}, nil, 0, time()
+        local function fail(ton, npi, dest, status)
+            failed[#failed + 1] = { dest_addr_ton = ton, dest_addr_npi = npi, destination_addr = dest,
+                                    error_status_code = status_number(status) }
+        end
+        local function one(ton, npi, dest)
+            local id, key_or_status = s:accept_one(session, pdu, dest, ton, npi, n, now, head)
+            if not id then return fail(ton, npi, dest, key_or_status) end
+            head = head or key_or_status
+            n = n + 1
+        end
+        for _, d in ipairs(pdu.dest_address) do
+            if d.dest_flag == 2 then
+                local list = opt.distribution_lists[d.dl_name]
+                if not list then fail(0, 0, d.dl_name, S.ESME_RINVDLNAME)
+                else for _, addr in ipairs(list) do one(1, 1, addr) end end
+            else
+                one(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
+            end
+        end
+        if n == 0 then return S.ESME_RSUBMITFAIL, { message_id = "", unsuccess_sme = failed } end
+        return S.ESME_ROK, { message_id = s:id_of(head), unsuccess_sme = failed }
+    end
+
+    function h.query_sm(session, pdu)
+        local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+        if not row then return S.ESME_RQUERYFAIL end
+        local now = time()
+        if pending(row, now) then
+            return S.ESME_ROK, { message_id = pdu.message_id, final_date = "", message_state = ST.ENROUTE, error_code = 0 }
+        end
+        return S.ESME_ROK, { message_id = pdu.message_id, final_date = stime.format_absolute(floor(row.done)),
+                             message_state = row.state, error_code = (row.err or 0) % 256 }
+    end
+
+    -- cancel_sm: one message by id (every destination of a submit_multi),
+    -- or (empty id) every pending message of the account from source_addr
+    -- to destination_addr (of service_type, when given). A message final
+    -- already cannot be cancelled; a cancelled one gets no receipt.
+    function h.cancel_sm(session, pdu)
+        local now = time()
+        if pdu.message_id ~= "" then
+            local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+            if not row or not pending(row, now) then return S.ESME_RCANCELFAIL end
+            for _, part in ipairs(store.parts(row.key)) do
+                if pending(part, now) then s:cancel(part, now) end
+            end
+            return S.ESME_ROK
+        end
+        local m = { account = session.system_id, source = pdu.source_addr or "", dest = pdu.destination_addr or "",
+                    service_type = pdu.service_type or "" }
+        local rows = s:pending_like(m, now)
+        for _, row in ipairs(rows) do s:cancel(row, now) end
+        return #rows > 0 and S.ESME_ROK or S.ESME_RCANCELFAIL
+    end
+
+    -- replace_sm: new text and registered_delivery while not final; a new
+    -- schedule_delivery_time or validity_period moves the final state.
+    function h.replace_sm(session, pdu)
+        local now = time()
+        local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+        if not row or not pending(row, now) then return S.ESME_RREPLACEFAIL end
+        local p = row.pdu and smpp.decode(row.pdu) or {
+            command = "submit_sm", source_addr_ton = pdu.source_addr_ton, source_addr_npi = pdu.source_addr_npi,
+            source_addr = row.source, destination_addr = row.dest, data_coding = 0 }
+        p.short_message, p.message_payload = pdu.short_message, nil
+        p.esm_class = (p.esm_class or 0) % 64 + floor((p.esm_class or 0) / 128) * 128   -- no UDH now
+        local at, state, err = row.done, row.state, row.err or 0
+        if pdu.schedule_delivery_time ~= "" then
+            local t = stime.parse(pdu.schedule_delivery_time, now)
+            if not t then return S.ESME_RINVSCHED end
+            at = max(now, t)
+        end
+        if pdu.validity_period ~= "" then
+            local t = stime.parse(pdu.validity_period, now)
+            if not t then return S.ESME_RINVEXPIRY end
+            if t < at then at, state, err = max(now, t), ST.EXPIRED, 0 end
+        end
+        local rd = pdu.registered_delivery or 0
+        local wanted = wants(rd, state)
+        local short = at - row.submitted <= SHORT
+        local changes = { registered_delivery = rd, done = at, state = state, err = err, final = short,
+                          pdu = smpp.encode(p) }
+        if not short or (wanted and at > now) then changes.due = at end
+        local n, werr = store.update(row.key, changes)
+        if not n then return write_status(werr, "replacement") end
+        if changes.due then s:arm(at)
+        elseif wanted then
+            for k, v in pairs(changes) do row[k] = v end
+            local ok, perr, detail = s:post(row.account, s:receipt_of(row), "receipt")
+            if not ok then s:receipt_later(row, perr, detail) end
+        end
+        return S.ESME_ROK
+    end
+
+    -- MO through HTTP (POST /send, and GET /inject): {to, text, from,
+    -- system_id, coding} becomes a deliver_sm in the outbox of the account
+    -- (default: the first account of the config), while a receiver of it
+    -- is bound.
+    function h.http_send(input)
+        local d, status, why = require("smpp.http").check_message(input)
+        if not d then return status, { error = why } end
+        local accounts = s.conf.accounts
+        local account = tostring(d.system_id or (accounts and accounts[1] and accounts[1].system_id))
+        local p, err = mo.pdu { source = d.from or "447700900123", dest = d.to, text = d.text, coding = d.coding,
+                                alphabet = server.alphabet(account) }
+        if not p then return 422, { error = err } end
+        if smpp.receivers(account) == 0 then return 409, { error = "no receiver bound for " .. account } end
+        local ok, perr, detail = smpp.post(account, p, { ttl = opt.receipt_queue_ttl })
+        if not ok then return 503, { error = "MO not queued: " .. tostring(detail or perr) } end
+        return 202, { queued = true, system_id = account }
+    end
+
+    -- The scheduler starts from the store's due times (a restart goes on
+    -- where the last run stopped); with conf.smsc.mo, an MO every `every`
+    -- seconds (smpp.deliver: sent only while a receiver is bound).
+    function h.start()
+        M.active = s
+        local st = store.current()
+        if st then
+            smpp.gauge("smsc_stored_messages", function() return st:stats().messages.value end,
+                       st:stats().messages.limit)
+            local next_at = store.next_due()
+            if next_at then s:arm(next_at) end
+        end
+        local every = opt.mo
+        if every then
+            smpp.every(every.every or 10, function()
+                local resp, err = smpp.deliver(every.system_id or "smppclient1", {
+                    source_addr = every.from or "447700900123", destination_addr = every.to or "1234",
+                    short_message = every.text or "MO message",
+                })
+                if not resp then smpp.log("debug", "MO not delivered: %s", err) end
+            end)
+        end
+    end
+    return h
+end
+
+-- new(conf [, conf_path]) -> the SMSC: its options (conf.smsc), hooks
+-- (on_submit, final_state, on_text: replace any of them), random() (seeded
+-- by smsc.seed, else once per process), params (smsc.params), and the
+-- handlers table the script returns. Call it while the script loads; it
+-- touches neither the store nor the network until the handlers run.
+function M.new(conf, conf_path)
+    conf = conf or {}
+    local opt = options(conf.smsc)
+    if opt.max_messages then
+        smpp.log("warn", "smsc.max_messages is no longer used: the store keeps the messages "
+            .. "(store.limits.messages, default 1000000)")
+    end
+    local seed = opt.seed or tonumber(core.random_hex(6), 16)
+    local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
+                             random = M.random(seed), seed = seed, _id = msgid.keyed[opt.message_id] }, Smsc)
+    s._run = function() return run(s) end
+    s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
+    s._on_submit = function(m) return s._reject(m.dest, m.source) end
+    s._final_state = function(m) return s._final(m.dest, m.source) end
+    s._on_text = function(m) return s._echo(m.session, m.pdu, m.dest, m.dest_ton, m.dest_npi, m) end
+    s.on_submit, s.final_state, s.on_text = s._on_submit, s._final_state, s._on_text
+    s.handlers = handlers(s)
+    -- a script's own HTTP route: GET /inject?to=...&text=... (an MO, like /send)
+    require("smpp.http").route("GET", "/inject", function(req) return s.handlers.http_send(req.query) end)
+    return s
+end
+
+return M

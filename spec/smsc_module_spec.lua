@@ -1,0 +1,76 @@
+-- smsc_module_spec -- smpp.smsc without a server: message ids made from a
+-- node id and a key and read back, the seeded random numbers, the options
+-- it refuses, and the hooks a script replaces.
+local smsc = require "smpp.smsc"
+local msgid = require "smpp.msgid"
+
+describe("smpp.smsc", function()
+    it("makes message ids from the node id and the key, and reads them back", function()
+        local node = 4000000001
+        for name, len in pairs { decimal = 20, hex = 16, uuid = 36 } do
+            local f = msgid.keyed[name]
+            for _, key in ipairs { 1, 999, 2 ^ 31 + 7, 4294967295 } do
+                local id = f.make(node, key)
+                assert.equal(len, #id, name .. " " .. id)
+                assert.same({ node, key }, { f.read(id) })
+            end
+            assert.same({ node, 2 ^ 40 }, { f.read(f.make(node, 2 ^ 40)) })   -- longer past the width
+            assert.is_nil((f.read("nonsense")))
+        end
+        assert.equal("40000000010000000042", msgid.keyed.decimal.make(node, 42))
+        assert.equal("EE6B28010000002A", msgid.keyed.hex.make(node, 42))
+        local u = msgid.keyed.uuid.make(node, 42)
+        assert.matches("^ee6b2801%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-00000000002a$", u)
+        -- the middle fields are the key's: an id with another middle is not ours
+        assert.is_nil((msgid.keyed.uuid.read(u:sub(1, 9) .. "0000" .. u:sub(14))))
+        assert.is_true(msgid.keyed.decimal.make(node, 1) ~= msgid.keyed.decimal.make(node + 1, 1))
+    end)
+
+    it("draws the same numbers from the same seed, in [0, 1)", function()
+        local a, b, c = smsc.random(42), smsc.random(42), smsc.random(43)
+        local sum, same, other = 0, true, false
+        for _ = 1, 10000 do
+            local x = a()
+            assert.is_true(x >= 0 and x < 1)
+            sum = sum + x
+            if b() ~= x then same = false end
+            if c() ~= x then other = true end
+        end
+        assert.is_true(same)
+        assert.is_true(other)
+        assert.is_true(math.abs(sum / 10000 - 0.5) < 0.02)
+    end)
+
+    it("seeds from smsc.seed, else differently in each instance", function()
+        local function first(conf) local s = smsc.new(conf); return s.random(), s.random() end
+        assert.same({ first { smsc = { seed = 9 } } }, { first { smsc = { seed = 9 } } })
+        assert.are_not.same({ first {} }, { first {} })
+    end)
+
+    it("refuses options it does not know, naming them", function()
+        assert.has_error(function() smsc.new { smsc = { reciept_delay = 1 } } end)
+        local ok, err = pcall(smsc.new, { smsc = { reciept_delay = 1 } })
+        assert.is_false(ok)
+        assert.matches("smsc.reciept_delay: unknown key", err)
+        ok, err = pcall(smsc.new, { smsc = { reject = { { prefix = "1", status = "ESME_NOPE" } } } })
+        assert.matches("unknown status ESME_NOPE", err)
+        ok, err = pcall(smsc.new, { smsc = { rules = { { prefix = "1", state = "LOST" } } } })
+        assert.matches("smsc.rules%[1%].state", err)
+    end)
+
+    it("hands out its defaults as hooks, and handlers for the runtime", function()
+        local s = smsc.new { smsc = { reject = { { prefix = "000", status = "ESME_RINVDSTADR" } },
+                                      rules = { { prefix = "999", state = "UNDELIV", err = 7, delay = 3 } },
+                                      receipt_delay = 2, params = { mine = 1 } } }
+        local function m(dest) return { dest = dest, source = "1234" } end
+        assert.equal(0x0B, s.on_submit(m("000123")))
+        assert.is_nil(s.on_submit(m("447700900123")))
+        assert.same({ 5, 7, 3 }, { s.final_state(m("999")) })                -- UNDELIVERABLE
+        assert.same({ 2, 0, 2 }, { s.final_state(m("447700900123")) })      -- DELIVERED
+        assert.equal(1, s.params.mine)
+        for _, name in ipairs { "submit_sm", "data_sm", "submit_multi", "query_sm", "cancel_sm", "replace_sm",
+                                "http_send", "start" } do
+            assert.is_function(s.handlers[name], name)
+        end
+    end)
+end)

@@ -1,0 +1,225 @@
+-- smsc_store_spec -- the reference SMSC on the store: killed (SIGKILL) under
+-- load and stopped (SIGTERM), then started again on the same store file,
+-- counting on both sides (every ESME_ROK gets its receipt once a receiver
+-- binds, no id twice, query_sm and cancel_sm for messages from before);
+-- two stores issue different ids; expiry and validity on a clock the spec
+-- moves (SMPPGW_TIME_OFFSET); a full store answers ESME_RMSGQFUL.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local wait_until = require("helpers.wait").wait_until
+
+local id, RESP = wire.id, wire.RESP
+local ROK, RMSGQFUL, RQUERYFAIL, RCANCELFAIL = 0, 0x14, 0x67, 0x11
+local IN_60_S = "000000000100000R"      -- schedule_delivery_time / validity_period, relative
+
+-- The reference SMSC on a store file beside its config; receipts 0.3 s
+-- after the submit; a leased outbox item comes back after 1 s.
+local function conf(over)
+    return server.smsc_conf(server.merge({
+        smsc = { receipt_delay = 0.3, echo = "off" },
+        store = { path = "smsc.db", lease = 1 },
+        session = { receive_window = 1000 },
+    }, over))
+end
+
+-- Start again on the store of a server that has ended.
+local function restart(old, env)
+    return server.start { conf_file = old.dir .. "/conf.lua", env = env }
+end
+
+local function bound(srv, kind)
+    local c = wire.connect(srv.port)
+    assert.equal(ROK, c:bind(kind or "transceiver").status)
+    return c
+end
+
+local function submit(c, f)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, f))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end))
+    return r.status, wire.first_cstr(r.body)
+end
+
+local function query(c, mid)
+    local seq = c:next_seq()
+    c:send(wire.pdu(id.query_sm, seq, wire.cstr(mid) .. "\0\0" .. wire.cstr("1234")))
+    local r = assert(c:expect(function(p) return p.seq == seq end))
+    return r.status, r.status == ROK and wire.parse_query_resp(r.body) or nil
+end
+
+local function cancel(c, mid)
+    local seq = c:next_seq()
+    c:send(wire.pdu(id.cancel_sm, seq, wire.cstr("") .. wire.cstr(mid) .. "\0\0" .. wire.cstr("1234")
+        .. "\1\1" .. wire.cstr("447700900123")))
+    return assert(c:expect(function(p) return p.seq == seq end)).status
+end
+
+-- Receipts on c until every id in `want` has one (or timeout): id -> count.
+local function receipts(c, want, timeout)
+    local got, missing = {}, 0
+    for _ in pairs(want) do missing = missing + 1 end
+    local deadline = wire.gettime() + timeout
+    while missing > 0 do
+        local p = c:read_by(deadline)
+        if not p then break end
+        if p.id == id.deliver_sm then
+            c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+            local rid = wire.parse_sm(p.body).tlvs[0x001E]:sub(1, -2)
+            got[rid] = (got[rid] or 0) + 1
+            if want[rid] and got[rid] == 1 then missing = missing - 1 end
+        end
+    end
+    return got
+end
+
+-- Submits in rounds of `per` (one write each, then their answers): id ->
+-- true of those answered ESME_ROK, and how many were answered at all.
+-- With kill: right after round kill_at is written, kill() runs and the
+-- answers that still come are read (the rest are never answered).
+local function flood(c, rounds, per, f, kill_at, kill)
+    local ok, answered = {}, 0
+    for round = 1, rounds do
+        local batch = {}
+        for i = 1, per do batch[i] = wire.submit_sm(c:next_seq(), f) end
+        if not pcall(c.send, c, table.concat(batch)) then break end
+        if round == kill_at then kill() end
+        local got = 0
+        while got < per do
+            local p = c:read(5)
+            if not p then return ok, answered end          -- closed: the rest is never answered
+            if p.id == RESP + id.submit_sm then
+                got, answered = got + 1, answered + 1
+                if p.status == ROK then ok[wire.first_cstr(p.body)] = true end
+            end
+        end
+    end
+    return ok, answered
+end
+
+local function count(t)
+    local n = 0
+    for _ in pairs(t) do n = n + 1 end
+    return n
+end
+
+describe("#integration reference SMSC on the store", function()
+    it("killed with SIGKILL under load: every ESME_ROK gets its receipt, no id twice, query_sm and "
+        .. "cancel_sm go on", function()
+        local srv = server.start { conf = conf() }
+        local tx = bound(srv, "transmitter")              -- no receiver: receipts are held
+        -- pending for a minute: cancelled after the restart
+        local _, later = submit(tx, { registered_delivery = 1, schedule_delivery_time = IN_60_S })
+        local _, failing = submit(tx, { registered_delivery = 1, destination_addr = "99912345" })
+        local before, answered = flood(tx, 20, 50, { registered_delivery = 1 }, 10, function() srv:kill() end)
+        assert.is_true(answered >= 450 and answered < 1000)       -- killed with round 10 in flight
+        assert.is_true(count(before) >= 450)
+        before[failing] = true
+
+        local again = restart(srv)
+        local c = bound(again, "transceiver")
+        -- the message from before the crash that is still pending can be cancelled
+        assert.equal(ROK, cancel(c, later))
+        assert.equal(RCANCELFAIL, cancel(c, later))
+        local status, q = query(c, later)
+        assert.same({ ROK, 4 }, { status, q.message_state })          -- DELETED
+        -- ids after the restart were never handed out before it
+        local after = flood(c, 4, 50, {})
+        assert.equal(200, count(after))
+        for mid in pairs(after) do assert.is_nil(before[mid], "id " .. mid .. " issued twice") end
+        -- every receipt asked for before the crash arrives (at least once)
+        local got = receipts(c, before, 20)
+        local missing = {}
+        for mid in pairs(before) do if not got[mid] then missing[#missing + 1] = mid end end
+        assert.same({}, missing)
+        assert.is_nil(got[later])                          -- cancelled: no receipt
+        -- query_sm answers for messages accepted before the crash
+        status, q = query(c, failing)
+        assert.same({ ROK, 5, 1 }, { status, q.message_state, q.error_code })  -- UNDELIVERABLE, err 1
+        local delivered = next(before)
+        if delivered == failing then delivered = next(before, failing) end
+        status, q = query(c, delivered)
+        assert.same({ ROK, 2 }, { status, q.message_state })                 -- DELIVERED
+        c:close()
+    end)
+
+    it("stopped with SIGTERM: held receipts and pending messages go on after the restart", function()
+        local srv = server.start { conf = conf { smsc = { receipt_delay = 0.5 } } }
+        local tx = bound(srv, "transmitter")
+        local before = flood(tx, 1, 50, { registered_delivery = 1 })
+        assert.equal(50, count(before))
+        tx:close()
+        assert.is_true(srv:stop("TERM", 10))
+        assert.equal(0, srv:wait_exit(10))
+        local again = restart(srv)
+        local c = bound(again, "receiver")
+        local got = receipts(c, before, 10)
+        for mid in pairs(before) do assert.is_not_nil(got[mid], "receipt of " .. mid) end
+        local q = bound(again, "transmitter")
+        local status, r = query(q, next(before))
+        assert.same({ ROK, 2 }, { status, r.message_state })
+        local _, mid = submit(q, {})
+        assert.is_nil(before[mid])
+    end)
+
+    it("issues different ids on two stores started at once", function()
+        local a, b = server.start { conf = conf() }, server.start { conf = conf() }
+        local ca, cb = bound(a), bound(b)
+        local _, ia = submit(ca, {})
+        local _, ib = submit(cb, {})
+        assert.matches("^%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d$", ia)      -- 20 digits
+        assert.is_true(ia ~= ib)
+        assert.is_true(ia:sub(1, 10) ~= ib:sub(1, 10))                         -- the stores' node ids
+        assert.equal(ia:sub(11), ib:sub(11))                                   -- the same key in each
+    end)
+
+    it("expires messages and applies validity_period on a clock the spec moves", function()
+        local srv = server.start { conf = conf { store = { trace_ttl = 60 }, smsc = { receipt_delay = 0 } } }
+        local c = bound(srv)
+        local _, old = submit(c, {})
+        -- scheduled in a minute, valid for 30 s: it expires first
+        local _, short = submit(c, { schedule_delivery_time = IN_60_S, validity_period = "000000000030000R" })
+        local status, q = query(c, short)
+        assert.same({ ROK, 1 }, { status, q.message_state })                  -- ENROUTE
+        c:close()
+        assert.is_true(srv:stop("TERM", 10))
+        -- 45 s later: `short` is EXPIRED; `old` is kept until its final state + 60 s
+        local later = restart(srv, { SMPPGW_TIME_OFFSET = "45" })
+        c = bound(later)
+        status, q = query(c, short)
+        assert.same({ ROK, 3 }, { status, q.message_state })                  -- EXPIRED
+        assert.equal(ROK, (query(c, old)))
+        c:close()
+        assert.is_true(later:stop("TERM", 10))
+        -- 3 minutes later both are gone, and expiry counted them
+        local gone = restart(srv, { SMPPGW_TIME_OFFSET = "180" })
+        assert.is_truthy(wait_until(function() return gone:stats().store.expired.messages >= 2 end, 10))
+        c = bound(gone)
+        assert.equal(RQUERYFAIL, (query(c, old)))
+        assert.equal(RQUERYFAIL, (query(c, short)))
+    end)
+
+    it("keeps a receipt the full outbox refused with its message, and sends it later", function()
+        local srv = server.start { conf = conf { store = { path = ":memory:", limits = { outbox_per_account = 3 } },
+                                                 smsc = { receipt_delay = 0 } } }
+        local tx = bound(srv, "transmitter")
+        local want = flood(tx, 1, 5, { registered_delivery = 1 })
+        assert.equal(5, count(want))
+        assert.is_truthy(srv:wait_log("the receipt of a message of smppclient1 waits: .*outbox_per_account"))
+        assert.equal(3, srv:stats().store.outbox.value)
+        local got = receipts(bound(srv, "receiver"), want, 10)
+        for mid in pairs(want) do assert.equal(1, got[mid], "receipts of " .. mid) end
+    end)
+
+    it("answers ESME_RMSGQFUL when the store is full of messages still to be finished", function()
+        local srv = server.start { conf = conf { store = { path = ":memory:", limits = { messages = 3 } },
+                                                 smsc = { receipt_delay = 30 } } }
+        local c = bound(srv)
+        for _ = 1, 3 do assert.equal(ROK, (submit(c, { registered_delivery = 1 }))) end
+        assert.equal(RMSGQFUL, (submit(c, { registered_delivery = 1 })))
+        -- a message that needs nothing more makes room for the next one
+        local srv2 = server.start { conf = conf { store = { path = ":memory:", limits = { messages = 3 } } } }
+        local c2 = bound(srv2)
+        for _ = 1, 5 do assert.equal(ROK, (submit(c2, {}))) end
+        assert.equal(3, srv2:stats().store.messages.value)
+    end)
+end)
