@@ -508,10 +508,12 @@ static void gsub_value(pat_t *m, gsub_out_t *o, const char *s, const char *e)
         gsub_string(m, o, s, e);
         return;
     case LUA_TFUNCTION:
+        if (limits.check) limits.check(L);     /* the callback may nest: ask before each */
         lua_pushvalue(L, 3);
         lua_call(L, pat_push_all(m, s, e), 1);
         break;
-    default:                            /* a table */
+    default:                            /* a table, whose __index may nest */
+        if (limits.check) limits.check(L);
         pat_push_one(m, 0, s, e);
         lua_gettable(L, 3);
         break;

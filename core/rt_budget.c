@@ -1,9 +1,11 @@
 /* rt_budget.c -- the script budget of every run, the hook that enforces
- * it, the heap ceiling's pacing, and the Lua functions that set them (see
- * rt_budget.h).
+ * it, the bound on the C stack a run may use, the heap ceiling's pacing,
+ * and the Lua functions that set them (see rt_budget.h).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include <uv.h>
 
@@ -23,6 +25,10 @@ static struct {
     double          soft_memory_kb; /* the ceiling checked by the hook (no hard allocator) */
     size_t          memory;         /* the ceiling in bytes (0: none) */
     int             hooked;
+    int             step;           /* the hook's count now */
+    uintptr_t       cstack_base;    /* the C stack where the outermost run started */
+    size_t          cstack_max;     /* what a run may use below it */
+    int             nest;           /* core.nest levels in progress */
     rt_budget_run_t run;            /* the run in progress */
     int             depth;          /* runs nested */
     size_t          gc_mark;        /* heap in use after the last collection we forced */
@@ -34,10 +40,44 @@ static void budget_hook(lua_State *L, lua_Debug *ar);
 
 /* -- Stopping a run ------------------------------------------------------------ */
 
-/* Count 1 while the run in progress is stopped, else every HOOK_STEP. */
+/* Count 1 while the run in progress is stopped, else every HOOK_STEP
+ * (DEEP_STEP once the run has used half its C stack, so that a nesting
+ * that grows fast is caught soon after it passes the bound). */
 static void arm_hook(lua_State *L, int stopped)
 {
-    if (budget.hooked) lua_sethook(L, budget_hook, LUA_MASKCOUNT, stopped ? 1 : RT_BUDGET_HOOK_STEP);
+    budget.step = stopped ? 1 : budget.step == RT_BUDGET_DEEP_STEP ? RT_BUDGET_DEEP_STEP : RT_BUDGET_HOOK_STEP;
+    if (budget.hooked) lua_sethook(L, budget_hook, LUA_MASKCOUNT, budget.step);
+}
+
+/* -- The C stack ---------------------------------------------------------------- */
+
+/* The bytes of C stack the run in progress uses now (0 outside runs). The
+ * stack grows down on every platform smppgw builds for; the frame address
+ * is the real stack even where a sanitizer moves locals elsewhere. */
+static size_t cstack_used(void)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return budget.run.active && budget.cstack_max && budget.cstack_base > here ? budget.cstack_base - here : 0;
+}
+
+/* A Lua error, not a budget stop: the nesting unwinds, and a pcall below
+ * it may go on. */
+static void cstack_overflow(lua_State *L)
+{
+    luaL_error(L, "C stack overflow: script calls nested through coroutines, callbacks or metamethods "
+               "use more than %d KiB of C stack", (int)(budget.cstack_max >> 10));
+}
+
+/* The bound: RT_BUDGET_CSTACK, or a quarter of the stack's rlimit when
+ * that is smaller (the rest is for the loop below the run, the leaf calls
+ * above it, and the hook's step). */
+static size_t cstack_bound(void)
+{
+    struct rlimit rl;
+    size_t max = RT_BUDGET_CSTACK;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < max)
+        max = (size_t)(rl.rlim_cur / 4);
+    return max;
 }
 
 /* The run has spent its budget: from now on every instruction of it, in
@@ -64,14 +104,21 @@ static int over_time(void)
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     rt_budget_run_t *r = &budget.run;
+    size_t deep;
     (void)ar;
     if (!r->active) return;             /* not script code (start-up, the runtime's own Lua) */
     if (r->stopped) luaL_error(L, "%s", budget.msg);
-    r->instr += RT_BUDGET_HOOK_STEP;
+    r->instr += budget.step;
     if (budget.instr > 0 && r->instr > budget.instr)
         budget_stop(L, "script budget exceeded: more than %.0f instructions in one run", budget.instr);
     if (over_time())
         budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
+    deep = cstack_used();
+    if (deep > budget.cstack_max) cstack_overflow(L);
+    if (deep > budget.cstack_max / 2 && budget.step == RT_BUDGET_HOOK_STEP) {
+        budget.step = RT_BUDGET_DEEP_STEP;
+        arm_hook(L, 0);
+    }
     if (budget.memory) {
         /* LuaJIT collects when the heap doubles: near the ceiling, collect
          * sooner, so that garbage is not what makes an allocation fail */
@@ -93,6 +140,7 @@ void rt_budget_check(lua_State *L)
     if (!budget.run.active) return;
     if (budget.run.stopped) luaL_error(L, "%s", budget.msg);
     if (over_time()) budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
+    if (cstack_used() > budget.cstack_max) cstack_overflow(L);
 }
 
 /* -- Runs --------------------------------------------------------------------- */
@@ -108,7 +156,15 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget
     budget.run.instr = 0;
     budget.run.heap_strict = rt_heap_strict(1);
     budget.run.refused = rt_heap_refused();
-    if (budget.depth++ == 0) rt_watchdog_begin(what, sess_id, budget.run.start_ns);
+    if (budget.depth++ == 0) {
+        budget.cstack_base = (uintptr_t)__builtin_frame_address(0);
+        budget.nest = 0;
+        rt_watchdog_begin(what, sess_id, budget.run.start_ns);
+        if (budget.step == RT_BUDGET_DEEP_STEP) {
+            budget.step = RT_BUDGET_HOOK_STEP;
+            arm_hook(L, 0);
+        }
+    }
     if (saved->stopped) arm_hook(L, 0);
 }
 
@@ -156,6 +212,7 @@ static int l_set_limits(lua_State *L)
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);
     lstring_set_limits(max_string > 0 ? (size_t)max_string : 0, rt_budget_check);
+    budget.cstack_max = cstack_bound();
     budget.hooked = 1;
     arm_hook(L, budget.run.stopped);
     if ((rc = rt_watchdog_start()) != 0)
@@ -186,6 +243,36 @@ static int l_budget_call(lua_State *L)
     return lua_gettop(L);
 }
 
+/* core.cstack_check(): raises "C stack overflow" when the run in progress
+ * uses more C stack than its bound (the sandbox's table.sort asks first:
+ * a comparator may sort). */
+static int l_cstack_check(lua_State *L)
+{
+    if (cstack_used() > budget.cstack_max) cstack_overflow(L);
+    return 0;
+}
+
+/* core.nest(fn, ...) -> fn(...): a call counted as one level of nesting
+ * (the sandbox's coroutine.resume and the functions of coroutine.wrap go
+ * through it: each resume is a C call of LuaJIT's that no Lua stack
+ * bounds, every coroutine having its own). Past RT_BUDGET_NEST levels, or
+ * the C stack bound, it raises instead. fn's error goes on as it came (the
+ * count is undone first), without the position LuaJIT's wrap would add at
+ * every level. */
+static int l_nest(lua_State *L)
+{
+    int rc;
+    luaL_checkany(L, 1);
+    if (cstack_used() > budget.cstack_max) cstack_overflow(L);
+    if (budget.run.active && budget.nest >= RT_BUDGET_NEST)
+        return luaL_error(L, "C stack overflow: coroutines nested more than %d deep", RT_BUDGET_NEST);
+    budget.nest++;
+    rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    budget.nest--;
+    if (rc != 0) return lua_error(L);
+    return lua_gettop(L);
+}
+
 /* core.heap() -> {used =, peak =, limit =, reserve =, refused =, hard =}:
  * the Lua heap and its ceiling, in bytes. */
 static int l_heap(lua_State *L)
@@ -212,6 +299,8 @@ static int l_heap(lua_State *L)
 const luaL_Reg rt_budget_lib[] = {
     {"set_limits", l_set_limits},
     {"budget_call", l_budget_call},
+    {"cstack_check", l_cstack_check},
+    {"nest", l_nest},
     {"heap", l_heap},
     {NULL, NULL}
 };

@@ -17,6 +17,20 @@
  *   can stop (a C call that never checks, a finalizer, compiled code) and
  *   the process logs it and exits with status RT_WATCHDOG_EXIT, for the
  *   supervisor to restart it. Never a silent hang.
+ * - The C stack: a script can nest C calls that the Lua stack does not
+ *   bound (a coroutine resumed inside a coroutine..., each with a Lua stack
+ *   of its own) or bounds only past what the C stack holds (string.gsub's
+ *   callback calling gsub). A run may use RT_BUDGET_CSTACK bytes of C stack
+ *   below the frame where the outermost run started (a quarter of the
+ *   stack's rlimit when that is less); past it "C stack overflow" is an
+ *   ordinary Lua error that unwinds the nesting. Checked by the hook (every
+ *   RT_BUDGET_DEEP_STEP instructions once half of it is used), by
+ *   rt_budget_check (the matcher, before each gsub callback), and by the
+ *   sandbox's coroutine.resume, coroutine.wrap and table.sort. Coroutines
+ *   resumed one inside another are also counted (core.nest): at most
+ *   RT_BUDGET_NEST, as PUC Lua bounds nested C calls, since each level
+ *   costs little C stack but an error unwinding through LuaJIT's
+ *   coroutine.wrap grows its message at every level.
  * - No hook runs in compiled traces: script chunks are loaded with the JIT
  *   off for every function they define (lua/smpp/sandbox.lua); library code
  *   stays compiled, and LuaJIT never records a trace into a function whose
@@ -30,6 +44,9 @@
 #include <lua.h>
 
 #define RT_BUDGET_HOOK_STEP   10000     /* instructions between two hook calls */
+#define RT_BUDGET_DEEP_STEP   100       /* the same once a run uses half its C stack */
+#define RT_BUDGET_CSTACK      (1024 * 1024)  /* C stack a run may use, in bytes */
+#define RT_BUDGET_NEST        200       /* coroutines resumed one inside another */
 #define RT_BUDGET_MAX_MS      60000     /* the longest budget; scripts.budget_ms = 0 means it */
 
 /* A run of script code in progress. Runs nest (a session closed by a
@@ -53,8 +70,9 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget
  * were refused, a full collection gives the next one the room back. */
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved);
 
-/* For C functions that can run long: raises in L when the run in progress
- * has spent its budget (or the watchdog interrupted it); else returns. */
+/* For C functions that can run long or call back into Lua: raises in L
+ * when the run in progress has spent its budget (or the watchdog
+ * interrupted it) or uses more C stack than its bound; else returns. */
 void rt_budget_check(lua_State *L);
 
 /* Runs stopped by the budget, and interrupts raised by the watchdog. */

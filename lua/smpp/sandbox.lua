@@ -153,13 +153,33 @@ end
 
 -- coroutine.resume(co, ...), but not of a task's coroutine (a handler's,
 -- found with coroutine.running): only the runtime resumes those, when what
--- they wait for has come.
-local resume = coroutine.resume
+-- they wait for has come. Each resume nests a C call of LuaJIT's that no
+-- Lua stack bounds (every coroutine has its own): it goes through
+-- core.nest, which counts the levels against the run's bound, and so does
+-- every call of a function coroutine.wrap made; table.sort asks the C
+-- stack bound first (its comparator may sort).
+local resume, wrap, sort = coroutine.resume, coroutine.wrap, table.sort
+local nest, cstack_check = core.nest, core.cstack_check
 local function safe_resume(co, ...)
-    if type(co) == "thread" and core.is_task(co) then
+    if type(co) ~= "thread" then
+        error("bad argument #1 to 'resume' (coroutine expected, got " .. type(co) .. ")", 2)
+    end
+    if core.is_task(co) then
         error("coroutine.resume: that coroutine is a handler's task; only the runtime resumes it", 2)
     end
-    return resume(co, ...)
+    return nest(resume, co, ...)
+end
+
+local function safe_wrap(f)
+    local w = wrap(f)
+    return function(...)
+        return nest(w, ...)
+    end
+end
+
+local function safe_sort(t, cmp)
+    cstack_check()
+    sort(t, cmp)
 end
 
 -- -- Capabilities (scripts.allow) -----------------------------------------------------
@@ -205,10 +225,10 @@ function M.environment(path, conf_path, allow_list, opts)
     local env = {}
     for _, k in ipairs(M.allow.base) do env[k] = _G[k] end
     env.string = library("string", M.allow.string, string, lstring)
-    env.table = library("table", M.allow.table, table, { concat = lstring.concat })
+    env.table = library("table", M.allow.table, table, { concat = lstring.concat, sort = safe_sort })
     env.math = library("math", M.allow.math, math)
     env.bit = library("bit", M.allow.bit, bit)
-    env.coroutine = library("coroutine", M.allow.coroutine, coroutine, { resume = safe_resume })
+    env.coroutine = library("coroutine", M.allow.coroutine, coroutine, { resume = safe_resume, wrap = safe_wrap })
     env.os = library("os", M.allow.os, os)
     env._G = env
     env.getmetatable = function(v)       -- no way to the string metatable, or a userdata's
