@@ -96,9 +96,16 @@ static void budget_stop(lua_State *L, const char *fmt, ...)
     luaL_error(L, "%s", budget.msg);
 }
 
-static int over_time(void)
+/* The run has run out of time: its budget, or the watchdog interrupted it
+ * (past the budget, or because a signal asked the process to stop). */
+static void check_time(lua_State *L)
 {
-    return budget.budget_ns && (rt_watchdog_interrupted() || uv_hrtime() - budget.run.start_ns > budget.budget_ns);
+    int stop;
+    if (!budget.budget_ns) return;
+    if (rt_watchdog_interrupted() && (stop = rt_watchdog_stopping()) != 0)
+        budget_stop(L, "script stopped: signal %d asked the process to stop", stop);
+    if (rt_watchdog_interrupted() || uv_hrtime() - budget.run.start_ns > budget.budget_ns)
+        budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
 }
 
 static void budget_hook(lua_State *L, lua_Debug *ar)
@@ -111,8 +118,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     r->instr += budget.step;
     if (budget.instr > 0 && r->instr > budget.instr)
         budget_stop(L, "script budget exceeded: more than %.0f instructions in one run", budget.instr);
-    if (over_time())
-        budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
+    check_time(L);
     deep = cstack_used();
     if (deep > budget.cstack_max) cstack_overflow(L);
     if (deep > budget.cstack_max / 2 && budget.step == RT_BUDGET_HOOK_STEP) {
@@ -139,7 +145,7 @@ void rt_budget_check(lua_State *L)
 {
     if (!budget.run.active) return;
     if (budget.run.stopped) luaL_error(L, "%s", budget.msg);
-    if (over_time()) budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
+    check_time(L);
     if (cstack_used() > budget.cstack_max) cstack_overflow(L);
 }
 
