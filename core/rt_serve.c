@@ -129,7 +129,7 @@ static void on_turn(net_t *n, void *ud)
 }
 
 /* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
- * loop running. Returns 0 or a libuv error. */
+ * loop running; SIGPIPE is ignored. Returns 0 or a libuv error. */
 static int signals_open(void)
 {
     static const struct { uv_signal_t *h; uv_signal_cb cb; int signum; } table[] = {
@@ -150,6 +150,9 @@ static int signals_open(void)
         }
         uv_unref((uv_handle_t *)table[i].h);
     }
+    /* a peer that closed while we write is an EPIPE for its session, not
+     * the end of the process */
+    signal(SIGPIPE, SIG_IGN);
     rt_watchdog_stop(0);
     if ((rc = chain_stop_signal(SIGINT, &sig.uv_int)) != 0 || (rc = chain_stop_signal(SIGTERM, &sig.uv_term)) != 0)
         log_msg(LOG_WARN, 0, "a stop signal will wait for the script run under way (sigaction: %s)", strerror(rc));
