@@ -9,7 +9,9 @@
 -- Modules come from `require`, which hands out read-only views of the
 -- smpp modules meant for scripts, without the functions that would give a
 -- way back out (loading code, reading or writing files, the runtime's
--- internals). scripts.allow = { "io", "os", "debug", "files", "ffi" } opts
+-- internals); read-only all the way down, so that no table the runtime
+-- reads can be changed by a script, and the script's configuration is a
+-- copy of the runtime's. scripts.allow = { "io", "os", "debug", "files", "ffi" } opts
 -- in to more, one capability at a time: each one can break the containment
 -- (README, "Reliability and security").
 --
