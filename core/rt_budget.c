@@ -40,6 +40,8 @@ static struct {
     size_t          gc_mark;        /* heap in use after the last full collection (or less, since) */
     uint64_t        gc_next_ns;     /* no full collection that would free little before this */
     uint64_t        gc_log_ns;      /* the last "stays at its ceiling" line */
+    int             gc_due;         /* heap_collect(gc_live) before the next run */
+    size_t          gc_live;
     uint64_t        stops;
     char            msg[160];       /* why the run in progress was stopped */
 } budget;
@@ -147,24 +149,26 @@ static size_t heap_gc(lua_State *L, uint64_t *took)
     return before > after ? before - after : 0;
 }
 
-/* After a run stopped at the ceiling (what it allocated is garbage now),
- * or one of the runtime's own that left the heap above it: a full
- * collection gives the next run its room back, when it is worth it (an
- * eighth of the ceiling more than `live`, what is believed to be in use)
- * or the last one here freed something (a sixty-fourth of the ceiling);
- * else not before RT_BUDGET_GC_PACE times what the last one took. A heap
- * that cannot get back below the ceiling (what scripts keep fills it)
- * then spends at most about 1/RT_BUDGET_GC_PACE of the loop's time in
- * full collections, not one per run. */
+/* Collect garbage for a run of script code past the ceiling, or before
+ * the run after one stopped there: a full collection when it is worth it
+ * (an eighth of the ceiling more than `live`, what is believed to be in
+ * use) or the last one paid off (it freed a byte for every 4 ns it took:
+ * garbage, not what scripts keep, filled the heap), else not before
+ * RT_BUDGET_GC_PACE times what the last one took. A heap that scripts
+ * keep at the ceiling, where a full collection takes long and frees
+ * little, then spends at most about 1/RT_BUDGET_GC_PACE of the loop's time
+ * in full collections, not one per run; the log says so now and then. */
 static void heap_collect(lua_State *L, size_t live)
 {
     uint64_t took, now;
+    size_t freed;
     if (rt_heap_used() < live + budget.memory / 8 && uv_hrtime() < budget.gc_next_ns) return;
-    if (heap_gc(L, &took) >= budget.memory / 64) {
+    freed = heap_gc(L, &took);
+    now = uv_hrtime();
+    if ((uint64_t)freed * 4 >= took) {
         budget.gc_next_ns = 0;
         return;
     }
-    now = uv_hrtime();
     budget.gc_next_ns = now + RT_BUDGET_GC_PACE * took;
     if (budget.gc_mark > budget.memory - budget.memory / 16
         && (!budget.gc_log_ns || now - budget.gc_log_ns > RT_BUDGET_GC_LOG_MS * MS)) {
@@ -199,9 +203,7 @@ static void check_heap(lua_State *L)
     used = rt_heap_used();
     if (used < budget.gc_mark) budget.gc_mark = used;
     if (used > budget.memory) {
-        /* in a run, only when worth it: what the run holds is not garbage yet */
-        uint64_t took;
-        if (used >= budget.gc_mark + budget.memory / 8) heap_gc(L, &took);
+        heap_collect(L, budget.gc_mark);
         if (rt_heap_used() > budget.memory) {
             budget.run.heap_stopped = 1;
             rt_heap_refuse();
@@ -257,7 +259,12 @@ void rt_budget_check(lua_State *L)
 
 void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reserve, rt_budget_run_t *saved)
 {
-    size_t used = budget.memory ? rt_heap_used() : 0;
+    size_t used;
+    if (budget.gc_due && budget.depth == 0) {
+        budget.gc_due = 0;
+        heap_collect(L, budget.gc_live);
+    }
+    used = budget.memory ? rt_heap_used() : 0;
     *saved = budget.run;
     budget.run.active = 1;
     budget.run.stopped = 0;
@@ -286,11 +293,19 @@ void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved)
     if (--budget.depth == 0) rt_watchdog_end();
     budget.deep = budget.near = budget.check_now = 0;
     arm_hook(L);
-    /* a run stopped at the ceiling (what it allocated is garbage now: in
-     * use is at most what was there when it started), or the runtime's
-     * own code in the reserve: room for the next run */
-    if (budget.memory && heap_stopped) heap_collect(L, start < budget.gc_mark ? start : budget.gc_mark);
-    else if (budget.memory && rt_heap_used() > budget.memory) heap_collect(L, budget.gc_mark);
+    /* a run stopped at the ceiling (what it allocated is garbage once its
+     * task is released: in use is at most what was there when it
+     * started), or the runtime's own code in the reserve: room for the
+     * next run, collected as it starts (the task that failed still holds
+     * its stack now) */
+    if (budget.memory && heap_stopped) {
+        size_t live = start < budget.gc_mark ? start : budget.gc_mark;
+        budget.gc_live = budget.gc_due && budget.gc_live < live ? budget.gc_live : live;
+        budget.gc_due = 1;
+    } else if (budget.memory && rt_heap_used() > budget.memory && !budget.gc_due) {
+        budget.gc_live = budget.gc_mark;
+        budget.gc_due = 1;
+    }
 }
 
 int rt_budget_reserve(lua_State *L, int on)

@@ -83,8 +83,8 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
 
 /* The run ends: the saved one continues. After a run stopped at the
  * ceiling, or one of the runtime's that left the heap above it, garbage is
- * collected for the next (unless a full collection was recent and would
- * free little). */
+ * collected as the next run starts (its task released by then; unless a
+ * full collection was recent and would free little). */
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved);
 
 /* The run in progress is the runtime's own code from now on (on = 1) or
