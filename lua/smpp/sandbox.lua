@@ -117,8 +117,9 @@ end
 -- class of every session; smpp.codec; config.schema, which validates a
 -- reload). Deep: a table read through a view comes out as a view of its
 -- own, one per table and environment (smpp.status == smpp.status holds).
--- A table with no table among its values and no metatable is read through
--- __index = itself, as fast as the table and live; the others through a
+-- A table below a module with no table among its values and no metatable
+-- when its view is made (smpp.status) is read through __index = itself,
+-- as fast as the table and live; modules and the other tables through a
 -- function that wraps what it reads. Functions come out as they are: what
 -- they return is the script's own, except the shared tables of the
 -- functions an allow-list entry names under `results`, which come out as
@@ -167,8 +168,8 @@ end
 -- `writable` one the module's own table (shared with the script on
 -- purpose); these live in `own`, under the view, so that the view itself
 -- stays empty and every assignment to it is refused. The rest is read
--- from the module, deep (above). With `only`, `own` holds those fields
--- and nothing else is there.
+-- from the module, deep (above), whatever the module holds by then. With
+-- `only`, `own` holds those fields and nothing else is there.
 local function view(name, mod, spec, ctx)
     local own = {}
     local function refuse(k)
@@ -200,9 +201,7 @@ local function view(name, mod, spec, ctx)
         below = function(_, k)
             error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
         end
-    elseif flat(mod) then
-        below = mod
-    else
+    else                                -- never flat: a module may store a table in itself later
         below = function(_, k)
             local x = mod[k]
             if type(x) == "table" then return readonly(ctx, x, name .. "." .. tostring(k)) end
