@@ -53,8 +53,10 @@ static void on_stop_signal(int signum, siginfo_t *info, void *uctx)
  * an errno value. */
 static int chain_stop_signal(int signum, struct sigaction *uv)
 {
-    struct sigaction sa;
-    if (sigaction(signum, NULL, uv) != 0) return errno;
+    struct sigaction sa, now;
+    if (sigaction(signum, NULL, &now) != 0) return errno;
+    if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_stop_signal) return 0;   /* chained already */
+    *uv = now;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_stop_signal;
     sa.sa_flags = SA_SIGINFO | (uv->sa_flags & SA_RESTART);
