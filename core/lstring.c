@@ -508,10 +508,12 @@ static void gsub_value(pat_t *m, gsub_out_t *o, const char *s, const char *e)
         gsub_string(m, o, s, e);
         return;
     case LUA_TFUNCTION:
+        if (limits.check) limits.check(L);     /* the callback may nest: ask before each */
         lua_pushvalue(L, 3);
         lua_call(L, pat_push_all(m, s, e), 1);
         break;
-    default:                            /* a table */
+    default:                            /* a table, whose __index may nest */
+        if (limits.check) limits.check(L);
         pat_push_one(m, 0, s, e);
         lua_gettable(L, 3);
         break;
@@ -584,28 +586,31 @@ static void check_size(lua_State *L, const char *fn, double bytes)
         luaL_error(L, "%s: the result would be %.0f bytes, more than a Lua string holds", fn, bytes);
 }
 
-/* string.rep(s, n [, sep]) */
+/* string.rep(s, n [, sep]): the result is written once, in a block of its
+ * size (a luaL_Buffer of one-byte pieces made twenty times the result in
+ * intermediate strings, and ten milliseconds for a MiB): one unit (s, sep),
+ * then the part written so far copied after itself until it is whole. */
 static int l_rep(lua_State *L)
 {
-    size_t len, seplen = 0, i;
+    size_t len, seplen = 0, unit, total, done;
     const char *s = luaL_checklstring(L, 1, &len);
     double want = luaL_checknumber(L, 2);
     const char *sep = luaL_optlstring(L, 3, NULL, &seplen);
-    luaL_Buffer b;
-    size_t n;
+    char *out;
     want = want >= 0 ? floor(want) : 0;    /* a count, truncated as LuaJIT does */
     if (!(want >= 1) || (len == 0 && seplen == 0)) {
         lua_pushliteral(L, "");
         return 1;
     }
     check_size(L, "string.rep", (double)len * want + (double)seplen * (want - 1));
-    n = (size_t)want;
-    luaL_buffinit(L, &b);
-    for (i = 0; i < n; i++) {
-        if (i > 0 && seplen) luaL_addlstring(&b, sep, seplen);
-        luaL_addlstring(&b, s, len);
-    }
-    luaL_pushresult(&b);
+    unit = len + seplen;
+    total = unit * ((size_t)want - 1) + len;   /* the last s has no sep after it */
+    out = lua_newuserdata(L, total > unit ? total : unit);
+    memcpy(out, s, len);
+    if (seplen) memcpy(out + len, sep, seplen);
+    for (done = unit < total ? unit : total; done < total; done += done < total - done ? done : total - done)
+        memcpy(out + done, out, done < total - done ? done : total - done);
+    lua_pushlstring(L, out, total);
     return 1;
 }
 

@@ -20,8 +20,10 @@
  * two budget checks: a check costs about one clock read. */
 #define LSTRING_CHECK_STEPS 4096
 
-/* Called every LSTRING_CHECK_STEPS steps with the state of the call; raises
- * a Lua error to stop it, or returns to let it go on. */
+/* Called every LSTRING_CHECK_STEPS steps, and before each call gsub makes
+ * back into Lua (a replacement function, a table's __index: a script can
+ * nest them without bound), with the state of the call; raises a Lua error
+ * to stop it, or returns to let it go on. */
 typedef void (*lstring_check_fn)(lua_State *L);
 
 /* The bound of string.rep, table.concat and gsub results in bytes (0: no

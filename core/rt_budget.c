@@ -1,9 +1,12 @@
 /* rt_budget.c -- the script budget of every run, the hook that enforces
- * it, the heap ceiling's pacing, and the Lua functions that set them (see
+ * it, the bound on the C stack a run may use, the heap ceiling and its
+ * garbage collection, and the Lua functions that set them (see
  * rt_budget.h).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include <uv.h>
 
@@ -15,6 +18,7 @@
 #include "rt_watchdog.h"
 
 #define MIB ((size_t)1 << 20)
+#define MS  1000000ull
 
 static struct {
     double          instr;          /* per run; 0 = no limit */
@@ -23,22 +27,44 @@ static struct {
     double          soft_memory_kb; /* the ceiling checked by the hook (no hard allocator) */
     size_t          memory;         /* the ceiling in bytes (0: none) */
     int             hooked;
+    int             step;           /* the hook's count now */
+    int             deep;           /* the run in progress uses half its C stack */
+    int             near;           /* the heap is past 3/4 of the ceiling in a run of script code */
+    int             check_now;      /* a run of script code allocated past the ceiling */
+    uintptr_t       cstack_base;    /* the C stack where the outermost run started */
+    size_t          cstack_max;     /* what a run may use below it */
+    lua_State      *L;              /* the state (for the hook, from the allocator) */
+    int             nest;           /* core.nest levels in progress */
     rt_budget_run_t run;            /* the run in progress */
     int             depth;          /* runs nested */
-    size_t          gc_mark;        /* heap in use after the last collection we forced */
+    size_t          gc_mark;        /* heap in use after the last full collection (or less, since) */
+    uint64_t        gc_next_ns;     /* no full collection that would free little before this */
+    uint64_t        gc_log_ns;      /* the last "stays at its ceiling" line */
+    int             gc_due;         /* heap_collect(gc_live) before the next run */
+    size_t          gc_live;
     uint64_t        stops;
     char            msg[160];       /* why the run in progress was stopped */
 } budget;
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
 
-/* -- Stopping a run ------------------------------------------------------------ */
+/* -- The hook's step --------------------------------------------------------------- */
 
-/* Count 1 while the run in progress is stopped, else every HOOK_STEP. */
-static void arm_hook(lua_State *L, int stopped)
+/* Count 1 while the run in progress is stopped (or its heap must be looked
+ * at now), DEEP_STEP once it uses half its C stack or the heap is near the
+ * ceiling (so that what grows fast is caught soon after it passes the
+ * bound), else HOOK_STEP. Set again only when it changes: lua_sethook
+ * aborts a trace being recorded. */
+static void arm_hook(lua_State *L)
 {
-    if (budget.hooked) lua_sethook(L, budget_hook, LUA_MASKCOUNT, stopped ? 1 : RT_BUDGET_HOOK_STEP);
+    int step = budget.run.stopped || budget.check_now ? 1
+             : budget.deep || budget.near ? RT_BUDGET_DEEP_STEP : RT_BUDGET_HOOK_STEP;
+    if (step == budget.step) return;
+    budget.step = step;
+    if (budget.hooked) lua_sethook(L, budget_hook, LUA_MASKCOUNT, step);
 }
+
+/* -- Stopping a run ------------------------------------------------------------ */
 
 /* The run has spent its budget: from now on every instruction of it, in
  * whatever coroutine and under whatever pcall, raises this error again. */
@@ -51,15 +77,151 @@ static void budget_stop(lua_State *L, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(budget.msg, sizeof budget.msg, fmt, ap);
         va_end(ap);
-        arm_hook(L, 1);
+        arm_hook(L);
     }
     luaL_error(L, "%s", budget.msg);
 }
 
-static int over_time(void)
+/* The run has run out of time: its budget, or the watchdog interrupted it
+ * (past the budget, or because a signal asked the process to stop). */
+static void check_time(lua_State *L)
 {
-    return budget.budget_ns && (rt_watchdog_interrupted() || uv_hrtime() - budget.run.start_ns > budget.budget_ns);
+    int stop;
+    if (!budget.budget_ns) return;
+    if (rt_watchdog_interrupted() && (stop = rt_watchdog_stopping()) != 0)
+        budget_stop(L, "script stopped: signal %d asked the process to stop", stop);
+    if (rt_watchdog_interrupted() || uv_hrtime() - budget.run.start_ns > budget.budget_ns)
+        budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
 }
+
+/* -- The C stack ---------------------------------------------------------------- */
+
+/* The bytes of C stack the run in progress uses now (0 outside runs). The
+ * stack grows down on every platform smppgw builds for; the frame address
+ * is the real stack even where a sanitizer moves locals elsewhere. */
+static size_t cstack_used(void)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return budget.run.active && budget.cstack_max && budget.cstack_base > here ? budget.cstack_base - here : 0;
+}
+
+/* A Lua error, not a budget stop: the nesting unwinds, and a pcall below
+ * it may go on. */
+static void cstack_overflow(lua_State *L)
+{
+    luaL_error(L, "C stack overflow: script calls nested through coroutines, callbacks or metamethods "
+               "use more than %d KiB of C stack", (int)(budget.cstack_max >> 10));
+}
+
+/* The bound: RT_BUDGET_CSTACK, or a quarter of the stack's rlimit when
+ * that is smaller (the rest is for the loop below the run, the leaf calls
+ * above it, and the hook's step). */
+static size_t cstack_bound(void)
+{
+    struct rlimit rl;
+    size_t max = RT_BUDGET_CSTACK;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < max)
+        max = (size_t)(rl.rlim_cur / 4);
+    return max;
+}
+
+static void check_cstack(lua_State *L)
+{
+    size_t used = cstack_used();
+    if (used > budget.cstack_max) cstack_overflow(L);
+    if (used > budget.cstack_max / 2 && !budget.deep) {
+        budget.deep = 1;
+        arm_hook(L);
+    }
+}
+
+/* -- The heap ceiling ------------------------------------------------------------- */
+
+/* A full collection; returns the bytes it freed, sets gc_mark and *took
+ * (nanoseconds). */
+static size_t heap_gc(lua_State *L, uint64_t *took)
+{
+    uint64_t t0 = uv_hrtime();
+    size_t before = rt_heap_used(), after;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    *took = uv_hrtime() - t0;
+    budget.gc_mark = after = rt_heap_used();
+    return before > after ? before - after : 0;
+}
+
+/* Collect garbage for a run of script code past the ceiling, or before
+ * the run after one stopped there: a full collection when it is worth it
+ * (an eighth of the ceiling more than `live`, what is believed to be in
+ * use) or the last one paid off (it freed a byte for every 4 ns it took:
+ * garbage, not what scripts keep, filled the heap), else not before
+ * RT_BUDGET_GC_PACE times what the last one took. A heap that scripts
+ * keep at the ceiling, where a full collection takes long and frees
+ * little, then spends at most about 1/RT_BUDGET_GC_PACE of the loop's time
+ * in full collections, not one per run; the log says so now and then. */
+static void heap_collect(lua_State *L, size_t live)
+{
+    uint64_t took, now;
+    size_t freed;
+    if (rt_heap_used() < live + budget.memory / 8 && uv_hrtime() < budget.gc_next_ns) return;
+    freed = heap_gc(L, &took);
+    now = uv_hrtime();
+    if ((uint64_t)freed * 4 >= took) {
+        budget.gc_next_ns = 0;
+        return;
+    }
+    budget.gc_next_ns = now + RT_BUDGET_GC_PACE * took;
+    if (budget.gc_mark > budget.memory - budget.memory / 16
+        && (!budget.gc_log_ns || now - budget.gc_log_ns > RT_BUDGET_GC_LOG_MS * MS)) {
+        budget.gc_log_ns = now;
+        log_msg(LOG_WARN, 0, "the Lua heap stays at its ceiling: %.1f MiB of scripts.memory_mb (%d MiB) in use "
+                "after a full collection (%.1f ms); runs of script code that allocate are stopped until scripts "
+                "let go of what they keep", (double)budget.gc_mark / MIB, (int)(budget.memory >> 20),
+                (double)took / 1e6);
+    }
+}
+
+/* The allocator: an allocation left the heap past the ceiling. In a run
+ * of script code, the hook fires at the next instruction (check_heap).
+ * Called from inside the allocator: flags and lua_sethook only (which
+ * LuaJIT's own interpreter calls from a signal handler). */
+static void heap_over(void)
+{
+    if (!budget.run.active || budget.run.reserve || budget.run.stopped || budget.check_now || !budget.L) return;
+    budget.check_now = 1;
+    arm_hook(budget.L);
+}
+
+/* The heap, in a run of script code: past the ceiling, garbage collected
+ * when heap_collect finds it worth it, then the run is stopped if that was
+ * not enough; near it, collected early (LuaJIT starts a cycle only when
+ * the heap has doubled) and watched every DEEP_STEP instructions. */
+static void check_heap(lua_State *L)
+{
+    size_t used;
+    int near;
+    if (!budget.memory || budget.run.reserve) return;
+    used = rt_heap_used();
+    if (used < budget.gc_mark) budget.gc_mark = used;
+    if (used > budget.memory) {
+        heap_collect(L, budget.gc_mark);
+        if (rt_heap_used() > budget.memory) {
+            budget.run.heap_stopped = 1;
+            rt_heap_refuse();
+            budget_stop(L, "script memory ceiling exceeded: the Lua heap reached scripts.memory_mb (%d MiB)",
+                        (int)(budget.memory >> 20));
+        }
+    } else if (used > budget.memory / 4 * 3 && used >= budget.gc_mark + budget.memory / 8) {
+        uint64_t took;
+        heap_gc(L, &took);
+    }
+    near = rt_heap_used() > budget.memory / 4 * 3;
+    if (near != budget.near) {
+        budget.near = near;
+        arm_hook(L);
+    }
+}
+
+/* -- The hook and the checks of C functions ------------------------------------------ */
 
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
@@ -67,21 +229,17 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     if (!r->active) return;             /* not script code (start-up, the runtime's own Lua) */
     if (r->stopped) luaL_error(L, "%s", budget.msg);
-    r->instr += RT_BUDGET_HOOK_STEP;
+    r->instr += budget.step;
+    if (budget.check_now) {
+        budget.check_now = 0;
+        arm_hook(L);
+    }
     if (budget.instr > 0 && r->instr > budget.instr)
         budget_stop(L, "script budget exceeded: more than %.0f instructions in one run", budget.instr);
-    if (over_time())
-        budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
-    if (budget.memory) {
-        /* LuaJIT collects when the heap doubles: near the ceiling, collect
-         * sooner, so that garbage is not what makes an allocation fail */
-        size_t used = rt_heap_used();
-        if (used < budget.gc_mark) budget.gc_mark = used;
-        if (used > budget.memory / 4 * 3 && used > budget.gc_mark + budget.memory / 8) {
-            lua_gc(L, LUA_GCCOLLECT, 0);
-            budget.gc_mark = rt_heap_used();
-        }
-    } else if (budget.soft_memory_kb > 0 && lua_gc(L, LUA_GCCOUNT, 0) > budget.soft_memory_kb) {
+    check_time(L);
+    check_cstack(L);
+    check_heap(L);
+    if (budget.soft_memory_kb > 0 && lua_gc(L, LUA_GCCOUNT, 0) > budget.soft_memory_kb) {
         lua_gc(L, LUA_GCCOLLECT, 0);
         if (lua_gc(L, LUA_GCCOUNT, 0) > budget.soft_memory_kb)
             budget_stop(L, "script memory ceiling exceeded: Lua heap above %.0f KiB", budget.soft_memory_kb);
@@ -92,38 +250,71 @@ void rt_budget_check(lua_State *L)
 {
     if (!budget.run.active) return;
     if (budget.run.stopped) luaL_error(L, "%s", budget.msg);
-    if (over_time()) budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
+    check_time(L);
+    check_cstack(L);
+    check_heap(L);
 }
 
 /* -- Runs --------------------------------------------------------------------- */
 
-void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget_run_t *saved)
+void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reserve, rt_budget_run_t *saved)
 {
+    size_t used;
+    if (budget.gc_due && budget.depth == 0) {
+        budget.gc_due = 0;
+        heap_collect(L, budget.gc_live);
+    }
+    used = budget.memory ? rt_heap_used() : 0;
     *saved = budget.run;
     budget.run.active = 1;
     budget.run.stopped = 0;
+    budget.run.heap_stopped = 0;
+    budget.run.reserve = reserve;
     budget.run.what = what;
     budget.run.sess_id = sess_id;
     budget.run.start_ns = uv_hrtime();
     budget.run.instr = 0;
-    budget.run.heap_strict = rt_heap_strict(1);
-    budget.run.refused = rt_heap_refused();
-    if (budget.depth++ == 0) rt_watchdog_begin(what, sess_id, budget.run.start_ns);
-    if (saved->stopped) arm_hook(L, 0);
+    budget.run.heap_start = used;
+    if (budget.depth++ == 0) {
+        budget.cstack_base = (uintptr_t)__builtin_frame_address(0);
+        budget.nest = 0;
+        rt_watchdog_begin(what, sess_id, budget.run.start_ns);
+    }
+    budget.deep = budget.check_now = 0;
+    budget.near = !reserve && used > budget.memory / 4 * 3;
+    arm_hook(L);
 }
 
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved)
 {
-    int stopped = budget.run.stopped;
-    uint64_t refused = budget.run.refused;
-    rt_heap_strict(budget.run.heap_strict);
+    int heap_stopped = budget.run.heap_stopped;
+    size_t start = budget.run.heap_start;
     budget.run = *saved;
     if (--budget.depth == 0) rt_watchdog_end();
-    if (stopped != saved->stopped) arm_hook(L, saved->stopped);
-    if (rt_heap_refused() != refused) {         /* the run hit the ceiling: room for the next */
-        lua_gc(L, LUA_GCCOLLECT, 0);
-        budget.gc_mark = rt_heap_used();
+    budget.deep = budget.near = budget.check_now = 0;
+    arm_hook(L);
+    /* a run stopped at the ceiling (what it allocated is garbage once its
+     * task is released: in use is at most what was there when it
+     * started), or the runtime's own code in the reserve: room for the
+     * next run, collected as it starts (the task that failed still holds
+     * its stack now) */
+    if (budget.memory && heap_stopped) {
+        size_t live = start < budget.gc_mark ? start : budget.gc_mark;
+        budget.gc_live = budget.gc_due && budget.gc_live < live ? budget.gc_live : live;
+        budget.gc_due = 1;
+    } else if (budget.memory && rt_heap_used() > budget.memory && !budget.gc_due) {
+        budget.gc_live = budget.gc_mark;
+        budget.gc_due = 1;
     }
+}
+
+int rt_budget_reserve(lua_State *L, int on)
+{
+    int was = budget.run.reserve;
+    budget.run.reserve = on;
+    if (on) budget.near = budget.check_now = 0;
+    arm_hook(L);
+    return was;
 }
 
 uint64_t rt_budget_stops(void) { return budget.stops; }
@@ -155,9 +346,13 @@ static int l_set_limits(lua_State *L)
     budget.memory = h.hard && mb > 0 ? (size_t)(mb * MIB) : 0;
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);
+    budget.L = L;
+    rt_heap_set_over(heap_over);
     lstring_set_limits(max_string > 0 ? (size_t)max_string : 0, rt_budget_check);
+    budget.cstack_max = cstack_bound();
     budget.hooked = 1;
-    arm_hook(L, budget.run.stopped);
+    budget.step = 0;                    /* set the hook whatever it was */
+    arm_hook(L);
     if ((rc = rt_watchdog_start()) != 0)
         log_msg(LOG_WARN, 0, "no script watchdog (thread: error %d): a run that cannot be interrupted would "
                 "hang the process", rc);
@@ -173,7 +368,7 @@ static int l_budget_call(lua_State *L)
     int rc;
     snprintf(what, sizeof what, "%s", luaL_checkstring(L, 1));
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    rt_budget_enter(L, what, 0, &saved);
+    rt_budget_enter(L, what, 0, 0, &saved);
     rc = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
     rt_budget_leave(L, &saved);
     if (rc != 0) {
@@ -183,6 +378,36 @@ static int l_budget_call(lua_State *L)
     }
     lua_pushboolean(L, 1);
     lua_replace(L, 1);
+    return lua_gettop(L);
+}
+
+/* core.cstack_check(): raises "C stack overflow" when the run in progress
+ * uses more C stack than its bound (the sandbox's table.sort asks first:
+ * a comparator may sort). */
+static int l_cstack_check(lua_State *L)
+{
+    if (cstack_used() > budget.cstack_max) cstack_overflow(L);
+    return 0;
+}
+
+/* core.nest(fn, ...) -> fn(...): a call counted as one level of nesting
+ * (the sandbox's coroutine.resume and the functions of coroutine.wrap go
+ * through it: each resume is a C call of LuaJIT's that no Lua stack
+ * bounds, every coroutine having its own). Past RT_BUDGET_NEST levels, or
+ * the C stack bound, it raises instead. fn's error goes on as it came (the
+ * count is undone first), without the position LuaJIT's wrap would add at
+ * every level. */
+static int l_nest(lua_State *L)
+{
+    int rc;
+    luaL_checkany(L, 1);
+    if (cstack_used() > budget.cstack_max) cstack_overflow(L);
+    if (budget.run.active && budget.nest >= RT_BUDGET_NEST)
+        return luaL_error(L, "C stack overflow: coroutines nested more than %d deep", RT_BUDGET_NEST);
+    budget.nest++;
+    rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    budget.nest--;
+    if (rc != 0) return lua_error(L);
     return lua_gettop(L);
 }
 
@@ -212,6 +437,8 @@ static int l_heap(lua_State *L)
 const luaL_Reg rt_budget_lib[] = {
     {"set_limits", l_set_limits},
     {"budget_call", l_budget_call},
+    {"cstack_check", l_cstack_check},
+    {"nest", l_nest},
     {"heap", l_heap},
     {NULL, NULL}
 };

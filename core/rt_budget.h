@@ -17,6 +17,30 @@
  *   can stop (a C call that never checks, a finalizer, compiled code) and
  *   the process logs it and exits with status RT_WATCHDOG_EXIT, for the
  *   supervisor to restart it. Never a silent hang.
+ * - The C stack: a script can nest C calls that the Lua stack does not
+ *   bound (a coroutine resumed inside a coroutine..., each with a Lua stack
+ *   of its own) or bounds only past what the C stack holds (string.gsub's
+ *   callback calling gsub). A run may use RT_BUDGET_CSTACK bytes of C stack
+ *   below the frame where the outermost run started (a quarter of the
+ *   stack's rlimit when that is less); past it "C stack overflow" is an
+ *   ordinary Lua error that unwinds the nesting. Checked by the hook (every
+ *   RT_BUDGET_DEEP_STEP instructions once half of it is used), by
+ *   rt_budget_check (the matcher, before each gsub callback), and by the
+ *   sandbox's coroutine.resume, coroutine.wrap and table.sort. Coroutines
+ *   resumed one inside another are also counted (core.nest): at most
+ *   RT_BUDGET_NEST, as PUC Lua bounds nested C calls, since each level
+ *   costs little C stack but an error unwinding through LuaJIT's
+ *   coroutine.wrap grows its message at every level.
+ * - The heap ceiling (scripts.memory_mb, rt_heap.h): a run of script code
+ *   that allocates with the heap past it is stopped at its next
+ *   instruction ("script memory ceiling exceeded"; the allocator arms the
+ *   hook), after a full collection if one is worth it; a run that does
+ *   not allocate goes on. Near the ceiling the heap is watched every
+ *   DEEP_STEP instructions. The runtime's own runs (rt_budget_reserve) may
+ *   use the reserve above it. Full collections that free little are
+ *   paced (heap_collect): a heap that scripts keep at the ceiling spends
+ *   at most about 1/RT_BUDGET_GC_PACE of the time in them, not one per
+ *   run.
  * - No hook runs in compiled traces: script chunks are loaded with the JIT
  *   off for every function they define (lua/smpp/sandbox.lua); library code
  *   stays compiled, and LuaJIT never records a trace into a function whose
@@ -30,6 +54,11 @@
 #include <lua.h>
 
 #define RT_BUDGET_HOOK_STEP   10000     /* instructions between two hook calls */
+#define RT_BUDGET_DEEP_STEP   100       /* the same once a run uses half its C stack */
+#define RT_BUDGET_CSTACK      (1024 * 1024)  /* C stack a run may use, in bytes */
+#define RT_BUDGET_NEST        200       /* coroutines resumed one inside another */
+#define RT_BUDGET_GC_PACE     10        /* a full collection that frees little waits this many times its length */
+#define RT_BUDGET_GC_LOG_MS   10000     /* the least time between two "stays at its ceiling" lines */
 #define RT_BUDGET_MAX_MS      60000     /* the longest budget; scripts.budget_ms = 0 means it */
 
 /* A run of script code in progress. Runs nest (a session closed by a
@@ -37,24 +66,34 @@
 typedef struct rt_budget_run_s {
     int         active;
     int         stopped;        /* spent: every instruction raises */
+    int         heap_stopped;   /* stopped at the heap's ceiling */
+    int         reserve;        /* the runtime's own code: may use the heap's reserve */
     const char *what;           /* "submit_sm", "timer", "load of PATH" (static) */
     uint64_t    sess_id;        /* the session it serves, 0: none */
     uint64_t    start_ns;
     double      instr;          /* instructions counted so far */
-    int         heap_strict;    /* the heap's mode before this run */
-    uint64_t    refused;        /* refused allocations before this run */
+    size_t      heap_start;     /* the heap in use when it started */
 } rt_budget_run_t;
 
 /* A run starts in L's state (the previous one goes to *saved); `what`
- * must stay valid for the life of the process (a literal or a table's). */
-void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, rt_budget_run_t *saved);
+ * must stay valid for the life of the process (a literal or a table's).
+ * reserve: the run is the runtime's own code (the bind check, the HTTP
+ * API's own routes), which the heap's ceiling does not stop. */
+void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reserve, rt_budget_run_t *saved);
 
-/* The run ends: the saved one continues. After a run whose allocations
- * were refused, a full collection gives the next one the room back. */
+/* The run ends: the saved one continues. After a run stopped at the
+ * ceiling, or one of the runtime's that left the heap above it, garbage is
+ * collected as the next run starts (its task released by then; unless a
+ * full collection was recent and would free little). */
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved);
 
-/* For C functions that can run long: raises in L when the run in progress
- * has spent its budget (or the watchdog interrupted it); else returns. */
+/* The run in progress is the runtime's own code from now on (on = 1) or
+ * script code again (0). Returns the previous setting. */
+int rt_budget_reserve(lua_State *L, int on);
+
+/* For C functions that can run long or call back into Lua: raises in L
+ * when the run in progress has spent its budget (or the watchdog
+ * interrupted it) or uses more C stack than its bound; else returns. */
 void rt_budget_check(lua_State *L);
 
 /* Runs stopped by the budget, and interrupts raised by the watchdog. */

@@ -13,18 +13,21 @@
 static struct {
     size_t     used, peak, limit, reserve;
     uint64_t   refused;
-    int        strict;
     int        hard;
+    void     (*over)(void);            /* called at an allocation past the ceiling */
     lua_State *arena;                  /* owns the allocator that does the work */
     lua_Alloc  arena_alloc;
     void      *arena_ud;
 } heap;
 
 /* The allocator: every block of the Lua state passes here. A request
- * that would take the heap past the ceiling (or, outside scripts, past
- * ceiling + reserve) gets NULL, which LuaJIT raises as "not enough memory"
- * in the code that asked. The work is done by LuaJIT's own allocator (far
- * quicker than malloc for Lua's many small blocks). */
+ * that would take the heap past ceiling + reserve gets NULL, which LuaJIT
+ * raises as "not enough memory" in the code that asked. The ceiling itself
+ * is enforced on runs of script code by rt_budget.c, between instructions:
+ * LuaJIT's build here raises an allocation failure inside a VM instruction
+ * with a stack top it has not fixed, which can corrupt the coroutine's
+ * stack (a crash at the next collection). The work is done by LuaJIT's
+ * own allocator (far quicker than malloc for Lua's many small blocks). */
 static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     void *p;
@@ -34,12 +37,9 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         heap.used -= osize;
         return NULL;
     }
-    if (nsize > osize && heap.limit) {
-        size_t cap = heap.strict ? heap.limit : heap.limit + heap.reserve;
-        if (heap.used + (nsize - osize) > cap) {
-            heap.refused++;
-            return NULL;
-        }
+    if (nsize > osize && heap.limit && heap.used + (nsize - osize) > heap.limit + heap.reserve) {
+        heap.refused++;
+        return NULL;
     }
     p = heap.arena_alloc(heap.arena_ud, ptr, osize, nsize);
     if (!p) {
@@ -49,6 +49,7 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     heap.used = heap.used - osize + nsize;
     if (heap.used > heap.peak) heap.peak = heap.used;
+    if (nsize > osize && heap.limit && heap.used > heap.limit && heap.over) heap.over();
     return p;
 }
 
@@ -82,18 +83,15 @@ lua_State *rt_heap_newstate(void)
     return L;
 }
 
+void rt_heap_set_over(void (*fn)(void)) { heap.over = fn; }
+
 void rt_heap_set_limit(size_t limit)
 {
     heap.limit = limit;
     heap.reserve = limit / 8 > 32 * MIB ? limit / 8 : 32 * MIB;
 }
 
-int rt_heap_strict(int on)
-{
-    int was = heap.strict;
-    heap.strict = on;
-    return was;
-}
+void rt_heap_refuse(void) { heap.refused++; }
 
 size_t rt_heap_used(void) { return heap.used; }
 uint64_t rt_heap_refused(void) { return heap.refused; }

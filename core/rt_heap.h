@@ -1,15 +1,17 @@
 /* rt_heap.h -- the Lua heap of smppgw: its Lua state is created with an
- * allocator that counts every byte and refuses an allocation past a
- * ceiling (scripts.memory_mb), so a script cannot grow the process past it.
+ * allocator that counts every byte, so that a script cannot grow the
+ * process past a ceiling (scripts.memory_mb).
  *
- * Two levels: while a script runs (rt_budget.h marks its runs) the ceiling
- * is strict and an allocation past it fails in the script ("not enough
- * memory": the handler is answered ESME_RSYSERR). Outside scripts, the
- * runtime's own C code (a PDU pushed as a table, a session's table, a
- * timer) may go a reserve above it, so that a heap a script filled to the
- * ceiling cannot make the runtime fail where nothing would catch the
- * error. Past the reserve too, the error ends in lua_atpanic as a last
- * resort: a log line and exit status 1.
+ * Two levels: a run of script code that takes the heap past the ceiling
+ * is stopped ("script memory ceiling exceeded": the handler is answered
+ * ESME_RSYSERR) by rt_budget.c, at its next check (between instructions,
+ * where LuaJIT raises errors safely). The runtime's own code (a PDU pushed
+ * as a table, a session's table, the bind check, /stats) may go a reserve
+ * above it, so that a heap a script filled to the ceiling cannot make the
+ * runtime fail. Past ceiling + reserve the allocator refuses (NULL: "not
+ * enough memory" where it was asked); where no protected call is left,
+ * the error ends in lua_atpanic as a last resort: a log line and exit
+ * status 1.
  *
  * Debian's LuaJIT is a GC64 build, where lua_newstate takes a custom
  * allocator (ours counts and delegates to LuaJIT's own); where it refuses
@@ -30,8 +32,8 @@ typedef struct rt_heap_stats_s {
     size_t   used;       /* bytes the Lua state holds now */
     size_t   peak;       /* the most it held */
     size_t   limit;      /* the ceiling (0: none) */
-    size_t   reserve;    /* what the runtime may use above it outside scripts */
-    uint64_t refused;    /* allocations refused so far */
+    size_t   reserve;    /* what the runtime may use above it */
+    uint64_t refused;    /* allocations refused, and runs stopped, at the ceiling */
     int      hard;       /* 1: the state uses this allocator */
 } rt_heap_stats_t;
 
@@ -43,11 +45,15 @@ lua_State *rt_heap_newstate(void);
  * 32 MiB and an eighth of it. */
 void rt_heap_set_limit(size_t limit);
 
-/* Strict (1: a script runs, the ceiling holds) or not (0: the runtime may
- * use the reserve). Returns the previous mode. */
-int rt_heap_strict(int on);
+/* fn() is called after every allocation that leaves the heap past the
+ * ceiling (from inside the allocator: it may only set flags and the hook,
+ * lua_sethook being safe there as in a signal handler). NULL: none. */
+void rt_heap_set_over(void (*fn)(void));
 
-/* Bytes in use now; allocations refused so far. */
+/* Count a run stopped at the ceiling among the refusals. */
+void rt_heap_refuse(void);
+
+/* Bytes in use now; refusals so far. */
 size_t rt_heap_used(void);
 uint64_t rt_heap_refused(void);
 

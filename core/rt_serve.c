@@ -4,6 +4,7 @@
  * table plus the runtime's functions). Also the small helpers the rt_*.c
  * files share.
  */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 
@@ -24,14 +25,45 @@
 #include "rt_store.h"
 #include "rt_task.h"
 #include "rt_timer.h"
+#include "rt_watchdog.h"
 
 static struct {
     uv_signal_t sigint, sigterm, sighup;
     int         on;
     int         reload;     /* registry ref of the reload function (SIGHUP) */
-} sig = {{0}, {0}, {0}, 0, LUA_NOREF};
+    struct sigaction uv_int, uv_term;   /* libuv's handlers, which ours call */
+} sig = {.reload = LUA_NOREF};
 
 /* -- Signals and shutdown --------------------------------------------------------- */
+
+/* SIGINT and SIGTERM, in the signal handler itself, before libuv's (which
+ * only wakes the loop: a script running on the loop would keep the stop
+ * waiting for its budget). The watchdog then interrupts the run under way
+ * (rt_watchdog.h). Async-signal-safe: an atomic store, then libuv's
+ * handler as it was installed. */
+static void on_stop_signal(int signum, siginfo_t *info, void *uctx)
+{
+    const struct sigaction *uv = signum == SIGINT ? &sig.uv_int : &sig.uv_term;
+    rt_watchdog_stop(signum);
+    if (uv->sa_flags & SA_SIGINFO) uv->sa_sigaction(signum, info, uctx);
+    else if (uv->sa_handler != SIG_DFL && uv->sa_handler != SIG_IGN) uv->sa_handler(signum);
+}
+
+/* Put on_stop_signal in front of the handler libuv installed for signum;
+ * libuv restores the default when its signal handle closes. Returns 0 or
+ * an errno value. */
+static int chain_stop_signal(int signum, struct sigaction *uv)
+{
+    struct sigaction sa, now;
+    if (sigaction(signum, NULL, &now) != 0) return errno;
+    if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_stop_signal) return 0;   /* chained already */
+    *uv = now;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_stop_signal;
+    sa.sa_flags = SA_SIGINFO | (uv->sa_flags & SA_RESTART);
+    sigfillset(&sa.sa_mask);
+    return sigaction(signum, &sa, NULL) == 0 ? 0 : errno;
+}
 
 static void on_sighup(uv_signal_t *h, int signum)
 {
@@ -111,7 +143,7 @@ static void on_turn(net_t *n, void *ud)
 }
 
 /* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
- * loop running. Returns 0 or a libuv error. */
+ * loop running; SIGPIPE is ignored. Returns 0 or a libuv error. */
 static int signals_open(void)
 {
     static const struct { uv_signal_t *h; uv_signal_cb cb; int signum; } table[] = {
@@ -132,6 +164,12 @@ static int signals_open(void)
         }
         uv_unref((uv_handle_t *)table[i].h);
     }
+    /* a peer that closed while we write is an EPIPE for its session, not
+     * the end of the process */
+    signal(SIGPIPE, SIG_IGN);
+    rt_watchdog_stop(0);
+    if ((rc = chain_stop_signal(SIGINT, &sig.uv_int)) != 0 || (rc = chain_stop_signal(SIGTERM, &sig.uv_term)) != 0)
+        log_msg(LOG_WARN, 0, "a stop signal will wait for the script run under way (sigaction: %s)", strerror(rc));
     return 0;
 }
 

@@ -15,11 +15,12 @@
 
 static struct {
     int        map;            /* registry ref: thread -> lightuserdata task */
+    int        own;            /* registry ref: the runtime's functions (weak keys), core.heap_reserve */
     rt_task_t *pool[TASK_POOL];
     int        pooled;
     rt_task_t *live;           /* every task not in the pool */
     uint64_t   errors;
-} tasks = {LUA_NOREF, {NULL}, 0, NULL, 0};
+} tasks = {LUA_NOREF, LUA_NOREF, {NULL}, 0, NULL, 0};
 
 /* -- Life ------------------------------------------------------------------------ */
 
@@ -62,6 +63,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
     t->seq = t->cmd_id = 0;
     t->wait = NULL;
     t->orphan = 0;
+    t->reserve = 0;
     link_live(t);
     return t;
 }
@@ -129,7 +131,7 @@ static void task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
     int rc;
-    rt_budget_enter(rt.L, t->what, t->sess_id, &saved);
+    rt_budget_enter(rt.L, t->what, t->sess_id, t->reserve, &saved);
     rc = lua_resume(t->co, nargs);
     rt_budget_leave(rt.L, &saved);
     if (rc == LUA_YIELD) {
@@ -154,6 +156,13 @@ static void task_resume(rt_task_t *t, int nargs)
 
 void rt_task_start(rt_task_t *t, int nargs)
 {
+    if (tasks.own != LUA_NOREF) {         /* the runtime's own function: it may use the heap's reserve */
+        lua_rawgeti(rt.L, LUA_REGISTRYINDEX, tasks.own);
+        lua_pushvalue(rt.L, -nargs - 2);
+        lua_rawget(rt.L, -2);
+        t->reserve = lua_toboolean(rt.L, -1);
+        lua_pop(rt.L, 2);
+    }
     lua_xmove(rt.L, t->co, nargs + 1);
     task_resume(t, nargs);
 }
@@ -215,8 +224,49 @@ static int l_is_task(lua_State *L)
     return 1;
 }
 
+/* core.heap_reserve(on) -> the previous setting: the task running in L
+ * runs the runtime's own code from now on (true: the bind check, the HTTP
+ * API's own routes), which the heap's ceiling does not stop, so that a
+ * script that filled the heap leaves them working; false: script code
+ * again. core.heap_reserve(fn) -> fn: a task that runs fn does so from
+ * its start (before its first instruction, which a full heap would stop).
+ * Not for scripts (they cannot reach smpp.core). */
+static int l_heap_reserve(lua_State *L)
+{
+    int on = lua_toboolean(L, 1);
+    rt_task_t *t = NULL;
+    if (lua_isfunction(L, 1)) {
+        if (tasks.own == LUA_NOREF) {
+            lua_newtable(L);
+            lua_newtable(L);
+            lua_pushliteral(L, "k");
+            lua_setfield(L, -2, "__mode");
+            lua_setmetatable(L, -2);
+            tasks.own = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, tasks.own);
+        lua_pushvalue(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        lua_settop(L, 1);
+        return 1;
+    }
+    if (!lua_pushthread(L)) {
+        rt_registry_table(L, &tasks.map);
+        lua_pushvalue(L, -2);
+        lua_rawget(L, -2);
+        t = lua_touserdata(L, -1);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    if (t && t->co == L) t->reserve = on;
+    lua_pushboolean(L, rt_budget_reserve(L, on));
+    return 1;
+}
+
 const luaL_Reg rt_task_lib[] = {
     {"is_task", l_is_task},
+    {"heap_reserve", l_heap_reserve},
     {NULL, NULL}
 };
 

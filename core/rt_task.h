@@ -45,6 +45,7 @@ struct rt_task_s {
     uint32_t    seq, cmd_id;/* the owner's (the SMPP request it answers) */
     const char *wait;       /* the registered wait ("send", "sleep"...), or NULL */
     int         orphan;     /* its function ended while a wait was registered */
+    int         reserve;    /* runs the runtime's own code (core.heap_reserve) */
     rt_task_t  *next, *prev;/* every task not in the pool */
 };
 

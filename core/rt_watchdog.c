@@ -2,10 +2,11 @@
  *
  * Shared with the thread, through atomics only: `seq` (odd while a run is
  * on; the loop thread bumps it at each begin and end), the run's start,
- * session and name, the limits, and `interrupted` (the seq of the run the
- * watchdog interrupted). The thread reads a run's fields after an acquire
- * load of seq and checks seq again before acting, so it never acts on a
- * run that has ended.
+ * session and name, the limits, `interrupted` (the seq of the run the
+ * watchdog interrupted) and `stop` (the signal that asked the process to
+ * stop, set by a signal handler). The thread reads a run's fields after an
+ * acquire load of seq and checks seq again before acting, so it never acts
+ * on a run that has ended.
  */
 #include <pthread.h>
 #include <time.h>
@@ -27,41 +28,66 @@ static struct {
     uint64_t   budget_ns, hard_ns;
     uint64_t   interrupted;            /* the seq it interrupted */
     uint64_t   interrupts;
+    int        stop;                   /* the stop signal, 0 while none came */
 } wd;
 
 /* -- The thread ----------------------------------------------------------------- */
 
 /* The run has passed the hard limit: it holds the loop and nothing stops
  * it. One line, then exit without running anything of the stuck process. */
-static void watchdog_exit(uint64_t seq, uint64_t ms)
+static void watchdog_exit(uint64_t seq, uint64_t ms, int stop)
 {
     const char *what = LOAD(wd.what);
     uint64_t sess = LOAD(wd.sess_id);
     if (LOAD(wd.seq) != seq) return;        /* it ended meanwhile */
-    log_msg(LOG_ERROR, sess, "script %s has run %llu ms and cannot be interrupted: exiting so the supervisor "
-            "restarts it", what, (unsigned long long)ms);
+    if (stop)
+        log_msg(LOG_ERROR, sess, "script %s has run %llu ms, still runs after signal %d asked the process to "
+                "stop, and cannot be interrupted: exiting", what, (unsigned long long)ms, stop);
+    else
+        log_msg(LOG_ERROR, sess, "script %s has run %llu ms and cannot be interrupted: exiting so the supervisor "
+                "restarts it", what, (unsigned long long)ms);
     _exit(RT_WATCHDOG_EXIT);
+}
+
+/* After a stop signal a run may last RT_WATCHDOG_STOP_MS from the later of
+ * its start and the moment the watchdog saw the signal (a run under way
+ * then is interrupted at once), and the hard limit is RT_WATCHDOG_STOP_GRACE_MS
+ * past that. */
+static void watchdog_limits(uint64_t start, uint64_t stop_seen, uint64_t *budget, uint64_t *hard)
+{
+    const uint64_t ms = 1000000ull;
+    uint64_t from = start > stop_seen ? start : stop_seen;
+    uint64_t run = start < stop_seen ? 0 : RT_WATCHDOG_STOP_MS * ms;
+    if (from - start + run < *budget) *budget = from - start + run;
+    if (!*hard || from - start + run + RT_WATCHDOG_STOP_GRACE_MS * ms < *hard)
+        *hard = from - start + run + RT_WATCHDOG_STOP_GRACE_MS * ms;
 }
 
 static void *watchdog_main(void *arg)
 {
     const struct timespec tick = {0, RT_WATCHDOG_TICK_MS * 1000000L};
+    uint64_t stop_seen = 0;
     (void)arg;
     for (;;) {
         uint64_t seq, start, now, budget, hard;
+        int stop;
         nanosleep(&tick, NULL);
+        now = uv_hrtime();
+        stop = LOAD(wd.stop);
+        if (!stop) stop_seen = 0;
+        else if (!stop_seen) stop_seen = now;
         seq = LOAD(wd.seq);
         if (!(seq & 1)) continue;           /* no run */
         start = LOAD(wd.start_ns);
         budget = LOAD(wd.budget_ns);
         hard = LOAD(wd.hard_ns);
-        now = uv_hrtime();
         if (!budget || now < start) continue;
-        if (now - start > budget && LOAD(wd.interrupted) != seq && LOAD(wd.seq) == seq) {
+        if (stop) watchdog_limits(start, stop_seen, &budget, &hard);
+        if (now - start >= budget && LOAD(wd.interrupted) != seq && LOAD(wd.seq) == seq) {
             STORE(wd.interrupted, seq);
             __atomic_add_fetch(&wd.interrupts, 1, __ATOMIC_RELAXED);
         }
-        if (hard && now - start > hard) watchdog_exit(seq, (now - start) / 1000000);
+        if (hard && now - start > hard) watchdog_exit(seq, (now - start) / 1000000, stop);
     }
     return NULL;
 }
@@ -108,3 +134,12 @@ int rt_watchdog_interrupted(void)
 }
 
 uint64_t rt_watchdog_interrupts(void) { return LOAD(wd.interrupts); }
+
+/* -- Stop signals ---------------------------------------------------------------- */
+
+void rt_watchdog_stop(int signum)
+{
+    STORE(wd.stop, signum);                 /* an atomic store: async-signal-safe */
+}
+
+int rt_watchdog_stopping(void) { return LOAD(wd.stop); }

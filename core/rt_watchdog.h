@@ -6,7 +6,14 @@
  * the watchdog wakes every RT_WATCHDOG_TICK_MS. Past the budget it raises
  * the interrupt flag (rt_budget.c's hook and checks read it); past the
  * hard limit it writes one log line naming the run and exits the process
- * with RT_WATCHDOG_EXIT. Nothing else is shared with the thread.
+ * with RT_WATCHDOG_EXIT.
+ *
+ * A stop signal (SIGINT, SIGTERM) reaches it through rt_watchdog_stop,
+ * which the signal handler calls before libuv's own: the run under way is
+ * interrupted at the next tick instead of after its budget, a run that
+ * starts during the shutdown may last RT_WATCHDOG_STOP_MS, and the hard
+ * limit becomes RT_WATCHDOG_STOP_GRACE_MS past those. Nothing else is
+ * shared with the thread.
  */
 #ifndef SMPPGW_RT_WATCHDOG_H
 #define SMPPGW_RT_WATCHDOG_H
@@ -15,6 +22,8 @@
 
 #define RT_WATCHDOG_TICK_MS 20
 #define RT_WATCHDOG_EXIT    3       /* exit status when a run cannot be stopped */
+#define RT_WATCHDOG_STOP_MS 250     /* a run's budget once the process is stopping */
+#define RT_WATCHDOG_STOP_GRACE_MS 1000  /* then the hard limit */
 
 /* Start the thread (once; later calls do nothing). Returns 0, or an errno
  * value when the thread cannot be created (then runs are not watched). */
@@ -33,5 +42,12 @@ int rt_watchdog_interrupted(void);
 
 /* Interrupts raised so far. */
 uint64_t rt_watchdog_interrupts(void);
+
+/* A signal asked the process to stop (signum; 0 takes the request back,
+ * for a new serve). Async-signal-safe: an atomic store. */
+void rt_watchdog_stop(int signum);
+
+/* The stop signal that came, or 0. */
+int rt_watchdog_stopping(void);
 
 #endif /* SMPPGW_RT_WATCHDOG_H */

@@ -172,22 +172,45 @@ end)
 -- -- SIGTERM while a script loops ------------------------------------------------------
 
 describe("#integration SIGTERM while a script loops", function()
-    it("stops a handler that loops and exits 0", function()
+    -- The budget is the longest there is (60 s): the signal, not the
+    -- budget, must end the run, within about a second.
+    for _, case in ipairs { "loop", "coroutine.wrap", "pcall", "find", "gsub callback" } do
+        it("interrupts a handler in " .. case .. " at once and exits 0", function()
+            local srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
+                .. ", scripts = { budget_ms = 0 } }", script = RUNAWAYS }
+            local c = bound(srv)
+            c:send(wire.submit_sm(c:next_seq(), { short_message = case }))
+            wait.wait_until(function() return false end, 0.2)   -- the handler is running now
+            local t0 = wire.gettime()
+            srv:signal("TERM")
+            -- the handler's answer at once, then the unbind of the shutdown
+            local r = assert(c:expect(function(p) return p.id == wire.RESP + wire.id.submit_sm end, 10))
+            assert.equal(RSYSERR, r.status)
+            assert.is_true(wire.gettime() - t0 < scaled(1), "answered after " .. wire.gettime() - t0 .. " s")
+            local u = assert(c:expect(function(p) return p.id == wire.id.unbind end, 10))
+            c:send(wire.pdu(wire.RESP + wire.id.unbind, u.seq))
+            assert.truthy(srv:wait_exit(scaled(3)), srv:log_text())
+            assert.equal(0, srv:exit_code())
+            assert.is_true(wire.gettime() - t0 < scaled(1.5), "exited after " .. wire.gettime() - t0 .. " s")
+            assert.truthy(srv:log_text():find("script stopped: signal 15 asked the process to stop", 1, true))
+        end)
+    end
+
+    it("ends a run nothing can interrupt a second after the signal: a log line, exit status 3", function()
+        -- a loop the JIT compiled (scripts.jit): no hook runs in it
         local srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
-            .. ", scripts = { budget_ms = 1000 } }", script = RUNAWAYS }
+            .. ", scripts = { budget_ms = 0, jit = true } }",
+            script = "return { submit_sm = function() while true do end end }" }
         local c = bound(srv)
         c:send(wire.submit_sm(c:next_seq(), { short_message = "loop" }))
-        wait.wait_until(function() return false end, 0.2)   -- the handler is running now
+        wait.wait_until(function() return false end, 0.2)
         local t0 = wire.gettime()
         srv:signal("TERM")
-        -- stopped after its budget: the handler's answer, then the unbind of the shutdown
-        local r = assert(c:expect(function(p) return p.id == wire.RESP + wire.id.submit_sm end, 10))
-        assert.equal(RSYSERR, r.status)
-        local u = assert(c:expect(function(p) return p.id == wire.id.unbind end, 10))
-        c:send(wire.pdu(wire.RESP + wire.id.unbind, u.seq))
-        assert.truthy(srv:wait_exit(scaled(1 + 3)), srv:log_text())
-        assert.equal(0, srv:exit_code())
-        assert.is_true(wire.gettime() - t0 < scaled(1 + 3))
+        assert.equal(3, srv:wait_exit(scaled(5)), srv:log_text())
+        local took = wire.gettime() - t0
+        assert.is_true(took >= 0.9 and took < scaled(2), "exited after " .. took .. " s")
+        assert.truthy(srv:log_text():match("script submit_sm has run %d+ ms, still runs after signal 15 asked the "
+            .. "process to stop, and cannot be interrupted: exiting"), srv:log_text())
     end)
 
     it("stops a timer that loops again and again and exits 0", function()

@@ -142,6 +142,37 @@ describe("the script sandbox", function()
             "scripts.allow: unknown capability 'network' (known: io, os, debug, files, ffi)")
     end)
 
+    -- walk(env) -> every table, function and userdata a script of env
+    -- reaches from its globals and the modules it may require, through
+    -- fields, keys and metatables as the script's own pairs and
+    -- getmetatable see them: a list of { value, path }.
+    local function walk(env)
+        local roots = { { env, "_G" } }
+        for name in pairs(sandbox.allow.modules) do roots[#roots + 1] = { env.require(name), "require '" .. name .. "'" } end
+        local seen, queue, out = {}, {}, {}
+        local function visit(v, path)
+            if (type(v) == "table" or type(v) == "function" or type(v) == "userdata") and not seen[v] then
+                seen[v] = true
+                queue[#queue + 1] = { v, path }
+            end
+        end
+        for _, r in ipairs(roots) do visit(r[1], r[2]) end
+        while #queue > 0 do
+            local item = table.remove(queue)
+            local v, path = item[1], item[2]
+            out[#out + 1] = item
+            if type(v) == "table" then
+                local mt = env.getmetatable(v)
+                if type(mt) == "table" then visit(mt, path .. "<metatable>") end
+                for k, field in env.pairs(v) do
+                    visit(k, path .. "[key]")
+                    visit(field, path .. "." .. tostring(k))
+                end
+            end
+        end
+        return out
+    end
+
     it("hands out nothing that leads back out (every value a script can reach)", function()
         local core = require "smpp.core"
         local forbidden = {
@@ -156,38 +187,112 @@ describe("the script sandbox", function()
             [require("smpp.store").open] = "store.open", [require("smpp.router").load_json] = "router.load_json",
             [require("smpp.server").load_script] = "server.load_script", [require("cjson").new] = "cjson.new",
         }
+        -- and no table of the runtime itself: the scripts see views of them
+        for name in pairs(sandbox.allow.modules) do forbidden[require(name)] = "the module " .. name end
+        local smpp = require "smpp"
+        forbidden[smpp.status], forbidden[smpp.Session], forbidden[smpp.codec] = "smpp.status", "Session", "codec"
+        forbidden[require("smpp.config").schema] = "config.schema"
         local _, _, env = run_in("return 1")
-        local views = {}                                  -- what require hands out, by module
-        for name in pairs(sandbox.allow.modules) do views[env.require(name)] = name end
-        local seen, queue, reached = {}, {}, 0
-        local function visit(v, path)
-            if (type(v) == "table" or type(v) == "function" or type(v) == "userdata") and not seen[v] then
-                seen[v] = true
-                queue[#queue + 1] = { v, path }
+        local reached = walk(env)
+        for _, item in ipairs(reached) do
+            assert.is_nil(forbidden[item[1]], item[2] .. " is " .. tostring(forbidden[item[1]]))
+        end
+        assert.is_true(#reached > 600, "walked only " .. #reached .. " values")
+    end)
+
+    it("lets a script write nothing it reaches but its own tables", function()
+        local smpp, config = require "smpp", require "smpp.config"
+        local before = { paswd = smpp.status.ESME_RINVPASWD, sysid = smpp.status.ESME_RINVSYSID,
+                         send = smpp.Session.send, decode = smpp.codec.decode,
+                         budget = config.schema.fields.scripts.fields.budget_ms.max }
+        local _, _, env = run_in("return 1")
+        -- its own: the environment, its copies of the standard libraries,
+        -- and the gateway's counters (shared with smpp.gateway on purpose)
+        local own = { [env] = true, [env.string] = true, [env.table] = true, [env.math] = true, [env.bit] = true,
+                      [env.coroutine] = true, [env.os] = true, [require("smpp.gateway").stats] = true }
+        local writes, tables = {
+            function(t) t.__probe = 1 end,
+            function(t) env.rawset(t, "__probe", 1) end,
+            function(t) env.table.insert(t, 1) end,
+            function(t) env.table.remove(t) end,
+            function(t) env.table.sort(t) end,
+            function(t) env.setmetatable(t, {}) end,
+            function(t) for k, v in env.pairs(t) do t[k] = v break end end,      -- a field it has
+        }, 0
+        for _, item in ipairs(walk(env)) do
+            local t, path = item[1], item[2]
+            if type(t) == "table" and not own[t] then
+                tables = tables + 1
+                for i, write in ipairs(writes) do
+                    local ok = pcall(write, t)
+                    local has = rawget(t, "__probe") ~= nil or rawget(t, 1) ~= nil
+                    assert.is_false(ok and (i ~= 7 or next(t) ~= nil) or has, path .. " took write #" .. i)
+                end
             end
         end
-        visit(env, "_G")
-        for view, name in pairs(views) do visit(view, "require '" .. name .. "'") end
-        while #queue > 0 do
-            local v, path = unpack(table.remove(queue))
-            reached = reached + 1
-            assert.is_nil(forbidden[v], path .. " is " .. tostring(forbidden[v]))
-            if type(v) == "table" then
-                local mt = getmetatable(v)                 -- as a script's getmetatable sees it
-                if type(mt) == "table" then visit(mt, path .. "<metatable>") end
-                for k, field in next, v do
-                    visit(k, path .. "[key]")
-                    visit(field, path .. "." .. tostring(k))
-                end
-                if views[v] then                           -- a view: the module's fields, as read through it
-                    for k in pairs(require(views[v])) do
-                        local ok, field = pcall(function() return v[k] end)
-                        if ok then visit(field, path .. "." .. tostring(k)) end
-                    end
-                end
-            end
+        assert.is_true(tables > 100, "tried " .. tables .. " tables")
+        -- and the runtime's tables are as they were
+        assert.equal(before.paswd, smpp.status.ESME_RINVPASWD)
+        assert.equal(before.sysid, smpp.status.ESME_RINVSYSID)
+        assert.equal(before.send, smpp.Session.send)
+        assert.equal(before.decode, smpp.codec.decode)
+        assert.equal(before.budget, config.schema.fields.scripts.fields.budget_ms.max)
+    end)
+
+    it("refuses the writes found in the wild, each with a clear error", function()
+        for _, w in ipairs {
+            { "require('smpp').status.ESME_RINVPASWD = 0",
+              "smpp.status is read-only in scripts (assigning 'ESME_RINVPASWD')" },
+            { "rawset(require('smpp').status, 'ESME_RINVSYSID', 0)", "rawset: the table is read-only in scripts" },
+            { "require('smpp').Session.send = nil", "smpp.Session is read-only in scripts (assigning 'send')" },
+            { "require('smpp').codec.decode = nil", "smpp.codec is read-only in scripts (assigning 'decode')" },
+            { "require('smpp.codec').decode = nil", "module smpp.codec is read-only in scripts (assigning 'decode')" },
+            { "require('smpp.config').load = print", "module smpp.config is read-only in scripts (assigning 'load')" },
+            { "require('smpp').codec.commands[4].fields[1] = 'x'", "smpp.codec.commands.4.fields is read-only" },
+            { "require('smpp').command_info('submit_sm').id = 1", "smpp.command_info() is read-only" },
+            { "require('smpp.config').schema.fields.scripts.fields.allow = nil",
+              "smpp.config.schema.fields.scripts.fields is read-only" },
+            { "getmetatable(require('smpp.router').new { routes = {} }).match = nil",
+              "the metatable of a runtime object is read-only" },
+            { "table.insert(require('smpp').status, 1)", "table.insert: the table is read-only in scripts" },
+            { "setmetatable(require('smpp').status, nil)", "cannot change a protected metatable" },
+        } do
+            refused(w[1], w[2])
         end
-        assert.is_true(reached > 300, "walked only " .. reached .. " values")
+    end)
+
+    it("reads views as the tables they show: pairs, ipairs, next, identity", function()
+        local ok, res = run_in([[
+            local smpp = require "smpp"
+            local n, rows, named = 0, 0, 0
+            for name, v in pairs(smpp.status) do if smpp.status_name(v) then n = n + 1 end end
+            for i, c in ipairs(smpp.codec.commands) do if c.name and #c.name > 0 then rows = rows + 1 end end
+            for k, v in next, smpp.tlv do named = named + 1 end
+            assert(smpp.status == smpp.status and smpp.codec == require("smpp").codec)
+            assert(smpp.command_info("submit_sm") == smpp.command_info("submit_sm"))
+            assert(smpp.command_info("submit_sm").fields[1] ~= nil)
+            local mine = setmetatable({}, { __index = { x = 1 } })
+            getmetatable(mine).__index.x = 2             -- a script's own metatable stays its own
+            return n .. " " .. rows .. " " .. named .. " " .. mine.x
+        ]])
+        assert.is_true(ok, res)
+        local n, rows, named, x = res:match("^(%d+) (%d+) (%d+) (%d+)$")
+        assert.is_true(tonumber(n) > 50 and tonumber(rows) > 20 and tonumber(named) > 20, res)
+        assert.equal("2", x)
+    end)
+
+    it("gives the script a copy of its configuration: the runtime's stays as it was", function()
+        local dir = tmp.dir()
+        tmp.write(dir .. "/script.lua", [[
+            local conf = ...
+            conf.accounts[1].password = ""
+            conf.accounts[2] = { system_id = "intruder", password = "x" }
+            return { n = #conf.accounts }
+        ]])
+        local conf = { accounts = { { system_id = "a", password = "secret" } } }
+        local handlers = assert(sandbox.load(dir .. "/script.lua", conf, dir .. "/conf.lua"))
+        assert.equal(2, handlers.n)
+        assert.same({ { system_id = "a", password = "secret" } }, conf.accounts)
     end)
 end)
 
@@ -222,6 +327,39 @@ describe("#integration the sandbox in smppgw", function()
         local _, err, rc = check("while true do end return {}", ", scripts = { budget_ms = 200 }")
         assert.equal(1, rc)
         assert.matches("script budget exceeded: ran longer than 200 ms without waiting", err, 1, true)
+    end)
+
+    it("keeps the bind check's statuses and accounts out of a script's reach", function()
+        local srv = server.start { conf = "return { script = 'script.lua', accounts = { { system_id = "
+            .. "'smppclient1', password = 'password' } } }", script = [[
+local conf = ...
+conf.accounts[1].password = "injected"           -- the script's copy, not the runtime's
+conf.accounts[2] = { system_id = "intruder", password = "x" }
+return {
+    submit_sm = function()
+        local ok1 = pcall(function() require("smpp").status.ESME_RINVPASWD = 0 end)
+        local ok2 = pcall(rawset, require("smpp").status, "ESME_RINVSYSID", 0)
+        return 0, { message_id = tostring(ok1) .. " " .. tostring(ok2) }
+    end,
+}
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(1, { short_message = "poke" }))
+        local r = assert(c:read(5))
+        assert.equal(0, r.status)
+        assert.equal("false false", wire.first_cstr(r.body))
+        for _, b in ipairs {
+            { "smppclient1", "wrong", 0x0E },          -- ESME_RINVPASWD
+            { "smppclient1", "injected", 0x0E },
+            { "nobody", "password", 0x0F },           -- ESME_RINVSYSID
+            { "intruder", "x", 0x0F },
+            { "smppclient1", "password", 0 },
+        } do
+            local b2 = wire.connect(srv.port)
+            assert.equal(b[3], b2:bind("transceiver", b[1], b[2]).status, b[1] .. "/" .. b[2])
+            b2:close()
+        end
     end)
 
     it("leaves a handler's coroutine to the runtime: another handler cannot resume it", function()

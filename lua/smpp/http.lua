@@ -14,7 +14,8 @@ local messages = require "smpp.messages"
 
 local M = {}
 
-local routes = {}          -- { method, pattern, fn } in the order added
+local routes = {}          -- { method, pattern, fn, own } in the order added
+local loading = true       -- the routes added while this file loads are the API's own
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
 
@@ -44,11 +45,11 @@ function M.route(method, pattern, fn)
     local anchored = "^" .. pattern .. "$"
     for _, r in ipairs(routes) do
         if r.method == method and r.pattern == anchored then   -- a reloaded script's route
-            r.fn = fn
+            r.fn, r.own = fn, loading
             return
         end
     end
-    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn }
+    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, own = loading }
 end
 
 -- -- Input ---------------------------------------------------------------------------
@@ -174,6 +175,7 @@ M.route("POST", "/send", function(req)
     local d, status, why = M.check_message(req.data)
     if not d then return status, { error = why } end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
+    core.heap_reserve(false)                              -- the script's code from here on
     return send_fn(d)
 end)
 -- "Where is my message?": one message and its trace, or a list by
@@ -194,7 +196,9 @@ end)
 
 -- -- Dispatch -------------------------------------------------------------------------
 
-local function handle(method, url, body, content_type, authorization)
+-- The runtime's own code (core.heap_reserve): a script's route runs as
+-- script code.
+local handle = core.heap_reserve(function(method, url, body, content_type, authorization)
     local path, query = url:match("^([^?]*)%??(.*)$")
     local q = decode_form(query or "")
     -- the token (http.token) was checked in core/http.c before the body was read
@@ -216,6 +220,9 @@ local function handle(method, url, body, content_type, authorization)
         if caps[1] ~= nil then
             if r.method == method then
                 req.params = caps
+                -- the API's own routes may use the heap's reserve: /stats
+                -- answers even when a script filled the heap to its ceiling
+                if not r.own then core.heap_reserve(false) end
                 local status, out, ctype = r.fn(req)
                 if type(out) == "table" then return json(status, out) end
                 return status, ctype or "text/plain; charset=utf-8", out or ""
@@ -225,7 +232,7 @@ local function handle(method, url, body, content_type, authorization)
     end
     if #allowed > 0 then return err(405, method .. " not allowed here (use " .. table.concat(allowed, ", ") .. ")") end
     return err(404, "no such path: " .. path)
-end
+end)
 
 -- post(url, value) -> HTTP status | nil, err: POST value as JSON to an
 -- http://host:port/path URL (callbacks). Waits, so call it from a task.
@@ -258,4 +265,5 @@ end
 -- set_send(fn): the /send handler of a reloaded script.
 function M.set_send(fn) send_fn = fn end
 
+loading = false
 return M

@@ -65,7 +65,8 @@ function M.render(stats)
         { "smppgw_unmatched_responses_total", "unmatched", "Responses matching no outstanding request." },
         { "smppgw_script_errors_total", "script_errors", "Handler and script failures (answered ESME_RSYSERR)." },
         { "smppgw_script_budget_stops_total", "script_budget_stops", "Runs of script code stopped by the budget." },
-        { "smppgw_lua_heap_refused_total", "lua_heap_refused", "Allocations refused at the Lua heap's ceiling." },
+        { "smppgw_lua_heap_refused_total", "lua_heap_refused",
+          "Allocations refused, and script runs stopped, at the Lua heap's ceiling." },
     }
     for _, c in ipairs(counters) do
         family(c[1], "counter", c[3])

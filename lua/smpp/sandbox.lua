@@ -9,7 +9,9 @@
 -- Modules come from `require`, which hands out read-only views of the
 -- smpp modules meant for scripts, without the functions that would give a
 -- way back out (loading code, reading or writing files, the runtime's
--- internals). scripts.allow = { "io", "os", "debug", "files", "ffi" } opts
+-- internals); read-only all the way down, so that no table the runtime
+-- reads can be changed by a script, and the script's configuration is a
+-- copy of the runtime's. scripts.allow = { "io", "os", "debug", "files", "ffi" } opts
 -- in to more, one capability at a time: each one can break the containment
 -- (README, "Reliability and security").
 --
@@ -29,13 +31,17 @@ local M = {}
 -- To give them an smpp module: add it under `modules` with the fields they
 -- must not get (`hide`), or the only ones they may (`only`); a field that
 -- takes a file path is listed under `confine` (it then accepts paths inside
--- the configuration's directory only). A module absent here cannot be
--- required by scripts.
+-- the configuration's directory only); a function that returns one of the
+-- module's own tables under `results` (the script gets a read-only view);
+-- a table the script may write, shared with the module on purpose, under
+-- `writable`. Everything else is read-only, deep. A module absent here
+-- cannot be required by scripts.
 M.allow = {
-    -- base functions handed as they are (getmetatable, rawset, xpcall,
-    -- collectgarbage, print and require are the sandbox's own, below)
-    base = { "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "select",
-             "setmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION" },
+    -- base functions handed as they are (pairs, ipairs, next, getmetatable,
+    -- setmetatable, rawset, xpcall, collectgarbage, print and require are
+    -- the sandbox's own, below)
+    base = { "assert", "error", "pcall", "rawequal", "rawget", "select", "tonumber", "tostring", "type",
+             "unpack", "_VERSION" },
     string = { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "rep", "reverse",
                "sub", "upper" },
     table = { "concat", "insert", "maxn", "remove", "sort" },
@@ -46,10 +52,10 @@ M.allow = {
     coroutine = { "create", "isyieldable", "resume", "running", "status", "wrap", "yield" },
     os = { "clock", "date", "difftime", "time" },
     modules = {
-        ["smpp"] = {},
+        ["smpp"] = { results = { "command_info", "tlv_info" } },     -- rows of the codec's tables
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
-        ["smpp.gateway"] = {},
+        ["smpp.gateway"] = { writable = { "stats" } },                 -- counters the script keeps
         ["smpp.hex"] = {},
         ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
         ["smpp.json"] = {},
@@ -105,20 +111,76 @@ local function inside(path, dir)
     return true
 end
 
--- A read-only view of module `mod` as the allow-list's `spec` says. Reads
--- are as cheap as the module's own (handlers use these per message): a
--- hidden field is a function that raises when called, a confined one a
--- wrapper, both raw in the view; the rest comes through __index = mod.
--- With `only`, the view holds those fields and raises on any other.
+-- -- Read-only views -----------------------------------------------------------------
+-- Everything a script reaches through a module is read through a view: an
+-- empty table whose protected metatable reads the real table and refuses
+-- assignments, so no table the runtime reads can be changed by a script
+-- (smpp.status, whose values the bind check returns; smpp.Session, the
+-- class of every session; smpp.codec; config.schema, which validates a
+-- reload). Deep: a table read through a view comes out as a view of its
+-- own, one per table and environment (smpp.status == smpp.status holds).
+-- A table below a module with no table among its values and no metatable
+-- when its view is made (smpp.status) is read through __index = itself,
+-- as fast as the table and live; modules and the other tables through a
+-- function that wraps what it reads. Functions come out as they are: what
+-- they return is the script's own, except the shared tables of the
+-- functions an allow-list entry names under `results`, which come out as
+-- views too. pairs, ipairs and next walk a view as the table it shows;
+-- rawset, table.insert, table.remove and table.sort refuse it; #, rawget
+-- and C functions see it empty.
+
+-- Can t be read through __index = t without handing out a table?
+local function flat(t)
+    if getmetatable(t) ~= nil then return false end
+    for _, v in next, t do
+        if type(v) == "table" then return false end
+    end
+    return true
+end
+
+local function refuse_write(name)
+    return function(_, k)
+        error(string.format("%s is read-only in scripts (assigning '%s')", name, tostring(k)), 2)
+    end
+end
+
+-- readonly(ctx, t, name) -> the view of t in this environment (`name`
+-- says what it is in errors).
+local function readonly(ctx, t, name)
+    local v = ctx.views[t]
+    if v then return v end
+    local mt = { __metatable = false, __newindex = refuse_write(name) }
+    if flat(t) then
+        mt.__index = t
+    else
+        mt.__index = function(_, k)
+            local x = t[k]
+            if type(x) == "table" then return readonly(ctx, x, name .. "." .. tostring(k)) end
+            return x
+        end
+    end
+    v = setmetatable({}, mt)
+    ctx.views[t], ctx.shown[v] = v, t
+    return v
+end
+
+-- A view of module `mod` as the allow-list's `spec` says: a hidden field
+-- is a function that raises when called, a confined one a wrapper, a
+-- `results` one a wrapper that hands out its table results as views, a
+-- `writable` one the module's own table (shared with the script on
+-- purpose); these live in `own`, under the view, so that the view itself
+-- stays empty and every assignment to it is refused. The rest is read
+-- from the module, deep (above), whatever the module holds by then. With
+-- `only`, `own` holds those fields and nothing else is there.
 local function view(name, mod, spec, ctx)
-    local t = {}
+    local own = {}
     local function refuse(k)
         return function() error(string.format("%s.%s is not available to scripts", name, k), 2) end
     end
-    for _, k in ipairs(spec.hide or {}) do t[k] = refuse(k) end
+    for _, k in ipairs(spec.hide or {}) do own[k] = refuse(k) end
     for _, k in ipairs(spec.confine or {}) do
         local fn = mod[k]
-        t[k] = function(path, ...)
+        own[k] = function(path, ...)
             if not ctx.files and not inside(path, ctx.dir) then
                 error(string.format("%s.%s: %s is outside the configuration's directory %s "
                     .. "(scripts.allow \"files\" lifts this)", name, k, tostring(path), ctx.dir), 2)
@@ -126,17 +188,73 @@ local function view(name, mod, spec, ctx)
             return fn(path, ...)
         end
     end
-    local mt = { __metatable = false, __index = mod }
-    mt.__newindex = function(_, k)
-        error(string.format("module %s is read-only in scripts (assigning '%s')", name, tostring(k)), 2)
-    end
-    if spec.only then                   -- functions the module defines once: copied
-        for _, k in ipairs(spec.only) do t[k] = mod[k] end
-        mt.__index = function(_, k)
-            error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
+    for _, k in ipairs(spec.results or {}) do
+        local fn = mod[k]
+        own[k] = function(...)
+            local r = fn(...)
+            if type(r) == "table" then return readonly(ctx, r, name .. "." .. k .. "()") end
+            return r
         end
     end
-    return setmetatable(t, mt)
+    for _, k in ipairs(spec.writable or {}) do own[k] = mod[k] end
+    local below
+    if spec.only then                   -- functions the module defines once: copied
+        for _, k in ipairs(spec.only) do own[k] = mod[k] end
+        below = function(_, k)
+            error(string.format("%s.%s is not available to scripts", name, tostring(k)), 2)
+        end
+    else                                -- never flat: a module may store a table in itself later
+        below = function(_, k)
+            local x = mod[k]
+            if type(x) == "table" then return readonly(ctx, x, name .. "." .. tostring(k)) end
+            return x
+        end
+    end
+    setmetatable(own, { __index = below })
+    local v = setmetatable({}, { __metatable = false, __index = own,
+                                 __newindex = refuse_write("module " .. name) })
+    ctx.shown[v] = spec.only and own or mod
+    return v
+end
+
+-- pairs, ipairs and next of the environment: a view is walked as the table
+-- it shows (its keys, its values as the view gives them).
+local function view_iterators(ctx)
+    local function view_next(t, k)
+        local real = ctx.shown[t]
+        if real == nil then return next(t, k) end
+        local nk = next(real, k)
+        if nk == nil then return nil end
+        return nk, t[nk]
+    end
+    local function view_inext(t, i)
+        i = i + 1
+        local x = t[i]
+        if x ~= nil then return i, x end
+    end
+    local function env_pairs(t)
+        if ctx.shown[t] then return view_next, t, nil end
+        local f, s, c = pairs(t)
+        return f, s, c
+    end
+    local function env_ipairs(t)
+        if ctx.shown[t] then return view_inext, t, 0 end
+        local f, s, c = ipairs(t)
+        return f, s, c
+    end
+    return view_next, env_pairs, env_ipairs
+end
+
+-- A deep copy of a plain value (tables copied, cycles kept): the script's
+-- own copy of its configuration, which the runtime goes on reading.
+local function copy(v, seen)
+    if type(v) ~= "table" then return v end
+    seen = seen or {}
+    if seen[v] then return seen[v] end
+    local out = {}
+    seen[v] = out
+    for k, x in next, v do out[copy(k, seen)] = copy(x, seen) end
+    return out
 end
 
 -- xpcall(f, handler, ...): the handler runs after the error has unwound,
@@ -155,14 +273,30 @@ end
 
 -- coroutine.resume(co, ...), but not of a task's coroutine (a handler's,
 -- found with coroutine.running): only the runtime resumes those, when what
--- they wait for has come.
-local resume = coroutine.resume
+-- they wait for has come. Each resume nests a C call of LuaJIT's that no
+-- Lua stack bounds (every coroutine has its own): it goes through
+-- core.nest, which counts the levels against the run's bound, and so does
+-- every call of a function coroutine.wrap made; table.sort asks the C
+-- stack bound first (its comparator may sort).
+local resume, wrap, sort = coroutine.resume, coroutine.wrap, table.sort
+local nest, cstack_check = core.nest, core.cstack_check
 local function safe_resume(co, ...)
-    if type(co) == "thread" and core.is_task(co) then
+    if type(co) ~= "thread" then
+        error("bad argument #1 to 'resume' (coroutine expected, got " .. type(co) .. ")", 2)
+    end
+    if core.is_task(co) then
         error("coroutine.resume: that coroutine is a handler's task; only the runtime resumes it", 2)
     end
-    return resume(co, ...)
+    return nest(resume, co, ...)
 end
+
+local function safe_wrap(f)
+    local w = wrap(f)
+    return function(...)
+        return nest(w, ...)
+    end
+end
+
 
 -- -- Capabilities (scripts.allow) -----------------------------------------------------
 
@@ -202,24 +336,58 @@ function M.environment(path, conf_path, allow_list, opts)
                 table.concat(M.allow.capabilities, ", ")), 2)
         end
     end
-    local ctx = { dir = config.dir_of(conf_path or path), files = allow.files, jit = opts and opts.jit }
+    local ctx = { dir = config.dir_of(conf_path or path), files = allow.files, jit = opts and opts.jit,
+                  views = setmetatable({}, { __mode = "kv" }),     -- table -> its view
+                  shown = setmetatable({}, { __mode = "k" }),      -- view -> the table it shows
+                  own_mt = setmetatable({}, { __mode = "k" }) }    -- metatables the script set
     local state = { loading = true }
     local env = {}
     for _, k in ipairs(M.allow.base) do env[k] = _G[k] end
+    local function refuse_view(t, fn)
+        if ctx.shown[t] then error(string.format("%s: the table is read-only in scripts", fn), 3) end
+    end
+    local tablelib = {
+        concat = lstring.concat,
+        insert = function(t, ...)
+            refuse_view(t, "table.insert")
+            table.insert(t, ...)
+        end,
+        remove = function(t, ...)
+            refuse_view(t, "table.remove")
+            return (table.remove(t, ...))
+        end,
+        sort = function(t, cmp)                       -- a comparator may sort: the C stack bound first
+            refuse_view(t, "table.sort")
+            cstack_check()
+            sort(t, cmp)
+        end,
+    }
     env.string = library("string", M.allow.string, string, lstring)
-    env.table = library("table", M.allow.table, table, { concat = lstring.concat })
+    env.table = library("table", M.allow.table, table, tablelib)
     env.math = library("math", M.allow.math, math)
     env.bit = library("bit", M.allow.bit, bit)
-    env.coroutine = library("coroutine", M.allow.coroutine, coroutine, { resume = safe_resume })
+    env.coroutine = library("coroutine", M.allow.coroutine, coroutine, { resume = safe_resume, wrap = safe_wrap })
     env.os = library("os", M.allow.os, os)
     env._G = env
-    env.getmetatable = function(v)       -- no way to the string metatable, or a userdata's
+    env.next, env.pairs, env.ipairs = view_iterators(ctx)
+    -- no way to the string metatable, or a userdata's; a metatable the
+    -- runtime set (a session's class, a router's) comes out as a view
+    env.getmetatable = function(v)
         if type(v) ~= "table" then return nil end
-        return getmetatable(v)
+        local mt = getmetatable(v)
+        if type(mt) ~= "table" or ctx.own_mt[mt] then return mt end
+        return readonly(ctx, mt, "the metatable of a runtime object")
+    end
+    env.setmetatable = function(t, mt)
+        if type(mt) == "table" then ctx.own_mt[mt] = true end
+        local r = setmetatable(t, mt)
+        return r
     end
     env.rawset = function(t, k, v)
         if t == env then error("rawset on the script's environment is not allowed", 2) end
-        return rawset(t, k, v)
+        if ctx.shown[t] then error("rawset: the table is read-only in scripts", 2) end
+        local r = rawset(t, k, v)
+        return r
     end
     env.xpcall = safe_xpcall
     env.collectgarbage = function(what)
@@ -278,8 +446,10 @@ function M.environment(path, conf_path, allow_list, opts)
 end
 
 -- load(path, conf, conf_path) -> what the script's main chunk returned |
--- nil, message. The chunk runs in a new environment with (conf, conf_path)
--- as `...`, as a run of script code under the budget (core.budget_call);
+-- nil, message. The chunk runs in a new environment with (a copy of conf,
+-- conf_path) as `...` (the runtime goes on reading conf: accounts and
+-- their passwords among others), as a run of script code under the budget
+-- (core.budget_call);
 -- scripts.jit = true keeps the JIT on for it (then a loop the JIT compiled
 -- cannot be interrupted: the watchdog ends the process).
 function M.load(path, conf, conf_path)
@@ -290,7 +460,7 @@ function M.load(path, conf, conf_path)
     if not ok then return nil, env end
     setfenv(chunk, env)
     if not sc.jit then jit.off(chunk, true) end
-    local done, result = core.budget_call("load of " .. path, chunk, conf, conf_path)
+    local done, result = core.budget_call("load of " .. path, chunk, copy(conf), conf_path)
     state.loading = false
     if not done then return nil, path .. ": " .. tostring(result) end
     return result

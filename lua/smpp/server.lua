@@ -211,7 +211,9 @@ local function wrap(handlers)
         end
     end
     if not (h.bind or h.bind_transmitter or h.bind_receiver or h.bind_transceiver) then
-        h.bind = M.check_bind
+        -- the runtime's own code: a heap a script filled to its ceiling
+        -- does not stop it (core.heap_reserve)
+        h.bind = core.heap_reserve(function(sess, pdu) return M.check_bind(sess, pdu) end)
     end
     h.up = function(sess)
         local a = sess.side == "server" and M.active_accounts[sess.system_id]

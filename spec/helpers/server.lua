@@ -78,7 +78,8 @@ end
 
 -- start{conf = "lua text of a config table" | nil, script = "lua text" | nil,
 --       conf_file = path (use an existing config), args = {...}, port = n,
---       env = { NAME = "value" } (added to the server's environment)}
+--       env = { NAME = "value" } (added to the server's environment),
+--       stack_kb = n (the C stack's rlimit, `ulimit -s`)}
 -- -> server with .port, .http_port, .pid, .log (path), .dir; waits until it
 -- listens (raises with the log if it exits or does not listen in 10 s).
 function M.start(opts)
@@ -91,7 +92,8 @@ function M.start(opts)
     end
     local env = {}
     for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. run.quote(v) end
-    local cmd = string.format("exec %s%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s",
+    local cmd = string.format("%sexec %s%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s",
+        opts.stack_kb and string.format("ulimit -s %d; ", opts.stack_kb) or "",
         #env > 0 and "env " .. table.concat(env, " ") .. " " or "", run.quote(run.bin),
         run.quote(conf), opts.port or 0, table.concat(opts.args or {}, " "))
     local s = run.spawn(cmd, { dir = dir, log = "smppgw.log", class = Server })
