@@ -62,7 +62,7 @@ local function submit(session, pdu)
     local key = route_key(pdu)
     local route = routing:match(key, session)
     if not route then
-        gateway.counts.no_route = gateway.counts.no_route + 1
+        gateway.count("no_route")
         session:log("info", "no route for %s", tostring(key.destination_addr))
         return no_route
     end
@@ -101,7 +101,7 @@ local function from_upstream(session, pdu)
             return gateway.mo(m.account, pdu)
         end
     end
-    gateway.counts.mo_no_route = gateway.counts.mo_no_route + 1
+    gateway.count("mo_no_route")
     smpp.log("warn", "MO from %s to %s: no mo_routes entry", name, dest)
     return S.ESME_RINVDSTADR
 end

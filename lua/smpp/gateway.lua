@@ -54,7 +54,14 @@ function M.stats()
     end
     return out
 end
-M.counts = counts
+
+-- count(name): one more of a counter above (scripts count their own
+-- decisions, e.g. no_route, through this: module tables are read-only to
+-- them).
+function M.count(name)
+    if counts[name] == nil then error("gateway.count: no counter named " .. tostring(name), 2) end
+    counts[name] = counts[name] + 1
+end
 
 -- -- Settings ----------------------------------------------------------------------
 

@@ -32,9 +32,9 @@ local M = {}
 -- must not get (`hide`), or the only ones they may (`only`); a field that
 -- takes a file path is listed under `confine` (it then accepts paths inside
 -- the configuration's directory only); a function that returns one of the
--- module's own tables under `results` (the script gets a read-only view);
--- a table the script may write, shared with the module on purpose, under
--- `writable`. Everything else is read-only, deep. A module absent here
+-- module's own tables under `results` (the script gets a read-only view).
+-- Everything else is read-only, deep (a script changes a module's state
+-- only through its functions). A module absent here
 -- cannot be required by scripts.
 M.allow = {
     -- base functions handed as they are (pairs, ipairs, next, getmetatable,
@@ -55,7 +55,7 @@ M.allow = {
         ["smpp"] = { results = { "command_info", "tlv_info" } },     -- rows of the codec's tables
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
-        ["smpp.gateway"] = { writable = { "stats" } },                 -- counters the script keeps
+        ["smpp.gateway"] = {},
         ["smpp.hex"] = {},
         ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
         ["smpp.json"] = {},
@@ -166,9 +166,8 @@ end
 
 -- A view of module `mod` as the allow-list's `spec` says: a hidden field
 -- is a function that raises when called, a confined one a wrapper, a
--- `results` one a wrapper that hands out its table results as views, a
--- `writable` one the module's own table (shared with the script on
--- purpose); these live in `own`, under the view, so that the view itself
+-- `results` one a wrapper that hands out its table results as views;
+-- these live in `own`, under the view, so that the view itself
 -- stays empty and every assignment to it is refused. The rest is read
 -- from the module, deep (above), whatever the module holds by then. With
 -- `only`, `own` holds those fields and nothing else is there.
@@ -196,7 +195,6 @@ local function view(name, mod, spec, ctx)
             return r
         end
     end
-    for _, k in ipairs(spec.writable or {}) do own[k] = mod[k] end
     local below
     if spec.only then                   -- functions the module defines once: copied
         for _, k in ipairs(spec.only) do own[k] = mod[k] end
