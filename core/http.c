@@ -233,35 +233,71 @@ static const char *reason(int status)
     }
 }
 
+/* The head of an answer, in head[0..n): its length, or -1 if it does not
+ * fit (never a truncated or overlong copy). The status and content type
+ * have passed http_answer_check. */
 static int response_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after)
 {
-    return snprintf(head, n,
-                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                    "Cache-Control: no-store\r\n%s\r\n",
-                    status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
+    int k = snprintf(head, n,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n%s\r\n",
+                     status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
+    return k < 0 || (size_t)k >= n ? -1 : k;
 }
+
+/* Room for any head response_head writes: the fixed text, a reason, a
+ * content type of HTTP_MAX_CTYPE octets and a 20-digit length. */
+#define HEAD_MAX (160 + HTTP_MAX_CTYPE)
 
 /* An error found before the owner saw the request: a JSON answer, then
  * LINGER until the client closes (or the timer). */
 static void fail(hconn_t *c, int status, const char *what)
 {
-    char head[256], body[256];
+    char head[HEAD_MAX], body[256];
     int hn, bn;
     if (c->closing || c->state == HC_LINGER) return;
     bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
+    if (bn < 0 || (size_t)bn >= sizeof body) bn = snprintf(body, sizeof body, "{\"error\":\"bad request\"}");
     hn = response_head(head, sizeof head, status, "application/json", (size_t)bn, 1);
     c->state = HC_LINGER;
     c->dropped = 0;
     pending_drop(c);
     timer_arm(c, HTTP_LINGER_MS);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);   /* to drop what follows */
-    write_raw(c, head, (size_t)hn, body, (size_t)bn, 1);
+    if (hn < 0) conn_close(c);
+    else write_raw(c, head, (size_t)hn, body, (size_t)bn, 1);
+}
+
+static int token_char(int ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+        || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+const char *http_answer_check(double status, const char *ctype, size_t len)
+{
+    size_t i = 0, t;
+    if (!(status >= 100 && status <= 599) || status != (double)(int)status)
+        return "the status is not a whole number 100..599";
+    if (!ctype || len == 0 || len > HTTP_MAX_CTYPE)
+        return "the content type is empty or longer than 255 octets";
+    for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
+    if (i == t || i == len || ctype[i++] != '/') return "the content type is not type/subtype";
+    for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
+    if (i == t || (i < len && ctype[i] != ';' && ctype[i] != ' '))
+        return "the content type is not type/subtype";
+    for (; i < len; i++)                     /* parameters: printable ASCII only */
+        if ((unsigned char)ctype[i] < 0x20 || (unsigned char)ctype[i] > 0x7E)
+            return "the content type holds a control character or a non-ASCII octet";
+    return NULL;
 }
 
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len)
 {
+    static const char bad[] = "{\"error\":\"internal error: an invalid answer (see the log)\"}";
     hconn_t *c = conn;
-    char head[256];
+    char head[HEAD_MAX];
+    const char *why;
     int n, keep;
     if (c->state != HC_BUSY) return;
     c->state = HC_IDLE;
@@ -272,8 +308,24 @@ void http_respond(void *conn, int status, const char *content_type, const char *
         conn_close(c);
         return;
     }
+    if (!content_type) content_type = "text/plain";
+    why = http_answer_check(status, content_type, strlen(content_type));
+    if (!why && len > UINT32_MAX - HEAD_MAX) why = "the body is larger than 4 GiB";
+    if (why) {
+        const char *url = c->url ? c->url : "/";
+        int plen = (int)strcspn(url, "?");   /* the query may hold the token */
+        log_msg(LOG_ERROR, 0, "HTTP answer to %s %.*s replaced by a 500: %s", c->method, plen > 200 ? 200 : plen,
+                url, why);
+        status = 500;
+        content_type = "application/json";
+        body = bad;
+        len = sizeof bad - 1;
+    }
     keep = c->keep_alive && listeners != NULL;
-    n = response_head(head, sizeof head, status, content_type ? content_type : "text/plain", len, !keep);
+    if ((n = response_head(head, sizeof head, status, content_type, len, !keep)) < 0) {
+        conn_close(c);                       /* cannot happen: the inputs were checked */
+        return;
+    }
     /* the idle timer also bounds a client that never reads this answer */
     timer_arm(c, opts.idle_timeout_ms);
     write_raw(c, head, (size_t)n, body, len, !keep);
@@ -637,17 +689,19 @@ static void peer_address(uv_tcp_t *t, char *out, size_t n)
 /* Past a limit: a 503 if the socket takes it at once, then close. */
 static void refuse(hconn_t *c, const char *why)
 {
-    char msg[512];
+    char msg[HEAD_MAX + 200];
+    char body[200];
     int bn, hn;
     uv_buf_t buf;
-    char body[200];
     stats.refused++;
     log_msg(LOG_WARN, 0, "HTTP connection from %s refused: %s", c->addr, why);
     bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
-    hn = response_head(msg, sizeof msg - sizeof body, 503, "application/json", (size_t)bn, 1);
-    memcpy(msg + hn, body, (size_t)bn);
-    buf = uv_buf_init(msg, (unsigned)(hn + bn));
-    uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    hn = response_head(msg, HEAD_MAX, 503, "application/json", (size_t)bn, 1);
+    if (hn >= 0 && bn >= 0 && (size_t)bn < sizeof body) {
+        memcpy(msg + hn, body, (size_t)bn);
+        buf = uv_buf_init(msg, (unsigned)(hn + bn));
+        uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    }
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
 }
 

@@ -14,6 +14,7 @@
 
 #define HTTP_MAX_URL    8192
 #define HTTP_MAX_HEADER 8192
+#define HTTP_MAX_CTYPE  255     /* octets of an answer's content type */
 
 typedef struct http_req_s {
     const char *method;         /* "GET", "POST", ... */
@@ -62,7 +63,18 @@ typedef void (*http_handler_fn)(const http_req_t *req, void *ud);
 int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *opts,
                 http_handler_fn fn, void *ud, int *bound);
 
-/* Answer the request of `conn`. The body is copied. */
+/* http_answer_check(status, content_type, len) -> NULL when an answer may
+ * carry them, else why not (static text): the status must be a whole
+ * number 100..599, the content type (len octets) a "type/subtype" of
+ * token characters, optionally followed by parameters, at most
+ * HTTP_MAX_CTYPE printable ASCII octets (no CR, LF or other control
+ * character, so it can never end the header line). The owner checks what
+ * a script gave it with this before http_respond. */
+const char *http_answer_check(double status, const char *content_type, size_t len);
+
+/* Answer the request of `conn`. The body is copied. A status or content
+ * type that http_answer_check refuses is answered 500 with a JSON error
+ * instead (and logged): nothing a caller passes reaches the head unchecked. */
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len);
 
 /* Close the listeners and every idle connection (shutdown); a connection

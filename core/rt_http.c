@@ -7,6 +7,8 @@
  * once. The handler function is registry[http_fn], replaced by each
  * core.http_listen.
  */
+#include <string.h>
+
 #include "http.h"
 #include "log.h"
 #include "rt.h"
@@ -18,26 +20,64 @@ static int http_fn = LUA_NOREF;
 
 /* -- Requests --------------------------------------------------------------------- */
 
-/* Write the answer the handler returned (status, content type, body). */
+/* The handler's answer on the task's stack: status, content type, body
+ * and the name of the route that made it (smpp.http's dispatch). NULL when
+ * they are fit to send (filled in), else why not: a script's values never
+ * reach the head unchecked (a status of 1e10 is no int; a content type
+ * with CR LF would add headers). */
+typedef struct answer_s {
+    double      status;
+    const char *ctype, *body, *route;
+    size_t      body_len;
+} answer_t;
+
+static const char *answer_of(lua_State *co, answer_t *a)
+{
+    int n = lua_gettop(co);
+    size_t clen;
+    a->status = 500;
+    a->ctype = "text/plain";
+    a->body = "";
+    a->body_len = 0;
+    a->route = n >= 4 && lua_type(co, 4) == LUA_TSTRING ? lua_tostring(co, 4) : "?";
+    if (n < 1 || lua_type(co, 1) != LUA_TNUMBER) return "the status is not a number";
+    a->status = lua_tonumber(co, 1);
+    if (n >= 2 && !lua_isnil(co, 2)) {
+        if (lua_type(co, 2) != LUA_TSTRING) return "the content type is not a string";
+        a->ctype = lua_tolstring(co, 2, &clen);
+        if (clen != strlen(a->ctype)) return "the content type holds a NUL octet";
+    }
+    if (n >= 3 && !lua_isnil(co, 3)) {
+        if (lua_type(co, 3) != LUA_TSTRING) return "the body is not a string (nor a table, sent as JSON)";
+        a->body = lua_tolstring(co, 3, &a->body_len);
+    }
+    return http_answer_check(a->status, a->ctype, strlen(a->ctype));
+}
+
+/* Write the answer the handler returned, or a 500 naming the route in
+ * the log when it is not fit to send. */
 static void respond(rt_task_t *t)
 {
-    lua_State *co = t->co;
-    int n = lua_gettop(co);
-    size_t len = 0;
-    const char *body = n >= 3 ? lua_tolstring(co, 3, &len) : NULL;
-    http_respond(t->arg, n >= 1 && lua_isnumber(co, 1) ? (int)lua_tonumber(co, 1) : 500,
-                 n >= 2 && lua_isstring(co, 2) ? lua_tostring(co, 2) : "text/plain",
-                 body ? body : "", body ? len : 0);
+    static const char bad[] = "{\"error\":\"internal error: the route's answer is invalid (see the log)\"}";
+    answer_t a;
+    const char *why = answer_of(t->co, &a);
+    if (why) {
+        log_msg(LOG_ERROR, t->sess_id, "HTTP route %s: answer refused: %s", a.route, why);
+        http_respond(t->arg, 500, "application/json", bad, sizeof bad - 1);
+        return;
+    }
+    http_respond(t->arg, (int)a.status, a.ctype, a.body, a.body_len);
 }
 
 /* The turn's commit is over: a success whose writes were lost becomes 503. */
 static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
 {
     static const char body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
-    int n = lua_gettop(t->co);
-    int code = n >= 1 && lua_isnumber(t->co, 1) ? (int)lua_tonumber(t->co, 1) : 500;
+    answer_t a;
+    int fine = answer_of(t->co, &a) == NULL;
     (void)fail_status;
-    if (!ok && code >= 200 && code < 300) http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
+    if (!ok && fine && a.status >= 200 && a.status < 300)
+        http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
     else respond(t);
     rt_task_release(t);
 }

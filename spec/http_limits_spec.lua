@@ -7,55 +7,9 @@ local run = require "helpers.run"
 local socket = require "socket"
 local cjson = require "cjson"
 
--- -- a raw HTTP/1.1 client ---------------------------------------------------------
-
-local function connect(port, from)
-    local s = assert(socket.tcp())
-    if from then assert(s:bind(from, 0)) end
-    s:settimeout(5)
-    assert(s:connect("127.0.0.1", port))
-    return s
-end
-
--- One response: status, headers (lower-case names), body; or nil, err.
-local function response(s, timeout)
-    s:settimeout(timeout or 5)
-    local line, err = s:receive("*l")
-    if not line then return nil, err end
-    local status = tonumber(line:match("^HTTP/1%.1 (%d+)"))
-    local h = {}
-    while true do
-        local l = assert(s:receive("*l"))
-        if l == "" then break end
-        local k, v = l:match("^([^:]+):%s*(.*)$")
-        h[k:lower()] = v
-    end
-    local body = ""
-    local n = tonumber(h["content-length"] or 0)
-    if n > 0 then body = assert(s:receive(n)) end
-    return status, h, body
-end
-
-local function get(path, extra)
-    return "GET " .. path .. " HTTP/1.1\r\nHost: t\r\n" .. (extra or "") .. "\r\n"
-end
-
-local function post(path, body, extra)
-    return "POST " .. path .. " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: "
-        .. #body .. "\r\n" .. (extra or "") .. "\r\n" .. body
-end
-
--- True once the server has closed s (reads return "closed"), within timeout.
-local function closed_by_server(s, timeout)
-    local deadline = socket.gettime() + (timeout or 5)
-    while socket.gettime() < deadline do
-        s:settimeout(deadline - socket.gettime())
-        local _, err = s:receive(1)
-        if err == "closed" then return true end
-        if err == "timeout" then return false end
-    end
-    return false
-end
+local raw = require "helpers.rawhttp"
+local connect, response, get, post, closed_by_server = raw.connect, raw.response, raw.get, raw.post,
+    raw.closed_by_server
 
 local function stats(srv, token)
     local s = connect(srv.http_port)

@@ -39,7 +39,15 @@ end
 -- route(method, pattern, fn): fn(req) -> status, body (table: JSON; string)
 -- [, content type]. pattern is a Lua pattern anchored on the path; its
 -- captures are req.params. Scripts add routes with this (e.g. /inject).
+-- What fn returns is checked before it is sent (core/http.c,
+-- http_answer_check): a status that is not a whole number 100..599, a
+-- body that is neither a string nor a table, or a content type that is
+-- not a plain "type/subtype[; params]" of at most 255 printable characters
+-- becomes a 500 with a JSON error and a log line naming the route.
 function M.route(method, pattern, fn)
+    if type(method) ~= "string" or type(pattern) ~= "string" or type(fn) ~= "function" then
+        error("http.route(method, pattern, fn): a string, a string and a function", 2)
+    end
     local anchored = "^" .. pattern .. "$"
     for _, r in ipairs(routes) do
         if r.method == method and r.pattern == anchored then   -- a reloaded script's route
@@ -47,7 +55,7 @@ function M.route(method, pattern, fn)
             return
         end
     end
-    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn }
+    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, name = method .. " " .. pattern }
 end
 
 -- -- Messages sent through POST /send -------------------------------------------------
@@ -262,9 +270,20 @@ local function handle(method, url, body, content_type, authorization)
         if caps[1] ~= nil then
             if r.method == method then
                 req.params = caps
+                -- the route's name goes with the answer: core/rt_http.c
+                -- names it in the log when the answer is not fit to send
                 local status, out, ctype = r.fn(req)
-                if type(out) == "table" then return json(status, out) end
-                return status, ctype or "text/plain; charset=utf-8", out or ""
+                if type(out) == "table" then
+                    local ok, body = pcall(json_encode, out)
+                    if not ok then
+                        smpp.log("error", "HTTP route %s: answer refused: its table is not JSON: %s", r.name,
+                            tostring(body))
+                        local _, ct, b = err(500, "internal error: the route's answer is invalid (see the log)")
+                        return 500, ct, b, r.name
+                    end
+                    return status, "application/json", body, r.name
+                end
+                return status, ctype or "text/plain; charset=utf-8", out, r.name
             end
             allowed[#allowed + 1] = r.method
         end
