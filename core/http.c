@@ -274,11 +274,9 @@ static int token_char(int ch)
         || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-const char *http_answer_check(double status, const char *ctype, size_t len)
+const char *http_ctype_check(const char *ctype, size_t len)
 {
     size_t i = 0, t;
-    if (!(status >= 100 && status <= 599) || status != (double)(int)status)
-        return "the status is not a whole number 100..599";
     if (!ctype || len == 0 || len > HTTP_MAX_CTYPE)
         return "the content type is empty or longer than 255 octets";
     for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
@@ -290,6 +288,13 @@ const char *http_answer_check(double status, const char *ctype, size_t len)
         if ((unsigned char)ctype[i] < 0x20 || (unsigned char)ctype[i] > 0x7E)
             return "the content type holds a control character or a non-ASCII octet";
     return NULL;
+}
+
+const char *http_answer_check(double status, const char *ctype, size_t len)
+{
+    if (!(status >= 100 && status <= 599) || status != (double)(int)status)
+        return "the status is not a whole number 100..599";
+    return http_ctype_check(ctype, len);
 }
 
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len)

@@ -72,6 +72,10 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
  * a script gave it with this before http_respond. */
 const char *http_answer_check(double status, const char *content_type, size_t len);
 
+/* http_ctype_check(content_type, len) -> NULL or why the content type is
+ * unfit for a header (the rule of http_answer_check; http_post uses it too). */
+const char *http_ctype_check(const char *content_type, size_t len);
+
 /* Answer the request of `conn`. The body is copied. A status or content
  * type that http_answer_check refuses is answered 500 with a JSON error
  * instead (and logged): nothing a caller passes reaches the head unchecked. */
@@ -81,9 +85,14 @@ void http_respond(void *conn, int status, const char *content_type, const char *
  * whose request is being handled closes once it is answered. */
 void http_close_all(void);
 
-/* POST `body` to http://host:port/path (a callback URL). cb gets the HTTP
- * status of the answer, or a negative libuv error (UV_ETIMEDOUT after
- * 10 s). Returns 0 or a negative libuv error (cb is not called then). */
+/* POST `body` to http://host:port/path (a callback URL). host is an IP
+ * address (or "localhost"), port 1..65535, path starts with "/" and holds
+ * printable ASCII without spaces (at most HTTP_MAX_URL octets), and the
+ * content type passes http_ctype_check: nothing given can add a header
+ * line. cb gets the HTTP status of the answer (100..599), or a negative
+ * libuv error (UV_ETIMEDOUT after 10 s, UV_EPROTO for an answer that is
+ * not HTTP). Returns 0 or a negative libuv error (UV_EINVAL for any of
+ * the above; cb is not called then). */
 typedef void (*http_post_fn)(int status, void *arg);
 int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
               const char *content_type, const char *body, size_t len, http_post_fn cb, void *arg);

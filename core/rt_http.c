@@ -122,27 +122,46 @@ static void on_http(const http_req_t *req, void *ud)
     rt_task_start(t, 5);
 }
 
+/* v within lo..hi (lo for NaN): config values are cast to integers only
+ * once they fit */
+static double clamp(double v, double lo, double hi)
+{
+    return !(v >= lo) ? lo : v > hi ? hi : v;
+}
+
 /* The http section's limits (seconds in the config, ms here) and token
  * from the table at idx over *o. */
 static void read_http_opts(lua_State *L, int idx, http_opts_t *o)
 {
-    o->max_connections = (size_t)rt_opt_num(L, idx, "max_connections", (double)o->max_connections);
-    o->max_per_address = (size_t)rt_opt_num(L, idx, "max_per_address", (double)o->max_per_address);
-    o->max_body = (size_t)rt_opt_num(L, idx, "max_body", (double)o->max_body);
-    o->header_timeout_ms = (unsigned)(rt_opt_num(L, idx, "header_timeout", o->header_timeout_ms / 1000.0) * 1000);
-    o->body_timeout_ms = (unsigned)(rt_opt_num(L, idx, "body_timeout", o->body_timeout_ms / 1000.0) * 1000);
-    o->idle_timeout_ms = (unsigned)(rt_opt_num(L, idx, "idle_timeout", o->idle_timeout_ms / 1000.0) * 1000);
+#define COUNT(key, field) o->field = (size_t)clamp(rt_opt_num(L, idx, key, (double)o->field), 0, 1e12)
+#define MS(key, field) o->field = (unsigned)(clamp(rt_opt_num(L, idx, key, o->field / 1000.0), 0, 4e6) * 1000)
+    COUNT("max_connections", max_connections);
+    COUNT("max_per_address", max_per_address);
+    COUNT("max_body", max_body);
+    MS("header_timeout", header_timeout_ms);
+    MS("body_timeout", body_timeout_ms);
+    MS("idle_timeout", idle_timeout_ms);
+#undef COUNT
+#undef MS
     o->token = rt_opt_str(L, idx, "token");      /* http_listen copies it */
+}
+
+/* A port argument 0..65535 (0: any), or -1. */
+static int port_arg(lua_State *L, int idx)
+{
+    double p = luaL_checknumber(L, idx);
+    return p >= 0 && p <= 65535 && p == (double)(int)p ? (int)p : -1;
 }
 
 /* core.http_listen(host, port, handler [, http options]) -> bound port | nil, err */
 static int l_http_listen(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
-    int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
+    int port = port_arg(L, 2), bound = 0, rc;
     http_opts_t o;
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
+    if (port < 0) return luaL_error(L, "http_listen: the port is not a whole number 0..65535");
     rt_registry_set(L, &http_fn, 3);
     http_opts_default(&o);
     if (lua_istable(L, 4)) read_http_opts(L, 4, &o);
@@ -183,8 +202,13 @@ static int l_http_post(lua_State *L)
     size_t len;
     const char *host = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 3);
     const char *ctype = luaL_checkstring(L, 4), *body = luaL_checklstring(L, 5, &len);
-    int port = (int)luaL_checknumber(L, 2), rc;
+    int port = port_arg(L, 2), rc;
     rt_task_t *t = rt_task_current(L, "http_post");
+    if (port < 1) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the port is not a whole number 1..65535");
+        return 2;
+    }
     if ((rc = http_post(rt.loop, host, port, path, ctype, body, len, on_posted, t)) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, uv_strerror(rc));

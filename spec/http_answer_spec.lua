@@ -100,3 +100,19 @@ describe("#integration HTTP answers of script routes", function()
         assert.same({ 200, "application/" .. ("b"):rep(243) }, { status, h["content-type"] })
     end)
 end)
+
+describe("callback URLs (smpp.http.parse_url)", function()
+    local http = require "smpp.http"
+    it("takes http://ADDRESS[:PORT][/PATH] and nothing that could end a header line", function()
+        assert.same({ "127.0.0.1", 8080, "/cb?x=1" }, { http.parse_url("http://127.0.0.1:8080/cb?x=1") })
+        assert.same({ "::1", 80, "/" }, { http.parse_url("http://[::1]") })
+        assert.same({ "localhost", 9, "/a" }, { http.parse_url("http://localhost:9/a") })
+        for _, bad in ipairs { "http://127.0.0.1/a\r\nX-Evil: 1", "http://127.0.0.1/a b", "http://127.0.0.1:0/",
+                               "http://127.0.0.1:65536/", "http://example.com/", "https://127.0.0.1/",
+                               "http://127.0.0.1" .. ("/a"):rep(1100), "http://127.0.0.1/\128", 42 } do
+            local host, why = http.parse_url(bad)
+            assert.is_nil(host, tostring(bad))
+            assert.matches("callback_url must be", why)
+        end
+    end)
+end)

@@ -144,8 +144,9 @@ function M.check_message(d)
     if d.coding == "auto" then d.coding = nil end
     local ok, why = text.codepoints(d.text)
     if not ok then return nil, 400, "text is not valid UTF-8 (" .. why .. ")" end
-    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
-        return nil, 400, "callback_url must be an http:// URL"
+    if d.callback_url ~= nil then
+        local host, why = M.parse_url(d.callback_url)
+        if not host then return nil, 400, why end
     end
     return d
 end
@@ -292,13 +293,39 @@ local function handle(method, url, body, content_type, authorization)
     return err(404, "no such path: " .. path)
 end
 
+-- parse_url(url) -> host, port, path | nil, why: a callback URL,
+-- http://HOST[:PORT][/PATH] with HOST an IPv4 address, [IPv6] or
+-- localhost, PORT 1..65535 (default 80), PATH printable ASCII without
+-- spaces; at most 2048 characters. Nothing in it can end a header line of
+-- the request (core/http_client.c refuses such a path too).
+function M.parse_url(url)
+    local bad = "callback_url must be http://ADDRESS[:PORT]/PATH (an IP address or localhost, "
+        .. "printable characters, no spaces, at most 2048)"
+    if type(url) ~= "string" or #url > 2048 then return nil, bad end
+    local rest = url:match("^http://(.*)$")
+    if not rest then return nil, bad end
+    local host, after = rest:match("^%[([%x:.]+)%](.*)$")
+    if not host then
+        host, after = rest:match("^(%d+%.%d+%.%d+%.%d+)(.*)$")
+        if not host then host, after = rest:match("^(localhost)(.*)$") end
+    end
+    if not host then return nil, bad end
+    local port, path = after:match("^:(%d+)(.*)$")
+    if not port then path = after end
+    port = tonumber(port or 80)
+    if path == "" then path = "/" end
+    if port < 1 or port > 65535 or path:sub(1, 1) ~= "/" or path:find("[%z\1-\32\127-\255]") then
+        return nil, bad
+    end
+    return host, port, path
+end
+
 -- post(url, value) -> HTTP status | nil, err: POST value as JSON to an
 -- http://host:port/path URL (callbacks). Waits, so call it from a task.
 function M.post(url, value)
-    local host, port, path = url:match("^http://%[?([^%]/:]+)%]?:?(%d*)(/?.*)$")
-    if not host then return nil, "not an http:// URL: " .. tostring(url) end
-    return core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
-                          "application/json", json_encode(value))
+    local host, port, path = M.parse_url(url)
+    if not host then return nil, port end
+    return core.http_post(host, port, path, "application/json", json_encode(value))
 end
 
 -- The http section's defaults (README "HTTP API"); core/http.c enforces them.
