@@ -61,7 +61,8 @@ typedef struct hconn_s {
     size_t        out_bytes;           /* answer octets queued, not yet written */
     char          addr[48];            /* the peer's address without the port */
     int           keep_alive, closing, close_when_answered;
-    struct hconn_s *next, *prev;
+    uint64_t      answered;            /* requests answered on this connection */
+    struct hconn_s *next, *prev;       /* conns: newest first */
 } hconn_t;
 
 /* One API per process: the options of the last http_listen hold for
@@ -306,6 +307,7 @@ void http_respond(void *conn, int status, const char *content_type, const char *
     int n, keep;
     if (c->state != HC_BUSY) return;
     c->state = HC_IDLE;
+    c->answered++;
     free(c->body);
     c->body = NULL;
     c->body_len = c->body_cap = 0;
@@ -665,7 +667,11 @@ static void on_timer(uv_timer_t *t)
         break;
     case HC_BUSY:
         break;
-    default:                                 /* idle, or lingering after an error */
+    case HC_IDLE:                            /* a new connection that never sent a head */
+        if (!c->answered) stats.timeouts++;  /* (after an answer: the idle timeout, not counted) */
+        conn_close(c);
+        break;
+    default:                                 /* lingering after an error */
         conn_close(c);
     }
 }
@@ -710,11 +716,31 @@ static void refuse(hconn_t *c, const char *why)
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
 }
 
+/* At max_connections, the connection that makes room for a new one: one
+ * lingering after an error answer, else the oldest that has not yet
+ * completed a request head and never had an answer (a client that opens
+ * connections and sends a head slowly, or nothing), else the oldest idle
+ * or head-reading one that had answers (a kept-alive client between
+ * requests). A connection whose head passed (reading an authorised body,
+ * or handled by the owner) is never taken: a flood of slow heads cannot
+ * hold every slot against a client that sends its requests promptly. */
+static hconn_t *evictable(void)
+{
+    hconn_t *c, *found[3] = {NULL, NULL, NULL};
+    for (c = conns; c; c = c->next) {        /* newest first: the last match is the oldest */
+        if (c->closing) continue;
+        if (c->state == HC_LINGER) found[0] = c;
+        else if ((c->state == HC_IDLE || c->state == HC_HEAD) && !c->answered) found[1] = c;
+        else if (c->state == HC_IDLE || c->state == HC_HEAD) found[2] = c;
+    }
+    return found[0] ? found[0] : found[1] ? found[1] : found[2];
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     hlisten_t *l = server->data;
     const http_opts_t *o = &opts;
-    hconn_t *c;
+    hconn_t *c, *old;
     if (status < 0) {                        /* out of descriptors: libuv dropped it */
         stats.refused++;
         log_msg(LOG_WARN, 0, "HTTP connection refused: %s", uv_strerror(status));
@@ -727,13 +753,21 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     peer_address(&c->tcp, c->addr, sizeof c->addr);
-    if (o->max_connections && stats.open >= o->max_connections) {
-        refuse(c, "too many HTTP connections (http.max_connections)");
-        return;
-    }
+    /* one address first: it cannot make room for itself at others' expense
+     * beyond its own share */
     if (o->max_per_address && count_from(c->addr) >= o->max_per_address) {
         refuse(c, "too many HTTP connections from this address (http.max_per_address)");
         return;
+    }
+    if (o->max_connections && stats.open >= o->max_connections) {
+        if (!(old = evictable())) {
+            refuse(c, "too many HTTP connections (http.max_connections)");
+            return;
+        }
+        stats.evicted++;
+        log_msg(LOG_WARN, 0, "HTTP connection closed to make room for a new one: at http.max_connections, "
+                "it had not sent a request head");
+        conn_close(old);
     }
     uv_timer_init(server->loop, &c->timer);
     c->tcp.data = c->timer.data = c;

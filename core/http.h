@@ -30,7 +30,9 @@ typedef struct http_req_s {
  * process; 0 means "no limit" for the counts and "never" for the times. */
 typedef struct http_opts_s {
     const char *token;              /* required token (NULL or "": none); copied */
-    size_t      max_connections;    /* connections open at once */
+    size_t      max_connections;    /* connections open at once; at the limit a new one
+                                       takes the slot of the oldest that has not sent a
+                                       request head (http.c, evictable) or is refused */
     size_t      max_per_address;    /* connections open from one peer address */
     size_t      max_body;           /* request body octets (413 past it) */
     unsigned    header_timeout_ms;  /* a new connection or a request's first
@@ -47,7 +49,9 @@ void http_opts_default(http_opts_t *o);
 typedef struct http_stats_s {
     uint64_t open;              /* connections open now */
     uint64_t refused;           /* connections refused past a limit (503) */
-    uint64_t timeouts;          /* requests cut off by the head or body timeout (408) */
+    uint64_t evicted;           /* closed at max_connections to make room (see http.c) */
+    uint64_t timeouts;          /* heads or bodies cut off by their timeout (408), and new
+                                   connections closed for sending no head in time */
     uint64_t unauthorized;      /* requests refused for a missing or wrong token (401) */
 } http_stats_t;
 void http_get_stats(http_stats_t *out);
