@@ -164,7 +164,9 @@ describe("#integration bind password checks", function()
     end)
 
     it("keeps other sessions answered while 16 binds hash (the loop never waits)", function()
-        local srv = start("{ verify_cache_ttl = 0, hash_concurrency = 1 }",
+        -- every bind hashes (no cache, so none waits for another's answer),
+        -- and all 16 from this address may wait at once
+        local srv = start("{ verify_cache_ttl = 0, hash_concurrency = 1, hash_per_address = 16 }",
             "{ { system_id = 'h', password = '" .. HASH .. "' }, { system_id = 'smppclient1', password = 'password' } }")
         local by = wire.connect(srv.port)
         finally(function() by:close() end)
@@ -224,5 +226,174 @@ describe("#integration bind password checks", function()
         assert.is_true(srv:wait_log("too many binds waiting for a password check"))
         assert.equal(busy, stats(srv).security.password_checks_busy)
         assert.equal(0, bind_status(srv, nil, "h", "pw123"))  -- no lockout from being busy
+    end)
+end)
+
+describe("#integration hash slots", function()
+    local wait_until = require("helpers.wait").wait_until
+
+    -- A bind handler that calls the password check the ways a script can
+    -- get wrong, then the default bind for everyone else.
+    local SCRIPT = [==[
+local smpp = require "smpp"
+local security = require "smpp.security"
+local server = require "smpp.server"
+local HASH = ...
+HASH = HASH.accounts[1].password
+return { bind = function(session, pdu)
+    if pdu.system_id == "long" then           -- a password no hash takes (over 1024 octets)
+        local ok, err = security.check_password(HASH, string.rep("x", 2000))
+        smpp.log("info", "long: %s %s", tostring(ok), tostring(err))
+        return smpp.status.ESME_RBINDFAIL
+    elseif pdu.system_id == "raises" then     -- still_wanted raises with the slot held
+        local ok, err = pcall(security.check_password, HASH, "pw123", { still_wanted = function() error("boom") end })
+        smpp.log("info", "raises: %s %s", tostring(ok), tostring(err))
+        return smpp.status.ESME_RBINDFAIL
+    end
+    return server.check_bind(session, pdu)
+end }
+]==]
+
+    it("gives the slot back when a check fails before or instead of hashing", function()
+        local srv = start("{ hash_concurrency = 1, verify_cache_ttl = 0 }", "{ { system_id = 'h', password = '"
+            .. HASH .. "' } }")
+        srv:write("script.lua", SCRIPT)
+        srv:signal("HUP")
+        assert.is_true(srv:wait_log("reloaded"))
+        assert.equal(RBINDFAIL, bind_status(srv, nil, "long", "x"))
+        assert.is_true(srv:wait_log("long: nil pbkdf2: password or salt longer than 1024 octets"))
+        assert.equal(RBINDFAIL, bind_status(srv, nil, "raises", "x"))
+        assert.is_true(srv:wait_log("raises: false .*boom"))
+        local s = stats(srv).security
+        assert.same({ 0, 0 }, { s.hashing, s.hash_waiting })
+        -- the one slot is free: a hashed bind is answered (it waited forever)
+        assert.equal(0, bind_status(srv, nil, "h", "pw123"))
+        assert.equal(RINVPASWD, bind_status(srv, nil, "h", "pw124"))
+    end)
+
+    it("gives the slots of binds that closed while waiting back, without hashing for them", function()
+        local SLOW = security.hash("pw123", 1000000)      -- ~0.4 s a hash
+        local srv = start("{ hash_concurrency = 1, verify_cache_ttl = 0, failure_delay = 0 }",
+            "{ { system_id = 'h', password = '" .. SLOW .. "' } }")
+        local first = wire.connect(srv.port)
+        first:send(wire.bind("transceiver", 1, "h", "pw123"))
+        wait_until(function() return stats(srv).security.hashing == 1 end, 5, "the first hash")
+        local gone = {}
+        for i = 1, 5 do
+            gone[i] = connect_from(srv.port, "127.0.0." .. (10 + i))
+            gone[i]:send(wire.bind("transceiver", 1, "h", "guess" .. i))
+        end
+        wait_until(function() return stats(srv).security.hash_waiting == 5 end, 5, "5 binds waiting")
+        for _, c in ipairs(gone) do c:close() end
+        assert.equal(0, assert(first:read(10)).status)
+        first:close()                                   -- (a bound client would hold the server's stop)
+        wait_until(function()
+            local s = stats(srv).security
+            return s.hashing == 0 and s.hash_waiting == 0
+        end, 5, "every slot given back")
+        assert.equal(1, stats(srv).security.password_hashes)
+        assert.equal(0, bind_status(srv, nil, "h", "pw123"))
+    end)
+end)
+
+describe("#integration hash queue lanes", function()
+    local wait_until = require("helpers.wait").wait_until
+    local MID = security.hash("pw123", 300000)        -- ~150 ms a hash
+
+    -- binds of `user` with wrong passwords from 127.0.0.FIRST.. (one each), unread
+    local function flood(srv, user, first, n)
+        local cs = {}
+        for i = 1, n do
+            cs[i] = connect_from(srv.port, "127.0.0." .. (first + i - 1))
+            cs[i]:send(wire.bind("transceiver", 1, user, "g" .. i))
+        end
+        return cs
+    end
+
+    it("strangers from rotating addresses cannot take the places of known clients", function()
+        -- 8 places: strangers may take 4, binds of a known system_id from a new address 6, a known pair 8
+        local BLOCKER = security.hash("pw123", 4000000)  -- ~1.6 s: holds the one slot while the queue fills
+        local srv = start("{ hash_concurrency = 1, hash_queue = 8, hash_reserved = 2, hash_per_address = 1, "
+            .. "verify_cache_ttl = 0, failure_delay = 0, max_failures = 50 }",
+            "{ { system_id = 'victim', password = '" .. MID .. "' }, { system_id = 'dormant', password = '" .. MID
+            .. "' }, { system_id = 'slow', password = '" .. BLOCKER .. "' } }")
+        assert.equal(0, bind_status(srv, "127.0.0.1", "victim", "pw123"))     -- now a known pair and system_id
+        local blocker = connect_from(srv.port, "127.0.0.3")
+        blocker:send(wire.bind("transceiver", 1, "slow", "pw123"))
+        wait_until(function() return stats(srv).security.hashing == 1 end, 5, "the blocker hashing")
+        -- 20 addresses guess the password of an account that never bound: strangers, 4 places
+        flood(srv, "dormant", 30, 20)
+        wait_until(function() return stats(srv).security.password_checks_busy == 16 end, 5, "16 strangers refused")
+        assert.equal(4, stats(srv).security.hash_waiting_strangers)
+        -- a first bind of the known system_id from a new address still finds a place
+        local second = connect_from(srv.port, "127.0.0.2")
+        second:send(wire.bind("transceiver", 1, "victim", "pw123"))
+        wait_until(function() return stats(srv).security.hash_waiting_known_account == 1 end, 5, "its place")
+        -- 20 more addresses guess the victim's own password: one place is left for them
+        flood(srv, "victim", 60, 20)
+        wait_until(function() return stats(srv).security.password_checks_busy == 16 + 19 end, 5, "19 more refused")
+        -- the real client, from where it bound before, finds a place: lane 1, served first
+        local real = connect_from(srv.port, "127.0.0.1")
+        real:send(wire.bind("transceiver", 1, "victim", "pw123"))
+        wait_until(function() return stats(srv).security.hash_waiting_known == 1 end, 5, "the real client's place")
+        assert.equal(0, assert(real:read(10)).status)
+        local waiting = stats(srv).security.hash_waiting
+        assert.is_true(waiting >= 3, "served before the strangers that waited longer (" .. waiting .. " still wait)")
+        assert.equal(0, assert(second:read(10)).status)
+        assert.equal(0, srv:count_log("bind of 'victim' from 127%.0%.0%.[12] refused"))
+        for _, c in ipairs { blocker, second, real } do c:close() end
+    end)
+
+    it("bounds the places of one address and paces it when it is refused", function()
+        local srv = start("{ hash_concurrency = 1, hash_per_address = 2, verify_cache_ttl = 0, failure_delay = 0.1, "
+            .. "bind_rate = 100, bind_burst = 1, max_failures = 50 }", "{ { system_id = 'h', password = '" .. MID .. "' } }")
+        local cs = {}
+        for i = 1, 5 do
+            cs[i] = connect_from(srv.port, "127.0.0.9")
+            cs[i]:send(wire.bind("transceiver", 1, "h", "g" .. i))
+        end
+        -- the refusals come at once, the two placed binds after their hashes
+        local answered, busy = {}, 0
+        wait_until(function()
+            for i, c in ipairs(cs) do
+                local p = not answered[i] and c:read(0.01)
+                if p then
+                    answered[i] = p.status
+                    if p.status == RBINDFAIL then busy = busy + 1 end
+                end
+            end
+            return busy == 3
+        end, 10, "3 refusals")
+        -- its next bind is paced (refused binds push its turn back); looked at when it arrives
+        local paced = stats(srv).security.binds_paced
+        local again = connect_from(srv.port, "127.0.0.9")
+        again:send(wire.bind("transceiver", 1, "h", "pw123"))
+        assert.is_not_nil(again:read(10))
+        again:close()
+        assert.is_true(stats(srv).security.binds_paced > paced)
+        for i, c in ipairs(cs) do
+            if not answered[i] then answered[i] = assert(c:read(10)).status end
+        end
+        table.sort(answered)
+        assert.same({ RBINDFAIL, RBINDFAIL, RBINDFAIL, RINVPASWD, RINVPASWD }, answered)  -- 2 places: 2 hashed
+        local s = stats(srv).security
+        assert.is_true(s.password_checks_busy_address >= 3)   -- (and `again`, if the two were still held)
+        assert.is_true(srv:wait_log("this address has security.hash_per_address binds waiting"))
+        -- another address is not held back
+        assert.equal(0, bind_status(srv, "127.0.0.8", "h", "pw123"))
+    end)
+
+    it("one client opening many binds at once costs one hash", function()
+        local srv = start("{ hash_concurrency = 1, hash_per_address = 1 }", "{ { system_id = 'h', password = '" .. MID .. "' } }")
+        local cs = {}
+        for i = 1, 8 do
+            cs[i] = wire.connect(srv.port)
+            cs[i]:send(wire.bind("transceiver", 1, "h", "pw123"))
+        end
+        for _, c in ipairs(cs) do assert.equal(0, assert(c:read(10)).status) end
+        for _, c in ipairs(cs) do c:close() end
+        local s = stats(srv).security
+        assert.equal(1, s.password_hashes)
+        assert.equal(7, s.password_checks_coalesced + s.password_cache_hits)
     end)
 end)

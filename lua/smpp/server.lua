@@ -49,8 +49,9 @@ end
 -- unknown system_id -> ESME_RINVSYSID; address outside the account's
 -- networks, bind type not allowed, or max_binds reached -> ESME_RBINDFAIL;
 -- only then the password (a hashed one is verified on the thread pool
--- while this task waits; when security.hash_queue binds already wait ->
--- ESME_RBINDFAIL at once) -> ESME_RINVPASWD if wrong. Unknown system_id,
+-- while this task waits; when the queue for a hash has no place for this
+-- bind -> ESME_RBINDFAIL at once, and the address is paced: see
+-- smpp.security) -> ESME_RINVPASWD if wrong. Unknown system_id,
 -- networks and wrong password count as failures towards a lockout. On
 -- success the account's throughput limit applies to the session.
 function M.check_bind(sess, pdu)
@@ -88,10 +89,16 @@ function M.check_bind(sess, pdu)
         sess:log("info", "%s refused: max_binds (%d) reached", who, a.max_binds)
         return S.ESME_RBINDFAIL
     end
-    local ok, err = security.check_password(a.password, pdu.password, function() return not sess.closed end)
+    local ok, err = security.check_password(a.password, pdu.password,
+        { ip = ip, system_id = pdu.system_id, still_wanted = function() return not sess.closed end })
     if ok == nil then
-        sess:log("warn", "%s refused: %s", who, err == "busy" and "too many binds waiting for a password check"
-            or tostring(err))
+        if err == "busy" or err == "address busy" then
+            security.busy(ip)                         -- its next bind waits longer
+            sess:log("warn", "%s refused: %s", who, err == "busy" and "too many binds waiting for a password check"
+                or "this address has security.hash_per_address binds waiting for a password check")
+        else
+            sess:log("warn", "%s refused: %s", who, tostring(err))
+        end
         return S.ESME_RBINDFAIL
     end
     if not ok then return refuse(S.ESME_RINVPASWD, "wrong password") end
