@@ -272,9 +272,11 @@ end }
     end)
 
     it("gives the slots of binds that closed while waiting back, without hashing for them", function()
-        local SLOW = security.hash("pw123", 1000000)      -- ~0.4 s a hash
+        -- pw123 at 1,000,000 iterations, ~0.4 s a hash (made once with security.hash, not per run)
+        local SLOW = "pbkdf2-sha256$1000000$6773a145563760dccc91c6dced899761$"
+            .. "5b03ceecfda2792cd1832dfb331c871d8122ca8e451c7c7c06542978d225efa7"
         local srv = start("{ hash_concurrency = 1, verify_cache_ttl = 0, failure_delay = 0 }",
-            "{ { system_id = 'h', password = '" .. SLOW .. "' } }")
+            "{ { system_id = 'h', password = '" .. SLOW .. "' }, { system_id = 'quick', password = '" .. HASH .. "' } }")
         local first = wire.connect(srv.port)
         first:send(wire.bind("transceiver", 1, "h", "pw123"))
         wait_until(function() return stats(srv).security.hashing == 1 end, 5, "the first hash")
@@ -292,13 +294,15 @@ end }
             return s.hashing == 0 and s.hash_waiting == 0
         end, 5, "every slot given back")
         assert.equal(1, stats(srv).security.password_hashes)
-        assert.equal(0, bind_status(srv, nil, "h", "pw123"))
+        assert.equal(0, bind_status(srv, nil, "quick", "pw123"))
     end)
 end)
 
 describe("#integration hash queue lanes", function()
     local wait_until = require("helpers.wait").wait_until
-    local MID = security.hash("pw123", 300000)        -- ~150 ms a hash
+    -- pw123 at 300,000 iterations, ~120 ms a hash
+    local MID = "pbkdf2-sha256$300000$dbc2b8189c921a0a7247bb1182dca6fd$"
+        .. "1f7ae48b26f3798cc59303596bd2ef5c666a9b39049d61b6cfbf3ebbeb423b88"
 
     -- binds of `user` with wrong passwords from 127.0.0.FIRST.. (one each), unread
     local function flood(srv, user, first, n)
@@ -312,7 +316,9 @@ describe("#integration hash queue lanes", function()
 
     it("strangers from rotating addresses cannot take the places of known clients", function()
         -- 8 places: strangers may take 4, binds of a known system_id from a new address 6, a known pair 8
-        local BLOCKER = security.hash("pw123", 4000000)  -- ~1.6 s: holds the one slot while the queue fills
+        -- pw123 at 2,500,000 iterations, ~1 s: holds the one slot while the queue fills
+        local BLOCKER = "pbkdf2-sha256$2500000$0e1fe8118d1c1caad63cb7e1fcb44ff3$"
+            .. "df034e3108a7ceb8e16c0774fd86669433cc324a3507d6a6e77ce1b295510e1c"
         local srv = start("{ hash_concurrency = 1, hash_queue = 8, hash_reserved = 2, hash_per_address = 1, "
             .. "verify_cache_ttl = 0, failure_delay = 0, max_failures = 50 }",
             "{ { system_id = 'victim', password = '" .. MID .. "' }, { system_id = 'dormant', password = '" .. MID
@@ -346,7 +352,7 @@ describe("#integration hash queue lanes", function()
 
     it("bounds the places of one address and paces it when it is refused", function()
         local srv = start("{ hash_concurrency = 1, hash_per_address = 2, verify_cache_ttl = 0, failure_delay = 0.1, "
-            .. "bind_rate = 100, bind_burst = 1, max_failures = 50 }", "{ { system_id = 'h', password = '" .. MID .. "' } }")
+            .. "bind_rate = 100, bind_burst = 1, max_failures = 50 }", "{ { system_id = 'h', password = '" .. HASH .. "' } }")
         local cs = {}
         for i = 1, 5 do
             cs[i] = connect_from(srv.port, "127.0.0.9")
@@ -384,7 +390,7 @@ describe("#integration hash queue lanes", function()
     end)
 
     it("one client opening many binds at once costs one hash", function()
-        local srv = start("{ hash_concurrency = 1, hash_per_address = 1 }", "{ { system_id = 'h', password = '" .. MID .. "' } }")
+        local srv = start("{ hash_concurrency = 1, hash_per_address = 1 }", "{ { system_id = 'h', password = '" .. HASH .. "' } }")
         local cs = {}
         for i = 1, 8 do
             cs[i] = wire.connect(srv.port)

@@ -306,6 +306,13 @@ function M.validate(conf)
     return true
 end
 
+-- check_into(value, spec, path, errs): check a value against one spec of
+-- the schema's form, appending "path: what is wrong" messages to errs (for
+-- checks that gather every error of a configuration: smpp.config_check).
+function M.check_into(value, spec, path, errs)
+    check(value, spec, path, errs)
+end
+
 -- check_section(value, fields, path) -> true | nil, message: check a
 -- free-form section (a script's own options) against a table of field
 -- specs in the same form as the schema above, naming each wrong key.

@@ -537,6 +537,22 @@ local function octets(ip)
     return o, 0
 end
 
+-- parse_network(cidr) -> true | nil, why: "address/prefix" (or an address
+-- alone) with an IPv4 prefix 0..32 or an IPv6 prefix 0..128, as
+-- accounts[].networks takes it (a network nothing can be in refuses every bind).
+function M.parse_network(cidr)
+    if type(cidr) ~= "string" then return nil, "not a string" end
+    local net, bits = cidr:match("^(.-)/(%d+)$")
+    net = net or cidr
+    local o, offset = octets(net)
+    if not o then return nil, "not an IPv4 or IPv6 address" .. (cidr:find("/") and "/prefix" or "") end
+    local max = offset == 96 and 32 or 128
+    if cidr:find("/") and (not bits or tonumber(bits) > max) then
+        return nil, string.format("the prefix is not 0..%d", max)
+    end
+    return true
+end
+
 -- in_network(ip, cidr) -> true if the address is in "net/bits" (IPv4 or IPv6).
 function M.in_network(ip, cidr)
     local net, bits = cidr:match("^(.-)/(%d+)$")

@@ -4,6 +4,7 @@ local core = require "smpp.core"
 local codec = require "smpp.codec"
 local smpp = require "smpp"
 local config = require "smpp.config"
+local config_check = require "smpp.config_check"
 local http = require "smpp.http"
 local security = require "smpp.security"
 local store = require "smpp.store"
@@ -150,6 +151,8 @@ end
 function M.prepare(conf_path, overrides)
     local conf, err = config.load(conf_path)
     if not conf then return nil, err end
+    local checked, errs = config_check.check(conf, conf_path)    -- keys against each other
+    if not checked then return nil, conf_path .. ":\n  " .. table.concat(errs, "\n  ") end
     -- the limits of every run of script code, its load included (a
     -- reload applies the new ones)
     core.set_limits(config.with_defaults("scripts", conf.scripts))
