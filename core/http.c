@@ -25,6 +25,7 @@
 #include <http_parser.h>
 
 #include "http.h"
+#include "http_int.h"
 #include "log.h"
 
 enum { HC_IDLE, HC_HEAD, HC_BODY, HC_BUSY, HC_LINGER };
@@ -207,59 +208,16 @@ static void write_raw(hconn_t *c, const char *head, size_t hlen, const char *bod
     }
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
-    }
-}
-
-/* The head of an answer, in head[0..n): its length, or -1 if it does not
- * fit (never a truncated or overlong copy). The status and content type
- * have passed http_answer_check. */
-static int response_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after)
-{
-    int k = snprintf(head, n,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s\r\n",
-                     status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
-    return k < 0 || (size_t)k >= n ? -1 : k;
-}
-
-/* Room for any head response_head writes: the fixed text, a reason, a
- * content type of HTTP_MAX_CTYPE octets and a 20-digit length. */
-#define HEAD_MAX (160 + HTTP_MAX_CTYPE)
-
 /* An error found before the owner saw the request: a JSON answer, then
  * LINGER until the client closes (or the timer). */
 static void fail(hconn_t *c, int status, const char *what)
 {
-    char head[HEAD_MAX], body[256];
+    char head[HTTP_HEAD_MAX], body[256];
     int hn, bn;
     if (c->closing || c->state == HC_LINGER) return;
     bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
     if (bn < 0 || (size_t)bn >= sizeof body) bn = snprintf(body, sizeof body, "{\"error\":\"bad request\"}");
-    hn = response_head(head, sizeof head, status, "application/json", (size_t)bn, 1);
+    hn = http_head(head, sizeof head, status, "application/json", (size_t)bn, 1);
     c->state = HC_LINGER;
     c->dropped = 0;
     pending_drop(c);
@@ -269,40 +227,11 @@ static void fail(hconn_t *c, int status, const char *what)
     else write_raw(c, head, (size_t)hn, body, (size_t)bn, 1);
 }
 
-static int token_char(int ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-        || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-const char *http_ctype_check(const char *ctype, size_t len)
-{
-    size_t i = 0, t;
-    if (!ctype || len == 0 || len > HTTP_MAX_CTYPE)
-        return "the content type is empty or longer than 255 octets";
-    for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
-    if (i == t || i == len || ctype[i++] != '/') return "the content type is not type/subtype";
-    for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
-    if (i == t || (i < len && ctype[i] != ';' && ctype[i] != ' '))
-        return "the content type is not type/subtype";
-    for (; i < len; i++)                     /* parameters: printable ASCII only */
-        if ((unsigned char)ctype[i] < 0x20 || (unsigned char)ctype[i] > 0x7E)
-            return "the content type holds a control character or a non-ASCII octet";
-    return NULL;
-}
-
-const char *http_answer_check(double status, const char *ctype, size_t len)
-{
-    if (!(status >= 100 && status <= 599) || status != (double)(int)status)
-        return "the status is not a whole number 100..599";
-    return http_ctype_check(ctype, len);
-}
-
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len)
 {
     static const char bad[] = "{\"error\":\"internal error: an invalid answer (see the log)\"}";
     hconn_t *c = conn;
-    char head[HEAD_MAX];
+    char head[HTTP_HEAD_MAX];
     const char *why;
     int n, keep;
     if (c->state != HC_BUSY) return;
@@ -317,7 +246,7 @@ void http_respond(void *conn, int status, const char *content_type, const char *
     }
     if (!content_type) content_type = "text/plain";
     why = http_answer_check(status, content_type, strlen(content_type));
-    if (!why && len > UINT32_MAX - HEAD_MAX) why = "the body is larger than 4 GiB";
+    if (!why && len > UINT32_MAX - HTTP_HEAD_MAX) why = "the body is larger than 4 GiB";
     if (why) {
         const char *url = c->url ? c->url : "/";
         int plen = (int)strcspn(url, "?");   /* the query may hold the token */
@@ -329,7 +258,7 @@ void http_respond(void *conn, int status, const char *content_type, const char *
         len = sizeof bad - 1;
     }
     keep = c->keep_alive && listeners != NULL;
-    if ((n = response_head(head, sizeof head, status, content_type, len, !keep)) < 0) {
+    if ((n = http_head(head, sizeof head, status, content_type, len, !keep)) < 0) {
         conn_close(c);                       /* cannot happen: the inputs were checked */
         return;
     }
@@ -700,14 +629,14 @@ static void peer_address(uv_tcp_t *t, char *out, size_t n)
 /* Past a limit: a 503 if the socket takes it at once, then close. */
 static void refuse(hconn_t *c, const char *why)
 {
-    char msg[HEAD_MAX + 200];
+    char msg[HTTP_HEAD_MAX + 200];
     char body[200];
     int bn, hn;
     uv_buf_t buf;
     stats.refused++;
     log_msg(LOG_WARN, 0, "HTTP connection from %s refused: %s", c->addr, why);
     bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
-    hn = response_head(msg, HEAD_MAX, 503, "application/json", (size_t)bn, 1);
+    hn = http_head(msg, HTTP_HEAD_MAX, 503, "application/json", (size_t)bn, 1);
     if (hn >= 0 && bn >= 0 && (size_t)bn < sizeof body) {
         memcpy(msg + hn, body, (size_t)bn);
         buf = uv_buf_init(msg, (unsigned)(hn + bn));
