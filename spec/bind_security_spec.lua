@@ -207,7 +207,8 @@ describe("#integration bind password checks", function()
     end)
 
     it("refuses binds past hash_queue at once with ESME_RBINDFAIL, without counting them as failures", function()
-        local srv = start("{ verify_cache_ttl = 0, hash_concurrency = 1, hash_queue = 2, max_failures = 3, failure_delay = 0 }",
+        local srv = start("{ verify_cache_ttl = 0, hash_concurrency = 1, hash_queue = 2, hash_per_account = 10, "
+            .. "max_failures = 3, failure_delay = 0 }",
             "{ { system_id = 'h', password = '" .. HASH .. "' } }")
         local cs = {}
         for i = 1, 10 do
@@ -320,7 +321,7 @@ describe("#integration hash queue lanes", function()
         local BLOCKER = "pbkdf2-sha256$2500000$0e1fe8118d1c1caad63cb7e1fcb44ff3$"
             .. "df034e3108a7ceb8e16c0774fd86669433cc324a3507d6a6e77ce1b295510e1c"
         local srv = start("{ hash_concurrency = 1, hash_queue = 8, hash_reserved = 2, hash_per_address = 1, "
-            .. "verify_cache_ttl = 0, failure_delay = 0, max_failures = 50 }",
+            .. "hash_per_account = 8, verify_cache_ttl = 0, failure_delay = 0, max_failures = 50 }",
             "{ { system_id = 'victim', password = '" .. MID .. "' }, { system_id = 'dormant', password = '" .. MID
             .. "' }, { system_id = 'slow', password = '" .. BLOCKER .. "' } }")
         assert.equal(0, bind_status(srv, "127.0.0.1", "victim", "pw123"))     -- now a known pair and system_id
@@ -348,6 +349,26 @@ describe("#integration hash queue lanes", function()
         assert.equal(0, assert(second:read(10)).status)
         assert.equal(0, srv:count_log("bind of 'victim' from 127%.0%.0%.[12] refused"))
         for _, c in ipairs { blocker, second, real } do c:close() end
+    end)
+
+    it("a flood at one account from rotating addresses leaves room for another account's first bind", function()
+        local BLOCKER = "pbkdf2-sha256$2500000$0e1fe8118d1c1caad63cb7e1fcb44ff3$"
+            .. "df034e3108a7ceb8e16c0774fd86669433cc324a3507d6a6e77ce1b295510e1c"
+        local srv = start("{ hash_concurrency = 1, hash_queue = 8, hash_reserved = 0, hash_per_account = 3, "
+            .. "verify_cache_ttl = 0, failure_delay = 0, max_failures = 50 }",
+            "{ { system_id = 'dormant', password = '" .. HASH .. "' }, { system_id = 'fresh', password = '" .. HASH
+            .. "' }, { system_id = 'slow', password = '" .. BLOCKER .. "' } }")
+        local blocker = connect_from(srv.port, "127.0.0.3")
+        blocker:send(wire.bind("transceiver", 1, "slow", "pw123"))
+        wait_until(function() return stats(srv).security.hashing == 1 end, 5, "the blocker hashing")
+        flood(srv, "dormant", 30, 12)
+        wait_until(function() return stats(srv).security.password_checks_busy == 9 end, 5, "9 guesses refused")
+        local s = stats(srv).security
+        assert.same({ 3, 9 }, { s.hash_waiting_strangers, s.password_checks_busy_account })
+        assert.is_true(srv:wait_log("this system_id has security.hash_per_account binds from new addresses waiting"))
+        -- the queue has room for another account's first bind (it had none: 8 of 8 were the flood's)
+        assert.equal(0, bind_status(srv, "127.0.0.2", "fresh", "pw123"))
+        blocker:close()
     end)
 
     it("bounds the places of one address and paces it when it is refused", function()

@@ -122,6 +122,9 @@ local schema = {
                                  .. "(address, system_id) pair and again for a known system_id (hash_queue / 4)" },
             hash_per_address = { type = "integer", min = 1,
                                  doc = "places in the hash queue one address holds, unless its pair is known (4)" },
+            hash_per_account = { type = "integer", min = 1,
+                                 doc = "places in the hash queue one system_id holds from addresses it has not "
+                                    .. "bound from (hash_queue / 4)" },
             trust_ttl = { type = "number", min = 0,
                           doc = "seconds a successful bind makes its pair and system_id known, 0 = never (86400)" },
             max_trusted = { type = "integer", min = 1, doc = "known pairs and system_ids kept (10000)" },

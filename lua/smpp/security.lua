@@ -23,6 +23,7 @@ local function defaults()
         hash_queue = 64,           -- binds waiting for a hash; past it ESME_RBINDFAIL at once
         hash_reserved = nil,       -- places of hash_queue kept per lane of known clients (nil: hash_queue / 4)
         hash_per_address = 4,      -- places one address holds (hashing or waiting) unless its pair is known
+        hash_per_account = nil,    -- places one system_id holds so, from any addresses (nil: hash_queue / 4)
         trust_ttl = 86400,         -- seconds a successful bind makes its pair and system_id known
         max_trusted = 10000,       -- known pairs and system_ids kept; the oldest go first
         verify_cache_ttl = 300,    -- seconds a verified (hash, password) pair is remembered (0: never)
@@ -260,14 +261,17 @@ end
 -- At most hash_concurrency hashes run at once; the binds waiting for one
 -- wait in three lanes: 1 a known (address, system_id) pair, 2 a known
 -- system_id from a new address, 3 anyone else. A finished hash hands its
--- slot straight to the first waiter of the first lane that has one, so no
--- newcomer jumps a queue and strangers never delay a known pair by more
--- than the hashes already running. Of the hash_queue places, lane 3 may
+-- slot straight to a waiter: lane 1's first, else lanes 2 and 3 take
+-- turns (a flood in one cannot starve the other), so no newcomer jumps a
+-- queue and strangers never delay a known pair by more than the hashes
+-- already running. Of the hash_queue places, lane 3 may
 -- fill all but 2 x hash_reserved and lane 2 all but hash_reserved: a flood
 -- of strangers cannot take the places a known client needs. In lanes 2
--- and 3 one address holds at most hash_per_address places (hashing or
--- waiting), and each refusal for a full queue paces that address (its
--- next bind waits failure_delay longer, see pace).
+-- and 3 one address holds at most hash_per_address places and one
+-- system_id hash_per_account (hashing or waiting): a flood at one account
+-- from rotating addresses leaves room for the others' binds. Each refusal
+-- for a full queue paces its address (its next bind waits failure_delay
+-- longer, see M.busy).
 --
 -- A slot is given back exactly once, whatever happens to the bind: by the
 -- hash's completion (it runs on libuv's thread pool and always completes),
@@ -276,8 +280,9 @@ end
 local hashing = 0
 local lanes = { { head = 1, tail = 0 }, { head = 1, tail = 0 }, { head = 1, tail = 0 } }
 local waiting = 0                         -- in all lanes
-local per_address = {}                    -- address -> places held in lanes 2 and 3
-local counts = { hashes = 0, cache_hits = 0, busy = 0, busy_address = 0, coalesced = 0 }
+local turn = 2                            -- lanes 2 and 3 take turns after lane 1
+local shares = {}                         -- "a ADDRESS" / "s SYSTEM_ID" -> places held in lanes 2 and 3
+local counts = { hashes = 0, cache_hits = 0, busy = 0, busy_address = 0, busy_account = 0, coalesced = 0 }
 
 local function concurrency()
     return opt.hash_concurrency or math.max(1, math.floor(core.cpu_count() / 2))
@@ -287,6 +292,10 @@ local function reserved()
     return opt.hash_reserved or math.floor(opt.hash_queue / 4)
 end
 
+local function per_account()
+    return opt.hash_per_account or math.max(1, math.floor(opt.hash_queue / 4))
+end
+
 -- lane_of(ip, system_id) -> 1, 2 or 3 (above)
 local function lane_of(ip, system_id, t)
     if ip and system_id and trust_get("p " .. ip .. " " .. system_id, t) then return 1 end
@@ -294,14 +303,27 @@ local function lane_of(ip, system_id, t)
     return 3
 end
 
--- slot_release(ip): the slot goes to the first waiter of the first lane,
--- or back to the pool; ip's place (lanes 2 and 3) is given back.
-local function slot_release(ip)
-    if ip then
-        local n = (per_address[ip] or 1) - 1
-        per_address[ip] = n > 0 and n or nil
-    end
-    for _, q in ipairs(lanes) do
+-- The places a bind holds outside lane 1: its address's and its system_id's.
+local function share_keys(ip, sid)
+    return ip and ("a " .. ip), sid and ("s " .. sid)
+end
+
+local function share_add(key, d)
+    if not key then return end
+    local n = (shares[key] or 0) + d
+    shares[key] = n > 0 and n or nil
+end
+
+-- slot_release(ip, sid): the places of ip and sid (nil in lane 1) are
+-- given back; the slot goes to the first waiter of the first lane, or
+-- back to the pool.
+local function slot_release(ip, sid)
+    local ka, ks = share_keys(ip, sid)
+    share_add(ka, -1)
+    share_add(ks, -1)
+    turn = turn == 2 and 3 or 2
+    for _, i in ipairs { 1, turn, 5 - turn } do
+        local q = lanes[i]
         while q.head <= q.tail do
             local tok = q[q.head]
             q[q.head] = nil
@@ -313,16 +335,18 @@ local function slot_release(ip)
     hashing = hashing - 1
 end
 
--- slot_acquire(ip, lane) -> true (a slot is held) | nil, why ("busy":
--- the lane's places are taken; "address": this address holds its share)
-local function slot_acquire(ip, lane)
-    if lane > 1 and ip then
-        if (per_address[ip] or 0) >= opt.hash_per_address then return nil, "address" end
+-- slot_acquire(ip, sid, lane) -> true (a slot is held) | nil, why
+-- ("busy": the lane's places are taken; "address", "account": this
+-- address or system_id holds its share). ip and sid are nil in lane 1.
+local function slot_acquire(ip, sid, lane)
+    local ka, ks = share_keys(ip, sid)
+    if ka and (shares[ka] or 0) >= opt.hash_per_address then return nil, "address" end
+    if ks and (shares[ks] or 0) >= per_account() then return nil, "account" end
+    if hashing >= concurrency() and waiting >= opt.hash_queue - (lane - 1) * reserved() then
+        return nil, "busy"
     end
-    if hashing >= concurrency() then
-        if waiting >= opt.hash_queue - (lane - 1) * reserved() then return nil, "busy" end
-    end
-    if lane > 1 and ip then per_address[ip] = (per_address[ip] or 0) + 1 end
+    share_add(ka, 1)
+    share_add(ks, 1)
     if hashing < concurrency() then
         hashing = hashing + 1
         return true
@@ -401,18 +425,21 @@ end
 -- hashes (check_password, below, without the cache and the coalescing).
 local function lead(h, given, who, t)
     local ip = who.ip and tostring(who.ip)
-    local lane = lane_of(ip, who.system_id and tostring(who.system_id), t)
-    local held, busy = slot_acquire(ip, lane)
+    local sid = who.system_id and tostring(who.system_id)
+    local lane = lane_of(ip, sid, t)
+    if lane == 1 then ip, sid = nil, nil end  -- a known pair holds no share
+    local held, busy = slot_acquire(ip, sid, lane)
     if not held then
         counts.busy = counts.busy + 1
         if busy == "address" then counts.busy_address = counts.busy_address + 1 end
-        return nil, busy == "address" and "address busy" or "busy"
+        if busy == "account" then counts.busy_account = counts.busy_account + 1 end
+        return nil, busy == "busy" and "busy" or busy .. " busy"
     end
     local released = false
     local function release()
         if released then return end
         released = true
-        slot_release(lane > 1 and ip or nil)
+        slot_release(ip, sid)
     end
     if who.still_wanted then                  -- a script's function may raise: the slot goes back first
         local called, wanted = pcall(who.still_wanted)
@@ -434,8 +461,8 @@ end
 -- matters after its wait for a slot. Must run in a task: a hashed
 -- password is verified on the thread pool while the task waits (the loop
 -- goes on serving everyone else). err "busy": the lane's places in the
--- queue are taken; "address busy": the address holds hash_per_address
--- places; "gone": still_wanted() said no after the wait for a slot; or
+-- queue are taken; "address busy" / "account busy": the address holds
+-- hash_per_address places, or the system_id hash_per_account; "gone": still_wanted() said no after the wait for a slot; or
 -- why the stored hash is malformed (the configuration check refuses those).
 function M.check_password(stored, given, who)
     who = who or {}
@@ -485,6 +512,7 @@ function M.stats()
         password_hashes = counts.hashes, password_cache_hits = counts.cache_hits,
         password_checks_coalesced = counts.coalesced,
         password_checks_busy = counts.busy, password_checks_busy_address = counts.busy_address,
+        password_checks_busy_account = counts.busy_account,
         hashing = hashing, hash_waiting = waiting,
         hash_waiting_known = lanes[1].tail - lanes[1].head + 1,
         hash_waiting_known_account = lanes[2].tail - lanes[2].head + 1,

@@ -93,10 +93,13 @@ function M.check_bind(sess, pdu)
     local ok, err = security.check_password(a.password, pdu.password,
         { ip = ip, system_id = pdu.system_id, still_wanted = function() return not sess.closed end })
     if ok == nil then
-        if err == "busy" or err == "address busy" then
+        local busy = { ["busy"] = "too many binds waiting for a password check",
+                       ["address busy"] = "this address has security.hash_per_address binds waiting for a password check",
+                       ["account busy"] = "this system_id has security.hash_per_account binds from new addresses "
+                           .. "waiting for a password check" }
+        if busy[err] then
             security.busy(ip)                         -- its next bind waits longer
-            sess:log("warn", "%s refused: %s", who, err == "busy" and "too many binds waiting for a password check"
-                or "this address has security.hash_per_address binds waiting for a password check")
+            sess:log("warn", "%s refused: %s", who, busy[err])
         else
             sess:log("warn", "%s refused: %s", who, tostring(err))
         end
