@@ -649,20 +649,26 @@ static void refuse(hconn_t *c, const char *why)
  * lingering after an error answer, else the oldest that has not yet
  * completed a request head and never had an answer (a client that opens
  * connections and sends a head slowly, or nothing), else the oldest idle
- * or head-reading one that had answers (a kept-alive client between
- * requests). A connection whose head passed (reading an authorised body,
- * or handled by the owner) is never taken: a flood of slow heads cannot
- * hold every slot against a client that sends its requests promptly. */
+ * or head-reading one whose answers are all written (a kept-alive client
+ * between requests), else the oldest whose last answer is still being
+ * written (a client that does not read). A connection whose head passed
+ * (reading an authorised body, or handled by the owner) is never taken: a
+ * flood of slow heads cannot hold every slot against a client that sends
+ * its requests promptly. */
 static hconn_t *evictable(void)
 {
-    hconn_t *c, *found[3] = {NULL, NULL, NULL};
+    hconn_t *c, *found[4] = {NULL, NULL, NULL, NULL};
+    int i;
     for (c = conns; c; c = c->next) {        /* newest first: the last match is the oldest */
         if (c->closing) continue;
         if (c->state == HC_LINGER) found[0] = c;
-        else if ((c->state == HC_IDLE || c->state == HC_HEAD) && !c->answered) found[1] = c;
-        else if (c->state == HC_IDLE || c->state == HC_HEAD) found[2] = c;
+        else if (c->state != HC_IDLE && c->state != HC_HEAD) continue;
+        else if (!c->answered) found[1] = c;
+        else found[c->out_bytes ? 3 : 2] = c;
     }
-    return found[0] ? found[0] : found[1] ? found[1] : found[2];
+    for (i = 0; i < 4; i++)
+        if (found[i]) return found[i];
+    return NULL;
 }
 
 static void on_connection(uv_stream_t *server, int status)
