@@ -55,7 +55,7 @@ LUA_MODULE := $(BUILD)/smpp/core.so
 STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
 CODEC_MODULE := $(BUILD)/smpp/codec.so
 BIN        := $(BUILD)/smppgw
-TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store $(BUILD)/test_log
+TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store $(BUILD)/test_log $(BUILD)/test_http
 BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
@@ -146,6 +146,9 @@ $(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ)
 $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
 	$(Q)$(CC) -o $@ $^
 
+$(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o
+	$(Q)$(CC) -o $@ $^ -lm
+
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
@@ -223,13 +226,15 @@ asan: deps corpus $(GEN_HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_store \
 	  core/test/test_store.c $(STORE_SRC) -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
 	  core/fuzz/fuzz_sess.c core/fuzz/replay.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(LUAJIT_CFLAGS) -o $(BUILD)/asan/fuzz_lbridge_replay \
 	  core/fuzz/fuzz_lbridge.c core/fuzz/replay.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
-	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; $(BUILD)/asan/test_log; } > $(BUILD)/asan/out 2>&1; \
+	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; $(BUILD)/asan/test_log; \
+	   $(BUILD)/asan/test_http; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus

@@ -25,8 +25,9 @@ const char *http_ctype_check(const char *ctype, size_t len)
     for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
     if (i == t || i == len || ctype[i++] != '/') return "the content type is not type/subtype";
     for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
-    if (i == t || (i < len && ctype[i] != ';' && ctype[i] != ' '))
-        return "the content type is not type/subtype";
+    if (i == t) return "the content type is not type/subtype";
+    while (i < len && ctype[i] == ' ') i++;
+    if (i < len && ctype[i] != ';') return "the content type is not type/subtype[; parameters]";
     for (; i < len; i++)                     /* parameters: printable ASCII only */
         if ((unsigned char)ctype[i] < 0x20 || (unsigned char)ctype[i] > 0x7E)
             return "the content type holds a control character or a non-ASCII octet";
