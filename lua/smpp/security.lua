@@ -165,30 +165,46 @@ end
 -- flood from strangers cannot make or push out one: the table is bounded
 -- by max_trusted on its own (oldest first), apart from the failure table.
 
-local trusted = { map = {}, order = { head = 1, tail = 0 }, n = 0 }
+local trusted = { map = {}, order = { head = 1, tail = 0 }, n = 0, seq = 0 }
 
+-- trust_put(key, t): key is known until t + trust_ttl. The order list has
+-- one record per put ({key, seq}); only a key's latest record counts, so
+-- the oldest to go is the one known longest ago, and the list is rebuilt
+-- when most of it is stale records.
 local function trust_put(key, t)
     local map, order = trusted.map, trusted.order
-    if not map[key] then
-        trusted.n = trusted.n + 1
-        order.tail = order.tail + 1
-        order[order.tail] = key
-    end
-    map[key] = t + opt.trust_ttl
+    if not map[key] then trusted.n = trusted.n + 1 end
+    trusted.seq = trusted.seq + 1
+    map[key] = { until_ = t + opt.trust_ttl, seq = trusted.seq }
+    order.tail = order.tail + 1
+    order[order.tail] = { key = key, seq = trusted.seq }
     while trusted.n > opt.max_trusted and order.head <= order.tail do
-        local old = order[order.head]
+        local rec = order[order.head]
         order[order.head] = nil
         order.head = order.head + 1
-        if map[old] then
-            map[old] = nil
+        local e = map[rec.key]
+        if e and e.seq == rec.seq then
+            map[rec.key] = nil
             trusted.n = trusted.n - 1
         end
+    end
+    if order.tail - order.head + 1 > 2 * trusted.n + 64 then
+        local fresh = { head = 1, tail = 0 }
+        for i = order.head, order.tail do
+            local rec = order[i]
+            local e = map[rec.key]
+            if e and e.seq == rec.seq then
+                fresh.tail = fresh.tail + 1
+                fresh[fresh.tail] = rec
+            end
+        end
+        trusted.order = fresh
     end
 end
 
 local function trust_get(key, t)
-    local until_ = trusted.map[key]
-    return until_ ~= nil and until_ > t
+    local e = trusted.map[key]
+    return e ~= nil and e.until_ > t
 end
 
 -- succeeded(ip, system_id): forget this pair's failures (not the address's,
