@@ -481,7 +481,8 @@ end
 -- hash_per_address places, or the system_id hash_per_account; "gone": still_wanted() said no after the wait for a slot; or
 -- why the stored hash is malformed (the configuration check refuses those).
 function M.check_password(stored, given, who)
-    who = who or {}
+    if type(who) == "function" then who = { still_wanted = who } end   -- the earlier form
+    if type(who) ~= "table" then who = {} end
     if type(given) ~= "string" then return false end
     local h, why = M.parse_hash(stored)
     if h == nil then return nil, "the account's password hash is malformed: " .. why end
