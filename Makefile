@@ -40,7 +40,8 @@ LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
 BRIDGE_SRC := core/lbridge.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
-              core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c
+              core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c \
+              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -55,7 +56,8 @@ LUA_MODULE := $(BUILD)/smpp/core.so
 STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
 CODEC_MODULE := $(BUILD)/smpp/codec.so
 BIN        := $(BUILD)/smppgw
-TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store $(BUILD)/test_log $(BUILD)/test_dlr
+TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store $(BUILD)/test_log $(BUILD)/test_dlr \
+              $(BUILD)/test_http
 BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
@@ -149,6 +151,9 @@ $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
 $(BUILD)/test_dlr: $(BUILD)/test/test_dlr.o $(BUILD)/dlr.o $(BUILD)/msgid.o
 	$(Q)$(CC) -o $@ $^
 
+$(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o
+	$(Q)$(CC) -o $@ $^ -lm
+
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
@@ -228,6 +233,7 @@ asan: deps corpus $(GEN_HDRS)
 	  core/test/test_store.c $(STORE_SRC) -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_dlr core/test/test_dlr.c core/dlr.c core/msgid.c
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
@@ -235,7 +241,7 @@ asan: deps corpus $(GEN_HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(LUAJIT_CFLAGS) -o $(BUILD)/asan/fuzz_lbridge_replay \
 	  core/fuzz/fuzz_lbridge.c core/fuzz/replay.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
 	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; $(BUILD)/asan/test_log; \
-	   $(BUILD)/asan/test_dlr; } > $(BUILD)/asan/out 2>&1; \
+	   $(BUILD)/asan/test_dlr; $(BUILD)/asan/test_http; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus

@@ -25,6 +25,7 @@
 #include <http_parser.h>
 
 #include "http.h"
+#include "http_int.h"
 #include "log.h"
 
 enum { HC_IDLE, HC_HEAD, HC_BODY, HC_BUSY, HC_LINGER };
@@ -61,7 +62,8 @@ typedef struct hconn_s {
     size_t        out_bytes;           /* answer octets queued, not yet written */
     char          addr[48];            /* the peer's address without the port */
     int           keep_alive, closing, close_when_answered;
-    struct hconn_s *next, *prev;
+    uint64_t      answered;            /* requests answered on this connection */
+    struct hconn_s *next, *prev;       /* conns: newest first */
 } hconn_t;
 
 /* One API per process: the options of the last http_listen hold for
@@ -206,65 +208,35 @@ static void write_raw(hconn_t *c, const char *head, size_t hlen, const char *bod
     }
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
-    }
-}
-
-static int response_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after)
-{
-    return snprintf(head, n,
-                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                    "Cache-Control: no-store\r\n%s\r\n",
-                    status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
-}
-
 /* An error found before the owner saw the request: a JSON answer, then
  * LINGER until the client closes (or the timer). */
 static void fail(hconn_t *c, int status, const char *what)
 {
-    char head[256], body[256];
+    char head[HTTP_HEAD_MAX], body[256];
     int hn, bn;
     if (c->closing || c->state == HC_LINGER) return;
     bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
-    hn = response_head(head, sizeof head, status, "application/json", (size_t)bn, 1);
+    if (bn < 0 || (size_t)bn >= sizeof body) bn = snprintf(body, sizeof body, "{\"error\":\"bad request\"}");
+    hn = http_head(head, sizeof head, status, "application/json", (size_t)bn, 1);
     c->state = HC_LINGER;
     c->dropped = 0;
     pending_drop(c);
     timer_arm(c, HTTP_LINGER_MS);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);   /* to drop what follows */
-    write_raw(c, head, (size_t)hn, body, (size_t)bn, 1);
+    if (hn < 0) conn_close(c);
+    else write_raw(c, head, (size_t)hn, body, (size_t)bn, 1);
 }
 
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len)
 {
+    static const char bad[] = "{\"error\":\"internal error: an invalid answer (see the log)\"}";
     hconn_t *c = conn;
-    char head[256];
+    char head[HTTP_HEAD_MAX];
+    const char *why;
     int n, keep;
     if (c->state != HC_BUSY) return;
     c->state = HC_IDLE;
+    c->answered++;
     free(c->body);
     c->body = NULL;
     c->body_len = c->body_cap = 0;
@@ -272,8 +244,24 @@ void http_respond(void *conn, int status, const char *content_type, const char *
         conn_close(c);
         return;
     }
+    if (!content_type) content_type = "text/plain";
+    why = http_answer_check(status, content_type, strlen(content_type));
+    if (!why && len > UINT32_MAX - HTTP_HEAD_MAX) why = "the body is larger than 4 GiB";
+    if (why) {
+        const char *url = c->url ? c->url : "/";
+        int plen = (int)strcspn(url, "?");   /* the query may hold the token */
+        log_msg(LOG_ERROR, 0, "HTTP answer to %s %.*s replaced by a 500: %s", c->method, plen > 200 ? 200 : plen,
+                url, why);
+        status = 500;
+        content_type = "application/json";
+        body = bad;
+        len = sizeof bad - 1;
+    }
     keep = c->keep_alive && listeners != NULL;
-    n = response_head(head, sizeof head, status, content_type ? content_type : "text/plain", len, !keep);
+    if ((n = http_head(head, sizeof head, status, content_type, len, !keep)) < 0) {
+        conn_close(c);                       /* cannot happen: the inputs were checked */
+        return;
+    }
     /* the idle timer also bounds a client that never reads this answer */
     timer_arm(c, opts.idle_timeout_ms);
     write_raw(c, head, (size_t)n, body, len, !keep);
@@ -608,7 +596,11 @@ static void on_timer(uv_timer_t *t)
         break;
     case HC_BUSY:
         break;
-    default:                                 /* idle, or lingering after an error */
+    case HC_IDLE:                            /* a new connection that never sent a head */
+        if (!c->answered) stats.timeouts++;  /* (after an answer: the idle timeout, not counted) */
+        conn_close(c);
+        break;
+    default:                                 /* lingering after an error */
         conn_close(c);
     }
 }
@@ -637,25 +629,53 @@ static void peer_address(uv_tcp_t *t, char *out, size_t n)
 /* Past a limit: a 503 if the socket takes it at once, then close. */
 static void refuse(hconn_t *c, const char *why)
 {
-    char msg[512];
+    char msg[HTTP_HEAD_MAX + 200];
+    char body[200];
     int bn, hn;
     uv_buf_t buf;
-    char body[200];
     stats.refused++;
     log_msg(LOG_WARN, 0, "HTTP connection from %s refused: %s", c->addr, why);
     bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
-    hn = response_head(msg, sizeof msg - sizeof body, 503, "application/json", (size_t)bn, 1);
-    memcpy(msg + hn, body, (size_t)bn);
-    buf = uv_buf_init(msg, (unsigned)(hn + bn));
-    uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    hn = http_head(msg, HTTP_HEAD_MAX, 503, "application/json", (size_t)bn, 1);
+    if (hn >= 0 && bn >= 0 && (size_t)bn < sizeof body) {
+        memcpy(msg + hn, body, (size_t)bn);
+        buf = uv_buf_init(msg, (unsigned)(hn + bn));
+        uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    }
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+}
+
+/* At max_connections, the connection that makes room for a new one: one
+ * lingering after an error answer, else the oldest that has not yet
+ * completed a request head and never had an answer (a client that opens
+ * connections and sends a head slowly, or nothing), else the oldest idle
+ * or head-reading one whose answers are all written (a kept-alive client
+ * between requests), else the oldest whose last answer is still being
+ * written (a client that does not read). A connection whose head passed
+ * (reading an authorised body, or handled by the owner) is never taken: a
+ * flood of slow heads cannot hold every slot against a client that sends
+ * its requests promptly. */
+static hconn_t *evictable(void)
+{
+    hconn_t *c, *found[4] = {NULL, NULL, NULL, NULL};
+    int i;
+    for (c = conns; c; c = c->next) {        /* newest first: the last match is the oldest */
+        if (c->closing) continue;
+        if (c->state == HC_LINGER) found[0] = c;
+        else if (c->state != HC_IDLE && c->state != HC_HEAD) continue;
+        else if (!c->answered) found[1] = c;
+        else found[c->out_bytes ? 3 : 2] = c;
+    }
+    for (i = 0; i < 4; i++)
+        if (found[i]) return found[i];
+    return NULL;
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
     hlisten_t *l = server->data;
     const http_opts_t *o = &opts;
-    hconn_t *c;
+    hconn_t *c, *old;
     if (status < 0) {                        /* out of descriptors: libuv dropped it */
         stats.refused++;
         log_msg(LOG_WARN, 0, "HTTP connection refused: %s", uv_strerror(status));
@@ -668,13 +688,21 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     peer_address(&c->tcp, c->addr, sizeof c->addr);
-    if (o->max_connections && stats.open >= o->max_connections) {
-        refuse(c, "too many HTTP connections (http.max_connections)");
-        return;
-    }
+    /* one address first: it cannot make room for itself at others' expense
+     * beyond its own share */
     if (o->max_per_address && count_from(c->addr) >= o->max_per_address) {
         refuse(c, "too many HTTP connections from this address (http.max_per_address)");
         return;
+    }
+    if (o->max_connections && stats.open >= o->max_connections) {
+        if (!(old = evictable())) {
+            refuse(c, "too many HTTP connections (http.max_connections)");
+            return;
+        }
+        stats.evicted++;
+        log_msg(LOG_WARN, 0, "HTTP connection closed to make room for a new one: at http.max_connections, "
+                "it had not sent a request head");
+        conn_close(old);
     }
     uv_timer_init(server->loop, &c->timer);
     c->tcp.data = c->timer.data = c;

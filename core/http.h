@@ -14,6 +14,7 @@
 
 #define HTTP_MAX_URL    8192
 #define HTTP_MAX_HEADER 8192
+#define HTTP_MAX_CTYPE  255     /* octets of an answer's content type */
 
 typedef struct http_req_s {
     const char *method;         /* "GET", "POST", ... */
@@ -29,7 +30,9 @@ typedef struct http_req_s {
  * process; 0 means "no limit" for the counts and "never" for the times. */
 typedef struct http_opts_s {
     const char *token;              /* required token (NULL or "": none); copied */
-    size_t      max_connections;    /* connections open at once */
+    size_t      max_connections;    /* connections open at once; at the limit a new one
+                                       takes the slot of the oldest that has not sent a
+                                       request head (http.c, evictable) or is refused */
     size_t      max_per_address;    /* connections open from one peer address */
     size_t      max_body;           /* request body octets (413 past it) */
     unsigned    header_timeout_ms;  /* a new connection or a request's first
@@ -46,7 +49,9 @@ void http_opts_default(http_opts_t *o);
 typedef struct http_stats_s {
     uint64_t open;              /* connections open now */
     uint64_t refused;           /* connections refused past a limit (503) */
-    uint64_t timeouts;          /* requests cut off by the head or body timeout (408) */
+    uint64_t evicted;           /* closed at max_connections to make room (see http.c) */
+    uint64_t timeouts;          /* heads or bodies cut off by their timeout (408), and new
+                                   connections closed for sending no head in time */
     uint64_t unauthorized;      /* requests refused for a missing or wrong token (401) */
 } http_stats_t;
 void http_get_stats(http_stats_t *out);
@@ -62,16 +67,36 @@ typedef void (*http_handler_fn)(const http_req_t *req, void *ud);
 int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *opts,
                 http_handler_fn fn, void *ud, int *bound);
 
-/* Answer the request of `conn`. The body is copied. */
+/* http_answer_check(status, content_type, len) -> NULL when an answer may
+ * carry them, else why not (static text): the status must be a whole
+ * number 100..599, the content type (len octets) a "type/subtype" of
+ * token characters, optionally followed by parameters, at most
+ * HTTP_MAX_CTYPE printable ASCII octets (no CR, LF or other control
+ * character, so it can never end the header line). The owner checks what
+ * a script gave it with this before http_respond. */
+const char *http_answer_check(double status, const char *content_type, size_t len);
+
+/* http_ctype_check(content_type, len) -> NULL or why the content type is
+ * unfit for a header (the rule of http_answer_check; http_post uses it too). */
+const char *http_ctype_check(const char *content_type, size_t len);
+
+/* Answer the request of `conn`. The body is copied. A status or content
+ * type that http_answer_check refuses is answered 500 with a JSON error
+ * instead (and logged): nothing a caller passes reaches the head unchecked. */
 void http_respond(void *conn, int status, const char *content_type, const char *body, size_t len);
 
 /* Close the listeners and every idle connection (shutdown); a connection
  * whose request is being handled closes once it is answered. */
 void http_close_all(void);
 
-/* POST `body` to http://host:port/path (a callback URL). cb gets the HTTP
- * status of the answer, or a negative libuv error (UV_ETIMEDOUT after
- * 10 s). Returns 0 or a negative libuv error (cb is not called then). */
+/* POST `body` to http://host:port/path (a callback URL). host is an IP
+ * address (or "localhost"), port 1..65535, path starts with "/" and holds
+ * printable ASCII without spaces (at most HTTP_MAX_URL octets), and the
+ * content type passes http_ctype_check: nothing given can add a header
+ * line. cb gets the HTTP status of the answer (100..599), or a negative
+ * libuv error (UV_ETIMEDOUT after 10 s, UV_EPROTO for an answer that is
+ * not HTTP). Returns 0 or a negative libuv error (UV_EINVAL for any of
+ * the above; cb is not called then). */
 typedef void (*http_post_fn)(int status, void *arg);
 int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
               const char *content_type, const char *body, size_t len, http_post_fn cb, void *arg);

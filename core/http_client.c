@@ -63,7 +63,7 @@ static void post_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0 && buf->base == p->answer + p->answer_len) p->answer_len += (size_t)nread;
     p->answer[p->answer_len] = '\0';
     if (sscanf(p->answer, "HTTP/%*d.%*d %d", &code) == 1 && strchr(p->answer, '\n')) {
-        post_finish(p, code);
+        post_finish(p, code >= 100 && code <= 599 ? code : UV_EPROTO);
         return;
     }
     if (nread < 0) post_finish(p, nread == UV_EOF ? UV_EPROTO : (int)nread);
@@ -90,20 +90,35 @@ static void post_connected(uv_connect_t *req, int status)
         post_finish(p, status);
 }
 
+/* path starts with "/" and holds printable ASCII, no space: it cannot end
+ * the request line */
+static int path_ok(const char *path)
+{
+    size_t i, n = strlen(path);
+    if (n == 0 || n > HTTP_MAX_URL || path[0] != '/') return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)path[i] <= 0x20 || (unsigned char)path[i] > 0x7E) return 0;
+    return 1;
+}
+
 int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
               const char *content_type, const char *body, size_t len, http_post_fn cb, void *arg)
 {
     struct sockaddr_storage ss;
     hpost_t *p;
-    char head[512];
-    int n, rc;
+    char head[HTTP_MAX_URL + 512];
+    int n, rc, v6 = 0;
     if (!strcmp(host, "localhost")) host = "127.0.0.1";
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) && uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
+    if (port < 1 || port > 65535 || !path_ok(path) || http_ctype_check(content_type, strlen(content_type)))
         return UV_EINVAL;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss)) {
+        if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)) return UV_EINVAL;
+        v6 = 1;
+    }
     n = snprintf(head, sizeof head,
-                 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n", path, host, port, content_type, len);
-    if (n < 0 || (size_t)n >= sizeof head) return UV_EINVAL;
+                 "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n", path, v6 ? "[" : "", host, v6 ? "]" : "", port, content_type, len);
+    if (n < 0 || (size_t)n >= sizeof head || len > UINT32_MAX - (size_t)n) return UV_EINVAL;
     if (!(p = calloc(1, sizeof *p + (size_t)n + len))) return UV_ENOMEM;
     memcpy(p->data, head, (size_t)n);
     memcpy(p->data + n, body, len);

@@ -34,16 +34,22 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* The password, salt and iterations at 1..3, checked. */
-static void check_pbkdf2_args(lua_State *L, const char **pw, size_t *plen, const char **salt,
-                              size_t *slen, int *iter)
+/* The password, salt and iterations at 1..3 (strings and a number, or a
+ * Lua error): NULL when they are in range, else why not. */
+static const char *pbkdf2_args(lua_State *L, const char **pw, size_t *plen, const char **salt,
+                               size_t *slen, int *iter)
 {
+    double n;
     *pw = luaL_checklstring(L, 1, plen);
     *salt = luaL_checklstring(L, 2, slen);
-    *iter = (int)luaL_checknumber(L, 3);
-    if (*iter < 1 || *iter > PBKDF2_MAX_ITER) luaL_error(L, "pbkdf2: iterations out of range");
+    n = luaL_checknumber(L, 3);
+    *iter = 0;
+    if (!(n >= 1 && n <= PBKDF2_MAX_ITER) || n != (double)(int)n)
+        return "pbkdf2: iterations not a whole number 1..10000000";
+    *iter = (int)n;
     if (*plen > PBKDF2_MAX_INPUT || *slen > PBKDF2_MAX_INPUT)
-        luaL_error(L, "pbkdf2: password or salt longer than %d octets", PBKDF2_MAX_INPUT);
+        return "pbkdf2: password or salt longer than 1024 octets";
+    return NULL;
 }
 
 /* core.pbkdf2(password, salt, iterations) -> 64 hex digits (32 octets), on
@@ -55,7 +61,8 @@ static int l_pbkdf2(lua_State *L)
     int iter;
     unsigned char key[32];
     char hex[65];
-    check_pbkdf2_args(L, &pw, &plen, &salt, &slen, &iter);
+    const char *why = pbkdf2_args(L, &pw, &plen, &salt, &slen, &iter);
+    if (why) return luaL_error(L, "%s", why);
     if (!PKCS5_PBKDF2_HMAC(pw, (int)plen, (const unsigned char *)salt, (int)slen, iter, EVP_sha256(),
                            sizeof key, key))
         return luaL_error(L, "pbkdf2 failed");
@@ -159,15 +166,22 @@ static void pbkdf2_done(uv_work_t *req, int status)
 
 /* core.pbkdf2_queue(password, salt, iterations, fn) -> true | nil, err:
  * hash on libuv's thread pool; fn(hex) or fn(nil, err) runs on the loop
- * later. The caller bounds how many it queues (lua/smpp/security.lua). */
+ * later, exactly once, when true was returned. Arguments out of range are
+ * an `err`, not a Lua error: the caller holds a hash slot it must give
+ * back either way (lua/smpp/security.lua bounds how many it queues). */
 static int l_pbkdf2_queue(lua_State *L)
 {
     size_t plen, slen;
-    const char *pw, *salt;
+    const char *pw, *salt, *why;
     int iter, rc;
     pbkdf2_job_t *j;
-    check_pbkdf2_args(L, &pw, &plen, &salt, &slen, &iter);
+    why = pbkdf2_args(L, &pw, &plen, &salt, &slen, &iter);
     luaL_checktype(L, 4, LUA_TFUNCTION);
+    if (why) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
     if (!cb_thread) {
         cb_thread = lua_newthread(L);
         cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -261,4 +275,6 @@ static const luaL_Reg funcs[] = {
 void lcrypto_register(lua_State *L)
 {
     luaL_register(L, NULL, funcs);
+    lua_pushnumber(L, PBKDF2_MAX_ITER);     /* the configuration check reads the limit here */
+    lua_setfield(L, -2, "pbkdf2_max_iterations");
 }

@@ -7,6 +7,8 @@
  * once. The handler function is registry[http_fn], replaced by each
  * core.http_listen.
  */
+#include <string.h>
+
 #include "http.h"
 #include "log.h"
 #include "rt.h"
@@ -18,26 +20,64 @@ static int http_fn = LUA_NOREF;
 
 /* -- Requests --------------------------------------------------------------------- */
 
-/* Write the answer the handler returned (status, content type, body). */
+/* The handler's answer on the task's stack: status, content type, body
+ * and the name of the route that made it (smpp.http's dispatch). NULL when
+ * they are fit to send (filled in), else why not: a script's values never
+ * reach the head unchecked (a status of 1e10 is no int; a content type
+ * with CR LF would add headers). */
+typedef struct answer_s {
+    double      status;
+    const char *ctype, *body, *route;
+    size_t      body_len;
+} answer_t;
+
+static const char *answer_of(lua_State *co, answer_t *a)
+{
+    int n = lua_gettop(co);
+    size_t clen;
+    a->status = 500;
+    a->ctype = "text/plain";
+    a->body = "";
+    a->body_len = 0;
+    a->route = n >= 4 && lua_type(co, 4) == LUA_TSTRING ? lua_tostring(co, 4) : "?";
+    if (n < 1 || lua_type(co, 1) != LUA_TNUMBER) return "the status is not a number";
+    a->status = lua_tonumber(co, 1);
+    if (n >= 2 && !lua_isnil(co, 2)) {
+        if (lua_type(co, 2) != LUA_TSTRING) return "the content type is not a string";
+        a->ctype = lua_tolstring(co, 2, &clen);
+        if (clen != strlen(a->ctype)) return "the content type holds a NUL octet";
+    }
+    if (n >= 3 && !lua_isnil(co, 3)) {
+        if (lua_type(co, 3) != LUA_TSTRING) return "the body is not a string (nor a table, sent as JSON)";
+        a->body = lua_tolstring(co, 3, &a->body_len);
+    }
+    return http_answer_check(a->status, a->ctype, strlen(a->ctype));
+}
+
+/* Write the answer the handler returned, or a 500 naming the route in
+ * the log when it is not fit to send. */
 static void respond(rt_task_t *t)
 {
-    lua_State *co = t->co;
-    int n = lua_gettop(co);
-    size_t len = 0;
-    const char *body = n >= 3 ? lua_tolstring(co, 3, &len) : NULL;
-    http_respond(t->arg, n >= 1 && lua_isnumber(co, 1) ? (int)lua_tonumber(co, 1) : 500,
-                 n >= 2 && lua_isstring(co, 2) ? lua_tostring(co, 2) : "text/plain",
-                 body ? body : "", body ? len : 0);
+    static const char bad[] = "{\"error\":\"internal error: the route's answer is invalid (see the log)\"}";
+    answer_t a;
+    const char *why = answer_of(t->co, &a);
+    if (why) {
+        log_msg(LOG_ERROR, t->sess_id, "HTTP route %s: answer refused: %s", a.route, why);
+        http_respond(t->arg, 500, "application/json", bad, sizeof bad - 1);
+        return;
+    }
+    http_respond(t->arg, (int)a.status, a.ctype, a.body, a.body_len);
 }
 
 /* The turn's commit is over: a success whose writes were lost becomes 503. */
 static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
 {
     static const char body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
-    int n = lua_gettop(t->co);
-    int code = n >= 1 && lua_isnumber(t->co, 1) ? (int)lua_tonumber(t->co, 1) : 500;
+    answer_t a;
+    int fine = answer_of(t->co, &a) == NULL;
     (void)fail_status;
-    if (!ok && code >= 200 && code < 300) http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
+    if (!ok && fine && a.status >= 200 && a.status < 300)
+        http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
     else respond(t);
     rt_task_release(t);
 }
@@ -82,27 +122,46 @@ static void on_http(const http_req_t *req, void *ud)
     rt_task_start(t, 5);
 }
 
+/* v within lo..hi (lo for NaN): config values are cast to integers only
+ * once they fit */
+static double clamp(double v, double lo, double hi)
+{
+    return !(v >= lo) ? lo : v > hi ? hi : v;
+}
+
 /* The http section's limits (seconds in the config, ms here) and token
  * from the table at idx over *o. */
 static void read_http_opts(lua_State *L, int idx, http_opts_t *o)
 {
-    o->max_connections = (size_t)rt_opt_num(L, idx, "max_connections", (double)o->max_connections);
-    o->max_per_address = (size_t)rt_opt_num(L, idx, "max_per_address", (double)o->max_per_address);
-    o->max_body = (size_t)rt_opt_num(L, idx, "max_body", (double)o->max_body);
-    o->header_timeout_ms = (unsigned)(rt_opt_num(L, idx, "header_timeout", o->header_timeout_ms / 1000.0) * 1000);
-    o->body_timeout_ms = (unsigned)(rt_opt_num(L, idx, "body_timeout", o->body_timeout_ms / 1000.0) * 1000);
-    o->idle_timeout_ms = (unsigned)(rt_opt_num(L, idx, "idle_timeout", o->idle_timeout_ms / 1000.0) * 1000);
+#define COUNT(key, field) o->field = (size_t)clamp(rt_opt_num(L, idx, key, (double)o->field), 0, 1e12)
+#define MS(key, field) o->field = (unsigned)(clamp(rt_opt_num(L, idx, key, o->field / 1000.0), 0, 4e6) * 1000)
+    COUNT("max_connections", max_connections);
+    COUNT("max_per_address", max_per_address);
+    COUNT("max_body", max_body);
+    MS("header_timeout", header_timeout_ms);
+    MS("body_timeout", body_timeout_ms);
+    MS("idle_timeout", idle_timeout_ms);
+#undef COUNT
+#undef MS
     o->token = rt_opt_str(L, idx, "token");      /* http_listen copies it */
+}
+
+/* A port argument 0..65535 (0: any), or -1. */
+static int port_arg(lua_State *L, int idx)
+{
+    double p = luaL_checknumber(L, idx);
+    return p >= 0 && p <= 65535 && p == (double)(int)p ? (int)p : -1;
 }
 
 /* core.http_listen(host, port, handler [, http options]) -> bound port | nil, err */
 static int l_http_listen(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
-    int port = (int)luaL_checknumber(L, 2), bound = 0, rc;
+    int port = port_arg(L, 2), bound = 0, rc;
     http_opts_t o;
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
+    if (port < 0) return luaL_error(L, "http_listen: the port is not a whole number 0..65535");
     rt_registry_set(L, &http_fn, 3);
     http_opts_default(&o);
     if (lua_istable(L, 4)) read_http_opts(L, 4, &o);
@@ -143,8 +202,13 @@ static int l_http_post(lua_State *L)
     size_t len;
     const char *host = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 3);
     const char *ctype = luaL_checkstring(L, 4), *body = luaL_checklstring(L, 5, &len);
-    int port = (int)luaL_checknumber(L, 2), rc;
+    int port = port_arg(L, 2), rc;
     rt_task_t *t = rt_task_current(L, "http_post");
+    if (port < 1) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the port is not a whole number 1..65535");
+        return 2;
+    }
     if ((rc = http_post(rt.loop, host, port, path, ctype, body, len, on_posted, t)) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, uv_strerror(rc));

@@ -156,6 +156,7 @@ static int l_stats(lua_State *L)
         http_get_stats(&hs);
         SET_NUM("http_connections", hs.open);
         SET_NUM("http_refused_connections", hs.refused);
+        SET_NUM("http_evicted_connections", hs.evicted);
         SET_NUM("http_timeouts", hs.timeouts);
         SET_NUM("http_unauthorized", hs.unauthorized);
     }

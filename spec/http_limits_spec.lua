@@ -7,55 +7,9 @@ local run = require "helpers.run"
 local socket = require "socket"
 local cjson = require "cjson"
 
--- -- a raw HTTP/1.1 client ---------------------------------------------------------
-
-local function connect(port, from)
-    local s = assert(socket.tcp())
-    if from then assert(s:bind(from, 0)) end
-    s:settimeout(5)
-    assert(s:connect("127.0.0.1", port))
-    return s
-end
-
--- One response: status, headers (lower-case names), body; or nil, err.
-local function response(s, timeout)
-    s:settimeout(timeout or 5)
-    local line, err = s:receive("*l")
-    if not line then return nil, err end
-    local status = tonumber(line:match("^HTTP/1%.1 (%d+)"))
-    local h = {}
-    while true do
-        local l = assert(s:receive("*l"))
-        if l == "" then break end
-        local k, v = l:match("^([^:]+):%s*(.*)$")
-        h[k:lower()] = v
-    end
-    local body = ""
-    local n = tonumber(h["content-length"] or 0)
-    if n > 0 then body = assert(s:receive(n)) end
-    return status, h, body
-end
-
-local function get(path, extra)
-    return "GET " .. path .. " HTTP/1.1\r\nHost: t\r\n" .. (extra or "") .. "\r\n"
-end
-
-local function post(path, body, extra)
-    return "POST " .. path .. " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: "
-        .. #body .. "\r\n" .. (extra or "") .. "\r\n" .. body
-end
-
--- True once the server has closed s (reads return "closed"), within timeout.
-local function closed_by_server(s, timeout)
-    local deadline = socket.gettime() + (timeout or 5)
-    while socket.gettime() < deadline do
-        s:settimeout(deadline - socket.gettime())
-        local _, err = s:receive(1)
-        if err == "closed" then return true end
-        if err == "timeout" then return false end
-    end
-    return false
-end
+local raw = require "helpers.rawhttp"
+local connect, response, get, post, closed_by_server = raw.connect, raw.response, raw.get, raw.post,
+    raw.closed_by_server
 
 local function stats(srv, token)
     local s = connect(srv.http_port)
@@ -163,7 +117,13 @@ describe("#integration HTTP connection limits", function()
         local srv = start("{ listen = '127.0.0.1:0', max_connections = 3, max_per_address = 0 }")
         local held = {}
         finally(function() for _, s in ipairs(held) do s:close() end end)
-        for i = 1, 3 do held[i] = connect(srv.http_port) end
+        -- bodies on their way: no slot can be made free for a newcomer
+        for i = 1, 3 do
+            held[i] = connect(srv.http_port)
+            held[i]:send("POST /echo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 8\r\n"
+                .. "Expect: 100-continue\r\n\r\n")
+            assert.equal("HTTP/1.1 100 Continue", held[i]:receive("*l"))
+        end
         local extra = connect(srv.http_port, "127.0.0.3")
         assert.is_true(closed_by_server(extra))
         extra:close()
@@ -206,7 +166,85 @@ describe("#integration HTTP timeouts", function()
         assert.is_true(closed_by_server(idle))           -- idle_timeout after its answer
         assert.is_true(closed_by_server(silent))         -- never sent a byte: header_timeout
         local t = stats(srv)
-        assert.equal(2, t.http_timeouts)
+        -- the slow head, the slow body and the silent one; not the idle
+        -- connection closed after its answer
+        assert.equal(3, t.http_timeouts)
+    end)
+end)
+
+describe("#integration HTTP slow heads at max_connections", function()
+    it("a flood of slow heads from many addresses cannot keep a client with the token out", function()
+        local srv = start("{ listen = '127.0.0.1:0', token = 's3cret', max_connections = 16, max_per_address = 4, "
+            .. "header_timeout = 60 }")
+        -- 6 addresses x 4 connections (more than the 16 slots), each sending
+        -- half a request head and opening a new connection as soon as one
+        -- is closed (once, 400 such connections kept all 256 slots)
+        local attackers = {}
+        local function attack(i)
+            local s = assert(socket.tcp())
+            assert(s:bind("127.0.0." .. (20 + (i - 1) % 6), 0))
+            s:settimeout(2)
+            assert(s:connect("127.0.0.1", srv.http_port))
+            s:send("GET /stats HTTP/1.1\r\nHost: t\r\n")
+            s:settimeout(0)
+            attackers[i] = s
+        end
+        finally(function() for _, s in pairs(attackers) do s:close() end end)
+        for i = 1, 24 do attack(i) end
+        local answered, reconnected = 0, 0
+        for _ = 1, 20 do
+            for i, s in ipairs(attackers) do
+                local _, err = s:receive("*a")    -- without waiting: "closed" once the server closed it
+                if err == "closed" then
+                    s:close()
+                    attack(i)
+                    reconnected = reconnected + 1
+                end
+            end
+            local c = connect(srv.http_port)
+            c:send(get("/stats", "Authorization: Bearer s3cret\r\nConnection: close\r\n"))
+            if response(c) == 200 then answered = answered + 1 end
+            c:close()
+        end
+        assert.equal(20, answered)
+        assert.is_true(reconnected >= 10, reconnected .. " attacker reconnections")
+        local t = stats(srv, "s3cret")
+        assert.is_true(t.http_evicted_connections >= 20, tostring(t.http_evicted_connections))
+        assert.is_true(t.http_connections <= 16)
+        assert.is_true(srv:wait_log("HTTP connection closed to make room for a new one"))
+    end)
+
+    it("never takes the slot of an authorised body; a slow head goes before a kept-alive client", function()
+        local srv = start("{ listen = '127.0.0.1:0', token = 's3cret', max_connections = 2, max_per_address = 0 }")
+        -- two authorised bodies on their way ("100 Continue": their heads passed)
+        local function body_started(from)
+            local b = connect(srv.http_port, from)
+            b:send("POST /echo HTTP/1.1\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\n"
+                .. "Content-Length: 8\r\nExpect: 100-continue\r\n\r\n")
+            assert.equal("HTTP/1.1 100 Continue", b:receive("*l"))
+            assert.equal("", b:receive("*l"))
+            return b
+        end
+        local b1, b2 = body_started("127.0.0.1"), body_started("127.0.0.2")
+        -- nothing can make room: refused
+        local x = connect(srv.http_port, "127.0.0.3")
+        assert.is_true(closed_by_server(x))
+        assert.is_true(srv:wait_log("too many HTTP connections %(http.max_connections%)"))
+        -- b2 is answered and kept alive: a slow head takes its slot
+        b2:send('{"n":2}\n')
+        assert.equal(200, (response(b2)))
+        local slow = connect(srv.http_port, "127.0.0.4")
+        slow:send("GET /stats HTTP/1.1\r\n")
+        assert.is_true(closed_by_server(b2))
+        -- a client with the token takes the slow head's slot, not b1's
+        local c = connect(srv.http_port, "127.0.0.5")
+        c:send(get("/stats?token=s3cret"))
+        assert.equal(200, (response(c)))
+        assert.is_true(closed_by_server(slow))
+        b1:send('{"n":1}\n')
+        local st, _, out = response(b1)
+        assert.equal(200, st)
+        assert.equal(1, cjson.decode(out).got.n)
     end)
 end)
 

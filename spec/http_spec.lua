@@ -88,7 +88,8 @@ describe("#integration HTTP API (reference SMSC)", function()
                                 "smppgw_store_rows_limit", "smppgw_store_bytes", "smppgw_store_commits_total",
                                 "smppgw_store_commit_failures_total", "smppgw_store_commit_seconds",
                                 "smppgw_store_expired_total", "smppgw_outbox_total", "smppgw_outbox_inflight",
-                                "smppgw_account_sessions", "smppgw_account_outbox", "smppgw_input_pauses_total" } do
+                                "smppgw_account_sessions", "smppgw_account_outbox", "smppgw_input_pauses_total",
+                                "smppgw_http_connections", "smppgw_http_events_total" } do
             assert.is_not_nil(fam[name], name)
         end
         local rx_submit

@@ -18,6 +18,30 @@ describe("smpp.security", function()
         assert.is_false(security.in_network("2001:db9::5", "2001:db8::/32"))
         assert.is_false(security.in_network("not an ip", "0.0.0.0/0"))
     end)
+    it("reads the stored hash form strictly (parse_hash)", function()
+        local h = assert(security.parse_hash(HASH))
+        assert.same({ 100000, "fecbe3de245f87b33e2f3d1099dfacf7" }, { h.iterations, h.salt })
+        assert.is_false(security.parse_hash("password"))               -- plain, 8 characters
+        for _, bad in ipairs { "pbkdf2-sha256$20000000$00$" .. ("0"):rep(64), "pbkdf2-sha256$0$00$" .. ("0"):rep(64),
+                               "pbkdf2-sha256$1000$zz$" .. ("0"):rep(64), "pbkdf2-sha256$1000$0$" .. ("0"):rep(64),
+                               "pbkdf2-sha256$1000$00$00", "pbkdf2-sha256$1000$00", "pbkdf2-sha256$x$00$00",
+                               "ninechars" } do
+            local r, why = security.parse_hash(bad)
+            assert.is_nil(r, bad)
+            assert.is_string(why)
+        end
+        assert.has_error(function() security.verify("pbkdf2-sha256$1000$zz$00", "x") end)
+    end)
+
+    it("keeps at most max_trusted known clients", function()
+        security.configure { max_trusted = 5 }
+        finally(function() security.configure {} end)
+        for _ = 1, 3 do for i = 1, 4 do security.succeeded("10.0.0." .. i, "a") end end
+        assert.equal(5, security.stats().trusted)    -- 4 pairs and the system_id
+        for i = 1, 100 do security.succeeded("10.0.1." .. i, "b") end
+        assert.equal(5, security.stats().trusted)
+    end)
+
     it("checks sender ids exactly or by pattern", function()
         assert.is_true(security.source_allowed(nil, "x"))
         assert.is_true(security.source_allowed({ "INFO", "^447%d+$" }, "447700900123"))

@@ -90,9 +90,13 @@ unbind every session first; SIGHUP reloads it.
   --help                   this text
 ]],
     check = [[
-usage: smppgw check [CONFIG] [-l HOST:PORT]...
-Validate the configuration (default conf/smppgw.lua) and load its script;
-print a summary, or every wrong key and exit 1.
+usage: smppgw check [CONFIG] [-l HOST:PORT]... [--store PATH]
+Validate the configuration (default conf/smppgw.lua): every key against
+the schema, and against each other (routes to upstreams that exist, status
+names, mo_routes' accounts, no two accounts or upstreams with one name,
+password hashes, networks, Lua patterns); load its script; open and check
+its store. Print a summary (listeners, accounts, upstreams, routes), or
+every wrong key by its path and exit 1.
 ]],
     messages = [[
 usage: smppgw messages [CONFIG] ID [--json] [--store PATH]
@@ -341,6 +345,9 @@ function M.check(args)
     local stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
+    for _, line in ipairs(require("smpp.config_check").summary(conf, listen, opts.conf)) do
+        io.stdout:write(line, "\n")
+    end
     return 0
 end
 

@@ -120,6 +120,17 @@ local schema = {
                                  doc = "password hashes at once on the thread pool (half the CPUs)" },
             hash_queue = { type = "integer", min = 0,
                            doc = "binds waiting for a password hash; past it ESME_RBINDFAIL (64)" },
+            hash_reserved = { type = "integer", min = 0,
+                              doc = "places of hash_queue strangers cannot take, for binds of a known "
+                                 .. "(address, system_id) pair and again for a known system_id (hash_queue / 4)" },
+            hash_per_address = { type = "integer", min = 1,
+                                 doc = "places in the hash queue one address holds, unless its pair is known (4)" },
+            hash_per_account = { type = "integer", min = 1,
+                                 doc = "places in the hash queue one system_id holds from addresses it has not "
+                                    .. "bound from (hash_queue / 4)" },
+            trust_ttl = { type = "number", min = 0,
+                          doc = "seconds a successful bind makes its pair and system_id known, 0 = never (86400)" },
+            max_trusted = { type = "integer", min = 1, doc = "known pairs and system_ids kept (10000)" },
             verify_cache_ttl = { type = "number", min = 0,
                                  doc = "seconds a verified password is remembered, 0 = never (300)" },
             verify_cache_size = { type = "integer", min = 0, doc = "verified passwords remembered (1000)" },
@@ -299,6 +310,13 @@ function M.validate(conf)
         return nil, errs
     end
     return true
+end
+
+-- check_into(value, spec, path, errs): check a value against one spec of
+-- the schema's form, appending "path: what is wrong" messages to errs (for
+-- checks that gather every error of a configuration: smpp.config_check).
+function M.check_into(value, spec, path, errs)
+    check(value, spec, path, errs)
 end
 
 -- check_section(value, fields, path) -> true | nil, message: check a

@@ -41,7 +41,15 @@ end
 -- route(method, pattern, fn): fn(req) -> status, body (table: JSON; string)
 -- [, content type]. pattern is a Lua pattern anchored on the path; its
 -- captures are req.params. Scripts add routes with this (e.g. /inject).
+-- What fn returns is checked before it is sent (core/http_head.c,
+-- http_answer_check): a status that is not a whole number 100..599, a
+-- body that is neither a string nor a table, or a content type that is
+-- not a plain "type/subtype[; params]" of at most 255 printable characters
+-- becomes a 500 with a JSON error and a log line naming the route.
 function M.route(method, pattern, fn)
+    if type(method) ~= "string" or type(pattern) ~= "string" or type(fn) ~= "function" then
+        error("http.route(method, pattern, fn): a string, a string and a function", 2)
+    end
     local anchored = "^" .. pattern .. "$"
     for _, r in ipairs(routes) do
         if r.method == method and r.pattern == anchored then   -- a reloaded script's route
@@ -49,7 +57,8 @@ function M.route(method, pattern, fn)
             return
         end
     end
-    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, own = loading }
+    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, own = loading,
+                            name = method .. " " .. pattern }
 end
 
 -- -- Input ---------------------------------------------------------------------------
@@ -81,8 +90,9 @@ function M.check_message(d)
     if d.coding == "auto" then d.coding = nil end
     local ok, why = text.codepoints(d.text)
     if not ok then return nil, 400, "text is not valid UTF-8 (" .. why .. ")" end
-    if d.callback_url ~= nil and (type(d.callback_url) ~= "string" or not d.callback_url:match("^http://")) then
-        return nil, 400, "callback_url must be an http:// URL"
+    if d.callback_url ~= nil then
+        local host, why = M.parse_url(d.callback_url)
+        if not host then return nil, 400, why end
     end
     return d
 end
@@ -223,9 +233,20 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
                 -- the API's own routes may use the heap's reserve: /stats
                 -- answers even when a script filled the heap to its ceiling
                 if not r.own then core.heap_reserve(false) end
+                -- the route's name goes with the answer: core/rt_http.c
+                -- names it in the log when the answer is not fit to send
                 local status, out, ctype = r.fn(req)
-                if type(out) == "table" then return json(status, out) end
-                return status, ctype or "text/plain; charset=utf-8", out or ""
+                if type(out) == "table" then
+                    local ok, body = pcall(json_encode, out)
+                    if not ok then
+                        smpp.log("error", "HTTP route %s: answer refused: its table is not JSON: %s", r.name,
+                            tostring(body))
+                        local _, ct, b = err(500, "internal error: the route's answer is invalid (see the log)")
+                        return 500, ct, b, r.name
+                    end
+                    return status, "application/json", body, r.name
+                end
+                return status, ctype or "text/plain; charset=utf-8", out, r.name
             end
             allowed[#allowed + 1] = r.method
         end
@@ -234,13 +255,39 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
     return err(404, "no such path: " .. path)
 end)
 
+-- parse_url(url) -> host, port, path | nil, why: a callback URL,
+-- http://HOST[:PORT][/PATH] with HOST an IPv4 address, [IPv6] or
+-- localhost, PORT 1..65535 (default 80), PATH printable ASCII without
+-- spaces; at most 2048 characters. Nothing in it can end a header line of
+-- the request (core/http_client.c refuses such a path too).
+function M.parse_url(url)
+    local bad = "callback_url must be http://ADDRESS[:PORT]/PATH (an IP address or localhost, "
+        .. "printable characters, no spaces, at most 2048)"
+    if type(url) ~= "string" or #url > 2048 then return nil, bad end
+    local rest = url:match("^http://(.*)$")
+    if not rest then return nil, bad end
+    local host, after = rest:match("^%[([%x:.]+)%](.*)$")
+    if not host then
+        host, after = rest:match("^(%d+%.%d+%.%d+%.%d+)(.*)$")
+        if not host then host, after = rest:match("^(localhost)(.*)$") end
+    end
+    if not host then return nil, bad end
+    local port, path = after:match("^:(%d+)(.*)$")
+    if not port then path = after end
+    port = tonumber(port or 80)
+    if path == "" then path = "/" end
+    if port < 1 or port > 65535 or path:sub(1, 1) ~= "/" or path:find("[%z\1-\32\127-\255]") then
+        return nil, bad
+    end
+    return host, port, path
+end
+
 -- post(url, value) -> HTTP status | nil, err: POST value as JSON to an
 -- http://host:port/path URL (callbacks). Waits, so call it from a task.
 function M.post(url, value)
-    local host, port, path = url:match("^http://%[?([^%]/:]+)%]?:?(%d*)(/?.*)$")
-    if not host then return nil, "not an http:// URL: " .. tostring(url) end
-    return core.http_post(host, tonumber(port) or 80, path ~= "" and path or "/",
-                          "application/json", json_encode(value))
+    local host, port, path = M.parse_url(url)
+    if not host then return nil, port end
+    return core.http_post(host, port, path, "application/json", json_encode(value))
 end
 
 -- The http section's defaults (README "HTTP API"); core/http.c enforces them.

@@ -21,6 +21,11 @@ local function defaults()
         bind_burst = nil,          -- binds from one address at once before bind_rate applies (nil: bind_rate)
         hash_concurrency = nil,    -- password hashes at once (nil: half the CPUs, at least 1)
         hash_queue = 64,           -- binds waiting for a hash; past it ESME_RBINDFAIL at once
+        hash_reserved = nil,       -- places of hash_queue kept per lane of known clients (nil: hash_queue / 4)
+        hash_per_address = 4,      -- places one address holds (hashing or waiting) unless its pair is known
+        hash_per_account = nil,    -- places one system_id holds so, from any addresses (nil: hash_queue / 4)
+        trust_ttl = 86400,         -- seconds a successful bind makes its pair and system_id known
+        max_trusted = 10000,       -- known pairs and system_ids kept; the oldest go first
         verify_cache_ttl = 300,    -- seconds a verified (hash, password) pair is remembered (0: never)
         verify_cache_size = 1000,  -- such pairs remembered, at most
     }
@@ -154,19 +159,102 @@ function M.failed(ip, system_id)
     return delay
 end
 
+-- -- Who binds: known pairs and accounts -------------------------------------------
+-- A successful bind makes its (address, system_id) pair and its system_id
+-- known for trust_ttl seconds. Only the password makes an entry, so a
+-- flood from strangers cannot make or push out one: the table is bounded
+-- by max_trusted on its own (oldest first), apart from the failure table.
+
+local trusted = { map = {}, order = { head = 1, tail = 0 }, n = 0, seq = 0 }
+
+-- trust_put(key, t): key is known until t + trust_ttl. The order list has
+-- one record per put ({key, seq}); only a key's latest record counts, so
+-- the oldest to go is the one known longest ago, and the list is rebuilt
+-- when most of it is stale records.
+local function trust_put(key, t)
+    local map, order = trusted.map, trusted.order
+    if not map[key] then trusted.n = trusted.n + 1 end
+    trusted.seq = trusted.seq + 1
+    map[key] = { until_ = t + opt.trust_ttl, seq = trusted.seq }
+    order.tail = order.tail + 1
+    order[order.tail] = { key = key, seq = trusted.seq }
+    while trusted.n > opt.max_trusted and order.head <= order.tail do
+        local rec = order[order.head]
+        order[order.head] = nil
+        order.head = order.head + 1
+        local e = map[rec.key]
+        if e and e.seq == rec.seq then
+            map[rec.key] = nil
+            trusted.n = trusted.n - 1
+        end
+    end
+    if order.tail - order.head + 1 > 2 * trusted.n + 64 then
+        local fresh = { head = 1, tail = 0 }
+        for i = order.head, order.tail do
+            local rec = order[i]
+            local e = map[rec.key]
+            if e and e.seq == rec.seq then
+                fresh.tail = fresh.tail + 1
+                fresh[fresh.tail] = rec
+            end
+        end
+        trusted.order = fresh
+    end
+end
+
+local function trust_get(key, t)
+    local e = trusted.map[key]
+    return e ~= nil and e.until_ > t
+end
+
 -- succeeded(ip, system_id): forget this pair's failures (not the address's,
--- and nothing about other addresses).
+-- and nothing about other addresses), and know the pair and the system_id
+-- for trust_ttl seconds (their binds hash in the lanes strangers cannot fill).
 function M.succeeded(ip, system_id)
+    local t = now()
     local e = tracked_map[select(2, keys(ip, system_id))]
-    if e and not (e.locked_until and e.locked_until > now()) then forget(e) end
+    if e and not (e.locked_until and e.locked_until > t) then forget(e) end
+    if opt.trust_ttl > 0 then                 -- known from now on (see check_password's lanes)
+        trust_put("p " .. tostring(ip) .. " " .. tostring(system_id), t)
+        trust_put("s " .. tostring(system_id), t)
+    end
 end
 
 
 -- -- Passwords -----------------------------------------------------------------------
--- Stored as "pbkdf2-sha256$ITERATIONS$SALT$HEX" (PBKDF2-HMAC-SHA256, 32
--- octets, SALT in hex); anything else is a plain password.
+-- Stored as "pbkdf2-sha256$ITERATIONS$SALT$DIGEST" (PBKDF2-HMAC-SHA256,
+-- SALT in hex, DIGEST 32 octets in hex), as `smppgw passwd` prints it;
+-- anything else of at most 8 characters is a plain password. parse_hash is
+-- the one reader of that form: the configuration check (smpp.config_check)
+-- refuses what it refuses, so a bind never meets a hash it cannot verify.
 
-local HASHED = "^pbkdf2%-sha256%$(%d+)%$(%x+)%$(%x+)$"
+local HASH_PREFIX = "pbkdf2-sha256$"
+M.max_iterations = core.pbkdf2_max_iterations   -- what core/lcrypto.c hashes with, at most
+
+-- parse_hash(stored) -> { iterations =, salt =, digest = } for a hash,
+-- false for a plain password, or nil, why (a malformed hash, or a plain
+-- password longer than SMPP's 8 characters, which no bind can match).
+function M.parse_hash(stored)
+    if type(stored) ~= "string" then return nil, "not a string" end
+    if stored:sub(1, #HASH_PREFIX) ~= HASH_PREFIX then
+        if #stored > 8 then
+            return nil, "longer than the 8 characters of an SMPP password, and not a hash "
+                .. "(pbkdf2-sha256$ITERATIONS$SALT$DIGEST, as smppgw passwd prints it)"
+        end
+        return false
+    end
+    local iter, salt, digest = stored:match("^pbkdf2%-sha256%$(%d+)%$([^$]*)%$([^$]*)$")
+    if not iter then return nil, "a hash is pbkdf2-sha256$ITERATIONS$SALT$DIGEST (as smppgw passwd prints it)" end
+    iter = tonumber(iter)
+    if iter < 1 or iter > M.max_iterations then
+        return nil, string.format("hash iterations %d outside 1..%d", iter, M.max_iterations)
+    end
+    if #salt < 2 or #salt > 1024 or #salt % 2 == 1 or salt:find("%X") then
+        return nil, "the hash's salt is not 2 to 1024 hex digits (an even number of them)"
+    end
+    if #digest ~= 64 or digest:find("%X") then return nil, "the hash's digest is not 64 hex digits" end
+    return { iterations = iter, salt = salt, digest = digest:lower() }
+end
 
 -- hash(password [, iterations]) -> the stored form
 function M.hash(password, iterations)
@@ -176,46 +264,116 @@ function M.hash(password, iterations)
 end
 
 -- verify(stored, given) -> true when the password matches (constant time
--- in the compared octets). Hashes on the calling thread: for tools and
--- tests; binds use check_password.
+-- in the compared octets); raises on a malformed hash. Hashes on the
+-- calling thread: for tools and tests; binds use check_password.
 function M.verify(stored, given)
-    local iter, salt, hex = stored:match(HASHED)
-    if iter then return core.same_secret(hex, core.pbkdf2(given, salt, tonumber(iter))) end
+    local h, why = M.parse_hash(stored)
+    if h == nil then error("verify: " .. why, 2) end
+    if h then return core.same_secret(h.digest, core.pbkdf2(given, h.salt, h.iterations)) end
     return core.same_secret(stored, given)
 end
 
--- Hash slots: at most hash_concurrency hashes run at once; up to
--- hash_queue binds wait in turn for one. A finished hash hands its slot
--- straight to the first waiter, so no newcomer can jump the queue.
+-- -- Hash slots -----------------------------------------------------------------------
+-- At most hash_concurrency hashes run at once; the binds waiting for one
+-- wait in three lanes: 1 a known (address, system_id) pair, 2 a known
+-- system_id from a new address, 3 anyone else. A finished hash hands its
+-- slot straight to a waiter: lane 1's first, else lanes 2 and 3 take
+-- turns (a flood in one cannot starve the other), so no newcomer jumps a
+-- queue and strangers never delay a known pair by more than the hashes
+-- already running. Of the hash_queue places, lane 3 may
+-- fill all but 2 x hash_reserved and lane 2 all but hash_reserved: a flood
+-- of strangers cannot take the places a known client needs. In lanes 2
+-- and 3 one address holds at most hash_per_address places and one
+-- system_id hash_per_account (hashing or waiting): a flood at one account
+-- from rotating addresses leaves room for the others' binds. Each refusal
+-- for a full queue paces its address (its next bind waits failure_delay
+-- longer, see M.busy).
+--
+-- A slot is given back exactly once, whatever happens to the bind: by the
+-- hash's completion (it runs on libuv's thread pool and always completes),
+-- or at once if no hash was queued (an error, the session gone meanwhile).
+
 local hashing = 0
-local waiters = { head = 1, tail = 0 }
-local counts = { hashes = 0, cache_hits = 0, busy = 0 }
+local lanes = { { head = 1, tail = 0 }, { head = 1, tail = 0 }, { head = 1, tail = 0 } }
+local waiting = 0                         -- in all lanes
+local turn = 2                            -- lanes 2 and 3 take turns after lane 1
+local shares = {}                         -- "a ADDRESS" / "s SYSTEM_ID" -> places held in lanes 2 and 3
+local counts = { hashes = 0, cache_hits = 0, busy = 0, busy_address = 0, busy_account = 0, coalesced = 0 }
 
 local function concurrency()
     return opt.hash_concurrency or math.max(1, math.floor(core.cpu_count() / 2))
 end
 
-local function slot_acquire()
+local function reserved()
+    return opt.hash_reserved or math.floor(opt.hash_queue / 4)
+end
+
+local function per_account()
+    return opt.hash_per_account or math.max(1, math.floor(opt.hash_queue / 4))
+end
+
+-- lane_of(ip, system_id) -> 1, 2 or 3 (above)
+local function lane_of(ip, system_id, t)
+    if ip and system_id and trust_get("p " .. ip .. " " .. system_id, t) then return 1 end
+    if system_id and trust_get("s " .. system_id, t) then return 2 end
+    return 3
+end
+
+-- The places a bind holds outside lane 1: its address's and its system_id's.
+local function share_keys(ip, sid)
+    return ip and ("a " .. ip), sid and ("s " .. sid)
+end
+
+local function share_add(key, d)
+    if not key then return end
+    local n = (shares[key] or 0) + d
+    shares[key] = n > 0 and n or nil
+end
+
+-- slot_release(ip, sid): the places of ip and sid (nil in lane 1) are
+-- given back; the slot goes to the first waiter of the first lane, or
+-- back to the pool.
+local function slot_release(ip, sid)
+    local ka, ks = share_keys(ip, sid)
+    share_add(ka, -1)
+    share_add(ks, -1)
+    turn = turn == 2 and 3 or 2
+    for _, i in ipairs { 1, turn, 5 - turn } do
+        local q = lanes[i]
+        while q.head <= q.tail do
+            local tok = q[q.head]
+            q[q.head] = nil
+            q.head = q.head + 1
+            waiting = waiting - 1
+            if core.wake(tok) then return end   -- the slot is theirs now
+        end
+    end
+    hashing = hashing - 1
+end
+
+-- slot_acquire(ip, sid, lane) -> true (a slot is held) | nil, why
+-- ("busy": the lane's places are taken; "address", "account": this
+-- address or system_id holds its share). ip and sid are nil in lane 1.
+local function slot_acquire(ip, sid, lane)
+    local ka, ks = share_keys(ip, sid)
+    if ka and (shares[ka] or 0) >= opt.hash_per_address then return nil, "address" end
+    if ks and (shares[ks] or 0) >= per_account() then return nil, "account" end
+    if hashing >= concurrency() and waiting >= opt.hash_queue - (lane - 1) * reserved() then
+        return nil, "busy"
+    end
+    share_add(ka, 1)
+    share_add(ks, 1)
     if hashing < concurrency() then
         hashing = hashing + 1
         return true
     end
-    if waiters.tail - waiters.head + 1 >= opt.hash_queue then return false end
+    local q = lanes[lane]
     smpp.wait(function(tok)
-        waiters.tail = waiters.tail + 1
-        waiters[waiters.tail] = tok
+        q.tail = q.tail + 1
+        q[q.tail] = tok
+        waiting = waiting + 1
     end)
     return true
-end
-
-local function slot_release()
-    while waiters.head <= waiters.tail do
-        local tok = waiters[waiters.head]
-        waiters[waiters.head] = nil
-        waiters.head = waiters.head + 1
-        if core.wake(tok) then return end       -- the slot is theirs now
-    end
-    hashing = hashing - 1
 end
 
 -- The cache of verified passwords: secret_tag(stored, given) -> expiry. A
@@ -223,6 +381,13 @@ end
 -- this very password verified against this very hash lately, and a wrong
 -- password can never hit. Bounded; the oldest entry goes first.
 local cache, cache_order, cached = {}, { head = 1, tail = 0 }, 0
+
+-- Checks hashing now, by tag: a list of the tokens of binds with the same
+-- password for the same hash that wait for its answer instead of hashing
+-- again (one client opening many binds at once costs one hash and one
+-- place in the queue). Only with the cache on: verify_cache_ttl = 0 means
+-- every check hashes.
+local inflight = {}
 
 local function cache_put(tag, expires)
     if cache[tag] then
@@ -245,38 +410,116 @@ local function cache_put(tag, expires)
     cache_order[cache_order.tail] = tag
 end
 
--- check_password(stored, given [, still_wanted]) -> true | false | nil, err.
--- Must run in a task: a hashed password is verified on the thread pool
--- while the task waits (the loop goes on serving everyone else). err
--- "busy": hash_queue binds are waiting already; "gone": still_wanted()
--- said no after the wait for a slot (the session closed meanwhile).
-function M.check_password(stored, given, still_wanted)
-    local iter, salt, hex = stored:match(HASHED)
-    if not iter then return core.same_secret(stored, given) end
+-- hash_on_pool(given, h, release) -> hex | nil, err: the hash of `given`
+-- under h, computed on the thread pool while the task waits. release()
+-- runs exactly once: when the hash completes, or at once if none was
+-- queued (a refusal to queue is raised from the register step, before the
+-- task waits, since a wake before the wait is registered finds no one;
+-- any other error is raised again after the release).
+local function hash_on_pool(given, h, release)
+    local queued, refused = false, {}
+    local ok, got, err = pcall(smpp.wait, function(tok)
+        local q, qerr = core.pbkdf2_queue(given, h.salt, h.iterations, function(hex, e)
+            release()
+            core.wake(tok, hex, e)
+        end)
+        if not q then
+            refused.why = qerr
+            error(refused)
+        end
+        queued = true
+    end)
+    if not queued then release() end
+    if not ok then
+        if got == refused then return nil, refused.why end
+        error(got, 0)
+    end
+    return got, err
+end
+
+-- lead(h, given, who, t) -> true | false | nil, err: one check that
+-- hashes (check_password, below, without the cache and the coalescing).
+local function lead(h, given, who, t)
+    local ip = who.ip and tostring(who.ip)
+    local sid = who.system_id and tostring(who.system_id)
+    local lane = lane_of(ip, sid, t)
+    if lane == 1 then ip, sid = nil, nil end  -- a known pair holds no share
+    local held, busy = slot_acquire(ip, sid, lane)
+    if not held then
+        counts.busy = counts.busy + 1
+        if busy == "address" then counts.busy_address = counts.busy_address + 1 end
+        if busy == "account" then counts.busy_account = counts.busy_account + 1 end
+        return nil, busy == "busy" and "busy" or busy .. " busy"
+    end
+    local released = false
+    local function release()
+        if released then return end
+        released = true
+        slot_release(ip, sid)
+    end
+    if who.still_wanted then                  -- a script's function may raise: the slot goes back first
+        local called, wanted = pcall(who.still_wanted)
+        if not called or not wanted then
+            release()
+            if not called then error(wanted, 0) end
+            return nil, "gone"
+        end
+    end
+    counts.hashes = counts.hashes + 1
+    local got, err = hash_on_pool(given, h, release)
+    if not got then return nil, err end
+    return core.same_secret(h.digest, got)
+end
+
+-- check_password(stored, given [, who]) -> true | false | nil, err. who =
+-- { ip =, system_id =, still_wanted = fn } says who binds (for the lane
+-- and the address's share) and still_wanted() whether the bind still
+-- matters after its wait for a slot. Must run in a task: a hashed
+-- password is verified on the thread pool while the task waits (the loop
+-- goes on serving everyone else). err "busy": the lane's places in the
+-- queue are taken; "address busy" / "account busy": the address holds
+-- hash_per_address places, or the system_id hash_per_account; "gone": still_wanted() said no after the wait for a slot; or
+-- why the stored hash is malformed (the configuration check refuses those).
+function M.check_password(stored, given, who)
+    if type(who) == "function" then who = { still_wanted = who } end   -- the earlier form
+    if type(who) ~= "table" then who = {} end
+    if type(given) ~= "string" then return false end
+    local h, why = M.parse_hash(stored)
+    if h == nil then return nil, "the account's password hash is malformed: " .. why end
+    if not h then return core.same_secret(stored, given) end
     local t = now()
     local tag = opt.verify_cache_ttl > 0 and core.secret_tag(stored .. "\0" .. given)
     if tag and cache[tag] and cache[tag] > t then
         counts.cache_hits = counts.cache_hits + 1
         return true
     end
-    if not slot_acquire() then
-        counts.busy = counts.busy + 1
-        return nil, "busy"
+    local flight = tag and inflight[tag]
+    if flight then                            -- the same check is on its way: its answer is ours
+        counts.coalesced = counts.coalesced + 1
+        local ok, err = smpp.wait(function(tok) flight[#flight + 1] = tok end)
+        if ok == nil and err == "gone" then return M.check_password(stored, given, who) end   -- its bind left
+        return ok, err
     end
-    if still_wanted and not still_wanted() then
-        slot_release()
-        return nil, "gone"
+    flight = {}
+    if tag then inflight[tag] = flight end
+    local called, ok, err = pcall(lead, h, given, who, t)
+    if tag then inflight[tag] = nil end
+    if called and ok and tag then cache_put(tag, now() + opt.verify_cache_ttl) end
+    for _, tok in ipairs(flight) do           -- the binds that waited for this very check
+        if called then core.wake(tok, ok, err) else core.wake(tok, nil, "hash failed") end
     end
-    counts.hashes = counts.hashes + 1
-    local got, err = smpp.wait(function(tok)
-        local ok, qerr = core.pbkdf2_queue(given, salt, tonumber(iter), function(h, e) core.wake(tok, h, e) end)
-        if not ok then core.wake(tok, nil, qerr) end
-    end)
-    slot_release()
-    if not got then return nil, err end
-    local ok = core.same_secret(hex, got)
-    if ok and tag then cache_put(tag, now() + opt.verify_cache_ttl) end
-    return ok
+    if not called then error(ok, 0) end
+    return ok, err
+end
+
+-- busy(ip): a bind from ip was refused for a full hash queue; its
+-- address's next bind waits failure_delay longer (see pace).
+function M.busy(ip)
+    if opt.failure_delay <= 0 then return end
+    local t = now()
+    local e = entry("r " .. tostring(ip), t, true)
+    e.tat = math.max(e.tat or t, t) + opt.failure_delay
+    e.keep = e.tat
 end
 
 -- stats() -> the bind checks' counters and levels, for /stats
@@ -284,7 +527,14 @@ function M.stats()
     return {
         tracked = tracked, tracked_max = opt.max_tracked, tracked_evicted = evicted, binds_paced = paced,
         password_hashes = counts.hashes, password_cache_hits = counts.cache_hits,
-        password_checks_busy = counts.busy, hashing = hashing, hash_waiting = waiters.tail - waiters.head + 1,
+        password_checks_coalesced = counts.coalesced,
+        password_checks_busy = counts.busy, password_checks_busy_address = counts.busy_address,
+        password_checks_busy_account = counts.busy_account,
+        hashing = hashing, hash_waiting = waiting,
+        hash_waiting_known = lanes[1].tail - lanes[1].head + 1,
+        hash_waiting_known_account = lanes[2].tail - lanes[2].head + 1,
+        hash_waiting_strangers = lanes[3].tail - lanes[3].head + 1,
+        trusted = trusted.n, trusted_max = opt.max_trusted,
     }
 end
 
@@ -295,7 +545,8 @@ function M.configure(o)
     for k, v in pairs(o or {}) do opt[k] = v end
     smpp.gauge("bind_tracked", function() return tracked end, opt.max_tracked)
     smpp.gauge("bind_password_hashing", function() return hashing end, concurrency())
-    smpp.gauge("bind_password_queue", function() return waiters.tail - waiters.head + 1 end, opt.hash_queue)
+    smpp.gauge("bind_password_queue", function() return waiting end, opt.hash_queue)
+    smpp.gauge("bind_trusted", function() return trusted.n end, opt.max_trusted)
     smpp.gauge("bind_verified_cached", function() return cached end, opt.verify_cache_size)
 end
 
@@ -329,6 +580,22 @@ local function octets(ip)
         o[#o + 1] = x % 256
     end
     return o, 0
+end
+
+-- parse_network(cidr) -> true | nil, why: "address/prefix" (or an address
+-- alone) with an IPv4 prefix 0..32 or an IPv6 prefix 0..128, as
+-- accounts[].networks takes it (a network nothing can be in refuses every bind).
+function M.parse_network(cidr)
+    if type(cidr) ~= "string" then return nil, "not a string" end
+    local net, bits = cidr:match("^(.-)/(%d+)$")
+    net = net or cidr
+    local o, offset = octets(net)
+    if not o then return nil, "not an IPv4 or IPv6 address" .. (cidr:find("/") and "/prefix" or "") end
+    local max = offset == 96 and 32 or 128
+    if cidr:find("/") and (not bits or tonumber(bits) > max) then
+        return nil, string.format("the prefix is not 0..%d", max)
+    end
+    return true
 end
 
 -- in_network(ip, cidr) -> true if the address is in "net/bits" (IPv4 or IPv6).

@@ -4,6 +4,7 @@ local core = require "smpp.core"
 local codec = require "smpp.codec"
 local smpp = require "smpp"
 local config = require "smpp.config"
+local config_check = require "smpp.config_check"
 local http = require "smpp.http"
 local security = require "smpp.security"
 local store = require "smpp.store"
@@ -49,8 +50,9 @@ end
 -- unknown system_id -> ESME_RINVSYSID; address outside the account's
 -- networks, bind type not allowed, or max_binds reached -> ESME_RBINDFAIL;
 -- only then the password (a hashed one is verified on the thread pool
--- while this task waits; when security.hash_queue binds already wait ->
--- ESME_RBINDFAIL at once) -> ESME_RINVPASWD if wrong. Unknown system_id,
+-- while this task waits; when the queue for a hash has no place for this
+-- bind -> ESME_RBINDFAIL at once, and the address is paced: see
+-- smpp.security) -> ESME_RINVPASWD if wrong. Unknown system_id,
 -- networks and wrong password count as failures towards a lockout. On
 -- success the account's throughput limit applies to the session.
 function M.check_bind(sess, pdu)
@@ -88,10 +90,19 @@ function M.check_bind(sess, pdu)
         sess:log("info", "%s refused: max_binds (%d) reached", who, a.max_binds)
         return S.ESME_RBINDFAIL
     end
-    local ok, err = security.check_password(a.password, pdu.password, function() return not sess.closed end)
+    local ok, err = security.check_password(a.password, pdu.password,
+        { ip = ip, system_id = pdu.system_id, still_wanted = function() return not sess.closed end })
     if ok == nil then
-        sess:log("warn", "%s refused: %s", who, err == "busy" and "too many binds waiting for a password check"
-            or tostring(err))
+        local busy = { ["busy"] = "too many binds waiting for a password check",
+                       ["address busy"] = "this address has security.hash_per_address binds waiting for a password check",
+                       ["account busy"] = "this system_id has security.hash_per_account binds from new addresses "
+                           .. "waiting for a password check" }
+        if busy[err] then
+            security.busy(ip)                         -- its next bind waits longer
+            sess:log("warn", "%s refused: %s", who, busy[err])
+        else
+            sess:log("warn", "%s refused: %s", who, tostring(err))
+        end
         return S.ESME_RBINDFAIL
     end
     if not ok then return refuse(S.ESME_RINVPASWD, "wrong password") end
@@ -143,6 +154,8 @@ end
 function M.prepare(conf_path, overrides)
     local conf, err = config.load(conf_path)
     if not conf then return nil, err end
+    local checked, errs = config_check.check(conf, conf_path)    -- keys against each other
+    if not checked then return nil, conf_path .. ":\n  " .. table.concat(errs, "\n  ") end
     -- the limits of every run of script code, its load included (a
     -- reload applies the new ones)
     core.set_limits(config.with_defaults("scripts", conf.scripts))

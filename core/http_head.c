@@ -1,0 +1,80 @@
+/* http_head.c -- the head of an HTTP answer: what a status and a content
+ * type must be before they are written (http_answer_check, the one gate
+ * for what scripts give the HTTP layer), and the head itself, built whole
+ * or not at all (see http.h and http_int.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http.h"
+#include "http_int.h"
+
+/* -- Checks ---------------------------------------------------------------------- */
+
+static int token_char(int ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+        || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+const char *http_ctype_check(const char *ctype, size_t len)
+{
+    size_t i = 0, t;
+    if (!ctype || len == 0 || len > HTTP_MAX_CTYPE)
+        return "the content type is empty or longer than 255 octets";
+    for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
+    if (i == t || i == len || ctype[i++] != '/') return "the content type is not type/subtype";
+    for (t = i; i < len && token_char((unsigned char)ctype[i]); i++) {}
+    if (i == t) return "the content type is not type/subtype";
+    while (i < len && ctype[i] == ' ') i++;
+    if (i < len && ctype[i] != ';') return "the content type is not type/subtype[; parameters]";
+    for (; i < len; i++)                     /* parameters: printable ASCII only */
+        if ((unsigned char)ctype[i] < 0x20 || (unsigned char)ctype[i] > 0x7E)
+            return "the content type holds a control character or a non-ASCII octet";
+    return NULL;
+}
+
+const char *http_answer_check(double status, const char *ctype, size_t len)
+{
+    if (!(status >= 100 && status <= 599) || status != (double)(int)status)
+        return "the status is not a whole number 100..599";
+    return http_ctype_check(ctype, len);
+}
+
+/* -- The head -------------------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+int http_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after)
+{
+    int k = snprintf(head, n,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n%s\r\n",
+                     status, reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
+    return k < 0 || (size_t)k >= n ? -1 : k;
+}

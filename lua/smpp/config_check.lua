@@ -1,0 +1,326 @@
+-- smpp.config_check -- what the schema of smpp.config cannot see: one key
+-- against another (a route to an upstream that does not exist, two
+-- accounts with one system_id), strings that are code or addresses (Lua
+-- patterns, networks, password hashes) and status names. Both `smppgw
+-- check` and `run` (and a reload) go through it (smpp.server.prepare), so
+-- a mistake that would refuse every bind or fail every submit at run time
+-- is an error at load naming the key. It also prints check's summary.
+--
+-- The route fields come from smpp.router (route_fields), the status names
+-- from smpp.status, the hash form and networks from smpp.security: each
+-- rule is read from where it is defined.
+local smpp = require "smpp"
+local config = require "smpp.config"
+local router = require "smpp.router"
+local security = require "smpp.security"
+
+local M = {}
+
+local S = smpp.status
+local format = string.format
+
+local function show(v)
+    if type(v) == "string" then return format("%q", v) end
+    return tostring(v)
+end
+
+-- -- Lua patterns -------------------------------------------------------------------
+-- Lua checks a pattern only as far as a match reads it, so a malformed one
+-- can pass a test and fail on the first message that gets that far. This
+-- reads it the way lstrlib.c does, to its end.
+
+-- The index of the "]" that closes the set opening at p[i] ("["), or nil.
+local function set_end(p, i)
+    local j, n = i + 1, #p
+    if p:sub(j, j) == "^" then j = j + 1 end
+    repeat                                  -- the first character may be "]" itself
+        if j > n then return nil end
+        if p:sub(j, j) == "%" then
+            if j + 1 > n then return nil end
+            j = j + 2
+        else
+            j = j + 1
+        end
+    until p:sub(j, j) == "]"
+    return j
+end
+
+-- pattern(p) -> true | nil, why: p is a Lua pattern no match can raise on.
+function M.pattern(p)
+    if type(p) ~= "string" then return nil, "not a string" end
+    local i, n = p:sub(1, 1) == "^" and 2 or 1, #p
+    local open, closed, count = {}, {}, 0
+    while i <= n do
+        local c = p:sub(i, i)
+        if c == "(" then
+            count = count + 1
+            if count > 32 then return nil, "more than 32 captures" end
+            open[#open + 1] = count
+            i = i + 1
+        elseif c == ")" then
+            if #open == 0 then return nil, "a ')' closes no capture" end
+            closed[table.remove(open)] = true
+            i = i + 1
+        elseif c == "[" then
+            local j = set_end(p, i)
+            if not j then return nil, "a '[' is never closed" end
+            i = j + 1
+        elseif c == "%" then
+            local d = p:sub(i + 1, i + 1)
+            if d == "" then return nil, "it ends with '%'" end
+            if d == "b" then
+                if i + 3 > n then return nil, "'%b' needs two characters after it" end
+                i = i + 4
+            elseif d == "f" then
+                local j = p:sub(i + 2, i + 2) == "[" and set_end(p, i + 2)
+                if not j then return nil, "'%f' needs a closed set [...] after it" end
+                i = j + 1
+            elseif d:match("%d") then
+                if not closed[tonumber(d)] then return nil, "'%" .. d .. "' names no closed capture" end
+                i = i + 2
+            else
+                i = i + 2
+            end
+        else
+            i = i + 1
+        end
+    end
+    if #open > 0 then return nil, "a '(' is never closed" end
+    return true
+end
+
+-- -- Status names ---------------------------------------------------------------------
+
+-- The edit distance of a and b, up to limit + 1.
+local function distance(a, b, limit)
+    if math.abs(#a - #b) > limit then return limit + 1 end
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+        local cur = { [0] = i }
+        for j = 1, #b do
+            cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a:byte(i) == b:byte(j) and 0 or 1))
+        end
+        prev = cur
+    end
+    return prev[#b]
+end
+
+-- status(name) -> true | nil, why (with the nearest name when one is close).
+function M.status(name)
+    if type(name) ~= "string" then return nil, "not a status name" end
+    if S[name] then return true end
+    local best, best_d = nil, 3
+    for known in pairs(S) do
+        local d = distance(name:upper(), known, 2)
+        if d < best_d or (d == best_d and best and known < best) then best, best_d = known, d end
+    end
+    return nil, format("%s is not a status name%s", show(name), best and format(" (did you mean %s?)", best) or "")
+end
+
+-- -- The checks ------------------------------------------------------------------------
+
+local function list_of(v)
+    if type(v) == "string" then return { v } end
+    return type(v) == "table" and v or {}
+end
+
+local function check_accounts(conf, errs)
+    local seen = {}
+    for i, a in ipairs(conf.accounts or {}) do
+        local path = format("accounts[%d]", i)
+        if a.system_id ~= nil then
+            if seen[a.system_id] then
+                errs[#errs + 1] = format("%s.system_id: %s is also accounts[%d]'s (a second account with a "
+                    .. "system_id replaces the first)", path, show(a.system_id), seen[a.system_id])
+            else
+                seen[a.system_id] = i
+            end
+        end
+        if type(a.password) == "string" then
+            local h, why = security.parse_hash(a.password)
+            if h == nil then errs[#errs + 1] = format("%s.password: %s", path, why) end
+        end
+        for j, net in ipairs(type(a.networks) == "table" and a.networks or {}) do
+            local ok, why = security.parse_network(net)
+            if not ok then
+                errs[#errs + 1] = format("%s.networks[%d]: %s: %s (no bind could come from it)", path, j, show(net), why)
+            end
+        end
+        for j, src in ipairs(type(a.sources) == "table" and a.sources or {}) do
+            if type(src) == "string" and src:sub(1, 1) == "^" then
+                local ok, why = M.pattern(src)
+                if not ok then
+                    errs[#errs + 1] = format("%s.sources[%d]: %s is not a valid Lua pattern: %s", path, j, show(src), why)
+                end
+            end
+        end
+    end
+    return seen
+end
+
+local function check_upstreams(conf, errs)
+    local seen = {}
+    for i, u in ipairs(conf.upstreams or {}) do
+        if u.name ~= nil then
+            if seen[u.name] then
+                errs[#errs + 1] = format("upstreams[%d].name: %s is also upstreams[%d]'s (the second would "
+                    .. "replace the first)", i, show(u.name), seen[u.name])
+            else
+                seen[u.name] = i
+            end
+        end
+    end
+    return seen
+end
+
+-- One route at `path` (its fields per smpp.router.route_fields, `to` a
+-- name or a list of names of upstreams in `upstreams`).
+local function check_route(r, path, upstreams, errs)
+    if type(r) ~= "table" then
+        errs[#errs + 1] = format("%s: expected a table, got %s", path, type(r))
+        return
+    end
+    local copy = {}
+    for k, v in pairs(r) do copy[k] = v end
+    if type(copy.to) == "string" then copy.to = { copy.to } end
+    config.check_into(copy, { type = "table", fields = router.route_fields }, path, errs)
+    if copy.to == nil or (type(copy.to) == "table" and #copy.to == 0) then
+        errs[#errs + 1] = format("%s.to: missing (the upstreams this route sends to)", path)
+    end
+    for j, name in ipairs(type(copy.to) == "table" and copy.to or {}) do
+        if type(name) == "string" and not upstreams[name] then
+            errs[#errs + 1] = format("%s.to[%d]: no upstream named %s", path, j, show(name))
+        end
+    end
+    if type(r.pattern) == "string" then
+        local ok, why = M.pattern(r.pattern)
+        if not ok then errs[#errs + 1] = format("%s.pattern: %s is not a valid Lua pattern: %s", path, show(r.pattern), why) end
+    end
+    for j, st in ipairs(type(r.failover_on) == "table" and r.failover_on or {}) do
+        local ok, why = M.status(st)
+        if not ok then errs[#errs + 1] = format("%s.failover_on[%d]: %s", path, j, why) end
+    end
+    if r.status ~= nil then
+        local ok, why = M.status(r.status)
+        if not ok then errs[#errs + 1] = format("%s.status: %s", path, why) end
+    end
+end
+
+-- The routes of the gateway section: its own, or its routes_file's.
+local function gateway_routes(g, conf_path, errs)
+    if g.routes_file == nil then return g.routes, "gateway.routes" end
+    if type(g.routes_file) ~= "string" then return nil end
+    local routes, why = router.load_json(config.resolve(conf_path or "./", g.routes_file))
+    if not routes then
+        errs[#errs + 1] = format("gateway.routes_file: %s", why)
+        return nil
+    end
+    return routes, format("gateway.routes_file (%s)", g.routes_file)
+end
+
+local function check_gateway(conf, conf_path, accounts, upstreams, errs)
+    local g = conf.gateway
+    if type(g) ~= "table" then return end
+    local routes, where = gateway_routes(g, conf_path, errs)
+    if type(routes) == "table" then
+        for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs) end
+    end
+    if g.no_route_status ~= nil then
+        local ok, why = M.status(g.no_route_status)
+        if not ok then errs[#errs + 1] = "gateway.no_route_status: " .. why end
+    end
+    for i, m in ipairs(type(g.mo_routes) == "table" and g.mo_routes or {}) do
+        local path = format("gateway.mo_routes[%d]", i)
+        if type(m) == "table" then
+            if type(m.account) == "string" and not accounts[m.account] then
+                errs[#errs + 1] = format("%s.account: no account with system_id %s", path, show(m.account))
+            end
+            if type(m.upstream) == "string" and not upstreams[m.upstream] then
+                errs[#errs + 1] = format("%s.upstream: no upstream named %s", path, show(m.upstream))
+            end
+        end
+    end
+end
+
+-- check(conf, conf_path) -> true | nil, list of "path: what is wrong"
+-- (sorted by path). conf has passed smpp.config's schema.
+function M.check(conf, conf_path)
+    local errs = {}
+    local accounts = check_accounts(conf, errs)
+    local upstreams = check_upstreams(conf, errs)
+    check_gateway(conf, conf_path, accounts, upstreams, errs)
+    if #errs > 0 then
+        table.sort(errs)
+        return nil, errs
+    end
+    return true
+end
+
+-- -- The summary of `smppgw check` -----------------------------------------------------
+
+local SHOWN = 8             -- entries of a list shown; the rest are counted
+
+local function listing(items, fn)
+    local out = {}
+    for i = 1, math.min(#items, SHOWN) do out[#out + 1] = fn(items[i], i) end
+    if #items > SHOWN then out[#out + 1] = format("and %d more", #items - SHOWN) end
+    return table.concat(out, "; ")
+end
+
+-- summary(conf, listen, conf_path) -> lines: listeners, HTTP, accounts,
+-- upstreams, routes and MO routes, a line each (at most SHOWN entries of
+-- each list): one screen however large the configuration. No secrets.
+function M.summary(conf, listen, conf_path)
+    local lines = {}
+    local function add(label, text) lines[#lines + 1] = format("  %-10s %s", label, text) end
+    add("listen", listing(listen, function(l)
+        return l.host .. ":" .. l.port .. (l.tls and " (TLS)" or "") .. (l.side == "outbind" and " (outbind)" or "")
+    end))
+    if conf.http and conf.http.listen then
+        add("http", conf.http.listen .. (conf.http.token and " (token)" or " (no token)"))
+    end
+    local accounts = conf.accounts or {}
+    add("accounts", #accounts .. (#accounts > 0 and ": " or "") .. listing(accounts, function(a)
+        local h = type(a.password) == "string" and security.parse_hash(a.password)
+        local bits = { h and "hashed password" or "plain password" }
+        if a.bind_types then bits[#bits + 1] = table.concat(a.bind_types, "/") end
+        if a.max_binds and a.max_binds > 0 then bits[#bits + 1] = "max_binds " .. a.max_binds end
+        if a.throughput and a.throughput > 0 then bits[#bits + 1] = a.throughput .. "/s" end
+        if a.networks then bits[#bits + 1] = "from " .. table.concat(a.networks, ", ") end
+        return format("%s (%s)", tostring(a.system_id), table.concat(bits, ", "))
+    end))
+    local ups = conf.upstreams or {}
+    if #ups > 0 then
+        add("upstreams", #ups .. ": " .. listing(ups, function(u)
+            local where = u.outbind_listen and ("outbind on " .. u.outbind_listen)
+                or (tostring(u.host) .. ":" .. tostring(u.port))
+            return format("%s %s %s x%d%s", tostring(u.name), where, u.bind or "trx", u.binds or 1, u.tls and " TLS" or "")
+        end))
+    end
+    local g = type(conf.gateway) == "table" and conf.gateway or nil
+    if g then
+        local routes = gateway_routes(g, conf_path, {})
+        if type(routes) == "table" then
+            add("routes", format("%d (match %s): ", #routes, g.match or "first") .. listing(routes, function(r, i)
+                local keys = {}
+                for _, k in ipairs { "prefix", "source", "system_id", "service_type", "pattern" } do
+                    if r[k] and r[k] ~= "" then keys[#keys + 1] = k .. " " .. tostring(r[k]) end
+                end
+                return format("%s [%s] -> %s%s", tostring(r.name or ("route " .. i)),
+                    #keys > 0 and table.concat(keys, ", ") or "any",
+                    table.concat(list_of(r.to), ", "), #list_of(r.to) > 1 and " (" .. (r.strategy or "failover") .. ")" or "")
+            end))
+        end
+        local mo = type(g.mo_routes) == "table" and g.mo_routes or {}
+        if #mo > 0 then
+            add("mo_routes", #mo .. ": " .. listing(mo, function(m)
+                return format("%s%s -> %s", m.prefix and m.prefix ~= "" and m.prefix or "any",
+                    m.upstream and (" from " .. m.upstream) or "", tostring(m.account))
+            end))
+        end
+    end
+    return lines
+end
+
+return M

@@ -1,0 +1,118 @@
+-- http_answer_spec -- what a script's HTTP route returns is checked before
+-- any of it reaches the wire: a long content type once sent raw stack
+-- memory (and 3,000,000 characters crashed the process), a CR LF in it
+-- added headers, a status of 1e10 was cast to int. Each bad answer is a
+-- 500 with a JSON error and a log line naming the route; the process and
+-- the connection go on.
+local server = require "helpers.server"
+local raw = require "helpers.rawhttp"
+local cjson = require "cjson"
+
+local SCRIPT = [==[
+local http = require "smpp.http"
+-- GET /answer/KIND: the route returns what KIND names
+local answers = {
+    ctype300 = function() return 200, "body", string.rep("a", 300) end,
+    ctype3m = function() return 200, "body", string.rep("a", 3000000) end,
+    crlf = function() return 200, "x", "text/plain\r\nSet-Cookie: a=b" end,
+    lf = function() return 200, "x", "text/plain\nX-Evil: 1" end,
+    nul = function() return 200, "x", "text/plain\0junk" end,
+    noslash = function() return 200, "x", "textplain" end,
+    latin1 = function() return 200, "x", "text/plain; name=\233" end,
+    status_big = function() return 1e10, "x" end,
+    status_neg = function() return -200, "x" end,
+    status_99 = function() return 99, "x" end,
+    status_600 = function() return 600, "x" end,
+    status_frac = function() return 200.5, "x" end,
+    status_nan = function() return 0/0, "x" end,
+    status_str = function() return "abc", "x" end,
+    status_nil = function() return nil, "x" end,
+    body_fn = function() return 200, function() end end,
+    body_bool = function() return 200, true end,
+    cycle = function() local t = {} t.t = t return 200, t end,
+    ctype_tbl = function() return 200, "x", {} end,
+    -- fit to send
+    csv = function() return 201, "a,b\n", "text/csv; charset=utf-8" end,
+    json = function() return 200, { ok = true } end,
+    nobody = function() return 204 end,
+    ctype255 = function() return 200, "y", "application/" .. string.rep("b", 243) end,
+}
+http.route("GET", "/answer/([%w_]+)", function(req) return answers[req.params[1]]() end)
+return {}
+]==]
+
+local BAD = { "ctype300", "ctype3m", "crlf", "lf", "nul", "noslash", "latin1", "status_big", "status_neg",
+              "status_99", "status_600", "status_frac", "status_nan", "status_str", "status_nil", "body_fn",
+              "body_bool", "cycle", "ctype_tbl" }
+
+describe("#integration HTTP answers of script routes", function()
+    local srv
+    setup(function()
+        srv = server.start { conf = [[return { script = 'script.lua', http = { listen = '127.0.0.1:0' },
+            accounts = { { system_id = 'smppclient1', password = 'password' } } }]], script = SCRIPT }
+    end)
+
+    for _, kind in ipairs(BAD) do
+        it(kind .. ": a 500 with a JSON error, the head as we wrote it, the connection kept", function()
+            local s = raw.connect(srv.http_port)
+            s:send(raw.get("/answer/" .. kind))
+            local status, h, body, head = raw.response(s)
+            assert.equal(500, status)
+            assert.equal("application/json", h["content-type"])
+            assert.matches("the route's answer is invalid", cjson.decode(body).error, 1, true)
+            -- exactly our head lines: nothing a script wrote, no stray octets
+            assert.same({ "HTTP/1.1 500 Internal Server Error", "Content-Type: application/json",
+                          "Content-Length: " .. #body, "Cache-Control: no-store" }, head)
+            assert.is_nil(h["set-cookie"])
+            -- the same connection answers the next request
+            s:send(raw.get("/answer/csv"))
+            assert.equal(201, (raw.response(s)))
+        end)
+    end
+
+    it("logs each refusal naming the route", function()
+        local function logged(why)
+            return srv:wait_log(("HTTP route GET /answer/([%w_]+): answer refused: " .. why):gsub("[%p]", "%%%0"))
+        end
+        assert.is_true(logged("the status is not a whole number 100..599"))
+        assert.is_true(logged("the status is not a number"))
+        assert.is_true(logged("the content type is not type/subtype"))
+        assert.is_true(logged("the content type holds a control character"))
+        assert.is_true(logged("the content type holds a NUL octet"))
+        assert.is_true(logged("the content type is not a string"))
+        assert.is_true(logged("the content type is empty or longer than 255"))
+        assert.is_true(logged("the body is not a string"))
+        assert.is_true(logged("its table is not JSON"))
+        assert.is_true(srv:alive())
+    end)
+
+    it("sends answers that are fit as they are", function()
+        local s = raw.connect(srv.http_port)
+        s:send(raw.get("/answer/csv") .. raw.get("/answer/json") .. raw.get("/answer/nobody")
+            .. raw.get("/answer/ctype255"))
+        local status, h, body = raw.response(s)
+        assert.same({ 201, "text/csv; charset=utf-8", "a,b\n" }, { status, h["content-type"], body })
+        status, h, body = raw.response(s)
+        assert.same({ 200, "application/json", { ok = true } }, { status, h["content-type"], cjson.decode(body) })
+        status, h, body = raw.response(s)
+        assert.same({ 204, "" }, { status, body })
+        status, h = raw.response(s)
+        assert.same({ 200, "application/" .. ("b"):rep(243) }, { status, h["content-type"] })
+    end)
+end)
+
+describe("callback URLs (smpp.http.parse_url)", function()
+    local http = require "smpp.http"
+    it("takes http://ADDRESS[:PORT][/PATH] and nothing that could end a header line", function()
+        assert.same({ "127.0.0.1", 8080, "/cb?x=1" }, { http.parse_url("http://127.0.0.1:8080/cb?x=1") })
+        assert.same({ "::1", 80, "/" }, { http.parse_url("http://[::1]") })
+        assert.same({ "localhost", 9, "/a" }, { http.parse_url("http://localhost:9/a") })
+        for _, bad in ipairs { "http://127.0.0.1/a\r\nX-Evil: 1", "http://127.0.0.1/a b", "http://127.0.0.1:0/",
+                               "http://127.0.0.1:65536/", "http://example.com/", "https://127.0.0.1/",
+                               "http://127.0.0.1" .. ("/a"):rep(1100), "http://127.0.0.1/\128", 42 } do
+            local host, why = http.parse_url(bad)
+            assert.is_nil(host, tostring(bad))
+            assert.matches("callback_url must be", why)
+        end
+    end)
+end)
