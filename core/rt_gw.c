@@ -18,7 +18,7 @@
 #define HELD_MAX    100000      /* receipt answers waiting for one commit (then answered now) */
 #define RECORD_PARTS 64         /* "upstream" ids: parts tried when an upstream reuses an id */
 
-rt_gw_conf_t rt_gw_conf = {0, 60, 86400, 1, 60, RT_GW_ID_HEX, LUA_NOREF};
+rt_gw_conf_t rt_gw_conf = {0, 60, 86400, 1, 60, MSGID_KEYED_HEX, LUA_NOREF};
 
 typedef struct held_s {
     uint64_t sess_id;
@@ -221,20 +221,16 @@ void rt_gw_event(rt_gw_event_t *ev)
 
 /* The next id the gateway issues: the store's node id and a counter the
  * store keeps across restarts, so no id is issued twice, here or by another
- * node (another store). Returns its length, or a store error. */
+ * node (another store), in the format of msgid.h. Returns its length, or a
+ * store error. */
 static int next_id(store_t *st, char *out, size_t cap)
 {
-    long long n, node = store_node_id(st);
-    int rc = store_next_id(st, "gateway", &n);
+    long long n;
+    int rc = store_next_id(st, "gateway", &n), len;
     if (rc < 0) return rc;
-    switch (rt_gw_conf.id_format) {
-    case RT_GW_ID_DECIMAL:           /* the node's width fixed, so no two nodes' ids can meet */
-        return snprintf(out, cap, "%010lld%010lld", node, n);
-    case RT_GW_ID_UUID:
-        return snprintf(out, cap, "%08llx-%04llx-4000-8000-%012llx", node, (n >> 48) & 0xffff, n & 0xffffffffffffLL);
-    default:                          /* node first, in a fixed width: see decimal */
-        return snprintf(out, cap, "%08llx%08llx", node, n);
-    }
+    len = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st), (unsigned long long)n,
+                           out, cap);
+    return len < 0 ? STORE_EIO : len;       /* a node id out of range: never from a store */
 }
 
 /* -- Storing messages -------------------------------------------------------------------- */
@@ -456,8 +452,10 @@ static int l_gw_start(lua_State *L)
     rt_gw_conf.retry_min = rt_opt_num(L, 1, "retry_min", rt_gw_conf.retry_min);
     rt_gw_conf.retry_max = rt_opt_num(L, 1, "retry_max", rt_gw_conf.retry_max);
     f = rt_opt_str(L, 1, "id_format");
-    if (f) rt_gw_conf.id_format = strcmp(f, "decimal") == 0 ? RT_GW_ID_DECIMAL
-                                 : strcmp(f, "uuid") == 0 ? RT_GW_ID_UUID : RT_GW_ID_HEX;
+    if (f && (rt_gw_conf.id_format = msgid_keyed_format(f)) < 0) {
+        rt_gw_conf.id_format = MSGID_KEYED_HEX;
+        return luaL_error(L, "gateway: unknown id format '%s'", f);
+    }
     lua_getfield(L, 1, "on_event");
     if (lua_isfunction(L, -1)) rt_registry_set(L, &rt_gw_conf.on_event, -1);
     lua_pop(L, 1);
