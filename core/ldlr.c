@@ -120,6 +120,12 @@ void ldlr_register(lua_State *L)
     lua_setfield(L, -2, "msgid_make");
     lua_pushcfunction(L, l_msgid_read);
     lua_setfield(L, -2, "msgid_read");
+    lua_createtable(L, 0, 3);              /* msgid_formats: name -> the store's id_format */
+    for (i = MSGID_KEYED_DECIMAL; i <= MSGID_KEYED_UUID; i++) {
+        lua_pushnumber(L, (lua_Number)i);
+        lua_setfield(L, -2, msgid_keyed_name((int)i));
+    }
+    lua_setfield(L, -2, "msgid_formats");
     lua_pushcfunction(L, l_receipt_fields);
     lua_setfield(L, -2, "receipt_fields");
     lua_newtable(L);                       /* receipt_states: { {word, state, final, standard}... } */

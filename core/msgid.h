@@ -35,7 +35,7 @@
  * write (so one id is never read two ways). The node leads in a fixed
  * width, so the ids of two stores never meet; ids of one format never read
  * as another's of the same node. */
-enum { MSGID_KEYED_DECIMAL = 0, MSGID_KEYED_HEX = 1, MSGID_KEYED_UUID = 2, MSGID_KEYED_N };
+enum { MSGID_KEYED_DECIMAL = 1, MSGID_KEYED_HEX = 2, MSGID_KEYED_UUID = 3 };   /* 0: none */
 
 /* The longest id make writes (uuid 36, decimal 10 + 19), and room for it. */
 #define MSGID_KEYED_MAX 40

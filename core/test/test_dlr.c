@@ -48,7 +48,7 @@ static void test_keyed_ids(void)
     CHECK(strcmp(keyed(MSGID_KEYED_UUID, 1, (1ULL << 48) + 5), "00000001-0001-4000-8000-000000000005") == 0);
     CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 1, 10000000000ULL), "000000000110000000000") == 0);
     CHECK(strcmp(keyed(MSGID_KEYED_HEX, 1, 1ULL << 32), "00000001100000000") == 0);
-    for (f = 0; f < MSGID_KEYED_N; f++)
+    for (f = MSGID_KEYED_DECIMAL; f <= MSGID_KEYED_UUID; f++)
         for (i = 0; i < sizeof keys / sizeof *keys; i++) {
             size_t len = strlen(keyed(f, 0xFFFFFFFFULL, keys[i]));
             CHECK(len < MSGID_KEYED_MAX && len <= 65);          /* a message_id holds 65 octets */
@@ -67,6 +67,7 @@ static void test_keyed_ids(void)
     CHECK(!reads(MSGID_KEYED_UUID, "ee6b2801-0000-4000-8000-00000000002a0"));
     CHECK(!reads(MSGID_KEYED_HEX, "EE6B2801-0000002A"));
     CHECK(!reads(7, "EE6B28010000002A"));
+    CHECK(!reads(0, "EE6B28010000002A"));
     /* no id of one format reads as another's: decimal digits are hex
      * digits, but a node written in decimal never reads as itself in hex */
     {

@@ -137,6 +137,10 @@ end
 
 M.keyed_formats = { "uuid", "hex", "decimal" }
 
+-- code[format] -> the number a store row keeps in id_format (its id is
+-- then made from its key by the store, and read back by it: get(id)).
+M.code = codec.msgid_formats
+
 -- keyed[format] = { make = function(node, key) -> id, read = function(id)
 -- -> node, key | nil }: the same, one format.
 M.keyed = {}
