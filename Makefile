@@ -45,6 +45,9 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
+# what the store uses from the codec's objects (ids made from keys): linked
+# beside it where the codec is not
+STORE_USES := $(BUILD)/msgid.o
 LSTORE_OBJ := $(BUILD)/lstore.o $(BUILD)/lstore_msg.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
@@ -118,7 +121,7 @@ $(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
-$(STORE_MODULE): $(LSTORE_OBJ)
+$(STORE_MODULE): $(LSTORE_OBJ) $(STORE_USES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
 	$(Q)$(CC) -shared -o $@ $^ -lsqlite3 -lm
@@ -142,7 +145,7 @@ $(BUILD)/test_pdu: $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
 $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/%.o) $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
-$(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ)
+$(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ) $(STORE_USES)
 	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
 
 $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
@@ -157,7 +160,7 @@ $(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
 	$(Q)$(CC) -o $@ $^
 
-$(BENCH_STORE): $(BUILD)/bench/bench_store.o $(STORE_OBJ)
+$(BENCH_STORE): $(BUILD)/bench/bench_store.o $(STORE_OBJ) $(STORE_USES)
 	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
 
 $(BUILD)/test/%.o: core/test/%.c | deps $(GEN_HDRS)
@@ -230,7 +233,7 @@ asan: deps corpus $(GEN_HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_sess \
 	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_store \
-	  core/test/test_store.c $(STORE_SRC) -lsqlite3 -lm
+	  core/test/test_store.c $(STORE_SRC) core/msgid.c -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_dlr core/test/test_dlr.c core/dlr.c core/msgid.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c -lm

@@ -1,6 +1,6 @@
-/* ldlr.c -- the message id keys (msgid.h) and the receipt rules (dlr.h) in
- * the smpp.codec Lua module, so that smpp.msgid and smpp.receipt read the
- * one C implementation the gateway's receipt matching uses.
+/* ldlr.c -- message ids and their keys (msgid.h) and the receipt rules
+ * (dlr.h) in the smpp.codec Lua module, so that smpp.msgid, smpp.receipt
+ * and the reference SMSC use the one C implementation the gateway uses.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +38,51 @@ static int l_msgid_key(lua_State *L)
     return 1;
 }
 
+static int keyed_format_arg(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    int fmt = msgid_keyed_format(name);
+    if (fmt < 0) return luaL_error(L, "unknown id format '%s' (decimal, hex or uuid)", name);
+    return fmt;
+}
+
+/* msgid_make(format, node, key) -> id: the id we issue for a store's node
+ * id (1 .. 2^32-1) and a message's key (an integer 0 .. 2^53-1) in format
+ * "decimal", "hex" or "uuid" (msgid.h). Anything else raises. */
+static int l_msgid_make(lua_State *L)
+{
+    int fmt = keyed_format_arg(L, 1);
+    double node = luaL_checknumber(L, 2), key = luaL_checknumber(L, 3);
+    char out[MSGID_KEYED_MAX];
+    int n;
+    if (!(node >= 1 && node <= 4294967295.0 && node == (double)(unsigned long long)node))
+        return luaL_error(L, "node must be an integer 1 .. 2^32-1");
+    if (!(key >= 0 && key < 9007199254740992.0 && key == (double)(unsigned long long)key))
+        return luaL_error(L, "key must be an integer 0 .. 2^53-1");
+    n = msgid_keyed_make(fmt, (unsigned long long)node, (unsigned long long)key, out, sizeof out);
+    if (n < 0) return luaL_error(L, "cannot make an id");
+    lua_pushlstring(L, out, (size_t)n);
+    return 1;
+}
+
+/* msgid_read(format, id) -> node, key | nil: the node id and key of an id
+ * msgid_make writes in that format (either case); nil for any other string
+ * (and for a key past 2^53, which Lua cannot hold exactly). */
+static int l_msgid_read(lua_State *L)
+{
+    int fmt = keyed_format_arg(L, 1);
+    size_t n;
+    const char *id = luaL_checklstring(L, 2, &n);
+    unsigned long long node, key;
+    if (msgid_keyed_read(fmt, id, n, &node, &key) < 0 || key >= (1ULL << 53)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushnumber(L, (double)node);
+    lua_pushnumber(L, (double)key);
+    return 2;
+}
+
 static int add_field(const char *label, const char *value, size_t vlen, size_t value_at, void *ud)
 {
     lua_State *L = ud;
@@ -71,6 +116,16 @@ void ldlr_register(lua_State *L)
     size_t i;
     lua_pushcfunction(L, l_msgid_key);
     lua_setfield(L, -2, "msgid_key");
+    lua_pushcfunction(L, l_msgid_make);
+    lua_setfield(L, -2, "msgid_make");
+    lua_pushcfunction(L, l_msgid_read);
+    lua_setfield(L, -2, "msgid_read");
+    lua_createtable(L, 0, 3);              /* msgid_formats: name -> the store's id_format */
+    for (i = MSGID_KEYED_DECIMAL; i <= MSGID_KEYED_UUID; i++) {
+        lua_pushnumber(L, (lua_Number)i);
+        lua_setfield(L, -2, msgid_keyed_name((int)i));
+    }
+    lua_setfield(L, -2, "msgid_formats");
     lua_pushcfunction(L, l_receipt_fields);
     lua_setfield(L, -2, "receipt_fields");
     lua_newtable(L);                       /* receipt_states: { {word, state, final, standard}... } */

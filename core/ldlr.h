@@ -1,5 +1,6 @@
-/* ldlr.h -- message id keys and receipt rules in the smpp.codec module
- * (ldlr.c): msgid_key, receipt_fields, receipt_states.
+/* ldlr.h -- message ids, their keys and receipt rules in the smpp.codec module
+ * (ldlr.c): msgid_key, msgid_make, msgid_read, msgid_formats,
+ * receipt_fields, receipt_states.
  */
 #ifndef SMPPGW_LDLR_H
 #define SMPPGW_LDLR_H

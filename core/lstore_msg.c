@@ -382,12 +382,16 @@ static int l_by_upstream(lua_State *L)
     return 1;
 }
 
-/* st:list{ account =, state =, since =, until =, limit = } -> messages */
+/* st:list{ account =, state =, since =, until =, limit =, after =, scan = }
+ * -> messages [, next]: next (a key) when the walk stopped before its end
+ * (limit reached, or `scan` rows looked at): list again with after = next
+ * for more (store_list). */
 static int l_list(lua_State *L)
 {
     store_t *s = lstore__self(L);
     store_list_t q;
     lstore_acc_t a;
+    long long next;
     int rc;
     luaL_checktype(L, 2, LUA_TTABLE);
     q.account = lstore__str_field(L, 2, "account", "list");
@@ -395,9 +399,13 @@ static int l_list(lua_State *L)
     q.until = lstore__num_field(L, 2, "until", NAN, "list");
     q.state = (int)lstore__whole(L, lstore__num_field(L, 2, "state", -1, "list"), "list: state");
     q.limit = lstore__limit_of(L, 2, "list");
+    q.after = (long long)lstore__whole(L, lstore__num_field(L, 2, "after", 0, "list"), "list: after");
+    q.scan = (int)lstore__whole(L, lstore__num_field(L, 2, "scan", 0, "list"), "list: scan");
     a = lstore__new_list(L);
-    if ((rc = store_list(s, &q, add_msg, &a)) < 0) return lstore__fail(L, s, rc);
-    return 1;
+    if ((rc = store_list(s, &q, add_msg, &a, &next)) < 0) return lstore__fail(L, s, rc);
+    if (!next) return 1;
+    lua_pushnumber(L, (lua_Number)next);
+    return 2;
 }
 
 const luaL_Reg lstore__msg_methods[] = {

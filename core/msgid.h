@@ -1,4 +1,7 @@
-/* msgid.h -- the key an upstream's message id is matched by: the id
+/* msgid.h -- message ids: the ids this program issues, made from a
+ * store's node id and a message's key and read back into them (one set of
+ * formats for the reference SMSC and the gateway), and the key an
+ * upstream's message id is matched by: the id
  * normalised (trimmed, lower case, leading zeros dropped) and, when the
  * upstream declares its ids decimal or hex (upstreams[].id_format), read as
  * a number in that base and written in decimal, so that "00123", decimal
@@ -11,6 +14,48 @@
 #define SMPPGW_MSGID_H
 
 #include <stddef.h>
+
+/* -- Ids we issue: node id and key ------------------------------------------ */
+
+/* The formats of the ids we issue (gateway.own_id_format, smsc.message_id).
+ * Each is made from a store's node id (1 .. 2^32-1, random, made with the
+ * store) and a message's key (the store's counter, never handed out
+ * twice), and reads back into both without an index:
+ *
+ *   decimal  20 digits and more: the node in 10 digits, then the key in
+ *            10 (more past 9,999,999,999), e.g. 40000000010000000042
+ *   hex      16 upper-case hex digits and more: the node in 8, then the
+ *            key in 8 (more past 2^32), e.g. EE6B28010000002A
+ *   uuid     36 characters, lower case, the version 4 layout: the node in
+ *            the first 8 hex digits, bits 48-63 of the key in the next 4,
+ *            then 4000-8000, then bits 0-47 of the key in the last 12,
+ *            e.g. ee6b2801-0000-4000-8000-00000000002a
+ *
+ * Reading accepts upper and lower case and nothing that make would not
+ * write (so one id is never read two ways). The node leads in a fixed
+ * width, so the ids of two stores never meet; ids of one format never read
+ * as another's of the same node. */
+enum { MSGID_KEYED_DECIMAL = 1, MSGID_KEYED_HEX = 2, MSGID_KEYED_UUID = 3 };   /* 0: none */
+
+/* The longest id make writes (uuid 36, decimal 10 + 19), and room for it. */
+#define MSGID_KEYED_MAX 40
+
+/* The format named "decimal", "hex" or "uuid", or -1. */
+int msgid_keyed_format(const char *name);
+
+/* Its name. */
+const char *msgid_keyed_name(int fmt);
+
+/* The id of (node, key) in fmt into out (cap >= MSGID_KEYED_MAX octets,
+ * NUL-terminated). Returns its length, or -1 for a bad format or node
+ * (0 or >= 2^32). */
+int msgid_keyed_make(int fmt, unsigned long long node, unsigned long long key, char *out, size_t cap);
+
+/* Read id[0..n) in fmt: 0 with *node and *key set, or -1 when it is no id
+ * make writes in that format. */
+int msgid_keyed_read(int fmt, const char *id, size_t n, unsigned long long *node, unsigned long long *key);
+
+/* -- Keys of upstream ids ---------------------------------------------------- */
 
 enum { MSGID_STRING = 0, MSGID_DECIMAL = 1, MSGID_HEX = 2 };
 

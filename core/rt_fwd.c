@@ -209,7 +209,7 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
         if (!(to = rt_gw_link(upstream, strlen(upstream), 1))) return "out of memory";
         memset(&c, 0, sizeof c);
         store_msg_clear(&c.v);
-        c.part = ev->part;
+        c.key = ev->rowid;
         c.mask = STORE_BIT(upstream) | STORE_BIT(due) | STORE_BIT(err);
         c.v.upstream = str(upstream);
         c.v.due = due_after(to, now + delay);

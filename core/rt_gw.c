@@ -18,7 +18,7 @@
 #define HELD_MAX    100000      /* receipt answers waiting for one commit (then answered now) */
 #define RECORD_PARTS 64         /* "upstream" ids: parts tried when an upstream reuses an id */
 
-rt_gw_conf_t rt_gw_conf = {0, 60, 86400, 1, 60, RT_GW_ID_HEX, LUA_NOREF};
+rt_gw_conf_t rt_gw_conf = {0, 60, 86400, 1, 60, MSGID_KEYED_HEX, LUA_NOREF};
 
 typedef struct held_s {
     uint64_t sess_id;
@@ -217,26 +217,6 @@ void rt_gw_event(rt_gw_event_t *ev)
     rt_task_start(t, 1);
 }
 
-/* -- Ids --------------------------------------------------------------------------------- */
-
-/* The next id the gateway issues: the store's node id and a counter the
- * store keeps across restarts, so no id is issued twice, here or by another
- * node (another store). Returns its length, or a store error. */
-static int next_id(store_t *st, char *out, size_t cap)
-{
-    long long n, node = store_node_id(st);
-    int rc = store_next_id(st, "gateway", &n);
-    if (rc < 0) return rc;
-    switch (rt_gw_conf.id_format) {
-    case RT_GW_ID_DECIMAL:           /* the node's width fixed, so no two nodes' ids can meet */
-        return snprintf(out, cap, "%010lld%010lld", node, n);
-    case RT_GW_ID_UUID:
-        return snprintf(out, cap, "%08llx-%04llx-4000-8000-%012llx", node, (n >> 48) & 0xffff, n & 0xffffffffffffLL);
-    default:                          /* node first, in a fixed width: see decimal */
-        return snprintf(out, cap, "%08llx%08llx", node, n);
-    }
-}
-
 /* -- Storing messages -------------------------------------------------------------------- */
 
 /* The PDU at stack index 1 encoded into gw.buf; its length, or raises. */
@@ -332,8 +312,9 @@ static int store_fail(lua_State *L, store_t *st, int rc)
 
 /* core.gw_queue(pdu, account, upstream, route, expires, via [, notify]) ->
  * message id | nil, "full" | "io: ...", detail. The message goes into the
- * upstream's queue (store-and-forward): stored with the next id of the
- * gateway, forwarded once the turn's commit has stored it. via: the ESME's
+ * upstream's queue (store-and-forward): stored under the next key of the
+ * store, its id made from that key, forwarded once the turn's commit has
+ * stored it. via: the ESME's
  * session id (a number), or how it came (a string: "POST /send"); it and
  * the route are named in the first line of the trace. Positional, not a
  * table: this runs for every message. */
@@ -342,10 +323,11 @@ static int l_gw_queue(lua_State *L)
     store_t *st = rt_store();
     store_msg_t m;
     rt_link_t *l;
-    char id[80], trace[512];
+    char id[MSGID_KEYED_MAX], trace[512];
     double now = rt_time();
     size_t n;
-    int rc, idlen;
+    long long key;
+    int idlen;
     if (!st) return luaL_error(L, "gateway: no store in use");
     store_msg_clear(&m);
     m.account.p = luaL_checklstring(L, 2, &m.account.n);
@@ -373,11 +355,14 @@ static int l_gw_queue(lua_State *L)
         lua_pushfstring(L, "the queue of %s holds %d messages (upstreams[].max_queue)", l->name, (int)l->queued);
         return 3;
     }
-    if ((idlen = next_id(st, id, sizeof id)) < 0) return store_fail(L, st, idlen);
-    m.id.p = id;
-    m.id.n = (size_t)idlen;
+    /* no text id: the id is made from the key, which the store hands out
+     * (never twice) and reads back from the id (msgid.h) */
+    m.id_format = rt_gw_conf.id_format;
     m.due = rt_fwd_due(l, now);
-    if ((rc = store_put(st, &m)) < 0) return store_fail(L, st, rc);
+    if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
+    if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
+                                  (unsigned long long)key, id, sizeof id)) < 0)
+        return luaL_error(L, "gateway: no id for key %f", (double)key);
     gw.stored++;
     l->queued++;
     l->queued_total++;
@@ -456,8 +441,10 @@ static int l_gw_start(lua_State *L)
     rt_gw_conf.retry_min = rt_opt_num(L, 1, "retry_min", rt_gw_conf.retry_min);
     rt_gw_conf.retry_max = rt_opt_num(L, 1, "retry_max", rt_gw_conf.retry_max);
     f = rt_opt_str(L, 1, "id_format");
-    if (f) rt_gw_conf.id_format = strcmp(f, "decimal") == 0 ? RT_GW_ID_DECIMAL
-                                 : strcmp(f, "uuid") == 0 ? RT_GW_ID_UUID : RT_GW_ID_HEX;
+    if (f && (rt_gw_conf.id_format = msgid_keyed_format(f)) < 0) {
+        rt_gw_conf.id_format = MSGID_KEYED_HEX;
+        return luaL_error(L, "gateway: unknown id format '%s'", f);
+    }
     lua_getfield(L, 1, "on_event");
     if (lua_isfunction(L, -1)) rt_registry_set(L, &rt_gw_conf.on_event, -1);
     lua_pop(L, 1);

@@ -93,12 +93,10 @@ typedef struct rt_gw_conf_s {
     double early_ttl;       /* seconds a receipt waits for its message's answer */
     double queue_ttl;       /* seconds a receipt waits in an account's outbox */
     double retry_min, retry_max;   /* backoff of a message sent again: doubling from min */
-    int    id_format;       /* RT_GW_ID_* */
+    int    id_format;       /* MSGID_KEYED_*: the ids we issue */
     int    on_event;        /* registry ref of the Lua event handler */
 } rt_gw_conf_t;
 extern rt_gw_conf_t rt_gw_conf;
-
-enum { RT_GW_ID_HEX, RT_GW_ID_DECIMAL, RT_GW_ID_UUID };
 
 /* Does registered_delivery ask for a receipt (SMSC delivery receipt bits
  * 0-1, or intermediate notification bit 4)? */

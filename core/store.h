@@ -295,15 +295,26 @@ int store_next_due(store_t *s, store_str_t upstream, double *out);
  * matching) to fn. Returns 1, 0 when there is none, or an error. */
 int store_by_upstream(store_t *s, store_str_t upstream, store_str_t key, store_msg_fn fn, void *ud);
 
-/* Messages of account submitted in [since, until), oldest first, of one
- * state (state < 0: any), at most limit. */
+/* Messages of account submitted in [since, until), in key order (that of
+ * submission), of one state (state < 0: any), at most limit. Found without
+ * an index: keys grow with the submission time (give or take
+ * STORE_ORDER_SLACK, a clock that stepped back), so the first key at since
+ * is found by bisection and the keys are walked from there, each a narrow
+ * row, until; the whole record is read only for the rows that match. One
+ * call looks at no more than `scan` rows (0: STORE_LIST_SCAN, a few
+ * milliseconds): when it stops there, *next is the key to continue after
+ * (pass it as `after`), else 0. after > 0: from the key after it (since
+ * is then not looked for). Returns the count or an error. */
+#define STORE_LIST_SCAN 20000
 typedef struct store_list_s {
     store_str_t account;
     double      since, until;
     int         state;
     int         limit;
+    long long   after;      /* > 0: continue after this key (a previous call's *next) */
+    int         scan;       /* rows one call looks at, at most (0: STORE_LIST_SCAN) */
 } store_list_t;
-int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud);
+int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud, long long *next);
 
 /* -- Outbox: deliver_sm PDUs waiting for an account's receiver ------------------------ */
 

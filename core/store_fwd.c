@@ -13,7 +13,7 @@
 
 /* The row columns of TAKE and BY_KEY, in this order (read by fwd_row). */
 #define FWD_COLS "rowid, id, part, account, due, expires, submitted, registered_delivery, attempts, " \
-                 "state, final, upstream, route, notify, pdu "
+                 "state, final, upstream, route, notify, pdu, id_format "
 
 /* keep_until as store_msg.c computes it: a final row is kept trace_ttl
  * (:ttl) after done, others trace_ttl after their validity or submission */
@@ -55,6 +55,7 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     sqlite3_stmt *st = s->fwd[which];
     char sql[1024];
     int rc;
+    if (store__flush(s) < 0) return NULL;      /* rows put before are read and written too */
     if (st) {
         sqlite3_reset(st);
         return st;
@@ -69,6 +70,12 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     return st;
 }
 
+const char *store__fwd_sql(store_t *s, int which)
+{
+    sqlite3_stmt *st = which >= 0 && which < STORE_FWD_NSTMT ? fwd_stmt(s, which) : NULL;
+    return st ? sqlite3_sql(st) : NULL;
+}
+
 void store__fwd_free(store_t *s)
 {
     int i;
@@ -78,8 +85,9 @@ void store__fwd_free(store_t *s)
     }
 }
 
-static void fwd_row(sqlite3_stmt *st, store_fwd_row_t *r)
+static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
 {
+    store_msg_t m;
     r->rowid = sqlite3_column_int64(st, 0);
     r->id = store__col_text(st, 1);
     r->part = sqlite3_column_int64(st, 2);
@@ -95,6 +103,14 @@ static void fwd_row(sqlite3_stmt *st, store_fwd_row_t *r)
     r->route = store__col_text(st, 12);
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
+    if (!r->id.p) {                        /* an id made from the key */
+        m.id = r->id;
+        m.id_format = sqlite3_column_int64(st, 15);
+        m.key = r->rowid;
+        m.part = r->part;
+        store__row_id(s, &m);
+        r->id = m.id;
+    }
 }
 
 static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, const char *what)
@@ -102,7 +118,7 @@ static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, con
     store_fwd_row_t r;
     int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fwd_row(st, &r);
+        fwd_row(s, st, &r);
         n++;
         if (fn && fn(&r, ud)) break;
     }

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "msgid.h"
 #include "store.h"
 
 /* A message's trace keeps its last STORE_TRACE_MAX octets. */
@@ -42,7 +43,8 @@
     X(MSG_PARTS,    STORE_MSG_SELECT "WHERE id = ?1 ORDER BY part") \
     X(MSG_PARTS_KEY, STORE_MSG_SELECT "WHERE key >= ?1 ORDER BY key LIMIT ?2") \
     X(MSG_FIND,     STORE_MSG_SELECT "WHERE account = ?1 AND dest = ?2 AND source = ?3 " \
-                    "AND final = 0 AND (?4 IS NULL OR service_type = ?4) ORDER BY key LIMIT ?5") \
+                    "AND final = 0 AND upstream IS NULL AND (?4 IS NULL OR service_type = ?4) " \
+                    "ORDER BY key LIMIT ?5") \
     X(MSG_RECENT,   "SELECT key, submitted, account, source, dest, service_type FROM messages " \
                     "ORDER BY key DESC") \
     X(MSG_DUE,      STORE_MSG_SELECT "WHERE upstream IS NULL AND due IS NOT NULL AND due <= ?1 " \
@@ -54,16 +56,18 @@
     X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE key = ?1") \
     X(MSG_BY_KEY,   STORE_MSG_SELECT "WHERE upstream = ?1 AND upstream_key = ?2 " \
                     "AND upstream_key IS NOT NULL ORDER BY key DESC LIMIT 1") \
-    X(MSG_LIST,     STORE_MSG_SELECT "WHERE account = ?1 AND id IS NOT NULL AND submitted >= ?2 " \
-                    "AND submitted < ?3 AND (?4 IS NULL OR state = ?4) ORDER BY submitted LIMIT ?5") \
-    X(MSG_EXP_SCAN, "SELECT key, keep_until, lasting, final, id, part, account, state FROM messages " \
+    X(MSG_WALK,     "SELECT key, submitted, account, state FROM messages WHERE key > ?1 ORDER BY key") \
+    X(MSG_AT,       "SELECT key, submitted FROM messages WHERE key >= ?1 ORDER BY key LIMIT 1") \
+    X(MSG_EXP_SCAN, "SELECT key, keep_until, lasting, final, id, part, account, state, id_format, submitted " \
+                    "FROM messages " \
                     "WHERE key > ?1 ORDER BY key LIMIT ?2") \
+    X(MSG_SET_LASTING, "UPDATE messages SET lasting = 1 WHERE key = ?1") \
     X(MSG_EXP_RANGE, "DELETE FROM messages WHERE key > ?1 AND key <= ?2 AND lasting = 0") \
     X(MSG_EXP_DONE, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
                     "WHERE lasting = 1 AND final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
     X(MSG_EXP_LOST, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
                     "WHERE lasting = 1 AND final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
-                    "RETURNING id, part, account, state, key") \
+                    "RETURNING id, part, account, state, key, id_format") \
     X(OB_PUSH,      "INSERT INTO outbox (account, due, expires, ref, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(OB_TAKE,      "SELECT rowid, account, due, expires, ref, attempts, pdu FROM outbox " \
                     "WHERE account = ?1 AND due <= ?2 ORDER BY due, rowid LIMIT ?3") \
@@ -164,6 +168,7 @@ struct store_s {
 
     store_waiting_t waiting;          /* rows put, inserted together (store_put.c) */
 
+    char           idbuf[MSGID_KEYED_MAX];   /* the id of a row read, made from its key */
     long long     *rowids;            /* scratch for two-pass updates */
     size_t         rowids_cap;
     char           errmsg[512];
@@ -223,6 +228,14 @@ void store__acct_free(store_t *s);
 int store__key_init(store_t *s);
 int store__next_key(store_t *s, long long *out);
 
+/* A row read whose id is made from its key (id_format set, no text id)
+ * gets that id, in s->idbuf: valid until the next row is read. */
+void store__row_id(store_t *s, store_msg_t *m);
+
+/* id, if it is an id this store made from a key (of this store's node, in
+ * any format): 1 with *key and *fmt set, else 0. */
+int store__keyed_id(const store_t *s, store_str_t id, long long *key, int *fmt);
+
 /* Bind column i of m to parameter param. */
 void store__bind_col(sqlite3_stmt *st, int param, int i, const store_msg_t *m);
 
@@ -243,5 +256,9 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
 int store__expire_queues(store_t *s, double now, int batch, store_expiry_t *x);
 void store__upd_free(store_t *s);
 void store__fwd_free(store_t *s);
+
+/* The SQL of forward statement `which` (STORE_FWD_*), prepared if it was
+ * not: for tests that look at its query plan. NULL on failure. */
+const char *store__fwd_sql(store_t *s, int which);
 
 #endif /* SMPPGW_STORE_INT_H */

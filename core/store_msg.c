@@ -30,11 +30,60 @@ static long long get_INT(sqlite3_stmt *st, int i) { return sqlite3_column_int64(
 static double get_REAL(sqlite3_stmt *st, int i) { return store__col_real(st, i); }
 
 /* A row whose first columns are those of store_msg.def. */
-static void row(sqlite3_stmt *st, store_msg_t *m)
+static void row(store_t *s, sqlite3_stmt *st, store_msg_t *m)
 {
 #define COL(name, kind, flags, ddl) m->name = get_##kind(st, STORE_COL_##name);
 #include "store_msg.def"
 #undef COL
+    store__row_id(s, m);
+}
+
+/* -- Ids made from keys ------------------------------------------------------- */
+
+void store__row_id(store_t *s, store_msg_t *m)
+{
+    int n;
+    if (m->id.p || m->id_format <= 0) return;
+    n = msgid_keyed_make((int)m->id_format, (unsigned long long)s->node_id,
+                         (unsigned long long)(m->key - m->part), s->idbuf, sizeof s->idbuf);
+    if (n > 0) {
+        m->id.p = s->idbuf;
+        m->id.n = (size_t)n;
+    }
+}
+
+int store__keyed_id(const store_t *s, store_str_t id, long long *key, int *fmt)
+{
+    unsigned long long node, k;
+    int f;
+    if (!id.p) return 0;
+    for (f = MSGID_KEYED_DECIMAL; f <= MSGID_KEYED_UUID; f++) {
+        if (msgid_keyed_read(f, id.p, id.n, &node, &k) == 0 && node == (unsigned long long)s->node_id
+            && k > 0 && k < (1ULL << 62)) {
+            *key = (long long)k;
+            *fmt = f;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Hands on the rows of one id made from a key: those of its format and
+ * without a text id (another format's id, or a key stored under a text id,
+ * is another message). */
+typedef struct keyed_s {
+    store_msg_fn fn;
+    void        *ud;
+    int          fmt, n;
+    long long    part;          /* >= 0: that part only */
+} keyed_t;
+
+static int keyed_row(const store_msg_t *m, void *ud)
+{
+    keyed_t *k = ud;
+    if (m->id_format != k->fmt || (k->part >= 0 && m->part != k->part)) return 1;
+    k->n++;
+    return k->fn ? k->fn(m, k->ud) : 0;
 }
 
 void store_msg_clear(store_msg_t *m)
@@ -84,7 +133,7 @@ static int each(store_t *s, sqlite3_stmt *st, store_msg_fn fn, void *ud, const c
     store_msg_t m;
     int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row(st, &m);
+        row(s, st, &m);
         n++;
         if (fn && fn(&m, ud)) break;
     }
@@ -99,7 +148,18 @@ static int each(store_t *s, sqlite3_stmt *st, store_msg_fn fn, void *ud, const c
 int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud)
 {
     int flushed = store__flush(s);        /* rows put before are read too */
+    long long key;
+    keyed_t k;
     if (flushed < 0) return flushed;
+    if (part >= 0 && store__keyed_id(s, id, &key, &k.fmt)) {
+        int rc;
+        k.fn = fn;
+        k.ud = ud;
+        k.n = 0;
+        k.part = part;
+        if ((rc = store_get_key(s, key + part, keyed_row, &k)) < 0) return rc;
+        if (k.n) return k.n;
+    }
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_GET);
     store__bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, part);
@@ -118,7 +178,18 @@ int store_get_key(store_t *s, long long key, store_msg_fn fn, void *ud)
 int store_parts(store_t *s, store_str_t id, store_msg_fn fn, void *ud)
 {
     int flushed = store__flush(s);        /* rows put before are read too */
+    long long key;
+    keyed_t k;
     if (flushed < 0) return flushed;
+    if (store__keyed_id(s, id, &key, &k.fmt)) {
+        int rc;
+        k.fn = fn;
+        k.ud = ud;
+        k.n = 0;
+        k.part = -1;
+        if ((rc = store_parts_key(s, key, keyed_row, &k)) < 0) return rc;
+        if (k.n) return k.n;
+    }
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_PARTS);
     store__bind_text(st, 1, id);
     return each(s, st, fn, ud, "parts");
@@ -134,7 +205,7 @@ int store_parts_key(store_t *s, long long key, store_msg_fn fn, void *ud)
     sqlite3_bind_int64(st, 1, key);
     sqlite3_bind_int(st, 2, STORE_BATCH_MAX);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row(st, &m);
+        row(s, st, &m);
         if (m.part != n || m.key != key + n) break;     /* the next message */
         n++;
         if (fn && fn(&m, ud)) break;
@@ -226,22 +297,90 @@ int store_recent(store_t *s, const store_recent_t *q, store_msg_fn fn, void *ud)
     return n;
 }
 
-int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud)
+/* The first key at or after `key`, with its submission time; 0 past the
+ * last row. */
+static int key_at(store_t *s, long long key, long long *found, double *submitted)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_AT);
+    int rc;
+    sqlite3_bind_int64(st, 1, key);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *submitted = rc == SQLITE_ROW ? sqlite3_column_double(st, 1) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store__fail(s, rc, "list");
+}
+
+/* The last key before the first row submitted at `t` or later (bisection
+ * over the keys: submission times grow with them). */
+static int key_before(store_t *s, double t, long long *out)
+{
+    long long lo = 0, hi, k;
+    double at;
+    int rc;
+    if ((rc = key_at(s, 1, &k, &at)) < 0) return rc;
+    if (!k || at >= t) {
+        *out = 0;
+        return 0;
+    }
+    lo = k;                                      /* a row before t */
+    hi = s->ctrs[s->key_ctr].cur;                /* above every key */
+    while (hi - lo > 1) {
+        long long mid = lo + (hi - lo) / 2;
+        if ((rc = key_at(s, mid, &k, &at)) < 0) return rc;
+        if (!k || at >= t) hi = mid;
+        else lo = k;                             /* the row found is before t */
+    }
+    *out = lo;
+    return 0;
+}
+
+int store_list(store_t *s, const store_list_t *q, store_msg_fn fn, void *ud, long long *next)
 {
     int flushed = store__flush(s);        /* rows put before are read too */
     if (flushed < 0) return flushed;
     sqlite3_stmt *st;
+    relay_t r;
+    long long from = q->after, last = 0;
+    double since = isnan(q->since) ? -HUGE_VAL : q->since, until = isnan(q->until) ? HUGE_VAL : q->until;
+    int rc, n = 0, seen = 0, scan = q->scan > 0 ? q->scan : STORE_LIST_SCAN;
+    *next = 0;
     if (!q->account.p) return store__err(s, STORE_EARG, "list: account is required");
     if (q->limit < 0 || q->limit > STORE_BATCH_MAX)
         return store__err(s, STORE_EARG, "list: limit must be 0..%d", STORE_BATCH_MAX);
-    st = store__stmt(s, STORE_ST_MSG_LIST);
-    store__bind_text(st, 1, q->account);
-    sqlite3_bind_double(st, 2, isnan(q->since) ? -HUGE_VAL : q->since);
-    sqlite3_bind_double(st, 3, isnan(q->until) ? HUGE_VAL : q->until);
-    if (q->state >= 0) sqlite3_bind_int(st, 4, q->state);
-    else sqlite3_bind_null(st, 4);
-    sqlite3_bind_int(st, 5, q->limit);
-    return each(s, st, fn, ud, "list");
+    if (q->limit == 0) return 0;
+    if (from <= 0 && since > -HUGE_VAL && (rc = key_before(s, since - STORE_ORDER_SLACK, &from)) < 0) return rc;
+    r.fn = fn;
+    r.ud = ud;
+    r.stop = 0;
+    /* a narrow row per key; the whole record only for those that match */
+    st = store__stmt(s, STORE_ST_MSG_WALK);
+    sqlite3_bind_int64(st, 1, from > 0 ? from : 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        double at = sqlite3_column_double(st, 1);
+        int got;
+        last = sqlite3_column_int64(st, 0);
+        if (at >= until + STORE_ORDER_SLACK) break;
+        if (++seen > scan) {
+            *next = last - 1;                      /* this row not looked at yet */
+            break;
+        }
+        if (at < since || at >= until || !same(st, 2, q->account)) continue;
+        if (q->state >= 0 && sqlite3_column_int(st, 3) != q->state) continue;
+        if ((got = store_get_key(s, last, relay, &r)) < 0) {
+            sqlite3_reset(st);
+            return got;
+        }
+        n += got;
+        if (r.stop) break;
+        if (n >= q->limit) {
+            *next = last;                          /* more may follow */
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) n = store__fail(s, rc, "list");
+    sqlite3_reset(st);
+    return n;
 }
 
 enum { DUE_LOOK, DUE_LEASE, DUE_TAKE };
@@ -264,7 +403,7 @@ static int due_rows(store_t *s, double now, int limit, store_str_t upstream, int
     sqlite3_bind_int(st, 2, limit);
     if (upstream.p) store__bind_text(st, 3, upstream);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row(st, &m);
+        row(s, st, &m);
         if (mode != DUE_LOOK) s->rowids[n] = m.key;
         if (mode == DUE_LEASE) m.due = now + lease;
         n++;
@@ -359,9 +498,9 @@ static sqlite3_stmt *upd_stmt(store_t *s, unsigned mask, int part, int pending, 
         sep = ", ";
     }
     if (*keep) {
-        /* keep_until follows the row's new values (see keep_until()), and
-         * a row whose keep_until leaves the key order is lasting from then
-         * on (see lasting()) */
+        /* keep_until follows the row's new values (see keep_until()); a
+         * row it takes out of the key order is found by the expiry walk
+         * (lasting is the walk's to set) */
         val(f, sizeof f, mask, STORE_COL_final);
         val(d, sizeof d, mask, STORE_COL_done);
         val(e, sizeof e, mask, STORE_COL_expires);
@@ -369,8 +508,7 @@ static sqlite3_stmt *upd_stmt(store_t *s, unsigned mask, int part, int pending, 
         snprintf(keep_sql, sizeof keep_sql, "(CASE WHEN %s THEN coalesce(%s, %s) "
                  "ELSE max(coalesce(%s, %s), coalesce(%s, %s), %s) END + ?%d)",
                  f, d, sub, d, sub, e, sub, sub, P_TTL);
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%skeep_until = %s, lasting = max(lasting, %s > %s + ?%d + %d)",
-                              sep, keep_sql, keep_sql, sub, P_TTL, STORE_ORDER_SLACK);
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%skeep_until = %s", sep, keep_sql);
     }
     if (by_key) {
         n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE key = ?%d", P_KEY);
@@ -403,13 +541,47 @@ void store__upd_free(store_t *s)
     }
 }
 
+/* The keys of the rows an update by an id made from a key changes. */
+typedef struct keys_s {
+    store_t *s;
+    size_t   n;
+} keys_t;
+
+static int add_key(const store_msg_t *m, void *ud)
+{
+    keys_t *k = ud;
+    if (k->n < k->s->rowids_cap) k->s->rowids[k->n++] = m->key;
+    return 0;
+}
+
 int store_update(store_t *s, store_str_t id, const store_change_t *c)
 {
     int flushed = store__flush(s);        /* rows put before are read too */
     if (flushed < 0) return flushed;
     unsigned fixed = 0;
     sqlite3_stmt *st;
-    int i, rc, keep, n;
+    int i, rc, keep, n, fmt;
+    long long key;
+    if (c->key <= 0 && store__keyed_id(s, id, &key, &fmt)) {
+        /* an id made from a key: the row(s) by key, once the format is
+         * checked; an id no such row has may still be a text id */
+        keys_t k;
+        store_change_t one = *c;
+        size_t j;
+        if ((rc = store__rowids(s, STORE_BATCH_MAX)) < 0) return rc;
+        k.s = s;
+        k.n = 0;
+        rc = c->part >= 0 ? store_get(s, id, c->part, add_key, &k) : store_parts(s, id, add_key, &k);
+        if (rc < 0) return rc;
+        if (k.n) {
+            for (j = 0, n = 0; j < k.n; j++) {
+                one.key = s->rowids[j];
+                if ((rc = store_update(s, id, &one)) < 0) return rc;
+                n += rc;
+            }
+            return n;
+        }
+    }
     for (i = 0; i < STORE_NCOLS; i++)
         if (store_cols[i].flags & (STORE_CF_KEY | STORE_CF_CALC | STORE_CF_APPEND)) fixed |= 1u << i;
     if (!id.p && c->key <= 0) return store__err(s, STORE_EARG, "update: an id or a key is required");
@@ -457,34 +629,45 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
 
 /* The walk in key order over the messages that are not lasting: remove
  * those whose keep_until has come, up to the first whose time has not
- * (see store_expire in store.h). Lasting ones met on the way are left to
- * their index. s->swept remembers how far the walk got. */
+ * (see store_expire in store.h). A row met on the way that is kept past
+ * the key order (keep_until more than STORE_ORDER_SLACK after submitted +
+ * trace_ttl: a long validity still pending, a final state reached late)
+ * becomes lasting here, and is left to its index from then on: only the
+ * rows that really outlive their neighbours pay for that index, not every
+ * row that might. s->swept remembers how far the walk got. */
 static int expire_in_order(store_t *s, double now, int batch, store_expiry_t *x)
 {
     sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_EXP_SCAN);
     store_msg_t m;
     long long last = s->swept;
-    int rc, seen = 0, n = 0, blocked = 0;
+    int rc, seen = 0, n = 0, blocked = 0, lasting = 0, i;
+    if ((rc = store__rowids(s, (size_t)batch)) < 0) return rc;
     sqlite3_bind_int64(st, 1, s->swept);
     sqlite3_bind_int(st, 2, batch);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         long long key = sqlite3_column_int64(st, 0);
         seen++;
         if (!sqlite3_column_int(st, 2)) {                   /* not lasting */
-            if (sqlite3_column_double(st, 1) > now) {
+            double keep = sqlite3_column_double(st, 1);
+            if (keep > sqlite3_column_double(st, 9) + s->o.trace_ttl + STORE_ORDER_SLACK) {
+                s->rowids[lasting++] = key;                 /* out of key order: lasting from now */
+            } else if (keep > now) {
                 blocked = 1;
                 break;
-            }
-            n++;
-            if (!sqlite3_column_int(st, 3)) {               /* never final: reported */
-                store_msg_clear(&m);
-                m.key = key;
-                m.id = store__col_text(st, 4);
-                m.part = sqlite3_column_int64(st, 5);
-                m.account = store__col_text(st, 6);
-                m.state = sqlite3_column_int64(st, 7);
-                x->unfinished++;
-                if (x->on_message) x->on_message(&m, x->ud);
+            } else {
+                n++;
+                if (!sqlite3_column_int(st, 3)) {           /* never final: reported */
+                    store_msg_clear(&m);
+                    m.key = key;
+                    m.id = store__col_text(st, 4);
+                    m.part = sqlite3_column_int64(st, 5);
+                    m.account = store__col_text(st, 6);
+                    m.state = sqlite3_column_int64(st, 7);
+                    m.id_format = sqlite3_column_int64(st, 8);
+                    store__row_id(s, &m);
+                    x->unfinished++;
+                    if (x->on_message) x->on_message(&m, x->ud);
+                }
             }
         }
         last = key;
@@ -493,6 +676,18 @@ static int expire_in_order(store_t *s, double now, int batch, store_expiry_t *x)
         rc = store__fail(s, rc, "expire");
         sqlite3_reset(st);
         return rc;
+    }
+    sqlite3_reset(st);
+    /* second pass: no write while the walk is stepping the table */
+    st = s->st[STORE_ST_MSG_SET_LASTING];
+    for (i = 0; i < lasting; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->rowids[i]);
+        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+            rc = store__fail(s, rc, "expire");
+            sqlite3_reset(st);
+            return rc;
+        }
     }
     sqlite3_reset(st);
     if (n) {
@@ -544,6 +739,8 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
         m.account = store__col_text(st, 2);
         m.state = sqlite3_column_int64(st, 3);
         m.key = sqlite3_column_int64(st, 4);
+        m.id_format = sqlite3_column_int64(st, 5);
+        store__row_id(s, &m);
         n++;
         if (x->on_message) x->on_message(&m, x->ud);
     }

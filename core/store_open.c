@@ -12,8 +12,9 @@
 
 /* meta 'schema': the layout below. 2 added messages.notify; 3 keyed
  * messages by an integer (key), made id optional and added lasting, with
- * fewer, partial indexes. */
-#define STORE_SCHEMA 3
+ * fewer, partial indexes; 4 added id_format (ids made from keys, read back
+ * by the store). */
+#define STORE_SCHEMA 4
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -104,6 +105,11 @@ static const char *const statement_sql[STORE_NSTATEMENTS] = {
 #undef X
 };
 
+/* find (cancel_sm by address, replace_if_present): the SMSC's messages
+ * alone; a gateway's message (it has an upstream) is never looked up so */
+#define MESSAGES_PENDING_SQL \
+    "CREATE INDEX messages_pending ON messages (account, dest, source) WHERE final = 0 AND upstream IS NULL;"
+
 /* messages: see store_msg.def; one index per way of finding rows, partial
  * where only some rows need it, so that each put touches few of them: a
  * message keyed by its integer alone (no text id), final, with nothing due
@@ -115,9 +121,8 @@ static const char message_indexes_sql[] =
     "  WHERE due IS NOT NULL AND upstream IS NOT NULL;"
     "CREATE INDEX messages_upstream_key ON messages (upstream, upstream_key) "
     "  WHERE upstream_key IS NOT NULL;"
-    "CREATE INDEX messages_pending ON messages (account, dest, source) WHERE final = 0;"
-    "CREATE INDEX messages_lasting ON messages (final, keep_until) WHERE lasting = 1;"
-    "CREATE INDEX messages_account ON messages (account, submitted) WHERE id IS NOT NULL;";
+    MESSAGES_PENDING_SQL
+    "CREATE INDEX messages_lasting ON messages (final, keep_until) WHERE lasting = 1;";
 
 static const char schema_sql[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -178,7 +183,8 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
     if (version < 3) {
         cols[0] = '\0';
 #define COL(name, kind, flags, ddl) \
-        if (STORE_COL_##name != STORE_COL_key && STORE_COL_##name != STORE_COL_lasting) \
+        if (STORE_COL_##name != STORE_COL_key && STORE_COL_##name != STORE_COL_lasting \
+            && STORE_COL_##name != STORE_COL_id_format) \
             n += (size_t)snprintf(cols + n, sizeof cols - n, ", %s", #name);
 #include "store_msg.def"
 #undef COL
@@ -194,6 +200,23 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
                  "keep_until > submitted + %.17g + %d%s FROM messages_v2 ORDER BY rowid; DROP TABLE messages_v2",
                  cols, s->o.trace_ttl, STORE_ORDER_SLACK, cols);
         if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, message_indexes_sql, err, errlen) != SQLITE_OK)
+            goto fail;
+    }
+    /* 3 -> 4: messages.id_format; no (account, submitted) index (list
+     * walks the keys), the pending index without the gateway's rows. The
+     * gateway made its ids from a counter
+     * of its own ("gateway") and now makes them from keys, in the same
+     * layout: keys start above every value that counter handed out, so no
+     * id comes back */
+    if (version < 4) {
+        if (version == 3 && exec(s, "ALTER TABLE messages ADD COLUMN id_format INTEGER NOT NULL DEFAULT 0",
+                                 err, errlen) != SQLITE_OK)
+            goto fail;
+        if (version == 3 && exec(s, "DROP INDEX messages_account; DROP INDEX messages_pending; "
+                                    MESSAGES_PENDING_SQL, err, errlen) != SQLITE_OK)
+            goto fail;
+        if (exec(s, "INSERT INTO counters (name, hw) SELECT 'messages.key', hw FROM counters WHERE name = 'gateway' "
+                    "ON CONFLICT (name) DO UPDATE SET hw = max(hw, excluded.hw)", err, errlen) != SQLITE_OK)
             goto fail;
     }
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);

@@ -1,4 +1,4 @@
-/* store_put.c -- putting messages: keys, keep_until and lasting, room
+/* store_put.c -- putting messages: keys, keep_until, room
  * made by eviction, INSERT statements by the set of columns a row holds,
  * and the rows that wait to be inserted together (store_waiting_t).
  */
@@ -17,12 +17,6 @@ static double keep_until(const store_t *s, int final, double done, double expire
     if (!isnan(done) && done > t) t = done;
     if (!isnan(expires) && expires > t) t = expires;
     return t + s->o.trace_ttl;
-}
-
-/* A row kept past the key order (see store_expire in store.h). */
-static int lasting(const store_t *s, double keep, double submitted)
-{
-    return keep > submitted + s->o.trace_ttl + STORE_ORDER_SLACK;
 }
 
 /* The columns of m that hold a value (a string, a time, an integer other
@@ -221,7 +215,7 @@ long long store_put(store_t *s, const store_msg_t *m)
     if (m->id.p && m->id.n == 0) return store__err(s, STORE_EARG, "put: an id cannot be empty");
     row = *m;
     row.keep_until = keep_until(s, m->final != 0, m->done, m->expires, m->submitted);
-    row.lasting = lasting(s, row.keep_until, m->submitted);
+    row.lasting = 0;            /* the expiry walk's to set, for rows that really outlive the key order */
     mask = set_columns(&row, &octets, &big);
     if (big) return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;

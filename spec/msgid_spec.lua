@@ -141,3 +141,36 @@ describe("msgid.key", function()
         assert.has_error(function() msgid.key("1", "octal") end)
     end)
 end)
+
+describe("msgid.make and msgid.read", function()
+    it("make the ids we issue from a node id and a key, one format each, and read them back", function()
+        local node = 4000000001
+        assert.equal("40000000010000000042", msgid.make("decimal", node, 42))
+        assert.equal("EE6B28010000002A", msgid.make("hex", node, 42))
+        assert.equal("ee6b2801-0000-4000-8000-00000000002a", msgid.make("uuid", node, 42))
+        for _, fmt in ipairs { "decimal", "hex", "uuid" } do
+            for _, key in ipairs { 0, 1, 2 ^ 32, 2 ^ 48 + 3, 2 ^ 53 - 1 } do
+                local id = msgid.make(fmt, node, key)
+                assert.same({ node, key, fmt }, { msgid.read(id, fmt) })
+                assert.same({ node, key, fmt }, { msgid.read(id) })       -- the format found alone
+            end
+        end
+    end)
+
+    it("read nothing that make would not write", function()
+        assert.is_nil(msgid.read("EE6B2801000000002A", "hex"))        -- padded past 8 digits
+        assert.is_nil(msgid.read("4000000001000000042"))              -- 19 digits
+        assert.is_nil(msgid.read("1715004"))
+        assert.is_nil(msgid.read(""))
+        assert.is_nil(msgid.read(42))
+    end)
+
+    it("raise on a bad format, node or key", function()
+        assert.has_error(function() msgid.make("octal", 1, 1) end)
+        assert.has_error(function() msgid.make("hex", 0, 1) end)
+        assert.has_error(function() msgid.make("hex", 2 ^ 32, 1) end)
+        assert.has_error(function() msgid.make("hex", 1, -1) end)
+        assert.has_error(function() msgid.make("hex", 1, 1.5) end)
+        assert.has_error(function() msgid.read("1", "octal") end)
+    end)
+end)

@@ -148,13 +148,19 @@ describe("smpp.store", function()
         assert.is_nil(st:by_upstream("up1", "11"))
     end)
 
-    it("lists an account's messages by time and state", function()
+    it("lists an account's messages by time and state, in pages", function()
         for i = 1, 5 do st:put(msg("t" .. i, { submitted = 100 + i })) end
         st:update("t4", { state = store.state.DELIVERED, final = true, done = 200 })
-        assert.same({ "t2", "t3" }, ids(st:list { account = "acct", since = 102, limit = 2 }))
-        assert.same({ "t1", "t2" }, ids(st:list { account = "acct", ["until"] = 103 }))
-        assert.same({ "t4" }, ids(st:list { account = "acct", state = store.state.DELIVERED }))
+        local rows, next = st:list { account = "acct", since = 102, limit = 2 }
+        assert.same({ "t2", "t3" }, ids(rows))
+        assert.same({ "t4", "t5" }, ids((st:list { account = "acct", after = next })))   -- going on
+        assert.same({ "t1", "t2" }, ids((st:list { account = "acct", ["until"] = 103 })))
+        assert.same({ "t4" }, ids((st:list { account = "acct", state = store.state.DELIVERED })))
         assert.same({}, st:list { account = "nobody" })
+        -- the walk looks at `scan` rows at most, and says where to go on
+        rows, next = st:list { account = "acct", scan = 2 }
+        assert.same({ "t1", "t2" }, ids(rows))
+        assert.same({ "t3", "t4" }, ids((st:list { account = "acct", scan = 2, after = next })))
     end)
 
     it("queues deliver_sm PDUs per account: take leases, ack removes, retry offers again", function()

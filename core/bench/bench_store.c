@@ -2,7 +2,7 @@
  * by transaction size and sync mode, receipt matching (lookup by upstream
  * key + update), due scans, and expiry. Files go under the directory given
  * as the first argument and are removed after each case; a second argument
- * (puts, keyed, receipts, due, expire) runs one group.
+ * (puts, keyed, receipts, due, expire, gateway) runs one group.
  */
 #include <math.h>
 #include <stdio.h>
@@ -326,6 +326,114 @@ static void expire_case(long long count)
     close_store(s);
 }
 
+
+/* -- The gateway's cycle ----------------------------------------------------------- */
+
+typedef struct taken_s {
+    long long rowid[1000];
+    int       n;
+    double    due;
+    long long last;
+} taken_t;
+
+static int take_row(const store_fwd_row_t *r, void *ud)
+{
+    taken_t *t = ud;
+    t->rowid[t->n++] = r->rowid;
+    t->due = r->due;
+    t->last = r->rowid;
+    return 0;
+}
+
+static int found_row(const store_fwd_row_t *r, void *ud)
+{
+    *(long long *)ud = r->rowid;
+    return 1;
+}
+
+/* What the store-and-forward gateway writes per message, in loop turns of
+ * `turn` messages: the message put into its upstream's queue (as
+ * core.gw_queue puts it), taken from the queue by the forwarder's cursor,
+ * the upstream's answer written (store_fwd_sent), one commit per turn; with
+ * receipts, each message asks for one and its receipt is matched by the
+ * upstream's key and its final state written (store_fwd_state) a turn
+ * later. */
+static void gateway_case(long long count, int turn, int receipts)
+{
+    store_t *s = open_store("gateway.db", STORE_SYNC_NORMAL);
+    store_msg_t m;
+    taken_t tk, answered;
+    char key[32], line[160], what[96];
+    long long i = 0, j;
+    double t0 = now(), t = 1.7e9, due = NAN;
+    long long cur = 0;
+    memset(&answered, 0, sizeof answered);
+    tk.n = 0;
+    cpu0 = cpu();
+    while (i < count) {
+        /* the receipts of the messages answered a turn ago */
+        for (j = 0; receipts && j < answered.n; j++) {
+            long long rowid = 0;
+            snprintf(key, sizeof key, "%lld", answered.rowid[j] * 7);
+            if (store_fwd_by_key(s, S("smsc1"), S(key), found_row, &rowid) != 1
+                || store_fwd_state(s, rowid, 2, 1, 0, t, S("receipt from smsc1: stat:DELIVRD err:000; "
+                                                          "delivered to smppclient1")) != 1) {
+                fprintf(stderr, "bench_store: receipt %s: %s\n", key, store_errmsg(s));
+                exit(1);
+            }
+        }
+        answered.n = 0;
+        /* this turn's messages */
+        for (j = 0; j < turn; j++, i++) {
+            store_msg_clear(&m);
+            snprintf(line, sizeof line, "%.3f accepted from smppclient1 (session 12), route 'all', "
+                     "queued for smsc1\n", t);
+            m.id_format = 2;                /* hex, made from the key (msgid.h) */
+            m.account = S("smppclient1");
+            m.source = S("Bench");
+            m.dest = S("447700900123");
+            m.service_type = S("");
+            m.upstream = S("smsc1");
+            m.route = S("all");
+            m.submitted = t;
+            m.expires = t + 172800;
+            m.due = t;
+            m.registered_delivery = receipts;
+            m.trace = S(line);
+            m.pdu.p = pdu;
+            m.pdu.n = 60;
+            if (store_put(s, &m) < 0) {
+                fprintf(stderr, "bench_store: put: %s\n", store_errmsg(s));
+                exit(1);
+            }
+        }
+        /* the answers of the messages taken a turn ago */
+        for (j = 0; j < tk.n && i > turn; j++) {
+            char uid[32];
+            snprintf(uid, sizeof uid, "%lld", tk.rowid[j] * 7);
+            if (store_fwd_sent(s, tk.rowid[j], S(uid), receipts ? S(uid) : (store_str_t){ NULL, 0 }, !receipts, t,
+                               S("sent to smsc1 (session 3, attempt 1): accepted as 1234567")) != 1) {
+                fprintf(stderr, "bench_store: sent: %s\n", store_errmsg(s));
+                exit(1);
+            }
+            answered.rowid[answered.n++] = tk.rowid[j];
+        }
+        commit(s);
+        /* the forwarder takes this turn's messages */
+        tk.n = 0;
+        if (store_fwd_take(s, S("smsc1"), due, cur, t + 1, turn, take_row, &tk) != turn) {
+            fprintf(stderr, "bench_store: take: %s\n", store_errmsg(s));
+            exit(1);
+        }
+        due = tk.due;
+        cur = tk.last;
+        t += 0.002;
+    }
+    snprintf(what, sizeof what, "gateway: put, take, answer%s, turns of %d", receipts ? ", receipt" : "", turn);
+    report(what, count, now() - t0, "msgs");
+    close_store(s);
+}
+
 static const char *only;    /* argv[2]: run one group of cases */
 
 static int want(const char *group)
@@ -364,5 +472,9 @@ int main(int argc, char **argv)
         due_case(20000, 100, 1);
     }
     if (want("expire")) expire_case(100000);
+    if (want("gateway")) {
+        gateway_case(100000, 200, 0);
+        gateway_case(100000, 200, 1);
+    }
     return 0;
 }

@@ -1,6 +1,7 @@
-/* test_dlr.c -- receipt texts read as the gateway reads them (dlr.c) and
- * message id keys (msgid.c): the cases the Lua specs check through
- * smpp.receipt and smpp.msgid, at the C level where the rules live.
+/* test_dlr.c -- receipt texts read as the gateway reads them (dlr.c),
+ * message id keys and the ids we issue (msgid.c): the cases the Lua specs
+ * check through smpp.receipt and smpp.msgid, at the C level where the
+ * rules live.
  */
 #include <string.h>
 
@@ -13,6 +14,75 @@ static const char *key(const char *id, int fmt)
     static char out[1024];
     long n = msgid_key(id, strlen(id), fmt, out, sizeof out);
     return n < 0 ? "(error)" : out;
+}
+
+/* make, then read back; returns the id */
+static const char *keyed(int fmt, unsigned long long node, unsigned long long key)
+{
+    static char out[MSGID_KEYED_MAX];
+    unsigned long long n2 = 0, k2 = 0;
+    int n = msgid_keyed_make(fmt, node, key, out, sizeof out);
+    CHECK(n > 0);
+    CHECK_EQ(msgid_keyed_read(fmt, out, (size_t)n, &n2, &k2), 0);
+    CHECK_EQ(n2, node);
+    CHECK(k2 == key);
+    return out;
+}
+
+static int reads(int fmt, const char *id)
+{
+    unsigned long long n, k;
+    return msgid_keyed_read(fmt, id, strlen(id), &n, &k) == 0;
+}
+
+static void test_keyed_ids(void)
+{
+    static const unsigned long long keys[] = { 0, 1, 42, 999, 2147483655ULL, 4294967295ULL, 4294967296ULL,
+                                               9999999999ULL, 10000000000ULL, 1ULL << 48, (1ULL << 53) + 1,
+                                               ~0ULL >> 1 };
+    size_t i;
+    int f;
+    CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 4000000001ULL, 42), "40000000010000000042") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_HEX, 4000000001ULL, 42), "EE6B28010000002A") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_UUID, 4000000001ULL, 42), "ee6b2801-0000-4000-8000-00000000002a") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_UUID, 1, (1ULL << 48) + 5), "00000001-0001-4000-8000-000000000005") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 1, 10000000000ULL), "000000000110000000000") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_HEX, 1, 1ULL << 32), "00000001100000000") == 0);
+    for (f = MSGID_KEYED_DECIMAL; f <= MSGID_KEYED_UUID; f++)
+        for (i = 0; i < sizeof keys / sizeof *keys; i++) {
+            size_t len = strlen(keyed(f, 0xFFFFFFFFULL, keys[i]));
+            CHECK(len < MSGID_KEYED_MAX && len <= 65);          /* a message_id holds 65 octets */
+        }
+    /* either case reads; nothing else make would not write */
+    CHECK(reads(MSGID_KEYED_HEX, "ee6b28010000002a"));
+    CHECK(reads(MSGID_KEYED_UUID, "EE6B2801-0000-4000-8000-00000000002A"));
+    CHECK(!reads(MSGID_KEYED_HEX, "EE6B28010000002"));           /* short */
+    CHECK(!reads(MSGID_KEYED_HEX, "EE6B2801000000002A"));        /* a key padded past 8 digits */
+    CHECK(!reads(MSGID_KEYED_DECIMAL, "4000000001000000004"));   /* 19 digits */
+    CHECK(!reads(MSGID_KEYED_DECIMAL, "400000000100000000042")); /* padded past 10 */
+    CHECK(!reads(MSGID_KEYED_DECIMAL, "99999999990000000042"));  /* node past 2^32 - 1 */
+    CHECK(!reads(MSGID_KEYED_DECIMAL, "00000000000000000042"));  /* node 0 */
+    CHECK(!reads(MSGID_KEYED_DECIMAL, " 4000000001000000042"));
+    CHECK(!reads(MSGID_KEYED_UUID, "ee6b2801-0000-4001-8000-00000000002a"));
+    CHECK(!reads(MSGID_KEYED_UUID, "ee6b2801-0000-4000-8000-00000000002a0"));
+    CHECK(!reads(MSGID_KEYED_HEX, "EE6B2801-0000002A"));
+    CHECK(!reads(7, "EE6B28010000002A"));
+    CHECK(!reads(0, "EE6B28010000002A"));
+    /* no id of one format reads as another's: decimal digits are hex
+     * digits, but a node written in decimal never reads as itself in hex */
+    {
+        unsigned long long n, k, node = 305419896ULL;   /* 0x12345678 */
+        char id[MSGID_KEYED_MAX];
+        int len = msgid_keyed_make(MSGID_KEYED_DECIMAL, node, 7, id, sizeof id);
+        CHECK(msgid_keyed_read(MSGID_KEYED_HEX, id, (size_t)len, &n, &k) != 0 || n != node);
+        len = msgid_keyed_make(MSGID_KEYED_HEX, node, 7, id, sizeof id);
+        CHECK(msgid_keyed_read(MSGID_KEYED_DECIMAL, id, (size_t)len, &n, &k) != 0);
+    }
+    CHECK_EQ(msgid_keyed_make(MSGID_KEYED_HEX, 0, 1, (char[MSGID_KEYED_MAX]){0}, MSGID_KEYED_MAX), -1);
+    CHECK_EQ(msgid_keyed_make(MSGID_KEYED_HEX, 1ULL << 32, 1, (char[MSGID_KEYED_MAX]){0}, MSGID_KEYED_MAX), -1);
+    CHECK_EQ(msgid_keyed_format("uuid"), MSGID_KEYED_UUID);
+    CHECK_EQ(msgid_keyed_format("base64"), -1);
+    CHECK(strcmp(msgid_keyed_name(MSGID_KEYED_HEX), "hex") == 0);
 }
 
 static void test_keys(void)
@@ -92,6 +162,7 @@ static void test_states(void)
 
 int main(void)
 {
+    TEST(test_keyed_ids);
     TEST(test_keys);
     TEST(test_read);
     TEST(test_fields);

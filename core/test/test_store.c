@@ -16,7 +16,9 @@
 
 #include <sqlite3.h>
 
+#include "msgid.h"
 #include "store.h"
+#include "store_int.h"         /* the statements, for their query plans */
 #include "test.h"
 
 static char dir[64];
@@ -78,7 +80,7 @@ static long long put(store_t *s, const char *id, long long part, double submitte
 /* Callbacks that copy what tests look at. */
 typedef struct seen_s {
     int    n;
-    char   ids[64][32];
+    char   ids[64][48];
     long long parts[64];
     double due[64];
     long long state[64];
@@ -262,6 +264,7 @@ static void lookups(void)
     store_find_t q;
     store_list_t l;
     seen_t v;
+    long long next;
     int i;
     CHECK(s);
     if (!s) return;
@@ -287,8 +290,8 @@ static void lookups(void)
     q.dest = S("4477");
     q.limit = 10;
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_find(s, &q, see, &v), 4);                 /* f1 is final */
-    CHECK(strcmp(v.ids[0], "f0") == 0 && strcmp(v.ids[1], "f2") == 0);
+    CHECK_EQ(store_find(s, &q, see, &v), 3);                 /* f1 is final; f3 a gateway's (an upstream) */
+    CHECK(strcmp(v.ids[0], "f0") == 0 && strcmp(v.ids[1], "f2") == 0 && strcmp(v.ids[2], "f4") == 0);
     q.service_type = S("CMT");
     CHECK_EQ(store_find(s, &q, NULL, NULL), 0);
     q.service_type.p = NULL;
@@ -307,11 +310,148 @@ static void lookups(void)
     l.state = -1;
     l.limit = 2;
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_list(s, &l, see, &v), 2);
+    CHECK_EQ(store_list(s, &l, see, &v, &next), 2);
     CHECK(strcmp(v.ids[0], "f1") == 0 && strcmp(v.ids[1], "f2") == 0);
+    CHECK(next > 0);                                         /* the limit: more may follow */
     l.until = 103;
     l.limit = 10;
-    CHECK_EQ(store_list(s, &l, NULL, NULL), 2);
+    CHECK_EQ(store_list(s, &l, NULL, NULL, &next), 2);
+    CHECK_EQ(next, 0);
+    store_close(s);
+}
+
+/* Ids made from keys: the rows hold none, the store makes them (in the
+ * row's format, with its node id) and reads them back; an id of another
+ * format, node or key finds nothing. */
+static int see_fwd(const store_fwd_row_t *r, void *ud)
+{
+    seen_t *v = ud;
+    if (v->n < 64) snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)r->id.n, r->id.p ? r->id.p : "");
+    v->n++;
+    return 0;
+}
+
+static void ids_made_from_keys(void)
+{
+    store_t *s = open_at(":memory:");
+    store_msg_t m;
+    store_change_t c;
+    store_expiry_t x;
+    seen_t v;
+    char id[3][64], other[64];
+    long long key[3], node;
+    int f;
+    CHECK(s);
+    if (!s) return;
+    node = store_node_id(s);
+    for (f = MSGID_KEYED_DECIMAL; f <= MSGID_KEYED_UUID; f++) {
+        store_msg_clear(&m);
+        m.account = S("acct");
+        m.submitted = 100;
+        m.upstream = S("up");
+        m.due = 100;
+        m.id_format = f;
+        key[f - 1] = store_put(s, &m);
+        CHECK(key[f - 1] > 0);
+        CHECK(msgid_keyed_make(f, (unsigned long long)node, (unsigned long long)key[f - 1], id[f - 1],
+                               sizeof id[0]) > 0);
+    }
+    for (f = 0; f < 3; f++) {
+        memset(&v, 0, sizeof v);
+        CHECK_EQ(store_get(s, S(id[f]), 0, see, &v), 1);              /* by the id: the row */
+        CHECK(strcmp(v.ids[0], id[f]) == 0);                          /* which reads with it */
+        memset(&v, 0, sizeof v);
+        CHECK_EQ(store_get_key(s, key[f], see, &v), 1);
+        CHECK(strcmp(v.ids[0], id[f]) == 0);
+        CHECK_EQ(store_parts(s, S(id[f]), NULL, NULL), 1);
+        CHECK_EQ(store_get(s, S(id[f]), 1, NULL, NULL), 0);          /* no part 1 */
+    }
+    /* the key of the hex row written in decimal: not that row's id */
+    msgid_keyed_make(MSGID_KEYED_DECIMAL, (unsigned long long)node, (unsigned long long)key[1], other, sizeof other);
+    CHECK_EQ(store_get(s, S(other), 0, NULL, NULL), 0);
+    /* another node's id, and a key not stored */
+    msgid_keyed_make(MSGID_KEYED_HEX, (unsigned long long)(node == 1 ? 2 : node - 1), (unsigned long long)key[1],
+                     other, sizeof other);
+    CHECK_EQ(store_get(s, S(other), 0, NULL, NULL), 0);
+    msgid_keyed_make(MSGID_KEYED_HEX, (unsigned long long)node, 999999, other, sizeof other);
+    CHECK_EQ(store_get(s, S(other), 0, NULL, NULL), 0);
+    /* an update by the id reaches the row; the forward queue reads the id */
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.mask = STORE_BIT(state);
+    c.v.state = 6;
+    CHECK_EQ(store_update(s, S(id[2]), &c), 1);
+    CHECK_EQ(store_update(s, S(other), &c), 0);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_get(s, S(id[2]), 0, see, &v), 1);
+    CHECK_EQ(v.state[0], 6);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 200, 10, see_fwd, &v), 3);
+    CHECK(strcmp(v.ids[0], id[0]) == 0 && strcmp(v.ids[2], id[2]) == 0);
+    /* expiry names a message that never reached a final state by its id */
+    memset(&x, 0, sizeof x);
+    x.on_message = NULL;
+    CHECK_EQ(store_expire(s, 1e12, 100, &x), 0);
+    CHECK_EQ(x.unfinished, 3);
+    store_close(s);
+}
+
+/* list walks the keys: from the first submitted at since (bisection),
+ * rows of every kind (text ids, ids made from keys), a bounded number per
+ * call with a `next` to go on from. */
+static void list_walks_keys(void)
+{
+    store_t *s = open_at(":memory:");
+    store_msg_t m;
+    store_list_t l;
+    seen_t v;
+    long long next, total;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 900; i++) {
+        char id[16];
+        store_msg_clear(&m);
+        snprintf(id, sizeof id, "t%d", i);
+        if (i % 2) m.id = S(id);
+        else m.id_format = MSGID_KEYED_HEX;
+        m.account = S(i % 3 ? "other" : "acct");
+        m.submitted = 1000 + i;        /* 1000 .. 1899 */
+        m.state = i % 5 == 0 ? 2 : 1;
+        CHECK(store_put(s, &m) > 0);
+    }
+    memset(&l, 0, sizeof l);
+    l.account = S("acct");
+    l.since = 1500;            /* i = 500 .. */
+    l.until = 1530;            /* .. 529: 10 of acct */
+    l.state = -1;
+    l.limit = 100;
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_list(s, &l, see, &v, &next), 10);
+    CHECK_EQ(next, 0);
+    CHECK(strcmp(v.ids[0], "t501") == 0);
+    l.state = 2;                                       /* i % 15 == 0: 510, 525 */
+    CHECK_EQ(store_list(s, &l, NULL, NULL, &next), 2);
+    /* a small scan: pages, each going on after the last */
+    l.state = -1;
+    l.since = NAN;
+    l.until = NAN;
+    l.scan = 200;
+    total = 0;
+    next = 0;
+    do {
+        int got;
+        l.after = next;
+        got = store_list(s, &l, NULL, NULL, &next);
+        CHECK(got >= 0 && got <= 200 / 3 + 1);
+        total += got;
+    } while (next > 0 && total < 5000);
+    CHECK_EQ(total, 300);
+    l.account = S("nobody");
+    l.scan = 0;
+    l.after = 0;
+    CHECK_EQ(store_list(s, &l, NULL, NULL, &next), 0);
     store_close(s);
 }
 
@@ -1233,6 +1373,227 @@ static void upgrades_older_schemas(void)
     }
 }
 
+/* -- What the gateway's statements and rows cost ---------------------------- */
+
+/* EXPLAIN QUERY PLAN of sql on the file at path, its lines joined by "; "
+ * into out. */
+static void plan_of(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    char q[4096];
+    sqlite3_stmt *st;
+    size_t n = 0;
+    out[0] = '\0';
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(out, cap, "(does not prepare: %s)", sqlite3_errmsg(db));
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW && n + 2 < cap)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "; " : "", (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+}
+
+/* A plan reads no table whole: every SEARCH or SCAN of a table goes by an
+ * index or the integer key. */
+static int indexed(const char *plan)
+{
+    const char *p = plan;
+    while ((p = strstr(p, "SCAN ")) != NULL) {
+        const char *end = strchr(p, ';');
+        const char *using = strstr(p, " USING ");
+        if (!using || (end && using > end)) return 0;
+        p += 5;
+    }
+    return plan[0] != '\0' && plan[0] != '(';
+}
+
+/* Every statement the gateway runs on its hot path (and at start, for
+ * queue counts) goes by an index that exists: the one named, where it
+ * matters. */
+static void gateway_statements_use_indexes(void)
+{
+    static const struct { int fwd; int which; const char *index; } cases[] = {
+        { 1, STORE_FWD_TAKE, "messages_queue" },
+        { 1, STORE_FWD_BY_KEY, "messages_upstream_key" },
+        { 1, STORE_FWD_SENT, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_SENT_OPEN, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_RETRY, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_STATE, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_COUNTS, "messages_queue" },
+        { 0, STORE_ST_MSG_GET_KEY, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_MSG_GET, "messages_id" },
+        { 0, STORE_ST_MSG_BY_KEY, "messages_upstream_key" },
+        { 0, STORE_ST_MSG_FIND, "messages_pending" },
+        { 0, STORE_ST_MSG_WALK, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_MSG_AT, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_MSG_EXP_SCAN, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_MSG_EXP_RANGE, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_MSG_EXP_DONE, "messages_lasting" },
+        { 0, STORE_ST_MSG_EXP_LOST, "messages_lasting" },
+        { 0, STORE_ST_EA_TAKE, "early_key" },
+        { 0, STORE_ST_EA_DEL, "early_key" },
+        { 0, STORE_ST_EA_EXPIRE, "early_expires" },
+        { 0, STORE_ST_OB_TAKE, "outbox_due" },
+        { 0, STORE_ST_OB_ACK, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_OB_LEASE, "INTEGER PRIMARY KEY" },
+        { 0, STORE_ST_OB_EXPIRE, "outbox_expires" },
+    };
+    const char *path = file("plans.db");
+    store_t *s = open_at(path);
+    sqlite3 *db;
+    char plan[1024];
+    size_t i;
+    CHECK(s);
+    if (!s) return;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *sql = cases[i].fwd ? store__fwd_sql(s, cases[i].which) : sqlite3_sql(s->st[cases[i].which]);
+        CHECK(sql != NULL);
+        if (!sql) continue;
+        plan_of(db, sql, plan, sizeof plan);
+        if (!indexed(plan) || !strstr(plan, cases[i].index)) {
+            printf("  %s\n    -> %s (expected %s)\n", sql, plan, cases[i].index);
+            CHECK(0);
+        }
+    }
+    sqlite3_close(db);
+    store_close(s);
+}
+
+/* The indexes (of messages) a row is in: their names, by their partial
+ * conditions evaluated on the row. */
+static void indexes_of(const char *path, long long key, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    size_t n = 0;
+    out[0] = '\0';
+    if (sqlite3_open(path, &db) != SQLITE_OK) return;
+    if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' "
+                               "AND sql IS NOT NULL ORDER BY name", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0), *sql = (const char *)sqlite3_column_text(st, 1);
+            const char *where = strstr(sql, " WHERE ");
+            char q[1024];
+            sqlite3_stmt *c;
+            snprintf(q, sizeof q, "SELECT count(*) FROM messages WHERE key = %lld AND (%s)", key, where ? where + 7 : "1");
+            if (sqlite3_prepare_v2(db, q, -1, &c, NULL) == SQLITE_OK) {
+                if (sqlite3_step(c) == SQLITE_ROW && sqlite3_column_int(c, 0))
+                    n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", name);
+                sqlite3_finalize(c);
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* A gateway's message is in the indexes it is found by, no other: while
+ * queued, the queue's; once answered, none (no receipt asked) or the
+ * upstream key's (a receipt expected); once final, none. */
+static void gateway_rows_pay_for_their_indexes_only(void)
+{
+    const char *path = file("gwrows.db");
+    store_t *s = open_at(path);
+    store_msg_t m;
+    char in[256];
+    long long plain = 0, rcpt = 0;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 2; i++) {
+        store_msg_clear(&m);
+        m.account = S("acct");
+        m.source = S("src");
+        m.dest = S("4477");
+        m.upstream = S("up");
+        m.route = S("all");
+        m.submitted = 100;
+        m.expires = 100 + 172800;       /* the default validity: two days */
+        m.due = 100;
+        m.registered_delivery = i;
+        m.id_format = MSGID_KEYED_HEX;
+        m.trace = S("100.000 accepted\n");
+        m.pdu = S("pdu");
+        if (i) rcpt = store_put(s, &m);
+        else plain = store_put(s, &m);
+    }
+    CHECK(store_commit(s, NULL) > 0);
+    indexes_of(path, plain, in, sizeof in);
+    CHECK_STR(in, strlen(in), "messages_queue");
+    indexes_of(path, rcpt, in, sizeof in);
+    CHECK_STR(in, strlen(in), "messages_queue");
+    CHECK_EQ(store_fwd_sent(s, plain, S("u1"), (store_str_t){ NULL, 0 }, 1, 101, S("sent")), 1);
+    CHECK_EQ(store_fwd_sent(s, rcpt, S("u2"), S("u2"), 0, 101, S("sent")), 1);
+    CHECK(store_commit(s, NULL) > 0);
+    indexes_of(path, plain, in, sizeof in);
+    CHECK_STR(in, strlen(in), "");
+    indexes_of(path, rcpt, in, sizeof in);
+    CHECK_STR(in, strlen(in), "messages_upstream_key");
+    CHECK_EQ(store_fwd_state(s, rcpt, 2, 1, 0, 102, S("receipt")), 1);
+    CHECK(store_commit(s, NULL) > 0);
+    indexes_of(path, rcpt, in, sizeof in);
+    CHECK_STR(in, strlen(in), "messages_upstream_key");    /* a receipt sent again still finds it */
+    store_close(s);
+}
+
+/* The value of a query's first column as text into out. */
+static void sql_text(const char *path, const char *sql, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    if (sqlite3_open(path, &db) != SQLITE_OK) return;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* Schema 3 -> 4: id_format added, the (account, submitted) index gone, the
+ * pending index without rows that have an upstream, and keys above every
+ * value of the gateway's old id counter (its ids and those made from keys
+ * share a layout). */
+static void upgrades_schema_3(void)
+{
+    const char *path = file("schema3.db");
+    store_opts_t o = opts(path);
+    store_t *s = open_at(path);
+    char text[512];
+    long long key;
+    CHECK(s);
+    if (!s) return;
+    CHECK(put(s, "old", 0, 1) > 0);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "ALTER TABLE messages DROP COLUMN id_format; DROP INDEX messages_pending; "
+                          "CREATE INDEX messages_pending ON messages (account, dest, source) WHERE final = 0; "
+                          "CREATE INDEX messages_account ON messages (account, submitted) WHERE id IS NOT NULL; "
+                          "INSERT INTO counters VALUES ('gateway', 5000); "
+                          "UPDATE meta SET value = 3 WHERE key = 'schema'"), SQLITE_OK);
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    CHECK_EQ(store_get(s, S("old"), 0, NULL, NULL), 1);
+    key = put(s, "new", 0, 2);
+    CHECK(key >= 5000);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
+    CHECK(strcmp(text, "4") == 0);
+    sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_account'", text, sizeof text);
+    CHECK(strcmp(text, "0") == 0);
+    sql_text(path, "SELECT sql FROM sqlite_master WHERE name = 'messages_pending'", text, sizeof text);
+    CHECK(strstr(text, "upstream IS NULL") != NULL);
+    sql_text(path, "SELECT count(id_format) FROM messages", text, sizeof text);
+    CHECK(strcmp(text, "2") == 0);
+}
+
 /* With checkpoints left to the caller, commits only grow the log; a
  * checkpoint through a connection of its own copies it, and the next
  * write starts the log over. */
@@ -1357,6 +1718,8 @@ int main(void)
     TEST(record_fields_survive);
     TEST(update_masks_and_trace);
     TEST(lookups);
+    TEST(ids_made_from_keys);
+    TEST(list_walks_keys);
     TEST(due_and_lease);
     TEST(forward_queue_by_cursor);
     TEST(stamp_as_printf);
@@ -1380,6 +1743,9 @@ int main(void)
     TEST(refuses_a_corrupt_file);
     TEST(refuses_foreign_and_newer);
     TEST(upgrades_older_schemas);
+    TEST(upgrades_schema_3);
+    TEST(gateway_statements_use_indexes);
+    TEST(gateway_rows_pay_for_their_indexes_only);
     TEST(checkpoints_by_the_caller);
     TEST(refuses_a_read_only_file);
     TEST(creates_missing_directories);

@@ -430,7 +430,7 @@ function M.messages(args)
     local messages = require("smpp.messages")
     local v, lerr
     if o.id then v = messages.get(st, o.id)
-    else v, lerr = messages.list(st, o.q, os.time()) end
+    else v, lerr = messages.list(st, o.q, os.time(), 1000) end     -- its own process: every page
     st:close()
     if o.id and not v then
         err("smppgw messages: no message %s in the store", o.id)

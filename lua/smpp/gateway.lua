@@ -323,7 +323,7 @@ local notify_message          -- set below (POST /send's callbacks)
 -- The final state the gateway gives a message (REJECTED, EXPIRED): its
 -- receipt, when the ESME asked for one, goes to the account's outbox.
 local function finish(ev, state, err, line)
-    local rec = store.get(ev.id, ev.part)
+    local rec = store.get(ev.rowid)
     if rec and rec.account == "@http" then
         notify_message(ev.id, receipt.stat_of(state))
     elseif rec and wanted(rec.registered_delivery or 0, state) then
@@ -336,8 +336,8 @@ local function finish(ev, state, err, line)
 end
 
 -- The upstreams a message was sent to, from its trace ("sent to NAME").
-local function tried(id, part)
-    local rec = store.get(id, part)
+local function tried(key)
+    local rec = store.get(key)
     local set = {}
     for name in ((rec and rec.trace) or ""):gmatch("sent to ([^%s:]+)") do set[name] = true end
     return set, rec
@@ -348,7 +348,7 @@ end
 local function alternative(ev, any_tried)
     local route = M.routes and M.routes[ev.route]
     if not route or #route.to < 2 then return nil end
-    local done = tried(ev.id, ev.part)
+    local done = tried(ev.rowid)
     done[ev.upstream] = true
     for _, name in ipairs(candidates(route)) do
         if (any_tried or not done[name]) and name ~= ev.upstream and usable(name) then return name end

@@ -95,7 +95,8 @@ end
 
 -- query(q, now) -> list options for st:list | nil, err. q: account
 -- (required: messages are listed by account), state (a name or stat word),
--- since, until (parse_time), limit (1..10000, default 100).
+-- since, until (parse_time), limit (1..10000, default 100), after (the
+-- `next` of a previous list: where to go on).
 function M.query(q, now)
     if type(q.account) ~= "string" or q.account == "" then
         return nil, "account is required: messages are listed by account"
@@ -117,18 +118,31 @@ function M.query(q, now)
         if not l or l < 1 or l > 10000 or l % 1 ~= 0 then return nil, "limit must be a whole number 1..10000" end
         out.limit = l
     end
+    if q.after and q.after ~= "" then
+        local a = tonumber(q.after)
+        if not a or a < 1 or a % 1 ~= 0 then return nil, "after must be the next of a previous list" end
+        out.after = a
+    end
     return out
 end
 
--- list(st, q, now) -> { messages = { brief views, oldest first }, count =
--- n } | nil, err.
-function M.list(st, q, now)
+-- list(st, q, now [, pages]) -> { messages = { brief views, oldest first },
+-- count = n, next = key } | nil, err. The store walks its keys, a bounded
+-- number per call (docs/store.md): `next` says where to go on (q.after)
+-- when it stopped before the end. pages > 1 goes on itself that many times
+-- (a tool that is not on the event loop).
+function M.list(st, q, now, pages)
     local opts, err = M.query(q, now)
     if not opts then return nil, err end
-    local rows = st:list(opts)
-    local out = {}
-    for i, rec in ipairs(rows) do out[i] = M.view(rec, true) end
-    return { messages = out, count = #out }
+    local out, next = {}, nil
+    for _ = 1, pages or 1 do
+        local rows
+        rows, next = st:list(opts)
+        for _, rec in ipairs(rows) do out[#out + 1] = M.view(rec, true) end
+        if not next or #out >= (opts.limit or 100) then break end
+        opts.after, opts.limit = next, opts.limit - #rows
+    end
+    return { messages = out, count = #out, next = next }
 end
 
 return M

@@ -1,11 +1,13 @@
--- smpp.msgid -- message ids: generators for the ids we hand out, and the
--- keys by which an upstream's ids are matched (normalised, and read in the
--- base the upstream declares).
+-- smpp.msgid -- message ids: the ids we issue from a store's node id and a
+-- message's key (read back without an index), generators for scripts that
+-- keep no store, and the keys by which an upstream's ids are matched
+-- (normalised, and read in the base the upstream declares).
 local format, rep, sub = string.format, string.rep, string.sub
 local floor, random, tonumber, tostring, type, os_time, os_clock =
     math.floor, math.random, tonumber, tostring, type, os.time, os.clock
-local concat, lower, reverse, upper = table.concat, string.lower, string.reverse, string.upper
-local msgid_key = require("smpp.codec").msgid_key
+local concat, reverse, upper = table.concat, string.reverse, string.upper
+local codec = require "smpp.codec"
+local msgid_key = codec.msgid_key
 
 local M = {}
 
@@ -97,53 +99,57 @@ function M.generator(opts)
 end
 
 -- -- Ids made from a node id and a key ------------------------------------------
--- keyed[format] = { make = function(node, key) -> id, read = function(id)
--- -> node, key | nil }: ids made from a store's node id (1 .. 2^32-1,
--- random, made with the store) and a message's key (the store's counter,
--- never handed out twice), so that the key is read back from the id
--- without an index (the reference SMSC's ids):
---   decimal  20 digits: the node id in 10, the key in 10 (more digits past
---            9,999,999,999 messages); a string, larger than a 64-bit integer
---   hex      16 upper-case hex digits: node id 8, key 8 (more past 2^32)
---   uuid     36 characters, version 4 layout: the node id in the first 8
---            hex digits, the key in the last 12 (more past 2^48), the
---            fields between made from the key (read checks them)
+-- The ids the reference SMSC and the gateway issue: made from a store's
+-- node id (1 .. 2^32-1, random, made with the store) and a message's key
+-- (the store's counter, never handed out twice), read back into both
+-- without an index. One implementation, core/msgid.c (through smpp.codec),
+-- one set of formats:
+--   decimal  20 digits and more: the node in 10, the key in 10 (more past
+--            9,999,999,999); a string, larger than a 64-bit integer
+--   hex      16 upper-case hex digits and more: node 8, key 8 (more past 2^32)
+--   uuid     36 characters, lower case, version 4 layout: the node in the
+--            first 8 hex digits, key bits 48-63 in the next 4, "4000-8000",
+--            key bits 0-47 in the last 12
+-- Reading takes either case and nothing else make would not write.
 
-local function mix(key)       -- the uuid's middle fields, from the key
-    return key * 40503 % 65536, key * 31337 % 4096, key * 9973 % 16384
+local codec_make, codec_read = codec.msgid_make, codec.msgid_read
+
+-- make(format, node, key) -> id; raises on a bad format, node or key.
+M.make = codec_make
+
+-- read(id [, format]) -> node, key, format | nil: in the format given, or
+-- in the first of uuid, hex, decimal that reads it (no id of one format
+-- reads as another's of the same node, so a caller that checks the node
+-- is never misled).
+function M.read(id, fmt)
+    if type(id) ~= "string" then return nil end
+    if fmt then
+        local node, key = codec_read(fmt, id)
+        if node then return node, key, fmt end
+        return nil
+    end
+    for _, f in ipairs(M.keyed_formats) do
+        local node, key = codec_read(f, id)
+        if node then return node, key, f end
+    end
+    return nil
 end
 
-M.keyed = {
-    decimal = {
-        make = function(node, key) return format("%010d%010d", node, key) end,
-        read = function(id)
-            local n, k = string.match(id, "^(%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d%d%d%d%d+)$")
-            return tonumber(n), tonumber(k)
-        end,
-    },
-    hex = {
-        make = function(node, key) return format("%08X%08X", node, key) end,
-        read = function(id)
-            local n, k = string.match(id, "^(%x%x%x%x%x%x%x%x)(%x%x%x%x%x%x%x%x+)$")
-            return n and tonumber(n, 16), k and tonumber(k, 16)
-        end,
-    },
-    uuid = {
-        make = function(node, key)
-            local a, b, c = mix(key)
-            return format("%08x-%04x-4%03x-%04x-%012x", node, a, b, 0x8000 + c, key)
-        end,
-        read = function(id)
-            local n, a, b, c, k = string.match(lower(id),
-                "^(%x%x%x%x%x%x%x%x)%-(%x%x%x%x)%-4(%x%x%x)%-(%x%x%x%x)%-(%x+)$")
-            if not n or #k < 12 then return nil end
-            k = tonumber(k, 16)
-            local ma, mb, mc = mix(k)
-            if tonumber(a, 16) ~= ma or tonumber(b, 16) ~= mb or tonumber(c, 16) ~= 0x8000 + mc then return nil end
-            return tonumber(n, 16), k
-        end,
-    },
-}
+M.keyed_formats = { "uuid", "hex", "decimal" }
+
+-- code[format] -> the number a store row keeps in id_format (its id is
+-- then made from its key by the store, and read back by it: get(id)).
+M.code = codec.msgid_formats
+
+-- keyed[format] = { make = function(node, key) -> id, read = function(id)
+-- -> node, key | nil }: the same, one format.
+M.keyed = {}
+for _, f in ipairs(M.keyed_formats) do
+    M.keyed[f] = {
+        make = function(node, key) return codec_make(f, node, key) end,
+        read = function(id) return codec_read(f, id) end,
+    }
+end
 
 -- normalize(id) -> canonical string: trimmed, lower case, leading zeros
 -- stripped ("000" -> "0", "" stays ""). Numbers are written in decimal.

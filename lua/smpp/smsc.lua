@@ -29,6 +29,7 @@ local smpp = require "smpp"
 local config = require "smpp.config"
 local mo = require "smpp.mo"
 local msgid = require "smpp.msgid"
+local msgid_make = msgid.make
 local receipt = require "smpp.receipt"
 local server = require "smpp.server"
 local stime = require "smpp.time"
@@ -37,7 +38,7 @@ local text = require "smpp.text"
 
 local S, ST = smpp.status, store.state
 local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
-local byte, find, format, lower = string.byte, string.find, string.format, string.lower
+local byte, find, lower = string.byte, string.find, string.lower
 local floor, max = math.floor, math.max
 local ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type =
     ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type
@@ -310,21 +311,22 @@ end
 local Smsc = {}
 Smsc.__index = Smsc
 
--- id_of(key) -> the message id of the message whose part 0 has that key.
+-- id_of(key) -> the message id of the message whose part 0 has that key
+-- (smpp.msgid: the store reads it back too, its rows name the format).
 function Smsc:id_of(key)
     local node = self._node
     if not node then
         node = store.node_id()
         self._node = node
     end
-    return self._id.make(node, key)
+    return msgid_make(self.opt.message_id, node, key)
 end
 
 -- key_of(id) -> the key an id of this SMSC names, or nil.
 function Smsc:key_of(id)
     if type(id) ~= "string" then return nil end
-    local node, key = self._id.read(id)
-    if node ~= (self._node or store.node_id()) or not key or key < 1 or key >= 2 ^ 53 then return nil end
+    local node, key = msgid.read(id, self.opt.message_id)
+    if node ~= (self._node or store.node_id()) or not key or key < 1 then return nil end
     return key
 end
 
@@ -416,7 +418,7 @@ end
 -- of the optional values (the usual one) goes through a putter of LEAN's
 -- columns instead.
 local scratch = {}
-local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final" }
+local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final", "id_format" }
 
 -- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
 -- nil, status [, fields]: one message (one destination of a submit_multi,
@@ -468,20 +470,16 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
         row.registered_delivery = rd ~= 0 and rd
         row.pdu = wanted and content(pdu, dest, ton, npi)
         row.due = due
+        row.id_format = self._id_code
         key, werr = st:put(row)
     else                                          -- the usual message: no table to read
         if self._lean_store ~= st then
             self._lean, self._lean_store = st:putter(LEAN), st
         end
-        key, werr = self._lean(session.system_id, source, dest, now, state, at, short)
+        key, werr = self._lean(session.system_id, source, dest, now, state, at, short, self._id_code)
     end
     if not key then return nil, write_status(werr, "message") end
-    -- the id, made here for the formats that allow it: a constant format
-    -- string is what lets the JIT compile string.format
-    local node, fmt, id = self._node, self.opt.message_id, nil
-    if node and fmt == "decimal" then id = format("%010d%010d", node, head or key)
-    elseif node and fmt == "hex" then id = format("%08X%08X", node, head or key)
-    else id = self:id_of(head or key) end
+    local id = self:id_of(head or key)
     if due then
         self:arm(at)
     elseif wanted then                            -- final at once: its receipt now
@@ -731,7 +729,7 @@ function M.new(conf, conf_path)
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
-                             random = M.random(seed), seed = seed, _id = msgid.keyed[opt.message_id] }, Smsc)
+                             random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id] }, Smsc)
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end
