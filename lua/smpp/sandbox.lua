@@ -53,6 +53,7 @@ M.allow = {
     os = { "clock", "date", "difftime", "time" },
     modules = {
         ["smpp"] = { results = { "command_info", "tlv_info" } },     -- rows of the codec's tables
+        ["smpp.address"] = {},
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
         ["smpp.gateway"] = {},
