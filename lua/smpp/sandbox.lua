@@ -56,6 +56,7 @@ M.allow = {
         ["smpp.address"] = {},
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
+        ["smpp.fifo"] = {},
         ["smpp.gateway"] = {},
         ["smpp.hex"] = {},
         ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
