@@ -109,6 +109,16 @@ static int l_receipt_fields(lua_State *L)
     return 2;
 }
 
+/* receipt_is(esm_class) -> whether a deliver_sm or data_sm with this
+ * esm_class is a receipt (dlr_is_receipt: message type 0x04, or 0x20 an
+ * intermediate notification). */
+static int l_receipt_is(lua_State *L)
+{
+    double esm = luaL_checknumber(L, 1);
+    lua_pushboolean(L, esm >= 0 && esm <= 255 && dlr_is_receipt((uint32_t)esm));
+    return 1;
+}
+
 void ldlr_register(lua_State *L)
 {
     const char *word;
@@ -138,4 +148,6 @@ void ldlr_register(lua_State *L)
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "receipt_states");
+    lua_pushcfunction(L, l_receipt_is);
+    lua_setfield(L, -2, "receipt_is");
 }

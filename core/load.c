@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dlr.h"
 #include "load.h"
 #include "load_hist.h"
 #include "load_opts.h"
@@ -173,7 +174,7 @@ static int load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
     (void)ud;
     if (req->command_id == SMPP_DELIVER_SM || req->command_id == SMPP_DATA_SM) {
         const pdu_value_t *esm = pdu_get(req, PDU_F_ESM_CLASS);
-        if (esm && (esm->num & 0x3C) == 0x04) {
+        if (esm && dlr_is_receipt(esm->num)) {
             const pdu_tlv_t *t = pdu_tlv_find(req, SMPP_TLV_receipted_message_id);
             const char *id = NULL;
             size_t len = 0;

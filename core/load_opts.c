@@ -60,15 +60,25 @@ static int load_opts_num(const char *s, double min, double max, double *out)
     return 0;
 }
 
-/* HOST:PORT (the host may be an IPv4/IPv6 literal or "localhost"). */
+/* HOST:PORT by the rules of lua/smpp/address.lua: HOST an IPv4 literal
+ * or a name, or an IPv6 literal in brackets ([::1]:2775); a colon outside
+ * brackets is refused rather than guessed at. */
 static int load_opts_addr(const char *s, load_opts_t *o)
 {
     const char *colon = strrchr(s, ':');
     double port;
-    size_t hl;
+    size_t hl, lit;
     if (!colon || colon == s || load_opts_num(colon + 1, 1, 65535, &port)) return -1;
     hl = (size_t)(colon - s);
-    if (s[0] == '[' && colon[-1] == ']') { s++; hl -= 2; }   /* [::1]:2775 */
+    if (s[0] == '[') {
+        if (hl < 3 || colon[-1] != ']' || !memchr(s + 1, ':', hl - 2)) return -1;
+        s++;
+        hl -= 2;
+        lit = strspn(s, "0123456789abcdefABCDEF:.");
+        if (lit < hl && (s[lit] != '%' || lit + 1 == hl)) return -1;     /* fe80::1%eth0: a zone */
+    } else if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") < hl) {
+        return -1;                                   /* a colon, a space...: no IPv4 address or name */
+    }
     if (hl == 0 || hl >= sizeof o->host) return -1;
     memcpy(o->host, s, hl);
     o->host[hl] = '\0';

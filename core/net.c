@@ -599,7 +599,7 @@ conn_t *net__conn_new(net_t *n, sess_side_t side, const sess_config_t *cfg, int 
     return c;
 }
 
-/* "host:port" of one end of the connection. */
+/* "host:port" of one end of the connection ("[host]:port" for IPv6). */
 void net__addr_name(conn_t *c, int peer, char *out, size_t n)
 {
     struct sockaddr_storage ss;
@@ -617,7 +617,7 @@ void net__addr_name(conn_t *c, int peer, char *out, size_t n)
             port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         }
     }
-    snprintf(out, n, "%s:%d", host, port);
+    net_addr_format(out, n, host, port);
 }
 
 void net__announce(conn_t *c)
@@ -647,6 +647,11 @@ int net__parse_literal(const char *host, int port, struct sockaddr_storage *ss)
 }
 
 /* -- Public ----------------------------------------------------------------------- */
+
+void net_addr_format(char *out, size_t n, const char *host, int port)
+{
+    snprintf(out, n, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
 
 net_t *net_new(uv_loop_t *loop, const net_owner_t *owner, void *ud)
 {

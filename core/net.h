@@ -119,9 +119,14 @@ size_t net_page(net_t *n, size_t offset, size_t limit, void (*fn)(sess_t *s, voi
  * after calls made outside its callbacks, e.g. sess_send from a timer. */
 void net_touch(sess_t *s);
 
-/* "host:port" of the peer, and our own end of the connection. */
+/* "host:port" of the peer, and our own end of the connection; an IPv6
+ * host in brackets ("[::1]:2775"), as lua/smpp/address.lua reads it. */
 const char *net_remote(const sess_t *s);
 const char *net_local(const sess_t *s);
+
+/* Writes "host:port" into out (n octets, truncated, NUL-terminated): the
+ * one form smppgw writes an address in, an IPv6 host in brackets. */
+void net_addr_format(char *out, size_t n, const char *host, int port);
 
 /* The context of the net's sessions: their totals (sess_ctx_totals). */
 const sess_ctx_t *net_ctx(const net_t *n);

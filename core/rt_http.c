@@ -159,6 +159,7 @@ static int l_http_listen(lua_State *L)
     const char *host = luaL_checkstring(L, 1);
     int port = port_arg(L, 2), bound = 0, rc;
     http_opts_t o;
+    char name[300];
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
     if (port < 0) return luaL_error(L, "http_listen: the port is not a whole number 0..65535");
@@ -166,11 +167,13 @@ static int l_http_listen(lua_State *L)
     http_opts_default(&o);
     if (lua_istable(L, 4)) read_http_opts(L, 4, &o);
     if ((rc = http_listen(rt.loop, host, port, &o, on_http, NULL, &bound)) < 0) {
+        net_addr_format(name, sizeof name, host, port);
         lua_pushnil(L);
-        lua_pushfstring(L, "cannot listen for HTTP on %s:%d: %s", host, port, uv_strerror(rc));
+        lua_pushfstring(L, "cannot listen for HTTP on %s: %s", name, uv_strerror(rc));
         return 2;
     }
-    log_msg(LOG_INFO, 0, "HTTP API and dashboard on http://%s:%d/", host, bound);
+    net_addr_format(name, sizeof name, host, bound);
+    log_msg(LOG_INFO, 0, "HTTP API and dashboard on http://%s/", name);
     lua_pushnumber(L, bound);
     return 1;
 }

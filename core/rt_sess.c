@@ -468,6 +468,7 @@ int rt_sess_listen(lua_State *L, const char *host, int port, const char *side, i
 {
     int bound = 0, outbind = strcmp(side, "outbind") == 0, rc;
     tls_ctx_t *ctx = NULL;
+    char name[300];
     if (tls_idx && !(ctx = rt_read_tls(L, tls_idx, 1))) {
         lua_pushnil(L);
         lua_insert(L, -2);
@@ -475,12 +476,13 @@ int rt_sess_listen(lua_State *L, const char *host, int port, const char *side, i
     }
     rc = net_listen_tls(rt.net, host, port, outbind ? SESS_ESME : SESS_SMSC, &rt.cfg, ctx, &bound);
     if (rc < 0) {
+        net_addr_format(name, sizeof name, host, port);
         lua_pushnil(L);
-        lua_pushfstring(L, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        lua_pushfstring(L, "cannot listen on %s: %s", name, uv_strerror(rc));
         return 2;
     }
-    log_msg(LOG_INFO, 0, "listening on %s:%d%s%s", host, bound, outbind ? " for outbind" : "",
-            ctx ? " (TLS)" : "");
+    net_addr_format(name, sizeof name, host, bound);
+    log_msg(LOG_INFO, 0, "listening on %s%s%s", name, outbind ? " for outbind" : "", ctx ? " (TLS)" : "");
     lua_pushnumber(L, bound);
     return 1;
 }
@@ -498,12 +500,14 @@ static int l_unlisten(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
     int port = (int)luaL_checknumber(L, 2);
+    char name[300];
+    net_addr_format(name, sizeof name, host, port);
     if (!rt.net || net_unlisten(rt.net, host, port) < 0) {
         lua_pushnil(L);
-        lua_pushfstring(L, "not listening on %s:%d", host, port);
+        lua_pushfstring(L, "not listening on %s", name);
         return 2;
     }
-    log_msg(LOG_INFO, 0, "stopped listening on %s:%d", host, port);
+    log_msg(LOG_INFO, 0, "stopped listening on %s", name);
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -9,6 +9,7 @@ local router = require "smpp.router"
 local gateway = require "smpp.gateway"
 local upstream = require "smpp.upstream"
 local store = require "smpp.store"
+local receipt = require "smpp.receipt"
 local stime = require "smpp.time"
 
 local S = smpp.status
@@ -91,7 +92,7 @@ end
 local function from_upstream(session, pdu)
     local link = upstream.link_of(session)
     local name = link and link.name or "?"
-    if (pdu.esm_class or 0) % 64 - (pdu.esm_class or 0) % 4 == 0x04 then
+    if receipt.is_receipt(pdu) then
         smpp.log("warn", "a receipt on session %d, which is no upstream link: refused", session.id)
         return S.ESME_RX_R_APPN
     end

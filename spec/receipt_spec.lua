@@ -258,3 +258,35 @@ describe("smpp.receipt pdu", function()
             "receipt.pdu: err must be an integer 0..65535")
     end)
 end)
+
+describe("receipt.is_receipt", function()
+    -- reference 7.1: bits 5-2 of a deliver_sm's esm_class are its message
+    -- type; 0x04 is an SMSC delivery receipt, 0x20 an intermediate
+    -- notification, and the other bits (UDHI 0x40, reply path 0x80, the
+    -- unused bits 1-0) do not change it
+    it("is the message type 0x04 or 0x20, whatever the other bits", function()
+        local n = 0
+        for esm = 0, 255 do
+            local kind = bit.band(esm, 0x3C)
+            assert.equal(kind == 0x04 or kind == 0x20, receipt.is_receipt { esm_class = esm }, esm)
+            if receipt.is_receipt { esm_class = esm } then n = n + 1 end
+        end
+        assert.equal(32, n)
+        assert.is_false(receipt.is_receipt { receipted_message_id = "1" })    -- no esm_class: a message
+        assert.is_false(receipt.is_receipt { esm_class = 0x08 })              -- an SME acknowledgement
+    end)
+
+    it("is what smppgw send --listen prints a deliver_sm as", function()
+        local lines = {}
+        local out = { write = function(_, ...) lines[#lines + 1] = table.concat { ... } end, flush = function() end }
+        local p = require("smpp.send_listen").new { out = out }
+        p:take { esm_class = 0x44, short_message = "\5\0\3\1\1\1" .. "id:7 stat:DELIVRD err:000",
+                 receipted_message_id = "7" }
+        p:take { esm_class = 0x08, short_message = "ack", source_addr = "1", destination_addr = "2" }
+        p:take { esm_class = 0, short_message = "hi", receipted_message_id = "9", source_addr = "1",
+                 destination_addr = "2" }
+        assert.matches("^receipt 7: DELIVRD", lines[1])
+        assert.matches("^mo from 1 to 2: ack", lines[2])
+        assert.matches("^mo from 1 to 2: hi", lines[3])
+    end)
+end)

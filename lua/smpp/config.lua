@@ -1,5 +1,7 @@
 -- smpp.config -- load a configuration file (Lua returning a table) and
 -- check it against the schema below, naming every wrong key by its path.
+local address = require "smpp.address"
+
 local M = {}
 
 local levels = { "error", "warn", "info", "debug" }
@@ -250,9 +252,9 @@ local checkers = {
     end,
     address = function(v, spec, path, errs)
         if type(v) ~= "string" then return false end
-        local host, port = v:match("^%[?([^%]]+)%]?:(%d+)$")
-        if not host or tonumber(port) > 65535 then
-            errs[#errs + 1] = string.format("%s: %s is not host:port", path, show(v))
+        local host, why = address.parse(v)
+        if not host then
+            errs[#errs + 1] = string.format("%s: %s is not host:port (%s)", path, show(v), why)
         end
         return true
     end,

@@ -11,6 +11,7 @@ local metrics = require "smpp.metrics"
 local text = require "smpp.text"
 local store = require "smpp.store"
 local messages = require "smpp.messages"
+local address = require "smpp.address"
 
 local M = {}
 
@@ -264,21 +265,14 @@ function M.parse_url(url)
     local bad = "callback_url must be http://ADDRESS[:PORT]/PATH (an IP address or localhost, "
         .. "printable characters, no spaces, at most 2048)"
     if type(url) ~= "string" or #url > 2048 then return nil, bad end
-    local rest = url:match("^http://(.*)$")
-    if not rest then return nil, bad end
-    local host, after = rest:match("^%[([%x:.]+)%](.*)$")
-    if not host then
-        host, after = rest:match("^(%d+%.%d+%.%d+%.%d+)(.*)$")
-        if not host then host, after = rest:match("^(localhost)(.*)$") end
-    end
-    if not host then return nil, bad end
-    local port, path = after:match("^:(%d+)(.*)$")
-    if not port then path = after end
-    port = tonumber(port or 80)
-    if path == "" then path = "/" end
-    if port < 1 or port > 65535 or path:sub(1, 1) ~= "/" or path:find("[%z\1-\32\127-\255]") then
+    local authority, path = url:match("^http://([^/]*)(.*)$")
+    if not authority then return nil, bad end
+    local host, port = address.parse(authority, 80)
+    if not (host and (host:find(":", 1, true) or host:match("^%d+%.%d+%.%d+%.%d+$") or host == "localhost")) then
         return nil, bad
     end
+    if path == "" then path = "/" end
+    if port < 1 or path:find("[%z\1-\32\127-\255]") then return nil, bad end
     return host, port, path
 end
 
@@ -303,8 +297,8 @@ function M.start(conf, handlers, srv)
     local o = {}
     for k, v in pairs(M.defaults) do o[k] = v end
     for k, v in pairs(conf) do o[k] = v end
-    local host, port = conf.listen:match("^%[?([^%]]+)%]?:(%d+)$")
-    local bound, e = core.http_listen(host, tonumber(port), handle, o)
+    local host, port = address.parse(conf.listen)
+    local bound, e = core.http_listen(host, port, handle, o)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end

@@ -21,6 +21,16 @@ for _, r in ipairs(codec.receipt_states) do
 end
 local receipt_fields = codec.receipt_fields
 
+-- is_receipt(pdu) -> true when a deliver_sm or data_sm table is a receipt:
+-- esm_class message type 0x04 (SMSC delivery receipt) or 0x20
+-- (intermediate notification), whatever its other bits (UDHI...). The
+-- rule of core/dlr.h, which the gateway's receipt matching and smppgw
+-- bench use too; a receipted_message_id alone does not make one.
+function M.is_receipt(pdu)
+    local esm = pdu.esm_class
+    return type(esm) == "number" and codec.receipt_is(esm)
+end
+
 -- stat_of(message_state) -> stat word ("DELIVRD", ...) | nil if it has none.
 function M.stat_of(state)
     return STAT_OF[state]

@@ -53,8 +53,10 @@ M.allow = {
     os = { "clock", "date", "difftime", "time" },
     modules = {
         ["smpp"] = { results = { "command_info", "tlv_info" } },     -- rows of the codec's tables
+        ["smpp.address"] = {},
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
+        ["smpp.fifo"] = {},
         ["smpp.gateway"] = {},
         ["smpp.hex"] = {},
         ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's

@@ -5,6 +5,7 @@
 -- ids for submits).
 local core = require "smpp.core"
 local smpp = require "smpp"
+local fifo = require "smpp.fifo"
 
 local M = {}
 
@@ -41,8 +42,13 @@ local now = core.clock
 -- lock out only the stranger's address. An entry matters until `keep`;
 -- after that it is forgotten.
 
+-- The bound of a list that keeps the order of a table of at most `max`
+-- entries and is pruned as it goes (fifo's prune: 2 x live + 64, and the
+-- one pushed before the next prune).
+local function order_limit(max) return 2 * max + 66 end
+
 local tracked_map = {}                -- key -> { key, keep, count, locked_until, tat }
-local order = { head = 1, tail = 0 }  -- the entries in the order they were made
+local order = fifo.new(order_limit(opt.max_tracked))   -- the entries in the order they were made
 local tracked, evicted = 0, 0
 
 local function forget(e)
@@ -52,31 +58,22 @@ local function forget(e)
     end
 end
 
+local function is_tracked(e) return tracked_map[e.key] == e end
+
 -- Make room: entries at the front that no longer matter go, then the
 -- oldest while over the bound; the list is rebuilt when most of it is
 -- entries already gone.
 local function trim(t)
-    while order.head <= order.tail do
-        local e = order[order.head]
-        if tracked_map[e.key] == e and e.keep >= t and tracked <= opt.max_tracked then break end
-        order[order.head] = nil
-        order.head = order.head + 1
-        if tracked_map[e.key] == e then
+    while true do
+        local e = order:peek()
+        if e == nil or (is_tracked(e) and e.keep >= t and tracked <= opt.max_tracked) then break end
+        order:pop()
+        if is_tracked(e) then
             if e.keep >= t then evicted = evicted + 1 end
             forget(e)
         end
     end
-    if order.tail - order.head + 1 > 2 * tracked + 64 then
-        local fresh = { head = 1, tail = 0 }
-        for i = order.head, order.tail do
-            local e = order[i]
-            if tracked_map[e.key] == e then
-                fresh.tail = fresh.tail + 1
-                fresh[fresh.tail] = e
-            end
-        end
-        order = fresh
-    end
+    order:prune(is_tracked, tracked)
 end
 
 local function entry(key, t, create)
@@ -88,8 +85,7 @@ local function entry(key, t, create)
     e = { key = key, count = 0, keep = t }
     tracked_map[key] = e
     tracked = tracked + 1
-    order.tail = order.tail + 1
-    order[order.tail] = e
+    assert(order:push(e))                    -- trim keeps the list below its limit
     trim(t)
     return e
 end
@@ -165,41 +161,38 @@ end
 -- flood from strangers cannot make or push out one: the table is bounded
 -- by max_trusted on its own (oldest first), apart from the failure table.
 
-local trusted = { map = {}, order = { head = 1, tail = 0 }, n = 0, seq = 0 }
+local trusted = { map = {}, order = fifo.new(order_limit(opt.max_trusted)), n = 0, seq = 0 }
+
+local function trust_live(rec)
+    local e = trusted.map[rec.key]
+    return e ~= nil and e.seq == rec.seq
+end
+
+-- At most max_trusted keys: the one known longest ago goes first.
+local function trust_trim()
+    local order = trusted.order
+    while trusted.n > opt.max_trusted do
+        local rec = order:pop()
+        if not rec then break end
+        if trust_live(rec) then
+            trusted.map[rec.key] = nil
+            trusted.n = trusted.n - 1
+        end
+    end
+    order:prune(trust_live, trusted.n)
+end
 
 -- trust_put(key, t): key is known until t + trust_ttl. The order list has
 -- one record per put ({key, seq}); only a key's latest record counts, so
 -- the oldest to go is the one known longest ago, and the list is rebuilt
 -- when most of it is stale records.
 local function trust_put(key, t)
-    local map, order = trusted.map, trusted.order
+    local map = trusted.map
     if not map[key] then trusted.n = trusted.n + 1 end
     trusted.seq = trusted.seq + 1
     map[key] = { until_ = t + opt.trust_ttl, seq = trusted.seq }
-    order.tail = order.tail + 1
-    order[order.tail] = { key = key, seq = trusted.seq }
-    while trusted.n > opt.max_trusted and order.head <= order.tail do
-        local rec = order[order.head]
-        order[order.head] = nil
-        order.head = order.head + 1
-        local e = map[rec.key]
-        if e and e.seq == rec.seq then
-            map[rec.key] = nil
-            trusted.n = trusted.n - 1
-        end
-    end
-    if order.tail - order.head + 1 > 2 * trusted.n + 64 then
-        local fresh = { head = 1, tail = 0 }
-        for i = order.head, order.tail do
-            local rec = order[i]
-            local e = map[rec.key]
-            if e and e.seq == rec.seq then
-                fresh.tail = fresh.tail + 1
-                fresh[fresh.tail] = rec
-            end
-        end
-        trusted.order = fresh
-    end
+    assert(trusted.order:push { key = key, seq = trusted.seq })   -- trust_trim keeps it below its limit
+    trust_trim()
 end
 
 local function trust_get(key, t)
@@ -294,7 +287,8 @@ end
 -- or at once if no hash was queued (an error, the session gone meanwhile).
 
 local hashing = 0
-local lanes = { { head = 1, tail = 0 }, { head = 1, tail = 0 }, { head = 1, tail = 0 } }
+local lanes = { fifo.new(math.max(1, opt.hash_queue)), fifo.new(math.max(1, opt.hash_queue)),
+                fifo.new(math.max(1, opt.hash_queue)) }
 local waiting = 0                         -- in all lanes
 local turn = 2                            -- lanes 2 and 3 take turns after lane 1
 local shares = {}                         -- "a ADDRESS" / "s SYSTEM_ID" -> places held in lanes 2 and 3
@@ -339,13 +333,11 @@ local function slot_release(ip, sid)
     share_add(ks, -1)
     turn = turn == 2 and 3 or 2
     for _, i in ipairs { 1, turn, 5 - turn } do
-        local q = lanes[i]
-        while q.head <= q.tail do
-            local tok = q[q.head]
-            q[q.head] = nil
-            q.head = q.head + 1
+        local tok = lanes[i]:pop()
+        while tok ~= nil do
             waiting = waiting - 1
             if core.wake(tok) then return end   -- the slot is theirs now
+            tok = lanes[i]:pop()
         end
     end
     hashing = hashing - 1
@@ -358,7 +350,8 @@ local function slot_acquire(ip, sid, lane)
     local ka, ks = share_keys(ip, sid)
     if ka and (shares[ka] or 0) >= opt.hash_per_address then return nil, "address" end
     if ks and (shares[ks] or 0) >= per_account() then return nil, "account" end
-    if hashing >= concurrency() and waiting >= opt.hash_queue - (lane - 1) * reserved() then
+    local q = lanes[lane]
+    if hashing >= concurrency() and (waiting >= opt.hash_queue - (lane - 1) * reserved() or q:full()) then
         return nil, "busy"
     end
     share_add(ka, 1)
@@ -367,10 +360,8 @@ local function slot_acquire(ip, sid, lane)
         hashing = hashing + 1
         return true
     end
-    local q = lanes[lane]
     smpp.wait(function(tok)
-        q.tail = q.tail + 1
-        q[q.tail] = tok
+        assert(q:push(tok))                   -- not full: checked above
         waiting = waiting + 1
     end)
     return true
@@ -380,7 +371,7 @@ end
 -- tag is an HMAC under a key that never leaves the process, so a hit means
 -- this very password verified against this very hash lately, and a wrong
 -- password can never hit. Bounded; the oldest entry goes first.
-local cache, cache_order, cached = {}, { head = 1, tail = 0 }, 0
+local cache, cache_order, cached = {}, fifo.new(math.max(1, opt.verify_cache_size)), 0
 
 -- Checks hashing now, by tag: a list of the tokens of binds with the same
 -- password for the same hash that wait for its answer instead of hashing
@@ -395,19 +386,17 @@ local function cache_put(tag, expires)
         return
     end
     if opt.verify_cache_size <= 0 then return end
-    while cached >= opt.verify_cache_size and cache_order.head <= cache_order.tail do
-        local old = cache_order[cache_order.head]
-        cache_order[cache_order.head] = nil
-        cache_order.head = cache_order.head + 1
+    while cached >= opt.verify_cache_size do
+        local old = cache_order:pop()
+        if not old then break end
         if cache[old] then
             cache[old] = nil
             cached = cached - 1
         end
     end
+    if not cache_order:push(tag) then return end    -- (one entry per tag: never full here)
     cache[tag] = expires
     cached = cached + 1
-    cache_order.tail = cache_order.tail + 1
-    cache_order[cache_order.tail] = tag
 end
 
 -- hash_on_pool(given, h, release) -> hex | nil, err: the hash of `given`
@@ -531,9 +520,9 @@ function M.stats()
         password_checks_busy = counts.busy, password_checks_busy_address = counts.busy_address,
         password_checks_busy_account = counts.busy_account,
         hashing = hashing, hash_waiting = waiting,
-        hash_waiting_known = lanes[1].tail - lanes[1].head + 1,
-        hash_waiting_known_account = lanes[2].tail - lanes[2].head + 1,
-        hash_waiting_strangers = lanes[3].tail - lanes[3].head + 1,
+        hash_waiting_known = lanes[1]:len(),
+        hash_waiting_known_account = lanes[2]:len(),
+        hash_waiting_strangers = lanes[3]:len(),
         trusted = trusted.n, trusted_max = opt.max_trusted,
     }
 end
@@ -543,6 +532,13 @@ end
 function M.configure(o)
     opt = defaults()
     for k, v in pairs(o or {}) do opt[k] = v end
+    -- the bounds of the lists follow the new limits; what is over them goes now
+    order:set_limit(order_limit(opt.max_tracked))
+    trim(now())
+    trusted.order:set_limit(order_limit(opt.max_trusted))
+    trust_trim()
+    for _, q in ipairs(lanes) do q:set_limit(math.max(1, opt.hash_queue)) end
+    cache_order:set_limit(math.max(1, opt.verify_cache_size))
     smpp.gauge("bind_tracked", function() return tracked end, opt.max_tracked)
     smpp.gauge("bind_password_hashing", function() return hashing end, concurrency())
     smpp.gauge("bind_password_queue", function() return waiting end, opt.hash_queue)

@@ -7,6 +7,7 @@ local core = require "smpp.core"
 local smpp = require "smpp"
 local args = require "smpp.send_args"
 local listen = require "smpp.send_listen"
+local receipt = require "smpp.receipt"
 
 local M = {}
 
@@ -166,7 +167,7 @@ function M.run(argv)
     local function on_deliver(session, pdu)
         if o.listen then
             state.printer:take(pdu)
-        elseif listen.is_receipt(pdu) then
+        elseif receipt.is_receipt(pdu) then
             local r = listen.receipt(pdu)
             if r.id and not state.receipts[r.id] and state.kept < MAX_RECEIPTS then
                 state.receipts[r.id] = r

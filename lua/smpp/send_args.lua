@@ -7,6 +7,7 @@ local split = require "smpp.split"
 local text = require "smpp.text"
 local stime = require "smpp.time"
 local hex = require "smpp.hex"
+local address = require "smpp.address"
 
 local format, floor = string.format, math.floor
 
@@ -125,9 +126,10 @@ function M.parse(args)
         elseif a:sub(1, 1) == "-" then
             return nil, "unknown option " .. a
         elseif not o.host then
-            o.host, o.port = a:match("^%[?([^%]]+)%]?:(%d+)$")
-            if not o.host then return nil, a .. " is not HOST:PORT" end
-            o.port = tonumber(o.port)
+            local host, port = address.parse(a)
+            if not host then return nil, a .. " is not HOST:PORT (" .. port .. ")" end
+            if port == 0 then return nil, a .. ": port 0 is nowhere to connect to" end
+            o.host, o.port = host, port
             i = i + 1
         else
             return nil, "unexpected argument " .. a

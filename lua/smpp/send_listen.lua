@@ -59,13 +59,6 @@ end
 
 -- -- Receipts ----------------------------------------------------------------------
 
--- True when a deliver_sm or data_sm is a receipt (or another SMSC or SME
--- acknowledgement: esm_class bits 2-5, reference 5.2.12), or carries the
--- receipted_message_id only receipts have.
-function M.is_receipt(pdu)
-    return (pdu.esm_class or 0) % 64 >= 4 or pdu.receipted_message_id ~= nil
-end
-
 -- The receipt's facts: id, stat, err (three digits when a number; from
 -- the text, else network_error_code's error) and the text as sent, from
 -- its text and its TLVs (which win when present).
@@ -154,7 +147,7 @@ end
 
 -- take(pdu): a deliver_sm or data_sm from the SMSC, printed as what it is.
 function Printer:take(pdu)
-    if M.is_receipt(pdu) then self:receipt(M.receipt(pdu)) else self:mo(pdu) end
+    if receipt.is_receipt(pdu) then self:receipt(M.receipt(pdu)) else self:mo(pdu) end
 end
 
 M.Printer = Printer

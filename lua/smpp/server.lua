@@ -5,6 +5,7 @@ local codec = require "smpp.codec"
 local smpp = require "smpp"
 local config = require "smpp.config"
 local config_check = require "smpp.config_check"
+local address = require "smpp.address"
 local http = require "smpp.http"
 local security = require "smpp.security"
 local store = require "smpp.store"
@@ -56,7 +57,7 @@ end
 -- networks and wrong password count as failures towards a lockout. On
 -- success the account's throughput limit applies to the session.
 function M.check_bind(sess, pdu)
-    local ip = (sess.remote or ""):match("^%[?(.-)%]?:%d+$")
+    local ip = address.parse(sess.remote or "")
     local who = string.format("bind of '%s' from %s", pdu.system_id, tostring(ip))
     local wait = security.pace(ip)
     if wait > 0 then
@@ -143,12 +144,8 @@ function M.load_script(path, conf, conf_path)
     return handlers
 end
 
--- parse "host:port" (IPv6 in brackets) -> host, port
-function M.address(s)
-    local host, port = s:match("^%[([^%]]+)%]:(%d+)$")
-    if not host then host, port = s:match("^([^:]+):(%d+)$") end
-    return host, tonumber(port)
-end
+-- address("host:port") -> host, port | nil, why (smpp.address.parse)
+M.address = address.parse
 
 -- prepare(conf_path, overrides) -> conf, handlers, listen | nil, message
 function M.prepare(conf_path, overrides)
@@ -178,12 +175,12 @@ function M.prepare(conf_path, overrides)
         conf.store = section
     end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
-        local host, port = M.address(a)
-        if not host then return nil, "listen address " .. a .. " is not host:port" end
+        local host, port = address.parse(a)
+        if not host then return nil, "listen address " .. a .. " is not host:port (" .. port .. ")" end
         listen[#listen + 1] = { host = host, port = port }
     end
     for _, t in ipairs(conf.tls_listen or {}) do
-        local host, port = M.address(t.listen)
+        local host, port = address.parse(t.listen)
         local tls = { cert = t.cert and config.resolve(conf_path, t.cert), key = t.key and config.resolve(conf_path, t.key),
                       ca = t.ca and config.resolve(conf_path, t.ca), verify = t.verify_client, min_version = t.min_version }
         listen[#listen + 1] = { host = host, port = port, tls = tls }
@@ -196,7 +193,7 @@ function M.prepare(conf_path, overrides)
         end
     end
     for _, a in ipairs(conf.outbind_listen or {}) do
-        local host, port = M.address(a)
+        local host, port = address.parse(a)
         listen[#listen + 1] = { host = host, port = port, side = "outbind" }
     end
     return conf, handlers, listen

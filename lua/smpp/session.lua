@@ -4,6 +4,7 @@
 -- timer or event task (the runtime runs all script code in one); the C
 -- side registers the wait and yields in one step.
 local core = require "smpp.core"
+local fifo = require "smpp.fifo"
 
 local M = {}                -- the module (its functions follow the class)
 
@@ -14,6 +15,10 @@ Session.__index = Session
 -- window slot is free again.
 local settled = { timeout = true, closed = true, nack = true, ["bad response"] = true }
 
+-- Tasks that may wait for one session's window slot at once (smpp.deliver
+-- in a burst of receipts); past it wait_slot fails at once.
+local MAX_SLOT_WAITERS = 10000
+
 -- session:send(pdu) -> response table | nil, err [, status]
 -- err is "timeout", "closed", "nack" (status: the generic_nack's), "window
 -- full", "not allowed in this state", "output full", or the encoder's
@@ -21,32 +26,27 @@ local settled = { timeout = true, closed = true, nack = true, ["bad response"] =
 -- alert_notification) returns true once queued.
 function Session:send(pdu)
     local r1, r2, r3 = core.send(self, pdu)
-    -- a window slot is free again: wake one task waiting for it (a FIFO
-    -- with a head index: thousands may wait, e.g. receipts in a burst)
+    -- a window slot is free again: wake the first task waiting for it
     local w = self._slot_waiters
     if w and (type(r1) == "table" or settled[r2]) then
-        while w.head <= w.tail do
-            local tok = w[w.head]
-            w[w.head] = nil
-            w.head = w.head + 1
-            if core.wake(tok) then break end   -- a waiter that timed out is skipped
-        end
+        repeat
+            local tok = w:pop()
+        until tok == nil or core.wake(tok)     -- a waiter that timed out is skipped
     end
     return r1, r2, r3
 end
 
--- session:wait_slot(timeout) -> true | nil, "timeout": wait until one of
--- this session's requests is answered (its window then has a free slot).
+-- session:wait_slot(timeout) -> true | nil, "timeout" | nil, "full": wait
+-- until one of this session's requests is answered (its window then has a
+-- free slot); "full" at once when MAX_SLOT_WAITERS tasks already wait.
 function Session:wait_slot(timeout)
     local w = self._slot_waiters
     if not w then
-        w = { head = 1, tail = 0 }
+        w = fifo.new(MAX_SLOT_WAITERS)
         self._slot_waiters = w
     end
-    local ok, err = M.wait(function(tok)
-        w.tail = w.tail + 1
-        w[w.tail] = tok
-    end, timeout)
+    if w:full() then return nil, "full" end
+    local _, err = M.wait(function(tok) w:push(tok) end, timeout)
     if err then return nil, err end
     return true
 end
@@ -189,7 +189,9 @@ function M.deliver(system_id, pdu, wait)
         else
             local left = deadline - core.clock()
             if left <= 0 then return nil, "window full" end
-            busy:wait_slot(left)            -- every receiver is busy: wait for an answer on one
+            -- every receiver is busy: wait for an answer on one
+            local _, err = busy:wait_slot(left)
+            if err == "full" then return nil, "window full" end
         end
     end
 end

@@ -1,6 +1,7 @@
 -- smpp.split -- long messages: splitting text into submit_sm parts (UDH,
 -- SAR TLVs or message_payload) and reassembling received parts.
 local text = require "smpp.text"
+local fifo = require "smpp.fifo"
 local bit = require "bit"
 
 local band = bit.band
@@ -205,8 +206,9 @@ function M.reassembler(opts)
         entries = {},           -- key -> entry
         count = 0,
         -- Entries in arrival order, so both eviction of the oldest and
-        -- expiry walk from the head; finished entries are skipped lazily.
-        queue = {}, head = 1, tail = 0,
+        -- expiry walk from the head; finished entries are skipped lazily
+        -- (fifo's prune keeps them under 2 x max_pending + 64).
+        queue = fifo.new(2 * max_pending + 66),
         -- Evicted/replaced messages waiting for expire(); capped so a caller
         -- that never calls expire() does not leak, the rest only counted.
         dropped = {}, unreported = 0,
@@ -237,24 +239,12 @@ function Reassembler:_remove(entry)
     self.count = self.count - 1
 end
 
+local function is_live(entry) return entry.live end
+
 -- Drop dead entries from the head of the queue, and rebuild the queue when
 -- dead entries pile up behind a long-lived head.
 function Reassembler:_tidy()
-    local q = self.queue
-    while self.head <= self.tail and not q[self.head].live do
-        q[self.head] = nil
-        self.head = self.head + 1
-    end
-    if self.tail - self.head + 1 > 2 * self.count + 64 then
-        local nq, n = {}, 0
-        for i = self.head, self.tail do
-            if q[i].live then
-                n = n + 1
-                nq[n] = q[i]
-            end
-        end
-        self.queue, self.head, self.tail = nq, 1, n
-    end
+    self.queue:prune(is_live, self.count)
 end
 
 -- :add(pdu_fields, now) -> message, info | nil (part kept, or duplicate) |
@@ -305,7 +295,7 @@ function Reassembler:add(pdu, now)
     if not entry then
         if self.count >= self.max_pending then
             self:_tidy()
-            local oldest = self.queue[self.head]
+            local oldest = self.queue:peek()
             self:_remove(oldest)
             self:_drop(oldest, "evicted")
         end
@@ -316,8 +306,7 @@ function Reassembler:add(pdu, now)
         }
         self.entries[key] = entry
         self.count = self.count + 1
-        self.tail = self.tail + 1
-        self.queue[self.tail] = entry
+        assert(self.queue:push(entry))       -- _tidy keeps the queue below its limit
         self:_tidy()
     end
     if entry.parts[seq] then return nil end
@@ -343,9 +332,7 @@ function Reassembler:expire(now)
     local out, unreported = self.dropped, self.unreported
     self.dropped, self.unreported = {}, 0
     -- The queue is in arrival order, so the first young entry ends the walk.
-    local q = self.queue
-    for i = self.head, self.tail do
-        local entry = q[i]
+    for entry in self.queue:items() do
         if entry.live then
             if now - entry.created < self.timeout then break end
             self:_remove(entry)

@@ -6,6 +6,7 @@
 local smpp = require "smpp"
 local core = require "smpp.core"
 local config = require "smpp.config"
+local address = require "smpp.address"
 local ratelimit = require "smpp.ratelimit"
 
 local S = smpp.status
@@ -217,14 +218,14 @@ function Link:start()
     end
     if self.conf.outbind_listen then
         -- the SMSC opens the connection and sends outbind (M.on_outbind)
-        local host, port = self.conf.outbind_listen:match("^%[?([^%]]*)%]?:(%d+)$")
-        local bound, err = core.listen(host, tonumber(port), "outbind")
+        local host, port = address.parse(self.conf.outbind_listen)
+        local bound, err = core.listen(host, port, "outbind")
         if not bound then
             self.last_error = err
             smpp.log("error", "upstream %s: %s", self.name, err)
             return
         end
-        self.outbind_addr = host .. ":" .. bound
+        self.outbind_addr = address.format(host, bound)     -- as session.local names it
         outbind_links[self.outbind_addr] = self
         for _, sl in ipairs(self.slots) do sl.state = "awaiting outbind" end
     end
@@ -270,8 +271,7 @@ end
 function Link:remove()
     self.removed = true
     if self.outbind_addr then
-        local host, port = self.outbind_addr:match("^(.*):(%d+)$")
-        core.unlisten(host, tonumber(port))
+        core.unlisten(address.parse(self.outbind_addr))
         outbind_links[self.outbind_addr] = nil
     end
     for _, sl in ipairs(self.slots) do
