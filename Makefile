@@ -93,12 +93,16 @@ deps-test: deps
 
 # -- Build --------------------------------------------------------------------
 
-# Generated: the session defaults, from the schema of lua/smpp/config.lua.
-GEN_HDRS := $(BUILD)/gen/sess_defaults.h
-$(BUILD)/gen/sess_defaults.h: lua/smpp/config.lua core/gen/sess_defaults.lua | deps
+# Generated: the session and HTTP defaults, from the schema of lua/smpp/config.lua.
+GEN_HDRS := $(BUILD)/gen/sess_defaults.h $(BUILD)/gen/http_defaults.h
+$(BUILD)/gen/sess_defaults.h: lua/smpp/config.lua lua/smpp/address.lua core/gen/defaults.lua | deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN     $@",true)
-	$(Q)LUA_PATH="lua/?.lua;;" luajit core/gen/sess_defaults.lua > $@.tmp && mv $@.tmp $@
+	$(Q)LUA_PATH="lua/?.lua;;" luajit core/gen/defaults.lua session SESS_DEFAULT all > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/http_defaults.h: lua/smpp/config.lua lua/smpp/address.lua core/gen/defaults.lua | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@",true)
+	$(Q)LUA_PATH="lua/?.lua;;" luajit core/gen/defaults.lua http HTTP_DEFAULT > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: core/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)

@@ -25,6 +25,7 @@
 #include <http_parser.h>
 
 #include "http.h"
+#include "http_defaults.h"               /* generated from lua/smpp/config.lua */
 #include "http_int.h"
 #include "log.h"
 
@@ -79,12 +80,12 @@ static http_parser_settings settings;
 void http_opts_default(http_opts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_connections = 256;
-    o->max_per_address = 32;
-    o->max_body = 1 << 20;
-    o->header_timeout_ms = 10000;
-    o->body_timeout_ms = 30000;
-    o->idle_timeout_ms = 60000;
+    o->max_connections = HTTP_DEFAULT_max_connections;
+    o->max_per_address = HTTP_DEFAULT_max_per_address;
+    o->max_body = HTTP_DEFAULT_max_body;
+    o->header_timeout_ms = (unsigned)(HTTP_DEFAULT_header_timeout * 1000);
+    o->body_timeout_ms = (unsigned)(HTTP_DEFAULT_body_timeout * 1000);
+    o->idle_timeout_ms = (unsigned)(HTTP_DEFAULT_idle_timeout * 1000);
 }
 
 void http_get_stats(http_stats_t *out) { *out = stats; }

@@ -41,8 +41,9 @@ typedef struct http_opts_s {
     unsigned    idle_timeout_ms;    /* after an answer, the wait for the next request */
 } http_opts_t;
 
-/* The defaults: 256 connections, 32 per address, 1 MiB bodies, 10 s for
- * a head, 30 s for a body, 60 s idle between requests, no token. */
+/* The defaults of the config's http section (the schema of
+ * lua/smpp/config.lua holds them; the build writes them into
+ * http_defaults.h), no token. */
 void http_opts_default(http_opts_t *o);
 
 /* Counters for /stats. */

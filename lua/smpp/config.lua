@@ -6,10 +6,13 @@ local M = {}
 
 local levels = { "error", "warn", "info", "debug" }
 
--- The schema: one place that lists every key a configuration may hold.
--- The session options' defaults are the engine's too: the build generates
--- build/gen/sess_defaults.h from them (core/sess_defaults.lua), so a
--- default changes here and nowhere else.
+-- The schema: one place that lists every key a configuration may hold,
+-- and every default (`default =`; `derived` says how a default that
+-- depends on other values or on the machine is worked out, by the code
+-- that reads the key). The code reads defaults from here (defaults,
+-- with_defaults, default below); the C side gets the session and HTTP
+-- ones from headers the build generates from this table
+-- (core/gen/defaults.lua), so a default changes here and nowhere else.
 local session_fields = {
     window = { type = "integer", min = 1, max = 100000, default = 10, doc = "requests we may have outstanding" },
     receive_window = { type = "integer", min = 1, max = 100000, default = 100, doc = "peer requests handled at once" },
@@ -26,116 +29,146 @@ local session_fields = {
     max_output = { type = "integer", min = 1024, default = 1048576, doc = "unsent output per session before reading pauses" },
 }
 
+-- The TLS keys of listeners and upstream links, with those of each side.
+local function tls_fields(own)
+    local t = {
+        cert = { type = "string", doc = "PEM certificate chain, relative to the config file" },
+        key = { type = "string", doc = "PEM private key" },
+        ca = { type = "string", doc = "PEM CA file that verifies the peer" },
+        min_version = { type = "enum", values = { "TLSv1.2", "TLSv1.3" }, default = "TLSv1.2",
+                        doc = "the oldest TLS version accepted" },
+    }
+    for k, v in pairs(own) do t[k] = v end
+    return t
+end
+
 local schema = {
     type = "table",
     fields = {
-        listen = { type = "list", of = { type = "address" }, doc = "host:port to listen on" },
-        tls_listen = { type = "list", of = { type = "table", fields = {
-            cert = { type = "string", doc = "PEM certificate chain" }, key = { type = "string", doc = "PEM private key" },
-            ca = { type = "string", doc = "PEM CA file that verifies the peer" },
-            min_version = { type = "enum", values = { "TLSv1.2", "TLSv1.3" } },
-            listen = { type = "address", required = true },
+        listen = { type = "list", of = { type = "address" }, default = { "127.0.0.1:2775" },
+                   doc = "host:port to listen on" },
+        tls_listen = { type = "list", of = { type = "table", fields = tls_fields {
+            listen = { type = "address", required = true, doc = "host:port to listen on with TLS" },
             verify_client = { type = "boolean", doc = "require a client certificate signed by ca" },
         } }, doc = "TLS listeners" },
         outbind_listen = { type = "list", of = { type = "address" },
                            doc = "host:port where SMSCs connect to send outbind (ESME side)" },
-        system_id = { type = "string", max = 15, doc = "our system_id in bind responses" },
+        system_id = { type = "string", max = 15, default = "smppgw", doc = "our system_id in bind responses" },
         script = { type = "string", doc = "behaviour script, relative to the config file" },
         log = { type = "table", fields = {
-            level = { type = "enum", values = levels },
-            format = { type = "enum", values = { "text", "json" } },
-            repeat_window = { type = "number", min = 0,
+            level = { type = "enum", values = levels, default = "info", doc = "the least important level logged" },
+            format = { type = "enum", values = { "text", "json" }, default = "text",
+                       doc = "text lines, or one JSON object per line" },
+            repeat_window = { type = "number", min = 0, default = 10,
                               doc = "seconds an identical line is counted, not printed (0 = print all)" },
         } },
         session = { type = "table", fields = session_fields },
         accounts = { type = "list", of = { type = "table", fields = {
-            system_id = { type = "string", max = 15, required = true },
-            password = { type = "string", max = 200,
+            system_id = { type = "string", max = 15, required = true, doc = "the system_id it binds with" },
+            password = { type = "string", max = 200, default = "",
                          doc = "up to 8 characters, or the hash printed by smppgw passwd" },
-            bind_types = { type = "list", of = { type = "enum", values = { "transmitter", "receiver", "transceiver" } } },
-            max_binds = { type = "integer", min = 0 },
-            throughput = { type = "number", min = 0, doc = "submit_sm/submit_multi/data_sm per second, 0 = unlimited" },
-            burst = { type = "number", min = 0, doc = "token bucket size (default: throughput)" },
-            default_alphabet = { type = "enum", values = { "gsm", "latin1", "ascii" },
-                                 doc = "what data_coding 0 means for this peer (default gsm)" },
+            bind_types = { type = "list", of = { type = "enum", values = { "transmitter", "receiver", "transceiver" } },
+                           default = { "transmitter", "receiver", "transceiver" }, doc = "the binds it may make" },
+            max_binds = { type = "integer", min = 0, default = 0, doc = "binds at once (0 = no limit)" },
+            throughput = { type = "number", min = 0, default = 0,
+                           doc = "submit_sm/submit_multi/data_sm per second, 0 = unlimited" },
+            burst = { type = "number", min = 0, derived = "throughput", doc = "token bucket size" },
+            default_alphabet = { type = "enum", values = { "gsm", "latin1", "ascii" }, default = "gsm",
+                                 doc = "what data_coding 0 means for this peer" },
             networks = { type = "list", of = { type = "string" }, doc = "CIDRs the account may bind from" },
             sources = { type = "list", of = { type = "string" },
                         doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
         } } },
         upstreams = { type = "list", of = { type = "table", fields = {
-            name = { type = "string", required = true },
-            host = { type = "string" }, port = { type = "integer", min = 1, max = 65535 },
-            system_id = { type = "string", max = 15 }, password = { type = "string", max = 8 },
-            system_type = { type = "string", max = 12 },
-            bind = { type = "enum", values = { "tx", "rx", "trx" } },
-            binds = { type = "integer", min = 1, max = 100, doc = "parallel binds of this link" },
-            window = { type = "integer", min = 1 }, response_timeout = { type = "number", min = 0.001 },
-            throughput = { type = "number", min = 0, doc = "messages per second to this link, 0 = unlimited" },
-            enquire_link_interval = { type = "number", min = 0 },
-            enquire_link_misses = { type = "integer", min = 1 },
-            reconnect_min = { type = "number", min = 0.01, doc = "first reconnect delay, seconds" },
-            reconnect_max = { type = "number", min = 0.01, doc = "longest reconnect delay" },
-            bind_refused_delay = { type = "number", min = 0.01, doc = "delay after a refused bind" },
-            throttle_backoff = { type = "number", min = 0, doc = "pause after ESME_RTHROTTLED/ESME_RMSGQFUL" },
-            throttle_retries = { type = "integer", min = 0, doc = "resends after a throttle answer" },
-            wait = { type = "number", min = 0, doc = "seconds the link may be unusable before its queued messages "
+            name = { type = "string", required = true, doc = "the name routes use" },
+            host = { type = "string", default = "127.0.0.1",
+                     doc = "an IP address or a host name (resolved at every connect)" },
+            port = { type = "integer", min = 1, max = 65535, default = 2775, doc = "the SMSC's port" },
+            system_id = { type = "string", max = 15, default = "", doc = "the system_id we bind with" },
+            password = { type = "string", max = 8, default = "", doc = "the password we bind with" },
+            system_type = { type = "string", max = 12, default = "", doc = "system_type in our binds" },
+            bind = { type = "enum", values = { "tx", "rx", "trx" }, default = "trx",
+                     doc = "transmitter, receiver or transceiver binds" },
+            binds = { type = "integer", min = 1, max = 100, default = 1, doc = "parallel binds of this link" },
+            window = { type = "integer", min = 1, default = session_fields.window.default,
+                       doc = "requests outstanding per bind" },
+            response_timeout = { type = "number", min = 0.001, default = session_fields.response_timeout.default,
+                                 doc = "seconds to wait for a response" },
+            throughput = { type = "number", min = 0, default = 0,
+                           doc = "messages per second to this link, 0 = unlimited" },
+            enquire_link_interval = { type = "number", min = 0, default = session_fields.enquire_link_interval.default,
+                                      doc = "idle seconds before enquire_link (0 = never)" },
+            enquire_link_misses = { type = "integer", min = 1, default = session_fields.enquire_link_misses.default,
+                                    doc = "unanswered enquire_links before the link is dead" },
+            reconnect_min = { type = "number", min = 0.01, default = 1, doc = "first reconnect delay, seconds" },
+            reconnect_max = { type = "number", min = 0.01, default = 30, doc = "longest reconnect delay, seconds" },
+            bind_refused_delay = { type = "number", min = 0.01, default = 60, doc = "delay after a refused bind, seconds" },
+            throttle_backoff = { type = "number", min = 0, default = 1,
+                                 doc = "seconds the link pauses after ESME_RTHROTTLED/ESME_RMSGQFUL" },
+            throttle_retries = { type = "integer", min = 0, default = 3,
+                                 doc = "throttle answers before a route's failover_on may move the message" },
+            wait = { type = "number", min = 0, default = 5,
+                     doc = "seconds the link may be unusable before its queued messages "
                         .. "fail over to another upstream of their route" },
-            max_queue = { type = "integer", min = 0, doc = "messages waiting in this link's queue in the store; past it "
+            max_queue = { type = "integer", min = 0, default = 0,
+                          doc = "messages waiting in this link's queue in the store; past it "
                              .. "new ones get ESME_RMSGQFUL (0: only store.limits.messages bounds it)" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
             id_format = { type = "table", fields = {
-                resp = { type = "enum", values = { "string", "decimal", "hex" },
-                         doc = "how message ids in submit_sm_resp are written (default string: matched as written)" },
-                receipt = { type = "enum", values = { "string", "decimal", "hex" },
-                            doc = "the id: field of receipt texts (default: as resp)" },
-                tlv = { type = "enum", values = { "string", "decimal", "hex" },
-                        doc = "receipted_message_id in receipts (default: as resp)" },
+                resp = { type = "enum", values = { "string", "decimal", "hex" }, default = "string",
+                         doc = "how message ids in submit_sm_resp are written (string: matched as written)" },
+                receipt = { type = "enum", values = { "string", "decimal", "hex" }, derived = "resp",
+                            doc = "the id: field of receipt texts" },
+                tlv = { type = "enum", values = { "string", "decimal", "hex" }, derived = "resp",
+                        doc = "receipted_message_id in receipts" },
             }, doc = "declared id formats; hex and decimal ids are related only when declared" },
-            tls = { type = "table", fields = {
-            cert = { type = "string", doc = "PEM certificate chain" }, key = { type = "string", doc = "PEM private key" },
-            ca = { type = "string", doc = "PEM CA file that verifies the peer" },
-            min_version = { type = "enum", values = { "TLSv1.2", "TLSv1.3" } },
-                verify = { type = "boolean", doc = "verify the server (default: true when ca is set)" },
-                host = { type = "string", doc = "name expected in the server's certificate (default: host)" },
+            tls = { type = "table", doc = "connect with TLS", fields = tls_fields {
+                verify = { type = "boolean", derived = "true when ca is set", doc = "verify the server" },
+                host = { type = "string", derived = "the link's host", doc = "name expected in the server's certificate" },
             } },
         } } },
         limits = { type = "table", fields = {
             max_connections = { type = "integer", min = 0,
-                                doc = "accepted connections at once (default: from the open-files limit; 0 = no limit)" },
+                                derived = "the open-files limit less room for the listeners, upstream binds, "
+                                   .. "the HTTP API and 128 more",
+                                doc = "accepted connections at once (0 = no limit)" },
             max_per_address = { type = "integer", min = 0, default = 256,
                                 doc = "connections from one address (0 = no limit): room for many binds behind "
                                     .. "one NAT, yet one address cannot take the descriptors (0 behind a load balancer)" },
         } },
         security = { type = "table", fields = {
-            max_failures = { type = "integer", min = 1,
-                             doc = "failed binds of one system_id from one address before they are locked out (5)" },
-            max_address_failures = { type = "integer", min = 1,
-                                     doc = "failed binds from one address before it is locked out (4 x max_failures)" },
-            lockout = { type = "number", min = 0, doc = "seconds a lockout lasts and failures are remembered (300)" },
-            failure_delay = { type = "number", min = 0, doc = "seconds added to each refusal after the first (1)" },
-            max_tracked = { type = "integer", min = 1,
-                            doc = "address and (address, system_id) entries kept, oldest evicted (10000)" },
-            bind_rate = { type = "number", min = 0,
-                          doc = "binds a second from one address; more wait their turn, 0 = no limit (100)" },
-            bind_burst = { type = "integer", min = 1, doc = "binds from one address at once (bind_rate)" },
-            hash_concurrency = { type = "integer", min = 1,
-                                 doc = "password hashes at once on the thread pool (half the CPUs)" },
-            hash_queue = { type = "integer", min = 0,
-                           doc = "binds waiting for a password hash; past it ESME_RBINDFAIL (64)" },
-            hash_reserved = { type = "integer", min = 0,
+            max_failures = { type = "integer", min = 1, default = 5,
+                             doc = "failed binds of one system_id from one address before they are locked out" },
+            max_address_failures = { type = "integer", min = 1, derived = "4 x max_failures",
+                                     doc = "failed binds from one address before it is locked out" },
+            lockout = { type = "number", min = 0, default = 300,
+                        doc = "seconds a lockout lasts and failures are remembered" },
+            failure_delay = { type = "number", min = 0, default = 1,
+                              doc = "seconds added to each refusal after the first (at most 5 s in all)" },
+            max_tracked = { type = "integer", min = 1, default = 10000,
+                            doc = "address and (address, system_id) entries kept, oldest evicted" },
+            bind_rate = { type = "number", min = 0, default = 100,
+                          doc = "binds a second from one address; more wait their turn, 0 = no limit" },
+            bind_burst = { type = "integer", min = 1, derived = "bind_rate",
+                           doc = "binds from one address at once before bind_rate applies" },
+            hash_concurrency = { type = "integer", min = 1, derived = "half the CPUs, at least 1",
+                                 doc = "password hashes at once on the thread pool" },
+            hash_queue = { type = "integer", min = 0, default = 64,
+                           doc = "binds waiting for a password hash; past it ESME_RBINDFAIL" },
+            hash_reserved = { type = "integer", min = 0, derived = "hash_queue / 4",
                               doc = "places of hash_queue strangers cannot take, for binds of a known "
-                                 .. "(address, system_id) pair and again for a known system_id (hash_queue / 4)" },
-            hash_per_address = { type = "integer", min = 1,
-                                 doc = "places in the hash queue one address holds, unless its pair is known (4)" },
-            hash_per_account = { type = "integer", min = 1,
+                                 .. "(address, system_id) pair and again for a known system_id" },
+            hash_per_address = { type = "integer", min = 1, default = 4,
+                                 doc = "places in the hash queue one address holds, unless its pair is known" },
+            hash_per_account = { type = "integer", min = 1, derived = "hash_queue / 4, at least 1",
                                  doc = "places in the hash queue one system_id holds from addresses it has not "
-                                    .. "bound from (hash_queue / 4)" },
-            trust_ttl = { type = "number", min = 0,
-                          doc = "seconds a successful bind makes its pair and system_id known, 0 = never (86400)" },
-            max_trusted = { type = "integer", min = 1, doc = "known pairs and system_ids kept (10000)" },
-            verify_cache_ttl = { type = "number", min = 0,
-                                 doc = "seconds a verified password is remembered, 0 = never (300)" },
-            verify_cache_size = { type = "integer", min = 0, doc = "verified passwords remembered (1000)" },
+                                    .. "bound from" },
+            trust_ttl = { type = "number", min = 0, default = 86400,
+                          doc = "seconds a successful bind makes its pair and system_id known, 0 = never" },
+            max_trusted = { type = "integer", min = 1, default = 10000, doc = "known pairs and system_ids kept" },
+            verify_cache_ttl = { type = "number", min = 0, default = 300,
+                                 doc = "seconds a verified password is remembered, 0 = never" },
+            verify_cache_size = { type = "integer", min = 0, default = 1000, doc = "verified passwords remembered" },
         } },
         scripts = { type = "table", fields = {
             budget_ms = { type = "number", min = 0, max = 60000, default = 1000,
@@ -145,26 +178,26 @@ local schema = {
                           doc = "hard ceiling of the Lua heap, MiB (0 = none)" },
             max_string = { type = "integer", min = 1024, max = 1073741824, default = 16777216,
                            doc = "longest string string.rep, table.concat and string.gsub build, bytes" },
-            jit = { type = "boolean",
+            jit = { type = "boolean", default = false,
                     doc = "compile script code too (a loop the JIT compiled cannot be interrupted: "
                        .. "the watchdog then ends the process)" },
             allow = { type = "list", of = { type = "enum", values = { "io", "os", "debug", "files", "ffi" } },
                       doc = "capabilities beyond the sandbox (each one can break the containment)" },
         } },
         http = { type = "table", fields = {
-            listen = { type = "address", doc = "host:port of the HTTP API and dashboard" },
+            listen = { type = "address", doc = "host:port of the HTTP API and dashboard (none: no API)" },
             token = { type = "string", max = 255, doc = "if set, requests need Authorization: Bearer TOKEN" },
-            max_connections = { type = "integer", min = 1, doc = "HTTP connections open at once (default 256)" },
-            max_per_address = { type = "integer", min = 0,
-                                doc = "HTTP connections from one address (default 32, 0 = no limit)" },
-            max_body = { type = "integer", min = 1024, max = 1073741824,
-                         doc = "request body octets (default 1048576)" },
-            header_timeout = { type = "number", min = 0, doc = "seconds for a request head (default 10)" },
-            body_timeout = { type = "number", min = 0, doc = "seconds for a request body (default 30)" },
-            idle_timeout = { type = "number", min = 0,
-                             doc = "seconds a connection waits for its next request (default 60)" },
+            max_connections = { type = "integer", min = 1, default = 256, doc = "HTTP connections open at once" },
+            max_per_address = { type = "integer", min = 0, default = 32,
+                                doc = "HTTP connections from one address (0 = no limit)" },
+            max_body = { type = "integer", min = 1024, max = 1073741824, default = 1048576,
+                         doc = "request body octets" },
+            header_timeout = { type = "number", min = 0, default = 10, doc = "seconds for a request head" },
+            body_timeout = { type = "number", min = 0, default = 30, doc = "seconds for a request body" },
+            idle_timeout = { type = "number", min = 0, default = 60,
+                             doc = "seconds a connection waits for its next request" },
         } },
-        -- the embedded store (docs/store.md); `default` is applied by smpp.store
+        -- the embedded store (docs/store.md)
         store = { type = "table", doc = "where messages, queues and id counters are kept; without this "
                      .. "section a configuration CONF.lua stores in CONF.db beside it (sync normal)", fields = {
             path = { type = "string", required = true,
@@ -183,7 +216,8 @@ local schema = {
             outbox_ttl = { type = "number", min = 1, default = 86400,
                            doc = "seconds a receipt or MO posted for an account (smpp.post) waits for a "
                               .. "receiver before it expires (counted and logged)" },
-            limits = { type = "table", doc = "every table's bound (its level and limit are in stats)", fields = {
+            limits = { type = "table", default = {}, doc = "every table's bound (its level and limit are in stats)",
+                       fields = {
                 messages = { type = "integer", min = 1, default = 1000000,
                              doc = "messages kept; when full, the finished one kept longest makes room, "
                                 .. "and a new message is refused only if none is finished" },
@@ -198,28 +232,67 @@ local schema = {
             } },
         } },
         -- free-form sections read by the scripts, which check them
-        smsc = { type = "table", free = true },
-        gateway = { type = "table", free = true },
+        smsc = { type = "table", free = true,
+                 doc = "the reference SMSC's options (smpp.smsc checks them: docs/scripting.md)" },
+        gateway = { type = "table", free = true,
+                    doc = "the gateway's routes and options (scripts/gateway.lua checks them: docs/gateway.md)" },
     },
 }
 M.schema = schema
 
--- defaults(section) -> { key = default } of a section of the schema
--- ("session", "limits", "scripts"): the values used when a key is absent.
-function M.defaults(section)
+-- The field specs of a section: a table's ("session", "store"), or those
+-- of each item of a list ("upstreams", "accounts").
+local function fields_of(section, level)
+    local f = schema.fields[section]
+    if f and f.type == "list" then f = f.of end
+    if not (f and f.fields) then error("config: the schema has no section '" .. tostring(section) .. "'", level + 1) end
+    return f.fields
+end
+
+local function copy(v)
+    if type(v) ~= "table" then return v end
     local out = {}
-    for k, f in pairs(schema.fields[section].fields) do
-        if f.default ~= nil then out[k] = f.default end
+    for k, x in pairs(v) do out[k] = copy(x) end
+    return out
+end
+
+-- given over the defaults of fields, and so in the nested tables given
+-- (or defaulting to {}: a table that is absent stays absent otherwise, as
+-- an upstream's tls, whose presence means TLS)
+local function merged(fields, given)
+    local out = {}
+    for k, v in pairs(given or {}) do out[k] = v end
+    for k, f in pairs(fields) do
+        if out[k] == nil and f.default ~= nil then out[k] = copy(f.default) end
+        if f.type == "table" and f.fields and type(out[k]) == "table" then out[k] = merged(f.fields, out[k]) end
     end
     return out
 end
 
--- with_defaults(section, given) -> a copy of the section with every
--- default filled in.
+-- defaults(section) -> { key = default } of a section of the schema
+-- ("session", "security", "http", "store", "upstreams"...): the values used
+-- when a key is absent (nested tables included). Keys whose default is
+-- `derived` are absent: the code that reads them works them out.
+function M.defaults(section)
+    return merged(fields_of(section, 2), nil)
+end
+
+-- with_defaults(section, given) -> a copy of the section `given` with every
+-- default filled in (nested tables too).
 function M.with_defaults(section, given)
-    local out = M.defaults(section)
-    for k, v in pairs(given or {}) do out[k] = v end
-    return out
+    return merged(fields_of(section, 2), given)
+end
+
+-- default(path) -> the default of one key ("system_id", "listen",
+-- "http.max_connections"; an item of a list by the list's name).
+function M.default(path)
+    local spec = schema
+    for name in path:gmatch("[^.]+") do
+        if spec.type == "list" then spec = spec.of end
+        spec = spec.fields and spec.fields[name]
+        if not spec then error("config: the schema has no key '" .. path .. "'", 2) end
+    end
+    return copy(spec.default)
 end
 
 local function show(v)

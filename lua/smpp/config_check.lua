@@ -292,10 +292,11 @@ function M.summary(conf, listen, conf_path)
     end))
     local ups = conf.upstreams or {}
     if #ups > 0 then
-        add("upstreams", #ups .. ": " .. listing(ups, function(u)
+        add("upstreams", #ups .. ": " .. listing(ups, function(given)
+            local u = config.with_defaults("upstreams", given)
             local where = u.outbind_listen and ("outbind on " .. u.outbind_listen)
                 or (tostring(u.host) .. ":" .. tostring(u.port))
-            return format("%s %s %s x%d%s", tostring(u.name), where, u.bind or "trx", u.binds or 1, u.tls and " TLS" or "")
+            return format("%s %s %s x%d%s", tostring(u.name), where, u.bind, u.binds, u.tls and " TLS" or "")
         end))
     end
     local g = type(conf.gateway) == "table" and conf.gateway or nil

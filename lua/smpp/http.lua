@@ -12,6 +12,7 @@ local text = require "smpp.text"
 local store = require "smpp.store"
 local messages = require "smpp.messages"
 local address = require "smpp.address"
+local config = require "smpp.config"
 
 local M = {}
 
@@ -284,19 +285,14 @@ function M.post(url, value)
     return core.http_post(host, port, path, "application/json", json_encode(value))
 end
 
--- The http section's defaults (README "HTTP API"); core/http.c enforces them.
-M.defaults = { max_connections = 256, max_per_address = 32, max_body = 1048576,
-               header_timeout = 10, body_timeout = 30, idle_timeout = 60 }
-
 -- start(http_conf, handlers, srv) -> bound port | nil, err: listen with the
--- section's token and limits over the defaults; handlers.http_send serves
--- /send; srv.reload() serves /reload and srv.limits() the limits of /stats.
+-- section's token and limits over the schema's defaults (core/http.c
+-- enforces them); handlers.http_send serves /send; srv.reload() serves
+-- /reload and srv.limits() the limits of /stats.
 function M.start(conf, handlers, srv)
     server = srv
     send_fn = handlers and handlers.http_send
-    local o = {}
-    for k, v in pairs(M.defaults) do o[k] = v end
-    for k, v in pairs(conf) do o[k] = v end
+    local o = config.with_defaults("http", conf)
     local host, port = address.parse(conf.listen)
     local bound, e = core.http_listen(host, port, handle, o)
     if not bound then smpp.log("error", "%s", e) end

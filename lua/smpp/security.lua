@@ -6,32 +6,15 @@
 local core = require "smpp.core"
 local smpp = require "smpp"
 local fifo = require "smpp.fifo"
+local config = require "smpp.config"
 
 local M = {}
 
--- The defaults, in one place; the config's `security` section overrides
--- them (lua/smpp/config.lua names each key).
-local function defaults()
-    return {
-        max_failures = 5,          -- failed binds of one system_id from one address before that pair is locked
-        max_address_failures = nil,  -- from one address, any system_id (nil: 4 x max_failures)
-        lockout = 300,             -- seconds a lockout lasts; failures older than this are forgotten
-        failure_delay = 1,         -- seconds added to each refusal after the first (at most 5)
-        max_tracked = 10000,       -- address and (address, system_id) entries kept; the oldest go first
-        bind_rate = 100,           -- binds a second from one address; more wait their turn (0: no limit)
-        bind_burst = nil,          -- binds from one address at once before bind_rate applies (nil: bind_rate)
-        hash_concurrency = nil,    -- password hashes at once (nil: half the CPUs, at least 1)
-        hash_queue = 64,           -- binds waiting for a hash; past it ESME_RBINDFAIL at once
-        hash_reserved = nil,       -- places of hash_queue kept per lane of known clients (nil: hash_queue / 4)
-        hash_per_address = 4,      -- places one address holds (hashing or waiting) unless its pair is known
-        hash_per_account = nil,    -- places one system_id holds so, from any addresses (nil: hash_queue / 4)
-        trust_ttl = 86400,         -- seconds a successful bind makes its pair and system_id known
-        max_trusted = 10000,       -- known pairs and system_ids kept; the oldest go first
-        verify_cache_ttl = 300,    -- seconds a verified (hash, password) pair is remembered (0: never)
-        verify_cache_size = 1000,  -- such pairs remembered, at most
-    }
-end
-local opt = defaults()
+-- The options in force: the config's `security` section over the schema's
+-- defaults (lua/smpp/config.lua names each key and holds its default; the
+-- `derived` ones, absent here, are worked out below: address_limit,
+-- concurrency, reserved, per_account, and bind_burst in pace).
+local opt = config.with_defaults("security", nil)
 
 local now = core.clock
 
@@ -530,8 +513,7 @@ end
 -- configure(security_section): the defaults, then the section's values;
 -- the levels appear in /stats and /metrics as gauges beside their limits.
 function M.configure(o)
-    opt = defaults()
-    for k, v in pairs(o or {}) do opt[k] = v end
+    opt = config.with_defaults("security", o)
     -- the bounds of the lists follow the new limits; what is over them goes now
     order:set_limit(order_limit(opt.max_tracked))
     trim(now())

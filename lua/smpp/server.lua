@@ -31,13 +31,13 @@ end
 -- accounts(list) -> table by system_id with the live bind count.
 function M.accounts(list)
     local accts = {}
-    for _, a in ipairs(list or {}) do
-        local types = {}
-        for _, t in ipairs(a.bind_types or { "transmitter", "receiver", "transceiver" }) do types[t] = true end
+    for _, given in ipairs(list or {}) do
+        local a, types = config.with_defaults("accounts", given), {}
+        for _, t in ipairs(a.bind_types) do types[t] = true end
         accts[a.system_id] = {
-            system_id = a.system_id, password = a.password or "", types = types,
-            max_binds = a.max_binds or 0, throughput = a.throughput or 0, burst = a.burst or 0,
-            default_alphabet = a.default_alphabet or "gsm", binds = 0,
+            system_id = a.system_id, password = a.password, types = types,
+            max_binds = a.max_binds, throughput = a.throughput, burst = a.burst or 0,   -- 0: the throughput
+            default_alphabet = a.default_alphabet, binds = 0,
             networks = a.networks, sources = a.sources,
         }
     end
@@ -114,13 +114,13 @@ function M.check_bind(sess, pdu)
     if a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
     end
-    return S.ESME_ROK, { system_id = M.our_system_id or "smppgw", sc_interface_version = 0x34 }
+    return S.ESME_ROK, { system_id = M.our_system_id or config.default("system_id"), sc_interface_version = 0x34 }
 end
 
 -- alphabet(system_id) -> what data_coding 0 means for this account's peer.
 function M.alphabet(system_id)
     local a = M.active_accounts and M.active_accounts[system_id]
-    return a and a.default_alphabet or "gsm"
+    return a and a.default_alphabet or config.default("accounts.default_alphabet")
 end
 
 -- load_script(path, conf, conf_path) -> handlers | nil, message. The
@@ -174,12 +174,13 @@ function M.prepare(conf_path, overrides)
         section.path = path
         conf.store = section
     end
-    for _, a in ipairs(overrides and overrides.listen or conf.listen or { "127.0.0.1:2775" }) do
+    for _, a in ipairs(overrides and overrides.listen or conf.listen or config.default("listen")) do
         local host, port = address.parse(a)
         if not host then return nil, "listen address " .. a .. " is not host:port (" .. port .. ")" end
         listen[#listen + 1] = { host = host, port = port }
     end
-    for _, t in ipairs(conf.tls_listen or {}) do
+    for _, given in ipairs(conf.tls_listen or {}) do
+        local t = config.with_defaults("tls_listen", given)
         local host, port = address.parse(t.listen)
         local tls = { cert = t.cert and config.resolve(conf_path, t.cert), key = t.key and config.resolve(conf_path, t.key),
                       ca = t.ca and config.resolve(conf_path, t.ca), verify = t.verify_client, min_version = t.min_version }
@@ -270,7 +271,7 @@ function M.reload()
         if old[id] then a.binds = old[id].binds end
     end
     M.conf = conf
-    M.our_system_id = conf.system_id or "smppgw"
+    M.our_system_id = conf.system_id or config.default("system_id")
     security.configure(conf.security)
     core.set_handlers(wrap(handlers))
     local was, now = {}, {}
@@ -302,12 +303,12 @@ local FD_MARGIN = 128
 -- FD_MARGIN (at least 16): past it connections are refused and counted
 -- (refused_connections) instead of failing to be accepted at all.
 function M.connection_limits(conf, listeners)
-    local lim, api_conf = config.with_defaults("limits", conf.limits), conf.http or {}
+    local lim, api_conf = config.with_defaults("limits", conf.limits), config.with_defaults("http", conf.http)
     local fds, room = core.fd_limit(), nil
     if fds then
         local binds = 0
-        for _, u in ipairs(conf.upstreams or {}) do binds = binds + (u.binds or 1) end
-        local api = api_conf.listen and (api_conf.max_connections or http.defaults.max_connections) + 1 or 0
+        for _, u in ipairs(conf.upstreams or {}) do binds = binds + config.with_defaults("upstreams", u).binds end
+        local api = api_conf.listen and api_conf.max_connections + 1 or 0
         room = math.max(16, fds - (listeners or 1) - binds - api - FD_MARGIN)
     end
     return lim.max_connections or room or 0, lim.max_per_address, room
@@ -333,7 +334,7 @@ end
 function M.limits()
     local c = M.conf or {}
     local sess, sc, sec = config.with_defaults("session", c.session), config.with_defaults("scripts", c.scripts),
-                          c.security or {}
+                          config.with_defaults("security", c.security)
     local max_connections, max_per_address = M.connection_limits(c, M.listen and #M.listen)
     local binds = {}
     for id, a in pairs(M.active_accounts or {}) do binds[id] = { max_binds = a.max_binds, binds = a.binds,
@@ -345,7 +346,7 @@ function M.limits()
         receive_window = sess.receive_window,
         script_budget_ms = sc.budget_ms, script_budget_instructions = sc.budget_instructions,
         script_memory_mb = sc.memory_mb, script_max_string = sc.max_string,
-        bind_max_failures = sec.max_failures or 5, bind_lockout = sec.lockout or 300,
+        bind_max_failures = sec.max_failures, bind_lockout = sec.lockout,
         accounts = binds,
     }
 end
@@ -358,11 +359,11 @@ function M.run(conf_path, overrides)
         io.stderr:write("smppgw: ", handlers, "\n")
         return 2
     end
-    local log = conf.log or {}
-    core.log_config(log.level or "info", log.format or "text", log.repeat_window or 10)
+    local log = config.with_defaults("log", conf.log)
+    core.log_config(log.level, log.format, log.repeat_window)
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
-    M.our_system_id = conf.system_id or "smppgw"
+    M.our_system_id = conf.system_id or config.default("system_id")
     security.configure(conf.security)
     -- the store opens before anything listens: a store that cannot be
     -- opened is a start-up error naming the path and the reason

@@ -57,20 +57,6 @@ M.methods = {
 
 local fields = config.schema.fields.store.fields
 
--- A copy of opts with the schema's defaults where opts has no value.
-local function with_defaults(opts, spec)
-    local out = {}
-    for k, v in pairs(opts) do out[k] = v end
-    for k, f in pairs(spec) do
-        if f.type == "table" and f.fields then
-            out[k] = with_defaults(out[k] or {}, f.fields)
-        elseif out[k] == nil and f.default ~= nil then
-            out[k] = f.default
-        end
-    end
-    return out
-end
-
 -- open{ path = [, sync, busy_timeout, trace_ttl, lease, limits = {...},
 -- quick_check = true] } -> st | nil, message naming the path and the reason.
 -- Keys as in the config's `store` section; a relative path is relative to
@@ -82,7 +68,7 @@ function M.open(opts)
     for k, v in pairs(opts) do if k ~= "quick_check" then section[k] = v end end
     local ok, why = config.check_section(section, fields, "store")
     if not ok then return nil, why end
-    local full = with_defaults(section, fields)
+    local full = config.with_defaults("store", section)
     full.quick_check = quick and true or false
     return require("smpp.store_sqlite").open(full)
 end

@@ -17,16 +17,6 @@ local M = {}
 local links = {}        -- name -> Link
 local by_session = {}   -- session id -> Link (our binds to upstreams)
 
--- A link's session options default to the session schema's.
-local session_defaults = config.defaults("session")
-local defaults = {
-    host = "127.0.0.1", port = 2775, system_id = "", password = "", system_type = "",
-    bind = "trx", binds = 1, window = session_defaults.window, response_timeout = session_defaults.response_timeout,
-    throughput = 0, enquire_link_interval = session_defaults.enquire_link_interval,
-    enquire_link_misses = session_defaults.enquire_link_misses,
-    reconnect_min = 1, reconnect_max = 30, bind_refused_delay = 60,
-    throttle_backoff = 1, throttle_retries = 3, wait = 5, max_queue = 0,
-}
 
 local now = core.clock
 
@@ -304,12 +294,6 @@ local function new_link(name, conf)
     return self
 end
 
-local function merged(c)
-    local out = {}
-    for k, v in pairs(defaults) do out[k] = v end
-    for k, v in pairs(c) do out[k] = v end
-    return out
-end
 
 local function same(a, b)
     if type(a) ~= "table" or type(b) ~= "table" then return a == b end
@@ -324,7 +308,7 @@ end
 function M.configure(list)
     local seen = {}
     for _, c in ipairs(list or {}) do
-        local conf = merged(c)
+        local conf = config.with_defaults("upstreams", c)
         seen[c.name] = true
         local old = links[c.name]
         if not (old and same(old.conf, conf)) then
