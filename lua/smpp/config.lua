@@ -55,15 +55,17 @@ local schema = {
                            doc = "host:port where SMSCs connect to send outbind (ESME side)" },
         system_id = { type = "string", max = 15, default = "smppgw", doc = "our system_id in bind responses" },
         script = { type = "string", doc = "behaviour script, relative to the config file" },
-        log = { type = "table", fields = {
+        log = { type = "table", doc = "log lines (standard error)", fields = {
             level = { type = "enum", values = levels, default = "info", doc = "the least important level logged" },
             format = { type = "enum", values = { "text", "json" }, default = "text",
                        doc = "text lines, or one JSON object per line" },
             repeat_window = { type = "number", min = 0, default = 10,
                               doc = "seconds an identical line is counted, not printed (0 = print all)" },
         } },
-        session = { type = "table", fields = session_fields },
-        accounts = { type = "list", of = { type = "table", fields = {
+        session = { type = "table", doc = "SMPP session options (upstream links set their window, response_timeout "
+                        .. "and enquire_link keys in upstreams[])",
+                    fields = session_fields },
+        accounts = { type = "list", doc = "the ESMEs that may bind to us", of = { type = "table", fields = {
             system_id = { type = "string", max = 15, required = true, doc = "the system_id it binds with" },
             password = { type = "string", max = 200, default = "",
                          doc = "up to 8 characters, or the hash printed by smppgw passwd" },
@@ -79,7 +81,7 @@ local schema = {
             sources = { type = "list", of = { type = "string" },
                         doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
         } } },
-        upstreams = { type = "list", of = { type = "table", fields = {
+        upstreams = { type = "list", doc = "the SMSCs we bind to (gateway)", of = { type = "table", fields = {
             name = { type = "string", required = true, doc = "the name routes use" },
             host = { type = "string", default = "127.0.0.1",
                      doc = "an IP address or a host name (resolved at every connect)" },
@@ -127,7 +129,7 @@ local schema = {
                 host = { type = "string", derived = "the link's host", doc = "name expected in the server's certificate" },
             } },
         } } },
-        limits = { type = "table", fields = {
+        limits = { type = "table", doc = "SMPP connections", fields = {
             max_connections = { type = "integer", min = 0,
                                 derived = "the open-files limit less room for the listeners, upstream binds, "
                                    .. "the HTTP API and 128 more",
@@ -136,7 +138,7 @@ local schema = {
                                 doc = "connections from one address (0 = no limit): room for many binds behind "
                                     .. "one NAT, yet one address cannot take the descriptors (0 behind a load balancer)" },
         } },
-        security = { type = "table", fields = {
+        security = { type = "table", doc = "bind checks: pace, lockouts, password hashing", fields = {
             max_failures = { type = "integer", min = 1, default = 5,
                              doc = "failed binds of one system_id from one address before they are locked out" },
             max_address_failures = { type = "integer", min = 1, derived = "4 x max_failures",
@@ -170,7 +172,7 @@ local schema = {
                                  doc = "seconds a verified password is remembered, 0 = never" },
             verify_cache_size = { type = "integer", min = 0, default = 1000, doc = "verified passwords remembered" },
         } },
-        scripts = { type = "table", fields = {
+        scripts = { type = "table", doc = "what a script run may use", fields = {
             budget_ms = { type = "number", min = 0, max = 60000, default = 1000,
                           doc = "longest run of script code without waiting, ms (0 = the maximum, 60000)" },
             budget_instructions = { type = "number", min = 0, default = 0, doc = "VM instructions per run (0 = none)" },
@@ -184,7 +186,7 @@ local schema = {
             allow = { type = "list", of = { type = "enum", values = { "io", "os", "debug", "files", "ffi" } },
                       doc = "capabilities beyond the sandbox (each one can break the containment)" },
         } },
-        http = { type = "table", fields = {
+        http = { type = "table", doc = "the HTTP API and dashboard", fields = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard (none: no API)" },
             token = { type = "string", max = 255, doc = "if set, requests need Authorization: Bearer TOKEN" },
             max_connections = { type = "integer", min = 1, default = 256, doc = "HTTP connections open at once" },
