@@ -14,7 +14,7 @@
  * preloaded by smppgw); the runtime module smpp.core starts from it. */
 int luaopen_smpp_codec(lua_State *L);
 
-/* Push `pdu` as a new table keyed by the specification's names (see README,
+/* Push `pdu` as a new table keyed by the specification's names (see docs/protocol.md,
  * "PDUs as Lua tables"). Strings are copied into Lua, so `pdu` and the
  * buffer it points into may go once this returns. The module must have
  * been opened in this state. */

@@ -87,6 +87,8 @@ unbind every session first; SIGHUP reloads it.
   -l, --listen HOST:PORT   listen there instead (repeatable; port 0 picks a
                            free port, printed in the log)
   --http HOST:PORT         the HTTP API and dashboard there
+  --store PATH             the store there instead of the configuration's
+                           (relative to the working directory)
   --help                   this text
 ]],
     check = [[

@@ -1,5 +1,5 @@
 -- smpp.metrics -- the statistics in the Prometheus text exposition format
--- (version 0.0.4). The metric names below are stable; README lists them.
+-- (version 0.0.4). The metric names below are stable; docs/http.md lists them.
 local concat, format = table.concat, string.format
 
 local M = {}

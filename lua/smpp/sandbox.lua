@@ -13,7 +13,7 @@
 -- reads can be changed by a script, and the script's configuration is a
 -- copy of the runtime's. scripts.allow = { "io", "os", "debug", "files", "ffi" } opts
 -- in to more, one capability at a time: each one can break the containment
--- (README, "Reliability and security").
+-- (docs/scripting.md, "The sandbox and the budgets").
 --
 -- The functions whose cost depends on their input come from core.lstring:
 -- patterns that the script budget stops, rep and concat bounded by
