@@ -416,14 +416,7 @@ function M.messages(args)
         err("%s", cerr)
         return 1
     end
-    if o.store then
-        local path = o.store
-        if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
-        local section = {}
-        for k, v in pairs(conf.store or {}) do section[k] = v end
-        section.path = path
-        conf.store = section
-    end
+    if o.store then server.store_path(conf, o.store) end
     local st, serr = server.open_store(conf, o.conf)
     if not st then
         err("%s", serr)

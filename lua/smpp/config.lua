@@ -378,15 +378,20 @@ check = function(v, spec, path, errs)
     end
 end
 
+-- verdict(errs) -> true when errs (messages "path: what is wrong") is
+-- empty, else nil and errs sorted by path: the answer of every check that
+-- gathers all the errors of a configuration.
+function M.verdict(errs)
+    if #errs == 0 then return true end
+    table.sort(errs)
+    return nil, errs
+end
+
 -- validate(conf) -> true | nil, list of messages "path: what is wrong".
 function M.validate(conf)
     local errs = {}
     check(conf, schema, "", errs)
-    if #errs > 0 then
-        table.sort(errs)
-        return nil, errs
-    end
-    return true
+    return M.verdict(errs)
 end
 
 -- check_into(value, spec, path, errs): check a value against one spec of

@@ -125,18 +125,29 @@ local function list_of(v)
     return type(v) == "table" and v or {}
 end
 
-local function check_accounts(conf, errs)
+-- names(list, section, key, errs) -> { name = index }: the items of a
+-- list by their `key`; a name given twice is an error on the second (it
+-- would replace the first)
+local function names(list, section, key, errs)
     local seen = {}
-    for i, a in ipairs(conf.accounts or {}) do
-        local path = format("accounts[%d]", i)
-        if a.system_id ~= nil then
-            if seen[a.system_id] then
-                errs[#errs + 1] = format("%s.system_id: %s is also accounts[%d]'s (a second account with a "
-                    .. "system_id replaces the first)", path, show(a.system_id), seen[a.system_id])
+    for i, item in ipairs(list or {}) do
+        local name = item[key]
+        if name ~= nil then
+            if seen[name] then
+                errs[#errs + 1] = format("%s[%d].%s: %s is also %s[%d]'s (the second would replace the first)",
+                    section, i, key, show(name), section, seen[name])
             else
-                seen[a.system_id] = i
+                seen[name] = i
             end
         end
+    end
+    return seen
+end
+
+local function check_accounts(conf, errs)
+    local seen = names(conf.accounts, "accounts", "system_id", errs)
+    for i, a in ipairs(conf.accounts or {}) do
+        local path = format("accounts[%d]", i)
         if type(a.password) == "string" then
             local h, why = security.parse_hash(a.password)
             if h == nil then errs[#errs + 1] = format("%s.password: %s", path, why) end
@@ -159,20 +170,6 @@ local function check_accounts(conf, errs)
     return seen
 end
 
-local function check_upstreams(conf, errs)
-    local seen = {}
-    for i, u in ipairs(conf.upstreams or {}) do
-        if u.name ~= nil then
-            if seen[u.name] then
-                errs[#errs + 1] = format("upstreams[%d].name: %s is also upstreams[%d]'s (the second would "
-                    .. "replace the first)", i, show(u.name), seen[u.name])
-            else
-                seen[u.name] = i
-            end
-        end
-    end
-    return seen
-end
 
 -- One route at `path` (its fields per smpp.router.route_fields, `to` a
 -- name or a list of names of upstreams in `upstreams`).
@@ -248,13 +245,9 @@ end
 function M.check(conf, conf_path)
     local errs = {}
     local accounts = check_accounts(conf, errs)
-    local upstreams = check_upstreams(conf, errs)
+    local upstreams = names(conf.upstreams, "upstreams", "name", errs)
     check_gateway(conf, conf_path, accounts, upstreams, errs)
-    if #errs > 0 then
-        table.sort(errs)
-        return nil, errs
-    end
-    return true
+    return config.verdict(errs)
 end
 
 -- -- The summary of `smppgw check` -----------------------------------------------------

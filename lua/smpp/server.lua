@@ -147,6 +147,17 @@ end
 -- address("host:port") -> host, port | nil, why (smpp.address.parse)
 M.address = address.parse
 
+-- store_path(conf, path): conf's store section made to use the file at
+-- path (--store PATH of run, check and messages), which is relative to
+-- the working directory, not to the configuration; its other keys stay.
+function M.store_path(conf, path)
+    if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+    local section = {}
+    for k, v in pairs(conf.store or {}) do section[k] = v end
+    section.path = path
+    conf.store = section
+end
+
 -- prepare(conf_path, overrides) -> conf, handlers, listen | nil, message
 function M.prepare(conf_path, overrides)
     local conf, err = config.load(conf_path)
@@ -166,14 +177,7 @@ function M.prepare(conf_path, overrides)
         conf.http = conf.http or {}
         conf.http.listen = overrides.http
     end
-    if overrides and overrides.store then       -- --store PATH: relative to the working directory
-        local path = overrides.store
-        if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
-        local section = {}
-        for k, v in pairs(conf.store or {}) do section[k] = v end
-        section.path = path
-        conf.store = section
-    end
+    if overrides and overrides.store then M.store_path(conf, overrides.store) end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or config.default("listen")) do
         local host, port = address.parse(a)
         if not host then return nil, "listen address " .. a .. " is not host:port (" .. port .. ")" end
