@@ -74,7 +74,9 @@ function Gw:hook(session, pdu, account)
     if not self.before_route then return nil end
     local m = { account = account, session = session, pdu = pdu, command = pdu.command,
                 text = self.routing:text(pdu, server.alphabet(account)) }
+    local sm = pdu.short_message
     local v = self.before_route(m)
+    if pdu.short_message ~= sm then pdu.sm_length = nil end      -- the encoder counts the new text
     if type(v) == "table" then
         if v.status ~= nil then return nil, status_of(v.status, "before_route") end
         if v.route ~= nil then

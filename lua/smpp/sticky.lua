@@ -40,8 +40,8 @@ function M.key(account, pdu)
         local data = pdu.short_message
         if (pdu.esm_class or 0) % 128 < 64 or not data or data == "" then return nil end
         if byte(data, 1) == 0 then return nil end
-        local _, ie = split.parse_udh(data)
-        if not ie then return nil end
+        local rest, ie = split.parse_udh(data)
+        if not rest or not ie then return nil end
         ref, total = (ie.kind == 8 and "u" or "U") .. ie.ref, ie.total
     end
     if (tonumber(total) or 0) < 2 then return nil end
