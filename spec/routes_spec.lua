@@ -215,3 +215,108 @@ describe("#integration after_answer with upstream ids", function()
         c:close()
     end)
 end)
+
+describe("#integration per-route, per-account and per-upstream metrics", function()
+    local prometheus = require "helpers.prometheus"
+    setup(function() start_all() end)
+    teardown(stop_all)
+
+    -- The value of the sample of `name` whose labels include `want`.
+    local function value(fam, name, want)
+        local f = assert(fam[name], "no family " .. name)
+        for _, s in ipairs(f.samples) do
+            local ok = s.name == name or s.name == name .. "_count"
+            for k, v in pairs(want) do if s.labels[k] ~= v then ok = false end end
+            if ok then return s.value end
+        end
+        return 0
+    end
+
+    it("counts each side, route, account and upstream apart, and parses strictly", function()
+        local c = esme()
+        for _ = 1, 3 do assert.equal(ROK, (submit(c, "447700900123", { short_message = "hi" }))) end
+        assert.equal(ROK, (submit(c, "33612345678", { short_message = "hi" })))
+        assert.equal(RINVDSTADR, (submit(c, "5550000", { short_message = "hi" })))
+        local fam
+        assert(wait_until(function()         -- the forwarder sends in the background
+            local code, body = GW:http("GET", "/metrics")
+            assert.equal(200, code)
+            fam = prometheus.parse(body)
+            return value(fam, "smppgw_upstream_response_time_seconds", { upstream = "A" }) >= 3
+        end, 5))
+        -- the ESME side and the upstream side apart
+        assert.equal(5, value(fam, "smppgw_pdus_total", { side = "server", direction = "rx", command = "submit_sm" }))
+        assert.equal(4, value(fam, "smppgw_pdus_total", { side = "client", direction = "tx", command = "submit_sm" }))
+        assert.equal(0, value(fam, "smppgw_pdus_total", { side = "client", direction = "rx", command = "submit_sm" }))
+        -- per route and account: what the gateway answered
+        assert.equal(3, value(fam, "smppgw_route_submitted_total", { route = "uk" }))
+        assert.equal(1, value(fam, "smppgw_route_answers_total", { route = "fr", status = "ESME_ROK" }))
+        assert.equal(1, value(fam, "smppgw_route_answers_total", { route = "-", status = "ESME_RINVDSTADR" }))
+        assert.equal(5, value(fam, "smppgw_account_submitted_total", { account = "esme1" }))
+        assert.equal(4, value(fam, "smppgw_account_answers_total", { account = "esme1", status = "ESME_ROK" }))
+        -- per account and upstream: the engine's counters of their sessions
+        assert.equal(5, value(fam, "smppgw_account_pdus_total", { account = "esme1", direction = "rx", command = "submit_sm" }))
+        assert.equal(4, value(fam, "smppgw_account_responses_total", { account = "esme1", direction = "tx", status = "ESME_ROK" }))
+        assert.equal(3, value(fam, "smppgw_upstream_pdus_total", { upstream = "A", direction = "tx", command = "submit_sm" }))
+        assert.equal(1, value(fam, "smppgw_upstream_pdus_total", { upstream = "B", direction = "tx", command = "submit_sm" }))
+        assert.equal(3, value(fam, "smppgw_upstream_responses_total", { upstream = "A", direction = "rx", status = "ESME_ROK" }))
+        assert.equal("histogram", fam.smppgw_upstream_response_time_seconds.type)
+        assert.equal(1, value(fam, "smppgw_upstream_response_time_seconds", { upstream = "B" }))
+        -- /stats holds the same
+        local st = GW:stats()
+        assert.equal(3, st.gateway.routes.uk.submitted)
+        local groups = {}
+        for _, g in ipairs(st.totals.groups) do groups[g.side .. ":" .. g.name] = g end
+        assert.equal(3, groups["client:A"].commands.submit_sm.tx)
+        assert.equal(5, groups["server:esme1"].commands.submit_sm.rx)
+        assert.equal(5, st.totals.sides.server.commands.submit_sm.rx)
+        c:close()
+    end)
+
+    it("writes no PDU trace above log level debug", function()
+        assert.is_nil(GW:log_text():find("pdu in ", 1, true))
+        assert.is_nil(GW:log_text():find("pdu out ", 1, true))
+    end)
+end)
+
+describe("#integration the PDU trace at log level debug", function()
+    local function traced(format)
+        local s = server.start { conf = server.smsc_conf { log = { level = "debug", format = format } } }
+        local c = wire.connect(s.port)
+        assert.equal(ROK, c:bind("transceiver", "smppclient1", "password").status)
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { source_addr = "SRC1", destination_addr = "447700900777", short_message = "trace me" }))
+        local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+        assert.equal(ROK, r.status)
+        return s, seq, wire.first_cstr(r.body), c
+    end
+
+    it("logs one line per PDU in and out with its key fields", function()
+        local s, seq, mid, c = traced("text")
+        local want_in = string.format('pdu in submit_sm seq=%d status=ESME_ROK source_addr="SRC1" '
+            .. 'destination_addr="447700900777" esm_class=0 data_coding=0 registered_delivery=0 sm_length=8', seq)
+        local want_out = string.format('pdu out submit_sm_resp seq=%d status=ESME_ROK message_id="%s"', seq, mid)
+        assert(s:wait_log(want_in:gsub("%p", "%%%0"), 5), s:log_text())
+        assert(s:wait_log(want_out:gsub("%p", "%%%0"), 5), s:log_text())
+        assert.matches('%[s%d+%] pdu in bind_transceiver seq=%d+ status=ESME_ROK system_id="smppclient1"', s:log_text())
+        c:close()
+        s:stop("TERM", 5)
+    end)
+
+    it("writes the fields as a pdu object in JSON log lines", function()
+        local s, seq, mid, c = traced("json")
+        local line
+        assert(wait_until(function()
+            for l in s:log_text():gmatch("[^\n]+") do
+                local ok, t = pcall(cjson.decode, l)
+                if ok and type(t) == "table" and t.pdu and t.pdu.command == "submit_sm_resp"
+                    and t.pdu.sequence_number == seq then line = t return true end
+            end
+        end, 5), s:log_text())
+        assert.same({ "out", "ESME_ROK", mid, "debug" }, { line.pdu.direction, line.pdu.status, line.pdu.message_id, line.level })
+        assert.equal("0x80000004", line.pdu.command_id)
+        assert.is_number(line.session)
+        c:close()
+        s:stop("TERM", 5)
+    end)
+end)
