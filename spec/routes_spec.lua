@@ -9,7 +9,7 @@ local wait_until = require("helpers.wait").wait_until
 local cjson = require "cjson"
 
 local id, RESP = wire.id, wire.RESP
-local ROK, RINVDSTADR, RX_P_APPN, RX_R_APPN = 0, 0x0B, 0x65, 0x66
+local ROK, RINVDSTADR, RX_P_APPN, RX_R_APPN, RSYSERR = 0, 0x0B, 0x65, 0x66, 0x08
 
 -- A reference SMSC; `reject` its rules for refusing (none: takes all).
 local function smsc_conf(reject)
@@ -23,6 +23,9 @@ function gw.before_route(m)
     if m.text == "refuse me" then return "ESME_RX_R_APPN" end
     if m.text == "to fr" then return { route = "fr" } end
     if m.text == "rewrite" then m.pdu.short_message = "echo rewritten" end
+    if m.text == "boom" then error("hook failed") end
+    if m.text == "bad verdict" then return "NOT_A_STATUS" end
+    if m.text == "bad route" then return { route = "nowhere" } end
 end
 function gw.after_answer(a)
     if a.kind == "refused" and a.upstream == "A" and a.status == 0x0B then return { upstream = "B" } end
@@ -135,6 +138,18 @@ describe("#integration route keys and hooks", function()
         local p = assert(c:expect(function(p) return p.id == id.deliver_sm end, 5))
         c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
         assert.equal("echo rewritten", wire.parse_sm(p.body).short_message)
+        c:close()
+    end)
+
+    it("a hook's error or a wrong verdict fails that message only, named in the log", function()
+        local c = esme()
+        assert.equal(RSYSERR, (submit(c, "447700900123", { short_message = "boom" })))
+        assert.equal(RSYSERR, (submit(c, "447700900123", { short_message = "bad verdict" })))
+        assert.equal(RSYSERR, (submit(c, "447700900123", { short_message = "bad route" })))
+        assert(GW:wait_log("hook failed", 5), GW:log_text())
+        assert(GW:wait_log('before_route returned NOT_A_STATUS', 5), GW:log_text())
+        assert(GW:wait_log("before_route picked route nowhere: no such route", 5), GW:log_text())
+        assert.equal(ROK, (submit(c, "447700900123", { short_message = "fine" })))   -- and the gateway goes on
         c:close()
     end)
 

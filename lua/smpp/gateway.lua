@@ -231,7 +231,8 @@ end
 -- status, reason: store the message in the queue of the upstream the
 -- route's strategy picks (link first: M.pick); the runtime answers after
 -- the commit and forwards it. via: the ESME's session id, or how the
--- message came ("POST /send"). M.last_upstream: the upstream taken.
+-- message came ("POST /send"). On success the 4th value is the upstream
+-- whose queue took it.
 function M.queue(account, pdu, route, via, notify, link)
     if not route_allows(route) then
         counts.throttled = counts.throttled + 1
@@ -241,14 +242,13 @@ function M.queue(account, pdu, route, via, notify, link)
     local expires, bad = expiry(pdu, now)
     if not expires then return nil, bad, "validity_period does not parse" end
     local to = M.pick(route, link)
-    M.last_upstream = to
     local id, err, detail = core.gw_queue(pdu, account, to, route.name, expires, via, notify)
     if not id then
         counts.not_queued = counts.not_queued + 1
         return nil, err == "full" and S.ESME_RMSGQFUL or S.ESME_RSYSERR, detail or err
     end
     counts.queued = counts.queued + 1
-    return id
+    return id, nil, nil, to
 end
 
 -- -- "upstream" ids: the ESME waits for the upstream ---------------------------------------
@@ -304,14 +304,14 @@ function M.forward(route, pdu, link)
     return nil, last_status, last_reason
 end
 
--- pass_through(account, pdu, route, via [, notify]) -> the upstream's id
--- | nil, status, reason: message_id = "upstream". The message is stored
+-- pass_through(account, pdu, route, via [, notify [, prefer]]) -> id,
+-- the upstream's response, nil, the upstream | nil, status, reason:
+-- message_id = "upstream" (prefer: the upstream to try first). The message is stored
 -- under that id after the upstream accepted it (its receipts are matched
 -- through the store like any other).
 function M.pass_through(account, pdu, route, via, notify, prefer)
     local resp, link, reason = M.forward(route, pdu, prefer)
     if not resp then return nil, link, reason end
-    M.last_upstream = link
     local hook = M.hooks and M.hooks.after_answer
     if hook then
         local v = hook { account = account, route = route.name, upstream = link, status = resp.command_status,
@@ -336,17 +336,16 @@ function M.pass_through(account, pdu, route, via, notify, prefer)
         return nil, S.ESME_RSYSERR, "accepted upstream but not stored: " .. tostring(detail or err)
     end
     counts.forwarded_upstream = counts.forwarded_upstream + 1
-    return id, resp
+    return id, resp, nil, link
 end
 
--- submit(account, pdu, route, via [, notify [, link]]) -> message id |
--- nil, status, reason, whichever the id policy.
+-- submit(account, pdu, route, via [, notify [, link]]) -> message id, _,
+-- _, the upstream taken | nil, status, reason, whichever the id policy.
 -- link: the upstream to prefer (the one the earlier parts of its long
 -- message took).
 function M.submit(account, pdu, route, via, notify, link)
     if opt.message_id == "upstream" then
-        local id, st, reason = M.pass_through(account, pdu, route, via, notify, link)
-        return id, st, reason
+        return M.pass_through(account, pdu, route, via, notify, link)
     end
     return M.queue(account, pdu, route, via, notify, link)
 end

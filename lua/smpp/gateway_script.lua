@@ -102,8 +102,8 @@ end
 -- One message (a submit_sm, data_sm, or a submit_multi to one route's
 -- destinations) queued or forwarded -> id | nil, status, reason.
 function Gw:send(session, pdu, route, key, link)
-    local id, status, reason = gateway.submit(session.system_id, pdu, route, session.id, nil, link)
-    if id and key then self.sticky:put(key, route.name, gateway.last_upstream) end
+    local id, status, reason, to = gateway.submit(session.system_id, pdu, route, session.id, nil, link)
+    if id and key then self.sticky:put(key, route.name, to) end
     return id, status, reason
 end
 
@@ -238,16 +238,27 @@ function Gw:http_send(d)
         local key, link
         if not route then route, key, link = self:route(session, pdu, "@http") end
         if not route then return 404, { error = "no route for " .. d.to, message_ids = ids } end
-        local id, status, reason = gateway.submit("@http", pdu, route, "POST /send", d.callback_url, link)
+        local id, status, reason, to = gateway.submit("@http", pdu, route, "POST /send", d.callback_url, link)
         gateway.note(route.name, "@http", id and 0 or status)
         if not id then
             local code = status == S.ESME_RMSGQFUL and 503 or 502
             return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }
         end
-        if key then self.sticky:put(key, route.name, gateway.last_upstream) end
+        if key then self.sticky:put(key, route.name, to) end
         ids[#ids + 1] = id
     end
     return 200, { message_ids = ids }
+end
+
+-- The long messages held together: one table for the process, so that a
+-- reload keeps it (with the new bounds).
+function M.held_parts(limit, ttl)
+    if not M.held then
+        M.held = sticky.new { limit = limit, ttl = ttl, clock = smpp.clock }
+    else
+        M.held:set_bounds(limit, ttl)
+    end
+    return M.held
 end
 
 -- new(conf [, conf_path]) -> the gateway: routing (its router), hooks
@@ -266,13 +277,12 @@ function M.new(conf, conf_path)
     gateway.set_routes(routing.routes)      -- failover looks up a message's route by name
     local self = setmetatable({ g = g, routing = routing,
         no_route = S[g.no_route_status or "ESME_RINVDSTADR"] or S.ESME_RINVDSTADR,
-        sticky = sticky.new { limit = g.sticky_max or 10000, ttl = g.sticky_ttl or 300, clock = smpp.clock } }, Gw)
+        sticky = M.held_parts(g.sticky_max or 10000, g.sticky_ttl or 300) }, Gw)
     if smpp.gauge then
         local held = self.sticky
         pcall(smpp.gauge, "sticky_parts", function() return held:count() end, held.limit)
     end
-    -- the hooks: gateway.lua asks for after_answer through this table
-    gateway.hooks = setmetatable({}, { __index = function(_, k) if k == "after_answer" then return self.after_answer end end })
+    gateway.hooks = self                    -- the forwarder's events ask it for after_answer
     local function submit(session, pdu) return self:submit(session, pdu) end
     local function from_upstream(session, pdu) return self:from_upstream(session, pdu) end
     self.handlers = {

@@ -80,7 +80,7 @@ function Sticky:put(key, route, upstream)
     if not key or self.entries[key] then return end
     local now = self.clock()
     self:expire(now)
-    if self.order:full() then
+    while self.order:full() do
         local old = self.order:pop()
         if self.entries[old.key] == old then
             self.entries[old.key] = nil
@@ -91,6 +91,13 @@ function Sticky:put(key, route, upstream)
     self.order:push(e)
     self.entries[key] = e
     self.n = self.n + 1
+end
+
+-- s:set_bounds(limit, ttl): new bounds (a reload); entries past a smaller
+-- limit go, oldest first, as new ones come.
+function Sticky:set_bounds(limit, ttl)
+    self.limit, self.ttl = limit, ttl
+    self.order:set_limit(limit)
 end
 
 -- s:count() -> messages held.
