@@ -258,6 +258,7 @@ describe("#integration per-route, per-account and per-upstream metrics", functio
             assert.equal(200, code)
             fam = prometheus.parse(body)
             return value(fam, "smppgw_upstream_response_time_seconds", { upstream = "A" }) >= 3
+                and value(fam, "smppgw_upstream_response_time_seconds", { upstream = "B" }) >= 1
         end, 5))
         -- the ESME side and the upstream side apart
         assert.equal(5, value(fam, "smppgw_pdus_total", { side = "server", direction = "rx", command = "submit_sm" }))

@@ -151,7 +151,10 @@ function Gw:multi(session, pdu)
         end
     end
     if not first then
-        if first_status == nil then gateway.count("no_route") end
+        if first_status == nil then
+            gateway.count("no_route")
+            gateway.note(nil, account, self.no_route)
+        end
         return first_status or self.no_route
     end
     return S.ESME_ROK, { message_id = first, no_unsuccess = #unsuccess, unsuccess_sme = unsuccess }
