@@ -55,8 +55,12 @@ return {
         retry_min = 1, retry_max = 60, -- backoff after a timeout or a lost connection (doubling)
         match = "first",               -- first matching route, or "longest" prefix
         no_route_status = "ESME_RINVDSTADR",
-        -- Routes: prefix / source / system_id / service_type / pattern select
-        -- messages; `to` names upstreams tried by `strategy` (failover,
+        time_zone = "UTC",             -- routes' days/hours: UTC, or a fixed offset such as "+02:00"
+        sticky_ttl = 300,              -- seconds the parts of one long message stick to one upstream
+        sticky_max = 10000,            -- long messages held together at once (gauge sticky_parts)
+        -- Routes: prefix / source / system_id / service_type / pattern
+        -- (destination), contains / text_pattern (the decoded text), days /
+        -- hours (a time window) select messages; `to` names upstreams tried by `strategy` (failover,
         -- round_robin, weighted with `weights`, least_outstanding);
         -- `failover_on` lists statuses that move on to the next upstream;
         -- `rate`/`burst` limit the route (excess: `status`, default ESME_RTHROTTLED).

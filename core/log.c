@@ -43,8 +43,16 @@ static void json_escape(FILE *f, const char *s)
 }
 
 /* One line; `repeated` > 0 marks the count of a repeated line that was
- * held back for `secs` seconds. */
+ * held back for `secs` seconds; `extra` (JSON mode): a member written as is. */
+static void emit_with(int level, uint64_t session, const char *msg, unsigned long repeated, double secs,
+                      const char *extra);
 static void emit(int level, uint64_t session, const char *msg, unsigned long repeated, double secs)
+{
+    emit_with(level, session, msg, repeated, secs, NULL);
+}
+
+static void emit_with(int level, uint64_t session, const char *msg, unsigned long repeated, double secs,
+                      const char *extra)
 {
     char ts[32];
     struct timeval tv;
@@ -59,7 +67,9 @@ static void emit(int level, uint64_t session, const char *msg, unsigned long rep
         if (repeated) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", repeated, secs);
         fputs(",\"msg\":\"", stderr);
         json_escape(stderr, msg);
-        fputs("\"}\n", stderr);
+        fputc('"', stderr);
+        if (extra) fprintf(stderr, ",%s", extra);
+        fputs("}\n", stderr);
         return;
     }
     fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
@@ -163,4 +173,12 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
     va_end(ap);
     if (repeat_check((int)level, session, msg)) return;
     emit((int)level, session, msg, 0, 0);
+}
+
+void log_pdu(uint64_t session, const char *text, const char *json)
+{
+    char member[LOG_MSG_MAX + 8];
+    if (LOG_DEBUG > cur_level) return;
+    if (json) snprintf(member, sizeof member, "\"pdu\":%s", json);
+    emit_with(LOG_DEBUG, session, text, 0, 0, json ? member : NULL);
 }

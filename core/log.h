@@ -35,6 +35,11 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
 #endif
     ;
 
+/* A PDU trace line at LOG_DEBUG (never held back as a repeat: each PDU is
+ * one line). `json` (may be NULL): a JSON object written as the line's
+ * "pdu" member in JSON mode. */
+void log_pdu(uint64_t session, const char *text, const char *json);
+
 #define log_enabled(level) ((level) <= log_get_level())
 
 #endif /* SMPPGW_LOG_H */

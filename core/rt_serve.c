@@ -24,6 +24,7 @@
 #include "rt_outbox.h"
 #include "rt_store.h"
 #include "rt_task.h"
+#include "rt_trace.h"
 #include "rt_timer.h"
 #include "rt_watchdog.h"
 
@@ -255,6 +256,7 @@ static int l_serve(lua_State *L)
         static net_owner_t kept;           /* the transport keeps the pointer */
         kept = owner;
         if (!(rt.net = net_new(rt.loop, &kept, NULL))) return luaL_error(L, "out of memory");
+        rt_trace_apply();
     }
     lua_getfield(L, 1, "limits");
     if (lua_istable(L, -1))
@@ -372,6 +374,7 @@ static int l_log_config(lua_State *L)
     log_set_level((log_level_t)level);
     log_set_json(strcmp(luaL_optstring(L, 2, "text"), "json") == 0);
     if (lua_isnumber(L, 3)) log_set_repeat_window((unsigned)(lua_tonumber(L, 3) * 1000));
+    rt_trace_apply();
     return 0;
 }
 

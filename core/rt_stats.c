@@ -128,6 +128,68 @@ static void push_status(lua_State *L, uint32_t status, uint64_t rx, uint64_t tx)
     lua_setfield(L, -2, name);
 }
 
+/* The groups (accounts, upstreams) at the top of the stack as a list of
+ * { name, side, counters..., statuses = {name = {rx, tx}},
+ * response_time_buckets = {...} }. */
+static void push_groups(lua_State *L, sess_ctx_t *ctx)
+{
+    const sess_group_t *g;
+    size_t i, k;
+    lua_newtable(L);
+    for (i = 0; ctx && (g = sess_ctx_group_at(ctx, i)) != NULL; i++) {
+        lua_newtable(L);
+        rt_set_str(L, "name", g->name);
+        rt_set_str(L, "side", g->side == SESS_SMSC ? "server" : "client");
+        push_counters(L, &g->st);
+        lua_newtable(L);
+        for (k = 0; k < g->nstatus; k++) push_status(L, g->status[k].status, g->status[k].rx, g->status[k].tx);
+        if (g->other_rx || g->other_tx) {
+            lua_createtable(L, 0, 2);
+            SET_NUM("rx", g->other_rx);
+            SET_NUM("tx", g->other_tx);
+            lua_setfield(L, -2, "other");
+        }
+        lua_setfield(L, -2, "statuses");
+        lua_newtable(L);
+        for (k = 0; k < SESS_RTT_BUCKETS; k++) {
+            lua_pushnumber(L, (double)g->rtt_buckets[k]);
+            lua_rawseti(L, -2, (int)k + 1);
+        }
+        lua_setfield(L, -2, "response_time_buckets");
+        SET_NUM("response_time_sum_ms", g->st.rtt_ms_sum);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+}
+
+/* core.session_group(session, name): count the session's traffic under
+ * `name` as well (an upstream's binds; an ESME's session is in its
+ * account's group from its bind on). -> true | nil, "full" past the
+ * bound of groups, nil, "closed" for a session gone. */
+static int l_session_group(lua_State *L)
+{
+    sess_t *s;
+    sess_group_t *g;
+    uint64_t id;
+    const char *name = luaL_checkstring(L, 2);
+    if (lua_istable(L, 1)) lua_getfield(L, 1, "id");
+    else lua_pushvalue(L, 1);
+    id = (uint64_t)luaL_checknumber(L, -1);
+    if (!rt.net || !(s = net_find(rt.net, id))) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    g = sess_ctx_group((sess_ctx_t *)net_ctx(rt.net), sess_side(s), name);
+    if (!g) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "full");
+        return 2;
+    }
+    sess_set_group(s, g);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.stats() -> totals over the process. */
 static int l_stats(lua_State *L)
 {
@@ -182,6 +244,16 @@ static int l_stats(lua_State *L)
         lua_setfield(L, -2, sides[side]);
     }
     lua_setfield(L, -2, "open");
+    lua_newtable(L);                        /* the counters by side: ESMEs bound to us, our binds */
+    for (side = 0; side < 2; side++) {
+        lua_newtable(L);
+        push_counters(L, &tot->side[side]);
+        lua_setfield(L, -2, sides[side]);
+    }
+    lua_setfield(L, -2, "sides");
+    push_groups(L, rt.net ? (sess_ctx_t *)net_ctx(rt.net) : NULL);
+    lua_setfield(L, -2, "groups");
+    SET_NUM("groups_refused", rt.net ? (double)sess_ctx_groups_refused(net_ctx(rt.net)) : 0);
     push_counters(L, &tot->sum);
     lua_newtable(L);                        /* responses by status: name, or code in hex */
     for (v = 0; v < PDU_STATUS_SPAN; v++)
@@ -217,6 +289,7 @@ void rt_stats_log_totals(void)
 const luaL_Reg rt_stats_lib[] = {
     {"stats", l_stats},
     {"session_stats", l_session_stats},
+    {"session_group", l_session_group},
     {"sessions_page", l_sessions_page},
     {NULL, NULL}
 };

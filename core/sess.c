@@ -29,7 +29,13 @@ sess_ctx_t *sess_ctx_new(void)
     return ctx;
 }
 
-void sess_ctx_free(sess_ctx_t *ctx) { free(ctx); }
+void sess_ctx_free(sess_ctx_t *ctx)
+{
+    size_t i;
+    if (!ctx) return;
+    for (i = 0; i < ctx->ngroups; i++) free(ctx->groups[i]);
+    free(ctx);
+}
 
 const sess_totals_t *sess_ctx_totals(const sess_ctx_t *ctx) { return &ctx->totals; }
 
@@ -49,10 +55,13 @@ static uint32_t be32(const uint8_t *p)
 
 static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
 
-/* A response with `status` received (rx) or sent: bounded counting by code. */
-static void count_status(sess_totals_t *t, uint32_t status, int rx)
+/* A response with `status` received (rx) or sent: bounded counting by code,
+ * in the totals and in s's group. */
+static void count_status(sess_t *s, uint32_t status, int rx)
 {
+    sess_totals_t *t = &s->ctx->totals;
     uint32_t i;
+    if (s->group) sess__group_status(s->group, status, rx);
     if (status < PDU_STATUS_SPAN) {
         (rx ? t->status_rx : t->status_tx)[status]++;
         return;
@@ -123,7 +132,7 @@ static void chore_respond(sess_t *s, uint32_t resp_id, uint32_t seq, uint32_t st
     tx->command_status = status;
     if (resp_id == SMPP_GENERIC_NACK) COUNT(s, nacks_tx);
     if (status) COUNT(s, sent_error);
-    count_status(&s->ctx->totals, status, 0);
+    count_status(s, status, 0);
     sess__out_pdu(s, tx);
 }
 
@@ -301,11 +310,12 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
         chore_respond(s, req->resp_id, seq, SMPP_ESME_RSYSERR);
         status = SMPP_ESME_RSYSERR;
     } else {
-        count_status(&s->ctx->totals, status, 0);
+        count_status(s, status, 0);
         if (status) COUNT(s, sent_error);
     }
     if (is_bind(e.command_id)) {
         if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
+            if (s->side == SESS_SMSC && !s->group) s->group = sess_ctx_group(s->ctx, SESS_SMSC, s->system_id);
             sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND, .command_id = req->id, .seq = seq,
                                    .state = bound_by(e.command_id)});
             set_state(s, bound_by(e.command_id));
@@ -385,13 +395,18 @@ static void handle_response(sess_t *s, const pdu_t *p, uint32_t st, uint64_t now
     cb = (sess_done_fn)e.cb;
     s->st.rtt_ms_sum += now - e.sent_ms;
     tot->sum.rtt_ms_sum += now - e.sent_ms;
+    tot->side[s->side].rtt_ms_sum += now - e.sent_ms;
     COUNT(s, rtt_count);
     {
         int b = 0;
         while (b < SESS_RTT_BUCKETS - 1 && (double)(now - e.sent_ms) > sess_rtt_bounds_ms[b]) b++;
         tot->rtt_buckets[b]++;
+        if (s->group) {
+            s->group->rtt_buckets[b]++;
+            s->group->st.rtt_ms_sum += now - e.sent_ms;
+        }
     }
-    count_status(tot, p->command_status, 1);
+    count_status(s, p->command_status, 1);
     if (p->command_id == SMPP_GENERIC_NACK) {
         COUNT(s, nacks_rx);
         sess__emit(s, (sess_event_t){.kind = SESS_EV_NACKED, .command_id = req->id, .seq = p->sequence_number,
@@ -533,6 +548,7 @@ static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
     s->last_rx_ms = now;
     s->enquire_missed = 0;             /* anything received: the peer is alive */
     if (cmd) COUNT(s, rx_cmd[cmd_index(cmd)]);
+    if (s->ctx->trace) s->ctx->trace(s, rx, 1, st);
     if (st == SMPP_ESME_RINVCMDID) {
         COUNT(s, malformed);
         sess__emit(s, (sess_event_t){.kind = SESS_EV_UNKNOWN_COMMAND, .command_id = rx->command_id,
@@ -585,6 +601,7 @@ int sess_feed(sess_t *s, const uint8_t *data, size_t len, uint64_t now_ms)
     if (s->closing) return -1;
     s->st.rx_bytes += len;
     s->ctx->totals.sum.rx_bytes += len;
+    s->ctx->totals.side[s->side].rx_bytes += len;
     if (s->in_len == 0) {
         used = process(s, data, len, now_ms);
         data += used;

@@ -235,12 +235,34 @@ typedef struct sess_totals_s {
     uint64_t opened, closed;
     uint32_t open[2][SESS_CLOSED + 1];    /* [side][state] sessions now */
     sess_stats_t sum;                     /* sums of the per-session counters */
+    sess_stats_t side[2];                 /* ... by sess_side_t: peers bound to us, our binds */
     uint64_t status_rx[PDU_STATUS_SPAN], status_tx[PDU_STATUS_SPAN]; /* responses by command_status */
     sess_status_count_t other[SESS_OTHER_STATUSES];                 /* ... and beyond it */
     uint32_t nother;
     uint64_t other_rx, other_tx;
     uint64_t rtt_buckets[SESS_RTT_BUCKETS];       /* response times, not cumulative */
 } sess_totals_t;
+
+/* -- Groups ---------------------------------------------------------------- */
+
+/* The counters of a group of sessions: one account's (SESS_SMSC side: the
+ * engine puts a session in its system_id's group when its bind succeeds)
+ * or one upstream's (SESS_ESME side: the owner names it, sess_set_group).
+ * Groups live as long as their context: counters never go back. At most
+ * SESS_MAX_GROUPS per context; a session past that is in none (counted in
+ * sess_totals_t... groups_refused). Responses by command_status are kept
+ * for SESS_GROUP_STATUSES codes per group, the rest in other_rx/other_tx. */
+#define SESS_MAX_GROUPS     512
+#define SESS_GROUP_STATUSES 24
+typedef struct sess_group_s {
+    char                name[65];
+    sess_side_t         side;
+    sess_stats_t        st;
+    sess_status_count_t status[SESS_GROUP_STATUSES];
+    uint32_t            nstatus;
+    uint64_t            other_rx, other_tx;
+    uint64_t            rtt_buckets[SESS_RTT_BUCKETS];
+} sess_group_t;
 
 /* -- Context --------------------------------------------------------------- */
 
@@ -251,6 +273,21 @@ typedef struct sess_ctx_s sess_ctx_t;
 sess_ctx_t *sess_ctx_new(void);
 void sess_ctx_free(sess_ctx_t *ctx);
 const sess_totals_t *sess_ctx_totals(const sess_ctx_t *ctx);
+
+/* The group named `name` on `side` (created when new), or NULL past
+ * SESS_MAX_GROUPS or without memory. Owned by the context. */
+sess_group_t *sess_ctx_group(sess_ctx_t *ctx, sess_side_t side, const char *name);
+/* The i-th group (in creation order), NULL past the last. Borrowed. */
+const sess_group_t *sess_ctx_group_at(const sess_ctx_t *ctx, size_t i);
+/* Sessions that found no group (the bound was reached). */
+uint64_t sess_ctx_groups_refused(const sess_ctx_t *ctx);
+
+/* The PDU trace: `fn` is called for every PDU a session of the context
+ * decodes (rx = 1, with the status decoding gave) or encodes (rx = 0),
+ * NULL for none. One branch per PDU when unset. `p` is borrowed for the
+ * call only. */
+typedef void (*sess_trace_fn)(const sess_t *s, const pdu_t *p, int rx, uint32_t status);
+void sess_ctx_set_trace(sess_ctx_t *ctx, sess_trace_fn fn);
 
 /* -- Life ----------------------------------------------------------------- */
 
@@ -331,6 +368,8 @@ sess_state_t        sess_state(const sess_t *s);
 sess_side_t         sess_side(const sess_t *s);
 const char         *sess_state_name(sess_state_t st);
 const char         *sess_system_id(const sess_t *s);  /* "" until a bind */
+/* Put s in group g (NULL: none): its counters from now on count there too. */
+void                sess_set_group(sess_t *s, sess_group_t *g);
 int                 sess_is_closing(const sess_t *s);
 const char         *sess_close_reason(const sess_t *s);
 uint32_t            sess_window_used(const sess_t *s);

@@ -17,6 +17,10 @@ struct sess_ctx_s {
     sess_totals_t totals;
     uint64_t      next_id;
     pdu_t         rx_pdu, tx_pdu;   /* decoded input; the engine's own answers */
+    sess_trace_fn trace;            /* NULL: no PDU trace */
+    sess_group_t *groups[SESS_MAX_GROUPS];   /* owned, in creation order */
+    size_t        ngroups;
+    uint64_t      groups_refused;
 };
 
 struct sess_s {
@@ -57,10 +61,15 @@ struct sess_s {
     char            system_id[17];
     char            errmsg[160];
     sess_stats_t    st;
+    sess_group_t   *group;          /* the context's; NULL: none */
 };
 
 /* A counter of the session and of its context's totals. */
-#define COUNT(s, field) ((s)->st.field++, (s)->ctx->totals.sum.field++)
+#define COUNT(s, field) ((s)->st.field++, (s)->ctx->totals.sum.field++, (s)->ctx->totals.side[(s)->side].field++, \
+                         (s)->group ? (void)(s)->group->st.field++ : (void)0)
+
+/* A response with `status` received (rx) or sent, in s's group (sess_group.c). */
+void sess__group_status(sess_group_t *g, uint32_t status, int rx);
 
 /* Report an event to the owner (sess_text.c). */
 void sess__emit(sess_t *s, sess_event_t ev);

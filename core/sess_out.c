@@ -44,7 +44,9 @@ long sess__out_pdu(sess_t *s, pdu_t *p)
     COUNT(s, tx_pdus);
     s->st.tx_bytes += (uint64_t)n;
     s->ctx->totals.sum.tx_bytes += (uint64_t)n;
+    s->ctx->totals.side[s->side].tx_bytes += (uint64_t)n;
     COUNT(s, tx_cmd[p->cmd - pdu_cmd_at(0)]);
+    if (s->ctx->trace) s->ctx->trace(s, p, 0, p->command_status);
     if (was_empty && s->h->output) s->h->output(s, s->ud);
     return n;
 }

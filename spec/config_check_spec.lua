@@ -85,7 +85,9 @@ describe("#integration smppgw check: cross references", function()
       { prefix = "1", to = "smsc", pattern = "a%" },
       { prefix = "9" },
       { prefix = "8", to = { "other" }, strategy = "random" },
+      { contains = { "ok", "" }, text_pattern = "code (%d", hours = "18:00-25:00", days = { "monday" }, to = "other" },
     },
+    time_zone = "CET",
     mo_routes = { { account = "nobody", upstream = "smsc9" }, { account = "b", upstream = "other" } },
   },
 }]]
@@ -107,6 +109,11 @@ describe("#integration smppgw check: cross references", function()
         'gateway.routes[3].pattern: "a%" is not a valid Lua pattern',
         'gateway.routes[4].to: missing',
         'gateway.routes[5].strategy: "random" is not one of',
+        'gateway.routes[6].contains[2]: empty',
+        'gateway.routes[6].days[1]: "monday" is not one of',
+        'gateway.routes[6].hours: "18:00-25:00": no such time of day',
+        'gateway.routes[6].text_pattern: "code (%d" is not a valid Lua pattern',
+        'gateway.time_zone: "CET" is not a time zone',
         'upstreams[2].name: "smsc" is also upstreams[1]\'s',
     }
 

@@ -104,6 +104,13 @@ describe("#integration HTTP API (reference SMSC)", function()
         assert.has_error(function() prometheus.parse("x 1\n") end)
         assert.has_error(function() prometheus.parse("# HELP x y\n# TYPE x counter\nx{a=b} 1\n") end)
         assert.has_error(function() prometheus.parse("# HELP x y\n# TYPE x counter\nx 1") end)
+        -- a histogram per label set: each series is checked on its own
+        local two = "# HELP h y\n# TYPE h histogram\n"
+            .. 'h_bucket{u="a",le="1"} 1\nh_bucket{u="a",le="+Inf"} 2\nh_sum{u="a"} 1\nh_count{u="a"} 2\n'
+            .. 'h_bucket{u="b",le="1"} 0\nh_bucket{u="b",le="+Inf"} 1\nh_sum{u="b"} 1\nh_count{u="b"} 1\n'
+        assert.equal(4, #prometheus.parse(two).h.samples / 2)
+        assert.has_error(function() prometheus.parse(two:gsub('h_count{u="b"} 1', 'h_count{u="b"} 2')) end)
+        assert.has_error(function() prometheus.parse(two:gsub('h_bucket{u="b",le="%+Inf"} 1\n', '')) end)
     end)
 
     it("POST /send delivers an MO to a bound receiver (JSON and form)", function()

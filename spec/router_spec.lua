@@ -91,3 +91,152 @@ describe("smpp.gateway strategies", function()
         assert.is_true(first.A > 2700 and first.A < 3300, "A first " .. first.A .. " times")
     end)
 end)
+
+describe("smpp.router text keys and time windows", function()
+    local core = require "smpp.core"
+    -- 2026-12-07 is a Monday: 16:00 UTC
+    local MON_16 = os.time { year = 2026, month = 12, day = 7, hour = 16 } - os.time { year = 1970, month = 1, day = 1, hour = 0 }
+    local routes = {
+        { name = "kw", contains = { "stop", "Promo" }, to = "A" },
+        { name = "code", text_pattern = "^code %d+$", to = "B" },
+        { name = "night", hours = "22:00-06:00", to = "C" },
+        { name = "weekend", days = { "sat", "sun" }, to = "D" },
+        { name = "office", days = { "mon", "tue", "wed", "thu", "fri" }, hours = "09:00-17:00", to = "E" },
+        { name = "rest", to = "F" },
+    }
+
+    local function name(r, pdu, now) return r:match(pdu, nil, { now = now }).name end
+
+    it("reads the weekday and minute at an offset from UTC", function()
+        assert.same({ "mon", 16 * 60 }, { router.local_time(MON_16, 0) })
+        assert.same({ "mon", 18 * 60 }, { router.local_time(MON_16, 7200) })
+        assert.same({ "tue", 60 }, { router.local_time(MON_16, 9 * 3600) })
+        assert.same({ "sun", 23 * 60 }, { router.local_time(MON_16, -17 * 3600) })
+        assert.equal(7200, router.time_zone("+02:00"))
+        assert.equal(-5 * 3600 - 1800, router.time_zone("-05:30"))
+        assert.is_nil(router.time_zone("CET"))
+    end)
+
+    it("matches contains in any case and text_pattern on the decoded text", function()
+        local r = assert(router.new { routes = routes, find = core.lstring.find })
+        assert.equal("kw", name(r, { short_message = "please STOP" }, MON_16))
+        assert.equal("kw", name(r, { short_message = "\0P\0R\0O\0M\0O", data_coding = 8 }, MON_16))
+        assert.equal("code", name(r, { short_message = "code 123" }, MON_16))
+        -- the UDH is not text: a part of a long message is read after it
+        assert.equal("code", name(r, { esm_class = 0x40, short_message = "\5\0\3\1\2\1code 9" }, MON_16))
+        assert.equal("office", name(r, { short_message = "code 12a" }, MON_16))
+        -- binary data has no text: text keys never match it
+        assert.equal("office", name(r, { short_message = "stop", data_coding = 4 }, MON_16))
+    end)
+
+    it("matches days and hours, windows across midnight, in the router's time zone", function()
+        local r = assert(router.new { routes = routes })
+        assert.equal("office", name(r, {}, MON_16))
+        assert.equal("rest", name(r, {}, MON_16 + 3600 * 2))                 -- 18:00 Monday
+        assert.equal("night", name(r, {}, MON_16 + 3600 * 7))                -- 23:00
+        assert.equal("night", name(r, {}, MON_16 + 3600 * 13))               -- 05:00 Tuesday
+        assert.equal("office", name(r, {}, MON_16 + 3600 * 17))              -- 09:00 Tuesday
+        assert.equal("weekend", name(r, {}, MON_16 + 86400 * 5))             -- Saturday 16:00
+        local plus2 = assert(router.new { routes = routes, time_zone = "+02:00" })
+        assert.equal("rest", name(plus2, {}, MON_16))                        -- 18:00 there
+        assert.equal("night", name(plus2, {}, MON_16 + 3600 * 6))            -- 00:00 there
+    end)
+
+    it("explains which keys failed for each route looked at", function()
+        local r = assert(router.new { routes = routes, find = core.lstring.find })
+        local route, steps = r:explain({ short_message = "hello" }, nil, { now = MON_16 + 3600 * 2 })
+        assert.equal("rest", route.name)
+        local keys = {}
+        for _, s in ipairs(steps) do keys[#keys + 1] = s.matched and "matched" or s.key end
+        assert.same({ "contains", "text_pattern", "hours", "days", "hours", "matched" }, keys)
+        assert.matches("18:00 is outside 09:00%-17:00", steps[5].why)
+        assert.matches("none of stop, Promo", steps[1].why)
+    end)
+
+    it("text_pattern goes through the bounded matcher it is given", function()
+        local calls = 0
+        local r = assert(router.new { routes = routes, find = function(s, p)
+            calls = calls + 1
+            return core.lstring.find(s, p)
+        end })
+        name(r, { short_message = "nothing" }, MON_16)
+        assert.equal(1, calls)
+    end)
+
+    it("refuses a bad window and time zone, naming the key", function()
+        local _, err = router.new { routes = { { hours = "9-17", to = "A" } } }
+        assert.matches("routes%[1%]%.hours", err)
+        _, err = router.new { routes = { { hours = "10:00-10:00", to = "A" } } }
+        assert.matches("empty window", err)
+        _, err = router.new { routes = { { days = { "monday" }, to = "A" } } }
+        assert.matches("days", err)
+        _, err = router.new { routes = { { to = "A" } }, time_zone = "Europe/Paris" }
+        assert.matches("time_zone", err)
+    end)
+
+    it("never writes into the route tables it was given", function()
+        local given = {
+            { name = "f", prefix = "44", to = { "A", "B" }, failover_on = { "ESME_RTHROTTLED" }, contains = "x" },
+            { name = "rr", to = { "A", "B" }, strategy = "round_robin", rate = 1000, hours = "00:00-23:59" },
+        }
+        local function deep(t)
+            local c = {}
+            for k, v in pairs(t) do c[k] = type(v) == "table" and deep(v) or v end
+            return c
+        end
+        local before = deep(given)
+        local r = assert(router.new { routes = given })
+        local gateway = require "smpp.gateway"
+        for i = 1, 10 do
+            r:match({ destination_addr = "44" .. i, short_message = "x" })
+            r:explain({ destination_addr = "1" })
+            for _, route in ipairs(r.routes) do gateway.candidates(route) end
+        end
+        assert.same(before, given)
+        -- nor into its own copies (a reload re-validates them)
+        for i, route in ipairs(r.routes) do
+            for k in pairs(route) do
+                assert.is_true(before[i][k] ~= nil or k == "strategy", "a key of its own: " .. k)
+            end
+        end
+    end)
+end)
+
+describe("smpp.sticky", function()
+    local sticky = require "smpp.sticky"
+
+    it("keys a long message by account, source, destination and reference (UDH 8/16-bit, SAR)", function()
+        local udh8 = { esm_class = 0x40, source_addr = "1", destination_addr = "2", short_message = "\5\0\3\9\2\1hi" }
+        local udh16 = { esm_class = 0x40, source_addr = "1", destination_addr = "2", short_message = "\6\8\4\0\9\2\1hi" }
+        local sar = { source_addr = "1", destination_addr = "2", sar_msg_ref_num = 9, sar_total_segments = 2, sar_segment_seqnum = 1 }
+        assert.is_string(sticky.key("a", udh8))
+        assert.are_not.equal(sticky.key("a", udh8), sticky.key("a", udh16))
+        assert.are_not.equal(sticky.key("a", udh8), sticky.key("b", udh8))
+        assert.are_not.equal(sticky.key("a", sar), sticky.key("a", udh8))
+        assert.is_nil(sticky.key("a", { short_message = "whole" }))
+        assert.is_nil(sticky.key("a", { esm_class = 0x40, short_message = "\5\0\3\9\1\1one part" }))
+        assert.is_nil(sticky.key("a", { esm_class = 0x40, short_message = "\9\0" }))   -- UDH past the data
+    end)
+
+    it("holds the first part's choice until its TTL, bounded by its limit", function()
+        local now = 1000
+        local s = sticky.new { limit = 3, ttl = 10, clock = function() return now end }
+        s:put("k1", "r1", "A")
+        s:put("k1", "r2", "B")                       -- a held key keeps its first choice
+        assert.same({ "r1", "A" }, { s:get("k1") })
+        now = 1011
+        assert.is_nil(s:get("k1"))
+        assert.equal(0, s:count())
+        for i = 1, 5 do s:put("m" .. i, "r", "A") end
+        assert.equal(3, s:count())
+        assert.is_nil(s:get("m1"))
+        assert.is_nil(s:get("m2"))
+        assert.same({ "r", "A" }, { s:get("m5") })
+        -- a reload's smaller bound: the oldest go as new ones come
+        s:set_bounds(2, 10)
+        s:put("m6", "r", "B")
+        assert.equal(2, s:count())
+        assert.is_nil(s:get("m4"))
+        assert.same({ "r", "B" }, { s:get("m6") })
+    end)
+end)

@@ -3,7 +3,9 @@
  * clock, and checks on states, bytes and callbacks.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sess.h"
 #include "test.h"
@@ -768,6 +770,93 @@ static void contexts_are_separate(void)
     sess_ctx_free(b);
 }
 
+/* Sides and groups: the SMSC side's session is in its account's group from
+ * its bind on, the ESME side's in the group its owner names; each counts its
+ * own PDUs, statuses and response times, and the totals keep the sides apart. */
+static void sides_and_groups(void)
+{
+    sess_ctx_t *shared = ctx;
+    const sess_totals_t *t;
+    const sess_group_t *acct, *up;
+    ctx = sess_ctx_new();
+    t = sess_ctx_totals(ctx);
+    setup();
+    sess_set_group(esme.s, sess_ctx_group(ctx, SESS_ESME, "smscA"));
+    bind_trx();
+    CHECK(submit(esme.s) > 0);
+    pump();
+    CHECK(submit(esme.s) > 0);
+    pump();
+    acct = sess_ctx_group_at(ctx, 1);
+    up = sess_ctx_group_at(ctx, 0);
+    CHECK(acct != NULL && up != NULL);
+    CHECK_EQ(strcmp(acct->name, "smppclient1"), 0);
+    CHECK_EQ(acct->side, SESS_SMSC);
+    CHECK_EQ(strcmp(up->name, "smscA"), 0);
+    CHECK(sess_ctx_group_at(ctx, 2) == NULL);
+    CHECK(sess_ctx_group(ctx, SESS_ESME, "smscA") == up);     /* found, not made again */
+    CHECK_EQ(up->st.tx_cmd[1], 0);                             /* generic_nack: none */
+    CHECK_EQ(acct->st.rx_requests, 2);                         /* the bind came before its group */
+    CHECK_EQ(up->st.tx_requests, 3);                           /* bind and two submits */
+    CHECK_EQ(up->st.rtt_count, 3);
+    CHECK_EQ(up->nstatus, 1);
+    CHECK_EQ(up->status[0].rx, 3);
+    CHECK_EQ(acct->status[0].tx, 2);
+    {
+        uint64_t b = 0;
+        size_t i;
+        for (i = 0; i < SESS_RTT_BUCKETS; i++) b += up->rtt_buckets[i];
+        CHECK_EQ(b, 3);
+    }
+    CHECK_EQ(t->side[SESS_SMSC].rx_requests, 3);
+    CHECK_EQ(t->side[SESS_ESME].rx_requests, 0);
+    CHECK_EQ(t->side[SESS_ESME].tx_requests, 3);
+    CHECK_EQ(t->sum.tx_requests, 3);
+    teardown();
+    sess_ctx_free(ctx);
+    ctx = shared;
+}
+
+static void groups_bounded(void)
+{
+    sess_ctx_t *c = sess_ctx_new();
+    char name[16];
+    int i;
+    for (i = 0; i < SESS_MAX_GROUPS; i++) {
+        snprintf(name, sizeof name, "g%d", i);
+        CHECK(sess_ctx_group(c, SESS_SMSC, name) != NULL);
+    }
+    CHECK(sess_ctx_group(c, SESS_SMSC, "one more") == NULL);
+    CHECK(sess_ctx_group(c, SESS_SMSC, "g7") != NULL);         /* the known ones still found */
+    CHECK_EQ(sess_ctx_groups_refused(c), 1);
+    sess_ctx_free(c);
+}
+
+/* The trace hook: every PDU decoded and encoded, none once unset. */
+static int traced_in, traced_out;
+static void trace_fn(const sess_t *s, const pdu_t *p, int rx, uint32_t status)
+{
+    (void)s;
+    (void)status;
+    if (rx) traced_in++;
+    else traced_out++;
+    CHECK(p->cmd != NULL);
+}
+
+static void trace_hook(void)
+{
+    setup();
+    sess_ctx_set_trace(ctx, trace_fn);
+    bind_trx();                                  /* bind and bind_resp, each out and in */
+    CHECK_EQ(traced_in, 2);
+    CHECK_EQ(traced_out, 2);
+    sess_ctx_set_trace(ctx, NULL);
+    CHECK(submit(esme.s) > 0);
+    pump();
+    CHECK_EQ(traced_in + traced_out, 4);
+    teardown();
+}
+
 int main(void)
 {
     ctx = sess_ctx_new();
@@ -792,6 +881,9 @@ int main(void)
     TEST(events_are_the_log_lines);
     TEST(other_statuses_bounded);
     TEST(contexts_are_separate);
+    TEST(sides_and_groups);
+    TEST(groups_bounded);
+    TEST(trace_hook);
     sess_ctx_free(ctx);
     return test_summary();
 }

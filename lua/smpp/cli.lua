@@ -40,6 +40,10 @@ commands:
                     a stored message and its trace (where is my message?),
                     or an account's messages by state and time
                     (smppgw messages --help).
+  route CONFIG --to B [--from A] [--system-id X] [--text T] [--at TIME]
+                    the route and upstream a message would take, and why
+                    (a dry run: no socket, no store; smppgw route --help);
+                    exit 1 when no route matches.
   bench [options] HOST:PORT
                     the load generator (smppgw bench --help).
   passwd [PASSWORD] print the hashed form of a password for accounts[].password
@@ -490,6 +494,7 @@ end
 
 local function verb_usage(verb)
     if verb == "send" then return require("smpp.send").usage end
+    if verb == "route" then return require("smpp.dryrun").usage end
     return VERB_USAGE[verb]
 end
 
@@ -512,6 +517,8 @@ function M.main(args)
         return M[verb](args)
     elseif verb == "send" then
         return require("smpp.send").run(args)
+    elseif verb == "route" then
+        return require("smpp.dryrun").run(args)
     elseif verb:match("%.lua$") or verb == "-l" or verb == "--listen" or verb == "--http" then
         if wants_help(args, 1) then
             io.stdout:write(VERB_USAGE.run)

@@ -56,7 +56,7 @@ local schema = {
         system_id = { type = "string", max = 15, default = "smppgw", doc = "our system_id in bind responses" },
         script = { type = "string", doc = "behaviour script, relative to the config file" },
         log = { type = "table", doc = "log lines (standard error)", fields = {
-            level = { type = "enum", values = levels, default = "info", doc = "the least important level logged" },
+            level = { type = "enum", values = levels, default = "info", doc = "the least important level logged (debug adds one line per PDU in and out: docs/gateway.md, PDU trace)" },
             format = { type = "enum", values = { "text", "json" }, default = "text",
                        doc = "text lines, or one JSON object per line" },
             repeat_window = { type = "number", min = 0, default = 10,

@@ -181,7 +181,9 @@ local function check_route(r, path, upstreams, errs)
     local copy = {}
     for k, v in pairs(r) do copy[k] = v end
     if type(copy.to) == "string" then copy.to = { copy.to } end
+    if type(copy.contains) == "string" then copy.contains = { copy.contains } end
     config.check_into(copy, { type = "table", fields = router.route_fields }, path, errs)
+    for _, e in ipairs(router.check_keys(copy, path)) do errs[#errs + 1] = e end
     if copy.to == nil or (type(copy.to) == "table" and #copy.to == 0) then
         errs[#errs + 1] = format("%s.to: missing (the upstreams this route sends to)", path)
     end
@@ -190,9 +192,11 @@ local function check_route(r, path, upstreams, errs)
             errs[#errs + 1] = format("%s.to[%d]: no upstream named %s", path, j, show(name))
         end
     end
-    if type(r.pattern) == "string" then
-        local ok, why = M.pattern(r.pattern)
-        if not ok then errs[#errs + 1] = format("%s.pattern: %s is not a valid Lua pattern: %s", path, show(r.pattern), why) end
+    for _, k in ipairs { "pattern", "text_pattern" } do
+        if type(r[k]) == "string" then
+            local ok, why = M.pattern(r[k])
+            if not ok then errs[#errs + 1] = format("%s.%s: %s is not a valid Lua pattern: %s", path, k, show(r[k]), why) end
+        end
     end
     for j, st in ipairs(type(r.failover_on) == "table" and r.failover_on or {}) do
         local ok, why = M.status(st)
@@ -222,6 +226,10 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
     local routes, where = gateway_routes(g, conf_path, errs)
     if type(routes) == "table" then
         for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs) end
+    end
+    if g.time_zone ~= nil then
+        local ok, why = router.time_zone(g.time_zone)
+        if not ok then errs[#errs + 1] = "gateway.time_zone: " .. why end
     end
     if g.no_route_status ~= nil then
         local ok, why = M.status(g.no_route_status)
@@ -298,8 +306,10 @@ function M.summary(conf, listen, conf_path)
         if type(routes) == "table" then
             add("routes", format("%d (match %s): ", #routes, g.match or "first") .. listing(routes, function(r, i)
                 local keys = {}
-                for _, k in ipairs { "prefix", "source", "system_id", "service_type", "pattern" } do
-                    if r[k] and r[k] ~= "" then keys[#keys + 1] = k .. " " .. tostring(r[k]) end
+                for _, k in ipairs(router.keys) do
+                    local v = r[k]
+                    if type(v) == "table" then v = table.concat(v, "/") end
+                    if v and v ~= "" then keys[#keys + 1] = k .. " " .. tostring(v) end
                 end
                 return format("%s [%s] -> %s%s", tostring(r.name or ("route " .. i)),
                     #keys > 0 and table.concat(keys, ", ") or "any",

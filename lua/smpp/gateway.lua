@@ -42,10 +42,46 @@ local counts = {
     upstream_error = 0, not_sent = 0, failed = 0,
 }
 
--- stats() -> the counters above and the forwarder's (queues, per upstream).
+-- The ESME side's answers per route and per account: submitted (messages
+-- routed there) and answered by status name (ESME_ROK: taken). Bounded by
+-- the configuration: routes by name, accounts by system_id ("@http" for
+-- POST /send; "-" stands for "no route" in by_route).
+local by_route, by_account = {}, {}
+
+local function note_in(t, name, status)
+    local e = t[name]
+    if not e then
+        e = { submitted = 0, answered = {} }
+        t[name] = e
+    end
+    e.submitted = e.submitted + 1
+    local st = smpp.status_name(status) or string.format("0x%08X", status)
+    e.answered[st] = (e.answered[st] or 0) + 1
+end
+
+-- note(route name | nil, account, status): one message answered `status`
+-- (0: taken) on that route for that account.
+function M.note(route, account, status)
+    note_in(by_route, route or "-", status or 0)
+    note_in(by_account, account or "-", status or 0)
+end
+
+local function copy_notes(t)
+    local out = {}
+    for name, e in pairs(t) do
+        local a = {}
+        for k, v in pairs(e.answered) do a[k] = v end
+        out[name] = { submitted = e.submitted, answered = a }
+    end
+    return out
+end
+
+-- stats() -> the counters above and the forwarder's (queues, per upstream),
+-- with the per-route and per-account answers (routes, accounts).
 function M.stats()
     local out = {}
     for k, v in pairs(counts) do out[k] = v end
+    out.routes, out.accounts = copy_notes(by_route), copy_notes(by_account)
     local ok, c = pcall(core.gw_stats)
     if ok and c then
         out.stored, out.held_answers, out.events_failed = c.stored, c.held, c.events_failed
@@ -130,10 +166,19 @@ local function candidates(route)
 end
 M.candidates = candidates
 
--- pick(route) -> the upstream whose queue a new message goes to: the
--- first candidate whose link is usable now, else the first candidate (the
--- message waits in its queue until the link is back, or another takes it).
-function M.pick(route)
+-- Is `name` one of the route's upstreams?
+local function on_route(route, name)
+    for _, n in ipairs(route.to) do if n == name then return true end end
+    return false
+end
+
+-- pick(route [, link]) -> the upstream whose queue a new message goes to:
+-- `link` (the upstream the earlier parts of its long message took) while
+-- it is on the route and usable, else the first candidate whose link is
+-- usable now, else the first candidate (the message waits in its queue
+-- until the link is back, or another takes it).
+function M.pick(route, link)
+    if link and on_route(route, link) and usable(link) then return link end
     local order = candidates(route)
     for _, name in ipairs(order) do
         if usable(name) then return name end
@@ -182,11 +227,13 @@ local function expiry(pdu, now)
     return t
 end
 
--- queue(account, pdu, route, via [, notify]) -> message id | nil, status,
--- reason: store the message in the queue of the upstream the route's
--- strategy picks; the runtime answers after the commit and forwards it.
--- via: the ESME's session id, or how the message came ("POST /send").
-function M.queue(account, pdu, route, via, notify)
+-- queue(account, pdu, route, via [, notify [, link]]) -> message id | nil,
+-- status, reason: store the message in the queue of the upstream the
+-- route's strategy picks (link first: M.pick); the runtime answers after
+-- the commit and forwards it. via: the ESME's session id, or how the
+-- message came ("POST /send"). On success the 4th value is the upstream
+-- whose queue took it.
+function M.queue(account, pdu, route, via, notify, link)
     if not route_allows(route) then
         counts.throttled = counts.throttled + 1
         return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
@@ -194,13 +241,14 @@ function M.queue(account, pdu, route, via, notify)
     local now = smpp.time()
     local expires, bad = expiry(pdu, now)
     if not expires then return nil, bad, "validity_period does not parse" end
-    local id, err, detail = core.gw_queue(pdu, account, M.pick(route), route.name, expires, via, notify)
+    local to = M.pick(route, link)
+    local id, err, detail = core.gw_queue(pdu, account, to, route.name, expires, via, notify)
     if not id then
         counts.not_queued = counts.not_queued + 1
         return nil, err == "full" and S.ESME_RMSGQFUL or S.ESME_RSYSERR, detail or err
     end
     counts.queued = counts.queued + 1
-    return id
+    return id, nil, nil, to
 end
 
 -- -- "upstream" ids: the ESME waits for the upstream ---------------------------------------
@@ -211,12 +259,17 @@ end
 -- ESME_RTHROTTLED and ESME_RMSGQFUL once the link's own retries are
 -- spent). After a timeout or a lost connection the message may have been
 -- accepted, so it is not sent again: the ESME gets ESME_RSYSERR.
-function M.forward(route, pdu)
+function M.forward(route, pdu, link)
     if not route_allows(route) then
         counts.throttled = counts.throttled + 1
         return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
     end
     local order = candidates(route)
+    if link and on_route(route, link) and order[1] ~= link then      -- a long message's earlier parts went there
+        local o = { link }
+        for _, n in ipairs(order) do if n ~= link then o[#o + 1] = n end end
+        order = o
+    end
     local last_status, last_reason = S.ESME_RMSGQFUL, "no upstream available"
     for i, name in ipairs(order) do
         local link = upstream.get(name)
@@ -251,13 +304,26 @@ function M.forward(route, pdu)
     return nil, last_status, last_reason
 end
 
--- pass_through(account, pdu, route, via [, notify]) -> the upstream's id
--- | nil, status, reason: message_id = "upstream". The message is stored
+-- pass_through(account, pdu, route, via [, notify [, prefer]]) -> id,
+-- the upstream's response, nil, the upstream | nil, status, reason:
+-- message_id = "upstream" (prefer: the upstream to try first). The message is stored
 -- under that id after the upstream accepted it (its receipts are matched
 -- through the store like any other).
-function M.pass_through(account, pdu, route, via, notify)
-    local resp, link, reason = M.forward(route, pdu)
+function M.pass_through(account, pdu, route, via, notify, prefer)
+    local resp, link, reason = M.forward(route, pdu, prefer)
     if not resp then return nil, link, reason end
+    local hook = M.hooks and M.hooks.after_answer
+    if hook then
+        local v = hook { account = account, route = route.name, upstream = link, status = resp.command_status,
+                         message_id = resp.message_id, pdu = pdu, kind = "answer" }
+        local st = type(v) == "table" and v.status or v
+        if type(st) == "string" then st = S[st] end
+        if type(st) == "number" and st ~= resp.command_status then
+            if st ~= 0 then return nil, st, "after_answer: " .. (smpp.status_name(st) or tostring(st)) end
+        elseif v ~= nil and type(st) ~= "number" then
+            error("after_answer returned " .. tostring(v) .. ": a status (number or name), or nothing", 0)
+        end
+    end
     if resp.command_status ~= 0 then return nil, resp.command_status, "upstream refused" end
     local now = smpp.time()
     local id, err, detail = core.gw_record(pdu, { account = account, upstream = link, route = route.name,
@@ -270,17 +336,18 @@ function M.pass_through(account, pdu, route, via, notify)
         return nil, S.ESME_RSYSERR, "accepted upstream but not stored: " .. tostring(detail or err)
     end
     counts.forwarded_upstream = counts.forwarded_upstream + 1
-    return id, resp
+    return id, resp, nil, link
 end
 
--- submit(account, pdu, route, via [, notify]) -> message id | nil,
--- status, reason, whichever the id policy.
-function M.submit(account, pdu, route, via, notify)
+-- submit(account, pdu, route, via [, notify [, link]]) -> message id, _,
+-- _, the upstream taken | nil, status, reason, whichever the id policy.
+-- link: the upstream to prefer (the one the earlier parts of its long
+-- message took).
+function M.submit(account, pdu, route, via, notify, link)
     if opt.message_id == "upstream" then
-        local id, st, reason = M.pass_through(account, pdu, route, via, notify)
-        return id, st, reason
+        return M.pass_through(account, pdu, route, via, notify, link)
     end
-    return M.queue(account, pdu, route, via, notify)
+    return M.queue(account, pdu, route, via, notify, link)
 end
 
 -- -- Receipts the gateway writes ---------------------------------------------------------------
@@ -357,7 +424,34 @@ end
 
 -- The forwarder's events (core/rt_fwd.c): the answer is a decision, or
 -- nothing for the default (named per kind).
+-- The after_answer hook on a refusal (kind "refused" or "throttled"):
+-- nil for the default, else the decision it asks for.
+local function refusal_hook(ev)
+    local hook = M.hooks and M.hooks.after_answer
+    if not hook then return nil end
+    local v = hook { message_id = ev.id, route = ev.route, upstream = ev.upstream, status = ev.status,
+                     detail = ev.detail, kind = ev.kind }
+    if v == nil then return nil end
+    local why = "after_answer: " .. (ev.detail or smpp.status_name(ev.status) or tostring(ev.status))
+    if type(v) == "table" and v.upstream then
+        if not upstream.get(v.upstream) then error("after_answer moved to " .. tostring(v.upstream) .. ": no such upstream", 0) end
+        counts.failed_over = counts.failed_over + 1
+        return { action = "move", upstream = v.upstream, line = why .. "; moved to " .. v.upstream }
+    end
+    local st = type(v) == "table" and v.status or v
+    if type(st) == "string" then st = S[st] end
+    if type(st) ~= "number" then
+        error("after_answer returned " .. tostring(v) .. ": a status, {status =}, {upstream =} or nothing", 0)
+    end
+    counts.refused = counts.refused + 1
+    return finish(ev, store.state.REJECTED, st, why .. "; REJECTED")
+end
+
 on_event = function(ev)
+    if (ev.kind == "refused" or ev.kind == "throttled") and M.hooks and M.hooks.after_answer then
+        local d = refusal_hook(ev)
+        if d then return d end
+    end
     if ev.kind == "refused" then
         -- a status in the route's failover_on moves on to an upstream not
         -- tried yet; any other refusal ends the message (REJECTED)

@@ -28,6 +28,80 @@ local function num(v)
     return format("%.9g", v)
 end
 
+-- A histogram series of `name` with labels l from non-cumulative bucket
+-- counts (the engine's bounds in ms, the last one +Inf) and a sum in ms.
+local function histogram(sample, name, l, buckets, bounds_ms, sum_ms)
+    local cum = 0
+    for i, n in ipairs(buckets) do
+        local bound = bounds_ms[i]
+        cum = cum + n
+        local bl = { le = num(bound and bound / 1000 or math.huge) }
+        for k, v in pairs(l) do bl[k] = v end
+        sample(name .. "_bucket", bl, cum)
+    end
+    sample(name .. "_sum", l, (sum_ms or 0) / 1000)
+    sample(name .. "_count", l, cum)
+end
+
+-- The engine's groups: each account's sessions (side server) and each
+-- upstream's binds (side client), their PDUs, responses by status and the
+-- time their peer took to answer our requests.
+function M.render_groups(t, family, sample)
+    local groups = t.groups or {}
+    if #groups == 0 then return end
+    for _, kind in ipairs { { "server", "account", "ESME accounts" }, { "client", "upstream", "upstream links" } } do
+        local side, label, who = kind[1], kind[2], kind[3]
+        local mine = {}
+        for _, g in ipairs(groups) do if g.side == side then mine[#mine + 1] = g end end
+        table.sort(mine, function(a, b) return a.name < b.name end)
+        if #mine > 0 then
+            local pre = "smppgw_" .. label
+            family(pre .. "_pdus_total", "counter", "PDUs received (rx) and sent (tx) by command, per " .. label
+                .. " (" .. who .. ").")
+            for _, g in ipairs(mine) do
+                for _, name in ipairs(sorted_keys(g.commands)) do
+                    sample(pre .. "_pdus_total", { [label] = g.name, direction = "rx", command = name }, g.commands[name].rx)
+                    sample(pre .. "_pdus_total", { [label] = g.name, direction = "tx", command = name }, g.commands[name].tx)
+                end
+            end
+            family(pre .. "_responses_total", "counter", "Responses received (rx) and sent (tx) by command_status, per "
+                .. label .. ".")
+            for _, g in ipairs(mine) do
+                for _, st in ipairs(sorted_keys(g.statuses)) do
+                    sample(pre .. "_responses_total", { [label] = g.name, direction = "rx", status = st }, g.statuses[st].rx)
+                    sample(pre .. "_responses_total", { [label] = g.name, direction = "tx", status = st }, g.statuses[st].tx)
+                end
+            end
+            family(pre .. "_response_time_seconds", "histogram", "Time from our request to the " .. label
+                .. "'s response" .. (side == "client" and " (submit_sm to submit_sm_resp)." or " (deliver_sm to its response)."))
+            for _, g in ipairs(mine) do
+                histogram(sample, pre .. "_response_time_seconds", { [label] = g.name }, g.response_time_buckets,
+                    t.response_time_bounds_ms, g.response_time_sum_ms)
+            end
+        end
+    end
+end
+
+-- The gateway's answers to messages, per route and per account.
+function M.render_answers(g, family, sample)
+    for _, kind in ipairs { { "routes", "route" }, { "accounts", "account" } } do
+        local t, label = g[kind[1]] or {}, kind[2]
+        local names = sorted_keys(t)
+        if #names > 0 then
+            family("smppgw_" .. label .. "_submitted_total", "counter", "Messages the gateway routed, per " .. label
+                .. (label == "route" and " (\"-\": no route)." or "."))
+            for _, n in ipairs(names) do sample("smppgw_" .. label .. "_submitted_total", { [label] = n }, t[n].submitted) end
+            family("smppgw_" .. label .. "_answers_total", "counter", "The gateway's answers to those messages by "
+                .. "command_status (ESME_ROK: taken), per " .. label .. ".")
+            for _, n in ipairs(names) do
+                for _, st in ipairs(sorted_keys(t[n].answered)) do
+                    sample("smppgw_" .. label .. "_answers_total", { [label] = n, status = st }, t[n].answered[st])
+                end
+            end
+        end
+    end
+end
+
 -- render(stats) -> text. stats is smpp.http.stats(): totals, sessions,
 -- upstreams, gateway.
 function M.render(stats)
@@ -48,10 +122,14 @@ function M.render(stats)
     family("smppgw_sessions_closed_total", "counter", "Sessions closed since start.")
     sample("smppgw_sessions_closed_total", nil, t.closed)
 
-    family("smppgw_pdus_total", "counter", "PDUs received (rx) and sent (tx) by command.")
-    for _, name in ipairs(sorted_keys(t.commands)) do
-        sample("smppgw_pdus_total", { direction = "rx", command = name }, t.commands[name].rx)
-        sample("smppgw_pdus_total", { direction = "tx", command = name }, t.commands[name].tx)
+    family("smppgw_pdus_total", "counter", "PDUs received (rx) and sent (tx) by command, by side (server: "
+        .. "sessions of ESMEs bound to us; client: our binds to upstreams).")
+    for _, side in ipairs { "server", "client" } do
+        local cmds = t.sides and t.sides[side] and t.sides[side].commands or {}
+        for _, name in ipairs(sorted_keys(cmds)) do
+            sample("smppgw_pdus_total", { side = side, direction = "rx", command = name }, cmds[name].rx)
+            sample("smppgw_pdus_total", { side = side, direction = "tx", command = name }, cmds[name].tx)
+        end
     end
     family("smppgw_responses_total", "counter", "Responses received (rx) and sent (tx) by command_status.")
     for _, name in ipairs(sorted_keys(t.statuses)) do
@@ -95,6 +173,8 @@ function M.render(stats)
     end
     sample("smppgw_response_time_seconds_sum", nil, (t.avg_response_ms or 0) * cum / 1000)
     sample("smppgw_response_time_seconds_count", nil, cum)
+
+    M.render_groups(t, family, sample)
 
     family("smppgw_lua_heap_bytes", "gauge", "Bytes the Lua heap holds (scripts and the runtime's tables).")
     sample("smppgw_lua_heap_bytes", nil, t.lua_heap_bytes)
@@ -148,6 +228,9 @@ function M.render(stats)
                 end
             end
         end
+    end
+    if stats.gateway and (stats.gateway.routes or stats.gateway.accounts) then
+        M.render_answers(stats.gateway, family, sample)
     end
     if stats.store then
         local st = stats.store

@@ -58,6 +58,7 @@ M.allow = {
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
         ["smpp.fifo"] = {},
         ["smpp.gateway"] = {},
+        ["smpp.gateway_script"] = {},
         ["smpp.hex"] = {},
         ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
         ["smpp.json"] = {},

@@ -188,6 +188,11 @@ local function parse_udh(data)
     return sub(data, stop + 1), concat_ie, others
 end
 
+-- parse_udh(data) -> the user data after the UDH, the concatenation IE
+-- ({kind, ref, total, seq} or false) and the other IEs | nil, err (the
+-- router's multipart stickiness reads the reference through it).
+M.parse_udh = parse_udh
+
 local Reassembler = {}
 Reassembler.__index = Reassembler
 

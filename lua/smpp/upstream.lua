@@ -164,6 +164,7 @@ function Link:maintain(i)
             slot.state, slot.session, slot.inflight = "up", s, 0
             by_session[s.id] = self
             core.gw_attach(self.name, s)                -- the forwarder sends through it
+            core.session_group(s, self.name)            -- its traffic counted as the upstream's
             self.stats.binds = self.stats.binds + 1
             smpp.log("info", "upstream %s: bind %d up as %s (session %d)", self.name, i, s.bind_type, s.id)
             self:wake_all()
@@ -247,6 +248,7 @@ function M.on_outbind(session, pdu)
     slot.state, slot.session, slot.inflight = "up", session, 0
     by_session[session.id] = link
     core.gw_attach(link.name, session)
+    core.session_group(session, link.name)
     link.stats.binds = link.stats.binds + 1
     smpp.log("info", "upstream %s: bind up after outbind from %s (session %d)", link.name, session.remote, session.id)
     link:wake_all()

@@ -62,19 +62,37 @@ function M.parse(text)
     for name, fam in pairs(families) do
         if not fam.type or not fam.help then error(name .. ": HELP and TYPE are both required", 0) end
         if fam.type == "histogram" then
-            local last, le_last, count = -1, -math.huge, nil
+            -- one series per label set (le aside): buckets increasing in le,
+            -- cumulative, ending in +Inf, equal to that series' _count
+            local series, order = {}, {}
+            local function of(labels)
+                local keys = {}
+                for k, v in pairs(labels) do if k ~= "le" then keys[#keys + 1] = k .. "=" .. v end end
+                table.sort(keys)
+                local key = table.concat(keys, ",")
+                if not series[key] then
+                    series[key] = { last = -1, le_last = -math.huge }
+                    order[#order + 1] = key
+                end
+                return series[key]
+            end
             for _, s in ipairs(fam.samples) do
+                local h = of(s.labels)
                 if s.name == name .. "_bucket" then
                     local le = s.labels.le == "+Inf" and math.huge or tonumber(s.labels.le)
-                    if not le or le <= le_last then error(name .. ": le not increasing", 0) end
-                    if s.value < last then error(name .. ": buckets not cumulative", 0) end
-                    le_last, last = le, s.value
+                    if not le or le <= h.le_last then error(name .. ": le not increasing", 0) end
+                    if s.value < h.last then error(name .. ": buckets not cumulative", 0) end
+                    h.le_last, h.last = le, s.value
                 elseif s.name == name .. "_count" then
-                    count = s.value
+                    h.count = s.value
                 end
             end
-            if le_last ~= math.huge then error(name .. ": no +Inf bucket", 0) end
-            if count ~= last then error(name .. ": _count differs from the +Inf bucket", 0) end
+            if #order == 0 then error(name .. ": no +Inf bucket", 0) end
+            for _, key in ipairs(order) do
+                local h = series[key]
+                if h.le_last ~= math.huge then error(name .. ": no +Inf bucket" .. (key ~= "" and " {" .. key .. "}" or ""), 0) end
+                if h.count ~= h.last then error(name .. ": _count differs from the +Inf bucket", 0) end
+            end
         end
     end
     return families
