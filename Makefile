@@ -18,7 +18,7 @@ LUAJIT_LIBS   = $(shell pkg-config --libs luajit)
 
 # Debian packages the build and the tests need (see README "Dependencies").
 DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev libssl-dev lua-cjson \
-            lua-busted lua-socket libsqlite3-dev
+            lua-busted lua-socket libsqlite3-dev libhiredis-dev redis-server
 # Only `make fuzz` needs clang's libFuzzer; only `make test` a browser (the
 # dashboard spec drives headless Chromium).
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -41,7 +41,7 @@ BRIDGE_SRC := core/lbridge.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
               core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c \
-              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c
+              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)

@@ -26,6 +26,7 @@
 #include "rt_task.h"
 #include "rt_timer.h"
 #include "rt_watchdog.h"
+#include "rt_workers.h"
 
 static struct {
     uv_signal_t sigint, sigterm, sighup;
@@ -219,6 +220,7 @@ static void set_session_class(lua_State *L)
 
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
  *             session = {...}, limits = {...}, start = fn, reload = fn,
+ *             reuseport = true (a worker: listen with SO_REUSEPORT),
  *             session_class = metatable, store = an open smpp.store }
  * -> true | nil, error. Runs the loop until a signal or core.shutdown()
  * ends every session. */
@@ -256,6 +258,9 @@ static int l_serve(lua_State *L)
         kept = owner;
         if (!(rt.net = net_new(rt.loop, &kept, NULL))) return luaL_error(L, "out of memory");
     }
+    lua_getfield(L, 1, "reuseport");      /* workers share the listening ports */
+    net_set_reuseport(rt.net, lua_toboolean(L, -1));
+    lua_pop(L, 1);
     lua_getfield(L, 1, "limits");
     if (lua_istable(L, -1))
         net_set_limits(rt.net, (size_t)rt_opt_num(L, -1, "max_connections", 0),
@@ -414,6 +419,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
+    luaL_register(L, NULL, rt_workers_lib);
     lcrypto_register(L);
     lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

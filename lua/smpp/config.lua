@@ -40,6 +40,9 @@ local schema = {
         outbind_listen = { type = "list", of = { type = "address" },
                            doc = "host:port where SMSCs connect to send outbind (ESME side)" },
         system_id = { type = "string", max = 15, doc = "our system_id in bind responses" },
+        workers = { type = "integer", min = 1, max = 1024, default = 1,
+                    doc = "processes sharing the listening ports (SO_REUSEPORT), each with its own loop and "
+                       .. "Lua state, supervised by the parent, which serves the HTTP API (docs/gateway.md)" },
         script = { type = "string", doc = "behaviour script, relative to the config file" },
         log = { type = "table", fields = {
             level = { type = "enum", values = levels },

@@ -11,6 +11,7 @@ local security = require "smpp.security"
 local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
+local workers = require "smpp.workers"
 
 local S = smpp.status
 
@@ -238,7 +239,9 @@ local function wrap(handlers)
     end
     h.start = function()
         upstream.configure(M.conf.upstreams)
-        if M.conf.http and M.conf.http.listen then
+        if core.worker() then
+            workers.publish(http.stats)             -- the parent serves the API
+        elseif M.conf.http and M.conf.http.listen then
             -- an API that cannot listen is a start-up error, not a process without its API
             if not http.start(M.conf.http, handlers, M) then
                 M.exit_code = 1
@@ -360,6 +363,14 @@ function M.run(conf_path, overrides)
     end
     local log = conf.log or {}
     core.log_config(log.level or "info", log.format or "text", log.repeat_window or 10)
+    -- workers = N: this process supervises N copies of itself (smpp.workers)
+    local n = workers.count(conf, overrides)
+    local refused = workers.refusal(n, M.store_section(conf, conf_path), listen)
+    if refused then
+        io.stderr:write("smppgw: ", refused, "\n")
+        return 2
+    end
+    if n > 1 and not core.worker() then return workers.supervise(conf, conf_path, overrides, n) end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
@@ -386,7 +397,7 @@ function M.run(conf_path, overrides)
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  limits = { max_connections = max_connections, max_per_address = max_per_address },
                                  reload = function() M.reload() end,
-                                 store = st, outbox_ttl = full.outbox_ttl }
+                                 store = st, outbox_ttl = full.outbox_ttl, reuseport = core.worker() ~= nil }
     store.use_runtime(nil)
     local committed, cerr = st:close()
     if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end
