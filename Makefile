@@ -4,7 +4,7 @@
 
 CC       ?= cc
 BUILD    := build
-PKGS     := luajit libuv libssl libcrypto sqlite3
+PKGS     := luajit libuv libssl libcrypto sqlite3 hiredis
 # -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
 WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
@@ -41,7 +41,7 @@ BRIDGE_SRC := core/lbridge.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_stats.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
               core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c \
-              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c
+              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -118,7 +118,7 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 $(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser -lsqlite3 -lm
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto hiredis) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
 $(STORE_MODULE): $(LSTORE_OBJ) $(STORE_USES)

@@ -22,6 +22,7 @@
 #include "rt_acct.h"
 #include "rt_gw.h"
 #include "rt_outbox.h"
+#include "rt_redis.h"
 #include "rt_store.h"
 #include "rt_task.h"
 #include "rt_timer.h"
@@ -103,6 +104,7 @@ static void on_drained(net_t *n, void *ud)
     rt_store_close();
     rt_outbox_close();
     rt_gw_close();
+    rt_redis_close();
     signals_close();
 }
 
@@ -420,6 +422,8 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
     luaL_register(L, NULL, rt_workers_lib);
+    luaL_register(L, NULL, rt_redis_lib);
+    luaL_register(L, NULL, rt_cluster_lib);
     lcrypto_register(L);
     lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

@@ -59,6 +59,7 @@ describe("workers", function()
         local code, body = srv:http("GET", "/metrics")
         assert.are.equal(200, code)
         assert.are.equal("24", body:match("\nsmppgw_sessions_opened_total (%d+)"))
+        assert.are.equal("2", body:match("\nsmppgw_workers_running (%d+)"))
         -- the parent holds no session: it says so instead of answering empty
         assert.are.equal(501, (srv:http("GET", "/sessions")))
     end)

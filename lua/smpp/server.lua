@@ -12,6 +12,7 @@ local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
 local workers = require "smpp.workers"
+local cluster = require "smpp.cluster"
 
 local S = smpp.status
 
@@ -65,13 +66,19 @@ function M.check_bind(sess, pdu)
         smpp.sleep(wait)                              -- this address binds faster than bind_rate
         if sess.closed then return S.ESME_RBINDFAIL end
     end
-    local left = security.locked(ip, pdu.system_id)
+    local left, cerr = security.locked(ip, pdu.system_id)
+    if not left then left, cerr = cluster.locked(tostring(ip), pdu.system_id) end
+    if cerr then
+        sess:log("warn", "%s refused: the cluster's state is unavailable (%s)", who, cerr)
+        return S.ESME_RBINDFAIL
+    end
     if left then
         sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
         local delay = security.failed(ip, pdu.system_id)
+        if cluster.on then cluster.failed(tostring(ip), pdu.system_id, security.lockout()) end
         sess:log("warn", "%s refused: %s", who, why)
         if delay > 0 then smpp.sleep(delay) end       -- slow down password guessing
         return status
@@ -111,8 +118,16 @@ function M.check_bind(sess, pdu)
     -- the account may have changed while the hash ran (a reload, other binds)
     a = M.active_accounts[pdu.system_id]
     if not a or full(a) then return S.ESME_RBINDFAIL end
+    local claimed, why = cluster.claim_bind(a, sess)     -- max_binds across the cluster
+    if not claimed then
+        sess:log("info", "%s refused: %s", who, why)
+        return S.ESME_RBINDFAIL
+    end
     security.succeeded(ip, pdu.system_id)
-    if a.throughput > 0 then
+    cluster.succeeded(tostring(ip), pdu.system_id)
+    if a.throughput > 0 and cluster.on then
+        cluster.throttle(sess, a)
+    elseif a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
     end
     return S.ESME_ROK, { system_id = M.our_system_id or "smppgw", sc_interface_version = 0x34 }
@@ -234,10 +249,12 @@ local function wrap(handlers)
     h.down = function(sess, reason)
         local a = sess.side == "server" and M.active_accounts[sess.system_id]
         if a then a.binds = a.binds - 1 end
+        cluster.release_bind(sess)
         upstream.on_down(sess, reason)
         if handlers.down then return handlers.down(sess, reason) end
     end
     h.start = function()
+        if not cluster.on then cluster.configure(M.conf.cluster) end
         upstream.configure(M.conf.upstreams)
         if core.worker() then
             workers.publish(http.stats)             -- the parent serves the API
