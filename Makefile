@@ -65,7 +65,8 @@ BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
-.PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus
+.PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus \
+        bench-workers bench-cluster cluster
 
 all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
@@ -205,6 +206,11 @@ test-lua: all
 run: all
 	$(BIN) run conf/smppgw.lua
 
+# A local cluster to try (conf/cluster/run.sh): Redis, the reference SMSC and
+# two gateway nodes sharing account limits; Ctrl-C stops it.
+cluster: all
+	@sh conf/cluster/run.sh
+
 # -- Bench (never part of test) -------------------------------------------------
 
 bench: all $(BENCH_BIN) $(BENCH_STORE)
@@ -221,6 +227,15 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@sh core/bench/gateway.sh
 	@sh core/bench/tools.sh
 	@sh core/bench/binds.sh
+	@sh core/bench/workers.sh
+	@sh core/bench/cluster.sh
+
+# The workers' and the cluster's benches alone (docs/cluster.md, docs/benchmarks.md).
+bench-workers: all
+	@sh core/bench/workers.sh
+
+bench-cluster: all
+	@sh core/bench/cluster.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 
