@@ -83,6 +83,15 @@ describe("workers", function()
         assert.is_true(st.workers[1].opened > 0, "the restarted worker got no connection")
     end)
 
+    it("SIGHUP to the parent makes every worker reload", function()
+        local srv = start(2)
+        srv:signal("HUP")
+        assert.is_true(wait.wait_until(function() return srv:count_log("\n[^\n]*reloaded ") == 2 end, 10))
+        assert.are.equal(1, srv:count_log("signal 1: the workers reload"))
+        -- and they go on serving
+        bind_many(srv, 4)
+    end)
+
     it("SIGTERM to the parent stops every worker, and the parent exits 0", function()
         local srv = start(2)
         local ws = srv:stats().workers
@@ -108,6 +117,12 @@ describe("workers", function()
         _, err, rc = run.smppgw { "run", dir .. "/m.lua", "-w", "0" }
         assert.are.equal(2, rc)
         assert.matches("%-w needs a number of workers 1..1024", err)
+        -- smppgw check finds the configuration's own `workers` with a file store too
+        tmp.write(dir .. "/f.lua", server.smsc_conf { store = { path = dir .. "/x.db" }, workers = 2 })
+        local out
+        out, err, rc = run.smppgw { "check", dir .. "/f.lua" }
+        assert.are.equal(1, rc)
+        assert.matches("workers = 2: the embedded store", out .. err)
     end)
 end)
 

@@ -23,23 +23,9 @@ function M.count(conf, overrides)
     return overrides and overrides.workers or conf.workers or 1
 end
 
--- refusal(n, store_section, listen) -> nil | message: why this
--- configuration cannot run with n workers.
-function M.refusal(n, section, listen)
-    if n <= 1 then return nil end
-    if section and section.path and section.path ~= ":memory:" then
-        return ("workers = %d: the embedded store (store.path = %s) is one SQLite file with one writer, "
-            .. "which %d processes cannot share; run one worker, or give each worker a store of its own "
-            .. "(store.path = \":memory:\", nothing shared between them)"):format(n, section.path, n)
-    end
-    for _, l in ipairs(listen) do
-        if l.port == 0 then
-            return ("workers = %d: listen %s:0 would give each worker a port of its own; "
-                .. "name the port"):format(n, l.host)
-        end
-    end
-    return nil
-end
+-- refusal(n, store_section, listen) -> nil | message (smpp.config_check,
+-- where `smppgw check` finds it too)
+M.refusal = require("smpp.config_check").workers_refusal
 
 -- -- The parent's statistics: the workers' summed --------------------------------
 
