@@ -106,6 +106,22 @@ describe("cluster", function()
             :format(ok, seconds, rate))
     end)
 
+    it("drops a link whose Redis stopped answering, refusing meanwhile, and reconnects", function()
+        local r = redis.start()
+        local a = node(r, { cluster = { redis = r.address, timeout = 0.5 } })
+        r:pause()
+        local ok, err = pcall(function()
+            -- the bind waits for the claim; the watchdog ends the wait after 0.5 s
+            assert.are.equal(RBINDFAIL, (bind(a)))
+            assert.is_true(a:wait_log("redis 127%.0%.0%.1:%d+: no answer for 0%.5 s to %d+ commands; dropping the link"))
+            assert.is_true(a:wait_log("refused: the cluster's state is unavailable %(closed%)"))
+        end)
+        r:resume()
+        assert(ok, err)
+        assert.is_true(a:wait_log("redis 127%.0%.0%.1:%d+: up again", 10))
+        assert.are.equal(ROK, (bind(a)))
+    end)
+
     it("max_binds holds across the workers of one node", function()
         local r = redis.start()
         local n = server.start { conf = conf(r, { workers = 2, accounts = { { system_id = "acct", password = "pw",

@@ -45,6 +45,11 @@ function Redis:stop()
     assert(self.proc:stop("TERM", 10), "redis-server did not stop")
 end
 
+-- pause() / resume(): SIGSTOP / SIGCONT: a Redis that holds its
+-- connections open and answers nothing
+function Redis:pause() self.proc:signal("STOP") end
+function Redis:resume() self.proc:signal("CONT") end
+
 -- cmd(word, ...) -> the answer (strings, numbers, tables; nil for a nil
 -- bulk), raises on an error answer: a plain client for the test's asserts
 function Redis:cmd(...)
