@@ -20,6 +20,10 @@ void log_set_level(log_level_t level) { cur_level = level; }
 log_level_t log_get_level(void) { return cur_level; }
 void log_set_json(int on) { json_lines = on; }
 
+static int worker;
+
+void log_set_worker(int n) { worker = n; }
+
 int log_level_parse(const char *name)
 {
     int i;
@@ -55,6 +59,7 @@ static void emit(int level, uint64_t session, const char *msg, unsigned long rep
     if (json_lines) {
         fprintf(stderr, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\"", ts, (int)(tv.tv_usec / 1000),
                 names[level]);
+        if (worker) fprintf(stderr, ",\"worker\":%d", worker);
         if (session) fprintf(stderr, ",\"session\":%llu", (unsigned long long)session);
         if (repeated) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", repeated, secs);
         fputs(",\"msg\":\"", stderr);
@@ -63,6 +68,7 @@ static void emit(int level, uint64_t session, const char *msg, unsigned long rep
         return;
     }
     fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
+    if (worker) fprintf(stderr, "[w%d] ", worker);
     if (session) fprintf(stderr, "[s%llu] ", (unsigned long long)session);
     if (repeated) fprintf(stderr, "%s [... repeated %lu more times in %.0f s]\n", msg, repeated, secs);
     else fprintf(stderr, "%s\n", msg);

@@ -425,6 +425,7 @@ static int l_worker(lua_State *L)
     }
     close(fd);
     W.me = atoi(idx);
+    log_set_worker(W.me);
     lua_pushinteger(L, W.me);
     return 1;
 }

@@ -380,14 +380,16 @@ function M.run(conf_path, overrides)
     end
     local log = conf.log or {}
     core.log_config(log.level or "info", log.format or "text", log.repeat_window or 10)
-    -- workers = N: this process supervises N copies of itself (smpp.workers)
+    -- workers = N: this process supervises N copies of itself (smpp.workers),
+    -- unless it is one of them
+    local me = core.worker()
     local n = workers.count(conf, overrides)
     local refused = workers.refusal(n, M.store_section(conf, conf_path), listen)
     if refused then
         io.stderr:write("smppgw: ", refused, "\n")
         return 2
     end
-    if n > 1 and not core.worker() then return workers.supervise(conf, conf_path, overrides, n) end
+    if n > 1 and not me then return workers.supervise(conf, conf_path, overrides, n) end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or "smppgw"
@@ -414,7 +416,7 @@ function M.run(conf_path, overrides)
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  limits = { max_connections = max_connections, max_per_address = max_per_address },
                                  reload = function() M.reload() end,
-                                 store = st, outbox_ttl = full.outbox_ttl, reuseport = core.worker() ~= nil }
+                                 store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
     store.use_runtime(nil)
     local committed, cerr = st:close()
     if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end
