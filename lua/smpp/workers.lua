@@ -35,7 +35,10 @@ local function kind_of(key)
     if type(key) ~= "string" then return "sum" end
     if key == "now_ms" or key == "uptime_s" or key == "max" or key:match("_max$") or key:match("^max_")
         or key:match("peak") or key:match("limit_bytes$") then return "max" end
-    if key:match("bounds") or key == "limits" or key == "last_error" then return "first" end
+    if key == "down_s" then return "max" end
+    if key:match("bounds") or key == "limits" or key == "last_error" or key == "rate" or key == "burst" then
+        return "first"                  -- the same configuration in every worker
+    end
     if key == "avg" or key:match("^avg_") or key:match("_rate$") then return "mean" end
     return "sum"
 end
