@@ -51,7 +51,7 @@ typedef struct {
     int          running;           /* the process handle is live */
     int          closing;           /* its handle is closing */
     int          pid;
-    unsigned     restarts;
+    unsigned     spawns, restarts;  /* restarts: spawns after the first */
     unsigned     delay_ms;          /* the next restart's backoff */
     uint64_t     started_ms;        /* loop time of the last spawn */
     int          last_status, last_signal;
@@ -252,7 +252,7 @@ static void spawn(worker_t *w)
     }
     w->running = 1;
     w->pid = w->proc.pid;
-    if (w->restarts || w->last_status || w->last_signal) w->restarts++;
+    if (w->spawns++ > 0) w->restarts++;
     log_msg(LOG_INFO, 0, "worker %d started (pid %d)", w->index, w->pid);
 }
 

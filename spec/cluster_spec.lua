@@ -56,6 +56,14 @@ describe("cluster", function()
         assert.are.equal(RBINDFAIL, (bind(a)))          -- two bound, one on each node
         assert.are.equal(RBINDFAIL, (bind(b)))
         assert.is_true(b:wait_log("refused: max_binds %(2%) reached across the cluster"))
+        -- live binds are renewed (every bind_ttl / 3): past bind_ttl they still count
+        local first = r:cmd("ZRANGE", "smppgw:binds:{acct}", 0, -1, "WITHSCORES")
+        assert.are.equal(4, #first)
+        wait.wait_until(function()
+            local now = r:cmd("ZRANGE", "smppgw:binds:{acct}", 0, -1, "WITHSCORES")
+            return #now == 4 and tonumber(now[2]) > tonumber(first[4]) + 1500
+        end, 10, "both claims renewed past bind_ttl")
+        assert.are.equal(RBINDFAIL, (bind(a)))
         c1:close()
         assert.are.equal(ROK, wait.wait_until(function()
             local s = bind(b)

@@ -79,6 +79,7 @@ return out
 local sha = {}
 
 local opt = {}
+local REFRESH_MAX = 500    -- members renewed by one call (a command has at most 1024 words)
 local claims = {}          -- session id -> { key =, member = }: this node's bind claims
 local refresh_timer
 
@@ -150,18 +151,22 @@ end
 -- those whose session closed before its `down` (a bind that failed after
 -- its claim)
 local function refresh()
-    local by_key = {}
+    local by_key, ttl = {}, math.floor(opt.bind_ttl * 1000)
     for id, c in pairs(claims) do
         if core.session(id) == nil then
             claims[id] = nil
             core.redis_send("ZREM", c.key, c.member)
         else
-            local l = by_key[c.key] or { math.floor(opt.bind_ttl * 1000) }
+            local lists = by_key[c.key] or { { ttl } }
+            if #lists[#lists] > REFRESH_MAX then lists[#lists + 1] = { ttl } end
+            local l = lists[#lists]
             l[#l + 1] = c.member
-            by_key[c.key] = l
+            by_key[c.key] = lists
         end
     end
-    for k, args in pairs(by_key) do send("refresh", { k }, args) end
+    for k, lists in pairs(by_key) do
+        for _, args in ipairs(lists) do send("refresh", { k }, args) end
+    end
 end
 
 -- -- Lockouts ------------------------------------------------------------------------
