@@ -130,6 +130,15 @@ describe("cluster", function()
         assert.are.equal(ROK, (bind(a)))
     end)
 
+    it("smppgw check shows the cluster and the workers", function()
+        local dir = tmp.dir()
+        tmp.write(dir .. "/c.lua", conf({ address = "127.0.0.1:6390" }, { workers = 3 }))
+        local out, err, rc = run.smppgw { "check", dir .. "/c.lua", "-l", "127.0.0.1:2775" }
+        assert.are.equal(0, rc, err)
+        assert.matches("\n  workers +3\n", out)
+        assert.matches("\n  cluster +redis 127%.0%.0%.1:6390, db 0, prefix smppgw:\n", out)
+    end)
+
     it("max_binds holds across the workers of one node", function()
         local r = redis.start()
         local n = server.start { conf = conf(r, { workers = 2, accounts = { { system_id = "acct", password = "pw",

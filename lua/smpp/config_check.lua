@@ -310,6 +310,11 @@ function M.summary(conf, listen, conf_path)
     if conf.http and conf.http.listen then
         add("http", conf.http.listen .. (conf.http.token and " (token)" or " (no token)"))
     end
+    if (conf.workers or 1) > 1 then add("workers", tostring(conf.workers)) end
+    if type(conf.cluster) == "table" then
+        add("cluster", format("redis %s, db %d, prefix %s%s", tostring(conf.cluster.redis), conf.cluster.db or 0,
+            conf.cluster.prefix or "smppgw:", conf.cluster.password and " (password)" or ""))
+    end
     local accounts = conf.accounts or {}
     add("accounts", #accounts .. (#accounts > 0 and ": " or "") .. listing(accounts, function(a)
         local h = type(a.password) == "string" and security.parse_hash(a.password)
