@@ -31,10 +31,11 @@ local function node(r, over, extra)
     return n
 end
 
--- a bound client (kept open), or the bind's status
+-- a bound client (kept open), or the bind's status (account "acct", or
+-- "free" with the password "pw2")
 local function bind(n, kind, pw)
     local c = wire.connect(n.port)
-    local r = assert(c:bind(kind or "transmitter", "acct", pw or "pw"))
+    local r = assert(c:bind(kind or "transmitter", pw == "pw2" and "free" or "acct", pw or "pw"))
     if r.status ~= ROK then c:close() end
     return r.status, c
 end
@@ -122,7 +123,8 @@ describe("cluster", function()
             -- the bind waits for the claim; the watchdog ends the wait after 0.5 s
             assert.are.equal(RBINDFAIL, (bind(a)))
             assert.is_true(a:wait_log("redis 127%.0%.0%.1:%d+: no answer for 0%.5 s to %d+ commands; dropping the link"))
-            assert.is_true(a:wait_log("refused: the cluster's state is unavailable %(closed%)"))
+            assert.is_true(a:wait_log("the cluster's lockouts are unavailable %(closed%), this node's hold"))
+            assert.is_true(a:wait_log("refused: the cluster's state is unavailable %(unavailable%)"))
         end)
         r:resume()
         assert(ok, err)
@@ -157,7 +159,8 @@ describe("cluster", function()
     it("refuses binds and throttles limited submits while Redis is down, and resumes when it is back", function()
         local r = redis.start()
         -- 20/s: batches of one token, so the node holds at most two when Redis goes
-        local over = { accounts = { { system_id = "acct", password = "pw", max_binds = 5, throughput = 20 } } }
+        local over = { accounts = { { system_id = "acct", password = "pw", max_binds = 5, throughput = 20 },
+                                    { system_id = "free", password = "pw2" } } }
         local a = node(r, over)
         local s, c = bind(a)
         assert.are.equal(ROK, s)
@@ -165,8 +168,12 @@ describe("cluster", function()
         r:stop()
         wait.wait_until(function() return a:stats().cluster.redis.state ~= "up" end, 10, "the link down")
         assert.is_true(a:wait_log("redis 127%.0%.0%.1:%d+: link lost"))
-        assert.are.equal(RBINDFAIL, (bind(a)))
+        assert.are.equal(RBINDFAIL, (bind(a)))           -- max_binds cannot be counted
         assert.is_true(a:wait_log("refused: the cluster's state is unavailable %(unavailable%)"))
+        -- an account without max_binds binds: lockouts fall back to this node's own
+        local free_status, free = bind(a, "transmitter", "pw2")
+        assert.are.equal(ROK, free_status)
+        free:close()
         -- what the node held of the bucket goes, then nothing more is granted
         local sent = 0
         assert.are.equal(RTHROTTLED, wait.wait_until(function()

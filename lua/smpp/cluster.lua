@@ -7,8 +7,9 @@
 -- Every process that serves opens its own link (core/rt_redis.c); the
 -- server's bind check calls locked/failed/claim_bind from the bind's task,
 -- which waits for Redis while the loop serves everyone else. While Redis
--- is unreachable the limits cannot be checked and are not skipped: binds
--- are refused and the accounts' submits throttled until it is back.
+-- is unreachable the limits that cannot be counted are not skipped: binds
+-- of accounts with max_binds are refused and limited accounts' submits
+-- throttled until it is back; lockouts fall back to each process's own.
 local core = require "smpp.core"
 local smpp = require "smpp"
 

@@ -66,11 +66,12 @@ function M.check_bind(sess, pdu)
         smpp.sleep(wait)                              -- this address binds faster than bind_rate
         if sess.closed then return S.ESME_RBINDFAIL end
     end
-    local left, cerr = security.locked(ip, pdu.system_id)
-    if not left then left, cerr = cluster.locked(tostring(ip), pdu.system_id) end
-    if cerr then
-        sess:log("warn", "%s refused: the cluster's state is unavailable (%s)", who, cerr)
-        return S.ESME_RBINDFAIL
+    local left = security.locked(ip, pdu.system_id)
+    if not left and cluster.on then
+        local cerr
+        left, cerr = cluster.locked(tostring(ip), pdu.system_id)
+        -- Redis cannot say: this process's own lockouts (above) still hold
+        if cerr then sess:log("warn", "%s: the cluster's lockouts are unavailable (%s), this node's hold", who, cerr) end
     end
     if left then
         sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
