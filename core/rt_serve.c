@@ -22,11 +22,13 @@
 #include "rt_acct.h"
 #include "rt_gw.h"
 #include "rt_outbox.h"
+#include "rt_redis.h"
 #include "rt_store.h"
 #include "rt_task.h"
 #include "rt_trace.h"
 #include "rt_timer.h"
 #include "rt_watchdog.h"
+#include "rt_workers.h"
 
 static struct {
     uv_signal_t sigint, sigterm, sighup;
@@ -103,6 +105,7 @@ static void on_drained(net_t *n, void *ud)
     rt_store_close();
     rt_outbox_close();
     rt_gw_close();
+    rt_redis_close();
     signals_close();
 }
 
@@ -220,6 +223,7 @@ static void set_session_class(lua_State *L)
 
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
  *             session = {...}, limits = {...}, start = fn, reload = fn,
+ *             reuseport = true (a worker: listen with SO_REUSEPORT),
  *             session_class = metatable, store = an open smpp.store }
  * -> true | nil, error. Runs the loop until a signal or core.shutdown()
  * ends every session. */
@@ -258,6 +262,9 @@ static int l_serve(lua_State *L)
         if (!(rt.net = net_new(rt.loop, &kept, NULL))) return luaL_error(L, "out of memory");
         rt_trace_apply();
     }
+    lua_getfield(L, 1, "reuseport");      /* workers share the listening ports */
+    net_set_reuseport(rt.net, lua_toboolean(L, -1));
+    lua_pop(L, 1);
     lua_getfield(L, 1, "limits");
     if (lua_istable(L, -1))
         net_set_limits(rt.net, (size_t)rt_opt_num(L, -1, "max_connections", 0),
@@ -417,6 +424,9 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
+    luaL_register(L, NULL, rt_workers_lib);
+    luaL_register(L, NULL, rt_redis_lib);
+    luaL_register(L, NULL, rt_cluster_lib);
     lcrypto_register(L);
     lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

@@ -54,6 +54,20 @@ local schema = {
         outbind_listen = { type = "list", of = { type = "address" },
                            doc = "host:port where SMSCs connect to send outbind (ESME side)" },
         system_id = { type = "string", max = 15, default = "smppgw", doc = "our system_id in bind responses" },
+        cluster = { type = "table", doc = "what the workers and nodes of one cluster share through Redis: "
+                       .. "account throughput, max_binds and bind lockouts (docs/cluster.md)", fields = {
+            redis = { type = "address", required = true, doc = "host:port of the Redis server" },
+            password = { type = "string", doc = "AUTH password (no TLS: Debian's hiredis 0.14 has none)" },
+            db = { type = "integer", min = 0, default = 0, doc = "SELECT this database" },
+            prefix = { type = "string", default = "smppgw:", doc = "of every key, so clusters can share a Redis" },
+            timeout = { type = "number", min = 0.01, default = 2,
+                        doc = "seconds to connect, and the longest wait for an answer before the link is dropped" },
+            bind_ttl = { type = "number", min = 1, default = 15,
+                         doc = "seconds a node's binds count after it stopped saying they live (a dead node)" },
+        } },
+        workers = { type = "integer", min = 1, max = 1024, default = 1,
+                    doc = "processes sharing the listening ports (SO_REUSEPORT), each with its own loop and "
+                       .. "Lua state, supervised by the parent, which serves the HTTP API (docs/gateway.md)" },
         script = { type = "string", doc = "behaviour script, relative to the config file" },
         log = { type = "table", doc = "log lines (standard error)", fields = {
             level = { type = "enum", values = levels, default = "info", doc = "the least important level logged (debug adds one line per PDU in and out: docs/gateway.md, PDU trace)" },

@@ -250,8 +250,38 @@ end
 
 -- check(conf, conf_path) -> true | nil, list of "path: what is wrong"
 -- (sorted by path). conf has passed smpp.config's schema.
+-- workers_refusal(n, store_section, listen) -> nil | message: why this
+-- configuration cannot run with n workers (smpp.workers): one SQLite file
+-- has one writer; a listener on port 0 would give each worker its own port.
+function M.workers_refusal(n, section, listen)
+    if n <= 1 then return nil end
+    if not (section and section.path == ":memory:") then
+        return format("workers = %d: the embedded store (store.path = %s) is one SQLite file with one writer, "
+            .. "which %d processes cannot share; run one worker, or give each worker a store of its own "
+            .. "(store.path = \":memory:\", nothing shared between them)", n,
+            section and section.path or "beside the configuration", n)
+    end
+    for _, l in ipairs(listen or {}) do
+        if l.port == 0 then
+            return format("workers = %d: listen %s:0 would give each worker a port of its own; name the port", n, l.host)
+        end
+    end
+    return nil
+end
+
+local function check_workers(conf, errs)
+    local listen = {}
+    for _, a in ipairs(conf.listen or {}) do
+        local host, port = tostring(a):match("^(.*):(%d+)$")
+        if host then listen[#listen + 1] = { host = host, port = tonumber(port) } end
+    end
+    local why = M.workers_refusal(conf.workers or 1, conf.store, listen)
+    if why then errs[#errs + 1] = why end
+end
+
 function M.check(conf, conf_path)
     local errs = {}
+    check_workers(conf, errs)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
     check_gateway(conf, conf_path, accounts, upstreams, errs)
@@ -280,6 +310,11 @@ function M.summary(conf, listen, conf_path)
     end))
     if conf.http and conf.http.listen then
         add("http", conf.http.listen .. (conf.http.token and " (token)" or " (no token)"))
+    end
+    if (conf.workers or 1) > 1 then add("workers", tostring(conf.workers)) end
+    if type(conf.cluster) == "table" then
+        add("cluster", format("redis %s, db %d, prefix %s%s", tostring(conf.cluster.redis), conf.cluster.db or 0,
+            conf.cluster.prefix or "smppgw:", conf.cluster.password and " (password)" or ""))
     end
     local accounts = conf.accounts or {}
     add("accounts", #accounts .. (#accounts > 0 and ": " or "") .. listing(accounts, function(a)

@@ -158,6 +158,7 @@ function M.stats(q)
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats() end
     if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
+    if package.loaded["smpp.cluster"] then out.cluster = package.loaded["smpp.cluster"].stats() end
     out.gauges = require("smpp.session").gauge_values()
     out.limits = server and server.limits() or {}
     out.now_ms = core.now()

@@ -299,6 +299,27 @@ function M.render(stats)
             if stats.gauges[k].limit then sample("smppgw_script_gauge_limit", { name = k }, stats.gauges[k].limit) end
         end
     end
+    if stats.cluster and stats.cluster.redis then                 -- smpp.cluster
+        local r = stats.cluster.redis
+        family("smppgw_redis_up", "gauge", "Links to the cluster's Redis that are up (one per process).")
+        sample("smppgw_redis_up", nil, r.up)
+        family("smppgw_redis_commands_total", "counter", "Commands sent to Redis, answered, failed, refused (link down).")
+        for _, k in ipairs { "commands", "replies", "errors", "refused" } do
+            sample("smppgw_redis_commands_total", { result = k }, r[k])
+        end
+        family("smppgw_redis_disconnects_total", "counter", "Times the link to Redis was lost.")
+        sample("smppgw_redis_disconnects_total", nil, r.disconnects)
+    end
+    if stats.workers then                                         -- smpp.workers (the parent)
+        local running, restarts = 0, 0
+        for _, w in ipairs(stats.workers) do
+            running, restarts = running + (w.running and 1 or 0), restarts + w.restarts
+        end
+        family("smppgw_workers_running", "gauge", "Worker processes running.")
+        sample("smppgw_workers_running", nil, running)
+        family("smppgw_worker_restarts_total", "counter", "Workers restarted after they exited.")
+        sample("smppgw_worker_restarts_total", nil, restarts)
+    end
     return concat(out, "\n") .. "\n"
 end
 

@@ -11,6 +11,8 @@ local security = require "smpp.security"
 local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
+local workers = require "smpp.workers"
+local cluster = require "smpp.cluster"
 
 local S = smpp.status
 
@@ -65,12 +67,19 @@ function M.check_bind(sess, pdu)
         if sess.closed then return S.ESME_RBINDFAIL end
     end
     local left = security.locked(ip, pdu.system_id)
+    if not left and cluster.on then
+        local cerr
+        left, cerr = cluster.locked(tostring(ip), pdu.system_id)
+        -- Redis cannot say: this process's own lockouts (above) still hold
+        if cerr then sess:log("warn", "%s: the cluster's lockouts are unavailable (%s), this node's hold", who, cerr) end
+    end
     if left then
         sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
         local delay = security.failed(ip, pdu.system_id)
+        if cluster.on then cluster.failed(tostring(ip), pdu.system_id, security.lockout()) end
         sess:log("warn", "%s refused: %s", who, why)
         if delay > 0 then smpp.sleep(delay) end       -- slow down password guessing
         return status
@@ -110,8 +119,16 @@ function M.check_bind(sess, pdu)
     -- the account may have changed while the hash ran (a reload, other binds)
     a = M.active_accounts[pdu.system_id]
     if not a or full(a) then return S.ESME_RBINDFAIL end
+    local claimed, why = cluster.claim_bind(a, sess)     -- max_binds across the cluster
+    if not claimed then
+        sess:log("info", "%s refused: %s", who, why)
+        return S.ESME_RBINDFAIL
+    end
     security.succeeded(ip, pdu.system_id)
-    if a.throughput > 0 then
+    cluster.succeeded(tostring(ip), pdu.system_id)
+    if a.throughput > 0 and cluster.on then
+        cluster.throttle(sess, a)
+    elseif a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
     end
     return S.ESME_ROK, { system_id = M.our_system_id or config.default("system_id"), sc_interface_version = 0x34 }
@@ -238,12 +255,16 @@ local function wrap(handlers)
     h.down = function(sess, reason)
         local a = sess.side == "server" and M.active_accounts[sess.system_id]
         if a then a.binds = a.binds - 1 end
+        cluster.release_bind(sess)
         upstream.on_down(sess, reason)
         if handlers.down then return handlers.down(sess, reason) end
     end
     h.start = function()
+        if not cluster.on then cluster.configure(M.conf.cluster) end
         upstream.configure(M.conf.upstreams)
-        if M.conf.http and M.conf.http.listen then
+        if core.worker() then
+            workers.publish(http.stats)             -- the parent serves the API
+        elseif M.conf.http and M.conf.http.listen then
             -- an API that cannot listen is a start-up error, not a process without its API
             if not http.start(M.conf.http, handlers, M) then
                 M.exit_code = 1
@@ -365,6 +386,16 @@ function M.run(conf_path, overrides)
     end
     local log = config.with_defaults("log", conf.log)
     core.log_config(log.level, log.format, log.repeat_window)
+    -- workers = N: this process supervises N copies of itself (smpp.workers),
+    -- unless it is one of them
+    local me = core.worker()
+    local n = workers.count(conf, overrides)
+    local refused = workers.refusal(n, M.store_section(conf, conf_path), listen)
+    if refused then
+        io.stderr:write("smppgw: ", refused, "\n")
+        return 2
+    end
+    if n > 1 and not me then return workers.supervise(conf, conf_path, overrides, n) end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or config.default("system_id")
@@ -391,7 +422,7 @@ function M.run(conf_path, overrides)
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  limits = { max_connections = max_connections, max_per_address = max_per_address },
                                  reload = function() M.reload() end,
-                                 store = st, outbox_ttl = full.outbox_ttl }
+                                 store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
     store.use_runtime(nil)
     local committed, cerr = st:close()
     if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end
