@@ -25,6 +25,7 @@
 #include "msgid.h"
 #include "rt.h"
 #include "rt_gw.h"
+#include "rt_gwr.h"
 #include "rt_store.h"
 
 #define FWD_BATCH    500        /* rows one forwarder takes in one turn at most */
@@ -529,7 +530,8 @@ void rt_fwd_turn(void)
     for (l = list; l; l = next) {
         next = l->run_next;
         l->woken = 0;
-        if (st && rt.net && !fwd.resync) run(st, l);
+        if (rt_gwr_on()) rt_gwr_run(l);      /* the cluster's store: Redis */
+        else if (st && rt.net && !fwd.resync) run(st, l);
     }
     /* woken again meanwhile: the next turn must come without waiting for input */
     if (fwd.woken && fwd.timer_init) uv_timer_start(&fwd.timer, on_tick, 0, TICK_MS);

@@ -12,6 +12,7 @@
 #include "msgid.h"
 #include "rt.h"
 #include "rt_gw.h"
+#include "rt_gwr.h"
 #include "rt_store.h"
 #include "rt_task.h"
 
@@ -355,6 +356,7 @@ static int l_gw_queue(lua_State *L)
         lua_pushfstring(L, "the queue of %s holds %d messages (upstreams[].max_queue)", l->name, (int)l->queued);
         return 3;
     }
+    if (rt_gwr_on()) return rt_gwr_queue(L, l, &m);     /* the cluster's store: Redis */
     /* no text id: the id is made from the key, which the store hands out
      * (never twice) and reads back from the id (msgid.h) */
     m.id_format = rt_gw_conf.id_format;
@@ -389,6 +391,7 @@ static int l_gw_record(lua_State *L)
     int rc = STORE_EEXISTS, part;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "gateway: no store in use");
+    if (rt_gwr_on()) return luaL_error(L, "gateway: message_id = \"upstream\" needs the SQLite store, not cluster.store");
     n = encode_arg(L);
     record(L, &m, n, now, trace, sizeof trace);
     uid = opt_str(L, 2, "upstream_id");

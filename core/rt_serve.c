@@ -22,6 +22,7 @@
 #include "rt_acct.h"
 #include "rt_gw.h"
 #include "rt_outbox.h"
+#include "rt_gwr.h"
 #include "rt_redis.h"
 #include "rt_store.h"
 #include "rt_task.h"
@@ -427,6 +428,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_workers_lib);
     luaL_register(L, NULL, rt_redis_lib);
     luaL_register(L, NULL, rt_cluster_lib);
+    luaL_register(L, NULL, rt_gwr_lib);
     lcrypto_register(L);
     lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

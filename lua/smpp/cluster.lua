@@ -233,6 +233,10 @@ function M.configure(section)
     core.redis_open { host = host, port = port, password = section.password, db = section.db or 0,
                       timeout = section.timeout or 2, on_state = on_state }
     M.on = true
+    if section.store then          -- the gateway's messages in Redis (core/rt_gwr.h)
+        core.gwr_start { prefix = opt.prefix, claim_after = section.claim_after or 30,
+                         ttl = section.trace_ttl or 86400, node_id = not core.worker() and section.node_id or nil }
+    end
     if refresh_timer then smpp.cancel(refresh_timer) end
     refresh_timer = smpp.every(opt.bind_ttl / 3, refresh)
     return true
@@ -246,7 +250,7 @@ function M.stats()
     for _ in pairs(claims) do n = n + 1 end
     local r = core.redis_stats() or { state = "down" }
     r.up = r.state == "up" and 1 or 0
-    return { node = M.node, redis = r, throughput = core.cluster_stats(), binds_claimed = n }
+    return { node = M.node, redis = r, throughput = core.cluster_stats(), binds_claimed = n, store = core.gwr_stats() }
 end
 
 return M

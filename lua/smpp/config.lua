@@ -64,6 +64,17 @@ local schema = {
                         doc = "seconds to connect, and the longest wait for an answer before the link is dropped" },
             bind_ttl = { type = "number", min = 1, default = 15,
                          doc = "seconds a node's binds count after it stopped saying they live (a dead node)" },
+            store = { type = "boolean", default = false,
+                      doc = "the gateway's messages, queues, id mappings and receipts live in this Redis, "
+                         .. "shared by the nodes (docs/cluster.md); the `store` section is then :memory: only" },
+            claim_after = { type = "number", min = 1, default = 30,
+                            doc = "seconds a message may wait taken by a node that answers nothing for it "
+                               .. "before another node takes it over (cluster.store)" },
+            node_id = { type = "integer", min = 1, max = 4294967295,
+                        doc = "this node's id in the message ids (cluster.store); without it, or in workers, "
+                           .. "each process takes one from a counter in Redis" },
+            trace_ttl = { type = "number", min = 1, default = 86400,
+                          doc = "seconds message records and id mappings are kept in Redis (cluster.store)" },
         } },
         workers = { type = "integer", min = 1, max = 1024, default = 1,
                     doc = "processes sharing the listening ports (SO_REUSEPORT), each with its own loop and "

@@ -275,12 +275,37 @@ local function check_workers(conf, errs)
         local host, port = tostring(a):match("^(.*):(%d+)$")
         if host then listen[#listen + 1] = { host = host, port = tonumber(port) } end
     end
-    local why = M.workers_refusal(conf.workers or 1, conf.store, listen)
+    local store = conf.store
+    if not store and type(conf.cluster) == "table" and conf.cluster.store then store = { path = ":memory:" } end
+    local why = M.workers_refusal(conf.workers or 1, store, listen)
     if why then errs[#errs + 1] = why end
+end
+
+-- cluster.store = true keeps the gateway's own messages in Redis; what
+-- reaches the store from Lua (smpp.store: the SMSC, scripts of one's own,
+-- message_id = "upstream") is not there, so such a configuration is refused.
+local function check_cluster_store(conf, errs)
+    local c = conf.cluster
+    if type(c) ~= "table" or not c.store then return end
+    local g = conf.gateway
+    if type(g) ~= "table" then
+        errs[#errs + 1] = "cluster.store: the Redis store holds the gateway's messages (a `gateway` section); "
+            .. "this configuration's script keeps messages through smpp.store, which the Redis store does not "
+            .. "provide to scripts: leave cluster.store out (the SQLite store)"
+    elseif g.message_id == "upstream" then
+        errs[#errs + 1] = "cluster.store: gateway.message_id = \"upstream\" records messages through smpp.store, "
+            .. "which the Redis store does not provide: use message_id = \"own\" or leave cluster.store out"
+    end
+    if type(conf.store) == "table" and conf.store.path ~= ":memory:" then
+        errs[#errs + 1] = format("store.path: with cluster.store = true messages are kept in Redis; the local "
+            .. "store (%s) would hold nothing shared: leave the store section out or make it \":memory:\"",
+            tostring(conf.store.path))
+    end
 end
 
 function M.check(conf, conf_path)
     local errs = {}
+    check_cluster_store(conf, errs)
     check_workers(conf, errs)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
@@ -313,8 +338,9 @@ function M.summary(conf, listen, conf_path)
     end
     if (conf.workers or 1) > 1 then add("workers", tostring(conf.workers)) end
     if type(conf.cluster) == "table" then
-        add("cluster", format("redis %s, db %d, prefix %s%s", tostring(conf.cluster.redis), conf.cluster.db or 0,
-            conf.cluster.prefix or "smppgw:", conf.cluster.password and " (password)" or ""))
+        add("cluster", format("redis %s, db %d, prefix %s%s%s", tostring(conf.cluster.redis), conf.cluster.db or 0,
+            conf.cluster.prefix or "smppgw:", conf.cluster.password and " (password)" or "",
+            conf.cluster.store and ", messages in Redis (cluster.store)" or ""))
     end
     local accounts = conf.accounts or {}
     add("accounts", #accounts .. (#accounts > 0 and ": " or "") .. listing(accounts, function(a)

@@ -345,6 +345,8 @@ end
 -- durable by default, with nothing to set up.
 function M.store_section(conf, conf_path)
     if conf.store then return conf.store end
+    -- the gateway's messages are in Redis: the local store holds nothing shared
+    if type(conf.cluster) == "table" and conf.cluster.store then return { path = ":memory:" } end
     local name = (conf_path:match("([^/]+)$") or "smppgw"):gsub("%.lua$", "")
     return { path = name .. ".db" }
 end

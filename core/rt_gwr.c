@@ -1,0 +1,319 @@
+/* rt_gwr.c -- the gateway's messages in Redis: settings, node id and id
+ * blocks, accepting a message (record and queue entry written, the task
+ * waiting for Redis' answer), the timer that keeps the forwarders polling,
+ * and core.gwr_start / core.gwr_stats (see rt_gwr.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msgid.h"
+#include "rt.h"
+#include "rt_gwr.h"
+#include "rt_redis.h"
+#include "rt_store.h"
+#include "rt_task.h"
+
+#define ID_BLOCK   1000         /* keys taken from P ids at a time */
+#define TICK_MS    50           /* forwarders poll their streams this often */
+
+rt_gwr_conf_t rt_gwr_conf;
+
+static struct {
+    long long  next, end;       /* the id block: keys next .. end - 1 are ours */
+    long long  spare_next, spare_end;   /* the next block, taken ahead */
+    int        asking_block, asking_node;
+    long long  fixed_node;      /* cluster.node_id, 0: INCR */
+    uv_timer_t tick;
+    int        tick_on;
+    uint64_t   accepted, refused_down, refused_ids, failed;
+} G;
+
+/* -- Keys ------------------------------------------------------------------------------ */
+
+size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an)
+{
+    int n = snprintf(buf, cap, "%s%s%.*s", rt_gwr_conf.prefix, kind, (int)an, a ? a : "");
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+/* -- Node id and id blocks --------------------------------------------------------------- */
+
+static void on_node(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)ud;
+    G.asking_node = 0;
+    if (err || !reply || reply->type != REDIS_REPLY_INTEGER) return;
+    rt_gwr_conf.node_id = (long long)((unsigned long long)reply->integer % 4294967295ULL) + 1;
+    snprintf(rt_gwr_conf.consumer, sizeof rt_gwr_conf.consumer, "n%lld", rt_gwr_conf.node_id);
+    log_msg(LOG_INFO, 0, "cluster store: node id %lld (consumer %s)", rt_gwr_conf.node_id, rt_gwr_conf.consumer);
+}
+
+static void on_block(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)ud;
+    G.asking_block = 0;
+    if (err || !reply || reply->type != REDIS_REPLY_INTEGER) return;
+    G.spare_end = reply->integer + 1;
+    G.spare_next = G.spare_end - ID_BLOCK;
+    if (G.next >= G.end) {
+        G.next = G.spare_next;
+        G.end = G.spare_end;
+        G.spare_next = G.spare_end = 0;
+    }
+}
+
+/* Ask for what is missing: the node id, the next id block once half the
+ * current one is used. */
+static void ask_ids(void)
+{
+    redis_t *r = rt_redis();
+    char key[128];
+    const char *argv[3];
+    size_t lens[3];
+    if (!r || redis_state(r) != REDIS_UP) return;
+    if (!rt_gwr_conf.node_id && !G.asking_node) {
+        argv[0] = "INCR";
+        argv[1] = key;
+        lens[0] = 4;
+        lens[1] = rt_gwr_key(key, sizeof key, "nodes", NULL, 0);
+        if (redis_cmd(r, on_node, NULL, 2, argv, lens) == 0) G.asking_node = 1;
+    }
+    if (!G.asking_block && G.spare_end == 0 && G.end - G.next < ID_BLOCK / 2) {
+        argv[0] = "INCRBY";
+        argv[1] = key;
+        argv[2] = "1000";
+        lens[0] = 6;
+        lens[1] = rt_gwr_key(key, sizeof key, "ids", NULL, 0);
+        lens[2] = 4;
+        if (redis_cmd(r, on_block, NULL, 3, argv, lens) == 0) G.asking_block = 1;
+    }
+}
+
+/* The next key, or 0 while none is at hand (Redis has not answered yet). */
+static long long take_key(void)
+{
+    if (G.next >= G.end && G.spare_end) {
+        G.next = G.spare_next;
+        G.end = G.spare_end;
+        G.spare_next = G.spare_end = 0;
+    }
+    if (G.next >= G.end) return 0;
+    return G.next++;
+}
+
+/* -- Accepting ---------------------------------------------------------------------------- */
+
+/* An accepting task's wait: the answers still to come. */
+typedef struct acc_s {
+    rt_task_t *t;
+    int        left, failed;
+    char       err[120];
+    char       id[MSGID_KEYED_MAX];
+} acc_t;
+
+static void on_accept_reply(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    acc_t *a = ud;
+    (void)r;
+    (void)reply;
+    if (err && !a->failed) {
+        a->failed = 1;
+        snprintf(a->err, sizeof a->err, "%s", err);
+    }
+    if (--a->left > 0) return;
+    if (a->failed) {
+        G.failed++;
+        lua_pushnil(a->t->co);
+        lua_pushliteral(a->t->co, "full");
+        lua_pushfstring(a->t->co, "not stored in Redis: %s", a->err);
+        rt_task_wake(a->t, 3);
+    } else {
+        G.accepted++;
+        lua_pushstring(a->t->co, a->id);
+        rt_task_wake(a->t, 1);
+    }
+    free(a);
+}
+
+static int refuse(lua_State *L, const char *why)
+{
+    lua_pushnil(L);
+    lua_pushliteral(L, "full");
+    lua_pushstring(L, why);
+    return 3;
+}
+
+#define NUM(buf, v) (snprintf(buf, sizeof buf, "%.17g", (double)(v)), buf)
+
+int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
+{
+    redis_t *r = rt_redis();
+    rt_task_t *t;
+    acc_t *a;
+    char mkey[160], qkey[200], sub[32], rd[32], exp[32], ttl[32];
+    const char *argv[24];
+    size_t lens[24];
+    long long key;
+    int n = 0, sent = 0;
+    double keep;
+    if (!r || redis_state(r) != REDIS_UP) {
+        G.refused_down++;
+        return refuse(L, "Redis is unreachable");
+    }
+    if (!rt_gwr_conf.node_id || !(key = take_key())) {
+        G.refused_ids++;
+        ask_ids();
+        return refuse(L, "no message id at hand yet (waiting for Redis)");
+    }
+    t = rt_task_current(L, "gw_queue");
+    if (!(a = calloc(1, sizeof *a))) return luaL_error(L, "out of memory");
+    if (msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)rt_gwr_conf.node_id, (unsigned long long)key,
+                         a->id, sizeof a->id) < 0) {
+        free(a);
+        return luaL_error(L, "gateway: no id for key %f", (double)key);
+    }
+    a->t = t;
+    ask_ids();
+#define W(s, len) (argv[n] = (s), lens[n] = (len), n++)
+#define WS(s) W((s), strlen(s))
+#define WV(v) W((v).p ? (v).p : "", (v).p ? (v).n : 0)
+    /* the record */
+    WS("HSET");
+    W(mkey, rt_gwr_key(mkey, sizeof mkey, "m:", a->id, strlen(a->id)));
+    WS("account"); WV(m->account);
+    WS("upstream"); WV(m->upstream);
+    WS("route"); WV(m->route);
+    WS("state"); WS("0");
+    WS("attempts"); WS("0");
+    WS("submitted"); WS(NUM(sub, m->submitted));
+    WS("rd"); WS(NUM(rd, m->registered_delivery));
+    WS("source"); WV(m->source);
+    WS("dest"); WV(m->dest);
+    if (!isnan(m->expires)) {
+        WS("expires");
+        WS(NUM(exp, m->expires));
+    }
+    if (redis_cmd(r, on_accept_reply, a, n, argv, lens) == 0) sent++;
+    /* kept ttl past its validity (or its submission) */
+    keep = rt_gwr_conf.ttl + (!isnan(m->expires) && m->expires > m->submitted ? m->expires - m->submitted : 0);
+    n = 0;
+    WS("EXPIRE");
+    W(mkey, strlen(mkey));
+    WS(NUM(ttl, ceil(keep)));
+    if (sent && redis_cmd(r, on_accept_reply, a, n, argv, lens) == 0) sent++;
+    /* the queue entry */
+    n = 0;
+    WS("XADD");
+    W(qkey, rt_gwr_key(qkey, sizeof qkey, "q:", l->name, l->len));
+    WS("*");
+    WS("id"); WS(a->id);
+    WS("pdu"); WV(m->pdu);
+    WS("acct"); WV(m->account);
+    WS("rd"); WS(rd);
+    WS("exp"); WS(isnan(m->expires) ? "" : exp);
+    WS("att"); WS("0");
+#undef W
+#undef WS
+#undef WV
+    if (sent == 2 && redis_cmd(r, on_accept_reply, a, n, argv, lens) == 0) sent++;
+    if (sent == 0) {
+        free(a);
+        G.refused_down++;
+        return refuse(L, "Redis refused the command (link down or too many waiting)");
+    }
+    /* a command refused after others went: those answer, the last one
+     * then reports the failure */
+    a->left = sent;
+    if (sent < 3) {
+        a->failed = 1;
+        snprintf(a->err, sizeof a->err, "a command was refused (link down or too many waiting)");
+    }
+    l->queued++;
+    l->queued_total++;
+    rt_fwd_wake(l);
+    rt_task_wait(t, "redis");
+    return lua_yield(L, 0);
+}
+
+/* -- The tick: forwarders poll, ids are asked for ---------------------------------------------- */
+
+static void wake_bound(rt_link_t *l, void *arg)
+{
+    (void)arg;
+    if (l->nsess) rt_fwd_wake(l);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    ask_ids();
+    rt_gw_foreach(wake_bound, NULL);
+}
+
+/* -- Lua ----------------------------------------------------------------------------------- */
+
+/* core.gwr_start{ prefix =, claim_after =, ttl =, node_id = }: the gateway's
+ * messages go to Redis from now on (the link is core.redis_open's). */
+static int l_gwr_start(lua_State *L)
+{
+    const char *prefix;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    prefix = rt_opt_str(L, 1, "prefix");
+    snprintf(rt_gwr_conf.prefix, sizeof rt_gwr_conf.prefix, "%s", prefix ? prefix : "smppgw:");
+    rt_gwr_conf.claim_after = rt_opt_num(L, 1, "claim_after", 30);
+    rt_gwr_conf.ttl = rt_opt_num(L, 1, "ttl", 86400);
+    G.fixed_node = (long long)rt_opt_num(L, 1, "node_id", 0);
+    if (G.fixed_node > 0 && !rt_gwr_conf.node_id) {
+        rt_gwr_conf.node_id = G.fixed_node;
+        snprintf(rt_gwr_conf.consumer, sizeof rt_gwr_conf.consumer, "n%lld", rt_gwr_conf.node_id);
+    }
+    rt_gwr_conf.on = 1;
+    if (!G.tick_on && rt.loop && uv_timer_init(rt.loop, &G.tick) == 0) {
+        G.tick_on = 1;
+        uv_unref((uv_handle_t *)&G.tick);
+        uv_timer_start(&G.tick, on_tick, TICK_MS, TICK_MS);
+    }
+    return 0;
+}
+
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
+/* core.gwr_stats() -> nil when off, else { node_id =, consumer =, accepted =,
+ * refused_down =, refused_ids =, failed =, ids_left =, forwarders... } */
+static int l_gwr_stats(lua_State *L)
+{
+    if (!rt_gwr_conf.on) return 0;
+    lua_createtable(L, 0, 16);
+    SET_NUM("node_id", rt_gwr_conf.node_id);
+    rt_set_str(L, "consumer", rt_gwr_conf.consumer);
+    SET_NUM("accepted", G.accepted);
+    SET_NUM("refused_down", G.refused_down);
+    SET_NUM("refused_ids", G.refused_ids);
+    SET_NUM("failed", G.failed);
+    SET_NUM("ids_left", (G.end - G.next) + (G.spare_end - G.spare_next));
+    SET_NUM("claim_after", rt_gwr_conf.claim_after);
+    rt_gwr_fwd_stats(L);
+    return 1;
+}
+
+const luaL_Reg rt_gwr_lib[] = {
+    {"gwr_start", l_gwr_start},
+    {"gwr_stats", l_gwr_stats},
+    {NULL, NULL}
+};
+
+void rt_gwr_close(void)
+{
+    if (G.tick_on) {
+        G.tick_on = 0;
+        uv_close((uv_handle_t *)&G.tick, NULL);
+    }
+    rt_gwr_fwd_close();
+    memset(&G, 0, sizeof G);
+    memset(&rt_gwr_conf, 0, sizeof rt_gwr_conf);
+}

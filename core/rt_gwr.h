@@ -1,0 +1,73 @@
+/* rt_gwr.h -- the gateway's messages in Redis (cluster.store = true): the
+ * nodes of a cluster share one queue per upstream, so a message accepted
+ * on one node is forwarded by whichever node holds a bind to its upstream.
+ *
+ * The keys (P is cluster.prefix):
+ *   P m:<id>          hash: the message record (account, upstream, route,
+ *                     state, attempts, upstream_id, err, ...), with a TTL
+ *   P q:<upstream>    stream: the queue; one entry per message carries what
+ *                     sending needs (id, pdu, account, rd, expires, attempts);
+ *                     consumer group "fwd", one consumer per process
+ *   P ids             counter: keys are taken from it in blocks, so ids are
+ *                     unique across nodes and restarts
+ *   P nodes           counter: a process's node id (unless cluster.node_id)
+ *
+ * The guarantee of the group commit holds: core.gw_queue waits (the task
+ * yields, the loop serves everyone else) until Redis has answered the
+ * writes of the message, and only then returns its id, so ESME_ROK is
+ * given only for what Redis holds. Redis unreachable: gw_queue answers
+ * "full" (ESME_RMSGQFUL). A forwarder reads its upstream's stream with
+ * XREADGROUP, records the upstream's answer, then XACKs (in one pipeline,
+ * in that order); entries pending longer than cluster.claim_after on a
+ * consumer that died are taken over with XAUTOCLAIM and sent again (at
+ * least once).
+ *
+ * Who owns what: rt_gwr.c owns the settings, the id blocks and the waits of
+ * accepting tasks; rt_gwr_fwd.c owns the entries read from the streams
+ * (from the read until their XACK is answered) and each link's reading
+ * state. The link itself is rt_gw.c's; the Redis link is rt_redis.c's.
+ */
+#ifndef SMPPGW_RT_GWR_H
+#define SMPPGW_RT_GWR_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "redis.h"
+#include "rt_gw.h"
+#include "store.h"
+
+typedef struct rt_gwr_conf_s {
+    int       on;               /* core.gwr_start was called */
+    char      prefix[64];
+    double    claim_after;      /* seconds an entry may be pending before another consumer takes it */
+    double    ttl;              /* seconds message records and id mappings are kept */
+    long long node_id;          /* 0 until known */
+    char      consumer[32];     /* "n<node_id>" */
+} rt_gwr_conf_t;
+extern rt_gwr_conf_t rt_gwr_conf;
+
+/* The Redis store is in use. */
+static inline int rt_gwr_on(void) { return rt_gwr_conf.on; }
+
+/* A key: prefix + the parts, into buf (cap octets). Returns its length. */
+size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an);
+
+/* core.gw_queue on Redis: m is the record (account, upstream, route,
+ * expires, pdu, ...), l its link. Waits for Redis, then leaves the id (or
+ * nil, "full", detail) on L's stack: returns what a lua_CFunction does. */
+int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m);
+
+/* The forwarder of a woken link (rt_gwr_fwd.c), from rt_fwd_turn. */
+void rt_gwr_run(rt_link_t *l);
+
+/* Counters of the forwarders for core.gwr_stats (rt_gwr_fwd.c). */
+void rt_gwr_fwd_stats(lua_State *L);
+
+/* Serving ends: timers closed, entries and waits let go. */
+void rt_gwr_close(void);
+void rt_gwr_fwd_close(void);
+
+extern const luaL_Reg rt_gwr_lib[];
+
+#endif /* SMPPGW_RT_GWR_H */

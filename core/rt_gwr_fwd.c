@@ -1,0 +1,572 @@
+/* rt_gwr_fwd.c -- the forwarders of the Redis store: each upstream's queue
+ * is a stream read by the consumer group "fwd", one consumer per process.
+ * A woken link reads as many new entries as its sessions have free window
+ * slots (XREADGROUP), sends them, and records the upstream's answer before
+ * acknowledging the entry (HSET, [SET of the id mapping], XACK, XDEL, in
+ * one pipeline). Entries it could not send yet (throttled, timed out, link
+ * paused) stay pending under this consumer and wait here with a due time.
+ * Every claim_after / 3 seconds a link that can send takes over entries
+ * pending longer than claim_after under any consumer (XAUTOCLAIM: a node
+ * that died), and says its own still live (XCLAIM JUSTID, idle time reset),
+ * so that a slow retry here is not taken over by another node.
+ *
+ * At least once: an entry whose answer was not recorded (a crash, Redis
+ * lost) is sent again by whoever claims it, which the upstream may see
+ * twice. Decisions the SQLite path leaves to the gateway's Lua event
+ * handler are taken here by the defaults: a refusal finishes the message
+ * REJECTED, an ended validity EXPIRED, a throttle retries on the link.
+ *
+ * Who owns what: an entry (ent_t) is this file's from the read (or claim)
+ * until the answer to its XACK, or until the write that would have acked
+ * it is refused (it is then left pending in Redis, to be claimed again).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlr.h"
+#include "log.h"
+#include "msgid.h"
+#include "rt.h"
+#include "rt_gwr.h"
+#include "rt_redis.h"
+#include "rt_store.h"
+
+#define READ_MAX   500          /* entries one read asks for at most */
+#define CLAIM_MAX  100          /* entries one XAUTOCLAIM takes at most */
+#define TOUCH_MAX  500          /* ids one XCLAIM JUSTID renews at most */
+#define GROUP      "fwd"
+
+typedef struct ent_s {
+    rt_link_t *l;
+    char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24];
+    long long  rd, attempts;
+    double     expires, due;
+    uint8_t   *pdu;
+    size_t     pdu_n;
+    int        inflight, acking;
+    struct ent_s *prev, *next;
+} ent_t;
+
+typedef struct glink_s {
+    rt_link_t *l;
+    ent_t     *head, *tail;     /* entries held here */
+    size_t     held;
+    int        reading, claiming, group_ok;
+    char       cursor[48];      /* XAUTOCLAIM's */
+    double     claim_at;
+    struct glink_s *next;
+} glink_t;
+
+static struct {
+    glink_t *links;
+    pdu_t    pdu;
+    uint64_t read, claimed, sent, answered, retried, refused, expired, acked, lost_acks, touched;
+} F;
+
+/* -- Links and entries ------------------------------------------------------------------- */
+
+static glink_t *glink(rt_link_t *l)
+{
+    glink_t *g;
+    for (g = F.links; g; g = g->next)
+        if (g->l == l) return g;
+    if (!(g = calloc(1, sizeof *g))) return NULL;
+    g->l = l;
+    strcpy(g->cursor, "0-0");
+    g->next = F.links;
+    F.links = g;
+    return g;
+}
+
+static size_t qkey(char *buf, size_t cap, rt_link_t *l) { return rt_gwr_key(buf, cap, "q:", l->name, l->len); }
+
+static ent_t *find(glink_t *g, const char *eid, size_t n)
+{
+    ent_t *e;
+    for (e = g->head; e; e = e->next)
+        if (strlen(e->eid) == n && memcmp(e->eid, eid, n) == 0) return e;
+    return NULL;
+}
+
+static void unlink_ent(ent_t *e)
+{
+    glink_t *g = glink(e->l);
+    if (!g) return;
+    if (e->prev) e->prev->next = e->next;
+    else g->head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else g->tail = e->prev;
+    g->held--;
+    free(e->pdu);
+    free(e);
+}
+
+static void copy(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* An entry of a stream reply ([eid, [field, value, ...]]) held here; NULL
+ * when it is malformed, held already, or no memory. */
+static ent_t *hold(glink_t *g, const redisReply *it, double now)
+{
+    const redisReply *f;
+    ent_t *e;
+    size_t i;
+    if (it->type != REDIS_REPLY_ARRAY || it->elements < 2 || it->element[0]->type != REDIS_REPLY_STRING) return NULL;
+    if (find(g, it->element[0]->str, it->element[0]->len)) return NULL;
+    f = it->element[1];
+    if (f->type != REDIS_REPLY_ARRAY || !(e = calloc(1, sizeof *e))) return NULL;
+    e->l = g->l;
+    e->expires = NAN;
+    e->due = now;
+    copy(e->eid, sizeof e->eid, it->element[0]->str, it->element[0]->len);
+    for (i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        if (strcmp(k->str, "id") == 0) copy(e->id, sizeof e->id, v->str, v->len);
+        else if (strcmp(k->str, "acct") == 0) copy(e->acct, sizeof e->acct, v->str, v->len);
+        else if (strcmp(k->str, "rd") == 0) e->rd = strtoll(v->str, NULL, 10);
+        else if (strcmp(k->str, "att") == 0) e->attempts = strtoll(v->str, NULL, 10);
+        else if (strcmp(k->str, "exp") == 0 && v->len) e->expires = strtod(v->str, NULL);
+        else if (strcmp(k->str, "pdu") == 0 && !e->pdu && (e->pdu = malloc(v->len ? v->len : 1))) {
+            memcpy(e->pdu, v->str, v->len);
+            e->pdu_n = v->len;
+        }
+    }
+    if (!e->pdu || !e->id[0]) {
+        log_msg(LOG_ERROR, 0, "cluster store: entry %s of %s's queue is malformed; left pending", e->eid, g->l->name);
+        free(e->pdu);
+        free(e);
+        return NULL;
+    }
+    e->prev = g->tail;
+    if (g->tail) g->tail->next = e;
+    else g->head = e;
+    g->tail = e;
+    g->held++;
+    return e;
+}
+
+/* -- Writing an outcome ---------------------------------------------------------------------- */
+
+static void on_logged(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)reply;
+    (void)ud;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a write failed: %s", err);
+}
+
+static void on_acked(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    ent_t *e = ud;
+    (void)r;
+    (void)reply;
+    if (err) F.lost_acks++;          /* pending still: it is claimed and sent again */
+    else F.acked++;
+    unlink_ent(e);
+}
+
+/* The message's record gets the fields (argv pairs), its TTL again, the
+ * mapping key -> id when mkey is given, then the entry is acknowledged and
+ * deleted. The entry is released when the XACK is answered. */
+static void outcome(ent_t *e, int npairs, const char **pairs, const char *mkey, size_t mkey_n)
+{
+    redis_t *r = rt_redis();
+    char key[160], q[200], ttl[32];
+    const char *argv[32];
+    size_t lens[32];
+    int n = 0, i;
+    e->acking = 1;
+    if (!r || redis_state(r) != REDIS_UP) {
+        F.lost_acks++;
+        unlink_ent(e);
+        return;
+    }
+    snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gwr_conf.ttl));
+    argv[n] = "HSET", lens[n++] = 4;
+    argv[n] = key, lens[n++] = rt_gwr_key(key, sizeof key, "m:", e->id, strlen(e->id));
+    for (i = 0; i < 2 * npairs && n < 30; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
+    redis_cmd(r, on_logged, NULL, n, argv, lens);
+    argv[0] = "EXPIRE", lens[0] = 6;
+    argv[2] = ttl, lens[2] = strlen(ttl);
+    redis_cmd(r, on_logged, NULL, 3, argv, lens);
+    if (mkey) {
+        argv[0] = "SET", lens[0] = 3;
+        argv[1] = mkey, lens[1] = mkey_n;
+        argv[2] = e->id, lens[2] = strlen(e->id);
+        argv[3] = "EX", lens[3] = 2;
+        argv[4] = ttl, lens[4] = strlen(ttl);
+        redis_cmd(r, on_logged, NULL, 5, argv, lens);
+    }
+    argv[0] = "XACK", lens[0] = 4;
+    argv[1] = q, lens[1] = qkey(q, sizeof q, e->l);
+    argv[2] = GROUP, lens[2] = strlen(GROUP);
+    argv[3] = e->eid, lens[3] = strlen(e->eid);
+    if (redis_cmd(r, on_acked, e, 4, argv, lens) != 0) {
+        F.lost_acks++;
+        unlink_ent(e);
+        return;
+    }
+    argv[0] = "XDEL", lens[0] = 4;
+    argv[2] = e->eid, lens[2] = strlen(e->eid);
+    redis_cmd(r, on_logged, NULL, 3, argv, lens);
+}
+
+static void finish(ent_t *e, int state, uint32_t status, double now)
+{
+    char st[8], err[16], done[32];
+    const char *pairs[8];
+    snprintf(st, sizeof st, "%d", state);
+    snprintf(err, sizeof err, "%u", status);
+    snprintf(done, sizeof done, "%.3f", now);
+    pairs[0] = "state", pairs[1] = st;
+    pairs[2] = "err", pairs[3] = err;
+    pairs[4] = "done", pairs[5] = done;
+    pairs[6] = "final", pairs[7] = "1";
+    if (e->l->queued > 0) e->l->queued--;
+    outcome(e, 4, pairs, NULL, 0);
+}
+
+/* -- Sessions ------------------------------------------------------------------------------ */
+
+static int can_send(sess_t *s)
+{
+    sess_state_t st = sess_state(s);
+    return (st == SESS_BOUND_TX || st == SESS_BOUND_TRX) && !sess_is_closing(s)
+        && sess_window_used(s) < sess_config(s)->window;
+}
+
+static uint32_t free_slots(rt_link_t *l)
+{
+    uint32_t i, n = 0;
+    for (i = 0; i < l->nsess; i++) {
+        sess_t *s = net_find(rt.net, l->sess[i]);
+        if (s && can_send(s)) n += sess_config(s)->window - sess_window_used(s);
+    }
+    return n;
+}
+
+static sess_t *pick(rt_link_t *l)
+{
+    uint32_t k;
+    for (k = 0; k < l->nsess; k++) {
+        uint32_t i = (l->rr + k) % l->nsess;
+        sess_t *s = net_find(rt.net, l->sess[i]);
+        if (s && can_send(s)) {
+            l->rr = i + 1;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* -- The upstream's answer ---------------------------------------------------------------------- */
+
+static double backoff(long long attempts)
+{
+    double d = rt_gw_conf.retry_min;
+    while (--attempts > 0 && d < rt_gw_conf.retry_max) d *= 2;
+    return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
+}
+
+static void accepted(ent_t *e, const pdu_t *resp, double now)
+{
+    rt_link_t *l = e->l;
+    const pdu_value_t *mid = pdu_get(resp, PDU_F_MESSAGE_ID);
+    char uid[80], kbuf[160], mkey[400], att[24], done[32];
+    const char *pairs[10];
+    size_t un = 0, mn = 0;
+    int np = 0, keyed = 0;
+    if (mid && mid->ptr) copy(uid, sizeof uid, (const char *)mid->ptr, mid->len), un = strlen(uid);
+    else uid[0] = '\0';
+    if (rt_gw_wants_receipt(e->rd) && un > 0 && un < sizeof kbuf / 2 - 1) {
+        long kn = msgid_key(uid, un, l->fmt_resp, kbuf, sizeof kbuf);
+        if (kn >= 0) {
+            char part[300];
+            int pn = snprintf(part, sizeof part, "%s:%.*s", l->name, (int)kn, kbuf);
+            mn = rt_gwr_key(mkey, sizeof mkey, "k:", part, pn < 0 ? 0 : (size_t)pn);
+            keyed = 1;
+        }
+    }
+    snprintf(att, sizeof att, "%lld", e->attempts + 1);
+    snprintf(done, sizeof done, "%.3f", now);
+    pairs[np++] = "state", pairs[np++] = "1";
+    pairs[np++] = "upstream_id", pairs[np++] = uid;
+    pairs[np++] = "attempts", pairs[np++] = att;
+    if (!keyed) pairs[np++] = "final", pairs[np++] = "1", pairs[np++] = "done", pairs[np++] = done;
+    if (l->queued > 0) l->queued--;
+    l->accepted++;
+    F.answered++;
+    outcome(e, np / 2, pairs, keyed ? mkey : NULL, mn);
+}
+
+static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
+{
+    ent_t *e = arg;
+    rt_link_t *l = e->l;
+    uint32_t status = resp ? resp->command_status : 0;
+    double now = rt_time();
+    (void)s;
+    e->inflight = 0;
+    if (l->inflight) l->inflight--;
+    rt_fwd_wake(l);
+    if (!err && status == SMPP_ESME_ROK) {
+        accepted(e, resp, now);
+    } else if (!err && (status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL)) {
+        l->throttled++;
+        l->retried++;
+        F.retried++;
+        l->paused_until = now + l->throttle_backoff;
+        e->attempts++;
+        e->due = now + l->throttle_backoff;
+    } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
+        l->retried++;
+        F.retried++;
+        e->attempts++;
+        e->due = now + (err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(e->attempts));
+    } else {
+        l->refused++;
+        F.refused++;
+        finish(e, 8, status ? status : SMPP_ESME_RSYSERR, now);
+    }
+}
+
+/* -- Sending -------------------------------------------------------------------------------- */
+
+/* Send what is held and due, while a session has room. */
+static void send_due(glink_t *g, double now)
+{
+    rt_link_t *l = g->l;
+    ent_t *e, *next;
+    pdu_error_t perr;
+    sess_t *s;
+    long seq;
+    for (e = g->head; e; e = next) {
+        next = e->next;
+        if (e->inflight || e->acking || e->due > now) continue;
+        if (!isnan(e->expires) && e->expires <= now) {
+            l->expired++;
+            F.expired++;
+            finish(e, 3, 0, now);
+            continue;
+        }
+        if (now < l->paused_until || !(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) return;
+        if (pdu_decode(&F.pdu, e->pdu, e->pdu_n, 0, &perr) != SMPP_ESME_ROK) {
+            log_msg(LOG_ERROR, 0, "cluster store: the PDU of %s does not decode: %s; REJECTED", e->id, perr.msg);
+            l->refused++;
+            finish(e, 8, SMPP_ESME_RSYSERR, now);
+            continue;
+        }
+        seq = sess_send(s, &F.pdu, on_done, e, uv_now(rt.loop));
+        if (seq == SESS_EINVAL) {
+            log_msg(LOG_ERROR, 0, "cluster store: %s not sent to %s: %s; REJECTED", e->id, l->name, sess_last_error(s));
+            l->refused++;
+            finish(e, 8, SMPP_ESME_RSYSERR, now);
+            continue;
+        }
+        if (seq < 0) return;
+        net_touch(s);
+        e->inflight = 1;
+        l->inflight++;
+        l->sent++;
+        F.sent++;
+    }
+}
+
+/* -- Reading and claiming -------------------------------------------------------------------- */
+
+static void on_group(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    glink_t *g = ud;
+    (void)r;
+    (void)reply;
+    if (!err || strncmp(err, "BUSYGROUP", 9) == 0) g->group_ok = 1;
+    else log_msg(LOG_WARN, 0, "cluster store: no consumer group on %s's queue: %s", g->l->name, err);
+    rt_fwd_wake(g->l);
+}
+
+static void make_group(redis_t *r, glink_t *g)
+{
+    char q[200];
+    const char *argv[6] = {"XGROUP", "CREATE", q, GROUP, "0", "MKSTREAM"};
+    size_t lens[6] = {6, 6, 0, strlen(GROUP), 1, 8};
+    lens[2] = qkey(q, sizeof q, g->l);
+    redis_cmd(r, on_group, g, 6, argv, lens);
+}
+
+static void take_entries(glink_t *g, const redisReply *list, uint64_t *count)
+{
+    double now = rt_time();
+    size_t i;
+    if (!list || list->type != REDIS_REPLY_ARRAY) return;
+    for (i = 0; i < list->elements; i++)
+        if (hold(g, list->element[i], now)) (*count)++;
+}
+
+static void on_read(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    glink_t *g = ud;
+    (void)r;
+    g->reading = 0;
+    if (err) {
+        if (strncmp(err, "NOGROUP", 7) == 0) g->group_ok = 0;     /* Redis lost it: made again */
+        return;
+    }
+    /* [[key, [entries]]] or nil */
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+        && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2) {
+        uint64_t before = F.read;
+        take_entries(g, reply->element[0]->element[1], &F.read);
+        if (F.read - before > 0) rt_fwd_wake(g->l);                /* more may wait */
+    }
+    send_due(g, rt_time());
+}
+
+static void on_claim(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    glink_t *g = ud;
+    uint64_t before = F.claimed;
+    (void)r;
+    g->claiming = 0;
+    if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) return;
+    /* [next cursor, [entries], [deleted ids]] */
+    if (reply->element[0]->type == REDIS_REPLY_STRING)
+        copy(g->cursor, sizeof g->cursor, reply->element[0]->str, reply->element[0]->len);
+    take_entries(g, reply->element[1], &F.claimed);
+    if (F.claimed > before) {
+        log_msg(LOG_WARN, 0, "cluster store: took over %llu messages of %s pending longer than %g s on another node",
+                (unsigned long long)(F.claimed - before), g->l->name, rt_gwr_conf.claim_after);
+        g->l->queued += (long long)(F.claimed - before);
+    }
+    if (strcmp(g->cursor, "0-0") != 0) g->claim_at = 0;              /* more to look at: next turn */
+    send_due(g, rt_time());
+}
+
+/* Our held entries are live: reset their idle time so that no other node
+ * takes them over. */
+static void touch(redis_t *r, glink_t *g)
+{
+    const char *argv[TOUCH_MAX + 6];
+    size_t lens[TOUCH_MAX + 6];
+    char q[200], idle[8] = "0";
+    ent_t *e;
+    int n = 0;
+    if (!g->head) return;
+    argv[n] = "XCLAIM", lens[n++] = 6;
+    argv[n] = q, lens[n++] = qkey(q, sizeof q, g->l);
+    argv[n] = GROUP, lens[n++] = strlen(GROUP);
+    argv[n] = rt_gwr_conf.consumer, lens[n++] = strlen(rt_gwr_conf.consumer);
+    argv[n] = idle, lens[n++] = 1;
+    for (e = g->head; e && n < TOUCH_MAX + 4; e = e->next) argv[n] = e->eid, lens[n++] = strlen(e->eid);
+    argv[n] = "JUSTID", lens[n++] = 6;
+    if (redis_cmd(r, on_logged, NULL, n, argv, lens) == 0) F.touched++;
+}
+
+static void claim(redis_t *r, glink_t *g, double now)
+{
+    char q[200], idle[32], count[16];
+    const char *argv[8];
+    size_t lens[8];
+    int i;
+    if (g->claiming || now < g->claim_at) return;
+    if (strcmp(g->cursor, "0-0") == 0) {
+        g->claim_at = now + rt_gwr_conf.claim_after / 3;
+        touch(r, g);
+    }
+    snprintf(idle, sizeof idle, "%.0f", rt_gwr_conf.claim_after * 1000);
+    snprintf(count, sizeof count, "%d", CLAIM_MAX);
+    argv[0] = "XAUTOCLAIM";
+    argv[1] = q;
+    argv[2] = GROUP;
+    argv[3] = rt_gwr_conf.consumer;
+    argv[4] = idle;
+    argv[5] = g->cursor;
+    argv[6] = "COUNT";
+    argv[7] = count;
+    for (i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    lens[1] = qkey(q, sizeof q, g->l);
+    if (redis_cmd(r, on_claim, g, 8, argv, lens) == 0) g->claiming = 1;
+}
+
+void rt_gwr_run(rt_link_t *l)
+{
+    redis_t *r = rt_redis();
+    glink_t *g = glink(l);
+    double now = rt_time();
+    uint32_t slots;
+    size_t waiting = 0;
+    ent_t *e;
+    char q[200], count[16];
+    const char *argv[10];
+    size_t lens[10];
+    int i;
+    if (!g || !rt.net) return;
+    send_due(g, now);
+    if (!r || redis_state(r) != REDIS_UP || !rt_gwr_conf.consumer[0]) return;
+    if (!g->group_ok) {
+        make_group(r, g);
+        return;
+    }
+    if (!l->nsess || now < l->paused_until) return;
+    claim(r, g, now);
+    for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking;
+    slots = free_slots(l);
+    if (g->reading || slots <= waiting) return;
+    slots -= (uint32_t)waiting;
+    snprintf(count, sizeof count, "%u", slots < READ_MAX ? slots : READ_MAX);
+    argv[0] = "XREADGROUP";
+    argv[1] = "GROUP";
+    argv[2] = GROUP;
+    argv[3] = rt_gwr_conf.consumer;
+    argv[4] = "COUNT";
+    argv[5] = count;
+    argv[6] = "STREAMS";
+    argv[7] = q;
+    argv[8] = ">";
+    for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
+    lens[7] = qkey(q, sizeof q, l);
+    if (redis_cmd(r, on_read, g, 9, argv, lens) == 0) g->reading = 1;
+}
+
+/* -- Statistics and the end -------------------------------------------------------------------- */
+
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
+void rt_gwr_fwd_stats(lua_State *L)
+{
+    glink_t *g;
+    size_t held = 0;
+    for (g = F.links; g; g = g->next) held += g->held;
+    SET_NUM("read", F.read);
+    SET_NUM("claimed", F.claimed);
+    SET_NUM("sent", F.sent);
+    SET_NUM("answered", F.answered);
+    SET_NUM("retried", F.retried);
+    SET_NUM("refused", F.refused);
+    SET_NUM("expired", F.expired);
+    SET_NUM("acked", F.acked);
+    SET_NUM("unacked", F.lost_acks);
+    SET_NUM("held", held);
+}
+
+void rt_gwr_fwd_close(void)
+{
+    glink_t *g;
+    while ((g = F.links) != NULL) {
+        F.links = g->next;
+        while (g->head) {
+            ent_t *e = g->head;
+            g->head = e->next;
+            free(e->pdu);
+            free(e);
+        }
+        free(g);
+    }
+    memset(&F, 0, sizeof F);
+}

@@ -1,0 +1,178 @@
+-- Nodes sharing their messages through Redis (cluster.store = true): a
+-- message accepted on one node is forwarded by the node that holds the
+-- upstream's bind; a node killed while it holds messages loses none
+-- (another node takes them over after claim_after); `check` refuses what
+-- the Redis store cannot serve.
+local server = require "helpers.server"
+local redis = require "helpers.redis"
+local wire = require "helpers.wire"
+local wait = require "helpers.wait"
+local run = require "helpers.run"
+local tmp = require "helpers.tmp"
+
+local ROK = 0
+
+-- The upstream: logs every text it gets ("up got TEXT") and answers with
+-- ids u1, u2, ...; a text starting "slow" is answered after SLOW seconds.
+local UPSTREAM = [[
+local smpp = require "smpp"
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    local mid = "u" .. n
+    smpp.log("info", "up got %s as %s", pdu.short_message, mid)
+    if pdu.short_message:sub(1, 4) == "slow" then smpp.sleep(SLOW) end
+    return 0, { message_id = mid }
+end }]]
+
+local function upstream(slow)
+    return server.start { script = UPSTREAM:gsub("SLOW", tostring(slow or 0)),
+        conf = "return { script = 'script.lua', store = { path = ':memory:' }, session = { window = 500 }, "
+            .. "accounts = { { system_id = 'gw', password = 'gwpw' } } }" }
+end
+
+-- A gateway node on Redis r whose upstream U is at port (nothing listens
+-- there for a node that must not forward).
+local function gateway_conf(r, port, over)
+    return "return " .. server.lua(server.merge({
+        script = server.root .. "/scripts/gateway.lua",
+        cluster = { redis = r.address, store = true, claim_after = 1 },
+        accounts = { { system_id = "esme1", password = "pw1" } },
+        upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", window = 20,
+                        reconnect_min = 0.1, reconnect_max = 0.2 } },
+        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+    }, over or {}))
+end
+
+local function node(r, port, over)
+    local n = server.start { conf = gateway_conf(r, port, over) }
+    wait.wait_until(function()
+        local c = n:stats().cluster
+        return c and c.redis.state == "up" and c.store and c.store.node_id > 0 and c.store.ids_left > 0
+    end, 10, "the node's link to Redis and its node id")
+    return n
+end
+
+local function bound_upstream(n)
+    wait.wait_until(function()
+        local g = n:stats().gateway
+        return g and g.queues and g.queues.U and g.queues.U.sessions > 0
+    end, 10, "the upstream's bind")
+end
+
+-- submit texts on a transmitter of n -> the message ids, in order
+local function submit_all(n, texts)
+    local c = wire.connect(n.port)
+    assert.are.equal(ROK, c:bind("transmitter", "esme1", "pw1").status)
+    for _, t in ipairs(texts) do
+        c:send(wire.submit_sm(c:next_seq(), { source_addr = "1", destination_addr = "447700900123",
+                                             short_message = t, registered_delivery = 1 }))
+    end
+    local ids = {}
+    for i = 1, #texts do
+        local p = assert(c:read(10))
+        assert.are.equal(ROK, p.status, "submit " .. i)
+        ids[p.seq - 1] = wire.first_cstr(p.body)      -- the bind was 1
+    end
+    c:close()
+    return ids
+end
+
+local function texts(prefix, n)
+    local out = {}
+    for i = 1, n do out[i] = prefix .. i end
+    return out
+end
+
+-- every text reached the upstream (at least once)
+local function all_arrived(up, list, timeout)
+    return wait.wait_until(function()
+        local log = up:log_text()
+        for _, t in ipairs(list) do
+            if not log:find("up got " .. t .. " as", 1, true) then return false end
+        end
+        return true
+    end, timeout or 15, "every message at the upstream")
+end
+
+describe("cluster store", function()
+    it("forwards a message accepted on node A from node B, which holds the upstream's bind", function()
+        local r = redis.start()
+        local up = upstream()
+        local a = node(r, redis.free_port())
+        local b = node(r, up.port)
+        bound_upstream(b)
+        local list = texts("m", 60)
+        local ids = submit_all(a, list)
+        local seen = {}
+        for i = 1, #list do
+            assert.is_truthy(ids[i])
+            assert.is_nil(seen[ids[i]], "id issued twice: " .. ids[i])
+            seen[ids[i]] = true
+        end
+        assert.is_true(all_arrived(up, list))
+        -- every record says accepted upstream, with the upstream's id; nothing pending
+        assert.is_true(wait.wait_until(function()
+            for i = 1, #list do
+                if r:cmd("HGET", "smppgw:m:" .. ids[i], "state") ~= "1" then return false end
+            end
+            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+        end, 10, "every record answered and acknowledged"))
+        local uid = r:cmd("HGET", "smppgw:m:" .. ids[1], "upstream_id")
+        assert.matches("^u%d+$", uid)
+        assert.are.equal(ids[1], r:cmd("GET", "smppgw:k:U:" .. uid))      -- the mapping for receipts
+        assert.are.equal("esme1", r:cmd("HGET", "smppgw:m:" .. ids[1], "account"))
+        -- node ids differ, so do the ids the two nodes issue
+        local ida = a:stats().cluster.store.node_id
+        local idb = b:stats().cluster.store.node_id
+        assert.are_not.equal(ida, idb)
+        local more = submit_all(b, { "from-b" })
+        assert.is_nil(seen[more[1]])
+        assert.is_true(all_arrived(up, { "from-b" }))
+    end)
+
+    it("loses nothing when the forwarding node is killed holding messages: another takes them over", function()
+        local r = redis.start()
+        local up = upstream(wait.scaled(3))
+        local a = node(r, redis.free_port())
+        local b = node(r, up.port)
+        bound_upstream(b)
+        local list = texts("slow", 15)
+        submit_all(a, list)
+        -- b has taken them and waits for the slow answers: kill it then
+        local consumer = b:stats().cluster.store.consumer
+        assert.is_true(wait.wait_until(function()
+            local p = r:cmd("XPENDING", "smppgw:q:U", "fwd")
+            return p[1] == #list and p[4] and p[4][1] and p[4][1][1] == consumer
+        end, 10, "every message pending on b"))
+        b:kill()
+        local c = node(r, up.port)
+        bound_upstream(c)
+        assert.is_true(c:wait_log("took over %d+ messages of U pending longer than 1 s", 15))
+        assert.is_true(wait.wait_until(function()
+            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+        end, 20, "every message answered and acknowledged by c"))
+        assert.is_true(all_arrived(up, list, 5))
+    end)
+
+    it("check refuses what the Redis store cannot serve, naming the key", function()
+        local dir = tmp.dir()
+        local r = { address = "127.0.0.1:6390" }
+        tmp.write(dir .. "/smsc.lua", server.smsc_conf { cluster = { redis = r.address, store = true } })
+        local out, err, rc = run.smppgw { "check", dir .. "/smsc.lua", "-l", "127.0.0.1:2775" }
+        assert.are_not.equal(0, rc)
+        assert.matches("cluster.store: the Redis store holds the gateway's messages", out .. err, 1, true)
+        tmp.write(dir .. "/up.lua", gateway_conf(r, 2776, { gateway = { message_id = "upstream" } }))
+        out, err, rc = run.smppgw { "check", dir .. "/up.lua", "-l", "127.0.0.1:2775" }
+        assert.are_not.equal(0, rc)
+        assert.matches('gateway.message_id = "upstream" records messages through smpp.store', out .. err, 1, true)
+        tmp.write(dir .. "/file.lua", gateway_conf(r, 2776, { store = { path = "x.db" } }))
+        out, err, rc = run.smppgw { "check", dir .. "/file.lua", "-l", "127.0.0.1:2775" }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.path: with cluster.store = true messages are kept in Redis", out .. err, 1, true)
+        tmp.write(dir .. "/ok.lua", gateway_conf(r, 2776, { workers = 2 }))
+        out, err, rc = run.smppgw { "check", dir .. "/ok.lua", "-l", "127.0.0.1:2775" }
+        assert.are.equal(0, rc, out .. err)
+        assert.matches("messages in Redis %(cluster.store%)", out)
+    end)
+end)
