@@ -160,6 +160,13 @@ int rt_gw_request(sess_t *s, const pdu_t *req);
  * receipts that came before it (in the store's early table). */
 void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key);
 
+/* For the Redis store (rt_gwr_rcpt.c): a receipt's key (into key, at least
+ * 160 octets), message_state (-1: none given) and error, as the matching
+ * here reads them (0 when it names no id); and the receipt rewritten to
+ * the ESME's id (*out: a buffer of this file's, valid until the next call). */
+int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *state, long long *err);
+long rt_gw_rcpt_onward(const pdu_t *in, store_str_t esme_id, const uint8_t **out, const char **why);
+
 /* -- The runtime's hooks (rt_gw.c) ------------------------------------------------------- */
 
 void rt_gw_start(void);

@@ -25,6 +25,7 @@
 #include "rt.h"
 #include "rt_acct.h"
 #include "rt_gw.h"
+#include "rt_gwr.h"
 #include "rt_outbox.h"
 #include "rt_store.h"
 
@@ -406,6 +407,7 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
     if (!rt_gw_conf.on || !(l = rt_gw_link_of(s))) return 0;
     if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return 0;
     if (!(esm = pdu_get(req, PDU_F_ESM_CLASS)) || !dlr_is_receipt(esm->num)) return 0;
+    if (rt_gwr_on()) return rt_gwr_receipt(l, s, req);      /* the cluster's store: Redis */
     status = receipt(l, req, sess_id(s), req->sequence_number);
     if (status != RELAYED) rt_gw_hold_answer(sess_id(s), req->sequence_number, status);
     return 1;
@@ -457,4 +459,33 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key)
         }
         free(e);
     }
+}
+
+/* -- For the Redis store (rt_gwr_rcpt.c): the same reading and rewriting -------------------- */
+
+int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *state, long long *err)
+{
+    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
+    const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
+    dlr_text_t tx;
+    if (!key_of(l, in, &tx, key, klen)) return 0;
+    *state = ms ? (int)ms->num : tx.stat ? dlr_state_of(tx.stat, tx.stat_len) : -1;
+    *err = 0;
+    if (ne && ne->val && ne->len == 3) *err = ne->val[1] << 8 | ne->val[2];
+    else if (tx.err && tx.err_len < 10) {
+        size_t i;
+        for (i = 0; i < tx.err_len && tx.err[i] >= '0' && tx.err[i] <= '9'; i++) *err = *err * 10 + (tx.err[i] - '0');
+    }
+    return 1;
+}
+
+long rt_gw_rcpt_onward(const pdu_t *in, store_str_t esme_id, const uint8_t **out, const char **why)
+{
+    dlr_text_t tx;
+    size_t n;
+    int pl;
+    const uint8_t *text = text_of(in, &n, &pl);
+    dlr_read((const char *)text, n, &tx);
+    *out = rc.buf;
+    return onward(in, &tx, esme_id, why);
 }

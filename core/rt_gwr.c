@@ -248,11 +248,18 @@ static void wake_bound(rt_link_t *l, void *arg)
     if (l->nsess) rt_fwd_wake(l);
 }
 
+static void wake_receiving(rt_acct_t *a, void *arg)
+{
+    (void)arg;
+    if (a->nrx && rt_acct_free_slots(a)) rt_acct_wake(a);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     (void)t;
     ask_ids();
     rt_gw_foreach(wake_bound, NULL);
+    rt_acct_foreach(wake_receiving, NULL);
 }
 
 /* -- Lua ----------------------------------------------------------------------------------- */
@@ -298,6 +305,8 @@ static int l_gwr_stats(lua_State *L)
     SET_NUM("ids_left", (G.end - G.next) + (G.spare_end - G.spare_next));
     SET_NUM("claim_after", rt_gwr_conf.claim_after);
     rt_gwr_fwd_stats(L);
+    rt_gwr_rcpt_stats(L);
+    rt_gwr_rx_stats(L);
     return 1;
 }
 
@@ -314,6 +323,7 @@ void rt_gwr_close(void)
         uv_close((uv_handle_t *)&G.tick, NULL);
     }
     rt_gwr_fwd_close();
+    rt_gwr_rx_close();
     memset(&G, 0, sizeof G);
     memset(&rt_gwr_conf, 0, sizeof rt_gwr_conf);
 }

@@ -34,6 +34,7 @@
 #include <lua.h>
 
 #include "redis.h"
+#include "rt_acct.h"
 #include "rt_gw.h"
 #include "store.h"
 
@@ -61,12 +62,41 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m);
 /* The forwarder of a woken link (rt_gwr_fwd.c), from rt_fwd_turn. */
 void rt_gwr_run(rt_link_t *l);
 
+/* A receipt from link l's session s (rt_gwr_rcpt.c): matched through the
+ * id mapping, rewritten, appended to the account's stream; kept in Redis
+ * when it came before the mapping. The upstream is answered once Redis
+ * has it. Returns 1 (taken). */
+int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req);
+
+/* The mapping upstream key -> id was written and Redis handed back the
+ * receipts that came before it (encoded PDUs, reply elements): apply them
+ * to message id of account. */
+void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const redisReply *list);
+
+/* The script that writes a mapping and hands back the early receipts. */
+extern const char rt_gwr_map_script[];
+
+/* core.post on Redis (rt_gwr_rx.c): the PDU appended to the account's
+ * stream; waits for Redis when L can yield. Returns what l_post does. */
+int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu);
+
+/* Append an encoded deliver_sm for account to its stream; fn(ud, ok) when
+ * Redis answered (fn may be NULL). Returns 0, or -1 when it was not sent. */
+int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id,
+                  void (*fn)(void *ud, int ok), void *ud);
+
+/* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
+void rt_gwr_deliver(rt_acct_t *a);
+
 /* Counters of the forwarders for core.gwr_stats (rt_gwr_fwd.c). */
 void rt_gwr_fwd_stats(lua_State *L);
 
 /* Serving ends: timers closed, entries and waits let go. */
 void rt_gwr_close(void);
 void rt_gwr_fwd_close(void);
+void rt_gwr_rx_close(void);
+void rt_gwr_rx_stats(lua_State *L);
+void rt_gwr_rcpt_stats(lua_State *L);
 
 extern const luaL_Reg rt_gwr_lib[];
 

@@ -172,13 +172,32 @@ static void on_acked(redis_t *r, redisReply *reply, const char *err, void *ud)
     unlink_ent(e);
 }
 
+/* The mapping is written: the receipts that came before it are applied
+ * (the entry lives until its XACK is answered, which comes after this). */
+typedef struct mapped_s {
+    rt_link_t *l;
+    char       id[MSGID_KEYED_MAX + 8], acct[24];
+} mapped_t;
+
+static void on_mapped(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    mapped_t *m = ud;
+    (void)r;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the id mapping of %s: %s", m->id, err);
+    if (!err && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+        rt_gwr_rcpt_early(m->l, m->id, m->acct, reply);
+    free(m);
+}
+
 /* The message's record gets the fields (argv pairs), its TTL again, the
- * mapping key -> id when mkey is given, then the entry is acknowledged and
- * deleted. The entry is released when the XACK is answered. */
-static void outcome(ent_t *e, int npairs, const char **pairs, const char *mkey, size_t mkey_n)
+ * mapping upstream key -> id when part ("<upstream>:<key>") is given, then
+ * the entry is acknowledged and deleted. The entry is released when the
+ * XACK is answered. */
+static void outcome(ent_t *e, int npairs, const char **pairs, const char *part, size_t part_n)
 {
     redis_t *r = rt_redis();
-    char key[160], q[200], ttl[32];
+    char key[160], q[200], ttl[32], mkey[400], ekey[400];
+    mapped_t *mp;
     const char *argv[32];
     size_t lens[32];
     int n = 0, i;
@@ -196,13 +215,18 @@ static void outcome(ent_t *e, int npairs, const char **pairs, const char *mkey, 
     argv[0] = "EXPIRE", lens[0] = 6;
     argv[2] = ttl, lens[2] = strlen(ttl);
     redis_cmd(r, on_logged, NULL, 3, argv, lens);
-    if (mkey) {
-        argv[0] = "SET", lens[0] = 3;
-        argv[1] = mkey, lens[1] = mkey_n;
-        argv[2] = e->id, lens[2] = strlen(e->id);
-        argv[3] = "EX", lens[3] = 2;
-        argv[4] = ttl, lens[4] = strlen(ttl);
-        redis_cmd(r, on_logged, NULL, 5, argv, lens);
+    if (part && (mp = malloc(sizeof *mp)) != NULL) {
+        mp->l = e->l;
+        memcpy(mp->id, e->id, sizeof mp->id);
+        memcpy(mp->acct, e->acct, sizeof mp->acct);
+        argv[0] = "EVAL", lens[0] = 4;
+        argv[1] = rt_gwr_map_script, lens[1] = strlen(rt_gwr_map_script);
+        argv[2] = "2", lens[2] = 1;
+        argv[3] = mkey, lens[3] = rt_gwr_key(mkey, sizeof mkey, "k:", part, part_n);
+        argv[4] = ekey, lens[4] = rt_gwr_key(ekey, sizeof ekey, "e:", part, part_n);
+        argv[5] = e->id, lens[5] = strlen(e->id);
+        argv[6] = ttl, lens[6] = strlen(ttl);
+        if (redis_cmd(r, on_mapped, mp, 7, argv, lens) != 0) free(mp);
     }
     argv[0] = "XACK", lens[0] = 4;
     argv[1] = q, lens[1] = qkey(q, sizeof q, e->l);
@@ -279,7 +303,7 @@ static void accepted(ent_t *e, const pdu_t *resp, double now)
 {
     rt_link_t *l = e->l;
     const pdu_value_t *mid = pdu_get(resp, PDU_F_MESSAGE_ID);
-    char uid[80], kbuf[160], mkey[400], att[24], done[32];
+    char uid[80], kbuf[160], part[300], att[24], done[32];
     const char *pairs[10];
     size_t un = 0, mn = 0;
     int np = 0, keyed = 0;
@@ -288,9 +312,8 @@ static void accepted(ent_t *e, const pdu_t *resp, double now)
     if (rt_gw_wants_receipt(e->rd) && un > 0 && un < sizeof kbuf / 2 - 1) {
         long kn = msgid_key(uid, un, l->fmt_resp, kbuf, sizeof kbuf);
         if (kn >= 0) {
-            char part[300];
             int pn = snprintf(part, sizeof part, "%s:%.*s", l->name, (int)kn, kbuf);
-            mn = rt_gwr_key(mkey, sizeof mkey, "k:", part, pn < 0 ? 0 : (size_t)pn);
+            mn = pn < 0 ? 0 : (size_t)pn >= sizeof part ? sizeof part - 1 : (size_t)pn;
             keyed = 1;
         }
     }
@@ -303,7 +326,7 @@ static void accepted(ent_t *e, const pdu_t *resp, double now)
     if (l->queued > 0) l->queued--;
     l->accepted++;
     F.answered++;
-    outcome(e, np / 2, pairs, keyed ? mkey : NULL, mn);
+    outcome(e, np / 2, pairs, keyed ? part : NULL, mn);
 }
 
 static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "lbridge.h"
 #include "rt.h"
+#include "rt_gwr.h"
 #include "rt_outbox.h"
 #include "rt_store.h"
 
@@ -279,7 +280,8 @@ void rt_outbox_turn(void)
     for (a = list; a; a = next) {
         next = a->run_next;
         a->queued = 0;
-        if (st && rt.net) deliver(a, st);
+        if (rt_gwr_on()) rt_gwr_deliver(a);        /* the cluster's store: Redis */
+        else if (st && rt.net) deliver(a, st);
         rt_acct_release(a);
     }
     /* woken again meanwhile: the next turn must come without waiting for
@@ -377,6 +379,7 @@ static int l_post(lua_State *L)
     if ((n = encode(&why)) < 0) return luaL_error(L, "smpp.post: %s", why);
     bytes.p = (const char *)ob.buf;
     bytes.n = (size_t)n;
+    if (rt_gwr_on()) return rt_gwr_post(L, account, alen, bytes);     /* the cluster's store: Redis */
     rowid = rt_outbox_post(account, alen, bytes, ref, delay, ttl);
     if (rowid < 0) {
         lua_pushnil(L);

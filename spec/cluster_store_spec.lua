@@ -13,7 +13,9 @@ local tmp = require "helpers.tmp"
 local ROK = 0
 
 -- The upstream: logs every text it gets ("up got TEXT") and answers with
--- ids u1, u2, ...; a text starting "slow" is answered after SLOW seconds.
+-- ids u1, u2, ...; a text with "slow" in it is answered after SLOW seconds.
+-- A text starting "rcpt" gets a receipt (DELIVRD) on the session's account;
+-- with "early" in it at once, else 0.05 s later.
 local UPSTREAM = [[
 local smpp = require "smpp"
 local n = 0
@@ -21,7 +23,14 @@ return { submit_sm = function(session, pdu)
     n = n + 1
     local mid = "u" .. n
     smpp.log("info", "up got %s as %s", pdu.short_message, mid)
-    if pdu.short_message:sub(1, 4) == "slow" then smpp.sleep(SLOW) end
+    if pdu.short_message:sub(1, 4) == "rcpt" then
+        assert(smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
+            destination_addr = pdu.source_addr, receipted_message_id = mid, message_state = 2,
+            short_message = "id:" .. mid .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
+                .. "stat:DELIVRD err:000 text:" .. pdu.short_message },
+            { delay = pdu.short_message:find("early") and 0 or 0.05 }))
+    end
+    if pdu.short_message:find("slow") then smpp.sleep(SLOW) end
     return 0, { message_id = mid }
 end }]]
 
@@ -153,6 +162,70 @@ describe("cluster store", function()
             return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
         end, 20, "every message answered and acknowledged by c"))
         assert.is_true(all_arrived(up, list, 5))
+    end)
+
+    it("a receipt reaches the account's receiver on another node, held until one binds", function()
+        local r = redis.start()
+        local up = upstream()
+        local a = node(r, redis.free_port())        -- the ESME's transmitter
+        local b = node(r, redis.free_port())        -- the ESME's receiver, bound later
+        local c = node(r, up.port)                  -- the upstream's bind: receipts come here
+        bound_upstream(c)
+        local list = texts("rcpt", 40)
+        local ids = submit_all(a, list)
+        assert.is_true(all_arrived(up, list))
+        -- every receipt matched on c and waiting in the account's stream: no receiver is bound
+        assert.is_true(wait.wait_until(function()
+            return r:cmd("XLEN", "smppgw:r:esme1") == #list
+        end, 10, "every receipt in the account's stream"))
+        local rx = wire.connect(b.port)
+        assert.are.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
+        local got, want = {}, {}
+        for i = 1, #list do want[ids[i]] = list[i] end
+        for _ = 1, #list do
+            local p = assert(rx:expect(function(p) return p.id == wire.id.deliver_sm end, 10))
+            rx:send(wire.pdu(wire.id.deliver_sm + wire.RESP, p.seq, "\0"))
+            local sm = wire.parse_sm(p.body)
+            local id = sm.short_message:match("^id:(%S+) ")
+            assert.is_truthy(want[id], "a receipt for an id we did not issue: " .. sm.short_message)
+            assert.matches("stat:DELIVRD", sm.short_message)
+            assert.matches("text:" .. want[id], sm.short_message, 1, true)
+            got[id] = (got[id] or 0) + 1
+        end
+        for i = 1, #list do assert.are.equal(1, got[ids[i]], "receipts for " .. ids[i]) end
+        -- acknowledged once the ESME answered; every record final DELIVERED
+        assert.is_true(wait.wait_until(function()
+            if r:cmd("XLEN", "smppgw:r:esme1") ~= 0 then return false end
+            for i = 1, #list do
+                if r:cmd("HGET", "smppgw:m:" .. ids[i], "state") ~= "2" then return false end
+            end
+            return true
+        end, 10, "the stream emptied and every message DELIVERED"))
+        assert.are.equal(#list, c:stats().cluster.store.receipts)
+    end)
+
+    it("a receipt that comes before its message's answer waits in Redis and is matched then", function()
+        local r = redis.start()
+        local up = upstream(wait.scaled(0.5))
+        local a = node(r, up.port)
+        bound_upstream(a)
+        local rx = wire.connect(a.port)
+        assert.are.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
+        local list = texts("rcpt-early-slow", 5)
+        local ids = submit_all(a, list)
+        local want = {}
+        for i = 1, #list do want[ids[i]] = true end
+        for _ = 1, #list do
+            local p = assert(rx:expect(function(p) return p.id == wire.id.deliver_sm end, 10))
+            rx:send(wire.pdu(wire.id.deliver_sm + wire.RESP, p.seq, "\0"))
+            local id = wire.parse_sm(p.body).short_message:match("^id:(%S+) ")
+            assert.is_true(want[id], "a receipt for " .. tostring(id))
+            want[id] = nil
+        end
+        local st = a:stats().cluster.store
+        assert.are.equal(#list, st.receipts_early)
+        assert.are.equal(#list, st.receipts_early_matched)
+        assert.are.same({}, r:cmd("KEYS", "smppgw:e:*"))
     end)
 
     it("check refuses what the Redis store cannot serve, naming the key", function()
