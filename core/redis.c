@@ -20,6 +20,7 @@ struct redis_s {
     int                live;    /* a context exists (connecting or connected) */
     int                state;
     int                freeing;
+    int                dropping, state_before;   /* drop() under way, and the state it found */
     char              *host, *password;
     int                port, db;
     double             timeout, backoff_min, backoff_max, delay;
@@ -54,7 +55,7 @@ static void on_retry(uv_timer_t *t)
  * the backoff. Idempotent. */
 static void went_down(redis_t *r, const char *why)
 {
-    int was = r->state;
+    int was = r->dropping ? r->state_before : r->state;
     if (!r->live) return;
     r->live = 0;
     r->ac = NULL;
@@ -79,11 +80,14 @@ static void drop(redis_t *r, const char *why)
 {
     redisAsyncContext *ac = r->ac;
     if (!r->live) return;
+    r->state_before = r->state;          /* went_down tells a lost link from a failed connection */
+    r->dropping = 1;
     r->state = REDIS_DOWN;               /* commands given from the callbacks below are refused */
     snprintf(r->st.last_error, sizeof r->st.last_error, "%s", why);
     r->ac = NULL;
     redisAsyncFree(ac);                  /* may call on_disconnect -> went_down */
     went_down(r, why);
+    r->dropping = 0;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)

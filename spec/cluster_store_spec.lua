@@ -10,7 +10,7 @@ local wait = require "helpers.wait"
 local run = require "helpers.run"
 local tmp = require "helpers.tmp"
 
-local ROK = 0
+local ROK, RMSGQFUL = 0, 0x14
 
 -- The upstream: logs every text it gets ("up got TEXT") and answers with
 -- ids u1, u2, ...; a text with "slow" in it is answered after SLOW seconds.
@@ -226,6 +226,59 @@ describe("cluster store", function()
         assert.are.equal(#list, st.receipts_early)
         assert.are.equal(#list, st.receipts_early_matched)
         assert.are.same({}, r:cmd("KEYS", "smppgw:e:*"))
+    end)
+
+    it("answers ESME_RMSGQFUL while Redis is stopped, resumes when it is back, and loses nothing accepted", function()
+        local r = redis.start { durable = true }
+        local up = upstream()
+        local a = node(r, up.port)
+        bound_upstream(a)
+        local c = wire.connect(a.port)
+        assert.are.equal(ROK, c:bind("transmitter", "esme1", "pw1").status)
+        local accepted, full, n = {}, 0, 0
+        -- batches of 10 submits in flight: -> how many of the batch got ESME_ROK
+        local function batch()
+            local sent = {}
+            for _ = 1, 10 do
+                n = n + 1
+                local seq = c:next_seq()
+                sent[seq] = "load" .. n
+                c:send(wire.submit_sm(seq, { source_addr = "1", destination_addr = "447700900123",
+                                             short_message = sent[seq] }))
+            end
+            local ok = 0
+            for _ = 1, 10 do
+                local p = assert(c:read(10))
+                if p.status == ROK then
+                    accepted[#accepted + 1] = { text = sent[p.seq], id = wire.first_cstr(p.body) }
+                    ok = ok + 1
+                else
+                    assert.are.equal(RMSGQFUL, p.status, "submit " .. sent[p.seq])
+                    full = full + 1
+                end
+            end
+            return ok
+        end
+        for _ = 1, 5 do assert.are.equal(10, batch()) end
+        r:stop()
+        assert.is_true(wait.wait_until(function() return batch() == 0 end, 10, "ESME_RMSGQFUL while Redis is down"))
+        assert(a:wait_log("redis 127%.0%.0%.1:%d+: link lost"), a:log_text():sub(-2500))
+        assert.are.equal("down", a:stats().cluster.redis.state)
+        for _ = 1, 3 do assert.are.equal(0, batch()) end
+        r:start()
+        assert.is_true(a:wait_log("redis 127%.0%.0%.1:%d+: up again", 10), a:log_text():sub(-3000))
+        assert.is_true(wait.wait_until(function() return batch() == 10 end, 10, "accepting again"))
+        for _ = 1, 5 do assert.are.equal(10, batch()) end
+        assert.is_true(full >= 40)
+        local list = {}
+        for i, m in ipairs(accepted) do list[i] = m.text end
+        assert.is_true(all_arrived(up, list))
+        assert.is_true(wait.wait_until(function()
+            for _, m in ipairs(accepted) do
+                if r:cmd("HGET", "smppgw:m:" .. m.id, "state") ~= "1" then return false end
+            end
+            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+        end, 10, "every accepted message's answer recorded"))
     end)
 
     it("check refuses what the Redis store cannot serve, naming the key", function()

@@ -21,18 +21,22 @@ function M.free_port()
     return tonumber(port)
 end
 
--- start() -> redis with .port, .address ("127.0.0.1:PORT"), .dir; waits
--- until it answers PING (raises with its log when it does not in 10 s)
-function M.start()
-    local r = setmetatable({ port = M.free_port(), dir = tmp.dir() }, Redis)
+-- start([{ durable = true }]) -> redis with .port, .address
+-- ("127.0.0.1:PORT"), .dir; waits until it answers PING (raises with its
+-- log when it does not in 10 s). durable: every write goes to the
+-- append-only file before Redis answers it (appendfsync always), so a
+-- stop and start keeps what it acknowledged.
+function M.start(opts)
+    local r = setmetatable({ port = M.free_port(), dir = tmp.dir(), durable = opts and opts.durable }, Redis)
     r.address = "127.0.0.1:" .. r.port
     r:start()
     return r
 end
 
 function Redis:start()
-    self.proc = run.spawn(("exec redis-server --port %d --bind 127.0.0.1 --dir %s --save '' --appendonly no")
-        :format(self.port, run.quote(self.dir)), { dir = self.dir, log = "redis.log", pidfile = "redis.pid" })
+    self.proc = run.spawn(("exec redis-server --port %d --bind 127.0.0.1 --dir %s --save '' %s")
+        :format(self.port, run.quote(self.dir), self.durable and "--appendonly yes --appendfsync always"
+            or "--appendonly no"), { dir = self.dir, log = "redis.log", pidfile = "redis.pid" })
     local ok = wait.wait_until(function()
         local ok, pong = pcall(function() return self:cmd("PING") end)
         return ok and pong == "PONG"
