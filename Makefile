@@ -42,7 +42,7 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
               core/rt_sess.c core/rt_stats.c core/rt_trace.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
               core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c \
               core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c \
-              core/rt_gwr.c core/rt_gwr_fwd.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
+              core/rt_gwr.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -67,7 +67,7 @@ BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
-        bench-workers bench-cluster cluster
+        bench-workers bench-cluster bench-store-redis cluster
 
 all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
@@ -242,6 +242,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@sh core/bench/binds.sh
 	@sh core/bench/workers.sh
 	@sh core/bench/cluster.sh
+	@sh core/bench/store_redis.sh
 
 # The workers' and the cluster's benches alone (docs/cluster.md, docs/benchmarks.md).
 bench-workers: all
@@ -249,6 +250,9 @@ bench-workers: all
 
 bench-cluster: all
 	@sh core/bench/cluster.sh
+
+bench-store-redis: all
+	@sh core/bench/store_redis.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 

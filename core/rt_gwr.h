@@ -22,8 +22,8 @@
  * consumer that died are taken over with XAUTOCLAIM and sent again (at
  * least once).
  *
- * Who owns what: rt_gwr.c owns the settings, the id blocks and the waits of
- * accepting tasks; rt_gwr_fwd.c owns the entries read from the streams
+ * Who owns what: rt_gwr.c owns the settings and the id blocks;
+ * rt_gwr_queue.c the waits of accepting tasks; rt_gwr_fwd.c owns the entries read from the streams
  * (from the read until their XACK is answered) and each link's reading
  * state. The link itself is rt_gw.c's; the Redis link is rt_redis.c's.
  */
@@ -33,10 +33,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "pdu.h"
 #include "redis.h"
 #include "rt_acct.h"
-#include "rt_gw.h"
+#include "sess.h"
 #include "store.h"
+
+struct rt_link_s;             /* rt_gw.h: an upstream link */
 
 typedef struct rt_gwr_conf_s {
     int       on;               /* core.gwr_start was called */
@@ -54,24 +57,29 @@ static inline int rt_gwr_on(void) { return rt_gwr_conf.on; }
 /* A key: prefix + the parts, into buf (cap octets). Returns its length. */
 size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an);
 
+/* The node id's and id blocks' requests (rt_gwr.c); the next key of
+ * the current block, or 0 while none is at hand. */
+void rt_gwr_ask_ids(void);
+long long rt_gwr_take_key(void);
+
 /* core.gw_queue on Redis: m is the record (account, upstream, route,
  * expires, pdu, ...), l its link. Waits for Redis, then leaves the id (or
  * nil, "full", detail) on L's stack: returns what a lua_CFunction does. */
-int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m);
+int rt_gwr_queue(lua_State *L, struct rt_link_s *l, const store_msg_t *m);
 
 /* The forwarder of a woken link (rt_gwr_fwd.c), from rt_fwd_turn. */
-void rt_gwr_run(rt_link_t *l);
+void rt_gwr_run(struct rt_link_s *l);
 
 /* A receipt from link l's session s (rt_gwr_rcpt.c): matched through the
  * id mapping, rewritten, appended to the account's stream; kept in Redis
  * when it came before the mapping. The upstream is answered once Redis
  * has it. Returns 1 (taken). */
-int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req);
+int rt_gwr_receipt(struct rt_link_s *l, sess_t *s, const pdu_t *req);
 
 /* The mapping upstream key -> id was written and Redis handed back the
  * receipts that came before it (encoded PDUs, reply elements): apply them
  * to message id of account. */
-void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const redisReply *list);
+void rt_gwr_rcpt_early(struct rt_link_s *l, const char *id, const char *account, const redisReply *list);
 
 /* The script that writes a mapping and hands back the early receipts. */
 extern const char rt_gwr_map_script[];
@@ -88,7 +96,12 @@ int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t
 /* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
 void rt_gwr_deliver(rt_acct_t *a);
 
-/* Counters of the forwarders for core.gwr_stats (rt_gwr_fwd.c). */
+/* Every tick: the links with binds look at their streams (rt_gwr_fwd.c). */
+void rt_gwr_fwd_tick(void);
+
+/* Counters for core.gwr_stats (rt_gwr_queue.c, rt_gwr_fwd.c). */
+void rt_gwr_queue_stats(lua_State *L);
+void rt_gwr_queue_close(void);
 void rt_gwr_fwd_stats(lua_State *L);
 
 /* Serving ends: timers closed, entries and waits let go. */

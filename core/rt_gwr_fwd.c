@@ -29,6 +29,7 @@
 #include "log.h"
 #include "msgid.h"
 #include "rt.h"
+#include "rt_gw.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
 #include "rt_store.h"
@@ -555,6 +556,19 @@ void rt_gwr_run(rt_link_t *l)
     for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
     lens[7] = qkey(q, sizeof q, l);
     if (redis_cmd(r, on_read, g, 9, argv, lens) == 0) g->reading = 1;
+}
+
+/* -- The tick ----------------------------------------------------------------------------------- */
+
+static void wake_bound(rt_link_t *l, void *arg)
+{
+    (void)arg;
+    if (l->nsess) rt_fwd_wake(l);
+}
+
+void rt_gwr_fwd_tick(void)
+{
+    rt_gw_foreach(wake_bound, NULL);
 }
 
 /* -- Statistics and the end -------------------------------------------------------------------- */

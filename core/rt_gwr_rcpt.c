@@ -20,6 +20,7 @@
 #include "dlr.h"
 #include "log.h"
 #include "rt.h"
+#include "rt_gw.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
 #include "rt_store.h"

@@ -13,7 +13,6 @@
 #include "log.h"
 #include "redis.h"
 #include "rt.h"
-#include "rt_gwr.h"
 #include "rt_redis.h"
 #include "rt_task.h"
 
@@ -196,7 +195,6 @@ void rt_redis_close(void)
     link_ = NULL;
     redis_free(r);                       /* pending bucket requests are answered "closed" first */
     rt_cluster_close();
-    rt_gwr_close();                      /* after the link: its last answers release entries */
     if (!r) return;
     if (state_fn != LUA_NOREF && rt.L) luaL_unref(rt.L, LUA_REGISTRYINDEX, state_fn);
     state_fn = LUA_NOREF;

@@ -107,6 +107,7 @@ static void on_drained(net_t *n, void *ud)
     rt_outbox_close();
     rt_gw_close();
     rt_redis_close();
+    rt_gwr_close();          /* after the link: its last answers release the Redis store's entries */
     signals_close();
 }
 

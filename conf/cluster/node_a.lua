@@ -1,15 +1,16 @@
 -- conf/cluster/node_a.lua -- `make cluster`: gateway node A (SMPP 2775, HTTP
--- 8775). Both nodes share the account's max_binds, throughput and bind
--- lockouts through the Redis at 127.0.0.1:6390 (the `cluster` section);
--- each has its own store and its own account at the SMSC.
+-- 8775). Both nodes share everything through the Redis at 127.0.0.1:6390
+-- (the `cluster` section with store = true): the account's max_binds,
+-- throughput and bind lockouts, and the messages: a message accepted on
+-- either node is forwarded by whichever node's bind to the SMSC is free,
+-- and its receipt reaches the account's receiver on either node.
 return {
     listen = { "127.0.0.1:2775" },
     system_id = "smppgw",
     script = "../../scripts/gateway.lua",
     http = { listen = "127.0.0.1:8775" },
     log = { level = "info" },
-    store = { path = "../../var/cluster/node_a.db" },
-    cluster = { redis = "127.0.0.1:6390", bind_ttl = 15 },
+    cluster = { redis = "127.0.0.1:6390", bind_ttl = 15, store = true, claim_after = 10 },
     accounts = {
         -- at most 2 binds and 50 submit_sm/s, over both nodes together
         { system_id = "smppclient1", password = "password", max_binds = 2, throughput = 50 },

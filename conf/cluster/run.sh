@@ -1,8 +1,9 @@
 #!/bin/sh
 # conf/cluster/run.sh -- `make cluster`: a local cluster on loopback to try:
 # Redis (6390), the reference SMSC (2776), gateway nodes A (2775) and B
-# (2785), their HTTP APIs on 8775 and 8785. Logs and stores in
-# var/cluster/. Ctrl-C stops everything.
+# (2785), their HTTP APIs on 8775 and 8785, sharing messages, queues and
+# receipts through that Redis (cluster.store). Logs, the SMSC's store and
+# Redis' append-only file in var/cluster/. Ctrl-C stops everything.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUT=var/cluster
@@ -15,7 +16,7 @@ stop() {
 }
 trap 'stop; exit 0' INT TERM
 
-redis-server --port 6390 --bind 127.0.0.1 --dir "$PWD/$OUT" --save '' --appendonly no > "$OUT/redis.log" 2>&1 &
+redis-server --port 6390 --bind 127.0.0.1 --dir "$PWD/$OUT" --save '' --appendonly yes --appendfsync always > "$OUT/redis.log" 2>&1 &
 echo $! >> "$OUT/pids"
 build/smppgw run conf/cluster/smsc.lua > "$OUT/smsc.log" 2>&1 &
 echo $! >> "$OUT/pids"
@@ -32,7 +33,9 @@ cluster up: Redis 127.0.0.1:6390, SMSC 127.0.0.1:2776, gateway nodes 127.0.0.1:2
   build/smppgw send 127.0.0.1:2775 --from 447700900001 --to 447700900002 --text "via A" --wait-dlr 5
   build/smppgw bench --rate 100 --duration 5 127.0.0.1:2775 & build/smppgw bench --rate 100 --duration 5 127.0.0.1:2785
       (smppclient1 may send 50/s over both nodes: the rest is ESME_RTHROTTLED)
-  curl -s 127.0.0.1:8775/stats | grep -o '"cluster".*'      (the link to Redis, the shared buckets)
+  build/smppgw send 127.0.0.1:2785 --from 447700900001 --to 447700900002 --text "via B" --wait-dlr 5
+  curl -s 127.0.0.1:8775/stats | grep -o '"cluster".*'      (the link to Redis, the shared buckets and store)
+  redis-cli -p 6390 --scan --pattern 'smppgw:*'            (messages m:, queues q:, id maps k:, receipts r:)
   logs: $OUT/*.log        Ctrl-C stops everything
 TXT
 wait

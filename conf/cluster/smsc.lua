@@ -1,7 +1,7 @@
 -- conf/cluster/smsc.lua -- `make cluster`: the reference SMSC the two
--- gateway nodes forward to, with one account per node (a node's receipts
--- come back on its own binds: the nodes share account limits through
--- Redis, not messages; docs/cluster.md).
+-- gateway nodes forward to, with one account per node (a receipt comes
+-- back on the bind that sent its message; the nodes match it through the
+-- Redis they share: docs/cluster.md).
 return {
     listen = { "127.0.0.1:2776" },
     system_id = "smsc",

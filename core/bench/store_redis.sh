@@ -1,0 +1,109 @@
+#!/bin/sh
+# core/bench/store_redis.sh -- the gateway's messages in Redis
+# (cluster.store) against the embedded SQLite store, in `make bench` (and
+# alone: `make bench-store-redis`): submit_sm with receipts asked for
+# (`smppgw bench --dlr`, N=4, W=100, BENCH_SECONDS (5) s) through one
+# gateway in front of an SMSC that sends each receipt at once; the
+# gateway's store is SQLite (sync normal), then Redis with appendfsync
+# always (what the guarantee needs), then appendfsync everysec. Per run:
+# accepted/s, receipts delivered, the gateway's CPU per message, and Redis
+# commands per message (INFO's total_commands_processed over the run,
+# which includes the forwarders' polls). Logs and JSON in
+# build/bench-store-redis/.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+OUT=build/bench-store-redis
+SECS=${BENCH_SECONDS:-5}
+rm -rf "$OUT" && mkdir -p "$OUT" || exit 1
+. core/bench/lib.sh
+trap bench_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+free_port() { luajit -e 'local s = require("socket").bind("127.0.0.1", 0); local _, p = s:getsockname(); print(p); s:close()'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+commands() { redis-cli -p "$RPORT" info stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'; }
+
+cat > "$OUT/dlr.lua" <<'SCRIPT'
+-- answers with a counter and sends the receipt at once, on the same session
+local smpp = require "smpp"
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    local id = tostring(n)
+    smpp.after(0, function()
+        session:send { command = "deliver_sm", esm_class = 4, source_addr = pdu.destination_addr, destination_addr = pdu.source_addr,
+            receipted_message_id = id, message_state = 2,
+            short_message = "id:" .. id .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311200 stat:DELIVRD err:000 text:" }
+    end)
+    return 0, { message_id = id }
+end }
+SCRIPT
+cat > "$OUT/smsc.lua" <<CONF
+return { script = "$PWD/$OUT/dlr.lua", log = { level = "warn" }, store = { path = ":memory:" },
+         session = { receive_window = 1000, window = 1000 },
+         accounts = { { system_id = "gw", password = "gw" } } }
+CONF
+SPORT=$(free_port)
+build/smppgw run "$OUT/smsc.lua" -l "127.0.0.1:$SPORT" > "$OUT/smsc.log" 2>&1 &
+echo $! >> "$OUT/pids"
+
+# redis FSYNC: a fresh redis-server with the append-only file synced so
+RPORT=
+redis() {
+    [ -n "$RPORT" ] && { redis-cli -p "$RPORT" shutdown nosave > /dev/null 2>&1; sleep 0.3; }
+    RPORT=$(free_port)
+    rm -rf "$OUT/redis-$1" && mkdir -p "$OUT/redis-$1"
+    redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$PWD/$OUT/redis-$1" --save '' --appendonly yes \
+        --appendfsync "$1" > "$OUT/redis-$1.log" 2>&1 &
+    echo $! >> "$OUT/pids"
+    i=0
+    until redis-cli -p "$RPORT" ping > /dev/null 2>&1; do
+        i=$((i + 1)); [ $i -gt 100 ] && { echo "store_redis.sh: redis-server did not start" >&2; exit 1; }; sleep 0.05
+    done
+}
+
+# run LABEL STORE_LUA -> "accepted_per_s receipts cpu_us_per_msg redis_cmds_per_msg"
+run() {
+    port=$(free_port) hport=$(free_port)
+    cat > "$OUT/$1.lua" <<CONF
+return { script = "$PWD/scripts/gateway.lua", log = { level = "warn" }, $2
+         session = { receive_window = 1000, window = 1000 },
+         accounts = { { system_id = "smppclient1", password = "password" } },
+         upstreams = { { name = "smsc", port = $SPORT, system_id = "gw", password = "gw", binds = 4, window = 100 } },
+         gateway = { routes = { { prefix = "", to = { "smsc" } } } } }
+CONF
+    build/smppgw run "$OUT/$1.lua" -l "127.0.0.1:$port" --http "127.0.0.1:$hport" > "$OUT/$1.log" 2>&1 &
+    pid=$!
+    echo "$pid" >> "$OUT/pids"
+    bench_port "$pid" "$OUT/$1.log" > /dev/null || { echo "store_redis.sh: $1 did not start" >&2; return 1; }
+    i=0                                             # the 4 binds to the SMSC
+    until curl -s "http://127.0.0.1:$hport/stats" | tr -d '\n ' | grep -q '"sessions":4'; do
+        i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05
+    done
+    k0=$(commands) c0=$(cpu_ticks "$pid")
+    build/smppgw bench --quiet --json --dlr --sessions 4 --window 100 --duration "$SECS" "127.0.0.1:$port" \
+        > "$OUT/$1.json" 2> "$OUT/$1.err"
+    c1=$(cpu_ticks "$pid") k1=$(commands)
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    tr -d '\n ' < "$OUT/$1.json" | sed -n 's/.*"ok":\([0-9]*\).*"seconds":\([0-9.]*\).*"receipts":\([0-9]*\).*/\1 \2 \3/p' |
+    awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v k0="${k0:-0}" -v k1="${k1:-0}" \
+        '{ printf "%d %d %.1f %.1f\n", ($2 > 0 ? $1 / $2 : 0), $3, ($1 > 0 ? (b - a) / hz * 1e6 / $1 : 0),
+                  ($1 > 0 ? (k1 - k0) / $1 : 0) }'
+}
+
+redis always
+set -- $(run sqlite "store = { path = \"$PWD/$OUT/gw.db\", sync = \"normal\" },") || exit 1
+S_T=${1:-0} S_R=${2:-0} S_C=${3:-0}
+set -- $(run redis-always "cluster = { redis = \"127.0.0.1:$RPORT\", store = true },") || exit 1
+A_T=${1:-0} A_R=${2:-0} A_C=${3:-0} A_K=${4:-0}
+redis everysec
+set -- $(run redis-everysec "cluster = { redis = \"127.0.0.1:$RPORT\", store = true },") || exit 1
+E_T=${1:-0} E_R=${2:-0} E_C=${3:-0} E_K=${4:-0}
+
+echo "== The gateway's store: SQLite vs Redis (core/bench/store_redis.sh, ${SECS} s, N=4 W=100, receipts asked)"
+printf '  %-34s %10s %10s %12s %14s\n' "store" "accepted/s" "receipts" "CPU us/msg" "Redis cmds/msg"
+printf '  %-34s %10s %10s %12s %14s\n' "SQLite file, sync normal" "$S_T" "$S_R" "$S_C" "-"
+printf '  %-34s %10s %10s %12s %14s\n' "Redis, appendfsync always" "$A_T" "$A_R" "$A_C" "$A_K"
+printf '  %-34s %10s %10s %12s %14s\n' "Redis, appendfsync everysec" "$E_T" "$E_R" "$E_C" "$E_K"
