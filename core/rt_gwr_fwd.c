@@ -447,6 +447,7 @@ static void on_read(redis_t *r, redisReply *reply, const char *err, void *ud)
         && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2) {
         uint64_t before = F.read;
         take_entries(g, reply->element[0]->element[1], &F.read);
+        g->l->queued += (long long)(F.read - before);
         if (F.read - before > 0) rt_fwd_wake(g->l);                /* more may wait */
     }
     send_due(g, rt_time());

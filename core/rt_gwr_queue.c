@@ -145,8 +145,7 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
         a->failed = 1;
         snprintf(a->err, sizeof a->err, "a command was refused (link down or too many waiting)");
     }
-    l->queued++;
-    l->queued_total++;
+    l->queued_total++;           /* queued counts what this node's forwarder holds (rt_gwr_fwd.c) */
     rt_fwd_wake(l);
     rt_task_wait(t, "redis");
     return lua_yield(L, 0);

@@ -87,7 +87,9 @@ CONF
     c1=$(cpu_ticks "$pid") k1=$(commands)
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    tr -d '\n ' < "$OUT/$1.json" | sed -n 's/.*"ok":\([0-9]*\).*"seconds":\([0-9.]*\).*"receipts":\([0-9]*\).*/\1 \2 \3/p' |
+    j=$(tr -d '\n ' < "$OUT/$1.json")
+    f() { echo "$j" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+    echo "$(f ok) $(f seconds) $(f receipts)" |
     awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v k0="${k0:-0}" -v k1="${k1:-0}" \
         '{ printf "%d %d %.1f %.1f\n", ($2 > 0 ? $1 / $2 : 0), $3, ($1 > 0 ? (b - a) / hz * 1e6 / $1 : 0),
                   ($1 > 0 ? (k1 - k0) / $1 : 0) }'
