@@ -15,7 +15,8 @@ local ROK, RMSGQFUL = 0, 0x14
 -- The upstream: logs every text it gets ("up got TEXT") and answers with
 -- ids u1, u2, ...; a text with "slow" in it is answered after SLOW seconds.
 -- A text starting "rcpt" gets a receipt (DELIVRD) on the session's account;
--- with "early" in it at once, else 0.05 s later.
+-- with "early" in it at once, else 0.05 s later. A text starting "mo" gets
+-- an MO back ("reply to TEXT").
 local UPSTREAM = [[
 local smpp = require "smpp"
 local n = 0
@@ -29,6 +30,10 @@ return { submit_sm = function(session, pdu)
             short_message = "id:" .. mid .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
                 .. "stat:DELIVRD err:000 text:" .. pdu.short_message },
             { delay = pdu.short_message:find("early") and 0 or 0.05 }))
+    end
+    if pdu.short_message:sub(1, 2) == "mo" then
+        assert(smpp.post(session.system_id, { source_addr = pdu.destination_addr, destination_addr = "1115",
+                                              short_message = "reply to " .. pdu.short_message }))
     end
     if pdu.short_message:find("slow") then smpp.sleep(SLOW) end
     return 0, { message_id = mid }
@@ -49,7 +54,8 @@ local function gateway_conf(r, port, over)
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", window = 20,
                         reconnect_min = 0.1, reconnect_max = 0.2 } },
-        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } },
+                    mo_routes = { { prefix = "", account = "esme1" } } },
     }, over or {}))
 end
 
@@ -279,6 +285,30 @@ describe("cluster store", function()
             end
             return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
         end, 10, "every accepted message's answer recorded"))
+    end)
+
+    it("an MO from the upstream reaches the account's receiver on another node", function()
+        local r = redis.start()
+        local up = upstream()
+        local a = node(r, up.port)                  -- the upstream's bind: the MO comes here
+        bound_upstream(a)
+        local b = node(r, redis.free_port())        -- the ESME's receiver
+        local rx = wire.connect(b.port)
+        assert.are.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
+        local list = texts("mo", 10)
+        submit_all(a, list)
+        local want = {}
+        for _, t in ipairs(list) do want["reply to " .. t] = true end
+        for _ = 1, #list do
+            local p = assert(rx:expect(function(p) return p.id == wire.id.deliver_sm end, 10))
+            rx:send(wire.pdu(wire.id.deliver_sm + wire.RESP, p.seq, "\0"))
+            local sm = wire.parse_sm(p.body)
+            assert.is_true(want[sm.short_message], "an MO: " .. sm.short_message)
+            want[sm.short_message] = nil
+        end
+        assert.is_true(wait.wait_until(function()
+            return r:cmd("XLEN", "smppgw:r:esme1") == 0 and b:stats().cluster.store.rx_acked == #list
+        end, 10, "every MO acknowledged by b"))
     end)
 
     it("check refuses what the Redis store cannot serve, naming the key", function()
