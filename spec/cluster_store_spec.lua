@@ -208,6 +208,17 @@ describe("cluster store", function()
             return true
         end, 10, "the stream emptied and every message DELIVERED"))
         assert.are.equal(#list, c:stats().cluster.store.receipts)
+        -- query_sm on the node that accepted it reads the record in Redis
+        local q = wire.connect(a.port)
+        assert.are.equal(ROK, q:bind("transmitter", "esme1", "pw1").status)
+        q:send(wire.pdu(wire.id.query_sm, q:next_seq(), wire.cstr(ids[1]) .. "\0\0" .. wire.cstr("1")))
+        local p = assert(q:read(10))
+        assert.are.equal(ROK, p.status)
+        local qr = wire.parse_query_resp(p.body)
+        assert.are.equal(ids[1], qr.message_id)
+        assert.are.equal(2, qr.message_state)                      -- DELIVERED
+        q:send(wire.pdu(wire.id.query_sm, q:next_seq(), wire.cstr("FFFFFFFF00000001") .. "\0\0" .. wire.cstr("1")))
+        assert.are.equal(0x67, assert(q:read(10)).status)          -- ESME_RQUERYFAIL
     end)
 
     it("a receipt that comes before its message's answer waits in Redis and is matched then", function()

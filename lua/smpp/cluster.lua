@@ -225,7 +225,7 @@ function M.configure(section)
     if not section then return end
     local address = require "smpp.address"
     local host, port = address.parse(section.redis)
-    opt = { prefix = section.prefix or "smppgw:", bind_ttl = section.bind_ttl or 15 }
+    opt = { prefix = section.prefix or "smppgw:", bind_ttl = section.bind_ttl or 15, store = section.store }
     local f = io.open("/proc/sys/kernel/hostname")
     local hostname = f and f:read("*l") or "node"
     if f then f:close() end
@@ -244,6 +244,27 @@ end
 
 -- stats() -> { node, redis = { state, ... }, throughput = { [key] = ... },
 -- binds_claimed } for /stats
+-- stores_messages() -> whether the gateway's messages are in Redis
+function M.stores_messages() return M.on and opt.store == true end
+
+-- message(id) -> the record of a gateway message kept in Redis
+-- (cluster.store: core/rt_gwr.h) as smpp.store.get gives one (id, account,
+-- upstream, state, final, done, err, attempts, upstream_id), or nil (none,
+-- or Redis unreachable: nil, err). Waits for Redis.
+function M.message(id)
+    if not (M.on and opt.store) then return nil, "cluster.store is off" end
+    local r, err = core.redis("HGETALL", opt.prefix .. "m:" .. tostring(id))
+    if type(r) ~= "table" then return nil, err end
+    if #r == 0 then return nil end
+    local rec = { id = id }
+    for i = 1, #r - 1, 2 do rec[r[i]] = r[i + 1] end
+    for _, k in ipairs { "state", "done", "err", "attempts", "rd", "submitted", "expires" } do
+        rec[k] = tonumber(rec[k])
+    end
+    rec.final = rec.final == "1"
+    return rec
+end
+
 function M.stats()
     if not M.on then return nil end
     local n = 0

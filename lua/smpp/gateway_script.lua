@@ -13,6 +13,7 @@ local router = require "smpp.router"
 local gateway = require "smpp.gateway"
 local upstream = require "smpp.upstream"
 local store = require "smpp.store"
+local cluster = require "smpp.cluster"
 local receipt = require "smpp.receipt"
 local stime = require "smpp.time"
 local sticky = require "smpp.sticky"
@@ -192,7 +193,7 @@ end
 
 -- query_sm: the state of one of the account's messages, from the store.
 local function query(session, pdu)
-    local rec = store.get(pdu.message_id or "")
+    local rec = (cluster.stores_messages() and cluster.message or store.get)(pdu.message_id or "")
     if not rec or rec.account ~= session.system_id then return S.ESME_RQUERYFAIL end
     return S.ESME_ROK, { message_id = rec.id,
         final_date = rec.final and rec.done and stime.format_absolute(rec.done) or "",
