@@ -71,6 +71,10 @@ typedef struct hconn_s {
  * shutdown frees while answers are still being written). */
 static http_opts_t opts;
 static char opts_token[256];
+/* The accounts' tokens (http_set_tokens): each also opens the API; which
+ * routes it may use is the owner's to decide from the request. */
+static char **acct_tokens;
+static size_t acct_ntokens;
 static hlisten_t *listeners;
 static hconn_t *conns;
 static http_stats_t stats;
@@ -397,16 +401,26 @@ static int hexval(int ch)
     return -1;
 }
 
-/* The request carries the listener's token: "Authorization: Bearer TOKEN"
- * or a "token=TOKEN" query parameter. */
+/* v (n octets) is the listener's token or one of the accounts' tokens.
+ * Every token is compared in full, so the time taken does not say which
+ * one (or how much of one) matched. */
+static int known_secret(const char *v, size_t n)
+{
+    int ok = same_secret(v, n, opts.token, strlen(opts.token));
+    size_t i;
+    for (i = 0; i < acct_ntokens; i++) ok |= same_secret(v, n, acct_tokens[i], strlen(acct_tokens[i]));
+    return ok;
+}
+
+/* The request carries the listener's token or an account's token:
+ * "Authorization: Bearer TOKEN" or a "token=TOKEN" query parameter. No
+ * listener token: every request passes (the owner checks account tokens
+ * where they matter). */
 static int authorized(hconn_t *c)
 {
-    const char *token = opts.token, *q;
-    size_t tlen;
-    if (!token || !*token) return 1;
-    tlen = strlen(token);
-    if (c->auth_len > 7 && !strncasecmp(c->auth, "Bearer ", 7)
-        && same_secret(c->auth + 7, c->auth_len - 7, token, tlen))
+    const char *q;
+    if (!opts.token || !*opts.token) return 1;
+    if (c->auth_len > 7 && !strncasecmp(c->auth, "Bearer ", 7) && known_secret(c->auth + 7, c->auth_len - 7))
         return 1;
     q = c->url ? strchr(c->url, '?') : NULL;
     while (q && *q) {
@@ -423,11 +437,25 @@ static int authorized(hconn_t *c)
                     v[n++] = *q == '+' ? ' ' : *q;
                 }
             }
-            if (same_secret(v, n, token, tlen)) return 1;
+            if (known_secret(v, n)) return 1;
         }
         q = strchr(q, '&');
     }
     return 0;
+}
+
+void http_set_tokens(const char *const *tokens, size_t n)
+{
+    size_t i, kept = 0;
+    char **list = n ? calloc(n, sizeof *list) : NULL;
+    for (i = 0; list && i < n; i++) {
+        if (!tokens[i] || !*tokens[i] || strlen(tokens[i]) >= sizeof opts_token) continue;
+        if ((list[kept] = strdup(tokens[i])) != NULL) kept++;
+    }
+    for (i = 0; i < acct_ntokens; i++) free(acct_tokens[i]);
+    free(acct_tokens);
+    acct_tokens = list;
+    acct_ntokens = kept;
 }
 
 static int on_headers_complete(http_parser *p)
@@ -484,6 +512,7 @@ static int on_complete(http_parser *p)
     c->req.body_len = c->body_len;
     c->req.content_type = c->ctype;
     c->req.authorization = c->auth;
+    c->req.remote = c->addr;
     c->req.conn = c;
     c->state = HC_BUSY;
     timer_arm(c, 0);
@@ -767,6 +796,7 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 void http_close_all(void)
 {
     hconn_t *c, *next;
+    http_set_tokens(NULL, 0);
     while (listeners) {
         hlisten_t *l = listeners;
         listeners = l->next;

@@ -558,6 +558,24 @@ static int l_session(lua_State *L)
     return 1;
 }
 
+/* The token bucket named key, set to (rate, burst): made on first use,
+ * set up again when the account's limits changed (NULL without memory). */
+static bucket_t *bucket_get(const char *key, double rate, double burst)
+{
+    bucket_t *b;
+    for (b = buckets; b && strcmp(b->key, key) != 0; b = b->next) {}
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        snprintf(b->key, sizeof b->key, "%s", key);
+        b->next = buckets;
+        buckets = b;
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    } else if (b->tb.rate != rate || (burst > 0 && b->tb.burst != burst)) {
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    }
+    return b;
+}
+
 /* core.throttle(session, key, rate, burst): the session's submit_sm,
  * submit_multi and data_sm share the token bucket named `key`. */
 static int l_throttle(lua_State *L)
@@ -567,18 +585,27 @@ static int l_throttle(lua_State *L)
     double rate = luaL_optnumber(L, 3, 0), burst = luaL_optnumber(L, 4, 0);
     bucket_t *b;
     if (!s) return 0;
-    for (b = buckets; b && strcmp(b->key, key) != 0; b = b->next) {}
-    if (!b) {
-        if (!(b = calloc(1, sizeof *b))) return luaL_error(L, "out of memory");
-        snprintf(b->key, sizeof b->key, "%s", key);
-        b->next = buckets;
-        buckets = b;
-        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
-    } else if (b->tb.rate != rate || (burst > 0 && b->tb.burst != burst)) {
-        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
-    }
+    if (!(b = bucket_get(key, rate, burst))) return luaL_error(L, "out of memory");
     sess_set_throttle(s, rate > 0 ? &b->tb : NULL);
     return 0;
+}
+
+/* core.throttle_take(key, rate, burst) -> true | false: one token from
+ * the bucket named key (the one core.throttle gives an account's
+ * sessions), for messages that come another way (POST /send). */
+static int l_throttle_take(lua_State *L)
+{
+    const char *key = luaL_checkstring(L, 1);
+    double rate = luaL_optnumber(L, 2, 0), burst = luaL_optnumber(L, 3, 0);
+    bucket_t *b;
+    if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
+    if (rate <= 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (!(b = bucket_get(key, rate, burst))) return luaL_error(L, "out of memory");
+    lua_pushboolean(L, tb_take(&b->tb, uv_now(rt.loop)));
+    return 1;
 }
 
 /* core.set_handlers(table): the handlers of requests from now on; tasks
@@ -600,6 +627,7 @@ const luaL_Reg rt_sess_lib[] = {
     {"sessions", l_sessions},
     {"session", l_session},
     {"throttle", l_throttle},
+    {"throttle_take", l_throttle_take},
     {"set_handlers", l_set_handlers},
     {NULL, NULL}
 };

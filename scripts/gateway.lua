@@ -107,24 +107,29 @@ local function from_upstream(session, pdu)
     return S.ESME_RINVDSTADR
 end
 
--- POST /send: the text routed like an ESME's message, under the account
--- "@http"; its receipts update the stored message (GET /messages/ID) and
--- are posted to callback_url.
+-- POST /send: the text routed like an ESME's message, as the account
+-- the request is authorised for (system_id; smpp.http checked its token
+-- and limits), else under "@http". Its receipts update the stored message
+-- (GET /messages/ID), are posted to callback_url, and for an account with
+-- a webhook go to its outbox (and so to the webhook) like an ESME's.
 local split = require "smpp.split"
 local text = require "smpp.text"
+local webhook = require "smpp.webhook"
 local function http_send(d)
     local coding = d.coding or text.choose(d.text)
     local parts, why = split.split(d.text, { coding = coding })
     if not parts then return 422, { error = why } end
-    local session = { system_id = "@http" }
+    local account = d.system_id or "@http"
+    local session = { system_id = account }
+    local rd = (account == "@http" or webhook.has(account)) and 1 or 0
     local ids = {}
     for _, part in ipairs(parts) do
         local pdu = { command = "submit_sm", source_addr = d.from or "smppgw", destination_addr = d.to,
-                      registered_delivery = 1 }
+                      registered_delivery = rd }
         for k, v in pairs(part) do pdu[k] = v end
         local route = routing:match(pdu, session)
         if not route then return 404, { error = "no route for " .. d.to, message_ids = ids } end
-        local id, status, reason = gateway.submit("@http", pdu, route, "POST /send", d.callback_url)
+        local id, status, reason = gateway.submit(account, pdu, route, "POST /send", d.callback_url)
         if not id then
             local code = status == S.ESME_RMSGQFUL and 503 or 502
             return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }

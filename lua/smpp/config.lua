@@ -61,6 +61,16 @@ local schema = {
             networks = { type = "list", of = { type = "string" }, doc = "CIDRs the account may bind from" },
             sources = { type = "list", of = { type = "string" },
                         doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
+            http = { type = "table", doc = "the account's applications over HTTP (docs/http.md)", fields = {
+                token = { type = "string", max = 255,
+                          doc = "POST /send as this account with Authorization: Bearer TOKEN (or ?token=)" },
+                webhook = { type = "table", doc = "receipts and MO for this account POSTed as JSON", fields = {
+                    url = { type = "string", required = true, doc = "http://ADDRESS[:PORT]/PATH" },
+                    retry_min = { type = "number", min = 0.01, doc = "first delay after a failed post, seconds (1)" },
+                    retry_max = { type = "number", min = 0.01, doc = "longest delay between attempts (60)" },
+                    concurrency = { type = "integer", min = 1, max = 1000, doc = "posts under way at once (4)" },
+                } },
+            } },
         } } },
         upstreams = { type = "list", of = { type = "table", fields = {
             name = { type = "string", required = true },

@@ -59,7 +59,7 @@ M.allow = {
         ["smpp.fifo"] = {},
         ["smpp.gateway"] = {},
         ["smpp.hex"] = {},
-        ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
+        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts" } },   -- the runtime's
         ["smpp.json"] = {},
         ["smpp.mo"] = {},
         ["smpp.msgid"] = {},
@@ -74,6 +74,7 @@ M.allow = {
         ["smpp.text"] = {},
         ["smpp.time"] = {},
         ["smpp.upstream"] = { hide = { "configure" } },
+        ["smpp.webhook"] = { only = { "has", "stats", "body" } },
         -- not the knobs (decode_max_depth...): they are the whole process's
         ["cjson"] = { only = { "encode", "decode", "null" } },
         ["cjson.safe"] = { only = { "encode", "decode", "null" } },

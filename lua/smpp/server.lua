@@ -11,6 +11,7 @@ local security = require "smpp.security"
 local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
+local webhook = require "smpp.webhook"
 
 local S = smpp.status
 
@@ -38,7 +39,7 @@ function M.accounts(list)
             system_id = a.system_id, password = a.password or "", types = types,
             max_binds = a.max_binds or 0, throughput = a.throughput or 0, burst = a.burst or 0,
             default_alphabet = a.default_alphabet or "gsm", binds = 0,
-            networks = a.networks, sources = a.sources,
+            networks = a.networks, sources = a.sources, http = a.http,
         }
     end
     return accts
@@ -238,6 +239,8 @@ local function wrap(handlers)
     end
     h.start = function()
         upstream.configure(M.conf.upstreams)
+        M.configure_apps(M.conf)
+        webhook.start()
         if M.conf.http and M.conf.http.listen then
             -- an API that cannot listen is a start-up error, not a process without its API
             if not http.start(M.conf.http, handlers, M) then
@@ -285,10 +288,21 @@ function M.reload()
     end
     M.listen = listen
     upstream.configure(conf.upstreams)
+    M.configure_apps(conf)
+    webhook.start()
     http.set_send(handlers.http_send)
     if handlers.start then smpp.after(0, handlers.start) end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true
+end
+
+-- configure_apps(conf): the accounts' HTTP side, from conf.accounts:
+-- their tokens for POST /send, their webhooks (bounded by the store's
+-- outbox_per_account).
+function M.configure_apps(conf)
+    http.set_accounts(M.active_accounts)
+    local lim = conf.store and conf.store.limits and conf.store.limits.outbox_per_account
+    webhook.configure(conf.accounts, lim or config.schema.fields.store.fields.limits.fields.outbox_per_account.default)
 end
 
 -- Descriptors kept free beside the SMPP connections and everything else

@@ -211,7 +211,10 @@ function M.post(system_id, pdu, opts)
               .. "answers (smpp.deliver waits for the answer)", 2)
     end
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
-    return core.post(system_id, pdu, opts)
+    local ok, err, detail = core.post(system_id, pdu, opts)
+    local hooks = package.loaded["smpp.webhook"]          -- an account served over HTTP: wake its deliverer
+    if hooks then hooks.posted(system_id, ok, err) end
+    return ok, err, detail
 end
 
 -- log(level, fmt, ...): a log line ("error", "warn", "info", "debug").

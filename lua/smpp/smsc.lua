@@ -683,7 +683,9 @@ local function handlers(s)
         local p, err = mo.pdu { source = d.from or "447700900123", dest = d.to, text = d.text, coding = d.coding,
                                 alphabet = server.alphabet(account) }
         if not p then return 422, { error = err } end
-        if smpp.receivers(account) == 0 then return 409, { error = "no receiver bound for " .. account } end
+        if smpp.receivers(account) == 0 and not require("smpp.webhook").has(account) then
+            return 409, { error = "no receiver bound for " .. account }
+        end
         local ok, perr, detail = smpp.post(account, p, { ttl = opt.receipt_queue_ttl })
         if not ok then return 503, { error = "MO not queued: " .. tostring(detail or perr) } end
         return 202, { queued = true, system_id = account }
