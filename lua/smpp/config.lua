@@ -77,7 +77,7 @@ local schema = {
             host = { type = "string" }, port = { type = "integer", min = 1, max = 65535 },
             system_id = { type = "string", max = 15 }, password = { type = "string", max = 8 },
             system_type = { type = "string", max = 12 },
-            bind = { type = "enum", values = { "tx", "rx", "trx" } },
+            bind = { type = "enum", values = { "transmitter", "receiver", "transceiver", "tx", "rx", "trx" } },
             binds = { type = "integer", min = 1, max = 100, doc = "parallel binds of this link" },
             window = { type = "integer", min = 1 }, response_timeout = { type = "number", min = 0.001 },
             throughput = { type = "number", min = 0, doc = "messages per second to this link, 0 = unlimited" },

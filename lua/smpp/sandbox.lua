@@ -24,6 +24,7 @@ local core = require "smpp.core"
 local config = require "smpp.config"
 
 local lstring = core.lstring
+local session_fields = require("smpp.session").fields_of
 local M = {}
 
 -- -- The allow-list ----------------------------------------------------------------
@@ -339,7 +340,8 @@ function M.environment(path, conf_path, allow_list, opts)
     end
     local ctx = { dir = config.dir_of(conf_path or path), files = allow.files, jit = opts and opts.jit,
                   views = setmetatable({}, { __mode = "kv" }),     -- table -> its view
-                  shown = setmetatable({}, { __mode = "k" }),      -- view -> the table it shows
+                  -- view -> the table it shows; a session (a view the engine made) shows its fields
+                  shown = setmetatable({}, { __mode = "k", __index = function(_, v) return session_fields(v) end }),
                   own_mt = setmetatable({}, { __mode = "k" }) }    -- metatables the script set
     local state = { loading = true }
     local env = {}

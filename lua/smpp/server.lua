@@ -22,7 +22,7 @@ local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver
 
 -- The names a script may define: every request command, "bind" for the
 -- three binds, and the events.
-local handler_names = { bind = true, connect = true, up = true, down = true, start = true,
+local handler_names = { bind = true, connect = true, up = true, down = true, start = true, stop = true,
                         http_send = true }
 -- (outbind is a request command: an ESME-side script handles it by binding)
 for _, c in ipairs(codec.commands) do

@@ -730,6 +730,9 @@ function M.new(conf, conf_path)
             .. "(store.limits.messages, default 1000000)")
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
+    -- logged, so a run whose random rules went a certain way can be repeated
+    smpp.log("info", "smsc: random rules seeded with %.0f%s", seed,
+             opt.seed and " (smsc.seed)" or " from the system's random source (set smsc.seed to repeat this run)")
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id] }, Smsc)
     s._run = function() return run(s) end

@@ -125,8 +125,10 @@ local function deliverer(account, h, gen)
         local items = st and room > 0 and st:outbox_take(account, room, smpp.time(), LEASE) or {}
         for _, item in ipairs(items) do
             h.inflight = h.inflight + 1
-            smpp.after(0, function()
-                local ok, e = pcall(post_one, st, account, h, item)
+            smpp.after(0, function(premature)
+                -- at the stop the item is left leased: offered again after LEASE
+                local ok, e = true, nil
+                if not premature then ok, e = pcall(post_one, st, account, h, item) end
                 h.inflight = h.inflight - 1
                 if not ok then smpp.log("error", "webhook of %s: %s", account, tostring(e)) end
                 if h.waiter then core.wake(h.waiter) end
