@@ -7,6 +7,7 @@
  * once. The handler function is registry[http_fn], replaced by each
  * core.http_listen.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -227,19 +228,19 @@ static int l_http_post(lua_State *L)
  * replaces the previous list. */
 static int l_http_tokens(lua_State *L)
 {
-    const char *list[256];
+    const char **list;
     size_t n = 0;
     int i, len;
     luaL_checktype(L, 1, LUA_TTABLE);
     len = (int)lua_objlen(L, 1);
-    if (len > (int)(sizeof list / sizeof list[0]))
-        return luaL_error(L, "http_tokens: at most %d account tokens", (int)(sizeof list / sizeof list[0]));
+    if (!(list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list))) return luaL_error(L, "out of memory");
     for (i = 1; i <= len; i++) {
         lua_rawgeti(L, 1, i);
         if (lua_type(L, -1) == LUA_TSTRING) list[n++] = lua_tostring(L, -1);   /* kept by the table */
         lua_pop(L, 1);
     }
-    http_set_tokens(list, n);
+    http_set_tokens(list, n);              /* copies them */
+    free(list);
     return 0;
 }
 

@@ -39,6 +39,7 @@ describe("#integration POST /send as an account, through a gateway", function()
                   webhook = { url = hook:url("/app1"), retry_min = 0.1, retry_max = 0.2 } } },
                 { system_id = "app2", password = "pw", sources = { "^1" }, throughput = 0.001, burst = 1,
                   http = { token = "app2-t" } },
+                { system_id = "app3", password = "pw", networks = { "10.0.0.0/8" }, http = { token = "app3-t" } },
             },
             upstreams = { { name = "up", port = smsc.port, system_id = "smppclient1", password = "password",
                             reconnect_min = 0.2 } },
@@ -91,7 +92,10 @@ describe("#integration POST /send as an account, through a gateway", function()
         assert.equal(1, value(fams, "smppgw_webhook_total", { account = "app1", result = "delivered" }))
         assert.equal(1, value(fams, "smppgw_webhook_total", { account = "app1", result = "failed" }))
 
-        -- app2's limits, as for its binds: sources, then one message per 1000 s
+        -- the accounts' limits, as for their binds: app3's networks, app2's sources, then one message per 1000 s
+        code, r = json(gw, "POST", "/send", { to = "447700900123", text = "x" }, "app3-t")
+        assert.equal(403, code)
+        assert.matches("address 127%.0%.0%.1 is not in the networks of app3", r.error)
         code, r = json(gw, "POST", "/send", { to = "447700900123", text = "x", from = "999" }, "app2-t")
         assert.equal(403, code)
         assert.matches("not among the sources of app2", r.error)

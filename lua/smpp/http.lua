@@ -160,7 +160,7 @@ function M.set_accounts(by_id)
         end
     end
     table.sort(tokens)
-    if core.http_tokens then pcall(core.http_tokens, tokens) end
+    core.http_tokens(tokens)
 end
 
 -- The account whose token a request carries (Bearer or ?token=), and
