@@ -145,7 +145,9 @@ local function check_account_http(conf, a, path, tokens, errs)
         local ok, parse_url = pcall(function() return require("smpp.http").parse_url end)
         local host, why = true, nil
         if ok then host, why = parse_url(w.url) end
-        if not host then errs[#errs + 1] = format("%s.http.webhook.url: %s", path, (why:gsub("^callback_url", "the URL"))) end
+        if not host then
+            errs[#errs + 1] = format("%s.http.webhook.url: %s", path, (why:gsub("^callback_url", "the URL")))
+        end
     end
     if type(w.retry_min) == "number" and type(w.retry_max) == "number" and w.retry_min > w.retry_max then
         errs[#errs + 1] = format("%s.http.webhook: retry_min (%s) is more than retry_max (%s)", path, w.retry_min,

@@ -135,8 +135,9 @@ local function deliverer(account, h, gen)
             end)
         end
         if #items == 0 or h.inflight >= h.concurrency then
-            smpp.wait(function(tok) h.waiter = tok end, POLL)
-            h.waiter = nil
+            local mine
+            smpp.wait(function(tok) mine, h.waiter = tok, tok end, POLL)
+            if h.waiter == mine then h.waiter = nil end      -- a reload's deliverer may wait now
         end
     end
 end
