@@ -136,7 +136,7 @@ function M.load_script(path, conf, conf_path)
     for k, v in pairs(handlers) do
         if not handler_names[k] then
             return nil, string.format("%s: unknown handler '%s' (handlers are named after commands: "
-                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start)", path, tostring(k))
+                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start, stop)", path, tostring(k))
         end
         if type(v) ~= "function" then
             return nil, string.format("%s: handler '%s' must be a function, got %s", path, k, type(v))

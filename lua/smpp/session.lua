@@ -48,10 +48,11 @@ local settled = { timeout = true, closed = true, nack = true, ["bad response"] =
 local MAX_SLOT_WAITERS = 10000
 
 -- session:send(pdu) -> response table | nil, err [, status]
--- err is "timeout", "closed", "nack" (status: the generic_nack's), "window
--- full", "not allowed in this state", "output full", or the encoder's
--- message naming a bad field. A PDU with no response (generic_nack,
--- alert_notification) returns true once queued.
+-- err (smpp.E) is "timeout", "closed", "nack" (status: the generic_nack's),
+-- "window full", "not allowed in this state", "output full", "bad
+-- response"; a PDU the encoder refuses raises (the caller's mistake). A
+-- PDU with no response (generic_nack, alert_notification) returns true
+-- once queued.
 function Session:send(pdu)
     local r1, r2, r3 = core.send(self, pdu)
     -- a window slot is free again: wake the first task waiting for it
