@@ -144,7 +144,8 @@ static void on_timer(uv_timer_t *h)
 /* Shutdown: every pending timer of core.after fires once more, at once,
  * with premature = true (a repeating one then ends), so a script can
  * finish what it was keeping for later; sleeps and suspends stay but no
- * longer keep the loop alive, and neither do timers made from now on. */
+ * longer keep the loop alive, and neither do timers, sleeps and suspends
+ * made from now on (a premature timer that loops cannot hold the stop). */
 void rt_timer_close_all(void)
 {
     ltimer_t *tm, *next;
@@ -203,6 +204,7 @@ static int l_sleep(lua_State *L)
         return luaL_error(L, "smpp.sleep: %s", uv_strerror(err));
     }
     tm->task = t;
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);   /* a stop is never held up by a wait */
     rt_task_wait(t, "sleep");
     return lua_yield(L, 0);
 }
@@ -264,6 +266,7 @@ static int l_suspend(lua_State *L)
     }
     tm->id = token;
     tm->task = t;
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     timer_map(&timers.tokens, token, tm);
     rt_task_wait(t, "wait");
     return lua_yield(L, 0);

@@ -139,6 +139,8 @@ return {
         smpp.after(0, function(premature) smpp.log("info", "timer in time: premature=%s", tostring(premature)) end)
         smpp.after(3600, function(premature) smpp.log("info", "after at stop: premature=%s", tostring(premature)) end)
         smpp.every(3600, function(premature) smpp.log("info", "every at stop: premature=%s", tostring(premature)) end)
+        -- a premature timer that never ends its waits cannot hold the stop
+        smpp.after(3600, function() while true do smpp.sleep(0.5) end end)
     end,
     stop = function()
         smpp.log("info", "stop event: stopping=%s", tostring(smpp.stopping()))
