@@ -70,11 +70,7 @@ typedef struct hconn_s {
  * every listener (connections never point back at a listener, which a
  * shutdown frees while answers are still being written). */
 static http_opts_t opts;
-static char opts_token[256];
-/* The accounts' tokens (http_set_tokens): each also opens the API; which
- * routes it may use is the owner's to decide from the request. */
-static char **acct_tokens;
-static size_t acct_ntokens;
+static char opts_token[HTTP_TOKEN_MAX + 1];
 static hlisten_t *listeners;
 static hconn_t *conns;
 static http_stats_t stats;
@@ -384,80 +380,6 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-/* a and b equal, in time that depends on b's length only */
-static int same_secret(const char *a, size_t alen, const char *b, size_t blen)
-{
-    volatile unsigned char d = (unsigned char)(alen != blen);
-    size_t i;
-    for (i = 0; i < blen; i++) d |= (unsigned char)((i < alen ? a[i] : 0) ^ b[i]);
-    return d == 0;
-}
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* v (n octets) is the listener's token or one of the accounts' tokens.
- * Every token is compared in full, so the time taken does not say which
- * one (or how much of one) matched. */
-static int known_secret(const char *v, size_t n)
-{
-    int ok = same_secret(v, n, opts.token, strlen(opts.token));
-    size_t i;
-    for (i = 0; i < acct_ntokens; i++) ok |= same_secret(v, n, acct_tokens[i], strlen(acct_tokens[i]));
-    return ok;
-}
-
-/* The request carries the listener's token or an account's token:
- * "Authorization: Bearer TOKEN" or a "token=TOKEN" query parameter. No
- * listener token: every request passes (the owner checks account tokens
- * where they matter). */
-static int authorized(hconn_t *c)
-{
-    const char *q;
-    if (!opts.token || !*opts.token) return 1;
-    if (c->auth_len > 7 && !strncasecmp(c->auth, "Bearer ", 7) && known_secret(c->auth + 7, c->auth_len - 7))
-        return 1;
-    q = c->url ? strchr(c->url, '?') : NULL;
-    while (q && *q) {
-        q++;
-        if (!strncmp(q, "token=", 6)) {
-            char v[sizeof opts_token];
-            size_t n = 0;
-            int hi, lo;
-            for (q += 6; *q && *q != '&' && n < sizeof v - 1; q++) {
-                if (*q == '%' && (hi = hexval(q[1])) >= 0 && (lo = hexval(q[2])) >= 0) {
-                    v[n++] = (char)(hi * 16 + lo);
-                    q += 2;
-                } else {
-                    v[n++] = *q == '+' ? ' ' : *q;
-                }
-            }
-            if (known_secret(v, n)) return 1;
-        }
-        q = strchr(q, '&');
-    }
-    return 0;
-}
-
-void http_set_tokens(const char *const *tokens, size_t n)
-{
-    size_t i, kept = 0;
-    char **list = n ? calloc(n, sizeof *list) : NULL;
-    for (i = 0; list && i < n; i++) {
-        if (!tokens[i] || !*tokens[i] || strlen(tokens[i]) >= sizeof opts_token) continue;
-        if ((list[kept] = strdup(tokens[i])) != NULL) kept++;
-    }
-    for (i = 0; i < acct_ntokens; i++) free(acct_tokens[i]);
-    free(acct_tokens);
-    acct_tokens = list;
-    acct_ntokens = kept;
-}
-
 static int on_headers_complete(http_parser *p)
 {
     hconn_t *c = p->data;
@@ -465,7 +387,7 @@ static int on_headers_complete(http_parser *p)
     int chunked = (p->flags & F_CHUNKED) != 0;
     uint64_t declared = chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
     char msg[64];
-    if (!authorized(c)) {
+    if (!http__authorized(opts.token, c->auth, c->auth_len, c->url)) {
         stats.unauthorized++;
         fail(c, 401, "missing or wrong token (Authorization: Bearer ... or ?token=...)");
         return -1;
@@ -796,7 +718,7 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 void http_close_all(void)
 {
     hconn_t *c, *next;
-    http_set_tokens(NULL, 0);
+    http_set_tokens(NULL, 0);              /* the accounts' tokens (http_auth.c) */
     while (listeners) {
         hlisten_t *l = listeners;
         listeners = l->next;

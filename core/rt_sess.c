@@ -426,8 +426,9 @@ static void on_send_done(sess_t *s, void *arg, const pdu_t *resp, int err)
  * generic_nack's) | "bad response". What fails at once for the
  * session's sake (window full, not allowed in this state, output full)
  * returns nil, err without waiting; a PDU the encoder refuses (a bad
- * field, a response command) is the caller's mistake and raises. A PDU with no response (generic_nack,
- * outbind, alert_notification) returns true once queued. */
+ * field, a response command) is the caller's mistake and raises. A PDU
+ * with no response (generic_nack, outbind, alert_notification) returns
+ * true once queued. */
 static int l_send(lua_State *L)
 {
     sess_t *s = arg_session(L);

@@ -261,8 +261,7 @@ end)
 M.route("POST", "/send", function(req)
     local d, status, why = M.check_message(req.data)
     if not d then return status, { error = why } end
-    local a
-    d, status, why, a = M.send_as(req, d)
+    d, status, why = M.send_as(req, d)
     if not d then return status, { error = why } end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     core.heap_reserve(false)                              -- the script's code from here on
