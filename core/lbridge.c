@@ -17,6 +17,7 @@
 
 #include "lbridge.h"
 #include "ldlr.h"
+#include "sess.h"                          /* the engine's error tokens (a table, no code) */
 
 #define SMPPGW_VERSION "0.1.0"
 
@@ -666,6 +667,12 @@ static void push_tables(lua_State *L)
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "statuses");
+
+    lua_createtable(L, SESS_E_COUNT, 0);   /* errors: the engine's error tokens, by number */
+#define PUSH_ERR(name, n, text) (lua_pushliteral(L, text), lua_rawseti(L, -2, n));
+    SESS_ERRNO_MAP(PUSH_ERR)
+#undef PUSH_ERR
+    lua_setfield(L, -2, "errors");
 }
 
 static const luaL_Reg codec_funcs[] = {

@@ -286,6 +286,22 @@ function M.render(stats)
         family("smppgw_account_outbox", "gauge", "Receipts and MO waiting in each account's outbox.")
         for _, n in ipairs(names) do sample("smppgw_account_outbox", { account = n }, stats.accounts[n].outbox) end
     end
+    if stats.webhooks and next(stats.webhooks) then
+        local names, w = sorted_keys(stats.webhooks), stats.webhooks
+        family("smppgw_webhook_queue", "gauge", "Receipts and MO waiting for each account's webhook (its outbox).")
+        for _, n in ipairs(names) do sample("smppgw_webhook_queue", { account = n }, w[n].queue) end
+        family("smppgw_webhook_queue_limit", "gauge", "The bound of each webhook's queue (store outbox_per_account).")
+        for _, n in ipairs(names) do sample("smppgw_webhook_queue_limit", { account = n }, w[n].limit or 0) end
+        family("smppgw_webhook_inflight", "gauge", "Posts to each account's webhook under way.")
+        for _, n in ipairs(names) do sample("smppgw_webhook_inflight", { account = n }, w[n].inflight) end
+        family("smppgw_webhook_total", "counter",
+            "Posts to each account's webhook by outcome (failed: tried again later), and posts refused at the bound.")
+        for _, n in ipairs(names) do
+            for _, k in ipairs { "delivered", "failed", "refused" } do
+                sample("smppgw_webhook_total", { account = n, result = k }, w[n][k])
+            end
+        end
+    end
     family("smppgw_input_pauses_total", "counter", "Times a session stopped being read: its peer did not read its answers.")
     sample("smppgw_input_pauses_total", nil, t.input_pauses)
     if stats.gauges and next(stats.gauges) then

@@ -13,6 +13,7 @@ local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
 local workers = require "smpp.workers"
 local cluster = require "smpp.cluster"
+local webhook = require "smpp.webhook"
 
 local S = smpp.status
 
@@ -23,7 +24,7 @@ local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver
 
 -- The names a script may define: every request command, "bind" for the
 -- three binds, and the events.
-local handler_names = { bind = true, connect = true, up = true, down = true, start = true,
+local handler_names = { bind = true, connect = true, up = true, down = true, start = true, stop = true,
                         http_send = true }
 -- (outbind is a request command: an ESME-side script handles it by binding)
 for _, c in ipairs(codec.commands) do
@@ -40,7 +41,7 @@ function M.accounts(list)
             system_id = a.system_id, password = a.password, types = types,
             max_binds = a.max_binds, throughput = a.throughput, burst = a.burst or 0,   -- 0: the throughput
             default_alphabet = a.default_alphabet, binds = 0,
-            networks = a.networks, sources = a.sources,
+            networks = a.networks, sources = a.sources, http = a.http,
         }
     end
     return accts
@@ -152,7 +153,7 @@ function M.load_script(path, conf, conf_path)
     for k, v in pairs(handlers) do
         if not handler_names[k] then
             return nil, string.format("%s: unknown handler '%s' (handlers are named after commands: "
-                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start)", path, tostring(k))
+                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start, stop)", path, tostring(k))
         end
         if type(v) ~= "function" then
             return nil, string.format("%s: handler '%s' must be a function, got %s", path, k, type(v))
@@ -262,6 +263,8 @@ local function wrap(handlers)
     h.start = function()
         if not cluster.on then cluster.configure(M.conf.cluster) end
         upstream.configure(M.conf.upstreams)
+        M.configure_apps(M.conf)
+        webhook.start()
         if core.worker() then
             workers.publish(http.stats)             -- the parent serves the API
         elseif M.conf.http and M.conf.http.listen then
@@ -311,10 +314,21 @@ function M.reload()
     end
     M.listen = listen
     upstream.configure(conf.upstreams)
+    M.configure_apps(conf)
+    webhook.start()
     http.set_send(handlers.http_send)
     if handlers.start then smpp.after(0, handlers.start) end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true
+end
+
+-- configure_apps(conf): the accounts' HTTP side, from conf.accounts:
+-- their tokens for POST /send, their webhooks (bounded by the store's
+-- outbox_per_account).
+function M.configure_apps(conf)
+    http.set_accounts(M.active_accounts)
+    local lim = conf.store and conf.store.limits and conf.store.limits.outbox_per_account
+    webhook.configure(conf.accounts, lim or config.schema.fields.store.fields.limits.fields.outbox_per_account.default)
 end
 
 -- Descriptors kept free beside the SMPP connections and everything else

@@ -683,7 +683,9 @@ local function handlers(s)
         local p, err = mo.pdu { source = d.from or "447700900123", dest = d.to, text = d.text, coding = d.coding,
                                 alphabet = server.alphabet(account) }
         if not p then return 422, { error = err } end
-        if smpp.receivers(account) == 0 then return 409, { error = "no receiver bound for " .. account } end
+        if smpp.receivers(account) == 0 and not require("smpp.webhook").has(account) then
+            return 409, { error = "no receiver bound for " .. account }
+        end
         local ok, perr, detail = smpp.post(account, p, { ttl = opt.receipt_queue_ttl })
         if not ok then return 503, { error = "MO not queued: " .. tostring(detail or perr) } end
         return 202, { queued = true, system_id = account }
@@ -728,6 +730,9 @@ function M.new(conf, conf_path)
             .. "(store.limits.messages, default 1000000)")
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
+    -- logged, so a run whose random rules went a certain way can be repeated
+    smpp.log("info", "smsc: random rules seeded with %.0f%s", seed,
+             opt.seed and " (smsc.seed)" or " from the system's random source (set smsc.seed to repeat this run)")
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id] }, Smsc)
     s._run = function() return run(s) end
