@@ -58,7 +58,7 @@ end
 -- slot at shutdown end cleanly too); its log goes to standard error (TAP
 -- comments) when not, even if the test failed first.
 function M.stop(srv)
-    local stopped = srv:stop("TERM", 10)
+    local stopped = srv:stop("TERM", require("helpers.wait").scaled(30))   -- binds hashing finish first
     if not stopped then srv:kill() end
     local code = srv:wait_exit(5)
     if not (stopped and code == 0) then
