@@ -35,7 +35,7 @@ end
 
 function M.bind_status(srv, from, user, pw, kind)
     local c = M.connect_from(srv.port, from)
-    local r = assert(c:bind(kind or "transceiver", user, pw))
+    local r = assert(c:bind(kind or "transceiver", user, pw, 30))   -- behind slow hashes on a loaded machine
     c:close()
     return r.status
 end
