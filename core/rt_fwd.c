@@ -38,6 +38,7 @@
 typedef struct flight_s {
     rt_link_t *link;
     long long  rowid, part, attempts, rd;
+    double     sent;                     /* rt_gw_stamp() when it went out: older receipts are not its */
     char       id[72], account[24], route[72];
     struct flight_s *next;               /* the free list */
 } flight_t;
@@ -300,7 +301,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
         l->queued--;
         l->accepted++;
     }
-    if (key.p) rt_gw_rcpt_early(l, st, key);
+    if (key.p) rt_gw_rcpt_early(l, st, key, f->sent);
 }
 
 static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
@@ -405,6 +406,7 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->id, sizeof f->id, r->id);
     copy_str(f->account, sizeof f->account, r->account);
     copy_str(f->route, sizeof f->route, r->route);
+    f->sent = rt_gw_stamp();
     seq = sess_send(s, &fwd.pdu, on_done, f, uv_now(rt.loop));
     if (seq == SESS_EINVAL) {             /* the encoder refuses it: it never will take it */
         advance(l, r);

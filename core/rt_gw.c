@@ -372,10 +372,12 @@ static int l_gw_queue(lua_State *L)
 }
 
 /* core.gw_record(pdu, { account =, upstream =, route =, expires =, notify =,
- * trace =, upstream_id = }) -> message id | nil, err, detail. A message
- * the upstream accepted while the ESME waited (message_id "upstream"): it
- * is stored under the upstream's id (another part when an upstream reused
- * it), with the key its receipts are matched by. */
+ * trace =, upstream_id =, sent = }) -> message id | nil, err, detail. A
+ * message the upstream accepted while the ESME waited (message_id
+ * "upstream"): it is stored under the upstream's id (another part when an
+ * upstream reused it), with the key its receipts are matched by; sent
+ * (core.gw_stamp() before it went out) keeps receipts that arrived before
+ * it from matching it. */
 static int l_gw_record(lua_State *L)
 {
     store_t *st = rt_store();
@@ -414,7 +416,7 @@ static int l_gw_record(lua_State *L)
     gw.stored++;
     l->sent++;
     l->accepted++;
-    if (klen >= 0) rt_gw_rcpt_early(l, st, m.upstream_key);
+    if (klen >= 0) rt_gw_rcpt_early(l, st, m.upstream_key, rt_opt_num(L, 2, "sent", NAN));
     lua_pushlstring(L, uid.p, uid.n);
     return 1;
 }
@@ -596,6 +598,14 @@ static int l_gw_stats(lua_State *L)
     return 1;
 }
 
+/* core.gw_stamp() -> the time of an event, ordered with the receipts'
+ * (rt_gw_stamp). */
+static int l_gw_stamp(lua_State *L)
+{
+    lua_pushnumber(L, rt_gw_stamp());
+    return 1;
+}
+
 const luaL_Reg rt_gw_lib[] = {
     {"gw_start", l_gw_start},
     {"gw_link", l_gw_link},
@@ -605,6 +615,7 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_record", l_gw_record},
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
+    {"gw_stamp", l_gw_stamp},
     {NULL, NULL}
 };
 

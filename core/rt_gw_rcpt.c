@@ -389,7 +389,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         *copy = *in;
         len = pdu_encode(copy, rc.buf, sizeof rc.buf, &perr);
         if (len < 0 || store_early_put(st, up, k, (store_str_t){(const char *)rc.buf, (size_t)len},
-                                       rt_time() + rt_gw_conf.early_ttl, rt_time()) < 0) {
+                                       rt_time() + rt_gw_conf.early_ttl, rt_gw_stamp()) < 0) {
             log_unmatched(l, "before its message's answer, and the early table is full: answered ESME_RX_T_APPN");
             return SMPP_ESME_RX_T_APPN;
         }
@@ -413,6 +413,16 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
 
 /* -- Early receipts ------------------------------------------------------------------------- */
 
+double rt_gw_stamp(void)
+{
+    static double last;
+    double now = rt_time();
+    /* 1 us steps: distinct for doubles near 2e9 s (spacing 0.24 us), and
+     * far more events than the gateway handles in a millisecond */
+    last = now > last ? now : last + 1e-6;
+    return last;
+}
+
 typedef struct early_s {
     size_t  n;
     struct early_s *next;
@@ -430,11 +440,11 @@ static int collect(const store_item_t *it, void *ud)
     return 0;
 }
 
-void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key)
+void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
 {
     early_t *list = NULL, *e, *rev = NULL;
     store_str_t up = { l->name, l->len };
-    if (store_early_take(st, up, key, collect, &list) <= 0) return;
+    if (store_early_take(st, up, key, sent, collect, &list) <= 0) return;
     while ((e = list) != NULL) {            /* oldest first */
         list = e->next;
         e->next = rev;
