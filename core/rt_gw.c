@@ -295,6 +295,33 @@ static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *tra
     }
 }
 
+/* -- Trace lines ------------------------------------------------------------------------ */
+
+void rt_gw_line_put(rt_line_t *b, const char *s, size_t n)
+{
+    if (b->n + 1 >= b->cap) return;
+    if (n > b->cap - 1 - b->n) n = b->cap - 1 - b->n;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void rt_gw_line_str(rt_line_t *b, const char *s)
+{
+    rt_gw_line_put(b, s, strlen(s));
+}
+
+void rt_gw_line_num(rt_line_t *b, unsigned long long v)
+{
+    char d[24];
+    size_t k = sizeof d;
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    rt_gw_line_put(b, d + k, sizeof d - k);
+}
+
 /* nil, "full" | "io: ...", detail for a store error. */
 static int store_fail(lua_State *L, store_t *st, int rc)
 {
@@ -324,6 +351,7 @@ static int l_gw_queue(lua_State *L)
     store_msg_t m;
     rt_link_t *l;
     char id[MSGID_KEYED_MAX], trace[512];
+    rt_line_t tl;
     double now = rt_time();
     size_t n;
     long long key;
@@ -334,18 +362,29 @@ static int l_gw_queue(lua_State *L)
     m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);
     m.route.p = luaL_checklstring(L, 4, &m.route.n);
     m.expires = luaL_checknumber(L, 5);
-    n = store_stamp(trace, now);
-    if (lua_type(L, 6) == LUA_TNUMBER)
-        snprintf(trace + n, sizeof trace - n, "accepted from %s (session %lld), route '%s', queued for %s\n",
-                 m.account.p, (long long)lua_tonumber(L, 6), m.route.p, m.upstream.p);
-    else
-        snprintf(trace + n, sizeof trace - n, "accepted from %s (%s), route '%s', queued for %s\n",
-                 m.account.p, luaL_optstring(L, 6, "?"), m.route.p, m.upstream.p);
+    tl.p = trace;
+    tl.cap = sizeof trace;
+    tl.n = store_stamp(trace, now);
+    rt_gw_line_str(&tl, "accepted from ");
+    rt_gw_line_put(&tl, m.account.p, m.account.n);
+    if (lua_type(L, 6) == LUA_TNUMBER) {
+        double via = lua_tonumber(L, 6);
+        rt_gw_line_str(&tl, " (session ");
+        rt_gw_line_num(&tl, via > 0 ? (unsigned long long)via : 0);
+    } else {
+        rt_gw_line_str(&tl, " (");
+        rt_gw_line_str(&tl, luaL_optstring(L, 6, "?"));
+    }
+    rt_gw_line_str(&tl, "), route '");
+    rt_gw_line_put(&tl, m.route.p, m.route.n);
+    rt_gw_line_str(&tl, "', queued for ");
+    rt_gw_line_put(&tl, m.upstream.p, m.upstream.n);
+    rt_gw_line_put(&tl, "\n", 1);
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
     n = encode_arg(L);
     pdu_fields(&m, n, now);
     m.trace.p = trace;
-    m.trace.n = strlen(trace);
+    m.trace.n = tl.n;
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
     if (!l) return luaL_error(L, "out of memory");
     if (l->max_queue > 0 && l->queued >= l->max_queue) {
