@@ -289,9 +289,14 @@ static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *tra
     m->expires = rt_opt_num(L, 2, "expires", NAN);
     pdu_fields(m, n, now);
     if (line.p) {
-        snprintf(trace, tcap, "%.3f %.*s\n", now, (int)line.n, line.p);
+        rt_line_t tl;
+        tl.p = trace;
+        tl.cap = tcap;
+        tl.n = store_stamp(trace, now);
+        rt_gw_line_put(&tl, line.p, line.n);
+        rt_gw_line_put(&tl, "\n", 1);
         m->trace.p = trace;
-        m->trace.n = strlen(trace);
+        m->trace.n = tl.n;
     }
 }
 
