@@ -46,9 +46,14 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
     /* RETRY: ?1 rowid, ?2 due, ?3 err */
     "UPDATE messages SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
-    /* STATE: ?1 rowid, ?2 state, ?3 final, ?4 now, ?5 err */
-    "UPDATE messages SET state = ?2, err = ?5, final = ?3, due = CASE WHEN ?3 THEN NULL ELSE due END, "
-    "done = CASE WHEN ?3 THEN ?4 ELSE done END, " FWD_KEEP("?3", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
+    /* STATE (final): ?1 rowid, ?2 state, ?4 now, ?5 err (keep_until as
+     * FWD_KEEP gives a final row) */
+    "UPDATE messages SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, keep_until = ?4 + :ttl, "
+    FWD_TRACE " WHERE rowid = ?1",
+    /* STATE_OPEN (not final: an intermediate notification): the same
+     * parameters; due and done stay as they are (not set at all: SQLite
+     * rewrites the index entries of every column an UPDATE sets) */
+    "UPDATE messages SET state = ?2, err = ?5, final = 0, " FWD_KEEP("0", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
     /* COUNTS */
     "SELECT upstream, count(*) FROM messages WHERE due IS NOT NULL AND upstream IS NOT NULL GROUP BY upstream",
 };
@@ -292,7 +297,7 @@ int store_fwd_state(store_t *s, long long rowid, int state, int final, long long
     int rc;
     if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_STATE))) return STORE_EIO;
+    if (!(st = fwd_stmt(s, final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_int(st, 2, state);
     sqlite3_bind_int(st, 3, final != 0);

@@ -92,7 +92,7 @@ enum {
 
 /* The forward queue's statements (store_fwd.c), prepared on first use. */
 enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_SENT, STORE_FWD_SENT_OPEN, STORE_FWD_RETRY,
-       STORE_FWD_STATE, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
+       STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
 
 /* -- The store ------------------------------------------------------------------ */
 

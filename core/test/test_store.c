@@ -1442,6 +1442,7 @@ static void gateway_statements_use_indexes(void)
         { 1, STORE_FWD_SENT_OPEN, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_RETRY, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_STATE, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_STATE_OPEN, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_COUNTS, "messages_queue" },
         { 0, STORE_ST_MSG_GET_KEY, "INTEGER PRIMARY KEY" },
         { 0, STORE_ST_MSG_GET, "messages_id" },
