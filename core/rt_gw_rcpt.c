@@ -174,12 +174,24 @@ typedef struct relay_s {
 static void settle(const relay_t *r, store_t *st, const char *what, uint32_t answer)
 {
     char line[256];
+    rt_line_t tl = { line, 0, sizeof line };
     rt_link_t *l = r->link;
     if (answer == SMPP_ESME_ROK || what) {
-        snprintf(line, sizeof line, "receipt from %s: stat:%s err:%03lld%s%s%s", l->name,
-                 dlr_stat_of(r->state) ? dlr_stat_of(r->state) : "?", r->err, r->final ? "" : " (not final)",
-                 what ? "; " : "", what ? what : "");
-        if (store_fwd_state(st, r->rowid, r->state, r->final, r->err, rt_time(), (store_str_t){line, strlen(line)}) < 0)
+        const char *stat = dlr_stat_of(r->state);
+        rt_gw_line_str(&tl, "receipt from ");
+        rt_gw_line_put(&tl, l->name, l->len);
+        rt_gw_line_str(&tl, ": stat:");
+        rt_gw_line_str(&tl, stat ? stat : "?");
+        rt_gw_line_str(&tl, " err:");
+        if (r->err >= 0 && r->err < 100) rt_gw_line_put(&tl, r->err < 10 ? "00" : "0", r->err < 10 ? 2 : 1);
+        if (r->err < 0) rt_gw_line_put(&tl, "-", 1);
+        rt_gw_line_num(&tl, (unsigned long long)(r->err < 0 ? -r->err : r->err));
+        if (!r->final) rt_gw_line_str(&tl, " (not final)");
+        if (what) {
+            rt_gw_line_str(&tl, "; ");
+            rt_gw_line_str(&tl, what);
+        }
+        if (store_fwd_state(st, r->rowid, r->state, r->final, r->err, rt_time(), (store_str_t){line, tl.n}) < 0)
             log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, r->id,
                     store_errmsg(st));
         else l->receipts++;
@@ -213,13 +225,16 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
     if (a && a->inflight) a->inflight--;
     if (st) {
         if (!err && status == SMPP_ESME_ROK) {
-            snprintf(what, sizeof what, "delivered to %s", r->account);
+            rt_line_t tl = { what, 0, sizeof what };
+            rt_gw_line_str(&tl, "delivered to ");
+            rt_gw_line_str(&tl, r->account);
             if (a) a->delivered++;
             r->link->relayed++;
             settle(r, st, what, SMPP_ESME_ROK);
         } else if (err || status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL
-                   || status == SMPP_ESME_RX_T_APPN) {
-            /* not taken now (busy, timeout, the link went): the outbox keeps it */
+                   || status == SMPP_ESME_RX_T_APPN || status == SMPP_ESME_RINVBNDSTS) {
+            /* not taken now (busy, timeout, the link went, the receiver
+             * unbinding): the outbox keeps it */
             snprintf(what, sizeof what, "%s did not take it (%s): queued", r->account,
                      err ? sess_strerror(err) : pdu_status_name(status));
             queue_it(r, st, what);
