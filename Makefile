@@ -237,6 +237,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@sh core/bench/smsc.sh
 	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
+	@sh core/bench/receipts.sh
 	@sh core/bench/tools.sh
 	@sh core/bench/binds.sh
 	@sh core/bench/workers.sh

@@ -9,6 +9,7 @@
  * values. When the wire order of TLVs is not ascending by tag, `tlv_order`
  * lists the tags as they came, so encoding reproduces the same bytes.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,57 @@ static void raw_field(lua_State *L, int idx, const char *k)
 {
     lua_pushstring(L, k);
     lua_rawget(L, idx);
+}
+
+/* The key at -1 of the cache (at `cache`) pushed, then t[key] of the table
+ * at idx in its place: the interned string, not one hashed again. */
+static void raw_key(lua_State *L, int idx, int cache, int code)
+{
+    lua_rawgeti(L, cache, code);
+    lua_rawget(L, idx);
+}
+
+/* The name of a key code (K_FIELD.., K_TLV.., K_COMMAND..), or NULL. */
+static const char *code_name(long code)
+{
+    const pdu_tlv_def_t *t;
+    if (code >= K_FIELD && code < K_FIELD + PDU_F__COUNT) return pdu_field_info((pdu_field_id_t)(code - K_FIELD))->name;
+    if (code >= K_TLV && code < K_CMD) return (t = pdu_tlv_at((size_t)(code - K_TLV))) ? t->name : NULL;
+    if (code >= K_COMMAND && code < K_COMMAND + (long)(sizeof header_keys / sizeof header_keys[0]))
+        return header_keys[code - K_COMMAND];
+    return NULL;
+}
+
+/* The codes of key strings lbridge_check_pdu met, by the address of the
+ * interned string's octets, so that a table's keys are not looked up in
+ * the cache table one by one (a PDU table's keys are the interned strings
+ * the cache pushed). A hit is confirmed against the code's name: a
+ * collected string's address may be reused by another. */
+typedef struct key_hit_s {
+    const char *p;
+    size_t      len;
+    long        code;
+} key_hit_t;
+static key_hit_t key_hits[256];
+
+/* The code of the string key at -2 (0: none); *name its text. */
+static long key_code(lua_State *L, int cache, const char **name)
+{
+    size_t len;
+    const char *p = lua_tolstring(L, -2, &len), *n;
+    key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
+    long code;
+    *name = p;
+    if (e->p == p && e->len == len && (n = code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
+        return e->code;
+    lua_pushvalue(L, -2);
+    lua_rawget(L, cache);
+    code = (long)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    e->p = p;
+    e->len = len;
+    e->code = code;
+    return code;
 }
 
 /* -- PDU -> table -------------------------------------------------------------- */
@@ -412,12 +464,12 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
     if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
     cache = cache_push(L);
 
-    raw_field(L, idx, "command");
+    raw_key(L, idx, cache, K_COMMAND);
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING || !(given = pdu_cmd_by_name(lua_tostring(L, -1))))
             CHECK_FAIL("unknown command '%s'", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
     }
-    raw_field(L, idx, "command_id");
+    raw_key(L, idx, cache, K_COMMAND_ID);
     if (!lua_isnil(L, -1)) {
         const pdu_cmd_t *byid;
         if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("command_id must be an integer");
@@ -440,11 +492,7 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
         long code = 0, tag;
         const pdu_tlv_def_t *def = NULL;
         if (lua_type(L, -2) == LUA_TSTRING) {
-            lua_pushvalue(L, -2);
-            lua_rawget(L, cache);
-            code = (long)lua_tointeger(L, -1);
-            lua_pop(L, 1);
-            name = lua_tostring(L, -2);
+            code = key_code(L, cache, &name);
         } else {
             name = "?";
         }

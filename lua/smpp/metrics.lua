@@ -269,7 +269,7 @@ function M.render(stats)
     end
     if stats.outbox then
         family("smppgw_outbox_total", "counter", "Receipts and MO through the accounts' outboxes, by outcome.")
-        for _, k in ipairs { "posted", "delivered", "refused", "retried", "undeliverable" } do
+        for _, k in ipairs { "posted", "full", "delivered", "refused", "retried", "undeliverable" } do
             sample("smppgw_outbox_total", { result = k }, stats.outbox[k])
         end
         family("smppgw_outbox_inflight", "gauge", "Receipts and MO sent to receivers, response awaited.")
