@@ -500,12 +500,14 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
     if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
     cache = cache_push(L);
 
-    raw_field(L, idx, "command");
+    KEY(K_COMMAND);                        /* the interned keys: no hashing per PDU */
+    lua_rawget(L, idx);
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING || !(given = pdu_cmd_by_name(lua_tostring(L, -1))))
             CHECK_FAIL("unknown command '%s'", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
     }
-    raw_field(L, idx, "command_id");
+    KEY(K_COMMAND_ID);
+    lua_rawget(L, idx);
     if (!lua_isnil(L, -1)) {
         const pdu_cmd_t *byid;
         if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("command_id must be an integer");
@@ -612,7 +614,8 @@ tlv_fail:
         CHECK_FAIL("TLV 0x%04lX must be %s", tag, e);
     }
     sort_tlvs(p);
-    raw_field(L, idx, "tlv_order");
+    KEY(K_TLV_ORDER);
+    lua_rawget(L, idx);
     if (lua_istable(L, -1) && (e = apply_order(L, lua_gettop(L), p)) != NULL) goto fail;
     lua_settop(L, top);
     return NULL;
