@@ -229,19 +229,19 @@ fail:
 static int push_shaped(lua_State *L, const pdu_t *p, int cache)
 {
     const pdu_cmd_t *cmd = p->cmd;
+    const pdu_slot_t *slot;
     int i;
     if (!cmd || p->ntlv || lua_status(L) != 0 || !shape_push(L, cache, cmd)) return 0;
     lua_pushnumber(L, p->command_id);
     lua_pushnumber(L, p->command_status);
     lua_pushnumber(L, p->sequence_number);
-    for (i = 0; i < cmd->nslots; i++) {
-        int id = cmd->slots[i].id;
-        const pdu_value_t *v = &p->f[id];
-        if (!(p->present & ((uint64_t)1 << id))) {
+    for (i = 0, slot = cmd->slots; i < cmd->nslots; i++, slot++) {
+        const pdu_value_t *v = &p->f[slot->id];
+        if (!(p->present & ((uint64_t)1 << slot->id))) {
             lua_pushnil(L);
             continue;
         }
-        switch (pdu_field_info((pdu_field_id_t)id)->kind) {
+        switch (slot->kind) {
         case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
             lua_pushlstring(L, (const char *)v->ptr, v->len);
             break;
@@ -258,12 +258,13 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *p)
 {
     const pdu_cmd_t *cmd = p->cmd;
     int cache = cache_push(L), t, i, ordered = 1;
-    uint64_t fields = cmd ? body_mask(cmd) : 0;
+    uint64_t fields;
 
     if (push_shaped(L, p, cache)) {
         lua_remove(L, cache);
         return;
     }
+    fields = cmd ? body_mask(cmd) : 0;
     lua_createtable(L, 0, (cmd ? cmd->nslots : 0) + p->ntlv + 4);
     t = lua_gettop(L);
     if (cmd) {
