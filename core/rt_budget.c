@@ -41,6 +41,7 @@ static struct {
     uint64_t        gc_next_ns;     /* no full collection that would free little before this */
     uint64_t        gc_log_ns;      /* the last "stays at its ceiling" line */
     int             gc_due;         /* heap_collect(gc_live) before the next run */
+    int             gc_small;       /* the collector's pause is RT_BUDGET_GC_SMALL_PAUSE */
     size_t          gc_live;
     uint64_t        stops;
     char            msg[160];       /* why the run in progress was stopped */
@@ -285,12 +286,31 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
     arm_hook(L);
 }
 
+/* The collector's pace: each cycle marks everything in use, and a cycle
+ * starts when the heap reaches `pause` percent of what the last one left.
+ * Messages make garbage at a steady rate whatever the heap holds, so with
+ * a small heap (the runtime alone: about 0.6 MiB) the default 200 runs a
+ * cycle every few hundred messages, marking the same tables each time:
+ * 15 % of a trivial script's round trip. Below RT_BUDGET_GC_SMALL_KB the
+ * next cycle starts at RT_BUDGET_GC_SMALL_PAUSE (a few MiB more at most);
+ * above it, LuaJIT's default. Looked at as each outermost run ends. */
+static void gc_pace(lua_State *L)
+{
+    int small = lua_gc(L, LUA_GCCOUNT, 0) < RT_BUDGET_GC_SMALL_KB;
+    if (small == budget.gc_small) return;
+    budget.gc_small = small;
+    lua_gc(L, LUA_GCSETPAUSE, small ? RT_BUDGET_GC_SMALL_PAUSE : 200);
+}
+
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved)
 {
     int heap_stopped = budget.run.heap_stopped;
     size_t start = budget.run.heap_start;
     budget.run = *saved;
-    if (--budget.depth == 0) rt_watchdog_end();
+    if (--budget.depth == 0) {
+        rt_watchdog_end();
+        gc_pace(L);
+    }
     budget.deep = budget.near = budget.check_now = 0;
     arm_hook(L);
     /* a run stopped at the ceiling (what it allocated is garbage once its
