@@ -185,7 +185,9 @@ static void push_tlv_value(lua_State *L, const pdu_tlv_t *t, const pdu_tlv_def_t
 #define SHAPE_SRC 4096
 
 /* Push the shape of cmd (a function), or nothing and 0 when it cannot be
- * made (the table is then built key by key). */
+ * made (the table is then built key by key): false in the cache when its
+ * source does not fit, nothing when loading it failed (the heap's ceiling:
+ * the next PDU tries again). */
 static int shape_push(lua_State *L, int cache, const pdu_cmd_t *cmd)
 {
     char src[SHAPE_SRC];
@@ -213,7 +215,7 @@ static int shape_push(lua_State *L, int cache, const pdu_cmd_t *cmd)
     if (luaL_loadbuffer(L, src, n, "=pdu shape") != 0 || lua_pcall(L, 0, 1, 0) != 0
         || !lua_isfunction(L, -1)) {
         lua_pop(L, 1);
-        goto fail;
+        return 0;
     }
     lua_pushvalue(L, -1);
     lua_rawseti(L, cache, slot);
@@ -225,13 +227,17 @@ fail:
 }
 
 /* The PDU's table by its shape: p has a command and no TLVs, and L may
- * call (a coroutine suspended in a yield may not). 0: not made. */
+ * call (a coroutine suspended in a yield may not) and has room for the
+ * arguments (more than the LUA_MINSTACK a C function is promised).
+ * 0: not made. */
 static int push_shaped(lua_State *L, const pdu_t *p, int cache)
 {
     const pdu_cmd_t *cmd = p->cmd;
     const pdu_slot_t *slot;
     int i;
-    if (!cmd || p->ntlv || lua_status(L) != 0 || !shape_push(L, cache, cmd)) return 0;
+    if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8)
+        || !shape_push(L, cache, cmd))
+        return 0;
     lua_pushnumber(L, p->command_id);
     lua_pushnumber(L, p->command_status);
     lua_pushnumber(L, p->sequence_number);
