@@ -23,6 +23,8 @@ DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-pars
 # dashboard spec drives headless Chromium).
 FUZZ_PKGS := clang libclang-rt-14-dev
 TEST_PKGS := chromium
+# Only the profiles of `make bench` (core/bench/hot.sh: HOT_PERF=1, HOT_STRACE=1).
+BENCH_PKGS := linux-perf strace
 
 ifeq ($(V),1)
 Q :=
@@ -65,7 +67,7 @@ BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
-.PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
+.PHONY: all deps deps-fuzz deps-test deps-bench test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
         bench-workers bench-cluster cluster
 
 all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
@@ -91,6 +93,9 @@ deps-fuzz: deps
 
 deps-test: deps
 	$(call install_missing,$(TEST_PKGS))
+
+deps-bench: deps
+	$(call install_missing,$(BENCH_PKGS))
 
 # -- Build --------------------------------------------------------------------
 
@@ -234,6 +239,7 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/hot.sh
 	@sh core/bench/smsc.sh
 	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh

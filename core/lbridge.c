@@ -34,7 +34,8 @@ enum {
     K_TLV = 100,        /* + index in tlv.def */
     K_CMD = 200,        /* + index in smpp.def */
     K_COMMAND = 300, K_COMMAND_ID, K_COMMAND_STATUS, K_SEQUENCE_NUMBER,
-    K_TLV_ORDER, K_COMMAND_LENGTH
+    K_TLV_ORDER, K_COMMAND_LENGTH,
+    K_SHAPE = 400       /* + index in smpp.def: the command's table maker (false: none) */
 };
 
 /* For each TLV, the id of the body field with the same name, or -1
@@ -222,12 +223,107 @@ static void push_tlv_value(lua_State *L, const pdu_tlv_t *t, const pdu_tlv_def_t
     }
 }
 
+/* -- Shapes ---------------------------------------------------------------------
+ * A PDU without TLVs (nearly every one) is made by a Lua function of its
+ * command, compiled once per state and kept in the key cache:
+ *   return function(a1, ..., aN) return { command = "submit_sm",
+ *       command_id = a1, command_status = a2, sequence_number = a3,
+ *       service_type = a4, ... } end
+ * LuaJIT builds such a constructor's table by copying a template that has
+ * every key in place (one allocation of the right size, no key hashed or
+ * inserted per PDU); the values go in by position. An absent field is
+ * passed as nil: its key stays in the table without a value, which no
+ * reader (t.k, pairs, next) can tell from a missing one. */
+
+#define SHAPE_SRC 4096
+
+/* Push the shape of cmd (a function), or nothing and 0 when it cannot be
+ * made (the table is then built key by key): false in the cache when its
+ * source does not fit, nothing when loading it failed (the heap's ceiling:
+ * the next PDU tries again). */
+static int shape_push(lua_State *L, int cache, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    int i, slot = K_SHAPE + (int)cmd_index(cmd);
+    lua_rawgeti(L, cache, slot);
+    if (lua_isfunction(L, -1)) return 1;
+    if (!lua_isnil(L, -1)) {                   /* false: tried, failed */
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pop(L, 1);
+#define ADD(...) do { \
+        int w_ = snprintf(src + n, sizeof src - n, __VA_ARGS__); \
+        if (w_ < 0 || (size_t)w_ >= sizeof src - n) goto fail; \
+        n += (size_t)w_; \
+    } while (0)
+    ADD("return function(h1, h2, h3");
+    for (i = 0; i < cmd->nslots; i++) ADD(", a%d", i);
+    ADD(") return { command = \"%s\", command_id = h1, command_status = h2, sequence_number = h3", cmd->name);
+    for (i = 0; i < cmd->nslots; i++)
+        ADD(", [\"%s\"] = a%d", pdu_field_info((pdu_field_id_t)cmd->slots[i].id)->name, i);
+    ADD(" } end");
+#undef ADD
+    if (luaL_loadbuffer(L, src, n, "=pdu shape") != 0 || lua_pcall(L, 0, 1, 0) != 0
+        || !lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cache, slot);
+    return 1;
+fail:
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, cache, slot);
+    return 0;
+}
+
+/* The PDU's table by its shape: p has a command and no TLVs, and L may
+ * call (a coroutine suspended in a yield may not) and has room for the
+ * arguments (more than the LUA_MINSTACK a C function is promised).
+ * 0: not made. */
+static int push_shaped(lua_State *L, const pdu_t *p, int cache)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    const pdu_slot_t *slot;
+    int i;
+    if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8)
+        || !shape_push(L, cache, cmd))
+        return 0;
+    lua_pushnumber(L, p->command_id);
+    lua_pushnumber(L, p->command_status);
+    lua_pushnumber(L, p->sequence_number);
+    for (i = 0, slot = cmd->slots; i < cmd->nslots; i++, slot++) {
+        const pdu_value_t *v = &p->f[slot->id];
+        if (!(p->present & ((uint64_t)1 << slot->id))) {
+            lua_pushnil(L);
+            continue;
+        }
+        switch (slot->kind) {
+        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
+            lua_pushlstring(L, (const char *)v->ptr, v->len);
+            break;
+        case PDU_KIND_DESTS: push_addrs(L, p, cache, 0); break;
+        case PDU_KIND_UNSUCC: push_addrs(L, p, cache, 1); break;
+        default: lua_pushnumber(L, v->num); break;
+        }
+    }
+    lua_call(L, cmd->nslots + 3, 1);
+    return 1;
+}
+
 void lbridge_push_pdu(lua_State *L, const pdu_t *p)
 {
     const pdu_cmd_t *cmd = p->cmd;
     int cache = cache_push(L), t, i, ordered = 1;
-    uint64_t fields = cmd ? body_mask(cmd) : 0;
+    uint64_t fields;
 
+    if (push_shaped(L, p, cache)) {
+        lua_remove(L, cache);
+        return;
+    }
+    fields = cmd ? body_mask(cmd) : 0;
     lua_createtable(L, 0, (cmd ? cmd->nslots : 0) + p->ntlv + 4);
     t = lua_gettop(L);
     if (cmd) {
@@ -572,7 +668,8 @@ tlv_fail:
         CHECK_FAIL("TLV 0x%04lX must be %s", tag, e);
     }
     sort_tlvs(p);
-    raw_field(L, idx, "tlv_order");
+    KEY(K_TLV_ORDER);
+    lua_rawget(L, idx);
     if (lua_istable(L, -1) && (e = apply_order(L, lua_gettop(L), p)) != NULL) goto fail;
     lua_settop(L, top);
     return NULL;

@@ -31,6 +31,12 @@ store_t *lstore_get(lua_State *L, int idx)
     return b ? b->s : NULL;
 }
 
+store_t *const *lstore_handle(lua_State *L, int idx)
+{
+    lstore_box_t *b = luaL_testudata(L, idx, LSTORE_MT);
+    return b ? &b->s : NULL;
+}
+
 /* A string argument (numbers are not converted: an id is text). */
 store_str_t lstore__str_arg(lua_State *L, int i)
 {

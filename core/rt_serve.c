@@ -258,6 +258,7 @@ static int l_serve(lua_State *L)
     lua_getfield(L, 1, "handlers");
     luaL_checktype(L, -1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, -1);
+    rt.handlers_gen++;
     lua_pop(L, 1);
     set_session_class(L);
     sess_config_default(&rt.cfg);

@@ -315,17 +315,55 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
 }
 
+/* The request handlers by command: registry[hcache.ref][command index + 1]
+ * is the function, or false for none; filled as requests come, dropped
+ * when the handler table is set again (rt.handlers_gen). A lookup by
+ * name interned the command's name for every request. */
+static struct {
+    int      ref;
+    unsigned gen;
+} hcache = {LUA_NOREF, 0};
+
+/* Push the handler of req; 0 (nothing pushed) when there is none. */
+static int push_request_handler(const pdu_t *req)
+{
+    lua_State *L = rt.L;
+    int i = (int)(req->cmd - pdu_cmd_at(0)) + 1, found;
+    if (hcache.ref == LUA_NOREF || hcache.gen != rt.handlers_gen) {
+        lua_createtable(L, 32, 0);
+        rt_registry_set(L, &hcache.ref, -1);
+        lua_pop(L, 1);
+        hcache.gen = rt.handlers_gen;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hcache.ref);
+    lua_rawgeti(L, -1, i);
+    if (lua_isfunction(L, -1)) {
+        lua_remove(L, -2);
+        return 1;
+    }
+    if (!lua_isnil(L, -1)) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    found = push_handler(req->cmd->name);
+    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
+                   || req->command_id == SMPP_BIND_TRANSCEIVER))
+        found = push_handler("bind");      /* one handler for the three binds */
+    if (found) lua_pushvalue(L, -1);
+    else lua_pushboolean(L, 0);
+    lua_rawseti(L, -3, i);
+    lua_remove(L, -1 - found);
+    return found;
+}
+
 /* A request runs its handler; without one the engine answers it. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
-    int found = push_handler(name);
     (void)n;
     (void)ud;
-    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
-                   || req->command_id == SMPP_BIND_TRANSCEIVER))
-        found = push_handler("bind");      /* one handler for the three binds */
-    if (!found) return SESS_DECLINED;
+    if (!push_request_handler(req)) return SESS_DECLINED;
     lbridge_push_pdu(rt.L, req);
     spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
     return SESS_TAKEN;
@@ -680,6 +718,7 @@ static int l_set_handlers(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, 1);
+    rt.handlers_gen++;
     return 0;
 }
 

@@ -224,14 +224,18 @@ end
 
 -- The runtime's own handlers around the script's: the default bind, the
 -- bind count of each account for max_binds, and the upstream links' down
--- events.
+-- events. Called again at every reload, after M.active_accounts is set.
 local function wrap(handlers)
     local h = {}
     for k, v in pairs(handlers) do h[k] = v end
-    -- accounts with allowed sender ids: checked before the script sees a submit
+    -- accounts with allowed sender ids: checked before the script sees a
+    -- submit; without such an account the script's handler is called as
+    -- it is (no call more per message)
+    local sources = false
+    for _, a in pairs(M.active_accounts or {}) do sources = sources or a.sources ~= nil end
     for _, name in ipairs { "submit_sm", "submit_multi", "data_sm" } do
         local inner = h[name]
-        if inner then
+        if inner and sources then
             h[name] = function(sess, pdu)
                 local a = sess.side == "server" and M.active_accounts[sess.system_id]
                 if a and a.sources and not security.source_allowed(a.sources, pdu.source_addr or "") then
