@@ -73,8 +73,10 @@ describe("#integration a flood of unmatchable receipts", function()
         assert.is_truthy(gw:log_text():match("the early table is full: answered ESME_RX_T_APPN"))
         local st = gw:stats()
         assert.equal(appn, st.gateway.queues.U.receipts_unmatched)
-        -- no receipt went through Lua: the heap did not grow with them
-        assert.is_true(st.totals.lua_heap_bytes < heap0 + 1024 * 1024,
+        -- no receipt went through Lua: the heap did not grow with them (a
+        -- small heap may reach 4x what the last collection kept before the
+        -- next one starts, core/rt_budget.c; 30,000 receipts kept would be more)
+        assert.is_true(st.totals.lua_heap_bytes < 4 * heap0 + 1024 * 1024,
             "heap " .. heap0 .. " -> " .. st.totals.lua_heap_bytes)
         -- kept ones expire after early_ttl, counted
         assert.is_truthy(wait.wait_until(function()
