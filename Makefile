@@ -23,6 +23,8 @@ DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-pars
 # dashboard spec drives headless Chromium).
 FUZZ_PKGS := clang libclang-rt-14-dev
 TEST_PKGS := chromium
+# Only the profiles of `make bench` (core/bench/hot.sh: HOT_PERF=1, HOT_STRACE=1).
+BENCH_PKGS := linux-perf strace
 
 ifeq ($(V),1)
 Q :=
@@ -40,7 +42,7 @@ LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
 BRIDGE_SRC := core/lbridge.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_stats.c core/rt_trace.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
-              core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c \
+              core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c core/http_auth.c \
               core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c \
               core/rt_gwr.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.
@@ -66,7 +68,7 @@ BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
-.PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
+.PHONY: all deps deps-fuzz deps-test deps-bench test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
         bench-workers bench-cluster bench-store-redis cluster
 
 all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
@@ -92,6 +94,9 @@ deps-fuzz: deps
 
 deps-test: deps
 	$(call install_missing,$(TEST_PKGS))
+
+deps-bench: deps
+	$(call install_missing,$(BENCH_PKGS))
 
 # -- Build --------------------------------------------------------------------
 
@@ -235,9 +240,11 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/hot.sh
 	@sh core/bench/smsc.sh
 	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
+	@sh core/bench/receipts.sh
 	@sh core/bench/tools.sh
 	@sh core/bench/binds.sh
 	@sh core/bench/workers.sh

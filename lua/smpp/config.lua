@@ -105,6 +105,16 @@ local schema = {
             networks = { type = "list", of = { type = "string" }, doc = "CIDRs the account may bind from" },
             sources = { type = "list", of = { type = "string" },
                         doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
+            http = { type = "table", doc = "the account's applications over HTTP (docs/http.md)", fields = {
+                token = { type = "string", max = 255,
+                          doc = "POST /send as this account with Authorization: Bearer TOKEN (or ?token=)" },
+                webhook = { type = "table", doc = "receipts and MO for this account POSTed as JSON", fields = {
+                    url = { type = "string", required = true, doc = "http://ADDRESS[:PORT]/PATH" },
+                    retry_min = { type = "number", min = 0.01, doc = "first delay after a failed post, seconds (1)" },
+                    retry_max = { type = "number", min = 0.01, doc = "longest delay between attempts (60)" },
+                    concurrency = { type = "integer", min = 1, max = 1000, doc = "posts under way at once (4)" },
+                } },
+            } },
         } } },
         upstreams = { type = "list", doc = "the SMSCs we bind to (gateway)", of = { type = "table", fields = {
             name = { type = "string", required = true, doc = "the name routes use" },
@@ -114,8 +124,8 @@ local schema = {
             system_id = { type = "string", max = 15, default = "", doc = "the system_id we bind with" },
             password = { type = "string", max = 8, default = "", doc = "the password we bind with" },
             system_type = { type = "string", max = 12, default = "", doc = "system_type in our binds" },
-            bind = { type = "enum", values = { "tx", "rx", "trx" }, default = "trx",
-                     doc = "transmitter, receiver or transceiver binds" },
+            bind = { type = "enum", values = { "transmitter", "receiver", "transceiver", "tx", "rx", "trx" },
+                     default = "transceiver", doc = "transmitter, receiver or transceiver binds (tx, rx, trx accepted)" },
             binds = { type = "integer", min = 1, max = 100, default = 1, doc = "parallel binds of this link" },
             window = { type = "integer", min = 1, default = session_fields.window.default,
                        doc = "requests outstanding per bind" },

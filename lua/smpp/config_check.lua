@@ -144,10 +144,42 @@ local function names(list, section, key, errs)
     return seen
 end
 
+-- An account's http section: a token no other account (nor the API)
+-- has, a webhook URL the client can post to.
+local function check_account_http(conf, a, path, tokens, errs)
+    local h = type(a.http) == "table" and a.http or {}
+    if type(h.token) == "string" then
+        if h.token == "" then
+            errs[#errs + 1] = format("%s.http.token: empty (leave it out for no token)", path)
+        elseif tokens[h.token] then
+            errs[#errs + 1] = format("%s.http.token: the same as %s (each token names one account)", path,
+                tokens[h.token])
+        elseif conf.http and h.token == conf.http.token then
+            errs[#errs + 1] = format("%s.http.token: the same as http.token (the admin's)", path)
+        end
+        tokens[h.token] = tokens[h.token] or path .. ".http.token"
+    end
+    local w = type(h.webhook) == "table" and h.webhook or {}
+    if type(w.url) == "string" then
+        local ok, parse_url = pcall(function() return require("smpp.http").parse_url end)
+        local host, why = true, nil
+        if ok then host, why = parse_url(w.url) end
+        if not host then
+            errs[#errs + 1] = format("%s.http.webhook.url: %s", path, (why:gsub("^callback_url", "the URL")))
+        end
+    end
+    if type(w.retry_min) == "number" and type(w.retry_max) == "number" and w.retry_min > w.retry_max then
+        errs[#errs + 1] = format("%s.http.webhook: retry_min (%s) is more than retry_max (%s)", path, w.retry_min,
+            w.retry_max)
+    end
+end
+
 local function check_accounts(conf, errs)
     local seen = names(conf.accounts, "accounts", "system_id", errs)
+    local tokens = {}
     for i, a in ipairs(conf.accounts or {}) do
         local path = format("accounts[%d]", i)
+        check_account_http(conf, a, path, tokens, errs)
         if type(a.password) == "string" then
             local h, why = security.parse_hash(a.password)
             if h == nil then errs[#errs + 1] = format("%s.password: %s", path, why) end

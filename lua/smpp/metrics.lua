@@ -269,7 +269,7 @@ function M.render(stats)
     end
     if stats.outbox then
         family("smppgw_outbox_total", "counter", "Receipts and MO through the accounts' outboxes, by outcome.")
-        for _, k in ipairs { "posted", "delivered", "refused", "retried", "undeliverable" } do
+        for _, k in ipairs { "posted", "full", "delivered", "refused", "retried", "undeliverable" } do
             sample("smppgw_outbox_total", { result = k }, stats.outbox[k])
         end
         family("smppgw_outbox_inflight", "gauge", "Receipts and MO sent to receivers, response awaited.")
@@ -285,6 +285,22 @@ function M.render(stats)
         end
         family("smppgw_account_outbox", "gauge", "Receipts and MO waiting in each account's outbox.")
         for _, n in ipairs(names) do sample("smppgw_account_outbox", { account = n }, stats.accounts[n].outbox) end
+    end
+    if stats.webhooks and next(stats.webhooks) then
+        local names, w = sorted_keys(stats.webhooks), stats.webhooks
+        family("smppgw_webhook_queue", "gauge", "Receipts and MO waiting for each account's webhook (its outbox).")
+        for _, n in ipairs(names) do sample("smppgw_webhook_queue", { account = n }, w[n].queue) end
+        family("smppgw_webhook_queue_limit", "gauge", "The bound of each webhook's queue (store outbox_per_account).")
+        for _, n in ipairs(names) do sample("smppgw_webhook_queue_limit", { account = n }, w[n].limit or 0) end
+        family("smppgw_webhook_inflight", "gauge", "Posts to each account's webhook under way.")
+        for _, n in ipairs(names) do sample("smppgw_webhook_inflight", { account = n }, w[n].inflight) end
+        family("smppgw_webhook_total", "counter",
+            "Posts to each account's webhook by outcome (failed: tried again later), and posts refused at the bound.")
+        for _, n in ipairs(names) do
+            for _, k in ipairs { "delivered", "failed", "refused" } do
+                sample("smppgw_webhook_total", { account = n, result = k }, w[n][k])
+            end
+        end
     end
     family("smppgw_input_pauses_total", "counter", "Times a session stopped being read: its peer did not read its answers.")
     sample("smppgw_input_pauses_total", nil, t.input_pauses)

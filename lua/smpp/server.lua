@@ -13,6 +13,7 @@ local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
 local workers = require "smpp.workers"
 local cluster = require "smpp.cluster"
+local webhook = require "smpp.webhook"
 
 local S = smpp.status
 
@@ -23,7 +24,7 @@ local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver
 
 -- The names a script may define: every request command, "bind" for the
 -- three binds, and the events.
-local handler_names = { bind = true, connect = true, up = true, down = true, start = true,
+local handler_names = { bind = true, connect = true, up = true, down = true, start = true, stop = true,
                         http_send = true }
 -- (outbind is a request command: an ESME-side script handles it by binding)
 for _, c in ipairs(codec.commands) do
@@ -40,7 +41,7 @@ function M.accounts(list)
             system_id = a.system_id, password = a.password, types = types,
             max_binds = a.max_binds, throughput = a.throughput, burst = a.burst or 0,   -- 0: the throughput
             default_alphabet = a.default_alphabet, binds = 0,
-            networks = a.networks, sources = a.sources,
+            networks = a.networks, sources = a.sources, http = a.http,
         }
     end
     return accts
@@ -152,7 +153,7 @@ function M.load_script(path, conf, conf_path)
     for k, v in pairs(handlers) do
         if not handler_names[k] then
             return nil, string.format("%s: unknown handler '%s' (handlers are named after commands: "
-                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start)", path, tostring(k))
+                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start, stop)", path, tostring(k))
         end
         if type(v) ~= "function" then
             return nil, string.format("%s: handler '%s' must be a function, got %s", path, k, type(v))
@@ -223,14 +224,18 @@ end
 
 -- The runtime's own handlers around the script's: the default bind, the
 -- bind count of each account for max_binds, and the upstream links' down
--- events.
+-- events. Called again at every reload, after M.active_accounts is set.
 local function wrap(handlers)
     local h = {}
     for k, v in pairs(handlers) do h[k] = v end
-    -- accounts with allowed sender ids: checked before the script sees a submit
+    -- accounts with allowed sender ids: checked before the script sees a
+    -- submit; without such an account the script's handler is called as
+    -- it is (no call more per message)
+    local sources = false
+    for _, a in pairs(M.active_accounts or {}) do sources = sources or a.sources ~= nil end
     for _, name in ipairs { "submit_sm", "submit_multi", "data_sm" } do
         local inner = h[name]
-        if inner then
+        if inner and sources then
             h[name] = function(sess, pdu)
                 local a = sess.side == "server" and M.active_accounts[sess.system_id]
                 if a and a.sources and not security.source_allowed(a.sources, pdu.source_addr or "") then
@@ -262,6 +267,8 @@ local function wrap(handlers)
     h.start = function()
         if not cluster.on then cluster.configure(M.conf.cluster) end
         upstream.configure(M.conf.upstreams)
+        M.configure_apps(M.conf)
+        webhook.start()
         if core.worker() then
             workers.publish(http.stats)             -- the parent serves the API
         elseif M.conf.http and M.conf.http.listen then
@@ -311,10 +318,21 @@ function M.reload()
     end
     M.listen = listen
     upstream.configure(conf.upstreams)
+    M.configure_apps(conf)
+    webhook.start()
     http.set_send(handlers.http_send)
     if handlers.start then smpp.after(0, handlers.start) end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true
+end
+
+-- configure_apps(conf): the accounts' HTTP side, from conf.accounts:
+-- their tokens for POST /send, their webhooks (bounded by the store's
+-- outbox_per_account).
+function M.configure_apps(conf)
+    http.set_accounts(M.active_accounts)
+    local lim = conf.store and conf.store.limits and conf.store.limits.outbox_per_account
+    webhook.configure(conf.accounts, lim or config.schema.fields.store.fields.limits.fields.outbox_per_account.default)
 end
 
 -- Descriptors kept free beside the SMPP connections and everything else
