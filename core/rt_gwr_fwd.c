@@ -514,8 +514,8 @@ static void claim(redis_t *r, glink_t *g, double now)
     argv[5] = g->cursor;
     argv[6] = "COUNT";
     argv[7] = count;
+    qkey(q, sizeof q, g->l);   /* the key first: argv points at it */
     for (i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    lens[1] = qkey(q, sizeof q, g->l);
     if (redis_cmd(r, on_claim, g, 8, argv, lens) == 0) g->claiming = 1;
 }
 
@@ -554,8 +554,8 @@ void rt_gwr_run(rt_link_t *l)
     argv[6] = "STREAMS";
     argv[7] = q;
     argv[8] = ">";
+    qkey(q, sizeof q, l);   /* the key first: argv points at it */
     for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
-    lens[7] = qkey(q, sizeof q, l);
     if (redis_cmd(r, on_read, g, 9, argv, lens) == 0) g->reading = 1;
 }
 

@@ -407,8 +407,8 @@ static void claim(redis_t *r, gacct_t *g, double now)
     argv[5] = g->cursor;
     argv[6] = "COUNT";
     argv[7] = count;
+    rkey(key, sizeof key, g);   /* the key first: argv points at it */
     for (i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    lens[1] = rkey(key, sizeof key, g);
     if (redis_cmd(r, on_claim, g, 8, argv, lens) == 0) g->claiming = 1;
 }
 
@@ -449,8 +449,8 @@ void rt_gwr_deliver(rt_acct_t *a)
     argv[6] = "STREAMS";
     argv[7] = key;
     argv[8] = ">";
+    rkey(key, sizeof key, g);   /* the key first: argv points at it */
     for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
-    lens[7] = rkey(key, sizeof key, g);
     if (redis_cmd(r, on_read, g, 9, argv, lens) == 0) g->reading = 1;
 }
 
