@@ -1868,6 +1868,51 @@ static void sticky_survives_reopen_with_the_turn(void)
     store_close(s);
 }
 
+/* The sticky table's statements go by its key or its expires index (the
+ * count, at open only, reads it whole). */
+static void sticky_statements_use_indexes(void)
+{
+    static const struct { int which; const char *index; } cases[] = {
+        { STORE_STICKY_GET, "PRIMARY KEY" },
+        { STORE_STICKY_PUT, "" },
+        { STORE_STICKY_EVICT, "sticky_expires" },
+        { STORE_STICKY_EXPIRE, "sticky_expires" },
+    };
+    const char *path = file("sticky_plans.db");
+    store_opts_t o = opts(path);
+    store_t *s;
+    sqlite3 *db;
+    char plan[1024];
+    size_t i;
+    o.max_sticky = 1;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    /* every statement prepared: a put, a put that evicts, a get, an expiry */
+    store_sticky_put(s, S("a"), S("r"), S("A"), 10, 1);
+    store_sticky_put(s, S("b"), S("r"), S("A"), 10, 1);
+    store_sticky_get(s, S("b"), 1, NULL, NULL);
+    {
+        store_expiry_t x;
+        memset(&x, 0, sizeof x);
+        CHECK_EQ(store_expire(s, 20, 10, &x), 0);
+    }
+    CHECK_EQ(store_commit(s, NULL), 3);
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *sql = s->sticky[cases[i].which] ? sqlite3_sql(s->sticky[cases[i].which]) : NULL;
+        CHECK(sql != NULL);
+        if (!sql) continue;
+        plan_of(db, sql, plan, sizeof plan);
+        if (cases[i].index[0] && (!indexed(plan) || !strstr(plan, cases[i].index))) {
+            printf("  %s\n    -> %s (expected %s)\n", sql, plan, cases[i].index);
+            CHECK(0);
+        }
+    }
+    sqlite3_close(db);
+    store_close(s);
+}
+
 /* Schema 4 -> 5: the sticky table is added to a file that lacks it, and
  * the file's messages stay. */
 static void upgrades_schema_4(void)
@@ -1945,6 +1990,7 @@ int main(void)
     TEST(sticky_put_get_expire);
     TEST(sticky_bound_evicts_first_to_expire);
     TEST(sticky_survives_reopen_with_the_turn);
+    TEST(sticky_statements_use_indexes);
     TEST(upgrades_schema_4);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);

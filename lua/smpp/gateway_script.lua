@@ -128,7 +128,7 @@ end
 -- destinations) queued or forwarded -> id | nil, status, reason.
 function Gw:send(session, pdu, route, key, link)
     local id, status, reason, to = gateway.submit(session.system_id, pdu, route, session.id, nil, link)
-    if id and key then self:hold(key, route, to) end
+    if id and key and not link then self:hold(key, route, to) end     -- a held route stays as it is
     return id, status, reason
 end
 
@@ -277,7 +277,7 @@ function Gw:http_send(d)
             local code = status == S.ESME_RMSGQFUL and 503 or 502
             return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }
         end
-        if key then self:hold(key, route, to) end
+        if key and not link then self:hold(key, route, to) end
         ids[#ids + 1] = id
     end
     return 200, { message_ids = ids }
