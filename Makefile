@@ -46,7 +46,8 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
               core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c \
               core/rt_gwr.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.
-STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
+STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c \
+              core/store_sticky.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
 # what the store uses from the codec's objects (ids made from keys): linked
 # beside it where the codec is not

@@ -57,7 +57,7 @@ return {
         no_route_status = "ESME_RINVDSTADR",
         time_zone = "UTC",             -- routes' days/hours: UTC, or a fixed offset such as "+02:00"
         sticky_ttl = 300,              -- seconds the parts of one long message stick to one upstream
-        sticky_max = 10000,            -- long messages held together at once (gauge sticky_parts)
+                                       -- (how many at once: store.limits.sticky)
         -- Routes: prefix / source / system_id / service_type / pattern
         -- (destination), contains / text_pattern (the decoded text), days /
         -- hours (a time window) select messages; `to` names upstreams tried by `strategy` (failover,

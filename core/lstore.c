@@ -247,6 +247,46 @@ static int l_early_take(lua_State *L)
     return 1;
 }
 
+/* -- Sticky routes: the parts of one long message ------------------------------------------ */
+
+static void got_sticky(store_str_t route, store_str_t upstream, void *ud)
+{
+    lua_State *L = ud;
+    lua_pushlstring(L, route.p, route.n);
+    if (upstream.p) lua_pushlstring(L, upstream.p, upstream.n);
+    else lua_pushnil(L);
+}
+
+/* st:sticky_put(key, route, upstream, ttl, now) -> true (held) | false
+ * (key holds a route already) | nil, err. upstream may be nil. A held
+ * route is a hint: callers route without one when this fails. */
+static int l_sticky_put(lua_State *L)
+{
+    store_t *s = lstore__self(L);
+    store_str_t key = lstore__str_arg(L, 2), route = lstore__str_arg(L, 3), up = lstore__opt_str_arg(L, 4);
+    double ttl = luaL_checknumber(L, 5), now = luaL_checknumber(L, 6);
+    int rc;
+    if (!(ttl > 0)) luaL_argerror(L, 5, "ttl must be > 0");
+    if ((rc = store_sticky_put(s, key, route, up, now + ttl, now)) < 0) return lstore__fail(L, s, rc);
+    lua_pushboolean(L, rc);
+    return 1;
+}
+
+/* st:sticky_get(key, now) -> route, upstream (or nil) | nil | nil, err */
+static int l_sticky_get(lua_State *L)
+{
+    store_t *s = lstore__self(L);
+    store_str_t key = lstore__str_arg(L, 2);
+    double now = luaL_checknumber(L, 3);
+    int rc = store_sticky_get(s, key, now, got_sticky, L);
+    if (rc < 0) return lstore__fail(L, s, rc);
+    if (rc == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    return 2;
+}
+
 /* -- The store ---------------------------------------------------------------------------- */
 
 /* st:next_id(name) -> n | nil, err */
@@ -293,7 +333,7 @@ static int exp_outbox(const store_item_t *it, void *ud) { return add_outbox(it, 
 static int exp_early(const store_item_t *it, void *ud) { return add_early(it, &((lstore_acc_t *)ud)[2]); }
 
 /* st:expire(now, batch) -> { messages = n, unfinished = {...}, outbox = {...},
- * early = {...}, more = bool } */
+ * early = {...}, sticky = n, more = bool } */
 static int l_expire(lua_State *L)
 {
     store_t *s = lstore__self(L);
@@ -308,7 +348,7 @@ static int l_expire(lua_State *L)
     x.on_early = exp_early;
     x.ud = e;
     if ((rc = store_expire(s, now, batch, &x)) < 0) return lstore__fail(L, s, rc);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushnumber(L, (lua_Number)x.messages);
     lua_setfield(L, -2, "messages");
     lua_pushvalue(L, e[0].list);
@@ -317,6 +357,8 @@ static int l_expire(lua_State *L)
     lua_setfield(L, -2, "outbox");
     lua_pushvalue(L, e[2].list);
     lua_setfield(L, -2, "early");
+    lua_pushnumber(L, (lua_Number)x.sticky);
+    lua_setfield(L, -2, "sticky");
     lua_pushboolean(L, x.more);
     lua_setfield(L, -2, "more");
     return 1;
@@ -340,8 +382,8 @@ static void counter(lua_State *L, const char *name, long long value)
     lua_setfield(L, -2, name);
 }
 
-/* st:stats() -> { messages = { value =, limit = }, outbox, early, bytes,
- * commits =, commit_failures =, lost =, evicted =, expired =, txn_writes = } */
+/* st:stats() -> { messages = { value =, limit = }, outbox, early, sticky, bytes,
+ * sticky_evicted =, commits =, commit_failures =, lost =, evicted =, expired =, txn_writes = } */
 static int l_stats(lua_State *L)
 {
     store_levels_t v;
@@ -350,7 +392,9 @@ static int l_stats(lua_State *L)
     level(L, "messages", v.messages, v.max_messages);
     level(L, "outbox", v.outbox, v.max_outbox);
     level(L, "early", v.early, v.max_early);
+    level(L, "sticky", v.sticky, v.max_sticky);
     level(L, "bytes", v.bytes, v.max_bytes);
+    counter(L, "sticky_evicted", v.sticky_evicted);
     counter(L, "txn_writes", v.txn_writes);
     counter(L, "commits", v.commits);
     counter(L, "commit_failures", v.commit_failures);
@@ -433,6 +477,7 @@ static const luaL_Reg methods[] = {
     {"outbox_push", l_outbox_push}, {"outbox_take", l_outbox_take}, {"outbox_ack", l_outbox_ack},
     {"outbox_retry", l_outbox_retry}, {"outbox_count", l_outbox_count},
     {"early_put", l_early_put}, {"early_take", l_early_take},
+    {"sticky_put", l_sticky_put}, {"sticky_get", l_sticky_get},
     {"next_id", l_next_id}, {"node_id", l_node_id}, {"expire", l_expire}, {"stats", l_stats},
     {"commit", l_commit}, {"in_txn", l_in_txn}, {"check", l_check}, {"close", l_close},
     {NULL, NULL}
@@ -463,7 +508,7 @@ static double need_num(lua_State *L, int t, const char *k)
 }
 
 /* open{ path =, sync =, busy_timeout =, trace_ttl =, lease =, limits = { messages =,
- * outbox =, outbox_per_account =, early =, size_mb = }, quick_check = }
+ * outbox =, outbox_per_account =, early =, sticky =, size_mb = }, quick_check = }
  * -> store | nil, message. Every key but quick_check is required: the
  * defaults are applied by lua/smpp/store.lua from the config schema. */
 static int l_open(lua_State *L)
@@ -490,6 +535,7 @@ static int l_open(lua_State *L)
     o.max_outbox = limit_field(L, lim, "outbox");
     o.max_outbox_account = limit_field(L, lim, "outbox_per_account");
     o.max_early = limit_field(L, lim, "early");
+    o.max_sticky = limit_field(L, lim, "sticky");
     o.max_bytes = limit_field(L, lim, "size_mb") * 1024 * 1024;
     lua_pop(L, 1);
     lua_getfield(L, 1, "quick_check");

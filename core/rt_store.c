@@ -53,6 +53,7 @@ static struct {
     uint64_t   commit_buckets[COMMIT_BUCKETS];
     double     commit_ms_sum, commit_ms_max;
     uint64_t   expired_messages, expired_unfinished, expired_outbox, expired_early, expiry_runs;
+    uint64_t   expired_sticky;
     lost_t     lost;            /* since the last log line */
     double     lost_logged;     /* rt_time() of that line */
     char       last_error[256];
@@ -185,6 +186,7 @@ static void on_expiry(uv_timer_t *t)
     st.expired_messages += (uint64_t)x.messages;
     st.expired_outbox += (uint64_t)x.outbox;
     st.expired_early += (uint64_t)x.early;
+    st.expired_sticky += (uint64_t)x.sticky;
     log_lost(now);
     if (x.more) uv_timer_start(&st.expiry, on_expiry, 0, EXPIRE_EVERY_MS);
 }
@@ -384,10 +386,10 @@ static void level(lua_State *L, const char *name, long long value, long long lim
 }
 
 /* core.store_stats() -> nil when serving without a store, else { path?,
- * messages|outbox|early|bytes = { value =, limit = }, commits =,
+ * messages|outbox|early|sticky|bytes = { value =, limit = }, sticky_evicted =, commits =,
  * commit_failures =, lost_writes =, held_answers =, held_failed =,
  * commit_ms = { avg =, max =, buckets = {...}, bounds = {...} },
- * expired = { messages =, unfinished =, outbox =, early = }, evicted =,
+ * expired = { messages =, unfinished =, outbox =, early =, sticky = }, evicted =,
  * txn_writes =, last_error = } */
 static int l_store_stats(lua_State *L)
 {
@@ -400,7 +402,9 @@ static int l_store_stats(lua_State *L)
     level(L, "messages", v.messages, v.max_messages);
     level(L, "outbox", v.outbox, v.max_outbox);
     level(L, "early", v.early, v.max_early);
+    level(L, "sticky", v.sticky, v.max_sticky);
     level(L, "bytes", v.bytes, v.max_bytes);
+    SET_NUM("sticky_evicted", v.sticky_evicted);
     SET_NUM("txn_writes", v.txn_writes);
     SET_NUM("commits", st.commits);
     SET_NUM("commit_failures", st.failures);
@@ -436,6 +440,7 @@ static int l_store_stats(lua_State *L)
     SET_NUM("unfinished", st.expired_unfinished);
     SET_NUM("outbox", st.expired_outbox);
     SET_NUM("early", st.expired_early);
+    SET_NUM("sticky", st.expired_sticky);
     SET_NUM("runs", st.expiry_runs);
     lua_setfield(L, -2, "expired");
     return 1;

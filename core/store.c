@@ -304,6 +304,7 @@ int store__recount(store_t *s)
     if ((rc = count_rows(s, STORE_ST_COUNT_MSG, &s->n_messages)) < 0) return rc;
     if ((rc = count_rows(s, STORE_ST_COUNT_OUTBOX, &s->n_outbox)) < 0) return rc;
     if ((rc = count_rows(s, STORE_ST_COUNT_EARLY, &s->n_early)) < 0) return rc;
+    if ((rc = store__sticky_recount(s)) < 0) return rc;
     return store__acct_recount(s);
 }
 
@@ -320,6 +321,9 @@ void store_levels(store_t *s, store_levels_t *out)
     out->max_outbox = s->o.max_outbox;
     out->early = s->n_early;
     out->max_early = s->o.max_early;
+    out->sticky = s->n_sticky;
+    out->max_sticky = s->o.max_sticky;
+    out->sticky_evicted = s->sticky_evicted;
     out->max_bytes = s->o.max_bytes;
     out->txn_writes = s->txn_writes;
     out->commits = s->commits;
@@ -487,14 +491,15 @@ int store_expire(store_t *s, double now, int batch, store_expiry_t *x)
 {
     long long total;
     int rc;
-    x->messages = x->unfinished = x->outbox = x->early = 0;
+    x->messages = x->unfinished = x->outbox = x->early = x->sticky = 0;
     x->more = 0;
     if (batch < 1 || batch > STORE_BATCH_MAX)
         return store__err(s, STORE_EARG, "expire: batch must be 1..%d", STORE_BATCH_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
     if ((rc = store__expire_messages(s, now, batch, x)) < 0) return rc;
     if ((rc = store__expire_queues(s, now, batch, x)) < 0) return rc;
-    total = x->messages + x->outbox + x->early;
+    if ((rc = store__expire_sticky(s, now, batch, x)) < 0) return rc;
+    total = x->messages + x->outbox + x->early + x->sticky;
     s->expired += total;
     if (total) store__wrote(s);
     return 0;

@@ -109,6 +109,7 @@ typedef struct store_opts_s {
     long long   max_outbox;         /* rows in outbox */
     long long   max_outbox_account; /* rows in outbox for one account */
     long long   max_early;          /* rows in early */
+    long long   max_sticky;         /* rows in sticky (long messages' routes) */
     long long   max_bytes;          /* size of the database file, 0 = no limit */
     int         quick_check;        /* run PRAGMA quick_check while opening */
 } store_opts_t;
@@ -180,6 +181,8 @@ typedef struct store_levels_s {
     long long messages, max_messages;
     long long outbox, max_outbox;
     long long early, max_early;
+    long long sticky, max_sticky;   /* long messages whose route is held */
+    long long sticky_evicted;       /* held routes dropped early to make room */
     long long bytes, max_bytes;     /* database file size (pages x page size) */
     long long txn_writes;           /* writes waiting for the commit */
     long long commits, commit_failures, lost;  /* since open */
@@ -433,11 +436,12 @@ typedef struct store_expiry_s {
     long long     messages;     /* rows removed (final or not) */
     long long     unfinished;   /* of which not final */
     long long     outbox, early;
+    long long     sticky;       /* held routes of long messages removed */
     int           more;         /* a table had more than batch rows due */
 } store_expiry_t;
 
 /* Remove up to batch rows per table whose time is <= now: messages by
- * keep_until, outbox and early by expires. The counts in *x are reset
+ * keep_until, outbox, early and sticky by expires. The counts in *x are reset
  * first. Returns 0 or an error.
  *
  * Messages expire in key order where they can: a message whose keep_until
@@ -449,5 +453,27 @@ typedef struct store_expiry_s {
  * after it was submitted) are in an index on keep_until, and stay there
  * once in it. */
 int store_expire(store_t *s, double now, int batch, store_expiry_t *x);
+
+/* -- Sticky routes (store_sticky.c): the parts of one long message -------------------- */
+/* The route and upstream the first part of a long message took, under a
+ * key the caller makes (account, addresses, the message's reference), so
+ * that its later parts follow it, also after a restart. A held route is a
+ * hint: a caller that cannot store or find one routes the part on its
+ * own, and never refuses the message for it. */
+
+/* Hold route and upstream under key until expires, unless key holds a
+ * route already that is still valid at now (the first part's choice
+ * stays). When limits.sticky rows are held, the one that expires first
+ * makes room (counted in sticky_evicted): a new long message matters
+ * more than the oldest one. Returns 1 (held), 0 (key held already), or
+ * STORE_EARG, STORE_EIO. */
+int store_sticky_put(store_t *s, store_str_t key, store_str_t route, store_str_t upstream,
+                     double expires, double now);
+
+/* The route and upstream held under key, valid at now: fn(route,
+ * upstream, ud) is called with them (borrowed for the call). Returns 1,
+ * 0 when none is held, or an error. */
+typedef void (*store_sticky_fn)(store_str_t route, store_str_t upstream, void *ud);
+int store_sticky_get(store_t *s, store_str_t key, double now, store_sticky_fn fn, void *ud);
 
 #endif /* SMPPGW_STORE_H */

@@ -94,6 +94,18 @@ enum {
 enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_SENT, STORE_FWD_SENT_OPEN, STORE_FWD_RETRY,
        STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
 
+/* The sticky table's statements (store_sticky.c), prepared on first use. */
+enum { STORE_STICKY_GET, STORE_STICKY_PUT, STORE_STICKY_EVICT, STORE_STICKY_EXPIRE, STORE_STICKY_COUNT,
+       STORE_STICKY_NSTMT };
+
+/* The sticky table, created with a new file and by the upgrade to the
+ * schema that added it; IF NOT EXISTS so that the step can run at any
+ * place in the upgrade's order. The key is a BLOB: it holds NULs. */
+#define STORE_STICKY_SQL \
+    "CREATE TABLE IF NOT EXISTS sticky (key BLOB PRIMARY KEY, route TEXT NOT NULL, upstream TEXT," \
+    "  expires REAL NOT NULL) WITHOUT ROWID;" \
+    "CREATE INDEX IF NOT EXISTS sticky_expires ON sticky (expires);"
+
 /* -- The store ------------------------------------------------------------------ */
 
 /* Rows put and not yet inserted: each INSERT statement has a cost of its
@@ -140,6 +152,7 @@ struct store_s {
     sqlite3_stmt  *st[STORE_NSTATEMENTS];
     store_upd_t    upd[STORE_UPD_CACHE];
     sqlite3_stmt  *fwd[STORE_FWD_NSTMT];  /* store_fwd.c's, NULL until used */
+    sqlite3_stmt  *sticky[STORE_STICKY_NSTMT];  /* store_sticky.c's, NULL until used */
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
@@ -160,6 +173,7 @@ struct store_s {
     store_acct_t  *accts;
     size_t         accts_cap, accts_used;
     long long      commits, commit_failures, lost_total, evicted, expired;
+    long long      n_sticky, sticky_evicted;
 
     store_ctr_t   *ctrs;
     int            nctrs;
@@ -256,6 +270,13 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
 int store__expire_queues(store_t *s, double now, int batch, store_expiry_t *x);
 void store__upd_free(store_t *s);
 void store__fwd_free(store_t *s);
+
+/* The sticky table (store_sticky.c): its rows counted into s->n_sticky,
+ * up to batch expired rows removed (their number in x->sticky), its
+ * statements finalized. */
+int store__sticky_recount(store_t *s);
+int store__expire_sticky(store_t *s, double now, int batch, store_expiry_t *x);
+void store__sticky_free(store_t *s);
 
 /* The SQL of forward statement `which` (STORE_FWD_*), prepared if it was
  * not: for tests that look at its query plan. NULL on failure. */

@@ -13,8 +13,8 @@
 /* meta 'schema': the layout below. 2 added messages.notify; 3 keyed
  * messages by an integer (key), made id optional and added lasting, with
  * fewer, partial indexes; 4 added id_format (ids made from keys, read back
- * by the store). */
-#define STORE_SCHEMA 4
+ * by the store); 5 added sticky (store_sticky.c). */
+#define STORE_SCHEMA 5
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -135,7 +135,8 @@ static const char schema_sql[] =
     "  at REAL, expires REAL NOT NULL, pdu BLOB NOT NULL);"
     "CREATE INDEX early_key ON early (upstream, key);"
     "CREATE INDEX early_expires ON early (expires);"
-    "CREATE TABLE counters (name TEXT PRIMARY KEY, hw INTEGER NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, hw INTEGER NOT NULL) WITHOUT ROWID;"
+    STORE_STICKY_SQL;
 
 /* Run sql (no rows expected); on failure describe it into err. */
 static int exec(store_t *s, const char *sql, char *err, size_t errlen)
@@ -219,6 +220,9 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
                     "ON CONFLICT (name) DO UPDATE SET hw = max(hw, excluded.hw)", err, errlen) != SQLITE_OK)
             goto fail;
     }
+    /* 4 -> 5: sticky, the routes of long messages (no other change, and
+     * IF NOT EXISTS: the step does not depend on its place) */
+    if (version < 5 && exec(s, STORE_STICKY_SQL, err, errlen) != SQLITE_OK) goto fail;
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);
     if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) goto fail;
     return 0;
@@ -290,6 +294,7 @@ static int check_opts(const store_opts_t *o, char *err, size_t errlen)
     else if (!(o->lease > 0)) bad = "lease must be > 0";
     else if (o->max_messages < 1 || o->max_outbox < 1 || o->max_outbox_account < 1 || o->max_early < 1)
         bad = "limits.messages, limits.outbox, limits.outbox_per_account and limits.early must be >= 1";
+    else if (o->max_sticky < 1) bad = "limits.sticky must be >= 1";
     else if (o->max_bytes < 0) bad = "limits.size_mb must be >= 0";
     if (bad) snprintf(err, errlen, "store %s: %s", o->path ? o->path : "(no path)", bad);
     return bad ? -1 : 0;
@@ -418,6 +423,7 @@ void store_close(store_t *s)
     for (i = 0; i < STORE_NSTATEMENTS; i++) sqlite3_finalize(s->st[i]);
     store__upd_free(s);
     store__fwd_free(s);
+    store__sticky_free(s);
     if (s->db) {
         /* an open transaction is rolled back, as a crash would lose it */
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

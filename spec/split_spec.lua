@@ -486,3 +486,26 @@ describe("reassembler", function()
         assert.equal(0, unreported)
     end)
 end)
+
+describe("smpp.split.part_key", function()
+    local split = require "smpp.split"
+
+    it("keys a long message by account, source, destination and reference (UDH 8/16-bit, SAR)", function()
+        local udh8 = { esm_class = 0x40, source_addr = "1", destination_addr = "2", short_message = "\5\0\3\9\2\1hi" }
+        local udh16 = { esm_class = 0x40, source_addr = "1", destination_addr = "2", short_message = "\6\8\4\0\9\2\1hi" }
+        local sar = { source_addr = "1", destination_addr = "2", sar_msg_ref_num = 9, sar_total_segments = 2, sar_segment_seqnum = 1 }
+        local key = split.part_key
+        assert.is_string(key("a", udh8))
+        assert.equal(key("a", udh8), key("a", { esm_class = 0x43, source_addr = "1", destination_addr = "2",
+                                                short_message = "\5\0\3\9\2\2there" }))   -- its next part
+        assert.are_not.equal(key("a", udh8), key("a", udh16))
+        assert.are_not.equal(key("a", udh8), key("b", udh8))
+        assert.are_not.equal(key("a", sar), key("a", udh8))
+        assert.are_not.equal(key("a", udh8), key("a", { esm_class = 0x40, source_addr = "1", destination_addr = "3",
+                                                        short_message = "\5\0\3\9\2\1hi" }))
+        assert.is_nil(key("a", { short_message = "whole" }))
+        assert.is_nil(key("a", { short_message = "\5\0\3\9\2\1hi" }))            -- no UDHI: text
+        assert.is_nil(key("a", { esm_class = 0x40, short_message = "\5\0\3\9\1\1one part" }))
+        assert.is_nil(key("a", { esm_class = 0x40, short_message = "\9\0" }))   -- UDH past the data
+    end)
+end)

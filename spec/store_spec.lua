@@ -443,6 +443,36 @@ describe("smpp.store files", function()
     end)
 end)
 
+describe("smpp.store sticky routes", function()
+    it("hold a long message's first route until its ttl, keep the first choice, expire and count", function()
+        local st = assert(store.open { path = ":memory:", limits = { sticky = 2 } })
+        finally(function() st:close() end)
+        local k1 = "acct\0src\0dst\0u9"
+        assert.is_nil(st:sticky_get(k1, 1000))
+        assert.is_true(st:sticky_put(k1, "rr", "B", 10, 1000))
+        assert.is_false(st:sticky_put(k1, "uk", "A", 10, 1001))          -- the first part's choice stays
+        assert.same({ "rr", "B" }, { st:sticky_get(k1, 1005) })
+        assert.is_nil(st:sticky_get("acct\0src\0dst\0u8", 1005))
+        assert.is_nil(st:sticky_get(k1, 1010))                           -- its ttl is over
+        assert.is_true(st:sticky_put("k2", "pass", nil, 100, 1000))      -- no upstream: nil back
+        local route, up = st:sticky_get("k2", 1001)
+        assert.same({ "pass", nil }, { route, up })
+        -- full: the one that expires first makes room, counted apart
+        assert.is_true(st:sticky_put("k3", "rr", "A", 50, 1001))
+        local s = st:stats()
+        assert.same({ value = 2, limit = 2 }, s.sticky)
+        assert.equal(1, s.sticky_evicted)
+        assert.is_nil(st:sticky_get(k1, 1002))                            -- k1 expired first (1010)
+        assert.equal("pass", (st:sticky_get("k2", 1002)))
+        assert.equal(3, st:commit())
+        local x = st:expire(1060, 100)
+        assert.equal(1, x.sticky)                                         -- k3
+        assert.same({ value = 1, limit = 2 }, st:stats().sticky)
+        assert.has_error(function() st:sticky_put(k1, "rr", "B", 0, 1000) end)
+        assert.has_error(function() st:sticky_get(k1) end)
+    end)
+end)
+
 describe("smpp.store module functions", function()
     it("act on the store in use", function()
         assert.has_error(function() store.get("x") end,

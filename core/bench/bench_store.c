@@ -74,6 +74,7 @@ static store_t *open_store(const char *name, int sync)
     o.trace_ttl = 86400;
     o.lease = 60;
     o.max_messages = o.max_outbox = o.max_outbox_account = o.max_early = 100000000;
+    o.max_sticky = 100000000;
     if (!(s = store_open(&o, err, sizeof err))) {
         fprintf(stderr, "bench_store: %s\n", err);
         exit(1);

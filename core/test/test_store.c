@@ -44,6 +44,7 @@ static store_opts_t opts(const char *path)
     o.trace_ttl = 100;
     o.lease = 30;
     o.max_messages = o.max_outbox = o.max_outbox_account = o.max_early = 1000;
+    o.max_sticky = 1000;
     return o;
 }
 
@@ -1609,7 +1610,7 @@ static void upgrades_schema_3(void)
     CHECK_EQ(store_commit(s, NULL), 1);
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "4") == 0);
+    CHECK(strcmp(text, "5") == 0);
     sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_account'", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
     sql_text(path, "SELECT sql FROM sqlite_master WHERE name = 'messages_pending'", text, sizeof text);
@@ -1730,6 +1731,217 @@ static void sync_modes_and_bad_options(void)
     }
 }
 
+/* -- Sticky routes ------------------------------------------------------------------ */
+
+/* What store_sticky_get handed out. */
+typedef struct got_s {
+    char route[32], upstream[32];
+    int  calls, no_upstream;
+} got_t;
+
+static void got_route(store_str_t route, store_str_t upstream, void *ud)
+{
+    got_t *g = ud;
+    g->calls++;
+    snprintf(g->route, sizeof g->route, "%.*s", (int)route.n, route.p);
+    g->no_upstream = upstream.p == NULL;
+    snprintf(g->upstream, sizeof g->upstream, "%.*s", upstream.p ? (int)upstream.n : 0, upstream.p ? upstream.p : "");
+}
+
+static store_str_t B(const char *p, size_t n)
+{
+    store_str_t v;
+    v.p = p;
+    v.n = n;
+    return v;
+}
+
+/* The first part's choice is held until it expires; a second put keeps
+ * it; keys that differ after a NUL are different keys; expiry removes the
+ * row in store_expire's batch and the level follows. */
+static void sticky_put_get_expire(void)
+{
+    store_t *s = open_at(":memory:");
+    store_levels_t lv;
+    store_expiry_t x;
+    got_t g;
+    CHECK(s);
+    if (!s) return;
+    memset(&g, 0, sizeof g);
+    CHECK_EQ(store_sticky_get(s, B("a\0b", 3), 100, got_route, &g), 0);     /* empty table */
+    CHECK_EQ(store_sticky_put(s, B("a\0b", 3), S("rr"), S("B"), 110, 100), 1);
+    CHECK_EQ(store_sticky_put(s, B("a\0b", 3), S("other"), S("A"), 120, 101), 0);
+    CHECK_EQ(store_sticky_get(s, B("a\0b", 3), 105, got_route, &g), 1);
+    CHECK(strcmp(g.route, "rr") == 0 && strcmp(g.upstream, "B") == 0);
+    CHECK_EQ(store_sticky_get(s, B("a\0c", 3), 105, got_route, &g), 0);
+    CHECK_EQ(store_sticky_get(s, B("a", 1), 105, got_route, &g), 0);
+    CHECK_EQ(g.calls, 1);
+    CHECK_EQ(store_sticky_get(s, B("a\0b", 3), 110, got_route, &g), 0);     /* its time is up */
+    /* an expired row not yet removed is replaced, not counted twice */
+    CHECK_EQ(store_sticky_put(s, B("a\0b", 3), S("later"), S(NULL), 130, 111), 1);
+    CHECK_EQ(store_sticky_get(s, B("a\0b", 3), 112, got_route, &g), 1);
+    CHECK(strcmp(g.route, "later") == 0 && g.no_upstream);
+    CHECK_EQ(store_sticky_put(s, S("k2"), S("uk"), S("A"), 200, 111), 1);
+    store_levels(s, &lv);
+    CHECK_EQ(lv.sticky, 2);
+    CHECK_EQ(lv.max_sticky, 1000);
+    CHECK_EQ(store_commit(s, NULL), 3);     /* the put that kept the first choice wrote nothing */
+    memset(&x, 0, sizeof x);
+    CHECK_EQ(store_expire(s, 150, 10, &x), 0);
+    CHECK_EQ(x.sticky, 1);
+    CHECK_EQ(x.more, 0);
+    store_levels(s, &lv);
+    CHECK_EQ(lv.sticky, 1);
+    CHECK_EQ(store_sticky_get(s, S("k2"), 150, got_route, &g), 1);
+    CHECK_EQ(store_expire(s, 300, 1, &x), 0);
+    CHECK_EQ(x.sticky, 1);
+    CHECK_EQ(x.more, 1);                    /* a full batch: there may be more */
+    store_levels(s, &lv);
+    CHECK_EQ(lv.sticky, 0);
+    CHECK_EQ(store_sticky_put(s, S(NULL), S("r"), S("A"), 1, 0), STORE_EARG);
+    CHECK_EQ(store_sticky_put(s, S("k"), S(NULL), S("A"), 1, 0), STORE_EARG);
+    CHECK_EQ(store_sticky_put(s, S("k"), S("r"), S("A"), NAN, 0), STORE_EARG);
+    CHECK_EQ(store_sticky_get(s, S(NULL), 0, NULL, NULL), STORE_EARG);
+    store_close(s);
+}
+
+/* At limits.sticky the row that expires first makes room (a hint: a new
+ * long message is never refused for it), counted apart. */
+static void sticky_bound_evicts_first_to_expire(void)
+{
+    store_opts_t o = opts(":memory:");
+    store_levels_t lv;
+    store_t *s;
+    char key[8];
+    int i;
+    o.max_sticky = 3;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    for (i = 1; i <= 3; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_EQ(store_sticky_put(s, S(key), S("r"), S("A"), 100 + (i == 1 ? 50 : i), 10), 1);
+    }
+    CHECK_EQ(store_sticky_put(s, S("k4"), S("r"), S("B"), 104, 10), 1);
+    store_levels(s, &lv);
+    CHECK_EQ(lv.sticky, 3);
+    CHECK_EQ(lv.sticky_evicted, 1);
+    CHECK_EQ(store_sticky_get(s, S("k2"), 10, NULL, NULL), 0);     /* expired first: k1 lives longer */
+    CHECK_EQ(store_sticky_get(s, S("k1"), 10, NULL, NULL), 1);
+    CHECK_EQ(store_sticky_get(s, S("k3"), 10, NULL, NULL), 1);
+    CHECK_EQ(store_sticky_get(s, S("k4"), 10, NULL, NULL), 1);
+    /* a key held already takes no room */
+    CHECK_EQ(store_sticky_put(s, S("k4"), S("r"), S("A"), 104, 11), 0);
+    store_levels(s, &lv);
+    CHECK_EQ(lv.sticky_evicted, 1);
+    store_close(s);
+    o.max_sticky = 0;
+    CHECK(store_open(&o, err, sizeof err) == NULL);
+    CHECK(strstr(err, "limits.sticky") != NULL);
+}
+
+/* Held routes are written in the turn's transaction: committed they
+ * survive a reopen (a restart), not committed they are lost with the
+ * turn, as a crash loses it; the level is read back from the file. */
+static void sticky_survives_reopen_with_the_turn(void)
+{
+    const char *path = file("sticky.db");
+    store_levels_t lv;
+    store_t *s = open_at(path);
+    got_t g;
+    CHECK(s);
+    if (!s) return;
+    memset(&g, 0, sizeof g);
+    CHECK_EQ(store_sticky_put(s, S("kept"), S("rr"), S("B"), 1000, 1), 1);
+    CHECK_EQ(store_in_txn(s), 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    CHECK_EQ(store_sticky_put(s, S("lost"), S("rr"), S("A"), 1000, 1), 1);
+    store_close(s);
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    store_levels(s, &lv);
+    CHECK_EQ(lv.sticky, 1);
+    CHECK_EQ(store_sticky_get(s, S("kept"), 2, got_route, &g), 1);
+    CHECK(strcmp(g.upstream, "B") == 0);
+    CHECK_EQ(store_sticky_get(s, S("lost"), 2, got_route, &g), 0);
+    store_close(s);
+}
+
+/* The sticky table's statements go by its key or its expires index (the
+ * count, at open only, reads it whole). */
+static void sticky_statements_use_indexes(void)
+{
+    static const struct { int which; const char *index; } cases[] = {
+        { STORE_STICKY_GET, "PRIMARY KEY" },
+        { STORE_STICKY_PUT, "" },
+        { STORE_STICKY_EVICT, "sticky_expires" },
+        { STORE_STICKY_EXPIRE, "sticky_expires" },
+    };
+    const char *path = file("sticky_plans.db");
+    store_opts_t o = opts(path);
+    store_t *s;
+    sqlite3 *db;
+    char plan[1024];
+    size_t i;
+    o.max_sticky = 1;
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) return;
+    /* every statement prepared: a put, a put that evicts, a get, an expiry */
+    store_sticky_put(s, S("a"), S("r"), S("A"), 10, 1);
+    store_sticky_put(s, S("b"), S("r"), S("A"), 10, 1);
+    store_sticky_get(s, S("b"), 1, NULL, NULL);
+    {
+        store_expiry_t x;
+        memset(&x, 0, sizeof x);
+        CHECK_EQ(store_expire(s, 20, 10, &x), 0);
+    }
+    CHECK_EQ(store_commit(s, NULL), 3);
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *sql = s->sticky[cases[i].which] ? sqlite3_sql(s->sticky[cases[i].which]) : NULL;
+        CHECK(sql != NULL);
+        if (!sql) continue;
+        plan_of(db, sql, plan, sizeof plan);
+        if (cases[i].index[0] && (!indexed(plan) || !strstr(plan, cases[i].index))) {
+            printf("  %s\n    -> %s (expected %s)\n", sql, plan, cases[i].index);
+            CHECK(0);
+        }
+    }
+    sqlite3_close(db);
+    store_close(s);
+}
+
+/* Schema 4 -> 5: the sticky table is added to a file that lacks it, and
+ * the file's messages stay. */
+static void upgrades_schema_4(void)
+{
+    const char *path = file("schema4.db");
+    store_opts_t o = opts(path);
+    store_t *s = open_at(path);
+    char text[64];
+    CHECK(s);
+    if (!s) return;
+    CHECK(put(s, "old", 0, 1) > 0);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "DROP TABLE sticky; UPDATE meta SET value = 4 WHERE key = 'schema'"), SQLITE_OK);
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    CHECK_EQ(store_get(s, S("old"), 0, NULL, NULL), 1);
+    CHECK_EQ(store_sticky_put(s, S("k"), S("r"), S("A"), 100, 1), 1);
+    CHECK_EQ(store_commit(s, NULL), 1);
+    store_close(s);
+    sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('sticky', 'sticky_expires')",
+             text, sizeof text);
+    CHECK(strcmp(text, "2") == 0);
+}
+
 int main(void)
 {
     char cmd[128];
@@ -1775,6 +1987,11 @@ int main(void)
     TEST(refuses_a_read_only_file);
     TEST(creates_missing_directories);
     TEST(sync_modes_and_bad_options);
+    TEST(sticky_put_get_expire);
+    TEST(sticky_bound_evicts_first_to_expire);
+    TEST(sticky_survives_reopen_with_the_turn);
+    TEST(sticky_statements_use_indexes);
+    TEST(upgrades_schema_4);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);
     return test_summary();

@@ -264,6 +264,9 @@ local schema = {
                                        doc = "receipts and MO waiting for one account's receiver" },
                 early = { type = "integer", min = 1, default = 10000,
                           doc = "receipts that arrived before the submit_sm_resp naming their message" },
+                sticky = { type = "integer", min = 1, default = 10000,
+                           doc = "long messages whose later parts follow the first part's route and upstream "
+                              .. "(gateway.sticky_ttl); when full, the one that expires first makes room" },
                 size_mb = { type = "integer", min = 0, default = 0,
                             doc = "largest database file in MiB (0 = no limit); past it writes fail as on a full disk" },
             } },

@@ -3,9 +3,10 @@
 -- script of the operator's sets `before_route` / `after_answer` on it to
 -- change a message, pick its route or refuse it, and to act on an
 -- upstream's answer, without a copy of the handlers (docs/scripting.md,
--- "Gateway hooks"). Routing: smpp.router (keys, windows), smpp.sticky
--- (the parts of one long message), the queueing and forwarding policy:
--- smpp.gateway.
+-- "Gateway hooks"). Routing: smpp.router (keys, windows), the store's
+-- sticky table (the parts of one long message follow the first part's
+-- route, keyed by smpp.split.part_key), the queueing and forwarding
+-- policy: smpp.gateway.
 local smpp = require "smpp"
 local core = require "smpp.core"
 local config = require "smpp.config"
@@ -16,7 +17,6 @@ local store = require "smpp.store"
 local cluster = require "smpp.cluster"
 local receipt = require "smpp.receipt"
 local stime = require "smpp.time"
-local sticky = require "smpp.sticky"
 local webhook = require "smpp.webhook"
 local server = require "smpp.server"
 local text = require "smpp.text"
@@ -38,7 +38,7 @@ M.fields = {
     match = { type = "enum", values = { "first", "longest" } },
     time_zone = { type = "string", doc = "the routes' days and hours: UTC (default) or +HH:MM" },
     sticky_ttl = { type = "number", min = 1, doc = "seconds the parts of one long message stick together" },
-    sticky_max = { type = "integer", min = 1, doc = "long messages whose parts are held together at once" },
+    sticky_max = { type = "integer", min = 1, doc = "no longer used: store.limits.sticky" },
     routes = { type = "list", of = { type = "table", free = true } },
     routes_file = { type = "string" },
     no_route_status = { type = "string" },
@@ -91,11 +91,35 @@ function Gw:hook(session, pdu, account)
     return nil, status_of(v, "before_route")
 end
 
+-- -- The parts of one long message ----------------------------------------------------
+-- The first part's route and upstream are held in the store (its sticky
+-- table, bounded by store.limits.sticky, sticky_ttl seconds), so the
+-- later parts follow them, also after a restart. A held route is a hint:
+-- when the store cannot hold or find one, the part is routed on its own;
+-- the message is never refused for it.
+
+-- The route name and upstream held for key | nil.
+local function held(key)
+    if not key or not store.current() then return nil end
+    return store.sticky_get(key, smpp.time())
+end
+
+-- Hold route name and upstream `to` for key (the first part's choice
+-- stays; a failure is logged, not the message's).
+function Gw:hold(key, route, to)
+    if not key or not store.current() then return end
+    local ok, err = store.sticky_put(key, route.name, to, self.sticky_ttl, smpp.time())
+    if ok == nil then
+        smpp.log("warn", "the route of a long message's part is not held (%s): its later parts are routed "
+            .. "on their own", tostring(err))
+    end
+end
+
 -- The route a message takes: the sticky one of its long message, else
 -- the table's -> route | nil, sticky key, upstream the key holds.
 function Gw:route(session, pdu, account)
-    local key = sticky.key(account, pdu)
-    local stuck, link = self.sticky:get(key)
+    local key = split.part_key(account, pdu)
+    local stuck, link = held(key)
     local r = stuck and (gateway.routes or {})[stuck]
     if r then return r, key, link end
     return self.routing:match(pdu, session, { now = smpp.time(), alphabet = server.alphabet(account) }), key
@@ -105,7 +129,7 @@ end
 -- destinations) queued or forwarded -> id | nil, status, reason.
 function Gw:send(session, pdu, route, key, link)
     local id, status, reason, to = gateway.submit(session.system_id, pdu, route, session.id, nil, link)
-    if id and key then self.sticky:put(key, route.name, to) end
+    if id and key and not link then self:hold(key, route, to) end     -- a held route stays as it is
     return id, status, reason
 end
 
@@ -254,21 +278,10 @@ function Gw:http_send(d)
             local code = status == S.ESME_RMSGQFUL and 503 or 502
             return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }
         end
-        if key then self.sticky:put(key, route.name, to) end
+        if key and not link then self:hold(key, route, to) end
         ids[#ids + 1] = id
     end
     return 200, { message_ids = ids }
-end
-
--- The long messages held together: one table for the process, so that a
--- reload keeps it (with the new bounds).
-function M.held_parts(limit, ttl)
-    if not M.held then
-        M.held = sticky.new { limit = limit, ttl = ttl, clock = smpp.clock }
-    else
-        M.held:set_bounds(limit, ttl)
-    end
-    return M.held
 end
 
 -- new(conf [, conf_path]) -> the gateway: routing (its router), hooks
@@ -282,16 +295,16 @@ function M.new(conf, conf_path)
         smpp.log("warn", "gateway.mapping_ttl and mapping_max are no longer used: id mappings live in the store "
             .. "(store.trace_ttl, store.limits.messages)")
     end
+    if g.sticky_max then
+        smpp.log("warn", "gateway.sticky_max is no longer used: the routes of long messages live in the store, "
+            .. "bounded by store.limits.sticky")
+    end
     gateway.configure(g)
     local routing = assert(M.routing(g, conf_path, core.lstring and core.lstring.find))
     gateway.set_routes(routing.routes)      -- failover looks up a message's route by name
     local self = setmetatable({ g = g, routing = routing,
         no_route = S[g.no_route_status or "ESME_RINVDSTADR"] or S.ESME_RINVDSTADR,
-        sticky = M.held_parts(g.sticky_max or 10000, g.sticky_ttl or 300) }, Gw)
-    if smpp.gauge then
-        local held = self.sticky
-        pcall(smpp.gauge, "sticky_parts", function() return held:count() end, held.limit)
-    end
+        sticky_ttl = g.sticky_ttl or 300 }, Gw)
     gateway.hooks = self                    -- the forwarder's events ask it for after_answer
     local function submit(session, pdu) return self:submit(session, pdu) end
     local function from_upstream(session, pdu) return self:from_upstream(session, pdu) end

@@ -234,11 +234,13 @@ function M.render(stats)
     end
     if stats.store then
         local st = stats.store
-        family("smppgw_store_rows", "gauge", "Rows in each table of the store (messages, outbox, early).")
-        for _, k in ipairs { "messages", "outbox", "early" } do sample("smppgw_store_rows", { table = k }, st[k].value) end
+        local tables = { "messages", "outbox", "early", "sticky" }
+        family("smppgw_store_rows", "gauge", "Rows in each table of the store (messages, outbox, early, "
+            .. "sticky: long messages whose parts follow the first one's route).")
+        for _, k in ipairs(tables) do if st[k] then sample("smppgw_store_rows", { table = k }, st[k].value) end end
         family("smppgw_store_rows_limit", "gauge", "The configured bound of each table of the store.")
-        for _, k in ipairs { "messages", "outbox", "early" } do
-            sample("smppgw_store_rows_limit", { table = k }, st[k].limit)
+        for _, k in ipairs(tables) do
+            if st[k] then sample("smppgw_store_rows_limit", { table = k }, st[k].limit) end
         end
         family("smppgw_store_bytes", "gauge", "Size of the store's database file.")
         sample("smppgw_store_bytes", nil, st.bytes.value)
@@ -262,9 +264,10 @@ function M.render(stats)
         sample("smppgw_store_commit_seconds_sum", nil, st.commit_ms.sum / 1000)
         sample("smppgw_store_commit_seconds_count", nil, cum)
         family("smppgw_store_expired_total", "counter",
-            "Rows expiry removed: messages (unfinished: never final), outbox (never delivered), early (never matched).")
-        for _, k in ipairs { "messages", "unfinished", "outbox", "early" } do
-            sample("smppgw_store_expired_total", { what = k }, st.expired[k])
+            "Rows expiry removed: messages (unfinished: never final), outbox (never delivered), early (never matched), "
+            .. "sticky (long messages' routes).")
+        for _, k in ipairs { "messages", "unfinished", "outbox", "early", "sticky" } do
+            if st.expired[k] then sample("smppgw_store_expired_total", { what = k }, st.expired[k]) end
         end
     end
     if stats.outbox then

@@ -7,7 +7,7 @@ local bit = require "bit"
 local band = bit.band
 local byte, char, format, sub = string.byte, string.char, string.format, string.sub
 local concat, floor = table.concat, math.floor
-local type, tostring, os_time = type, tostring, os.time
+local type, tostring, tonumber, os_time = type, tostring, tonumber, os.time
 
 local M = {}
 
@@ -189,9 +189,29 @@ local function parse_udh(data)
 end
 
 -- parse_udh(data) -> the user data after the UDH, the concatenation IE
--- ({kind, ref, total, seq} or false) and the other IEs | nil, err (the
--- router's multipart stickiness reads the reference through it).
+-- ({kind, ref, total, seq} or false) and the other IEs | nil, err.
 M.parse_udh = parse_udh
+
+-- part_key(account, pdu) -> the key of the long message this PDU is a
+-- part of: account, source, destination and the message's reference (UDH
+-- concatenation IE, 8 or 16 bit, or sar_msg_ref_num), NUL-separated; nil
+-- for a message in one piece (or a UDH that does not parse). The gateway
+-- holds the first part's route in the store under it (st:sticky_put).
+function M.part_key(account, pdu)
+    local ref, total
+    if pdu.sar_msg_ref_num then
+        ref, total = "s" .. pdu.sar_msg_ref_num, pdu.sar_total_segments
+    else
+        local data = pdu.short_message
+        if band(pdu.esm_class or 0, UDHI) == 0 or not data or data == "" then return nil end
+        if byte(data, 1) == 0 then return nil end
+        local rest, ie = parse_udh(data)
+        if not rest or not ie then return nil end
+        ref, total = (ie.kind == 8 and "u" or "U") .. ie.ref, ie.total
+    end
+    if (tonumber(total) or 0) < 2 then return nil end
+    return format("%s\0%s\0%s\0%s", tostring(account), pdu.source_addr or "", pdu.destination_addr or "", ref)
+end
 
 local Reassembler = {}
 Reassembler.__index = Reassembler

@@ -1,5 +1,6 @@
 -- smpp.store -- where scripts keep per-message state: message records, the
--- outbox of each account, early receipts and id counters (docs/store.md).
+-- outbox of each account, early receipts, the routes of long messages
+-- and id counters (docs/store.md).
 --
 -- One interface over every backend: today the embedded SQLite store
 -- (smpp.store_sqlite, in C); a Redis store will offer the same methods
@@ -45,13 +46,15 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 --   outbox_count(account)               -> n
 --   early_put(upstream, key, pdu, expires [, at]) -> true | nil, err
 --   early_take(upstream, key)           -> { { pdu, at, expires }, ... }
+--   sticky_put(key, route, upstream, ttl, now) -> true | false (held already) | nil, err
+--   sticky_get(key, now)                -> route, upstream | nil
 --   next_id(name), node_id()            -> number
---   expire(now, batch)                  -> { messages, unfinished, outbox, early, more }
+--   expire(now, batch)                  -> { messages, unfinished, outbox, early, sticky, more }
 --   stats(), commit(), in_txn(), check(), close()
 M.methods = {
     "put", "putter", "get", "parts", "update", "find", "recent", "due", "take_due", "next_due", "by_upstream", "list",
     "outbox_push", "outbox_take", "outbox_ack", "outbox_retry", "outbox_count",
-    "early_put", "early_take", "next_id", "node_id", "expire", "stats", "commit",
+    "early_put", "early_take", "sticky_put", "sticky_get", "next_id", "node_id", "expire", "stats", "commit",
     "in_txn", "check", "close",
 }
 
