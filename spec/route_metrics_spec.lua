@@ -13,8 +13,9 @@ local id, RESP = wire.id, wire.RESP
 local ROK = 0
 local ODD = 'odd "route" \\ here'    -- a route name the exposition must escape
 
-local function gateway_conf(a_port, b_port, message_id)
+local function gateway_conf(a_port, b_port, message_id, redis_address)
     return server.lua {
+        cluster = redis_address and { redis = redis_address, store = true } or nil,
         script = server.root .. "/scripts/gateway.lua",
         log = { level = "info" },
         accounts = { { system_id = "esme1", password = "pw1" } },
@@ -34,11 +35,11 @@ local function gateway_conf(a_port, b_port, message_id)
 end
 
 local A, B, GW
-local function start_all(message_id)
+local function start_all(message_id, redis_address)
     local smsc = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } } }
     A = server.start { conf = smsc }
     B = server.start { conf = smsc }
-    GW = server.start { conf = "return " .. gateway_conf(A.port, B.port, message_id) }
+    GW = server.start { conf = "return " .. gateway_conf(A.port, B.port, message_id, redis_address) }
     assert(GW:wait_log("upstream A: bind 1 up", 5), GW:log_text())
     assert(GW:wait_log("upstream B: bind 1 up", 5), GW:log_text())
 end
@@ -89,7 +90,8 @@ local function metrics_when(pred)
         assert.equal(200, code)
         last = body
         fam = prometheus.parse(body)
-        return fam.smppgw_route_receipts_total ~= nil and pred(fam)
+        local ok, v = pcall(pred, fam)                -- a family not there yet: not yet
+        return ok and v
     end, 8)
     assert(ok, "metrics never got there:\n" .. tostring(last))
     return fam
@@ -163,6 +165,31 @@ describe("#integration per-route latency (message_id upstream)", function()
                 and value(f, "smppgw_route_receipts_total", { route = ODD, stat = "UNDELIV" }) == 1
         end)
         assert.equal(1, value(fam, "smppgw_account_receipts_total", { account = "esme1", stat = "UNDELIV" }))
+        c:close()
+    end)
+end)
+
+describe("#integration per-account receipts on the Redis store", function()
+    local redis = require "helpers.redis"
+
+    it("counts each matched receipt under its account, by stat", function()
+        local r = redis.start()
+        start_all("own", r.address)
+        finally(stop_all)
+        assert(wait_until(function()             -- its link to Redis and a block of ids
+            local cl = GW:stats().cluster
+            return cl and cl.redis.state == "up" and cl.store and cl.store.node_id > 0 and cl.store.ids_left > 0
+        end, 10), "the node never got its link to Redis")
+        local c = wire.connect(GW.port)
+        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        assert.equal(ROK, submit(c, "447700900123", "one"))
+        assert.equal(ROK, submit(c, "447700900124", "two"))
+        assert.equal(ROK, submit(c, "999000001", "lost"))
+        local fam = metrics_when(function(f)
+            return value(f, "smppgw_account_receipts_total", { account = "esme1", stat = "DELIVRD" }) == 2
+                and value(f, "smppgw_account_receipts_total", { account = "esme1", stat = "UNDELIV" }) == 1
+        end)
+        assert.equal(0, value(fam, "smppgw_account_receipts_total", { account = "esme1", stat = "EXPIRED" }))
         c:close()
     end)
 end)
