@@ -26,6 +26,7 @@
 #include "rt.h"
 #include "rt_gw.h"
 #include "rt_gwr.h"
+#include "rt_route.h"
 #include "rt_store.h"
 
 #define FWD_BATCH    500        /* rows one forwarder takes in one turn at most */
@@ -40,6 +41,7 @@ typedef struct flight_s {
     rt_link_t *link;
     long long  rowid, part, attempts, rd;
     double     sent;                     /* rt_gw_stamp() when it went out: older receipts are not its */
+    double     submitted;                /* rt_time() the ESME's message was accepted (per-route latency) */
     char       id[72], account[24], route[72];
     struct flight_s *next;               /* the free list */
 } flight_t;
@@ -329,6 +331,8 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         flight_free(f);
         return;
     }
+    if (resp && status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL)   /* a final answer */
+        rt_route_latency(f->route, strlen(f->route), rt_time() - f->submitted);
     if (!err && status == SMPP_ESME_ROK) {
         accepted(st, f, s, resp);
     } else if (!err && (status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL)) {
@@ -417,6 +421,7 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->id, sizeof f->id, r->id);
     copy_str(f->account, sizeof f->account, r->account);
     copy_str(f->route, sizeof f->route, r->route);
+    f->submitted = r->submitted;
     f->sent = rt_gw_stamp();
     seq = sess_send(s, &fwd.pdu, on_done, f, uv_now(rt.loop));
     if (seq == SESS_EINVAL) {             /* the encoder refuses it: it never will take it */

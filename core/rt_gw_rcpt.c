@@ -25,6 +25,7 @@
 #include "rt.h"
 #include "rt_acct.h"
 #include "rt_gw.h"
+#include "rt_route.h"
 #include "rt_gwr.h"
 #include "rt_outbox.h"
 #include "rt_store.h"
@@ -133,7 +134,7 @@ static long onward(const pdu_t *in, const dlr_text_t *tx, store_str_t esme_id, c
 typedef struct found_s {
     int             n;
     store_fwd_row_t r;
-    char            id[72], account[24];
+    char            id[72], account[24], route[72];
 } found_t;
 
 static int on_found(const store_fwd_row_t *r, void *ud)
@@ -149,7 +150,9 @@ static int on_found(const store_fwd_row_t *r, void *ud)
     f->r.account.p = f->account;
     f->r.account.n = strlen(f->account);
     f->r.pdu.p = NULL;
-    f->r.route.p = NULL;
+    snprintf(f->route, sizeof f->route, "%.*s", (int)r->route.n, r->route.p ? r->route.p : "");
+    f->r.route.p = f->route;                          /* per-route receipt counts */
+    f->r.route.n = strlen(f->route);
     f->r.notify.n = r->notify.p ? r->notify.n : 0;
     f->r.notify.p = r->notify.p ? "" : NULL;          /* whether it has one is all we keep */
     return 1;
@@ -280,6 +283,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         for (i = 0; i < tx->err_len && tx->err[i] >= '0' && tx->err[i] <= '9'; i++) err = err * 10 + (tx->err[i] - '0');
     }
     if (state < 0) state = (int)f->r.state;         /* no state given: as it was */
+    rt_route_receipt(f->route, f->r.route.n, f->account, strlen(f->account), state);
     if (strcmp(f->account, HTTP_ACCOUNT) == 0 || f->r.notify.p) {
         /* a message of POST /send: its state first, then the gateway's Lua
          * handler reports it (callback_url) */

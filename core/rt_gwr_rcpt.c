@@ -23,6 +23,7 @@
 #include "rt_gw.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
+#include "rt_route.h"
 #include "rt_store.h"
 
 #define KEY_MAX 160
@@ -116,6 +117,8 @@ static void apply(rmatch_t *m, const pdu_t *pdu, const char *id, const char *acc
         done(m);
         return;
     }
+    /* matched: counted per account (the queue entries carry no route) */
+    rt_route_receipt(NULL, 0, account, strlen(account), m->state >= 0 ? m->state : 1);
     if ((len = rt_gw_rcpt_onward(pdu, sid, &out, &why)) < 0) {
         log_msg(LOG_ERROR, 0, "receipt from %s for %s cannot be rewritten (%s): answered ESME_RX_P_APPN",
                 m->l->name, id, why);

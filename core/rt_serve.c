@@ -21,6 +21,7 @@
 #include "rt_stats.h"
 #include "rt_acct.h"
 #include "rt_gw.h"
+#include "rt_route.h"
 #include "rt_outbox.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
@@ -443,6 +444,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
+    luaL_register(L, NULL, rt_route_lib);
     luaL_register(L, NULL, rt_workers_lib);
     luaL_register(L, NULL, rt_redis_lib);
     luaL_register(L, NULL, rt_cluster_lib);

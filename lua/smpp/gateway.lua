@@ -76,12 +76,31 @@ local function copy_notes(t)
     return out
 end
 
+-- The C side's figures (core.route_stats: latency per route, receipts by
+-- stat, MO per account) merged into the rows of routes and accounts.
+local function merge_figures(out)
+    local c = core.route_stats()
+    for _, kind in ipairs { "routes", "accounts" } do
+        for name, f in pairs(c[kind]) do
+            local e = out[kind][name]
+            if not e then
+                e = { submitted = 0, answered = {} }
+                out[kind][name] = e
+            end
+            for k, v in pairs(f) do e[k] = v end
+        end
+    end
+    out.latency_bounds_ms = c.latency_bounds_ms
+end
+
 -- stats() -> the counters above and the forwarder's (queues, per upstream),
--- with the per-route and per-account answers (routes, accounts).
+-- with the per-route and per-account answers (routes, accounts), each
+-- route's latency and receipts, each account's receipts and MO.
 function M.stats()
     local out = {}
     for k, v in pairs(counts) do out[k] = v end
     out.routes, out.accounts = copy_notes(by_route), copy_notes(by_account)
+    merge_figures(out)
     local ok, c = pcall(core.gw_stats)
     if ok and c then
         out.stored, out.held_answers, out.events_failed = c.stored, c.held, c.events_failed
@@ -312,8 +331,10 @@ end
 -- under that id after the upstream accepted it (its receipts are matched
 -- through the store like any other).
 function M.pass_through(account, pdu, route, via, notify, prefer)
+    local t0 = core.clock()
     local resp, link, sent = M.forward(route, pdu, prefer)
     if not resp then return nil, link, sent end
+    core.route_latency(route.name, core.clock() - t0)    -- what the ESME waited for the answer
     local hook = M.hooks and M.hooks.after_answer
     if hook then
         local v = hook { account = account, route = route.name, upstream = link, status = resp.command_status,
@@ -513,6 +534,7 @@ function M.mo(account, pdu)
     local ok, err, detail = smpp.post(account, onward(pdu), { ttl = opt.queue_ttl })
     if ok then
         counts.mo = counts.mo + 1
+        core.route_mo(account)
         return S.ESME_ROK
     end
     counts.mo_not_queued = counts.mo_not_queued + 1

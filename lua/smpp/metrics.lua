@@ -82,6 +82,34 @@ function M.render_groups(t, family, sample)
     end
 end
 
+-- The C side's figures of the routes (or accounts) `names` of t: the
+-- latency from acceptance to the upstream's answer (message_id "upstream":
+-- what the ESME waited), receipts matched by stat, MO per account. Rows
+-- without them (the Lua side's "-": no route) are left out.
+function M.render_figures(g, label, t, names, family, sample)
+    local pre, have = "smppgw_" .. label, {}
+    for _, n in ipairs(names) do if t[n].receipts then have[#have + 1] = n end end
+    if #have == 0 then return end
+    if label == "route" then
+        family(pre .. "_latency_seconds", "histogram", "Time from a message's acceptance to the upstream's "
+            .. "answer, per route (message_id \"upstream\": the time the ESME waited).")
+        for _, n in ipairs(have) do
+            histogram(sample, pre .. "_latency_seconds", { route = n }, t[n].latency_buckets, g.latency_bounds_ms,
+                t[n].latency_sum_ms)
+        end
+    end
+    family(pre .. "_receipts_total", "counter", "Receipts matched to their messages by stat, per " .. label .. ".")
+    for _, n in ipairs(have) do
+        for _, st in ipairs(sorted_keys(t[n].receipts)) do
+            sample(pre .. "_receipts_total", { [label] = n, stat = st }, t[n].receipts[st])
+        end
+    end
+    if label == "account" then
+        family(pre .. "_mo_total", "counter", "MO messages queued for each account (receipts apart).")
+        for _, n in ipairs(have) do sample(pre .. "_mo_total", { account = n }, t[n].mo) end
+    end
+end
+
 -- The gateway's answers to messages, per route and per account.
 function M.render_answers(g, family, sample)
     for _, kind in ipairs { { "routes", "route" }, { "accounts", "account" } } do
@@ -98,6 +126,7 @@ function M.render_answers(g, family, sample)
                     sample("smppgw_" .. label .. "_answers_total", { [label] = n, status = st }, t[n].answered[st])
                 end
             end
+            M.render_figures(g, label, t, names, family, sample)
         end
     end
 end

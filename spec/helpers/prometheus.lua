@@ -6,18 +6,34 @@ local M = {}
 
 local NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*"
 
+-- The label set inside {...}: name="value" pairs, values with only the
+-- escapes the format allows (\\, \" and \n), unescaped.
 local function parse_labels(s, lineno)
-    local labels, rest = {}, s
-    while rest ~= "" do
-        local k, v, after = rest:match('^(' .. NAME .. ')="(.-[^\\]?)"(.*)$')
-        if not k then
-            k, after = rest:match('^(' .. NAME .. ')=""(.*)$')
-            v = ""
-        end
+    local labels, pos = {}, 1
+    local unescape = { ["\\"] = "\\", ['"'] = '"', n = "\n" }
+    while pos <= #s do
+        local k, after = s:match('^(' .. NAME .. ')="()', pos)
         if not k then error(("line %d: bad label set {%s}"):format(lineno, s), 0) end
+        local v, i = {}, after
+        while true do
+            local c = s:sub(i, i)
+            if c == "" then error(("line %d: unterminated label value"):format(lineno), 0) end
+            if c == '"' then break end
+            if c == "\\" then
+                local e = unescape[s:sub(i + 1, i + 1)]
+                if not e then error(("line %d: bad escape in a label value"):format(lineno), 0) end
+                v[#v + 1], i = e, i + 2
+            else
+                v[#v + 1], i = c, i + 1
+            end
+        end
         if labels[k] then error(("line %d: label %s repeated"):format(lineno, k), 0) end
-        labels[k] = v
-        rest = after:match("^,(.*)$") or (after == "" and "" or error(("line %d: bad label separator"):format(lineno), 0))
+        labels[k] = table.concat(v)
+        pos = i + 1
+        if pos <= #s then
+            if s:sub(pos, pos) ~= "," then error(("line %d: bad label separator"):format(lineno), 0) end
+            pos = pos + 1
+        end
     end
     return labels
 end
