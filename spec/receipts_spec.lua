@@ -36,11 +36,15 @@ local function upstream_script(first, fmt_resp, fmt_text, early_ids, late)
         end }]], first - 1, early_ids, late and tostring(late) or "nil", fmt_resp, fmt_text)
 end
 
+-- The link's window is 1: each message goes to the upstream after the
+-- answer to the one before, so which receipts arrived before a message
+-- was sent does not depend on how the forwarder batched them (with
+-- message_id "own" it sends as many as the window allows at once).
 local function gateway_conf(port, id_format, message_id)
     return string.format([[return { script = '%s/scripts/gateway.lua',
         log = { level = 'info' },
         accounts = { { system_id = 'esme1', password = 'pw1' } },
-        upstreams = { { name = 'U', port = %d, system_id = 'gw', password = 'gwpw', %s } },
+        upstreams = { { name = 'U', port = %d, system_id = 'gw', password = 'gwpw', window = 1, %s } },
         gateway = { message_id = '%s', routes = { { name = 'all', prefix = '', to = { 'U' } } } } }]],
         CWD, port, id_format and ("id_format = " .. id_format) or "", message_id or "own")
 end
