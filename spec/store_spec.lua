@@ -401,6 +401,30 @@ describe("smpp.store files", function()
         assert.is_true(st:next_id("msg") > issued[#issued])
     end)
 
+    it("keeps every put in a transaction when a block of keys runs out", function()
+        -- a block's end commits early; the put that starts the next block
+        -- must still be in a transaction, or its answer is not held for
+        -- the commit that stores it (and a crash loses an acknowledged row)
+        local path = dir .. "/blocks.db"
+        local st = assert(store.open { path = path })
+        local keys, outside = {}, {}
+        for i = 1, 2600 do
+            keys[i] = assert(st:put { account = "a", dest = "1", submitted = 1000, final = true })
+            if not st:in_txn() then outside[#outside + 1] = keys[i] end
+        end
+        assert.same({}, outside)
+        assert.equal(2600, st:commit())
+        st = nil
+        collectgarbage()                                  -- as a crash after the commit
+        collectgarbage()
+        st = assert(store.open { path = path })
+        finally(function() st:close() end)
+        local missing = {}
+        for _, k in ipairs(keys) do if not st:get(k) then missing[#missing + 1] = k end end
+        assert.same({}, missing)
+        assert.is_true(st:put { account = "a", dest = "1", submitted = 1000 } > keys[#keys])
+    end)
+
     it("opens with each sync mode", function()
         for _, mode in ipairs { "off", "normal", "full" } do
             local st = assert(store.open { path = dir .. "/sync.db", sync = mode })
