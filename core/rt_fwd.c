@@ -48,6 +48,8 @@ static struct {
     pdu_t      pdu;                      /* scratch: a stored PDU decoded for sending */
     uv_timer_t timer;
     int        timer_init, resync;
+    int        failures, wrote;          /* store writes failed in a row; one succeeded this turn */
+    double     paused_until;             /* no forwarder sends before (a store write failed) */
 } fwd;
 
 /* -- Waking ---------------------------------------------------------------------------- */
@@ -171,9 +173,27 @@ static store_str_t str(const char *s)
     return v;
 }
 
+/* A write of the forwarding path failed, or the commit holding it: what
+ * an upstream answered is not recorded, so its message is still due. No
+ * forwarder sends again before a backoff (retry_min doubling to retry_max
+ * while writes keep failing), and the queues are then read again from
+ * their start: a message is never sent again at once because the store
+ * could not record its last sending. */
+static void store_failed(void)
+{
+    double now = rt_time();
+    if (now < fwd.paused_until) return;              /* one step per pause */
+    fwd.failures++;
+    fwd.paused_until = now + backoff(fwd.failures);
+    fwd.resync = 1;
+    log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
+            fwd.paused_until - now);
+}
+
 static void write_failed(store_t *st, const char *what, const char *id)
 {
     log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
+    store_failed();
 }
 
 const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
@@ -267,6 +287,7 @@ static void retry(store_t *st, flight_t *f, double delay, uint32_t status, const
     l->retried++;
     if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, now, str(line)) < 0)
         write_failed(st, "a retry", f->id);
+    else fwd.wrote = 1;
 }
 
 static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
@@ -296,6 +317,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
         write_failed(st, "an upstream's answer", f->id);
         return;
     }
+    fwd.wrote = 1;
     if (rc > 0) {
         l->queued--;
         l->accepted++;
@@ -513,8 +535,12 @@ void rt_fwd_turn(void)
     store_t *st = rt_store();
     rt_link_t *list = fwd.woken, *l, *next;
     uint32_t fail;
+    int paused;
     fwd.woken = NULL;                     /* wakes from now on: the next turn */
-    if (!rt_store_committed(&fail)) fwd.resync = 1;
+    if (!rt_store_committed(&fail)) store_failed();
+    else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
+    fwd.wrote = 0;
+    paused = rt_time() < fwd.paused_until;
     if (fwd.resync && st) {
         /* a failed commit lost writes the forwarders counted on: once
          * nothing is in flight, every queue is read again from its start */
@@ -529,7 +555,7 @@ void rt_fwd_turn(void)
     for (l = list; l; l = next) {
         next = l->run_next;
         l->woken = 0;
-        if (st && rt.net && !fwd.resync) run(st, l);
+        if (st && rt.net && !fwd.resync && !paused) run(st, l);
     }
     /* woken again meanwhile: the next turn must come without waiting for input */
     if (fwd.woken && fwd.timer_init) uv_timer_start(&fwd.timer, on_tick, 0, TICK_MS);
@@ -563,4 +589,6 @@ void rt_fwd_stop(void)
     }
     fwd.woken = NULL;
     fwd.resync = 0;
+    fwd.failures = fwd.wrote = 0;
+    fwd.paused_until = 0;
 }

@@ -52,6 +52,7 @@ local function gateway(ports, routes, over)
     return server.start { conf = "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         accounts = { { system_id = "esme1", password = "pw1" } },
+        store = over and over.store,
         upstreams = ups,
         gateway = server.merge({ routes = routes or { { name = "all", prefix = "", to = { "A" } } } },
                                over and over.gateway),
@@ -124,6 +125,56 @@ describe("#integration store and forward", function()
         assert.equal(2, q.throttled)
         assert.equal(1, q.accepted)
         assert.equal(0, q.queued)
+    end)
+
+    it("pauses forwarding while the store takes no writes: a message is not sent again at once", function()
+        -- the upstream's answer cannot be recorded while another process
+        -- holds the store's write lock; the message is then sent again
+        -- only after retry_min (doubling), and recorded once the lock goes
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port }, nil, { store = { path = "gw.db", busy_timeout = 0 },
+                                                gateway = { retry_min = 0.5, retry_max = 1 } })
+        local c = esme(gw)
+        local st, mid = submit(c, { short_message = "once" })
+        assert.equal(ROK, st)
+        local lockfile = gw.dir .. "/locked"
+        local locker = io.popen("sqlite3 " .. run.quote(gw.dir .. "/gw.db") .. " >/dev/null 2>&1", "w")
+        local released = false
+        local function release()
+            if released then return end
+            released = true
+            locker:write("COMMIT;\n.quit\n")
+            locker:close()
+        end
+        finally(release)
+        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
+        locker:flush()
+        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
+        local up = server.start { port = port, conf = UPSTREAM_CONF, script = [[
+            local smpp, n = require "smpp", 0
+            return { submit_sm = function(session, pdu)
+                n = n + 1
+                smpp.log("info", "took %s (%d)", pdu.short_message, n)   -- distinct lines: none folded
+                return 0, { message_id = tostring(7000 + n) }
+            end }]] }
+        assert.truthy(up:wait_log("took once %(3%)", 20), up:log_text())
+        release()
+        assert.truthy(wait_until(function()
+            local _, m = get(gw, "/messages/" .. mid)
+            return m and m.state == "ENROUTE" or (m and m.final)
+        end, 10), gw:log_text())
+        local at = {}
+        for h, mi, sec in up:log_text():gmatch("T(%d+):(%d+):([%d.]+)Z info  took once %(") do
+            at[#at + 1] = h * 3600 + mi * 60 + sec
+        end
+        for i = 2, 3 do
+            assert.is_true(at[i] - at[i - 1] >= 0.45, "sent again after " .. (at[i] - at[i - 1]) .. " s\n"
+                           .. up:log_text() .. gw:log_text())
+        end
+        assert.matches("forwarding paused", gw:log_text())
+        assert.matches("accepted as 70%d%d", table.concat(events(message(gw, mid)), "\n"))
     end)
 
     it("ends a message whose validity runs out while its upstream throttles: EXPIRED receipt", function()
