@@ -111,6 +111,7 @@ typedef struct store_opts_s {
     long long   max_early;          /* rows in early */
     long long   max_bytes;          /* size of the database file, 0 = no limit */
     int         quick_check;        /* run PRAGMA quick_check while opening */
+    int         lock;               /* hold PATH-lock while open: another holder is refused */
 } store_opts_t;
 
 /* Open (create if missing) the store at o->path. Returns the store, or NULL

@@ -143,6 +143,7 @@ struct store_s {
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
+    int            lock_fd;           /* PATH-lock, flock'd while open (opts.lock); -1 */
     long long      wal_frames;        /* after the last commit, once store_wal_manual() */
 
     /* the transaction */

@@ -3,10 +3,13 @@
  * or the version check of an old one, the prepared statements; closing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -41,6 +44,45 @@ static void open_error(const char *path, sqlite3 *db, int rc, const char *hint, 
     snprintf(err, errlen, "store %s: %s (%s%s%s)%s%s", path, reason(rc),
              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), sys ? ": " : "", sys ? strerror(sys) : "",
              hint ? "; " : "", hint ? hint : "");
+}
+
+/* -- The lock file ---------------------------------------------------------------- */
+
+/* PATH-lock beside the file, held (flock) for the life of a process that
+ * serves from the store: SQLite locks one transaction at a time, and two
+ * such processes, each with its own blocks of ids and queue cursors in
+ * memory, would issue the same ids and send the same messages. Readers
+ * (check, messages) do not take it. The holder's pid is written in it for
+ * the next one's message; the file stays (removing it would race). */
+static int take_lock(store_t *s, char *err, size_t errlen)
+{
+    char lpath[4096], pid[32];
+    ssize_t n;
+    int fd, e;
+    snprintf(lpath, sizeof lpath, "%s-lock", s->path);
+    if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        snprintf(err, errlen, "store %s: cannot open its lock file %s: %s", s->path, lpath, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        e = errno;
+        n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen, "store %s: locked by another process%s%s%s (%s)", s->path,
+                     *pid ? " (pid " : "", pid, *pid ? ")" : "", lpath);
+        else
+            snprintf(err, errlen, "store %s: cannot lock %s: %s", s->path, lpath, strerror(e));
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* only the next one's message lacks the pid */
+    }
+    s->lock_fd = fd;
+    return 0;
 }
 
 /* mkdir -p of the directory part of path. */
@@ -357,8 +399,10 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     }
     s->o = *o;
     s->o.path = s->path;
+    s->lock_fd = -1;
     memory = strcmp(o->path, ":memory:") == 0;
     if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
+    if (!memory && o->lock && take_lock(s, err, errlen) < 0) goto fail;
     /* no allocation statistics: they take a global mutex at every
      * allocation (a few percent of a put). Possible only before SQLite's
      * first use in the process (refused, harmlessly, after it), so tried
@@ -428,5 +472,6 @@ void store_close(store_t *s)
     store__acct_free(s);
     free(s->rowids);
     free(s->path);
+    if (s->lock_fd >= 0) close(s->lock_fd);      /* after SQLite's close: the lock goes last */
     free(s);
 }
