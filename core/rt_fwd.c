@@ -10,7 +10,9 @@
  * handler may move it to another upstream of its route); a timeout or a
  * lost connection sends it again after a backoff (retry_min doubling to
  * retry_max) -- the upstream may then have it twice, which the trace
- * says. A message whose validity has ended is not sent: the handler
+ * says. ESME_RINVBNDSTS (the session is unbinding) and ESME_RSYSERR (the
+ * upstream failed inside) are the link's fault, not the message's: sent
+ * again the same way. A message whose validity has ended is not sent: the handler
  * finishes it (EXPIRED, and its receipt when one was asked for). A link
  * that cannot send looks through its queue for such messages every
  * SWEEP_S seconds.
@@ -354,6 +356,15 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
                      (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), l->throttle_backoff);
             retry(st, f, l->throttle_backoff, status, line);
         }
+    } else if ((!err || err == SESS_ENACK) && (status == SMPP_ESME_RINVBNDSTS || status == SMPP_ESME_RSYSERR)) {
+        /* the link's fault, not the message's: its session is going away
+         * (the peer unbinds) or the upstream failed inside; sent again
+         * over whichever bind has room, after retry_min, doubling for a
+         * system error that lasts */
+        double d = status == SMPP_ESME_RINVBNDSTS ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
+        snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s", l->name,
+                 (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), d);
+        retry(st, f, d, status, line);
     } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
         double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
         snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s "

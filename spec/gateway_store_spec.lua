@@ -177,6 +177,36 @@ describe("#integration store and forward", function()
         assert.matches("accepted as 70%d%d", table.concat(events(message(gw, mid)), "\n"))
     end)
 
+    it("sends again a message the upstream answered ESME_RINVBNDSTS or ESME_RSYSERR, never REJECTED", function()
+        -- an unbinding session or an upstream's own failure says nothing
+        -- about the message: it goes back to the queue
+        local up = server.start { conf = UPSTREAM_CONF, script = [[
+            local seen = {}
+            return { submit_sm = function(session, pdu)
+                local n = (seen[pdu.short_message] or 0) + 1
+                seen[pdu.short_message] = n
+                if n == 1 then return "ESME_RINVBNDSTS" end
+                if n == 2 then return "ESME_RSYSERR" end
+                return 0, { message_id = "4242" }
+            end }]] }
+        local gw = gateway({ A = up.port }, nil, { gateway = { retry_min = 0.1, retry_max = 0.2 } })
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { short_message = "twice refused" })
+        assert.equal(ROK, st)
+        local m
+        assert.truthy(wait_until(function()
+            m = message(gw, mid)
+            return m.attempts == 3 and m.final
+        end, 10), gw:log_text())
+        local ev = events(m)
+        assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVBNDSTS; sent again in 0%.1 s$", ev[2])
+        assert.matches("^sent to A %(session %d+, attempt 2%): ESME_RSYSERR; sent again in 0%.2 s$", ev[3])
+        assert.matches("^sent to A %(session %d+, attempt 3%): accepted as 4242$", ev[4])
+        assert.equal("ENROUTE", m.state)
+        assert.equal(0, gw:stats().gateway.queues.A.refused)
+    end)
+
     it("ends a message whose validity runs out while its upstream throttles: EXPIRED receipt", function()
         local up = server.start { conf = UPSTREAM_CONF, script = throttling(-1) }
         local gw = gateway { A = up.port }
