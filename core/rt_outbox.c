@@ -101,6 +101,13 @@ static int temporary(uint32_t status)
     return status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL || status == SMPP_ESME_RX_T_APPN;
 }
 
+/* ESME_RINVBNDSTS (also as generic_nack): the receiver's session is
+ * going away (it unbinds), not a refusal of the item */
+static int unbinding(const pdu_t *resp, int err)
+{
+    return resp && (!err || err == SESS_ENACK) && resp->command_status == SMPP_ESME_RINVBNDSTS;
+}
+
 static double backoff(long long attempts)
 {
     double d = RETRY_MIN_S;
@@ -153,12 +160,17 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
             if (a) a->delivered++;
             snprintf(line, sizeof line, "delivered to %s", name);
             trace(st, f, line);
-        } else if ((!err && temporary(resp->command_status)) || err == SESS_ETIMEOUT || err == SESS_ECLOSED) {
-            store_outbox_retry(st, f->rowid, now + (err == SESS_ECLOSED ? RETRY_CLOSED_S : backoff(f->attempts)));
+        } else if ((!err && temporary(resp->command_status)) || err == SESS_ETIMEOUT || err == SESS_ECLOSED
+                   || unbinding(resp, err)) {
+            /* a receiver that is unbinding refuses what is in its window:
+             * the item is its session's, not refused, and goes to the next
+             * receiver as after a closed link */
+            int gone = err == SESS_ECLOSED || unbinding(resp, err);
+            store_outbox_retry(st, f->rowid, now + (gone ? RETRY_CLOSED_S : backoff(f->attempts)));
             ob.retried++;
             if (a) {
                 a->retried++;
-                wake_at(a, now + (err == SESS_ECLOSED ? RETRY_CLOSED_S : backoff(f->attempts)));
+                wake_at(a, now + (gone ? RETRY_CLOSED_S : backoff(f->attempts)));
             }
         } else {
             /* answered with an error, a generic_nack (resp is the nack) or

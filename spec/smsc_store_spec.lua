@@ -186,6 +186,18 @@ describe("#integration reference SMSC on the store", function()
         assert.matches("listening on", again:log_text())
     end)
 
+    it("keeps a receipt its receiver refused with ESME_RINVBNDSTS while unbinding, and sends it again", function()
+        local srv = server.start { conf = conf() }
+        local c = bound(srv)
+        local st, mid = submit(c, { registered_delivery = 1 })
+        assert.equal(ROK, st)
+        local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 10), "no receipt")
+        assert.equal(mid, wire.parse_sm(p.body).tlvs[0x001E]:sub(1, -2))
+        c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0", 0x04))   -- ESME_RINVBNDSTS: this session is going
+        local got = receipts(c, { [mid] = true }, 10)              -- again, to the next receiver with room
+        assert.equal(1, got[mid])
+    end)
+
     it("issues different ids on two stores started at once", function()
         local a, b = server.start { conf = conf() }, server.start { conf = conf() }
         local ca, cb = bound(a), bound(b)
