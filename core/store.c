@@ -391,6 +391,7 @@ static int ctr_find(store_t *s, const char *name, store_ctr_t **out)
         return rc;
     }
     sqlite3_reset(st);
+    if (store__lock_floor(s, name) > hw) hw = store__lock_floor(s, name);   /* the WAL lost its end */
     c = &s->ctrs[s->nctrs];
     if (!(c->name = strdup(name))) return store__err(s, STORE_ENOMEM, "next_id: no memory");
     s->nctrs++;
@@ -421,7 +422,7 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long upto)
     }
     sqlite3_reset(st);
     c->pending = upto;
-    return 0;
+    return store__lock_save(s);
 }
 
 /* The next value of counter c (see store_next_id). */

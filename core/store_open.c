@@ -54,6 +54,8 @@ static void open_error(const char *path, sqlite3 *db, int rc, const char *hint, 
  * memory, would issue the same ids and send the same messages. Readers
  * (check, messages) do not take it. The holder's pid is written in it for
  * the next one's message; the file stays (removing it would race). */
+static int read_counters(store_t *s, const char *lpath, char *err, size_t errlen);
+
 static int take_lock(store_t *s, char *err, size_t errlen)
 {
     char lpath[4096], pid[32];
@@ -77,11 +79,62 @@ static int take_lock(store_t *s, char *err, size_t errlen)
         close(fd);
         return -1;
     }
-    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-        /* only the next one's message lacks the pid */
-    }
     s->lock_fd = fd;
+    return read_counters(s, lpath, err, errlen) < 0 || store__lock_save(s) < 0 ? -1 : 0;
+}
+
+/* The counter lines ("counter NAME HW") of the lock file, kept for
+ * store__lock_floor and for names this process does not load. */
+static int read_counters(store_t *s, const char *lpath, char *err, size_t errlen)
+{
+    struct stat sb;
+    ssize_t n;
+    if (fstat(s->lock_fd, &sb) != 0 || sb.st_size > 1 << 20 || !(s->lock_text = malloc((size_t)sb.st_size + 1))) {
+        snprintf(err, errlen, "store %s: cannot read its lock file %s", s->path, lpath);
+        return -1;
+    }
+    n = pread(s->lock_fd, s->lock_text, (size_t)sb.st_size, 0);
+    s->lock_text[n > 0 ? n : 0] = '\0';
+    return 0;
+}
+
+long long store__lock_floor(const store_t *s, const char *name)
+{
+    const char *p = s->lock_text;
+    size_t len = strlen(name);
+    long long v, best = 0;
+    while (p && (p = strstr(p, "counter ")) != NULL) {
+        p += 8;
+        if (strncmp(p, name, len) == 0 && p[len] == ' ' && sscanf(p + len + 1, "%lld", &v) == 1 && v > best)
+            best = v;
+    }
+    return best;
+}
+
+int store__lock_save(store_t *s)
+{
+    char buf[8192], name[128];
+    const char *p;
+    size_t n;
+    long long v;
+    int i, known;
+    if (s->lock_fd < 0) return 0;
+    n = (size_t)snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    for (i = 0; i < s->nctrs && n < sizeof buf; i++) {
+        const store_ctr_t *c = &s->ctrs[i];
+        if (strlen(c->name) > 100 || strpbrk(c->name, " \t\r\n")) continue;   /* not one word: not kept here */
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", c->name, c->pending > c->lim ? c->pending : c->lim);
+    }
+    for (p = s->lock_text; p && (p = strstr(p, "counter ")) != NULL && n < sizeof buf; p += 8) {
+        if (sscanf(p + 8, "%127s %lld", name, &v) != 2) continue;
+        for (i = 0, known = 0; i < s->nctrs; i++) known |= strcmp(s->ctrs[i].name, name) == 0;
+        if (!known) n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", name, v);
+    }
+    if (n >= sizeof buf) return store__err(s, STORE_EIO, "next_id: too many counters for the lock file");
+    /* synced before any value of the block goes out (sync off: not even then) */
+    if (pwrite(s->lock_fd, buf, n, 0) != (ssize_t)n || ftruncate(s->lock_fd, (off_t)n) != 0
+        || (s->o.sync != STORE_SYNC_OFF && fdatasync(s->lock_fd) != 0))
+        return store__err(s, STORE_EIO, "next_id: writing the lock file %s-lock: %s", s->path, strerror(errno));
     return 0;
 }
 
@@ -473,5 +526,6 @@ void store_close(store_t *s)
     free(s->rowids);
     free(s->path);
     if (s->lock_fd >= 0) close(s->lock_fd);      /* after SQLite's close: the lock goes last */
+    free(s->lock_text);
     free(s);
 }
