@@ -41,7 +41,13 @@ static const char *reason(int rc)
 static void open_error(const char *path, sqlite3 *db, int rc, const char *hint, char *err, size_t errlen)
 {
     int sys = db ? sqlite3_system_errno(db) : 0;
-    snprintf(err, errlen, "store %s: %s (%s%s%s)%s%s", path, reason(rc),
+    if ((rc & 0xff) == SQLITE_READONLY && strcmp(path, ":memory:") != 0 && access(path, W_OK) == 0) {
+        /* the file is writable: its -wal and -shm beside it cannot be made */
+        snprintf(err, errlen, "store %s: cannot use write-ahead logging (%s); is the directory writable?",
+                 path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        return;
+    }
+    snprintf(err, errlen, "store %s: %s (%s%s%s)%s%s", path, sys == ENOSPC ? "disk full" : reason(rc),
              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), sys ? ": " : "", sys ? strerror(sys) : "",
              hint ? "; " : "", hint ? hint : "");
 }
@@ -136,6 +142,22 @@ int store__lock_save(store_t *s)
         || (s->o.sync != STORE_SYNC_OFF && fdatasync(s->lock_fd) != 0))
         return store__err(s, STORE_EIO, "next_id: writing the lock file %s-lock: %s", s->path, strerror(errno));
     return 0;
+}
+
+/* A new file whose directory this process cannot write: the reason
+ * (SQLite would say "unable to open database file"). 1 with err set. */
+static int cannot_create(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir) return 0;
+    if (slash && n == 0) n = 1;                  /* "/x.db" */
+    memcpy(dir, slash ? path : ".", slash ? n : 1);
+    dir[slash ? n : 1] = '\0';
+    if (access(dir, W_OK | X_OK) == 0) return 0;
+    snprintf(err, errlen, "store %s: cannot create it in %s: %s", path, dir, strerror(errno));
+    return 1;
 }
 
 /* mkdir -p of the directory part of path. */
@@ -339,6 +361,16 @@ static int schema(store_t *s, char *err, size_t errlen)
             return -1;
         }
         if (!has_meta || version == 0) {
+            /* with tables of ours it is a smppgw store, damaged: not the wrong file */
+            long long ours = 0;
+            char why[200];
+            query_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN ('messages', 'outbox', 'early', "
+                         "'counters', 'meta')", 0, &ours);
+            if (ours > 0) {
+                if (store_check(s, why, sizeof why) == 0) snprintf(why, sizeof why, "no schema version in meta");
+                snprintf(err, errlen, "store %s: corrupt (%s)", s->o.path, why);
+                return -1;
+            }
             snprintf(err, errlen, "store %s: an SQLite database but not a smppgw store (no schema version)",
                      s->o.path);
             return -1;
@@ -455,7 +487,6 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     s->lock_fd = -1;
     memory = strcmp(o->path, ":memory:") == 0;
     if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
-    if (!memory && o->lock && take_lock(s, err, errlen) < 0) goto fail;
     /* no allocation statistics: they take a global mutex at every
      * allocation (a few percent of a put). Possible only before SQLite's
      * first use in the process (refused, harmlessly, after it), so tried
@@ -464,6 +495,7 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
         configured = 1;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     }
+    if (!memory && access(o->path, F_OK) != 0 && errno == ENOENT && cannot_create(o->path, err, errlen)) goto fail;
     rc = sqlite3_open_v2(o->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         open_error(o->path, s->db, rc, NULL, err, errlen);
@@ -474,7 +506,10 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "store %s: read-only (the file is not writable by this process)", o->path);
         goto fail;
     }
-    if (configure(s, memory, err, errlen) < 0 || schema(s, err, errlen) < 0) goto fail;
+    /* the lock before the first write, after the checks whose messages say more */
+    if (configure(s, memory, err, errlen) < 0 || (!memory && o->lock && take_lock(s, err, errlen) < 0)
+        || schema(s, err, errlen) < 0)
+        goto fail;
     for (i = 0; i < STORE_NSTATEMENTS; i++) {
         char *sql = expand(statement_sql[i]);
         if (!sql) {

@@ -553,6 +553,17 @@ describe("#integration smppgw check with a store", function()
         assert.matches("store " .. dir:gsub("%p", "%%%0") .. "/bad.db: corrupt", err)
     end)
 
+    it("calls a store whose schema version is damaged corrupt, not the wrong file", function()
+        local path = dir .. "/meta.db"
+        assert(store.open { path = path }):close()
+        local _, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"DELETE FROM meta WHERE key = 'schema'\"")
+        assert.equal(0, rc, err)
+        _, err, rc = run.smppgw({ "check", conf("meta.db") })
+        assert.equal(1, rc)
+        assert.matches("meta%.db: corrupt %(no schema version in meta%)", err)
+        assert.not_matches("not a smppgw store", err)
+    end)
+
     it("names a store key that is wrong", function()
         local f = assert(io.open(dir .. "/conf.lua", "w"))
         f:write("return { store = { path = 's.db', limits = { mesages = 5 } } }")
