@@ -83,6 +83,7 @@ int store__fail(store_t *s, int rc, const char *what)
         store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
+    if ((rc & 0xff) == SQLITE_FULL) return STORE_EFULL;     /* the disk or limits.size_mb: "full", not "io" */
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
 }
 
@@ -96,7 +97,7 @@ int store__begin(store_t *s)
 {
     int rc;
     if (s->failed)
-        return store__err(s, STORE_EIO, "%s (a write of this transaction failed; "
+        return store__err(s, s->failed_full ? STORE_EFULL : STORE_EIO, "%s (a write of this transaction failed; "
                           "nothing is written until the failure is reported by a commit)", s->failmsg);
     if (s->in_txn) {
         if (!sqlite3_get_autocommit(s->db)) return 0;

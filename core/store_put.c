@@ -155,7 +155,7 @@ int store__flush(store_t *s)
             sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
             store__lost(s, why, full);
         }
-        return store__err(s, STORE_EIO, "%s", why);
+        return store__err(s, full ? STORE_EFULL : STORE_EIO, "%s", why);
     }
     return 0;
 }

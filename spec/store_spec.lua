@@ -349,13 +349,17 @@ describe("smpp.store bounds", function()
             rmdir(dir)
         end)
         st = assert(store.open { path = dir .. "/small.db", limits = { size_mb = 1 } })
-        local ok, err
+        local ok, err, detail
         for i = 1, 400 do
-            ok, err = st:put(msg("big" .. i, { pdu = ("x"):rep(8000) }))
+            ok, err, detail = st:put(msg("big" .. i, { pdu = ("x"):rep(8000) }))
             if not ok then break end
         end
         assert.is_nil(ok)
-        assert.matches("^io: .*full", err)
+        assert.equal("full", err)                -- the callers' ESME_RMSGQFUL, as for a bound
+        assert.matches("full", detail)
+        -- and so is every later write of the lost turn, until the commit reports it
+        ok, err = st:outbox_push("A", "p")
+        assert.same({ nil, "full" }, { ok, err })
     end)
 end)
 

@@ -194,8 +194,10 @@ end)
 -- account, state and time (smpp.messages).
 M.route("GET", "/messages/([^/]+)", function(req)
     local st = store.current()
-    local m = st and messages.get(st, req.params[1])
-    if not m then return 404, { error = "no message " .. req.params[1] .. " in the store" } end
+    -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
+    local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    local m = st and messages.get(st, mid)
+    if not m then return 404, { error = "no message " .. mid .. " in the store" } end
     return 200, m
 end)
 M.route("GET", "/messages", function(req)
