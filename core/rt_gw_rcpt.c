@@ -218,8 +218,8 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
             r->link->relayed++;
             settle(r, st, what, SMPP_ESME_ROK);
         } else if (err || status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL
-                   || status == SMPP_ESME_RX_T_APPN) {
-            /* not taken now (busy, timeout, the link went): the outbox keeps it */
+                   || status == SMPP_ESME_RX_T_APPN || status == SMPP_ESME_RINVBNDSTS) {
+            /* not taken now (busy, timeout, the link went or is unbinding): the outbox keeps it */
             snprintf(what, sizeof what, "%s did not take it (%s): queued", r->account,
                      err ? sess_strerror(err) : pdu_status_name(status));
             queue_it(r, st, what);

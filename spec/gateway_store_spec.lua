@@ -207,6 +207,24 @@ describe("#integration store and forward", function()
         assert.equal(0, gw:stats().gateway.queues.A.refused)
     end)
 
+    it("keeps a receipt the ESME refused with ESME_RINVBNDSTS (unbinding) and delivers it again", function()
+        local up = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local gw = gateway { A = up.port }
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { registered_delivery = 1, short_message = "while unbinding" })
+        assert.equal(ROK, st)
+        local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 5), "no receipt")
+        c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0", 0x04))     -- ESME_RINVBNDSTS: not a refusal
+        local d = receipt(c, 10)                                          -- again, from the outbox
+        assert.equal(mid, d.rid)
+        assert.equal("DELIVRD", d.stat)
+        assert.truthy(wait_until(function()
+            return table.concat(events(message(gw, mid)), "\n"):match("delivered to esme1") ~= nil
+        end, 5))
+        assert.matches("esme1 did not take it %(ESME_RINVBNDSTS%): queued", table.concat(events(message(gw, mid)), "\n"))
+    end)
+
     it("ends a message whose validity runs out while its upstream throttles: EXPIRED receipt", function()
         local up = server.start { conf = UPSTREAM_CONF, script = throttling(-1) }
         local gw = gateway { A = up.port }
