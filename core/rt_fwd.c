@@ -181,15 +181,24 @@ static store_str_t str(const char *s)
  * while writes keep failing), and the queues are then read again from
  * their start: a message is never sent again at once because the store
  * could not record its last sending. */
+static void count_links(rt_link_t *l, void *arg)
+{
+    (void)l;
+    (*(int *)arg)++;
+}
+
 static void store_failed(void)
 {
     double now = rt_time();
+    int links = 0;
     if (now < fwd.paused_until) return;              /* one step per pause */
     fwd.failures++;
     fwd.paused_until = now + backoff(fwd.failures);
     fwd.resync = 1;
-    log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
-            fwd.paused_until - now);
+    rt_gw_foreach(count_links, &links);
+    if (links)
+        log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
+                fwd.paused_until - now);
 }
 
 static void write_failed(store_t *st, const char *what, const char *id)

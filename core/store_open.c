@@ -459,6 +459,10 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
         long long pages = s->o.max_bytes / s->page_size;
         snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages > 1 ? pages : 1);
         if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
+        /* the log file goes back to a quarter of the limit each time it
+         * starts over (the runtime checkpoints it at that size) */
+        snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", s->o.max_bytes / 4);
+        if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
     }
     return 0;
 }
