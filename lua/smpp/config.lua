@@ -230,7 +230,8 @@ local schema = {
                 early = { type = "integer", min = 1, default = 10000,
                           doc = "receipts that arrived before the submit_sm_resp naming their message" },
                 size_mb = { type = "integer", min = 0, default = 0,
-                            doc = "largest database file in MiB (0 = no limit); past it writes fail as on a full disk" },
+                            doc = "largest database file in MiB (0 = no limit); past it writes fail as on a full disk; "
+                               .. "the write-ahead log beside it is kept to about a quarter of it" },
             } },
         } },
         -- free-form sections read by the scripts, which check them
