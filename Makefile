@@ -4,7 +4,7 @@
 
 CC       ?= cc
 BUILD    := build
-PKGS     := luajit libuv libssl libcrypto sqlite3
+PKGS     := luajit libuv libssl libcrypto sqlite3 hiredis
 # -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
 WERROR   ?= $(if $(CI),1,)
 CFLAGS   ?= -O2 -g
@@ -18,11 +18,13 @@ LUAJIT_LIBS   = $(shell pkg-config --libs luajit)
 
 # Debian packages the build and the tests need (README.md, "Dependencies").
 DEB_PKGS := gcc make pkg-config luajit libluajit-5.1-dev libuv1-dev libhttp-parser-dev libssl-dev lua-cjson \
-            lua-busted lua-socket libsqlite3-dev
+            lua-busted lua-socket libsqlite3-dev libhiredis-dev redis-server
 # Only `make fuzz` needs clang's libFuzzer; only `make test` a browser (the
 # dashboard spec drives headless Chromium).
 FUZZ_PKGS := clang libclang-rt-14-dev
 TEST_PKGS := chromium
+# Only the profiles of `make bench` (core/bench/hot.sh: HOT_PERF=1, HOT_STRACE=1).
+BENCH_PKGS := linux-perf strace
 
 ifeq ($(V),1)
 Q :=
@@ -40,8 +42,8 @@ LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
 BRIDGE_SRC := core/lbridge.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_stats.c core/rt_trace.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
-              core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c \
-              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c
+              core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/http.c core/http_head.c core/http_auth.c \
+              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
@@ -65,7 +67,8 @@ BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
-.PHONY: all deps deps-fuzz deps-test test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs
+.PHONY: all deps deps-fuzz deps-test deps-bench test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
+        bench-workers bench-cluster cluster
 
 all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
@@ -90,6 +93,9 @@ deps-fuzz: deps
 
 deps-test: deps
 	$(call install_missing,$(TEST_PKGS))
+
+deps-bench: deps
+	$(call install_missing,$(BENCH_PKGS))
 
 # -- Build --------------------------------------------------------------------
 
@@ -122,7 +128,7 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 $(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto) -lhttp_parser -lsqlite3 -lm
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto hiredis) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
 $(STORE_MODULE): $(LSTORE_OBJ) $(STORE_USES)
@@ -217,6 +223,11 @@ docs: deps
 run: all
 	$(BIN) run conf/smppgw.lua
 
+# A local cluster to try (conf/cluster/run.sh): Redis, the reference SMSC and
+# two gateway nodes sharing account limits; Ctrl-C stops it.
+cluster: all
+	@sh conf/cluster/run.sh
+
 # -- Bench (never part of test) -------------------------------------------------
 
 bench: all $(BENCH_BIN) $(BENCH_STORE)
@@ -228,11 +239,22 @@ bench: all $(BENCH_BIN) $(BENCH_STORE)
 	@echo "== Lua table conversion (core/bench/bench_lua.lua)"
 	@$(LUA_ENV) luajit core/bench/bench_lua.lua
 	@sh core/bench/sessions.sh
+	@sh core/bench/hot.sh
 	@sh core/bench/smsc.sh
 	@sh core/bench/runstore.sh
 	@sh core/bench/gateway.sh
+	@sh core/bench/receipts.sh
 	@sh core/bench/tools.sh
 	@sh core/bench/binds.sh
+	@sh core/bench/workers.sh
+	@sh core/bench/cluster.sh
+
+# The workers' and the cluster's benches alone (docs/cluster.md, docs/benchmarks.md).
+bench-workers: all
+	@sh core/bench/workers.sh
+
+bench-cluster: all
+	@sh core/bench/cluster.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 

@@ -71,7 +71,7 @@ typedef struct hconn_s {
  * every listener (connections never point back at a listener, which a
  * shutdown frees while answers are still being written). */
 static http_opts_t opts;
-static char opts_token[256];
+static char opts_token[HTTP_TOKEN_MAX + 1];
 static hlisten_t *listeners;
 static hconn_t *conns;
 static http_stats_t stats;
@@ -381,56 +381,6 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-/* a and b equal, in time that depends on b's length only */
-static int same_secret(const char *a, size_t alen, const char *b, size_t blen)
-{
-    volatile unsigned char d = (unsigned char)(alen != blen);
-    size_t i;
-    for (i = 0; i < blen; i++) d |= (unsigned char)((i < alen ? a[i] : 0) ^ b[i]);
-    return d == 0;
-}
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* The request carries the listener's token: "Authorization: Bearer TOKEN"
- * or a "token=TOKEN" query parameter. */
-static int authorized(hconn_t *c)
-{
-    const char *token = opts.token, *q;
-    size_t tlen;
-    if (!token || !*token) return 1;
-    tlen = strlen(token);
-    if (c->auth_len > 7 && !strncasecmp(c->auth, "Bearer ", 7)
-        && same_secret(c->auth + 7, c->auth_len - 7, token, tlen))
-        return 1;
-    q = c->url ? strchr(c->url, '?') : NULL;
-    while (q && *q) {
-        q++;
-        if (!strncmp(q, "token=", 6)) {
-            char v[sizeof opts_token];
-            size_t n = 0;
-            int hi, lo;
-            for (q += 6; *q && *q != '&' && n < sizeof v - 1; q++) {
-                if (*q == '%' && (hi = hexval(q[1])) >= 0 && (lo = hexval(q[2])) >= 0) {
-                    v[n++] = (char)(hi * 16 + lo);
-                    q += 2;
-                } else {
-                    v[n++] = *q == '+' ? ' ' : *q;
-                }
-            }
-            if (same_secret(v, n, token, tlen)) return 1;
-        }
-        q = strchr(q, '&');
-    }
-    return 0;
-}
-
 static int on_headers_complete(http_parser *p)
 {
     hconn_t *c = p->data;
@@ -438,7 +388,7 @@ static int on_headers_complete(http_parser *p)
     int chunked = (p->flags & F_CHUNKED) != 0;
     uint64_t declared = chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
     char msg[64];
-    if (!authorized(c)) {
+    if (!http__authorized(opts.token, c->auth, c->auth_len, c->url)) {
         stats.unauthorized++;
         fail(c, 401, "missing or wrong token (Authorization: Bearer ... or ?token=...)");
         return -1;
@@ -485,6 +435,7 @@ static int on_complete(http_parser *p)
     c->req.body_len = c->body_len;
     c->req.content_type = c->ctype;
     c->req.authorization = c->auth;
+    c->req.remote = c->addr;
     c->req.conn = c;
     c->state = HC_BUSY;
     timer_arm(c, 0);
@@ -768,6 +719,7 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 void http_close_all(void)
 {
     hconn_t *c, *next;
+    http_set_tokens(NULL, 0);              /* the accounts' tokens (http_auth.c) */
     while (listeners) {
         hlisten_t *l = listeners;
         listeners = l->next;

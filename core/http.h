@@ -23,6 +23,7 @@ typedef struct http_req_s {
     size_t      body_len;
     const char *content_type;   /* "" when absent */
     const char *authorization;  /* "" when absent */
+    const char *remote;         /* the peer's address, without the port */
     void       *conn;           /* pass to http_respond */
 } http_req_t;
 
@@ -67,6 +68,13 @@ typedef void (*http_handler_fn)(const http_req_t *req, void *ud);
  * error (UV_EINVAL also for a token of 256 octets or more). */
 int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *opts,
                 http_handler_fn fn, void *ud, int *bound);
+
+/* Besides the listener's token, each of these n tokens (copied; empty
+ * ones and ones of 256 octets or more are left out) lets a request
+ * through: the accounts' own tokens, whose requests the owner restricts.
+ * Replaces the previous set; (NULL, 0) clears it. Without a listener
+ * token every request passes anyway. */
+void http_set_tokens(const char *const *tokens, size_t n);
 
 /* http_answer_check(status, content_type, len) -> NULL when an answer may
  * carry them, else why not (static text): the status must be a whole

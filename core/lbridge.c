@@ -9,6 +9,7 @@
  * values. When the wire order of TLVs is not ascending by tag, `tlv_order`
  * lists the tags as they came, so encoding reproduces the same bytes.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 
 #include "lbridge.h"
 #include "ldlr.h"
+#include "sess.h"                          /* the engine's error tokens (a table, no code) */
 
 #define SMPPGW_VERSION "0.1.0"
 
@@ -32,7 +34,8 @@ enum {
     K_TLV = 100,        /* + index in tlv.def */
     K_CMD = 200,        /* + index in smpp.def */
     K_COMMAND = 300, K_COMMAND_ID, K_COMMAND_STATUS, K_SEQUENCE_NUMBER,
-    K_TLV_ORDER, K_COMMAND_LENGTH
+    K_TLV_ORDER, K_COMMAND_LENGTH,
+    K_SHAPE = 400       /* + index in smpp.def: the command's table maker (false: none) */
 };
 
 /* For each TLV, the id of the body field with the same name, or -1
@@ -109,6 +112,57 @@ static void raw_field(lua_State *L, int idx, const char *k)
     lua_rawget(L, idx);
 }
 
+/* The key at -1 of the cache (at `cache`) pushed, then t[key] of the table
+ * at idx in its place: the interned string, not one hashed again. */
+static void raw_key(lua_State *L, int idx, int cache, int code)
+{
+    lua_rawgeti(L, cache, code);
+    lua_rawget(L, idx);
+}
+
+/* The name of a key code (K_FIELD.., K_TLV.., K_COMMAND..), or NULL. */
+static const char *code_name(long code)
+{
+    const pdu_tlv_def_t *t;
+    if (code >= K_FIELD && code < K_FIELD + PDU_F__COUNT) return pdu_field_info((pdu_field_id_t)(code - K_FIELD))->name;
+    if (code >= K_TLV && code < K_CMD) return (t = pdu_tlv_at((size_t)(code - K_TLV))) ? t->name : NULL;
+    if (code >= K_COMMAND && code < K_COMMAND + (long)(sizeof header_keys / sizeof header_keys[0]))
+        return header_keys[code - K_COMMAND];
+    return NULL;
+}
+
+/* The codes of key strings lbridge_check_pdu met, by the address of the
+ * interned string's octets, so that a table's keys are not looked up in
+ * the cache table one by one (a PDU table's keys are the interned strings
+ * the cache pushed). A hit is confirmed against the code's name: a
+ * collected string's address may be reused by another. */
+typedef struct key_hit_s {
+    const char *p;
+    size_t      len;
+    long        code;
+} key_hit_t;
+static key_hit_t key_hits[256];
+
+/* The code of the string key at -2 (0: none); *name its text. */
+static long key_code(lua_State *L, int cache, const char **name)
+{
+    size_t len;
+    const char *p = lua_tolstring(L, -2, &len), *n;
+    key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
+    long code;
+    *name = p;
+    if (e->p == p && e->len == len && (n = code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
+        return e->code;
+    lua_pushvalue(L, -2);
+    lua_rawget(L, cache);
+    code = (long)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    e->p = p;
+    e->len = len;
+    e->code = code;
+    return code;
+}
+
 /* -- PDU -> table -------------------------------------------------------------- */
 
 /* Keys are pushed before their values (then lua_rawset): moving a key
@@ -169,12 +223,107 @@ static void push_tlv_value(lua_State *L, const pdu_tlv_t *t, const pdu_tlv_def_t
     }
 }
 
+/* -- Shapes ---------------------------------------------------------------------
+ * A PDU without TLVs (nearly every one) is made by a Lua function of its
+ * command, compiled once per state and kept in the key cache:
+ *   return function(a1, ..., aN) return { command = "submit_sm",
+ *       command_id = a1, command_status = a2, sequence_number = a3,
+ *       service_type = a4, ... } end
+ * LuaJIT builds such a constructor's table by copying a template that has
+ * every key in place (one allocation of the right size, no key hashed or
+ * inserted per PDU); the values go in by position. An absent field is
+ * passed as nil: its key stays in the table without a value, which no
+ * reader (t.k, pairs, next) can tell from a missing one. */
+
+#define SHAPE_SRC 4096
+
+/* Push the shape of cmd (a function), or nothing and 0 when it cannot be
+ * made (the table is then built key by key): false in the cache when its
+ * source does not fit, nothing when loading it failed (the heap's ceiling:
+ * the next PDU tries again). */
+static int shape_push(lua_State *L, int cache, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    int i, slot = K_SHAPE + (int)cmd_index(cmd);
+    lua_rawgeti(L, cache, slot);
+    if (lua_isfunction(L, -1)) return 1;
+    if (!lua_isnil(L, -1)) {                   /* false: tried, failed */
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pop(L, 1);
+#define ADD(...) do { \
+        int w_ = snprintf(src + n, sizeof src - n, __VA_ARGS__); \
+        if (w_ < 0 || (size_t)w_ >= sizeof src - n) goto fail; \
+        n += (size_t)w_; \
+    } while (0)
+    ADD("return function(h1, h2, h3");
+    for (i = 0; i < cmd->nslots; i++) ADD(", a%d", i);
+    ADD(") return { command = \"%s\", command_id = h1, command_status = h2, sequence_number = h3", cmd->name);
+    for (i = 0; i < cmd->nslots; i++)
+        ADD(", [\"%s\"] = a%d", pdu_field_info((pdu_field_id_t)cmd->slots[i].id)->name, i);
+    ADD(" } end");
+#undef ADD
+    if (luaL_loadbuffer(L, src, n, "=pdu shape") != 0 || lua_pcall(L, 0, 1, 0) != 0
+        || !lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cache, slot);
+    return 1;
+fail:
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, cache, slot);
+    return 0;
+}
+
+/* The PDU's table by its shape: p has a command and no TLVs, and L may
+ * call (a coroutine suspended in a yield may not) and has room for the
+ * arguments (more than the LUA_MINSTACK a C function is promised).
+ * 0: not made. */
+static int push_shaped(lua_State *L, const pdu_t *p, int cache)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    const pdu_slot_t *slot;
+    int i;
+    if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8)
+        || !shape_push(L, cache, cmd))
+        return 0;
+    lua_pushnumber(L, p->command_id);
+    lua_pushnumber(L, p->command_status);
+    lua_pushnumber(L, p->sequence_number);
+    for (i = 0, slot = cmd->slots; i < cmd->nslots; i++, slot++) {
+        const pdu_value_t *v = &p->f[slot->id];
+        if (!(p->present & ((uint64_t)1 << slot->id))) {
+            lua_pushnil(L);
+            continue;
+        }
+        switch (slot->kind) {
+        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
+            lua_pushlstring(L, (const char *)v->ptr, v->len);
+            break;
+        case PDU_KIND_DESTS: push_addrs(L, p, cache, 0); break;
+        case PDU_KIND_UNSUCC: push_addrs(L, p, cache, 1); break;
+        default: lua_pushnumber(L, v->num); break;
+        }
+    }
+    lua_call(L, cmd->nslots + 3, 1);
+    return 1;
+}
+
 void lbridge_push_pdu(lua_State *L, const pdu_t *p)
 {
     const pdu_cmd_t *cmd = p->cmd;
     int cache = cache_push(L), t, i, ordered = 1;
-    uint64_t fields = cmd ? body_mask(cmd) : 0;
+    uint64_t fields;
 
+    if (push_shaped(L, p, cache)) {
+        lua_remove(L, cache);
+        return;
+    }
+    fields = cmd ? body_mask(cmd) : 0;
     lua_createtable(L, 0, (cmd ? cmd->nslots : 0) + p->ntlv + 4);
     t = lua_gettop(L);
     if (cmd) {
@@ -411,12 +560,12 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
     if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
     cache = cache_push(L);
 
-    raw_field(L, idx, "command");
+    raw_key(L, idx, cache, K_COMMAND);
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING || !(given = pdu_cmd_by_name(lua_tostring(L, -1))))
             CHECK_FAIL("unknown command '%s'", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
     }
-    raw_field(L, idx, "command_id");
+    raw_key(L, idx, cache, K_COMMAND_ID);
     if (!lua_isnil(L, -1)) {
         const pdu_cmd_t *byid;
         if ((d = as_u32(L, -1)) < 0) CHECK_FAIL("command_id must be an integer");
@@ -439,11 +588,7 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
         long code = 0, tag;
         const pdu_tlv_def_t *def = NULL;
         if (lua_type(L, -2) == LUA_TSTRING) {
-            lua_pushvalue(L, -2);
-            lua_rawget(L, cache);
-            code = (long)lua_tointeger(L, -1);
-            lua_pop(L, 1);
-            name = lua_tostring(L, -2);
+            code = key_code(L, cache, &name);
         } else {
             name = "?";
         }
@@ -523,7 +668,8 @@ tlv_fail:
         CHECK_FAIL("TLV 0x%04lX must be %s", tag, e);
     }
     sort_tlvs(p);
-    raw_field(L, idx, "tlv_order");
+    KEY(K_TLV_ORDER);
+    lua_rawget(L, idx);
     if (lua_istable(L, -1) && (e = apply_order(L, lua_gettop(L), p)) != NULL) goto fail;
     lua_settop(L, top);
     return NULL;
@@ -666,6 +812,12 @@ static void push_tables(lua_State *L)
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "statuses");
+
+    lua_createtable(L, SESS_E_COUNT, 0);   /* errors: the engine's error tokens, by number */
+#define PUSH_ERR(name, n, text) (lua_pushliteral(L, text), lua_rawseti(L, -2, n));
+    SESS_ERRNO_MAP(PUSH_ERR)
+#undef PUSH_ERR
+    lua_setfield(L, -2, "errors");
 }
 
 static const luaL_Reg codec_funcs[] = {

@@ -20,6 +20,10 @@ void log_set_level(log_level_t level) { cur_level = level; }
 log_level_t log_get_level(void) { return cur_level; }
 void log_set_json(int on) { json_lines = on; }
 
+static int worker;
+
+void log_set_worker(int n) { worker = n; }
+
 int log_level_parse(const char *name)
 {
     int i;
@@ -63,6 +67,7 @@ static void emit_with(int level, uint64_t session, const char *msg, unsigned lon
     if (json_lines) {
         fprintf(stderr, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\"", ts, (int)(tv.tv_usec / 1000),
                 names[level]);
+        if (worker) fprintf(stderr, ",\"worker\":%d", worker);
         if (session) fprintf(stderr, ",\"session\":%llu", (unsigned long long)session);
         if (repeated) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", repeated, secs);
         fputs(",\"msg\":\"", stderr);
@@ -73,6 +78,7 @@ static void emit_with(int level, uint64_t session, const char *msg, unsigned lon
         return;
     }
     fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
+    if (worker) fprintf(stderr, "[w%d] ", worker);
     if (session) fprintf(stderr, "[s%llu] ", (unsigned long long)session);
     if (repeated) fprintf(stderr, "%s [... repeated %lu more times in %.0f s]\n", msg, repeated, secs);
     else fprintf(stderr, "%s\n", msg);

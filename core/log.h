@@ -17,6 +17,10 @@ int log_level_parse(const char *name);
 /* 1: JSON lines {"ts":..,"level":..,"session":..,"msg":..}; 0: text. */
 void log_set_json(int on);
 
+/* A worker's lines say which worker wrote them ("[w2] ", "worker":2);
+ * 0 (the default): none. */
+void log_set_worker(int n);
+
 /* Repeats: a line equal to one printed less than `ms` ago (same level,
  * same session, same text) is counted instead of printed, and once that
  * window has passed the next log call prints the count as

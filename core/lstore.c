@@ -31,6 +31,12 @@ store_t *lstore_get(lua_State *L, int idx)
     return b ? b->s : NULL;
 }
 
+store_t *const *lstore_handle(lua_State *L, int idx)
+{
+    lstore_box_t *b = luaL_testudata(L, idx, LSTORE_MT);
+    return b ? &b->s : NULL;
+}
+
 /* A string argument (numbers are not converted: an id is text). */
 store_str_t lstore__str_arg(lua_State *L, int i)
 {
@@ -227,15 +233,17 @@ static int l_early_put(lua_State *L)
     return 1;
 }
 
-/* st:early_take(upstream, key) -> { { pdu =, at =, expires = }, ... } */
+/* st:early_take(upstream, key [, since]) -> { { pdu =, at =, expires = }, ... }
+ * (since: only those that arrived at or after it) */
 static int l_early_take(lua_State *L)
 {
     store_t *s = lstore__self(L);
     store_str_t up = lstore__str_arg(L, 2), key = lstore__str_arg(L, 3);
+    double since = lua_isnoneornil(L, 4) ? NAN : luaL_checknumber(L, 4);
     lstore_acc_t a;
     int rc;
     a = lstore__new_list(L);
-    if ((rc = store_early_take(s, up, key, add_early, &a)) < 0) return lstore__fail(L, s, rc);
+    if ((rc = store_early_take(s, up, key, since, add_early, &a)) < 0) return lstore__fail(L, s, rc);
     return 1;
 }
 

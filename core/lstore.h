@@ -17,4 +17,10 @@ int luaopen_smpp_store_sqlite(lua_State *L);
  * reference to the userdata while it uses the pointer (for store_commit). */
 store_t *lstore_get(lua_State *L, int idx);
 
+/* Where the store userdata at idx keeps its store_t (NULL: not a store):
+ * valid while the caller holds a reference to the userdata; the store_t
+ * there is NULL once the store is closed. Read per request by the runtime,
+ * which would otherwise look the userdata up each time. */
+store_t *const *lstore_handle(lua_State *L, int idx);
+
 #endif /* SMPPGW_LSTORE_H */

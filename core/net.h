@@ -84,6 +84,10 @@ int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
 void net_set_limits(net_t *n, size_t max_total, size_t max_per_address);
 uint64_t net_refused(const net_t *n);
 
+/* Listeners opened from now on set SO_REUSEPORT, so that several worker
+ * processes share one port (the kernel spreads the connections). */
+void net_set_reuseport(net_t *n, int on);
+
 /* Back-pressure: a session stops being read while its unsent output (what
  * the session queued plus what the kernel still holds for the peer) is
  * above the session's max_output, and is read again only once that has

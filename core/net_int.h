@@ -67,6 +67,7 @@ struct net_s {
     size_t          count;
     size_t          max_total, max_per_address;
     uint64_t        refused;
+    int             reuseport;    /* listen with SO_REUSEPORT (workers) */
     uint64_t        pauses;
     conn_t         *paused;       /* sessions not read for back-pressure */
     uv_timer_t      resume_timer; /* looks at the paused ones' backlog */

@@ -2,12 +2,18 @@
  * connection limits (total and per address, refusals counted), unlisten.
  * A listener owns its TLS context; both go when it closes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "net_int.h"
+
+/* hidden by _POSIX_C_SOURCE in glibc's headers; the value is Linux's */
+#if !defined(SO_REUSEPORT) && defined(__linux__)
+#define SO_REUSEPORT 15
+#endif
 
 /* Connections from the peer's address, ignoring the port. */
 static size_t count_from(net_t *n, const char *remote)
@@ -87,6 +93,23 @@ void net_set_limits(net_t *n, size_t max_total, size_t max_per_address)
 
 uint64_t net_refused(const net_t *n) { return n->refused; }
 
+void net_set_reuseport(net_t *n, int on) { n->reuseport = on; }
+
+/* With reuseport the listener's socket is made now (not at bind) so that
+ * SO_REUSEPORT is set before the bind. Returns 0 or a libuv error, with
+ * *inited set when the handle exists (and must be closed). */
+static int tcp_init(net_t *n, uv_tcp_t *t, int family, int *inited)
+{
+    uv_os_fd_t fd;
+    int one = 1, rc;
+    rc = n->reuseport ? uv_tcp_init_ex(n->loop, t, (unsigned)family) : uv_tcp_init(n->loop, t);
+    if (rc < 0 || !n->reuseport) return rc;
+    *inited = 1;
+    if ((rc = uv_fileno((uv_handle_t *)t, &fd)) == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        rc = uv_translate_sys_error(errno);
+    return rc;
+}
+
 
 static int resolve_listen(const char *host, int port, struct sockaddr_storage *ss)
 {
@@ -113,7 +136,7 @@ int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
     struct sockaddr_storage ss, b;
     int len = sizeof b;
     listener_t *l;
-    int rc;
+    int rc, inited = 0;
     if ((rc = resolve_listen(host, port, &ss)) || !(l = calloc(1, sizeof *l))) {
         tls_ctx_free(tls);
         return rc ? rc : UV_ENOMEM;
@@ -122,7 +145,12 @@ int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
     l->side = side;
     l->cfg = *cfg;
     l->tls = tls;
-    if ((rc = uv_tcp_init(n->loop, &l->tcp)) < 0) {
+    if ((rc = tcp_init(n, &l->tcp, ss.ss_family, &inited)) < 0) {
+        if (inited) {
+            l->tcp.data = l;
+            uv_close((uv_handle_t *)&l->tcp, net__on_listener_closed);
+            return rc;
+        }
         tls_ctx_free(tls);
         free(l);
         return rc;

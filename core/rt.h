@@ -41,6 +41,7 @@ typedef struct rt_s {
     net_t        *net;        /* the sessions, while serving */
     sess_config_t cfg;        /* session options of serve{session=} */
     int           handlers;   /* registry ref: the script's handler table */
+    unsigned      handlers_gen; /* bumped whenever `handlers` is set (rt_sess.c caches lookups) */
     int           sessions;   /* registry ref: session id -> session table */
     int           session_mt; /* registry ref: metatable of session tables */
     int           serving;

@@ -325,7 +325,7 @@ static void push_acct(rt_acct_t *a, void *arg)
     store_str_t name;
     name.p = a->name;
     name.n = a->len;
-    lua_createtable(L, 0, 12);
+    lua_createtable(L, 0, 13);
     lua_createtable(L, 0, 3);
     SET_NUM("transmitter", a->bound[RT_BIND_TX]);
     SET_NUM("receiver", a->bound[RT_BIND_RX]);
@@ -335,6 +335,7 @@ static void push_acct(rt_acct_t *a, void *arg)
     SET_NUM("outbox", s ? store_outbox_count(s, name) : 0);
     SET_NUM("inflight", a->inflight);
     SET_NUM("posted", a->posted);
+    SET_NUM("full", a->full);
     SET_NUM("delivered", a->delivered);
     SET_NUM("refused", a->refused);
     SET_NUM("retried", a->retried);
@@ -343,7 +344,7 @@ static void push_acct(rt_acct_t *a, void *arg)
 }
 
 /* core.accounts() -> { [system_id] = { bound = { transmitter =, receiver =,
- * transceiver = }, receivers =, outbox =, inflight =, posted =, delivered =,
+ * transceiver = }, receivers =, outbox =, inflight =, posted =, full =, delivered =,
  * refused =, retried =, undeliverable = } } for the accounts with bound
  * sessions or deliveries under way. */
 static int l_accounts(lua_State *L)

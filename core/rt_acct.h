@@ -34,6 +34,7 @@ typedef struct rt_acct_s {
     int        queued;          /* on the deliverer's run list */
     double     wake_at;         /* rt_time() to look at the outbox again, 0: none */
     uint64_t   posted, delivered, refused, retried, undeliverable;
+    uint64_t   full;            /* posts its full outbox refused */
     uint64_t   refusals_unlogged;
     double     refusal_logged;
     struct rt_acct_s *run_next; /* the deliverer's run list */

@@ -59,6 +59,8 @@
 #define RT_BUDGET_NEST        200       /* coroutines resumed one inside another */
 #define RT_BUDGET_GC_PACE     10        /* a full collection that frees little waits this many times its length */
 #define RT_BUDGET_GC_LOG_MS   10000     /* the least time between two "stays at its ceiling" lines */
+#define RT_BUDGET_GC_SMALL_KB 8192      /* a heap below this starts its next cycle at RT_BUDGET_GC_SMALL_PAUSE */
+#define RT_BUDGET_GC_SMALL_PAUSE 400    /* (LuaJIT's default 200: the cycle starts when the heap doubled) */
 #define RT_BUDGET_MAX_MS      60000     /* the longest budget; scripts.budget_ms = 0 means it */
 
 /* A run of script code in progress. Runs nest (a session closed by a

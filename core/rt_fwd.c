@@ -40,6 +40,7 @@
 typedef struct flight_s {
     rt_link_t *link;
     long long  rowid, part, attempts, rd;
+    double     sent;                     /* rt_gw_stamp() when it went out: older receipts are not its */
     char       id[72], account[24], route[72];
     struct flight_s *next;               /* the free list */
 } flight_t;
@@ -307,6 +308,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
     const pdu_value_t *mid = pdu_get(resp, PDU_F_MESSAGE_ID);
     store_str_t uid = { "", 0 }, key = { NULL, 0 };
     char kbuf[160], line[256];
+    rt_line_t tl;
     double now = rt_time();
     int rc;
     if (mid && mid->ptr) {
@@ -320,10 +322,19 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
             key.n = (size_t)n;
         }
     }
-    snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): accepted as %.*s%s", l->name,
-             (unsigned long long)sess_id(s), f->attempts + 1, (int)uid.n, uid.p,
-             resp->naddr ? "; some destinations refused (unsuccess_sme)" : "");
-    rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, str(line));
+    tl.p = line;
+    tl.cap = sizeof line;
+    tl.n = 0;
+    rt_gw_line_str(&tl, "sent to ");
+    rt_gw_line_put(&tl, l->name, l->len);
+    rt_gw_line_str(&tl, " (session ");
+    rt_gw_line_num(&tl, (unsigned long long)sess_id(s));
+    rt_gw_line_str(&tl, ", attempt ");
+    rt_gw_line_num(&tl, (unsigned long long)(f->attempts + 1));
+    rt_gw_line_str(&tl, "): accepted as ");
+    rt_gw_line_put(&tl, uid.p, uid.n);
+    if (resp->naddr) rt_gw_line_str(&tl, "; some destinations refused (unsuccess_sme)");
+    rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (store_str_t){ line, tl.n });
     if (rc < 0) {
         write_failed(st, "an upstream's answer", f->id);
         return;
@@ -333,7 +344,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
         l->queued--;
         l->accepted++;
     }
-    if (key.p) rt_gw_rcpt_early(l, st, key);
+    if (key.p) rt_gw_rcpt_early(l, st, key, f->sent);
 }
 
 static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
@@ -447,6 +458,7 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->id, sizeof f->id, r->id);
     copy_str(f->account, sizeof f->account, r->account);
     copy_str(f->route, sizeof f->route, r->route);
+    f->sent = rt_gw_stamp();
     seq = sess_send(s, &fwd.pdu, on_done, f, uv_now(rt.loop));
     if (seq == SESS_EINVAL) {             /* the encoder refuses it: it never will take it */
         advance(l, r);

@@ -289,10 +289,42 @@ static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *tra
     m->expires = rt_opt_num(L, 2, "expires", NAN);
     pdu_fields(m, n, now);
     if (line.p) {
-        snprintf(trace, tcap, "%.3f %.*s\n", now, (int)line.n, line.p);
+        rt_line_t tl;
+        tl.p = trace;
+        tl.cap = tcap;
+        tl.n = store_stamp(trace, now);
+        rt_gw_line_put(&tl, line.p, line.n);
+        rt_gw_line_put(&tl, "\n", 1);
         m->trace.p = trace;
-        m->trace.n = strlen(trace);
+        m->trace.n = tl.n;
     }
+}
+
+/* -- Trace lines ------------------------------------------------------------------------ */
+
+void rt_gw_line_put(rt_line_t *b, const char *s, size_t n)
+{
+    if (b->n + 1 >= b->cap) return;
+    if (n > b->cap - 1 - b->n) n = b->cap - 1 - b->n;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void rt_gw_line_str(rt_line_t *b, const char *s)
+{
+    rt_gw_line_put(b, s, strlen(s));
+}
+
+void rt_gw_line_num(rt_line_t *b, unsigned long long v)
+{
+    char d[24];
+    size_t k = sizeof d;
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    rt_gw_line_put(b, d + k, sizeof d - k);
 }
 
 /* nil, "full" | "io: ...", detail for a store error. */
@@ -324,6 +356,7 @@ static int l_gw_queue(lua_State *L)
     store_msg_t m;
     rt_link_t *l;
     char id[MSGID_KEYED_MAX], trace[512];
+    rt_line_t tl;
     double now = rt_time();
     size_t n;
     long long key;
@@ -334,18 +367,29 @@ static int l_gw_queue(lua_State *L)
     m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);
     m.route.p = luaL_checklstring(L, 4, &m.route.n);
     m.expires = luaL_checknumber(L, 5);
-    n = store_stamp(trace, now);
-    if (lua_type(L, 6) == LUA_TNUMBER)
-        snprintf(trace + n, sizeof trace - n, "accepted from %s (session %lld), route '%s', queued for %s\n",
-                 m.account.p, (long long)lua_tonumber(L, 6), m.route.p, m.upstream.p);
-    else
-        snprintf(trace + n, sizeof trace - n, "accepted from %s (%s), route '%s', queued for %s\n",
-                 m.account.p, luaL_optstring(L, 6, "?"), m.route.p, m.upstream.p);
+    tl.p = trace;
+    tl.cap = sizeof trace;
+    tl.n = store_stamp(trace, now);
+    rt_gw_line_str(&tl, "accepted from ");
+    rt_gw_line_put(&tl, m.account.p, m.account.n);
+    if (lua_type(L, 6) == LUA_TNUMBER) {
+        double via = lua_tonumber(L, 6);
+        rt_gw_line_str(&tl, " (session ");
+        rt_gw_line_num(&tl, via > 0 ? (unsigned long long)via : 0);
+    } else {
+        rt_gw_line_str(&tl, " (");
+        rt_gw_line_str(&tl, luaL_optstring(L, 6, "?"));
+    }
+    rt_gw_line_str(&tl, "), route '");
+    rt_gw_line_put(&tl, m.route.p, m.route.n);
+    rt_gw_line_str(&tl, "', queued for ");
+    rt_gw_line_put(&tl, m.upstream.p, m.upstream.n);
+    rt_gw_line_put(&tl, "\n", 1);
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
     n = encode_arg(L);
     pdu_fields(&m, n, now);
     m.trace.p = trace;
-    m.trace.n = strlen(trace);
+    m.trace.n = tl.n;
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
     if (!l) return luaL_error(L, "out of memory");
     if (l->max_queue > 0 && l->queued >= l->max_queue) {
@@ -372,10 +416,12 @@ static int l_gw_queue(lua_State *L)
 }
 
 /* core.gw_record(pdu, { account =, upstream =, route =, expires =, notify =,
- * trace =, upstream_id = }) -> message id | nil, err, detail. A message
- * the upstream accepted while the ESME waited (message_id "upstream"): it
- * is stored under the upstream's id (another part when an upstream reused
- * it), with the key its receipts are matched by. */
+ * trace =, upstream_id =, sent = }) -> message id | nil, err, detail. A
+ * message the upstream accepted while the ESME waited (message_id
+ * "upstream"): it is stored under the upstream's id (another part when an
+ * upstream reused it), with the key its receipts are matched by; sent
+ * (core.gw_stamp() before it went out) keeps receipts that arrived before
+ * it from matching it. */
 static int l_gw_record(lua_State *L)
 {
     store_t *st = rt_store();
@@ -414,7 +460,7 @@ static int l_gw_record(lua_State *L)
     gw.stored++;
     l->sent++;
     l->accepted++;
-    if (klen >= 0) rt_gw_rcpt_early(l, st, m.upstream_key);
+    if (klen >= 0) rt_gw_rcpt_early(l, st, m.upstream_key, rt_opt_num(L, 2, "sent", NAN));
     lua_pushlstring(L, uid.p, uid.n);
     return 1;
 }
@@ -596,6 +642,14 @@ static int l_gw_stats(lua_State *L)
     return 1;
 }
 
+/* core.gw_stamp() -> the time of an event, ordered with the receipts'
+ * (rt_gw_stamp). */
+static int l_gw_stamp(lua_State *L)
+{
+    lua_pushnumber(L, rt_gw_stamp());
+    return 1;
+}
+
 const luaL_Reg rt_gw_lib[] = {
     {"gw_start", l_gw_start},
     {"gw_link", l_gw_link},
@@ -605,6 +659,7 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_record", l_gw_record},
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
+    {"gw_stamp", l_gw_stamp},
     {NULL, NULL}
 };
 

@@ -7,6 +7,7 @@
  * once. The handler function is registry[http_fn], replaced by each
  * core.http_listen.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -101,8 +102,8 @@ static void request_fail(rt_task_t *t, const char *msg)
 
 static const rt_task_owner_t request_owner = {request_finish, request_fail};
 
-/* A request arrived: handler(method, url, body, content_type, authorization)
- * runs in a task and returns status, content type, body. */
+/* A request arrived: handler(method, url, body, content_type, authorization,
+ * remote address) runs in a task and returns status, content type, body. */
 static void on_http(const http_req_t *req, void *ud)
 {
     lua_State *L = rt.L;
@@ -119,7 +120,8 @@ static void on_http(const http_req_t *req, void *ud)
     lua_pushlstring(L, req->body, req->body_len);
     lua_pushstring(L, req->content_type);
     lua_pushstring(L, req->authorization);
-    rt_task_start(t, 5);
+    lua_pushstring(L, req->remote ? req->remote : "");
+    rt_task_start(t, 6);
 }
 
 /* v within lo..hi (lo for NaN): config values are cast to integers only
@@ -221,7 +223,29 @@ static int l_http_post(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* core.http_tokens({ token, ... }): the accounts' tokens, each of which
+ * lets a request past the listener's token check (http_set_tokens);
+ * replaces the previous list. */
+static int l_http_tokens(lua_State *L)
+{
+    const char **list;
+    size_t n = 0;
+    int i, len;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    len = (int)lua_objlen(L, 1);
+    if (!(list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list))) return luaL_error(L, "out of memory");
+    for (i = 1; i <= len; i++) {
+        lua_rawgeti(L, 1, i);
+        if (lua_type(L, -1) == LUA_TSTRING) list[n++] = lua_tostring(L, -1);   /* kept by the table */
+        lua_pop(L, 1);
+    }
+    http_set_tokens(list, n);              /* copies them */
+    free(list);
+    return 0;
+}
+
 const luaL_Reg rt_http_lib[] = {
+    {"http_tokens", l_http_tokens},
     {"http_listen", l_http_listen},
     {"http_post", l_http_post},
     {NULL, NULL}

@@ -56,6 +56,7 @@ static struct {
     uv_timer_t  timer;                   /* retries and items not due yet */
     int         timer_init, timer_on, waiting;
     uint64_t    posted, delivered, refused, retried, undeliverable, inflight;
+    uint64_t    full;                    /* posts the full outbox refused (the poster keeps the item) */
 } ob;
 
 /* -- Waking -------------------------------------------------------------------------------- */
@@ -95,17 +96,13 @@ static void on_tick(uv_timer_t *t)
 
 /* -- Completion ------------------------------------------------------------------------------ */
 
-/* Statuses with which an ESME asks for the message again later. */
+/* Statuses with which an ESME asks for the message again later. A
+ * receiver that answers ESME_RINVBNDSTS is unbinding (or not bound to
+ * receive): it said nothing about the message, another receiver takes it. */
 static int temporary(uint32_t status)
 {
-    return status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL || status == SMPP_ESME_RX_T_APPN;
-}
-
-/* ESME_RINVBNDSTS (also as generic_nack): the receiver's session is
- * going away (it unbinds), not a refusal of the item */
-static int unbinding(const pdu_t *resp, int err)
-{
-    return resp && (!err || err == SESS_ENACK) && resp->command_status == SMPP_ESME_RINVBNDSTS;
+    return status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL || status == SMPP_ESME_RX_T_APPN
+        || status == SMPP_ESME_RINVBNDSTS;
 }
 
 static double backoff(long long attempts)
@@ -160,17 +157,14 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
             if (a) a->delivered++;
             snprintf(line, sizeof line, "delivered to %s", name);
             trace(st, f, line);
-        } else if ((!err && temporary(resp->command_status)) || err == SESS_ETIMEOUT || err == SESS_ECLOSED
-                   || unbinding(resp, err)) {
-            /* a receiver that is unbinding refuses what is in its window:
-             * the item is its session's, not refused, and goes to the next
-             * receiver as after a closed link */
-            int gone = err == SESS_ECLOSED || unbinding(resp, err);
-            store_outbox_retry(st, f->rowid, now + (gone ? RETRY_CLOSED_S : backoff(f->attempts)));
+        } else if ((!err && temporary(resp->command_status)) || err == SESS_ETIMEOUT || err == SESS_ECLOSED) {
+            int soon = err == SESS_ECLOSED || (!err && resp->command_status == SMPP_ESME_RINVBNDSTS);
+            double due = now + (soon ? RETRY_CLOSED_S : backoff(f->attempts));
+            store_outbox_retry(st, f->rowid, due);
             ob.retried++;
             if (a) {
                 a->retried++;
-                wake_at(a, now + (gone ? RETRY_CLOSED_S : backoff(f->attempts)));
+                wake_at(a, due);
             }
         } else {
             /* answered with an error, a generic_nack (resp is the nack) or
@@ -413,6 +407,10 @@ long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, stor
     acct.p = account;
     acct.n = alen;
     rowid = store_outbox_push(st, acct, pdu, ref, now + delay, now + ttl);
+    if (rowid == STORE_EFULL) {
+        ob.full++;
+        if ((a = rt_acct_get(account, alen, 0)) != NULL) a->full++;   /* only a live entry: no new one */
+    }
     if (rowid < 0) return rowid;
     ob.posted++;
     if ((a = rt_acct_get(account, alen, 1)) != NULL) {
@@ -425,12 +423,15 @@ long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, stor
 
 #define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
-/* core.outbox_stats() -> { posted =, delivered =, refused =, retried =,
- * undeliverable =, inflight = } over every account since start. */
+/* core.outbox_stats() -> { posted =, full =, delivered =, refused =,
+ * retried =, undeliverable =, inflight = } over every account since start
+ * (full: posts the full outbox refused; refused: deliveries an ESME
+ * refused). */
 static int l_outbox_stats(lua_State *L)
 {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     SET_NUM("posted", ob.posted);
+    SET_NUM("full", ob.full);
     SET_NUM("delivered", ob.delivered);
     SET_NUM("refused", ob.refused);
     SET_NUM("retried", ob.retried);

@@ -22,11 +22,13 @@
 #include "rt_acct.h"
 #include "rt_gw.h"
 #include "rt_outbox.h"
+#include "rt_redis.h"
 #include "rt_store.h"
 #include "rt_task.h"
 #include "rt_trace.h"
 #include "rt_timer.h"
 #include "rt_watchdog.h"
+#include "rt_workers.h"
 
 static struct {
     uv_signal_t sigint, sigterm, sighup;
@@ -76,11 +78,25 @@ static void on_sighup(uv_signal_t *h, int signum)
     rt_task_start(t, 0);
 }
 
+/* The stop begins: the script's `stop` event runs first (sessions are
+ * still bound, the store open), then every session is unbound. */
+static int stop_begun;                     /* core.stopping() is true from the stop event on */
+
+static void stop_begin(void)
+{
+    if (!rt.net) return;
+    if (!stop_begun && !net_is_shutting_down(rt.net)) {
+        stop_begun = 1;
+        rt_sess_event("stop", "stop event");
+    }
+    if (rt.net) net_shutdown(rt.net);      /* on_drained follows */
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     log_msg(LOG_INFO, 0, "signal %d: unbinding every session and stopping", signum);
-    net_shutdown(rt.net);                  /* on_drained follows */
+    stop_begin();
 }
 
 static void signals_close(void)
@@ -103,6 +119,7 @@ static void on_drained(net_t *n, void *ud)
     rt_store_close();
     rt_outbox_close();
     rt_gw_close();
+    rt_redis_close();
     signals_close();
 }
 
@@ -199,9 +216,10 @@ static int loop_close(uv_loop_t *loop)
 
 /* -- Serving ------------------------------------------------------------------------ */
 
-/* The metatable of session tables: serve{session_class=}, or the Session
- * class of lua/smpp/session.lua. Registered when serving starts, so that
- * loading the Lua library changes no runtime state. */
+/* The metatable of session views (rt_sess.c): serve{session_class=}, or
+ * the View of lua/smpp/session.lua (fields read-only, the Session class's
+ * methods). Registered when serving starts, so that loading the Lua
+ * library changes no runtime state. */
 static void set_session_class(lua_State *L)
 {
     lua_getfield(L, 1, "session_class");
@@ -210,7 +228,7 @@ static void set_session_class(lua_State *L)
         lua_getglobal(L, "require");
         lua_pushliteral(L, "smpp.session");
         lua_call(L, 1, 1);
-        lua_getfield(L, -1, "Session");
+        lua_getfield(L, -1, "View");
         lua_remove(L, -2);
     }
     luaL_checktype(L, -1, LUA_TTABLE);
@@ -220,7 +238,8 @@ static void set_session_class(lua_State *L)
 
 /* core.serve{ handlers = {...}, listen = { {host=, port=, side=, tls=}... },
  *             session = {...}, limits = {...}, start = fn, reload = fn,
- *             session_class = metatable, store = an open smpp.store }
+ *             reuseport = true (a worker: listen with SO_REUSEPORT),
+ *             session_class = the views' metatable, store = an open smpp.store }
  * -> true | nil, error. Runs the loop until a signal or core.shutdown()
  * ends every session. */
 static int l_serve(lua_State *L)
@@ -239,6 +258,7 @@ static int l_serve(lua_State *L)
     lua_getfield(L, 1, "handlers");
     luaL_checktype(L, -1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, -1);
+    rt.handlers_gen++;
     lua_pop(L, 1);
     set_session_class(L);
     sess_config_default(&rt.cfg);
@@ -258,6 +278,9 @@ static int l_serve(lua_State *L)
         if (!(rt.net = net_new(rt.loop, &kept, NULL))) return luaL_error(L, "out of memory");
         rt_trace_apply();
     }
+    lua_getfield(L, 1, "reuseport");      /* workers share the listening ports */
+    net_set_reuseport(rt.net, lua_toboolean(L, -1));
+    lua_pop(L, 1);
     lua_getfield(L, 1, "limits");
     if (lua_istable(L, -1))
         net_set_limits(rt.net, (size_t)rt_opt_num(L, -1, "max_connections", 0),
@@ -324,6 +347,7 @@ static int l_serve(lua_State *L)
     rt.net = NULL;
     rt.loop = NULL;
     rt.serving = 0;
+    stop_begun = 0;
     if (rc < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "the event loop did not close: %s", uv_strerror(rc));
@@ -336,7 +360,7 @@ static int l_serve(lua_State *L)
 static int l_shutdown(lua_State *L)
 {
     (void)L;
-    if (rt.net) net_shutdown(rt.net);      /* on_drained follows */
+    stop_begin();
     return 0;
 }
 
@@ -345,7 +369,7 @@ static int l_shutdown(lua_State *L)
  * connection is refused from then on, see net_shutdown). */
 static int l_stopping(lua_State *L)
 {
-    lua_pushboolean(L, rt.net && net_is_shutting_down(rt.net));
+    lua_pushboolean(L, rt.net && (stop_begun || net_is_shutting_down(rt.net)));
     return 1;
 }
 
@@ -417,6 +441,9 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
+    luaL_register(L, NULL, rt_workers_lib);
+    luaL_register(L, NULL, rt_redis_lib);
+    luaL_register(L, NULL, rt_cluster_lib);
     lcrypto_register(L);
     lsys_register(L);
     lstring_push(L);                       /* the safe string functions (core/lstring.h) */

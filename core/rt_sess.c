@@ -38,6 +38,23 @@ void rt_sess_push(lua_State *L, uint64_t id)
     lua_remove(L, -2);
 }
 
+/* A session as scripts see it is a view: an empty table but for one key
+ * they cannot name (this lightuserdata), whose value is the table of its
+ * fields; the view's metatable (session.lua's View) reads them and
+ * refuses assignments. The engine writes the fields table. */
+static char fields_key;
+
+/* Push the fields table of session `id` (nil once it is gone). */
+static void push_fields(lua_State *L, uint64_t id)
+{
+    rt_sess_push(L, id);
+    if (lua_istable(L, -1)) {
+        lua_pushlightuserdata(L, &fields_key);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+    }
+}
+
 static uint64_t check_id(lua_State *L, int idx)
 {
     if (lua_istable(L, idx)) {
@@ -206,6 +223,49 @@ static void request_fail(rt_task_t *t, const char *msg)
 
 static const rt_task_owner_t request_owner = {request_finish, request_fail};
 
+/* core.respond([status [, fields]]) -> true: answer the request of the
+ * running handler now (after the turn's commit, as a return would) and
+ * go on running; what the handler returns later is not sent. Raises when
+ * the task answers no request (a timer, an event, an answered request)
+ * or for values a handler could not return. The answer is held by a task
+ * of its own, so the handler's stack stays its own. */
+static int l_respond(lua_State *L)
+{
+    rt_task_t *t = rt_task_of(L), *h;
+    int n = lua_gettop(L);
+    const char *why;
+    if (!t || t->owner != &request_owner || !t->seq)
+        return luaL_error(L, "smpp.respond: only a request's handler may answer, once "
+                             "(this task answers no request, or answered already)");
+    if (!(h = rt_task_new("answer", &request_owner))) return luaL_error(L, "smpp.respond: out of memory");
+    h->sess_id = t->sess_id;
+    h->seq = t->seq;
+    h->cmd_id = t->cmd_id;
+    lua_xmove(L, h->co, n);
+    why = request_finish(h, n);
+    if (why != RT_TASK_HELD) {
+        char msg[256];
+        if (why) snprintf(msg, sizeof msg, "%s", why);
+        rt_task_release(h);
+        if (why) return luaL_error(L, "smpp.respond: %s", msg);
+    }
+    t->seq = 0;                            /* answered: the handler's results go nowhere */
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int rt_sess_event(const char *name, const char *what)
+{
+    rt_task_t *t;
+    if (!push_handler(name)) return 0;
+    if (!(t = rt_task_new(what, NULL))) {
+        lua_pop(rt.L, 1);
+        return 0;
+    }
+    rt_task_start(t, 0);
+    return 1;
+}
+
 /* Run the handler on rt.L's top in a new task with the session table of
  * `s` and `nextra` more values from rt.L's top as arguments; `seq` is the
  * request it answers (0: none). */
@@ -233,7 +293,9 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     (void)n;
     (void)ud;
     rt_registry_table(L, &rt.sessions);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 1);              /* the view */
+    lua_pushlightuserdata(L, &fields_key);
+    lua_createtable(L, 0, 8);              /* its fields */
     lua_pushnumber(L, (double)sess_id(s));
     lua_setfield(L, -2, "id");
     rt_set_str(L, "side", sess_side(s) == SESS_SMSC ? "server" : "client");
@@ -243,6 +305,7 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     rt_set_str(L, "system_id", "");
     lua_newtable(L);
     lua_setfield(L, -2, "ctx");
+    lua_rawset(L, -3);
     if (rt.session_mt != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt.session_mt);
         lua_setmetatable(L, -2);
@@ -252,17 +315,55 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
 }
 
+/* The request handlers by command: registry[hcache.ref][command index + 1]
+ * is the function, or false for none; filled as requests come, dropped
+ * when the handler table is set again (rt.handlers_gen). A lookup by
+ * name interned the command's name for every request. */
+static struct {
+    int      ref;
+    unsigned gen;
+} hcache = {LUA_NOREF, 0};
+
+/* Push the handler of req; 0 (nothing pushed) when there is none. */
+static int push_request_handler(const pdu_t *req)
+{
+    lua_State *L = rt.L;
+    int i = (int)(req->cmd - pdu_cmd_at(0)) + 1, found;
+    if (hcache.ref == LUA_NOREF || hcache.gen != rt.handlers_gen) {
+        lua_createtable(L, 32, 0);
+        rt_registry_set(L, &hcache.ref, -1);
+        lua_pop(L, 1);
+        hcache.gen = rt.handlers_gen;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, hcache.ref);
+    lua_rawgeti(L, -1, i);
+    if (lua_isfunction(L, -1)) {
+        lua_remove(L, -2);
+        return 1;
+    }
+    if (!lua_isnil(L, -1)) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    found = push_handler(req->cmd->name);
+    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
+                   || req->command_id == SMPP_BIND_TRANSCEIVER))
+        found = push_handler("bind");      /* one handler for the three binds */
+    if (found) lua_pushvalue(L, -1);
+    else lua_pushboolean(L, 0);
+    lua_rawseti(L, -3, i);
+    lua_remove(L, -1 - found);
+    return found;
+}
+
 /* A request runs its handler; without one the engine answers it. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
-    int found = push_handler(name);
     (void)n;
     (void)ud;
-    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
-                   || req->command_id == SMPP_BIND_TRANSCEIVER))
-        found = push_handler("bind");      /* one handler for the three binds */
-    if (!found) return SESS_DECLINED;
+    if (!push_request_handler(req)) return SESS_DECLINED;
     lbridge_push_pdu(rt.L, req);
     spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
     return SESS_TAKEN;
@@ -274,7 +375,7 @@ static void session_down(sess_t *s)
 {
     lua_State *L = rt.L;
     int was_up;
-    rt_sess_push(L, sess_id(s));
+    push_fields(L, sess_id(s));
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);
         return;
@@ -300,7 +401,7 @@ static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
     sess_state_t st = sess_state(s);
     (void)n;
     (void)ud;
-    rt_sess_push(L, sess_id(s));
+    push_fields(L, sess_id(s));
     if (lua_istable(L, -1)) {
         rt_set_str(L, "state", sess_state_name(st));
         if (rt_sess_bind_type(st)) {
@@ -360,10 +461,12 @@ static void on_send_done(sess_t *s, void *arg, const pdu_t *resp, int err)
 /* core.send(session, pdu) -> response | nil, err [, status]. A request
  * waits for its response: the task yields here and resumes with the
  * response table, or nil, "timeout" | "closed" | "nack" (status: the
- * generic_nack's) | "bad response". What fails at once (window full, not
- * allowed in this state, output full, a field the encoder refuses)
- * returns nil, err without waiting. A PDU with no response (generic_nack,
- * outbind, alert_notification) returns true once queued. */
+ * generic_nack's) | "bad response". What fails at once for the
+ * session's sake (window full, not allowed in this state, output full)
+ * returns nil, err without waiting; a PDU the encoder refuses (a bad
+ * field, a response command) is the caller's mistake and raises. A PDU
+ * with no response (generic_nack, outbind, alert_notification) returns
+ * true once queued. */
 static int l_send(lua_State *L)
 {
     sess_t *s = arg_session(L);
@@ -380,9 +483,10 @@ static int l_send(lua_State *L)
     }
     seq = sess_send(s, &send_pdu, t ? on_send_done : NULL, t, uv_now(rt.loop));
     net_touch(s);
+    if (seq == SESS_EINVAL) return luaL_error(L, "smpp: send: %s", sess_last_error(s));   /* misuse: raise */
     if (seq < 0) {
         lua_pushnil(L);
-        lua_pushstring(L, seq == SESS_EINVAL ? sess_last_error(s) : sess_strerror((int)seq));
+        lua_pushstring(L, sess_strerror((int)seq));
         return 2;
     }
     if (!t) {
@@ -558,6 +662,24 @@ static int l_session(lua_State *L)
     return 1;
 }
 
+/* The token bucket named key, set to (rate, burst): made on first use,
+ * set up again when the account's limits changed (NULL without memory). */
+static bucket_t *bucket_get(const char *key, double rate, double burst)
+{
+    bucket_t *b;
+    for (b = buckets; b && strcmp(b->key, key) != 0; b = b->next) {}
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        snprintf(b->key, sizeof b->key, "%s", key);
+        b->next = buckets;
+        buckets = b;
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    } else if (b->tb.rate != rate || (burst > 0 && b->tb.burst != burst)) {
+        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
+    }
+    return b;
+}
+
 /* core.throttle(session, key, rate, burst): the session's submit_sm,
  * submit_multi and data_sm share the token bucket named `key`. */
 static int l_throttle(lua_State *L)
@@ -567,18 +689,27 @@ static int l_throttle(lua_State *L)
     double rate = luaL_optnumber(L, 3, 0), burst = luaL_optnumber(L, 4, 0);
     bucket_t *b;
     if (!s) return 0;
-    for (b = buckets; b && strcmp(b->key, key) != 0; b = b->next) {}
-    if (!b) {
-        if (!(b = calloc(1, sizeof *b))) return luaL_error(L, "out of memory");
-        snprintf(b->key, sizeof b->key, "%s", key);
-        b->next = buckets;
-        buckets = b;
-        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
-    } else if (b->tb.rate != rate || (burst > 0 && b->tb.burst != burst)) {
-        tb_init(&b->tb, rate, burst, uv_now(rt.loop));
-    }
+    if (!(b = bucket_get(key, rate, burst))) return luaL_error(L, "out of memory");
     sess_set_throttle(s, rate > 0 ? &b->tb : NULL);
     return 0;
+}
+
+/* core.throttle_take(key, rate, burst) -> true | false: one token from
+ * the bucket named key (the one core.throttle gives an account's
+ * sessions), for messages that come another way (POST /send). */
+static int l_throttle_take(lua_State *L)
+{
+    const char *key = luaL_checkstring(L, 1);
+    double rate = luaL_optnumber(L, 2, 0), burst = luaL_optnumber(L, 3, 0);
+    bucket_t *b;
+    if (!rt.loop) return luaL_error(L, "smpp: the runtime is not running");
+    if (rate <= 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (!(b = bucket_get(key, rate, burst))) return luaL_error(L, "out of memory");
+    lua_pushboolean(L, tb_take(&b->tb, uv_now(rt.loop)));
+    return 1;
 }
 
 /* core.set_handlers(table): the handlers of requests from now on; tasks
@@ -587,10 +718,20 @@ static int l_set_handlers(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, 1);
+    rt.handlers_gen++;
     return 0;
 }
 
+/* core.session_key() -> the key of a session view's fields table (for
+ * lua/smpp/session.lua's View; scripts cannot reach smpp.core). */
+static int l_session_key(lua_State *L)
+{
+    lua_pushlightuserdata(L, &fields_key);
+    return 1;
+}
+
 const luaL_Reg rt_sess_lib[] = {
+    {"session_key", l_session_key},
     {"send", l_send},
     {"connect", l_connect},
     {"listen", l_listen},
@@ -600,6 +741,8 @@ const luaL_Reg rt_sess_lib[] = {
     {"sessions", l_sessions},
     {"session", l_session},
     {"throttle", l_throttle},
+    {"throttle_take", l_throttle_take},
+    {"respond", l_respond},
     {"set_handlers", l_set_handlers},
     {NULL, NULL}
 };

@@ -41,6 +41,7 @@ typedef struct lost_s {
 
 static struct {
     int        ref;             /* registry ref of the store userdata, or LUA_NOREF */
+    store_t *const *handle;     /* its store pointer (the ref keeps it; NULL once closed) */
     double     epoch;           /* rt_time() - uv_now() / 1000 */
     uv_loop_t *epoch_loop;      /* the loop epoch was read for */
     held_t    *held;            /* answers waiting for the commit, in order */
@@ -106,12 +107,7 @@ static void clock_start(void)
 
 store_t *rt_store(void)
 {
-    store_t *s;
-    if (st.ref == LUA_NOREF || !rt.L) return NULL;
-    lua_rawgeti(rt.L, LUA_REGISTRYINDEX, st.ref);
-    s = lstore_get(rt.L, -1);
-    lua_pop(rt.L, 1);
-    return s;
+    return st.ref == LUA_NOREF || !rt.L || !st.handle ? NULL : *st.handle;
 }
 
 /* -- Expiry --------------------------------------------------------------------------- */
@@ -256,9 +252,11 @@ int rt_store_start(lua_State *L, int idx)
 {
     if (st.epoch_loop != rt.loop) clock_start();
     st.ref = LUA_NOREF;
+    st.handle = NULL;
     if (!idx || lua_isnoneornil(L, idx)) return 0;
     if (!lstore_get(L, idx)) return luaL_error(L, "smpp: serve{store =} must be an open store (smpp.store.open)");
     rt_registry_set(L, &st.ref, idx);
+    st.handle = lstore_handle(L, idx);
     if (strcmp(store_path(lstore_get(L, idx)), ":memory:") != 0
         && (st.ckpt_path = strdup(store_path(lstore_get(L, idx)))) != NULL)
         store_wal_manual(lstore_get(L, idx));
@@ -376,6 +374,7 @@ void rt_store_stop(void)
     rt_store_close();
     if (st.ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, st.ref);
     st.ref = LUA_NOREF;
+    st.handle = NULL;
     free(st.ckpt_path);            /* the loop has ended: no checkpoint runs */
     st.ckpt_path = NULL;
     free(st.held);

@@ -193,6 +193,21 @@ rt_task_t *rt_task_current(lua_State *L, const char *fn)
     return t;
 }
 
+rt_task_t *rt_task_of(lua_State *L)
+{
+    rt_task_t *t;
+    if (lua_pushthread(L)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    rt_registry_table(L, &tasks.map);
+    lua_pushvalue(L, -2);
+    lua_rawget(L, -2);
+    t = lua_touserdata(L, -1);
+    lua_pop(L, 3);
+    return t && t->co == L ? t : NULL;
+}
+
 void rt_task_wait(rt_task_t *t, const char *what)
 {
     t->wait = what;

@@ -75,6 +75,10 @@ void rt_task_start(rt_task_t *t, int nargs);
  * to rt_task_wake become the primitive's results). */
 rt_task_t *rt_task_current(lua_State *L, const char *fn);
 
+/* The task whose coroutine L is (running or not), or NULL: for functions
+ * that act on their task without waiting (smpp.respond). */
+rt_task_t *rt_task_of(lua_State *L);
+
 /* Register a wait; the caller yields right after. */
 void rt_task_wait(rt_task_t *t, const char *what);
 

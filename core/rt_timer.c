@@ -36,7 +36,8 @@ static struct {
     uint64_t  next_id, next_token;
     int       ids;          /* registry ref: timer id -> lightuserdata ltimer_t */
     int       tokens;       /* registry ref: token -> lightuserdata ltimer_t */
-} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF};
+    int       closing;      /* the stop came: new timers do not keep the loop alive */
+} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0};
 
 /* -- Life -------------------------------------------------------------------------- */
 
@@ -120,8 +121,9 @@ static void on_timer(uv_timer_t *h)
     case TM_AFTER:
         lua_rawgeti(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
         if (!tm->repeat) timer_release(tm);
-        if ((t = rt_task_new("timer", NULL)) != NULL) rt_task_start(t, 0);
-        else lua_pop(rt.L, 1);
+        lua_pushboolean(rt.L, 0);          /* premature: no */
+        if ((t = rt_task_new("timer", NULL)) != NULL) rt_task_start(t, 1);
+        else lua_pop(rt.L, 2);
         break;
     case TM_SLEEP:
         timer_release(tm);
@@ -139,22 +141,51 @@ static void on_timer(uv_timer_t *h)
     }
 }
 
-/* Shutdown: timers of core.after are dropped (they will not fire); sleeps
- * and suspends stay but no longer keep the loop alive. */
+/* Shutdown: every pending timer of core.after fires once more, at once,
+ * with premature = true (a repeating one then ends), so a script can
+ * finish what it was keeping for later; sleeps and suspends stay but no
+ * longer keep the loop alive, and neither do timers, sleeps and suspends
+ * made from now on (a premature timer that loops cannot hold the stop). */
 void rt_timer_close_all(void)
 {
     ltimer_t *tm, *next;
-    for (tm = timers.list; tm; tm = next) {
+    rt_task_t *t;
+    int *refs = NULL, n = 0, cap = 0, i;
+    if (timers.closing) return;
+    timers.closing = 1;
+    for (tm = timers.list; tm; tm = next) {         /* first take them all off the list ... */
         next = tm->next;
-        if (tm->kind == TM_AFTER) timer_release(tm);
-        else uv_unref((uv_handle_t *)&tm->h);
+        if (tm->kind != TM_AFTER) {
+            uv_unref((uv_handle_t *)&tm->h);
+            continue;
+        }
+        if (n == cap) {
+            int *p = realloc(refs, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *refs);
+            if (!p) {                               /* no memory: the rest are dropped, as before */
+                timer_release(tm);
+                continue;
+            }
+            refs = p;
+        }
+        refs[n++] = tm->fn_ref;                     /* the function's ref is now ours */
+        tm->fn_ref = LUA_NOREF;
+        timer_release(tm);
     }
+    for (i = 0; i < n; i++) {                       /* ... then run them (they may make timers) */
+        lua_rawgeti(rt.L, LUA_REGISTRYINDEX, refs[i]);
+        luaL_unref(rt.L, LUA_REGISTRYINDEX, refs[i]);
+        lua_pushboolean(rt.L, 1);
+        if ((t = rt_task_new("timer (premature)", NULL)) != NULL) rt_task_start(t, 1);
+        else lua_pop(rt.L, 2);
+    }
+    free(refs);
 }
 
 /* The loop has ended: close what is left (the tasks are released after). */
 void rt_timer_free_all(void)
 {
     while (timers.list) timer_release(timers.list);
+    timers.closing = 0;                    /* a later serve starts afresh */
 }
 
 /* -- Lua functions ----------------------------------------------------------------- */
@@ -173,6 +204,7 @@ static int l_sleep(lua_State *L)
         return luaL_error(L, "smpp.sleep: %s", uv_strerror(err));
     }
     tm->task = t;
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);   /* a stop is never held up by a wait */
     rt_task_wait(t, "sleep");
     return lua_yield(L, 0);
 }
@@ -195,6 +227,7 @@ static int l_after(lua_State *L)
         timer_release(tm);
         return luaL_error(L, "smpp.after: %s", uv_strerror(err));
     }
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     lua_pushnumber(L, (double)tm->id);
     return 1;
 }
@@ -233,6 +266,7 @@ static int l_suspend(lua_State *L)
     }
     tm->id = token;
     tm->task = t;
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     timer_map(&timers.tokens, token, tm);
     rt_task_wait(t, "wait");
     return lua_yield(L, 0);

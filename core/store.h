@@ -359,9 +359,13 @@ long long store_outbox_count(store_t *s, store_str_t account);
 long long store_early_put(store_t *s, store_str_t upstream, store_str_t key, store_str_t pdu,
                           double expires, double at);
 
-/* Hand every receipt kept for (upstream, key) to fn, oldest first, and
- * remove them. Returns the count or an error. */
-int store_early_take(store_t *s, store_str_t upstream, store_str_t key, store_item_fn fn, void *ud);
+/* Hand every receipt kept for (upstream, key) that arrived at or after
+ * `since` (its `at`; NAN: whenever) to fn, oldest first, and remove them.
+ * A receipt can only be about a message sent before it arrived: the
+ * gateway passes the message's send time, and a receipt that came before
+ * stays for another message (or expires). Returns the count or an error. */
+int store_early_take(store_t *s, store_str_t upstream, store_str_t key, double since,
+                     store_item_fn fn, void *ud);
 
 /* -- Forward queues (store_fwd.c): the store-and-forward gateway ------------------------ */
 /* A message waits in the queue of `upstream` while its due is set; the

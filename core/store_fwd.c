@@ -20,8 +20,12 @@
 #define FWD_KEEP(final, done) \
     "keep_until = CASE WHEN " final " THEN coalesce(" done ", submitted) + :ttl " \
     "ELSE max(coalesce(expires, submitted), submitted) + :ttl END"
-/* the line appended, the trace cut to its last STORE_TRACE_MAX octets (%d) */
-#define FWD_TRACE "trace = substr(coalesce(trace, '') || :line, -%d)"
+/* the line appended, the trace cut to its last STORE_TRACE_MAX octets
+ * (%d): only when it would grow past them (:room, the octets the trace
+ * may have before the line goes on), since cutting counts every
+ * character of the trace and appending alone does not */
+#define FWD_TRACE "trace = CASE WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
+                  "ELSE substr(coalesce(trace, '') || :line, -%d) END"
 
 static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit */
@@ -30,9 +34,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* BY_KEY: ?1 upstream, ?2 key */
     "SELECT " FWD_COLS "FROM messages WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
-    /* SENT (final: no receipt expected): ?1 rowid, ?2 upstream_id, ?3 key, ?4 now */
+    /* SENT (final: no receipt expected): ?1 rowid, ?2 upstream_id, ?3 key, ?4 now
+     * (keep_until: done + trace_ttl, as FWD_KEEP gives a final row) */
     "UPDATE messages SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
-    "attempts = attempts + 1, final = 1, done = ?4, " FWD_KEEP("1", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
+    "attempts = attempts + 1, final = 1, done = ?4, keep_until = ?4 + :ttl, " FWD_TRACE " WHERE rowid = ?1",
     /* SENT_OPEN (a receipt is expected): the same but still pending, and so
      * nothing that would move the row between the partial indexes of
      * pending and final messages (SQLite rewrites the index entries of
@@ -41,9 +46,14 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
     /* RETRY: ?1 rowid, ?2 due, ?3 err */
     "UPDATE messages SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
-    /* STATE: ?1 rowid, ?2 state, ?3 final, ?4 now, ?5 err */
-    "UPDATE messages SET state = ?2, err = ?5, final = ?3, due = CASE WHEN ?3 THEN NULL ELSE due END, "
-    "done = CASE WHEN ?3 THEN ?4 ELSE done END, " FWD_KEEP("?3", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
+    /* STATE (final): ?1 rowid, ?2 state, ?4 now, ?5 err (keep_until as
+     * FWD_KEEP gives a final row) */
+    "UPDATE messages SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, keep_until = ?4 + :ttl, "
+    FWD_TRACE " WHERE rowid = ?1",
+    /* STATE_OPEN (not final: an intermediate notification): the same
+     * parameters; due and done stay as they are (not set at all: SQLite
+     * rewrites the index entries of every column an UPDATE sets) */
+    "UPDATE messages SET state = ?2, err = ?5, final = 0, " FWD_KEEP("0", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
     /* COUNTS */
     "SELECT upstream, count(*) FROM messages WHERE due IS NOT NULL AND upstream IS NOT NULL GROUP BY upstream",
 };
@@ -192,25 +202,33 @@ size_t store_stamp(char *buf, double t)
     return n;
 }
 
-/* Bind the trace line "<at> <line>\n" (:line) and the trace_ttl (:ttl)
- * where the statement has them. Returns 0 or STORE_ENOMEM. */
-static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at)
+/* Bind the trace line "<at> <line>\n" (:line), the room the trace may
+ * have before it (:room) and the trace_ttl (:ttl) where the statement has
+ * them. A usual line is built in `buf` (LINE_BUF octets, bound static: the
+ * caller steps the statement and clears its bindings before buf goes).
+ * Returns 0 or STORE_ENOMEM. */
+#define LINE_BUF 512
+static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at, char *buf)
 {
     int i = sqlite3_bind_parameter_index(st, ":line");
+    size_t n = 0;
     if (i > 0) {
-        char *text = NULL;
+        char *text = buf;
         if (line.p) {
-            size_t n;
-            if (!(text = sqlite3_malloc64(STORE_STAMP_MAX + line.n + 2)))
+            size_t need = STORE_STAMP_MAX + line.n + 2;
+            if (need > LINE_BUF && !(text = sqlite3_malloc64(need)))
                 return store__err(s, STORE_ENOMEM, "fwd: no memory");
             n = store_stamp(text, at);
             memcpy(text + n, line.p, line.n);
             text[n + line.n] = '\n';
-            sqlite3_bind_text(st, i, text, (int)(n + line.n + 1), sqlite3_free);
+            n += line.n + 1;
+            sqlite3_bind_text(st, i, text, (int)n, text == buf ? SQLITE_STATIC : sqlite3_free);
         } else {
             sqlite3_bind_text(st, i, "", 0, SQLITE_STATIC);
         }
     }
+    if ((i = sqlite3_bind_parameter_index(st, ":room")) > 0)
+        sqlite3_bind_int64(st, i, (long long)STORE_TRACE_MAX - (long long)n);
     if ((i = sqlite3_bind_parameter_index(st, ":ttl")) > 0) sqlite3_bind_double(st, i, s->o.trace_ttl);
     return 0;
 }
@@ -242,6 +260,7 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
                    store_str_t line)
 {
     sqlite3_stmt *st;
+    char buf[LINE_BUF];
     int rc;
     if (upstream_id.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || (rc = check_line(s, line, "fwd_sent")) < 0)
         return store__err(s, STORE_EARG, "fwd_sent: a value is too long");
@@ -251,13 +270,14 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
     store__bind_text(st, 2, upstream_id);
     store__bind_text(st, 3, key);
     if (final) sqlite3_bind_double(st, 4, now);
-    if ((rc = bind_common(s, st, line, now)) < 0) return rc;
+    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_sent");
 }
 
 int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line)
 {
     sqlite3_stmt *st;
+    char buf[LINE_BUF];
     int rc;
     if ((rc = check_line(s, line, "fwd_retry")) < 0) return rc;
     if (isnan(due)) return store__err(s, STORE_EARG, "fwd_retry: due is required");
@@ -266,22 +286,23 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_double(st, 2, due);
     sqlite3_bind_int64(st, 3, err);
-    if ((rc = bind_common(s, st, line, now)) < 0) return rc;
+    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_retry");
 }
 
 int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line)
 {
     sqlite3_stmt *st;
+    char buf[LINE_BUF];
     int rc;
     if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_STATE))) return STORE_EIO;
+    if (!(st = fwd_stmt(s, final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_int(st, 2, state);
     sqlite3_bind_int(st, 3, final != 0);
     sqlite3_bind_double(st, 4, now);
     sqlite3_bind_int64(st, 5, err);
-    if ((rc = bind_common(s, st, line, now)) < 0) return rc;
+    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_state");
 }

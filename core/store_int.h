@@ -78,8 +78,8 @@
                     "WHERE expires <= ?1 ORDER BY expires LIMIT ?2) RETURNING rowid, account, ref") \
     X(EA_PUT,       "INSERT INTO early (upstream, key, at, expires, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(EA_TAKE,      "SELECT rowid, upstream, key, at, expires, pdu FROM early " \
-                    "WHERE upstream = ?1 AND key = ?2 ORDER BY rowid") \
-    X(EA_DEL,       "DELETE FROM early WHERE upstream = ?1 AND key = ?2") \
+                    "WHERE upstream = ?1 AND key = ?2 AND (at IS NULL OR at >= ?3) ORDER BY rowid") \
+    X(EA_DEL,       "DELETE FROM early WHERE upstream = ?1 AND key = ?2 AND (at IS NULL OR at >= ?3)") \
     X(EA_EXPIRE,    "DELETE FROM early WHERE rowid IN (SELECT rowid FROM early " \
                     "WHERE expires <= ?1 ORDER BY expires LIMIT ?2) RETURNING rowid, upstream, key")
 
@@ -92,7 +92,7 @@ enum {
 
 /* The forward queue's statements (store_fwd.c), prepared on first use. */
 enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_SENT, STORE_FWD_SENT_OPEN, STORE_FWD_RETRY,
-       STORE_FWD_STATE, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
+       STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
 
 /* -- The store ------------------------------------------------------------------ */
 

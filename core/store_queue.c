@@ -259,16 +259,19 @@ long long store_early_put(store_t *s, store_str_t upstream, store_str_t key, sto
     return sqlite3_last_insert_rowid(s->db);
 }
 
-int store_early_take(store_t *s, store_str_t upstream, store_str_t key, store_item_fn fn, void *ud)
+int store_early_take(store_t *s, store_str_t upstream, store_str_t key, double since,
+                     store_item_fn fn, void *ud)
 {
     sqlite3_stmt *st;
     store_item_t it;
     int rc, n = 0;
     if (!upstream.p || !key.p) return store__err(s, STORE_EARG, "early_take: upstream and key are required");
     if (s->n_early == 0) return 0;
+    if (isnan(since)) since = -HUGE_VAL;
     st = store__stmt(s, STORE_ST_EA_TAKE);
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
+    sqlite3_bind_double(st, 3, since);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&it, 0, sizeof it);
         it.rowid = sqlite3_column_int64(st, 0);
@@ -292,6 +295,7 @@ int store_early_take(store_t *s, store_str_t upstream, store_str_t key, store_it
     st = store__stmt(s, STORE_ST_EA_DEL);
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
+    sqlite3_bind_double(st, 3, since);
     if ((rc = run(s, st, "early_take")) < 0) return rc;
     s->n_early -= sqlite3_changes(s->db);
     store__wrote(s);

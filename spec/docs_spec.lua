@@ -121,4 +121,16 @@ describe("the documentation", function()
         assert.is_true(#files >= 10, "files: " .. #files)
         assert.same({}, broken(files))
     end)
+    it("holds no merge conflict markers in any tracked file", function()
+        local marked = {}
+        local git = assert(io.popen("git ls-files 2>/dev/null"))
+        for path in git:lines() do
+            local f = io.open(path, "rb")
+            local s = f and f:read("*a") or ""
+            if f then f:close() end
+            if s:find("\n<<<<<<< ") or s:find("\n>>>>>>> ") or s:find("^<<<<<<< ") then marked[#marked + 1] = path end
+        end
+        git:close()
+        assert.same({}, marked)
+    end)
 end)

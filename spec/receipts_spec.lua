@@ -4,6 +4,7 @@
 -- hex and decimal; early receipts follow the same rules.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
+local wait_until = require("helpers.wait").wait_until
 
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
@@ -35,13 +36,13 @@ local function upstream_script(first, fmt_resp, fmt_text, early_ids, late)
         end }]], first - 1, early_ids, late and tostring(late) or "nil", fmt_resp, fmt_text)
 end
 
-local function gateway_conf(port, id_format)
+local function gateway_conf(port, id_format, message_id)
     return string.format([[return { script = '%s/scripts/gateway.lua',
         log = { level = 'info' },
         accounts = { { system_id = 'esme1', password = 'pw1' } },
         upstreams = { { name = 'U', port = %d, system_id = 'gw', password = 'gwpw', %s } },
-        gateway = { routes = { { name = 'all', prefix = '', to = { 'U' } } } } }]],
-        CWD, port, id_format and ("id_format = " .. id_format) or "")
+        gateway = { message_id = '%s', routes = { { name = 'all', prefix = '', to = { 'U' } } } } }]],
+        CWD, port, id_format and ("id_format = " .. id_format) or "", message_id or "own")
 end
 
 -- window 100: the upstream sends its receipts without waiting for a free
@@ -81,11 +82,11 @@ local function receipts(c, want, timeout)
     return c.receipts, c.nreceipts
 end
 
-local function run_case(script, id_format, count)
+local function run_case(script, id_format, count, message_id)
     local up, gw, c
     local ok, err = pcall(function()
         up = server.start { conf = UPSTREAM_CONF, script = script }
-        gw = server.start { conf = gateway_conf(up.port, id_format) }
+        gw = server.start { conf = gateway_conf(up.port, id_format, message_id) }
         assert(gw:wait_log("upstream U: bind 1 up", 5), gw:log_text())
         c = wire.connect(gw.port)
         c.receipts, c.nreceipts = {}, 0
@@ -132,4 +133,36 @@ describe("#integration receipts matched by exact id", function()
             assert.equal(sent[esme_id], text, "receipt for " .. esme_id .. " carried " .. tostring(text))
         end
     end)
+
+    -- Undeclared formats: the upstream answers in hex and writes decimal
+    -- ids in its receipt texts, every receipt before its response. The
+    -- receipt of message 10 ("10") waits as early; message 16's response
+    -- is "10" too, but message 16 was sent after that receipt arrived, so
+    -- the receipt cannot be about it. Messages 1-9 (hex = decimal) get
+    -- theirs; 10-20 get none (their receipts wait and expire), and no
+    -- receipt reaches a wrong message.
+    for _, policy in ipairs { "own", "upstream" } do
+        it("never gives an early receipt to a message sent after it arrived (message_id " .. policy .. ")",
+            function()
+            local early = {}
+            for n = 1, 20 do early[#early + 1] = "[" .. n .. "] = true" end
+            local script = upstream_script(1, "%X", "%d", table.concat(early, ", "), nil)
+            local ok, sent, up, gw, c = run_case(script, nil, 20, policy)
+            finally(function() stop(c, gw, up) end)
+            assert(ok, sent)
+            -- every receipt was read by the gateway: matched (1-9) or kept as early (10-20)
+            local link
+            assert.is_truthy(wait_until(function()
+                link = gw:stats().gateway.queues.U
+                return link.receipts_early == 20 and link.receipts_early_matched >= 9
+            end, 10))
+            local got, n = receipts(c, 9, 5)
+            assert.equal(9, n)
+            for esme_id, text in pairs(got) do
+                assert.equal(sent[esme_id], text, "receipt for " .. esme_id .. " carried " .. tostring(text))
+            end
+            assert.equal(9, link.receipts_early_matched)      -- not 14: 16-20 took none of 10-14's
+            assert.equal(11, gw:stats().store.early.value)    -- 10-20 wait for their TTL
+        end)
+    end
 end)

@@ -116,6 +116,27 @@ describe("#integration access control", function()
         c:close()
     end)
 
+    it("checks sender ids from the reload that gives an account sources, with the new script's handler", function()
+        local own = server.start { conf = "return { script = 'script.lua', accounts = { "
+            .. "{ system_id = 'a', password = 'pw' } } }",
+            script = "return { submit_sm = function() return 0, { message_id = 'first' } end }" }
+        local st, c = bind("a", "pw", own)
+        assert.equal(0, st)
+        c:send(wire.submit_sm(2, { source_addr = "SPAM" }))
+        local r = c:read()
+        assert.same({ 0, "first" }, { r.status, wire.first_cstr(r.body) })
+        own:write("conf.lua", "return { script = 'script.lua', accounts = { "
+            .. "{ system_id = 'a', password = 'pw', sources = { 'INFO' } } } }")
+        own:write("script.lua", "return { submit_sm = function() return 0, { message_id = 'second' } end }")
+        assert.equal(200, (own:http("POST", "/reload")))
+        c:send(wire.submit_sm(3, { source_addr = "SPAM" }))
+        assert.equal(0x0A, c:read().status)
+        c:send(wire.submit_sm(4, { source_addr = "INFO" }))
+        r = c:read()
+        assert.same({ 0, "second" }, { r.status, wire.first_cstr(r.body) })
+        c:close()
+    end)
+
     it("never shows passwords in /stats", function()
         local out = run.sh("curl -s http://127.0.0.1:" .. srv.http_port .. "/stats")
         assert.matches('"totals"', out)

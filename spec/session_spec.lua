@@ -33,7 +33,7 @@ return {
         if text == "slow" then
             -- in flight until the session has refused a request past its
             -- receive window, or unbinds: the test's next PDUs meet it there
-            local deadline = smpp.now() + 5000
+            local deadline = smpp.now() + 5
             repeat
                 local st = session:stats()
                 if not st or st.throttled > 0 or st.state == "UNBINDING" then break end
@@ -62,7 +62,7 @@ return {
                     results[#results + 1] = r and "ok" or err
                 end)
             end
-            local deadline = smpp.now() + 5000
+            local deadline = smpp.now() + 5
             while #results < 3 and smpp.now() < deadline do smpp.sleep(0.01) end
             table.sort(results)
             return S.ESME_ROK, { message_id = table.concat(results, ",") }

@@ -713,12 +713,35 @@ static void early_take_removes(void)
     store_early_put(s, S("up"), S("k1"), S("second"), 100, 2);
     store_early_put(s, S("up"), S("k2"), S("other"), 100, 3);
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_early_take(s, S("up"), S("k1"), see_item, &v), 2);
+    CHECK_EQ(store_early_take(s, S("up"), S("k1"), NAN, see_item, &v), 2);
     CHECK(strcmp(v.ids[0], "k1") == 0);
     CHECK(v.parts[0] < v.parts[1]);                           /* oldest first */
-    CHECK_EQ(store_early_take(s, S("up"), S("k1"), NULL, NULL), 0);
-    CHECK_EQ(store_early_take(s, S("other"), S("k2"), NULL, NULL), 0);
-    CHECK_EQ(store_early_take(s, S("up"), S("k2"), NULL, NULL), 1);
+    CHECK_EQ(store_early_take(s, S("up"), S("k1"), NAN, NULL, NULL), 0);
+    CHECK_EQ(store_early_take(s, S("other"), S("k2"), NAN, NULL, NULL), 0);
+    CHECK_EQ(store_early_take(s, S("up"), S("k2"), NAN, NULL, NULL), 1);
+    store_close(s);
+}
+
+/* A receipt that arrived before its candidate message was sent is not
+ * about it: it stays for another (or expires). */
+static void early_take_since(void)
+{
+    store_t *s = open_at(":memory:");
+    store_levels_t lv;
+    seen_t v;
+    CHECK(s);
+    if (!s) return;
+    store_early_put(s, S("up"), S("k"), S("before"), 100, 10.5);
+    store_early_put(s, S("up"), S("k"), S("after"), 100, 12.0);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_early_take(s, S("up"), S("k"), 11.0, see_item, &v), 1);
+    CHECK_EQ(v.n, 1);
+    CHECK_EQ(store_early_take(s, S("up"), S("k"), 11.0, NULL, NULL), 0);
+    store_levels(s, &lv);
+    CHECK_EQ(lv.early, 1);                                   /* "before" is kept */
+    CHECK_EQ(store_early_take(s, S("up"), S("k"), 10.5, NULL, NULL), 1);   /* at the same time: taken */
+    store_levels(s, &lv);
+    CHECK_EQ(lv.early, 0);
     store_close(s);
 }
 
@@ -1443,6 +1466,7 @@ static void gateway_statements_use_indexes(void)
         { 1, STORE_FWD_SENT_OPEN, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_RETRY, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_STATE, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_STATE_OPEN, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_COUNTS, "messages_queue" },
         { 0, STORE_ST_MSG_GET_KEY, "INTEGER PRIMARY KEY" },
         { 0, STORE_ST_MSG_GET, "messages_id" },
@@ -1751,6 +1775,7 @@ int main(void)
     TEST(bound_outbox_and_early);
     TEST(outbox_take_ack_retry);
     TEST(early_take_removes);
+    TEST(early_take_since);
     TEST(expiry_in_batches);
     TEST(keyed_messages);
     TEST(keys_never_come_back);

@@ -93,6 +93,7 @@ unbind every session first; SIGHUP reloads it.
   --http HOST:PORT         the HTTP API and dashboard there
   --store PATH             the store there instead of the configuration's
                            (relative to the working directory)
+  -w, --workers N          N processes sharing the ports (config `workers`)
   --help                   this text
 ]],
     check = [[
@@ -282,7 +283,7 @@ end
 
 -- [run] CONFIG [-l HOST:PORT]...
 local function run_args(args, from)
-    local conf, listen, http, store = nil, nil, nil, nil
+    local conf, listen, http, store, workers = nil, nil, nil, nil, nil
     local i = from
     while i <= #args do
         local a = args[i]
@@ -294,6 +295,11 @@ local function run_args(args, from)
         elseif a == "--http" then
             if not args[i + 1] then return nil, a .. " needs HOST:PORT" end
             http = args[i + 1]
+            i = i + 2
+        elseif a == "-w" or a == "--workers" then
+            local n = tonumber(args[i + 1] or "")
+            if not n or n < 1 or n > 1024 or n % 1 ~= 0 then return nil, a .. " needs a number of workers 1..1024" end
+            workers = n
             i = i + 2
         elseif a == "--store" then
             if not args[i + 1] then return nil, a .. " needs a PATH" end
@@ -308,7 +314,7 @@ local function run_args(args, from)
             i = i + 1
         end
     end
-    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http, store = store }
+    return { conf = conf or "conf/smppgw.lua", listen = listen, http = http, store = store, workers = workers }
 end
 
 function M.run(args, from)
@@ -318,7 +324,8 @@ function M.run(args, from)
         io.stderr:write(VERB_USAGE.run)
         return 2
     end
-    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http, store = opts.store })
+    return require("smpp.server").run(opts.conf, { listen = opts.listen, http = opts.http, store = opts.store,
+                                                    workers = opts.workers })
 end
 
 function M.check(args)

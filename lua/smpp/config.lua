@@ -54,6 +54,20 @@ local schema = {
         outbind_listen = { type = "list", of = { type = "address" },
                            doc = "host:port where SMSCs connect to send outbind (ESME side)" },
         system_id = { type = "string", max = 15, default = "smppgw", doc = "our system_id in bind responses" },
+        cluster = { type = "table", doc = "what the workers and nodes of one cluster share through Redis: "
+                       .. "account throughput, max_binds and bind lockouts (docs/cluster.md)", fields = {
+            redis = { type = "address", required = true, doc = "host:port of the Redis server" },
+            password = { type = "string", doc = "AUTH password (no TLS: Debian's hiredis 0.14 has none)" },
+            db = { type = "integer", min = 0, default = 0, doc = "SELECT this database" },
+            prefix = { type = "string", default = "smppgw:", doc = "of every key, so clusters can share a Redis" },
+            timeout = { type = "number", min = 0.01, default = 2,
+                        doc = "seconds to connect, and the longest wait for an answer before the link is dropped" },
+            bind_ttl = { type = "number", min = 1, default = 15,
+                         doc = "seconds a node's binds count after it stopped saying they live (a dead node)" },
+        } },
+        workers = { type = "integer", min = 1, max = 1024, default = 1,
+                    doc = "processes sharing the listening ports (SO_REUSEPORT), each with its own loop and "
+                       .. "Lua state, supervised by the parent, which serves the HTTP API (docs/gateway.md)" },
         script = { type = "string", doc = "behaviour script, relative to the config file" },
         log = { type = "table", doc = "log lines (standard error)", fields = {
             level = { type = "enum", values = levels, default = "info", doc = "the least important level logged (debug adds one line per PDU in and out: docs/gateway.md, PDU trace)" },
@@ -80,6 +94,16 @@ local schema = {
             networks = { type = "list", of = { type = "string" }, doc = "CIDRs the account may bind from" },
             sources = { type = "list", of = { type = "string" },
                         doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
+            http = { type = "table", doc = "the account's applications over HTTP (docs/http.md)", fields = {
+                token = { type = "string", max = 255,
+                          doc = "POST /send as this account with Authorization: Bearer TOKEN (or ?token=)" },
+                webhook = { type = "table", doc = "receipts and MO for this account POSTed as JSON", fields = {
+                    url = { type = "string", required = true, doc = "http://ADDRESS[:PORT]/PATH" },
+                    retry_min = { type = "number", min = 0.01, doc = "first delay after a failed post, seconds (1)" },
+                    retry_max = { type = "number", min = 0.01, doc = "longest delay between attempts (60)" },
+                    concurrency = { type = "integer", min = 1, max = 1000, doc = "posts under way at once (4)" },
+                } },
+            } },
         } } },
         upstreams = { type = "list", doc = "the SMSCs we bind to (gateway)", of = { type = "table", fields = {
             name = { type = "string", required = true, doc = "the name routes use" },
@@ -89,8 +113,8 @@ local schema = {
             system_id = { type = "string", max = 15, default = "", doc = "the system_id we bind with" },
             password = { type = "string", max = 8, default = "", doc = "the password we bind with" },
             system_type = { type = "string", max = 12, default = "", doc = "system_type in our binds" },
-            bind = { type = "enum", values = { "tx", "rx", "trx" }, default = "trx",
-                     doc = "transmitter, receiver or transceiver binds" },
+            bind = { type = "enum", values = { "transmitter", "receiver", "transceiver", "tx", "rx", "trx" },
+                     default = "transceiver", doc = "transmitter, receiver or transceiver binds (tx, rx, trx accepted)" },
             binds = { type = "integer", min = 1, max = 100, default = 1, doc = "parallel binds of this link" },
             window = { type = "integer", min = 1, default = session_fields.window.default,
                        doc = "requests outstanding per bind" },

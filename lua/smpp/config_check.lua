@@ -144,10 +144,42 @@ local function names(list, section, key, errs)
     return seen
 end
 
+-- An account's http section: a token no other account (nor the API)
+-- has, a webhook URL the client can post to.
+local function check_account_http(conf, a, path, tokens, errs)
+    local h = type(a.http) == "table" and a.http or {}
+    if type(h.token) == "string" then
+        if h.token == "" then
+            errs[#errs + 1] = format("%s.http.token: empty (leave it out for no token)", path)
+        elseif tokens[h.token] then
+            errs[#errs + 1] = format("%s.http.token: the same as %s (each token names one account)", path,
+                tokens[h.token])
+        elseif conf.http and h.token == conf.http.token then
+            errs[#errs + 1] = format("%s.http.token: the same as http.token (the admin's)", path)
+        end
+        tokens[h.token] = tokens[h.token] or path .. ".http.token"
+    end
+    local w = type(h.webhook) == "table" and h.webhook or {}
+    if type(w.url) == "string" then
+        local ok, parse_url = pcall(function() return require("smpp.http").parse_url end)
+        local host, why = true, nil
+        if ok then host, why = parse_url(w.url) end
+        if not host then
+            errs[#errs + 1] = format("%s.http.webhook.url: %s", path, (why:gsub("^callback_url", "the URL")))
+        end
+    end
+    if type(w.retry_min) == "number" and type(w.retry_max) == "number" and w.retry_min > w.retry_max then
+        errs[#errs + 1] = format("%s.http.webhook: retry_min (%s) is more than retry_max (%s)", path, w.retry_min,
+            w.retry_max)
+    end
+end
+
 local function check_accounts(conf, errs)
     local seen = names(conf.accounts, "accounts", "system_id", errs)
+    local tokens = {}
     for i, a in ipairs(conf.accounts or {}) do
         local path = format("accounts[%d]", i)
+        check_account_http(conf, a, path, tokens, errs)
         if type(a.password) == "string" then
             local h, why = security.parse_hash(a.password)
             if h == nil then errs[#errs + 1] = format("%s.password: %s", path, why) end
@@ -250,8 +282,38 @@ end
 
 -- check(conf, conf_path) -> true | nil, list of "path: what is wrong"
 -- (sorted by path). conf has passed smpp.config's schema.
+-- workers_refusal(n, store_section, listen) -> nil | message: why this
+-- configuration cannot run with n workers (smpp.workers): one SQLite file
+-- has one writer; a listener on port 0 would give each worker its own port.
+function M.workers_refusal(n, section, listen)
+    if n <= 1 then return nil end
+    if not (section and section.path == ":memory:") then
+        return format("workers = %d: the embedded store (store.path = %s) is one SQLite file with one writer, "
+            .. "which %d processes cannot share; run one worker, or give each worker a store of its own "
+            .. "(store.path = \":memory:\", nothing shared between them)", n,
+            section and section.path or "beside the configuration", n)
+    end
+    for _, l in ipairs(listen or {}) do
+        if l.port == 0 then
+            return format("workers = %d: listen %s:0 would give each worker a port of its own; name the port", n, l.host)
+        end
+    end
+    return nil
+end
+
+local function check_workers(conf, errs)
+    local listen = {}
+    for _, a in ipairs(conf.listen or {}) do
+        local host, port = tostring(a):match("^(.*):(%d+)$")
+        if host then listen[#listen + 1] = { host = host, port = tonumber(port) } end
+    end
+    local why = M.workers_refusal(conf.workers or 1, conf.store, listen)
+    if why then errs[#errs + 1] = why end
+end
+
 function M.check(conf, conf_path)
     local errs = {}
+    check_workers(conf, errs)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
     check_gateway(conf, conf_path, accounts, upstreams, errs)
@@ -280,6 +342,11 @@ function M.summary(conf, listen, conf_path)
     end))
     if conf.http and conf.http.listen then
         add("http", conf.http.listen .. (conf.http.token and " (token)" or " (no token)"))
+    end
+    if (conf.workers or 1) > 1 then add("workers", tostring(conf.workers)) end
+    if type(conf.cluster) == "table" then
+        add("cluster", format("redis %s, db %d, prefix %s%s", tostring(conf.cluster.redis), conf.cluster.db or 0,
+            conf.cluster.prefix or "smppgw:", conf.cluster.password and " (password)" or ""))
     end
     local accounts = conf.accounts or {}
     add("accounts", #accounts .. (#accounts > 0 and ": " or "") .. listing(accounts, function(a)

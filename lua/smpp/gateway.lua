@@ -253,7 +253,8 @@ end
 
 -- -- "upstream" ids: the ESME waits for the upstream ---------------------------------------
 
--- forward(route, pdu) -> response, link name | nil, status, reason. Tries
+-- forward(route, pdu) -> response, link name, sent (core.gw_stamp() before
+-- it went out) | nil, status, reason. Tries
 -- the route's upstreams by its strategy, moving on only when the message
 -- was certainly not taken (link down or busy, or a status in failover_on;
 -- ESME_RTHROTTLED and ESME_RMSGQFUL once the link's own retries are
@@ -278,11 +279,12 @@ function M.forward(route, pdu, link)
             if not last and not link:usable() then
                 last_reason = name .. " unusable"
             else
+                local sent = core.gw_stamp()
                 local resp, err = link:send(pdu, not last and { wait = 0 } or nil)
                 if resp then
                     local st = resp.command_status
                     if st == 0 or not (fails_over(route, st) or st == S.ESME_RTHROTTLED or st == S.ESME_RMSGQFUL) then
-                        return resp, name
+                        return resp, name, sent
                     end
                     last_status, last_reason = st, name .. " answered " .. (smpp.status_name(st) or st)
                     if not last then
@@ -310,8 +312,8 @@ end
 -- under that id after the upstream accepted it (its receipts are matched
 -- through the store like any other).
 function M.pass_through(account, pdu, route, via, notify, prefer)
-    local resp, link, reason = M.forward(route, pdu, prefer)
-    if not resp then return nil, link, reason end
+    local resp, link, sent = M.forward(route, pdu, prefer)
+    if not resp then return nil, link, sent end
     local hook = M.hooks and M.hooks.after_answer
     if hook then
         local v = hook { account = account, route = route.name, upstream = link, status = resp.command_status,
@@ -328,6 +330,7 @@ function M.pass_through(account, pdu, route, via, notify, prefer)
     local now = smpp.time()
     local id, err, detail = core.gw_record(pdu, { account = account, upstream = link, route = route.name,
         expires = expiry(pdu, now) or now + opt.validity, upstream_id = resp.message_id or "", notify = notify,
+        sent = sent,
         trace = string.format("accepted from %s (%s), route '%s', sent to %s: accepted as %s", account,
             type(via) == "number" and "session " .. via or tostring(via), route.name, link,
             tostring(resp.message_id)) })

@@ -16,6 +16,7 @@ local store = require "smpp.store"
 local receipt = require "smpp.receipt"
 local stime = require "smpp.time"
 local sticky = require "smpp.sticky"
+local webhook = require "smpp.webhook"
 local server = require "smpp.server"
 local text = require "smpp.text"
 local split = require "smpp.split"
@@ -228,21 +229,26 @@ function Gw:http_send(d)
     local coding = d.coding or text.choose(d.text)
     local parts, why = split.split(d.text, { coding = coding })
     if not parts then return 422, { error = why } end
-    local session = { system_id = "@http" }
+    -- as the account the request is authorised for (smpp.http checked its
+    -- token and limits), else "@http"; an account with a webhook gets its
+    -- receipts there, from its outbox, like an ESME's
+    local account = d.system_id or "@http"
+    local session = { system_id = account }
+    local rd = (account == "@http" or webhook.has(account)) and 1 or 0
     local ids = {}
     for _, part in ipairs(parts) do
         local pdu = { command = "submit_sm", source_addr = d.from or "smppgw", destination_addr = d.to,
-                      registered_delivery = 1 }
+                      registered_delivery = rd }
         for k, v in pairs(part) do pdu[k] = v end
-        local route, refused = self:hook(session, pdu, "@http")
+        local route, refused = self:hook(session, pdu, account)
         if refused then
             return 403, { error = "refused: " .. tostring(smpp.status_name(refused) or refused), message_ids = ids }
         end
         local key, link
-        if not route then route, key, link = self:route(session, pdu, "@http") end
+        if not route then route, key, link = self:route(session, pdu, account) end
         if not route then return 404, { error = "no route for " .. d.to, message_ids = ids } end
-        local id, status, reason, to = gateway.submit("@http", pdu, route, "POST /send", d.callback_url, link)
-        gateway.note(route.name, "@http", id and 0 or status)
+        local id, status, reason, to = gateway.submit(account, pdu, route, "POST /send", d.callback_url, link)
+        gateway.note(route.name, account, id and 0 or status)
         if not id then
             local code = status == S.ESME_RMSGQFUL and 503 or 502
             return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }

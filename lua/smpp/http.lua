@@ -20,6 +20,13 @@ local routes = {}          -- { method, pattern, fn, own } in the order added
 local loading = true       -- the routes added while this file loads are the API's own
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
+local admin_token          -- http.token: every route, /send as any account
+local accounts = {}        -- system_id -> the account (smpp.server.accounts), with its http section
+local by_token = {}        -- an account's http.token -> its system_id
+
+-- What a request authorised by an account's own token may use: sending as
+-- that account and reading its own messages.
+local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true }
 
 local function json(status, value)
     return status, "application/json", json_encode(value)
@@ -99,6 +106,73 @@ function M.check_message(d)
     return d
 end
 
+-- -- Sending as an account ------------------------------------------------------------
+
+-- send_as(req, d) -> d, nil, nil, account | nil, status, error: which
+-- account a checked message is sent as, and its limits. An account's own
+-- token sends as that account (another system_id: 403); the admin token
+-- (or no token at all, when the API has none) as d.system_id, except that
+-- an account with a token of its own needs that token or the admin's
+-- (401). Then, as for a bind of the account: the request's address in its
+-- `networks` (403), `from` among its `sources` (403), one token of its
+-- `throughput` bucket, shared with its SMPP sessions (429). d.system_id is
+-- set to the account; without one (admin, no system_id) it stays nil.
+function M.send_as(req, d)
+    local name = d.system_id
+    if req.account then
+        if name and name ~= req.account then
+            return nil, 403, "this token sends as " .. req.account .. ", not " .. name
+        end
+        name = req.account
+    end
+    if name == nil then return d end
+    local a = accounts[name]
+    if not a then return nil, 404, "no account named " .. name end
+    if not req.account and not req.admin and a.http and a.http.token then
+        return nil, 401, "sending as " .. name .. " needs its token (Authorization: Bearer ...)"
+    end
+    local security = require "smpp.security"
+    if a.networks then
+        local ok = false
+        for _, net in ipairs(a.networks) do ok = ok or security.in_network(req.remote or "", net) end
+        if not ok then return nil, 403, "address " .. tostring(req.remote) .. " is not in the networks of " .. name end
+    end
+    if a.sources and not security.source_allowed(a.sources, d.from or "") then
+        return nil, 403, "from '" .. tostring(d.from or "") .. "' is not among the sources of " .. name
+    end
+    if (a.throughput or 0) > 0 and not core.throttle_take("account:" .. name, a.throughput, a.burst or 0) then
+        return nil, 429, "throttled: " .. name .. " may send " .. a.throughput .. " messages a second"
+    end
+    d.system_id = name
+    return d, nil, nil, a
+end
+
+-- set_accounts(list): the accounts in force (smpp.server.accounts of the
+-- configuration's list, by system_id; again after a reload): their HTTP
+-- tokens open /send as that account, their webhooks take their receipts
+-- and MO.
+function M.set_accounts(by_id)
+    accounts, by_token = by_id or {}, {}
+    local tokens = {}
+    for id, a in pairs(accounts) do
+        if a.http and a.http.token then
+            by_token[a.http.token] = id
+            tokens[#tokens + 1] = a.http.token
+        end
+    end
+    table.sort(tokens)
+    core.http_tokens(tokens)
+end
+
+-- The account whose token a request carries (Bearer or ?token=), and
+-- whether it carries the admin token.
+local function who(authorization, q)
+    local t = authorization:match("^[Bb][Ee][Aa][Rr][Ee][Rr] (.*)$") or q.token
+    if not t or t == "" then return nil, false end
+    if admin_token and admin_token ~= "" and t == admin_token then return nil, true end
+    return by_token[t], false
+end
+
 -- -- Built-in routes ---------------------------------------------------------------
 
 local dashboard_html
@@ -158,6 +232,9 @@ function M.stats(q)
     if ok then out.upstreams = upstream.stats() end
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats() end
     if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
+    if package.loaded["smpp.cluster"] then out.cluster = package.loaded["smpp.cluster"].stats() end
+    local hooks = package.loaded["smpp.webhook"] and package.loaded["smpp.webhook"].stats()
+    if hooks and next(hooks) then out.webhooks = hooks end
     out.gauges = require("smpp.session").gauge_values()
     out.limits = server and server.limits() or {}
     out.now_ms = core.now()
@@ -186,9 +263,11 @@ end)
 M.route("POST", "/send", function(req)
     local d, status, why = M.check_message(req.data)
     if not d then return status, { error = why } end
+    d, status, why = M.send_as(req, d)
+    if not d then return status, { error = why } end
     if not send_fn then return 501, { error = "this configuration's script has no http_send handler" } end
     core.heap_reserve(false)                              -- the script's code from here on
-    return send_fn(d)
+    return send_fn(d, req)
 end)
 -- "Where is my message?": one message and its trace, or a list by
 -- account, state and time (smpp.messages).
@@ -197,7 +276,9 @@ M.route("GET", "/messages/([^/]+)", function(req)
     -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
     local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
     local m = st and messages.get(st, mid)
-    if not m then return 404, { error = "no message " .. mid .. " in the store" } end
+    if not m or (req.account and m.account ~= req.account) then
+        return 404, { error = "no message " .. mid .. " in the store" }
+    end
     return 200, m
 end)
 M.route("GET", "/messages", function(req)
@@ -212,11 +293,14 @@ end)
 
 -- The runtime's own code (core.heap_reserve): a script's route runs as
 -- script code.
-local handle = core.heap_reserve(function(method, url, body, content_type, authorization)
+local handle = core.heap_reserve(function(method, url, body, content_type, authorization, remote)
     local path, query = url:match("^([^?]*)%??(.*)$")
     local q = decode_form(query or "")
-    -- the token (http.token) was checked in core/http.c before the body was read
-    local req = { method = method, path = path, query = q, body = body, content_type = content_type }
+    -- the token (http.token, or an account's) was checked in core/http.c
+    -- before the body was read; an account's token opens its own routes only
+    local account, admin = who(authorization or "", q)
+    local req = { method = method, path = path, query = q, body = body, content_type = content_type,
+                  remote = remote, account = account, admin = admin }
     if body ~= "" then
         if content_type:match("^application/json") then
             local v, jerr = cjson.decode(body)
@@ -233,6 +317,9 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
         local caps = { path:match(r.pattern) }
         if caps[1] ~= nil then
             if r.method == method then
+                if account and not ACCOUNT_ROUTES[r.name] then
+                    return err(403, "an account's token may use POST /send and GET /messages/ID only")
+                end
                 req.params = caps
                 -- the API's own routes may use the heap's reserve: /stats
                 -- answers even when a script filled the heap to its ceiling
@@ -294,6 +381,7 @@ end
 function M.start(conf, handlers, srv)
     server = srv
     send_fn = handlers and handlers.http_send
+    admin_token = conf.token
     local o = config.with_defaults("http", conf)
     local host, port = address.parse(conf.listen)
     local bound, e = core.http_listen(host, port, handle, o)

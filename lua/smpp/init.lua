@@ -49,12 +49,39 @@ function M.command_info(name) return commands_by_name[name] end
 -- The table row of a TLV: name, tag, type (INT/CSTR/OSTR/FLAG), min, max.
 function M.tlv_info(tag) return tlvs_by_tag[tag] end
 
+-- -- Error tokens ------------------------------------------------------------------
+-- What the runtime's functions return as `err` after nil, for failures at
+-- run time (misuse raises instead): smpp.E.WINDOW_FULL == "window full".
+-- The engine's come from its table (core/sess.h, SESS_ERRNO_MAP, through
+-- smpp.codec); the rest are the Lua runtime's, listed here once. The name
+-- is the token in upper case with "_" for spaces. Compare err with these,
+-- never with prose; a name that is not here raises (a typo is found at
+-- once). Store failures are "io: <detail>": compare the part before ":".
+local lua_tokens = {
+    "no receiver",      -- smpp.deliver_wait: no receiver of the account is bound
+    "full",             -- a bound reached: smpp.deliver_queue, the store, a queue of waiters
+    "link down",        -- an upstream link is not bound (smpp.upstream)
+    "link busy",        -- an upstream link's window stayed full for the wait
+    "bind refused",     -- smpp.connect: the bind_resp's status comes third
+    "io",               -- the store's backend failed ("io: ...")
+}
+M.E = {}
+M.error_tokens = {}
+local function add_token(tok)
+    M.E[(tok:upper():gsub("[^%w]+", "_"))] = tok
+    M.error_tokens[#M.error_tokens + 1] = tok
+end
+for _, tok in ipairs(codec.errors) do add_token(tok) end
+for _, tok in ipairs(lua_tokens) do add_token(tok) end
+setmetatable(M.E, { __index = function(_, k) error("smpp.E." .. tostring(k) .. ": no such error token", 2) end })
+
 -- The runtime (only inside smppgw's serve loop): sessions, waits, timers.
 -- See lua/smpp/session.lua.
-for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions", "deliver", "post",
-                     "receivers",
-                     "wait", "wake", "log", "stopping",
-                     "stats", "now", "clock", "time", "gauge" } do
+for _, k in ipairs { "sleep", "after", "every", "cancel", "connect", "outbind", "sessions",
+                     "deliver_wait", "deliver_queue", "receivers", "respond",
+                     "wait", "wake", "log", "stopping", "stats", "now", "clock", "time", "gauge",
+                     -- deprecated aliases, for one release (docs/scripting.md)
+                     "deliver", "post", "now_ms" } do
     M[k] = session[k]
 end
 M.Session = session.Session

@@ -269,7 +269,7 @@ function M.render(stats)
     end
     if stats.outbox then
         family("smppgw_outbox_total", "counter", "Receipts and MO through the accounts' outboxes, by outcome.")
-        for _, k in ipairs { "posted", "delivered", "refused", "retried", "undeliverable" } do
+        for _, k in ipairs { "posted", "full", "delivered", "refused", "retried", "undeliverable" } do
             sample("smppgw_outbox_total", { result = k }, stats.outbox[k])
         end
         family("smppgw_outbox_inflight", "gauge", "Receipts and MO sent to receivers, response awaited.")
@@ -286,6 +286,22 @@ function M.render(stats)
         family("smppgw_account_outbox", "gauge", "Receipts and MO waiting in each account's outbox.")
         for _, n in ipairs(names) do sample("smppgw_account_outbox", { account = n }, stats.accounts[n].outbox) end
     end
+    if stats.webhooks and next(stats.webhooks) then
+        local names, w = sorted_keys(stats.webhooks), stats.webhooks
+        family("smppgw_webhook_queue", "gauge", "Receipts and MO waiting for each account's webhook (its outbox).")
+        for _, n in ipairs(names) do sample("smppgw_webhook_queue", { account = n }, w[n].queue) end
+        family("smppgw_webhook_queue_limit", "gauge", "The bound of each webhook's queue (store outbox_per_account).")
+        for _, n in ipairs(names) do sample("smppgw_webhook_queue_limit", { account = n }, w[n].limit or 0) end
+        family("smppgw_webhook_inflight", "gauge", "Posts to each account's webhook under way.")
+        for _, n in ipairs(names) do sample("smppgw_webhook_inflight", { account = n }, w[n].inflight) end
+        family("smppgw_webhook_total", "counter",
+            "Posts to each account's webhook by outcome (failed: tried again later), and posts refused at the bound.")
+        for _, n in ipairs(names) do
+            for _, k in ipairs { "delivered", "failed", "refused" } do
+                sample("smppgw_webhook_total", { account = n, result = k }, w[n][k])
+            end
+        end
+    end
     family("smppgw_input_pauses_total", "counter", "Times a session stopped being read: its peer did not read its answers.")
     sample("smppgw_input_pauses_total", nil, t.input_pauses)
     if stats.gauges and next(stats.gauges) then
@@ -298,6 +314,27 @@ function M.render(stats)
         for _, k in ipairs(names) do
             if stats.gauges[k].limit then sample("smppgw_script_gauge_limit", { name = k }, stats.gauges[k].limit) end
         end
+    end
+    if stats.cluster and stats.cluster.redis then                 -- smpp.cluster
+        local r = stats.cluster.redis
+        family("smppgw_redis_up", "gauge", "Links to the cluster's Redis that are up (one per process).")
+        sample("smppgw_redis_up", nil, r.up)
+        family("smppgw_redis_commands_total", "counter", "Commands sent to Redis, answered, failed, refused (link down).")
+        for _, k in ipairs { "commands", "replies", "errors", "refused" } do
+            sample("smppgw_redis_commands_total", { result = k }, r[k])
+        end
+        family("smppgw_redis_disconnects_total", "counter", "Times the link to Redis was lost.")
+        sample("smppgw_redis_disconnects_total", nil, r.disconnects)
+    end
+    if stats.workers then                                         -- smpp.workers (the parent)
+        local running, restarts = 0, 0
+        for _, w in ipairs(stats.workers) do
+            running, restarts = running + (w.running and 1 or 0), restarts + w.restarts
+        end
+        family("smppgw_workers_running", "gauge", "Worker processes running.")
+        sample("smppgw_workers_running", nil, running)
+        family("smppgw_worker_restarts_total", "counter", "Workers restarted after they exited.")
+        sample("smppgw_worker_restarts_total", nil, restarts)
     end
     return concat(out, "\n") .. "\n"
 end

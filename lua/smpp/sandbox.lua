@@ -24,6 +24,7 @@ local core = require "smpp.core"
 local config = require "smpp.config"
 
 local lstring = core.lstring
+local session_fields = require("smpp.session").fields_of
 local M = {}
 
 -- -- The allow-list ----------------------------------------------------------------
@@ -60,7 +61,7 @@ M.allow = {
         ["smpp.gateway"] = {},
         ["smpp.gateway_script"] = {},
         ["smpp.hex"] = {},
-        ["smpp.http"] = { hide = { "start", "set_send" } },            -- the runtime's
+        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts" } },   -- the runtime's
         ["smpp.json"] = {},
         ["smpp.mo"] = {},
         ["smpp.msgid"] = {},
@@ -75,6 +76,7 @@ M.allow = {
         ["smpp.text"] = {},
         ["smpp.time"] = {},
         ["smpp.upstream"] = { hide = { "configure" } },
+        ["smpp.webhook"] = { only = { "has", "stats", "body" } },
         -- not the knobs (decode_max_depth...): they are the whole process's
         ["cjson"] = { only = { "encode", "decode", "null" } },
         ["cjson.safe"] = { only = { "encode", "decode", "null" } },
@@ -339,7 +341,8 @@ function M.environment(path, conf_path, allow_list, opts)
     end
     local ctx = { dir = config.dir_of(conf_path or path), files = allow.files, jit = opts and opts.jit,
                   views = setmetatable({}, { __mode = "kv" }),     -- table -> its view
-                  shown = setmetatable({}, { __mode = "k" }),      -- view -> the table it shows
+                  -- view -> the table it shows; a session (a view the engine made) shows its fields
+                  shown = setmetatable({}, { __mode = "k", __index = function(_, v) return session_fields(v) end }),
                   own_mt = setmetatable({}, { __mode = "k" }) }    -- metatables the script set
     local state = { loading = true }
     local env = {}

@@ -510,6 +510,10 @@ function M.stats()
     }
 end
 
+-- lockout() -> max_failures, max_address_failures, lockout in force (for
+-- the lockouts a cluster shares, smpp.cluster)
+function M.lockout() return opt.max_failures, address_limit(), opt.lockout end
+
 -- configure(security_section): the defaults, then the section's values;
 -- the levels appear in /stats and /metrics as gauges beside their limits.
 function M.configure(o)

@@ -11,6 +11,9 @@ local security = require "smpp.security"
 local store = require "smpp.store"
 local upstream = require "smpp.upstream"
 local sandbox = require "smpp.sandbox"
+local workers = require "smpp.workers"
+local cluster = require "smpp.cluster"
+local webhook = require "smpp.webhook"
 
 local S = smpp.status
 
@@ -21,7 +24,7 @@ local bind_types = { bind_transmitter = "transmitter", bind_receiver = "receiver
 
 -- The names a script may define: every request command, "bind" for the
 -- three binds, and the events.
-local handler_names = { bind = true, connect = true, up = true, down = true, start = true,
+local handler_names = { bind = true, connect = true, up = true, down = true, start = true, stop = true,
                         http_send = true }
 -- (outbind is a request command: an ESME-side script handles it by binding)
 for _, c in ipairs(codec.commands) do
@@ -38,7 +41,7 @@ function M.accounts(list)
             system_id = a.system_id, password = a.password, types = types,
             max_binds = a.max_binds, throughput = a.throughput, burst = a.burst or 0,   -- 0: the throughput
             default_alphabet = a.default_alphabet, binds = 0,
-            networks = a.networks, sources = a.sources,
+            networks = a.networks, sources = a.sources, http = a.http,
         }
     end
     return accts
@@ -65,12 +68,19 @@ function M.check_bind(sess, pdu)
         if sess.closed then return S.ESME_RBINDFAIL end
     end
     local left = security.locked(ip, pdu.system_id)
+    if not left and cluster.on then
+        local cerr
+        left, cerr = cluster.locked(tostring(ip), pdu.system_id)
+        -- Redis cannot say: this process's own lockouts (above) still hold
+        if cerr then sess:log("warn", "%s: the cluster's lockouts are unavailable (%s), this node's hold", who, cerr) end
+    end
     if left then
         sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
         local delay = security.failed(ip, pdu.system_id)
+        if cluster.on then cluster.failed(tostring(ip), pdu.system_id, security.lockout()) end
         sess:log("warn", "%s refused: %s", who, why)
         if delay > 0 then smpp.sleep(delay) end       -- slow down password guessing
         return status
@@ -110,8 +120,16 @@ function M.check_bind(sess, pdu)
     -- the account may have changed while the hash ran (a reload, other binds)
     a = M.active_accounts[pdu.system_id]
     if not a or full(a) then return S.ESME_RBINDFAIL end
+    local claimed, why = cluster.claim_bind(a, sess)     -- max_binds across the cluster
+    if not claimed then
+        sess:log("info", "%s refused: %s", who, why)
+        return S.ESME_RBINDFAIL
+    end
     security.succeeded(ip, pdu.system_id)
-    if a.throughput > 0 then
+    cluster.succeeded(tostring(ip), pdu.system_id)
+    if a.throughput > 0 and cluster.on then
+        cluster.throttle(sess, a)
+    elseif a.throughput > 0 then
         core.throttle(sess, "account:" .. a.system_id, a.throughput, a.burst)
     end
     return S.ESME_ROK, { system_id = M.our_system_id or config.default("system_id"), sc_interface_version = 0x34 }
@@ -135,7 +153,7 @@ function M.load_script(path, conf, conf_path)
     for k, v in pairs(handlers) do
         if not handler_names[k] then
             return nil, string.format("%s: unknown handler '%s' (handlers are named after commands: "
-                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start)", path, tostring(k))
+                .. "submit_sm, deliver_sm, ..., or bind, connect, up, down, start, stop)", path, tostring(k))
         end
         if type(v) ~= "function" then
             return nil, string.format("%s: handler '%s' must be a function, got %s", path, k, type(v))
@@ -206,14 +224,18 @@ end
 
 -- The runtime's own handlers around the script's: the default bind, the
 -- bind count of each account for max_binds, and the upstream links' down
--- events.
+-- events. Called again at every reload, after M.active_accounts is set.
 local function wrap(handlers)
     local h = {}
     for k, v in pairs(handlers) do h[k] = v end
-    -- accounts with allowed sender ids: checked before the script sees a submit
+    -- accounts with allowed sender ids: checked before the script sees a
+    -- submit; without such an account the script's handler is called as
+    -- it is (no call more per message)
+    local sources = false
+    for _, a in pairs(M.active_accounts or {}) do sources = sources or a.sources ~= nil end
     for _, name in ipairs { "submit_sm", "submit_multi", "data_sm" } do
         local inner = h[name]
-        if inner then
+        if inner and sources then
             h[name] = function(sess, pdu)
                 local a = sess.side == "server" and M.active_accounts[sess.system_id]
                 if a and a.sources and not security.source_allowed(a.sources, pdu.source_addr or "") then
@@ -238,12 +260,18 @@ local function wrap(handlers)
     h.down = function(sess, reason)
         local a = sess.side == "server" and M.active_accounts[sess.system_id]
         if a then a.binds = a.binds - 1 end
+        cluster.release_bind(sess)
         upstream.on_down(sess, reason)
         if handlers.down then return handlers.down(sess, reason) end
     end
     h.start = function()
+        if not cluster.on then cluster.configure(M.conf.cluster) end
         upstream.configure(M.conf.upstreams)
-        if M.conf.http and M.conf.http.listen then
+        M.configure_apps(M.conf)
+        webhook.start()
+        if core.worker() then
+            workers.publish(http.stats)             -- the parent serves the API
+        elseif M.conf.http and M.conf.http.listen then
             -- an API that cannot listen is a start-up error, not a process without its API
             if not http.start(M.conf.http, handlers, M) then
                 M.exit_code = 1
@@ -290,10 +318,21 @@ function M.reload()
     end
     M.listen = listen
     upstream.configure(conf.upstreams)
+    M.configure_apps(conf)
+    webhook.start()
     http.set_send(handlers.http_send)
     if handlers.start then smpp.after(0, handlers.start) end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true
+end
+
+-- configure_apps(conf): the accounts' HTTP side, from conf.accounts:
+-- their tokens for POST /send, their webhooks (bounded by the store's
+-- outbox_per_account).
+function M.configure_apps(conf)
+    http.set_accounts(M.active_accounts)
+    local lim = conf.store and conf.store.limits and conf.store.limits.outbox_per_account
+    webhook.configure(conf.accounts, lim or config.schema.fields.store.fields.limits.fields.outbox_per_account.default)
 end
 
 -- Descriptors kept free beside the SMPP connections and everything else
@@ -365,6 +404,16 @@ function M.run(conf_path, overrides)
     end
     local log = config.with_defaults("log", conf.log)
     core.log_config(log.level, log.format, log.repeat_window)
+    -- workers = N: this process supervises N copies of itself (smpp.workers),
+    -- unless it is one of them
+    local me = core.worker()
+    local n = workers.count(conf, overrides)
+    local refused = workers.refusal(n, M.store_section(conf, conf_path), listen)
+    if refused then
+        io.stderr:write("smppgw: ", refused, "\n")
+        return 2
+    end
+    if n > 1 and not me then return workers.supervise(conf, conf_path, overrides, n) end
     M.conf, M.conf_path, M.overrides, M.listen = conf, conf_path, overrides, listen
     M.active_accounts = M.accounts(conf.accounts)
     M.our_system_id = conf.system_id or config.default("system_id")
@@ -391,7 +440,7 @@ function M.run(conf_path, overrides)
     local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
                                  limits = { max_connections = max_connections, max_per_address = max_per_address },
                                  reload = function() M.reload() end,
-                                 store = st, outbox_ttl = full.outbox_ttl }
+                                 store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
     store.use_runtime(nil)
     local committed, cerr = st:close()
     if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end

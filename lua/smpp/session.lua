@@ -11,6 +11,34 @@ local M = {}                -- the module (its functions follow the class)
 local Session = {}
 Session.__index = Session
 
+-- What scripts hold is a view of a session (core/rt_sess.c): its fields
+-- (id, side, state, system_id, bind_type, remote, local, closed,
+-- close_reason, ctx) are the engine's and read-only; assigning one
+-- raises. session.ctx is a table of the script's own: write there.
+local FIELDS                -- core.session_key(), asked for on first use (loading calls nothing)
+local function fields_key()
+    FIELDS = core.session_key()
+    return FIELDS
+end
+local View = { __metatable = false }
+View.__index = function(v, k)
+    local x = rawget(v, FIELDS or fields_key())[k]
+    if x == nil then return Session[k] end
+    return x
+end
+View.__newindex = function(_, k)
+    error(string.format("session fields are read-only (assigning '%s'): keep your own values in session.ctx",
+        tostring(k)), 2)
+end
+M.View = View
+
+-- fields_of(v) -> the fields table behind a session view, or nil when v
+-- is none (for the runtime: the sandbox walks and guards views with it).
+function M.fields_of(v)
+    if type(v) == "table" and debug.getmetatable(v) == View then return rawget(v, FIELDS or fields_key()) end
+    return nil
+end
+
 -- What a send that was answered (or gave up waiting) returns as err: its
 -- window slot is free again.
 local settled = { timeout = true, closed = true, nack = true, ["bad response"] = true }
@@ -20,10 +48,11 @@ local settled = { timeout = true, closed = true, nack = true, ["bad response"] =
 local MAX_SLOT_WAITERS = 10000
 
 -- session:send(pdu) -> response table | nil, err [, status]
--- err is "timeout", "closed", "nack" (status: the generic_nack's), "window
--- full", "not allowed in this state", "output full", or the encoder's
--- message naming a bad field. A PDU with no response (generic_nack,
--- alert_notification) returns true once queued.
+-- err (smpp.E) is "timeout", "closed", "nack" (status: the generic_nack's),
+-- "window full", "not allowed in this state", "output full", "bad
+-- response"; a PDU the encoder refuses raises (the caller's mistake). A
+-- PDU with no response (generic_nack, alert_notification) returns true
+-- once queued.
 function Session:send(pdu)
     local r1, r2, r3 = core.send(self, pdu)
     -- a window slot is free again: wake the first task waiting for it
@@ -43,7 +72,7 @@ function Session:wait_slot(timeout)
     local w = self._slot_waiters
     if not w then
         w = fifo.new(MAX_SLOT_WAITERS)
-        self._slot_waiters = w
+        rawget(self, FIELDS or fields_key())._slot_waiters = w        -- the runtime's, beside the engine's fields
     end
     if w:full() then return nil, "full" end
     local _, err = M.wait(function(tok) w:push(tok) end, timeout)
@@ -91,6 +120,15 @@ function M.every(seconds, fn) return core.after(seconds * 1000, fn, true) end
 -- cancel(timer) -> true if it was still pending.
 function M.cancel(timer) return core.cancel(timer) end
 
+-- The vocabulary: bind types are transmitter, receiver, transceiver (as
+-- session.bind_type and accounts' bind_types say); tx, rx and trx are
+-- accepted on input. A session's side is "server" (we are the SMSC side
+-- of it) or "client" (we are the ESME); "smsc" and "esme" are accepted on
+-- input for them.
+M.bind_types = { tx = "transmitter", rx = "receiver", trx = "transceiver",
+                 transmitter = "transmitter", receiver = "receiver", transceiver = "transceiver" }
+M.sides = { server = "server", client = "client", smsc = "server", esme = "client" }
+
 local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bind_transceiver",
                         transmitter = "bind_transmitter", receiver = "bind_receiver",
                         transceiver = "bind_transceiver" }
@@ -102,14 +140,14 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
 -- config's session options for this connection. With bind = false it
 -- returns the session unbound.
 function M.connect(opts)
+    local cmd = opts.bind ~= false and bind_commands[opts.bind or "transceiver"]
+    if cmd == nil then                                 -- misuse: raised before any connection
+        error("smpp.connect: bind must be transmitter, receiver or transceiver (or tx, rx, trx), got "
+              .. tostring(opts.bind), 2)
+    end
     local sess, cerr = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session, opts.tls)
     if not sess then return nil, cerr end
     if opts.bind == false then return sess end
-    local cmd = bind_commands[opts.bind or "trx"]
-    if not cmd then
-        sess:close()
-        error("smpp.connect: bind must be tx, rx or trx, got " .. tostring(opts.bind), 2)
-    end
     local resp, berr, status = sess:send {
         command = cmd, system_id = opts.system_id or "", password = opts.password or "",
         system_type = opts.system_type or "", interface_version = 0x34,
@@ -146,6 +184,16 @@ end
 -- are looked at (the runtime indexes them), whatever the number of others.
 function M.sessions(filter)
     if not filter then return core.sessions() end
+    if filter.side ~= nil then
+        local side = M.sides[filter.side]
+        if not side then error("smpp.sessions: side must be server or client (or smsc, esme), got "
+                               .. tostring(filter.side), 2) end
+        if side ~= filter.side then
+            local f = {}
+            for k, v in pairs(filter) do f[k] = v end
+            f.side, filter = side, f
+        end
+    end
     local all
     if filter.system_id and filter.side == "server" and (filter.bound or filter.can_receive) then
         all = core.bound_sessions(filter.system_id)
@@ -196,6 +244,9 @@ function M.deliver(system_id, pdu, wait)
     end
 end
 
+-- deliver_wait: deliver's name that says it waits (deliver stays, deprecated).
+M.deliver_wait = M.deliver
+
 -- post(system_id, pdu [, opts]) -> true | nil, "full" [, detail] | nil,
 -- "io: ...": put `pdu` (deliver_sm unless pdu.command says data_sm) in
 -- the account's outbox in the store and return at once. The runtime
@@ -211,8 +262,21 @@ function M.post(system_id, pdu, opts)
               .. "answers (smpp.deliver waits for the answer)", 2)
     end
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
-    return core.post(system_id, pdu, opts)
+    local ok, err, detail = core.post(system_id, pdu, opts)
+    local hooks = package.loaded["smpp.webhook"]          -- an account served over HTTP: wake its deliverer
+    if hooks then hooks.posted(system_id, ok, err) end
+    return ok, err, detail
 end
+
+-- deliver_queue: post's name that says it queues (post stays, deprecated).
+M.deliver_queue = M.post
+
+-- respond([status [, fields]]) -> true: answer the request the running
+-- handler serves now, as its return would (after the turn's commit), and
+-- keep working; what the handler returns afterwards is not sent. Raises
+-- outside a request's handler, a second time, or for values a handler
+-- could not return.
+M.respond = core.respond
 
 -- log(level, fmt, ...): a log line ("error", "warn", "info", "debug").
 function M.log(level, fmt, ...)
@@ -232,8 +296,9 @@ end
 M.wake = core.wake
 
 M.stats = core.stats
-M.now = core.now            -- the loop clock in milliseconds
-M.clock = core.clock        -- the loop clock in seconds
+M.now = core.clock          -- the loop clock in seconds (with fractions)
+M.now_ms = core.now         -- deprecated: the loop clock in milliseconds (smpp.now before)
+M.clock = core.clock        -- the loop clock in seconds (the same as now)
 M.time = core.time          -- seconds since the epoch: the time stored rows carry
 
 -- gauge(name, fn [, limit]): a level a script holds (receipts waiting,

@@ -65,6 +65,8 @@ M.defaults = {
     reject = {},                   -- submits refused at once, first match wins
     distribution_lists = {},       -- name -> { addresses } for submit_multi
     receipt_queue_ttl = 3600,      -- seconds a receipt or MO waits in the store for a receiver
+    max_backlog = 10000,           -- receipts an account's outbox may hold before its submits asking
+                                   -- for one are answered ESME_RMSGQFUL (push-back)
     echo = "keyword",              -- off | keyword (text "echo ...") | all: MO back to the sender
     mo = nil,                      -- { every =, system_id =, from =, to =, text = }: periodic MO
     seed = nil,                    -- the random rules' seed; default: one per process
@@ -88,6 +90,7 @@ M.fields = {
     distribution_lists = { type = "table", free = true },
     max_messages = { type = "integer", min = 1 },     -- no longer used: store.limits.messages
     receipt_queue_ttl = { type = "number", min = 1 },
+    max_backlog = { type = "integer", min = 1 },
     echo = { type = "enum", values = { "off", "keyword", "all" } },
     mo = { type = "table", fields = {
         every = { type = "number", min = 0.001 }, system_id = { type = "string" },
@@ -347,12 +350,27 @@ end
 -- messages table instead of being lost.
 function Smsc:receipt_later(row, err, detail)
     local attempts = (row.attempts or 0) + 1
+    self._deferred = self._deferred + 1
+    self._congested[row.account] = true
     local delay = math.min(RETRY_MAX, 2 ^ (attempts - 1))
     local at = time() + delay
     smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
              tostring(detail or err), delay)
     store.update(row.key, { due = at, attempts = attempts })
     self:arm(at)
+end
+
+-- Push-back: a submit asking for a receipt (any final state) is refused
+-- while its account's receipts pile up faster than its receivers take
+-- them: max_backlog or more in its outbox, or one refused by the full
+-- outbox and not yet posted. -> the status to answer, or nil.
+function Smsc:backlogged(account, rd)
+    if (rd or 0) % 4 == 0 then return nil end
+    local st = store.current()
+    if self._congested[account] or (st and st:outbox_count(account) >= self.opt.max_backlog) then
+        self._pushed_back = self._pushed_back + 1
+        return S.ESME_RMSGQFUL
+    end
 end
 
 -- The receipt of a stored row (its own, or a row's fields as they are now).
@@ -392,7 +410,8 @@ function Smsc:due(row)
     if not row.final then store.update(row.key, { final = true }) end
     if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
         local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
-        if not ok then self:receipt_later(row, err, detail) end
+        if not ok then self:receipt_later(row, err, detail)
+        elseif self._congested[row.account] then self._congested[row.account] = nil end
     end
 end
 
@@ -560,6 +579,8 @@ local function accept(s, session, pdu)
             return S.ESME_ROK, { message_id = s:id_of(old.key - old.part) }
         end
     end
+    local backlog = s:backlogged(session.system_id, pdu.registered_delivery)
+    if backlog then return backlog end
     local id, status, fields = s:accept_one(session, pdu, dest, ton, npi, nil, now)
     if not id then return status, fields end
     return S.ESME_ROK, { message_id = id }
@@ -576,6 +597,8 @@ local function handlers(s)
     -- an unknown distribution list, a full store) are listed in
     -- unsuccess_sme. Each destination is a row, the rows' keys consecutive.
     function h.submit_multi(session, pdu)
+        local backlog = s:backlogged(session.system_id, pdu.registered_delivery)
+        if backlog then return backlog, { message_id = "" } end
         local failed, head, n, now = {}, nil, 0, time()
         local function fail(ton, npi, dest, status)
             failed[#failed + 1] = { dest_addr_ton = ton, dest_addr_npi = npi, destination_addr = dest,
@@ -683,7 +706,9 @@ local function handlers(s)
         local p, err = mo.pdu { source = d.from or "447700900123", dest = d.to, text = d.text, coding = d.coding,
                                 alphabet = server.alphabet(account) }
         if not p then return 422, { error = err } end
-        if smpp.receivers(account) == 0 then return 409, { error = "no receiver bound for " .. account } end
+        if smpp.receivers(account) == 0 and not require("smpp.webhook").has(account) then
+            return 409, { error = "no receiver bound for " .. account }
+        end
         local ok, perr, detail = smpp.post(account, p, { ttl = opt.receipt_queue_ttl })
         if not ok then return 503, { error = "MO not queued: " .. tostring(detail or perr) } end
         return 202, { queued = true, system_id = account }
@@ -698,6 +723,11 @@ local function handlers(s)
         if st then
             smpp.gauge("smsc_stored_messages", function() return st:stats().messages.value end,
                        st:stats().messages.limit)
+            -- counters since start: receipts the full outbox refused (each
+            -- waits with its message and is tried again), and submits
+            -- refused by the push-back (max_backlog)
+            smpp.gauge("smsc_receipts_deferred", function() return s._deferred end)
+            smpp.gauge("smsc_backlog_refusals", function() return s._pushed_back end, opt.max_backlog)
             local next_at = store.next_due()
             if next_at then s:arm(next_at) end
         end
@@ -728,8 +758,12 @@ function M.new(conf, conf_path)
             .. "(store.limits.messages, default 1000000)")
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
+    -- logged, so a run whose random rules went a certain way can be repeated
+    smpp.log("info", "smsc: random rules seeded with %.0f%s", seed,
+             opt.seed and " (smsc.seed)" or " from the system's random source (set smsc.seed to repeat this run)")
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
-                             random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id] }, Smsc)
+                             random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id],
+                             _congested = {}, _deferred = 0, _pushed_back = 0 }, Smsc)
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end

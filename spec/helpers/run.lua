@@ -124,9 +124,9 @@ end
 -- stop([signal [, timeout]]) -> true if it exited within the timeout
 -- (true at once when it had already ended).
 function Process:stop(signal, timeout)
-    if not self:alive() then return true end
-    self:signal(signal or "TERM")
-    return wait.wait_until(function() return not self:alive() end, timeout or 10) or false
+    if self:alive() then self:signal(signal or "TERM") end
+    -- ended, and its exit code recorded (the shell writes it just after)
+    return wait.wait_until(function() return not self:alive() and self:exit_code() ~= nil end, timeout or 10) or false
 end
 
 function Process:kill()

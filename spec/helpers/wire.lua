@@ -214,9 +214,9 @@ function Client:expect(pred, timeout)
 end
 
 -- bind(kind, system_id, password) -> the bind response
-function Client:bind(kind, system_id, password)
+function Client:bind(kind, system_id, password, timeout)
     self:send(M.bind(kind, self:next_seq(), system_id or "smppclient1", password or "password"))
-    return self:read()
+    return self:read(timeout)
 end
 
 -- True once the server closed the connection (within timeout).
