@@ -508,7 +508,7 @@ static double need_num(lua_State *L, int t, const char *k)
 }
 
 /* open{ path =, sync =, busy_timeout =, trace_ttl =, lease =, limits = { messages =,
- * outbox =, outbox_per_account =, early =, sticky =, size_mb = }, quick_check = }
+ * outbox =, outbox_per_account =, early =, sticky =, size_mb = }, quick_check =, lock = }
  * -> store | nil, message. Every key but quick_check is required: the
  * defaults are applied by lua/smpp/store.lua from the config schema. */
 static int l_open(lua_State *L)
@@ -540,6 +540,9 @@ static int l_open(lua_State *L)
     lua_pop(L, 1);
     lua_getfield(L, 1, "quick_check");
     o.quick_check = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "lock");
+    o.lock = lua_toboolean(L, -1);
     lua_pop(L, 1);
     b = lua_newuserdata(L, sizeof *b);
     b->s = NULL;

@@ -10,7 +10,9 @@
  * handler may move it to another upstream of its route); a timeout or a
  * lost connection sends it again after a backoff (retry_min doubling to
  * retry_max) -- the upstream may then have it twice, which the trace
- * says. A message whose validity has ended is not sent: the handler
+ * says. ESME_RINVBNDSTS (the session is unbinding) and ESME_RSYSERR (the
+ * upstream failed inside) are the link's fault, not the message's: sent
+ * again the same way. A message whose validity has ended is not sent: the handler
  * finishes it (EXPIRED, and its receipt when one was asked for). A link
  * that cannot send looks through its queue for such messages every
  * SWEEP_S seconds.
@@ -52,6 +54,8 @@ static struct {
     pdu_t      pdu;                      /* scratch: a stored PDU decoded for sending */
     uv_timer_t timer;
     int        timer_init, resync;
+    int        failures, wrote;          /* store writes failed in a row; one succeeded this turn */
+    double     paused_until;             /* no forwarder sends before (a store write failed) */
 } fwd;
 
 /* -- Waking ---------------------------------------------------------------------------- */
@@ -175,9 +179,36 @@ static store_str_t str(const char *s)
     return v;
 }
 
+/* A write of the forwarding path failed, or the commit holding it: what
+ * an upstream answered is not recorded, so its message is still due. No
+ * forwarder sends again before a backoff (retry_min doubling to retry_max
+ * while writes keep failing), and the queues are then read again from
+ * their start: a message is never sent again at once because the store
+ * could not record its last sending. */
+static void count_links(rt_link_t *l, void *arg)
+{
+    (void)l;
+    (*(int *)arg)++;
+}
+
+static void store_failed(void)
+{
+    double now = rt_time();
+    int links = 0;
+    if (now < fwd.paused_until) return;              /* one step per pause */
+    fwd.failures++;
+    fwd.paused_until = now + backoff(fwd.failures);
+    fwd.resync = 1;
+    rt_gw_foreach(count_links, &links);
+    if (links)
+        log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
+                fwd.paused_until - now);
+}
+
 static void write_failed(store_t *st, const char *what, const char *id)
 {
     log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
+    store_failed();
 }
 
 const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
@@ -271,6 +302,7 @@ static void retry(store_t *st, flight_t *f, double delay, uint32_t status, const
     l->retried++;
     if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, now, str(line)) < 0)
         write_failed(st, "a retry", f->id);
+    else fwd.wrote = 1;
 }
 
 static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
@@ -310,6 +342,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
         write_failed(st, "an upstream's answer", f->id);
         return;
     }
+    fwd.wrote = 1;
     if (rc > 0) {
         l->queued--;
         l->accepted++;
@@ -348,6 +381,15 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
                      (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), l->throttle_backoff);
             retry(st, f, l->throttle_backoff, status, line);
         }
+    } else if ((!err || err == SESS_ENACK) && (status == SMPP_ESME_RINVBNDSTS || status == SMPP_ESME_RSYSERR)) {
+        /* the link's fault, not the message's: its session is going away
+         * (the peer unbinds) or the upstream failed inside; sent again
+         * over whichever bind has room, after retry_min, doubling for a
+         * system error that lasts */
+        double d = status == SMPP_ESME_RINVBNDSTS ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
+        snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s", l->name,
+                 (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), d);
+        retry(st, f, d, status, line);
     } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
         double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
         snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s "
@@ -531,8 +573,12 @@ void rt_fwd_turn(void)
     store_t *st = rt_store();
     rt_link_t *list = fwd.woken, *l, *next;
     uint32_t fail;
+    int paused;
     fwd.woken = NULL;                     /* wakes from now on: the next turn */
-    if (!rt_store_committed(&fail)) fwd.resync = 1;
+    if (!rt_store_committed(&fail)) store_failed();
+    else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
+    fwd.wrote = 0;
+    paused = rt_time() < fwd.paused_until;
     if (fwd.resync && st) {
         /* a failed commit lost writes the forwarders counted on: once
          * nothing is in flight, every queue is read again from its start */
@@ -548,7 +594,7 @@ void rt_fwd_turn(void)
         next = l->run_next;
         l->woken = 0;
         if (rt_gwr_on()) rt_gwr_run(l);      /* the cluster's store: Redis */
-        else if (st && rt.net && !fwd.resync) run(st, l);
+        else if (st && rt.net && !fwd.resync && !paused) run(st, l);
     }
     /* woken again meanwhile: the next turn must come without waiting for input */
     if (fwd.woken && fwd.timer_init) uv_timer_start(&fwd.timer, on_tick, 0, TICK_MS);
@@ -582,4 +628,6 @@ void rt_fwd_stop(void)
     }
     fwd.woken = NULL;
     fwd.resync = 0;
+    fwd.failures = fwd.wrote = 0;
+    fwd.paused_until = 0;
 }

@@ -69,6 +69,7 @@ static struct {
     double     ckpt_logged;     /* rt_time() of the last failure's log line */
     uint64_t   ckpt_started, checkpoints, checkpoint_failures, checkpoints_in_loop;
     long long  ckpt_seen;       /* the log's pages when the last one started */
+    long long  ckpt_here;       /* CHECKPOINT_HERE, or less under limits.size_mb (rt_store_start) */
     double     ckpt_ms_max;
 } st = {.ref = LUA_NOREF};
 
@@ -231,9 +232,9 @@ static void ckpt_done(uv_work_t *w, int status)
 static void ckpt_maybe(store_t *s)
 {
     long long frames = store_wal_frames(s);
-    if (!st.ckpt_path || frames < CHECKPOINT_AT || !rt.loop) return;
+    if (!st.ckpt_path || frames < (CHECKPOINT_AT < st.ckpt_here ? CHECKPOINT_AT : st.ckpt_here) || !rt.loop) return;
     if (st.ckpt_retry_at > 0 && rt_time() < st.ckpt_retry_at) return;
-    if (frames >= CHECKPOINT_HERE && !st.ckpt_busy) {
+    if (frames >= st.ckpt_here && !st.ckpt_busy) {
         st.ckpt_started = uv_hrtime();
         ckpt_work(&st.ckpt);
         ckpt_done(&st.ckpt, 0);
@@ -261,6 +262,16 @@ int rt_store_start(lua_State *L, int idx)
     if (strcmp(store_path(lstore_get(L, idx)), ":memory:") != 0
         && (st.ckpt_path = strdup(store_path(lstore_get(L, idx)))) != NULL)
         store_wal_manual(lstore_get(L, idx));
+    {
+        /* limits.size_mb: the log beside the file gets a quarter of it
+         * (the store truncates the log file back to that at each reset),
+         * so the loop checkpoints itself once the log passes that */
+        store_levels_t lv;
+        store_levels(lstore_get(L, idx), &lv);
+        st.ckpt_here = CHECKPOINT_HERE;
+        if (lv.max_bytes > 0 && lv.max_bytes / 4 / (4096 + 24) < st.ckpt_here)
+            st.ckpt_here = lv.max_bytes / 4 / (4096 + 24) > 16 ? lv.max_bytes / 4 / (4096 + 24) : 16;
+    }
     /* a file size limit (ulimit -f) must fail a write, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
     if (uv_timer_init(rt.loop, &st.expiry) == 0) {

@@ -83,6 +83,7 @@ int store__fail(store_t *s, int rc, const char *what)
         store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
+    if ((rc & 0xff) == SQLITE_FULL) return STORE_EFULL;     /* the disk or limits.size_mb: "full", not "io" */
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
 }
 
@@ -96,7 +97,7 @@ int store__begin(store_t *s)
 {
     int rc;
     if (s->failed)
-        return store__err(s, STORE_EIO, "%s (a write of this transaction failed; "
+        return store__err(s, s->failed_full ? STORE_EFULL : STORE_EIO, "%s (a write of this transaction failed; "
                           "nothing is written until the failure is reported by a commit)", s->failmsg);
     if (s->in_txn) {
         if (!sqlite3_get_autocommit(s->db)) return 0;
@@ -395,6 +396,7 @@ static int ctr_find(store_t *s, const char *name, store_ctr_t **out)
         return rc;
     }
     sqlite3_reset(st);
+    if (store__lock_floor(s, name) > hw) hw = store__lock_floor(s, name);   /* the WAL lost its end */
     c = &s->ctrs[s->nctrs];
     if (!(c->name = strdup(name))) return store__err(s, STORE_ENOMEM, "next_id: no memory");
     s->nctrs++;
@@ -425,7 +427,7 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long upto)
     }
     sqlite3_reset(st);
     c->pending = upto;
-    return 0;
+    return store__lock_save(s);
 }
 
 /* The next value of counter c (see store_next_id). */

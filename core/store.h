@@ -19,7 +19,7 @@
 /* X(name, code, token): every function returns >= 0 on success or one of
  * these. The token is what the Lua side returns ("full", "io: ..."). */
 #define STORE_ERRNO_MAP(X) \
-    X(FULL,   -1, "full")          /* a bound (limits.*) is reached */ \
+    X(FULL,   -1, "full")          /* a bound (limits.*) is reached, or the disk */ \
     X(EXISTS, -2, "exists")        /* put of an id and part already stored */ \
     X(IO,     -3, "io")            /* SQLite failed: store_errmsg() says how */ \
     X(NOMEM,  -4, "no memory") \
@@ -112,6 +112,7 @@ typedef struct store_opts_s {
     long long   max_sticky;         /* rows in sticky (long messages' routes) */
     long long   max_bytes;          /* size of the database file, 0 = no limit */
     int         quick_check;        /* run PRAGMA quick_check while opening */
+    int         lock;               /* hold PATH-lock while open: another holder is refused */
 } store_opts_t;
 
 /* Open (create if missing) the store at o->path. Returns the store, or NULL

@@ -156,6 +156,8 @@ struct store_s {
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
+    int            lock_fd;           /* PATH-lock, flock'd while open (opts.lock); -1 */
+    char          *lock_text;         /* its counter lines as read at open (store_open.c) */
     long long      wal_frames;        /* after the last commit, once store_wal_manual() */
 
     /* the transaction */
@@ -237,6 +239,15 @@ int store__acct_add(store_t *s, store_str_t account, long long delta);
 long long store__acct_get(const store_t *s, store_str_t account);
 int store__acct_recount(store_t *s);
 void store__acct_free(store_t *s);
+
+/* The lock file keeps each counter's reservation too, written and synced
+ * when it is made, outside the WAL: a WAL that loses its last frames (a
+ * power loss under sync normal, a damaged file) then cannot roll a
+ * counter back. store__lock_floor: the value it holds for name (0: none);
+ * store__lock_save: write every counter's reservation into it. Both are
+ * no-ops on a store opened without the lock (store_open.c). */
+long long store__lock_floor(const store_t *s, const char *name);
+int store__lock_save(store_t *s);
 
 /* Open-time setup of the message key counter (store.c); the next key. */
 int store__key_init(store_t *s);

@@ -3,10 +3,13 @@
  * or the version check of an old one, the prepared statements; closing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -38,9 +41,123 @@ static const char *reason(int rc)
 static void open_error(const char *path, sqlite3 *db, int rc, const char *hint, char *err, size_t errlen)
 {
     int sys = db ? sqlite3_system_errno(db) : 0;
-    snprintf(err, errlen, "store %s: %s (%s%s%s)%s%s", path, reason(rc),
+    if ((rc & 0xff) == SQLITE_READONLY && strcmp(path, ":memory:") != 0 && access(path, W_OK) == 0) {
+        /* the file is writable: its -wal and -shm beside it cannot be made */
+        snprintf(err, errlen, "store %s: cannot use write-ahead logging (%s); is the directory writable?",
+                 path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        return;
+    }
+    snprintf(err, errlen, "store %s: %s (%s%s%s)%s%s", path, sys == ENOSPC ? "disk full" : reason(rc),
              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), sys ? ": " : "", sys ? strerror(sys) : "",
              hint ? "; " : "", hint ? hint : "");
+}
+
+/* -- The lock file ---------------------------------------------------------------- */
+
+/* PATH-lock beside the file, held (flock) for the life of a process that
+ * serves from the store: SQLite locks one transaction at a time, and two
+ * such processes, each with its own blocks of ids and queue cursors in
+ * memory, would issue the same ids and send the same messages. Readers
+ * (check, messages) do not take it. The holder's pid is written in it for
+ * the next one's message; the file stays (removing it would race). */
+static int read_counters(store_t *s, const char *lpath, char *err, size_t errlen);
+
+static int take_lock(store_t *s, char *err, size_t errlen)
+{
+    char lpath[4096], pid[32];
+    ssize_t n;
+    int fd, e;
+    snprintf(lpath, sizeof lpath, "%s-lock", s->path);
+    if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        snprintf(err, errlen, "store %s: cannot open its lock file %s: %s", s->path, lpath, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        e = errno;
+        n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen, "store %s: locked by another process%s%s%s (%s)", s->path,
+                     *pid ? " (pid " : "", pid, *pid ? ")" : "", lpath);
+        else
+            snprintf(err, errlen, "store %s: cannot lock %s: %s", s->path, lpath, strerror(e));
+        close(fd);
+        return -1;
+    }
+    s->lock_fd = fd;
+    return read_counters(s, lpath, err, errlen) < 0 || store__lock_save(s) < 0 ? -1 : 0;
+}
+
+/* The counter lines ("counter NAME HW") of the lock file, kept for
+ * store__lock_floor and for names this process does not load. */
+static int read_counters(store_t *s, const char *lpath, char *err, size_t errlen)
+{
+    struct stat sb;
+    ssize_t n;
+    if (fstat(s->lock_fd, &sb) != 0 || sb.st_size > 1 << 20 || !(s->lock_text = malloc((size_t)sb.st_size + 1))) {
+        snprintf(err, errlen, "store %s: cannot read its lock file %s", s->path, lpath);
+        return -1;
+    }
+    n = pread(s->lock_fd, s->lock_text, (size_t)sb.st_size, 0);
+    s->lock_text[n > 0 ? n : 0] = '\0';
+    return 0;
+}
+
+long long store__lock_floor(const store_t *s, const char *name)
+{
+    const char *p = s->lock_text;
+    size_t len = strlen(name);
+    long long v, best = 0;
+    while (p && (p = strstr(p, "counter ")) != NULL) {
+        p += 8;
+        if (strncmp(p, name, len) == 0 && p[len] == ' ' && sscanf(p + len + 1, "%lld", &v) == 1 && v > best)
+            best = v;
+    }
+    return best;
+}
+
+int store__lock_save(store_t *s)
+{
+    char buf[8192], name[128];
+    const char *p;
+    size_t n;
+    long long v;
+    int i, known;
+    if (s->lock_fd < 0) return 0;
+    n = (size_t)snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    for (i = 0; i < s->nctrs && n < sizeof buf; i++) {
+        const store_ctr_t *c = &s->ctrs[i];
+        if (strlen(c->name) > 100 || strpbrk(c->name, " \t\r\n")) continue;   /* not one word: not kept here */
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", c->name, c->pending > c->lim ? c->pending : c->lim);
+    }
+    for (p = s->lock_text; p && (p = strstr(p, "counter ")) != NULL && n < sizeof buf; p += 8) {
+        if (sscanf(p + 8, "%127s %lld", name, &v) != 2) continue;
+        for (i = 0, known = 0; i < s->nctrs; i++) known |= strcmp(s->ctrs[i].name, name) == 0;
+        if (!known) n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", name, v);
+    }
+    if (n >= sizeof buf) return store__err(s, STORE_EIO, "next_id: too many counters for the lock file");
+    /* synced before any value of the block goes out (sync off: not even then) */
+    if (pwrite(s->lock_fd, buf, n, 0) != (ssize_t)n || ftruncate(s->lock_fd, (off_t)n) != 0
+        || (s->o.sync != STORE_SYNC_OFF && fdatasync(s->lock_fd) != 0))
+        return store__err(s, STORE_EIO, "next_id: writing the lock file %s-lock: %s", s->path, strerror(errno));
+    return 0;
+}
+
+/* A new file whose directory this process cannot write: the reason
+ * (SQLite would say "unable to open database file"). 1 with err set. */
+static int cannot_create(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir) return 0;
+    if (slash && n == 0) n = 1;                  /* "/x.db" */
+    memcpy(dir, slash ? path : ".", slash ? n : 1);
+    dir[slash ? n : 1] = '\0';
+    if (access(dir, W_OK | X_OK) == 0) return 0;
+    snprintf(err, errlen, "store %s: cannot create it in %s: %s", path, dir, strerror(errno));
+    return 1;
 }
 
 /* mkdir -p of the directory part of path. */
@@ -248,6 +365,16 @@ static int schema(store_t *s, char *err, size_t errlen)
             return -1;
         }
         if (!has_meta || version == 0) {
+            /* with tables of ours it is a smppgw store, damaged: not the wrong file */
+            long long ours = 0;
+            char why[200];
+            query_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN ('messages', 'outbox', 'early', "
+                         "'counters', 'meta')", 0, &ours);
+            if (ours > 0) {
+                if (store_check(s, why, sizeof why) == 0) snprintf(why, sizeof why, "no schema version in meta");
+                snprintf(err, errlen, "store %s: corrupt (%s)", s->o.path, why);
+                return -1;
+            }
             snprintf(err, errlen, "store %s: an SQLite database but not a smppgw store (no schema version)",
                      s->o.path);
             return -1;
@@ -337,6 +464,10 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
         long long pages = s->o.max_bytes / s->page_size;
         snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages > 1 ? pages : 1);
         if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
+        /* the log file goes back to a quarter of the limit each time it
+         * starts over (the runtime checkpoints it at that size) */
+        snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", s->o.max_bytes / 4);
+        if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
     }
     return 0;
 }
@@ -362,6 +493,7 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     }
     s->o = *o;
     s->o.path = s->path;
+    s->lock_fd = -1;
     memory = strcmp(o->path, ":memory:") == 0;
     if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
     /* no allocation statistics: they take a global mutex at every
@@ -372,6 +504,7 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
         configured = 1;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     }
+    if (!memory && access(o->path, F_OK) != 0 && errno == ENOENT && cannot_create(o->path, err, errlen)) goto fail;
     rc = sqlite3_open_v2(o->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         open_error(o->path, s->db, rc, NULL, err, errlen);
@@ -382,7 +515,10 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "store %s: read-only (the file is not writable by this process)", o->path);
         goto fail;
     }
-    if (configure(s, memory, err, errlen) < 0 || schema(s, err, errlen) < 0) goto fail;
+    /* the lock before the first write, after the checks whose messages say more */
+    if (configure(s, memory, err, errlen) < 0 || (!memory && o->lock && take_lock(s, err, errlen) < 0)
+        || schema(s, err, errlen) < 0)
+        goto fail;
     for (i = 0; i < STORE_NSTATEMENTS; i++) {
         char *sql = expand(statement_sql[i]);
         if (!sql) {
@@ -434,5 +570,7 @@ void store_close(store_t *s)
     store__acct_free(s);
     free(s->rowids);
     free(s->path);
+    if (s->lock_fd >= 0) close(s->lock_fd);      /* after SQLite's close: the lock goes last */
+    free(s->lock_text);
     free(s);
 }

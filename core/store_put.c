@@ -155,7 +155,7 @@ int store__flush(store_t *s)
             sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
             store__lost(s, why, full);
         }
-        return store__err(s, STORE_EIO, "%s", why);
+        return store__err(s, full ? STORE_EFULL : STORE_EIO, "%s", why);
     }
     return 0;
 }
@@ -221,6 +221,9 @@ long long store_put(store_t *s, const store_msg_t *m)
     if ((rc = store__begin(s)) < 0) return rc;
     if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
     if ((rc = store__next_key(s, &row.key)) < 0) return rc;
+    /* a new block of keys commits early: the row goes into a transaction
+     * of its own, so its answer still waits for the commit that holds it */
+    if (!s->in_txn && (rc = store__begin(s)) < 0) return rc;
     key = row.key;
     if (s->waiting.n && s->waiting.mask != mask && (rc = store__flush(s)) < 0) return rc;
     if (row.id.p || wait_row(s, &row, mask, octets) < 0) {

@@ -52,6 +52,7 @@ local function gateway(ports, routes, over)
     return server.start { conf = "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         accounts = { { system_id = "esme1", password = "pw1" } },
+        store = over and over.store,
         upstreams = ups,
         gateway = server.merge({ routes = routes or { { name = "all", prefix = "", to = { "A" } } } },
                                over and over.gateway),
@@ -124,6 +125,104 @@ describe("#integration store and forward", function()
         assert.equal(2, q.throttled)
         assert.equal(1, q.accepted)
         assert.equal(0, q.queued)
+    end)
+
+    it("pauses forwarding while the store takes no writes: a message is not sent again at once", function()
+        -- the upstream's answer cannot be recorded while another process
+        -- holds the store's write lock; the message is then sent again
+        -- only after retry_min (doubling), and recorded once the lock goes
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port }, nil, { store = { path = "gw.db", busy_timeout = 0 },
+                                                gateway = { retry_min = 0.5, retry_max = 1 } })
+        local c = esme(gw)
+        local st, mid = submit(c, { short_message = "once" })
+        assert.equal(ROK, st)
+        local lockfile = gw.dir .. "/locked"
+        local locker = io.popen("sqlite3 " .. run.quote(gw.dir .. "/gw.db") .. " >/dev/null 2>&1", "w")
+        local released = false
+        local function release()
+            if released then return end
+            released = true
+            locker:write("COMMIT;\n.quit\n")
+            locker:close()
+        end
+        finally(release)
+        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
+        locker:flush()
+        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
+        local up = server.start { port = port, conf = UPSTREAM_CONF, script = [[
+            local smpp, n = require "smpp", 0
+            return { submit_sm = function(session, pdu)
+                n = n + 1
+                smpp.log("info", "took %s (%d)", pdu.short_message, n)   -- distinct lines: none folded
+                return 0, { message_id = tostring(7000 + n) }
+            end }]] }
+        assert.truthy(up:wait_log("took once %(3%)", 20), up:log_text())
+        release()
+        assert.truthy(wait_until(function()
+            local _, m = get(gw, "/messages/" .. mid)
+            return m and m.state == "ENROUTE" or (m and m.final)
+        end, 10), gw:log_text())
+        local at = {}
+        for h, mi, sec in up:log_text():gmatch("T(%d+):(%d+):([%d.]+)Z info  took once %(") do
+            at[#at + 1] = h * 3600 + mi * 60 + sec
+        end
+        for i = 2, 3 do
+            assert.is_true(at[i] - at[i - 1] >= 0.45, "sent again after " .. (at[i] - at[i - 1]) .. " s\n"
+                           .. up:log_text() .. gw:log_text())
+        end
+        assert.matches("forwarding paused", gw:log_text())
+        assert.matches("accepted as 70%d%d", table.concat(events(message(gw, mid)), "\n"))
+    end)
+
+    it("sends again a message the upstream answered ESME_RINVBNDSTS or ESME_RSYSERR, never REJECTED", function()
+        -- an unbinding session or an upstream's own failure says nothing
+        -- about the message: it goes back to the queue
+        local up = server.start { conf = UPSTREAM_CONF, script = [[
+            local seen = {}
+            return { submit_sm = function(session, pdu)
+                local n = (seen[pdu.short_message] or 0) + 1
+                seen[pdu.short_message] = n
+                if n == 1 then return "ESME_RINVBNDSTS" end
+                if n == 2 then return "ESME_RSYSERR" end
+                return 0, { message_id = "4242" }
+            end }]] }
+        local gw = gateway({ A = up.port }, nil, { gateway = { retry_min = 0.1, retry_max = 0.2 } })
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { short_message = "twice refused" })
+        assert.equal(ROK, st)
+        local m
+        assert.truthy(wait_until(function()
+            m = message(gw, mid)
+            return m.attempts == 3 and m.final
+        end, 10), gw:log_text())
+        local ev = events(m)
+        assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVBNDSTS; sent again in 0%.1 s$", ev[2])
+        assert.matches("^sent to A %(session %d+, attempt 2%): ESME_RSYSERR; sent again in 0%.2 s$", ev[3])
+        assert.matches("^sent to A %(session %d+, attempt 3%): accepted as 4242$", ev[4])
+        assert.equal("ENROUTE", m.state)
+        assert.equal(0, gw:stats().gateway.queues.A.refused)
+    end)
+
+    it("keeps a receipt the ESME refused with ESME_RINVBNDSTS (unbinding) and delivers it again", function()
+        local up = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local gw = gateway { A = up.port }
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { registered_delivery = 1, short_message = "while unbinding" })
+        assert.equal(ROK, st)
+        local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 5), "no receipt")
+        c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0", 0x04))     -- ESME_RINVBNDSTS: not a refusal
+        local d = receipt(c, 10)                                          -- again, from the outbox
+        assert.equal(mid, d.rid)
+        assert.equal("DELIVRD", d.stat)
+        assert.truthy(wait_until(function()
+            return table.concat(events(message(gw, mid)), "\n"):match("delivered to esme1") ~= nil
+        end, 5))
+        assert.matches("esme1 did not take it %(ESME_RINVBNDSTS%): queued", table.concat(events(message(gw, mid)), "\n"))
     end)
 
     it("ends a message whose validity runs out while its upstream throttles: EXPIRED receipt", function()

@@ -145,6 +145,26 @@ describe("#integration the store in the server", function()
         rd:close()
     end)
 
+    it("keeps the write-ahead log within a quarter of limits.size_mb", function()
+        -- without a limit the log runs to thousands of pages before it is
+        -- copied back, and its file never shrinks
+        local s = server.start { conf = conf { path = "s.db", limits = { size_mb = 8 } }, script = STORING }
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local biggest = 0
+        for i = 1, 1500 do                                   -- a row a page: 6 MiB
+            c:send(wire.submit_sm(c:next_seq()))
+            assert.equal(0, assert(c:read()).status, "submit " .. i)
+            if i % 100 == 0 then
+                local a = lfs.attributes(s.dir .. "/s.db-wal")
+                if a and a.size > biggest then biggest = a.size end
+            end
+        end
+        -- a quarter (2 MiB), and what one turn writes before the loop copies it back
+        assert.is_true(biggest <= 2.5 * 1048576, "the log grew to " .. biggest .. " octets")
+        assert.is_true(biggest > 0)
+    end)
+
     it("stamps rows with smpp.time(), the epoch's seconds, which SMPPGW_TIME_OFFSET shifts for tests", function()
         local script = [[return { submit_sm = function()
             return 0, { message_id = string.format("%.3f", require("smpp").time()) } end }]]

@@ -7,6 +7,7 @@
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local wait_until = require("helpers.wait").wait_until
+local run = require "helpers.run"
 
 local id, RESP = wire.id, wire.RESP
 local ROK, RMSGQFUL, RQUERYFAIL, RCANCELFAIL = 0, 0x14, 0x67, 0x11
@@ -178,6 +179,42 @@ describe("#integration reference SMSC on the store", function()
         assert.same({ ROK, 2 }, { status, r.message_state })
         local _, mid = submit(q, {})
         assert.is_nil(before[mid])
+    end)
+
+    it("refuses a second process on a store in use; check and messages still read it", function()
+        local srv = server.start { conf = conf() }
+        local c = bound(srv)
+        local st, mid = submit(c, { short_message = "mine" })
+        assert.equal(ROK, st)
+        local conf_file = srv.dir .. "/conf.lua"
+        -- (timeout: a second server that starts would serve until stopped)
+        local out, err, rc = run.sh("timeout 30 " .. run.quote(run.bin) .. " run " .. run.quote(conf_file)
+                                    .. " -l 127.0.0.1:0 --http 127.0.0.1:0")
+        assert.equal(1, rc, out .. err)
+        assert.matches("store .*/smsc%.db: locked by another process %(pid %d+%)", err)
+        assert.is_true(srv:alive())
+        out, err, rc = run.smppgw { "check", conf_file }
+        assert.equal(0, rc, out .. err)
+        out, err, rc = run.smppgw { "messages", conf_file, mid }
+        assert.equal(0, rc, out .. err)
+        assert.matches(mid, out)
+        -- the lock goes with the process: a restart takes the store over
+        c:close()
+        assert.is_true(srv:stop())
+        local again = restart(srv)
+        assert.matches("listening on", again:log_text())
+    end)
+
+    it("keeps a receipt its receiver refused with ESME_RINVBNDSTS while unbinding, and sends it again", function()
+        local srv = server.start { conf = conf() }
+        local c = bound(srv)
+        local st, mid = submit(c, { registered_delivery = 1 })
+        assert.equal(ROK, st)
+        local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 10), "no receipt")
+        assert.equal(mid, wire.parse_sm(p.body).tlvs[0x001E]:sub(1, -2))
+        c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0", 0x04))   -- ESME_RINVBNDSTS: this session is going
+        local got = receipts(c, { [mid] = true }, 10)              -- again, to the next receiver with room
+        assert.equal(1, got[mid])
     end)
 
     it("issues different ids on two stores started at once", function()

@@ -349,13 +349,17 @@ describe("smpp.store bounds", function()
             rmdir(dir)
         end)
         st = assert(store.open { path = dir .. "/small.db", limits = { size_mb = 1 } })
-        local ok, err
+        local ok, err, detail
         for i = 1, 400 do
-            ok, err = st:put(msg("big" .. i, { pdu = ("x"):rep(8000) }))
+            ok, err, detail = st:put(msg("big" .. i, { pdu = ("x"):rep(8000) }))
             if not ok then break end
         end
         assert.is_nil(ok)
-        assert.matches("^io: .*full", err)
+        assert.equal("full", err)                -- the callers' ESME_RMSGQFUL, as for a bound
+        assert.matches("full", detail)
+        -- and so is every later write of the lost turn, until the commit reports it
+        ok, err = st:outbox_push("A", "p")
+        assert.same({ nil, "full" }, { ok, err })
     end)
 end)
 
@@ -399,6 +403,65 @@ describe("smpp.store files", function()
         assert.is_table(st:get("committed"))
         assert.is_nil(st:get("uncommitted"))
         assert.is_true(st:next_id("msg") > issued[#issued])
+    end)
+
+    it("keeps every put in a transaction when a block of keys runs out", function()
+        -- a block's end commits early; the put that starts the next block
+        -- must still be in a transaction, or its answer is not held for
+        -- the commit that stores it (and a crash loses an acknowledged row)
+        local path = dir .. "/blocks.db"
+        local st = assert(store.open { path = path })
+        local keys, outside = {}, {}
+        for i = 1, 2600 do
+            keys[i] = assert(st:put { account = "a", dest = "1", submitted = 1000, final = true })
+            if not st:in_txn() then outside[#outside + 1] = keys[i] end
+        end
+        assert.same({}, outside)
+        assert.equal(2600, st:commit())
+        st = nil
+        collectgarbage()                                  -- as a crash after the commit
+        collectgarbage()
+        st = assert(store.open { path = path })
+        finally(function() st:close() end)
+        local missing = {}
+        for _, k in ipairs(keys) do if not st:get(k) then missing[#missing + 1] = k end end
+        assert.same({}, missing)
+        assert.is_true(st:put { account = "a", dest = "1", submitted = 1000 } > keys[#keys])
+    end)
+
+    it("never issues a key again after its WAL lost the last commits", function()
+        -- a child puts and commits, then dies (no close: the commits are
+        -- only in the WAL); the WAL is then lost, as a power loss under
+        -- sync normal or a damaged log may leave it
+        local path = dir .. "/walloss.db"
+        local child = dir .. "/child.lua"
+        local f = assert(io.open(child, "w"))
+        f:write([[
+            local store = require "smpp.store"
+            local st = assert(store.open { path = arg[1], lock = true })
+            local last
+            for i = 1, 2500 do
+                last = assert(st:put { account = "a", dest = "1", submitted = 1000, final = true })
+                if i % 100 == 0 then assert(st:commit()) end
+            end
+            assert(st:commit())
+            print(last)
+            os.exit(0)
+        ]])
+        f:close()
+        local out, err, rc = run.sh(string.format("LUA_PATH=%s LUA_CPATH=%s luajit %s %s", run.quote(package.path),
+            run.quote(package.cpath), run.quote(child), run.quote(path)))
+        assert.equal(0, rc, err)
+        local last = assert(tonumber(out:match("(%d+)")), out .. err)
+        assert.is_true(last >= 2500)
+        assert.is_true(exists(path .. "-wal"))
+        assert(os.remove(path .. "-wal"))
+        os.remove(path .. "-shm")
+        local st = assert(store.open { path = path, lock = true })
+        finally(function() st:close() end)
+        assert.is_nil(st:get(last))                          -- the messages went with the log
+        local key = assert(st:put { account = "a", dest = "1", submitted = 1000 })
+        assert.is_true(key > last, "key " .. key .. " issued again (the last before the loss: " .. last .. ")")
     end)
 
     it("opens with each sync mode", function()
@@ -522,6 +585,17 @@ describe("#integration smppgw check with a store", function()
         local _, err, rc = run.smppgw({ "check", conf("bad.db") })
         assert.equal(1, rc)
         assert.matches("store " .. dir:gsub("%p", "%%%0") .. "/bad.db: corrupt", err)
+    end)
+
+    it("calls a store whose schema version is damaged corrupt, not the wrong file", function()
+        local path = dir .. "/meta.db"
+        assert(store.open { path = path }):close()
+        local _, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"DELETE FROM meta WHERE key = 'schema'\"")
+        assert.equal(0, rc, err)
+        _, err, rc = run.smppgw({ "check", conf("meta.db") })
+        assert.equal(1, rc)
+        assert.matches("meta%.db: corrupt %(no schema version in meta%)", err)
+        assert.not_matches("not a smppgw store", err)
     end)
 
     it("names a store key that is wrong", function()

@@ -1057,6 +1057,30 @@ static void node_ids_differ(void)
     store_close(b);
 }
 
+/* A store opened with the lock refuses a second opener with it (flock:
+ * also within one process), not one without it; closing frees it. */
+static void lock_refuses_a_second_holder(void)
+{
+    store_opts_t o = opts(file("locked.db"));
+    store_t *a, *b, *c;
+    o.lock = 1;
+    a = store_open(&o, err, sizeof err);
+    CHECK(a);
+    b = store_open(&o, err, sizeof err);
+    CHECK(b == NULL);
+    CHECK(strstr(err, "locked by another process (pid ") != NULL);
+    store_close(b);
+    o.lock = 0;
+    c = store_open(&o, err, sizeof err);                  /* a reader (check, messages) */
+    CHECK(c);
+    store_close(c);
+    store_close(a);
+    o.lock = 1;
+    b = store_open(&o, err, sizeof err);
+    CHECK(b);
+    store_close(b);
+}
+
 /* -- Group commit ---------------------------------------------------------------------------- */
 
 static void close_without_commit_loses_the_turn(void)
@@ -1202,7 +1226,7 @@ static void size_limit_fails_writes_not_silently(void)
         m.id = S(id);
         if ((rc = store_put(s, &m)) > 0) ok++;
     }
-    CHECK_EQ(rc, STORE_EIO);
+    CHECK_EQ(rc, STORE_EFULL);                 /* "full": the callers answer ESME_RMSGQFUL */
     CHECK(strstr(store_errmsg(s), "full") != NULL);
     n = store_commit(s, &lost);
     if (n >= 0) CHECK_EQ(n, ok);
@@ -1974,6 +1998,7 @@ int main(void)
     TEST(close_without_commit_loses_the_turn);
     TEST(commit_failure_reports_lost_writes);
     TEST(waiting_rows_are_read_and_fail_whole);
+    TEST(lock_refuses_a_second_holder);
     TEST(size_limit_fails_writes_not_silently);
     TEST(writes_refused_after_a_lost_transaction);
     TEST(refuses_not_a_database);

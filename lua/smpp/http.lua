@@ -273,9 +273,11 @@ end)
 -- account, state and time (smpp.messages).
 M.route("GET", "/messages/([^/]+)", function(req)
     local st = store.current()
-    local m = st and messages.get(st, req.params[1])
+    -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
+    local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    local m = st and messages.get(st, mid)
     if not m or (req.account and m.account ~= req.account) then
-        return 404, { error = "no message " .. req.params[1] .. " in the store" }
+        return 404, { error = "no message " .. mid .. " in the store" }
     end
     return 200, m
 end)

@@ -423,7 +423,7 @@ function M.run(conf_path, overrides)
     -- the store opens before anything listens: a store that cannot be
     -- opened is a start-up error naming the path and the reason
     local section = M.store_section(conf, conf_path)
-    local st, serr = M.open_store(conf, conf_path)
+    local st, serr = M.open_store(conf, conf_path, { lock = true })   -- one serving process per file
     if not st then
         io.stderr:write("smppgw: ", serr, "\n")
         return 1

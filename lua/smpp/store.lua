@@ -61,18 +61,21 @@ M.methods = {
 local fields = config.schema.fields.store.fields
 
 -- open{ path = [, sync, busy_timeout, trace_ttl, lease, limits = {...},
--- quick_check = true] } -> st | nil, message naming the path and the reason.
+-- quick_check = true, lock = true] } -> st | nil, message naming the path and
+-- the reason. lock: hold PATH-lock while open (a process serving from the
+-- store; a second one is refused "locked by another process").
 -- Keys as in the config's `store` section; a relative path is relative to
 -- the working directory here (see from_config).
 function M.open(opts)
     if type(opts) ~= "table" then error("store.open: expects a table of options", 2) end
-    local quick = opts.quick_check
+    local quick, lock = opts.quick_check, opts.lock
     local section = {}
-    for k, v in pairs(opts) do if k ~= "quick_check" then section[k] = v end end
+    for k, v in pairs(opts) do if k ~= "quick_check" and k ~= "lock" then section[k] = v end end
     local ok, why = config.check_section(section, fields, "store")
     if not ok then return nil, why end
     local full = config.with_defaults("store", section)
     full.quick_check = quick and true or false
+    full.lock = lock and true or false
     return require("smpp.store_sqlite").open(full)
 end
 
