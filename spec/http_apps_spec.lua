@@ -118,6 +118,51 @@ describe("#integration POST /send as an account, through a gateway", function()
     end)
 end)
 
+describe("#integration an account's messages over HTTP without an admin token", function()
+    it("need the account's token whenever it has one", function()
+        local smsc = server.start { conf = server.smsc_conf() }
+        local gw = server.start { conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            http = { listen = "127.0.0.1:0" },
+            accounts = {
+                { system_id = "app1", password = "pw", http = { token = "app1-t" } },
+                { system_id = "app2", password = "pw", http = { token = "app2-t" } },
+                { system_id = "open", password = "pw" },
+            },
+            upstreams = { { name = "up", port = smsc.port, system_id = "smppclient1", password = "password",
+                            reconnect_min = 0.2 } },
+            gateway = { routes = { { prefix = "44", to = { "up" } } } },
+        } }
+        assert.is_true(gw:wait_log("upstream up: bind 1 up", 5))
+        local code, r = json(gw, "POST", "/send", { to = "447700900123", text = "secret" }, "app1-t")
+        assert.equal(200, code, cjson.encode(r))
+        local id = r.message_ids[1]
+        code, r = json(gw, "POST", "/send", { to = "447700900123", text = "open", system_id = "open" })
+        assert.equal(200, code, cjson.encode(r))
+        local open_id = r.message_ids[1]
+
+        -- no token: app1's message and list are closed; an account without a token stays open
+        assert.equal(404, (json(gw, "GET", "/messages/" .. id)))
+        code, r = json(gw, "GET", "/messages?account=app1")
+        assert.equal(401, code)
+        assert.matches("messages of app1 need its token", r.error)
+        assert.equal(200, (json(gw, "GET", "/messages/" .. open_id)))
+        assert.equal(200, (json(gw, "GET", "/messages?account=open")))
+        -- its own token reads them; another account's does not
+        code, r = json(gw, "GET", "/messages/" .. id, nil, "app1-t")
+        assert.equal(200, code)
+        assert.equal("app1", r.account)
+        code, r = json(gw, "GET", "/messages?account=app1", nil, "app1-t")
+        assert.equal(200, code)
+        assert.equal(id, r.messages[1].message_id)
+        code, r = json(gw, "GET", "/messages", nil, "app1-t")        -- its own account by default
+        assert.equal(200, code)
+        assert.equal(1, r.count)
+        assert.equal(404, (json(gw, "GET", "/messages/" .. id, nil, "app2-t")))
+        assert.equal(403, (json(gw, "GET", "/messages?account=app1", nil, "app2-t")))
+    end)
+end)
+
 describe("#integration webhooks of the reference SMSC", function()
     it("posts an account's MO as JSON", function()
         local hook = webhooks.start("200")

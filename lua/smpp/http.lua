@@ -26,7 +26,7 @@ local by_token = {}        -- an account's http.token -> its system_id
 
 -- What a request authorised by an account's own token may use: sending as
 -- that account and reading its own messages.
-local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true }
+local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true, ["GET /messages"] = true }
 
 local function json(status, value)
     return status, "application/json", json_encode(value)
@@ -173,6 +173,23 @@ local function who(authorization, q)
     return by_token[t], false
 end
 
+-- may_read(req, name) -> true | nil, status, why: the messages of account
+-- `name` are read with its token or the admin token whenever it has a
+-- token of its own, whether or not the API has an admin token (sending as
+-- it needs the same); an account's token reads no other account's.
+local function may_read(req, name)
+    if req.admin then return true end
+    if req.account then
+        if req.account == name then return true end
+        return nil, 403, "this token reads the messages of " .. req.account .. " only"
+    end
+    local a = accounts[name]
+    if a and a.http and a.http.token then
+        return nil, 401, "the messages of " .. name .. " need its token (Authorization: Bearer ...)"
+    end
+    return true
+end
+
 -- -- Built-in routes ---------------------------------------------------------------
 
 local dashboard_html
@@ -274,7 +291,7 @@ end)
 M.route("GET", "/messages/([^/]+)", function(req)
     local st = store.current()
     local m = st and messages.get(st, req.params[1])
-    if not m or (req.account and m.account ~= req.account) then
+    if not m or not may_read(req, m.account) then
         return 404, { error = "no message " .. req.params[1] .. " in the store" }
     end
     return 200, m
@@ -282,6 +299,9 @@ end)
 M.route("GET", "/messages", function(req)
     local st = store.current()
     if not st then return 404, { error = "no store in use" } end
+    if req.account and not req.query.account then req.query.account = req.account end
+    local ok, status, why0 = may_read(req, req.query.account)
+    if not ok then return status, { error = why0 } end
     local out, why = messages.list(st, req.query, smpp.time())
     if not out then return 400, { error = why } end
     return 200, out
@@ -316,7 +336,7 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
         if caps[1] ~= nil then
             if r.method == method then
                 if account and not ACCOUNT_ROUTES[r.name] then
-                    return err(403, "an account's token may use POST /send and GET /messages/ID only")
+                    return err(403, "an account's token may use POST /send and GET /messages only")
                 end
                 req.params = caps
                 -- the API's own routes may use the heap's reserve: /stats
