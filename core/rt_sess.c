@@ -223,11 +223,36 @@ static void request_fail(rt_task_t *t, const char *msg)
 
 static const rt_task_owner_t request_owner = {request_finish, request_fail};
 
+/* The fields of smpp.respond(status, fields) on L as the encoder will see
+ * them when the answer goes out (perhaps after the turn's commit): NULL,
+ * or why they are refused (a static buffer), so respond raises while the
+ * handler still runs and can react, as session:send does. */
+static const char *respond_check(lua_State *L, int n, const rt_task_t *t)
+{
+    static char msg[200];
+    uint8_t small[1024], *big = NULL;
+    const pdu_cmd_t *req = pdu_cmd_find(t->cmd_id);
+    pdu_error_t err;
+    const char *why;
+    long r;
+    int idx = n >= 1 && lua_istable(L, 1) ? 1 : n >= 2 && lua_istable(L, 2) ? 2 : 0;
+    if (!idx || !req) return NULL;                   /* no fields: read_results judges the rest */
+    if ((why = lbridge_check_pdu(L, idx, &resp_pdu, pdu_cmd_find(req->resp_id))) != NULL) return why;
+    resp_pdu.sequence_number = t->seq;
+    r = pdu_encode(&resp_pdu, small, sizeof small, &err);
+    if (r == PDU_ENOSPC && (big = malloc(err.need)) != NULL) r = pdu_encode(&resp_pdu, big, err.need, &err);
+    free(big);
+    if (r != PDU_EINVAL) return NULL;
+    snprintf(msg, sizeof msg, "the encoder refuses the response: %s", err.msg);
+    return msg;
+}
+
 /* core.respond([status [, fields]]) -> true: answer the request of the
  * running handler now (after the turn's commit, as a return would) and
  * go on running; what the handler returns later is not sent. Raises when
  * the task answers no request (a timer, an event, an answered request)
- * or for values a handler could not return. The answer is held by a task
+ * or for values a handler could not return, fields the encoder refuses
+ * among them (checked now, not when the answer goes out). The answer is held by a task
  * of its own, so the handler's stack stays its own. */
 static int l_respond(lua_State *L)
 {
@@ -237,6 +262,7 @@ static int l_respond(lua_State *L)
     if (!t || t->owner != &request_owner || !t->seq)
         return luaL_error(L, "smpp.respond: only a request's handler may answer, once "
                              "(this task answers no request, or answered already)");
+    if ((why = respond_check(L, n, t)) != NULL) return luaL_error(L, "smpp.respond: %s", why);
     if (!(h = rt_task_new("answer", &request_owner))) return luaL_error(L, "smpp.respond: out of memory");
     h->sess_id = t->sess_id;
     h->seq = t->seq;

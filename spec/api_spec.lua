@@ -126,6 +126,11 @@ return {
     submit_sm = function(session, pdu)
         if pdu.short_message == "slow" then
             smpp.wait(function(tok) slow = tok end, 30)
+        elseif pdu.short_message == "respond_bad" then
+            -- fields the encoder refuses raise at the call, while the handler can still answer
+            local ok, e = pcall(smpp.respond, "ESME_ROK", { message_id = ("x"):rep(200) })
+            smpp.log("info", "respond_bad: ok=%s: %s", tostring(ok), tostring(e))
+            return "ESME_RINVMSGLEN"
         elseif pdu.short_message == "respond" then
             smpp.respond("ESME_ROK", { message_id = "early" })
             local _, second = pcall(smpp.respond, "ESME_ROK")
@@ -197,6 +202,12 @@ describe("#integration the script API", function()
         local r = c:read()
         assert.equal(0, r.status)
         assert.is_true(srv:wait_log("respond: kept working"))
+        -- a response the encoder refuses raises in the handler, which answers otherwise
+        c:send(wire.submit_sm(3, { short_message = "respond_bad" }))
+        r = c:read()
+        assert.equal(0x00000001, r.status)                -- ESME_RINVMSGLEN, the handler's own answer
+        assert.is_true(srv:wait_log("respond_bad: ok=false: [^\n]*smpp%.respond: the encoder refuses the response: "
+                                    .. "message_id is 200 characters"))
         c:close()
     end)
 end)
