@@ -531,19 +531,33 @@ typedef struct connecting_s {
     char       host[256];
 } connecting_t;
 
+/* nil, token, prose for a connection that failed with libuv's `status`:
+ * the token from SESS_ERRNO_MAP (smpp.E), the prose for people. */
+static int push_connect_error(lua_State *L, int status, const char *host)
+{
+    int resolver = strncmp(uv_err_name(status), "EAI_", 4) == 0;
+    int code = resolver ? SESS_ERESOLVE
+             : status == UV_ECONNREFUSED ? SESS_ECONNREFUSED
+             : status == UV_ETIMEDOUT ? SESS_ETIMEOUT
+             : status == UV_ENETUNREACH || status == UV_EHOSTUNREACH ? SESS_EUNREACH
+             : sess_err_index(status) >= 0 ? status : SESS_ECONNECT;
+    lua_pushnil(L);
+    lua_pushstring(L, sess_strerror(code));
+    if (resolver) lua_pushfstring(L, "cannot resolve host '%s': %s", host, uv_strerror(status));
+    else if (sess_err_index(status) >= 0) lua_pushstring(L, sess_strerror(status));
+    else lua_pushstring(L, uv_strerror(status));
+    return 3;
+}
+
 static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 {
     connecting_t *w = arg;
     rt_task_t *t = w->t;
     (void)n;
     if (status < 0 || !s) {
-        lua_pushnil(t->co);
-        if (strncmp(uv_err_name(status), "EAI_", 4) == 0)   /* the resolver's */
-            lua_pushfstring(t->co, "cannot resolve host '%s': %s", w->host, uv_strerror(status));
-        else
-            lua_pushstring(t->co, uv_strerror(status));
+        int nres = push_connect_error(t->co, status < 0 ? status : SESS_ECONNECT, w->host);
         free(w);
-        rt_task_wake(t, 2);
+        rt_task_wake(t, nres);
         return;
     }
     free(w);
@@ -552,7 +566,9 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 }
 
 /* core.connect(host, port [, side [, session options [, tls options]]])
- * -> session table (state OPEN) | nil, error: waits for the connection. side "client" (default) is an ESME connecting to an SMSC;
+ * -> session table (state OPEN) | nil, token, prose: waits for the
+ * connection; the token is one of SESS_ERRNO_MAP's (connect refused,
+ * resolve, timeout, unreachable, connect failed), the prose for people. side "client" (default) is an ESME connecting to an SMSC;
  * "server" is the SMSC side opening a connection to send outbind. */
 static int l_connect(lua_State *L)
 {
@@ -586,9 +602,7 @@ static int l_connect(lua_State *L)
     }
     if (rc < 0) {
         free(w);
-        lua_pushnil(L);
-        lua_pushstring(L, uv_strerror(rc));
-        return 2;
+        return push_connect_error(L, rc, host);
     }
     rt_task_wait(t, "connect");
     return lua_yield(L, 0);

@@ -17,6 +17,9 @@ describe("smpp.E", function()
         assert.equal("closed", smpp.E.CLOSED)
         assert.equal("timeout", smpp.E.TIMEOUT)
         assert.equal("not allowed in this state", smpp.E.NOT_ALLOWED_IN_THIS_STATE)
+        assert.equal("connect refused", smpp.E.CONNECT_REFUSED)
+        assert.equal("resolve", smpp.E.RESOLVE)
+        assert.equal("no account", smpp.E.NO_ACCOUNT)
         assert.equal("no receiver", smpp.E.NO_RECEIVER)
         assert.equal("full", smpp.E.FULL)
         local seen = {}
@@ -110,8 +113,27 @@ http.route("GET", "/t", function(req)
     while not s.closed do smpp.sleep(0.01) end
     r, err = s:send { command = "enquire_link" }
     out.closed = r == nil and err == E.CLOSED
-    r, err = smpp.deliver_wait("nobody", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    r, err = smpp.deliver_wait("idle", { source_addr = "1", destination_addr = "2", short_message = "x" })
     out.no_receiver = r == nil and err == E.NO_RECEIVER
+    -- an account the configuration does not have: nil, NO_ACCOUNT, nothing kept
+    r, err = smpp.deliver_wait("nobody", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    out.wait_nobody = { r == nil, err == E.NO_ACCOUNT }
+    r, err = smpp.deliver_queue("nobody", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    out.queue_nobody = { r == nil, err == E.NO_ACCOUNT }
+    out.queue_idle = smpp.deliver_queue("idle", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    out.queue_misuse = select(2, pcall(smpp.deliver_queue, 42, { short_message = "x" }))
+    -- a connection not made: a token of smpp.E, the prose third
+    local cs, cerr, cdetail = smpp.connect { port = 1, system_id = "x", password = "x" }
+    out.refused = { cs == nil, cerr == E.CONNECT_REFUSED, tostring(cdetail) }
+    cs, cerr, cdetail = smpp.connect { host = "no.such.host.invalid", port = 2775 }
+    out.resolve = { cs == nil, cerr == E.RESOLVE, tostring(cdetail) }
+    -- the list of tokens has a length in a script
+    out.n_errors = #smpp.errors()
+    out.errors_has = false
+    for _, tok in ipairs(smpp.errors()) do out.errors_has = out.errors_has or tok == E.NO_ACCOUNT end
+    local n_walked = 0
+    for _ in ipairs(smpp.error_tokens) do n_walked = n_walked + 1 end
+    out.n_walked = n_walked
     -- every stats is a function
     out.stats = {}
     for name, f in pairs { smpp = smpp.stats, gateway = gateway.stats, upstream = upstream.stats,
@@ -154,8 +176,11 @@ return {
 ]==]
 
 describe("#integration the script API", function()
+    local CONF = "return { script = 'script.lua', accounts = { { system_id = 'smppclient1', password = 'password' }, "
+        .. "{ system_id = 'idle', password = 'password' } } }"
+
     it("follows its conventions in a running server", function()
-        local srv = server.start { script = SCRIPT }
+        local srv = server.start { script = SCRIPT, conf = CONF }
         local code, body = srv:http("GET", "/t?port=" .. srv.port)
         assert.equal(200, code, body)
         local t = cjson.decode(body)
@@ -177,6 +202,17 @@ describe("#integration the script API", function()
         assert.equal("early", t.early)
         assert.is_true(t.closed)
         assert.is_true(t.no_receiver)
+        assert.same({ true, true }, t.wait_nobody)
+        assert.same({ true, true }, t.queue_nobody)
+        assert.is_true(t.queue_idle)
+        assert.matches("system_id must be a string", t.queue_misuse)
+        assert.same({ true, true, "connection refused" }, t.refused)
+        assert.is_true(t.resolve[1] and t.resolve[2], cjson.encode(t.resolve))
+        assert.matches("cannot resolve host 'no%.such%.host%.invalid'", t.resolve[3])
+        assert.equal(#require("smpp").error_tokens, t.n_errors)
+        assert.is_true(t.n_errors >= 20)
+        assert.is_true(t.errors_has)
+        assert.equal(t.n_errors, t.n_walked)
         assert.same({ smpp = "function", gateway = "function", upstream = "function", security = "function",
                       webhook = "function", session = "function" }, t.stats)
         assert.matches("only a request's handler may answer", t.outside)

@@ -179,6 +179,8 @@ function Link:maintain(i)
             wait = delay
         else
             self.last_error = status and (err .. ": " .. (smpp.status_name(status) or status)) or err
+            -- a connection not made: the token, then the prose ("resolve: cannot resolve host ...")
+            local why = type(status) == "string" and self.last_error or tostring(err)
             if err == "bind refused" then
                 -- wrong credentials will not fix themselves quickly
                 wait = max(delay, c.bind_refused_delay)
@@ -187,7 +189,7 @@ function Link:maintain(i)
             else
                 wait = delay
                 smpp.log("warn", "upstream %s: bind %d failed (%s); retrying in %.1f s", self.name, i,
-                    tostring(err), wait)
+                    why, wait)
             end
             delay = min(delay * 2, c.reconnect_max)
         end
