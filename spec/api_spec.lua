@@ -134,6 +134,11 @@ http.route("GET", "/t", function(req)
     local n_walked = 0
     for _ in ipairs(smpp.error_tokens) do n_walked = n_walked + 1 end
     out.n_walked = n_walked
+    -- a bucket without a clock of its own refills by the loop's clock, in fractions
+    local b = require("smpp.ratelimit").bucket(1, 1)
+    b:take()
+    smpp.sleep(0.05)
+    out.bucket = b:available()
     -- every stats is a function
     out.stats = {}
     for name, f in pairs { smpp = smpp.stats, gateway = gateway.stats, upstream = upstream.stats,
@@ -213,6 +218,7 @@ describe("#integration the script API", function()
         assert.is_true(t.n_errors >= 20)
         assert.is_true(t.errors_has)
         assert.equal(t.n_errors, t.n_walked)
+        assert.is_true(t.bucket > 0 and t.bucket < 1, tostring(t.bucket))
         assert.same({ smpp = "function", gateway = "function", upstream = "function", security = "function",
                       webhook = "function", session = "function" }, t.stats)
         assert.matches("only a request's handler may answer", t.outside)
