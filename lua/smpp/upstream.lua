@@ -349,9 +349,13 @@ function M.on_down(session, reason)
     end
 end
 
--- stats() -> array of {name, state, binds_up, outstanding, sent, ok, ...}
+-- stats() -> array of {name, state, binds_up, outstanding, sent, ok, ...}.
+-- ok, error, failed and throttled count the link's sends whoever made
+-- them: a script's link:send (message_id = "upstream") or the
+-- store-and-forward forwarder in C (its answers_* and throttled).
 function M.stats()
     local out = {}
+    local fwd = core.gw_stats().links
     for name, l in pairs(links) do
         local st = { name = name, state = l:state(), outstanding = l:outstanding(),
                      paused = now() < l.paused_until, last_error = l.last_error }
@@ -359,6 +363,11 @@ function M.stats()
         for _, sl in ipairs(l.slots) do if sl.state == "up" then up = up + 1 end end
         st.binds_up, st.binds = up, #l.slots
         for k, v in pairs(l.stats) do st[k] = v end
+        local f = fwd[name]
+        if f then
+            st.ok, st.error, st.failed = st.ok + f.answers_ok, st.error + f.answers_error, st.failed + f.answers_failed
+            st.throttled = st.throttled + f.throttled
+        end
         out[#out + 1] = st
     end
     table.sort(out, function(a, b) return a.name < b.name end)
