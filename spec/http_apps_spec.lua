@@ -217,4 +217,19 @@ describe("smppgw check: accounts' http sections", function()
         assert.matches("accounts%[1%]%.http%.webhook%.url: the URL must be http://", all)
         assert.matches("accounts%[3%]%.http%.token: the same as accounts%[2%]%.http%.token", all)
     end)
+
+    it("names a webhook outside http.callback_networks and a network that is not one", function()
+        local dir = tmp.dir()
+        tmp.write(dir .. "/c.lua", "return " .. server.lua {
+            script = server.root .. "/scripts/smsc.lua",
+            http = { listen = "127.0.0.1:0", callback_networks = { "10.0.0.0/8", "10.0.0.0/40" } },
+            accounts = { { system_id = "x", password = "p", http = { webhook = { url = "http://169.254.169.254/" } } },
+                         { system_id = "y", password = "p", http = { webhook = { url = "http://10.2.3.4/" } } } } })
+        local out, err, rc = run.smppgw { "check", dir .. "/c.lua" }
+        assert.are_not.equal(0, rc)
+        local all = out .. err
+        assert.matches("accounts%[1%]%.http%.webhook%.url: the URL: 169%.254%.169%.254 is not among http%.callback_networks", all)
+        assert.is_nil(all:find("accounts[2]", 1, true), all)
+        assert.matches("http%.callback_networks%[2%]: \"10%.0%.0%.0/40\": the prefix is not 0%.%.32", all)
+    end)
 end)

@@ -364,12 +364,16 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
     return err(404, "no such path: " .. path)
 end)
 
--- parse_url(url) -> host, port, path | nil, why: a callback URL,
--- http://HOST[:PORT][/PATH] with HOST an IPv4 address, [IPv6] or
+-- parse_url(url [, networks]) -> host, port, path | nil, why: a callback
+-- URL, http://HOST[:PORT][/PATH] with HOST an IPv4 address, [IPv6] or
 -- localhost, PORT 1..65535 (default 80), PATH printable ASCII without
 -- spaces; at most 2048 characters. Nothing in it can end a header line of
--- the request (core/http_client.c refuses such a path too).
-function M.parse_url(url)
+-- the request (core/http_client.c refuses such a path too). HOST must be
+-- where callbacks may go: among `networks` when given (a configuration
+-- being checked), else among http.callback_networks in force (by default
+-- any address but link-local and 0.0.0.0/8; core/http_nets.c, which
+-- checks again the address it connects to).
+function M.parse_url(url, networks)
     local bad = "callback_url must be http://ADDRESS[:PORT]/PATH (an IP address or localhost, "
         .. "printable characters, no spaces, at most 2048)"
     if type(url) ~= "string" or #url > 2048 then return nil, bad end
@@ -381,6 +385,10 @@ function M.parse_url(url)
     end
     if path == "" then path = "/" end
     if port < 1 or path:find("[%z\1-\32\127-\255]") then return nil, bad end
+    if not core.http_callback_allowed(host, networks) then
+        return nil, "callback_url: " .. host .. " is not among http.callback_networks (by default any address "
+            .. "but link-local, 169.254.0.0/16 and fe80::/10, and 0.0.0.0/8)"
+    end
     return host, port, path
 end
 
@@ -406,6 +414,10 @@ function M.start(conf, handlers, srv)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end
+
+-- callback_networks(list | nil) -> true | nil, why: where callbacks and
+-- webhooks may go (http.callback_networks; nil: the default rule).
+function M.callback_networks(list) return core.http_callback_networks(list) end
 
 -- set_send(fn): the /send handler of a reloaded script.
 function M.set_send(fn) send_fn = fn end
