@@ -43,7 +43,7 @@ BRIDGE_SRC := core/lbridge.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_stats.c core/rt_trace.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
               core/rt_outbox.c core/rt_gw.c core/rt_fwd.c core/rt_gw_rcpt.c core/rt_route.c core/http.c core/http_head.c core/http_auth.c \
-              core/http_client.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c \
+              core/http_client.c core/http_nets.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c \
               core/rt_gwr.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c \
@@ -166,7 +166,7 @@ $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
 $(BUILD)/test_dlr: $(BUILD)/test/test_dlr.o $(BUILD)/dlr.o $(BUILD)/msgid.o
 	$(Q)$(CC) -o $@ $^
 
-$(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o
+$(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o $(BUILD)/http_nets.o
 	$(Q)$(CC) -o $@ $^ -lm
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
@@ -276,7 +276,7 @@ asan: deps corpus $(GEN_HDRS)
 	  core/test/test_store.c $(STORE_SRC) core/msgid.c -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_dlr core/test/test_dlr.c core/dlr.c core/msgid.c
-	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c -lm
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c core/http_nets.c -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \

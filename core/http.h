@@ -98,6 +98,22 @@ void http_respond(void *conn, int status, const char *content_type, const char *
  * whose request is being handled closes once it is answered. */
 void http_close_all(void);
 
+/* -- Where callbacks may go (http_nets.c) -- */
+
+/* http_nets_set(cidrs, n): http.callback_networks, "address[/prefix]"
+ * (IPv4 or IPv6), copied; NULL: the default rule (any address but
+ * link-local, 169.254.0.0/16 and fe80::/10, and 0.0.0.0/8); an empty list
+ * allows nothing. Returns 0, i + 1 when cidrs[i] is not a network (the
+ * list in force stays), or -1 without memory. */
+long http_nets_set(const char *const *cidrs, size_t n);
+
+/* http_nets_allowed(sa, cidrs, n) -> 1 when http_post may connect to the
+ * address sa (borrowed), else 0; -1 without memory. cidrs NULL: the list
+ * in force (above); else that list (a configuration being checked: an
+ * entry that is not a network is left out). IPv4-mapped IPv6 is judged as
+ * the IPv4 address it is. */
+long http_nets_allowed(const struct sockaddr *sa, const char *const *cidrs, size_t n);
+
 /* POST `body` to http://host:port/path (a callback URL). host is an IP
  * address (or "localhost"), port 1..65535, path starts with "/" and holds
  * printable ASCII without spaces (at most HTTP_MAX_URL octets), and the
@@ -105,7 +121,8 @@ void http_close_all(void);
  * line. cb gets the HTTP status of the answer (100..599), or a negative
  * libuv error (UV_ETIMEDOUT after 10 s, UV_EPROTO for an answer that is
  * not HTTP). Returns 0 or a negative libuv error (UV_EINVAL for any of
- * the above; cb is not called then). */
+ * the above, UV_EACCES for an address http_nets_allowed refuses; cb is not
+ * called then). */
 typedef void (*http_post_fn)(int status, void *arg);
 int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
               const char *content_type, const char *body, size_t len, http_post_fn cb, void *arg);

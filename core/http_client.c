@@ -115,6 +115,7 @@ int http_post(uv_loop_t *loop, const char *host, int port, const char *path,
         if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)) return UV_EINVAL;
         v6 = 1;
     }
+    if (http_nets_allowed((struct sockaddr *)&ss, NULL, 0) != 1) return UV_EACCES;
     n = snprintf(head, sizeof head,
                  "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                  "Connection: close\r\n\r\n", path, v6 ? "[" : "", host, v6 ? "]" : "", port, content_type, len);

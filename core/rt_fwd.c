@@ -360,6 +360,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     uint32_t status = resp ? resp->command_status : 0;
     if (l->inflight) l->inflight--;
     rt_fwd_wake(l);                                  /* a window slot is free */
+    rt_gw_answer_count(l, err, status);
     if (!st) {
         flight_free(f);
         return;

@@ -624,13 +624,17 @@ static void push_link(rt_link_t *l, void *arg)
     push_num(L, "receipts_unmatched", (double)l->unmatched);
     push_num(L, "receipts_refused", (double)l->receipts_refused);
     push_num(L, "receipts_relayed", (double)l->relayed);
+    push_num(L, "answers_ok", (double)l->answers_ok);
+    push_num(L, "answers_error", (double)l->answers_error);
+    push_num(L, "answers_failed", (double)l->answers_failed);
     lua_setfield(L, -2, l->name);
 }
 
 /* core.gw_stats() -> { stored =, refused_full =, refused_io =, events_failed =,
  * held =, links = { [name] = { queued =, inflight =, sessions =, paused =,
  * sent =, accepted =, retried =, throttled =, refused =, expired =, moved =,
- * receipts =, receipts_early =, receipts_unmatched =, ... } } } */
+ * receipts =, receipts_early =, receipts_unmatched =, ..., answers_ok =,
+ * answers_error =, answers_failed = (each send's outcome) } } } */
 static int l_gw_stats(lua_State *L)
 {
     lua_createtable(L, 0, 6);

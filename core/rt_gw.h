@@ -72,6 +72,7 @@ typedef struct rt_link_s {
     /* counters since start */
     uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
     uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
+    uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
     struct rt_link_s *next;
 } rt_link_t;
 
@@ -101,6 +102,19 @@ extern rt_gw_conf_t rt_gw_conf;
 /* Does registered_delivery ask for a receipt (SMSC delivery receipt bits
  * 0-1, or intermediate notification bit 4)? */
 static inline int rt_gw_wants_receipt(long long rd) { return (rd & 0x03) != 0 || (rd & 0x10) != 0; }
+
+/* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
+ * as lua/smpp/upstream.lua counts a link's sends, so that
+ * smppgw_upstream_messages_total says the same in store-and-forward: ok
+ * (ESME_ROK), error (another status, generic_nack), failed (no answer:
+ * err from the engine); a throttling answer is l->throttled already. */
+static inline void rt_gw_answer_count(rt_link_t *l, int err, uint32_t status)
+{
+    if (err == SESS_ENACK) l->answers_error++;
+    else if (err) l->answers_failed++;
+    else if (status == SMPP_ESME_ROK) l->answers_ok++;
+    else if (status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL) l->answers_error++;
+}
 
 /* A message's answer, held until the turn's commit: answer request `seq`
  * of session `sess_id` with `status` (or the commit's failure status). */

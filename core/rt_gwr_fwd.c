@@ -339,6 +339,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     (void)s;
     e->inflight = 0;
     if (l->inflight) l->inflight--;
+    rt_gw_answer_count(l, err, status);
     rt_fwd_wake(l);
     if (!err && status == SMPP_ESME_ROK) {
         accepted(e, resp, now);

@@ -216,7 +216,11 @@ static int l_http_post(lua_State *L)
     }
     if ((rc = http_post(rt.loop, host, port, path, ctype, body, len, on_posted, t)) < 0) {
         lua_pushnil(L);
-        lua_pushstring(L, uv_strerror(rc));
+        if (rc == UV_EACCES)
+            lua_pushfstring(L, "%s is not among http.callback_networks (by default any address but "
+                               "link-local and 0.0.0.0/8)", host);
+        else
+            lua_pushstring(L, uv_strerror(rc));
         return 2;
     }
     rt_task_wait(t, "http_post");
@@ -244,8 +248,72 @@ static int l_http_tokens(lua_State *L)
     return 0;
 }
 
+/* The strings of the list at idx, in an array the caller frees (the
+ * strings stay the table's); NULL and *n = 0 for nil. Non-strings are
+ * skipped: the configuration check names them. Raises without memory. */
+static const char **str_list(lua_State *L, int idx, size_t *n)
+{
+    const char **list;
+    int i, len;
+    *n = 0;
+    if (lua_isnoneornil(L, idx)) return NULL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    len = (int)lua_objlen(L, idx);
+    if (!(list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list))) luaL_error(L, "out of memory");
+    for (i = 1; i <= len; i++) {
+        lua_rawgeti(L, idx, i);
+        if (lua_type(L, -1) == LUA_TSTRING) list[(*n)++] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    return list;
+}
+
+/* core.http_callback_networks(list | nil) -> true | nil, why: where
+ * callbacks and webhooks may connect (http_nets_set; nil: the default
+ * rule). A list with an entry that is not a network changes nothing. */
+static int l_http_callback_networks(lua_State *L)
+{
+    size_t n;
+    const char **list = str_list(L, 1, &n);
+    long rc = http_nets_set(list, n);
+    free(list);
+    if (rc == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    if (rc > 0) lua_pushfstring(L, "http.callback_networks[%d] is not an address[/prefix]", (int)rc);
+    else lua_pushliteral(L, "out of memory");
+    return 2;
+}
+
+/* core.http_callback_allowed(host [, list]) -> whether http_post may
+ * connect to host (an IP address or "localhost", as a callback URL names
+ * it): by the networks in force, or by `list` (a configuration being
+ * checked). false for a host that is not an address. */
+static int l_http_callback_allowed(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    struct sockaddr_storage ss;
+    size_t n;
+    const char **list;
+    long ok;
+    if (!strcmp(host, "localhost")) host = "127.0.0.1";
+    if (uv_ip4_addr(host, 0, (struct sockaddr_in *)&ss) && uv_ip6_addr(host, 0, (struct sockaddr_in6 *)&ss)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    list = str_list(L, 2, &n);
+    ok = http_nets_allowed((struct sockaddr *)&ss, lua_isnoneornil(L, 2) ? NULL : list, n);
+    free(list);
+    lua_pushboolean(L, ok == 1);
+    return 1;
+}
+
 const luaL_Reg rt_http_lib[] = {
     {"http_tokens", l_http_tokens},
+    {"http_callback_networks", l_http_callback_networks},
+    {"http_callback_allowed", l_http_callback_allowed},
     {"http_listen", l_http_listen},
     {"http_post", l_http_post},
     {NULL, NULL}

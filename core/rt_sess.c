@@ -223,11 +223,36 @@ static void request_fail(rt_task_t *t, const char *msg)
 
 static const rt_task_owner_t request_owner = {request_finish, request_fail};
 
+/* The fields of smpp.respond(status, fields) on L as the encoder will see
+ * them when the answer goes out (perhaps after the turn's commit): NULL,
+ * or why they are refused (a static buffer), so respond raises while the
+ * handler still runs and can react, as session:send does. */
+static const char *respond_check(lua_State *L, int n, const rt_task_t *t)
+{
+    static char msg[200];
+    uint8_t small[1024], *big = NULL;
+    const pdu_cmd_t *req = pdu_cmd_find(t->cmd_id);
+    pdu_error_t err;
+    const char *why;
+    long r;
+    int idx = n >= 1 && lua_istable(L, 1) ? 1 : n >= 2 && lua_istable(L, 2) ? 2 : 0;
+    if (!idx || !req) return NULL;                   /* no fields: read_results judges the rest */
+    if ((why = lbridge_check_pdu(L, idx, &resp_pdu, pdu_cmd_find(req->resp_id))) != NULL) return why;
+    resp_pdu.sequence_number = t->seq;
+    r = pdu_encode(&resp_pdu, small, sizeof small, &err);
+    if (r == PDU_ENOSPC && (big = malloc(err.need)) != NULL) r = pdu_encode(&resp_pdu, big, err.need, &err);
+    free(big);
+    if (r != PDU_EINVAL) return NULL;
+    snprintf(msg, sizeof msg, "the encoder refuses the response: %s", err.msg);
+    return msg;
+}
+
 /* core.respond([status [, fields]]) -> true: answer the request of the
  * running handler now (after the turn's commit, as a return would) and
  * go on running; what the handler returns later is not sent. Raises when
  * the task answers no request (a timer, an event, an answered request)
- * or for values a handler could not return. The answer is held by a task
+ * or for values a handler could not return, fields the encoder refuses
+ * among them (checked now, not when the answer goes out). The answer is held by a task
  * of its own, so the handler's stack stays its own. */
 static int l_respond(lua_State *L)
 {
@@ -237,6 +262,7 @@ static int l_respond(lua_State *L)
     if (!t || t->owner != &request_owner || !t->seq)
         return luaL_error(L, "smpp.respond: only a request's handler may answer, once "
                              "(this task answers no request, or answered already)");
+    if ((why = respond_check(L, n, t)) != NULL) return luaL_error(L, "smpp.respond: %s", why);
     if (!(h = rt_task_new("answer", &request_owner))) return luaL_error(L, "smpp.respond: out of memory");
     h->sess_id = t->sess_id;
     h->seq = t->seq;
@@ -505,19 +531,33 @@ typedef struct connecting_s {
     char       host[256];
 } connecting_t;
 
+/* nil, token, prose for a connection that failed with libuv's `status`:
+ * the token from SESS_ERRNO_MAP (smpp.E), the prose for people. */
+static int push_connect_error(lua_State *L, int status, const char *host)
+{
+    int resolver = strncmp(uv_err_name(status), "EAI_", 4) == 0;
+    int code = resolver ? SESS_ERESOLVE
+             : status == UV_ECONNREFUSED ? SESS_ECONNREFUSED
+             : status == UV_ETIMEDOUT ? SESS_ETIMEOUT
+             : status == UV_ENETUNREACH || status == UV_EHOSTUNREACH ? SESS_EUNREACH
+             : sess_err_index(status) >= 0 ? status : SESS_ECONNECT;
+    lua_pushnil(L);
+    lua_pushstring(L, sess_strerror(code));
+    if (resolver) lua_pushfstring(L, "cannot resolve host '%s': %s", host, uv_strerror(status));
+    else if (sess_err_index(status) >= 0) lua_pushstring(L, sess_strerror(status));
+    else lua_pushstring(L, uv_strerror(status));
+    return 3;
+}
+
 static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 {
     connecting_t *w = arg;
     rt_task_t *t = w->t;
     (void)n;
     if (status < 0 || !s) {
-        lua_pushnil(t->co);
-        if (strncmp(uv_err_name(status), "EAI_", 4) == 0)   /* the resolver's */
-            lua_pushfstring(t->co, "cannot resolve host '%s': %s", w->host, uv_strerror(status));
-        else
-            lua_pushstring(t->co, uv_strerror(status));
+        int nres = push_connect_error(t->co, status < 0 ? status : SESS_ECONNECT, w->host);
         free(w);
-        rt_task_wake(t, 2);
+        rt_task_wake(t, nres);
         return;
     }
     free(w);
@@ -526,7 +566,9 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 }
 
 /* core.connect(host, port [, side [, session options [, tls options]]])
- * -> session table (state OPEN) | nil, error: waits for the connection. side "client" (default) is an ESME connecting to an SMSC;
+ * -> session table (state OPEN) | nil, token, prose: waits for the
+ * connection; the token is one of SESS_ERRNO_MAP's (connect refused,
+ * resolve, timeout, unreachable, connect failed), the prose for people. side "client" (default) is an ESME connecting to an SMSC;
  * "server" is the SMSC side opening a connection to send outbind. */
 static int l_connect(lua_State *L)
 {
@@ -560,9 +602,7 @@ static int l_connect(lua_State *L)
     }
     if (rc < 0) {
         free(w);
-        lua_pushnil(L);
-        lua_pushstring(L, uv_strerror(rc));
-        return 2;
+        return push_connect_error(L, rc, host);
     }
     rt_task_wait(t, "connect");
     return lua_yield(L, 0);

@@ -73,7 +73,12 @@ typedef enum { SESS_SMSC = 0, SESS_ESME = 1 } sess_side_t;
     X(EOUTPUT,   7, "output full")                /* the peer is not reading */ \
     X(EBADRESP,  8, "bad response")               /* the peer's response was malformed */ \
     X(ENOMEM,    9, "out of memory") \
-    X(ENOREQ,   10, "no such request")            /* respond to an unknown seq */
+    X(ENOREQ,   10, "no such request")            /* respond to an unknown seq */ \
+    /* a connection that could not be made (core.connect; the prose comes third) */ \
+    X(ECONNREFUSED, 11, "connect refused")        /* nothing listens there */ \
+    X(ERESOLVE, 12, "resolve")                    /* the host name did not resolve */ \
+    X(EUNREACH, 13, "unreachable")                /* no route to the network or host */ \
+    X(ECONNECT, 14, "connect failed")             /* any other reason */
 
 #define SESS_E__BASE (-20000)
 enum {

@@ -17,6 +17,9 @@ describe("smpp.E", function()
         assert.equal("closed", smpp.E.CLOSED)
         assert.equal("timeout", smpp.E.TIMEOUT)
         assert.equal("not allowed in this state", smpp.E.NOT_ALLOWED_IN_THIS_STATE)
+        assert.equal("connect refused", smpp.E.CONNECT_REFUSED)
+        assert.equal("resolve", smpp.E.RESOLVE)
+        assert.equal("no account", smpp.E.NO_ACCOUNT)
         assert.equal("no receiver", smpp.E.NO_RECEIVER)
         assert.equal("full", smpp.E.FULL)
         local seen = {}
@@ -110,8 +113,32 @@ http.route("GET", "/t", function(req)
     while not s.closed do smpp.sleep(0.01) end
     r, err = s:send { command = "enquire_link" }
     out.closed = r == nil and err == E.CLOSED
-    r, err = smpp.deliver_wait("nobody", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    r, err = smpp.deliver_wait("idle", { source_addr = "1", destination_addr = "2", short_message = "x" })
     out.no_receiver = r == nil and err == E.NO_RECEIVER
+    -- an account the configuration does not have: nil, NO_ACCOUNT, nothing kept
+    r, err = smpp.deliver_wait("nobody", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    out.wait_nobody = { r == nil, err == E.NO_ACCOUNT }
+    r, err = smpp.deliver_queue("nobody", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    out.queue_nobody = { r == nil, err == E.NO_ACCOUNT }
+    out.queue_idle = smpp.deliver_queue("idle", { source_addr = "1", destination_addr = "2", short_message = "x" })
+    out.queue_misuse = select(2, pcall(smpp.deliver_queue, 42, { short_message = "x" }))
+    -- a connection not made: a token of smpp.E, the prose third
+    local cs, cerr, cdetail = smpp.connect { port = 1, system_id = "x", password = "x" }
+    out.refused = { cs == nil, cerr == E.CONNECT_REFUSED, tostring(cdetail) }
+    cs, cerr, cdetail = smpp.connect { host = "no.such.host.invalid", port = 2775 }
+    out.resolve = { cs == nil, cerr == E.RESOLVE, tostring(cdetail) }
+    -- the list of tokens has a length in a script
+    out.n_errors = #smpp.errors()
+    out.errors_has = false
+    for _, tok in ipairs(smpp.errors()) do out.errors_has = out.errors_has or tok == E.NO_ACCOUNT end
+    local n_walked = 0
+    for _ in ipairs(smpp.error_tokens) do n_walked = n_walked + 1 end
+    out.n_walked = n_walked
+    -- a bucket without a clock of its own refills by the loop's clock, in fractions
+    local b = require("smpp.ratelimit").bucket(1, 1)
+    b:take()
+    smpp.sleep(0.05)
+    out.bucket = b:available()
     -- every stats is a function
     out.stats = {}
     for name, f in pairs { smpp = smpp.stats, gateway = gateway.stats, upstream = upstream.stats,
@@ -126,6 +153,11 @@ return {
     submit_sm = function(session, pdu)
         if pdu.short_message == "slow" then
             smpp.wait(function(tok) slow = tok end, 30)
+        elseif pdu.short_message == "respond_bad" then
+            -- fields the encoder refuses raise at the call, while the handler can still answer
+            local ok, e = pcall(smpp.respond, "ESME_ROK", { message_id = ("x"):rep(200) })
+            smpp.log("info", "respond_bad: ok=%s: %s", tostring(ok), tostring(e))
+            return "ESME_RINVMSGLEN"
         elseif pdu.short_message == "respond" then
             smpp.respond("ESME_ROK", { message_id = "early" })
             local _, second = pcall(smpp.respond, "ESME_ROK")
@@ -149,8 +181,11 @@ return {
 ]==]
 
 describe("#integration the script API", function()
+    local CONF = "return { script = 'script.lua', accounts = { { system_id = 'smppclient1', password = 'password' }, "
+        .. "{ system_id = 'idle', password = 'password' } } }"
+
     it("follows its conventions in a running server", function()
-        local srv = server.start { script = SCRIPT }
+        local srv = server.start { script = SCRIPT, conf = CONF }
         local code, body = srv:http("GET", "/t?port=" .. srv.port)
         assert.equal(200, code, body)
         local t = cjson.decode(body)
@@ -172,6 +207,18 @@ describe("#integration the script API", function()
         assert.equal("early", t.early)
         assert.is_true(t.closed)
         assert.is_true(t.no_receiver)
+        assert.same({ true, true }, t.wait_nobody)
+        assert.same({ true, true }, t.queue_nobody)
+        assert.is_true(t.queue_idle)
+        assert.matches("system_id must be a string", t.queue_misuse)
+        assert.same({ true, true, "connection refused" }, t.refused)
+        assert.is_true(t.resolve[1] and t.resolve[2], cjson.encode(t.resolve))
+        assert.matches("cannot resolve host 'no%.such%.host%.invalid'", t.resolve[3])
+        assert.equal(#require("smpp").error_tokens, t.n_errors)
+        assert.is_true(t.n_errors >= 20)
+        assert.is_true(t.errors_has)
+        assert.equal(t.n_errors, t.n_walked)
+        assert.is_true(t.bucket > 0 and t.bucket < 1, tostring(t.bucket))
         assert.same({ smpp = "function", gateway = "function", upstream = "function", security = "function",
                       webhook = "function", session = "function" }, t.stats)
         assert.matches("only a request's handler may answer", t.outside)
@@ -197,6 +244,12 @@ describe("#integration the script API", function()
         local r = c:read()
         assert.equal(0, r.status)
         assert.is_true(srv:wait_log("respond: kept working"))
+        -- a response the encoder refuses raises in the handler, which answers otherwise
+        c:send(wire.submit_sm(3, { short_message = "respond_bad" }))
+        r = c:read()
+        assert.equal(0x00000001, r.status)                -- ESME_RINVMSGLEN, the handler's own answer
+        assert.is_true(srv:wait_log("respond_bad: ok=false: [^\n]*smpp%.respond: the encoder refuses the response: "
+                                    .. "message_id is 200 characters"))
         c:close()
     end)
 end)

@@ -125,6 +125,13 @@ describe("#integration store and forward", function()
         assert.equal(2, q.throttled)
         assert.equal(1, q.accepted)
         assert.equal(0, q.queued)
+        -- the upstream's own counters see the forwarder's sends too
+        local fam = prometheus.parse(select(2, gw:http("GET", "/metrics")))
+        local by = {}
+        for _, smp in ipairs(fam.smppgw_upstream_messages_total.samples) do
+            if smp.labels.upstream == "A" then by[smp.labels.result] = smp.value end
+        end
+        assert.same({ ok = 1, error = 0, failed = 0, throttled = 2, not_sent = 0 }, by)
     end)
 
     it("pauses forwarding while the store takes no writes: a message is not sent again at once", function()

@@ -115,4 +115,29 @@ describe("callback URLs (smpp.http.parse_url)", function()
             assert.matches("callback_url must be", why)
         end
     end)
+
+    it("refuses link-local and 0.0.0.0/8 however spelt, and what http.callback_networks leaves out", function()
+        local core = require "smpp.core"
+        for _, bad in ipairs { "http://169.254.169.254/latest", "http://[::ffff:169.254.169.254]/",
+                               "http://[fe80::1]:8080/", "http://0.0.0.0/", "http://0.1.2.3:9/" } do
+            local host, why = http.parse_url(bad)
+            assert.is_nil(host, bad)
+            assert.matches("is not among http%.callback_networks", why)
+        end
+        assert.equal("10.1.2.3", (http.parse_url("http://10.1.2.3/")))
+        -- a list given (a configuration being checked): only its networks, link-local when named
+        assert.is_nil((http.parse_url("http://127.0.0.1/", { "10.0.0.0/8" })))
+        assert.equal("10.1.2.3", (http.parse_url("http://10.1.2.3/", { "10.0.0.0/8" })))
+        assert.equal("169.254.169.254", (http.parse_url("http://169.254.169.254/", { "169.254.0.0/16" })))
+        -- the list in force (http.callback_networks of the running configuration)
+        finally(function() assert.is_true(http.callback_networks(nil)) end)
+        assert.is_true(http.callback_networks { "10.0.0.0/8", "::1" })
+        assert.is_nil((http.parse_url("http://localhost:9/")))           -- 127.0.0.1
+        assert.equal("::1", (http.parse_url("http://[::1]:9/")))
+        local ok, why = http.callback_networks { "10.0.0.0/33" }
+        assert.is_nil(ok)
+        assert.matches("callback_networks%[1%] is not an address", why)
+        assert.equal("::1", (http.parse_url("http://[::1]:9/")))        -- the list in force stays
+        assert.is_false(core.http_callback_allowed("127.0.0.1"))
+    end)
 end)

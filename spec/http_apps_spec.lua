@@ -118,6 +118,51 @@ describe("#integration POST /send as an account, through a gateway", function()
     end)
 end)
 
+describe("#integration an account's messages over HTTP without an admin token", function()
+    it("need the account's token whenever it has one", function()
+        local smsc = server.start { conf = server.smsc_conf() }
+        local gw = server.start { conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            http = { listen = "127.0.0.1:0" },
+            accounts = {
+                { system_id = "app1", password = "pw", http = { token = "app1-t" } },
+                { system_id = "app2", password = "pw", http = { token = "app2-t" } },
+                { system_id = "open", password = "pw" },
+            },
+            upstreams = { { name = "up", port = smsc.port, system_id = "smppclient1", password = "password",
+                            reconnect_min = 0.2 } },
+            gateway = { routes = { { prefix = "44", to = { "up" } } } },
+        } }
+        assert.is_true(gw:wait_log("upstream up: bind 1 up", 5))
+        local code, r = json(gw, "POST", "/send", { to = "447700900123", text = "secret" }, "app1-t")
+        assert.equal(200, code, cjson.encode(r))
+        local id = r.message_ids[1]
+        code, r = json(gw, "POST", "/send", { to = "447700900123", text = "open", system_id = "open" })
+        assert.equal(200, code, cjson.encode(r))
+        local open_id = r.message_ids[1]
+
+        -- no token: app1's message and list are closed; an account without a token stays open
+        assert.equal(404, (json(gw, "GET", "/messages/" .. id)))
+        code, r = json(gw, "GET", "/messages?account=app1")
+        assert.equal(401, code)
+        assert.matches("messages of app1 need its token", r.error)
+        assert.equal(200, (json(gw, "GET", "/messages/" .. open_id)))
+        assert.equal(200, (json(gw, "GET", "/messages?account=open")))
+        -- its own token reads them; another account's does not
+        code, r = json(gw, "GET", "/messages/" .. id, nil, "app1-t")
+        assert.equal(200, code)
+        assert.equal("app1", r.account)
+        code, r = json(gw, "GET", "/messages?account=app1", nil, "app1-t")
+        assert.equal(200, code)
+        assert.equal(id, r.messages[1].message_id)
+        code, r = json(gw, "GET", "/messages", nil, "app1-t")        -- its own account by default
+        assert.equal(200, code)
+        assert.equal(1, r.count)
+        assert.equal(404, (json(gw, "GET", "/messages/" .. id, nil, "app2-t")))
+        assert.equal(403, (json(gw, "GET", "/messages?account=app1", nil, "app2-t")))
+    end)
+end)
+
 describe("#integration webhooks of the reference SMSC", function()
     it("posts an account's MO as JSON", function()
         local hook = webhooks.start("200")
@@ -171,5 +216,20 @@ describe("smppgw check: accounts' http sections", function()
         assert.matches("accounts%[1%]%.http%.token: the same as http%.token", all)
         assert.matches("accounts%[1%]%.http%.webhook%.url: the URL must be http://", all)
         assert.matches("accounts%[3%]%.http%.token: the same as accounts%[2%]%.http%.token", all)
+    end)
+
+    it("names a webhook outside http.callback_networks and a network that is not one", function()
+        local dir = tmp.dir()
+        tmp.write(dir .. "/c.lua", "return " .. server.lua {
+            script = server.root .. "/scripts/smsc.lua",
+            http = { listen = "127.0.0.1:0", callback_networks = { "10.0.0.0/8", "10.0.0.0/40" } },
+            accounts = { { system_id = "x", password = "p", http = { webhook = { url = "http://169.254.169.254/" } } },
+                         { system_id = "y", password = "p", http = { webhook = { url = "http://10.2.3.4/" } } } } })
+        local out, err, rc = run.smppgw { "check", dir .. "/c.lua" }
+        assert.are_not.equal(0, rc)
+        local all = out .. err
+        assert.matches("accounts%[1%]%.http%.webhook%.url: the URL: 169%.254%.169%.254 is not among http%.callback_networks", all)
+        assert.is_nil(all:find("accounts[2]", 1, true), all)
+        assert.matches("http%.callback_networks%[2%]: \"10%.0%.0%.0/40\": the prefix is not 0%.%.32", all)
     end)
 end)

@@ -43,6 +43,8 @@ describe("#integration HTTP API input", function()
           '{"to":"1","text":"x","callback_url":"http://127.0.0.1:70000/"}', "callback_url must be" },
         { "POST /send, callback_url not http", "POST", "/send",
           '{"to":"1","text":"x","callback_url":"ftp://127.0.0.1/"}', "callback_url must be" },
+        { "POST /send, callback_url link-local (cloud metadata)", "POST", "/send",
+          '{"to":"1","text":"x","callback_url":"http://169.254.169.254/latest"}', "not among http%.callback_networks" },
         { "GET /inject, unknown coding", "GET", "/inject?to=1&text=x&coding=klingon", nil, "coding must be" },
         { "GET /inject, invalid UTF-8", "GET", "/inject?to=1&text=%C3%28", nil, "not valid UTF%-8" },
         { "GET /inject, missing text", "GET", "/inject?to=1", nil, "text is missing" },

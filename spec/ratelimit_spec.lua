@@ -179,3 +179,30 @@ describe("ratelimit.keyed", function()
         assert.has_error(function() k:take("a", -2) end)
     end)
 end)
+
+describe("ratelimit's default clock", function()
+    it("is monotonic seconds with sub-second resolution, not whole wall seconds", function()
+        local clock = ratelimit.default_clock
+        local t0 = clock()
+        assert.is_true(math.abs(t0 - os.time()) > 1)        -- not the wall clock
+        -- a reading that is not a whole second comes before long (a whole-second
+        -- clock would never give one)
+        local fraction = false
+        for _ = 1, 1000000 do
+            local t = clock()
+            assert.is_true(t >= t0)                          -- never backwards
+            t0 = t
+            if t % 1 ~= 0 then fraction = true break end
+        end
+        assert.is_true(fraction)
+    end)
+
+    it("refills a bucket made without a clock by fractions of a token", function()
+        local b = ratelimit.bucket(1, 1)
+        assert.is_true(b:take())
+        local t0 = ratelimit.default_clock()
+        while ratelimit.default_clock() - t0 < 0.02 do end  -- 20 ms of its clock (no sleep in a spec)
+        local got = b:available()
+        assert.is_true(got > 0 and got < 1, tostring(got))  -- whole seconds would give 0 or 1
+    end)
+end)

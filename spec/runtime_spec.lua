@@ -281,13 +281,13 @@ local conf = ...
 return {
     start = function()
         for _, name in ipairs(conf.smsc.names) do
-            local s, err = smpp.connect { host = name, port = conf.smsc.port, system_id = "smppclient1",
+            local s, err, detail = smpp.connect { host = name, port = conf.smsc.port, system_id = "smppclient1",
                                           password = "password", bind = "tx" }
             if s then
                 smpp.log("info", "connect %s: bound to %s", name, s.remote)
                 s:unbind()
             else
-                smpp.log("warn", "connect %s: failed: %s", name, tostring(err))
+                smpp.log("warn", "connect %s: failed: %s (%s)", name, tostring(err), tostring(detail))
             end
         end
         smpp.log("info", "connects done")
@@ -300,7 +300,7 @@ return {
             assert.truthy(log:find("connect " .. names[i] .. ": bound to 127.0.0.1:" .. smsc.port, 1, true),
                 names[i] .. "\n" .. log)
         end
-        assert.truthy(log:find("connect nosuch.invalid: failed: cannot resolve host 'nosuch.invalid'", 1, true), log)
+        assert.truthy(log:find("connect nosuch.invalid: failed: resolve (cannot resolve host 'nosuch.invalid'", 1, true), log)
         assert.equal(#names - 1, smsc:count_log("bound smppclient1 as BOUND_TX"))
     end)
 end)

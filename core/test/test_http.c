@@ -1,8 +1,10 @@
 /* test_http.c -- the head of an HTTP answer (http_head.c): what a status
  * and a content type must be, and a head built whole or not at all (a
  * 256-octet buffer once sent as many octets as snprintf would have
- * written: stack memory after a long content type).
+ * written: stack memory after a long content type); where callbacks may
+ * connect (http_nets.c).
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <string.h>
 
@@ -72,10 +74,65 @@ static void heads(void)
     CHECK_EQ(small[40], 'x');
 }
 
+/* Would http_post connect to ip (IPv4 or IPv6 text)? cidrs NULL: the list in force. */
+static long may_post(const char *ip, const char *const *cidrs, size_t n)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+    } else {
+        CHECK_EQ(inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+        ss.ss_family = AF_INET6;
+    }
+    return http_nets_allowed((struct sockaddr *)&ss, cidrs, n);
+}
+
+static void callback_networks(void)
+{
+    static const char *const lan[] = {"10.0.0.0/8", "fd00::/8", "169.254.10.1"};
+    static const char *const bad[] = {"10.0.0.0/8", "10.0.0.0/33"};
+    /* the default: anywhere but link-local and 0.0.0.0/8, however it is spelt */
+    CHECK_EQ(http_nets_set(NULL, 0), 0);
+    CHECK_EQ(may_post("127.0.0.1", NULL, 0), 1);
+    CHECK_EQ(may_post("203.0.113.7", NULL, 0), 1);
+    CHECK_EQ(may_post("::1", NULL, 0), 1);
+    CHECK_EQ(may_post("169.254.169.254", NULL, 0), 0);
+    CHECK_EQ(may_post("169.254.0.1", NULL, 0), 0);
+    CHECK_EQ(may_post("169.255.0.1", NULL, 0), 1);
+    CHECK_EQ(may_post("0.0.0.0", NULL, 0), 0);
+    CHECK_EQ(may_post("0.1.2.3", NULL, 0), 0);
+    CHECK_EQ(may_post("::ffff:169.254.169.254", NULL, 0), 0);   /* mapped: the IPv4 address it is */
+    CHECK_EQ(may_post("fe80::1", NULL, 0), 0);
+    CHECK_EQ(may_post("febf::1", NULL, 0), 0);                  /* fe80::/10 ends at febf */
+    CHECK_EQ(may_post("fec0::1", NULL, 0), 1);
+    /* a list: only its networks (link-local too, when named) */
+    CHECK_EQ(http_nets_set(lan, 3), 0);
+    CHECK_EQ(may_post("10.1.2.3", NULL, 0), 1);
+    CHECK_EQ(may_post("::ffff:10.1.2.3", NULL, 0), 1);
+    CHECK_EQ(may_post("fd12::1", NULL, 0), 1);
+    CHECK_EQ(may_post("169.254.10.1", NULL, 0), 1);
+    CHECK_EQ(may_post("169.254.10.2", NULL, 0), 0);
+    CHECK_EQ(may_post("127.0.0.1", NULL, 0), 0);
+    CHECK_EQ(may_post("11.0.0.1", NULL, 0), 0);
+    /* a bad entry changes nothing and names itself */
+    CHECK_EQ(http_nets_set(bad, 2), 2);
+    CHECK_EQ(may_post("10.1.2.3", NULL, 0), 1);
+    CHECK_EQ(may_post("127.0.0.1", NULL, 0), 0);
+    /* a list given for one question (a configuration being checked) */
+    CHECK_EQ(may_post("127.0.0.1", lan, 0), 0);                 /* empty: nothing */
+    CHECK_EQ(may_post("10.9.9.9", lan, 1), 1);
+    CHECK_EQ(may_post("10.9.9.9", bad, 2), 1);                  /* the bad entry left out */
+    CHECK_EQ(may_post("11.9.9.9", bad, 2), 0);
+    CHECK_EQ(http_nets_set(NULL, 0), 0);
+    CHECK_EQ(may_post("127.0.0.1", NULL, 0), 1);
+}
+
 int main(void)
 {
     TEST(statuses);
     TEST(content_types);
     TEST(heads);
+    TEST(callback_networks);
     return test_summary();
 }

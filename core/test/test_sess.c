@@ -573,7 +573,8 @@ static void outbind(void)
 static void error_codes(void)
 {
     static const int codes[] = {SESS_EWINDOW, SESS_ETIMEOUT, SESS_ECLOSED, SESS_ENACK, SESS_ESTATE,
-                                SESS_EINVAL, SESS_EOUTPUT, SESS_EBADRESP, SESS_ENOMEM, SESS_ENOREQ};
+                                SESS_EINVAL, SESS_EOUTPUT, SESS_EBADRESP, SESS_ENOMEM, SESS_ENOREQ,
+                                SESS_ECONNREFUSED, SESS_ERESOLVE, SESS_EUNREACH, SESS_ECONNECT};
     size_t i, j;
     CHECK_EQ(SESS_E_COUNT, sizeof codes / sizeof codes[0]);
     for (i = 0; i < SESS_E_COUNT; i++) {
@@ -585,6 +586,8 @@ static void error_codes(void)
     }
     CHECK_STR(sess_strerror(SESS_EWINDOW), strlen(sess_strerror(SESS_EWINDOW)), "window full");
     CHECK_STR(sess_strerror(SESS_ETIMEOUT), strlen(sess_strerror(SESS_ETIMEOUT)), "timeout");
+    CHECK_STR(sess_strerror(SESS_ECONNREFUSED), strlen(sess_strerror(SESS_ECONNREFUSED)), "connect refused");
+    CHECK_STR(sess_strerror(SESS_ERESOLVE), strlen(sess_strerror(SESS_ERESOLVE)), "resolve");
     CHECK_EQ(sess_err_index(-11), -1);        /* an errno value is not an engine error */
     CHECK_EQ(sess_err_index(-4095), -1);
     CHECK_STR(sess_strerror(-11), strlen(sess_strerror(-11)), "unknown error");

@@ -233,6 +233,10 @@ local schema = {
             body_timeout = { type = "number", min = 0, default = 30, doc = "seconds for a request body" },
             idle_timeout = { type = "number", min = 0, default = 60,
                              doc = "seconds a connection waits for its next request" },
+            callback_networks = { type = "list", of = { type = "string" },
+                                  doc = "CIDRs a callback_url or an account's webhook may be POSTed to, checked "
+                                     .. "on the address connected to (none: any address but link-local, "
+                                     .. "169.254.0.0/16 and fe80::/10, and 0.0.0.0/8)" },
         } },
         -- the embedded store (docs/store.md)
         store = { type = "table", doc = "where messages, queues and id counters are kept; without this "

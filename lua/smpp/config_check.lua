@@ -163,7 +163,7 @@ local function check_account_http(conf, a, path, tokens, errs)
     if type(w.url) == "string" then
         local ok, parse_url = pcall(function() return require("smpp.http").parse_url end)
         local host, why = true, nil
-        if ok then host, why = parse_url(w.url) end
+        if ok then host, why = parse_url(w.url, type(conf.http) == "table" and conf.http.callback_networks or nil) end
         if not host then
             errs[#errs + 1] = format("%s.http.webhook.url: %s", path, (why:gsub("^callback_url", "the URL")))
         end
@@ -342,6 +342,11 @@ function M.check(conf, conf_path)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
     check_gateway(conf, conf_path, accounts, upstreams, errs)
+    local cb = type(conf.http) == "table" and type(conf.http.callback_networks) == "table" and conf.http.callback_networks
+    for j, net in ipairs(cb or {}) do
+        local ok, why = security.parse_network(net)
+        if not ok then errs[#errs + 1] = format("http.callback_networks[%d]: %s: %s", j, show(net), why) end
+    end
     return config.verdict(errs)
 end
 

@@ -26,7 +26,7 @@ local by_token = {}        -- an account's http.token -> its system_id
 
 -- What a request authorised by an account's own token may use: sending as
 -- that account and reading its own messages.
-local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true }
+local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true, ["GET /messages"] = true }
 
 local function json(status, value)
     return status, "application/json", json_encode(value)
@@ -173,6 +173,23 @@ local function who(authorization, q)
     return by_token[t], false
 end
 
+-- may_read(req, name) -> true | nil, status, why: the messages of account
+-- `name` are read with its token or the admin token whenever it has a
+-- token of its own, whether or not the API has an admin token (sending as
+-- it needs the same); an account's token reads no other account's.
+local function may_read(req, name)
+    if req.admin then return true end
+    if req.account then
+        if req.account == name then return true end
+        return nil, 403, "this token reads the messages of " .. req.account .. " only"
+    end
+    local a = accounts[name]
+    if a and a.http and a.http.token then
+        return nil, 401, "the messages of " .. name .. " need its token (Authorization: Bearer ...)"
+    end
+    return true
+end
+
 -- -- Built-in routes ---------------------------------------------------------------
 
 local dashboard_html
@@ -276,7 +293,7 @@ M.route("GET", "/messages/([^/]+)", function(req)
     -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
     local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
     local m = st and messages.get(st, mid)
-    if not m or (req.account and m.account ~= req.account) then
+    if not m or not may_read(req, m.account) then
         return 404, { error = "no message " .. mid .. " in the store" }
     end
     return 200, m
@@ -284,6 +301,9 @@ end)
 M.route("GET", "/messages", function(req)
     local st = store.current()
     if not st then return 404, { error = "no store in use" } end
+    if req.account and not req.query.account then req.query.account = req.account end
+    local ok, status, why0 = may_read(req, req.query.account)
+    if not ok then return status, { error = why0 } end
     local out, why = messages.list(st, req.query, smpp.time())
     if not out then return 400, { error = why } end
     return 200, out
@@ -318,7 +338,7 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
         if caps[1] ~= nil then
             if r.method == method then
                 if account and not ACCOUNT_ROUTES[r.name] then
-                    return err(403, "an account's token may use POST /send and GET /messages/ID only")
+                    return err(403, "an account's token may use POST /send and GET /messages only")
                 end
                 req.params = caps
                 -- the API's own routes may use the heap's reserve: /stats
@@ -346,12 +366,16 @@ local handle = core.heap_reserve(function(method, url, body, content_type, autho
     return err(404, "no such path: " .. path)
 end)
 
--- parse_url(url) -> host, port, path | nil, why: a callback URL,
--- http://HOST[:PORT][/PATH] with HOST an IPv4 address, [IPv6] or
+-- parse_url(url [, networks]) -> host, port, path | nil, why: a callback
+-- URL, http://HOST[:PORT][/PATH] with HOST an IPv4 address, [IPv6] or
 -- localhost, PORT 1..65535 (default 80), PATH printable ASCII without
 -- spaces; at most 2048 characters. Nothing in it can end a header line of
--- the request (core/http_client.c refuses such a path too).
-function M.parse_url(url)
+-- the request (core/http_client.c refuses such a path too). HOST must be
+-- where callbacks may go: among `networks` when given (a configuration
+-- being checked), else among http.callback_networks in force (by default
+-- any address but link-local and 0.0.0.0/8; core/http_nets.c, which
+-- checks again the address it connects to).
+function M.parse_url(url, networks)
     local bad = "callback_url must be http://ADDRESS[:PORT]/PATH (an IP address or localhost, "
         .. "printable characters, no spaces, at most 2048)"
     if type(url) ~= "string" or #url > 2048 then return nil, bad end
@@ -363,6 +387,10 @@ function M.parse_url(url)
     end
     if path == "" then path = "/" end
     if port < 1 or path:find("[%z\1-\32\127-\255]") then return nil, bad end
+    if not core.http_callback_allowed(host, networks) then
+        return nil, "callback_url: " .. host .. " is not among http.callback_networks (by default any address "
+            .. "but link-local, 169.254.0.0/16 and fe80::/10, and 0.0.0.0/8)"
+    end
     return host, port, path
 end
 
@@ -388,6 +416,10 @@ function M.start(conf, handlers, srv)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
 end
+
+-- callback_networks(list | nil) -> true | nil, why: where callbacks and
+-- webhooks may go (http.callback_networks; nil: the default rule).
+function M.callback_networks(list) return core.http_callback_networks(list) end
 
 -- set_send(fn): the /send handler of a reloaded script.
 function M.set_send(fn) send_fn = fn end

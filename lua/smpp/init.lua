@@ -59,6 +59,7 @@ function M.tlv_info(tag) return tlvs_by_tag[tag] end
 -- once). Store failures are "io: <detail>": compare the part before ":".
 local lua_tokens = {
     "no receiver",      -- smpp.deliver_wait: no receiver of the account is bound
+    "no account",       -- smpp.deliver_wait, smpp.deliver_queue: the config has no such account
     "full",             -- a bound reached: smpp.deliver_queue, the store, a queue of waiters
     "link down",        -- an upstream link is not bound (smpp.upstream)
     "link busy",        -- an upstream link's window stayed full for the wait
@@ -74,6 +75,15 @@ end
 for _, tok in ipairs(codec.errors) do add_token(tok) end
 for _, tok in ipairs(lua_tokens) do add_token(tok) end
 setmetatable(M.E, { __index = function(_, k) error("smpp.E." .. tostring(k) .. ": no such error token", 2) end })
+
+-- errors() -> a new list of every token: a script's own table, so `#`
+-- counts it (a script reads smpp.error_tokens through a read-only view,
+-- which `#` sees as empty; ipairs and pairs walk it).
+function M.errors()
+    local out = {}
+    for i, tok in ipairs(M.error_tokens) do out[i] = tok end
+    return out
+end
 
 -- The runtime (only inside smppgw's serve loop): sessions, waits, timers.
 -- See lua/smpp/session.lua.

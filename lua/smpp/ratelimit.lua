@@ -1,15 +1,41 @@
 -- smpp.ratelimit -- token buckets for throttling submits, alone or one per
 -- key (system_id, destination, ...), with an injectable clock.
 local floor, huge, max = math.floor, math.huge, math.max
-local pairs, setmetatable, type, tostring, os_time = pairs, setmetatable, type, tostring, os.time
+local pairs, setmetatable, type, tostring, tonumber, os_time = pairs, setmetatable, type, tostring, tonumber, os.time
 
 local M = {}
 
--- Default clock: wall seconds. os.clock measures CPU time, which barely
--- moves while a server waits on sockets, so it would starve the buckets;
--- os.time has one-second steps, which is fine for rates of several per
--- second. Pass a finer clock (e.g. from the event loop) when available.
-local function default_clock() return os_time() end
+-- Default clock: monotonic seconds with sub-second resolution. Inside the
+-- runtime it is the event loop's clock (smpp.clock: the loop's cached
+-- time, from CLOCK_MONOTONIC); outside it (a tool, a spec) the same clock
+-- read directly. Never wall time: whole-second steps refill a bucket in
+-- bursts, and NTP steps it. os.clock would be CPU time, which barely moves
+-- while a server waits on sockets. os.time is the last resort, where the
+-- FFI cannot read the clock.
+local monotonic
+do
+    local ok, ffi = pcall(require, "ffi")
+    -- declared once per VM: a second load of this file finds the type
+    if ok and ffi.os ~= "Windows" and (pcall(ffi.typeof, "struct sg_ratelimit_timespec") or pcall(ffi.cdef, [[
+        struct sg_ratelimit_timespec { long tv_sec; long tv_nsec; };
+        int clock_gettime(int clk_id, struct sg_ratelimit_timespec *tp);
+    ]])) then
+        local ts = ffi.new("struct sg_ratelimit_timespec")
+        local CLOCK_MONOTONIC = 1
+        monotonic = function()
+            ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+            return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+        end
+    end
+end
+local function default_clock()
+    local core = package.loaded["smpp.core"]
+    local t = core and core.clock and core.clock()
+    if t and t > 0 then return t end           -- the loop runs
+    if monotonic then return monotonic() end
+    return os_time()
+end
+M.default_clock = default_clock
 
 local function check_rate(rate, burst, clock, level)
     if type(rate) ~= "number" or rate < 0 or rate ~= rate or rate == huge then
@@ -44,7 +70,8 @@ local function new_bucket(rate, burst, now)
 end
 
 -- bucket(rate, burst, clock) -> bucket. rate in tokens per second (0 =
--- unlimited), burst = capacity (default max(1, rate)), clock() -> seconds.
+-- unlimited), burst = capacity (default max(1, rate)), clock() -> seconds
+-- (default: the loop's monotonic clock, sub-second; default_clock above).
 function M.bucket(rate, burst, clock)
     check_rate(rate, burst, clock, 2)
     clock = clock or default_clock

@@ -65,7 +65,8 @@ local function fail(fmt, ...)
 end
 
 local function status_of(err, status)
-    return status and smpp.status_string(status) or tostring(err)
+    if type(status) == "number" then return smpp.status_string(status) end
+    return status and (tostring(err) .. ": " .. status) or tostring(err)   -- a connect's prose
 end
 
 M.parse = args.parse

@@ -328,9 +328,12 @@ end
 
 -- configure_apps(conf): the accounts' HTTP side, from conf.accounts:
 -- their tokens for POST /send, their webhooks (bounded by the store's
--- outbox_per_account).
+-- outbox_per_account); where callbacks and webhooks may go
+-- (http.callback_networks).
 function M.configure_apps(conf)
     http.set_accounts(M.active_accounts)
+    local ok, why = http.callback_networks(conf.http and conf.http.callback_networks)
+    if not ok then smpp.log("error", "%s", why) end
     local lim = conf.store and conf.store.limits and conf.store.limits.outbox_per_account
     webhook.configure(conf.accounts, lim or config.schema.fields.store.fields.limits.fields.outbox_per_account.default)
 end

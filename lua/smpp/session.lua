@@ -136,17 +136,21 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
 -- connect{host=, port=, system_id=, password=, system_type=, bind="trx",
 -- session = {window=, response_timeout=, ...}, tls = {ca=, verify=, host=,
 -- cert=, key=, min_version=}} -> bound session | nil, err
--- [, status]. Connects as an ESME and binds; `session` overrides the
+-- [, status | detail]. Connects as an ESME and binds; `session` overrides the
 -- config's session options for this connection. With bind = false it
--- returns the session unbound.
+-- returns the session unbound. A connection that could not be made is
+-- nil, smpp.E.CONNECT_REFUSED | RESOLVE | TIMEOUT | UNREACHABLE |
+-- CONNECT_FAILED, and the prose third ("connection refused", "cannot
+-- resolve host 'x': ..."); a refused bind nil, "bind refused", status.
 function M.connect(opts)
     local cmd = opts.bind ~= false and bind_commands[opts.bind or "transceiver"]
     if cmd == nil then                                 -- misuse: raised before any connection
         error("smpp.connect: bind must be transmitter, receiver or transceiver (or tx, rx, trx), got "
               .. tostring(opts.bind), 2)
     end
-    local sess, cerr = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session, opts.tls)
-    if not sess then return nil, cerr end
+    local sess, cerr, detail = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session,
+                                            opts.tls)
+    if not sess then return nil, cerr, detail end
     if opts.bind == false then return sess end
     local resp, berr, status = sess:send {
         command = cmd, system_id = opts.system_id or "", password = opts.password or "",
@@ -163,12 +167,14 @@ function M.connect(opts)
     return sess
 end
 
--- outbind{host=, port=, system_id=, password=} -> session | nil, err: the
+-- outbind{host=, port=, system_id=, password=} -> session | nil, err
+-- [, detail] (the connect's tokens, as connect): the
 -- SMSC side opens a connection to an ESME and sends outbind; the ESME's
 -- bind_receiver then arrives through the bind handler like any bind.
 function M.outbind(opts)
-    local sess, cerr = core.connect(opts.host or "127.0.0.1", assert(opts.port, "outbind needs a port"), "server")
-    if not sess then return nil, cerr end
+    local sess, cerr, detail = core.connect(opts.host or "127.0.0.1", assert(opts.port, "outbind needs a port"),
+                                            "server")
+    if not sess then return nil, cerr, detail end
     local sent, serr = sess:send { command = "outbind", system_id = opts.system_id or "",
                                    password = opts.password or "" }
     if not sent then
@@ -216,6 +222,16 @@ end
 -- account are bound to us now (not our own upstream binds).
 M.receivers = core.receivers
 
+-- account_known(system_id) -> whether the running configuration has an
+-- account system_id (smpp.server's accounts; true outside a server, where
+-- there is no account table to ask). A receiver of any other can never
+-- bind, so what is delivered or queued for it would only wait and expire.
+function M.account_known(system_id)
+    local srv = package.loaded["smpp.server"]
+    local accounts = srv and srv.active_accounts
+    return accounts == nil or accounts[system_id] ~= nil
+end
+
 -- deliver(system_id, pdu [, wait]) -> response | nil, err [, status]:
 -- send `pdu` (deliver_sm unless pdu.command says otherwise) to a bound
 -- receiver or transceiver of system_id among the sessions that bound to us
@@ -223,8 +239,10 @@ M.receivers = core.receivers
 -- its response: for a script that wants the ESME's answer. When every
 -- receiver's window is full it waits for a slot, at most `wait` seconds
 -- (default 5). err "no receiver" when none is bound (nothing is kept:
--- smpp.post keeps the PDU in the store until a receiver takes it).
+-- smpp.post keeps the PDU in the store until a receiver takes it); "no
+-- account" when the configuration has no account system_id.
 function M.deliver(system_id, pdu, wait)
+    if not M.account_known(system_id) then return nil, "no account" end
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
     local deadline = core.clock() + (wait or 5)
     while true do
@@ -248,7 +266,7 @@ end
 M.deliver_wait = M.deliver
 
 -- post(system_id, pdu [, opts]) -> true | nil, "full" [, detail] | nil,
--- "io: ...": put `pdu` (deliver_sm unless pdu.command says data_sm) in
+-- "no account" (the configuration has no such account) | nil, "io: ...": put `pdu` (deliver_sm unless pdu.command says data_sm) in
 -- the account's outbox in the store and return at once. The runtime
 -- delivers it to the account's receivers as their windows allow, keeps it
 -- while none is bound (for the account, never for another), removes it
@@ -261,6 +279,8 @@ function M.post(system_id, pdu, opts)
         error("smpp.post takes options, not a callback: the outbox keeps the PDU until a receiver "
               .. "answers (smpp.deliver waits for the answer)", 2)
     end
+    if type(system_id) ~= "string" then error("smpp.post: system_id must be a string", 2) end
+    if not M.account_known(system_id) then return nil, "no account" end
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
     local ok, err, detail = core.post(system_id, pdu, opts)
     local hooks = package.loaded["smpp.webhook"]          -- an account served over HTTP: wake its deliverer

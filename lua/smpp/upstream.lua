@@ -179,6 +179,8 @@ function Link:maintain(i)
             wait = delay
         else
             self.last_error = status and (err .. ": " .. (smpp.status_name(status) or status)) or err
+            -- a connection not made: the token, then the prose ("resolve: cannot resolve host ...")
+            local why = type(status) == "string" and self.last_error or tostring(err)
             if err == "bind refused" then
                 -- wrong credentials will not fix themselves quickly
                 wait = max(delay, c.bind_refused_delay)
@@ -187,7 +189,7 @@ function Link:maintain(i)
             else
                 wait = delay
                 smpp.log("warn", "upstream %s: bind %d failed (%s); retrying in %.1f s", self.name, i,
-                    tostring(err), wait)
+                    why, wait)
             end
             delay = min(delay * 2, c.reconnect_max)
         end
@@ -347,9 +349,13 @@ function M.on_down(session, reason)
     end
 end
 
--- stats() -> array of {name, state, binds_up, outstanding, sent, ok, ...}
+-- stats() -> array of {name, state, binds_up, outstanding, sent, ok, ...}.
+-- ok, error, failed and throttled count the link's sends whoever made
+-- them: a script's link:send (message_id = "upstream") or the
+-- store-and-forward forwarder in C (its answers_* and throttled).
 function M.stats()
     local out = {}
+    local fwd = core.gw_stats().links
     for name, l in pairs(links) do
         local st = { name = name, state = l:state(), outstanding = l:outstanding(),
                      paused = now() < l.paused_until, last_error = l.last_error }
@@ -357,6 +363,11 @@ function M.stats()
         for _, sl in ipairs(l.slots) do if sl.state == "up" then up = up + 1 end end
         st.binds_up, st.binds = up, #l.slots
         for k, v in pairs(l.stats) do st[k] = v end
+        local f = fwd[name]
+        if f then
+            st.ok, st.error, st.failed = st.ok + f.answers_ok, st.error + f.answers_error, st.failed + f.answers_failed
+            st.throttled = st.throttled + f.throttled
+        end
         out[#out + 1] = st
     end
     table.sort(out, function(a, b) return a.name < b.name end)
