@@ -53,6 +53,31 @@ describe("Lua patterns read to their end (config_check.pattern)", function()
     end)
 end)
 
+describe("patterns that backtrack (config_check.backtracks)", function()
+    it("names .- / .* followed by more, and one item repeated twice in a row", function()
+        for _, p in ipairs { "promo.-code", "a*a*a*a*a*a*a*a*a*b", ".*x$", "a.+b", "(%d+)(.-)z", "[ab]+[ab]*c" } do
+            assert.is_string(check.backtracks(p), p)
+        end
+        for _, p in ipairs { "^%d+$", "promo%d+", "^44.*", "hello.*", "^.-$", "%b()x", "(%d+)-(%d+)", "^code %d+$" } do
+            assert.is_nil(check.backtracks(p), p)
+        end
+    end)
+
+    it("#integration makes smppgw check warn (exit 0), naming the route key", function()
+        local out, err, rc = smppgw_check([[return {
+            script = "]] .. server.root .. [[/scripts/gateway.lua", store = { path = ":memory:" },
+            upstreams = { { name = "smsc", host = "127.0.0.1", port = 2776 } },
+            gateway = { routes = { { name = "p", text_pattern = "promo.-code", to = "smsc" },
+                                   { name = "q", text_pattern = "^code %d+$", to = "smsc" },
+                                   { name = "r", pattern = "a*a*b", to = "smsc" } } } }]])
+        assert.equal(0, rc, err)
+        assert.matches('\nwarning: gateway.routes%[1%]%.text_pattern: "promo.%-code" \'.%-\' followed by more', out)
+        assert.matches("gives up after 250000 steps and the route does not match", out)
+        assert.matches('\nwarning: gateway.routes%[3%]%.pattern: "a%*a%*b"', out)
+        assert.is_nil(out:find("routes[2]", 1, true))
+    end)
+end)
+
 describe("status names (config_check.status)", function()
     it("knows smpp.status and suggests the nearest name", function()
         assert.is_true(check.status("ESME_RTHROTTLED"))

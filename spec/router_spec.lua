@@ -118,7 +118,7 @@ describe("smpp.router text keys and time windows", function()
     end)
 
     it("matches contains in any case and text_pattern on the decoded text", function()
-        local r = assert(router.new { routes = routes, find = core.lstring.find })
+        local r = assert(router.new { routes = routes, find_steps = core.lstring.find_steps })
         assert.equal("kw", name(r, { short_message = "please STOP" }, MON_16))
         assert.equal("kw", name(r, { short_message = "\0P\0R\0O\0M\0O", data_coding = 8 }, MON_16))
         assert.equal("code", name(r, { short_message = "code 123" }, MON_16))
@@ -143,7 +143,7 @@ describe("smpp.router text keys and time windows", function()
     end)
 
     it("explains which keys failed for each route looked at", function()
-        local r = assert(router.new { routes = routes, find = core.lstring.find })
+        local r = assert(router.new { routes = routes, find_steps = core.lstring.find_steps })
         local route, steps = r:explain({ short_message = "hello" }, nil, { now = MON_16 + 3600 * 2 })
         assert.equal("rest", route.name)
         local keys = {}
@@ -153,14 +153,37 @@ describe("smpp.router text keys and time windows", function()
         assert.matches("none of stop, Promo", steps[1].why)
     end)
 
-    it("text_pattern goes through the bounded matcher it is given", function()
+    it("text_pattern goes through the bounded matcher it is given, with the router's steps", function()
         local calls = 0
-        local r = assert(router.new { routes = routes, find = function(s, p)
+        local r = assert(router.new { routes = routes, find_steps = function(s, p, steps)
             calls = calls + 1
-            return core.lstring.find(s, p)
+            assert.equal(router.PATTERN_STEPS, steps)
+            return core.lstring.find_steps(s, p, steps)
         end })
         name(r, { short_message = "nothing" }, MON_16)
         assert.equal(1, calls)
+    end)
+
+    it("a pattern that runs out of steps does not match: counted, told, explained, next route", function()
+        local told = {}
+        local r = assert(router.new { find_steps = core.lstring.find_steps,
+            on_give_up = function(route, key) told[#told + 1] = route.name .. " " .. key end,
+            routes = {
+                { name = "slow", text_pattern = "promo.-code", to = "A" },
+                { name = "dest", pattern = "^(.-)-(.-)x$", to = "A" },
+                { name = "rest", to = "B" },
+            } })
+        local long = { destination_addr = "44", message_payload = string.rep("promo", 12000) }
+        assert.equal("rest", r:match(long).name)
+        assert.same({ "slow text_pattern" }, told)
+        assert.same({ slow = 1 }, r.gave_up)
+        local route, steps = r:explain(long)
+        assert.equal("rest", route.name)
+        assert.equal("text_pattern", steps[1].key)
+        assert.matches("the text_pattern gave up after " .. router.PATTERN_STEPS .. " steps", steps[1].why)
+        assert.same({ slow = 2 }, r.gave_up)
+        -- a short text still matches the same route
+        assert.equal("slow", r:match({ destination_addr = "44", short_message = "promo with a code" }).name)
     end)
 
     it("refuses a bad window and time zone, naming the key", function()

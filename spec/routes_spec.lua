@@ -48,6 +48,7 @@ local function gateway_conf(a_port, b_port, dir, message_id)
             routes = {
                 { name = "promo", contains = { "PROMO", "sale" }, to = "B" },
                 { name = "code", text_pattern = "^code %d+$", to = "B" },
+                { name = "slow", text_pattern = "xy.-code", to = "B" },
                 { name = "uk", prefix = "44", to = "A" },
                 { name = "fr", prefix = "33", to = "B" },
                 { name = "rej", prefix = "000", to = "A" },
@@ -123,6 +124,26 @@ describe("#integration route keys and hooks", function()
         assert.same({ "code", "B" }, { message(mid).route, message(mid).upstream })
         st, mid = submit(c, "447700900123", { short_message = "code 47x" })
         assert.same({ "uk", "A" }, { message(mid).route, message(mid).upstream })
+        c:close()
+    end)
+
+    it("a text_pattern that backtracks gives up on a long text: the next route takes it, as the dry run says", function()
+        local c = esme()
+        local long = wire.tlv(0x0424, string.rep("xy", 15000))          -- message_payload, 30 kB
+        local st, mid = submit(c, "447700900123", { short_message = "", tlvs = long })
+        assert.equal(ROK, st, GW:log_text())
+        assert.same({ "uk", "A" }, { message(mid).route, message(mid).upstream })
+        assert(GW:wait_log('route "slow": its text_pattern gave up after 250000 steps', 5), GW:log_text())
+        -- a short text still takes it
+        st, mid = submit(c, "447700900123", { short_message = "xy discount code" })
+        assert.same({ "slow", "B" }, { message(mid).route, message(mid).upstream })
+        -- the dry run of the same configuration and text gives the same verdict
+        local run = require "helpers.run"
+        local out, err, rc = run.smppgw { "route", GW.dir .. "/conf.lua", "--to", "447700900123", "--system-id", "esme1",
+                                          "--text", string.rep("xy", 15000) }
+        assert.equal(0, rc, err)
+        assert.matches("route 'slow' +no: text_pattern %(the text_pattern gave up after 250000 steps", out)
+        assert.matches("\nroute: uk\n", out)
         c:close()
     end)
 

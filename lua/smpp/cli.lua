@@ -361,6 +361,9 @@ function M.check(args)
     for _, line in ipairs(require("smpp.config_check").summary(conf, listen, opts.conf)) do
         io.stdout:write(line, "\n")
     end
+    for _, line in ipairs(require("smpp.config_check").warnings(conf, opts.conf)) do
+        io.stdout:write("warning: ", line, "\n")
+    end
     return 0
 end
 

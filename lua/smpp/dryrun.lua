@@ -131,8 +131,8 @@ function M.run(args)
         if coding == alphabet and coding ~= "ucs2" then pdu.data_coding = 0 end
     end
     local core_ok, core = pcall(require, "smpp.core")
-    local find = core_ok and core.lstring and core.lstring.find or nil
-    local routing, rerr = require("smpp.gateway_script").routing(g, o.conf, find)
+    local find_steps = core_ok and core.lstring and core.lstring.find_steps or nil
+    local routing, rerr = require("smpp.gateway_script").routing(g, o.conf, find_steps)
     if not routing then
         io.stderr:write(o.conf, ": ", tostring(rerr), "\n")
         return 1

@@ -47,16 +47,18 @@ M.fields = {
     } } },
 }
 
--- routing(g, conf_path [, find]) -> router | nil, err: the gateway
--- section's routes (its own or its routes_file's) as a router.
-function M.routing(g, conf_path, find)
+-- routing(g, conf_path [, find_steps [, on_give_up]]) -> router | nil,
+-- err: the gateway section's routes (its own or its routes_file's) as a
+-- router (smpp.router.new says what the functions do).
+function M.routing(g, conf_path, find_steps, on_give_up)
     local routes = g.routes or {}
     if g.routes_file then
         local r, err = router.load_json(config.resolve(conf_path or "conf/gateway.lua", g.routes_file))
         if not r then return nil, err end
         routes = r
     end
-    return router.new { routes = routes, match = g.match, time_zone = g.time_zone, find = find }
+    return router.new { routes = routes, match = g.match, time_zone = g.time_zone, find_steps = find_steps,
+                        on_give_up = on_give_up }
 end
 
 -- A hook's answer as a status number, or nil for "no verdict".
@@ -300,7 +302,10 @@ function M.new(conf, conf_path)
             .. "bounded by store.limits.sticky")
     end
     gateway.configure(g)
-    local routing = assert(M.routing(g, conf_path, core.lstring and core.lstring.find))
+    local routing = assert(M.routing(g, conf_path, core.lstring.find_steps, function(r, key)
+        smpp.log("warn", "route %s: its %s gave up after %d steps on a message (a pattern that backtracks): "
+            .. "the route did not match it", string.format("%q", r.name), key, router.PATTERN_STEPS)
+    end))
     gateway.set_routes(routing.routes)      -- failover looks up a message's route by name
     local self = setmetatable({ g = g, routing = routing,
         no_route = S[g.no_route_status or "ESME_RINVDSTADR"] or S.ESME_RINVDSTADR,

@@ -136,6 +136,23 @@ local function text_of(ctx, pdu)
     return ctx.text or nil
 end
 
+-- The steps one pattern key may take on one message: a pattern that reads
+-- its subject once takes about one or two per octet (a 64 kB text in well
+-- under this), one that backtracks (".-" or ".*" followed by more) takes
+-- up to the square of the length. Past it (about 2 ms) the key does not
+-- match: the route is counted (router.gave_up[name]), the router's
+-- on_give_up is told, and routing goes on to the next route.
+M.PATTERN_STEPS = 250000
+
+-- A key whose pattern ran out of steps: count it, tell, explain.
+local function gave_up(ctx, r, key)
+    local gu = ctx.router.gave_up
+    gu[r.name] = (gu[r.name] or 0) + 1
+    if ctx.router.on_give_up then ctx.router.on_give_up(r, key) end
+    return format("the %s gave up after %d steps (a pattern that backtracks): the route does not match",
+                  key, M.PATTERN_STEPS)
+end
+
 -- Does route r (with its prepared keys k) match this message from this
 -- ESME session? -> true | false, the key that failed and why (the why
 -- only when ctx.explain: dry runs pay for the words, messages do not).
@@ -154,8 +171,12 @@ local function matches(r, k, pdu, session, ctx)
     if r.service_type and (pdu.service_type or "") ~= r.service_type then
         return false, "service_type", ex and format("service_type %q is not %q", pdu.service_type or "", r.service_type)
     end
-    if r.pattern and not ctx.find(dest, r.pattern) then
-        return false, "pattern", ex and format("destination %q does not match %q", dest, r.pattern)
+    if r.pattern then
+        local hit = ctx.find(dest, r.pattern)
+        if hit == false then return false, "pattern", gave_up(ctx, r, "pattern") end
+        if not hit then
+            return false, "pattern", ex and format("destination %q does not match %q", dest, r.pattern)
+        end
     end
     if k.contains then
         local t = text_of(ctx, pdu)
@@ -172,7 +193,9 @@ local function matches(r, k, pdu, session, ctx)
     end
     if r.text_pattern then
         local t = text_of(ctx, pdu)
-        if not (t and ctx.find(t, r.text_pattern)) then
+        local hit = t and ctx.find(t, r.text_pattern)
+        if hit == false then return false, "text_pattern", gave_up(ctx, r, "text_pattern") end
+        if not hit then
             return false, "text_pattern", ex and (t and format("the text does not match %q", r.text_pattern)
                                                    or "the message has no text")
         end
@@ -194,10 +217,12 @@ local function matches(r, k, pdu, session, ctx)
 end
 
 -- new{routes = {...}, match = "first" | "longest", time_zone = "UTC" |
--- "+HH:MM", find = f} -> router | nil, err. `to` may be a single name (a
--- string) or a list; `strategy` applies to a list (default failover).
--- Patterns go through `find` (string.find's signature): the runtime gives
--- its bounded matcher (core.lstring.find), which the script budget stops.
+-- "+HH:MM", find_steps = f, on_give_up = f} -> router | nil, err. `to`
+-- may be a single name (a string) or a list; `strategy` applies to a list
+-- (default failover). Patterns go through find_steps(s, p, steps) (the
+-- bounded matcher core.lstring.find_steps: false when it gives up after
+-- PATTERN_STEPS), the same in the gateway and in a dry run; without it,
+-- string.find. on_give_up(route, key) is called when a key gives up.
 function M.new(opts)
     local routes, keys = {}, {}
     for i, r in ipairs(opts.routes or {}) do
@@ -211,14 +236,17 @@ function M.new(opts)
     end
     local offset, why = M.time_zone(opts.time_zone)
     if not offset then return nil, "time_zone: " .. why end
+    local fs, find = opts.find_steps, string.find
+    if fs then find = function(s, p) return fs(s, p, M.PATTERN_STEPS) end end
     return setmetatable({ routes = routes, keys = keys, mode = opts.match or "first", offset = offset,
-                          time_zone = opts.time_zone or "UTC", find = opts.find or string.find }, Router)
+                          time_zone = opts.time_zone or "UTC", find = find, gave_up = {},
+                          on_give_up = opts.on_give_up }, Router)
 end
 
 local function context(self, opts)
     opts = opts or {}
     return { now = opts.now or os.time(), offset = self.offset, find = self.find, alphabet = opts.alphabet,
-             explain = opts.explain }
+             explain = opts.explain, router = self }
 end
 
 -- router:match(pdu, session [, opts]) -> route | nil. "first": the first
