@@ -34,15 +34,59 @@ int log_level_parse(const char *name)
 
 /* -- Output ---------------------------------------------------------------- */
 
-/* Write s as a JSON string body (quotes added by the caller). */
-static void json_escape(FILE *f, const char *s)
+/* The length of the valid UTF-8 sequence of two or more bytes at s, or
+ * 0 (RFC 3629: no overlong form, no surrogate, nothing past U+10FFFF; the
+ * string's NUL ends a sequence early). */
+static int utf8_len(const unsigned char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    unsigned cp, c = s[0];
+    int n, i;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
+    else return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* Write a message whatever its bytes (a peer's system_id, a config's
+ * names): it can neither start a line of its own nor drive a terminal.
+ * Text: \n, \r, \t, other control characters (C0, DEL) as \xNN. JSON
+ * (a string body, quotes added by the caller): " and \ escaped, control
+ * characters as \n or \u00NN. Both: a byte that is not UTF-8 as the text
+ * \xNN, so a JSON line is always valid JSON. */
+static void put_escaped(FILE *f, const char *msg, int json)
+{
+    const unsigned char *s = (const unsigned char *)msg;
+    while (*s) {
+        unsigned c = *s;
+        int n;
+        if (c >= 0x80) {
+            if ((n = utf8_len(s)) > 0) {
+                fwrite(s, 1, (size_t)n, f);
+                s += n;
+                continue;
+            }
+            fprintf(f, json ? "\\\\x%02X" : "\\x%02X", c);   /* JSON: the text \\xNN */
+        } else if (json && (c == '"' || c == '\\')) {
+            fprintf(f, "\\%c", c);
+        } else if (c == '\n') {
+            fputs("\\n", f);
+        } else if (c == '\r') {
+            fputs("\\r", f);
+        } else if (c == '\t') {
+            fputs("\\t", f);
+        } else if (c < 0x20 || c == 0x7F) {
+            fprintf(f, json ? "\\u%04x" : "\\x%02X", c);
+        } else {
+            fputc((int)c, f);
+        }
+        s++;
     }
 }
 
@@ -71,7 +115,7 @@ static void emit_with(int level, uint64_t session, const char *msg, unsigned lon
         if (session) fprintf(stderr, ",\"session\":%llu", (unsigned long long)session);
         if (repeated) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", repeated, secs);
         fputs(",\"msg\":\"", stderr);
-        json_escape(stderr, msg);
+        put_escaped(stderr, msg, 1);
         fputc('"', stderr);
         if (extra) fprintf(stderr, ",%s", extra);
         fputs("}\n", stderr);
@@ -80,8 +124,9 @@ static void emit_with(int level, uint64_t session, const char *msg, unsigned lon
     fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
     if (worker) fprintf(stderr, "[w%d] ", worker);
     if (session) fprintf(stderr, "[s%llu] ", (unsigned long long)session);
-    if (repeated) fprintf(stderr, "%s [... repeated %lu more times in %.0f s]\n", msg, repeated, secs);
-    else fprintf(stderr, "%s\n", msg);
+    put_escaped(stderr, msg, 0);
+    if (repeated) fprintf(stderr, " [... repeated %lu more times in %.0f s]", repeated, secs);
+    fputc('\n', stderr);
 }
 
 /* -- Repeats -----------------------------------------------------------------

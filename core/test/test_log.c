@@ -1,5 +1,5 @@
 /* test_log.c -- log.c's repeated lines: printed once per window, then
- * counted; other lines never held back. Standard error goes to a file that
+ * counted; other lines never held back; what a peer sends escaped. Standard error goes to a file that
  * each test reads back.
  */
 #include <stdio.h>
@@ -99,6 +99,41 @@ static void json_lines_carry_the_count(void)
     CHECK_EQ(count(captured(), "\"session\":3"), 2);
 }
 
+/* A peer's bytes: a newline and terminal escapes that would forge a line,
+ * bytes that are not UTF-8 (a lone 0xFF, an overlong '/', a surrogate),
+ * and valid UTF-8 (e acute, an emoji) that stays as it is. */
+static const char HOSTILE[] = "a\nFAKE\r\x1b[2J\t\x7f\xff\xc0\xaf\xed\xa0\x80 \xc3\xa9\xf0\x9f\x98\x80\"\\";
+
+static void text_lines_escape_controls_and_bad_utf8(void)
+{
+    const char *out;
+    log_set_repeat_window(0);
+    capture();
+    log_msg(LOG_WARN, 9, "bind of '%s' refused", HOSTILE);
+    out = captured();
+    CHECK_EQ(count(out, "\n"), 1);                       /* one line, whatever the peer sent */
+    CHECK_EQ(count(out, "[s9] bind of 'a\\nFAKE\\r\\x1B[2J\\t\\x7F\\xFF\\xC0\\xAF\\xED\\xA0\\x80 "
+                        "\xc3\xa9\xf0\x9f\x98\x80\"\\' refused\n"), 1);
+    CHECK_EQ(count(out, "\x1b"), 0);
+    CHECK_EQ(count(out, "\r"), 0);
+}
+
+static void json_lines_are_valid_utf8_json(void)
+{
+    const char *out;
+    log_set_repeat_window(0);
+    log_set_json(1);
+    capture();
+    log_msg(LOG_WARN, 9, "bind of '%s' refused", HOSTILE);
+    log_set_json(0);
+    out = captured();
+    CHECK_EQ(count(out, "\n"), 1);
+    CHECK_EQ(count(out, "\"msg\":\"bind of 'a\\nFAKE\\r\\u001b[2J\\t\\u007f\\\\xFF\\\\xC0\\\\xAF"
+                        "\\\\xED\\\\xA0\\\\x80 \xc3\xa9\xf0\x9f\x98\x80\\\"\\\\' refused\"}\n"), 1);
+    CHECK_EQ(count(out, "\xff"), 0);
+    CHECK_EQ(count(out, "\xed\xa0"), 0);
+}
+
 static void filtered_levels_are_not_counted(void)
 {
     log_set_repeat_window(60000);
@@ -121,6 +156,8 @@ int main(void)
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
     TEST(filtered_levels_are_not_counted);
+    TEST(text_lines_escape_controls_and_bad_utf8);
+    TEST(json_lines_are_valid_utf8_json);
     rc = test_summary();
     unlink(path);
     return rc;

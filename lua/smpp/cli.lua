@@ -336,7 +336,7 @@ function M.check(args)
         return 2
     end
     local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen,
-                                                                            store = opts.store })
+                                                                            store = opts.store }, true)
     if not conf then
         err("%s", handlers)
         return 1

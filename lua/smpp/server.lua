@@ -176,12 +176,18 @@ function M.store_path(conf, path)
     conf.store = section
 end
 
--- prepare(conf_path, overrides) -> conf, handlers, listen | nil, message
-function M.prepare(conf_path, overrides)
+-- prepare(conf_path, overrides [, first]) -> conf, handlers, listen | nil,
+-- message. first (run and check, not a reload): the log section applies
+-- before the script loads, so every line is in the configured format.
+function M.prepare(conf_path, overrides, first)
     local conf, err = config.load(conf_path)
     if not conf then return nil, err end
     local checked, errs = config_check.check(conf, conf_path)    -- keys against each other
     if not checked then return nil, conf_path .. ":\n  " .. table.concat(errs, "\n  ") end
+    if first then                       -- what the script logs as it loads is in the configured format
+        local log = config.with_defaults("log", conf.log)
+        core.log_config(log.level, log.format, log.repeat_window)
+    end
     -- the limits of every run of script code, its load included (a
     -- reload applies the new ones)
     core.set_limits(config.with_defaults("scripts", conf.scripts))
@@ -399,13 +405,11 @@ end
 -- run(conf_path, overrides) -> exit code. Serves until SIGINT/SIGTERM;
 -- SIGHUP reloads.
 function M.run(conf_path, overrides)
-    local conf, handlers, listen = M.prepare(conf_path, overrides)
+    local conf, handlers, listen = M.prepare(conf_path, overrides, true)
     if not conf then
         io.stderr:write("smppgw: ", handlers, "\n")
         return 2
     end
-    local log = config.with_defaults("log", conf.log)
-    core.log_config(log.level, log.format, log.repeat_window)
     -- workers = N: this process supervises N copies of itself (smpp.workers),
     -- unless it is one of them
     local me = core.worker()
