@@ -26,6 +26,9 @@ function gw.before_route(m)
     if m.text == "boom" then error("hook failed") end
     if m.text == "bad verdict" then return "NOT_A_STATUS" end
     if m.text == "bad route" then return { route = "nowhere" } end
+    if m.text == "ok 0" then return 0 end
+    if m.text == "ok name" then return "ESME_ROK" end
+    if m.text == "ok table" then return { status = 0 } end
 end
 function gw.after_answer(a)
     if a.kind == "refused" and a.upstream == "A" and a.status == 0x0B then return { upstream = "B" } end
@@ -171,6 +174,19 @@ describe("#integration route keys and hooks", function()
         assert(GW:wait_log('before_route returned NOT_A_STATUS', 5), GW:log_text())
         assert(GW:wait_log("before_route picked route nowhere: no such route", 5), GW:log_text())
         assert.equal(ROK, (submit(c, "447700900123", { short_message = "fine" })))   -- and the gateway goes on
+        c:close()
+    end)
+
+    it("before_route returning ESME_ROK is the hook's mistake: ESME_RSYSERR, logged, nothing stored", function()
+        local c = esme()
+        local before = GW:stats().store.messages.value
+        for _, t in ipairs { "ok 0", "ok name", "ok table" } do
+            assert.equal(RSYSERR, (submit(c, "447700900123", { short_message = t })), t)
+        end
+        assert(GW:wait_log("before_route returned 0 %(ESME_ROK%): not a refusal", 5), GW:log_text())
+        assert(GW:wait_log("before_route returned ESME_ROK %(ESME_ROK%)", 5), GW:log_text())
+        assert(GW:wait_log("before_route returned {status = 0} %(ESME_ROK%)", 5), GW:log_text())
+        assert.equal(before, GW:stats().store.messages.value)
         c:close()
     end)
 

@@ -69,6 +69,19 @@ local function status_of(v, what)
     error(string.format("%s returned %s: a status (number or name), a table, or nothing", what, tostring(v)), 0)
 end
 
+-- before_route's refusal: a status that is not ESME_ROK. 0 would answer
+-- the ESME "accepted" for a message kept nowhere and sent nowhere, so it
+-- is the hook's mistake (the message fails ESME_RSYSERR, logged), not a
+-- verdict: nothing (nil) routes by the table.
+local function refusal_of(v, shown)
+    local st = status_of(v, "before_route")
+    if st == 0 then
+        error(string.format("before_route returned %s (ESME_ROK): not a refusal; return nothing to route by "
+            .. "the table, a route, or a status that is not 0", shown), 0)
+    end
+    return st
+end
+
 local Gw = {}
 Gw.__index = Gw
 
@@ -82,7 +95,7 @@ function Gw:hook(session, pdu, account)
     local v = self.before_route(m)
     if pdu.short_message ~= sm then pdu.sm_length = nil end      -- the encoder counts the new text
     if type(v) == "table" then
-        if v.status ~= nil then return nil, status_of(v.status, "before_route") end
+        if v.status ~= nil then return nil, refusal_of(v.status, "{status = " .. tostring(v.status) .. "}") end
         if v.route ~= nil then
             local r = (gateway.routes or {})[v.route]
             if not r then error("before_route picked route " .. tostring(v.route) .. ": no such route", 0) end
@@ -90,7 +103,7 @@ function Gw:hook(session, pdu, account)
         end
         return nil
     end
-    return nil, status_of(v, "before_route")
+    return nil, refusal_of(v, tostring(v))
 end
 
 -- -- The parts of one long message ----------------------------------------------------
