@@ -176,6 +176,18 @@ describe("#integration smppgw check: cross references", function()
         _, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
         assert.equal(1, rc)
         assert.matches("gateway.routes_file: .*missing.json", err)
+        -- an object (the list wrapped in {"routes": ...}) or an empty list: an error, not 0 routes
+        tmp.write(dir .. "/routes.json", '{"routes":[{"prefix":"44","to":["smsc"]}]}')
+        tmp.write(dir .. "/conf.lua", [[return { store = { path = ":memory:" },
+            upstreams = { { name = "smsc", host = "127.0.0.1", port = 1 } },
+            gateway = { routes_file = "routes.json" } }]])
+        _, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
+        assert.equal(1, rc)
+        assert.matches("gateway.routes_file: .*routes.json: expected a JSON array of routes, got an object", err)
+        tmp.write(dir .. "/routes.json", '[]')
+        _, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
+        assert.equal(1, rc)
+        assert.matches("gateway.routes_file: .*routes.json: no routes", err)
     end)
 end)
 

@@ -61,6 +61,21 @@ describe("smpp.router", function()
         local routes, err = router.load_json(path)
         assert.is_nil(routes)
         assert.is_string(err)
+        -- only an array of routes, and not an empty one: each of these would refuse every message
+        for text, want in pairs {
+            ['{"routes":[{"name":"a","to":["A"]}]}'] = "expected a JSON array of routes, got an object",
+            ['{"name":"a","to":["A"]}'] = "expected a JSON array of routes, got an object",
+            [' {}'] = "expected a JSON array of routes, got an object",
+            ['"routes"'] = "expected a JSON array of routes, got a string",
+            ['[]'] = "no routes %(an empty array%): every message would be refused",
+        } do
+            f = assert(io.open(path, "w"))
+            f:write(text)
+            f:close()
+            routes, err = router.load_json(path)
+            assert.is_nil(routes, text)
+            assert.matches("^" .. path:gsub("%p", "%%%0") .. ": " .. want, err)
+        end
     end)
 end)
 

@@ -294,6 +294,9 @@ end
 
 -- load_json(path) -> routes | nil, err: a JSON file holding an array of
 -- routes (the same fields), for routing tables kept outside the config.
+-- Anything else names the file: an object (`{"routes": [...]}` is the
+-- likely mistake, and cjson reads `{}` as it reads `[]`), and an empty
+-- array, which would refuse every message (no route matches anything).
 function M.load_json(path)
     local f, err = io.open(path)
     if not f then return nil, err end
@@ -301,7 +304,14 @@ function M.load_json(path)
     f:close()
     local routes, jerr = cjson.decode(text)
     if routes == nil then return nil, path .. ": " .. tostring(jerr) end
-    if type(routes) ~= "table" then return nil, path .. ": expected an array of routes" end
+    local first = text:match("^%s*(.)")
+    if type(routes) ~= "table" or first ~= "[" then
+        return nil, format("%s: expected a JSON array of routes, got %s", path,
+            type(routes) == "table" and "an object" or "a " .. type(routes))
+    end
+    if #routes == 0 then
+        return nil, path .. ": no routes (an empty array): every message would be refused with gateway.no_route_status"
+    end
     return routes
 end
 
