@@ -42,6 +42,13 @@ describe("smpp.router", function()
         local r, err = router.new { routes = { { prefx = "44", to = "A" } } }
         assert.is_nil(r)
         assert.matches("routes%[1%]%.prefx: unknown key", err)
+        r, err = router.new { routes = { { name = "a", to = "A" }, { name = "a", prefix = "4", to = "B" } } }
+        assert.is_nil(r)
+        assert.matches('routes%[2%]%.name: "a" is also routes%[1%]\'s name', err)
+        r, err = router.new { routes = { { to = "A" }, { name = "route 1", to = "B" } } }
+        assert.matches('routes%[2%]%.name: "route 1" is also routes%[1%]\'s name', err)
+        r, err = router.new { routes = { { contains = {}, to = "A" } } }
+        assert.matches("routes%[1%]%.contains: an empty list %(the route would never match%)", err)
         r, err = router.new { routes = { { prefix = "44" } } }
         assert.matches("routes%[1%]%.to: missing", err)
         r, err = router.new { routes = { { to = "A", strategy = "random" } } }

@@ -310,6 +310,7 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
     local routes, where = gateway_routes(g, conf_path, errs)
     if type(routes) == "table" then
         for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs) end
+        for _, e in ipairs(router.duplicates(routes, where)) do errs[#errs + 1] = e end
     end
     if g.time_zone ~= nil then
         local ok, why = router.time_zone(g.time_zone)

@@ -87,8 +87,33 @@ function M.check_keys(r, path)
         if not ok then errs[#errs + 1] = format("%s.hours: %s", path, why) end
     end
     if type(r.contains) == "table" then
+        if next(r.contains) == nil then
+            errs[#errs + 1] = format("%s.contains: an empty list (the route would never match)", path)
+        end
         for j, c in ipairs(r.contains) do
             if c == "" then errs[#errs + 1] = format("%s.contains[%d]: empty (it would match every text)", path, j) end
+        end
+    end
+    return errs
+end
+
+-- A route's name: its own, or "route N" (N: its place in the table).
+function M.name_of(r, i) return type(r.name) == "string" and r.name or ("route " .. i) end
+
+-- duplicates(routes, where) -> list of errors: a name given twice (the
+-- second is named). What routing learns is kept by route name, and the
+-- metrics count by it: two routes of one name would share both.
+function M.duplicates(routes, where)
+    local seen, errs = {}, {}
+    for i, r in ipairs(routes) do
+        if type(r) == "table" then
+            local name = M.name_of(r, i)
+            if seen[name] then
+                errs[#errs + 1] = format("%s[%d].name: %q is also %s[%d]'s name (each route needs its own)", where, i,
+                    name, where, seen[name])
+            else
+                seen[name] = i
+            end
         end
     end
     return errs
@@ -107,7 +132,7 @@ local function prepare(r, i)
     if not copy.to or #copy.to == 0 then return nil, path .. ".to: missing" end
     local errs = M.check_keys(copy, path)
     if #errs > 0 then return nil, errs[1] end
-    copy.name = copy.name or ("route " .. i)
+    copy.name = M.name_of(copy, i)
     copy.strategy = copy.strategy or "failover"
     local keys = {}                         -- what match reads: never the route's own fields
     if copy.hours then keys.from_min, keys.to_min = M.hours(copy.hours) end
@@ -231,6 +256,8 @@ function M.new(opts)
         if not copy then return nil, k end
         routes[i], keys[i] = copy, k
     end
+    local dup = M.duplicates(routes, "routes")[1]
+    if dup then return nil, dup end
     if opts.match and opts.match ~= "first" and opts.match ~= "longest" then
         return nil, "match must be first or longest, got " .. tostring(opts.match)
     end
