@@ -164,6 +164,27 @@ describe("smpp.router text keys and time windows", function()
         assert.equal("night", name(plus2, {}, MON_16 + 3600 * 6))            -- 00:00 there
     end)
 
+    it("reads days and a window across midnight at one moment (docs/gateway.md)", function()
+        local r = assert(router.new { routes = {
+            { name = "mon night", days = { "mon" }, hours = "22:00-02:00", to = "A" },
+            { name = "from mon", days = { "mon" }, hours = "22:00-24:00", to = "A" },
+            { name = "into tue", days = { "tue" }, hours = "00:00-02:00", to = "A" },
+        } })
+        local MON_0 = MON_16 - 16 * 3600
+        local function names(now)
+            local out = {}
+            for _, s in ipairs(select(2, r:explain({}, nil, { now = now }))) do
+                if s.matched then out[#out + 1] = s.route end
+            end
+            return table.concat(out, ",")
+        end
+        assert.equal("mon night", r:match({}, nil, { now = MON_0 + 30 * 60 }).name)    -- Monday 00:30
+        assert.equal("mon night", r:match({}, nil, { now = MON_0 + 22.5 * 3600 }).name) -- Monday 22:30
+        assert.equal("into tue", r:match({}, nil, { now = MON_0 + 24.5 * 3600 }).name)  -- Tuesday 00:30
+        assert.equal("mon night", names(MON_0 + 30 * 60))
+        assert.equal("into tue", names(MON_0 + 24.5 * 3600))
+    end)
+
     it("explains which keys failed for each route looked at", function()
         local r = assert(router.new { routes = routes, find_steps = core.lstring.find_steps })
         local route, steps = r:explain({ short_message = "hello" }, nil, { now = MON_16 + 3600 * 2 })
