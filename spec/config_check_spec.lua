@@ -219,7 +219,8 @@ describe("#integration smppgw check: the summary", function()
         assert.matches("\n  http +127.0.0.1:8775 %(token%)\n", out)
         assert.matches("\n  accounts +40: acct01 %(hashed password, transceiver, max_binds 2, from 10.0.0.0/8%); "
             .. "acct02 %(plain password%);.* and 32 more\n", out)
-        assert.matches("\n  upstreams +2: smsc 127.0.0.1:2776 transceiver x2; backup 127.0.0.1:2777 tx x1\n", out)
+        -- bind = "tx" on input, the one vocabulary in the summary
+        assert.matches("\n  upstreams +2: smsc 127.0.0.1:2776 transceiver x2; backup 127.0.0.1:2777 transmitter x1\n", out)
         assert.matches("\n  routes +2 %(match first%): uk %[prefix 44%] %-> smsc, backup %(failover%); "
             .. "rest %[any%] %-> backup\n", out)
         assert.matches("\n  mo_routes +1: any %-> acct02\n", out)

@@ -13,6 +13,7 @@ local smpp = require "smpp"
 local config = require "smpp.config"
 local router = require "smpp.router"
 local security = require "smpp.security"
+local bind_types = require("smpp.session").bind_types     -- the one vocabulary: tx -> transmitter
 
 local M = {}
 
@@ -462,7 +463,8 @@ function M.summary(conf, listen, conf_path)
             local u = config.with_defaults("upstreams", given)
             local where = u.outbind_listen and ("outbind on " .. u.outbind_listen)
                 or (tostring(u.host) .. ":" .. tostring(u.port))
-            return format("%s %s %s x%d%s", tostring(u.name), where, u.bind, u.binds, u.tls and " TLS" or "")
+            return format("%s %s %s x%d%s", tostring(u.name), where, bind_types[u.bind] or tostring(u.bind), u.binds,
+                          u.tls and " TLS" or "")
         end))
     end
     local g = type(conf.gateway) == "table" and conf.gateway or nil
