@@ -61,8 +61,8 @@ static void other_lines_are_never_held_back(void)
     log_set_repeat_window(60000);
     capture();
     log_msg(LOG_WARN, 1, "same text");
-    log_msg(LOG_WARN, 2, "same text");            /* another session */
     log_msg(LOG_INFO, 1, "same text");            /* another level */
+    log_msg(LOG_WARN, 1, "same text.");           /* another text */
     CHECK_EQ(count(captured(), "same text"), 3);
     for (i = 0; i < 500; i++) {                   /* more distinct lines than slots */
         snprintf(msg, sizeof msg, "line %d;", i);
@@ -71,7 +71,34 @@ static void other_lines_are_never_held_back(void)
     CHECK_EQ(count(captured(), "line "), 500);
     log_msg(LOG_WARN, 1, "same text");            /* its slot was taken over meanwhile, or counted */
     log_flush();
-    CHECK_EQ(count(captured(), "[s1] same text"), 3);
+    CHECK_EQ(count(captured(), "[s1] same text"), 4);
+}
+
+/* A flood of connections, each its own session, each logging the same
+ * refusal: one line, then its count (the session is not part of the key). */
+static void a_flood_across_sessions_is_counted(void)
+{
+    uint64_t sess;
+    log_set_repeat_window(60000);
+    capture();
+    for (sess = 100; sess < 300; sess++) {
+        log_msg(LOG_INFO, sess, "connection from 127.0.0.1");
+        log_msg(LOG_WARN, sess, "bind of 'x' from 127.0.0.1 refused: wrong password");
+        log_msg(LOG_INFO, sess, "closing: peer closed the connection");
+    }
+    CHECK_EQ(count(captured(), "\n"), 3);
+    CHECK_EQ(count(captured(), "[s100] bind of 'x' from 127.0.0.1 refused: wrong password\n"), 1);
+    log_flush();
+    CHECK_EQ(count(captured(), "\n"), 6);
+    CHECK_EQ(count(captured(), "[s100] bind of 'x' from 127.0.0.1 refused: wrong password [... repeated 199 more "
+                               "times in 0 s, 199 of them in other sessions]\n"), 1);
+    CHECK_EQ(count(captured(), "[s100] closing: peer closed the connection [... repeated 199 more"), 1);
+    log_set_json(1);
+    capture();
+    for (sess = 1; sess < 4; sess++) log_msg(LOG_INFO, sess == 3 ? 1 : sess, "connection from ::1");
+    log_flush();
+    log_set_json(0);
+    CHECK_EQ(count(captured(), "\"repeated\":2,\"repeated_s\":0,\"repeated_other_sessions\":1,"), 1);
 }
 
 static void window_zero_prints_everything(void)
@@ -153,6 +180,7 @@ int main(void)
     close(fd);
     TEST(identical_lines_are_counted);
     TEST(other_lines_are_never_held_back);
+    TEST(a_flood_across_sessions_is_counted);
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
     TEST(filtered_levels_are_not_counted);

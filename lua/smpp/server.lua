@@ -75,7 +75,9 @@ function M.check_bind(sess, pdu)
         if cerr then sess:log("warn", "%s: the cluster's lockouts are unavailable (%s), this node's hold", who, cerr) end
     end
     if left then
-        sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
+        -- the same words for every attempt of one lockout: a flood of them is counted, not printed
+        sess:log("warn", "%s refused: locked out until %s", who, os.date("!%Y-%m-%dT%H:%M:%SZ",
+                 math.ceil(smpp.time() + left)))
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
