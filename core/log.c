@@ -34,29 +34,78 @@ int log_level_parse(const char *name)
 
 /* -- Output ---------------------------------------------------------------- */
 
-/* Write s as a JSON string body (quotes added by the caller). */
-static void json_escape(FILE *f, const char *s)
+/* The length of the valid UTF-8 sequence of two or more bytes at s, or
+ * 0 (RFC 3629: no overlong form, no surrogate, nothing past U+10FFFF; the
+ * string's NUL ends a sequence early). */
+static int utf8_len(const unsigned char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    unsigned cp, c = s[0];
+    int n, i;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
+    else return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* Write a message whatever its bytes (a peer's system_id, a config's
+ * names): it can neither start a line of its own nor drive a terminal.
+ * Text: \n, \r, \t, other control characters (C0, DEL) as \xNN. JSON
+ * (a string body, quotes added by the caller): " and \ escaped, control
+ * characters as \n or \u00NN. Both: a byte that is not UTF-8 as the text
+ * \xNN, so a JSON line is always valid JSON. */
+static void put_escaped(FILE *f, const char *msg, int json)
+{
+    const unsigned char *s = (const unsigned char *)msg;
+    while (*s) {
+        unsigned c = *s;
+        int n;
+        if (c >= 0x80) {
+            if ((n = utf8_len(s)) > 0) {
+                fwrite(s, 1, (size_t)n, f);
+                s += n;
+                continue;
+            }
+            fprintf(f, json ? "\\\\x%02X" : "\\x%02X", c);   /* JSON: the text \\xNN */
+        } else if (json && (c == '"' || c == '\\')) {
+            fprintf(f, "\\%c", c);
+        } else if (c == '\n') {
+            fputs("\\n", f);
+        } else if (c == '\r') {
+            fputs("\\r", f);
+        } else if (c == '\t') {
+            fputs("\\t", f);
+        } else if (c < 0x20 || c == 0x7F) {
+            fprintf(f, json ? "\\u%04x" : "\\x%02X", c);
+        } else {
+            fputc((int)c, f);
+        }
+        s++;
     }
 }
 
-/* One line; `repeated` > 0 marks the count of a repeated line that was
- * held back for `secs` seconds; `extra` (JSON mode): a member written as is. */
-static void emit_with(int level, uint64_t session, const char *msg, unsigned long repeated, double secs,
-                      const char *extra);
-static void emit(int level, uint64_t session, const char *msg, unsigned long repeated, double secs)
+/* A line's count of held-back copies: `n` > 0 copies in `secs` seconds,
+ * `others` of them from sessions other than the printed line's. */
+typedef struct count_s {
+    unsigned long n, others;
+    double        secs;
+} count_t;
+
+/* One line; `count` (may be NULL) marks the count of a repeated line;
+ * `extra` (JSON mode): a member written as is. */
+static void emit_with(int level, uint64_t session, const char *msg, const count_t *count, const char *extra);
+static void emit(int level, uint64_t session, const char *msg, const count_t *count)
 {
-    emit_with(level, session, msg, repeated, secs, NULL);
+    emit_with(level, session, msg, count, NULL);
 }
 
-static void emit_with(int level, uint64_t session, const char *msg, unsigned long repeated, double secs,
-                      const char *extra)
+static void emit_with(int level, uint64_t session, const char *msg, const count_t *count, const char *extra)
 {
     char ts[32];
     struct timeval tv;
@@ -69,9 +118,10 @@ static void emit_with(int level, uint64_t session, const char *msg, unsigned lon
                 names[level]);
         if (worker) fprintf(stderr, ",\"worker\":%d", worker);
         if (session) fprintf(stderr, ",\"session\":%llu", (unsigned long long)session);
-        if (repeated) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", repeated, secs);
+        if (count) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", count->n, count->secs);
+        if (count && count->others) fprintf(stderr, ",\"repeated_other_sessions\":%lu", count->others);
         fputs(",\"msg\":\"", stderr);
-        json_escape(stderr, msg);
+        put_escaped(stderr, msg, 1);
         fputc('"', stderr);
         if (extra) fprintf(stderr, ",%s", extra);
         fputs("}\n", stderr);
@@ -80,22 +130,31 @@ static void emit_with(int level, uint64_t session, const char *msg, unsigned lon
     fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
     if (worker) fprintf(stderr, "[w%d] ", worker);
     if (session) fprintf(stderr, "[s%llu] ", (unsigned long long)session);
-    if (repeated) fprintf(stderr, "%s [... repeated %lu more times in %.0f s]\n", msg, repeated, secs);
-    else fprintf(stderr, "%s\n", msg);
+    put_escaped(stderr, msg, 0);
+    if (count) {
+        fprintf(stderr, " [... repeated %lu more times in %.0f s", count->n, count->secs);
+        if (count->others) fprintf(stderr, ", %lu of them in other sessions", count->others);
+        fputc(']', stderr);
+    }
+    fputc('\n', stderr);
 }
 
 /* -- Repeats -----------------------------------------------------------------
  * A small direct-mapped table of the lines printed lately: a line that
  * finds itself in its slot within the window is only counted. A flood of
  * different lines simply takes the slots over (each is printed), so the
- * table never grows and never hides a line that was not printed before. */
+ * table never grows and never hides a line that was not printed before.
+ * The session is not part of the key: what every new connection logs (a
+ * flood of connects or failed binds, each its own session) is counted too,
+ * and the count says how many copies came from other sessions. */
 
 #define LOG_SLOTS 64
 
 typedef struct repeat_s {
-    uint64_t      hash, session;
+    uint64_t      hash, session;  /* session: the printed line's */
     uint64_t      start_ms;     /* when the printed line was printed */
     unsigned long count;        /* copies held back since */
+    unsigned long others;       /* of them, from other sessions */
     int           level, used;
     char          msg[LOG_MSG_MAX];
 } repeat_t;
@@ -113,9 +172,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t line_hash(int level, uint64_t session, const char *msg)
+static uint64_t line_hash(int level, const char *msg)
 {
-    uint64_t h = 14695981039346656037ULL ^ (uint64_t)level ^ (session << 8);
+    uint64_t h = 14695981039346656037ULL ^ (uint64_t)level;
     for (; *msg; msg++) h = (h ^ (unsigned char)*msg) * 1099511628211ULL;
     return h;
 }
@@ -123,10 +182,15 @@ static uint64_t line_hash(int level, uint64_t session, const char *msg)
 /* Print the count of slot r (if it held anything back) and free it. */
 static void slot_release(repeat_t *r, uint64_t now)
 {
-    if (r->used && r->count)
-        emit(r->level, r->session, r->msg, r->count, (double)(now - r->start_ms) / 1000.0);
+    count_t c;
+    if (r->used && r->count) {
+        c.n = r->count;
+        c.others = r->others;
+        c.secs = (double)(now - r->start_ms) / 1000.0;
+        emit(r->level, r->session, r->msg, &c);
+    }
     r->used = 0;
-    r->count = 0;
+    r->count = r->others = 0;
 }
 
 void log_flush(void)
@@ -146,11 +210,11 @@ static int repeat_check(int level, uint64_t session, const char *msg)
     now = now_ms();
     for (i = 0; i < LOG_SLOTS; i++)       /* windows that ended: their counts */
         if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
-    h = line_hash(level, session, msg);
+    h = line_hash(level, msg);
     r = &slots[h % LOG_SLOTS];
-    if (r->used && r->hash == h && r->level == level && r->session == session
-        && strcmp(r->msg, msg) == 0) {
+    if (r->used && r->hash == h && r->level == level && strcmp(r->msg, msg) == 0) {
         r->count++;
+        if (session != r->session) r->others++;
         if (!flush_at_exit) {
             flush_at_exit = 1;
             atexit(log_flush);
@@ -178,7 +242,7 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (repeat_check((int)level, session, msg)) return;
-    emit((int)level, session, msg, 0, 0);
+    emit((int)level, session, msg, NULL);
 }
 
 void log_pdu(uint64_t session, const char *text, const char *json)
@@ -186,5 +250,5 @@ void log_pdu(uint64_t session, const char *text, const char *json)
     char member[LOG_MSG_MAX + 8];
     if (LOG_DEBUG > cur_level) return;
     if (json) snprintf(member, sizeof member, "\"pdu\":%s", json);
-    emit_with(LOG_DEBUG, session, text, 0, 0, json ? member : NULL);
+    emit_with(LOG_DEBUG, session, text, NULL, json ? member : NULL);
 }

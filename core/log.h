@@ -21,10 +21,12 @@ void log_set_json(int on);
  * 0 (the default): none. */
 void log_set_worker(int n);
 
-/* Repeats: a line equal to one printed less than `ms` ago (same level,
- * same session, same text) is counted instead of printed, and once that
+/* Repeats: a line equal to one printed less than `ms` ago (same level and
+ * text, whatever its session) is counted instead of printed, and once that
  * window has passed the next log call prints the count as
- * "TEXT [... repeated N more times in S s]" (JSON: "repeated": N).
+ * "TEXT [... repeated N more times in S s]" (", M of them in other
+ * sessions" when some were; JSON: "repeated": N, "repeated_other_sessions": M)
+ * under the printed line's session.
  * 0 prints every line. Default 10000 ms. */
 void log_set_repeat_window(unsigned ms);
 

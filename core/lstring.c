@@ -9,6 +9,7 @@
  * captures and 200 nested steps ("pattern too complex"), as in LuaJIT.
  */
 #include <math.h>
+#include <setjmp.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -41,6 +42,8 @@ typedef struct pat_s {
     int         level;             /* captures opened so far */
     int         depth;             /* nested match calls */
     unsigned    steps;             /* left until the next budget check */
+    lua_Integer limit, used;       /* find_steps: its own bound (0: none) */
+    jmp_buf    *out;               /* where find_steps gives up */
     struct {
         const char *init;
         ptrdiff_t   len;           /* or CAP_UNFINISHED, CAP_POSITION */
@@ -52,6 +55,7 @@ static const char *pat_match(pat_t *m, const char *s, const char *p);
 /* One unit of work: every LSTRING_CHECK_STEPS of them, ask the budget. */
 static void pat_step(pat_t *m)
 {
+    if (m->limit && ++m->used > m->limit) longjmp(*m->out, 1);
     if (--m->steps == 0) {
         m->steps = LSTRING_CHECK_STEPS;
         if (limits.check) limits.check(m->L);
@@ -342,6 +346,8 @@ static void pat_init(pat_t *m, lua_State *L, const char *s, size_t len)
     m->src_end = s + len;
     m->level = m->depth = 0;
     m->steps = LSTRING_CHECK_STEPS;
+    m->limit = m->used = 0;
+    m->out = NULL;
 }
 
 /* -- find, match, gmatch, gsub -------------------------------------------------- */
@@ -369,8 +375,9 @@ static int has_specials(const char *p, size_t len)
     return 0;
 }
 
-/* find (find = 1) and match (0): the same search, different results. */
-static int find_or_match(lua_State *L, int find)
+/* find (find = 1) and match (0): the same search, different results;
+ * with out, at most limit steps, then a longjmp to out. */
+static int find_run(lua_State *L, int find, lua_Integer limit, jmp_buf *out)
 {
     size_t slen, plen;
     const char *s = luaL_checklstring(L, 1, &slen);
@@ -398,6 +405,8 @@ static int find_or_match(lua_State *L, int find)
         p++;
     }
     pat_init(&m, L, s, slen);
+    m.limit = out ? limit : 0;
+    m.out = out;
     at = s + init;
     do {
         const char *e;
@@ -413,8 +422,27 @@ static int find_or_match(lua_State *L, int find)
     return 1;
 }
 
-static int l_find(lua_State *L) { return find_or_match(L, 1); }
-static int l_match(lua_State *L) { return find_or_match(L, 0); }
+static int l_find(lua_State *L) { return find_run(L, 1, 0, NULL); }
+static int l_match(lua_State *L) { return find_run(L, 0, 0, NULL); }
+
+/* find_steps(s, p, limit) -> as find(s, p) | false after limit steps.
+ * The router's keys use it: a route's pattern gets its own bound, the
+ * same in the gateway and in a dry run, far below the script budget
+ * (which still applies). Nothing is on the stack but the arguments while
+ * the matcher runs, so giving up is a longjmp. */
+static int l_find_steps(lua_State *L)
+{
+    jmp_buf out;
+    lua_Integer limit = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, limit > 0, 3, "a positive number of steps");
+    lua_settop(L, 2);
+    if (setjmp(out)) {
+        lua_settop(L, 2);
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return find_run(L, 1, limit, &out);
+}
 
 /* The iterator of gmatch: upvalues subject, pattern, next start offset. */
 static int gmatch_next(lua_State *L)
@@ -664,6 +692,8 @@ void lstring_push(lua_State *L)
     lua_newtable(L);
     luaL_register(L, NULL, pattern_fns);
     luaL_register(L, NULL, bounded_fns);
+    lua_pushcfunction(L, l_find_steps);   /* the router's, never a script's string.* */
+    lua_setfield(L, -2, "find_steps");
 }
 
 void lstring_install(lua_State *L)

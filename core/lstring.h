@@ -30,7 +30,7 @@ typedef void (*lstring_check_fn)(lua_State *L);
  * bound), and the budget check (NULL: none). Process-wide (one Lua state). */
 void lstring_set_limits(size_t max_string, lstring_check_fn check);
 
-/* Push a new table {find, match, gmatch, gsub, rep, concat} of the safe
+/* Push a new table {find, match, gmatch, gsub, rep, concat, find_steps} of the safe
  * functions (core.lstring; the sandbox builds scripts' string and table
  * libraries from it). */
 void lstring_push(lua_State *L);

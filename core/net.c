@@ -629,8 +629,15 @@ void net__announce(conn_t *c)
     net__addr_name(c, 0, c->local, sizeof c->local);
     read_start(c);
     c->announced = 1;
-    log_msg(LOG_INFO, sess_id(c->sess), "connection %s %s",
-            sess_side(c->sess) == SESS_SMSC ? "from" : "to", c->remote);
+    /* a peer's own port is left out: it differs on every connection, and
+     * the line then could not be counted as a repeat (a connect flood) */
+    if (sess_side(c->sess) == SESS_SMSC) {
+        const char *colon = strrchr(c->remote, ':');      /* "host:port", "[v6]:port" */
+        int len = colon ? (int)(colon - c->remote) : (int)strlen(c->remote);
+        log_msg(LOG_INFO, sess_id(c->sess), "connection from %.*s", len, c->remote);
+    } else {
+        log_msg(LOG_INFO, sess_id(c->sess), "connection to %s", c->remote);
+    }
     if (c->net->owner->opened) c->net->owner->opened(c->net, c->sess, c->net->ud);
     net__mark_dirty(c);
 }

@@ -85,6 +85,25 @@ describe("#integration smppgw route (dry run)", function()
         _, err, rc = run.smppgw { "route", path, "--to", "1", "--at", "tomorrow" }
         assert.equal(2, rc)
         assert.matches("%-%-at", err)
+        -- an account the configuration does not have: its bind would be refused
+        _, err, rc = run.smppgw { "route", path, "--to", "1", "--system-id", "nobody" }
+        assert.equal(2, rc)
+        assert.matches('%-%-system%-id: no account "nobody"', err)
+        -- addresses the PDU cannot hold (21 octets with the NUL)
+        _, err, rc = run.smppgw { "route", path, "--to", ("4"):rep(21) }
+        assert.equal(2, rc)
+        assert.matches("%-%-to is longer than 20 characters %(21%)", err)
+        _, err, rc = run.smppgw { "route", path, "--to", "44", "--from", ("x"):rep(5000) }
+        assert.equal(2, rc)
+        assert.matches("%-%-from is longer than 20 characters", err)
+        local out
+        out, _, rc = run.smppgw { "route", path, "--to", ("4"):rep(20), "--at", "0" }
+        assert.equal(0, rc)
+        assert.matches("route: uk", out)
+        -- an option given twice: which one was meant?
+        _, err, rc = run.smppgw { "route", path, "--to", "44", "--to", "55" }
+        assert.equal(2, rc)
+        assert.matches("%-%-to given twice", err)
         local bad = tmp.write(tmp.dir() .. "/bad.lua", [[return { upstreams = { { name = "A", port = 1 } },
             gateway = { routes = { { prefix = "1", to = "Z" } } } }]])
         _, err, rc = run.smppgw { "route", bad, "--to", "1" }

@@ -87,7 +87,7 @@ describe("cluster", function()
         assert.is_true(b:wait_log("bind lockout for 60s across the cluster: 2 failed binds of 'acct' from 127.0.0.1"))
         -- a counted only one failure itself: the lock is the cluster's
         assert.are.equal(RBINDFAIL, (bind(a)))
-        assert.is_true(a:wait_log("refused: locked out for"))
+        assert.is_true(a:wait_log("refused: locked out until"))
         assert.are.equal(1, #r:cmd("KEYS", "smppgw:lock:{127.0.0.1 acct}"))
     end)
 

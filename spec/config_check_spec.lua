@@ -53,6 +53,31 @@ describe("Lua patterns read to their end (config_check.pattern)", function()
     end)
 end)
 
+describe("patterns that backtrack (config_check.backtracks)", function()
+    it("names .- / .* followed by more, and one item repeated twice in a row", function()
+        for _, p in ipairs { "promo.-code", "a*a*a*a*a*a*a*a*a*b", ".*x$", "a.+b", "(%d+)(.-)z", "[ab]+[ab]*c" } do
+            assert.is_string(check.backtracks(p), p)
+        end
+        for _, p in ipairs { "^%d+$", "promo%d+", "^44.*", "hello.*", "^.-$", "%b()x", "(%d+)-(%d+)", "^code %d+$" } do
+            assert.is_nil(check.backtracks(p), p)
+        end
+    end)
+
+    it("#integration makes smppgw check warn (exit 0), naming the route key", function()
+        local out, err, rc = smppgw_check([[return {
+            script = "]] .. server.root .. [[/scripts/gateway.lua", store = { path = ":memory:" },
+            upstreams = { { name = "smsc", host = "127.0.0.1", port = 2776 } },
+            gateway = { routes = { { name = "p", text_pattern = "promo.-code", to = "smsc" },
+                                   { name = "q", text_pattern = "^code %d+$", to = "smsc" },
+                                   { name = "r", pattern = "a*a*b", to = "smsc" } } } }]])
+        assert.equal(0, rc, err)
+        assert.matches('\nwarning: gateway.routes%[1%]%.text_pattern: "promo.%-code" \'.%-\' followed by more', out)
+        assert.matches("gives up after 250000 steps and the route does not match", out)
+        assert.matches('\nwarning: gateway.routes%[3%]%.pattern: "a%*a%*b"', out)
+        assert.is_nil(out:find("routes[2]", 1, true))
+    end)
+end)
+
 describe("status names (config_check.status)", function()
     it("knows smpp.status and suggests the nearest name", function()
         assert.is_true(check.status("ESME_RTHROTTLED"))
@@ -86,6 +111,9 @@ describe("#integration smppgw check: cross references", function()
       { prefix = "9" },
       { prefix = "8", to = { "other" }, strategy = "random" },
       { contains = { "ok", "" }, text_pattern = "code (%d", hours = "18:00-25:00", days = { "monday" }, to = "other" },
+      { name = "route 1", prefix = "7", to = "other" },
+      { name = "x", contains = {}, to = "other" },
+      { name = "x", prefix = "5", to = "other" },
     },
     time_zone = "CET",
     mo_routes = { { account = "nobody", upstream = "smsc9" }, { account = "b", upstream = "other" } },
@@ -113,6 +141,9 @@ describe("#integration smppgw check: cross references", function()
         'gateway.routes[6].days[1]: "monday" is not one of',
         'gateway.routes[6].hours: "18:00-25:00": no such time of day',
         'gateway.routes[6].text_pattern: "code (%d" is not a valid Lua pattern',
+        'gateway.routes[7].name: "route 1" is also gateway.routes[1]\'s name (each route needs its own)',
+        'gateway.routes[8].contains: an empty list (the route would never match)',
+        'gateway.routes[9].name: "x" is also gateway.routes[8]\'s name',
         'gateway.time_zone: "CET" is not a time zone',
         'upstreams[2].name: "smsc" is also upstreams[1]\'s',
     }
@@ -151,6 +182,18 @@ describe("#integration smppgw check: cross references", function()
         _, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
         assert.equal(1, rc)
         assert.matches("gateway.routes_file: .*missing.json", err)
+        -- an object (the list wrapped in {"routes": ...}) or an empty list: an error, not 0 routes
+        tmp.write(dir .. "/routes.json", '{"routes":[{"prefix":"44","to":["smsc"]}]}')
+        tmp.write(dir .. "/conf.lua", [[return { store = { path = ":memory:" },
+            upstreams = { { name = "smsc", host = "127.0.0.1", port = 1 } },
+            gateway = { routes_file = "routes.json" } }]])
+        _, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
+        assert.equal(1, rc)
+        assert.matches("gateway.routes_file: .*routes.json: expected a JSON array of routes, got an object", err)
+        tmp.write(dir .. "/routes.json", '[]')
+        _, err, rc = run.smppgw({ "check", dir .. "/conf.lua" })
+        assert.equal(1, rc)
+        assert.matches("gateway.routes_file: .*routes.json: no routes", err)
     end)
 end)
 
@@ -176,7 +219,8 @@ describe("#integration smppgw check: the summary", function()
         assert.matches("\n  http +127.0.0.1:8775 %(token%)\n", out)
         assert.matches("\n  accounts +40: acct01 %(hashed password, transceiver, max_binds 2, from 10.0.0.0/8%); "
             .. "acct02 %(plain password%);.* and 32 more\n", out)
-        assert.matches("\n  upstreams +2: smsc 127.0.0.1:2776 transceiver x2; backup 127.0.0.1:2777 tx x1\n", out)
+        -- bind = "tx" on input, the one vocabulary in the summary
+        assert.matches("\n  upstreams +2: smsc 127.0.0.1:2776 transceiver x2; backup 127.0.0.1:2777 transmitter x1\n", out)
         assert.matches("\n  routes +2 %(match first%): uk %[prefix 44%] %-> smsc, backup %(failover%); "
             .. "rest %[any%] %-> backup\n", out)
         assert.matches("\n  mo_routes +1: any %-> acct02\n", out)

@@ -46,6 +46,24 @@ local function stopped(srv)
 end
 
 describe("#integration repeated log lines", function()
+    it("a flood of failed binds, each its own connection, logs far fewer lines than binds", function()
+        local N = 200
+        local srv = start { conf = "return { script = 'script.lua', security = { failure_delay = 0, bind_rate = 0 }, "
+            .. "accounts = { { system_id = 'smppclient1', password = 'password' } } }", script = SCRIPT }
+        for _ = 1, N do
+            local c = wire.connect(srv.port)
+            assert.is_true(c:bind("transceiver", "smppclient1", "wrong").status ~= 0)
+            c:close()
+        end
+        local text = stopped(srv)
+        local lines = select(2, text:gsub("\n", ""))
+        -- before: 4 lines a bind (connect, refused, its status, close), 800 lines
+        assert.is_true(lines < N / 4, lines .. " lines for " .. N .. " failed binds:\n" .. text)
+        assert.matches("%] bind of 'smppclient1' from 127%.0%.0%.1 refused: locked out until [%dT:Z-]+ "
+            .. "%[%.%.%. repeated %d+ more times in %d+ s, %d+ of them in other sessions%]", text)
+        assert.matches("%] connection from 127%.0%.0%.1 %[%.%.%. repeated " .. (N - 1) .. " more times", text)
+    end)
+
     it("without a window every copy is printed (the flood this guards against)", function()
         local srv = start { conf = conf("{ repeat_window = 0 }"), script = SCRIPT }
         submit(srv, 500):close()

@@ -110,6 +110,27 @@ describe("lstring", function()
         end
     end)
 
+    it("find_steps finds as find does within its steps and gives up (false) past them", function()
+        for _, c in ipairs(CASES) do
+            if c[1] == "find" and c[4] == nil then
+                local r = { pcall(L.find, c[2], c[3]) }
+                if r[1] then assert.same(r, { true, L.find_steps(c[2], c[3], 100000) }) end
+            end
+        end
+        assert.same({ 7, 16 }, { L.find_steps("hello promo code", "promo.-code", 1000) })
+        assert.is_nil(L.find_steps("hello", "x", 10))
+        assert.is_nil(L.find_steps("hello", "h.-x", 100))
+        -- quadratic work on 60 kB: stopped after its steps, not the script budget
+        assert.is_false(L.find_steps(string.rep("promo", 12000), "promo.-code", 250000))
+        assert.is_false(L.find_steps(string.rep("a", 3000), "a*a*a*a*a*a*a*a*a*b", 250000))
+        -- the same subject and pattern give up or not by the count alone
+        assert.is_false(L.find_steps("aaaab", "a-a-b", 3))
+        assert.same({ 1, 5 }, { L.find_steps("aaaab", "a-a-b", 1000) })
+        assert.has_error(function() L.find_steps("x", "x", 0) end)
+        assert.has_error(function() L.find_steps("x", "[x", 100) end)
+        assert.is_nil(string.find_steps)         -- not a script's string function
+    end)
+
     it("builds rep and concat results as LuaJIT does", function()
         for _, c in ipairs { { "ab", 3, "," }, { "", 3, "," }, { "x", 0 }, { "x", -2 }, { "x", 2.7 }, { "ab", 1, "," } } do
             same_as_builtin("rep", unpack(c))

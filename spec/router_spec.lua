@@ -42,6 +42,13 @@ describe("smpp.router", function()
         local r, err = router.new { routes = { { prefx = "44", to = "A" } } }
         assert.is_nil(r)
         assert.matches("routes%[1%]%.prefx: unknown key", err)
+        r, err = router.new { routes = { { name = "a", to = "A" }, { name = "a", prefix = "4", to = "B" } } }
+        assert.is_nil(r)
+        assert.matches('routes%[2%]%.name: "a" is also routes%[1%]\'s name', err)
+        r, err = router.new { routes = { { to = "A" }, { name = "route 1", to = "B" } } }
+        assert.matches('routes%[2%]%.name: "route 1" is also routes%[1%]\'s name', err)
+        r, err = router.new { routes = { { contains = {}, to = "A" } } }
+        assert.matches("routes%[1%]%.contains: an empty list %(the route would never match%)", err)
         r, err = router.new { routes = { { prefix = "44" } } }
         assert.matches("routes%[1%]%.to: missing", err)
         r, err = router.new { routes = { { to = "A", strategy = "random" } } }
@@ -61,6 +68,21 @@ describe("smpp.router", function()
         local routes, err = router.load_json(path)
         assert.is_nil(routes)
         assert.is_string(err)
+        -- only an array of routes, and not an empty one: each of these would refuse every message
+        for text, want in pairs {
+            ['{"routes":[{"name":"a","to":["A"]}]}'] = "expected a JSON array of routes, got an object",
+            ['{"name":"a","to":["A"]}'] = "expected a JSON array of routes, got an object",
+            [' {}'] = "expected a JSON array of routes, got an object",
+            ['"routes"'] = "expected a JSON array of routes, got a string",
+            ['[]'] = "no routes %(an empty array%): every message would be refused",
+        } do
+            f = assert(io.open(path, "w"))
+            f:write(text)
+            f:close()
+            routes, err = router.load_json(path)
+            assert.is_nil(routes, text)
+            assert.matches("^" .. path:gsub("%p", "%%%0") .. ": " .. want, err)
+        end
     end)
 end)
 
@@ -118,7 +140,7 @@ describe("smpp.router text keys and time windows", function()
     end)
 
     it("matches contains in any case and text_pattern on the decoded text", function()
-        local r = assert(router.new { routes = routes, find = core.lstring.find })
+        local r = assert(router.new { routes = routes, find_steps = core.lstring.find_steps })
         assert.equal("kw", name(r, { short_message = "please STOP" }, MON_16))
         assert.equal("kw", name(r, { short_message = "\0P\0R\0O\0M\0O", data_coding = 8 }, MON_16))
         assert.equal("code", name(r, { short_message = "code 123" }, MON_16))
@@ -142,8 +164,29 @@ describe("smpp.router text keys and time windows", function()
         assert.equal("night", name(plus2, {}, MON_16 + 3600 * 6))            -- 00:00 there
     end)
 
+    it("reads days and a window across midnight at one moment (docs/gateway.md)", function()
+        local r = assert(router.new { routes = {
+            { name = "mon night", days = { "mon" }, hours = "22:00-02:00", to = "A" },
+            { name = "from mon", days = { "mon" }, hours = "22:00-24:00", to = "A" },
+            { name = "into tue", days = { "tue" }, hours = "00:00-02:00", to = "A" },
+        } })
+        local MON_0 = MON_16 - 16 * 3600
+        local function names(now)
+            local out = {}
+            for _, s in ipairs(select(2, r:explain({}, nil, { now = now }))) do
+                if s.matched then out[#out + 1] = s.route end
+            end
+            return table.concat(out, ",")
+        end
+        assert.equal("mon night", r:match({}, nil, { now = MON_0 + 30 * 60 }).name)    -- Monday 00:30
+        assert.equal("mon night", r:match({}, nil, { now = MON_0 + 22.5 * 3600 }).name) -- Monday 22:30
+        assert.equal("into tue", r:match({}, nil, { now = MON_0 + 24.5 * 3600 }).name)  -- Tuesday 00:30
+        assert.equal("mon night", names(MON_0 + 30 * 60))
+        assert.equal("into tue", names(MON_0 + 24.5 * 3600))
+    end)
+
     it("explains which keys failed for each route looked at", function()
-        local r = assert(router.new { routes = routes, find = core.lstring.find })
+        local r = assert(router.new { routes = routes, find_steps = core.lstring.find_steps })
         local route, steps = r:explain({ short_message = "hello" }, nil, { now = MON_16 + 3600 * 2 })
         assert.equal("rest", route.name)
         local keys = {}
@@ -153,14 +196,37 @@ describe("smpp.router text keys and time windows", function()
         assert.matches("none of stop, Promo", steps[1].why)
     end)
 
-    it("text_pattern goes through the bounded matcher it is given", function()
+    it("text_pattern goes through the bounded matcher it is given, with the router's steps", function()
         local calls = 0
-        local r = assert(router.new { routes = routes, find = function(s, p)
+        local r = assert(router.new { routes = routes, find_steps = function(s, p, steps)
             calls = calls + 1
-            return core.lstring.find(s, p)
+            assert.equal(router.PATTERN_STEPS, steps)
+            return core.lstring.find_steps(s, p, steps)
         end })
         name(r, { short_message = "nothing" }, MON_16)
         assert.equal(1, calls)
+    end)
+
+    it("a pattern that runs out of steps does not match: counted, told, explained, next route", function()
+        local told = {}
+        local r = assert(router.new { find_steps = core.lstring.find_steps,
+            on_give_up = function(route, key) told[#told + 1] = route.name .. " " .. key end,
+            routes = {
+                { name = "slow", text_pattern = "promo.-code", to = "A" },
+                { name = "dest", pattern = "^(.-)-(.-)x$", to = "A" },
+                { name = "rest", to = "B" },
+            } })
+        local long = { destination_addr = "44", message_payload = string.rep("promo", 12000) }
+        assert.equal("rest", r:match(long).name)
+        assert.same({ "slow text_pattern" }, told)
+        assert.same({ slow = 1 }, r.gave_up)
+        local route, steps = r:explain(long)
+        assert.equal("rest", route.name)
+        assert.equal("text_pattern", steps[1].key)
+        assert.matches("the text_pattern gave up after " .. router.PATTERN_STEPS .. " steps", steps[1].why)
+        assert.same({ slow = 2 }, r.gave_up)
+        -- a short text still matches the same route
+        assert.equal("slow", r:match({ destination_addr = "44", short_message = "promo with a code" }).name)
     end)
 
     it("refuses a bad window and time zone, naming the key", function()

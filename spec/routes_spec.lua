@@ -26,6 +26,9 @@ function gw.before_route(m)
     if m.text == "boom" then error("hook failed") end
     if m.text == "bad verdict" then return "NOT_A_STATUS" end
     if m.text == "bad route" then return { route = "nowhere" } end
+    if m.text == "ok 0" then return 0 end
+    if m.text == "ok name" then return "ESME_ROK" end
+    if m.text == "ok table" then return { status = 0 } end
 end
 function gw.after_answer(a)
     if a.kind == "refused" and a.upstream == "A" and a.status == 0x0B then return { upstream = "B" } end
@@ -48,6 +51,7 @@ local function gateway_conf(a_port, b_port, dir, message_id)
             routes = {
                 { name = "promo", contains = { "PROMO", "sale" }, to = "B" },
                 { name = "code", text_pattern = "^code %d+$", to = "B" },
+                { name = "slow", text_pattern = "xy.-code", to = "B" },
                 { name = "uk", prefix = "44", to = "A" },
                 { name = "fr", prefix = "33", to = "B" },
                 { name = "rej", prefix = "000", to = "A" },
@@ -126,6 +130,26 @@ describe("#integration route keys and hooks", function()
         c:close()
     end)
 
+    it("a text_pattern that backtracks gives up on a long text: the next route takes it, as the dry run says", function()
+        local c = esme()
+        local long = wire.tlv(0x0424, string.rep("xy", 15000))          -- message_payload, 30 kB
+        local st, mid = submit(c, "447700900123", { short_message = "", tlvs = long })
+        assert.equal(ROK, st, GW:log_text())
+        assert.same({ "uk", "A" }, { message(mid).route, message(mid).upstream })
+        assert(GW:wait_log('route "slow": its text_pattern gave up after 250000 steps', 5), GW:log_text())
+        -- a short text still takes it
+        st, mid = submit(c, "447700900123", { short_message = "xy discount code" })
+        assert.same({ "slow", "B" }, { message(mid).route, message(mid).upstream })
+        -- the dry run of the same configuration and text gives the same verdict
+        local run = require "helpers.run"
+        local out, err, rc = run.smppgw { "route", GW.dir .. "/conf.lua", "--to", "447700900123", "--system-id", "esme1",
+                                          "--text", string.rep("xy", 15000) }
+        assert.equal(0, rc, err)
+        assert.matches("route 'slow' +no: text_pattern %(the text_pattern gave up after 250000 steps", out)
+        assert.matches("\nroute: uk\n", out)
+        c:close()
+    end)
+
     it("before_route refuses with a status, picks a route, or changes the message", function()
         local c = esme()
         assert.equal(RX_R_APPN, (submit(c, "447700900123", { short_message = "refuse me" })))
@@ -150,6 +174,19 @@ describe("#integration route keys and hooks", function()
         assert(GW:wait_log('before_route returned NOT_A_STATUS', 5), GW:log_text())
         assert(GW:wait_log("before_route picked route nowhere: no such route", 5), GW:log_text())
         assert.equal(ROK, (submit(c, "447700900123", { short_message = "fine" })))   -- and the gateway goes on
+        c:close()
+    end)
+
+    it("before_route returning ESME_ROK is the hook's mistake: ESME_RSYSERR, logged, nothing stored", function()
+        local c = esme()
+        local before = GW:stats().store.messages.value
+        for _, t in ipairs { "ok 0", "ok name", "ok table" } do
+            assert.equal(RSYSERR, (submit(c, "447700900123", { short_message = t })), t)
+        end
+        assert(GW:wait_log("before_route returned 0 %(ESME_ROK%): not a refusal", 5), GW:log_text())
+        assert(GW:wait_log("before_route returned ESME_ROK %(ESME_ROK%)", 5), GW:log_text())
+        assert(GW:wait_log("before_route returned {status = 0} %(ESME_ROK%)", 5), GW:log_text())
+        assert.equal(before, GW:stats().store.messages.value)
         c:close()
     end)
 

@@ -1,5 +1,5 @@
 /* test_log.c -- log.c's repeated lines: printed once per window, then
- * counted; other lines never held back. Standard error goes to a file that
+ * counted; other lines never held back; what a peer sends escaped. Standard error goes to a file that
  * each test reads back.
  */
 #include <stdio.h>
@@ -61,8 +61,8 @@ static void other_lines_are_never_held_back(void)
     log_set_repeat_window(60000);
     capture();
     log_msg(LOG_WARN, 1, "same text");
-    log_msg(LOG_WARN, 2, "same text");            /* another session */
     log_msg(LOG_INFO, 1, "same text");            /* another level */
+    log_msg(LOG_WARN, 1, "same text.");           /* another text */
     CHECK_EQ(count(captured(), "same text"), 3);
     for (i = 0; i < 500; i++) {                   /* more distinct lines than slots */
         snprintf(msg, sizeof msg, "line %d;", i);
@@ -71,7 +71,34 @@ static void other_lines_are_never_held_back(void)
     CHECK_EQ(count(captured(), "line "), 500);
     log_msg(LOG_WARN, 1, "same text");            /* its slot was taken over meanwhile, or counted */
     log_flush();
-    CHECK_EQ(count(captured(), "[s1] same text"), 3);
+    CHECK_EQ(count(captured(), "[s1] same text"), 4);
+}
+
+/* A flood of connections, each its own session, each logging the same
+ * refusal: one line, then its count (the session is not part of the key). */
+static void a_flood_across_sessions_is_counted(void)
+{
+    uint64_t sess;
+    log_set_repeat_window(60000);
+    capture();
+    for (sess = 100; sess < 300; sess++) {
+        log_msg(LOG_INFO, sess, "connection from 127.0.0.1");
+        log_msg(LOG_WARN, sess, "bind of 'x' from 127.0.0.1 refused: wrong password");
+        log_msg(LOG_INFO, sess, "closing: peer closed the connection");
+    }
+    CHECK_EQ(count(captured(), "\n"), 3);
+    CHECK_EQ(count(captured(), "[s100] bind of 'x' from 127.0.0.1 refused: wrong password\n"), 1);
+    log_flush();
+    CHECK_EQ(count(captured(), "\n"), 6);
+    CHECK_EQ(count(captured(), "[s100] bind of 'x' from 127.0.0.1 refused: wrong password [... repeated 199 more "
+                               "times in 0 s, 199 of them in other sessions]\n"), 1);
+    CHECK_EQ(count(captured(), "[s100] closing: peer closed the connection [... repeated 199 more"), 1);
+    log_set_json(1);
+    capture();
+    for (sess = 1; sess < 4; sess++) log_msg(LOG_INFO, sess == 3 ? 1 : sess, "connection from ::1");
+    log_flush();
+    log_set_json(0);
+    CHECK_EQ(count(captured(), "\"repeated\":2,\"repeated_s\":0,\"repeated_other_sessions\":1,"), 1);
 }
 
 static void window_zero_prints_everything(void)
@@ -99,6 +126,41 @@ static void json_lines_carry_the_count(void)
     CHECK_EQ(count(captured(), "\"session\":3"), 2);
 }
 
+/* A peer's bytes: a newline and terminal escapes that would forge a line,
+ * bytes that are not UTF-8 (a lone 0xFF, an overlong '/', a surrogate),
+ * and valid UTF-8 (e acute, an emoji) that stays as it is. */
+static const char HOSTILE[] = "a\nFAKE\r\x1b[2J\t\x7f\xff\xc0\xaf\xed\xa0\x80 \xc3\xa9\xf0\x9f\x98\x80\"\\";
+
+static void text_lines_escape_controls_and_bad_utf8(void)
+{
+    const char *out;
+    log_set_repeat_window(0);
+    capture();
+    log_msg(LOG_WARN, 9, "bind of '%s' refused", HOSTILE);
+    out = captured();
+    CHECK_EQ(count(out, "\n"), 1);                       /* one line, whatever the peer sent */
+    CHECK_EQ(count(out, "[s9] bind of 'a\\nFAKE\\r\\x1B[2J\\t\\x7F\\xFF\\xC0\\xAF\\xED\\xA0\\x80 "
+                        "\xc3\xa9\xf0\x9f\x98\x80\"\\' refused\n"), 1);
+    CHECK_EQ(count(out, "\x1b"), 0);
+    CHECK_EQ(count(out, "\r"), 0);
+}
+
+static void json_lines_are_valid_utf8_json(void)
+{
+    const char *out;
+    log_set_repeat_window(0);
+    log_set_json(1);
+    capture();
+    log_msg(LOG_WARN, 9, "bind of '%s' refused", HOSTILE);
+    log_set_json(0);
+    out = captured();
+    CHECK_EQ(count(out, "\n"), 1);
+    CHECK_EQ(count(out, "\"msg\":\"bind of 'a\\nFAKE\\r\\u001b[2J\\t\\u007f\\\\xFF\\\\xC0\\\\xAF"
+                        "\\\\xED\\\\xA0\\\\x80 \xc3\xa9\xf0\x9f\x98\x80\\\"\\\\' refused\"}\n"), 1);
+    CHECK_EQ(count(out, "\xff"), 0);
+    CHECK_EQ(count(out, "\xed\xa0"), 0);
+}
+
 static void filtered_levels_are_not_counted(void)
 {
     log_set_repeat_window(60000);
@@ -118,9 +180,12 @@ int main(void)
     close(fd);
     TEST(identical_lines_are_counted);
     TEST(other_lines_are_never_held_back);
+    TEST(a_flood_across_sessions_is_counted);
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
     TEST(filtered_levels_are_not_counted);
+    TEST(text_lines_escape_controls_and_bad_utf8);
+    TEST(json_lines_are_valid_utf8_json);
     rc = test_summary();
     unlink(path);
     return rc;

@@ -336,7 +336,7 @@ function M.check(args)
         return 2
     end
     local conf, handlers, listen = require("smpp.server").prepare(opts.conf, { listen = opts.listen,
-                                                                            store = opts.store })
+                                                                            store = opts.store }, true)
     if not conf then
         err("%s", handlers)
         return 1
@@ -360,6 +360,9 @@ function M.check(args)
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     for _, line in ipairs(require("smpp.config_check").summary(conf, listen, opts.conf)) do
         io.stdout:write(line, "\n")
+    end
+    for _, line in ipairs(require("smpp.config_check").warnings(conf, opts.conf)) do
+        io.stdout:write("warning: ", line, "\n")
     end
     return 0
 end

@@ -13,6 +13,7 @@ local smpp = require "smpp"
 local config = require "smpp.config"
 local router = require "smpp.router"
 local security = require "smpp.security"
+local bind_types = require("smpp.session").bind_types     -- the one vocabulary: tx -> transmitter
 
 local M = {}
 
@@ -87,6 +88,58 @@ function M.pattern(p)
     end
     if #open > 0 then return nil, "a '(' is never closed" end
     return true
+end
+
+-- The items of a valid pattern: { class = "." / "%d" / "[...]" / "a",
+-- rep = "*" / "+" / "-" / "?" / nil }; captures, anchors, %b, %f and
+-- back references are not classes (their rep is nil, class false).
+local function items(p)
+    local out, i, n = {}, p:sub(1, 1) == "^" and 2 or 1, #p
+    while i <= n do
+        local c, j = p:sub(i, i), i
+        if c == "(" or c == ")" then
+            i = i + 1
+        elseif c == "%" and p:sub(i + 1, i + 1) == "b" then
+            out[#out + 1] = { class = false }
+            i = i + 4
+        elseif c == "%" and p:sub(i + 1, i + 1) == "f" then
+            i = (set_end(p, i + 2) or n) + 1
+        elseif c == "%" and p:sub(i + 1, i + 1):match("%d") then
+            out[#out + 1] = { class = false }
+            i = i + 2
+        elseif c == "$" and i == n then
+            i = i + 1
+        else
+            if c == "[" then j = set_end(p, i) or n elseif c == "%" then j = i + 1 end
+            local rep = p:sub(j + 1, j + 1)
+            rep = (rep == "*" or rep == "+" or rep == "-" or rep == "?") and rep or nil
+            out[#out + 1] = { class = p:sub(i, j), rep = rep }
+            i = j + 1 + (rep and 1 or 0)
+        end
+    end
+    return out
+end
+
+-- backtracks(p) -> nil | why: a valid pattern whose matching can take the
+-- square of the text's length (or worse): ".-" / ".*" / ".+" followed by
+-- more pattern, or a repeated item followed by another repetition of the
+-- same item ("a*a*"). Such a route key may give up on a long text
+-- (smpp.router.PATTERN_STEPS) and then not match. A cheap reading, not a
+-- proof: other patterns can backtrack too, and the bound holds for all.
+function M.backtracks(p)
+    local it = items(p)
+    for k, item in ipairs(it) do
+        local var = item.rep == "*" or item.rep == "+" or item.rep == "-"
+        if var and item.class == "." and k < #it then
+            return format("'%s%s' followed by more pattern backtracks over the text", item.class, item.rep)
+        end
+        local nxt = it[k + 1]
+        if var and nxt and nxt.class == item.class and (nxt.rep == "*" or nxt.rep == "+" or nxt.rep == "-") then
+            return format("'%s%s%s%s' repeats one item twice in a row: it backtracks over the text", item.class,
+                item.rep, nxt.class, nxt.rep)
+        end
+    end
+    return nil
 end
 
 -- -- Status names ---------------------------------------------------------------------
@@ -258,6 +311,7 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
     local routes, where = gateway_routes(g, conf_path, errs)
     if type(routes) == "table" then
         for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs) end
+        for _, e in ipairs(router.duplicates(routes, where)) do errs[#errs + 1] = e end
     end
     if g.time_zone ~= nil then
         local ok, why = router.time_zone(g.time_zone)
@@ -350,6 +404,25 @@ function M.check(conf, conf_path)
     return config.verdict(errs)
 end
 
+-- warnings(conf, conf_path) -> list of "path: why": what runs but may
+-- not do what was meant (check prints them; run does not refuse them).
+function M.warnings(conf, conf_path)
+    local out = {}
+    local g = type(conf.gateway) == "table" and conf.gateway or nil
+    local routes, where
+    if g then routes, where = gateway_routes(g, conf_path, {}) end
+    for i, r in ipairs(type(routes) == "table" and routes or {}) do
+        for _, k in ipairs { "pattern", "text_pattern" } do
+            local why = type(r) == "table" and type(r[k]) == "string" and M.pattern(r[k]) and M.backtracks(r[k])
+            if why then
+                out[#out + 1] = format("%s[%d].%s: %s %s: on a long text it gives up after %d steps and the "
+                    .. "route does not match", where, i, k, show(r[k]), why, router.PATTERN_STEPS)
+            end
+        end
+    end
+    return out
+end
+
 -- -- The summary of `smppgw check` -----------------------------------------------------
 
 local SHOWN = 8             -- entries of a list shown; the rest are counted
@@ -395,7 +468,8 @@ function M.summary(conf, listen, conf_path)
             local u = config.with_defaults("upstreams", given)
             local where = u.outbind_listen and ("outbind on " .. u.outbind_listen)
                 or (tostring(u.host) .. ":" .. tostring(u.port))
-            return format("%s %s %s x%d%s", tostring(u.name), where, u.bind, u.binds, u.tls and " TLS" or "")
+            return format("%s %s %s x%d%s", tostring(u.name), where, bind_types[u.bind] or tostring(u.bind), u.binds,
+                          u.tls and " TLS" or "")
         end))
     end
     local g = type(conf.gateway) == "table" and conf.gateway or nil

@@ -17,10 +17,11 @@ usage: smppgw route [CONFIG] --to B [--from A] [--system-id X] [--text T]
 Print the route and upstream a submit_sm would take through the gateway of
 CONFIG (default conf/smppgw.lua), and why: every route looked at, with the
 key that did not match. No socket is opened and the store is not touched.
-  --to B             destination_addr (required)
-  --from A           source_addr (default "")
-  --system-id X      the ESME's account (system_id; its default_alphabet
-                     decides what data_coding 0 means)
+  --to B             destination_addr (required; at most 20 characters)
+  --from A           source_addr (default ""; at most 20 characters)
+  --system-id X      the ESME's account (system_id, one of CONFIG's
+                     accounts; its default_alphabet decides what
+                     data_coding 0 means)
   --text T           the text (the keys contains and text_pattern read it)
   --service-type S   service_type
   --coding C         gsm | latin1 | ascii | ucs2 (default: as send picks)
@@ -28,8 +29,9 @@ key that did not match. No socket is opened and the store is not touched.
                      epoch, or 2026-12-01T16:00:00Z (default now)
 The script's before_route hook, rate limits and link states are not run or
 known in a dry run: the upstream shown is the first its strategy tries.
-Exit 0 when a route matches, 1 when none does (or the configuration is
-wrong), 2 on bad arguments.
+Each option at most once. Exit 0 when a route matches, 1 when none does
+(or the configuration is wrong), 2 on bad arguments (an unknown account
+included).
 ]]
 
 local OPTS = { ["--from"] = "from", ["--to"] = "to", ["--system-id"] = "system_id", ["--text"] = "text",
@@ -41,6 +43,7 @@ local function parse(args)
         local a = args[i]
         if OPTS[a] then
             if args[i + 1] == nil then return nil, a .. " needs a value" end
+            if o[OPTS[a]] ~= nil then return nil, a .. " given twice" end
             o[OPTS[a]] = args[i + 1]
             i = i + 2
         elseif a:sub(1, 1) == "-" then
@@ -53,6 +56,10 @@ local function parse(args)
         end
     end
     if not o.to then return nil, "--to is required" end
+    -- the PDU's fields hold 21 octets with their NUL: a longer address is no message at all
+    for _, k in ipairs { { "--to", o.to }, { "--from", o.from } } do
+        if k[2] and #k[2] > 20 then return nil, format("%s is longer than 20 characters (%d)", k[1], #k[2]) end
+    end
     o.conf = o.conf or "conf/smppgw.lua"
     return o
 end
@@ -114,9 +121,14 @@ function M.run(args)
         io.stderr:write(o.conf, ": ", tostring(gerr), "\n")
         return 1
     end
-    local alphabet = "gsm"
+    local alphabet, known = "gsm", false
     for _, a in ipairs(conf.accounts or {}) do
-        if a.system_id == o.system_id then alphabet = a.default_alphabet or "gsm" end
+        if a.system_id == o.system_id then alphabet, known = a.default_alphabet or "gsm", true end
+    end
+    if o.system_id and not known then
+        -- a bind as it would be refused ESME_RINVSYSID: nothing it sends is routed
+        io.stderr:write(format("smppgw route: --system-id: no account %q in %s\n", o.system_id, o.conf))
+        return 2
     end
     local pdu = { command = "submit_sm", source_addr = o.from or "", destination_addr = o.to,
                   service_type = o.service_type }
@@ -131,8 +143,8 @@ function M.run(args)
         if coding == alphabet and coding ~= "ucs2" then pdu.data_coding = 0 end
     end
     local core_ok, core = pcall(require, "smpp.core")
-    local find = core_ok and core.lstring and core.lstring.find or nil
-    local routing, rerr = require("smpp.gateway_script").routing(g, o.conf, find)
+    local find_steps = core_ok and core.lstring and core.lstring.find_steps or nil
+    local routing, rerr = require("smpp.gateway_script").routing(g, o.conf, find_steps)
     if not routing then
         io.stderr:write(o.conf, ": ", tostring(rerr), "\n")
         return 1

@@ -47,16 +47,18 @@ M.fields = {
     } } },
 }
 
--- routing(g, conf_path [, find]) -> router | nil, err: the gateway
--- section's routes (its own or its routes_file's) as a router.
-function M.routing(g, conf_path, find)
+-- routing(g, conf_path [, find_steps [, on_give_up]]) -> router | nil,
+-- err: the gateway section's routes (its own or its routes_file's) as a
+-- router (smpp.router.new says what the functions do).
+function M.routing(g, conf_path, find_steps, on_give_up)
     local routes = g.routes or {}
     if g.routes_file then
         local r, err = router.load_json(config.resolve(conf_path or "conf/gateway.lua", g.routes_file))
         if not r then return nil, err end
         routes = r
     end
-    return router.new { routes = routes, match = g.match, time_zone = g.time_zone, find = find }
+    return router.new { routes = routes, match = g.match, time_zone = g.time_zone, find_steps = find_steps,
+                        on_give_up = on_give_up }
 end
 
 -- A hook's answer as a status number, or nil for "no verdict".
@@ -65,6 +67,19 @@ local function status_of(v, what)
     if type(v) == "number" then return v end
     if type(v) == "string" and S[v] then return S[v] end
     error(string.format("%s returned %s: a status (number or name), a table, or nothing", what, tostring(v)), 0)
+end
+
+-- before_route's refusal: a status that is not ESME_ROK. 0 would answer
+-- the ESME "accepted" for a message kept nowhere and sent nowhere, so it
+-- is the hook's mistake (the message fails ESME_RSYSERR, logged), not a
+-- verdict: nothing (nil) routes by the table.
+local function refusal_of(v, shown)
+    local st = status_of(v, "before_route")
+    if st == 0 then
+        error(string.format("before_route returned %s (ESME_ROK): not a refusal; return nothing to route by "
+            .. "the table, a route, or a status that is not 0", shown), 0)
+    end
+    return st
 end
 
 local Gw = {}
@@ -80,7 +95,7 @@ function Gw:hook(session, pdu, account)
     local v = self.before_route(m)
     if pdu.short_message ~= sm then pdu.sm_length = nil end      -- the encoder counts the new text
     if type(v) == "table" then
-        if v.status ~= nil then return nil, status_of(v.status, "before_route") end
+        if v.status ~= nil then return nil, refusal_of(v.status, "{status = " .. tostring(v.status) .. "}") end
         if v.route ~= nil then
             local r = (gateway.routes or {})[v.route]
             if not r then error("before_route picked route " .. tostring(v.route) .. ": no such route", 0) end
@@ -88,7 +103,7 @@ function Gw:hook(session, pdu, account)
         end
         return nil
     end
-    return nil, status_of(v, "before_route")
+    return nil, refusal_of(v, tostring(v))
 end
 
 -- -- The parts of one long message ----------------------------------------------------
@@ -300,7 +315,10 @@ function M.new(conf, conf_path)
             .. "bounded by store.limits.sticky")
     end
     gateway.configure(g)
-    local routing = assert(M.routing(g, conf_path, core.lstring and core.lstring.find))
+    local routing = assert(M.routing(g, conf_path, core.lstring.find_steps, function(r, key)
+        smpp.log("warn", "route %s: its %s gave up after %d steps on a message (a pattern that backtracks): "
+            .. "the route did not match it", string.format("%q", r.name), key, router.PATTERN_STEPS)
+    end))
     gateway.set_routes(routing.routes)      -- failover looks up a message's route by name
     local self = setmetatable({ g = g, routing = routing,
         no_route = S[g.no_route_status or "ESME_RINVDSTADR"] or S.ESME_RINVDSTADR,

@@ -87,8 +87,33 @@ function M.check_keys(r, path)
         if not ok then errs[#errs + 1] = format("%s.hours: %s", path, why) end
     end
     if type(r.contains) == "table" then
+        if next(r.contains) == nil then
+            errs[#errs + 1] = format("%s.contains: an empty list (the route would never match)", path)
+        end
         for j, c in ipairs(r.contains) do
             if c == "" then errs[#errs + 1] = format("%s.contains[%d]: empty (it would match every text)", path, j) end
+        end
+    end
+    return errs
+end
+
+-- A route's name: its own, or "route N" (N: its place in the table).
+function M.name_of(r, i) return type(r.name) == "string" and r.name or ("route " .. i) end
+
+-- duplicates(routes, where) -> list of errors: a name given twice (the
+-- second is named). What routing learns is kept by route name, and the
+-- metrics count by it: two routes of one name would share both.
+function M.duplicates(routes, where)
+    local seen, errs = {}, {}
+    for i, r in ipairs(routes) do
+        if type(r) == "table" then
+            local name = M.name_of(r, i)
+            if seen[name] then
+                errs[#errs + 1] = format("%s[%d].name: %q is also %s[%d]'s name (each route needs its own)", where, i,
+                    name, where, seen[name])
+            else
+                seen[name] = i
+            end
         end
     end
     return errs
@@ -107,7 +132,7 @@ local function prepare(r, i)
     if not copy.to or #copy.to == 0 then return nil, path .. ".to: missing" end
     local errs = M.check_keys(copy, path)
     if #errs > 0 then return nil, errs[1] end
-    copy.name = copy.name or ("route " .. i)
+    copy.name = M.name_of(copy, i)
     copy.strategy = copy.strategy or "failover"
     local keys = {}                         -- what match reads: never the route's own fields
     if copy.hours then keys.from_min, keys.to_min = M.hours(copy.hours) end
@@ -136,6 +161,23 @@ local function text_of(ctx, pdu)
     return ctx.text or nil
 end
 
+-- The steps one pattern key may take on one message: a pattern that reads
+-- its subject once takes about one or two per octet (a 64 kB text in well
+-- under this), one that backtracks (".-" or ".*" followed by more) takes
+-- up to the square of the length. Past it (about 2 ms) the key does not
+-- match: the route is counted (router.gave_up[name]), the router's
+-- on_give_up is told, and routing goes on to the next route.
+M.PATTERN_STEPS = 250000
+
+-- A key whose pattern ran out of steps: count it, tell, explain.
+local function gave_up(ctx, r, key)
+    local gu = ctx.router.gave_up
+    gu[r.name] = (gu[r.name] or 0) + 1
+    if ctx.router.on_give_up then ctx.router.on_give_up(r, key) end
+    return format("the %s gave up after %d steps (a pattern that backtracks): the route does not match",
+                  key, M.PATTERN_STEPS)
+end
+
 -- Does route r (with its prepared keys k) match this message from this
 -- ESME session? -> true | false, the key that failed and why (the why
 -- only when ctx.explain: dry runs pay for the words, messages do not).
@@ -154,8 +196,12 @@ local function matches(r, k, pdu, session, ctx)
     if r.service_type and (pdu.service_type or "") ~= r.service_type then
         return false, "service_type", ex and format("service_type %q is not %q", pdu.service_type or "", r.service_type)
     end
-    if r.pattern and not ctx.find(dest, r.pattern) then
-        return false, "pattern", ex and format("destination %q does not match %q", dest, r.pattern)
+    if r.pattern then
+        local hit = ctx.find(dest, r.pattern)
+        if hit == false then return false, "pattern", gave_up(ctx, r, "pattern") end
+        if not hit then
+            return false, "pattern", ex and format("destination %q does not match %q", dest, r.pattern)
+        end
     end
     if k.contains then
         local t = text_of(ctx, pdu)
@@ -172,7 +218,9 @@ local function matches(r, k, pdu, session, ctx)
     end
     if r.text_pattern then
         local t = text_of(ctx, pdu)
-        if not (t and ctx.find(t, r.text_pattern)) then
+        local hit = t and ctx.find(t, r.text_pattern)
+        if hit == false then return false, "text_pattern", gave_up(ctx, r, "text_pattern") end
+        if not hit then
             return false, "text_pattern", ex and (t and format("the text does not match %q", r.text_pattern)
                                                    or "the message has no text")
         end
@@ -194,10 +242,12 @@ local function matches(r, k, pdu, session, ctx)
 end
 
 -- new{routes = {...}, match = "first" | "longest", time_zone = "UTC" |
--- "+HH:MM", find = f} -> router | nil, err. `to` may be a single name (a
--- string) or a list; `strategy` applies to a list (default failover).
--- Patterns go through `find` (string.find's signature): the runtime gives
--- its bounded matcher (core.lstring.find), which the script budget stops.
+-- "+HH:MM", find_steps = f, on_give_up = f} -> router | nil, err. `to`
+-- may be a single name (a string) or a list; `strategy` applies to a list
+-- (default failover). Patterns go through find_steps(s, p, steps) (the
+-- bounded matcher core.lstring.find_steps: false when it gives up after
+-- PATTERN_STEPS), the same in the gateway and in a dry run; without it,
+-- string.find. on_give_up(route, key) is called when a key gives up.
 function M.new(opts)
     local routes, keys = {}, {}
     for i, r in ipairs(opts.routes or {}) do
@@ -206,19 +256,24 @@ function M.new(opts)
         if not copy then return nil, k end
         routes[i], keys[i] = copy, k
     end
+    local dup = M.duplicates(routes, "routes")[1]
+    if dup then return nil, dup end
     if opts.match and opts.match ~= "first" and opts.match ~= "longest" then
         return nil, "match must be first or longest, got " .. tostring(opts.match)
     end
     local offset, why = M.time_zone(opts.time_zone)
     if not offset then return nil, "time_zone: " .. why end
+    local fs, find = opts.find_steps, string.find
+    if fs then find = function(s, p) return fs(s, p, M.PATTERN_STEPS) end end
     return setmetatable({ routes = routes, keys = keys, mode = opts.match or "first", offset = offset,
-                          time_zone = opts.time_zone or "UTC", find = opts.find or string.find }, Router)
+                          time_zone = opts.time_zone or "UTC", find = find, gave_up = {},
+                          on_give_up = opts.on_give_up }, Router)
 end
 
 local function context(self, opts)
     opts = opts or {}
     return { now = opts.now or os.time(), offset = self.offset, find = self.find, alphabet = opts.alphabet,
-             explain = opts.explain }
+             explain = opts.explain, router = self }
 end
 
 -- router:match(pdu, session [, opts]) -> route | nil. "first": the first
@@ -266,6 +321,9 @@ end
 
 -- load_json(path) -> routes | nil, err: a JSON file holding an array of
 -- routes (the same fields), for routing tables kept outside the config.
+-- Anything else names the file: an object (`{"routes": [...]}` is the
+-- likely mistake, and cjson reads `{}` as it reads `[]`), and an empty
+-- array, which would refuse every message (no route matches anything).
 function M.load_json(path)
     local f, err = io.open(path)
     if not f then return nil, err end
@@ -273,7 +331,14 @@ function M.load_json(path)
     f:close()
     local routes, jerr = cjson.decode(text)
     if routes == nil then return nil, path .. ": " .. tostring(jerr) end
-    if type(routes) ~= "table" then return nil, path .. ": expected an array of routes" end
+    local first = text:match("^%s*(.)")
+    if type(routes) ~= "table" or first ~= "[" then
+        return nil, format("%s: expected a JSON array of routes, got %s", path,
+            type(routes) == "table" and "an object" or "a " .. type(routes))
+    end
+    if #routes == 0 then
+        return nil, path .. ": no routes (an empty array): every message would be refused with gateway.no_route_status"
+    end
     return routes
 end
 

@@ -75,7 +75,9 @@ function M.check_bind(sess, pdu)
         if cerr then sess:log("warn", "%s: the cluster's lockouts are unavailable (%s), this node's hold", who, cerr) end
     end
     if left then
-        sess:log("warn", "%s refused: locked out for %.1f s more", who, left)
+        -- the same words for every attempt of one lockout: a flood of them is counted, not printed
+        sess:log("warn", "%s refused: locked out until %s", who, os.date("!%Y-%m-%dT%H:%M:%SZ",
+                 math.ceil(smpp.time() + left)))
         return S.ESME_RBINDFAIL
     end
     local function refuse(status, why)
@@ -176,12 +178,18 @@ function M.store_path(conf, path)
     conf.store = section
 end
 
--- prepare(conf_path, overrides) -> conf, handlers, listen | nil, message
-function M.prepare(conf_path, overrides)
+-- prepare(conf_path, overrides [, first]) -> conf, handlers, listen | nil,
+-- message. first (run and check, not a reload): the log section applies
+-- before the script loads, so every line is in the configured format.
+function M.prepare(conf_path, overrides, first)
     local conf, err = config.load(conf_path)
     if not conf then return nil, err end
     local checked, errs = config_check.check(conf, conf_path)    -- keys against each other
     if not checked then return nil, conf_path .. ":\n  " .. table.concat(errs, "\n  ") end
+    if first then                       -- what the script logs as it loads is in the configured format
+        local log = config.with_defaults("log", conf.log)
+        core.log_config(log.level, log.format, log.repeat_window)
+    end
     -- the limits of every run of script code, its load included (a
     -- reload applies the new ones)
     core.set_limits(config.with_defaults("scripts", conf.scripts))
@@ -402,13 +410,11 @@ end
 -- run(conf_path, overrides) -> exit code. Serves until SIGINT/SIGTERM;
 -- SIGHUP reloads.
 function M.run(conf_path, overrides)
-    local conf, handlers, listen = M.prepare(conf_path, overrides)
+    local conf, handlers, listen = M.prepare(conf_path, overrides, true)
     if not conf then
         io.stderr:write("smppgw: ", handlers, "\n")
         return 2
     end
-    local log = config.with_defaults("log", conf.log)
-    core.log_config(log.level, log.format, log.repeat_window)
     -- workers = N: this process supervises N copies of itself (smpp.workers),
     -- unless it is one of them
     local me = core.worker()
