@@ -137,6 +137,7 @@ describe("#integration route keys and hooks", function()
         assert.equal(ROK, st, GW:log_text())
         assert.same({ "uk", "A" }, { message(mid).route, message(mid).upstream })
         assert(GW:wait_log('route "slow": its text_pattern gave up after 250000 steps', 5), GW:log_text())
+        assert.is_true(GW:stats().gateway.pattern_gave_up >= 1)      -- counted (smppgw_gateway_events_total)
         -- a short text still takes it
         st, mid = submit(c, "447700900123", { short_message = "xy discount code" })
         assert.same({ "slow", "B" }, { message(mid).route, message(mid).upstream })

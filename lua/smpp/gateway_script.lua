@@ -316,6 +316,7 @@ function M.new(conf, conf_path)
     end
     gateway.configure(g)
     local routing = assert(M.routing(g, conf_path, core.lstring.find_steps, function(r, key)
+        gateway.count("pattern_gave_up")
         smpp.log("warn", "route %s: its %s gave up after %d steps on a message (a pattern that backtracks): "
             .. "the route did not match it", string.format("%q", r.name), key, router.PATTERN_STEPS)
     end))
