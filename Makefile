@@ -198,12 +198,17 @@ LUA_ENV := LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/
            SMPPGW_BIN=$(abspath $(BIN))
 
 # The busted suite runs through spec/run.sh: spec files in parallel
-# (SPEC_JOBS, default 4), one TAP stream, a failure for any process or
+# (SPEC_JOBS: TEST_JOBS below), one TAP stream, a failure for any process or
 # temporary file a spec left behind.
+# Spec files at once: most of a spec's time is waiting for servers it
+# started, so 4 per core keep the cores busy (asan-suite runs 4: its
+# builds are CPU-bound).
+TEST_JOBS ?= $(shell echo $$(( $$(nproc) * 4 )))
+
 test: deps-test all $(TEST_BINS)
 	@rm -f $(BUILD)/results; mkdir -p $(BUILD)
 	@for t in $(TEST_BINS); do $$t; echo "c $$?" >> $(BUILD)/results; done | tee $(BUILD)/test-c.out
-	@{ $(LUA_ENV) sh spec/run.sh $(BUILD)/spec; echo "lua $$?" >> $(BUILD)/results; } | tee $(BUILD)/test-lua.out
+	@{ $(LUA_ENV) SPEC_JOBS=$(TEST_JOBS) sh spec/run.sh $(BUILD)/spec; echo "lua $$?" >> $(BUILD)/results; } | tee $(BUILD)/test-lua.out
 	@sh spec/summary.sh $(BUILD)
 
 test-c: $(TEST_BINS)
@@ -304,7 +309,7 @@ asan-suite: deps-test all
 	@ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath $(ASAN_SUITE))/reports/asan \
 	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath $(ASAN_SUITE))/reports/ubsan \
 	  LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
-	  SPEC_TIME_SCALE=3 SMPPGW_BIN=$(abspath $(ASAN_SUITE))/smppgw sh spec/run.sh $(ASAN_SUITE)/spec --exclude-tags=rss \
+	  SPEC_JOBS=4 SPEC_TIME_SCALE=3 SMPPGW_BIN=$(abspath $(ASAN_SUITE))/smppgw sh spec/run.sh $(ASAN_SUITE)/spec --exclude-tags=rss \
 	  > $(ASAN_SUITE)/out 2>&1; rc=$$?; grep -aE '^not ok' -A6 $(ASAN_SUITE)/out; \
 	  p=$$(grep -aE '^ok [0-9]+' $(ASAN_SUITE)/out | grep -acv '# SKIP'); f=$$(grep -acE '^not ok [0-9]+' $(ASAN_SUITE)/out); \
 	  r=$$(ls $(ASAN_SUITE)/reports | wc -l); [ "$$r" -eq 0 ] || head -60 $(ASAN_SUITE)/reports/*; \
