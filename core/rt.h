@@ -18,7 +18,8 @@
  *                checkpoints, core.time, core.store_stats
  *   rt_acct.c    accounts: the bound sessions of each system_id
  *   rt_outbox.c  core.post and the per-account deliverers of the outbox
- *   rt_gw.c      the store-and-forward gateway: links, stored messages, events
+ *   rt_gw.c      the store-and-forward gateway: links, held answers, events, stats
+ *   rt_gw_store.c ... its stored messages (core.gw_queue, gw_record)
  *   rt_fwd.c     ... the forwarder of each upstream link
  *   rt_gw_rcpt.c ... receipts from upstreams matched and sent on
  *   rt_serve.c   serve loop, signals, the module table
