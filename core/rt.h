@@ -10,14 +10,16 @@
  *   rt_heap.c    the Lua state's allocator and its ceiling
  *   rt_watchdog.c  the thread that ends a run nothing else can stop
  *   rt_timer.c   timers (after/every/cancel), sleep, suspend/wake
- *   rt_sess.c    session tables, engine callbacks, send/connect/listen...
+ *   rt_sess.c    session tables, engine callbacks, answers to requests
+ *   rt_send.c    send/connect/listen/unbind/close/throttle, the session list
  *   rt_stats.c   the stats tables (core.stats, core.session_stats, sessions_page)
  *   rt_http.c    the HTTP glue (a task per request, http_post)
  *   rt_store.c   the store in the loop: group commit, held answers, expiry,
  *                checkpoints, core.time, core.store_stats
  *   rt_acct.c    accounts: the bound sessions of each system_id
  *   rt_outbox.c  core.post and the per-account deliverers of the outbox
- *   rt_gw.c      the store-and-forward gateway: links, stored messages, events
+ *   rt_gw.c      the store-and-forward gateway: links, held answers, events, stats
+ *   rt_gw_store.c ... its stored messages (core.gw_queue, gw_record)
  *   rt_fwd.c     ... the forwarder of each upstream link
  *   rt_gw_rcpt.c ... receipts from upstreams matched and sent on
  *   rt_serve.c   serve loop, signals, the module table
@@ -91,6 +93,7 @@ extern const luaL_Reg rt_task_lib[];
 extern const luaL_Reg rt_budget_lib[];
 extern const luaL_Reg rt_timer_lib[];
 extern const luaL_Reg rt_sess_lib[];
+extern const luaL_Reg rt_send_lib[];
 extern const luaL_Reg rt_stats_lib[];
 extern const luaL_Reg rt_http_lib[];
 

@@ -1,5 +1,6 @@
 /* rt_gw.h -- the store-and-forward gateway in the runtime: upstream links
- * as the forwarder sees them (rt_gw.c), the forwarder of each link
+ * as the forwarder sees them (rt_gw.c), the messages stored in their
+ * queues (rt_gw_store.c), the forwarder of each link
  * (rt_fwd.c) and the matching of upstream receipts (rt_gw_rcpt.c).
  *
  * The data flow. An ESME's message is stored in the queue of the upstream
@@ -209,8 +210,9 @@ void rt_gw_turn(void);
 void rt_gw_close(void);
 void rt_gw_stop(void);
 
-/* The Lua functions (gw_start, gw_link, gw_attach, gw_detach, gw_queue,
- * gw_record, gw_stats). */
+/* The Lua functions: rt_gw.c's (gw_start, gw_link, gw_attach, gw_detach,
+ * gw_stats, gw_load, gw_stamp) and rt_gw_store.c's (gw_queue, gw_record). */
 extern const luaL_Reg rt_gw_lib[];
+extern const luaL_Reg rt_gw_store_lib[];
 
 #endif /* SMPPGW_RT_GW_H */

@@ -17,6 +17,7 @@
 #include "rt.h"
 #include "rt_serve.h"
 #include "rt_http.h"
+#include "rt_send.h"
 #include "rt_sess.h"
 #include "rt_stats.h"
 #include "rt_acct.h"
@@ -300,7 +301,7 @@ static int l_serve(lua_State *L)
         lua_getfield(L, -2, "side");
         side = lua_isstring(L, -1) ? lua_tostring(L, -1) : "server";
         lua_getfield(L, -3, "tls");
-        if (rt_sess_listen(L, host, (int)rt_opt_num(L, -4, "port", 2775), side,
+        if (rt_send_listen(L, host, (int)rt_opt_num(L, -4, "port", 2775), side,
                            lua_istable(L, -1) ? lua_gettop(L) : 0) == 2) {
             net_shutdown(rt.net);
             loop_close(rt.loop);
@@ -435,6 +436,7 @@ int luaopen_smpp_core(lua_State *L)
     luaopen_smpp_codec(L);                 /* decode, encode, the tables... */
     luaL_register(L, NULL, serve_lib);
     luaL_register(L, NULL, rt_sess_lib);
+    luaL_register(L, NULL, rt_send_lib);
     luaL_register(L, NULL, rt_timer_lib);
     luaL_register(L, NULL, rt_stats_lib);
     luaL_register(L, NULL, rt_http_lib);
@@ -444,6 +446,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_acct_lib);
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
+    luaL_register(L, NULL, rt_gw_store_lib);
     luaL_register(L, NULL, rt_route_lib);
     luaL_register(L, NULL, rt_workers_lib);
     luaL_register(L, NULL, rt_redis_lib);

@@ -19,9 +19,4 @@ int rt_sess_event(const char *name, const char *what);
 /* "transmitter", "receiver", "transceiver" for a bound state, else NULL. */
 const char *rt_sess_bind_type(sess_state_t st);
 
-/* Listen and log; pushes the bound port, or nil and the error, and
- * returns the number of values pushed. With a TLS table at tls_idx (0:
- * none) the listener speaks TLS. */
-int rt_sess_listen(lua_State *L, const char *host, int port, const char *side, int tls_idx);
-
 #endif /* SMPPGW_RT_SESS_H */

@@ -1,7 +1,8 @@
 -- structure_spec -- the shape of the code: one direction of dependence in
 -- core/ (no include cycle between its modules), no cycle between the Lua
 -- modules (not even one resolved by a require inside a function), the
--- codec module usable alone, and `require "smpp"` changing no runtime state.
+-- codec module usable alone, `require "smpp"` changing no runtime state,
+-- and the C files small enough to read (split along their seams).
 local run = require "helpers.run"
 
 local function read(path)
@@ -71,6 +72,33 @@ describe("structure", function()
         assert.is_true(edges > 30)                  -- the scan found the includes
         local cyc = find_cycle(graph)
         assert.is_nil(cyc, cyc and table.concat(cyc, " -> "))
+    end)
+
+    -- A file named here may pass its bound; say why (the bound exists so
+    -- a file is split along its seams before it holds several concerns).
+    local long_files = {
+        -- ["core/example.c"] = "why it cannot be split",
+    }
+
+    it("no core/rt_*.c is over 650 lines and no core/*.c over 800, but those named with a reason", function()
+        local seen, rt, over = 0, 0, {}
+        for _, path in ipairs(files("core/*.c")) do
+            local n = select(2, read(path):gsub("\n", ""))
+            local bound = path:match("^core/rt_") and 650 or 800
+            seen = seen + 1
+            if path:match("^core/rt_") then rt = rt + 1 end
+            if n > bound and not long_files[path] then
+                over[#over + 1] = ("%s: %d lines (bound %d)"):format(path, n, bound)
+            end
+        end
+        assert.is_true(seen > 50 and rt > 20)       -- the scan found the files
+        assert.same({}, over)
+        for path, why in pairs(long_files) do       -- an exception names a live file
+            local f = io.open(path)
+            assert.truthy(f, path .. " is named in long_files but gone")
+            f:close()
+            assert.is_true(#why > 0)
+        end
     end)
 
     it("the Lua modules require each other without a cycle, lazy requires included", function()

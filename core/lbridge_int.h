@@ -1,0 +1,64 @@
+/* lbridge_int.h -- what lbridge.c (PDU -> table, the smpp.codec module)
+ * shares with lbridge_check.c (table -> PDU), and with no other file.
+ *
+ * Who owns what: lbridge.c owns the key cache (one registry table, built
+ * when the module opens); lbridge_check.c only reads it. The key codes
+ * below index that cache in both directions.
+ */
+#ifndef SMPPGW_LBRIDGE_INT_H
+#define SMPPGW_LBRIDGE_INT_H
+
+#include <stdint.h>
+
+#include <lua.h>
+
+#include "pdu.h"
+
+/* -- Key codes of the cache ------------------------------------------------- */
+
+enum {
+    K_FIELD = 1,        /* + field id */
+    K_TLV = 100,        /* + index in tlv.def */
+    K_CMD = 200,        /* + index in smpp.def */
+    K_COMMAND = 300, K_COMMAND_ID, K_COMMAND_STATUS, K_SEQUENCE_NUMBER,
+    K_TLV_ORDER, K_COMMAND_LENGTH,
+    K_SHAPE = 400       /* + index in smpp.def: the command's table maker (false: none) */
+};
+
+
+/* Push the key cache; returns its (absolute) stack index. */
+int lbridge__cache_push(lua_State *L);
+
+/* The name of a key code (K_FIELD.., K_TLV.., K_COMMAND..), or NULL.
+ * Static text. */
+const char *lbridge__code_name(long code);
+
+/* -- Small helpers both directions use (inline: they run per field) --------- */
+
+/* The bit of every body field of cmd. */
+static inline uint64_t lbridge__body_mask(const pdu_cmd_t *cmd)
+{
+    uint64_t m = 0;
+    int i;
+    for (i = 0; i < cmd->nslots; i++) m |= (uint64_t)1 << cmd->slots[i].id;
+    return m;
+}
+
+/* The key at -1 of the cache (at `cache`) pushed, then t[key] of the table
+ * at idx in its place: the interned string, not one hashed again. */
+static inline void lbridge__raw_key(lua_State *L, int idx, int cache, int code)
+{
+    lua_rawgeti(L, cache, code);
+    lua_rawget(L, idx);
+}
+
+/* An unsigned 32-bit integer at idx, or -1. */
+static inline double lbridge__as_u32(lua_State *L, int idx)
+{
+    double d;
+    if (lua_type(L, idx) != LUA_TNUMBER) return -1;
+    d = lua_tonumber(L, idx);
+    return d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d ? d : -1;
+}
+
+#endif /* SMPPGW_LBRIDGE_INT_H */

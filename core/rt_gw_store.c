@@ -1,0 +1,280 @@
+/* rt_gw_store.c -- the gateway's stored messages: core.gw_queue puts an
+ * ESME's message in its upstream's queue, core.gw_record keeps one the
+ * upstream accepted while the ESME waited.
+ *
+ * Who owns what: this file owns the scratch PDU and encode buffer of the
+ * message being stored and the counters of what was stored or refused
+ * (read by core.gw_stats through rt_gw_int.h). The store owns each stored
+ * record; the links (rt_gw.c) own their counts. Trace lines, links,
+ * events and statistics are rt_gw.c's.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbridge.h"
+#include "log.h"
+#include "msgid.h"
+#include "rt.h"
+#include "rt_gw.h"
+#include "rt_gw_int.h"
+#include "rt_gwr.h"
+#include "rt_store.h"
+
+#define RECORD_PARTS 64         /* "upstream" ids: parts tried when an upstream reuses an id */
+
+static struct {
+    pdu_t          pdu;             /* scratch: the PDU core.gw_queue stores */
+    uint8_t       *buf;
+    size_t         cap;
+    uint64_t       stored, refused_full, refused_io;
+} st_gw;
+
+/* -- Storing messages -------------------------------------------------------------------- */
+
+/* The PDU at stack index 1 encoded into st_gw.buf; its length, or raises. */
+static size_t encode_arg(lua_State *L)
+{
+    pdu_error_t perr;
+    const char *why;
+    long n;
+    if ((why = lbridge_check_pdu(L, 1, &st_gw.pdu, NULL)) != NULL) luaL_error(L, "gateway: %s", why);
+    if (!st_gw.buf && !(st_gw.buf = malloc(st_gw.cap = 4096))) luaL_error(L, "out of memory");
+    while ((n = pdu_encode(&st_gw.pdu, st_gw.buf, st_gw.cap, &perr)) == PDU_ENOSPC) {
+        uint8_t *p = realloc(st_gw.buf, perr.need);
+        if (!p) luaL_error(L, "out of memory");
+        st_gw.buf = p;
+        st_gw.cap = perr.need;
+    }
+    if (n < 0) luaL_error(L, "gateway: %s", perr.msg);
+    return (size_t)n;
+}
+
+static store_str_t field_str(pdu_field_id_t f)
+{
+    const pdu_value_t *v = pdu_get(&st_gw.pdu, f);
+    store_str_t s = { "", 0 };
+    if (v && v->ptr) {
+        s.p = (const char *)v->ptr;
+        s.n = v->len;
+    }
+    return s;
+}
+
+static store_str_t opt_str(lua_State *L, int idx, const char *k)
+{
+    store_str_t s = { NULL, 0 };
+    lua_getfield(L, idx, k);
+    if (!lua_isnil(L, -1)) s.p = luaL_checklstring(L, -1, &s.n);   /* the table keeps it */
+    lua_pop(L, 1);
+    return s;
+}
+
+/* The fields of the record that come from the PDU in st_gw.pdu (n octets in
+ * st_gw.buf). */
+static void pdu_fields(store_msg_t *m, size_t n, double now)
+{
+    const pdu_value_t *rd = pdu_get(&st_gw.pdu, PDU_F_REGISTERED_DELIVERY);
+    m->submitted = now;
+    m->source = field_str(PDU_F_SOURCE_ADDR);
+    m->dest = field_str(PDU_F_DESTINATION_ADDR);
+    if (!pdu_get(&st_gw.pdu, PDU_F_DESTINATION_ADDR) && st_gw.pdu.naddr > 0) {   /* submit_multi: its first */
+        m->dest.p = (const char *)st_gw.pdu.addr[0].addr;
+        m->dest.n = st_gw.pdu.addr[0].len;
+    }
+    m->service_type = field_str(PDU_F_SERVICE_TYPE);
+    m->registered_delivery = rd ? rd->num : 0;
+    m->pdu.p = (const char *)st_gw.buf;
+    m->pdu.n = n;
+}
+
+/* The record of the PDU in st_gw.pdu with the options at stack index 2:
+ * account, upstream, route, expires, notify, trace. */
+static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *trace, size_t tcap)
+{
+    store_str_t line = opt_str(L, 2, "trace");
+    store_msg_clear(m);
+    m->account = opt_str(L, 2, "account");
+    m->upstream = opt_str(L, 2, "upstream");
+    m->route = opt_str(L, 2, "route");
+    m->notify = opt_str(L, 2, "notify");
+    if (!m->account.p || !m->upstream.p) luaL_error(L, "gateway: account and upstream are required");
+    m->expires = rt_opt_num(L, 2, "expires", NAN);
+    pdu_fields(m, n, now);
+    if (line.p) {
+        rt_line_t tl;
+        tl.p = trace;
+        tl.cap = tcap;
+        tl.n = store_stamp(trace, now);
+        rt_gw_line_put(&tl, line.p, line.n);
+        rt_gw_line_put(&tl, "\n", 1);
+        m->trace.p = trace;
+        m->trace.n = tl.n;
+    }
+}
+
+/* nil, "full" | "io: ...", detail for a store error. */
+static int store_fail(lua_State *L, store_t *st, int rc)
+{
+    lua_pushnil(L);
+    if (rc == STORE_EFULL) {
+        st_gw.refused_full++;
+        lua_pushliteral(L, "full");
+    } else {
+        st_gw.refused_io++;
+        lua_pushfstring(L, "%s: %s", store_strerror(rc), store_errmsg(st));
+    }
+    lua_pushstring(L, store_errmsg(st));
+    return 3;
+}
+
+/* core.gw_queue(pdu, account, upstream, route, expires, via [, notify]) ->
+ * message id | nil, "full" | "io: ...", detail. The message goes into the
+ * upstream's queue (store-and-forward): stored under the next key of the
+ * store, its id made from that key, forwarded once the turn's commit has
+ * stored it. via: the ESME's
+ * session id (a number), or how it came (a string: "POST /send"); it and
+ * the route are named in the first line of the trace. Positional, not a
+ * table: this runs for every message. */
+static int l_gw_queue(lua_State *L)
+{
+    store_t *st = rt_store();
+    store_msg_t m;
+    rt_link_t *l;
+    char id[MSGID_KEYED_MAX], trace[512];
+    rt_line_t tl;
+    double now = rt_time();
+    size_t n;
+    long long key;
+    int idlen;
+    if (!st) return luaL_error(L, "gateway: no store in use");
+    store_msg_clear(&m);
+    m.account.p = luaL_checklstring(L, 2, &m.account.n);
+    m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);
+    m.route.p = luaL_checklstring(L, 4, &m.route.n);
+    m.expires = luaL_checknumber(L, 5);
+    tl.p = trace;
+    tl.cap = sizeof trace;
+    tl.n = store_stamp(trace, now);
+    rt_gw_line_str(&tl, "accepted from ");
+    rt_gw_line_put(&tl, m.account.p, m.account.n);
+    if (lua_type(L, 6) == LUA_TNUMBER) {
+        double via = lua_tonumber(L, 6);
+        rt_gw_line_str(&tl, " (session ");
+        rt_gw_line_num(&tl, via > 0 ? (unsigned long long)via : 0);
+    } else {
+        rt_gw_line_str(&tl, " (");
+        rt_gw_line_str(&tl, luaL_optstring(L, 6, "?"));
+    }
+    rt_gw_line_str(&tl, "), route '");
+    rt_gw_line_put(&tl, m.route.p, m.route.n);
+    rt_gw_line_str(&tl, "', queued for ");
+    rt_gw_line_put(&tl, m.upstream.p, m.upstream.n);
+    rt_gw_line_put(&tl, "\n", 1);
+    if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
+    n = encode_arg(L);
+    pdu_fields(&m, n, now);
+    m.trace.p = trace;
+    m.trace.n = tl.n;
+    l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
+    if (!l) return luaL_error(L, "out of memory");
+    if (l->max_queue > 0 && l->queued >= l->max_queue) {
+        st_gw.refused_full++;
+        lua_pushnil(L);
+        lua_pushliteral(L, "full");
+        lua_pushfstring(L, "the queue of %s holds %d messages (upstreams[].max_queue)", l->name, (int)l->queued);
+        return 3;
+    }
+    if (rt_gwr_on()) return rt_gwr_queue(L, l, &m);     /* the cluster's store: Redis */
+    /* no text id: the id is made from the key, which the store hands out
+     * (never twice) and reads back from the id (msgid.h) */
+    m.id_format = rt_gw_conf.id_format;
+    m.due = rt_fwd_due(l, now);
+    if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
+    if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
+                                  (unsigned long long)key, id, sizeof id)) < 0)
+        return luaL_error(L, "gateway: no id for key %f", (double)key);
+    st_gw.stored++;
+    l->queued++;
+    l->queued_total++;
+    rt_fwd_wake(l);
+    lua_pushlstring(L, id, (size_t)idlen);
+    return 1;
+}
+
+/* core.gw_record(pdu, { account =, upstream =, route =, expires =, notify =,
+ * trace =, upstream_id =, sent = }) -> message id | nil, err, detail. A
+ * message the upstream accepted while the ESME waited (message_id
+ * "upstream"): it is stored under the upstream's id (another part when an
+ * upstream reused it), with the key its receipts are matched by; sent
+ * (core.gw_stamp() before it went out) keeps receipts that arrived before
+ * it from matching it. */
+static int l_gw_record(lua_State *L)
+{
+    store_t *st = rt_store();
+    store_msg_t m;
+    store_str_t uid;
+    rt_link_t *l;
+    char key[160], trace[512];
+    double now = rt_time();
+    size_t n;
+    long klen = -1;
+    int rc = STORE_EEXISTS, part;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!st) return luaL_error(L, "gateway: no store in use");
+    if (rt_gwr_on()) return luaL_error(L, "gateway: message_id = \"upstream\" needs the SQLite store, not cluster.store");
+    n = encode_arg(L);
+    record(L, &m, n, now, trace, sizeof trace);
+    uid = opt_str(L, 2, "upstream_id");
+    if (!uid.p || uid.n == 0) return luaL_error(L, "gateway: upstream_id is required");
+    l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
+    if (!l) return luaL_error(L, "out of memory");
+    m.id = m.upstream_id = uid;
+    m.state = 1;
+    m.attempts = 1;
+    if (rt_gw_wants_receipt(m.registered_delivery) && uid.n < sizeof key / 2 - 1
+        && (klen = msgid_key(uid.p, uid.n, l->fmt_resp, key, sizeof key)) >= 0) {
+        m.upstream_key.p = key;
+        m.upstream_key.n = (size_t)klen;
+    } else {
+        m.final = 1;
+        m.done = now;
+    }
+    for (part = 0; part < RECORD_PARTS && rc == STORE_EEXISTS; part++) {
+        m.part = part;
+        rc = store_put(st, &m);
+    }
+    if (rc < 0) return store_fail(L, st, rc);
+    st_gw.stored++;
+    l->sent++;
+    l->accepted++;
+    if (klen >= 0) rt_gw_rcpt_early(l, st, m.upstream_key, rt_opt_num(L, 2, "sent", NAN));
+    lua_pushlstring(L, uid.p, uid.n);
+    return 1;
+}
+
+/* -- The gateway's hooks ------------------------------------------------------------------ */
+
+void rt_gw_store__push_stats(lua_State *L)
+{
+    lua_pushnumber(L, (double)st_gw.stored);
+    lua_setfield(L, -2, "stored");
+    lua_pushnumber(L, (double)st_gw.refused_full);
+    lua_setfield(L, -2, "refused_full");
+    lua_pushnumber(L, (double)st_gw.refused_io);
+    lua_setfield(L, -2, "refused_io");
+}
+
+void rt_gw_store__free(void)
+{
+    free(st_gw.buf);
+    st_gw.buf = NULL;
+    st_gw.cap = 0;
+}
+
+const luaL_Reg rt_gw_store_lib[] = {
+    {"gw_queue", l_gw_queue},
+    {"gw_record", l_gw_record},
+    {NULL, NULL}
+};

@@ -1,0 +1,14 @@
+/* rt_sess_int.h -- what rt_sess.c shares with rt_send.c, and with no
+ * other file: internal to the sessions' part of the runtime.
+ */
+#ifndef SMPPGW_RT_SESS_INT_H
+#define SMPPGW_RT_SESS_INT_H
+
+#include "net.h"
+
+/* The session of argument 1 of the running Lua function (a session table
+ * or an id), or NULL when it is gone or the runtime is not serving.
+ * Borrowed: valid until the function returns to the loop; never stored. */
+sess_t *rt_sess__arg(lua_State *L);
+
+#endif /* SMPPGW_RT_SESS_INT_H */
