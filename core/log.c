@@ -140,15 +140,20 @@ static void emit_with(int level, uint64_t session, const char *msg, const count_
 }
 
 /* -- Repeats -----------------------------------------------------------------
- * A small direct-mapped table of the lines printed lately: a line that
- * finds itself in its slot within the window is only counted. A flood of
- * different lines simply takes the slots over (each is printed), so the
- * table never grows and never hides a line that was not printed before.
+ * A small table of the lines printed lately, in sets of LOG_WAYS slots: a
+ * line that finds itself in its set within the window is only counted. A
+ * line not there takes a free slot of its set or the one printed longest
+ * ago, so a few recurring lines that hash to one set do not push each
+ * other out (with one slot per set, two of them alternating were printed
+ * every time). A flood of different lines simply takes the slots over
+ * (each is printed), so the table never grows and never hides a line that
+ * was not printed before.
  * The session is not part of the key: what every new connection logs (a
  * flood of connects or failed binds, each its own session) is counted too,
  * and the count says how many copies came from other sessions. */
 
 #define LOG_SLOTS 64
+#define LOG_WAYS  4             /* slots per set: LOG_SLOTS / LOG_WAYS sets */
 
 typedef struct repeat_s {
     uint64_t      hash, session;  /* session: the printed line's */
@@ -204,22 +209,27 @@ void log_flush(void)
 static int repeat_check(int level, uint64_t session, const char *msg)
 {
     uint64_t now, h;
-    repeat_t *r;
+    repeat_t *r, *set;
     size_t i;
     if (!window_ms) return 0;
     now = now_ms();
     for (i = 0; i < LOG_SLOTS; i++)       /* windows that ended: their counts */
         if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
     h = line_hash(level, msg);
-    r = &slots[h % LOG_SLOTS];
-    if (r->used && r->hash == h && r->level == level && strcmp(r->msg, msg) == 0) {
-        r->count++;
-        if (session != r->session) r->others++;
-        if (!flush_at_exit) {
-            flush_at_exit = 1;
-            atexit(log_flush);
+    set = &slots[(h % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
+    for (i = 0, r = NULL; i < LOG_WAYS; i++) {
+        repeat_t *w = &set[i];
+        if (w->used && w->hash == h && w->level == level && strcmp(w->msg, msg) == 0) {
+            w->count++;
+            if (session != w->session) w->others++;
+            if (!flush_at_exit) {
+                flush_at_exit = 1;
+                atexit(log_flush);
+            }
+            return 1;
         }
-        return 1;
+        /* the slot to take if the line is not there: a free one, else the oldest */
+        if (!r || (r->used && (!w->used || w->start_ms < r->start_ms))) r = w;
     }
     slot_release(r, now);                 /* another line had the slot */
     r->used = 1;

@@ -74,6 +74,25 @@ static void other_lines_are_never_held_back(void)
     CHECK_EQ(count(captured(), "[s1] same text"), 4);
 }
 
+/* Two recurring lines whose hashes share a set ("alternating line 5" and
+ * "... 10" fall in one slot of a 64-slot direct-mapped table): alternating,
+ * each is printed once and then counted, not printed every time. */
+static void lines_sharing_a_set_do_not_push_each_other_out(void)
+{
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    for (i = 0; i < 100; i++) {
+        log_msg(LOG_WARN, 0, "alternating line 5");
+        log_msg(LOG_WARN, 0, "alternating line 10");
+    }
+    CHECK_EQ(count(captured(), "alternating line 5"), 1);
+    CHECK_EQ(count(captured(), "alternating line 10"), 1);
+    log_flush();
+    CHECK_EQ(count(captured(), "alternating line 5 [... repeated 99 more times"), 1);
+    CHECK_EQ(count(captured(), "alternating line 10 [... repeated 99 more times"), 1);
+}
+
 /* A flood of connections, each its own session, each logging the same
  * refusal: one line, then its count (the session is not part of the key). */
 static void a_flood_across_sessions_is_counted(void)
@@ -180,6 +199,7 @@ int main(void)
     close(fd);
     TEST(identical_lines_are_counted);
     TEST(other_lines_are_never_held_back);
+    TEST(lines_sharing_a_set_do_not_push_each_other_out);
     TEST(a_flood_across_sessions_is_counted);
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
