@@ -16,6 +16,12 @@
 #include "rt_task.h"
 #include "rt_timer.h"
 
+/* What the premature runs of the stop may take together: past it the
+ * timers left are not run (counted in a log line), so that many pending
+ * timers whose functions loop cannot stretch the stop without end (each
+ * run that loops is interrupted by the stop, but each takes its time). */
+#define PREMATURE_MS 1000
+
 typedef enum { TM_AFTER, TM_SLEEP, TM_SUSPEND } tm_kind_t;
 
 typedef struct ltimer_s {
@@ -145,12 +151,14 @@ static void on_timer(uv_timer_t *h)
  * with premature = true (a repeating one then ends), so a script can
  * finish what it was keeping for later; sleeps and suspends stay but no
  * longer keep the loop alive, and neither do timers, sleeps and suspends
- * made from now on (a premature timer that loops cannot hold the stop). */
+ * made from now on (a premature timer that loops cannot hold the stop).
+ * The runs share PREMATURE_MS: the timers left after it are not run. */
 void rt_timer_close_all(void)
 {
     ltimer_t *tm, *next;
     rt_task_t *t;
-    int *refs = NULL, n = 0, cap = 0, i;
+    int *refs = NULL, n = 0, cap = 0, i, skipped = 0;
+    uint64_t t0;
     if (timers.closing) return;
     timers.closing = 1;
     for (tm = timers.list; tm; tm = next) {         /* first take them all off the list ... */
@@ -171,13 +179,22 @@ void rt_timer_close_all(void)
         tm->fn_ref = LUA_NOREF;
         timer_release(tm);
     }
+    t0 = uv_hrtime();
     for (i = 0; i < n; i++) {                       /* ... then run them (they may make timers) */
+        if (skipped || uv_hrtime() - t0 > (uint64_t)PREMATURE_MS * 1000000) {
+            luaL_unref(rt.L, LUA_REGISTRYINDEX, refs[i]);
+            skipped++;
+            continue;
+        }
         lua_rawgeti(rt.L, LUA_REGISTRYINDEX, refs[i]);
         luaL_unref(rt.L, LUA_REGISTRYINDEX, refs[i]);
         lua_pushboolean(rt.L, 1);
         if ((t = rt_task_new("timer (premature)", NULL)) != NULL) rt_task_start(t, 1);
         else lua_pop(rt.L, 2);
     }
+    if (skipped)
+        log_msg(LOG_WARN, 0, "stop: %d of %d pending timers not run prematurely: their runs took the "
+                "%d ms the stop gives them", skipped, n, PREMATURE_MS);
     free(refs);
 }
 

@@ -254,6 +254,28 @@ describe("#integration the script API", function()
     end)
 end)
 
+describe("#integration the stop with many looping timers", function()
+    it("runs their premature calls for a second at most, then stops (the rest counted)", function()
+        local srv = server.start { script = [[
+local smpp = require "smpp"
+return { submit_sm = function(session, pdu)
+    for i = 1, 40 do smpp.after(3600, function() while true do end end) end
+    return 0, { message_id = "armed" }
+end }]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(2, { short_message = "x" }))
+        assert.equal(0, c:read().status)
+        c:close()
+        local t0 = wire.gettime()
+        srv:signal("TERM")
+        assert.equal(0, srv:wait_exit(require("helpers.wait").scaled(8)), srv:log_text())
+        local took = wire.gettime() - t0
+        assert.is_true(took < require("helpers.wait").scaled(4), "stopped after " .. took .. " s")   -- 40 x 0.25 s before
+        assert.matches("stop: %d+ of 40 pending timers not run prematurely", srv:log_text())
+    end)
+end)
+
 describe("#integration the SMSC's seed", function()
     it("is logged, from the configuration or the random source", function()
         local srv = server.start { conf = server.smsc_conf { smsc = { seed = 42 } } }
