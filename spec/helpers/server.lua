@@ -106,7 +106,7 @@ function M.start(opts)
             return true
         end
         if not s:alive() then return "exited" end
-    end, 10)
+    end, opts.start_timeout or 10)
     if ok ~= true then
         s:kill()
         error((ok == "exited" and "smppgw exited:\n" or "smppgw did not start listening:\n") .. s:log_text(), 2)
