@@ -53,6 +53,10 @@ extern rt_t rt;
 
 /* -- Helpers (rt.c) ------------------------------------------------------------ */
 
+/* t.k = v for the table at the top of L's stack (the statistics tables of
+ * every rt_*.c file are built with it). */
+#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
+
 /* The loop clock in seconds (0 when not serving): the one conversion of
  * uv_now's milliseconds. */
 double rt_clock(void);

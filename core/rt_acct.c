@@ -316,7 +316,6 @@ static int l_bound_sessions(lua_State *L)
     return 1;
 }
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 static void push_acct(rt_acct_t *a, void *arg)
 {

@@ -148,7 +148,6 @@ static int l_gwr_start(lua_State *L)
     return 0;
 }
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 /* core.gwr_stats() -> nil when off, else { node_id =, consumer =, accepted =,
  * refused_down =, refused_ids =, failed =, ids_left =, forwarders... } */

@@ -575,7 +575,6 @@ void rt_gwr_fwd_tick(void)
 
 /* -- Statistics and the end -------------------------------------------------------------------- */
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 void rt_gwr_fwd_stats(lua_State *L)
 {

@@ -151,7 +151,6 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     return lua_yield(L, 0);
 }
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 void rt_gwr_queue_stats(lua_State *L)
 {

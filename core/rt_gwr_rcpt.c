@@ -271,7 +271,6 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
     }
 }
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 void rt_gwr_rcpt_stats(lua_State *L)
 {

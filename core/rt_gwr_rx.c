@@ -456,7 +456,6 @@ void rt_gwr_deliver(rt_acct_t *a)
 
 /* -- Statistics and the end -------------------------------------------------------------------- */
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 void rt_gwr_rx_stats(lua_State *L)
 {

@@ -424,7 +424,6 @@ long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, stor
     return rowid;
 }
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 /* core.outbox_stats() -> { posted =, full =, delivered =, refused =,
  * retried =, undeliverable =, inflight = } over every account since start

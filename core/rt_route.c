@@ -97,7 +97,6 @@ const char *rt_route_state_name(int i)
 
 /* -- Lua ---------------------------------------------------------------------------------------- */
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 static void push_row(lua_State *L, const rt_route_row_t *r, int with_latency)
 {

@@ -13,7 +13,6 @@
 #include "rt_stats.h"
 #include "rt_task.h"
 
-#define SET_NUM(k, v) (lua_pushnumber(L, (double)(v)), lua_setfield(L, -2, k))
 
 /* The totals of the running net's sessions (zeros when not serving). */
 static const sess_totals_t *totals(void)

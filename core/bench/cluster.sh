@@ -23,7 +23,6 @@ trap bench_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" "$2"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 free_port() { luajit -e 'local s = require("socket").bind("127.0.0.1", 0); local _, p = s:getsockname(); print(p); s:close()'; }
 
 RPORT=$(free_port)

@@ -28,7 +28,6 @@ trap bench_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" "$2"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }     # the whole process
 HZ=$(getconf CLK_TCK)
 
 # start LABEL CMD...: sets PID and PORT.

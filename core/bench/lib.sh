@@ -43,3 +43,7 @@ bench_port() {  # PID LOGFILE -> the SMPP port: from "listening on" in LOGFILE, 
     done
     return 1
 }
+
+cpu_ticks() {  # PID -> the whole process's user + system time in clock ticks (smsc.sh reads its loop thread's)
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null
+}
