@@ -216,3 +216,50 @@ return { submit_sm = function() ffi.C.sleep(60) return 0 end }
             "loop")
     end)
 end)
+
+-- -- A long hash is not the loop's ----------------------------------------------------
+
+describe("#integration smpp.security.hash and verify in a handler", function()
+    local srv
+    after_each(function() if srv then srv:stop() end srv = nil end)
+
+    it("hash on the thread pool while the task waits: the budget holds, everyone else is served", function()
+        -- 3,000,000 iterations run well past the 200 ms budget on the
+        -- loop; on the thread pool the handler only waits
+        srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
+            .. ", scripts = { budget_ms = 200 } }", script = [[
+local security = require "smpp.security"
+local S = require("smpp").status
+return { submit_sm = function(session, pdu)
+    if pdu.short_message ~= "hash" then return S.ESME_ROK, { message_id = "quick" } end
+    local stored = security.hash("secret", 3000000)
+    local ok, bad = security.verify(stored, "secret"), security.verify(stored, "other")
+    return S.ESME_ROK, { message_id = (ok and not bad) and "verified" or "wrong" }
+end }
+]] }
+        local c, bystander = bound(srv), bound(srv)
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { short_message = "hash" }))
+        local r, id = submit(bystander, "ping")
+        assert.equal(ROK, r.status)
+        assert.equal("quick", id)
+        -- the hasher's answer had not come while the bystander was served
+        local p = assert(c:expect(function(x) return x.seq == seq end, scaled(60)))
+        assert.equal(ROK, p.status, srv:log_text())
+        assert.equal("verified", wire.first_cstr(p.body))
+        assert.is_true(srv:alive(), srv:log_text())
+        assert.equal(0, srv:count_log("cannot be interrupted"))
+    end)
+
+    it("an iteration count out of range is a script error (ESME_RSYSERR), not a crash", function()
+        srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS .. " }", script = [[
+local security = require "smpp.security"
+return { submit_sm = function() security.hash("x", 1e12) return 0, { message_id = "no" } end }
+]] }
+        local c = bound(srv)
+        local r = submit(c, "x")
+        assert.equal(RSYSERR, r.status)
+        assert.truthy(srv:log_text():match("iterations not a whole number"), srv:log_text())
+        assert.is_true(srv:alive())
+    end)
+end)

@@ -232,22 +232,8 @@ function M.parse_hash(stored)
     return { iterations = iter, salt = salt, digest = digest:lower() }
 end
 
--- hash(password [, iterations]) -> the stored form
-function M.hash(password, iterations)
-    iterations = iterations or 100000
-    local salt = core.random_hex(16)
-    return string.format("pbkdf2-sha256$%d$%s$%s", iterations, salt, core.pbkdf2(password, salt, iterations))
-end
-
--- verify(stored, given) -> true when the password matches (constant time
--- in the compared octets); raises on a malformed hash. Hashes on the
--- calling thread: for tools and tests; binds use check_password.
-function M.verify(stored, given)
-    local h, why = M.parse_hash(stored)
-    if h == nil then error("verify: " .. why, 2) end
-    if h then return core.same_secret(h.digest, core.pbkdf2(given, h.salt, h.iterations)) end
-    return core.same_secret(stored, given)
-end
+-- hash(password [, iterations]) and verify(stored, given): below the hash
+-- slots, since in a task they hash on the thread pool through them.
 
 -- -- Hash slots -----------------------------------------------------------------------
 -- At most hash_concurrency hashes run at once; the binds waiting for one
@@ -407,6 +393,54 @@ local function hash_on_pool(given, h, release)
         error(got, 0)
     end
     return got, err
+end
+
+-- pbkdf2(password, salt, iterations, fn) -> 64 hex digits. In a task of
+-- the runtime (a handler, timer or event that can wait) the hash runs on
+-- the thread pool in one of the bind checks' slots (lane 1: the operator's
+-- own code, never paced) while the task waits, so a script's hash of a
+-- million iterations costs the loop nothing and no budget; anywhere else
+-- (`smppgw passwd`, a tool, a script's load) on the calling thread. Raises
+-- naming fn when the slots' queue is full.
+local function pbkdf2(password, salt, iterations, fn)
+    local co = coroutine.running()
+    if not (co and core.is_task(co) and coroutine.isyieldable()) then
+        return core.pbkdf2(password, salt, iterations)
+    end
+    if type(password) ~= "string" then error(fn .. ": the password must be a string", 3) end
+    local held, busy = slot_acquire(nil, nil, 1)
+    if not held then error(fn .. ": the hash queue is " .. busy .. " (security.hash_queue)", 3) end
+    counts.hashes = counts.hashes + 1
+    local released = false
+    local got, err = hash_on_pool(password, { salt = salt, iterations = iterations }, function()
+        if released then return end
+        released = true
+        slot_release(nil, nil)
+    end)
+    if not got then error(fn .. ": " .. tostring(err), 3) end
+    return got
+end
+
+-- hash(password [, iterations]) -> the stored form
+function M.hash(password, iterations)
+    iterations = iterations or 100000
+    local salt = core.random_hex(16)
+    return string.format("pbkdf2-sha256$%d$%s$%s", iterations, salt,
+                         pbkdf2(password, salt, iterations, "smpp.security.hash"))
+end
+
+-- verify(stored, given) -> true when the password matches (constant time
+-- in the compared octets); raises on a malformed hash. Hashes as hash()
+-- does: on the thread pool from a task, else on the calling thread. Binds
+-- use check_password (cache, coalescing, lanes).
+function M.verify(stored, given)
+    local h, why = M.parse_hash(stored)
+    if h == nil then error("verify: " .. why, 2) end
+    if h then
+        if type(given) ~= "string" then return false end
+        return core.same_secret(h.digest, pbkdf2(given, h.salt, h.iterations, "smpp.security.verify"))
+    end
+    return core.same_secret(stored, given)
 end
 
 -- lead(h, given, who, t) -> true | false | nil, err: one check that
