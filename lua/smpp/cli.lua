@@ -353,9 +353,15 @@ function M.check(args)
         err("%s", why)
         return 1
     end
-    local s = st:stats()
+    local stored
+    local section = require("smpp.server").store_section(conf, opts.conf)
+    if section.redis then          -- its calls wait on the runtime's link: not contacted here
+        stored = string.format("; store: redis %s db %d prefix %s", section.redis, section.db or 0, section.prefix)
+    else
+        local s = st:stats()
+        stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
+    end
     st:close()
-    local stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     for _, line in ipairs(require("smpp.config_check").summary(conf, listen, opts.conf)) do

@@ -721,8 +721,10 @@ local function handlers(s)
         M.active = s
         local st = store.current()
         if st then
-            smpp.gauge("smsc_stored_messages", function() return st:stats().messages.value end,
-                       st:stats().messages.limit)
+            -- (a store in Redis that cannot answer yet has no levels: 0)
+            local function level() local l = st:stats() return l and l.messages end
+            smpp.gauge("smsc_stored_messages", function() local l = level() return l and l.value or 0 end,
+                       (level() or {}).limit)
             -- counters since start: receipts the full outbox refused (each
             -- waits with its message and is tried again), and submits
             -- refused by the push-back (max_backlog)

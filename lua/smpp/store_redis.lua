@@ -1,0 +1,1065 @@
+-- smpp.store_redis -- the smpp.store interface on Redis (docs/store.md,
+-- "The Redis backend"): the same methods with the same meaning as the
+-- SQLite backend, for nodes and workers that share one store.
+--
+-- Every method is one round trip: a server-side script (SCRIPT LOAD, then
+-- EVALSHA; loaded again when Redis answers NOSCRIPT) does a method's
+-- reads and writes at once, so a method is atomic and nodes never see
+-- half of one. A call waits on core.redis: the task yields while the loop
+-- serves everyone else, so the store is called from handlers and tasks
+-- only. Nothing about a message is kept in this process: records,
+-- indexes, queues, bounds and counters are in Redis.
+--
+-- Keys: every key is `PREFIX {s}:...` (see docs/store.md for the table).
+-- The hash tag {s} puts the whole store on one Redis Cluster shard: its
+-- scripts keep store-wide bounds and time indexes, which a script can
+-- only touch on one shard.
+local core = require "smpp.core"
+local msgid = require "smpp.msgid"
+
+local M = {}
+
+local fmt = string.format
+local concat, unpack = table.concat, unpack
+
+-- -- Records ------------------------------------------------------------------------------
+-- The columns and how a value is kept in a hash field: t text, b bytes,
+-- r real, i integer, o boolean ("1"/"0"). store_msg.def is the list; the
+-- check below keeps the two in step.
+
+local kinds = {
+    key = "i", id = "t", part = "i", account = "t", source = "t", dest = "t", service_type = "t",
+    state = "i", final = "o", due = "r", expires = "r", submitted = "r", done = "r", err = "i",
+    registered_delivery = "i", upstream = "t", upstream_id = "t", upstream_key = "t", attempts = "i",
+    route = "t", pdu = "b", trace = "t", keep_until = "r", notify = "t", lasting = "o", id_format = "i",
+}
+local computed = { key = true, keep_until = true, lasting = true }
+local fixed = { key = true, id = true, part = true, id_format = true }   -- update cannot change them
+M.columns = require("smpp.store_sqlite").columns
+for _, c in ipairs(M.columns) do
+    if not kinds[c] then error("smpp.store_redis: no kind for the column '" .. c .. "'") end
+end
+
+local VALUE_MAX = 65536         -- octets of one value (the SQLite store's STORE_VALUE_MAX)
+local BATCH_MAX = 10000         -- rows one call hands out or removes
+local TRACE_MAX = 4096
+local ID_BLOCK = 1000           -- next_id values taken at a time
+local SCAN = 10000              -- rows list looks at per call
+local FIRST_WAIT = 5            -- seconds a call waits for the link's first connection
+
+local function num(v) return fmt("%.17g", v) end
+
+-- encode(name, value, fn) -> the field's string, or raises as the SQLite
+-- binding does on a wrong type
+local function encode(name, v, fn)
+    local k, t = kinds[name], type(v)
+    if k == "t" or k == "b" then
+        if t ~= "string" then error(fmt("%s: field '%s' must be a string, got %s", fn, name, t), 4) end
+        if #v > VALUE_MAX then error(fmt("%s: %s is longer than %d octets", fn, name, VALUE_MAX), 4) end
+        return v
+    elseif k == "r" then
+        if t ~= "number" then error(fmt("%s: field '%s' must be a number, got %s", fn, name, t), 4) end
+        return num(v)
+    elseif k == "o" then
+        if t ~= "boolean" then error(fmt("%s: field '%s' must be a boolean, got %s", fn, name, t), 4) end
+        return v and "1" or "0"
+    end
+    if t ~= "number" or v ~= math.floor(v) or math.abs(v) > 2 ^ 53 then
+        error(fmt("%s: field '%s' must be an integer, got %s", fn, name, t == "number" and "another number" or t), 4)
+    end
+    return fmt("%d", v)
+end
+
+local fmt_name = {}
+for name, code in pairs(msgid.code) do fmt_name[code] = name end
+
+-- decode(self, flat) -> the record of an HGETALL answer (nil when empty)
+local function decode(self, flat)
+    if type(flat) ~= "table" or #flat == 0 then return nil end
+    local r, head, node = {}, nil, nil
+    for i = 1, #flat - 1, 2 do
+        local k, v = flat[i], flat[i + 1]
+        local kind = kinds[k]
+        if kind == "t" or kind == "b" then r[k] = v
+        elseif kind == "o" then r[k] = v == "1"
+        elseif kind then r[k] = tonumber(v)
+        elseif k == "head" then head = tonumber(v)
+        elseif k == "node" then node = tonumber(v) end
+    end
+    r.part, r.state, r.err, r.attempts = r.part or 0, r.state or 0, r.err or 0, r.attempts or 0
+    r.registered_delivery, r.id_format = r.registered_delivery or 0, r.id_format or 0
+    r.final, r.lasting = r.final or false, r.lasting or false
+    if not r.id and r.id_format > 0 and fmt_name[r.id_format] then
+        r.id = msgid.make(fmt_name[r.id_format], node or self._node, head or r.key)
+    end
+    return r
+end
+
+local function decode_list(self, rows)
+    local out = {}
+    for _, flat in ipairs(rows) do out[#out + 1] = decode(self, flat) end
+    return out
+end
+
+-- -- Scripts ------------------------------------------------------------------------------
+-- B (ARGV[1]) is the key base `PREFIX {s}:`; KEYS[1] is B .. "n", the
+-- store's counters, so that a cluster routes the call to the store's shard.
+
+local LIB = [==[
+local B = ARGV[1]
+local function row(k)
+    local f = redis.call('HGETALL', B .. 'm:' .. k)
+    if #f == 0 then return nil end
+    local r = {}
+    for i = 1, #f, 2 do r[f[i]] = f[i + 1] end
+    return r, f
+end
+local function triple(r) return r.account .. '\0' .. r.dest .. '\0' .. r.source end
+local function dueset(r) return r.upstream and (B .. 'due:' .. r.upstream) or (B .. 'due') end
+local function idx(k, r, on)
+    if on then
+        redis.call('ZADD', B .. 'keep', r.keep_until, k)
+        if r.due then redis.call('ZADD', dueset(r), r.due, k) end
+        if r.upstream and r.upstream_key then
+            redis.call('SET', B .. 'u:' .. r.upstream .. '\0' .. r.upstream_key, k)
+        end
+        if r.account and r.dest and r.source then
+            if r.final ~= '1' then redis.call('ZADD', B .. 'p:' .. triple(r), k, k) end
+            redis.call('ZADD', B .. 'a:' .. triple(r), r.submitted, k)
+        end
+        if r.account then redis.call('ZADD', B .. 'l:' .. r.account, k, k) end
+        if r.id then redis.call('SET', B .. 'i:' .. (r.part or '0') .. ':' .. r.id, k) end
+    else
+        redis.call('ZREM', B .. 'keep', k)
+        if r.due then redis.call('ZREM', dueset(r), k) end
+        if r.upstream and r.upstream_key then
+            local ukey = B .. 'u:' .. r.upstream .. '\0' .. r.upstream_key
+            if redis.call('GET', ukey) == k then redis.call('DEL', ukey) end
+        end
+        if r.account and r.dest and r.source then
+            redis.call('ZREM', B .. 'p:' .. triple(r), k)
+            redis.call('ZREM', B .. 'a:' .. triple(r), k)
+        end
+        if r.account then redis.call('ZREM', B .. 'l:' .. r.account, k) end
+        if r.id then redis.call('DEL', B .. 'i:' .. (r.part or '0') .. ':' .. r.id) end
+    end
+end
+local function remove(k)
+    local r = row(k)
+    if not r then return nil end
+    idx(k, r, false)
+    redis.call('DEL', B .. 'm:' .. k)
+    return r
+end
+local function keep_until(r, ttl)
+    local sub = tonumber(r.submitted)
+    if r.final == '1' then return string.format('%.17g', (tonumber(r.done) or sub) + ttl) end
+    local t = sub
+    if r.done and tonumber(r.done) > t then t = tonumber(r.done) end
+    if r.expires and tonumber(r.expires) > t then t = tonumber(r.expires) end
+    return string.format('%.17g', t + ttl)
+end
+]==]
+
+local scripts = {
+    -- ARGV B, max messages, id, part, head hint, node, then field, value...
+    -- -> {0, key} | {1, why} full | {2, why} exists
+    put = LIB .. [==[
+local max, id, part, hint = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local r = {}
+for i = 7, #ARGV, 2 do r[ARGV[i]] = ARGV[i + 1] end
+if id ~= '' and redis.call('EXISTS', B .. 'i:' .. part .. ':' .. id) == 1 then
+    return {2, 'put: message ' .. id .. ' part ' .. part .. ' exists'}
+end
+if redis.call('ZCARD', B .. 'keep') >= max then
+    local victim
+    for _, k in ipairs(redis.call('ZRANGE', B .. 'keep', 0, 63)) do
+        local v = redis.call('HMGET', B .. 'm:' .. k, 'final', 'due')
+        if v[1] == '1' and not v[2] then victim = k break end
+    end
+    if not victim then
+        return {1, 'messages: ' .. max .. ' stored, none final with nothing due (limits.messages)'}
+    end
+    remove(victim)
+    redis.call('HINCRBY', KEYS[1], 'evicted', 1)
+end
+local key = tostring(redis.call('INCR', B .. 'ctr:messages.key'))
+local f = {'key', key}
+for k, v in pairs(r) do f[#f + 1] = k; f[#f + 1] = v end
+if id == '' and tonumber(part) > 0 and hint ~= '' then
+    -- a later part of a message whose ids are made from its first part's key
+    local h = redis.call('HMGET', B .. 'm:' .. hint, 'part', 'head')
+    if tonumber(h[1] or '-1') == tonumber(part) - 1 then
+        local head = h[2] or hint
+        f[#f + 1] = 'head'; f[#f + 1] = head
+        redis.call('HSET', B .. 'm:' .. head, 'p' .. part, key)
+    end
+end
+if r.id_format and ARGV[6] ~= '' then f[#f + 1] = 'node'; f[#f + 1] = ARGV[6] end
+redis.call('HSET', B .. 'm:' .. key, unpack(f))
+r.key = key
+idx(key, r, true)
+return {0, key}
+]==],
+    -- ARGV B, key | '', id, part -> the row's fields | {}
+    get = LIB .. [==[
+local k = ARGV[2]
+if k == '' then k = redis.call('GET', B .. 'i:' .. ARGV[4] .. ':' .. ARGV[3]) end
+if not k then return {} end
+local _, f = row(k)
+return f or {}
+]==],
+    -- ARGV B, head key | '', id -> { fields, ... } in part order
+    parts = LIB .. [==[
+local k = ARGV[2]
+if k == '' then k = redis.call('GET', B .. 'i:0:' .. ARGV[3]) end
+local out = {}
+if not k then
+    -- text ids: parts 0, 1, ... by their own index entries
+    for p = 0, 254 do
+        local pk = redis.call('GET', B .. 'i:' .. p .. ':' .. ARGV[3])
+        if not pk then break end
+        local _, f = row(pk)
+        out[#out + 1] = f
+    end
+    return out
+end
+local r, f = row(k)
+if not r or (r.part or '0') ~= '0' then return out end
+out[1] = f
+for p = 1, 254 do
+    local pk = r['p' .. p]
+    if not pk then break end
+    local _, pf = row(pk)
+    if not pf then break end
+    out[#out + 1] = pf
+end
+return out
+]==],
+    -- ARGV B, trace_ttl, keys (',' separated), pending '1'|'', trace line | '',
+    -- then field, value... -> rows changed
+    update = LIB .. [==[
+local ttl, pending, line = tonumber(ARGV[2]), ARGV[4] == '1', ARGV[5]
+local n = 0
+for k in string.gmatch(ARGV[3], '[^,]+') do
+    local r = row(k)
+    if r and not (pending and r.final == '1') then
+        idx(k, r, false)
+        local set = {}
+        for i = 6, #ARGV, 2 do
+            r[ARGV[i]] = ARGV[i + 1]
+            set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
+        end
+        if line ~= '' then
+            local t = (r.trace or '') .. line
+            if #t > 4096 then t = string.sub(t, -4096) end
+            r.trace = t
+            set[#set + 1] = 'trace'; set[#set + 1] = t
+        end
+        r.keep_until = keep_until(r, ttl)
+        set[#set + 1] = 'keep_until'; set[#set + 1] = r.keep_until
+        redis.call('HSET', B .. 'm:' .. k, unpack(set))
+        idx(k, r, true)
+        n = n + 1
+    end
+end
+return n
+]==],
+    -- ARGV B, triple, service_type | '', limit -> pending rows, oldest first
+    find = LIB .. [==[
+local out, limit = {}, tonumber(ARGV[4])
+if limit == 0 then return out end
+for _, k in ipairs(redis.call('ZRANGE', B .. 'p:' .. ARGV[2], 0, -1)) do
+    local r, f = row(k)
+    if r and (ARGV[3] == '' or r.service_type == ARGV[3]) then
+        out[#out + 1] = f
+        if #out >= limit then break end
+    end
+end
+return out
+]==],
+    -- ARGV B, triple, since, service_type | '', limit -> rows, newest first
+    recent = LIB .. [==[
+local out, limit = {}, tonumber(ARGV[5])
+if limit == 0 then return out end
+for _, k in ipairs(redis.call('ZREVRANGEBYSCORE', B .. 'a:' .. ARGV[2], '+inf', ARGV[3])) do
+    local r, f = row(k)
+    if r and (ARGV[4] == '' or r.service_type == ARGV[4]) then
+        out[#out + 1] = f
+        if #out >= limit then break end
+    end
+end
+return out
+]==],
+    -- ARGV B, now, limit, upstream | '', mode ('look', 'lease', 'take'),
+    -- new due (lease) -> rows due, earliest first
+    due = LIB .. [==[
+local set = ARGV[4] ~= '' and (B .. 'due:' .. ARGV[4]) or (B .. 'due')
+local out = {}
+for _, k in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+    local r, f = row(k)
+    if r then
+        if ARGV[5] == 'lease' then
+            redis.call('ZADD', set, ARGV[6], k)
+            redis.call('HSET', B .. 'm:' .. k, 'due', ARGV[6])
+        elseif ARGV[5] == 'take' then
+            redis.call('ZREM', set, k)
+            redis.call('HDEL', B .. 'm:' .. k, 'due')
+        end
+        out[#out + 1] = f
+    else
+        redis.call('ZREM', set, k)
+    end
+end
+return out
+]==],
+    -- ARGV B, upstream, key -> fields | {}
+    by_upstream = LIB .. [==[
+local k = redis.call('GET', B .. 'u:' .. ARGV[2] .. '\0' .. ARGV[3])
+if not k then return {} end
+local _, f = row(k)
+return f or {}
+]==],
+    -- ARGV B, account, after, since, until, state, limit, scan
+    -- -> { next key | '', rows... }
+    list = LIB .. [==[
+local since, till = tonumber(ARGV[4]), tonumber(ARGV[5])
+local state, limit, scan = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local keys = redis.call('ZRANGEBYSCORE', B .. 'l:' .. ARGV[2], '(' .. ARGV[3], '+inf', 'LIMIT', 0, scan)
+local out, n, nxt = {''}, 0, ''
+for i, k in ipairs(keys) do
+    local r, f = row(k)
+    local at = r and tonumber(r.submitted)
+    if r and at >= since and at < till and (state < 0 or tonumber(r.state or '0') == state) then
+        out[#out + 1] = f
+        n = n + 1
+        if n >= limit then nxt = k break end
+    end
+    if i == scan then nxt = k end
+end
+out[1] = nxt
+return out
+]==],
+    -- ARGV B, account, pdu, ref | '', due, expires | '', max, max per account
+    -- -> {0, rowid} | {1, why}
+    outbox_push = [==[
+local B = ARGV[1]
+if redis.call('ZCARD', B .. 'ox') >= tonumber(ARGV[7]) then
+    return {1, 'outbox: ' .. ARGV[7] .. ' items (limits.outbox)'}
+end
+local q = B .. 'o:' .. ARGV[2]
+if redis.call('ZCARD', q) >= tonumber(ARGV[8]) then
+    return {1, 'outbox: ' .. ARGV[8] .. ' items for ' .. ARGV[2] .. ' (limits.outbox_per_account)'}
+end
+local id = tostring(redis.call('INCR', B .. 'ctr:outbox'))
+local f = {'account', ARGV[2], 'pdu', ARGV[3], 'attempts', '0'}
+if ARGV[4] ~= '' then f[#f + 1] = 'ref'; f[#f + 1] = ARGV[4] end
+if ARGV[6] ~= '' then f[#f + 1] = 'expires'; f[#f + 1] = ARGV[6] end
+redis.call('HSET', B .. 'oi:' .. id, unpack(f))
+redis.call('ZADD', q, ARGV[5], id)
+redis.call('ZADD', B .. 'ox', ARGV[6] ~= '' and ARGV[6] or '+inf', id)
+return {0, id}
+]==],
+    -- ARGV B, account, n, now, lease end -> { {rowid, account, ref, pdu, expires, attempts}, ... }
+    outbox_take = [==[
+local B = ARGV[1]
+local q = B .. 'o:' .. ARGV[2]
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', q, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[3]))) do
+    local v = redis.call('HMGET', B .. 'oi:' .. id, 'ref', 'pdu', 'expires')
+    if v[2] then
+        local n = redis.call('HINCRBY', B .. 'oi:' .. id, 'attempts', 1)
+        redis.call('ZADD', q, ARGV[5], id)
+        out[#out + 1] = {id, v[1] or false, v[2], v[3] or false, n}
+    else
+        redis.call('ZREM', q, id)
+    end
+end
+return out
+]==],
+    -- ARGV B, rowid, 'ack' | 'retry', due -> 1 | 0
+    outbox_done = [==[
+local B = ARGV[1]
+local a = redis.call('HGET', B .. 'oi:' .. ARGV[2], 'account')
+if not a then return 0 end
+if ARGV[3] == 'retry' then
+    redis.call('ZADD', B .. 'o:' .. a, ARGV[4], ARGV[2])
+    return 1
+end
+redis.call('ZREM', B .. 'o:' .. a, ARGV[2])
+redis.call('ZREM', B .. 'ox', ARGV[2])
+redis.call('DEL', B .. 'oi:' .. ARGV[2])
+return 1
+]==],
+    -- ARGV B, upstream, key, pdu, expires, at | '', max -> {0} | {1, why}
+    early_put = [==[
+local B = ARGV[1]
+if redis.call('ZCARD', B .. 'ex') >= tonumber(ARGV[7]) then
+    return {1, 'early: ' .. ARGV[7] .. ' receipts (limits.early)'}
+end
+local id = tostring(redis.call('INCR', B .. 'ctr:early'))
+local f = {'upstream', ARGV[2], 'key', ARGV[3], 'pdu', ARGV[4], 'expires', ARGV[5]}
+if ARGV[6] ~= '' then f[#f + 1] = 'at'; f[#f + 1] = ARGV[6] end
+redis.call('HSET', B .. 'ei:' .. id, unpack(f))
+redis.call('ZADD', B .. 'e:' .. ARGV[2] .. '\0' .. ARGV[3], ARGV[6] ~= '' and ARGV[6] or '-inf', id)
+redis.call('ZADD', B .. 'ex', ARGV[5], id)
+return {0}
+]==],
+    -- ARGV B, upstream, key, since | '' -> { {pdu, at, expires}, ... } (removed)
+    early_take = [==[
+local B = ARGV[1]
+local e = B .. 'e:' .. ARGV[2] .. '\0' .. ARGV[3]
+local ids = ARGV[4] == '' and redis.call('ZRANGE', e, 0, -1) or redis.call('ZRANGEBYSCORE', e, ARGV[4], '+inf')
+local out = {}
+for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', B .. 'ei:' .. id, 'pdu', 'at', 'expires')
+    if v[1] then out[#out + 1] = {v[1], v[2] or false, v[3] or false} end
+    redis.call('DEL', B .. 'ei:' .. id)
+    redis.call('ZREM', e, id)
+    redis.call('ZREM', B .. 'ex', id)
+end
+return out
+]==],
+    -- ARGV B, key, route, upstream | '', expires, now, max -> 1 held | 0 held already
+    sticky_put = [==[
+local B = ARGV[1]
+local k = B .. 'st:' .. ARGV[2]
+local old = redis.call('HGET', k, 'expires')
+if old and tonumber(old) > tonumber(ARGV[6]) then return 0 end
+if not old and redis.call('ZCARD', B .. 'sx') >= tonumber(ARGV[7]) then
+    local first = redis.call('ZRANGE', B .. 'sx', 0, 0)[1]
+    if first then
+        redis.call('DEL', B .. 'st:' .. first)
+        redis.call('ZREM', B .. 'sx', first)
+        redis.call('HINCRBY', KEYS[1], 'sticky_evicted', 1)
+    end
+end
+redis.call('DEL', k)
+if ARGV[4] ~= '' then redis.call('HSET', k, 'route', ARGV[3], 'upstream', ARGV[4], 'expires', ARGV[5])
+else redis.call('HSET', k, 'route', ARGV[3], 'expires', ARGV[5]) end
+redis.call('ZADD', B .. 'sx', ARGV[5], ARGV[2])
+return 1
+]==],
+    -- ARGV B, random -> the store's node id (made by the first caller)
+    node_id = [==[
+redis.call('SET', ARGV[1] .. 'node', ARGV[2], 'NX')
+return tonumber(redis.call('GET', ARGV[1] .. 'node'))
+]==],
+    -- ARGV B, now, batch -> { messages, { {key, id, part, account, state,
+    -- id_format, node, head}... }, { {rowid, account, ref}... },
+    -- { {upstream, key}... }, sticky, more }
+    expire = LIB .. [==[
+local now, batch = ARGV[2], tonumber(ARGV[3])
+local more = 0
+local msgs, lost = 0, {}
+local keys = redis.call('ZRANGEBYSCORE', B .. 'keep', '-inf', now, 'LIMIT', 0, batch)
+for _, k in ipairs(keys) do
+    local r = remove(k)
+    if r then
+        msgs = msgs + 1
+        if r.final ~= '1' then
+            lost[#lost + 1] = {k, r.id or false, r.part or '0', r.account or false, r.state or '0',
+                               r.id_format or '0', r.node or false, r.head or false}
+        end
+    end
+end
+if #keys == batch then more = 1 end
+local ob = {}
+local ids = redis.call('ZRANGEBYSCORE', B .. 'ox', '-inf', now, 'LIMIT', 0, batch)
+for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', B .. 'oi:' .. id, 'account', 'ref')
+    if v[1] then redis.call('ZREM', B .. 'o:' .. v[1], id) end
+    redis.call('DEL', B .. 'oi:' .. id)
+    redis.call('ZREM', B .. 'ox', id)
+    ob[#ob + 1] = {id, v[1] or false, v[2] or false}
+end
+if #ids == batch then more = 1 end
+local ea = {}
+ids = redis.call('ZRANGEBYSCORE', B .. 'ex', '-inf', now, 'LIMIT', 0, batch)
+for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', B .. 'ei:' .. id, 'upstream', 'key')
+    if v[1] then redis.call('ZREM', B .. 'e:' .. v[1] .. '\0' .. v[2], id) end
+    redis.call('DEL', B .. 'ei:' .. id)
+    redis.call('ZREM', B .. 'ex', id)
+    ea[#ea + 1] = {v[1] or false, v[2] or false}
+end
+if #ids == batch then more = 1 end
+ids = redis.call('ZRANGEBYSCORE', B .. 'sx', '-inf', now, 'LIMIT', 0, batch)
+for _, k in ipairs(ids) do
+    redis.call('DEL', B .. 'st:' .. k)
+    redis.call('ZREM', B .. 'sx', k)
+end
+if #ids == batch then more = 1 end
+if msgs > 0 then redis.call('HINCRBY', KEYS[1], 'expired', msgs) end
+return {msgs, lost, ob, ea, #ids, more}
+]==],
+    -- ARGV B -> { messages, outbox, early, sticky, evicted, expired, sticky_evicted }
+    stats = [==[
+local B = ARGV[1]
+local c = redis.call('HMGET', KEYS[1], 'evicted', 'expired', 'sticky_evicted')
+return { redis.call('ZCARD', B .. 'keep'), redis.call('ZCARD', B .. 'ox'), redis.call('ZCARD', B .. 'ex'),
+         redis.call('ZCARD', B .. 'sx'), tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0') }
+]==],
+    check = [==[return 1]==],
+}
+
+-- -- Calls ------------------------------------------------------------------------------
+
+local sha = {}                   -- script name -> SHA1 (the same on every Redis)
+
+local Store = {}
+Store.__index = Store
+
+local function io_err(err) return nil, "io: " .. tostring(err) end
+
+-- self:cmd(word, ...) -> answer | nil, "io: ..." (waits)
+function Store:cmd(...)
+    if self._closed then error("smpp.store: the store is closed", 3) end
+    local co = coroutine.running()
+    if not co or not core.is_task(co) then
+        error("smpp.store: the Redis store waits for its answers, so it is called from handlers, "
+            .. "timers and tasks only (not while a script loads, nor from a coroutine of its own)", 3)
+    end
+    if core.redis_state() ~= "up" then
+        -- the link is opened when serving starts: a call from a start
+        -- handler waits for its first connection (FIRST_WAIT at most);
+        -- once it has been up, a link that is down answers at once
+        local st = core.redis_stats()
+        local waited = 0
+        while st and st.connects == 0 and core.redis_state() ~= "up" and waited < FIRST_WAIT do
+            core.sleep(50)
+            waited = waited + 0.05
+        end
+    end
+    local r, err = core.redis(...)
+    if r == nil and err ~= nil then return io_err(err) end
+    return r
+end
+
+-- self:run(name, args) -> the script's answer | nil, "io: ..."
+function Store:run(name, args)
+    local n = #args
+    if not sha[name] then
+        local s, err = self:cmd("SCRIPT", "LOAD", scripts[name])
+        if not s then return nil, err end
+        sha[name] = s
+    end
+    local r, err = self:cmd("EVALSHA", sha[name], 1, self._base .. "n", self._base, unpack(args, 1, n))
+    if r == nil and err and err:find("NOSCRIPT", 1, true) then      -- Redis restarted empty
+        sha[name] = nil
+        return self:run(name, args)
+    end
+    return r, err
+end
+
+-- -- Messages ----------------------------------------------------------------------------
+
+local heads = setmetatable({}, { __mode = "k" })     -- task -> its last put key (parts of one message)
+
+function Store:put(rec)
+    if type(rec) ~= "table" then error("put: expects a record table", 2) end
+    local args = { num(self._max.messages), "", "0", "", self._node and fmt("%d", self._node) or "" }
+    local r = {}
+    for k, v in pairs(rec) do
+        if not kinds[k] then error(fmt("put: unknown field '%s'", tostring(k)), 2) end
+        if computed[k] then error(fmt("put: %s is computed by the store", k), 2) end
+        if v ~= false or kinds[k] == "o" then r[k] = v end
+    end
+    if type(r.submitted) ~= "number" then
+        if r.submitted == nil then error("put: submitted is required", 2) end
+    end
+    if r.id == "" then error("put: an id cannot be empty", 2) end
+    if r.trace ~= nil and type(r.trace) == "string" then r.trace = fmt("%.3f %s\n", r.submitted, r.trace) end
+    local final = r.final == true
+    local t = r.submitted
+    if final then t = (r.done or r.submitted)
+    else
+        if type(r.done) == "number" and r.done > t then t = r.done end
+        if type(r.expires) == "number" and r.expires > t then t = r.expires end
+    end
+    if r.id then args[2] = encode("id", r.id, "put") end
+    if r.part then args[3] = encode("part", r.part, "put") end
+    local co = coroutine.running()
+    if r.part and r.part > 0 and not r.id and co and heads[co] then args[4] = heads[co] end
+    if r.id_format and r.id_format > 0 and not self._node then
+        local node, err = self:node_id()
+        if not node then return nil, err end
+        args[5] = fmt("%d", node)
+    end
+    for k, v in pairs(r) do
+        args[#args + 1] = k
+        args[#args + 1] = encode(k, v, "put")
+    end
+    args[#args + 1] = "keep_until"
+    args[#args + 1] = num(t + self._ttl)
+    if r.part == nil then args[#args + 1], args[#args + 2] = "part", "0" end
+    local a, err = self:run("put", args)
+    if not a then return nil, err end
+    if a[1] == 1 then return nil, "full", a[2] end
+    if a[1] == 2 then return nil, "exists", a[2] end
+    if co then heads[co] = a[2] end
+    return tonumber(a[2])
+end
+
+function Store:putter(cols)
+    if type(cols) ~= "table" or #cols < 1 or #cols > #M.columns then
+        error(fmt("putter: 1..%d column names expected", #M.columns), 2)
+    end
+    for _, c in ipairs(cols) do
+        if not kinds[c] then error(fmt("putter: unknown field '%s'", tostring(c)), 2) end
+        if computed[c] or c == "trace" then error(fmt("putter: %s cannot be given to a putter", c), 2) end
+    end
+    local n = #cols
+    return function(...)
+        local rec = {}
+        for i = 1, n do
+            local v = select(i, ...)
+            if v ~= nil and (v ~= false or kinds[cols[i]] == "o") then rec[cols[i]] = v end
+        end
+        return self:put(rec)
+    end
+end
+
+local function check_key(k, fn)
+    if k ~= math.floor(k) or k <= 0 or k > 2 ^ 53 then error(fn .. ": key must be > 0", 3) end
+    return fmt("%d", k)
+end
+
+-- self:keyed(id) -> key, format code | nil: an id the store made from a key
+function Store:keyed(id)
+    local node, key, f = msgid.read(id)
+    if not node then return nil end
+    local mine, err = self:node_id()
+    if not mine then return nil, err end
+    if node ~= mine or not key or key < 1 then return nil end
+    return key, msgid.code[f]
+end
+
+function Store:get(id, part)
+    if type(id) == "number" then
+        local f, err = self:run("get", { check_key(id, "get"), "", "0" })
+        if not f then return nil, err end
+        return decode(self, f)
+    end
+    if type(id) ~= "string" then error("bad argument #1 to 'get' (string expected)", 2) end
+    part = part or 0
+    local key, code = self:keyed(id)
+    if key then
+        local rows, err = self:run("parts", { fmt("%d", key), "" })
+        if not rows then return nil, err end
+        local r = decode(self, rows[part + 1])
+        if r and r.id_format == code and r.part == part then return r end
+    end
+    local f, err = self:run("get", { "", id, fmt("%d", part) })
+    if not f then return nil, err end
+    return decode(self, f)
+end
+
+function Store:parts(id)
+    local rows, err
+    if type(id) == "number" then
+        rows, err = self:run("parts", { check_key(id, "parts"), "" })
+    else
+        if type(id) ~= "string" then error("bad argument #1 to 'parts' (string expected)", 2) end
+        local key, code = self:keyed(id)
+        if key then
+            rows, err = self:run("parts", { fmt("%d", key), "" })
+            if rows and #rows > 0 then
+                local out = decode_list(self, rows)
+                if out[1].id_format == code then return out end
+            end
+        end
+        rows, err = self:run("parts", { "", id })
+    end
+    if not rows then return nil, err end
+    return decode_list(self, rows)
+end
+
+function Store:update(id, changes, where)
+    if type(changes) ~= "table" then error("update: expects a table of changes", 2) end
+    local args = { num(self._ttl), "", "", "" }
+    local at, trace, any = nil, nil, false
+    for k, v in pairs(changes) do
+        if k == "at" then
+            if type(v) ~= "number" then error("update: field 'at' must be a number", 2) end
+            at = v
+        elseif not kinds[k] then error(fmt("update: unknown field '%s'", tostring(k)), 2)
+        elseif computed[k] then error(fmt("update: %s is computed by the store", k), 2)
+        elseif fixed[k] then error(fmt("update: %s cannot be changed", k), 2)
+        elseif k == "trace" then
+            if type(v) ~= "string" then error("update: field 'trace' must be a string", 2) end
+            trace = v
+        else
+            args[#args + 1] = k
+            args[#args + 1] = encode(k, v, "update")
+            any = true
+        end
+    end
+    if not any and not trace then error("update: nothing to change", 2) end
+    if trace and not at then error("update: a trace line needs its time (at)", 2) end
+    if trace then args[4] = fmt("%.3f %s\n", at, trace) end
+    local part = -1
+    if where ~= nil then
+        if type(where) ~= "table" then error("update: where must be a table", 2) end
+        part = where.part or -1
+        if where.pending then args[3] = "1" end
+    end
+    local keys = {}
+    if type(id) == "number" then
+        keys[1] = check_key(id, "update")
+    else
+        if type(id) ~= "string" then error("update: an id or a key is required", 2) end
+        local rows, err
+        if part >= 0 then
+            local r
+            r, err = self:get(id, part)
+            rows = r and { r } or {}
+        else
+            rows, err = self:parts(id)
+        end
+        if not rows then return nil, err end
+        for _, r in ipairs(rows) do keys[#keys + 1] = fmt("%d", r.key) end
+        if #keys == 0 then return 0 end
+    end
+    args[2] = concat(keys, ",")
+    local n, err = self:run("update", args)
+    if not n then return nil, err end
+    return n
+end
+
+local function triple_of(q, fn)
+    for _, k in ipairs { "account", "source", "dest" } do
+        if type(q[k]) ~= "string" then error(fn .. ": account, source and dest are required", 3) end
+    end
+    if q.service_type ~= nil and type(q.service_type) ~= "string" then
+        error(fmt("%s: field 'service_type' must be a string, got %s", fn, type(q.service_type)), 3)
+    end
+    return q.account .. "\0" .. q.dest .. "\0" .. q.source
+end
+
+local function limit_of(q, fn)
+    local l = q.limit or 100
+    if type(l) ~= "number" or l < 0 or l > BATCH_MAX or l ~= math.floor(l) then
+        error(fmt("%s: limit must be an integer 0..%d", fn, BATCH_MAX), 3)
+    end
+    return l
+end
+
+local function count_arg(n, fn)
+    if type(n) ~= "number" or n < 0 or n > BATCH_MAX or n ~= math.floor(n) then
+        error(fmt("bad argument to '%s' (a count 0..%d expected)", fn, BATCH_MAX), 3)
+    end
+    return n
+end
+
+function Store:find(q)
+    if type(q) ~= "table" then error("find: expects a table", 2) end
+    if q.pending == false then error("find: only pending messages can be searched (use list)", 2) end
+    local rows, err = self:run("find", { triple_of(q, "find"), q.service_type or "", fmt("%d", limit_of(q, "find")) })
+    if not rows then return nil, err end
+    return decode_list(self, rows)
+end
+
+function Store:recent(q)
+    if type(q) ~= "table" then error("recent: expects a table", 2) end
+    local t = triple_of(q, "recent")
+    if type(q.since) ~= "number" then error("recent: account, source, dest and since are required", 2) end
+    local rows, err = self:run("recent", { t, num(q.since), q.service_type or "", fmt("%d", limit_of(q, "recent")) })
+    if not rows then return nil, err end
+    return decode_list(self, rows)
+end
+
+local function due_call(self, now, limit, upstream, mode, lease, fn)
+    if type(now) ~= "number" then error("bad argument #1 to '" .. fn .. "' (number expected)", 3) end
+    count_arg(limit, fn)
+    if upstream ~= nil and type(upstream) ~= "string" then error("bad argument #3 to '" .. fn .. "' (string expected)", 3) end
+    if limit == 0 then return {} end
+    local rows, err = self:run("due", { num(now), fmt("%d", limit), upstream or "", mode,
+                                        lease and num(now + lease) or "" })
+    if not rows then return nil, err end
+    local out = decode_list(self, rows)
+    for _, r in ipairs(out) do
+        if mode == "lease" then r.due = now + lease end
+    end
+    return out
+end
+
+function Store:due(now, limit, upstream, lease)
+    if lease ~= nil and type(lease) ~= "number" then error("bad argument #4 to 'due' (number expected)", 2) end
+    return due_call(self, now, limit, upstream, lease and "lease" or "look", lease, "due")
+end
+
+function Store:take_due(now, limit, upstream)
+    return due_call(self, now, limit, upstream, "take", nil, "take_due")
+end
+
+function Store:next_due(upstream)
+    local set = self._base .. (upstream and ("due:" .. upstream) or "due")
+    local r, err = self:cmd("ZRANGE", set, 0, 0, "WITHSCORES")
+    if not r then return nil, err end
+    return tonumber(r[2])
+end
+
+function Store:by_upstream(upstream, key)
+    if type(upstream) ~= "string" or type(key) ~= "string" then
+        error("by_upstream: upstream and key must be strings", 2)
+    end
+    local f, err = self:run("by_upstream", { upstream, key })
+    if not f then return nil, err end
+    return decode(self, f)
+end
+
+function Store:list(q)
+    if type(q) ~= "table" then error("list: expects a table", 2) end
+    if type(q.account) ~= "string" then error("list: account is required", 2) end
+    local limit = limit_of(q, "list")
+    if limit == 0 then return {} end
+    for _, k in ipairs { "since", "until", "state", "after", "scan" } do
+        if q[k] ~= nil and type(q[k]) ~= "number" then
+            error(fmt("list: field '%s' must be a number, got %s", k, type(q[k])), 2)
+        end
+    end
+    local r, err = self:run("list", { q.account, fmt("%d", q.after or 0), q.since and num(q.since) or "-1e308",
+        q["until"] and num(q["until"]) or "1e308", fmt("%d", q.state or -1), fmt("%d", limit),
+        fmt("%d", (q.scan and q.scan > 0) and q.scan or SCAN) })
+    if not r then return nil, err end
+    local nxt = tonumber(r[1])
+    local out = {}
+    for i = 2, #r do out[#out + 1] = decode(self, r[i]) end
+    return out, nxt
+end
+
+-- -- Outbox, early receipts, held routes ---------------------------------------------------
+
+local function str(v, fn, what)
+    if type(v) ~= "string" then error(fmt("%s: %s must be a string", fn, what), 3) end
+    if #v > VALUE_MAX then error(fmt("%s: a value is longer than %d octets", fn, VALUE_MAX), 3) end
+    return v
+end
+
+local function rowid_arg(v, fn)
+    if type(v) ~= "number" or v ~= math.floor(v) then error(fn .. ": rowid must be an integer", 3) end
+    return fmt("%d", v)
+end
+
+function Store:outbox_push(account, pdu, opts)
+    str(account, "outbox_push", "account")
+    str(pdu, "outbox_push", "pdu")
+    opts = opts or {}
+    if opts.ref ~= nil then str(opts.ref, "outbox_push", "ref") end
+    local a, err = self:run("outbox_push", { account, pdu, opts.ref or "", opts.due and num(opts.due) or "0",
+        opts.expires and num(opts.expires) or "", num(self._max.outbox), num(self._max.outbox_per_account) })
+    if not a then return nil, err end
+    if a[1] == 1 then return nil, "full", a[2] end
+    return tonumber(a[2])
+end
+
+function Store:outbox_take(account, n, now, lease)
+    str(account, "outbox_take", "account")
+    count_arg(n, "outbox_take")
+    if type(now) ~= "number" then error("bad argument #3 to 'outbox_take' (number expected)", 2) end
+    if n == 0 then return {} end
+    lease = lease or self._lease
+    local rows, err = self:run("outbox_take", { account, fmt("%d", n), num(now), num(now + lease) })
+    if not rows then return nil, err end
+    local out = {}
+    for _, v in ipairs(rows) do
+        out[#out + 1] = { rowid = tonumber(v[1]), account = account, ref = v[2] or nil, pdu = v[3],
+                          expires = v[4] and tonumber(v[4]) or nil, due = now + lease, attempts = tonumber(v[5]) }
+    end
+    return out
+end
+
+function Store:outbox_ack(rowid)
+    local r, err = self:run("outbox_done", { rowid_arg(rowid, "outbox_ack"), "ack", "" })
+    if not r then return nil, err end
+    return r == 1
+end
+
+function Store:outbox_retry(rowid, due)
+    if type(due) ~= "number" then error("outbox_retry: due is required", 2) end
+    local r, err = self:run("outbox_done", { rowid_arg(rowid, "outbox_retry"), "retry", num(due) })
+    if not r then return nil, err end
+    return r == 1
+end
+
+-- outbox_count(account): the items waiting for the account's receiver:
+-- those of outbox_push, and with the runtime's store in Redis those
+-- smpp.post appended to the account's stream (self.post_key)
+function Store:outbox_count(account)
+    str(account, "outbox_count", "account")
+    local n, err = self:cmd("ZCARD", self._base .. "o:" .. account)
+    if not n then return nil, err end
+    if self.post_key then
+        local m = self:cmd("XLEN", self.post_key(account))
+        n = n + (tonumber(m) or 0)
+    end
+    return n
+end
+
+function Store:early_put(upstream, key, pdu, expires, at)
+    str(upstream, "early_put", "upstream")
+    str(key, "early_put", "key")
+    str(pdu, "early_put", "pdu")
+    if type(expires) ~= "number" then error("early_put: upstream, key, pdu and expires are required", 2) end
+    local a, err = self:run("early_put", { upstream, key, pdu, num(expires), at and num(at) or "",
+                                           num(self._max.early) })
+    if not a then return nil, err end
+    if a[1] == 1 then return nil, "full", a[2] end
+    return true
+end
+
+function Store:early_take(upstream, key, since)
+    str(upstream, "early_take", "upstream")
+    str(key, "early_take", "key")
+    local rows, err = self:run("early_take", { upstream, key, since and num(since) or "" })
+    if not rows then return nil, err end
+    local out = {}
+    for _, v in ipairs(rows) do
+        out[#out + 1] = { upstream = upstream, key = key, pdu = v[1], at = v[2] and tonumber(v[2]) or nil,
+                          expires = v[3] and tonumber(v[3]) or nil }
+    end
+    return out
+end
+
+function Store:sticky_put(key, route, upstream, ttl, now)
+    str(key, "sticky_put", "key")
+    str(route, "sticky_put", "route")
+    if upstream ~= nil then str(upstream, "sticky_put", "upstream") end
+    if type(ttl) ~= "number" or not (ttl > 0) then error("bad argument #4 to 'sticky_put' (ttl must be > 0)", 2) end
+    if type(now) ~= "number" then error("bad argument #5 to 'sticky_put' (number expected)", 2) end
+    local r, err = self:run("sticky_put", { key, route, upstream or "", num(now + ttl), num(now),
+                                            num(self._max.sticky) })
+    if not r then return nil, err end
+    return r == 1
+end
+
+function Store:sticky_get(key, now)
+    str(key, "sticky_get", "key")
+    if type(now) ~= "number" then error("bad argument #2 to 'sticky_get' (number expected)", 2) end
+    local r, err = self:cmd("HMGET", self._base .. "st:" .. key, "route", "upstream", "expires")
+    if not r then return nil, err end
+    if not r[1] or not (tonumber(r[3]) > now) then return nil end
+    return r[1], r[2] or nil
+end
+
+-- -- Ids -----------------------------------------------------------------------------------
+
+-- next_id(name): blocks of ID_BLOCK values from INCRBY of the name's
+-- counter; a block left unused when the process ends is skipped, never
+-- handed out again.
+function Store:next_id(name)
+    if type(name) ~= "string" or name == "" then error("bad argument #1 to 'next_id' (string expected)", 2) end
+    local b = self._ids[name]
+    while not b or b[1] > b[2] do
+        local top, err = self:cmd("INCRBY", self._base .. "ctr:" .. name, ID_BLOCK)
+        if not top then return nil, err end
+        b = self._ids[name]
+        if not b or b[1] > b[2] then         -- another task of this process may have filled it meanwhile
+            b = { top - ID_BLOCK + 1, top }
+            self._ids[name] = b
+        end
+    end
+    local v = b[1]
+    b[1] = v + 1
+    return v
+end
+
+-- node_id(): the store's number (configured, or made once, at random, by
+-- the first process on this Redis and read by every other): ids made from
+-- it and a key read back on every node of the store.
+function Store:node_id()
+    if self._node then return self._node end
+    local n, err = self:run("node_id", { fmt("%d", tonumber(core.random_hex(4), 16) % 4294967295 + 1) })
+    if not n then return nil, err end
+    self._node = n
+    return n
+end
+
+-- -- Expiry, statistics, the rest ----------------------------------------------------------
+
+function Store:expire(now, batch)
+    if type(now) ~= "number" then error("bad argument #1 to 'expire' (number expected)", 2) end
+    count_arg(batch, "expire")
+    local r, err = self:run("expire", { num(now), fmt("%d", batch) })
+    if not r then return nil, err end
+    local out = { messages = r[1], unfinished = {}, outbox = {}, early = {}, sticky = r[5], more = r[6] == 1 }
+    for _, v in ipairs(r[2]) do
+        local m = { key = tonumber(v[1]), id = v[2] or nil, part = tonumber(v[3]), account = v[4] or nil,
+                    state = tonumber(v[5]) }
+        local code = tonumber(v[6])
+        if not m.id and code > 0 and fmt_name[code] then
+            m.id = msgid.make(fmt_name[code], tonumber(v[7]) or self._node or 0, tonumber(v[8]) or m.key)
+        end
+        out.unfinished[#out.unfinished + 1] = m
+    end
+    for _, v in ipairs(r[3]) do
+        out.outbox[#out.outbox + 1] = { rowid = tonumber(v[1]), account = v[2] or nil, ref = v[3] or nil }
+    end
+    for _, v in ipairs(r[4]) do out.early[#out.early + 1] = { upstream = v[1] or nil, key = v[2] or nil } end
+    return out
+end
+
+-- stats(): the levels; called outside a task (a gauge read for /stats)
+-- it gives those of the last call from a task, which the runtime makes
+-- every second
+function Store:stats()
+    local m = self._max
+    local co = coroutine.running()
+    if not co or not core.is_task(co) then
+        return self._last or { messages = { value = 0, limit = m.messages }, outbox = { value = 0, limit = m.outbox },
+            early = { value = 0, limit = m.early }, sticky = { value = 0, limit = m.sticky }, bytes = { value = 0 },
+            evicted = 0, expired = 0, sticky_evicted = 0, txn_writes = 0, commits = 0, commit_failures = 0, lost = 0 }
+    end
+    local r, err = self:run("stats", {})
+    if not r then return nil, err end
+    self._last = {
+        messages = { value = r[1], limit = m.messages }, outbox = { value = r[2], limit = m.outbox },
+        early = { value = r[3], limit = m.early }, sticky = { value = r[4], limit = m.sticky },
+        bytes = { value = 0 }, evicted = r[5], expired = r[6], sticky_evicted = r[7],
+        txn_writes = 0, commits = 0, commit_failures = 0, lost = 0,
+    }
+    return self._last
+end
+
+-- commit(): nothing waits for a commit (every write was answered by Redis
+-- when its method returned) -> 0
+function Store:commit() return 0 end
+
+function Store:in_txn() return false end
+
+-- check() -> true | nil, "io: ...": Redis answers, and runs the store's
+-- scripts (a loaded script and one sent now)
+function Store:check()
+    local pong, err = self:cmd("PING")
+    if not pong then return nil, err end
+    local one
+    one, err = self:run("check", {})
+    if one ~= 1 then return nil, err or "io: the store's scripts do not run" end
+    one, err = self:run("stats", {})
+    if not one then return nil, err end
+    return true
+end
+
+function Store:close()
+    self._closed = true
+    return 0
+end
+
+function Store:__tostring() return "smpp.store (redis " .. self._base .. (self._closed and ", closed)" or ")") end
+
+-- open(opts) -> st: opts as the config's store section (defaults applied:
+-- prefix, trace_ttl, lease, limits) plus node_id (optional, a fixed node
+-- id) and post_key (optional, fn(account) -> the stream smpp.post appends
+-- to). The link itself is the runtime's (core.redis_open); nothing is
+-- sent until the first call.
+function M.open(opts)
+    local st = setmetatable({
+        _base = (opts.prefix or "smppgw:") .. "{s}:", _ttl = opts.trace_ttl, _lease = opts.lease,
+        _max = opts.limits, _ids = {}, _node = opts.node_id, post_key = opts.post_key,
+    }, Store)
+    return st
+end
+
+M.scripts = scripts
+return M
