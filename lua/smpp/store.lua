@@ -80,8 +80,8 @@ function M.open(opts)
     for k, v in pairs(opts) do if not local_opts[k] then section[k] = v end end
     local ok, why = config.check_section(section, fields, "store")
     if not ok then return nil, why end
-    if section.path and section.redis then return nil, "store: path and redis exclude each other (give one)" end
-    if not section.path and not section.redis then return nil, "store: path (SQLite) or redis is required" end
+    if section.path and section.redis then return nil, "store.path, store.redis: give one of them" end
+    if not section.path and not section.redis then return nil, "store.path: missing (or store.redis: a Redis store)" end
     local full = config.with_defaults("store", section)
     if section.redis then
         full.node_id, full.post_key = opts.node_id, opts.post_key

@@ -212,9 +212,8 @@ return f or {}
     -- ARGV B, head key | '', id -> { fields, ... } in part order
     parts = LIB .. [==[
 local k = ARGV[2]
-if k == '' then k = redis.call('GET', B .. 'i:0:' .. ARGV[3]) end
 local out = {}
-if not k then
+if k == '' then
     -- text ids: parts 0, 1, ... by their own index entries
     for p = 0, 254 do
         local pk = redis.call('GET', B .. 'i:' .. p .. ':' .. ARGV[3])
@@ -531,7 +530,11 @@ function Store:cmd(...)
             waited = waited + 0.05
         end
     end
-    local r, err = core.redis(...)
+    local ok, r, err = pcall(core.redis, ...)
+    if not ok then           -- a task that cannot wait here (inside a C function: a script's load)
+        error("smpp.store: the Redis store waits for its answers, so it is called from handlers, "
+            .. "timers and tasks only (" .. tostring(r) .. ")", 3)
+    end
     if r == nil and err ~= nil then return io_err(err) end
     return r
 end
