@@ -54,6 +54,7 @@ local SHORT = 1
 local BATCH = 500           -- due rows the scheduler takes at once
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
+local POLL = 2              -- seconds between two looks at the store's earliest due time
 
 -- -- Options (conf.smsc) ---------------------------------------------------------
 
@@ -271,6 +272,10 @@ end
 -- The store's refusal of a write, as an SMPP status.
 local function write_status(err, what)
     if err == "full" then return S.ESME_RMSGQFUL end
+    if err == "unavailable" then                  -- the store cannot be reached now: try again later
+        smpp.log("warn", "smsc: %s not stored: the store is unavailable", what)
+        return S.ESME_RMSGQFUL
+    end
     smpp.log("warn", "smsc: %s not stored: %s", what, tostring(err))
     return S.ESME_RSYSERR
 end
@@ -732,6 +737,12 @@ local function handlers(s)
             smpp.gauge("smsc_backlog_refusals", function() return s._pushed_back end, opt.max_backlog)
             local next_at = store.next_due()
             if next_at then s:arm(next_at) end
+            -- a store shared with other processes (Redis) gets due rows
+            -- that this one did not put: look for the earliest now and then
+            smpp.every(POLL, function()
+                local t = store.next_due()
+                if t then s:arm(t) end
+            end)
         end
         local every = opt.mo
         if every then

@@ -13,8 +13,10 @@
 --
 -- Conventions: times are seconds since the epoch (numbers) given by the
 -- caller, never read from a clock here; `nil, "full"` when a bound is
--- reached (a third value says which), `nil, "io: ..."` when the backend
--- failed; wrong argument types raise.
+-- reached (a third value says which), `nil, "unavailable"` when the
+-- backend cannot be reached now (Redis down: try again later; a third
+-- value says why), `nil, "io: ..."` when the backend failed; wrong
+-- argument types raise.
 local config = require "smpp.config"
 
 local M = {}

@@ -510,6 +510,7 @@ local Store = {}
 Store.__index = Store
 
 local function io_err(err) return nil, "io: " .. tostring(err) end
+local LINK_ERRORS = { unavailable = true, closed = true, busy = true }   -- core.redis: no answer from Redis
 
 -- self:cmd(word, ...) -> answer | nil, "io: ..." (waits)
 function Store:cmd(...)
@@ -535,7 +536,11 @@ function Store:cmd(...)
         error("smpp.store: the Redis store waits for its answers, so it is called from handlers, "
             .. "timers and tasks only (" .. tostring(r) .. ")", 3)
     end
-    if r == nil and err ~= nil then return io_err(err) end
+    if r == nil and err ~= nil then
+        -- the link is down, refuses or dropped the command: try later
+        if LINK_ERRORS[err] then return nil, "unavailable", "redis: " .. err end
+        return io_err(err)
+    end
     return r
 end
 
@@ -543,16 +548,16 @@ end
 function Store:run(name, args)
     local n = #args
     if not sha[name] then
-        local s, err = self:cmd("SCRIPT", "LOAD", scripts[name])
-        if not s then return nil, err end
+        local s, err, detail = self:cmd("SCRIPT", "LOAD", scripts[name])
+        if not s then return nil, err, detail end
         sha[name] = s
     end
-    local r, err = self:cmd("EVALSHA", sha[name], 1, self._base .. "n", self._base, unpack(args, 1, n))
+    local r, err, detail = self:cmd("EVALSHA", sha[name], 1, self._base .. "n", self._base, unpack(args, 1, n))
     if r == nil and err and err:find("NOSCRIPT", 1, true) then      -- Redis restarted empty
         sha[name] = nil
         return self:run(name, args)
     end
-    return r, err
+    return r, err, detail
 end
 
 -- -- Messages ----------------------------------------------------------------------------
