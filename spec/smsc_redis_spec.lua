@@ -9,6 +9,8 @@ local wire = require "helpers.wire"
 local server = require "helpers.server"
 local redis = require "helpers.redis"
 local wait = require "helpers.wait"
+local run = require "helpers.run"
+local cjson = require "cjson"
 
 local id, RESP = wire.id, wire.RESP
 local ROK, RMSGQFUL, RCANCELFAIL = 0, 0x14, 0x11
@@ -87,6 +89,21 @@ describe("#integration the reference SMSC on the Redis store", function()
         local _, other = submit(ca, { registered_delivery = 1, short_message = "old text", schedule_delivery_time = LATER })
         keep(other)
         assert.are.equal(ROK, replace(cb, other, "new text"))
+
+        -- GET /messages/ID and smppgw messages read it through the store too
+        local code, body = b:http("GET", "/messages/" .. pending)
+        assert.are.equal(200, code, body)
+        local v = cjson.decode(body)
+        assert.are.same({ pending, "smppclient1", true }, { v.message_id, v.account, v.final })
+        code, body = b:http("GET", "/messages?account=smppclient1")
+        assert.are.equal(200, code, body)
+        assert.are.equal(2, cjson.decode(body).count)
+        local out, err, rc = run.smppgw { "messages", a.dir .. "/conf.lua", other, "--json" }
+        assert.are.equal(0, rc, out .. err)
+        assert.are.equal(other, cjson.decode(out).message_id)
+        out, err, rc = run.smppgw { "messages", a.dir .. "/conf.lua", "999999" }
+        assert.are.equal(1, rc)
+        assert.matches("no message 999999", err)
 
         -- many messages on both nodes: ids never repeat
         for i = 1, 20 do

@@ -437,16 +437,21 @@ function M.messages(args)
         return 1
     end
     if o.store then server.store_path(conf, o.store) end
-    local st, serr = server.open_store(conf, o.conf)
-    if not st then
-        err("%s", serr)
+    local messages = require("smpp.messages")
+    local opened = true
+    local v, lerr = server.with_store(conf, o.conf, function(st)
+        opened = st
+        if o.id then return messages.get(st, o.id) end
+        return messages.list(st, o.q, os.time(), 1000)          -- its own process: every page
+    end)
+    if opened == true then                     -- the store did not open: lerr says why
+        err("%s", lerr)
         return 1
     end
-    local messages = require("smpp.messages")
-    local v, lerr
-    if o.id then v = messages.get(st, o.id)
-    else v, lerr = messages.list(st, o.q, os.time(), 1000) end     -- its own process: every page
-    st:close()
+    if o.id and not v and lerr then
+        err("smppgw messages: %s", lerr)
+        return 1
+    end
     if o.id and not v then
         err("smppgw messages: no message %s in the store", o.id)
         return 1

@@ -174,7 +174,7 @@ function M.store_path(conf, path)
     if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
     local section = {}
     for k, v in pairs(conf.store or {}) do section[k] = v end
-    section.path = path
+    section.path, section.redis = path, nil     -- a file named on the command line wins
     conf.store = section
 end
 
@@ -419,6 +419,32 @@ function M.open_store(conf, conf_path, extra)
     return store.from_config(section, conf_path, extra)
 end
 
+
+-- with_store(conf, conf_path, fn) -> what fn(st) returns | nil, message:
+-- a tool's use of the store (smppgw messages). A store in Redis is called
+-- from a task, over a link of its own: fn runs in the start task of a loop
+-- that serves nothing and ends when fn returns.
+function M.with_store(conf, conf_path, fn)
+    local st, serr = M.open_store(conf, conf_path)
+    if not st then return nil, serr end
+    local section = M.store_section(conf, conf_path)
+    if not section.redis then
+        local a, b = fn(st)
+        st:close()
+        return a, b
+    end
+    local host, port = address.parse(section.redis)
+    local out = {}
+    core.log_config("warn", "text", 10)          -- a tool: the link's comings and goings are not news
+    local ok, err = core.serve { handlers = {}, listen = {}, start = function()
+        core.redis_open { host = host, port = port, password = section.password, db = section.db or 0, timeout = 2 }
+        local done, a, b = pcall(fn, st)
+        out = done and { a, b } or { nil, tostring(a) }
+        core.shutdown()
+    end }
+    if not ok then return nil, err end
+    return out[1], out[2]
+end
 
 -- limits() -> the limits in force, for /stats (no secrets).
 function M.limits()

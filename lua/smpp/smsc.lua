@@ -298,8 +298,10 @@ local function wants(rd, state)
 end
 
 -- Not final yet, as the ESME sees it (the state is fixed from `done` on).
+-- A cancelled message is final at once, whatever the clock of the node
+-- that asks (nodes sharing a store read the time each on its own).
 local function pending(row, now)
-    return row.done > now
+    return row.done > now and row.state ~= ST.DELETED
 end
 
 -- The PDU kept for a receipt: the request itself, or for one destination

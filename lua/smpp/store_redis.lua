@@ -635,12 +635,19 @@ end
 
 -- self:keyed(id) -> key, format code | nil: an id the store made from a key
 function Store:keyed(id)
-    local node, key, f = msgid.read(id)
-    if not node then return nil end
-    local mine, err = self:node_id()
-    if not mine then return nil, err end
-    if node ~= mine or not key or key < 1 then return nil end
-    return key, msgid.code[f]
+    local mine
+    for _, f in ipairs(msgid.keyed_formats) do       -- an id may read in two formats: the node says which
+        local node, key = msgid.keyed[f].read(id)
+        if node then
+            if not mine then
+                local err
+                mine, err = self:node_id()
+                if not mine then return nil, err end
+            end
+            if node == mine and key and key >= 1 then return key, msgid.code[f] end
+        end
+    end
+    return nil
 end
 
 function Store:get(id, part)
