@@ -412,9 +412,7 @@ end
 function M.open_store(conf, conf_path, extra)
     local section = M.store_section(conf, conf_path)
     if section.redis then
-        extra = extra or {}
-        local c = type(conf.cluster) == "table" and conf.cluster or {}
-        extra = { node_id = c.node_id, post_key = function(account) return cluster.rx_key(section.prefix, account) end }
+        extra = { post_key = function(account) return cluster.rx_key(section.prefix, account) end }
     end
     return store.from_config(section, conf_path, extra)
 end

@@ -70,10 +70,10 @@ local fields = config.schema.fields.store.fields
 -- Keys as in the config's `store` section; a relative path is relative to
 -- the working directory here (see from_config).
 --
--- open{ redis = "host:port" [, prefix, trace_ttl, lease, limits, node_id,
--- post_key] } -> the Redis store: the process's link to that Redis
+-- open{ redis = "host:port" [, prefix, trace_ttl, lease, limits, post_key] }
+-- -> the Redis store: the process's link to that Redis
 -- (core.redis_open, opened by the runtime) carries its calls.
-local local_opts = { quick_check = true, lock = true, node_id = true, post_key = true }
+local local_opts = { quick_check = true, lock = true, post_key = true }
 
 function M.open(opts)
     if type(opts) ~= "table" then error("store.open: expects a table of options", 2) end
@@ -86,7 +86,7 @@ function M.open(opts)
     if not section.path and not section.redis then return nil, "store.path: missing (or store.redis: a Redis store)" end
     local full = config.with_defaults("store", section)
     if section.redis then
-        full.node_id, full.post_key = opts.node_id, opts.post_key
+        full.post_key = opts.post_key
         return require("smpp.store_redis").open(full)
     end
     full.quick_check = quick and true or false
