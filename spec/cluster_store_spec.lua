@@ -111,6 +111,28 @@ local function all_arrived(up, list, timeout)
 end
 
 describe("cluster store", function()
+    it("is what store.redis makes of a gateway, without a cluster section", function()
+        local r = redis.start()
+        local up = upstream()
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            store = { redis = r.address },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "U", port = up.port, system_id = "gw", password = "gwpw", window = 20 } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+        }
+        local n = server.start { conf = conf }
+        wait.wait_until(function()
+            local c = n:stats().cluster
+            return c and c.redis.state == "up" and c.store and c.store.node_id > 0 and c.store.ids_left > 0
+        end, 10, "the node's link to Redis and its node id")
+        bound_upstream(n)
+        local list = texts("s", 5)
+        local ids = submit_all(n, list)
+        assert.is_true(all_arrived(up, list))
+        assert.are.equal("esme1", r:cmd("HGET", "smppgw:m:" .. ids[1], "account"))
+    end)
+
     it("forwards a message accepted on node A from node B, which holds the upstream's bind", function()
         local r = redis.start()
         local up = upstream()

@@ -82,6 +82,35 @@ describe("the store contract", function()
         assert.are.equal(3000, n)
     end)
 
+    it("is configured by store.redis: check names the keys that do not fit together", function()
+        local dir = tmp.dir()
+        local function check_conf(over)
+            local c = { script = server.root .. "/scripts/smsc.lua", listen = { "127.0.0.1:2775" },
+                        accounts = { { system_id = "smppclient1", password = "password" } } }
+            for k, v in pairs(over) do c[k] = v end
+            tmp.write(dir .. "/c.lua", "return " .. server.lua(c))
+            local out, err, rc = run.smppgw { "check", dir .. "/c.lua" }
+            return rc, out .. err
+        end
+        local rc, out = check_conf { store = { redis = "127.0.0.1:6390" }, workers = 2 }
+        assert.are.equal(0, rc, out)
+        assert.matches("store: redis 127.0.0.1:6390 db 0 prefix smppgw:", out, 1, true)
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390", path = "x.db" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.path, store.redis: give one of them", out, 1, true)
+        rc, out = check_conf { store = { sync = "off" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.path (an SQLite file) or store.redis (a Redis server) is required", out, 1, true)
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390" }, cluster = { redis = "127.0.0.1:6391" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.redis (127.0.0.1:6390 db 0) and cluster.redis (127.0.0.1:6391 db 0)", out, 1, true)
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390", db = 1 }, cluster = { redis = "127.0.0.1:6390" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.redis (127.0.0.1:6390 db 1) and cluster.redis", out, 1, true)
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390" }, cluster = { redis = "127.0.0.1:6390" } }
+        assert.are.equal(0, rc, out)
+    end)
+
     it("refuses a Redis store call made while the script loads, with a clear error", function()
         local r = redis.start()
         local dir = tmp.dir()
