@@ -48,7 +48,7 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 --   outbox_ack(rowid), outbox_retry(rowid, due) -> true | false
 --   outbox_count(account)               -> n
 --   early_put(upstream, key, pdu, expires [, at]) -> true | nil, err
---   early_take(upstream, key)           -> { { pdu, at, expires }, ... }
+--   early_take(upstream, key [, since]) -> { { pdu, at, expires }, ... }
 --   sticky_put(key, route, upstream, ttl, now) -> true | false (held already) | nil, err
 --   sticky_get(key, now)                -> route, upstream | nil
 --   next_id(name), node_id()            -> number
