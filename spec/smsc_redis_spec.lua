@@ -86,7 +86,8 @@ describe("#integration the reference SMSC on the Redis store", function()
         assert.are.equal(RCANCELFAIL, cancel(ca, pending))     -- final now, on every node
         qs, q = query(ca, pending)
         assert.are.equal(4, q.message_state)                   -- DELETED
-        local _, other = submit(ca, { registered_delivery = 1, short_message = "old text", schedule_delivery_time = LATER })
+        local _, other = submit(ca, { registered_delivery = 1, short_message = "old text",
+                                      schedule_delivery_time = LATER })
         keep(other)
         assert.are.equal(ROK, replace(cb, other, "new text"))
 

@@ -417,7 +417,6 @@ function M.open_store(conf, conf_path, extra)
     return store.from_config(section, conf_path, extra)
 end
 
-
 -- with_store(conf, conf_path, fn) -> what fn(st) returns | nil, message:
 -- a tool's use of the store (smppgw messages). A store in Redis is called
 -- from a task, over a link of its own: fn runs in the start task of a loop
@@ -498,9 +497,8 @@ function M.run(conf_path, overrides)
     local full = config.with_defaults("store", section)
     local scripts_st = st
     if section.redis then
-        local mem = { path = ":memory:" }
-        for k, v in pairs(full) do if k == "limits" or k == "trace_ttl" or k == "lease" or k == "outbox_ttl" then mem[k] = v end end
-        st, serr = store.open(mem)
+        st, serr = store.open { path = ":memory:", limits = full.limits, trace_ttl = full.trace_ttl,
+                                lease = full.lease, outbox_ttl = full.outbox_ttl }
         if not st then
             io.stderr:write("smppgw: ", serr, "\n")
             return 1

@@ -389,7 +389,9 @@ end
 local function due_call(self, now, limit, upstream, mode, lease, fn)
     if type(now) ~= "number" then error("bad argument #1 to '" .. fn .. "' (number expected)", 3) end
     count_arg(limit, fn)
-    if upstream ~= nil and type(upstream) ~= "string" then error("bad argument #3 to '" .. fn .. "' (string expected)", 3) end
+    if upstream ~= nil and type(upstream) ~= "string" then
+        error("bad argument #3 to '" .. fn .. "' (string expected)", 3)
+    end
     if limit == 0 then return {} end
     local rows, err = self:run("due", { num(now), fmt("%d", limit), upstream or "", mode,
                                         lease and num(now + lease) or "" })

@@ -37,7 +37,9 @@ end
 local function raises(fn, pattern)
     local ok, err = pcall(fn)
     if ok then error("no error raised (want " .. pattern .. ")", 2) end
-    if not tostring(err):find(pattern, 1, true) then error("error '" .. tostring(err) .. "' lacks '" .. pattern .. "'", 2) end
+    if not tostring(err):find(pattern, 1, true) then
+        error("error '" .. tostring(err) .. "' lacks '" .. pattern .. "'", 2)
+    end
 end
 
 local function ids(list, field)
