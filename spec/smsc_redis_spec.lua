@@ -148,7 +148,7 @@ describe("#integration the reference SMSC on the Redis store", function()
             assert.are.equal(ROK, s1)
             keep(m1)
         end
-        -- the replaced message's receipt carries the new text, from whichever node takes it due
+        -- a receipt due after the restart goes out from whichever node's scheduler takes it
         local _, soon = submit(c2, { registered_delivery = 1, short_message = "soon" })
         keep(soon)
         local got
