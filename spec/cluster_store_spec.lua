@@ -111,6 +111,28 @@ local function all_arrived(up, list, timeout)
 end
 
 describe("cluster store", function()
+    it("is what store.redis makes of a gateway, without a cluster section", function()
+        local r = redis.start()
+        local up = upstream()
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            store = { redis = r.address },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "U", port = up.port, system_id = "gw", password = "gwpw", window = 20 } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+        }
+        local n = server.start { conf = conf }
+        wait.wait_until(function()
+            local c = n:stats().cluster
+            return c and c.redis.state == "up" and c.store and c.store.node_id > 0 and c.store.ids_left > 0
+        end, 10, "the node's link to Redis and its node id")
+        bound_upstream(n)
+        local list = texts("s", 5)
+        local ids = submit_all(n, list)
+        assert.is_true(all_arrived(up, list))
+        assert.are.equal("esme1", r:cmd("HGET", "smppgw:m:" .. ids[1], "account"))
+    end)
+
     it("forwards a message accepted on node A from node B, which holds the upstream's bind", function()
         local r = redis.start()
         local up = upstream()
@@ -325,21 +347,22 @@ describe("cluster store", function()
     it("check refuses what the Redis store cannot serve, naming the key", function()
         local dir = tmp.dir()
         local r = { address = "127.0.0.1:6390" }
+        -- the reference SMSC keeps its messages through smpp.store: on Redis too
         tmp.write(dir .. "/smsc.lua", server.smsc_conf { cluster = { redis = r.address, store = true } })
         local out, err, rc = run.smppgw { "check", dir .. "/smsc.lua", "-l", "127.0.0.1:2775" }
-        assert.are_not.equal(0, rc)
-        assert.matches("cluster.store: the Redis store holds the gateway's messages", out .. err, 1, true)
+        assert.are.equal(0, rc, out .. err)
         tmp.write(dir .. "/up.lua", gateway_conf(r, 2776, { gateway = { message_id = "upstream" } }))
         out, err, rc = run.smppgw { "check", dir .. "/up.lua", "-l", "127.0.0.1:2775" }
         assert.are_not.equal(0, rc)
-        assert.matches('gateway.message_id = "upstream" records messages through smpp.store', out .. err, 1, true)
+        assert.matches('cluster.store: gateway.message_id = "upstream" is not served with the store in Redis',
+            out .. err, 1, true)
         tmp.write(dir .. "/file.lua", gateway_conf(r, 2776, { store = { path = "x.db" } }))
         out, err, rc = run.smppgw { "check", dir .. "/file.lua", "-l", "127.0.0.1:2775" }
         assert.are_not.equal(0, rc)
-        assert.matches("store.path: with cluster.store = true messages are kept in Redis", out .. err, 1, true)
+        assert.matches("store.path: with cluster.store = true the store is in Redis", out .. err, 1, true)
         tmp.write(dir .. "/ok.lua", gateway_conf(r, 2776, { workers = 2 }))
         out, err, rc = run.smppgw { "check", dir .. "/ok.lua", "-l", "127.0.0.1:2775" }
         assert.are.equal(0, rc, out .. err)
-        assert.matches("messages in Redis %(cluster.store%)", out)
+        assert.matches("the store in Redis %(cluster.store%)", out)
     end)
 end)

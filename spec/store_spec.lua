@@ -496,7 +496,10 @@ describe("smpp.store files", function()
         assert.is_nil(st)
         assert.equal('store.sync: "fast" is not one of normal, full, off', err)
         st, err = store.open { sync = "off" }
-        assert.equal("store.path: missing", err)
+        assert.equal("store.path: missing (or store.redis: a Redis store)", err)
+        st, err = store.open { path = ":memory:", redis = "127.0.0.1:6379" }
+        assert.is_nil(st)
+        assert.equal("store.path, store.redis: give one of them", err)
     end)
 
     it("resolves the path against the configuration file", function()

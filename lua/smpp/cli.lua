@@ -353,9 +353,15 @@ function M.check(args)
         err("%s", why)
         return 1
     end
-    local s = st:stats()
+    local stored
+    local section = require("smpp.server").store_section(conf, opts.conf)
+    if section.redis then          -- its calls wait on the runtime's link: not contacted here
+        stored = string.format("; store: redis %s db %d prefix %s", section.redis, section.db or 0, section.prefix)
+    else
+        local s = st:stats()
+        stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
+    end
     st:close()
-    local stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     for _, line in ipairs(require("smpp.config_check").summary(conf, listen, opts.conf)) do
@@ -431,16 +437,21 @@ function M.messages(args)
         return 1
     end
     if o.store then server.store_path(conf, o.store) end
-    local st, serr = server.open_store(conf, o.conf)
-    if not st then
-        err("%s", serr)
+    local messages = require("smpp.messages")
+    local opened = true
+    local v, lerr = server.with_store(conf, o.conf, function(st)
+        opened = st
+        if o.id then return messages.get(st, o.id) end
+        return messages.list(st, o.q, os.time(), 1000)          -- its own process: every page
+    end)
+    if opened == true then                     -- the store did not open: lerr says why
+        err("%s", lerr)
         return 1
     end
-    local messages = require("smpp.messages")
-    local v, lerr
-    if o.id then v = messages.get(st, o.id)
-    else v, lerr = messages.list(st, o.q, os.time(), 1000) end     -- its own process: every page
-    st:close()
+    if o.id and not v and lerr then
+        err("smppgw messages: %s", lerr)
+        return 1
+    end
     if o.id and not v then
         err("smppgw messages: no message %s in the store", o.id)
         return 1

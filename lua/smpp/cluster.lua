@@ -218,42 +218,58 @@ end
 
 -- -- Setting up ----------------------------------------------------------------------
 
--- configure(section): open the link to section.redis ("host:port") and
--- start keeping this node's claims alive; nil: no cluster. Called when
--- serving starts (the `start` event, before any bind is handled).
-function M.configure(section)
-    if not section then return end
+-- configure(section, rstore, store_section): open the link and start
+-- keeping this node's claims alive (section: the `cluster` section, nil:
+-- no limits across nodes); rstore (smpp.store.redis_of): the store is in
+-- Redis, and the gateway's messages and smpp.post's receipts and MO go
+-- there too (core/rt_gwr.h). The process has one link: with both, they
+-- name the same Redis (config_check). Called when serving starts (the
+-- `start` event, before any bind is handled).
+function M.configure(section, rstore, store_section)
+    if not section and not rstore then return end
     local address = require "smpp.address"
-    local host, port = address.parse(section.redis)
-    opt = { prefix = section.prefix or "smppgw:", bind_ttl = section.bind_ttl or 15, store = section.store }
+    local link = section or rstore
+    local host, port = address.parse(link.redis)
+    opt = { prefix = section and section.prefix or "smppgw:", bind_ttl = section and section.bind_ttl or 15,
+            store = rstore ~= nil }
     local f = io.open("/proc/sys/kernel/hostname")
     local hostname = f and f:read("*l") or "node"
     if f then f:close() end
     M.node = hostname .. ":" .. core.random_hex(6)     -- this process, in its bind claims
-    core.redis_open { host = host, port = port, password = section.password, db = section.db or 0,
-                      timeout = section.timeout or 2, on_state = on_state }
-    M.on = true
-    if section.store then          -- the gateway's messages in Redis (core/rt_gwr.h)
-        core.gwr_start { prefix = opt.prefix, claim_after = section.claim_after or 30,
-                         ttl = section.trace_ttl or 86400, node_id = not core.worker() and section.node_id or nil }
+    core.redis_open { host = host, port = port, password = link.password, db = link.db or 0,
+                      timeout = section and section.timeout or 2, on_state = on_state }
+    M.linked = true
+    M.on = section ~= nil
+    if rstore then                 -- the gateway's messages in Redis (core/rt_gwr.h)
+        opt.store_prefix = rstore.prefix
+        core.gwr_start { prefix = rstore.prefix, claim_after = section and section.claim_after or 30,
+                         ttl = section and section.trace_ttl or (store_section and store_section.trace_ttl) or 86400,
+                         node_id = not core.worker() and section and section.node_id or nil }
     end
-    if refresh_timer then smpp.cancel(refresh_timer) end
-    refresh_timer = smpp.every(opt.bind_ttl / 3, refresh)
+    if section then
+        if refresh_timer then smpp.cancel(refresh_timer) end
+        refresh_timer = smpp.every(opt.bind_ttl / 3, refresh)
+    end
     return true
 end
+
+-- rx_key(prefix, account) -> the stream smpp.post appends an account's
+-- receipts and MO to while the store is in Redis (core/rt_gwr_rx.c names
+-- it the same way: PREFIX r:ACCOUNT)
+function M.rx_key(prefix, account) return prefix .. "r:" .. account end
 
 -- stats() -> { node, redis = { state, ... }, throughput = { [key] = ... },
 -- binds_claimed } for /stats
 -- stores_messages() -> whether the gateway's messages are in Redis
-function M.stores_messages() return M.on and opt.store == true end
+function M.stores_messages() return M.linked == true and opt.store == true end
 
 -- message(id) -> the record of a gateway message kept in Redis
 -- (cluster.store: core/rt_gwr.h) as smpp.store.get gives one (id, account,
 -- upstream, state, final, done, err, attempts, upstream_id), or nil (none,
 -- or Redis unreachable: nil, err). Waits for Redis.
 function M.message(id)
-    if not (M.on and opt.store) then return nil, "cluster.store is off" end
-    local r, err = core.redis("HGETALL", opt.prefix .. "m:" .. tostring(id))
+    if not M.stores_messages() then return nil, "the store is not in Redis" end
+    local r, err = core.redis("HGETALL", opt.store_prefix .. "m:" .. tostring(id))
     if type(r) ~= "table" then return nil, err end
     if #r == 0 then return nil end
     local rec = { id = id }
@@ -266,7 +282,7 @@ function M.message(id)
 end
 
 function M.stats()
-    if not M.on then return nil end
+    if not M.linked then return nil end
     local n = 0
     for _ in pairs(claims) do n = n + 1 end
     local r = core.redis_stats() or { state = "down" }

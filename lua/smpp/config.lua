@@ -65,8 +65,8 @@ local schema = {
             bind_ttl = { type = "number", min = 1, default = 15,
                          doc = "seconds a node's binds count after it stopped saying they live (a dead node)" },
             store = { type = "boolean", default = false,
-                      doc = "the gateway's messages, queues, id mappings and receipts live in this Redis, "
-                         .. "shared by the nodes (docs/cluster.md); the `store` section is then :memory: only" },
+                      doc = "the same as store.redis naming this Redis (kept as an alias): messages, queues, "
+                         .. "id mappings and receipts live there, shared by the nodes (docs/cluster.md)" },
             claim_after = { type = "number", min = 1, default = 30,
                             doc = "seconds a message may wait taken by a node that answers nothing for it "
                                .. "before another node takes it over (cluster.store)" },
@@ -241,9 +241,17 @@ local schema = {
         -- the embedded store (docs/store.md)
         store = { type = "table", doc = "where messages, queues and id counters are kept; without this "
                      .. "section a configuration CONF.lua stores in CONF.db beside it (sync normal)", fields = {
-            path = { type = "string", required = true,
+            path = { type = "string",
                      doc = "SQLite file, relative to this config file (its directory is created); "
-                        .. "\":memory:\" keeps the store in memory, off the Lua heap, until exit" },
+                        .. "\":memory:\" keeps the store in memory, off the Lua heap, until exit "
+                        .. "(path or redis, not both)" },
+            redis = { type = "address",
+                      doc = "host:port of a Redis server that keeps the store instead, shared by every "
+                         .. "node and worker on it (docs/store.md, \"The Redis backend\"); path or redis" },
+            password = { type = "string", doc = "AUTH password of store.redis" },
+            db = { type = "integer", min = 0, default = 0, doc = "SELECT this database (store.redis)" },
+            prefix = { type = "string", default = "smppgw:",
+                       doc = "of every key of store.redis, so that stores can share one Redis" },
             sync = { type = "enum", values = { "normal", "full", "off" }, default = "normal",
                      doc = "what a commit survives: normal a crash of the process, full also a power "
                         .. "loss (fsync per commit), off neither (tests)" },

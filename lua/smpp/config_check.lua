@@ -341,7 +341,7 @@ end
 -- has one writer; a listener on port 0 would give each worker its own port.
 function M.workers_refusal(n, section, listen)
     if n <= 1 then return nil end
-    if not (section and section.path == ":memory:") then
+    if not (section and (section.path == ":memory:" or section.redis)) then
         return format("workers = %d: the embedded store (store.path = %s) is one SQLite file with one writer, "
             .. "which %d processes cannot share; run one worker, or give each worker a store of its own "
             .. "(store.path = \":memory:\", nothing shared between them)", n,
@@ -362,36 +362,46 @@ local function check_workers(conf, errs)
         if host then listen[#listen + 1] = { host = host, port = tonumber(port) } end
     end
     local store = conf.store
-    if not store and type(conf.cluster) == "table" and conf.cluster.store then store = { path = ":memory:" } end
+    if require("smpp.store").redis_of(conf) then store = { redis = true } end
     local why = M.workers_refusal(conf.workers or 1, store, listen)
     if why then errs[#errs + 1] = why end
 end
 
--- cluster.store = true keeps the gateway's own messages in Redis; what
--- reaches the store from Lua (smpp.store: the SMSC, scripts of one's own,
--- message_id = "upstream") is not there, so such a configuration is refused.
-local function check_cluster_store(conf, errs)
-    local c = conf.cluster
-    if type(c) ~= "table" or not c.store then return end
-    local g = conf.gateway
-    if type(g) ~= "table" then
-        errs[#errs + 1] = "cluster.store: the Redis store holds the gateway's messages (a `gateway` section); "
-            .. "this configuration's script keeps messages through smpp.store, which the Redis store does not "
-            .. "provide to scripts: leave cluster.store out (the SQLite store)"
-    elseif g.message_id == "upstream" then
-        errs[#errs + 1] = "cluster.store: gateway.message_id = \"upstream\" records messages through smpp.store, "
-            .. "which the Redis store does not provide: use message_id = \"own\" or leave cluster.store out"
+-- The store in Redis (store.redis, or its alias cluster.store = true):
+-- the process has one link to Redis, so store.redis and cluster.redis
+-- name the same server and database; what still cannot work there is
+-- refused, naming the key.
+local function check_redis_store(conf, errs)
+    local s, c = type(conf.store) == "table" and conf.store, type(conf.cluster) == "table" and conf.cluster
+    if s and s.path and s.redis then
+        errs[#errs + 1] = "store.path, store.redis: give one of them (an SQLite file, or a Redis server)"
+    elseif s and not s.path and not s.redis then
+        errs[#errs + 1] = "store: store.path (an SQLite file) or store.redis (a Redis server) is required"
     end
-    if type(conf.store) == "table" and conf.store.path ~= ":memory:" then
-        errs[#errs + 1] = format("store.path: with cluster.store = true messages are kept in Redis; the local "
-            .. "store (%s) would hold nothing shared: leave the store section out or make it \":memory:\"",
-            tostring(conf.store.path))
+    if s and s.redis and c then
+        if s.redis ~= c.redis or (s.db or 0) ~= (c.db or 0) or s.password ~= c.password then
+            errs[#errs + 1] = format("store.redis (%s db %d) and cluster.redis (%s db %d): the process has one link "
+                .. "to Redis, so both name the same server, database and password", tostring(s.redis), s.db or 0,
+                tostring(c.redis), c.db or 0)
+        end
+    end
+    local r = require("smpp.store").redis_of(conf)
+    if not r then return end
+    if r.from == "cluster.store" and s and s.path and s.path ~= ":memory:" then
+        errs[#errs + 1] = format("store.path: with cluster.store = true the store is in Redis; the local "
+            .. "file (%s) would hold nothing: leave store.path out, or use store.redis", tostring(s.path))
+    end
+    local g = conf.gateway
+    if type(g) == "table" and g.message_id == "upstream" then
+        errs[#errs + 1] = r.from .. ": gateway.message_id = \"upstream\" is not served with the store in Redis "
+            .. "(the gateway's C path keeps its records there by our own ids): use message_id = \"own\", "
+            .. "or an SQLite store (store.path)"
     end
 end
 
 function M.check(conf, conf_path)
     local errs = {}
-    check_cluster_store(conf, errs)
+    check_redis_store(conf, errs)
     check_workers(conf, errs)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
@@ -450,7 +460,7 @@ function M.summary(conf, listen, conf_path)
     if type(conf.cluster) == "table" then
         add("cluster", format("redis %s, db %d, prefix %s%s%s", tostring(conf.cluster.redis), conf.cluster.db or 0,
             conf.cluster.prefix or "smppgw:", conf.cluster.password and " (password)" or "",
-            conf.cluster.store and ", messages in Redis (cluster.store)" or ""))
+            conf.cluster.store and ", the store in Redis (cluster.store)" or ""))
     end
     local accounts = conf.accounts or {}
     add("accounts", #accounts .. (#accounts > 0 and ": " or "") .. listing(accounts, function(a)

@@ -250,6 +250,9 @@ function M.stats(q)
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats() end
     if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     if package.loaded["smpp.cluster"] then out.cluster = package.loaded["smpp.cluster"].stats() end
+    -- the store in Redis: its levels as its expiry timer last read them (each second)
+    local rs = package.loaded["smpp.server"] and package.loaded["smpp.server"].redis_store
+    if rs then out.store_redis = rs:stats() end
     local hooks = package.loaded["smpp.webhook"] and package.loaded["smpp.webhook"].stats()
     if hooks and next(hooks) then out.webhooks = hooks end
     out.gauges = require("smpp.session").gauge_values()
@@ -292,7 +295,9 @@ M.route("GET", "/messages/([^/]+)", function(req)
     local st = store.current()
     -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
     local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
-    local m = st and messages.get(st, mid)
+    local m, err
+    if st then m, err = messages.get(st, mid) end
+    if err then return 503, { error = err } end
     if not m or not may_read(req, m.account) then
         return 404, { error = "no message " .. mid .. " in the store" }
     end
@@ -305,7 +310,7 @@ M.route("GET", "/messages", function(req)
     local ok, status, why0 = may_read(req, req.query.account)
     if not ok then return status, { error = why0 } end
     local out, why = messages.list(st, req.query, smpp.time())
-    if not out then return 400, { error = why } end
+    if not out then return why:find("^the store cannot answer") and 503 or 400, { error = why } end
     return 200, out
 end)
 

@@ -64,8 +64,10 @@ end
 
 -- get(st, id) -> the view of message id (with `parts` when it has more
 -- than one: a submit_multi, or an upstream's id it reused), or nil.
+-- nil, err when the store cannot answer.
 function M.get(st, id)
-    local parts = st:parts(id)
+    local parts, err = st:parts(id)
+    if not parts then return nil, "the store cannot answer: " .. tostring(err) end
     if #parts == 0 then return nil end
     local v = M.view(parts[1])
     if #parts > 1 then
@@ -138,6 +140,7 @@ function M.list(st, q, now, pages)
     for _ = 1, pages or 1 do
         local rows
         rows, next = st:list(opts)
+        if not rows then return nil, "the store cannot answer: " .. tostring(next) end
         for _, rec in ipairs(rows) do out[#out + 1] = M.view(rec, true) end
         if not next or #out >= (opts.limit or 100) then break end
         opts.after, opts.limit = next, opts.limit - #rows

@@ -174,7 +174,7 @@ function M.store_path(conf, path)
     if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
     local section = {}
     for k, v in pairs(conf.store or {}) do section[k] = v end
-    section.path = path
+    section.path, section.redis = path, nil     -- a file named on the command line wins
     conf.store = section
 end
 
@@ -230,6 +230,22 @@ function M.prepare(conf_path, overrides, first)
     return conf, handlers, listen
 end
 
+-- The runtime's own store (core.serve{store =}) is an SQLite one: with the
+-- store in Redis it is ":memory:" and holds nothing shared (the C paths
+-- that reach Redis do so themselves, core/rt_gwr*.c); scripts get the
+-- Redis store. Expiry of the Redis store runs from a timer here.
+local EXPIRE_EVERY, EXPIRE_BATCH = 1, 500
+
+local function expire_redis(st)
+    local r = st:expire(smpp.time(), EXPIRE_BATCH)
+    if not r then return end                     -- Redis unreachable: next time
+    st:stats()                                   -- the levels /stats shows
+    if #r.unfinished > 0 then
+        smpp.log("warn", "store: %d messages expired before reaching a final state", #r.unfinished)
+    end
+    if #r.outbox > 0 then smpp.log("warn", "store: %d outbox items expired undelivered", #r.outbox) end
+end
+
 -- The runtime's own handlers around the script's: the default bind, the
 -- bind count of each account for max_binds, and the upstream links' down
 -- events. Called again at every reload, after M.active_accounts is set.
@@ -273,7 +289,13 @@ local function wrap(handlers)
         if handlers.down then return handlers.down(sess, reason) end
     end
     h.start = function()
-        if not cluster.on then cluster.configure(M.conf.cluster) end
+        if not cluster.on and not cluster.linked then
+            cluster.configure(M.conf.cluster, store.redis_of(M.conf), M.conf.store)
+        end
+        if M.redis_store and not M.expiry then
+            local rs = M.redis_store
+            M.expiry = smpp.every(EXPIRE_EVERY, function() expire_redis(rs) end)
+        end
         upstream.configure(M.conf.upstreams)
         M.configure_apps(M.conf)
         webhook.start()
@@ -373,9 +395,14 @@ end
 -- configuration named after it (conf/x.lua -> conf/x.db), sync "normal":
 -- durable by default, with nothing to set up.
 function M.store_section(conf, conf_path)
+    local r = store.redis_of(conf)
+    if r then                               -- the store is in Redis (store.redis, or cluster.store)
+        local section = {}
+        for k, v in pairs(conf.store or {}) do if k ~= "path" then section[k] = v end end
+        for _, k in ipairs { "redis", "password", "db", "prefix" } do section[k] = r[k] end
+        return section
+    end
     if conf.store then return conf.store end
-    -- the gateway's messages are in Redis: the local store holds nothing shared
-    if type(conf.cluster) == "table" and conf.cluster.store then return { path = ":memory:" } end
     local name = (conf_path:match("([^/]+)$") or "smppgw"):gsub("%.lua$", "")
     return { path = name .. ".db" }
 end
@@ -383,7 +410,37 @@ end
 -- open_store(conf, conf_path [, extra]) -> st | nil, message naming the
 -- path and the reason (extra: open options such as quick_check).
 function M.open_store(conf, conf_path, extra)
-    return store.from_config(M.store_section(conf, conf_path), conf_path, extra)
+    local section = M.store_section(conf, conf_path)
+    if section.redis then
+        extra = { post_key = function(account) return cluster.rx_key(section.prefix, account) end }
+    end
+    return store.from_config(section, conf_path, extra)
+end
+
+-- with_store(conf, conf_path, fn) -> what fn(st) returns | nil, message:
+-- a tool's use of the store (smppgw messages). A store in Redis is called
+-- from a task, over a link of its own: fn runs in the start task of a loop
+-- that serves nothing and ends when fn returns.
+function M.with_store(conf, conf_path, fn)
+    local st, serr = M.open_store(conf, conf_path)
+    if not st then return nil, serr end
+    local section = M.store_section(conf, conf_path)
+    if not section.redis then
+        local a, b = fn(st)
+        st:close()
+        return a, b
+    end
+    local host, port = address.parse(section.redis)
+    local out = {}
+    core.log_config("warn", "text", 10)          -- a tool: the link's comings and goings are not news
+    local ok, err = core.serve { handlers = {}, listen = {}, start = function()
+        core.redis_open { host = host, port = port, password = section.password, db = section.db or 0, timeout = 2 }
+        local done, a, b = pcall(fn, st)
+        out = done and { a, b } or { nil, tostring(a) }
+        core.shutdown()
+    end }
+    if not ok then return nil, err end
+    return out[1], out[2]
 end
 
 -- limits() -> the limits in force, for /stats (no secrets).
@@ -437,10 +494,23 @@ function M.run(conf_path, overrides)
         io.stderr:write("smppgw: ", serr, "\n")
         return 1
     end
-    store.use_runtime(st)
     local full = config.with_defaults("store", section)
-    smpp.log("info", "store %s (sync %s)", section.path == ":memory:" and ":memory:"
-        or config.resolve(conf_path, section.path), full.sync)
+    local scripts_st = st
+    if section.redis then
+        st, serr = store.open { path = ":memory:", limits = full.limits, trace_ttl = full.trace_ttl,
+                                lease = full.lease, outbox_ttl = full.outbox_ttl }
+        if not st then
+            io.stderr:write("smppgw: ", serr, "\n")
+            return 1
+        end
+        M.redis_store = scripts_st
+        smpp.log("info", "store redis %s db %d prefix %s (%s)", section.redis, section.db or 0, section.prefix,
+            store.redis_of(conf).from)
+    else
+        smpp.log("info", "store %s (sync %s)", section.path == ":memory:" and ":memory:"
+            or config.resolve(conf_path, section.path), full.sync)
+    end
+    store.use_runtime(scripts_st)
     local h = wrap(handlers)
     local max_connections, max_per_address, room = M.connection_limits(conf, #listen)
     if room and (max_connections == 0 or max_connections > room) then

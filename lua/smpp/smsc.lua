@@ -54,6 +54,7 @@ local SHORT = 1
 local BATCH = 500           -- due rows the scheduler takes at once
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
+local POLL = 2              -- seconds between two looks at the store's earliest due time
 
 -- -- Options (conf.smsc) ---------------------------------------------------------
 
@@ -271,6 +272,10 @@ end
 -- The store's refusal of a write, as an SMPP status.
 local function write_status(err, what)
     if err == "full" then return S.ESME_RMSGQFUL end
+    if err == "unavailable" then                  -- the store cannot be reached now: try again later
+        smpp.log("warn", "smsc: %s not stored: the store is unavailable", what)
+        return S.ESME_RMSGQFUL
+    end
     smpp.log("warn", "smsc: %s not stored: %s", what, tostring(err))
     return S.ESME_RSYSERR
 end
@@ -293,8 +298,10 @@ local function wants(rd, state)
 end
 
 -- Not final yet, as the ESME sees it (the state is fixed from `done` on).
+-- A cancelled message is final at once, whatever the clock of the node
+-- that asks (nodes sharing a store read the time each on its own).
 local function pending(row, now)
-    return row.done > now
+    return row.done > now and row.state ~= ST.DELETED
 end
 
 -- The PDU kept for a receipt: the request itself, or for one destination
@@ -721,8 +728,10 @@ local function handlers(s)
         M.active = s
         local st = store.current()
         if st then
-            smpp.gauge("smsc_stored_messages", function() return st:stats().messages.value end,
-                       st:stats().messages.limit)
+            -- (a store in Redis that cannot answer yet has no levels: 0)
+            local function level() local l = st:stats() return l and l.messages end
+            smpp.gauge("smsc_stored_messages", function() local l = level() return l and l.value or 0 end,
+                       (level() or {}).limit)
             -- counters since start: receipts the full outbox refused (each
             -- waits with its message and is tried again), and submits
             -- refused by the push-back (max_backlog)
@@ -730,6 +739,12 @@ local function handlers(s)
             smpp.gauge("smsc_backlog_refusals", function() return s._pushed_back end, opt.max_backlog)
             local next_at = store.next_due()
             if next_at then s:arm(next_at) end
+            -- a store shared with other processes (Redis) gets due rows
+            -- that this one did not put: look for the earliest now and then
+            smpp.every(POLL, function()
+                local t = store.next_due()
+                if t then s:arm(t) end
+            end)
         end
         local every = opt.mo
         if every then

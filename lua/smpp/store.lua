@@ -2,9 +2,10 @@
 -- outbox of each account, early receipts, the routes of long messages
 -- and id counters (docs/store.md).
 --
--- One interface over every backend: today the embedded SQLite store
--- (smpp.store_sqlite, in C); a Redis store will offer the same methods
--- with the same meaning. Every call may become a wait on such a backend,
+-- One interface over every backend: the embedded SQLite store
+-- (smpp.store_sqlite, in C) and the Redis store (smpp.store_redis), with
+-- the same methods and the same meaning. Every call may become a wait on
+-- the Redis backend,
 -- so scripts call the store only from handlers and tasks, never while
 -- loading. Writes are grouped: the runtime commits once per loop turn and
 -- answers what a turn accepted only after that commit (a Lua program
@@ -12,8 +13,10 @@
 --
 -- Conventions: times are seconds since the epoch (numbers) given by the
 -- caller, never read from a clock here; `nil, "full"` when a bound is
--- reached (a third value says which), `nil, "io: ..."` when the backend
--- failed; wrong argument types raise.
+-- reached (a third value says which), `nil, "unavailable"` when the
+-- backend cannot be reached now (Redis down: try again later; a third
+-- value says why), `nil, "io: ..."` when the backend failed; wrong
+-- argument types raise.
 local config = require "smpp.config"
 
 local M = {}
@@ -45,7 +48,7 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 --   outbox_ack(rowid), outbox_retry(rowid, due) -> true | false
 --   outbox_count(account)               -> n
 --   early_put(upstream, key, pdu, expires [, at]) -> true | nil, err
---   early_take(upstream, key)           -> { { pdu, at, expires }, ... }
+--   early_take(upstream, key [, since]) -> { { pdu, at, expires }, ... }
 --   sticky_put(key, route, upstream, ttl, now) -> true | false (held already) | nil, err
 --   sticky_get(key, now)                -> route, upstream | nil
 --   next_id(name), node_id()            -> number
@@ -66,14 +69,26 @@ local fields = config.schema.fields.store.fields
 -- store; a second one is refused "locked by another process").
 -- Keys as in the config's `store` section; a relative path is relative to
 -- the working directory here (see from_config).
+--
+-- open{ redis = "host:port" [, prefix, trace_ttl, lease, limits, post_key] }
+-- -> the Redis store: the process's link to that Redis
+-- (core.redis_open, opened by the runtime) carries its calls.
+local local_opts = { quick_check = true, lock = true, post_key = true }
+
 function M.open(opts)
     if type(opts) ~= "table" then error("store.open: expects a table of options", 2) end
     local quick, lock = opts.quick_check, opts.lock
     local section = {}
-    for k, v in pairs(opts) do if k ~= "quick_check" and k ~= "lock" then section[k] = v end end
+    for k, v in pairs(opts) do if not local_opts[k] then section[k] = v end end
     local ok, why = config.check_section(section, fields, "store")
     if not ok then return nil, why end
+    if section.path and section.redis then return nil, "store.path, store.redis: give one of them" end
+    if not section.path and not section.redis then return nil, "store.path: missing (or store.redis: a Redis store)" end
     local full = config.with_defaults("store", section)
+    if section.redis then
+        full.post_key = opts.post_key
+        return require("smpp.store_redis").open(full)
+    end
     full.quick_check = quick and true or false
     full.lock = lock and true or false
     return require("smpp.store_sqlite").open(full)
@@ -90,6 +105,24 @@ function M.from_config(section, config_file, extra)
         opts.path = config.resolve(config_file, opts.path)
     end
     return M.open(opts)
+end
+
+-- redis_of(conf) -> the Redis store a configuration names, or nil:
+-- { redis, password, db, prefix, from = the key that names it }.
+-- store.redis names it; cluster.store = true is the same thing on the
+-- cluster's Redis (kept as an alias). The one place that says whether a
+-- configuration keeps its store in Redis.
+function M.redis_of(conf)
+    local s, c = type(conf.store) == "table" and conf.store, type(conf.cluster) == "table" and conf.cluster
+    if s and s.redis then
+        return { redis = s.redis, password = s.password, db = s.db or 0, prefix = s.prefix or "smppgw:",
+                 from = "store.redis" }
+    end
+    if c and c.store and c.redis then
+        return { redis = c.redis, password = c.password, db = c.db or 0, prefix = c.prefix or "smppgw:",
+                 from = "cluster.store" }
+    end
+    return nil
 end
 
 -- -- The store in use --------------------------------------------------------
