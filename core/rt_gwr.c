@@ -23,10 +23,14 @@ static struct {
     long long  spare_next, spare_end;   /* the next block, taken ahead */
     int        asking_block, asking_node;
     long long  fixed_node;      /* cluster.node_id, 0: INCR */
-    uv_timer_t tick;
     int        tick_on;
     unsigned   ticks;
 } G;
+
+/* The poll timer lives outside G: rt_gwr_close clears G while the timer's
+ * close is still under way, and libuv owns the handle until its close
+ * callback (clearing it there aborted every stop). */
+static uv_timer_t tick_;
 
 /* -- Keys ------------------------------------------------------------------------------ */
 
@@ -140,10 +144,10 @@ static int l_gwr_start(lua_State *L)
         snprintf(rt_gwr_conf.consumer, sizeof rt_gwr_conf.consumer, "n%lld", rt_gwr_conf.node_id);
     }
     rt_gwr_conf.on = 1;
-    if (!G.tick_on && rt.loop && uv_timer_init(rt.loop, &G.tick) == 0) {
+    if (!G.tick_on && rt.loop && uv_timer_init(rt.loop, &tick_) == 0) {
         G.tick_on = 1;
-        uv_unref((uv_handle_t *)&G.tick);
-        uv_timer_start(&G.tick, on_tick, TICK_MS, TICK_MS);
+        uv_unref((uv_handle_t *)&tick_);
+        uv_timer_start(&tick_, on_tick, TICK_MS, TICK_MS);
     }
     return 0;
 }
@@ -176,7 +180,7 @@ void rt_gwr_close(void)
 {
     if (G.tick_on) {
         G.tick_on = 0;
-        uv_close((uv_handle_t *)&G.tick, NULL);
+        uv_close((uv_handle_t *)&tick_, NULL);
     }
     rt_gwr_fwd_close();
     rt_gwr_rx_close();

@@ -158,6 +158,13 @@ describe("#integration the reference SMSC on the Redis store", function()
         end
         assert.is_truthy(got, a:log_text() .. b:log_text())
         assert.are.equal(soon .. "\0", got.tlvs[0x001E])
+
+        -- a node on the Redis store stops cleanly (its poll timer closed
+        -- once, exit status 0)
+        rx:close()
+        cb2:close()
+        assert.is_true(b:stop(), b:log_text())
+        assert.are.equal(0, b:exit_code(), b:log_text())
     end)
 
     it("answers ESME_RMSGQFUL while Redis is away, and accepts again when it is back", function()
