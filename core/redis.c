@@ -21,6 +21,7 @@ struct redis_s {
     int                state;
     int                freeing;
     int                dropping, state_before;   /* drop() under way, and the state it found */
+    int                refused;  /* a handshake step (AUTH, SELECT) failed: this context never comes up */
     char              *host, *password;
     int                port, db;
     double             timeout, backoff_min, backoff_max, delay;
@@ -93,7 +94,12 @@ static void drop(redis_t *r, const char *why)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     redis_t *r = ac->data;
-    went_down(r, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "connection lost"));
+    char why[sizeof r->st.last_error];
+    if (r->refused || r->dropping)       /* keep the step's answer (AUTH: WRONGPASS ...) or drop()'s reason, not "closed" */
+        snprintf(why, sizeof why, "%s", r->st.last_error);
+    else
+        snprintf(why, sizeof why, "%s", status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "connection lost"));
+    went_down(r, why);
 }
 
 /* -- Commands ------------------------------------------------------------------------ */
@@ -153,10 +159,15 @@ int redis_cmd(redis_t *r, redis_reply_fn fn, void *ud, int argc, const char **ar
 static void on_handshake(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     const char *step = ud;
-    if (!r->live) return;                /* the link went down meanwhile */
+    /* The link went down meanwhile (drop() frees the context and hiredis
+     * answers its pending commands "closed" with r->ac already NULL), or
+     * an earlier step failed: a PONG behind a failed AUTH or SELECT must
+     * not mark the link up (it flapped up and down ten times a second). */
+    if (!r->live || r->dropping || !r->ac || r->refused) return;
     if (err) {
         snprintf(r->st.last_error, sizeof r->st.last_error, "%s: %.100s", step, err);
         log_msg(LOG_ERROR, 0, "redis %s:%d: %s", r->host, r->port, r->st.last_error);
+        r->refused = 1;
         redisAsyncDisconnect(r->ac);     /* -> on_disconnect after this callback */
         return;
     }
@@ -204,6 +215,7 @@ static void connect_now(redis_t *r)
 {
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     r->started_ms = uv_now(r->loop);
+    r->refused = 0;
     if (!ac) {
         r->live = 1;
         went_down(r, "out of memory");

@@ -126,10 +126,34 @@ describe("cluster", function()
             assert.is_true(a:wait_log("the cluster's lockouts are unavailable %(closed%), this node's hold"))
             assert.is_true(a:wait_log("refused: the cluster's state is unavailable %(unavailable%)"))
         end)
+        -- still paused: the reconnection's handshake gets no answer either
+        -- and is dropped in turn (its pending PING answered "closed" while
+        -- the context is freed: that crashed the process)
+        local ok2, err2 = pcall(function()
+            assert.is_true(wait.wait_until(function()
+                local st = a:stats().cluster
+                return st and tostring(st.redis.last_error):match("no connection within 0%.5 s") ~= nil
+            end, wait.scaled(10), "a reconnection dropped by the watchdog"))
+        end)
         r:resume()
         assert(ok, err)
+        assert(ok2, err2)
+        assert.is_true(a:alive(), a:log_text())
         assert.is_true(a:wait_log("redis 127%.0%.0%.1:%d+: up again", 10))
         assert.are.equal(ROK, (bind(a)))
+    end)
+
+    it("a handshake step Redis refuses (SELECT of a db it lacks) is a failed connection, not up", function()
+        local r = redis.start()
+        local a = server.start { conf = conf(r, { cluster = { redis = r.address, db = 99 } }) }
+        assert.is_true(wait.wait_until(function()
+            local st = a:stats().cluster
+            return st and st.redis.errors >= 3 and st.redis.last_error:match("^SELECT: ERR") ~= nil
+        end, wait.scaled(10), "three refused handshakes, the reason kept"), a:log_text())
+        local st = a:stats().cluster.redis
+        assert.are.equal(0, st.connects, a:log_text())
+        assert.are_not.equal("up", st.state)
+        assert.is_nil(a:log_text():match("redis 127%.0%.0%.1:%d+: up"), a:log_text())
     end)
 
     it("smppgw check shows the cluster and the workers", function()
