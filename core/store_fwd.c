@@ -77,6 +77,9 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
         return NULL;
     }
     s->fwd[which] = st;
+    s->fwd_ix[which][0] = (signed char)sqlite3_bind_parameter_index(st, ":line");   /* looked up once: */
+    s->fwd_ix[which][1] = (signed char)sqlite3_bind_parameter_index(st, ":room");   /* by name it is a */
+    s->fwd_ix[which][2] = (signed char)sqlite3_bind_parameter_index(st, ":ttl");    /* walk per call */
     return st;
 }
 
@@ -203,14 +206,16 @@ size_t store_stamp(char *buf, double t)
 }
 
 /* Bind the trace line "<at> <line>\n" (:line), the room the trace may
- * have before it (:room) and the trace_ttl (:ttl) where the statement has
- * them. A usual line is built in `buf` (LINE_BUF octets, bound static: the
- * caller steps the statement and clears its bindings before buf goes).
+ * have before it (:room) and the trace_ttl (:ttl) where statement `which`
+ * (prepared: fwd_stmt) has them. A usual line is built in `buf`
+ * (LINE_BUF octets, bound static: the caller steps the statement and
+ * clears its bindings before buf goes).
  * Returns 0 or STORE_ENOMEM. */
 #define LINE_BUF 512
-static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at, char *buf)
+static int bind_common(store_t *s, int which, store_str_t line, double at, char *buf)
 {
-    int i = sqlite3_bind_parameter_index(st, ":line");
+    sqlite3_stmt *st = s->fwd[which];
+    int i = s->fwd_ix[which][0];
     size_t n = 0;
     if (i > 0) {
         char *text = buf;
@@ -227,9 +232,8 @@ static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at
             sqlite3_bind_text(st, i, "", 0, SQLITE_STATIC);
         }
     }
-    if ((i = sqlite3_bind_parameter_index(st, ":room")) > 0)
-        sqlite3_bind_int64(st, i, (long long)STORE_TRACE_MAX - (long long)n);
-    if ((i = sqlite3_bind_parameter_index(st, ":ttl")) > 0) sqlite3_bind_double(st, i, s->o.trace_ttl);
+    if ((i = s->fwd_ix[which][1]) > 0) sqlite3_bind_int64(st, i, (long long)STORE_TRACE_MAX - (long long)n);
+    if ((i = s->fwd_ix[which][2]) > 0) sqlite3_bind_double(st, i, s->o.trace_ttl);
     return 0;
 }
 
@@ -261,16 +265,17 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, which;
     if (upstream_id.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || (rc = check_line(s, line, "fwd_sent")) < 0)
         return store__err(s, STORE_EARG, "fwd_sent: a value is too long");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN))) return STORE_EIO;
+    which = final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
+    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
     store__bind_text(st, 2, upstream_id);
     store__bind_text(st, 3, key);
     if (final) sqlite3_bind_double(st, 4, now);
-    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
+    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_sent");
 }
 
@@ -286,7 +291,7 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_double(st, 2, due);
     sqlite3_bind_int64(st, 3, err);
-    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
+    if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_retry");
 }
 
@@ -294,15 +299,16 @@ int store_fwd_state(store_t *s, long long rowid, int state, int final, long long
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, which;
     if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN))) return STORE_EIO;
+    which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;
+    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_int(st, 2, state);
     sqlite3_bind_int(st, 3, final != 0);
     sqlite3_bind_double(st, 4, now);
     sqlite3_bind_int64(st, 5, err);
-    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
+    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_state");
 }

@@ -152,6 +152,7 @@ struct store_s {
     sqlite3_stmt  *st[STORE_NSTATEMENTS];
     store_upd_t    upd[STORE_UPD_CACHE];
     sqlite3_stmt  *fwd[STORE_FWD_NSTMT];  /* store_fwd.c's, NULL until used */
+    signed char    fwd_ix[STORE_FWD_NSTMT][3];  /* their :line, :room, :ttl parameters (0: none) */
     sqlite3_stmt  *sticky[STORE_STICKY_NSTMT];  /* store_sticky.c's, NULL until used */
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
