@@ -175,7 +175,7 @@ static int l_gw_queue(lua_State *L)
     double now = rt_time();
     size_t n;
     long long key;
-    int idlen;
+    int idlen, rc;
     if (!st) return luaL_error(L, "gateway: no store in use");
     store_msg_clear(&m);
     m.account.p = luaL_checklstring(L, 2, &m.account.n);
@@ -218,8 +218,10 @@ static int l_gw_queue(lua_State *L)
     /* no text id: the id is made from the key, which the store hands out
      * (never twice) and reads back from the id (msgid.h) */
     m.id_format = rt_gw_conf.id_format;
-    m.due = rt_fwd_due(l, now);
+    /* the record, written once; its place in the queue and what happens
+     * to it from here on go into its narrow forwarding row (store_fwd.c) */
     if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
+    if ((rc = store_fwd_queue(st, key, m.upstream, rt_fwd_due(l, now))) < 0) return store_fail(L, st, rc);
     if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
                                   (unsigned long long)key, id, sizeof id)) < 0)
         return luaL_error(L, "gateway: no id for key %f", (double)key);
