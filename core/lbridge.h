@@ -28,4 +28,11 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *pdu);
  * until the next call). */
 const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *pdu, const pdu_cmd_t *cmd);
 
+/* 1 when the table at stack index `idx` holds exactly the keys and values
+ * lbridge_push_pdu made of `pdu` (nothing changed, added or removed), so
+ * that the octets it came from stand for it; 0 otherwise, and always for
+ * a PDU with TLVs or address lists (the caller then encodes the table).
+ * Reads the table raw: no script code runs. */
+int lbridge_same_pdu(lua_State *L, int idx, const pdu_t *pdu);
+
 #endif /* SMPPGW_LBRIDGE_H */

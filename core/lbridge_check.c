@@ -1,5 +1,6 @@
 /* lbridge_check.c -- table -> PDU: lbridge_check_pdu reads a PDU table
- * into a pdu_t, driven by the same tables as the codec.
+ * into a pdu_t, driven by the same tables as the codec; lbridge_same_pdu
+ * tells whether a table still says what a decoded PDU does.
  *
  * Who owns what: the caller owns the pdu_t; string values in it are
  * borrowed from the Lua table, which must stay on the stack until the PDU
@@ -333,4 +334,109 @@ tlv_fail:
 fail:
     lua_settop(L, top);
     return check_msg;
+}
+
+/* -- Table == PDU ---------------------------------------------------------------- */
+
+/* The codes of the header and field keys by the address of their
+ * interned strings, which the key cache holds (so no other string can
+ * have that address while the cache lives). Made for one cache: the
+ * cache is marked with the map's generation, and a cache without that
+ * mark (another Lua state's) has the map made again. */
+#define SAME_SLOTS 256
+static struct {
+    const char *p[SAME_SLOTS];
+    long        code[SAME_SLOTS];
+    void       *mark;
+} same_map;
+static char same_marks[2];                 /* the mark alternates between these addresses */
+
+static void same_add(lua_State *L, int cache, long code)
+{
+    size_t len, i;
+    const char *p;
+    lua_rawgeti(L, cache, (int)code);
+    p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    lua_pop(L, 1);
+    if (!p) return;
+    for (i = ((uintptr_t)p >> 4) % SAME_SLOTS; same_map.p[i]; i = (i + 1) % SAME_SLOTS) {}
+    same_map.p[i] = p;
+    same_map.code[i] = code;
+}
+
+/* The map for the cache at `cache`, made if it is not this cache's. */
+static void same_ready(lua_State *L, int cache)
+{
+    long c;
+    lua_pushlightuserdata(L, same_marks);
+    lua_rawget(L, cache);
+    if (same_map.mark && lua_touserdata(L, -1) == same_map.mark) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    memset(&same_map, 0, sizeof same_map);
+    same_map.mark = same_map.mark == &same_marks[0] ? &same_marks[1] : &same_marks[0];
+    for (c = K_FIELD; c < K_FIELD + PDU_F__COUNT; c++) same_add(L, cache, c);
+    for (c = K_COMMAND; c <= K_SEQUENCE_NUMBER; c++) same_add(L, cache, c);
+    lua_pushlightuserdata(L, same_marks);
+    lua_pushlightuserdata(L, same_map.mark);
+    lua_rawset(L, cache);
+}
+
+static long same_code(const char *p)
+{
+    size_t i;
+    for (i = ((uintptr_t)p >> 4) % SAME_SLOTS; same_map.p[i]; i = (i + 1) % SAME_SLOTS)
+        if (same_map.p[i] == p) return same_map.code[i];
+    return 0;
+}
+
+int lbridge_same_pdu(lua_State *L, int idx, const pdu_t *p)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    uint64_t fields;
+    int cache, top = lua_gettop(L), n = 0, same = 1, want;
+    if (!cmd || p->ntlv || p->naddr || !lua_istable(L, idx)) return 0;
+    if (idx < 0) idx = top + idx + 1;
+    fields = lbridge__body_mask(cmd) & p->present;
+    want = 4 + __builtin_popcountll(fields);       /* command, command_id, _status, sequence_number */
+    cache = lbridge__cache_push(L);
+    same_ready(L, cache);
+    lua_pushnil(L);
+    while (same && lua_next(L, idx)) {
+        long code = lua_type(L, -2) == LUA_TSTRING ? same_code(lua_tostring(L, -2)) : 0;
+        int vt = lua_type(L, -1);
+        n++;
+        if (code >= K_FIELD && code < K_TLV && (fields & ((uint64_t)1 << (code - K_FIELD)))) {
+            const pdu_value_t *v = &p->f[code - K_FIELD];
+            switch (pdu_field_info((pdu_field_id_t)(code - K_FIELD))->kind) {
+            case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR: {
+                size_t len;
+                const char *str = vt == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+                same = str && len == v->len && (len == 0 || memcmp(str, v->ptr, len) == 0);
+                break;
+            }
+            case PDU_KIND_DESTS: case PDU_KIND_UNSUCC:
+                same = 0;
+                break;
+            default:
+                same = vt == LUA_TNUMBER && lua_tonumber(L, -1) == (double)v->num;
+                break;
+            }
+        } else if (code == K_COMMAND) {
+            same = vt == LUA_TSTRING && strcmp(lua_tostring(L, -1), cmd->name) == 0;
+        } else if (code == K_COMMAND_ID) {
+            same = vt == LUA_TNUMBER && lua_tonumber(L, -1) == (double)p->command_id;
+        } else if (code == K_COMMAND_STATUS) {
+            same = vt == LUA_TNUMBER && lua_tonumber(L, -1) == (double)p->command_status;
+        } else if (code == K_SEQUENCE_NUMBER) {
+            same = vt == LUA_TNUMBER && lua_tonumber(L, -1) == (double)p->sequence_number;
+        } else {
+            same = 0;                               /* a key the PDU's table does not have */
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+    return same && n == want;
 }

@@ -286,6 +286,7 @@ uint32_t pdu_decode(pdu_t *p, const uint8_t *data, size_t len, uint32_t max_len,
     p->cmd = NULL;
     p->present = 0;
     p->ntlv = p->naddr = 0;
+    p->raw = data;
     if (!max_len) max_len = PDU_DEFAULT_MAX_LEN;
 
     if (len < PDU_HEADER_LEN)
@@ -322,6 +323,7 @@ int pdu_init(pdu_t *p, uint32_t command_id, uint32_t sequence_number)
     p->sequence_number = sequence_number;
     p->present = 0;
     p->ntlv = p->naddr = 0;
+    p->raw = NULL;
     p->cmd = pdu_cmd_find(command_id);
     return p->cmd ? 0 : PDU_EINVAL;
 }

@@ -209,6 +209,8 @@ typedef struct pdu_s {
     uint16_t         ntlv, naddr;
     pdu_tlv_t        tlv[PDU_MAX_TLVS];
     pdu_addr_t       addr[PDU_MAX_ADDRS];
+    const uint8_t   *raw;             /* decode: the command_length octets it was read from
+                                       * (borrowed, like the field pointers); NULL when built */
 } pdu_t;
 
 /* What went wrong, for both directions: `status` is the command_status a

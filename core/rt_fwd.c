@@ -239,21 +239,12 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     }
     if (strcmp(what, "move") == 0) {
         rt_link_t *to;
-        store_change_t c;
         if (!upstream || !*upstream) return "move needs an upstream";
         if (!(to = rt_gw_link(upstream, strlen(upstream), 1))) return "out of memory";
-        memset(&c, 0, sizeof c);
-        store_msg_clear(&c.v);
-        c.key = ev->rowid;
-        c.mask = STORE_BIT(upstream) | STORE_BIT(due) | STORE_BIT(err);
-        c.v.upstream = str(upstream);
-        c.v.due = due_after(to, now + delay);
-        c.v.err = err;
         snprintf(buf, sizeof buf, "%s%smoved from %s to %s", ev->detail, ev->detail[0] ? "; " : "", l->name,
                  upstream);
-        c.trace = str(line ? line : buf);
-        c.at = now;
-        if ((rc = store_update(st, str(ev->id), &c)) < 0) {
+        if ((rc = store_fwd_move(st, ev->rowid, str(upstream), due_after(to, now + delay), err, now,
+                                 str(line ? line : buf))) < 0) {
             write_failed(st, "a move", ev->id);
             return NULL;
         }

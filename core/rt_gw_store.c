@@ -20,6 +20,7 @@
 #include "rt_gw.h"
 #include "rt_gw_int.h"
 #include "rt_gwr.h"
+#include "rt_sess.h"
 #include "rt_store.h"
 
 #define RECORD_PARTS 64         /* "upstream" ids: parts tried when an upstream reuses an id */
@@ -29,6 +30,7 @@ static struct {
     uint8_t       *buf;
     size_t         cap;
     uint64_t       stored, refused_full, refused_io;
+    uint64_t       as_received;     /* stored as the octets they came in (pdu_arg) */
 } st_gw;
 
 /* -- Storing messages -------------------------------------------------------------------- */
@@ -51,6 +53,30 @@ static size_t encode_arg(lua_State *L)
     return (size_t)n;
 }
 
+/* The PDU at stack index 1 as octets for the store, its length; the
+ * octets at *out. When it is the table the running handler was given for
+ * its request and still says exactly what that request did (the common
+ * case: the script chose a route and left the PDU alone), the octets it
+ * came in (decoded again into st_gw.pdu, and compared with the table
+ * field by field); otherwise the table encoded, as encode_arg does. The
+ * sequence_number is the ESME's either way: the forwarder gives the PDU
+ * its own when it sends it. */
+static size_t pdu_arg(lua_State *L, const uint8_t **out)
+{
+    const pdu_t *req = rt_sess_request(L, 1);
+    size_t n;
+    if (req && req->raw && req->command_length > 0
+        && pdu_decode(&st_gw.pdu, req->raw, req->command_length, req->command_length, NULL) == SMPP_ESME_ROK
+        && lbridge_same_pdu(L, 1, &st_gw.pdu)) {
+        st_gw.as_received++;
+        *out = req->raw;
+        return req->command_length;
+    }
+    n = encode_arg(L);
+    *out = st_gw.buf;
+    return n;
+}
+
 static store_str_t field_str(pdu_field_id_t f)
 {
     const pdu_value_t *v = pdu_get(&st_gw.pdu, f);
@@ -71,9 +97,9 @@ static store_str_t opt_str(lua_State *L, int idx, const char *k)
     return s;
 }
 
-/* The fields of the record that come from the PDU in st_gw.pdu (n octets in
- * st_gw.buf). */
-static void pdu_fields(store_msg_t *m, size_t n, double now)
+/* The fields of the record that come from the PDU in st_gw.pdu (its n
+ * octets at raw). */
+static void pdu_fields(store_msg_t *m, const uint8_t *raw, size_t n, double now)
 {
     const pdu_value_t *rd = pdu_get(&st_gw.pdu, PDU_F_REGISTERED_DELIVERY);
     m->submitted = now;
@@ -85,13 +111,14 @@ static void pdu_fields(store_msg_t *m, size_t n, double now)
     }
     m->service_type = field_str(PDU_F_SERVICE_TYPE);
     m->registered_delivery = rd ? rd->num : 0;
-    m->pdu.p = (const char *)st_gw.buf;
+    m->pdu.p = (const char *)raw;
     m->pdu.n = n;
 }
 
 /* The record of the PDU in st_gw.pdu with the options at stack index 2:
  * account, upstream, route, expires, notify, trace. */
-static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *trace, size_t tcap)
+static void record(lua_State *L, store_msg_t *m, const uint8_t *raw, size_t n, double now, char *trace,
+                   size_t tcap)
 {
     store_str_t line = opt_str(L, 2, "trace");
     store_msg_clear(m);
@@ -101,7 +128,7 @@ static void record(lua_State *L, store_msg_t *m, size_t n, double now, char *tra
     m->notify = opt_str(L, 2, "notify");
     if (!m->account.p || !m->upstream.p) luaL_error(L, "gateway: account and upstream are required");
     m->expires = rt_opt_num(L, 2, "expires", NAN);
-    pdu_fields(m, n, now);
+    pdu_fields(m, raw, n, now);
     if (line.p) {
         rt_line_t tl;
         tl.p = trace;
@@ -144,10 +171,11 @@ static int l_gw_queue(lua_State *L)
     rt_link_t *l;
     char id[MSGID_KEYED_MAX], trace[512];
     rt_line_t tl;
+    const uint8_t *raw;
     double now = rt_time();
     size_t n;
     long long key;
-    int idlen;
+    int idlen, rc;
     if (!st) return luaL_error(L, "gateway: no store in use");
     store_msg_clear(&m);
     m.account.p = luaL_checklstring(L, 2, &m.account.n);
@@ -173,8 +201,8 @@ static int l_gw_queue(lua_State *L)
     rt_gw_line_put(&tl, m.upstream.p, m.upstream.n);
     rt_gw_line_put(&tl, "\n", 1);
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
-    n = encode_arg(L);
-    pdu_fields(&m, n, now);
+    n = pdu_arg(L, &raw);
+    pdu_fields(&m, raw, n, now);
     m.trace.p = trace;
     m.trace.n = tl.n;
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
@@ -190,8 +218,10 @@ static int l_gw_queue(lua_State *L)
     /* no text id: the id is made from the key, which the store hands out
      * (never twice) and reads back from the id (msgid.h) */
     m.id_format = rt_gw_conf.id_format;
-    m.due = rt_fwd_due(l, now);
+    /* the record, written once; its place in the queue and what happens
+     * to it from here on go into its narrow forwarding row (store_fwd.c) */
     if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
+    if ((rc = store_fwd_queue(st, key, m.upstream, rt_fwd_due(l, now))) < 0) return store_fail(L, st, rc);
     if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
                                   (unsigned long long)key, id, sizeof id)) < 0)
         return luaL_error(L, "gateway: no id for key %f", (double)key);
@@ -217,6 +247,7 @@ static int l_gw_record(lua_State *L)
     store_str_t uid;
     rt_link_t *l;
     char key[160], trace[512];
+    const uint8_t *raw;
     double now = rt_time();
     size_t n;
     long klen = -1;
@@ -224,8 +255,8 @@ static int l_gw_record(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "gateway: no store in use");
     if (rt_gwr_on()) return luaL_error(L, "gateway: message_id = \"upstream\" needs the SQLite store, not cluster.store");
-    n = encode_arg(L);
-    record(L, &m, n, now, trace, sizeof trace);
+    n = pdu_arg(L, &raw);
+    record(L, &m, raw, n, now, trace, sizeof trace);
     uid = opt_str(L, 2, "upstream_id");
     if (!uid.p || uid.n == 0) return luaL_error(L, "gateway: upstream_id is required");
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
@@ -264,6 +295,8 @@ void rt_gw_store__push_stats(lua_State *L)
     lua_setfield(L, -2, "refused_full");
     lua_pushnumber(L, (double)st_gw.refused_io);
     lua_setfield(L, -2, "refused_io");
+    lua_pushnumber(L, (double)st_gw.as_received);
+    lua_setfield(L, -2, "stored_as_received");
 }
 
 void rt_gw_store__free(void)

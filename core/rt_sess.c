@@ -375,15 +375,34 @@ static int push_request_handler(const pdu_t *req)
     return found;
 }
 
+/* The request whose handler runs until its first wait, and the address
+ * of the table it was given as: its octets are valid for that long only
+ * (they are the session's read buffer). */
+static struct {
+    const void  *table;
+    const pdu_t *pdu;
+} cur_req;
+
+const pdu_t *rt_sess_request(lua_State *L, int idx)
+{
+    return cur_req.pdu && lua_istable(L, idx) && lua_topointer(L, idx) == cur_req.table ? cur_req.pdu : NULL;
+}
+
 /* A request runs its handler; without one the engine answers it. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
+    const void *table = cur_req.table;
+    const pdu_t *pdu = cur_req.pdu;
     (void)n;
     (void)ud;
     if (!push_request_handler(req)) return SESS_DECLINED;
     lbridge_push_pdu(rt.L, req);
+    cur_req.table = lua_topointer(rt.L, -1);
+    cur_req.pdu = req->raw ? req : NULL;
     spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
+    cur_req.table = table;
+    cur_req.pdu = pdu;
     return SESS_TAKEN;
 }
 

@@ -371,7 +371,12 @@ int store_early_take(store_t *s, store_str_t upstream, store_str_t key, double s
                      store_item_fn fn, void *ud);
 
 /* -- Forward queues (store_fwd.c): the store-and-forward gateway ------------------------ */
-/* A message waits in the queue of `upstream` while its due is set; the
+/* A message put with store_put (no due) and then store_fwd_queue has its
+ * forwarding state (upstream, due, upstream_id, upstream_key, state,
+ * final, done, err, attempts, the trace after its first line) in a narrow
+ * row of its own beside the wide record, which is then never written
+ * again: every read of the record (store_get ... store_list, expiry,
+ * eviction) sees the narrow row's values. A message waits in the queue of `upstream` while its due is set; the
  * gateway's forwarder reads the queue in (due, rowid) order from a cursor
  * it keeps, so taking a row writes nothing: rows it has sent stay behind
  * the cursor until the answer (store_fwd_sent: due cleared) or a retry
@@ -384,6 +389,16 @@ int store_early_take(store_t *s, store_str_t upstream, store_str_t key, double s
  * least STORE_STAMP_MAX octets): its length. */
 #define STORE_STAMP_MAX 40
 size_t store_stamp(char *buf, double t);
+
+/* Put the message `key` (just stored with store_put, its upstream set and
+ * no due) in the queue of upstream from due. Returns 1 or an error. */
+int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due);
+
+/* Move a queued message to another upstream's queue, from due, err = the
+ * status that made it move. Returns 1, 0 when it has no forwarding row,
+ * or an error. */
+int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due, long long err, double now,
+                   store_str_t line);
 
 typedef struct store_fwd_row_s {
     long long   rowid;

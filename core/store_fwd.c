@@ -1,19 +1,28 @@
-/* store_fwd.c -- what the store-and-forward gateway does to `messages`:
- * read an upstream's queue from a cursor (no write per row taken), record
- * the upstream's answer or a retry, the state a receipt brings, and find a
- * message by the key of its upstream id. Each write is one UPDATE by rowid
- * (no index lookup) with its trace line; the statements are prepared on
- * first use. See store.h, "Forward queues".
+/* store_fwd.c -- what the store-and-forward gateway does to its messages:
+ * put one in an upstream's queue, read the queue from a cursor (no write
+ * per row taken), record the upstream's answer or a retry, the state a
+ * receipt brings, and find a message by the key of its upstream id. The
+ * forwarding state is in the narrow `fwd` table (store_int.h), so the wide
+ * `messages` row is written once, at acceptance; each write here is one
+ * UPDATE of a fwd row by its key, with its trace line. A message stored
+ * without a fwd row (under the upstream's id, or before schema 6) is
+ * found and written in `messages` as before. The statements are prepared
+ * on first use. See store.h, "Forward queues".
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
 
-/* The row columns of TAKE and BY_KEY, in this order (read by fwd_row). */
-#define FWD_COLS "rowid, id, part, account, due, expires, submitted, registered_delivery, attempts, " \
-                 "state, final, upstream, route, notify, pdu, id_format "
+/* The row columns of TAKE and BY_KEY (f: fwd, m: messages) and of
+ * BY_KEY_OLD (messages alone), in this order (read by fwd_row). */
+#define FWD_COLS "f.key, m.id, m.part, m.account, f.due, m.expires, m.submitted, m.registered_delivery, " \
+                 "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format "
+#define FWD_COLS_OLD "rowid, id, part, account, due, expires, submitted, registered_delivery, attempts, " \
+                     "state, final, upstream, route, notify, pdu, id_format "
+#define FWD_JOIN "FROM fwd f CROSS JOIN messages m ON m.key = f.key "
 
 /* keep_until as store_msg.c computes it: a final row is kept trace_ttl
  * (:ttl) after done, others trace_ttl after their validity or submission */
@@ -26,36 +35,48 @@
  * character of the trace and appending alone does not */
 #define FWD_TRACE "trace = CASE WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
                   "ELSE substr(coalesce(trace, '') || :line, -%d) END"
+/* the same for a fwd row's trace, which starts empty (NULL) */
+#define FWD_TRACE_NEW "trace = CASE WHEN trace IS NULL THEN :line " \
+                      "WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
+                      "ELSE substr(trace || :line, -%d) END"
 
 static const char *const fwd_sql[STORE_FWD_NSTMT] = {
-    /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit */
-    "SELECT " FWD_COLS "FROM messages WHERE upstream = ?1 AND due IS NOT NULL "
-    "AND (due, rowid) > (?2, ?3) AND due <= ?4 ORDER BY due, rowid LIMIT ?5",
+    /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit (fwd first:
+     * its queue index gives the order) */
+    "SELECT " FWD_COLS FWD_JOIN "WHERE f.upstream = ?1 AND f.due IS NOT NULL "
+    "AND (f.due, f.key) > (?2, ?3) AND f.due <= ?4 ORDER BY f.due, f.key LIMIT ?5",
     /* BY_KEY: ?1 upstream, ?2 key */
-    "SELECT " FWD_COLS "FROM messages WHERE upstream = ?1 AND upstream_key = ?2 "
+    "SELECT " FWD_COLS FWD_JOIN "WHERE f.upstream = ?1 AND f.upstream_key = ?2 "
+    "AND f.upstream_key IS NOT NULL ORDER BY f.key DESC LIMIT 1",
+    /* BY_KEY_OLD: the same in messages */
+    "SELECT " FWD_COLS_OLD "FROM messages WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
-    /* SENT (final: no receipt expected): ?1 rowid, ?2 upstream_id, ?3 key, ?4 now
-     * (keep_until: done + trace_ttl, as FWD_KEEP gives a final row) */
-    "UPDATE messages SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
-    "attempts = attempts + 1, final = 1, done = ?4, keep_until = ?4 + :ttl, " FWD_TRACE " WHERE rowid = ?1",
-    /* SENT_OPEN (a receipt is expected): the same but still pending, and so
-     * nothing that would move the row between the partial indexes of
-     * pending and final messages (SQLite rewrites the index entries of
-     * every column an UPDATE sets, changed or not) */
-    "UPDATE messages SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
-    "attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
-    /* RETRY: ?1 rowid, ?2 due, ?3 err */
-    "UPDATE messages SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE " WHERE rowid = ?1",
-    /* STATE (final): ?1 rowid, ?2 state, ?4 now, ?5 err (keep_until as
-     * FWD_KEEP gives a final row) */
+    /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4 now */
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
+    "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* SENT_OPEN (a receipt is expected): the same but still pending */
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
+    "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* RETRY: ?1 key, ?2 due, ?3 err */
+    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* STATE_OPEN (not final: an intermediate notification) */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 0, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* STATE_OLD (final, a row without fwd): ?1 rowid, ?2 state, ?4 now, ?5
+     * err (keep_until as FWD_KEEP gives a final row) */
     "UPDATE messages SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, keep_until = ?4 + :ttl, "
     FWD_TRACE " WHERE rowid = ?1",
-    /* STATE_OPEN (not final: an intermediate notification): the same
-     * parameters; due and done stay as they are (not set at all: SQLite
-     * rewrites the index entries of every column an UPDATE sets) */
+    /* STATE_OPEN_OLD: the same parameters; due and done stay as they are
+     * (not set at all: SQLite rewrites the index entries of every column
+     * an UPDATE sets) */
     "UPDATE messages SET state = ?2, err = ?5, final = 0, " FWD_KEEP("0", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
     /* COUNTS */
-    "SELECT upstream, count(*) FROM messages WHERE due IS NOT NULL AND upstream IS NOT NULL GROUP BY upstream",
+    "SELECT upstream, count(*) FROM fwd WHERE due IS NOT NULL GROUP BY upstream",
+    /* QUEUE: ?1 key, ?2 upstream, ?3 due */
+    "INSERT INTO fwd (key, upstream, due) VALUES (?1, ?2, ?3)",
+    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
+    "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -65,7 +86,15 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     sqlite3_stmt *st = s->fwd[which];
     char sql[1024];
     int rc;
-    if (store__flush(s) < 0) return NULL;      /* rows put before are read and written too */
+    /* rows put before are read and written too by those that reach
+     * messages; the fwd writes leave them waiting (store_put.c) */
+    if (which != STORE_FWD_QUEUE && which != STORE_FWD_SENT && which != STORE_FWD_SENT_OPEN
+        && which != STORE_FWD_RETRY && which != STORE_FWD_STATE && which != STORE_FWD_STATE_OPEN
+        && which != STORE_FWD_MOVE) {
+        if (store__flush(s) < 0) return NULL;
+    } else if (which != STORE_FWD_QUEUE && s->fwd_wait.n && store__fwd_flush(s) < 0) {
+        return NULL;
+    }
     if (st) {
         sqlite3_reset(st);
         return st;
@@ -77,6 +106,9 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
         return NULL;
     }
     s->fwd[which] = st;
+    s->fwd_ix[which][0] = (signed char)sqlite3_bind_parameter_index(st, ":line");   /* looked up once: */
+    s->fwd_ix[which][1] = (signed char)sqlite3_bind_parameter_index(st, ":room");   /* by name it is a */
+    s->fwd_ix[which][2] = (signed char)sqlite3_bind_parameter_index(st, ":ttl");    /* walk per call */
     return st;
 }
 
@@ -93,6 +125,11 @@ void store__fwd_free(store_t *s)
         sqlite3_finalize(s->fwd[i]);
         s->fwd[i] = NULL;
     }
+    sqlite3_finalize(s->fwd_batch);
+    s->fwd_batch = NULL;
+    free(s->fwd_buf);
+    s->fwd_buf = NULL;
+    s->fwd_cap = 0;
 }
 
 static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
@@ -140,6 +177,71 @@ static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, con
 
 /* -- Reading ------------------------------------------------------------------------ */
 
+/* Copy v into s->fwd_buf at *at (room checked by the caller). */
+static store_str_t fwd_copy(store_t *s, size_t *at, store_str_t v)
+{
+    store_str_t out = { NULL, 0 };
+    if (!v.p) return out;
+    out.p = s->fwd_buf + *at;
+    out.n = v.n;
+    memcpy(s->fwd_buf + *at, v.p, v.n);
+    *at += v.n;
+    return out;
+}
+
+int store__fwd_overlay(store_t *s, store_msg_t *m)
+{
+    sqlite3_stmt *st = s->st[STORE_ST_MSG_FWD_GET];
+    store_str_t up, uid, ukey, tr;
+    size_t need, at = 0;
+    int rc;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, m->key);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store__fail(s, rc, "get");
+    }
+    up = store__col_text(st, 0);
+    uid = store__col_text(st, 2);
+    ukey = store__col_text(st, 3);
+    tr = store__col_text(st, 9);
+    need = up.n + uid.n + ukey.n + m->trace.n + tr.n + 1;
+    if (need > s->fwd_cap) {
+        char *p = realloc(s->fwd_buf, need);
+        if (!p) {
+            sqlite3_reset(st);
+            return store__err(s, STORE_ENOMEM, "get: no memory");
+        }
+        s->fwd_buf = p;
+        s->fwd_cap = need;
+    }
+    m->upstream = fwd_copy(s, &at, up);
+    m->due = store__col_real(st, 1);
+    m->upstream_id = fwd_copy(s, &at, uid);
+    m->upstream_key = fwd_copy(s, &at, ukey);
+    m->state = sqlite3_column_int64(st, 4);
+    m->final = sqlite3_column_int(st, 5);
+    m->done = store__col_real(st, 6);
+    m->err = sqlite3_column_int64(st, 7);
+    m->attempts = sqlite3_column_int64(st, 8);
+    if (tr.p) {                                    /* the first line(s) in messages, the rest here */
+        store_str_t whole;
+        size_t start = at;
+        if (m->trace.p) fwd_copy(s, &at, m->trace);
+        fwd_copy(s, &at, tr);
+        whole.p = s->fwd_buf + start;
+        whole.n = at - start;
+        if (whole.n > STORE_TRACE_MAX) {
+            whole.p += whole.n - STORE_TRACE_MAX;
+            whole.n = STORE_TRACE_MAX;
+        }
+        m->trace = whole;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+
 int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long after_rowid, double now,
                    int limit, store_fwd_fn fn, void *ud)
 {
@@ -160,8 +262,13 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
 int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fwd_fn fn, void *ud)
 {
     sqlite3_stmt *st;
+    int rc;
     if (!upstream.p || !key.p) return store__err(s, STORE_EARG, "fwd_by_key: upstream and key are required");
     if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY))) return STORE_EIO;
+    store__bind_text(st, 1, upstream);
+    store__bind_text(st, 2, key);
+    if ((rc = fwd_each(s, st, fn, ud, "fwd_by_key")) != 0) return rc;
+    if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY_OLD))) return STORE_EIO;
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
     return fwd_each(s, st, fn, ud, "fwd_by_key");
@@ -203,14 +310,16 @@ size_t store_stamp(char *buf, double t)
 }
 
 /* Bind the trace line "<at> <line>\n" (:line), the room the trace may
- * have before it (:room) and the trace_ttl (:ttl) where the statement has
- * them. A usual line is built in `buf` (LINE_BUF octets, bound static: the
- * caller steps the statement and clears its bindings before buf goes).
+ * have before it (:room) and the trace_ttl (:ttl) where statement `which`
+ * (prepared: fwd_stmt) has them. A usual line is built in `buf`
+ * (LINE_BUF octets, bound static: the caller steps the statement and
+ * clears its bindings before buf goes).
  * Returns 0 or STORE_ENOMEM. */
 #define LINE_BUF 512
-static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at, char *buf)
+static int bind_common(store_t *s, int which, store_str_t line, double at, char *buf)
 {
-    int i = sqlite3_bind_parameter_index(st, ":line");
+    sqlite3_stmt *st = s->fwd[which];
+    int i = s->fwd_ix[which][0];
     size_t n = 0;
     if (i > 0) {
         char *text = buf;
@@ -227,9 +336,8 @@ static int bind_common(store_t *s, sqlite3_stmt *st, store_str_t line, double at
             sqlite3_bind_text(st, i, "", 0, SQLITE_STATIC);
         }
     }
-    if ((i = sqlite3_bind_parameter_index(st, ":room")) > 0)
-        sqlite3_bind_int64(st, i, (long long)STORE_TRACE_MAX - (long long)n);
-    if ((i = sqlite3_bind_parameter_index(st, ":ttl")) > 0) sqlite3_bind_double(st, i, s->o.trace_ttl);
+    if ((i = s->fwd_ix[which][1]) > 0) sqlite3_bind_int64(st, i, (long long)STORE_TRACE_MAX - (long long)n);
+    if ((i = s->fwd_ix[which][2]) > 0) sqlite3_bind_double(st, i, s->o.trace_ttl);
     return 0;
 }
 
@@ -261,16 +369,17 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, which;
     if (upstream_id.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || (rc = check_line(s, line, "fwd_sent")) < 0)
         return store__err(s, STORE_EARG, "fwd_sent: a value is too long");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN))) return STORE_EIO;
+    which = final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
+    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
     store__bind_text(st, 2, upstream_id);
     store__bind_text(st, 3, key);
     if (final) sqlite3_bind_double(st, 4, now);
-    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
+    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_sent");
 }
 
@@ -286,7 +395,7 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_double(st, 2, due);
     sqlite3_bind_int64(st, 3, err);
-    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
+    if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
     return fwd_write(s, st, "fwd_retry");
 }
 
@@ -294,15 +403,188 @@ int store_fwd_state(store_t *s, long long rowid, int state, int final, long long
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, which;
     if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN))) return STORE_EIO;
+    for (which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;;
+         which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD) {
+        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        if (which == STORE_FWD_STATE_OLD || which == STORE_FWD_STATE_OPEN_OLD) sqlite3_bind_int(st, 3, final != 0);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_state");
+        if (rc != 0 || which == STORE_FWD_STATE_OLD || which == STORE_FWD_STATE_OPEN_OLD) return rc;
+    }
+}
+
+/* One row of a fwd INSERT, its parameters from p. */
+static void bind_queued(sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due)
+{
+    sqlite3_bind_int64(st, p, key);
+    store__bind_text(st, p + 1, upstream);
+    store__bind_real(st, p + 2, due);
+}
+
+int store__fwd_flush(store_t *s)
+{
+    store_fwd_wait_t *w = &s->fwd_wait;
+    sqlite3_stmt *st;
+    int i, n = w->n, rc = SQLITE_DONE;
+    w->n = 0;
+    if (n == STORE_PUT_BATCH) {            /* one statement: its cost is about a row's */
+        if (!s->fwd_batch) {
+            char sql[64 + STORE_PUT_BATCH * 16];
+            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due) VALUES ");
+            for (i = 0; i < STORE_PUT_BATCH; i++)
+                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?)", i ? "," : "");
+            rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->fwd_batch, NULL);
+            if (rc != SQLITE_OK) {
+                s->fwd_batch = NULL;
+                goto fail;
+            }
+        }
+        st = s->fwd_batch;
+        for (i = 0; i < n; i++)
+            bind_queued(st, 3 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    } else {
+        for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+            if (!(st = s->fwd[STORE_FWD_QUEUE])) {
+                if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
+            }
+            sqlite3_reset(st);
+            bind_queued(st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i]);
+            rc = sqlite3_step(st);
+            sqlite3_reset(st);
+        }
+    }
+    if (rc == SQLITE_DONE) return 0;
+fail:
+    {
+        char why[sizeof s->errmsg];
+        int full = (rc & 0xff) == SQLITE_FULL;
+        store__fail(s, rc, "fwd_queue");
+        snprintf(why, sizeof why, "%s", store_errmsg(s));
+        if (s->in_txn) {                  /* SQLite has not rolled it back itself */
+            sqlite3_step(store__stmt(s, STORE_ST_ROLLBACK));
+            sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
+            store__lost(s, why, full);
+        }
+        return store__err(s, full ? STORE_EFULL : STORE_EIO, "%s", why);
+    }
+}
+
+int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
+{
+    store_fwd_wait_t *w = &s->fwd_wait;
+    sqlite3_stmt *st;
+    int rc;
+    if (!upstream.p || upstream.n > STORE_VALUE_MAX) return store__err(s, STORE_EARG, "fwd_queue: an upstream is required");
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (upstream.n <= STORE_PUT_ROOM) {    /* waits, and goes in with others (store__fwd_flush) */
+        w->key[w->n] = key;
+        w->due[w->n] = due;
+        w->len[w->n] = upstream.n;
+        memcpy(w->upstream[w->n], upstream.p, upstream.n);
+        if (++w->n == STORE_PUT_BATCH && (rc = store__fwd_flush(s)) < 0) return rc;
+        store__wrote(s);
+        s->fwd_rows = 2;
+        return 1;
+    }
+    if ((rc = store__flush(s)) < 0) return rc;
+    if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
+    sqlite3_bind_int64(st, 1, key);
+    store__bind_text(st, 2, upstream);
+    store__bind_real(st, 3, due);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "fwd_queue");
+    store__wrote(s);
+    s->fwd_rows = 2;
+    return 1;
+}
+
+int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due, long long err, double now,
+                   store_str_t line)
+{
+    sqlite3_stmt *st;
+    char buf[LINE_BUF];
+    int rc;
+    if ((rc = check_line(s, line, "fwd_move")) < 0) return rc;
+    if (!upstream.p || upstream.n > STORE_VALUE_MAX) return store__err(s, STORE_EARG, "fwd_move: an upstream is required");
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (!(st = fwd_stmt(s, STORE_FWD_MOVE))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
-    sqlite3_bind_int(st, 2, state);
-    sqlite3_bind_int(st, 3, final != 0);
-    sqlite3_bind_double(st, 4, now);
-    sqlite3_bind_int64(st, 5, err);
-    if ((rc = bind_common(s, st, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_state");
+    store__bind_text(st, 2, upstream);
+    store__bind_real(st, 3, due);
+    sqlite3_bind_int64(st, 4, err);
+    if ((rc = bind_common(s, STORE_FWD_MOVE, line, now, buf)) < 0) return rc;
+    return fwd_write(s, st, "fwd_move");
+}
+
+/* -- store_update on a gateway's message ---------------------------------------------- */
+
+int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
+{
+    sqlite3_stmt *st;
+    char sql[1024], *line = NULL;
+    size_t n;
+    unsigned mask = c->mask & STORE_FWD_MASK;
+    int i, p = 0, rc, final = 0;
+    *rest = *c;
+    if (s->fwd_rows == 0) {                 /* once per open: does fwd hold anything? */
+        if (sqlite3_prepare_v2(s->db, "SELECT EXISTS (SELECT 1 FROM fwd)", -1, &st, NULL) != SQLITE_OK)
+            return store__fail(s, sqlite3_errcode(s->db), "update");
+        rc = sqlite3_step(st);
+        s->fwd_rows = rc == SQLITE_ROW && sqlite3_column_int(st, 0) ? 2 : 1;
+        sqlite3_finalize(st);
+    }
+    if (s->fwd_rows != 2 || (!mask && !c->trace.p)) return 0;
+    /* is there one, and is it final? */
+    if (sqlite3_prepare_v2(s->db, "SELECT final FROM fwd WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+        return store__fail(s, sqlite3_errcode(s->db), "update");
+    sqlite3_bind_int64(st, 1, c->key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) final = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? 0 : store__fail(s, rc, "update");
+    if (c->pending && final) {
+        rest->mask = 0;
+        rest->trace.p = NULL;
+        return 0;
+    }
+    n = (size_t)snprintf(sql, sizeof sql, "UPDATE fwd SET ");
+    for (i = 0; i < STORE_NCOLS; i++)
+        if (mask & (1u << i)) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = ?%d", p++ ? ", " : "",
+                                                   store_cols[i].name, i + 1);
+    if (c->trace.p)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s" FWD_TRACE_NEW, p ? ", " : "", STORE_TRACE_MAX);
+    snprintf(sql + n, sizeof sql - n, " WHERE key = :key");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store__fail(s, sqlite3_errcode(s->db), "update");
+    for (i = 0; i < STORE_NCOLS; i++)
+        if (mask & (1u << i)) store__bind_col(st, i + 1, i, &c->v);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":key"), c->key);
+    if (c->trace.p) {
+        line = sqlite3_mprintf("%.3f %.*s\n", c->at, (int)c->trace.n, c->trace.p);
+        if (!line) {
+            sqlite3_finalize(st);
+            return store__err(s, STORE_ENOMEM, "update: no memory");
+        }
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":line"), line, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":room"),
+                           (long long)STORE_TRACE_MAX - (long long)strlen(line));
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    sqlite3_free(line);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "update");
+    rest->mask &= ~STORE_FWD_MASK;
+    rest->trace.p = NULL;
+    return 1;
 }

@@ -33,10 +33,14 @@
     X(CTR_SET,      "INSERT INTO counters (name, hw) VALUES (?1, ?2) " \
                     "ON CONFLICT (name) DO UPDATE SET hw = max(hw, excluded.hw)") \
     X(MSG_MAX_KEY,  "SELECT max(key) FROM messages") \
-    X(MSG_EVICT_OLD, "SELECT key FROM (SELECT key, final, due, lasting FROM messages WHERE key > ?1 " \
+    X(MSG_EVICT_OLD, "SELECT key FROM (SELECT key, " STORE_FWD_FINAL("messages") " AS final, due, lasting " \
+                    "FROM messages WHERE key > ?1 " \
                     "ORDER BY key LIMIT 64) WHERE final = 1 AND due IS NULL AND lasting = 0 LIMIT 1") \
     X(MSG_EVICT_LASTING, "SELECT key FROM messages WHERE lasting = 1 AND final = 1 AND due IS NULL " \
                     "ORDER BY keep_until LIMIT 1") \
+    X(MSG_EVICT_FWD, "SELECT key FROM (SELECT key, final FROM fwd ORDER BY key LIMIT 64) WHERE final = 1 LIMIT 1") \
+    X(MSG_FWD_GET,  "SELECT upstream, due, upstream_id, upstream_key, state, final, done, err, attempts, trace " \
+                    "FROM fwd WHERE key = ?1") \
     X(MSG_DELETE,   "DELETE FROM messages WHERE key = ?1") \
     X(MSG_GET,      STORE_MSG_SELECT "WHERE id = ?1 AND part = ?2") \
     X(MSG_GET_KEY,  STORE_MSG_SELECT "WHERE key = ?1") \
@@ -56,18 +60,22 @@
     X(MSG_LEASE,    "UPDATE messages SET due = ?2 WHERE key = ?1") \
     X(MSG_BY_KEY,   STORE_MSG_SELECT "WHERE upstream = ?1 AND upstream_key = ?2 " \
                     "AND upstream_key IS NOT NULL ORDER BY key DESC LIMIT 1") \
-    X(MSG_WALK,     "SELECT key, submitted, account, state FROM messages WHERE key > ?1 ORDER BY key") \
+    X(MSG_WALK,     "SELECT key, submitted, account, " STORE_FWD_STATE("messages") " FROM messages " \
+                    "WHERE key > ?1 ORDER BY key") \
     X(MSG_AT,       "SELECT key, submitted FROM messages WHERE key >= ?1 ORDER BY key LIMIT 1") \
-    X(MSG_EXP_SCAN, "SELECT key, keep_until, lasting, final, id, part, account, state, id_format, submitted " \
-                    "FROM messages " \
+    X(MSG_EXP_SCAN, "SELECT key, " STORE_FWD_KEEP("messages", "?3") ", lasting, " STORE_FWD_FINAL("messages") \
+                    ", id, part, account, " \
+                    STORE_FWD_STATE("messages") ", id_format, submitted FROM messages " \
                     "WHERE key > ?1 ORDER BY key LIMIT ?2") \
-    X(MSG_SET_LASTING, "UPDATE messages SET lasting = 1 WHERE key = ?1") \
+    X(MSG_SET_LASTING, "UPDATE messages SET lasting = 1, keep_until = " STORE_FWD_KEEP("messages", "?2") \
+                    " WHERE key = ?1") \
     X(MSG_EXP_RANGE, "DELETE FROM messages WHERE key > ?1 AND key <= ?2 AND lasting = 0") \
     X(MSG_EXP_DONE, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
                     "WHERE lasting = 1 AND final = 1 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2)") \
     X(MSG_EXP_LOST, "DELETE FROM messages WHERE key IN (SELECT key FROM messages " \
                     "WHERE lasting = 1 AND final = 0 AND keep_until <= ?1 ORDER BY keep_until LIMIT ?2) " \
-                    "RETURNING id, part, account, state, key, id_format") \
+                    "RETURNING id, part, account, " STORE_FWD_STATE("messages") ", key, id_format, " \
+                    STORE_FWD_FINAL("messages")) \
     X(OB_PUSH,      "INSERT INTO outbox (account, due, expires, ref, pdu) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(OB_TAKE,      "SELECT rowid, account, due, expires, ref, attempts, pdu FROM outbox " \
                     "WHERE account = ?1 AND due <= ?2 ORDER BY due, rowid LIMIT ?3") \
@@ -90,9 +98,42 @@ enum {
     STORE_NSTATEMENTS
 };
 
-/* The forward queue's statements (store_fwd.c), prepared on first use. */
-enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_SENT, STORE_FWD_SENT_OPEN, STORE_FWD_RETRY,
-       STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_COUNTS, STORE_FWD_NSTMT };
+/* The forward queue's statements (store_fwd.c), prepared on first use;
+ * the _OLD ones write `messages` (a row without a fwd row: stored under
+ * the upstream's id, or before schema 6). */
+enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD, STORE_FWD_SENT, STORE_FWD_SENT_OPEN,
+       STORE_FWD_RETRY, STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_STATE_OLD, STORE_FWD_STATE_OPEN_OLD,
+       STORE_FWD_COUNTS, STORE_FWD_QUEUE, STORE_FWD_MOVE, STORE_FWD_NSTMT };
+
+/* The forwarding state of the store-and-forward gateway's messages: one
+ * narrow row per message (by its key) that the forwarder writes, so that
+ * the wide `messages` row is written once, when the message is accepted.
+ * A `messages` row with an upstream may have one; where it has, its
+ * upstream, due, upstream_id, upstream_key, state, final, done, err and
+ * attempts are these, and its trace goes on with this trace. Deleting
+ * the message deletes it (the trigger). */
+#define STORE_FWD_SQL \
+    "CREATE TABLE IF NOT EXISTS fwd (key INTEGER PRIMARY KEY, upstream TEXT NOT NULL, due REAL," \
+    "  upstream_id TEXT, upstream_key TEXT, state INTEGER NOT NULL DEFAULT 0, final INTEGER NOT NULL DEFAULT 0," \
+    "  done REAL, err INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, trace TEXT);" \
+    "CREATE INDEX IF NOT EXISTS fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL;" \
+    "CREATE INDEX IF NOT EXISTS fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL;" \
+    "CREATE TRIGGER IF NOT EXISTS fwd_gone AFTER DELETE ON messages WHEN old.upstream IS NOT NULL" \
+    "  BEGIN DELETE FROM fwd WHERE key = old.key; END;"
+
+/* A message's final and state as a query must see them: its fwd row's
+ * where it has one (t: the messages table's name in the query). */
+#define STORE_FWD_FINAL(t) "CASE WHEN " t ".upstream IS NULL THEN " t ".final ELSE coalesce(" \
+    "(SELECT fwd.final FROM fwd WHERE fwd.key = " t ".key), " t ".final) END"
+/* ... and its keep_until: a gateway's record is written once, so that of
+ * one with a fwd row follows from it as store_put computes it (ttl: the
+ * trace_ttl's parameter) */
+#define STORE_FWD_KEEP(t, ttl) "CASE WHEN " t ".upstream IS NULL THEN " t ".keep_until ELSE coalesce(" \
+    "(SELECT CASE WHEN fwd.final THEN coalesce(fwd.done, " t ".submitted) + " ttl " " \
+    "ELSE max(coalesce(" t ".expires, " t ".submitted), " t ".submitted) + " ttl " END " \
+    "FROM fwd WHERE fwd.key = " t ".key), " t ".keep_until) END"
+#define STORE_FWD_STATE(t) "CASE WHEN " t ".upstream IS NULL THEN " t ".state ELSE coalesce(" \
+    "(SELECT fwd.state FROM fwd WHERE fwd.key = " t ".key), " t ".state) END"
 
 /* The sticky table's statements (store_sticky.c), prepared on first use. */
 enum { STORE_STICKY_GET, STORE_STICKY_PUT, STORE_STICKY_EVICT, STORE_STICKY_EXPIRE, STORE_STICKY_COUNT,
@@ -123,6 +164,17 @@ typedef struct store_waiting_s {
     char         strings[STORE_PUT_BATCH][STORE_PUT_ROOM];
 } store_waiting_t;
 
+/* Forward queue rows (store_fwd_queue) waiting the same way: inserted
+ * STORE_PUT_BATCH a statement, and the rest with the rows of messages
+ * before any read of the queue and before the commit (store__flush). */
+typedef struct store_fwd_wait_s {
+    int         n;
+    long long   key[STORE_PUT_BATCH];
+    double      due[STORE_PUT_BATCH];
+    size_t      len[STORE_PUT_BATCH];
+    char        upstream[STORE_PUT_BATCH][STORE_PUT_ROOM];
+} store_fwd_wait_t;
+
 /* A counter's block: values cur .. lim-1 are covered by a committed high
  * water mark; pending (0: none) is a higher one written in the open
  * transaction. */
@@ -152,6 +204,11 @@ struct store_s {
     sqlite3_stmt  *st[STORE_NSTATEMENTS];
     store_upd_t    upd[STORE_UPD_CACHE];
     sqlite3_stmt  *fwd[STORE_FWD_NSTMT];  /* store_fwd.c's, NULL until used */
+    signed char    fwd_ix[STORE_FWD_NSTMT][3];  /* their :line, :room, :ttl parameters (0: none) */
+    store_change_t fwd_rest;          /* store_update: what is left for messages */
+    int            fwd_rows;          /* fwd holds rows: 0 not known yet, 1 no, 2 yes (store_fwd.c) */
+    char          *fwd_buf;           /* a row's strings from fwd, its trace joined (store_fwd.c) */
+    size_t         fwd_cap;
     sqlite3_stmt  *sticky[STORE_STICKY_NSTMT];  /* store_sticky.c's, NULL until used */
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
@@ -183,6 +240,8 @@ struct store_s {
     long long      swept;             /* expiry walked the keys up to here (see store_expire) */
 
     store_waiting_t waiting;          /* rows put, inserted together (store_put.c) */
+    store_fwd_wait_t fwd_wait;        /* their forward queue rows (store_fwd.c) */
+    sqlite3_stmt  *fwd_batch;         /* INSERT of STORE_PUT_BATCH of those, NULL until used */
 
     char           idbuf[MSGID_KEYED_MAX];   /* the id of a row read, made from its key */
     long long     *rowids;            /* scratch for two-pass updates */
@@ -226,6 +285,28 @@ int store__bind_real(sqlite3_stmt *st, int i, double v);
 store_str_t store__col_text(sqlite3_stmt *st, int i);
 store_str_t store__col_blob(sqlite3_stmt *st, int i);
 double store__col_real(sqlite3_stmt *st, int i);
+
+/* The forwarding state of a gateway's message from its fwd row, if it has
+ * one: those columns of m replaced, its trace continued and cut to its
+ * last STORE_TRACE_MAX octets (store_fwd.c). The strings are copied into
+ * s->fwd_buf (valid until the next row read). Returns 0 or an error (m is
+ * then as the messages row has it). */
+int store__fwd_overlay(store_t *s, store_msg_t *m);
+
+/* Insert the forward queue rows that wait (s->fwd_wait). Returns 0 or an
+ * error; on an error the open transaction is lost, as with store__flush. */
+int store__fwd_flush(store_t *s);
+
+/* The columns of a message that its fwd row holds, as STORE_BIT()s. */
+#define STORE_FWD_MASK (STORE_BIT(upstream) | STORE_BIT(due) | STORE_BIT(upstream_id) | STORE_BIT(upstream_key) \
+                        | STORE_BIT(state) | STORE_BIT(final) | STORE_BIT(done) | STORE_BIT(err) | STORE_BIT(attempts))
+
+/* store_update of the row c->key, for what its fwd row holds: the
+ * columns of STORE_FWD_MASK in c and the trace line, written there.
+ * Returns 1 (written; *rest is what is left for messages), 0 when the
+ * row has no fwd row (or, c->pending, its fwd row is final: *rest
+ * empty), or an error. */
+int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest);
 
 /* Counts from the file: at open, and after a transaction was lost. Returns
  * 0 or an error. */

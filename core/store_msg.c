@@ -36,6 +36,7 @@ static void row(store_t *s, sqlite3_stmt *st, store_msg_t *m)
 #include "store_msg.def"
 #undef COL
     store__row_id(s, m);
+    if (m->upstream.p) store__fwd_overlay(s, m);
 }
 
 /* -- Ids made from keys ------------------------------------------------------- */
@@ -560,7 +561,7 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
     if (flushed < 0) return flushed;
     unsigned fixed = 0;
     sqlite3_stmt *st;
-    int i, rc, keep, n, fmt;
+    int i, rc, keep, n, fmt, written = 0;
     long long key;
     if (c->key <= 0 && store__keyed_id(s, id, &key, &fmt)) {
         /* an id made from a key: the row(s) by key, once the format is
@@ -594,6 +595,20 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
     if (store__too_long(&c->v, c->mask) || c->trace.n > STORE_VALUE_MAX || (c->key <= 0 && id.n > STORE_VALUE_MAX))
         return store__err(s, STORE_EARG, "update: a value is longer than %d octets", STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
+    if (c->key > 0) {                      /* a gateway's message: its fwd row first (store_int.h) */
+        store_change_t *rest = &s->fwd_rest;
+        int fw = store__fwd_update(s, c, rest);
+        if (fw < 0) return fw;
+        if (fw > 0 && !rest->mask) {
+            store__wrote(s);
+            return 1;
+        }
+        if (!rest->mask && !rest->trace.p) return 0;        /* pending only, and it is final */
+        if (fw > 0) {
+            c = rest;
+            written = 1;
+        }
+    }
     if (!(st = upd_stmt(s, c->mask, c->key <= 0 && c->part >= 0, c->pending != 0, c->trace.p != NULL,
                         c->key > 0, &keep)))
         return STORE_EIO;
@@ -621,8 +636,8 @@ int store_update(store_t *s, store_str_t id, const store_change_t *c)
     n = sqlite3_changes(s->db);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);     /* the trace line goes now, not at the next use */
-    if (n > 0) store__wrote(s);
-    return n;
+    if (n > 0 || written) store__wrote(s);
+    return n > 0 ? n : written;
 }
 
 /* -- Expiry ------------------------------------------------------------------------------ */
@@ -644,6 +659,7 @@ static int expire_in_order(store_t *s, double now, int batch, store_expiry_t *x)
     if ((rc = store__rowids(s, (size_t)batch)) < 0) return rc;
     sqlite3_bind_int64(st, 1, s->swept);
     sqlite3_bind_int(st, 2, batch);
+    sqlite3_bind_double(st, 3, s->o.trace_ttl);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         long long key = sqlite3_column_int64(st, 0);
         seen++;
@@ -683,6 +699,7 @@ static int expire_in_order(store_t *s, double now, int batch, store_expiry_t *x)
     for (i = 0; i < lasting; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, s->rowids[i]);
+        sqlite3_bind_double(st, 2, s->o.trace_ttl);
         if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
             rc = store__fail(s, rc, "expire");
             sqlite3_reset(st);
@@ -711,7 +728,7 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
     if (flushed < 0) return flushed;
     sqlite3_stmt *st;
     store_msg_t m;
-    int rc, n = 0;
+    int rc, n = 0, done = 0;
     if ((rc = expire_in_order(s, now, batch, x)) < 0) return rc;
     st = store__stmt(s, STORE_ST_MSG_EXP_DONE);
     sqlite3_bind_double(st, 1, now);
@@ -733,6 +750,11 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
     sqlite3_bind_int(st, 2, batch);
     n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n++;
+        if (sqlite3_column_int(st, 6)) {        /* a gateway's message, final in its fwd row */
+            done++;
+            continue;
+        }
         store_msg_clear(&m);
         m.id = store__col_text(st, 0);
         m.part = sqlite3_column_int64(st, 1);
@@ -741,7 +763,6 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
         m.key = sqlite3_column_int64(st, 4);
         m.id_format = sqlite3_column_int64(st, 5);
         store__row_id(s, &m);
-        n++;
         if (x->on_message) x->on_message(&m, x->ud);
     }
     if (rc != SQLITE_DONE) {
@@ -752,7 +773,7 @@ int store__expire_messages(store_t *s, double now, int batch, store_expiry_t *x)
     sqlite3_reset(st);
     s->n_messages -= n;
     x->messages += n;
-    x->unfinished += n;
+    x->unfinished += n - done;
     if (n == batch) x->more = 1;
     return 0;
 }

@@ -16,8 +16,9 @@
 /* meta 'schema': the layout below. 2 added messages.notify; 3 keyed
  * messages by an integer (key), made id optional and added lasting, with
  * fewer, partial indexes; 4 added id_format (ids made from keys, read back
- * by the store); 5 added sticky (store_sticky.c). */
-#define STORE_SCHEMA 5
+ * by the store); 5 added sticky (store_sticky.c); 6 added fwd, the
+ * gateway's forwarding state beside its messages (store_int.h). */
+#define STORE_SCHEMA 6
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -253,7 +254,8 @@ static const char schema_sql[] =
     "CREATE INDEX early_key ON early (upstream, key);"
     "CREATE INDEX early_expires ON early (expires);"
     "CREATE TABLE counters (name TEXT PRIMARY KEY, hw INTEGER NOT NULL) WITHOUT ROWID;"
-    STORE_STICKY_SQL;
+    STORE_STICKY_SQL
+    STORE_FWD_SQL;
 
 /* Run sql (no rows expected); on failure describe it into err. */
 static int exec(store_t *s, const char *sql, char *err, size_t errlen)
@@ -340,6 +342,17 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
     /* 4 -> 5: sticky, the routes of long messages (no other change, and
      * IF NOT EXISTS: the step does not depend on its place) */
     if (version < 5 && exec(s, STORE_STICKY_SQL, err, errlen) != SQLITE_OK) goto fail;
+    /* 5 -> 6: fwd; the messages waiting in a forward queue move their
+     * forwarding state there (the others keep theirs in messages, where
+     * the forwarder's receipts still find them) */
+    if (version < 6
+        && (exec(s, STORE_FWD_SQL, err, errlen) != SQLITE_OK
+            || exec(s, "INSERT INTO fwd (key, upstream, due, upstream_id, upstream_key, state, final, done, err, "
+                       "attempts) SELECT key, upstream, due, upstream_id, upstream_key, state, final, done, err, "
+                       "attempts FROM messages WHERE upstream IS NOT NULL AND due IS NOT NULL; "
+                       "UPDATE messages SET due = NULL WHERE upstream IS NOT NULL AND due IS NOT NULL",
+                    err, errlen) != SQLITE_OK))
+        goto fail;
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);
     if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) goto fail;
     return 0;

@@ -136,7 +136,8 @@ static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octe
     return 0;
 }
 
-int store__flush(store_t *s)
+/* The rows of messages that wait, alone. */
+static int flush_rows(store_t *s)
 {
     store_waiting_t *w = &s->waiting;
     int rc = 0, i;
@@ -160,16 +161,25 @@ int store__flush(store_t *s)
     return 0;
 }
 
+int store__flush(store_t *s)
+{
+    int rc = flush_rows(s);
+    if (rc < 0) return rc;
+    return s->fwd_wait.n ? store__fwd_flush(s) : 0;     /* and the forward queue rows */
+}
+
 void store__unput(store_t *s)
 {
     s->waiting.n = 0;
+    s->fwd_wait.n = 0;
 }
 
 /* -- Eviction ---------------------------------------------------------------- */
 
 /* Room for one more message: drop the oldest final one with nothing due
  * (those in key order first, looking at a few keys past the expiry walk;
- * then the lasting ones by keep_until). Returns 0 or an error. */
+ * then the lasting ones by keep_until; then a gateway's message final in
+ * its fwd row, among the 64 oldest). Returns 0 or an error. */
 static int evict(store_t *s)
 {
     sqlite3_stmt *st;
@@ -183,6 +193,12 @@ static int evict(store_t *s)
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
         st = store__stmt(s, STORE_ST_MSG_EVICT_LASTING);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) key = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    if (rc == SQLITE_DONE) {              /* a gateway's message, final in its fwd row (store_int.h) */
+        st = store__stmt(s, STORE_ST_MSG_EVICT_FWD);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) key = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
@@ -225,7 +241,7 @@ long long store_put(store_t *s, const store_msg_t *m)
      * of its own, so its answer still waits for the commit that holds it */
     if (!s->in_txn && (rc = store__begin(s)) < 0) return rc;
     key = row.key;
-    if (s->waiting.n && s->waiting.mask != mask && (rc = store__flush(s)) < 0) return rc;
+    if (s->waiting.n && s->waiting.mask != mask && (rc = flush_rows(s)) < 0) return rc;
     if (row.id.p || wait_row(s, &row, mask, octets) < 0) {
         /* a text id may exist already: inserted now, to answer so */
         if ((rc = store__flush(s)) < 0) return rc;
@@ -234,7 +250,7 @@ long long store_put(store_t *s, const store_msg_t *m)
                 store__err(s, rc, "put: message %.*s part %lld exists", (int)m->id.n, m->id.p, m->part);
             return rc;
         }
-    } else if (s->waiting.n == STORE_PUT_BATCH && (rc = store__flush(s)) < 0) {
+    } else if (s->waiting.n == STORE_PUT_BATCH && (rc = flush_rows(s)) < 0) {
         return rc;
     }
     s->n_messages++;
@@ -245,4 +261,5 @@ long long store_put(store_t *s, const store_msg_t *m)
 void store__put_free(store_t *s)
 {
     s->waiting.n = 0;
+    s->fwd_wait.n = 0;
 }

@@ -366,7 +366,7 @@ static void gateway_case(long long count, int turn, int receipts)
     store_msg_t m;
     taken_t tk, answered;
     char key[32], line[160], what[96];
-    long long i = 0, j;
+    long long i = 0, j, mkey;
     double t0 = now(), t = 1.7e9, due = NAN;
     long long cur = 0;
     memset(&answered, 0, sizeof answered);
@@ -399,12 +399,11 @@ static void gateway_case(long long count, int turn, int receipts)
             m.route = S("all");
             m.submitted = t;
             m.expires = t + 172800;
-            m.due = t;
             m.registered_delivery = receipts;
             m.trace = S(line);
             m.pdu.p = pdu;
             m.pdu.n = 60;
-            if (store_put(s, &m) < 0) {
+            if ((mkey = store_put(s, &m)) < 0 || store_fwd_queue(s, mkey, m.upstream, t) < 0) {
                 fprintf(stderr, "bench_store: put: %s\n", store_errmsg(s));
                 exit(1);
             }

@@ -350,10 +350,10 @@ static void ids_made_from_keys(void)
         m.account = S("acct");
         m.submitted = 100;
         m.upstream = S("up");
-        m.due = 100;
         m.id_format = f;
         key[f - 1] = store_put(s, &m);
         CHECK(key[f - 1] > 0);
+        CHECK_EQ(store_fwd_queue(s, key[f - 1], S("up"), 100), 1);
         CHECK(msgid_keyed_make(f, (unsigned long long)node, (unsigned long long)key[f - 1], id[f - 1],
                                sizeof id[0]) > 0);
     }
@@ -380,13 +380,13 @@ static void ids_made_from_keys(void)
     memset(&c, 0, sizeof c);
     store_msg_clear(&c.v);
     c.part = -1;
-    c.mask = STORE_BIT(state);
-    c.v.state = 6;
+    c.trace = S("looked at");
+    c.at = 150;
     CHECK_EQ(store_update(s, S(id[2]), &c), 1);
     CHECK_EQ(store_update(s, S(other), &c), 0);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_get(s, S(id[2]), 0, see, &v), 1);
-    CHECK_EQ(v.state[0], 6);
+    CHECK(strstr(v.trace, "150.000 looked at") != NULL);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 200, 10, see_fwd, &v), 3);
     CHECK(strcmp(v.ids[0], id[0]) == 0 && strcmp(v.ids[2], id[2]) == 0);
@@ -523,17 +523,23 @@ static void count_queue(store_str_t up, long long n, void *ud)
 }
 
 /* A message queued for `up` from `due`. */
+/* A gateway's message: its record (with the upstream), then its place in
+ * the upstream's queue (the fwd row). Two writes. */
 static void queue(store_t *s, const char *id, const char *up, double due)
 {
-    store_change_t c;
-    put(s, id, 0, 1);
-    memset(&c, 0, sizeof c);
-    store_msg_clear(&c.v);
-    c.part = -1;
-    c.mask = STORE_BIT(due) | STORE_BIT(upstream);
-    c.v.due = due;
-    c.v.upstream = S(up);
-    CHECK_EQ(store_update(s, S(id), &c), 1);
+    store_msg_t m;
+    long long key;
+    store_msg_clear(&m);
+    m.id = S(id);
+    m.account = S("acct");
+    m.source = S("src");
+    m.dest = S("4477");
+    m.submitted = 1;
+    m.upstream = S(up);
+    m.pdu = S("pdu");
+    key = store_put(s, &m);
+    CHECK(key > 0);
+    CHECK_EQ(store_fwd_queue(s, key, S(up), due), 1);
 }
 
 static void stamp_as_printf(void)
@@ -591,11 +597,13 @@ static void forward_queue_by_cursor(void)
     CHECK(isnan(m.due[0]));
     CHECK(strstr(m.trace, "21.000 sent to up, accepted as U-7\n") != NULL);
     CHECK(!m.final);
-    /* a final state: done, kept trace_ttl (100) after it */
+    /* a final state, done; the record is kept as when it was put
+     * (trace_ttl, 100, after it was submitted: it is not written again) */
     CHECK_EQ(store_fwd_state(s, 1, 2, 1, 0, 60, S("receipt DELIVRD")), 1);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
-    CHECK(m.final && m.keep == 160);
+    CHECK(m.final && m.keep == 101);
+    CHECK_EQ(m.state[0], 2);
     CHECK(strstr(m.trace, "60.000 receipt DELIVRD") != NULL);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q3"), 0, see, &m), 1);
@@ -1461,14 +1469,19 @@ static int indexed(const char *plan)
 static void gateway_statements_use_indexes(void)
 {
     static const struct { int fwd; int which; const char *index; } cases[] = {
-        { 1, STORE_FWD_TAKE, "messages_queue" },
-        { 1, STORE_FWD_BY_KEY, "messages_upstream_key" },
+        { 1, STORE_FWD_TAKE, "fwd_queue" },
+        { 1, STORE_FWD_BY_KEY, "fwd_upstream_key" },
+        { 1, STORE_FWD_BY_KEY_OLD, "messages_upstream_key" },
         { 1, STORE_FWD_SENT, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_SENT_OPEN, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_RETRY, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_STATE, "INTEGER PRIMARY KEY" },
         { 1, STORE_FWD_STATE_OPEN, "INTEGER PRIMARY KEY" },
-        { 1, STORE_FWD_COUNTS, "messages_queue" },
+        { 1, STORE_FWD_STATE_OLD, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_STATE_OPEN_OLD, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_MOVE, "INTEGER PRIMARY KEY" },
+        { 1, STORE_FWD_COUNTS, "fwd_queue" },
+        { 0, STORE_ST_MSG_FWD_GET, "INTEGER PRIMARY KEY" },
         { 0, STORE_ST_MSG_GET_KEY, "INTEGER PRIMARY KEY" },
         { 0, STORE_ST_MSG_GET, "messages_id" },
         { 0, STORE_ST_MSG_BY_KEY, "messages_upstream_key" },
@@ -1509,23 +1522,26 @@ static void gateway_statements_use_indexes(void)
     store_close(s);
 }
 
-/* The indexes (of messages) a row is in: their names, by their partial
- * conditions evaluated on the row. */
-static void indexes_of(const char *path, long long key, char *out, size_t cap)
+/* The indexes (of table, messages or fwd) a row is in: their names, by
+ * their partial conditions evaluated on the row. */
+static void indexes_in(const char *path, const char *table, long long key, char *out, size_t cap)
 {
     sqlite3 *db;
     sqlite3_stmt *st;
+    char q0[256];
     size_t n = 0;
     out[0] = '\0';
     if (sqlite3_open(path, &db) != SQLITE_OK) return;
-    if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' "
-                               "AND sql IS NOT NULL ORDER BY name", -1, &st, NULL) == SQLITE_OK) {
+    snprintf(q0, sizeof q0, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '%s' "
+                            "AND sql IS NOT NULL ORDER BY name", table);
+    if (sqlite3_prepare_v2(db, q0, -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *name = (const char *)sqlite3_column_text(st, 0), *sql = (const char *)sqlite3_column_text(st, 1);
             const char *where = strstr(sql, " WHERE ");
             char q[1024];
             sqlite3_stmt *c;
-            snprintf(q, sizeof q, "SELECT count(*) FROM messages WHERE key = %lld AND (%s)", key, where ? where + 7 : "1");
+            snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE key = %lld AND (%s)", table, key,
+                     where ? where + 7 : "1");
             if (sqlite3_prepare_v2(db, q, -1, &c, NULL) == SQLITE_OK) {
                 if (sqlite3_step(c) == SQLITE_ROW && sqlite3_column_int(c, 0))
                     n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", name);
@@ -1537,9 +1553,15 @@ static void indexes_of(const char *path, long long key, char *out, size_t cap)
     sqlite3_close(db);
 }
 
-/* A gateway's message is in the indexes it is found by, no other: while
- * queued, the queue's; once answered, none (no receipt asked) or the
- * upstream key's (a receipt expected); once final, none. */
+static void indexes_of(const char *path, long long key, char *out, size_t cap)
+{
+    indexes_in(path, "messages", key, out, cap);
+}
+
+/* A gateway's message is in the indexes it is found by, no other: its
+ * record in none of messages' (written once), its forwarding row while
+ * queued in the queue's; once answered, in none (no receipt asked) or the
+ * upstream key's (a receipt expected), where it stays once final. */
 static void gateway_rows_pay_for_their_indexes_only(void)
 {
     const char *path = file("gwrows.db");
@@ -1559,30 +1581,33 @@ static void gateway_rows_pay_for_their_indexes_only(void)
         m.route = S("all");
         m.submitted = 100;
         m.expires = 100 + 172800;       /* the default validity: two days */
-        m.due = 100;
         m.registered_delivery = i;
         m.id_format = MSGID_KEYED_HEX;
         m.trace = S("100.000 accepted\n");
         m.pdu = S("pdu");
-        if (i) rcpt = store_put(s, &m);
-        else plain = store_put(s, &m);
+        if (i) CHECK_EQ(store_fwd_queue(s, rcpt = store_put(s, &m), S("up"), 100), 1);
+        else CHECK_EQ(store_fwd_queue(s, plain = store_put(s, &m), S("up"), 100), 1);
     }
     CHECK(store_commit(s, NULL) > 0);
     indexes_of(path, plain, in, sizeof in);
-    CHECK_STR(in, strlen(in), "messages_queue");
-    indexes_of(path, rcpt, in, sizeof in);
-    CHECK_STR(in, strlen(in), "messages_queue");
+    CHECK_STR(in, strlen(in), "");
+    indexes_in(path, "fwd", plain, in, sizeof in);
+    CHECK_STR(in, strlen(in), "fwd_queue");
+    indexes_in(path, "fwd", rcpt, in, sizeof in);
+    CHECK_STR(in, strlen(in), "fwd_queue");
     CHECK_EQ(store_fwd_sent(s, plain, S("u1"), (store_str_t){ NULL, 0 }, 1, 101, S("sent")), 1);
     CHECK_EQ(store_fwd_sent(s, rcpt, S("u2"), S("u2"), 0, 101, S("sent")), 1);
     CHECK(store_commit(s, NULL) > 0);
-    indexes_of(path, plain, in, sizeof in);
+    indexes_in(path, "fwd", plain, in, sizeof in);
     CHECK_STR(in, strlen(in), "");
-    indexes_of(path, rcpt, in, sizeof in);
-    CHECK_STR(in, strlen(in), "messages_upstream_key");
+    indexes_in(path, "fwd", rcpt, in, sizeof in);
+    CHECK_STR(in, strlen(in), "fwd_upstream_key");
     CHECK_EQ(store_fwd_state(s, rcpt, 2, 1, 0, 102, S("receipt")), 1);
     CHECK(store_commit(s, NULL) > 0);
+    indexes_in(path, "fwd", rcpt, in, sizeof in);
+    CHECK_STR(in, strlen(in), "fwd_upstream_key");         /* a receipt sent again still finds it */
     indexes_of(path, rcpt, in, sizeof in);
-    CHECK_STR(in, strlen(in), "messages_upstream_key");    /* a receipt sent again still finds it */
+    CHECK_STR(in, strlen(in), "");                         /* the record was never written again */
     store_close(s);
 }
 
@@ -1599,6 +1624,71 @@ static void sql_text(const char *path, const char *sql, char *out, size_t cap)
         sqlite3_finalize(st);
     }
     sqlite3_close(db);
+}
+
+/* Schema 5 -> 6: a gateway's message waiting in a forward queue moves
+ * its forwarding state into fwd (the forwarder takes it from there, and
+ * it is in messages' queue no more); one already answered stays in
+ * messages, where its receipt still finds it and writes its state. */
+static void upgrades_schema_5(void)
+{
+    const char *path = file("schema5.db");
+    store_opts_t o = opts(path);
+    store_t *s = open_at(path);
+    store_msg_t m;
+    fseen_t v;
+    seen_t r;
+    char text[512];
+    long long waiting, sent;
+    CHECK(s);
+    if (!s) return;
+    store_msg_clear(&m);
+    m.id = S("waiting");
+    m.account = S("acct");
+    m.upstream = S("up");
+    m.submitted = 10;
+    m.pdu = S("pdu");
+    CHECK((waiting = store_put(s, &m)) > 0);
+    m.id = S("sent");
+    CHECK((sent = store_put(s, &m)) > 0);
+    CHECK_EQ(store_commit(s, NULL), 2);
+    store_close(s);
+    /* as schema 5 kept them: the queue and the answer in messages */
+    snprintf(text, sizeof text, "DROP TRIGGER fwd_gone; DROP TABLE fwd; "
+             "UPDATE messages SET due = 20, attempts = 1, err = 88 WHERE key = %lld; "
+             "UPDATE messages SET state = 1, attempts = 1, upstream_id = 'U9', upstream_key = '9' WHERE key = %lld; "
+             "UPDATE meta SET value = 5 WHERE key = 'schema'", waiting, sent);
+    CHECK_EQ(sql_on(path, text), SQLITE_OK);
+    s = store_open(&o, err, sizeof err);
+    CHECK(s);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 30, 10, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "waiting") == 0 && v.due[0] == 20);
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(store_get(s, S("waiting"), 0, see, &r), 1);
+    CHECK(r.due[0] == 20);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("9"), fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "sent") == 0);
+    CHECK_EQ(store_fwd_state(s, sent, 2, 1, 0, 30, S("receipt DELIVRD")), 1);
+    CHECK_EQ(store_fwd_sent(s, waiting, S("U10"), S("10"), 0, 31, S("accepted as U10")), 1);
+    CHECK_EQ(store_commit(s, NULL), 2);
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(store_get(s, S("sent"), 0, see, &r), 1);
+    CHECK(r.final && r.state[0] == 2);
+    CHECK(strstr(r.trace, "receipt DELIVRD") != NULL);
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(store_get(s, S("waiting"), 0, see, &r), 1);
+    CHECK(!r.final && r.state[0] == 1 && isnan(r.due[0]));
+    store_close(s);
+    sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
+    CHECK(strcmp(text, "6") == 0);
+    sql_text(path, "SELECT count(*) FROM messages WHERE due IS NOT NULL", text, sizeof text);
+    CHECK(strcmp(text, "0") == 0);
 }
 
 /* Schema 3 -> 4: id_format added, the (account, submitted) index gone, the
@@ -1634,7 +1724,7 @@ static void upgrades_schema_3(void)
     CHECK_EQ(store_commit(s, NULL), 1);
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "5") == 0);
+    CHECK(strcmp(text, "6") == 0);
     sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_account'", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
     sql_text(path, "SELECT sql FROM sqlite_master WHERE name = 'messages_pending'", text, sizeof text);
@@ -2006,6 +2096,7 @@ int main(void)
     TEST(refuses_foreign_and_newer);
     TEST(upgrades_older_schemas);
     TEST(upgrades_schema_3);
+    TEST(upgrades_schema_5);
     TEST(gateway_statements_use_indexes);
     TEST(gateway_rows_pay_for_their_indexes_only);
     TEST(checkpoints_by_the_caller);

@@ -106,6 +106,7 @@ function M.stats()
     if ok and c then
         out.stored, out.held_answers, out.events_failed = c.stored, c.held, c.events_failed
         out.refused_full, out.refused_io = c.refused_full, c.refused_io
+        out.stored_as_received = c.stored_as_received
         out.queues = c.links
     end
     return out
