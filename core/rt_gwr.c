@@ -11,6 +11,7 @@
 #include "rt.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
+#include "rt_store.h"
 
 #define ID_BLOCK   1000         /* keys taken from P ids at a time */
 #define TICK_MS    50           /* forwarders poll their streams this often */
@@ -30,10 +31,48 @@ static struct {
 
 /* -- Keys ------------------------------------------------------------------------------ */
 
-size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an)
+static size_t key_of(char *buf, size_t cap, int n)
 {
-    int n = snprintf(buf, cap, "%s%s%.*s", rt_gwr_conf.prefix, kind, (int)an, a ? a : "");
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+size_t rt_gwr_key_msg(char *buf, size_t cap, const char *up, size_t upn, const char *id, size_t idn)
+{
+    (void)up;
+    (void)upn;
+    return key_of(buf, cap, snprintf(buf, cap, "%sm:%.*s", rt_gwr_conf.prefix, (int)idn, id));
+}
+
+size_t rt_gwr_key_queue(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%sq:%.*s", rt_gwr_conf.prefix, (int)upn, up));
+}
+
+size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%sk:%.*s:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)kn, key));
+}
+
+size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%se:%.*s:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)kn, key));
+}
+
+size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%sr:%.*s", rt_gwr_conf.prefix, (int)an, acct));
+}
+
+size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s%s", rt_gwr_conf.prefix, name));
+}
+
+size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
+{
+    char stamp[STORE_STAMP_MAX];
+    size_t n = store_stamp(stamp, rt_time());
+    return key_of(buf, cap, snprintf(buf, cap, "%.*s%s\n", (int)n, stamp, line));
 }
 
 /* -- Node id and id blocks --------------------------------------------------------------- */
@@ -77,7 +116,7 @@ void rt_gwr_ask_ids(void)
         argv[0] = "INCR";
         argv[1] = key;
         lens[0] = 4;
-        lens[1] = rt_gwr_key(key, sizeof key, "nodes", NULL, 0);
+        lens[1] = rt_gwr_key_counter(key, sizeof key, "nodes");
         if (redis_cmd(r, on_node, NULL, 2, argv, lens) == 0) G.asking_node = 1;
     }
     if (!G.asking_block && G.spare_end == 0 && G.end - G.next < ID_BLOCK / 2) {
@@ -85,7 +124,7 @@ void rt_gwr_ask_ids(void)
         argv[1] = key;
         argv[2] = "1000";
         lens[0] = 6;
-        lens[1] = rt_gwr_key(key, sizeof key, "ids", NULL, 0);
+        lens[1] = rt_gwr_key_counter(key, sizeof key, "ids");
         lens[2] = 4;
         if (redis_cmd(r, on_block, NULL, 3, argv, lens) == 0) G.asking_block = 1;
     }

@@ -17,8 +17,8 @@
  * writes of the message, and only then returns its id, so ESME_ROK is
  * given only for what Redis holds. Redis unreachable: gw_queue answers
  * "full" (ESME_RMSGQFUL). A forwarder reads its upstream's stream with
- * XREADGROUP, records the upstream's answer, then XACKs (in one pipeline,
- * in that order); entries pending longer than cluster.claim_after on a
+ * XREADGROUP, records the upstream's answer, then XACKs (one script call,
+ * rt_gwr_script.c); entries pending longer than cluster.claim_after on a
  * consumer that died are taken over with XAUTOCLAIM and sent again (at
  * least once).
  *
@@ -54,8 +54,39 @@ extern rt_gwr_conf_t rt_gwr_conf;
 /* The Redis store is in use. */
 static inline int rt_gwr_on(void) { return rt_gwr_conf.on; }
 
-/* A key: prefix + the parts, into buf (cap octets). Returns its length. */
-size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an);
+/* The keys (see the table above): each into buf (cap octets, at least
+ * RT_GWR_KEY_MAX), returning its length. key_msg with an empty id is the
+ * prefix the receipt script completes with the id it finds. */
+#define RT_GWR_KEY_MAX 400
+size_t rt_gwr_key_msg(char *buf, size_t cap, const char *up, size_t upn, const char *id, size_t idn);
+size_t rt_gwr_key_queue(char *buf, size_t cap, const char *up, size_t upn);
+size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
+size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
+size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an);
+size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
+
+/* "<time> line\n" into buf (cap octets): a trace line as the SQLite store
+ * stamps it. Returns its length. */
+size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
+
+/* The server-side scripts (rt_gwr_script.c): one call per step of a
+ * message. */
+enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_NSCRIPTS };
+
+/* Call script which with nkeys keys then its arguments (argc words in all,
+ * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
+ * once, as redis_cmd's callbacks are) or REDIS_E_*. */
+int rt_gwr_eval(int which, redis_reply_fn fn, void *ud, int nkeys, int argc, const char **argv, const size_t *lens);
+
+/* Load the scripts (SCRIPT LOAD, pipelined ahead of what follows) when
+ * the link is up and has not had them since it (re)connected: the calls
+ * after them find them (NOSCRIPT remains the fallback: a flush). */
+void rt_gwr_scripts_load(void);
+
+/* A trace line (and field/value pairs) on message id of upstream up, when
+ * its record is still there; the answer is only logged. Returns what
+ * rt_gwr_eval does. */
+int rt_gwr_note(const char *up, size_t upn, const char *id, const char *line, int npairs, const char **pairs);
 
 /* The node id's and id blocks' requests (rt_gwr.c); the next key of
  * the current block, or 0 while none is at hand. */
@@ -81,16 +112,14 @@ int rt_gwr_receipt(struct rt_link_s *l, sess_t *s, const pdu_t *req);
  * to message id of account. */
 void rt_gwr_rcpt_early(struct rt_link_s *l, const char *id, const char *account, const redisReply *list);
 
-/* The script that writes a mapping and hands back the early receipts. */
-extern const char rt_gwr_map_script[];
-
 /* core.post on Redis (rt_gwr_rx.c): the PDU appended to the account's
  * stream; waits for Redis when L can yield. Returns what l_post does. */
 int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu);
 
-/* Append an encoded deliver_sm for account to its stream; fn(ud, ok) when
+/* Append an encoded deliver_sm for account to its stream (id and up: the
+ * message it is a receipt of, for the trace; p NULL for MO); fn(ud, ok) when
  * Redis answered (fn may be NULL). Returns 0, or -1 when it was not sent. */
-int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id,
+int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id, store_str_t up,
                   void (*fn)(void *ud, int ok), void *ud);
 
 /* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
