@@ -2,15 +2,19 @@
  * nodes of a cluster share one queue per upstream, so a message accepted
  * on one node is forwarded by whichever node holds a bind to its upstream.
  *
- * The keys (P is cluster.prefix):
- *   P m:<id>          hash: the message record (account, upstream, route,
- *                     state, attempts, upstream_id, err, ...), with a TTL
- *   P q:<upstream>    stream: the queue; one entry per message carries what
+ * The keys (P is cluster.prefix), each with its hash tag so that every
+ * script call touches one slot of a Redis Cluster (docs/cluster.md):
+ *   P{u:<up>}m:<id>   hash: the message record (account, upstream, route,
+ *                     state, attempts, upstream_id, err, trace, ...), TTL
+ *   P{u:<up>}q        stream: the queue; one entry per message carries what
  *                     sending needs (id, pdu, account, rd, expires, attempts);
  *                     consumer group "fwd", one consumer per process
- *   P ids             counter: keys are taken from it in blocks, so ids are
+ *   P{u:<up>}k:<key>  string: the upstream's id -> ours, for receipts
+ *   P{u:<up>}e:<key>  list: receipts that came before their mapping
+ *   P{a:<acct>}r      stream: receipts and MO for the account (rt_gwr_rx.c)
+ *   P{c}ids           counter: keys are taken from it in blocks, so ids are
  *                     unique across nodes and restarts
- *   P nodes           counter: a process's node id (unless cluster.node_id)
+ *   P{c}nodes         counter: a process's node id (unless cluster.node_id)
  *
  * The guarantee of the group commit holds: core.gw_queue waits (the task
  * yields, the loop serves everyone else) until Redis has answered the

@@ -1,5 +1,5 @@
 /* rt_gwr_rx.c -- receipts and MO for an account on the Redis store: each
- * account has a stream (P r:<account>, consumer group "rx", one consumer
+ * account has a stream (P{a:<account>}r, consumer group "rx", one consumer
  * per process) that receipts (rt_gwr_rcpt.c) and core.post append to. A
  * node that holds receivers (or transceivers) of the account reads as many
  * entries as their windows have room for, delivers each, and acknowledges

@@ -19,7 +19,7 @@ end
 
 local function settled(r)
     return wait.wait_until(function()
-        return r:cmd("XLEN", "smppgw:q:U") == 0 and r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+        return r:cmd("XLEN", "smppgw:{u:U}q") == 0 and r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
     end, 15, "every message answered and acknowledged")
 end
 
@@ -71,7 +71,7 @@ describe("cluster store calls", function()
         end
         local function acked(n)
             wait.wait_until(function()
-                return a:stats().cluster.store.rx_acked == n and r:cmd("XLEN", "smppgw:r:esme1") == 0
+                return a:stats().cluster.store.rx_acked == n and r:cmd("XLEN", "smppgw:{a:esme1}r") == 0
             end, 10, "every receipt acknowledged")
         end
         gwr.submit_all(a, gwr.texts("rcpt-warm", 3))
@@ -113,6 +113,6 @@ describe("cluster store calls", function()
         assert.is_true(gwr.all_arrived(up, list))
         settled(r)
         assert.is_true(calls(r, "eval") >= 1)                  -- NOSCRIPT answered with the text
-        for i = 1, #list do assert.are.equal("1", r:cmd("HGET", "smppgw:m:" .. ids[i], "state")) end
+        for i = 1, #list do assert.are.equal("1", r:cmd("HGET", "smppgw:{u:U}m:" .. ids[i], "state")) end
     end)
 end)

@@ -35,14 +35,14 @@ describe("cluster store", function()
         -- every record says accepted upstream, with the upstream's id; nothing pending
         assert.is_true(wait.wait_until(function()
             for i = 1, #list do
-                if r:cmd("HGET", "smppgw:m:" .. ids[i], "state") ~= "1" then return false end
+                if r:cmd("HGET", "smppgw:{u:U}m:" .. ids[i], "state") ~= "1" then return false end
             end
-            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+            return r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
         end, 10, "every record answered and acknowledged"))
-        local uid = r:cmd("HGET", "smppgw:m:" .. ids[1], "upstream_id")
+        local uid = r:cmd("HGET", "smppgw:{u:U}m:" .. ids[1], "upstream_id")
         assert.matches("^u%d+$", uid)
-        assert.are.equal(ids[1], r:cmd("GET", "smppgw:k:U:" .. uid))      -- the mapping for receipts
-        assert.are.equal("esme1", r:cmd("HGET", "smppgw:m:" .. ids[1], "account"))
+        assert.are.equal(ids[1], r:cmd("GET", "smppgw:{u:U}k:" .. uid))      -- the mapping for receipts
+        assert.are.equal("esme1", r:cmd("HGET", "smppgw:{u:U}m:" .. ids[1], "account"))
         -- node ids differ, so do the ids the two nodes issue
         local ida = a:stats().cluster.store.node_id
         local idb = b:stats().cluster.store.node_id
@@ -63,7 +63,7 @@ describe("cluster store", function()
         -- b has taken them and waits for the slow answers: kill it then
         local consumer = b:stats().cluster.store.consumer
         assert.is_true(wait.wait_until(function()
-            local p = r:cmd("XPENDING", "smppgw:q:U", "fwd")
+            local p = r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")
             return p[1] == #list and p[4] and p[4][1] and p[4][1][1] == consumer
         end, 10, "every message pending on b"))
         b:kill()
@@ -71,7 +71,7 @@ describe("cluster store", function()
         bound_upstream(c)
         assert.is_true(c:wait_log("took over %d+ messages of U pending longer than 1 s", 15))
         assert.is_true(wait.wait_until(function()
-            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+            return r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
         end, 20, "every message answered and acknowledged by c"))
         assert.is_true(all_arrived(up, list, 5))
     end)
@@ -88,7 +88,7 @@ describe("cluster store", function()
         assert.is_true(all_arrived(up, list))
         -- every receipt matched on c and waiting in the account's stream: no receiver is bound
         assert.is_true(wait.wait_until(function()
-            return r:cmd("XLEN", "smppgw:r:esme1") == #list
+            return r:cmd("XLEN", "smppgw:{a:esme1}r") == #list
         end, 10, "every receipt in the account's stream"))
         local rx = wire.connect(b.port)
         assert.are.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
@@ -107,9 +107,9 @@ describe("cluster store", function()
         for i = 1, #list do assert.are.equal(1, got[ids[i]], "receipts for " .. ids[i]) end
         -- acknowledged once the ESME answered; every record final DELIVERED
         assert.is_true(wait.wait_until(function()
-            if r:cmd("XLEN", "smppgw:r:esme1") ~= 0 then return false end
+            if r:cmd("XLEN", "smppgw:{a:esme1}r") ~= 0 then return false end
             for i = 1, #list do
-                if r:cmd("HGET", "smppgw:m:" .. ids[i], "state") ~= "2" then return false end
+                if r:cmd("HGET", "smppgw:{u:U}m:" .. ids[i], "state") ~= "2" then return false end
             end
             return true
         end, 10, "the stream emptied and every message DELIVERED"))
@@ -148,7 +148,7 @@ describe("cluster store", function()
         local st = a:stats().cluster.store
         assert.are.equal(#list, st.receipts_early)
         assert.are.equal(#list, st.receipts_early_matched)
-        assert.are.same({}, r:cmd("KEYS", "smppgw:e:*"))
+        assert.are.same({}, r:cmd("KEYS", "smppgw:{u:U}e:*"))
     end)
 
     it("answers ESME_RMSGQFUL while Redis is stopped, resumes when it is back, and loses nothing accepted", function()
@@ -198,9 +198,9 @@ describe("cluster store", function()
         assert.is_true(all_arrived(up, list))
         assert.is_true(wait.wait_until(function()
             for _, m in ipairs(accepted) do
-                if r:cmd("HGET", "smppgw:m:" .. m.id, "state") ~= "1" then return false end
+                if r:cmd("HGET", "smppgw:{u:U}m:" .. m.id, "state") ~= "1" then return false end
             end
-            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+            return r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
         end, 10, "every accepted message's answer recorded"))
     end)
 
@@ -224,7 +224,7 @@ describe("cluster store", function()
             want[sm.short_message] = nil
         end
         assert.is_true(wait.wait_until(function()
-            return r:cmd("XLEN", "smppgw:r:esme1") == 0 and b:stats().cluster.store.rx_acked == #list
+            return r:cmd("XLEN", "smppgw:{a:esme1}r") == 0 and b:stats().cluster.store.rx_acked == #list
         end, 10, "every MO acknowledged by b"))
     end)
 

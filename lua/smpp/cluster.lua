@@ -91,6 +91,13 @@ local function key(kind, name)
 end
 M.key = key
 
+-- pair_key(kind, ip, system_id) -> the key of an address and account pair:
+-- under the address's tag, so that a lockout script's keys (the pair's and
+-- the address's) are in one slot
+local function pair_key(kind, ip, system_id)
+    return opt.prefix .. kind .. ":{" .. tostring(ip) .. "}" .. tostring(system_id)
+end
+
 -- call(name, keys, args) -> the script's answer | nil, err (waits)
 local function call(name, keys, args)
     local words = { sha[name] and "EVALSHA" or "EVAL", sha[name] or scripts[name], #keys }
@@ -176,7 +183,7 @@ end
 -- cluster, or nil | nil, err when Redis cannot say
 function M.locked(ip, system_id)
     if not M.on then return nil end
-    local ms, err = call("locked", { key("lock", ip .. " " .. tostring(system_id)), key("lock", ip) }, {})
+    local ms, err = call("locked", { pair_key("lock", ip, system_id), key("lock", ip) }, {})
     if ms == nil then return nil, err end
     return ms > 0 and ms / 1000 or nil
 end
@@ -185,8 +192,8 @@ end
 -- failed bind, counted across the cluster; logs a lockout it starts
 function M.failed(ip, system_id, max_pair, max_address, lockout)
     if not M.on then return end
-    local pair = ip .. " " .. tostring(system_id)
-    local r = call("failed", { key("fail", pair), key("fail", ip), key("lock", pair), key("lock", ip) },
+    local r = call("failed", { pair_key("fail", ip, system_id), key("fail", ip), pair_key("lock", ip, system_id),
+                                key("lock", ip) },
         { max_pair, max_address, math.floor(lockout * 1000) })
     if r and r % 2 == 1 then
         smpp.log("warn", "bind lockout for %gs across the cluster: %d failed binds of '%s' from %s", lockout, max_pair,
@@ -199,7 +206,7 @@ end
 
 -- succeeded(ip, system_id): forget the pair's failures (not the address's)
 function M.succeeded(ip, system_id)
-    if M.on then core.redis_send("DEL", key("fail", ip .. " " .. tostring(system_id))) end
+    if M.on then core.redis_send("DEL", pair_key("fail", ip, system_id)) end
 end
 
 -- -- Throughput ----------------------------------------------------------------------
@@ -247,22 +254,64 @@ end
 -- stores_messages() -> whether the gateway's messages are in Redis
 function M.stores_messages() return M.on and opt.store == true end
 
--- message(id) -> the record of a gateway message kept in Redis
--- (cluster.store: core/rt_gwr.h) as smpp.store.get gives one (id, account,
--- upstream, state, final, done, err, attempts, upstream_id), or nil (none,
--- or Redis unreachable: nil, err). Waits for Redis.
-function M.message(id)
-    if not (M.on and opt.store) then return nil, "cluster.store is off" end
-    local r, err = core.redis("HGETALL", opt.prefix .. "m:" .. tostring(id))
-    if type(r) ~= "table" then return nil, err end
-    if #r == 0 then return nil end
+-- record(r, id) -> a record as smpp.store.get gives one, from the fields
+-- of HGETALL r (core/rt_gwr.h: the message's hash in Redis)
+local function record(r, id)
     local rec = { id = id }
     for i = 1, #r - 1, 2 do rec[r[i]] = r[i + 1] end
     for _, k in ipairs { "state", "done", "err", "attempts", "rd", "submitted", "expires" } do
         rec[k] = tonumber(rec[k])
     end
+    rec.err = rec.err or 0
     rec.final = rec.final == "1"
+    rec.registered_delivery = rec.rd
+    if rec.upstream_id == "" then rec.upstream_id = nil end
     return rec
+end
+
+-- message(id [, upstreams, prefix]) -> the record of a gateway message kept
+-- in Redis (cluster.store: core/rt_gwr.h) as smpp.store.get gives one (id,
+-- account, upstream, route, state, final, done, err, attempts,
+-- upstream_id, source, dest, submitted, expires, notify, trace), or nil
+-- (none), or nil, err (Redis unreachable). The record is under its
+-- upstream's hash tag: every upstream is looked at (those named, else
+-- every link of this process) in one round trip. Waits for Redis. A
+-- process that did not start the cluster (`smppgw messages`) names the
+-- upstreams and the prefix.
+function M.message(id, upstreams, prefix)
+    if not upstreams and not (M.on and opt.store) then return nil, "cluster.store is off" end
+    local r, err = core.gwr_get(tostring(id), upstreams, prefix)
+    if type(r) ~= "table" then return nil, err end
+    return record(r, tostring(id))
+end
+
+-- fetch(section, upstreams, id) -> record | nil (none) | nil, err: a
+-- message read from Redis by a process that does not serve (`smppgw
+-- messages CONFIG ID`): the serve loop with no listener runs one task that
+-- opens the link to section.redis, waits for it (2 x timeout at most),
+-- reads the record (message above) and ends the loop.
+function M.fetch(section, upstreams, id)
+    local address = require "smpp.address"
+    local host, port = address.parse(section.redis)
+    local rec, why
+    local ok, err = core.serve { handlers = {}, listen = {}, start = function()
+        local done, e = pcall(function()
+            core.redis_open { host = host, port = port, password = section.password, db = section.db or 0,
+                              timeout = section.timeout or 2 }
+            local deadline = smpp.time() + 2 * (section.timeout or 2)
+            while core.redis_state() ~= "up" and smpp.time() < deadline do smpp.sleep(0.02) end
+            if core.redis_state() ~= "up" then
+                why = "Redis at " .. tostring(section.redis) .. " is unreachable"
+                return
+            end
+            rec, why = M.message(id, upstreams, section.prefix or "smppgw:")
+        end)
+        if not done then why = tostring(e) end
+        core.redis_close()
+        core.shutdown()
+    end }
+    if not ok then return nil, tostring(err) end
+    return rec, why
 end
 
 function M.stats()
