@@ -9,11 +9,9 @@
 
 #include "log.h"
 #include "rt.h"
-#include "rt_gw.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
 #include "rt_store.h"
-#include "rt_task.h"
 
 #define ID_BLOCK   1000         /* keys taken from P{c}ids at a time */
 #define TICK_MS    50           /* forwarders poll their streams this often */
@@ -192,116 +190,6 @@ static int l_gwr_start(lua_State *L)
 }
 
 
-/* -- Reading a message's record ----------------------------------------------------------- */
-
-/* A core.gwr_get under way: the HGETALLs still to answer. */
-typedef struct get_s {
-    rt_task_t *t;
-    int        left, found, failed;
-    char       err[96];
-} get_t;
-
-static void on_got(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    get_t *g = ud;
-    lua_State *co = g->t->co;
-    size_t i;
-    (void)r;
-    if (err && !g->failed) {
-        g->failed = 1;
-        snprintf(g->err, sizeof g->err, "%s", err);
-    }
-    if (!err && !g->found && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
-        g->found = 1;
-        lua_createtable(co, (int)reply->elements, 0);
-        for (i = 0; i < reply->elements; i++) {
-            const redisReply *e = reply->element[i];
-            lua_pushlstring(co, e->str ? e->str : "", e->str ? e->len : 0);
-            lua_rawseti(co, -2, (int)i + 1);
-        }
-    }
-    if (--g->left > 0) return;
-    if (g->found) {
-        rt_task_wake(g->t, 1);
-    } else if (g->failed) {
-        lua_pushnil(co);
-        lua_pushstring(co, g->err);
-        rt_task_wake(g->t, 2);
-    } else {
-        lua_pushnil(co);
-        rt_task_wake(g->t, 1);
-    }
-    free(g);
-}
-
-static int ask_one(get_t *g, const char *up, size_t upn, const char *id, size_t idn)
-{
-    char key[RT_GWR_KEY_MAX];
-    const char *argv[2] = { "HGETALL", key };
-    size_t lens[2] = { 7, 0 };
-    lens[1] = rt_gwr_key_msg(key, sizeof key, up, upn, id, idn);
-    if (redis_cmd(rt_redis(), on_got, g, 2, argv, lens) != 0) return 0;
-    g->left++;
-    return 1;
-}
-
-typedef struct get_arg_s {
-    get_t      *g;
-    const char *id;
-    size_t      idn;
-} get_arg_t;
-
-static void ask_link(rt_link_t *l, void *arg)
-{
-    get_arg_t *a = arg;
-    ask_one(a->g, l->name, l->len, a->id, a->idn);
-}
-
-/* core.gwr_get(id [, upstreams [, prefix]]) -> { field, value, ... } (as
- * HGETALL gives it) | nil (no such message) | nil, err. A record is kept
- * under its upstream's hash tag, which the id does not name: one HGETALL
- * per upstream (those named, else every link of this process), pipelined
- * in one round trip. prefix: the keys' (a process that did not call
- * gwr_start: `smppgw messages`). Waits. */
-static int l_gwr_get(lua_State *L)
-{
-    size_t idn;
-    const char *id = luaL_checklstring(L, 1, &idn);
-    redis_t *r = rt_redis();
-    rt_task_t *t = rt_task_current(L, "gwr_get");
-    get_t *g;
-    int i, n;
-    if (lua_type(L, 3) == LUA_TSTRING && !rt_gwr_conf.on)
-        snprintf(rt_gwr_conf.prefix, sizeof rt_gwr_conf.prefix, "%s", lua_tostring(L, 3));
-    if (!r || redis_state(r) != REDIS_UP) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "Redis is unreachable");
-        return 2;
-    }
-    if (!(g = calloc(1, sizeof *g))) return luaL_error(L, "out of memory");
-    g->t = t;
-    if (lua_istable(L, 2)) {
-        n = (int)lua_objlen(L, 2);
-        for (i = 1; i <= n; i++) {
-            size_t upn;
-            const char *up;
-            lua_rawgeti(L, 2, i);
-            if ((up = lua_tolstring(L, -1, &upn)) != NULL) ask_one(g, up, upn, id, idn);
-            lua_pop(L, 1);
-        }
-    } else {
-        get_arg_t a = { g, id, idn };
-        rt_gw_foreach(ask_link, &a);
-    }
-    if (g->left == 0) {
-        free(g);
-        lua_pushnil(L);
-        return 1;
-    }
-    rt_task_wait(t, "redis");
-    return lua_yield(L, 0);
-}
-
 /* core.gwr_stats() -> nil when off, else { node_id =, consumer =, accepted =,
  * refused_down =, refused_ids =, failed =, ids_left =, forwarders... } */
 static int l_gwr_stats(lua_State *L)
@@ -322,7 +210,7 @@ static int l_gwr_stats(lua_State *L)
 const luaL_Reg rt_gwr_lib[] = {
     {"gwr_start", l_gwr_start},
     {"gwr_stats", l_gwr_stats},
-    {"gwr_get", l_gwr_get},
+    {"gwr_get", rt_gwr_get},
     {NULL, NULL}
 };
 

@@ -102,6 +102,10 @@ long long rt_gwr_take_key(void);
  * nil, "full", detail) on L's stack: returns what a lua_CFunction does. */
 int rt_gwr_queue(lua_State *L, struct rt_link_s *l, const store_msg_t *m);
 
+/* core.gwr_get(id [, upstreams [, prefix]]) (rt_gwr_queue.c): a message's
+ * record read from Redis; a lua_CFunction that waits. */
+int rt_gwr_get(lua_State *L);
+
 /* The forwarder of a woken link (rt_gwr_fwd.c), from rt_fwd_turn. */
 void rt_gwr_run(struct rt_link_s *l);
 

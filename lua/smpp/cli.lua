@@ -430,17 +430,33 @@ function M.messages(args)
         err("%s", cerr)
         return 1
     end
-    if o.store then server.store_path(conf, o.store) end
-    local st, serr = server.open_store(conf, o.conf)
-    if not st then
-        err("%s", serr)
-        return 1
-    end
     local messages = require("smpp.messages")
     local v, lerr
-    if o.id then v = messages.get(st, o.id)
-    else v, lerr = messages.list(st, o.q, os.time(), 1000) end     -- its own process: every page
-    st:close()
+    if conf.cluster and conf.cluster.store then      -- the messages are in Redis (smpp.cluster)
+        if not o.id then
+            err("smppgw messages: lists of messages need the SQLite store: with cluster.store = true each "
+                .. "message is kept in Redis under its upstream; give a message ID")
+            return 2
+        end
+        local names = {}
+        for i, u in ipairs(conf.upstreams or {}) do names[i] = u.name end
+        local rec, why = require("smpp.cluster").fetch(conf.cluster, names, o.id)
+        if not rec and why then
+            err("smppgw messages: %s", why)
+            return 1
+        end
+        v = rec and messages.view(rec)
+    else
+        if o.store then server.store_path(conf, o.store) end
+        local st, serr = server.open_store(conf, o.conf)
+        if not st then
+            err("%s", serr)
+            return 1
+        end
+        if o.id then v = messages.get(st, o.id)
+        else v, lerr = messages.list(st, o.q, os.time(), 1000) end     -- its own process: every page
+        st:close()
+    end
     if o.id and not v then
         err("smppgw messages: no message %s in the store", o.id)
         return 1

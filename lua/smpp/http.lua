@@ -288,17 +288,37 @@ M.route("POST", "/send", function(req)
 end)
 -- "Where is my message?": one message and its trace, or a list by
 -- account, state and time (smpp.messages).
+-- With cluster.store the messages are in Redis (smpp.cluster): one is read
+-- there, on any node; lists need the SQLite store (Redis keeps a message
+-- under its upstream, with no index by account and time).
+local function cluster_store()
+    local c = package.loaded["smpp.cluster"]
+    return c and c.stores_messages() and c
+end
+
 M.route("GET", "/messages/([^/]+)", function(req)
-    local st = store.current()
     -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
     local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
-    local m = st and messages.get(st, mid)
+    local m
+    local c = cluster_store()
+    if c then
+        local rec, rerr = c.message(mid)
+        if not rec and rerr then return 503, { error = "the message store (Redis) is unreachable: " .. rerr } end
+        m = rec and messages.view(rec)
+    else
+        local st = store.current()
+        m = st and messages.get(st, mid)
+    end
     if not m or not may_read(req, m.account) then
         return 404, { error = "no message " .. mid .. " in the store" }
     end
     return 200, m
 end)
 M.route("GET", "/messages", function(req)
+    if cluster_store() then
+        return 400, { error = "lists of messages need the SQLite store: with cluster.store = true each message "
+            .. "is kept in Redis under its upstream, with no index by account and time; GET /messages/ID reads one" }
+    end
     local st = store.current()
     if not st then return 404, { error = "no store in use" } end
     if req.account and not req.query.account then req.query.account = req.account end
