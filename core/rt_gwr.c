@@ -16,6 +16,7 @@
 #define ID_BLOCK   1000         /* keys taken from P{c}ids at a time */
 #define TICK_MS    50           /* forwarders poll their streams this often */
 #define RX_EVERY   4            /* ... and the accounts' deliverers every 4th tick (200 ms) */
+#define SAMPLE_EVERY 20         /* the queues' lengths are read once a second */
 
 rt_gwr_conf_t rt_gwr_conf;
 
@@ -68,6 +69,11 @@ size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an)
 size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name)
 {
     return key_of(buf, cap, snprintf(buf, cap, "%s{c}%s", rt_gwr_conf.prefix, name));
+}
+
+size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}tb", rt_gwr_conf.prefix, (int)upn, up));
 }
 
 size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
@@ -156,7 +162,7 @@ static void on_tick(uv_timer_t *t)
 {
     (void)t;
     rt_gwr_ask_ids();
-    rt_gwr_fwd_tick();
+    rt_gwr_fwd_tick(G.ticks % SAMPLE_EVERY == 0);
     /* receipts appended on this node wake its receivers at once; those of
      * other nodes are looked for less often (one read per account and
      * RX_EVERY ticks: idle accounts cost Redis little) */

@@ -15,6 +15,7 @@
  *   P{c}ids           counter: keys are taken from it in blocks, so ids are
  *                     unique across nodes and restarts
  *   P{c}nodes         counter: a process's node id (unless cluster.node_id)
+ *   P{u:<up>}tb       hash: the upstream's throughput bucket (rt_cluster.c)
  *
  * The guarantee of the group commit holds: core.gw_queue waits (the task
  * yields, the loop serves everyone else) until Redis has answered the
@@ -68,6 +69,7 @@ size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const c
 size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
 size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an);
 size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
+size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn);
 
 /* "<time> line\n" into buf (cap octets): a trace line as the SQLite store
  * stamps it. Returns its length. */
@@ -133,8 +135,10 @@ int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t
 /* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
 void rt_gwr_deliver(rt_acct_t *a);
 
-/* Every tick: the links with binds look at their streams (rt_gwr_fwd.c). */
-void rt_gwr_fwd_tick(void);
+/* Every tick: the links with binds look at their streams; with
+ * sample_queues (once a second) every link's queued is read from Redis
+ * (XLEN of its stream: the cluster's count) (rt_gwr_fwd.c). */
+void rt_gwr_fwd_tick(int sample_queues);
 
 /* Counters for core.gwr_stats (rt_gwr_queue.c, rt_gwr_fwd.c). */
 void rt_gwr_queue_stats(lua_State *L);

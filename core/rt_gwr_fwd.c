@@ -56,6 +56,8 @@ typedef struct glink_s {
     size_t     held;
     int        reading, claiming, group_ok;
     char       cursor[48];      /* XAUTOCLAIM's */
+    tb_t      *ctb;             /* the upstream's throughput across the cluster (rt_cluster.c), or NULL */
+    int        sampling;        /* an XLEN of the queue is under way */
     double     claim_at;
     struct glink_s *next;
 } glink_t;
@@ -223,7 +225,6 @@ static void finish(ent_t *e, int state, uint32_t status, double now, const char 
     pairs[2] = "err", pairs[3] = err;
     pairs[4] = "done", pairs[5] = done;
     pairs[6] = "final", pairs[7] = "1";
-    if (e->l->queued > 0) e->l->queued--;
     outcome(e, 4, pairs, NULL, 0, line);
 }
 
@@ -295,7 +296,6 @@ static void accepted(ent_t *e, sess_t *s, const pdu_t *resp, double now)
     pairs[np++] = "upstream_id", pairs[np++] = uid;
     pairs[np++] = "attempts", pairs[np++] = att;
     if (!keyed) pairs[np++] = "final", pairs[np++] = "1", pairs[np++] = "done", pairs[np++] = done;
-    if (l->queued > 0) l->queued--;
     l->accepted++;
     F.answered++;
     outcome(e, np / 2, pairs, keyed ? kbuf : NULL, kn, line);
@@ -369,7 +369,7 @@ static void send_due(glink_t *g, double now)
             finish(e, 3, 0, now, "its validity ended before it was sent: EXPIRED");
             continue;
         }
-        if (now < l->paused_until || !(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) return;
+        if (now < l->paused_until || !(s = pick(l)) || !tb_take(g->ctb ? g->ctb : &l->tb, uv_now(rt.loop))) return;
         if (pdu_decode(&F.pdu, e->pdu, e->pdu_n, 0, &perr) != SMPP_ESME_ROK) {
             log_msg(LOG_ERROR, 0, "cluster store: the PDU of %s does not decode: %s; REJECTED", e->id, perr.msg);
             l->refused++;
@@ -436,7 +436,6 @@ static void on_read(redis_t *r, redisReply *reply, const char *err, void *ud)
         && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2) {
         uint64_t before = F.read;
         take_entries(g, reply->element[0]->element[1], &F.read);
-        g->l->queued += (long long)(F.read - before);
         if (F.read - before > 0) rt_fwd_wake(g->l);                /* more may wait */
     }
     send_due(g, rt_time());
@@ -456,7 +455,6 @@ static void on_claim(redis_t *r, redisReply *reply, const char *err, void *ud)
     if (F.claimed > before) {
         log_msg(LOG_WARN, 0, "cluster store: took over %llu messages of %s pending longer than %g s on another node",
                 (unsigned long long)(F.claimed - before), g->l->name, rt_gwr_conf.claim_after);
-        g->l->queued += (long long)(F.claimed - before);
     }
     if (strcmp(g->cursor, "0-0") != 0) g->claim_at = 0;              /* more to look at: next turn */
     send_due(g, rt_time());
@@ -521,6 +519,13 @@ void rt_gwr_run(rt_link_t *l)
     size_t lens[10];
     int i;
     if (!g || !rt.net) return;
+    if (l->tb.rate > 0) {           /* the limit holds across the nodes: tokens from Redis, in batches */
+        char key[RT_GWR_KEY_MAX];
+        rt_gwr_key_bucket(key, sizeof key, l->name, l->len);
+        g->ctb = rt_cluster_bucket(key, l->tb.rate, l->tb.burst);
+    } else {
+        g->ctb = NULL;
+    }
     send_due(g, now);
     if (!r || redis_state(r) != REDIS_UP || !rt_gwr_conf.consumer[0]) return;
     if (!g->group_ok) {
@@ -556,9 +561,33 @@ static void wake_bound(rt_link_t *l, void *arg)
     if (l->nsess) rt_fwd_wake(l);
 }
 
-void rt_gwr_fwd_tick(void)
+/* The queue's length across the cluster, for /stats and the accepting
+ * check before Redis' (queued). */
+static void on_sampled(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    glink_t *g = ud;
+    (void)r;
+    g->sampling = 0;
+    if (!err && reply && reply->type == REDIS_REPLY_INTEGER) g->l->queued = reply->integer;
+}
+
+static void sample(rt_link_t *l, void *arg)
+{
+    redis_t *r = rt_redis();
+    glink_t *g = glink(l);
+    char q[RT_GWR_KEY_MAX];
+    const char *argv[2] = { "XLEN", q };
+    size_t lens[2] = { 4, 0 };
+    (void)arg;
+    if (!g || g->sampling || !r || redis_state(r) != REDIS_UP) return;
+    lens[1] = qkey(q, sizeof q, l);
+    if (redis_cmd(r, on_sampled, g, 2, argv, lens) == 0) g->sampling = 1;
+}
+
+void rt_gwr_fwd_tick(int sample_queues)
 {
     rt_gw_foreach(wake_bound, NULL);
+    if (sample_queues) rt_gw_foreach(sample, NULL);
 }
 
 /* -- Statistics and the end -------------------------------------------------------------------- */

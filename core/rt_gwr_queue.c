@@ -51,6 +51,7 @@ static void on_accepted(redis_t *r, redisReply *reply, const char *err, void *ud
         rt_task_wake(a->t, 3);
     } else {
         G.accepted++;
+        a->l->queued++;               /* until the next sample of the queue (rt_gwr_fwd.c) */
         lua_pushstring(co, a->id);
         rt_task_wake(a->t, 1);
     }
@@ -138,7 +139,7 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
         G.refused_down++;
         return refuse(L, "Redis refused the command (link down or too many waiting)");
     }
-    l->queued_total++;           /* queued counts what this node's forwarder holds (rt_gwr_fwd.c) */
+    l->queued_total++;
     rt_fwd_wake(l);
     rt_task_wait(t, "redis");
     return lua_yield(L, 0);

@@ -22,7 +22,7 @@ local n = 0
 return { submit_sm = function(session, pdu)
     n = n + 1
     local mid = "u" .. n
-    smpp.log("info", "up got %s as %s", pdu.short_message, mid)
+    smpp.log("info", "up got %s as %s at %.3f", pdu.short_message, mid, smpp.time())
     if pdu.short_message:sub(1, 4) == "rcpt" then
         assert(smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
             destination_addr = pdu.source_addr, receipted_message_id = mid, message_state = 2,
