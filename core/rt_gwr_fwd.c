@@ -32,6 +32,7 @@
 #include "rt_gw.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
+#include "rt_route.h"
 #include "rt_store.h"
 
 #define READ_MAX   500          /* entries one read asks for at most */
@@ -41,9 +42,9 @@
 
 typedef struct ent_s {
     rt_link_t *l;
-    char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24];
+    char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24], route[72];
     long long  rd, attempts;
-    double     expires, due;
+    double     expires, due, submitted;
     uint8_t   *pdu;
     size_t     pdu_n;
     int        inflight, acking;
@@ -136,6 +137,8 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
         else if (strcmp(k->str, "rd") == 0) e->rd = strtoll(v->str, NULL, 10);
         else if (strcmp(k->str, "att") == 0) e->attempts = strtoll(v->str, NULL, 10);
         else if (strcmp(k->str, "exp") == 0 && v->len) e->expires = strtod(v->str, NULL);
+        else if (strcmp(k->str, "route") == 0) copy(e->route, sizeof e->route, v->str, v->len);
+        else if (strcmp(k->str, "sub") == 0) e->submitted = strtod(v->str, NULL);
         else if (strcmp(k->str, "pdu") == 0 && !e->pdu && (e->pdu = malloc(v->len ? v->len : 1))) {
             memcpy(e->pdu, v->str, v->len);
             e->pdu_n = v->len;
@@ -321,6 +324,8 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     if (l->inflight) l->inflight--;
     rt_gw_answer_count(l, err, status);
     rt_fwd_wake(l);
+    if (resp && status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL && e->route[0])  /* a final answer */
+        rt_route_latency(e->route, strlen(e->route), now - e->submitted);
     if (!err && status == SMPP_ESME_ROK) {
         accepted(e, s, resp, now);
     } else if (!err && (status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL)) {

@@ -74,8 +74,8 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     rt_task_t *t;
     acc_t *a;
     char mkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], sub[32], rd[32], exp[32], ttl[32], maxq[32];
-    const char *argv[32];
-    size_t lens[32];
+    const char *argv[48];       /* 2 keys, 10 arguments, at most 12 field/value pairs */
+    size_t lens[48];
     long long key;
     int n = 0;
     double keep;
@@ -113,13 +113,15 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     WV(m->account);
     WS(NUM(rd, m->registered_delivery));
     WS(isnan(m->expires) ? "" : NUM(exp, m->expires));
+    WV(m->route);
+    WS(NUM(sub, m->submitted));
     /* the record's fields */
     WS("account"); WV(m->account);
     WS("upstream"); WV(m->upstream);
     WS("route"); WV(m->route);
     WS("state"); WS("0");
     WS("attempts"); WS("0");
-    WS("submitted"); WS(NUM(sub, m->submitted));
+    WS("submitted"); WS(sub);
     WS("rd"); WS(rd);
     WS("source"); WV(m->source);
     WS("dest"); WV(m->dest);

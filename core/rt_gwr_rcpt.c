@@ -29,6 +29,7 @@
 #include "rt_store.h"
 
 #define KEY_MAX 160
+#define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
 
 typedef struct rmatch_s {
     rt_link_t *l;
@@ -43,7 +44,7 @@ typedef struct rmatch_s {
 
 static struct {
     pdu_t    in;
-    uint64_t matched, early, early_matched, unmatched, refused;
+    uint64_t matched, early, early_matched, unmatched, refused, to_handler;
 } R;
 
 static void answer(rmatch_t *m, uint32_t status)
@@ -105,10 +106,36 @@ static void pass_on(rmatch_t *m, const pdu_t *pdu, const char *id, const char *a
 
 /* -- Matching ---------------------------------------------------------------------------- */
 
+/* A receipt of a message sent through POST /send (account @http, or one
+ * with a callback_url): its state is written (the match did); the
+ * gateway's Lua handler reports it (event "receipt"), as on the SQLite
+ * path. */
+static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char *account, const char *route)
+{
+    rt_gw_event_t ev;
+    const pdu_value_t *sm = pdu_get(pdu, PDU_F_SHORT_MESSAGE);
+    memset(&ev, 0, sizeof ev);
+    ev.kind = "receipt";
+    ev.link = m->l;
+    ev.status = (uint32_t)(m->state >= 0 ? m->state : 1);
+    snprintf(ev.id, sizeof ev.id, "%s", id);
+    snprintf(ev.account, sizeof ev.account, "%s", account);
+    snprintf(ev.route, sizeof ev.route, "%s", route);
+    if (sm && sm->ptr)
+        snprintf(ev.detail, sizeof ev.detail, "%.*s", (int)(sm->len < sizeof ev.detail ? sm->len : sizeof ev.detail - 1),
+                 (const char *)sm->ptr);
+    m->l->receipts++;
+    R.matched++;
+    R.to_handler++;
+    rt_gw_event(&ev);
+    answer(m, SMPP_ESME_ROK);
+    done(m);
+}
+
 static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     rmatch_t *m = ud;
-    char id[80], account[64], route[128];
+    char id[80], account[64], route[128], notify[8];
     (void)r;
     if (err || !reply) {
         R.refused++;
@@ -116,7 +143,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
         done(m);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {     /* nil: kept as early */
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {     /* nil: kept as early */
         R.early++;
         m->l->early++;
         answer(m, SMPP_ESME_ROK);
@@ -128,10 +155,17 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     STR(0, id);
     STR(1, account);
     STR(2, route);
+    STR(3, notify);
 #undef STR
     if (pdu_decode(&R.in, m->pdu, m->n, 0, NULL) != SMPP_ESME_ROK) {   /* it decoded when it came */
         answer(m, SMPP_ESME_RX_T_APPN);
         done(m);
+        return;
+    }
+    if (*account && (strcmp(account, HTTP_ACCOUNT) == 0 || notify[0])) {
+        rt_route_receipt(*route ? route : NULL, strlen(route), account, strlen(account),
+                         m->state >= 0 ? m->state : 1);
+        to_handler(m, &R.in, id, account, route);
         return;
     }
     pass_on(m, &R.in, id, account, route);
@@ -255,4 +289,5 @@ void rt_gwr_rcpt_stats(lua_State *L)
     SET_NUM("receipts_early_matched", R.early_matched);
     SET_NUM("receipts_unmatched", R.unmatched);
     SET_NUM("receipts_refused", R.refused);
+    SET_NUM("receipts_to_handler", R.to_handler);
 }

@@ -17,7 +17,7 @@
 #include "rt_gwr.h"
 #include "rt_redis.h"
 
-#define ARGS_MAX 40
+#define ARGS_MAX 48
 
 /* -- The scripts ---------------------------------------------------------------------- */
 
@@ -34,7 +34,8 @@
 
 static const char *const bodies[RT_GWR_NSCRIPTS] = {
     /* ACCEPT -- KEYS: record, queue; ARGV: ttl, max_queue (0: none),
-     * trace line, id, pdu, acct, rd, exp, record field/value pairs... ->
+     * trace line, id, pdu, acct, rd, exp, route, submitted, record
+     * field/value pairs... ->
      * -1 (stored) | the queue's length (full: nothing written) */
     [RT_GWR_ACCEPT] =
         "local max = tonumber(ARGV[2])\n"
@@ -42,10 +43,10 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  local n = redis.call('XLEN', KEYS[2])\n"
         "  if n >= max then return n end\n"
         "end\n"
-        "redis.call('HSET', KEYS[1], 'trace', ARGV[3], unpack(ARGV, 9))\n"
+        "redis.call('HSET', KEYS[1], 'trace', ARGV[3], unpack(ARGV, 11))\n"
         "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
         "redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'pdu', ARGV[5], 'acct', ARGV[6], 'rd', ARGV[7],\n"
-        "           'exp', ARGV[8], 'att', '0')\n"
+        "           'exp', ARGV[8], 'att', '0', 'route', ARGV[9], 'sub', ARGV[10])\n"
         "return -1\n",
     /* OUTCOME -- KEYS: record, queue [, mapping, early list]; ARGV: ttl,
      * group, entry id, trace line, message id, field/value pairs... -> the
@@ -70,7 +71,8 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
     /* MATCH -- KEYS: mapping, early list; ARGV: the receipt, early_ttl,
      * the record's key without the id (same hash tag as the mapping: one
      * slot), state, err, final ('1' or ''), done, trace line -> false (kept
-     * as early) | { id, account ('' when the record is gone), route } */
+     * as early) | { id, account ('' when the record is gone), route,
+     * notify (its callback_url, or '') } */
     [RT_GWR_MATCH] =
         TRACE_FN
         "local id = redis.call('GET', KEYS[1])\n"
@@ -80,15 +82,15 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  return false\n"
         "end\n"
         "local k = ARGV[3] .. id\n"
-        "local r = redis.call('HMGET', k, 'account', 'route', 'trace')\n"
-        "if not r[1] then return { id, '', '' } end\n"
+        "local r = redis.call('HMGET', k, 'account', 'route', 'trace', 'notify')\n"
+        "if not r[1] then return { id, '', '', '' } end\n"
         "local t = traced(r[3] or '', ARGV[8])\n"
         "if ARGV[6] == '1' then\n"
         "  redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t, 'final', '1', 'done', ARGV[7])\n"
         "else\n"
         "  redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t)\n"
         "end\n"
-        "return { id, r[1], r[2] or '' }\n",
+        "return { id, r[1], r[2] or '', r[4] or '' }\n",
     /* NOTE -- KEYS: record; ARGV: trace line, field/value pairs... -> 1 |
      * 0 (the record is gone) */
     [RT_GWR_NOTE] =

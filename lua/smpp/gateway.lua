@@ -549,7 +549,8 @@ end
 -- callback_url when its receipt (or the gateway's verdict) comes: from a
 -- task of its own, so the forwarder's decision never waits for the post.
 notify_message = function(id, stat, receipt_text)
-    local rec = store.get(id)
+    local cluster = package.loaded["smpp.cluster"]
+    local rec = (cluster and cluster.stores_messages() and cluster.message or store.get)(id)
     if not (rec and rec.notify) then return end
     local v = messages.view(rec)
     v.state = stat or v.state
