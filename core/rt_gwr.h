@@ -135,6 +135,14 @@ int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t
 /* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
 void rt_gwr_deliver(rt_acct_t *a);
 
+/* A decision of the gateway's handler on an event of the Redis path
+ * (rt_fwd_decide's dispatch): what, upstream, delay, state, err, line as
+ * there. Returns NULL, or what is wrong with it (the entry then waits for
+ * the default). "move" is not done here: it is refused so. */
+struct rt_gw_event_s;
+const char *rt_gwr_decide(struct rt_gw_event_s *ev, const char *what, const char *upstream, double delay, int state,
+                          long long err, const char *line);
+
 /* Every tick: the links with binds look at their streams; with
  * sample_queues (once a second) every link's queued is read from Redis
  * (XLEN of its stream: the cluster's count) (rt_gwr_fwd.c). */

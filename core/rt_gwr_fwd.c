@@ -43,11 +43,12 @@
 typedef struct ent_s {
     rt_link_t *l;
     char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24], route[72];
+    char       rup[64];         /* the upstream whose hash tag its record is under: the link's */
     long long  rd, attempts;
     double     expires, due, submitted;
     uint8_t   *pdu;
     size_t     pdu_n;
-    int        inflight, acking;
+    int        inflight, acking, deciding;   /* deciding: the gateway's handler has it */
     struct ent_s *prev, *next;
 } ent_t;
 
@@ -126,6 +127,7 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
     f = it->element[1];
     if (f->type != REDIS_REPLY_ARRAY || !(e = calloc(1, sizeof *e))) return NULL;
     e->l = g->l;
+    copy(e->rup, sizeof e->rup, g->l->name, g->l->len);
     e->expires = NAN;
     e->due = now;
     copy(e->eid, sizeof e->eid, it->element[0]->str, it->element[0]->len);
@@ -219,7 +221,7 @@ static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, s
 
 static void finish(ent_t *e, int state, uint32_t status, double now, const char *line)
 {
-    char st[8], err[16], done[32];
+    char st[16], err[16], done[32];
     const char *pairs[8];
     snprintf(st, sizeof st, "%d", state);
     snprintf(err, sizeof err, "%u", status);
@@ -304,6 +306,74 @@ static void accepted(ent_t *e, sess_t *s, const pdu_t *resp, double now)
     outcome(e, np / 2, pairs, keyed ? kbuf : NULL, kn, line);
 }
 
+/* -- The gateway's handler ---------------------------------------------------------------- */
+
+/* The gateway's Lua handler decides (core/rt_gw.c: rt_gw_event, as the
+ * SQLite path asks it): the entry waits here until rt_gwr_decide. The
+ * event's rowid is the message's key (unique in the cluster: P{c}ids). */
+static void to_handler(ent_t *e, const char *kind, uint32_t status, const char *detail)
+{
+    rt_gw_event_t ev;
+    unsigned long long node = 0, key = 0;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.link = e->l;
+    if (msgid_keyed_read(rt_gw_conf.id_format, e->id, strlen(e->id), &node, &key) == 0) ev.rowid = (long long)key;
+    ev.attempts = e->attempts + 1;
+    ev.rd = e->rd;
+    ev.status = status;
+    ev.decided = 1;
+    snprintf(ev.id, sizeof ev.id, "%s", e->id);
+    snprintf(ev.account, sizeof ev.account, "%s", e->acct);
+    snprintf(ev.route, sizeof ev.route, "%s", e->route);
+    snprintf(ev.detail, sizeof ev.detail, "%s", detail);
+    e->deciding = 1;
+    rt_gw_event(&ev);               /* without a handler it decides now (the defaults) */
+}
+
+const char *rt_gwr_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay, int state,
+                          long long err, const char *line)
+{
+    glink_t *g = glink(ev->link);
+    rt_link_t *l = ev->link;
+    double now = rt_time();
+    char buf[300];
+    ent_t *e;
+    (void)upstream;
+    if (!g) return NULL;
+    for (e = g->head; e && !(e->deciding && strcmp(e->id, ev->id) == 0); e = e->next) {}
+    if (!e) return NULL;              /* let go meanwhile (serving ends) */
+    if (!what) {                      /* the default of each kind, as on the SQLite path */
+        if (strcmp(ev->kind, "throttled") == 0) {
+            what = "retry";
+            delay = l->throttle_backoff;
+        } else {
+            what = "finish";
+            state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
+        }
+    }
+    if (!(delay >= 0)) delay = 0;
+    if (strcmp(what, "retry") == 0) {
+        snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
+        rt_gwr_note(e->rup, strlen(e->rup), e->id, line ? line : buf, 0, NULL);
+        e->deciding = 0;
+        e->attempts++;
+        e->due = now + delay;
+        l->retried++;
+        F.retried++;
+        rt_fwd_wake(l);
+        return NULL;
+    }
+    if (strcmp(what, "move") == 0)
+        return "moving a message to another upstream is not done on the Redis store (cluster.store)";
+    if (strcmp(what, "finish") != 0) return "the action is retry, move or finish";
+    if (state < 0) state = 8;
+    snprintf(buf, sizeof buf, "%s; %s", ev->detail, state == 3 ? "EXPIRED" : state == 8 ? "REJECTED" : "finished");
+    e->deciding = 0;
+    finish(e, state, (uint32_t)err, now, line ? line : buf);
+    return NULL;
+}
+
 /* A trace line for an attempt that is tried again (a note of its own:
  * retries are rare, the message's outcome is written with its last). */
 static void note_retry(ent_t *e, sess_t *s, const char *what, double again)
@@ -311,7 +381,7 @@ static void note_retry(ent_t *e, sess_t *s, const char *what, double again)
     char line[300];
     snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s", e->l->name,
              (unsigned long long)sess_id(s), e->attempts + 1, what, again);
-    rt_gwr_note(e->l->name, e->l->len, e->id, line, 0, NULL);
+    rt_gwr_note(e->rup, strlen(e->rup), e->id, line, 0, NULL);
 }
 
 static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
@@ -330,12 +400,19 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         accepted(e, s, resp, now);
     } else if (!err && (status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL)) {
         l->throttled++;
-        l->retried++;
-        F.retried++;
         l->paused_until = now + l->throttle_backoff;
-        note_retry(e, s, pdu_status_name(status), l->throttle_backoff);
-        e->attempts++;
-        e->due = now + l->throttle_backoff;
+        if (e->attempts + 1 > l->throttle_retries) {
+            char detail[200];
+            snprintf(detail, sizeof detail, "sent to %s (session %llu, attempt %lld): %s", l->name,
+                     (unsigned long long)sess_id(s), e->attempts + 1, pdu_status_name(status));
+            to_handler(e, "throttled", status, detail);
+        } else {
+            l->retried++;
+            F.retried++;
+            note_retry(e, s, pdu_status_name(status), l->throttle_backoff);
+            e->attempts++;
+            e->due = now + l->throttle_backoff;
+        }
     } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
         double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(e->attempts + 1);
         l->retried++;
@@ -344,14 +421,14 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         e->attempts++;
         e->due = now + d;
     } else {
-        char line[300];
+        char detail[200];
         const char *name = pdu_status_name(status);
-        snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s%s; REJECTED", l->name,
+        snprintf(detail, sizeof detail, "sent to %s (session %llu, attempt %lld): %s%s", l->name,
                  (unsigned long long)sess_id(s), e->attempts + 1, err == SESS_ENACK ? "generic_nack " : "",
                  name ? name : "an unknown status");
         l->refused++;
         F.refused++;
-        finish(e, 8, status ? status : SMPP_ESME_RSYSERR, now, line);
+        to_handler(e, "refused", status ? status : SMPP_ESME_RSYSERR, detail);
     }
 }
 
@@ -367,11 +444,11 @@ static void send_due(glink_t *g, double now)
     long seq;
     for (e = g->head; e; e = next) {
         next = e->next;
-        if (e->inflight || e->acking || e->due > now) continue;
+        if (e->inflight || e->acking || e->deciding || e->due > now) continue;
         if (!isnan(e->expires) && e->expires <= now) {
             l->expired++;
             F.expired++;
-            finish(e, 3, 0, now, "its validity ended before it was sent: EXPIRED");
+            to_handler(e, "expired", 0, "its validity ended before it was sent");
             continue;
         }
         if (now < l->paused_until || !(s = pick(l)) || !tb_take(g->ctb ? g->ctb : &l->tb, uv_now(rt.loop))) return;
@@ -539,7 +616,7 @@ void rt_gwr_run(rt_link_t *l)
     }
     if (!l->nsess || now < l->paused_until) return;
     claim(r, g, now);
-    for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking;
+    for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking && !e->deciding;
     slots = free_slots(l);
     if (g->reading || slots <= waiting) return;
     slots -= (uint32_t)waiting;

@@ -1,13 +1,16 @@
 -- What the gateway does around a message on the Redis store as on the
 -- SQLite one: the receipt of a message sent through POST /send with a
 -- callback_url is posted to it (the gateway's Lua handler, event
--- "receipt"), and the per-route metrics count the upstream's answers
--- (latency) and the receipts of each route and account.
+-- "receipt"); an upstream's refusal goes to the handler (its after_answer
+-- hook decides; the ESME gets the gateway's own receipt); the per-route
+-- metrics count the upstream's answers (latency) and the receipts of each
+-- route and account.
 local cjson = require "cjson"
 local redis = require "helpers.redis"
 local wire = require "helpers.wire"
 local wait = require "helpers.wait"
 local prometheus = require "helpers.prometheus"
+local tmp = require "helpers.tmp"
 local gwr = require "helpers.gwr"
 
 local ROK = gwr.ROK
@@ -77,5 +80,37 @@ describe("cluster store events", function()
         assert.are.equal(4, value(fam, "smppgw_route_latency_seconds", { route = "all" }))
         assert.is_true(value(fam, "smppgw_route_latency_seconds_sum", { route = "all" }) > 0)
         assert.are.equal(4, value(fam, "smppgw_account_receipts_total", { account = "esme1", stat = "DELIVRD" }))
+    end)
+
+    it("asks the gateway's handler about a refusal: its after_answer hook decides, the ESME gets a receipt", function()
+        local r = redis.start()
+        local up = gwr.upstream()
+        local dir = tmp.dir()
+        tmp.write(dir .. "/gw.lua", [[
+local gw = require("smpp.gateway_script").new(...)
+function gw.after_answer(a)
+    if a.kind == "refused" and a.upstream == "U" and a.status == 0x0B then return "ESME_RX_P_APPN" end
+end
+return gw.handlers
+]])
+        local a = gwr.node(r, up.port, { script = dir .. "/gw.lua" })
+        gwr.bound_upstream(a)
+        local rx = wire.connect(a.port)
+        assert.are.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
+        local id = gwr.submit_all(a, { "refuse me" })[1]
+        local p = assert(rx:expect(function(p) return p.id == wire.id.deliver_sm end, 10))
+        rx:send(wire.pdu(wire.id.deliver_sm + wire.RESP, p.seq, "\0"))
+        local sm = wire.parse_sm(p.body)
+        assert.matches("^id:" .. id .. " ", sm.short_message)
+        assert.matches("stat:REJECTD err:101", sm.short_message, 1, true)
+        local code, body = a:http("GET", "/messages/" .. id)
+        assert.are.equal(200, code, body)
+        local m = cjson.decode(body)
+        assert.are.equal("REJECTD", m.state)
+        assert.is_true(m.final)
+        assert.are.equal(0x65, m.error)
+        local last = m.trace[#m.trace].event
+        assert.matches("after_answer: sent to U %(session %d+, attempt 1%): ESME_RINVDSTADR; REJECTED", last)
+        assert.are.equal(1, a:stats().cluster.store.refused)
     end)
 end)

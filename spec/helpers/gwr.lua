@@ -15,7 +15,8 @@ M.ROK, M.RMSGQFUL = 0, 0x14
 -- ids u1, u2, ...; a text with "slow" in it is answered after SLOW seconds.
 -- A text starting "rcpt" gets a receipt (DELIVRD) on the session's account;
 -- with "early" in it at once, else 0.05 s later. A text starting "mo" gets
--- an MO back ("reply to TEXT").
+-- an MO back ("reply to TEXT"). A text starting "refuse" is refused
+-- (ESME_RINVDSTADR).
 local UPSTREAM = [[
 local smpp = require "smpp"
 local n = 0
@@ -35,6 +36,7 @@ return { submit_sm = function(session, pdu)
                                               short_message = "reply to " .. pdu.short_message }))
     end
     if pdu.short_message:find("slow") then smpp.sleep(SLOW) end
+    if pdu.short_message:sub(1, 6) == "refuse" then return 0x0B end
     return 0, { message_id = mid }
 end }]]
 
