@@ -31,6 +31,7 @@
 #include "rt.h"
 #include "rt_gw.h"
 #include "rt_gwr.h"
+#include "rt_gwr_fwd_int.h"
 #include "rt_redis.h"
 #include "rt_route.h"
 #include "rt_store.h"
@@ -40,39 +41,18 @@
 #define TOUCH_MAX  500          /* ids one XCLAIM JUSTID renews at most */
 #define GROUP      "fwd"
 
-typedef struct ent_s {
-    rt_link_t *l;
-    char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24], route[72];
-    char       rup[64];         /* the upstream whose hash tag its record is under: the link's */
-    long long  rd, attempts;
-    double     expires, due, submitted;
-    uint8_t   *pdu;
-    size_t     pdu_n;
-    int        inflight, acking, deciding;   /* deciding: the gateway's handler has it */
-    struct ent_s *prev, *next;
-} ent_t;
 
-typedef struct glink_s {
-    rt_link_t *l;
-    ent_t     *head, *tail;     /* entries held here */
-    size_t     held;
-    int        reading, claiming, group_ok;
-    char       cursor[48];      /* XAUTOCLAIM's */
-    tb_t      *ctb;             /* the upstream's throughput across the cluster (rt_cluster.c), or NULL */
-    int        sampling;        /* an XLEN of the queue is under way */
-    double     claim_at;
-    struct glink_s *next;
-} glink_t;
+uint64_t rt_gwr_fwd__retried;
 
 static struct {
     glink_t *links;
     pdu_t    pdu;
-    uint64_t read, claimed, sent, answered, retried, refused, expired, acked, lost_acks, touched;
+    uint64_t read, claimed, sent, answered, refused, expired, acked, lost_acks, touched;
 } F;
 
 /* -- Links and entries ------------------------------------------------------------------- */
 
-static glink_t *glink(rt_link_t *l)
+glink_t *rt_gwr_fwd__glink(rt_link_t *l)
 {
     glink_t *g;
     for (g = F.links; g; g = g->next)
@@ -97,7 +77,7 @@ static ent_t *find(glink_t *g, const char *eid, size_t n)
 
 static void unlink_ent(ent_t *e)
 {
-    glink_t *g = glink(e->l);
+    glink_t *g = rt_gwr_fwd__glink(e->l);
     if (!g) return;
     if (e->prev) e->prev->next = e->next;
     else g->head = e->next;
@@ -219,7 +199,7 @@ static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, s
     }
 }
 
-static void finish(ent_t *e, int state, uint32_t status, double now, const char *line)
+void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line)
 {
     char st[16], err[16], done[32];
     const char *pairs[8];
@@ -306,74 +286,6 @@ static void accepted(ent_t *e, sess_t *s, const pdu_t *resp, double now)
     outcome(e, np / 2, pairs, keyed ? kbuf : NULL, kn, line);
 }
 
-/* -- The gateway's handler ---------------------------------------------------------------- */
-
-/* The gateway's Lua handler decides (core/rt_gw.c: rt_gw_event, as the
- * SQLite path asks it): the entry waits here until rt_gwr_decide. The
- * event's rowid is the message's key (unique in the cluster: P{c}ids). */
-static void to_handler(ent_t *e, const char *kind, uint32_t status, const char *detail)
-{
-    rt_gw_event_t ev;
-    unsigned long long node = 0, key = 0;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = kind;
-    ev.link = e->l;
-    if (msgid_keyed_read(rt_gw_conf.id_format, e->id, strlen(e->id), &node, &key) == 0) ev.rowid = (long long)key;
-    ev.attempts = e->attempts + 1;
-    ev.rd = e->rd;
-    ev.status = status;
-    ev.decided = 1;
-    snprintf(ev.id, sizeof ev.id, "%s", e->id);
-    snprintf(ev.account, sizeof ev.account, "%s", e->acct);
-    snprintf(ev.route, sizeof ev.route, "%s", e->route);
-    snprintf(ev.detail, sizeof ev.detail, "%s", detail);
-    e->deciding = 1;
-    rt_gw_event(&ev);               /* without a handler it decides now (the defaults) */
-}
-
-const char *rt_gwr_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay, int state,
-                          long long err, const char *line)
-{
-    glink_t *g = glink(ev->link);
-    rt_link_t *l = ev->link;
-    double now = rt_time();
-    char buf[300];
-    ent_t *e;
-    (void)upstream;
-    if (!g) return NULL;
-    for (e = g->head; e && !(e->deciding && strcmp(e->id, ev->id) == 0); e = e->next) {}
-    if (!e) return NULL;              /* let go meanwhile (serving ends) */
-    if (!what) {                      /* the default of each kind, as on the SQLite path */
-        if (strcmp(ev->kind, "throttled") == 0) {
-            what = "retry";
-            delay = l->throttle_backoff;
-        } else {
-            what = "finish";
-            state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
-        }
-    }
-    if (!(delay >= 0)) delay = 0;
-    if (strcmp(what, "retry") == 0) {
-        snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
-        rt_gwr_note(e->rup, strlen(e->rup), e->id, line ? line : buf, 0, NULL);
-        e->deciding = 0;
-        e->attempts++;
-        e->due = now + delay;
-        l->retried++;
-        F.retried++;
-        rt_fwd_wake(l);
-        return NULL;
-    }
-    if (strcmp(what, "move") == 0)
-        return "moving a message to another upstream is not done on the Redis store (cluster.store)";
-    if (strcmp(what, "finish") != 0) return "the action is retry, move or finish";
-    if (state < 0) state = 8;
-    snprintf(buf, sizeof buf, "%s; %s", ev->detail, state == 3 ? "EXPIRED" : state == 8 ? "REJECTED" : "finished");
-    e->deciding = 0;
-    finish(e, state, (uint32_t)err, now, line ? line : buf);
-    return NULL;
-}
-
 /* A trace line for an attempt that is tried again (a note of its own:
  * retries are rare, the message's outcome is written with its last). */
 static void note_retry(ent_t *e, sess_t *s, const char *what, double again)
@@ -405,10 +317,10 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
             char detail[200];
             snprintf(detail, sizeof detail, "sent to %s (session %llu, attempt %lld): %s", l->name,
                      (unsigned long long)sess_id(s), e->attempts + 1, pdu_status_name(status));
-            to_handler(e, "throttled", status, detail);
+            rt_gwr_fwd__to_handler(e, "throttled", status, detail);
         } else {
             l->retried++;
-            F.retried++;
+            rt_gwr_fwd__retried++;
             note_retry(e, s, pdu_status_name(status), l->throttle_backoff);
             e->attempts++;
             e->due = now + l->throttle_backoff;
@@ -416,7 +328,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
         double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(e->attempts + 1);
         l->retried++;
-        F.retried++;
+        rt_gwr_fwd__retried++;
         note_retry(e, s, err == SESS_ECLOSED ? "connection lost before the answer" : sess_strerror(err), d);
         e->attempts++;
         e->due = now + d;
@@ -428,7 +340,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
                  name ? name : "an unknown status");
         l->refused++;
         F.refused++;
-        to_handler(e, "refused", status ? status : SMPP_ESME_RSYSERR, detail);
+        rt_gwr_fwd__to_handler(e, "refused", status ? status : SMPP_ESME_RSYSERR, detail);
     }
 }
 
@@ -448,21 +360,21 @@ static void send_due(glink_t *g, double now)
         if (!isnan(e->expires) && e->expires <= now) {
             l->expired++;
             F.expired++;
-            to_handler(e, "expired", 0, "its validity ended before it was sent");
+            rt_gwr_fwd__to_handler(e, "expired", 0, "its validity ended before it was sent");
             continue;
         }
         if (now < l->paused_until || !(s = pick(l)) || !tb_take(g->ctb ? g->ctb : &l->tb, uv_now(rt.loop))) return;
         if (pdu_decode(&F.pdu, e->pdu, e->pdu_n, 0, &perr) != SMPP_ESME_ROK) {
             log_msg(LOG_ERROR, 0, "cluster store: the PDU of %s does not decode: %s; REJECTED", e->id, perr.msg);
             l->refused++;
-            finish(e, 8, SMPP_ESME_RSYSERR, now, "its PDU does not decode: REJECTED");
+            rt_gwr_fwd__finish(e, 8, SMPP_ESME_RSYSERR, now, "its PDU does not decode: REJECTED");
             continue;
         }
         seq = sess_send(s, &F.pdu, on_done, e, uv_now(rt.loop));
         if (seq == SESS_EINVAL) {
             log_msg(LOG_ERROR, 0, "cluster store: %s not sent to %s: %s; REJECTED", e->id, l->name, sess_last_error(s));
             l->refused++;
-            finish(e, 8, SMPP_ESME_RSYSERR, now, "not sent: the session refused it: REJECTED");
+            rt_gwr_fwd__finish(e, 8, SMPP_ESME_RSYSERR, now, "not sent: the session refused it: REJECTED");
             continue;
         }
         if (seq < 0) return;
@@ -591,7 +503,7 @@ static void claim(redis_t *r, glink_t *g, double now)
 void rt_gwr_run(rt_link_t *l)
 {
     redis_t *r = rt_redis();
-    glink_t *g = glink(l);
+    glink_t *g = rt_gwr_fwd__glink(l);
     double now = rt_time();
     uint32_t slots;
     size_t waiting = 0;
@@ -656,7 +568,7 @@ static void on_sampled(redis_t *r, redisReply *reply, const char *err, void *ud)
 static void sample(rt_link_t *l, void *arg)
 {
     redis_t *r = rt_redis();
-    glink_t *g = glink(l);
+    glink_t *g = rt_gwr_fwd__glink(l);
     char q[RT_GWR_KEY_MAX];
     const char *argv[2] = { "XLEN", q };
     size_t lens[2] = { 4, 0 };
@@ -684,7 +596,7 @@ void rt_gwr_fwd_stats(lua_State *L)
     SET_NUM("claimed", F.claimed);
     SET_NUM("sent", F.sent);
     SET_NUM("answered", F.answered);
-    SET_NUM("retried", F.retried);
+    SET_NUM("retried", rt_gwr_fwd__retried);
     SET_NUM("refused", F.refused);
     SET_NUM("expired", F.expired);
     SET_NUM("acked", F.acked);
