@@ -32,6 +32,9 @@ struct redis_s {
     redis_state_fn     on_state;
     void              *ud;
     redis_stats_t      st;
+    void             (*add_write)(void *);   /* the adapter's, wrapped to count flushes */
+    void             (*del_write)(void *);
+    int                writing;  /* a write is armed: commands given now leave with it */
 };
 
 typedef struct cmd_s {
@@ -144,6 +147,36 @@ static int send_cmd(redis_t *r, redis_reply_fn fn, void *ud, int argc, const cha
     return 0;
 }
 
+/* -- Round trips: hiredis arms a write for every command and disarms it
+ * when its buffer is empty; the commands given in between leave together.
+ * Each arming is one pipelined write (a flush), so flushes count round
+ * trips. ------------------------------------------------------------------------ */
+
+static redis_t *of_events(void *priv)
+{
+    const redisLibuvEvents *p = priv;
+    return p->context ? p->context->data : NULL;
+}
+
+static void on_add_write(void *priv)
+{
+    redis_t *r = of_events(priv);
+    if (r && !r->writing) {
+        r->writing = 1;
+        r->st.flushes++;
+    }
+    if (r) r->add_write(priv);
+}
+
+static void on_del_write(void *priv)
+{
+    redis_t *r = of_events(priv);
+    if (r) {
+        r->writing = 0;
+        r->del_write(priv);
+    }
+}
+
 int redis_cmd(redis_t *r, redis_reply_fn fn, void *ud, int argc, const char **argv, const size_t *lens)
 {
     int rc;
@@ -237,6 +270,11 @@ static void connect_now(redis_t *r)
         drop(r, "cannot attach to the loop");
         return;
     }
+    r->add_write = ac->ev.addWrite;
+    r->del_write = ac->ev.delWrite;
+    r->writing = 0;
+    ac->ev.addWrite = on_add_write;
+    ac->ev.delWrite = on_del_write;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }

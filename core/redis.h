@@ -49,6 +49,7 @@ typedef void (*redis_reply_fn)(redis_t *r, redisReply *reply, const char *err, v
 typedef struct redis_stats_s {
     int      state;
     uint64_t commands, replies, errors, refused;   /* errors: error replies and failed commands */
+    uint64_t flushes;           /* pipelined writes: the round trips the commands took */
     uint64_t connects, disconnects;
     size_t   pending;
     double   down_since;        /* loop seconds; 0 while up */

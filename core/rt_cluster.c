@@ -11,8 +11,11 @@
  * never exceeded, at the cost of refusing. Tokens a node took and did not
  * use (at most two batches per node) are lost to the cluster.
  *
+ * The same buckets hold an upstream's throughput across the nodes that
+ * forward to it (rt_cluster_bucket, from the Redis store's forwarders).
+ *
  * Who owns what: this file owns the buckets (for the life of serving,
- * sessions only point at them) and the script's text; the link is
+ * sessions and forwarders only point at them) and the script's text; the link is
  * rt_redis.c's.
  */
 #include <math.h>
@@ -134,6 +137,41 @@ static int l_cluster_script(lua_State *L)
     return 0;
 }
 
+/* The bucket key, made the first time (empty until Redis grants), its
+ * rate and burst set; the tick started; a batch asked for when it holds
+ * less. NULL without memory. */
+static cbucket_t *bucket(const char *key, double rate, double burst)
+{
+    cbucket_t *b;
+    if (burst <= 0) burst = rate > 1 ? rate : 1;
+    for (b = C.list; b && strcmp(b->key, key) != 0; b = b->next) {}
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        snprintf(b->key, sizeof b->key, "%s", key);
+        local_init(b);
+        b->next = C.list;
+        C.list = b;
+    }
+    b->rate = rate;
+    b->burst = burst;
+    if (!C.tick_on && rt.loop) {
+        uv_timer_init(rt.loop, &C.tick);
+        uv_timer_start(&C.tick, on_tick, TICK_MS, TICK_MS);
+        uv_unref((uv_handle_t *)&C.tick);
+        C.tick_on = 1;
+    }
+    if (!b->asking && b->tb.tokens < batch_of(b)) ask(b);
+    return b;
+}
+
+tb_t *rt_cluster_bucket(const char *key, double rate, double burst)
+{
+    cbucket_t *b;
+    if (strlen(key) >= sizeof b->key || rate <= 0) return NULL;
+    b = bucket(key, rate, burst);
+    return b ? &b->tb : NULL;
+}
+
 /* core.cluster_throttle(session, key, rate, burst [, granted]): the
  * session's submit_sm, submit_multi and data_sm draw from the cluster's
  * bucket `key` (a Redis key), rate per second, holding at most burst;
@@ -159,29 +197,12 @@ static int l_cluster_throttle(lua_State *L)
         sess_set_throttle(s, NULL);
         return 0;
     }
-    if (burst <= 0) burst = rate > 1 ? rate : 1;
-    for (b = C.list; b && strcmp(b->key, key) != 0; b = b->next) {}
-    if (!b) {
-        if (!(b = calloc(1, sizeof *b))) return luaL_error(L, "out of memory");
-        snprintf(b->key, sizeof b->key, "%s", key);
-        local_init(b);
-        b->next = C.list;
-        C.list = b;
-    }
-    b->rate = rate;
-    b->burst = burst;
+    if (!(b = bucket(key, rate, burst))) return luaL_error(L, "out of memory");
     if (lua_isnumber(L, 5) && lua_tonumber(L, 5) > 0) {
         b->tb.tokens += lua_tonumber(L, 5);
         b->granted += (uint64_t)lua_tonumber(L, 5);
     }
     sess_set_throttle(s, &b->tb);
-    if (!C.tick_on && rt.loop) {
-        uv_timer_init(rt.loop, &C.tick);
-        uv_timer_start(&C.tick, on_tick, TICK_MS, TICK_MS);
-        uv_unref((uv_handle_t *)&C.tick);
-        C.tick_on = 1;
-    }
-    if (!b->asking && b->tb.tokens < batch_of(b)) ask(b);
     return 0;
 }
 

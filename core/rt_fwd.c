@@ -219,6 +219,7 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     double now = rt_time();
     char buf[256];
     int rc;
+    if (rt_gwr_on()) return rt_gwr_decide(ev, what, upstream, delay, state, err, line);   /* the cluster's store: Redis */
     if (!st) return NULL;
     if (!what) {                      /* the default of each kind */
         if (strcmp(ev->kind, "throttled") == 0) {

@@ -1,6 +1,6 @@
 /* rt_gwr.c -- the gateway's messages in Redis: settings, node id and id
  * blocks, the timer that keeps the forwarders and deliverers polling, and
- * core.gwr_start / core.gwr_stats (see rt_gwr.h).
+ * core.gwr_start / core.gwr_stats / core.gwr_rx_key (see rt_gwr.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,10 +11,12 @@
 #include "rt.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
+#include "rt_store.h"
 
-#define ID_BLOCK   1000         /* keys taken from P ids at a time */
+#define ID_BLOCK   1000         /* keys taken from P{c}ids at a time */
 #define TICK_MS    50           /* forwarders poll their streams this often */
 #define RX_EVERY   4            /* ... and the accounts' deliverers every 4th tick (200 ms) */
+#define SAMPLE_EVERY 20         /* the queues' lengths are read once a second */
 
 rt_gwr_conf_t rt_gwr_conf;
 
@@ -34,10 +36,60 @@ static uv_timer_t tick_;
 
 /* -- Keys ------------------------------------------------------------------------------ */
 
-size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an)
+static size_t key_of(char *buf, size_t cap, int n)
 {
-    int n = snprintf(buf, cap, "%s%s%.*s", rt_gwr_conf.prefix, kind, (int)an, a ? a : "");
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+/* Every key names its hash tag: a message's keys and its upstream's queue
+ * go together under {u:<upstream>}, an account's stream under
+ * {a:<account>}, the counters under {c}; each script then touches one
+ * slot of a Redis Cluster. */
+size_t rt_gwr_key_msg(char *buf, size_t cap, const char *up, size_t upn, const char *id, size_t idn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}m:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)idn, id));
+}
+
+size_t rt_gwr_key_queue(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}q", rt_gwr_conf.prefix, (int)upn, up));
+}
+
+size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}k:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)kn, key));
+}
+
+size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}e:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)kn, key));
+}
+
+static size_t key_rx(char *buf, size_t cap, const char *prefix, const char *acct, size_t an)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{a:%.*s}r", prefix, (int)an, acct));
+}
+
+size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an)
+{
+    return key_rx(buf, cap, rt_gwr_conf.prefix, acct, an);
+}
+
+size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{c}%s", rt_gwr_conf.prefix, name));
+}
+
+size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}tb", rt_gwr_conf.prefix, (int)upn, up));
+}
+
+size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
+{
+    char stamp[STORE_STAMP_MAX];
+    size_t n = store_stamp(stamp, rt_time());
+    return key_of(buf, cap, snprintf(buf, cap, "%.*s%s\n", (int)n, stamp, line));
 }
 
 /* -- Node id and id blocks --------------------------------------------------------------- */
@@ -81,7 +133,7 @@ void rt_gwr_ask_ids(void)
         argv[0] = "INCR";
         argv[1] = key;
         lens[0] = 4;
-        lens[1] = rt_gwr_key(key, sizeof key, "nodes", NULL, 0);
+        lens[1] = rt_gwr_key_counter(key, sizeof key, "nodes");
         if (redis_cmd(r, on_node, NULL, 2, argv, lens) == 0) G.asking_node = 1;
     }
     if (!G.asking_block && G.spare_end == 0 && G.end - G.next < ID_BLOCK / 2) {
@@ -89,7 +141,7 @@ void rt_gwr_ask_ids(void)
         argv[1] = key;
         argv[2] = "1000";
         lens[0] = 6;
-        lens[1] = rt_gwr_key(key, sizeof key, "ids", NULL, 0);
+        lens[1] = rt_gwr_key_counter(key, sizeof key, "ids");
         lens[2] = 4;
         if (redis_cmd(r, on_block, NULL, 3, argv, lens) == 0) G.asking_block = 1;
     }
@@ -119,7 +171,7 @@ static void on_tick(uv_timer_t *t)
 {
     (void)t;
     rt_gwr_ask_ids();
-    rt_gwr_fwd_tick();
+    rt_gwr_fwd_tick(G.ticks % SAMPLE_EVERY == 0);
     /* receipts appended on this node wake its receivers at once; those of
      * other nodes are looked for less often (one read per account and
      * RX_EVERY ticks: idle accounts cost Redis little) */
@@ -170,9 +222,26 @@ static int l_gwr_stats(lua_State *L)
     return 1;
 }
 
+/* core.gwr_rx_key(account [, prefix]) -> the key of the account's stream
+ * of receipts and MO (rt_gwr_key_rx), for smpp.store's outbox_count on
+ * Redis. prefix: the keys' (default: gwr_start's, else "smppgw:"), cut as
+ * gwr_start cuts it. */
+static int l_gwr_rx_key(lua_State *L)
+{
+    size_t an;
+    const char *acct = luaL_checklstring(L, 1, &an);
+    const char *p = luaL_optstring(L, 2, rt_gwr_conf.on ? rt_gwr_conf.prefix : "smppgw:");
+    char prefix[sizeof rt_gwr_conf.prefix], key[RT_GWR_KEY_MAX];
+    snprintf(prefix, sizeof prefix, "%s", p);
+    lua_pushlstring(L, key, key_rx(key, sizeof key, prefix, acct, an));
+    return 1;
+}
+
 const luaL_Reg rt_gwr_lib[] = {
     {"gwr_start", l_gwr_start},
     {"gwr_stats", l_gwr_stats},
+    {"gwr_get", rt_gwr_get},
+    {"gwr_rx_key", l_gwr_rx_key},
     {NULL, NULL}
 };
 

@@ -2,23 +2,29 @@
  * nodes of a cluster share one queue per upstream, so a message accepted
  * on one node is forwarded by whichever node holds a bind to its upstream.
  *
- * The keys (P is cluster.prefix):
- *   P m:<id>          hash: the message record (account, upstream, route,
- *                     state, attempts, upstream_id, err, ...), with a TTL
- *   P q:<upstream>    stream: the queue; one entry per message carries what
+ * The keys (P is the store's prefix: store.prefix with store.redis,
+ * cluster.prefix with cluster.store), each with its hash tag so that every
+ * script call touches one slot of a Redis Cluster (docs/cluster.md):
+ *   P{u:<up>}m:<id>   hash: the message record (account, upstream, route,
+ *                     state, attempts, upstream_id, err, trace, ...), TTL
+ *   P{u:<up>}q        stream: the queue; one entry per message carries what
  *                     sending needs (id, pdu, account, rd, expires, attempts);
  *                     consumer group "fwd", one consumer per process
- *   P ids             counter: keys are taken from it in blocks, so ids are
+ *   P{u:<up>}k:<key>  string: the upstream's id -> ours, for receipts
+ *   P{u:<up>}e:<key>  list: receipts that came before their mapping
+ *   P{a:<acct>}r      stream: receipts and MO for the account (rt_gwr_rx.c)
+ *   P{c}ids           counter: keys are taken from it in blocks, so ids are
  *                     unique across nodes and restarts
- *   P nodes           counter: a process's node id (unless cluster.node_id)
+ *   P{c}nodes         counter: a process's node id (unless cluster.node_id)
+ *   P{u:<up>}tb       hash: the upstream's throughput bucket (rt_cluster.c)
  *
  * The guarantee of the group commit holds: core.gw_queue waits (the task
  * yields, the loop serves everyone else) until Redis has answered the
  * writes of the message, and only then returns its id, so ESME_ROK is
  * given only for what Redis holds. Redis unreachable: gw_queue answers
  * "full" (ESME_RMSGQFUL). A forwarder reads its upstream's stream with
- * XREADGROUP, records the upstream's answer, then XACKs (in one pipeline,
- * in that order); entries pending longer than cluster.claim_after on a
+ * XREADGROUP, records the upstream's answer, then XACKs (one script call,
+ * rt_gwr_script.c); entries pending longer than cluster.claim_after on a
  * consumer that died are taken over with XAUTOCLAIM and sent again (at
  * least once).
  *
@@ -54,8 +60,40 @@ extern rt_gwr_conf_t rt_gwr_conf;
 /* The Redis store is in use. */
 static inline int rt_gwr_on(void) { return rt_gwr_conf.on; }
 
-/* A key: prefix + the parts, into buf (cap octets). Returns its length. */
-size_t rt_gwr_key(char *buf, size_t cap, const char *kind, const char *a, size_t an);
+/* The keys (see the table above): each into buf (cap octets, at least
+ * RT_GWR_KEY_MAX), returning its length. key_msg with an empty id is the
+ * prefix the receipt script completes with the id it finds. */
+#define RT_GWR_KEY_MAX 400
+size_t rt_gwr_key_msg(char *buf, size_t cap, const char *up, size_t upn, const char *id, size_t idn);
+size_t rt_gwr_key_queue(char *buf, size_t cap, const char *up, size_t upn);
+size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
+size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
+size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an);
+size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
+size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn);
+
+/* "<time> line\n" into buf (cap octets): a trace line as the SQLite store
+ * stamps it. Returns its length. */
+size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
+
+/* The server-side scripts (rt_gwr_script.c): one call per step of a
+ * message. */
+enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_NSCRIPTS };
+
+/* Call script which with nkeys keys then its arguments (argc words in all,
+ * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
+ * once, as redis_cmd's callbacks are) or REDIS_E_*. */
+int rt_gwr_eval(int which, redis_reply_fn fn, void *ud, int nkeys, int argc, const char **argv, const size_t *lens);
+
+/* Load the scripts (SCRIPT LOAD, pipelined ahead of what follows) when
+ * the link is up and has not had them since it (re)connected: the calls
+ * after them find them (NOSCRIPT remains the fallback: a flush). */
+void rt_gwr_scripts_load(void);
+
+/* A trace line (and field/value pairs) on message id of upstream up, when
+ * its record is still there; the answer is only logged. Returns what
+ * rt_gwr_eval does. */
+int rt_gwr_note(const char *up, size_t upn, const char *id, const char *line, int npairs, const char **pairs);
 
 /* The node id's and id blocks' requests (rt_gwr.c); the next key of
  * the current block, or 0 while none is at hand. */
@@ -66,6 +104,10 @@ long long rt_gwr_take_key(void);
  * expires, pdu, ...), l its link. Waits for Redis, then leaves the id (or
  * nil, "full", detail) on L's stack: returns what a lua_CFunction does. */
 int rt_gwr_queue(lua_State *L, struct rt_link_s *l, const store_msg_t *m);
+
+/* core.gwr_get(id [, upstreams [, prefix]]) (rt_gwr_queue.c): a message's
+ * record read from Redis; a lua_CFunction that waits. */
+int rt_gwr_get(lua_State *L);
 
 /* The forwarder of a woken link (rt_gwr_fwd.c), from rt_fwd_turn. */
 void rt_gwr_run(struct rt_link_s *l);
@@ -81,23 +123,31 @@ int rt_gwr_receipt(struct rt_link_s *l, sess_t *s, const pdu_t *req);
  * to message id of account. */
 void rt_gwr_rcpt_early(struct rt_link_s *l, const char *id, const char *account, const redisReply *list);
 
-/* The script that writes a mapping and hands back the early receipts. */
-extern const char rt_gwr_map_script[];
-
 /* core.post on Redis (rt_gwr_rx.c): the PDU appended to the account's
  * stream; waits for Redis when L can yield. Returns what l_post does. */
 int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu);
 
-/* Append an encoded deliver_sm for account to its stream; fn(ud, ok) when
+/* Append an encoded deliver_sm for account to its stream (id and up: the
+ * message it is a receipt of, for the trace; p NULL for MO); fn(ud, ok) when
  * Redis answered (fn may be NULL). Returns 0, or -1 when it was not sent. */
-int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id,
+int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id, store_str_t up,
                   void (*fn)(void *ud, int ok), void *ud);
 
 /* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
 void rt_gwr_deliver(rt_acct_t *a);
 
-/* Every tick: the links with binds look at their streams (rt_gwr_fwd.c). */
-void rt_gwr_fwd_tick(void);
+/* A decision of the gateway's handler on an event of the Redis path
+ * (rt_fwd_decide's dispatch): what, upstream, delay, state, err, line as
+ * there. Returns NULL, or what is wrong with it (the entry then waits for
+ * the default). "move" is not done here: it is refused so. */
+struct rt_gw_event_s;
+const char *rt_gwr_decide(struct rt_gw_event_s *ev, const char *what, const char *upstream, double delay, int state,
+                          long long err, const char *line);
+
+/* Every tick: the links with binds look at their streams; with
+ * sample_queues (once a second) every link's queued is read from Redis
+ * (XLEN of its stream: the cluster's count) (rt_gwr_fwd.c). */
+void rt_gwr_fwd_tick(int sample_queues);
 
 /* Counters for core.gwr_stats (rt_gwr_queue.c, rt_gwr_fwd.c). */
 void rt_gwr_queue_stats(lua_State *L);

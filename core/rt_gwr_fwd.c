@@ -2,8 +2,8 @@
  * is a stream read by the consumer group "fwd", one consumer per process.
  * A woken link reads as many new entries as its sessions have free window
  * slots (XREADGROUP), sends them, and records the upstream's answer before
- * acknowledging the entry (HSET, [SET of the id mapping], XACK, XDEL, in
- * one pipeline). Entries it could not send yet (throttled, timed out, link
+ * acknowledging the entry (one script call: the record and its trace line,
+ * the id mapping, XACK, XDEL). Entries it could not send yet (throttled, timed out, link
  * paused) stay pending under this consumer and wait here with a due time.
  * Every claim_after / 3 seconds a link that can send takes over entries
  * pending longer than claim_after under any consumer (XAUTOCLAIM: a node
@@ -31,7 +31,9 @@
 #include "rt.h"
 #include "rt_gw.h"
 #include "rt_gwr.h"
+#include "rt_gwr_fwd_int.h"
 #include "rt_redis.h"
+#include "rt_route.h"
 #include "rt_store.h"
 
 #define READ_MAX   500          /* entries one read asks for at most */
@@ -39,36 +41,18 @@
 #define TOUCH_MAX  500          /* ids one XCLAIM JUSTID renews at most */
 #define GROUP      "fwd"
 
-typedef struct ent_s {
-    rt_link_t *l;
-    char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24];
-    long long  rd, attempts;
-    double     expires, due;
-    uint8_t   *pdu;
-    size_t     pdu_n;
-    int        inflight, acking;
-    struct ent_s *prev, *next;
-} ent_t;
 
-typedef struct glink_s {
-    rt_link_t *l;
-    ent_t     *head, *tail;     /* entries held here */
-    size_t     held;
-    int        reading, claiming, group_ok;
-    char       cursor[48];      /* XAUTOCLAIM's */
-    double     claim_at;
-    struct glink_s *next;
-} glink_t;
+uint64_t rt_gwr_fwd__retried;
 
 static struct {
     glink_t *links;
     pdu_t    pdu;
-    uint64_t read, claimed, sent, answered, retried, refused, expired, acked, lost_acks, touched;
+    uint64_t read, claimed, sent, answered, refused, expired, acked, lost_acks, touched;
 } F;
 
 /* -- Links and entries ------------------------------------------------------------------- */
 
-static glink_t *glink(rt_link_t *l)
+glink_t *rt_gwr_fwd__glink(rt_link_t *l)
 {
     glink_t *g;
     for (g = F.links; g; g = g->next)
@@ -81,7 +65,7 @@ static glink_t *glink(rt_link_t *l)
     return g;
 }
 
-static size_t qkey(char *buf, size_t cap, rt_link_t *l) { return rt_gwr_key(buf, cap, "q:", l->name, l->len); }
+static size_t qkey(char *buf, size_t cap, rt_link_t *l) { return rt_gwr_key_queue(buf, cap, l->name, l->len); }
 
 static ent_t *find(glink_t *g, const char *eid, size_t n)
 {
@@ -93,7 +77,7 @@ static ent_t *find(glink_t *g, const char *eid, size_t n)
 
 static void unlink_ent(ent_t *e)
 {
-    glink_t *g = glink(e->l);
+    glink_t *g = rt_gwr_fwd__glink(e->l);
     if (!g) return;
     if (e->prev) e->prev->next = e->next;
     else g->head = e->next;
@@ -123,6 +107,7 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
     f = it->element[1];
     if (f->type != REDIS_REPLY_ARRAY || !(e = calloc(1, sizeof *e))) return NULL;
     e->l = g->l;
+    copy(e->rup, sizeof e->rup, g->l->name, g->l->len);
     e->expires = NAN;
     e->due = now;
     copy(e->eid, sizeof e->eid, it->element[0]->str, it->element[0]->len);
@@ -134,6 +119,8 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
         else if (strcmp(k->str, "rd") == 0) e->rd = strtoll(v->str, NULL, 10);
         else if (strcmp(k->str, "att") == 0) e->attempts = strtoll(v->str, NULL, 10);
         else if (strcmp(k->str, "exp") == 0 && v->len) e->expires = strtod(v->str, NULL);
+        else if (strcmp(k->str, "route") == 0) copy(e->route, sizeof e->route, v->str, v->len);
+        else if (strcmp(k->str, "sub") == 0) e->submitted = strtod(v->str, NULL);
         else if (strcmp(k->str, "pdu") == 0 && !e->pdu && (e->pdu = malloc(v->len ? v->len : 1))) {
             memcpy(e->pdu, v->str, v->len);
             e->pdu_n = v->len;
@@ -163,89 +150,58 @@ static void on_logged(redis_t *r, redisReply *reply, const char *err, void *ud)
     if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a write failed: %s", err);
 }
 
-static void on_acked(redis_t *r, redisReply *reply, const char *err, void *ud)
+/* The outcome script answered: the entry is acknowledged (or, on an error,
+ * left pending to be claimed and sent again), and the receipts that came
+ * before the mapping are applied. */
+static void on_outcome(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     ent_t *e = ud;
     (void)r;
-    (void)reply;
-    if (err) F.lost_acks++;          /* pending still: it is claimed and sent again */
-    else F.acked++;
+    if (err) {
+        F.lost_acks++;                 /* pending still: it is claimed and sent again */
+        if (strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the outcome of %s: %s", e->id, err);
+    } else {
+        F.acked++;
+        if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+            rt_gwr_rcpt_early(e->l, e->id, e->acct, reply);
+    }
     unlink_ent(e);
 }
 
-/* The mapping is written: the receipts that came before it are applied
- * (the entry lives until its XACK is answered, which comes after this). */
-typedef struct mapped_s {
-    rt_link_t *l;
-    char       id[MSGID_KEYED_MAX + 8], acct[24];
-} mapped_t;
-
-static void on_mapped(redis_t *r, redisReply *reply, const char *err, void *ud)
+/* One call: the message's record gets the fields (argv pairs), the trace
+ * line and its TTL again, the mapping upstream key -> id when key is given,
+ * then the entry is acknowledged and deleted. The entry is released when
+ * Redis has answered. */
+static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, size_t kn, const char *line)
 {
-    mapped_t *m = ud;
-    (void)r;
-    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the id mapping of %s: %s", m->id, err);
-    if (!err && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
-        rt_gwr_rcpt_early(m->l, m->id, m->acct, reply);
-    free(m);
-}
-
-/* The message's record gets the fields (argv pairs), its TTL again, the
- * mapping upstream key -> id when part ("<upstream>:<key>") is given, then
- * the entry is acknowledged and deleted. The entry is released when the
- * XACK is answered. */
-static void outcome(ent_t *e, int npairs, const char **pairs, const char *part, size_t part_n)
-{
-    redis_t *r = rt_redis();
-    char key[160], q[200], ttl[32], mkey[400], ekey[400];
-    mapped_t *mp;
+    char mkey[RT_GWR_KEY_MAX], q[RT_GWR_KEY_MAX], k[RT_GWR_KEY_MAX], ek[RT_GWR_KEY_MAX], ttl[32], text[600];
     const char *argv[32];
     size_t lens[32];
-    int n = 0, i;
+    int n = 0, i, nkeys = key ? 4 : 2;
+    rt_link_t *l = e->l;
     e->acking = 1;
-    if (!r || redis_state(r) != REDIS_UP) {
-        F.lost_acks++;
-        unlink_ent(e);
-        return;
-    }
     snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gwr_conf.ttl));
-    argv[n] = "HSET", lens[n++] = 4;
-    argv[n] = key, lens[n++] = rt_gwr_key(key, sizeof key, "m:", e->id, strlen(e->id));
-    for (i = 0; i < 2 * npairs && n < 30; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
-    redis_cmd(r, on_logged, NULL, n, argv, lens);
-    argv[0] = "EXPIRE", lens[0] = 6;
-    argv[2] = ttl, lens[2] = strlen(ttl);
-    redis_cmd(r, on_logged, NULL, 3, argv, lens);
-    if (part && (mp = malloc(sizeof *mp)) != NULL) {
-        mp->l = e->l;
-        memcpy(mp->id, e->id, sizeof mp->id);
-        memcpy(mp->acct, e->acct, sizeof mp->acct);
-        argv[0] = "EVAL", lens[0] = 4;
-        argv[1] = rt_gwr_map_script, lens[1] = strlen(rt_gwr_map_script);
-        argv[2] = "2", lens[2] = 1;
-        argv[3] = mkey, lens[3] = rt_gwr_key(mkey, sizeof mkey, "k:", part, part_n);
-        argv[4] = ekey, lens[4] = rt_gwr_key(ekey, sizeof ekey, "e:", part, part_n);
-        argv[5] = e->id, lens[5] = strlen(e->id);
-        argv[6] = ttl, lens[6] = strlen(ttl);
-        if (redis_cmd(r, on_mapped, mp, 7, argv, lens) != 0) free(mp);
+    argv[n] = mkey, lens[n++] = rt_gwr_key_msg(mkey, sizeof mkey, l->name, l->len, e->id, strlen(e->id));
+    argv[n] = q, lens[n++] = rt_gwr_key_queue(q, sizeof q, l->name, l->len);
+    if (key) {
+        argv[n] = k, lens[n++] = rt_gwr_key_map(k, sizeof k, l->name, l->len, key, kn);
+        argv[n] = ek, lens[n++] = rt_gwr_key_early(ek, sizeof ek, l->name, l->len, key, kn);
     }
-    argv[0] = "XACK", lens[0] = 4;
-    argv[1] = q, lens[1] = qkey(q, sizeof q, e->l);
-    argv[2] = GROUP, lens[2] = strlen(GROUP);
-    argv[3] = e->eid, lens[3] = strlen(e->eid);
-    if (redis_cmd(r, on_acked, e, 4, argv, lens) != 0) {
+    argv[n] = ttl, lens[n++] = strlen(ttl);
+    argv[n] = GROUP, lens[n++] = strlen(GROUP);
+    argv[n] = e->eid, lens[n++] = strlen(e->eid);
+    argv[n] = text, lens[n++] = rt_gwr_stamp(text, sizeof text, line);
+    argv[n] = e->id, lens[n++] = strlen(e->id);
+    for (i = 0; i < 2 * npairs && n < 32; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
+    if (rt_gwr_eval(RT_GWR_OUTCOME, on_outcome, e, nkeys, n, argv, lens) != 0) {
         F.lost_acks++;
         unlink_ent(e);
-        return;
     }
-    argv[0] = "XDEL", lens[0] = 4;
-    argv[2] = e->eid, lens[2] = strlen(e->eid);
-    redis_cmd(r, on_logged, NULL, 3, argv, lens);
 }
 
-static void finish(ent_t *e, int state, uint32_t status, double now)
+void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line)
 {
-    char st[8], err[16], done[32];
+    char st[16], err[16], done[32];
     const char *pairs[8];
     snprintf(st, sizeof st, "%d", state);
     snprintf(err, sizeof err, "%u", status);
@@ -254,8 +210,7 @@ static void finish(ent_t *e, int state, uint32_t status, double now)
     pairs[2] = "err", pairs[3] = err;
     pairs[4] = "done", pairs[5] = done;
     pairs[6] = "final", pairs[7] = "1";
-    if (e->l->queued > 0) e->l->queued--;
-    outcome(e, 4, pairs, NULL, 0);
+    outcome(e, 4, pairs, NULL, 0, line);
 }
 
 /* -- Sessions ------------------------------------------------------------------------------ */
@@ -300,34 +255,45 @@ static double backoff(long long attempts)
     return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
 }
 
-static void accepted(ent_t *e, const pdu_t *resp, double now)
+static void accepted(ent_t *e, sess_t *s, const pdu_t *resp, double now)
 {
     rt_link_t *l = e->l;
     const pdu_value_t *mid = pdu_get(resp, PDU_F_MESSAGE_ID);
-    char uid[80], kbuf[160], part[300], att[24], done[32];
+    char uid[80], kbuf[160], att[24], done[32], line[300];
     const char *pairs[10];
-    size_t un = 0, mn = 0;
+    size_t un = 0, kn = 0;
     int np = 0, keyed = 0;
     if (mid && mid->ptr) copy(uid, sizeof uid, (const char *)mid->ptr, mid->len), un = strlen(uid);
     else uid[0] = '\0';
     if (rt_gw_wants_receipt(e->rd) && un > 0 && un < sizeof kbuf / 2 - 1) {
-        long kn = msgid_key(uid, un, l->fmt_resp, kbuf, sizeof kbuf);
-        if (kn >= 0) {
-            int pn = snprintf(part, sizeof part, "%s:%.*s", l->name, (int)kn, kbuf);
-            mn = pn < 0 ? 0 : (size_t)pn >= sizeof part ? sizeof part - 1 : (size_t)pn;
+        long n = msgid_key(uid, un, l->fmt_resp, kbuf, sizeof kbuf);
+        if (n >= 0) {
+            kn = (size_t)n;
             keyed = 1;
         }
     }
     snprintf(att, sizeof att, "%lld", e->attempts + 1);
     snprintf(done, sizeof done, "%.3f", now);
+    snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): accepted as %s%s", l->name,
+             (unsigned long long)sess_id(s), e->attempts + 1, uid,
+             resp->naddr ? "; some destinations refused (unsuccess_sme)" : "");
     pairs[np++] = "state", pairs[np++] = "1";
     pairs[np++] = "upstream_id", pairs[np++] = uid;
     pairs[np++] = "attempts", pairs[np++] = att;
     if (!keyed) pairs[np++] = "final", pairs[np++] = "1", pairs[np++] = "done", pairs[np++] = done;
-    if (l->queued > 0) l->queued--;
     l->accepted++;
     F.answered++;
-    outcome(e, np / 2, pairs, keyed ? part : NULL, mn);
+    outcome(e, np / 2, pairs, keyed ? kbuf : NULL, kn, line);
+}
+
+/* A trace line for an attempt that is tried again (a note of its own:
+ * retries are rare, the message's outcome is written with its last). */
+static void note_retry(ent_t *e, sess_t *s, const char *what, double again)
+{
+    char line[300];
+    snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s", e->l->name,
+             (unsigned long long)sess_id(s), e->attempts + 1, what, again);
+    rt_gwr_note(e->rup, strlen(e->rup), e->id, line, 0, NULL);
 }
 
 static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
@@ -336,29 +302,45 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     rt_link_t *l = e->l;
     uint32_t status = resp ? resp->command_status : 0;
     double now = rt_time();
-    (void)s;
     e->inflight = 0;
     if (l->inflight) l->inflight--;
     rt_gw_answer_count(l, err, status);
     rt_fwd_wake(l);
+    if (resp && status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL && e->route[0])  /* a final answer */
+        rt_route_latency(e->route, strlen(e->route), now - e->submitted);
     if (!err && status == SMPP_ESME_ROK) {
-        accepted(e, resp, now);
+        accepted(e, s, resp, now);
     } else if (!err && (status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL)) {
         l->throttled++;
-        l->retried++;
-        F.retried++;
         l->paused_until = now + l->throttle_backoff;
-        e->attempts++;
-        e->due = now + l->throttle_backoff;
+        if (e->attempts + 1 > l->throttle_retries) {
+            char detail[200];
+            snprintf(detail, sizeof detail, "sent to %s (session %llu, attempt %lld): %s", l->name,
+                     (unsigned long long)sess_id(s), e->attempts + 1, pdu_status_name(status));
+            rt_gwr_fwd__to_handler(e, "throttled", status, detail);
+        } else {
+            l->retried++;
+            rt_gwr_fwd__retried++;
+            note_retry(e, s, pdu_status_name(status), l->throttle_backoff);
+            e->attempts++;
+            e->due = now + l->throttle_backoff;
+        }
     } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
+        double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(e->attempts + 1);
         l->retried++;
-        F.retried++;
+        rt_gwr_fwd__retried++;
+        note_retry(e, s, err == SESS_ECLOSED ? "connection lost before the answer" : sess_strerror(err), d);
         e->attempts++;
-        e->due = now + (err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(e->attempts));
+        e->due = now + d;
     } else {
+        char detail[200];
+        const char *name = pdu_status_name(status);
+        snprintf(detail, sizeof detail, "sent to %s (session %llu, attempt %lld): %s%s", l->name,
+                 (unsigned long long)sess_id(s), e->attempts + 1, err == SESS_ENACK ? "generic_nack " : "",
+                 name ? name : "an unknown status");
         l->refused++;
         F.refused++;
-        finish(e, 8, status ? status : SMPP_ESME_RSYSERR, now);
+        rt_gwr_fwd__to_handler(e, "refused", status ? status : SMPP_ESME_RSYSERR, detail);
     }
 }
 
@@ -374,25 +356,25 @@ static void send_due(glink_t *g, double now)
     long seq;
     for (e = g->head; e; e = next) {
         next = e->next;
-        if (e->inflight || e->acking || e->due > now) continue;
+        if (e->inflight || e->acking || e->deciding || e->due > now) continue;
         if (!isnan(e->expires) && e->expires <= now) {
             l->expired++;
             F.expired++;
-            finish(e, 3, 0, now);
+            rt_gwr_fwd__to_handler(e, "expired", 0, "its validity ended before it was sent");
             continue;
         }
-        if (now < l->paused_until || !(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) return;
+        if (now < l->paused_until || !(s = pick(l)) || !tb_take(g->ctb ? g->ctb : &l->tb, uv_now(rt.loop))) return;
         if (pdu_decode(&F.pdu, e->pdu, e->pdu_n, 0, &perr) != SMPP_ESME_ROK) {
             log_msg(LOG_ERROR, 0, "cluster store: the PDU of %s does not decode: %s; REJECTED", e->id, perr.msg);
             l->refused++;
-            finish(e, 8, SMPP_ESME_RSYSERR, now);
+            rt_gwr_fwd__finish(e, 8, SMPP_ESME_RSYSERR, now, "its PDU does not decode: REJECTED");
             continue;
         }
         seq = sess_send(s, &F.pdu, on_done, e, uv_now(rt.loop));
         if (seq == SESS_EINVAL) {
             log_msg(LOG_ERROR, 0, "cluster store: %s not sent to %s: %s; REJECTED", e->id, l->name, sess_last_error(s));
             l->refused++;
-            finish(e, 8, SMPP_ESME_RSYSERR, now);
+            rt_gwr_fwd__finish(e, 8, SMPP_ESME_RSYSERR, now, "not sent: the session refused it: REJECTED");
             continue;
         }
         if (seq < 0) return;
@@ -448,7 +430,6 @@ static void on_read(redis_t *r, redisReply *reply, const char *err, void *ud)
         && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2) {
         uint64_t before = F.read;
         take_entries(g, reply->element[0]->element[1], &F.read);
-        g->l->queued += (long long)(F.read - before);
         if (F.read - before > 0) rt_fwd_wake(g->l);                /* more may wait */
     }
     send_due(g, rt_time());
@@ -468,7 +449,6 @@ static void on_claim(redis_t *r, redisReply *reply, const char *err, void *ud)
     if (F.claimed > before) {
         log_msg(LOG_WARN, 0, "cluster store: took over %llu messages of %s pending longer than %g s on another node",
                 (unsigned long long)(F.claimed - before), g->l->name, rt_gwr_conf.claim_after);
-        g->l->queued += (long long)(F.claimed - before);
     }
     if (strcmp(g->cursor, "0-0") != 0) g->claim_at = 0;              /* more to look at: next turn */
     send_due(g, rt_time());
@@ -523,7 +503,7 @@ static void claim(redis_t *r, glink_t *g, double now)
 void rt_gwr_run(rt_link_t *l)
 {
     redis_t *r = rt_redis();
-    glink_t *g = glink(l);
+    glink_t *g = rt_gwr_fwd__glink(l);
     double now = rt_time();
     uint32_t slots;
     size_t waiting = 0;
@@ -533,6 +513,13 @@ void rt_gwr_run(rt_link_t *l)
     size_t lens[10];
     int i;
     if (!g || !rt.net) return;
+    if (l->tb.rate > 0) {           /* the limit holds across the nodes: tokens from Redis, in batches */
+        char key[RT_GWR_KEY_MAX];
+        rt_gwr_key_bucket(key, sizeof key, l->name, l->len);
+        g->ctb = rt_cluster_bucket(key, l->tb.rate, l->tb.burst);
+    } else {
+        g->ctb = NULL;
+    }
     send_due(g, now);
     if (!r || redis_state(r) != REDIS_UP || !rt_gwr_conf.consumer[0]) return;
     if (!g->group_ok) {
@@ -541,7 +528,7 @@ void rt_gwr_run(rt_link_t *l)
     }
     if (!l->nsess || now < l->paused_until) return;
     claim(r, g, now);
-    for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking;
+    for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking && !e->deciding;
     slots = free_slots(l);
     if (g->reading || slots <= waiting) return;
     slots -= (uint32_t)waiting;
@@ -568,9 +555,33 @@ static void wake_bound(rt_link_t *l, void *arg)
     if (l->nsess) rt_fwd_wake(l);
 }
 
-void rt_gwr_fwd_tick(void)
+/* The queue's length across the cluster, for /stats and the accepting
+ * check before Redis' (queued). */
+static void on_sampled(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    glink_t *g = ud;
+    (void)r;
+    g->sampling = 0;
+    if (!err && reply && reply->type == REDIS_REPLY_INTEGER) g->l->queued = reply->integer;
+}
+
+static void sample(rt_link_t *l, void *arg)
+{
+    redis_t *r = rt_redis();
+    glink_t *g = rt_gwr_fwd__glink(l);
+    char q[RT_GWR_KEY_MAX];
+    const char *argv[2] = { "XLEN", q };
+    size_t lens[2] = { 4, 0 };
+    (void)arg;
+    if (!g || g->sampling || !r || redis_state(r) != REDIS_UP) return;
+    lens[1] = qkey(q, sizeof q, l);
+    if (redis_cmd(r, on_sampled, g, 2, argv, lens) == 0) g->sampling = 1;
+}
+
+void rt_gwr_fwd_tick(int sample_queues)
 {
     rt_gw_foreach(wake_bound, NULL);
+    if (sample_queues) rt_gw_foreach(sample, NULL);
 }
 
 /* -- Statistics and the end -------------------------------------------------------------------- */
@@ -585,7 +596,7 @@ void rt_gwr_fwd_stats(lua_State *L)
     SET_NUM("claimed", F.claimed);
     SET_NUM("sent", F.sent);
     SET_NUM("answered", F.answered);
-    SET_NUM("retried", F.retried);
+    SET_NUM("retried", rt_gwr_fwd__retried);
     SET_NUM("refused", F.refused);
     SET_NUM("expired", F.expired);
     SET_NUM("acked", F.acked);

@@ -1,6 +1,8 @@
 /* rt_gwr_queue.c -- accepting a message on the Redis store: its record and
- * its queue entry written, the task waiting for Redis' answer before the id
- * is returned (see rt_gwr.h).
+ * its queue entry written by one script call (which refuses it when the
+ * upstream's queue holds max_queue messages across the cluster), the task
+ * waiting for Redis' answer before the id is returned (see rt_gwr.h); and
+ * reading a record back by id (core.gwr_get).
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,41 +14,45 @@
 #include "rt_gw.h"
 #include "rt_gwr.h"
 #include "rt_redis.h"
+#include "rt_store.h"
 #include "rt_task.h"
 
 static struct {
-    uint64_t accepted, refused_down, refused_ids, failed;
+    uint64_t accepted, refused_down, refused_ids, refused_full, failed;
 } G;
 
 /* -- Accepting ---------------------------------------------------------------------------- */
 
-/* An accepting task's wait: the answers still to come. */
+/* An accepting task's wait for the accept script's answer. */
 typedef struct acc_s {
     rt_task_t *t;
-    int        left, failed;
-    char       err[120];
+    rt_link_t *l;
     char       id[MSGID_KEYED_MAX];
 } acc_t;
 
-static void on_accept_reply(redis_t *r, redisReply *reply, const char *err, void *ud)
+static void on_accepted(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     acc_t *a = ud;
+    lua_State *co = a->t->co;
     (void)r;
-    (void)reply;
-    if (err && !a->failed) {
-        a->failed = 1;
-        snprintf(a->err, sizeof a->err, "%s", err);
-    }
-    if (--a->left > 0) return;
-    if (a->failed) {
+    if (err || !reply || reply->type != REDIS_REPLY_INTEGER) {
         G.failed++;
-        lua_pushnil(a->t->co);
-        lua_pushliteral(a->t->co, "full");
-        lua_pushfstring(a->t->co, "not stored in Redis: %s", a->err);
+        lua_pushnil(co);
+        lua_pushliteral(co, "full");
+        lua_pushfstring(co, "not stored in Redis: %s", err ? err : "an unexpected answer");
+        rt_task_wake(a->t, 3);
+    } else if (reply->integer >= 0) {           /* the queue is full across the cluster */
+        G.refused_full++;
+        a->l->queued_total--;
+        lua_pushnil(co);
+        lua_pushliteral(co, "full");
+        lua_pushfstring(co, "the queue of %s holds %d messages (upstreams[].max_queue)", a->l->name,
+                        (int)reply->integer);
         rt_task_wake(a->t, 3);
     } else {
         G.accepted++;
-        lua_pushstring(a->t->co, a->id);
+        a->l->queued++;               /* until the next sample of the queue (rt_gwr_fwd.c) */
+        lua_pushstring(co, a->id);
         rt_task_wake(a->t, 1);
     }
     free(a);
@@ -67,11 +73,11 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     redis_t *r = rt_redis();
     rt_task_t *t;
     acc_t *a;
-    char mkey[160], qkey[200], sub[32], rd[32], exp[32], ttl[32];
-    const char *argv[24];
-    size_t lens[24];
+    char mkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], sub[32], rd[32], exp[32], ttl[32], maxq[32];
+    const char *argv[48];       /* 2 keys, 10 arguments, at most 12 field/value pairs */
+    size_t lens[48];
     long long key;
-    int n = 0, sent = 0;
+    int n = 0;
     double keep;
     if (!r || redis_state(r) != REDIS_UP) {
         G.refused_down++;
@@ -90,73 +96,174 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
         return luaL_error(L, "gateway: no id for key %f", (double)key);
     }
     a->t = t;
+    a->l = l;
     rt_gwr_ask_ids();
+    /* kept ttl past its validity (or its submission) */
+    keep = rt_gwr_conf.ttl + (!isnan(m->expires) && m->expires > m->submitted ? m->expires - m->submitted : 0);
 #define W(s, len) (argv[n] = (s), lens[n] = (len), n++)
 #define WS(s) W((s), strlen(s))
 #define WV(v) W((v).p ? (v).p : "", (v).p ? (v).n : 0)
-    /* the record */
-    WS("HSET");
-    W(mkey, rt_gwr_key(mkey, sizeof mkey, "m:", a->id, strlen(a->id)));
+    W(mkey, rt_gwr_key_msg(mkey, sizeof mkey, l->name, l->len, a->id, strlen(a->id)));
+    W(qkey, rt_gwr_key_queue(qkey, sizeof qkey, l->name, l->len));
+    WS(NUM(ttl, ceil(keep)));
+    WS(NUM(maxq, l->max_queue > 0 ? l->max_queue : 0));
+    WV(m->trace);
+    WS(a->id);
+    WV(m->pdu);
+    WV(m->account);
+    WS(NUM(rd, m->registered_delivery));
+    WS(isnan(m->expires) ? "" : NUM(exp, m->expires));
+    WV(m->route);
+    WS(NUM(sub, m->submitted));
+    /* the record's fields */
     WS("account"); WV(m->account);
     WS("upstream"); WV(m->upstream);
     WS("route"); WV(m->route);
     WS("state"); WS("0");
     WS("attempts"); WS("0");
-    WS("submitted"); WS(NUM(sub, m->submitted));
-    WS("rd"); WS(NUM(rd, m->registered_delivery));
+    WS("submitted"); WS(sub);
+    WS("rd"); WS(rd);
     WS("source"); WV(m->source);
     WS("dest"); WV(m->dest);
+    if (m->notify.p) {
+        WS("notify");
+        WV(m->notify);
+    }
     if (!isnan(m->expires)) {
         WS("expires");
-        WS(NUM(exp, m->expires));
+        WS(exp);
     }
-    if (redis_cmd(r, on_accept_reply, a, n, argv, lens) == 0) sent++;
-    /* kept ttl past its validity (or its submission) */
-    keep = rt_gwr_conf.ttl + (!isnan(m->expires) && m->expires > m->submitted ? m->expires - m->submitted : 0);
-    n = 0;
-    WS("EXPIRE");
-    W(mkey, strlen(mkey));
-    WS(NUM(ttl, ceil(keep)));
-    if (sent && redis_cmd(r, on_accept_reply, a, n, argv, lens) == 0) sent++;
-    /* the queue entry */
-    n = 0;
-    WS("XADD");
-    W(qkey, rt_gwr_key(qkey, sizeof qkey, "q:", l->name, l->len));
-    WS("*");
-    WS("id"); WS(a->id);
-    WS("pdu"); WV(m->pdu);
-    WS("acct"); WV(m->account);
-    WS("rd"); WS(rd);
-    WS("exp"); WS(isnan(m->expires) ? "" : exp);
-    WS("att"); WS("0");
 #undef W
 #undef WS
 #undef WV
-    if (sent == 2 && redis_cmd(r, on_accept_reply, a, n, argv, lens) == 0) sent++;
-    if (sent == 0) {
+    if (rt_gwr_eval(RT_GWR_ACCEPT, on_accepted, a, 2, n, argv, lens) != 0) {
         free(a);
         G.refused_down++;
         return refuse(L, "Redis refused the command (link down or too many waiting)");
     }
-    /* a command refused after others went: those answer, the last one
-     * then reports the failure */
-    a->left = sent;
-    if (sent < 3) {
-        a->failed = 1;
-        snprintf(a->err, sizeof a->err, "a command was refused (link down or too many waiting)");
-    }
-    l->queued_total++;           /* queued counts what this node's forwarder holds (rt_gwr_fwd.c) */
+    l->queued_total++;
     rt_fwd_wake(l);
     rt_task_wait(t, "redis");
     return lua_yield(L, 0);
 }
 
 
+/* -- Reading a message's record ----------------------------------------------------------- */
+
+/* A core.gwr_get under way: the HGETALLs still to answer. */
+typedef struct get_s {
+    rt_task_t *t;
+    int        left, found, failed;
+    char       err[96];
+} get_t;
+
+static void on_got(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    get_t *g = ud;
+    lua_State *co = g->t->co;
+    size_t i;
+    (void)r;
+    if (err && !g->failed) {
+        g->failed = 1;
+        snprintf(g->err, sizeof g->err, "%s", err);
+    }
+    if (!err && !g->found && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
+        g->found = 1;
+        lua_createtable(co, (int)reply->elements, 0);
+        for (i = 0; i < reply->elements; i++) {
+            const redisReply *e = reply->element[i];
+            lua_pushlstring(co, e->str ? e->str : "", e->str ? e->len : 0);
+            lua_rawseti(co, -2, (int)i + 1);
+        }
+    }
+    if (--g->left > 0) return;
+    if (g->found) {
+        rt_task_wake(g->t, 1);
+    } else if (g->failed) {
+        lua_pushnil(co);
+        lua_pushstring(co, g->err);
+        rt_task_wake(g->t, 2);
+    } else {
+        lua_pushnil(co);
+        rt_task_wake(g->t, 1);
+    }
+    free(g);
+}
+
+static int ask_one(get_t *g, const char *up, size_t upn, const char *id, size_t idn)
+{
+    char key[RT_GWR_KEY_MAX];
+    const char *argv[2] = { "HGETALL", key };
+    size_t lens[2] = { 7, 0 };
+    lens[1] = rt_gwr_key_msg(key, sizeof key, up, upn, id, idn);
+    if (redis_cmd(rt_redis(), on_got, g, 2, argv, lens) != 0) return 0;
+    g->left++;
+    return 1;
+}
+
+typedef struct get_arg_s {
+    get_t      *g;
+    const char *id;
+    size_t      idn;
+} get_arg_t;
+
+static void ask_link(rt_link_t *l, void *arg)
+{
+    get_arg_t *a = arg;
+    ask_one(a->g, l->name, l->len, a->id, a->idn);
+}
+
+/* core.gwr_get(id [, upstreams [, prefix]]) -> { field, value, ... } (as
+ * HGETALL gives it) | nil (no such message) | nil, err. A record is kept
+ * under its upstream's hash tag, which the id does not name: one HGETALL
+ * per upstream (those named, else every link of this process), pipelined
+ * in one round trip. prefix: the keys' (a process that did not call
+ * gwr_start: `smppgw messages`). Waits. */
+int rt_gwr_get(lua_State *L)
+{
+    size_t idn;
+    const char *id = luaL_checklstring(L, 1, &idn);
+    redis_t *r = rt_redis();
+    rt_task_t *t = rt_task_current(L, "gwr_get");
+    get_t *g;
+    int i, n;
+    if (lua_type(L, 3) == LUA_TSTRING && !rt_gwr_conf.on)
+        snprintf(rt_gwr_conf.prefix, sizeof rt_gwr_conf.prefix, "%s", lua_tostring(L, 3));
+    if (!r || redis_state(r) != REDIS_UP) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "Redis is unreachable");
+        return 2;
+    }
+    if (!(g = calloc(1, sizeof *g))) return luaL_error(L, "out of memory");
+    g->t = t;
+    if (lua_istable(L, 2)) {
+        n = (int)lua_objlen(L, 2);
+        for (i = 1; i <= n; i++) {
+            size_t upn;
+            const char *up;
+            lua_rawgeti(L, 2, i);
+            if ((up = lua_tolstring(L, -1, &upn)) != NULL) ask_one(g, up, upn, id, idn);
+            lua_pop(L, 1);
+        }
+    } else {
+        get_arg_t a = { g, id, idn };
+        rt_gw_foreach(ask_link, &a);
+    }
+    if (g->left == 0) {
+        free(g);
+        lua_pushnil(L);
+        return 1;
+    }
+    rt_task_wait(t, "redis");
+    return lua_yield(L, 0);
+}
+
 void rt_gwr_queue_stats(lua_State *L)
 {
     SET_NUM("accepted", G.accepted);
     SET_NUM("refused_down", G.refused_down);
     SET_NUM("refused_ids", G.refused_ids);
+    SET_NUM("refused_full", G.refused_full);
     SET_NUM("failed", G.failed);
 }
 

@@ -1,5 +1,5 @@
 /* rt_gwr_rx.c -- receipts and MO for an account on the Redis store: each
- * account has a stream (P r:<account>, consumer group "rx", one consumer
+ * account has a stream (P{a:<account>}r, consumer group "rx", one consumer
  * per process) that receipts (rt_gwr_rcpt.c) and core.post append to. A
  * node that holds receivers (or transceivers) of the account reads as many
  * entries as their windows have room for, delivers each, and acknowledges
@@ -35,6 +35,7 @@
 typedef struct rent_s {
     struct gacct_s *g;
     char       eid[48];
+    char       id[80], up[64];   /* a receipt's message and upstream ("": an MO), for its trace */
     uint8_t   *pdu;
     size_t     n;
     double     due;
@@ -80,7 +81,7 @@ static gacct_t *gacct(const char *name, size_t len)
     return g;
 }
 
-static size_t rkey(char *buf, size_t cap, const gacct_t *g) { return rt_gwr_key(buf, cap, "r:", g->name, g->len); }
+static size_t rkey(char *buf, size_t cap, const gacct_t *g) { return rt_gwr_key_rx(buf, cap, g->name, g->len); }
 
 static void drop(rent_t *e)
 {
@@ -110,10 +111,14 @@ static rent_t *hold(gacct_t *g, const redisReply *it, double now)
     snprintf(e->eid, sizeof e->eid, "%.*s", (int)it->element[0]->len, it->element[0]->str);
     for (i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && strcmp(k->str, "pdu") == 0
-            && !e->pdu && (e->pdu = malloc(v->len ? v->len : 1))) {
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        if (strcmp(k->str, "pdu") == 0 && !e->pdu && (e->pdu = malloc(v->len ? v->len : 1))) {
             memcpy(e->pdu, v->str, v->len);
             e->n = v->len;
+        } else if (strcmp(k->str, "id") == 0) {
+            snprintf(e->id, sizeof e->id, "%.*s", (int)v->len, v->str);
+        } else if (strcmp(k->str, "up") == 0) {
+            snprintf(e->up, sizeof e->up, "%.*s", (int)v->len, v->str);
         }
     }
     if (!e->pdu) {
@@ -150,13 +155,13 @@ static void on_appended(redis_t *r, redisReply *reply, const char *err, void *ud
     free(a);
 }
 
-int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id,
+int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id, store_str_t up,
                   void (*fn)(void *ud, int ok), void *ud)
 {
     redis_t *r = rt_redis();
-    char key[200];
-    const char *argv[7];
-    size_t lens[7];
+    char key[RT_GWR_KEY_MAX];
+    const char *argv[9];
+    size_t lens[9];
     int n = 0;
     app_t *a;
     rt_acct_t *acct;
@@ -164,13 +169,17 @@ int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t
     a->fn = fn;
     a->ud = ud;
     argv[n] = "XADD", lens[n++] = 4;
-    argv[n] = key, lens[n++] = rt_gwr_key(key, sizeof key, "r:", account, alen);
+    argv[n] = key, lens[n++] = rt_gwr_key_rx(key, sizeof key, account, alen);
     argv[n] = "*", lens[n++] = 1;
     argv[n] = "pdu", lens[n++] = 3;
     argv[n] = pdu.p, lens[n++] = pdu.n;
     if (id.p) {
         argv[n] = "id", lens[n++] = 2;
         argv[n] = id.p, lens[n++] = id.n;
+    }
+    if (up.p) {
+        argv[n] = "up", lens[n++] = 2;
+        argv[n] = up.p, lens[n++] = up.n;
     }
     if (redis_cmd(r, on_appended, a, n, argv, lens) != 0) {
         free(a);
@@ -198,7 +207,7 @@ int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu)
 {
     rt_task_t *t = lua_isyieldable(L) ? rt_task_current(L, "smpp.post") : NULL;
     store_str_t none = { NULL, 0 };
-    if (rt_gwr_append(account, alen, pdu, none, t ? on_posted : NULL, t) < 0) {
+    if (rt_gwr_append(account, alen, pdu, none, none, t ? on_posted : NULL, t) < 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "full");
         lua_pushliteral(L, "Redis is unreachable");
@@ -231,25 +240,23 @@ static void on_acked(redis_t *r, redisReply *reply, const char *err, void *ud)
     drop(ud);
 }
 
-static void ack(rent_t *e)
+/* One call acknowledges and deletes the entry; a receipt's delivery is
+ * noted on its message (another call in the same pipeline: the record is
+ * in its upstream's hash slot, the stream in the account's). */
+static void ack(rent_t *e, const char *line)
 {
-    redis_t *r = rt_redis();
-    char key[200];
-    const char *argv[4];
-    size_t lens[4];
+    char key[RT_GWR_KEY_MAX];
+    const char *argv[3];
+    size_t lens[3];
     e->acking = 1;
-    argv[0] = "XACK", lens[0] = 4;
-    argv[1] = key, lens[1] = rkey(key, sizeof key, e->g);
-    argv[2] = GROUP, lens[2] = strlen(GROUP);
-    argv[3] = e->eid, lens[3] = strlen(e->eid);
-    if (!r || redis_cmd(r, on_acked, e, 4, argv, lens) != 0) {
+    if (line && e->id[0] && e->up[0]) rt_gwr_note(e->up, strlen(e->up), e->id, line, 0, NULL);
+    argv[0] = key, lens[0] = rkey(key, sizeof key, e->g);
+    argv[1] = GROUP, lens[1] = strlen(GROUP);
+    argv[2] = e->eid, lens[2] = strlen(e->eid);
+    if (rt_gwr_eval(RT_GWR_ACK, on_acked, e, 1, 3, argv, lens) != 0) {
         X.unacked++;                 /* pending still: delivered again after claim_after (at least once) */
         drop(e);
-        return;
     }
-    argv[0] = "XDEL", lens[0] = 4;
-    argv[2] = e->eid, lens[2] = strlen(e->eid);
-    redis_cmd(r, on_logged, NULL, 3, argv, lens);
 }
 
 /* -- Delivering ------------------------------------------------------------------------------ */
@@ -265,13 +272,14 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
     gacct_t *g = e->g;
     rt_acct_t *a = rt_acct_get(g->name, g->len, 0);
     uint32_t status = resp ? resp->command_status : 0;
-    (void)s;
+    char line[200];
     e->inflight = 0;
     if (a && a->inflight) a->inflight--;
     if (!err && status == SMPP_ESME_ROK) {
         X.delivered++;
         if (a) a->delivered++;
-        ack(e);
+        snprintf(line, sizeof line, "delivered to %s (session %llu)", g->name, (unsigned long long)sess_id(s));
+        ack(e, line);
     } else if (err || temporary(status)) {
         double d = RETRY_S;
         long long i;
@@ -282,7 +290,9 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
     } else {
         X.refused++;                 /* the ESME refused it for good: it has answered */
         if (a) a->refused++;
-        ack(e);
+        snprintf(line, sizeof line, "%s refused it (%s): not delivered", g->name,
+                 pdu_status_name(status) ? pdu_status_name(status) : "an unknown status");
+        ack(e, line);
     }
     if (a) {
         rt_acct_wake(a);
@@ -303,7 +313,7 @@ static void send_due(gacct_t *g, double now)
         if (!(s = rt_acct_pick(a))) return;
         if (pdu_decode(&X.pdu, e->pdu, e->n, 0, NULL) != SMPP_ESME_ROK) {
             log_msg(LOG_ERROR, 0, "cluster store: an item for %s is not a PDU: removed", g->name);
-            ack(e);
+            ack(e, NULL);
             continue;
         }
         seq = sess_send(s, &X.pdu, on_delivered, e, uv_now(rt.loop));

@@ -207,8 +207,9 @@ static int l_redis_close(lua_State *L)
     return 0;
 }
 
-/* core.redis_stats() -> { state, commands, replies, errors, refused,
- * connects, disconnects, pending, down_s, last_error } or nil when no link
+/* core.redis_stats() -> { state, commands, round_trips (pipelined
+ * writes), replies, errors, refused, connects, disconnects, pending,
+ * down_s, last_error } or nil when no link
  * is open. */
 static int l_redis_stats(lua_State *L)
 {
@@ -227,6 +228,8 @@ static int l_redis_stats(lua_State *L)
     F(disconnects);
     F(pending);
 #undef F
+    lua_pushnumber(L, (double)st.flushes);
+    lua_setfield(L, -2, "round_trips");
     lua_pushnumber(L, st.state == REDIS_UP ? 0 : (double)uv_now(rt.loop ? rt.loop : uv_default_loop()) / 1000.0
                                                    - st.down_since);
     lua_setfield(L, -2, "down_s");

@@ -13,6 +13,7 @@
 #include <lua.h>
 
 #include "redis.h"
+#include "tb.h"
 
 /* The link, or NULL when none is open. */
 redis_t *rt_redis(void);
@@ -20,6 +21,13 @@ redis_t *rt_redis(void);
 /* Serving ends: the buckets, then the link (pending commands answered
  * "closed"). */
 void rt_redis_close(void);
+
+/* The local bucket of the cluster's bucket key (a Redis key) with rate
+ * (per second, > 0) and burst, made the first time and refilled from
+ * Redis in batches (rt_cluster.c): draw from it with tb_take. NULL when
+ * rate is 0, the key too long, or no memory. Owned by rt_cluster.c until
+ * serving ends. */
+tb_t *rt_cluster_bucket(const char *key, double rate, double burst);
 
 /* The buckets go (rt_redis_close calls it). */
 void rt_cluster_close(void);

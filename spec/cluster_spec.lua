@@ -88,7 +88,7 @@ describe("cluster", function()
         -- a counted only one failure itself: the lock is the cluster's
         assert.are.equal(RBINDFAIL, (bind(a)))
         assert.is_true(a:wait_log("refused: locked out until"))
-        assert.are.equal(1, #r:cmd("KEYS", "smppgw:lock:{127.0.0.1 acct}"))
+        assert.are.equal(1, #r:cmd("KEYS", "smppgw:lock:{127.0.0.1}acct"))
     end)
 
     it("holds an account's throughput within 10 % across three nodes", function()

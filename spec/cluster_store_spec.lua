@@ -10,105 +10,11 @@ local wait = require "helpers.wait"
 local run = require "helpers.run"
 local tmp = require "helpers.tmp"
 
-local ROK, RMSGQFUL = 0, 0x14
+local gwr = require "helpers.gwr"
 
--- The upstream: logs every text it gets ("up got TEXT") and answers with
--- ids u1, u2, ...; a text with "slow" in it is answered after SLOW seconds.
--- A text starting "rcpt" gets a receipt (DELIVRD) on the session's account;
--- with "early" in it at once, else 0.05 s later. A text starting "mo" gets
--- an MO back ("reply to TEXT").
-local UPSTREAM = [[
-local smpp = require "smpp"
-local n = 0
-return { submit_sm = function(session, pdu)
-    n = n + 1
-    local mid = "u" .. n
-    smpp.log("info", "up got %s as %s", pdu.short_message, mid)
-    if pdu.short_message:sub(1, 4) == "rcpt" then
-        assert(smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
-            destination_addr = pdu.source_addr, receipted_message_id = mid, message_state = 2,
-            short_message = "id:" .. mid .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
-                .. "stat:DELIVRD err:000 text:" .. pdu.short_message },
-            { delay = pdu.short_message:find("early") and 0 or 0.05 }))
-    end
-    if pdu.short_message:sub(1, 2) == "mo" then
-        assert(smpp.post(session.system_id, { source_addr = pdu.destination_addr, destination_addr = "1115",
-                                              short_message = "reply to " .. pdu.short_message }))
-    end
-    if pdu.short_message:find("slow") then smpp.sleep(SLOW) end
-    return 0, { message_id = mid }
-end }]]
-
-local function upstream(slow)
-    return server.start { script = UPSTREAM:gsub("SLOW", tostring(slow or 0)),
-        conf = "return { script = 'script.lua', store = { path = ':memory:' }, session = { window = 500 }, "
-            .. "accounts = { { system_id = 'gw', password = 'gwpw' } } }" }
-end
-
--- A gateway node on Redis r whose upstream U is at port (nothing listens
--- there for a node that must not forward).
-local function gateway_conf(r, port, over)
-    return "return " .. server.lua(server.merge({
-        script = server.root .. "/scripts/gateway.lua",
-        cluster = { redis = r.address, store = true, claim_after = 1 },
-        accounts = { { system_id = "esme1", password = "pw1" } },
-        upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", window = 20,
-                        reconnect_min = 0.1, reconnect_max = 0.2 } },
-        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } },
-                    mo_routes = { { prefix = "", account = "esme1" } } },
-    }, over or {}))
-end
-
-local function node(r, port, over)
-    local n = server.start { conf = gateway_conf(r, port, over) }
-    wait.wait_until(function()
-        local c = n:stats().cluster
-        return c and c.redis.state == "up" and c.store and c.store.node_id > 0 and c.store.ids_left > 0
-    end, 10, "the node's link to Redis and its node id")
-    return n
-end
-
-local function bound_upstream(n)
-    wait.wait_until(function()
-        local g = n:stats().gateway
-        return g and g.queues and g.queues.U and g.queues.U.sessions > 0
-    end, 10, "the upstream's bind")
-end
-
--- submit texts on a transmitter of n -> the message ids, in order
-local function submit_all(n, texts)
-    local c = wire.connect(n.port)
-    assert.are.equal(ROK, c:bind("transmitter", "esme1", "pw1").status)
-    for _, t in ipairs(texts) do
-        c:send(wire.submit_sm(c:next_seq(), { source_addr = "1", destination_addr = "447700900123",
-                                             short_message = t, registered_delivery = 1 }))
-    end
-    local ids = {}
-    for i = 1, #texts do
-        local p = assert(c:read(10))
-        assert.are.equal(ROK, p.status, "submit " .. i)
-        ids[p.seq - 1] = wire.first_cstr(p.body)      -- the bind was 1
-    end
-    c:close()
-    return ids
-end
-
-local function texts(prefix, n)
-    local out = {}
-    for i = 1, n do out[i] = prefix .. i end
-    return out
-end
-
--- every text reached the upstream (at least once)
-local function all_arrived(up, list, timeout)
-    return wait.wait_until(function()
-        local log = up:log_text()
-        for _, t in ipairs(list) do
-            if not log:find("up got " .. t .. " as", 1, true) then return false end
-        end
-        return true
-    end, timeout or 15, "every message at the upstream")
-end
+local ROK, RMSGQFUL = gwr.ROK, gwr.RMSGQFUL
+local upstream, gateway_conf, node, bound_upstream = gwr.upstream, gwr.gateway_conf, gwr.node, gwr.bound_upstream
+local submit_all, texts, all_arrived = gwr.submit_all, gwr.texts, gwr.all_arrived
 
 describe("cluster store", function()
     it("is what store.redis makes of a gateway, without a cluster section", function()
@@ -130,7 +36,7 @@ describe("cluster store", function()
         local list = texts("s", 5)
         local ids = submit_all(n, list)
         assert.is_true(all_arrived(up, list))
-        assert.are.equal("esme1", r:cmd("HGET", "smppgw:m:" .. ids[1], "account"))
+        assert.are.equal("esme1", r:cmd("HGET", "smppgw:{u:U}m:" .. ids[1], "account"))
     end)
 
     it("forwards a message accepted on node A from node B, which holds the upstream's bind", function()
@@ -151,14 +57,14 @@ describe("cluster store", function()
         -- every record says accepted upstream, with the upstream's id; nothing pending
         assert.is_true(wait.wait_until(function()
             for i = 1, #list do
-                if r:cmd("HGET", "smppgw:m:" .. ids[i], "state") ~= "1" then return false end
+                if r:cmd("HGET", "smppgw:{u:U}m:" .. ids[i], "state") ~= "1" then return false end
             end
-            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+            return r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
         end, 10, "every record answered and acknowledged"))
-        local uid = r:cmd("HGET", "smppgw:m:" .. ids[1], "upstream_id")
+        local uid = r:cmd("HGET", "smppgw:{u:U}m:" .. ids[1], "upstream_id")
         assert.matches("^u%d+$", uid)
-        assert.are.equal(ids[1], r:cmd("GET", "smppgw:k:U:" .. uid))      -- the mapping for receipts
-        assert.are.equal("esme1", r:cmd("HGET", "smppgw:m:" .. ids[1], "account"))
+        assert.are.equal(ids[1], r:cmd("GET", "smppgw:{u:U}k:" .. uid))      -- the mapping for receipts
+        assert.are.equal("esme1", r:cmd("HGET", "smppgw:{u:U}m:" .. ids[1], "account"))
         -- node ids differ, so do the ids the two nodes issue
         local ida = a:stats().cluster.store.node_id
         local idb = b:stats().cluster.store.node_id
@@ -179,7 +85,7 @@ describe("cluster store", function()
         -- b has taken them and waits for the slow answers: kill it then
         local consumer = b:stats().cluster.store.consumer
         assert.is_true(wait.wait_until(function()
-            local p = r:cmd("XPENDING", "smppgw:q:U", "fwd")
+            local p = r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")
             return p[1] == #list and p[4] and p[4][1] and p[4][1][1] == consumer
         end, 10, "every message pending on b"))
         b:kill()
@@ -187,7 +93,7 @@ describe("cluster store", function()
         bound_upstream(c)
         assert.is_true(c:wait_log("took over %d+ messages of U pending longer than 1 s", 15))
         assert.is_true(wait.wait_until(function()
-            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+            return r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
         end, 20, "every message answered and acknowledged by c"))
         assert.is_true(all_arrived(up, list, 5))
     end)
@@ -204,7 +110,7 @@ describe("cluster store", function()
         assert.is_true(all_arrived(up, list))
         -- every receipt matched on c and waiting in the account's stream: no receiver is bound
         assert.is_true(wait.wait_until(function()
-            return r:cmd("XLEN", "smppgw:r:esme1") == #list
+            return r:cmd("XLEN", "smppgw:{a:esme1}r") == #list
         end, 10, "every receipt in the account's stream"))
         local rx = wire.connect(b.port)
         assert.are.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
@@ -223,9 +129,9 @@ describe("cluster store", function()
         for i = 1, #list do assert.are.equal(1, got[ids[i]], "receipts for " .. ids[i]) end
         -- acknowledged once the ESME answered; every record final DELIVERED
         assert.is_true(wait.wait_until(function()
-            if r:cmd("XLEN", "smppgw:r:esme1") ~= 0 then return false end
+            if r:cmd("XLEN", "smppgw:{a:esme1}r") ~= 0 then return false end
             for i = 1, #list do
-                if r:cmd("HGET", "smppgw:m:" .. ids[i], "state") ~= "2" then return false end
+                if r:cmd("HGET", "smppgw:{u:U}m:" .. ids[i], "state") ~= "2" then return false end
             end
             return true
         end, 10, "the stream emptied and every message DELIVERED"))
@@ -264,7 +170,7 @@ describe("cluster store", function()
         local st = a:stats().cluster.store
         assert.are.equal(#list, st.receipts_early)
         assert.are.equal(#list, st.receipts_early_matched)
-        assert.are.same({}, r:cmd("KEYS", "smppgw:e:*"))
+        assert.are.same({}, r:cmd("KEYS", "smppgw:{u:U}e:*"))
     end)
 
     it("answers ESME_RMSGQFUL while Redis is stopped, resumes when it is back, and loses nothing accepted", function()
@@ -314,9 +220,9 @@ describe("cluster store", function()
         assert.is_true(all_arrived(up, list))
         assert.is_true(wait.wait_until(function()
             for _, m in ipairs(accepted) do
-                if r:cmd("HGET", "smppgw:m:" .. m.id, "state") ~= "1" then return false end
+                if r:cmd("HGET", "smppgw:{u:U}m:" .. m.id, "state") ~= "1" then return false end
             end
-            return r:cmd("XPENDING", "smppgw:q:U", "fwd")[1] == 0
+            return r:cmd("XPENDING", "smppgw:{u:U}q", "fwd")[1] == 0
         end, 10, "every accepted message's answer recorded"))
     end)
 
@@ -340,7 +246,7 @@ describe("cluster store", function()
             want[sm.short_message] = nil
         end
         assert.is_true(wait.wait_until(function()
-            return r:cmd("XLEN", "smppgw:r:esme1") == 0 and b:stats().cluster.store.rx_acked == #list
+            return r:cmd("XLEN", "smppgw:{a:esme1}r") == 0 and b:stats().cluster.store.rx_acked == #list
         end, 10, "every MO acknowledged by b"))
     end)
 

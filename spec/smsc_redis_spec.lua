@@ -123,7 +123,7 @@ describe("#integration the reference SMSC on the Redis store", function()
         cb:close()
         local _, held = submit(tx, { registered_delivery = 1, short_message = "held receipt" })
         keep(held)
-        local posted = wait.wait_until(function() return #(r:cmd("KEYS", "sm:r:smppclient1")) == 1 end,
+        local posted = wait.wait_until(function() return #(r:cmd("KEYS", "sm:{a:smppclient1}r")) == 1 end,
             wait.scaled(10), "the receipt in the account's stream")
         assert.is_true(posted)
         local rx = bound(b, "receiver")

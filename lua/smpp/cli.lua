@@ -436,17 +436,31 @@ function M.messages(args)
         err("%s", cerr)
         return 1
     end
-    if o.store then server.store_path(conf, o.store) end
     local messages = require("smpp.messages")
+    if not o.id and messages.gateway_in_redis(conf) then
+        err("smppgw messages: %s", messages.NO_LISTS)
+        return 2
+    end
+    if o.store then server.store_path(conf, o.store) end
+    local rstore = require("smpp.store").redis_of(conf)
+    local gateway                                 -- the gateway's records (smpp.cluster.message)
+    if rstore then
+        local names = {}
+        for i, u in ipairs(conf.upstreams or {}) do names[i] = u.name end
+        gateway = function(id) return require("smpp.cluster").message(id, names, rstore.prefix) end
+    end
     local opened = true
     local v, lerr = server.with_store(conf, o.conf, function(st)
         opened = st
-        if o.id then return messages.get(st, o.id) end
+        if o.id then return messages.find(st, o.id, gateway) end
         return messages.list(st, o.q, os.time(), 1000)          -- its own process: every page
     end)
     if opened == true then                     -- the store did not open: lerr says why
         err("%s", lerr)
         return 1
+    end
+    if rstore and lerr and lerr:find("unavailable", 1, true) then
+        lerr = "Redis at " .. tostring(rstore.redis) .. " is unreachable (" .. lerr .. ")"
     end
     if o.id and not v and lerr then
         err("smppgw messages: %s", lerr)

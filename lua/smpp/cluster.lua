@@ -91,6 +91,13 @@ local function key(kind, name)
 end
 M.key = key
 
+-- pair_key(kind, ip, system_id) -> the key of an address and account pair:
+-- under the address's tag, so that a lockout script's keys (the pair's and
+-- the address's) are in one slot
+local function pair_key(kind, ip, system_id)
+    return opt.prefix .. kind .. ":{" .. tostring(ip) .. "}" .. tostring(system_id)
+end
+
 -- call(name, keys, args) -> the script's answer | nil, err (waits)
 local function call(name, keys, args)
     local words = { sha[name] and "EVALSHA" or "EVAL", sha[name] or scripts[name], #keys }
@@ -176,7 +183,7 @@ end
 -- cluster, or nil | nil, err when Redis cannot say
 function M.locked(ip, system_id)
     if not M.on then return nil end
-    local ms, err = call("locked", { key("lock", ip .. " " .. tostring(system_id)), key("lock", ip) }, {})
+    local ms, err = call("locked", { pair_key("lock", ip, system_id), key("lock", ip) }, {})
     if ms == nil then return nil, err end
     return ms > 0 and ms / 1000 or nil
 end
@@ -185,8 +192,8 @@ end
 -- failed bind, counted across the cluster; logs a lockout it starts
 function M.failed(ip, system_id, max_pair, max_address, lockout)
     if not M.on then return end
-    local pair = ip .. " " .. tostring(system_id)
-    local r = call("failed", { key("fail", pair), key("fail", ip), key("lock", pair), key("lock", ip) },
+    local r = call("failed", { pair_key("fail", ip, system_id), key("fail", ip), pair_key("lock", ip, system_id),
+                                key("lock", ip) },
         { max_pair, max_address, math.floor(lockout * 1000) })
     if r and r % 2 == 1 then
         smpp.log("warn", "bind lockout for %gs across the cluster: %d failed binds of '%s' from %s", lockout, max_pair,
@@ -199,7 +206,7 @@ end
 
 -- succeeded(ip, system_id): forget the pair's failures (not the address's)
 function M.succeeded(ip, system_id)
-    if M.on then core.redis_send("DEL", key("fail", ip .. " " .. tostring(system_id))) end
+    if M.on then core.redis_send("DEL", pair_key("fail", ip, system_id)) end
 end
 
 -- -- Throughput ----------------------------------------------------------------------
@@ -241,7 +248,6 @@ function M.configure(section, rstore, store_section)
     M.linked = true
     M.on = section ~= nil
     if rstore then                 -- the gateway's messages in Redis (core/rt_gwr.h)
-        opt.store_prefix = rstore.prefix
         core.gwr_start { prefix = rstore.prefix, claim_after = section and section.claim_after or 30,
                          ttl = section and section.trace_ttl or (store_section and store_section.trace_ttl) or 86400,
                          node_id = not core.worker() and section and section.node_id or nil }
@@ -254,31 +260,44 @@ function M.configure(section, rstore, store_section)
 end
 
 -- rx_key(prefix, account) -> the stream smpp.post appends an account's
--- receipts and MO to while the store is in Redis (core/rt_gwr_rx.c names
--- it the same way: PREFIX r:ACCOUNT)
-function M.rx_key(prefix, account) return prefix .. "r:" .. account end
+-- receipts and MO to while the store is in Redis: the key core/rt_gwr_rx.c
+-- uses (PREFIX{a:ACCOUNT}r), made there
+function M.rx_key(prefix, account) return core.gwr_rx_key(account, prefix) end
 
 -- stats() -> { node, redis = { state, ... }, throughput = { [key] = ... },
 -- binds_claimed } for /stats
 -- stores_messages() -> whether the gateway's messages are in Redis
 function M.stores_messages() return M.linked == true and opt.store == true end
 
--- message(id) -> the record of a gateway message kept in Redis
--- (cluster.store: core/rt_gwr.h) as smpp.store.get gives one (id, account,
--- upstream, state, final, done, err, attempts, upstream_id), or nil (none,
--- or Redis unreachable: nil, err). Waits for Redis.
-function M.message(id)
-    if not M.stores_messages() then return nil, "the store is not in Redis" end
-    local r, err = core.redis("HGETALL", opt.store_prefix .. "m:" .. tostring(id))
-    if type(r) ~= "table" then return nil, err end
-    if #r == 0 then return nil end
+-- record(r, id) -> a record as smpp.store.get gives one, from the fields
+-- of HGETALL r (core/rt_gwr.h: the message's hash in Redis)
+local function record(r, id)
     local rec = { id = id }
     for i = 1, #r - 1, 2 do rec[r[i]] = r[i + 1] end
     for _, k in ipairs { "state", "done", "err", "attempts", "rd", "submitted", "expires" } do
         rec[k] = tonumber(rec[k])
     end
+    rec.err = rec.err or 0
     rec.final = rec.final == "1"
+    rec.registered_delivery = rec.rd
+    if rec.upstream_id == "" then rec.upstream_id = nil end
     return rec
+end
+
+-- message(id [, upstreams, prefix]) -> the record of a gateway message kept
+-- in Redis (store.redis, cluster.store: core/rt_gwr.h) as smpp.store.get gives one (id,
+-- account, upstream, route, state, final, done, err, attempts,
+-- upstream_id, source, dest, submitted, expires, notify, trace), or nil
+-- (none), or nil, err (Redis unreachable). The record is under its
+-- upstream's hash tag: every upstream is looked at (those named, else
+-- every link of this process) in one round trip. Waits for Redis. A
+-- process that did not start the cluster (`smppgw messages`) names the
+-- upstreams and the prefix.
+function M.message(id, upstreams, prefix)
+    if not upstreams and not M.stores_messages() then return nil, "the store is not in Redis" end
+    local r, err = core.gwr_get(tostring(id), upstreams, prefix)
+    if type(r) ~= "table" then return nil, err end
+    return record(r, tostring(id))
 end
 
 function M.stats()

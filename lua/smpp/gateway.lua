@@ -416,7 +416,10 @@ local notify_message          -- set below (POST /send's callbacks)
 -- The final state the gateway gives a message (REJECTED, EXPIRED): its
 -- receipt, when the ESME asked for one, goes to the account's outbox.
 local function finish(ev, state, err, line)
-    local rec = store.get(ev.rowid)
+    local cluster = package.loaded["smpp.cluster"]
+    local rec
+    if cluster and cluster.stores_messages() then rec = cluster.message(ev.id)     -- kept in Redis
+    else rec = store.get(ev.rowid) end
     if rec and rec.account == "@http" then
         notify_message(ev.id, receipt.stat_of(state))
     elseif rec and wanted(rec.registered_delivery or 0, state) then
@@ -550,7 +553,8 @@ end
 -- callback_url when its receipt (or the gateway's verdict) comes: from a
 -- task of its own, so the forwarder's decision never waits for the post.
 notify_message = function(id, stat, receipt_text)
-    local rec = store.get(id)
+    local cluster = package.loaded["smpp.cluster"]
+    local rec = (cluster and cluster.stores_messages() and cluster.message or store.get)(id)
     if not (rec and rec.notify) then return end
     local v = messages.view(rec)
     v.state = stat or v.state

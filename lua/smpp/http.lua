@@ -291,12 +291,18 @@ M.route("POST", "/send", function(req)
 end)
 -- "Where is my message?": one message and its trace, or a list by
 -- account, state and time (smpp.messages).
+-- With the store in Redis a gateway's messages are records of their own
+-- (smpp.cluster.message): one is read where it is, on any node; lists of
+-- them are refused (messages.gateway_in_redis).
+local function gateway_records()
+    local c = package.loaded["smpp.cluster"]
+    return c and c.stores_messages() and c.message or nil
+end
+
 M.route("GET", "/messages/([^/]+)", function(req)
-    local st = store.current()
     -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
     local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
-    local m, err
-    if st then m, err = messages.get(st, mid) end
+    local m, err = messages.find(store.current(), mid, gateway_records())
     if err then return 503, { error = err } end
     if not m or not may_read(req, m.account) then
         return 404, { error = "no message " .. mid .. " in the store" }
@@ -304,6 +310,7 @@ M.route("GET", "/messages/([^/]+)", function(req)
     return 200, m
 end)
 M.route("GET", "/messages", function(req)
+    if server and messages.gateway_in_redis(server.conf or {}) then return 400, { error = messages.NO_LISTS } end
     local st = store.current()
     if not st then return 404, { error = "no store in use" } end
     if req.account and not req.query.account then req.query.account = req.account end

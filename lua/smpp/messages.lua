@@ -77,6 +77,33 @@ function M.get(st, id)
     return v
 end
 
+-- find(st, id [, gateway]) -> the view of message id | nil (none) | nil,
+-- err. With the store in Redis a message is in one of two places: the
+-- store's own keys (smpp.store: the reference SMSC, scripts) or, for a
+-- message the gateway accepted, its record under its upstream
+-- (core/rt_gwr.h). The store is asked first (get above); when it has no
+-- such message, gateway(id) (smpp.cluster.message: record | nil | nil,
+-- err) is.
+function M.find(st, id, gateway)
+    local v, err
+    if st then v, err = M.get(st, id) end
+    if v or err or not gateway then return v, err end
+    local rec, gerr = gateway(id)
+    if not rec then return nil, gerr and "the message store (Redis) is unreachable: " .. tostring(gerr) end
+    return M.view(rec)
+end
+
+-- gateway_in_redis(conf) -> whether conf is a gateway whose messages are
+-- in Redis (its store is: store.redis or cluster.store, and it has
+-- upstreams to forward to). Those records have no index by account and
+-- time: lists of them are refused (NO_LISTS) rather than answered without
+-- them; the store's own messages are listed everywhere else.
+function M.gateway_in_redis(conf)
+    return store.redis_of(conf) ~= nil and type(conf.upstreams) == "table" and #conf.upstreams > 0
+end
+M.NO_LISTS = "lists of messages need the SQLite store: a gateway whose store is in Redis keeps each message "
+    .. "under its upstream, with no index by account and time; give a message ID (GET /messages/ID)"
+
 -- parse_time(s, now) -> seconds since the epoch | nil, err: seconds since
 -- the epoch, an age ("90s", "15m", "2h", "7d": that long before now), or
 -- an ISO 8601 UTC time ("2026-12-01T16:00:00Z", the Z optional).

@@ -1,0 +1,55 @@
+/* rt_gwr_fwd_int.h -- what the forwarder of the Redis store shares between
+ * its files: the entries it holds and their links (rt_gwr_fwd.c), and the
+ * gateway handler's decisions on them (rt_gwr_decide.c).
+ *
+ * Who owns what: rt_gwr_fwd.c owns every entry and link record; the
+ * decisions only find one (by link and message id) and hand it back.
+ */
+#ifndef SMPPGW_RT_GWR_FWD_INT_H
+#define SMPPGW_RT_GWR_FWD_INT_H
+
+#include <stdint.h>
+
+#include "msgid.h"
+#include "rt_gw.h"
+#include "tb.h"
+
+typedef struct ent_s {
+    rt_link_t *l;
+    char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24], route[72];
+    char       rup[64];         /* the upstream whose hash tag its record is under: the link's */
+    long long  rd, attempts;
+    double     expires, due, submitted;
+    uint8_t   *pdu;
+    size_t     pdu_n;
+    int        inflight, acking, deciding;   /* deciding: the gateway's handler has it */
+    struct ent_s *prev, *next;
+} ent_t;
+
+typedef struct glink_s {
+    rt_link_t *l;
+    ent_t     *head, *tail;     /* entries held here */
+    size_t     held;
+    int        reading, claiming, group_ok;
+    char       cursor[48];      /* XAUTOCLAIM's */
+    tb_t      *ctb;             /* the upstream's throughput across the cluster (rt_cluster.c), or NULL */
+    int        sampling;        /* an XLEN of the queue is under way */
+    double     claim_at;
+    struct glink_s *next;
+} glink_t;
+
+/* The link record of l (made the first time), or NULL without memory. */
+glink_t *rt_gwr_fwd__glink(rt_link_t *l);
+
+/* Write e's final state, status and trace line, then acknowledge it (the
+ * entry goes when Redis answers). */
+void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line);
+
+/* Entries sent again (the retried counter of core.gwr_stats). */
+extern uint64_t rt_gwr_fwd__retried;
+
+/* Hand e to the gateway's handler (rt_gwr_decide.c): it waits, skipped by
+ * the sending, until the decision. */
+void rt_gwr_fwd__to_handler(ent_t *e, const char *kind, uint32_t status, const char *detail);
+
+#endif /* SMPPGW_RT_GWR_FWD_INT_H */

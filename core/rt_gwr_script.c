@@ -1,0 +1,240 @@
+/* rt_gwr_script.c -- the Redis store's server-side scripts: each step of a
+ * message (accept, the upstream's answer, a receipt, a note) is one call,
+ * EVALSHA by the SHA1 computed here, EVAL with the text when Redis has lost
+ * it (NOSCRIPT: it restarted or was flushed; EVAL loads it again).
+ *
+ * Who owns what: a call (call_t) copies its words and lives from
+ * rt_gwr_eval until its caller's callback has run; the texts are static.
+ * Every script touches the keys of one hash slot (rt_gwr.h says which).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "rt_gwr.h"
+#include "rt_redis.h"
+
+#define ARGS_MAX 48
+
+/* -- The scripts ---------------------------------------------------------------------- */
+
+/* The trace: lines appended to the record's field "trace" (which accept
+ * writes, so its absence means the record is gone), cut to its last 4096
+ * octets as the SQLite store does; written with the record's other fields
+ * in one HSET. */
+#define TRACE_FN \
+    "local function traced(t, line)\n" \
+    "  t = t .. line\n" \
+    "  if #t > 4096 then t = string.sub(t, -4096) end\n" \
+    "  return t\n" \
+    "end\n"
+
+static const char *const bodies[RT_GWR_NSCRIPTS] = {
+    /* ACCEPT -- KEYS: record, queue; ARGV: ttl, max_queue (0: none),
+     * trace line, id, pdu, acct, rd, exp, route, submitted, record
+     * field/value pairs... ->
+     * -1 (stored) | the queue's length (full: nothing written) */
+    [RT_GWR_ACCEPT] =
+        "local max = tonumber(ARGV[2])\n"
+        "if max > 0 then\n"
+        "  local n = redis.call('XLEN', KEYS[2])\n"
+        "  if n >= max then return n end\n"
+        "end\n"
+        "redis.call('HSET', KEYS[1], 'trace', ARGV[3], unpack(ARGV, 11))\n"
+        "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+        "redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'pdu', ARGV[5], 'acct', ARGV[6], 'rd', ARGV[7],\n"
+        "           'exp', ARGV[8], 'att', '0', 'route', ARGV[9], 'sub', ARGV[10])\n"
+        "return -1\n",
+    /* OUTCOME -- KEYS: record, queue [, mapping, early list]; ARGV: ttl,
+     * group, entry id, trace line, message id, field/value pairs... -> the
+     * receipts that came before the mapping (taken). The record is written
+     * (when it is still there), the mapping set, then the entry acked. */
+    [RT_GWR_OUTCOME] =
+        TRACE_FN
+        "local t = redis.call('HGET', KEYS[1], 'trace')\n"
+        "if t then\n"
+        "  redis.call('HSET', KEYS[1], 'trace', traced(t, ARGV[4]), unpack(ARGV, 6))\n"
+        "  redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+        "end\n"
+        "local e = {}\n"
+        "if KEYS[3] then\n"
+        "  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[1])\n"
+        "  e = redis.call('LRANGE', KEYS[4], 0, -1)\n"
+        "  if #e > 0 then redis.call('DEL', KEYS[4]) end\n"
+        "end\n"
+        "redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])\n"
+        "redis.call('XDEL', KEYS[2], ARGV[3])\n"
+        "return e\n",
+    /* MATCH -- KEYS: mapping, early list; ARGV: the receipt, early_ttl,
+     * the record's key without the id (same hash tag as the mapping: one
+     * slot), state, err, final ('1' or ''), done, trace line -> false (kept
+     * as early) | { id, account ('' when the record is gone), route,
+     * notify (its callback_url, or '') } */
+    [RT_GWR_MATCH] =
+        TRACE_FN
+        "local id = redis.call('GET', KEYS[1])\n"
+        "if not id then\n"
+        "  redis.call('RPUSH', KEYS[2], ARGV[1])\n"
+        "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+        "  return false\n"
+        "end\n"
+        "local k = ARGV[3] .. id\n"
+        "local r = redis.call('HMGET', k, 'account', 'route', 'trace', 'notify')\n"
+        "if not r[1] then return { id, '', '', '' } end\n"
+        "local t = traced(r[3] or '', ARGV[8])\n"
+        "if ARGV[6] == '1' then\n"
+        "  redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t, 'final', '1', 'done', ARGV[7])\n"
+        "else\n"
+        "  redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t)\n"
+        "end\n"
+        "return { id, r[1], r[2] or '', r[4] or '' }\n",
+    /* NOTE -- KEYS: record; ARGV: trace line, field/value pairs... -> 1 |
+     * 0 (the record is gone) */
+    [RT_GWR_NOTE] =
+        TRACE_FN
+        "local t = redis.call('HGET', KEYS[1], 'trace')\n"
+        "if not t then return 0 end\n"
+        "redis.call('HSET', KEYS[1], 'trace', traced(t, ARGV[1]), unpack(ARGV, 2))\n"
+        "return 1\n",
+    /* ACK -- KEYS: a stream; ARGV: group, entry id -> entries deleted */
+    [RT_GWR_ACK] =
+        "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+        "return redis.call('XDEL', KEYS[1], ARGV[2])\n",
+};
+
+static char shas[RT_GWR_NSCRIPTS][41];
+static uint64_t loaded_on;         /* the link's connects count when the scripts were last loaded */
+
+static const char *sha_of(int which)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    if (shas[which][0]) return shas[which];
+    if (!EVP_Digest(bodies[which], strlen(bodies[which]), md, &n, EVP_sha1(), NULL) || n != 20) return NULL;
+    for (i = 0; i < n; i++) snprintf(shas[which] + 2 * i, 3, "%02x", md[i]);
+    return shas[which];
+}
+
+static void on_loaded(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)reply;
+    (void)ud;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: SCRIPT LOAD: %s", err);
+}
+
+void rt_gwr_scripts_load(void)
+{
+    redis_t *r = rt_redis();
+    redis_stats_t st;
+    const char *argv[3] = { "SCRIPT", "LOAD", NULL };
+    size_t lens[3] = { 6, 4, 0 };
+    int i;
+    if (!r || redis_state(r) != REDIS_UP) return;
+    redis_stats(r, &st);
+    if (st.connects == loaded_on) return;
+    loaded_on = st.connects;
+    for (i = 0; i < RT_GWR_NSCRIPTS; i++) {
+        argv[2] = bodies[i];
+        lens[2] = strlen(bodies[i]);
+        redis_cmd(r, on_loaded, NULL, 3, argv, lens);
+    }
+}
+
+/* -- Calls ------------------------------------------------------------------------------ */
+
+typedef struct call_s {
+    redis_reply_fn fn;
+    void          *ud;
+    int            which, nkeys, argc, again;
+    size_t         lens[ARGS_MAX];
+    char          *argv[ARGS_MAX];
+    char           data[];
+} call_t;
+
+static int send_call(redis_t *r, call_t *c);
+
+static void on_call(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    call_t *c = ud;
+    if (err && !c->again && strncmp(err, "NOSCRIPT", 8) == 0) {
+        c->again = 1;                  /* EVAL with the text: Redis keeps it from now on */
+        if (send_call(r, c) == 0) return;
+        reply = NULL;
+        err = "closed";
+    }
+    c->fn(r, reply, err, c->ud);
+    free(c);
+}
+
+static int send_call(redis_t *r, call_t *c)
+{
+    const char *argv[ARGS_MAX + 3];
+    size_t lens[ARGS_MAX + 3];
+    char nk[8];
+    int i;
+    argv[0] = c->again ? "EVAL" : "EVALSHA";
+    argv[1] = c->again ? bodies[c->which] : sha_of(c->which);
+    snprintf(nk, sizeof nk, "%d", c->nkeys);
+    argv[2] = nk;
+    if (!argv[1]) return REDIS_E_NOMEM;
+    for (i = 0; i < 3; i++) lens[i] = strlen(argv[i]);
+    for (i = 0; i < c->argc; i++) {
+        argv[i + 3] = c->argv[i];
+        lens[i + 3] = c->lens[i];
+    }
+    return redis_cmd(r, on_call, c, c->argc + 3, argv, lens);
+}
+
+int rt_gwr_eval(int which, redis_reply_fn fn, void *ud, int nkeys, int argc, const char **argv, const size_t *lens)
+{
+    redis_t *r = rt_redis();
+    size_t total = 0;
+    call_t *c;
+    char *p;
+    int i, rc;
+    if (!r || redis_state(r) != REDIS_UP) return REDIS_E_DOWN;
+    rt_gwr_scripts_load();             /* first use on this connection: loaded ahead of the call */
+    if (argc > ARGS_MAX || which < 0 || which >= RT_GWR_NSCRIPTS) return REDIS_E_NOMEM;
+    for (i = 0; i < argc; i++) total += lens[i];
+    if (!(c = malloc(sizeof *c + total + 1))) return REDIS_E_NOMEM;
+    c->fn = fn;
+    c->ud = ud;
+    c->which = which;
+    c->nkeys = nkeys;
+    c->argc = argc;
+    c->again = 0;
+    for (i = 0, p = c->data; i < argc; i++) {
+        memcpy(p, argv[i], lens[i]);
+        c->argv[i] = p;
+        c->lens[i] = lens[i];
+        p += lens[i];
+    }
+    if ((rc = send_call(r, c)) != 0) free(c);
+    return rc;
+}
+
+/* -- Notes ------------------------------------------------------------------------------ */
+
+static void on_noted(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)reply;
+    (void)ud;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a trace line: %s", err);
+}
+
+int rt_gwr_note(const char *up, size_t upn, const char *id, const char *line, int npairs, const char **pairs)
+{
+    char key[RT_GWR_KEY_MAX], text[600];
+    const char *argv[ARGS_MAX];
+    size_t lens[ARGS_MAX];
+    int n = 0, i;
+    argv[n] = key, lens[n++] = rt_gwr_key_msg(key, sizeof key, up, upn, id, strlen(id));
+    argv[n] = text, lens[n++] = rt_gwr_stamp(text, sizeof text, line);
+    for (i = 0; i < 2 * npairs && n < ARGS_MAX; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
+    return rt_gwr_eval(RT_GWR_NOTE, on_noted, NULL, 1, n, argv, lens);
+}
