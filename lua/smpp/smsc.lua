@@ -55,6 +55,7 @@ local BATCH = 500           -- due rows the scheduler takes at once
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
 local POLL = 2              -- seconds between two looks at the store's earliest due time
+local SETTLE = 50           -- receipts posted between two ends of their leases (a shared store)
 
 -- -- Options (conf.smsc) ---------------------------------------------------------
 
@@ -354,16 +355,29 @@ end
 
 -- A receipt the outbox refused (full): the message is due again, after
 -- 1, 2, 4 ... 60 s (its attempts count them), so the receipt waits in the
--- messages table instead of being lost.
-function Smsc:receipt_later(row, err, detail)
+-- messages table instead of being lost. A row taken with a lease (a
+-- shared store) is marked final here too, and when even this update
+-- fails (Redis unreachable) its lease brings it back when it ends.
+function Smsc:receipt_later(row, err, detail, leased)
     local attempts = (row.attempts or 0) + 1
     self._deferred = self._deferred + 1
     self._congested[row.account] = true
     local delay = math.min(RETRY_MAX, 2 ^ (attempts - 1))
     local at = time() + delay
-    smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
-             tostring(detail or err), delay)
-    store.update(row.key, { due = at, attempts = attempts })
+    local changes = { due = at, attempts = attempts }
+    if leased and not row.final then changes.final = true end
+    local n, uerr = store.update(row.key, changes)
+    if n then
+        smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
+                 tostring(detail or err), delay)
+    elseif leased then
+        at = row.due
+        smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again when its lease ends (%s)",
+                 row.account, tostring(detail or err), tostring(uerr))
+    else
+        smpp.log("error", "smsc: the receipt of a message of %s waits: %s, and its retry is not stored: %s",
+                 row.account, tostring(detail or err), tostring(uerr))
+    end
     self:arm(at)
 end
 
@@ -412,26 +426,61 @@ function Smsc:arm(t)
 end
 
 -- One due row: a late message leaves the pending index; a receipt goes
--- out when one was asked for (never for a cancelled message).
-function Smsc:due(row)
-    if not row.final then store.update(row.key, { final = true }) end
+-- out when one was asked for (never for a cancelled message). -> true when
+-- it is done with (a leased row: its lease is to be ended), false when
+-- its receipt waits (receipt_later).
+function Smsc:due(row, leased)
+    if not row.final and not leased then store.update(row.key, { final = true }) end
     if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
         local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
-        if not ok then self:receipt_later(row, err, detail)
-        elseif self._congested[row.account] then self._congested[row.account] = nil end
+        if not ok then
+            self:receipt_later(row, err, detail, leased)
+            return false
+        end
+        if self._congested[row.account] then self._congested[row.account] = nil end
     end
+    return true
 end
 
+-- The end of the leases of rows whose receipts are out (a shared store).
+local function settle(st, done)
+    if #done == 0 then return end
+    local n, err = st:due_done(done, true)
+    if not n then
+        smpp.log("warn", "smsc: %d receipts out, their messages not marked (%s): they go again when "
+            .. "their leases end", #done, tostring(err))
+    end
+    for i = #done, 1, -1 do done[i] = nil end
+end
+
+-- The scheduler's run. On a store of its own (SQLite) it takes the due
+-- rows (their due cleared) and posts their receipts in the same
+-- transaction. On a store shared with other processes (Redis: st.due_done)
+-- there is no such transaction: it leases them (due moves to the lease's
+-- end, store.lease), posts the receipts, then ends the leases; a process
+-- that dies in between leaves the rows due again when their leases end,
+-- taken by any node (at least once: a receipt may go twice, none is lost).
 local function run(s)
     s._timer, s._armed_at = nil, nil
     local now = time()
     if M.active ~= s then return M.active:arm(now) end   -- a reload made another SMSC the scheduler
-    local rows, err = store.take_due(now + TICK, BATCH)
+    local st = store.current()
+    local leased = st and st.due_done and st or nil
+    local rows, err
+    if leased then rows, err = store.due(now + TICK, BATCH, nil, st.lease or 60)
+    else rows, err = store.take_due(now + TICK, BATCH) end
     if not rows then
         smpp.log("error", "smsc: due messages not read: %s", tostring(err))
         return s:arm(now + 1)
     end
-    for i = 1, #rows do s:due(rows[i]) end
+    local done = {}
+    for i = 1, #rows do
+        if s:due(rows[i], leased) and leased then
+            done[#done + 1] = rows[i]
+            if #done >= SETTLE then settle(leased, done) end
+        end
+    end
+    if leased then settle(leased, done) end
     if #rows == BATCH then return s:arm(now) end
     local next_at = store.next_due()
     if next_at then s:arm(next_at) end
@@ -485,8 +534,10 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     local rd = pdu.registered_delivery or 0
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
-    local due = (not short or (wanted and at > now)) and at
     local st, key, werr = store.current(), nil, nil
+    -- on a shared store (Redis) every receipt goes through the scheduler's
+    -- lease, so that a process dying before its post leaves it due
+    local due = (not short or (wanted and (at > now or st.due_done ~= nil))) and at
     if part or rd ~= 0 or err ~= 0 or due or (service_type and service_type ~= "") then
         local row = scratch
         row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
@@ -689,7 +740,7 @@ local function handlers(s)
         local short = at - row.submitted <= SHORT
         local changes = { registered_delivery = rd, done = at, state = state, err = err, final = short,
                           pdu = smpp.encode(p) }
-        if not short or (wanted and at > now) then changes.due = at end
+        if not short or (wanted and (at > now or store.current().due_done ~= nil)) then changes.due = at end
         local n, werr = store.update(row.key, changes)
         if not n then return write_status(werr, "replacement") end
         if changes.due then s:arm(at)

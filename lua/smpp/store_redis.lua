@@ -412,6 +412,28 @@ function Store:take_due(now, limit, upstream)
     return due_call(self, now, limit, upstream, "take", nil, "take_due")
 end
 
+-- due_done(rows [, final]) -> rows settled | nil, err: the end of the
+-- leases that due(now, limit, nil, lease) took (Redis only, for the
+-- reference SMSC's scheduler); rows as due handed them out ({ key, due }).
+-- A row's due is cleared (and final set) when it is still its lease's
+-- `due`; a row that went or whose due moved since (another node's lease,
+-- a retry) is left alone. A process that dies between the lease and this
+-- call leaves the rows due at the lease's end, for any node to take
+-- again: at least once.
+function Store:due_done(rows, final)
+    if type(rows) ~= "table" or #rows > BATCH_MAX then
+        error(fmt("bad argument #1 to 'due_done' (a list of at most %d rows expected)", BATCH_MAX), 2)
+    end
+    if #rows == 0 then return 0 end
+    local args = { num(self._ttl), final and "1" or "" }
+    for _, r in ipairs(rows) do
+        if type(r.due) ~= "number" then error("due_done: a row without its lease's due", 2) end
+        args[#args + 1] = check_key(r.key, "due_done")
+        args[#args + 1] = num(r.due)
+    end
+    return self:run("due_done", args)
+end
+
 function Store:next_due(upstream)
     local set = self._base .. (upstream and ("due:" .. upstream) or "due")
     local r, err = self:cmd("ZRANGE", set, 0, 0, "WITHSCORES")
@@ -676,6 +698,7 @@ function M.open(opts)
     local st = setmetatable({
         _base = (opts.prefix or "smppgw:") .. "{s}:", _ttl = opts.trace_ttl, _lease = opts.lease,
         _max = opts.limits, _ids = {}, post_key = opts.post_key,
+        lease = opts.lease,       -- seconds a row taken with a lease stays hidden (store.lease)
     }, Store)
     return st
 end

@@ -214,6 +214,28 @@ for _, k in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', ARGV[2], 'LIMIT', 0,
 end
 return out
 ]==],
+    -- ARGV B, trace_ttl, final '1' | '', then key, the due time its lease
+    -- set, ... -> rows settled -- the end of leases taken by `due`: their
+    -- receipts are out. A row that went, or whose due moved since (another
+    -- node's lease, a retry), is left as it is.
+    due_done = LIB .. [==[
+local ttl, n = tonumber(ARGV[2]), 0
+for i = 4, #ARGV - 1, 2 do
+    local k = ARGV[i]
+    local r = row(k)
+    if r and r.due == ARGV[i + 1] then
+        idx(k, r, false)
+        r.due = nil
+        redis.call('HDEL', B .. 'm:' .. k, 'due')
+        if ARGV[3] == '1' then r.final = '1' end
+        r.keep_until = keep_until(r, ttl)
+        redis.call('HSET', B .. 'm:' .. k, 'final', r.final or '0', 'keep_until', r.keep_until)
+        idx(k, r, true)
+        n = n + 1
+    end
+end
+return n
+]==],
     -- ARGV B, upstream, key -> fields | {}
     by_upstream = LIB .. [==[
 local k = redis.call('GET', B .. 'u:' .. ARGV[2] .. '\0' .. ARGV[3])
