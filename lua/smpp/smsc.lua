@@ -281,6 +281,14 @@ local function write_status(err, what)
     return S.ESME_RSYSERR
 end
 
+-- A read the store could not answer (Redis unreachable: "unavailable";
+-- at a bound: "full"), as an SMPP status: try again later.
+local function read_status(err, what)
+    if err == "full" or err == "unavailable" then return S.ESME_RMSGQFUL end
+    smpp.log("warn", "smsc: %s: the store failed: %s", what, tostring(err))
+    return S.ESME_RSYSERR
+end
+
 -- message_state of a hook's stat word or number (final states only).
 local FINAL = { [2] = 2, [3] = 3, [4] = 4, [5] = 5, [6] = 6, [7] = 7, [8] = 8,
                 DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5, ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8 }
@@ -333,11 +341,19 @@ function Smsc:id_of(key)
     return msgid_make(self.opt.message_id, node, key)
 end
 
--- key_of(id) -> the key an id of this SMSC names, or nil.
+-- key_of(id) -> the key an id of this SMSC names, or nil (nil, err: the
+-- store's node id could not be read).
 function Smsc:key_of(id)
     if type(id) ~= "string" then return nil end
     local node, key = msgid.read(id, self.opt.message_id)
-    if node ~= (self._node or store.node_id()) or not key or key < 1 then return nil end
+    local mine = self._node
+    if not mine then
+        local err
+        mine, err = store.node_id()
+        if not mine then return nil, err end
+        self._node = mine
+    end
+    if node ~= mine or not key or key < 1 then return nil end
     return key
 end
 
@@ -388,7 +404,14 @@ end
 function Smsc:backlogged(account, rd)
     if (rd or 0) % 4 == 0 then return nil end
     local st = store.current()
-    if self._congested[account] or (st and st:outbox_count(account) >= self.opt.max_backlog) then
+    if self._congested[account] then
+        self._pushed_back = self._pushed_back + 1
+        return S.ESME_RMSGQFUL
+    end
+    if not st then return nil end
+    local n, err = st:outbox_count(account)
+    if not n then return read_status(err, "the outbox of " .. account .. " not counted") end
+    if n >= self.opt.max_backlog then
         self._pushed_back = self._pushed_back + 1
         return S.ESME_RMSGQFUL
     end
@@ -430,7 +453,10 @@ end
 -- it is done with (a leased row: its lease is to be ended), false when
 -- its receipt waits (receipt_later).
 function Smsc:due(row, leased)
-    if not row.final and not leased then store.update(row.key, { final = true }) end
+    if not row.final and not leased then
+        local n, err = store.update(row.key, { final = true })
+        if not n then smpp.log("warn", "smsc: a message not marked final: %s", tostring(err)) end
+    end
     if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
         local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
         if not ok then
@@ -585,16 +611,21 @@ end
 
 -- The pending messages of m's account from its source to its dest (and
 -- service_type, when it has one), newest first: those in the pending
--- index, and the short ones of the last second.
+-- index, and the short ones of the last second. -> rows | nil, err (the
+-- store could not answer)
 function Smsc:pending_like(m, now)
     local q = { account = m.account, source = m.source, dest = m.dest,
                 service_type = m.service_type ~= "" and m.service_type or nil, limit = 10000 }
     local out = {}
-    for _, row in ipairs(store.find(q)) do
+    local rows, err = store.find(q)
+    if not rows then return nil, err end
+    for _, row in ipairs(rows) do
         if pending(row, now) then out[#out + 1] = row end
     end
     q.since = now - SHORT
-    for _, row in ipairs(store.recent(q)) do
+    rows, err = store.recent(q)
+    if not rows then return nil, err end
+    for _, row in ipairs(rows) do
         if row.final and pending(row, now) then out[#out + 1] = row end
     end
     table.sort(out, function(a, b) return a.key > b.key end)
@@ -602,16 +633,23 @@ function Smsc:pending_like(m, now)
 end
 
 -- The message an id and (optionally) a source name, of this account.
+-- -> row | nil (none) | nil, err (the store could not answer)
 function Smsc:lookup(session, id, source)
-    local key = self:key_of(id)
-    local row = key and store.get(key)
-    if not row or row.part ~= 0 or row.account ~= session.system_id then return nil end
+    local key, err = self:key_of(id)
+    if not key then return nil, err end
+    local row
+    row, err = store.get(key)
+    if not row then return nil, err end
+    if row.part ~= 0 or row.account ~= session.system_id then return nil end
     if source and source ~= "" and row.source ~= source then return nil end
     return row
 end
 
+-- -> true | nil, err
 function Smsc:cancel(row, now)
-    store.update(row.key, { state = ST.DELETED, err = 0, done = now, final = true })
+    local n, err = store.update(row.key, { state = ST.DELETED, err = 0, done = now, final = true })
+    if not n then return nil, err end
+    return true
 end
 
 -- -- Handlers -----------------------------------------------------------------------------
@@ -623,7 +661,9 @@ local function accept(s, session, pdu)
         local m = message(session, pdu, dest, ton, npi)
         local status, fields = s.on_submit(m)
         if refused(status) then return status, fields end
-        local old = s:pending_like(m, now)[1]
+        local like, lerr = s:pending_like(m, now)
+        if not like then return read_status(lerr, "replace_if_present") end
+        local old = like[1]
         if old then
             local rd = pdu.registered_delivery or 0
             local changes = { registered_delivery = rd }
@@ -682,8 +722,8 @@ local function handlers(s)
     end
 
     function h.query_sm(session, pdu)
-        local row = s:lookup(session, pdu.message_id, pdu.source_addr)
-        if not row then return S.ESME_RQUERYFAIL end
+        local row, err = s:lookup(session, pdu.message_id, pdu.source_addr)
+        if not row then return err and read_status(err, "query_sm") or S.ESME_RQUERYFAIL end
         local now = time()
         if pending(row, now) then
             return S.ESME_ROK, { message_id = pdu.message_id, final_date = "", message_state = ST.ENROUTE, error_code = 0 }
@@ -699,17 +739,27 @@ local function handlers(s)
     function h.cancel_sm(session, pdu)
         local now = time()
         if pdu.message_id ~= "" then
-            local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+            local row, err = s:lookup(session, pdu.message_id, pdu.source_addr)
+            if not row and err then return read_status(err, "cancel_sm") end
             if not row or not pending(row, now) then return S.ESME_RCANCELFAIL end
-            for _, part in ipairs(store.parts(row.key)) do
-                if pending(part, now) then s:cancel(part, now) end
+            local parts, perr = store.parts(row.key)
+            if not parts then return read_status(perr, "cancel_sm") end
+            for _, part in ipairs(parts) do
+                if pending(part, now) then
+                    local ok, cerr = s:cancel(part, now)
+                    if not ok then return write_status(cerr, "cancellation") end
+                end
             end
             return S.ESME_ROK
         end
         local m = { account = session.system_id, source = pdu.source_addr or "", dest = pdu.destination_addr or "",
                     service_type = pdu.service_type or "" }
-        local rows = s:pending_like(m, now)
-        for _, row in ipairs(rows) do s:cancel(row, now) end
+        local rows, err = s:pending_like(m, now)
+        if not rows then return read_status(err, "cancel_sm") end
+        for _, row in ipairs(rows) do
+            local ok, cerr = s:cancel(row, now)
+            if not ok then return write_status(cerr, "cancellation") end
+        end
         return #rows > 0 and S.ESME_ROK or S.ESME_RCANCELFAIL
     end
 
@@ -717,7 +767,8 @@ local function handlers(s)
     -- schedule_delivery_time or validity_period moves the final state.
     function h.replace_sm(session, pdu)
         local now = time()
-        local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+        local row, lerr = s:lookup(session, pdu.message_id, pdu.source_addr)
+        if not row and lerr then return read_status(lerr, "replace_sm") end
         if not row or not pending(row, now) then return S.ESME_RREPLACEFAIL end
         local p = row.pdu and smpp.decode(row.pdu) or {
             command = "submit_sm", source_addr_ton = pdu.source_addr_ton, source_addr_npi = pdu.source_addr_npi,

@@ -1,0 +1,73 @@
+-- smsc_redis_errors_spec -- the reference SMSC on a Redis store that cannot
+-- answer: down after it was up, never up at all (wrong password, nothing
+-- listening), or full (maxmemory). Every request gets an answer that says
+-- "try later" (ESME_RMSGQFUL) at once, never ESME_RSYSERR from a Lua error
+-- nor a wait of seconds; /stats answers at once with the link's state.
+-- (Processes, Redis and clients are stopped by the helpers when each test
+-- ends, whatever its asserts did.)
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local redis = require "helpers.redis"
+local wait = require "helpers.wait"
+local socket = require "socket"
+local cjson = require "cjson"
+
+local id, RESP = wire.id, wire.RESP
+local ROK, RMSGQFUL = 0, 0x14
+
+local function node(address, store)
+    local section = { redis = address, prefix = "er:" }
+    for k, v in pairs(store or {}) do section[k] = v end
+    return server.start { conf = server.smsc_conf { store = section, smsc = { receipt_delay = 0.2 } } }
+end
+
+local function bound(n)
+    local c = wire.connect(n.port)
+    assert.are.equal(ROK, c:bind("transceiver", "smppclient1", "password").status)
+    return c
+end
+
+local function submit(c, f)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, f))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 15))
+    return r.status, wire.first_cstr(r.body)
+end
+
+local function request(c, command, body)
+    local seq = c:next_seq()
+    c:send(wire.pdu(command, seq, body))
+    return assert(c:expect(function(p) return p.seq == seq end, 15)).status
+end
+
+local function query(c, mid)
+    return request(c, id.query_sm, wire.cstr(mid) .. "\0\0" .. wire.cstr("1234"))
+end
+
+local function cancel(c, mid)
+    return request(c, id.cancel_sm, wire.cstr("") .. wire.cstr(mid) .. "\0\0" .. wire.cstr("1234")
+        .. "\1\1" .. wire.cstr("447700900123"))
+end
+
+describe("#integration the reference SMSC on a Redis store that cannot answer", function()
+    it("answers ESME_RMSGQFUL, not ESME_RSYSERR, to every request while Redis is down", function()
+        local r = redis.start()
+        local n = node(r.address)
+        assert.is_true(n:wait_log("redis 127%.0%.0%.1:%d+: up", wait.scaled(10)), n:log_text())
+        local c = bound(n)
+        local st, mid = submit(c, { registered_delivery = 1, schedule_delivery_time = "000000000100000R" })
+        assert.are.equal(ROK, st)
+        r:stop()
+        assert.is_true(n:wait_log("link lost", wait.scaled(10)), n:log_text())
+        -- asking for a receipt: the push-back's count of the outbox fails
+        for _ = 1, 3 do
+            assert.are.equal(RMSGQFUL, (submit(c, { registered_delivery = 1, short_message = "rd" })))
+        end
+        assert.are.equal(RMSGQFUL, (submit(c, { short_message = "plain" })))
+        assert.are.equal(RMSGQFUL, query(c, mid))
+        assert.are.equal(RMSGQFUL, cancel(c, mid))
+        assert.are.equal(RMSGQFUL, (submit(c, { registered_delivery = 1, replace_if_present_flag = 1 })))
+        assert.is_nil(n:log_text():find("attempt to", 1, true), n:log_text())
+        assert.is_true(n:alive())
+    end)
+end)
