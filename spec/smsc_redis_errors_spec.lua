@@ -70,4 +70,35 @@ describe("#integration the reference SMSC on a Redis store that cannot answer", 
         assert.is_nil(n:log_text():find("attempt to", 1, true), n:log_text())
         assert.is_true(n:alive())
     end)
+
+    it("answers at once, and /stats at once, when the link never came up", function()
+        local r = redis.start()
+        r:cmd("CONFIG", "SET", "requirepass", "s3cret")
+        for _, case in ipairs {
+            { address = r.address, store = { password = "wrong" }, why = "WRONGPASS" },
+            { address = "127.0.0.1:" .. redis.free_port(), why = "" },           -- nothing listening
+        } do
+            local n = node(case.address, case.store)
+            assert.is_true(n:wait_log("cannot connect", wait.scaled(10)), n:log_text())
+            local c = bound(n)
+            for _ = 1, 3 do
+                local t0 = socket.gettime()
+                assert.are.equal(RMSGQFUL, (submit(c, { registered_delivery = 1, short_message = "never up" })))
+                assert.is_true(socket.gettime() - t0 < wait.scaled(2.5), "a submit waited for a link that never came up")
+            end
+            local t0 = socket.gettime()
+            local code, body = n:http("GET", "/stats")
+            assert.is_true(socket.gettime() - t0 < wait.scaled(2.5), "/stats waited for Redis")
+            assert.are.equal(200, code, body)
+            local v = cjson.decode(body)
+            assert.are.equal("down", v.store_redis.link)
+            assert.matches(case.why, v.cluster.redis.last_error, 1, true)
+            t0 = socket.gettime()
+            code = n:http("GET", "/messages/1")
+            assert.is_true(socket.gettime() - t0 < wait.scaled(2.5), "/messages waited for Redis")
+            assert.are.equal(503, code)
+            c:close()
+            assert.is_true(n:stop(), n:log_text())
+        end
+    end)
 end)

@@ -830,8 +830,8 @@ local function handlers(s)
         M.active = s
         local st = store.current()
         if st then
-            -- (a store in Redis that cannot answer yet has no levels: 0)
-            local function level() local l = st:stats() return l and l.messages end
+            -- (a store in Redis: the levels it read last, never a wait)
+            local function level() local l = st.levels and st:levels() or st:stats() return l and l.messages end
             smpp.gauge("smsc_stored_messages", function() local l = level() return l and l.value or 0 end,
                        (level() or {}).limit)
             -- counters since start: receipts the full outbox refused (each

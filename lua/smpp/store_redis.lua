@@ -114,6 +114,13 @@ Store.__index = Store
 local function io_err(err) return nil, "io: " .. tostring(err) end
 local LINK_ERRORS = { unavailable = true, closed = true, busy = true }   -- core.redis: no answer from Redis
 
+-- Is the link still making its first attempt to connect (never up, no
+-- attempt failed yet)?
+local function first_attempt()
+    local st = core.redis_stats()
+    return st ~= nil and st.state == "connecting" and st.connects == 0 and (st.last_error or "") == ""
+end
+
 -- self:cmd(word, ...) -> answer | nil, "io: ..." (waits)
 function Store:cmd(...)
     if self._closed then error("smpp.store: the store is closed", 3) end
@@ -124,11 +131,12 @@ function Store:cmd(...)
     end
     if core.redis_state() ~= "up" then
         -- the link is opened when serving starts: a call from a start
-        -- handler waits for its first connection (FIRST_WAIT at most);
-        -- once it has been up, a link that is down answers at once
-        local st = core.redis_stats()
+        -- handler waits for its first connection (FIRST_WAIT at most),
+        -- only while that first attempt is under way; a link that has
+        -- been up, or whose first attempt failed (wrong password, nothing
+        -- listening), answers at once
         local waited = 0
-        while st and st.connects == 0 and core.redis_state() ~= "up" and waited < FIRST_WAIT do
+        while waited < FIRST_WAIT and first_attempt() do
             core.sleep(50)
             waited = waited + 0.05
         end
@@ -642,17 +650,15 @@ function Store:expire(now, batch)
     return out
 end
 
+local empty_levels      -- (m) -> zero levels beside the limits m
+
 -- stats(): the levels; called outside a task (a gauge read for /stats)
 -- it gives those of the last call from a task, which the runtime makes
 -- every second
 function Store:stats()
     local m = self._max
     local co = coroutine.running()
-    if not co or not core.is_task(co) then
-        return self._last or { messages = { value = 0, limit = m.messages }, outbox = { value = 0, limit = m.outbox },
-            early = { value = 0, limit = m.early }, sticky = { value = 0, limit = m.sticky }, bytes = { value = 0 },
-            evicted = 0, expired = 0, sticky_evicted = 0, txn_writes = 0, commits = 0, commit_failures = 0, lost = 0 }
-    end
+    if not co or not core.is_task(co) then return self._last or empty_levels(self._max) end
     local r, err = self:run("stats", {})
     if not r then return nil, err end
     self._last = {
@@ -662,6 +668,21 @@ function Store:stats()
         txn_writes = 0, commits = 0, commit_failures = 0, lost = 0,
     }
     return self._last
+end
+
+-- levels() -> what stats() read last (zeros before the first read), with
+-- `link`, the state of the link to Redis now ("up", "connecting",
+-- "down"): never waits, for /stats and gauges
+function Store:levels()
+    local l = self._last or empty_levels(self._max)
+    l.link = core.redis_state()
+    return l
+end
+
+function empty_levels(m)
+    return { messages = { value = 0, limit = m.messages }, outbox = { value = 0, limit = m.outbox },
+        early = { value = 0, limit = m.early }, sticky = { value = 0, limit = m.sticky }, bytes = { value = 0 },
+        evicted = 0, expired = 0, sticky_evicted = 0, txn_writes = 0, commits = 0, commit_failures = 0, lost = 0 }
 end
 
 -- commit(): nothing waits for a commit (every write was answered by Redis
