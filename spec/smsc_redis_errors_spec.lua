@@ -101,4 +101,22 @@ describe("#integration the reference SMSC on a Redis store that cannot answer", 
             assert.is_true(n:stop(), n:log_text())
         end
     end)
+
+    it("answers ESME_RMSGQFUL when Redis refuses writes at its maxmemory, and says why", function()
+        local r = redis.start()
+        local n = node(r.address)
+        assert.is_true(n:wait_log("redis 127%.0%.0%.1:%d+: up", wait.scaled(10)), n:log_text())
+        local c = bound(n)
+        assert.are.equal(ROK, (submit(c, { short_message = "before" })))
+        r:cmd("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        r:cmd("CONFIG", "SET", "maxmemory", "1")            -- below what Redis uses: every write refused
+        for _ = 1, 3 do
+            assert.are.equal(RMSGQFUL, (submit(c, { registered_delivery = 1, short_message = "oom" })))
+            assert.are.equal(RMSGQFUL, (submit(c, { short_message = "oom" })))
+        end
+        assert.is_true(n:wait_log("Redis refused a write at its maxmemory", wait.scaled(5)), n:log_text())
+        assert.is_true(n:stats().store_redis.refused_oom >= 3)
+        r:cmd("CONFIG", "SET", "maxmemory", "0")
+        assert.are.equal(ROK, (submit(c, { short_message = "after" })))
+    end)
 end)

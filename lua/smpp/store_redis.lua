@@ -149,6 +149,13 @@ function Store:cmd(...)
     if r == nil and err ~= nil then
         -- the link is down, refuses or dropped the command: try later
         if LINK_ERRORS[err] then return nil, "unavailable", "redis: " .. err end
+        if type(err) == "string" and err:sub(1, 4) == "OOM " then
+            -- Redis at its maxmemory refuses writes: the store is full
+            -- (ESME_RMSGQFUL), not broken
+            self._oom = self._oom + 1
+            core.log("warn", fmt("store: Redis refused a write at its maxmemory (answered as full): %s", err))
+            return nil, "full", "redis: maxmemory: " .. err
+        end
         return io_err(err)
     end
     return r
@@ -211,8 +218,8 @@ function Store:put(rec)
     args[#args + 1] = "keep_until"
     args[#args + 1] = num(t + self._ttl)
     if r.part == nil then args[#args + 1], args[#args + 2] = "part", "0" end
-    local a, err = self:run("put", args)
-    if not a then return nil, err end
+    local a, err, detail = self:run("put", args)
+    if not a then return nil, err, detail end
     if a[1] == 1 then return nil, "full", a[2] end
     if a[1] == 2 then return nil, "exists", a[2] end
     if co then heads[co] = a[2] end
@@ -347,8 +354,8 @@ function Store:update(id, changes, where)
         if #keys == 0 then return 0 end
     end
     args[2] = concat(keys, ",")
-    local n, err = self:run("update", args)
-    if not n then return nil, err end
+    local n, err, detail = self:run("update", args)
+    if not n then return nil, err, detail end
     return n
 end
 
@@ -665,7 +672,7 @@ function Store:stats()
         messages = { value = r[1], limit = m.messages }, outbox = { value = r[2], limit = m.outbox },
         early = { value = r[3], limit = m.early }, sticky = { value = r[4], limit = m.sticky },
         bytes = { value = 0 }, evicted = r[5], expired = r[6], sticky_evicted = r[7],
-        txn_writes = 0, commits = 0, commit_failures = 0, lost = 0,
+        txn_writes = 0, commits = 0, commit_failures = 0, lost = 0, refused_oom = self._oom,
     }
     return self._last
 end
@@ -675,7 +682,7 @@ end
 -- "down"): never waits, for /stats and gauges
 function Store:levels()
     local l = self._last or empty_levels(self._max)
-    l.link = core.redis_state()
+    l.link, l.refused_oom = core.redis_state(), self._oom
     return l
 end
 
@@ -718,7 +725,7 @@ function Store:__tostring() return "smpp.store (redis " .. self._base .. (self._
 function M.open(opts)
     local st = setmetatable({
         _base = (opts.prefix or "smppgw:") .. "{s}:", _ttl = opts.trace_ttl, _lease = opts.lease,
-        _max = opts.limits, _ids = {}, post_key = opts.post_key,
+        _max = opts.limits, _ids = {}, post_key = opts.post_key, _oom = 0,
         lease = opts.lease,       -- seconds a row taken with a lease stays hidden (store.lease)
     }, Store)
     return st
