@@ -147,7 +147,10 @@ end
 -- script receives (conf, conf_path) as `...` and runs in the environment
 -- of smpp.sandbox, under the script budget.
 function M.load_script(path, conf, conf_path)
-    local handlers, err = sandbox.load(path, conf, conf_path)
+    M.loading = true                 -- smpp.store refuses calls meanwhile, on every backend
+    local ok, handlers, err = pcall(sandbox.load, path, conf, conf_path)
+    M.loading = false
+    if not ok then error(handlers, 0) end
     if handlers == nil and err then return nil, err end
     if type(handlers) ~= "table" then
         return nil, path .. ": must return a table of handlers, returned " .. type(handlers)

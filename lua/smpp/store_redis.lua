@@ -59,6 +59,9 @@ local function encode(name, v, fn)
         return v
     elseif k == "r" then
         if t ~= "number" then error(fmt("%s: field '%s' must be a number, got %s", fn, name, t), 4) end
+        if v ~= v or v == math.huge or v == -math.huge then
+            error(fmt("%s: field '%s' must be a finite number, got %s", fn, name, tostring(v)), 4)
+        end
         return num(v)
     elseif k == "o" then
         if t ~= "boolean" then error(fmt("%s: field '%s' must be a boolean, got %s", fn, name, t), 4) end
@@ -143,8 +146,9 @@ function Store:cmd(...)
     end
     local ok, r, err = pcall(core.redis, ...)
     if not ok then           -- a task that cannot wait here (inside a C function: a script's load)
+        local srv = package.loaded["smpp.server"]
         error("smpp.store: the Redis store waits for its answers, so it is called from handlers, "
-            .. "timers and tasks only (" .. tostring(r) .. ")", 3)
+            .. "timers and tasks only (" .. (srv and srv.loading and "not while a script loads" or tostring(r)) .. ")", 3)
     end
     if r == nil and err ~= nil then
         -- the link is down, refuses or dropped the command: try later
@@ -245,8 +249,10 @@ function Store:putter(cols)
     end
 end
 
+-- the SQLite binding's words: an integer (|k| <= 2^53) first, then > 0
 local function check_key(k, fn)
-    if k ~= math.floor(k) or k <= 0 or k > 2 ^ 53 then error(fn .. ": key must be > 0", 3) end
+    if not (k >= -2 ^ 53 and k <= 2 ^ 53) or k ~= math.floor(k) then error(fn .. ": key must be an integer", 3) end
+    if k <= 0 then error(fn .. ": key must be > 0", 3) end
     return fmt("%d", k)
 end
 
@@ -314,6 +320,9 @@ function Store:update(id, changes, where)
     for k, v in pairs(changes) do
         if k == "at" then
             if type(v) ~= "number" then error("update: field 'at' must be a number", 2) end
+            if v ~= v or v == math.huge or v == -math.huge then
+                error(fmt("update: field 'at' must be a finite number, got %s", tostring(v)), 2)
+            end
             at = v
         elseif not kinds[k] then error(fmt("update: unknown field '%s'", tostring(k)), 2)
         elseif computed[k] then error(fmt("update: %s is computed by the store", k), 2)
@@ -387,7 +396,8 @@ end
 function Store:find(q)
     if type(q) ~= "table" then error("find: expects a table", 2) end
     if q.pending == false then error("find: only pending messages can be searched (use list)", 2) end
-    local rows, err = self:run("find", { triple_of(q, "find"), q.service_type or "", fmt("%d", limit_of(q, "find")) })
+    local rows, err = self:run("find", { triple_of(q, "find"), q.service_type or "", fmt("%d", limit_of(q, "find")),
+                                         q.account, q.dest, q.source })
     if not rows then return nil, err end
     return decode_list(self, rows)
 end
@@ -396,7 +406,8 @@ function Store:recent(q)
     if type(q) ~= "table" then error("recent: expects a table", 2) end
     local t = triple_of(q, "recent")
     if type(q.since) ~= "number" then error("recent: account, source, dest and since are required", 2) end
-    local rows, err = self:run("recent", { t, num(q.since), q.service_type or "", fmt("%d", limit_of(q, "recent")) })
+    local rows, err = self:run("recent", { t, num(q.since), q.service_type or "", fmt("%d", limit_of(q, "recent")),
+                                           q.account, q.dest, q.source })
     if not rows then return nil, err end
     return decode_list(self, rows)
 end

@@ -26,7 +26,8 @@ local function idx(k, r, on)
             redis.call('SET', B .. 'u:' .. r.upstream .. '\0' .. r.upstream_key, k)
         end
         if r.account and r.dest and r.source then
-            if r.final ~= '1' then redis.call('ZADD', B .. 'p:' .. triple(r), k, k) end
+            -- pending, not in an upstream's queue: what find looks at (as SQLite's index)
+            if r.final ~= '1' and not r.upstream then redis.call('ZADD', B .. 'p:' .. triple(r), k, k) end
             redis.call('ZADD', B .. 'a:' .. triple(r), r.submitted, k)
         end
         if r.account then redis.call('ZADD', B .. 'l:' .. r.account, k, k) end
@@ -166,26 +167,31 @@ for k in string.gmatch(ARGV[3], '[^,]+') do
 end
 return n
 ]==],
-    -- ARGV B, triple, service_type | '', limit -> pending rows, oldest first
+    -- ARGV B, triple, service_type | '', limit, account, dest, source
+    -- -> pending rows, oldest first (the three compared too: a NUL in one
+    -- of them makes the triple of another)
     find = LIB .. [==[
 local out, limit = {}, tonumber(ARGV[4])
 if limit == 0 then return out end
 for _, k in ipairs(redis.call('ZRANGE', B .. 'p:' .. ARGV[2], 0, -1)) do
     local r, f = row(k)
-    if r and (ARGV[3] == '' or r.service_type == ARGV[3]) then
+    if r and r.account == ARGV[5] and r.dest == ARGV[6] and r.source == ARGV[7]
+        and (ARGV[3] == '' or r.service_type == ARGV[3]) then
         out[#out + 1] = f
         if #out >= limit then break end
     end
 end
 return out
 ]==],
-    -- ARGV B, triple, since, service_type | '', limit -> rows, newest first
+    -- ARGV B, triple, since, service_type | '', limit, account, dest, source
+    -- -> rows, newest first
     recent = LIB .. [==[
 local out, limit = {}, tonumber(ARGV[5])
 if limit == 0 then return out end
 for _, k in ipairs(redis.call('ZREVRANGEBYSCORE', B .. 'a:' .. ARGV[2], '+inf', ARGV[3])) do
     local r, f = row(k)
-    if r and (ARGV[4] == '' or r.service_type == ARGV[4]) then
+    if r and r.account == ARGV[6] and r.dest == ARGV[7] and r.source == ARGV[8]
+        and (ARGV[4] == '' or r.service_type == ARGV[4]) then
         out[#out + 1] = f
         if #out >= limit then break end
     end
