@@ -333,12 +333,17 @@ Smsc.__index = Smsc
 -- id_of(key) -> the message id of the message whose part 0 has that key
 -- (smpp.msgid: the store reads it back too, its rows name the format).
 function Smsc:id_of(key)
-    local node = self._node
-    if not node then
-        node = store.node_id()
-        self._node = node
-    end
-    return msgid_make(self.opt.message_id, node, key)
+    return msgid_make(self.opt.message_id, self._node or self:node(), key)
+end
+
+-- node() -> the store's node id | nil, err. Kept here for a store of the
+-- process's own; a store shared in Redis may make a new one (it lost its
+-- data), so it is asked each time (it keeps it a second itself).
+function Smsc:node()
+    local st = store.current()
+    local node, err = store.node_id()
+    if node and not (st and st.shared) then self._node = node end
+    return node, err
 end
 
 -- key_of(id) -> the key an id of this SMSC names, or nil (nil, err: the
@@ -346,12 +351,10 @@ end
 function Smsc:key_of(id)
     if type(id) ~= "string" then return nil end
     local node, key = msgid.read(id, self.opt.message_id)
-    local mine = self._node
+    local mine, err = self._node, nil
     if not mine then
-        local err
-        mine, err = store.node_id()
+        mine, err = self:node()
         if not mine then return nil, err end
-        self._node = mine
     end
     if node ~= mine or not key or key < 1 then return nil end
     return key
@@ -422,7 +425,7 @@ function Smsc:receipt_of(row)
     local p = row.pdu and smpp.decode(row.pdu) or {}
     local utf8 = row.pdu and text.of_pdu(p, server.alphabet(row.account)) or ""
     return receipt.pdu {
-        id = self:id_of(row.key - row.part), source = row.source, dest = row.dest,
+        id = row.id or self:id_of(row.key - row.part), source = row.source, dest = row.dest,
         source_ton = p.source_addr_ton, source_npi = p.source_addr_npi,
         dest_ton = p.dest_addr_ton, dest_npi = p.dest_addr_npi,
         state = row.state, err = row.err, submitted = row.submitted, done = row.done, text = utf8,

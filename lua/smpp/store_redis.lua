@@ -45,6 +45,7 @@ local BATCH_MAX = 10000         -- rows one call hands out or removes
 local TRACE_MAX = 4096
 local ID_BLOCK = 1000           -- next_id values taken at a time
 local SCAN = 10000              -- rows list looks at per call
+local LIST_CHUNK = 500          -- of them per script call
 local FIRST_WAIT = 5            -- seconds a call waits for the link's first connection
 
 local function num(v) return fmt("%.17g", v) end
@@ -210,11 +211,6 @@ function Store:put(rec)
     if r.part then args[3] = encode("part", r.part, "put") end
     local co = coroutine.running()
     if r.part and r.part > 0 and not r.id and co and heads[co] then args[4] = heads[co] end
-    if r.id_format and r.id_format > 0 and not self._node then
-        local node, err = self:node_id()
-        if not node then return nil, err end
-        args[5] = fmt("%d", node)
-    end
     for k, v in pairs(r) do
         args[#args + 1] = k
         args[#args + 1] = encode(k, v, "put")
@@ -227,6 +223,7 @@ function Store:put(rec)
     if a[1] == 1 then return nil, "full", a[2] end
     if a[1] == 2 then return nil, "exists", a[2] end
     if co then heads[co] = a[2] end
+    if a[3] and a[3] ~= "" then self:_node_is(tonumber(a[3])) end
     return tonumber(a[2])
 end
 
@@ -486,13 +483,26 @@ function Store:list(q)
             error(fmt("list: field '%s' must be a number, got %s", k, type(q[k])), 2)
         end
     end
-    local r, err = self:run("list", { q.account, fmt("%d", q.after or 0), q.since and num(q.since) or "-1e308",
-        q["until"] and num(q["until"]) or "1e308", fmt("%d", q.state or -1), fmt("%d", limit),
-        fmt("%d", (q.scan and q.scan > 0) and q.scan or SCAN) })
-    if not r then return nil, err end
-    local nxt = tonumber(r[1])
-    local out = {}
-    for i = 2, #r do out[#out + 1] = decode(self, r[i]) end
+    local after = q.after or 0
+    if not (after >= -2 ^ 53 and after <= 2 ^ 53) or after ~= math.floor(after) then
+        error("list: after must be an integer", 2)
+    end
+    -- LIST_CHUNK rows looked at per script call: one call holds Redis
+    -- (every node's store) for a few milliseconds, not for 10,000 rows
+    local scan_left = (q.scan and q.scan > 0) and q.scan or SCAN
+    local since, till = q.since and num(q.since) or "-1e308", q["until"] and num(q["until"]) or "1e308"
+    local out, nxt = {}, nil
+    while true do
+        local chunk = math.min(scan_left, LIST_CHUNK)
+        local r, err = self:run("list", { q.account, fmt("%d", after), since, till, fmt("%d", q.state or -1),
+            fmt("%d", limit - #out), fmt("%d", chunk) })
+        if not r then return nil, err end
+        for i = 2, #r do out[#out + 1] = decode(self, r[i]) end
+        nxt = tonumber(r[1])
+        scan_left = scan_left - chunk
+        if not nxt or #out >= limit or scan_left <= 0 then break end
+        after = nxt
+    end
     return out, nxt
 end
 
@@ -636,12 +646,36 @@ end
 -- process on this Redis and read by every other: ids made from it and a
 -- key read back on every node of the store (message keys are unique
 -- store-wide, so the ids of two nodes never meet).
+--
+-- It is read again after NODE_FRESH ms (and given back by every put of a
+-- row whose id is made from its key): a Redis that restarted empty, or a
+-- FLUSHDB, makes a new one, which every process then uses, so no id is
+-- made twice and the nodes agree. Outside a task, or while Redis cannot
+-- answer, the last one read.
+local NODE_FRESH = 1000
+
 function Store:node_id()
-    if self._node then return self._node end
+    local now = core.now()
+    if self._node then
+        local co = coroutine.running()
+        if now - self._node_at < NODE_FRESH or not co or not core.is_task(co) then return self._node end
+    end
     local n, err = self:run("node_id", { fmt("%d", tonumber(core.random_hex(4), 16) % 4294967295 + 1) })
-    if not n then return nil, err end
-    self._node = n
+    if not n then
+        if self._node then return self._node end
+        return nil, err
+    end
+    self:_node_is(n)
     return n
+end
+
+-- _node_is(n): the store's node id as Redis just gave it
+function Store:_node_is(n)
+    if self._node and n ~= self._node then
+        core.log("warn", fmt("store: the store's node id is %d now, no longer %d (Redis lost its data): "
+            .. "message ids are made from the new one", n, self._node))
+    end
+    self._node, self._node_at = n, core.now()
 end
 
 -- -- Expiry, statistics, the rest ----------------------------------------------------------
@@ -738,6 +772,7 @@ function M.open(opts)
         _base = (opts.prefix or "smppgw:") .. "{s}:", _ttl = opts.trace_ttl, _lease = opts.lease,
         _max = opts.limits, _ids = {}, post_key = opts.post_key, _oom = 0,
         lease = opts.lease,       -- seconds a row taken with a lease stays hidden (store.lease)
+        shared = true,            -- other processes use it too: its node id may change
     }, Store)
     return st
 end

@@ -65,8 +65,11 @@ end
 ]==]
 
 local scripts = {
-    -- ARGV B, max messages, id, part, head hint, node, then field, value...
-    -- -> {0, key} | {1, why} full | {2, why} exists
+    -- ARGV B, max messages, id, part, head hint, (unused), then field, value...
+    -- -> {0, key, node | ''} | {1, why} full | {2, why} exists. A row whose
+    -- id is made from its key records the store's node id, made here when
+    -- the store has none (a Redis that restarted empty: the key counter
+    -- starts again, a new node id keeps the ids new)
     put = LIB .. [==[
 local max, id, part, hint = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local r = {}
@@ -98,11 +101,20 @@ if id == '' and tonumber(part) > 0 and hint ~= '' then
         redis.call('HSET', B .. 'm:' .. head, 'p' .. part, key)
     end
 end
-if r.id_format and ARGV[6] ~= '' then f[#f + 1] = 'node'; f[#f + 1] = ARGV[6] end
+local node = ''
+if r.id_format then
+    node = redis.call('GET', B .. 'node')
+    if not node then
+        local t = redis.call('TIME')
+        node = string.format('%d', (tonumber(t[1]) * 1000000 + tonumber(t[2])) % 4294967295 + 1)
+        redis.call('SET', B .. 'node', node)
+    end
+    f[#f + 1] = 'node'; f[#f + 1] = node
+end
 redis.call('HSET', B .. 'm:' .. key, unpack(f))
 r.key = key
 idx(key, r, true)
-return {0, key}
+return {0, key, node}
 ]==],
     -- ARGV B, key | '', id, part -> the row's fields | {}
     get = LIB .. [==[
