@@ -123,7 +123,7 @@ return {}
         tmp.write(dir .. "/conf.lua", conf { redis = r.address })
         local out, err, rc = run.smppgw { "run", dir .. "/conf.lua", "-l", "127.0.0.1:0" }
         assert.are_not.equal(0, rc)
-        assert.matches("smpp.store.get: no store in use", out .. err, 1, true)
+        assert.matches("smpp.store.get: called while a script loads", out .. err, 1, true)
         -- a reload loads the script while the Redis store is in use: the
         -- call raises at once, and the running configuration stays
         local s = server.start { script = "return {}", conf = conf { redis = r.address } }

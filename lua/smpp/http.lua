@@ -250,9 +250,10 @@ function M.stats(q)
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats() end
     if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     if package.loaded["smpp.cluster"] then out.cluster = package.loaded["smpp.cluster"].stats() end
-    -- the store in Redis: its levels as its expiry timer last read them (each second)
+    -- the store in Redis: its levels as its expiry timer last read them
+    -- (each second) and the link's state; /stats never waits for Redis
     local rs = package.loaded["smpp.server"] and package.loaded["smpp.server"].redis_store
-    if rs then out.store_redis = rs:stats() end
+    if rs then out.store_redis = rs:levels() end
     local hooks = package.loaded["smpp.webhook"] and package.loaded["smpp.webhook"].stats()
     if hooks and next(hooks) then out.webhooks = hooks end
     out.gauges = require("smpp.session").gauge_values()

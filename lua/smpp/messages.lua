@@ -122,7 +122,7 @@ function M.query(q, now)
     end
     if q.after and q.after ~= "" then
         local a = tonumber(q.after)
-        if not a or a < 1 or a % 1 ~= 0 then return nil, "after must be the next of a previous list" end
+        if not a or a < 1 or a > 2 ^ 53 or a % 1 ~= 0 then return nil, "after must be the next of a previous list" end
         out.after = a
     end
     return out
