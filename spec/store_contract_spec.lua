@@ -109,6 +109,19 @@ describe("the store contract", function()
         assert.matches("store.redis (127.0.0.1:6390 db 1) and cluster.redis", out, 1, true)
         rc, out = check_conf { store = { redis = "127.0.0.1:6390" }, cluster = { redis = "127.0.0.1:6390" } }
         assert.are.equal(0, rc, out)
+        -- keys that mean nothing on Redis, a port no server has, an empty prefix
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390", sync = "full" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.sync: a setting of the SQLite file store", out, 1, true)
+        rc, out = check_conf { store = { redis = "127.0.0.1:0" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.redis: port 0 is no Redis server's port", out, 1, true)
+        rc, out = check_conf { cluster = { redis = "127.0.0.1:6390", prefix = "" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("cluster.prefix: empty", out, 1, true)
+        rc, out = check_conf { store = { redis = 6390 } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.redis: expected an address, got number 6390", out, 1, true)
     end)
 
     it("refuses a Redis store call made while the script loads, with a clear error", function()

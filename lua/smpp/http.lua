@@ -6,6 +6,7 @@
 local core = require "smpp.core"
 local cjson = require "cjson.safe"
 local json_encode = require("smpp.json").encode   -- empty lists stay [] (cjson writes {})
+local json_printable = require("smpp.json").printable
 local smpp = require "smpp"
 local metrics = require "smpp.metrics"
 local text = require "smpp.text"
@@ -300,7 +301,11 @@ M.route("GET", "/messages/([^/]+)", function(req)
     if st then m, err = messages.get(st, mid) end
     if err then return 503, { error = err } end
     if not m or not may_read(req, m.account) then
-        return 404, { error = "no message " .. mid .. " in the store" }
+        -- the id as text: octets that are not printable shown as \xNN, so the
+        -- error stays a string (JSON writes other bytes as {"hex": ...})
+        local shown = json_printable(mid) and mid
+            or mid:gsub("[^\32-\126]", function(c) return string.format("\\x%02X", c:byte()) end)
+        return 404, { error = "no message " .. shown .. " in the store" }
     end
     return 200, m
 end)

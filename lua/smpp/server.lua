@@ -335,6 +335,15 @@ local function wrap(handlers)
     return h
 end
 
+-- same_value(a, b) -> true when two configuration values are equal, tables
+-- key by key
+local function same_value(a, b)
+    if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+    for k, v in pairs(a) do if not same_value(v, b[k]) then return false end end
+    for k in pairs(b) do if a[k] == nil then return false end end
+    return true
+end
+
 local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") .. (l.tls and " tls" or "") end
 
 -- reload() -> true | nil, message: load the configuration and its script
@@ -347,6 +356,16 @@ function M.reload()
     if not conf then
         smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
         return nil, handlers
+    end
+    -- the store and the cluster link stay as they were opened: say so when
+    -- the new configuration asks for others (they apply at a restart)
+    for _, key in ipairs { "store", "cluster" } do
+        local before = key == "store" and M.store_section(M.conf or {}, M.conf_path) or (M.conf or {}).cluster
+        local after = key == "store" and M.store_section(conf, M.conf_path) or conf.cluster
+        if not same_value(before, after) then
+            smpp.log("warn", "reload: the %s section changed; it applies at a restart (the open %s stays)", key,
+                key == "store" and "store" or "Redis link")
+        end
     end
     local old = M.active_accounts
     M.active_accounts = M.accounts(conf.accounts)
