@@ -24,6 +24,9 @@ static void set_col(lua_State *L, int v, int i, store_msg_t *m, const char *fn)
     case STORE_REAL:
         if (t != LUA_TNUMBER) luaL_error(L, "%s: field '%s' must be a number, got %s", fn, c->name, lua_typename(L, t));
         *(double *)f = lua_tonumber(L, v);
+        /* a time that is nan or infinite would be stored as NULL or never expire */
+        if (!isfinite(*(double *)f))
+            luaL_error(L, "%s: field '%s' must be a finite number, got %s", fn, c->name, lua_tostring(L, v));
         break;
     case STORE_INT:
         if (c->flags & STORE_CF_BOOL) {
@@ -65,6 +68,8 @@ static void read_record(lua_State *L, int t, store_msg_t *m, store_change_t *c, 
             if (c && k && strcmp(k, "at") == 0) {
                 if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: field 'at' must be a number", fn);
                 c->at = lua_tonumber(L, -1);
+                if (!isfinite(c->at))
+                    luaL_error(L, "%s: field 'at' must be a finite number, got %s", fn, lua_tostring(L, -1));
             } else {
                 luaL_error(L, "%s: unknown field '%s'", fn, k ? k : luaL_typename(L, -2));
             }

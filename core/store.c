@@ -118,9 +118,9 @@ int store__begin(store_t *s)
 int store__commit_now(store_t *s)
 {
     sqlite3_stmt *st;
-    int rc;
+    int rc, full;
     if (!s->in_txn) return 0;
-    if (store__flush(s) < 0) return STORE_EIO;    /* the turn is lost, and reported */
+    if (store__flush(s) < 0) return s->failed_full ? STORE_EFULL : STORE_EIO;   /* the turn is lost, and reported */
     st = store__stmt(s, STORE_ST_COMMIT);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -132,7 +132,10 @@ int store__commit_now(store_t *s)
         ctrs_settle(s, 1);
         return 0;
     }
-    store__err(s, STORE_EIO, "commit: %s", sqlite3_errmsg(s->db));
+    /* a full disk (or limits.size_mb) is "full", as for a write: the
+     * caller of an early commit (core.gw_queue) answers ESME_RMSGQFUL */
+    full = (rc & 0xff) == SQLITE_FULL;
+    store__err(s, full ? STORE_EFULL : STORE_EIO, "commit: %s", sqlite3_errmsg(s->db));
     sqlite3_reset(st);
     if (!sqlite3_get_autocommit(s->db)) {
         sqlite3_step(store__stmt(s, STORE_ST_ROLLBACK));
@@ -141,9 +144,9 @@ int store__commit_now(store_t *s)
     {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
+        store__lost(s, why, full);
     }
-    return STORE_EIO;
+    return full ? STORE_EFULL : STORE_EIO;
 }
 
 int store_commit_full(const store_t *s)

@@ -460,5 +460,10 @@ describe("#integration the trace", function()
         c:send(wire.pdu(id.query_sm, seq, wire.cstr("nosuchid") .. wire.u8(0) .. wire.u8(0) .. wire.cstr("")))
         r = assert(c:expect(function(p) return p.seq == seq end, 5))
         assert.equal(0x67, r.status)                            -- ESME_RQUERYFAIL
+        -- a source_addr that is not the message's: not its originator
+        seq = c:next_seq()
+        c:send(wire.pdu(id.query_sm, seq, wire.cstr(ids[1]) .. wire.u8(0) .. wire.u8(0) .. wire.cstr("999999")))
+        r = assert(c:expect(function(p) return p.seq == seq end, 5))
+        assert.equal(0x67, r.status)
     end)
 end)

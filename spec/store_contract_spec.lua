@@ -111,6 +111,19 @@ describe("the store contract", function()
         assert.matches("store.redis (127.0.0.1:6390 db 1) and cluster.redis", out, 1, true)
         rc, out = check_conf { store = { redis = "127.0.0.1:6390" }, cluster = { redis = "127.0.0.1:6390" } }
         assert.are.equal(0, rc, out)
+        -- keys that mean nothing on Redis, a port no server has, an empty prefix
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390", sync = "full" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.sync: a setting of the SQLite file store", out, 1, true)
+        rc, out = check_conf { store = { redis = "127.0.0.1:0" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.redis: port 0 is no Redis server's port", out, 1, true)
+        rc, out = check_conf { cluster = { redis = "127.0.0.1:6390", prefix = "" } }
+        assert.are_not.equal(0, rc)
+        assert.matches("cluster.prefix: empty", out, 1, true)
+        rc, out = check_conf { store = { redis = 6390 } }
+        assert.are_not.equal(0, rc)
+        assert.matches("store.redis: expected an address, got number 6390", out, 1, true)
     end)
 
     it("refuses a Redis store call made while the script loads, with a clear error", function()
@@ -125,7 +138,7 @@ return {}
         tmp.write(dir .. "/conf.lua", conf { redis = r.address })
         local out, err, rc = run.smppgw { "run", dir .. "/conf.lua", "-l", "127.0.0.1:0" }
         assert.are_not.equal(0, rc)
-        assert.matches("smpp.store.get: no store in use", out .. err, 1, true)
+        assert.matches("smpp.store.get: called while a script loads", out .. err, 1, true)
         -- a reload loads the script while the Redis store is in use: the
         -- call raises at once, and the running configuration stays
         local s = server.start { script = "return {}", conf = conf { redis = r.address } }

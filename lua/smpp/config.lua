@@ -424,7 +424,8 @@ end
 check = function(v, spec, path, errs)
     if not checkers[spec.type](v, spec, path, errs) then
         errs[#errs + 1] = string.format("%s: expected %s, got %s %s", path == "" and "config" or path,
-            spec.type == "list" and "a list" or spec.type == "table" and "a table" or "a " .. spec.type,
+            spec.type == "list" and "a list" or spec.type == "table" and "a table"
+                or (spec.type:match("^[aeiou]") and "an " or "a ") .. spec.type,
             type(v), show(v))
     end
 end

@@ -385,6 +385,26 @@ local function check_redis_store(conf, errs)
                 tostring(c.redis), c.db or 0)
         end
     end
+    -- what a listener may say (port 0: any) a client of Redis may not; and
+    -- keys of the SQLite store that mean nothing on Redis are refused
+    -- rather than silently ignored
+    for key, sec in pairs { ["store"] = s, ["cluster"] = c } do
+        if sec and type(sec.redis) == "string" and sec.redis:match(":0+$") then
+            errs[#errs + 1] = key .. ".redis: port 0 is no Redis server's port (" .. sec.redis .. ")"
+        end
+        if sec and sec.redis and sec.prefix == "" then
+            errs[#errs + 1] = key .. ".prefix: empty; the keys would sit at the top of the shared database "
+                .. "(give a prefix such as \"smppgw:\")"
+        end
+    end
+    if s and s.redis then
+        for _, k in ipairs { "sync", "busy_timeout" } do
+            if s[k] ~= nil then
+                errs[#errs + 1] = "store." .. k .. ": a setting of the SQLite file store; with store.redis "
+                    .. "durability is Redis' own (appendonly, appendfsync: docs/store.md)"
+            end
+        end
+    end
     local r = require("smpp.store").redis_of(conf)
     if not r then return end
     if r.from == "cluster.store" and s and s.path and s.path ~= ":memory:" then

@@ -231,10 +231,14 @@ function Gw:submit(session, pdu)
     return S.ESME_ROK, { message_id = id }
 end
 
--- query_sm: the state of one of the account's messages, from the store.
+-- query_sm: the state of one of the account's messages, from the store;
+-- a source_addr given must be the message's (SMPP 3.4 4.8.1: it verifies
+-- the originator), as the reference SMSC checks it.
 local function query(session, pdu)
     local rec = (cluster.stores_messages() and cluster.message or store.get)(pdu.message_id or "")
     if not rec or rec.account ~= session.system_id then return S.ESME_RQUERYFAIL end
+    local source = pdu.source_addr
+    if source and source ~= "" and rec.source ~= nil and rec.source ~= source then return S.ESME_RQUERYFAIL end
     return S.ESME_ROK, { message_id = rec.id,
         final_date = rec.final and rec.done and stime.format_absolute(rec.done) or "",
         message_state = rec.state == 0 and store.state.ENROUTE or rec.state, error_code = (rec.err or 0) % 256 }

@@ -6,6 +6,7 @@
 local core = require "smpp.core"
 local cjson = require "cjson.safe"
 local json_encode = require("smpp.json").encode   -- empty lists stay [] (cjson writes {})
+local json_printable = require("smpp.json").printable
 local smpp = require "smpp"
 local metrics = require "smpp.metrics"
 local text = require "smpp.text"
@@ -250,9 +251,10 @@ function M.stats(q)
     if package.loaded["smpp.gateway"] then out.gateway = package.loaded["smpp.gateway"].stats() end
     if package.loaded["smpp.security"] then out.security = package.loaded["smpp.security"].stats() end
     if package.loaded["smpp.cluster"] then out.cluster = package.loaded["smpp.cluster"].stats() end
-    -- the store in Redis: its levels as its expiry timer last read them (each second)
+    -- the store in Redis: its levels as its expiry timer last read them
+    -- (each second) and the link's state; /stats never waits for Redis
     local rs = package.loaded["smpp.server"] and package.loaded["smpp.server"].redis_store
-    if rs then out.store_redis = rs:stats() end
+    if rs then out.store_redis = rs:levels() end
     local hooks = package.loaded["smpp.webhook"] and package.loaded["smpp.webhook"].stats()
     if hooks and next(hooks) then out.webhooks = hooks end
     out.gauges = require("smpp.session").gauge_values()
@@ -305,7 +307,11 @@ M.route("GET", "/messages/([^/]+)", function(req)
     local m, err = messages.find(store.current(), mid, gateway_records())
     if err then return 503, { error = err } end
     if not m or not may_read(req, m.account) then
-        return 404, { error = "no message " .. mid .. " in the store" }
+        -- the id as text: octets that are not printable shown as \xNN, so the
+        -- error stays a string (JSON writes other bytes as {"hex": ...})
+        local shown = json_printable(mid) and mid
+            or mid:gsub("[^\32-\126]", function(c) return string.format("\\x%02X", c:byte()) end)
+        return 404, { error = "no message " .. shown .. " in the store" }
     end
     return 200, m
 end)
@@ -316,9 +322,18 @@ M.route("GET", "/messages", function(req)
     if req.account and not req.query.account then req.query.account = req.account end
     local ok, status, why0 = may_read(req, req.query.account)
     if not ok then return status, { error = why0 } end
-    local out, why = messages.list(st, req.query, smpp.time())
+    -- in chunks with a pause between them: a long list never holds the loop
+    local out, why = messages.list(st, req.query, smpp.time(), 40, function() smpp.sleep(0) end)
     if not out then return why:find("^the store cannot answer") and 503 or 400, { error = why } end
-    return 200, out
+    -- and written out the same way: the JSON of 10,000 views is more work
+    -- than one run of the loop may take
+    local parts = {}
+    for i, v in ipairs(out.messages) do
+        parts[i] = json_encode(v)
+        if i % 250 == 0 then smpp.sleep(0) end
+    end
+    return 200, '{"messages":[' .. table.concat(parts, ",") .. '],"count":' .. out.count
+        .. (out.next and ',"next":' .. string.format("%d", out.next) or "") .. "}", "application/json"
 end)
 
 -- -- Dispatch -------------------------------------------------------------------------

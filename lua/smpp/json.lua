@@ -28,6 +28,8 @@ local function printable(s)
     return true
 end
 
+M.printable = printable
+
 local function value_json(v)
     local t = type(v)
     if t == "string" then

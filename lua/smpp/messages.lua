@@ -46,10 +46,14 @@ end
 -- view(rec [, brief]) -> the record of a stored message as the API shows
 -- it; brief leaves the trace out (lists).
 function M.view(rec, brief)
-    local last_receipt
-    local trace = M.trace(rec.trace)
-    for _, t in ipairs(trace) do
-        last_receipt = t.event:match("^receipt from %S+: ([^;]*)") or last_receipt
+    local last_receipt, trace
+    if brief then                    -- a list: the last receipt only, found in the text (no table per line)
+        for r in ("\n" .. (rec.trace or "")):gmatch("\n[%d.]+ receipt from %S+: ([^;\n]*)") do last_receipt = r end
+    else
+        trace = M.trace(rec.trace)
+        for _, t in ipairs(trace) do
+            last_receipt = t.event:match("^receipt from %S+: ([^;]*)") or last_receipt
+        end
     end
     return {
         message_id = rec.id, part = rec.part, account = rec.account, from = rec.source, to = rec.dest,
@@ -149,28 +153,33 @@ function M.query(q, now)
     end
     if q.after and q.after ~= "" then
         local a = tonumber(q.after)
-        if not a or a < 1 or a % 1 ~= 0 then return nil, "after must be the next of a previous list" end
+        if not a or a < 1 or a > 2 ^ 53 or a % 1 ~= 0 then return nil, "after must be the next of a previous list" end
         out.after = a
     end
     return out
 end
 
--- list(st, q, now [, pages]) -> { messages = { brief views, oldest first },
--- count = n, next = key } | nil, err. The store walks its keys, a bounded
--- number per call (docs/store.md): `next` says where to go on (q.after)
--- when it stopped before the end. pages > 1 goes on itself that many times
--- (a tool that is not on the event loop).
-function M.list(st, q, now, pages)
+-- list(st, q, now [, pages [, pause]]) -> { messages = { brief views,
+-- oldest first }, count = n, next = key } | nil, err. The store walks its
+-- keys, a bounded number per call (docs/store.md): `next` says where to go
+-- on (q.after) when it stopped before the end. pages > 1 goes on itself up
+-- to that many calls; with pause (the HTTP API: smpp.sleep(0)) the calls
+-- read at most CHUNK rows each and pause() runs between them, so a list of
+-- 10,000 never holds the loop (it held it past the script budget: 500).
+local CHUNK = 250
+function M.list(st, q, now, pages, pause)
     local opts, err = M.query(q, now)
     if not opts then return nil, err end
-    local out, next = {}, nil
+    local want, out, next = opts.limit, {}, nil
     for _ = 1, pages or 1 do
+        if pause then opts.limit = math.min(want - #out, CHUNK) end
         local rows
         rows, next = st:list(opts)
         if not rows then return nil, "the store cannot answer: " .. tostring(next) end
         for _, rec in ipairs(rows) do out[#out + 1] = M.view(rec, true) end
-        if not next or #out >= (opts.limit or 100) then break end
-        opts.after, opts.limit = next, opts.limit - #rows
+        if not next or #out >= want then break end
+        opts.after, opts.limit = next, want - #out
+        if pause then pause() end
     end
     return { messages = out, count = #out, next = next }
 end

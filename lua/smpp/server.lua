@@ -147,7 +147,10 @@ end
 -- script receives (conf, conf_path) as `...` and runs in the environment
 -- of smpp.sandbox, under the script budget.
 function M.load_script(path, conf, conf_path)
-    local handlers, err = sandbox.load(path, conf, conf_path)
+    M.loading = true                 -- smpp.store refuses calls meanwhile, on every backend
+    local ok, handlers, err = pcall(sandbox.load, path, conf, conf_path)
+    M.loading = false
+    if not ok then error(handlers, 0) end
     if handlers == nil and err then return nil, err end
     if type(handlers) ~= "table" then
         return nil, path .. ": must return a table of handlers, returned " .. type(handlers)
@@ -233,17 +236,35 @@ end
 -- The runtime's own store (core.serve{store =}) is an SQLite one: with the
 -- store in Redis it is ":memory:" and holds nothing shared (the C paths
 -- that reach Redis do so themselves, core/rt_gwr*.c); scripts get the
--- Redis store. Expiry of the Redis store runs from a timer here.
-local EXPIRE_EVERY, EXPIRE_BATCH = 1, 500
+-- Redis store. Expiry of the Redis store runs from a timer here: each
+-- second, batches while the store says there is `more`, up to
+-- EXPIRE_TURNS of them (so up to 50,000 messages a second per process,
+-- whatever the number of processes; each batch is one script call the task
+-- waits for, so the loop serves everyone else between batches).
+local EXPIRE_EVERY, EXPIRE_BATCH, EXPIRE_TURNS = 1, 1000, 50
+local expiring = false
+
+local function expire_batches(st)
+    local unfinished, outbox = 0, 0
+    for _ = 1, EXPIRE_TURNS do
+        local r = st:expire(smpp.time(), EXPIRE_BATCH)
+        if not r then break end                  -- Redis unreachable: next time
+        unfinished, outbox = unfinished + #r.unfinished, outbox + #r.outbox
+        if not r.more then break end
+    end
+    st:stats()                                   -- the levels /stats shows
+    if unfinished > 0 then
+        smpp.log("warn", "store: %d messages expired before reaching a final state", unfinished)
+    end
+    if outbox > 0 then smpp.log("warn", "store: %d outbox items expired undelivered", outbox) end
+end
 
 local function expire_redis(st)
-    local r = st:expire(smpp.time(), EXPIRE_BATCH)
-    if not r then return end                     -- Redis unreachable: next time
-    st:stats()                                   -- the levels /stats shows
-    if #r.unfinished > 0 then
-        smpp.log("warn", "store: %d messages expired before reaching a final state", #r.unfinished)
-    end
-    if #r.outbox > 0 then smpp.log("warn", "store: %d outbox items expired undelivered", #r.outbox) end
+    if expiring then return end                  -- the last second's batches are still going
+    expiring = true
+    local ok, err = pcall(expire_batches, st)
+    expiring = false
+    if not ok then smpp.log("error", "store: expiry failed: %s", tostring(err)) end
 end
 
 -- The runtime's own handlers around the script's: the default bind, the
@@ -314,6 +335,15 @@ local function wrap(handlers)
     return h
 end
 
+-- same_value(a, b) -> true when two configuration values are equal, tables
+-- key by key
+local function same_value(a, b)
+    if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+    for k, v in pairs(a) do if not same_value(v, b[k]) then return false end end
+    for k in pairs(b) do if a[k] == nil then return false end end
+    return true
+end
+
 local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") .. (l.tls and " tls" or "") end
 
 -- reload() -> true | nil, message: load the configuration and its script
@@ -326,6 +356,16 @@ function M.reload()
     if not conf then
         smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
         return nil, handlers
+    end
+    -- the store and the cluster link stay as they were opened: say so when
+    -- the new configuration asks for others (they apply at a restart)
+    for _, key in ipairs { "store", "cluster" } do
+        local before = key == "store" and M.store_section(M.conf or {}, M.conf_path) or (M.conf or {}).cluster
+        local after = key == "store" and M.store_section(conf, M.conf_path) or conf.cluster
+        if not same_value(before, after) then
+            smpp.log("warn", "reload: the %s section changed; it applies at a restart (the open %s stays)", key,
+                key == "store" and "store" or "Redis link")
+        end
     end
     local old = M.active_accounts
     M.active_accounts = M.accounts(conf.accounts)

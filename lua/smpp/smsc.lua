@@ -55,6 +55,7 @@ local BATCH = 500           -- due rows the scheduler takes at once
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
 local POLL = 2              -- seconds between two looks at the store's earliest due time
+local SETTLE = 50           -- receipts posted between two ends of their leases (a shared store)
 
 -- -- Options (conf.smsc) ---------------------------------------------------------
 
@@ -280,6 +281,14 @@ local function write_status(err, what)
     return S.ESME_RSYSERR
 end
 
+-- A read the store could not answer (Redis unreachable: "unavailable";
+-- at a bound: "full"), as an SMPP status: try again later.
+local function read_status(err, what)
+    if err == "full" or err == "unavailable" then return S.ESME_RMSGQFUL end
+    smpp.log("warn", "smsc: %s: the store failed: %s", what, tostring(err))
+    return S.ESME_RSYSERR
+end
+
 -- message_state of a hook's stat word or number (final states only).
 local FINAL = { [2] = 2, [3] = 3, [4] = 4, [5] = 5, [6] = 6, [7] = 7, [8] = 8,
                 DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5, ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8 }
@@ -324,19 +333,30 @@ Smsc.__index = Smsc
 -- id_of(key) -> the message id of the message whose part 0 has that key
 -- (smpp.msgid: the store reads it back too, its rows name the format).
 function Smsc:id_of(key)
-    local node = self._node
-    if not node then
-        node = store.node_id()
-        self._node = node
-    end
-    return msgid_make(self.opt.message_id, node, key)
+    return msgid_make(self.opt.message_id, self._node or self:node(), key)
 end
 
--- key_of(id) -> the key an id of this SMSC names, or nil.
+-- node() -> the store's node id | nil, err. Kept here for a store of the
+-- process's own; a store shared in Redis may make a new one (it lost its
+-- data), so it is asked each time (it keeps it a second itself).
+function Smsc:node()
+    local st = store.current()
+    local node, err = store.node_id()
+    if node and not (st and st.shared) then self._node = node end
+    return node, err
+end
+
+-- key_of(id) -> the key an id of this SMSC names, or nil (nil, err: the
+-- store's node id could not be read).
 function Smsc:key_of(id)
     if type(id) ~= "string" then return nil end
     local node, key = msgid.read(id, self.opt.message_id)
-    if node ~= (self._node or store.node_id()) or not key or key < 1 then return nil end
+    local mine, err = self._node, nil
+    if not mine then
+        mine, err = self:node()
+        if not mine then return nil, err end
+    end
+    if node ~= mine or not key or key < 1 then return nil end
     return key
 end
 
@@ -354,16 +374,29 @@ end
 
 -- A receipt the outbox refused (full): the message is due again, after
 -- 1, 2, 4 ... 60 s (its attempts count them), so the receipt waits in the
--- messages table instead of being lost.
-function Smsc:receipt_later(row, err, detail)
+-- messages table instead of being lost. A row taken with a lease (a
+-- shared store) is marked final here too, and when even this update
+-- fails (Redis unreachable) its lease brings it back when it ends.
+function Smsc:receipt_later(row, err, detail, leased)
     local attempts = (row.attempts or 0) + 1
     self._deferred = self._deferred + 1
     self._congested[row.account] = true
     local delay = math.min(RETRY_MAX, 2 ^ (attempts - 1))
     local at = time() + delay
-    smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
-             tostring(detail or err), delay)
-    store.update(row.key, { due = at, attempts = attempts })
+    local changes = { due = at, attempts = attempts }
+    if leased and not row.final then changes.final = true end
+    local n, uerr = store.update(row.key, changes)
+    if n then
+        smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again in %g s", row.account,
+                 tostring(detail or err), delay)
+    elseif leased then
+        at = row.due
+        smpp.log("warn", "smsc: the receipt of a message of %s waits: %s; again when its lease ends (%s)",
+                 row.account, tostring(detail or err), tostring(uerr))
+    else
+        smpp.log("error", "smsc: the receipt of a message of %s waits: %s, and its retry is not stored: %s",
+                 row.account, tostring(detail or err), tostring(uerr))
+    end
     self:arm(at)
 end
 
@@ -374,7 +407,14 @@ end
 function Smsc:backlogged(account, rd)
     if (rd or 0) % 4 == 0 then return nil end
     local st = store.current()
-    if self._congested[account] or (st and st:outbox_count(account) >= self.opt.max_backlog) then
+    if self._congested[account] then
+        self._pushed_back = self._pushed_back + 1
+        return S.ESME_RMSGQFUL
+    end
+    if not st then return nil end
+    local n, err = st:outbox_count(account)
+    if not n then return read_status(err, "the outbox of " .. account .. " not counted") end
+    if n >= self.opt.max_backlog then
         self._pushed_back = self._pushed_back + 1
         return S.ESME_RMSGQFUL
     end
@@ -385,7 +425,7 @@ function Smsc:receipt_of(row)
     local p = row.pdu and smpp.decode(row.pdu) or {}
     local utf8 = row.pdu and text.of_pdu(p, server.alphabet(row.account)) or ""
     return receipt.pdu {
-        id = self:id_of(row.key - row.part), source = row.source, dest = row.dest,
+        id = row.id or self:id_of(row.key - row.part), source = row.source, dest = row.dest,
         source_ton = p.source_addr_ton, source_npi = p.source_addr_npi,
         dest_ton = p.dest_addr_ton, dest_npi = p.dest_addr_npi,
         state = row.state, err = row.err, submitted = row.submitted, done = row.done, text = utf8,
@@ -412,26 +452,64 @@ function Smsc:arm(t)
 end
 
 -- One due row: a late message leaves the pending index; a receipt goes
--- out when one was asked for (never for a cancelled message).
-function Smsc:due(row)
-    if not row.final then store.update(row.key, { final = true }) end
+-- out when one was asked for (never for a cancelled message). -> true when
+-- it is done with (a leased row: its lease is to be ended), false when
+-- its receipt waits (receipt_later).
+function Smsc:due(row, leased)
+    if not row.final and not leased then
+        local n, err = store.update(row.key, { final = true })
+        if not n then smpp.log("warn", "smsc: a message not marked final: %s", tostring(err)) end
+    end
     if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
         local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
-        if not ok then self:receipt_later(row, err, detail)
-        elseif self._congested[row.account] then self._congested[row.account] = nil end
+        if not ok then
+            self:receipt_later(row, err, detail, leased)
+            return false
+        end
+        if self._congested[row.account] then self._congested[row.account] = nil end
     end
+    return true
 end
 
+-- The end of the leases of rows whose receipts are out (a shared store).
+local function settle(st, done)
+    if #done == 0 then return end
+    local n, err = st:due_done(done, true)
+    if not n then
+        smpp.log("warn", "smsc: %d receipts out, their messages not marked (%s): they go again when "
+            .. "their leases end", #done, tostring(err))
+    end
+    for i = #done, 1, -1 do done[i] = nil end
+end
+
+-- The scheduler's run. On a store of its own (SQLite) it takes the due
+-- rows (their due cleared) and posts their receipts in the same
+-- transaction. On a store shared with other processes (Redis: st.due_done)
+-- there is no such transaction: it leases them (due moves to the lease's
+-- end, store.lease), posts the receipts, then ends the leases; a process
+-- that dies in between leaves the rows due again when their leases end,
+-- taken by any node (at least once: a receipt may go twice, none is lost).
 local function run(s)
     s._timer, s._armed_at = nil, nil
     local now = time()
     if M.active ~= s then return M.active:arm(now) end   -- a reload made another SMSC the scheduler
-    local rows, err = store.take_due(now + TICK, BATCH)
+    local st = store.current()
+    local leased = st and st.due_done and st or nil
+    local rows, err
+    if leased then rows, err = store.due(now + TICK, BATCH, nil, st.lease or 60)
+    else rows, err = store.take_due(now + TICK, BATCH) end
     if not rows then
         smpp.log("error", "smsc: due messages not read: %s", tostring(err))
         return s:arm(now + 1)
     end
-    for i = 1, #rows do s:due(rows[i]) end
+    local done = {}
+    for i = 1, #rows do
+        if s:due(rows[i], leased) and leased then
+            done[#done + 1] = rows[i]
+            if #done >= SETTLE then settle(leased, done) end
+        end
+    end
+    if leased then settle(leased, done) end
     if #rows == BATCH then return s:arm(now) end
     local next_at = store.next_due()
     if next_at then s:arm(next_at) end
@@ -485,8 +563,10 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     local rd = pdu.registered_delivery or 0
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
-    local due = (not short or (wanted and at > now)) and at
     local st, key, werr = store.current(), nil, nil
+    -- on a shared store (Redis) every receipt goes through the scheduler's
+    -- lease, so that a process dying before its post leaves it due
+    local due = (not short or (wanted and (at > now or st.due_done ~= nil))) and at
     if part or rd ~= 0 or err ~= 0 or due or (service_type and service_type ~= "") then
         local row = scratch
         row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
@@ -534,16 +614,21 @@ end
 
 -- The pending messages of m's account from its source to its dest (and
 -- service_type, when it has one), newest first: those in the pending
--- index, and the short ones of the last second.
+-- index, and the short ones of the last second. -> rows | nil, err (the
+-- store could not answer)
 function Smsc:pending_like(m, now)
     local q = { account = m.account, source = m.source, dest = m.dest,
                 service_type = m.service_type ~= "" and m.service_type or nil, limit = 10000 }
     local out = {}
-    for _, row in ipairs(store.find(q)) do
+    local rows, err = store.find(q)
+    if not rows then return nil, err end
+    for _, row in ipairs(rows) do
         if pending(row, now) then out[#out + 1] = row end
     end
     q.since = now - SHORT
-    for _, row in ipairs(store.recent(q)) do
+    rows, err = store.recent(q)
+    if not rows then return nil, err end
+    for _, row in ipairs(rows) do
         if row.final and pending(row, now) then out[#out + 1] = row end
     end
     table.sort(out, function(a, b) return a.key > b.key end)
@@ -551,16 +636,23 @@ function Smsc:pending_like(m, now)
 end
 
 -- The message an id and (optionally) a source name, of this account.
+-- -> row | nil (none) | nil, err (the store could not answer)
 function Smsc:lookup(session, id, source)
-    local key = self:key_of(id)
-    local row = key and store.get(key)
-    if not row or row.part ~= 0 or row.account ~= session.system_id then return nil end
+    local key, err = self:key_of(id)
+    if not key then return nil, err end
+    local row
+    row, err = store.get(key)
+    if not row then return nil, err end
+    if row.part ~= 0 or row.account ~= session.system_id then return nil end
     if source and source ~= "" and row.source ~= source then return nil end
     return row
 end
 
+-- -> true | nil, err
 function Smsc:cancel(row, now)
-    store.update(row.key, { state = ST.DELETED, err = 0, done = now, final = true })
+    local n, err = store.update(row.key, { state = ST.DELETED, err = 0, done = now, final = true })
+    if not n then return nil, err end
+    return true
 end
 
 -- -- Handlers -----------------------------------------------------------------------------
@@ -572,7 +664,9 @@ local function accept(s, session, pdu)
         local m = message(session, pdu, dest, ton, npi)
         local status, fields = s.on_submit(m)
         if refused(status) then return status, fields end
-        local old = s:pending_like(m, now)[1]
+        local like, lerr = s:pending_like(m, now)
+        if not like then return read_status(lerr, "replace_if_present") end
+        local old = like[1]
         if old then
             local rd = pdu.registered_delivery or 0
             local changes = { registered_delivery = rd }
@@ -631,8 +725,8 @@ local function handlers(s)
     end
 
     function h.query_sm(session, pdu)
-        local row = s:lookup(session, pdu.message_id, pdu.source_addr)
-        if not row then return S.ESME_RQUERYFAIL end
+        local row, err = s:lookup(session, pdu.message_id, pdu.source_addr)
+        if not row then return err and read_status(err, "query_sm") or S.ESME_RQUERYFAIL end
         local now = time()
         if pending(row, now) then
             return S.ESME_ROK, { message_id = pdu.message_id, final_date = "", message_state = ST.ENROUTE, error_code = 0 }
@@ -648,17 +742,27 @@ local function handlers(s)
     function h.cancel_sm(session, pdu)
         local now = time()
         if pdu.message_id ~= "" then
-            local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+            local row, err = s:lookup(session, pdu.message_id, pdu.source_addr)
+            if not row and err then return read_status(err, "cancel_sm") end
             if not row or not pending(row, now) then return S.ESME_RCANCELFAIL end
-            for _, part in ipairs(store.parts(row.key)) do
-                if pending(part, now) then s:cancel(part, now) end
+            local parts, perr = store.parts(row.key)
+            if not parts then return read_status(perr, "cancel_sm") end
+            for _, part in ipairs(parts) do
+                if pending(part, now) then
+                    local ok, cerr = s:cancel(part, now)
+                    if not ok then return write_status(cerr, "cancellation") end
+                end
             end
             return S.ESME_ROK
         end
         local m = { account = session.system_id, source = pdu.source_addr or "", dest = pdu.destination_addr or "",
                     service_type = pdu.service_type or "" }
-        local rows = s:pending_like(m, now)
-        for _, row in ipairs(rows) do s:cancel(row, now) end
+        local rows, err = s:pending_like(m, now)
+        if not rows then return read_status(err, "cancel_sm") end
+        for _, row in ipairs(rows) do
+            local ok, cerr = s:cancel(row, now)
+            if not ok then return write_status(cerr, "cancellation") end
+        end
         return #rows > 0 and S.ESME_ROK or S.ESME_RCANCELFAIL
     end
 
@@ -666,7 +770,8 @@ local function handlers(s)
     -- schedule_delivery_time or validity_period moves the final state.
     function h.replace_sm(session, pdu)
         local now = time()
-        local row = s:lookup(session, pdu.message_id, pdu.source_addr)
+        local row, lerr = s:lookup(session, pdu.message_id, pdu.source_addr)
+        if not row and lerr then return read_status(lerr, "replace_sm") end
         if not row or not pending(row, now) then return S.ESME_RREPLACEFAIL end
         local p = row.pdu and smpp.decode(row.pdu) or {
             command = "submit_sm", source_addr_ton = pdu.source_addr_ton, source_addr_npi = pdu.source_addr_npi,
@@ -689,7 +794,7 @@ local function handlers(s)
         local short = at - row.submitted <= SHORT
         local changes = { registered_delivery = rd, done = at, state = state, err = err, final = short,
                           pdu = smpp.encode(p) }
-        if not short or (wanted and at > now) then changes.due = at end
+        if not short or (wanted and (at > now or store.current().due_done ~= nil)) then changes.due = at end
         local n, werr = store.update(row.key, changes)
         if not n then return write_status(werr, "replacement") end
         if changes.due then s:arm(at)
@@ -728,8 +833,8 @@ local function handlers(s)
         M.active = s
         local st = store.current()
         if st then
-            -- (a store in Redis that cannot answer yet has no levels: 0)
-            local function level() local l = st:stats() return l and l.messages end
+            -- (a store in Redis: the levels it read last, never a wait)
+            local function level() local l = st.levels and st:levels() or st:stats() return l and l.messages end
             smpp.gauge("smsc_stored_messages", function() local l = level() return l and l.value or 0 end,
                        (level() or {}).limit)
             -- counters since start: receipts the full outbox refused (each

@@ -155,6 +155,11 @@ end
 for _, name in ipairs(M.methods) do
     M[name] = function(...)
         local st = current
+        local srv = package.loaded["smpp.server"]
+        if srv and srv.loading then
+            error("smpp.store." .. name .. ": called while a script loads; the store is called from "
+                .. "handlers, timers and tasks only", 2)
+        end
         if not st then error("smpp.store." .. name .. ": no store in use (conf.store, or store.use(st))", 2) end
         if name == "close" then
             if st == runtime_store then error("smpp.store.close: the runtime closes its store when it stops", 2) end

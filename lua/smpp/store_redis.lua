@@ -45,6 +45,7 @@ local BATCH_MAX = 10000         -- rows one call hands out or removes
 local TRACE_MAX = 4096
 local ID_BLOCK = 1000           -- next_id values taken at a time
 local SCAN = 10000              -- rows list looks at per call
+local LIST_CHUNK = 500          -- of them per script call
 local FIRST_WAIT = 5            -- seconds a call waits for the link's first connection
 
 local function num(v) return fmt("%.17g", v) end
@@ -59,6 +60,9 @@ local function encode(name, v, fn)
         return v
     elseif k == "r" then
         if t ~= "number" then error(fmt("%s: field '%s' must be a number, got %s", fn, name, t), 4) end
+        if v ~= v or v == math.huge or v == -math.huge then
+            error(fmt("%s: field '%s' must be a finite number, got %s", fn, name, tostring(v)), 4)
+        end
         return num(v)
     elseif k == "o" then
         if t ~= "boolean" then error(fmt("%s: field '%s' must be a boolean, got %s", fn, name, t), 4) end
@@ -114,6 +118,13 @@ Store.__index = Store
 local function io_err(err) return nil, "io: " .. tostring(err) end
 local LINK_ERRORS = { unavailable = true, closed = true, busy = true }   -- core.redis: no answer from Redis
 
+-- Is the link still making its first attempt to connect (never up, no
+-- attempt failed yet)?
+local function first_attempt()
+    local st = core.redis_stats()
+    return st ~= nil and st.state == "connecting" and st.connects == 0 and (st.last_error or "") == ""
+end
+
 -- self:cmd(word, ...) -> answer | nil, "io: ..." (waits)
 function Store:cmd(...)
     if self._closed then error("smpp.store: the store is closed", 3) end
@@ -124,23 +135,32 @@ function Store:cmd(...)
     end
     if core.redis_state() ~= "up" then
         -- the link is opened when serving starts: a call from a start
-        -- handler waits for its first connection (FIRST_WAIT at most);
-        -- once it has been up, a link that is down answers at once
-        local st = core.redis_stats()
+        -- handler waits for its first connection (FIRST_WAIT at most),
+        -- only while that first attempt is under way; a link that has
+        -- been up, or whose first attempt failed (wrong password, nothing
+        -- listening), answers at once
         local waited = 0
-        while st and st.connects == 0 and core.redis_state() ~= "up" and waited < FIRST_WAIT do
+        while waited < FIRST_WAIT and first_attempt() do
             core.sleep(50)
             waited = waited + 0.05
         end
     end
     local ok, r, err = pcall(core.redis, ...)
     if not ok then           -- a task that cannot wait here (inside a C function: a script's load)
+        local srv = package.loaded["smpp.server"]
         error("smpp.store: the Redis store waits for its answers, so it is called from handlers, "
-            .. "timers and tasks only (" .. tostring(r) .. ")", 3)
+            .. "timers and tasks only (" .. (srv and srv.loading and "not while a script loads" or tostring(r)) .. ")", 3)
     end
     if r == nil and err ~= nil then
         -- the link is down, refuses or dropped the command: try later
         if LINK_ERRORS[err] then return nil, "unavailable", "redis: " .. err end
+        if type(err) == "string" and err:sub(1, 4) == "OOM " then
+            -- Redis at its maxmemory refuses writes: the store is full
+            -- (ESME_RMSGQFUL), not broken
+            self._oom = self._oom + 1
+            core.log("warn", fmt("store: Redis refused a write at its maxmemory (answered as full): %s", err))
+            return nil, "full", "redis: maxmemory: " .. err
+        end
         return io_err(err)
     end
     return r
@@ -191,11 +211,6 @@ function Store:put(rec)
     if r.part then args[3] = encode("part", r.part, "put") end
     local co = coroutine.running()
     if r.part and r.part > 0 and not r.id and co and heads[co] then args[4] = heads[co] end
-    if r.id_format and r.id_format > 0 and not self._node then
-        local node, err = self:node_id()
-        if not node then return nil, err end
-        args[5] = fmt("%d", node)
-    end
     for k, v in pairs(r) do
         args[#args + 1] = k
         args[#args + 1] = encode(k, v, "put")
@@ -203,11 +218,12 @@ function Store:put(rec)
     args[#args + 1] = "keep_until"
     args[#args + 1] = num(t + self._ttl)
     if r.part == nil then args[#args + 1], args[#args + 2] = "part", "0" end
-    local a, err = self:run("put", args)
-    if not a then return nil, err end
+    local a, err, detail = self:run("put", args)
+    if not a then return nil, err, detail end
     if a[1] == 1 then return nil, "full", a[2] end
     if a[1] == 2 then return nil, "exists", a[2] end
     if co then heads[co] = a[2] end
+    if a[3] and a[3] ~= "" then self:_node_is(tonumber(a[3])) end
     return tonumber(a[2])
 end
 
@@ -230,8 +246,10 @@ function Store:putter(cols)
     end
 end
 
+-- the SQLite binding's words: an integer (|k| <= 2^53) first, then > 0
 local function check_key(k, fn)
-    if k ~= math.floor(k) or k <= 0 or k > 2 ^ 53 then error(fn .. ": key must be > 0", 3) end
+    if not (k >= -2 ^ 53 and k <= 2 ^ 53) or k ~= math.floor(k) then error(fn .. ": key must be an integer", 3) end
+    if k <= 0 then error(fn .. ": key must be > 0", 3) end
     return fmt("%d", k)
 end
 
@@ -299,6 +317,9 @@ function Store:update(id, changes, where)
     for k, v in pairs(changes) do
         if k == "at" then
             if type(v) ~= "number" then error("update: field 'at' must be a number", 2) end
+            if v ~= v or v == math.huge or v == -math.huge then
+                error(fmt("update: field 'at' must be a finite number, got %s", tostring(v)), 2)
+            end
             at = v
         elseif not kinds[k] then error(fmt("update: unknown field '%s'", tostring(k)), 2)
         elseif computed[k] then error(fmt("update: %s is computed by the store", k), 2)
@@ -339,8 +360,8 @@ function Store:update(id, changes, where)
         if #keys == 0 then return 0 end
     end
     args[2] = concat(keys, ",")
-    local n, err = self:run("update", args)
-    if not n then return nil, err end
+    local n, err, detail = self:run("update", args)
+    if not n then return nil, err, detail end
     return n
 end
 
@@ -372,7 +393,8 @@ end
 function Store:find(q)
     if type(q) ~= "table" then error("find: expects a table", 2) end
     if q.pending == false then error("find: only pending messages can be searched (use list)", 2) end
-    local rows, err = self:run("find", { triple_of(q, "find"), q.service_type or "", fmt("%d", limit_of(q, "find")) })
+    local rows, err = self:run("find", { triple_of(q, "find"), q.service_type or "", fmt("%d", limit_of(q, "find")),
+                                         q.account, q.dest, q.source })
     if not rows then return nil, err end
     return decode_list(self, rows)
 end
@@ -381,7 +403,8 @@ function Store:recent(q)
     if type(q) ~= "table" then error("recent: expects a table", 2) end
     local t = triple_of(q, "recent")
     if type(q.since) ~= "number" then error("recent: account, source, dest and since are required", 2) end
-    local rows, err = self:run("recent", { t, num(q.since), q.service_type or "", fmt("%d", limit_of(q, "recent")) })
+    local rows, err = self:run("recent", { t, num(q.since), q.service_type or "", fmt("%d", limit_of(q, "recent")),
+                                           q.account, q.dest, q.source })
     if not rows then return nil, err end
     return decode_list(self, rows)
 end
@@ -412,6 +435,28 @@ function Store:take_due(now, limit, upstream)
     return due_call(self, now, limit, upstream, "take", nil, "take_due")
 end
 
+-- due_done(rows [, final]) -> rows settled | nil, err: the end of the
+-- leases that due(now, limit, nil, lease) took (Redis only, for the
+-- reference SMSC's scheduler); rows as due handed them out ({ key, due }).
+-- A row's due is cleared (and final set) when it is still its lease's
+-- `due`; a row that went or whose due moved since (another node's lease,
+-- a retry) is left alone. A process that dies between the lease and this
+-- call leaves the rows due at the lease's end, for any node to take
+-- again: at least once.
+function Store:due_done(rows, final)
+    if type(rows) ~= "table" or #rows > BATCH_MAX then
+        error(fmt("bad argument #1 to 'due_done' (a list of at most %d rows expected)", BATCH_MAX), 2)
+    end
+    if #rows == 0 then return 0 end
+    local args = { num(self._ttl), final and "1" or "" }
+    for _, r in ipairs(rows) do
+        if type(r.due) ~= "number" then error("due_done: a row without its lease's due", 2) end
+        args[#args + 1] = check_key(r.key, "due_done")
+        args[#args + 1] = num(r.due)
+    end
+    return self:run("due_done", args)
+end
+
 function Store:next_due(upstream)
     local set = self._base .. (upstream and ("due:" .. upstream) or "due")
     local r, err = self:cmd("ZRANGE", set, 0, 0, "WITHSCORES")
@@ -438,13 +483,26 @@ function Store:list(q)
             error(fmt("list: field '%s' must be a number, got %s", k, type(q[k])), 2)
         end
     end
-    local r, err = self:run("list", { q.account, fmt("%d", q.after or 0), q.since and num(q.since) or "-1e308",
-        q["until"] and num(q["until"]) or "1e308", fmt("%d", q.state or -1), fmt("%d", limit),
-        fmt("%d", (q.scan and q.scan > 0) and q.scan or SCAN) })
-    if not r then return nil, err end
-    local nxt = tonumber(r[1])
-    local out = {}
-    for i = 2, #r do out[#out + 1] = decode(self, r[i]) end
+    local after = q.after or 0
+    if not (after >= -2 ^ 53 and after <= 2 ^ 53) or after ~= math.floor(after) then
+        error("list: after must be an integer", 2)
+    end
+    -- LIST_CHUNK rows looked at per script call: one call holds Redis
+    -- (every node's store) for a few milliseconds, not for 10,000 rows
+    local scan_left = (q.scan and q.scan > 0) and q.scan or SCAN
+    local since, till = q.since and num(q.since) or "-1e308", q["until"] and num(q["until"]) or "1e308"
+    local out, nxt = {}, nil
+    while true do
+        local chunk = math.min(scan_left, LIST_CHUNK)
+        local r, err = self:run("list", { q.account, fmt("%d", after), since, till, fmt("%d", q.state or -1),
+            fmt("%d", limit - #out), fmt("%d", chunk) })
+        if not r then return nil, err end
+        for i = 2, #r do out[#out + 1] = decode(self, r[i]) end
+        nxt = tonumber(r[1])
+        scan_left = scan_left - chunk
+        if not nxt or #out >= limit or scan_left <= 0 then break end
+        after = nxt
+    end
     return out, nxt
 end
 
@@ -588,12 +646,36 @@ end
 -- process on this Redis and read by every other: ids made from it and a
 -- key read back on every node of the store (message keys are unique
 -- store-wide, so the ids of two nodes never meet).
+--
+-- It is read again after NODE_FRESH ms (and given back by every put of a
+-- row whose id is made from its key): a Redis that restarted empty, or a
+-- FLUSHDB, makes a new one, which every process then uses, so no id is
+-- made twice and the nodes agree. Outside a task, or while Redis cannot
+-- answer, the last one read.
+local NODE_FRESH = 1000
+
 function Store:node_id()
-    if self._node then return self._node end
+    local now = core.now()
+    if self._node then
+        local co = coroutine.running()
+        if now - self._node_at < NODE_FRESH or not co or not core.is_task(co) then return self._node end
+    end
     local n, err = self:run("node_id", { fmt("%d", tonumber(core.random_hex(4), 16) % 4294967295 + 1) })
-    if not n then return nil, err end
-    self._node = n
+    if not n then
+        if self._node then return self._node end
+        return nil, err
+    end
+    self:_node_is(n)
     return n
+end
+
+-- _node_is(n): the store's node id as Redis just gave it
+function Store:_node_is(n)
+    if self._node and n ~= self._node then
+        core.log("warn", fmt("store: the store's node id is %d now, no longer %d (Redis lost its data): "
+            .. "message ids are made from the new one", n, self._node))
+    end
+    self._node, self._node_at = n, core.now()
 end
 
 -- -- Expiry, statistics, the rest ----------------------------------------------------------
@@ -620,26 +702,39 @@ function Store:expire(now, batch)
     return out
 end
 
+local empty_levels      -- (m) -> zero levels beside the limits m
+
 -- stats(): the levels; called outside a task (a gauge read for /stats)
 -- it gives those of the last call from a task, which the runtime makes
 -- every second
 function Store:stats()
     local m = self._max
     local co = coroutine.running()
-    if not co or not core.is_task(co) then
-        return self._last or { messages = { value = 0, limit = m.messages }, outbox = { value = 0, limit = m.outbox },
-            early = { value = 0, limit = m.early }, sticky = { value = 0, limit = m.sticky }, bytes = { value = 0 },
-            evicted = 0, expired = 0, sticky_evicted = 0, txn_writes = 0, commits = 0, commit_failures = 0, lost = 0 }
-    end
+    if not co or not core.is_task(co) then return self._last or empty_levels(self._max) end
     local r, err = self:run("stats", {})
     if not r then return nil, err end
     self._last = {
         messages = { value = r[1], limit = m.messages }, outbox = { value = r[2], limit = m.outbox },
         early = { value = r[3], limit = m.early }, sticky = { value = r[4], limit = m.sticky },
         bytes = { value = 0 }, evicted = r[5], expired = r[6], sticky_evicted = r[7],
-        txn_writes = 0, commits = 0, commit_failures = 0, lost = 0,
+        txn_writes = 0, commits = 0, commit_failures = 0, lost = 0, refused_oom = self._oom,
     }
     return self._last
+end
+
+-- levels() -> what stats() read last (zeros before the first read), with
+-- `link`, the state of the link to Redis now ("up", "connecting",
+-- "down"): never waits, for /stats and gauges
+function Store:levels()
+    local l = self._last or empty_levels(self._max)
+    l.link, l.refused_oom = core.redis_state(), self._oom
+    return l
+end
+
+function empty_levels(m)
+    return { messages = { value = 0, limit = m.messages }, outbox = { value = 0, limit = m.outbox },
+        early = { value = 0, limit = m.early }, sticky = { value = 0, limit = m.sticky }, bytes = { value = 0 },
+        evicted = 0, expired = 0, sticky_evicted = 0, txn_writes = 0, commits = 0, commit_failures = 0, lost = 0 }
 end
 
 -- commit(): nothing waits for a commit (every write was answered by Redis
@@ -675,7 +770,9 @@ function Store:__tostring() return "smpp.store (redis " .. self._base .. (self._
 function M.open(opts)
     local st = setmetatable({
         _base = (opts.prefix or "smppgw:") .. "{s}:", _ttl = opts.trace_ttl, _lease = opts.lease,
-        _max = opts.limits, _ids = {}, post_key = opts.post_key,
+        _max = opts.limits, _ids = {}, post_key = opts.post_key, _oom = 0,
+        lease = opts.lease,       -- seconds a row taken with a lease stays hidden (store.lease)
+        shared = true,            -- other processes use it too: its node id may change
     }, Store)
     return st
 end

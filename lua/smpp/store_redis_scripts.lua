@@ -26,7 +26,8 @@ local function idx(k, r, on)
             redis.call('SET', B .. 'u:' .. r.upstream .. '\0' .. r.upstream_key, k)
         end
         if r.account and r.dest and r.source then
-            if r.final ~= '1' then redis.call('ZADD', B .. 'p:' .. triple(r), k, k) end
+            -- pending, not in an upstream's queue: what find looks at (as SQLite's index)
+            if r.final ~= '1' and not r.upstream then redis.call('ZADD', B .. 'p:' .. triple(r), k, k) end
             redis.call('ZADD', B .. 'a:' .. triple(r), r.submitted, k)
         end
         if r.account then redis.call('ZADD', B .. 'l:' .. r.account, k, k) end
@@ -64,8 +65,11 @@ end
 ]==]
 
 local scripts = {
-    -- ARGV B, max messages, id, part, head hint, node, then field, value...
-    -- -> {0, key} | {1, why} full | {2, why} exists
+    -- ARGV B, max messages, id, part, head hint, (unused), then field, value...
+    -- -> {0, key, node | ''} | {1, why} full | {2, why} exists. A row whose
+    -- id is made from its key records the store's node id, made here when
+    -- the store has none (a Redis that restarted empty: the key counter
+    -- starts again, a new node id keeps the ids new)
     put = LIB .. [==[
 local max, id, part, hint = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local r = {}
@@ -97,11 +101,20 @@ if id == '' and tonumber(part) > 0 and hint ~= '' then
         redis.call('HSET', B .. 'm:' .. head, 'p' .. part, key)
     end
 end
-if r.id_format and ARGV[6] ~= '' then f[#f + 1] = 'node'; f[#f + 1] = ARGV[6] end
+local node = ''
+if r.id_format then
+    node = redis.call('GET', B .. 'node')
+    if not node then
+        local t = redis.call('TIME')
+        node = string.format('%d', (tonumber(t[1]) * 1000000 + tonumber(t[2])) % 4294967295 + 1)
+        redis.call('SET', B .. 'node', node)
+    end
+    f[#f + 1] = 'node'; f[#f + 1] = node
+end
 redis.call('HSET', B .. 'm:' .. key, unpack(f))
 r.key = key
 idx(key, r, true)
-return {0, key}
+return {0, key, node}
 ]==],
     -- ARGV B, key | '', id, part -> the row's fields | {}
     get = LIB .. [==[
@@ -166,26 +179,31 @@ for k in string.gmatch(ARGV[3], '[^,]+') do
 end
 return n
 ]==],
-    -- ARGV B, triple, service_type | '', limit -> pending rows, oldest first
+    -- ARGV B, triple, service_type | '', limit, account, dest, source
+    -- -> pending rows, oldest first (the three compared too: a NUL in one
+    -- of them makes the triple of another)
     find = LIB .. [==[
 local out, limit = {}, tonumber(ARGV[4])
 if limit == 0 then return out end
 for _, k in ipairs(redis.call('ZRANGE', B .. 'p:' .. ARGV[2], 0, -1)) do
     local r, f = row(k)
-    if r and (ARGV[3] == '' or r.service_type == ARGV[3]) then
+    if r and r.account == ARGV[5] and r.dest == ARGV[6] and r.source == ARGV[7]
+        and (ARGV[3] == '' or r.service_type == ARGV[3]) then
         out[#out + 1] = f
         if #out >= limit then break end
     end
 end
 return out
 ]==],
-    -- ARGV B, triple, since, service_type | '', limit -> rows, newest first
+    -- ARGV B, triple, since, service_type | '', limit, account, dest, source
+    -- -> rows, newest first
     recent = LIB .. [==[
 local out, limit = {}, tonumber(ARGV[5])
 if limit == 0 then return out end
 for _, k in ipairs(redis.call('ZREVRANGEBYSCORE', B .. 'a:' .. ARGV[2], '+inf', ARGV[3])) do
     local r, f = row(k)
-    if r and (ARGV[4] == '' or r.service_type == ARGV[4]) then
+    if r and r.account == ARGV[6] and r.dest == ARGV[7] and r.source == ARGV[8]
+        and (ARGV[4] == '' or r.service_type == ARGV[4]) then
         out[#out + 1] = f
         if #out >= limit then break end
     end
@@ -213,6 +231,28 @@ for _, k in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', ARGV[2], 'LIMIT', 0,
     end
 end
 return out
+]==],
+    -- ARGV B, trace_ttl, final '1' | '', then key, the due time its lease
+    -- set, ... -> rows settled -- the end of leases taken by `due`: their
+    -- receipts are out. A row that went, or whose due moved since (another
+    -- node's lease, a retry), is left as it is.
+    due_done = LIB .. [==[
+local ttl, n = tonumber(ARGV[2]), 0
+for i = 4, #ARGV - 1, 2 do
+    local k = ARGV[i]
+    local r = row(k)
+    if r and r.due == ARGV[i + 1] then
+        idx(k, r, false)
+        r.due = nil
+        redis.call('HDEL', B .. 'm:' .. k, 'due')
+        if ARGV[3] == '1' then r.final = '1' end
+        r.keep_until = keep_until(r, ttl)
+        redis.call('HSET', B .. 'm:' .. k, 'final', r.final or '0', 'keep_until', r.keep_until)
+        idx(k, r, true)
+        n = n + 1
+    end
+end
+return n
 ]==],
     -- ARGV B, upstream, key -> fields | {}
     by_upstream = LIB .. [==[

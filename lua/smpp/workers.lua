@@ -36,6 +36,7 @@ local function kind_of(key)
     if key == "now_ms" or key == "uptime_s" or key == "max" or key:match("_max$") or key:match("^max_")
         or key:match("peak") or key:match("limit_bytes$") then return "max" end
     if key == "down_s" then return "max" end
+    if key == "node_id" then return "first" end         -- each worker's own number: a sum means nothing
     if key:match("bounds") or key == "limits" or key == "last_error" or key == "rate" or key == "burst" then
         return "first"                  -- the same configuration in every worker
     end
@@ -104,15 +105,55 @@ local function divide_means(t, n)
     end
 end
 
+-- Readings of the one store every worker shares (workers > 1 needs the
+-- store in Redis): its levels and limits are the same store's whichever
+-- worker reads them, so the parent shows one worker's reading, not a sum;
+-- the counters of each worker's own inside them (OWN) are added up.
+local SHARED = { { "store_redis" }, { "gauges", "smsc_stored_messages" } }
+local OWN = { refused_oom = true }
+
+local function at(t, path)
+    for _, k in ipairs(path) do
+        if type(t) ~= "table" then return nil end
+        t = t[k]
+    end
+    return t
+end
+
+local function shared(out, list)
+    for _, path in ipairs(SHARED) do
+        local parent = at(out, { unpack(path, 1, #path - 1) })
+        local one
+        for _, s in ipairs(list) do
+            local v = at(s, path)
+            if type(v) == "table" then
+                if not one then
+                    one = {}
+                    for k, x in pairs(v) do one[k] = x end
+                else
+                    for k in pairs(OWN) do
+                        if type(v[k]) == "number" then one[k] = (one[k] or 0) + v[k] end
+                    end
+                end
+            end
+        end
+        if one and type(parent) == "table" then parent[path[#path]] = one end
+    end
+end
+
 -- sum(list of statistics tables) -> one table: counters and gauges added
 -- up, the largest of maxima and clocks, the mean of averages (not weighted
 -- by traffic), lists of named things (upstreams, accounts) added up by
--- name, limits as the first worker reports them.
+-- name, limits as the first worker reports them; the shared store's
+-- readings (SHARED) and node ids as one worker reports them.
 function M.sum(list)
     local out
     for _, s in ipairs(list) do out = merge(out, s, nil) end
     out = out or {}
-    if #list > 1 then divide_means(out, #list) end
+    if #list > 1 then
+        divide_means(out, #list)
+        shared(out, list)
+    end
     return out
 end
 
