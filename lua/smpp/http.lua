@@ -323,14 +323,14 @@ M.route("GET", "/messages", function(req)
     local ok, status, why0 = may_read(req, req.query.account)
     if not ok then return status, { error = why0 } end
     -- in chunks with a pause between them: a long list never holds the loop
-    local out, why = messages.list(st, req.query, smpp.time(), 40, function() smpp.sleep(0) end)
+    local out, why = messages.list(st, req.query, smpp.time(), 120, function() smpp.sleep(0) end)
     if not out then return why:find("^the store cannot answer") and 503 or 400, { error = why } end
     -- and written out the same way: the JSON of 10,000 views is more work
     -- than one run of the loop may take
     local parts = {}
     for i, v in ipairs(out.messages) do
         parts[i] = json_encode(v)
-        if i % 250 == 0 then smpp.sleep(0) end
+        if i % 100 == 0 then smpp.sleep(0) end
     end
     return 200, '{"messages":[' .. table.concat(parts, ",") .. '],"count":' .. out.count
         .. (out.next and ',"next":' .. string.format("%d", out.next) or "") .. "}", "application/json"

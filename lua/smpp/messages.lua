@@ -166,7 +166,7 @@ end
 -- to that many calls; with pause (the HTTP API: smpp.sleep(0)) the calls
 -- read at most CHUNK rows each and pause() runs between them, so a list of
 -- 10,000 never holds the loop (it held it past the script budget: 500).
-local CHUNK = 250
+local CHUNK = 100
 function M.list(st, q, now, pages, pause)
     local opts, err = M.query(q, now)
     if not opts then return nil, err end
