@@ -85,6 +85,11 @@ size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn)
     return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}tb", rt_gwr_conf.prefix, (int)upn, up));
 }
 
+size_t rt_gwr_key_live(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}live", rt_gwr_conf.prefix, (int)upn, up));
+}
+
 size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
 {
     char stamp[STORE_STAMP_MAX];

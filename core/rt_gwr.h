@@ -17,6 +17,9 @@
  *                     unique across nodes and restarts
  *   P{c}nodes         counter: a process's node id (unless cluster.node_id)
  *   P{u:<up>}tb       hash: the upstream's throughput bucket (rt_cluster.c)
+ *   P{u:<up>}live     string: set (TTL: the link's wait) while some node can
+ *                     send to the upstream; its absence lets a node that
+ *                     cannot send offer the queue to the handler (stalled)
  *
  * The guarantee of the group commit holds: core.gw_queue waits (the task
  * yields, the loop serves everyone else) until Redis has answered the
@@ -31,7 +34,7 @@
  * Who owns what: rt_gwr.c owns the settings and the id blocks;
  * rt_gwr_queue.c the waits of accepting tasks; rt_gwr_fwd.c owns the entries read from the streams
  * (from the read until their XACK is answered) and each link's reading
- * state. The link itself is rt_gw.c's; the Redis link is rt_redis.c's.
+ * state; rt_gwr_move.c a move to another upstream while it is under way. The link itself is rt_gw.c's; the Redis link is rt_redis.c's.
  */
 #ifndef SMPPGW_RT_GWR_H
 #define SMPPGW_RT_GWR_H
@@ -71,6 +74,7 @@ size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const
 size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an);
 size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
 size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn);
+size_t rt_gwr_key_live(char *buf, size_t cap, const char *up, size_t upn);
 
 /* "<time> line\n" into buf (cap octets): a trace line as the SQLite store
  * stamps it. Returns its length. */
@@ -78,7 +82,8 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
 
 /* The server-side scripts (rt_gwr_script.c): one call per step of a
  * message. */
-enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_NSCRIPTS };
+enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_IN, RT_GWR_MOVE_OUT,
+       RT_GWR_NSCRIPTS };
 
 /* Call script which with nkeys keys then its arguments (argc words in all,
  * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
@@ -139,7 +144,8 @@ void rt_gwr_deliver(rt_acct_t *a);
 /* A decision of the gateway's handler on an event of the Redis path
  * (rt_fwd_decide's dispatch): what, upstream, delay, state, err, line as
  * there. Returns NULL, or what is wrong with it (the entry then waits for
- * the default). "move" is not done here: it is refused so. */
+ * the default). "move" copies the message to the other upstream's queue
+ * and then takes it out of this one (rt_gwr_move.c). */
 struct rt_gw_event_s;
 const char *rt_gwr_decide(struct rt_gw_event_s *ev, const char *what, const char *upstream, double delay, int state,
                           long long err, const char *line);
@@ -153,6 +159,8 @@ void rt_gwr_fwd_tick(int sample_queues);
 void rt_gwr_queue_stats(lua_State *L);
 void rt_gwr_queue_close(void);
 void rt_gwr_fwd_stats(lua_State *L);
+void rt_gwr_move_stats(lua_State *L);
+void rt_gwr_move_close(void);
 
 /* Serving ends: timers closed, entries and waits let go. */
 void rt_gwr_close(void);

@@ -1,7 +1,7 @@
 /* rt_gwr_decide.c -- the gateway's Lua handler on the Redis store: an
  * entry the upstream refused, throttled past throttle_retries, or whose
  * validity ended is handed to the handler as the SQLite path hands a row
- * (rt_gw_event), and its decision (finish, retry) is applied here
+ * (rt_gw_event), and its decision (finish, retry, move) is applied here
  * (rt_fwd_decide turns to rt_gwr_decide on this store).
  */
 #include <stdio.h>
@@ -23,7 +23,7 @@ void rt_gwr_fwd__to_handler(ent_t *e, const char *kind, uint32_t status, const c
     ev.kind = kind;
     ev.link = e->l;
     if (msgid_keyed_read(rt_gw_conf.id_format, e->id, strlen(e->id), &node, &key) == 0) ev.rowid = (long long)key;
-    ev.attempts = e->attempts + 1;
+    ev.attempts = strcmp(kind, "stalled") == 0 ? e->attempts : e->attempts + 1;   /* stalled: not tried now */
     ev.rd = e->rd;
     ev.status = status;
     ev.decided = 1;
@@ -43,10 +43,13 @@ const char *rt_gwr_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     double now = rt_time();
     char buf[300];
     ent_t *e;
-    (void)upstream;
     if (!g) return NULL;
     for (e = g->head; e && !(e->deciding && strcmp(e->id, ev->id) == 0); e = e->next) {}
     if (!e) return NULL;              /* let go meanwhile (serving ends) */
+    if (!what && strcmp(ev->kind, "stalled") == 0) {
+        e->deciding = 0;              /* left in its queue: sent when its link can */
+        return NULL;
+    }
     if (!what) {                      /* the default of each kind, as on the SQLite path */
         if (strcmp(ev->kind, "throttled") == 0) {
             what = "retry";
@@ -68,8 +71,23 @@ const char *rt_gwr_decide(rt_gw_event_t *ev, const char *what, const char *upstr
         rt_fwd_wake(l);
         return NULL;
     }
-    if (strcmp(what, "move") == 0)
-        return "moving a message to another upstream is not done on the Redis store (cluster.store)";
+    if (strcmp(what, "move") == 0) {
+        rt_link_t *to;
+        long long att = strcmp(ev->kind, "stalled") == 0 ? e->attempts : e->attempts + 1;
+        if (!upstream || !*upstream) return "move needs an upstream";
+        if (!(to = rt_gw_link(upstream, strlen(upstream), 1))) return "out of memory";
+        e->deciding = 0;
+        if (to == l) {                /* its own queue: sent again there */
+            e->attempts = att;
+            e->due = now + delay;
+            rt_fwd_wake(l);
+            return NULL;
+        }
+        if (!line) snprintf(buf, sizeof buf, "%s%smoved from %s to %s", ev->detail, ev->detail[0] ? "; " : "",
+                            l->name, upstream);
+        rt_gwr_fwd__move(e, to, now + delay, att, err, line ? line : buf);
+        return NULL;
+    }
     if (strcmp(what, "finish") != 0) return "the action is retry, move or finish";
     if (state < 0) state = 8;
     snprintf(buf, sizeof buf, "%s; %s", ev->detail, state == 3 ? "EXPIRED" : state == 8 ? "REJECTED" : "finished");

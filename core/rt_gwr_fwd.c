@@ -12,9 +12,9 @@
  *
  * At least once: an entry whose answer was not recorded (a crash, Redis
  * lost) is sent again by whoever claims it, which the upstream may see
- * twice. Decisions the SQLite path leaves to the gateway's Lua event
- * handler are taken here by the defaults: a refusal finishes the message
- * REJECTED, an ended validity EXPIRED, a throttle retries on the link.
+ * twice. A refusal, a throttle past throttle_retries, an ended validity
+ * and a stalled queue go to the gateway's Lua event handler as on the
+ * SQLite path (rt_gwr_decide.c; a move: rt_gwr_move.c).
  *
  * Who owns what: an entry (ent_t) is this file's from the read (or claim)
  * until the answer to its XACK, or until the write that would have acked
@@ -75,7 +75,7 @@ static ent_t *find(glink_t *g, const char *eid, size_t n)
     return NULL;
 }
 
-static void unlink_ent(ent_t *e)
+void rt_gwr_fwd__drop(ent_t *e)
 {
     glink_t *g = rt_gwr_fwd__glink(e->l);
     if (!g) return;
@@ -121,6 +121,7 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
         else if (strcmp(k->str, "exp") == 0 && v->len) e->expires = strtod(v->str, NULL);
         else if (strcmp(k->str, "route") == 0) copy(e->route, sizeof e->route, v->str, v->len);
         else if (strcmp(k->str, "sub") == 0) e->submitted = strtod(v->str, NULL);
+        else if (strcmp(k->str, "due") == 0 && strtod(v->str, NULL) > now) e->due = strtod(v->str, NULL);   /* moved with a delay */
         else if (strcmp(k->str, "pdu") == 0 && !e->pdu && (e->pdu = malloc(v->len ? v->len : 1))) {
             memcpy(e->pdu, v->str, v->len);
             e->pdu_n = v->len;
@@ -165,7 +166,7 @@ static void on_outcome(redis_t *r, redisReply *reply, const char *err, void *ud)
         if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
             rt_gwr_rcpt_early(e->l, e->id, e->acct, reply);
     }
-    unlink_ent(e);
+    rt_gwr_fwd__drop(e);
 }
 
 /* One call: the message's record gets the fields (argv pairs), the trace
@@ -195,7 +196,7 @@ static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, s
     for (i = 0; i < 2 * npairs && n < 32; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
     if (rt_gwr_eval(RT_GWR_OUTCOME, on_outcome, e, nkeys, n, argv, lens) != 0) {
         F.lost_acks++;
-        unlink_ent(e);
+        rt_gwr_fwd__drop(e);
     }
 }
 
@@ -416,6 +417,13 @@ static void take_entries(glink_t *g, const redisReply *list, uint64_t *count)
         if (hold(g, list->element[i], now)) (*count)++;
 }
 
+uint64_t rt_gwr_fwd__take(glink_t *g, const redisReply *list)
+{
+    uint64_t before = F.read;
+    take_entries(g, list, &F.read);
+    return F.read - before;
+}
+
 static void on_read(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     glink_t *g = ud;
@@ -526,7 +534,11 @@ void rt_gwr_run(rt_link_t *l)
         make_group(r, g);
         return;
     }
-    if (!l->nsess || now < l->paused_until) return;
+    if (!l->nsess || now < l->paused_until) {
+        rt_gwr_fwd__stall(g, now);    /* its queue may be offered to the handler (moved) */
+        return;
+    }
+    l->down_since = 0;
     claim(r, g, now);
     for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking && !e->deciding;
     slots = free_slots(l);
@@ -549,10 +561,12 @@ void rt_gwr_run(rt_link_t *l)
 
 /* -- The tick ----------------------------------------------------------------------------------- */
 
-static void wake_bound(rt_link_t *l, void *arg)
+/* Every link: one with binds reads its stream, one without looks whether
+ * its queue is stalled. */
+static void wake_link(rt_link_t *l, void *arg)
 {
     (void)arg;
-    if (l->nsess) rt_fwd_wake(l);
+    rt_fwd_wake(l);
 }
 
 /* The queue's length across the cluster, for /stats and the accepting
@@ -573,14 +587,16 @@ static void sample(rt_link_t *l, void *arg)
     const char *argv[2] = { "XLEN", q };
     size_t lens[2] = { 4, 0 };
     (void)arg;
-    if (!g || g->sampling || !r || redis_state(r) != REDIS_UP) return;
+    if (!g || !r || redis_state(r) != REDIS_UP) return;
+    if (l->nsess && rt_time() >= l->paused_until) rt_gwr_fwd__live(g);   /* the cluster can send to it */
+    if (g->sampling) return;
     lens[1] = qkey(q, sizeof q, l);
     if (redis_cmd(r, on_sampled, g, 2, argv, lens) == 0) g->sampling = 1;
 }
 
 void rt_gwr_fwd_tick(int sample_queues)
 {
-    rt_gw_foreach(wake_bound, NULL);
+    rt_gw_foreach(wake_link, NULL);
     if (sample_queues) rt_gw_foreach(sample, NULL);
 }
 
@@ -602,6 +618,7 @@ void rt_gwr_fwd_stats(lua_State *L)
     SET_NUM("acked", F.acked);
     SET_NUM("unacked", F.lost_acks);
     SET_NUM("held", held);
+    rt_gwr_move_stats(L);
 }
 
 void rt_gwr_fwd_close(void)
@@ -618,4 +635,5 @@ void rt_gwr_fwd_close(void)
         free(g);
     }
     memset(&F, 0, sizeof F);
+    rt_gwr_move_close();
 }

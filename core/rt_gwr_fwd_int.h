@@ -1,6 +1,7 @@
 /* rt_gwr_fwd_int.h -- what the forwarder of the Redis store shares between
- * its files: the entries it holds and their links (rt_gwr_fwd.c), and the
- * gateway handler's decisions on them (rt_gwr_decide.c).
+ * its files: the entries it holds and their links (rt_gwr_fwd.c), the
+ * gateway handler's decisions on them (rt_gwr_decide.c), and moving them
+ * to another upstream's queue (rt_gwr_move.c).
  *
  * Who owns what: rt_gwr_fwd.c owns every entry and link record; the
  * decisions only find one (by link and message id) and hand it back.
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "msgid.h"
+#include "redis.h"
 #include "rt_gw.h"
 #include "tb.h"
 
@@ -34,6 +36,7 @@ typedef struct glink_s {
     char       cursor[48];      /* XAUTOCLAIM's */
     tb_t      *ctb;             /* the upstream's throughput across the cluster (rt_cluster.c), or NULL */
     int        sampling;        /* an XLEN of the queue is under way */
+    int        stalling;        /* a look at a stalled queue is under way (rt_gwr_move.c) */
     double     claim_at;
     struct glink_s *next;
 } glink_t;
@@ -51,5 +54,26 @@ extern uint64_t rt_gwr_fwd__retried;
 /* Hand e to the gateway's handler (rt_gwr_decide.c): it waits, skipped by
  * the sending, until the decision. */
 void rt_gwr_fwd__to_handler(ent_t *e, const char *kind, uint32_t status, const char *detail);
+
+/* Let go of e (its Redis entry is left as it is). */
+void rt_gwr_fwd__drop(ent_t *e);
+
+/* Hold the entries of a stream reply (XREADGROUP's list); returns how many
+ * were taken. */
+uint64_t rt_gwr_fwd__take(glink_t *g, const redisReply *list);
+
+/* Move e to link to's queue (rt_gwr_move.c): its record copied under to's
+ * tag and a new entry added there (due at due, attempts carried), then
+ * e's entry and old record taken out of its queue. line: the trace line
+ * of the decision. The entry is let go when Redis has answered. */
+void rt_gwr_fwd__move(ent_t *e, rt_link_t *to, double due, long long attempts, long long err, const char *line);
+
+/* Link g cannot send (no bind, or paused): once neither this node nor any
+ * other has sent to it for its `wait`, its entries are offered to the
+ * handler (event "stalled"), in batches (rt_gwr_move.c). */
+void rt_gwr_fwd__stall(glink_t *g, double now);
+
+/* This node can send on g's link: the cluster is told (once a second). */
+void rt_gwr_fwd__live(glink_t *g);
 
 #endif /* SMPPGW_RT_GWR_FWD_INT_H */

@@ -154,8 +154,20 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
 typedef struct get_s {
     rt_task_t *t;
     int        left, found, failed;
+    long long  moves;           /* of the record found: a move that did not end leaves two, the newer has more */
     char       err[96];
 } get_t;
+
+/* The "moves" field of an HGETALL reply (0 without it). */
+static long long moves_of(const redisReply *reply)
+{
+    size_t i;
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->str && v->str && k->len == 5 && memcmp(k->str, "moves", 5) == 0) return strtoll(v->str, NULL, 10);
+    }
+    return 0;
+}
 
 static void on_got(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
@@ -167,8 +179,11 @@ static void on_got(redis_t *r, redisReply *reply, const char *err, void *ud)
         g->failed = 1;
         snprintf(g->err, sizeof g->err, "%s", err);
     }
-    if (!err && !g->found && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
+    if (!err && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+        && (!g->found || moves_of(reply) > g->moves)) {
+        if (g->found) lua_pop(co, 1);          /* an older copy */
         g->found = 1;
+        g->moves = moves_of(reply);
         lua_createtable(co, (int)reply->elements, 0);
         for (i = 0; i < reply->elements; i++) {
             const redisReply *e = reply->element[i];

@@ -103,6 +103,36 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
     [RT_GWR_ACK] =
         "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
         "return redis.call('XDEL', KEYS[1], ARGV[2])\n",
+    /* MOVE_IN -- a message moved to another upstream, its first half (on
+     * the new upstream's slot; rt_gwr_move.c): KEYS: record, queue; ARGV:
+     * ttl, the old record's other fields ("<len>:<octets>" each, names and
+     * values in turn), its trace, the trace lines to add, upstream,
+     * attempts, moves, err, then the entry: id, pdu, acct, rd, exp, route,
+     * sub, due -> the new entry's id. A copy left by an earlier move that
+     * did not end is replaced. */
+    [RT_GWR_MOVE_IN] =
+        TRACE_FN
+        "local f, s, i = {}, ARGV[2], 1\n"
+        "while i <= #s do\n"
+        "  local c = string.find(s, ':', i, true)\n"
+        "  local n = tonumber(string.sub(s, i, c - 1))\n"
+        "  f[#f + 1] = string.sub(s, c + 1, c + n)\n"
+        "  i = c + n + 1\n"
+        "end\n"
+        "redis.call('DEL', KEYS[1])\n"
+        "if #f > 1 then redis.call('HSET', KEYS[1], unpack(f)) end\n"
+        "redis.call('HSET', KEYS[1], 'trace', traced(ARGV[3], ARGV[4]), 'upstream', ARGV[5], 'state', '0',\n"
+        "           'attempts', ARGV[6], 'moves', ARGV[7], 'err', ARGV[8])\n"
+        "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+        "return redis.call('XADD', KEYS[2], '*', 'id', ARGV[9], 'pdu', ARGV[10], 'acct', ARGV[11], 'rd', ARGV[12],\n"
+        "                  'exp', ARGV[13], 'att', ARGV[6], 'route', ARGV[14], 'sub', ARGV[15], 'due', ARGV[16])\n",
+    /* MOVE_OUT -- its second half (on the old upstream's slot): KEYS:
+     * record, queue; ARGV: group, entry id -> 1 | 0 (the record was gone).
+     * The entry is acked and deleted, the old record deleted. */
+    [RT_GWR_MOVE_OUT] =
+        "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
+        "redis.call('XDEL', KEYS[2], ARGV[2])\n"
+        "return redis.call('DEL', KEYS[1])\n",
 };
 
 static char shas[RT_GWR_NSCRIPTS][41];

@@ -431,9 +431,13 @@ local function finish(ev, state, err, line)
     return { action = "finish", state = state, err = err, line = line }
 end
 
--- The upstreams a message was sent to, from its trace ("sent to NAME").
-local function tried(key)
-    local rec = store.get(key)
+-- The upstreams the message of event ev was sent to, from its trace
+-- ("sent to NAME"); its record is in Redis when the cluster keeps them.
+local function tried(ev)
+    local cluster = package.loaded["smpp.cluster"]
+    local rec
+    if cluster and cluster.stores_messages() then rec = cluster.message(ev.id)
+    else rec = store.get(ev.rowid) end
     local set = {}
     for name in ((rec and rec.trace) or ""):gmatch("sent to ([^%s:]+)") do set[name] = true end
     return set, rec
@@ -444,7 +448,7 @@ end
 local function alternative(ev, any_tried)
     local route = M.routes and M.routes[ev.route]
     if not route or #route.to < 2 then return nil end
-    local done = tried(ev.rowid)
+    local done = tried(ev)
     done[ev.upstream] = true
     for _, name in ipairs(candidates(route)) do
         if (any_tried or not done[name]) and name ~= ev.upstream and usable(name) then return name end

@@ -16,7 +16,8 @@ M.ROK, M.RMSGQFUL = 0, 0x14
 -- A text starting "rcpt" gets a receipt (DELIVRD) on the session's account;
 -- with "early" in it at once, else 0.05 s later. A text starting "mo" gets
 -- an MO back ("reply to TEXT"). A text starting "refuse" is refused
--- (ESME_RINVDSTADR).
+-- (ESME_RINVDSTADR), unless the upstream takes everything (TAKES_ALL: it
+-- refuses nothing and sends a receipt for any text with "rcpt" in it).
 local UPSTREAM = [[
 local smpp = require "smpp"
 local n = 0
@@ -24,7 +25,7 @@ return { submit_sm = function(session, pdu)
     n = n + 1
     local mid = "u" .. n
     smpp.log("info", "up got %s as %s at %.3f", pdu.short_message, mid, smpp.time())
-    if pdu.short_message:sub(1, 4) == "rcpt" then
+    if pdu.short_message:sub(1, 4) == "rcpt" or (TAKES_ALL and pdu.short_message:find("rcpt")) then
         assert(smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
             destination_addr = pdu.source_addr, receipted_message_id = mid, message_state = 2,
             short_message = "id:" .. mid .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
@@ -36,12 +37,16 @@ return { submit_sm = function(session, pdu)
                                               short_message = "reply to " .. pdu.short_message }))
     end
     if pdu.short_message:find("slow") then smpp.sleep(SLOW) end
-    if pdu.short_message:sub(1, 6) == "refuse" then return 0x0B end
+    if not TAKES_ALL and pdu.short_message:sub(1, 6) == "refuse" then return 0x0B end
     return 0, { message_id = mid }
 end }]]
 
-function M.upstream(slow)
-    return server.start { script = UPSTREAM:gsub("SLOW", tostring(slow or 0)),
+-- upstream([slow [, opts]]): opts.takes_all (see above), opts.port (a
+-- port chosen before: an upstream that comes up later)
+function M.upstream(slow, opts)
+    opts = opts or {}
+    return server.start { port = opts.port,
+        script = UPSTREAM:gsub("SLOW", tostring(slow or 0)):gsub("TAKES_ALL", tostring(opts.takes_all == true)),
         conf = "return { script = 'script.lua', store = { path = ':memory:' }, session = { window = 500 }, "
             .. "accounts = { { system_id = 'gw', password = 'gwpw' } } }" }
 end
