@@ -29,6 +29,7 @@ struct redis_s {
     uv_timer_t         retry, watch;
     int                timers_open;
     uint64_t           started_ms, progress_ms;
+    uint64_t           watched_ms;   /* the watchdog's last look: a late one means the loop was held */
     redis_state_fn     on_state;
     void              *ud;
     redis_stats_t      st;
@@ -287,6 +288,17 @@ static void on_watch(uv_timer_t *t)
     redis_t *r = t->data;
     uint64_t now = uv_now(r->loop), limit = (uint64_t)(r->timeout * 1000);
     char why[96];
+    /* A look that comes late means the loop itself was held (a script ran
+     * its whole budget, a long C call): Redis' answers may be sitting
+     * unread in the socket, and timers run before the loop reads it. The
+     * time the loop was away is not Redis' to answer for: the clocks start
+     * again. (Dropping a healthy link here turned one slow handler into
+     * ESME_RMSGQFUL for everyone and re-sent messages.) */
+    if (now - r->watched_ms > 4 * WATCH_MS) {
+        r->progress_ms = now;
+        r->started_ms = now;
+    }
+    r->watched_ms = now;
     if (!r->live) return;
     if (r->state == REDIS_CONNECTING && now - r->started_ms > limit) {
         snprintf(why, sizeof why, "no connection within %g s", r->timeout);
@@ -328,6 +340,7 @@ redis_t *redis_new(uv_loop_t *loop, const redis_opts_t *o, redis_state_fn on_sta
     uv_timer_init(loop, &r->watch);
     r->retry.data = r->watch.data = r;
     r->timers_open = 2;
+    r->watched_ms = uv_now(loop);
     uv_timer_start(&r->watch, on_watch, WATCH_MS, WATCH_MS);
     uv_unref((uv_handle_t *)&r->watch);   /* the link alone keeps no loop running */
     uv_unref((uv_handle_t *)&r->retry);

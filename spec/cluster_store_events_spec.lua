@@ -113,4 +113,44 @@ return gw.handlers
         assert.matches("after_answer: sent to U %(session %d+, attempt 1%): ESME_RINVDSTADR; REJECTED", last)
         assert.are.equal(1, a:stats().cluster.store.refused)
     end)
+
+    it("keeps a healthy Redis link while a handler holds the loop longer than cluster.timeout", function()
+        local r = redis.start()
+        local up = gwr.upstream()
+        local dir = tmp.dir()
+        -- "block" holds the loop 1.5 s in C-free Lua (the budget is 5 s):
+        -- the message before it in the same read has its accept call sent
+        -- to Redis and waiting when the loop stops
+        tmp.write(dir .. "/gw.lua", [[
+local gw = require("smpp.gateway_script").new(...)
+function gw.before_route(m)
+    if m.pdu.short_message == "block" then
+        local t0 = os.clock()
+        while os.clock() - t0 < 1.5 do end
+    end
+end
+return gw.handlers
+]])
+        local a = gwr.node(r, up.port, { script = dir .. "/gw.lua", scripts = { budget_ms = 5000 },
+                                         cluster = { redis = r.address, store = true, claim_after = 1, timeout = 0.5 } })
+        gwr.bound_upstream(a)
+        local c = wire.connect(a.port)
+        assert.are.equal(ROK, c:bind("transmitter", "esme1", "pw1").status)
+        local f = { source_addr = "1", destination_addr = "447700900123" }
+        local s1, s2 = c:next_seq(), nil
+        f.short_message = "before the block"
+        local both = wire.submit_sm(s1, f)
+        s2 = c:next_seq()
+        f.short_message = "block"
+        c:send(both .. wire.submit_sm(s2, f))         -- one write: one read, one loop turn
+        local got = {}
+        for _ = 1, 2 do
+            local p = assert(c:read(wait.scaled(10)))
+            got[p.seq] = p.status
+        end
+        assert.are.equal(ROK, got[s1], a:log_text())
+        assert.are.equal(ROK, got[s2], a:log_text())
+        assert.are.equal(0, a:count_log("dropping the link"), a:log_text())
+        assert.are.equal(0, a:stats().cluster.redis.disconnects)
+    end)
 end)
