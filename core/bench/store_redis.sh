@@ -6,7 +6,7 @@
 # gateway in front of an SMSC that sends each receipt at once; the
 # gateway's store is SQLite (sync normal), then Redis with appendfsync
 # always (what the guarantee needs), then appendfsync everysec. Per run:
-# accepted/s, receipts delivered, the gateway's CPU per message, the
+# accepted/s, receipts delivered, p99 of the submits and of the receipts (ms), the gateway's CPU per message, the
 # commands the gateway sent to Redis per message and the round trips they
 # took (pipelined writes, /stats cluster.redis.commands and round_trips,
 # the forwarders' and deliverers' polls included), and Redis' own count
@@ -87,27 +87,31 @@ CONF
     wait "$pid" 2>/dev/null
     j=$(tr -d '\n ' < "$OUT/$1.json")
     f() { echo "$j" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
-    echo "$(f ok) $(f seconds) $(f receipts)" |
+    echo "$(f ok) $(f seconds) $(f receipts) $(f p99_us) $(f receipt_p99_us)" |
     awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v k0="${k0:-0}" -v k1="${k1:-0}" \
         -v g0="$g0" -v g1="$g1" -v t0="$t0" -v t1="$t1" -v r0="$r0" -v r1="$r1" \
-        '{ printf "%d %d %.1f %.1f %.2f %.3f %.1f\n", ($2 > 0 ? $1 / $2 : 0), $3, ($1 > 0 ? (b - a) / hz * 1e6 / $1 : 0),
+        '{ printf "%d %d %.1f %.1f %.2f %.3f %.1f %.1f %.1f\n", ($2 > 0 ? $1 / $2 : 0), $3,
+                  ($1 > 0 ? (b - a) / hz * 1e6 / $1 : 0),
                   ($1 > 0 ? (k1 - k0) / $1 : 0), ($1 > 0 ? (g1 - g0) / $1 : 0), ($1 > 0 ? (t1 - t0) / $1 : 0),
-                  ($1 > 0 ? (r1 - r0) * 1e6 / $1 : 0) }'
+                  ($1 > 0 ? (r1 - r0) * 1e6 / $1 : 0), $4 / 1000, $5 / 1000 }'
 }
 
 redis always
 set -- $(run sqlite "store = { path = \"$PWD/$OUT/gw.db\", sync = \"normal\" },") || exit 1
-S_T=${1:-0} S_R=${2:-0} S_C=${3:-0}
+S_T=${1:-0} S_R=${2:-0} S_C=${3:-0} S_P=${8:-0} S_Q=${9:-0}
 set -- $(run redis-always "cluster = { redis = \"127.0.0.1:$RPORT\", store = true },") || exit 1
-A_T=${1:-0} A_R=${2:-0} A_C=${3:-0} A_K=${4:-0} A_G=${5:-0} A_RT=${6:-0} A_RC=${7:-0}
+A_T=${1:-0} A_R=${2:-0} A_C=${3:-0} A_K=${4:-0} A_G=${5:-0} A_RT=${6:-0} A_RC=${7:-0} A_P=${8:-0} A_Q=${9:-0}
 redis everysec
 set -- $(run redis-everysec "cluster = { redis = \"127.0.0.1:$RPORT\", store = true },") || exit 1
-E_T=${1:-0} E_R=${2:-0} E_C=${3:-0} E_K=${4:-0} E_G=${5:-0} E_RT=${6:-0} E_RC=${7:-0}
+E_T=${1:-0} E_R=${2:-0} E_C=${3:-0} E_K=${4:-0} E_G=${5:-0} E_RT=${6:-0} E_RC=${7:-0} E_P=${8:-0} E_Q=${9:-0}
 
 echo "== The gateway's store: SQLite vs Redis (core/bench/store_redis.sh, ${SECS} s, N=4 W=100, receipts asked)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-F='  %-28s %10s %8s %9s %10s %9s %10s %10s %10s\n'
-printf "$F" "store" "accepted/s" "x SQLite" "receipts" "CPU us/msg" "cmds/msg" "trips/msg" "Redis cmds" "Redis us"
-printf "$F" "SQLite file, sync normal" "$S_T" "1.00" "$S_R" "$S_C" "-" "-" "-" "-"
-printf "$F" "Redis, appendfsync always" "$A_T" "$(ratio "$A_T" "$S_T")" "$A_R" "$A_C" "$A_G" "$A_RT" "$A_K" "$A_RC"
-printf "$F" "Redis, appendfsync everysec" "$E_T" "$(ratio "$E_T" "$S_T")" "$E_R" "$E_C" "$E_G" "$E_RT" "$E_K" "$E_RC"
+F='  %-28s %10s %8s %9s %10s %10s %10s %9s %10s %10s %10s\n'
+printf "$F" "store" "accepted/s" "x SQLite" "receipts" "p99 ms" "rcpt p99" "CPU us/msg" "cmds/msg" "trips/msg" \
+    "Redis cmds" "Redis us"
+printf "$F" "SQLite file, sync normal" "$S_T" "1.00" "$S_R" "$S_P" "$S_Q" "$S_C" "-" "-" "-" "-"
+printf "$F" "Redis, appendfsync always" "$A_T" "$(ratio "$A_T" "$S_T")" "$A_R" "$A_P" "$A_Q" "$A_C" "$A_G" "$A_RT" \
+    "$A_K" "$A_RC"
+printf "$F" "Redis, appendfsync everysec" "$E_T" "$(ratio "$E_T" "$S_T")" "$E_R" "$E_P" "$E_Q" "$E_C" "$E_G" "$E_RT" \
+    "$E_K" "$E_RC"
