@@ -32,6 +32,7 @@ function gw.before_route(m)
 end
 function gw.after_answer(a)
     if a.kind == "refused" and a.upstream == "A" and a.status == 0x0B then return { upstream = "B" } end
+    if a.kind == "refused" and a.upstream == "B" and a.status == 0x0B then return { upstream = "A" } end
     if a.kind == "answer" and a.status == 0x0B then return "ESME_RX_P_APPN" end
 end
 return gw.handlers
@@ -65,7 +66,7 @@ end
 local A, B, GW
 local function start_all(message_id)
     A = server.start { conf = smsc_conf { { prefix = "000", status = "ESME_RINVDSTADR" } } }
-    B = server.start { conf = smsc_conf() }
+    B = server.start { conf = smsc_conf { { prefix = "0009", status = "ESME_RINVDSTADR" } } }
     local dir = require("helpers.tmp").dir()
     require("helpers.tmp").write(dir .. "/gw.lua", HOOKS)
     GW = server.start { conf = "return " .. gateway_conf(A.port, B.port, dir, message_id) }
@@ -199,6 +200,18 @@ describe("#integration route keys and hooks", function()
         assert.same({ "rej", "B" }, { m.route, m.upstream })
         local trace = cjson.encode(m.trace)
         assert.matches("after_answer", trace)
+        c:close()
+    end)
+
+    it("stops a hook that moves a message back and forth: REJECTED after 10 moves", function()
+        local c = esme()
+        local st, mid = submit(c, "000912", { short_message = "bounce" })   -- A and B both refuse 0009
+        assert.equal(ROK, st)
+        local m = settled(mid, "REJECTD")
+        local trace = cjson.encode(m.trace)
+        local _, moves = trace:gsub("moved to ", "")
+        assert.equal(10, moves, trace)
+        assert.matches("not moved again %(10 moves%): REJECTED", m.trace[#m.trace].event)
         c:close()
     end)
 

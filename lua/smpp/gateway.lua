@@ -431,6 +431,8 @@ local function finish(ev, state, err, line)
     return { action = "finish", state = state, err = err, line = line }
 end
 
+M.MAX_MOVES = 10        -- moves of one message an after_answer hook may ask for
+
 -- The upstreams the message of event ev was sent to, from its trace
 -- ("sent to NAME"); its record is in Redis when the cluster keeps them.
 local function tried(ev)
@@ -468,6 +470,17 @@ local function refusal_hook(ev)
     local why = "after_answer: " .. (ev.detail or smpp.status_name(ev.status) or tostring(ev.status))
     if type(v) == "table" and v.upstream then
         if not upstream.get(v.upstream) then error("after_answer moved to " .. tostring(v.upstream) .. ": no such upstream", 0) end
+        -- a hook that moves every refusal to the other upstream would send
+        -- one message back and forth until its validity ends: at most
+        -- MAX_MOVES moves (counted in its trace), then REJECTED
+        local _, rec = tried(ev)
+        local _, moves = ((rec and rec.trace) or ""):gsub("moved to ", "")
+        if moves >= M.MAX_MOVES then
+            counts.refused = counts.refused + 1
+            smpp.log("warn", "after_answer moved %s %d times already: REJECTED", ev.id, moves)
+            return finish(ev, store.state.REJECTED, ev.status,
+                          why .. "; not moved again (" .. moves .. " moves): REJECTED")
+        end
         counts.failed_over = counts.failed_over + 1
         return { action = "move", upstream = v.upstream, line = why .. "; moved to " .. v.upstream }
     end
