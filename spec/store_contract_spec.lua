@@ -124,6 +124,12 @@ describe("the store contract", function()
         rc, out = check_conf { store = { redis = 6390 } }
         assert.are_not.equal(0, rc)
         assert.matches("store.redis: expected an address, got number 6390", out, 1, true)
+        -- an account's webhooks would never fire on Redis: refused, naming the key
+        rc, out = check_conf { store = { redis = "127.0.0.1:6390" },
+                               accounts = { { system_id = "smppclient1", password = "password",
+                                              http = { token = "t", webhook = { url = "http://10.0.0.7:9000/sms" } } } } }
+        assert.are_not.equal(0, rc)
+        assert.matches("accounts[1].http.webhook: not served with the store in Redis", out, 1, true)
     end)
 
     it("refuses a Redis store call made while the script loads, with a clear error", function()

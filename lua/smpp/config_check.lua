@@ -411,6 +411,16 @@ local function check_redis_store(conf, errs)
         errs[#errs + 1] = format("store.path: with cluster.store = true the store is in Redis; the local "
             .. "file (%s) would hold nothing: leave store.path out, or use store.redis", tostring(s.path))
     end
+    -- an account's webhooks read the store's outbox, which receipts and MO
+    -- do not pass through on Redis (they go to the account's stream): they
+    -- would never fire
+    for i, a in ipairs(type(conf.accounts) == "table" and conf.accounts or {}) do
+        if type(a) == "table" and type(a.http) == "table" and a.http.webhook ~= nil then
+            errs[#errs + 1] = format("accounts[%d].http.webhook: not served with the store in Redis (%s): receipts "
+                .. "and MO go to the account's stream for its receivers; use an SQLite store, or a receiver",
+                i, r.from)
+        end
+    end
     local g = conf.gateway
     if type(g) == "table" and g.message_id == "upstream" then
         errs[#errs + 1] = r.from .. ": gateway.message_id = \"upstream\" is not served with the store in Redis "
