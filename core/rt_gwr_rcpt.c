@@ -118,7 +118,7 @@ static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char
     ev.kind = "receipt";
     ev.link = m->l;
     ev.status = (uint32_t)(m->state >= 0 ? m->state : 1);
-    snprintf(ev.id, sizeof ev.id, "%s", id);
+    snprintf(ev.id, sizeof ev.id, "%.*s", (int)sizeof ev.id - 1, id);        /* cut, as every id field is */
     snprintf(ev.account, sizeof ev.account, "%s", account);
     snprintf(ev.route, sizeof ev.route, "%s", route);
     if (sm && sm->ptr)
