@@ -211,6 +211,16 @@ static void write_failed(store_t *st, const char *what, const char *id)
     store_failed();
 }
 
+const char *rt_fwd_default(const rt_gw_event_t *ev, double *delay, int *state)
+{
+    if (strcmp(ev->kind, "throttled") == 0) {
+        *delay = ev->link->throttle_backoff;
+        return "retry";
+    }
+    *state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
+    return "finish";
+}
+
 const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
                           int state, long long err, const char *line)
 {
@@ -221,15 +231,7 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     int rc;
     if (rt_gwr_on()) return rt_gwr_decide(ev, what, upstream, delay, state, err, line);   /* the cluster's store: Redis */
     if (!st) return NULL;
-    if (!what) {                      /* the default of each kind */
-        if (strcmp(ev->kind, "throttled") == 0) {
-            what = "retry";
-            delay = l->throttle_backoff;
-        } else {
-            what = "finish";
-            state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
-        }
-    }
+    if (!what) what = rt_fwd_default(ev, &delay, &state);
     if (!(delay >= 0)) delay = 0;
     if (strcmp(what, "retry") == 0) {
         snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);

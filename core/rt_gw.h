@@ -151,6 +151,11 @@ void rt_fwd_wake(rt_link_t *l);
 /* The end of a loop turn, after the commit: run the woken forwarders. */
 void rt_fwd_turn(void);
 
+/* The decision when the handler gives none, the same on every store: a
+ * throttle retries on its link after throttle_backoff (*delay), a refusal
+ * finishes REJECTED and an ended validity EXPIRED (*state). */
+const char *rt_fwd_default(const rt_gw_event_t *ev, double *delay, int *state);
+
 /* A decision for an event's row: "retry" (delay s, on its link), "move"
  * (to upstream, after delay s), "finish" (state, err). line: its trace
  * line. Returns 0, or a message naming what is wrong with it. */

@@ -90,6 +90,17 @@ size_t rt_gwr_key_live(char *buf, size_t cap, const char *up, size_t upn)
     return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}live", rt_gwr_conf.prefix, (int)upn, up));
 }
 
+int rt_gwr_read_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key, size_t count)
+{
+    char n[24];
+    const char *argv[9] = { "XREADGROUP", "GROUP", group, rt_gwr_conf.consumer, "COUNT", n, "STREAMS", key, ">" };
+    size_t lens[9];
+    int i;
+    snprintf(n, sizeof n, "%zu", count);
+    for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
+    return redis_cmd(r, fn, ud, 9, argv, lens);
+}
+
 size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
 {
     char stamp[STORE_STAMP_MAX];

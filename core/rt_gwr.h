@@ -76,6 +76,11 @@ size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
 size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn);
 size_t rt_gwr_key_live(char *buf, size_t cap, const char *up, size_t upn);
 
+/* XREADGROUP GROUP group <this node's consumer> COUNT count STREAMS key >:
+ * the new entries of a stream for this consumer. Returns what redis_cmd
+ * does. */
+int rt_gwr_read_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key, size_t count);
+
 /* "<time> line\n" into buf (cap octets): a trace line as the SQLite store
  * stamps it. Returns its length. */
 size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);

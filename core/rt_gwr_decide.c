@@ -50,15 +50,7 @@ const char *rt_gwr_decide(rt_gw_event_t *ev, const char *what, const char *upstr
         e->deciding = 0;              /* left in its queue: sent when its link can */
         return NULL;
     }
-    if (!what) {                      /* the default of each kind, as on the SQLite path */
-        if (strcmp(ev->kind, "throttled") == 0) {
-            what = "retry";
-            delay = l->throttle_backoff;
-        } else {
-            what = "finish";
-            state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
-        }
-    }
+    if (!what) what = rt_fwd_default(ev, &delay, &state);
     if (!(delay >= 0)) delay = 0;
     if (strcmp(what, "retry") == 0) {
         snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);

@@ -516,10 +516,7 @@ void rt_gwr_run(rt_link_t *l)
     uint32_t slots;
     size_t waiting = 0;
     ent_t *e;
-    char q[200], count[16];
-    const char *argv[10];
-    size_t lens[10];
-    int i;
+    char q[200];
     if (!g || !rt.net) return;
     if (l->tb.rate > 0) {           /* the limit holds across the nodes: tokens from Redis, in batches */
         char key[RT_GWR_KEY_MAX];
@@ -544,19 +541,8 @@ void rt_gwr_run(rt_link_t *l)
     slots = free_slots(l);
     if (g->reading || slots <= waiting) return;
     slots -= (uint32_t)waiting;
-    snprintf(count, sizeof count, "%u", slots < READ_MAX ? slots : READ_MAX);
-    argv[0] = "XREADGROUP";
-    argv[1] = "GROUP";
-    argv[2] = GROUP;
-    argv[3] = rt_gwr_conf.consumer;
-    argv[4] = "COUNT";
-    argv[5] = count;
-    argv[6] = "STREAMS";
-    argv[7] = q;
-    argv[8] = ">";
-    qkey(q, sizeof q, l);   /* the key first: argv points at it */
-    for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
-    if (redis_cmd(r, on_read, g, 9, argv, lens) == 0) g->reading = 1;
+    qkey(q, sizeof q, l);
+    if (rt_gwr_read_group(r, on_read, g, GROUP, q, slots < READ_MAX ? slots : READ_MAX) == 0) g->reading = 1;
 }
 
 /* -- The tick ----------------------------------------------------------------------------------- */

@@ -269,10 +269,7 @@ static void on_stall_read(redis_t *r, redisReply *reply, const char *err, void *
 static void on_live(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     glink_t *g = ud;
-    char q[RT_GWR_KEY_MAX], count[16];
-    const char *argv[9];
-    size_t lens[9];
-    int i;
+    char q[RT_GWR_KEY_MAX];
     if (err || !reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 0 || g->l->nsess) {
         g->stalling = 0;              /* another node sends to it (or this one does again) */
         return;
@@ -282,19 +279,8 @@ static void on_live(redis_t *r, redisReply *reply, const char *err, void *ud)
         offer(g);
         return;
     }
-    snprintf(count, sizeof count, "%zu", STALL_BATCH - g->held);
-    argv[0] = "XREADGROUP";
-    argv[1] = "GROUP";
-    argv[2] = GROUP;
-    argv[3] = rt_gwr_conf.consumer;
-    argv[4] = "COUNT";
-    argv[5] = count;
-    argv[6] = "STREAMS";
-    argv[7] = q;
-    argv[8] = ">";
     rt_gwr_key_queue(q, sizeof q, g->l->name, g->l->len);
-    for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
-    if (redis_cmd(r, on_stall_read, g, 9, argv, lens) != 0) {
+    if (rt_gwr_read_group(r, on_stall_read, g, GROUP, q, STALL_BATCH - g->held) != 0) {
         g->stalling = 0;
         offer(g);
     }

@@ -430,10 +430,7 @@ void rt_gwr_deliver(rt_acct_t *a)
     size_t waiting = 0;
     rent_t *e;
     double now = rt_time();
-    char key[200], count[16];
-    const char *argv[9];
-    size_t lens[9];
-    int i;
+    char key[200];
     if (!a->nrx || !(g = gacct(a->name, a->len))) return;    /* no receiver here: others may have one */
     send_due(g, now);
     if (!r || redis_state(r) != REDIS_UP || !rt_gwr_conf.consumer[0]) return;
@@ -449,19 +446,8 @@ void rt_gwr_deliver(rt_acct_t *a)
     slots = rt_acct_free_slots(a);
     if (g->reading || slots <= waiting) return;
     slots -= (uint32_t)waiting;
-    snprintf(count, sizeof count, "%u", slots < READ_MAX ? slots : READ_MAX);
-    argv[0] = "XREADGROUP";
-    argv[1] = "GROUP";
-    argv[2] = GROUP;
-    argv[3] = rt_gwr_conf.consumer;
-    argv[4] = "COUNT";
-    argv[5] = count;
-    argv[6] = "STREAMS";
-    argv[7] = key;
-    argv[8] = ">";
-    rkey(key, sizeof key, g);   /* the key first: argv points at it */
-    for (i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
-    if (redis_cmd(r, on_read, g, 9, argv, lens) == 0) g->reading = 1;
+    rkey(key, sizeof key, g);
+    if (rt_gwr_read_group(r, on_read, g, GROUP, key, slots < READ_MAX ? slots : READ_MAX) == 0) g->reading = 1;
 }
 
 /* -- Statistics and the end -------------------------------------------------------------------- */

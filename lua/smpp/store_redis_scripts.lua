@@ -62,6 +62,21 @@ local function keep_until(r, ttl)
     if r.expires and tonumber(r.expires) > t then t = tonumber(r.expires) end
     return string.format('%.17g', t + ttl)
 end
+-- the rows of keys (in their order) of account, dest and source (and
+-- service_type, unless ''), at most limit: find's and recent's filter
+local function matching(keys, limit, account, dest, source, service_type)
+    local out = {}
+    if limit == 0 then return out end
+    for _, k in ipairs(keys) do
+        local r, f = row(k)
+        if r and r.account == account and r.dest == dest and r.source == source
+            and (service_type == '' or r.service_type == service_type) then
+            out[#out + 1] = f
+            if #out >= limit then break end
+        end
+    end
+    return out
+end
 ]==]
 
 local scripts = {
@@ -183,32 +198,13 @@ return n
     -- -> pending rows, oldest first (the three compared too: a NUL in one
     -- of them makes the triple of another)
     find = LIB .. [==[
-local out, limit = {}, tonumber(ARGV[4])
-if limit == 0 then return out end
-for _, k in ipairs(redis.call('ZRANGE', B .. 'p:' .. ARGV[2], 0, -1)) do
-    local r, f = row(k)
-    if r and r.account == ARGV[5] and r.dest == ARGV[6] and r.source == ARGV[7]
-        and (ARGV[3] == '' or r.service_type == ARGV[3]) then
-        out[#out + 1] = f
-        if #out >= limit then break end
-    end
-end
-return out
+return matching(redis.call('ZRANGE', B .. 'p:' .. ARGV[2], 0, -1), tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[3])
 ]==],
     -- ARGV B, triple, since, service_type | '', limit, account, dest, source
     -- -> rows, newest first
     recent = LIB .. [==[
-local out, limit = {}, tonumber(ARGV[5])
-if limit == 0 then return out end
-for _, k in ipairs(redis.call('ZREVRANGEBYSCORE', B .. 'a:' .. ARGV[2], '+inf', ARGV[3])) do
-    local r, f = row(k)
-    if r and r.account == ARGV[6] and r.dest == ARGV[7] and r.source == ARGV[8]
-        and (ARGV[4] == '' or r.service_type == ARGV[4]) then
-        out[#out + 1] = f
-        if #out >= limit then break end
-    end
-end
-return out
+return matching(redis.call('ZREVRANGEBYSCORE', B .. 'a:' .. ARGV[2], '+inf', ARGV[3]), tonumber(ARGV[5]), ARGV[6],
+                ARGV[7], ARGV[8], ARGV[4])
 ]==],
     -- ARGV B, now, limit, upstream | '', mode ('look', 'lease', 'take'),
     -- new due (lease) -> rows due, earliest first
