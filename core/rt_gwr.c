@@ -212,6 +212,7 @@ static int l_gwr_start(lua_State *L)
         snprintf(rt_gwr_conf.consumer, sizeof rt_gwr_conf.consumer, "n%lld", rt_gwr_conf.node_id);
     }
     rt_gwr_conf.on = 1;
+    rt_gwr_ask_ids();             /* when the link is up already; else on its way up (rt_redis.c) */
     if (!G.tick_on && rt.loop && uv_timer_init(rt.loop, &tick_) == 0) {
         G.tick_on = 1;
         uv_unref((uv_handle_t *)&tick_);

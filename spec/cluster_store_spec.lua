@@ -226,6 +226,26 @@ describe("cluster store", function()
         end, 10, "every accepted message's answer recorded"))
     end)
 
+    it("holds a bind at start-up until the node has its message ids: the first submit is accepted", function()
+        local r = redis.start()
+        local up = upstream()
+        r:pause()                     -- the node's link cannot come up: no node id, no id block yet
+        local ok, err = pcall(function()
+            local n = server.start { conf = gateway_conf(r, up.port) }
+            local c = wire.connect(n.port)
+            c:send(wire.bind("transmitter", c:next_seq(), "esme1", "pw1"))
+            assert(n:wait_log("the bind waits for this node's message ids from Redis"), n:log_text())
+            r:resume()
+            assert.are.equal(ROK, assert(c:read(10)).status)
+            c:send(wire.submit_sm(c:next_seq(), { source_addr = "1", destination_addr = "447700900123",
+                                                 short_message = "first" }))
+            assert.are.equal(ROK, assert(c:read(10)).status, "the first submit after the bind")
+            assert.is_true(all_arrived(up, { "first" }))
+        end)
+        r:resume()
+        assert(ok, err)
+    end)
+
     it("an MO from the upstream reaches the account's receiver on another node", function()
         local r = redis.start()
         local up = upstream()

@@ -129,6 +129,10 @@ function M.check_bind(sess, pdu)
     end
     security.succeeded(ip, pdu.system_id)
     cluster.succeeded(tostring(ip), pdu.system_id)
+    if not cluster.await_ids(2, sess) then
+        sess:log("warn", "%s bound before this node has message ids from Redis: its submits get ESME_RMSGQFUL "
+            .. "until they come", who)
+    end
     if a.throughput > 0 and cluster.on then
         cluster.throttle(sess, a)
     elseif a.throughput > 0 then
