@@ -87,8 +87,8 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
 
 /* The server-side scripts (rt_gwr_script.c): one call per step of a
  * message. */
-enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_IN, RT_GWR_MOVE_OUT,
-       RT_GWR_NSCRIPTS };
+enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_MARK, RT_GWR_MOVE_IN,
+       RT_GWR_MOVE_OUT, RT_GWR_NSCRIPTS };
 
 /* Call script which with nkeys keys then its arguments (argc words in all,
  * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called

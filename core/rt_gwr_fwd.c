@@ -453,7 +453,15 @@ static void on_claim(redis_t *r, redisReply *reply, const char *err, void *ud)
     /* [next cursor, [entries], [deleted ids]] */
     if (reply->element[0]->type == REDIS_REPLY_STRING)
         copy(g->cursor, sizeof g->cursor, reply->element[0]->str, reply->element[0]->len);
-    take_entries(g, reply->element[1], &F.claimed);
+    if (reply->element[1]->type == REDIS_REPLY_ARRAY) {
+        size_t i;
+        ent_t *e;
+        for (i = 0; i < reply->element[1]->elements; i++)
+            if ((e = hold(g, reply->element[1]->element[i], rt_time()))) {
+                F.claimed++;
+                rt_gwr_fwd__claimed(e);      /* a move its node did not finish? (rt_gwr_move.c) */
+            }
+    }
     if (F.claimed > before) {
         log_msg(LOG_WARN, 0, "cluster store: took over %llu messages of %s pending longer than %g s on another node",
                 (unsigned long long)(F.claimed - before), g->l->name, rt_gwr_conf.claim_after);

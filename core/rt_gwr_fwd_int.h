@@ -68,6 +68,11 @@ uint64_t rt_gwr_fwd__take(glink_t *g, const redisReply *list);
  * of the decision. The entry is let go when Redis has answered. */
 void rt_gwr_fwd__move(ent_t *e, rt_link_t *to, double due, long long attempts, long long err, const char *line);
 
+/* e was taken over from a node that stopped answering for it: held until
+ * its record says whether a move was under way, which is then finished
+ * (the copy is not written twice) instead of sending e here. */
+void rt_gwr_fwd__claimed(ent_t *e);
+
 /* Link g cannot send (no bind, or paused): once neither this node nor any
  * other has sent to it for its `wait`, its entries are offered to the
  * handler (event "stalled"), in batches (rt_gwr_move.c). */

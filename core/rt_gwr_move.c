@@ -5,13 +5,14 @@
  *
  * A message's keys are under its upstream's hash tag, so a move touches
  * two slots: three calls, in an order that keeps at least once. The old
- * record is read (HGETALL); the copy is written under the new upstream's
- * tag with the new entry in its queue (MOVE_IN: one script, one slot);
- * only then is the old entry acked and deleted with the old record
- * (MOVE_OUT). A failure before MOVE_IN has answered leaves the old entry
- * pending: it is claimed and decided again. A failure after it leaves the
- * message in both queues: sent at most twice, never lost; the copy's
- * "moves" count is higher, which core.gwr_get prefers.
+ * record is marked "moving" to the new upstream and read (MOVE_MARK); the
+ * copy is written under the new upstream's tag with the new entry in its
+ * queue (MOVE_IN: one script, one slot); only then is the old entry acked
+ * and deleted with the old record (MOVE_OUT). A node that dies (or loses
+ * Redis) in between leaves the old entry pending and marked: whoever
+ * claims it finishes the same move (rt_gwr_fwd__claimed), and MOVE_IN
+ * writes no second copy when the first is there, so the message is sent
+ * to the new upstream only.
  *
  * Who owns what: a move (move_t) lives from rt_gwr_fwd__move until its
  * last answer; the entry stays rt_gwr_fwd.c's (held, marked acking, so
@@ -78,13 +79,14 @@ static void on_in(redis_t *r, redisReply *reply, const char *err, void *ud)
     const char *argv[4];
     size_t lens[4];
     (void)r;
-    (void)reply;
     if (err) {
         move_end(m, "the copy", err);
         return;
     }
-    M.moved++;
-    l->moved++;
+    if (!(reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)) {   /* 0: finished a move counted before */
+        M.moved++;
+        l->moved++;
+    }
     rt_fwd_wake(m->to);
     argv[0] = mkey, lens[0] = rt_gwr_key_msg(mkey, sizeof mkey, e->rup, strlen(e->rup), e->id, strlen(e->id));
     argv[1] = q, lens[1] = rt_gwr_key_queue(q, sizeof q, l->name, l->len);
@@ -115,7 +117,7 @@ static int put(char **buf, size_t *n, size_t *cap, const char *s, size_t len)
 /* The fields the copy gets from the move itself, not from the old record. */
 static int own_field(const redisReply *k)
 {
-    static const char *const own[] = { "trace", "upstream", "state", "attempts", "moves", "err", NULL };
+    static const char *const own[] = { "trace", "upstream", "state", "attempts", "moves", "err", "moving", NULL };
     int i;
     for (i = 0; own[i]; i++)
         if (strlen(own[i]) == k->len && memcmp(own[i], k->str, k->len) == 0) return 1;
@@ -189,8 +191,8 @@ static void on_old(redis_t *r, redisReply *reply, const char *err, void *ud)
 void rt_gwr_fwd__move(ent_t *e, rt_link_t *to, double due, long long attempts, long long err, const char *line)
 {
     char key[RT_GWR_KEY_MAX], moved[200];
-    const char *argv[2] = { "HGETALL", key };
-    size_t lens[2] = { 7, 0 }, n;
+    const char *argv[2];
+    size_t lens[2], n;
     move_t *m = calloc(1, sizeof *m);
     e->acking = 1;                    /* held, and sent by nobody, until the move is answered */
     if (!m) {
@@ -206,9 +208,59 @@ void rt_gwr_fwd__move(ent_t *e, rt_link_t *to, double due, long long attempts, l
     snprintf(moved, sizeof moved, "moved from %s to %s", e->l->name, to->name);
     n = rt_gwr_stamp(m->line, sizeof m->line, line ? line : moved);
     if (line && !strstr(line, moved)) rt_gwr_stamp(m->line + n, sizeof m->line - n, moved);
-    lens[1] = rt_gwr_key_msg(key, sizeof key, e->rup, strlen(e->rup), e->id, strlen(e->id));
-    if (!rt_redis() || redis_cmd(rt_redis(), on_old, m, 2, argv, lens) != 0)
+    argv[0] = key, lens[0] = rt_gwr_key_msg(key, sizeof key, e->rup, strlen(e->rup), e->id, strlen(e->id));
+    argv[1] = to->name, lens[1] = to->len;
+    if (rt_gwr_eval(RT_GWR_MOVE_MARK, on_old, m, 1, 2, argv, lens) != 0)
         move_end(m, "reading its record", "Redis is unreachable");
+}
+
+/* -- A move a node did not finish ------------------------------------------------------------ */
+
+typedef struct claimed_s {
+    ent_t *e;
+} claimed_t;
+
+static void on_mark(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    claimed_t *c = ud;
+    ent_t *e = c->e;
+    rt_link_t *to = NULL;
+    char line[300];
+    (void)r;
+    free(c);
+    if (err) {                           /* the link went (or serving ends: links may be gone) */
+        e->deciding = 0;
+        return;
+    }
+    /* [moving, err]: a move to `moving` was under way when its node died */
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_STRING)
+        to = rt_gw_link(reply->element[0]->str, reply->element[0]->len, 0);
+    if (!to || to == e->l) {             /* none (or an upstream this node does not know): sent here */
+        e->deciding = 0;
+        rt_fwd_wake(e->l);
+        return;
+    }
+    snprintf(line, sizeof line, "taken over: its move to %s finished", to->name);
+    rt_gwr_fwd__move(e, to, rt_time(), e->attempts,
+                     reply->element[1]->type == REDIS_REPLY_STRING ? strtoll(reply->element[1]->str, NULL, 10) : 0,
+                     line);
+}
+
+void rt_gwr_fwd__claimed(ent_t *e)
+{
+    char key[RT_GWR_KEY_MAX];
+    const char *argv[4] = { "HMGET", key, "moving", "err" };
+    size_t lens[4] = { 5, 0, 6, 3 };
+    claimed_t *c = malloc(sizeof *c);
+    if (!c) return;                      /* sent here, as before moves were marked */
+    c->e = e;
+    e->deciding = 1;                     /* held, and sent by nobody, until the record has answered */
+    lens[1] = rt_gwr_key_msg(key, sizeof key, e->rup, strlen(e->rup), e->id, strlen(e->id));
+    if (!rt_redis() || redis_cmd(rt_redis(), on_mark, c, 4, argv, lens) != 0) {
+        free(c);
+        e->deciding = 0;
+    }
 }
 
 /* -- A stalled link ------------------------------------------------------------------------- */

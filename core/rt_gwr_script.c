@@ -103,15 +103,30 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
     [RT_GWR_ACK] =
         "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
         "return redis.call('XDEL', KEYS[1], ARGV[2])\n",
+    /* MOVE_MARK -- a move's start (on the old upstream's slot;
+     * rt_gwr_move.c): KEYS: record; ARGV: the new upstream -> the record
+     * (HGETALL), marked "moving" to it first, so that a node taking the
+     * entry over after a crash finishes the move rather than sending the
+     * message to the old upstream again. */
+    [RT_GWR_MOVE_MARK] =
+        "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'moving', ARGV[1]) end\n"
+        "return redis.call('HGETALL', KEYS[1])\n",
     /* MOVE_IN -- a message moved to another upstream, its first half (on
      * the new upstream's slot; rt_gwr_move.c): KEYS: record, queue; ARGV:
      * ttl, the old record's other fields ("<len>:<octets>" each, names and
      * values in turn), its trace, the trace lines to add, upstream,
      * attempts, moves, err, then the entry: id, pdu, acct, rd, exp, route,
-     * sub, due -> the new entry's id. A copy left by an earlier move that
-     * did not end is replaced. */
+     * sub, due -> the new entry's id, or 0 when the copy of this very move
+     * (the same "moves") is there already: the move is being finished by
+     * the node that took the old entry over, and a second entry would send
+     * the message twice (the trace lines are added to the copy). A copy
+     * left by another move is replaced. */
     [RT_GWR_MOVE_IN] =
         TRACE_FN
+        "if redis.call('HGET', KEYS[1], 'moves') == ARGV[7] then\n"
+        "  redis.call('HSET', KEYS[1], 'trace', traced(redis.call('HGET', KEYS[1], 'trace') or '', ARGV[4]))\n"
+        "  return 0\n"
+        "end\n"
         "local f, s, i = {}, ARGV[2], 1\n"
         "while i <= #s do\n"
         "  local c = string.find(s, ':', i, true)\n"

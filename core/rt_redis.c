@@ -13,7 +13,6 @@
 #include "log.h"
 #include "redis.h"
 #include "rt.h"
-#include "rt_gwr.h"
 #include "rt_redis.h"
 #include "rt_task.h"
 
@@ -154,10 +153,6 @@ static void on_state(redis_t *r, int state, const char *why, void *ud)
     rt_task_t *t;
     (void)r;
     (void)ud;
-    /* a gateway whose store is in Redis needs its node id and first id
-     * block before it can accept a submit: ask the moment the link is up
-     * rather than at its next tick (up to 50 ms of ESME_RMSGQFUL) */
-    if (state == REDIS_UP && rt_gwr_on()) rt_gwr_ask_ids();
     if (state_fn == LUA_NOREF || !rt.L || !(t = rt_task_new("redis state", NULL))) return;
     lua_rawgeti(rt.L, LUA_REGISTRYINDEX, state_fn);
     lua_pushstring(rt.L, state_name(state));

@@ -120,7 +120,11 @@ return gw.handlers
         local pa, pb = redis.free_port(), redis.free_port()     -- nothing listens on A's port
         local n = node(r, pa, pb, { name = "all", prefix = "", to = { "A", "B" } })
         local ids = gwr.submit_all(n, gwr.texts("stuck ", 3), 0)   -- no upstream is up: queued on A
-        assert.are.equal(3, r:cmd("XLEN", "smppgw:{u:A}q"))
+        -- queued on A; on a slow machine A's `wait` (1 s) may have passed
+        -- already and the handler moved some to B's queue, where B is not up either
+        assert.is_true(wait.wait_until(function()
+            return r:cmd("XLEN", "smppgw:{u:A}q") + r:cmd("XLEN", "smppgw:{u:B}q") == 3
+        end, 10, "the three messages queued"))
         local b_up = gwr.upstream(0, { takes_all = true, port = pb })
         bound(n, "B")
         gwr.all_arrived(b_up, gwr.texts("stuck ", 3))
@@ -156,5 +160,44 @@ return gw.handlers
         assert.are.equal("B", m.upstream)
         r:cmd("HSET", "smppgw:{u:A}m:X1", "moves", "2")                 -- the other way round
         assert.are.equal("A", message(n, "X1").upstream)
+    end)
+    it("finishes a move its node did not: the copy is sent to B, the old entry never to A", function()
+        local r = redis.start()
+        local route = { name = "all", prefix = "", to = { "A", "B" } }
+        local pa, pb = redis.free_port(), redis.free_port()
+        local x = node(r, pa, pb, route)                 -- nothing listens on A or B yet: it forwards nothing
+        local id = gwr.submit_all(x, { "half moved" })[1]
+        x:kill()
+        -- what a node leaves when it dies between a move's copy and the old
+        -- entry's removal: A's entry pending under it, A's record marked
+        -- moving to B, the copy (moves 1) and its entry in B's queue
+        local qa, qb, ma, mb = "smppgw:{u:A}q", "smppgw:{u:B}q", "smppgw:{u:A}m:" .. id, "smppgw:{u:B}m:" .. id
+        pcall(r.cmd, r, "XGROUP", "CREATE", qa, "fwd", "0", "MKSTREAM")
+        assert.are.equal(1, #r:cmd("XREADGROUP", "GROUP", "fwd", "n999", "COUNT", "10", "STREAMS", qa, ">")[1][2])
+        r:cmd("HSET", ma, "moving", "B")
+        local rec, copy = r:cmd("HGETALL", ma), {}
+        for i = 1, #rec - 1, 2 do
+            if rec[i] ~= "moving" and rec[i] ~= "upstream" then
+                copy[#copy + 1], copy[#copy + 2] = rec[i], rec[i + 1]
+            end
+        end
+        r:cmd("HSET", mb, "upstream", "B", "moves", "1", unpack(copy))
+        r:cmd("XADD", qb, "*", unpack(r:cmd("XRANGE", qa, "-", "+")[1][2]))
+        -- a node that can send to both takes A's entry over (claim_after 1 s)
+        local a_up, b_up = gwr.upstream(0, { port = pa }), gwr.upstream(0, { takes_all = true, port = pb })
+        local y = node(r, pa, pb, route)
+        bound(y, "A")
+        assert.is_true(gwr.all_arrived(b_up, { "half moved" }))
+        assert.is_true(wait.wait_until(function()
+            return r:cmd("XLEN", qa) == 0 and r:cmd("EXISTS", ma) == 0
+        end, 10, "A's entry and record taken out"), y:log_text():sub(-2000))
+        assert.are.equal(1, y:stats().cluster.store.claimed)
+        assert.are.equal(0, y:stats().cluster.store.moved)             -- counted by the node that began it
+        assert.is_nil(a_up:log_text():find("up got half moved", 1, true))
+        local _, sent_to_b = b_up:log_text():gsub("up got half moved as", "")
+        assert.are.equal(1, sent_to_b)
+        local m = message(y, id)
+        assert.are.equal("B", m.upstream)
+        assert.matches("taken over: its move to B finished", events(m), 1, true)
     end)
 end)

@@ -262,14 +262,16 @@ end
 -- await_ids(limit, sess): a bind on a gateway whose messages are in Redis waits
 -- (at most limit seconds) for the node's id and its first block of message
 -- ids, asked for when the link comes up: a submit before them would get
--- ESME_RMSGQFUL. Returns whether they are at hand.
+-- ESME_RMSGQFUL. It does not wait while the link is down. Returns whether
+-- they are at hand.
 function M.await_ids(limit, sess)
-    if not M.stores_messages() then return true end
+    -- only the gateway takes these ids (the reference SMSC's come from its store)
+    if not M.stores_messages() or not package.loaded["smpp.gateway"] then return true end
     local deadline, said = smpp.time() + limit, false
     while true do
         local st = core.gwr_stats()
         if st and st.node_id > 0 and st.ids_left > 0 then return true end
-        if smpp.time() >= deadline then return false end
+        if smpp.time() >= deadline or core.redis_state() == "down" then return false end
         if not said and sess then
             sess:log("info", "the bind waits for this node's message ids from Redis")
             said = true
