@@ -455,14 +455,15 @@ static int l_nest(lua_State *L)
     return lua_gettop(L);
 }
 
-/* core.heap() -> {used =, peak =, limit =, reserve =, refused =, hard =}:
- * the Lua heap and its ceiling, in bytes. */
+/* core.heap() -> {used =, peak =, limit =, reserve =, refused =, cached =,
+ * hard =}: the Lua heap and its ceiling, in bytes (cached: free small
+ * blocks the allocator keeps for reuse, not counted in used). */
 static int l_heap(lua_State *L)
 {
     rt_heap_stats_t h;
     rt_heap_stats(&h);
     if (!h.hard) h.used = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024;
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushnumber(L, (double)h.used);
     lua_setfield(L, -2, "used");
     lua_pushnumber(L, (double)h.peak);
@@ -473,6 +474,8 @@ static int l_heap(lua_State *L)
     lua_setfield(L, -2, "reserve");
     lua_pushnumber(L, (double)h.refused);
     lua_setfield(L, -2, "refused");
+    lua_pushnumber(L, (double)h.cached);
+    lua_setfield(L, -2, "cached");
     lua_pushboolean(L, h.hard);
     lua_setfield(L, -2, "hard");
     return 1;
