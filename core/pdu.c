@@ -429,6 +429,22 @@ static void put_be(wr_t *w, uint32_t v, unsigned n)
     while (n--) put_u8(w, v >> (8 * n));
 }
 
+/* A 4-octet big-endian integer: stored at once where it fits (the header
+ * and every INT4 field; put_be stored it octet by octet). */
+static void put_u32(wr_t *w, uint32_t v)
+{
+    if (w->pos + 4 <= w->cap) {
+        uint8_t *o = w->out + w->pos;
+        o[0] = (uint8_t)(v >> 24);
+        o[1] = (uint8_t)(v >> 16);
+        o[2] = (uint8_t)(v >> 8);
+        o[3] = (uint8_t)v;
+        w->pos += 4;
+        return;
+    }
+    put_be(w, v, 4);
+}
+
 static void put_bytes(wr_t *w, const uint8_t *p, size_t n)
 {
     if (n && w->pos + n <= w->cap) memcpy(w->out + w->pos, p, n);
@@ -548,10 +564,10 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
     }
     p->cmd = cmd;
 
-    put_be(&w, 0, 4); /* command_length, patched below */
-    put_be(&w, p->command_id, 4);
-    put_be(&w, p->command_status, 4);
-    put_be(&w, p->sequence_number, 4);
+    put_u32(&w, 0); /* command_length, patched below */
+    put_u32(&w, p->command_id);
+    put_u32(&w, p->command_status);
+    put_u32(&w, p->sequence_number);
 
     /* An error response with nothing in it goes out header-only (3.4 §4.1.2,
      * §4.4.2). */
@@ -575,7 +591,7 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
             if ((rc = encode_int1(&w, fd, have ? v->num : 0, err))) return rc;
             break;
         case PDU_KIND_INT4:
-            put_be(&w, have ? v->num : 0, 4);
+            put_u32(&w, have ? v->num : 0);
             break;
         case PDU_KIND_SMLEN:
         case PDU_KIND_COUNT:
