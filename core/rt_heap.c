@@ -1,6 +1,7 @@
 /* rt_heap.c -- the counting allocator of smppgw's Lua state and its
  * ceiling (see rt_heap.h).
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <lauxlib.h>
@@ -31,6 +32,8 @@
 
 static struct {
     size_t     used, peak, limit, reserve;
+    size_t     most;                   /* limit + reserve, or SIZE_MAX without a ceiling */
+    size_t     over_at;                /* limit, or SIZE_MAX without a ceiling */
     size_t     cached;                 /* bytes on the free lists */
     uint64_t   refused;
     int        hard;
@@ -113,7 +116,7 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         if ((heap.used -= osize) == 0) heap_drain();   /* lua_close freed the state's last block */
         return NULL;
     }
-    if (nsize > osize && heap.limit && heap.used + (nsize - osize) > heap.limit + heap.reserve)
+    if (nsize > osize && heap.used + (nsize - osize) > heap.most)
         return heap_refuse(ptr, osize, 0);
     c = (nsize + HEAP_GRAIN - 1) / HEAP_GRAIN;
     if (!ptr && nsize <= HEAP_SMALL && (p = heap.free[c]) != NULL) {
@@ -124,7 +127,7 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     heap.used = heap.used - osize + nsize;
     if (heap.used > heap.peak) heap.peak = heap.used;
-    if (nsize > osize && heap.limit && heap.used > heap.limit && heap.over) heap.over();
+    if (heap.used > heap.over_at && nsize > osize && heap.over) heap.over();
     return p;
 }
 
@@ -146,6 +149,7 @@ static int heap_panic(lua_State *L)
 lua_State *rt_heap_newstate(void)
 {
     lua_State *L;
+    heap.most = heap.over_at = SIZE_MAX;  /* no ceiling until rt_heap_set_limit */
     if (!(heap.arena = luaL_newstate())) return NULL;
     heap.arena_alloc = lua_getallocf(heap.arena, &heap.arena_ud);
     L = lua_newstate(heap_alloc, NULL);
@@ -164,6 +168,8 @@ void rt_heap_set_limit(size_t limit)
 {
     heap.limit = limit;
     heap.reserve = limit / 8 > 32 * MIB ? limit / 8 : 32 * MIB;
+    heap.most = limit ? limit + heap.reserve : SIZE_MAX;
+    heap.over_at = limit ? limit : SIZE_MAX;
 }
 
 void rt_heap_refuse(void) { heap.refused++; }
