@@ -98,6 +98,19 @@ static int push_handler(const char *name)
 
 /* -- Answering requests -------------------------------------------------------------- */
 
+/* The response command of request command_id (the last one asked is
+ * kept: two table searches per answer otherwise). */
+static const pdu_cmd_t *resp_cmd(uint32_t command_id)
+{
+    static uint32_t id;
+    static const pdu_cmd_t *resp;
+    const pdu_cmd_t *req;
+    if (resp && id == command_id) return resp;
+    if (!(req = pdu_cmd_find(command_id))) return NULL;
+    id = command_id;
+    return resp = pdu_cmd_find(req->resp_id);
+}
+
 /* Answer the task's request (if its session still lives) with `status`
  * and the response fields at stack index fields_idx of t->co (0: none). */
 static void answer(rt_task_t *t, uint32_t status, int fields_idx)
@@ -106,8 +119,7 @@ static void answer(rt_task_t *t, uint32_t status, int fields_idx)
     pdu_t *body = NULL;
     if (!t->seq || !rt.net || !(s = net_find(rt.net, t->sess_id))) return;
     if (fields_idx) {
-        const pdu_cmd_t *req = pdu_cmd_find(t->cmd_id);
-        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, pdu_cmd_find(req->resp_id));
+        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, resp_cmd(t->cmd_id));
         if (err) {
             log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR",
                     t->what, err);
@@ -145,23 +157,23 @@ static const char *read_results(rt_task_t *t, int n, uint32_t *status_out, int *
     static char msg[200];
     char a[48], b[48];
     lua_State *co = t->co;
-    int fields = 0, next = 2, i;
+    int fields = 0, next = 2, i, t1 = n >= 1 ? lua_type(co, 1) : LUA_TNONE;
     uint32_t status = SMPP_ESME_ROK;
     const char *why = NULL;
-    if (n >= 1 && lua_type(co, 1) == LUA_TNUMBER) {
+    if (t1 == LUA_TNUMBER) {
         double d = lua_tonumber(co, 1);
         if (d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d) status = (uint32_t)d;
         else why = "a status is an integer 0..0xFFFFFFFF";
-    } else if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) {
+    } else if (t1 == LUA_TSTRING) {
         int found;
         status = status_by_name(lua_tostring(co, 1), &found);
         if (!found) why = "unknown status name";
-    } else if (n >= 1 && lua_istable(co, 1)) {
+    } else if (t1 == LUA_TTABLE) {
         fields = 1;
-    } else if (n >= 1 && !lua_isnil(co, 1)) {
+    } else if (n >= 1 && t1 != LUA_TNIL) {
         why = "expected a status and a table of fields";
     }
-    if (n >= 1 && (lua_type(co, 1) == LUA_TNUMBER || lua_type(co, 1) == LUA_TSTRING)) {
+    if (t1 == LUA_TNUMBER || t1 == LUA_TSTRING) {
         next = 3;
         if (n >= 2 && lua_istable(co, 2)) fields = 2;
         else if (n >= 2 && !lua_isnil(co, 2) && !why) why = "the fields of the response must be a table";
@@ -287,22 +299,26 @@ int rt_sess_event(const char *name, const char *what)
 /* Run the handler on rt.L's top in a new task with the session table of
  * `s` and `nextra` more values from rt.L's top as arguments; `seq` is the
  * request it answers (0: none); own: whether the handler is the runtime's
- * own function (-1: look it up). */
+ * own function (-1: look it up). nextra -n: the n arguments on the top
+ * start with the session table already. */
 static void spawn_own(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id, int own)
 {
     lua_State *L = rt.L;
+    int nargs = nextra < 0 ? -nextra : nextra + 1;
     rt_task_t *t = rt_task_new(what, seq ? &request_owner : NULL);
     if (!t) {
-        lua_pop(L, nextra + 1);
+        lua_pop(L, nargs - (nextra >= 0) + 1);
         return;
     }
     t->sess_id = sess_id(s);
     t->seq = seq;
     t->cmd_id = cmd_id;
-    rt_sess_push(L, sess_id(s));               /* the session goes first */
-    lua_insert(L, -1 - nextra);
-    if (own < 0) rt_task_start(t, nextra + 1);
-    else rt_task_run(t, nextra + 1, own);
+    if (nextra >= 0) {
+        rt_sess_push(L, sess_id(s));           /* the session goes first */
+        lua_insert(L, -1 - nextra);
+    }
+    if (own < 0) rt_task_start(t, nargs);
+    else rt_task_run(t, nargs, own);
 }
 
 static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
@@ -431,10 +447,11 @@ static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
     (void)n;
     (void)ud;
     if (!push_request_handler(req, &own)) return SESS_DECLINED;
+    rt_sess_push(rt.L, sess_id(s));            /* (session, pdu) as spawn would order them */
     lbridge_push_pdu(rt.L, req);
     cur_req.table = lua_topointer(rt.L, -1);
     cur_req.pdu = req->raw ? req : NULL;
-    spawn_own(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id, own);
+    spawn_own(name, s, -2, req->cmd->resp_id ? req->sequence_number : 0, req->command_id, own);
     cur_req.table = table;
     cur_req.pdu = pdu;
     return SESS_TAKEN;
