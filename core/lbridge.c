@@ -273,11 +273,12 @@ static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
 static int push_shaped(lua_State *L, const pdu_t *p)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    const pdu_slot_t *slot;
-    int i, cache = 0;
+    const pdu_slot_t *slot, *last;
+    uint64_t present = p->present;         /* in a register: the pushes are calls */
+    int cache = 0;
     if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8))
         return 0;
-    if (p->present & (((uint64_t)1 << PDU_F_DEST_ADDRESS) | ((uint64_t)1 << PDU_F_UNSUCCESS_SME)))
+    if (present & (((uint64_t)1 << PDU_F_DEST_ADDRESS) | ((uint64_t)1 << PDU_F_UNSUCCESS_SME)))
         cache = lbridge__cache_push(L);
     if (!shape_ref_push(L, cmd)) {
         if (cache) lua_pop(L, 1);
@@ -286,9 +287,9 @@ static int push_shaped(lua_State *L, const pdu_t *p)
     lua_pushnumber(L, p->command_id);
     lua_pushnumber(L, p->command_status);
     lua_pushnumber(L, p->sequence_number);
-    for (i = 0, slot = cmd->slots; i < cmd->nslots; i++, slot++) {
+    for (slot = cmd->slots, last = slot + cmd->nslots; slot < last; slot++) {
         const pdu_value_t *v = &p->f[slot->id];
-        if (!(p->present & ((uint64_t)1 << slot->id))) {
+        if (!(present & ((uint64_t)1 << slot->id))) {
             lua_pushnil(L);
             continue;
         }
