@@ -293,6 +293,10 @@ static int push_shaped(lua_State *L, const pdu_t *p)
             lua_pushnil(L);
             continue;
         }
+        if (slot->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
+            lua_pushnumber(L, v->num);
+            continue;
+        }
         switch (slot->kind) {
         case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
             lua_pushlstring(L, (const char *)v->ptr, v->len);

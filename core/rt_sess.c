@@ -28,7 +28,7 @@ void rt_sess_push(lua_State *L, uint64_t id)
 {
     rt_registry_table(L, &rt.sessions);
     lua_rawgeti(L, -1, (int)id);
-    lua_remove(L, -2);
+    lua_replace(L, -2);                        /* the sessions table gone, as a remove would, without its shift */
 }
 
 /* A session as scripts see it is a view: an empty table but for one key
