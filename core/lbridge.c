@@ -39,6 +39,18 @@ static char cache_key;
  * (message_state is both). Filled by cache_build. */
 static int tlv_alias[128];
 
+/* The shapes as registry refs by command index, for the state whose
+ * registry is at `reg` (a lookup in the key cache, itself found in the
+ * registry by a light userdata key, cost two hashed lookups per PDU).
+ * The first state to push a PDU owns them; another state's PDU finds
+ * another registry and takes the cache's way. A new key cache (a state
+ * opening the module, perhaps where a closed one was) forgets them. */
+#define SHAPE_REFS 64
+static struct {
+    const void *reg;
+    int         ref[SHAPE_REFS];        /* 0: not made yet */
+} shapes;
+
 static const char *const header_keys[] = {
     "command", "command_id", "command_status", "sequence_number", "tlv_order", "command_length"
 };
@@ -55,6 +67,7 @@ static void cache_build(lua_State *L)
         return;
     }
     lua_pop(L, 1);
+    memset(&shapes, 0, sizeof shapes);     /* a new state's cache: refs of another registry */
     lua_pushlightuserdata(L, &cache_key);
     lua_createtable(L, 400, 100);
 #define KEY(code, name) do { \
@@ -229,25 +242,59 @@ fail:
     return 0;
 }
 
+/* Push the shape of cmd by its ref (made from the key cache's entry the
+ * first time); 0, nothing pushed, when there is none. */
+static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
+{
+    size_t i = cmd_index(cmd);
+    const void *reg;
+    int cache, ok;
+    lua_pushvalue(L, LUA_REGISTRYINDEX);
+    reg = lua_topointer(L, -1);
+    lua_pop(L, 1);
+    if (reg == shapes.reg && i < SHAPE_REFS && shapes.ref[i] > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.ref[i]);
+        return 1;
+    }
+    cache = lbridge__cache_push(L);
+    ok = shape_push(L, cache, cmd);
+    lua_remove(L, cache);
+    if (!ok || i >= SHAPE_REFS || (shapes.reg && reg != shapes.reg)) return ok;
+    shapes.reg = reg;
+    lua_pushvalue(L, -1);
+    shapes.ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+}
+
 /* The PDU's table by its shape: p has a command and no TLVs, and L may
  * call (a coroutine suspended in a yield may not) and has room for the
  * arguments (more than the LUA_MINSTACK a C function is promised).
- * 0: not made. */
-static int push_shaped(lua_State *L, const pdu_t *p, int cache)
+ * 0: not made. The key cache is pushed only for an address list. */
+static int push_shaped(lua_State *L, const pdu_t *p)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    const pdu_slot_t *slot;
-    int i;
-    if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8)
-        || !shape_push(L, cache, cmd))
+    const pdu_slot_t *slot, *last;
+    uint64_t present = p->present;         /* in a register: the pushes are calls */
+    int cache = 0;
+    if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8))
         return 0;
+    if (present & (((uint64_t)1 << PDU_F_DEST_ADDRESS) | ((uint64_t)1 << PDU_F_UNSUCCESS_SME)))
+        cache = lbridge__cache_push(L);
+    if (!shape_ref_push(L, cmd)) {
+        if (cache) lua_pop(L, 1);
+        return 0;
+    }
     lua_pushnumber(L, p->command_id);
     lua_pushnumber(L, p->command_status);
     lua_pushnumber(L, p->sequence_number);
-    for (i = 0, slot = cmd->slots; i < cmd->nslots; i++, slot++) {
+    for (slot = cmd->slots, last = slot + cmd->nslots; slot < last; slot++) {
         const pdu_value_t *v = &p->f[slot->id];
-        if (!(p->present & ((uint64_t)1 << slot->id))) {
+        if (!(present & ((uint64_t)1 << slot->id))) {
             lua_pushnil(L);
+            continue;
+        }
+        if (slot->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
+            lua_pushnumber(L, v->num);
             continue;
         }
         switch (slot->kind) {
@@ -260,19 +307,18 @@ static int push_shaped(lua_State *L, const pdu_t *p, int cache)
         }
     }
     lua_call(L, cmd->nslots + 3, 1);
+    if (cache) lua_remove(L, cache);
     return 1;
 }
 
 void lbridge_push_pdu(lua_State *L, const pdu_t *p)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    int cache = lbridge__cache_push(L), t, i, ordered = 1;
+    int cache, t, i, ordered = 1;
     uint64_t fields;
 
-    if (push_shaped(L, p, cache)) {
-        lua_remove(L, cache);
-        return;
-    }
+    if (push_shaped(L, p)) return;
+    cache = lbridge__cache_push(L);
     fields = cmd ? lbridge__body_mask(cmd) : 0;
     lua_createtable(L, 0, (cmd ? cmd->nslots : 0) + p->ntlv + 4);
     t = lua_gettop(L);

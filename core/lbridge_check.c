@@ -57,7 +57,58 @@ static long key_code(lua_State *L, int cache, const char **name)
     return code;
 }
 
+/* The code of the string key at -2 when key_code has met its string
+ * already (0: not known here). No cache needed: the hit is confirmed
+ * against the code's name. */
+static long key_known(lua_State *L)
+{
+    size_t len;
+    const char *p = lua_tolstring(L, -2, &len), *n;
+    const key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
+    if (e->p == p && e->len == len && (n = lbridge__code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
+        return e->code;
+    return 0;
+}
+
 /* -- Table -> PDU -------------------------------------------------------------- */
+
+/* The common answer of a handler: a table of a few body fields of the
+ * expected command (`{ message_id = id }`), no header key, no TLV. Read
+ * with one lua_next per key (and the last one, that ends), each key known
+ * by its string's address: 1 when p holds the PDU; 0, stack as it was,
+ * for anything else (a key not met before, a header key, a TLV, a value
+ * of the wrong type, an address list), which the full check reads again
+ * from the start, with its errors. */
+static int check_fields(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+{
+    uint64_t fields = lbridge__body_mask(cmd);
+    int top = lua_gettop(L);
+    pdu_init(p, cmd->id, 0);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        long code = lua_type(L, -2) == LUA_TSTRING ? key_known(L) : 0;
+        pdu_field_id_t id = (pdu_field_id_t)(code - K_FIELD);
+        int kind;
+        double d;
+        if (code < K_FIELD || code >= K_TLV || !(fields & ((uint64_t)1 << id))) break;
+        kind = pdu_field_info(id)->kind;
+        if (kind == PDU_KIND_CSTR || kind == PDU_KIND_TIME || kind == PDU_KIND_OSTR) {
+            size_t len;
+            const char *str;
+            if (lua_type(L, -1) != LUA_TSTRING) break;
+            str = lua_tolstring(L, -1, &len);
+            pdu_set_str(p, id, (const uint8_t *)str, len);
+        } else if (kind == PDU_KIND_DESTS || kind == PDU_KIND_UNSUCC || (d = lbridge__as_u32(L, -1)) < 0) {
+            break;
+        } else {
+            pdu_set_int(p, id, (uint32_t)d);
+        }
+        lua_pop(L, 1);
+    }
+    if (lua_gettop(L) == top) return 1;    /* lua_next ended: every key was read */
+    lua_settop(L, top);
+    return 0;
+}
 
 static char check_msg[200];
 
@@ -215,6 +266,7 @@ const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *
 
     if (idx < 0) idx = top + idx + 1;
     if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
+    if (cmd && check_fields(L, idx, p, cmd)) return NULL;
     cache = lbridge__cache_push(L);
 
     lbridge__raw_key(L, idx, cache, K_COMMAND);

@@ -174,20 +174,20 @@ static int time_len_ok(pdu_field_id_t id, uint32_t len)
 static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_error_t *err)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    const pdu_slot_t *s;
+    const pdu_slot_t *s, *last = cmd->slots + cmd->nslots;
+    uint64_t present = p->present;         /* kept in a register, stored as the loop ends */
     uint32_t count = 0, st;
 
-    for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
-        const pdu_field_t *fd;
+    for (s = cmd->slots; s < last; s++) {
+        const pdu_field_t *fd;              /* for the messages of refusals only */
         pdu_value_t *v = &p->f[s->id];
         if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
             if (b >= end) goto short_body;
             v->num = *b++;
-            p->present |= BIT(s->id);
+            present |= BIT(s->id);
             continue;
         }
-        fd = pdu_field_info((pdu_field_id_t)s->id);
-        switch (fd->kind) {
+        switch (s->kind) {
         case PDU_KIND_INT1:
         case PDU_KIND_SMLEN:
         case PDU_KIND_COUNT:
@@ -204,34 +204,44 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
             switch (take_cstr(&b, end, s->max, &v->ptr, &v->len)) {
             case CSTR_SHORT: goto short_body;
             case CSTR_NONUL:
-                return fail(err, fd->status, fd->name, "%s has no NUL within %u octets",
-                            fd->name, s->max);
+                fd = pdu_field_info((pdu_field_id_t)s->id);
+                st = fail(err, fd->status, fd->name, "%s has no NUL within %u octets",
+                          fd->name, s->max);
+                goto bail;
             }
-            if (fd->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len))
-                return fail(err, fd->status, fd->name,
-                            "%s must be empty or 16 characters, got %u", fd->name, v->len);
+            if (s->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
+                fd = pdu_field_info((pdu_field_id_t)s->id);
+                st = fail(err, fd->status, fd->name,
+                          "%s must be empty or 16 characters, got %u", fd->name, v->len);
+                goto bail;
+            }
             break;
         case PDU_KIND_OSTR:
-            if (count > s->max)
-                return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u",
-                            count, s->max);
-            if (count > (uint32_t)(end - b))
-                return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
-                            "sm_length %u runs past the body (%u octets left)",
-                            count, (unsigned)(end - b));
+            if (count > s->max) {
+                st = fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u",
+                          count, s->max);
+                goto bail;
+            }
+            if (count > (uint32_t)(end - b)) {
+                st = fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
+                          "sm_length %u runs past the body (%u octets left)",
+                          count, (unsigned)(end - b));
+                goto bail;
+            }
             v->ptr = b;
             v->len = count;
             b += count;
             break;
         case PDU_KIND_DESTS:
-            if ((st = decode_dests(p, &b, end, count, err))) return st;
+            if ((st = decode_dests(p, &b, end, count, err))) goto bail;
             break;
         case PDU_KIND_UNSUCC:
-            if ((st = decode_unsucc(p, &b, end, count, err))) return st;
+            if ((st = decode_unsucc(p, &b, end, count, err))) goto bail;
             break;
         }
-        p->present |= BIT(s->id);
+        present |= BIT(s->id);
     }
+    p->present = present;
 
     /* The TLV area: whatever follows the mandatory fields. */
     while (end - b >= 4) {
@@ -270,8 +280,11 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
     return SMPP_ESME_ROK;
 
 short_body:
-    return fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
-                "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
+    st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
+              "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
+bail:
+    p->present = present;
+    return st;
 }
 
 uint32_t pdu_decode(pdu_t *p, const uint8_t *data, size_t len, uint32_t max_len,
@@ -429,6 +442,22 @@ static void put_be(wr_t *w, uint32_t v, unsigned n)
     while (n--) put_u8(w, v >> (8 * n));
 }
 
+/* A 4-octet big-endian integer: stored at once where it fits (the header
+ * and every INT4 field; put_be stored it octet by octet). */
+static void put_u32(wr_t *w, uint32_t v)
+{
+    if (w->pos + 4 <= w->cap) {
+        uint8_t *o = w->out + w->pos;
+        o[0] = (uint8_t)(v >> 24);
+        o[1] = (uint8_t)(v >> 16);
+        o[2] = (uint8_t)(v >> 8);
+        o[3] = (uint8_t)v;
+        w->pos += 4;
+        return;
+    }
+    put_be(w, v, 4);
+}
+
 static void put_bytes(wr_t *w, const uint8_t *p, size_t n)
 {
     if (n && w->pos + n <= w->cap) memcpy(w->out + w->pos, p, n);
@@ -548,10 +577,10 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
     }
     p->cmd = cmd;
 
-    put_be(&w, 0, 4); /* command_length, patched below */
-    put_be(&w, p->command_id, 4);
-    put_be(&w, p->command_status, 4);
-    put_be(&w, p->sequence_number, 4);
+    put_u32(&w, 0); /* command_length, patched below */
+    put_u32(&w, p->command_id);
+    put_u32(&w, p->command_status);
+    put_u32(&w, p->sequence_number);
 
     /* An error response with nothing in it goes out header-only (3.4 §4.1.2,
      * §4.4.2). */
@@ -575,7 +604,7 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
             if ((rc = encode_int1(&w, fd, have ? v->num : 0, err))) return rc;
             break;
         case PDU_KIND_INT4:
-            put_be(&w, have ? v->num : 0, 4);
+            put_u32(&w, have ? v->num : 0);
             break;
         case PDU_KIND_SMLEN:
         case PDU_KIND_COUNT:

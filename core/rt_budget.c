@@ -44,6 +44,7 @@ static struct {
     int             gc_due;         /* heap_collect(gc_live) before the next run */
     int             gc_small;       /* the collector's pause is RT_BUDGET_GC_SMALL_PAUSE */
     int             coarse;         /* runs start on CLOCK_MONOTONIC_COARSE (run_clock) */
+    int             hard;           /* the state counts its heap (rt_heap_used: LuaJIT's count, cheaper) */
     size_t          gc_live;
     uint64_t        stops;
     char            msg[160];       /* why the run in progress was stopped */
@@ -316,10 +317,11 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
  * cycle every few hundred messages, marking the same tables each time:
  * 15 % of a trivial script's round trip. Below RT_BUDGET_GC_SMALL_KB the
  * next cycle starts at RT_BUDGET_GC_SMALL_PAUSE (a few MiB more at most);
- * above it, LuaJIT's default. Looked at as each outermost run ends. */
+ * above it, LuaJIT's default. Looked at as each outermost run ends (the
+ * counting allocator's figure is LuaJIT's, without a call into it). */
 static void gc_pace(lua_State *L)
 {
-    int small = lua_gc(L, LUA_GCCOUNT, 0) < RT_BUDGET_GC_SMALL_KB;
+    int small = (budget.hard ? rt_heap_used() >> 10 : (size_t)lua_gc(L, LUA_GCCOUNT, 0)) < RT_BUDGET_GC_SMALL_KB;
     if (small == budget.gc_small) return;
     budget.gc_small = small;
     lua_gc(L, LUA_GCSETPAUSE, small ? RT_BUDGET_GC_SMALL_PAUSE : 200);
@@ -387,6 +389,7 @@ static int l_set_limits(lua_State *L)
     grace = budget.budget_ns > 1000000000ull ? budget.budget_ns : 1000000000ull;
     rt_watchdog_limits(budget.budget_ns, budget.budget_ns + grace);
     rt_heap_stats(&h);
+    budget.hard = h.hard;
     budget.memory = h.hard && mb > 0 ? (size_t)(mb * MIB) : 0;
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);
@@ -455,14 +458,15 @@ static int l_nest(lua_State *L)
     return lua_gettop(L);
 }
 
-/* core.heap() -> {used =, peak =, limit =, reserve =, refused =, hard =}:
- * the Lua heap and its ceiling, in bytes. */
+/* core.heap() -> {used =, peak =, limit =, reserve =, refused =, cached =,
+ * hard =}: the Lua heap and its ceiling, in bytes (cached: free small
+ * blocks the allocator keeps for reuse, not counted in used). */
 static int l_heap(lua_State *L)
 {
     rt_heap_stats_t h;
     rt_heap_stats(&h);
     if (!h.hard) h.used = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024;
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushnumber(L, (double)h.used);
     lua_setfield(L, -2, "used");
     lua_pushnumber(L, (double)h.peak);
@@ -473,6 +477,8 @@ static int l_heap(lua_State *L)
     lua_setfield(L, -2, "reserve");
     lua_pushnumber(L, (double)h.refused);
     lua_setfield(L, -2, "refused");
+    lua_pushnumber(L, (double)h.cached);
+    lua_setfield(L, -2, "cached");
     lua_pushboolean(L, h.hard);
     lua_setfield(L, -2, "hard");
     return 1;

@@ -14,7 +14,8 @@
  * status 1.
  *
  * Debian's LuaJIT is a GC64 build, where lua_newstate takes a custom
- * allocator (ours counts and delegates to LuaJIT's own); where it refuses
+ * allocator (ours counts and delegates to LuaJIT's own, keeping freed
+ * small blocks on bounded lists per size for reuse); where it refuses
  * one (older x86-64 builds),
  * rt_heap_newstate falls back to luaL_newstate and the ceiling is only
  * checked between instructions by the budget hook (rt_heap_stats().hard
@@ -34,6 +35,7 @@ typedef struct rt_heap_stats_s {
     size_t   limit;      /* the ceiling (0: none) */
     size_t   reserve;    /* what the runtime may use above it */
     uint64_t refused;    /* allocations refused, and runs stopped, at the ceiling */
+    size_t   cached;     /* free small blocks kept for reuse (not in `used`; at most 4 MiB) */
     int      hard;       /* 1: the state uses this allocator */
 } rt_heap_stats_t;
 

@@ -28,7 +28,7 @@ void rt_sess_push(lua_State *L, uint64_t id)
 {
     rt_registry_table(L, &rt.sessions);
     lua_rawgeti(L, -1, (int)id);
-    lua_remove(L, -2);
+    lua_replace(L, -2);                        /* the sessions table gone, as a remove would, without its shift */
 }
 
 /* A session as scripts see it is a view: an empty table but for one key
@@ -98,6 +98,19 @@ static int push_handler(const char *name)
 
 /* -- Answering requests -------------------------------------------------------------- */
 
+/* The response command of request command_id (the last one asked is
+ * kept: two table searches per answer otherwise). */
+static const pdu_cmd_t *resp_cmd(uint32_t command_id)
+{
+    static uint32_t id;
+    static const pdu_cmd_t *resp;
+    const pdu_cmd_t *req;
+    if (resp && id == command_id) return resp;
+    if (!(req = pdu_cmd_find(command_id))) return NULL;
+    id = command_id;
+    return resp = pdu_cmd_find(req->resp_id);
+}
+
 /* Answer the task's request (if its session still lives) with `status`
  * and the response fields at stack index fields_idx of t->co (0: none). */
 static void answer(rt_task_t *t, uint32_t status, int fields_idx)
@@ -106,8 +119,7 @@ static void answer(rt_task_t *t, uint32_t status, int fields_idx)
     pdu_t *body = NULL;
     if (!t->seq || !rt.net || !(s = net_find(rt.net, t->sess_id))) return;
     if (fields_idx) {
-        const pdu_cmd_t *req = pdu_cmd_find(t->cmd_id);
-        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, pdu_cmd_find(req->resp_id));
+        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, resp_cmd(t->cmd_id));
         if (err) {
             log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR",
                     t->what, err);
@@ -145,23 +157,23 @@ static const char *read_results(rt_task_t *t, int n, uint32_t *status_out, int *
     static char msg[200];
     char a[48], b[48];
     lua_State *co = t->co;
-    int fields = 0, next = 2, i;
+    int fields = 0, next = 2, i, t1 = n >= 1 ? lua_type(co, 1) : LUA_TNONE;
     uint32_t status = SMPP_ESME_ROK;
     const char *why = NULL;
-    if (n >= 1 && lua_type(co, 1) == LUA_TNUMBER) {
+    if (t1 == LUA_TNUMBER) {
         double d = lua_tonumber(co, 1);
         if (d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d) status = (uint32_t)d;
         else why = "a status is an integer 0..0xFFFFFFFF";
-    } else if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) {
+    } else if (t1 == LUA_TSTRING) {
         int found;
         status = status_by_name(lua_tostring(co, 1), &found);
         if (!found) why = "unknown status name";
-    } else if (n >= 1 && lua_istable(co, 1)) {
+    } else if (t1 == LUA_TTABLE) {
         fields = 1;
-    } else if (n >= 1 && !lua_isnil(co, 1)) {
+    } else if (n >= 1 && t1 != LUA_TNIL) {
         why = "expected a status and a table of fields";
     }
-    if (n >= 1 && (lua_type(co, 1) == LUA_TNUMBER || lua_type(co, 1) == LUA_TSTRING)) {
+    if (t1 == LUA_TNUMBER || t1 == LUA_TSTRING) {
         next = 3;
         if (n >= 2 && lua_istable(co, 2)) fields = 2;
         else if (n >= 2 && !lua_isnil(co, 2) && !why) why = "the fields of the response must be a table";
@@ -286,21 +298,32 @@ int rt_sess_event(const char *name, const char *what)
 
 /* Run the handler on rt.L's top in a new task with the session table of
  * `s` and `nextra` more values from rt.L's top as arguments; `seq` is the
- * request it answers (0: none). */
-static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
+ * request it answers (0: none); own: whether the handler is the runtime's
+ * own function (-1: look it up). nextra -n: the n arguments on the top
+ * start with the session table already. */
+static void spawn_own(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id, int own)
 {
     lua_State *L = rt.L;
+    int nargs = nextra < 0 ? -nextra : nextra + 1;
     rt_task_t *t = rt_task_new(what, seq ? &request_owner : NULL);
     if (!t) {
-        lua_pop(L, nextra + 1);
+        lua_pop(L, nargs - (nextra >= 0) + 1);
         return;
     }
     t->sess_id = sess_id(s);
     t->seq = seq;
     t->cmd_id = cmd_id;
-    rt_sess_push(L, sess_id(s));               /* the session goes first */
-    lua_insert(L, -1 - nextra);
-    rt_task_start(t, nextra + 1);
+    if (nextra >= 0) {
+        rt_sess_push(L, sess_id(s));           /* the session goes first */
+        lua_insert(L, -1 - nextra);
+    }
+    if (own < 0) rt_task_start(t, nargs);
+    else rt_task_run(t, nargs, own);
+}
+
+static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
+{
+    spawn_own(what, s, nextra, seq, cmd_id, -1);
 }
 
 /* -- Engine callbacks ----------------------------------------------------------------- */
@@ -333,46 +356,72 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
 }
 
-/* The request handlers by command: registry[hcache.ref][command index + 1]
- * is the function, or false for none; filled as requests come, dropped
- * when the handler table is set again (rt.handlers_gen). A lookup by
- * name interned the command's name for every request. */
+/* The request handlers by command, found by name once and kept until
+ * the handler table is set again (rt.handlers_gen) or a function becomes
+ * the runtime's own (rt_task_own_gen): ref[i] is a registry ref to the
+ * handler of command index i, with kind[i] saying whether there is one and
+ * whether it is the runtime's own. A lookup by name interned the command's
+ * name for every request; a table of them cost two lookups more. */
+#define HCACHE_CMDS 64
+enum { H_UNKNOWN, H_NONE, H_SCRIPT, H_OWN };
 static struct {
-    int      ref;
-    unsigned gen;
-} hcache = {LUA_NOREF, 0};
+    int           ref[HCACHE_CMDS];
+    unsigned char kind[HCACHE_CMDS];
+    unsigned      gen, own_gen;
+    int           valid;
+} hcache;
 
-/* Push the handler of req; 0 (nothing pushed) when there is none. */
-static int push_request_handler(const pdu_t *req)
+static void hcache_reset(lua_State *L)
 {
-    lua_State *L = rt.L;
-    int i = (int)(req->cmd - pdu_cmd_at(0)) + 1, found;
-    if (hcache.ref == LUA_NOREF || hcache.gen != rt.handlers_gen) {
-        lua_createtable(L, 32, 0);
-        rt_registry_set(L, &hcache.ref, -1);
-        lua_pop(L, 1);
-        hcache.gen = rt.handlers_gen;
+    int i;
+    for (i = 0; i < HCACHE_CMDS; i++) {
+        if (hcache.kind[i] == H_SCRIPT || hcache.kind[i] == H_OWN) luaL_unref(L, LUA_REGISTRYINDEX, hcache.ref[i]);
+        hcache.kind[i] = H_UNKNOWN;
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, hcache.ref);
-    lua_rawgeti(L, -1, i);
-    if (lua_isfunction(L, -1)) {
-        lua_remove(L, -2);
-        return 1;
-    }
-    if (!lua_isnil(L, -1)) {
-        lua_pop(L, 2);
-        return 0;
-    }
-    lua_pop(L, 1);
-    found = push_handler(req->cmd->name);
+    hcache.gen = rt.handlers_gen;
+    hcache.own_gen = rt_task_own_gen();
+    hcache.valid = 1;
+}
+
+/* Push the handler of req by name; 0 (nothing pushed) when there is none. */
+static int find_request_handler(const pdu_t *req)
+{
+    int found = push_handler(req->cmd->name);
     if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
                    || req->command_id == SMPP_BIND_TRANSCEIVER))
         found = push_handler("bind");      /* one handler for the three binds */
-    if (found) lua_pushvalue(L, -1);
-    else lua_pushboolean(L, 0);
-    lua_rawseti(L, -3, i);
-    lua_remove(L, -1 - found);
     return found;
+}
+
+/* Push the handler of req; 0 (nothing pushed) when there is none. *own:
+ * whether it is the runtime's own function. */
+static int push_request_handler(const pdu_t *req, int *own)
+{
+    lua_State *L = rt.L;
+    int i = (int)(req->cmd - pdu_cmd_at(0));
+    if (i < 0 || i >= HCACHE_CMDS) {
+        if (!find_request_handler(req)) return 0;
+        *own = rt_task_is_own(L, -1);
+        return 1;
+    }
+    if (!hcache.valid || hcache.gen != rt.handlers_gen || hcache.own_gen != rt_task_own_gen()) hcache_reset(L);
+    switch (hcache.kind[i]) {
+    case H_NONE:
+        return 0;
+    case H_SCRIPT: case H_OWN:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, hcache.ref[i]);
+        *own = hcache.kind[i] == H_OWN;
+        return 1;
+    }
+    if (!find_request_handler(req)) {
+        hcache.kind[i] = H_NONE;
+        return 0;
+    }
+    *own = rt_task_is_own(L, -1);
+    lua_pushvalue(L, -1);
+    hcache.ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    hcache.kind[i] = *own ? H_OWN : H_SCRIPT;
+    return 1;
 }
 
 /* The request whose handler runs until its first wait, and the address
@@ -394,13 +443,15 @@ static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
     const char *name = req->cmd->name;
     const void *table = cur_req.table;
     const pdu_t *pdu = cur_req.pdu;
+    int own = 0;
     (void)n;
     (void)ud;
-    if (!push_request_handler(req)) return SESS_DECLINED;
+    if (!push_request_handler(req, &own)) return SESS_DECLINED;
+    rt_sess_push(rt.L, sess_id(s));            /* (session, pdu) as spawn would order them */
     lbridge_push_pdu(rt.L, req);
     cur_req.table = lua_topointer(rt.L, -1);
     cur_req.pdu = req->raw ? req : NULL;
-    spawn(name, s, 1, req->cmd->resp_id ? req->sequence_number : 0, req->command_id);
+    spawn_own(name, s, -2, req->cmd->resp_id ? req->sequence_number : 0, req->command_id, own);
     cur_req.table = table;
     cur_req.pdu = pdu;
     return SESS_TAKEN;

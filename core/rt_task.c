@@ -16,11 +16,12 @@
 static struct {
     int        map;            /* registry ref: thread -> lightuserdata task */
     int        own;            /* registry ref: the runtime's functions (weak keys), core.heap_reserve */
+    unsigned   own_gen;        /* bumped as a function is added to `own` */
     rt_task_t *pool[TASK_POOL];
     int        pooled;
     rt_task_t *live;           /* every task not in the pool */
     uint64_t   errors;
-} tasks = {LUA_NOREF, LUA_NOREF, {NULL}, 0, NULL, 0};
+} tasks = {LUA_NOREF, LUA_NOREF, 0, {NULL}, 0, NULL, 0};
 
 /* -- Life ------------------------------------------------------------------------ */
 
@@ -154,17 +155,31 @@ static void task_resume(rt_task_t *t, int nargs)
     task_finish(t);
 }
 
-void rt_task_start(rt_task_t *t, int nargs)
+int rt_task_is_own(lua_State *L, int idx)
 {
-    if (tasks.own != LUA_NOREF) {         /* the runtime's own function: it may use the heap's reserve */
-        lua_rawgeti(rt.L, LUA_REGISTRYINDEX, tasks.own);
-        lua_pushvalue(rt.L, -nargs - 2);
-        lua_rawget(rt.L, -2);
-        t->reserve = lua_toboolean(rt.L, -1);
-        lua_pop(rt.L, 2);
-    }
+    int own;
+    if (tasks.own == LUA_NOREF) return 0;
+    if (idx < 0) idx = lua_gettop(L) + idx + 1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, tasks.own);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    own = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return own;
+}
+
+unsigned rt_task_own_gen(void) { return tasks.own_gen; }
+
+void rt_task_run(rt_task_t *t, int nargs, int own)
+{
+    t->reserve = own;                     /* the runtime's own function: it may use the heap's reserve */
     lua_xmove(rt.L, t->co, nargs + 1);
     task_resume(t, nargs);
+}
+
+void rt_task_start(rt_task_t *t, int nargs)
+{
+    rt_task_run(t, nargs, rt_task_is_own(rt.L, -nargs - 1));
 }
 
 /* -- Waits ------------------------------------------------------------------------ */
@@ -263,6 +278,7 @@ static int l_heap_reserve(lua_State *L)
         lua_pushvalue(L, 1);
         lua_pushboolean(L, 1);
         lua_rawset(L, -3);
+        tasks.own_gen++;
         lua_settop(L, 1);
         return 1;
     }

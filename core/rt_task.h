@@ -66,6 +66,19 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner);
  * to the task) until it ends or waits. */
 void rt_task_start(rt_task_t *t, int nargs);
 
+/* rt_task_start for a caller that knows whether the function is one of
+ * the runtime's own (rt_task_is_own, remembered while rt_task_own_gen()
+ * stays the same): the lookup is left out. */
+void rt_task_run(rt_task_t *t, int nargs, int own);
+
+/* 1 when the function at idx of L was made the runtime's own with
+ * core.heap_reserve(fn) (its task may use the heap's reserve), else 0. */
+int rt_task_is_own(lua_State *L, int idx);
+
+/* Changes whenever core.heap_reserve(fn) adds a function: what
+ * rt_task_is_own said before may no longer hold. */
+unsigned rt_task_own_gen(void);
+
 /* The task running in L, ready to wait: a Lua error (naming `fn`) unless L
  * is a task's own coroutine that can yield now. Wait primitives call it
  * before they register anything, and end with
