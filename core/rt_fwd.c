@@ -16,6 +16,18 @@
  * finishes it (EXPIRED, and its receipt when one was asked for). A link
  * that cannot send looks through its queue for such messages every
  * SWEEP_S seconds.
+ *
+ * From memory: while every row of a queue that is not in flight or being
+ * decided is one the gateway stored since (the queue has nothing else
+ * waiting), the link holds those rows in memory as they are stored
+ * (rt_fwd_hold: their octets and facts), in the queue's order, and its
+ * forwarder sends from them after the commit instead of reading them back,
+ * moving the cursor past each as the reader would. Anything else that
+ * puts a row in the queue or decides on one (a retry, a move, an event, a
+ * sweep, a failed commit) drops what is held and the reader takes the
+ * rows. A row is in the queue (due set) until its answer is written,
+ * whichever way it was sent: a crash before that sends it again after
+ * restart.
  */
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +49,15 @@
 #define TICK_MS      100        /* looking again at queues with rows not due yet (retries, pauses) */
 #define SWEEP_S      2.0        /* a link that cannot send looks for expired messages this often */
 #define SWEEP_BATCH  500
+#define HELD_MAX     10000      /* rows a link holds in memory at most (then: the reader's), ~300 octets each */
+
+/* A message stored this turn, held for sending from memory: the row as
+ * the queue reader would have read it, its strings in data. */
+typedef struct rt_fwd_held_s {
+    struct rt_fwd_held_s *next;
+    store_fwd_row_t r;
+    char data[1];
+} held_t;
 
 /* A message in flight: the completion's argument. */
 typedef struct flight_s {
@@ -57,6 +78,8 @@ static struct {
     int        failures, wrote;          /* store writes failed in a row; one succeeded this turn */
     double     paused_until;             /* no forwarder sends before (a store write failed) */
 } fwd;
+
+static void held_drop(rt_link_t *l, void *arg);
 
 /* -- Waking ---------------------------------------------------------------------------- */
 
@@ -199,6 +222,7 @@ static void store_failed(void)
     fwd.failures++;
     fwd.paused_until = now + backoff(fwd.failures);
     fwd.resync = 1;
+    rt_gw_foreach(held_drop, NULL);               /* they may not be stored */
     rt_gw_foreach(count_links, &links);
     if (links)
         log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
@@ -233,6 +257,7 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     if (!st) return NULL;
     if (!what) what = rt_fwd_default(ev, &delay, &state);
     if (!(delay >= 0)) delay = 0;
+    held_drop(l, NULL);                   /* a row of its queue changes: the reader's order */
     if (strcmp(what, "retry") == 0) {
         snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
         if ((rc = store_fwd_retry(st, ev->rowid, due_after(l, now + delay), err, now, str(line ? line : buf))) < 0)
@@ -274,6 +299,8 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
 
 void rt_fwd_moved(rt_link_t *from, rt_link_t *to)
 {
+    held_drop(from, NULL);
+    held_drop(to, NULL);
     from->queued--;
     from->moved++;
     to->queued++;
@@ -402,6 +429,67 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     flight_free(f);
 }
 
+/* -- Held: stored this turn ------------------------------------------------------------------- */
+
+static store_str_t held_copy(char **at, store_str_t v)
+{
+    store_str_t out;
+    out.p = *at;
+    out.n = v.p ? v.n : 0;
+    if (out.n) memcpy(*at, v.p, out.n);
+    *at += out.n;
+    return out;
+}
+
+/* Do the rows l holds make up all that waits in its queue (every other
+ * row in flight or being decided)? */
+static int held_whole(const rt_link_t *l)
+{
+    return l->queued - (long long)l->inflight - l->deciding == l->nheld;
+}
+
+void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m)
+{
+    held_t *h;
+    char *at;
+    /* called before the row is counted in l->queued */
+    if (!held_whole(l) || l->nheld >= HELD_MAX
+        || !(h = malloc(sizeof *h + m->id.n + m->account.n + m->route.n + m->pdu.n))) {
+        held_drop(l, NULL);                       /* the reader's from here */
+        return;
+    }
+    memset(&h->r, 0, sizeof h->r);
+    at = h->data;
+    h->r.rowid = m->key;
+    h->r.registered_delivery = m->rd;
+    h->r.due = m->due;
+    h->r.expires = m->expires;
+    h->r.submitted = m->submitted;
+    h->r.upstream.p = l->name;
+    h->r.upstream.n = l->len;
+    h->r.id = held_copy(&at, m->id);
+    h->r.account = held_copy(&at, m->account);
+    h->r.route = held_copy(&at, m->route);
+    h->r.pdu = held_copy(&at, m->pdu);
+    h->next = NULL;
+    if (!l->held) l->held_tail = &l->held;
+    *l->held_tail = h;
+    l->held_tail = &h->next;
+    l->nheld++;
+}
+
+static void held_drop(rt_link_t *l, void *arg)
+{
+    held_t *h;
+    (void)arg;
+    while ((h = l->held) != NULL) {
+        l->held = h->next;
+        free(h);
+    }
+    l->held_tail = &l->held;
+    l->nheld = 0;
+}
+
 /* -- Taking and sending ----------------------------------------------------------------------- */
 
 typedef struct take_s {
@@ -514,6 +602,7 @@ static void sweep(store_t *st, rt_link_t *l, double now)
     if (!l->down_since) l->down_since = now;
     if (l->inflight || now < l->sweep_at || l->queued <= 0) return;
     l->sweep_at = now + SWEEP_S;
+    held_drop(l, NULL);                   /* its events may decide on held rows */
     tk.l = l;
     tk.now = now;
     tk.stopped = now - l->down_since >= l->wait;     /* here: whether its messages are stalled */
@@ -541,6 +630,36 @@ static void count_busy(rt_link_t *l, void *arg)
     *(int *)arg |= l->inflight != 0;
 }
 
+/* The rows l holds, sent from memory (run() calls it after the commit):
+ * only while they are all that waits in the queue -- every other row is
+ * in flight or being decided by the event handler, both behind the
+ * cursor -- so that they are the rows the reader would take next, in its
+ * order (each was put after the cursor, in (due, key) order), with the
+ * same checks (validity, a free window slot, the throughput) and the
+ * cursor moved past each. Returns 1 when the reader need not look this
+ * turn: all went, or the link stopped (no slot, throttled) with the rest
+ * still held; 0 when the reader must take them (then nothing is held). */
+static int run_held(rt_link_t *l, take_t *tk)
+{
+    held_t *h;
+    if (!l->held) return 0;
+    if (!held_whole(l)) {
+        held_drop(l, NULL);
+        return 0;
+    }
+    while ((h = l->held) != NULL && !tk->stopped && h->r.due <= tk->now + FWD_HORIZON) {
+        uint64_t sent = l->sent;
+        if (on_row(&h->r, tk)) break;
+        if (l->sent != sent) l->sent_memory++;
+        l->held = h->next;
+        l->nheld--;
+        free(h);
+    }
+    if (!l->held || tk->stopped) return 1;
+    held_drop(l, NULL);                           /* not due yet: the reader's */
+    return 0;
+}
+
 static void run(store_t *st, rt_link_t *l)
 {
     take_t tk;
@@ -556,6 +675,7 @@ static void run(store_t *st, rt_link_t *l)
         return;
     }
     l->down_since = 0;
+    if (run_held(l, &tk)) return;
     n = slots < FWD_BATCH ? (int)slots : FWD_BATCH;
     got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->cur_set ? l->cur_due : NAN, l->cur_rowid,
                          tk.now + FWD_HORIZON, n, on_row, &tk);
@@ -574,6 +694,9 @@ void rt_fwd_turn(void)
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
     fwd.wrote = 0;
     paused = rt_time() < fwd.paused_until;
+    /* a write after the commit (a release that ran Lua): what was held may
+     * not be stored yet, and only stored messages are sent */
+    if (st && store_in_txn(st)) rt_gw_foreach(held_drop, NULL);
     if (fwd.resync && st) {
         /* a failed commit lost writes the forwarders counted on: once
          * nothing is in flight, every queue is read again from its start */
@@ -617,6 +740,7 @@ void rt_fwd_stop(void)
 {
     flight_t *f;
     rt_fwd_close();
+    rt_gw_foreach(held_drop, NULL);
     while ((f = fwd.free) != NULL) {
         fwd.free = f->next;
         free(f);
