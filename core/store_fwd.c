@@ -81,6 +81,11 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "INSERT INTO fwd (key, upstream, due) VALUES (?1, ?2, ?3)",
     /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
     "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* STATE_SENT (final, a row out of its queue: a receipt's message,
+     * its answer stored): as STATE, but due is not set (SQLite looks at
+     * the queue index for every column an UPDATE sets); no row changed
+     * when it is queued, and STATE writes it */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -91,10 +96,14 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     char sql[1024];
     int rc;
     /* rows put before are read and written too by those that reach
-     * messages; the fwd writes leave them waiting (store_put.c) */
+     * messages; the fwd writes leave them waiting (store_put.c), and so
+     * do a receipt's lookups: the rows they find have an upstream key,
+     * written after a commit stored them, and a keyed record (stored
+     * under the upstream's id) is not one that waits */
     if (which != STORE_FWD_QUEUE && which != STORE_FWD_SENT && which != STORE_FWD_SENT_OPEN
         && which != STORE_FWD_RETRY && which != STORE_FWD_STATE && which != STORE_FWD_STATE_OPEN
-        && which != STORE_FWD_MOVE) {
+        && which != STORE_FWD_MOVE && which != STORE_FWD_STATE_SENT && which != STORE_FWD_BY_KEY
+        && which != STORE_FWD_BY_KEY_OLD) {
         if (store__flush(s) < 0) return NULL;
     } else if (which != STORE_FWD_QUEUE && s->fwd_wait.n && store__fwd_flush(s) < 0) {
         return NULL;
@@ -454,6 +463,15 @@ int store_fwd_state(store_t *s, long long rowid, int state, int final, long long
     int rc, which;
     if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
     if ((rc = store__begin(s)) < 0) return rc;
+    if (final) {                           /* most often a receipt's: out of its queue */
+        if (!(st = fwd_stmt(s, STORE_FWD_STATE_SENT))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        if ((rc = bind_common(s, STORE_FWD_STATE_SENT, line, now, buf)) < 0) return rc;
+        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+    }
     for (which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;;
          which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD) {
         if (!(st = fwd_stmt(s, which))) return STORE_EIO;
