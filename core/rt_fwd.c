@@ -3,7 +3,8 @@
  * the store (from its cursor: nothing is written per row taken), as many
  * as its sessions have free window slots and its throughput allows, and
  * sends each; on the completion it writes the answer, a retry, or asks the
- * gateway's Lua event handler to decide (see rt_gw.h).
+ * gateway's Lua event handler to decide (see rt_gw.h; the decision is
+ * applied in rt_gw_decide.c).
  *
  * Retries: ESME_RTHROTTLED and ESME_RMSGQFUL pause the link for its
  * throttle_backoff and send the message again (after throttle_retries the
@@ -20,7 +21,7 @@
  * From memory: while every row of a queue that is not in flight or being
  * decided is one the gateway stored since (the queue has nothing else
  * waiting), the link holds those rows in memory as they are stored
- * (rt_fwd_hold: their octets and facts), in the queue's order, and its
+ * (rt_fwd_hold, rt_gw_held.c: their octets and facts), in the queue's order, and its
  * forwarder sends from them after the commit instead of reading them back,
  * moving the cursor past each as the reader would. Anything else that
  * puts a row in the queue or decides on one (a retry, a move, an event, a
@@ -39,6 +40,7 @@
 #include "msgid.h"
 #include "rt.h"
 #include "rt_gw.h"
+#include "rt_gw_int.h"
 #include "rt_gwr.h"
 #include "rt_route.h"
 #include "rt_store.h"
@@ -49,15 +51,6 @@
 #define TICK_MS      100        /* looking again at queues with rows not due yet (retries, pauses) */
 #define SWEEP_S      2.0        /* a link that cannot send looks for expired messages this often */
 #define SWEEP_BATCH  500
-#define HELD_MAX     10000      /* rows a link holds in memory at most (then: the reader's), ~300 octets each */
-
-/* A message stored this turn, held for sending from memory: the row as
- * the queue reader would have read it, its strings in data. */
-typedef struct rt_fwd_held_s {
-    struct rt_fwd_held_s *next;
-    store_fwd_row_t r;
-    char data[1];
-} held_t;
 
 /* A message in flight: the completion's argument. */
 typedef struct flight_s {
@@ -78,8 +71,6 @@ static struct {
     int        failures, wrote;          /* store writes failed in a row; one succeeded this turn */
     double     paused_until;             /* no forwarder sends before (a store write failed) */
 } fwd;
-
-static void held_drop(rt_link_t *l, void *arg);
 
 /* -- Waking ---------------------------------------------------------------------------- */
 
@@ -222,90 +213,17 @@ static void store_failed(void)
     fwd.failures++;
     fwd.paused_until = now + backoff(fwd.failures);
     fwd.resync = 1;
-    rt_gw_foreach(held_drop, NULL);               /* they may not be stored */
+    rt_gw_foreach(rt_fwd__held_drop, NULL);               /* they may not be stored */
     rt_gw_foreach(count_links, &links);
     if (links)
         log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
                 fwd.paused_until - now);
 }
 
-static void write_failed(store_t *st, const char *what, const char *id)
+void rt_fwd__write_failed(store_t *st, const char *what, const char *id)
 {
     log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
     store_failed();
-}
-
-const char *rt_fwd_default(const rt_gw_event_t *ev, double *delay, int *state)
-{
-    if (strcmp(ev->kind, "throttled") == 0) {
-        *delay = ev->link->throttle_backoff;
-        return "retry";
-    }
-    *state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
-    return "finish";
-}
-
-const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
-                          int state, long long err, const char *line)
-{
-    store_t *st = rt_store();
-    rt_link_t *l = ev->link;
-    double now = rt_time();
-    char buf[256];
-    int rc;
-    if (rt_gwr_on()) return rt_gwr_decide(ev, what, upstream, delay, state, err, line);   /* the cluster's store: Redis */
-    if (!st) return NULL;
-    if (!what) what = rt_fwd_default(ev, &delay, &state);
-    if (!(delay >= 0)) delay = 0;
-    held_drop(l, NULL);                   /* a row of its queue changes: the reader's order */
-    if (strcmp(what, "retry") == 0) {
-        snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
-        if ((rc = store_fwd_retry(st, ev->rowid, due_after(l, now + delay), err, now, str(line ? line : buf))) < 0)
-            write_failed(st, "a retry", ev->id);
-        l->retried++;
-        return NULL;
-    }
-    if (strcmp(what, "move") == 0) {
-        rt_link_t *to;
-        if (!upstream || !*upstream) return "move needs an upstream";
-        if (!(to = rt_gw_link(upstream, strlen(upstream), 1))) return "out of memory";
-        snprintf(buf, sizeof buf, "%s%smoved from %s to %s", ev->detail, ev->detail[0] ? "; " : "", l->name,
-                 upstream);
-        if ((rc = store_fwd_move(st, ev->rowid, str(upstream), due_after(to, now + delay), err, now,
-                                 str(line ? line : buf))) < 0) {
-            write_failed(st, "a move", ev->id);
-            return NULL;
-        }
-        if (rc > 0) rt_fwd_moved(l, to);
-        return NULL;
-    }
-    if (strcmp(what, "finish") == 0) {
-        if (!dlr_is_final(state)) return "finish needs a final message_state (2..9)";
-        snprintf(buf, sizeof buf, "%s%s%s", ev->detail, ev->detail[0] ? "; " : "",
-                 dlr_stat_of(state) ? dlr_stat_of(state) : "final");
-        if ((rc = store_fwd_state(st, ev->rowid, state, 1, err, now, str(line ? line : buf))) < 0) {
-            write_failed(st, "a final state", ev->id);
-            return NULL;
-        }
-        if (rc > 0) {
-            l->queued--;
-            if (state == 3) l->expired++;
-            else l->refused++;
-        }
-        return NULL;
-    }
-    return "action must be retry, move or finish";
-}
-
-void rt_fwd_moved(rt_link_t *from, rt_link_t *to)
-{
-    held_drop(from, NULL);
-    held_drop(to, NULL);
-    from->queued--;
-    from->moved++;
-    to->queued++;
-    to->queued_total++;
-    rt_fwd_wake(to);
 }
 
 /* -- Completion ------------------------------------------------------------------------------ */
@@ -322,7 +240,7 @@ static void retry(store_t *st, flight_t *f, double delay, uint32_t status, const
     double now = rt_time();
     l->retried++;
     if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, now, str(line)) < 0)
-        write_failed(st, "a retry", f->id);
+        rt_fwd__write_failed(st, "a retry", f->id);
     else fwd.wrote = 1;
 }
 
@@ -360,7 +278,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
     if (resp->naddr) rt_gw_line_str(&tl, "; some destinations refused (unsuccess_sme)");
     rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (store_str_t){ line, tl.n });
     if (rc < 0) {
-        write_failed(st, "an upstream's answer", f->id);
+        rt_fwd__write_failed(st, "an upstream's answer", f->id);
         return;
     }
     fwd.wrote = 1;
@@ -427,67 +345,6 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         rt_gw_event(&ev);
     }
     flight_free(f);
-}
-
-/* -- Held: stored this turn ------------------------------------------------------------------- */
-
-static store_str_t held_copy(char **at, store_str_t v)
-{
-    store_str_t out;
-    out.p = *at;
-    out.n = v.p ? v.n : 0;
-    if (out.n) memcpy(*at, v.p, out.n);
-    *at += out.n;
-    return out;
-}
-
-/* Do the rows l holds make up all that waits in its queue (every other
- * row in flight or being decided)? */
-static int held_whole(const rt_link_t *l)
-{
-    return l->queued - (long long)l->inflight - l->deciding == l->nheld;
-}
-
-void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m)
-{
-    held_t *h;
-    char *at;
-    /* called before the row is counted in l->queued */
-    if (!held_whole(l) || l->nheld >= HELD_MAX
-        || !(h = malloc(sizeof *h + m->id.n + m->account.n + m->route.n + m->pdu.n))) {
-        held_drop(l, NULL);                       /* the reader's from here */
-        return;
-    }
-    memset(&h->r, 0, sizeof h->r);
-    at = h->data;
-    h->r.rowid = m->key;
-    h->r.registered_delivery = m->rd;
-    h->r.due = m->due;
-    h->r.expires = m->expires;
-    h->r.submitted = m->submitted;
-    h->r.upstream.p = l->name;
-    h->r.upstream.n = l->len;
-    h->r.id = held_copy(&at, m->id);
-    h->r.account = held_copy(&at, m->account);
-    h->r.route = held_copy(&at, m->route);
-    h->r.pdu = held_copy(&at, m->pdu);
-    h->next = NULL;
-    if (!l->held) l->held_tail = &l->held;
-    *l->held_tail = h;
-    l->held_tail = &h->next;
-    l->nheld++;
-}
-
-static void held_drop(rt_link_t *l, void *arg)
-{
-    held_t *h;
-    (void)arg;
-    while ((h = l->held) != NULL) {
-        l->held = h->next;
-        free(h);
-    }
-    l->held_tail = &l->held;
-    l->nheld = 0;
 }
 
 /* -- Taking and sending ----------------------------------------------------------------------- */
@@ -602,7 +459,7 @@ static void sweep(store_t *st, rt_link_t *l, double now)
     if (!l->down_since) l->down_since = now;
     if (l->inflight || now < l->sweep_at || l->queued <= 0) return;
     l->sweep_at = now + SWEEP_S;
-    held_drop(l, NULL);                   /* its events may decide on held rows */
+    rt_fwd__held_drop(l, NULL);                   /* its events may decide on held rows */
     tk.l = l;
     tk.now = now;
     tk.stopped = now - l->down_since >= l->wait;     /* here: whether its messages are stalled */
@@ -641,10 +498,10 @@ static void count_busy(rt_link_t *l, void *arg)
  * still held; 0 when the reader must take them (then nothing is held). */
 static int run_held(rt_link_t *l, take_t *tk)
 {
-    held_t *h;
+    rt_fwd_held_t *h;
     if (!l->held) return 0;
-    if (!held_whole(l)) {
-        held_drop(l, NULL);
+    if (!rt_fwd__held_whole(l)) {
+        rt_fwd__held_drop(l, NULL);
         return 0;
     }
     while ((h = l->held) != NULL && !tk->stopped && h->r.due <= tk->now + FWD_HORIZON) {
@@ -656,7 +513,7 @@ static int run_held(rt_link_t *l, take_t *tk)
         free(h);
     }
     if (!l->held || tk->stopped) return 1;
-    held_drop(l, NULL);                           /* not due yet: the reader's */
+    rt_fwd__held_drop(l, NULL);                           /* not due yet: the reader's */
     return 0;
 }
 
@@ -696,7 +553,7 @@ void rt_fwd_turn(void)
     paused = rt_time() < fwd.paused_until;
     /* a write after the commit (a release that ran Lua): what was held may
      * not be stored yet, and only stored messages are sent */
-    if (st && store_in_txn(st)) rt_gw_foreach(held_drop, NULL);
+    if (st && store_in_txn(st)) rt_gw_foreach(rt_fwd__held_drop, NULL);
     if (fwd.resync && st) {
         /* a failed commit lost writes the forwarders counted on: once
          * nothing is in flight, every queue is read again from its start */
@@ -740,7 +597,7 @@ void rt_fwd_stop(void)
 {
     flight_t *f;
     rt_fwd_close();
-    rt_gw_foreach(held_drop, NULL);
+    rt_gw_foreach(rt_fwd__held_drop, NULL);
     while ((f = fwd.free) != NULL) {
         fwd.free = f->next;
         free(f);

@@ -394,6 +394,7 @@ static void push_link(rt_link_t *l, void *arg)
     push_num(L, "queued_total", (double)l->queued_total);
     push_num(L, "sent", (double)l->sent);
     push_num(L, "sent_from_memory", (double)l->sent_memory);
+    push_num(L, "held", (double)l->nheld);          /* in memory now, at most 10,000 (rt_gw_held.c) */
     push_num(L, "accepted", (double)l->accepted);
     push_num(L, "retried", (double)l->retried);
     push_num(L, "throttled", (double)l->throttled);

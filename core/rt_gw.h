@@ -1,7 +1,8 @@
 /* rt_gw.h -- the store-and-forward gateway in the runtime: upstream links
  * as the forwarder sees them (rt_gw.c), the messages stored in their
- * queues (rt_gw_store.c), the forwarder of each link
- * (rt_fwd.c) and the matching of upstream receipts (rt_gw_rcpt.c).
+ * queues (rt_gw_store.c), the forwarder of each link (rt_fwd.c, its
+ * decisions in rt_gw_decide.c, the rows it holds in memory in
+ * rt_gw_held.c) and the matching of upstream receipts (rt_gw_rcpt.c).
  *
  * The data flow. An ESME's message is stored in the queue of the upstream
  * its route chose (core.gw_queue, from lua/smpp/gateway.lua) and answered

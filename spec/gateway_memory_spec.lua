@@ -91,6 +91,7 @@ describe("#integration gateway forwarding from memory", function()
         local q = gw:stats().gateway.queues.U
         assert.equal(1, q.sent)
         assert.equal(1, q.sent_from_memory)
+        assert.equal(0, q.held)                          -- sent: nothing held any more
 
         -- the second: sent from memory, and the gateway dies before the answer
         local mid2 = submit(e, "second")
