@@ -3,7 +3,8 @@
  * the store (from its cursor: nothing is written per row taken), as many
  * as its sessions have free window slots and its throughput allows, and
  * sends each; on the completion it writes the answer, a retry, or asks the
- * gateway's Lua event handler to decide (see rt_gw.h).
+ * gateway's Lua event handler to decide (see rt_gw.h; the decision is
+ * applied in rt_gw_decide.c).
  *
  * Retries: ESME_RTHROTTLED and ESME_RMSGQFUL pause the link for its
  * throttle_backoff and send the message again (after throttle_retries the
@@ -16,6 +17,18 @@
  * finishes it (EXPIRED, and its receipt when one was asked for). A link
  * that cannot send looks through its queue for such messages every
  * SWEEP_S seconds.
+ *
+ * From memory: while every row of a queue that is not in flight or being
+ * decided is one the gateway stored since (the queue has nothing else
+ * waiting), the link holds those rows in memory as they are stored
+ * (rt_fwd_hold, rt_gw_held.c: their octets and facts), in the queue's order, and its
+ * forwarder sends from them after the commit instead of reading them back,
+ * moving the cursor past each as the reader would. Anything else that
+ * puts a row in the queue or decides on one (a retry, a move, an event, a
+ * sweep, a failed commit) drops what is held and the reader takes the
+ * rows. A row is in the queue (due set) until its answer is written,
+ * whichever way it was sent: a crash before that sends it again after
+ * restart.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +40,7 @@
 #include "msgid.h"
 #include "rt.h"
 #include "rt_gw.h"
+#include "rt_gw_int.h"
 #include "rt_gwr.h"
 #include "rt_route.h"
 #include "rt_store.h"
@@ -199,86 +213,17 @@ static void store_failed(void)
     fwd.failures++;
     fwd.paused_until = now + backoff(fwd.failures);
     fwd.resync = 1;
+    rt_gw_foreach(rt_fwd__held_drop, NULL);               /* they may not be stored */
     rt_gw_foreach(count_links, &links);
     if (links)
         log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",
                 fwd.paused_until - now);
 }
 
-static void write_failed(store_t *st, const char *what, const char *id)
+void rt_fwd__write_failed(store_t *st, const char *what, const char *id)
 {
     log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
     store_failed();
-}
-
-const char *rt_fwd_default(const rt_gw_event_t *ev, double *delay, int *state)
-{
-    if (strcmp(ev->kind, "throttled") == 0) {
-        *delay = ev->link->throttle_backoff;
-        return "retry";
-    }
-    *state = strcmp(ev->kind, "expired") == 0 ? 3 : 8;
-    return "finish";
-}
-
-const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstream, double delay,
-                          int state, long long err, const char *line)
-{
-    store_t *st = rt_store();
-    rt_link_t *l = ev->link;
-    double now = rt_time();
-    char buf[256];
-    int rc;
-    if (rt_gwr_on()) return rt_gwr_decide(ev, what, upstream, delay, state, err, line);   /* the cluster's store: Redis */
-    if (!st) return NULL;
-    if (!what) what = rt_fwd_default(ev, &delay, &state);
-    if (!(delay >= 0)) delay = 0;
-    if (strcmp(what, "retry") == 0) {
-        snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
-        if ((rc = store_fwd_retry(st, ev->rowid, due_after(l, now + delay), err, now, str(line ? line : buf))) < 0)
-            write_failed(st, "a retry", ev->id);
-        l->retried++;
-        return NULL;
-    }
-    if (strcmp(what, "move") == 0) {
-        rt_link_t *to;
-        if (!upstream || !*upstream) return "move needs an upstream";
-        if (!(to = rt_gw_link(upstream, strlen(upstream), 1))) return "out of memory";
-        snprintf(buf, sizeof buf, "%s%smoved from %s to %s", ev->detail, ev->detail[0] ? "; " : "", l->name,
-                 upstream);
-        if ((rc = store_fwd_move(st, ev->rowid, str(upstream), due_after(to, now + delay), err, now,
-                                 str(line ? line : buf))) < 0) {
-            write_failed(st, "a move", ev->id);
-            return NULL;
-        }
-        if (rc > 0) rt_fwd_moved(l, to);
-        return NULL;
-    }
-    if (strcmp(what, "finish") == 0) {
-        if (!dlr_is_final(state)) return "finish needs a final message_state (2..9)";
-        snprintf(buf, sizeof buf, "%s%s%s", ev->detail, ev->detail[0] ? "; " : "",
-                 dlr_stat_of(state) ? dlr_stat_of(state) : "final");
-        if ((rc = store_fwd_state(st, ev->rowid, state, 1, err, now, str(line ? line : buf))) < 0) {
-            write_failed(st, "a final state", ev->id);
-            return NULL;
-        }
-        if (rc > 0) {
-            l->queued--;
-            if (state == 3) l->expired++;
-            else l->refused++;
-        }
-        return NULL;
-    }
-    return "action must be retry, move or finish";
-}
-
-void rt_fwd_moved(rt_link_t *from, rt_link_t *to)
-{
-    from->queued--;
-    from->moved++;
-    to->queued++;
-    to->queued_total++;
-    rt_fwd_wake(to);
 }
 
 /* -- Completion ------------------------------------------------------------------------------ */
@@ -295,7 +240,7 @@ static void retry(store_t *st, flight_t *f, double delay, uint32_t status, const
     double now = rt_time();
     l->retried++;
     if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, now, str(line)) < 0)
-        write_failed(st, "a retry", f->id);
+        rt_fwd__write_failed(st, "a retry", f->id);
     else fwd.wrote = 1;
 }
 
@@ -333,7 +278,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
     if (resp->naddr) rt_gw_line_str(&tl, "; some destinations refused (unsuccess_sme)");
     rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (store_str_t){ line, tl.n });
     if (rc < 0) {
-        write_failed(st, "an upstream's answer", f->id);
+        rt_fwd__write_failed(st, "an upstream's answer", f->id);
         return;
     }
     fwd.wrote = 1;
@@ -514,6 +459,7 @@ static void sweep(store_t *st, rt_link_t *l, double now)
     if (!l->down_since) l->down_since = now;
     if (l->inflight || now < l->sweep_at || l->queued <= 0) return;
     l->sweep_at = now + SWEEP_S;
+    rt_fwd__held_drop(l, NULL);                   /* its events may decide on held rows */
     tk.l = l;
     tk.now = now;
     tk.stopped = now - l->down_since >= l->wait;     /* here: whether its messages are stalled */
@@ -541,6 +487,36 @@ static void count_busy(rt_link_t *l, void *arg)
     *(int *)arg |= l->inflight != 0;
 }
 
+/* The rows l holds, sent from memory (run() calls it after the commit):
+ * only while they are all that waits in the queue -- every other row is
+ * in flight or being decided by the event handler, both behind the
+ * cursor -- so that they are the rows the reader would take next, in its
+ * order (each was put after the cursor, in (due, key) order), with the
+ * same checks (validity, a free window slot, the throughput) and the
+ * cursor moved past each. Returns 1 when the reader need not look this
+ * turn: all went, or the link stopped (no slot, throttled) with the rest
+ * still held; 0 when the reader must take them (then nothing is held). */
+static int run_held(rt_link_t *l, take_t *tk)
+{
+    rt_fwd_held_t *h;
+    if (!l->held) return 0;
+    if (!rt_fwd__held_whole(l)) {
+        rt_fwd__held_drop(l, NULL);
+        return 0;
+    }
+    while ((h = l->held) != NULL && !tk->stopped && h->r.due <= tk->now + FWD_HORIZON) {
+        uint64_t sent = l->sent;
+        if (on_row(&h->r, tk)) break;
+        if (l->sent != sent) l->sent_memory++;
+        l->held = h->next;
+        l->nheld--;
+        free(h);
+    }
+    if (!l->held || tk->stopped) return 1;
+    rt_fwd__held_drop(l, NULL);                           /* not due yet: the reader's */
+    return 0;
+}
+
 static void run(store_t *st, rt_link_t *l)
 {
     take_t tk;
@@ -556,6 +532,7 @@ static void run(store_t *st, rt_link_t *l)
         return;
     }
     l->down_since = 0;
+    if (run_held(l, &tk)) return;
     n = slots < FWD_BATCH ? (int)slots : FWD_BATCH;
     got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->cur_set ? l->cur_due : NAN, l->cur_rowid,
                          tk.now + FWD_HORIZON, n, on_row, &tk);
@@ -574,6 +551,9 @@ void rt_fwd_turn(void)
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
     fwd.wrote = 0;
     paused = rt_time() < fwd.paused_until;
+    /* a write after the commit (a release that ran Lua): what was held may
+     * not be stored yet, and only stored messages are sent */
+    if (st && store_in_txn(st)) rt_gw_foreach(rt_fwd__held_drop, NULL);
     if (fwd.resync && st) {
         /* a failed commit lost writes the forwarders counted on: once
          * nothing is in flight, every queue is read again from its start */
@@ -617,6 +597,7 @@ void rt_fwd_stop(void)
 {
     flight_t *f;
     rt_fwd_close();
+    rt_gw_foreach(rt_fwd__held_drop, NULL);
     while ((f = fwd.free) != NULL) {
         fwd.free = f->next;
         free(f);

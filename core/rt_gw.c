@@ -132,6 +132,7 @@ static void release_held(void)
 static void event_free(rt_gw_event_t *ev)
 {
     rt_gw_event_t **pp;
+    if (ev->decided && ev->link->deciding > 0) ev->link->deciding--;
     for (pp = &gw.events; *pp; pp = &(*pp)->next) {
         if (*pp == ev) {
             *pp = ev->next;
@@ -203,6 +204,7 @@ void rt_gw_event(rt_gw_event_t *ev)
     }
     copy->next = gw.events;
     gw.events = copy;
+    if (copy->decided) copy->link->deciding++;      /* its row stays queued until the decision */
     t->arg = copy;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt_gw_conf.on_event);
     lua_createtable(L, 0, 12);
@@ -391,6 +393,8 @@ static void push_link(rt_link_t *l, void *arg)
     lua_setfield(L, -2, "configured");
     push_num(L, "queued_total", (double)l->queued_total);
     push_num(L, "sent", (double)l->sent);
+    push_num(L, "sent_from_memory", (double)l->sent_memory);
+    push_num(L, "held", (double)l->nheld);          /* in memory now, at most 10,000 (rt_gw_held.c) */
     push_num(L, "accepted", (double)l->accepted);
     push_num(L, "retried", (double)l->retried);
     push_num(L, "throttled", (double)l->throttled);

@@ -1,7 +1,8 @@
 /* rt_gw.h -- the store-and-forward gateway in the runtime: upstream links
  * as the forwarder sees them (rt_gw.c), the messages stored in their
- * queues (rt_gw_store.c), the forwarder of each link
- * (rt_fwd.c) and the matching of upstream receipts (rt_gw_rcpt.c).
+ * queues (rt_gw_store.c), the forwarder of each link (rt_fwd.c, its
+ * decisions in rt_gw_decide.c, the rows it holds in memory in
+ * rt_gw_held.c) and the matching of upstream receipts (rt_gw_rcpt.c).
  *
  * The data flow. An ESME's message is stored in the queue of the upstream
  * its route chose (core.gw_queue, from lua/smpp/gateway.lua) and answered
@@ -70,7 +71,12 @@ typedef struct rt_link_s {
     double     sweep_due, sweep_at;   /* the sweep of a link that cannot send: expired and */
     long long  sweep_rowid;           /* stalled messages */
     double     down_since;      /* rt_time() it could last send, 0: it can now */
+    struct rt_fwd_held_s *held, **held_tail;   /* stored this turn, sent from memory after the
+                                                 * commit when nothing else waits (rt_fwd.c) */
+    long long  nheld;
+    long long  deciding;        /* its rows the event handler is deciding on (behind the cursor) */
     /* counters since start */
+    uint64_t   sent_memory;     /* of sent: from the octets stored this turn, not read back */
     uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
     uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
     uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
@@ -144,6 +150,21 @@ void rt_gw_event(rt_gw_event_t *ev);
 /* The due of a row written into l's queue at time t: after l's cursor
  * (so the forwarder cannot have passed it, whatever its rowid). */
 double rt_fwd_due(rt_link_t *l, double t);
+
+/* A message just stored in l's queue (core.gw_queue; its fwd row's key,
+ * due and the record's facts; the strings and octets are copied): held
+ * until the end of the turn, when the forwarder may send it from memory
+ * instead of reading its row back -- only once the turn's commit stored
+ * it, and only when nothing else in the queue waits untaken (so the
+ * queue's order, the windows and the throughput are those of the queue
+ * reader, which then moves its cursor past it). Without memory or past
+ * the bound the message is not held: the queue reader takes it. */
+typedef struct rt_fwd_fresh_s {
+    long long   key, rd;
+    double      due, expires, submitted;
+    store_str_t id, account, route, pdu;
+} rt_fwd_fresh_t;
+void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m);
 
 /* Wake l's forwarder: it runs at the end of this turn, after the commit. */
 void rt_fwd_wake(rt_link_t *l);

@@ -1,10 +1,14 @@
-/* rt_gw_int.h -- what rt_gw_store.c shares with rt_gw.c, and with no
- * other file: internal to the gateway's part of the runtime.
+/* rt_gw_int.h -- what the files of the gateway's SQLite path share with
+ * each other and with no other file: rt_gw_store.c with rt_gw.c; the
+ * forwarder (rt_fwd.c) with its decisions (rt_gw_decide.c) and the rows
+ * held in memory (rt_gw_held.c).
  */
 #ifndef SMPPGW_RT_GW_INT_H
 #define SMPPGW_RT_GW_INT_H
 
 #include <lua.h>
+
+#include "rt_gw.h"
 
 /* Set stored, refused_full and refused_io (the messages core.gw_queue and
  * core.gw_record stored or refused) in the table on top of L's stack. */
@@ -13,5 +17,25 @@ void rt_gw_store__push_stats(lua_State *L);
 /* Free the encode buffer of stored messages (serving ends; it is made
  * again on the next use). */
 void rt_gw_store__free(void);
+
+/* A row a link holds in memory (rt_gw_held.c): the row as the queue
+ * reader would have read it, its strings in data. */
+typedef struct rt_fwd_held_s {
+    struct rt_fwd_held_s *next;
+    store_fwd_row_t r;
+    char data[1];
+} rt_fwd_held_t;
+
+/* Drop every row l holds (arg unused: rt_gw_foreach's shape); the queue
+ * reader takes them. */
+void rt_fwd__held_drop(rt_link_t *l, void *arg);
+
+/* Are the rows l holds all that waits in its queue (every other row in
+ * flight or being decided)? */
+int rt_fwd__held_whole(const rt_link_t *l);
+
+/* A write of the forwarding path failed (log it, pause forwarding, read
+ * the queues again once nothing is in flight: rt_fwd.c). */
+void rt_fwd__write_failed(store_t *st, const char *what, const char *id);
 
 #endif /* SMPPGW_RT_GW_INT_H */

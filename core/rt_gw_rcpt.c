@@ -35,7 +35,7 @@
 #define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
 
 static struct {
-    pdu_t    in, out, send;     /* an early receipt decoded; the onward receipt; ... as relayed */
+    pdu_t    in, out;           /* an early receipt decoded; the onward receipt */
     uint8_t  text[65536 + 64], buf[70000];
     double   logged;            /* rt_time() of the last line about unmatched receipts */
     uint64_t unlogged;
@@ -137,22 +137,28 @@ typedef struct found_s {
     char            id[72], account[24], route[72];
 } found_t;
 
+/* Copy v into dst (cap octets with the NUL), cut at its end. */
+static size_t copy_to(char *dst, size_t cap, store_str_t v)
+{
+    size_t n = v.p ? (v.n < cap ? v.n : cap - 1) : 0;
+    if (n) memcpy(dst, v.p, n);
+    dst[n] = '\0';
+    return n;
+}
+
 static int on_found(const store_fwd_row_t *r, void *ud)
 {
     found_t *f = ud;
     f->n = 1;
     f->r = *r;
     /* the strings point into SQLite's row: copied before the next statement */
-    snprintf(f->id, sizeof f->id, "%.*s", (int)r->id.n, r->id.p ? r->id.p : "");
-    snprintf(f->account, sizeof f->account, "%.*s", (int)r->account.n, r->account.p ? r->account.p : "");
     f->r.id.p = f->id;
-    f->r.id.n = strlen(f->id);
+    f->r.id.n = copy_to(f->id, sizeof f->id, r->id);
     f->r.account.p = f->account;
-    f->r.account.n = strlen(f->account);
+    f->r.account.n = copy_to(f->account, sizeof f->account, r->account);
     f->r.pdu.p = NULL;
-    snprintf(f->route, sizeof f->route, "%.*s", (int)r->route.n, r->route.p ? r->route.p : "");
     f->r.route.p = f->route;                          /* per-route receipt counts */
-    f->r.route.n = strlen(f->route);
+    f->r.route.n = copy_to(f->route, sizeof f->route, r->route);
     f->r.notify.n = r->notify.p ? r->notify.n : 0;
     f->r.notify.p = r->notify.p ? "" : NULL;          /* whether it has one is all we keep */
     return 1;
@@ -282,7 +288,11 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         size_t i;
         for (i = 0; i < tx->err_len && tx->err[i] >= '0' && tx->err[i] <= '9'; i++) err = err * 10 + (tx->err[i] - '0');
     }
-    if (state < 0) state = (int)f->r.state;         /* no state given: as it was */
+    if (state < 0) {                                 /* no state given: as it was */
+        long long was = f->r.state;
+        if (was < 0 && store_fwd_state_of(st, f->r.rowid, &was) != 1) was = 1;
+        state = (int)was;
+    }
     rt_route_receipt(f->route, f->r.route.n, f->account, strlen(f->account), state);
     if (strcmp(f->account, HTTP_ACCOUNT) == 0 || f->r.notify.p) {
         /* a message of POST /send: its state first, then the gateway's Lua
@@ -306,8 +316,8 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         ev.part = f->r.part;
         ev.rd = f->r.registered_delivery;
         ev.status = (uint32_t)state;
-        snprintf(ev.id, sizeof ev.id, "%s", f->id);
-        snprintf(ev.account, sizeof ev.account, "%s", f->account);
+        memcpy(ev.id, f->id, sizeof ev.id);
+        memcpy(ev.account, f->account, sizeof ev.account);
         snprintf(ev.detail, sizeof ev.detail, "%.*s", (int)(n < sizeof ev.detail ? n : sizeof ev.detail - 1), text);
         rt_gw_event(&ev);
         return SMPP_ESME_ROK;
@@ -326,14 +336,16 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     r->err = err;
     r->state = state;
     r->final = dlr_is_final(state);
-    snprintf(r->id, sizeof r->id, "%s", f->id);
-    snprintf(r->account, sizeof r->account, "%s", f->account);
+    memcpy(r->id, f->id, sizeof r->id);
+    memcpy(r->account, f->account, sizeof r->account);
     r->n = (size_t)len;
     memcpy(r->pdu, rc.buf, (size_t)len);
-    a = rt_acct_get(f->account, strlen(f->account), 0);
+    a = rt_acct_get(f->account, f->r.account.n, 0);
     if (a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
-        if (pdu_decode(&rc.send, r->pdu, r->n, 0, NULL) == SMPP_ESME_ROK
-            && sess_send(rs, &rc.send, on_relayed, r, uv_now(rt.loop)) > 0) {
+        /* rc.out is the onward receipt still (it borrows `in`, rc.text and
+         * onward's id until the next receipt): sent as it is, not decoded
+         * again from r->pdu, which is kept for the outbox */
+        if (sess_send(rs, &rc.out, on_relayed, r, uv_now(rt.loop)) > 0) {
             net_touch(rs);
             a->inflight++;
             return RELAYED;

@@ -172,7 +172,7 @@ static int l_gw_queue(lua_State *L)
     char id[MSGID_KEYED_MAX], trace[512];
     rt_line_t tl;
     const uint8_t *raw;
-    double now = rt_time();
+    double now = rt_time(), due;
     size_t n;
     long long key;
     int idlen, rc;
@@ -221,10 +221,27 @@ static int l_gw_queue(lua_State *L)
     /* the record, written once; its place in the queue and what happens
      * to it from here on go into its narrow forwarding row (store_fwd.c) */
     if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
-    if ((rc = store_fwd_queue(st, key, m.upstream, rt_fwd_due(l, now))) < 0) return store_fail(L, st, rc);
+    due = rt_fwd_due(l, now);
+    if ((rc = store_fwd_queue(st, key, m.upstream, due)) < 0) return store_fail(L, st, rc);
     if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
                                   (unsigned long long)key, id, sizeof id)) < 0)
         return luaL_error(L, "gateway: no id for key %f", (double)key);
+    {
+        /* sent from these octets after the commit, if the queue lets it
+         * (rt_fwd_hold), instead of its row read back */
+        rt_fwd_fresh_t fr;
+        fr.key = key;
+        fr.rd = m.registered_delivery;
+        fr.due = due;
+        fr.expires = m.expires;
+        fr.submitted = m.submitted;
+        fr.id.p = id;
+        fr.id.n = (size_t)idlen;
+        fr.account = m.account;
+        fr.route = m.route;
+        fr.pdu = m.pdu;
+        rt_fwd_hold(l, &fr);
+    }
     st_gw.stored++;
     l->queued++;
     l->queued_total++;

@@ -416,8 +416,15 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
                    int limit, store_fwd_fn fn, void *ud);
 
 /* The newest message of upstream whose upstream_key is key (a receipt's
- * message). Returns 1, 0 when there is none, or an error. */
+ * message), with what matching a receipt needs: rowid, id, part,
+ * account, registered_delivery, route, notify; state is -1 when it was
+ * not read (store_fwd_state_of), due, expires and submitted NaN, the
+ * rest zero. Returns 1, 0 when there is none, or an error. */
 int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fwd_fn fn, void *ud);
+
+/* The state of the message with a forwarding row `rowid` into *state.
+ * Returns 1, 0 when it has none, or an error. */
+int store_fwd_state_of(store_t *s, long long rowid, long long *state);
 
 /* fn(upstream, rows) for every queue that holds rows. Returns the number
  * of queues or an error. */

@@ -16,12 +16,16 @@
 
 #include "store_int.h"
 
-/* The row columns of TAKE and BY_KEY (f: fwd, m: messages) and of
- * BY_KEY_OLD (messages alone), in this order (read by fwd_row). */
+/* The row columns of TAKE (f: fwd, m: messages), in this order (read by
+ * fwd_row). */
 #define FWD_COLS "f.key, m.id, m.part, m.account, f.due, m.expires, m.submitted, m.registered_delivery, " \
                  "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format "
-#define FWD_COLS_OLD "rowid, id, part, account, due, expires, submitted, registered_delivery, attempts, " \
-                     "state, final, upstream, route, notify, pdu, id_format "
+/* What a receipt's match needs (read by key_row): BY_KEY finds it in the
+ * receipt-key index alone (the fwd row's key is the index's rowid, so the
+ * fwd row is not read: its state is read only when a receipt carries
+ * none, store_fwd_state_of) and reads the record by that key; BY_KEY_OLD
+ * (messages alone) has the state as its last column. */
+#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format"
 #define FWD_JOIN "FROM fwd f CROSS JOIN messages m ON m.key = f.key "
 
 /* keep_until as store_msg.c computes it: a final row is kept trace_ttl
@@ -46,10 +50,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "SELECT " FWD_COLS FWD_JOIN "WHERE f.upstream = ?1 AND f.due IS NOT NULL "
     "AND (f.due, f.key) > (?2, ?3) AND f.due <= ?4 ORDER BY f.due, f.key LIMIT ?5",
     /* BY_KEY: ?1 upstream, ?2 key */
-    "SELECT " FWD_COLS FWD_JOIN "WHERE f.upstream = ?1 AND f.upstream_key = ?2 "
+    "SELECT f.key, " KEY_COLS " " FWD_JOIN "WHERE f.upstream = ?1 AND f.upstream_key = ?2 "
     "AND f.upstream_key IS NOT NULL ORDER BY f.key DESC LIMIT 1",
     /* BY_KEY_OLD: the same in messages */
-    "SELECT " FWD_COLS_OLD "FROM messages WHERE upstream = ?1 AND upstream_key = ?2 "
+    "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
     /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4 now */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
@@ -77,6 +81,11 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "INSERT INTO fwd (key, upstream, due) VALUES (?1, ?2, ?3)",
     /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
     "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    /* STATE_SENT (final, a row out of its queue: a receipt's message,
+     * its answer stored): as STATE, but due is not set (SQLite looks at
+     * the queue index for every column an UPDATE sets); no row changed
+     * when it is queued, and STATE writes it */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -87,10 +96,14 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     char sql[1024];
     int rc;
     /* rows put before are read and written too by those that reach
-     * messages; the fwd writes leave them waiting (store_put.c) */
+     * messages; the fwd writes leave them waiting (store_put.c), and so
+     * do a receipt's lookups: the rows they find have an upstream key,
+     * written after a commit stored them, and a keyed record (stored
+     * under the upstream's id) is not one that waits */
     if (which != STORE_FWD_QUEUE && which != STORE_FWD_SENT && which != STORE_FWD_SENT_OPEN
         && which != STORE_FWD_RETRY && which != STORE_FWD_STATE && which != STORE_FWD_STATE_OPEN
-        && which != STORE_FWD_MOVE) {
+        && which != STORE_FWD_MOVE && which != STORE_FWD_STATE_SENT && which != STORE_FWD_BY_KEY
+        && which != STORE_FWD_BY_KEY_OLD) {
         if (store__flush(s) < 0) return NULL;
     } else if (which != STORE_FWD_QUEUE && s->fwd_wait.n && store__fwd_flush(s) < 0) {
         return NULL;
@@ -160,12 +173,38 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     }
 }
 
+/* A row of BY_KEY / BY_KEY_OLD: what a receipt's match needs; the rest
+ * of r unknown (state -1 when BY_KEY did not read it). */
+static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
+{
+    store_msg_t m;
+    memset(r, 0, sizeof *r);
+    r->rowid = sqlite3_column_int64(st, 0);
+    r->id = store__col_text(st, 1);
+    r->part = sqlite3_column_int64(st, 2);
+    r->account = store__col_text(st, 3);
+    r->registered_delivery = sqlite3_column_int64(st, 4);
+    r->route = store__col_text(st, 5);
+    r->notify = store__col_text(st, 6);
+    r->state = sqlite3_column_count(st) > 8 ? sqlite3_column_int64(st, 8) : -1;
+    r->due = r->expires = r->submitted = NAN;
+    if (!r->id.p) {                        /* an id made from the key */
+        m.id = r->id;
+        m.id_format = sqlite3_column_int64(st, 7);
+        m.key = r->rowid;
+        m.part = r->part;
+        store__row_id(s, &m);
+        r->id = m.id;
+    }
+}
+
 static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, const char *what)
 {
     store_fwd_row_t r;
-    int rc, n = 0;
+    int rc, n = 0, by_key = st == s->fwd[STORE_FWD_BY_KEY] || st == s->fwd[STORE_FWD_BY_KEY_OLD];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fwd_row(s, st, &r);
+        if (by_key) key_row(s, st, &r);
+        else fwd_row(s, st, &r);
         n++;
         if (fn && fn(&r, ud)) break;
     }
@@ -272,6 +311,24 @@ int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fw
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
     return fwd_each(s, st, fn, ud, "fwd_by_key");
+}
+
+int store_fwd_state_of(store_t *s, long long rowid, long long *state)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (store__flush(s) < 0) return STORE_EIO;
+    st = store__stmt(s, STORE_ST_MSG_FWD_GET);
+    sqlite3_bind_int64(st, 1, rowid);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *state = sqlite3_column_int64(st, 4);
+        rc = 1;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : store__fail(s, rc, "fwd_state_of");
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
 int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, void *ud), void *ud)
@@ -406,6 +463,15 @@ int store_fwd_state(store_t *s, long long rowid, int state, int final, long long
     int rc, which;
     if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
     if ((rc = store__begin(s)) < 0) return rc;
+    if (final) {                           /* most often a receipt's: out of its queue */
+        if (!(st = fwd_stmt(s, STORE_FWD_STATE_SENT))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        if ((rc = bind_common(s, STORE_FWD_STATE_SENT, line, now, buf)) < 0) return rc;
+        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+    }
     for (which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;;
          which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD) {
         if (!(st = fwd_stmt(s, which))) return STORE_EIO;

@@ -1,0 +1,144 @@
+-- gateway_memory_spec -- forwarding from memory: a message stored while its
+-- upstream's queue holds nothing else waiting is sent after the commit
+-- from the octets the gateway stored, not read back from the queue; its
+-- row stays in the queue until the upstream's answer is written, so a
+-- SIGKILL between the sending and the answer sends it again after the
+-- restart, and its receipt reaches the ESME once, under the id it was
+-- given. The upstream here is the spec itself (it answers when told to).
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local wait_until = require("helpers.wait").wait_until
+local cjson = require "cjson"
+
+local id, RESP = wire.id, wire.RESP
+local ROK = 0
+
+local function gateway_conf(port)
+    return "return " .. server.lua {
+        script = server.root .. "/scripts/gateway.lua",
+        store = { path = "gw.db" },
+        accounts = { { system_id = "esme1", password = "pw1" } },
+        upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", binds = 1,
+                        reconnect_min = 0.1, reconnect_max = 0.2 } },
+        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+    }
+end
+
+-- The gateway's bind on the spec's listener, answered ESME_ROK.
+local function accept_bind(l)
+    local sock = assert(l:accept())
+    sock:settimeout(5)
+    sock:setoption("tcp-nodelay", true)
+    local c = wire.client(sock)
+    local b = assert(c:expect(function(p) return p.id == id.bind_transceiver or p.id == id.bind_transmitter end, 5))
+    c:send(wire.pdu(RESP + b.id, b.seq, wire.cstr("fake")))
+    return c
+end
+
+local function esme(gw)
+    local c = wire.connect(gw.port)
+    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+    return c
+end
+
+local function submit(c, text)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+    assert.equal(ROK, r.status)
+    return wire.first_cstr(r.body)
+end
+
+-- The next submit_sm the upstream gets: its sequence number and text.
+local function upstream_gets(up)
+    local p = assert(up:expect(function(q) return q.id == id.submit_sm end, 5), "nothing forwarded")
+    return p.seq, wire.parse_sm(p.body).short_message
+end
+
+-- The upstream accepts request seq as uid and sends its receipt.
+local function accept(up, seq, uid, text)
+    up:send(wire.pdu(RESP + id.submit_sm, seq, wire.cstr(uid)))
+    up:send(wire.submit_sm(up:next_seq(), { esm_class = 4, short_message = "id:" .. uid
+        .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 stat:DELIVRD err:000 text:" .. text,
+        tlvs = wire.tlv(0x001E, uid .. "\0") .. wire.tlv(0x0427, "\2") }, id.deliver_sm))
+end
+
+local function receipt(c)
+    local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 5), "no receipt")
+    c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+    local d = wire.parse_sm(p.body)
+    return (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message
+end
+
+describe("#integration gateway forwarding from memory", function()
+    it("sends a stored message from memory; killed before the answer, sends it again after the restart", function()
+        local l, port = wire.listen()
+        l:settimeout(5)
+        local gw = server.start { conf = gateway_conf(port) }
+        local gw_port, gw_dir = gw.port, gw.dir
+        local up = accept_bind(l)
+        assert(gw:wait_log("upstream U: bind 1 up", 5))
+        local e = esme(gw)
+
+        -- the first: sent from memory, answered, its receipt relayed
+        local mid1 = submit(e, "first")
+        local seq, text = upstream_gets(up)
+        assert.equal("first", text)
+        accept(up, seq, "U1", "first")
+        local rid, rtext = receipt(e)
+        assert.equal(mid1, rid)
+        assert.matches("^id:" .. mid1 .. " .*stat:DELIVRD.*text:first$", rtext)
+        local q = gw:stats().gateway.queues.U
+        assert.equal(1, q.sent)
+        assert.equal(1, q.sent_from_memory)
+        assert.equal(0, q.held)                          -- sent: nothing held any more
+
+        -- the second: sent from memory, and the gateway dies before the answer
+        local mid2 = submit(e, "second")
+        seq, text = upstream_gets(up)
+        assert.equal("second", text)
+        assert(wait_until(function()
+            local u = gw:stats().gateway.queues.U
+            return u.sent_from_memory == 2 and u.inflight == 1
+        end, 5), "not in flight from memory")
+        gw:signal("KILL")
+        assert(wait_until(function() return not gw:alive() end, 5), "still alive after SIGKILL")
+        up:close()
+        e:close()
+
+        -- restarted on its store: its queue still holds the second (read
+        -- back, not from memory), which is sent again; the upstream takes it
+        -- now, and the receipt comes once under the gateway's id
+        gw = server.start { conf_file = gw_dir .. "/conf.lua", port = gw_port }
+        up = accept_bind(l)
+        seq, text = upstream_gets(up)
+        assert.equal("second", text)
+        accept(up, seq, "U2", "second")
+        e = esme(gw)
+        rid, rtext = receipt(e)
+        assert.equal(mid2, rid)
+        assert.matches("text:second$", rtext)
+        assert(wait_until(function()
+            local u = gw:stats().gateway.queues.U
+            return u.receipts == 1 and u.queued == 0
+        end, 5), "the receipt's state not written")
+        q = gw:stats().gateway.queues.U
+        assert.equal(1, q.sent)                          -- once after the restart
+        assert.equal(0, q.sent_from_memory)              -- from the queue, which held it
+        assert.equal(1, q.accepted)
+        local code, body = gw:http("GET", "/messages/" .. mid2)
+        assert.equal(200, code)
+        local m = cjson.decode(body)
+        assert.equal("DELIVRD", m.state)
+        local sent, delivered = 0, 0
+        for _, t in ipairs(m.trace) do
+            if t.event:match("^sent to U ") then sent = sent + 1 end
+            if t.event:match("delivered to esme1$") then delivered = delivered + 1 end
+        end
+        assert.equal(1, sent)                            -- the answer written once: after the restart
+        assert.equal(1, delivered)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+    end)
+end)
