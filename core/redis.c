@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
@@ -300,6 +301,18 @@ static void on_watch(uv_timer_t *t)
     }
     r->watched_ms = now;
     if (!r->live) return;
+    /* a refused connect: hiredis 0.14's libuv adapter drops a poll event
+     * that carries an error, so the refusal would only show at the
+     * timeout; the socket's pending error says it at once */
+    if (r->state == REDIS_CONNECTING && r->ac && r->ac->c.fd >= 0) {
+        int e = 0;
+        socklen_t len = sizeof e;
+        if (getsockopt(r->ac->c.fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e) {
+            snprintf(why, sizeof why, "%s", strerror(e));
+            drop(r, why);
+            return;
+        }
+    }
     if (r->state == REDIS_CONNECTING && now - r->started_ms > limit) {
         snprintf(why, sizeof why, "no connection within %g s", r->timeout);
         drop(r, why);

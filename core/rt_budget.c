@@ -393,7 +393,11 @@ static int l_set_limits(lua_State *L)
     budget.memory = h.hard && mb > 0 ? (size_t)(mb * MIB) : 0;
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);
-    budget.L = L;
+    /* the state the allocator's hook is armed on: the main one, never a
+     * task's coroutine (a reload calls this from one, and it is collected
+     * when the task ends; LuaJIT's hook is the whole state's anyway) */
+    if (lua_pushthread(L) || !budget.L) budget.L = L;
+    lua_pop(L, 1);
     rt_heap_set_over(heap_over);
     lstring_set_limits(max_string > 0 ? (size_t)max_string : 0, rt_budget_check);
     budget.cstack_max = cstack_bound();

@@ -263,6 +263,10 @@ static int l_serve(lua_State *L)
     luaL_checktype(L, -1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, -1);
     rt.handlers_gen++;
+    /* the caller's frame lives as long as the loop: the runtime alone
+     * holds the handlers, which core.set_handlers can then let go */
+    lua_pushnil(L);
+    lua_setfield(L, 1, "handlers");
     lua_pop(L, 1);
     set_session_class(L);
     sess_config_default(&rt.cfg);
@@ -333,6 +337,8 @@ static int l_serve(lua_State *L)
     rt.serving = 1;
 
     lua_getfield(L, 1, "start");
+    lua_pushnil(L);
+    lua_setfield(L, 1, "start");           /* (the handlers' own: not kept in the caller's args either) */
     if (lua_isfunction(L, -1) && (t = rt_task_new("start", NULL)) != NULL) rt_task_start(t, 0);
     else lua_pop(L, 1);
 

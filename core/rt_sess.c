@@ -531,6 +531,7 @@ static int l_set_handlers(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     rt_registry_set(L, &rt.handlers, 1);
     rt.handlers_gen++;
+    if (hcache.valid) hcache_reset(L);     /* now: the old functions (and all they keep) can be collected */
     return 0;
 }
 

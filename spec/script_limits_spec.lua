@@ -178,6 +178,51 @@ describe("#integration a script that keeps the heap at its ceiling", function()
         assert.is_true(srv:stop("TERM", scaled(5)))
         assert.equal(0, srv:wait_exit())
     end)
+
+    -- "small" keeps 100,000 small tables at each request (about 7 MiB)
+    local SMALL = [[
+local keep = {}
+return {
+    submit_sm = function(session, pdu)
+        if pdu.short_message == "small" then
+            for i = 1, 100000 do keep[#keep + 1] = { i, i + 1 } end
+        end
+        return 0, { message_id = tostring(#keep) }
+    end,
+}
+]]
+
+    it("after a reload, stops a run past the ceiling as before; a reload then lets the full script go", function()
+        local srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
+            .. ", log = { repeat_window = 0 }, scripts = { memory_mb = 16 } }", script = SMALL }
+        local c = bound(srv)
+        assert.equal(ROK, submit(c, "hello").status)
+        -- the first reload: the limits are set again from the reload's task,
+        -- whose coroutine is gone by the time the heap reaches the ceiling
+        srv:signal("HUP")
+        assert.truthy(srv:wait_log("reloaded"), srv:log_text())
+        assert.equal(ROK, submit(c, "hello").status)
+        local refused = 0
+        for _ = 1, 6 do
+            if submit(c, "small").status == RSYSERR then refused = refused + 1 end
+        end
+        assert.is_true(refused >= 3, "runs past 16 MiB stopped: " .. refused)
+        assert.is_true(srv:alive(), srv:log_text())
+        -- nothing of the script runs now (every run needs its request's table)
+        assert.equal(RSYSERR, submit(c, "hello").status)
+        -- the second reload lets the old handlers go first, and the new script works
+        srv:signal("HUP")
+        assert.truthy(srv:wait_log("the running script's handlers are let go before the new one loads"), srv:log_text())
+        assert.is_true(wait.wait_until(function() return srv:count_log("reloaded ") >= 2 end, scaled(10)),
+            srv:log_text())
+        local r, id = submit(c, "hello")
+        assert.equal(ROK, r.status)
+        assert.equal("0", id)
+        assert.is_true(srv:stats().totals.lua_heap_bytes < 8 * 1024 * 1024)
+        c:close()
+        assert.is_true(srv:stop("TERM", scaled(5)))
+        assert.equal(0, srv:wait_exit())
+    end)
 end)
 
 -- -- What nothing can interrupt --------------------------------------------------------

@@ -350,12 +350,38 @@ end
 
 local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") .. (l.tls and " tls" or "") end
 
+-- A script that filled the Lua heap to scripts.memory_mb has every run
+-- stopped (each needs its request's table), and a reload could not load
+-- the new script beside it: its handlers are let go first and the
+-- collector takes what only they kept. The runtime's own work, in the
+-- heap's reserve; the new script then loads under the ceiling as always.
+local function let_go_if_full()
+    local h = core.heap()
+    if not h.limit or h.limit == 0 or h.used < h.limit * 0.9 then return end
+    smpp.log("warn", "reload: the Lua heap holds %.1f MiB of scripts.memory_mb (%.0f MiB): the running script's "
+        .. "handlers are let go before the new one loads", h.used / 1048576, h.limit / 1048576)
+    core.set_handlers(wrap({}))
+    collectgarbage("collect")
+    smpp.log("info", "reload: the Lua heap holds %.1f MiB now", core.heap().used / 1048576)
+end
+
 -- reload() -> true | nil, message: load the configuration and its script
 -- again. If either fails, everything keeps running as it was and the error
--- is logged. Otherwise new requests go to the new handlers (requests in
--- flight finish on the old ones), accounts and upstream links follow the
--- new config (links added, removed or rebound), and so do listeners.
+-- is logged (but for a script that had filled the heap: let_go_if_full).
+-- Otherwise new requests go to the new handlers (requests in flight finish
+-- on the old ones), accounts and upstream links follow the new config
+-- (links added, removed or rebound), and so do listeners.
+local reload_now
 function M.reload()
+    local was = core.heap_reserve(true)
+    let_go_if_full()
+    core.heap_reserve(false)
+    local ok, err = reload_now()
+    core.heap_reserve(was)
+    return ok, err
+end
+
+function reload_now()
     local conf, handlers, listen = M.prepare(M.conf_path, M.overrides)
     if not conf then
         smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
@@ -562,10 +588,15 @@ function M.run(conf_path, overrides)
             .. "past that, connections fail to be accepted instead of being refused",
             max_connections == 0 and "0: no limit" or tostring(max_connections), core.fd_limit(), room)
     end
-    local ok, err = core.serve { handlers = h, listen = listen, session = conf.session, start = h.start,
-                                 limits = { max_connections = max_connections, max_per_address = max_per_address },
-                                 reload = function() M.reload() end,
-                                 store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
+    local args = { handlers = h, listen = listen, session = conf.session, start = h.start,
+                   limits = { max_connections = max_connections, max_per_address = max_per_address },
+                   reload = core.heap_reserve(function() M.reload() end),
+                   store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
+    -- this frame lives as long as the loop: it keeps nothing of the script
+    -- (core.serve takes the handlers out of args), so that a reload lets
+    -- the first script's functions and all they keep be collected
+    h, handlers = nil, nil
+    local ok, err = core.serve(args)
     store.use_runtime(nil)
     local committed, cerr = st:close()
     if not committed then smpp.log("error", "store: the last commit failed: %s", tostring(cerr)) end
