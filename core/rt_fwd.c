@@ -499,6 +499,7 @@ static void count_busy(rt_link_t *l, void *arg)
 static int run_held(rt_link_t *l, take_t *tk)
 {
     rt_fwd_held_t *h;
+    uint64_t drops = l->held_drops;
     if (!l->held) return 0;
     if (!rt_fwd__held_whole(l)) {
         rt_fwd__held_drop(l, NULL);
@@ -506,12 +507,21 @@ static int run_held(rt_link_t *l, take_t *tk)
     }
     while ((h = l->held) != NULL && !tk->stopped && h->r.due <= tk->now + FWD_HORIZON) {
         uint64_t sent = l->sent;
-        if (on_row(&h->r, tk)) break;
-        if (l->sent != sent) l->sent_memory++;
-        l->held = h->next;
+        /* out of the list before on_row: an event it raises (expired,
+         * refused) runs the handler at once, and a decision drops what
+         * is held */
+        if (!(l->held = h->next)) l->held_tail = &l->held;
         l->nheld--;
+        if (on_row(&h->r, tk)) {          /* no slot, throttled: it stays first (nothing ran) */
+            if (!(h->next = l->held)) l->held_tail = &h->next;
+            l->held = h;
+            l->nheld++;
+            break;
+        }
+        if (l->sent != sent) l->sent_memory++;
         free(h);
     }
+    if (l->held_drops != drops) return 0;          /* dropped on the way: the rest is the reader's */
     if (!l->held || tk->stopped) return 1;
     rt_fwd__held_drop(l, NULL);                           /* not due yet: the reader's */
     return 0;

@@ -74,6 +74,7 @@ typedef struct rt_link_s {
     struct rt_fwd_held_s *held, **held_tail;   /* stored this turn, sent from memory after the
                                                  * commit when nothing else waits (rt_fwd.c) */
     long long  nheld;
+    uint64_t   held_drops;      /* times held rows were dropped to the reader (rt_fwd.c, run_held) */
     long long  deciding;        /* its rows the event handler is deciding on (behind the cursor) */
     /* counters since start */
     uint64_t   sent_memory;     /* of sent: from the octets stored this turn, not read back */

@@ -66,6 +66,7 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg)
 {
     rt_fwd_held_t *h;
     (void)arg;
+    if (l->held) l->held_drops++;
     while ((h = l->held) != NULL) {
         l->held = h->next;
         free(h);

@@ -13,14 +13,14 @@ local cjson = require "cjson"
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
 
-local function gateway_conf(port)
+local function gateway_conf(port, throughput, validity)
     return "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         store = { path = "gw.db" },
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", binds = 1,
-                        reconnect_min = 0.1, reconnect_max = 0.2 } },
-        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+                        reconnect_min = 0.1, reconnect_max = 0.2, throughput = throughput } },
+        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } }, validity = validity },
     }
 end
 
@@ -137,6 +137,35 @@ describe("#integration gateway forwarding from memory", function()
         end
         assert.equal(1, sent)                            -- the answer written once: after the restart
         assert.equal(1, delivered)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+    end)
+
+    it("ends what it holds when its validity passes before the link may send it: EXPIRED, each once", function()
+        local l, port = wire.listen()
+        l:settimeout(5)
+        local gw = server.start { conf = gateway_conf(port, 2, 1) }      -- 2 a second; valid for 1 s
+        local up = accept_bind(l)
+        assert(gw:wait_log("upstream U: bind 1 up", 5))
+        local e = esme(gw)
+        local ids = {}
+        for i = 1, 20 do ids[submit(e, "held " .. i)] = true end       -- held in memory, waiting for the throughput
+        assert(wait_until(function()
+            local u = gw:stats().gateway.queues.U
+            return u.sent + u.expired == 20
+        end, 10), "every message sent or expired")
+        assert.is_true(gw:alive(), gw:log_text():sub(-3000))
+        local u = gw:stats().gateway.queues.U
+        assert.is_true(u.expired >= 10, "expired " .. u.expired)
+        assert.equal(0, u.held)
+        local seen = {}
+        for _ = 1, u.expired do
+            local rid, rtext = receipt(e)
+            assert.is_true(ids[rid] and not seen[rid], "a receipt for " .. rid)
+            seen[rid] = true
+            assert.matches("stat:EXPIRED", rtext)
+        end
         e:close()
         up:close()
         assert.is_true(gw:stop("TERM", 10))
