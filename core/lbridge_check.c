@@ -373,6 +373,7 @@ tlv:
         lua_pop(L, 1);
         continue;
 tlv_fail:
+        if (p->ntlv >= PDU_MAX_TLVS) CHECK_FAIL("more than %d TLVs", PDU_MAX_TLVS);
         if (name) CHECK_FAIL("TLV %s must be %s", name, e);
         CHECK_FAIL("TLV 0x%04lX must be %s", tag, e);
     }

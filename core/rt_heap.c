@@ -185,5 +185,6 @@ void rt_heap_stats(rt_heap_stats_t *out)
     out->reserve = heap.hard && heap.limit ? heap.reserve : 0;
     out->refused = heap.refused;
     out->cached = heap.cached;
+    out->cache_max = HEAP_CACHE;
     out->hard = heap.hard;
 }

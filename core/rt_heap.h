@@ -35,7 +35,8 @@ typedef struct rt_heap_stats_s {
     size_t   limit;      /* the ceiling (0: none) */
     size_t   reserve;    /* what the runtime may use above it */
     uint64_t refused;    /* allocations refused, and runs stopped, at the ceiling */
-    size_t   cached;     /* free small blocks kept for reuse (not in `used`; at most 4 MiB) */
+    size_t   cached;     /* free small blocks kept for reuse (not in `used`; at most cache_max) */
+    size_t   cache_max;  /* the bound of cached (4 MiB) */
     int      hard;       /* 1: the state uses this allocator */
 } rt_heap_stats_t;
 

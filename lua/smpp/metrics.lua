@@ -209,6 +209,11 @@ function M.render(stats)
     sample("smppgw_lua_heap_bytes", nil, t.lua_heap_bytes)
     family("smppgw_lua_heap_limit_bytes", "gauge", "The Lua heap's ceiling, scripts.memory_mb (0: none).")
     sample("smppgw_lua_heap_limit_bytes", nil, t.lua_heap_limit_bytes)
+    family("smppgw_lua_heap_cached_bytes", "gauge",
+        "Freed small blocks of the Lua heap kept for reuse, beside the heap's count.")
+    sample("smppgw_lua_heap_cached_bytes", nil, t.lua_heap_cached_bytes)
+    family("smppgw_lua_heap_cached_limit_bytes", "gauge", "The bound of those kept blocks.")
+    sample("smppgw_lua_heap_cached_limit_bytes", nil, t.lua_heap_cached_limit_bytes)
 
     family("smppgw_uptime_seconds", "gauge", "Seconds since the process started.")
     sample("smppgw_uptime_seconds", nil, t.uptime_s)
