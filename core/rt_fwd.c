@@ -209,11 +209,14 @@ static void store_failed(void)
 {
     double now = rt_time();
     int links = 0;
-    if (now < fwd.paused_until) return;              /* one step per pause */
+    /* every failed commit, in a pause too: the rows it lost were counted
+     * in their links' queues (read again from the store) and may be held
+     * (never sent: their ESMEs were told ESME_RMSGQFUL) */
+    fwd.resync = 1;
+    rt_gw_foreach(rt_fwd__held_drop, NULL);
+    if (now < fwd.paused_until) return;              /* one step of the backoff per pause */
     fwd.failures++;
     fwd.paused_until = now + backoff(fwd.failures);
-    fwd.resync = 1;
-    rt_gw_foreach(rt_fwd__held_drop, NULL);               /* they may not be stored */
     rt_gw_foreach(count_links, &links);
     if (links)
         log_msg(LOG_WARN, 0, "gateway: the store does not take writes; forwarding paused for %.1f s",

@@ -80,10 +80,10 @@ int store__fail(store_t *s, int rc, const char *what)
     if (s->in_txn && sqlite3_get_autocommit(s->db)) {
         char why[sizeof s->errmsg];
         snprintf(why, sizeof why, "%s", s->errmsg);
-        store__lost(s, why, (rc & 0xff) == SQLITE_FULL);
+        store__lost(s, why, store__temporary(rc));
         snprintf(s->errmsg, sizeof s->errmsg, "%s", why);
     }
-    if ((rc & 0xff) == SQLITE_FULL) return STORE_EFULL;     /* the disk or limits.size_mb: "full", not "io" */
+    if (store__temporary(rc)) return STORE_EFULL;  /* the disk or limits.size_mb, a lock held: "full", not "io" */
     return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_EEXISTS : STORE_EIO;
 }
 
@@ -132,9 +132,10 @@ int store__commit_now(store_t *s)
         ctrs_settle(s, 1);
         return 0;
     }
-    /* a full disk (or limits.size_mb) is "full", as for a write: the
-     * caller of an early commit (core.gw_queue) answers ESME_RMSGQFUL */
-    full = (rc & 0xff) == SQLITE_FULL;
+    /* a full disk (or limits.size_mb), or a lock another process holds,
+     * is "full", as for a write: it passes, and the caller of an early
+     * commit (core.gw_queue) answers ESME_RMSGQFUL */
+    full = store__temporary(rc);
     store__err(s, full ? STORE_EFULL : STORE_EIO, "commit: %s", sqlite3_errmsg(s->db));
     sqlite3_reset(st);
     if (!sqlite3_get_autocommit(s->db)) {

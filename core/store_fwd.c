@@ -532,7 +532,7 @@ int store__fwd_flush(store_t *s)
 fail:
     {
         char why[sizeof s->errmsg];
-        int full = (rc & 0xff) == SQLITE_FULL;
+        int full = store__temporary(rc);
         store__fail(s, rc, "fwd_queue");
         snprintf(why, sizeof why, "%s", store_errmsg(s));
         if (s->in_txn) {                  /* SQLite has not rolled it back itself */

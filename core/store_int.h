@@ -222,7 +222,9 @@ struct store_s {
     long long      txn_writes;        /* writes in the open transaction */
     long long      committed;         /* writes made durable since the last store_commit */
     int            failed;            /* a transaction was lost since the last store_commit */
-    int            failed_full;       /* ... because the disk (or limits.size_mb) was full */
+    int            failed_full;       /* ... for a reason that passes (store__temporary): the disk or
+                                       * limits.size_mb full, the database locked by another process;
+                                       * the runtime answers ESME_RMSGQFUL, not ESME_RSYSERR */
     int            last_full;         /* what store_commit() last reported: store_commit_full() */
     long long      lost;              /* its writes */
     char           failmsg[256];
@@ -269,6 +271,14 @@ static inline void store__wrote(store_t *s) { s->txn_writes++; }
 /* The open transaction is gone (rolled back): remember what was lost for
  * store_commit() and bring the in-memory levels back to the file's. */
 void store__lost(store_t *s, const char *why, int full);
+
+/* Whether SQLite's rc is a failure that passes (a full disk, a lock held
+ * by another process): store__lost's `full`. */
+static inline int store__temporary(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_FULL || rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
 
 /* Commit now (store_commit, and store_next_id when a block runs out). */
 int store__commit_now(store_t *s);

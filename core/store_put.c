@@ -149,7 +149,7 @@ static int flush_rows(store_t *s)
         /* rows whose puts succeeded are not in the table: the whole turn
          * is lost and reported so (store_commit), never half of it */
         char why[sizeof s->errmsg];
-        int full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
+        int full = store__temporary(sqlite3_errcode(s->db));
         snprintf(why, sizeof why, "%s", store_errmsg(s));
         if (s->in_txn) {                  /* SQLite has not rolled it back itself */
             sqlite3_step(store__stmt(s, STORE_ST_ROLLBACK));

@@ -184,6 +184,37 @@ describe("#integration store and forward", function()
         assert.matches("accepted as 70%d%d", table.concat(events(message(gw, mid)), "\n"))
     end)
 
+    it("answers ESME_RMSGQFUL while another process locks the store; its queue counts stay true for max_queue", function()
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port }, nil, { A = { max_queue = 4 }, store = { path = "gw.db", busy_timeout = 0 } })
+        local c = esme(gw)
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(ROK, (submit(c, {})))
+        local lockfile = gw.dir .. "/locked"
+        local locker = io.popen("sqlite3 " .. run.quote(gw.dir .. "/gw.db") .. " >/dev/null 2>&1", "w")
+        local released = false
+        local function release()
+            if released then return end
+            released = true
+            locker:write("COMMIT;\n.quit\n")
+            locker:close()
+        end
+        finally(release)
+        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
+        locker:flush()
+        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
+        -- each write fails (another writer holds the lock): not stored, ESME_RMSGQFUL (it passes)
+        for _ = 1, 6 do assert.equal(0x14, (submit(c, {})), gw:log_text()) end
+        release()
+        assert.truthy(wait_until(function() return gw:stats().gateway.queues.A.queued == 2 end, 10),
+            "queued " .. tostring(gw:stats().gateway.queues.A.queued) .. " where the store holds 2")
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(ROK, (submit(c, {})))
+        assert.equal(0x14, (submit(c, {})))                     -- 4 queued: full
+    end)
+
     it("sends again a message the upstream answered ESME_RINVBNDSTS or ESME_RSYSERR, never REJECTED", function()
         -- an unbinding session or an upstream's own failure says nothing
         -- about the message: it goes back to the queue
