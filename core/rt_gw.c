@@ -343,6 +343,22 @@ static int l_gw_attach(lua_State *L)
     return 0;
 }
 
+/* core.gw_unlink(name): a reload removed that upstream. What its queue
+ * holds is offered to the event handler once the link has not sent for
+ * its `wait` (moved to another usable upstream of the message's route,
+ * gateway.lua), else it waits until its validity ends. */
+static int l_gw_unlink(lua_State *L)
+{
+    rt_link_t *l = link_arg(L, 1);
+    l->configured = 0;
+    if (l->queued > 0)
+        log_msg(LOG_WARN, 0, "upstream %s removed with %lld messages queued: they move to another upstream of "
+                "their route after %g s (its wait), else they wait until their validity ends", l->name, l->queued,
+                l->wait);
+    rt_fwd_wake(l);
+    return 0;
+}
+
 /* core.gw_detach(name, session): that bind is gone. */
 static int l_gw_detach(lua_State *L)
 {
@@ -443,6 +459,7 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_link", l_gw_link},
     {"gw_attach", l_gw_attach},
     {"gw_detach", l_gw_detach},
+    {"gw_unlink", l_gw_unlink},
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
     {"gw_stamp", l_gw_stamp},

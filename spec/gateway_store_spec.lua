@@ -215,6 +215,47 @@ describe("#integration store and forward", function()
         assert.equal(0x14, (submit(c, {})))                     -- 4 queued: full
     end)
 
+    it("moves the queue of an upstream a reload removed to an upstream of the messages' route", function()
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port })                       -- nothing listens for A: its queue holds them
+        local c = esme(gw)
+        local ids = {}
+        for i = 1, 3 do
+            local st, mid = submit(c, { short_message = "kept " .. i, registered_delivery = 1 })
+            assert.equal(ROK, st)
+            ids[i] = mid
+        end
+        local up = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        -- the configuration now names only B (where an SMSC listens), and the route goes there
+        local f = assert(io.open(gw.dir .. "/conf.lua", "w"))
+        f:write("return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "B", port = up.port, system_id = "gw", password = "gwpw", reconnect_min = 0.2,
+                            reconnect_max = 0.5 } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "B" } } } },
+        })
+        f:close()
+        gw:signal("HUP")
+        assert.truthy(gw:wait_log("upstream A removed with 3 messages queued", 10), gw:log_text())
+        local got = {}
+        for _ = 1, 3 do
+            local r = receipt(c, 10)
+            assert.equal("DELIVRD", r.stat)
+            got[r.rid] = true
+        end
+        for _, mid in ipairs(ids) do assert.is_true(got[mid], "the receipt of " .. mid) end
+        local q = gw:stats().gateway.queues
+        assert.equal(0, q.A.queued)
+        assert.equal(3, q.A.moved)
+        assert.is_false(q.A.configured)
+        for _, mid in ipairs(ids) do
+            assert.matches("moved to B", table.concat(events(message(gw, mid)), "\n"), 1, true)
+        end
+    end)
+
     it("sends again a message the upstream answered ESME_RINVBNDSTS or ESME_RSYSERR, never REJECTED", function()
         -- an unbinding session or an upstream's own failure says nothing
         -- about the message: it goes back to the queue

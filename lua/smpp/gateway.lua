@@ -449,7 +449,8 @@ end
 -- any_tried, was not tried; nil when there is none.
 local function alternative(ev, any_tried)
     local route = M.routes and M.routes[ev.route]
-    if not route or #route.to < 2 then return nil end
+    -- a message of an upstream a reload removed: any usable one of its route
+    if not route or (#route.to < 2 and upstream.get(ev.upstream)) then return nil end
     local done = tried(ev)
     done[ev.upstream] = true
     for _, name in ipairs(candidates(route)) do

@@ -330,6 +330,7 @@ function M.configure(list)
             smpp.log("info", "upstream %s removed: unbinding", name)
             l:remove()
             links[name] = nil
+            if core.gw_unlink then core.gw_unlink(name) end     -- its queue: gateway.lua moves it
         end
     end
 end
