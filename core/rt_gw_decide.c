@@ -49,6 +49,12 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
     if (!what) what = rt_fwd_default(ev, &delay, &state);
     if (!(delay >= 0)) delay = 0;
     rt_fwd__held_drop(l, NULL);                   /* a row of its queue changes: the reader's order */
+    /* a refusal answered a sending: moved or ended, that sending counts in
+     * its attempts as a retry's does (the trace shows it) */
+    if ((strcmp(what, "move") == 0 || strcmp(what, "finish") == 0)
+        && (strcmp(ev->kind, "refused") == 0 || strcmp(ev->kind, "throttled") == 0)
+        && store_fwd_attempted(st, ev->rowid) < 0)
+        rt_fwd__write_failed(st, "an attempt", ev->id);
     if (strcmp(what, "retry") == 0) {
         snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
         if ((rc = store_fwd_retry(st, ev->rowid, rt_fwd_due(l, now + delay), err, now, str(line ? line : buf))) < 0)

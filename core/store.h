@@ -394,6 +394,11 @@ size_t store_stamp(char *buf, double t);
  * no due) in the queue of upstream from due. Returns 1 or an error. */
 int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due);
 
+/* Count a sending of the message the upstream refused (the refusal then
+ * moves or ends it; a retry counts its own). Returns 1, 0 when it has no
+ * forwarding row, or an error. */
+int store_fwd_attempted(store_t *s, long long rowid);
+
 /* Move a queued message to another upstream's queue, from due, err = the
  * status that made it move. Returns 1, 0 when it has no forwarding row,
  * or an error. */

@@ -56,10 +56,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
     /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4 now */
-    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
     "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
     /* SENT_OPEN (a receipt is expected): the same but still pending */
-    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, "
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
     "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
     /* RETRY: ?1 key, ?2 due, ?3 err */
     "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
@@ -86,6 +86,9 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
      * the queue index for every column an UPDATE sets); no row changed
      * when it is queued, and STATE writes it */
     "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL",
+    /* ATTEMPT: ?1 key: a sending the upstream answered with a refusal that
+     * moves or ends the message (a retry counts its own) */
+    "UPDATE fwd SET attempts = attempts + 1 WHERE key = ?1",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -573,6 +576,16 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
     store__wrote(s);
     s->fwd_rows = 2;
     return 1;
+}
+
+int store_fwd_attempted(store_t *s, long long rowid)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (!(st = fwd_stmt(s, STORE_FWD_ATTEMPT))) return STORE_EIO;
+    sqlite3_bind_int64(st, 1, rowid);
+    return fwd_write(s, st, "fwd_attempted");
 }
 
 int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due, long long err, double now,

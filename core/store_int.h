@@ -103,7 +103,7 @@ enum {
  * the upstream's id, or before schema 6). */
 enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD, STORE_FWD_SENT, STORE_FWD_SENT_OPEN,
        STORE_FWD_RETRY, STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_STATE_OLD, STORE_FWD_STATE_OPEN_OLD,
-       STORE_FWD_COUNTS, STORE_FWD_QUEUE, STORE_FWD_MOVE, STORE_FWD_STATE_SENT, STORE_FWD_NSTMT };
+       STORE_FWD_COUNTS, STORE_FWD_QUEUE, STORE_FWD_MOVE, STORE_FWD_STATE_SENT, STORE_FWD_ATTEMPT, STORE_FWD_NSTMT };
 
 /* The forwarding state of the store-and-forward gateway's messages: one
  * narrow row per message (by its key) that the forwarder writes, so that

@@ -390,6 +390,7 @@ describe("#integration store and forward", function()
         local m = message(gw, mid)
         assert.equal("REJECTD", m.state)
         assert.equal(11, m.error)
+        assert.equal(1, m.attempts)                              -- the sending the refusal answered
         assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVDSTADR; REJECTED$", events(m)[2])
     end)
 
@@ -410,7 +411,9 @@ describe("#integration store and forward", function()
         local m = message(gw, mid)
         assert.equal("B", m.upstream)
         assert.matches("^sent to A %(session %d+, attempt 1%): ESME_RINVDSTADR; moved to B$", events(m)[2])
-        assert.matches("^sent to B ", events(m)[3])
+        assert.matches("^sent to B %(session %d+, attempt 2%): accepted", events(m)[3])
+        assert.equal(2, m.attempts)                              -- A's and B's
+        assert.is_nil(m.error)                                   -- B accepted it: no error left from A's refusal
         assert.equal(1, gw:stats().gateway.queues.A.moved)
     end)
 end)
