@@ -73,11 +73,19 @@ while [ "$r" -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 echo "   (load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
-# the rounds' medians: the CPU per round trip moves by a third between rounds on a shared VM
-cat "$OUT"/lua*.txt | awk '{ print $2 }' | sort -n | awk '{ v[NR] = $1 } END {
-    if (NR) printf "smppgw: median %.2f us per round trip over %d rounds (%d at most 1.5 us)\n",
-        (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), NR, c }
-    { if ($1 <= 1.5) c++ }'
+# the rounds' medians: the CPU per round trip moves by a third between
+# rounds on a shared VM, the C responder's with it; their ratio in the
+# same round moves less
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+r=1
+: > "$OUT/cpu.txt"
+while [ "$r" -le "$ROUNDS" ]; do
+    paste -d' ' "$OUT/lua$r.txt" "$OUT/c$r.txt" >> "$OUT/cpu.txt"
+    r=$((r + 1))
+done
+echo "smppgw: median $(awk '{ print $2 }' "$OUT/cpu.txt" | median) us per round trip over $ROUNDS rounds" \
+    "($(awk '$2 <= 1.5' "$OUT/cpu.txt" | wc -l) at most 1.5 us); its CPU per round trip over the C responder's" \
+    "in the same round: median $(awk '$5 > 0 { print $2 / $5 }' "$OUT/cpu.txt" | median)"
 
 if [ "${HOT_STRACE:-0}" = 1 ] && command -v strace > /dev/null; then
     start strace "$GW" run conf/bench.lua -l 127.0.0.1:0 || exit 1
