@@ -197,6 +197,19 @@ describe("#integration smppgw check: cross references", function()
     end)
 end)
 
+describe("#integration smppgw check: the store's lock wait against the script budget", function()
+    it("refuses a busy_timeout of half of scripts.budget_ms or more, naming both keys; the default stays under", function()
+        local out, err, rc = smppgw_check([[return {
+            store = { path = ":memory:", busy_timeout = 5 }, scripts = { budget_ms = 1000 } }]])
+        assert.equal(1, rc, out)
+        assert.matches("store.busy_timeout: 5 s is not under half of scripts.budget_ms (1000 ms)", err, 1, true)
+        out, err, rc = smppgw_check([[return { store = { path = ":memory:", busy_timeout = 0.4 } }]])
+        assert.equal(0, rc, err)
+        out, err, rc = smppgw_check([[return { store = { path = ":memory:" }, scripts = { budget_ms = 50 } }]])
+        assert.equal(0, rc, err)
+    end)
+end)
+
 describe("#integration smppgw check: the summary", function()
     it("shows listeners, HTTP, accounts, upstreams and routes on one screen", function()
         local accounts = {}

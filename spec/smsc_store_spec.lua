@@ -205,6 +205,42 @@ describe("#integration reference SMSC on the store", function()
         assert.matches("listening on", again:log_text())
     end)
 
+    it("answers ESME_RMSGQFUL at once while another process holds the file's write lock, and serves on", function()
+        local srv = server.start { conf = conf() }                  -- busy_timeout: the default, 0.1 s
+        local c = bound(srv)
+        local st, old = submit(c, { short_message = "before", registered_delivery = 0 })
+        assert.equal(ROK, st)
+        local lockfile = srv.dir .. "/locked"
+        local locker = io.popen("sqlite3 " .. run.quote(srv.dir .. "/smsc.db") .. " >/dev/null 2>&1", "w")
+        local released = false
+        local function release()
+            if released then return end
+            released = true
+            locker:write("ROLLBACK;\n.quit\n")
+            locker:close()
+        end
+        finally(release)
+        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
+        locker:flush()
+        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
+        -- submits for 3 s of the lock, longer than the script budget (1 s)
+        -- and the watchdog (2 s): each answered within the lock wait
+        local t0, n = wire.gettime(), 0
+        while wire.gettime() - t0 < 3 do
+            local t1 = wire.gettime()
+            assert.equal(RMSGQFUL, (submit(c, { short_message = "locked" })))
+            assert.is_true(wire.gettime() - t1 < 1, "answered after " .. (wire.gettime() - t1) .. " s")
+            n = n + 1
+        end
+        assert.is_true(n >= 3)
+        assert.is_true(srv:alive(), srv:log_text())
+        release()
+        assert.truthy(wait_until(function() return (submit(c, { short_message = "after" })) == ROK end, 10))
+        local qs, q = query(c, old)
+        assert.equal(ROK, qs)
+        assert.is_truthy(q)
+    end)
+
     it("keeps a receipt its receiver refused with ESME_RINVBNDSTS while unbinding, and sends it again", function()
         local srv = server.start { conf = conf() }
         local c = bound(srv)

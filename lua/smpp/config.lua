@@ -255,8 +255,10 @@ local schema = {
             sync = { type = "enum", values = { "normal", "full", "off" }, default = "normal",
                      doc = "what a commit survives: normal a crash of the process, full also a power "
                         .. "loss (fsync per commit), off neither (tests)" },
-            busy_timeout = { type = "number", min = 0, default = 5,
-                             doc = "seconds to wait while another process holds the file's lock" },
+            busy_timeout = { type = "number", min = 0, default = 0.1,
+                             doc = "seconds a write waits while another process holds the file's lock (the "
+                                .. "loop waits with it), then fails: ESME_RMSGQFUL; under half of "
+                                .. "scripts.budget_ms" },
             trace_ttl = { type = "number", min = 0, default = 86400,
                           doc = "seconds a message (record and trace) is kept after its final state, "
                              .. "or after its validity ends if it never reaches one" },

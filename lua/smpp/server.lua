@@ -358,6 +358,9 @@ local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "
 local function let_go_if_full()
     local h = core.heap()
     if not h.limit or h.limit == 0 or h.used < h.limit * 0.9 then return end
+    collectgarbage("collect")             -- garbage is not what the script keeps
+    h = core.heap()
+    if h.used < h.limit * 0.9 then return end
     smpp.log("warn", "reload: the Lua heap holds %.1f MiB of scripts.memory_mb (%.0f MiB): the running script's "
         .. "handlers are let go before the new one loads", h.used / 1048576, h.limit / 1048576)
     core.set_handlers(wrap({}))
@@ -483,6 +486,15 @@ function M.open_store(conf, conf_path, extra)
     local section = M.store_section(conf, conf_path)
     if section.redis then
         extra = { post_key = function(account) return cluster.rx_key(section.prefix, account) end }
+    elseif section.busy_timeout == nil then
+        -- the default wait for another process's lock stays under half of
+        -- the script budget (config_check refuses a longer one given)
+        local sc = config.with_defaults("scripts", conf.scripts)
+        local budget = (sc.budget_ms and sc.budget_ms > 0) and sc.budget_ms or 60000
+        local copy = {}
+        for k, v in pairs(section) do copy[k] = v end
+        copy.busy_timeout = math.min(config.default("store.busy_timeout") or 0.1, budget / 2000)
+        section = copy
     end
     return store.from_config(section, conf_path, extra)
 end
