@@ -560,6 +560,7 @@ void rt_fwd_turn(void)
     uint32_t fail;
     int paused;
     fwd.woken = NULL;                     /* wakes from now on: the next turn */
+    rt_fwd__turn_over();                  /* the turn's runs can no longer take their messages back */
     if (!rt_store_committed(&fail)) store_failed();
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
     fwd.wrote = 0;

@@ -167,6 +167,15 @@ typedef struct rt_fwd_fresh_s {
 } rt_fwd_fresh_t;
 void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m);
 
+/* The run whose coroutine is co stored the message of key in l's queue
+ * this turn (core.gw_queue): should that run fail before the turn ends,
+ * its request answered ESME_RSYSERR, the message is ended instead of
+ * forwarded (rt_fwd_undo, through rt_store_undo). rt_fwd_turn forgets
+ * the turn's list. */
+void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l);
+void rt_fwd_undo(lua_State *co);
+void rt_fwd__turn_over(void);
+
 /* Wake l's forwarder: it runs at the end of this turn, after the commit. */
 void rt_fwd_wake(rt_link_t *l);
 

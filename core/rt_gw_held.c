@@ -5,13 +5,20 @@
  * queue drops them (rt_fwd__held_drop), and the queue reader takes them.
  *
  * Who owns what: each held row is malloc'd here and owned by its link's
- * list until it is sent (rt_fwd.c frees it) or dropped.
+ * list until it is sent (rt_fwd.c frees it) or dropped. Also here: which
+ * run stored which message this turn (a fixed table, forgotten at the
+ * turn's end), so that a run that fails is not followed by its message.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "rt.h"
 #include "rt_gw.h"
 #include "rt_gw_int.h"
+#include "rt_gwr.h"
+#include "rt_store.h"
 
 #define HELD_MAX 10000          /* rows a link holds at most (then: the reader's), ~300 octets each */
 
@@ -73,4 +80,50 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg)
     }
     l->held_tail = &l->held;
     l->nheld = 0;
+}
+
+/* -- What a run stored this turn ---------------------------------------------------------- */
+
+#define TURN_MAX 4096           /* messages of one turn remembered by their run (then: not) */
+
+static struct {
+    lua_State *co;
+    long long  key;
+    rt_link_t *l;
+} turn_rows[TURN_MAX];
+static int nturn;
+
+void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l)
+{
+    if (nturn < TURN_MAX) {
+        turn_rows[nturn].co = co;
+        turn_rows[nturn].key = key;
+        turn_rows[nturn].l = l;
+        nturn++;
+    }
+}
+
+void rt_fwd__turn_over(void) { nturn = 0; }
+
+void rt_fwd_undo(lua_State *co)
+{
+    store_t *st = rt_store();
+    int i;
+    if (!st || rt_gwr_on()) return;
+    for (i = 0; i < nturn; i++) {
+        rt_link_t *l = turn_rows[i].l;
+        char line[160];
+        int rc;
+        if (turn_rows[i].co != co) continue;
+        turn_rows[i].co = NULL;
+        rt_fwd__held_drop(l, NULL);           /* it may be held: the reader's now, which skips it */
+        snprintf(line, sizeof line, "the handler failed after storing it (answered ESME_RSYSERR): not forwarded");
+        rc = store_fwd_state(st, turn_rows[i].key, 8, 1, 0x08, rt_time(), (store_str_t){line, strlen(line)});
+        if (rc > 0) {
+            l->queued--;
+            l->refused++;
+        } else if (rc < 0) {
+            log_msg(LOG_ERROR, 0, "gateway: a message whose handler failed: %s", store_errmsg(st));
+        }
+    }
 }

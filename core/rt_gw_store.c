@@ -245,6 +245,7 @@ static int l_gw_queue(lua_State *L)
     st_gw.stored++;
     l->queued++;
     l->queued_total++;
+    rt_fwd_stored(L, key, l);                /* ended, not sent, if this run fails this turn */
     rt_fwd_wake(l);
     lua_pushlstring(L, id, (size_t)idlen);
     return 1;

@@ -97,6 +97,7 @@ static void request_fail(rt_task_t *t, const char *msg)
 {
     static const char body[] = "{\"error\":\"internal error (see the log)\"}";
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s", t->what, msg);
+    rt_store_undo(t->co);                  /* a POST /send whose message was stored: not forwarded */
     http_respond(t->arg, 500, "application/json", body, sizeof body - 1);
 }
 

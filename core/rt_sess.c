@@ -222,6 +222,7 @@ static void request_fail(rt_task_t *t, const char *msg)
 {
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
             t->seq ? " (answered ESME_RSYSERR)" : "");
+    if (t->seq) rt_store_undo(t->co);          /* what it stored this turn is not forwarded */
     answer(t, SMPP_ESME_RSYSERR, 0);
 }
 

@@ -282,6 +282,15 @@ int rt_store_start(lua_State *L, int idx)
     return 0;
 }
 
+static rt_store_undo_fn undo_fn;
+
+void rt_store_set_undo(rt_store_undo_fn fn) { undo_fn = fn; }
+
+void rt_store_undo(lua_State *co)
+{
+    if (undo_fn) undo_fn(co);
+}
+
 int rt_store_hold(rt_task_t *t, rt_store_release_fn release)
 {
     store_t *s = rt_store();

@@ -46,6 +46,14 @@ typedef void (*rt_store_release_fn)(rt_task_t *t, int ok, uint32_t fail_status);
  * returns RT_TASK_HELD); 0 when it may answer at once. */
 int rt_store_hold(rt_task_t *t, rt_store_release_fn release);
 
+/* A run that failed after it stored something this turn (its request is
+ * answered ESME_RSYSERR): the owner of what it stored (the gateway's
+ * queue, rt_gw_held.c) takes it back, so that an error answer is not
+ * followed by a forwarded message. co: the failed run's coroutine. */
+typedef void (*rt_store_undo_fn)(lua_State *co);
+void rt_store_set_undo(rt_store_undo_fn fn);
+void rt_store_undo(lua_State *co);
+
 /* The end of a loop turn: commit, then release the held answers in the
  * order they were given. */
 void rt_store_turn(void);

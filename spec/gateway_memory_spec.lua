@@ -13,9 +13,9 @@ local cjson = require "cjson"
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
 
-local function gateway_conf(port, throughput, validity)
+local function gateway_conf(port, throughput, validity, script)
     return "return " .. server.lua {
-        script = server.root .. "/scripts/gateway.lua",
+        script = script or server.root .. "/scripts/gateway.lua",
         store = { path = "gw.db" },
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", binds = 1,
@@ -166,6 +166,48 @@ describe("#integration gateway forwarding from memory", function()
             seen[rid] = true
             assert.matches("stat:EXPIRED", rtext)
         end
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+    end)
+
+    it("does not forward a message whose handler failed after storing it: ESME_RSYSERR, ended, not sent", function()
+        local l, port = wire.listen()
+        l:settimeout(5)
+        local dir = require("helpers.tmp").dir()
+        local script = dir .. "/gw.lua"
+        local f = assert(io.open(script, "w"))
+        f:write([[
+local gw = require("smpp.gateway_script").new(...)
+local submit = gw.handlers.submit_sm
+gw.handlers.submit_sm = function(session, pdu)
+    local status, resp = submit(session, pdu)
+    if pdu.short_message == "fails after" then error("a mistake after the message was stored") end
+    return status, resp
+end
+return gw.handlers
+]])
+        f:close()
+        local gw = server.start { conf = gateway_conf(port, nil, nil, script) }
+        local up = accept_bind(l)
+        assert(gw:wait_log("upstream U: bind 1 up", 5))
+        local e = esme(gw)
+        local seq = e:next_seq()
+        e:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = "fails after" }))
+        local r = assert(e:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+        assert.equal(0x08, r.status)                                    -- ESME_RSYSERR
+        submit(e, "fine")
+        local _, text = upstream_gets(up)
+        assert.equal("fine", text)                                      -- the first and only one sent
+        local q = gw:stats().gateway.queues.U
+        assert.equal(1, q.refused)
+        assert.equal(1, q.sent)
+        local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1&state=REJECTD"))))
+        assert.equal(1, list.count)
+        local m = cjson.decode((select(2, gw:http("GET", "/messages/" .. list.messages[1].message_id))))
+        assert.equal(8, m.error)
+        assert.matches("the handler failed after storing it (answered ESME_RSYSERR): not forwarded",
+            m.trace[#m.trace].event, 1, true)
         e:close()
         up:close()
         assert.is_true(gw:stop("TERM", 10))
