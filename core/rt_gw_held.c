@@ -19,6 +19,7 @@
 #include "rt_gw_int.h"
 #include "rt_gwr.h"
 #include "rt_store.h"
+#include "rt_task.h"
 
 #define HELD_MAX 10000          /* rows a link holds at most (then: the reader's), ~300 octets each */
 
@@ -93,8 +94,15 @@ static struct {
 } turn_rows[TURN_MAX];
 static int nturn;
 
+static void forget(lua_State *co);
+
 void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l)
 {
+    static int hooked;
+    if (!hooked) {
+        rt_task_set_reuse_hook(forget);
+        hooked = 1;
+    }
     if (nturn < TURN_MAX) {
         turn_rows[nturn].co = co;
         turn_rows[nturn].key = key;
@@ -104,6 +112,15 @@ void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l)
 }
 
 void rt_fwd__turn_over(void) { nturn = 0; }
+
+/* co starts another run: what it stored before is its last run's, which
+ * ended well (a failed coroutine is not pooled). */
+static void forget(lua_State *co)
+{
+    int i;
+    for (i = 0; i < nturn; i++)
+        if (turn_rows[i].co == co) turn_rows[i].co = NULL;
+}
 
 void rt_fwd_undo(lua_State *co)
 {

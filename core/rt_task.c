@@ -41,12 +41,17 @@ static void unlink_live(rt_task_t *t)
     t->next = t->prev = NULL;
 }
 
+static void (*reuse_hook)(lua_State *co);
+
+void rt_task_set_reuse_hook(void (*fn)(lua_State *co)) { reuse_hook = fn; }
+
 rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
 {
     lua_State *L = rt.L;
     rt_task_t *t;
     if (tasks.pooled > 0) {
         t = tasks.pool[--tasks.pooled];
+        if (reuse_hook) reuse_hook(t->co);
     } else {
         if (!(t = calloc(1, sizeof *t))) return NULL;
         t->co = lua_newthread(L);

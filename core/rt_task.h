@@ -58,6 +58,11 @@ extern const char rt_task_held[];
 /* Release a task whose finish returned RT_TASK_HELD. */
 void rt_task_release(rt_task_t *t);
 
+/* fn(co) is called when a finished task's coroutine is taken from the
+ * pool for another run: what was noted about the run that ended under co
+ * (rt_gw_held.c: the messages it stored) is forgotten. One hook. */
+void rt_task_set_reuse_hook(void (*fn)(lua_State *co));
+
 /* A new task (NULL without memory) whose coroutine has nothing on its
  * stack. Set its fields, then rt_task_start(). */
 rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner);
