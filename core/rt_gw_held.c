@@ -85,53 +85,61 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg)
 
 /* -- What a run stored this turn ---------------------------------------------------------- */
 
-#define TURN_MAX 4096           /* messages of one turn remembered by their run (then: not) */
+/* The turn's list, in order: (co, key, link) for a message a run stored,
+ * (co, 0, NULL) where co was taken from the pool for another run (its
+ * entries before that mark are an earlier run's, which ended well: a
+ * failed coroutine is not pooled). A failed run's messages are its
+ * entries after its coroutine's last mark. Appending is all the hot path
+ * does; the scan is the failure's. */
+#define TURN_MAX 8192
 
 static struct {
     lua_State *co;
     long long  key;
     rt_link_t *l;
 } turn_rows[TURN_MAX];
-static int nturn;
+static int nturn, overflow;        /* overflow: a mark was lost this turn, nothing is undone */
 
-static void forget(lua_State *co);
+static void note(lua_State *co, long long key, rt_link_t *l)
+{
+    if (nturn == TURN_MAX) {
+        overflow = 1;
+        return;
+    }
+    turn_rows[nturn].co = co;
+    turn_rows[nturn].key = key;
+    turn_rows[nturn].l = l;
+    nturn++;
+}
+
+static void reused(lua_State *co)
+{
+    if (nturn) note(co, 0, NULL);
+}
 
 void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l)
 {
     static int hooked;
     if (!hooked) {
-        rt_task_set_reuse_hook(forget);
+        rt_task_set_reuse_hook(reused);
         hooked = 1;
     }
-    if (nturn < TURN_MAX) {
-        turn_rows[nturn].co = co;
-        turn_rows[nturn].key = key;
-        turn_rows[nturn].l = l;
-        nturn++;
-    }
+    note(co, key, l);
 }
 
-void rt_fwd__turn_over(void) { nturn = 0; }
-
-/* co starts another run: what it stored before is its last run's, which
- * ended well (a failed coroutine is not pooled). */
-static void forget(lua_State *co)
-{
-    int i;
-    for (i = 0; i < nturn; i++)
-        if (turn_rows[i].co == co) turn_rows[i].co = NULL;
-}
+void rt_fwd__turn_over(void) { nturn = overflow = 0; }
 
 void rt_fwd_undo(lua_State *co)
 {
     store_t *st = rt_store();
     int i;
-    if (!st || rt_gwr_on()) return;
-    for (i = 0; i < nturn; i++) {
+    if (!st || rt_gwr_on() || overflow) return;
+    for (i = nturn - 1; i >= 0; i--) {
         rt_link_t *l = turn_rows[i].l;
         char line[160];
         int rc;
         if (turn_rows[i].co != co) continue;
+        if (!l) break;                        /* co's mark: what comes before is an earlier run's */
         turn_rows[i].co = NULL;
         rt_fwd__held_drop(l, NULL);           /* it may be held: the reader's now, which skips it */
         snprintf(line, sizeof line, "the handler failed after storing it (answered ESME_RSYSERR): not forwarded");
