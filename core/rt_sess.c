@@ -124,6 +124,7 @@ static void answer(rt_task_t *t, uint32_t status, int fields_idx)
             log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR",
                     t->what, err);
             status = SMPP_ESME_RSYSERR;
+            rt_store_undo(t->co);              /* what it stored this turn is not forwarded */
         } else {
             body = &resp_pdu;
         }

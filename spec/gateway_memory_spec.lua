@@ -183,6 +183,7 @@ local submit = gw.handlers.submit_sm
 gw.handlers.submit_sm = function(session, pdu)
     local status, resp = submit(session, pdu)
     if pdu.short_message == "fails after" then error("a mistake after the message was stored") end
+    if pdu.short_message == "bad answer" then return status, { message_id = 12 } end     -- not a string
     return status, resp
 end
 return gw.handlers
@@ -196,14 +197,18 @@ return gw.handlers
         e:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = "fails after" }))
         local r = assert(e:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
         assert.equal(0x08, r.status)                                    -- ESME_RSYSERR
+        seq = e:next_seq()
+        e:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = "bad answer" }))
+        r = assert(e:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+        assert.equal(0x08, r.status)                                    -- the response did not check
         submit(e, "fine")
         local _, text = upstream_gets(up)
         assert.equal("fine", text)                                      -- the first and only one sent
         local q = gw:stats().gateway.queues.U
-        assert.equal(1, q.refused)
+        assert.equal(2, q.refused)
         assert.equal(1, q.sent)
         local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1&state=REJECTD"))))
-        assert.equal(1, list.count)
+        assert.equal(2, list.count)
         local m = cjson.decode((select(2, gw:http("GET", "/messages/" .. list.messages[1].message_id))))
         assert.equal(8, m.error)
         assert.matches("the handler failed after storing it (answered ESME_RSYSERR): not forwarded",
