@@ -9,7 +9,6 @@
  * run stored which message this turn (a fixed table, forgotten at the
  * turn's end), so that a run that fails is not followed by its message.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,15 +134,15 @@ void rt_fwd_undo(lua_State *co)
     int i;
     if (!st || rt_gwr_on() || overflow) return;
     for (i = nturn - 1; i >= 0; i--) {
+        static const char line[] = "the handler failed after storing it (answered ESME_RSYSERR): not forwarded";
         rt_link_t *l = turn_rows[i].l;
-        char line[160];
         int rc;
         if (turn_rows[i].co != co) continue;
         if (!l) break;                        /* co's mark: what comes before is an earlier run's */
         turn_rows[i].co = NULL;
         rt_fwd__held_drop(l, NULL);           /* it may be held: the reader's now, which skips it */
-        snprintf(line, sizeof line, "the handler failed after storing it (answered ESME_RSYSERR): not forwarded");
-        rc = store_fwd_state(st, turn_rows[i].key, 8, 1, 0x08, rt_time(), (store_str_t){line, strlen(line)});
+        rc = store_fwd_state(st, turn_rows[i].key, 8 /* REJECTD */, 1, SMPP_ESME_RSYSERR, rt_time(),
+                             (store_str_t){line, sizeof line - 1});
         if (rc > 0) {
             l->queued--;
             l->refused++;

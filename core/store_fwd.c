@@ -148,9 +148,21 @@ void store__fwd_free(store_t *s)
     s->fwd_cap = 0;
 }
 
-static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
+/* r's id when the row has none: made from its key (msgid.h), in the
+ * format the row was stored with. */
+static void row_id(store_t *s, store_fwd_row_t *r, long long id_format)
 {
     store_msg_t m;
+    m.id = r->id;
+    m.id_format = id_format;
+    m.key = r->rowid;
+    m.part = r->part;
+    store__row_id(s, &m);
+    r->id = m.id;
+}
+
+static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
+{
     r->rowid = sqlite3_column_int64(st, 0);
     r->id = store__col_text(st, 1);
     r->part = sqlite3_column_int64(st, 2);
@@ -166,21 +178,13 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->route = store__col_text(st, 12);
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
-    if (!r->id.p) {                        /* an id made from the key */
-        m.id = r->id;
-        m.id_format = sqlite3_column_int64(st, 15);
-        m.key = r->rowid;
-        m.part = r->part;
-        store__row_id(s, &m);
-        r->id = m.id;
-    }
+    if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 15));
 }
 
 /* A row of BY_KEY / BY_KEY_OLD: what a receipt's match needs; the rest
  * of r unknown (state -1 when BY_KEY did not read it). */
 static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
 {
-    store_msg_t m;
     memset(r, 0, sizeof *r);
     r->rowid = sqlite3_column_int64(st, 0);
     r->id = store__col_text(st, 1);
@@ -191,14 +195,7 @@ static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->notify = store__col_text(st, 6);
     r->state = sqlite3_column_count(st) > 8 ? sqlite3_column_int64(st, 8) : -1;
     r->due = r->expires = r->submitted = NAN;
-    if (!r->id.p) {                        /* an id made from the key */
-        m.id = r->id;
-        m.id_format = sqlite3_column_int64(st, 7);
-        m.key = r->rowid;
-        m.part = r->part;
-        store__row_id(s, &m);
-        r->id = m.id;
-    }
+    if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 7));
 }
 
 static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, const char *what)

@@ -146,19 +146,8 @@ describe("#integration store and forward", function()
         local c = esme(gw)
         local st, mid = submit(c, { short_message = "once" })
         assert.equal(ROK, st)
-        local lockfile = gw.dir .. "/locked"
-        local locker = io.popen("sqlite3 " .. run.quote(gw.dir .. "/gw.db") .. " >/dev/null 2>&1", "w")
-        local released = false
-        local function release()
-            if released then return end
-            released = true
-            locker:write("COMMIT;\n.quit\n")
-            locker:close()
-        end
+        local release = run.lock_store(gw.dir .. "/gw.db")
         finally(release)
-        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
-        locker:flush()
-        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
         local up = server.start { port = port, conf = UPSTREAM_CONF, script = [[
             local smpp, n = require "smpp", 0
             return { submit_sm = function(session, pdu)
@@ -192,19 +181,8 @@ describe("#integration store and forward", function()
         local c = esme(gw)
         assert.equal(ROK, (submit(c, {})))
         assert.equal(ROK, (submit(c, {})))
-        local lockfile = gw.dir .. "/locked"
-        local locker = io.popen("sqlite3 " .. run.quote(gw.dir .. "/gw.db") .. " >/dev/null 2>&1", "w")
-        local released = false
-        local function release()
-            if released then return end
-            released = true
-            locker:write("COMMIT;\n.quit\n")
-            locker:close()
-        end
+        local release = run.lock_store(gw.dir .. "/gw.db")
         finally(release)
-        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
-        locker:flush()
-        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
         -- each write fails (another writer holds the lock): not stored, ESME_RMSGQFUL (it passes)
         for _ = 1, 6 do assert.equal(0x14, (submit(c, {})), gw:log_text()) end
         release()

@@ -210,19 +210,8 @@ describe("#integration reference SMSC on the store", function()
         local c = bound(srv)
         local st, old = submit(c, { short_message = "before", registered_delivery = 0 })
         assert.equal(ROK, st)
-        local lockfile = srv.dir .. "/locked"
-        local locker = io.popen("sqlite3 " .. run.quote(srv.dir .. "/smsc.db") .. " >/dev/null 2>&1", "w")
-        local released = false
-        local function release()
-            if released then return end
-            released = true
-            locker:write("ROLLBACK;\n.quit\n")
-            locker:close()
-        end
+        local release = run.lock_store(srv.dir .. "/smsc.db")
         finally(release)
-        locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. run.quote(lockfile) .. "\n")
-        locker:flush()
-        assert.truthy(wait_until(function() return io.open(lockfile) ~= nil end, 10))
         -- submits for 3 s of the lock, longer than the script budget (1 s)
         -- and the watchdog (2 s): each answered within the lock wait
         local t0, n = wire.gettime(), 0

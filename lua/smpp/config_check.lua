@@ -433,12 +433,20 @@ end
 -- script run that made it, in C: past scripts.budget_ms nothing can stop
 -- it and the watchdog ends the process. The wait must end first (the
 -- write then fails: ESME_RMSGQFUL).
+-- lock_wait_bound(conf) -> seconds, budget_ms: half of the script budget
+-- in force (0 = its maximum, 60,000 ms), what store.busy_timeout must stay
+-- under (server.open_store keeps the default under it).
+function M.lock_wait_bound(conf)
+    local sc = config.with_defaults("scripts", type(conf.scripts) == "table" and conf.scripts or {})
+    local budget = (sc.budget_ms and sc.budget_ms > 0) and sc.budget_ms or 60000
+    return budget / 2000, budget
+end
+
 local function check_busy_timeout(conf, errs)
     local s = type(conf.store) == "table" and conf.store or {}
     local bt = s.busy_timeout               -- given: the default is kept under it (server.open_store)
-    local sc = config.with_defaults("scripts", type(conf.scripts) == "table" and conf.scripts or {})
-    local budget = (sc.budget_ms and sc.budget_ms > 0) and sc.budget_ms or 60000
-    if s.redis == nil and type(bt) == "number" and bt * 1000 >= budget / 2 then
+    local bound, budget = M.lock_wait_bound(conf)
+    if s.redis == nil and type(bt) == "number" and bt >= bound then
         errs[#errs + 1] = format("store.busy_timeout: %g s is not under half of scripts.budget_ms (%g ms): a store "
             .. "call waiting that long for another process's lock inside a script run would pass its budget, and "
             .. "a wait in C cannot be stopped (the watchdog ends the process)", bt, budget)

@@ -489,11 +489,9 @@ function M.open_store(conf, conf_path, extra)
     elseif section.busy_timeout == nil then
         -- the default wait for another process's lock stays under half of
         -- the script budget (config_check refuses a longer one given)
-        local sc = config.with_defaults("scripts", conf.scripts)
-        local budget = (sc.budget_ms and sc.budget_ms > 0) and sc.budget_ms or 60000
         local copy = {}
         for k, v in pairs(section) do copy[k] = v end
-        copy.busy_timeout = math.min(config.default("store.busy_timeout") or 0.1, budget / 2000)
+        copy.busy_timeout = math.min(config.default("store.busy_timeout"), config_check.lock_wait_bound(conf))
         section = copy
     end
     return store.from_config(section, conf_path, extra)

@@ -143,4 +143,24 @@ function Process:finish()
     end
 end
 
+-- lock_store(db) -> release(): another process (the sqlite3 shell) holds
+-- the write lock of the SQLite file db until release() (the caller hands
+-- it to busted's finally too); returns once the lock is taken.
+function M.lock_store(db)
+    local flag = db .. ".locked"
+    local locker = io.popen("sqlite3 " .. M.quote(db) .. " >/dev/null 2>&1", "w")
+    local released = false
+    local function release()
+        if released then return end
+        released = true
+        locker:write("ROLLBACK;\n.quit\n")
+        locker:close()
+        os.remove(flag)
+    end
+    locker:write("PRAGMA busy_timeout = 20000;\nBEGIN IMMEDIATE;\n.shell touch " .. M.quote(flag) .. "\n")
+    locker:flush()
+    assert(wait.wait_until(function() return io.open(flag) ~= nil end, 10), "the lock on " .. db)
+    return release
+end
+
 return M
