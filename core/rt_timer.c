@@ -30,6 +30,7 @@ typedef struct ltimer_s {
     uint64_t    id;         /* TM_AFTER: for core.cancel; TM_SUSPEND: the token */
     int         fn_ref;     /* TM_AFTER: the function */
     int         repeat;
+    unsigned    gen;        /* TM_AFTER: the script's generation that made it, 0: the runtime's own */
     rt_task_t  *task;       /* TM_SLEEP, TM_SUSPEND: the task it wakes */
     int         woken;      /* TM_SUSPEND: core.wake came, the timer now resumes */
     int         nargs;      /* TM_SUSPEND: values core.wake moved to the task */
@@ -43,7 +44,8 @@ static struct {
     int       ids;          /* registry ref: timer id -> lightuserdata ltimer_t */
     int       tokens;       /* registry ref: token -> lightuserdata ltimer_t */
     int       closing;      /* the stop came: new timers do not keep the loop alive */
-} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0};
+    unsigned  gen;          /* the generation timers made now belong to (core.timers_generation) */
+} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0, 1};
 
 /* -- Life -------------------------------------------------------------------------- */
 
@@ -226,7 +228,9 @@ static int l_sleep(lua_State *L)
     return lua_yield(L, 0);
 }
 
-/* core.after(ms, fn [, repeat]) -> timer id: fn runs in a task of its own. */
+/* core.after(ms, fn [, repeat [, keep]]) -> timer id: fn runs in a task of
+ * its own. A repeating timer belongs to the script's generation unless
+ * keep is true (the runtime's own, which reloads leave alone). */
 static int l_after(lua_State *L)
 {
     double ms = luaL_checknumber(L, 1);
@@ -239,6 +243,7 @@ static int l_after(lua_State *L)
     lua_pushvalue(L, 2);
     tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     tm->repeat = lua_toboolean(L, 3);
+    tm->gen = lua_toboolean(L, 4) ? 0 : timers.gen;
     timer_map(&timers.ids, tm->id, tm);
     if ((err = timer_start(tm, ms, tm->repeat)) < 0) {
         timer_release(tm);
@@ -255,6 +260,38 @@ static int l_cancel(lua_State *L)
     ltimer_t *tm = timer_find(&timers.ids, (uint64_t)luaL_checknumber(L, 1));
     if (tm) timer_release(tm);
     lua_pushboolean(L, tm != NULL);
+    return 1;
+}
+
+/* core.timers_generation([next]) -> the generation timers made now belong
+ * to; with next true, a new one first (a reload, before it loads the new
+ * script: whatever that script's load makes is already the new one's). */
+static int l_timers_generation(lua_State *L)
+{
+    if (lua_toboolean(L, 1)) timers.gen++;
+    lua_pushnumber(L, timers.gen);
+    return 1;
+}
+
+/* core.timers_cancel(gen [, only]) -> how many: cancels every repeating
+ * timer of a script generation other than gen (with only: of gen alone);
+ * the runtime's own stay. A reload that worked calls it, so that the old
+ * script's smpp.every timers neither run beside the new script's (which
+ * its start makes again) nor keep the old script's heap alive; one that
+ * failed, for what the failed load made. One-shot timers fire as set. */
+static int l_timers_cancel(lua_State *L)
+{
+    unsigned gen = (unsigned)luaL_checknumber(L, 1);
+    int only = lua_toboolean(L, 2), n = 0;
+    ltimer_t *tm, *next;
+    for (tm = timers.list; tm; tm = next) {
+        next = tm->next;
+        if (tm->kind == TM_AFTER && tm->repeat && tm->gen != 0 && (tm->gen == gen) == only) {
+            timer_release(tm);
+            n++;
+        }
+    }
+    lua_pushinteger(L, n);
     return 1;
 }
 
@@ -316,6 +353,8 @@ const luaL_Reg rt_timer_lib[] = {
     {"sleep", l_sleep},
     {"after", l_after},
     {"cancel", l_cancel},
+    {"timers_generation", l_timers_generation},
+    {"timers_cancel", l_timers_cancel},
     {"suspend", l_suspend},
     {"wake", l_wake},
     {NULL, NULL}

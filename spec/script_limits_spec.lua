@@ -216,7 +216,7 @@ return {
         assert.equal(RSYSERR, submit(c, "hello").status)
         -- the second reload lets the old handlers go first, and the new script works
         srv:signal("HUP")
-        assert.truthy(srv:wait_log("the running script's handlers are let go before the new one loads"), srv:log_text())
+        assert.truthy(srv:wait_log("the running script's handlers and repeating timers are let go before the new one loads"), srv:log_text())
         assert.is_true(wait.wait_until(function() return srv:count_log("reloaded ") >= 2 end, scaled(10)),
             srv:log_text())
         local r, id = submit(c, "hello")

@@ -254,7 +254,7 @@ function M.configure(section, rstore, store_section)
     end
     if section then
         if refresh_timer then smpp.cancel(refresh_timer) end
-        refresh_timer = smpp.every(opt.bind_ttl / 3, refresh)
+        refresh_timer = core.after(opt.bind_ttl / 3 * 1000, refresh, true, true)   -- kept at reloads
     end
     return true
 end

@@ -319,7 +319,7 @@ local function wrap(handlers)
         end
         if M.redis_store and not M.expiry then
             local rs = M.redis_store
-            M.expiry = smpp.every(EXPIRE_EVERY, function() expire_redis(rs) end)
+            M.expiry = core.after(EXPIRE_EVERY * 1000, function() expire_redis(rs) end, true, true)   -- kept at reloads
         end
         upstream.configure(M.conf.upstreams)
         M.configure_apps(M.conf)
@@ -362,8 +362,9 @@ local function let_go_if_full()
     h = core.heap()
     if h.used < h.limit * 0.9 then return end
     smpp.log("warn", "reload: the Lua heap holds %.1f MiB of scripts.memory_mb (%.0f MiB): the running script's "
-        .. "handlers are let go before the new one loads", h.used / 1048576, h.limit / 1048576)
+        .. "handlers and repeating timers are let go before the new one loads", h.used / 1048576, h.limit / 1048576)
     core.set_handlers(wrap({}))
+    core.timers_cancel(core.timers_generation(true))
     collectgarbage("collect")
     smpp.log("info", "reload: the Lua heap holds %.1f MiB now", core.heap().used / 1048576)
 end
@@ -385,8 +386,12 @@ function M.reload()
 end
 
 function reload_now()
+    -- timers the new script makes (its load, its start) are the new
+    -- generation's; the old one's repeating timers end once it has loaded
+    local gen = core.timers_generation(true)
     local conf, handlers, listen = M.prepare(M.conf_path, M.overrides)
     if not conf then
+        core.timers_cancel(gen, true)     -- what the failed load made
         smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
         return nil, handlers
     end
@@ -424,6 +429,11 @@ function reload_now()
     M.configure_apps(conf)
     webhook.start()
     http.set_send(handlers.http_send)
+    local cancelled = core.timers_cancel(gen)
+    if cancelled > 0 then
+        smpp.log("info", "reload: %d repeating timer%s of the previous script cancelled (its start makes them again)",
+                 cancelled, cancelled == 1 and "" or "s")
+    end
     if handlers.start then smpp.after(0, handlers.start) end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true

@@ -114,7 +114,9 @@ function M.sleep(seconds) core.sleep(seconds * 1000) end
 -- after(seconds, fn) -> timer: run fn in a task of its own, once.
 function M.after(seconds, fn) return core.after(seconds * 1000, fn, false) end
 
--- every(seconds, fn) -> timer: run fn in a new task every period.
+-- every(seconds, fn) -> timer: run fn in a new task every period, until
+-- cancelled, the stop, or a reload that works (the script's start makes
+-- its timers again; core.timers_cancel_others).
 function M.every(seconds, fn) return core.after(seconds * 1000, fn, true) end
 
 -- cancel(timer) -> true if it was still pending.

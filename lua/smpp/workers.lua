@@ -246,7 +246,7 @@ function M.publish(stats_fn)
         if not done then smpp.log("warn", "worker %d: statistics not published: %s", core.worker(), why) end
     end
     once()
-    smpp.every(M.PUBLISH_EVERY, once)
+    core.after(M.PUBLISH_EVERY * 1000, once, true, true)   -- the runtime's: kept at reloads
 end
 
 return M
