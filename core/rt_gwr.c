@@ -101,6 +101,16 @@ int rt_gwr_read_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group
     return redis_cmd(r, fn, ud, 9, argv, lens);
 }
 
+/* The callback of a write whose answer nothing waits for: a failure is
+ * logged (a link that closed says so once, elsewhere). */
+void rt_gwr_logged(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)reply;
+    (void)ud;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a write failed: %s", err);
+}
+
 size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
 {
     char stamp[STORE_STAMP_MAX];

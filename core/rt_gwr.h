@@ -80,6 +80,8 @@ size_t rt_gwr_key_live(char *buf, size_t cap, const char *up, size_t upn);
  * the new entries of a stream for this consumer. Returns what redis_cmd
  * does. */
 int rt_gwr_read_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key, size_t count);
+/* the reply callback of a write nothing waits for: logs a failure */
+void rt_gwr_logged(redis_t *r, redisReply *reply, const char *err, void *ud);
 
 /* "<time> line\n" into buf (cap octets): a trace line as the SQLite store
  * stamps it. Returns its length. */

@@ -143,14 +143,6 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
 
 /* -- Writing an outcome ---------------------------------------------------------------------- */
 
-static void on_logged(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    (void)r;
-    (void)reply;
-    (void)ud;
-    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a write failed: %s", err);
-}
-
 /* The outcome script answered: the entry is acknowledged (or, on an error,
  * left pending to be claimed and sent again), and the receipts that came
  * before the mapping are applied. */
@@ -487,7 +479,7 @@ static void touch(redis_t *r, glink_t *g)
     argv[n] = idle, lens[n++] = 1;
     for (e = g->head; e && n < TOUCH_MAX + 4; e = e->next) argv[n] = e->eid, lens[n++] = strlen(e->eid);
     argv[n] = "JUSTID", lens[n++] = 6;
-    if (redis_cmd(r, on_logged, NULL, n, argv, lens) == 0) F.touched++;
+    if (redis_cmd(r, rt_gwr_logged, NULL, n, argv, lens) == 0) F.touched++;
 }
 
 static void claim(redis_t *r, glink_t *g, double now)

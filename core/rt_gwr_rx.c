@@ -223,14 +223,6 @@ int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu)
 
 /* -- Acknowledging -------------------------------------------------------------------------- */
 
-static void on_logged(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    (void)r;
-    (void)reply;
-    (void)ud;
-    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a write failed: %s", err);
-}
-
 static void on_acked(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     (void)r;
@@ -404,7 +396,7 @@ static void claim(redis_t *r, gacct_t *g, double now)
             argv[n] = "0", lens[n++] = 1;
             for (e = g->head; e && n < TOUCH_ARGS_MAX - 1; e = e->next) argv[n] = e->eid, lens[n++] = strlen(e->eid);
             argv[n] = "JUSTID", lens[n++] = 6;
-            redis_cmd(r, on_logged, NULL, n, argv, lens);
+            redis_cmd(r, rt_gwr_logged, NULL, n, argv, lens);
         }
     }
     snprintf(idle, sizeof idle, "%.0f", rt_gwr_conf.claim_after * 1000);
