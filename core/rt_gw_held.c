@@ -90,20 +90,23 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg)
 
 /* The turn's list, in order: (co, key, link) for a message a run stored
  * (or, RELEASED, one a run that waited put back in its queue when it
- * ended), (co, 0, NULL) where co was taken from the pool for another run
+ * ended; or, under no run, a parked one ended REJECTD / EXPIRED: written
+ * again should the commit fail), (co, 0, NULL) where co was taken from the pool for another run
  * or made (its entries before that mark are an earlier run's, which ended
  * well: a failed coroutine is not pooled). A failed run's messages are
  * its entries after its coroutine's last mark. Appending is all the hot
  * path does; the scan is the failure's, or the wait's. */
 #define TURN_MAX 8192
-#define RELEASED 1
+#define RELEASED (-1)
+#define REJECTD  8                     /* message_state */
+#define EXPIRED  3
 
 static struct {
     lua_State *co;
     long long  key;
     rt_link_t *l;
     double     expires;
-    int        kind;                  /* 0 stored, RELEASED */
+    int        kind;                  /* 0 stored, RELEASED, REJECTD, EXPIRED */
 } turn_rows[TURN_MAX];
 static int nturn, overflow;        /* overflow: a mark was lost this turn, nothing is undone */
 
@@ -199,6 +202,21 @@ static void park_drop(park_t *p, int i)
 }
 
 static const char failed_line[] = "the handler failed after storing it (answered ESME_RSYSERR): not forwarded";
+static const char expired_line[] = "its validity ended while the handler that stored it was still running: "
+                                   "not forwarded";
+
+/* End a parked row: its run failed (REJECTD) or its validity ended
+ * (EXPIRED). Noted in the turn's list: written again if the commit fails
+ * (else it would stay parked until the next start). Returns what
+ * store_fwd_state does. */
+static int park_end(store_t *st, long long key, rt_link_t *l, int state, double now)
+{
+    store_str_t line = state == REJECTD ? (store_str_t){failed_line, sizeof failed_line - 1}
+                                        : (store_str_t){expired_line, sizeof expired_line - 1};
+    int rc = store_fwd_state(st, key, state, 1, state == REJECTD ? SMPP_ESME_RSYSERR : 0, now, line);
+    if (rc >= 0) note(NULL, key, l, NAN, state);
+    return rc;
+}
 
 /* End every row of p REJECTED: its run failed (its request answered
  * ESME_RSYSERR), the ESME never got its id. */
@@ -206,8 +224,7 @@ static void park_reject(store_t *st, park_t *p)
 {
     while (p->n > 0) {
         rt_link_t *l = p->row[p->n - 1].l;
-        int rc = store_fwd_state(st, p->row[p->n - 1].key, 8 /* REJECTD */, 1, SMPP_ESME_RSYSERR, rt_time(),
-                                 (store_str_t){failed_line, sizeof failed_line - 1});
+        int rc = park_end(st, p->row[p->n - 1].key, l, REJECTD, rt_time());
         if (rc > 0) l->refused++;
         else if (rc < 0) log_msg(LOG_ERROR, 0, "gateway: a parked message whose handler failed: %s", store_errmsg(st));
         park_drop(p, p->n - 1);
@@ -305,8 +322,6 @@ static void on_wait(lua_State *co, int waits)
  * tick, only while rows are parked. */
 void rt_fwd__park_expire(double now)
 {
-    static const char line[] = "its validity ended while the handler that stored it was still running: "
-                               "not forwarded";
     store_t *st = rt_store();
     double next = HUGE_VAL;
     int b, i;
@@ -321,7 +336,7 @@ void rt_fwd__park_expire(double now)
                     if (r->expires < next) next = r->expires;
                     continue;
                 }
-                rc = store_fwd_state(st, r->key, 3 /* EXPIRED */, 1, 0, now, (store_str_t){line, sizeof line - 1});
+                rc = park_end(st, r->key, r->l, EXPIRED, now);
                 if (rc < 0) {
                     log_msg(LOG_ERROR, 0, "gateway: a parked message's validity: %s", store_errmsg(st));
                     if (now + 1 < next) next = now + 1;     /* again in a second */
@@ -351,9 +366,8 @@ void rt_fwd__park_free(void)
 }
 
 /* A failed commit lost this turn's writes: rows parked this turn were
- * lost with their messages (whose runs will be answered as if they never
- * stored them), and rows put back in their queues are parked in the
- * store still: put back again. */
+ * lost with their messages, and rows put back in their queues or ended
+ * are parked in the store still: put back or ended again. */
 static void park_commit_failed(void)
 {
     store_t *st = rt_store();
@@ -367,18 +381,24 @@ static void park_commit_failed(void)
     nturn = 0;
     for (i = 0; i < n && st; i++) {
         rt_link_t *l = turn_rows[i].l;
-        if (turn_rows[i].kind != RELEASED || !turn_rows[i].co) continue;
-        if (store_fwd_unpark(st, turn_rows[i].key, rt_fwd_due(l, rt_time())) < 0)
-            log_msg(LOG_ERROR, 0, "gateway: a message not put back in the queue of %s: %s "
-                    "(forwarded after a restart)", l->name, store_errmsg(st));
-        else note(turn_rows[i].co, turn_rows[i].key, l, turn_rows[i].expires, RELEASED);
+        int kind = turn_rows[i].kind;
+        if (kind == REJECTD || kind == EXPIRED) {
+            if (park_end(st, turn_rows[i].key, l, kind, rt_time()) < 0)
+                log_msg(LOG_ERROR, 0, "gateway: a parked message not ended: %s", store_errmsg(st));
+        } else if (kind == RELEASED && turn_rows[i].co) {     /* (not ended since by rt_fwd_undo) */
+            if (store_fwd_unpark(st, turn_rows[i].key, rt_fwd_due(l, rt_time())) < 0)
+                log_msg(LOG_ERROR, 0, "gateway: a message not put back in the queue of %s: %s "
+                        "(forwarded after a restart)", l->name, store_errmsg(st));
+            else note(turn_rows[i].co, turn_rows[i].key, l, turn_rows[i].expires, RELEASED);
+        }
     }
 }
 
 void rt_fwd__turn_over(int committed)
 {
-    if (!committed && nturn + park.rows > 0) park_commit_failed();
-    nturn = overflow = 0;
+    overflow = 0;
+    if (!committed && nturn + park.rows > 0) park_commit_failed();     /* what it writes again is noted */
+    else nturn = 0;
     park.turn++;
 }
 

@@ -31,6 +31,10 @@ gw.handlers.submit_sm = function(session, pdu)
     local seen = go
     local status, resp = submit(session, pdu)
     if text:sub(1, 4) ~= "wait" then return status, resp end
+    if text == "wait a while" then          -- (a reload's script has a go of its own)
+        smpp.sleep(WHILE)
+        return status, resp
+    end
     while go == seen do smpp.sleep(0.01) end
     if text == "wait then fail" then error("a mistake after waiting") end
     if text == "wait then bad answer" then return status, { message_id = 12 } end    -- not a string
@@ -41,7 +45,7 @@ return gw.handlers
 
 local function gateway_conf(port, dir, validity)
     local f = assert(io.open(dir .. "/gw.lua", "w"))
-    f:write(SCRIPT)
+    f:write((SCRIPT:gsub("WHILE", tostring(require("helpers.wait").scaled(3)))))
     f:close()
     return "return " .. server.lua {
         script = dir .. "/gw.lua",
@@ -229,6 +233,32 @@ describe("#integration gateway parked messages", function()
             local q = queue(gw)
             assert.equal(1, q.sent)
             assert.equal(1, q.queued)                     -- "after", in flight
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("keeps a message parked across a reload and forwards it when its handler ends", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local ok, err = pcall(function()
+            local seq = send(e, "wait a while")
+            parked(gw, 1)
+            gw:signal("HUP")
+            assert.is_true(gw:wait_log("reloaded", 5))
+            assert.equal(1, queue(gw).parked)
+            local status, mid = answer(e, seq)
+            assert.equal(ROK, status)
+            local useq, text = upstream_gets(up)
+            assert.equal("wait a while", text)
+            accept(up, useq, "U2", text)
+            local rid = receipt(e)
+            assert.equal(mid, rid)
+            local q = queue(gw)
+            assert.equal(0, q.parked)
+            assert.equal(1, q.sent)
         end)
         e:close()
         up:close()
