@@ -94,7 +94,7 @@ static void on_tick(uv_timer_t *t)
 {
     (void)t;
     rt_gw_foreach(wake_waiting, NULL);
-    rt_fwd__park_expire(rt_time());          /* nothing to do unless rows are parked */
+    rt_fwd__park_tick(rt_time());            /* nothing to do unless rows are parked */
 }
 
 /* A due at `t` or later that is after l's cursor, so the cursor cannot
@@ -559,11 +559,11 @@ void rt_fwd_turn(void)
     store_t *st = rt_store();
     rt_link_t *list = fwd.woken, *l, *next;
     uint32_t fail;
-    int paused;
+    int paused, committed;
     fwd.woken = NULL;                     /* wakes from now on: the next turn */
-    /* the turn's runs can no longer take their messages back */
-    rt_fwd__turn_over(rt_store_committed(NULL));
-    if (!rt_store_committed(&fail)) store_failed();
+    committed = rt_store_committed(&fail);
+    rt_fwd__turn_over(committed);         /* the turn's runs can no longer take their messages back */
+    if (!committed) store_failed();
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
     fwd.wrote = 0;
     paused = rt_time() < fwd.paused_until;

@@ -480,8 +480,6 @@ static void count_queue(store_str_t upstream, long long n, void *ud)
     }
 }
 
-/* Serving starts: the queues the store holds (from before a restart) get
- * their links and counts, and their forwarders look at them. */
 /* Rows parked when the process stopped (their runs, which never
  * answered their ESMEs, are gone) go back to their queues: forwarded, at
  * least once, as any message stored and not answered. They were counted
@@ -492,24 +490,25 @@ static void unpark_link(rt_link_t *l, void *arg)
                                "(forwarded at least once)";
     store_t *st = rt_store();
     long long n;
+    (void)arg;
     if (!st || l->queued <= 0) return;
     n = store_fwd_unpark_all(st, (store_str_t){l->name, l->len}, rt_time(), rt_time(),
                              (store_str_t){line, sizeof line - 1});
     if (n < 0) log_msg(LOG_ERROR, 0, "gateway: the parked messages of %s: %s", l->name, store_errmsg(st));
-    else if (n > 0) {
+    else if (n > 0)
         log_msg(LOG_WARN, 0, "gateway: %lld messages of %s stored by handlers that had not ended when the "
                 "gateway stopped: queued again (forwarded at least once)", n, l->name);
-        *(long long *)arg += n;
-    }
 }
 
+/* Serving starts: the queues the store holds (from before a restart) get
+ * their links and counts (parked rows queued again), and their forwarders
+ * look at them. */
 void rt_gw_start(void)
 {
     store_t *st = rt_store();
-    long long unparked = 0;
     if (st && store_fwd_counts(st, count_queue, NULL) < 0)
         log_msg(LOG_ERROR, 0, "gateway: cannot count the forward queues: %s", store_errmsg(st));
-    if (st && !rt_gwr_on()) rt_gw_foreach(unpark_link, &unparked);
+    if (st && !rt_gwr_on()) rt_gw_foreach(unpark_link, NULL);
     rt_fwd_start();
 }
 

@@ -165,7 +165,7 @@ typedef struct park_s {
 
 static struct {
     park_t   *bucket[PARK_BUCKETS];
-    long long rows;                   /* parked rows in all */
+    long long runs, rows;             /* records, parked rows in all */
     uint64_t  turn;                   /* turns so far */
     double    next_expiry;            /* no parked row's validity ends before */
 } park;
@@ -181,9 +181,12 @@ static park_t **park_slot(lua_State *co)
 static park_t *park_take(lua_State *co)
 {
     park_t **pp, *p;
-    if (!park.rows) return NULL;
+    if (!park.runs) return NULL;      /* the usual case: no run waits with messages */
     pp = park_slot(co);
-    if ((p = *pp) != NULL) *pp = p->next;
+    if ((p = *pp) != NULL) {
+        *pp = p->next;
+        park.runs--;
+    }
     return p;
 }
 
@@ -193,65 +196,120 @@ static void park_free(park_t *p)
     free(p);
 }
 
-/* One row of p leaves it (released, ended): l->parked counted down. */
+/* Row i leaves p (to be settled); park_drop: forgotten, l->parked
+ * counted down. */
+static void park_remove(park_t *p, int i)
+{
+    park.rows--;
+    p->row[i] = p->row[--p->n];
+}
+
 static void park_drop(park_t *p, int i)
 {
     p->row[i].l->parked--;
-    park.rows--;
-    p->row[i] = p->row[--p->n];
+    park_remove(p, i);
 }
 
 static const char failed_line[] = "the handler failed after storing it (answered ESME_RSYSERR): not forwarded";
 static const char expired_line[] = "its validity ended while the handler that stored it was still running: "
                                    "not forwarded";
 
-/* End a parked row: its run failed (REJECTD) or its validity ended
- * (EXPIRED). Noted in the turn's list: written again if the commit fails
- * (else it would stay parked until the next start). Returns what
- * store_fwd_state does. */
-static int park_end(store_t *st, long long key, rt_link_t *l, int state, double now)
-{
-    store_str_t line = state == REJECTD ? (store_str_t){failed_line, sizeof failed_line - 1}
-                                        : (store_str_t){expired_line, sizeof expired_line - 1};
-    int rc = store_fwd_state(st, key, state, 1, state == REJECTD ? SMPP_ESME_RSYSERR : 0, now, line);
-    if (rc >= 0) note(NULL, key, l, NAN, state);
-    return rc;
-}
+/* What a parked row becomes, whose write failed (the store refused it,
+ * or a failed commit lost it): tried again from the forwarder's tick. The
+ * row is still parked in the store, and still counted in l->parked. */
+typedef struct settle_s {
+    long long  key;
+    rt_link_t *l;
+    int        kind;                  /* RELEASED, REJECTD, EXPIRED */
+    int        counted;               /* its outcome is counted already (l->refused...) */
+} settle_t;
 
-/* End every row of p REJECTED: its run failed (its request answered
- * ESME_RSYSERR), the ESME never got its id. */
-static void park_reject(store_t *st, park_t *p)
+static struct {
+    settle_t *v;
+    size_t    n, cap;
+} again;
+
+static void settle_later(long long key, rt_link_t *l, int kind, int counted)
 {
-    while (p->n > 0) {
-        rt_link_t *l = p->row[p->n - 1].l;
-        int rc = park_end(st, p->row[p->n - 1].key, l, REJECTD, rt_time());
-        if (rc > 0) l->refused++;
-        else if (rc < 0) log_msg(LOG_ERROR, 0, "gateway: a parked message whose handler failed: %s", store_errmsg(st));
-        park_drop(p, p->n - 1);
+    if (again.n == again.cap) {
+        size_t cap = again.cap ? again.cap * 2 : 16;
+        settle_t *v = realloc(again.v, cap * sizeof *v);
+        if (!v) {                         /* it stays parked in the store: queued again at the next start */
+            log_msg(LOG_ERROR, 0, "gateway: out of memory; a parked message waits for the next start");
+            l->parked--;
+            return;
+        }
+        again.v = v;
+        again.cap = cap;
     }
-    park_free(p);
+    again.v[again.n].key = key;
+    again.v[again.n].l = l;
+    again.v[again.n].kind = kind;
+    again.v[again.n].counted = counted;
+    again.n++;
 }
 
-/* Put every row of p back in its queue: its run ended well. Noted in the
- * turn's list, so that an answer found bad after the commit (rt_fwd_undo)
- * still ends them. */
-static void park_release(store_t *st, park_t *p)
+/* A parked row (counted in l->parked) put back in its queue (RELEASED:
+ * its run ended well; co the run's, noted in the turn's list so that an
+ * answer found bad after the commit, rt_fwd_undo, still ends it) or ended
+ * (REJECTD: its run failed, its request answered ESME_RSYSERR; EXPIRED:
+ * its validity ended first). Noted in the turn's list: a failed commit
+ * has it done again. When the store refuses the write, it is tried again
+ * from the tick (settle_later); 0 then, else 1. */
+static int settle(store_t *st, lua_State *co, long long key, rt_link_t *l, int kind, int counted, int first)
 {
     double now = rt_time();
+    int rc;
+    if (kind == RELEASED) {
+        rc = store_fwd_unpark(st, key, rt_fwd_due(l, now));
+    } else {
+        store_str_t line = kind == REJECTD ? (store_str_t){failed_line, sizeof failed_line - 1}
+                                           : (store_str_t){expired_line, sizeof expired_line - 1};
+        rc = store_fwd_state(st, key, kind, 1, kind == REJECTD ? SMPP_ESME_RSYSERR : 0, now, line);
+    }
+    if (rc < 0) {
+        if (first)
+            log_msg(LOG_ERROR, 0, "gateway: a parked message of %s not %s: %s (tried again)", l->name,
+                    kind == RELEASED ? "put back in its queue" : "ended", store_errmsg(st));
+        if (first) settle_later(key, l, kind, counted);
+        return 0;
+    }
+    l->parked--;
+    if (rc > 0 && kind == RELEASED) {
+        l->queued++;
+        rt_fwd_wake(l);
+    } else if (rc > 0 && !counted) {
+        if (kind == REJECTD) l->refused++;
+        else l->expired++;
+    }
+    if (rc > 0) note(kind == RELEASED ? co : NULL, key, l, NAN, kind);
+    return 1;
+}
+
+/* Every row of p, settled as kind; p is freed. */
+static void park_settle(store_t *st, park_t *p, int kind)
+{
     while (p->n > 0) {
         park_row_t r = p->row[p->n - 1];
-        int rc = store_fwd_unpark(st, r.key, rt_fwd_due(r.l, now));
-        park_drop(p, p->n - 1);
-        if (rc > 0) {
-            r.l->queued++;
-            rt_fwd_wake(r.l);
-            note(p->co, r.key, r.l, r.expires, RELEASED);
-        } else if (rc < 0) {
-            log_msg(LOG_ERROR, 0, "gateway: a parked message not put back in the queue of %s: %s "
-                    "(forwarded after a restart)", r.l->name, store_errmsg(st));
-        }
+        park_remove(p, p->n - 1);
+        settle(st, p->co, r.key, r.l, kind, 0, 1);
     }
     park_free(p);
+}
+
+/* The tick: the settlements the store refused, tried again. */
+static void settle_again(store_t *st)
+{
+    size_t i, n = again.n;
+    for (i = 0; i < n; i++) {
+        settle_t a = again.v[i];
+        if (!settle(st, NULL, a.key, a.l, a.kind, a.counted, 0)) break;      /* refused still: later */
+        again.v[i].l = NULL;
+    }
+    n = 0;
+    for (i = 0; i < again.n; i++)
+        if (again.v[i].l) again.v[n++] = again.v[i];
+    again.n = n;
 }
 
 /* co's run starts to wait: what it stored this turn (its entries after
@@ -277,6 +335,7 @@ static void park_run(lua_State *co)
             if (!(p = calloc(1, sizeof *p))) goto nomem;
             p->co = co;
             *pp = p;
+            park.runs++;
         }
         p = *pp;
         if (p->n == p->cap) {
@@ -309,7 +368,7 @@ static void on_wait(lua_State *co, int waits)
     park_t *p;
     if (waits) park_run(co);
     else if ((p = park_take(co)) != NULL) {   /* ended without failing (a failure took its record) */
-        if ((st = rt_store()) != NULL) park_release(st, p);
+        if ((st = rt_store()) != NULL) park_settle(st, p, RELEASED);
         else {
             while (p->n > 0) park_drop(p, p->n - 1);
             park_free(p);
@@ -317,33 +376,29 @@ static void on_wait(lua_State *co, int waits)
     }
 }
 
-/* A parked row whose validity ended: EXPIRED, not forwarded (its ESME
- * has not been answered yet: no receipt). Looked at from the forwarder's
- * tick, only while rows are parked. */
-void rt_fwd__park_expire(double now)
+/* The tick (every 100 ms, rt_fwd.c): settlements the store refused are
+ * tried again, and a parked row whose validity ended is ended EXPIRED,
+ * not forwarded (its ESME has not been answered yet: no receipt). Only
+ * while rows are parked or waiting to be settled. */
+void rt_fwd__park_tick(double now)
 {
     store_t *st = rt_store();
     double next = HUGE_VAL;
     int b, i;
-    if (!park.rows || now < park.next_expiry || !st) return;
+    if (!st) return;
+    if (again.n) settle_again(st);
+    if (!park.rows || now < park.next_expiry) return;
     for (b = 0; b < PARK_BUCKETS; b++) {
         park_t *p;
         for (p = park.bucket[b]; p; p = p->next)
             for (i = p->n - 1; i >= 0; i--) {
-                park_row_t *r = &p->row[i];
-                int rc;
-                if (!(r->expires <= now)) {
-                    if (r->expires < next) next = r->expires;
+                park_row_t r = p->row[i];
+                if (!(r.expires <= now)) {
+                    if (r.expires < next) next = r.expires;
                     continue;
                 }
-                rc = park_end(st, r->key, r->l, EXPIRED, now);
-                if (rc < 0) {
-                    log_msg(LOG_ERROR, 0, "gateway: a parked message's validity: %s", store_errmsg(st));
-                    if (now + 1 < next) next = now + 1;     /* again in a second */
-                    continue;
-                }
-                if (rc > 0) r->l->expired++;
-                park_drop(p, i);
+                park_remove(p, i);
+                settle(st, NULL, r.key, r.l, EXPIRED, 0, 1);
             }
     }
     park.next_expiry = next;
@@ -362,15 +417,19 @@ void rt_fwd__park_free(void)
             park_free(p);
         }
     }
-    park.rows = 0;
+    park.runs = park.rows = 0;
+    while (again.n > 0) again.v[--again.n].l->parked--;
+    free(again.v);
+    again.v = NULL;
+    again.cap = 0;
 }
 
 /* A failed commit lost this turn's writes: rows parked this turn were
- * lost with their messages, and rows put back in their queues or ended
- * are parked in the store still: put back or ended again. */
+ * lost with their messages; rows put back in their queues or ended this
+ * turn are parked in the store again (or gone, if parked this turn too):
+ * settled again from the tick, their outcome counted already. */
 static void park_commit_failed(void)
 {
-    store_t *st = rt_store();
     int b, i, n = nturn;
     for (b = 0; b < PARK_BUCKETS && park.rows; b++) {
         park_t *p;
@@ -379,26 +438,20 @@ static void park_commit_failed(void)
                 if (p->row[i].turn == park.turn) park_drop(p, i);
     }
     nturn = 0;
-    for (i = 0; i < n && st; i++) {
+    for (i = 0; i < n; i++) {
         rt_link_t *l = turn_rows[i].l;
         int kind = turn_rows[i].kind;
-        if (kind == REJECTD || kind == EXPIRED) {
-            if (park_end(st, turn_rows[i].key, l, kind, rt_time()) < 0)
-                log_msg(LOG_ERROR, 0, "gateway: a parked message not ended: %s", store_errmsg(st));
-        } else if (kind == RELEASED && turn_rows[i].co) {     /* (not ended since by rt_fwd_undo) */
-            if (store_fwd_unpark(st, turn_rows[i].key, rt_fwd_due(l, rt_time())) < 0)
-                log_msg(LOG_ERROR, 0, "gateway: a message not put back in the queue of %s: %s "
-                        "(forwarded after a restart)", l->name, store_errmsg(st));
-            else note(turn_rows[i].co, turn_rows[i].key, l, turn_rows[i].expires, RELEASED);
-        }
+        if (kind != RELEASED && kind != REJECTD && kind != EXPIRED) continue;
+        if (kind == RELEASED) l->queued--;
+        l->parked++;
+        settle_later(turn_rows[i].key, l, kind, 1);
     }
 }
 
 void rt_fwd__turn_over(int committed)
 {
-    overflow = 0;
-    if (!committed && nturn + park.rows > 0) park_commit_failed();     /* what it writes again is noted */
-    else nturn = 0;
+    if (!committed && nturn + park.rows > 0) park_commit_failed();
+    nturn = overflow = 0;
     park.turn++;
 }
 
@@ -408,7 +461,7 @@ void rt_fwd_undo(lua_State *co)
     park_t *p;
     int i;
     if (!st || rt_gwr_on()) return;
-    if ((p = park_take(co)) != NULL) park_reject(st, p);   /* what it stored in earlier turns */
+    if ((p = park_take(co)) != NULL) park_settle(st, p, REJECTD);   /* what it stored in earlier turns */
     if (overflow) return;
     for (i = nturn - 1; i >= 0; i--) {
         rt_link_t *l = turn_rows[i].l;
@@ -416,6 +469,7 @@ void rt_fwd_undo(lua_State *co)
         if (turn_rows[i].co != co) continue;
         if (!l) break;                        /* co's mark: what comes before is an earlier run's */
         turn_rows[i].co = NULL;
+        turn_rows[i].kind = 0;                /* (a row put back this turn: not again) */
         rt_fwd__held_drop(l, NULL);           /* it may be held: the reader's now, which skips it */
         rc = store_fwd_state(st, turn_rows[i].key, 8 /* REJECTD */, 1, SMPP_ESME_RSYSERR, rt_time(),
                              (store_str_t){failed_line, sizeof failed_line - 1});

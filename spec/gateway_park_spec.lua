@@ -4,10 +4,13 @@
 -- response table that does not check) ends the message REJECTED as in the
 -- same turn; answering ESME_ROK puts it back in its queue (forwarded once,
 -- its receipt under the id); its validity ending first ends it EXPIRED;
--- a SIGKILL while it is parked leaves it to be forwarded after the restart.
+-- a SIGKILL while it is parked leaves it to be forwarded after the restart;
+-- a store locked by another process when the handler ends delays it
+-- until the lock goes.
 -- The upstream is the spec itself (it answers when told to).
 local wire = require "helpers.wire"
 local server = require "helpers.server"
+local run = require "helpers.run"
 local wait_until = require("helpers.wait").wait_until
 local cjson = require "cjson"
 
@@ -49,7 +52,7 @@ local function gateway_conf(port, dir, validity)
     f:close()
     return "return " .. server.lua {
         script = dir .. "/gw.lua",
-        store = { path = "gw.db" },
+        store = { path = "gw.db", busy_timeout = 0 },
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", binds = 1,
                         reconnect_min = 0.1, reconnect_max = 0.2 } },
@@ -260,6 +263,39 @@ describe("#integration gateway parked messages", function()
             assert.equal(0, q.parked)
             assert.equal(1, q.sent)
         end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("puts a parked message back in its queue once a store locked when its handler ended takes writes", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local release
+        local ok, err = pcall(function()
+            local seq = send(e, "wait then ok")
+            parked(gw, 1)
+            release = run.lock_store(gw.dir .. "/gw.db")
+            go(e)
+            local status, mid = answer(e, seq)
+            assert.equal(ROK, status)                    -- stored before: it was parked in the store
+            assert(gw:wait_log("a parked message of U not put back in its queue", 5))
+            local q = queue(gw)
+            assert.equal(1, q.parked)                     -- parked still, counted once
+            assert.equal(0, q.queued)
+            assert.equal(0, q.sent)
+            release()
+            local useq, text = upstream_gets(up)
+            assert.equal("wait then ok", text)
+            accept(up, useq, "U3", text)
+            assert.equal(mid, (receipt(e)))
+            assert(wait_until(function()
+                local q2 = queue(gw)
+                return q2.parked == 0 and q2.queued == 0 and q2.sent == 1
+            end, 10), "not counted right")
+        end)
+        if release then release() end
         e:close()
         up:close()
         assert.is_true(gw:stop("TERM", 10))
