@@ -94,6 +94,7 @@ static void on_tick(uv_timer_t *t)
 {
     (void)t;
     rt_gw_foreach(wake_waiting, NULL);
+    rt_fwd__park_tick(rt_time());            /* nothing to do unless rows are parked */
 }
 
 /* A due at `t` or later that is after l's cursor, so the cursor cannot
@@ -482,7 +483,7 @@ static void recount(store_str_t upstream, long long n, void *ud)
 {
     rt_link_t *l = rt_gw_link(upstream.p, upstream.n, 1);
     (void)ud;
-    if (l) l->queued = n;
+    if (l) l->queued = n - l->parked;         /* parked rows are in the queue, never taken */
 }
 
 static void count_busy(rt_link_t *l, void *arg)
@@ -558,10 +559,11 @@ void rt_fwd_turn(void)
     store_t *st = rt_store();
     rt_link_t *list = fwd.woken, *l, *next;
     uint32_t fail;
-    int paused;
+    int paused, committed;
     fwd.woken = NULL;                     /* wakes from now on: the next turn */
-    rt_fwd__turn_over();                  /* the turn's runs can no longer take their messages back */
-    if (!rt_store_committed(&fail)) store_failed();
+    committed = rt_store_committed(&fail);
+    rt_fwd__turn_over(committed);         /* the turn's runs can no longer take their messages back */
+    if (!committed) store_failed();
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
     fwd.wrote = 0;
     paused = rt_time() < fwd.paused_until;
@@ -612,6 +614,7 @@ void rt_fwd_stop(void)
     flight_t *f;
     rt_fwd_close();
     rt_gw_foreach(rt_fwd__held_drop, NULL);
+    rt_fwd__park_free();
     while ((f = fwd.free) != NULL) {
         fwd.free = f->next;
         free(f);

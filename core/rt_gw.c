@@ -412,6 +412,7 @@ static void push_link(rt_link_t *l, void *arg)
     push_num(L, "sent", (double)l->sent);
     push_num(L, "sent_from_memory", (double)l->sent_memory);
     push_num(L, "held", (double)l->nheld);          /* in memory now, at most 10,000 (rt_gw_held.c) */
+    push_num(L, "parked", (double)l->parked);       /* stored by runs that wait (rt_gw_held.c) */
     push_num(L, "accepted", (double)l->accepted);
     push_num(L, "retried", (double)l->retried);
     push_num(L, "throttled", (double)l->throttled);
@@ -479,13 +480,35 @@ static void count_queue(store_str_t upstream, long long n, void *ud)
     }
 }
 
+/* Rows parked when the process stopped (their runs, which never
+ * answered their ESMEs, are gone) go back to their queues: forwarded, at
+ * least once, as any message stored and not answered. They were counted
+ * in the queue already. */
+static void unpark_link(rt_link_t *l, void *arg)
+{
+    static const char line[] = "its handler had not ended when the gateway stopped: queued again at start "
+                               "(forwarded at least once)";
+    store_t *st = rt_store();
+    long long n;
+    (void)arg;
+    if (!st || l->queued <= 0) return;
+    n = store_fwd_unpark_all(st, (store_str_t){l->name, l->len}, rt_time(), rt_time(),
+                             (store_str_t){line, sizeof line - 1});
+    if (n < 0) log_msg(LOG_ERROR, 0, "gateway: the parked messages of %s: %s", l->name, store_errmsg(st));
+    else if (n > 0)
+        log_msg(LOG_WARN, 0, "gateway: %lld messages of %s stored by handlers that had not ended when the "
+                "gateway stopped: queued again (forwarded at least once)", n, l->name);
+}
+
 /* Serving starts: the queues the store holds (from before a restart) get
- * their links and counts, and their forwarders look at them. */
+ * their links and counts (parked rows queued again), and their forwarders
+ * look at them. */
 void rt_gw_start(void)
 {
     store_t *st = rt_store();
     if (st && store_fwd_counts(st, count_queue, NULL) < 0)
         log_msg(LOG_ERROR, 0, "gateway: cannot count the forward queues: %s", store_errmsg(st));
+    if (st && !rt_gwr_on()) rt_gw_foreach(unpark_link, NULL);
     rt_fwd_start();
 }
 

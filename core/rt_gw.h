@@ -65,7 +65,8 @@ typedef struct rt_link_s {
     int        cur_set;
     double     paused_until;    /* rt_time() */
     uint32_t   inflight;
-    long long  queued;          /* rows in its queue, counted in memory */
+    long long  queued;          /* rows in its queue, counted in memory (not the parked) */
+    long long  parked;          /* rows of runs that wait: in the queue, never taken (rt_gw_held.c) */
     int        woken;
     struct rt_link_s *run_next; /* the run list of the turn */
     double     sweep_due, sweep_at;   /* the sweep of a link that cannot send: expired and */
@@ -168,13 +169,18 @@ typedef struct rt_fwd_fresh_s {
 void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m);
 
 /* The run whose coroutine is co stored the message of key in l's queue
- * this turn (core.gw_queue): should that run fail before the turn ends,
- * its request answered ESME_RSYSERR, the message is ended instead of
- * forwarded (rt_fwd_undo, through rt_store_undo). rt_fwd_turn forgets
- * the turn's list. */
-void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l);
+ * this turn (core.gw_queue; expires: its validity's end, NaN: none):
+ * should that run fail before the turn ends, its request answered
+ * ESME_RSYSERR, the message is ended instead of forwarded (rt_fwd_undo,
+ * through rt_store_undo). Should the run wait instead (a timer, a call,
+ * a lock), the message is parked (in its queue, never taken) until the
+ * run ends: then put back in the queue, or ended REJECTED when the run
+ * failed, or EXPIRED when its validity ends first (rt_gw_held.c).
+ * rt_fwd_turn forgets the turn's list (committed: whether the turn's
+ * commit stored it). */
+void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l, double expires);
 void rt_fwd_undo(lua_State *co);
-void rt_fwd__turn_over(void);
+void rt_fwd__turn_over(int committed);
 
 /* Wake l's forwarder: it runs at the end of this turn, after the commit. */
 void rt_fwd_wake(rt_link_t *l);

@@ -34,6 +34,13 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg);
  * flight or being decided)? */
 int rt_fwd__held_whole(const rt_link_t *l);
 
+/* Parked rows (rt_gw_held.c), from the forwarder's tick: settle again
+ * what the store refused, end those whose validity ended by now
+ * (EXPIRED); forget every record (serving ends: the rows stay parked in
+ * the store and go back to their queues at the next start). */
+void rt_fwd__park_tick(double now);
+void rt_fwd__park_free(void);
+
 /* A write of the forwarding path failed (log it, pause forwarding, read
  * the queues again once nothing is in flight: rt_fwd.c). */
 void rt_fwd__write_failed(store_t *st, const char *what, const char *id);

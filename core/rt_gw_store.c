@@ -207,7 +207,7 @@ static int l_gw_queue(lua_State *L)
     m.trace.n = tl.n;
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
     if (!l) return luaL_error(L, "out of memory");
-    if (l->max_queue > 0 && l->queued >= l->max_queue) {
+    if (l->max_queue > 0 && l->queued + l->parked >= l->max_queue) {
         st_gw.refused_full++;
         lua_pushnil(L);
         lua_pushliteral(L, "full");
@@ -245,7 +245,7 @@ static int l_gw_queue(lua_State *L)
     st_gw.stored++;
     l->queued++;
     l->queued_total++;
-    rt_fwd_stored(L, key, l);                /* ended, not sent, if this run fails this turn */
+    rt_fwd_stored(L, key, l, m.expires);     /* ended, not sent, if this run fails; parked while it waits */
     rt_fwd_wake(l);
     lua_pushlstring(L, id, (size_t)idlen);
     return 1;

@@ -42,8 +42,10 @@ static void unlink_live(rt_task_t *t)
 }
 
 static void (*reuse_hook)(lua_State *co);
+static void (*wait_hook)(lua_State *co, int waits);
 
 void rt_task_set_reuse_hook(void (*fn)(lua_State *co)) { reuse_hook = fn; }
+void rt_task_set_wait_hook(void (*fn)(lua_State *co, int waits)) { wait_hook = fn; }
 
 rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
 {
@@ -61,6 +63,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
         lua_pushlightuserdata(L, t);
         lua_rawset(L, -3);
         lua_pop(L, 1);
+        if (reuse_hook) reuse_hook(t->co);      /* a freed thread's address may come back */
     }
     t->what = what;
     t->owner = owner;
@@ -132,8 +135,9 @@ void rt_task_release(rt_task_t *t)
     task_done(t, 1);
 }
 
-/* Resume t with the nargs values on top of its stack. */
-static void task_resume(rt_task_t *t, int nargs)
+/* Resume t with the nargs values on top of its stack. Returns 1 when it
+ * waits again, 0 when its run is over. */
+static int task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
     int rc;
@@ -141,9 +145,13 @@ static void task_resume(rt_task_t *t, int nargs)
     rc = lua_resume(t->co, nargs);
     rt_budget_leave(rt.L, &saved);
     if (rc == LUA_YIELD) {
-        if (!t->wait) task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
-        else lua_settop(t->co, 0);
-        return;
+        if (!t->wait) {
+            task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");
+            return 0;
+        }
+        lua_settop(t->co, 0);
+        if (wait_hook) wait_hook(t->co, 1);
+        return 1;
     }
     if (rc != 0) {
         const char *msg = lua_tostring(t->co, -1);
@@ -155,9 +163,10 @@ static void task_resume(rt_task_t *t, int nargs)
         luaL_traceback(rt.L, t->co, msg ? msg : "error object is not a string", 0);
         task_fail(t, lua_tostring(rt.L, -1));
         lua_pop(rt.L, 1);
-        return;
+        return 0;
     }
     task_finish(t);
+    return 0;
 }
 
 int rt_task_is_own(lua_State *L, int idx)
@@ -179,7 +188,7 @@ void rt_task_run(rt_task_t *t, int nargs, int own)
 {
     t->reserve = own;                     /* the runtime's own function: it may use the heap's reserve */
     lua_xmove(rt.L, t->co, nargs + 1);
-    task_resume(t, nargs);
+    (void)task_resume(t, nargs);
 }
 
 void rt_task_start(rt_task_t *t, int nargs)
@@ -235,6 +244,7 @@ void rt_task_wait(rt_task_t *t, const char *what)
 
 void rt_task_wake(rt_task_t *t, int nargs)
 {
+    lua_State *co = t->co;
     t->wait = NULL;
     if (t->orphan) {
         lua_settop(t->co, 0);
@@ -242,7 +252,7 @@ void rt_task_wake(rt_task_t *t, int nargs)
         task_free(t);
         return;
     }
-    task_resume(t, nargs);
+    if (!task_resume(t, nargs) && wait_hook) wait_hook(co, 0);   /* co: a key only, t may be gone */
 }
 
 uint64_t rt_task_errors(void) { return tasks.errors; }

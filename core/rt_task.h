@@ -59,9 +59,17 @@ extern const char rt_task_held[];
 void rt_task_release(rt_task_t *t);
 
 /* fn(co) is called when a finished task's coroutine is taken from the
- * pool for another run: what was noted about the run that ended under co
+ * pool for another run, or a new one is made (its address may be that of
+ * a thread freed before): what was noted about the run that ended under co
  * (rt_gw_held.c: the messages it stored) is forgotten. One hook. */
 void rt_task_set_reuse_hook(void (*fn)(lua_State *co));
+
+/* fn(co, 1) is called when a task's run starts to wait (it yielded in a
+ * wait), fn(co, 0) when a run that waited is over (it returned or
+ * failed after a wake; co is then a key only: its task may be gone).
+ * Runs that never wait never call it (rt_gw_held.c: the messages of a run
+ * that waits are not forwarded before it ends). One hook. */
+void rt_task_set_wait_hook(void (*fn)(lua_State *co, int waits));
 
 /* A new task (NULL without memory) whose coroutine has nothing on its
  * stack. Set its fields, then rt_task_start(). */

@@ -405,6 +405,20 @@ int store_fwd_attempted(store_t *s, long long rowid);
 int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due, long long err, double now,
                    store_str_t line);
 
+/* Parked: a queued message whose storing run has not ended (the gateway
+ * forwards it only once that run ends well). Its due is
+ * STORE_FWD_PARKED, after any time the forwarder asks for, so it stays
+ * in its queue (and in store_fwd_counts) but is never taken. Park it
+ * (a row still waiting to be inserted is changed in memory: no write),
+ * put it back in the queue from due, or put back every parked row of
+ * upstream (at start: their runs are gone), each with a trace line.
+ * Return 1 / the count, 0 when it was not queued / not parked, or an
+ * error. */
+#define STORE_FWD_PARKED 1e15
+int store_fwd_park(store_t *s, long long rowid);
+int store_fwd_unpark(store_t *s, long long rowid, double due);
+long long store_fwd_unpark_all(store_t *s, store_str_t upstream, double due, double now, store_str_t line);
+
 typedef struct store_fwd_row_s {
     long long   rowid;
     store_str_t id, account, upstream, route, notify, pdu;

@@ -2056,6 +2056,49 @@ static void upgrades_schema_4(void)
     CHECK(strcmp(text, "2") == 0);
 }
 
+/* Parked rows (a run that stored them waits): in the queue, counted,
+ * never taken; put back one by one, or every one of an upstream with a trace line. */
+static void forward_queue_parks(void)
+{
+    store_t *s = open_at(":memory:");
+    fseen_t v;
+    seen_t m;
+    long long queued = 0;
+    CHECK(s);
+    if (!s) return;
+    queue(s, "p1", "up", 10);
+    queue(s, "p2", "up", 10);
+    queue(s, "p3", "up", 10);
+    CHECK_EQ(store_fwd_park(s, 1), 1);
+    CHECK_EQ(store_commit(s, NULL) > 0, 1);
+    CHECK_EQ(store_fwd_park(s, 2), 1);         /* inserted: an UPDATE */
+    CHECK_EQ(store_fwd_park(s, 2), 0);         /* parked already */
+    CHECK_EQ(store_commit(s, NULL) > 0, 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 1e12, 10, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "p3") == 0);
+    CHECK_EQ(store_fwd_counts(s, count_queue, &queued), 1);
+    CHECK_EQ(queued, 3);                       /* the parked too: the gateway counts them apart */
+    CHECK_EQ(store_fwd_unpark(s, 1, 20), 1);
+    CHECK_EQ(store_fwd_unpark(s, 3, 20), 0);   /* not parked */
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), 10, 3, 30, 10, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "p1") == 0 && v.due[0] == 20);
+    CHECK_EQ(store_fwd_unpark_all(s, S("other"), 40, 40, S("back")), 0);
+    CHECK_EQ(store_fwd_unpark_all(s, S("up"), 40, 40, S("back in the queue")), 1);
+    CHECK_EQ(store_fwd_unpark_all(s, S("up"), 41, 41, S("back in the queue")), 0);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("p2"), 0, see, &m), 1);
+    CHECK(m.due[0] == 40);
+    CHECK(strstr(m.trace, "40.000 back in the queue\n") != NULL);
+    /* a parked row ended (its run failed): out of the queue */
+    CHECK_EQ(store_fwd_park(s, 2), 1);
+    CHECK_EQ(store_fwd_state(s, 2, 8, 1, 8, 50, S("failed")), 1);
+    CHECK_EQ(store_fwd_unpark(s, 2, 60), 0);
+    CHECK_EQ(store_commit(s, NULL) > 0, 1);
+    store_close(s);
+}
+
 int main(void)
 {
     char cmd[128];
@@ -2072,6 +2115,7 @@ int main(void)
     TEST(list_walks_keys);
     TEST(due_and_lease);
     TEST(forward_queue_by_cursor);
+    TEST(forward_queue_parks);
     TEST(stamp_as_printf);
     TEST(bound_messages_evicts_final_only);
     TEST(bound_outbox_and_early);

@@ -247,6 +247,9 @@ function M.render(stats)
             for _, n in ipairs(names) do sample("smppgw_gateway_queue_limit", { upstream = n }, g.queues[n].max_queue or 0) end
             family("smppgw_gateway_inflight", "gauge", "Messages sent to each upstream, answer awaited.")
             for _, n in ipairs(names) do sample("smppgw_gateway_inflight", { upstream = n }, g.queues[n].inflight) end
+            family("smppgw_gateway_parked", "gauge", "Messages stored by handler runs that have not ended "
+                .. "(forwarded once they end well; max_queue counts them).")
+            for _, n in ipairs(names) do sample("smppgw_gateway_parked", { upstream = n }, g.queues[n].parked or 0) end
             family("smppgw_gateway_forwarded_total", "counter",
                 "Messages forwarded from the queues, by upstream and outcome.")
             for _, n in ipairs(names) do

@@ -1,0 +1,336 @@
+-- gateway_park_spec -- a handler that stores its message (core.gw_queue)
+-- and then waits (here: until the spec submits "go") has its message
+-- parked, not forwarded, until it ends: failing then (a script error, a
+-- response table that does not check) ends the message REJECTED as in the
+-- same turn; answering ESME_ROK puts it back in its queue (forwarded once,
+-- its receipt under the id); its validity ending first ends it EXPIRED;
+-- a SIGKILL while it is parked leaves it to be forwarded after the restart;
+-- a store locked by another process when the handler ends delays it
+-- until the lock goes.
+-- The upstream is the spec itself (it answers when told to).
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local run = require "helpers.run"
+local wait_until = require("helpers.wait").wait_until
+local cjson = require "cjson"
+
+local id, RESP = wire.id, wire.RESP
+local ROK, RSYSERR, RINVDSTADR = 0, 0x08, 0x0B
+
+-- The gateway's script: a text starting "wait" is stored, then its
+-- handler waits until a "go" arrives (stored nothing, answered
+-- ESME_RINVDSTADR) and ends as its text says.
+local SCRIPT = [[
+local smpp = require "smpp"
+local gw = require("smpp.gateway_script").new(...)
+local submit = gw.handlers.submit_sm
+local go = 0
+gw.handlers.submit_sm = function(session, pdu)
+    local text = pdu.short_message
+    if text == "go" then
+        go = go + 1
+        return "ESME_RINVDSTADR"
+    end
+    local seen = go
+    local status, resp = submit(session, pdu)
+    if text:sub(1, 4) ~= "wait" then return status, resp end
+    if text == "wait a while" then          -- (a reload's script has a go of its own)
+        smpp.sleep(WHILE)
+        return status, resp
+    end
+    while go == seen do smpp.sleep(0.01) end
+    if text == "wait then fail" then error("a mistake after waiting") end
+    if text == "wait then bad answer" then return status, { message_id = 12 } end    -- not a string
+    return status, resp
+end
+return gw.handlers
+]]
+
+local function gateway_conf(port, dir, validity)
+    local f = assert(io.open(dir .. "/gw.lua", "w"))
+    f:write((SCRIPT:gsub("WHILE", tostring(require("helpers.wait").scaled(3)))))
+    f:close()
+    return "return " .. server.lua {
+        script = dir .. "/gw.lua",
+        store = { path = "gw.db", busy_timeout = 0 },
+        accounts = { { system_id = "esme1", password = "pw1" } },
+        upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", binds = 1,
+                        reconnect_min = 0.1, reconnect_max = 0.2 } },
+        gateway = { routes = { { name = "all", prefix = "", to = { "U" } } }, validity = validity },
+    }
+end
+
+-- The gateway's bind on the spec's listener, answered ESME_ROK.
+local function accept_bind(l)
+    local sock = assert(l:accept())
+    sock:settimeout(5)
+    sock:setoption("tcp-nodelay", true)
+    local c = wire.client(sock)
+    local b = assert(c:expect(function(p) return p.id == id.bind_transceiver or p.id == id.bind_transmitter end, 5))
+    c:send(wire.pdu(RESP + b.id, b.seq, wire.cstr("fake")))
+    return c
+end
+
+local function esme(gw)
+    local c = wire.connect(gw.port)
+    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+    return c
+end
+
+local function send(c, text)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+    return seq
+end
+
+-- The answer to request seq: its status and message id.
+local function answer(c, seq)
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 10), "no answer")
+    return r.status, r.status == ROK and wire.first_cstr(r.body) or nil
+end
+
+local function go(c)
+    assert.equal(RINVDSTADR, (answer(c, send(c, "go"))))
+end
+
+-- The next submit_sm the upstream gets: its sequence number and text.
+local function upstream_gets(up)
+    local p = assert(up:expect(function(q) return q.id == id.submit_sm end, 10), "nothing forwarded")
+    return p.seq, wire.parse_sm(p.body).short_message
+end
+
+-- The upstream accepts request seq as uid and sends its receipt.
+local function accept(up, seq, uid, text)
+    up:send(wire.pdu(RESP + id.submit_sm, seq, wire.cstr(uid)))
+    up:send(wire.submit_sm(up:next_seq(), { esm_class = 4, short_message = "id:" .. uid
+        .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 stat:DELIVRD err:000 text:" .. text,
+        tlvs = wire.tlv(0x001E, uid .. "\0") .. wire.tlv(0x0427, "\2") }, id.deliver_sm))
+end
+
+local function receipt(c)
+    local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 10), "no receipt")
+    c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+    local d = wire.parse_sm(p.body)
+    return (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message
+end
+
+local function queue(gw) return gw:stats().gateway.queues.U end
+
+-- Wait until the queue's gauges say n messages are parked.
+local function parked(gw, n)
+    assert(wait_until(function() local q = queue(gw); return q and q.parked == n end, 10),
+        "not " .. n .. " parked: " .. gw:log_text():sub(-2000))
+end
+
+local function message(gw, mid)
+    local code, body = gw:http("GET", "/messages/" .. mid)
+    assert.equal(200, code)
+    return cjson.decode(body)
+end
+
+-- The message the list of esme1's messages holds (one).
+local function only(gw)
+    local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
+    assert.equal(1, list.count)
+    return message(gw, list.messages[1].message_id)
+end
+
+local function start(dir, validity)
+    local l, port = wire.listen()
+    l:settimeout(5)
+    local gw = server.start { conf = gateway_conf(port, dir, validity) }
+    local up = accept_bind(l)
+    assert(gw:wait_log("upstream U: bind 1 up", 5))
+    return gw, up, esme(gw), l
+end
+
+describe("#integration gateway parked messages", function()
+    it("does not forward the message of a handler that fails after waiting: ESME_RSYSERR, REJECTED", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local ok, err = pcall(function()
+            local seq = send(e, "wait then fail")
+            parked(gw, 1)
+            local q = queue(gw)
+            assert.equal(0, q.queued)                    -- parked rows are not in the queue's count
+            assert.equal(0, q.sent)
+            go(e)
+            assert.equal(RSYSERR, (answer(e, seq)))
+            parked(gw, 0)
+            seq = send(e, "wait then bad answer")         -- the same, for an answer that does not check
+            parked(gw, 1)
+            go(e)
+            assert.equal(RSYSERR, (answer(e, seq)))
+            parked(gw, 0)
+            assert.equal(ROK, (answer(e, send(e, "fine"))))
+            local _, text = upstream_gets(up)
+            assert.equal("fine", text)                    -- the first and only one sent
+            q = queue(gw)
+            assert.equal(2, q.refused)
+            assert.equal(1, q.sent)
+            assert.equal(1, q.queued)                     -- "fine", in flight
+            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1&state=REJECTD"))))
+            assert.equal(2, list.count)
+            for _, m in ipairs(list.messages) do
+                local full = message(gw, m.message_id)
+                assert.equal(8, full.error)
+                assert.matches("the handler failed after storing it (answered ESME_RSYSERR): not forwarded",
+                    full.trace[#full.trace].event, 1, true)
+            end
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("forwards the message of a handler that answers ESME_ROK after waiting, once, its receipt under the id", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local ok, err = pcall(function()
+            local seq = send(e, "wait then ok")
+            parked(gw, 1)
+            assert.equal(0, queue(gw).sent)
+            go(e)
+            local status, mid = answer(e, seq)
+            assert.equal(ROK, status)
+            local useq, text = upstream_gets(up)
+            assert.equal("wait then ok", text)
+            accept(up, useq, "U1", text)
+            local rid, rtext = receipt(e)
+            assert.equal(mid, rid)
+            assert.matches("stat:DELIVRD.*text:wait then ok$", rtext)
+            assert(wait_until(function()
+                local q = queue(gw)
+                return q.receipts == 1 and q.queued == 0 and q.parked == 0
+            end, 10), "the receipt's state not written")
+            local q = queue(gw)
+            assert.equal(1, q.sent)
+            assert.equal(1, q.accepted)
+            assert.equal("DELIVRD", message(gw, mid).state)
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("ends a parked message EXPIRED when its validity ends before its handler", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir, 1)                  -- valid for 1 s
+        local ok, err = pcall(function()
+            local seq = send(e, "wait then ok")
+            parked(gw, 1)
+            assert(wait_until(function() local q = queue(gw); return q.expired == 1 and q.parked == 0 end, 10),
+                "not expired")
+            go(e)
+            local status, mid = answer(e, seq)
+            assert.equal(ROK, status)
+            assert.equal(ROK, (answer(e, send(e, "after"))))
+            local _, text = upstream_gets(up)
+            assert.equal("after", text)                   -- the expired one never went
+            local m = message(gw, mid)
+            assert.equal("EXPIRED", m.state)
+            assert.matches("its validity ended while the handler that stored it was still running",
+                m.trace[#m.trace].event, 1, true)
+            local q = queue(gw)
+            assert.equal(1, q.sent)
+            assert.equal(1, q.queued)                     -- "after", in flight
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("keeps a message parked across a reload and forwards it when its handler ends", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local ok, err = pcall(function()
+            local seq = send(e, "wait a while")
+            parked(gw, 1)
+            gw:signal("HUP")
+            assert.is_true(gw:wait_log("reloaded", 5))
+            assert.equal(1, queue(gw).parked)
+            local status, mid = answer(e, seq)
+            assert.equal(ROK, status)
+            local useq, text = upstream_gets(up)
+            assert.equal("wait a while", text)
+            accept(up, useq, "U2", text)
+            local rid = receipt(e)
+            assert.equal(mid, rid)
+            local q = queue(gw)
+            assert.equal(0, q.parked)
+            assert.equal(1, q.sent)
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("puts a parked message back in its queue once a store locked when its handler ended takes writes", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local release
+        local ok, err = pcall(function()
+            local seq = send(e, "wait then ok")
+            parked(gw, 1)
+            release = run.lock_store(gw.dir .. "/gw.db")
+            go(e)
+            local status, mid = answer(e, seq)
+            assert.equal(ROK, status)                    -- stored before: it was parked in the store
+            assert(gw:wait_log("a parked message of U not put back in its queue", 5))
+            local q = queue(gw)
+            assert.equal(1, q.parked)                     -- parked still, counted once
+            assert.equal(0, q.queued)
+            assert.equal(0, q.sent)
+            release()
+            local useq, text = upstream_gets(up)
+            assert.equal("wait then ok", text)
+            accept(up, useq, "U3", text)
+            assert.equal(mid, (receipt(e)))
+            assert(wait_until(function()
+                local q2 = queue(gw)
+                return q2.parked == 0 and q2.queued == 0 and q2.sent == 1
+            end, 10), "not counted right")
+        end)
+        if release then release() end
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("forwards a message parked when the gateway was killed, after the restart, counted once", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e, l = start(dir)
+        local gw_port, gw_dir = gw.port, gw.dir
+        local ok, err = pcall(function()
+            send(e, "wait crash")
+            parked(gw, 1)
+            gw:signal("KILL")
+            assert(wait_until(function() return not gw:alive() end, 5), "still alive after SIGKILL")
+            up:close()
+            e:close()
+            gw = server.start { conf_file = gw_dir .. "/conf.lua", port = gw_port }
+            up = accept_bind(l)
+            local useq, text = upstream_gets(up)
+            assert.equal("wait crash", text)             -- its handler is gone: forwarded (at least once)
+            assert.is_true(gw:wait_log("1 messages of U stored by handlers that had not ended", 5))
+            local m, lines = only(gw), {}
+            for _, t in ipairs(m.trace) do lines[#lines + 1] = t.event end
+            assert.matches("its handler had not ended when the gateway stopped: queued again at start",
+                table.concat(lines, "\n"), 1, true)
+            local q = queue(gw)
+            assert.equal(1, q.queued)                     -- in flight, counted once
+            assert.equal(0, q.parked)
+            accept(up, useq, "U9", text)
+            assert(wait_until(function() return queue(gw).queued == 0 end, 10), "its answer not written")
+            assert.equal(1, queue(gw).sent)
+        end)
+        if up then up:close() end
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+end)
