@@ -437,10 +437,13 @@ int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, v
 
 /* The upstream accepted it: state ENROUTE, out of the queue, attempts + 1,
  * its upstream_id and key (key NULL: no receipt expected, none matched),
- * final (and done = now) when nothing more is expected. Returns 1, 0 when
+ * final (and done = now) when nothing more is expected. sess > 0 says
+ * `line` is the usual one, store_fwd_line_sent(its upstream, sess, its
+ * attempts, upstream_id): the store may keep it as columns, written out
+ * when the message is read (0: `line` is other text). Returns 1, 0 when
  * the row is gone, or an error. */
 int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
-                   store_str_t line);
+                   long long sess, store_str_t line);
 
 /* Send it again from due (after the cursor: due > the time it was taken),
  * attempts + 1, err = the status that made it wait. Returns 1, 0, or an
@@ -450,6 +453,22 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
 /* A new message_state (a receipt, or the gateway's own verdict); when
  * final, out of the queue, done = now. Returns 1, 0, or an error. */
 int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line);
+
+/* A final receipt's state, as store_fwd_state with final set; rcpt > 0
+ * says `line` is the usual one, store_fwd_line_receipt(its upstream,
+ * state, err, final, what) with `what` none (1) or "delivered to
+ * <its account>" (2): kept as a column like store_fwd_sent's. */
+int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, double now, int rcpt, store_str_t line);
+
+/* The usual trace lines, as the store writes them out (store_lines.c) and
+ * the gateway builds them, into buf (cap octets with the NUL, cut there):
+ * "sent to <upstream> (session <sess>, attempt <attempt>): accepted as
+ * <upstream_id>" and "receipt from <upstream>: stat:<word> err:<000>[ (not
+ * final)][; <what>]" (what.p NULL: none). Return the length. */
+size_t store_fwd_line_sent(char *buf, size_t cap, store_str_t upstream, long long sess, long long attempt,
+                           store_str_t upstream_id);
+size_t store_fwd_line_receipt(char *buf, size_t cap, store_str_t upstream, int state, long long err, int final,
+                              store_str_t what);
 
 /* -- Expiry ------------------------------------------------------------------------------ */
 

@@ -44,6 +44,11 @@
                       "WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
                       "ELSE substr(trace || :line, -%d) END"
 
+/* a write that changes what the lines kept as columns are made of: only
+ * where none is kept (store_int.h); NO_RCPT where only the receipt's is */
+#define NO_LINES " AND sent IS NULL AND rcpt IS NULL"
+#define NO_RCPT  " AND rcpt IS NULL"
+
 static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit (fwd first:
      * its queue index gives the order) */
@@ -55,18 +60,23 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* BY_KEY_OLD: the same in messages */
     "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
-    /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4 now */
+    /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4
+     * now. Here and below, a write that changes what a usual line kept as
+     * columns is made of (store_int.h) changes no row while one is kept
+     * (NO_LINES): they are written out as text first (lines_out) */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
-    "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* SENT_OPEN (a receipt is expected): the same but still pending */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
-    "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
+    "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* RETRY: ?1 key, ?2 due, ?3 err */
-    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
-    /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err */
-    "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err (the sent line is
+     * not made of what these change: only a receipt's line is written out) */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1"
+    NO_RCPT,
     /* STATE_OPEN (not final: an intermediate notification) */
-    "UPDATE fwd SET state = ?2, err = ?5, final = 0, " FWD_TRACE_NEW " WHERE key = ?1",
+    "UPDATE fwd SET state = ?2, err = ?5, final = 0, " FWD_TRACE_NEW " WHERE key = ?1" NO_RCPT,
     /* STATE_OLD (final, a row without fwd): ?1 rowid, ?2 state, ?4 now, ?5
      * err (keep_until as FWD_KEEP gives a final row) */
     "UPDATE messages SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, keep_until = ?4 + :ttl, "
@@ -80,15 +90,31 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* QUEUE: ?1 key, ?2 upstream, ?3 due */
     "INSERT INTO fwd (key, upstream, due) VALUES (?1, ?2, ?3)",
     /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
-    "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* STATE_SENT (final, a row out of its queue: a receipt's message,
      * its answer stored): as STATE, but due is not set (SQLite looks at
      * the queue index for every column an UPDATE sets); no row changed
      * when it is queued, and STATE writes it */
-    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL",
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL"
+    NO_RCPT,
     /* ATTEMPT: ?1 key: a sending the upstream answered with a refusal that
      * moves or ends the message (a retry counts its own) */
-    "UPDATE fwd SET attempts = attempts + 1 WHERE key = ?1",
+    "UPDATE fwd SET attempts = attempts + 1 WHERE key = ?1" NO_LINES,
+    /* SENT_COL, SENT_OPEN_COL: SENT and SENT_OPEN with the usual line kept
+     * as columns (?6 the session), while the row has no line yet */
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "attempts = attempts + 1, final = 1, done = ?4, sent = ?4, sess = ?6 WHERE key = ?1 AND trace IS NULL" NO_LINES,
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "attempts = attempts + 1, sent = ?4, sess = ?6 WHERE key = ?1 AND trace IS NULL" NO_LINES,
+    /* RCPT_COL: STATE_SENT with a receipt's usual line kept as rcpt (?6) */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, rcpt = ?6 "
+    "WHERE key = ?1 AND due IS NULL AND trace IS NULL" NO_RCPT,
+    /* LINES: what the lines kept as columns are made of (fwd_lines) */
+    "SELECT f.upstream, f.sent, f.sess, f.attempts, f.upstream_id, f.rcpt, f.state, f.err, f.done, m.account, "
+    "f.trace FROM fwd f CROSS JOIN messages m ON m.key = f.key "
+    "WHERE f.key = ?1 AND (f.sent IS NOT NULL OR f.rcpt IS NOT NULL)",
+    /* LINES_OUT: ?1 key, ?2 the trace with those lines written out */
+    "UPDATE fwd SET trace = ?2, sent = NULL, sess = NULL, rcpt = NULL WHERE key = ?1",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -106,7 +132,8 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     if (which != STORE_FWD_QUEUE && which != STORE_FWD_SENT && which != STORE_FWD_SENT_OPEN
         && which != STORE_FWD_RETRY && which != STORE_FWD_STATE && which != STORE_FWD_STATE_OPEN
         && which != STORE_FWD_MOVE && which != STORE_FWD_STATE_SENT && which != STORE_FWD_BY_KEY
-        && which != STORE_FWD_BY_KEY_OLD) {
+        && which != STORE_FWD_BY_KEY_OLD && which != STORE_FWD_SENT_COL && which != STORE_FWD_SENT_OPEN_COL
+        && which != STORE_FWD_RCPT_COL && which != STORE_FWD_LINES && which != STORE_FWD_LINES_OUT) {
         if (store__flush(s) < 0) return NULL;
     } else if (which != STORE_FWD_QUEUE && s->fwd_wait.n && store__fwd_flush(s) < 0) {
         return NULL;
@@ -126,6 +153,11 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     s->fwd_ix[which][1] = (signed char)sqlite3_bind_parameter_index(st, ":room");   /* by name it is a */
     s->fwd_ix[which][2] = (signed char)sqlite3_bind_parameter_index(st, ":ttl");    /* walk per call */
     return st;
+}
+
+sqlite3_stmt *store__fwd_stmt(store_t *s, int which)
+{
+    return fwd_stmt(s, which);
 }
 
 const char *store__fwd_sql(store_t *s, int which)
@@ -232,7 +264,9 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
 {
     sqlite3_stmt *st = s->st[STORE_ST_MSG_FWD_GET];
     store_str_t up, uid, ukey, tr;
-    size_t need, at = 0;
+    store_fwd_lines_t k;
+    char lines[2 * (STORE_LINE_MAX + STORE_STAMP_MAX)];
+    size_t need, at = 0, nl = 0;
     int rc;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, m->key);
@@ -244,7 +278,20 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     uid = store__col_text(st, 2);
     ukey = store__col_text(st, 3);
     tr = store__col_text(st, 9);
-    need = up.n + uid.n + ukey.n + m->trace.n + tr.n + 1;
+    k.sent = store__col_real(st, 10);
+    k.rcpt = sqlite3_column_int(st, 12);
+    if (!isnan(k.sent) || k.rcpt > 0) {            /* the usual lines, kept as columns */
+        k.upstream = up;
+        k.upstream_id = uid;
+        k.account = m->account;
+        k.sess = sqlite3_column_int64(st, 11);
+        k.attempts = sqlite3_column_int64(st, 8);
+        k.state = sqlite3_column_int64(st, 4);
+        k.err = sqlite3_column_int64(st, 7);
+        k.done = store__col_real(st, 6);
+        nl = store__fwd_lines(lines, sizeof lines, &k);
+    }
+    need = up.n + uid.n + ukey.n + m->trace.n + nl + tr.n + 1;
     if (need > s->fwd_cap) {
         char *p = realloc(s->fwd_buf, need);
         if (!p) {
@@ -263,10 +310,11 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     m->done = store__col_real(st, 6);
     m->err = sqlite3_column_int64(st, 7);
     m->attempts = sqlite3_column_int64(st, 8);
-    if (tr.p) {                                    /* the first line(s) in messages, the rest here */
+    if (tr.p || nl) {            /* the first line(s) in messages, then the usual ones, the rest here */
         store_str_t whole;
         size_t start = at;
         if (m->trace.p) fwd_copy(s, &at, m->trace);
+        fwd_copy(s, &at, (store_str_t){ lines, nl });
         fwd_copy(s, &at, tr);
         whole.p = s->fwd_buf + start;
         whole.n = at - start;
@@ -421,69 +469,123 @@ static int check_line(store_t *s, store_str_t line, const char *what)
     return 0;
 }
 
+/* After a write `rc` that changed no row: when the row keeps usual lines
+ * as columns (a write that changes what they are made of leaves it
+ * alone), they are written out as text; AGAIN then (write it again),
+ * else rc or an error. */
+#define AGAIN 2
+static int lines_out(store_t *s, long long rowid, int rc)
+{
+    if (rc != 0) return rc;
+    if ((rc = store__fwd_lines_out(s, rowid)) <= 0) return rc;
+    return AGAIN;
+}
+
 int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
-                   store_str_t line)
+                   long long sess, store_str_t line)
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc, which;
+    int rc, which, pass;
     if (upstream_id.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || (rc = check_line(s, line, "fwd_sent")) < 0)
         return store__err(s, STORE_EARG, "fwd_sent: a value is too long");
     if ((rc = store__begin(s)) < 0) return rc;
-    which = final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
-    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, rowid);
-    store__bind_text(st, 2, upstream_id);
-    store__bind_text(st, 3, key);
-    if (final) sqlite3_bind_double(st, 4, now);
-    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_sent");
+    for (pass = sess > 0 ? 0 : 1;; pass++) {
+        int col = pass == 0;               /* the usual line, kept as columns while it is the first */
+        which = col ? (final ? STORE_FWD_SENT_COL : STORE_FWD_SENT_OPEN_COL) : final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
+        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        store__bind_text(st, 2, upstream_id);
+        store__bind_text(st, 3, key);
+        if (final || col) sqlite3_bind_double(st, 4, now);
+        if (col) sqlite3_bind_int64(st, 6, sess);
+        else if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_sent");
+        if (col && rc == 0) continue;
+        if (pass > 1 || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
 }
 
 int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line)
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, pass;
     if ((rc = check_line(s, line, "fwd_retry")) < 0) return rc;
     if (isnan(due)) return store__err(s, STORE_EARG, "fwd_retry: due is required");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_RETRY))) return STORE_EIO;
+    for (pass = 0;; pass++) {
+        if (!(st = fwd_stmt(s, STORE_FWD_RETRY))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_double(st, 2, due);
+        sqlite3_bind_int64(st, 3, err);
+        if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_retry");
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
+}
+
+/* A new state: rcpt > 0 a final receipt's usual line (store_int.h), kept
+ * as a column when the row is out of its queue and has no line after its
+ * sent line; else `line`. */
+static int fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, int rcpt,
+                     store_str_t line)
+{
+    sqlite3_stmt *st;
+    char buf[LINE_BUF];
+    int rc, which, pass;
+    if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (final && rcpt > 0) {               /* a receipt, its usual line: most often */
+        if (!(st = fwd_stmt(s, STORE_FWD_RCPT_COL))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        sqlite3_bind_int(st, 6, rcpt);
+        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+    }
+    for (pass = 0; pass < 2; pass++) {
+        if (final) {                       /* most often a receipt's: out of its queue */
+            if (!(st = fwd_stmt(s, STORE_FWD_STATE_SENT))) return STORE_EIO;
+            sqlite3_bind_int64(st, 1, rowid);
+            sqlite3_bind_int(st, 2, state);
+            sqlite3_bind_double(st, 4, now);
+            sqlite3_bind_int64(st, 5, err);
+            if ((rc = bind_common(s, STORE_FWD_STATE_SENT, line, now, buf)) < 0) return rc;
+            if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+        }
+        which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;
+        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) break;
+    }
+    if (rc != 0) return rc;
+    /* no fwd row: stored under the upstream's id, or before schema 6 */
+    which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD;
+    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
-    sqlite3_bind_double(st, 2, due);
-    sqlite3_bind_int64(st, 3, err);
-    if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_retry");
+    sqlite3_bind_int(st, 2, state);
+    sqlite3_bind_int(st, 3, final != 0);
+    sqlite3_bind_double(st, 4, now);
+    sqlite3_bind_int64(st, 5, err);
+    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+    return fwd_write(s, st, "fwd_state");
 }
 
 int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line)
 {
-    sqlite3_stmt *st;
-    char buf[LINE_BUF];
-    int rc, which;
-    if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
-    if ((rc = store__begin(s)) < 0) return rc;
-    if (final) {                           /* most often a receipt's: out of its queue */
-        if (!(st = fwd_stmt(s, STORE_FWD_STATE_SENT))) return STORE_EIO;
-        sqlite3_bind_int64(st, 1, rowid);
-        sqlite3_bind_int(st, 2, state);
-        sqlite3_bind_double(st, 4, now);
-        sqlite3_bind_int64(st, 5, err);
-        if ((rc = bind_common(s, STORE_FWD_STATE_SENT, line, now, buf)) < 0) return rc;
-        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
-    }
-    for (which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;;
-         which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD) {
-        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
-        sqlite3_bind_int64(st, 1, rowid);
-        sqlite3_bind_int(st, 2, state);
-        if (which == STORE_FWD_STATE_OLD || which == STORE_FWD_STATE_OPEN_OLD) sqlite3_bind_int(st, 3, final != 0);
-        sqlite3_bind_double(st, 4, now);
-        sqlite3_bind_int64(st, 5, err);
-        if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
-        rc = fwd_write(s, st, "fwd_state");
-        if (rc != 0 || which == STORE_FWD_STATE_OLD || which == STORE_FWD_STATE_OPEN_OLD) return rc;
-    }
+    return fwd_state(s, rowid, state, final, err, now, 0, line);
+}
+
+int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, double now, int rcpt, store_str_t line)
+{
+    return fwd_state(s, rowid, state, 1, err, now, rcpt, line);
 }
 
 /* One row of a fwd INSERT, its parameters from p. */
@@ -578,11 +680,14 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
 int store_fwd_attempted(store_t *s, long long rowid)
 {
     sqlite3_stmt *st;
-    int rc;
+    int rc, pass;
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_ATTEMPT))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, rowid);
-    return fwd_write(s, st, "fwd_attempted");
+    for (pass = 0;; pass++) {
+        if (!(st = fwd_stmt(s, STORE_FWD_ATTEMPT))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        rc = fwd_write(s, st, "fwd_attempted");
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
 }
 
 int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due, long long err, double now,
@@ -590,17 +695,20 @@ int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, pass;
     if ((rc = check_line(s, line, "fwd_move")) < 0) return rc;
     if (!upstream.p || upstream.n > STORE_VALUE_MAX) return store__err(s, STORE_EARG, "fwd_move: an upstream is required");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_MOVE))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, rowid);
-    store__bind_text(st, 2, upstream);
-    store__bind_real(st, 3, due);
-    sqlite3_bind_int64(st, 4, err);
-    if ((rc = bind_common(s, STORE_FWD_MOVE, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_move");
+    for (pass = 0;; pass++) {
+        if (!(st = fwd_stmt(s, STORE_FWD_MOVE))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        store__bind_text(st, 2, upstream);
+        store__bind_real(st, 3, due);
+        sqlite3_bind_int64(st, 4, err);
+        if ((rc = bind_common(s, STORE_FWD_MOVE, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_move");
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
 }
 
 /* -- store_update on a gateway's message ---------------------------------------------- */
@@ -611,7 +719,7 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
     char sql[1024], *line = NULL;
     size_t n;
     unsigned mask = c->mask & STORE_FWD_MASK;
-    int i, p = 0, rc, final = 0;
+    int i, p = 0, rc, final = 0, lines = 0;
     *rest = *c;
     if (s->fwd_rows == 0) {                 /* once per open: does fwd hold anything? */
         if (sqlite3_prepare_v2(s->db, "SELECT EXISTS (SELECT 1 FROM fwd)", -1, &st, NULL) != SQLITE_OK)
@@ -621,14 +729,20 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
         sqlite3_finalize(st);
     }
     if (s->fwd_rows != 2 || (!mask && !c->trace.p)) return 0;
-    /* is there one, and is it final? */
-    if (sqlite3_prepare_v2(s->db, "SELECT final FROM fwd WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+    /* is there one, is it final, does it keep usual lines as columns? */
+    if (sqlite3_prepare_v2(s->db, "SELECT final, sent IS NOT NULL OR rcpt IS NOT NULL FROM fwd WHERE key = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
         return store__fail(s, sqlite3_errcode(s->db), "update");
     sqlite3_bind_int64(st, 1, c->key);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) final = sqlite3_column_int(st, 0);
+    if (rc == SQLITE_ROW) {
+        final = sqlite3_column_int(st, 0);
+        lines = sqlite3_column_int(st, 1);
+    }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? 0 : store__fail(s, rc, "update");
+    /* a column they are made of changes: they go before as text */
+    if (lines && mask && !(c->pending && final) && (rc = store__fwd_lines_out(s, c->key)) < 0) return rc;
     if (c->pending && final) {
         rest->mask = 0;
         rest->trace.p = NULL;

@@ -378,8 +378,8 @@ static void gateway_case(long long count, int turn, int receipts)
             long long rowid = 0;
             snprintf(key, sizeof key, "%lld", answered.rowid[j] * 7);
             if (store_fwd_by_key(s, S("smsc1"), S(key), found_row, &rowid) != 1
-                || store_fwd_state(s, rowid, 2, 1, 0, t, S("receipt from smsc1: stat:DELIVRD err:000; "
-                                                          "delivered to smppclient1")) != 1) {
+                || store_fwd_receipt(s, rowid, 2, 0, t, 2, S("receipt from smsc1: stat:DELIVRD err:000; "
+                                                             "delivered to smppclient1")) != 1) {
                 fprintf(stderr, "bench_store: receipt %s: %s\n", key, store_errmsg(s));
                 exit(1);
             }
@@ -412,7 +412,7 @@ static void gateway_case(long long count, int turn, int receipts)
         for (j = 0; j < tk.n && i > turn; j++) {
             char uid[32];
             snprintf(uid, sizeof uid, "%lld", tk.rowid[j] * 7);
-            if (store_fwd_sent(s, tk.rowid[j], S(uid), receipts ? S(uid) : (store_str_t){ NULL, 0 }, !receipts, t,
+            if (store_fwd_sent(s, tk.rowid[j], S(uid), receipts ? S(uid) : (store_str_t){ NULL, 0 }, !receipts, t, 3,
                                S("sent to smsc1 (session 3, attempt 1): accepted as 1234567")) != 1) {
                 fprintf(stderr, "bench_store: sent: %s\n", store_errmsg(s));
                 exit(1);
