@@ -391,8 +391,12 @@ int store_early_take(store_t *s, store_str_t upstream, store_str_t key, double s
 size_t store_stamp(char *buf, double t);
 
 /* Put the message `key` (just stored with store_put, its upstream set and
- * no due) in the queue of upstream from due. Returns 1 or an error. */
-int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due);
+ * no due) in the queue of upstream from due. via > 0: the ESME session it
+ * came from, the record stored without a trace: its first line is the
+ * usual store_fwd_line_accepted(account, via, NULL, route, upstream) at
+ * submitted, kept as via and written out when it is read (0: the record
+ * has its own first line). Returns 1 or an error. */
+int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due, long long via);
 
 /* Count a sending of the message the upstream refused (the refusal then
  * moves or ends it; a retry counts its own). Returns 1, 0 when it has no
@@ -462,9 +466,13 @@ int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, dou
 
 /* The usual trace lines, as the store writes them out (store_lines.c) and
  * the gateway builds them, into buf (cap octets with the NUL, cut there):
- * "sent to <upstream> (session <sess>, attempt <attempt>): accepted as
+ * "accepted from <account> (session <sess>), route '<route>', queued for
+ * <upstream>" (how: "(<how>)" instead of the session), "sent to
+ * <upstream> (session <sess>, attempt <attempt>): accepted as
  * <upstream_id>" and "receipt from <upstream>: stat:<word> err:<000>[ (not
  * final)][; <what>]" (what.p NULL: none). Return the length. */
+size_t store_fwd_line_accepted(char *buf, size_t cap, store_str_t account, long long sess, const char *how,
+                               store_str_t route, store_str_t upstream);
 size_t store_fwd_line_sent(char *buf, size_t cap, store_str_t upstream, long long sess, long long attempt,
                            store_str_t upstream_id);
 size_t store_fwd_line_receipt(char *buf, size_t cap, store_str_t upstream, int state, long long err, int final,

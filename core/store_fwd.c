@@ -87,8 +87,8 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "UPDATE messages SET state = ?2, err = ?5, final = 0, " FWD_KEEP("0", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
     /* COUNTS */
     "SELECT upstream, count(*) FROM fwd WHERE due IS NOT NULL GROUP BY upstream",
-    /* QUEUE: ?1 key, ?2 upstream, ?3 due */
-    "INSERT INTO fwd (key, upstream, due) VALUES (?1, ?2, ?3)",
+    /* QUEUE: ?1 key, ?2 upstream, ?3 due, ?4 via */
+    "INSERT INTO fwd (key, upstream, due, via) VALUES (?1, ?2, ?3, ?4)",
     /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
     "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* STATE_SENT (final, a row out of its queue: a receipt's message,
@@ -115,6 +115,15 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "WHERE f.key = ?1 AND (f.sent IS NOT NULL OR f.rcpt IS NOT NULL)",
     /* LINES_OUT: ?1 key, ?2 the trace with those lines written out */
     "UPDATE fwd SET trace = ?2, sent = NULL, sess = NULL, rcpt = NULL WHERE key = ?1",
+    /* FIRST: what the "accepted from ..." line of via is made of
+     * (store__fwd_line_accepted), and the record's trace */
+    "SELECT f.via, m.account, m.route, m.upstream, m.submitted, m.trace FROM fwd f "
+    "CROSS JOIN messages m ON m.key = f.key WHERE f.key = ?1 AND f.via IS NOT NULL",
+    /* FIRST_OUT: ?1 key, ?2 the record's trace with that line written out
+     * (two statements: fwd's via goes in store__fwd_accepted_out) */
+    "UPDATE messages SET trace = ?2 WHERE key = ?1",
+    /* VIA_OUT: ?1 key */
+    "UPDATE fwd SET via = NULL WHERE key = ?1",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -265,8 +274,9 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     sqlite3_stmt *st = s->st[STORE_ST_MSG_FWD_GET];
     store_str_t up, uid, ukey, tr;
     store_fwd_lines_t k;
-    char lines[2 * (STORE_LINE_MAX + STORE_STAMP_MAX)];
-    size_t need, at = 0, nl = 0;
+    char lines[2 * (STORE_LINE_MAX + STORE_STAMP_MAX)], first[STORE_LINE_MAX + STORE_STAMP_MAX];
+    size_t need, at = 0, nl = 0, n1 = 0;
+    long long via;
     int rc;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, m->key);
@@ -280,6 +290,8 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     tr = store__col_text(st, 9);
     k.sent = store__col_real(st, 10);
     k.rcpt = sqlite3_column_int(st, 12);
+    if ((via = sqlite3_column_int64(st, 13)) > 0)       /* "accepted from ...": the record's own */
+        n1 = store__fwd_line_accepted(first, sizeof first, m, via);
     if (!isnan(k.sent) || k.rcpt > 0) {            /* the usual lines, kept as columns */
         k.upstream = up;
         k.upstream_id = uid;
@@ -291,7 +303,7 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
         k.done = store__col_real(st, 6);
         nl = store__fwd_lines(lines, sizeof lines, &k);
     }
-    need = up.n + uid.n + ukey.n + m->trace.n + nl + tr.n + 1;
+    need = up.n + uid.n + ukey.n + n1 + m->trace.n + nl + tr.n + 1;
     if (need > s->fwd_cap) {
         char *p = realloc(s->fwd_buf, need);
         if (!p) {
@@ -310,9 +322,10 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     m->done = store__col_real(st, 6);
     m->err = sqlite3_column_int64(st, 7);
     m->attempts = sqlite3_column_int64(st, 8);
-    if (tr.p || nl) {            /* the first line(s) in messages, then the usual ones, the rest here */
+    if (tr.p || nl || n1) {      /* the first line(s) in messages, then the usual ones, the rest here */
         store_str_t whole;
         size_t start = at;
+        fwd_copy(s, &at, (store_str_t){ first, n1 });
         if (m->trace.p) fwd_copy(s, &at, m->trace);
         fwd_copy(s, &at, (store_str_t){ lines, nl });
         fwd_copy(s, &at, tr);
@@ -589,11 +602,13 @@ int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, dou
 }
 
 /* One row of a fwd INSERT, its parameters from p. */
-static void bind_queued(sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due)
+static void bind_queued(sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due, long long via)
 {
     sqlite3_bind_int64(st, p, key);
     store__bind_text(st, p + 1, upstream);
     store__bind_real(st, p + 2, due);
+    if (via > 0) sqlite3_bind_int64(st, p + 3, via);
+    else sqlite3_bind_null(st, p + 3);
 }
 
 int store__fwd_flush(store_t *s)
@@ -605,9 +620,9 @@ int store__fwd_flush(store_t *s)
     if (n == STORE_PUT_BATCH) {            /* one statement: its cost is about a row's */
         if (!s->fwd_batch) {
             char sql[64 + STORE_PUT_BATCH * 16];
-            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due) VALUES ");
+            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due, via) VALUES ");
             for (i = 0; i < STORE_PUT_BATCH; i++)
-                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?)", i ? "," : "");
+                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?,?)", i ? "," : "");
             rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->fwd_batch, NULL);
             if (rc != SQLITE_OK) {
                 s->fwd_batch = NULL;
@@ -616,7 +631,7 @@ int store__fwd_flush(store_t *s)
         }
         st = s->fwd_batch;
         for (i = 0; i < n; i++)
-            bind_queued(st, 3 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i]);
+            bind_queued(st, 4 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
     } else {
@@ -625,7 +640,7 @@ int store__fwd_flush(store_t *s)
                 if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
             }
             sqlite3_reset(st);
-            bind_queued(st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i]);
+            bind_queued(st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
             rc = sqlite3_step(st);
             sqlite3_reset(st);
         }
@@ -646,7 +661,7 @@ fail:
     }
 }
 
-int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
+int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due, long long via)
 {
     store_fwd_wait_t *w = &s->fwd_wait;
     sqlite3_stmt *st;
@@ -656,6 +671,7 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
     if (upstream.n <= STORE_PUT_ROOM) {    /* waits, and goes in with others (store__fwd_flush) */
         w->key[w->n] = key;
         w->due[w->n] = due;
+        w->via[w->n] = via;
         w->len[w->n] = upstream.n;
         memcpy(w->upstream[w->n], upstream.p, upstream.n);
         if (++w->n == STORE_PUT_BATCH && (rc = store__fwd_flush(s)) < 0) return rc;
@@ -665,9 +681,7 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
     }
     if ((rc = store__flush(s)) < 0) return rc;
     if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, key);
-    store__bind_text(st, 2, upstream);
-    store__bind_real(st, 3, due);
+    bind_queued(st, 1, key, upstream, due, via);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -719,7 +733,9 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
     char sql[1024], *line = NULL;
     size_t n;
     unsigned mask = c->mask & STORE_FWD_MASK;
-    int i, p = 0, rc, final = 0, lines = 0;
+    /* what the "accepted from ..." line of via is made of, in the record */
+    unsigned first = c->mask & (STORE_BIT(account) | STORE_BIT(route) | STORE_BIT(submitted));
+    int i, p = 0, rc, final = 0, lines = 0, via = 0;
     *rest = *c;
     if (s->fwd_rows == 0) {                 /* once per open: does fwd hold anything? */
         if (sqlite3_prepare_v2(s->db, "SELECT EXISTS (SELECT 1 FROM fwd)", -1, &st, NULL) != SQLITE_OK)
@@ -728,26 +744,29 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
         s->fwd_rows = rc == SQLITE_ROW && sqlite3_column_int(st, 0) ? 2 : 1;
         sqlite3_finalize(st);
     }
-    if (s->fwd_rows != 2 || (!mask && !c->trace.p)) return 0;
+    if (s->fwd_rows != 2 || (!mask && !c->trace.p && !first)) return 0;
     /* is there one, is it final, does it keep usual lines as columns? */
-    if (sqlite3_prepare_v2(s->db, "SELECT final, sent IS NOT NULL OR rcpt IS NOT NULL FROM fwd WHERE key = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT final, sent IS NOT NULL OR rcpt IS NOT NULL, via IS NOT NULL "
+                           "FROM fwd WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
         return store__fail(s, sqlite3_errcode(s->db), "update");
     sqlite3_bind_int64(st, 1, c->key);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         final = sqlite3_column_int(st, 0);
         lines = sqlite3_column_int(st, 1);
+        via = sqlite3_column_int(st, 2);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? 0 : store__fail(s, rc, "update");
-    /* a column they are made of changes: they go before as text */
-    if (lines && mask && !(c->pending && final) && (rc = store__fwd_lines_out(s, c->key)) < 0) return rc;
     if (c->pending && final) {
         rest->mask = 0;
         rest->trace.p = NULL;
         return 0;
     }
+    /* a column they are made of changes: they go before as text */
+    if (via && first && (rc = store__fwd_accepted_out(s, c->key)) < 0) return rc;
+    if (!mask && !c->trace.p) return 0;     /* the rest is the record's */
+    if (lines && mask && (rc = store__fwd_lines_out(s, c->key)) < 0) return rc;
     n = (size_t)snprintf(sql, sizeof sql, "UPDATE fwd SET ");
     for (i = 0; i < STORE_NCOLS; i++)
         if (mask & (1u << i)) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = ?%d", p++ ? ", " : "",

@@ -1,7 +1,8 @@
-/* store_lines.c -- the usual lines of a gateway message's trace: "sent to
- * ... accepted as ..." and a receipt's line are kept as columns of its fwd
- * row (store_int.h), not appended as text, and made into text here when
- * the message is read, or before a write changes what they are made of.
+/* store_lines.c -- the usual lines of a gateway message's trace:
+ * "accepted from ...", "sent to ... accepted as ..." and a receipt's line
+ * are kept as columns of its fwd row and its record (store_int.h), not
+ * appended as text, and made into text here when the message is read, or
+ * before a write changes what they are made of.
  * The same functions build those lines for the forwarder and the receipt
  * path, so a line reads the same whichever way it was kept.
  */
@@ -42,6 +43,27 @@ static void put_num(out_t *o, unsigned long long v)
         v /= 10;
     } while (v);
     put(o, d + k, sizeof d - k);
+}
+
+size_t store_fwd_line_accepted(char *buf, size_t cap, store_str_t account, long long sess, const char *how,
+                               store_str_t route, store_str_t upstream)
+{
+    out_t o = { buf, 0, cap };
+    if (cap) buf[0] = '\0';
+    put_str(&o, "accepted from ");
+    put(&o, account.p, account.n);
+    if (how) {
+        put_str(&o, " (");
+        put_str(&o, how);
+    } else {
+        put_str(&o, " (session ");
+        put_num(&o, (unsigned long long)(sess < 0 ? 0 : sess));
+    }
+    put_str(&o, "), route '");
+    put(&o, route.p, route.n);
+    put_str(&o, "', queued for ");
+    put(&o, upstream.p, upstream.n);
+    return o.n;
 }
 
 size_t store_fwd_line_sent(char *buf, size_t cap, store_str_t upstream, long long sess, long long attempt,
@@ -91,6 +113,16 @@ static void put_line(out_t *o, double at, const char *text, size_t n)
     put(o, stamp, store_stamp(stamp, at));
     put(o, text, n);
     put(o, "\n", 1);
+}
+
+size_t store__fwd_line_accepted(char *buf, size_t cap, const store_msg_t *m, long long via)
+{
+    out_t o = { buf, 0, cap };
+    char line[STORE_LINE_MAX];
+    size_t n = store_fwd_line_accepted(line, sizeof line, m->account, via, NULL, m->route, m->upstream);
+    if (cap) buf[0] = '\0';
+    put_line(&o, m->submitted, line, n);
+    return o.n;
 }
 
 size_t store__fwd_lines(char *buf, size_t cap, const store_fwd_lines_t *k)
@@ -157,6 +189,50 @@ int store__fwd_lines_out(store_t *s, long long key)
     rc = sqlite3_step(up);
     sqlite3_reset(up);
     sqlite3_clear_bindings(up);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "trace");
+    return 1;
+}
+
+int store__fwd_accepted_out(store_t *s, long long key)
+{
+    sqlite3_stmt *st = store__fwd_stmt(s, STORE_FWD_FIRST), *up;
+    store_msg_t m;
+    store_str_t tr;
+    char buf[STORE_LINE_MAX + STORE_STAMP_MAX + STORE_TRACE_MAX];
+    size_t n;
+    long long via;
+    int rc;
+    if (!st) return STORE_EIO;
+    sqlite3_bind_int64(st, 1, key);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store__fail(s, rc, "trace");
+    }
+    store_msg_clear(&m);
+    via = sqlite3_column_int64(st, 0);
+    m.account = store__col_text(st, 1);
+    m.route = store__col_text(st, 2);
+    m.upstream = store__col_text(st, 3);
+    m.submitted = store__col_real(st, 4);
+    tr = store__col_text(st, 5);
+    n = store__fwd_line_accepted(buf, sizeof buf, &m, via);
+    if (tr.p && tr.n <= sizeof buf - n) {
+        memcpy(buf + n, tr.p, tr.n);
+        n += tr.n;
+    }
+    sqlite3_reset(st);
+    if (!(up = store__fwd_stmt(s, STORE_FWD_FIRST_OUT))) return STORE_EIO;
+    sqlite3_bind_int64(up, 1, key);
+    if (n > STORE_TRACE_MAX) sqlite3_bind_text(up, 2, buf + n - STORE_TRACE_MAX, STORE_TRACE_MAX, SQLITE_STATIC);
+    else sqlite3_bind_text(up, 2, buf, (int)n, SQLITE_STATIC);
+    rc = sqlite3_step(up);
+    sqlite3_reset(up);
+    sqlite3_clear_bindings(up);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "trace");
+    if (!(up = store__fwd_stmt(s, STORE_FWD_VIA_OUT))) return STORE_EIO;
+    sqlite3_bind_int64(up, 1, key);
+    rc = sqlite3_step(up);
+    sqlite3_reset(up);
     if (rc != SQLITE_DONE) return store__fail(s, rc, "trace");
     return 1;
 }

@@ -94,11 +94,15 @@ describe("#integration a store of schema 6", function()
         end, 10), gw:log_text())
         c:close()
         gw:stop()
-        -- as schema 6 kept it: the sent line as text, no columns for it
+        -- as schema 6 kept it: the first line in the record, the sent line
+        -- in fwd, both as text, no columns for them
         local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
-            "UPDATE fwd SET trace = printf('%.3f sent to A (session %d, attempt %d): accepted as %s', sent, sess, "
+            "UPDATE messages SET trace = (SELECT printf('%.3f accepted from %s (session %d), route ''%s'', "
+            .. "queued for %s', messages.submitted, messages.account, f.via, messages.route, messages.upstream) "
+            .. "|| char(10) FROM fwd f WHERE f.key = messages.key) WHERE key IN (SELECT key FROM fwd WHERE via > 0); "
+            .. "UPDATE fwd SET trace = printf('%.3f sent to A (session %d, attempt %d): accepted as %s', sent, sess, "
             .. "attempts, upstream_id) || char(10) WHERE sent IS NOT NULL; ALTER TABLE fwd DROP COLUMN sent; "
-            .. "ALTER TABLE fwd DROP COLUMN sess; ALTER TABLE fwd DROP COLUMN rcpt; "
+            .. "ALTER TABLE fwd DROP COLUMN sess; ALTER TABLE fwd DROP COLUMN rcpt; ALTER TABLE fwd DROP COLUMN via; "
             .. "UPDATE meta SET value = 6 WHERE key = 'schema'"))
         assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
         gw = server.start { conf = conf }
@@ -114,6 +118,7 @@ describe("#integration a store of schema 6", function()
             m = code == 200 and cjson.decode(body)
             return m and #m.trace == 3
         end, 10), gw:log_text())
+        assert.matches("^accepted from esme1 %(session %d+%), route 'all', queued for A$", m.trace[1].event)
         assert.matches("^sent to A %(session %d+, attempt 1%): accepted as u1$", m.trace[2].event)
         assert.equal("receipt from A: stat:DELIVRD err:000; delivered to esme1", m.trace[3].event)
         assert.equal("DELIVRD", m.state)

@@ -353,7 +353,7 @@ static void ids_made_from_keys(void)
         m.id_format = f;
         key[f - 1] = store_put(s, &m);
         CHECK(key[f - 1] > 0);
-        CHECK_EQ(store_fwd_queue(s, key[f - 1], S("up"), 100), 1);
+        CHECK_EQ(store_fwd_queue(s, key[f - 1], S("up"), 100, 0), 1);
         CHECK(msgid_keyed_make(f, (unsigned long long)node, (unsigned long long)key[f - 1], id[f - 1],
                                sizeof id[0]) > 0);
     }
@@ -539,7 +539,27 @@ static void queue(store_t *s, const char *id, const char *up, double due)
     m.pdu = S("pdu");
     key = store_put(s, &m);
     CHECK(key > 0);
-    CHECK_EQ(store_fwd_queue(s, key, S(up), due), 1);
+    CHECK_EQ(store_fwd_queue(s, key, S(up), due, 0), 1);
+}
+
+/* The same as the gateway stores an ESME's message: no trace in the
+ * record, its first line kept as via (the session). */
+static void queue_via(store_t *s, const char *id, const char *up, double due, long long via)
+{
+    store_msg_t m;
+    long long key;
+    store_msg_clear(&m);
+    m.id = S(id);
+    m.account = S("acct");
+    m.source = S("src");
+    m.dest = S("4477");
+    m.submitted = 1;
+    m.upstream = S(up);
+    m.route = S("all");
+    m.pdu = S("pdu");
+    key = store_put(s, &m);
+    CHECK(key > 0);
+    CHECK_EQ(store_fwd_queue(s, key, S(up), due, via), 1);
 }
 
 static void stamp_as_printf(void)
@@ -626,10 +646,12 @@ static void forward_usual_lines_as_text(void)
     size_t n;
     CHECK(s);
     if (!s) return;
-    queue(s, "q1", "up", 10);
+    queue_via(s, "q1", "up", 10, 7);
     queue(s, "q2", "up", 10);
     queue(s, "q3", "up", 10);
     CHECK_EQ(store_commit(s, NULL), 6);
+    n = store_fwd_line_accepted(line, sizeof line, S("acct"), 7, NULL, S("all"), S("up"));
+    CHECK(strcmp(line, "accepted from acct (session 7), route 'all', queued for up") == 0);
     n = store_fwd_line_sent(line, sizeof line, S("up"), 3, 1, S("U-7"));
     CHECK(strcmp(line, "sent to up (session 3, attempt 1): accepted as U-7") == 0);
     CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 3, (store_str_t){ line, n }), 1);
@@ -644,7 +666,8 @@ static void forward_usual_lines_as_text(void)
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
     CHECK(m.final && m.state[0] == 2);
-    CHECK(strcmp(m.trace, "21.000 sent to up (session 3, attempt 1): accepted as U-7\n"
+    CHECK(strcmp(m.trace, "1.000 accepted from acct (session 7), route 'all', queued for up\n"
+                          "21.000 sent to up (session 3, attempt 1): accepted as U-7\n"
                           "60.000 receipt from up: stat:DELIVRD err:000; delivered to acct\n") == 0);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q2"), 0, see, &m), 1);
@@ -664,11 +687,23 @@ static void forward_usual_lines_as_text(void)
     CHECK_EQ(store_update(s, S("q1"), &c), 1);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
-    snprintf(want, sizeof want, "%s", "21.000 sent to up (session 3, attempt 1): accepted as U-7\n"
+    snprintf(want, sizeof want, "%s", "1.000 accepted from acct (session 7), route 'all', queued for up\n"
+             "21.000 sent to up (session 3, attempt 1): accepted as U-7\n"
              "60.000 receipt from up: stat:DELIVRD err:000; delivered to acct\n"
              "70.000 receipt from up: stat:UNDELIV err:001\n80.000 a note\n");
     CHECK(strcmp(m.trace, want) == 0);
     CHECK_EQ(m.state[0], 5);
+    /* another route for the record: its first line stays as it was */
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.key = 1;
+    c.mask = STORE_BIT(route);
+    c.v.route = S("other");
+    CHECK_EQ(store_update(s, S("q1"), &c), 1);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
+    CHECK(strcmp(m.trace, want) == 0);
     /* a change of attempts (a script's) writes the sent line out first too */
     n = store_fwd_line_sent(line, sizeof line, S("up"), 5, 1, S("U-9"));
     CHECK_EQ(store_fwd_sent(s, 3, S("U-9"), S("9"), 0, 23, 5, (store_str_t){ line, n }), 1);
@@ -1656,8 +1691,8 @@ static void gateway_rows_pay_for_their_indexes_only(void)
         m.id_format = MSGID_KEYED_HEX;
         m.trace = S("100.000 accepted\n");
         m.pdu = S("pdu");
-        if (i) CHECK_EQ(store_fwd_queue(s, rcpt = store_put(s, &m), S("up"), 100), 1);
-        else CHECK_EQ(store_fwd_queue(s, plain = store_put(s, &m), S("up"), 100), 1);
+        if (i) CHECK_EQ(store_fwd_queue(s, rcpt = store_put(s, &m), S("up"), 100, 0), 1);
+        else CHECK_EQ(store_fwd_queue(s, plain = store_put(s, &m), S("up"), 100, 0), 1);
     }
     CHECK(store_commit(s, NULL) > 0);
     indexes_of(path, plain, in, sizeof in);
