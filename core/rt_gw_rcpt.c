@@ -189,12 +189,16 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
     char line[256];
     rt_link_t *l = r->link;
     if (answer == SMPP_ESME_ROK || what) {
-        store_str_t w = { what, what ? strlen(what) : 0 };
-        size_t n = store_fwd_line_receipt(line, sizeof line, (store_str_t){ l->name, l->len }, r->state, r->err,
-                                          r->final, w);
-        int wr = r->final ? store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), !what ? 1 : delivered ? 2 : 0,
-                                              (store_str_t){ line, n })
+        int wr, rcpt = !r->final ? 0 : !what ? 1 : delivered ? 2 : 0;
+        if (rcpt) {                        /* the usual line: the store's to keep */
+            wr = store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), rcpt, (store_str_t){ NULL, 0 });
+        } else {
+            store_str_t w = { what, what ? strlen(what) : 0 };
+            size_t n = store_fwd_line_receipt(line, sizeof line, (store_str_t){ l->name, l->len }, r->state, r->err,
+                                              r->final, w);
+            wr = r->final ? store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), 0, (store_str_t){ line, n })
                           : store_fwd_state(st, r->rowid, r->state, 0, r->err, rt_time(), (store_str_t){ line, n });
+        }
         if (wr < 0)
             log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, r->id,
                     store_errmsg(st));

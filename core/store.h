@@ -441,11 +441,12 @@ int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, v
 
 /* The upstream accepted it: state ENROUTE, out of the queue, attempts + 1,
  * its upstream_id and key (key NULL: no receipt expected, none matched),
- * final (and done = now) when nothing more is expected. sess > 0 says
- * `line` is the usual one, store_fwd_line_sent(its upstream, sess, its
- * attempts, upstream_id): the store may keep it as columns, written out
- * when the message is read (0: `line` is other text). Returns 1, 0 when
- * the row is gone, or an error. */
+ * final (and done = now) when nothing more is expected. sess > 0 with
+ * line.p NULL: the line is the usual one, store_fwd_line_sent(its
+ * upstream, sess, its attempts, upstream_id), which the store keeps as
+ * columns, written out when the message is read (or as text, made from
+ * the row, where it does not follow the row's first lines); else `line`
+ * is the text. Returns 1, 0 when the row is gone, or an error. */
 int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
                    long long sess, store_str_t line);
 
@@ -459,9 +460,10 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
 int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line);
 
 /* A final receipt's state, as store_fwd_state with final set; rcpt > 0
- * says `line` is the usual one, store_fwd_line_receipt(its upstream,
- * state, err, final, what) with `what` none (1) or "delivered to
- * <its account>" (2): kept as a column like store_fwd_sent's. */
+ * with line.p NULL: the line is the usual one, store_fwd_line_receipt(its
+ * upstream, state, err, final, what) with `what` none (1) or "delivered
+ * to <its account>" (2), kept as a column like store_fwd_sent's; else
+ * `line` is the text. */
 int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, double now, int rcpt, store_str_t line);
 
 /* The usual trace lines, as the store writes them out (store_lines.c) and
