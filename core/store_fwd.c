@@ -412,24 +412,6 @@ int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, v
 
 /* -- Writing ---------------------------------------------------------------------------- */
 
-size_t store_stamp(char *buf, double t)
-{
-    long long ms;
-    char digits[24];
-    size_t n = 0, k = 0;
-    if (!(t >= 0 && t < 1e15)) return (size_t)snprintf(buf, STORE_STAMP_MAX, "%.3f ", t);
-    ms = (long long)(t * 1000.0 + 0.5);
-    do {
-        digits[k++] = (char)('0' + ms % 10);
-        ms /= 10;
-        if (k == 3) digits[k++] = '.';
-    } while (ms > 0 || k < 5);
-    while (k > 0) buf[n++] = digits[--k];
-    buf[n++] = ' ';
-    buf[n] = '\0';
-    return n;
-}
-
 /* Bind the trace line "<at> <line>\n" (:line), the room the trace may
  * have before it (:room) and the trace_ttl (:ttl) where statement `which`
  * (prepared: fwd_stmt) has them. A usual line is built in `buf`
@@ -497,37 +479,6 @@ static int lines_out(store_t *s, long long rowid, int rc)
     return AGAIN;
 }
 
-/* The usual line a caller left to the store (line.p NULL) for a write
- * that keeps it as text after all, made from the row (its upstream,
- * attempts before this write and account): the sent line (sent: sess,
- * uid) or a final receipt's (state, err, rcpt), in buf. */
-static store_str_t usual_line(store_t *s, long long rowid, int sent, long long sess, store_str_t uid, int state,
-                              long long err, int rcpt, char *buf, size_t cap)
-{
-    sqlite3_stmt *st = fwd_stmt(s, STORE_FWD_ROW_OF);
-    char up[128], what[128 + 16] = "delivered to ";
-    store_str_t u = { up, 0 }, w = { NULL, 0 }, out = { buf, 0 };
-    long long attempts = 0;
-    if (!st) return out;
-    sqlite3_bind_int64(st, 1, rowid);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        store_str_t a = store__col_text(st, 0), acct = store__col_text(st, 2);
-        u.n = a.n < sizeof up ? a.n : sizeof up;
-        if (u.n) memcpy(up, a.p, u.n);
-        attempts = sqlite3_column_int64(st, 1);
-        if (rcpt == 2) {
-            size_t k = strlen(what), n = acct.n < sizeof what - k ? acct.n : sizeof what - k;
-            if (n) memcpy(what + k, acct.p, n);
-            w.p = what;
-            w.n = k + n;
-        }
-    }
-    sqlite3_reset(st);
-    out.n = sent ? store_fwd_line_sent(buf, cap, u, sess, attempts + 1, uid)
-                 : store_fwd_line_receipt(buf, cap, u, state, err, 1, w);
-    return out;
-}
-
 int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
                    long long sess, store_str_t line)
 {
@@ -541,7 +492,7 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
     for (pass = sess > 0 ? 0 : 1;; pass++) {
         int col = pass == 0;               /* the usual line, kept as columns while it is the first */
         which = col ? (final ? STORE_FWD_SENT_COL : STORE_FWD_SENT_OPEN_COL) : final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
-        if (!col && !line.p && sess > 0) line = usual_line(s, rowid, 1, sess, upstream_id, 0, 0, 0, usual, sizeof usual);
+        if (!col && !line.p && sess > 0) line = store__fwd_usual_line(s, rowid, 1, sess, upstream_id, 0, 0, 0, usual, sizeof usual);
         if (!(st = fwd_stmt(s, which))) return STORE_EIO;
         sqlite3_bind_int64(st, 1, rowid);
         store__bind_text(st, 2, upstream_id);
@@ -593,7 +544,7 @@ static int fwd_state(store_t *s, long long rowid, int state, int final, long lon
         sqlite3_bind_int64(st, 5, err);
         sqlite3_bind_int(st, 6, rcpt);
         if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
-        if (!line.p) line = usual_line(s, rowid, 0, 0, line, state, err, rcpt, usual, sizeof usual);   /* as text */
+        if (!line.p) line = store__fwd_usual_line(s, rowid, 0, 0, line, state, err, rcpt, usual, sizeof usual);   /* as text */
     }
     for (pass = 0; pass < 2; pass++) {
         if (final) {                       /* most often a receipt's: out of its queue */

@@ -345,6 +345,14 @@ size_t store__fwd_lines(char *buf, size_t cap, const store_fwd_lines_t *k);
  * they are made of). Returns 1, 0 when it has none, or an error. */
 int store__fwd_lines_out(store_t *s, long long key);
 
+/* The usual line a caller left to the store (line.p NULL) for a write
+ * that keeps it as text after all, made from the row `rowid` (its
+ * upstream, attempts before the write and account): the sent line (sent:
+ * sess, uid) or a final receipt's (state, err, rcpt), in buf
+ * (store_lines.c). */
+store_str_t store__fwd_usual_line(store_t *s, long long rowid, int sent, long long sess, store_str_t uid, int state,
+                                  long long err, int rcpt, char *buf, size_t cap);
+
 /* Forward statement `which` (STORE_FWD_*), prepared, reset (store_fwd.c). */
 sqlite3_stmt *store__fwd_stmt(store_t *s, int which);
 

@@ -45,6 +45,24 @@ static void put_num(out_t *o, unsigned long long v)
     put(o, d + k, sizeof d - k);
 }
 
+size_t store_stamp(char *buf, double t)
+{
+    long long ms;
+    char digits[24];
+    size_t n = 0, k = 0;
+    if (!(t >= 0 && t < 1e15)) return (size_t)snprintf(buf, STORE_STAMP_MAX, "%.3f ", t);
+    ms = (long long)(t * 1000.0 + 0.5);
+    do {
+        digits[k++] = (char)('0' + ms % 10);
+        ms /= 10;
+        if (k == 3) digits[k++] = '.';
+    } while (ms > 0 || k < 5);
+    while (k > 0) buf[n++] = digits[--k];
+    buf[n++] = ' ';
+    buf[n] = '\0';
+    return n;
+}
+
 size_t store_fwd_line_accepted(char *buf, size_t cap, store_str_t account, long long sess, const char *how,
                                store_str_t route, store_str_t upstream)
 {
@@ -102,6 +120,37 @@ size_t store_fwd_line_receipt(char *buf, size_t cap, store_str_t upstream, int s
         put(&o, what.p, what.n);
     }
     return o.n;
+}
+
+/* The usual line a caller left to the store (line.p NULL) for a write
+ * that keeps it as text after all, made from the row (its upstream,
+ * attempts before this write and account): the sent line (sent: sess,
+ * uid) or a final receipt's (state, err, rcpt), in buf. */
+store_str_t store__fwd_usual_line(store_t *s, long long rowid, int sent, long long sess, store_str_t uid, int state,
+                                  long long err, int rcpt, char *buf, size_t cap)
+{
+    sqlite3_stmt *st = store__fwd_stmt(s, STORE_FWD_ROW_OF);
+    char up[128], what[128 + 16] = "delivered to ";
+    store_str_t u = { up, 0 }, w = { NULL, 0 }, out = { buf, 0 };
+    long long attempts = 0;
+    if (!st) return out;
+    sqlite3_bind_int64(st, 1, rowid);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        store_str_t a = store__col_text(st, 0), acct = store__col_text(st, 2);
+        u.n = a.n < sizeof up ? a.n : sizeof up;
+        if (u.n) memcpy(up, a.p, u.n);
+        attempts = sqlite3_column_int64(st, 1);
+        if (rcpt == 2) {
+            size_t k = strlen(what), n = acct.n < sizeof what - k ? acct.n : sizeof what - k;
+            if (n) memcpy(what + k, acct.p, n);
+            w.p = what;
+            w.n = k + n;
+        }
+    }
+    sqlite3_reset(st);
+    out.n = sent ? store_fwd_line_sent(buf, cap, u, sess, attempts + 1, uid)
+                 : store_fwd_line_receipt(buf, cap, u, state, err, 1, w);
+    return out;
 }
 
 /* -- The lines kept as columns, as text ---------------------------------------------------- */
