@@ -268,7 +268,8 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
         }
     }
     if (!resp->naddr) {                    /* the usual line: the store's to keep */
-        rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (long long)sess_id(s), (store_str_t){ NULL, 0 });
+        rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (long long)sess_id(s),
+                            (store_str_t){ NULL, 0 });
     } else {
         tl.p = line;
         tl.cap = sizeof line;

@@ -4,10 +4,11 @@
  * receipt brings, and find a message by the key of its upstream id. The
  * forwarding state is in the narrow `fwd` table (store_int.h), so the wide
  * `messages` row is written once, at acceptance; each write here is one
- * UPDATE of a fwd row by its key, with its trace line. A message stored
- * without a fwd row (under the upstream's id, or before schema 6) is
- * found and written in `messages` as before. The statements are prepared
- * on first use. See store.h, "Forward queues".
+ * UPDATE of a fwd row by its key, with its trace line (a usual line kept
+ * as columns instead: store_lines.c). A message stored without a fwd row
+ * (under the upstream's id, or before schema 6) is found and written in
+ * `messages` as before. The statements are prepared on first use. See
+ * store.h, "Forward queues".
  */
 #include <math.h>
 #include <stdio.h>
@@ -491,8 +492,10 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
     if ((rc = store__begin(s)) < 0) return rc;
     for (pass = sess > 0 ? 0 : 1;; pass++) {
         int col = pass == 0;               /* the usual line, kept as columns while it is the first */
-        which = col ? (final ? STORE_FWD_SENT_COL : STORE_FWD_SENT_OPEN_COL) : final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
-        if (!col && !line.p && sess > 0) line = store__fwd_usual_line(s, rowid, 1, sess, upstream_id, 0, 0, 0, usual, sizeof usual);
+        which = col ? (final ? STORE_FWD_SENT_COL : STORE_FWD_SENT_OPEN_COL)
+                    : (final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN);
+        if (!col && !line.p && sess > 0)   /* kept as text after all: made from the row */
+            line = store__fwd_usual_line(s, rowid, 1, sess, upstream_id, 0, 0, 0, usual, sizeof usual);
         if (!(st = fwd_stmt(s, which))) return STORE_EIO;
         sqlite3_bind_int64(st, 1, rowid);
         store__bind_text(st, 2, upstream_id);
@@ -544,7 +547,8 @@ static int fwd_state(store_t *s, long long rowid, int state, int final, long lon
         sqlite3_bind_int64(st, 5, err);
         sqlite3_bind_int(st, 6, rcpt);
         if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
-        if (!line.p) line = store__fwd_usual_line(s, rowid, 0, 0, line, state, err, rcpt, usual, sizeof usual);   /* as text */
+        if (!line.p)                       /* kept as text after all: made from the row */
+            line = store__fwd_usual_line(s, rowid, 0, 0, line, state, err, rcpt, usual, sizeof usual);
     }
     for (pass = 0; pass < 2; pass++) {
         if (final) {                       /* most often a receipt's: out of its queue */
