@@ -47,11 +47,11 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
               core/rt_gwr.c core/rt_gwr_script.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_decide.c core/rt_gwr_move.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c \
-              core/store_sticky.c
+              core/store_fwd_park.c core/store_lines.c core/store_sticky.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
-# what the store uses from the codec's objects (ids made from keys): linked
-# beside it where the codec is not
-STORE_USES := $(BUILD)/msgid.o
+# what the store uses from the codec's objects (ids made from keys, a
+# receipt's stat word): linked beside it where the codec is not
+STORE_USES := $(BUILD)/msgid.o $(BUILD)/dlr.o
 LSTORE_OBJ := $(BUILD)/lstore.o $(BUILD)/lstore_msg.o $(STORE_OBJ)
 CODEC_OBJ  := $(CODEC_SRC:core/%.c=$(BUILD)/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:core/%.c=$(BUILD)/%.o)
@@ -278,7 +278,7 @@ asan: deps corpus $(GEN_HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_sess \
 	  core/test/test_sess.c $(SESS_TEST_SRC) $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_store \
-	  core/test/test_store.c $(STORE_SRC) core/msgid.c -lsqlite3 -lm
+	  core/test/test_store.c $(STORE_SRC) core/msgid.c core/dlr.c -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_dlr core/test/test_dlr.c core/dlr.c core/msgid.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c core/http_nets.c -lm

@@ -62,15 +62,19 @@ int dlr_state_at(size_t i, const char **word, int *state, int *final)
 /* White space as Lua's %s: the text is split into words on it. */
 static int space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
-/* Where "text:" starts (at the start, or after white space), or n. */
+/* Where "text:" starts (at the start, or after white space), or n: the
+ * first colon that ends such a label (found with memchr, not a test at
+ * every octet: the text before it holds a few labels). */
 static size_t text_label(const char *s, size_t n)
 {
-    size_t i;
-    for (i = 0; i + 5 <= n; i++) {
-        if ((i == 0 || space((unsigned char)s[i - 1])) && lower((unsigned char)s[i]) == 't'
-            && lower((unsigned char)s[i + 1]) == 'e' && lower((unsigned char)s[i + 2]) == 'x'
-            && lower((unsigned char)s[i + 3]) == 't' && s[i + 4] == ':')
-            return i;
+    const char *c = s, *end = s + n;
+    while (c < end && (c = memchr(c, ':', (size_t)(end - c))) != NULL) {
+        size_t i = (size_t)(c - s);
+        if (i >= 4 && (i == 4 || space((unsigned char)s[i - 5])) && lower((unsigned char)s[i - 4]) == 't'
+            && lower((unsigned char)s[i - 3]) == 'e' && lower((unsigned char)s[i - 2]) == 'x'
+            && lower((unsigned char)s[i - 1]) == 't')
+            return i - 4;
+        c++;
     }
     return n;
 }

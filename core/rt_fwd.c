@@ -268,19 +268,17 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
             key.n = (size_t)n;
         }
     }
-    tl.p = line;
-    tl.cap = sizeof line;
-    tl.n = 0;
-    rt_gw_line_str(&tl, "sent to ");
-    rt_gw_line_put(&tl, l->name, l->len);
-    rt_gw_line_str(&tl, " (session ");
-    rt_gw_line_num(&tl, (unsigned long long)sess_id(s));
-    rt_gw_line_str(&tl, ", attempt ");
-    rt_gw_line_num(&tl, (unsigned long long)(f->attempts + 1));
-    rt_gw_line_str(&tl, "): accepted as ");
-    rt_gw_line_put(&tl, uid.p, uid.n);
-    if (resp->naddr) rt_gw_line_str(&tl, "; some destinations refused (unsuccess_sme)");
-    rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (store_str_t){ line, tl.n });
+    if (!resp->naddr) {                    /* the usual line: the store's to keep */
+        rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, (long long)sess_id(s),
+                            (store_str_t){ NULL, 0 });
+    } else {
+        tl.p = line;
+        tl.cap = sizeof line;
+        tl.n = store_fwd_line_sent(line, sizeof line, (store_str_t){ l->name, l->len }, (long long)sess_id(s),
+                                   f->attempts + 1, uid);
+        rt_gw_line_str(&tl, "; some destinations refused (unsuccess_sme)");
+        rc = store_fwd_sent(st, f->rowid, uid, key, key.p == NULL, now, 0, (store_str_t){ line, tl.n });
+    }
     if (rc < 0) {
         rt_fwd__write_failed(st, "an upstream's answer", f->id);
         return;

@@ -180,28 +180,26 @@ typedef struct relay_s {
     uint8_t    pdu[1];          /* the onward receipt, for the outbox if the ESME does not take it */
 } relay_t;
 
-/* The message's state and trace line, then the upstream's answer. */
-static void settle(const relay_t *r, store_t *st, const char *what, uint32_t answer)
+/* The message's state and trace line, then the upstream's answer.
+ * delivered: `what` is "delivered to <its account>" (a usual line, as
+ * what NULL is when the receipt is final: the store may keep those as a
+ * column). */
+static void settle(const relay_t *r, store_t *st, const char *what, int delivered, uint32_t answer)
 {
     char line[256];
-    rt_line_t tl = { line, 0, sizeof line };
     rt_link_t *l = r->link;
     if (answer == SMPP_ESME_ROK || what) {
-        const char *stat = dlr_stat_of(r->state);
-        rt_gw_line_str(&tl, "receipt from ");
-        rt_gw_line_put(&tl, l->name, l->len);
-        rt_gw_line_str(&tl, ": stat:");
-        rt_gw_line_str(&tl, stat ? stat : "?");
-        rt_gw_line_str(&tl, " err:");
-        if (r->err >= 0 && r->err < 100) rt_gw_line_put(&tl, r->err < 10 ? "00" : "0", r->err < 10 ? 2 : 1);
-        if (r->err < 0) rt_gw_line_put(&tl, "-", 1);
-        rt_gw_line_num(&tl, (unsigned long long)(r->err < 0 ? -r->err : r->err));
-        if (!r->final) rt_gw_line_str(&tl, " (not final)");
-        if (what) {
-            rt_gw_line_str(&tl, "; ");
-            rt_gw_line_str(&tl, what);
+        int wr, rcpt = !r->final ? 0 : !what ? 1 : delivered ? 2 : 0;
+        if (rcpt) {                        /* the usual line: the store's to keep */
+            wr = store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), rcpt, (store_str_t){ NULL, 0 });
+        } else {
+            store_str_t w = { what, what ? strlen(what) : 0 };
+            size_t n = store_fwd_line_receipt(line, sizeof line, (store_str_t){ l->name, l->len }, r->state, r->err,
+                                              r->final, w);
+            wr = r->final ? store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), 0, (store_str_t){ line, n })
+                          : store_fwd_state(st, r->rowid, r->state, 0, r->err, rt_time(), (store_str_t){ line, n });
         }
-        if (store_fwd_state(st, r->rowid, r->state, r->final, r->err, rt_time(), (store_str_t){line, tl.n}) < 0)
+        if (wr < 0)
             log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, r->id,
                     store_errmsg(st));
         else l->receipts++;
@@ -218,10 +216,10 @@ static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
         log_msg(LOG_WARN, 0, "receipt from %s for %s not queued for %s: %s; answered ESME_RX_T_APPN",
                 r->link->name, r->id, r->account, store_errmsg(st));
         r->link->receipts_refused++;
-        settle(r, st, NULL, SMPP_ESME_RX_T_APPN);
+        settle(r, st, NULL, 0, SMPP_ESME_RX_T_APPN);
         return SMPP_ESME_RX_T_APPN;
     }
-    settle(r, st, what, SMPP_ESME_ROK);
+    settle(r, st, what, 0, SMPP_ESME_ROK);
     return SMPP_ESME_ROK;
 }
 
@@ -240,7 +238,7 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
             rt_gw_line_str(&tl, r->account);
             if (a) a->delivered++;
             r->link->relayed++;
-            settle(r, st, what, SMPP_ESME_ROK);
+            settle(r, st, what, 1, SMPP_ESME_ROK);
         } else if (err || status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL
                    || status == SMPP_ESME_RX_T_APPN || status == SMPP_ESME_RINVBNDSTS) {
             /* not taken now (busy, timeout, the link went, the receiver
@@ -252,7 +250,7 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
             snprintf(what, sizeof what, "refused by %s: %s", r->account,
                      pdu_status_name(status) ? pdu_status_name(status) : "an unknown status");
             if (a) a->refused++;
-            settle(r, st, what, SMPP_ESME_ROK);          /* the ESME has answered */
+            settle(r, st, what, 0, SMPP_ESME_ROK);       /* the ESME has answered */
         }
     }
     (void)s;
@@ -308,7 +306,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         one.state = state;
         one.final = dlr_is_final(state);
         one.err = err;
-        settle(&one, st, NULL, SMPP_ESME_ROK);
+        settle(&one, st, NULL, 0, SMPP_ESME_ROK);
         memset(&ev, 0, sizeof ev);
         ev.kind = "receipt";
         ev.link = l;

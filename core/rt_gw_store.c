@@ -174,7 +174,8 @@ static int l_gw_queue(lua_State *L)
     const uint8_t *raw;
     double now = rt_time(), due;
     size_t n;
-    long long key;
+    long long key, via = 0;
+    const char *how = NULL;
     int idlen, rc;
     if (!st) return luaL_error(L, "gateway: no store in use");
     store_msg_clear(&m);
@@ -182,29 +183,28 @@ static int l_gw_queue(lua_State *L)
     m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);
     m.route.p = luaL_checklstring(L, 4, &m.route.n);
     m.expires = luaL_checknumber(L, 5);
-    tl.p = trace;
-    tl.cap = sizeof trace;
-    tl.n = store_stamp(trace, now);
-    rt_gw_line_str(&tl, "accepted from ");
-    rt_gw_line_put(&tl, m.account.p, m.account.n);
     if (lua_type(L, 6) == LUA_TNUMBER) {
-        double via = lua_tonumber(L, 6);
-        rt_gw_line_str(&tl, " (session ");
-        rt_gw_line_num(&tl, via > 0 ? (unsigned long long)via : 0);
+        double v = lua_tonumber(L, 6);
+        via = v >= 1 ? (long long)v : 0;
     } else {
-        rt_gw_line_str(&tl, " (");
-        rt_gw_line_str(&tl, luaL_optstring(L, 6, "?"));
+        how = luaL_optstring(L, 6, "?");
     }
-    rt_gw_line_str(&tl, "), route '");
-    rt_gw_line_put(&tl, m.route.p, m.route.n);
-    rt_gw_line_str(&tl, "', queued for ");
-    rt_gw_line_put(&tl, m.upstream.p, m.upstream.n);
-    rt_gw_line_put(&tl, "\n", 1);
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
     n = pdu_arg(L, &raw);
     pdu_fields(&m, raw, n, now);
-    m.trace.p = trace;
-    m.trace.n = tl.n;
+    if (!via || rt_gwr_on()) {
+        /* the first line as text; an ESME's session is kept as via instead
+         * (store_fwd_queue), the line written out when it is read */
+        tl.p = trace;
+        tl.cap = sizeof trace;
+        tl.n = store_stamp(trace, now);
+        tl.n += store_fwd_line_accepted(trace + tl.n, sizeof trace - tl.n, m.account, via, via ? NULL : how,
+                                        m.route, m.upstream);
+        rt_gw_line_put(&tl, "\n", 1);
+        m.trace.p = trace;
+        m.trace.n = tl.n;
+        via = 0;
+    }
     l = rt_gw_link(m.upstream.p, m.upstream.n, 1);
     if (!l) return luaL_error(L, "out of memory");
     if (l->max_queue > 0 && l->queued + l->parked >= l->max_queue) {
@@ -222,7 +222,7 @@ static int l_gw_queue(lua_State *L)
      * to it from here on go into its narrow forwarding row (store_fwd.c) */
     if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
     due = rt_fwd_due(l, now);
-    if ((rc = store_fwd_queue(st, key, m.upstream, due)) < 0) return store_fail(L, st, rc);
+    if ((rc = store_fwd_queue(st, key, m.upstream, due, via)) < 0) return store_fail(L, st, rc);
     if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
                                   (unsigned long long)key, id, sizeof id)) < 0)
         return luaL_error(L, "gateway: no id for key %f", (double)key);

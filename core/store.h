@@ -391,8 +391,12 @@ int store_early_take(store_t *s, store_str_t upstream, store_str_t key, double s
 size_t store_stamp(char *buf, double t);
 
 /* Put the message `key` (just stored with store_put, its upstream set and
- * no due) in the queue of upstream from due. Returns 1 or an error. */
-int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due);
+ * no due) in the queue of upstream from due. via > 0: the ESME session it
+ * came from, the record stored without a trace: its first line is the
+ * usual store_fwd_line_accepted(account, via, NULL, route, upstream) at
+ * submitted, kept as via and written out when it is read (0: the record
+ * has its own first line). Returns 1 or an error. */
+int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due, long long via);
 
 /* Count a sending of the message the upstream refused (the refusal then
  * moves or ends it; a retry counts its own). Returns 1, 0 when it has no
@@ -451,10 +455,14 @@ int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, v
 
 /* The upstream accepted it: state ENROUTE, out of the queue, attempts + 1,
  * its upstream_id and key (key NULL: no receipt expected, none matched),
- * final (and done = now) when nothing more is expected. Returns 1, 0 when
- * the row is gone, or an error. */
+ * final (and done = now) when nothing more is expected. sess > 0 with
+ * line.p NULL: the line is the usual one, store_fwd_line_sent(its
+ * upstream, sess, its attempts, upstream_id), which the store keeps as
+ * columns, written out when the message is read (or as text, made from
+ * the row, where it does not follow the row's first lines); else `line`
+ * is the text. Returns 1, 0 when the row is gone, or an error. */
 int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
-                   store_str_t line);
+                   long long sess, store_str_t line);
 
 /* Send it again from due (after the cursor: due > the time it was taken),
  * attempts + 1, err = the status that made it wait. Returns 1, 0, or an
@@ -464,6 +472,27 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
 /* A new message_state (a receipt, or the gateway's own verdict); when
  * final, out of the queue, done = now. Returns 1, 0, or an error. */
 int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line);
+
+/* A final receipt's state, as store_fwd_state with final set; rcpt > 0
+ * with line.p NULL: the line is the usual one, store_fwd_line_receipt(its
+ * upstream, state, err, final, what) with `what` none (1) or "delivered
+ * to <its account>" (2), kept as a column like store_fwd_sent's; else
+ * `line` is the text. */
+int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, double now, int rcpt, store_str_t line);
+
+/* The usual trace lines, as the store writes them out (store_lines.c) and
+ * the gateway builds them, into buf (cap octets with the NUL, cut there):
+ * "accepted from <account> (session <sess>), route '<route>', queued for
+ * <upstream>" (how: "(<how>)" instead of the session), "sent to
+ * <upstream> (session <sess>, attempt <attempt>): accepted as
+ * <upstream_id>" and "receipt from <upstream>: stat:<word> err:<000>[ (not
+ * final)][; <what>]" (what.p NULL: none). Return the length. */
+size_t store_fwd_line_accepted(char *buf, size_t cap, store_str_t account, long long sess, const char *how,
+                               store_str_t route, store_str_t upstream);
+size_t store_fwd_line_sent(char *buf, size_t cap, store_str_t upstream, long long sess, long long attempt,
+                           store_str_t upstream_id);
+size_t store_fwd_line_receipt(char *buf, size_t cap, store_str_t upstream, int state, long long err, int final,
+                              store_str_t what);
 
 /* -- Expiry ------------------------------------------------------------------------------ */
 

@@ -4,10 +4,11 @@
  * receipt brings, and find a message by the key of its upstream id. The
  * forwarding state is in the narrow `fwd` table (store_int.h), so the wide
  * `messages` row is written once, at acceptance; each write here is one
- * UPDATE of a fwd row by its key, with its trace line. A message stored
- * without a fwd row (under the upstream's id, or before schema 6) is
- * found and written in `messages` as before. The statements are prepared
- * on first use. See store.h, "Forward queues".
+ * UPDATE of a fwd row by its key, with its trace line (a usual line kept
+ * as columns instead: store_lines.c). A message stored without a fwd row
+ * (under the upstream's id, or before schema 6) is found and written in
+ * `messages` as before. The statements are prepared on first use. See
+ * store.h, "Forward queues".
  */
 #include <math.h>
 #include <stdio.h>
@@ -39,10 +40,11 @@
  * character of the trace and appending alone does not */
 #define FWD_TRACE "trace = CASE WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
                   "ELSE substr(coalesce(trace, '') || :line, -%d) END"
-/* the same for a fwd row's trace, which starts empty (NULL) */
-#define FWD_TRACE_NEW "trace = CASE WHEN trace IS NULL THEN :line " \
-                      "WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
-                      "ELSE substr(trace || :line, -%d) END"
+
+/* a write that changes what the lines kept as columns are made of: only
+ * where none is kept (store_int.h); NO_RCPT where only the receipt's is */
+#define NO_LINES " AND sent IS NULL AND rcpt IS NULL"
+#define NO_RCPT  " AND rcpt IS NULL"
 
 static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit (fwd first:
@@ -55,18 +57,23 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* BY_KEY_OLD: the same in messages */
     "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
-    /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4 now */
+    /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4
+     * now. Here and below, a write that changes what a usual line kept as
+     * columns is made of (store_int.h) changes no row while one is kept
+     * (NO_LINES): they are written out as text first (lines_out) */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
-    "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* SENT_OPEN (a receipt is expected): the same but still pending */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
-    "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
+    "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* RETRY: ?1 key, ?2 due, ?3 err */
-    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1",
-    /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err */
-    "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err (the sent line is
+     * not made of what these change: only a receipt's line is written out) */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1"
+    NO_RCPT,
     /* STATE_OPEN (not final: an intermediate notification) */
-    "UPDATE fwd SET state = ?2, err = ?5, final = 0, " FWD_TRACE_NEW " WHERE key = ?1",
+    "UPDATE fwd SET state = ?2, err = ?5, final = 0, " FWD_TRACE_NEW " WHERE key = ?1" NO_RCPT,
     /* STATE_OLD (final, a row without fwd): ?1 rowid, ?2 state, ?4 now, ?5
      * err (keep_until as FWD_KEEP gives a final row) */
     "UPDATE messages SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, keep_until = ?4 + :ttl, "
@@ -77,18 +84,46 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "UPDATE messages SET state = ?2, err = ?5, final = 0, " FWD_KEEP("0", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
     /* COUNTS */
     "SELECT upstream, count(*) FROM fwd WHERE due IS NOT NULL GROUP BY upstream",
-    /* QUEUE: ?1 key, ?2 upstream, ?3 due */
-    "INSERT INTO fwd (key, upstream, due) VALUES (?1, ?2, ?3)",
+    /* QUEUE: ?1 key, ?2 upstream, ?3 due, ?4 via */
+    "INSERT INTO fwd (key, upstream, due, via) VALUES (?1, ?2, ?3, ?4)",
     /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
-    "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1",
+    "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* STATE_SENT (final, a row out of its queue: a receipt's message,
      * its answer stored): as STATE, but due is not set (SQLite looks at
      * the queue index for every column an UPDATE sets); no row changed
      * when it is queued, and STATE writes it */
-    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL",
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1 AND due IS NULL"
+    NO_RCPT,
     /* ATTEMPT: ?1 key: a sending the upstream answered with a refusal that
      * moves or ends the message (a retry counts its own) */
-    "UPDATE fwd SET attempts = attempts + 1 WHERE key = ?1",
+    "UPDATE fwd SET attempts = attempts + 1 WHERE key = ?1" NO_LINES,
+    /* SENT_COL, SENT_OPEN_COL: SENT and SENT_OPEN with the usual line kept
+     * as columns (?6 the session), while the row has no line yet */
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "attempts = attempts + 1, final = 1, done = ?4, sent = ?4, sess = ?6 WHERE key = ?1 AND trace IS NULL" NO_LINES,
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "attempts = attempts + 1, sent = ?4, sess = ?6 WHERE key = ?1 AND trace IS NULL" NO_LINES,
+    /* RCPT_COL: STATE_SENT with a receipt's usual line kept as rcpt (?6) */
+    "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, rcpt = ?6 "
+    "WHERE key = ?1 AND due IS NULL AND trace IS NULL" NO_RCPT,
+    /* LINES: what the lines kept as columns are made of (fwd_lines) */
+    "SELECT f.upstream, f.sent, f.sess, f.attempts, f.upstream_id, f.rcpt, f.state, f.err, f.done, m.account, "
+    "f.trace FROM fwd f CROSS JOIN messages m ON m.key = f.key "
+    "WHERE f.key = ?1 AND (f.sent IS NOT NULL OR f.rcpt IS NOT NULL)",
+    /* LINES_OUT: ?1 key, ?2 the trace with those lines written out */
+    "UPDATE fwd SET trace = ?2, sent = NULL, sess = NULL, rcpt = NULL WHERE key = ?1",
+    /* FIRST: what the "accepted from ..." line of via is made of
+     * (store__fwd_line_accepted), and the record's trace */
+    "SELECT f.via, m.account, m.route, m.upstream, m.submitted, m.trace FROM fwd f "
+    "CROSS JOIN messages m ON m.key = f.key WHERE f.key = ?1 AND f.via IS NOT NULL",
+    /* FIRST_OUT: ?1 key, ?2 the record's trace with that line written out
+     * (two statements: fwd's via goes in store__fwd_accepted_out) */
+    "UPDATE messages SET trace = ?2 WHERE key = ?1",
+    /* VIA_OUT: ?1 key */
+    "UPDATE fwd SET via = NULL WHERE key = ?1",
+    /* ROW_OF: what a usual line left to the store is made of (usual_line) */
+    "SELECT coalesce(f.upstream, m.upstream), f.attempts, m.account FROM messages m "
+    "LEFT JOIN fwd f ON f.key = m.key WHERE m.key = ?1",
 };
 
 /* The statement `which`, prepared on first use (":ttl" the trace_ttl and
@@ -106,7 +141,8 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     if (which != STORE_FWD_QUEUE && which != STORE_FWD_SENT && which != STORE_FWD_SENT_OPEN
         && which != STORE_FWD_RETRY && which != STORE_FWD_STATE && which != STORE_FWD_STATE_OPEN
         && which != STORE_FWD_MOVE && which != STORE_FWD_STATE_SENT && which != STORE_FWD_BY_KEY
-        && which != STORE_FWD_BY_KEY_OLD) {
+        && which != STORE_FWD_BY_KEY_OLD && which != STORE_FWD_SENT_COL && which != STORE_FWD_SENT_OPEN_COL
+        && which != STORE_FWD_RCPT_COL && which != STORE_FWD_LINES && which != STORE_FWD_LINES_OUT) {
         if (store__flush(s) < 0) return NULL;
     } else if (which != STORE_FWD_QUEUE && s->fwd_wait.n && store__fwd_flush(s) < 0) {
         return NULL;
@@ -126,6 +162,11 @@ static sqlite3_stmt *fwd_stmt(store_t *s, int which)
     s->fwd_ix[which][1] = (signed char)sqlite3_bind_parameter_index(st, ":room");   /* by name it is a */
     s->fwd_ix[which][2] = (signed char)sqlite3_bind_parameter_index(st, ":ttl");    /* walk per call */
     return st;
+}
+
+sqlite3_stmt *store__fwd_stmt(store_t *s, int which)
+{
+    return fwd_stmt(s, which);
 }
 
 const char *store__fwd_sql(store_t *s, int which)
@@ -232,7 +273,10 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
 {
     sqlite3_stmt *st = s->st[STORE_ST_MSG_FWD_GET];
     store_str_t up, uid, ukey, tr;
-    size_t need, at = 0;
+    store_fwd_lines_t k;
+    char lines[2 * (STORE_LINE_MAX + STORE_STAMP_MAX)], first[STORE_LINE_MAX + STORE_STAMP_MAX];
+    size_t need, at = 0, nl = 0, n1 = 0;
+    long long via;
     int rc;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, m->key);
@@ -244,7 +288,22 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     uid = store__col_text(st, 2);
     ukey = store__col_text(st, 3);
     tr = store__col_text(st, 9);
-    need = up.n + uid.n + ukey.n + m->trace.n + tr.n + 1;
+    k.sent = store__col_real(st, 10);
+    k.rcpt = sqlite3_column_int(st, 12);
+    if ((via = sqlite3_column_int64(st, 13)) > 0)       /* "accepted from ...": the record's own */
+        n1 = store__fwd_line_accepted(first, sizeof first, m, via);
+    if (!isnan(k.sent) || k.rcpt > 0) {            /* the usual lines, kept as columns */
+        k.upstream = up;
+        k.upstream_id = uid;
+        k.account = m->account;
+        k.sess = sqlite3_column_int64(st, 11);
+        k.attempts = sqlite3_column_int64(st, 8);
+        k.state = sqlite3_column_int64(st, 4);
+        k.err = sqlite3_column_int64(st, 7);
+        k.done = store__col_real(st, 6);
+        nl = store__fwd_lines(lines, sizeof lines, &k);
+    }
+    need = up.n + uid.n + ukey.n + n1 + m->trace.n + nl + tr.n + 1;
     if (need > s->fwd_cap) {
         char *p = realloc(s->fwd_buf, need);
         if (!p) {
@@ -263,10 +322,12 @@ int store__fwd_overlay(store_t *s, store_msg_t *m)
     m->done = store__col_real(st, 6);
     m->err = sqlite3_column_int64(st, 7);
     m->attempts = sqlite3_column_int64(st, 8);
-    if (tr.p) {                                    /* the first line(s) in messages, the rest here */
+    if (tr.p || nl || n1) {      /* the first line(s) in messages, then the usual ones, the rest here */
         store_str_t whole;
         size_t start = at;
+        fwd_copy(s, &at, (store_str_t){ first, n1 });
         if (m->trace.p) fwd_copy(s, &at, m->trace);
+        fwd_copy(s, &at, (store_str_t){ lines, nl });
         fwd_copy(s, &at, tr);
         whole.p = s->fwd_buf + start;
         whole.n = at - start;
@@ -348,24 +409,6 @@ int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, v
 
 /* -- Writing ---------------------------------------------------------------------------- */
 
-size_t store_stamp(char *buf, double t)
-{
-    long long ms;
-    char digits[24];
-    size_t n = 0, k = 0;
-    if (!(t >= 0 && t < 1e15)) return (size_t)snprintf(buf, STORE_STAMP_MAX, "%.3f ", t);
-    ms = (long long)(t * 1000.0 + 0.5);
-    do {
-        digits[k++] = (char)('0' + ms % 10);
-        ms /= 10;
-        if (k == 3) digits[k++] = '.';
-    } while (ms > 0 || k < 5);
-    while (k > 0) buf[n++] = digits[--k];
-    buf[n++] = ' ';
-    buf[n] = '\0';
-    return n;
-}
-
 /* Bind the trace line "<at> <line>\n" (:line), the room the trace may
  * have before it (:room) and the trace_ttl (:ttl) where statement `which`
  * (prepared: fwd_stmt) has them. A usual line is built in `buf`
@@ -421,77 +464,139 @@ static int check_line(store_t *s, store_str_t line, const char *what)
     return 0;
 }
 
-int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
-                   store_str_t line)
+/* After a write `rc` that changed no row: when the row keeps usual lines
+ * as columns (a write that changes what they are made of leaves it
+ * alone), they are written out as text; AGAIN then (write it again),
+ * else rc or an error. */
+#define AGAIN 2
+static int lines_out(store_t *s, long long rowid, int rc)
 {
+    if (rc != 0) return rc;
+    if ((rc = store__fwd_lines_out(s, rowid)) <= 0) return rc;
+    return AGAIN;
+}
+
+int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_str_t key, int final, double now,
+                   long long sess, store_str_t line)
+{
+    char usual[STORE_LINE_MAX];
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc, which;
+    int rc, which, pass;
     if (upstream_id.n > STORE_VALUE_MAX || key.n > STORE_VALUE_MAX || (rc = check_line(s, line, "fwd_sent")) < 0)
         return store__err(s, STORE_EARG, "fwd_sent: a value is too long");
     if ((rc = store__begin(s)) < 0) return rc;
-    which = final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN;
-    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, rowid);
-    store__bind_text(st, 2, upstream_id);
-    store__bind_text(st, 3, key);
-    if (final) sqlite3_bind_double(st, 4, now);
-    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_sent");
+    for (pass = sess > 0 ? 0 : 1;; pass++) {
+        int col = pass == 0;               /* the usual line, kept as columns while it is the first */
+        which = col ? (final ? STORE_FWD_SENT_COL : STORE_FWD_SENT_OPEN_COL)
+                    : (final ? STORE_FWD_SENT : STORE_FWD_SENT_OPEN);
+        if (!col && !line.p && sess > 0)   /* kept as text after all: made from the row */
+            line = store__fwd_usual_line(s, rowid, 1, sess, upstream_id, 0, 0, 0, usual, sizeof usual);
+        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        store__bind_text(st, 2, upstream_id);
+        store__bind_text(st, 3, key);
+        if (final || col) sqlite3_bind_double(st, 4, now);
+        if (col) sqlite3_bind_int64(st, 6, sess);
+        else if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_sent");
+        if (col && rc == 0) continue;
+        if (pass > 1 || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
 }
 
 int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line)
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, pass;
     if ((rc = check_line(s, line, "fwd_retry")) < 0) return rc;
     if (isnan(due)) return store__err(s, STORE_EARG, "fwd_retry: due is required");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_RETRY))) return STORE_EIO;
+    for (pass = 0;; pass++) {
+        if (!(st = fwd_stmt(s, STORE_FWD_RETRY))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_double(st, 2, due);
+        sqlite3_bind_int64(st, 3, err);
+        if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_retry");
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
+}
+
+/* A new state: rcpt > 0 a final receipt's usual line (store_int.h), kept
+ * as a column when the row is out of its queue and has no line after its
+ * sent line; else `line`. */
+static int fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, int rcpt,
+                     store_str_t line)
+{
+    sqlite3_stmt *st;
+    char buf[LINE_BUF], usual[STORE_LINE_MAX];
+    int rc, which, pass;
+    if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
+    if ((rc = store__begin(s)) < 0) return rc;
+    if (final && rcpt > 0) {               /* a receipt, its usual line: most often */
+        if (!(st = fwd_stmt(s, STORE_FWD_RCPT_COL))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        sqlite3_bind_int(st, 6, rcpt);
+        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+        if (!line.p)                       /* kept as text after all: made from the row */
+            line = store__fwd_usual_line(s, rowid, 0, 0, line, state, err, rcpt, usual, sizeof usual);
+    }
+    for (pass = 0; pass < 2; pass++) {
+        if (final) {                       /* most often a receipt's: out of its queue */
+            if (!(st = fwd_stmt(s, STORE_FWD_STATE_SENT))) return STORE_EIO;
+            sqlite3_bind_int64(st, 1, rowid);
+            sqlite3_bind_int(st, 2, state);
+            sqlite3_bind_double(st, 4, now);
+            sqlite3_bind_int64(st, 5, err);
+            if ((rc = bind_common(s, STORE_FWD_STATE_SENT, line, now, buf)) < 0) return rc;
+            if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+        }
+        which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;
+        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, state);
+        sqlite3_bind_double(st, 4, now);
+        sqlite3_bind_int64(st, 5, err);
+        if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) break;
+    }
+    if (rc != 0) return rc;
+    /* no fwd row: stored under the upstream's id, or before schema 6 */
+    which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD;
+    if (!(st = fwd_stmt(s, which))) return STORE_EIO;
     sqlite3_bind_int64(st, 1, rowid);
-    sqlite3_bind_double(st, 2, due);
-    sqlite3_bind_int64(st, 3, err);
-    if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_retry");
+    sqlite3_bind_int(st, 2, state);
+    sqlite3_bind_int(st, 3, final != 0);
+    sqlite3_bind_double(st, 4, now);
+    sqlite3_bind_int64(st, 5, err);
+    if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
+    return fwd_write(s, st, "fwd_state");
 }
 
 int store_fwd_state(store_t *s, long long rowid, int state, int final, long long err, double now, store_str_t line)
 {
-    sqlite3_stmt *st;
-    char buf[LINE_BUF];
-    int rc, which;
-    if ((rc = check_line(s, line, "fwd_state")) < 0) return rc;
-    if ((rc = store__begin(s)) < 0) return rc;
-    if (final) {                           /* most often a receipt's: out of its queue */
-        if (!(st = fwd_stmt(s, STORE_FWD_STATE_SENT))) return STORE_EIO;
-        sqlite3_bind_int64(st, 1, rowid);
-        sqlite3_bind_int(st, 2, state);
-        sqlite3_bind_double(st, 4, now);
-        sqlite3_bind_int64(st, 5, err);
-        if ((rc = bind_common(s, STORE_FWD_STATE_SENT, line, now, buf)) < 0) return rc;
-        if ((rc = fwd_write(s, st, "fwd_state")) != 0) return rc;
-    }
-    for (which = final ? STORE_FWD_STATE : STORE_FWD_STATE_OPEN;;
-         which = final ? STORE_FWD_STATE_OLD : STORE_FWD_STATE_OPEN_OLD) {
-        if (!(st = fwd_stmt(s, which))) return STORE_EIO;
-        sqlite3_bind_int64(st, 1, rowid);
-        sqlite3_bind_int(st, 2, state);
-        if (which == STORE_FWD_STATE_OLD || which == STORE_FWD_STATE_OPEN_OLD) sqlite3_bind_int(st, 3, final != 0);
-        sqlite3_bind_double(st, 4, now);
-        sqlite3_bind_int64(st, 5, err);
-        if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
-        rc = fwd_write(s, st, "fwd_state");
-        if (rc != 0 || which == STORE_FWD_STATE_OLD || which == STORE_FWD_STATE_OPEN_OLD) return rc;
-    }
+    return fwd_state(s, rowid, state, final, err, now, 0, line);
+}
+
+int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, double now, int rcpt, store_str_t line)
+{
+    return fwd_state(s, rowid, state, 1, err, now, rcpt, line);
 }
 
 /* One row of a fwd INSERT, its parameters from p. */
-static void bind_queued(sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due)
+static void bind_queued(sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due, long long via)
 {
     sqlite3_bind_int64(st, p, key);
     store__bind_text(st, p + 1, upstream);
     store__bind_real(st, p + 2, due);
+    if (via > 0) sqlite3_bind_int64(st, p + 3, via);
+    else sqlite3_bind_null(st, p + 3);
 }
 
 int store__fwd_flush(store_t *s)
@@ -503,9 +608,9 @@ int store__fwd_flush(store_t *s)
     if (n == STORE_PUT_BATCH) {            /* one statement: its cost is about a row's */
         if (!s->fwd_batch) {
             char sql[64 + STORE_PUT_BATCH * 16];
-            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due) VALUES ");
+            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due, via) VALUES ");
             for (i = 0; i < STORE_PUT_BATCH; i++)
-                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?)", i ? "," : "");
+                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?,?)", i ? "," : "");
             rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->fwd_batch, NULL);
             if (rc != SQLITE_OK) {
                 s->fwd_batch = NULL;
@@ -514,7 +619,7 @@ int store__fwd_flush(store_t *s)
         }
         st = s->fwd_batch;
         for (i = 0; i < n; i++)
-            bind_queued(st, 3 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i]);
+            bind_queued(st, 4 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
     } else {
@@ -523,7 +628,7 @@ int store__fwd_flush(store_t *s)
                 if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
             }
             sqlite3_reset(st);
-            bind_queued(st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i]);
+            bind_queued(st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
             rc = sqlite3_step(st);
             sqlite3_reset(st);
         }
@@ -544,7 +649,7 @@ fail:
     }
 }
 
-int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
+int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due, long long via)
 {
     store_fwd_wait_t *w = &s->fwd_wait;
     sqlite3_stmt *st;
@@ -554,6 +659,7 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
     if (upstream.n <= STORE_PUT_ROOM) {    /* waits, and goes in with others (store__fwd_flush) */
         w->key[w->n] = key;
         w->due[w->n] = due;
+        w->via[w->n] = via;
         w->len[w->n] = upstream.n;
         memcpy(w->upstream[w->n], upstream.p, upstream.n);
         if (++w->n == STORE_PUT_BATCH && (rc = store__fwd_flush(s)) < 0) return rc;
@@ -563,9 +669,7 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
     }
     if ((rc = store__flush(s)) < 0) return rc;
     if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, key);
-    store__bind_text(st, 2, upstream);
-    store__bind_real(st, 3, due);
+    bind_queued(st, 1, key, upstream, due, via);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -578,11 +682,14 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due)
 int store_fwd_attempted(store_t *s, long long rowid)
 {
     sqlite3_stmt *st;
-    int rc;
+    int rc, pass;
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_ATTEMPT))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, rowid);
-    return fwd_write(s, st, "fwd_attempted");
+    for (pass = 0;; pass++) {
+        if (!(st = fwd_stmt(s, STORE_FWD_ATTEMPT))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        rc = fwd_write(s, st, "fwd_attempted");
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
 }
 
 int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due, long long err, double now,
@@ -590,17 +697,20 @@ int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
-    int rc;
+    int rc, pass;
     if ((rc = check_line(s, line, "fwd_move")) < 0) return rc;
     if (!upstream.p || upstream.n > STORE_VALUE_MAX) return store__err(s, STORE_EARG, "fwd_move: an upstream is required");
     if ((rc = store__begin(s)) < 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_MOVE))) return STORE_EIO;
-    sqlite3_bind_int64(st, 1, rowid);
-    store__bind_text(st, 2, upstream);
-    store__bind_real(st, 3, due);
-    sqlite3_bind_int64(st, 4, err);
-    if ((rc = bind_common(s, STORE_FWD_MOVE, line, now, buf)) < 0) return rc;
-    return fwd_write(s, st, "fwd_move");
+    for (pass = 0;; pass++) {
+        if (!(st = fwd_stmt(s, STORE_FWD_MOVE))) return STORE_EIO;
+        sqlite3_bind_int64(st, 1, rowid);
+        store__bind_text(st, 2, upstream);
+        store__bind_real(st, 3, due);
+        sqlite3_bind_int64(st, 4, err);
+        if ((rc = bind_common(s, STORE_FWD_MOVE, line, now, buf)) < 0) return rc;
+        rc = fwd_write(s, st, "fwd_move");
+        if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
+    }
 }
 
 /* -- store_update on a gateway's message ---------------------------------------------- */
@@ -611,7 +721,9 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
     char sql[1024], *line = NULL;
     size_t n;
     unsigned mask = c->mask & STORE_FWD_MASK;
-    int i, p = 0, rc, final = 0;
+    /* what the "accepted from ..." line of via is made of, in the record */
+    unsigned first = c->mask & (STORE_BIT(account) | STORE_BIT(route) | STORE_BIT(submitted));
+    int i, p = 0, rc, final = 0, lines = 0, via = 0;
     *rest = *c;
     if (s->fwd_rows == 0) {                 /* once per open: does fwd hold anything? */
         if (sqlite3_prepare_v2(s->db, "SELECT EXISTS (SELECT 1 FROM fwd)", -1, &st, NULL) != SQLITE_OK)
@@ -620,13 +732,18 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
         s->fwd_rows = rc == SQLITE_ROW && sqlite3_column_int(st, 0) ? 2 : 1;
         sqlite3_finalize(st);
     }
-    if (s->fwd_rows != 2 || (!mask && !c->trace.p)) return 0;
-    /* is there one, and is it final? */
-    if (sqlite3_prepare_v2(s->db, "SELECT final FROM fwd WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+    if (s->fwd_rows != 2 || (!mask && !c->trace.p && !first)) return 0;
+    /* is there one, is it final, does it keep usual lines as columns? */
+    if (sqlite3_prepare_v2(s->db, "SELECT final, sent IS NOT NULL OR rcpt IS NOT NULL, via IS NOT NULL "
+                           "FROM fwd WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
         return store__fail(s, sqlite3_errcode(s->db), "update");
     sqlite3_bind_int64(st, 1, c->key);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) final = sqlite3_column_int(st, 0);
+    if (rc == SQLITE_ROW) {
+        final = sqlite3_column_int(st, 0);
+        lines = sqlite3_column_int(st, 1);
+        via = sqlite3_column_int(st, 2);
+    }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? 0 : store__fail(s, rc, "update");
     if (c->pending && final) {
@@ -634,6 +751,10 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
         rest->trace.p = NULL;
         return 0;
     }
+    /* a column they are made of changes: they go before as text */
+    if (via && first && (rc = store__fwd_accepted_out(s, c->key)) < 0) return rc;
+    if (!mask && !c->trace.p) return 0;     /* the rest is the record's */
+    if (lines && mask && (rc = store__fwd_lines_out(s, c->key)) < 0) return rc;
     n = (size_t)snprintf(sql, sizeof sql, "UPDATE fwd SET ");
     for (i = 0; i < STORE_NCOLS; i++)
         if (mask & (1u << i)) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = ?%d", p++ ? ", " : "",
@@ -663,90 +784,4 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
     rest->mask &= ~STORE_FWD_MASK;
     rest->trace.p = NULL;
     return 1;
-}
-
-/* -- Parked rows (store.h): rare, so prepared at each use -------------------------------- */
-
-/* The slot of rowid among the queue rows waiting to be inserted, or -1. */
-static int fwd_waiting(store_t *s, long long rowid)
-{
-    int i;
-    for (i = s->fwd_wait.n - 1; i >= 0; i--)
-        if (s->fwd_wait.key[i] == rowid) return i;
-    return -1;
-}
-
-/* Run sql (?1 rowid, ?2 due, ?3 STORE_FWD_PARKED): 1 changed, 0 not, or
- * an error. */
-static int fwd_set_due(store_t *s, const char *sql, long long rowid, double due, const char *what)
-{
-    sqlite3_stmt *st;
-    int rc;
-    if ((rc = store__begin(s)) < 0) return rc;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store__fail(s, sqlite3_errcode(s->db), what);
-    sqlite3_bind_int64(st, 1, rowid);
-    sqlite3_bind_double(st, 2, due);
-    sqlite3_bind_double(st, 3, STORE_FWD_PARKED);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return store__fail(s, rc, what);
-    if (!(rc = sqlite3_changes(s->db) > 0)) return 0;
-    store__wrote(s);
-    return 1;
-}
-
-int store_fwd_park(store_t *s, long long rowid)
-{
-    int i = fwd_waiting(s, rowid);
-    if (i >= 0) {
-        s->fwd_wait.due[i] = STORE_FWD_PARKED;
-        return 1;
-    }
-    return fwd_set_due(s, "UPDATE fwd SET due = ?3 WHERE key = ?1 AND due < ?3 AND final = 0", rowid, 0,
-                       "fwd_park");
-}
-
-int store_fwd_unpark(store_t *s, long long rowid, double due)
-{
-    int i = fwd_waiting(s, rowid);
-    if (isnan(due) || due >= STORE_FWD_PARKED) return store__err(s, STORE_EARG, "fwd_unpark: a due is required");
-    if (i >= 0) {
-        if (s->fwd_wait.due[i] < STORE_FWD_PARKED) return 0;
-        s->fwd_wait.due[i] = due;
-        return 1;
-    }
-    return fwd_set_due(s, "UPDATE fwd SET due = ?2 WHERE key = ?1 AND due >= ?3", rowid, due, "fwd_unpark");
-}
-
-long long store_fwd_unpark_all(store_t *s, store_str_t upstream, double due, double now, store_str_t line)
-{
-    sqlite3_stmt *st;
-    char sql[512], text[LINE_BUF];
-    size_t n;
-    int rc;
-    if (!upstream.p || isnan(due) || due >= STORE_FWD_PARKED || line.n > sizeof text - STORE_STAMP_MAX - 2)
-        return store__err(s, STORE_EARG, "fwd_unpark_all: an upstream, a due and a short line are required");
-    if ((rc = store__flush(s)) < 0 || (rc = store__begin(s)) < 0) return rc;
-    /* (upstream, due >= ...): the queue index, parked rows at its end;
-     * by name, all of them (a numbered one after :line would share its
-     * index) */
-    snprintf(sql, sizeof sql, "UPDATE fwd SET due = :due, " FWD_TRACE_NEW " WHERE upstream = :up AND due >= :parked",
-             STORE_TRACE_MAX);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store__fail(s, sqlite3_errcode(s->db), "fwd_unpark_all");
-    n = store_stamp(text, now);
-    memcpy(text + n, line.p, line.n);
-    text[n + line.n] = '\n';
-    n += line.n + 1;
-    store__bind_text(st, sqlite3_bind_parameter_index(st, ":up"), upstream);
-    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":due"), due);
-    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":parked"), STORE_FWD_PARKED);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":line"), text, (int)n, SQLITE_STATIC);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":room"), (long long)STORE_TRACE_MAX - (long long)n);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return store__fail(s, rc, "fwd_unpark_all");
-    if (sqlite3_changes(s->db) > 0) store__wrote(s);
-    return sqlite3_changes(s->db);
 }

@@ -39,8 +39,8 @@
     X(MSG_EVICT_LASTING, "SELECT key FROM messages WHERE lasting = 1 AND final = 1 AND due IS NULL " \
                     "ORDER BY keep_until LIMIT 1") \
     X(MSG_EVICT_FWD, "SELECT key FROM (SELECT key, final FROM fwd ORDER BY key LIMIT 64) WHERE final = 1 LIMIT 1") \
-    X(MSG_FWD_GET,  "SELECT upstream, due, upstream_id, upstream_key, state, final, done, err, attempts, trace " \
-                    "FROM fwd WHERE key = ?1") \
+    X(MSG_FWD_GET,  "SELECT upstream, due, upstream_id, upstream_key, state, final, done, err, attempts, trace, " \
+                    "sent, sess, rcpt, via FROM fwd WHERE key = ?1") \
     X(MSG_DELETE,   "DELETE FROM messages WHERE key = ?1") \
     X(MSG_GET,      STORE_MSG_SELECT "WHERE id = ?1 AND part = ?2") \
     X(MSG_GET_KEY,  STORE_MSG_SELECT "WHERE key = ?1") \
@@ -103,7 +103,9 @@ enum {
  * the upstream's id, or before schema 6). */
 enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD, STORE_FWD_SENT, STORE_FWD_SENT_OPEN,
        STORE_FWD_RETRY, STORE_FWD_STATE, STORE_FWD_STATE_OPEN, STORE_FWD_STATE_OLD, STORE_FWD_STATE_OPEN_OLD,
-       STORE_FWD_COUNTS, STORE_FWD_QUEUE, STORE_FWD_MOVE, STORE_FWD_STATE_SENT, STORE_FWD_ATTEMPT, STORE_FWD_NSTMT };
+       STORE_FWD_COUNTS, STORE_FWD_QUEUE, STORE_FWD_MOVE, STORE_FWD_STATE_SENT, STORE_FWD_ATTEMPT,
+       STORE_FWD_SENT_COL, STORE_FWD_SENT_OPEN_COL, STORE_FWD_RCPT_COL, STORE_FWD_LINES, STORE_FWD_LINES_OUT,
+       STORE_FWD_FIRST, STORE_FWD_FIRST_OUT, STORE_FWD_VIA_OUT, STORE_FWD_ROW_OF, STORE_FWD_NSTMT };
 
 /* The forwarding state of the store-and-forward gateway's messages: one
  * narrow row per message (by its key) that the forwarder writes, so that
@@ -111,11 +113,22 @@ enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD, STORE_FWD_SENT, S
  * A `messages` row with an upstream may have one; where it has, its
  * upstream, due, upstream_id, upstream_key, state, final, done, err and
  * attempts are these, and its trace goes on with this trace. Deleting
- * the message deletes it (the trigger). */
+ * the message deletes it (the trigger). The usual lines of its life are
+ * not written as text: "accepted from ..." is via (the ESME's session)
+ * with the record's account, route, upstream and submitted (the record
+ * then has no trace of its own); "sent to ... accepted as ..." is sent
+ * (its time) and sess (the upstream session) with the row's upstream,
+ * attempts and upstream_id; the receipt's line is rcpt (1: "receipt from
+ * ...", 2: the same "; delivered to <account>") with its state, err and
+ * done. sent and rcpt are set only while trace is NULL; the lines read
+ * in that order, before the record's trace and this one (store_lines.c
+ * writes them out as text before a write changes what they are made
+ * of). */
 #define STORE_FWD_SQL \
     "CREATE TABLE IF NOT EXISTS fwd (key INTEGER PRIMARY KEY, upstream TEXT NOT NULL, due REAL," \
     "  upstream_id TEXT, upstream_key TEXT, state INTEGER NOT NULL DEFAULT 0, final INTEGER NOT NULL DEFAULT 0," \
-    "  done REAL, err INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, trace TEXT);" \
+    "  done REAL, err INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, trace TEXT," \
+    "  sent REAL, sess INTEGER, rcpt INTEGER, via INTEGER);" \
     "CREATE INDEX IF NOT EXISTS fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL;" \
     "CREATE INDEX IF NOT EXISTS fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL;" \
     "CREATE TRIGGER IF NOT EXISTS fwd_gone AFTER DELETE ON messages WHEN old.upstream IS NOT NULL" \
@@ -171,6 +184,7 @@ typedef struct store_fwd_wait_s {
     int         n;
     long long   key[STORE_PUT_BATCH];
     double      due[STORE_PUT_BATCH];
+    long long   via[STORE_PUT_BATCH];    /* 0: NULL */
     size_t      len[STORE_PUT_BATCH];
     char        upstream[STORE_PUT_BATCH][STORE_PUT_ROOM];
 } store_fwd_wait_t;
@@ -302,6 +316,52 @@ double store__col_real(sqlite3_stmt *st, int i);
  * s->fwd_buf (valid until the next row read). Returns 0 or an error (m is
  * then as the messages row has it). */
 int store__fwd_overlay(store_t *s, store_msg_t *m);
+
+/* What the usual lines kept as columns of a fwd row are made of
+ * (store_int.h, fwd), and the text they make (store_lines.c): both lines,
+ * each "<at> <line>\n", in buf (cap octets with the NUL; at most
+ * 2 * (STORE_LINE_MAX + STORE_STAMP_MAX)). Returns its length. */
+#define STORE_LINE_MAX 512
+/* A line appended to a fwd row's trace, which starts empty (NULL): the
+ * trace cut to its last STORE_TRACE_MAX octets (%d) only when it would
+ * grow past them (:room, the octets it may have before the line goes on;
+ * :line, the stamped line). store_fwd.c and store_fwd_park.c. */
+#define FWD_TRACE_NEW "trace = CASE WHEN trace IS NULL THEN :line " \
+                      "WHEN length(CAST(trace AS BLOB)) <= :room THEN trace || :line " \
+                      "ELSE substr(trace || :line, -%d) END"
+typedef struct store_fwd_lines_s {
+    store_str_t upstream, upstream_id, account;
+    double      sent, done;     /* sent NaN: no sent line */
+    long long   sess, attempts, state, err;
+    int         rcpt;           /* 0: no receipt line, 1, 2: "; delivered to <account>" */
+} store_fwd_lines_t;
+
+/* The "accepted from ..." line of a record whose fwd row has via (> 0),
+ * "<submitted> <line>\n", into buf (as store__fwd_lines). */
+size_t store__fwd_line_accepted(char *buf, size_t cap, const store_msg_t *m, long long via);
+
+/* The "accepted from ..." line of the record `key` written out as text at
+ * the start of its trace, its fwd row's via cleared (before a change of
+ * the record's account, route or submitted). Returns 1, 0 when it has
+ * none, or an error. */
+int store__fwd_accepted_out(store_t *s, long long key);
+size_t store__fwd_lines(char *buf, size_t cap, const store_fwd_lines_t *k);
+
+/* The lines kept as columns of the fwd row `key` written out as text,
+ * before its trace, the columns cleared (before a write that changes what
+ * they are made of). Returns 1, 0 when it has none, or an error. */
+int store__fwd_lines_out(store_t *s, long long key);
+
+/* The usual line a caller left to the store (line.p NULL) for a write
+ * that keeps it as text after all, made from the row `rowid` (its
+ * upstream, attempts before the write and account): the sent line (sent:
+ * sess, uid) or a final receipt's (state, err, rcpt), in buf
+ * (store_lines.c). */
+store_str_t store__fwd_usual_line(store_t *s, long long rowid, int sent, long long sess, store_str_t uid, int state,
+                                  long long err, int rcpt, char *buf, size_t cap);
+
+/* Forward statement `which` (STORE_FWD_*), prepared, reset (store_fwd.c). */
+sqlite3_stmt *store__fwd_stmt(store_t *s, int which);
 
 /* Insert the forward queue rows that wait (s->fwd_wait). Returns 0 or an
  * error; on an error the open transaction is lost, as with store__flush. */

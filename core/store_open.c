@@ -17,8 +17,9 @@
  * messages by an integer (key), made id optional and added lasting, with
  * fewer, partial indexes; 4 added id_format (ids made from keys, read back
  * by the store); 5 added sticky (store_sticky.c); 6 added fwd, the
- * gateway's forwarding state beside its messages (store_int.h). */
-#define STORE_SCHEMA 6
+ * gateway's forwarding state beside its messages (store_int.h); 7 added
+ * fwd's via, sent, sess and rcpt (the usual trace lines as columns). */
+#define STORE_SCHEMA 7
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -352,6 +353,14 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
                        "attempts FROM messages WHERE upstream IS NOT NULL AND due IS NOT NULL; "
                        "UPDATE messages SET due = NULL WHERE upstream IS NOT NULL AND due IS NOT NULL",
                     err, errlen) != SQLITE_OK))
+        goto fail;
+    /* 6 -> 7: fwd's usual trace lines as columns (a table made above has
+     * them); the rows there keep their lines as text, which still reads
+     * the same */
+    if (version == 6
+        && exec(s, "ALTER TABLE fwd ADD COLUMN sent REAL; ALTER TABLE fwd ADD COLUMN sess INTEGER; "
+                   "ALTER TABLE fwd ADD COLUMN rcpt INTEGER; ALTER TABLE fwd ADD COLUMN via INTEGER",
+                   err, errlen) != SQLITE_OK)
         goto fail;
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);
     if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) goto fail;

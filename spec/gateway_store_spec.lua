@@ -11,6 +11,8 @@ local run = require "helpers.run"
 local wait_until = require("helpers.wait").wait_until
 local cjson = require "cjson"
 local prometheus = require "helpers.prometheus"
+local tmp = require "helpers.tmp"
+local store = require "smpp.store"
 
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
@@ -101,6 +103,44 @@ local function events(m)
 end
 
 describe("#integration store and forward", function()
+    it("reads a message's usual life back whole, in order, after a restart too", function()
+        local up = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
+        local path = tmp.dir() .. "/gw.db"
+        local gw = gateway({ A = up.port }, nil, { store = { path = path } })
+        assert(gw:wait_log("upstream A: bind 1 up", 5))
+        local c = esme(gw)
+        local st, mid = submit(c, { registered_delivery = 1, short_message = "usual" })
+        assert.equal(ROK, st)
+        assert.equal(mid, receipt(c).rid)
+        assert(wait_until(function() return #message(gw, mid).trace == 3 end), "no third line")
+        local function check(m)
+            local ev = events(m)
+            assert.equal(3, #ev)
+            assert.matches("^accepted from esme1 %(session %d+%), route 'all', queued for A$", ev[1])
+            assert.matches("^sent to A %(session %d+, attempt 1%): accepted as 1001$", ev[2])
+            assert.equal("receipt from A: stat:DELIVRD err:000; delivered to esme1", ev[3])
+            assert.equal("DELIVRD", m.state)
+            assert.equal(1, m.attempts)
+        end
+        local before = message(gw, mid)
+        check(before)
+        c:close()
+        gw:stop()
+        -- the store alone: the same lines, each once, with their times
+        local s = assert(store.open { path = path })
+        local m = s:get(mid)
+        s:close()
+        local n = 0
+        for _ in m.trace:gmatch("\n") do n = n + 1 end
+        assert.equal(3, n)
+        assert.matches("^[%d.]+ accepted from esme1 .-\n[%d.]+ sent to A %(session %d+, attempt 1%): accepted as 1001\n"
+                       .. "[%d.]+ receipt from A: stat:DELIVRD err:000; delivered to esme1\n$", m.trace)
+        gw = gateway({ A = up.port }, nil, { store = { path = path } })
+        local after = message(gw, mid)
+        check(after)
+        for i = 1, 3 do assert.equal(before.trace[i].at, after.trace[i].at) end
+    end)
+
     it("retries a throttling upstream from the queue and says so in the trace", function()
         local up = server.start { conf = UPSTREAM_CONF, script = throttling(2) }
         local gw = gateway { A = up.port }

@@ -8,6 +8,7 @@ local run = require "helpers.run"
 local tmp = require "helpers.tmp"
 local wait_until = require("helpers.wait").wait_until
 local store = require "smpp.store"
+local cjson = require "cjson"
 
 local UPSTREAM_CONF = [[return { script = 'script.lua',
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
@@ -51,5 +52,79 @@ describe("#integration a store of schema 5", function()
         reopened:close()
         assert.equal(1, m.state)                              -- ENROUTE, from its fwd row
         assert.matches("queued for A\n.* sent to A %(session %d+, attempt 1%): accepted as u1\n$", m.trace)
+    end)
+end)
+
+describe("#integration a store of schema 6", function()
+    it("is brought up to date: a sent line kept as text reads once, and its receipt's line follows it", function()
+        local path = tmp.dir() .. "/six.db"
+        -- "u1" for the first message; its receipt once a second one comes
+        local up = server.start { conf = UPSTREAM_CONF, script = [[
+            local smpp = require "smpp"
+            return { submit_sm = function(session, pdu)
+                if pdu.short_message ~= "now the receipt" then return 0, { message_id = "u1" } end
+                smpp.post(session.system_id, { esm_class = 4, source_addr = "447700900123", destination_addr = "1234",
+                    receipted_message_id = "u1", message_state = 2,
+                    short_message = "id:u1 sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
+                        .. "stat:DELIVRD err:000 text:" })
+                return 0, { message_id = "u2" }
+            end }]] }
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            store = { path = path },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
+        }
+        local function submit(c, text)
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+            local r = assert(c:expect(function(p) return p.seq == seq and p.id == wire.RESP + wire.id.submit_sm end, 5))
+            assert.equal(0, r.status)
+            return wire.first_cstr(r.body)
+        end
+        local gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        local mid = submit(c, "first")
+        assert.truthy(wait_until(function()
+            local code, body = gw:http("GET", "/messages/" .. mid)
+            return code == 200 and body:find("accepted as u1", 1, true) ~= nil
+        end, 10), gw:log_text())
+        c:close()
+        gw:stop()
+        -- as schema 6 kept it: the first line in the record, the sent line
+        -- in fwd, both as text, no columns for them
+        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            "UPDATE messages SET trace = (SELECT printf('%.3f accepted from %s (session %d), route ''%s'', "
+            .. "queued for %s', messages.submitted, messages.account, f.via, messages.route, messages.upstream) "
+            .. "|| char(10) FROM fwd f WHERE f.key = messages.key) WHERE key IN (SELECT key FROM fwd WHERE via > 0); "
+            .. "UPDATE fwd SET trace = printf('%.3f sent to A (session %d, attempt %d): accepted as %s', sent, sess, "
+            .. "attempts, upstream_id) || char(10) WHERE sent IS NOT NULL; ALTER TABLE fwd DROP COLUMN sent; "
+            .. "ALTER TABLE fwd DROP COLUMN sess; ALTER TABLE fwd DROP COLUMN rcpt; ALTER TABLE fwd DROP COLUMN via; "
+            .. "UPDATE meta SET value = 6 WHERE key = 'schema'"))
+        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        submit(c, "now the receipt")
+        local p = assert(c:expect(function(q) return q.id == wire.id.deliver_sm end, 10), "no receipt")
+        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+        local m
+        assert.truthy(wait_until(function()
+            local code, body = gw:http("GET", "/messages/" .. mid)
+            m = code == 200 and cjson.decode(body)
+            return m and #m.trace == 3
+        end, 10), gw:log_text())
+        assert.matches("^accepted from esme1 %(session %d+%), route 'all', queued for A$", m.trace[1].event)
+        assert.matches("^sent to A %(session %d+, attempt 1%): accepted as u1$", m.trace[2].event)
+        assert.equal("receipt from A: stat:DELIVRD err:000; delivered to esme1", m.trace[3].event)
+        assert.equal("DELIVRD", m.state)
+        c:close()
+        gw:stop()
+        local out = io.popen("sqlite3 " .. run.quote(path) .. " \"SELECT value FROM meta WHERE key = 'schema'\""):read("*a")
+        assert.equal("7\n", out)
     end)
 end)

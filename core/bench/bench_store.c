@@ -365,7 +365,7 @@ static void gateway_case(long long count, int turn, int receipts)
     store_t *s = open_store("gateway.db", STORE_SYNC_NORMAL);
     store_msg_t m;
     taken_t tk, answered;
-    char key[32], line[160], what[96];
+    char key[32], what[96];
     long long i = 0, j, mkey;
     double t0 = now(), t = 1.7e9, due = NAN;
     long long cur = 0;
@@ -378,8 +378,8 @@ static void gateway_case(long long count, int turn, int receipts)
             long long rowid = 0;
             snprintf(key, sizeof key, "%lld", answered.rowid[j] * 7);
             if (store_fwd_by_key(s, S("smsc1"), S(key), found_row, &rowid) != 1
-                || store_fwd_state(s, rowid, 2, 1, 0, t, S("receipt from smsc1: stat:DELIVRD err:000; "
-                                                          "delivered to smppclient1")) != 1) {
+                || store_fwd_receipt(s, rowid, 2, 0, t, 2, S("receipt from smsc1: stat:DELIVRD err:000; "
+                                                             "delivered to smppclient1")) != 1) {
                 fprintf(stderr, "bench_store: receipt %s: %s\n", key, store_errmsg(s));
                 exit(1);
             }
@@ -388,8 +388,6 @@ static void gateway_case(long long count, int turn, int receipts)
         /* this turn's messages */
         for (j = 0; j < turn; j++, i++) {
             store_msg_clear(&m);
-            snprintf(line, sizeof line, "%.3f accepted from smppclient1 (session 12), route 'all', "
-                     "queued for smsc1\n", t);
             m.id_format = 2;                /* hex, made from the key (msgid.h) */
             m.account = S("smppclient1");
             m.source = S("Bench");
@@ -400,10 +398,9 @@ static void gateway_case(long long count, int turn, int receipts)
             m.submitted = t;
             m.expires = t + 172800;
             m.registered_delivery = receipts;
-            m.trace = S(line);
             m.pdu.p = pdu;
             m.pdu.n = 60;
-            if ((mkey = store_put(s, &m)) < 0 || store_fwd_queue(s, mkey, m.upstream, t) < 0) {
+            if ((mkey = store_put(s, &m)) < 0 || store_fwd_queue(s, mkey, m.upstream, t, 12) < 0) {
                 fprintf(stderr, "bench_store: put: %s\n", store_errmsg(s));
                 exit(1);
             }
@@ -412,7 +409,7 @@ static void gateway_case(long long count, int turn, int receipts)
         for (j = 0; j < tk.n && i > turn; j++) {
             char uid[32];
             snprintf(uid, sizeof uid, "%lld", tk.rowid[j] * 7);
-            if (store_fwd_sent(s, tk.rowid[j], S(uid), receipts ? S(uid) : (store_str_t){ NULL, 0 }, !receipts, t,
+            if (store_fwd_sent(s, tk.rowid[j], S(uid), receipts ? S(uid) : (store_str_t){ NULL, 0 }, !receipts, t, 3,
                                S("sent to smsc1 (session 3, attempt 1): accepted as 1234567")) != 1) {
                 fprintf(stderr, "bench_store: sent: %s\n", store_errmsg(s));
                 exit(1);

@@ -127,6 +127,14 @@ static void test_read(void)
     CHECK_EQ(t.id_at, 17);
     CHECK_STR(t.stat, t.stat_len, "undeliv");
     CHECK(!dlr_text("Stat:undeliv ID: 77 Err:5", 25, &start, &len));
+    /* "text:" in any case, at the start or after white space only */
+    CHECK(dlr_text("Text:hi", 7, &start, &len));
+    CHECK_EQ(start, 5);
+    CHECK(dlr_text("id:1 context:y TEXT:z", 21, &start, &len));
+    CHECK_STR("id:1 context:y TEXT:z" + start, len, "z");
+    CHECK(dlr_text("id:1\ttext:a:b", 14, &start, &len));
+    CHECK_STR("id:1\ttext:a:b" + start, len, "a:b");
+    CHECK(!dlr_text("ext:1 context:2 text", 20, &start, &len));
     /* the first value of a label wins */
     dlr_read("id:1 id:2", 9, &t);
     CHECK_STR(t.id, t.id_len, "1");

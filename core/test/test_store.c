@@ -353,7 +353,7 @@ static void ids_made_from_keys(void)
         m.id_format = f;
         key[f - 1] = store_put(s, &m);
         CHECK(key[f - 1] > 0);
-        CHECK_EQ(store_fwd_queue(s, key[f - 1], S("up"), 100), 1);
+        CHECK_EQ(store_fwd_queue(s, key[f - 1], S("up"), 100, 0), 1);
         CHECK(msgid_keyed_make(f, (unsigned long long)node, (unsigned long long)key[f - 1], id[f - 1],
                                sizeof id[0]) > 0);
     }
@@ -539,7 +539,27 @@ static void queue(store_t *s, const char *id, const char *up, double due)
     m.pdu = S("pdu");
     key = store_put(s, &m);
     CHECK(key > 0);
-    CHECK_EQ(store_fwd_queue(s, key, S(up), due), 1);
+    CHECK_EQ(store_fwd_queue(s, key, S(up), due, 0), 1);
+}
+
+/* The same as the gateway stores an ESME's message: no trace in the
+ * record, its first line kept as via (the session). */
+static void queue_via(store_t *s, const char *id, const char *up, double due, long long via)
+{
+    store_msg_t m;
+    long long key;
+    store_msg_clear(&m);
+    m.id = S(id);
+    m.account = S("acct");
+    m.source = S("src");
+    m.dest = S("4477");
+    m.submitted = 1;
+    m.upstream = S(up);
+    m.route = S("all");
+    m.pdu = S("pdu");
+    key = store_put(s, &m);
+    CHECK(key > 0);
+    CHECK_EQ(store_fwd_queue(s, key, S(up), due, via), 1);
 }
 
 static void stamp_as_printf(void)
@@ -581,7 +601,7 @@ static void forward_queue_by_cursor(void)
     CHECK_EQ(store_fwd_counts(s, count_queue, &queued), 2);
     CHECK_EQ(queued, 4);
     /* the answer takes q1 out of the queue; a retry puts q3 after the cursor */
-    CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, S("sent to up, accepted as U-7")), 1);
+    CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 0, S("sent to up, accepted as U-7")), 1);
     CHECK_EQ(store_fwd_retry(s, 3, 30, 0x58, 21, S("up answered ESME_RTHROTTLED")), 1);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 40, 10, fsee, &v), 2);
@@ -608,9 +628,94 @@ static void forward_queue_by_cursor(void)
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q3"), 0, see, &m), 1);
     CHECK(strstr(m.trace, "up answered ESME_RTHROTTLED") != NULL);
-    CHECK_EQ(store_fwd_sent(s, 999, S("x"), S(NULL), 1, 1, S("gone")), 0);
+    CHECK_EQ(store_fwd_sent(s, 999, S("x"), S(NULL), 1, 1, 0, S("gone")), 0);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 1, STORE_BATCH_MAX + 1, NULL, NULL), STORE_EARG);
     CHECK_EQ(store_commit(s, NULL), 3);            /* sent, retry, state; the miss wrote nothing */
+    store_close(s);
+}
+
+/* The usual lines (sent, a receipt delivered) kept as columns read back
+ * as the text they stand for, in their place; a second receipt, which
+ * changes what the first one's line is made of, writes them out first. */
+static void forward_usual_lines_as_text(void)
+{
+    store_t *s = open_at(":memory:");
+    store_change_t c;
+    seen_t m;
+    char line[STORE_LINE_MAX], want[1024];
+    size_t n;
+    CHECK(s);
+    if (!s) return;
+    queue_via(s, "q1", "up", 10, 7);
+    queue(s, "q2", "up", 10);
+    queue(s, "q3", "up", 10);
+    CHECK_EQ(store_commit(s, NULL), 6);
+    n = store_fwd_line_accepted(line, sizeof line, S("acct"), 7, NULL, S("all"), S("up"));
+    CHECK(strcmp(line, "accepted from acct (session 7), route 'all', queued for up") == 0);
+    n = store_fwd_line_sent(line, sizeof line, S("up"), 3, 1, S("U-7"));
+    CHECK(strcmp(line, "sent to up (session 3, attempt 1): accepted as U-7") == 0);
+    CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 3, (store_str_t){ line, n }), 1);
+    /* q2: retried first, so its sent line follows text and is text too */
+    CHECK_EQ(store_fwd_retry(s, 2, 11, 0x58, 20.5, S("up answered ESME_RTHROTTLED")), 1);
+    /* (the usual line left to the store: made from the row, as text here) */
+    CHECK_EQ(store_fwd_sent(s, 2, S("U-8"), S("8"), 0, 22, 4, S(NULL)), 1);
+    n = store_fwd_line_receipt(line, sizeof line, S("up"), 2, 0, 1, S("delivered to acct"));
+    CHECK(strcmp(line, "receipt from up: stat:DELIVRD err:000; delivered to acct") == 0);
+    CHECK_EQ(store_fwd_receipt(s, 1, 2, 0, 60, 2, (store_str_t){ line, n }), 1);
+    CHECK_EQ(store_fwd_receipt(s, 2, 2, 0, 61, 2, (store_str_t){ line, n }), 1);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
+    CHECK(m.final && m.state[0] == 2);
+    CHECK(strcmp(m.trace, "1.000 accepted from acct (session 7), route 'all', queued for up\n"
+                          "21.000 sent to up (session 3, attempt 1): accepted as U-7\n"
+                          "60.000 receipt from up: stat:DELIVRD err:000; delivered to acct\n") == 0);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q2"), 0, see, &m), 1);
+    CHECK(strcmp(m.trace, "20.500 up answered ESME_RTHROTTLED\n"
+                          "22.000 sent to up (session 4, attempt 2): accepted as U-8\n"
+                          "61.000 receipt from up: stat:DELIVRD err:000; delivered to acct\n") == 0);
+    /* the same receipt again, another state: the first line stays as it was */
+    CHECK_EQ(store_fwd_receipt(s, 1, 5, 1, 70, 1, S(NULL)), 1);
+    /* a line of the script's, after them */
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.key = 1;                             /* by key, as the gateway's own ids go */
+    c.trace = S("a note");
+    c.at = 80;
+    CHECK_EQ(store_update(s, S("q1"), &c), 1);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
+    snprintf(want, sizeof want, "%s", "1.000 accepted from acct (session 7), route 'all', queued for up\n"
+             "21.000 sent to up (session 3, attempt 1): accepted as U-7\n"
+             "60.000 receipt from up: stat:DELIVRD err:000; delivered to acct\n"
+             "70.000 receipt from up: stat:UNDELIV err:001\n80.000 a note\n");
+    CHECK(strcmp(m.trace, want) == 0);
+    CHECK_EQ(m.state[0], 5);
+    /* another route for the record: its first line stays as it was */
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.key = 1;
+    c.mask = STORE_BIT(route);
+    c.v.route = S("other");
+    CHECK_EQ(store_update(s, S("q1"), &c), 1);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
+    CHECK(strcmp(m.trace, want) == 0);
+    /* a change of attempts (a script's) writes the sent line out first too */
+    n = store_fwd_line_sent(line, sizeof line, S("up"), 5, 1, S("U-9"));
+    CHECK_EQ(store_fwd_sent(s, 3, S("U-9"), S("9"), 0, 23, 5, (store_str_t){ line, n }), 1);
+    memset(&c, 0, sizeof c);
+    store_msg_clear(&c.v);
+    c.part = -1;
+    c.key = 3;
+    c.mask = STORE_BIT(attempts);
+    c.v.attempts = 9;
+    CHECK_EQ(store_update(s, S("q3"), &c), 1);
+    memset(&m, 0, sizeof m);
+    CHECK_EQ(store_get(s, S("q3"), 0, see, &m), 1);
+    CHECK(strcmp(m.trace, "23.000 sent to up (session 5, attempt 1): accepted as U-9\n") == 0);
     store_close(s);
 }
 
@@ -1585,8 +1690,8 @@ static void gateway_rows_pay_for_their_indexes_only(void)
         m.id_format = MSGID_KEYED_HEX;
         m.trace = S("100.000 accepted\n");
         m.pdu = S("pdu");
-        if (i) CHECK_EQ(store_fwd_queue(s, rcpt = store_put(s, &m), S("up"), 100), 1);
-        else CHECK_EQ(store_fwd_queue(s, plain = store_put(s, &m), S("up"), 100), 1);
+        if (i) CHECK_EQ(store_fwd_queue(s, rcpt = store_put(s, &m), S("up"), 100, 0), 1);
+        else CHECK_EQ(store_fwd_queue(s, plain = store_put(s, &m), S("up"), 100, 0), 1);
     }
     CHECK(store_commit(s, NULL) > 0);
     indexes_of(path, plain, in, sizeof in);
@@ -1595,8 +1700,8 @@ static void gateway_rows_pay_for_their_indexes_only(void)
     CHECK_STR(in, strlen(in), "fwd_queue");
     indexes_in(path, "fwd", rcpt, in, sizeof in);
     CHECK_STR(in, strlen(in), "fwd_queue");
-    CHECK_EQ(store_fwd_sent(s, plain, S("u1"), (store_str_t){ NULL, 0 }, 1, 101, S("sent")), 1);
-    CHECK_EQ(store_fwd_sent(s, rcpt, S("u2"), S("u2"), 0, 101, S("sent")), 1);
+    CHECK_EQ(store_fwd_sent(s, plain, S("u1"), (store_str_t){ NULL, 0 }, 1, 101, 0, S("sent")), 1);
+    CHECK_EQ(store_fwd_sent(s, rcpt, S("u2"), S("u2"), 0, 101, 0, S("sent")), 1);
     CHECK(store_commit(s, NULL) > 0);
     indexes_in(path, "fwd", plain, in, sizeof in);
     CHECK_STR(in, strlen(in), "");
@@ -1675,7 +1780,7 @@ static void upgrades_schema_5(void)
     CHECK_EQ(store_fwd_by_key(s, S("up"), S("9"), fsee, &v), 1);
     CHECK(strcmp(v.ids[0], "sent") == 0);
     CHECK_EQ(store_fwd_state(s, sent, 2, 1, 0, 30, S("receipt DELIVRD")), 1);
-    CHECK_EQ(store_fwd_sent(s, waiting, S("U10"), S("10"), 0, 31, S("accepted as U10")), 1);
+    CHECK_EQ(store_fwd_sent(s, waiting, S("U10"), S("10"), 0, 31, 0, S("accepted as U10")), 1);
     CHECK_EQ(store_commit(s, NULL), 2);
     memset(&r, 0, sizeof r);
     CHECK_EQ(store_get(s, S("sent"), 0, see, &r), 1);
@@ -1686,7 +1791,7 @@ static void upgrades_schema_5(void)
     CHECK(!r.final && r.state[0] == 1 && isnan(r.due[0]));
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "6") == 0);
+    CHECK(strcmp(text, "7") == 0);
     sql_text(path, "SELECT count(*) FROM messages WHERE due IS NOT NULL", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
 }
@@ -1724,7 +1829,7 @@ static void upgrades_schema_3(void)
     CHECK_EQ(store_commit(s, NULL), 1);
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "6") == 0);
+    CHECK(strcmp(text, "7") == 0);
     sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_account'", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
     sql_text(path, "SELECT sql FROM sqlite_master WHERE name = 'messages_pending'", text, sizeof text);
@@ -2116,6 +2221,7 @@ int main(void)
     TEST(due_and_lease);
     TEST(forward_queue_by_cursor);
     TEST(forward_queue_parks);
+    TEST(forward_usual_lines_as_text);
     TEST(stamp_as_printf);
     TEST(bound_messages_evicts_final_only);
     TEST(bound_outbox_and_early);
