@@ -3,7 +3,7 @@
  */
 #include "rt.h"
 
-rt_t rt = {NULL, NULL, NULL, {0}, LUA_NOREF, 0, LUA_NOREF, LUA_NOREF, 0};
+rt_t rt = {NULL, NULL, NULL, {0}, LUA_NOREF, 0, LUA_NOREF, LUA_NOREF, 0, 1};
 
 /* -- Helpers ------------------------------------------------------------------- */
 

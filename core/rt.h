@@ -47,6 +47,9 @@ typedef struct rt_s {
     int           sessions;   /* registry ref: session id -> session table */
     int           session_mt; /* registry ref: metatable of session tables */
     int           serving;
+    unsigned      script_gen; /* the script's generation: 1 at start, one more at each reload
+                               * (core.timers_generation); tasks and timers carry theirs, 0
+                               * is the runtime's own (rt_timer.c) */
 } rt_t;
 
 extern rt_t rt;

@@ -73,6 +73,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
     t->wait = NULL;
     t->orphan = 0;
     t->reserve = 0;
+    t->gen = rt.script_gen;
     link_live(t);
     return t;
 }

@@ -30,7 +30,7 @@ typedef struct ltimer_s {
     uint64_t    id;         /* TM_AFTER: for core.cancel; TM_SUSPEND: the token */
     int         fn_ref;     /* TM_AFTER: the function */
     int         repeat;
-    unsigned    gen;        /* TM_AFTER: the script's generation that made it, 0: the runtime's own */
+    unsigned    gen;        /* TM_AFTER: the script generation of the task that made it, 0: the runtime's own */
     rt_task_t  *task;       /* TM_SLEEP, TM_SUSPEND: the task it wakes */
     int         woken;      /* TM_SUSPEND: core.wake came, the timer now resumes */
     int         nargs;      /* TM_SUSPEND: values core.wake moved to the task */
@@ -44,8 +44,7 @@ static struct {
     int       ids;          /* registry ref: timer id -> lightuserdata ltimer_t */
     int       tokens;       /* registry ref: token -> lightuserdata ltimer_t */
     int       closing;      /* the stop came: new timers do not keep the loop alive */
-    unsigned  gen;          /* the generation timers made now belong to (core.timers_generation) */
-} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0, 1};
+} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0};
 
 /* -- Life -------------------------------------------------------------------------- */
 
@@ -130,8 +129,12 @@ static void on_timer(uv_timer_t *h)
         lua_rawgeti(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
         if (!tm->repeat) timer_release(tm);
         lua_pushboolean(rt.L, 0);          /* premature: no */
-        if ((t = rt_task_new("timer", NULL)) != NULL) rt_task_start(t, 1);
-        else lua_pop(rt.L, 2);
+        if ((t = rt_task_new("timer", NULL)) != NULL) {
+            t->gen = tm->gen;              /* its function's generation, not the newest */
+            rt_task_start(t, 1);
+        } else {
+            lua_pop(rt.L, 2);
+        }
         break;
     case TM_SLEEP:
         timer_release(tm);
@@ -229,21 +232,31 @@ static int l_sleep(lua_State *L)
 }
 
 /* core.after(ms, fn [, repeat [, keep]]) -> timer id: fn runs in a task of
- * its own. A repeating timer belongs to the script's generation unless
- * keep is true (the runtime's own, which reloads leave alone). */
+ * its own. A timer belongs to the script generation of the task that makes
+ * it (its function's), unless keep is true (the runtime's own, which
+ * reloads leave alone). A repeating timer made by code of a generation a
+ * reload has replaced -> nil, "reloaded": it would run the old script's
+ * code beside the new one's until the next reload. */
 static int l_after(lua_State *L)
 {
     double ms = luaL_checknumber(L, 1);
     ltimer_t *tm;
     int err;
+    rt_task_t *t = rt_task_of(L);
+    unsigned gen = lua_toboolean(L, 4) ? 0 : t ? t->gen : rt.script_gen;
     luaL_checktype(L, 2, LUA_TFUNCTION);
     if (!rt.loop) return luaL_error(L, "smpp.after: the runtime is not running");
+    if (lua_toboolean(L, 3) && gen != 0 && gen != rt.script_gen) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "reloaded");
+        return 2;
+    }
     if (!(tm = timer_new(TM_AFTER, &err))) return luaL_error(L, "smpp.after: %s", uv_strerror(err));
     tm->id = ++timers.next_id;
     lua_pushvalue(L, 2);
     tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     tm->repeat = lua_toboolean(L, 3);
-    tm->gen = lua_toboolean(L, 4) ? 0 : timers.gen;
+    tm->gen = gen;
     timer_map(&timers.ids, tm->id, tm);
     if ((err = timer_start(tm, ms, tm->repeat)) < 0) {
         timer_release(tm);
@@ -263,13 +276,19 @@ static int l_cancel(lua_State *L)
     return 1;
 }
 
-/* core.timers_generation([next]) -> the generation timers made now belong
- * to; with next true, a new one first (a reload, before it loads the new
- * script: whatever that script's load makes is already the new one's). */
+/* core.timers_generation([gen]) -> the script generation (rt.script_gen);
+ * with gen, it is set first, and so is the running task's: a reload sets
+ * the next one before it loads the new script (whatever that script's
+ * load and start make is the new one's), and the one before back when
+ * the load fails. */
 static int l_timers_generation(lua_State *L)
 {
-    if (lua_toboolean(L, 1)) timers.gen++;
-    lua_pushnumber(L, timers.gen);
+    if (!lua_isnoneornil(L, 1)) {
+        rt_task_t *t = rt_task_of(L);
+        rt.script_gen = (unsigned)luaL_checknumber(L, 1);
+        if (t) t->gen = rt.script_gen;
+    }
+    lua_pushnumber(L, rt.script_gen);
     return 1;
 }
 

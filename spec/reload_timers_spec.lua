@@ -57,6 +57,40 @@ describe("#integration a reload and the script's timers", function()
         assert.equal(0, srv:wait_exit())
     end)
 
+    it("refuses a repeating timer to the old script's code still running after the reload", function()
+        -- a task of the old script that goes on after the reload (a loop,
+        -- a request waiting): each 20 ms it makes an smpp.every and cancels it
+        local srv = server.start { conf = CONF:format(""), script = [[
+local smpp = require "smpp"
+return {
+    start = function()
+        smpp.after(0, function()
+            local made = 0
+            while true do
+                local t, err = smpp.every(10, function() end)
+                if not t then
+                    smpp.log("info", "old code after %d: smpp.every -> %s", made, tostring(err))
+                    return
+                end
+                made = made + 1
+                if made == 3 then smpp.log("info", "old code made 3") end
+                smpp.cancel(t)
+                smpp.sleep(0.02)
+            end
+        end)
+    end,
+}
+]] }
+        assert.truthy(srv:wait_log("old code made 3"), srv:log_text())
+        srv:write("script.lua", ticking("v2"))
+        reload(srv, 1)
+        assert.truthy(srv:wait_log("old code after %d+: smpp.every %-> reloaded"), srv:log_text())
+        -- the new script's own are made as always
+        assert.truthy(srv:wait_log("tick v2"), srv:log_text())
+        assert.is_true(srv:stop("TERM", scaled(5)))
+        assert.equal(0, srv:wait_exit())
+    end)
+
     it("a failed reload leaves the running script's timer and cancels the one its load made", function()
         local srv = server.start { conf = CONF:format(""), script = ticking("v1") }
         assert.truthy(srv:wait_log("tick v1"), srv:log_text())

@@ -364,7 +364,7 @@ local function let_go_if_full()
     smpp.log("warn", "reload: the Lua heap holds %.1f MiB of scripts.memory_mb (%.0f MiB): the running script's "
         .. "handlers and repeating timers are let go before the new one loads", h.used / 1048576, h.limit / 1048576)
     core.set_handlers(wrap({}))
-    core.timers_cancel(core.timers_generation(true))
+    core.timers_cancel(core.timers_generation(core.timers_generation() + 1))
     collectgarbage("collect")
     smpp.log("info", "reload: the Lua heap holds %.1f MiB now", core.heap().used / 1048576)
 end
@@ -388,10 +388,12 @@ end
 function reload_now()
     -- timers the new script makes (its load, its start) are the new
     -- generation's; the old one's repeating timers end once it has loaded
-    local gen = core.timers_generation(true)
+    local was = core.timers_generation()
+    local gen = core.timers_generation(was + 1)
     local conf, handlers, listen = M.prepare(M.conf_path, M.overrides)
     if not conf then
         core.timers_cancel(gen, true)     -- what the failed load made
+        core.timers_generation(was)       -- the running script's again
         smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
         return nil, handlers
     end
