@@ -38,10 +38,7 @@ const char *lbridge__code_name(long code);
 /* The bit of every body field of cmd. */
 static inline uint64_t lbridge__body_mask(const pdu_cmd_t *cmd)
 {
-    uint64_t m = 0;
-    int i;
-    for (i = 0; i < cmd->nslots; i++) m |= (uint64_t)1 << cmd->slots[i].id;
-    return m;
+    return cmd->body;
 }
 
 /* The key at -1 of the cache (at `cache`) pushed, then t[key] of the table

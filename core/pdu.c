@@ -171,20 +171,30 @@ static int time_len_ok(pdu_field_id_t id, uint32_t len)
     return len == 0 || len == 16 || (id == PDU_F_FINAL_DATE && len == 12);
 }
 
+/* The present bits of the slots before `upto` (a body refused there). */
+static uint64_t slots_before(const pdu_slot_t *s, const pdu_slot_t *upto)
+{
+    uint64_t present = 0;
+    for (; s < upto; s++) present |= BIT(s->id);
+    return present;
+}
+
+/* The mandatory fields. `b` is a local whose address no call takes (the
+ * string and list decoders get a copy), so it stays in a register; the
+ * present bits are set once, for the whole body, when it was all read. */
 static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_error_t *err)
 {
     const pdu_cmd_t *cmd = p->cmd;
     const pdu_slot_t *s, *last = cmd->slots + cmd->nslots;
-    uint64_t present = p->present;         /* kept in a register, stored as the loop ends */
     uint32_t count = 0, st;
 
     for (s = cmd->slots; s < last; s++) {
         const pdu_field_t *fd;              /* for the messages of refusals only */
         pdu_value_t *v = &p->f[s->id];
+        const uint8_t *q;
         if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
             if (b >= end) goto short_body;
             v->num = *b++;
-            present |= BIT(s->id);
             continue;
         }
         switch (s->kind) {
@@ -201,7 +211,8 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
             break;
         case PDU_KIND_CSTR:
         case PDU_KIND_TIME:
-            switch (take_cstr(&b, end, s->max, &v->ptr, &v->len)) {
+            q = b;
+            switch (take_cstr(&q, end, s->max, &v->ptr, &v->len)) {
             case CSTR_SHORT: goto short_body;
             case CSTR_NONUL:
                 fd = pdu_field_info((pdu_field_id_t)s->id);
@@ -209,6 +220,7 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
                           fd->name, s->max);
                 goto bail;
             }
+            b = q;
             if (s->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
                 fd = pdu_field_info((pdu_field_id_t)s->id);
                 st = fail(err, fd->status, fd->name,
@@ -233,15 +245,18 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
             b += count;
             break;
         case PDU_KIND_DESTS:
-            if ((st = decode_dests(p, &b, end, count, err))) goto bail;
+            q = b;
+            if ((st = decode_dests(p, &q, end, count, err))) goto bail;
+            b = q;
             break;
         case PDU_KIND_UNSUCC:
-            if ((st = decode_unsucc(p, &b, end, count, err))) goto bail;
+            q = b;
+            if ((st = decode_unsucc(p, &q, end, count, err))) goto bail;
+            b = q;
             break;
         }
-        present |= BIT(s->id);
     }
-    p->present = present;
+    p->present = cmd->body;
 
     /* The TLV area: whatever follows the mandatory fields. */
     while (end - b >= 4) {
@@ -283,7 +298,7 @@ short_body:
     st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
               "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
 bail:
-    p->present = present;
+    p->present = slots_before(cmd->slots, s);
     return st;
 }
 

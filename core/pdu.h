@@ -161,6 +161,7 @@ typedef struct pdu_cmd_s {
     const pdu_slot_t *slots;     /* mandatory fields in wire order */
     uint8_t           nslots;
     uint8_t           esme_states, smsc_states;  /* PDU_ST_* bits */
+    uint64_t          body;      /* the slots' bits (as in pdu_t.present) */
 } pdu_cmd_t;
 
 typedef struct pdu_tlv_def_s {

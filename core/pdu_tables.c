@@ -67,13 +67,16 @@ CHECK_DEF(unsuccess_sme_is_its_entry, LIST_MAX_UNSUCCESS_SME == 0 SMPP_ENTRY_UNS
     CHECK_DEF(response_id_of_##name, (resp) == 0 || (resp) == ((id) | SMPP_RESPONSE_BIT));
 #include "smpp.def"
 #undef COMMAND
+#define SLOT_BIT(ID, max) | ((uint64_t)1 << PDU_F_##ID)
 static const pdu_cmd_t cmds[PDU_CMD__COUNT] = {
 #define COMMAND(ID, name, id, body, resp, e, s) \
     {#name, id, resp, body_##body, \
-     (uint8_t)(sizeof body_##body / sizeof body_##body[0] - 1), ST_##e, ST_##s},
+     (uint8_t)(sizeof body_##body / sizeof body_##body[0] - 1), ST_##e, ST_##s, \
+     0 SMPP_BODY_##body(SLOT_BIT)},
 #include "smpp.def"
 #undef COMMAND
 };
+#undef SLOT_BIT
 
 const pdu_cmd_t *pdu_cmd_find(uint32_t command_id)
 {
