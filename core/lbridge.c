@@ -14,6 +14,7 @@
  * -> PDU (lbridge_check_pdu) is lbridge_check.c's, sharing the cache's key
  * codes through lbridge_int.h. The module's table is built here only.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static int tlv_alias[128];
 static struct {
     const void *reg;
     int         ref[SHAPE_REFS];        /* 0: not made yet */
+    int         fast[SHAPE_REFS];       /* the same for fast shapes (-1: none can be made) */
 } shapes;
 
 static const char *const header_keys[] = {
@@ -247,11 +249,8 @@ fail:
 static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
 {
     size_t i = cmd_index(cmd);
-    const void *reg;
+    const void *reg = lua_topointer(L, LUA_REGISTRYINDEX);
     int cache, ok;
-    lua_pushvalue(L, LUA_REGISTRYINDEX);
-    reg = lua_topointer(L, -1);
-    lua_pop(L, 1);
     if (reg == shapes.reg && i < SHAPE_REFS && shapes.ref[i] > 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.ref[i]);
         return 1;
@@ -263,6 +262,129 @@ static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
     shapes.reg = reg;
     lua_pushvalue(L, -1);
     shapes.ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+}
+
+/* -- Fast shapes ----------------------------------------------------------------
+ * The same constructor reading the fields itself: it gets the pdu_t's
+ * address (a number) and takes each value at its offset with the FFI,
+ * compiled with the rest of the function, where the C API cost a call per
+ * field (twenty for a submit_sm: more than the table itself):
+ *   local ffi = ...   -- package.loaded.ffi, from C
+ *   local cast, str = ffi.cast, ffi.string
+ *   local U, P = ffi.typeof("const uint32_t *"), ffi.typeof("const uint8_t *const *")
+ *   return function(a) local u, q = cast(U, a), cast(P, a)
+ *       return { command = "submit_sm", command_id = u[1], ...,
+ *                ["service_type"] = str(q[4], u[10]), ... } end
+ * The offsets are written in by C from pdu.h's own layout (offsetof), so
+ * the two cannot drift. Only for a PDU with every field of its body and
+ * no TLVs or address lists (nearly every one): anything else, or a state
+ * without the FFI, takes the shape above. The function and the address
+ * never reach a script: the table it returns is the same, key for key
+ * and value for value, as push_shaped's. */
+
+#define U32_AT(off) ((unsigned)((off) / sizeof(uint32_t)))
+#define PTR_AT(off) ((unsigned)((off) / sizeof(void *)))
+typedef char pdu_layout_for_fast_shapes[
+    offsetof(pdu_t, f) % sizeof(void *) == 0 && sizeof(pdu_value_t) % sizeof(void *) == 0
+    && offsetof(pdu_value_t, ptr) % sizeof(void *) == 0 && offsetof(pdu_value_t, len) % 4 == 0
+    && offsetof(pdu_value_t, num) % 4 == 0 && offsetof(pdu_t, command_id) % 4 == 0
+    && sizeof(((pdu_value_t *)0)->len) == 4 && sizeof(((pdu_value_t *)0)->num) == 4 ? 1 : -1];
+
+/* Push package.loaded.ffi (loading it as require would); 0, nothing
+ * pushed, where there is none. */
+static int ffi_push(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); return 0; }
+    lua_getfield(L, -1, "ffi");
+    if (lua_istable(L, -1)) { lua_remove(L, -2); return 1; }
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "_PRELOAD");
+    if (lua_istable(L, -1)) lua_getfield(L, -1, "ffi");
+    else lua_pushnil(L);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) { lua_pop(L, 2); return 0; }
+    lua_pushliteral(L, "ffi");
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_istable(L, -1)) { lua_pop(L, 2); return 0; }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "ffi");
+    lua_remove(L, -2);
+    return 1;
+}
+
+/* Make cmd's fast shape and push it: 1; 0 and nothing pushed when it
+ * cannot be made now (no room on the heap: the next PDU tries again),
+ * -1 when it never can (a list field, no FFI, a source too long). */
+static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    int i;
+#define ADD(...) do { \
+        int w_ = snprintf(src + n, sizeof src - n, __VA_ARGS__); \
+        if (w_ < 0 || (size_t)w_ >= sizeof src - n) return -1; \
+        n += (size_t)w_; \
+    } while (0)
+    ADD("local ffi = ...\nlocal cast, str = ffi.cast, ffi.string\n"
+        "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
+        "return function(a) local u, q = cast(U, a), cast(P, a)\n"
+        "return { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
+        cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
+        U32_AT(offsetof(pdu_t, sequence_number)));
+    for (i = 0; i < cmd->nslots; i++) {
+        int id = cmd->slots[i].id;
+        size_t at = offsetof(pdu_t, f) + (size_t)id * sizeof(pdu_value_t);
+        const char *name = pdu_field_info((pdu_field_id_t)id)->name;
+        switch (cmd->slots[i].kind) {
+        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
+            ADD(", [\"%s\"] = str(q[%u], u[%u])", name, PTR_AT(at + offsetof(pdu_value_t, ptr)),
+                U32_AT(at + offsetof(pdu_value_t, len)));
+            break;
+        case PDU_KIND_DESTS: case PDU_KIND_UNSUCC:
+            return -1;
+        default:
+            ADD(", [\"%s\"] = u[%u]", name, U32_AT(at + offsetof(pdu_value_t, num)));
+            break;
+        }
+    }
+    ADD(" } end");
+#undef ADD
+    if (!ffi_push(L)) return -1;
+    if (luaL_loadbuffer(L, src, n, "=pdu shape") != 0) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+/* The PDU's table by its fast shape: p has a command, every field of
+ * its body and no TLVs, and L may call and has room. 0: not made. */
+static int push_fast(lua_State *L, const pdu_t *p)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    size_t i = cmd_index(cmd);
+    int made;
+    if (i >= SHAPE_REFS || shapes.fast[i] < 0 || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+        || (uintptr_t)p >> 53)              /* the address must be exact as a number */
+        return 0;
+    if (shapes.fast[i] > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.fast[i]);
+    } else {
+        if ((made = fast_make(L, cmd)) <= 0) {
+            if (made < 0) shapes.fast[i] = -1;
+            return 0;
+        }
+        lua_pushvalue(L, -1);
+        shapes.fast[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushnumber(L, (double)(uintptr_t)p);
+    lua_call(L, 1, 1);
     return 1;
 }
 
@@ -278,6 +400,7 @@ static int push_shaped(lua_State *L, const pdu_t *p)
     int cache = 0;
     if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8))
         return 0;
+    if ((present & cmd->body) == cmd->body && shapes.reg && push_fast(L, p)) return 1;
     if (present & (((uint64_t)1 << PDU_F_DEST_ADDRESS) | ((uint64_t)1 << PDU_F_UNSUCCESS_SME)))
         cache = lbridge__cache_push(L);
     if (!shape_ref_push(L, cmd)) {
