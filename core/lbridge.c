@@ -105,7 +105,7 @@ int lbridge__cache_push(lua_State *L)
 }
 
 static size_t tlv_index(const pdu_tlv_def_t *d) { return (size_t)(d - pdu_tlv_at(0)); }
-static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
+static size_t cmd_index(const pdu_cmd_t *c) { return pdu_cmd_index(c); }
 
 
 /* Push t[k] of the table at absolute index idx, without metamethods: a

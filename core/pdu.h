@@ -323,6 +323,9 @@ long pdu_encode(pdu_t *pdu, uint8_t *out, size_t cap, pdu_error_t *err);
 const pdu_cmd_t     *pdu_cmd_find(uint32_t command_id);  /* NULL if unknown */
 const pdu_cmd_t     *pdu_cmd_by_name(const char *name);  /* NULL if unknown */
 const pdu_cmd_t     *pdu_cmd_at(size_t i);               /* NULL past the end */
+extern const pdu_cmd_t pdu__cmds[PDU_CMD__COUNT];
+/* A row's index (PDU_CMD_*): per PDU, for counters and caches. */
+static inline size_t pdu_cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu__cmds); }
 const pdu_tlv_def_t *pdu_tlv_info(uint16_t tag);         /* NULL if unknown */
 const pdu_tlv_def_t *pdu_tlv_at(size_t i);               /* NULL past the end */
 /* The row of a field id (name, kind, status); inline because the codec's

@@ -400,7 +400,7 @@ static int find_request_handler(const pdu_t *req)
 static int push_request_handler(const pdu_t *req, int *own)
 {
     lua_State *L = rt.L;
-    int i = (int)(req->cmd - pdu_cmd_at(0));
+    int i = (int)pdu_cmd_index(req->cmd);
     if (i < 0 || i >= HCACHE_CMDS) {
         if (!find_request_handler(req)) return 0;
         *own = rt_task_is_own(L, -1);
