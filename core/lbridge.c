@@ -51,6 +51,7 @@ static struct {
     const void *reg;
     int         ref[SHAPE_REFS];        /* 0: not made yet */
     int         fast[SHAPE_REFS];       /* the same for fast shapes (-1: none can be made) */
+    int         same[SHAPE_REFS];       /* the same for fast comparers (lbridge__same_fast) */
 } shapes;
 
 static const char *const header_keys[] = {
@@ -386,6 +387,96 @@ static int push_fast(lua_State *L, const pdu_t *p)
     lua_pushnumber(L, (double)(uintptr_t)p);
     lua_call(L, 1, 1);
     return 1;
+}
+
+/* The comparer of cmd's tables (lbridge__same_fast), made and pushed as
+ * fast_make does its shape (same results). It reads the table raw and
+ * compares each field with the PDU's, read at its offset; a string is
+ * made from the PDU's octets with ffi.string, which finds the table's
+ * own (interned) string when they are equal, so that == tells:
+ *   return function(t, a) local n = 0
+ *       for _ in next, t do n = n + 1 end
+ *       if n ~= 21 then return false end
+ *       local u, q = cast(U, a), cast(P, a)
+ *       return rawget(t, "command") == "submit_sm" and rawget(t, "command_id") == u[1]
+ *           and ... and rawget(t, "service_type") == str(q[4], u[10]) and ... end
+ * The loop comes first: a function's root trace cannot hold a loop, so
+ * the loop is a trace of its own and what follows it a side trace of
+ * that (the function's entry, interpreted, is two instructions). */
+static int same_make(lua_State *L, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    int i;
+#define ADD(...) do { \
+        int w_ = snprintf(src + n, sizeof src - n, __VA_ARGS__); \
+        if (w_ < 0 || (size_t)w_ >= sizeof src - n) return -1; \
+        n += (size_t)w_; \
+    } while (0)
+    ADD("local ffi = ...\nlocal cast, str, rawget, next = ffi.cast, ffi.string, rawget, next\n"
+        "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
+        "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
+        "if n ~= %d then return false end\nlocal u, q = cast(U, a), cast(P, a)\n"
+        "return rawget(t, \"command\") == \"%s\" and rawget(t, \"command_id\") == u[%u]"
+        " and rawget(t, \"command_status\") == u[%u] and rawget(t, \"sequence_number\") == u[%u]",
+        4 + cmd->nslots, cmd->name, U32_AT(offsetof(pdu_t, command_id)),
+        U32_AT(offsetof(pdu_t, command_status)), U32_AT(offsetof(pdu_t, sequence_number)));
+    for (i = 0; i < cmd->nslots; i++) {
+        int id = cmd->slots[i].id;
+        size_t at = offsetof(pdu_t, f) + (size_t)id * sizeof(pdu_value_t);
+        const char *name = pdu_field_info((pdu_field_id_t)id)->name;
+        switch (cmd->slots[i].kind) {
+        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
+            ADD("\n and rawget(t, \"%s\") == str(q[%u], u[%u])", name, PTR_AT(at + offsetof(pdu_value_t, ptr)),
+                U32_AT(at + offsetof(pdu_value_t, len)));
+            break;
+        case PDU_KIND_DESTS: case PDU_KIND_UNSUCC:
+            return -1;
+        default:
+            ADD("\n and rawget(t, \"%s\") == u[%u]", name, U32_AT(at + offsetof(pdu_value_t, num)));
+            break;
+        }
+    }
+    ADD(" end");
+#undef ADD
+    if (!ffi_push(L)) return -1;
+    if (luaL_loadbuffer(L, src, n, "=pdu comparer") != 0) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    size_t i = cmd_index(cmd);
+    int made, same;
+    if (i >= SHAPE_REFS || shapes.same[i] < 0 || !shapes.reg || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+        || (p->present & cmd->body) != cmd->body || lua_status(L) != 0 || !lua_checkstack(L, 4)
+        || (uintptr_t)p >> 53)
+        return -1;
+    if (shapes.same[i] > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.same[i]);
+    } else {
+        if ((made = same_make(L, cmd)) <= 0) {
+            if (made < 0) shapes.same[i] = -1;
+            return -1;
+        }
+        lua_pushvalue(L, -1);
+        shapes.same[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushvalue(L, idx);
+    lua_pushnumber(L, (double)(uintptr_t)p);
+    lua_call(L, 2, 1);
+    same = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return same;
 }
 
 /* The PDU's table by its shape: p has a command and no TLVs, and L may

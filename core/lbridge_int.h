@@ -26,6 +26,11 @@ enum {
 };
 
 
+/* lbridge_same_pdu by a compiled comparer of p's command (lbridge.c):
+ * 1 or 0 as lbridge_same_pdu, for a PDU with every field of its body and
+ * no TLVs or lists; -1 where it has none (the caller compares). */
+int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p);
+
 /* Push the key cache; returns its (absolute) stack index. */
 int lbridge__cache_push(lua_State *L);
 
