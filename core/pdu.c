@@ -30,6 +30,15 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Store v big-endian at o (the compiler makes it one swapped store). */
+static inline void be32_put(uint8_t *o, uint32_t v)
+{
+    o[0] = (uint8_t)(v >> 24);
+    o[1] = (uint8_t)(v >> 16);
+    o[2] = (uint8_t)(v >> 8);
+    o[3] = (uint8_t)v;
+}
+
 /* Big-endian unsigned of 0..4 octets (TLV integers). */
 static uint32_t be_n(const uint8_t *p, size_t n)
 {
@@ -585,17 +594,26 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
     err->field = NULL;
     err->need = 0;
     err->msg[0] = '\0';
-    cmd = pdu_cmd_find(p->command_id);
+    /* the row pdu_init or decode found, if it is still the command_id's */
+    cmd = p->cmd && p->cmd->id == p->command_id ? p->cmd : pdu_cmd_find(p->command_id);
     if (!cmd) {
         fail(err, SMPP_ESME_RINVCMDID, "command_id", "unknown command_id 0x%08X", p->command_id);
         return PDU_EINVAL;
     }
     p->cmd = cmd;
 
-    put_u32(&w, 0); /* command_length, patched below */
-    put_u32(&w, p->command_id);
-    put_u32(&w, p->command_status);
-    put_u32(&w, p->sequence_number);
+    if (cap >= PDU_HEADER_LEN) {           /* the header at once (command_length patched below) */
+        be32_put(out, 0);
+        be32_put(out + 4, p->command_id);
+        be32_put(out + 8, p->command_status);
+        be32_put(out + 12, p->sequence_number);
+        w.pos = PDU_HEADER_LEN;
+    } else {
+        put_u32(&w, 0);
+        put_u32(&w, p->command_id);
+        put_u32(&w, p->command_status);
+        put_u32(&w, p->sequence_number);
+    }
 
     /* An error response with nothing in it goes out header-only (3.4 §4.1.2,
      * §4.4.2). */
