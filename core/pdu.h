@@ -315,7 +315,9 @@ const pdu_tlv_t *pdu_tlv_find(const pdu_t *pdu, uint16_t tag);
  * octets). A response with a non-zero status and neither fields nor TLVs
  * is encoded header-only, as 3.4 says error responses are sent.
  * sm_length, number_of_dests and no_unsuccess are computed; if present
- * they must agree. `err` may be NULL. */
+ * they must agree. `err` may be NULL. pdu->cmd is NULL or a row of the
+ * table (pdu_init and pdu_decode set it; copies keep it): when it is
+ * command_id's it is taken as it is, else command_id is looked up. */
 long pdu_encode(pdu_t *pdu, uint8_t *out, size_t cap, pdu_error_t *err);
 
 /* -- Tables and names ------------------------------------------------------ */
