@@ -24,11 +24,46 @@ static pdu_t resp_pdu;   /* one loop thread: scratch PDU */
 
 /* -- Helpers ---------------------------------------------------------------------- */
 
+/* Session tables by registry ref, for the sessions whose id last took
+ * each slot (id % SREF_SLOTS): one lookup for the table a request's
+ * handler is given, where the sessions table cost three calls. The
+ * sessions table stays the single record (a session not here is found
+ * there); a slot's ref is made as its session opens and dropped as it
+ * closes or another takes the slot. The runtime's one state, as the
+ * handler cache's refs. */
+#define SREF_SLOTS 1024
+static struct {
+    uint64_t id;                               /* 0: empty */
+    int      ref;
+} srefs[SREF_SLOTS];
+
 void rt_sess_push(lua_State *L, uint64_t id)
 {
+    if (srefs[id % SREF_SLOTS].id == id && id) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, srefs[id % SREF_SLOTS].ref);
+        return;
+    }
     rt_registry_table(L, &rt.sessions);
     lua_rawgeti(L, -1, (int)id);
     lua_replace(L, -2);                        /* the sessions table gone, as a remove would, without its shift */
+}
+
+/* The session table on L's top takes id's slot (kept on the stack). */
+static void sref_set(lua_State *L, uint64_t id)
+{
+    size_t i = id % SREF_SLOTS;
+    if (srefs[i].id) luaL_unref(L, LUA_REGISTRYINDEX, srefs[i].ref);
+    lua_pushvalue(L, -1);
+    srefs[i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    srefs[i].id = srefs[i].ref == LUA_REFNIL || srefs[i].ref == LUA_NOREF ? 0 : id;
+}
+
+static void sref_drop(lua_State *L, uint64_t id)
+{
+    size_t i = id % SREF_SLOTS;
+    if (srefs[i].id != id || !id) return;
+    luaL_unref(L, LUA_REGISTRYINDEX, srefs[i].ref);
+    srefs[i].id = 0;
 }
 
 /* A session as scripts see it is a view: an empty table but for one key
@@ -353,6 +388,7 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt.session_mt);
         lua_setmetatable(L, -2);
     }
+    sref_set(L, sess_id(s));
     lua_rawseti(L, -2, (int)sess_id(s));
     lua_pop(L, 1);
     if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
@@ -511,6 +547,7 @@ static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     (void)n;
     (void)ud;
     (void)reason;
+    sref_drop(L, sess_id(s));
     rt_registry_table(L, &rt.sessions);
     lua_pushnil(L);
     lua_rawseti(L, -2, (int)sess_id(s));
