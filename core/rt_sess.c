@@ -431,15 +431,17 @@ static int find_request_handler(const pdu_t *req)
     return found;
 }
 
-/* Push the handler of req; 0 (nothing pushed) when there is none. *own:
- * whether it is the runtime's own function. */
-static int push_request_handler(const pdu_t *req, int *own)
+/* Push the handler of req onto `to` (rt.L or a task's coroutine); 0
+ * (nothing pushed) when there is none. *own: whether it is the runtime's
+ * own function. */
+static int push_request_handler(lua_State *to, const pdu_t *req, int *own)
 {
     lua_State *L = rt.L;
     int i = (int)pdu_cmd_index(req->cmd);
     if (i < 0 || i >= HCACHE_CMDS) {
         if (!find_request_handler(req)) return 0;
         *own = rt_task_is_own(L, -1);
+        if (to != L) lua_xmove(L, to, 1);
         return 1;
     }
     if (!hcache.valid || hcache.gen != rt.handlers_gen || hcache.own_gen != rt_task_own_gen()) hcache_reset(L);
@@ -447,7 +449,7 @@ static int push_request_handler(const pdu_t *req, int *own)
     case H_NONE:
         return 0;
     case H_SCRIPT: case H_OWN:
-        lua_rawgeti(L, LUA_REGISTRYINDEX, hcache.ref[i]);
+        lua_rawgeti(to, LUA_REGISTRYINDEX, hcache.ref[i]);
         *own = hcache.kind[i] == H_OWN;
         return 1;
     }
@@ -456,9 +458,9 @@ static int push_request_handler(const pdu_t *req, int *own)
         return 0;
     }
     *own = rt_task_is_own(L, -1);
-    lua_pushvalue(L, -1);
     hcache.ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
     hcache.kind[i] = *own ? H_OWN : H_SCRIPT;
+    lua_rawgeti(to, LUA_REGISTRYINDEX, hcache.ref[i]);
     return 1;
 }
 
@@ -475,21 +477,37 @@ const pdu_t *rt_sess_request(lua_State *L, int idx)
     return cur_req.pdu && lua_istable(L, idx) && lua_topointer(L, idx) == cur_req.table ? cur_req.pdu : NULL;
 }
 
-/* A request runs its handler; without one the engine answers it. */
+/* A request runs its handler; without one the engine answers it. The
+ * task is taken first and the handler, the session and the PDU's table
+ * are pushed onto its coroutine (no move from rt.L); without a task, on
+ * rt.L as spawn would have them. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
     const void *table = cur_req.table;
     const pdu_t *pdu = cur_req.pdu;
+    uint32_t seq = req->cmd->resp_id ? req->sequence_number : 0;
+    rt_task_t *t = rt_task_new(name, seq ? &request_owner : NULL);
+    lua_State *co = t ? t->co : rt.L;
     int own = 0;
     (void)n;
     (void)ud;
-    if (!push_request_handler(req, &own)) return SESS_DECLINED;
-    rt_sess_push(rt.L, sess_id(s));            /* (session, pdu) as spawn would order them */
-    lbridge_push_pdu(rt.L, req);
-    cur_req.table = lua_topointer(rt.L, -1);
+    if (!push_request_handler(co, req, &own)) {
+        if (t) rt_task_release(t);
+        return SESS_DECLINED;
+    }
+    if (!t) {                                  /* no memory for a task: as spawn_own fails */
+        lua_pop(rt.L, 1);
+        return SESS_TAKEN;
+    }
+    t->sess_id = sess_id(s);
+    t->seq = seq;
+    t->cmd_id = req->command_id;
+    rt_sess_push(co, sess_id(s));
+    lbridge_push_pdu(co, req);
+    cur_req.table = lua_topointer(co, -1);
     cur_req.pdu = req->raw ? req : NULL;
-    spawn_own(name, s, -2, req->cmd->resp_id ? req->sequence_number : 0, req->command_id, own);
+    rt_task_run_here(t, 2, own);
     cur_req.table = table;
     cur_req.pdu = pdu;
     return SESS_TAKEN;
