@@ -333,34 +333,21 @@ int rt_sess_event(const char *name, const char *what)
     return 1;
 }
 
-/* Run the handler on rt.L's top in a new task with the session table of
- * `s` and `nextra` more values from rt.L's top as arguments; `seq` is the
- * request it answers (0: none); own: whether the handler is the runtime's
- * own function (-1: look it up). nextra -n: the n arguments on the top
- * start with the session table already. */
-static void spawn_own(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id, int own)
+/* Run the event handler on rt.L's top in a new task with the session
+ * table of `s` and `nextra` more values from rt.L's top as arguments.
+ * (Requests take their task in on_request.) */
+static void spawn(const char *what, sess_t *s, int nextra)
 {
     lua_State *L = rt.L;
-    int nargs = nextra < 0 ? -nextra : nextra + 1;
-    rt_task_t *t = rt_task_new(what, seq ? &request_owner : NULL);
+    rt_task_t *t = rt_task_new(what, NULL);
     if (!t) {
-        lua_pop(L, nargs - (nextra >= 0) + 1);
+        lua_pop(L, nextra + 1);
         return;
     }
     t->sess_id = sess_id(s);
-    t->seq = seq;
-    t->cmd_id = cmd_id;
-    if (nextra >= 0) {
-        rt_sess_push(L, sess_id(s));           /* the session goes first */
-        lua_insert(L, -1 - nextra);
-    }
-    if (own < 0) rt_task_start(t, nargs);
-    else rt_task_run(t, nargs, own);
-}
-
-static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
-{
-    spawn_own(what, s, nextra, seq, cmd_id, -1);
+    rt_sess_push(L, sess_id(s));               /* the session goes first */
+    lua_insert(L, -1 - nextra);
+    rt_task_start(t, nextra + 1);
 }
 
 /* -- Engine callbacks ----------------------------------------------------------------- */
@@ -391,7 +378,7 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
     sref_set(L, sess_id(s));
     lua_rawseti(L, -2, (int)sess_id(s));
     lua_pop(L, 1);
-    if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
+    if (push_handler("connect")) spawn("connect event", s, 0);
 }
 
 /* The request handlers by command, found by name once and kept until
@@ -479,8 +466,7 @@ const pdu_t *rt_sess_request(lua_State *L, int idx)
 
 /* A request runs its handler; without one the engine answers it. The
  * task is taken first and the handler, the session and the PDU's table
- * are pushed onto its coroutine (no move from rt.L); without a task, on
- * rt.L as spawn would have them. */
+ * are pushed onto its coroutine: nothing is moved there from rt.L. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
@@ -496,7 +482,7 @@ static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
         if (t) rt_task_release(t);
         return SESS_DECLINED;
     }
-    if (!t) {                                  /* no memory for a task: as spawn_own fails */
+    if (!t) {                                  /* no memory for a task: unanswered, as before */
         lua_pop(rt.L, 1);
         return SESS_TAKEN;
     }
@@ -535,7 +521,7 @@ static void session_down(sess_t *s)
     lua_pop(L, 1);
     if (was_up && push_handler("down")) {
         lua_pushstring(L, sess_close_reason(s));
-        spawn("down event", s, 1, 0, 0);
+        spawn("down event", s, 1);
     }
 }
 
@@ -555,7 +541,7 @@ static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
     }
     lua_pop(L, 1);
     if (rt_sess_bind_type(st) && !rt_sess_bind_type(old) && old != SESS_UNBINDING && push_handler("up"))
-        spawn("up event", s, 0, 0, 0);
+        spawn("up event", s, 0);
     if (st == SESS_CLOSED) session_down(s);
 }
 
