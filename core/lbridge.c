@@ -14,6 +14,7 @@
  * -> PDU (lbridge_check_pdu) is lbridge_check.c's, sharing the cache's key
  * codes through lbridge_int.h. The module's table is built here only.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -272,7 +273,7 @@ static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
  * compiled with the rest of the function, where the C API cost a call per
  * field (twenty for a submit_sm: more than the table itself):
  *   local ffi = ...   -- package.loaded.ffi, from C
- *   local cast, str = ffi.cast, ffi.string
+ *   local cast, str, rawget, next = ffi.cast, ffi.string, rawget, next
  *   local U, P = ffi.typeof("const uint32_t *"), ffi.typeof("const uint8_t *const *")
  *   return function(a) local u, q = cast(U, a), cast(P, a)
  *       return { command = "submit_sm", command_id = u[1], ...,
@@ -314,45 +315,52 @@ static int ffi_push(lua_State *L)
     return 1;
 }
 
-/* Make cmd's fast shape and push it: 1; 0 and nothing pushed when it
- * cannot be made now (no room on the heap: the next PDU tries again),
- * -1 when it never can (a list field, no FFI, a source too long). */
-static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
+/* Append printf-style text to src (n bytes used); 0 when it does not fit. */
+static int src_add(char *src, size_t *n, const char *fmt, ...)
 {
-    char src[SHAPE_SRC];
-    size_t n = 0;
+    va_list ap;
+    int w;
+    va_start(ap, fmt);
+    w = vsnprintf(src + *n, SHAPE_SRC - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= SHAPE_SRC - *n) return 0;
+    *n += (size_t)w;
+    return 1;
+}
+
+/* Append one term per field of cmd's body: str_fmt (name, pointer index,
+ * length index) for a string, num_fmt (name, index) for a number; 0 for
+ * a body with a list, or too long. */
+static int src_fields(char *src, size_t *n, const pdu_cmd_t *cmd, const char *str_fmt, const char *num_fmt)
+{
     int i;
-#define ADD(...) do { \
-        int w_ = snprintf(src + n, sizeof src - n, __VA_ARGS__); \
-        if (w_ < 0 || (size_t)w_ >= sizeof src - n) return -1; \
-        n += (size_t)w_; \
-    } while (0)
-    ADD("local ffi = ...\nlocal cast, str = ffi.cast, ffi.string\n"
-        "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
-        "return function(a) local u, q = cast(U, a), cast(P, a)\n"
-        "return { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
-        cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
-        U32_AT(offsetof(pdu_t, sequence_number)));
     for (i = 0; i < cmd->nslots; i++) {
         int id = cmd->slots[i].id;
         size_t at = offsetof(pdu_t, f) + (size_t)id * sizeof(pdu_value_t);
         const char *name = pdu_field_info((pdu_field_id_t)id)->name;
         switch (cmd->slots[i].kind) {
         case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
-            ADD(", [\"%s\"] = str(q[%u], u[%u])", name, PTR_AT(at + offsetof(pdu_value_t, ptr)),
-                U32_AT(at + offsetof(pdu_value_t, len)));
+            if (!src_add(src, n, str_fmt, name, PTR_AT(at + offsetof(pdu_value_t, ptr)),
+                         U32_AT(at + offsetof(pdu_value_t, len))))
+                return 0;
             break;
         case PDU_KIND_DESTS: case PDU_KIND_UNSUCC:
-            return -1;
+            return 0;
         default:
-            ADD(", [\"%s\"] = u[%u]", name, U32_AT(at + offsetof(pdu_value_t, num)));
+            if (!src_add(src, n, num_fmt, name, U32_AT(at + offsetof(pdu_value_t, num)))) return 0;
             break;
         }
     }
-    ADD(" } end");
-#undef ADD
+    return 1;
+}
+
+/* Run src (a chunk that takes the ffi module and returns a function) and
+ * push the function: 1; 0 and nothing pushed when it cannot be made now
+ * (no room on the heap: the next PDU tries again); -1 without the FFI. */
+static int src_load(lua_State *L, const char *src, size_t n, const char *name)
+{
     if (!ffi_push(L)) return -1;
-    if (luaL_loadbuffer(L, src, n, "=pdu shape") != 0) {
+    if (luaL_loadbuffer(L, src, n, name) != 0) {
         lua_pop(L, 2);
         return 0;
     }
@@ -362,6 +370,25 @@ static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
         return 0;
     }
     return 1;
+}
+
+#define FFI_HEAD "local ffi = ...\nlocal cast, str, rawget, next = ffi.cast, ffi.string, rawget, next\n" \
+    "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
+
+/* Make cmd's fast shape and push it: as src_load, and -1 when it never
+ * can be made (a list field, a source too long). */
+static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    if (!src_add(src, &n, FFI_HEAD "return function(a) local u, q = cast(U, a), cast(P, a)\n"
+                 "return { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
+                 cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
+                 U32_AT(offsetof(pdu_t, sequence_number)))
+        || !src_fields(src, &n, cmd, ", [\"%s\"] = str(q[%u], u[%u])", ", [\"%s\"] = u[%u]")
+        || !src_add(src, &n, " } end"))
+        return -1;
+    return src_load(L, src, n, "=pdu shape");
 }
 
 /* The PDU's table by its fast shape: p has a command, every field of
@@ -407,49 +434,16 @@ static int same_make(lua_State *L, const pdu_cmd_t *cmd)
 {
     char src[SHAPE_SRC];
     size_t n = 0;
-    int i;
-#define ADD(...) do { \
-        int w_ = snprintf(src + n, sizeof src - n, __VA_ARGS__); \
-        if (w_ < 0 || (size_t)w_ >= sizeof src - n) return -1; \
-        n += (size_t)w_; \
-    } while (0)
-    ADD("local ffi = ...\nlocal cast, str, rawget, next = ffi.cast, ffi.string, rawget, next\n"
-        "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
-        "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
-        "if n ~= %d then return false end\nlocal u, q = cast(U, a), cast(P, a)\n"
-        "return rawget(t, \"command\") == \"%s\" and rawget(t, \"command_id\") == u[%u]"
-        " and rawget(t, \"command_status\") == u[%u] and rawget(t, \"sequence_number\") == u[%u]",
-        4 + cmd->nslots, cmd->name, U32_AT(offsetof(pdu_t, command_id)),
-        U32_AT(offsetof(pdu_t, command_status)), U32_AT(offsetof(pdu_t, sequence_number)));
-    for (i = 0; i < cmd->nslots; i++) {
-        int id = cmd->slots[i].id;
-        size_t at = offsetof(pdu_t, f) + (size_t)id * sizeof(pdu_value_t);
-        const char *name = pdu_field_info((pdu_field_id_t)id)->name;
-        switch (cmd->slots[i].kind) {
-        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
-            ADD("\n and rawget(t, \"%s\") == str(q[%u], u[%u])", name, PTR_AT(at + offsetof(pdu_value_t, ptr)),
-                U32_AT(at + offsetof(pdu_value_t, len)));
-            break;
-        case PDU_KIND_DESTS: case PDU_KIND_UNSUCC:
-            return -1;
-        default:
-            ADD("\n and rawget(t, \"%s\") == u[%u]", name, U32_AT(at + offsetof(pdu_value_t, num)));
-            break;
-        }
-    }
-    ADD(" end");
-#undef ADD
-    if (!ffi_push(L)) return -1;
-    if (luaL_loadbuffer(L, src, n, "=pdu comparer") != 0) {
-        lua_pop(L, 2);
-        return 0;
-    }
-    lua_insert(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    return 1;
+    if (!src_add(src, &n, FFI_HEAD "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
+                 "if n ~= %d then return false end\nlocal u, q = cast(U, a), cast(P, a)\n"
+                 "return rawget(t, \"command\") == \"%s\" and rawget(t, \"command_id\") == u[%u]"
+                 " and rawget(t, \"command_status\") == u[%u] and rawget(t, \"sequence_number\") == u[%u]",
+                 4 + cmd->nslots, cmd->name, U32_AT(offsetof(pdu_t, command_id)),
+                 U32_AT(offsetof(pdu_t, command_status)), U32_AT(offsetof(pdu_t, sequence_number)))
+        || !src_fields(src, &n, cmd, "\n and rawget(t, \"%s\") == str(q[%u], u[%u])", "\n and rawget(t, \"%s\") == u[%u]")
+        || !src_add(src, &n, " end"))
+        return -1;
+    return src_load(L, src, n, "=pdu comparer");
 }
 
 int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p)

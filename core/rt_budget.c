@@ -319,9 +319,9 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
  * 15 % of a trivial script's round trip. Below RT_BUDGET_GC_SMALL_KB the
  * next cycle starts at RT_BUDGET_GC_SMALL_PAUSE, and not before the heap
  * grew by GC_ROOM_KB (an eighth of the ceiling at most) over what the
- * last one left: the bench's 0.9 MiB heap waits for 3.5 MiB of garbage,
- * not 2.7 (whatever the heap, it grows by that room at most; the pause
- * is at most GC_MAX_PAUSE). The room stays under the allocator's free
+ * last one left: the runtime alone (0.6-1 MiB) waits for 3.5 MiB of
+ * garbage, not 2-3 (whatever the heap, it grows by that room at most;
+ * the pause is at most GC_MAX_PAUSE). The room stays under the allocator's free
  * lists (4 MiB, rt_heap.c): a cycle's garbage fits them, where a larger
  * room let blocks go back to the arena and cost more than the cycles it
  * saved. Above RT_BUDGET_GC_SMALL_KB, LuaJIT's default. Looked at as
