@@ -14,6 +14,8 @@
  * -> PDU (lbridge_check_pdu) is lbridge_check.c's, sharing the cache's key
  * codes through lbridge_int.h. The module's table is built here only.
  */
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,8 @@ static int tlv_alias[128];
 static struct {
     const void *reg;
     int         ref[SHAPE_REFS];        /* 0: not made yet */
+    int         fast[SHAPE_REFS];       /* the same for fast shapes (-1: none can be made) */
+    int         same[SHAPE_REFS];       /* the same for fast comparers (lbridge__same_fast) */
 } shapes;
 
 static const char *const header_keys[] = {
@@ -103,7 +107,7 @@ int lbridge__cache_push(lua_State *L)
 }
 
 static size_t tlv_index(const pdu_tlv_def_t *d) { return (size_t)(d - pdu_tlv_at(0)); }
-static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
+static size_t cmd_index(const pdu_cmd_t *c) { return pdu_cmd_index(c); }
 
 
 /* Push t[k] of the table at absolute index idx, without metamethods: a
@@ -247,11 +251,8 @@ fail:
 static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
 {
     size_t i = cmd_index(cmd);
-    const void *reg;
+    const void *reg = lua_topointer(L, LUA_REGISTRYINDEX);
     int cache, ok;
-    lua_pushvalue(L, LUA_REGISTRYINDEX);
-    reg = lua_topointer(L, -1);
-    lua_pop(L, 1);
     if (reg == shapes.reg && i < SHAPE_REFS && shapes.ref[i] > 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.ref[i]);
         return 1;
@@ -266,6 +267,212 @@ static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
     return 1;
 }
 
+/* -- Fast shapes ----------------------------------------------------------------
+ * The same constructor reading the fields itself: it gets the pdu_t's
+ * address (a number) and takes each value at its offset with the FFI,
+ * compiled with the rest of the function, where the C API cost a call per
+ * field (twenty for a submit_sm: more than the table itself):
+ *   local ffi = ...   -- package.loaded.ffi, from C
+ *   local cast, str, rawget, next = ffi.cast, ffi.string, rawget, next
+ *   local U, P = ffi.typeof("const uint32_t *"), ffi.typeof("const uint8_t *const *")
+ *   return function(a) local u, q = cast(U, a), cast(P, a)
+ *       return { command = "submit_sm", command_id = u[1], ...,
+ *                ["service_type"] = str(q[4], u[10]), ... } end
+ * The offsets are written in by C from pdu.h's own layout (offsetof), so
+ * the two cannot drift. Only for a PDU with every field of its body and
+ * no TLVs or address lists (nearly every one): anything else, or a state
+ * without the FFI, takes the shape above. The function and the address
+ * never reach a script: the table it returns is the same, key for key
+ * and value for value, as push_shaped's. */
+
+#define U32_AT(off) ((unsigned)((off) / sizeof(uint32_t)))
+#define PTR_AT(off) ((unsigned)((off) / sizeof(void *)))
+typedef char pdu_layout_for_fast_shapes[
+    offsetof(pdu_t, f) % sizeof(void *) == 0 && sizeof(pdu_value_t) % sizeof(void *) == 0
+    && offsetof(pdu_value_t, ptr) % sizeof(void *) == 0 && offsetof(pdu_value_t, len) % 4 == 0
+    && offsetof(pdu_value_t, num) % 4 == 0 && offsetof(pdu_t, command_id) % 4 == 0
+    && sizeof(((pdu_value_t *)0)->len) == 4 && sizeof(((pdu_value_t *)0)->num) == 4 ? 1 : -1];
+
+/* Push package.loaded.ffi (loading it as require would); 0, nothing
+ * pushed, where there is none. */
+static int ffi_push(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); return 0; }
+    lua_getfield(L, -1, "ffi");
+    if (lua_istable(L, -1)) { lua_remove(L, -2); return 1; }
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "_PRELOAD");
+    if (lua_istable(L, -1)) lua_getfield(L, -1, "ffi");
+    else lua_pushnil(L);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) { lua_pop(L, 2); return 0; }
+    lua_pushliteral(L, "ffi");
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_istable(L, -1)) { lua_pop(L, 2); return 0; }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "ffi");
+    lua_remove(L, -2);
+    return 1;
+}
+
+/* Append printf-style text to src (n bytes used); 0 when it does not fit. */
+static int src_add(char *src, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+    va_start(ap, fmt);
+    w = vsnprintf(src + *n, SHAPE_SRC - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= SHAPE_SRC - *n) return 0;
+    *n += (size_t)w;
+    return 1;
+}
+
+/* Append one term per field of cmd's body: str_fmt (name, pointer index,
+ * length index) for a string, num_fmt (name, index) for a number; 0 for
+ * a body with a list, or too long. */
+static int src_fields(char *src, size_t *n, const pdu_cmd_t *cmd, const char *str_fmt, const char *num_fmt)
+{
+    int i;
+    for (i = 0; i < cmd->nslots; i++) {
+        int id = cmd->slots[i].id;
+        size_t at = offsetof(pdu_t, f) + (size_t)id * sizeof(pdu_value_t);
+        const char *name = pdu_field_info((pdu_field_id_t)id)->name;
+        switch (cmd->slots[i].kind) {
+        case PDU_KIND_CSTR: case PDU_KIND_TIME: case PDU_KIND_OSTR:
+            if (!src_add(src, n, str_fmt, name, PTR_AT(at + offsetof(pdu_value_t, ptr)),
+                         U32_AT(at + offsetof(pdu_value_t, len))))
+                return 0;
+            break;
+        case PDU_KIND_DESTS: case PDU_KIND_UNSUCC:
+            return 0;
+        default:
+            if (!src_add(src, n, num_fmt, name, U32_AT(at + offsetof(pdu_value_t, num)))) return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Run src (a chunk that takes the ffi module and returns a function) and
+ * push the function: 1; 0 and nothing pushed when it cannot be made now
+ * (no room on the heap: the next PDU tries again); -1 without the FFI. */
+static int src_load(lua_State *L, const char *src, size_t n, const char *name)
+{
+    if (!ffi_push(L)) return -1;
+    if (luaL_loadbuffer(L, src, n, name) != 0) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+#define FFI_HEAD "local ffi = ...\nlocal cast, str, rawget, next = ffi.cast, ffi.string, rawget, next\n" \
+    "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
+
+/* Make cmd's fast shape and push it: as src_load, and -1 when it never
+ * can be made (a list field, a source too long). */
+static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    if (!src_add(src, &n, FFI_HEAD "return function(a) local u, q = cast(U, a), cast(P, a)\n"
+                 "return { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
+                 cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
+                 U32_AT(offsetof(pdu_t, sequence_number)))
+        || !src_fields(src, &n, cmd, ", [\"%s\"] = str(q[%u], u[%u])", ", [\"%s\"] = u[%u]")
+        || !src_add(src, &n, " } end"))
+        return -1;
+    return src_load(L, src, n, "=pdu shape");
+}
+
+/* The PDU's table by its fast shape: p has a command, every field of
+ * its body and no TLVs, and L may call and has room. 0: not made. */
+static int push_fast(lua_State *L, const pdu_t *p)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    size_t i = cmd_index(cmd);
+    int made;
+    if (i >= SHAPE_REFS || shapes.fast[i] < 0 || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+        || (uintptr_t)p >> 53)              /* the address must be exact as a number */
+        return 0;
+    if (shapes.fast[i] > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.fast[i]);
+    } else {
+        if ((made = fast_make(L, cmd)) <= 0) {
+            if (made < 0) shapes.fast[i] = -1;
+            return 0;
+        }
+        lua_pushvalue(L, -1);
+        shapes.fast[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushnumber(L, (double)(uintptr_t)p);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+/* The comparer of cmd's tables (lbridge__same_fast), made and pushed as
+ * fast_make does its shape (same results). It reads the table raw and
+ * compares each field with the PDU's, read at its offset; a string is
+ * made from the PDU's octets with ffi.string, which finds the table's
+ * own (interned) string when they are equal, so that == tells:
+ *   return function(t, a) local n = 0
+ *       for _ in next, t do n = n + 1 end
+ *       if n ~= 21 then return false end
+ *       local u, q = cast(U, a), cast(P, a)
+ *       return rawget(t, "command") == "submit_sm" and rawget(t, "command_id") == u[1]
+ *           and ... and rawget(t, "service_type") == str(q[4], u[10]) and ... end
+ * The loop comes first: a function's root trace cannot hold a loop, so
+ * the loop is a trace of its own and what follows it a side trace of
+ * that (the function's entry, interpreted, is two instructions). */
+static int same_make(lua_State *L, const pdu_cmd_t *cmd)
+{
+    char src[SHAPE_SRC];
+    size_t n = 0;
+    if (!src_add(src, &n, FFI_HEAD "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
+                 "if n ~= %d then return false end\nlocal u, q = cast(U, a), cast(P, a)\n"
+                 "return rawget(t, \"command\") == \"%s\" and rawget(t, \"command_id\") == u[%u]"
+                 " and rawget(t, \"command_status\") == u[%u] and rawget(t, \"sequence_number\") == u[%u]",
+                 4 + cmd->nslots, cmd->name, U32_AT(offsetof(pdu_t, command_id)),
+                 U32_AT(offsetof(pdu_t, command_status)), U32_AT(offsetof(pdu_t, sequence_number)))
+        || !src_fields(src, &n, cmd, "\n and rawget(t, \"%s\") == str(q[%u], u[%u])", "\n and rawget(t, \"%s\") == u[%u]")
+        || !src_add(src, &n, " end"))
+        return -1;
+    return src_load(L, src, n, "=pdu comparer");
+}
+
+int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p)
+{
+    const pdu_cmd_t *cmd = p->cmd;
+    size_t i = cmd_index(cmd);
+    int made, same;
+    if (i >= SHAPE_REFS || shapes.same[i] < 0 || !shapes.reg || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+        || (p->present & cmd->body) != cmd->body || lua_status(L) != 0 || !lua_checkstack(L, 4)
+        || (uintptr_t)p >> 53)
+        return -1;
+    if (shapes.same[i] > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, shapes.same[i]);
+    } else {
+        if ((made = same_make(L, cmd)) <= 0) {
+            if (made < 0) shapes.same[i] = -1;
+            return -1;
+        }
+        lua_pushvalue(L, -1);
+        shapes.same[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushvalue(L, idx);
+    lua_pushnumber(L, (double)(uintptr_t)p);
+    lua_call(L, 2, 1);
+    same = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return same;
+}
+
 /* The PDU's table by its shape: p has a command and no TLVs, and L may
  * call (a coroutine suspended in a yield may not) and has room for the
  * arguments (more than the LUA_MINSTACK a C function is promised).
@@ -278,6 +485,7 @@ static int push_shaped(lua_State *L, const pdu_t *p)
     int cache = 0;
     if (!cmd || p->ntlv || lua_status(L) != 0 || !lua_checkstack(L, cmd->nslots + 8))
         return 0;
+    if ((present & cmd->body) == cmd->body && shapes.reg && push_fast(L, p)) return 1;
     if (present & (((uint64_t)1 << PDU_F_DEST_ADDRESS) | ((uint64_t)1 << PDU_F_UNSUCCESS_SME)))
         cache = lbridge__cache_push(L);
     if (!shape_ref_push(L, cmd)) {

@@ -452,6 +452,8 @@ int lbridge_same_pdu(lua_State *L, int idx, const pdu_t *p)
     int cache, top = lua_gettop(L), n = 0, same = 1, want;
     if (!cmd || p->ntlv || p->naddr || !lua_istable(L, idx)) return 0;
     if (idx < 0) idx = top + idx + 1;
+    if ((same = lbridge__same_fast(L, idx, p)) >= 0) return same;
+    same = 1;
     fields = lbridge__body_mask(cmd) & p->present;
     want = 4 + __builtin_popcountll(fields);       /* command, command_id, _status, sequence_number */
     cache = lbridge__cache_push(L);

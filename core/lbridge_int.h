@@ -26,6 +26,11 @@ enum {
 };
 
 
+/* lbridge_same_pdu by a compiled comparer of p's command (lbridge.c):
+ * 1 or 0 as lbridge_same_pdu, for a PDU with every field of its body and
+ * no TLVs or lists; -1 where it has none (the caller compares). */
+int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p);
+
 /* Push the key cache; returns its (absolute) stack index. */
 int lbridge__cache_push(lua_State *L);
 
@@ -38,10 +43,7 @@ const char *lbridge__code_name(long code);
 /* The bit of every body field of cmd. */
 static inline uint64_t lbridge__body_mask(const pdu_cmd_t *cmd)
 {
-    uint64_t m = 0;
-    int i;
-    for (i = 0; i < cmd->nslots; i++) m |= (uint64_t)1 << cmd->slots[i].id;
-    return m;
+    return cmd->body;
 }
 
 /* The key at -1 of the cache (at `cache`) pushed, then t[key] of the table

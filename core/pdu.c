@@ -30,6 +30,15 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Store v big-endian at o (the compiler makes it one swapped store). */
+static inline void be32_put(uint8_t *o, uint32_t v)
+{
+    o[0] = (uint8_t)(v >> 24);
+    o[1] = (uint8_t)(v >> 16);
+    o[2] = (uint8_t)(v >> 8);
+    o[3] = (uint8_t)v;
+}
+
 /* Big-endian unsigned of 0..4 octets (TLV integers). */
 static uint32_t be_n(const uint8_t *p, size_t n)
 {
@@ -171,20 +180,30 @@ static int time_len_ok(pdu_field_id_t id, uint32_t len)
     return len == 0 || len == 16 || (id == PDU_F_FINAL_DATE && len == 12);
 }
 
+/* The present bits of the slots before `upto` (a body refused there). */
+static uint64_t slots_before(const pdu_slot_t *s, const pdu_slot_t *upto)
+{
+    uint64_t present = 0;
+    for (; s < upto; s++) present |= BIT(s->id);
+    return present;
+}
+
+/* The mandatory fields. `b` is a local whose address no call takes (the
+ * string and list decoders get a copy), so it stays in a register; the
+ * present bits are set once, for the whole body, when it was all read. */
 static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_error_t *err)
 {
     const pdu_cmd_t *cmd = p->cmd;
     const pdu_slot_t *s, *last = cmd->slots + cmd->nslots;
-    uint64_t present = p->present;         /* kept in a register, stored as the loop ends */
     uint32_t count = 0, st;
 
     for (s = cmd->slots; s < last; s++) {
         const pdu_field_t *fd;              /* for the messages of refusals only */
         pdu_value_t *v = &p->f[s->id];
+        const uint8_t *q;
         if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
             if (b >= end) goto short_body;
             v->num = *b++;
-            present |= BIT(s->id);
             continue;
         }
         switch (s->kind) {
@@ -201,7 +220,8 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
             break;
         case PDU_KIND_CSTR:
         case PDU_KIND_TIME:
-            switch (take_cstr(&b, end, s->max, &v->ptr, &v->len)) {
+            q = b;
+            switch (take_cstr(&q, end, s->max, &v->ptr, &v->len)) {
             case CSTR_SHORT: goto short_body;
             case CSTR_NONUL:
                 fd = pdu_field_info((pdu_field_id_t)s->id);
@@ -209,6 +229,7 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
                           fd->name, s->max);
                 goto bail;
             }
+            b = q;
             if (s->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
                 fd = pdu_field_info((pdu_field_id_t)s->id);
                 st = fail(err, fd->status, fd->name,
@@ -233,15 +254,18 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
             b += count;
             break;
         case PDU_KIND_DESTS:
-            if ((st = decode_dests(p, &b, end, count, err))) goto bail;
+            q = b;
+            if ((st = decode_dests(p, &q, end, count, err))) goto bail;
+            b = q;
             break;
         case PDU_KIND_UNSUCC:
-            if ((st = decode_unsucc(p, &b, end, count, err))) goto bail;
+            q = b;
+            if ((st = decode_unsucc(p, &q, end, count, err))) goto bail;
+            b = q;
             break;
         }
-        present |= BIT(s->id);
     }
-    p->present = present;
+    p->present = cmd->body;
 
     /* The TLV area: whatever follows the mandatory fields. */
     while (end - b >= 4) {
@@ -283,7 +307,7 @@ short_body:
     st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
               "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
 bail:
-    p->present = present;
+    p->present = slots_before(cmd->slots, s);
     return st;
 }
 
@@ -570,17 +594,26 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
     err->field = NULL;
     err->need = 0;
     err->msg[0] = '\0';
-    cmd = pdu_cmd_find(p->command_id);
+    /* the row pdu_init or decode found, if it is still the command_id's */
+    cmd = p->cmd && p->cmd->id == p->command_id ? p->cmd : pdu_cmd_find(p->command_id);
     if (!cmd) {
         fail(err, SMPP_ESME_RINVCMDID, "command_id", "unknown command_id 0x%08X", p->command_id);
         return PDU_EINVAL;
     }
     p->cmd = cmd;
 
-    put_u32(&w, 0); /* command_length, patched below */
-    put_u32(&w, p->command_id);
-    put_u32(&w, p->command_status);
-    put_u32(&w, p->sequence_number);
+    if (cap >= PDU_HEADER_LEN) {           /* the header at once (command_length patched below) */
+        be32_put(out, 0);
+        be32_put(out + 4, p->command_id);
+        be32_put(out + 8, p->command_status);
+        be32_put(out + 12, p->sequence_number);
+        w.pos = PDU_HEADER_LEN;
+    } else {
+        put_u32(&w, 0);
+        put_u32(&w, p->command_id);
+        put_u32(&w, p->command_status);
+        put_u32(&w, p->sequence_number);
+    }
 
     /* An error response with nothing in it goes out header-only (3.4 §4.1.2,
      * §4.4.2). */

@@ -161,6 +161,7 @@ typedef struct pdu_cmd_s {
     const pdu_slot_t *slots;     /* mandatory fields in wire order */
     uint8_t           nslots;
     uint8_t           esme_states, smsc_states;  /* PDU_ST_* bits */
+    uint64_t          body;      /* the slots' bits (as in pdu_t.present) */
 } pdu_cmd_t;
 
 typedef struct pdu_tlv_def_s {
@@ -314,7 +315,9 @@ const pdu_tlv_t *pdu_tlv_find(const pdu_t *pdu, uint16_t tag);
  * octets). A response with a non-zero status and neither fields nor TLVs
  * is encoded header-only, as 3.4 says error responses are sent.
  * sm_length, number_of_dests and no_unsuccess are computed; if present
- * they must agree. `err` may be NULL. */
+ * they must agree. `err` may be NULL. pdu->cmd is NULL or a row of the
+ * table (pdu_init and pdu_decode set it; copies keep it): when it is
+ * command_id's it is taken as it is, else command_id is looked up. */
 long pdu_encode(pdu_t *pdu, uint8_t *out, size_t cap, pdu_error_t *err);
 
 /* -- Tables and names ------------------------------------------------------ */
@@ -322,6 +325,9 @@ long pdu_encode(pdu_t *pdu, uint8_t *out, size_t cap, pdu_error_t *err);
 const pdu_cmd_t     *pdu_cmd_find(uint32_t command_id);  /* NULL if unknown */
 const pdu_cmd_t     *pdu_cmd_by_name(const char *name);  /* NULL if unknown */
 const pdu_cmd_t     *pdu_cmd_at(size_t i);               /* NULL past the end */
+extern const pdu_cmd_t pdu__cmds[PDU_CMD__COUNT];
+/* A row's index (PDU_CMD_*): per PDU, for counters and caches. */
+static inline size_t pdu_cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu__cmds); }
 const pdu_tlv_def_t *pdu_tlv_info(uint16_t tag);         /* NULL if unknown */
 const pdu_tlv_def_t *pdu_tlv_at(size_t i);               /* NULL past the end */
 /* The row of a field id (name, kind, status); inline because the codec's

@@ -67,18 +67,21 @@ CHECK_DEF(unsuccess_sme_is_its_entry, LIST_MAX_UNSUCCESS_SME == 0 SMPP_ENTRY_UNS
     CHECK_DEF(response_id_of_##name, (resp) == 0 || (resp) == ((id) | SMPP_RESPONSE_BIT));
 #include "smpp.def"
 #undef COMMAND
-static const pdu_cmd_t cmds[PDU_CMD__COUNT] = {
+#define SLOT_BIT(ID, max) | ((uint64_t)1 << PDU_F_##ID)
+const pdu_cmd_t pdu__cmds[PDU_CMD__COUNT] = {
 #define COMMAND(ID, name, id, body, resp, e, s) \
     {#name, id, resp, body_##body, \
-     (uint8_t)(sizeof body_##body / sizeof body_##body[0] - 1), ST_##e, ST_##s},
+     (uint8_t)(sizeof body_##body / sizeof body_##body[0] - 1), ST_##e, ST_##s, \
+     0 SMPP_BODY_##body(SLOT_BIT)},
 #include "smpp.def"
 #undef COMMAND
 };
+#undef SLOT_BIT
 
 const pdu_cmd_t *pdu_cmd_find(uint32_t command_id)
 {
     switch (command_id) {
-#define COMMAND(ID, name, id, body, resp, e, s) case id: return &cmds[PDU_CMD_##ID];
+#define COMMAND(ID, name, id, body, resp, e, s) case id: return &pdu__cmds[PDU_CMD_##ID];
 #include "smpp.def"
 #undef COMMAND
     default: return NULL;
@@ -89,13 +92,13 @@ const pdu_cmd_t *pdu_cmd_by_name(const char *name)
 {
     size_t i;
     for (i = 0; i < PDU_CMD__COUNT; i++)
-        if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
+        if (strcmp(pdu__cmds[i].name, name) == 0) return &pdu__cmds[i];
     return NULL;
 }
 
 const pdu_cmd_t *pdu_cmd_at(size_t i)
 {
-    return i < PDU_CMD__COUNT ? &cmds[i] : NULL;
+    return i < PDU_CMD__COUNT ? &pdu__cmds[i] : NULL;
 }
 
 /* -- TLVs ------------------------------------------------------------------ */

@@ -42,7 +42,8 @@ static struct {
     uint64_t        gc_next_ns;     /* no full collection that would free little before this */
     uint64_t        gc_log_ns;      /* the last "stays at its ceiling" line */
     int             gc_due;         /* heap_collect(gc_live) before the next run */
-    int             gc_small;       /* the collector's pause is RT_BUDGET_GC_SMALL_PAUSE */
+    int             gc_pause;       /* the collector's pause as last set (0: LuaJIT's default) */
+    size_t          gc_step_seen;   /* the heap's size (64 KiB steps) when gc_pace last looked */
     int             coarse;         /* runs start on CLOCK_MONOTONIC_COARSE (run_clock) */
     int             hard;           /* the state counts its heap (rt_heap_used: LuaJIT's count, cheaper) */
     size_t          gc_live;
@@ -316,15 +317,39 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
  * a small heap (the runtime alone: about 0.6 MiB) the default 200 runs a
  * cycle every few hundred messages, marking the same tables each time:
  * 15 % of a trivial script's round trip. Below RT_BUDGET_GC_SMALL_KB the
- * next cycle starts at RT_BUDGET_GC_SMALL_PAUSE (a few MiB more at most);
- * above it, LuaJIT's default. Looked at as each outermost run ends (the
- * counting allocator's figure is LuaJIT's, without a call into it). */
+ * next cycle starts at RT_BUDGET_GC_SMALL_PAUSE, and not before the heap
+ * grew by GC_ROOM_KB (an eighth of the ceiling at most) over what the
+ * last one left: the runtime alone (0.6-1 MiB) waits for 3.5 MiB of
+ * garbage, not 2-3 (whatever the heap, it grows by that room at most;
+ * the pause is at most GC_MAX_PAUSE). The room stays under the allocator's free
+ * lists (4 MiB, rt_heap.c): a cycle's garbage fits them, where a larger
+ * room let blocks go back to the arena and cost more than the cycles it
+ * saved. Above RT_BUDGET_GC_SMALL_KB, LuaJIT's default. Looked at as
+ * each outermost run ends (the counting allocator's figure is LuaJIT's,
+ * without a call into it): the pause a cycle ends with is the one set at
+ * the last run end, its sweep having brought the heap down to nearly
+ * what is in use, so a heap that is partly garbage then is given a
+ * smaller pause, never a larger one. Set in steps of 50 and looked at
+ * again only when the heap moved by 64 KiB: LuaJIT is called a few times
+ * a cycle, not per run. */
+#define GC_ROOM_KB   3584
+#define GC_MAX_PAUSE 1000
+
 static void gc_pace(lua_State *L)
 {
-    int small = (budget.hard ? rt_heap_used() >> 10 : (size_t)lua_gc(L, LUA_GCCOUNT, 0)) < RT_BUDGET_GC_SMALL_KB;
-    if (small == budget.gc_small) return;
-    budget.gc_small = small;
-    lua_gc(L, LUA_GCSETPAUSE, small ? RT_BUDGET_GC_SMALL_PAUSE : 200);
+    size_t kb = budget.hard ? rt_heap_used() >> 10 : (size_t)lua_gc(L, LUA_GCCOUNT, 0), room;
+    int pause = 200;
+    if (kb >> 6 == budget.gc_step_seen && budget.gc_pause) return;
+    budget.gc_step_seen = kb >> 6;
+    room = budget.memory && budget.memory / 8 >> 10 < GC_ROOM_KB ? budget.memory / 8 >> 10 : GC_ROOM_KB;
+    if (kb < RT_BUDGET_GC_SMALL_KB) {
+        pause = RT_BUDGET_GC_SMALL_PAUSE;
+        if (kb * (GC_MAX_PAUSE - 100) < room * 100) pause = GC_MAX_PAUSE;
+        else if (kb * (RT_BUDGET_GC_SMALL_PAUSE - 100) < room * 100) pause = (int)((kb + room) * 100 / kb / 50 * 50);
+    }
+    if (pause == budget.gc_pause) return;
+    budget.gc_pause = pause;
+    lua_gc(L, LUA_GCSETPAUSE, pause);
 }
 
 void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved)
@@ -390,6 +415,7 @@ static int l_set_limits(lua_State *L)
     rt_watchdog_limits(budget.budget_ns, budget.budget_ns + grace);
     rt_heap_stats(&h);
     budget.hard = h.hard;
+    budget.gc_pause = 0;                /* gc_pace looks again (the room depends on the ceiling) */
     budget.memory = h.hard && mb > 0 ? (size_t)(mb * MIB) : 0;
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);

@@ -97,25 +97,12 @@ static __attribute__((noinline, cold)) void *heap_refuse(void *ptr, size_t osize
     return NULL;
 }
 
-/* The allocator: every block of the Lua state passes here. A request
- * that would take the heap past ceiling + reserve gets NULL, which LuaJIT
- * raises as "not enough memory" in the code that asked. The ceiling itself
- * is enforced on runs of script code by rt_budget.c, between instructions:
- * LuaJIT's build here raises an allocation failure inside a VM instruction
- * with a stack top it has not fixed, which can corrupt the coroutine's
- * stack (a crash at the next collection). The work is done by LuaJIT's
- * own allocator (far quicker than malloc for Lua's many small blocks),
- * small blocks by the lists above. */
-static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* The allocator's slow paths: a block from or to the arena, a request
+ * that takes the heap past the ceiling, the state's last block. */
+static __attribute__((noinline)) void *heap_alloc_slow(void *ptr, size_t osize, size_t nsize)
 {
     void *p;
     size_t c;
-    (void)ud;
-    if (nsize == 0) {
-        if (ptr) heap_put(ptr, osize);
-        if ((heap.used -= osize) == 0) heap_drain();   /* lua_close freed the state's last block */
-        return NULL;
-    }
     if (nsize > osize && heap.used + (nsize - osize) > heap.most)
         return heap_refuse(ptr, osize, 0);
     c = (nsize + HEAP_GRAIN - 1) / HEAP_GRAIN;
@@ -129,6 +116,53 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (heap.used > heap.peak) heap.peak = heap.used;
     if (heap.used > heap.over_at && nsize > osize && heap.over) heap.over();
     return p;
+}
+
+static __attribute__((noinline)) void *heap_free_slow(void *ptr, size_t osize)
+{
+    if (ptr) heap_put(ptr, osize);
+    if ((heap.used -= osize) == 0) heap_drain();   /* lua_close freed the state's last block */
+    return NULL;
+}
+
+/* The allocator: every block of the Lua state passes here. A request
+ * that would take the heap past ceiling + reserve gets NULL, which LuaJIT
+ * raises as "not enough memory" in the code that asked. The ceiling itself
+ * is enforced on runs of script code by rt_budget.c, between instructions:
+ * LuaJIT's build here raises an allocation failure inside a VM instruction
+ * with a stack top it has not fixed, which can corrupt the coroutine's
+ * stack (a crash at the next collection). The work is done by LuaJIT's
+ * own allocator (far quicker than malloc for Lua's many small blocks),
+ * small blocks by the lists above. Nearly every call is a small block
+ * taken from its list below the ceiling, or one put back on a list with
+ * room: those two are done here, with nothing to save for a call, the
+ * rest by the slow paths (the same outcome: a block taken below the
+ * ceiling needs no refusal and no call of `over`). */
+static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    void *p;
+    size_t c;
+    (void)ud;
+    if (nsize == 0) {
+        c = (osize + HEAP_GRAIN - 1) / HEAP_GRAIN;
+        if (ptr && osize - 1 < HEAP_SMALL && heap.cached + c * HEAP_GRAIN <= HEAP_CACHE && heap.used > osize) {
+            *(void **)ptr = heap.free[c];
+            heap.free[c] = ptr;
+            heap.cached += c * HEAP_GRAIN;
+            heap.used -= osize;
+            return NULL;
+        }
+        return heap_free_slow(ptr, osize);
+    }
+    c = (nsize + HEAP_GRAIN - 1) / HEAP_GRAIN;
+    if (!ptr && !osize && nsize <= HEAP_SMALL && (p = heap.free[c]) != NULL && heap.used + nsize <= heap.over_at) {
+        heap.free[c] = *(void **)p;
+        heap.cached -= c * HEAP_GRAIN;
+        heap.used += nsize;
+        if (heap.used > heap.peak) heap.peak = heap.used;
+        return p;
+    }
+    return heap_alloc_slow(ptr, osize, nsize);
 }
 
 /* An error no protected call caught: nothing can go on safely. */

@@ -24,11 +24,46 @@ static pdu_t resp_pdu;   /* one loop thread: scratch PDU */
 
 /* -- Helpers ---------------------------------------------------------------------- */
 
+/* Session tables by registry ref, for the sessions whose id last took
+ * each slot (id % SREF_SLOTS): one lookup for the table a request's
+ * handler is given, where the sessions table cost three calls. The
+ * sessions table stays the single record (a session not here is found
+ * there); a slot's ref is made as its session opens and dropped as it
+ * closes or another takes the slot. The runtime's one state, as the
+ * handler cache's refs. */
+#define SREF_SLOTS 1024
+static struct {
+    uint64_t id;                               /* 0: empty */
+    int      ref;
+} srefs[SREF_SLOTS];
+
 void rt_sess_push(lua_State *L, uint64_t id)
 {
+    if (srefs[id % SREF_SLOTS].id == id && id) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, srefs[id % SREF_SLOTS].ref);
+        return;
+    }
     rt_registry_table(L, &rt.sessions);
     lua_rawgeti(L, -1, (int)id);
     lua_replace(L, -2);                        /* the sessions table gone, as a remove would, without its shift */
+}
+
+/* The session table on L's top takes id's slot (kept on the stack). */
+static void sref_set(lua_State *L, uint64_t id)
+{
+    size_t i = id % SREF_SLOTS;
+    if (srefs[i].id) luaL_unref(L, LUA_REGISTRYINDEX, srefs[i].ref);
+    lua_pushvalue(L, -1);
+    srefs[i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    srefs[i].id = srefs[i].ref == LUA_REFNIL || srefs[i].ref == LUA_NOREF ? 0 : id;
+}
+
+static void sref_drop(lua_State *L, uint64_t id)
+{
+    size_t i = id % SREF_SLOTS;
+    if (srefs[i].id != id || !id) return;
+    luaL_unref(L, LUA_REGISTRYINDEX, srefs[i].ref);
+    srefs[i].id = 0;
 }
 
 /* A session as scripts see it is a view: an empty table but for one key
@@ -298,34 +333,21 @@ int rt_sess_event(const char *name, const char *what)
     return 1;
 }
 
-/* Run the handler on rt.L's top in a new task with the session table of
- * `s` and `nextra` more values from rt.L's top as arguments; `seq` is the
- * request it answers (0: none); own: whether the handler is the runtime's
- * own function (-1: look it up). nextra -n: the n arguments on the top
- * start with the session table already. */
-static void spawn_own(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id, int own)
+/* Run the event handler on rt.L's top in a new task with the session
+ * table of `s` and `nextra` more values from rt.L's top as arguments.
+ * (Requests take their task in on_request.) */
+static void spawn(const char *what, sess_t *s, int nextra)
 {
     lua_State *L = rt.L;
-    int nargs = nextra < 0 ? -nextra : nextra + 1;
-    rt_task_t *t = rt_task_new(what, seq ? &request_owner : NULL);
+    rt_task_t *t = rt_task_new(what, NULL);
     if (!t) {
-        lua_pop(L, nargs - (nextra >= 0) + 1);
+        lua_pop(L, nextra + 1);
         return;
     }
     t->sess_id = sess_id(s);
-    t->seq = seq;
-    t->cmd_id = cmd_id;
-    if (nextra >= 0) {
-        rt_sess_push(L, sess_id(s));           /* the session goes first */
-        lua_insert(L, -1 - nextra);
-    }
-    if (own < 0) rt_task_start(t, nargs);
-    else rt_task_run(t, nargs, own);
-}
-
-static void spawn(const char *what, sess_t *s, int nextra, uint32_t seq, uint32_t cmd_id)
-{
-    spawn_own(what, s, nextra, seq, cmd_id, -1);
+    rt_sess_push(L, sess_id(s));               /* the session goes first */
+    lua_insert(L, -1 - nextra);
+    rt_task_start(t, nextra + 1);
 }
 
 /* -- Engine callbacks ----------------------------------------------------------------- */
@@ -353,9 +375,10 @@ static void on_opened(net_t *n, sess_t *s, void *ud)
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt.session_mt);
         lua_setmetatable(L, -2);
     }
+    sref_set(L, sess_id(s));
     lua_rawseti(L, -2, (int)sess_id(s));
     lua_pop(L, 1);
-    if (push_handler("connect")) spawn("connect event", s, 0, 0, 0);
+    if (push_handler("connect")) spawn("connect event", s, 0);
 }
 
 /* The request handlers by command, found by name once and kept until
@@ -395,15 +418,17 @@ static int find_request_handler(const pdu_t *req)
     return found;
 }
 
-/* Push the handler of req; 0 (nothing pushed) when there is none. *own:
- * whether it is the runtime's own function. */
-static int push_request_handler(const pdu_t *req, int *own)
+/* Push the handler of req onto `to` (rt.L or a task's coroutine); 0
+ * (nothing pushed) when there is none. *own: whether it is the runtime's
+ * own function. */
+static int push_request_handler(lua_State *to, const pdu_t *req, int *own)
 {
     lua_State *L = rt.L;
-    int i = (int)(req->cmd - pdu_cmd_at(0));
+    int i = (int)pdu_cmd_index(req->cmd);
     if (i < 0 || i >= HCACHE_CMDS) {
         if (!find_request_handler(req)) return 0;
         *own = rt_task_is_own(L, -1);
+        if (to != L) lua_xmove(L, to, 1);
         return 1;
     }
     if (!hcache.valid || hcache.gen != rt.handlers_gen || hcache.own_gen != rt_task_own_gen()) hcache_reset(L);
@@ -411,7 +436,7 @@ static int push_request_handler(const pdu_t *req, int *own)
     case H_NONE:
         return 0;
     case H_SCRIPT: case H_OWN:
-        lua_rawgeti(L, LUA_REGISTRYINDEX, hcache.ref[i]);
+        lua_rawgeti(to, LUA_REGISTRYINDEX, hcache.ref[i]);
         *own = hcache.kind[i] == H_OWN;
         return 1;
     }
@@ -420,9 +445,9 @@ static int push_request_handler(const pdu_t *req, int *own)
         return 0;
     }
     *own = rt_task_is_own(L, -1);
-    lua_pushvalue(L, -1);
     hcache.ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
     hcache.kind[i] = *own ? H_OWN : H_SCRIPT;
+    lua_rawgeti(to, LUA_REGISTRYINDEX, hcache.ref[i]);
     return 1;
 }
 
@@ -439,21 +464,36 @@ const pdu_t *rt_sess_request(lua_State *L, int idx)
     return cur_req.pdu && lua_istable(L, idx) && lua_topointer(L, idx) == cur_req.table ? cur_req.pdu : NULL;
 }
 
-/* A request runs its handler; without one the engine answers it. */
+/* A request runs its handler; without one the engine answers it. The
+ * task is taken first and the handler, the session and the PDU's table
+ * are pushed onto its coroutine: nothing is moved there from rt.L. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
 {
     const char *name = req->cmd->name;
     const void *table = cur_req.table;
     const pdu_t *pdu = cur_req.pdu;
+    uint32_t seq = req->cmd->resp_id ? req->sequence_number : 0;
+    rt_task_t *t = rt_task_new(name, seq ? &request_owner : NULL);
+    lua_State *co = t ? t->co : rt.L;
     int own = 0;
     (void)n;
     (void)ud;
-    if (!push_request_handler(req, &own)) return SESS_DECLINED;
-    rt_sess_push(rt.L, sess_id(s));            /* (session, pdu) as spawn would order them */
-    lbridge_push_pdu(rt.L, req);
-    cur_req.table = lua_topointer(rt.L, -1);
+    if (!push_request_handler(co, req, &own)) {
+        if (t) rt_task_release(t);
+        return SESS_DECLINED;
+    }
+    if (!t) {                                  /* no memory for a task: unanswered, as before */
+        lua_pop(rt.L, 1);
+        return SESS_TAKEN;
+    }
+    t->sess_id = sess_id(s);
+    t->seq = seq;
+    t->cmd_id = req->command_id;
+    rt_sess_push(co, sess_id(s));
+    lbridge_push_pdu(co, req);
+    cur_req.table = lua_topointer(co, -1);
     cur_req.pdu = req->raw ? req : NULL;
-    spawn_own(name, s, -2, req->cmd->resp_id ? req->sequence_number : 0, req->command_id, own);
+    rt_task_run_here(t, 2, own);
     cur_req.table = table;
     cur_req.pdu = pdu;
     return SESS_TAKEN;
@@ -481,7 +521,7 @@ static void session_down(sess_t *s)
     lua_pop(L, 1);
     if (was_up && push_handler("down")) {
         lua_pushstring(L, sess_close_reason(s));
-        spawn("down event", s, 1, 0, 0);
+        spawn("down event", s, 1);
     }
 }
 
@@ -501,7 +541,7 @@ static void on_state(net_t *n, sess_t *s, sess_state_t old, void *ud)
     }
     lua_pop(L, 1);
     if (rt_sess_bind_type(st) && !rt_sess_bind_type(old) && old != SESS_UNBINDING && push_handler("up"))
-        spawn("up event", s, 0, 0, 0);
+        spawn("up event", s, 0);
     if (st == SESS_CLOSED) session_down(s);
 }
 
@@ -511,6 +551,7 @@ static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     (void)n;
     (void)ud;
     (void)reason;
+    sref_drop(L, sess_id(s));
     rt_registry_table(L, &rt.sessions);
     lua_pushnil(L);
     lua_rawseti(L, -2, (int)sess_id(s));

@@ -192,6 +192,12 @@ void rt_task_run(rt_task_t *t, int nargs, int own)
     (void)task_resume(t, nargs);
 }
 
+void rt_task_run_here(rt_task_t *t, int nargs, int own)
+{
+    t->reserve = own;
+    task_resume(t, nargs);
+}
+
 void rt_task_start(rt_task_t *t, int nargs)
 {
     rt_task_run(t, nargs, rt_task_is_own(rt.L, -nargs - 1));

@@ -86,6 +86,10 @@ void rt_task_start(rt_task_t *t, int nargs);
  * stays the same): the lookup is left out. */
 void rt_task_run(rt_task_t *t, int nargs, int own);
 
+/* rt_task_run for a function and its nargs arguments pushed onto the
+ * task's own coroutine (t->co) already: nothing is moved. */
+void rt_task_run_here(rt_task_t *t, int nargs, int own);
+
 /* 1 when the function at idx of L was made the runtime's own with
  * core.heap_reserve(fn) (its task may use the heap's reserve), else 0. */
 int rt_task_is_own(lua_State *L, int idx);

@@ -53,7 +53,7 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static size_t cmd_index(const pdu_cmd_t *c) { return (size_t)(c - pdu_cmd_at(0)); }
+static size_t cmd_index(const pdu_cmd_t *c) { return pdu_cmd_index(c); }
 
 /* A response with `status` received (rx) or sent: bounded counting by code,
  * in the totals and in s's group. */

@@ -45,7 +45,7 @@ long sess__out_pdu(sess_t *s, pdu_t *p)
     s->st.tx_bytes += (uint64_t)n;
     s->ctx->totals.sum.tx_bytes += (uint64_t)n;
     s->ctx->totals.side[s->side].tx_bytes += (uint64_t)n;
-    COUNT(s, tx_cmd[p->cmd - pdu_cmd_at(0)]);
+    COUNT(s, tx_cmd[pdu_cmd_index(p->cmd)]);
     if (s->ctx->trace) s->ctx->trace(s, p, 0, p->command_status);
     if (was_empty && s->h->output) s->h->output(s, s->ud);
     return n;
