@@ -410,9 +410,12 @@ static void park_run(lua_State *co)
         l->queued--;
         l->parked++;
         continue;
-nomem:  /* not parked after all: queued again (forwarded, as before parking existed) */
-        if (store_fwd_unpark(st, turn.v[i].key, rt_fwd_due(l, rt_time())) < 0)
-            log_msg(LOG_ERROR, 0, "gateway: a message not put back in its queue: %s", store_errmsg(st));
+nomem:  /* no record: it stays parked in the store, not forwarded before its run
+         * ends (which could fail), and is queued again at the next start, as
+         * a row settle_later has no room for */
+        log_msg(LOG_ERROR, 0, "gateway: out of memory; a parked message of %s waits for the next start", l->name);
+        rt_fwd__held_drop(l, NULL);
+        l->queued--;
     }
 }
 
