@@ -219,7 +219,7 @@ static int l_gw_queue(lua_State *L)
         st_gw.refused_full++;
         lua_pushnil(L);
         lua_pushliteral(L, "full");
-        lua_pushliteral(L, "the gateway cannot track more messages stored in this loop turn (out of memory)");
+        lua_pushliteral(L, "the gateway has no room to track more messages stored in this loop turn");
         return 3;
     }
     /* no text id: the id is made from the key, which the store hands out
