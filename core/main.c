@@ -108,7 +108,12 @@ int main(int argc, char **argv)
         lua_rawseti(L, -2, i);
     }
     if (lua_pcall(L, 1, 1, 1) != 0) {
-        fprintf(stderr, "smppgw: %s\n", lua_tostring(L, -1));
+        /* an error raised on a task's coroutine outside any protected call
+         * arrives here without its message (nothing on this stack) */
+        const char *msg = lua_tostring(L, -1);
+        if (msg) fprintf(stderr, "smppgw: %s\n", msg);
+        else fprintf(stderr, "smppgw: an error outside any protected call (no message: most likely the Lua "
+                             "heap's ceiling and reserve were exhausted, scripts.memory_mb)\n");
         return 1;
     }
     rc = (int)lua_tointeger(L, -1);

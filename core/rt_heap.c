@@ -34,6 +34,8 @@ static struct {
     size_t     used, peak, limit, reserve;
     size_t     most;                   /* limit + reserve, or SIZE_MAX without a ceiling */
     size_t     over_at;                /* limit, or SIZE_MAX without a ceiling */
+    size_t     crowded_at;             /* limit + half the reserve, or SIZE_MAX: rt_heap_crowded */
+    uint64_t   crowded;                /* requests answered ESME_RTHROTTLED past it */
     size_t     cached;                 /* bytes on the free lists */
     uint64_t   refused;
     int        hard;
@@ -183,7 +185,7 @@ static int heap_panic(lua_State *L)
 lua_State *rt_heap_newstate(void)
 {
     lua_State *L;
-    heap.most = heap.over_at = SIZE_MAX;  /* no ceiling until rt_heap_set_limit */
+    heap.most = heap.over_at = heap.crowded_at = SIZE_MAX;  /* no ceiling until rt_heap_set_limit */
     if (!(heap.arena = luaL_newstate())) return NULL;
     heap.arena_alloc = lua_getallocf(heap.arena, &heap.arena_ud);
     L = lua_newstate(heap_alloc, NULL);
@@ -204,6 +206,14 @@ void rt_heap_set_limit(size_t limit)
     heap.reserve = limit / 8 > 32 * MIB ? limit / 8 : 32 * MIB;
     heap.most = limit ? limit + heap.reserve : SIZE_MAX;
     heap.over_at = limit ? limit : SIZE_MAX;
+    heap.crowded_at = limit ? limit + heap.reserve / 2 : SIZE_MAX;
+}
+
+int rt_heap_crowded(void)
+{
+    if (heap.used <= heap.crowded_at) return 0;
+    heap.crowded++;
+    return 1;
 }
 
 void rt_heap_refuse(void) { heap.refused++; }
@@ -218,6 +228,7 @@ void rt_heap_stats(rt_heap_stats_t *out)
     out->limit = heap.hard ? heap.limit : 0;
     out->reserve = heap.hard && heap.limit ? heap.reserve : 0;
     out->refused = heap.refused;
+    out->crowded = heap.crowded;
     out->cached = heap.cached;
     out->cache_max = HEAP_CACHE;
     out->hard = heap.hard;

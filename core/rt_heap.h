@@ -35,6 +35,7 @@ typedef struct rt_heap_stats_s {
     size_t   limit;      /* the ceiling (0: none) */
     size_t   reserve;    /* what the runtime may use above it */
     uint64_t refused;    /* allocations refused, and runs stopped, at the ceiling */
+    uint64_t crowded;    /* requests answered ESME_RTHROTTLED by rt_heap_crowded */
     size_t   cached;     /* free small blocks kept for reuse (not in `used`; at most cache_max) */
     size_t   cache_max;  /* the bound of cached (4 MiB) */
     int      hard;       /* 1: the state uses this allocator */
@@ -55,6 +56,13 @@ void rt_heap_set_over(void (*fn)(void));
 
 /* Count a run stopped at the ceiling among the refusals. */
 void rt_heap_refuse(void);
+
+/* Is the heap past its ceiling and half its reserve? Then a new request
+ * is answered ESME_RTHROTTLED without running Lua (rt_sess.c; counted
+ * here): requests that wait in their handlers hold the runtime's part of
+ * them (a coroutine, the PDU's table) in the reserve, and enough of them
+ * would exhaust it where no protected call catches the refusal. */
+int rt_heap_crowded(void);
 
 /* Bytes in use now; refusals so far. */
 size_t rt_heap_used(void);

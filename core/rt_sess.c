@@ -15,6 +15,7 @@
 #include "lbridge.h"
 #include "log.h"
 #include "rt.h"
+#include "rt_heap.h"
 #include "rt_sess.h"
 #include "rt_sess_int.h"
 #include "rt_store.h"
@@ -409,11 +410,12 @@ static void hcache_reset(lua_State *L)
 }
 
 /* Push the handler of req by name; 0 (nothing pushed) when there is none. */
+static int is_bind(uint32_t id);
+
 static int find_request_handler(const pdu_t *req)
 {
     int found = push_handler(req->cmd->name);
-    if (!found && (req->command_id == SMPP_BIND_TRANSMITTER || req->command_id == SMPP_BIND_RECEIVER
-                   || req->command_id == SMPP_BIND_TRANSCEIVER))
+    if (!found && is_bind(req->command_id))
         found = push_handler("bind");      /* one handler for the three binds */
     return found;
 }
@@ -464,6 +466,29 @@ const pdu_t *rt_sess_request(lua_State *L, int idx)
     return cur_req.pdu && lua_istable(L, idx) && lua_topointer(L, idx) == cur_req.table ? cur_req.pdu : NULL;
 }
 
+static int is_bind(uint32_t id)
+{
+    return id == SMPP_BIND_TRANSMITTER || id == SMPP_BIND_RECEIVER || id == SMPP_BIND_TRANSCEIVER;
+}
+
+/* The heap is past its ceiling and half its reserve (rt_heap_crowded):
+ * the request is answered ESME_RTHROTTLED before anything of it is made
+ * in Lua; said once a second at most. Binds still run (few, and rate
+ * limited by security.bind_rate): the rest of the reserve is theirs and
+ * the runtime's. */
+static void crowded_answer(sess_t *s, uint32_t seq)
+{
+    static uint64_t said;
+    uint64_t now = uv_now(rt.loop);
+    if (!said || now - said >= 1000) {
+        said = now;
+        log_msg(LOG_WARN, sess_id(s), "the Lua heap holds %.1f MiB, past scripts.memory_mb and half its reserve: "
+                "requests are answered ESME_RTHROTTLED until it falls (requests waiting in handlers hold it)",
+                (double)rt_heap_used() / 1048576.0);
+    }
+    sess_respond(s, seq, NULL, SMPP_ESME_RTHROTTLED, now);
+}
+
 /* A request runs its handler; without one the engine answers it. The
  * task is taken first and the handler, the session and the PDU's table
  * are pushed onto its coroutine: nothing is moved there from rt.L. */
@@ -473,11 +498,17 @@ static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
     const void *table = cur_req.table;
     const pdu_t *pdu = cur_req.pdu;
     uint32_t seq = req->cmd->resp_id ? req->sequence_number : 0;
-    rt_task_t *t = rt_task_new(name, seq ? &request_owner : NULL);
-    lua_State *co = t ? t->co : rt.L;
+    rt_task_t *t;
+    lua_State *co;
     int own = 0;
     (void)n;
     (void)ud;
+    if (seq && rt_heap_crowded() && !is_bind(req->command_id)) {
+        crowded_answer(s, seq);
+        return SESS_TAKEN;
+    }
+    t = rt_task_new(name, seq ? &request_owner : NULL);
+    co = t ? t->co : rt.L;
     if (!push_request_handler(co, req, &own)) {
         if (t) rt_task_release(t);
         return SESS_DECLINED;

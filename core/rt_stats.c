@@ -210,6 +210,7 @@ static int l_stats(lua_State *L)
         SET_NUM("lua_heap_peak_bytes", h.peak);
         SET_NUM("lua_heap_limit_bytes", h.limit);
         SET_NUM("lua_heap_refused", h.refused);
+        SET_NUM("lua_heap_throttled", h.crowded);      /* requests answered ESME_RTHROTTLED (rt_heap_crowded) */
         SET_NUM("lua_heap_cached_bytes", h.cached);    /* freed small blocks kept for reuse (rt_heap.c) */
         SET_NUM("lua_heap_cached_limit_bytes", h.cache_max);
     }

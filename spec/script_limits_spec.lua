@@ -229,6 +229,35 @@ return {
     end)
 end)
 
+describe("#integration requests that wait in their handlers past the heap's ceiling", function()
+    it("are answered ESME_RTHROTTLED once the reserve is half spent, and the process serves on", function()
+        -- each request waits 60 s: the runtime's part of it (a coroutine,
+        -- the PDU's table) stays in the heap's reserve; ~0.7 KiB each, half
+        -- of the 32 MiB reserve is some 23,000 of them
+        local srv = server.start { conf = "return { script = 'script.lua', accounts = { { system_id = "
+            .. "'smppclient1', password = 'password', max_binds = 0, throughput = 0 } }, "
+            .. "session = { receive_window = 1000 }, limits = { max_per_address = 0 }, "
+            .. "security = { bind_rate = 0 }, scripts = { memory_mb = 8 } }", script = [[
+local smpp = require "smpp"
+return { submit_sm = function() smpp.sleep(60) return 0, { message_id = "1" } end }
+]] }
+        local flood = run.spawn(string.format("exec %s bench --sessions 60 --window 1000 --count 60000 "
+            .. "--duration 60 --quiet 127.0.0.1:%d", run.quote(run.bin), srv.port))
+        assert.truthy(srv:wait_log("past scripts.memory_mb and half its reserve: requests are answered "
+            .. "ESME_RTHROTTLED", 60), srv:log_text())
+        assert.is_true(srv:alive(), srv:log_text())
+        local totals = srv:stats().totals
+        assert.is_true(totals.lua_heap_throttled > 0, tostring(totals.lua_heap_throttled))
+        -- the reserve's other half is still there: a bind works
+        local c = wire.connect(srv.port)
+        assert.equal(ROK, c:bind("transceiver").status)
+        c:close()
+        flood:kill()
+        assert.is_true(srv:stop("TERM", scaled(10)))
+        assert.equal(0, srv:wait_exit())
+    end)
+end)
+
 -- -- What nothing can interrupt --------------------------------------------------------
 
 describe("#integration a run nothing can interrupt", function()

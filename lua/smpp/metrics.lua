@@ -174,6 +174,8 @@ function M.render(stats)
         { "smppgw_script_budget_stops_total", "script_budget_stops", "Runs of script code stopped by the budget." },
         { "smppgw_lua_heap_refused_total", "lua_heap_refused",
           "Allocations refused, and script runs stopped, at the Lua heap's ceiling." },
+        { "smppgw_lua_heap_throttled_total", "lua_heap_throttled",
+          "Requests answered ESME_RTHROTTLED because the Lua heap was past its ceiling and half its reserve." },
     }
     for _, c in ipairs(counters) do
         family(c[1], "counter", c[3])
