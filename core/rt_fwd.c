@@ -94,7 +94,7 @@ static void on_tick(uv_timer_t *t)
 {
     (void)t;
     rt_gw_foreach(wake_waiting, NULL);
-    rt_fwd__park_tick(rt_time());            /* nothing to do unless rows are parked */
+    rt_fwd__park_tick();                     /* nothing to do unless the store refused a parked row's write */
 }
 
 /* A due at `t` or later that is after l's cursor, so the cursor cannot

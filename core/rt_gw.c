@@ -441,6 +441,7 @@ static int l_gw_stats(lua_State *L)
 {
     lua_createtable(L, 0, 6);
     rt_gw_store__push_stats(L);
+    rt_fwd__turn_stats(L);
     push_num(L, "events_failed", (double)gw.events_failed);
     push_num(L, "held", (double)gw.nheld);
     lua_newtable(L);

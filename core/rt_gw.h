@@ -169,16 +169,21 @@ typedef struct rt_fwd_fresh_s {
 void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m);
 
 /* The run whose coroutine is co stored the message of key in l's queue
- * this turn (core.gw_queue; expires: its validity's end, NaN: none):
- * should that run fail before the turn ends, its request answered
- * ESME_RSYSERR, the message is ended instead of forwarded (rt_fwd_undo,
- * through rt_store_undo). Should the run wait instead (a timer, a call,
- * a lock), the message is parked (in its queue, never taken) until the
- * run ends: then put back in the queue, or ended REJECTED when the run
- * failed, or EXPIRED when its validity ends first (rt_gw_held.c).
+ * this turn (core.gw_queue): should that run fail before the turn ends,
+ * its request answered ESME_RSYSERR, the message is ended instead of
+ * forwarded (rt_fwd_undo, through rt_store_undo). Should the run wait
+ * instead (a timer, a call, a lock), the message is parked (in its queue,
+ * never taken) until the run ends: then put back in the queue (its
+ * validity checked there as any queued message's), or ended REJECTED
+ * when the run failed with its request answered ESME_RSYSERR
+ * (rt_gw_held.c). rt_fwd_room, called before the message is stored, makes
+ * room in the turn's list for it: 0 when it cannot (out of memory, or the
+ * list's bound), and then the message must not be stored (refused:
+ * ESME_RMSGQFUL), since a failure of its run could not hold it back.
  * rt_fwd_turn forgets the turn's list (committed: whether the turn's
  * commit stored it). */
-void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l, double expires);
+int rt_fwd_room(void);
+void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l);
 void rt_fwd_undo(lua_State *co);
 /* What the run's ESME is told decides its messages (through rt_store_lost
  * and rt_store_refused, rt_store.h): whether a failed commit lost rows the

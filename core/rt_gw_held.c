@@ -6,12 +6,12 @@
  *
  * Who owns what: each held row is malloc'd here and owned by its link's
  * list until it is sent (rt_fwd.c frees it) or dropped. Also here: which
- * run stored which message this turn (a fixed table, forgotten at the
- * turn's end), so that a run that fails is not followed by its message;
+ * run stored which message this turn (a list grown as the turn needs,
+ * kept until serving ends, emptied at each turn's end), so that a run
+ * that fails is not followed by its message;
  * and the messages of runs that wait (parked: a record per run, malloc'd
  * here, freed when the run ends or serving does).
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,48 +90,80 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg)
 
 /* The turn's list, in order: (co, key, link) for a message a run stored
  * (or, RELEASED, one a run that waited put back in its queue when it
- * ended; or, under no run, a parked one ended REJECTD / EXPIRED: written
- * again should the commit fail), (co, 0, NULL) where co was taken from the pool for another run
- * or made (its entries before that mark are an earlier run's, which ended
- * well: a failed coroutine is not pooled). A failed run's messages are
- * its entries after its coroutine's last mark. Appending is all the hot
- * path does; the scan is the failure's, or the wait's. */
-#define TURN_MAX 8192
+ * ended; or, under no run, a parked one ended REJECTD: written again
+ * should the commit fail), (co, 0, NULL) where co was taken from the pool
+ * for another run or made (its entries before that mark are an earlier
+ * run's, which ended well: a failed coroutine is not pooled). A failed
+ * run's messages are its entries after its coroutine's last mark.
+ * Appending is all the hot path does; the scan is the failure's, or the
+ * wait's. Every run of a turn adds a mark and a row, so the list grows
+ * (doubling, kept between turns) up to TURN_LIMIT; a store it has no room
+ * for is refused (rt_fwd_room), never left untracked. */
+#define TURN_FIRST 1024
+#define TURN_LIMIT (1 << 21)           /* entries, 32 octets each: a million runs that store in one turn */
 #define RELEASED (-1)
 #define REJECTD  8                     /* message_state */
-#define EXPIRED  3
 
-static struct {
+typedef struct turn_row_s {
     lua_State *co;
     long long  key;
     rt_link_t *l;
-    double     expires;
-    int        kind;                  /* 0 stored, RELEASED, REJECTD, EXPIRED */
-} turn_rows[TURN_MAX];
-static int nturn, overflow;        /* overflow: a mark was lost this turn, nothing is undone */
+    int        kind;                  /* 0 stored, RELEASED, REJECTD */
+} turn_row_t;
 
-static void note(lua_State *co, long long key, rt_link_t *l, double expires, int kind)
+static struct {
+    turn_row_t *v;
+    int         n, cap;
+    int         peak;                 /* the most entries a turn had (core.gw_stats turn_rows) */
+    int         logged;               /* a refusal logged this turn */
+} turn;
+
+/* Room for need more entries (the list grown if it must): 1, else 0. */
+static int turn_room(int need)
 {
-    if (nturn == TURN_MAX) {
-        overflow = 1;
-        return;
-    }
-    turn_rows[nturn].co = co;
-    turn_rows[nturn].key = key;
-    turn_rows[nturn].l = l;
-    turn_rows[nturn].expires = expires;
-    turn_rows[nturn].kind = kind;
-    nturn++;
+    turn_row_t *v;
+    int cap;
+    if (turn.n + need <= turn.cap) return 1;
+    if (turn.n + need > TURN_LIMIT) return 0;
+    for (cap = turn.cap ? turn.cap : TURN_FIRST; cap < turn.n + need; cap *= 2) {}
+    if (cap > TURN_LIMIT) cap = TURN_LIMIT;
+    if (!(v = realloc(turn.v, (size_t)cap * sizeof *v))) return 0;
+    turn.v = v;
+    turn.cap = cap;
+    return 1;
+}
+
+/* Callers made room first (turn_room). */
+static void note(lua_State *co, long long key, rt_link_t *l, int kind)
+{
+    turn_row_t *t = &turn.v[turn.n++];
+    t->co = co;
+    t->key = key;
+    t->l = l;
+    t->kind = kind;
+    if (turn.n > turn.peak) turn.peak = turn.n;
 }
 
 static void reused(lua_State *co)
 {
-    if (nturn) note(co, 0, NULL, 0, 0);
+    int i;
+    if (!turn.n) return;
+    if (turn_room(1)) {
+        note(co, 0, NULL, 0);
+        return;
+    }
+    /* no room for the mark: co's entries (an earlier run's, which ended
+     * well) are disowned instead, as the mark would have done */
+    for (i = turn.n - 1; i >= 0; i--) {
+        if (turn.v[i].co != co) continue;
+        if (!turn.v[i].l) break;
+        turn.v[i].co = NULL;
+    }
 }
 
 static void on_wait(lua_State *co, int waits);
 
-void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l, double expires)
+int rt_fwd_room(void)
 {
     static int hooked;
     if (!hooked) {
@@ -139,7 +171,31 @@ void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l, double expires)
         rt_task_set_wait_hook(on_wait);
         hooked = 1;
     }
-    note(co, key, l, expires, 0);
+    if (turn_room(1)) return 1;
+    if (!turn.logged) {
+        log_msg(LOG_ERROR, 0, "gateway: %d messages stored this turn, no room to track more (%s): "
+                "the rest of this turn's are refused (ESME_RMSGQFUL)", turn.n,
+                turn.n + 1 > TURN_LIMIT ? "the list's limit" : "out of memory");
+        turn.logged = 1;
+    }
+    return 0;
+}
+
+void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l)
+{
+    if (!turn_room(1)) {                      /* rt_fwd_room made room: never */
+        log_msg(LOG_ERROR, 0, "gateway: a stored message not tracked (no rt_fwd_room)");
+        return;
+    }
+    note(co, key, l, 0);
+}
+
+void rt_fwd__turn_stats(lua_State *L)
+{
+    lua_pushnumber(L, (double)turn.peak);
+    lua_setfield(L, -2, "turn_rows");
+    lua_pushnumber(L, (double)turn.cap);
+    lua_setfield(L, -2, "turn_rows_cap");
 }
 
 /* -- Parked: the messages of runs that wait ----------------------------------------------- */
@@ -152,7 +208,6 @@ void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l, double expires)
 typedef struct park_row_s {
     long long  key;
     rt_link_t *l;
-    double     expires;               /* NaN: none */
     uint64_t   turn;                  /* parked in this turn (park.turn) */
 } park_row_t;
 
@@ -169,7 +224,6 @@ static struct {
     park_t   *bucket[PARK_BUCKETS];
     long long runs, rows;             /* records, parked rows in all */
     uint64_t  turn;                   /* turns so far */
-    double    next_expiry;            /* no parked row's validity ends before */
 } park;
 
 static park_t **park_slot(lua_State *co)
@@ -213,8 +267,6 @@ static void park_drop(park_t *p, int i)
 }
 
 static const char failed_line[] = "the handler failed after storing it (answered ESME_RSYSERR): not forwarded";
-static const char expired_line[] = "its validity ended while the handler that stored it was still running: "
-                                   "not forwarded";
 
 /* What a parked row becomes, whose write failed (the store refused it,
  * or a failed commit lost it): tried again from the forwarder's tick. The
@@ -222,7 +274,7 @@ static const char expired_line[] = "its validity ended while the handler that st
 typedef struct settle_s {
     long long  key;
     rt_link_t *l;
-    int        kind;                  /* RELEASED, REJECTD, EXPIRED */
+    int        kind;                  /* RELEASED, REJECTD */
     int        counted;               /* its outcome is counted already (l->refused...) */
 } settle_t;
 
@@ -258,27 +310,32 @@ static void settle_later(long long key, rt_link_t *l, int kind, int counted)
 }
 
 /* A parked row (counted in l->parked) put back in its queue (RELEASED:
- * its run ended well; co the run's, noted in the turn's list so that an
- * answer found bad after the commit, rt_fwd_undo, still ends it) or ended
- * (REJECTD: its run failed, its request answered ESME_RSYSERR; EXPIRED:
- * its validity ended first). Noted in the turn's list: a failed commit
- * has it done again. When the store refuses the write, it is tried again
- * from the tick (settle_later); 0 then, else 1. */
+ * its run ended well, or answered ESME_ROK before it failed; co the
+ * run's, noted in the turn's list so that an answer found bad after the
+ * commit, rt_fwd_undo, still ends it) or ended (REJECTD: its run failed,
+ * its request answered ESME_RSYSERR). Its validity is not looked at here:
+ * once back in its queue, the forwarder ends it EXPIRED (with its receipt)
+ * as any queued message whose validity ended. Noted in the turn's list: a
+ * failed commit has it done again. When the store refuses the write (or
+ * the list has no room for the note), it is tried again from the tick
+ * (settle_later); 0 then, else 1. */
 static int settle(store_t *st, lua_State *co, long long key, rt_link_t *l, int kind, int counted, int first)
 {
     double now = rt_time();
-    int rc;
-    if (kind == RELEASED) {
+    int room = turn_room(1), rc = -1;
+    if (!room) {
+        /* not written: tried again */
+    } else if (kind == RELEASED) {
         rc = store_fwd_unpark(st, key, rt_fwd_due(l, now));
     } else {
-        store_str_t line = kind == REJECTD ? (store_str_t){failed_line, sizeof failed_line - 1}
-                                           : (store_str_t){expired_line, sizeof expired_line - 1};
-        rc = store_fwd_state(st, key, kind, 1, kind == REJECTD ? SMPP_ESME_RSYSERR : 0, now, line);
+        rc = store_fwd_state(st, key, kind, 1, SMPP_ESME_RSYSERR, now,
+                             (store_str_t){failed_line, sizeof failed_line - 1});
     }
     if (rc < 0) {
         if (first)
             log_msg(LOG_ERROR, 0, "gateway: a parked message of %s not %s: %s (tried again)", l->name,
-                    kind == RELEASED ? "put back in its queue" : "ended", store_errmsg(st));
+                    kind == RELEASED ? "put back in its queue" : "ended",
+                    room ? store_errmsg(st) : "out of memory");
         if (first) settle_later(key, l, kind, counted);
         return 0;
     }
@@ -287,10 +344,9 @@ static int settle(store_t *st, lua_State *co, long long key, rt_link_t *l, int k
         l->queued++;
         rt_fwd_wake(l);
     } else if (rc > 0 && !counted) {
-        if (kind == REJECTD) l->refused++;
-        else l->expired++;
+        l->refused++;
     }
-    if (rc > 0) note(kind == RELEASED ? co : NULL, key, l, NAN, kind);
+    if (rc > 0) note(kind == RELEASED ? co : NULL, key, l, kind);
     return 1;
 }
 
@@ -332,14 +388,14 @@ static void park_run(lua_State *co)
     store_t *st = rt_store();
     park_t **pp, *p;
     int i;
-    if (!nturn || overflow || !st || rt_gwr_on()) return;
-    for (i = nturn - 1; i >= 0; i--) {
-        rt_link_t *l = turn_rows[i].l;
+    if (!turn.n || !st || rt_gwr_on()) return;
+    for (i = turn.n - 1; i >= 0; i--) {
+        rt_link_t *l = turn.v[i].l;
         int rc;
-        if (turn_rows[i].co != co) continue;
+        if (turn.v[i].co != co) continue;
         if (!l) break;                        /* co's mark: what comes before is an earlier run's */
-        turn_rows[i].co = NULL;               /* the record's from here */
-        if ((rc = store_fwd_park(st, turn_rows[i].key)) <= 0) {
+        turn.v[i].co = NULL;                  /* the record's from here */
+        if ((rc = store_fwd_park(st, turn.v[i].key)) <= 0) {
             if (rc < 0) log_msg(LOG_ERROR, 0, "gateway: a message not parked while its handler waits: %s",
                                 store_errmsg(st));
             continue;
@@ -358,20 +414,21 @@ static void park_run(lua_State *co)
             p->row = row;
             p->cap = cap;
         }
-        p->row[p->n].key = turn_rows[i].key;
+        p->row[p->n].key = turn.v[i].key;
         p->row[p->n].l = l;
-        p->row[p->n].expires = turn_rows[i].expires;
         p->row[p->n].turn = park.turn;
         p->n++;
         park.rows++;
-        if (turn_rows[i].expires < park.next_expiry || park.rows == 1) park.next_expiry = turn_rows[i].expires;
         rt_fwd__held_drop(l, NULL);           /* it may be held: not sent from memory */
         l->queued--;
         l->parked++;
         continue;
-nomem:  /* not parked after all: queued again (forwarded, as before parking existed) */
-        if (store_fwd_unpark(st, turn_rows[i].key, rt_fwd_due(l, rt_time())) < 0)
-            log_msg(LOG_ERROR, 0, "gateway: a message not put back in its queue: %s", store_errmsg(st));
+nomem:  /* no record: it stays parked in the store, not forwarded before its run
+         * ends (which could fail), and is queued again at the next start, as
+         * a row settle_later has no room for */
+        log_msg(LOG_ERROR, 0, "gateway: out of memory; a parked message of %s waits for the next start", l->name);
+        rt_fwd__held_drop(l, NULL);
+        l->queued--;
     }
 }
 
@@ -390,31 +447,12 @@ static void on_wait(lua_State *co, int waits)
 }
 
 /* The tick (every 100 ms, rt_fwd.c): settlements the store refused are
- * tried again, and a parked row whose validity ended is ended EXPIRED,
- * not forwarded (its ESME has not been answered yet: no receipt). Only
- * while rows are parked or waiting to be settled. */
-void rt_fwd__park_tick(double now)
+ * tried again. A parked row's validity is not looked at: its fate is its
+ * run's (the queue's expiry applies once it is put back). */
+void rt_fwd__park_tick(void)
 {
     store_t *st = rt_store();
-    double next = HUGE_VAL;
-    int b, i;
-    if (!st) return;
-    if (again.n) settle_again(st);
-    if (!park.rows || now < park.next_expiry) return;
-    for (b = 0; b < PARK_BUCKETS; b++) {
-        park_t *p;
-        for (p = park.bucket[b]; p; p = p->next)
-            for (i = p->n - 1; i >= 0; i--) {
-                park_row_t r = p->row[i];
-                if (!(r.expires <= now)) {
-                    if (r.expires < next) next = r.expires;
-                    continue;
-                }
-                park_remove(p, i);
-                settle(st, NULL, r.key, r.l, EXPIRED, 0, 1);
-            }
-    }
-    park.next_expiry = next;
+    if (st && again.n) settle_again(st);
 }
 
 /* Serving ends: the records go (the rows stay parked in the store and
@@ -437,6 +475,9 @@ void rt_fwd__park_free(void)
     again.cap = 0;
     again.wrote = 0;
     again.next = again.wait = 0;
+    free(turn.v);
+    turn.v = NULL;
+    turn.n = turn.cap = 0;
 }
 
 /* -- What the run's ESME is told decides its messages ------------------------------------ */
@@ -483,16 +524,15 @@ void rt_fwd_refused(lua_State *co)
             park_remove(p, i);
             settle_later(r.key, r.l, REJECTD, 0);
         }
-    if (overflow) return;
-    for (i = nturn - 1; i >= 0; i--) {
-        rt_link_t *l = turn_rows[i].l;
-        if (turn_rows[i].co != co) continue;
+    for (i = turn.n - 1; i >= 0; i--) {
+        rt_link_t *l = turn.v[i].l;
+        if (turn.v[i].co != co) continue;
         if (!l) break;                        /* co's mark: what comes before is an earlier run's */
-        if (turn_rows[i].kind != RELEASED) continue;
-        turn_rows[i].kind = 0;                /* not for park_commit_failed */
+        if (turn.v[i].kind != RELEASED) continue;
+        turn.v[i].kind = 0;                   /* not for park_commit_failed */
         l->queued--;
         l->parked++;
-        settle_later(turn_rows[i].key, l, REJECTD, 0);
+        settle_later(turn.v[i].key, l, REJECTD, 0);
     }
 }
 
@@ -502,7 +542,7 @@ void rt_fwd_refused(lua_State *co)
  * settled again from the tick, their outcome counted already. */
 static void park_commit_failed(void)
 {
-    int b, i, n = nturn;
+    int b, i, n = turn.n;
     for (b = 0; b < PARK_BUCKETS && park.rows; b++) {
         park_t *p;
         for (p = park.bucket[b]; p; p = p->next)
@@ -512,14 +552,14 @@ static void park_commit_failed(void)
                     park_lost(p);
                 }
     }
-    nturn = 0;
+    turn.n = 0;
     for (i = 0; i < n; i++) {
-        rt_link_t *l = turn_rows[i].l;
-        int kind = turn_rows[i].kind;
-        if (kind != RELEASED && kind != REJECTD && kind != EXPIRED) continue;
+        rt_link_t *l = turn.v[i].l;
+        int kind = turn.v[i].kind;
+        if (kind != RELEASED && kind != REJECTD) continue;
         if (kind == RELEASED) l->queued--;
         l->parked++;
-        settle_later(turn_rows[i].key, l, kind, 1);
+        settle_later(turn.v[i].key, l, kind, 1);
     }
 }
 
@@ -543,8 +583,9 @@ static void again_commit(int committed)
 void rt_fwd__turn_over(int committed)
 {
     again_commit(committed);
-    if (!committed && nturn + park.rows > 0) park_commit_failed();
-    nturn = overflow = 0;
+    if (!committed && turn.n + park.rows > 0) park_commit_failed();
+    turn.n = 0;
+    turn.logged = 0;
     park.turn++;
 }
 
@@ -555,16 +596,15 @@ void rt_fwd_undo(lua_State *co)
     int i;
     if (!st || rt_gwr_on()) return;
     if ((p = park_take(co)) != NULL) park_settle(st, p, REJECTD);   /* what it stored in earlier turns */
-    if (overflow) return;
-    for (i = nturn - 1; i >= 0; i--) {
-        rt_link_t *l = turn_rows[i].l;
+    for (i = turn.n - 1; i >= 0; i--) {
+        rt_link_t *l = turn.v[i].l;
         int rc;
-        if (turn_rows[i].co != co) continue;
+        if (turn.v[i].co != co) continue;
         if (!l) break;                        /* co's mark: what comes before is an earlier run's */
-        turn_rows[i].co = NULL;
-        turn_rows[i].kind = 0;                /* (a row put back this turn: not again) */
+        turn.v[i].co = NULL;
+        turn.v[i].kind = 0;                   /* (a row put back this turn: not again) */
         rt_fwd__held_drop(l, NULL);           /* it may be held: the reader's now, which skips it */
-        rc = store_fwd_state(st, turn_rows[i].key, 8 /* REJECTD */, 1, SMPP_ESME_RSYSERR, rt_time(),
+        rc = store_fwd_state(st, turn.v[i].key, 8 /* REJECTD */, 1, SMPP_ESME_RSYSERR, rt_time(),
                              (store_str_t){failed_line, sizeof failed_line - 1});
         if (rc > 0) {
             l->queued--;

@@ -35,11 +35,16 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg);
 int rt_fwd__held_whole(const rt_link_t *l);
 
 /* Parked rows (rt_gw_held.c), from the forwarder's tick: settle again
- * what the store refused, end those whose validity ended by now
- * (EXPIRED); forget every record (serving ends: the rows stay parked in
- * the store and go back to their queues at the next start). */
-void rt_fwd__park_tick(double now);
+ * what the store refused; forget every record (serving ends: the rows
+ * stay parked in the store and go back to their queues at the next
+ * start). */
+void rt_fwd__park_tick(void);
 void rt_fwd__park_free(void);
+
+/* Set turn_rows (the most entries a loop turn's list of stored messages
+ * had) and turn_rows_cap (its room now) in the table on top of L's stack
+ * (rt_gw_held.c). */
+void rt_fwd__turn_stats(lua_State *L);
 
 /* A write of the forwarding path failed (log it, pause forwarding, read
  * the queues again once nothing is in flight: rt_fwd.c). */

@@ -215,6 +215,13 @@ static int l_gw_queue(lua_State *L)
         return 3;
     }
     if (rt_gwr_on()) return rt_gwr_queue(L, l, &m);     /* the cluster's store: Redis */
+    if (!rt_fwd_room()) {            /* not stored: its run's failure could not hold it back (logged) */
+        st_gw.refused_full++;
+        lua_pushnil(L);
+        lua_pushliteral(L, "full");
+        lua_pushliteral(L, "the gateway has no room to track more messages stored in this loop turn");
+        return 3;
+    }
     /* no text id: the id is made from the key, which the store hands out
      * (never twice) and reads back from the id (msgid.h) */
     m.id_format = rt_gw_conf.id_format;
@@ -245,7 +252,7 @@ static int l_gw_queue(lua_State *L)
     st_gw.stored++;
     l->queued++;
     l->queued_total++;
-    rt_fwd_stored(L, key, l, m.expires);     /* ended, not sent, if this run fails; parked while it waits */
+    rt_fwd_stored(L, key, l);     /* ended, not sent, if this run fails; parked while it waits */
     rt_fwd_wake(l);
     lua_pushlstring(L, id, (size_t)idlen);
     return 1;

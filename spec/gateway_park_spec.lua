@@ -3,7 +3,10 @@
 -- parked, not forwarded, until it ends: failing then (a script error, a
 -- response table that does not check) ends the message REJECTED as in the
 -- same turn; answering ESME_ROK puts it back in its queue (forwarded once,
--- its receipt under the id); its validity ending first ends it EXPIRED;
+-- its receipt under the id); its validity ending while it is parked
+-- changes nothing until the handler ends (then: EXPIRED with a receipt if
+-- the ESME was answered ESME_ROK, early or at the end; REJECTED without
+-- one if it was answered ESME_RSYSERR);
 -- a SIGKILL while it is parked leaves it to be forwarded after the restart;
 -- a store locked by another process when the handler ends delays it
 -- until the lock goes.
@@ -38,9 +41,12 @@ gw.handlers.submit_sm = function(session, pdu)
         smpp.sleep(WHILE)
         return status, resp
     end
+    local early = text:sub(1, 12) == "wait respond"
+    if early then smpp.respond(status, resp) end     -- answered before the wait
     while go == seen do smpp.sleep(0.01) end
-    if text == "wait then fail" then error("a mistake after waiting") end
+    if text == "wait then fail" or text == "wait respond then fail" then error("a mistake after waiting") end
     if text == "wait then bad answer" then return status, { message_id = 12 } end    -- not a string
+    if early then return end
     return status, resp
 end
 return gw.handlers
@@ -215,27 +221,102 @@ describe("#integration gateway parked messages", function()
         assert(ok, err)
     end)
 
-    it("ends a parked message EXPIRED when its validity ends before its handler", function()
+    -- Wait until the validity of message m (GET /messages) ended half a
+    -- second ago: the forwarder's tick (every 100 ms) has passed since,
+    -- and a parked message must still be parked.
+    local function validity_ended(m)
+        assert.is_number(m.expires)
+        assert(wait_until(function() return wire.gettime() > m.expires + 0.5 end, 10))
+    end
+
+    it("keeps a parked message whose validity ends until its handler ends, which answered early: EXPIRED, its receipt",
+    function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir, 1)                  -- valid for 1 s
+        local ok, err = pcall(function()
+            for n, text in ipairs { "wait respond then ok", "wait respond then fail" } do
+                local status, mid = answer(e, send(e, text))
+                assert.equal(ROK, status)                 -- answered before the wait
+                parked(gw, 1)
+                validity_ended(message(gw, mid))
+                local q = queue(gw)
+                assert.equal(1, q.parked)                 -- still parked: its fate is its run's
+                assert.equal(n - 1, q.expired)
+                go(e)
+                local rid, rtext = receipt(e)
+                assert.equal(mid, rid)
+                assert.matches("stat:EXPIRED", rtext)
+                assert.equal("EXPIRED", message(gw, mid).state)
+                parked(gw, 0)
+                assert.equal(n, queue(gw).expired)
+            end
+            assert.equal(ROK, (answer(e, send(e, "after"))))
+            local _, text = upstream_gets(up)
+            assert.equal("after", text)                   -- the expired ones never went
+            local q = queue(gw)
+            assert.equal(1, q.sent)
+            assert.equal(0, q.refused)
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("answers ESME_ROK and then sends an EXPIRED receipt when the handler ends well after the validity", function()
         local dir = require("helpers.tmp").dir()
         local gw, up, e = start(dir, 1)                  -- valid for 1 s
         local ok, err = pcall(function()
             local seq = send(e, "wait then ok")
             parked(gw, 1)
-            assert(wait_until(function() local q = queue(gw); return q.expired == 1 and q.parked == 0 end, 10),
-                "not expired")
+            validity_ended(only(gw))
+            assert.equal(1, queue(gw).parked)
             go(e)
             local status, mid = answer(e, seq)
             assert.equal(ROK, status)
+            local rid, rtext = receipt(e)
+            assert.equal(mid, rid)
+            assert.matches("stat:EXPIRED", rtext)
+            assert.equal("EXPIRED", message(gw, mid).state)
             assert.equal(ROK, (answer(e, send(e, "after"))))
             local _, text = upstream_gets(up)
             assert.equal("after", text)                   -- the expired one never went
-            local m = message(gw, mid)
-            assert.equal("EXPIRED", m.state)
-            assert.matches("its validity ended while the handler that stored it was still running",
-                m.trace[#m.trace].event, 1, true)
             local q = queue(gw)
             assert.equal(1, q.sent)
-            assert.equal(1, q.queued)                     -- "after", in flight
+            assert.equal(1, q.expired)
+            assert.equal(0, q.parked)
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("ends REJECTED, without a receipt, a message whose handler fails after its validity: ESME_RSYSERR", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir, 1)                  -- valid for 1 s
+        local ok, err = pcall(function()
+            local seq = send(e, "wait then fail")
+            parked(gw, 1)
+            local m = only(gw)
+            validity_ended(m)
+            go(e)
+            assert.equal(RSYSERR, (answer(e, seq)))
+            parked(gw, 0)
+            m = message(gw, m.message_id)
+            assert.equal("REJECTD", m.state)
+            assert.matches("the handler failed after storing it", m.trace[#m.trace].event, 1, true)
+            local status, mid = answer(e, send(e, "after"))
+            assert.equal(ROK, status)
+            local useq, text = upstream_gets(up)
+            assert.equal("after", text)                   -- the failed one never went
+            accept(up, useq, "U1", text)
+            local rid, rtext = receipt(e)                 -- the first receipt is the one after's
+            assert.equal(mid, rid)
+            assert.matches("stat:DELIVRD.*text:after$", rtext)
+            local q = queue(gw)
+            assert.equal(1, q.refused)
+            assert.equal(0, q.expired)
         end)
         e:close()
         up:close()

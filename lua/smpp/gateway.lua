@@ -107,6 +107,7 @@ function M.stats()
         out.stored, out.held_answers, out.events_failed = c.stored, c.held, c.events_failed
         out.refused_full, out.refused_io = c.refused_full, c.refused_io
         out.stored_as_received = c.stored_as_received
+        out.turn_rows, out.turn_rows_cap = c.turn_rows, c.turn_rows_cap
         out.queues = c.links
     end
     return out
