@@ -267,6 +267,7 @@ static int l_gw_start(lua_State *L)
     const char *f;
     luaL_checktype(L, 1, LUA_TTABLE);
     rt_store_set_undo(rt_fwd_undo);       /* a failed run's message is not forwarded (rt_gw_held.c) */
+    rt_store_set_runs(rt_fwd_lost, rt_fwd_refused);   /* an error answer: not forwarded either */
     rt_gw_conf.early_ttl = rt_opt_num(L, 1, "early_ttl", rt_gw_conf.early_ttl);
     rt_gw_conf.queue_ttl = rt_opt_num(L, 1, "queue_ttl", rt_gw_conf.queue_ttl);
     rt_gw_conf.retry_min = rt_opt_num(L, 1, "retry_min", rt_gw_conf.retry_min);

@@ -185,6 +185,13 @@ void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m);
 int rt_fwd_room(void);
 void rt_fwd_stored(lua_State *co, long long key, rt_link_t *l);
 void rt_fwd_undo(lua_State *co);
+/* What the run's ESME is told decides its messages (through rt_store_lost
+ * and rt_store_refused, rt_store.h): whether a failed commit lost rows the
+ * run of co parked (then its ESME_ROK becomes *status), and a held
+ * ESME_ROK of the run of co given as an error after the turn's commit
+ * failed (its messages ended REJECTED, not forwarded). */
+int rt_fwd_lost(lua_State *co, uint32_t *status);
+void rt_fwd_refused(lua_State *co);
 void rt_fwd__turn_over(int committed);
 
 /* Wake l's forwarder: it runs at the end of this turn, after the commit. */

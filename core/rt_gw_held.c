@@ -214,6 +214,8 @@ typedef struct park_row_s {
 typedef struct park_s {
     lua_State     *co;
     int            n, cap;
+    int            lost;              /* a failed commit lost rows it parked (park_lost) ... */
+    uint32_t       lost_status;       /* ... and what its ESME_ROK becomes */
     park_row_t    *row;
     struct park_s *next;
 } park_t;
@@ -276,9 +278,15 @@ typedef struct settle_s {
     int        counted;               /* its outcome is counted already (l->refused...) */
 } settle_t;
 
+#define AGAIN_BATCH   256            /* settlements tried in one turn: a transaction that can fit */
+#define AGAIN_WAIT_MAX 5.0           /* s between tries at most while their commits fail */
+
 static struct {
     settle_t *v;
     size_t    n, cap;
+    uint64_t  turn;                   /* a batch was written in this turn (wrote) ... */
+    int       wrote;
+    double    next, wait;             /* ... no batch before next; wait: the back-off */
 } again;
 
 static void settle_later(long long key, rt_link_t *l, int kind, int counted)
@@ -353,10 +361,15 @@ static void park_settle(store_t *st, park_t *p, int kind)
     park_free(p);
 }
 
-/* The tick: the settlements the store refused, tried again. */
+/* The tick: the settlements the store refused, tried again, at most
+ * AGAIN_BATCH in a turn, and after a turn whose commit lost them not
+ * before again.next (again_commit). */
 static void settle_again(store_t *st)
 {
-    size_t i, n = again.n;
+    size_t i, n = again.n < AGAIN_BATCH ? again.n : AGAIN_BATCH;
+    if (again.next > 0 && rt_time() < again.next) return;
+    again.wrote = 1;
+    again.turn = park.turn;
     for (i = 0; i < n; i++) {
         settle_t a = again.v[i];
         if (!settle(st, NULL, a.key, a.l, a.kind, a.counted, 0)) break;      /* refused still: later */
@@ -460,9 +473,67 @@ void rt_fwd__park_free(void)
     free(again.v);
     again.v = NULL;
     again.cap = 0;
+    again.wrote = 0;
+    again.next = again.wait = 0;
     free(turn.v);
     turn.v = NULL;
     turn.n = turn.cap = 0;
+}
+
+/* -- What the run's ESME is told decides its messages ------------------------------------ */
+
+/* p's run lost rows it parked to the turn's failed commit: it must not
+ * answer ESME_ROK for them (rt_fwd_lost). */
+static void park_lost(park_t *p)
+{
+    uint32_t fail = SMPP_ESME_RSYSERR;
+    rt_store_committed(&fail);
+    p->lost = 1;
+    p->lost_status = fail;
+}
+
+int rt_fwd_lost(lua_State *co, uint32_t *status)
+{
+    park_t *p;
+    if (!park.runs || !(p = *park_slot(co)) || !p->lost) return 0;
+    *status = p->lost_status;
+    return 1;
+}
+
+/* Called while the held answers of a turn whose commit failed are given
+ * (before rt_fwd__turn_over): the run of co was to answer ESME_ROK and
+ * answers an error. Its rows parked in earlier turns, and those it put
+ * back in their queues this turn (the failed commit lost that: they are
+ * parked in the store still), are ended REJECTED from the tick instead of
+ * queued; what it stored this turn is gone with the commit. Rows it
+ * parked this turn are left to park_commit_failed (its record may be a
+ * new run's, should co have been taken again this turn). */
+void rt_fwd_refused(lua_State *co)
+{
+    park_t *p;
+    int i;
+    if (!rt_store() || rt_gwr_on()) return;
+    if (rt_store_committed(NULL)) {           /* (not called so): an error answer after a commit */
+        rt_fwd_undo(co);
+        return;
+    }
+    if (park.runs && (p = *park_slot(co)) != NULL)
+        for (i = p->n - 1; i >= 0; i--) {
+            park_row_t r = p->row[i];
+            if (r.turn == park.turn) continue;
+            park_remove(p, i);
+            settle_later(r.key, r.l, REJECTD, 0);
+        }
+    for (i = turn.n - 1; i >= 0; i--) {
+        rt_link_t *l = turn.v[i].l;
+        if (turn.v[i].co != co) continue;
+        if (!l) break;                        /* co's mark: what comes before is an earlier run's */
+        if (turn.v[i].kind != RELEASED) continue;
+        turn.v[i].kind = 0;                   /* not for park_commit_failed */
+        l->queued--;
+        l->parked++;
+        settle_later(turn.v[i].key, l, REJECTD, 0);
+    }
 }
 
 /* A failed commit lost this turn's writes: rows parked this turn were
@@ -476,7 +547,10 @@ static void park_commit_failed(void)
         park_t *p;
         for (p = park.bucket[b]; p; p = p->next)
             for (i = p->n - 1; i >= 0; i--)
-                if (p->row[i].turn == park.turn) park_drop(p, i);
+                if (p->row[i].turn == park.turn) {
+                    park_drop(p, i);
+                    park_lost(p);
+                }
     }
     turn.n = 0;
     for (i = 0; i < n; i++) {
@@ -489,8 +563,26 @@ static void park_commit_failed(void)
     }
 }
 
+/* The turn's commit is over: a batch of settlements it lost is tried
+ * again after a wait that doubles (0.2 s .. AGAIN_WAIT_MAX) while commits
+ * fail, so that a store short of space is not kept full by the same large
+ * transaction every 100 ms; one that commits, at the next tick. */
+static void again_commit(int committed)
+{
+    if (!again.wrote || again.turn != park.turn) return;
+    again.wrote = 0;
+    if (committed) {
+        again.wait = again.next = 0;
+        return;
+    }
+    again.wait = again.wait > 0 ? again.wait * 2 : 0.2;
+    if (again.wait > AGAIN_WAIT_MAX) again.wait = AGAIN_WAIT_MAX;
+    again.next = rt_time() + again.wait;
+}
+
 void rt_fwd__turn_over(int committed)
 {
+    again_commit(committed);
     if (!committed && turn.n + park.rows > 0) park_commit_failed();
     turn.n = 0;
     turn.logged = 0;

@@ -70,24 +70,40 @@ static void respond(rt_task_t *t)
     http_respond(t->arg, (int)a.status, a.ctype, a.body, a.body_len);
 }
 
-/* The turn's commit is over: a success whose writes were lost becomes 503. */
+static const char lost_body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
+
+/* The turn's commit is over: a success whose writes were lost becomes
+ * 503, and what the run stored is not forwarded (rt_store_refused). */
 static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
 {
-    static const char body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
     answer_t a;
     int fine = answer_of(t->co, &a) == NULL;
     (void)fail_status;
-    if (!ok && fine && a.status >= 200 && a.status < 300)
-        http_respond(t->arg, 503, "application/json", body, sizeof body - 1);
-    else respond(t);
+    if (!ok && fine && a.status >= 200 && a.status < 300) {
+        rt_store_refused(t->co);
+        http_respond(t->arg, 503, "application/json", lost_body, sizeof lost_body - 1);
+    } else {
+        respond(t);
+    }
     rt_task_release(t);
 }
 
 /* The handler returned: answer now, or after the turn's commit when it
- * stored something. */
+ * stored something. What the client is told decides what the run stored
+ * (as for SMPP, rt_sess.c): an answer other than 2xx, or a 2xx for rows a
+ * failed commit lost while the run waited (503 then), ends it. */
 static const char *request_finish(rt_task_t *t, int n)
 {
+    answer_t a;
+    uint32_t fail;
     (void)n;
+    if (answer_of(t->co, &a) != NULL || a.status < 200 || a.status >= 300) {
+        rt_store_undo(t->co);
+    } else if (rt_store_lost(t->co, &fail)) {
+        rt_store_undo(t->co);
+        http_respond(t->arg, 503, "application/json", lost_body, sizeof lost_body - 1);
+        return NULL;
+    }
     if (rt_store_hold(t, release_answer)) return RT_TASK_HELD;
     respond(t);
     return NULL;

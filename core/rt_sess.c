@@ -147,27 +147,45 @@ static const pdu_cmd_t *resp_cmd(uint32_t command_id)
     return resp = pdu_cmd_find(req->resp_id);
 }
 
+/* The run whose answer t gives: t's own, or (an smpp.respond's task,
+ * whose arg is the handler's coroutine) the handler's. */
+static lua_State *run_of(const rt_task_t *t)
+{
+    return t->arg ? (lua_State *)t->arg : t->co;
+}
+
+/* The response fields at stack index fields_idx of t->co, checked into
+ * resp_pdu: 1; or 0, logged, and what the run stored ended, not
+ * forwarded (it is answered ESME_RSYSERR). */
+static int fields_check(rt_task_t *t, int fields_idx)
+{
+    const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, resp_cmd(t->cmd_id));
+    if (!err) return 1;
+    log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR", t->what, err);
+    rt_store_undo(run_of(t));
+    return 0;
+}
+
 /* Answer the task's request (if its session still lives) with `status`
- * and the response fields at stack index fields_idx of t->co (0: none). */
-static void answer(rt_task_t *t, uint32_t status, int fields_idx)
+ * and body (NULL: none). */
+static void answer_with(rt_task_t *t, uint32_t status, pdu_t *body)
 {
     sess_t *s;
-    pdu_t *body = NULL;
     if (!t->seq || !rt.net || !(s = net_find(rt.net, t->sess_id))) return;
-    if (fields_idx) {
-        const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, resp_cmd(t->cmd_id));
-        if (err) {
-            log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR",
-                    t->what, err);
-            status = SMPP_ESME_RSYSERR;
-            rt_store_undo(t->co);              /* what it stored this turn is not forwarded */
-        } else {
-            body = &resp_pdu;
-        }
-    }
     sess_respond(s, t->seq, body, status, uv_now(rt.loop));
     t->seq = 0;
     net_touch(s);
+}
+
+/* The same with the response fields at stack index fields_idx of t->co
+ * (0: none), checked now. */
+static void answer(rt_task_t *t, uint32_t status, int fields_idx)
+{
+    pdu_t *body = NULL;
+    if (!t->seq || !rt.net || !net_find(rt.net, t->sess_id)) return;
+    if (fields_idx && fields_check(t, fields_idx)) body = &resp_pdu;
+    else if (fields_idx) status = SMPP_ESME_RSYSERR;
+    answer_with(t, status, body);
 }
 
 /* "table", or a string value quoted (shortened), for log lines. */
@@ -229,7 +247,8 @@ static const char *read_results(rt_task_t *t, int n, uint32_t *status_out, int *
 
 /* The turn's commit is over: answer with the results still on the task's
  * stack; an ESME_ROK whose writes were lost becomes fail_status, without
- * the fields (an error response has no body). */
+ * the fields (an error response has no body), and what its run stored is
+ * not forwarded (rt_store_refused). */
 static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
 {
     uint32_t status = SMPP_ESME_RSYSERR;
@@ -237,21 +256,38 @@ static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
     if (!read_results(t, lua_gettop(t->co), &status, &fields) && !ok && status == SMPP_ESME_ROK) {
         status = fail_status;
         fields = 0;
+        if (t->seq) rt_store_refused(run_of(t));
     }
     answer(t, status, fields);
     rt_task_release(t);
 }
 
 /* Answer now, or (while the store holds writes of this turn) once they are
- * committed: an ESME_ROK is never sent for something not yet stored. */
+ * committed: an ESME_ROK is never sent for something not yet stored.
+ * What the ESME is told decides what the run stored: an error answer
+ * (a status, fields that do not check, or an ESME_ROK for rows a failed
+ * commit lost while the run waited) ends it, not forwarded; the fields
+ * are checked before the answer is held, so that a failed commit cannot
+ * turn an answer that was to be ESME_RSYSERR into another. */
 static const char *request_finish(rt_task_t *t, int n)
 {
     uint32_t status;
     int fields;
     const char *why = read_results(t, n, &status, &fields);
     if (why) return why;
-    if (t->seq && rt_store_hold(t, release_answer)) return RT_TASK_HELD;
-    answer(t, status, fields);
+    if (!t->seq) return NULL;
+    if (status == SMPP_ESME_ROK && rt_store_lost(run_of(t), &status)) {
+        rt_store_undo(run_of(t));
+        answer_with(t, status, NULL);                 /* an error: no need to wait for the commit */
+        return NULL;
+    }
+    if (fields && !fields_check(t, fields)) {
+        answer_with(t, SMPP_ESME_RSYSERR, NULL);
+        return NULL;
+    }
+    if (status != SMPP_ESME_ROK) rt_store_undo(run_of(t));
+    if (rt_store_hold(t, release_answer)) return RT_TASK_HELD;
+    answer_with(t, status, fields ? &resp_pdu : NULL);
     return NULL;
 }
 
@@ -259,7 +295,7 @@ static void request_fail(rt_task_t *t, const char *msg)
 {
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
             t->seq ? " (answered ESME_RSYSERR)" : "");
-    if (t->seq) rt_store_undo(t->co);          /* what it stored this turn is not forwarded */
+    if (t->seq) rt_store_undo(run_of(t));      /* what it stored is not forwarded */
     answer(t, SMPP_ESME_RSYSERR, 0);
 }
 
@@ -309,6 +345,7 @@ static int l_respond(lua_State *L)
     h->sess_id = t->sess_id;
     h->seq = t->seq;
     h->cmd_id = t->cmd_id;
+    h->arg = t->co;                        /* the run whose messages its answer decides */
     lua_xmove(L, h->co, n);
     why = request_finish(h, n);
     if (why != RT_TASK_HELD) {

@@ -291,6 +291,25 @@ void rt_store_undo(lua_State *co)
     if (undo_fn) undo_fn(co);
 }
 
+static rt_store_lost_fn lost_fn;
+static rt_store_undo_fn refused_fn;
+
+void rt_store_set_runs(rt_store_lost_fn lost, rt_store_undo_fn refused)
+{
+    lost_fn = lost;
+    refused_fn = refused;
+}
+
+int rt_store_lost(lua_State *co, uint32_t *status)
+{
+    return lost_fn ? lost_fn(co, status) : 0;
+}
+
+void rt_store_refused(lua_State *co)
+{
+    if (refused_fn) refused_fn(co);
+}
+
 int rt_store_hold(rt_task_t *t, rt_store_release_fn release)
 {
     store_t *s = rt_store();

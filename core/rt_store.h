@@ -54,6 +54,19 @@ typedef void (*rt_store_undo_fn)(lua_State *co);
 void rt_store_set_undo(rt_store_undo_fn fn);
 void rt_store_undo(lua_State *co);
 
+/* What a run's ESME (or HTTP client) is told decides its messages
+ * (rt_gw_held.c). rt_store_lost: before a run of co answers ESME_ROK,
+ * whether a failed commit lost what it stored before it waited (1, and
+ * *status what to answer instead: ESME_RMSGQFUL for a full store, else
+ * ESME_RSYSERR; the owner then calls rt_store_undo for the rest).
+ * rt_store_refused: a held success of the run of co went out as an error
+ * because the turn's commit failed; what it stored is ended, not
+ * forwarded. Both cost nothing while no run waits with messages. */
+typedef int (*rt_store_lost_fn)(lua_State *co, uint32_t *status);
+void rt_store_set_runs(rt_store_lost_fn lost, rt_store_undo_fn refused);
+int rt_store_lost(lua_State *co, uint32_t *status);
+void rt_store_refused(lua_State *co);
+
 /* The end of a loop turn: commit, then release the held answers in the
  * order they were given. */
 void rt_store_turn(void);
