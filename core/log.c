@@ -107,36 +107,47 @@ static void emit(int level, uint64_t session, const char *msg, const count_t *co
 
 static void emit_with(int level, uint64_t session, const char *msg, const count_t *count, const char *extra)
 {
-    char ts[32];
+    char ts[32], *line = NULL;
+    size_t len = 0;
     struct timeval tv;
     struct tm tm;
+    /* the line is made in memory and written at once: workers share the
+     * parent's stderr, and stderr is unbuffered (a write per piece), so
+     * their lines interleaved mid-line */
+    FILE *f = open_memstream(&line, &len);
+    if (!f) f = stderr;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     if (json_lines) {
-        fprintf(stderr, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\"", ts, (int)(tv.tv_usec / 1000),
+        fprintf(f, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\"", ts, (int)(tv.tv_usec / 1000),
                 names[level]);
-        if (worker) fprintf(stderr, ",\"worker\":%d", worker);
-        if (session) fprintf(stderr, ",\"session\":%llu", (unsigned long long)session);
-        if (count) fprintf(stderr, ",\"repeated\":%lu,\"repeated_s\":%.0f", count->n, count->secs);
-        if (count && count->others) fprintf(stderr, ",\"repeated_other_sessions\":%lu", count->others);
-        fputs(",\"msg\":\"", stderr);
-        put_escaped(stderr, msg, 1);
-        fputc('"', stderr);
-        if (extra) fprintf(stderr, ",%s", extra);
-        fputs("}\n", stderr);
-        return;
+        if (worker) fprintf(f, ",\"worker\":%d", worker);
+        if (session) fprintf(f, ",\"session\":%llu", (unsigned long long)session);
+        if (count) fprintf(f, ",\"repeated\":%lu,\"repeated_s\":%.0f", count->n, count->secs);
+        if (count && count->others) fprintf(f, ",\"repeated_other_sessions\":%lu", count->others);
+        fputs(",\"msg\":\"", f);
+        put_escaped(f, msg, 1);
+        fputc('"', f);
+        if (extra) fprintf(f, ",%s", extra);
+        fputs("}\n", f);
+    } else {
+        fprintf(f, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
+        if (worker) fprintf(f, "[w%d] ", worker);
+        if (session) fprintf(f, "[s%llu] ", (unsigned long long)session);
+        put_escaped(f, msg, 0);
+        if (count) {
+            fprintf(f, " [... repeated %lu more times in %.0f s", count->n, count->secs);
+            if (count->others) fprintf(f, ", %lu of them in other sessions", count->others);
+            fputc(']', f);
+        }
+        fputc('\n', f);
     }
-    fprintf(stderr, "%s.%03dZ %-5s ", ts, (int)(tv.tv_usec / 1000), names[level]);
-    if (worker) fprintf(stderr, "[w%d] ", worker);
-    if (session) fprintf(stderr, "[s%llu] ", (unsigned long long)session);
-    put_escaped(stderr, msg, 0);
-    if (count) {
-        fprintf(stderr, " [... repeated %lu more times in %.0f s", count->n, count->secs);
-        if (count->others) fprintf(stderr, ", %lu of them in other sessions", count->others);
-        fputc(']', stderr);
+    if (f != stderr) {
+        fclose(f);
+        if (line) fwrite(line, 1, len, stderr);
+        free(line);
     }
-    fputc('\n', stderr);
 }
 
 /* -- Repeats -----------------------------------------------------------------
