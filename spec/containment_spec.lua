@@ -37,6 +37,7 @@ local BUDGET_MS = 200
 local RUNAWAYS = [==[
 local smpp = require "smpp"
 local text = require "smpp.text"
+local json = require "smpp.json"
 local S = smpp.status
 local forever = function() while true do end end
 local slow = string.rep("a", 400)
@@ -68,6 +69,13 @@ local cases = {
     ["__tostring"] = function() tostring(setmetatable({}, { __tostring = forever })) end,
     ["library code in a loop"] = function() while true do text.septets("hello world") end end,
     ["arithmetic loop"] = function() local x = 0 while true do x = x + 1 end end,
+    -- 3,000,000 values to write for 4,000 made: library code walking script data
+    ["json of a large table"] = function()
+        local row, t = {}, {}
+        for i = 1, 1000 do row[i] = i end
+        for i = 1, 3000 do t[i] = row end
+        json.encode(t)
+    end,
 }
 
 return {
@@ -99,7 +107,7 @@ return {
 local CASES = { "loop", "pcall", "pcall of error", "xpcall with a looping handler", "xpcall", "coroutine.wrap",
                 "coroutine.resume", "pcall in a coroutine", "find", "string.find", "match", "gsub", "gmatch",
                 "pattern in pcall", "gsub callback", "sort comparator", "__index", "__tostring",
-                "library code in a loop", "arithmetic loop" }
+                "library code in a loop", "arithmetic loop", "json of a large table" }
 
 describe("#integration runaway scripts", function()
     local srv, c, bystander

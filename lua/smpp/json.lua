@@ -7,6 +7,12 @@ local hex = require "smpp.hex"
 
 local concat, sort = table.concat, table.sort
 
+-- Interpreted, not compiled: encode walks what a script hands it (a table
+-- of millions of entries is ordinary script data), and the script budget's
+-- count hook does not run inside a compiled loop, so one call could run
+-- past scripts.budget_ms until the watchdog ended the process.
+if jit then jit.off(true, true) end
+
 local M = {}
 
 -- True when s is valid UTF-8 without control characters other than
