@@ -177,7 +177,14 @@ static int l_gw_queue(lua_State *L)
     long long key, via = 0;
     const char *how = NULL;
     int idlen, rc;
+    rt_task_t *run = rt_task_of(L);
     if (!st) return luaL_error(L, "gateway: no store in use");
+    if (run && run->refused) {             /* smpp.respond told the ESME an error: nothing to forward */
+        lua_pushnil(L);
+        lua_pushliteral(L, "refused");
+        lua_pushliteral(L, "its request was answered with an error (smpp.respond): the message is not stored");
+        return 3;
+    }
     store_msg_clear(&m);
     m.account.p = luaL_checklstring(L, 2, &m.account.n);
     m.upstream.p = luaL_checklstring(L, 3, &m.upstream.n);

@@ -55,6 +55,16 @@ static lua_State *run_of(const rt_task_t *t)
     return t->arg ? (lua_State *)t->arg : t->co;
 }
 
+/* t answers with an error: what its run stored is ended, not forwarded,
+ * and (an smpp.respond's answer, the run going on) what it would store
+ * from now on is refused (core.gw_queue). */
+static void answered_error(rt_task_t *t)
+{
+    rt_task_t *run;
+    rt_store_undo(run_of(t));
+    if (t->arg && (run = rt_task_of((lua_State *)t->arg)) != NULL) run->refused = 1;
+}
+
 /* The response fields at stack index fields_idx of t->co, checked into
  * resp_pdu: 1; or 0, logged, and what the run stored ended, not
  * forwarded (it is answered ESME_RSYSERR). */
@@ -63,7 +73,7 @@ static int fields_check(rt_task_t *t, int fields_idx)
     const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, resp_cmd(t->cmd_id));
     if (!err) return 1;
     log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR", t->what, err);
-    rt_store_undo(run_of(t));
+    answered_error(t);
     return 0;
 }
 
@@ -178,7 +188,7 @@ static const char *request_finish(rt_task_t *t, int n)
     if (why) return why;
     if (!t->seq) return NULL;
     if (status == SMPP_ESME_ROK && rt_store_lost(run_of(t), &status)) {
-        rt_store_undo(run_of(t));
+        answered_error(t);
         answer_with(t, status, NULL);                 /* an error: no need to wait for the commit */
         return NULL;
     }
@@ -186,7 +196,7 @@ static const char *request_finish(rt_task_t *t, int n)
         answer_with(t, SMPP_ESME_RSYSERR, NULL);
         return NULL;
     }
-    if (status != SMPP_ESME_ROK) rt_store_undo(run_of(t));
+    if (status != SMPP_ESME_ROK) answered_error(t);
     if (rt_store_hold(t, release_answer)) return RT_TASK_HELD;
     answer_with(t, status, fields ? &resp_pdu : NULL);
     return NULL;

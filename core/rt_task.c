@@ -74,6 +74,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
     t->orphan = 0;
     t->reserve = 0;
     t->gen = rt.script_gen;
+    t->refused = 0;
     link_live(t);
     return t;
 }

@@ -46,6 +46,8 @@ struct rt_task_s {
     const char *wait;       /* the registered wait ("send", "sleep"...), or NULL */
     int         orphan;     /* its function ended while a wait was registered */
     int         reserve;    /* runs the runtime's own code (core.heap_reserve) */
+    int         refused;    /* smpp.respond answered its request with an error: core.gw_queue
+                             * stores nothing more for it (rt_sess_answer.c, rt_gw_store.c) */
     unsigned    gen;        /* the script generation it runs for (rt.script_gen when made; a
                              * timer's task: the timer's; 0: the runtime's own, rt_timer.c) */
     rt_task_t  *next, *prev;/* every task not in the pool */

@@ -34,6 +34,13 @@ gw.handlers.submit_sm = function(session, pdu)
         go = go + 1
         return "ESME_RINVDSTADR"
     end
+    if text == "refuse then store" or text == "refuse, wait, then store" then
+        smpp.respond("ESME_RINVDSTADR")               -- the ESME is told an error first
+        if text ~= "refuse then store" then smpp.sleep(0.01) end
+        local status = submit(session, pdu)
+        smpp.log("info", "%s: stored after refusing? %s", text, tostring(status))
+        return
+    end
     local seen = go
     local status, resp = submit(session, pdu)
     if text:sub(1, 4) ~= "wait" then return status, resp end
@@ -183,6 +190,26 @@ describe("#integration gateway parked messages", function()
                 assert.matches("the handler failed after storing it (answered ESME_RSYSERR): not forwarded",
                     full.trace[#full.trace].event, 1, true)
             end
+        end)
+        e:close()
+        up:close()
+        assert.is_true(gw:stop("TERM", 10))
+        assert(ok, err)
+    end)
+
+    it("stores nothing for a request smpp.respond answered with an error, then or after a wait", function()
+        local dir = require("helpers.tmp").dir()
+        local gw, up, e = start(dir)
+        local ok, err = pcall(function()
+            assert.equal(RINVDSTADR, (answer(e, send(e, "refuse then store"))))
+            assert.equal(RINVDSTADR, (answer(e, send(e, "refuse, wait, then store"))))
+            assert(gw:wait_log("refuse, wait, then store: stored after refusing%? "), gw:log_text())
+            assert.equal(ROK, (answer(e, send(e, "fine"))))
+            local _, text = upstream_gets(up)
+            assert.equal("fine", text)                    -- the first and only one sent
+            assert.equal(1, queue(gw).sent)
+            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
+            assert.equal(1, list.count)                   -- "fine" alone was stored
         end)
         e:close()
         up:close()
