@@ -46,6 +46,7 @@
 #include "rt_store.h"
 
 #define FWD_BATCH    500        /* rows one forwarder takes in one turn at most */
+#define CHECK_MS     5000       /* queues counted empty are checked against the store this often */
 #define FWD_EPS      1e-6       /* a due written into a queue is after its cursor by at least this */
 #define FWD_HORIZON  0.001      /* rows due within this are taken now (the loop clock has ms) */
 #define TICK_MS      100        /* looking again at queues with rows not due yet (retries, pauses) */
@@ -88,13 +89,36 @@ static void wake_waiting(rt_link_t *l, void *arg)
     if (l->queued > (long long)l->inflight) rt_fwd_wake(l);
 }
 
+/* A link whose count says its queue is empty while the store holds rows
+ * in it (n, parked ones among them): the count lost them (seen after a
+ * disk-full episode with parked runs), and the reader would never look.
+ * Said, and every queue is read again (the resync of a failed commit). */
+static void check_count(store_str_t upstream, long long n, void *ud)
+{
+    rt_link_t *l = rt_gw_link(upstream.p, upstream.n, 0);
+    if (!l || l->queued || l->inflight || l->deciding || l->nheld || n - l->parked <= 0) return;
+    log_msg(LOG_WARN, 0, "gateway: the queue of %s holds %lld messages its count had lost: read again from the store",
+            l->name, n - l->parked);
+    *(int *)ud = 1;
+    rt_fwd_wake(l);
+}
+
 /* Every TICK_MS: links with rows not in flight look again (retries come
- * due, pauses end, sweeps). The timer does not keep the loop alive. */
+ * due, pauses end, sweeps); every CHECK_MS the queues the counts say are
+ * empty are checked against the store. The timer does not keep the loop
+ * alive. */
 static void on_tick(uv_timer_t *t)
 {
-    (void)t;
+    static uint64_t checked;
+    store_t *st = rt_store();
+    uint64_t now = uv_now(t->loop);
     rt_gw_foreach(wake_waiting, NULL);
     rt_fwd__park_tick();                     /* nothing to do unless the store refused a parked row's write */
+    if (st && !fwd.resync && !rt_gwr_on() && now - checked >= CHECK_MS) {
+        int lost = 0;
+        checked = now;
+        if (store_fwd_counts(st, check_count, &lost) >= 0 && lost) fwd.resync = 1;
+    }
 }
 
 /* A due at `t` or later that is after l's cursor, so the cursor cannot
