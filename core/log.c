@@ -11,6 +11,10 @@
 #include "log.h"
 
 #define LOG_MSG_MAX 1024
+/* A line (its stamp, level, session and the message escaped) stays under
+ * PIPE_BUF (4096), which a pipe writes at once: the message's escaped
+ * form is cut past LOG_LINE_ROOM octets, and says so. */
+#define LOG_LINE_ROOM 3700
 
 static log_level_t cur_level = LOG_INFO;
 static int json_lines;
@@ -63,9 +67,14 @@ static int utf8_len(const unsigned char *s)
 static void put_escaped(FILE *f, const char *msg, int json)
 {
     const unsigned char *s = (const unsigned char *)msg;
+    long start = ftell(f);
     while (*s) {
         unsigned c = *s;
         int n;
+        if (start >= 0 && ftell(f) - start > LOG_LINE_ROOM) {   /* the line stays one atomic write */
+            fprintf(f, " [... %zu more bytes cut]", strlen((const char *)s));
+            return;
+        }
         if (c >= 0x80) {
             if ((n = utf8_len(s)) > 0) {
                 fwrite(s, 1, (size_t)n, f);
@@ -259,9 +268,12 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
     char msg[LOG_MSG_MAX];
     va_list ap;
     if (level > cur_level) return;
+    int need;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    need = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (need >= (int)sizeof msg)                /* said, not cut silently */
+        snprintf(msg + sizeof msg - 40, 40, " [... %d more bytes cut]", need - (int)(sizeof msg - 40));
     if (repeat_check((int)level, session, msg)) return;
     emit((int)level, session, msg, NULL);
 }

@@ -78,4 +78,30 @@ describe("#integration log lines and a peer's bytes", function()
         assert.is_true(hostile >= 1, text)
         assert.is_true(n >= 4)
     end)
+    it("a long message is cut where it says so, and its line stays one write of at most 4,096 octets", function()
+        local srv = server.start { conf = "return { script = 'script.lua', log = { level = 'info', format = 'json' }, "
+            .. "accounts = { { system_id = 'a', password = 'b' } } }", script = [[
+local smpp = require "smpp"
+return { start = function()
+    smpp.log("info", "controls %s", string.rep("\1", 1000))     -- six octets each in JSON
+    smpp.log("info", "plain %s", string.rep("x", 3000))
+    smpp.log("info", "logged both")
+end }
+]] }
+        assert.is_true(srv:wait_log("logged both", 5), srv:log_text())
+        assert.is_true(srv:stop("TERM", 10))
+        local seen = {}
+        for line in srv:log_text():gmatch("[^\n]+") do
+            if not line:match("^exit=") then
+                assert.is_true(#line + 1 <= 4096, #line .. " octets")
+                local obj = cjson.decode(line)
+                local kind = obj.msg:match("^(%a+) ")
+                if kind == "controls" or kind == "plain" then
+                    assert.matches("%[%.%.%. %d+ more bytes cut%]$", obj.msg)
+                    seen[kind] = true
+                end
+            end
+        end
+        assert.is_true(seen.controls and seen.plain, srv:log_text())
+    end)
 end)
