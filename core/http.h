@@ -78,7 +78,7 @@ void http_set_tokens(const char *const *tokens, size_t n);
 
 /* http_answer_check(status, content_type, len) -> NULL when an answer may
  * carry them, else why not (static text): the status must be a whole
- * number 100..599, the content type (len octets) a "type/subtype" of
+ * number 200..599, the content type (len octets) a "type/subtype" of
  * token characters, optionally followed by parameters, at most
  * HTTP_MAX_CTYPE printable ASCII octets (no CR, LF or other control
  * character, so it can never end the header line). The owner checks what

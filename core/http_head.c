@@ -36,8 +36,8 @@ const char *http_ctype_check(const char *ctype, size_t len)
 
 const char *http_answer_check(double status, const char *ctype, size_t len)
 {
-    if (!(status >= 100 && status <= 599) || status != (double)(int)status)
-        return "the status is not a whole number 100..599";
+    if (!(status >= 200 && status <= 599) || status != (double)(int)status)
+        return "the status is not a whole number 200..599 (a 1xx is never a final answer)";
     return http_ctype_check(ctype, len);
 }
 

@@ -22,6 +22,7 @@ local answers = {
     status_big = function() return 1e10, "x" end,
     status_neg = function() return -200, "x" end,
     status_99 = function() return 99, "x" end,
+    status_100 = function() return 100, "x" end,         -- a 1xx is never a final answer
     status_600 = function() return 600, "x" end,
     status_frac = function() return 200.5, "x" end,
     status_nan = function() return 0/0, "x" end,
@@ -42,7 +43,7 @@ return {}
 ]==]
 
 local BAD = { "ctype300", "ctype3m", "crlf", "lf", "nul", "noslash", "latin1", "status_big", "status_neg",
-              "status_99", "status_600", "status_frac", "status_nan", "status_str", "status_nil", "body_fn",
+              "status_99", "status_100", "status_600", "status_frac", "status_nan", "status_str", "status_nil", "body_fn",
               "body_bool", "cycle", "ctype_tbl" }
 
 describe("#integration HTTP answers of script routes", function()
@@ -74,7 +75,7 @@ describe("#integration HTTP answers of script routes", function()
         local function logged(why)
             return srv:wait_log(("HTTP route GET /answer/([%w_]+): answer refused: " .. why):gsub("[%p]", "%%%0"))
         end
-        assert.is_true(logged("the status is not a whole number 100..599"))
+        assert.is_true(logged("the status is not a whole number 200..599 (a 1xx is never a final answer)"))
         assert.is_true(logged("the status is not a number"))
         assert.is_true(logged("the content type is not type/subtype"))
         assert.is_true(logged("the content type holds a control character"))

@@ -52,7 +52,7 @@ end
 -- [, content type]. pattern is a Lua pattern anchored on the path; its
 -- captures are req.params. Scripts add routes with this (e.g. /inject).
 -- What fn returns is checked before it is sent (core/http_head.c,
--- http_answer_check): a status that is not a whole number 100..599, a
+-- http_answer_check): a status that is not a whole number 200..599, a
 -- body that is neither a string nor a table, or a content type that is
 -- not a plain "type/subtype[; params]" of at most 255 printable characters
 -- becomes a 500 with a JSON error and a log line naming the route.
