@@ -15,7 +15,8 @@
 static void statuses(void)
 {
     CHECK(http_answer_check(200, "text/plain", 10) == NULL);
-    CHECK(http_answer_check(100, "text/plain", 10) == NULL);
+    CHECK(http_answer_check(100, "text/plain", 10) != NULL);     /* a 1xx is never a final answer */
+    CHECK(http_answer_check(199, "text/plain", 10) != NULL);
     CHECK(http_answer_check(599, "text/plain", 10) == NULL);
     CHECK(http_answer_check(99, "text/plain", 10) != NULL);
     CHECK(http_answer_check(600, "text/plain", 10) != NULL);
