@@ -155,6 +155,32 @@ store_str_t store__fwd_usual_line(store_t *s, long long rowid, int sent, long lo
 
 /* -- The lines kept as columns, as text ---------------------------------------------------- */
 
+/* buf's n octets followed by the trace tr (when it fits): the new length. */
+static size_t then_trace(char *buf, size_t cap, size_t n, store_str_t tr)
+{
+    if (tr.p && tr.n <= cap - n) {
+        memcpy(buf + n, tr.p, tr.n);
+        n += tr.n;
+    }
+    return n;
+}
+
+/* The lines written out as the row's trace (its last STORE_TRACE_MAX
+ * octets) by statement which (?1 the key, ?2 the text): 1, or an error. */
+static int write_out(store_t *s, int which, long long key, const char *buf, size_t n)
+{
+    sqlite3_stmt *up = store__fwd_stmt(s, which);
+    int rc;
+    if (!up) return STORE_EIO;
+    sqlite3_bind_int64(up, 1, key);
+    if (n > STORE_TRACE_MAX) sqlite3_bind_text(up, 2, buf + n - STORE_TRACE_MAX, STORE_TRACE_MAX, SQLITE_STATIC);
+    else sqlite3_bind_text(up, 2, buf, (int)n, SQLITE_STATIC);
+    rc = sqlite3_step(up);
+    sqlite3_reset(up);
+    sqlite3_clear_bindings(up);
+    return rc == SQLITE_DONE ? 1 : store__fail(s, rc, "trace");
+}
+
 /* One line "<at> <text>\n" at the end of o. */
 static void put_line(out_t *o, double at, const char *text, size_t n)
 {
@@ -202,7 +228,7 @@ size_t store__fwd_lines(char *buf, size_t cap, const store_fwd_lines_t *k)
 
 int store__fwd_lines_out(store_t *s, long long key)
 {
-    sqlite3_stmt *st = store__fwd_stmt(s, STORE_FWD_LINES), *up;
+    sqlite3_stmt *st = store__fwd_stmt(s, STORE_FWD_LINES);
     store_fwd_lines_t k;
     store_str_t tr;
     char buf[2 * STORE_LINE_MAX + STORE_TRACE_MAX + 2 * STORE_STAMP_MAX];
@@ -226,20 +252,9 @@ int store__fwd_lines_out(store_t *s, long long key)
     k.account = store__col_text(st, 9);
     tr = store__col_text(st, 10);
     n = store__fwd_lines(buf, sizeof buf, &k);
-    if (tr.p && tr.n <= sizeof buf - n) {
-        memcpy(buf + n, tr.p, tr.n);
-        n += tr.n;
-    }
+    n = then_trace(buf, sizeof buf, n, tr);
     sqlite3_reset(st);
-    if (!(up = store__fwd_stmt(s, STORE_FWD_LINES_OUT))) return STORE_EIO;
-    sqlite3_bind_int64(up, 1, key);
-    if (n > STORE_TRACE_MAX) sqlite3_bind_text(up, 2, buf + n - STORE_TRACE_MAX, STORE_TRACE_MAX, SQLITE_STATIC);
-    else sqlite3_bind_text(up, 2, buf, (int)n, SQLITE_STATIC);
-    rc = sqlite3_step(up);
-    sqlite3_reset(up);
-    sqlite3_clear_bindings(up);
-    if (rc != SQLITE_DONE) return store__fail(s, rc, "trace");
-    return 1;
+    return write_out(s, STORE_FWD_LINES_OUT, key, buf, n);
 }
 
 int store__fwd_accepted_out(store_t *s, long long key)
@@ -265,19 +280,9 @@ int store__fwd_accepted_out(store_t *s, long long key)
     m.submitted = store__col_real(st, 4);
     tr = store__col_text(st, 5);
     n = store__fwd_line_accepted(buf, sizeof buf, &m, via);
-    if (tr.p && tr.n <= sizeof buf - n) {
-        memcpy(buf + n, tr.p, tr.n);
-        n += tr.n;
-    }
+    n = then_trace(buf, sizeof buf, n, tr);
     sqlite3_reset(st);
-    if (!(up = store__fwd_stmt(s, STORE_FWD_FIRST_OUT))) return STORE_EIO;
-    sqlite3_bind_int64(up, 1, key);
-    if (n > STORE_TRACE_MAX) sqlite3_bind_text(up, 2, buf + n - STORE_TRACE_MAX, STORE_TRACE_MAX, SQLITE_STATIC);
-    else sqlite3_bind_text(up, 2, buf, (int)n, SQLITE_STATIC);
-    rc = sqlite3_step(up);
-    sqlite3_reset(up);
-    sqlite3_clear_bindings(up);
-    if (rc != SQLITE_DONE) return store__fail(s, rc, "trace");
+    if ((rc = write_out(s, STORE_FWD_FIRST_OUT, key, buf, n)) < 0) return rc;
     if (!(up = store__fwd_stmt(s, STORE_FWD_VIA_OUT))) return STORE_EIO;
     sqlite3_bind_int64(up, 1, key);
     rc = sqlite3_step(up);
