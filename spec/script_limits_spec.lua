@@ -235,7 +235,7 @@ describe("#integration requests that wait in their handlers past the heap's ceil
         -- the PDU's table) stays in the heap's reserve; ~0.7 KiB each, half
         -- of the 32 MiB reserve is some 23,000 of them
         local srv = server.start { conf = "return { script = 'script.lua', accounts = { { system_id = "
-            .. "'smppclient1', password = 'password', max_binds = 0, throughput = 0 } }, "
+            .. "'smppclient1', password = 'password', max_binds = 61, throughput = 0 } }, "
             .. "session = { receive_window = 1000 }, limits = { max_per_address = 0 }, "
             .. "security = { bind_rate = 0 }, scripts = { memory_mb = 8 } }", script = [[
 local smpp = require "smpp"
@@ -248,10 +248,20 @@ return { submit_sm = function() smpp.sleep(60) return 0, { message_id = "1" } en
         assert.is_true(srv:alive(), srv:log_text())
         local totals = srv:stats().totals
         assert.is_true(totals.lua_heap_throttled > 0, tostring(totals.lua_heap_throttled))
-        -- the reserve's other half is still there: a bind works
+        -- the reserve's other half is still there: a bind works (the 61st
+        -- of max_binds = 61), and when it closes the runtime's part of its
+        -- end runs in the reserve too: counted down, another bind has room
         local c = wire.connect(srv.port)
         assert.equal(ROK, c:bind("transceiver").status)
         c:close()
+        local again
+        assert.truthy(wait.wait_until(function()
+            if again then again:close() end
+            again = wire.connect(srv.port)
+            return again:bind("transceiver").status == ROK
+        end, scaled(5)), srv:log_text())
+        again:close()
+        assert.equal(0, srv:count_log("down event failed"), srv:log_text())
         flood:kill()
         assert.is_true(srv:stop("TERM", scaled(10)))
         assert.equal(0, srv:wait_exit())

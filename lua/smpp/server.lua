@@ -274,6 +274,8 @@ end
 -- The runtime's own handlers around the script's: the default bind, the
 -- bind count of each account for max_binds, and the upstream links' down
 -- events. Called again at every reload, after M.active_accounts is set.
+local runtime_down   -- below: the runtime's part of a session's end
+
 local function wrap(handlers)
     local h = {}
     for k, v in pairs(handlers) do h[k] = v end
@@ -307,10 +309,13 @@ local function wrap(handlers)
         if handlers.up then return handlers.up(sess) end
     end
     h.down = function(sess, reason)
-        local a = sess.side == "server" and M.active_accounts[sess.system_id]
-        if a then a.binds = a.binds - 1 end
-        cluster.release_bind(sess)
-        upstream.on_down(sess, reason)
+        -- the runtime's own part in the heap's reserve: a script that
+        -- filled the heap must not leave a bind claimed or an upstream
+        -- link waiting for a session that is gone
+        local was = core.heap_reserve(true)
+        local ok, err = pcall(runtime_down, sess, reason)
+        core.heap_reserve(was)
+        if not ok then smpp.log("error", "down: %s", tostring(err)) end
         if handlers.down then return handlers.down(sess, reason) end
     end
     h.start = function()
@@ -346,6 +351,15 @@ local function same_value(a, b)
     for k, v in pairs(a) do if not same_value(v, b[k]) then return false end end
     for k in pairs(b) do if a[k] == nil then return false end end
     return true
+end
+
+-- What the runtime does when a bound session closes, before the script's
+-- down handler (wrap's h.down runs it in the heap's reserve).
+function runtime_down(sess, reason)
+    local a = sess.side == "server" and M.active_accounts[sess.system_id]
+    if a then a.binds = a.binds - 1 end
+    cluster.release_bind(sess)
+    upstream.on_down(sess, reason)
 end
 
 local function addr_key(l) return l.host .. " " .. l.port .. " " .. (l.side or "server") .. (l.tls and " tls" or "") end
