@@ -48,7 +48,6 @@
 #define FWD_BATCH    500        /* rows one forwarder takes in one turn at most */
 #define CHECK_MS     5000       /* queues counted empty are checked against the store this often */
 #define FWD_EPS      1e-6       /* a due written into a queue is after its cursor by at least this */
-#define FWD_HORIZON  0.001      /* rows due within this are taken now (the loop clock has ms) */
 #define TICK_MS      100        /* looking again at queues with rows not due yet (retries, pauses) */
 #define SWEEP_S      2.0        /* a link that cannot send looks for expired messages this often */
 #define SWEEP_BATCH  500
@@ -89,16 +88,11 @@ static void wake_waiting(rt_link_t *l, void *arg)
     if (l->queued > (long long)l->inflight) rt_fwd_wake(l);
 }
 
-/* A link whose count says its queue is empty while the store holds rows
- * in it (n, parked ones among them): the count lost them (seen after a
- * disk-full episode with parked runs), and the reader would never look.
- * Said, and every queue is read again (the resync of a failed commit). */
-static void check_count(store_str_t upstream, long long n, void *ud)
+/* A queue whose count lost rows (rt_fwd__count_lost): every queue is
+ * read again (the resync of a failed commit). */
+static void check_link(rt_link_t *l, void *ud)
 {
-    rt_link_t *l = rt_gw_link(upstream.p, upstream.n, 0);
-    if (!l || l->queued || l->inflight || l->deciding || l->nheld || n - l->parked <= 0) return;
-    log_msg(LOG_WARN, 0, "gateway: the queue of %s holds %lld messages its count had lost: read again from the store",
-            l->name, n - l->parked);
+    if (!rt_fwd__count_lost(l)) return;
     *(int *)ud = 1;
     rt_fwd_wake(l);
 }
@@ -117,7 +111,8 @@ static void on_tick(uv_timer_t *t)
     if (st && !fwd.resync && !rt_gwr_on() && now - checked >= CHECK_MS) {
         int lost = 0;
         checked = now;
-        if (store_fwd_counts(st, check_count, &lost) >= 0 && lost) fwd.resync = 1;
+        rt_gw_foreach(check_link, &lost);
+        if (lost) fwd.resync = 1;
     }
 }
 

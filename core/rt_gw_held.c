@@ -10,8 +10,10 @@
  * kept until serving ends, emptied at each turn's end), so that a run
  * that fails is not followed by its message;
  * and the messages of runs that wait (parked: a record per run, malloc'd
- * here, freed when the run ends or serving does).
+ * here, freed when the run ends or serving does); and the check of a
+ * link's count against the store (rt_fwd__count_lost).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,4 +615,25 @@ void rt_fwd_undo(lua_State *co)
             log_msg(LOG_ERROR, 0, "gateway: a message whose handler failed: %s", store_errmsg(st));
         }
     }
+}
+
+/* -- The count against the store ---------------------------------------------------------- */
+
+static int found_row(const store_fwd_row_t *r, void *ud)
+{
+    (void)r;
+    (*(int *)ud)++;
+    return 0;
+}
+
+int rt_fwd__count_lost(rt_link_t *l)
+{
+    int found = 0;
+    if (l->queued || l->inflight || l->deciding || l->nheld) return 0;
+    if (store_fwd_take(rt_store(), (store_str_t){l->name, l->len}, NAN, 0, rt_time() + FWD_HORIZON, 1,
+                       found_row, &found) <= 0 || !found)
+        return 0;
+    log_msg(LOG_WARN, 0, "gateway: the queue of %s holds messages its count had lost: read again from the store",
+            l->name);
+    return 1;
 }

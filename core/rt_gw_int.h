@@ -39,6 +39,14 @@ int rt_fwd__held_whole(const rt_link_t *l);
  * stay parked in the store and go back to their queues at the next
  * start). */
 void rt_fwd__park_tick(void);
+
+/* Does l's count say its queue is empty while the store has a row due
+ * there (parked ones never are)? Then the count lost it (seen after a
+ * disk-full episode with parked runs) and the reader would never look:
+ * said, 1. One indexed read of at most one row, for idle links only. */
+int rt_fwd__count_lost(rt_link_t *l);
+
+#define FWD_HORIZON 0.001       /* rows due within this are taken now (the loop clock has ms) */
 void rt_fwd__park_free(void);
 
 /* Set turn_rows (the most entries a loop turn's list of stored messages

@@ -15,7 +15,10 @@ local cjson = require "cjson"
 local lfs = require "lfs"
 
 local id, RESP = wire.id, wire.RESP
-local ROK, RSYSERR, RMSGQFUL, RINVDSTADR = 0, 0x08, 0x14, 0x0B
+local park = require "helpers.park"
+local accept_bind, send, answer, go, queue, parked = park.accept_bind, park.send, park.answer, park.go,
+    park.queue, park.parked
+local ROK, RSYSERR, RMSGQFUL = 0, 0x08, 0x14
 
 -- A text starting "wait" is stored, then its handler waits until a "go"
 -- arrives (stored nothing, answered ESME_RINVDSTADR) and ends as its text
@@ -56,37 +59,6 @@ local function gateway_conf(port, dir)
                         reconnect_min = 0.1, reconnect_max = 0.2 } },
         gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
     }
-end
-
-local function accept_bind(l)
-    local sock = assert(l:accept())
-    sock:settimeout(5)
-    sock:setoption("tcp-nodelay", true)
-    local c = wire.client(sock)
-    local b = assert(c:expect(function(p) return p.id == id.bind_transceiver or p.id == id.bind_transmitter end, 5))
-    c:send(wire.pdu(RESP + b.id, b.seq, wire.cstr("fake")))
-    return c
-end
-
-local function send(c, text)
-    local seq = c:next_seq()
-    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
-    return seq
-end
-
-local function answer(c, seq)
-    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 10), "no answer")
-    return r.status
-end
-
-local function go(c)
-    assert.equal(RINVDSTADR, answer(c, send(c, "go")))
-end
-
-local function queue(gw) return gw:stats().gateway.queues.U end
-
-local function parked(gw, n)
-    assert(wait_until(function() local q = queue(gw); return q and q.parked == n end, 10), "not " .. n .. " parked")
 end
 
 -- Commits fail from now on (until lift): no write past the log's end.
