@@ -110,15 +110,6 @@ static size_t tlv_index(const pdu_tlv_def_t *d) { return (size_t)(d - pdu_tlv_at
 static size_t cmd_index(const pdu_cmd_t *c) { return pdu_cmd_index(c); }
 
 
-/* Push t[k] of the table at absolute index idx, without metamethods: a
- * PDU's fields are its own, and reading them runs no script code (the
- * runtime reads a handler's response after the handler's run has ended). */
-static void raw_field(lua_State *L, int idx, const char *k)
-{
-    lua_pushstring(L, k);
-    lua_rawget(L, idx);
-}
-
 
 const char *lbridge__code_name(long code)
 {
@@ -650,11 +641,9 @@ static int l_encode(lua_State *L)
         lua_pushstring(L, err.msg);
         return 2;
     }
-    raw_field(L, 1, "command_length");
-    if (!lua_isnil(L, -1) && lbridge__as_u32(L, -1) != (double)n) {
+    if ((e = lbridge_check_length(L, 1, n)) != NULL) {
         lua_pushnil(L);
-        lua_pushfstring(L, "command_length is %s but the PDU encodes to %d octets",
-                        lua_tostring(L, -2), (int)n);
+        lua_pushstring(L, e);
         return 2;
     }
     lua_pushlstring(L, (const char *)enc_buf, (size_t)n);

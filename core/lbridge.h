@@ -28,6 +28,12 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *pdu);
  * until the next call). */
 const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *pdu, const pdu_cmd_t *cmd);
 
+/* The command_length the table at stack index `idx` gives, if any, must
+ * be n, the length its PDU encodes to (the field is derived, but a value
+ * given must agree, as for sm_length): NULL, or why not (a static buffer,
+ * valid until the next check). */
+const char *lbridge_check_length(lua_State *L, int idx, long n);
+
 /* 1 when the table at stack index `idx` holds exactly the keys and values
  * lbridge_push_pdu made of `pdu` (nothing changed, added or removed), so
  * that the octets it came from stand for it; 0 otherwise, and always for

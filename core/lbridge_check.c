@@ -495,3 +495,19 @@ int lbridge_same_pdu(lua_State *L, int idx, const pdu_t *p)
     lua_settop(L, top);
     return same && n == want;
 }
+
+const char *lbridge_check_length(lua_State *L, int idx, long n)
+{
+    double d;
+    const char *why = NULL;
+    if (idx < 0) idx = lua_gettop(L) + idx + 1;
+    lua_pushliteral(L, "command_length");
+    lua_rawget(L, idx);
+    if (!lua_isnil(L, -1) && (d = lbridge__as_u32(L, -1)) != (double)n) {
+        snprintf(check_msg, sizeof check_msg, "command_length is %s but the PDU encodes to %ld octets",
+                 lua_tostring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1), n);
+        why = check_msg;
+    }
+    lua_pop(L, 1);
+    return why;
+}

@@ -50,6 +50,7 @@ static size_t encode_arg(lua_State *L)
         st_gw.cap = perr.need;
     }
     if (n < 0) luaL_error(L, "gateway: %s", perr.msg);
+    if ((why = lbridge_check_length(L, 1, n)) != NULL) luaL_error(L, "gateway: %s", why);
     return (size_t)n;
 }
 

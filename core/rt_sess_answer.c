@@ -55,14 +55,21 @@ static lua_State *run_of(const rt_task_t *t)
     return t->arg ? (lua_State *)t->arg : t->co;
 }
 
-/* t answers with an error: what its run stored is ended, not forwarded,
- * and (an smpp.respond's answer, the run going on) what it would store
- * from now on is refused (core.gw_queue). */
-static void answered_error(rt_task_t *t)
+/* An smpp.respond's answer t is an error: what its run (still going on,
+ * unless it ended and its coroutine was taken again by another run) would
+ * store from now on is refused (core.gw_queue). */
+static void refuse_later(rt_task_t *t)
 {
     rt_task_t *run;
+    if (t->arg && (run = rt_task_of((lua_State *)t->arg)) != NULL && run->run == t->for_run) run->refused = 1;
+}
+
+/* t answers with an error: what its run stored is ended, not forwarded,
+ * and what it would store from now on refused. */
+static void answered_error(rt_task_t *t)
+{
     rt_store_undo(run_of(t));
-    if (t->arg && (run = rt_task_of((lua_State *)t->arg)) != NULL) run->refused = 1;
+    refuse_later(t);
 }
 
 /* The response fields at stack index fields_idx of t->co, checked into
@@ -158,8 +165,9 @@ static const char *read_results(rt_task_t *t, int n, uint32_t *status_out, int *
 
 /* The turn's commit is over: answer with the results still on the task's
  * stack; an ESME_ROK whose writes were lost becomes fail_status, without
- * the fields (an error response has no body), and what its run stored is
- * not forwarded (rt_store_refused). */
+ * the fields (an error response has no body), what its run stored is not
+ * forwarded (rt_store_refused), and (an smpp.respond's answer) what the
+ * run stores after it is refused. */
 static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
 {
     uint32_t status = SMPP_ESME_RSYSERR;
@@ -167,7 +175,10 @@ static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
     if (!read_results(t, lua_gettop(t->co), &status, &fields) && !ok && status == SMPP_ESME_ROK) {
         status = fail_status;
         fields = 0;
-        if (t->seq) rt_store_refused(run_of(t));
+        if (t->seq) {
+            rt_store_refused(run_of(t));
+            refuse_later(t);               /* an early ESME_ROK turned into an error */
+        }
     }
     answer(t, status, fields);
     rt_task_release(t);
@@ -257,6 +268,7 @@ int rt_sess__respond(lua_State *L)
     h->seq = t->seq;
     h->cmd_id = t->cmd_id;
     h->arg = t->co;                        /* the run whose messages its answer decides */
+    h->for_run = t->run;
     lua_xmove(L, h->co, n);
     why = request_finish(h, n);
     if (why != RT_TASK_HELD) {

@@ -21,7 +21,8 @@ static struct {
     int        pooled;
     rt_task_t *live;           /* every task not in the pool */
     uint64_t   errors;
-} tasks = {LUA_NOREF, LUA_NOREF, 0, {NULL}, 0, NULL, 0};
+    uint64_t   runs;           /* serials given (rt_task_t.run) */
+} tasks = {LUA_NOREF, LUA_NOREF, 0, {NULL}, 0, NULL, 0, 0};
 
 /* -- Life ------------------------------------------------------------------------ */
 
@@ -75,6 +76,8 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
     t->reserve = 0;
     t->gen = rt.script_gen;
     t->refused = 0;
+    t->run = ++tasks.runs;
+    t->for_run = 0;
     link_live(t);
     return t;
 }

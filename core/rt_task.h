@@ -48,6 +48,10 @@ struct rt_task_s {
     int         reserve;    /* runs the runtime's own code (core.heap_reserve) */
     int         refused;    /* smpp.respond answered its request with an error: core.gw_queue
                              * stores nothing more for it (rt_sess_answer.c, rt_gw_store.c) */
+    uint64_t    run;        /* this run's serial (rt_task_new): a coroutine taken again
+                             * for a later run is told from it */
+    uint64_t    for_run;    /* an smpp.respond's task: the serial of the run (arg) whose
+                             * request it answers */
     unsigned    gen;        /* the script generation it runs for (rt.script_gen when made; a
                              * timer's task: the timer's; 0: the runtime's own, rt_timer.c) */
     rt_task_t  *next, *prev;/* every task not in the pool */

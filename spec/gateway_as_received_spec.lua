@@ -91,4 +91,17 @@ describe("#integration a stored submit_sm", function()
         assert.equal(5, p.user_message_reference)
         assert.equal(0, gw:stats().gateway.stored_as_received)
     end)
+
+    it("is refused, as smpp.codec.encode refuses it, when the script gives a command_length it does not encode to",
+        function()
+        local up = server.start { conf = UPSTREAM_CONF, script = UPSTREAM }
+        local gw = gateway(up.port, [[
+            local gw = require("smpp.gateway_script").new(...)
+            function gw.before_route(m) m.pdu.command_length = 1 end
+            return gw.handlers]])
+        assert.equal(0x08, submit(gw, wire.submit_sm(13, { short_message = "a length of 1" }), 13))
+        assert(gw:wait_log("command_length is 1 but the PDU encodes to %d+ octets", 5))
+        assert.equal(0, #stored(gw))
+        assert.equal(0, gw:stats().gateway.stored)
+    end)
 end)

@@ -23,7 +23,9 @@ local ROK, RSYSERR, RMSGQFUL = 0, 0x08, 0x14
 -- A text starting "wait" is stored, then its handler waits until a "go"
 -- arrives (stored nothing, answered ESME_RINVDSTADR) and ends as its text
 -- says; "... store ..." stores its message a second time first, so that
--- its answer is held for the commit of that turn.
+-- its answer is held for the commit of that turn. One starting "respond"
+-- is stored and answered at once (smpp.respond), then stored again after
+-- the "go".
 local SCRIPT = [[
 local smpp = require "smpp"
 local gw = require("smpp.gateway_script").new(...)
@@ -37,6 +39,12 @@ gw.handlers.submit_sm = function(session, pdu)
     end
     local seen = go
     local status, resp = submit(session, pdu)
+    if text:sub(1, 7) == "respond" then         -- answer early, wait, store again
+        smpp.respond(status, resp)
+        while go == seen do smpp.sleep(0.01) end
+        smpp.log("info", "stored again: status %s", tostring((submit(session, pdu))))
+        return
+    end
     if text:sub(1, 4) ~= "wait" then return status, resp end
     while go == seen do smpp.sleep(0.01) end
     if text:find("store", 1, true) then submit(session, pdu) end
@@ -159,6 +167,24 @@ describe("#integration gateway parked messages and a failed commit", function()
                 "not ended: " .. cjson.encode(queue(gw)))
             assert.equal(0, queue(gw).queued)
             only_fine_forwarded(gw, up, e)
+        end)
+    end)
+
+    it("stores nothing more for a run whose early ESME_ROK (smpp.respond) a failed commit turned into an error",
+        function()
+        scenario(function(gw, up, e, fail, lift)
+            local before = fail()
+            local seq = send(e, "respond early, then store again")
+            local status = answer(e, seq)
+            assert.is_true(status == RMSGQFUL or status == RSYSERR, "answered " .. status)
+            commit_failed(gw, before)
+            lift()
+            go(e)
+            assert(gw:wait_log("stored again: status 8%s", 10), "the later store was not refused")
+            parked(gw, 0)
+            only_fine_forwarded(gw, up, e)
+            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
+            assert.equal(1, list.count)                     -- "fine" alone
         end)
     end)
 
