@@ -53,7 +53,23 @@ static struct {
     int         ref[SHAPE_REFS];        /* 0: not made yet */
     int         fast[SHAPE_REFS];       /* the same for fast shapes (-1: none can be made) */
     int         same[SHAPE_REFS];       /* the same for fast comparers (lbridge__same_fast) */
+    lua_State  *seen;                   /* the last thread found to be of the state at `reg` */
 } shapes;
+
+/* Whether L is a thread of the state whose registry is at shapes.reg:
+ * the registry's address is the test (lua_topointer of the registry
+ * pseudo-index, 40 instructions a PDU), asked again only when the thread
+ * is not the last one that passed (the runtime's requests run on the
+ * few threads of its task pool, rt_task.c, which it keeps). The answer
+ * is forgotten with the shapes (a state opening the module, where a
+ * closed one may have been). */
+static int same_state(lua_State *L)
+{
+    if (L == shapes.seen && L) return 1;
+    if (!shapes.reg || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg) return 0;
+    shapes.seen = L;
+    return 1;
+}
 
 static const char *const header_keys[] = {
     "command", "command_id", "command_status", "sequence_number", "tlv_order", "command_length"
@@ -398,7 +414,7 @@ static int push_fast(lua_State *L, const pdu_t *p)
     const pdu_cmd_t *cmd = p->cmd;
     size_t i = cmd_index(cmd);
     int made;
-    if (i >= SHAPE_REFS || shapes.fast[i] < 0 || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+    if (i >= SHAPE_REFS || shapes.fast[i] < 0 || !same_state(L)
         || (uintptr_t)p >> 53)              /* the address must be exact as a number */
         return 0;
     if (shapes.fast[i] > 0) {
@@ -451,7 +467,7 @@ int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p)
     const pdu_cmd_t *cmd = p->cmd;
     size_t i = cmd_index(cmd);
     int made, same;
-    if (i >= SHAPE_REFS || shapes.same[i] < 0 || !shapes.reg || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+    if (i >= SHAPE_REFS || shapes.same[i] < 0 || !same_state(L)
         || (p->present & cmd->body) != cmd->body || lua_status(L) != 0 || !lua_checkstack(L, 4)
         || (uintptr_t)p >> 53)
         return -1;
