@@ -88,6 +88,7 @@ static void cache_build(lua_State *L)
     }
     lua_pop(L, 1);
     memset(&shapes, 0, sizeof shapes);     /* a new state's cache: refs of another registry */
+    lbridge__keys_forget();                /* ... and other strings */
     lua_pushlightuserdata(L, &cache_key);
     lua_createtable(L, 400, 100);
 #define KEY(code, name) do { \
@@ -135,16 +136,6 @@ static void raw_field(lua_State *L, int idx, const char *k)
     lua_rawget(L, idx);
 }
 
-
-const char *lbridge__code_name(long code)
-{
-    const pdu_tlv_def_t *t;
-    if (code >= K_FIELD && code < K_FIELD + PDU_F__COUNT) return pdu_field_info((pdu_field_id_t)(code - K_FIELD))->name;
-    if (code >= K_TLV && code < K_CMD) return (t = pdu_tlv_at((size_t)(code - K_TLV))) ? t->name : NULL;
-    if (code >= K_COMMAND && code < K_COMMAND + (long)(sizeof header_keys / sizeof header_keys[0]))
-        return header_keys[code - K_COMMAND];
-    return NULL;
-}
 
 /* -- PDU -> table -------------------------------------------------------------- */
 

@@ -28,46 +28,49 @@
 /* The codes of key strings lbridge_check_pdu met, by the address of the
  * interned string's octets, so that a table's keys are not looked up in
  * the cache table one by one (a PDU table's keys are the interned strings
- * the cache pushed). A hit is confirmed against the code's name: a
- * collected string's address may be reused by another. */
+ * the cache pushed). Every string with a code is a key of the cache
+ * table, which the registry keeps for the state's life: at its address
+ * there is no other string while the state lives, and an entry of a
+ * string without a code (0), whose address a collected string may pass
+ * to another, can only be met again by a string without a code (the ones
+ * with a code were all made when the cache was). A new cache (a state
+ * opening the module, where a closed one may have been) forgets the
+ * entries (lbridge__keys_forget). */
 typedef struct key_hit_s {
     const char *p;
-    size_t      len;
     long        code;
 } key_hit_t;
 static key_hit_t key_hits[256];
 
+void lbridge__keys_forget(void)
+{
+    memset(key_hits, 0, sizeof key_hits);
+}
+
 /* The code of the string key at -2 (0: none); *name its text. */
 static long key_code(lua_State *L, int cache, const char **name)
 {
-    size_t len;
-    const char *p = lua_tolstring(L, -2, &len), *n;
+    const char *p = lua_tostring(L, -2);
     key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
     long code;
     *name = p;
-    if (e->p == p && e->len == len && (n = lbridge__code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
-        return e->code;
+    if (e->p == p) return e->code;
     lua_pushvalue(L, -2);
     lua_rawget(L, cache);
     code = (long)lua_tointeger(L, -1);
     lua_pop(L, 1);
     e->p = p;
-    e->len = len;
     e->code = code;
     return code;
 }
 
 /* The code of the string key at -2 when key_code has met its string
- * already (0: not known here). No cache needed: the hit is confirmed
- * against the code's name. */
+ * already (0: not known here). No cache needed. */
 static long key_known(lua_State *L)
 {
-    size_t len;
-    const char *p = lua_tolstring(L, -2, &len), *n;
+    const char *p = lua_tostring(L, -2);
     const key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
-    if (e->p == p && e->len == len && (n = lbridge__code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
-        return e->code;
-    return 0;
+    return e->p == p ? e->code : 0;
 }
 
 /* -- Table -> PDU -------------------------------------------------------------- */
