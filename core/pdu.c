@@ -188,81 +188,130 @@ static uint64_t slots_before(const pdu_slot_t *s, const pdu_slot_t *upto)
     return present;
 }
 
-/* The mandatory fields. `b` is a local whose address no call takes (the
- * string and list decoders get a copy), so it stays in a register; the
- * present bits are set once, for the whole body, when it was all read. */
+/* Each field's kind as a constant (smpp.def's FIELD rows), for the
+ * bodies decoded by name below. */
+enum {
+#define FIELD(ID, name, kind, status) KIND_OF_##ID = PDU_KIND_##kind,
+#include "smpp.def"
+#undef FIELD
+};
+
+/* decode_slot's answer for a body that ends inside the field. */
+#define SLOT_SHORT 0xFFFFFFFFu
+
+/* One mandatory field (id, max, kind of its slot) at *bp: 0, or
+ * SLOT_SHORT, or the status of a refusal (err set). *count is the last
+ * length or count read (sm_length, number_of_dests...). Inlined in the
+ * loop over any body's slots and, with constants, in the bodies decoded
+ * by name (decode_sm): the same steps and refusals either way. */
+static inline __attribute__((always_inline)) uint32_t
+decode_slot(pdu_t *p, const uint8_t **bp, const uint8_t *end, unsigned id, unsigned max, unsigned kind,
+            uint32_t *count, pdu_error_t *err)
+{
+    const pdu_field_t *fd;              /* for the messages of refusals only */
+    pdu_value_t *v = &p->f[id];
+    const uint8_t *b = *bp, *q;
+    uint32_t st;
+    switch (kind) {
+    case PDU_KIND_INT1:
+        if (b >= end) return SLOT_SHORT;
+        v->num = *b++;
+        break;
+    case PDU_KIND_SMLEN:
+    case PDU_KIND_COUNT:
+        if (b >= end) return SLOT_SHORT;
+        v->num = *count = *b++;
+        break;
+    case PDU_KIND_INT4:
+        if (end - b < 4) return SLOT_SHORT;
+        v->num = be32(b);
+        b += 4;
+        break;
+    case PDU_KIND_CSTR:
+    case PDU_KIND_TIME:
+        switch (take_cstr(&b, end, max, &v->ptr, &v->len)) {
+        case CSTR_SHORT: return SLOT_SHORT;
+        case CSTR_NONUL:
+            fd = pdu_field_info((pdu_field_id_t)id);
+            return fail(err, fd->status, fd->name, "%s has no NUL within %u octets", fd->name, max);
+        }
+        if (kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)id, v->len)) {
+            fd = pdu_field_info((pdu_field_id_t)id);
+            return fail(err, fd->status, fd->name,
+                        "%s must be empty or 16 characters, got %u", fd->name, v->len);
+        }
+        break;
+    case PDU_KIND_OSTR:
+        if (*count > max)
+            return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u", *count, max);
+        if (*count > (uint32_t)(end - b))
+            return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
+                        "sm_length %u runs past the body (%u octets left)", *count, (unsigned)(end - b));
+        v->ptr = b;
+        v->len = *count;
+        b += *count;
+        break;
+    case PDU_KIND_DESTS:
+        q = b;
+        if ((st = decode_dests(p, &q, end, *count, err))) return st;
+        b = q;
+        break;
+    case PDU_KIND_UNSUCC:
+        q = b;
+        if ((st = decode_unsucc(p, &q, end, *count, err))) return st;
+        b = q;
+        break;
+    }
+    *bp = b;
+    return 0;
+}
+
+/* The slot of field id in cmd's body (a refusal's message). */
+static const pdu_slot_t *slot_of(const pdu_cmd_t *cmd, unsigned id)
+{
+    const pdu_slot_t *s = cmd->slots;
+    while (s < cmd->slots + cmd->nslots - 1 && s->id != id) s++;
+    return s;
+}
+
+/* submit_sm's and deliver_sm's body, the fields named one after the
+ * other (no loop over the slots, each kind known where it is read):
+ * 0, or decode_slot's answer with *at the slot it refused. */
+static uint32_t decode_sm(pdu_t *p, const uint8_t **bp, const uint8_t *end, pdu_error_t *err,
+                          const pdu_slot_t **at)
+{
+    const uint8_t *b = *bp;
+    uint32_t count = 0, st;
+#define DECODE(ID, max) \
+    if ((st = decode_slot(p, &b, end, PDU_F_##ID, max, KIND_OF_##ID, &count, err)) != 0) { \
+        *at = slot_of(p->cmd, PDU_F_##ID); \
+        return st; \
+    }
+    SMPP_BODY_SM(DECODE)
+#undef DECODE
+    *bp = b;
+    return 0;
+}
+
+/* The mandatory fields. `b` is a local whose address only the inlined
+ * decode_slot takes, so it stays in a register; the present bits are set
+ * once, for the whole body, when it was all read. */
 static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_error_t *err)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    const pdu_slot_t *s, *last = cmd->slots + cmd->nslots;
+    const pdu_slot_t *s = cmd->slots, *last = cmd->slots + cmd->nslots;
     uint32_t count = 0, st;
 
-    for (s = cmd->slots; s < last; s++) {
-        const pdu_field_t *fd;              /* for the messages of refusals only */
-        pdu_value_t *v = &p->f[s->id];
-        const uint8_t *q;
-        if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
-            if (b >= end) goto short_body;
-            v->num = *b++;
-            continue;
-        }
-        switch (s->kind) {
-        case PDU_KIND_INT1:
-        case PDU_KIND_SMLEN:
-        case PDU_KIND_COUNT:
-            if (b >= end) goto short_body;
-            v->num = count = *b++;
-            break;
-        case PDU_KIND_INT4:
-            if (end - b < 4) goto short_body;
-            v->num = be32(b);
-            b += 4;
-            break;
-        case PDU_KIND_CSTR:
-        case PDU_KIND_TIME:
-            q = b;
-            switch (take_cstr(&q, end, s->max, &v->ptr, &v->len)) {
-            case CSTR_SHORT: goto short_body;
-            case CSTR_NONUL:
-                fd = pdu_field_info((pdu_field_id_t)s->id);
-                st = fail(err, fd->status, fd->name, "%s has no NUL within %u octets",
-                          fd->name, s->max);
-                goto bail;
+    if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM] || cmd == &pdu__cmds[PDU_CMD_DELIVER_SM]) {
+        if ((st = decode_sm(p, &b, end, err, &s)) != 0) goto refused;
+    } else {
+        for (; s < last; s++) {
+            if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
+                if (b >= end) goto short_body;
+                p->f[s->id].num = *b++;
+                continue;
             }
-            b = q;
-            if (s->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
-                fd = pdu_field_info((pdu_field_id_t)s->id);
-                st = fail(err, fd->status, fd->name,
-                          "%s must be empty or 16 characters, got %u", fd->name, v->len);
-                goto bail;
-            }
-            break;
-        case PDU_KIND_OSTR:
-            if (count > s->max) {
-                st = fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u",
-                          count, s->max);
-                goto bail;
-            }
-            if (count > (uint32_t)(end - b)) {
-                st = fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
-                          "sm_length %u runs past the body (%u octets left)",
-                          count, (unsigned)(end - b));
-                goto bail;
-            }
-            v->ptr = b;
-            v->len = count;
-            b += count;
-            break;
-        case PDU_KIND_DESTS:
-            q = b;
-            if ((st = decode_dests(p, &q, end, count, err))) goto bail;
-            b = q;
-            break;
-        case PDU_KIND_UNSUCC:
-            q = b;
-            if ((st = decode_unsucc(p, &q, end, count, err))) goto bail;
-            b = q;
-            break;
+            if ((st = decode_slot(p, &b, end, s->id, s->max, s->kind, &count, err)) != 0) goto refused;
         }
     }
     p->present = cmd->body;
@@ -304,9 +353,11 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
     return SMPP_ESME_ROK;
 
 short_body:
-    st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
-              "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
-bail:
+    st = SLOT_SHORT;
+refused:
+    if (st == SLOT_SHORT)
+        st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
+                  "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
     p->present = slots_before(cmd->slots, s);
     return st;
 }
