@@ -631,6 +631,91 @@ static long encode_tlvs(const pdu_t *p, wr_t *w, pdu_error_t *err)
     return 0;
 }
 
+/* One mandatory field (id, max, kind of its slot; next: the id of the
+ * slot after it, which sm_length counts) written at w: 0 or PDU_EINVAL
+ * (err set). Inlined in the loop over any body's slots and, with
+ * constants, in the bodies encoded by name below: the same steps and
+ * refusals either way. */
+static inline __attribute__((always_inline)) long
+encode_slot(const pdu_t *p, wr_t *w, unsigned id, unsigned max, unsigned kind, unsigned next, pdu_error_t *err)
+{
+    const pdu_field_t *fd;
+    const pdu_value_t *v = &p->f[id];
+    int have = (p->present & BIT(id)) != 0;
+    uint32_t n;
+    if (kind == PDU_KIND_INT1 && (!have || v->num <= 255)) {  /* the common case */
+        put_u8(w, have ? v->num : 0);
+        return 0;
+    }
+    fd = pdu_field_info((pdu_field_id_t)id);
+    switch (kind) {
+    case PDU_KIND_INT1:
+        return encode_int1(w, fd, have ? v->num : 0, err);
+    case PDU_KIND_INT4:
+        put_u32(w, have ? v->num : 0);
+        break;
+    case PDU_KIND_SMLEN:
+    case PDU_KIND_COUNT:
+        /* Derived from what follows; a value given must agree. */
+        n = kind == PDU_KIND_SMLEN ? ((p->present & BIT(next)) ? p->f[next].len : 0) : p->naddr;
+        if (have && v->num != n) {
+            fail(err, fd->status, fd->name, "%s is %u but %u %s follow", fd->name,
+                 v->num, n, kind == PDU_KIND_SMLEN ? "octets" : "entries");
+            return PDU_EINVAL;
+        }
+        if (id == PDU_F_NUMBER_OF_DESTS && (n == 0 || n > PDU_MAX_ADDRS)) {
+            fail(err, SMPP_ESME_RINVNUMDESTS, "dest_address",
+                 "dest_address has %u entries, must be 1..%d", n, PDU_MAX_ADDRS);
+            return PDU_EINVAL;
+        }
+        put_u8(w, n);
+        break;
+    case PDU_KIND_CSTR:
+    case PDU_KIND_TIME:
+        if (!have) { put_u8(w, 0); break; }
+        if (kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)id, v->len)) {
+            fail(err, fd->status, fd->name, "%s must be empty or 16 characters, got %u",
+                 fd->name, v->len);
+            return PDU_EINVAL;
+        }
+        return put_cstr(w, v->ptr, v->len, max, fd, err);
+    case PDU_KIND_OSTR:
+        if (!have) break;
+        if (v->len > max) {
+            fail(err, SMPP_ESME_RINVMSGLEN, fd->name,
+                 "%s is %u octets, above %u (use message_payload)", fd->name, v->len, max);
+            return PDU_EINVAL;
+        }
+        put_bytes(w, v->ptr, v->len);
+        break;
+    case PDU_KIND_DESTS:
+    case PDU_KIND_UNSUCC:
+        return encode_addrs(p, w, (pdu_field_id_t)id, err);
+    }
+    return 0;
+}
+
+/* The bodies of submit_sm and deliver_sm (SMPP_BODY_SM) and of
+ * submit_sm_resp (SMPP_BODY_MSGID), the fields named one after the other
+ * (sm_length counts short_message, which follows it in every body of
+ * smpp.def; test_pdu checks). */
+#define ENCODE(ID, max) \
+    if ((rc = encode_slot(p, w, PDU_F_##ID, max, KIND_OF_##ID, PDU_F_SHORT_MESSAGE, err)) != 0) return rc;
+static long encode_sm(const pdu_t *p, wr_t *w, pdu_error_t *err)
+{
+    long rc;
+    SMPP_BODY_SM(ENCODE)
+    return 0;
+}
+
+static long encode_msgid(const pdu_t *p, wr_t *w, pdu_error_t *err)
+{
+    long rc;
+    SMPP_BODY_MSGID(ENCODE)
+    return 0;
+}
+#undef ENCODE
+
 long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
 {
     pdu_error_t scratch;
@@ -672,66 +757,15 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
         && p->ntlv == 0 && p->naddr == 0)
         goto done;
 
-    for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
-        const pdu_field_t *fd;
-        const pdu_value_t *v = &p->f[s->id];
-        int have = (p->present & BIT(s->id)) != 0;
-        uint32_t n;
-        body |= BIT(s->id);
-        if (s->kind == PDU_KIND_INT1 && (!have || v->num <= 255)) {  /* the common case */
-            put_u8(&w, have ? v->num : 0);
-            continue;
-        }
-        fd = pdu_field_info((pdu_field_id_t)s->id);
-        switch (fd->kind) {
-        case PDU_KIND_INT1:
-            if ((rc = encode_int1(&w, fd, have ? v->num : 0, err))) return rc;
-            break;
-        case PDU_KIND_INT4:
-            put_u32(&w, have ? v->num : 0);
-            break;
-        case PDU_KIND_SMLEN:
-        case PDU_KIND_COUNT:
-            /* Derived from what follows; a value given must agree. */
-            n = fd->kind == PDU_KIND_SMLEN
-                ? ((p->present & BIT(s[1].id)) ? p->f[s[1].id].len : 0) : p->naddr;
-            if (have && v->num != n) {
-                fail(err, fd->status, fd->name, "%s is %u but %u %s follow", fd->name,
-                     v->num, n, fd->kind == PDU_KIND_SMLEN ? "octets" : "entries");
-                return PDU_EINVAL;
-            }
-            if (s->id == PDU_F_NUMBER_OF_DESTS && (n == 0 || n > PDU_MAX_ADDRS)) {
-                fail(err, SMPP_ESME_RINVNUMDESTS, "dest_address",
-                     "dest_address has %u entries, must be 1..%d", n, PDU_MAX_ADDRS);
-                return PDU_EINVAL;
-            }
-            put_u8(&w, n);
-            break;
-        case PDU_KIND_CSTR:
-        case PDU_KIND_TIME:
-            if (!have) { put_u8(&w, 0); break; }
-            if (fd->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
-                fail(err, fd->status, fd->name, "%s must be empty or 16 characters, got %u",
-                     fd->name, v->len);
-                return PDU_EINVAL;
-            }
-            if ((rc = put_cstr(&w, v->ptr, v->len, s->max, fd, err))) return rc;
-            break;
-        case PDU_KIND_OSTR:
-            if (!have) break;
-            if (v->len > s->max) {
-                fail(err, SMPP_ESME_RINVMSGLEN, fd->name,
-                     "%s is %u octets, above %u (use message_payload)", fd->name, v->len, s->max);
-                return PDU_EINVAL;
-            }
-            put_bytes(&w, v->ptr, v->len);
-            break;
-        case PDU_KIND_DESTS:
-        case PDU_KIND_UNSUCC:
-            if ((rc = encode_addrs(p, &w, (pdu_field_id_t)s->id, err))) return rc;
-            break;
-        }
+    if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM_RESP]) {
+        if ((rc = encode_msgid(p, &w, err))) return rc;
+    } else if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM] || cmd == &pdu__cmds[PDU_CMD_DELIVER_SM]) {
+        if ((rc = encode_sm(p, &w, err))) return rc;
+    } else {
+        for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++)
+            if ((rc = encode_slot(p, &w, s->id, s->max, s->kind, s[1].id, err))) return rc;
     }
+    body = cmd->body;
     if (p->present & ~body) {
         int id = 0;
         while (!((p->present & ~body) & BIT(id))) id++;

@@ -515,6 +515,15 @@ static void tables(void)
     CHECK_EQ(i, PDU_CMD__COUNT);
     CHECK_EQ(pdu_cmd_at(PDU_CMD_SUBMIT_SM)->id, SMPP_SUBMIT_SM);
     CHECK_EQ(pdu_cmd_at(PDU_CMD_DATA_SM_RESP)->id, SMPP_DATA_SM_RESP);
+    /* the bodies encoded by name count short_message in sm_length: it
+     * follows sm_length in every body */
+    for (i = 0; pdu_cmd_at(i); i++) {
+        const pdu_cmd_t *c = pdu_cmd_at(i);
+        size_t k;
+        for (k = 0; k < c->nslots; k++)
+            if (c->slots[k].kind == PDU_KIND_SMLEN)
+                CHECK(k + 1 < c->nslots && c->slots[k + 1].id == PDU_F_SHORT_MESSAGE);
+    }
 }
 
 /* submit_sm and deliver_sm (their fields decoded by name) and data_sm
