@@ -86,7 +86,7 @@ static int check_fields(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
 {
     uint64_t fields = lbridge__body_mask(cmd);
     int top = lua_gettop(L);
-    pdu_init(p, cmd->id, 0);
+    pdu_init_cmd(p, cmd, 0);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         long code = lua_type(L, -2) == LUA_TSTRING ? key_known(L) : 0;
