@@ -84,16 +84,32 @@ long pdu_frame(const uint8_t *data, size_t avail, uint32_t max_len)
 
 enum { CSTR_OK, CSTR_SHORT, CSTR_NONUL };
 
+/* The index of the first NUL in s[0..lim), or lim. No libc call: these
+ * strings are short (max 65), and a call per field costs more than the
+ * scan. Eight octets at a time while eight are left: the lowest octet
+ * the test flags is the first NUL (a borrow flags only octets above one). */
+static inline __attribute__((always_inline)) size_t nul_at(const uint8_t *s, size_t lim)
+{
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; lim - i >= 8; i += 8) {
+        uint64_t v, z;
+        memcpy(&v, s + i, 8);
+        if ((z = (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) != 0)
+            return i + ((size_t)__builtin_ctzll(z) >> 3);
+    }
+#endif
+    while (i < lim && s[i]) i++;
+    return i;
+}
+
 /* Take a C-Octet String of at most `max` octets (NUL included) at *b. */
-static int take_cstr(const uint8_t **b, const uint8_t *end, unsigned max,
-                     const uint8_t **ptr, uint32_t *len)
+static inline __attribute__((always_inline)) int take_cstr(const uint8_t **b, const uint8_t *end, unsigned max,
+                                                           const uint8_t **ptr, uint32_t *len)
 {
     size_t room = (size_t)(end - *b), lim = room < max ? room : max, i;
     const uint8_t *s = *b;
-    /* A plain loop: these strings are short (max 65) and a libc call per
-     * field costs more than the scan. */
-    for (i = 0; i < lim && s[i]; i++) {}
-    if (i == lim) return room < max ? CSTR_SHORT : CSTR_NONUL;
+    if ((i = nul_at(s, lim)) == lim) return room < max ? CSTR_SHORT : CSTR_NONUL;
     *ptr = s;
     *len = (uint32_t)i;
     *b = s + i + 1;
@@ -188,8 +204,7 @@ static uint64_t slots_before(const pdu_slot_t *s, const pdu_slot_t *upto)
     return present;
 }
 
-/* Each field's kind as a constant (smpp.def's FIELD rows), for the
- * bodies decoded by name below. */
+/* Each field's kind as a constant, for the bodies decoded by name. */
 enum {
 #define FIELD(ID, name, kind, status) KIND_OF_##ID = PDU_KIND_##kind,
 #include "smpp.def"
@@ -210,7 +225,7 @@ decode_slot(pdu_t *p, const uint8_t **bp, const uint8_t *end, unsigned id, unsig
 {
     const pdu_field_t *fd;              /* for the messages of refusals only */
     pdu_value_t *v = &p->f[id];
-    const uint8_t *b = *bp, *q;
+    const uint8_t *b = *bp, *q = b;
     uint32_t st;
     switch (kind) {
     case PDU_KIND_INT1:
@@ -251,13 +266,11 @@ decode_slot(pdu_t *p, const uint8_t **bp, const uint8_t *end, unsigned id, unsig
         v->len = *count;
         b += *count;
         break;
-    case PDU_KIND_DESTS:
-        q = b;
+    case PDU_KIND_DESTS:            /* (a copy of b: b's address is taken only here) */
         if ((st = decode_dests(p, &q, end, *count, err))) return st;
         b = q;
         break;
     case PDU_KIND_UNSUCC:
-        q = b;
         if ((st = decode_unsucc(p, &q, end, *count, err))) return st;
         b = q;
         break;
@@ -305,14 +318,8 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
     if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM] || cmd == &pdu__cmds[PDU_CMD_DELIVER_SM]) {
         if ((st = decode_sm(p, &b, end, err, &s)) != 0) goto refused;
     } else {
-        for (; s < last; s++) {
-            if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
-                if (b >= end) goto short_body;
-                p->f[s->id].num = *b++;
-                continue;
-            }
+        for (; s < last; s++)
             if ((st = decode_slot(p, &b, end, s->id, s->max, s->kind, &count, err)) != 0) goto refused;
-        }
     }
     p->present = cmd->body;
 
@@ -352,8 +359,6 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
                     "short_message and message_payload both carry data");
     return SMPP_ESME_ROK;
 
-short_body:
-    st = SLOT_SHORT;
 refused:
     if (st == SLOT_SHORT)
         st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
@@ -701,19 +706,8 @@ encode_slot(const pdu_t *p, wr_t *w, unsigned id, unsigned max, unsigned kind, u
  * smpp.def; test_pdu checks). */
 #define ENCODE(ID, max) \
     if ((rc = encode_slot(p, w, PDU_F_##ID, max, KIND_OF_##ID, PDU_F_SHORT_MESSAGE, err)) != 0) return rc;
-static long encode_sm(const pdu_t *p, wr_t *w, pdu_error_t *err)
-{
-    long rc;
-    SMPP_BODY_SM(ENCODE)
-    return 0;
-}
-
-static long encode_msgid(const pdu_t *p, wr_t *w, pdu_error_t *err)
-{
-    long rc;
-    SMPP_BODY_MSGID(ENCODE)
-    return 0;
-}
+static long encode_sm(const pdu_t *p, wr_t *w, pdu_error_t *err) { long rc; SMPP_BODY_SM(ENCODE) return 0; }
+static long encode_msgid(const pdu_t *p, wr_t *w, pdu_error_t *err) { long rc; SMPP_BODY_MSGID(ENCODE) return 0; }
 #undef ENCODE
 
 long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
