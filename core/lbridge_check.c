@@ -82,10 +82,9 @@ static long key_known(lua_State *L)
  * for anything else (a key not met before, a header key, a TLV, a value
  * of the wrong type, an address list), which the full check reads again
  * from the start, with its errors. */
-static int check_fields(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+static int check_fields(lua_State *L, int idx, int top, pdu_t *p, const pdu_cmd_t *cmd)
 {
     uint64_t fields = lbridge__body_mask(cmd);
-    int top = lua_gettop(L);
     pdu_init_cmd(p, cmd, 0);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -259,17 +258,16 @@ static const char *apply_order(lua_State *L, int idx, pdu_t *p)
     return NULL;
 }
 
-const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+/* The table at the absolute index idx read key by key, with every
+ * refusal (the stack's top was `top`). */
+static const char *check_full(lua_State *L, int idx, int top, pdu_t *p, const pdu_cmd_t *cmd)
 {
     const pdu_cmd_t *given = NULL;
     uint64_t fields;
     double d;
-    int cache, top = lua_gettop(L);
+    int cache;
     const char *name = NULL, *e;
 
-    if (idx < 0) idx = top + idx + 1;
-    if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
-    if (cmd && check_fields(L, idx, p, cmd)) return NULL;
     cache = lbridge__cache_push(L);
 
     lbridge__raw_key(L, idx, cache, K_COMMAND);
@@ -390,6 +388,24 @@ tlv_fail:
 fail:
     lua_settop(L, top);
     return check_msg;
+}
+
+const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+{
+    int top = lua_gettop(L);
+    if (idx < 0) idx = top + idx + 1;
+    if (!lua_istable(L, idx)) {
+        snprintf(check_msg, sizeof check_msg, "a PDU must be a table");
+        return check_msg;
+    }
+    if (cmd && check_fields(L, idx, top, p, cmd)) return NULL;
+    return check_full(L, idx, top, p, cmd);
+}
+
+const char *lbridge_check_table(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+{
+    int top = lua_gettop(L);
+    return check_fields(L, idx, top, p, cmd) ? NULL : check_full(L, idx, top, p, cmd);
 }
 
 /* -- Table == PDU ---------------------------------------------------------------- */
