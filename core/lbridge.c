@@ -53,7 +53,23 @@ static struct {
     int         ref[SHAPE_REFS];        /* 0: not made yet */
     int         fast[SHAPE_REFS];       /* the same for fast shapes (-1: none can be made) */
     int         same[SHAPE_REFS];       /* the same for fast comparers (lbridge__same_fast) */
+    lua_State  *seen;                   /* the last thread found to be of the state at `reg` */
 } shapes;
+
+/* Whether L is a thread of the state whose registry is at shapes.reg:
+ * the registry's address is the test (lua_topointer of the registry
+ * pseudo-index, 40 instructions a PDU), asked again only when the thread
+ * is not the last one that passed (the runtime's requests run on the
+ * few threads of its task pool, rt_task.c, which it keeps). The answer
+ * is forgotten with the shapes (a state opening the module, where a
+ * closed one may have been). */
+static int same_state(lua_State *L)
+{
+    if (L == shapes.seen && L) return 1;
+    if (!shapes.reg || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg) return 0;
+    shapes.seen = L;
+    return 1;
+}
 
 static const char *const header_keys[] = {
     "command", "command_id", "command_status", "sequence_number", "tlv_order", "command_length"
@@ -72,6 +88,7 @@ static void cache_build(lua_State *L)
     }
     lua_pop(L, 1);
     memset(&shapes, 0, sizeof shapes);     /* a new state's cache: refs of another registry */
+    lbridge__keys_forget();                /* ... and other strings */
     lua_pushlightuserdata(L, &cache_key);
     lua_createtable(L, 400, 100);
 #define KEY(code, name) do { \
@@ -110,16 +127,6 @@ static size_t tlv_index(const pdu_tlv_def_t *d) { return (size_t)(d - pdu_tlv_at
 static size_t cmd_index(const pdu_cmd_t *c) { return pdu_cmd_index(c); }
 
 
-
-const char *lbridge__code_name(long code)
-{
-    const pdu_tlv_def_t *t;
-    if (code >= K_FIELD && code < K_FIELD + PDU_F__COUNT) return pdu_field_info((pdu_field_id_t)(code - K_FIELD))->name;
-    if (code >= K_TLV && code < K_CMD) return (t = pdu_tlv_at((size_t)(code - K_TLV))) ? t->name : NULL;
-    if (code >= K_COMMAND && code < K_COMMAND + (long)(sizeof header_keys / sizeof header_keys[0]))
-        return header_keys[code - K_COMMAND];
-    return NULL;
-}
 
 /* -- PDU -> table -------------------------------------------------------------- */
 
@@ -389,7 +396,7 @@ static int push_fast(lua_State *L, const pdu_t *p)
     const pdu_cmd_t *cmd = p->cmd;
     size_t i = cmd_index(cmd);
     int made;
-    if (i >= SHAPE_REFS || shapes.fast[i] < 0 || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+    if (i >= SHAPE_REFS || shapes.fast[i] < 0 || !same_state(L)
         || (uintptr_t)p >> 53)              /* the address must be exact as a number */
         return 0;
     if (shapes.fast[i] > 0) {
@@ -442,7 +449,7 @@ int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p)
     const pdu_cmd_t *cmd = p->cmd;
     size_t i = cmd_index(cmd);
     int made, same;
-    if (i >= SHAPE_REFS || shapes.same[i] < 0 || !shapes.reg || lua_topointer(L, LUA_REGISTRYINDEX) != shapes.reg
+    if (i >= SHAPE_REFS || shapes.same[i] < 0 || !same_state(L)
         || (p->present & cmd->body) != cmd->body || lua_status(L) != 0 || !lua_checkstack(L, 4)
         || (uintptr_t)p >> 53)
         return -1;

@@ -28,6 +28,11 @@ void lbridge_push_pdu(lua_State *L, const pdu_t *pdu);
  * until the next call). */
 const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *pdu, const pdu_cmd_t *cmd);
 
+/* The same where the caller knows more: `idx` is an absolute index that
+ * holds a table, and `cmd` is not NULL (a handler's response fields,
+ * rt_sess_answer.c). Same results and messages. */
+const char *lbridge_check_table(lua_State *L, int idx, pdu_t *pdu, const pdu_cmd_t *cmd);
+
 /* The command_length the table at stack index `idx` gives, if any, must
  * be n, the length its PDU encodes to (the field is derived, but a value
  * given must agree, as for sm_length): NULL, or why not (a static buffer,

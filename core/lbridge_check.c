@@ -28,46 +28,49 @@
 /* The codes of key strings lbridge_check_pdu met, by the address of the
  * interned string's octets, so that a table's keys are not looked up in
  * the cache table one by one (a PDU table's keys are the interned strings
- * the cache pushed). A hit is confirmed against the code's name: a
- * collected string's address may be reused by another. */
+ * the cache pushed). Every string with a code is a key of the cache
+ * table, which the registry keeps for the state's life: at its address
+ * there is no other string while the state lives, and an entry of a
+ * string without a code (0), whose address a collected string may pass
+ * to another, can only be met again by a string without a code (the ones
+ * with a code were all made when the cache was). A new cache (a state
+ * opening the module, where a closed one may have been) forgets the
+ * entries (lbridge__keys_forget). */
 typedef struct key_hit_s {
     const char *p;
-    size_t      len;
     long        code;
 } key_hit_t;
 static key_hit_t key_hits[256];
 
+void lbridge__keys_forget(void)
+{
+    memset(key_hits, 0, sizeof key_hits);
+}
+
 /* The code of the string key at -2 (0: none); *name its text. */
 static long key_code(lua_State *L, int cache, const char **name)
 {
-    size_t len;
-    const char *p = lua_tolstring(L, -2, &len), *n;
+    const char *p = lua_tostring(L, -2);
     key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
     long code;
     *name = p;
-    if (e->p == p && e->len == len && (n = lbridge__code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
-        return e->code;
+    if (e->p == p) return e->code;
     lua_pushvalue(L, -2);
     lua_rawget(L, cache);
     code = (long)lua_tointeger(L, -1);
     lua_pop(L, 1);
     e->p = p;
-    e->len = len;
     e->code = code;
     return code;
 }
 
 /* The code of the string key at -2 when key_code has met its string
- * already (0: not known here). No cache needed: the hit is confirmed
- * against the code's name. */
+ * already (0: not known here). No cache needed. */
 static long key_known(lua_State *L)
 {
-    size_t len;
-    const char *p = lua_tolstring(L, -2, &len), *n;
+    const char *p = lua_tostring(L, -2);
     const key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
-    if (e->p == p && e->len == len && (n = lbridge__code_name(e->code)) != NULL && memcmp(n, p, len) == 0 && n[len] == '\0')
-        return e->code;
-    return 0;
+    return e->p == p ? e->code : 0;
 }
 
 /* -- Table -> PDU -------------------------------------------------------------- */
@@ -79,11 +82,10 @@ static long key_known(lua_State *L)
  * for anything else (a key not met before, a header key, a TLV, a value
  * of the wrong type, an address list), which the full check reads again
  * from the start, with its errors. */
-static int check_fields(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+static int check_fields(lua_State *L, int idx, int top, pdu_t *p, const pdu_cmd_t *cmd)
 {
     uint64_t fields = lbridge__body_mask(cmd);
-    int top = lua_gettop(L);
-    pdu_init(p, cmd->id, 0);
+    pdu_init_cmd(p, cmd, 0);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         long code = lua_type(L, -2) == LUA_TSTRING ? key_known(L) : 0;
@@ -256,17 +258,16 @@ static const char *apply_order(lua_State *L, int idx, pdu_t *p)
     return NULL;
 }
 
-const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+/* The table at the absolute index idx read key by key, with every
+ * refusal (the stack's top was `top`). */
+static const char *check_full(lua_State *L, int idx, int top, pdu_t *p, const pdu_cmd_t *cmd)
 {
     const pdu_cmd_t *given = NULL;
     uint64_t fields;
     double d;
-    int cache, top = lua_gettop(L);
+    int cache;
     const char *name = NULL, *e;
 
-    if (idx < 0) idx = top + idx + 1;
-    if (!lua_istable(L, idx)) CHECK_FAIL("a PDU must be a table");
-    if (cmd && check_fields(L, idx, p, cmd)) return NULL;
     cache = lbridge__cache_push(L);
 
     lbridge__raw_key(L, idx, cache, K_COMMAND);
@@ -387,6 +388,24 @@ tlv_fail:
 fail:
     lua_settop(L, top);
     return check_msg;
+}
+
+const char *lbridge_check_pdu(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+{
+    int top = lua_gettop(L);
+    if (idx < 0) idx = top + idx + 1;
+    if (!lua_istable(L, idx)) {
+        snprintf(check_msg, sizeof check_msg, "a PDU must be a table");
+        return check_msg;
+    }
+    if (cmd && check_fields(L, idx, top, p, cmd)) return NULL;
+    return check_full(L, idx, top, p, cmd);
+}
+
+const char *lbridge_check_table(lua_State *L, int idx, pdu_t *p, const pdu_cmd_t *cmd)
+{
+    int top = lua_gettop(L);
+    return check_fields(L, idx, top, p, cmd) ? NULL : check_full(L, idx, top, p, cmd);
 }
 
 /* -- Table == PDU ---------------------------------------------------------------- */

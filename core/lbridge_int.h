@@ -34,9 +34,9 @@ int lbridge__same_fast(lua_State *L, int idx, const pdu_t *p);
 /* Push the key cache; returns its (absolute) stack index. */
 int lbridge__cache_push(lua_State *L);
 
-/* The name of a key code (K_FIELD.., K_TLV.., K_COMMAND..), or NULL.
- * Static text. */
-const char *lbridge__code_name(long code);
+/* Forget the key codes lbridge_check.c keeps by string address (a new
+ * key cache: its strings are others). */
+void lbridge__keys_forget(void);
 
 /* -- Small helpers both directions use (inline: they run per field) --------- */
 

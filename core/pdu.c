@@ -84,16 +84,32 @@ long pdu_frame(const uint8_t *data, size_t avail, uint32_t max_len)
 
 enum { CSTR_OK, CSTR_SHORT, CSTR_NONUL };
 
+/* The index of the first NUL in s[0..lim), or lim. No libc call: these
+ * strings are short (max 65), and a call per field costs more than the
+ * scan. Eight octets at a time while eight are left: the lowest octet
+ * the test flags is the first NUL (a borrow flags only octets above one). */
+static inline __attribute__((always_inline)) size_t nul_at(const uint8_t *s, size_t lim)
+{
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; lim - i >= 8; i += 8) {
+        uint64_t v, z;
+        memcpy(&v, s + i, 8);
+        if ((z = (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) != 0)
+            return i + ((size_t)__builtin_ctzll(z) >> 3);
+    }
+#endif
+    while (i < lim && s[i]) i++;
+    return i;
+}
+
 /* Take a C-Octet String of at most `max` octets (NUL included) at *b. */
-static int take_cstr(const uint8_t **b, const uint8_t *end, unsigned max,
-                     const uint8_t **ptr, uint32_t *len)
+static inline __attribute__((always_inline)) int
+take_cstr(const uint8_t **b, const uint8_t *end, unsigned max, const uint8_t **ptr, uint32_t *len)
 {
     size_t room = (size_t)(end - *b), lim = room < max ? room : max, i;
     const uint8_t *s = *b;
-    /* A plain loop: these strings are short (max 65) and a libc call per
-     * field costs more than the scan. */
-    for (i = 0; i < lim && s[i]; i++) {}
-    if (i == lim) return room < max ? CSTR_SHORT : CSTR_NONUL;
+    if ((i = nul_at(s, lim)) == lim) return room < max ? CSTR_SHORT : CSTR_NONUL;
     *ptr = s;
     *len = (uint32_t)i;
     *b = s + i + 1;
@@ -188,82 +204,122 @@ static uint64_t slots_before(const pdu_slot_t *s, const pdu_slot_t *upto)
     return present;
 }
 
-/* The mandatory fields. `b` is a local whose address no call takes (the
- * string and list decoders get a copy), so it stays in a register; the
- * present bits are set once, for the whole body, when it was all read. */
+/* Each field's kind as a constant, for the bodies decoded by name. */
+enum {
+#define FIELD(ID, name, kind, status) KIND_OF_##ID = PDU_KIND_##kind,
+#include "smpp.def"
+#undef FIELD
+};
+
+/* decode_slot's answer for a body that ends inside the field. */
+#define SLOT_SHORT 0xFFFFFFFFu
+
+/* One mandatory field (id, max, kind of its slot) at *bp: 0, or
+ * SLOT_SHORT, or the status of a refusal (err set). *count is the last
+ * length or count read (sm_length, number_of_dests...). Inlined in the
+ * loop over any body's slots and, with constants, in the bodies decoded
+ * by name (decode_sm): the same steps and refusals either way. */
+static inline __attribute__((always_inline)) uint32_t
+decode_slot(pdu_t *p, const uint8_t **bp, const uint8_t *end, unsigned id, unsigned max, unsigned kind,
+            uint32_t *count, pdu_error_t *err)
+{
+    const pdu_field_t *fd;              /* for the messages of refusals only */
+    pdu_value_t *v = &p->f[id];
+    const uint8_t *b = *bp, *q = b;
+    uint32_t st;
+    switch (kind) {
+    case PDU_KIND_INT1:
+        if (b >= end) return SLOT_SHORT;
+        v->num = *b++;
+        break;
+    case PDU_KIND_SMLEN:
+    case PDU_KIND_COUNT:
+        if (b >= end) return SLOT_SHORT;
+        v->num = *count = *b++;
+        break;
+    case PDU_KIND_INT4:
+        if (end - b < 4) return SLOT_SHORT;
+        v->num = be32(b);
+        b += 4;
+        break;
+    case PDU_KIND_CSTR:
+    case PDU_KIND_TIME:
+        switch (take_cstr(&b, end, max, &v->ptr, &v->len)) {
+        case CSTR_SHORT: return SLOT_SHORT;
+        case CSTR_NONUL:
+            fd = pdu_field_info((pdu_field_id_t)id);
+            return fail(err, fd->status, fd->name, "%s has no NUL within %u octets", fd->name, max);
+        }
+        if (kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)id, v->len)) {
+            fd = pdu_field_info((pdu_field_id_t)id);
+            return fail(err, fd->status, fd->name,
+                        "%s must be empty or 16 characters, got %u", fd->name, v->len);
+        }
+        break;
+    case PDU_KIND_OSTR:
+        if (*count > max)
+            return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u", *count, max);
+        if (*count > (uint32_t)(end - b))
+            return fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
+                        "sm_length %u runs past the body (%u octets left)", *count, (unsigned)(end - b));
+        v->ptr = b;
+        v->len = *count;
+        b += *count;
+        break;
+    case PDU_KIND_DESTS:            /* (a copy of b: b's address is taken only here) */
+        if ((st = decode_dests(p, &q, end, *count, err))) return st;
+        b = q;
+        break;
+    case PDU_KIND_UNSUCC:
+        if ((st = decode_unsucc(p, &q, end, *count, err))) return st;
+        b = q;
+        break;
+    }
+    *bp = b;
+    return 0;
+}
+
+/* The slot of field id in cmd's body (a refusal's message). */
+static const pdu_slot_t *slot_of(const pdu_cmd_t *cmd, unsigned id)
+{
+    const pdu_slot_t *s = cmd->slots;
+    while (s < cmd->slots + cmd->nslots - 1 && s->id != id) s++;
+    return s;
+}
+
+/* submit_sm's and deliver_sm's body, the fields named one after the
+ * other (no loop over the slots, each kind known where it is read):
+ * 0, or decode_slot's answer with *at the slot it refused. */
+static uint32_t decode_sm(pdu_t *p, const uint8_t **bp, const uint8_t *end, pdu_error_t *err,
+                          const pdu_slot_t **at)
+{
+    const uint8_t *b = *bp;
+    uint32_t count = 0, st;
+#define DECODE(ID, max) \
+    if ((st = decode_slot(p, &b, end, PDU_F_##ID, max, KIND_OF_##ID, &count, err)) != 0) { \
+        *at = slot_of(p->cmd, PDU_F_##ID); \
+        return st; \
+    }
+    SMPP_BODY_SM(DECODE)
+#undef DECODE
+    *bp = b;
+    return 0;
+}
+
+/* The mandatory fields. `b` is a local whose address only the inlined
+ * decode_slot takes, so it stays in a register; the present bits are set
+ * once, for the whole body, when it was all read. */
 static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_error_t *err)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    const pdu_slot_t *s, *last = cmd->slots + cmd->nslots;
+    const pdu_slot_t *s = cmd->slots, *last = cmd->slots + cmd->nslots;
     uint32_t count = 0, st;
 
-    for (s = cmd->slots; s < last; s++) {
-        const pdu_field_t *fd;              /* for the messages of refusals only */
-        pdu_value_t *v = &p->f[s->id];
-        const uint8_t *q;
-        if (s->kind == PDU_KIND_INT1) {     /* most fields: keep off the switch */
-            if (b >= end) goto short_body;
-            v->num = *b++;
-            continue;
-        }
-        switch (s->kind) {
-        case PDU_KIND_INT1:
-        case PDU_KIND_SMLEN:
-        case PDU_KIND_COUNT:
-            if (b >= end) goto short_body;
-            v->num = count = *b++;
-            break;
-        case PDU_KIND_INT4:
-            if (end - b < 4) goto short_body;
-            v->num = be32(b);
-            b += 4;
-            break;
-        case PDU_KIND_CSTR:
-        case PDU_KIND_TIME:
-            q = b;
-            switch (take_cstr(&q, end, s->max, &v->ptr, &v->len)) {
-            case CSTR_SHORT: goto short_body;
-            case CSTR_NONUL:
-                fd = pdu_field_info((pdu_field_id_t)s->id);
-                st = fail(err, fd->status, fd->name, "%s has no NUL within %u octets",
-                          fd->name, s->max);
-                goto bail;
-            }
-            b = q;
-            if (s->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
-                fd = pdu_field_info((pdu_field_id_t)s->id);
-                st = fail(err, fd->status, fd->name,
-                          "%s must be empty or 16 characters, got %u", fd->name, v->len);
-                goto bail;
-            }
-            break;
-        case PDU_KIND_OSTR:
-            if (count > s->max) {
-                st = fail(err, SMPP_ESME_RINVMSGLEN, "sm_length", "sm_length %u is above %u",
-                          count, s->max);
-                goto bail;
-            }
-            if (count > (uint32_t)(end - b)) {
-                st = fail(err, SMPP_ESME_RINVMSGLEN, "sm_length",
-                          "sm_length %u runs past the body (%u octets left)",
-                          count, (unsigned)(end - b));
-                goto bail;
-            }
-            v->ptr = b;
-            v->len = count;
-            b += count;
-            break;
-        case PDU_KIND_DESTS:
-            q = b;
-            if ((st = decode_dests(p, &q, end, count, err))) goto bail;
-            b = q;
-            break;
-        case PDU_KIND_UNSUCC:
-            q = b;
-            if ((st = decode_unsucc(p, &q, end, count, err))) goto bail;
-            b = q;
-            break;
-        }
+    if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM] || cmd == &pdu__cmds[PDU_CMD_DELIVER_SM]) {
+        if ((st = decode_sm(p, &b, end, err, &s)) != 0) goto refused;
+    } else {
+        for (; s < last; s++)
+            if ((st = decode_slot(p, &b, end, s->id, s->max, s->kind, &count, err)) != 0) goto refused;
     }
     p->present = cmd->body;
 
@@ -303,10 +359,10 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
                     "short_message and message_payload both carry data");
     return SMPP_ESME_ROK;
 
-short_body:
-    st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
-              "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
-bail:
+refused:
+    if (st == SLOT_SHORT)
+        st = fail(err, SMPP_ESME_RINVCMDLEN, pdu_field_info((pdu_field_id_t)s->id)->name,
+                  "body ends inside %s", pdu_field_info((pdu_field_id_t)s->id)->name);
     p->present = slots_before(cmd->slots, s);
     return st;
 }
@@ -488,9 +544,10 @@ static void put_bytes(wr_t *w, const uint8_t *p, size_t n)
     w->pos += n;
 }
 
-/* Write a C-Octet String after checking its bound and that it holds no NUL. */
-static long put_cstr(wr_t *w, const uint8_t *s, uint32_t len, unsigned max,
-                     const pdu_field_t *fd, pdu_error_t *err)
+/* Write a C-Octet String after checking its bound and that it holds no NUL
+ * (inlined where a field is written: the call cost a third of it). */
+static inline __attribute__((always_inline)) long
+put_cstr(wr_t *w, const uint8_t *s, uint32_t len, unsigned max, const pdu_field_t *fd, pdu_error_t *err)
 {
     if (len + 1 > max) {
         fail(err, fd->status, fd->name, "%s is %u characters, at most %u allowed",
@@ -580,6 +637,80 @@ static long encode_tlvs(const pdu_t *p, wr_t *w, pdu_error_t *err)
     return 0;
 }
 
+/* One mandatory field (id, max, kind of its slot; next: the id of the
+ * slot after it, which sm_length counts) written at w: 0 or PDU_EINVAL
+ * (err set). Inlined in the loop over any body's slots and, with
+ * constants, in the bodies encoded by name below: the same steps and
+ * refusals either way. */
+static inline __attribute__((always_inline)) long
+encode_slot(const pdu_t *p, wr_t *w, unsigned id, unsigned max, unsigned kind, unsigned next, pdu_error_t *err)
+{
+    const pdu_field_t *fd;
+    const pdu_value_t *v = &p->f[id];
+    int have = (p->present & BIT(id)) != 0;
+    uint32_t n;
+    if (kind == PDU_KIND_INT1 && (!have || v->num <= 255)) {  /* the common case */
+        put_u8(w, have ? v->num : 0);
+        return 0;
+    }
+    fd = pdu_field_info((pdu_field_id_t)id);
+    switch (kind) {
+    case PDU_KIND_INT1:
+        return encode_int1(w, fd, have ? v->num : 0, err);
+    case PDU_KIND_INT4:
+        put_u32(w, have ? v->num : 0);
+        break;
+    case PDU_KIND_SMLEN:
+    case PDU_KIND_COUNT:
+        /* Derived from what follows; a value given must agree. */
+        n = kind == PDU_KIND_SMLEN ? ((p->present & BIT(next)) ? p->f[next].len : 0) : p->naddr;
+        if (have && v->num != n) {
+            fail(err, fd->status, fd->name, "%s is %u but %u %s follow", fd->name,
+                 v->num, n, kind == PDU_KIND_SMLEN ? "octets" : "entries");
+            return PDU_EINVAL;
+        }
+        if (id == PDU_F_NUMBER_OF_DESTS && (n == 0 || n > PDU_MAX_ADDRS)) {
+            fail(err, SMPP_ESME_RINVNUMDESTS, "dest_address",
+                 "dest_address has %u entries, must be 1..%d", n, PDU_MAX_ADDRS);
+            return PDU_EINVAL;
+        }
+        put_u8(w, n);
+        break;
+    case PDU_KIND_CSTR:
+    case PDU_KIND_TIME:
+        if (!have) { put_u8(w, 0); break; }
+        if (kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)id, v->len)) {
+            fail(err, fd->status, fd->name, "%s must be empty or 16 characters, got %u",
+                 fd->name, v->len);
+            return PDU_EINVAL;
+        }
+        return put_cstr(w, v->ptr, v->len, max, fd, err);
+    case PDU_KIND_OSTR:
+        if (!have) break;
+        if (v->len > max) {
+            fail(err, SMPP_ESME_RINVMSGLEN, fd->name,
+                 "%s is %u octets, above %u (use message_payload)", fd->name, v->len, max);
+            return PDU_EINVAL;
+        }
+        put_bytes(w, v->ptr, v->len);
+        break;
+    case PDU_KIND_DESTS:
+    case PDU_KIND_UNSUCC:
+        return encode_addrs(p, w, (pdu_field_id_t)id, err);
+    }
+    return 0;
+}
+
+/* The bodies of submit_sm and deliver_sm (SMPP_BODY_SM) and of
+ * submit_sm_resp (SMPP_BODY_MSGID), the fields named one after the other
+ * (sm_length counts short_message, which follows it in every body of
+ * smpp.def; test_pdu checks). */
+#define ENCODE(ID, max) \
+    if ((rc = encode_slot(p, w, PDU_F_##ID, max, KIND_OF_##ID, PDU_F_SHORT_MESSAGE, err)) != 0) return rc;
+static long encode_sm(const pdu_t *p, wr_t *w, pdu_error_t *err) { long rc; SMPP_BODY_SM(ENCODE) return 0; }
+static long encode_msgid(const pdu_t *p, wr_t *w, pdu_error_t *err) { long rc; SMPP_BODY_MSGID(ENCODE) return 0; }
+#undef ENCODE
+
 long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
 {
     pdu_error_t scratch;
@@ -621,66 +752,15 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
         && p->ntlv == 0 && p->naddr == 0)
         goto done;
 
-    for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++) {
-        const pdu_field_t *fd;
-        const pdu_value_t *v = &p->f[s->id];
-        int have = (p->present & BIT(s->id)) != 0;
-        uint32_t n;
-        body |= BIT(s->id);
-        if (s->kind == PDU_KIND_INT1 && (!have || v->num <= 255)) {  /* the common case */
-            put_u8(&w, have ? v->num : 0);
-            continue;
-        }
-        fd = pdu_field_info((pdu_field_id_t)s->id);
-        switch (fd->kind) {
-        case PDU_KIND_INT1:
-            if ((rc = encode_int1(&w, fd, have ? v->num : 0, err))) return rc;
-            break;
-        case PDU_KIND_INT4:
-            put_u32(&w, have ? v->num : 0);
-            break;
-        case PDU_KIND_SMLEN:
-        case PDU_KIND_COUNT:
-            /* Derived from what follows; a value given must agree. */
-            n = fd->kind == PDU_KIND_SMLEN
-                ? ((p->present & BIT(s[1].id)) ? p->f[s[1].id].len : 0) : p->naddr;
-            if (have && v->num != n) {
-                fail(err, fd->status, fd->name, "%s is %u but %u %s follow", fd->name,
-                     v->num, n, fd->kind == PDU_KIND_SMLEN ? "octets" : "entries");
-                return PDU_EINVAL;
-            }
-            if (s->id == PDU_F_NUMBER_OF_DESTS && (n == 0 || n > PDU_MAX_ADDRS)) {
-                fail(err, SMPP_ESME_RINVNUMDESTS, "dest_address",
-                     "dest_address has %u entries, must be 1..%d", n, PDU_MAX_ADDRS);
-                return PDU_EINVAL;
-            }
-            put_u8(&w, n);
-            break;
-        case PDU_KIND_CSTR:
-        case PDU_KIND_TIME:
-            if (!have) { put_u8(&w, 0); break; }
-            if (fd->kind == PDU_KIND_TIME && !time_len_ok((pdu_field_id_t)s->id, v->len)) {
-                fail(err, fd->status, fd->name, "%s must be empty or 16 characters, got %u",
-                     fd->name, v->len);
-                return PDU_EINVAL;
-            }
-            if ((rc = put_cstr(&w, v->ptr, v->len, s->max, fd, err))) return rc;
-            break;
-        case PDU_KIND_OSTR:
-            if (!have) break;
-            if (v->len > s->max) {
-                fail(err, SMPP_ESME_RINVMSGLEN, fd->name,
-                     "%s is %u octets, above %u (use message_payload)", fd->name, v->len, s->max);
-                return PDU_EINVAL;
-            }
-            put_bytes(&w, v->ptr, v->len);
-            break;
-        case PDU_KIND_DESTS:
-        case PDU_KIND_UNSUCC:
-            if ((rc = encode_addrs(p, &w, (pdu_field_id_t)s->id, err))) return rc;
-            break;
-        }
+    if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM_RESP]) {
+        if ((rc = encode_msgid(p, &w, err))) return rc;
+    } else if (cmd == &pdu__cmds[PDU_CMD_SUBMIT_SM] || cmd == &pdu__cmds[PDU_CMD_DELIVER_SM]) {
+        if ((rc = encode_sm(p, &w, err))) return rc;
+    } else {
+        for (s = cmd->slots; s < cmd->slots + cmd->nslots; s++)
+            if ((rc = encode_slot(p, &w, s->id, s->max, s->kind, s[1].id, err))) return rc;
     }
+    body = cmd->body;
     if (p->present & ~body) {
         int id = 0;
         while (!((p->present & ~body) & BIT(id))) id++;

@@ -272,6 +272,20 @@ long pdu_frame(const uint8_t *data, size_t avail, uint32_t max_len);
  * still reset, with cmd NULL, so a generic header can be encoded). */
 int pdu_init(pdu_t *pdu, uint32_t command_id, uint32_t sequence_number);
 
+/* The same for a command whose row the caller holds (a row of the table,
+ * not NULL): no lookup. */
+static inline void pdu_init_cmd(pdu_t *pdu, const pdu_cmd_t *cmd, uint32_t sequence_number)
+{
+    pdu->command_length = 0;
+    pdu->command_id = cmd->id;
+    pdu->command_status = 0;
+    pdu->sequence_number = sequence_number;
+    pdu->cmd = cmd;
+    pdu->present = 0;
+    pdu->ntlv = pdu->naddr = 0;
+    pdu->raw = NULL;
+}
+
 /* Set a field. Integers: pdu_set_int. Strings (CSTR/TIME/OSTR): the bytes are
  * borrowed, not copied. Field ids not in this command's body are refused
  * with PDU_EINVAL at encode time, not here. */

@@ -27,6 +27,7 @@ static struct {
     uint64_t        budget_ns;
     double          soft_memory_kb; /* the ceiling checked by the hook (no hard allocator) */
     size_t          memory;         /* the ceiling in bytes (0: none) */
+    size_t          near_at;        /* 3/4 of it: the heap is near past this */
     int             hooked;
     int             step;           /* the hook's count now */
     int             deep;           /* the run in progress uses half its C stack */
@@ -60,7 +61,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar);
  * ceiling (so that what grows fast is caught soon after it passes the
  * bound), else HOOK_STEP. Set again only when it changes: lua_sethook
  * aborts a trace being recorded. */
-static void arm_hook(lua_State *L)
+static inline __attribute__((always_inline)) void arm_hook(lua_State *L)
 {
     int step = budget.run.stopped || budget.check_now ? 1
              : budget.deep || budget.near ? RT_BUDGET_DEEP_STEP : RT_BUDGET_HOOK_STEP;
@@ -236,11 +237,11 @@ static void check_heap(lua_State *L)
             budget_stop(L, "script memory ceiling exceeded: the Lua heap reached scripts.memory_mb (%d MiB)",
                         (int)(budget.memory >> 20));
         }
-    } else if (used > budget.memory / 4 * 3 && used >= budget.gc_mark + budget.memory / 8) {
+    } else if (used > budget.near_at && used >= budget.gc_mark + budget.memory / 8) {
         uint64_t took;
         heap_gc(L, &took);
     }
-    near = rt_heap_used() > budget.memory / 4 * 3;
+    near = rt_heap_used() > budget.near_at;
     if (near != budget.near) {
         budget.near = near;
         arm_hook(L);
@@ -307,7 +308,7 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
         rt_watchdog_begin(what, sess_id, budget.run.start_ns);
     }
     budget.deep = budget.check_now = 0;
-    budget.near = !reserve && used > budget.memory / 4 * 3;
+    budget.near = !reserve && used > budget.near_at;
     arm_hook(L);
 }
 
@@ -417,6 +418,7 @@ static int l_set_limits(lua_State *L)
     budget.hard = h.hard;
     budget.gc_pause = 0;                /* gc_pace looks again (the room depends on the ceiling) */
     budget.memory = h.hard && mb > 0 ? (size_t)(mb * MIB) : 0;
+    budget.near_at = budget.memory / 4 * 3;
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);
     /* the state the allocator's hook is armed on: the main one, never a

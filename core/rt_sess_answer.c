@@ -77,7 +77,9 @@ static void answered_error(rt_task_t *t)
  * forwarded (it is answered ESME_RSYSERR). */
 static int fields_check(rt_task_t *t, int fields_idx)
 {
-    const char *err = lbridge_check_pdu(t->co, fields_idx, &resp_pdu, resp_cmd(t->cmd_id));
+    const pdu_cmd_t *cmd = resp_cmd(t->cmd_id);      /* fields_idx holds a table (read_results) */
+    const char *err = cmd ? lbridge_check_table(t->co, fields_idx, &resp_pdu, cmd)
+                          : lbridge_check_pdu(t->co, fields_idx, &resp_pdu, NULL);
     if (!err) return 1;
     log_msg(LOG_ERROR, t->sess_id, "%s returned a bad response: %s; answering ESME_RSYSERR", t->what, err);
     answered_error(t);

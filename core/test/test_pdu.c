@@ -515,6 +515,58 @@ static void tables(void)
     CHECK_EQ(i, PDU_CMD__COUNT);
     CHECK_EQ(pdu_cmd_at(PDU_CMD_SUBMIT_SM)->id, SMPP_SUBMIT_SM);
     CHECK_EQ(pdu_cmd_at(PDU_CMD_DATA_SM_RESP)->id, SMPP_DATA_SM_RESP);
+    /* the bodies encoded by name count short_message in sm_length: it
+     * follows sm_length in every body */
+    for (i = 0; pdu_cmd_at(i); i++) {
+        const pdu_cmd_t *c = pdu_cmd_at(i);
+        size_t k;
+        for (k = 0; k < c->nslots; k++)
+            if (c->slots[k].kind == PDU_KIND_SMLEN)
+                CHECK(k + 1 < c->nslots && c->slots[k + 1].id == PDU_F_SHORT_MESSAGE);
+    }
+}
+
+/* submit_sm and deliver_sm (their fields decoded by name) and data_sm
+ * (the loop over its slots) cut after every octet of their body: the
+ * field the cut falls in is refused, with the status a short body or a
+ * short short_message gets, and exactly the fields before it present. */
+static void cut_bodies_refuse_the_field_cut(void)
+{
+    static const struct { uint32_t id; const char *body; } cases[] = {
+        {SMPP_SUBMIT_SM, "00 01 01 4142 00 01 01 4344 00 00 00 00 00 00 01 00 00 00 02 6869"},
+        {SMPP_DELIVER_SM, "434D5400 05 00 4241 00 01 01 3132 00 04 00 00 00 00 00 00 03 00 01 61"},
+        {SMPP_DATA_SM, "00 01 01 4142 00 01 01 4344 00 00 01 00"},
+    };
+    size_t c;
+    for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const pdu_cmd_t *cmd = pdu_cmd_find(cases[c].id);
+        uint8_t body[256];
+        size_t nbody = unhex(cases[c].body, body), cut, slot = 0, pos = 0, width;
+        uint64_t before = 0;
+        CHECK_EQ(dec(in, mk(in, cases[c].id, 0, 7, cases[c].body)), SMPP_ESME_ROK);
+        CHECK_EQ(p.present, cmd->body);
+        for (cut = 0; cut < nbody; cut++) {
+            const pdu_slot_t *s;
+            size_t n = PDU_HEADER_LEN + cut;
+            /* the slot the cut falls in, and the octets of the slots before */
+            for (;;) {
+                s = &cmd->slots[slot];
+                width = s->kind == PDU_KIND_OSTR ? p.f[s->id].len
+                      : s->kind == PDU_KIND_CSTR || s->kind == PDU_KIND_TIME ? p.f[s->id].len + 1 : 1;
+                if (cut < pos + width) break;
+                before |= (uint64_t)1 << s->id;
+                pos += width;
+                slot++;
+            }
+            memcpy(out, in, n);
+            out[0] = (uint8_t)(n >> 24); out[1] = (uint8_t)(n >> 16); out[2] = (uint8_t)(n >> 8); out[3] = (uint8_t)n;
+            CHECK_EQ(pdu_decode(&q, out, n, 0, &err),
+                     s->kind == PDU_KIND_OSTR ? SMPP_ESME_RINVMSGLEN : SMPP_ESME_RINVCMDLEN);
+            CHECK(strcmp(err.field, s->kind == PDU_KIND_OSTR ? "sm_length" : pdu_field_info((pdu_field_id_t)s->id)->name) == 0);
+            CHECK_EQ(q.present, before);
+        }
+        CHECK_EQ(slot, (size_t)cmd->nslots - 1);      /* the last cut was in the last field */
+    }
 }
 
 int main(void)
@@ -532,6 +584,7 @@ int main(void)
     TEST(malformed_cstr_without_nul);
     TEST(malformed_time);
     TEST(malformed_sm_length);
+    TEST(cut_bodies_refuse_the_field_cut);
     TEST(malformed_tlvs);
     TEST(malformed_submit_multi);
     TEST(list_entry_sizes);
