@@ -503,8 +503,9 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     if (!configured) {
         /* no allocation statistics: they take a global mutex on every
          * malloc and free of SQLite's (about a tenth of the store's time
-         * per message); allowed only before SQLite initialises, else
-         * harmlessly refused */
+         * per message); allowed only before SQLite's first use in the
+         * process, else harmlessly refused, so tried at the first open
+         * alone, before any other thread uses SQLite */
         configured = 1;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     }
@@ -518,14 +519,6 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     s->lock_fd = -1;
     memory = strcmp(o->path, ":memory:") == 0;
     if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
-    /* no allocation statistics: they take a global mutex at every
-     * allocation (a few percent of a put). Possible only before SQLite's
-     * first use in the process (refused, harmlessly, after it), so tried
-     * at the first open alone, before any other thread uses SQLite. */
-    if (!configured) {
-        configured = 1;
-        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    }
     if (!memory && access(o->path, F_OK) != 0 && errno == ENOENT && cannot_create(o->path, err, errlen)) goto fail;
     rc = sqlite3_open_v2(o->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
