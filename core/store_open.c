@@ -477,8 +477,12 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
         return -1;
     }
     sqlite3_finalize(st);
+    /* secure_delete off: Debian's SQLite turns it on, and then every
+     * UPDATE that moves a row's cell zeroes the octets it leaves (a
+     * memset per write) and every deleted row is overwritten; whoever
+     * can read the freed octets can read the live rows beside them */
     snprintf(sql, sizeof sql, "PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY; "
-             "PRAGMA cache_size = -8192", sync_names[s->o.sync]);
+             "PRAGMA cache_size = -8192; PRAGMA secure_delete = OFF", sync_names[s->o.sync]);
     if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
     if (query_int(s, "PRAGMA page_size", 4096, &s->page_size) != SQLITE_OK || s->page_size <= 0)
         s->page_size = 4096;
