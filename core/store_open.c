@@ -509,9 +509,11 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
          * malloc and free of SQLite's (about a tenth of the store's time
          * per message); allowed only before SQLite's first use in the
          * process, else harmlessly refused, so tried at the first open
-         * alone, before any other thread uses SQLite */
+         * alone, before any other thread uses SQLite; and the allocator
+         * that keeps SQLite's small blocks for reuse (store_mem.c) */
         configured = 1;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        store__mem_install();
     }
     if (!(s = calloc(1, sizeof *s)) || !(s->path = strdup(o->path))) {
         free(s);
