@@ -73,7 +73,7 @@ static void mem_free(void *p)
 {
     uint64_t *h = (uint64_t *)p - 1;
     unsigned sz = (unsigned)h[0], c = sz / MEM_STEP - 1;
-    if (sz <= MEM_SMALL && mem_owner && mem.n[c] < MEM_KEEP) {
+    if (sz <= MEM_SMALL && mem_owner && (int)mem.n[c] < MEM_KEEP) {
         mem_free_t *f = p;
         f->next = mem.head[c];
         mem.head[c] = f;
