@@ -25,18 +25,43 @@ const char *msgid_keyed_name(int fmt)
 }
 
 /* v in `base` (10 or 16, upper case), at least `width` digits, at out;
- * the length. */
+ * the length. Each base by its own constant (a multiply and shifts, not
+ * a division), decimal two digits a step. */
 static int digits(char *out, unsigned long long v, unsigned base, int width)
 {
     static const char dig[] = "0123456789ABCDEF";
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char tmp[24];
-    int n = 0, k = 0;
-    do {
-        tmp[n++] = dig[v % base];
-        v /= base;
-    } while (v);
-    while (n < width) tmp[n++] = '0';
-    while (n > 0) out[k++] = tmp[--n];
+    int n = 24, k;
+    if (base == 16) {
+        do {
+            tmp[--n] = dig[v & 15];
+            v >>= 4;
+        } while (v);
+    } else {
+        while (v >= 100) {
+            unsigned r = (unsigned)(v % 100);
+            v /= 100;
+            tmp[--n] = pairs[2 * r + 1];
+            tmp[--n] = pairs[2 * r];
+        }
+        if (v >= 10) {
+            tmp[--n] = pairs[2 * v + 1];
+            tmp[--n] = pairs[2 * v];
+        } else {
+            tmp[--n] = (char)('0' + v);
+        }
+    }
+    k = 24 - n;
+    if (k < width) {
+        memset(out, '0', (size_t)(width - k));
+        memcpy(out + width - k, tmp + n, (size_t)k);
+        return width;
+    }
+    memcpy(out, tmp + n, (size_t)k);
     return k;
 }
 

@@ -65,7 +65,6 @@ typedef struct flight_s {
 static struct {
     rt_link_t *woken;                    /* run list of the turn */
     flight_t  *free;
-    pdu_t      pdu;                      /* scratch: a stored PDU decoded for sending */
     uv_timer_t timer;
     int        timer_init, resync;
     int        failures, wrote;          /* store writes failed in a row; one succeeded this turn */
@@ -388,7 +387,6 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     take_t *tk = ud;
     rt_link_t *l = tk->l;
     rt_gw_event_t ev;
-    pdu_error_t perr;
     flight_t *f;
     sess_t *s;
     long seq;
@@ -402,14 +400,6 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     if (!(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) {
         tk->stopped = 1;                  /* the row stays ahead of the cursor */
         return 1;
-    }
-    if (pdu_decode(&fwd.pdu, (const uint8_t *)r->pdu.p, r->pdu.n, 0, &perr) != SMPP_ESME_ROK) {
-        advance(l, r);
-        event_of_row(&ev, "refused", l, r);
-        ev.status = SMPP_ESME_RSYSERR;
-        snprintf(ev.detail, sizeof ev.detail, "the stored PDU does not decode: %s", perr.msg);
-        rt_gw_event(&ev);
-        return 0;
     }
     if ((f = fwd.free) != NULL) fwd.free = f->next;
     else if (!(f = malloc(sizeof *f))) {
@@ -426,8 +416,11 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->route, sizeof f->route, r->route);
     f->submitted = r->submitted;
     f->sent = rt_gw_stamp();
-    seq = sess_send(s, &fwd.pdu, on_done, f, uv_now(rt.loop));
-    if (seq == SESS_EINVAL) {             /* the encoder refuses it: it never will take it */
+    /* the stored octets are the request as it goes out (stored as it
+     * came, or as the handler's table encoded): sent as they are, with
+     * a sequence_number of this session's */
+    seq = sess_send_octets(s, (const uint8_t *)r->pdu.p, r->pdu.n, on_done, f, uv_now(rt.loop));
+    if (seq == SESS_EINVAL) {             /* not a request's octets: it never will take it */
         advance(l, r);
         event_of_flight(&ev, "refused", f, SMPP_ESME_RSYSERR);
         snprintf(ev.detail, sizeof ev.detail, "not sent to %s: %s", l->name, sess_last_error(s));

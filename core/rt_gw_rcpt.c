@@ -340,10 +340,9 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     memcpy(r->pdu, rc.buf, (size_t)len);
     a = rt_acct_get(f->account, f->r.account.n, 0);
     if (a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
-        /* rc.out is the onward receipt still (it borrows `in`, rc.text and
-         * onward's id until the next receipt): sent as it is, not decoded
-         * again from r->pdu, which is kept for the outbox */
-        if (sess_send(rs, &rc.out, on_relayed, r, uv_now(rt.loop)) > 0) {
+        /* the octets onward encoded, kept for the outbox: sent as they
+         * are (encoded once), with the receiver's sequence_number */
+        if (sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
             net_touch(rs);
             a->inflight++;
             return RELAYED;

@@ -214,15 +214,18 @@ static void on_enquire_done(sess_t *s, void *arg, const pdu_t *resp, int err);
 static void on_unbind_done(sess_t *s, void *arg, const pdu_t *resp, int err);
 static void drain(sess_t *s, uint64_t now);
 
-/* Send with or without the state rule (the engine's own chores skip it). */
-static long send_pdu(sess_t *s, pdu_t *p, sess_done_fn cb, void *arg, uint64_t now, int check)
+/* Send with or without the state rule (the engine's own chores skip it):
+ * the PDU p, or (p NULL) the octets raw[0..raw_len) of a request encoded
+ * before, command_id theirs. */
+static long send_any(sess_t *s, pdu_t *p, const uint8_t *raw, size_t raw_len, uint32_t command_id,
+                     sess_done_fn cb, void *arg, uint64_t now, int check)
 {
-    const pdu_cmd_t *cmd = pdu_cmd_find(p->command_id);
+    const pdu_cmd_t *cmd = pdu_cmd_find(command_id);
     win_entry_t *e = NULL;
     uint32_t seq;
     long n;
     if (!cmd) {
-        snprintf(s->errmsg, sizeof s->errmsg, "unknown command_id 0x%08X", p->command_id);
+        snprintf(s->errmsg, sizeof s->errmsg, "unknown command_id 0x%08X", command_id);
         return SESS_EINVAL;
     }
     if (s->closing) return SESS_ECLOSED;
@@ -236,23 +239,30 @@ static long send_pdu(sess_t *s, pdu_t *p, sess_done_fn cb, void *arg, uint64_t n
         seq = s->next_seq;
         s->next_seq = seq >= 0x7FFFFFFF ? 1 : seq + 1;
     } while (win_get(&s->win, seq));
-    p->sequence_number = seq;
-    p->command_status = 0;
+    if (p) {
+        p->sequence_number = seq;
+        p->command_status = 0;
+    }
     if (cmd->resp_id) {
         if (!(e = win_put(&s->win, seq))) return SESS_EWINDOW;
-        e->command_id = p->command_id;
+        e->command_id = command_id;
         e->sent_ms = now;
         e->deadline_ms = now + s->cfg.response_timeout_ms;
         e->cb = (void *)cb;
         e->arg = arg;
         if (!s->win_next || e->deadline_ms < s->win_next) s->win_next = e->deadline_ms;
     }
-    if ((n = sess__out_pdu(s, p)) < 0) {
+    if ((n = p ? sess__out_pdu(s, p) : sess__out_octets(s, cmd, raw, raw_len, seq)) < 0) {
         if (cmd->resp_id) win_del(&s->win, seq, NULL);
         return n;
     }
     if (cmd->resp_id) COUNT(s, tx_requests);
     return (long)seq;
+}
+
+static long send_pdu(sess_t *s, pdu_t *p, sess_done_fn cb, void *arg, uint64_t now, int check)
+{
+    return send_any(s, p, NULL, 0, p->command_id, cb, arg, now, check);
 }
 
 long sess_send(sess_t *s, pdu_t *pdu, sess_done_fn cb, void *arg, uint64_t now_ms)
@@ -263,6 +273,21 @@ long sess_send(sess_t *s, pdu_t *pdu, sess_done_fn cb, void *arg, uint64_t now_m
         return SESS_EINVAL;
     }
     return send_pdu(s, pdu, cb, arg, now_ms, 1);
+}
+
+long sess_send_octets(sess_t *s, const uint8_t *pdu, size_t len, sess_done_fn cb, void *arg, uint64_t now_ms)
+{
+    uint32_t id = len >= 16 ? be32(pdu + 4) : 0;
+    if (len < 16 || len > PDU_DEFAULT_MAX_LEN || be32(pdu) != len) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%zu octets are not one PDU (command_length %u)", len,
+                 len >= 4 ? be32(pdu) : 0);
+        return SESS_EINVAL;
+    }
+    if (id & SMPP_RESPONSE_BIT) {
+        snprintf(s->errmsg, sizeof s->errmsg, "command_id 0x%08X is not a request", id);
+        return SESS_EINVAL;
+    }
+    return send_any(s, NULL, pdu, len, id, cb, arg, now_ms, 1);
 }
 
 long sess_bind(sess_t *s, uint32_t command_id, const char *system_id, const char *password,

@@ -327,6 +327,14 @@ uint64_t sess_next_deadline(const sess_t *s);
  * called then. */
 long sess_send(sess_t *s, pdu_t *pdu, sess_done_fn cb, void *arg, uint64_t now_ms);
 
+/* The same for a request already encoded (pdu[0..len), one whole PDU,
+ * e.g. as a store keeps it): sent as it is but for its sequence_number
+ * (set here, as sess_send sets it) and command_status (0). Only the
+ * header is checked (command_length = len, a request's command_id the
+ * codec knows; else SESS_EINVAL): the body is the caller's to have
+ * encoded right. The octets are copied before it returns. */
+long sess_send_octets(sess_t *s, const uint8_t *pdu, size_t len, sess_done_fn cb, void *arg, uint64_t now_ms);
+
 /* Answer the peer's request `seq` (as given to handler.request). `resp` holds
  * the response body (its command_id is set here) or is NULL for an empty
  * one. Returns 0, SESS_ENOREQ (no such request outstanding), SESS_EINVAL. */

@@ -77,5 +77,8 @@ void sess__emit(sess_t *s, sess_event_t ev);
 /* Encode p at the end of the output, counting it (sess_out.c). Returns
  * octets or a SESS_E* code (SESS_EINVAL with s->errmsg set). */
 long sess__out_pdu(sess_t *s, pdu_t *p);
+/* The same for a request encoded before, cmd its command: copied with
+ * sequence_number seq and command_status 0 (sess_send_octets). */
+long sess__out_octets(sess_t *s, const pdu_cmd_t *cmd, const uint8_t *raw, size_t len, uint32_t seq);
 
 #endif /* SMPPGW_SESS_INT_H */

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sess_int.h"
 
@@ -49,6 +50,38 @@ long sess__out_pdu(sess_t *s, pdu_t *p)
     if (s->ctx->trace) s->ctx->trace(s, p, 0, p->command_status);
     if (was_empty && s->h->output) s->h->output(s, s->ud);
     return n;
+}
+
+/* The request raw[0..len) (its header checked by the caller: cmd is its
+ * command) as it is,
+ * with sequence_number seq and command_status 0: what was encoded once
+ * is not decoded and encoded again. The trace, when one is set, sees it
+ * decoded. */
+long sess__out_octets(sess_t *s, const pdu_cmd_t *cmd, const uint8_t *raw, size_t len, uint32_t seq)
+{
+    static pdu_t traced;
+    uint8_t *o;
+    int was_empty = s->out_len == 0;
+    if (out_reserve(s, len)) return SESS_ENOMEM;
+    o = s->out + s->out_len;
+    memcpy(o, raw, len);
+    memset(o + 8, 0, 4);
+    o[12] = (uint8_t)(seq >> 24);
+    o[13] = (uint8_t)(seq >> 16);
+    o[14] = (uint8_t)(seq >> 8);
+    o[15] = (uint8_t)seq;
+    s->out_len += len;
+    COUNT(s, tx_pdus);
+    s->st.tx_bytes += (uint64_t)len;
+    s->ctx->totals.sum.tx_bytes += (uint64_t)len;
+    s->ctx->totals.side[s->side].tx_bytes += (uint64_t)len;
+    COUNT(s, tx_cmd[pdu_cmd_index(cmd)]);
+    if (s->ctx->trace) {
+        pdu_error_t err;
+        if (pdu_decode(&traced, o, len, 0, &err) == SMPP_ESME_ROK) s->ctx->trace(s, &traced, 0, 0);
+    }
+    if (was_empty && s->h->output) s->h->output(s, s->ud);
+    return (long)len;
 }
 
 const uint8_t *sess_output_take(sess_t *s, size_t *len)

@@ -268,6 +268,11 @@ struct store_s {
 /* -- Helpers shared by store*.c ---------------------------------------------------- */
 
 /* Format s->errmsg; returns code. */
+/* SQLite's allocator: small blocks kept on free lists for the calling
+ * thread (store_mem.c); before SQLite's first use in the process, else
+ * refused (-1), harmlessly. */
+int store__mem_install(void);
+
 int store__err(store_t *s, int code, const char *fmt, ...);
 
 /* After SQLite failed with rc on a statement: set errmsg ("what: message")

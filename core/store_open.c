@@ -477,8 +477,12 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
         return -1;
     }
     sqlite3_finalize(st);
+    /* secure_delete off: Debian's SQLite turns it on, and then every
+     * UPDATE that moves a row's cell zeroes the octets it leaves (a
+     * memset per write) and every deleted row is overwritten; whoever
+     * can read the freed octets can read the live rows beside them */
     snprintf(sql, sizeof sql, "PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY; "
-             "PRAGMA cache_size = -8192", sync_names[s->o.sync]);
+             "PRAGMA cache_size = -8192; PRAGMA secure_delete = OFF", sync_names[s->o.sync]);
     if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
     if (query_int(s, "PRAGMA page_size", 4096, &s->page_size) != SQLITE_OK || s->page_size <= 0)
         s->page_size = 4096;
@@ -503,10 +507,13 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     if (!configured) {
         /* no allocation statistics: they take a global mutex on every
          * malloc and free of SQLite's (about a tenth of the store's time
-         * per message); allowed only before SQLite initialises, else
-         * harmlessly refused */
+         * per message); allowed only before SQLite's first use in the
+         * process, else harmlessly refused, so tried at the first open
+         * alone, before any other thread uses SQLite; and the allocator
+         * that keeps SQLite's small blocks for reuse (store_mem.c) */
         configured = 1;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        store__mem_install();
     }
     if (!(s = calloc(1, sizeof *s)) || !(s->path = strdup(o->path))) {
         free(s);
@@ -518,14 +525,6 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
     s->lock_fd = -1;
     memory = strcmp(o->path, ":memory:") == 0;
     if (!memory && make_dirs(o->path, err, errlen) < 0) goto fail;
-    /* no allocation statistics: they take a global mutex at every
-     * allocation (a few percent of a put). Possible only before SQLite's
-     * first use in the process (refused, harmlessly, after it), so tried
-     * at the first open alone, before any other thread uses SQLite. */
-    if (!configured) {
-        configured = 1;
-        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    }
     if (!memory && access(o->path, F_OK) != 0 && errno == ENOENT && cannot_create(o->path, err, errlen)) goto fail;
     rc = sqlite3_open_v2(o->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {

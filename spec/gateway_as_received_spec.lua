@@ -2,8 +2,11 @@
 -- script left alone as the very octets the ESME sent (no round trip
 -- through the PDU table), and one the script changed as changed: the
 -- stored PDU, read back from the store file, and the gateway's
--- stored_as_received counter say which way each went.
+-- stored_as_received counter say which way each went. The forwarder
+-- sends the stored octets as they are, with a sequence_number of the
+-- upstream session: the spec plays the upstream and reads them.
 local wire = require "helpers.wire"
+local park = require "helpers.park"
 local server = require "helpers.server"
 local store = require "smpp.store"
 local codec = require "smpp.codec"
@@ -103,5 +106,56 @@ describe("#integration a stored submit_sm", function()
         assert(gw:wait_log("command_length is 1 but the PDU encodes to %d+ octets", 5))
         assert.equal(0, #stored(gw))
         assert.equal(0, gw:stats().gateway.stored)
+    end)
+
+    -- The upstream is the spec (listener l): what reaches it, by the ESME's
+    -- submits bytes_list (their sequence numbers seqs), all answered.
+    local function forwarded(script, bytes_list, seqs)
+        local l, port = wire.listen()
+        l:settimeout(10)
+        local gw = gateway(port, script)
+        local up = park.accept_bind(l)
+        local c = wire.connect(gw.port)
+        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        for _, b in ipairs(bytes_list) do c:send(b) end
+        for _, seq in ipairs(seqs) do
+            local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+            assert.equal(ROK, r.status)
+        end
+        local got = {}
+        for i = 1, #bytes_list do
+            got[i] = assert(up:expect(function(p) return p.id == id.submit_sm end, 10), "not forwarded")
+            up:send(wire.pdu(RESP + id.submit_sm, got[i].seq, wire.cstr("u" .. i)))
+        end
+        return got
+    end
+
+    it("is forwarded as the octets stored, under a sequence_number of the upstream session", function()
+        local a = wire.submit_sm(0x123456, { short_message = "first as sent", registered_delivery = 1 })
+        local b = wire.submit_sm(0x123457, { short_message = "second as sent", source_addr = "4472" })
+        local got = forwarded(nil, { a, b }, { 0x123456, 0x123457 })
+        local sent = { wire.parse(a), wire.parse(b) }
+        -- in the order accepted, each body octet for octet, the header's
+        -- sequence_number the gateway's own (one per request, none reused)
+        for i = 1, 2 do
+            assert.equal(sent[i].body, got[i].body)
+            assert.equal(sent[i].len, got[i].len)
+            assert.equal(0, got[i].status)
+            assert.are_not.equal(sent[i].seq, got[i].seq)
+        end
+        assert.are_not.equal(got[1].seq, got[2].seq)
+    end)
+
+    it("is forwarded as the script changed it", function()
+        local a = wire.submit_sm(21, { short_message = "as sent" })
+        local got = forwarded([[
+            local gw = require("smpp.gateway_script").new(...)
+            function gw.before_route(m) m.pdu.short_message = "changed by the script" end
+            return gw.handlers]], { a }, { 21 })
+        local p = assert(codec.decode(wire.pdu(id.submit_sm, got[1].seq, got[1].body)))
+        assert.equal("changed by the script", p.short_message)
+        assert.equal(#"changed by the script", p.sm_length)
+        assert.equal("447700900123", p.destination_addr)
+        assert.are_not.equal(wire.parse(a).body, got[1].body)
     end)
 end)

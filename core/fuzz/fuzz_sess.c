@@ -94,6 +94,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sess_send(s, &p, NULL, NULL, now);
             drain(s);
         }
+        /* or octets of its own as a request encoded before (the header's
+         * command_length made right half the time: the rest is checked) */
+        if ((ctl & 0xE0) == 0xC0 && sess_state(s) == SESS_BOUND_TRX && size - pos >= 16) {
+            uint8_t raw[64];
+            size_t n = size - pos < sizeof raw ? size - pos : sizeof raw;
+            memcpy(raw, data + pos, n);
+            if (raw[0] & 1) {
+                raw[0] = raw[1] = raw[2] = 0;
+                raw[3] = (uint8_t)n;
+            }
+            sess_send_octets(s, raw, n, NULL, NULL, now);
+            drain(s);
+        }
     }
     sess_free(s);
     return 0;

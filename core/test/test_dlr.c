@@ -48,6 +48,9 @@ static void test_keyed_ids(void)
     CHECK(strcmp(keyed(MSGID_KEYED_UUID, 1, (1ULL << 48) + 5), "00000001-0001-4000-8000-000000000005") == 0);
     CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 1, 10000000000ULL), "000000000110000000000") == 0);
     CHECK(strcmp(keyed(MSGID_KEYED_HEX, 1, 1ULL << 32), "00000001100000000") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 7, 123456789012345ULL), "0000000007123456789012345") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 4294967295ULL, ~0ULL >> 1), "42949672959223372036854775807") == 0);
+    CHECK(strcmp(keyed(MSGID_KEYED_DECIMAL, 10, 5), "00000000100000000005") == 0);
     for (f = MSGID_KEYED_DECIMAL; f <= MSGID_KEYED_UUID; f++)
         for (i = 0; i < sizeof keys / sizeof *keys; i++) {
             size_t len = strlen(keyed(f, 0xFFFFFFFFULL, keys[i]));

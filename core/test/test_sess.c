@@ -371,6 +371,64 @@ static void sequence_numbers(void)
     teardown();
 }
 
+/* A request encoded before goes out as it is but for its header's
+ * sequence_number (the session's) and command_status (0); the answer
+ * completes it as a sess_send would. */
+static void send_octets(void)
+{
+    uint8_t raw[512], bad[512];
+    const uint8_t *b;
+    size_t n;
+    long len, seq;
+    setup();
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 0);
+    pdu_set_cstr(&tmp, PDU_F_DESTINATION_ADDR, "447700900123");
+    pdu_set_cstr(&tmp, PDU_F_SHORT_MESSAGE, "stored");
+    tmp.sequence_number = 77;
+    tmp.command_status = 5;
+    len = pdu_encode(&tmp, raw, sizeof raw, NULL);
+    CHECK(len > 16);
+    CHECK_EQ(sess_send_octets(esme.s, raw, (size_t)len, on_done, NULL, now), SESS_ESTATE);   /* not bound */
+    bind_trx();
+    smsc.auto_answer = 0;
+    done_calls = 0;
+    sess__set_next_seq(esme.s, 4000);
+    seq = sess_send_octets(esme.s, raw, (size_t)len, on_done, NULL, now);
+    CHECK_EQ(seq, 4000);
+    CHECK_EQ(sess_window_used(esme.s), 1);
+    b = sess_output_take(esme.s, &n);
+    CHECK(b != NULL);
+    CHECK_EQ(n, (size_t)len);
+    CHECK(memcmp(b, raw, 8) == 0);                             /* length, command_id */
+    CHECK(b[8] == 0 && b[9] == 0 && b[10] == 0 && b[11] == 0);  /* command_status */
+    CHECK(b[12] == 0 && b[13] == 0 && b[14] == 0x0F && b[15] == 0xA0);   /* 4000 */
+    CHECK(memcmp(b + 16, raw + 16, (size_t)len - 16) == 0);    /* the body as it was */
+    sess_feed(smsc.s, b, n, now);
+    sess_output_release(esme.s, b);
+    CHECK_EQ(smsc.last_cmd, SMPP_SUBMIT_SM);
+    CHECK_EQ(smsc.last_seq, 4000);
+    CHECK_EQ(sess_stats(esme.s)->tx_requests, 2);              /* the bind and this */
+    sess_respond(smsc.s, 4000, NULL, 0, now);
+    pump();
+    CHECK_EQ(done_calls, 1);
+    CHECK_EQ(done_cmd, SMPP_SUBMIT_SM_RESP);
+    CHECK_EQ(sess_window_used(esme.s), 0);
+    /* the header is checked: a length not its own, a response, an
+     * unknown command; nothing sent, no window slot taken */
+    CHECK_EQ(sess_send_octets(esme.s, raw, (size_t)len - 1, on_done, NULL, now), SESS_EINVAL);
+    CHECK_EQ(sess_send_octets(esme.s, raw, 12, on_done, NULL, now), SESS_EINVAL);
+    memcpy(bad, raw, (size_t)len);
+    bad[4] = 0x80;
+    CHECK_EQ(sess_send_octets(esme.s, bad, (size_t)len, on_done, NULL, now), SESS_EINVAL);
+    CHECK(strstr(sess_last_error(esme.s), "not a request") != NULL);
+    bad[4] = 0;
+    bad[7] = 0x77;
+    CHECK_EQ(sess_send_octets(esme.s, bad, (size_t)len, on_done, NULL, now), SESS_EINVAL);
+    CHECK_EQ(sess_window_used(esme.s), 0);
+    CHECK(sess_output_take(esme.s, &n) == NULL);
+    teardown();
+}
+
 static void receive_window_and_throttle(void)
 {
     const pdu_t *r;
@@ -837,12 +895,14 @@ static void groups_bounded(void)
 
 /* The trace hook: every PDU decoded and encoded, none once unset. */
 static int traced_in, traced_out;
+static uint32_t traced_cmd;
 static void trace_fn(const sess_t *s, const pdu_t *p, int rx, uint32_t status)
 {
     (void)s;
     (void)status;
     if (rx) traced_in++;
     else traced_out++;
+    traced_cmd = p->command_id;
     CHECK(p->cmd != NULL);
 }
 
@@ -853,6 +913,18 @@ static void trace_hook(void)
     bind_trx();                                  /* bind and bind_resp, each out and in */
     CHECK_EQ(traced_in, 2);
     CHECK_EQ(traced_out, 2);
+    {                                            /* octets sent as they are: traced decoded */
+        uint8_t raw[256];
+        long n;
+        pdu_init(&tmp, SMPP_SUBMIT_SM, 0);
+        pdu_set_cstr(&tmp, PDU_F_DESTINATION_ADDR, "447700900123");
+        n = pdu_encode(&tmp, raw, sizeof raw, NULL);
+        CHECK(sess_send_octets(esme.s, raw, (size_t)n, NULL, NULL, now) > 0);
+        CHECK_EQ(traced_out, 3);
+        CHECK_EQ(traced_cmd, SMPP_SUBMIT_SM);
+        pump();
+        traced_in = traced_out = 2;
+    }
     sess_ctx_set_trace(ctx, NULL);
     CHECK(submit(esme.s) > 0);
     pump();
@@ -871,6 +943,7 @@ int main(void)
     TEST(chunking);
     TEST(window_full_and_timeout);
     TEST(sequence_numbers);
+    TEST(send_octets);
     TEST(receive_window_and_throttle);
     TEST(enquire_link_and_dead_peer);
     TEST(init_and_inactivity_timers);

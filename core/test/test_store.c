@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,48 @@ static long long count_messages(store_t *s)
     store_levels_t l;
     store_levels(s, &l);
     return l.messages;
+}
+
+/* -- SQLite's allocator (store_mem.c) ---------------------------------------------- */
+
+static void *other_thread_frees(void *p)
+{
+    sqlite3_free(p);                         /* back to malloc: the lists are not this thread's */
+    return NULL;
+}
+
+static void sqlite_allocator(void)
+{
+    store_t *s = open_at(":memory:");        /* the first open installs it */
+    char *a, *b, *c;
+    pthread_t t;
+    int i;
+    CHECK(s);
+    a = sqlite3_malloc(100);
+    CHECK(a != NULL);
+    CHECK_EQ(sqlite3_msize(a), 128);         /* its size class */
+    for (i = 0; i < 100; i++) a[i] = (char)i;
+    b = sqlite3_realloc(a, 120);             /* the same class: the same block */
+    CHECK(b == a);
+    c = sqlite3_realloc(b, 3000);            /* past the classes: malloc's, the octets moved */
+    CHECK(c != NULL);
+    CHECK_EQ(sqlite3_msize(c), 3000);
+    for (i = 0; i < 100 && c[i] == (char)i; i++) {}
+    CHECK_EQ(i, 100);
+    sqlite3_free(c);
+    a = sqlite3_malloc(200);
+    sqlite3_free(a);
+    b = sqlite3_malloc(256);                 /* the block of its class freed last */
+#if !defined(__SANITIZE_ADDRESS__)
+    CHECK(b == a);
+#endif
+    CHECK_EQ(sqlite3_msize(b), 256);
+    CHECK(pthread_create(&t, NULL, other_thread_frees, b) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    a = sqlite3_malloc(1);
+    CHECK_EQ(sqlite3_msize(a), 64);
+    sqlite3_free(a);
+    if (s) store_close(s);
 }
 
 /* -- Records ---------------------------------------------------------------------- */
@@ -2212,6 +2255,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    TEST(sqlite_allocator);
     TEST(record_round_trip);
     TEST(record_fields_survive);
     TEST(update_masks_and_trace);
