@@ -387,6 +387,7 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     take_t *tk = ud;
     rt_link_t *l = tk->l;
     rt_gw_event_t ev;
+    char why[sizeof ev.detail];
     flight_t *f;
     sess_t *s;
     long seq;
@@ -394,6 +395,14 @@ static int on_row(const store_fwd_row_t *r, void *ud)
         advance(l, r);
         event_of_row(&ev, "expired", l, r);
         snprintf(ev.detail, sizeof ev.detail, "its validity ended before %s took it", l->name);
+        rt_gw_event(&ev);
+        return 0;
+    }
+    if (rt_gw_store__bad(r, l->name, why, sizeof why)) {
+        advance(l, r);
+        event_of_row(&ev, "refused", l, r);
+        ev.status = SMPP_ESME_RSYSERR;
+        memcpy(ev.detail, why, sizeof why);
         rt_gw_event(&ev);
         return 0;
     }

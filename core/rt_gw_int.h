@@ -14,6 +14,13 @@
  * core.gw_record stored or refused) in the table on top of L's stack. */
 void rt_gw_store__push_stats(lua_State *L);
 
+/* The stored octets of r go out as they are (sess_send_octets checks
+ * only the header): 0 when they decode as a message to forward
+ * (submit_sm, data_sm, submit_multi), as core.gw_queue stored them; else
+ * 1, why (n octets) and a log line naming the message and upstream (a
+ * store file changed from outside): the forwarder ends the message. */
+int rt_gw_store__bad(const store_fwd_row_t *r, const char *upstream, char *why, size_t n);
+
 /* Free the encode buffer of stored messages (serving ends; it is made
  * again on the next use). */
 void rt_gw_store__free(void);

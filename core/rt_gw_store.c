@@ -78,6 +78,21 @@ static size_t pdu_arg(lua_State *L, const uint8_t **out)
     return n;
 }
 
+int rt_gw_store__bad(const store_fwd_row_t *r, const char *upstream, char *why, size_t n)
+{
+    pdu_error_t perr;
+    uint32_t id;
+    if (pdu_decode(&st_gw.pdu, (const uint8_t *)r->pdu.p, r->pdu.n, 0, &perr) != SMPP_ESME_ROK)
+        snprintf(why, n, "the stored PDU does not decode: %s", perr.msg);
+    else if ((id = st_gw.pdu.command_id) != SMPP_SUBMIT_SM && id != SMPP_DATA_SM && id != SMPP_SUBMIT_MULTI)
+        snprintf(why, n, "the stored PDU is a %s, not a message", st_gw.pdu.cmd ? st_gw.pdu.cmd->name : "?");
+    else
+        return 0;
+    log_msg(LOG_ERROR, 0, "gateway: message %.*s for %s: %s; not sent, ended", (int)r->id.n, r->id.p ? r->id.p : "",
+            upstream, why);
+    return 1;
+}
+
 static store_str_t field_str(pdu_field_id_t f)
 {
     const pdu_value_t *v = pdu_get(&st_gw.pdu, f);

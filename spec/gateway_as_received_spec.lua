@@ -10,6 +10,7 @@ local park = require "helpers.park"
 local server = require "helpers.server"
 local store = require "smpp.store"
 local codec = require "smpp.codec"
+local wait_until = require("helpers.wait").wait_until
 
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
@@ -144,6 +145,52 @@ describe("#integration a stored submit_sm", function()
             assert.are_not.equal(sent[i].seq, got[i].seq)
         end
         assert.are_not.equal(got[1].seq, got[2].seq)
+    end)
+
+    it("is ended, logged, not sent, when its stored octets are not a message that decodes; the queue moves on",
+        function()
+        -- three messages sent and left unanswered; the gateway stopped; the
+        -- stored octets of the second made a deliver_sm's, of the third a
+        -- body cut short (a store file changed from outside); restarted:
+        -- the first is sent again, the other two are ended, a new one sent
+        local run = require "helpers.run"
+        local l, port = wire.listen()
+        l:settimeout(10)
+        local gw = gateway(port)
+        local gw_port, gw_dir = gw.port, gw.dir
+        local up = park.accept_bind(l)
+        local c = wire.connect(gw.port)
+        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        for i, text in ipairs { "first", "second", "third" } do
+            c:send(wire.submit_sm(i, { short_message = text }))
+            assert.equal(ROK, assert(c:expect(function(p) return p.seq == i end, 5)).status)
+            assert(up:expect(function(p) return p.id == id.submit_sm end, 10), "not forwarded")
+        end
+        c:close()
+        up:close()                        -- unanswered: queued again when the link is lost
+        assert(wait_until(function() return gw:stats().gateway.queues.A.queued == 3 end, 10), "not queued again")
+        assert.is_true(gw:stop("TERM", 10))
+        local _, err, rc = run.sh("sqlite3 " .. run.quote(gw_dir .. "/gw.db"), [[
+            UPDATE messages SET pdu = substr(pdu, 1, 4) || X'00000005' || substr(pdu, 9)
+              WHERE key = (SELECT key FROM messages ORDER BY key LIMIT 1 OFFSET 1);
+            UPDATE messages SET pdu = X'00000011' || substr(pdu, 5, 12) || X'00'
+              WHERE key = (SELECT key FROM messages ORDER BY key LIMIT 1 OFFSET 2);]])
+        assert.equal(0, rc, err)
+        gw = server.start { conf_file = gw_dir .. "/conf.lua", port = gw_port }
+        up = park.accept_bind(l)
+        local p = assert(up:expect(function(q) return q.id == id.submit_sm end, 10), "the first not sent again")
+        assert.equal("first", wire.parse_sm(p.body).short_message)
+        up:send(wire.pdu(RESP + id.submit_sm, p.seq, wire.cstr("u1")))
+        assert(gw:wait_log("the stored PDU is a deliver_sm, not a message; not sent, ended", 10), gw:log_text())
+        assert(gw:wait_log("the stored PDU does not decode: [^\n]*; not sent, ended", 10), gw:log_text())
+        c = wire.connect(gw.port)
+        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        c:send(wire.submit_sm(4, { short_message = "fourth" }))
+        assert.equal(ROK, assert(c:expect(function(q) return q.seq == 4 end, 5)).status)
+        p = assert(up:expect(function(q) return q.id == id.submit_sm end, 10), "the fourth not sent")
+        assert.equal("fourth", wire.parse_sm(p.body).short_message)
+        local _, body = gw:http("GET", "/messages?account=esme1&state=REJECTD")
+        assert.equal(2, require("cjson").decode(body).count)
     end)
 
     it("is forwarded as the script changed it", function()
