@@ -3,8 +3,10 @@
  * moved to another upstream's queue, or finished in a final state; and
  * the queue counts that follow. The forwarder (rt_fwd.c) raises the
  * events; rt_gw.c runs the handler and calls rt_fwd_decide with its
- * answer. On the Redis store the decision is rt_gwr_decide's.
+ * answer. On the Redis store the decision is rt_gwr_decide's. Also the
+ * check of an idle queue's count against the store (rt_fwd__count_lost).
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,4 +105,25 @@ void rt_fwd_moved(rt_link_t *from, rt_link_t *to)
     to->queued++;
     to->queued_total++;
     rt_fwd_wake(to);
+}
+
+/* -- The count against the store ---------------------------------------------------------- */
+
+static int found_row(const store_fwd_row_t *r, void *ud)
+{
+    (void)r;
+    (*(int *)ud)++;
+    return 0;
+}
+
+int rt_fwd__count_lost(rt_link_t *l)
+{
+    int found = 0;
+    if (l->queued || l->inflight || l->deciding || l->nheld) return 0;
+    if (store_fwd_take(rt_store(), (store_str_t){l->name, l->len}, NAN, 0, rt_time() + FWD_HORIZON, 1,
+                       found_row, &found) <= 0 || !found)
+        return 0;
+    log_msg(LOG_WARN, 0, "gateway: the queue of %s holds messages its count had lost: read again from the store",
+            l->name);
+    return 1;
 }

@@ -13,7 +13,6 @@
  * here, freed when the run ends or serving does); and the check of a
  * link's count against the store (rt_fwd__count_lost).
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,11 +493,34 @@ static void park_lost(park_t *p)
     p->lost_status = fail;
 }
 
+/* co's run wrote a message this turn (parked, or stored since its mark). */
+static int stored_this_turn(lua_State *co, const park_t *p)
+{
+    int i;
+    for (i = 0; p && i < p->n; i++)
+        if (p->row[i].turn == park.turn) return 1;
+    for (i = turn.n - 1; i >= 0; i--) {
+        if (turn.v[i].co != co) continue;
+        if (!turn.v[i].l) return 0;           /* co's mark: what comes before is an earlier run's */
+        if (turn.v[i].kind == 0) return 1;
+    }
+    return 0;
+}
+
 int rt_fwd_lost(lua_State *co, uint32_t *status)
 {
-    park_t *p;
-    if (!park.runs || !(p = *park_slot(co)) || !p->lost) return 0;
-    *status = p->lost_status;
+    park_t *p = park.runs ? *park_slot(co) : NULL;
+    store_t *st = rt_store();
+    int lost;
+    if (p && p->lost) {
+        *status = p->lost_status;
+        return 1;
+    }
+    /* a write that failed earlier this turn lost the transaction (the
+     * commit reports it, but an answer does not wait for a transaction no
+     * longer open): a message co's run stored this turn is lost already */
+    if (!st || !(lost = store_txn_lost(st)) || !stored_this_turn(co, p)) return 0;
+    *status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
     return 1;
 }
 
@@ -615,25 +637,4 @@ void rt_fwd_undo(lua_State *co)
             log_msg(LOG_ERROR, 0, "gateway: a message whose handler failed: %s", store_errmsg(st));
         }
     }
-}
-
-/* -- The count against the store ---------------------------------------------------------- */
-
-static int found_row(const store_fwd_row_t *r, void *ud)
-{
-    (void)r;
-    (*(int *)ud)++;
-    return 0;
-}
-
-int rt_fwd__count_lost(rt_link_t *l)
-{
-    int found = 0;
-    if (l->queued || l->inflight || l->deciding || l->nheld) return 0;
-    if (store_fwd_take(rt_store(), (store_str_t){l->name, l->len}, NAN, 0, rt_time() + FWD_HORIZON, 1,
-                       found_row, &found) <= 0 || !found)
-        return 0;
-    log_msg(LOG_WARN, 0, "gateway: the queue of %s holds messages its count had lost: read again from the store",
-            l->name);
-    return 1;
 }

@@ -50,7 +50,8 @@ void rt_fwd__park_tick(void);
 /* Does l's count say its queue is empty while the store has a row due
  * there (parked ones never are)? Then the count lost it (seen after a
  * disk-full episode with parked runs) and the reader would never look:
- * said, 1. One indexed read of at most one row, for idle links only. */
+ * said, 1. One indexed read of at most one row, for idle links only
+ * (rt_gw_decide.c). */
 int rt_fwd__count_lost(rt_link_t *l);
 
 #define FWD_HORIZON 0.001       /* rows due within this are taken now (the loop clock has ms) */

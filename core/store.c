@@ -155,6 +155,11 @@ int store_commit_full(const store_t *s)
     return s->last_full;
 }
 
+int store_txn_lost(const store_t *s)
+{
+    return !s->failed ? 0 : s->failed_full ? STORE_EFULL : STORE_EIO;
+}
+
 int store_in_txn(const store_t *s)
 {
     return s->in_txn;

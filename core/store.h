@@ -137,6 +137,11 @@ long long store_node_id(const store_t *s);
 /* 1 while writes wait for store_commit(). */
 int store_in_txn(const store_t *s);
 
+/* A write failed since the last store_commit(): it lost the open
+ * transaction (store_in_txn is 0 again), which the next store_commit()
+ * reports; STORE_EFULL (a full disk or store) or STORE_EIO; else 0. */
+int store_txn_lost(const store_t *s);
+
 /* Commit the open transaction. Returns the number of writes (calls that
  * changed the store) made durable since the previous store_commit(), 0 if
  * none; or STORE_EIO when a commit failed since then (this one, or one

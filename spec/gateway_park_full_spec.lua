@@ -25,7 +25,8 @@ local ROK, RSYSERR, RMSGQFUL = 0, 0x08, 0x14
 -- says; "... store ..." stores its message a second time first, so that
 -- its answer is held for the commit of that turn. One starting "respond"
 -- is stored and answered at once (smpp.respond), then stored again after
--- the "go".
+-- the "go". "many" stores its message until a store is refused, and
+-- returns ESME_ROK regardless.
 local SCRIPT = [[
 local smpp = require "smpp"
 local gw = require("smpp.gateway_script").new(...)
@@ -39,6 +40,12 @@ gw.handlers.submit_sm = function(session, pdu)
     end
     local seen = go
     local status, resp = submit(session, pdu)
+    if text == "many" then                      -- store until refused, answer ESME_ROK all the same
+        local n = 0
+        while n < 100000 and submit(session, pdu) == 0 do n = n + 1 end
+        smpp.log("info", "stored %d, then refused", n)
+        return 0, { message_id = "many" }
+    end
     if text:sub(1, 7) == "respond" then         -- answer early, wait, store again
         smpp.respond(status, resp)
         while go == seen do smpp.sleep(0.01) end
@@ -182,6 +189,24 @@ describe("#integration gateway parked messages and a failed commit", function()
             go(e)
             assert(gw:wait_log("stored again: status 8%s", 10), "the later store was not refused")
             parked(gw, 0)
+            only_fine_forwarded(gw, up, e)
+            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
+            assert.equal(1, list.count)                     -- "fine" alone
+        end)
+    end)
+
+    it("answers an error, not ESME_ROK, for a run whose messages a failed write lost before it ended", function()
+        -- commits fail: the run's stores wait in the transaction until the
+        -- block of keys is used up, whose early commit fails and loses
+        -- them; the run then returns ESME_ROK, which must not go out
+        scenario(function(gw, up, e, fail, lift)
+            local before = fail()
+            local seq = send(e, "many")
+            local status = answer(e, seq)
+            assert.is_true(status == RMSGQFUL or status == RSYSERR, "answered " .. status)
+            assert(gw:wait_log("stored %d+, then refused", 5))
+            commit_failed(gw, before)
+            lift()
             only_fine_forwarded(gw, up, e)
             local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
             assert.equal(1, list.count)                     -- "fine" alone
