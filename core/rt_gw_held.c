@@ -382,13 +382,24 @@ static void settle_again(store_t *st)
     again.n = n;
 }
 
+/* co's record, made if it has none (NULL: out of memory). */
+static park_t *park_record(lua_State *co)
+{
+    park_t **pp = park_slot(co);
+    if (!*pp && (*pp = calloc(1, sizeof **pp)) != NULL) {
+        (*pp)->co = co;
+        park.runs++;
+    }
+    return *pp;
+}
+
 /* co's run starts to wait: what it stored this turn (its entries after
  * its last mark) is parked under its record. */
 static void park_run(lua_State *co)
 {
     store_t *st = rt_store();
-    park_t **pp, *p;
-    int i;
+    park_t *p;
+    int i, lost;
     if (!turn.n || !st || rt_gwr_on()) return;
     for (i = turn.n - 1; i >= 0; i--) {
         rt_link_t *l = turn.v[i].l;
@@ -399,15 +410,14 @@ static void park_run(lua_State *co)
         if ((rc = store_fwd_park(st, turn.v[i].key)) <= 0) {
             if (rc < 0) log_msg(LOG_ERROR, 0, "gateway: a message not parked while its handler waits: %s",
                                 store_errmsg(st));
+            /* the transaction was lost, and the message with it: no ESME_ROK later */
+            if (rc < 0 && (lost = store_txn_lost(st)) != 0 && (p = park_record(co)) != NULL) {
+                p->lost = 1;
+                p->lost_status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
+            }
             continue;
         }
-        if (!*(pp = park_slot(co))) {
-            if (!(p = calloc(1, sizeof *p))) goto nomem;
-            p->co = co;
-            *pp = p;
-            park.runs++;
-        }
-        p = *pp;
+        if (!(p = park_record(co))) goto nomem;
         if (p->n == p->cap) {
             int cap = p->cap ? p->cap * 2 : 4;
             park_row_t *row = realloc(p->row, (size_t)cap * sizeof *row);

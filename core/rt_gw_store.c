@@ -85,7 +85,7 @@ int rt_gw_store__bad(const store_fwd_row_t *r, const char *upstream, char *why, 
     if (pdu_decode(&st_gw.pdu, (const uint8_t *)r->pdu.p, r->pdu.n, 0, &perr) != SMPP_ESME_ROK)
         snprintf(why, n, "the stored PDU does not decode: %s", perr.msg);
     else if ((id = st_gw.pdu.command_id) != SMPP_SUBMIT_SM && id != SMPP_DATA_SM && id != SMPP_SUBMIT_MULTI)
-        snprintf(why, n, "the stored PDU is a %s, not a message", st_gw.pdu.cmd ? st_gw.pdu.cmd->name : "?");
+        snprintf(why, n, "the stored PDU is not a message but %s", st_gw.pdu.cmd ? st_gw.pdu.cmd->name : "?");
     else
         return 0;
     log_msg(LOG_ERROR, 0, "gateway: message %.*s for %s: %s; not sent, ended", (int)r->id.n, r->id.p ? r->id.p : "",

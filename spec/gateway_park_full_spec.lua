@@ -26,7 +26,7 @@ local ROK, RSYSERR, RMSGQFUL = 0, 0x08, 0x14
 -- its answer is held for the commit of that turn. One starting "respond"
 -- is stored and answered at once (smpp.respond), then stored again after
 -- the "go". "many" stores its message until a store is refused, and
--- returns ESME_ROK regardless.
+-- returns ESME_ROK regardless ("many then wait": after a wait).
 local SCRIPT = [[
 local smpp = require "smpp"
 local gw = require("smpp.gateway_script").new(...)
@@ -40,10 +40,11 @@ gw.handlers.submit_sm = function(session, pdu)
     end
     local seen = go
     local status, resp = submit(session, pdu)
-    if text == "many" then                      -- store until refused, answer ESME_ROK all the same
+    if text:sub(1, 4) == "many" then            -- store until refused, answer ESME_ROK all the same
         local n = 0
         while n < 100000 and submit(session, pdu) == 0 do n = n + 1 end
         smpp.log("info", "stored %d, then refused", n)
+        if text == "many then wait" then smpp.sleep(0.05) end
         return 0, { message_id = "many" }
     end
     if text:sub(1, 7) == "respond" then         -- answer early, wait, store again
@@ -199,18 +200,20 @@ describe("#integration gateway parked messages and a failed commit", function()
         -- commits fail: the run's stores wait in the transaction until the
         -- block of keys is used up, whose early commit fails and loses
         -- them; the run then returns ESME_ROK, which must not go out
-        scenario(function(gw, up, e, fail, lift)
-            local before = fail()
-            local seq = send(e, "many")
-            local status = answer(e, seq)
-            assert.is_true(status == RMSGQFUL or status == RSYSERR, "answered " .. status)
-            assert(gw:wait_log("stored %d+, then refused", 5))
-            commit_failed(gw, before)
-            lift()
-            only_fine_forwarded(gw, up, e)
-            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
-            assert.equal(1, list.count)                     -- "fine" alone
-        end)
+        for _, text in ipairs { "many", "many then wait" } do
+            scenario(function(gw, up, e, fail, lift)
+                local before = fail()
+                local seq = send(e, text)
+                local status = answer(e, seq)
+                assert.is_true(status == RMSGQFUL or status == RSYSERR, text .. ": answered " .. status)
+                assert(gw:wait_log("stored %d+, then refused", 5))
+                commit_failed(gw, before)
+                lift()
+                only_fine_forwarded(gw, up, e)
+                local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
+                assert.equal(1, list.count)                 -- "fine" alone
+            end)
+        end
     end)
 
     it("ends REJECTED, not forwarded, the message of a run that answers an error status after waiting", function()

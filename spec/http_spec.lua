@@ -289,6 +289,7 @@ describe("#integration HTTP /send through a gateway", function()
         code, r = json_request(gw.http_port, "POST", "/send", { to = "3312345", text = "x" })
         assert.equal(404, code)
         assert.matches("no route", r.error)
+        assert.is_nil(r.message_ids)                               -- an error names no id
         -- the receipt posted to a callback URL
         local listener, cport = wire.listen()
         code, r = json_request(gw.http_port, "POST", "/send", { to = "447700900123", text = "call me back",

@@ -268,7 +268,9 @@ end
 
 -- POST /send: the text routed like an ESME's message, under the account
 -- "@http"; its receipts update the stored message (GET /messages/ID) and
--- are posted to callback_url.
+-- are posted to callback_url. An error answer names no id: what the
+-- client is told decides, so the parts stored before it are ended, not
+-- forwarded (or were lost with a failed write).
 function Gw:http_send(d)
     local coding = d.coding or text.choose(d.text)
     local parts, why = split.split(d.text, { coding = coding })
@@ -286,16 +288,16 @@ function Gw:http_send(d)
         for k, v in pairs(part) do pdu[k] = v end
         local route, refused = self:hook(session, pdu, account)
         if refused then
-            return 403, { error = "refused: " .. tostring(smpp.status_name(refused) or refused), message_ids = ids }
+            return 403, { error = "refused: " .. tostring(smpp.status_name(refused) or refused) }
         end
         local key, link
         if not route then route, key, link = self:route(session, pdu, account) end
-        if not route then return 404, { error = "no route for " .. d.to, message_ids = ids } end
+        if not route then return 404, { error = "no route for " .. d.to } end
         local id, status, reason, to = gateway.submit(account, pdu, route, "POST /send", d.callback_url, link)
         gateway.note(route.name, account, id and 0 or status)
         if not id then
             local code = status == S.ESME_RMSGQFUL and 503 or 502
-            return code, { error = tostring(reason), status = smpp.status_name(status), message_ids = ids }
+            return code, { error = tostring(reason), status = smpp.status_name(status) }
         end
         if key and not link then self:hold(key, route, to) end
         ids[#ids + 1] = id
