@@ -8,10 +8,9 @@
  * list until it is sent (rt_fwd.c frees it) or dropped. Also here: which
  * run stored which message this turn (a list grown as the turn needs,
  * kept until serving ends, emptied at each turn's end), so that a run
- * that fails is not followed by its message;
- * and the messages of runs that wait (parked: a record per run, malloc'd
- * here, freed when the run ends or serving does); and the check of a
- * link's count against the store (rt_fwd__count_lost).
+ * that fails is not followed by its message; and the messages of runs
+ * that wait (parked: a record per run, malloc'd here, freed when the run
+ * ends or serving does).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,9 +28,7 @@
 
 static store_str_t held_copy(char **at, store_str_t v)
 {
-    store_str_t out;
-    out.p = *at;
-    out.n = v.p ? v.n : 0;
+    store_str_t out = { *at, v.p ? v.n : 0 };
     if (out.n) memcpy(*at, v.p, out.n);
     *at += out.n;
     return out;
@@ -382,6 +379,9 @@ static void settle_again(store_t *st)
     again.n = n;
 }
 
+/* An ESME_ROK lost by `lost` (store_txn_lost) becomes this, as for a failed commit. */
+static uint32_t lost_status(int lost) { return lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR; }
+
 /* co's record, made if it has none (NULL: out of memory). */
 static park_t *park_record(lua_State *co)
 {
@@ -413,7 +413,7 @@ static void park_run(lua_State *co)
             /* the transaction was lost, and the message with it: no ESME_ROK later */
             if (rc < 0 && (lost = store_txn_lost(st)) != 0 && (p = park_record(co)) != NULL) {
                 p->lost = 1;
-                p->lost_status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
+                p->lost_status = lost_status(lost);
             }
             continue;
         }
@@ -434,9 +434,8 @@ static void park_run(lua_State *co)
         l->queued--;
         l->parked++;
         continue;
-nomem:  /* no record: it stays parked in the store, not forwarded before its run
-         * ends (which could fail), and is queued again at the next start, as
-         * a row settle_later has no room for */
+nomem:  /* no record: parked in the store, not forwarded before its run ends
+         * (it could fail), queued again at the next start */
         log_msg(LOG_ERROR, 0, "gateway: out of memory; a parked message of %s waits for the next start", l->name);
         rt_fwd__held_drop(l, NULL);
         l->queued--;
@@ -530,7 +529,7 @@ int rt_fwd_lost(lua_State *co, uint32_t *status)
      * commit reports it, but an answer does not wait for a transaction no
      * longer open): a message co's run stored this turn is lost already */
     if (!st || !(lost = store_txn_lost(st)) || !stored_this_turn(co, p)) return 0;
-    *status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
+    *status = lost_status(lost);
     return 1;
 }
 
