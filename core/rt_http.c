@@ -99,7 +99,7 @@ static const char *request_finish(rt_task_t *t, int n)
     (void)n;
     if (answer_of(t->co, &a) != NULL || a.status < 200 || a.status >= 300) {
         rt_store_undo(t->co);
-    } else if (rt_store_lost(t->co, &fail)) {
+    } else if (rt_store_lost(t->co, &fail) || rt_store_run_lost(t, &fail)) {
         rt_store_undo(t->co);
         http_respond(t->arg, 503, "application/json", lost_body, sizeof lost_body - 1);
         return NULL;

@@ -55,13 +55,23 @@ static lua_State *run_of(const rt_task_t *t)
     return t->arg ? (lua_State *)t->arg : t->co;
 }
 
-/* An smpp.respond's answer t is an error: what its run (still going on,
- * unless it ended and its coroutine was taken again by another run) would
- * store from now on is refused (core.gw_queue). */
+/* The task of t's run: t, or (an smpp.respond's answer) the run it
+ * answers for, unless that ended and its coroutine was taken again by
+ * another run (NULL then). */
+static rt_task_t *run_task(rt_task_t *t)
+{
+    rt_task_t *run;
+    if (!t->arg) return t;
+    run = rt_task_of((lua_State *)t->arg);
+    return run && run->run == t->for_run ? run : NULL;
+}
+
+/* An smpp.respond's answer t is an error: what its run (still going on)
+ * would store from now on is refused (core.gw_queue). */
 static void refuse_later(rt_task_t *t)
 {
     rt_task_t *run;
-    if (t->arg && (run = rt_task_of((lua_State *)t->arg)) != NULL && run->run == t->for_run) run->refused = 1;
+    if (t->arg && (run = run_task(t)) != NULL) run->refused = 1;
 }
 
 /* t answers with an error: what its run stored is ended, not forwarded,
@@ -198,9 +208,11 @@ static const char *request_finish(rt_task_t *t, int n)
     uint32_t status;
     int fields;
     const char *why = read_results(t, n, &status, &fields);
+    rt_task_t *run;
     if (why) return why;
     if (!t->seq) return NULL;
-    if (status == SMPP_ESME_ROK && rt_store_lost(run_of(t), &status)) {
+    if (status == SMPP_ESME_ROK && (rt_store_lost(run_of(t), &status)
+                                    || ((run = run_task(t)) && run->wrote && rt_store_run_lost(run, &status)))) {
         answered_error(t);
         answer_with(t, status, NULL);                 /* an error: no need to wait for the commit */
         return NULL;

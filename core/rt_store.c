@@ -23,6 +23,7 @@
 
 /* Upper bounds (ms) of the commit-time buckets; the last bucket has none. */
 #define COMMIT_BUCKETS 12
+#define FAILED_TURNS 64          /* failed commits remembered for runs that wait (rt_store_run_lost) */
 static const double commit_bounds_ms[COMMIT_BUCKETS - 1] = {
     0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250,
 };
@@ -59,6 +60,9 @@ static struct {
     char       last_error[256];
     int        last_failed;     /* the last turn's commit failed ... */
     uint32_t   last_fail_status;/* ... and what a held ESME_ROK became */
+    uint64_t   turn;            /* loop turns so far (rt_store_turn) */
+    struct { uint64_t turn; uint32_t status; } failed[FAILED_TURNS];  /* the last commits that failed */
+    uint64_t   nfailed;         /* all commits that failed (failed[] keeps the last FAILED_TURNS) */
     /* the checkpoint running on libuv's thread pool */
     uv_work_t  ckpt;
     int        ckpt_busy;
@@ -250,6 +254,15 @@ static void ckpt_maybe(store_t *s)
 
 /* -- Serving ------------------------------------------------------------------------ */
 
+/* t's run wrote in this loop turn (rt_task.c, seeing store_writes_total
+ * move around a resume: rt_task_set_write_hook). */
+static void run_wrote(rt_task_t *t)
+{
+    if (!t->wrote) t->first_write = st.turn;
+    t->wrote = 1;
+    t->last_write = st.turn;
+}
+
 int rt_store_start(lua_State *L, int idx)
 {
     if (st.epoch_loop != rt.loop) clock_start();
@@ -272,6 +285,7 @@ int rt_store_start(lua_State *L, int idx)
         if (lv.max_bytes > 0 && lv.max_bytes / 4 / (4096 + 24) < st.ckpt_here)
             st.ckpt_here = lv.max_bytes / 4 / (4096 + 24) > 16 ? lv.max_bytes / 4 / (4096 + 24) : 16;
     }
+    rt_task_set_write_hook(&store_writes_total, run_wrote);
     /* a file size limit (ulimit -f) must fail a write, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
     if (uv_timer_init(rt.loop, &st.expiry) == 0) {
@@ -308,6 +322,31 @@ int rt_store_lost(lua_State *co, uint32_t *status)
 void rt_store_refused(lua_State *co)
 {
     if (refused_fn) refused_fn(co);
+}
+
+int rt_store_run_lost(const rt_task_t *t, uint32_t *status)
+{
+    store_t *s = rt_store();
+    uint64_t i, n = st.nfailed < FAILED_TURNS ? st.nfailed : FAILED_TURNS;
+    int lost;
+    if (!t || !t->wrote) return 0;
+    if (s && t->last_write == st.turn && (lost = store_txn_lost(s)) != 0) {   /* lost this turn */
+        *status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
+        return 1;
+    }
+    for (i = 1; i <= n; i++) {                /* newest first */
+        const uint64_t f = st.failed[(st.nfailed - i) % FAILED_TURNS].turn;
+        if (f < t->first_write) return 0;
+        if (f <= t->last_write) {
+            *status = st.failed[(st.nfailed - i) % FAILED_TURNS].status;
+            return 1;
+        }
+    }
+    if (st.nfailed > FAILED_TURNS) {          /* older failures forgotten: one may be the run's */
+        *status = SMPP_ESME_RSYSERR;
+        return 1;
+    }
+    return 0;
 }
 
 int rt_store_hold(rt_task_t *t, rt_store_release_fn release)
@@ -364,6 +403,9 @@ void rt_store_turn(void)
         if (rc < 0) {
             ok = 0;
             if (store_commit_full(s)) fail_status = SMPP_ESME_RMSGQFUL;
+            st.failed[st.nfailed % FAILED_TURNS].turn = st.turn;
+            st.failed[st.nfailed % FAILED_TURNS].status = fail_status;
+            st.nfailed++;
             st.last_failed = 1;
             st.last_fail_status = fail_status;
             st.failures++;
@@ -375,6 +417,7 @@ void rt_store_turn(void)
                     ? "ESME_RMSGQFUL (if ESME_ROK)" : "ESME_RSYSERR (if ESME_ROK)");
         }
     }
+    st.turn++;                 /* writes from here on are the next commit's */
     /* a release may run Lua that writes and holds again: those wait for
      * the next turn's commit */
     n = st.nheld;

@@ -41,6 +41,12 @@ store_t *rt_store(void);
  * answers and calls rt_task_release(t). */
 typedef void (*rt_store_release_fn)(rt_task_t *t, int ok, uint32_t fail_status);
 
+/* Did a failed commit, or a write that failed this turn, lose a write of
+ * t's run (t NULL: no)? Then its ESME_ROK must become *status. Writes
+ * made in turns whose commits succeeded and failed alike (a run that
+ * writes, waits and writes again) count as lost. */
+int rt_store_run_lost(const rt_task_t *t, uint32_t *status);
+
 /* A task answers now: returns 1 when the store holds writes not yet
  * committed, after remembering t until the turn's commit (its finish then
  * returns RT_TASK_HELD); 0 when it may answer at once. */

@@ -48,6 +48,15 @@ static void (*wait_hook)(lua_State *co, int waits);
 void rt_task_set_reuse_hook(void (*fn)(lua_State *co)) { reuse_hook = fn; }
 void rt_task_set_wait_hook(void (*fn)(lua_State *co, int waits)) { wait_hook = fn; }
 
+static const uint64_t *write_count;
+static void (*wrote)(rt_task_t *t);
+
+void rt_task_set_write_hook(const uint64_t *count, void (*fn)(rt_task_t *t))
+{
+    write_count = count;
+    wrote = fn;
+}
+
 rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
 {
     lua_State *L = rt.L;
@@ -78,6 +87,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
     t->refused = 0;
     t->run = ++tasks.runs;
     t->for_run = 0;
+    t->wrote = 0;
     link_live(t);
     return t;
 }
@@ -145,10 +155,12 @@ void rt_task_release(rt_task_t *t)
 static int task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
+    uint64_t writes = write_count ? *write_count : 0;
     int rc;
     rt_budget_enter(rt.L, t->what, t->sess_id, t->reserve, &saved);
     rc = lua_resume(t->co, nargs);
     rt_budget_leave(rt.L, &saved);
+    if (write_count && *write_count != writes) wrote(t);   /* before its answer looks */
     if (rc == LUA_YIELD) {
         if (!t->wait) {
             task_fail(t, "yielded outside an smpp wait (send, sleep, connect)");

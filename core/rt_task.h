@@ -52,6 +52,10 @@ struct rt_task_s {
                              * for a later run is told from it */
     uint64_t    for_run;    /* an smpp.respond's task: the serial of the run (arg) whose
                              * request it answers */
+    int         wrote;      /* the run wrote to the store, in the loop turns first_write
+                             * to last_write (rt_store.c's count): a failed commit of one of
+                             * them may have lost its writes (rt_store_run_lost) */
+    uint64_t    first_write, last_write;
     unsigned    gen;        /* the script generation it runs for (rt.script_gen when made; a
                              * timer's task: the timer's; 0: the runtime's own, rt_timer.c) */
     rt_task_t  *next, *prev;/* every task not in the pool */
@@ -78,6 +82,11 @@ void rt_task_set_reuse_hook(void (*fn)(lua_State *co));
  * Runs that never wait never call it (rt_gw_held.c: the messages of a run
  * that waits are not forwarded before it ends). One hook. */
 void rt_task_set_wait_hook(void (*fn)(lua_State *co, int waits));
+
+/* *count is read before and after each resume of a task; when it moved,
+ * fn(t) is called, before the task's owner sees its results (rt_store.c:
+ * the run wrote to the store in this loop turn). One pair. */
+void rt_task_set_write_hook(const uint64_t *count, void (*fn)(rt_task_t *t));
 
 /* A new task (NULL without memory) whose coroutine has nothing on its
  * stack. Set its fields, then rt_task_start(). */

@@ -155,6 +155,8 @@ int store_commit_full(const store_t *s)
     return s->last_full;
 }
 
+uint64_t store_writes_total;
+
 int store_txn_lost(const store_t *s)
 {
     return !s->failed ? 0 : s->failed_full ? STORE_EFULL : STORE_EIO;

@@ -13,6 +13,7 @@
 #define SMPPGW_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* -- Errors ----------------------------------------------------------------- */
 
@@ -136,6 +137,10 @@ long long store_node_id(const store_t *s);
 
 /* 1 while writes wait for store_commit(). */
 int store_in_txn(const store_t *s);
+
+/* Writes made by every store of the process so far (a caller counts its
+ * own by the difference around them: rt_task.c, rt_task_set_write_hook). */
+extern uint64_t store_writes_total;
 
 /* A write failed since the last store_commit(): it lost the open
  * transaction (store_in_txn is 0 again), which the next store_commit()

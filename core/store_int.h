@@ -285,7 +285,11 @@ int store__fail(store_t *s, int rc, const char *what);
 int store__begin(store_t *s);
 
 /* Count one successful write of a caller. */
-static inline void store__wrote(store_t *s) { s->txn_writes++; }
+static inline void store__wrote(store_t *s)
+{
+    s->txn_writes++;
+    store_writes_total++;
+}
 
 /* The open transaction is gone (rolled back): remember what was lost for
  * store_commit() and bring the in-memory levels back to the file's. */

@@ -124,6 +124,47 @@ describe("#integration the store in the server", function()
         rd:close()
     end)
 
+    it("answers an error, not ESME_ROK, when a handler's row was lost by a commit that failed while it waited",
+        function()
+        -- "wait" stores its row, then waits for a "go" (stores nothing) and
+        -- answers ESME_ROK; the commit of the turn it stored in fails
+        local s = server.start { conf = conf { path = "s.db" }, script = [[
+local smpp = require "smpp"
+local store = require "smpp.store"
+local go = false
+return {
+    submit_sm = function(session, pdu)
+        if pdu.short_message == "go" then go = true; return 0, { message_id = "go" } end
+        local ok, err = store.put { id = "waited", account = session.system_id, dest = pdu.destination_addr,
+                                    submitted = smpp.time(), pdu = ("x"):rep(2048) }
+        if not ok then return "ESME_RSYSERR" end
+        while not go do smpp.sleep(0.01) end
+        return 0, { message_id = "waited" }
+    end,
+}
+]] }
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local wal = assert(lfs.attributes(s.dir .. "/s.db-wal", "size"))
+        local _, perr, prc = run.sh("prlimit --pid " .. s.pid .. " --fsize=" .. wal .. ":")
+        assert.equal(0, prc, perr)
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { short_message = "wait" }))
+        assert.is_true(s:wait_log("store commit failed"))
+        run.sh("prlimit --pid " .. s.pid .. " --fsize=unlimited:")
+        c:send(wire.submit_sm(c:next_seq(), { short_message = "go" }))
+        local got
+        for _ = 1, 2 do
+            local r = assert(c:read())
+            if r.seq == seq then got = r end
+        end
+        assert.is_not_nil(got, "no answer to the waiting handler")
+        assert.is_true(got.status == 0x08 or got.status == 0x14, "answered " .. got.status)
+        local rd = reader(s.dir .. "/s.db")
+        assert.is_nil(rd:get("waited"))
+        rd:close()
+    end)
+
     it("never answers ESME_ROK for a row that a full store refused (limits.size_mb)", function()
         local s = server.start { conf = conf { path = "s.db", limits = { size_mb = 1 } }, script = STORING }
         local c = wire.connect(s.port)
