@@ -63,6 +63,7 @@ static struct {
     uint64_t   turn;            /* loop turns so far (rt_store_turn) */
     struct { uint64_t turn; uint32_t status; } failed[FAILED_TURNS];  /* the last commits that failed */
     uint64_t   nfailed;         /* all commits that failed (failed[] keeps the last FAILED_TURNS) */
+    long long  losses_at_turn;  /* store_commit_failures() when this turn began */
     /* the checkpoint running on libuv's thread pool */
     uv_work_t  ckpt;
     int        ckpt_busy;
@@ -286,6 +287,7 @@ int rt_store_start(lua_State *L, int idx)
             st.ckpt_here = lv.max_bytes / 4 / (4096 + 24) > 16 ? lv.max_bytes / 4 / (4096 + 24) : 16;
     }
     rt_task_set_write_hook(&store_writes_total, run_wrote);
+    st.losses_at_turn = store_commit_failures(lstore_get(L, idx));
     /* a file size limit (ulimit -f) must fail a write, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
     if (uv_timer_init(rt.loop, &st.expiry) == 0) {
@@ -330,9 +332,13 @@ int rt_store_run_lost(const rt_task_t *t, uint32_t *status)
     uint64_t i, n = st.nfailed < FAILED_TURNS ? st.nfailed : FAILED_TURNS;
     int lost;
     if (!t || !t->wrote) return 0;
-    if (s && t->last_write == st.turn && (lost = store_txn_lost(s)) != 0) {   /* lost this turn */
-        *status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
-        return 1;
+    if (s && t->last_write == st.turn) {      /* lost this turn: by a write, or a script's commit */
+        if ((lost = store_txn_lost(s)) == 0 && store_commit_failures(s) != st.losses_at_turn)
+            lost = store_commit_full(s) ? STORE_EFULL : STORE_EIO;
+        if (lost) {
+            *status = lost == STORE_EFULL ? SMPP_ESME_RMSGQFUL : SMPP_ESME_RSYSERR;
+            return 1;
+        }
     }
     for (i = 1; i <= n; i++) {                /* newest first */
         const uint64_t f = st.failed[(st.nfailed - i) % FAILED_TURNS].turn;
@@ -400,6 +406,11 @@ void rt_store_turn(void)
             count_commit((double)(uv_hrtime() - t0) / 1e6);
             ckpt_maybe(s);
         }
+        /* a script's own st:commit() that failed this turn was told so
+         * and cleared the failure: what the turn wrote before it is lost
+         * all the same, so the turn counts as failed */
+        if (rc >= 0 && store_commit_failures(s) != st.losses_at_turn) rc = STORE_EIO;
+        st.losses_at_turn = store_commit_failures(s);
         if (rc < 0) {
             ok = 0;
             if (store_commit_full(s)) fail_status = SMPP_ESME_RMSGQFUL;

@@ -157,6 +157,11 @@ int store_commit_full(const store_t *s)
 
 uint64_t store_writes_total;
 
+long long store_commit_failures(const store_t *s)
+{
+    return s->commit_failures;
+}
+
 int store_txn_lost(const store_t *s)
 {
     return !s->failed ? 0 : s->failed_full ? STORE_EFULL : STORE_EIO;

@@ -142,6 +142,10 @@ int store_in_txn(const store_t *s);
  * own by the difference around them: rt_task.c, rt_task_set_write_hook). */
 extern uint64_t store_writes_total;
 
+/* Transactions lost since the store was opened: commits that failed, and
+ * writes that failed and took their transaction with them. */
+long long store_commit_failures(const store_t *s);
+
 /* A write failed since the last store_commit(): it lost the open
  * transaction (store_in_txn is 0 again), which the next store_commit()
  * reports; STORE_EFULL (a full disk or store) or STORE_EIO; else 0. */

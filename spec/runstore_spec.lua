@@ -135,6 +135,8 @@ local go = false
 return {
     submit_sm = function(session, pdu)
         if pdu.short_message == "go" then go = true; return 0, { message_id = "go" } end
+        if pdu.short_message == "commit" then store.commit(); return 0, { message_id = "c" } end
+        go = false
         local ok, err = store.put { id = "waited", account = session.system_id, dest = pdu.destination_addr,
                                     submitted = smpp.time(), pdu = ("x"):rep(2048) }
         if not ok then return "ESME_RSYSERR" end
@@ -143,26 +145,40 @@ return {
     end,
 }
 ]] }
-        local c = wire.connect(s.port)
-        assert.equal(0, c:bind("transceiver").status)
-        local wal = assert(lfs.attributes(s.dir .. "/s.db-wal", "size"))
-        local _, perr, prc = run.sh("prlimit --pid " .. s.pid .. " --fsize=" .. wal .. ":")
-        assert.equal(0, prc, perr)
-        local seq = c:next_seq()
-        c:send(wire.submit_sm(seq, { short_message = "wait" }))
-        assert.is_true(s:wait_log("store commit failed"))
-        run.sh("prlimit --pid " .. s.pid .. " --fsize=unlimited:")
-        c:send(wire.submit_sm(c:next_seq(), { short_message = "go" }))
-        local got
-        for _ = 1, 2 do
-            local r = assert(c:read())
-            if r.seq == seq then got = r end
+        -- the commit that fails: the turn's own, or (second round, the
+        -- same turn) a script's own store.commit(), after which the
+        -- turn's commit has nothing left to write and succeeds
+        for _, how in ipairs { "the turn's", "a script's" } do
+            local c = wire.connect(s.port)
+            assert.equal(0, c:bind("transceiver").status)
+            local wal = assert(lfs.attributes(s.dir .. "/s.db-wal", "size"))
+            local _, perr, prc = run.sh("prlimit --pid " .. s.pid .. " --fsize=" .. wal .. ":")
+            assert.equal(0, prc, perr)
+            local seq, n = c:next_seq(), 2
+            local bytes = wire.submit_sm(seq, { short_message = "wait" })
+            if how == "a script's" then
+                local before = s:stats().store.commit_failures
+                bytes, n = bytes .. wire.submit_sm(c:next_seq(), { short_message = "commit" }), 3
+                c:send(bytes)
+                assert(wait_until(function() return s:stats().store.commit_failures > before end, 5), "no failure")
+            else
+                c:send(bytes)
+                assert.is_true(s:wait_log("store commit failed"))
+            end
+            run.sh("prlimit --pid " .. s.pid .. " --fsize=unlimited:")
+            c:send(wire.submit_sm(c:next_seq(), { short_message = "go" }))
+            local got
+            for _ = 1, n do
+                local r = assert(c:read())
+                if r.seq == seq then got = r end
+            end
+            assert.is_not_nil(got, how .. ": no answer to the waiting handler")
+            assert.is_true(got.status == 0x08 or got.status == 0x14, how .. ": answered " .. got.status)
+            local rd = reader(s.dir .. "/s.db")
+            assert.is_nil(rd:get("waited"))
+            rd:close()
+            c:close()
         end
-        assert.is_not_nil(got, "no answer to the waiting handler")
-        assert.is_true(got.status == 0x08 or got.status == 0x14, "answered " .. got.status)
-        local rd = reader(s.dir .. "/s.db")
-        assert.is_nil(rd:get("waited"))
-        rd:close()
     end)
 
     it("never answers ESME_ROK for a row that a full store refused (limits.size_mb)", function()
