@@ -36,8 +36,7 @@ end
 
 -- Send the octets of one submit_sm; its status once answered.
 local function submit(gw, bytes, seq)
-    local c = wire.connect(gw.port)
-    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+    local c = park.esme(gw)
     c:send(bytes)
     local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
     return r.status
@@ -116,8 +115,7 @@ describe("#integration a stored submit_sm", function()
         l:settimeout(10)
         local gw = gateway(port, script)
         local up = park.accept_bind(l)
-        local c = wire.connect(gw.port)
-        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        local c = park.esme(gw)
         for _, b in ipairs(bytes_list) do c:send(b) end
         for _, seq in ipairs(seqs) do
             local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
@@ -159,8 +157,7 @@ describe("#integration a stored submit_sm", function()
         local gw = gateway(port)
         local gw_port, gw_dir = gw.port, gw.dir
         local up = park.accept_bind(l)
-        local c = wire.connect(gw.port)
-        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        local c = park.esme(gw)
         for i, text in ipairs { "first", "second", "third" } do
             c:send(wire.submit_sm(i, { short_message = text }))
             assert.equal(ROK, assert(c:expect(function(p) return p.seq == i end, 5)).status)
@@ -183,8 +180,7 @@ describe("#integration a stored submit_sm", function()
         up:send(wire.pdu(RESP + id.submit_sm, p.seq, wire.cstr("u1")))
         assert(gw:wait_log("the stored PDU is not a message but deliver_sm; not sent, ended", 10), gw:log_text())
         assert(gw:wait_log("the stored PDU does not decode: [^\n]*; not sent, ended", 10), gw:log_text())
-        c = wire.connect(gw.port)
-        assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
+        c = park.esme(gw)
         c:send(wire.submit_sm(4, { short_message = "fourth" }))
         assert.equal(ROK, assert(c:expect(function(q) return q.seq == 4 end, 5)).status)
         p = assert(up:expect(function(q) return q.id == id.submit_sm end, 10), "the fourth not sent")

@@ -12,6 +12,8 @@ local cjson = require "cjson"
 
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
+local park = require "helpers.park"
+local accept_bind, esme = park.accept_bind, park.esme
 
 local function gateway_conf(port, throughput, validity, script)
     return "return " .. server.lua {
@@ -22,23 +24,6 @@ local function gateway_conf(port, throughput, validity, script)
                         reconnect_min = 0.1, reconnect_max = 0.2, throughput = throughput } },
         gateway = { routes = { { name = "all", prefix = "", to = { "U" } } }, validity = validity },
     }
-end
-
--- The gateway's bind on the spec's listener, answered ESME_ROK.
-local function accept_bind(l)
-    local sock = assert(l:accept())
-    sock:settimeout(5)
-    sock:setoption("tcp-nodelay", true)
-    local c = wire.client(sock)
-    local b = assert(c:expect(function(p) return p.id == id.bind_transceiver or p.id == id.bind_transmitter end, 5))
-    c:send(wire.pdu(RESP + b.id, b.seq, wire.cstr("fake")))
-    return c
-end
-
-local function esme(gw)
-    local c = wire.connect(gw.port)
-    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
-    return c
 end
 
 local function submit(c, text)

@@ -14,7 +14,7 @@ local wait_until = require("helpers.wait").wait_until
 local cjson = require "cjson"
 local lfs = require "lfs"
 
-local id, RESP = wire.id, wire.RESP
+local id = wire.id
 local park = require "helpers.park"
 local accept_bind, send, answer, go, queue, parked = park.accept_bind, park.send, park.answer, park.go,
     park.queue, park.parked
@@ -102,6 +102,20 @@ local function rejected(gw)
     return list.count
 end
 
+-- Once the store takes writes again: the waiting run's one message ended
+-- REJECTED, none parked or queued.
+local function ended_rejected(gw)
+    assert(wait_until(function() return queue(gw).parked == 0 and rejected(gw) == 1 end, 15),
+        "not ended: " .. cjson.encode(queue(gw)))
+    assert.equal(0, queue(gw).queued)
+end
+
+-- The store holds esme1's "fine" alone (what the episode lost is not there).
+local function only_fine_stored(gw)
+    local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
+    assert.equal(1, list.count)
+end
+
 local function scenario(body)
     local dir = require("helpers.tmp").dir()
     local l, port = wire.listen()
@@ -111,8 +125,7 @@ local function scenario(body)
     local e, lift
     local ok, err = pcall(function()
         assert(gw:wait_log("upstream U: bind 1 up", 5))
-        e = wire.connect(gw.port)
-        assert.equal(ROK, e:bind("transceiver", "esme1", "pw1").status)
+        e = park.esme(gw)
         body(gw, up, e, function()
             lift = fail_commits(gw)
             return gw:stats().store.commit_failures
@@ -140,8 +153,7 @@ describe("#integration gateway parked messages and a failed commit", function()
             local status = answer(e, seq)
             assert.is_true(status == RMSGQFUL or status == RSYSERR, "answered " .. status)
             only_fine_forwarded(gw, up, e)
-            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
-            assert.equal(1, list.count)                     -- "fine": the lost one is not there
+            only_fine_stored(gw)
         end)
     end)
 
@@ -155,9 +167,7 @@ describe("#integration gateway parked messages and a failed commit", function()
             assert.is_true(status == RMSGQFUL or status == RSYSERR, "answered " .. status)
             commit_failed(gw, before)
             lift()
-            assert(wait_until(function() return queue(gw).parked == 0 and rejected(gw) == 1 end, 15),
-                "not ended: " .. cjson.encode(queue(gw)))
-            assert.equal(0, queue(gw).queued)
+            ended_rejected(gw)
             only_fine_forwarded(gw, up, e)
         end)
     end)
@@ -171,9 +181,7 @@ describe("#integration gateway parked messages and a failed commit", function()
             assert.equal(RSYSERR, answer(e, seq))
             commit_failed(gw, before)
             lift()
-            assert(wait_until(function() return queue(gw).parked == 0 and rejected(gw) == 1 end, 15),
-                "not ended: " .. cjson.encode(queue(gw)))
-            assert.equal(0, queue(gw).queued)
+            ended_rejected(gw)
             only_fine_forwarded(gw, up, e)
         end)
     end)
@@ -191,8 +199,7 @@ describe("#integration gateway parked messages and a failed commit", function()
             assert(gw:wait_log("stored again: status 8%s", 10), "the later store was not refused")
             parked(gw, 0)
             only_fine_forwarded(gw, up, e)
-            local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
-            assert.equal(1, list.count)                     -- "fine" alone
+            only_fine_stored(gw)
         end)
     end)
 
@@ -210,8 +217,7 @@ describe("#integration gateway parked messages and a failed commit", function()
                 commit_failed(gw, before)
                 lift()
                 only_fine_forwarded(gw, up, e)
-                local list = cjson.decode((select(2, gw:http("GET", "/messages?account=esme1"))))
-                assert.equal(1, list.count)                 -- "fine" alone
+                only_fine_stored(gw)
             end)
         end
     end)

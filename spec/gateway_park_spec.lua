@@ -21,6 +21,7 @@ local id, RESP = wire.id, wire.RESP
 local park = require "helpers.park"
 local accept_bind, send, answer, go, queue, parked = park.accept_bind, park.send, park.answer, park.go,
     park.queue, park.parked
+local esme = park.esme
 local ROK, RSYSERR, RINVDSTADR = 0, 0x08, 0x0B
 
 -- The gateway's script: a text starting "wait" is stored, then its
@@ -74,12 +75,6 @@ local function gateway_conf(port, dir, validity)
                         reconnect_min = 0.1, reconnect_max = 0.2 } },
         gateway = { routes = { { name = "all", prefix = "", to = { "U" } } }, validity = validity },
     }
-end
-
-local function esme(gw)
-    local c = wire.connect(gw.port)
-    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
-    return c
 end
 
 -- The next submit_sm the upstream gets: its sequence number and text.

@@ -16,6 +16,7 @@ local store = require "smpp.store"
 
 local id, RESP = wire.id, wire.RESP
 local ROK = 0
+local esme = require("helpers.park").esme
 
 -- An upstream that answers ESME_RTHROTTLED to the first `throttle`
 -- attempts of each text (all of them when throttle < 0), then accepts it
@@ -59,12 +60,6 @@ local function gateway(ports, routes, over)
         gateway = server.merge({ routes = routes or { { name = "all", prefix = "", to = { "A" } } } },
                                over and over.gateway),
     } }
-end
-
-local function esme(gw)
-    local c = wire.connect(gw.port)
-    assert.equal(ROK, c:bind("transceiver", "esme1", "pw1").status)
-    return c
 end
 
 local function submit(c, f)

@@ -22,6 +22,14 @@ function M.accept_bind(l)
     return c
 end
 
+-- An ESME bound to the gateway as esme1 (transceiver).
+function M.esme(gw)
+    local c = wire.connect(gw.port)
+    local status = c:bind("transceiver", "esme1", "pw1").status
+    if status ~= ROK then error(("bind as esme1 answered 0x%X"):format(status), 2) end
+    return c
+end
+
 -- Submit text (a receipt asked for) -> the request's sequence number.
 function M.send(c, text)
     local seq = c:next_seq()
