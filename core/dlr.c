@@ -59,8 +59,11 @@ int dlr_state_at(size_t i, const char **word, int *state, int *final)
 
 /* -- Fields --------------------------------------------------------------------------- */
 
-/* White space as Lua's %s: the text is split into words on it. */
-static int space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+/* White space as Lua's %s: the text is split into words on it (a table:
+ * one load per octet of the walk over a receipt's words). */
+static const unsigned char spaces[256] = { ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1,
+                                           [':'] = 2 };     /* 2: the colon, which dlr_read stops at too */
+static int space(unsigned char c) { return spaces[c] == 1; }
 
 /* Where "text:" starts (at the start, or after white space), or n: the
  * first colon that ends such a label (found with memchr, not a test at
@@ -144,25 +147,85 @@ int dlr_text(const char *s, size_t n, size_t *start, size_t *len)
     return 1;
 }
 
-static int read_field(const char *label, const char *value, size_t vlen, size_t value_at, void *ud)
+/* Whether the label w[0..len) reads as `want` (lower case) once made as
+ * dlr_fields makes labels: any case, '_' and '-' left out. */
+static int label_is(const char *w, size_t len, const char *want)
 {
-    dlr_text_t *t = ud;
-    if (!t->id && strcmp(label, "id") == 0) {
-        t->id = value;
-        t->id_len = vlen;
-        t->id_at = value_at;
-    } else if (!t->stat && strcmp(label, "stat") == 0) {
-        t->stat = value;
-        t->stat_len = vlen;
-    } else if (!t->err && strcmp(label, "err") == 0) {
-        t->err = value;
-        t->err_len = vlen;
+    size_t k;
+    for (k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)w[k];
+        if (c == '_' || c == '-') continue;
+        if (lower(c) != (unsigned char)*want) return 0;        /* also past want's end */
+        want++;
     }
-    return 0;
+    return *want == '\0';
 }
 
+/* The next word of s[*pos..n), as next_word, with where its first ':'
+ * is (*colon, or NULL); 0 at the end or at the "text:" label, where the
+ * words end (text_label: "text" in any case, right before the colon,
+ * at the start of a word). One pass over the octets. */
+static size_t word_at(const char *s, size_t n, size_t *pos, size_t *start, const char **colon)
+{
+    size_t i = *pos, j;
+    while (i < n && spaces[(unsigned char)s[i]] == 1) i++;
+    *colon = NULL;
+    for (j = i; j < n && !spaces[(unsigned char)s[j]]; j++) {}       /* to the first colon */
+    if (j < n && s[j] == ':') {
+        *colon = s + j;
+        if (j - i == 4 && lower((unsigned char)s[i]) == 't' && lower((unsigned char)s[i + 1]) == 'e'
+            && lower((unsigned char)s[i + 2]) == 'x' && lower((unsigned char)s[i + 3]) == 't')
+            return 0;
+        for (j++; j < n && spaces[(unsigned char)s[j]] != 1; j++) {}   /* to the word's end */
+    }
+    *start = i;
+    *pos = j;
+    return j - i;
+}
+
+/* dlr_fields' walk with its rules, for the three fields a receipt is
+ * matched and rewritten by: no label copied, no call per field, done once
+ * all three are found (the first of each counts). A label "submit date"
+ * makes ("submitdate") is none of them, so the words before are not kept. */
 void dlr_read(const char *s, size_t n, dlr_text_t *out)
 {
+    size_t pos = 0, at, len;
+    const char *colon;
     memset(out, 0, sizeof *out);
-    dlr_fields(s, n, read_field, out);
+    while ((len = word_at(s, n, &pos, &at, &colon)) > 0) {
+        const char *w = s + at, *value, *c2;
+        size_t ll, vlen, value_at;
+        unsigned char c0;
+        if (!colon) continue;
+        ll = (size_t)(colon - w);
+        value = colon + 1;
+        vlen = len - ll - 1;
+        value_at = (size_t)(value - s);
+        if (vlen == 0) {
+            /* "id: 123": the next word, unless it is a label of its own */
+            size_t p2 = pos, at2, len2 = word_at(s, n, &p2, &at2, &c2);
+            if (len2 > 0 && !c2) {
+                value = s + at2;
+                vlen = len2;
+                value_at = at2;
+                pos = p2;
+            }
+        }
+        c0 = ll ? lower((unsigned char)w[0]) : 0;       /* most labels are none of the three */
+        if (c0 != 'i' && c0 != 's' && c0 != 'e' && c0 != '_' && c0 != '-') continue;
+        if (!out->id && label_is(w, ll, "id")) {
+            out->id = value;
+            out->id_len = vlen;
+            out->id_at = value_at;
+        } else if (!out->stat && label_is(w, ll, "stat")) {
+            out->stat = value;
+            out->stat_len = vlen;
+        } else if (!out->err && label_is(w, ll, "err")) {
+            out->err = value;
+            out->err_len = vlen;
+        } else {
+            continue;
+        }
+        if (out->id && out->stat && out->err) break;
+    }
 }
