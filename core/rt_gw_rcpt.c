@@ -15,6 +15,7 @@
  * within its own upstream.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,15 @@ static void log_unmatched(rt_link_t *l, const char *why)
 
 /* -- The onward receipt ------------------------------------------------------------------- */
 
+/* *out = *in, without the part of a pdu_t (5.7 KB) it does not use: the
+ * TLV slots past its count, the addresses when it has none (a receipt). */
+static void copy_pdu(pdu_t *out, const pdu_t *in)
+{
+    memcpy(out, in, offsetof(pdu_t, tlv) + (size_t)in->ntlv * sizeof in->tlv[0]);
+    if (in->naddr) memcpy(out->addr, in->addr, (size_t)in->naddr * sizeof in->addr[0]);
+    out->raw = in->raw;
+}
+
 /* `in` rewritten to the ESME's id (receipted_message_id set or added, the
  * text's id: value replaced), encoded into rc.buf. Returns its length, or
  * -1 with the reason in why. */
@@ -88,7 +98,7 @@ static long onward(const pdu_t *in, const dlr_text_t *tx, store_str_t esme_id, c
     int in_payload, i, found = 0;
     const uint8_t *text = text_of(in, &n, &in_payload);
     long len;
-    *out = *in;
+    copy_pdu(out, in);
     out->sequence_number = 0;
     out->present &= ~((uint64_t)1 << PDU_F_SM_LENGTH);      /* computed again from short_message */
     if (esme_id.n + 1 > sizeof idz) return *why = "the message id is too long", -1;
@@ -415,7 +425,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         pdu_error_t perr;
         pdu_t *copy = &rc.out;
         long len;
-        *copy = *in;
+        copy_pdu(copy, in);
         len = pdu_encode(copy, rc.buf, sizeof rc.buf, &perr);
         if (len < 0 || store_early_put(st, up, k, (store_str_t){(const char *)rc.buf, (size_t)len},
                                        rt_time() + rt_gw_conf.early_ttl, rt_gw_stamp()) < 0) {
