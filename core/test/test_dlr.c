@@ -144,6 +144,21 @@ static void test_read(void)
     /* not a receipt text */
     dlr_read("hello world", 11, &t);
     CHECK(t.id == NULL && t.stat == NULL);
+    /* labels as dlr_fields makes them ('_' and '-' left out, any case);
+     * the words end at "text:" in any case, not at "context:" or "text" */
+    dlr_read("I-D:9 S_T_A_T:ok context:x text e_r_R:7 TEXT:stat:late err:1", 61, &t);
+    CHECK_STR(t.id, t.id_len, "9");
+    CHECK_STR(t.stat, t.stat_len, "ok");
+    CHECK_STR(t.err, t.err_len, "7");
+    dlr_read("stat:a TeXt:id:1 err:2", 22, &t);
+    CHECK(t.id == NULL && t.err == NULL);
+    CHECK_STR(t.stat, t.stat_len, "a");
+    /* "id:" then a label: no value; then a word without one: its value */
+    dlr_read("id: err:3 stat: X", 17, &t);
+    CHECK(t.id != NULL && t.id_len == 0);
+    CHECK_STR(t.err, t.err_len, "3");
+    CHECK_STR(t.stat, t.stat_len, "X");
+    CHECK_EQ(t.id_at, 3);
 }
 
 static int saw_submitdate;
