@@ -238,6 +238,43 @@ double store__col_real(sqlite3_stmt *st, int i)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
+/* -- Receipt keys ------------------------------------------------------------------ */
+
+long long store__key_num(const store_t *s, store_str_t key)
+{
+    unsigned long long h = 0;
+    size_t i;
+    for (i = 0; i < key.n && i < 16; i++) {       /* up to 16 hex digits: their value */
+        unsigned char c = (unsigned char)key.p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a') + 10u
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A') + 10u : 16u;
+        if (d > 15) break;
+        h = h << 4 | d;
+    }
+    if (i < key.n) {                               /* else FNV-1a, its top bit set */
+        h = 14695981039346656037ULL;
+        for (i = 0; i < key.n; i++) h = (h ^ (unsigned char)key.p[i]) * 1099511628211ULL;
+        h |= 1ULL << 63;
+    }
+    return (long long)(h & s->key_mask);
+}
+
+static void key_num_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    store_str_t key;
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;          /* no key: NULL */
+    key.p = (const char *)sqlite3_value_text(argv[0]);
+    key.n = (size_t)sqlite3_value_bytes(argv[0]);
+    sqlite3_result_int64(cx, store__key_num(sqlite3_user_data(cx), key));
+}
+
+int store__key_num_sql(store_t *s)
+{
+    return sqlite3_create_function(s->db, "smppgw_key_num", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, s,
+                                   key_num_fn, NULL, NULL);
+}
+
 int store__rowids(store_t *s, size_t n)
 {
     long long *p;

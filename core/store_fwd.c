@@ -51,20 +51,22 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
      * its queue index gives the order) */
     "SELECT " FWD_COLS FWD_JOIN "WHERE f.upstream = ?1 AND f.due IS NOT NULL "
     "AND (f.due, f.key) > (?2, ?3) AND f.due <= ?4 ORDER BY f.due, f.key LIMIT ?5",
-    /* BY_KEY: ?1 upstream, ?2 key */
-    "SELECT f.key, " KEY_COLS " " FWD_JOIN "WHERE f.upstream = ?1 AND f.upstream_key = ?2 "
-    "AND f.upstream_key IS NOT NULL ORDER BY f.key DESC LIMIT 1",
+    /* BY_KEY: ?1 upstream, ?2 key, ?3 its number (store__key_num: the
+     * index holds all three) */
+    "SELECT f.key, " KEY_COLS " " FWD_JOIN "WHERE f.key_num = ?3 AND f.key_num IS NOT NULL "
+    "AND f.upstream = ?1 AND f.upstream_key = ?2 ORDER BY f.key DESC LIMIT 1",
     /* BY_KEY_OLD: the same in messages */
     "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
     /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4
-     * now. Here and below, a write that changes what a usual line kept as
-     * columns is made of (store_int.h) changes no row while one is kept
-     * (NO_LINES): they are written out as text first (lines_out) */
-    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+     * now, ?7 its number (store__key_num). Here and below, a write that
+     * changes what a usual line kept as columns is made of (store_int.h)
+     * changes no row while one is kept (NO_LINES): they are written out
+     * as text first (lines_out) */
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, key_num = ?7, err = 0, "
     "attempts = attempts + 1, final = 1, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* SENT_OPEN (a receipt is expected): the same but still pending */
-    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, key_num = ?7, err = 0, "
     "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* RETRY: ?1 key, ?2 due, ?3 err */
     "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
@@ -99,9 +101,9 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "UPDATE fwd SET attempts = attempts + 1 WHERE key = ?1" NO_LINES,
     /* SENT_COL, SENT_OPEN_COL: SENT and SENT_OPEN with the usual line kept
      * as columns (?6 the session), while the row has no line yet */
-    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, key_num = ?7, err = 0, "
     "attempts = attempts + 1, final = 1, done = ?4, sent = ?4, sess = ?6 WHERE key = ?1 AND trace IS NULL" NO_LINES,
-    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, err = 0, "
+    "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, key_num = ?7, err = 0, "
     "attempts = attempts + 1, sent = ?4, sess = ?6 WHERE key = ?1 AND trace IS NULL" NO_LINES,
     /* RCPT_COL: STATE_SENT with a receipt's usual line kept as rcpt (?6) */
     "UPDATE fwd SET state = ?2, err = ?5, final = 1, done = ?4, rcpt = ?6 "
@@ -367,6 +369,7 @@ int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fw
     if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY))) return STORE_EIO;
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);
+    sqlite3_bind_int64(st, 3, store__key_num(s, key));
     if ((rc = fwd_each(s, st, fn, ud, "fwd_by_key")) != 0) return rc;
     if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY_OLD))) return STORE_EIO;
     store__bind_text(st, 1, upstream);
@@ -496,6 +499,7 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
         sqlite3_bind_int64(st, 1, rowid);
         store__bind_text(st, 2, upstream_id);
         store__bind_text(st, 3, key);
+        if (key.p) sqlite3_bind_int64(st, 7, store__key_num(s, key));
         if (final || col) sqlite3_bind_double(st, 4, now);
         if (col) sqlite3_bind_int64(st, 6, sess);
         else if ((rc = bind_common(s, which, line, now, buf)) < 0) return rc;
@@ -759,6 +763,8 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
     for (i = 0; i < STORE_NCOLS; i++)
         if (mask & (1u << i)) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = ?%d", p++ ? ", " : "",
                                                    store_cols[i].name, i + 1);
+    if (mask & STORE_BIT(upstream_key))     /* the number receipts find it by */
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ", key_num = smppgw_key_num(?%d)", STORE_COL_upstream_key + 1);
     if (c->trace.p)
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s" FWD_TRACE_NEW, p ? ", " : "", STORE_TRACE_MAX);
     snprintf(sql + n, sizeof sql - n, " WHERE key = :key");

@@ -123,14 +123,16 @@ enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD, STORE_FWD_SENT, S
  * done. sent and rcpt are set only while trace is NULL; the lines read
  * in that order, before the record's trace and this one (store_lines.c
  * writes them out as text before a write changes what they are made
- * of). */
+ * of). key_num is store__key_num(upstream_key), NULL without a key:
+ * receipts find their row by it, first in their index, where two keys
+ * that share one are told apart by the upstream and the key beside it. */
 #define STORE_FWD_SQL \
     "CREATE TABLE IF NOT EXISTS fwd (key INTEGER PRIMARY KEY, upstream TEXT NOT NULL, due REAL," \
     "  upstream_id TEXT, upstream_key TEXT, state INTEGER NOT NULL DEFAULT 0, final INTEGER NOT NULL DEFAULT 0," \
     "  done REAL, err INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, trace TEXT," \
-    "  sent REAL, sess INTEGER, rcpt INTEGER, via INTEGER);" \
+    "  sent REAL, sess INTEGER, rcpt INTEGER, via INTEGER, key_num INTEGER);" \
     "CREATE INDEX IF NOT EXISTS fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL;" \
-    "CREATE INDEX IF NOT EXISTS fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL;" \
+    "CREATE INDEX IF NOT EXISTS fwd_key ON fwd (key_num, upstream, upstream_key) WHERE key_num IS NOT NULL;" \
     "CREATE TRIGGER IF NOT EXISTS fwd_gone AFTER DELETE ON messages WHEN old.upstream IS NOT NULL" \
     "  BEGIN DELETE FROM fwd WHERE key = old.key; END;"
 
@@ -259,6 +261,8 @@ struct store_s {
     store_fwd_wait_t fwd_wait;        /* their forward queue rows (store_fwd.c) */
     sqlite3_stmt  *fwd_batch;         /* INSERT of STORE_PUT_BATCH of those, NULL until used */
 
+    unsigned long long key_mask;      /* of store__key_num: all bits but in tests (store_open.c) */
+
     char           idbuf[MSGID_KEYED_MAX];   /* the id of a row read, made from its key */
     long long     *rowids;            /* scratch for two-pass updates */
     size_t         rowids_cap;
@@ -283,6 +287,16 @@ int store__fail(store_t *s, int rc, const char *what);
 /* Open the transaction if none is (every write calls this first). Returns
  * 0, or STORE_EIO while a lost transaction awaits store_commit(). */
 int store__begin(store_t *s);
+
+/* A receipt key as the integer fwd.key_num: its value when it is up to
+ * 16 hex digits (an upstream's increasing ids stay in order, so its rows
+ * go in at the index's end, and keys compare as integers), else a hash
+ * (FNV-1a) with the top bit set; the same for every process and version
+ * of the file; masked by s->key_mask. store.c; the SQL function
+ * smppgw_key_num(key) is the same (NULL without a key), registered on
+ * the store's connection by store__key_num_sql (0 or SQLite's error). */
+long long store__key_num(const store_t *s, store_str_t key);
+int store__key_num_sql(store_t *s);
 
 /* Count one successful write of a caller. */
 static inline void store__wrote(store_t *s)

@@ -1,7 +1,9 @@
 -- gateway_upgrade_spec -- a store written by the schema before the
 -- gateway's narrow forwarding rows (5): a message waiting in a forward
 -- queue there is moved when the gateway opens the file, goes out, and its
--- answer is read back with the rest of its trace.
+-- answer is read back with the rest of its trace; one of schema 6 (usual
+-- lines as text) and one of 7 (receipts found by the text index of
+-- upstream and key): their messages still get their receipts.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
@@ -12,6 +14,11 @@ local cjson = require "cjson"
 
 local UPSTREAM_CONF = [[return { script = 'script.lua',
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+
+-- What turns a store of this schema into one of schema 7: no key_num in
+-- fwd, receipts found by the index of (upstream, upstream_key).
+local SCHEMA_7 = "DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
+    .. "CREATE INDEX fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL; "
 
 describe("#integration a store of schema 5", function()
     it("is brought up to date when the gateway opens it, and a message waiting in its queue goes out", function()
@@ -103,7 +110,7 @@ describe("#integration a store of schema 6", function()
             .. "UPDATE fwd SET trace = printf('%.3f sent to A (session %d, attempt %d): accepted as %s', sent, sess, "
             .. "attempts, upstream_id) || char(10) WHERE sent IS NOT NULL; ALTER TABLE fwd DROP COLUMN sent; "
             .. "ALTER TABLE fwd DROP COLUMN sess; ALTER TABLE fwd DROP COLUMN rcpt; ALTER TABLE fwd DROP COLUMN via; "
-            .. "UPDATE meta SET value = 6 WHERE key = 'schema'"))
+            .. SCHEMA_7 .. "UPDATE meta SET value = 6 WHERE key = 'schema'"))
         assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
         gw = server.start { conf = conf }
         assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
@@ -125,6 +132,82 @@ describe("#integration a store of schema 6", function()
         c:close()
         gw:stop()
         local out = io.popen("sqlite3 " .. run.quote(path) .. " \"SELECT value FROM meta WHERE key = 'schema'\""):read("*a")
-        assert.equal("7\n", out)
+        assert.equal("8\n", out)
+    end)
+end)
+
+describe("#integration a store of schema 7", function()
+    it("is brought up to date: its messages waiting for their receipts get them, each under its own id", function()
+        local path = tmp.dir() .. "/seven.db"
+        -- u1, u2 for the first two messages; their receipts once a third comes
+        local up = server.start { conf = UPSTREAM_CONF, script = [[
+            local smpp = require "smpp"
+            local n = 0
+            return { submit_sm = function(session, pdu)
+                n = n + 1
+                if pdu.short_message == "now the receipts" then
+                    for _, rid in ipairs { "U2", "u1" } do      -- the key is the id in lower case
+                        smpp.post(session.system_id, { esm_class = 4, source_addr = "447700900123",
+                            destination_addr = "1234", receipted_message_id = rid, message_state = 2,
+                            short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                                .. "done date:2501311201 stat:DELIVRD err:000 text:" })
+                    end
+                end
+                return 0, { message_id = "u" .. n }
+            end }]] }
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            store = { path = path },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
+        }
+        local function submit(c, text)
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+            local r = assert(c:expect(function(p) return p.seq == seq and p.id == wire.RESP + wire.id.submit_sm end, 5))
+            assert.equal(0, r.status)
+            return wire.first_cstr(r.body)
+        end
+        local function sql(q)
+            return io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(q)):read("*a")
+        end
+        local gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        local ids = { [submit(c, "first")] = "u1", [submit(c, "second")] = "u2" }
+        for id, uid in pairs(ids) do
+            assert.truthy(wait_until(function()
+                local code, body = gw:http("GET", "/messages/" .. id)
+                return code == 200 and body:find("accepted as " .. uid, 1, true) ~= nil
+            end, 10), gw:log_text())
+        end
+        c:close()
+        gw:stop()
+        -- as schema 7 kept them: no key_num, the index of (upstream, upstream_key)
+        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'"))
+        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        assert.equal("0\n", sql("SELECT count(*) FROM pragma_table_info('fwd') WHERE name = 'key_num'"))
+        gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        assert.equal("8\n", sql("SELECT value FROM meta WHERE key = 'schema'"))
+        assert.equal("2|2\n", sql("SELECT count(*), count(key_num) FROM fwd WHERE upstream_key IN ('u1', 'u2')"))
+        c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        submit(c, "now the receipts")
+        local got = {}
+        for _ = 1, 2 do
+            local p = assert(c:expect(function(q) return q.id == wire.id.deliver_sm end, 10), "a receipt is missing")
+            c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+            local rid = (wire.parse_sm(p.body).tlvs[0x001E] or ""):gsub("%z$", "")
+            assert.is_not_nil(ids[rid], "a receipt for " .. rid)
+            assert.is_nil(got[rid], "a second receipt for " .. rid)
+            got[rid] = true
+        end
+        c:close()
+        gw:stop()
+        assert.equal("", sql("SELECT name FROM sqlite_master WHERE name = 'fwd_upstream_key'"))
     end)
 end)

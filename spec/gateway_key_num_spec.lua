@@ -1,0 +1,86 @@
+-- gateway_key_num_spec -- receipts find their message by the number of
+-- the upstream's id (fwd.key_num: its value as hex digits, else a hash),
+-- then by the upstream and the id beside it in the index: with numbers of
+-- no bits (SMPPGW_STORE_KEY_BITS=0, the store's test hook) every key
+-- shares one, and each receipt still reaches its own message, a receipt
+-- for an id no message has matches none, and of two messages the upstream
+-- gave the same id the newer gets its receipt, as without the hook.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+local run = require "helpers.run"
+local tmp = require "helpers.tmp"
+
+local id, RESP = wire.id, wire.RESP
+
+-- Accepts each message with the id its text names ("u1: ..." -> u1); the
+-- text "receipts a=STAT b=STAT ..." posts a receipt for each id a, b ...
+-- with that stat, in that order, and is accepted as "r".
+local UPSTREAM = [[
+    local smpp = require "smpp"
+    return { submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        if text:find("^receipts ") then
+            for rid, stat in text:gmatch("(%w+)=(%u+)") do
+                smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
+                    destination_addr = pdu.source_addr, receipted_message_id = rid,
+                    message_state = stat == "DELIVRD" and 2 or 5,
+                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" })
+            end
+            return 0, { message_id = "r" }
+        end
+        return 0, { message_id = text:match("^(%w+):") }
+    end }]]
+
+describe("#integration receipts matched by a number that every key shares", function()
+    it("each reaches its own message, none a message of another id", function()
+        local path = tmp.dir() .. "/gw.db"
+        local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = UPSTREAM }
+        local gw = server.start {
+            env = { SMPPGW_STORE_KEY_BITS = "0" },
+            conf = "return " .. server.lua {
+                script = server.root .. "/scripts/gateway.lua",
+                store = { path = path },
+                accounts = { { system_id = "esme1", password = "pw1" } },
+                upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
+                gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
+            } }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local c = require("helpers.park").esme(gw)
+        local ours = {}                                  -- gateway id -> the upstream's
+        local function submit(text)
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+            local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+            assert.equal(0, r.status)
+            return wire.first_cstr(r.body)
+        end
+        ours[submit("u1: one")] = "u1"
+        ours[submit("u2: two")] = "u2"
+        ours[submit("u3: three")] = "u3"
+        local old = submit("u4: the older of two u4")
+        ours[submit("u4: the newer of two u4")] = "u4"
+        local stat = { u1 = "DELIVRD", u2 = "UNDELIV", u3 = "EXPIRED", u4 = "DELIVRD" }
+        submit("receipts u9=DELIVRD u2=UNDELIV u1=DELIVRD u3=EXPIRED u4=DELIVRD")
+        local got, n = {}, 0
+        while n < 4 do
+            local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 10), "a receipt is missing")
+            c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+            local d = wire.parse_sm(p.body)
+            local rid = (d.tlvs[0x001E] or ""):gsub("%z$", "")
+            assert.is_nil(got[rid], "a second receipt for " .. rid)
+            assert.is_not_nil(ours[rid], "a receipt for a message it is not about: " .. rid)
+            got[rid] = d.short_message:match("stat:(%u+)")
+            assert.equal(stat[ours[rid]], got[rid], "the receipt of " .. ours[rid])
+            n = n + 1
+        end
+        assert.is_nil(got[old])
+        c:close()
+        gw:stop()
+        -- the hook made every key's number the same
+        local out = io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            "SELECT count(*), count(DISTINCT key_num), min(key_num) FROM fwd WHERE upstream_key IS NOT NULL")):read("*a")
+        assert.equal("6|1|0\n", out)                 -- u1, u2, u3, u4 twice and r
+    end)
+end)
