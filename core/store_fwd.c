@@ -47,9 +47,9 @@
 #define NO_RCPT  " AND rcpt IS NULL"
 
 static const char *const fwd_sql[STORE_FWD_NSTMT] = {
-    /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit (fwd first:
-     * its queue index gives the order) */
-    "SELECT " FWD_COLS FWD_JOIN "WHERE f.upstream = ?1 AND f.due IS NOT NULL "
+    /* TAKE: ?1 upstream, (?2, ?3) the cursor, ?4 now, ?5 limit, ?6 its
+     * number (fwd first: its queue index gives the order) */
+    "SELECT " FWD_COLS FWD_JOIN "WHERE f.q = ?6 AND f.upstream = ?1 AND f.due IS NOT NULL "
     "AND (f.due, f.key) > (?2, ?3) AND f.due <= ?4 ORDER BY f.due, f.key LIMIT ?5",
     /* BY_KEY: ?1 upstream, ?2 key, ?3 its number (store__key_num: the
      * index holds all three) */
@@ -84,12 +84,12 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
      * (not set at all: SQLite rewrites the index entries of every column
      * an UPDATE sets) */
     "UPDATE messages SET state = ?2, err = ?5, final = 0, " FWD_KEEP("0", "?4") ", " FWD_TRACE " WHERE rowid = ?1",
-    /* COUNTS */
-    "SELECT upstream, count(*) FROM fwd WHERE due IS NOT NULL GROUP BY upstream",
-    /* QUEUE: ?1 key, ?2 upstream, ?3 due, ?4 via */
-    "INSERT INTO fwd (key, upstream, due, via) VALUES (?1, ?2, ?3, ?4)",
-    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err */
-    "UPDATE fwd SET upstream = ?2, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* COUNTS (by the queue index, in its order) */
+    "SELECT upstream, count(*) FROM fwd WHERE q IS NOT NULL AND due IS NOT NULL GROUP BY q, upstream",
+    /* QUEUE: ?1 key, ?2 upstream, ?3 due, ?4 via, ?5 the upstream's number */
+    "INSERT INTO fwd (key, upstream, due, via, q) VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err, ?5 the upstream's number */
+    "UPDATE fwd SET upstream = ?2, q = ?5, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* STATE_SENT (final, a row out of its queue: a receipt's message,
      * its answer stored): as STATE, but due is not set (SQLite looks at
      * the queue index for every column an UPDATE sets); no row changed
@@ -358,6 +358,7 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
     sqlite3_bind_int64(st, 3, after_rowid);
     sqlite3_bind_double(st, 4, now);
     sqlite3_bind_int(st, 5, limit);
+    sqlite3_bind_int64(st, 6, store__key_num(s, upstream));
     return fwd_each(s, st, fn, ud, "fwd_take");
 }
 
@@ -594,8 +595,10 @@ int store_fwd_receipt(store_t *s, long long rowid, int state, long long err, dou
 }
 
 /* One row of a fwd INSERT, its parameters from p. */
-static void bind_queued(sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due, long long via)
+static void bind_queued(store_t *s, sqlite3_stmt *st, int p, long long key, store_str_t upstream, double due,
+                        long long via)
 {
+    sqlite3_bind_int64(st, p + 4, store__key_num(s, upstream));
     sqlite3_bind_int64(st, p, key);
     store__bind_text(st, p + 1, upstream);
     store__bind_real(st, p + 2, due);
@@ -612,9 +615,9 @@ int store__fwd_flush(store_t *s)
     if (n == STORE_PUT_BATCH) {            /* one statement: its cost is about a row's */
         if (!s->fwd_batch) {
             char sql[64 + STORE_PUT_BATCH * 16];
-            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due, via) VALUES ");
+            size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO fwd (key, upstream, due, via, q) VALUES ");
             for (i = 0; i < STORE_PUT_BATCH; i++)
-                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?,?)", i ? "," : "");
+                k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?,?,?)", i ? "," : "");
             rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->fwd_batch, NULL);
             if (rc != SQLITE_OK) {
                 s->fwd_batch = NULL;
@@ -623,7 +626,7 @@ int store__fwd_flush(store_t *s)
         }
         st = s->fwd_batch;
         for (i = 0; i < n; i++)
-            bind_queued(st, 4 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
+            bind_queued(s, st, 5 * i + 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
     } else {
@@ -632,7 +635,7 @@ int store__fwd_flush(store_t *s)
                 if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
             }
             sqlite3_reset(st);
-            bind_queued(st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
+            bind_queued(s, st, 1, w->key[i], (store_str_t){ w->upstream[i], w->len[i] }, w->due[i], w->via[i]);
             rc = sqlite3_step(st);
             sqlite3_reset(st);
         }
@@ -673,7 +676,7 @@ int store_fwd_queue(store_t *s, long long key, store_str_t upstream, double due,
     }
     if ((rc = store__flush(s)) < 0) return rc;
     if (!(st = fwd_stmt(s, STORE_FWD_QUEUE))) return STORE_EIO;
-    bind_queued(st, 1, key, upstream, due, via);
+    bind_queued(s, st, 1, key, upstream, due, via);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -711,6 +714,7 @@ int store_fwd_move(store_t *s, long long rowid, store_str_t upstream, double due
         store__bind_text(st, 2, upstream);
         store__bind_real(st, 3, due);
         sqlite3_bind_int64(st, 4, err);
+        sqlite3_bind_int64(st, 5, store__key_num(s, upstream));
         if ((rc = bind_common(s, STORE_FWD_MOVE, line, now, buf)) < 0) return rc;
         rc = fwd_write(s, st, "fwd_move");
         if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;
@@ -763,8 +767,10 @@ int store__fwd_update(store_t *s, const store_change_t *c, store_change_t *rest)
     for (i = 0; i < STORE_NCOLS; i++)
         if (mask & (1u << i)) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = ?%d", p++ ? ", " : "",
                                                    store_cols[i].name, i + 1);
-    if (mask & STORE_BIT(upstream_key))     /* the number receipts find it by */
+    if (mask & STORE_BIT(upstream_key))     /* the numbers it is found by */
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", key_num = smppgw_key_num(?%d)", STORE_COL_upstream_key + 1);
+    if (mask & STORE_BIT(upstream))
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ", q = smppgw_key_num(?%d)", STORE_COL_upstream + 1);
     if (c->trace.p)
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s" FWD_TRACE_NEW, p ? ", " : "", STORE_TRACE_MAX);
     snprintf(sql + n, sizeof sql - n, " WHERE key = :key");

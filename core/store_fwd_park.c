@@ -72,11 +72,11 @@ long long store_fwd_unpark_all(store_t *s, store_str_t upstream, double due, dou
     if (!upstream.p || isnan(due) || due >= STORE_FWD_PARKED || line.n > sizeof text - STORE_STAMP_MAX - 2)
         return store__err(s, STORE_EARG, "fwd_unpark_all: an upstream, a due and a short line are required");
     if ((rc = store__flush(s)) < 0 || (rc = store__begin(s)) < 0) return rc;
-    /* (upstream, due >= ...): the queue index, parked rows at its end;
+    /* (q, due >= ...): the queue index, parked rows at its end;
      * by name, all of them (a numbered one after :line would share its
      * index) */
-    snprintf(sql, sizeof sql, "UPDATE fwd SET due = :due, " FWD_TRACE_NEW " WHERE upstream = :up AND due >= :parked",
-             STORE_TRACE_MAX);
+    snprintf(sql, sizeof sql, "UPDATE fwd SET due = :due, " FWD_TRACE_NEW " WHERE q = :q AND upstream = :up "
+             "AND due >= :parked", STORE_TRACE_MAX);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return store__fail(s, sqlite3_errcode(s->db), "fwd_unpark_all");
     n = store_stamp(text, now);
@@ -84,6 +84,7 @@ long long store_fwd_unpark_all(store_t *s, store_str_t upstream, double due, dou
     text[n + line.n] = '\n';
     n += line.n + 1;
     store__bind_text(st, sqlite3_bind_parameter_index(st, ":up"), upstream);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":q"), store__key_num(s, upstream));
     sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":due"), due);
     sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":parked"), STORE_FWD_PARKED);
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":line"), text, (int)n, SQLITE_STATIC);

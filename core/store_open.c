@@ -19,8 +19,8 @@
  * by the store); 5 added sticky (store_sticky.c); 6 added fwd, the
  * gateway's forwarding state beside its messages (store_int.h); 7 added
  * fwd's via, sent, sess and rcpt (the usual trace lines as columns); 8
- * found receipts by fwd's key_num, an integer, first in their index
- * (upstream, upstream_key before). */
+ * found receipts and queues by integers first in their indexes (fwd's
+ * key_num and q; upstream, upstream_key and upstream, due before). */
 #define STORE_SCHEMA 8
 
 /* What an SQLite result code means for someone starting the program. */
@@ -364,13 +364,14 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
                    "ALTER TABLE fwd ADD COLUMN rcpt INTEGER; ALTER TABLE fwd ADD COLUMN via INTEGER",
                    err, errlen) != SQLITE_OK)
         goto fail;
-    /* 7 -> 8: receipts found by key_num (a table made above has it);
-     * every row that expects one gets its number, the old index goes */
+    /* 7 -> 8: receipts found by key_num, queues by q (a table made above
+     * has them); every row gets its numbers, the old indexes go */
     if ((version == 6 || version == 7)
-        && exec(s, "ALTER TABLE fwd ADD COLUMN key_num INTEGER", err, errlen) != SQLITE_OK)
+        && exec(s, "ALTER TABLE fwd ADD COLUMN key_num INTEGER; ALTER TABLE fwd ADD COLUMN q INTEGER",
+                err, errlen) != SQLITE_OK)
         goto fail;
-    if (exec(s, "UPDATE fwd SET key_num = smppgw_key_num(upstream_key) WHERE upstream_key IS NOT NULL; "
-                "DROP INDEX IF EXISTS fwd_upstream_key", err, errlen) != SQLITE_OK
+    if (exec(s, "UPDATE fwd SET key_num = smppgw_key_num(upstream_key), q = smppgw_key_num(upstream); "
+                "DROP INDEX IF EXISTS fwd_upstream_key; DROP INDEX IF EXISTS fwd_queue", err, errlen) != SQLITE_OK
         || exec(s, STORE_FWD_SQL, err, errlen) != SQLITE_OK)
         goto fail;
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);

@@ -4,7 +4,9 @@
 -- no bits (SMPPGW_STORE_KEY_BITS=0, the store's test hook) every key
 -- shares one, and each receipt still reaches its own message, a receipt
 -- for an id no message has matches none, and of two messages the upstream
--- gave the same id the newer gets its receipt, as without the hook.
+-- gave the same id the newer gets its receipt, as without the hook; the
+-- queues of two upstreams, whose numbers (q) are the same then too, each
+-- send their own messages.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
@@ -19,6 +21,7 @@ local UPSTREAM = [[
     local smpp = require "smpp"
     return { submit_sm = function(session, pdu)
         local text = pdu.short_message
+        smpp.log("info", "took %s", text:match("^%w+") or "")
         if text:find("^receipts ") then
             for rid, stat in text:gmatch("(%w+)=(%u+)") do
                 smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
@@ -35,28 +38,35 @@ local UPSTREAM = [[
 describe("#integration receipts matched by a number that every key shares", function()
     it("each reaches its own message, none a message of another id", function()
         local path = tmp.dir() .. "/gw.db"
-        local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
-            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = UPSTREAM }
+        local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+        local up = server.start { conf = UP_CONF, script = UPSTREAM }
+        local b = server.start { conf = UP_CONF, script = UPSTREAM }      -- its queue shares A's number too
         local gw = server.start {
             env = { SMPPGW_STORE_KEY_BITS = "0" },
             conf = "return " .. server.lua {
                 script = server.root .. "/scripts/gateway.lua",
                 store = { path = path },
                 accounts = { { system_id = "esme1", password = "pw1" } },
-                upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
-                gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
+                upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" },
+                              { name = "B", port = b.port, system_id = "gw", password = "gwpw" } },
+                gateway = { routes = { { name = "b", prefix = "9", to = { "B" } },
+                                       { name = "all", prefix = "", to = { "A" } } } },
             } }
         assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        assert.truthy(gw:wait_log("upstream B: bind 1 up", 10), gw:log_text())
         local c = require("helpers.park").esme(gw)
         local ours = {}                                  -- gateway id -> the upstream's
-        local function submit(text)
+        local function submit(text, dest)
             local seq = c:next_seq()
-            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text, destination_addr = dest }))
             local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
             assert.equal(0, r.status)
             return wire.first_cstr(r.body)
         end
+        submit("b1: to B", "9123")
         ours[submit("u1: one")] = "u1"
+        submit("b2: to B", "9124")
         ours[submit("u2: two")] = "u2"
         ours[submit("u3: three")] = "u3"
         local old = submit("u4: the older of two u4")
@@ -76,11 +86,58 @@ describe("#integration receipts matched by a number that every key shares", func
             n = n + 1
         end
         assert.is_nil(got[old])
+        -- each queue sent its own messages, and those alone
+        assert.truthy(b:wait_log("took b2", 10), b:log_text())
+        assert.truthy(b:log_text():find("took b1", 1, true), b:log_text())
+        assert.falsy(b:log_text():find("took u", 1, true), b:log_text())
+        assert.falsy(up:log_text():find("took b", 1, true), up:log_text())
         c:close()
         gw:stop()
         -- the hook made every key's number the same
         local out = io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(
             "SELECT count(*), count(DISTINCT key_num), min(key_num) FROM fwd WHERE upstream_key IS NOT NULL")):read("*a")
-        assert.equal("6|1|0\n", out)                 -- u1, u2, u3, u4 twice and r
+        assert.equal("8|1|0\n", out)                 -- u1, u2, u3, u4 twice, r, b1, b2
+        out = io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            "SELECT count(DISTINCT upstream), count(DISTINCT q), min(q) FROM fwd")):read("*a")
+        assert.equal("2|1|0\n", out)
+    end)
+
+    it("queues that share a number each send their own messages when read back from the store", function()
+        local path = tmp.dir() .. "/gw.db"
+        local function conf(port_a, port_b)
+            return "return " .. server.lua {
+                script = server.root .. "/scripts/gateway.lua",
+                store = { path = path },
+                accounts = { { system_id = "esme1", password = "pw1" } },
+                upstreams = { { name = "A", port = port_a, system_id = "gw", password = "gwpw", reconnect_min = 0.2 },
+                              { name = "B", port = port_b, system_id = "gw", password = "gwpw", reconnect_min = 0.2 } },
+                gateway = { routes = { { name = "b", prefix = "9", to = { "B" } },
+                                       { name = "all", prefix = "", to = { "A" } } } },
+            }
+        end
+        -- no upstream yet (nothing listens on port 1): the messages wait in their queues
+        local gw = server.start { env = { SMPPGW_STORE_KEY_BITS = "0" }, conf = conf(1, 1) }
+        local c = require("helpers.park").esme(gw)
+        for i, dest in ipairs { "9123", "447700900123", "9124", "447700900124", "9125" } do
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { short_message = (dest:sub(1, 1) == "9" and "b" or "u") .. i .. ": x",
+                                         destination_addr = dest }))
+            local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+            assert.equal(0, r.status)
+        end
+        c:close()
+        gw:stop()
+        -- then both: each reads its queue from the store
+        local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+        local a = server.start { conf = UP_CONF, script = UPSTREAM }
+        local b = server.start { conf = UP_CONF, script = UPSTREAM }
+        gw = server.start { env = { SMPPGW_STORE_KEY_BITS = "0" }, conf = conf(a.port, b.port) }
+        for _, w in ipairs { { a, "took u2" }, { a, "took u4" }, { b, "took b1" }, { b, "took b3" }, { b, "took b5" } } do
+            assert.truthy(w[1]:wait_log(w[2], 10), w[2] .. "\n" .. gw:log_text())
+        end
+        assert.falsy(a:log_text():find("took b", 1, true), a:log_text())
+        assert.falsy(b:log_text():find("took u", 1, true), b:log_text())
+        gw:stop()
     end)
 end)

@@ -15,10 +15,13 @@ local cjson = require "cjson"
 local UPSTREAM_CONF = [[return { script = 'script.lua',
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
--- What turns a store of this schema into one of schema 7: no key_num in
--- fwd, receipts found by the index of (upstream, upstream_key).
+-- What turns a store of this schema into one of schema 7: no key_num and
+-- q in fwd, receipts and queues found by the indexes of (upstream,
+-- upstream_key) and (upstream, due).
 local SCHEMA_7 = "DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
     .. "CREATE INDEX fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL; "
+    .. "DROP INDEX fwd_queue; ALTER TABLE fwd DROP COLUMN q; "
+    .. "CREATE INDEX fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL; "
 
 describe("#integration a store of schema 5", function()
     it("is brought up to date when the gateway opens it, and a message waiting in its queue goes out", function()
@@ -189,11 +192,11 @@ describe("#integration a store of schema 7", function()
         local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
             SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'"))
         assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
-        assert.equal("0\n", sql("SELECT count(*) FROM pragma_table_info('fwd') WHERE name = 'key_num'"))
+        assert.equal("0\n", sql("SELECT count(*) FROM pragma_table_info('fwd') WHERE name IN ('key_num', 'q')"))
         gw = server.start { conf = conf }
         assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
         assert.equal("8\n", sql("SELECT value FROM meta WHERE key = 'schema'"))
-        assert.equal("2|2\n", sql("SELECT count(*), count(key_num) FROM fwd WHERE upstream_key IN ('u1', 'u2')"))
+        assert.equal("2|2|2\n", sql("SELECT count(*), count(key_num), count(q) FROM fwd WHERE upstream_key IN ('u1', 'u2')"))
         c = wire.connect(gw.port)
         assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
         submit(c, "now the receipts")
