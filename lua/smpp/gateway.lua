@@ -49,22 +49,24 @@ local counts = {
 -- POST /send; "-" stands for "no route" in by_route).
 local by_route, by_account = {}, {}
 
-local function note_in(t, name, status)
+local function note_in(t, name, st)
     local e = t[name]
     if not e then
         e = { submitted = 0, answered = {} }
         t[name] = e
     end
     e.submitted = e.submitted + 1
-    local st = smpp.status_name(status) or string.format("0x%08X", status)
-    e.answered[st] = (e.answered[st] or 0) + 1
+    local a = e.answered
+    a[st] = (a[st] or 0) + 1
 end
 
 -- note(route name | nil, account, status): one message answered `status`
 -- (0: taken) on that route for that account.
 function M.note(route, account, status)
-    note_in(by_route, route or "-", status or 0)
-    note_in(by_account, account or "-", status or 0)
+    status = status or 0
+    local st = status == 0 and "ESME_ROK" or smpp.status_name(status) or string.format("0x%08X", status)
+    note_in(by_route, route or "-", st)
+    note_in(by_account, account or "-", st)
 end
 
 local function copy_notes(t)
@@ -200,6 +202,8 @@ end
 -- usable now, else the first candidate (the message waits in its queue
 -- until the link is back, or another takes it).
 function M.pick(route, link)
+    local to = route.to
+    if #to == 1 then return to[1] end       -- whichever is usable: the route has no other
     if link and on_route(route, link) and usable(link) then return link end
     local order = candidates(route)
     for _, name in ipairs(order) do
@@ -256,7 +260,8 @@ end
 -- message came ("POST /send"). On success the 4th value is the upstream
 -- whose queue took it.
 function M.queue(account, pdu, route, via, notify, link)
-    if not route_allows(route) then
+    local rate = route.rate
+    if rate and rate > 0 and not route_allows(route) then
         counts.throttled = counts.throttled + 1
         return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
     end

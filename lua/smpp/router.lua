@@ -144,6 +144,9 @@ local function prepare(r, i)
         keys.contains = {}
         for j, c in ipairs(copy.contains) do keys.contains[j] = lower(c) end
     end
+    -- plain: the route reads nothing of match's context (no pattern, text
+    -- or time key), so a table of plain routes matches without making one
+    keys.plain = not (copy.pattern or copy.contains or copy.text_pattern or copy.days or copy.hours)
     return copy, keys
 end
 
@@ -181,11 +184,13 @@ end
 -- Does route r (with its prepared keys k) match this message from this
 -- ESME session? -> true | false, the key that failed and why (the why
 -- only when ctx.explain: dry runs pay for the words, messages do not).
+-- ctx is nil only for a plain route (k.plain) matched without explaining.
 local function matches(r, k, pdu, session, ctx)
     local dest = pdu.destination_addr or ""
-    local ex = ctx.explain
-    if r.prefix and dest:sub(1, #r.prefix) ~= r.prefix then
-        return false, "prefix", ex and format("destination %q does not start with %q", dest, r.prefix)
+    local ex = ctx and ctx.explain
+    local prefix = r.prefix
+    if prefix and prefix ~= "" and dest:sub(1, #prefix) ~= prefix then
+        return false, "prefix", ex and format("destination %q does not start with %q", dest, prefix)
     end
     if r.source and (pdu.source_addr or ""):sub(1, #r.source) ~= r.source then
         return false, "source", ex and format("source %q does not start with %q", pdu.source_addr or "", r.source)
@@ -265,9 +270,13 @@ function M.new(opts)
     if not offset then return nil, "time_zone: " .. why end
     local fs, find = opts.find_steps, string.find
     if fs then find = function(s, p) return fs(s, p, M.PATTERN_STEPS) end end
+    local plain = true
+    for _, k in ipairs(keys) do plain = plain and k.plain end
+    -- plain: no route reads match's options (opts.now, opts.alphabet), and
+    -- match makes no context for a message
     return setmetatable({ routes = routes, keys = keys, mode = opts.match or "first", offset = offset,
                           time_zone = opts.time_zone or "UTC", find = find, gave_up = {},
-                          on_give_up = opts.on_give_up }, Router)
+                          on_give_up = opts.on_give_up, plain = plain }, Router)
 end
 
 local function context(self, opts)
@@ -283,10 +292,11 @@ end
 -- epoch, default now); opts.alphabet: what data_coding 0 means for the
 -- text keys (the account's default_alphabet, "gsm" by default).
 function Router:match(pdu, session, opts)
-    local ctx = context(self, opts)
+    local ctx = not self.plain and context(self, opts) or nil
     local best, best_len = nil, -1
+    local keys = self.keys
     for i, r in ipairs(self.routes) do
-        if matches(r, self.keys[i], pdu, session, ctx) then
+        if matches(r, keys[i], pdu, session, ctx) then
             if self.mode == "first" then return r end
             local len = r.prefix and #r.prefix or 0
             if len > best_len then best, best_len = r, len end
