@@ -293,11 +293,22 @@ end
 -- text keys (the account's default_alphabet, "gsm" by default).
 function Router:match(pdu, session, opts)
     local ctx = not self.plain and context(self, opts) or nil
+    local routes, keys = self.routes, self.keys
+    if self.mode == "first" then
+        -- the first route is tried before the loop: a message it takes
+        -- runs no loop here, so the JIT may compile the caller's path
+        -- through it (a loop inside a function-entry trace aborts it)
+        local r = routes[1]
+        if r and matches(r, keys[1], pdu, session, ctx) then return r end
+        for i = 2, #routes do
+            r = routes[i]
+            if matches(r, keys[i], pdu, session, ctx) then return r end
+        end
+        return nil
+    end
     local best, best_len = nil, -1
-    local keys = self.keys
-    for i, r in ipairs(self.routes) do
+    for i, r in ipairs(routes) do
         if matches(r, keys[i], pdu, session, ctx) then
-            if self.mode == "first" then return r end
             local len = r.prefix and #r.prefix or 0
             if len > best_len then best, best_len = r, len end
         end
