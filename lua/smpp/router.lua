@@ -246,6 +246,39 @@ local function matches(r, k, pdu, session, ctx)
     return true
 end
 
+-- The routes tried one after the other without a loop, for tables of up
+-- to UNROLL routes: a function-entry trace that meets a loop aborts
+-- ("inner loop in root trace"), and after a few aborts LuaJIT stops
+-- trying, so a loop here kept the gateway's handler, which calls match
+-- for every message, in the interpreter. The same calls to matches in
+-- the same order as the loop in Router:match (every route for
+-- "longest": a key that gives up is counted whichever route wins).
+M.UNROLL = 64
+
+local function unroll(routes, keys, mode)
+    local n = #routes
+    if n == 0 or n > M.UNROLL then return nil end
+    local src = { "local matches, routes, keys = ...\nreturn function(pdu, session, ctx)\n" }
+    if mode == "first" then
+        for i = 1, n do
+            src[#src + 1] = format("if matches(routes[%d], keys[%d], pdu, session, ctx) then return routes[%d] end\n",
+                                   i, i, i)
+        end
+        src[#src + 1] = "return nil\nend\n"
+    else
+        src[#src + 1] = "local best, best_len = nil, -1\n"
+        for i = 1, n do
+            local r = routes[i]
+            src[#src + 1] = format("if matches(routes[%d], keys[%d], pdu, session, ctx) and %d > best_len then "
+                .. "best, best_len = routes[%d], %d end\n", i, i, r.prefix and #r.prefix or 0, i,
+                r.prefix and #r.prefix or 0)
+        end
+        src[#src + 1] = "return best\nend\n"
+    end
+    local chunk = assert(loadstring(table.concat(src), "=router"))
+    return chunk(matches, routes, keys)
+end
+
 -- new{routes = {...}, match = "first" | "longest", time_zone = "UTC" |
 -- "+HH:MM", find_steps = f, on_give_up = f} -> router | nil, err. `to`
 -- may be a single name (a string) or a list; `strategy` applies to a list
@@ -274,9 +307,11 @@ function M.new(opts)
     for _, k in ipairs(keys) do plain = plain and k.plain end
     -- plain: no route reads match's options (opts.now, opts.alphabet), and
     -- match makes no context for a message
-    return setmetatable({ routes = routes, keys = keys, mode = opts.match or "first", offset = offset,
+    local mode = opts.match or "first"
+    return setmetatable({ routes = routes, keys = keys, mode = mode, offset = offset,
                           time_zone = opts.time_zone or "UTC", find = find, gave_up = {},
-                          on_give_up = opts.on_give_up, plain = plain }, Router)
+                          on_give_up = opts.on_give_up, plain = plain,
+                          unrolled = unroll(routes, keys, mode) }, Router)
 end
 
 local function context(self, opts)
@@ -293,22 +328,11 @@ end
 -- text keys (the account's default_alphabet, "gsm" by default).
 function Router:match(pdu, session, opts)
     local ctx = not self.plain and context(self, opts) or nil
-    local routes, keys = self.routes, self.keys
-    if self.mode == "first" then
-        -- the first route is tried before the loop: a message it takes
-        -- runs no loop here, so the JIT may compile the caller's path
-        -- through it (a loop inside a function-entry trace aborts it)
-        local r = routes[1]
-        if r and matches(r, keys[1], pdu, session, ctx) then return r end
-        for i = 2, #routes do
-            r = routes[i]
-            if matches(r, keys[i], pdu, session, ctx) then return r end
-        end
-        return nil
-    end
+    if self.unrolled then return self.unrolled(pdu, session, ctx) end
     local best, best_len = nil, -1
-    for i, r in ipairs(routes) do
-        if matches(r, keys[i], pdu, session, ctx) then
+    for i, r in ipairs(self.routes) do
+        if matches(r, self.keys[i], pdu, session, ctx) then
+            if self.mode == "first" then return r end
             local len = r.prefix and #r.prefix or 0
             if len > best_len then best, best_len = r, len end
         end
