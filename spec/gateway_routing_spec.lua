@@ -3,7 +3,8 @@
 -- compiles the handler's path through it): it must pick what the loop
 -- picks, in both modes, and count the same pattern keys that gave up.
 -- Random tables and messages, each matched by an unrolled router and by
--- the same router made to take the loop.
+-- the same router made to take the loop. And the order in which a
+-- route's upstreams are tried (smpp.gateway.candidates) by their load.
 local router = require "smpp.router"
 
 local PREFIXES = { "", "44", "447", "4477", "1", "33" }
@@ -53,6 +54,26 @@ describe("the gateway's router without a loop", function()
         assert.is_nil(r.unrolled)
         assert.equal(big[router.UNROLL + 1].name,
                      r:match({ destination_addr = string.format("%03d", router.UNROLL + 1) }, nil).name)
+    end)
+
+    it("orders a least_outstanding route's upstreams by their load, asked once each per message", function()
+        local core = require "smpp.core"
+        local gateway = require "smpp.gateway"
+        local real, loads, asked = core.gw_load, { a = 5, b = 1, c = 3 }, {}
+        core.gw_load = function(name)
+            asked[name] = (asked[name] or 0) + 1
+            return loads[name]
+        end
+        local ok, err = pcall(function()
+            local route = { name = "r", to = { "a", "b", "c" }, strategy = "least_outstanding" }
+            assert.same({ "b", "c", "a" }, gateway.candidates(route))
+            assert.same({ a = 1, b = 1, c = 1 }, asked)
+            loads.a, loads.c = 0, 9
+            assert.same({ "a", "b", "c" }, gateway.candidates(route))
+            assert.same({ "a", "b", "c" }, route.to)          -- the route's own list is not sorted
+        end)
+        core.gw_load = real
+        assert(ok, err)
     end)
 
     for _, mode in ipairs { "first", "longest" } do

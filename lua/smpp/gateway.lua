@@ -158,6 +158,13 @@ local function usable(name)
     return l ~= nil and l:usable()
 end
 
+-- least_outstanding's order: the loads of the names being sorted. Not a
+-- closure made in candidates: a function that makes one closes upvalues
+-- as it returns (UCLO), which the JIT does not compile, and every caller's
+-- trace through it (the queueing of each message) aborted there.
+local sort_load = {}
+local function less_loaded(a, b) return sort_load[a] < sort_load[b] end
+
 -- candidates(route) -> the route's upstreams in the order its strategy
 -- tries them (usable ones first is the caller's part).
 local function candidates(route)
@@ -180,9 +187,8 @@ local function candidates(route)
         for i = 1, n do if i ~= first then order[#order + 1] = to[i] end end
     elseif route.strategy == "least_outstanding" then
         for i = 1, n do order[i] = to[i] end
-        local load = {}
-        for _, name in ipairs(order) do load[name] = core.gw_load(name) end
-        table.sort(order, function(a, b) return load[a] < load[b] end)
+        for _, name in ipairs(order) do sort_load[name] = core.gw_load(name) end
+        table.sort(order, less_loaded)
     else
         order = to                  -- failover: in the order given
     end
