@@ -419,8 +419,9 @@ static int push_fast(lua_State *L, const pdu_t *p)
  * compares each field with the PDU's, read at its offset; a string by
  * its length and octets (memcmp through the FFI: cheaper than a string
  * made of the PDU's octets, which hashes them and looks the result up
- * among the interned ones; ffi.string and == where memcmp cannot be
- * declared):
+ * among the interned ones; declared under a name of its own, so that a
+ * script's declaration of memcmp, first or later, changes nothing;
+ * ffi.string and == where it cannot be declared):
  *   return function(t, a) local n = 0
  *       for _ in next, t do n = n + 1 end
  *       if n ~= 21 then return false end
@@ -434,11 +435,12 @@ static int same_make(lua_State *L, const pdu_cmd_t *cmd)
 {
     char src[SHAPE_SRC];
     size_t n = 0;
-    if (!src_add(src, &n, FFI_HEAD "pcall(ffi.cdef, \"int memcmp(const void *, const void *, size_t);\")\n"
+    if (!src_add(src, &n, FFI_HEAD "pcall(ffi.cdef, \"int smppgw_same_memcmp(const void *, const void *, size_t)"
+                 " __asm__(\\\"memcmp\\\");\")\n"
                  "local C, same = ffi.C\n"
-                 "if pcall(function() return C.memcmp end) then\n"
+                 "if pcall(function() return C.smppgw_same_memcmp end) then\n"
                  "  same = function(s, p, len) return type(s) == \"string\" and #s == len"
-                 " and (len == 0 or C.memcmp(s, p, len) == 0) end\n"
+                 " and (len == 0 or C.smppgw_same_memcmp(s, p, len) == 0) end\n"
                  "else same = function(s, p, len) return s == str(p, len) end end\n"
                  "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
                  "if n ~= %d then return false end\nlocal u, q = cast(U, a), cast(P, a)\n"
