@@ -416,15 +416,18 @@ static int push_fast(lua_State *L, const pdu_t *p)
 
 /* The comparer of cmd's tables (lbridge__same_fast), made and pushed as
  * fast_make does its shape (same results). It reads the table raw and
- * compares each field with the PDU's, read at its offset; a string is
- * made from the PDU's octets with ffi.string, which finds the table's
- * own (interned) string when they are equal, so that == tells:
+ * compares each field with the PDU's, read at its offset; a string by
+ * its length and octets (memcmp through the FFI: cheaper than a string
+ * made of the PDU's octets, which hashes them and looks the result up
+ * among the interned ones; declared under a name of its own, so that a
+ * script's declaration of memcmp, first or later, changes nothing;
+ * ffi.string and == where it cannot be declared):
  *   return function(t, a) local n = 0
  *       for _ in next, t do n = n + 1 end
  *       if n ~= 21 then return false end
  *       local u, q = cast(U, a), cast(P, a)
  *       return rawget(t, "command") == "submit_sm" and rawget(t, "command_id") == u[1]
- *           and ... and rawget(t, "service_type") == str(q[4], u[10]) and ... end
+ *           and ... and same(rawget(t, "service_type"), q[4], u[10]) and ... end
  * The loop comes first: a function's root trace cannot hold a loop, so
  * the loop is a trace of its own and what follows it a side trace of
  * that (the function's entry, interpreted, is two instructions). */
@@ -432,13 +435,20 @@ static int same_make(lua_State *L, const pdu_cmd_t *cmd)
 {
     char src[SHAPE_SRC];
     size_t n = 0;
-    if (!src_add(src, &n, FFI_HEAD "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
+    if (!src_add(src, &n, FFI_HEAD "pcall(ffi.cdef, \"int smppgw_same_memcmp(const void *, const void *, size_t)"
+                 " __asm__(\\\"memcmp\\\");\")\n"
+                 "local C, same = ffi.C\n"
+                 "if pcall(function() return C.smppgw_same_memcmp end) then\n"
+                 "  same = function(s, p, len) return type(s) == \"string\" and #s == len"
+                 " and (len == 0 or C.smppgw_same_memcmp(s, p, len) == 0) end\n"
+                 "else same = function(s, p, len) return s == str(p, len) end end\n"
+                 "return function(t, a) local n = 0\nfor _ in next, t do n = n + 1 end\n"
                  "if n ~= %d then return false end\nlocal u, q = cast(U, a), cast(P, a)\n"
                  "return rawget(t, \"command\") == \"%s\" and rawget(t, \"command_id\") == u[%u]"
                  " and rawget(t, \"command_status\") == u[%u] and rawget(t, \"sequence_number\") == u[%u]",
                  4 + cmd->nslots, cmd->name, U32_AT(offsetof(pdu_t, command_id)),
                  U32_AT(offsetof(pdu_t, command_status)), U32_AT(offsetof(pdu_t, sequence_number)))
-        || !src_fields(src, &n, cmd, "\n and rawget(t, \"%s\") == str(q[%u], u[%u])", "\n and rawget(t, \"%s\") == u[%u]")
+        || !src_fields(src, &n, cmd, "\n and same(rawget(t, \"%s\"), q[%u], u[%u])", "\n and rawget(t, \"%s\") == u[%u]")
         || !src_add(src, &n, " end"))
         return -1;
     return src_load(L, src, n, "=pdu comparer");

@@ -49,22 +49,24 @@ local counts = {
 -- POST /send; "-" stands for "no route" in by_route).
 local by_route, by_account = {}, {}
 
-local function note_in(t, name, status)
+local function note_in(t, name, st)
     local e = t[name]
     if not e then
         e = { submitted = 0, answered = {} }
         t[name] = e
     end
     e.submitted = e.submitted + 1
-    local st = smpp.status_name(status) or string.format("0x%08X", status)
-    e.answered[st] = (e.answered[st] or 0) + 1
+    local a = e.answered
+    a[st] = (a[st] or 0) + 1
 end
 
 -- note(route name | nil, account, status): one message answered `status`
 -- (0: taken) on that route for that account.
 function M.note(route, account, status)
-    note_in(by_route, route or "-", status or 0)
-    note_in(by_account, account or "-", status or 0)
+    status = status or 0
+    local st = status == 0 and "ESME_ROK" or smpp.status_name(status) or string.format("0x%08X", status)
+    note_in(by_route, route or "-", st)
+    note_in(by_account, account or "-", st)
 end
 
 local function copy_notes(t)
@@ -156,6 +158,13 @@ local function usable(name)
     return l ~= nil and l:usable()
 end
 
+-- least_outstanding's order: the loads of the names being sorted. Not a
+-- closure made in candidates: a function that makes one closes upvalues
+-- as it returns (UCLO), which the JIT does not compile, and every caller's
+-- trace through it (the queueing of each message) aborted there.
+local sort_load = {}
+local function less_loaded(a, b) return sort_load[a] < sort_load[b] end
+
 -- candidates(route) -> the route's upstreams in the order its strategy
 -- tries them (usable ones first is the caller's part).
 local function candidates(route)
@@ -178,9 +187,8 @@ local function candidates(route)
         for i = 1, n do if i ~= first then order[#order + 1] = to[i] end end
     elseif route.strategy == "least_outstanding" then
         for i = 1, n do order[i] = to[i] end
-        local load = {}
-        for _, name in ipairs(order) do load[name] = core.gw_load(name) end
-        table.sort(order, function(a, b) return load[a] < load[b] end)
+        for _, name in ipairs(order) do sort_load[name] = core.gw_load(name) end
+        table.sort(order, less_loaded)
     else
         order = to                  -- failover: in the order given
     end
@@ -200,6 +208,8 @@ end
 -- usable now, else the first candidate (the message waits in its queue
 -- until the link is back, or another takes it).
 function M.pick(route, link)
+    local to = route.to
+    if #to == 1 then return to[1] end       -- whichever is usable: the route has no other
     if link and on_route(route, link) and usable(link) then return link end
     local order = candidates(route)
     for _, name in ipairs(order) do
@@ -256,7 +266,8 @@ end
 -- message came ("POST /send"). On success the 4th value is the upstream
 -- whose queue took it.
 function M.queue(account, pdu, route, via, notify, link)
-    if not route_allows(route) then
+    local rate = route.rate
+    if rate and rate > 0 and not route_allows(route) then
         counts.throttled = counts.throttled + 1
         return nil, S[route.status or "ESME_RTHROTTLED"] or S.ESME_RTHROTTLED, "route rate"
     end

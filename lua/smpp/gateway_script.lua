@@ -23,6 +23,7 @@ local text = require "smpp.text"
 local split = require "smpp.split"
 
 local S = smpp.status
+local ROK = S.ESME_ROK
 
 local M = {}
 
@@ -134,16 +135,23 @@ end
 -- the table's -> route | nil, sticky key, upstream the key holds.
 function Gw:route(session, pdu, account)
     local key = split.part_key(account, pdu)
-    local stuck, link = held(key)
-    local r = stuck and (gateway.routes or {})[stuck]
-    if r then return r, key, link end
-    return self.routing:match(pdu, session, { now = smpp.time(), alphabet = server.alphabet(account) }), key
+    if key then
+        local stuck, link = held(key)
+        local r = stuck and (gateway.routes or {})[stuck]
+        if r then return r, key, link end
+    end
+    local routing = self.routing
+    -- a table of plain routes reads neither the clock nor the alphabet
+    -- (smpp.router: no time or text key): no options to make for it
+    if routing.plain == true then return routing:match(pdu, session), key end
+    return routing:match(pdu, session, { now = smpp.time(), alphabet = server.alphabet(account) }), key
 end
 
 -- One message (a submit_sm, data_sm, or a submit_multi to one route's
 -- destinations) queued or forwarded -> id | nil, status, reason.
-function Gw:send(session, pdu, route, key, link)
-    local id, status, reason, to = gateway.submit(session.system_id, pdu, route, session.id, nil, link)
+-- account: the session's system_id (read from the session when not given).
+function Gw:send(session, pdu, route, key, link, account)
+    local id, status, reason, to = gateway.submit(account or session.system_id, pdu, route, session.id, nil, link)
     if id and key and not link then self:hold(key, route, to) end     -- a held route stays as it is
     return id, status, reason
 end
@@ -177,7 +185,7 @@ function Gw:multi(session, pdu)
         part.dest_address = {}
         for i, d in ipairs(g) do part.dest_address[i] = d end
         part.number_of_dests = #g
-        local id, status, reason = self:send(session, part, g.route)
+        local id, status, reason = self:send(session, part, g.route, nil, nil, account)
         gateway.note(g.route.name, account, id and 0 or status)
         if id then
             first = first or id
@@ -206,12 +214,16 @@ end
 -- the ESME waits (message_id "upstream").
 function Gw:submit(session, pdu)
     local account = session.system_id
-    local picked, refused = self:hook(session, pdu, account)
-    if refused then
-        gateway.note(nil, account, refused)
-        return refused
+    local picked, refused
+    if self.before_route then
+        picked, refused = self:hook(session, pdu, account)
+        if refused then
+            gateway.note(nil, account, refused)
+            return refused
+        end
     end
-    if pdu.command == "submit_multi" and not picked then return self:multi(session, pdu) end
+    local command = pdu.command
+    if command == "submit_multi" and not picked then return self:multi(session, pdu) end
     local route, key, link = picked, nil, nil
     if not route then route, key, link = self:route(session, pdu, account) end
     if not route then
@@ -220,15 +232,15 @@ function Gw:submit(session, pdu)
         session:log("info", "no route for %s", tostring(pdu.destination_addr))
         return self.no_route
     end
-    local id, status, reason = self:send(session, pdu, route, key, link)
+    local id, status, reason = self:send(session, pdu, route, key, link, account)
     gateway.note(route.name, account, id and 0 or status)
     if not id then
-        session:log("warn", "%s via %s not accepted: %s (%s)", pdu.command, route.name, tostring(reason),
+        session:log("warn", "%s via %s not accepted: %s (%s)", command, route.name, tostring(reason),
             smpp.status_name(status) or status)
         return status
     end
-    if pdu.command == "submit_multi" then return S.ESME_ROK, { message_id = id, no_unsuccess = 0 } end
-    return S.ESME_ROK, { message_id = id }
+    if command == "submit_multi" then return ROK, { message_id = id, no_unsuccess = 0 } end
+    return ROK, { message_id = id }
 end
 
 -- query_sm: the state of one of the account's messages, from the store;

@@ -144,6 +144,9 @@ local function prepare(r, i)
         keys.contains = {}
         for j, c in ipairs(copy.contains) do keys.contains[j] = lower(c) end
     end
+    -- plain: the route reads nothing of match's context (no pattern, text
+    -- or time key), so a table of plain routes matches without making one
+    keys.plain = not (copy.pattern or copy.contains or copy.text_pattern or copy.days or copy.hours)
     return copy, keys
 end
 
@@ -181,11 +184,13 @@ end
 -- Does route r (with its prepared keys k) match this message from this
 -- ESME session? -> true | false, the key that failed and why (the why
 -- only when ctx.explain: dry runs pay for the words, messages do not).
+-- ctx is nil only for a plain route (k.plain) matched without explaining.
 local function matches(r, k, pdu, session, ctx)
     local dest = pdu.destination_addr or ""
-    local ex = ctx.explain
-    if r.prefix and dest:sub(1, #r.prefix) ~= r.prefix then
-        return false, "prefix", ex and format("destination %q does not start with %q", dest, r.prefix)
+    local ex = ctx and ctx.explain
+    local prefix = r.prefix
+    if prefix and prefix ~= "" and dest:sub(1, #prefix) ~= prefix then
+        return false, "prefix", ex and format("destination %q does not start with %q", dest, prefix)
     end
     if r.source and (pdu.source_addr or ""):sub(1, #r.source) ~= r.source then
         return false, "source", ex and format("source %q does not start with %q", pdu.source_addr or "", r.source)
@@ -241,6 +246,39 @@ local function matches(r, k, pdu, session, ctx)
     return true
 end
 
+-- The routes tried one after the other without a loop, for tables of up
+-- to UNROLL routes: a function-entry trace that meets a loop aborts
+-- ("inner loop in root trace"), and after a few aborts LuaJIT stops
+-- trying, so a loop here kept the gateway's handler, which calls match
+-- for every message, in the interpreter. The same calls to matches in
+-- the same order as the loop in Router:match (every route for
+-- "longest": a key that gives up is counted whichever route wins).
+M.UNROLL = 64
+
+local function unroll(routes, keys, mode)
+    local n = #routes
+    if n == 0 or n > M.UNROLL then return nil end
+    local src = { "local matches, routes, keys = ...\nreturn function(pdu, session, ctx)\n" }
+    if mode == "first" then
+        for i = 1, n do
+            src[#src + 1] = format("if matches(routes[%d], keys[%d], pdu, session, ctx) then return routes[%d] end\n",
+                                   i, i, i)
+        end
+        src[#src + 1] = "return nil\nend\n"
+    else
+        src[#src + 1] = "local best, best_len = nil, -1\n"
+        for i = 1, n do
+            local r = routes[i]
+            src[#src + 1] = format("if matches(routes[%d], keys[%d], pdu, session, ctx) and %d > best_len then "
+                .. "best, best_len = routes[%d], %d end\n", i, i, r.prefix and #r.prefix or 0, i,
+                r.prefix and #r.prefix or 0)
+        end
+        src[#src + 1] = "return best\nend\n"
+    end
+    local chunk = assert(loadstring(table.concat(src), "=router"))
+    return chunk(matches, routes, keys)
+end
+
 -- new{routes = {...}, match = "first" | "longest", time_zone = "UTC" |
 -- "+HH:MM", find_steps = f, on_give_up = f} -> router | nil, err. `to`
 -- may be a single name (a string) or a list; `strategy` applies to a list
@@ -265,9 +303,15 @@ function M.new(opts)
     if not offset then return nil, "time_zone: " .. why end
     local fs, find = opts.find_steps, string.find
     if fs then find = function(s, p) return fs(s, p, M.PATTERN_STEPS) end end
-    return setmetatable({ routes = routes, keys = keys, mode = opts.match or "first", offset = offset,
+    local plain = true
+    for _, k in ipairs(keys) do plain = plain and k.plain end
+    -- plain: no route reads match's options (opts.now, opts.alphabet), and
+    -- match makes no context for a message
+    local mode = opts.match or "first"
+    return setmetatable({ routes = routes, keys = keys, mode = mode, offset = offset,
                           time_zone = opts.time_zone or "UTC", find = find, gave_up = {},
-                          on_give_up = opts.on_give_up }, Router)
+                          on_give_up = opts.on_give_up, plain = plain,
+                          unrolled = unroll(routes, keys, mode) }, Router)
 end
 
 local function context(self, opts)
@@ -283,7 +327,8 @@ end
 -- epoch, default now); opts.alphabet: what data_coding 0 means for the
 -- text keys (the account's default_alphabet, "gsm" by default).
 function Router:match(pdu, session, opts)
-    local ctx = context(self, opts)
+    local ctx = not self.plain and context(self, opts) or nil
+    if self.unrolled then return self.unrolled(pdu, session, ctx) end
     local best, best_len = nil, -1
     for i, r in ipairs(self.routes) do
         if matches(r, self.keys[i], pdu, session, ctx) then
