@@ -274,8 +274,13 @@ static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
  *   local cast, str, rawget, next = ffi.cast, ffi.string, rawget, next
  *   local U, P = ffi.typeof("const uint32_t *"), ffi.typeof("const uint8_t *const *")
  *   return function(a) local u, q = cast(U, a), cast(P, a)
- *       return { command = "submit_sm", command_id = u[1], ...,
- *                ["service_type"] = str(q[4], u[10]), ... } end
+ *       local t = { command = "submit_sm", command_id = u[1], ...,
+ *                   ["service_type"] = "", ... }
+ *       if u[10] ~= 0 then t["service_type"] = str(q[4], u[10]) end ...
+ *       return t end
+ * A string field is "" in the template and made only when the PDU's is
+ * not empty (service_type, schedule_delivery_time and validity_period
+ * mostly are): a test in the trace, where ffi.string was a call.
  * The offsets are written in by C from pdu.h's own layout (offsetof), so
  * the two cannot drift. Only for a PDU with every field of its body and
  * no TLVs or address lists (nearly every one): anything else, or a state
@@ -380,11 +385,13 @@ static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
     char src[SHAPE_SRC];
     size_t n = 0;
     if (!src_add(src, &n, FFI_HEAD "return function(a) local u, q = cast(U, a), cast(P, a)\n"
-                 "return { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
+                 "local t = { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
                  cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
                  U32_AT(offsetof(pdu_t, sequence_number)))
-        || !src_fields(src, &n, cmd, ", [\"%s\"] = str(q[%u], u[%u])", ", [\"%s\"] = u[%u]")
-        || !src_add(src, &n, " } end"))
+        || !src_fields(src, &n, cmd, ", [\"%s\"] = \"\"", ", [\"%s\"] = u[%u]")
+        || !src_add(src, &n, " }")
+        || !src_fields(src, &n, cmd, "\nif u[%3$u] ~= 0 then t[\"%1$s\"] = str(q[%2$u], u[%3$u]) end", "")
+        || !src_add(src, &n, "\nreturn t end"))
         return -1;
     return src_load(L, src, n, "=pdu shape");
 }
