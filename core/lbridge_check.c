@@ -65,8 +65,7 @@ static long key_code(lua_State *L, int cache, const char **name)
 }
 
 /* The code of the string key at -2 when key_code has met its string
- * already (0: not known here, and for a key that is no string: a number
- * is made one in its slot). No cache needed. */
+ * already (0: not known here). No cache needed. */
 static long key_known(lua_State *L)
 {
     const char *p = lua_tostring(L, -2);
@@ -82,16 +81,14 @@ static long key_known(lua_State *L)
  * by its string's address: 1 when p holds the PDU; 0, stack as it was,
  * for anything else (a key not met before, a header key, a TLV, a value
  * of the wrong type, an address list), which the full check reads again
- * from the start, with its errors. A number key is made a string on the
- * stack by key_known (no type test first): it has no code (no key's name
- * is a number's text), so the walk ends there and the stack is reset. */
+ * from the start, with its errors. */
 static int check_fields(lua_State *L, int idx, int top, pdu_t *p, const pdu_cmd_t *cmd)
 {
     uint64_t fields = lbridge__body_mask(cmd);
     pdu_init_cmd(p, cmd, 0);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        long code = key_known(L);           /* NULL (not a string and not a number): no code */
+        long code = lua_type(L, -2) == LUA_TSTRING ? key_known(L) : 0;
         pdu_field_id_t id = (pdu_field_id_t)(code - K_FIELD);
         int kind;
         double d;
