@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -491,76 +490,6 @@ static int l_nest(lua_State *L)
     return lua_gettop(L);
 }
 
-/* The sandbox's tostring (core.script_tostring(tostring) makes it, with
- * the base library's as its upvalue): the same results for every value,
- * for less. LuaJIT writes every number with "%.14g", a slow path of some
- * 300 instructions even for a counter; an integer of at most 14 digits
- * (which "%.14g" writes as exactly those digits) is written here. A
- * string comes back as it is (tostring ignores a string's __tostring).
- * Everything else is the base library's tostring, called: 0 (it may be
- * -0), NaN, the infinities, fractions, larger magnitudes, numbers with a
- * metatable (debug.setmetatable), and every other type. A __tostring
- * metamethod then runs nested in this call, as it does under print and
- * string.format: the C stack bound first, as for table.sort. */
-static const char two_digits[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-/* The digits of u (below 10^14) ending at end: where they start. */
-static char *write_digits(char *end, uint64_t u)
-{
-    uint32_t w;
-    while (u >= 100000000) {                /* 64-bit division only above 10^8 */
-        w = (uint32_t)(u % 100000000);
-        u /= 100000000;
-        for (int i = 0; i < 4; i++, w /= 100) memcpy(end -= 2, two_digits + w % 100 * 2, 2);
-    }
-    for (w = (uint32_t)u; w >= 100; w /= 100) memcpy(end -= 2, two_digits + w % 100 * 2, 2);
-    if (w >= 10) memcpy(end -= 2, two_digits + w * 2, 2);
-    else *--end = (char)('0' + w);
-    return end;
-}
-
-static int l_tostring_run(lua_State *L)
-{
-    int type = lua_type(L, 1), n;
-    if (type == LUA_TNUMBER) {
-        lua_Number v = lua_tonumber(L, 1);
-        if (v < 1e14 && v > -1e14 && v != 0 && v == (lua_Number)(int64_t)v) {
-            char buf[24], *p;
-            if (lua_getmetatable(L, 1)) {
-                lua_pop(L, 1);
-            } else {
-                p = write_digits(buf + sizeof buf, v < 0 ? (uint64_t)-(int64_t)v : (uint64_t)(int64_t)v);
-                if (v < 0) *--p = '-';
-                lua_pushlstring(L, p, (size_t)(buf + sizeof buf - p));
-                return 1;
-            }
-        }
-    } else if (type == LUA_TSTRING) {
-        lua_settop(L, 1);
-        return 1;
-    } else if (type == LUA_TNONE) {
-        luaL_checkany(L, 1);                /* tostring's own message */
-    } else if (type != LUA_TNIL && type != LUA_TBOOLEAN) {
-        if (cstack_used() > budget.cstack_max) cstack_overflow(L);
-    }
-    n = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-static int l_script_tostring(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TFUNCTION);
-    lua_settop(L, 1);
-    lua_pushcclosure(L, l_tostring_run, 1);
-    return 1;
-}
-
 /* core.heap() -> {used =, peak =, limit =, reserve =, refused =, cached =,
  * hard =}: the Lua heap and its ceiling, in bytes (cached: free small
  * blocks the allocator keeps for reuse, not counted in used). */
@@ -593,6 +522,5 @@ const luaL_Reg rt_budget_lib[] = {
     {"cstack_check", l_cstack_check},
     {"nest", l_nest},
     {"heap", l_heap},
-    {"script_tostring", l_script_tostring},
     {NULL, NULL}
 };

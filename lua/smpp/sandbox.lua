@@ -283,7 +283,6 @@ end
 -- stack bound first (its comparator may sort).
 local resume, wrap, sort = coroutine.resume, coroutine.wrap, table.sort
 local nest, cstack_check = core.nest, core.cstack_check
-local script_tostring = core.script_tostring(tostring)
 local function safe_resume(co, ...)
     if type(co) ~= "thread" then
         error("bad argument #1 to 'resume' (coroutine expected, got " .. type(co) .. ")", 2)
@@ -348,7 +347,6 @@ function M.environment(path, conf_path, allow_list, opts)
     local state = { loading = true }
     local env = {}
     for _, k in ipairs(M.allow.base) do env[k] = _G[k] end
-    env.tostring = script_tostring          -- the same results, an integer's for less
     local function refuse_view(t, fn)
         if ctx.shown[t] then error(string.format("%s: the table is read-only in scripts", fn), 3) end
     end
