@@ -148,14 +148,16 @@ int dlr_text(const char *s, size_t n, size_t *start, size_t *len)
 }
 
 /* Whether the label w[0..len) reads as `want` (lower case) once made as
- * dlr_fields makes labels: any case, '_' and '-' left out. */
+ * dlr_fields makes labels: any case, '_' and '-' left out, and ended by
+ * a NUL (dlr_fields' label is a C string: "err\0\0:5" is err's). */
 static int label_is(const char *w, size_t len, const char *want)
 {
     size_t k;
     for (k = 0; k < len; k++) {
         unsigned char c = (unsigned char)w[k];
+        if (c == '\0') break;                                  /* never past want's end */
         if (c == '_' || c == '-') continue;
-        if (lower(c) != (unsigned char)*want) return 0;        /* also past want's end */
+        if (lower(c) != (unsigned char)*want) return 0;        /* also past want's end (c != 0) */
         want++;
     }
     return *want == '\0';

@@ -159,6 +159,18 @@ static void test_read(void)
     CHECK_STR(t.err, t.err_len, "3");
     CHECK_STR(t.stat, t.stat_len, "X");
     CHECK_EQ(t.id_at, 3);
+    /* a NUL ends a label, as it ends dlr_fields' copy of it: "err\0\0:5"
+     * is err's, "\0id:1" and "e\0rr:2" nobody's (and nothing is read past
+     * the label compared with) */
+    {
+        static const char nul[] = "id\0:42 stat:DELIVRD err\0\0\0\0:5 \0id:1 e\0rr:2";
+        dlr_read(nul, sizeof nul - 1, &t);
+        CHECK_STR(t.id, t.id_len, "42");
+        CHECK_STR(t.stat, t.stat_len, "DELIVRD");
+        CHECK_STR(t.err, t.err_len, "5");
+        dlr_read(nul + 29, sizeof nul - 30, &t);
+        CHECK(t.id == NULL && t.err == NULL);
+    }
 }
 
 static int saw_submitdate;
