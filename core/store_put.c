@@ -52,11 +52,15 @@ static unsigned set_columns(const store_msg_t *m, size_t *octets, const char **b
 
 /* The INSERT of `rows` rows of the columns in mask (the others take their
  * defaults: binding and storing fewer values is much of a lean row's
- * cost), prepared once per set and kept with the update statements;
- * parameter r * STORE_NCOLS + i + 1 is column i of row r. */
-static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
+ * cost), prepared once per shape and kept with the update statements;
+ * parameter r * STORE_NCOLS + i + 1 is column i of row r. With `follow`,
+ * the rows after the first name no key (NULL): SQLite gives each the
+ * table's last key + 1 from the end of the table it just wrote, where a
+ * key given must first be looked for from the table's root (about 900
+ * instructions a row); see insert(). */
+static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows, int follow)
 {
-    unsigned long long key = mask | (rows > 1 ? 1ull << 38 : 1ull << 37);
+    unsigned long long key = mask | 1ull << 37 | (unsigned long long)follow << 39 | (unsigned long long)rows << 40;
     char sql[16384];
     size_t n, v;
     int i, r, slot = -1, rc;
@@ -75,7 +79,10 @@ static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(", r ? ", " : "");
         for (i = 0, v = 0; i < STORE_NCOLS; i++) {
             if (!(mask & (1u << i))) continue;
-            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d", v++ ? ", " : "", r * STORE_NCOLS + i + 1);
+            if (follow && r > 0 && i == STORE_COL_key)
+                n += (size_t)snprintf(sql + n, sizeof sql - n, "%sNULL", v++ ? ", " : "");
+            else
+                n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d", v++ ? ", " : "", r * STORE_NCOLS + i + 1);
         }
         n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
     }
@@ -93,19 +100,41 @@ static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
     return st;
 }
 
-/* Insert rows[0 .. n-1] (n is 1 or STORE_PUT_BATCH), all of mask. */
+/* Do the keys of rows[0 .. n-1] follow one another (k, k + 1, ...)? */
+static int keys_follow(const store_msg_t *rows, int n)
+{
+    int r;
+    for (r = 1; r < n; r++)
+        if (rows[r].key != rows[0].key + r) return 0;
+    return n > 1;
+}
+
+/* Insert rows[0 .. n-1] (n at most STORE_PUT_BATCH), all of mask. Keys
+ * that follow one another, the usual (consecutive puts), go in as the
+ * first row's key and then the table's last key + 1 each: the same keys
+ * while the first row's is the highest in the table, which the key
+ * counter sees to (it starts above every key in the file). Should
+ * another writer of the file have put a higher one, the rows would get
+ * other keys than their callers were given: the last row's key tells,
+ * and the rows' turn is then lost (flush_rows), never stored under keys
+ * that name other messages. */
 static int insert(store_t *s, unsigned mask, const store_msg_t *rows, int n)
 {
-    sqlite3_stmt *st = insert_stmt(s, mask, n);
+    int follow = keys_follow(rows, n);
+    sqlite3_stmt *st = insert_stmt(s, mask, n, follow);
     int i, r, rc;
     if (!st) return STORE_EIO;
     sqlite3_reset(st);
     for (r = 0; r < n; r++)
         for (i = 0; i < STORE_NCOLS; i++)
-            if (mask & (1u << i)) store__bind_col(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
+            if ((mask & (1u << i)) && !(follow && r > 0 && i == STORE_COL_key))
+                store__bind_col(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return store__fail(s, rc, "put");
+    if (follow && sqlite3_last_insert_rowid(s->db) != rows[n - 1].key)
+        return store__err(s, STORE_EIO, "put: keys %lld .. %lld went in as others (a higher key in the file)",
+                          rows[0].key, rows[n - 1].key);
     return 0;
 }
 
@@ -136,14 +165,32 @@ static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octe
     return 0;
 }
 
+/* After rows went in under keys other than theirs (insert: a higher key
+ * in the file than the counter's), the key counter moves past the file's
+ * highest key, as when the store opens, so that later rows go in. */
+static void keys_past_file(store_t *s)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_MAX_KEY);
+    store_ctr_t *c = &s->ctrs[s->key_ctr];
+    if (sqlite3_step(st) == SQLITE_ROW && c->cur <= sqlite3_column_int64(st, 0))
+        c->cur = c->lim = sqlite3_column_int64(st, 0) + 1;     /* the next key reserves a block first */
+    sqlite3_reset(st);
+}
+
 /* The rows of messages that wait, alone. */
 static int flush_rows(store_t *s)
 {
     store_waiting_t *w = &s->waiting;
-    int rc = 0, i;
+    int rc = 0, i, k;
     if (!w->n) return 0;
-    if (w->n == STORE_PUT_BATCH) rc = insert(s, w->mask, w->rows, w->n);
-    else for (i = 0; i < w->n && rc == 0; i++) rc = insert(s, w->mask, &w->rows[i], 1);
+    /* the turn's last rows (fewer than a batch) in statements of 16, 8,
+     * 4, 2 and 1 rows: each statement costs about what storing a row
+     * does, and each shape is prepared once */
+    for (i = 0; i < w->n && rc == 0; i += k) {
+        k = STORE_PUT_BATCH;
+        while (k > w->n - i) k >>= 1;
+        rc = insert(s, w->mask, &w->rows[i], k);
+    }
     w->n = 0;
     if (rc < 0) {
         /* rows whose puts succeeded are not in the table: the whole turn
@@ -156,6 +203,7 @@ static int flush_rows(store_t *s)
             sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
             store__lost(s, why, full);
         }
+        keys_past_file(s);
         return store__err(s, full ? STORE_EFULL : STORE_EIO, "%s", why);
     }
     return 0;
