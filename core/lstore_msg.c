@@ -10,11 +10,12 @@
 
 /* -- Records ---------------------------------------------------------------------- */
 
-static void set_col(lua_State *L, int v, int i, store_msg_t *m, const char *fn)
+/* Column i of m from the value at v, of Lua type t; a value of the
+ * wrong type raises. */
+static void set_col(lua_State *L, int v, int t, int i, store_msg_t *m, const char *fn)
 {
     const store_col_t *c = &store_cols[i];
     char *f = (char *)m + c->offset;
-    int t = lua_type(L, v);
     switch (c->kind) {
     case STORE_TEXT:
     case STORE_BLOB:
@@ -88,7 +89,7 @@ static void read_record(lua_State *L, int t, store_msg_t *m, store_change_t *c, 
             if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: field 'trace' must be a string", fn);
             c->trace.p = lua_tolstring(L, -1, &c->trace.n);
         } else {
-            set_col(L, lua_gettop(L), i, m, fn);
+            set_col(L, lua_gettop(L), lua_type(L, -1), i, m, fn);
             if (c) c->mask |= 1u << i;
         }
         lua_pop(L, 1);
@@ -179,7 +180,7 @@ static int l_put_positional(lua_State *L)
         int i = cols[k], t = lua_type(L, k);
         if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, k) && !(store_cols[i].flags & STORE_CF_BOOL)))
             continue;
-        set_col(L, k, i, &m, "put");
+        set_col(L, k, t, i, &m, "put");
     }
     if ((rc = store_put(b->s, &m)) < 0) return lstore__fail(L, b->s, (int)rc);
     lua_pushnumber(L, (lua_Number)rc);

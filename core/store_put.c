@@ -22,30 +22,44 @@ static double keep_until(const store_t *s, int final, double done, double expire
 /* The columns of m that hold a value (a string, a time, an integer other
  * than its default 0: lasting 0 too, its default), with those the store
  * computes; *octets gets the length of its strings, and the name of one
- * longer than STORE_VALUE_MAX goes to *big. One pass: it runs per put. */
+ * longer than STORE_VALUE_MAX goes to *big. Written out column by column
+ * from store_msg.def: it runs per put. */
+#define SET_TEXT(name) \
+    if (m->name.p) { \
+        if (m->name.n > STORE_VALUE_MAX) *big = #name; \
+        total += m->name.n; \
+        mask |= STORE_BIT(name); \
+    }
+#define SET_BLOB(name) SET_TEXT(name)
+#define SET_REAL(name) if (!isnan(m->name)) mask |= STORE_BIT(name);
+#define SET_INT(name)  if (m->name != 0) mask |= STORE_BIT(name);
 static unsigned set_columns(const store_msg_t *m, size_t *octets, const char **big)
 {
     unsigned mask = STORE_BIT(key) | STORE_BIT(submitted) | STORE_BIT(keep_until);
     size_t total = 0;
-    int i;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        const char *f = (const char *)m + store_cols[i].offset;
-        switch (store_cols[i].kind) {
-        case STORE_TEXT:
-        case STORE_BLOB:
-            if (((const store_str_t *)f)->p) {
-                size_t n = ((const store_str_t *)f)->n;
-                if (n > STORE_VALUE_MAX) *big = store_cols[i].name;
-                total += n;
-                mask |= 1u << i;
-            }
-            break;
-        case STORE_REAL: if (!isnan(*(const double *)f)) mask |= 1u << i; break;
-        case STORE_INT:  if (*(const long long *)f != 0) mask |= 1u << i; break;
-        }
-    }
+#define COL(name, kind, flags, ddl) SET_##kind(name)
+#include "store_msg.def"
+#undef COL
     *octets = total;
     return mask;
+}
+
+/* Bind column i of m, which holds a value (set_columns), to param. */
+static void bind_set(sqlite3_stmt *st, int param, int i, const store_msg_t *m)
+{
+    const char *f = (const char *)m + store_cols[i].offset;
+    switch (store_cols[i].kind) {
+    case STORE_TEXT:
+        sqlite3_bind_text(st, param, ((const store_str_t *)f)->p, (int)((const store_str_t *)f)->n, SQLITE_STATIC);
+        break;
+    case STORE_BLOB:
+        sqlite3_bind_blob(st, param, ((const store_str_t *)f)->p, (int)((const store_str_t *)f)->n, SQLITE_STATIC);
+        break;
+    case STORE_REAL: sqlite3_bind_double(st, param, *(const double *)f); break;
+    case STORE_INT:
+        sqlite3_bind_int64(st, param, (store_cols[i].flags & STORE_CF_BOOL) ? 1 : *(const long long *)f);
+        break;
+    }
 }
 
 /* -- Statements -------------------------------------------------------------- */
@@ -125,10 +139,13 @@ static int insert(store_t *s, unsigned mask, const store_msg_t *rows, int n)
     int i, r, rc;
     if (!st) return STORE_EIO;
     sqlite3_reset(st);
-    for (r = 0; r < n; r++)
-        for (i = 0; i < STORE_NCOLS; i++)
-            if ((mask & (1u << i)) && !(follow && r > 0 && i == STORE_COL_key))
-                store__bind_col(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
+    for (r = 0; r < n; r++) {
+        unsigned left = follow && r > 0 ? mask & ~STORE_BIT(key) : mask;
+        for (; left; left &= left - 1) {
+            i = __builtin_ctz(left);
+            bind_set(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
+        }
+    }
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return store__fail(s, rc, "put");
@@ -149,17 +166,20 @@ static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octe
     store_msg_t *copy = &w->rows[w->n];
     char *room = w->strings[w->n];
     size_t used = 0;
-    int i;
     if (octets > STORE_PUT_ROOM) return -1;
     *copy = *m;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        const store_col_t *c = &store_cols[i];
-        store_str_t *str = (store_str_t *)((char *)copy + c->offset);
-        if ((c->kind != STORE_TEXT && c->kind != STORE_BLOB) || !str->p) continue;
-        memcpy(room + used, str->p, str->n);
-        str->p = room + used;
-        used += str->n;
+#define ROOM_TEXT(name) \
+    if (copy->name.p) { \
+        memcpy(room + used, copy->name.p, copy->name.n); \
+        copy->name.p = room + used; \
+        used += copy->name.n; \
     }
+#define ROOM_BLOB(name) ROOM_TEXT(name)
+#define ROOM_REAL(name)
+#define ROOM_INT(name)
+#define COL(name, kind, flags, ddl) ROOM_##kind(name)
+#include "store_msg.def"
+#undef COL
     w->mask = mask;
     w->n++;
     return 0;
