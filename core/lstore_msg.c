@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lstore_int.h"
+#include "msgid.h"
 
 /* -- Records ---------------------------------------------------------------------- */
 
@@ -165,8 +166,11 @@ static int l_put(lua_State *L)
 
 /* A putter's call: the values of its columns, in its order, as
  * arguments (nil, or false for a column that is not a boolean: no value).
- * Upvalues: the store userdata, the column indexes (a byte each, the
- * count first). */
+ * Answers the key and, for a row with an id_format and no text id, the
+ * id made from the store's node id and its key (that of its part 0), as
+ * get shows it: a caller that answers with the id (the reference SMSC)
+ * makes no second call. Upvalues: the store userdata, the column indexes
+ * (a byte each, the count first). */
 static int l_put_positional(lua_State *L)
 {
     lstore_box_t *b = lua_touserdata(L, lua_upvalueindex(1));
@@ -184,13 +188,23 @@ static int l_put_positional(lua_State *L)
     }
     if ((rc = store_put(b->s, &m)) < 0) return lstore__fail(L, b->s, (int)rc);
     lua_pushnumber(L, (lua_Number)rc);
+    if (m.id_format > 0 && !m.id.p) {
+        char id[MSGID_KEYED_MAX];
+        int n = msgid_keyed_make((int)m.id_format, (unsigned long long)store_node_id(b->s),
+                                 (unsigned long long)(rc - m.part), id, sizeof id);
+        if (n > 0) {
+            lua_pushlstring(L, id, (size_t)n);
+            return 2;
+        }
+    }
     return 1;
 }
 
-/* st:putter{ column, ... } -> function(value, ...) -> key | nil, err: a
- * put of those columns, their values given in that order, as put(rec)
- * with rec = { column = value, ... }; cheaper than a record table for a
- * caller that puts the same columns again and again (no table to read). */
+/* st:putter{ column, ... } -> function(value, ...) -> key [, id] | nil,
+ * err: a put of those columns, their values given in that order, as
+ * put(rec) with rec = { column = value, ... }; cheaper than a record
+ * table for a caller that puts the same columns again and again (no table
+ * to read). id: see l_put_positional. */
 static int l_putter(lua_State *L)
 {
     unsigned char *cols;

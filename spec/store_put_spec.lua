@@ -41,6 +41,30 @@ describe("smpp.store put", function()
         end
     end)
 
+    it("answers a putter's row's id with its key when the row has an id format, as get shows it", function()
+        local msgid = require "smpp.msgid"
+        local st = assert(store.open { path = ":memory:" })
+        finally(function() st:close() end)
+        local node = st:node_id()
+        for _, f in ipairs { "decimal", "hex", "uuid" } do
+            local put = st:putter { "account", "submitted", "final", "id_format" }
+            local key, id = put("acct", 1000, true, msgid.code[f])
+            assert.is_number(key)
+            assert.equal(msgid.make(f, node, key), id)
+            assert.equal(id, st:get(key).id)
+        end
+        -- parts: the id of part 0's key
+        local put = st:putter { "account", "submitted", "part", "id_format" }
+        local k0, id0 = put("acct", 1000, 0, msgid.code.hex)
+        local k1, id1 = put("acct", 1000, 1, msgid.code.hex)
+        assert.equal(k0 + 1, k1)
+        assert.equal(id0, id1)
+        assert.equal(msgid.make("hex", node, k0), id1)
+        -- no id format: the key alone
+        local plain = st:putter { "account", "submitted" }
+        assert.equal(1, select("#", plain("acct", 1000)))
+    end)
+
     it("stores rows whose keys do not follow one another under their own keys", function()
         local st = assert(store.open { path = ":memory:" })
         finally(function() st:close() end)
