@@ -7,14 +7,16 @@
 #include <string.h>
 
 #include "lstore_int.h"
+#include "msgid.h"
 
 /* -- Records ---------------------------------------------------------------------- */
 
-static void set_col(lua_State *L, int v, int i, store_msg_t *m, const char *fn)
+/* Column i of m from the value at v, of Lua type t; a value of the
+ * wrong type raises. */
+static void set_col(lua_State *L, int v, int t, int i, store_msg_t *m, const char *fn)
 {
     const store_col_t *c = &store_cols[i];
     char *f = (char *)m + c->offset;
-    int t = lua_type(L, v);
     switch (c->kind) {
     case STORE_TEXT:
     case STORE_BLOB:
@@ -88,7 +90,7 @@ static void read_record(lua_State *L, int t, store_msg_t *m, store_change_t *c, 
             if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: field 'trace' must be a string", fn);
             c->trace.p = lua_tolstring(L, -1, &c->trace.n);
         } else {
-            set_col(L, lua_gettop(L), i, m, fn);
+            set_col(L, lua_gettop(L), lua_type(L, -1), i, m, fn);
             if (c) c->mask |= 1u << i;
         }
         lua_pop(L, 1);
@@ -164,8 +166,11 @@ static int l_put(lua_State *L)
 
 /* A putter's call: the values of its columns, in its order, as
  * arguments (nil, or false for a column that is not a boolean: no value).
- * Upvalues: the store userdata, the column indexes (a byte each, the
- * count first). */
+ * Answers the key and, for a row with an id_format and no text id, the
+ * id made from the store's node id and its key (that of its part 0), as
+ * get shows it: a caller that answers with the id (the reference SMSC)
+ * makes no second call. Upvalues: the store userdata, the column indexes
+ * (a byte each, the count first). */
 static int l_put_positional(lua_State *L)
 {
     lstore_box_t *b = lua_touserdata(L, lua_upvalueindex(1));
@@ -179,17 +184,27 @@ static int l_put_positional(lua_State *L)
         int i = cols[k], t = lua_type(L, k);
         if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, k) && !(store_cols[i].flags & STORE_CF_BOOL)))
             continue;
-        set_col(L, k, i, &m, "put");
+        set_col(L, k, t, i, &m, "put");
     }
     if ((rc = store_put(b->s, &m)) < 0) return lstore__fail(L, b->s, (int)rc);
     lua_pushnumber(L, (lua_Number)rc);
+    if (m.id_format > 0 && !m.id.p) {
+        char id[MSGID_KEYED_MAX];
+        int n = msgid_keyed_make((int)m.id_format, (unsigned long long)store_node_id(b->s),
+                                 (unsigned long long)(rc - m.part), id, sizeof id);
+        if (n > 0) {
+            lua_pushlstring(L, id, (size_t)n);
+            return 2;
+        }
+    }
     return 1;
 }
 
-/* st:putter{ column, ... } -> function(value, ...) -> key | nil, err: a
- * put of those columns, their values given in that order, as put(rec)
- * with rec = { column = value, ... }; cheaper than a record table for a
- * caller that puts the same columns again and again (no table to read). */
+/* st:putter{ column, ... } -> function(value, ...) -> key [, id] | nil,
+ * err: a put of those columns, their values given in that order, as
+ * put(rec) with rec = { column = value, ... }; cheaper than a record
+ * table for a caller that puts the same columns again and again (no table
+ * to read). id: see l_put_positional. */
 static int l_putter(lua_State *L)
 {
     unsigned char *cols;

@@ -22,41 +22,59 @@ static double keep_until(const store_t *s, int final, double done, double expire
 /* The columns of m that hold a value (a string, a time, an integer other
  * than its default 0: lasting 0 too, its default), with those the store
  * computes; *octets gets the length of its strings, and the name of one
- * longer than STORE_VALUE_MAX goes to *big. One pass: it runs per put. */
+ * longer than STORE_VALUE_MAX goes to *big. Written out column by column
+ * from store_msg.def: it runs per put. */
+#define SET_TEXT(name) \
+    if (m->name.p) { \
+        if (m->name.n > STORE_VALUE_MAX) *big = #name; \
+        total += m->name.n; \
+        mask |= STORE_BIT(name); \
+    }
+#define SET_BLOB(name) SET_TEXT(name)
+#define SET_REAL(name) if (!isnan(m->name)) mask |= STORE_BIT(name);
+#define SET_INT(name)  if (m->name != 0) mask |= STORE_BIT(name);
 static unsigned set_columns(const store_msg_t *m, size_t *octets, const char **big)
 {
     unsigned mask = STORE_BIT(key) | STORE_BIT(submitted) | STORE_BIT(keep_until);
     size_t total = 0;
-    int i;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        const char *f = (const char *)m + store_cols[i].offset;
-        switch (store_cols[i].kind) {
-        case STORE_TEXT:
-        case STORE_BLOB:
-            if (((const store_str_t *)f)->p) {
-                size_t n = ((const store_str_t *)f)->n;
-                if (n > STORE_VALUE_MAX) *big = store_cols[i].name;
-                total += n;
-                mask |= 1u << i;
-            }
-            break;
-        case STORE_REAL: if (!isnan(*(const double *)f)) mask |= 1u << i; break;
-        case STORE_INT:  if (*(const long long *)f != 0) mask |= 1u << i; break;
-        }
-    }
+#define COL(name, kind, flags, ddl) SET_##kind(name)
+#include "store_msg.def"
+#undef COL
     *octets = total;
     return mask;
+}
+
+/* Bind column i of m, which holds a value (set_columns), to param. */
+static void bind_set(sqlite3_stmt *st, int param, int i, const store_msg_t *m)
+{
+    const char *f = (const char *)m + store_cols[i].offset;
+    switch (store_cols[i].kind) {
+    case STORE_TEXT:
+        sqlite3_bind_text(st, param, ((const store_str_t *)f)->p, (int)((const store_str_t *)f)->n, SQLITE_STATIC);
+        break;
+    case STORE_BLOB:
+        sqlite3_bind_blob(st, param, ((const store_str_t *)f)->p, (int)((const store_str_t *)f)->n, SQLITE_STATIC);
+        break;
+    case STORE_REAL: sqlite3_bind_double(st, param, *(const double *)f); break;
+    case STORE_INT:
+        sqlite3_bind_int64(st, param, (store_cols[i].flags & STORE_CF_BOOL) ? 1 : *(const long long *)f);
+        break;
+    }
 }
 
 /* -- Statements -------------------------------------------------------------- */
 
 /* The INSERT of `rows` rows of the columns in mask (the others take their
  * defaults: binding and storing fewer values is much of a lean row's
- * cost), prepared once per set and kept with the update statements;
- * parameter r * STORE_NCOLS + i + 1 is column i of row r. */
-static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
+ * cost), prepared once per shape and kept with the update statements;
+ * parameter r * STORE_NCOLS + i + 1 is column i of row r. With `follow`,
+ * the rows after the first name no key (NULL): SQLite gives each the
+ * table's last key + 1 from the end of the table it just wrote, where a
+ * key given must first be looked for from the table's root (about 900
+ * instructions a row); see insert(). */
+static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows, int follow)
 {
-    unsigned long long key = mask | (rows > 1 ? 1ull << 38 : 1ull << 37);
+    unsigned long long key = mask | 1ull << 37 | (unsigned long long)follow << 39 | (unsigned long long)rows << 40;
     char sql[16384];
     size_t n, v;
     int i, r, slot = -1, rc;
@@ -75,7 +93,10 @@ static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(", r ? ", " : "");
         for (i = 0, v = 0; i < STORE_NCOLS; i++) {
             if (!(mask & (1u << i))) continue;
-            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d", v++ ? ", " : "", r * STORE_NCOLS + i + 1);
+            if (follow && r > 0 && i == STORE_COL_key)
+                n += (size_t)snprintf(sql + n, sizeof sql - n, "%sNULL", v++ ? ", " : "");
+            else
+                n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d", v++ ? ", " : "", r * STORE_NCOLS + i + 1);
         }
         n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
     }
@@ -93,19 +114,44 @@ static sqlite3_stmt *insert_stmt(store_t *s, unsigned mask, int rows)
     return st;
 }
 
-/* Insert rows[0 .. n-1] (n is 1 or STORE_PUT_BATCH), all of mask. */
+/* Do the keys of rows[0 .. n-1] follow one another (k, k + 1, ...)? */
+static int keys_follow(const store_msg_t *rows, int n)
+{
+    int r;
+    for (r = 1; r < n; r++)
+        if (rows[r].key != rows[0].key + r) return 0;
+    return n > 1;
+}
+
+/* Insert rows[0 .. n-1] (n at most STORE_PUT_BATCH), all of mask. Keys
+ * that follow one another, the usual (consecutive puts), go in as the
+ * first row's key and then the table's last key + 1 each: the same keys
+ * while the first row's is the highest in the table, which the key
+ * counter sees to (it starts above every key in the file). Should
+ * another writer of the file have put a higher one, the rows would get
+ * other keys than their callers were given: the last row's key tells,
+ * and the rows' turn is then lost (flush_rows), never stored under keys
+ * that name other messages. */
 static int insert(store_t *s, unsigned mask, const store_msg_t *rows, int n)
 {
-    sqlite3_stmt *st = insert_stmt(s, mask, n);
+    int follow = keys_follow(rows, n);
+    sqlite3_stmt *st = insert_stmt(s, mask, n, follow);
     int i, r, rc;
     if (!st) return STORE_EIO;
     sqlite3_reset(st);
-    for (r = 0; r < n; r++)
-        for (i = 0; i < STORE_NCOLS; i++)
-            if (mask & (1u << i)) store__bind_col(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
+    for (r = 0; r < n; r++) {
+        unsigned left = follow && r > 0 ? mask & ~STORE_BIT(key) : mask;
+        for (; left; left &= left - 1) {
+            i = __builtin_ctz(left);
+            bind_set(st, r * STORE_NCOLS + i + 1, i, &rows[r]);
+        }
+    }
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return store__fail(s, rc, "put");
+    if (follow && sqlite3_last_insert_rowid(s->db) != rows[n - 1].key)
+        return store__err(s, STORE_EIO, "put: keys %lld .. %lld went in as others (a higher key in the file)",
+                          rows[0].key, rows[n - 1].key);
     return 0;
 }
 
@@ -120,30 +166,51 @@ static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octe
     store_msg_t *copy = &w->rows[w->n];
     char *room = w->strings[w->n];
     size_t used = 0;
-    int i;
     if (octets > STORE_PUT_ROOM) return -1;
     *copy = *m;
-    for (i = 0; i < STORE_NCOLS; i++) {
-        const store_col_t *c = &store_cols[i];
-        store_str_t *str = (store_str_t *)((char *)copy + c->offset);
-        if ((c->kind != STORE_TEXT && c->kind != STORE_BLOB) || !str->p) continue;
-        memcpy(room + used, str->p, str->n);
-        str->p = room + used;
-        used += str->n;
+#define ROOM_TEXT(name) \
+    if (copy->name.p) { \
+        memcpy(room + used, copy->name.p, copy->name.n); \
+        copy->name.p = room + used; \
+        used += copy->name.n; \
     }
+#define ROOM_BLOB(name) ROOM_TEXT(name)
+#define ROOM_REAL(name)
+#define ROOM_INT(name)
+#define COL(name, kind, flags, ddl) ROOM_##kind(name)
+#include "store_msg.def"
+#undef COL
     w->mask = mask;
     w->n++;
     return 0;
+}
+
+/* After rows went in under keys other than theirs (insert: a higher key
+ * in the file than the counter's), the key counter moves past the file's
+ * highest key, as when the store opens, so that later rows go in. */
+static void keys_past_file(store_t *s)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_MAX_KEY);
+    store_ctr_t *c = &s->ctrs[s->key_ctr];
+    if (sqlite3_step(st) == SQLITE_ROW && c->cur <= sqlite3_column_int64(st, 0))
+        c->cur = c->lim = sqlite3_column_int64(st, 0) + 1;     /* the next key reserves a block first */
+    sqlite3_reset(st);
 }
 
 /* The rows of messages that wait, alone. */
 static int flush_rows(store_t *s)
 {
     store_waiting_t *w = &s->waiting;
-    int rc = 0, i;
+    int rc = 0, i, k;
     if (!w->n) return 0;
-    if (w->n == STORE_PUT_BATCH) rc = insert(s, w->mask, w->rows, w->n);
-    else for (i = 0; i < w->n && rc == 0; i++) rc = insert(s, w->mask, &w->rows[i], 1);
+    /* the turn's last rows (fewer than a batch) in statements of 16, 8,
+     * 4, 2 and 1 rows: each statement costs about what storing a row
+     * does, and each shape is prepared once */
+    for (i = 0; i < w->n && rc == 0; i += k) {
+        k = STORE_PUT_BATCH;
+        while (k > w->n - i) k >>= 1;
+        rc = insert(s, w->mask, &w->rows[i], k);
+    }
     w->n = 0;
     if (rc < 0) {
         /* rows whose puts succeeded are not in the table: the whole turn
@@ -156,6 +223,7 @@ static int flush_rows(store_t *s)
             sqlite3_reset(s->st[STORE_ST_ROLLBACK]);
             store__lost(s, why, full);
         }
+        keys_past_file(s);
         return store__err(s, full ? STORE_EFULL : STORE_EIO, "%s", why);
     }
     return 0;

@@ -563,7 +563,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     local rd = pdu.registered_delivery or 0
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
-    local st, key, werr = store.current(), nil, nil
+    local st, key, got = store.current(), nil, nil
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
     local due = (not short or (wanted and (at > now or st.due_done ~= nil))) and at
@@ -577,15 +577,16 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
         row.pdu = wanted and content(pdu, dest, ton, npi)
         row.due = due
         row.id_format = self._id_code
-        key, werr = st:put(row)
+        key, got = st:put(row)
     else                                          -- the usual message: no table to read
         if self._lean_store ~= st then
             self._lean, self._lean_store = st:putter(LEAN), st
         end
-        key, werr = self._lean(session.system_id, source, dest, now, state, at, short, self._id_code)
+        -- key, id (the SQLite store makes the id: one call) | key | nil, err
+        key, got = self._lean(session.system_id, source, dest, now, state, at, short, self._id_code)
     end
-    if not key then return nil, write_status(werr, "message") end
-    local id = self:id_of(head or key)
+    if not key then return nil, write_status(got, "message") end
+    local id = not head and got or self:id_of(head or key)
     if due then
         self:arm(at)
     elseif wanted then                            -- final at once: its receipt now

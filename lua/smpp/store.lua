@@ -32,7 +32,7 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 
 -- The methods of a store object, in every backend:
 --   put(rec)                            -> key | nil, err
---   putter{ column, ... }               -> function(value, ...) -> key | nil, err
+--   putter{ column, ... }               -> function(value, ...) -> key [, id (SQLite)] | nil, err
 --   get(id [, part]), get(key)          -> rec | nil
 --   parts(id), parts(key)               -> { rec, ... }
 --   update(id or key, changes [, where]) -> rows changed | nil, err

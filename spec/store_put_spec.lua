@@ -1,0 +1,117 @@
+-- store_put_spec -- the rows that wait and go in together (store_put.c):
+-- every key a put answered names its own row, whatever a turn's count of
+-- rows, keys that do not follow one another, and a higher key written
+-- into the file by another writer.
+local store = require "smpp.store"
+local run = require "helpers.run"
+
+local function tmpdir()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir) == 0)
+    return dir
+end
+
+-- A lean row (no text id: it waits) whose source names i.
+local function put(st, i)
+    return st:put { account = "acct", source = "s" .. i, dest = "4477", submitted = 1000 + i, final = true,
+                    state = store.state.DELIVERED, done = 1001 + i }
+end
+
+-- The keys of keys[] whose rows are missing or are not theirs.
+local function wrong(st, keys)
+    local bad = {}
+    for i, k in ipairs(keys) do
+        local r = st:get(k)
+        if not r or r.source ~= "s" .. i or r.submitted ~= 1000 + i then bad[#bad + 1] = k end
+    end
+    return bad
+end
+
+describe("smpp.store put", function()
+    it("stores each row under the key its put answered, for every count of rows in a turn", function()
+        local st = assert(store.open { path = ":memory:" })
+        finally(function() st:close() end)
+        -- 1 .. 70: fewer than a batch, a batch and what is left (16, 8, 4, 2, 1 at a time)
+        for n = 1, 70 do
+            local keys = {}
+            for i = 1, n do keys[i] = assert(put(st, i)) end
+            assert.equal(n, st:commit())
+            assert.same({}, wrong(st, keys), "with " .. n .. " rows in the turn")
+        end
+    end)
+
+    it("answers a putter's row's id with its key when the row has an id format, as get shows it", function()
+        local msgid = require "smpp.msgid"
+        local st = assert(store.open { path = ":memory:" })
+        finally(function() st:close() end)
+        local node = st:node_id()
+        for _, f in ipairs { "decimal", "hex", "uuid" } do
+            local put = st:putter { "account", "submitted", "final", "id_format" }
+            local key, id = put("acct", 1000, true, msgid.code[f])
+            assert.is_number(key)
+            assert.equal(msgid.make(f, node, key), id)
+            assert.equal(id, st:get(key).id)
+        end
+        -- parts: the id of part 0's key
+        local put = st:putter { "account", "submitted", "part", "id_format" }
+        local k0, id0 = put("acct", 1000, 0, msgid.code.hex)
+        local k1, id1 = put("acct", 1000, 1, msgid.code.hex)
+        assert.equal(k0 + 1, k1)
+        assert.equal(id0, id1)
+        assert.equal(msgid.make("hex", node, k0), id1)
+        -- no id format: the key alone
+        local plain = st:putter { "account", "submitted" }
+        assert.equal(1, select("#", plain("acct", 1000)))
+    end)
+
+    it("stores rows whose keys do not follow one another under their own keys", function()
+        local st = assert(store.open { path = ":memory:" })
+        finally(function() st:close() end)
+        -- a caller taking a value of the key counter between two puts
+        local keys = {}
+        for i = 1, 40 do
+            keys[i] = assert(put(st, i))
+            if i % 3 == 0 then st:next_id("messages.key") end
+        end
+        assert.equal(40, st:commit())
+        assert.same({}, wrong(st, keys))
+        assert.equal(keys[1] + 1, keys[2])
+        assert.equal(keys[3] + 2, keys[4])
+    end)
+
+    it("loses a turn whose rows would take other keys than theirs, then stores above the higher key", function()
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+        local path = dir .. "/put.db"
+        local st = assert(store.open { path = path })
+        finally(function() st:close() end)
+        assert(put(st, 1))
+        assert.equal(1, st:commit())
+        -- another writer (an operator's shell) puts a row with a key above the counter's
+        local _, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"INSERT INTO messages (key, submitted, "
+                                  .. "keep_until, final) VALUES (5000000, 1, 2, 1)\"")
+        assert.equal(0, rc, err)
+        -- the 32nd put inserts the batch: its rows would go in as 5000001 ...
+        local keys = {}
+        for i = 1, 31 do keys[i] = assert(put(st, i)) end
+        assert.is_true(keys[31] < 5000000)
+        local k, perr = put(st, 32)
+        assert.is_nil(k)
+        assert.matches("^io: put: keys", perr)
+        assert.is_nil(put(st, 33))                          -- the turn is lost until a commit says so
+        local ok, cerr, lost = st:commit()
+        assert.is_nil(ok)
+        assert.matches("keys " .. keys[1] .. " .. " .. keys[31] + 1 .. " went in as others", cerr, 1, true)
+        assert.equal(31, lost)
+        for _, key in ipairs(keys) do assert.is_nil(st:get(key)) end
+        assert.is_nil(st:get(5000001))                      -- nothing went in under a key not its own
+        -- the next turn goes in, above the other writer's key
+        keys = {}
+        for i = 1, 40 do keys[i] = assert(put(st, i)) end
+        assert.is_true(keys[1] > 5000000)
+        assert.equal(40, st:commit())
+        assert.same({}, wrong(st, keys))
+        assert.equal(1, st:get(5000000).submitted)
+    end)
+end)
