@@ -294,6 +294,23 @@ static void messages_table_sql(char *sql, size_t size)
 }
 
 /* Bring a file of an older schema up to this one, in one transaction. */
+/* The bits of a receipt key's number (fwd.key_num, store__key_num) for a
+ * file made or upgraded now: all 64, or in tests SMPPGW_STORE_KEY_BITS
+ * (digits, 0 .. 63: fewer bits make keys share a number). The file keeps
+ * its value in meta (key_bits), and every later open reads it from
+ * there: a number written under one mask is looked up under the same. */
+static int key_bits_env(void)
+{
+    const char *v = getenv("SMPPGW_STORE_KEY_BITS");
+    if (!v || !*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 2 || atoi(v) > 63) return 64;
+    return atoi(v);
+}
+
+static void key_bits_set(store_t *s, long long bits)
+{
+    s->key_mask = bits >= 0 && bits < 64 ? (1ULL << bits) - 1 : ~0ULL;
+}
+
 static int upgrade(store_t *s, long long version, char *err, size_t errlen)
 {
     char sql[4096], cols[1024];
@@ -374,7 +391,8 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
                 "DROP INDEX IF EXISTS fwd_upstream_key; DROP INDEX IF EXISTS fwd_queue", err, errlen) != SQLITE_OK
         || exec(s, STORE_FWD_SQL, err, errlen) != SQLITE_OK)
         goto fail;
-    snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'; "
+             "INSERT OR REPLACE INTO meta VALUES ('key_bits', %d)", STORE_SCHEMA, key_bits_env());
     if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) goto fail;
     return 0;
 fail:
@@ -383,9 +401,35 @@ fail:
 }
 
 /* Create the tables in a new file, or check an existing file's version. */
+/* An upgrade rewrites rows that an older smppgw still serving the file
+ * would go on writing its own way (schema 8's key_num and q would stay
+ * empty in its rows: messages never forwarded, receipts never matched),
+ * so it runs only under the lock: a reader (check, messages) takes it
+ * for the upgrade and lets it go after, and refuses a store another
+ * process serves. */
+static int upgrade_locked(store_t *s, long long version, char *err, size_t errlen)
+{
+    char why[512];
+    int rc, had = s->lock_fd >= 0;
+    if (!had && take_lock(s, why, sizeof why) < 0) {
+        snprintf(err, errlen, "store %s: made by an older smppgw (schema %lld; this one knows %d) and not "
+                 "upgraded: %s; stop the process that serves it, then start this version on it",
+                 s->o.path, version, STORE_SCHEMA, why);
+        return -1;
+    }
+    rc = upgrade(s, version, err, errlen);
+    if (!had && s->lock_fd >= 0) {
+        close(s->lock_fd);
+        s->lock_fd = -1;
+        free(s->lock_text);
+        s->lock_text = NULL;
+    }
+    return rc;
+}
+
 static int schema(store_t *s, char *err, size_t errlen)
 {
-    long long objects, has_meta, version, node;
+    long long objects, has_meta, version, node, bits;
     char sql[4096];
     int rc;
     if ((rc = query_int(s, "SELECT count(*) FROM sqlite_master", 0, &objects)) != SQLITE_OK ||
@@ -418,12 +462,19 @@ static int schema(store_t *s, char *err, size_t errlen)
                      s->o.path, version, STORE_SCHEMA);
             return -1;
         }
-        if ((rc = query_int(s, "SELECT value FROM meta WHERE key = 'node_id'", 0, &s->node_id)) != SQLITE_OK) {
+        if ((rc = query_int(s, "SELECT value FROM meta WHERE key = 'node_id'", 0, &s->node_id)) != SQLITE_OK
+            || (rc = query_int(s, "SELECT value FROM meta WHERE key = 'key_bits'", 64, &bits)) != SQLITE_OK) {
             open_error(s->o.path, s->db, rc, NULL, err, errlen);
             return -1;
         }
-        return version < STORE_SCHEMA ? upgrade(s, version, err, errlen) : 0;
+        if (version == STORE_SCHEMA) {
+            key_bits_set(s, bits);
+            return 0;
+        }
+        key_bits_set(s, key_bits_env());
+        return upgrade_locked(s, version, err, errlen);
     }
+    key_bits_set(s, key_bits_env());
     do {
         unsigned char r[4];
         sqlite3_randomness(sizeof r, r);
@@ -437,7 +488,8 @@ static int schema(store_t *s, char *err, size_t errlen)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    snprintf(sql, sizeof sql, "INSERT INTO meta VALUES ('schema', %d), ('node_id', %lld)", STORE_SCHEMA, node);
+    snprintf(sql, sizeof sql, "INSERT INTO meta VALUES ('schema', %d), ('node_id', %lld), ('key_bits', %d)",
+             STORE_SCHEMA, node, key_bits_env());
     if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -514,7 +566,6 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
 {
     static int configured;
     store_t *s;
-    const char *bits;
     int rc, i, memory;
     if (check_opts(o, err, errlen) < 0) return NULL;
     if (!configured) {
@@ -549,11 +600,7 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "store %s: read-only (the file is not writable by this process)", o->path);
         goto fail;
     }
-    /* every bit of a receipt key's number; fewer in tests, to make keys
-     * share one (SMPPGW_STORE_KEY_BITS, 0 .. 63) */
-    s->key_mask = ~0ULL;
-    if ((bits = getenv("SMPPGW_STORE_KEY_BITS")) != NULL && atoi(bits) >= 0 && atoi(bits) < 64)
-        s->key_mask = (1ULL << atoi(bits)) - 1;
+    s->key_mask = ~0ULL;                /* schema() sets the file's (key_bits_env) */
     if ((rc = store__key_num_sql(s)) != SQLITE_OK) {
         open_error(o->path, s->db, rc, NULL, err, errlen);
         goto fail;

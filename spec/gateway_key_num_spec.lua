@@ -141,3 +141,64 @@ describe("#integration receipts matched by a number that every key shares", func
         gw:stop()
     end)
 end)
+
+describe("#integration the numbers a store was made with", function()
+    it("stay the file's: restarted without SMPPGW_STORE_KEY_BITS, receipts of messages sent before still match", function()
+        local path = tmp.dir() .. "/gw.db"
+        local a = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = [[
+            local smpp = require "smpp"
+            return { submit_sm = function(session, pdu)
+                local t = pdu.short_message
+                smpp.log("info", "took %s", t)
+                if t == "now" then
+                    for _, rid in ipairs { "u1", "abc", "ff17" } do
+                        smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
+                            receipted_message_id = rid, message_state = 2,
+                            short_message = "id:" .. rid .. " stat:DELIVRD err:000 text:x" })
+                    end
+                    return 0, { message_id = "R" }
+                end
+                return 0, { message_id = t }
+            end }]] }
+        local function conf() return "return " .. server.lua {
+                script = server.root .. "/scripts/gateway.lua", store = { path = path },
+                accounts = { { system_id = "esme1", password = "pw1" } },
+                upstreams = { { name = "A", port = a.port, system_id = "gw", password = "gwpw" } },
+                gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } } } end
+        local gw = server.start { env = { SMPPGW_STORE_KEY_BITS = "4" }, conf = conf() }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local c = require("helpers.park").esme(gw)
+        local function submit(text)
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+            local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+            assert.equal(0, r.status)
+            return wire.first_cstr(r.body)
+        end
+        local ours = {}
+        for _, t in ipairs { "u1", "abc", "ff17" } do ours[submit(t)] = t end
+        assert.truthy(a:wait_log("took ff17", 10), gw:log_text())
+        assert.truthy(require("helpers.wait").wait_until(function()
+            local out = run.sh("sqlite3 " .. run.quote(path) .. " 'SELECT count(*) FROM fwd WHERE key_num IS NOT NULL'")
+            return tonumber(out) == 3
+        end, 10), "the answers stored")
+        c:close()
+        gw:stop()
+        gw = server.start { conf = conf() }                          -- without the variable now
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        c = require("helpers.park").esme(gw)
+        submit("now")
+        local got = {}
+        for _ = 1, 3 do
+            local p = assert(c:expect(function(q) return q.id == id.deliver_sm end, 10), "a receipt is missing")
+            c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+            local d = wire.parse_sm(p.body)
+            got[#got + 1] = ours[d.short_message:match("^id:(%S+)")]
+        end
+        table.sort(got)
+        assert.same({ "abc", "ff17", "u1" }, got)
+        local bits = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT value FROM meta WHERE key = 'key_bits'\"")
+        assert.equal(4, tonumber(bits))
+    end)
+end)

@@ -214,3 +214,59 @@ describe("#integration a store of schema 7", function()
         assert.equal("", sql("SELECT name FROM sqlite_master WHERE name = 'fwd_upstream_key'"))
     end)
 end)
+
+-- The lock file of a store holds (flock) while a process serves from it;
+-- here the spec's own process plays an older smppgw still serving the
+-- file. -> release()
+local function hold_lock(path)
+    local ffi = require "ffi"
+    pcall(ffi.cdef, "int open(const char *, int, ...); int flock(int, int); int close(int);")
+    local fd = ffi.C.open(path .. "-lock", 66, 420)            -- O_RDWR | O_CREAT, 0644
+    assert(fd >= 0, "the lock file")
+    assert(ffi.C.flock(fd, 6) == 0, "flock")                    -- LOCK_EX | LOCK_NB
+    local held = true
+    return function()
+        if held then ffi.C.close(fd); held = false end
+    end
+end
+
+local function schema_of(path)
+    local out = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT value FROM meta WHERE key = 'schema'\"")
+    return tonumber(out)
+end
+
+describe("#integration a store of schema 7 that another process serves", function()
+    it("is not upgraded by smppgw check or messages; once free, check upgrades it", function()
+        local dir = tmp.dir()
+        local path = dir .. "/seven.db"
+        local st = assert(store.open { path = path })
+        assert(st:put { id = "m-1", account = "esme1", source = "1", dest = "2", submitted = os.time() })
+        assert(st:commit())
+        st:close()
+        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'key_bits'"))
+        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        local conf = dir .. "/c.lua"
+        tmp.write(conf, "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua",
+            store = { path = path },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "A", port = 9, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
+        })
+        local release = hold_lock(path)
+        finally(release)
+        local out, err, code = run.smppgw { "check", conf }
+        assert.are_not.equal(0, code, out .. err)
+        assert.matches("schema 7; this one knows 8%) and not upgraded: .*locked by another process", out .. err)
+        assert.equal(7, schema_of(path))
+        out, err, code = run.smppgw { "messages", conf, "m-1" }
+        assert.are_not.equal(0, code, out .. err)
+        assert.matches("not upgraded", out .. err)
+        assert.equal(7, schema_of(path))
+        release()
+        out, err, code = run.smppgw { "check", conf }
+        assert.equal(0, code, out .. err)
+        assert.equal(8, schema_of(path))
+    end)
+end)
