@@ -166,9 +166,9 @@ static int l_put(lua_State *L)
 
 /* A putter's call: the values of its columns, in its order, as
  * arguments (nil, or false for a column that is not a boolean: no value).
- * Answers the key and, for a row with an id_format and no text id, the
- * id made from the store's node id and its key (that of its part 0), as
- * get shows it: a caller that answers with the id (the reference SMSC)
+ * Answers the key and, for a part 0 row with an id_format and no text
+ * id, the id made from the store's node id and its key, as get shows it
+ * (a later part's is its part 0's, which the caller knows): a caller that answers with the id (the reference SMSC)
  * makes no second call. Upvalues: the store userdata, the column indexes
  * (a byte each, the count first). */
 static int l_put_positional(lua_State *L)
@@ -188,7 +188,7 @@ static int l_put_positional(lua_State *L)
     }
     if ((rc = store_put(b->s, &m)) < 0) return lstore__fail(L, b->s, (int)rc);
     lua_pushnumber(L, (lua_Number)rc);
-    if (m.id_format > 0 && !m.id.p) {
+    if (m.id_format > 0 && !m.id.p && m.part == 0) {     /* a later part's id is its part 0's: the caller's */
         char id[MSGID_KEYED_MAX];
         int n = msgid_keyed_make((int)m.id_format, (unsigned long long)store_node_id(b->s),
                                  (unsigned long long)(rc - m.part), id, sizeof id);

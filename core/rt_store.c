@@ -31,6 +31,7 @@ static const double commit_bounds_ms[COMMIT_BUCKETS - 1] = {
 typedef struct held_s {
     rt_task_t           *t;
     rt_store_release_fn  release;
+    long long            commits;   /* store_commits_ok when held: a commit after it stored its writes */
 } held_t;
 
 /* What expiry removed before it was finished, since the last log line:
@@ -372,6 +373,7 @@ int rt_store_hold(rt_task_t *t, rt_store_release_fn release)
     }
     st.held[st.nheld].t = t;
     st.held[st.nheld].release = release;
+    st.held[st.nheld].commits = store_commits_ok(s);
     st.nheld++;
     st.held_total++;
     return 1;
@@ -421,18 +423,24 @@ void rt_store_turn(void)
             st.last_fail_status = fail_status;
             st.failures++;
             st.lost_writes += (uint64_t)lost;
-            st.held_failed += st.nheld;
+            for (i = 0, n = 0; i < st.nheld; i++) n += store_commits_ok(s) <= st.held[i].commits;
+            st.held_failed += n;
             snprintf(st.last_error, sizeof st.last_error, "%s", store_errmsg(s));
             log_msg(LOG_ERROR, 0, "store commit failed: %s; %lld writes lost, %zu answers given as %s",
-                    store_errmsg(s), lost, st.nheld, fail_status == SMPP_ESME_RMSGQFUL
+                    store_errmsg(s), lost, n, fail_status == SMPP_ESME_RMSGQFUL
                     ? "ESME_RMSGQFUL (if ESME_ROK)" : "ESME_RSYSERR (if ESME_ROK)");
         }
     }
     st.turn++;                 /* writes from here on are the next commit's */
     /* a release may run Lua that writes and holds again: those wait for
-     * the next turn's commit */
+     * the next turn's commit. An answer held before a commit that had to
+     * happen early this turn (a block of ids) and succeeded is stored, all
+     * its run's writes being before it, even when the turn's own commit
+     * then fails: it goes out as it is (never an error for a stored
+     * message, whose receipt would then come under an id never given) */
     n = st.nheld;
-    for (i = 0; i < n; i++) st.held[i].release(st.held[i].t, ok, fail_status);
+    for (i = 0; i < n; i++)
+        st.held[i].release(st.held[i].t, ok || (s && store_commits_ok(s) > st.held[i].commits), fail_status);
     if (st.nheld > n) memmove(st.held, st.held + n, (st.nheld - n) * sizeof *st.held);
     st.nheld -= n;
 }

@@ -162,6 +162,11 @@ long long store_commit_failures(const store_t *s)
     return s->commit_failures;
 }
 
+long long store_commits_ok(const store_t *s)
+{
+    return s->commits;
+}
+
 int store_txn_lost(const store_t *s)
 {
     return !s->failed ? 0 : s->failed_full ? STORE_EFULL : STORE_EIO;

@@ -146,6 +146,11 @@ extern uint64_t store_writes_total;
  * writes that failed and took their transaction with them. */
 long long store_commit_failures(const store_t *s);
 
+/* Commits that succeeded since the store was opened (early ones in the
+ * middle of a turn too: rt_store.c tells by it that an answer held before
+ * one is stored, whatever the turn's own commit does). */
+long long store_commits_ok(const store_t *s);
+
 /* A write failed since the last store_commit(): it lost the open
  * transaction (store_in_txn is 0 again), which the next store_commit()
  * reports; STORE_EFULL (a full disk or store) or STORE_EIO; else 0. */

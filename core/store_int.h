@@ -258,6 +258,7 @@ struct store_s {
     store_ctr_t   *ctrs;
     int            nctrs;
     int            key_ctr;           /* index in ctrs of the counter that keys messages */
+    int            keys_named;        /* every row names its key (store_put.c: a higher key seen in the file) */
     long long      swept;             /* expiry walked the keys up to here (see store_expire) */
 
     store_waiting_t waiting;          /* rows put, inserted together (store_put.c) */

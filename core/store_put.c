@@ -134,7 +134,7 @@ static int keys_follow(const store_msg_t *rows, int n)
  * that name other messages. */
 static int insert(store_t *s, unsigned mask, const store_msg_t *rows, int n)
 {
-    int follow = keys_follow(rows, n);
+    int follow = !s->keys_named && keys_follow(rows, n);
     sqlite3_stmt *st = insert_stmt(s, mask, n, follow);
     int i, r, rc;
     if (!st) return STORE_EIO;
@@ -186,15 +186,13 @@ static int wait_row(store_t *s, const store_msg_t *m, unsigned mask, size_t octe
 }
 
 /* After rows went in under keys other than theirs (insert: a higher key
- * in the file than the counter's), the key counter moves past the file's
- * highest key, as when the store opens, so that later rows go in. */
+ * in the file than the counter's, another writer's), every later row
+ * names its key, as before this store took SQLite's last key + 1: the
+ * counter's keys stay the rows' whatever the file's highest key is (up to
+ * the largest, where SQLite's would be taken at random). */
 static void keys_past_file(store_t *s)
 {
-    sqlite3_stmt *st = store__stmt(s, STORE_ST_MSG_MAX_KEY);
-    store_ctr_t *c = &s->ctrs[s->key_ctr];
-    if (sqlite3_step(st) == SQLITE_ROW && c->cur <= sqlite3_column_int64(st, 0))
-        c->cur = c->lim = sqlite3_column_int64(st, 0) + 1;     /* the next key reserves a block first */
-    sqlite3_reset(st);
+    s->keys_named = 1;
 }
 
 /* The rows of messages that wait, alone. */

@@ -53,13 +53,15 @@ describe("smpp.store put", function()
             assert.equal(msgid.make(f, node, key), id)
             assert.equal(id, st:get(key).id)
         end
-        -- parts: the id of part 0's key
+        -- parts: part 0 answers its id; a later part (whose id is its part
+        -- 0's, which the caller has) the key alone, whatever part it names
         local put = st:putter { "account", "submitted", "part", "id_format" }
         local k0, id0 = put("acct", 1000, 0, msgid.code.hex)
-        local k1, id1 = put("acct", 1000, 1, msgid.code.hex)
-        assert.equal(k0 + 1, k1)
-        assert.equal(id0, id1)
-        assert.equal(msgid.make("hex", node, k0), id1)
+        assert.equal(msgid.make("hex", node, k0), id0)
+        for _, part in ipairs { 1, -2, 1e9 } do
+            assert.equal(1, select("#", put("acct", 1000, part, msgid.code.hex)))
+        end
+        assert.equal(id0, st:get(k0 + 1).id)
         -- no id format: the key alone
         local plain = st:putter { "account", "submitted" }
         assert.equal(1, select("#", plain("acct", 1000)))
@@ -80,7 +82,9 @@ describe("smpp.store put", function()
         assert.equal(keys[3] + 2, keys[4])
     end)
 
-    it("loses a turn whose rows would take other keys than theirs, then stores above the higher key", function()
+    for _, high in ipairs { "5000000", "9007199254740000", "9223372036854775807" } do
+    it("loses a turn whose rows would take other keys than theirs (another writer's key " .. high
+        .. "), then names every row's key", function()
         local dir = tmpdir()
         finally(function() os.execute("rm -rf '" .. dir .. "'") end)
         local path = dir .. "/put.db"
@@ -90,9 +94,9 @@ describe("smpp.store put", function()
         assert.equal(1, st:commit())
         -- another writer (an operator's shell) puts a row with a key above the counter's
         local _, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"INSERT INTO messages (key, submitted, "
-                                  .. "keep_until, final) VALUES (5000000, 1, 2, 1)\"")
+                                  .. "keep_until, final) VALUES (" .. high .. ", 1, 2, 1)\"")
         assert.equal(0, rc, err)
-        -- the 32nd put inserts the batch: its rows would go in as 5000001 ...
+        -- the 32nd put inserts the batch: its rows would go in as the higher key + 1 ...
         local keys = {}
         for i = 1, 31 do keys[i] = assert(put(st, i)) end
         assert.is_true(keys[31] < 5000000)
@@ -105,13 +109,18 @@ describe("smpp.store put", function()
         assert.matches("keys " .. keys[1] .. " .. " .. keys[31] + 1 .. " went in as others", cerr, 1, true)
         assert.equal(31, lost)
         for _, key in ipairs(keys) do assert.is_nil(st:get(key)) end
-        assert.is_nil(st:get(5000001))                      -- nothing went in under a key not its own
-        -- the next turn goes in, above the other writer's key
-        keys = {}
-        for i = 1, 40 do keys[i] = assert(put(st, i)) end
-        assert.is_true(keys[1] > 5000000)
-        assert.equal(40, st:commit())
-        assert.same({}, wrong(st, keys))
-        assert.equal(1, st:get(5000000).submitted)
+        local n = run.sh("sqlite3 " .. run.quote(path) .. " 'SELECT count(*) FROM messages'")
+        assert.equal(2, tonumber(n))                        -- nothing went in under a key not its own
+        -- the next turns go in, each row under the key its put answered
+        for _ = 1, 2 do
+            keys = {}
+            for i = 1, 40 do keys[i] = assert(put(st, i)) end
+            assert.is_true(keys[40] < 5000000)
+            assert.equal(40, st:commit())
+            assert.same({}, wrong(st, keys))
+        end
+        n = run.sh("sqlite3 " .. run.quote(path) .. " 'SELECT count(*) FROM messages WHERE key = " .. high .. "'")
+        assert.equal(1, tonumber(n))
     end)
+    end
 end)
