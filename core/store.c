@@ -64,6 +64,7 @@ void store__lost(store_t *s, const char *why, int full)
         s->failed_full = full;
     }
     s->failed = 1;
+    s->last_lost = 1;
     s->lost += s->txn_writes;
     s->lost_total += s->txn_writes;
     s->commit_failures++;
@@ -126,6 +127,7 @@ int store__commit_now(store_t *s)
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
         s->in_txn = 0;
+        s->last_lost = 0;
         s->commits++;
         s->committed += s->txn_writes;
         s->txn_writes = 0;
@@ -498,6 +500,14 @@ static int ctr_next(store_t *s, store_ctr_t *c, long long *out)
          * transaction holds, which is why blocks then grow) */
         int crowded = s->in_txn && s->txn_writes > 0;
         if (!c->pending && (rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+        /* ... unless the last transaction was lost (a full disk): a commit
+         * now could store a run's first rows (a submit_multi's, a long
+         * message's) while the turn's own commit loses the others, and the
+         * run is answered that failure. The value is refused instead; the
+         * block rides along with the turn's commit. */
+        if (crowded && s->last_lost)
+            return store__err(s, STORE_EFULL, "next_id: counter %s: its next block is not stored yet "
+                              "(the last commit failed; it goes with this turn's)", c->name);
         if ((rc = store__commit_now(s)) < 0) return rc;
         if (crowded && c->block < STORE_BLOCK_MAX) c->block *= 2;
     } else if (!c->pending && c->lim - c->cur <= c->block / 2) {

@@ -245,6 +245,7 @@ struct store_s {
                                        * limits.size_mb full, the database locked by another process;
                                        * the runtime answers ESME_RMSGQFUL, not ESME_RSYSERR */
     int            last_full;         /* what store_commit() last reported: store_commit_full() */
+    int            last_lost;         /* the last transaction was lost, not committed (ctr_next) */
     long long      lost;              /* its writes */
     char           failmsg[256];
 

@@ -124,3 +124,50 @@ describe("smpp.store put", function()
     end)
     end
 end)
+
+describe("smpp.store after a commit that failed", function()
+    it("refuses a value of a block that runs out mid-turn rather than commit the turn's first rows early", function()
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+        local path = dir .. "/put.db"
+        local st = assert(store.open { path = path, limits = { size_mb = 1 } })
+        finally(function() st:close() end)
+        local function rows(source)
+            local out = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT count(*) FROM messages WHERE source = '"
+                               .. source .. "'\"")
+            return tonumber(out)
+        end
+        assert(put(st, 1))
+        -- a turn that writes more than the file may hold (limits.size_mb):
+        -- a write fails, and with it the turn
+        local big = string.rep("x", 200 * 1024)
+        local failed
+        for i = 1, 10 do
+            if not st:put { account = "acct", source = "big" .. i, submitted = 1, final = true, pdu = big } then
+                failed = true
+                break
+            end
+        end
+        assert.is_true(failed, "the size limit did not fail a write")
+        assert.is_nil((st:commit()))
+        -- the next turn: a row, then values until its block runs out
+        assert(put(st, 2))
+        local refused
+        for _ = 1, 5000 do
+            local v, err, detail = st:next_id("messages.key")
+            if not v then
+                refused = tostring(err) .. " " .. tostring(detail)
+                break
+            end
+        end
+        assert.is_truthy(refused, "no value was refused")
+        assert.matches("its next block is not stored yet", refused, 1, true)
+        assert.equal(0, rows("s2"))                      -- not committed in the middle of the turn
+        assert.is_truthy(st:commit())                    -- the turn's commit holds the row and the block
+        assert.equal(1, rows("s2"))
+        assert.is_number(st:next_id("messages.key"))     -- and values come again
+        assert(put(st, 3))
+        assert.is_truthy(st:commit())
+        assert.equal(1, rows("s3"))
+    end)
+end)
