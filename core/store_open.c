@@ -410,14 +410,25 @@ fail:
 static int upgrade_locked(store_t *s, long long version, char *err, size_t errlen)
 {
     char why[512];
+    long long now = version, bits = 64;
     int rc, had = s->lock_fd >= 0;
     if (!had && take_lock(s, why, sizeof why) < 0) {
         snprintf(err, errlen, "store %s: made by an older smppgw (schema %lld; this one knows %d) and not "
-                 "upgraded: %s; stop the process that serves it, then start this version on it",
+                 "upgraded: %s; if an older smppgw serves it, stop that one and start this version on it; "
+                 "if this version is upgrading it, try again when that is done",
                  s->o.path, version, STORE_SCHEMA, why);
         return -1;
     }
-    rc = upgrade(s, version, err, errlen);
+    /* another process may have upgraded it before the lock was ours */
+    if (!had && (query_int(s, "SELECT value FROM meta WHERE key = 'schema'", version, &now) != SQLITE_OK
+                 || now == STORE_SCHEMA)) {
+        query_int(s, "SELECT value FROM meta WHERE key = 'key_bits'", 64, &bits);
+        key_bits_set(s, bits);
+        rc = now == STORE_SCHEMA ? 0 : -1;
+        if (rc < 0) open_error(s->o.path, s->db, SQLITE_ERROR, NULL, err, errlen);
+    } else {
+        rc = upgrade(s, version, err, errlen);
+    }
     if (!had && s->lock_fd >= 0) {
         close(s->lock_fd);
         s->lock_fd = -1;
