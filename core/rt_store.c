@@ -392,7 +392,7 @@ static void count_commit(double ms)
 void rt_store_turn(void)
 {
     store_t *s = rt_store();
-    long long lost = 0;
+    long long lost = 0, commits;
     uint32_t fail_status = SMPP_ESME_RSYSERR;
     size_t i, n;
     int ok = 1;
@@ -439,8 +439,8 @@ void rt_store_turn(void)
      * then fails: it goes out as it is (never an error for a stored
      * message, whose receipt would then come under an id never given) */
     n = st.nheld;
-    for (i = 0; i < n; i++)
-        st.held[i].release(st.held[i].t, ok || (s && store_commits_ok(s) > st.held[i].commits), fail_status);
+    commits = s ? store_commits_ok(s) : 0;
+    for (i = 0; i < n; i++) st.held[i].release(st.held[i].t, ok || commits > st.held[i].commits, fail_status);
     if (st.nheld > n) memmove(st.held, st.held + n, (st.nheld - n) * sizeof *st.held);
     st.nheld -= n;
 }

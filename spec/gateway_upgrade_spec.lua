@@ -23,6 +23,27 @@ local SCHEMA_7 = "DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
     .. "DROP INDEX fwd_queue; ALTER TABLE fwd DROP COLUMN q; "
     .. "CREATE INDEX fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL; "
 
+-- A gateway on the store at path, one upstream A on port, every message
+-- routed to it.
+local function gateway_conf(path, port)
+    return "return " .. server.lua {
+        script = server.root .. "/scripts/gateway.lua",
+        store = { path = path },
+        accounts = { { system_id = "esme1", password = "pw1" } },
+        upstreams = { { name = "A", port = port, system_id = "gw", password = "gwpw" } },
+        gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
+    }
+end
+
+-- A submit_sm asking for a receipt, answered ESME_ROK -> the gateway's id.
+local function submit(c, text)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == wire.RESP + wire.id.submit_sm end, 5))
+    assert.equal(0, r.status)
+    return wire.first_cstr(r.body)
+end
+
 describe("#integration a store of schema 5", function()
     it("is brought up to date when the gateway opens it, and a message waiting in its queue goes out", function()
         local path = tmp.dir() .. "/old.db"
@@ -44,13 +65,7 @@ describe("#integration a store of schema 5", function()
                 smpp.log("info", "took %s", pdu.short_message)
                 return 0, { message_id = "u1" }
             end }]] }
-        local gw = server.start { conf = "return " .. server.lua {
-            script = server.root .. "/scripts/gateway.lua",
-            store = { path = path },
-            accounts = { { system_id = "esme1", password = "pw1" } },
-            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
-            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
-        } }
+        local gw = server.start { conf = gateway_conf(path, up.port) }
         assert.truthy(up:wait_log("took from schema 5", 10), gw:log_text())
         assert.truthy(wait_until(function()
             local code, body = gw:http("GET", "/messages/old-1")
@@ -79,20 +94,7 @@ describe("#integration a store of schema 6", function()
                         .. "stat:DELIVRD err:000 text:" })
                 return 0, { message_id = "u2" }
             end }]] }
-        local conf = "return " .. server.lua {
-            script = server.root .. "/scripts/gateway.lua",
-            store = { path = path },
-            accounts = { { system_id = "esme1", password = "pw1" } },
-            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
-            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
-        }
-        local function submit(c, text)
-            local seq = c:next_seq()
-            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
-            local r = assert(c:expect(function(p) return p.seq == seq and p.id == wire.RESP + wire.id.submit_sm end, 5))
-            assert.equal(0, r.status)
-            return wire.first_cstr(r.body)
-        end
+        local conf = gateway_conf(path, up.port)
         local gw = server.start { conf = conf }
         assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
         local c = wire.connect(gw.port)
@@ -158,20 +160,7 @@ describe("#integration a store of schema 7", function()
                 end
                 return 0, { message_id = "u" .. n }
             end }]] }
-        local conf = "return " .. server.lua {
-            script = server.root .. "/scripts/gateway.lua",
-            store = { path = path },
-            accounts = { { system_id = "esme1", password = "pw1" } },
-            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
-            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
-        }
-        local function submit(c, text)
-            local seq = c:next_seq()
-            c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
-            local r = assert(c:expect(function(p) return p.seq == seq and p.id == wire.RESP + wire.id.submit_sm end, 5))
-            assert.equal(0, r.status)
-            return wire.first_cstr(r.body)
-        end
+        local conf = gateway_conf(path, up.port)
         local function sql(q)
             return io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(q)):read("*a")
         end
@@ -247,13 +236,7 @@ describe("#integration a store of schema 7 that another process serves", functio
             SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'key_bits'"))
         assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
         local conf = dir .. "/c.lua"
-        tmp.write(conf, "return " .. server.lua {
-            script = server.root .. "/scripts/gateway.lua",
-            store = { path = path },
-            accounts = { { system_id = "esme1", password = "pw1" } },
-            upstreams = { { name = "A", port = 9, system_id = "gw", password = "gwpw" } },
-            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } },
-        })
+        tmp.write(conf, gateway_conf(path, 9))       -- never started: check and messages only
         local release = hold_lock(path)
         finally(release)
         local out, err, code = run.smppgw { "check", conf }

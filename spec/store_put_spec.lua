@@ -4,13 +4,7 @@
 -- into the file by another writer.
 local store = require "smpp.store"
 local run = require "helpers.run"
-
-local function tmpdir()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir) == 0)
-    return dir
-end
+local tmp = require "helpers.tmp"
 
 -- A lean row (no text id: it waits) whose source names i.
 local function put(st, i)
@@ -85,8 +79,7 @@ describe("smpp.store put", function()
     for _, high in ipairs { "5000000", "9007199254740000", "9223372036854775807" } do
     it("loses a turn whose rows would take other keys than theirs (another writer's key " .. high
         .. "), then names every row's key", function()
-        local dir = tmpdir()
-        finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+        local dir = tmp.dir()
         local path = dir .. "/put.db"
         local st = assert(store.open { path = path })
         finally(function() st:close() end)
@@ -127,8 +120,7 @@ end)
 
 describe("smpp.store after a commit that failed", function()
     it("refuses a value of a block that runs out mid-turn rather than commit the turn's first rows early", function()
-        local dir = tmpdir()
-        finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+        local dir = tmp.dir()
         local path = dir .. "/put.db"
         local st = assert(store.open { path = path, limits = { size_mb = 1 } })
         finally(function() st:close() end)
