@@ -434,7 +434,8 @@ void rt_store_turn(void)
     st.turn++;                 /* writes from here on are the next commit's */
     /* a release may run Lua that writes and holds again: those wait for
      * the next turn's commit. An answer held before a commit that had to
-     * happen early this turn (a block of ids) and succeeded is stored, all
+     * happen early this turn (a script's st:next_id
+     * starting a block) and succeeded is stored, all
      * its run's writes being before it, even when the turn's own commit
      * then fails: it goes out as it is (never an error for a stored
      * message, whose receipt would then come under an id never given) */

@@ -490,29 +490,37 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long upto)
     return store__lock_save(s);
 }
 
-/* The next value of counter c (see store_next_id). */
-static int ctr_next(store_t *s, store_ctr_t *c, long long *out)
+/* The next value of counter c. With `out_now` (st:next_id: the caller may
+ * hand the value out before the open transaction commits) the value's
+ * block must be durable first: a block that runs out commits at once. A
+ * message's key (store_put) is handed out only with its row: the block's
+ * reservation rides in the row's own transaction, stored or lost with it,
+ * so a turn is never committed in the middle of a run of rows. */
+static int ctr_next(store_t *s, store_ctr_t *c, int out_now, long long *out)
 {
-    int rc;
-    if (c->cur >= c->lim) {
-        /* the block is used up: its successor must be durable before any
-         * value of it goes out, so commit now (with whatever else the
-         * transaction holds, which is why blocks then grow) */
-        int crowded = s->in_txn && s->txn_writes > 0;
-        if (!c->pending && (rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
-        /* ... unless the last transaction was lost (a full disk): a commit
-         * now could store a run's first rows (a submit_multi's, a long
-         * message's) while the turn's own commit loses the others, and the
-         * run is answered that failure. The value is refused instead; the
-         * block rides along with the turn's commit. */
+    long long have = c->pending > c->lim ? c->pending : c->lim;
+    int rc, crowded = s->in_txn && s->txn_writes > 0;
+    if (c->cur >= have) {
+        /* nothing covers the value (a lost transaction may have taken the
+         * counter past its limit: the block starts at the value). A turn
+         * that used up a block and its half-way successor asks for more. */
+        if (crowded && c->pending && c->block < STORE_BLOCK_MAX) c->block *= 2;
+        if ((rc = ctr_reserve(s, c, c->cur + c->block)) < 0) return rc;
+    } else if (!c->pending && c->lim - c->cur <= c->block / 2) {
+        /* half used: the next block rides along with this turn's commit */
+        if ((rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+    }
+    if (out_now && c->cur >= c->lim) {
+        /* After a lost transaction (a full disk) a turn that has written
+         * does not commit early: the turn may be a script's run of rows
+         * (with st:next_id between them) that its own commit could then
+         * lose in part. The value is refused; the block rides along with
+         * the turn's commit. */
         if (crowded && s->last_lost)
             return store__err(s, STORE_EFULL, "next_id: counter %s: its next block is not stored yet "
                               "(the last commit failed; it goes with this turn's)", c->name);
         if ((rc = store__commit_now(s)) < 0) return rc;
-        if (crowded && c->block < STORE_BLOCK_MAX) c->block *= 2;
-    } else if (!c->pending && c->lim - c->cur <= c->block / 2) {
-        /* half used: the next block rides along with this turn's commit */
-        if ((rc = ctr_reserve(s, c, c->lim + c->block)) < 0) return rc;
+        if (crowded && c->block < STORE_BLOCK_MAX) c->block *= 2;   /* so that it stays rare */
     }
     *out = c->cur++;
     return 0;
@@ -524,7 +532,7 @@ int store_next_id(store_t *s, const char *name, long long *out)
     int rc;
     if (!name || !*name) return store__err(s, STORE_EARG, "next_id: a counter name is required");
     if ((rc = ctr_find(s, name, &c)) < 0) return rc;
-    return ctr_next(s, c, out);
+    return ctr_next(s, c, 1, out);
 }
 
 /* Messages are keyed by a counter of their own, named like any other (a
@@ -552,7 +560,7 @@ int store__key_init(store_t *s)
 
 int store__next_key(store_t *s, long long *out)
 {
-    return ctr_next(s, &s->ctrs[s->key_ctr], out);
+    return ctr_next(s, &s->ctrs[s->key_ctr], 0, out);
 }
 
 /* -- Expiry ------------------------------------------------------------------------------- */

@@ -302,10 +302,8 @@ long long store_put(store_t *s, const store_msg_t *m)
     if (big) return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
     if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
+    /* a new block of keys rides in this transaction (ctr_next): no early commit */
     if ((rc = store__next_key(s, &row.key)) < 0) return rc;
-    /* a new block of keys commits early: the row goes into a transaction
-     * of its own, so its answer still waits for the commit that holds it */
-    if (!s->in_txn && (rc = store__begin(s)) < 0) return rc;
     key = row.key;
     if (s->waiting.n && s->waiting.mask != mask && (rc = flush_rows(s)) < 0) return rc;
     if (row.id.p || wait_row(s, &row, mask, octets) < 0) {

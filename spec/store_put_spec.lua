@@ -163,3 +163,61 @@ describe("smpp.store after a commit that failed", function()
         assert.equal(1, rows("s3"))
     end)
 end)
+
+describe("smpp.store keys past a block's end", function()
+    local function count(path, where)
+        local out, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT count(*) FROM messages WHERE "
+                                    .. where .. "\"")
+        assert.equal(0, rc, err)
+        return tonumber(out)
+    end
+
+    it("stores a turn whose puts use up blocks of keys in its own commit, whole or not at all", function()
+        local dir = tmp.dir()
+        local path = dir .. "/keys.db"
+        local st = assert(store.open { path = path, limits = { size_mb = 2 } })
+        finally(function() st:close() end)
+        -- 2,500 rows in one turn: more than the first block of keys (1,000)
+        -- and its half-way successor; nothing is committed before the turn's
+        -- commit (another reader of the file sees none of them)
+        local keys = {}
+        for i = 1, 2500 do keys[i] = assert(put(st, i)) end
+        assert.equal(0, count(path, "source LIKE 's%'"))
+        assert.equal(2500, st:commit())
+        assert.same({}, wrong(st, keys))
+        -- a turn that uses up its block, then fails (the file's size limit):
+        -- none of its rows is stored, not the first block's either
+        local lost = {}
+        for i = 1, 2500 do
+            lost[i] = assert(st:put { account = "acct", source = "t" .. i, dest = "4477", submitted = 1,
+                                       final = true, state = store.state.DELIVERED, done = 2 })
+        end
+        local failed
+        for i = 1, 20 do
+            if not st:put { account = "acct", source = "big" .. i, submitted = 1, final = true,
+                            pdu = string.rep("x", 200 * 1024) } then
+                failed = true
+                break
+            end
+        end
+        assert.is_true(failed, "the size limit did not fail a write")
+        assert.is_nil((st:commit()))
+        assert.equal(0, count(path, "source LIKE 't%' OR source LIKE 'big%'"))
+        -- the next turns go in, under keys above every key handed out before
+        local after = {}
+        for i = 1, 1500 do after[i] = assert(put(st, i)) end
+        assert.equal(1500, st:commit())
+        assert.same({}, wrong(st, after))
+        assert.is_true(after[1] > keys[2500])
+        -- a block's end is stored with the rows that use it: with every row
+        -- gone from the file, a store opened again starts above the keys
+        st:close()
+        assert.equal(4000, count(path, "source LIKE 's%'"))
+        local _, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " 'DELETE FROM messages'")
+        assert.equal(0, rc, err)
+        st = assert(store.open { path = path })
+        local k = assert(put(st, 1))
+        assert.is_true(k > after[1500], "key " .. k .. " was handed out before (up to " .. after[1500] .. ")")
+        assert.is_truthy(st:commit())
+    end)
+end)
