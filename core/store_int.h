@@ -200,6 +200,7 @@ typedef struct store_fwd_wait_s {
 typedef struct store_ctr_s {
     char     *name;
     long long cur, lim, pending, block;
+    double    reserved_at;      /* CLOCK_MONOTONIC of the last reservation (ctr_reserve) */
 } store_ctr_t;
 
 /* Outbox items per account (open addressing; keys owned). */

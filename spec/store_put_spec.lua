@@ -220,4 +220,24 @@ describe("smpp.store keys past a block's end", function()
         assert.is_true(k > after[1500], "key " .. k .. " was handed out before (up to " .. after[1500] .. ")")
         assert.is_truthy(st:commit())
     end)
+
+    it("reserves a busy counter's keys in growing blocks, not every thousand keys", function()
+        local dir = tmp.dir()
+        local path = dir .. "/grow.db"
+        local st = assert(store.open { path = path })
+        finally(function() st:close() end)
+        -- 12,000 keys in twelve turns, well within a second on any machine
+        -- that runs this suite: blocks of 1,000, 2,000, 4,000, 8,000 and
+        -- 16,000 values (each reserved within a second of the one before)
+        local keys = {}
+        for _ = 1, 12 do
+            for i = 1, 1000 do keys[#keys + 1] = assert(put(st, i)) end
+            assert.equal(1000, st:commit())
+        end
+        local out, err, rc = run.sh("sqlite3 " .. run.quote(path)
+                                    .. " \"SELECT hw FROM counters WHERE name = 'messages.key'\"")
+        assert.equal(0, rc, err)
+        -- with blocks of 1,000 the mark would be within 1,000 of the last key
+        assert.is_true(tonumber(out) > keys[#keys] + 8000, "hw " .. tostring(out) .. ", last key " .. keys[#keys])
+    end)
 end)
