@@ -470,6 +470,12 @@ static int ctr_find(store_t *s, const char *name, store_ctr_t **out)
     return 0;
 }
 
+/* Double c's block, up to STORE_BLOCK_MAX. */
+static void ctr_grow(store_ctr_t *c)
+{
+    c->block = c->block * 2 < STORE_BLOCK_MAX ? c->block * 2 : STORE_BLOCK_MAX;
+}
+
 /* Write "values below from + block may be used" into the open
  * transaction. A counter that needs a block again within a second doubles
  * its block: each reservation also syncs the lock file (store__lock_save),
@@ -484,7 +490,7 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long from)
     int rc;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    if (c->reserved_at > 0 && now - c->reserved_at < 1.0 && c->block < STORE_BLOCK_MAX) c->block *= 2;
+    if (c->reserved_at > 0 && now - c->reserved_at < 1.0) ctr_grow(c);
     c->reserved_at = now;
     upto = from + c->block;
     if (upto > STORE_ID_MAX) return store__err(s, STORE_EARG, "next_id: counter %s exhausted", c->name);
@@ -517,7 +523,7 @@ static int ctr_next(store_t *s, store_ctr_t *c, int out_now, long long *out)
         /* nothing covers the value (a lost transaction may have taken the
          * counter past its limit: the block starts at the value). A turn
          * that used up a block and its half-way successor asks for more. */
-        if (crowded && c->pending && c->block < STORE_BLOCK_MAX) c->block *= 2;
+        if (crowded && c->pending) ctr_grow(c);
         if ((rc = ctr_reserve(s, c, c->cur)) < 0) return rc;
     } else if (!c->pending && c->lim - c->cur <= c->block / 2) {
         /* half used: the next block rides along with this turn's commit */
@@ -533,7 +539,7 @@ static int ctr_next(store_t *s, store_ctr_t *c, int out_now, long long *out)
             return store__err(s, STORE_EFULL, "next_id: counter %s: its next block is not stored yet "
                               "(the last commit failed; it goes with this turn's)", c->name);
         if ((rc = store__commit_now(s)) < 0) return rc;
-        if (crowded && c->block < STORE_BLOCK_MAX) c->block *= 2;   /* so that it stays rare */
+        if (crowded) ctr_grow(c);   /* so that it stays rare */
     }
     *out = c->cur++;
     return 0;
