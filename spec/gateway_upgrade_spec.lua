@@ -3,7 +3,10 @@
 -- queue there is moved when the gateway opens the file, goes out, and its
 -- answer is read back with the rest of its trace; one of schema 6 (usual
 -- lines as text) and one of 7 (receipts found by the text index of
--- upstream and key): their messages still get their receipts.
+-- upstream and key): their messages still get their receipts. An upgrade
+-- runs only under the store's lock: refused while another process serves
+-- the file, and not run again by a process that read the older schema but
+-- got the lock after another process upgraded the file.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
@@ -11,6 +14,7 @@ local tmp = require "helpers.tmp"
 local wait_until = require("helpers.wait").wait_until
 local store = require "smpp.store"
 local cjson = require "cjson"
+local lfs = require "lfs"
 
 local UPSTREAM_CONF = [[return { script = 'script.lua',
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
@@ -251,5 +255,89 @@ describe("#integration a store of schema 7 that another process serves", functio
         out, err, code = run.smppgw { "check", conf }
         assert.equal(0, code, out .. err)
         assert.equal(8, schema_of(path))
+    end)
+end)
+
+-- A read lease (fcntl F_SETLEASE) on the lock file: a process that opens
+-- it to take the lock waits in open() until the lease goes. -> leased()
+-- (true once such an open waits), release()
+local function lease_lock_file(path)
+    local ffi = require "ffi"
+    for _, decl in ipairs { "int open(const char *, int, ...);", "int close(int);", "int fcntl(int, int, ...);",
+                            "typedef void (*sighandler_t)(int);", "sighandler_t signal(int, sighandler_t);" } do
+        pcall(ffi.cdef, decl)
+    end
+    local F_SETLEASE, F_GETLEASE, F_RDLCK, F_UNLCK, SIGIO = 1024, 1025, 0, 2, 29
+    -- the kernel tells the lease's holder with SIGIO, whose default ends it
+    local old = ffi.C.signal(SIGIO, ffi.cast("sighandler_t", 1))  -- SIG_IGN
+    local fd = ffi.C.open(path .. "-lock", 64, ffi.new("int", 420))    -- O_RDONLY | O_CREAT, 0644
+    assert(fd >= 0, "the lock file")
+    local held = true
+    local function release()
+        if not held then return end
+        held = false
+        ffi.C.fcntl(fd, F_SETLEASE, ffi.new("int", F_UNLCK))
+        ffi.C.close(fd)
+        ffi.C.signal(SIGIO, old)
+    end
+    if ffi.C.fcntl(fd, F_SETLEASE, ffi.new("int", F_RDLCK)) ~= 0 then
+        local errno = ffi.errno()
+        release()
+        error("no read lease on " .. path .. "-lock (fcntl F_SETLEASE: errno " .. errno .. ")")
+    end
+    -- while an open waits, the lease reads as what it is to become
+    local function leased() return held and ffi.C.fcntl(fd, F_GETLEASE) == F_UNLCK end
+    return leased, release
+end
+
+-- The lease on the file whose inode is ino is being broken: an open waits.
+local function lease_breaking(ino)
+    for line in io.lines("/proc/locks") do
+        if line:match("LEASE%s+BREAKING") and line:match(":" .. ino .. " ") then return true end
+    end
+    return false
+end
+
+describe("#integration a store of schema 7 that another process upgrades", function()
+    it("is opened as it is by a check that found it older but got the lock after that upgrade", function()
+        -- check A reads the file's schema (7), then opens the lock file to
+        -- upgrade it: a lease holds it there. The lock file is unlinked
+        -- and check B takes a new one and upgrades the file. The lease
+        -- goes: A gets its lock, finds schema 8, and must open the file as
+        -- it is (it ran the upgrade again and failed: duplicate column).
+        local dir = tmp.dir()
+        local path = dir .. "/seven.db"
+        local st = assert(store.open { path = path })
+        assert(st:put { id = "m-1", account = "esme1", source = "1", dest = "2", submitted = os.time() })
+        assert(st:commit())
+        st:close()
+        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'key_bits'"))
+        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        local conf = dir .. "/c.lua"
+        tmp.write(conf, gateway_conf(path, 9))       -- never started: check only
+        local leased, release = lease_lock_file(path)
+        finally(release)
+        local ino = assert(lfs.attributes(path .. "-lock", "ino"))
+        local a = run.spawn(run.quote(run.bin) .. " check " .. run.quote(conf))
+        assert(wait_until(function() return leased() or a:exit_code() end, 10) and leased(),
+               "check A did not come to the lock: " .. a:log_text())
+        assert.equal(7, schema_of(path))
+        os.remove(path .. "-lock")
+        local out, err, code = run.smppgw { "check", conf }
+        assert.equal(0, code, out .. err)
+        assert.equal(8, schema_of(path))
+        -- A waited all along (the kernel ends a lease after a while)
+        assert.is_true(lease_breaking(ino), "the lease was broken before its release")
+        assert.is_nil(a:exit_code(), a:log_text())
+        release()
+        assert.equal(0, a:wait_exit(10), a:log_text())
+        assert.matches(": ok %(.*store: 1 messages", a:log_text())
+        assert.not_matches("duplicate column", a:log_text())
+        assert.equal(8, schema_of(path))
+        local again = assert(store.open { path = path })
+        local m = again:get("m-1")
+        again:close()
+        assert.equal("esme1", m and m.account)
     end)
 end)

@@ -1,8 +1,9 @@
 -- runstore_spec -- the store in the running server: the configuration's
 -- store opened before listening (or a clear start-up error), group commit
 -- (an answer leaves only after the commit of what its handler wrote, and
--- a failed commit turns ESME_ROK into an error), expiry from a timer and
--- what it lost counted in /stats.
+-- a failed commit turns ESME_ROK into an error, but not one held before an
+-- early commit that stored its writes), expiry from a timer and what it
+-- lost counted in /stats.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local run = require "helpers.run"
@@ -200,6 +201,92 @@ return {
         local rd = reader(s.dir .. "/s.db")
         for _, id in ipairs(ok_ids) do assert.is_not_nil(rd:get(id), id) end
         rd:close()
+    end)
+
+    it("gives an answer held before an early commit as it is when the turn's own commit then fails", function()
+        -- Three submit_sm in one read, so one loop turn. "first" stores a
+        -- row and answers ESME_ROK: held for the turn's commit. "second"
+        -- takes values of a counter no block covers yet (st:next_id: an
+        -- early commit, which stores the first's row), then stores a row
+        -- and answers ESME_ROK: held too, after the early commit. "third"
+        -- puts a row larger than limits.size_mb: the write fails, and with
+        -- it the turn's own commit. The first's row is stored, so its
+        -- answer goes out as it is; the second's row is lost with the turn,
+        -- so its ESME_ROK becomes ESME_RMSGQFUL. Each run logs the store's
+        -- count of commits, which tells when the answers were held.
+        local s = server.start { conf = conf { path = "s.db", limits = { size_mb = 1 } }, script = [[
+local smpp = require "smpp"
+local store = require "smpp.store"
+return {
+    submit_sm = function(session, pdu)
+        local text, st = pdu.short_message, store.stats()
+        local ids = 0
+        if text == "second" then
+            for _ = 1, 1500 do
+                if not store.next_id("spec.ids") then break end
+                ids = ids + 1
+            end
+        end
+        local key, err = store.put { account = "acct", source = pdu.source_addr, dest = pdu.destination_addr,
+                                     submitted = smpp.time(), final = true, state = store.state.DELIVERED,
+                                     done = smpp.time(), pdu = text == "third" and ("x"):rep(2 * 1048576) or nil }
+        local now = store.stats()
+        smpp.log("info", "%s: commits %d, %d writes open, %d ids; answered at commits %d, %d writes open: %s",
+                 text, st.commits, st.txn_writes, ids, now.commits, now.txn_writes, tostring(key or err))
+        if not key then return err:match("full") and "ESME_RMSGQFUL" or "ESME_RSYSERR" end
+        return 0, { message_id = tostring(key) }
+    end,
+}
+]] }
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local before = s:stats().store
+        local seqs, bytes = {}, {}
+        for i, text in ipairs { "first", "second", "third" } do
+            seqs[text] = c:next_seq()
+            bytes[i] = wire.submit_sm(seqs[text], { short_message = text, source_addr = tostring(i):rep(4) })
+        end
+        c:send(table.concat(bytes))
+        local got = {}
+        for _ = 1, 3 do
+            local r = assert(c:read())
+            got[r.seq] = r
+        end
+        assert.is_true(s:wait_log("store commit failed: .* 1 answers given as ESME_RMSGQFUL"), s:log_text())
+        local runs = {}
+        for text, c0, open0, ids, c1, open1, put in s:log_text():gmatch(
+            "(%a+): commits (%d+), (%d+) writes open, (%d+) ids; answered at commits (%d+), (%d+) writes open: (%w+)") do
+            runs[text] = { commits = tonumber(c0), open = tonumber(open0), ids = tonumber(ids),
+                           answered = tonumber(c1), open_then = tonumber(open1), put = put }
+        end
+        local first, second, third = runs.first, runs.second, runs.third
+        assert.is_truthy(first and second and third, s:log_text())
+        -- one turn: no commit between the runs but the second's early one
+        assert.is_true(first.open_then >= 1)                 -- the first's answer held, its row open ...
+        assert.equal(first.answered, second.commits)         -- ... and still open when the second began
+        assert.is_true(second.open >= 1)
+        assert.equal(1500, second.ids)
+        assert.is_true(second.answered > second.commits)     -- its ids committed early ...
+        assert.is_true(second.open_then >= 1)                -- ... and its own answer was held after that
+        assert.equal(second.answered, third.commits)
+        assert.equal("full", third.put)                      -- the write that failed the turn
+        local after = s:stats().store
+        assert.equal(before.held_answers + 2, after.held_answers)
+        assert.equal(before.held_failed + 1, after.held_failed)
+        assert.equal(before.commit_failures + 1, after.commit_failures)
+        -- the first: ESME_ROK, its message id the key of its row, the only
+        -- one stored
+        assert.equal(0, got[seqs.first].status)
+        local key = tonumber(wire.first_cstr(got[seqs.first].body))
+        local out, err, rc = run.sh("sqlite3 " .. run.quote(s.dir .. "/s.db")
+                                    .. " \"SELECT key, source FROM messages ORDER BY key\"")
+        assert.equal(0, rc, err)
+        assert.equal(key .. "|1111\n", out)
+        -- the second and the third: the full store's status, without a body
+        for _, text in ipairs { "second", "third" } do
+            assert.equal(0x14, got[seqs[text]].status, text)  -- ESME_RMSGQFUL
+            assert.equal(16, got[seqs[text]].len, text)
+        end
     end)
 
     it("keeps the write-ahead log within a quarter of limits.size_mb", function()
