@@ -204,9 +204,9 @@ describe("#integration gateway parked messages and a failed commit", function()
     end)
 
     it("answers an error, not ESME_ROK, for a run whose messages a failed write lost before it ended", function()
-        -- commits fail: the run's stores wait in the transaction until the
-        -- block of keys is used up, whose early commit fails and loses
-        -- them; the run then returns ESME_ROK, which must not go out
+        -- commits fail: the run stores until a store is refused, and the
+        -- turn's write or commit that fails loses all of them; the run
+        -- then returns ESME_ROK, which must not go out
         for _, text in ipairs { "many", "many then wait" } do
             scenario(function(gw, up, e, fail, lift)
                 local before = fail()
