@@ -2,6 +2,7 @@
  * hands the command line to lua/smpp/cli.lua, which owns the verbs.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "smppgw: cannot create the Lua state\n");
         return 1;
     }
+    /* a file size limit (ulimit -f) fails a write (EFBIG), as a full disk
+     * does: from the start, so that opening a store under it is answered
+     * too, never the process killed */
+    signal(SIGXFSZ, SIG_IGN);
     luaL_openlibs(L);
     lstring_install(L);                  /* patterns that a script budget can stop */
 

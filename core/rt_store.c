@@ -289,8 +289,6 @@ int rt_store_start(lua_State *L, int idx)
     }
     rt_task_set_write_hook(&store_writes_total, run_wrote);
     st.losses_at_turn = store_commit_failures(lstore_get(L, idx));
-    /* a file size limit (ulimit -f) must fail a write, not kill the process */
-    signal(SIGXFSZ, SIG_IGN);
     if (uv_timer_init(rt.loop, &st.expiry) == 0) {
         st.expiry_on = 1;
         uv_unref((uv_handle_t *)&st.expiry);
@@ -433,10 +431,9 @@ void rt_store_turn(void)
     }
     st.turn++;                 /* writes from here on are the next commit's */
     /* a release may run Lua that writes and holds again: those wait for
-     * the next turn's commit. An answer held before a commit that had to
-     * happen early this turn (a script's st:next_id
-     * starting a block) and succeeded is stored, all
-     * its run's writes being before it, even when the turn's own commit
+     * the next turn's commit. An answer held before a commit earlier in
+     * this turn (a script's own store.commit()) that succeeded is stored,
+     * all its run's writes being before it, even when the turn's own commit
      * then fails: it goes out as it is (never an error for a stored
      * message, whose receipt would then come under an id never given) */
     n = st.nheld;

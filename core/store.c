@@ -509,12 +509,16 @@ static int ctr_reserve(store_t *s, store_ctr_t *c, long long from)
     return store__lock_save(s);
 }
 
-/* The next value of counter c. With `out_now` (st:next_id: the caller may
- * hand the value out before the open transaction commits) the value's
- * block must be durable first: a block that runs out commits at once. A
- * message's key (store_put) is handed out only with its row: the block's
- * reservation rides in the row's own transaction, stored or lost with it,
- * so a turn is never committed in the middle of a run of rows. */
+/* The next value of counter c. A message's key (store_put) is handed out
+ * only with its row: the block's reservation rides in the row's own
+ * transaction, stored or lost with it. A value of st:next_id (`out_now`)
+ * may go out before the open transaction commits: its block must be
+ * durable first. With the lock file (a serving process) it is: the
+ * reservation is synced there before the value goes out
+ * (store__lock_save) and the counter starts above it at the next open.
+ * Without it (a store a script or a tool opened itself; ":memory:" has
+ * nothing to lose) a block that runs out commits at once. So a serving
+ * process never commits a turn in the middle of a run of rows. */
 static int ctr_next(store_t *s, store_ctr_t *c, int out_now, long long *out)
 {
     long long have = c->pending > c->lim ? c->pending : c->lim;
@@ -529,7 +533,7 @@ static int ctr_next(store_t *s, store_ctr_t *c, int out_now, long long *out)
         /* half used: the next block rides along with this turn's commit */
         if ((rc = ctr_reserve(s, c, c->lim)) < 0) return rc;
     }
-    if (out_now && c->cur >= c->lim) {
+    if (out_now && c->cur >= c->lim && s->lock_fd < 0 && strcmp(s->path, ":memory:") != 0) {
         /* After a lost transaction (a full disk) a turn that has written
          * does not commit early: the turn may be a script's run of rows
          * (with st:next_id between them) that its own commit could then
@@ -557,8 +561,9 @@ int store_next_id(store_t *s, const char *name, long long *out)
 /* Messages are keyed by a counter of their own, named like any other (a
  * caller asking next_id for the same name shares it, harmlessly: values
  * stay unique). It starts above every key in the file (a file of an older
- * schema had none of its own), and its first block is made durable here,
- * while opening, so that the first put does not commit early. */
+ * schema had none of its own); its first block rides in the first put's
+ * transaction, so opening writes nothing (a full disk does not keep a
+ * store from opening, to answer ESME_RMSGQFUL until there is room). */
 #define KEY_COUNTER "messages.key"
 
 int store__key_init(store_t *s)
@@ -573,8 +578,7 @@ int store__key_init(store_t *s)
     if ((rc = ctr_find(s, KEY_COUNTER, &c)) < 0) return rc;
     s->key_ctr = (int)(c - s->ctrs);
     if (c->cur <= max) c->cur = c->lim = max + 1;
-    if ((rc = ctr_reserve(s, c, c->lim)) < 0) return rc;
-    return store__commit_now(s);
+    return 0;
 }
 
 int store__next_key(store_t *s, long long *out)

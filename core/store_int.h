@@ -200,6 +200,7 @@ typedef struct store_fwd_wait_s {
 typedef struct store_ctr_s {
     char     *name;
     long long cur, lim, pending, block;
+    long long synced;           /* the mark last written into the lock file (store__lock_save) */
     double    reserved_at;      /* CLOCK_MONOTONIC of the last reservation (ctr_reserve) */
 } store_ctr_t;
 

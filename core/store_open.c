@@ -131,9 +131,13 @@ int store__lock_save(store_t *s)
     if (s->lock_fd < 0) return 0;
     n = (size_t)snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
     for (i = 0; i < s->nctrs && n < sizeof buf; i++) {
-        const store_ctr_t *c = &s->ctrs[i];
+        store_ctr_t *c = &s->ctrs[i];
         if (strlen(c->name) > 100 || strpbrk(c->name, " \t\r\n")) continue;   /* not one word: not kept here */
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", c->name, c->pending > c->lim ? c->pending : c->lim);
+        /* never lower than a mark written before: values of a reservation
+         * whose transaction was then lost may be out (st:next_id's) */
+        if (c->pending > c->synced) c->synced = c->pending;
+        if (c->lim > c->synced) c->synced = c->lim;
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", c->name, c->synced);
     }
     for (p = s->lock_text; p && (p = strstr(p, "counter ")) != NULL && n < sizeof buf; p += 8) {
         if (sscanf(p + 8, "%127s %lld", name, &v) != 2) continue;

@@ -203,29 +203,32 @@ return {
         rd:close()
     end)
 
-    it("gives an answer held before an early commit as it is when the turn's own commit then fails", function()
-        -- Three submit_sm in one read, so one loop turn. "first" stores a
-        -- row and answers ESME_ROK: held for the turn's commit. "second"
-        -- takes values of a counter no block covers yet (st:next_id: an
-        -- early commit, which stores the first's row), then stores a row
-        -- and answers ESME_ROK: held too, after the early commit. "third"
-        -- puts a row larger than limits.size_mb: the write fails, and with
-        -- it the turn's own commit. The first's row is stored, so its
-        -- answer goes out as it is; the second's row is lost with the turn,
-        -- so its ESME_ROK becomes ESME_RMSGQFUL. Each run logs the store's
-        -- count of commits, which tells when the answers were held.
+    -- Three submit_sm in one read, so one loop turn. "first" stores a row
+    -- and answers ESME_ROK: held for the turn's commit. "second" does
+    -- `how` ("commit": the script's own store.commit(); "ids": 1,500
+    -- values of a counter no block covers yet), then stores a row and
+    -- answers ESME_ROK: held too. "third" puts a row larger than
+    -- limits.size_mb: the write fails, and with it the turn's own commit.
+    -- Each run logs the store's count of commits and open writes, which
+    -- tell when the answers were held. Returns the server, the answers by
+    -- text, the runs' log lines by text and the keys stored.
+    local function three_in_a_turn(how)
         local s = server.start { conf = conf { path = "s.db", limits = { size_mb = 1 } }, script = [[
 local smpp = require "smpp"
 local store = require "smpp.store"
+local how = "]] .. how .. [["
 return {
     submit_sm = function(session, pdu)
         local text, st = pdu.short_message, store.stats()
         local ids = 0
-        if text == "second" then
+        if text == "other" then return 0, { message_id = tostring(store.next_id("spec.other")) } end
+        if text == "second" and how == "ids" then
             for _ = 1, 1500 do
                 if not store.next_id("spec.ids") then break end
                 ids = ids + 1
             end
+        elseif text == "second" then
+            assert(store.commit())
         end
         local key, err = store.put { account = "acct", source = pdu.source_addr, dest = pdu.destination_addr,
                                      submitted = smpp.time(), final = true, state = store.state.DELIVERED,
@@ -247,46 +250,76 @@ return {
             bytes[i] = wire.submit_sm(seqs[text], { short_message = text, source_addr = tostring(i):rep(4) })
         end
         c:send(table.concat(bytes))
-        local got = {}
+        local got, answers = {}, {}
         for _ = 1, 3 do
             local r = assert(c:read())
             got[r.seq] = r
         end
-        assert.is_true(s:wait_log("store commit failed: .* 1 answers given as ESME_RMSGQFUL"), s:log_text())
+        for text, seq in pairs(seqs) do answers[text] = got[seq] end
+        assert.is_true(s:wait_log("store commit failed: "), s:log_text())
         local runs = {}
         for text, c0, open0, ids, c1, open1, put in s:log_text():gmatch(
             "(%a+): commits (%d+), (%d+) writes open, (%d+) ids; answered at commits (%d+), (%d+) writes open: (%w+)") do
             runs[text] = { commits = tonumber(c0), open = tonumber(open0), ids = tonumber(ids),
                            answered = tonumber(c1), open_then = tonumber(open1), put = put }
         end
-        local first, second, third = runs.first, runs.second, runs.third
-        assert.is_truthy(first and second and third, s:log_text())
-        -- one turn: no commit between the runs but the second's early one
-        assert.is_true(first.open_then >= 1)                 -- the first's answer held, its row open ...
-        assert.equal(first.answered, second.commits)         -- ... and still open when the second began
-        assert.is_true(second.open >= 1)
-        assert.equal(1500, second.ids)
-        assert.is_true(second.answered > second.commits)     -- its ids committed early ...
-        assert.is_true(second.open_then >= 1)                -- ... and its own answer was held after that
-        assert.equal(second.answered, third.commits)
-        assert.equal("full", third.put)                      -- the write that failed the turn
+        assert.is_truthy(runs.first and runs.second and runs.third, s:log_text())
+        assert.equal("full", runs.third.put)                 -- the write that failed the turn
         local after = s:stats().store
         assert.equal(before.held_answers + 2, after.held_answers)
-        assert.equal(before.held_failed + 1, after.held_failed)
         assert.equal(before.commit_failures + 1, after.commit_failures)
-        -- the first: ESME_ROK, its message id the key of its row, the only
-        -- one stored
-        assert.equal(0, got[seqs.first].status)
-        local key = tonumber(wire.first_cstr(got[seqs.first].body))
         local out, err, rc = run.sh("sqlite3 " .. run.quote(s.dir .. "/s.db")
                                     .. " \"SELECT key, source FROM messages ORDER BY key\"")
         assert.equal(0, rc, err)
-        assert.equal(key .. "|1111\n", out)
+        return s, answers, runs, out, before, after, c
+    end
+
+    it("gives an answer held before a script's own commit as it is when the turn's commit then fails", function()
+        local _, answers, runs, stored, before, after, c = three_in_a_turn("commit")
+        c:close()
+        local first, second, third = runs.first, runs.second, runs.third
+        -- one turn: no commit between the runs but the second's own
+        assert.is_true(first.open_then >= 1)                 -- the first's answer held, its row open ...
+        assert.equal(first.answered, second.commits)         -- ... and still open when the second began
+        assert.is_true(second.open >= 1)
+        assert.is_true(second.answered > second.commits)     -- its commit stored the first's row ...
+        assert.is_true(second.open_then >= 1)                -- ... and its own answer was held after that
+        assert.equal(second.answered, third.commits)
+        assert.equal(before.held_failed + 1, after.held_failed)
+        -- the first: ESME_ROK, its message id the key of its row, the only one stored
+        assert.equal(0, answers.first.status)
+        assert.equal(wire.first_cstr(answers.first.body) .. "|1111\n", stored)
         -- the second and the third: the full store's status, without a body
         for _, text in ipairs { "second", "third" } do
-            assert.equal(0x14, got[seqs[text]].status, text)  -- ESME_RMSGQFUL
-            assert.equal(16, got[seqs[text]].len, text)
+            assert.equal(0x14, answers[text].status, text)  -- ESME_RMSGQFUL
+            assert.equal(16, answers[text].len, text)
         end
+    end)
+
+    it("never commits a turn early for a script's st:next_id: a turn lost to a full store loses every run's rows",
+       function()
+        -- the second's values run past their first block: a serving
+        -- process syncs the block into its lock file instead of committing
+        -- the turn (which would store the first's row and what the second
+        -- put before its values, while the turn's commit lost the rest)
+        local s, answers, runs, stored, before, after, c = three_in_a_turn("ids")
+        assert.equal(1500, runs.second.ids)
+        for _, text in ipairs { "first", "second", "third" } do
+            assert.equal(runs.first.commits, runs[text].answered, text .. " answered after a commit")
+            assert.equal(0x14, answers[text].status, text)  -- ESME_RMSGQFUL
+        end
+        assert.equal(before.held_failed + 2, after.held_failed)
+        assert.equal("", stored)
+        -- the values given are covered in the lock file, also once another
+        -- counter's block has rewritten it after the turn was lost
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { short_message = "other" }))
+        local r = assert(c:read())
+        assert.equal(0, r.status)
+        local lock = assert(io.open(s.dir .. "/s.db-lock")):read("a")
+        assert.matches("counter spec%.other %d+", lock)
+        local hw = tonumber(lock:match("counter spec%.ids (%d+)"))
+        assert.is_true(hw and hw > 1500, lock)
     end)
 
     it("keeps the write-ahead log within a quarter of limits.size_mb", function()

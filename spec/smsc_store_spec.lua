@@ -8,9 +8,10 @@ local wire = require "helpers.wire"
 local server = require "helpers.server"
 local wait_until = require("helpers.wait").wait_until
 local run = require "helpers.run"
+local socket = require "socket"
 
 local id, RESP = wire.id, wire.RESP
-local ROK, RMSGQFUL, RQUERYFAIL, RCANCELFAIL = 0, 0x14, 0x67, 0x11
+local ROK, RMSGQFUL, RQUERYFAIL, RCANCELFAIL, RSYSERR = 0, 0x14, 0x67, 0x11, 0x08
 local IN_60_S = "000000000100000R"      -- schedule_delivery_time / validity_period, relative
 
 -- The reference SMSC on a store file beside its config; receipts 0.3 s
@@ -179,6 +180,72 @@ describe("#integration reference SMSC on the store", function()
         assert.same({ ROK, 2 }, { status, r.message_state })
         local _, mid = submit(q, {})
         assert.is_nil(before[mid])
+    end)
+
+    it("starts on a store it cannot write to (a full disk), refuses messages, and keeps their receipts",
+       function()
+        local srv = server.start { conf = conf() }
+        local tx = bound(srv, "transmitter")
+        local before = flood(tx, 1, 50, { registered_delivery = 1 })
+        assert.equal(50, count(before))
+        tx:close()
+        srv:kill()                        -- its log and the log's index stay, to be read at the next start
+        -- again, where no file may grow past the store's log (the log's
+        -- index, 32 KiB, is made again at the start): every commit, which
+        -- appends to the log, fails as on a full disk. Opening writes
+        -- nothing, so it serves; a message is refused (ESME_RSYSERR for
+        -- a file size limit, ESME_RMSGQFUL for a full disk: docs/scripting.md)
+        local f = assert(io.open(srv.dir .. "/smsc.db-wal", "rb"))
+        local wal = f:seek("end")
+        f:close()
+        assert.is_true(wal > 32768, "the log holds " .. wal .. " octets")
+        local again = server.start { conf_file = srv.dir .. "/conf.lua", fsize = wal }
+        local c = bound(again, "transmitter")
+        local status = submit(c, {})
+        assert.is_true(status == RMSGQFUL or status == RSYSERR, "answered " .. status)
+        c:close()
+        assert.is_true(again:stop("TERM", 10))
+        -- with room again, every receipt comes
+        local last = restart(srv)
+        local rx = bound(last, "receiver")
+        local got = receipts(rx, before, 10)
+        for mid in pairs(before) do assert.is_not_nil(got[mid], "receipt of " .. mid) end
+    end)
+
+    it("waits between takes of due receipts while the full store's commits lose them, rather than spin", function()
+        -- a store of 1 MB filled with messages whose receipts come 1 s
+        -- later: posting them fails, and the turn's commit loses the take,
+        -- so the rows are due again at once. The scheduler waits 0.1 s,
+        -- doubling, between such takes (it took them again every turn:
+        -- about 190 failed commits a second)
+        local srv = server.start { conf = conf { smsc = { receipt_delay = 1 }, store = { limits = { size_mb = 1 } } } }
+        local c = bound(srv, "transmitter")
+        local refused, sent = false, 0
+        while not refused and sent < 20000 do
+            local batch = {}
+            for i = 1, 100 do
+                batch[i] = wire.submit_sm(c:next_seq(), { registered_delivery = 1, short_message = ("x"):rep(140) })
+            end
+            c:send(table.concat(batch))
+            for _ = 1, 100 do
+                local p = assert(c:read(5))
+                if p.id == RESP + id.submit_sm and p.status ~= ROK then refused = true end
+            end
+            sent = sent + 100
+        end
+        assert.is_true(refused, "the store never filled")
+        -- no more submits: from here on the commits that fail are the
+        -- scheduler's, 0.1, 0.2, 0.4, 0.8 s ... apart (a commit of the
+        -- last submits may be among the first counted)
+        local f0, t1 = srv:stats().store.commit_failures, nil
+        assert.is_truthy(wait_until(function()
+            local f = srv:stats().store.commit_failures
+            if f > f0 and not t1 then t1 = socket.gettime() end
+            return f >= f0 + 6
+        end, 15), "the commits did not fail")
+        local took = socket.gettime() - t1
+        assert.is_true(took >= 0.5, "6 failed commits within " .. took .. " s")
+        c:close()
     end)
 
     it("refuses a second process on a store in use; check and messages still read it", function()

@@ -92,8 +92,11 @@ function M.start(opts)
     end
     local env = {}
     for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. run.quote(v) end
-    local cmd = string.format("%sexec %s%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s",
+    -- opts.fsize: the process's largest file in octets (prlimit --fsize:
+    -- a write past it fails as on a full disk; smppgw ignores SIGXFSZ)
+    local cmd = string.format("%sexec %s%s%s run %s -l 127.0.0.1:%d --http 127.0.0.1:0 %s",
         opts.stack_kb and string.format("ulimit -s %d; ", opts.stack_kb) or "",
+        opts.fsize and string.format("prlimit --fsize=%d:%d ", opts.fsize, opts.fsize) or "",
         #env > 0 and "env " .. table.concat(env, " ") .. " " or "", run.quote(run.bin),
         run.quote(conf), opts.port or 0, table.concat(opts.args or {}, " "))
     local s = run.spawn(cmd, { dir = dir, log = "smppgw.log", class = Server })
