@@ -534,11 +534,12 @@ static int ctr_next(store_t *s, store_ctr_t *c, int out_now, long long *out)
         if ((rc = ctr_reserve(s, c, c->lim)) < 0) return rc;
     }
     if (out_now && c->cur >= c->lim && s->lock_fd < 0 && strcmp(s->path, ":memory:") != 0) {
-        /* After a lost transaction (a full disk) a turn that has written
-         * does not commit early: the turn may be a script's run of rows
-         * (with st:next_id between them) that its own commit could then
-         * lose in part. The value is refused; the block rides along with
-         * the turn's commit. */
+        /* no lock file: the block's end must be committed before the
+         * value goes out, so commit now, with what the turn holds. After
+         * a lost transaction (a full disk) a turn that has written does
+         * not: the turn may be a script's run of rows (with st:next_id
+         * between them) that its own commit could then lose in part. The
+         * value is refused; the block rides along with the turn's commit. */
         if (crowded && s->last_lost)
             return store__err(s, STORE_EFULL, "next_id: counter %s: its next block is not stored yet "
                               "(the last commit failed; it goes with this turn's)", c->name);
