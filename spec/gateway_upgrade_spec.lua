@@ -228,17 +228,24 @@ local function schema_of(path)
     return tonumber(out)
 end
 
+-- A schema-7 file, seven.db in a temporary directory, holding message
+-- m-1. -> dir, path
+local function seven_with_one()
+    local dir = tmp.dir()
+    local path = dir .. "/seven.db"
+    local st = assert(store.open { path = path })
+    assert(st:put { id = "m-1", account = "esme1", source = "1", dest = "2", submitted = os.time() })
+    assert(st:commit())
+    st:close()
+    local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+        SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'key_bits'"))
+    assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+    return dir, path
+end
+
 describe("#integration a store of schema 7 that another process serves", function()
     it("is not upgraded by smppgw check or messages; once free, check upgrades it", function()
-        local dir = tmp.dir()
-        local path = dir .. "/seven.db"
-        local st = assert(store.open { path = path })
-        assert(st:put { id = "m-1", account = "esme1", source = "1", dest = "2", submitted = os.time() })
-        assert(st:commit())
-        st:close()
-        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
-            SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'key_bits'"))
-        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        local dir, path = seven_with_one()
         local conf = dir .. "/c.lua"
         tmp.write(conf, gateway_conf(path, 9))       -- never started: check and messages only
         local release = hold_lock(path)
@@ -305,15 +312,7 @@ describe("#integration a store of schema 7 that another process upgrades", funct
         -- and check B takes a new one and upgrades the file. The lease
         -- goes: A gets its lock, finds schema 8, and must open the file as
         -- it is (it ran the upgrade again and failed: duplicate column).
-        local dir = tmp.dir()
-        local path = dir .. "/seven.db"
-        local st = assert(store.open { path = path })
-        assert(st:put { id = "m-1", account = "esme1", source = "1", dest = "2", submitted = os.time() })
-        assert(st:commit())
-        st:close()
-        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
-            SCHEMA_7 .. "UPDATE meta SET value = 7 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'key_bits'"))
-        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        local dir, path = seven_with_one()
         local conf = dir .. "/c.lua"
         tmp.write(conf, gateway_conf(path, 9))       -- never started: check only
         local leased, release = lease_lock_file(path)
