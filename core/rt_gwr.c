@@ -101,6 +101,42 @@ int rt_gwr_read_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group
     return redis_cmd(r, fn, ud, 9, argv, lens);
 }
 
+int rt_gwr_make_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key, size_t klen)
+{
+    const char *argv[6] = {"XGROUP", "CREATE", key, group, "0", "MKSTREAM"};
+    size_t lens[6] = {6, 6, klen, strlen(group), 1, 8};
+    return redis_cmd(r, fn, ud, 6, argv, lens);
+}
+
+int rt_gwr_autoclaim(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key,
+                     const char *cursor)
+{
+    char idle[32], count[16];
+    const char *argv[8] = {"XAUTOCLAIM", key, group, rt_gwr_conf.consumer, idle, cursor, "COUNT", count};
+    size_t lens[8];
+    int i;
+    snprintf(idle, sizeof idle, "%.0f", rt_gwr_conf.claim_after * 1000);
+    snprintf(count, sizeof count, "%d", RT_GWR_CLAIM_MAX);
+    for (i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    return redis_cmd(r, fn, ud, 8, argv, lens);
+}
+
+int rt_gwr_touch(redis_t *r, const char *group, const char *key, size_t klen, const char *const *ids, int n)
+{
+    const char *argv[RT_GWR_TOUCH_MAX + 6];
+    size_t lens[RT_GWR_TOUCH_MAX + 6];
+    int i, c = 0;
+    if (n > RT_GWR_TOUCH_MAX) n = RT_GWR_TOUCH_MAX;
+    argv[c] = "XCLAIM", lens[c++] = 6;
+    argv[c] = key, lens[c++] = klen;
+    argv[c] = group, lens[c++] = strlen(group);
+    argv[c] = rt_gwr_conf.consumer, lens[c++] = strlen(rt_gwr_conf.consumer);
+    argv[c] = "0", lens[c++] = 1;
+    for (i = 0; i < n; i++) argv[c] = ids[i], lens[c++] = strlen(ids[i]);
+    argv[c] = "JUSTID", lens[c++] = 6;
+    return redis_cmd(r, rt_gwr_logged, NULL, c, argv, lens);
+}
+
 /* The callback of a write whose answer nothing waits for: a failure is
  * logged (a link that closed says so once, elsewhere). */
 void rt_gwr_logged(redis_t *r, redisReply *reply, const char *err, void *ud)

@@ -80,6 +80,20 @@ size_t rt_gwr_key_live(char *buf, size_t cap, const char *up, size_t upn);
  * the new entries of a stream for this consumer. Returns what redis_cmd
  * does. */
 int rt_gwr_read_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key, size_t count);
+/* XGROUP CREATE key group 0 MKSTREAM: the consumer group (and the stream)
+ * made; BUSYGROUP in fn's err when it exists. Returns what redis_cmd does. */
+int rt_gwr_make_group(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key, size_t klen);
+/* XAUTOCLAIM key group <this node's consumer> <claim_after in ms> cursor
+ * COUNT RT_GWR_CLAIM_MAX: entries another node has held for longer than
+ * claim_after, taken over from cursor on. Returns what redis_cmd does. */
+#define RT_GWR_CLAIM_MAX 100
+int rt_gwr_autoclaim(redis_t *r, redis_reply_fn fn, void *ud, const char *group, const char *key,
+                     const char *cursor);
+/* XCLAIM key group <this node's consumer> 0 id... JUSTID: the idle time of
+ * the n entries held here (at most RT_GWR_TOUCH_MAX) set to 0, so that no
+ * other node takes them over. Returns what redis_cmd does. */
+#define RT_GWR_TOUCH_MAX 500
+int rt_gwr_touch(redis_t *r, const char *group, const char *key, size_t klen, const char *const *ids, int n);
 /* the reply callback of a write nothing waits for: logs a failure */
 void rt_gwr_logged(redis_t *r, redisReply *reply, const char *err, void *ud);
 

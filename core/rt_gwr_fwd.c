@@ -37,8 +37,6 @@
 #include "rt_store.h"
 
 #define READ_MAX   500          /* entries one read asks for at most */
-#define CLAIM_MAX  100          /* entries one XAUTOCLAIM takes at most */
-#define TOUCH_MAX  500          /* ids one XCLAIM JUSTID renews at most */
 #define GROUP      "fwd"
 
 
@@ -394,10 +392,8 @@ static void on_group(redis_t *r, redisReply *reply, const char *err, void *ud)
 static void make_group(redis_t *r, glink_t *g)
 {
     char q[200];
-    const char *argv[6] = {"XGROUP", "CREATE", q, GROUP, "0", "MKSTREAM"};
-    size_t lens[6] = {6, 6, 0, strlen(GROUP), 1, 8};
-    lens[2] = qkey(q, sizeof q, g->l);
-    redis_cmd(r, on_group, g, 6, argv, lens);
+    size_t n = qkey(q, sizeof q, g->l);
+    rt_gwr_make_group(r, on_group, g, GROUP, q, n);
 }
 
 static void take_entries(glink_t *g, const redisReply *list, uint64_t *count)
@@ -466,46 +462,27 @@ static void on_claim(redis_t *r, redisReply *reply, const char *err, void *ud)
  * takes them over. */
 static void touch(redis_t *r, glink_t *g)
 {
-    const char *argv[TOUCH_MAX + 6];
-    size_t lens[TOUCH_MAX + 6];
-    char q[200], idle[8] = "0";
+    const char *ids[RT_GWR_TOUCH_MAX];
+    char q[200];
+    size_t qn;
     ent_t *e;
     int n = 0;
     if (!g->head) return;
-    argv[n] = "XCLAIM", lens[n++] = 6;
-    argv[n] = q, lens[n++] = qkey(q, sizeof q, g->l);
-    argv[n] = GROUP, lens[n++] = strlen(GROUP);
-    argv[n] = rt_gwr_conf.consumer, lens[n++] = strlen(rt_gwr_conf.consumer);
-    argv[n] = idle, lens[n++] = 1;
-    for (e = g->head; e && n < TOUCH_MAX + 4; e = e->next) argv[n] = e->eid, lens[n++] = strlen(e->eid);
-    argv[n] = "JUSTID", lens[n++] = 6;
-    if (redis_cmd(r, rt_gwr_logged, NULL, n, argv, lens) == 0) F.touched++;
+    for (e = g->head; e && n < RT_GWR_TOUCH_MAX; e = e->next) ids[n++] = e->eid;
+    qn = qkey(q, sizeof q, g->l);
+    if (rt_gwr_touch(r, GROUP, q, qn, ids, n) == 0) F.touched++;
 }
 
 static void claim(redis_t *r, glink_t *g, double now)
 {
-    char q[200], idle[32], count[16];
-    const char *argv[8];
-    size_t lens[8];
-    int i;
+    char q[200];
     if (g->claiming || now < g->claim_at) return;
     if (strcmp(g->cursor, "0-0") == 0) {
         g->claim_at = now + rt_gwr_conf.claim_after / 3;
         touch(r, g);
     }
-    snprintf(idle, sizeof idle, "%.0f", rt_gwr_conf.claim_after * 1000);
-    snprintf(count, sizeof count, "%d", CLAIM_MAX);
-    argv[0] = "XAUTOCLAIM";
-    argv[1] = q;
-    argv[2] = GROUP;
-    argv[3] = rt_gwr_conf.consumer;
-    argv[4] = idle;
-    argv[5] = g->cursor;
-    argv[6] = "COUNT";
-    argv[7] = count;
-    qkey(q, sizeof q, g->l);   /* the key first: argv points at it */
-    for (i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    if (redis_cmd(r, on_claim, g, 8, argv, lens) == 0) g->claiming = 1;
+    qkey(q, sizeof q, g->l);
+    if (rt_gwr_autoclaim(r, on_claim, g, GROUP, q, g->cursor) == 0) g->claiming = 1;
 }
 
 void rt_gwr_run(rt_link_t *l)

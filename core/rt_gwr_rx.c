@@ -26,11 +26,9 @@
 #include "rt_task.h"
 
 #define READ_MAX   500
-#define CLAIM_MAX  100
 #define GROUP      "rx"
 #define RETRY_S    1.0          /* an item the ESME did not take now: first retry */
 #define RETRY_MAX  30.0
-#define TOUCH_ARGS_MAX 506     /* XCLAIM ... JUSTID: 500 ids at most */
 
 typedef struct rent_s {
     struct gacct_s *g;
@@ -380,38 +378,19 @@ static void on_group(redis_t *r, redisReply *reply, const char *err, void *ud)
 
 static void claim(redis_t *r, gacct_t *g, double now)
 {
-    char key[200], idle[32], count[16];
-    const char *argv[TOUCH_ARGS_MAX];
-    size_t lens[TOUCH_ARGS_MAX];
+    const char *ids[RT_GWR_TOUCH_MAX];
+    char key[200];
+    size_t kn;
     rent_t *e;
-    int n = 0, i;
+    int n = 0;
     if (g->claiming || now < g->claim_at) return;
+    kn = rkey(key, sizeof key, g);
     if (strcmp(g->cursor, "0-0") == 0) {
         g->claim_at = now + rt_gwr_conf.claim_after / 3;
-        if (g->head) {                /* ours are live */
-            argv[n] = "XCLAIM", lens[n++] = 6;
-            argv[n] = key, lens[n++] = rkey(key, sizeof key, g);
-            argv[n] = GROUP, lens[n++] = strlen(GROUP);
-            argv[n] = rt_gwr_conf.consumer, lens[n++] = strlen(rt_gwr_conf.consumer);
-            argv[n] = "0", lens[n++] = 1;
-            for (e = g->head; e && n < TOUCH_ARGS_MAX - 1; e = e->next) argv[n] = e->eid, lens[n++] = strlen(e->eid);
-            argv[n] = "JUSTID", lens[n++] = 6;
-            redis_cmd(r, rt_gwr_logged, NULL, n, argv, lens);
-        }
+        for (e = g->head; e && n < RT_GWR_TOUCH_MAX; e = e->next) ids[n++] = e->eid;
+        if (n) rt_gwr_touch(r, GROUP, key, kn, ids, n);      /* ours are live */
     }
-    snprintf(idle, sizeof idle, "%.0f", rt_gwr_conf.claim_after * 1000);
-    snprintf(count, sizeof count, "%d", CLAIM_MAX);
-    argv[0] = "XAUTOCLAIM";
-    argv[1] = key;
-    argv[2] = GROUP;
-    argv[3] = rt_gwr_conf.consumer;
-    argv[4] = idle;
-    argv[5] = g->cursor;
-    argv[6] = "COUNT";
-    argv[7] = count;
-    rkey(key, sizeof key, g);   /* the key first: argv points at it */
-    for (i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    if (redis_cmd(r, on_claim, g, 8, argv, lens) == 0) g->claiming = 1;
+    if (rt_gwr_autoclaim(r, on_claim, g, GROUP, key, g->cursor) == 0) g->claiming = 1;
 }
 
 void rt_gwr_deliver(rt_acct_t *a)
@@ -427,10 +406,8 @@ void rt_gwr_deliver(rt_acct_t *a)
     send_due(g, now);
     if (!r || redis_state(r) != REDIS_UP || !rt_gwr_conf.consumer[0]) return;
     if (!g->group_ok) {
-        const char *gv[6] = {"XGROUP", "CREATE", key, GROUP, "0", "MKSTREAM"};
-        size_t gl[6] = {6, 6, 0, strlen(GROUP), 1, 8};
-        gl[2] = rkey(key, sizeof key, g);
-        redis_cmd(r, on_group, g, 6, gv, gl);
+        size_t kn = rkey(key, sizeof key, g);
+        rt_gwr_make_group(r, on_group, g, GROUP, key, kn);
         return;
     }
     claim(r, g, now);
