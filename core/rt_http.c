@@ -73,13 +73,15 @@ static void respond(rt_task_t *t)
 static const char lost_body[] = "{\"error\":\"the store could not keep this request's changes (see the log)\"}";
 
 /* The turn's commit is over: a success whose writes were lost becomes
- * 503, and what the run stored is not forwarded (rt_store_refused). */
+ * 503, and what the run stored is not forwarded (rt_store_refused). A run
+ * that wrote nothing lost nothing: GET /stats or /metrics answers as it is
+ * while the disk is full, when an operator needs them most. */
 static void release_answer(rt_task_t *t, int ok, uint32_t fail_status)
 {
     answer_t a;
     int fine = answer_of(t->co, &a) == NULL;
     (void)fail_status;
-    if (!ok && fine && a.status >= 200 && a.status < 300) {
+    if (!ok && t->wrote && fine && a.status >= 200 && a.status < 300) {
         rt_store_refused(t->co);
         http_respond(t->arg, 503, "application/json", lost_body, sizeof lost_body - 1);
     } else {

@@ -248,6 +248,56 @@ describe("#integration reference SMSC on the store", function()
         c:close()
     end)
 
+    it("waits between deliveries of its outbox while commits fail, rather than send the same receipts again",
+       function()
+        -- receipts wait in the outbox (no receiver); then no write may
+        -- grow the store's log (prlimit on the running process: every
+        -- commit fails, as on a full disk), and a receiver binds. Each
+        -- failed commit loses the outbox's takes and acks, so its items
+        -- are due again at once: they went to the receiver again every
+        -- turn (thousands a second). Now the outbox waits between takes.
+        local srv = server.start { conf = conf { smsc = { receipt_delay = 0 } } }
+        local tx = bound(srv, "transmitter")
+        local want = flood(tx, 1, 20, { registered_delivery = 1 })
+        assert.equal(20, count(want))
+        tx:close()
+        assert.is_truthy(wait_until(function() return srv:stats().outbox.posted >= 20 end, 10))
+        local f = assert(io.open(srv.dir .. "/smsc.db-wal", "rb"))
+        local wal = f:seek("end")
+        f:close()
+        local _, perr, prc = run.sh("prlimit --pid " .. srv.pid .. " --fsize=" .. wal .. ":unlimited")
+        assert.equal(0, prc, perr)
+        local rx = bound(srv, "receiver")
+        local got = 0
+        local function drain()
+            for _ = 1, 200 do
+                local p = rx:read(0.01)
+                if not p then return end
+                if p.id == id.deliver_sm then
+                    rx:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                    got = got + 1
+                end
+            end
+        end
+        local before = srv:stats().store.commit_failures
+        assert.is_truthy(wait_until(function()
+            drain()
+            if got > 1000 then return true end        -- the same receipts again and again
+            local st = srv:stats()
+            return st.store.commit_failures >= before + 3 and (st.outbox.held_turns or 0) >= 3
+        end, 15), "the commits did not fail, or the outbox did not wait")
+        drain()
+        -- a few rounds of the 20 at most (one per wait), not hundreds
+        assert.is_true(got <= 100, got .. " deliver_sm for 20 receipts")
+        -- room again: every receipt comes, and the outbox empties
+        _, perr, prc = run.sh("prlimit --pid " .. srv.pid .. " --fsize=unlimited:unlimited")
+        assert.equal(0, prc, perr)
+        local rids = receipts(rx, want, 15)
+        for mid in pairs(want) do assert.is_not_nil(rids[mid], "receipt of " .. mid) end
+        assert.is_truthy(wait_until(function() return srv:stats().store.outbox.value == 0 end, 15), "the outbox kept items")
+        rx:close()
+    end)
+
     it("refuses a second process on a store in use; check and messages still read it", function()
         local srv = server.start { conf = conf() }
         local c = bound(srv)
