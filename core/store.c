@@ -563,8 +563,8 @@ int store_next_id(store_t *s, const char *name, long long *out)
  * caller asking next_id for the same name shares it, harmlessly: values
  * stay unique). It starts above every key in the file (a file of an older
  * schema had none of its own); its first block rides in the first put's
- * transaction, so opening writes nothing (a full disk does not keep a
- * store from opening, to answer ESME_RMSGQFUL until there is room). */
+ * transaction, so opening writes nothing to the database (a store whose
+ * writes fail opens, to refuse messages until there is room). */
 #define KEY_COUNTER "messages.key"
 
 int store__key_init(store_t *s)

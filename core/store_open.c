@@ -121,13 +121,18 @@ long long store__lock_floor(const store_t *s, const char *name)
     return best;
 }
 
+/* The lock file: this process's pid, its counters' marks, then the marks
+ * of names it has not used (from the file as it found it) as long as they
+ * fit: the names of the latest runs come first, so the oldest are the ones
+ * left out (a name used once a day filled a smaller, strict file in
+ * months, and then every reservation failed). */
 int store__lock_save(store_t *s)
 {
-    char buf[8192], name[128];
+    char buf[16384], name[128];
     const char *p;
     size_t n;
     long long v;
-    int i, known;
+    int i, known, len;
     if (s->lock_fd < 0) return 0;
     n = (size_t)snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
     for (i = 0; i < s->nctrs && n < sizeof buf; i++) {
@@ -142,8 +147,15 @@ int store__lock_save(store_t *s)
     for (p = s->lock_text; p && (p = strstr(p, "counter ")) != NULL && n < sizeof buf; p += 8) {
         if (sscanf(p + 8, "%127s %lld", name, &v) != 2) continue;
         for (i = 0, known = 0; i < s->nctrs; i++) known |= strcmp(s->ctrs[i].name, name) == 0;
-        if (!known) n += (size_t)snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", name, v);
+        if (known) continue;
+        len = snprintf(buf + n, sizeof buf - n, "counter %s %lld\n", name, v);
+        if (len < 0 || (size_t)len >= sizeof buf - n) {
+            buf[n] = '\0';                                /* does not fit: left out, and those after it */
+            break;
+        }
+        n += (size_t)len;
     }
+    /* this process's own (at most STORE_CTR_MAX short lines) always fit */
     if (n >= sizeof buf) return store__err(s, STORE_EIO, "next_id: too many counters for the lock file");
     /* synced before any value of the block goes out (sync off: not even then) */
     if (pwrite(s->lock_fd, buf, n, 0) != (ssize_t)n || ftruncate(s->lock_fd, (off_t)n) != 0

@@ -182,7 +182,7 @@ describe("#integration reference SMSC on the store", function()
         assert.is_nil(before[mid])
     end)
 
-    it("starts on a store it cannot write to (a full disk), refuses messages, and keeps their receipts",
+    it("starts on a store it cannot write to (a file size limit), refuses messages, and keeps their receipts",
        function()
         local srv = server.start { conf = conf() }
         local tx = bound(srv, "transmitter")

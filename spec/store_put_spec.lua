@@ -241,3 +241,29 @@ describe("smpp.store keys past a block's end", function()
         assert.is_true(tonumber(out) > keys[#keys] + 8000, "hw " .. tostring(out) .. ", last key " .. keys[#keys])
     end)
 end)
+
+describe("smpp.store lock file", function()
+    it("keeps the newest counter names when there are more than fit, and never fails a reservation for it",
+       function()
+        -- one new counter name a "day" (a per-day counter), the store
+        -- opened once a day with the lock, as smppgw run does: the lock
+        -- file kept every name ever seen, up to 8 KiB, and then every
+        -- reservation failed, message keys' included
+        local dir = tmp.dir()
+        local path = dir .. "/days.db"
+        local name = function(day) return string.format("orders-%04d-shop-counter-with-a-longer-name", day) end
+        for day = 1, 400 do
+            local st = assert(store.open { path = path, lock = true })
+            local v, err = st:next_id(name(day))
+            assert.is_number(v, "day " .. day .. ": " .. tostring(err))
+            assert.is_number((st:put { account = "a", dest = "1", submitted = 1000 + day }), "day " .. day)
+            assert.is_truthy(st:commit())
+            st:close()
+        end
+        local text = assert(io.open(path .. "-lock")):read("a")
+        assert.is_true(#text <= 16384, #text .. " octets")
+        assert.matches("counter " .. name(400) .. " 1001", text, 1, true)
+        assert.matches("counter messages.key %d+", text)
+        assert.is_nil(text:find(name(1), 1, true))      -- the oldest left out
+    end)
+end)
