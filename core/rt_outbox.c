@@ -30,8 +30,6 @@
 #define TICK_MS         250     /* the retry timer's period while something waits */
 #define REFUSAL_LOG_S   10      /* one line about refusals per account this often */
 #define REF_MAX         80      /* longest message id kept for the trace line */
-#define HOLD_MIN_S      0.1     /* after a failed commit: no take for this long, doubling ... */
-#define HOLD_MAX_S      5.0     /* ... up to this */
 
 /* A delivery in flight: the completion's argument. */
 typedef struct flight_s {
@@ -60,9 +58,7 @@ static struct {
     int         timer_init, timer_on, waiting;
     uint64_t    posted, delivered, refused, retried, undeliverable, inflight;
     uint64_t    full;                    /* posts the full outbox refused (the poster keeps the item) */
-    double      hold_until, hold_s;      /* no take before hold_until: commits failed (rt_outbox_turn) */
-    int         took;                    /* the outbox wrote since the last commit */
-    uint64_t    held_turns;              /* turns in which the outbox waited so */
+    uint64_t    held_turns;              /* turns in which deliveries waited for failed commits */
 } ob;
 
 /* -- Waking -------------------------------------------------------------------------------- */
@@ -157,7 +153,6 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
     if (ob.inflight) ob.inflight--;
     if (st) {
         double now = rt_time();
-        ob.took = 1;
         if (!err && resp->command_status == SMPP_ESME_ROK) {
             store_outbox_ack(st, f->rowid);
             ob.delivered++;
@@ -271,7 +266,6 @@ static void deliver(rt_acct_t *a, store_t *st)
     tk.now = rt_time();
     ob.nafter = 0;
     got = store_outbox_take(st, name, n, tk.now, NAN, on_item, &tk);
-    ob.took = 1;
     for (i = 0; i < ob.nafter; i++) {
         if (isnan(ob.after[i].due)) store_outbox_ack(st, ob.after[i].rowid);
         else store_outbox_retry(st, ob.after[i].rowid, ob.after[i].due);
@@ -286,38 +280,21 @@ static void deliver(rt_acct_t *a, store_t *st)
     }
 }
 
-/* Called after the turn's commit (core/rt_serve.c on_turn). A commit that
- * failed (a full disk) lost the outbox's takes and acks with the rest: its
- * items are due again at once, some still in flight or delivered, and
- * taking them every turn sent the same receipts to a bound ESME tens of
- * thousands of times a second. So the outbox waits, 0.1 s doubling to 5 s
- * while commits fail; a commit that holds its writes ends the wait. */
-static int held(store_t *st, double now)
-{
-    if (!st || rt_gwr_on()) return 0;
-    if (!rt_store_committed(NULL)) {
-        ob.hold_s = ob.hold_s > 0 ? (ob.hold_s * 2 < HOLD_MAX_S ? ob.hold_s * 2 : HOLD_MAX_S) : HOLD_MIN_S;
-        ob.hold_until = now + ob.hold_s;
-    } else if (ob.took) {
-        ob.hold_s = 0;
-        ob.hold_until = 0;
-    }
-    ob.took = 0;
-    return now < ob.hold_until;
-}
-
 void rt_outbox_turn(void)
 {
     store_t *st = rt_store();
     rt_acct_t *list = rt_acct_take_woken(), *a, *next;   /* wakes from now on: next turn */
-    double now = rt_time();
-    int hold = held(st, now);
+    /* after failed commits (a full disk) the items they lost are due again
+     * at once, some in flight or delivered: taking them every turn sent
+     * the same receipts tens of thousands of times a second */
+    double until = st && !rt_gwr_on() ? rt_store_wait_until() : 0;
+    int hold = rt_time() < until;
     if (hold && list) ob.held_turns++;
     for (a = list; a; a = next) {
         next = a->run_next;
         a->queued = 0;
         if (rt_gwr_on()) rt_gwr_deliver(a);        /* the cluster's store: Redis */
-        else if (hold) wake_at(a, ob.hold_until);
+        else if (hold) wake_at(a, until);
         else if (st && rt.net) deliver(a, st);
         rt_acct_release(a);
     }

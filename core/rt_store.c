@@ -24,6 +24,8 @@
 /* Upper bounds (ms) of the commit-time buckets; the last bucket has none. */
 #define COMMIT_BUCKETS 12
 #define FAILED_TURNS 64          /* failed commits remembered for runs that wait (rt_store_run_lost) */
+#define WAIT_MIN_S   0.1         /* after a failed commit: retakes wait this long, doubling ... */
+#define WAIT_MAX_S   5.0         /* ... up to this (rt_store_wait_until) */
 static const double commit_bounds_ms[COMMIT_BUCKETS - 1] = {
     0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250,
 };
@@ -64,6 +66,7 @@ static struct {
     uint64_t   turn;            /* loop turns so far (rt_store_turn) */
     struct { uint64_t turn; uint32_t status; } failed[FAILED_TURNS];  /* the last commits that failed */
     uint64_t   nfailed;         /* all commits that failed (failed[] keeps the last FAILED_TURNS) */
+    double     wait_s, wait_until; /* after failed commits: retakes wait (rt_store_wait_until) */
     long long  losses_at_turn;  /* store_commit_failures() when this turn began */
     /* the checkpoint running on libuv's thread pool */
     uv_work_t  ckpt;
@@ -393,13 +396,14 @@ void rt_store_turn(void)
     long long lost = 0, commits;
     uint32_t fail_status = SMPP_ESME_RSYSERR;
     size_t i, n;
-    int ok = 1;
+    int ok = 1, had_writes = 0;
     st.last_failed = 0;
     if (s) {
         /* called every turn even without a transaction: a commit that had
          * to happen early (a block of ids) may have failed, and writes are
          * refused until store_commit() has reported that */
         int had = store_in_txn(s);
+        had_writes = had;
         uint64_t t0 = had ? uv_hrtime() : 0;
         int rc = store_commit(s, &lost);
         if (had) {
@@ -429,6 +433,17 @@ void rt_store_turn(void)
                     ? "ESME_RMSGQFUL (if ESME_ROK)" : "ESME_RSYSERR (if ESME_ROK)");
         }
     }
+    /* work a failed commit lost (an outbox's take, the scheduler's due
+     * rows) is due again at once: those who would take it again wait,
+     * 0.1 s doubling to 5 s while commits fail; a commit that stores
+     * writes ends the wait */
+    if (!ok) {
+        st.wait_s = st.wait_s > 0 ? (st.wait_s * 2 < WAIT_MAX_S ? st.wait_s * 2 : WAIT_MAX_S) : WAIT_MIN_S;
+        st.wait_until = rt_time() + st.wait_s;
+    } else if (had_writes) {
+        st.wait_s = 0;
+        st.wait_until = 0;
+    }
     st.turn++;                 /* writes from here on are the next commit's */
     /* a release may run Lua that writes and holds again: those wait for
      * the next turn's commit. An answer held before a commit earlier in
@@ -441,6 +456,20 @@ void rt_store_turn(void)
     for (i = 0; i < n; i++) st.held[i].release(st.held[i].t, ok || commits > st.held[i].commits, fail_status);
     if (st.nheld > n) memmove(st.held, st.held + n, (st.nheld - n) * sizeof *st.held);
     st.nheld -= n;
+}
+
+double rt_store_wait_until(void)
+{
+    return st.wait_until;
+}
+
+/* core.store_wait() -> seconds to wait before taking again what failed
+ * commits lost (0: none) */
+static int l_store_wait(lua_State *L)
+{
+    double left = st.wait_until - rt_time();
+    lua_pushnumber(L, left > 0 ? left : 0);
+    return 1;
 }
 
 int rt_store_committed(uint32_t *fail_status)
@@ -554,6 +583,7 @@ static int l_time(lua_State *L)
 
 const luaL_Reg rt_store_lib[] = {
     {"store_stats", l_store_stats},
+    {"store_wait", l_store_wait},
     {"time", l_time},
     {NULL, NULL}
 };

@@ -82,6 +82,14 @@ void rt_store_turn(void);
  * instead of ESME_ROK, as for held answers). */
 int rt_store_committed(uint32_t *fail_status);
 
+/* Until when (rt_time) whoever would take again work that failed commits
+ * lost waits: its takes and acks went with them, so it is due again at
+ * once, and taking it every turn resent it every turn (the outbox; the
+ * reference SMSC's scheduler through core.store_wait). 0.1 s after a
+ * failed commit, doubling to 5 s while they fail; 0 once a commit stores
+ * writes again. */
+double rt_store_wait_until(void);
+
 /* Shutdown: stop the expiry timer. */
 void rt_store_close(void);
 
@@ -89,7 +97,7 @@ void rt_store_close(void);
  * let go. */
 void rt_store_stop(void);
 
-/* The Lua functions (store_stats, time). */
+/* The Lua functions (store_stats, store_wait, time). */
 extern const luaL_Reg rt_store_lib[];
 
 #endif /* SMPPGW_RT_STORE_H */

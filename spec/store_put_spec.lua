@@ -22,6 +22,25 @@ local function wrong(st, keys)
     return bad
 end
 
+-- Rows of the file at path (read by another process: committed ones only) matching where.
+local function count(path, where)
+    local out, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT count(*) FROM messages WHERE "
+                                .. where .. "\"")
+    assert.equal(0, rc, err)
+    return tonumber(out)
+end
+
+-- Puts rows of 200 KiB until one fails (store.limits.size_mb): the turn is lost.
+local function fill_until_refused(st, tries)
+    local big = string.rep("x", 200 * 1024)
+    for i = 1, tries do
+        if not st:put { account = "acct", source = "big" .. i, submitted = 1, final = true, pdu = big } then
+            return
+        end
+    end
+    error("the size limit did not fail a write")
+end
+
 describe("smpp.store put", function()
     it("stores each row under the key its put answered, for every count of rows in a turn", function()
         local st = assert(store.open { path = ":memory:" })
@@ -124,23 +143,10 @@ describe("smpp.store after a commit that failed", function()
         local path = dir .. "/put.db"
         local st = assert(store.open { path = path, limits = { size_mb = 1 } })
         finally(function() st:close() end)
-        local function rows(source)
-            local out = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT count(*) FROM messages WHERE source = '"
-                               .. source .. "'\"")
-            return tonumber(out)
-        end
         assert(put(st, 1))
         -- a turn that writes more than the file may hold (limits.size_mb):
         -- a write fails, and with it the turn
-        local big = string.rep("x", 200 * 1024)
-        local failed
-        for i = 1, 10 do
-            if not st:put { account = "acct", source = "big" .. i, submitted = 1, final = true, pdu = big } then
-                failed = true
-                break
-            end
-        end
-        assert.is_true(failed, "the size limit did not fail a write")
+        fill_until_refused(st, 10)
         assert.is_nil((st:commit()))
         -- the next turn: a row, then values until its block runs out
         assert(put(st, 2))
@@ -154,24 +160,17 @@ describe("smpp.store after a commit that failed", function()
         end
         assert.is_truthy(refused, "no value was refused")
         assert.matches("its next block is not stored yet", refused, 1, true)
-        assert.equal(0, rows("s2"))                      -- not committed in the middle of the turn
+        assert.equal(0, count(path, "source = 's2'"))                      -- not committed in the middle of the turn
         assert.is_truthy(st:commit())                    -- the turn's commit holds the row and the block
-        assert.equal(1, rows("s2"))
+        assert.equal(1, count(path, "source = 's2'"))
         assert.is_number(st:next_id("messages.key"))     -- and values come again
         assert(put(st, 3))
         assert.is_truthy(st:commit())
-        assert.equal(1, rows("s3"))
+        assert.equal(1, count(path, "source = 's3'"))
     end)
 end)
 
 describe("smpp.store keys past a block's end", function()
-    local function count(path, where)
-        local out, err, rc = run.sh("sqlite3 " .. run.quote(path) .. " \"SELECT count(*) FROM messages WHERE "
-                                    .. where .. "\"")
-        assert.equal(0, rc, err)
-        return tonumber(out)
-    end
-
     it("stores a turn whose puts use up blocks of keys in its own commit, whole or not at all", function()
         local dir = tmp.dir()
         local path = dir .. "/keys.db"
@@ -192,17 +191,10 @@ describe("smpp.store keys past a block's end", function()
             lost[i] = assert(st:put { account = "acct", source = "t" .. i, dest = "4477", submitted = 1,
                                        final = true, state = store.state.DELIVERED, done = 2 })
         end
-        local failed
-        for i = 1, 20 do
-            if not st:put { account = "acct", source = "big" .. i, submitted = 1, final = true,
-                            pdu = string.rep("x", 200 * 1024) } then
-                failed = true
-                break
-            end
-        end
-        assert.is_true(failed, "the size limit did not fail a write")
+        fill_until_refused(st, 20)
         assert.is_nil((st:commit()))
         assert.equal(0, count(path, "source LIKE 't%' OR source LIKE 'big%'"))
+        for _, k in ipairs(lost) do assert.is_nil(st:get(k)) end
         -- the next turns go in, under keys above every key handed out before
         local after = {}
         for i = 1, 1500 do after[i] = assert(put(st, i)) end

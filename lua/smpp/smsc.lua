@@ -39,10 +39,11 @@ local text = require "smpp.text"
 local S, ST = smpp.status, store.state
 local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
 local byte, find, lower = string.byte, string.find, string.lower
-local floor, max, min = math.floor, math.max, math.min
+local floor, max = math.floor, math.max
 local ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type =
     ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type
 local time = smpp.time
+local store_wait = core.store_wait        -- nil outside smppgw run
 
 local M = {}
 
@@ -496,23 +497,13 @@ local function run(s)
     local st = store.current()
     local leased = st and st.due_done and st or nil
     local rows, err
-    if not leased then
-        -- a commit that failed since the last run (a full disk) may have
-        -- lost what that run took: those rows are due again, and taking
-        -- them at once would spin on the failing commits. Wait instead,
-        -- 0.1 s doubling to 5 s while they keep failing.
-        local failures = store.stats().commit_failures
-        if s._failures and failures ~= s._failures then
-            s._failures, s._took = failures, false
-            s._backoff = min((s._backoff or 0.05) * 2, 5)
-            return s:arm(now + s._backoff)
-        end
-        if s._took then s._backoff = nil end        -- the last take was committed
-        s._failures = failures
-    end
+    -- failed commits (a full disk) lost what earlier runs took: those rows
+    -- are due again at once, and taking them every turn spun on the
+    -- failing commits; wait as the runtime says (core/rt_store.h)
+    local wait = not leased and store_wait and store_wait() or 0
+    if wait > 0 then return s:arm(now + wait) end
     if leased then rows, err = store.due(now + TICK, BATCH, nil, st.lease or 60)
     else rows, err = store.take_due(now + TICK, BATCH) end
-    s._took = rows and #rows > 0
     if not rows then
         smpp.log("error", "smsc: due messages not read: %s", tostring(err))
         return s:arm(now + 1)
