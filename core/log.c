@@ -197,11 +197,41 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+
+/* Warnings and errors are compared by shape: a run of digits matches any
+ * other run (a sequence_number, an id, a count), so a peer that makes one
+ * per PDU makes copies of one line. Info lines are compared as they are
+ * (a script printing each message it got sees each one). */
+static int by_shape(int level) { return level <= LOG_WARN; }
+
 static uint64_t line_hash(int level, const char *msg)
 {
     uint64_t h = 14695981039346656037ULL ^ (uint64_t)level;
-    for (; *msg; msg++) h = (h ^ (unsigned char)*msg) * 1099511628211ULL;
+    int shape = by_shape(level);
+    for (; *msg; msg++) {
+        if (shape && IS_DIGIT(*msg)) {
+            while (IS_DIGIT(msg[1])) msg++;
+            h = (h ^ '#') * 1099511628211ULL;
+        } else {
+            h = (h ^ (unsigned char)*msg) * 1099511628211ULL;
+        }
+    }
     return h;
+}
+
+static int line_same(int level, const char *a, const char *b)
+{
+    if (!by_shape(level)) return strcmp(a, b) == 0;
+    while (*a && *b) {
+        if (IS_DIGIT(*a) && IS_DIGIT(*b)) {
+            while (IS_DIGIT(*a)) a++;
+            while (IS_DIGIT(*b)) b++;
+        } else if (*a++ != *b++) {
+            return 0;
+        }
+    }
+    return *a == *b;
 }
 
 /* Print the count of slot r (if it held anything back) and free it. */
@@ -218,11 +248,81 @@ static void slot_release(repeat_t *r, uint64_t now)
     r->count = r->others = 0;
 }
 
+/* -- A session's warnings -----------------------------------------------------
+ * Repeats aside, one session prints at most LOG_SESSION_LINES warnings and
+ * errors a window: a peer can make a different line with every PDU (an
+ * unknown command_id of its choosing, a receipt for an id that is not
+ * there), so the count of what was held back comes out once the window
+ * ends instead. Sets of LOG_WAYS slots as above; a session not there
+ * takes a free slot, one whose window ended, or the one started longest
+ * ago (its count printed first). */
+
+#define LOG_SESSION_LINES 20
+
+typedef struct quota_s {
+    uint64_t      session, start_ms;
+    unsigned      printed;      /* lines printed in this window */
+    unsigned long held;         /* lines held back since */
+    int           used;
+} quota_t;
+
+static quota_t quotas[LOG_SLOTS];
+
+static void quota_release(quota_t *q, uint64_t now)
+{
+    char msg[160];
+    if (q->used && q->held) {
+        snprintf(msg, sizeof msg, "%lu more warnings of this session not printed in %.0f s (at most %d a window)",
+                 q->held, (double)(now - q->start_ms) / 1000.0, LOG_SESSION_LINES);
+        emit(LOG_WARN, q->session, msg, NULL);
+    }
+    memset(q, 0, sizeof *q);
+}
+
+/* The session's slot for a warning or error to print, NULL for a line
+ * that is not counted against a session; *hold set when the session's
+ * lines for this window are spent (the line is then counted). */
+static quota_t *quota_of(int level, uint64_t session, uint64_t now, int *hold)
+{
+    quota_t *q = NULL, *set;
+    size_t i;
+    *hold = 0;
+    if (!window_ms || !session || !by_shape(level)) return NULL;
+    set = &quotas[(session % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
+    for (i = 0; i < LOG_WAYS; i++) {
+        quota_t *w = &set[i];
+        if (w->used && now - w->start_ms >= window_ms) quota_release(w, now);
+        if (w->used && w->session == session) {
+            if (w->printed >= LOG_SESSION_LINES) {
+                w->held++;
+                *hold = 1;
+            }
+            return w;
+        }
+        if (!q || (q->used && (!w->used || w->start_ms < q->start_ms))) q = w;
+    }
+    quota_release(q, now);
+    q->used = 1;
+    q->session = session;
+    q->start_ms = now;
+    return q;
+}
+
 void log_flush(void)
 {
     uint64_t now = now_ms();
     size_t i;
     for (i = 0; i < LOG_SLOTS; i++) slot_release(&slots[i], now);
+    for (i = 0; i < LOG_SLOTS; i++) quota_release(&quotas[i], now);
+}
+
+/* Counts held back are printed at exit too. */
+static void log_flush_at_exit(void)
+{
+    if (!flush_at_exit) {
+        flush_at_exit = 1;
+        atexit(log_flush);
+    }
 }
 
 /* 1 if this line is a repeat to hold back (counted), 0 to print it. */
@@ -239,13 +339,10 @@ static int repeat_check(int level, uint64_t session, const char *msg)
     set = &slots[(h % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
     for (i = 0, r = NULL; i < LOG_WAYS; i++) {
         repeat_t *w = &set[i];
-        if (w->used && w->hash == h && w->level == level && strcmp(w->msg, msg) == 0) {
+        if (w->used && w->hash == h && w->level == level && line_same(level, w->msg, msg)) {
             w->count++;
             if (session != w->session) w->others++;
-            if (!flush_at_exit) {
-                flush_at_exit = 1;
-                atexit(log_flush);
-            }
+            log_flush_at_exit();
             return 1;
         }
         /* the slot to take if the line is not there: a free one, else the oldest */
@@ -267,14 +364,21 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
 {
     char msg[LOG_MSG_MAX];
     va_list ap;
+    quota_t *q;
+    int need, hold;
     if (level > cur_level) return;
-    int need;
     va_start(ap, fmt);
     need = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (need >= (int)sizeof msg)                /* said, not cut silently */
         snprintf(msg + sizeof msg - 40, 40, " [... %d more bytes cut]", need - (int)(sizeof msg - 40));
+    q = quota_of((int)level, session, now_ms(), &hold);
+    if (hold) {
+        log_flush_at_exit();
+        return;
+    }
     if (repeat_check((int)level, session, msg)) return;
+    if (q) q->printed++;
     emit((int)level, session, msg, NULL);
 }
 

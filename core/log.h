@@ -22,11 +22,14 @@ void log_set_json(int on);
 void log_set_worker(int n);
 
 /* Repeats: a line equal to one printed less than `ms` ago (same level and
- * text, whatever its session) is counted instead of printed, and once that
+ * text, whatever its session; warnings and errors equal but for their runs
+ * of digits) is counted instead of printed, and once that
  * window has passed the next log call prints the count as
  * "TEXT [... repeated N more times in S s]" (", M of them in other
  * sessions" when some were; JSON: "repeated": N, "repeated_other_sessions": M)
  * under the printed line's session.
+ * One session prints at most 20 warnings and errors a window; the count
+ * of the rest comes out when the window ends.
  * 0 prints every line. Default 10000 ms. */
 void log_set_repeat_window(unsigned ms);
 

@@ -78,12 +78,13 @@ describe("#integration repeated log lines", function()
         local _, n = srv:log_text():gsub(LINE, "")
         assert.equal(1, n)                   -- one line for 2000 warnings so far
         -- a different line is never held back by the first one's count
-        submit(srv, 3, "33600000000"):close()
-        _, n = srv:log_text():gsub("to 33600000000", "")
+        -- (warnings that differ only in their numbers are copies)
+        submit(srv, 3, "voicemail"):close()
+        _, n = srv:log_text():gsub("to voicemail", "")
         assert.equal(1, n)
         local text = stopped(srv)            -- the counts are printed by exit at the latest
         assert.matches(LINE .. " %[%.%.%. repeated 1999 more times in %d+ s%]", text)
-        assert.matches("to 33600000000 %[%.%.%. repeated 2 more times", text)
+        assert.matches("to voicemail %[%.%.%. repeated 2 more times", text)
         _, n = text:gsub(LINE, "")
         assert.equal(2, n)                   -- the line and its count
     end)
@@ -106,5 +107,32 @@ describe("#integration repeated log lines", function()
         local _, n = text:gsub('"msg":"' .. LINE .. '"', "")
         assert.equal(4, n)                   -- the line, its count, the line again, its count
         assert.truthy(text:find('"repeated":4,', 1, true))
+    end)
+
+    it("a peer making a new warning with every PDU (its own command_ids and sequence_numbers) cannot fill the log",
+        function()
+        local N = 3000
+        local srv = start { conf = conf("{ level = 'info' }"), script = SCRIPT }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local batch = {}
+        for i = 1, N do
+            -- ids of the peer's choosing, letters among the digits (0x0000abcd, ...)
+            batch[#batch + 1] = wire.pdu(0x0000a000 + i % 0x1000, i + 1, "")
+            if #batch == 100 then c:send(table.concat(batch)); batch = {} end
+        end
+        for i = 1, N do
+            local r = assert(c:read(10), "generic_nack " .. i)
+            assert.equal(wire.id.generic_nack, r.id)
+        end
+        c:close()
+        local text = stopped(srv)
+        local warned = 0
+        for line in text:gmatch("[^\n]+") do
+            if line:find("unknown command_id", 1, true) and not line:find("repeated", 1, true) then warned = warned + 1 end
+        end
+        -- before: one line per PDU, 3000 lines; now at most 20 a window, each with its count
+        assert.is_true(warned <= 20, warned .. " lines for " .. N .. " unknown command_ids:\n" .. text:sub(1, 4000))
+        assert.matches("%d+ more warnings of this session not printed in %d+ s", text)
     end)
 end)

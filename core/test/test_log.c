@@ -66,7 +66,7 @@ static void other_lines_are_never_held_back(void)
     CHECK_EQ(count(captured(), "same text"), 3);
     for (i = 0; i < 500; i++) {                   /* more distinct lines than slots */
         snprintf(msg, sizeof msg, "line %d;", i);
-        log_msg(LOG_WARN, 0, "%s", msg);
+        log_msg(LOG_INFO, 0, "%s", msg);
     }
     CHECK_EQ(count(captured(), "line "), 500);
     log_msg(LOG_WARN, 1, "same text");            /* its slot was taken over meanwhile, or counted */
@@ -75,22 +75,22 @@ static void other_lines_are_never_held_back(void)
 }
 
 /* Two recurring lines whose hashes share a set ("alternating line 5" and
- * "... 10" fall in one slot of a 64-slot direct-mapped table): alternating,
- * each is printed once and then counted, not printed every time. */
+ * "... 27" at info level fall in one of the 16 sets): alternating, each is
+ * printed once and then counted, not printed every time. */
 static void lines_sharing_a_set_do_not_push_each_other_out(void)
 {
     int i;
     log_set_repeat_window(60000);
     capture();
     for (i = 0; i < 100; i++) {
-        log_msg(LOG_WARN, 0, "alternating line 5");
-        log_msg(LOG_WARN, 0, "alternating line 10");
+        log_msg(LOG_INFO, 0, "alternating line 5");
+        log_msg(LOG_INFO, 0, "alternating line 27");
     }
     CHECK_EQ(count(captured(), "alternating line 5"), 1);
-    CHECK_EQ(count(captured(), "alternating line 10"), 1);
+    CHECK_EQ(count(captured(), "alternating line 27"), 1);
     log_flush();
     CHECK_EQ(count(captured(), "alternating line 5 [... repeated 99 more times"), 1);
-    CHECK_EQ(count(captured(), "alternating line 10 [... repeated 99 more times"), 1);
+    CHECK_EQ(count(captured(), "alternating line 27 [... repeated 99 more times"), 1);
 }
 
 /* A flood of connections, each its own session, each logging the same
@@ -118,6 +118,52 @@ static void a_flood_across_sessions_is_counted(void)
     log_flush();
     log_set_json(0);
     CHECK_EQ(count(captured(), "\"repeated\":2,\"repeated_s\":0,\"repeated_other_sessions\":1,"), 1);
+}
+
+/* A peer that makes a warning per PDU, each with its own sequence_number:
+ * warnings that differ only in their numbers are copies of one line.
+ * Info lines are compared as they are (a script printing each message). */
+static void warnings_differing_in_numbers_are_copies(void)
+{
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    for (i = 0; i < 1000; i++)
+        log_msg(LOG_WARN, 5, "unknown command_id 0x%08x (sequence_number %d): generic_nack", 0x1234, i + 1);
+    log_msg(LOG_WARN, 5, "unknown command_id 0x0000abcd (sequence_number 7): generic_nack");   /* letters differ */
+    for (i = 0; i < 10; i++) log_msg(LOG_INFO, 5, "Got: message %d", i);
+    CHECK_EQ(count(captured(), "unknown command_id"), 2);
+    CHECK_EQ(count(captured(), "(sequence_number 1): generic_nack\n"), 1);
+    CHECK_EQ(count(captured(), "Got: message "), 10);
+    log_flush();
+    CHECK_EQ(count(captured(), "(sequence_number 1): generic_nack [... repeated 999 more times"), 1);
+}
+
+/* Ids of a peer's choosing make a new line every time: past
+ * LOG_SESSION_LINES (20) a window, a session's warnings are counted, then
+ * the count is printed; other sessions and lines about no session are not
+ * held back by it. */
+static void a_session_prints_a_bounded_number_of_warnings(void)
+{
+    char id[8];
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    for (i = 0; i < 100; i++) {
+        id[0] = (char)('a' + i % 26), id[1] = (char)('a' + i / 26), id[2] = '\0';
+        log_msg(LOG_WARN, 7, "receipt for '%s' matches no message", id);
+    }
+    log_msg(LOG_WARN, 8, "receipt for 'zz' matches no message");
+    log_msg(LOG_WARN, 0, "store: commit failed: disk full");
+    CHECK_EQ(count(captured(), "[s7] receipt for"), 20);
+    CHECK_EQ(count(captured(), "[s8] receipt for 'zz'"), 1);
+    CHECK_EQ(count(captured(), "commit failed"), 1);
+    log_flush();
+    CHECK_EQ(count(captured(), "[s7] 80 more warnings of this session not printed in 0 s"), 1);
+    log_set_repeat_window(0);                     /* no window: every line */
+    capture();
+    for (i = 0; i < 30; i++) log_msg(LOG_WARN, 7, "receipt for '%c' matches no message", 'a' + i % 26);
+    CHECK_EQ(count(captured(), "[s7] receipt for"), 30);
 }
 
 static void window_zero_prints_everything(void)
@@ -201,6 +247,8 @@ int main(void)
     TEST(other_lines_are_never_held_back);
     TEST(lines_sharing_a_set_do_not_push_each_other_out);
     TEST(a_flood_across_sessions_is_counted);
+    TEST(warnings_differing_in_numbers_are_copies);
+    TEST(a_session_prints_a_bounded_number_of_warnings);
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
     TEST(filtered_levels_are_not_counted);
