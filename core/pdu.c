@@ -468,6 +468,7 @@ int pdu_tlv_add(pdu_t *p, uint16_t tag, const uint8_t *val, uint16_t len)
 {
     pdu_tlv_t *t;
     const pdu_tlv_def_t *def = pdu_tlv_info(tag);
+    if (!val && len) return PDU_EINVAL;    /* no bytes to read len of */
     if (p->ntlv >= PDU_MAX_TLVS) return PDU_EFULL;
     t = &p->tlv[p->ntlv++];
     t->tag = tag;
@@ -777,7 +778,14 @@ long pdu_encode(pdu_t *p, uint8_t *out, size_t cap, pdu_error_t *err)
     if ((rc = encode_tlvs(p, &w, err))) return rc;
 
 done:
-    if (w.pos > cap || w.pos > 0xFFFFFFFFu) {
+    /* what no peer with the default max_pdu (the codec's own decode) would
+     * take: refused here, not found out by the peer that drops the session */
+    if (w.pos > PDU_DEFAULT_MAX_LEN) {
+        fail(err, SMPP_ESME_RINVMSGLEN, NULL, "the PDU would be %lu octets, above %u (the largest a peer takes)",
+             (unsigned long)w.pos, (unsigned)PDU_DEFAULT_MAX_LEN);
+        return PDU_EINVAL;
+    }
+    if (w.pos > cap) {
         fail(err, SMPP_ESME_RSYSERR, NULL, "output needs %u octets, %u available",
              (unsigned)w.pos, (unsigned)cap);
         err->need = w.pos;

@@ -288,7 +288,9 @@ static inline void pdu_init_cmd(pdu_t *pdu, const pdu_cmd_t *cmd, uint32_t seque
 
 /* Set a field. Integers: pdu_set_int. Strings (CSTR/TIME/OSTR): the bytes are
  * borrowed, not copied. Field ids not in this command's body are refused
- * with PDU_EINVAL at encode time, not here. */
+ * with PDU_EINVAL at encode time, not here. Each field takes the setter of
+ * its kind (pdu_field_info(id)->kind): an integer set on a string field is
+ * written as an empty string, a string on an integer field as 0. */
 void pdu_set_int(pdu_t *pdu, pdu_field_id_t id, uint32_t value);
 void pdu_set_str(pdu_t *pdu, pdu_field_id_t id, const uint8_t *ptr, size_t len);
 void pdu_set_cstr(pdu_t *pdu, pdu_field_id_t id, const char *s);
@@ -305,7 +307,8 @@ int pdu_addr_add(pdu_t *pdu, uint8_t dest_flag, uint8_t ton, uint8_t npi,
 /* Append a TLV with raw value bytes (borrowed), or an integer TLV written in
  * the length tlv.def gives its tag (1, 2 or 4 octets). A tag may be added
  * more than once; order is kept. Returns 0, PDU_EFULL, or PDU_EINVAL
- * (pdu_tlv_add_int with a tag that is not an INT TLV). */
+ * (pdu_tlv_add with val NULL and len > 0; pdu_tlv_add_int with a tag that
+ * is not an INT TLV). */
 int pdu_tlv_add(pdu_t *pdu, uint16_t tag, const uint8_t *val, uint16_t len);
 int pdu_tlv_add_int(pdu_t *pdu, uint16_t tag, uint32_t value);
 

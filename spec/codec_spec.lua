@@ -283,6 +283,9 @@ describe("encode refuses bad tables with a message naming the field", function()
         { { command = "enquire_link", sequence_number = -1 }, "sequence_number" },
         { { command = "enquire_link", command_length = 17 }, "command_length" },
         { { command = "submit_sm", tlv_order = { 0x0204 } }, "tlv_order" },
+        -- what the decoder (and a peer with the default max_pdu) refuses
+        { { command = "deliver_sm", message_payload = ("a"):rep(65535) }, "65572 octets, above 65552" },
+        { { command = "deliver_sm", message_payload = ("a"):rep(65000), [0x1401] = ("b"):rep(600) }, "above 65552" },
     }
     for i, c in ipairs(cases) do
         it(string.format("case %d (%s)", i, c[2]), function()

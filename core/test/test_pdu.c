@@ -476,6 +476,33 @@ static void encode_errors_name_the_field(void)
     CHECK_EQ(pdu_encode(&q, out, sizeof out, &err), PDU_EINVAL);
 }
 
+/* No PDU the codec's own decoder (and a peer with the default max_pdu)
+ * would refuse: a 65,535-octet message_payload in a deliver_sm makes
+ * 65,572 octets, above 65,552, refused at encode whatever the room given.
+ * A TLV with no bytes to read its length from is refused when added. */
+static void encode_refuses_what_no_peer_takes(void)
+{
+    static uint8_t payload[65535], huge[70000];
+    memset(payload, 'a', sizeof payload);
+    pdu_init(&q, SMPP_DELIVER_SM, 1);
+    CHECK_EQ(pdu_tlv_add(&q, SMPP_TLV_message_payload, payload, 65535), 0);
+    CHECK_EQ(pdu_encode(&q, huge, sizeof huge, &err), PDU_EINVAL);
+    CHECK_EQ(err.status, SMPP_ESME_RINVMSGLEN);
+    CHECK(strstr(err.msg, "65572 octets, above 65552") != NULL);
+    CHECK_EQ(pdu_encode(&q, out, sizeof out, &err), PDU_EINVAL);    /* not ENOSPC: no room would do */
+
+    pdu_init(&q, SMPP_DELIVER_SM, 1);                   /* the largest that is taken */
+    CHECK_EQ(pdu_tlv_add(&q, SMPP_TLV_message_payload, payload, 65500), 0);
+    CHECK(pdu_encode(&q, huge, sizeof huge, &err) > 65500);
+    CHECK_EQ(pdu_decode(&p, huge, q.command_length, 0, &err), SMPP_ESME_ROK);
+
+    pdu_init(&q, SMPP_DELIVER_SM, 1);
+    CHECK_EQ(pdu_tlv_add(&q, 0x1401, NULL, 100), PDU_EINVAL);
+    CHECK_EQ(q.ntlv, 0);
+    CHECK_EQ(pdu_tlv_add(&q, 0x1401, NULL, 0), 0);       /* an empty value is fine */
+    CHECK(pdu_encode(&q, out, sizeof out, &err) > 0);
+}
+
 /* -- Framing and tables ------------------------------------------------------- */
 
 static void framing(void)
@@ -592,6 +619,7 @@ int main(void)
     TEST(response_bodies_accepted);
     TEST(round_trip_every_command);
     TEST(encode_errors_name_the_field);
+    TEST(encode_refuses_what_no_peer_takes);
     TEST(framing);
     TEST(tables);
     return test_summary();
