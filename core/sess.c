@@ -547,6 +547,10 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         refuse(s, p, SMPP_ESME_RTHROTTLED, "receive window full");
         return;
     }
+    if (p->sequence_number == 0) {      /* 3.4 §2.5.x: 1..0x7FFFFFFF; 0 marks "no request" here */
+        refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number 0 is outside 1..0x7FFFFFFF");
+        return;
+    }
     if (win_get(&s->rwin, p->sequence_number) || !(e = win_put(&s->rwin, p->sequence_number))) {
         refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number already in use by a request in progress");
         return;
