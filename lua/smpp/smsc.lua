@@ -899,19 +899,30 @@ local function handlers(s)
     -- MO through HTTP (POST /send, and GET /inject): {to, text, from,
     -- system_id, coding} becomes a deliver_sm in the outbox of the account
     -- (default: the first account of the config), while a receiver of it
-    -- is bound.
+    -- is bound. An account the configuration does not have is 404 (as
+    -- POST /send answers it before calling here).
     function h.http_send(input)
         local d, status, why = require("smpp.http").check_message(input)
         if not d then return status, { error = why } end
         local accounts = s.conf.accounts
-        local account = tostring(d.system_id or (accounts and accounts[1] and accounts[1].system_id))
+        local account = d.system_id or (accounts and accounts[1] and accounts[1].system_id)
+        if account == nil then return 404, { error = "no account to send as: the configuration has none" } end
+        if not require("smpp.session").account_known(account) then
+            return 404, { error = "no account named " .. account }
+        end
         local p, err = mo.pdu { source = d.from or "447700900123", dest = d.to, text = d.text, coding = d.coding,
                                 alphabet = server.alphabet(account) }
         if not p then return 422, { error = err } end
         if smpp.receivers(account) == 0 and not require("smpp.webhook").has(account) then
             return 409, { error = "no receiver bound for " .. account }
         end
-        local ok, perr, detail = smpp.post(account, p, { ttl = opt.receipt_queue_ttl })
+        -- the input is checked, but what the codec still refuses is the
+        -- request's fault, never a 500
+        local called, ok, perr, detail = pcall(smpp.post, account, p, { ttl = opt.receipt_queue_ttl })
+        if not called then
+            if run_stopped(ok) then error(ok, 0) end
+            return 400, { error = "MO not queued: " .. tostring(ok):gsub("^[^\n]-:%d+: ", "", 1) }
+        end
         if not ok then return 503, { error = "MO not queued: " .. tostring(detail or perr) } end
         return 202, { queued = true, system_id = account }
     end
