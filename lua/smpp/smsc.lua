@@ -37,7 +37,7 @@ local store = require "smpp.store"
 local text = require "smpp.text"
 
 local S, ST = smpp.status, store.state
-local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
+local band, bxor, lshift, rshift, tobit = bit.band, bit.bxor, bit.lshift, bit.rshift, bit.tobit
 local byte, find, lower = string.byte, string.find, string.lower
 local floor, max = math.floor, math.max
 local ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type =
@@ -120,20 +120,43 @@ end
 
 -- -- Random numbers ---------------------------------------------------------------
 -- A generator of its own (xorshift128 on 32-bit words, shifts and xors
--- only, so exact in LuaJIT's bit operations): math.random is shared with
--- every script and starts from the same seed in every process.
+-- only, so exact in LuaJIT's bit operations; seeded through exact 32-bit
+-- products): math.random is shared with every script and starts from the
+-- same seed in every process.
 
--- random(seed) -> function() -> a number in [0, 1)
+-- The seed becomes the state through a mixer (MurmurHash3's finalizer),
+-- each word of the state depending on every bit of the seed: its low and
+-- high 32 bits and its fraction. (The high word went into one word of
+-- the state unmixed, and xorshift spreads a small difference slowly:
+-- seeds 2^32 apart gave streams equal to 5 decimals; the fraction was
+-- dropped.) Products exact: 16 bits by 32 at a time.
+local function mul32(a, b)
+    local ub = b % 4294967296
+    return tobit(tobit(rshift(a, 16) * ub) * 65536 + band(a, 0xffff) * ub)
+end
+
+local function mix32(h)
+    h = mul32(bxor(h, rshift(h, 16)), 0x85ebca6b)
+    h = mul32(bxor(h, rshift(h, 13)), 0xc2b2ae35)
+    return bxor(h, rshift(h, 16))
+end
+
+-- random(seed) -> function() -> a number in [0, 1); the same seed gives
+-- the same numbers, any two seeds (finite numbers) different ones.
 function M.random(seed)
-    local x = tobit(seed % 4294967296)
-    if x == 0 then x = 0x6d2b79f5 end
-    local function step()
-        x = bxor(x, lshift(x, 13))
-        x = bxor(x, rshift(x, 17))
-        x = bxor(x, lshift(x, 5))
-        return x
+    if type(seed) ~= "number" or seed ~= seed or seed == math.huge or seed == -math.huge then
+        error("smsc.seed: a finite number, not " .. tostring(seed), 2)
     end
-    local a, b, c, d = step(), bxor(step(), tobit(floor(seed / 4294967296) % 4294967296)), step(), step()
+    local whole = floor(seed)
+    local lo = tobit(whole % 4294967296)
+    local hi = tobit(floor(whole / 4294967296) % 4294967296)
+    local frac = tobit(floor((seed - whole) * 4294967296))
+    local a = mix32(bxor(lo, 0x243f6a88))
+    local b = mix32(bxor(bxor(hi, 0x85a308d3), a))
+    local c = mix32(bxor(bxor(frac, 0x13198a2e), b))
+    local d = mix32(bxor(c, 0x03707344))
+    a = mix32(bxor(a, d))
+    if a == 0 and b == 0 and c == 0 and d == 0 then d = 1 end     -- xorshift's one state to avoid
     return function()
         local t = bxor(a, lshift(a, 11))
         a, b, c = b, c, d
@@ -980,7 +1003,7 @@ function M.new(conf, conf_path)
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
     -- logged, so a run whose random rules went a certain way can be repeated
-    smpp.log("info", "smsc: random rules seeded with %.0f%s", seed,
+    smpp.log("info", "smsc: random rules seeded with %.17g%s", seed,
              opt.seed and " (smsc.seed)" or " from the system's random source (set smsc.seed to repeat this run)")
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id],
