@@ -675,46 +675,51 @@ local function traced(e)
 end
 
 -- reply_of(m) -> the MO a script's on_text answers m with (a PDU table),
--- or nil, and the hook's name for the log. The message is accepted when
--- it runs: a hook that raises or returns what is not a reply is logged
--- (naming it) and m gets no MO; the submit is answered as usual.
+-- or nil, and the hook (for post_reply's log). The message is accepted
+-- when it runs: a hook that raises or returns what is not a reply is
+-- logged (naming it) and m gets no MO; the submit is answered as usual.
 function Smsc:reply_of(m)
     local f = self.on_text
     local ok, reply = xpcall(f, traced, m)
-    local name = hook_name("on_text", f)
     if not ok then
         if run_stopped(reply) then error(reply, 0) end
-        m.session:log("error", "smsc: %s failed for message %s (accepted; no MO sent): %s", name, m.id, tostring(reply))
-        return nil, name
+        m.session:log("error", "smsc: %s failed for message %s (accepted; no MO sent): %s", hook_name("on_text", f),
+                      m.id, tostring(reply))
+        return nil
     end
-    if reply == nil or reply == false then return nil, name end
+    if reply == nil or reply == false then return nil end
     if type(reply) == "string" then
         local pdu = m.pdu
         local p, why = mo.pdu { source = m.dest, source_ton = m.dest_ton, source_npi = m.dest_npi, dest = m.source,
                                 dest_ton = pdu.source_addr_ton, dest_npi = pdu.source_addr_npi,
                                 text = reply, alphabet = server.alphabet(m.session.system_id) }
-        if not p then m.session:log("warn", "smsc: the reply of %s to %s cannot be sent: %s", name, m.id, why) end
-        return p, name
+        if not p then
+            m.session:log("warn", "smsc: the reply of %s to %s cannot be sent: %s", hook_name("on_text", f), m.id, why)
+        end
+        return p, f
     end
     if type(reply) ~= "table" then
         m.session:log("error", "smsc: %s returned a %s for message %s (accepted; no MO sent): it returns nil, a text "
-                      .. "or a deliver_sm table", name, type(reply), m.id)
-        return nil, name
+                      .. "or a deliver_sm table", hook_name("on_text", f), type(reply), m.id)
+        return nil
     end
-    return reply, name
+    return reply, f
 end
 
--- post_reply(session, pdu, id, hook): on_text's MO (or the echo) to the
--- outbox of the session's account. A table smpp.post refuses, or a full
--- outbox, is logged naming the hook; the message it answers stays accepted.
+-- post_reply(session, pdu, id, hook): on_text's MO (hook: the script's
+-- function), or the echo (hook: "echo"), to the outbox of the session's
+-- account. A table smpp.post refuses, or a full outbox, is logged naming
+-- the hook; the message it answers stays accepted.
 function Smsc:post_reply(session, pdu, id, hook)
     local ok, posted, err, detail = pcall(smpp.post, session.system_id, pdu, { ttl = self.opt.receipt_queue_ttl })
+    if ok and posted then return end
+    local name = hook == "echo" and "echo" or hook_name("on_text", hook)
     if not ok then
         if run_stopped(posted) then error(posted, 0) end
-        session:log("error", "smsc: the MO reply of %s to %s cannot be sent: %s", hook, id,
+        session:log("error", "smsc: the MO reply of %s to %s cannot be sent: %s", name, id,
                     (tostring(posted):gsub("^[^\n]-:%d+: ", "", 1)))
-    elseif not posted then
-        session:log("warn", "smsc: the MO reply of %s to %s not queued: %s", hook, id, tostring(detail or err))
+    else
+        session:log("warn", "smsc: the MO reply of %s to %s not queued: %s", name, id, tostring(detail or err))
     end
 end
 
