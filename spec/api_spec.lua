@@ -284,3 +284,53 @@ describe("#integration the SMSC's seed", function()
         assert.is_true(other:wait_log("smsc: random rules seeded with %d+ from the system's random source"))
     end)
 end)
+
+-- Misuse of smpp.post and session:send raises at the script's own line
+-- (it named lua/smpp/session.lua), in the script's words (smpp.respond,
+-- not the engine's sess_respond); a nil PDU says so (it was "attempt to
+-- index local 'pdu'").
+describe("#integration misuse of smpp.post and session:send", function()
+    local SCRIPT = [==[
+local smpp = require "smpp"
+local function caught(f) return select(2, pcall(f)) end
+require("smpp.http").route("GET", "/t", function(req)
+    local out = {}
+    out.post_nil = caught(function() smpp.post("smppclient1", nil) end)                               -- POST_NIL
+    out.post_cmd = caught(function() smpp.post("smppclient1", { command = "submit_sm" }) end)         -- POST_CMD
+    out.post_long = caught(function() smpp.post("smppclient1", { short_message = ("x"):rep(300) }) end) -- POST_LONG
+    local s = assert(smpp.connect { port = tonumber(req.query.port), system_id = "smppclient1",
+                                    password = "password", bind = "transceiver" })
+    out.send_resp = caught(function() s:send { command = "deliver_sm_resp" } end)                     -- SEND_RESP
+    out.send_field = caught(function() s:send { command = "submit_sm", source_addr = ("1"):rep(30) } end) -- SEND_FIELD
+    out.send_nil = caught(function() s:send(nil) end)                                                 -- SEND_NIL
+    out.waited = s:send { command = "enquire_link" } ~= nil                  -- a wait through the pcall
+    s:close()
+    return 200, out
+end)
+return {}
+]==]
+    local function line_of(mark)
+        local n = 0
+        for line in SCRIPT:gmatch("[^\n]*\n") do
+            n = n + 1
+            if line:find("-- " .. mark, 1, true) then return n end
+        end
+        error("no line marked " .. mark)
+    end
+
+    it("raises at the calling line of the script, naming smpp.respond for a response", function()
+        local srv = server.start { script = SCRIPT }
+        local code, body = srv:http("GET", "/t?port=" .. srv.port)
+        assert.equal(200, code, body)
+        local t = cjson.decode(body)
+        local function at(mark) return "^[^\n]-script%.lua:" .. line_of(mark) .. ": " end
+        assert.matches(at("POST_NIL") .. "smpp%.post: the PDU must be a table, not nil$", t.post_nil)
+        assert.matches(at("POST_CMD") .. "smpp%.post: only deliver_sm and data_sm", t.post_cmd)
+        assert.matches(at("POST_LONG") .. "smpp%.post: short_message is 300 octets", t.post_long)
+        assert.matches(at("SEND_RESP") .. "smpp: send: deliver_sm_resp is a response: a handler answers its "
+                       .. "request by returning, or with smpp%.respond$", t.send_resp)
+        assert.matches(at("SEND_FIELD") .. "smpp: send: source_addr is 30 characters", t.send_field)
+        assert.matches(at("SEND_NIL") .. "smpp: send: the PDU must be a table, not nil$", t.send_nil)
+        assert.is_true(t.waited)
+    end)
+end)

@@ -133,6 +133,19 @@ describe("smppgw encode", function()
         assert.equal(2, rc)
         assert.matches("invalid JSON", err)
     end)
+    it("refuses an array element that is not an object, exit 2, printing nothing", function()
+        for json, want in pairs {
+            ["[1,2]"] = "encode: PDU 1 is not a JSON object %(a number%)",
+            ['[{"command":"enquire_link","sequence_number":1},"x"]'] = "encode: PDU 2 is not a JSON object %(a string%)",
+            ['[{"command":"enquire_link","sequence_number":1},null]'] = "encode: PDU 2 is not a JSON object %(null%)",
+            ['[[{"command":"enquire_link"}]]'] = "encode: PDU 1 is not a JSON object %(an array%)",
+            ["[true]"] = "encode: PDU 1 is not a JSON object %(a boolean%)",
+        } do
+            local out, err, rc = run.smppgw({ "encode", json })
+            assert.same({ "", 2 }, { out, rc }, json)
+            assert.matches("^" .. want .. "\n$", err)
+        end
+    end)
 end)
 
 describe("smppgw --help and --version", function()

@@ -49,15 +49,43 @@ describe("#integration HTTP API input", function()
         { "GET /inject, invalid UTF-8", "GET", "/inject?to=1&text=%C3%28", nil, "not valid UTF%-8" },
         { "GET /inject, missing text", "GET", "/inject?to=1", nil, "text is missing" },
         { "GET /inject, missing to", "GET", "/inject?text=x", nil, "to is missing" },
+        -- addresses are C-Octet Strings: a NUL is refused naming the field
+        { "GET /inject, NUL in to", "GET", "/inject?to=1%00&text=x", nil, "^to holds a NUL octet" },
+        { "GET /inject, NUL in from", "GET", "/inject?to=1&from=a%00b&text=x", nil, "^from holds a NUL octet" },
+        { "POST /send, NUL in to", "POST", "/send", '{"to":"1\\u0000","text":"x"}', "^to holds a NUL octet" },
+        { "POST /send, NUL in from", "POST", "/send", '{"to":"1","from":"a\\u0000b","text":"x"}',
+          "^from holds a NUL octet" },
     }
-    for _, case in ipairs(BAD) do
-        it(case[1] .. ": 400 with the reason", function()
-            local code, r = request(srv.http_port, case[2], case[3], case[4], case[6])
-            assert.equal(400, code)
-            assert.equal("table", type(r))
-            assert.matches(case[5], r.error)
-        end)
+    -- each case twice: with no receiver bound, and with one (the MO is
+    -- then built and posted: a NUL there was a 500)
+    for _, bound in ipairs { false, true } do
+        for _, case in ipairs(BAD) do
+            it(case[1] .. (bound and ", a receiver bound" or "") .. ": 400 with the reason", function()
+                local c
+                if bound then
+                    c = wire.connect(srv.port)
+                    assert.equal(0, c:bind("receiver").status)
+                end
+                local code, r = request(srv.http_port, case[2], case[3], case[4], case[6])
+                assert.equal(400, code)
+                assert.equal("table", type(r))
+                assert.matches(case[5], r.error)
+                if c then c:close() end
+            end)
+        end
     end
+
+    it("GET /inject: 404 for an account the configuration does not have, 409 for one with no receiver", function()
+        local code, r = request(srv.http_port, "GET", "/inject?to=1&text=x&system_id=nobody")
+        assert.equal(404, code)
+        assert.equal("no account named nobody", r.error)
+        code, r = request(srv.http_port, "POST", "/send", '{"to":"1","text":"x","system_id":"nobody"}')
+        assert.equal(404, code)
+        assert.equal("no account named nobody", r.error)
+        code, r = request(srv.http_port, "GET", "/inject?to=1&text=x&system_id=smppclient1")
+        assert.equal(409, code)
+        assert.equal("no receiver bound for smppclient1", r.error)
+    end)
 
     it("logged no script failure for any of them", function()
         assert.equal(0, srv:count_log("failed:"))

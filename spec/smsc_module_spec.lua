@@ -1,6 +1,7 @@
 -- smsc_module_spec -- smpp.smsc without a server: message ids made from a
--- node id and a key and read back, the seeded random numbers, the options
--- it refuses, and the hooks a script replaces.
+-- node id and a key and read back, the seeded random numbers (every bit
+-- of the seed counts), the options it refuses, and the hooks a script
+-- replaces.
 local smsc = require "smpp.smsc"
 local msgid = require "smpp.msgid"
 
@@ -39,6 +40,26 @@ describe("smpp.smsc", function()
         assert.is_true(same)
         assert.is_true(other)
         assert.is_true(math.abs(sum / 10000 - 0.5) < 0.02)
+    end)
+
+    it("gives different streams for seeds that differ only above bit 32 or in their fraction", function()
+        -- draws of two streams closer than 0.01 (about 2 in 100 by chance)
+        local function close(s1, s2)
+            local a, b, n = smsc.random(s1), smsc.random(s2), 0
+            for _ = 1, 200 do if math.abs(a() - b()) < 0.01 then n = n + 1 end end
+            return n
+        end
+        local seed = 20384283310432
+        for _, pair in ipairs { { seed, seed + 2 ^ 32 }, { 7, 7 + 2 ^ 40 }, { 0, 0.5 }, { 1, 1.25 },
+                                { 3, 3 + 2 ^ -20 }, { 0, 1 }, { 0, -1 } } do
+            assert.is_true(close(pair[1], pair[2]) < 20, string.format("%.17g and %.17g", pair[1], pair[2]))
+        end
+        assert.equal(200, close(seed + 0.5, seed + 0.5))
+        for _, bad in ipairs { 0 / 0, math.huge, -math.huge } do
+            local ok, err = pcall(smsc.random, bad)
+            assert.is_false(ok)
+            assert.matches("smsc%.seed: a finite number, not", err)
+        end
     end)
 
     it("seeds from smsc.seed, else differently in each instance", function()

@@ -265,3 +265,147 @@ describe("#integration reference SMSC with a small message store", function()
         c:close()
     end)
 end)
+
+-- A script's hooks that fail. final_state runs before the message is
+-- stored: a bad value refuses the submit (ESME_RSYSERR) and keeps nothing.
+-- on_text runs once it is stored: its failure is logged naming the hook,
+-- the submit is answered ESME_ROK with its id, the receipt follows, and
+-- only the MO is missing.
+describe("#integration reference SMSC with hooks that fail", function()
+    local SCRIPT = [[
+local smsc = require("smpp.smsc").new(...)
+local smpp = require "smpp"
+function smsc.on_text(m)
+    if m.dest == "7" then return { command = "submit_sm" } end                -- smpp.post refuses it
+    if m.dest == "71" then return { short_message = string.rep("x", 300) } end
+    if m.dest == "8" then error("on_text fails") end
+    if m.dest == "9" then return 42 end
+    if m.dest == "10" then smpp.sleep(0.05) return "slept" end
+end
+function smsc.final_state(m)
+    if m.dest == "61" then return "DELIVRD", "x" end
+    if m.dest == "62" then return "DELIVRD", 0, -3 end
+    if m.dest == "63" then return "LOST" end
+    return "DELIVRD", 0, 0
+end
+function smsc.on_submit(m)
+    if m.dest == "64" then error("on_submit fails") end
+end
+return smsc.handlers
+]]
+    local function start()
+        srv = server.start { script = SCRIPT, conf = server.smsc_conf { script = "script.lua" } }
+        return srv
+    end
+
+    -- Send the requests (bytes whose sequence_numbers are 1..n after the
+    -- bind) and then a submit to "10", whose MO comes after everything
+    -- posted before it; read until that MO: the responses by
+    -- sequence_number, the receipts' ids in order, the other MO texts.
+    local function exchange(c, requests)
+        local n = #requests
+        c:send(table.concat(requests) .. wire.submit_sm(c.seq + n + 1, { destination_addr = "10" }))
+        local first = c.seq + 1
+        c.seq = c.seq + n + 1
+        local resps, receipts, mo, slept = {}, {}, {}, false
+        while not slept or #resps < n + 1 do
+            local p = assert(c:read(5))
+            if p.id == id.deliver_sm then
+                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                local d = wire.parse_sm(p.body)
+                if d.esm_class == 4 then receipts[#receipts + 1] = d.tlvs[0x001E]:sub(1, -2)
+                elseif d.short_message == "slept" then slept = true
+                else mo[#mo + 1] = d.short_message end
+            else
+                resps[p.seq - first + 1] = p
+            end
+        end
+        assert.equal(ROK, resps[n + 1].status)
+        resps[n + 1] = nil
+        return resps, receipts, mo
+    end
+
+    it("accepts a message whose on_text fails: its id answered, its receipt sent, no MO, the hook logged", function()
+        start()
+        local c = bound()
+        local dests, requests = { "7", "71", "8", "9" }, {}
+        for i, dest in ipairs(dests) do
+            requests[i] = wire.submit_sm(c.seq + i, { registered_delivery = 1, destination_addr = dest })
+        end
+        local resps, receipts, mo = exchange(c, requests)
+        local ids = {}
+        for i, r in ipairs(resps) do
+            assert.equal(ROK, r.status, "dest " .. dests[i])
+            ids[i] = wire.first_cstr(r.body)
+            assert.matches("^%d+$", ids[i])
+        end
+        assert.same(ids, receipts)
+        assert.same({}, mo)
+        local log = srv:log_text()
+        local hook = "on_text %([^\n]-script%.lua:3%)"
+        assert.matches(hook .. " to " .. ids[1] .. " cannot be sent: smpp%.post: only deliver_sm and data_sm", log)
+        assert.matches(hook .. " to " .. ids[2] .. " cannot be sent: smpp%.post: short_message is 300 octets", log)
+        assert.matches(hook .. " failed for message " .. ids[3] .. " %(accepted; no MO sent%): [^\n]-script%.lua:6: on_text fails", log)
+        assert.matches(hook .. " returned a number for message " .. ids[4], log)
+        assert.equal(0, srv:count_log("submit_sm failed"))
+        c:close()
+    end)
+
+    it("keeps every destination of a submit_multi whose on_text fails for one", function()
+        start()
+        local c = bound()
+        local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(3)
+            .. "\1\1\1" .. wire.cstr("447700900123") .. "\1\1\1" .. wire.cstr("8") .. "\1\1\1" .. wire.cstr("7")
+            .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"        -- registered_delivery 1
+        local resps, receipts, mo = exchange(c, { wire.pdu(id.submit_multi, c.seq + 1, body) })
+        assert.same({ RESP + id.submit_multi, ROK }, { resps[1].id, resps[1].status })
+        local m = wire.parse_multi_resp(resps[1].body)
+        assert.matches("^%d+$", m.message_id)
+        assert.equal(0, #m.unsuccess)
+        assert.same({ m.message_id, m.message_id, m.message_id }, receipts)
+        assert.same({}, mo)
+        assert.equal(3 + 1, srv:gauge("smsc_stored_messages"))          -- and the submit to 10
+        c:close()
+    end)
+
+    it("refuses a message whose final_state returns a bad value, naming the hook, and keeps nothing", function()
+        start()
+        local c = bound()
+        local requests = {}
+        for i, dest in ipairs { "61", "62", "63" } do
+            requests[i] = wire.submit_sm(c.seq + i, { registered_delivery = 1, destination_addr = dest })
+        end
+        local resps, receipts = exchange(c, requests)
+        for i = 1, 3 do assert.equal(0x08, resps[i].status, "submit " .. i) end    -- ESME_RSYSERR
+        local hook = "final_state %([^\n]-script%.lua:10%)"
+        local log = srv:log_text()
+        assert.matches(hook .. ': err "x" is not an integer 0%.%.65535', log)
+        assert.matches(hook .. ": delay %-3 is not a number of seconds, 0 or more", log)
+        assert.matches(hook .. ": LOST is not a final state", log)
+        assert.same({}, receipts)
+        assert.equal(1, srv:gauge("smsc_stored_messages"))
+        c:close()
+    end)
+
+    it("refuses only the destinations of a submit_multi whose on_submit or final_state fails", function()
+        start()
+        local c = bound()
+        local dests = { "447700900123", "64", "61", "447700900124", "62" }
+        local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(#dests)
+        for _, d in ipairs(dests) do body = body .. "\1\1\1" .. wire.cstr(d) end
+        body = body .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"      -- registered_delivery 1
+        local resps, receipts = exchange(c, { wire.pdu(id.submit_multi, c.seq + 1, body) })
+        assert.equal(ROK, resps[1].status)
+        local m = wire.parse_multi_resp(resps[1].body)
+        local refused = {}
+        for i, u in ipairs(m.unsuccess) do refused[i] = u.addr .. " " .. u.status end
+        assert.same({ "64 8", "61 8", "62 8" }, refused)                          -- ESME_RSYSERR each
+        assert.same({ m.message_id, m.message_id }, receipts)
+        assert.equal(2 + 1, srv:gauge("smsc_stored_messages"))
+        assert.matches("submit_multi: destination 64 refused %(ESME_RSYSERR%): [^\n]-script%.lua:17: on_submit fails",
+                       srv:log_text())
+        assert.matches("submit_multi: destination 61 refused %(ESME_RSYSERR%): final_state %([^\n]-script%.lua:10%): err",
+                       srv:log_text())
+        c:close()
+    end)
+end)

@@ -82,7 +82,8 @@ argument reads standard input) and print each as hex. Takes what decode
 prints: command_id and command_status as numbers or hex ("0x00000058"),
 the status by name ("status": "ESME_RTHROTTLED", or as command_status),
 TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes. Exit 1 if a
-PDU cannot be encoded (naming the field), 2 on invalid JSON.
+PDU cannot be encoded (naming the field), 2 on invalid JSON or JSON that
+is not an object or an array of objects (nothing printed).
 ]],
     run = [[
 usage: smppgw [run] [CONFIG] [options]
@@ -263,7 +264,16 @@ function M.encode(args)
         err("encode: expected a JSON object or an array of objects")
         return 2
     end
-    local list = value[1] and value or { value }
+    local list = value[1] ~= nil and value or { value }
+    -- every element an object before anything is printed, as the whole
+    -- input must be one
+    for i, obj in ipairs(list) do
+        if type(obj) ~= "table" or obj[1] ~= nil then
+            local kind = obj == cjson.null and "null" or type(obj) == "table" and "an array" or "a " .. type(obj)
+            err("encode: PDU %d is not a JSON object (%s)", i, kind)
+            return 2
+        end
+    end
     local rc = 0
     for i, obj in ipairs(list) do
         local ok, pdu = pcall(unshown, obj)

@@ -79,7 +79,7 @@ local CODINGS = { auto = true, gsm = true, ucs2 = true, latin1 = true, ascii = t
 -- given to the API (POST /send, and script routes such as /inject): `to`
 -- and `text` present, `text` valid UTF-8, `coding` a known name ("auto" or
 -- absent: chosen from the text), `from`, `system_id` and `callback_url`
--- of the right kind and size. d.coding "auto" becomes nil. Scripts answer
+-- of the right kind and size, no NUL in `to` or `from`. d.coding "auto" becomes nil. Scripts answer
 -- `status, { error = error }` when it fails.
 function M.check_message(d)
     if type(d) ~= "table" then return nil, 400, "send a JSON object or a form" end
@@ -91,6 +91,9 @@ function M.check_message(d)
     if d.from ~= nil and (type(d.from) ~= "string" or #d.from > 20) then
         return nil, 400, "from must be a string of at most 20 characters"
     end
+    -- addresses are C-Octet Strings on the wire: a NUL would end them
+    if d.to:find("\0", 1, true) then return nil, 400, "to holds a NUL octet" end
+    if d.from and d.from:find("\0", 1, true) then return nil, 400, "from holds a NUL octet" end
     if d.system_id ~= nil and (type(d.system_id) ~= "string" or #d.system_id > 15) then
         return nil, 400, "system_id must be a string of at most 15 characters"
     end

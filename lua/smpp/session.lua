@@ -47,14 +47,27 @@ local settled = { timeout = true, closed = true, nack = true, ["bad response"] =
 -- in a burst of receipts); past it wait_slot fails at once.
 local MAX_SLOT_WAITERS = 10000
 
+-- A misuse error of the C side ("smpp: send: ..."), as the script should
+-- read it: without the position of our own line (the caller raises it
+-- again at the script's), and in the script's words.
+local function misuse(e)
+    if type(e) ~= "string" then return nil end
+    local msg = e:gsub("^[^\n]-:%d+: ", "", 1)
+    if msg:sub(1, 12) ~= "smpp: send: " and msg:sub(1, 11) ~= "smpp.post: " then return nil end
+    return (msg:gsub("use sess_respond for (%S+)$",
+        "%1 is a response: a handler answers its request by returning, or with smpp.respond"))
+end
+
 -- session:send(pdu) -> response table | nil, err [, status]
 -- err (smpp.E) is "timeout", "closed", "nack" (status: the generic_nack's),
 -- "window full", "not allowed in this state", "output full", "bad
--- response"; a PDU the encoder refuses raises (the caller's mistake). A
--- PDU with no response (generic_nack, alert_notification) returns true
--- once queued.
+-- response"; a PDU the encoder refuses raises (the caller's mistake,
+-- named at the caller's line). A PDU with no response (generic_nack,
+-- alert_notification) returns true once queued.
 function Session:send(pdu)
-    local r1, r2, r3 = core.send(self, pdu)
+    if type(pdu) ~= "table" then error("smpp: send: the PDU must be a table, not " .. type(pdu), 2) end
+    local ok, r1, r2, r3 = pcall(core.send, self, pdu)
+    if not ok then error(misuse(r1) or r1, misuse(r1) and 2 or 0) end
     -- a window slot is free again: wake the first task waiting for it
     local w = self._slot_waiters
     if w and (type(r1) == "table" or settled[r2]) then
@@ -282,9 +295,11 @@ function M.post(system_id, pdu, opts)
               .. "answers (smpp.deliver waits for the answer)", 2)
     end
     if type(system_id) ~= "string" then error("smpp.post: system_id must be a string", 2) end
+    if type(pdu) ~= "table" then error("smpp.post: the PDU must be a table, not " .. type(pdu), 2) end
     if not M.account_known(system_id) then return nil, "no account" end
     if not pdu.command and not pdu.command_id then pdu.command = "deliver_sm" end
-    local ok, err, detail = core.post(system_id, pdu, opts)
+    local called, ok, err, detail = pcall(core.post, system_id, pdu, opts)
+    if not called then error(misuse(ok) or ok, misuse(ok) and 2 or 0) end
     local hooks = package.loaded["smpp.webhook"]          -- an account served over HTTP: wake its deliverer
     if hooks then hooks.posted(system_id, ok, err) end
     return ok, err, detail

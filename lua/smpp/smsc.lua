@@ -37,7 +37,7 @@ local store = require "smpp.store"
 local text = require "smpp.text"
 
 local S, ST = smpp.status, store.state
-local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
+local band, bxor, lshift, rshift, tobit = bit.band, bit.bxor, bit.lshift, bit.rshift, bit.tobit
 local byte, find, lower = string.byte, string.find, string.lower
 local floor, max = math.floor, math.max
 local ipairs, pairs, rawget, rawset, setmetatable, tonumber, tostring, type =
@@ -120,20 +120,43 @@ end
 
 -- -- Random numbers ---------------------------------------------------------------
 -- A generator of its own (xorshift128 on 32-bit words, shifts and xors
--- only, so exact in LuaJIT's bit operations): math.random is shared with
--- every script and starts from the same seed in every process.
+-- only, so exact in LuaJIT's bit operations; seeded through exact 32-bit
+-- products): math.random is shared with every script and starts from the
+-- same seed in every process.
 
--- random(seed) -> function() -> a number in [0, 1)
+-- The seed becomes the state through a mixer (MurmurHash3's finalizer),
+-- each word of the state depending on every bit of the seed: its low and
+-- high 32 bits and its fraction. (The high word went into one word of
+-- the state unmixed, and xorshift spreads a small difference slowly:
+-- seeds 2^32 apart gave streams equal to 5 decimals; the fraction was
+-- dropped.) Products exact: 16 bits by 32 at a time.
+local function mul32(a, b)
+    local ub = b % 4294967296
+    return tobit(tobit(rshift(a, 16) * ub) * 65536 + band(a, 0xffff) * ub)
+end
+
+local function mix32(h)
+    h = mul32(bxor(h, rshift(h, 16)), 0x85ebca6b)
+    h = mul32(bxor(h, rshift(h, 13)), 0xc2b2ae35)
+    return bxor(h, rshift(h, 16))
+end
+
+-- random(seed) -> function() -> a number in [0, 1); the same seed gives
+-- the same numbers, any two seeds (finite numbers) different ones.
 function M.random(seed)
-    local x = tobit(seed % 4294967296)
-    if x == 0 then x = 0x6d2b79f5 end
-    local function step()
-        x = bxor(x, lshift(x, 13))
-        x = bxor(x, rshift(x, 17))
-        x = bxor(x, lshift(x, 5))
-        return x
+    if type(seed) ~= "number" or seed ~= seed or seed == math.huge or seed == -math.huge then
+        error("smsc.seed: a finite number, not " .. tostring(seed), 2)
     end
-    local a, b, c, d = step(), bxor(step(), tobit(floor(seed / 4294967296) % 4294967296)), step(), step()
+    local whole = floor(seed)
+    local lo = tobit(whole % 4294967296)
+    local hi = tobit(floor(whole / 4294967296) % 4294967296)
+    local frac = tobit(floor((seed - whole) * 4294967296))
+    local a = mix32(bxor(lo, 0x243f6a88))
+    local b = mix32(bxor(bxor(hi, 0x85a308d3), a))
+    local c = mix32(bxor(bxor(frac, 0x13198a2e), b))
+    local d = mix32(bxor(c, 0x03707344))
+    a = mix32(bxor(a, d))
+    if a == 0 and b == 0 and c == 0 and d == 0 then d = 1 end     -- xorshift's one state to avoid
     return function()
         local t = bxor(a, lshift(a, 11))
         a, b, c = b, c, d
@@ -290,15 +313,40 @@ local function read_status(err, what)
     return S.ESME_RSYSERR
 end
 
+-- Where a script's hook is defined ("final_state (t.lua:7)"), for the
+-- errors about what it returned.
+local function hook_name(name, f)
+    local info = type(f) == "function" and debug.getinfo(f, "S")
+    if not info or info.what == "C" then return name end
+    return string.format("%s (%s:%d)", name, info.short_src, info.linedefined)
+end
+
 -- message_state of a hook's stat word or number (final states only).
 local FINAL = { [2] = 2, [3] = 3, [4] = 4, [5] = 5, [6] = 6, [7] = 7, [8] = 8,
                 DELIVRD = 2, EXPIRED = 3, DELETED = 4, UNDELIV = 5, ACCEPTD = 6, UNKNOWN = 7, REJECTD = 8 }
-local function final_state_of(stat)
+local function final_state_of(stat, hook)
     local n = FINAL[stat] or (type(stat) == "string" and FINAL[stat:upper()])
     if not n then
-        error("final_state: " .. tostring(stat) .. " is not a final state (DELIVRD, UNDELIV, EXPIRED, ...)", 0)
+        error(hook_name("final_state", hook) .. ": " .. tostring(stat)
+              .. " is not a final state (DELIVRD, UNDELIV, EXPIRED, ...)", 0)
     end
     return n
+end
+
+-- A script's final_state hook: its three values checked (the defaults'
+-- come from checked options) -> state, err, delay; raises naming the hook.
+local function hook_final(hook, m)
+    local stat, err, delay = hook(m)
+    local state = final_state_of(stat, hook)
+    if err ~= nil and (type(err) ~= "number" or err % 1 ~= 0 or err < 0 or err > 65535) then
+        error(string.format("%s: err %s is not an integer 0..65535 (the network error code)",
+                            hook_name("final_state", hook), type(err) == "string" and "\"" .. err .. "\"" or tostring(err)), 0)
+    end
+    if delay ~= nil and (type(delay) ~= "number" or not (delay >= 0)) then
+        error(string.format("%s: delay %s is not a number of seconds, 0 or more", hook_name("final_state", hook),
+                            type(delay) == "string" and "\"" .. delay .. "\"" or tostring(delay)), 0)
+    end
+    return state, err, delay
 end
 
 -- Does registered_delivery ask for a receipt of this final state?
@@ -361,16 +409,11 @@ function Smsc:key_of(id)
     return key
 end
 
--- Post a receipt or an MO to the account's outbox (kept until a receiver
--- binds, receipt_queue_ttl at most).
--- -> true | nil, err, detail; an MO refused is logged (a receipt is the
--- caller's: see receipt_later).
-function Smsc:post(account, pdu, what)
-    local ok, err, detail = smpp.post(account, pdu, { ttl = self.opt.receipt_queue_ttl })
-    if not ok and what ~= "receipt" then
-        smpp.log("warn", "smsc: %s for %s not queued: %s", what, account, tostring(detail or err))
-    end
-    return ok, err, detail
+-- Post a receipt to the account's outbox (kept until a receiver binds,
+-- receipt_queue_ttl at most). -> true | nil, err, detail (the caller's to
+-- handle: see receipt_later). MO: post_reply.
+function Smsc:post(account, pdu)
+    return smpp.post(account, pdu, { ttl = self.opt.receipt_queue_ttl })
 end
 
 -- A receipt the outbox refused (full): the message is due again, after
@@ -462,7 +505,7 @@ function Smsc:due(row, leased)
         if not n then smpp.log("warn", "smsc: a message not marked final: %s", tostring(err)) end
     end
     if row.state ~= ST.DELETED and wants(row.registered_delivery, row.state) then
-        local ok, err, detail = self:post(row.account, self:receipt_of(row), "receipt")
+        local ok, err, detail = self:post(row.account, self:receipt_of(row))
         if not ok then
             self:receipt_later(row, err, detail, leased)
             return false
@@ -533,7 +576,9 @@ local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final
 -- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
 -- nil, status [, fields]: one message (one destination of a submit_multi,
 -- whose part 0 has the key head): on_submit, final_state, the store row,
--- then the receipt (final at once) or the scheduler, and on_text's MO.
+-- on_text, then the receipt (final at once) or the scheduler, and
+-- on_text's MO. A hook raises only before the row is stored (on_text's
+-- failures are logged: reply_of).
 -- The final state comes at the hook's delay, not before
 -- schedule_delivery_time, EXPIRED if validity_period ends first.
 function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
@@ -545,12 +590,14 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
         status, fields = self.on_submit(m)
     end
     if refused(status) then return nil, status, fields end
-    if self.final_state == self._final_state then stat, err, delay = self._final(dest, source)
+    local state
+    if self.final_state == self._final_state then
+        stat, err, delay = self._final(dest, source)
+        state = final_state_of(stat)
     else
         m = m or message(session, pdu, dest, ton, npi, part)
-        stat, err, delay = self.final_state(m)
+        state, err, delay = hook_final(self.final_state, m)
     end
-    local state = final_state_of(stat)
     err = err or 0
     local at = now + (delay or self.opt.receipt_delay)
     local sched, valid = pdu.schedule_delivery_time, pdu.validity_period
@@ -593,30 +640,87 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     end
     if not key then return nil, write_status(got, "message") end
     local id = not head and got or self:id_of(head or key)
-    if due then
-        self:arm(at)
-    elseif wanted then                            -- final at once: its receipt now
-        local row = { key = key, part = part or 0, account = session.system_id, source = source, dest = dest,
-                      state = state, err = err, submitted = now, done = at, pdu = scratch.pdu }
-        local ok, perr, detail = self:post(session.system_id, self:receipt_of(row), "receipt")
-        if not ok then self:receipt_later(row, perr, detail) end
-    end
-    local reply
-    if self.on_text == self._on_text then reply = self._echo(session, pdu, dest, ton, npi)
+    local row = not due and wanted and { key = key, part = part or 0, account = session.system_id, source = source,
+                                         dest = dest, state = state, err = err, submitted = now, done = at,
+                                         pdu = scratch.pdu }
+    -- the message is accepted from here on: on_text's failures are logged
+    -- and cost its MO only (reply_of, post_reply). It runs before a
+    -- receipt due now is posted: a run the budget stops in it posts none.
+    local reply, hook
+    if self.on_text == self._on_text then reply, hook = self._echo(session, pdu, dest, ton, npi), "echo"
     else
         m = m or message(session, pdu, dest, ton, npi, part)
         m.id, m.key = id, key
-        reply = self.on_text(m)
-        if type(reply) == "string" then
-            local p, why = mo.pdu { source = dest, source_ton = ton, source_npi = npi, dest = source,
-                                    dest_ton = pdu.source_addr_ton, dest_npi = pdu.source_addr_npi,
-                                    text = reply, alphabet = server.alphabet(session.system_id) }
-            if not p then smpp.log("warn", "smsc: the reply to %s cannot be sent: %s", id, why) end
-            reply = p
-        end
+        reply, hook = self:reply_of(m)
     end
-    if type(reply) == "table" then self:post(session.system_id, reply, "MO") end
+    if due then
+        self:arm(at)
+    elseif row then                               -- final at once: its receipt now
+        local ok, perr, detail = self:post(session.system_id, self:receipt_of(row))
+        if not ok then self:receipt_later(row, perr, detail) end
+    end
+    if reply then self:post_reply(session, reply, id, hook) end
     return id, key
+end
+
+-- Errors that stop the whole run (core/rt_budget.c): never caught here.
+local function run_stopped(e)
+    return type(e) == "string" and (find(e, "script budget exceeded", 1, true)
+        or find(e, "script memory ceiling exceeded", 1, true) or find(e, "script stopped:", 1, true)) ~= nil
+end
+
+local function traced(e)
+    if run_stopped(e) then return e end
+    return debug.traceback(tostring(e), 2)
+end
+
+-- reply_of(m) -> the MO a script's on_text answers m with (a PDU table),
+-- or nil, and the hook (for post_reply's log). The message is accepted
+-- when it runs: a hook that raises or returns what is not a reply is
+-- logged (naming it) and m gets no MO; the submit is answered as usual.
+function Smsc:reply_of(m)
+    local f = self.on_text
+    local ok, reply = xpcall(f, traced, m)
+    if not ok then
+        if run_stopped(reply) then error(reply, 0) end
+        m.session:log("error", "smsc: %s failed for message %s (accepted; no MO sent): %s", hook_name("on_text", f),
+                      m.id, tostring(reply))
+        return nil
+    end
+    if reply == nil or reply == false then return nil end
+    if type(reply) == "string" then
+        local pdu = m.pdu
+        local p, why = mo.pdu { source = m.dest, source_ton = m.dest_ton, source_npi = m.dest_npi, dest = m.source,
+                                dest_ton = pdu.source_addr_ton, dest_npi = pdu.source_addr_npi,
+                                text = reply, alphabet = server.alphabet(m.session.system_id) }
+        if not p then
+            m.session:log("warn", "smsc: the reply of %s to %s cannot be sent: %s", hook_name("on_text", f), m.id, why)
+        end
+        return p, f
+    end
+    if type(reply) ~= "table" then
+        m.session:log("error", "smsc: %s returned a %s for message %s (accepted; no MO sent): it returns nil, a text "
+                      .. "or a deliver_sm table", hook_name("on_text", f), type(reply), m.id)
+        return nil
+    end
+    return reply, f
+end
+
+-- post_reply(session, pdu, id, hook): on_text's MO (hook: the script's
+-- function), or the echo (hook: "echo"), to the outbox of the session's
+-- account. A table smpp.post refuses, or a full outbox, is logged naming
+-- the hook; the message it answers stays accepted.
+function Smsc:post_reply(session, pdu, id, hook)
+    local ok, posted, err, detail = pcall(smpp.post, session.system_id, pdu, { ttl = self.opt.receipt_queue_ttl })
+    if ok and posted then return end
+    local name = hook == "echo" and "echo" or hook_name("on_text", hook)
+    if not ok then
+        if run_stopped(posted) then error(posted, 0) end
+        session:log("error", "smsc: the MO reply of %s to %s cannot be sent: %s", name, id,
+                    (tostring(posted):gsub("^[^\n]-:%d+: ", "", 1)))
+    else
+        session:log("warn", "smsc: the MO reply of %s to %s not queued: %s", name, id, tostring(detail or err))
+    end
 end
 
 -- The pending messages of m's account from its source to its dest (and
@@ -713,7 +817,14 @@ local function handlers(s)
                                     error_status_code = status_number(status) }
         end
         local function one(ton, npi, dest)
-            local id, key_or_status = s:accept_one(session, pdu, dest, ton, npi, n, now, head)
+            -- a hook that fails for one destination refuses that one only
+            -- (ESME_RSYSERR): it raised before anything of it was stored
+            local ok, id, key_or_status = xpcall(s.accept_one, traced, s, session, pdu, dest, ton, npi, n, now, head)
+            if not ok then
+                if run_stopped(id) then error(id, 0) end
+                session:log("error", "submit_multi: destination %s refused (ESME_RSYSERR): %s", tostring(dest), tostring(id))
+                return fail(ton, npi, dest, S.ESME_RSYSERR)
+            end
             if not id then return fail(ton, npi, dest, key_or_status) end
             head = head or key_or_status
             n = n + 1
@@ -807,7 +918,7 @@ local function handlers(s)
         if changes.due then s:arm(at)
         elseif wanted then
             for k, v in pairs(changes) do row[k] = v end
-            local ok, perr, detail = s:post(row.account, s:receipt_of(row), "receipt")
+            local ok, perr, detail = s:post(row.account, s:receipt_of(row))
             if not ok then s:receipt_later(row, perr, detail) end
         end
         return S.ESME_ROK
@@ -816,19 +927,30 @@ local function handlers(s)
     -- MO through HTTP (POST /send, and GET /inject): {to, text, from,
     -- system_id, coding} becomes a deliver_sm in the outbox of the account
     -- (default: the first account of the config), while a receiver of it
-    -- is bound.
+    -- is bound. An account the configuration does not have is 404 (as
+    -- POST /send answers it before calling here).
     function h.http_send(input)
         local d, status, why = require("smpp.http").check_message(input)
         if not d then return status, { error = why } end
         local accounts = s.conf.accounts
-        local account = tostring(d.system_id or (accounts and accounts[1] and accounts[1].system_id))
+        local account = d.system_id or (accounts and accounts[1] and accounts[1].system_id)
+        if account == nil then return 404, { error = "no account to send as: the configuration has none" } end
+        if not require("smpp.session").account_known(account) then
+            return 404, { error = "no account named " .. account }
+        end
         local p, err = mo.pdu { source = d.from or "447700900123", dest = d.to, text = d.text, coding = d.coding,
                                 alphabet = server.alphabet(account) }
         if not p then return 422, { error = err } end
         if smpp.receivers(account) == 0 and not require("smpp.webhook").has(account) then
             return 409, { error = "no receiver bound for " .. account }
         end
-        local ok, perr, detail = smpp.post(account, p, { ttl = opt.receipt_queue_ttl })
+        -- the input is checked, but what the codec still refuses is the
+        -- request's fault, never a 500
+        local called, ok, perr, detail = pcall(smpp.post, account, p, { ttl = opt.receipt_queue_ttl })
+        if not called then
+            if run_stopped(ok) then error(ok, 0) end
+            return 400, { error = "MO not queued: " .. tostring(ok):gsub("^[^\n]-:%d+: ", "", 1) }
+        end
         if not ok then return 503, { error = "MO not queued: " .. tostring(detail or perr) } end
         return 202, { queued = true, system_id = account }
     end
@@ -886,7 +1008,7 @@ function M.new(conf, conf_path)
     end
     local seed = opt.seed or tonumber(core.random_hex(6), 16)
     -- logged, so a run whose random rules went a certain way can be repeated
-    smpp.log("info", "smsc: random rules seeded with %.0f%s", seed,
+    smpp.log("info", "smsc: random rules seeded with %.17g%s", seed,
              opt.seed and " (smsc.seed)" or " from the system's random source (set smsc.seed to repeat this run)")
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id],
