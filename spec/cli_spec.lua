@@ -36,6 +36,16 @@ describe("smppgw decode", function()
         local back = run.smppgw({ "encode", "-" }, out)
         assert.equal(pdu .. "\n", back)
     end)
+    it("writes an address list's entries with their keys in wire order", function()
+        local bytes = assert(smpp.encode { command = "submit_multi", short_message = "hi", dest_address = {
+            { dest_flag = 1, dest_addr_ton = 1, dest_addr_npi = 1, destination_addr = "4477" },
+            { dest_flag = 2, dl_name = "list" } } })
+        local hex = bytes:gsub(".", function(c) return string.format("%02X", c:byte()) end)
+        local out, err, rc = run.smppgw({ "decode", hex })
+        assert.equal(0, rc, err)
+        assert.matches('"dest_address":%[{"dest_flag":1,"dest_addr_ton":1,"dest_addr_npi":1,'
+            .. '"destination_addr":"4477"},{"dest_flag":2,"dl_name":"list"}%]', out)
+    end)
     it("shows a status the table does not name in hex only", function()
         local out = run.smppgw({ "decode", "00000010800000040000040000000007" })
         local d = cjson.decode(out)

@@ -66,9 +66,43 @@ end
 -- table written as [] and bytes that are not printable UTF-8 as {"hex": ...}.
 M.encode = function(v) return value_json(v) end
 
+-- An address list's entries (dest_address, unsuccess_sme) with their keys
+-- in wire order, any other key after them, sorted.
+local ENTRY_ORDER = { "dest_flag", "dest_addr_ton", "dest_addr_npi", "destination_addr", "dl_name",
+                      "error_status_code" }
+local function entries_json(list)
+    if type(list) ~= "table" or list[1] == nil then return value_json(list) end
+    local out = {}
+    for i = 1, #list do
+        local e = list[i]
+        if type(e) ~= "table" then
+            out[i] = value_json(e)
+        else
+            local parts, seen = {}, {}
+            for _, k in ipairs(ENTRY_ORDER) do
+                if e[k] ~= nil then
+                    seen[k] = true
+                    parts[#parts + 1] = cjson.encode(k) .. ":" .. value_json(e[k])
+                end
+            end
+            local rest = {}
+            for k in pairs(e) do if not seen[k] then rest[#rest + 1] = tostring(k) end end
+            sort(rest)
+            for _, k in ipairs(rest) do
+                local val = e[k]
+                if val == nil then val = e[tonumber(k)] end
+                parts[#parts + 1] = cjson.encode(k) .. ":" .. value_json(val)
+            end
+            out[i] = "{" .. concat(parts, ",") .. "}"
+        end
+    end
+    return "[" .. concat(out, ",") .. "]"
+end
+
 -- A PDU table as one line of JSON, keys in a stable, readable order: the
 -- header (and `status`, a name beside command_status, when the caller
--- added one), the body fields in wire order, TLVs by tag (a TLV without a
+-- added one), the body fields in wire order (an address list's entries
+-- too), TLVs by tag (a TLV without a
 -- name under its tag in hex, "0x1401"), then tlv_order.
 function M.encode_pdu(pdu)
     local out, seen = {}, {}
@@ -76,7 +110,8 @@ function M.encode_pdu(pdu)
         if v ~= nil and not seen[k] then
             seen[k] = true
             local key = type(k) == "number" and string.format("0x%04X", k) or tostring(k)
-            out[#out + 1] = cjson.encode(key) .. ":" .. value_json(v)
+            local is_list = k == "dest_address" or k == "unsuccess_sme"
+            out[#out + 1] = cjson.encode(key) .. ":" .. (is_list and entries_json(v) or value_json(v))
         end
     end
     for _, k in ipairs { "command", "command_id", "command_status", "status", "sequence_number" } do
