@@ -12,7 +12,9 @@ local wait = require "helpers.wait"
 local scaled = wait.scaled
 local ROK, RSYSERR = 0, 0x08
 
-local ACCOUNTS = "accounts = { { system_id = 'smppclient1', password = 'password' } }"
+-- every line printed: each case looks for its own error line, and one
+-- session makes more than the 20 a window that are printed by default
+local ACCOUNTS = "log = { repeat_window = 0 }, accounts = { { system_id = 'smppclient1', password = 'password' } }"
 
 -- Each case is a handler body; the handler answers ESME_ROK with "done"
 -- when it returns, so a case that errors is answered ESME_RSYSERR with its
