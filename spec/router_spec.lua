@@ -151,6 +151,13 @@ describe("smpp.router text keys and time windows", function()
         assert.equal("office", name(r, { short_message = "stop", data_coding = 4 }, MON_16))
     end)
 
+    it("reads a message_payload that came twice (an array) as its values joined, never raising", function()
+        local r = assert(router.new { routes = routes, find_steps = core.lstring.find_steps })
+        assert.equal("kw", name(r, { short_message = "", message_payload = { "please ", "stop" } }, MON_16))
+        assert.equal("code", name(r, { short_message = "", message_payload = { "code ", "42" } }, MON_16))
+        assert.equal("office", name(r, { short_message = "", message_payload = { "a", "b" } }, MON_16))
+    end)
+
     it("matches days and hours, windows across midnight, in the router's time zone", function()
         local r = assert(router.new { routes = routes })
         assert.equal("office", name(r, {}, MON_16))

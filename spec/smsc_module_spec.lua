@@ -94,4 +94,16 @@ describe("smpp.smsc", function()
             assert.is_function(s.handlers[name], name)
         end
     end)
+
+    it("echoes a message whose message_payload came twice (an array) without raising", function()
+        local s = smsc.new { smsc = { echo = "keyword" } }
+        local session = { system_id = "smppclient1" }
+        local pdu = { command = "submit_sm", source_addr = "5555", short_message = "",
+                      message_payload = { "echo ", "hi" } }
+        local mo = s._echo(session, pdu, "447700900777", 1, 1)
+        assert.equal("447700900777", mo.source_addr)
+        assert.same({ "echo ", "hi" }, mo.message_payload)
+        pdu.message_payload = { "no", "echo" }
+        assert.is_nil(s._echo(session, pdu, "447700900777", 1, 1))
+    end)
 end)

@@ -362,6 +362,10 @@ describe("reassembler", function()
         msg = r:add({ short_message = "", esm_class = 0x40,
                       message_payload = hex.to_bytes("050003010101") .. "pay" })
         assert.equal("pay", msg)
+        -- message_payload given twice (an array): its values joined
+        msg = r:add({ short_message = "", esm_class = 0x40,
+                      message_payload = { hex.to_bytes("050003010101") .. "pa", "y" } })
+        assert.equal("pay", msg)
         assert.equal(0, r:pending())
     end)
 
@@ -507,5 +511,10 @@ describe("smpp.split.part_key", function()
         assert.is_nil(key("a", { short_message = "\5\0\3\9\2\1hi" }))            -- no UDHI: text
         assert.is_nil(key("a", { esm_class = 0x40, short_message = "\5\0\3\9\1\1one part" }))
         assert.is_nil(key("a", { esm_class = 0x40, short_message = "\9\0" }))   -- UDH past the data
+    end)
+
+    it("gives no key, and never raises, for a sar_msg_ref_num that came twice (an array)", function()
+        assert.is_nil(split.part_key("a", { source_addr = "1", destination_addr = "2", sar_msg_ref_num = { 9, 8 },
+                                            sar_total_segments = 2, sar_segment_seqnum = 1 }))
     end)
 end)

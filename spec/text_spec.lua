@@ -369,4 +369,17 @@ describe("smpp.text of_pdu", function()
         assert.same({ "", "gsm" }, { text.of_pdu {} })
         assert.has_error(function() text.of_pdu("text") end, "pdu must be a table, got string")
     end)
+
+    -- The codec gives a TLV that came twice as an array of its values: the
+    -- text reads them joined in order, and nothing raises on it.
+    it("reads a message_payload that came twice as its values joined in order", function()
+        assert.same({ "ab", "gsm" }, { text.of_pdu { short_message = "", message_payload = { "a", "b" } } })
+        assert.same({ "part one", "gsm" }, { text.of_pdu { esm_class = 0x40, short_message = "",
+            message_payload = { H("050003770301") .. "part ", "one" } } })
+        assert.same({ "", "gsm" }, { text.of_pdu { message_payload = {} } })
+        assert.same({ "", "gsm" }, { text.of_pdu { message_payload = 7 } })
+        assert.equal("ab", text.payload { message_payload = { "a", 1, "b" } })
+        assert.equal("sm", text.payload { short_message = "sm", message_payload = { "a", "b" } })
+        assert.equal("", text.payload {})
+    end)
 end)

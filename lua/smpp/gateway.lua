@@ -400,7 +400,7 @@ end
 
 -- The first 20 characters of the message's text, ASCII only.
 local function preview(pdu)
-    local data = pdu.message_payload or pdu.short_message or ""
+    local data = text.payload(pdu)
     if (pdu.esm_class or 0) % 128 >= 64 and #data > 0 then data = data:sub(data:byte(1) + 2) end
     local coding = text.coding_of(pdu.data_coding or 0, "gsm")
     local ok, s = pcall(text.decode, data, coding)

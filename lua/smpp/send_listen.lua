@@ -63,7 +63,7 @@ end
 -- the text, else network_error_code's error) and the text as sent, from
 -- its text and its TLVs (which win when present).
 function M.receipt(pdu)
-    local body = pdu.short_message ~= "" and pdu.short_message or pdu.message_payload or ""
+    local body = text.payload(pdu)
     local r = receipt.parse(body) or {}
     local err = r.err
     local nec = pdu.network_error_code
@@ -123,8 +123,7 @@ function Printer:mo(pdu)
     if data then
         self:mo_line(pdu, data, info.data_coding, info.total)
     elseif info then                                  -- a malformed UDH: show what came
-        self:mo_line(pdu, pdu.short_message ~= "" and pdu.short_message or pdu.message_payload or "",
-                     pdu.data_coding, 1)
+        self:mo_line(pdu, text.payload(pdu), pdu.data_coding, 1)
     end
     self:expire(os.time())
 end

@@ -263,8 +263,7 @@ local function echoer(s)
     local echo = s.opt.echo
     return function(session, pdu, dest, ton, npi, m)
         if echo == "off" then return nil end
-        local raw = pdu.short_message
-        if raw == nil or raw == "" then raw = pdu.message_payload or "" end
+        local raw = text.payload(pdu)
         local udhi = (pdu.esm_class or 0) % 128 >= 64
         if echo == "keyword" then
             -- "echo " has the same octets in GSM 7-bit, ASCII and Latin-1:

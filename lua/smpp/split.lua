@@ -200,6 +200,8 @@ M.parse_udh = parse_udh
 function M.part_key(account, pdu)
     local ref, total
     if pdu.sar_msg_ref_num then
+        -- given more than once (an array): no one reference to follow
+        if type(pdu.sar_msg_ref_num) ~= "number" then return nil end
         ref, total = "s" .. pdu.sar_msg_ref_num, pdu.sar_total_segments
     else
         local data = pdu.short_message
@@ -281,9 +283,8 @@ function Reassembler:add(pdu, now)
         error("pdu fields must be a table, got " .. type(pdu), 2)
     end
     now = now or os_time()
-    local data = pdu.short_message or ""
     -- The UDH may travel in message_payload (reference 11.1).
-    if data == "" and pdu.message_payload then data = pdu.message_payload end
+    local data = text.payload(pdu)
     local kind, ref, total, seq, ies
     if band(pdu.esm_class or 0, UDHI) ~= 0 then
         local user_data, ie, others = parse_udh(data)

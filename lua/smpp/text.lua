@@ -449,9 +449,29 @@ function M.coding_of(data_coding, default_alphabet)
     return nil
 end
 
+-- payload(pdu) -> the octets that carry a submit_sm, deliver_sm or data_sm
+-- table's message: short_message, or message_payload when short_message
+-- is empty or absent; "" when neither has any. A message_payload that came
+-- more than once (the codec gives an array of its values) reads as its
+-- values joined in their order; anything else that is not a string reads
+-- as "". Never raises on what a peer sent.
+function M.payload(pdu)
+    local data = pdu.short_message
+    if type(data) == "string" and data ~= "" then return data end
+    data = pdu.message_payload
+    if type(data) == "string" then return data end
+    if type(data) ~= "table" then return "" end
+    local parts = {}
+    for i = 1, #data do
+        if type(data[i]) == "string" then parts[#parts + 1] = data[i] end
+    end
+    return concat(parts)
+end
+
 -- of_pdu(pdu [, alphabet]) -> utf8, coding | nil, coding: the text of a
--- submit_sm, deliver_sm or data_sm table as UTF-8, whatever carries it:
--- short_message, or message_payload when short_message is empty; the
+-- submit_sm, deliver_sm or data_sm table as UTF-8, whatever carries it
+-- (payload above): short_message, or message_payload when short_message
+-- is empty (one given twice: its values joined); the
 -- user data header left out when esm_class has UDHI (0x40); decoded by
 -- data_coding, where 0 means `alphabet` (the account's default_alphabet:
 -- "gsm" unless given). A data_coding without text (binary 2 and 4, or
@@ -461,8 +481,7 @@ function M.of_pdu(pdu, alphabet)
     if type(pdu) ~= "table" then
         error("pdu must be a table, got " .. type(pdu), 2)
     end
-    local data = pdu.short_message
-    if data == nil or data == "" then data = pdu.message_payload or "" end
+    local data = M.payload(pdu)
     local esm = pdu.esm_class or 0
     if esm % 128 >= 64 and #data > 0 then data = data:sub(byte(data, 1) + 2) end
     local coding = M.coding_of(pdu.data_coding or 0, alphabet)
