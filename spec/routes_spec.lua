@@ -10,6 +10,7 @@ local cjson = require "cjson"
 
 local id, RESP = wire.id, wire.RESP
 local ROK, RINVDSTADR, RX_P_APPN, RX_R_APPN, RSYSERR = 0, 0x0B, 0x65, 0x66, 0x08
+local RINVOPTPARSTREAM = 0xC0
 
 -- A reference SMSC; `reject` its rules for refusing (none: takes all).
 local function smsc_conf(reject)
@@ -94,6 +95,40 @@ local function submit(c, dest, f)
     return r.status, wire.first_cstr(r.body)
 end
 
+-- A submit_sm, data_sm and submit_multi whose message_payload came twice
+-- (the text routes and the hook would read one text, an upstream maybe the
+-- other) are refused ESME_RINVOPTPARSTREAM before anything is stored or
+-- routed; a vendor TLV given twice is not read here and passes.
+local function refuses_payload_twice()
+    local c = esme()
+    local before = GW:stats().gateway
+    local twice = wire.tlv(0x0424, "Big ") .. wire.tlv(0x0424, "Promo")
+    assert.equal(RINVOPTPARSTREAM, (submit(c, "447700900123", { short_message = "", tlvs = twice })))
+    local data_sm = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. "\1\1" .. wire.cstr("447700900123")
+        .. "\0\0\0" .. twice
+    c:send(wire.pdu(id.data_sm, 70, data_sm))
+    local r = assert(c:expect(function(p) return p.seq == 70 end, 6))
+    assert.same({ RESP + id.data_sm, RINVOPTPARSTREAM }, { r.id, r.status })
+    local multi = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(1) .. "\1\1\1" .. wire.cstr("447700900123")
+        .. "\0\0\0" .. "\0\0" .. "\0\0\0\0" .. wire.u8(0) .. twice
+    c:send(wire.pdu(id.submit_multi, 71, multi))
+    r = assert(c:expect(function(p) return p.seq == 71 end, 6))
+    assert.same({ RESP + id.submit_multi, RINVOPTPARSTREAM }, { r.id, r.status })
+    local after = GW:stats().gateway
+    assert.is_number(before.queued)
+    assert.equal(before.queued, after.queued)
+    local function n(g) return (g.accounts.esme1 or { answered = {} }).answered.ESME_RINVOPTPARSTREAM or 0 end
+    assert.equal(n(before) + 3, n(after))
+    assert.equal(0, GW:count_log("traceback"), GW:log_text())
+    assert.equal(3, GW:count_log("refused: TLV message_payload given more than once"), GW:log_text())
+    -- a vendor TLV twice is not the gateway's to read: taken
+    local st, mid = submit(c, "447700900123", { short_message = "fine",
+                                                tlvs = wire.tlv(0x1401, "a") .. wire.tlv(0x1401, "b") })
+    assert.equal(ROK, st, GW:log_text())
+    assert.is_string(mid)
+    c:close()
+end
+
 -- The stored message: its route and upstream (GET /messages/ID).
 local function message(mid)
     local code, body = GW:http("GET", "/messages/" .. mid)
@@ -130,6 +165,9 @@ describe("#integration route keys and hooks", function()
         assert.same({ "uk", "A" }, { message(mid).route, message(mid).upstream })
         c:close()
     end)
+
+    it("refuses a message_payload given twice with ESME_RINVOPTPARSTREAM, before routes or hooks read it",
+       refuses_payload_twice)
 
     it("a text_pattern that backtracks gives up on a long text: the next route takes it, as the dry run says", function()
         local c = esme()
@@ -330,6 +368,9 @@ describe("#integration after_answer with upstream ids", function()
         assert.matches("^%d+$", mid)
         c:close()
     end)
+
+    it("refuses a message_payload given twice with ESME_RINVOPTPARSTREAM, before anything is forwarded",
+       refuses_payload_twice)
 end)
 
 describe("#integration per-route, per-account and per-upstream metrics", function()

@@ -27,4 +27,24 @@ describe("smpp constants", function()
         assert.equal("service_type", info.fields[1])
         assert.equal("short_message", info.fields[#info.fields])
     end)
+    it("names a 3.4 TLV that came twice in a decoded PDU, and not a vendor one", function()
+        local function tlv(tag, v) return string.char(math.floor(tag / 256), tag % 256, 0, #v) .. v end
+        local function sm(tlvs)
+            local body = "\0" .. "\1\1" .. "1\0" .. "\1\1" .. "447700900999\0" .. "\0\0\0" .. "\0" .. "\0"
+                .. "\1\0\0\0\0" .. tlvs
+            local n = 16 + #body
+            local pdu = assert(smpp.decode(string.char(0, 0, math.floor(n / 256), n % 256, 0, 0, 0, 4,
+                                                       0, 0, 0, 0, 0, 0, 0, 1) .. body))
+            return pdu
+        end
+        local p = sm(tlv(0x0424, "a") .. tlv(0x0424, "b"))
+        assert.same({ "a", "b" }, p.message_payload)
+        assert.equal("message_payload", smpp.repeated_tlv(p))
+        assert.equal("user_message_reference",
+                     smpp.repeated_tlv(sm(tlv(0x0204, "\0\1") .. tlv(0x0424, "a") .. tlv(0x0204, "\0\2"))))
+        assert.is_nil(smpp.repeated_tlv(sm(tlv(0x1400, "x") .. tlv(0x1400, "y"))))        -- vendor: may repeat
+        assert.is_nil(smpp.repeated_tlv(sm(tlv(0x0424, "a") .. tlv(0x0204, "\0\1"))))  -- out of order, once each
+        assert.is_nil(smpp.repeated_tlv(sm(tlv(0x0204, "\0\1") .. tlv(0x0424, "a"))))
+        assert.is_nil(smpp.repeated_tlv(sm("")))
+    end)
 end)

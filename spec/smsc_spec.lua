@@ -231,6 +231,34 @@ describe("#integration reference SMSC", function()
         c:close()
     end)
 
+    -- Which copy would be the message? Refused before anything is stored:
+    -- no receipt, no echo, and the messages after it go on as ever.
+    it("refuses a submit whose message_payload came twice with ESME_RINVOPTPARSTREAM, storing nothing", function()
+        smsc()
+        local c = bound()
+        local twice = wire.tlv(0x0424, "echo a") .. wire.tlv(0x0424, "echo b")
+        local r = submit(c, { registered_delivery = 1, short_message = "", tlvs = twice })
+        assert.equal(0xC0, r.status)
+        local data_sm = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. "\1\1" .. wire.cstr("447700900123")
+            .. "\0\1\0" .. twice
+        c:send(wire.pdu(id.data_sm, 61, data_sm))
+        r = assert(c:expect(function(p) return p.seq == 61 end))
+        assert.same({ RESP + id.data_sm, 0xC0 }, { r.id, r.status })
+        local multi = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(1) .. "\1\1\1" .. wire.cstr("447700900123")
+            .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(0) .. twice
+        c:send(wire.pdu(id.submit_multi, 62, multi))
+        r = assert(c:expect(function(p) return p.seq == 62 end))
+        assert.same({ RESP + id.submit_multi, 0xC0 }, { r.id, r.status })
+        assert.equal(0, srv:count_log("traceback"), srv:log_text())
+        -- the next message's receipt is the first deliver_sm: nothing of the three went anywhere
+        local _, mid = submit(c, { registered_delivery = 1, short_message = "after" })
+        local d = deliver(c, 5)
+        assert.equal(mid .. "\0", d.tlvs[0x001E])
+        assert(wait_until(function() return srv:gauge("smsc_stored_messages") == 1 end, 5),
+               "stored: " .. tostring(srv:gauge("smsc_stored_messages")))
+        c:close()
+    end)
+
     it("accepts data_sm with message_payload", function()
         smsc()
         local c = bound()

@@ -214,6 +214,15 @@ end
 -- the ESME waits (message_id "upstream").
 function Gw:submit(session, pdu)
     local account = session.system_id
+    -- a TLV that 3.4 defines, given twice (a second message_payload): the
+    -- routes, the hooks and the upstream could each read another copy, so
+    -- the message is refused before any of them sees it
+    local twice = smpp.repeated_tlv(pdu)
+    if twice then
+        gateway.note(nil, account, S.ESME_RINVOPTPARSTREAM)
+        session:log("info", "%s refused: TLV %s given more than once (ESME_RINVOPTPARSTREAM)", pdu.command, twice)
+        return S.ESME_RINVOPTPARSTREAM
+    end
     local picked, refused
     if self.before_route then
         picked, refused = self:hook(session, pdu, account)

@@ -49,6 +49,26 @@ function M.command_info(name) return commands_by_name[name] end
 -- The table row of a TLV: name, tag, type (INT/CSTR/OSTR/FLAG), min, max.
 function M.tlv_info(tag) return tlvs_by_tag[tag] end
 
+-- repeated_tlv(pdu) -> the name of a TLV that SMPP 3.4 defines and that
+-- came more than once in this decoded PDU (the table holds an array of
+-- its values), or nil. Vendor and unknown tags may repeat. A repeat is
+-- never in ascending order, so the codec lists `tlv_order` for it: a PDU
+-- without that key (nearly every one) costs one lookup.
+function M.repeated_tlv(pdu)
+    local order = pdu.tlv_order
+    if type(order) ~= "table" then return nil end
+    local seen = {}
+    for i = 1, #order do
+        local tag = order[i]
+        local name = tlv_names[tag]
+        if name then
+            if seen[tag] then return name end
+            seen[tag] = true
+        end
+    end
+    return nil
+end
+
 -- -- Error tokens ------------------------------------------------------------------
 -- What the runtime's functions return as `err` after nil, for failures at
 -- run time (misuse raises instead): smpp.E.WINDOW_FULL == "window full".

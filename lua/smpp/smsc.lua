@@ -767,7 +767,19 @@ end
 
 -- -- Handlers -----------------------------------------------------------------------------
 
+-- A submit in which a TLV that SMPP 3.4 defines came more than once (a
+-- second message_payload: which copy is the message?) is refused before
+-- anything is stored. -> the status, or nil.
+local function repeated(session, pdu)
+    local name = smpp.repeated_tlv(pdu)
+    if not name then return nil end
+    session:log("info", "%s refused: TLV %s given more than once (ESME_RINVOPTPARSTREAM)", pdu.command, name)
+    return S.ESME_RINVOPTPARSTREAM
+end
+
 local function accept(s, session, pdu)
+    local bad = repeated(session, pdu)
+    if bad then return bad end
     local now = time()
     local dest, ton, npi = pdu.destination_addr or "", pdu.dest_addr_ton or 0, pdu.dest_addr_npi or 0
     if pdu.replace_if_present_flag == 1 then
@@ -808,6 +820,8 @@ local function handlers(s)
     -- an unknown distribution list, a full store) are listed in
     -- unsuccess_sme. Each destination is a row, the rows' keys consecutive.
     function h.submit_multi(session, pdu)
+        local bad = repeated(session, pdu)
+        if bad then return bad, { message_id = "" } end
         local backlog = s:backlogged(session.system_id, pdu.registered_delivery)
         if backlog then return backlog, { message_id = "" } end
         local failed, head, n, now = {}, nil, 0, time()
