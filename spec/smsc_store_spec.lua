@@ -212,6 +212,60 @@ describe("#integration reference SMSC on the store", function()
         for mid in pairs(before) do assert.is_not_nil(got[mid], "receipt of " .. mid) end
     end)
 
+    it("goes on with the rest of a batch of due receipts when one row raises, and takes that row once", function()
+        -- one row whose receipt raises (a script's receipt_of here; a row
+        -- no code path expects, in life) among 30 due at the same moment,
+        -- so one take holds them all: the run stopped at it, and the rows
+        -- after it, their due cleared by the take, never had their receipts
+        local script = [[
+local smsc = require("smpp.smsc").new(...)
+local receipt_of = smsc.receipt_of
+function smsc:receipt_of(row)
+    if row.dest == "447700900666" then error("a row no code path expects") end
+    return receipt_of(self, row)
+end
+return smsc.handlers
+]]
+        local srv = server.start { conf = conf { script = "script.lua" }, script = script }
+        local c = bound(srv)
+        local at = require("smpp.time").format_absolute(math.floor(socket.gettime()) + 2)
+        local want, bad = {}, nil
+        for i = 1, 30 do
+            local dest = i == 1 and "447700900666" or string.format("4477009%05d", i)
+            local st, mid = submit(c, { registered_delivery = 1, destination_addr = dest, schedule_delivery_time = at })
+            assert.equal(ROK, st)
+            if i == 1 then bad = mid else want[mid] = true end
+        end
+        local got = receipts(c, want, 10)
+        for mid in pairs(want) do assert.is_not_nil(got[mid], "receipt of " .. mid) end
+        assert.is_nil(got[bad])
+        -- logged once with its id, counted, and final for query_sm
+        assert(srv:wait_log("the receipt of message " .. bad .. " of smppclient1 is not sent: .*a row no code "
+            .. "path expects; the message stays DELIVRD with no receipt", 5), srv:log_text())
+        assert.equal(1, srv:gauge("smsc_receipts_failed"))
+        local st, q = query(c, bad)
+        assert.equal(ROK, st)
+        assert.equal(2, q.message_state)                           -- DELIVERED
+        -- a later run of the scheduler does not take it again
+        local _, later = submit(c, { registered_delivery = 1 })
+        got = receipts(c, { [later] = true }, 5)
+        assert.is_not_nil(got[later])
+        assert.equal(1, srv:count_log("is not sent: "), srv:log_text())
+        -- replace_sm making a message final at once posts its receipt there:
+        -- one that raises fails that receipt, not the stored replacement
+        local _, pending = submit(c, { registered_delivery = 1, destination_addr = "447700900666",
+                                       schedule_delivery_time = IN_60_S })
+        local seq = c:next_seq()
+        c:send(wire.pdu(id.replace_sm, seq, wire.cstr(pending) .. "\0\0" .. wire.cstr("1234")
+            .. "\0" .. wire.cstr("000000000000000R") .. "\1\0" .. wire.u8(3) .. "new"))
+        local r = assert(c:expect(function(p) return not keep_receipt(c, p) and p.seq == seq end))
+        assert.equal(ROK, r.status, srv:log_text())
+        assert.equal(2, srv:gauge("smsc_receipts_failed"))
+        st, q = query(c, pending)
+        assert.equal(3, q.message_state)                           -- EXPIRED
+        c:close()
+    end)
+
     it("waits between takes of due receipts while the full store's commits lose them, rather than spin", function()
         -- a store of 1 MB filled with messages whose receipts come 1 s
         -- later: posting them fails, and the turn's commit loses the take,

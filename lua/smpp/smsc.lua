@@ -293,6 +293,12 @@ local function status_number(status)
     return status
 end
 
+-- Errors that stop the whole run (core/rt_budget.c): never caught here.
+local function run_stopped(e)
+    return type(e) == "string" and (find(e, "script budget exceeded", 1, true)
+        or find(e, "script memory ceiling exceeded", 1, true) or find(e, "script stopped:", 1, true)) ~= nil
+end
+
 -- The store's refusal of a write, as an SMPP status.
 local function write_status(err, what)
     if err == "full" then return S.ESME_RMSGQFUL end
@@ -514,6 +520,26 @@ function Smsc:due(row, leased)
     return true
 end
 
+-- A due row whose handling raised (its receipt could not be made or
+-- posted: a row no code path expects). The others of its batch go on; this
+-- one is logged once with its id, counted (smsc_receipts_failed), and
+-- left final with the state it has, so query_sm still answers for it: its
+-- due is cleared (take_due) or its lease ends (settle), so it is not taken
+-- again every turn. -> true: a leased row's lease is to be ended.
+function Smsc:due_failed(row, err, leased)
+    if run_stopped(err) then error(err, 0) end    -- the run is over: a lease brings its rows back
+    self._failed = self._failed + 1
+    local ok, id = pcall(self.id_of, self, (row.key or 0) - (row.part or 0))
+    smpp.log("error", "smsc: the receipt of message %s of %s is not sent: %s; the message stays %s "
+        .. "with no receipt (smsc_receipts_failed)", ok and tostring(id) or "key " .. tostring(row.key),
+        tostring(row.account), tostring(err), tostring(receipt.stat_of(row.state) or row.state))
+    if not row.final and not leased then
+        local n, uerr = store.update(row.key, { final = true })
+        if not n then smpp.log("warn", "smsc: a message not marked final: %s", tostring(uerr)) end
+    end
+    return true
+end
+
 -- The end of the leases of rows whose receipts are out (a shared store).
 local function settle(st, done)
     if #done == 0 then return end
@@ -552,8 +578,13 @@ local function run(s)
     end
     local done = {}
     for i = 1, #rows do
-        if s:due(rows[i], leased) and leased then
-            done[#done + 1] = rows[i]
+        -- one row that raises must not take the rest of its batch with it:
+        -- their due is cleared already (or leased), and nothing would post them
+        local row = rows[i]
+        local ok, out = pcall(s.due, s, row, leased)
+        if not ok then out = s:due_failed(row, out, leased) end
+        if out and leased then
+            done[#done + 1] = row
             if #done >= SETTLE then settle(leased, done) end
         end
     end
@@ -660,12 +691,6 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     end
     if reply then self:post_reply(session, reply, id, hook) end
     return id, key
-end
-
--- Errors that stop the whole run (core/rt_budget.c): never caught here.
-local function run_stopped(e)
-    return type(e) == "string" and (find(e, "script budget exceeded", 1, true)
-        or find(e, "script memory ceiling exceeded", 1, true) or find(e, "script stopped:", 1, true)) ~= nil
 end
 
 local function traced(e)
@@ -929,10 +954,11 @@ local function handlers(s)
         local n, werr = store.update(row.key, changes)
         if not n then return write_status(werr, "replacement") end
         if changes.due then s:arm(at)
-        elseif wanted then
+        elseif wanted then                        -- final at once: its receipt now, as the scheduler would
             for k, v in pairs(changes) do row[k] = v end
-            local ok, perr, detail = s:post(row.account, s:receipt_of(row))
-            if not ok then s:receipt_later(row, perr, detail) end
+            -- the replacement is stored: a receipt that raises is that row's, not the answer's
+            local ok, err = pcall(s.due, s, row)
+            if not ok then s:due_failed(row, err) end
         end
         return S.ESME_ROK
     end
@@ -984,6 +1010,8 @@ local function handlers(s)
             -- refused by the push-back (max_backlog)
             smpp.gauge("smsc_receipts_deferred", function() return s._deferred end)
             smpp.gauge("smsc_backlog_refusals", function() return s._pushed_back end, opt.max_backlog)
+            -- due rows whose receipt raised (logged each with its id): final, no receipt
+            smpp.gauge("smsc_receipts_failed", function() return s._failed end)
             local next_at = store.next_due()
             if next_at then s:arm(next_at) end
             -- a store shared with other processes (Redis) gets due rows
@@ -1025,7 +1053,7 @@ function M.new(conf, conf_path)
              opt.seed and " (smsc.seed)" or " from the system's random source (set smsc.seed to repeat this run)")
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id],
-                             _congested = {}, _deferred = 0, _pushed_back = 0 }, Smsc)
+                             _congested = {}, _deferred = 0, _pushed_back = 0, _failed = 0 }, Smsc)
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end
