@@ -15,6 +15,19 @@ describe("#integration smppgw send", function()
         return run.smppgw(all)
     end
 
+    it("gives up on an SMSC that never answers after --timeout, exit 1", function()
+        local wire = require "helpers.wire"
+        local _, port = wire.listen()                  -- the kernel accepts; nobody answers
+        local out, err, rc = run.smppgw { "send", "127.0.0.1:" .. port, "--from", "1", "--to", "2",
+                                          "--text", "x", "--timeout", "0.3" }
+        assert.equal(1, rc, out .. err)
+        assert.matches("bind failed: .*timeout", err)
+        _, err, rc = run.smppgw { "send", "127.0.0.1:" .. port, "--from", "1", "--to", "2", "--text", "x",
+                                  "--timeout", "0" }
+        assert.equal(2, rc)
+        assert.matches("%-%-timeout takes a number of seconds", err)
+    end)
+
     it("sends a long UCS-2 text in parts and prints their receipts", function()
         local long = ("Ωμέγα текст ✓ "):rep(12)         -- 168 characters: 3 UCS-2 parts
         local out, err, rc = send { "--from", "1234", "--to", "447700900123", "--text", long,

@@ -43,6 +43,8 @@ The message:
 The session:
   --system-id ID     bind system_id (default smppclient1)
   --password PW      bind password (default password)
+  --timeout SECONDS  how long to wait for each response, the bind's too
+                     (default 30)
 What happens after sending:
   --wait-dlr SECONDS wait for each part's receipt (bind as transceiver)
   --listen           stay bound as a transceiver and print every receipt and
@@ -134,7 +136,8 @@ end
 
 local function exchange(o, pdus, state)
     local s, err, status = smpp.connect { host = o.host, port = o.port, system_id = o.system_id,
-        password = o.password, bind = (o.wait_dlr or o.listen) and "trx" or "tx" }
+        password = o.password, bind = (o.wait_dlr or o.listen) and "trx" or "tx",
+        session = o.timeout and { response_timeout = o.timeout } or nil }
     if not s then
         fail("bind failed: %s", status_of(err, status))
         return 1

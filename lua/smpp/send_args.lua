@@ -25,6 +25,7 @@ local OPTIONS = {
     ["--validity"] = "validity", ["--service-type"] = "service_type",
     ["--registered-delivery"] = "registered_delivery",
     ["--tlv"] = "tlv", ["--wait-dlr"] = "wait_dlr", ["--wait"] = "wait",
+    ["--timeout"] = "timeout",
 }
 local FLAGS = { ["--data-sm"] = "data_sm", ["--listen"] = "listen", ["--json"] = "json" }
 
@@ -167,7 +168,7 @@ function M.parse(args)
         if not n or n > 255 then return nil, "--registered-delivery takes 0..255, not " .. o.registered_delivery end
         o.registered_delivery = n
     end
-    for _, k in ipairs { "wait_dlr", "wait" } do
+    for _, k in ipairs { "wait_dlr", "wait", "timeout" } do
         if o[k] then
             local n = tonumber(o[k])
             if not n or n <= 0 then return nil, "--" .. k:gsub("_", "-") .. " takes a number of seconds" end
