@@ -85,7 +85,9 @@ local schema = {
             format = { type = "enum", values = { "text", "json" }, default = "text",
                        doc = "text lines, or one JSON object per line" },
             repeat_window = { type = "number", min = 0, default = 10,
-                              doc = "seconds an identical line is counted, not printed (0 = print all)" },
+                              doc = "seconds an identical line (a warning: identical but for its numbers) is counted, "
+                                 .. "not printed, and a session's warnings past 20 are counted (0 = print all; "
+                                 .. "docs/protocol.md)" },
         } },
         session = { type = "table", doc = "SMPP session options (upstream links set their window, response_timeout "
                         .. "and enquire_link keys in upstreams[])",
