@@ -55,6 +55,8 @@ typedef struct hconn_s {
     char         *url, *body, *pending;
     size_t        url_len, body_len, body_cap, pending_len, pending_off;
     char          ctype[256], auth[512], expect[32];
+    char          account[HTTP_ACCOUNT_MAX + 1];   /* whose token the request carries (http_auth.c) */
+    int           role;
     size_t        ctype_len, auth_len, expect_len;
     char          field[32];           /* the header name being read (its start) */
     size_t        field_len;
@@ -388,9 +390,10 @@ static int on_headers_complete(http_parser *p)
     int chunked = (p->flags & F_CHUNKED) != 0;
     uint64_t declared = chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
     char msg[64];
-    if (!http__authorized(opts.token, c->auth, c->auth_len, c->url)) {
+    c->role = http__identify(opts.token, c->auth, c->auth_len, c->url, c->account, sizeof c->account);
+    if (c->role == HTTP_INVALID) {
         stats.unauthorized++;
-        fail(c, 401, "missing or wrong token (Authorization: Bearer ... or ?token=...)");
+        fail(c, 401, "missing or wrong token (Authorization: Bearer ... or else ?token=...)");
         return -1;
     }
     if (declared > o->max_body) {
@@ -435,6 +438,8 @@ static int on_complete(http_parser *p)
     c->req.body_len = c->body_len;
     c->req.content_type = c->ctype;
     c->req.authorization = c->auth;
+    c->req.role = c->role;
+    c->req.account = c->role == HTTP_ACCOUNT ? c->account : "";
     c->req.remote = c->addr;
     c->req.conn = c;
     c->state = HC_BUSY;
@@ -719,7 +724,7 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 void http_close_all(void)
 {
     hconn_t *c, *next;
-    http_set_tokens(NULL, 0);              /* the accounts' tokens (http_auth.c) */
+    http_set_tokens(NULL, NULL, 0);             /* the accounts' tokens (http_auth.c) */
     while (listeners) {
         hlisten_t *l = listeners;
         listeners = l->next;

@@ -16,6 +16,11 @@
 #define HTTP_MAX_HEADER 8192
 #define HTTP_MAX_CTYPE  255     /* octets of an answer's content type */
 
+/* Who a request is (its one credential, judged when its head arrived:
+ * http_auth.c). */
+enum { HTTP_INVALID = -1, HTTP_ANON = 0, HTTP_ADMIN = 1, HTTP_ACCOUNT = 2 };
+#define HTTP_ACCOUNT_MAX 63     /* octets of an account's name given with a request */
+
 typedef struct http_req_s {
     const char *method;         /* "GET", "POST", ... */
     const char *url;            /* path and query, NUL-terminated */
@@ -23,6 +28,8 @@ typedef struct http_req_s {
     size_t      body_len;
     const char *content_type;   /* "" when absent */
     const char *authorization;  /* "" when absent */
+    int         role;           /* HTTP_ANON, HTTP_ADMIN or HTTP_ACCOUNT (never HTTP_INVALID: 401) */
+    const char *account;        /* HTTP_ACCOUNT: the system_id whose token it carries, else "" */
     const char *remote;         /* the peer's address, without the port */
     void       *conn;           /* pass to http_respond */
 } http_req_t;
@@ -71,10 +78,11 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 
 /* Besides the listener's token, each of these n tokens (copied; empty
  * ones and ones of 256 octets or more are left out) lets a request
- * through: the accounts' own tokens, whose requests the owner restricts.
- * Replaces the previous set; (NULL, 0) clears it. Without a listener
- * token every request passes anyway. */
-void http_set_tokens(const char *const *tokens, size_t n);
+ * through as the account names[i] (a system_id, copied; at most
+ * HTTP_ACCOUNT_MAX octets), whose requests the owner restricts. Replaces
+ * the previous set; (NULL, NULL, 0) clears it. With no token at all (no
+ * listener token, no account's) every request passes. */
+void http_set_tokens(const char *const *tokens, const char *const *names, size_t n);
 
 /* http_answer_check(status, content_type, len) -> NULL when an answer may
  * carry them, else why not (static text): the status must be a whole

@@ -122,7 +122,10 @@ static void request_fail(rt_task_t *t, const char *msg)
 static const rt_task_owner_t request_owner = {request_finish, request_fail};
 
 /* A request arrived: handler(method, url, body, content_type, authorization,
- * remote address) runs in a task and returns status, content type, body. */
+ * remote address, role, account) runs in a task and returns status,
+ * content type, body. role is "admin", "account" (account: the system_id
+ * whose token it carries) or "" (no credential, where none is needed):
+ * decided once, in http_auth.c. */
 static void on_http(const http_req_t *req, void *ud)
 {
     lua_State *L = rt.L;
@@ -140,7 +143,9 @@ static void on_http(const http_req_t *req, void *ud)
     lua_pushstring(L, req->content_type);
     lua_pushstring(L, req->authorization);
     lua_pushstring(L, req->remote ? req->remote : "");
-    rt_task_start(t, 6);
+    lua_pushstring(L, req->role == HTTP_ADMIN ? "admin" : req->role == HTTP_ACCOUNT ? "account" : "");
+    lua_pushstring(L, req->account ? req->account : "");
+    rt_task_start(t, 8);
 }
 
 /* v within lo..hi (lo for NaN): config values are cast to integers only
@@ -246,24 +251,36 @@ static int l_http_post(lua_State *L)
     return lua_yield(L, 0);
 }
 
-/* core.http_tokens({ token, ... }): the accounts' tokens, each of which
- * lets a request past the listener's token check (http_set_tokens);
- * replaces the previous list. */
+/* core.http_tokens({ token, ... }, { system_id, ... }): the accounts'
+ * tokens, each of which lets a request through as its account
+ * (http_set_tokens); replaces the previous list. */
 static int l_http_tokens(lua_State *L)
 {
-    const char **list;
+    const char **list, **names;
     size_t n = 0;
     int i, len;
     luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
     len = (int)lua_objlen(L, 1);
-    if (!(list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list))) return luaL_error(L, "out of memory");
+    list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list);
+    names = malloc((size_t)(len > 0 ? len : 1) * sizeof *names);
+    if (!list || !names) {
+        free(list);
+        free(names);
+        return luaL_error(L, "out of memory");
+    }
     for (i = 1; i <= len; i++) {
         lua_rawgeti(L, 1, i);
-        if (lua_type(L, -1) == LUA_TSTRING) list[n++] = lua_tostring(L, -1);   /* kept by the table */
-        lua_pop(L, 1);
+        lua_rawgeti(L, 2, i);
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {   /* kept by the tables */
+            list[n] = lua_tostring(L, -2);
+            names[n++] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 2);
     }
-    http_set_tokens(list, n);              /* copies them */
+    http_set_tokens(list, names, n);       /* copies them */
     free(list);
+    free(names);
     return 0;
 }
 
