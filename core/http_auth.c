@@ -1,7 +1,9 @@
-/* http_auth.c -- who a request of the HTTP API is: the one credential it
- * carries, judged against the listener's token and the accounts' tokens
- * in constant time when the request head has arrived, before any body is
- * read. This is the only place that reads a request's credential; the
+/* http_auth.c -- what is decided when a request's head has arrived,
+ * before any of its body is read: who the request is, and how large a
+ * body its route takes.
+ *
+ * Who: the one credential a request carries, judged against the
+ * listener's token and the accounts' tokens in constant time. This is the only place that reads a request's credential; the
  * owner (lua/smpp/http.lua) gets the identity decided here with the
  * request (http_req_t.role, .account) and never looks at a token itself.
  *
@@ -10,9 +12,15 @@
  * parameter. A credential that is none of the tokens is invalid, whatever
  * else the request carries.
  *
- * Who owns what: the accounts' tokens and their system_ids are copies
- * owned here, replaced as a whole by http_set_tokens (a reload) and freed
- * by http_set_tokens(NULL, NULL, 0) (http_close_all).
+ * How large: the owner names its routes' needs (http_set_route_bodies:
+ * /send a message, /stats none), so that a body larger than the route
+ * takes is 413 at the head instead of being read up to http.max_body.
+ *
+ * Who owns what: the accounts' tokens and their system_ids, and the
+ * routes' limits, are copies owned here, replaced as a whole by
+ * http_set_tokens (a reload) and http_set_route_bodies, and freed by
+ * http_set_tokens(NULL, NULL, 0) and http_set_route_bodies(NULL, NULL, 0)
+ * (http_close_all).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,4 +149,54 @@ void http_set_tokens(const char *const *tokens, const char *const *names, size_t
     free(acct_tokens);
     acct_tokens = list;
     acct_ntokens = kept;
+}
+
+/* -- How large a body a route takes ------------------------------------------------------ */
+
+typedef struct route_body_s {
+    char  *route;                          /* "METHOD /path", or "METHOD /prefix*" */
+    size_t len;                            /* octets compared: without the '*' */
+    int    prefix;
+    size_t max;
+} route_body_t;
+
+static route_body_t *route_bodies;
+static size_t route_nbodies;
+
+int http_set_route_bodies(const char *const *routes, const size_t *max, size_t n)
+{
+    size_t i;
+    route_body_t *list = n ? calloc(n, sizeof *list) : NULL;
+    if (n && !list) return -1;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(routes[i]);
+        if (!(list[i].route = strdup(routes[i]))) {
+            while (i--) free(list[i].route);
+            free(list);
+            return -1;
+        }
+        list[i].prefix = len > 0 && routes[i][len - 1] == '*';
+        list[i].len = len - (size_t)list[i].prefix;
+        list[i].max = max[i];
+    }
+    for (i = 0; i < route_nbodies; i++) free(route_bodies[i].route);
+    free(route_bodies);
+    route_bodies = list;
+    route_nbodies = n;
+    return 0;
+}
+
+size_t http__body_limit(const char *method, const char *url, size_t max_body)
+{
+    size_t mlen = strlen(method), plen = strcspn(url, "?"), i;
+    for (i = 0; i < route_nbodies; i++) {
+        const route_body_t *r = &route_bodies[i];
+        size_t want;
+        if (r->len <= mlen || memcmp(r->route, method, mlen) || r->route[mlen] != ' ') continue;
+        want = r->len - mlen - 1;          /* the path's octets */
+        if (r->prefix ? plen < want : plen != want) continue;
+        if (memcmp(r->route + mlen + 1, url, want)) continue;
+        return r->max < max_body ? r->max : max_body;
+    }
+    return max_body;
 }

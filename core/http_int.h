@@ -32,4 +32,8 @@ int http_head(char *head, size_t n, int status, const char *ctype, size_t len, i
 int http__identify(const char *token, const char *auth, size_t auth_len, const char *url, char *account,
                    size_t account_cap);
 
+/* The largest body the request (method, url) may carry: the limit
+ * http_set_route_bodies gave its route, else max_body (never more). */
+size_t http__body_limit(const char *method, const char *url, size_t max_body);
+
 #endif /* SMPPGW_HTTP_INT_H */

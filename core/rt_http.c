@@ -284,6 +284,42 @@ static int l_http_tokens(lua_State *L)
     return 0;
 }
 
+/* core.http_route_bodies({ ["METHOD /path"] = octets, ["METHOD /prefix*"] = octets, ... }):
+ * the most body each of the API's own routes takes (http_set_route_bodies);
+ * replaces the previous list. */
+static int l_http_route_bodies(lua_State *L)
+{
+    const char **routes;
+    size_t *max, n = 0, cap = 0;
+    int rc;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        cap++;
+        lua_pop(L, 1);
+    }
+    routes = malloc((cap ? cap : 1) * sizeof *routes);
+    max = malloc((cap ? cap : 1) * sizeof *max);
+    if (!routes || !max) {
+        free(routes);
+        free(max);
+        return luaL_error(L, "out of memory");
+    }
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (n < cap && lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TNUMBER) {
+            routes[n] = lua_tostring(L, -2);   /* kept by the table */
+            max[n++] = (size_t)clamp(lua_tonumber(L, -1), 0, 1e12);
+        }
+        lua_pop(L, 1);
+    }
+    rc = http_set_route_bodies(routes, max, n);
+    free(routes);
+    free(max);
+    if (rc < 0) return luaL_error(L, "out of memory");
+    return 0;
+}
+
 /* The strings of the list at idx, in an array the caller frees (the
  * strings stay the table's); NULL and *n = 0 for nil. Non-strings are
  * skipped: the configuration check names them. Raises without memory. */
@@ -348,6 +384,7 @@ static int l_http_callback_allowed(lua_State *L)
 
 const luaL_Reg rt_http_lib[] = {
     {"http_tokens", l_http_tokens},
+    {"http_route_bodies", l_http_route_bodies},
     {"http_callback_networks", l_http_callback_networks},
     {"http_callback_allowed", l_http_callback_allowed},
     {"http_listen", l_http_listen},

@@ -4,7 +4,8 @@
  * written: stack memory after a long content type); where callbacks may
  * connect (http_nets.c); who a request is (http_auth.c): one credential,
  * the header's when there is one (a wrong header with an account's token
- * in the query once opened the admin's routes).
+ * in the query once opened the admin's routes); how large a body a route
+ * takes.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -186,6 +187,28 @@ static void identities(void)
     CHECK_EQ(who("admintok", "", "/stats?token=admintok", account), HTTP_ADMIN);
 }
 
+/* How large a body a route takes (http_auth.c). */
+static void route_bodies(void)
+{
+    static const char *const routes[] = {"POST /send", "GET /messages/*", "GET /stats"};
+    static const size_t max[] = {262144, 1024, 1024};
+    CHECK_EQ(http_set_route_bodies(routes, max, 3), 0);
+    CHECK_EQ(http__body_limit("POST", "/send", 1048576), 262144);
+    CHECK_EQ(http__body_limit("POST", "/send?token=x", 1048576), 262144);   /* the query is not the path */
+    CHECK_EQ(http__body_limit("POST", "/send", 100000), 100000);            /* max_body is the ceiling */
+    CHECK_EQ(http__body_limit("POST", "/sendx", 1048576), 1048576);         /* exact, unless a prefix */
+    CHECK_EQ(http__body_limit("POST", "/sen", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("PUT", "/send", 1048576), 1048576);           /* the method counts */
+    CHECK_EQ(http__body_limit("POS", "/send", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("GET", "/messages/abc", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/messages/", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/messages", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("GET", "/stats?sessions=1", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/echo", 1048576), 1048576);           /* a script's route */
+    CHECK_EQ(http_set_route_bodies(NULL, NULL, 0), 0);
+    CHECK_EQ(http__body_limit("POST", "/send", 1048576), 1048576);
+}
+
 int main(void)
 {
     TEST(statuses);
@@ -193,5 +216,6 @@ int main(void)
     TEST(heads);
     TEST(callback_networks);
     TEST(identities);
+    TEST(route_bodies);
     return test_summary();
 }

@@ -27,6 +27,18 @@ local accounts = {}        -- system_id -> the account (smpp.server.accounts), w
 -- that account and reading its own messages.
 local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true, ["GET /messages"] = true }
 
+-- The most body each of the API's own routes takes (core/http_auth.c
+-- refuses a larger one with 413 at the head, before reading any of it):
+-- a message for /send -- 255 parts of text, every character written as
+-- a JSON escape, fit -- and next to nothing where no body is read. Script
+-- routes take up to http.max_body.
+local NO_BODY = 1024
+local ROUTE_BODIES = {
+    ["POST /send"] = 262144, ["POST /reload"] = NO_BODY,
+    ["GET /"] = NO_BODY, ["GET /stats"] = NO_BODY, ["GET /sessions"] = NO_BODY, ["GET /metrics"] = NO_BODY,
+    ["GET /messages"] = NO_BODY, ["GET /messages/*"] = NO_BODY,
+}
+
 local function json(status, value)
     return status, "application/json", json_encode(value)
 end
@@ -429,6 +441,7 @@ function M.start(conf, handlers, srv)
     send_fn = handlers and handlers.http_send
     local o = config.with_defaults("http", conf)
     local host, port = address.parse(conf.listen)
+    core.http_route_bodies(ROUTE_BODIES)
     local bound, e = core.http_listen(host, port, handle, o)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e
