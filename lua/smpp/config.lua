@@ -25,7 +25,8 @@ local session_fields = {
                      doc = "seconds to bind before the connection closes (0 = never)" },
     inactivity_timeout = { type = "number", min = 0, default = 0, doc = "seconds without a PDU before closing (0 = never)" },
     unbind_timeout = { type = "number", min = 0.001, default = 10, doc = "longest graceful close, seconds" },
-    max_pdu = { type = "integer", min = 64, max = 16777216, default = 65552, doc = "command_length cap, octets" },
+    max_pdu = { type = "integer", min = 64, max = 16777216, default = 65552,
+                doc = "command_length cap, octets, once bound (before a bind: 1024 at most)" },
     max_output = { type = "integer", min = 1024, default = 1048576, doc = "unsent output per session before reading pauses" },
 }
 
