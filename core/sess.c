@@ -339,6 +339,7 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
         if (status) COUNT(s, sent_error);
     }
     if (is_bind(e.command_id)) {
+        if (seq == s->bind_seq) s->bind_checking = 0;
         if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
             if (s->side == SESS_SMSC && !s->group) s->group = sess_ctx_group(s->ctx, SESS_SMSC, s->system_id);
             sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND, .command_id = req->id, .seq = seq,
@@ -526,6 +527,13 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         refuse(s, p, SMPP_ESME_RALYBND, "already bound");
         return;
     }
+    /* one bind at a time: the owner may take a while (a password hash),
+     * and a second bind meanwhile would be checked beside it, each
+     * answered on its own and the state set by whichever ends last */
+    if (is_bind(id) && s->bind_checking) {
+        refuse(s, p, SMPP_ESME_RALYBND, "a bind is being checked");
+        return;
+    }
     if (s->state == SESS_UNBINDING || !(allowed & state_bit(s->state))) {
         if (!cmd->resp_id && id != SMPP_OUTBIND && id != SMPP_ALERT_NOTIFICATION) return;
         refuse(s, p, SMPP_ESME_RINVBNDSTS, sess_state_name(s->state));
@@ -557,6 +565,8 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         const pdu_value_t *v = pdu_get(p, PDU_F_SYSTEM_ID);
         snprintf(s->system_id, sizeof s->system_id, "%.*s", v ? (int)v->len : 0,
                  v ? (const char *)v->ptr : "");
+        s->bind_checking = 1;
+        s->bind_seq = p->sequence_number;
     }
     dispatch(s, p, now);
 }

@@ -18,7 +18,8 @@
  *   enquire_link (any state); unknown command_id (generic_nack
  *   ESME_RINVCMDID); a request not allowed in the state (its response with
  *   ESME_RINVBNDSTS, or generic_nack for one without a response); a bind on
- *   a bound session (ESME_RALYBND); a malformed request (the codec's status:
+ *   a bound session, or while the owner has another bind of the session
+ *   (ESME_RALYBND: one bind at a time, however long its check takes); a malformed request (the codec's status:
  *   generic_nack ESME_RINVCMDLEN for length faults, else the request's
  *   response); throttling (ESME_RTHROTTLED when the receive window is full
  *   or the session's token bucket is empty, for submit_sm, submit_multi and

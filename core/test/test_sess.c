@@ -249,6 +249,49 @@ static void state_violations(void)
     teardown();
 }
 
+/* Binds pipelined on one connection: while the owner checks one (a hashed
+ * password takes a while), another is ESME_RALYBND, as after a bind that
+ * succeeded (three once all got ESME_ROK and the state flipped TRX, TX,
+ * RX); a refused bind lets the peer try again. */
+static void one_bind_at_a_time(void)
+{
+    const pdu_t *r;
+    static const uint32_t ids[] = {SMPP_BIND_TRANSCEIVER, SMPP_BIND_TRANSMITTER, SMPP_BIND_RECEIVER};
+    uint32_t seq;
+    setup();
+    smsc.auto_answer = 0;                    /* the owner takes its time */
+    for (seq = 1; seq <= 3; seq++) {
+        pdu_init(&tmp, ids[seq - 1], seq);
+        pdu_set_cstr(&tmp, PDU_F_SYSTEM_ID, seq == 1 ? "first" : "other");
+        feed_pdu(smsc.s, &tmp);
+    }
+    CHECK_EQ(smsc.requests, 1);              /* only the first reached the owner */
+    CHECK(strcmp(sess_system_id(smsc.s), "first") == 0);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_BIND_TRANSMITTER_RESP && r->command_status == SMPP_ESME_RALYBND);
+    CHECK(r && r->sequence_number == 2);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_BIND_RECEIVER_RESP && r->command_status == SMPP_ESME_RALYBND);
+    CHECK(r && r->sequence_number == 3);
+    /* the first is refused: the peer may bind again, and that one is checked */
+    CHECK_EQ(sess_respond(smsc.s, 1, NULL, SMPP_ESME_RINVPASWD, now), 0);
+    CHECK_EQ(sess_state(smsc.s), SESS_OPEN);
+    pdu_init(&tmp, SMPP_BIND_RECEIVER, 4);
+    feed_pdu(smsc.s, &tmp);
+    CHECK_EQ(smsc.requests, 2);
+    pdu_init(&tmp, SMPP_BIND_TRANSMITTER, 5);
+    feed_pdu(smsc.s, &tmp);
+    CHECK_EQ(smsc.requests, 2);
+    /* it succeeds: bound as it asked, and a later bind is ESME_RALYBND as before */
+    CHECK_EQ(sess_respond(smsc.s, 4, NULL, SMPP_ESME_ROK, now), 0);
+    CHECK_EQ(sess_state(smsc.s), SESS_BOUND_RX);
+    pdu_init(&tmp, SMPP_BIND_TRANSCEIVER, 6);
+    feed_pdu(smsc.s, &tmp);
+    CHECK_EQ(smsc.requests, 2);
+    CHECK_EQ(sess_state(smsc.s), SESS_BOUND_RX);
+    teardown();
+}
+
 static void unknown_and_malformed(void)
 {
     const pdu_t *r;
@@ -1005,6 +1048,7 @@ int main(void)
     TEST(bind_each_type);
     TEST(bind_refused_stays_open);
     TEST(state_violations);
+    TEST(one_bind_at_a_time);
     TEST(unknown_and_malformed);
     TEST(framing_lost_closes_after_nack);
     TEST(unbound_max_pdu);
