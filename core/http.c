@@ -472,7 +472,9 @@ static size_t parse(hconn_t *c, const char *data, size_t len)
         return n;
     }
     if (e != HPE_OK) {
-        fail(c, 400, http_errno_description(e));
+        /* http-parser names a chunk size past 2^64 as a bad Content-Length */
+        fail(c, 400, e == HPE_INVALID_CONTENT_LENGTH && (c->parser.flags & F_CHUNKED) ? "invalid chunk size"
+                                                                                   : http_errno_description(e));
         return len;
     }
     return len;

@@ -17,6 +17,10 @@
  * content type must have passed http_answer_check. */
 int http_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after);
 
+/* The reason phrase of a status (never NULL: a status without a
+ * registered one gets its class's name, "Client Error"). */
+const char *http_reason(int status);
+
 /* The longest token (the listener's or an account's), octets. */
 #define HTTP_TOKEN_MAX 255
 

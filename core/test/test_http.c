@@ -209,11 +209,37 @@ static void route_bodies(void)
     CHECK_EQ(http__body_limit("POST", "/send", 1048576), 1048576);
 }
 
+/* Every status has its reason phrase (403 and 429 were sent as "403 Status"). */
+static void reasons(void)
+{
+    static const struct { int status; const char *reason; } api[] = {
+        {200, "OK"}, {202, "Accepted"}, {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"},
+        {404, "Not Found"}, {405, "Method Not Allowed"}, {408, "Request Timeout"}, {409, "Conflict"},
+        {413, "Payload Too Large"}, {414, "URI Too Long"}, {415, "Unsupported Media Type"},
+        {422, "Unprocessable Entity"}, {429, "Too Many Requests"}, {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+        {503, "Service Unavailable"}, {504, "Gateway Timeout"}};
+    char head[HTTP_HEAD_MAX], want[64];
+    size_t i;
+    int st, n;
+    for (i = 0; i < sizeof api / sizeof *api; i++) {
+        n = http_head(head, sizeof head, api[i].status, "application/json", 2, 0);
+        snprintf(want, sizeof want, "HTTP/1.1 %d %s\r\n", api[i].status, api[i].reason);
+        CHECK(n > 0 && strncmp(head, want, strlen(want)) == 0);
+        if (strncmp(head, want, strlen(want)) != 0) printf("  got: %.40s\n", head);
+    }
+    for (st = 200; st <= 599; st++) CHECK(strcmp(http_reason(st), "Status") != 0 && *http_reason(st));
+    CHECK(strcmp(http_reason(299), "Success") == 0);
+    CHECK(strcmp(http_reason(499), "Client Error") == 0);
+    CHECK(strcmp(http_reason(599), "Server Error") == 0);
+}
+
 int main(void)
 {
     TEST(statuses);
     TEST(content_types);
     TEST(heads);
+    TEST(reasons);
     TEST(callback_networks);
     TEST(identities);
     TEST(route_bodies);

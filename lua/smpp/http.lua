@@ -352,11 +352,14 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
     local req = { method = method, path = path, query = q, body = body, content_type = content_type,
                   remote = remote, account = account, admin = admin }
     if body ~= "" then
-        if content_type:match("^application/json") then
+        -- the media type exactly (case aside), then nothing or its parameters:
+        -- application/jsonx is not JSON
+        local media = content_type:match("^%s*([^;%s]*)"):lower()
+        if media == "application/json" then
             local v, jerr = cjson.decode(body)
             if v == nil then return err(400, "invalid JSON: " .. tostring(jerr)) end
             req.data = v
-        elseif content_type:match("^application/x%-www%-form%-urlencoded") then
+        elseif media == "application/x-www-form-urlencoded" then
             req.data = decode_form(body)
         else
             return err(415, "send application/json or application/x-www-form-urlencoded")
