@@ -166,7 +166,7 @@ $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
 $(BUILD)/test_dlr: $(BUILD)/test/test_dlr.o $(BUILD)/dlr.o $(BUILD)/msgid.o
 	$(Q)$(CC) -o $@ $^
 
-$(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o $(BUILD)/http_nets.o
+$(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o $(BUILD)/http_nets.o $(BUILD)/http_auth.o
 	$(Q)$(CC) -o $@ $^ -lm
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
@@ -281,7 +281,7 @@ asan: deps corpus $(GEN_HDRS)
 	  core/test/test_store.c $(STORE_SRC) core/msgid.c core/dlr.c -lsqlite3 -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_dlr core/test/test_dlr.c core/dlr.c core/msgid.c
-	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c core/http_nets.c -lm
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c core/http_nets.c core/http_auth.c -lm
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \

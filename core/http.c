@@ -4,7 +4,7 @@
  * A connection is IDLE (waiting for a request: the head timer on a new
  * connection, the idle timer after an answer), HEAD (a request's first
  * byte came: the head timer), BODY (its head passed the checks -- token,
- * one Authorization header, declared size -- so nothing of a refused body
+ * one Authorization header, declared size within its route's -- so nothing of a refused body
  * is ever buffered: the body timer), BUSY (the owner has the request:
  * reading stops, no timer), or LINGER (an error was answered: what the
  * client still sends is read and dropped for a moment so that it can read
@@ -34,6 +34,7 @@ enum { H_OTHER, H_CTYPE, H_AUTH, H_EXPECT };
 
 #define HTTP_LINGER_MS  5000           /* after an error answer, before closing */
 #define HTTP_LINGER_MAX (4u << 20)     /* octets dropped while lingering, at most */
+#define HTTP_BODY_FIRST 65536          /* body octets room is made for at the head, at most */
 
 typedef struct hlisten_s {
     uv_tcp_t         tcp;
@@ -55,6 +56,10 @@ typedef struct hconn_s {
     char         *url, *body, *pending;
     size_t        url_len, body_len, body_cap, pending_len, pending_off;
     char          ctype[256], auth[512], expect[32];
+    char          account[HTTP_ACCOUNT_MAX + 1];   /* whose token the request carries (http_auth.c) */
+    int           role;
+    size_t        body_max;            /* the most its route takes (http_auth.c) */
+    uint64_t      since;               /* loop time it was accepted, or its request began */
     size_t        ctype_len, auth_len, expect_len;
     char          field[32];           /* the header name being read (its start) */
     size_t        field_len;
@@ -299,6 +304,7 @@ static int on_begin(http_parser *p)
     c->ctype[0] = c->auth[0] = c->expect[0] = '\0';
     c->which = c->in_value = c->auth_count = 0;
     c->header_bytes = 0;
+    c->since = uv_now(c->tcp.loop);
     timer_arm(c, opts.header_timeout_ms);
     return 0;
 }
@@ -387,22 +393,28 @@ static int on_headers_complete(http_parser *p)
     const http_opts_t *o = &opts;
     int chunked = (p->flags & F_CHUNKED) != 0;
     uint64_t declared = chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
-    char msg[64];
-    if (!http__authorized(opts.token, c->auth, c->auth_len, c->url)) {
+    char msg[96];
+    c->role = http__identify(opts.token, c->auth, c->auth_len, c->url, c->account, sizeof c->account);
+    if (c->role == HTTP_INVALID) {
         stats.unauthorized++;
-        fail(c, 401, "missing or wrong token (Authorization: Bearer ... or ?token=...)");
+        fail(c, 401, "missing or wrong token (Authorization: Bearer ... or else ?token=...)");
         return -1;
     }
-    if (declared > o->max_body) {
-        snprintf(msg, sizeof msg, "body larger than %zu octets", o->max_body);
+    /* what its route takes: a larger body is never read */
+    c->body_max = http__body_limit(http_method_str((enum http_method)p->method), c->url ? c->url : "/", o->max_body);
+    if (declared > c->body_max) {
+        snprintf(msg, sizeof msg, "body larger than %zu octets (%s)", c->body_max,
+                 c->body_max < o->max_body ? "what this route takes" : "http.max_body");
         fail(c, 413, msg);
         return -1;
     }
-    if (declared && !(c->body = malloc((size_t)declared + 1))) {
+    /* room for what comes at once; more as it arrives (append), so that a
+     * client that declares a large body and sends little costs little */
+    if (declared && !(c->body = malloc((size_t)(declared < HTTP_BODY_FIRST ? declared : HTTP_BODY_FIRST) + 1))) {
         fail(c, 503, "out of memory");
         return -1;
     }
-    c->body_cap = declared ? (size_t)declared + 1 : 0;
+    c->body_cap = declared ? (size_t)(declared < HTTP_BODY_FIRST ? declared : HTTP_BODY_FIRST) + 1 : 0;
     c->state = HC_BODY;
     timer_arm(c, o->body_timeout_ms);
     if ((declared || chunked) && !strcasecmp(c->expect, "100-continue")) {
@@ -415,9 +427,10 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     hconn_t *c = p->data;
-    char msg[64];
-    if (append(&c->body, &c->body_len, &c->body_cap, at, n, opts.max_body)) {
-        snprintf(msg, sizeof msg, "body larger than %zu octets", opts.max_body);
+    char msg[96];
+    if (append(&c->body, &c->body_len, &c->body_cap, at, n, c->body_max)) {
+        snprintf(msg, sizeof msg, "body larger than %zu octets (%s)", c->body_max,
+                 c->body_max < opts.max_body ? "what this route takes" : "http.max_body");
         fail(c, 413, msg);
         return -1;
     }
@@ -435,6 +448,8 @@ static int on_complete(http_parser *p)
     c->req.body_len = c->body_len;
     c->req.content_type = c->ctype;
     c->req.authorization = c->auth;
+    c->req.role = c->role;
+    c->req.account = c->role == HTTP_ACCOUNT ? c->account : "";
     c->req.remote = c->addr;
     c->req.conn = c;
     c->state = HC_BUSY;
@@ -457,7 +472,9 @@ static size_t parse(hconn_t *c, const char *data, size_t len)
         return n;
     }
     if (e != HPE_OK) {
-        fail(c, 400, http_errno_description(e));
+        /* http-parser names a chunk size past 2^64 as a bad Content-Length */
+        fail(c, 400, e == HPE_INVALID_CONTENT_LENGTH && (c->parser.flags & F_CHUNKED) ? "invalid chunk size"
+                                                                                   : http_errno_description(e));
         return len;
     }
     return len;
@@ -598,28 +615,38 @@ static void refuse(hconn_t *c, const char *why)
 }
 
 /* At max_connections, the connection that makes room for a new one: one
- * lingering after an error answer, else the oldest that has not yet
- * completed a request head and never had an answer (a client that opens
- * connections and sends a head slowly, or nothing), else the oldest idle
- * or head-reading one whose answers are all written (a kept-alive client
- * between requests), else the oldest whose last answer is still being
- * written (a client that does not read). A connection whose head passed
- * (reading an authorised body, or handled by the owner) is never taken: a
- * flood of slow heads cannot hold every slot against a client that sends
- * its requests promptly. */
-static hconn_t *evictable(void)
+ * lingering after an error answer, else the one that has waited longest
+ * in the middle of a request the owner does not yet have -- no request
+ * head yet on a connection never answered, a head not complete, or a body
+ * not complete that is not the admin's (a client that opens connections
+ * and sends its heads or bodies slowly, or nothing) -- else the oldest
+ * kept-alive connection between requests whose answers are all written,
+ * else the oldest whose last answer is still being written (a client
+ * that does not read). Never taken: a body the admin's token sent, and a
+ * request the owner has. A client that sends its request promptly is
+ * the newest of all, and its request is with the owner before a flood of
+ * slow heads or slow bodies (from any number of addresses) gets to it. */
+static hconn_t *evictable(const char **why)
 {
     hconn_t *c, *found[4] = {NULL, NULL, NULL, NULL};
+    static const char *const whys[4] = {
+        "it was lingering after an error answer",
+        "it had waited longest in the middle of a request (no head, or a slow head or body)",
+        "it was idle between requests", "it was idle between requests, not reading its answer"};
     int i;
     for (c = conns; c; c = c->next) {        /* newest first: the last match is the oldest */
         if (c->closing) continue;
         if (c->state == HC_LINGER) found[0] = c;
-        else if (c->state != HC_IDLE && c->state != HC_HEAD) continue;
-        else if (!c->answered) found[1] = c;
-        else found[c->out_bytes ? 3 : 2] = c;
+        else if (c->state == HC_BUSY || (c->state == HC_BODY && c->role == HTTP_ADMIN)) continue;
+        else if (c->state == HC_HEAD || c->state == HC_BODY || !c->answered) {
+            if (!found[1] || c->since <= found[1]->since) found[1] = c;
+        } else found[c->out_bytes ? 3 : 2] = c;
     }
     for (i = 0; i < 4; i++)
-        if (found[i]) return found[i];
+        if (found[i]) {
+            *why = whys[i];
+            return found[i];
+        }
     return NULL;
 }
 
@@ -628,6 +655,7 @@ static void on_connection(uv_stream_t *server, int status)
     hlisten_t *l = server->data;
     const http_opts_t *o = &opts;
     hconn_t *c, *old;
+    const char *why;
     if (status < 0) {                        /* out of descriptors: libuv dropped it */
         stats.refused++;
         log_msg(LOG_WARN, 0, "HTTP connection refused: %s", uv_strerror(status));
@@ -647,13 +675,13 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     if (o->max_connections && stats.open >= o->max_connections) {
-        if (!(old = evictable())) {
+        if (!(old = evictable(&why))) {
             refuse(c, "too many HTTP connections (http.max_connections)");
             return;
         }
         stats.evicted++;
         log_msg(LOG_WARN, 0, "HTTP connection closed to make room for a new one: at http.max_connections, "
-                "it had not sent a request head");
+                "the one from %s, as %s", old->addr, why);
         conn_close(old);
     }
     uv_timer_init(server->loop, &c->timer);
@@ -668,6 +696,7 @@ static void on_connection(uv_stream_t *server, int status)
     conns = c;
     stats.open++;
     c->state = HC_IDLE;
+    c->since = uv_now(server->loop);
     timer_arm(c, o->header_timeout_ms);      /* a new connection owes a request head */
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
@@ -719,7 +748,8 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 void http_close_all(void)
 {
     hconn_t *c, *next;
-    http_set_tokens(NULL, 0);              /* the accounts' tokens (http_auth.c) */
+    http_set_tokens(NULL, NULL, 0);
+    http_set_route_bodies(NULL, NULL, 0);             /* the accounts' tokens (http_auth.c) */
     while (listeners) {
         hlisten_t *l = listeners;
         listeners = l->next;

@@ -1,8 +1,9 @@
 /* http.h -- a small HTTP/1.1 server on libuv for the API and the dashboard,
  * parsing with Debian's http-parser. Keep-alive and pipelining (requests
  * are answered one at a time, in order); bounded sizes, connections and
- * times; the token is checked at the end of the request head, before any
- * body is read. Knows nothing of Lua: the owner's handler answers with
+ * times; who the request is (its token) and how large a body its route
+ * takes are decided at the end of the request head, before any body is
+ * read. Knows nothing of Lua: the owner's handler answers with
  * http_respond().
  */
 #ifndef SMPPGW_HTTP_H
@@ -16,6 +17,11 @@
 #define HTTP_MAX_HEADER 8192
 #define HTTP_MAX_CTYPE  255     /* octets of an answer's content type */
 
+/* Who a request is (its one credential, judged when its head arrived:
+ * http_auth.c). */
+enum { HTTP_INVALID = -1, HTTP_ANON = 0, HTTP_ADMIN = 1, HTTP_ACCOUNT = 2 };
+#define HTTP_ACCOUNT_MAX 63     /* octets of an account's name given with a request */
+
 typedef struct http_req_s {
     const char *method;         /* "GET", "POST", ... */
     const char *url;            /* path and query, NUL-terminated */
@@ -23,6 +29,8 @@ typedef struct http_req_s {
     size_t      body_len;
     const char *content_type;   /* "" when absent */
     const char *authorization;  /* "" when absent */
+    int         role;           /* HTTP_ANON, HTTP_ADMIN or HTTP_ACCOUNT (never HTTP_INVALID: 401) */
+    const char *account;        /* HTTP_ACCOUNT: the system_id whose token it carries, else "" */
     const char *remote;         /* the peer's address, without the port */
     void       *conn;           /* pass to http_respond */
 } http_req_t;
@@ -32,10 +40,13 @@ typedef struct http_req_s {
 typedef struct http_opts_s {
     const char *token;              /* required token (NULL or "": none); copied */
     size_t      max_connections;    /* connections open at once; at the limit a new one
-                                       takes the slot of the oldest that has not sent a
-                                       request head (http.c, evictable) or is refused */
+                                       takes the slot of the one waiting longest in the
+                                       middle of a request, head or body (not an admin's
+                                       body), or of an idle one (http.c, evictable), or
+                                       is refused */
     size_t      max_per_address;    /* connections open from one peer address */
-    size_t      max_body;           /* request body octets (413 past it) */
+    size_t      max_body;           /* request body octets (413 past it; a route may
+                                       take less: http_set_route_bodies) */
     unsigned    header_timeout_ms;  /* a new connection or a request's first
                                        byte -> the end of its head (408) */
     unsigned    body_timeout_ms;    /* the end of the head -> the end of the body (408) */
@@ -71,10 +82,20 @@ int http_listen(uv_loop_t *loop, const char *host, int port, const http_opts_t *
 
 /* Besides the listener's token, each of these n tokens (copied; empty
  * ones and ones of 256 octets or more are left out) lets a request
- * through: the accounts' own tokens, whose requests the owner restricts.
- * Replaces the previous set; (NULL, 0) clears it. Without a listener
- * token every request passes anyway. */
-void http_set_tokens(const char *const *tokens, size_t n);
+ * through as the account names[i] (a system_id, copied; at most
+ * HTTP_ACCOUNT_MAX octets), whose requests the owner restricts. Replaces
+ * the previous set; (NULL, NULL, 0) clears it. With no token at all (no
+ * listener token, no account's) every request passes. */
+void http_set_tokens(const char *const *tokens, const char *const *names, size_t n);
+
+/* The owner's routes that take less than http.max_body: routes[i] is
+ * "METHOD /path" (the path exactly, without the query) or "METHOD
+ * /prefix*" (any path that starts so), max[i] its body octets at most
+ * (copied; replaces the previous list; (NULL, NULL, 0) clears it). A
+ * request whose declared body is larger is refused with 413 at its head,
+ * one whose chunked body grows past it with 413 when it does. Returns 0,
+ * or -1 without memory (the list in force stays). */
+int http_set_route_bodies(const char *const *routes, const size_t *max, size_t n);
 
 /* http_answer_check(status, content_type, len) -> NULL when an answer may
  * carry them, else why not (static text): the status must be a whole

@@ -122,7 +122,10 @@ static void request_fail(rt_task_t *t, const char *msg)
 static const rt_task_owner_t request_owner = {request_finish, request_fail};
 
 /* A request arrived: handler(method, url, body, content_type, authorization,
- * remote address) runs in a task and returns status, content type, body. */
+ * remote address, role, account) runs in a task and returns status,
+ * content type, body. role is "admin", "account" (account: the system_id
+ * whose token it carries) or "" (no credential, where none is needed):
+ * decided once, in http_auth.c. */
 static void on_http(const http_req_t *req, void *ud)
 {
     lua_State *L = rt.L;
@@ -140,7 +143,9 @@ static void on_http(const http_req_t *req, void *ud)
     lua_pushstring(L, req->content_type);
     lua_pushstring(L, req->authorization);
     lua_pushstring(L, req->remote ? req->remote : "");
-    rt_task_start(t, 6);
+    lua_pushstring(L, req->role == HTTP_ADMIN ? "admin" : req->role == HTTP_ACCOUNT ? "account" : "");
+    lua_pushstring(L, req->account ? req->account : "");
+    rt_task_start(t, 8);
 }
 
 /* v within lo..hi (lo for NaN): config values are cast to integers only
@@ -246,24 +251,72 @@ static int l_http_post(lua_State *L)
     return lua_yield(L, 0);
 }
 
-/* core.http_tokens({ token, ... }): the accounts' tokens, each of which
- * lets a request past the listener's token check (http_set_tokens);
- * replaces the previous list. */
+/* core.http_tokens({ token, ... }, { system_id, ... }): the accounts'
+ * tokens, each of which lets a request through as its account
+ * (http_set_tokens); replaces the previous list. */
 static int l_http_tokens(lua_State *L)
 {
-    const char **list;
+    const char **list, **names;
     size_t n = 0;
     int i, len;
     luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
     len = (int)lua_objlen(L, 1);
-    if (!(list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list))) return luaL_error(L, "out of memory");
+    list = malloc((size_t)(len > 0 ? len : 1) * sizeof *list);
+    names = malloc((size_t)(len > 0 ? len : 1) * sizeof *names);
+    if (!list || !names) {
+        free(list);
+        free(names);
+        return luaL_error(L, "out of memory");
+    }
     for (i = 1; i <= len; i++) {
         lua_rawgeti(L, 1, i);
-        if (lua_type(L, -1) == LUA_TSTRING) list[n++] = lua_tostring(L, -1);   /* kept by the table */
+        lua_rawgeti(L, 2, i);
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {   /* kept by the tables */
+            list[n] = lua_tostring(L, -2);
+            names[n++] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 2);
+    }
+    http_set_tokens(list, names, n);       /* copies them */
+    free(list);
+    free(names);
+    return 0;
+}
+
+/* core.http_route_bodies({ ["METHOD /path"] = octets, ["METHOD /prefix*"] = octets, ... }):
+ * the most body each of the API's own routes takes (http_set_route_bodies);
+ * replaces the previous list. */
+static int l_http_route_bodies(lua_State *L)
+{
+    const char **routes;
+    size_t *max, n = 0, cap = 0;
+    int rc;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        cap++;
         lua_pop(L, 1);
     }
-    http_set_tokens(list, n);              /* copies them */
-    free(list);
+    routes = malloc((cap ? cap : 1) * sizeof *routes);
+    max = malloc((cap ? cap : 1) * sizeof *max);
+    if (!routes || !max) {
+        free(routes);
+        free(max);
+        return luaL_error(L, "out of memory");
+    }
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (n < cap && lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TNUMBER) {
+            routes[n] = lua_tostring(L, -2);   /* kept by the table */
+            max[n++] = (size_t)clamp(lua_tonumber(L, -1), 0, 1e12);
+        }
+        lua_pop(L, 1);
+    }
+    rc = http_set_route_bodies(routes, max, n);
+    free(routes);
+    free(max);
+    if (rc < 0) return luaL_error(L, "out of memory");
     return 0;
 }
 
@@ -331,6 +384,7 @@ static int l_http_callback_allowed(lua_State *L)
 
 const luaL_Reg rt_http_lib[] = {
     {"http_tokens", l_http_tokens},
+    {"http_route_bodies", l_http_route_bodies},
     {"http_callback_networks", l_http_callback_networks},
     {"http_callback_allowed", l_http_callback_allowed},
     {"http_listen", l_http_listen},

@@ -339,6 +339,7 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
         if (status) COUNT(s, sent_error);
     }
     if (is_bind(e.command_id)) {
+        if (seq == s->bind_seq) s->bind_checking = 0;
         if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
             if (s->side == SESS_SMSC && !s->group) s->group = sess_ctx_group(s->ctx, SESS_SMSC, s->system_id);
             sess__emit(s, (sess_event_t){.kind = SESS_EV_BOUND, .command_id = req->id, .seq = seq,
@@ -526,6 +527,13 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         refuse(s, p, SMPP_ESME_RALYBND, "already bound");
         return;
     }
+    /* one bind at a time: the owner may take a while (a password hash),
+     * and a second bind meanwhile would be checked beside it, each
+     * answered on its own and the state set by whichever ends last */
+    if (is_bind(id) && s->bind_checking) {
+        refuse(s, p, SMPP_ESME_RALYBND, "a bind is being checked");
+        return;
+    }
     if (s->state == SESS_UNBINDING || !(allowed & state_bit(s->state))) {
         if (!cmd->resp_id && id != SMPP_OUTBIND && id != SMPP_ALERT_NOTIFICATION) return;
         refuse(s, p, SMPP_ESME_RINVBNDSTS, sess_state_name(s->state));
@@ -561,6 +569,8 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         const pdu_value_t *v = pdu_get(p, PDU_F_SYSTEM_ID);
         snprintf(s->system_id, sizeof s->system_id, "%.*s", v ? (int)v->len : 0,
                  v ? (const char *)v->ptr : "");
+        s->bind_checking = 1;
+        s->bind_seq = p->sequence_number;
     }
     dispatch(s, p, now);
 }
@@ -602,18 +612,28 @@ static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
     handle_request(s, rx, now);
 }
 
+/* The largest command_length the session takes now: max_pdu once bound,
+ * SESS_UNBOUND_MAX_PDU before (what a peer that has not bound may make us
+ * buffer: the PDUs allowed then are a few dozen octets). */
+static uint32_t frame_max(const sess_t *s)
+{
+    int unbound = s->state == SESS_OPEN || s->state == SESS_OUTBOUND;
+    return unbound && s->cfg.max_pdu > SESS_UNBOUND_MAX_PDU ? SESS_UNBOUND_MAX_PDU : s->cfg.max_pdu;
+}
+
 /* Frame and handle every whole PDU of buf; returns the octets consumed. */
 static size_t process(sess_t *s, const uint8_t *buf, size_t len, uint64_t now)
 {
     size_t pos = 0;
     while (!s->closing && pos < len) {
-        long n = pdu_frame(buf + pos, len - pos, s->cfg.max_pdu);
+        uint32_t max = frame_max(s);       /* per PDU: a bind_resp may be followed by more */
+        long n = pdu_frame(buf + pos, len - pos, max);
         if (n == 0) break;
         if (n < 0) {
             uint32_t cl = be32(buf + pos);
             uint32_t seq = len - pos >= 16 ? be32(buf + pos + 12) : 0;
             COUNT(s, malformed);
-            sess__emit(s, (sess_event_t){.kind = SESS_EV_FRAMING_LOST, .seq = seq, .n1 = cl, .n2 = s->cfg.max_pdu});
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_FRAMING_LOST, .seq = seq, .n1 = cl, .n2 = max});
             chore_respond(s, SMPP_GENERIC_NACK, seq, SMPP_ESME_RINVCMDLEN);
             sess_close(s, "framing lost (bad command_length)");
             return len;
@@ -637,7 +657,7 @@ int sess_feed(sess_t *s, const uint8_t *data, size_t len, uint64_t now_ms)
         len -= used;
         if (!len || s->closing) return s->closing ? -1 : 0;
     }
-    if (s->in_len + len > s->in_cap) {   /* bounded: framing checked max_pdu */
+    if (s->in_len + len > s->in_cap) {   /* bounded: framing checked max_pdu (before a bind: far less) */
         size_t cap = s->in_cap ? s->in_cap : 256;
         uint8_t *p;
         while (cap < s->in_len + len) cap *= 2;

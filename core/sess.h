@@ -18,7 +18,8 @@
  *   enquire_link (any state); unknown command_id (generic_nack
  *   ESME_RINVCMDID); a request not allowed in the state (its response with
  *   ESME_RINVBNDSTS, or generic_nack for one without a response); a bind on
- *   a bound session (ESME_RALYBND); a malformed request (the codec's status:
+ *   a bound session, or while the owner has another bind of the session
+ *   (ESME_RALYBND: one bind at a time, however long its check takes); a malformed request (the codec's status:
  *   generic_nack ESME_RINVCMDLEN for length faults, else the request's
  *   response); throttling (ESME_RTHROTTLED when the receive window is full
  *   or the session's token bucket is empty, for submit_sm, submit_multi and
@@ -26,8 +27,10 @@
  *   a request the owner declines (handler.request returns SESS_DECLINED, or
  *   there is no handler): ESME_RINVCMDID, outbind closes the session,
  *   alert_notification is dropped. This is the only place that decides it.
- *   A command_length below 16 or above max_pdu loses the framing: the engine
- *   queues generic_nack ESME_RINVCMDLEN and closes after it is written.
+ *   A command_length below 16 or above max_pdu -- above SESS_UNBOUND_MAX_PDU
+ *   while the session is not bound (OPEN, OUTBOUND) -- loses the framing:
+ *   the engine queues generic_nack ESME_RINVCMDLEN and closes after it is
+ *   written.
  *
  * Ownership: a pdu_t passed to handler.request is borrowed for the call (it
  * points into the engine's buffers). PDUs given to sess_send/sess_respond
@@ -45,6 +48,13 @@
 #include "tb.h"
 
 typedef struct sess_s sess_t;
+
+/* The largest command_length taken before the session is bound. The PDUs
+ * allowed then are small (SMPP 3.4, 4.1 and 4.2: a bind is at most 98
+ * octets, its response 37 with sc_interface_version, outbind 41,
+ * enquire_link and generic_nack 16), so a peer that has not bound can make
+ * the engine buffer this much, not max_pdu. */
+#define SESS_UNBOUND_MAX_PDU 1024
 
 typedef enum {
     SESS_OPEN,       /* connected, not bound */

@@ -47,6 +47,8 @@ struct sess_s {
 
     int             closing;
     const char     *close_reason;
+    int             bind_checking;  /* a bind of the peer is with the owner (its sequence_number: bind_seq) */
+    uint32_t        bind_seq;
 
     uint8_t        *in;             /* a partial PDU carried between reads */
     size_t          in_len, in_cap;

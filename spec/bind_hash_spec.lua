@@ -230,3 +230,55 @@ describe("#integration hash queue lanes", function()
         assert.equal(7, s.password_checks_coalesced + s.password_cache_hits)
     end)
 end)
+
+describe("#integration binds pipelined on one connection", function()
+    -- bind_transceiver, bind_transmitter and bind_receiver back to back: with
+    -- a hashed password all three once got ESME_ROK and the state flipped
+    -- TRX, TX, RX (with a plain one the 2nd and 3rd got ESME_RALYBND)
+    local RALYBND, RESP = 0x05, wire.RESP
+    local function pipelined(srv, pw, kinds)
+        local c = wire.connect(srv.port)
+        local out = {}
+        for i, kind in ipairs(kinds) do out[#out + 1] = wire.bind(kind, i, "h", pw) end
+        c:send(table.concat(out))
+        local got = {}
+        for _ = 1, #kinds do
+            local r = assert(c:read(LONG))
+            got[r.seq] = { r.id, r.status }
+        end
+        return c, got
+    end
+
+    -- 20 wrong passwords pipelined: a hashed one is checked while the rest
+    -- arrive (ESME_RALYBND); a plain one is checked at once, one after the
+    -- other, up to the lockout (max_failures 5, then ESME_RBINDFAIL)
+    local cases = { { "hashed", HASH, { [RINVPASWD] = 1, [0x05] = 19 } },
+                    { "plain", "pw123", { [RINVPASWD] = 5, [RBINDFAIL] = 15 } } }
+    for _, case in ipairs(cases) do
+        it("answers ESME_RALYBND to a bind while another is checked (" .. case[1] .. " password)", function()
+            local srv = start("{ verify_cache_ttl = 0, failure_delay = 0 }", "{ { system_id = 'h', password = '"
+                .. case[2] .. "' } }")
+            local c, got = pipelined(srv, "pw123", { "transceiver", "transmitter", "receiver" })
+            local id = wire.id
+            assert.same({ { RESP + id.bind_transceiver, 0 }, { RESP + id.bind_transmitter, RALYBND },
+                          { RESP + id.bind_receiver, RALYBND } }, got)
+            wait_until(function() return stats(srv).accounts.h.bound.transceiver == 1 end, 5, "bound once")
+            assert.same({ transmitter = 0, receiver = 0, transceiver = 1 }, stats(srv).accounts.h.bound)
+            assert.equal(1, srv:count_log("bound h as"))
+            -- still a transceiver, not the receiver the last bind asked for: a submit is not
+            -- ESME_RINVBNDSTS but reaches the (empty) script, ESME_RINVCMDID
+            c:send(wire.submit_sm(9))
+            assert.equal(0x03, assert(c:read(LONG)).status)
+            c:close()
+            local d, answers = pipelined(srv, "wrong", (function()
+                local k = {}
+                for i = 1, 20 do k[i] = "transceiver" end
+                return k
+            end)())
+            local statuses = {}
+            for _, a in ipairs(answers) do statuses[a[2]] = (statuses[a[2]] or 0) + 1 end
+            assert.same(case[3], statuses)
+            d:close()
+        end)
+    end
+end)

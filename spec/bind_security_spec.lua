@@ -56,6 +56,37 @@ describe("#integration bind lockouts", function()
         assert.equal(0, bind_status(srv, "127.0.0.1", "other", "pw"))
     end)
 
+    it("tells exactly max_failures wrong passwords before the lockout, however many are checked at once", function()
+        -- 12 guesses from one address waiting for their hashes together: each had
+        -- passed the lockout check on arrival, so all 12 were once told
+        -- ESME_RINVPASWD (8 of 300 pipelined binds with max_failures 5)
+        local srv = start("{ max_failures = 5, lockout = 60, failure_delay = 0, verify_cache_ttl = 0, "
+            .. "hash_concurrency = 1, hash_queue = 32, hash_reserved = 0, hash_per_address = 32, "
+            .. "hash_per_account = 32, bind_rate = 0 }",
+            "{ { system_id = 'victim', password = '" .. HASH .. "' }, { system_id = 'slow', password = '"
+            .. binds.BLOCKER .. "' } }")
+        local blocker = connect_from(srv.port, "127.0.0.3")
+        blocker:send(wire.bind("transceiver", 1, "slow", "pw123"))
+        local wait_until = require("helpers.wait").wait_until
+        wait_until(function() return stats(srv).security.hashing == 1 end, 5, "the blocker hashing")
+        local cs = {}
+        for i = 1, 12 do
+            cs[i] = connect_from(srv.port, "127.0.0.7")
+            cs[i]:send(wire.bind("transceiver", 1, "victim", "guess" .. i))
+        end
+        wait_until(function() return stats(srv).security.hash_waiting == 12 end, 5, "12 guesses waiting")
+        local told = {}
+        for _, c in ipairs(cs) do
+            local st = assert(c:read(60)).status
+            told[st] = (told[st] or 0) + 1
+        end
+        assert.same({ [RINVPASWD] = 5, [RBINDFAIL] = 7 }, told)
+        assert.is_true(srv:wait_log("bind lockout for 60s: 5 failed binds of 'victim' from 127%.0%.0%.7"))
+        assert.is_true(srv:wait_log("refused: locked out until [^ ]+ %(while its password was checked%)"))
+        assert.equal(0, assert(blocker:read(60)).status)
+        blocker:close()
+    end)
+
     it("keeps the failure table within max_tracked, shown in /stats", function()
         local srv = start("{ max_failures = 3, lockout = 60, failure_delay = 0, max_tracked = 20, bind_rate = 0 }", USERS)
         for a = 1, 15 do

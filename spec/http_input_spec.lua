@@ -111,3 +111,58 @@ describe("#integration HTTP API input", function()
         c:close()
     end)
 end)
+
+describe("#integration HTTP API heads and media types", function()
+    local raw = require "helpers.rawhttp"
+
+    -- status line, decoded body of a request written by hand
+    local function ask(srv, text)
+        local s = raw.connect(srv.http_port)
+        s:send(text)
+        local status, _, body, head = raw.response(s)
+        s:close()
+        local ok, v = pcall(cjson.decode, body or "")
+        return head and head[1], ok and v or body, status
+    end
+
+    it("sends each status with its reason phrase (403 and 429 were '403 Status')", function()
+        local srv = server.start { script = "return { http_send = function() return 202, { queued = true } end }",
+            conf = "return " .. server.lua {
+                script = "script.lua", http = { listen = "127.0.0.1:0", token = "admin-t" },
+                accounts = { { system_id = "app", password = "pw", throughput = 0.001, burst = 1,
+                               http = { token = "app-t" } } } } }
+        local auth = "Authorization: Bearer app-t\r\n"
+        assert.equal("HTTP/1.1 403 Forbidden", (ask(srv, raw.get("/stats", auth))))
+        assert.equal("HTTP/1.1 202 Accepted", (ask(srv, raw.post("/send", '{"to":"1","text":"x"}', auth))))
+        assert.equal("HTTP/1.1 429 Too Many Requests", (ask(srv, raw.post("/send", '{"to":"1","text":"x"}', auth))))
+        assert.equal("HTTP/1.1 401 Unauthorized", (ask(srv, raw.get("/stats"))))
+        assert.equal("HTTP/1.1 404 Not Found", (ask(srv, raw.get("/nope", "Authorization: Bearer admin-t\r\n"))))
+    end)
+
+    it("takes JSON and forms by their media type exactly; names an overflowing chunk size", function()
+        local srv = server.start { script = [[local http = require "smpp.http"
+            http.route("POST", "/echo", function(req) return 200, { got = req.data } end)
+            return {}]] }
+        local function with_type(ctype)
+            return "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: " .. ctype .. "\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+        end
+        local line, r = ask(srv, with_type("application/jsonx"))
+        assert.equal("HTTP/1.1 415 Unsupported Media Type", line)
+        assert.matches("send application/json", r.error)
+        line = ask(srv, with_type("application/json-seq"))
+        assert.equal("HTTP/1.1 415 Unsupported Media Type", line)
+        for _, ctype in ipairs { "application/json", "application/json; charset=utf-8", "Application/JSON",
+                                 "application/json;charset=utf-8" } do
+            line, r = ask(srv, with_type(ctype))
+            assert.equal("HTTP/1.1 200 OK", line, ctype)
+            assert.equal(1, r.got.a, ctype)
+        end
+        line, r = ask(srv, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencodedx\r\n"
+            .. "Content-Length: 3\r\n\r\na=1")
+        assert.equal("HTTP/1.1 415 Unsupported Media Type", line)
+        line, r = ask(srv, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            .. "Transfer-Encoding: chunked\r\n\r\n" .. ("f"):rep(20) .. "\r\n")
+        assert.equal("HTTP/1.1 400 Bad Request", line)
+        assert.equal("invalid chunk size", r.error)
+    end)
+end)

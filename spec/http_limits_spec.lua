@@ -1,6 +1,7 @@
 -- http_limits_spec -- the HTTP server under clients that are not polite:
 -- keep-alive and pipelining on one raw socket, connection limits,
--- head/body/idle timeouts, the token checked before any body is read,
+-- head/body/idle timeouts, slow heads and slow bodies at max_connections,
+-- bodies larger than their route takes, the token checked before any body is read,
 -- duplicate Authorization headers, and an API address already in use.
 local server = require "helpers.server"
 local run = require "helpers.run"
@@ -114,14 +115,14 @@ describe("#integration HTTP connection limits", function()
     end)
 
     it("refuses connections past http.max_connections", function()
-        local srv = start("{ listen = '127.0.0.1:0', max_connections = 3, max_per_address = 0 }")
+        local srv = start("{ listen = '127.0.0.1:0', token = 's3cret', max_connections = 3, max_per_address = 0 }")
         local held = {}
         finally(function() for _, s in ipairs(held) do s:close() end end)
-        -- bodies on their way: no slot can be made free for a newcomer
+        -- the admin's bodies on their way: no slot can be made free for a newcomer
         for i = 1, 3 do
             held[i] = connect(srv.http_port)
-            held[i]:send("POST /echo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 8\r\n"
-                .. "Expect: 100-continue\r\n\r\n")
+            held[i]:send("POST /echo HTTP/1.1\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\n"
+                .. "Content-Length: 8\r\nExpect: 100-continue\r\n\r\n")
             assert.equal("HTTP/1.1 100 Continue", held[i]:receive("*l"))
         end
         local extra = connect(srv.http_port, "127.0.0.3")
@@ -134,7 +135,7 @@ describe("#integration HTTP connection limits", function()
         local deadline = socket.gettime() + 5
         local totals
         repeat
-            local ok, t = pcall(stats, srv)
+            local ok, t = pcall(stats, srv, "s3cret")
             totals = ok and t or nil
         until totals or socket.gettime() > deadline
         assert.is_not_nil(totals)
@@ -245,6 +246,153 @@ describe("#integration HTTP slow heads at max_connections", function()
         local st, _, out = response(b1)
         assert.equal(200, st)
         assert.equal(1, cjson.decode(out).got.n)
+    end)
+end)
+
+describe("#integration HTTP slow bodies at max_connections", function()
+    -- a request head with Expect: 100-continue from `from`, then the start
+    -- of the body and nothing more: once "100 Continue" is read, the server
+    -- is reading its body (the head passed)
+    local function slow_body(srv, from, path, auth)
+        local s = assert(socket.tcp())
+        assert(s:bind(from, 0))
+        s:settimeout(5)
+        assert(s:connect("127.0.0.1", srv.http_port))
+        s:send("POST " .. path .. " HTTP/1.1\r\nHost: t\r\n" .. (auth and "Authorization: Bearer " .. auth .. "\r\n" or "")
+            .. "Content-Type: application/json\r\nContent-Length: 200000\r\nExpect: 100-continue\r\n\r\n")
+        assert.equal("HTTP/1.1 100 Continue", s:receive("*l"))
+        assert.equal("", s:receive("*l"))
+        s:send("[1")
+        s:settimeout(0)
+        return s
+    end
+
+    -- 16 slots, 4 per address: 24 slow bodies from 6 addresses, each
+    -- reopened as soon as the server closes it, while a prompt client asks
+    -- 20 times (once, every later client got 503 for body_timeout)
+    local function flood(srv, auth, client)
+        local attackers = {}
+        finally(function() for _, s in pairs(attackers) do s:close() end end)
+        local function attack(i)
+            local ok, s = pcall(slow_body, srv, "127.0.0." .. (20 + (i - 1) % 6), "/send", auth)
+            attackers[i] = ok and s or nil
+        end
+        for i = 1, 24 do attack(i) end
+        local answered, reconnected = 0, 0
+        for _ = 1, 20 do
+            for i = 1, 24 do
+                local s = attackers[i]
+                local err = s and select(2, s:receive("*a"))   -- without waiting: "closed" once closed
+                if not s or err == "closed" then
+                    if s then s:close() end
+                    attack(i)
+                    reconnected = reconnected + 1
+                end
+            end
+            local c = connect(srv.http_port)
+            c:send(client)
+            if response(c) == 200 then answered = answered + 1 end
+            c:close()
+        end
+        assert.equal(20, answered)
+        assert.is_true(reconnected >= 10, reconnected .. " attacker reconnections")
+        assert.is_true(srv:wait_log("HTTP connection closed to make room for a new one: at http.max_connections, "
+            .. "the one from 127%.0%.0%.2%d, as it had waited longest in the middle of a request"))
+    end
+
+    it("without a token: a flood of slow bodies cannot keep a prompt client out", function()
+        local srv = start("{ listen = '127.0.0.1:0', max_connections = 16, max_per_address = 4 }")
+        flood(srv, nil, get("/stats", "Connection: close\r\n"))
+        assert.is_true(stats(srv).http_evicted_connections >= 20)
+    end)
+
+    it("an account's token cannot lock the admin out with slow bodies", function()
+        local srv = server.start { conf = "return " .. server.lua {
+            script = "script.lua", store = { path = ":memory:" },
+            http = { listen = "127.0.0.1:0", token = "s3cret", max_connections = 16, max_per_address = 4 },
+            accounts = { { system_id = "app", password = "pw", http = { token = "app-t" } } },
+        }, script = "return {}" }
+        flood(srv, "app-t", get("/stats", "Authorization: Bearer s3cret\r\nConnection: close\r\n"))
+        -- the admin's own slow body is never the one taken
+        local mine = slow_body(srv, "127.0.0.9", "/send", "s3cret")
+        for i = 1, 20 do
+            local c = connect(srv.http_port, "127.0.0." .. (40 + i % 4))
+            c:send(get("/stats", "Authorization: Bearer s3cret\r\nConnection: close\r\n"))
+            assert.equal(200, (response(c)), "request " .. i)
+            c:close()
+        end
+        mine:settimeout(0)
+        local _, err = mine:receive("*a")
+        assert.equal("timeout", err)                     -- still open: not taken
+        mine:close()
+    end)
+end)
+
+describe("#integration HTTP bodies larger than the route takes", function()
+    it("are refused with 413 at the head, before any of the body is read", function()
+        local srv = start("{ listen = '127.0.0.1:0', max_per_address = 0, max_connections = 1000 }")
+        local function head_only(path, len)
+            local s = connect(srv.http_port)
+            s:send("POST " .. path .. " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: "
+                .. len .. "\r\n\r\n")
+            local status, _, body = response(s, 3)
+            s:close()
+            return status, body
+        end
+        -- /send takes a message (256 KiB), /reload and the GET routes next to nothing
+        local status, body = head_only("/send", 262145)
+        assert.equal(413, status)
+        assert.matches("body larger than 262144 octets %(what this route takes%)", body)
+        status, body = head_only("/reload", 1025)
+        assert.equal(413, status)
+        assert.matches("larger than 1024 octets", body)
+        local s = connect(srv.http_port)
+        s:send("GET /stats HTTP/1.1\r\nContent-Length: 5000\r\n\r\n")
+        assert.equal(413, (response(s, 3)))
+        s:close()
+        -- a chunked body is cut off where it passes the route's limit
+        s = connect(srv.http_port)
+        s:send("POST /send HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .. "40001\r\n" .. ("x"):rep(262145) .. "\r\n0\r\n\r\n")
+        assert.equal(413, (response(s, 3)))
+        s:close()
+        -- a script's route takes up to http.max_body
+        local big = '{"s":"' .. ("x"):rep(500000) .. '"}'
+        s = connect(srv.http_port)
+        s:send(post("/echo", big))
+        status, _, body = response(s)
+        assert.equal(200, status)
+        assert.equal(500000, #cjson.decode(body).got.s)
+        s:close()
+        -- within the limit, /send and a GET with a small body are read as before
+        s = connect(srv.http_port)
+        s:send(post("/send", '{"to":"1","text":"x"}'))
+        assert.equal(501, (response(s)))                -- read, checked, and no http_send handler
+        s:send("GET /stats HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        assert.equal(200, (response(s)))
+        s:close()
+    end)
+
+    it("are read as they come: 300 bodies declaring 1 MiB and sending little keep memory flat #rss", function()
+        local srv = start("{ listen = '127.0.0.1:0', max_per_address = 0, max_connections = 1000 }")
+        local before = rss(srv.pid)
+        local conns = {}
+        finally(function() for _, s in ipairs(conns) do s:close() end end)
+        for i = 1, 300 do
+            local s = connect(srv.http_port)
+            conns[i] = s
+            s:send("POST /echo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n"
+                .. "Expect: 100-continue\r\n\r\n")
+        end
+        for _, s in ipairs(conns) do                     -- every head passed: the bodies are being read
+            assert.equal("HTTP/1.1 100 Continue", s:receive("*l"))
+            assert.equal("", s:receive("*l"))
+            s:send('{"a":1')
+        end
+        local t = stats(srv)
+        assert.equal(301, t.http_connections)
+        local grew = rss(srv.pid) - before
+        assert.is_true(grew < 30000, "RSS grew by " .. grew .. " kB")
     end)
 end)
 

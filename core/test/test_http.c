@@ -2,7 +2,10 @@
  * and a content type must be, and a head built whole or not at all (a
  * 256-octet buffer once sent as many octets as snprintf would have
  * written: stack memory after a long content type); where callbacks may
- * connect (http_nets.c).
+ * connect (http_nets.c); who a request is (http_auth.c): one credential,
+ * the header's when there is one (a wrong header with an account's token
+ * in the query once opened the admin's routes); how large a body a route
+ * takes.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -129,11 +132,116 @@ static void callback_networks(void)
     CHECK_EQ(may_post("127.0.0.1", NULL, 0), 1);
 }
 
+/* Who a request with this Authorization header ("" none) and URL is. */
+static int who(const char *admin, const char *auth, const char *url, char *account)
+{
+    return http__identify(admin, auth, strlen(auth), url, account, HTTP_ACCOUNT_MAX + 1);
+}
+
+static void identities(void)
+{
+    static const char *const tokens[] = {"acct1tok", "acct2tok"}, *const names[] = {"u1", "u2"};
+    /* header: admin, account, junk, another scheme, none; query likewise, and two token parameters */
+    static const char *const headers[] = {"Bearer admintok", "bearer  acct1tok", "Bearer junk", "Basic admintok", ""};
+    static const int header_role[] = {HTTP_ADMIN, HTTP_ACCOUNT, HTTP_INVALID, HTTP_INVALID, -9};
+    static const char *const queries[] = {"/stats?token=admintok", "/stats?a=1&token=acct1%74ok", "/stats?token=junk",
+                                          "/stats?token=", "/stats", "/stats?token=acct1tok&token=admintok"};
+    static const int query_role[] = {HTTP_ADMIN, HTTP_ACCOUNT, HTTP_INVALID, HTTP_INVALID, HTTP_INVALID,
+                                     HTTP_INVALID};
+    char account[HTTP_ACCOUNT_MAX + 1], long_tok[HTTP_TOKEN_MAX + 40];
+    size_t h, q;
+    int want, got;
+    http_set_tokens(tokens, names, 2);
+    for (h = 0; h < sizeof headers / sizeof *headers; h++) {
+        for (q = 0; q < sizeof queries / sizeof *queries; q++) {
+            want = header_role[h] != -9 ? header_role[h] : query_role[q];
+            got = who("admintok", headers[h], queries[q], account);
+            if (got != want) printf("  header \"%s\", url %s:\n", headers[h], queries[q]);
+            CHECK_EQ(got, want);
+            if (got == HTTP_ACCOUNT) CHECK_STR(account, strlen(account), "u1");
+            else CHECK_EQ(account[0], '\0');
+        }
+    }
+    CHECK_EQ(who("admintok", "Bearer acct2tok", "/", account), HTTP_ACCOUNT);
+    CHECK_STR(account, strlen(account), "u2");
+    CHECK_EQ(who("admintok", "Bearer acct1tokX", "/", account), HTTP_INVALID);
+    CHECK_EQ(who("admintok", "Bearer acct1to", "/", account), HTTP_INVALID);
+    CHECK_EQ(who("admintok", "Bearer ", "/?token=admintok", account), HTTP_INVALID);
+    /* a query token longer than any token is never cut down to one */
+    snprintf(long_tok, sizeof long_tok, "/?token=%0*d%s", HTTP_TOKEN_MAX, 0, "acct1tok");
+    CHECK_EQ(who("admintok", "", long_tok, account), HTTP_INVALID);
+
+    /* no admin token: no credential is anonymous, a wrong one is still refused */
+    CHECK_EQ(who("", "", "/stats", account), HTTP_ANON);
+    CHECK_EQ(who(NULL, "", "/stats", account), HTTP_ANON);
+    CHECK_EQ(who("", "Bearer junk", "/stats?token=acct1tok", account), HTTP_INVALID);
+    CHECK_EQ(who("", "", "/stats?token=junk", account), HTTP_INVALID);
+    CHECK_EQ(who("", "Bearer acct1tok", "/stats?token=junk", account), HTTP_ACCOUNT);
+    CHECK_EQ(who("", "Bearer admintok", "/stats", account), HTTP_INVALID);
+
+    /* no token anywhere: the API is open and a credential is not looked at */
+    http_set_tokens(NULL, NULL, 0);
+    CHECK_EQ(who("", "Bearer junk", "/stats?token=junk", account), HTTP_ANON);
+    CHECK_EQ(who("", "Bearer acct1tok", "/stats", account), HTTP_ANON);
+    CHECK_EQ(who("admintok", "Bearer acct1tok", "/stats", account), HTTP_INVALID);
+    CHECK_EQ(who("admintok", "", "/stats?token=admintok", account), HTTP_ADMIN);
+}
+
+/* How large a body a route takes (http_auth.c). */
+static void route_bodies(void)
+{
+    static const char *const routes[] = {"POST /send", "GET /messages/*", "GET /stats"};
+    static const size_t max[] = {262144, 1024, 1024};
+    CHECK_EQ(http_set_route_bodies(routes, max, 3), 0);
+    CHECK_EQ(http__body_limit("POST", "/send", 1048576), 262144);
+    CHECK_EQ(http__body_limit("POST", "/send?token=x", 1048576), 262144);   /* the query is not the path */
+    CHECK_EQ(http__body_limit("POST", "/send", 100000), 100000);            /* max_body is the ceiling */
+    CHECK_EQ(http__body_limit("POST", "/sendx", 1048576), 1048576);         /* exact, unless a prefix */
+    CHECK_EQ(http__body_limit("POST", "/sen", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("PUT", "/send", 1048576), 1048576);           /* the method counts */
+    CHECK_EQ(http__body_limit("POS", "/send", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("GET", "/messages/abc", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/messages/", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/messages", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("GET", "/stats?sessions=1", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/echo", 1048576), 1048576);           /* a script's route */
+    CHECK_EQ(http_set_route_bodies(NULL, NULL, 0), 0);
+    CHECK_EQ(http__body_limit("POST", "/send", 1048576), 1048576);
+}
+
+/* Every status has its reason phrase (403 and 429 were sent as "403 Status"). */
+static void reasons(void)
+{
+    static const struct { int status; const char *reason; } api[] = {
+        {200, "OK"}, {202, "Accepted"}, {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"},
+        {404, "Not Found"}, {405, "Method Not Allowed"}, {408, "Request Timeout"}, {409, "Conflict"},
+        {413, "Payload Too Large"}, {414, "URI Too Long"}, {415, "Unsupported Media Type"},
+        {422, "Unprocessable Entity"}, {429, "Too Many Requests"}, {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+        {503, "Service Unavailable"}, {504, "Gateway Timeout"}};
+    char head[HTTP_HEAD_MAX], want[64];
+    size_t i;
+    int st, n;
+    for (i = 0; i < sizeof api / sizeof *api; i++) {
+        n = http_head(head, sizeof head, api[i].status, "application/json", 2, 0);
+        snprintf(want, sizeof want, "HTTP/1.1 %d %s\r\n", api[i].status, api[i].reason);
+        CHECK(n > 0 && strncmp(head, want, strlen(want)) == 0);
+        if (strncmp(head, want, strlen(want)) != 0) printf("  got: %.40s\n", head);
+    }
+    for (st = 200; st <= 599; st++) CHECK(strcmp(http_reason(st), "Status") != 0 && *http_reason(st));
+    CHECK(strcmp(http_reason(299), "Success") == 0);
+    CHECK(strcmp(http_reason(499), "Client Error") == 0);
+    CHECK(strcmp(http_reason(599), "Server Error") == 0);
+}
+
 int main(void)
 {
     TEST(statuses);
     TEST(content_types);
     TEST(heads);
+    TEST(reasons);
     TEST(callback_networks);
+    TEST(identities);
+    TEST(route_bodies);
     return test_summary();
 }

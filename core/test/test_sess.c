@@ -51,13 +51,14 @@ static void on_close(sess_t *s, const char *reason, void *ud)
 /* Events recorded: the last one, as its log line. */
 static int events[SESS_EV__COUNT];
 static sess_event_kind_t last_event;
-static char last_line[256];
+static char last_line[256], framing_line[256];
 static void on_event(sess_t *s, const sess_event_t *ev, void *ud)
 {
     (void)ud;
     events[ev->kind]++;
     last_event = ev->kind;
     sess_event_format(s, ev, last_line, sizeof last_line);
+    if (ev->kind == SESS_EV_FRAMING_LOST) memcpy(framing_line, last_line, sizeof framing_line);
 }
 
 static const sess_handler_t handler = {on_request, NULL, NULL, on_close, on_event};
@@ -248,6 +249,49 @@ static void state_violations(void)
     teardown();
 }
 
+/* Binds pipelined on one connection: while the owner checks one (a hashed
+ * password takes a while), another is ESME_RALYBND, as after a bind that
+ * succeeded (three once all got ESME_ROK and the state flipped TRX, TX,
+ * RX); a refused bind lets the peer try again. */
+static void one_bind_at_a_time(void)
+{
+    const pdu_t *r;
+    static const uint32_t ids[] = {SMPP_BIND_TRANSCEIVER, SMPP_BIND_TRANSMITTER, SMPP_BIND_RECEIVER};
+    uint32_t seq;
+    setup();
+    smsc.auto_answer = 0;                    /* the owner takes its time */
+    for (seq = 1; seq <= 3; seq++) {
+        pdu_init(&tmp, ids[seq - 1], seq);
+        pdu_set_cstr(&tmp, PDU_F_SYSTEM_ID, seq == 1 ? "first" : "other");
+        feed_pdu(smsc.s, &tmp);
+    }
+    CHECK_EQ(smsc.requests, 1);              /* only the first reached the owner */
+    CHECK(strcmp(sess_system_id(smsc.s), "first") == 0);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_BIND_TRANSMITTER_RESP && r->command_status == SMPP_ESME_RALYBND);
+    CHECK(r && r->sequence_number == 2);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_BIND_RECEIVER_RESP && r->command_status == SMPP_ESME_RALYBND);
+    CHECK(r && r->sequence_number == 3);
+    /* the first is refused: the peer may bind again, and that one is checked */
+    CHECK_EQ(sess_respond(smsc.s, 1, NULL, SMPP_ESME_RINVPASWD, now), 0);
+    CHECK_EQ(sess_state(smsc.s), SESS_OPEN);
+    pdu_init(&tmp, SMPP_BIND_RECEIVER, 4);
+    feed_pdu(smsc.s, &tmp);
+    CHECK_EQ(smsc.requests, 2);
+    pdu_init(&tmp, SMPP_BIND_TRANSMITTER, 5);
+    feed_pdu(smsc.s, &tmp);
+    CHECK_EQ(smsc.requests, 2);
+    /* it succeeds: bound as it asked, and a later bind is ESME_RALYBND as before */
+    CHECK_EQ(sess_respond(smsc.s, 4, NULL, SMPP_ESME_ROK, now), 0);
+    CHECK_EQ(sess_state(smsc.s), SESS_BOUND_RX);
+    pdu_init(&tmp, SMPP_BIND_TRANSCEIVER, 6);
+    feed_pdu(smsc.s, &tmp);
+    CHECK_EQ(smsc.requests, 2);
+    CHECK_EQ(sess_state(smsc.s), SESS_BOUND_RX);
+    teardown();
+}
+
 static void unknown_and_malformed(void)
 {
     const pdu_t *r;
@@ -285,6 +329,72 @@ static void framing_lost_closes_after_nack(void)
     r = next_out(smsc.s);
     CHECK(r && r->command_id == SMPP_GENERIC_NACK && r->command_status == SMPP_ESME_RINVCMDLEN);
     CHECK(r && r->sequence_number == 5);
+    teardown();
+}
+
+/* Before a bind, a command_length above SESS_UNBOUND_MAX_PDU loses the
+ * framing (3,000 unbound connections each sending most of a 65 KB PDU
+ * once held 210 MB); bound, max_pdu holds again. */
+static void unbound_max_pdu(void)
+{
+    const pdu_t *r;
+    uint8_t head[16] = {0, 0, 0x04, 0x01, 0, 0, 0, 0x09, 0, 0, 0, 0, 0, 0, 0, 7};   /* 1025, bind_transceiver */
+    static uint8_t big[4096];
+    long n;
+    size_t k;
+    setup();
+    CHECK_EQ(sess_feed(smsc.s, head, sizeof head, now), -1);
+    CHECK(smsc.closed);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_GENERIC_NACK && r->command_status == SMPP_ESME_RINVCMDLEN);
+    CHECK(r && r->sequence_number == 7);
+    CHECK(strstr(framing_line, "command_length 1025 outside 16..1024") != NULL);
+    teardown();
+
+    /* 1024 itself is taken: waited for, not refused */
+    setup();
+    head[2] = 0x04;
+    head[3] = 0x00;
+    CHECK_EQ(sess_feed(smsc.s, head, sizeof head, now), 0);
+    CHECK(!smsc.closed);
+    teardown();
+
+    /* bound: a 2,000-octet submit_sm is one PDU as before */
+    setup();
+    bind_trx();
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 50);
+    memset(big, 'a', 1900);
+    pdu_tlv_add(&tmp, SMPP_TLV_message_payload, big, 1900);
+    n = pdu_encode(&tmp, big, sizeof big, NULL);
+    CHECK(n > 1900);
+    smsc.requests = 0;
+    CHECK_EQ(sess_feed(smsc.s, big, (size_t)n, now), 0);
+    CHECK_EQ(smsc.requests, 1);
+    CHECK(!smsc.closed);
+    teardown();
+
+    /* the ESME side: a bind_resp and a large deliver_sm in one read; the
+     * deliver_sm is framed once the bind_resp has bound the session */
+    setup();
+    smsc.auto_answer = 0;
+    sess_bind(esme.s, SMPP_BIND_TRANSCEIVER, "smppclient1", "password", "", on_done, NULL, now);
+    pump();
+    pdu_init(&tmp, SMPP_BIND_TRANSCEIVER_RESP, smsc.last_seq);
+    pdu_set_cstr(&tmp, PDU_F_SYSTEM_ID, "smsc");
+    k = (size_t)pdu_encode(&tmp, big, sizeof big, NULL);
+    pdu_init(&tmp, SMPP_DELIVER_SM, 9);
+    {
+        static uint8_t payload[1900];
+        memset(payload, 'b', sizeof payload);
+        pdu_tlv_add(&tmp, SMPP_TLV_message_payload, payload, sizeof payload);
+    }
+    n = pdu_encode(&tmp, big + k, sizeof big - k, NULL);
+    CHECK(n > 1900);
+    esme.requests = 0;
+    CHECK_EQ(sess_feed(esme.s, big, k + (size_t)n, now), 0);
+    CHECK_EQ(sess_state(esme.s), SESS_BOUND_TRX);
+    CHECK_EQ(esme.requests, 1);
+    CHECK(!esme.closed);
     teardown();
 }
 
@@ -938,8 +1048,10 @@ int main(void)
     TEST(bind_each_type);
     TEST(bind_refused_stays_open);
     TEST(state_violations);
+    TEST(one_bind_at_a_time);
     TEST(unknown_and_malformed);
     TEST(framing_lost_closes_after_nack);
+    TEST(unbound_max_pdu);
     TEST(chunking);
     TEST(window_full_and_timeout);
     TEST(sequence_numbers);

@@ -25,7 +25,8 @@ local session_fields = {
                      doc = "seconds to bind before the connection closes (0 = never)" },
     inactivity_timeout = { type = "number", min = 0, default = 0, doc = "seconds without a PDU before closing (0 = never)" },
     unbind_timeout = { type = "number", min = 0.001, default = 10, doc = "longest graceful close, seconds" },
-    max_pdu = { type = "integer", min = 64, max = 16777216, default = 65552, doc = "command_length cap, octets" },
+    max_pdu = { type = "integer", min = 64, max = 16777216, default = 65552,
+                doc = "command_length cap, octets, once bound (before a bind: 1024 at most)" },
     max_output = { type = "integer", min = 1024, default = 1048576, doc = "unsent output per session before reading pauses" },
 }
 
@@ -109,7 +110,8 @@ local schema = {
                         doc = "allowed source_addr (exact, or a Lua pattern starting with ^)" },
             http = { type = "table", doc = "the account's applications over HTTP (docs/http.md)", fields = {
                 token = { type = "string", max = 255,
-                          doc = "POST /send as this account with Authorization: Bearer TOKEN (or ?token=)" },
+                          doc = "POST /send as this account, and read its messages, with Authorization: Bearer TOKEN "
+                             .. "(or ?token= without that header); never the admin's routes" },
                 webhook = { type = "table", doc = "receipts and MO for this account POSTed as JSON", fields = {
                     url = { type = "string", required = true, doc = "http://ADDRESS[:PORT]/PATH" },
                     retry_min = { type = "number", min = 0.01, doc = "first delay after a failed post, seconds (1)" },
@@ -225,7 +227,9 @@ local schema = {
         } },
         http = { type = "table", doc = "the HTTP API and dashboard", fields = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard (none: no API)" },
-            token = { type = "string", max = 255, doc = "if set, requests need Authorization: Bearer TOKEN" },
+            token = { type = "string", max = 255,
+                      doc = "the admin token: if set, a request needs it or an account's token "
+                         .. "(Authorization: Bearer TOKEN, or ?token= without that header)" },
             max_connections = { type = "integer", min = 1, default = 256, doc = "HTTP connections open at once" },
             max_per_address = { type = "integer", min = 0, default = 32,
                                 doc = "HTTP connections from one address (0 = no limit)" },

@@ -21,13 +21,23 @@ local routes = {}          -- { method, pattern, fn, own } in the order added
 local loading = true       -- the routes added while this file loads are the API's own
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
-local admin_token          -- http.token: every route, /send as any account
 local accounts = {}        -- system_id -> the account (smpp.server.accounts), with its http section
-local by_token = {}        -- an account's http.token -> its system_id
 
 -- What a request authorised by an account's own token may use: sending as
 -- that account and reading its own messages.
 local ACCOUNT_ROUTES = { ["POST /send"] = true, ["GET /messages/([^/]+)"] = true, ["GET /messages"] = true }
+
+-- The most body each of the API's own routes takes (core/http_auth.c
+-- refuses a larger one with 413 at the head, before reading any of it):
+-- a message for /send -- 255 parts of text, every character written as
+-- a JSON escape, fit -- and next to nothing where no body is read. Script
+-- routes take up to http.max_body.
+local NO_BODY = 1024
+local ROUTE_BODIES = {
+    ["POST /send"] = 262144, ["POST /reload"] = NO_BODY,
+    ["GET /"] = NO_BODY, ["GET /stats"] = NO_BODY, ["GET /sessions"] = NO_BODY, ["GET /metrics"] = NO_BODY,
+    ["GET /messages"] = NO_BODY, ["GET /messages/*"] = NO_BODY,
+}
 
 local function json(status, value)
     return status, "application/json", json_encode(value)
@@ -153,28 +163,18 @@ end
 
 -- set_accounts(list): the accounts in force (smpp.server.accounts of the
 -- configuration's list, by system_id; again after a reload): their HTTP
--- tokens open /send as that account, their webhooks take their receipts
--- and MO.
+-- tokens open /send as that account (core/http_auth.c tells which account
+-- a request's token is), their webhooks take their receipts and MO.
 function M.set_accounts(by_id)
-    accounts, by_token = by_id or {}, {}
-    local tokens = {}
+    accounts = by_id or {}
+    local ids = {}
     for id, a in pairs(accounts) do
-        if a.http and a.http.token then
-            by_token[a.http.token] = id
-            tokens[#tokens + 1] = a.http.token
-        end
+        if a.http and a.http.token then ids[#ids + 1] = id end
     end
-    table.sort(tokens)
-    core.http_tokens(tokens)
-end
-
--- The account whose token a request carries (Bearer or ?token=), and
--- whether it carries the admin token.
-local function who(authorization, q)
-    local t = authorization:match("^[Bb][Ee][Aa][Rr][Ee][Rr] (.*)$") or q.token
-    if not t or t == "" then return nil, false end
-    if admin_token and admin_token ~= "" and t == admin_token then return nil, true end
-    return by_token[t], false
+    table.sort(ids)
+    local tokens = {}
+    for i, id in ipairs(ids) do tokens[i] = accounts[id].http.token end
+    core.http_tokens(tokens, ids)
 end
 
 -- may_read(req, name) -> true | nil, status, why: the messages of account
@@ -343,20 +343,26 @@ end)
 
 -- The runtime's own code (core.heap_reserve): a script's route runs as
 -- script code.
-local handle = core.heap_reserve(function(method, url, body, content_type, authorization, remote)
+local handle = core.heap_reserve(function(method, url, body, content_type, _, remote, role, account)
     local path, query = url:match("^([^?]*)%??(.*)$")
     local q = decode_form(query or "")
-    -- the token (http.token, or an account's) was checked in core/http.c
-    -- before the body was read; an account's token opens its own routes only
-    local account, admin = who(authorization or "", q)
+    -- who the request is was decided once, from its one credential, when
+    -- its head arrived (core/http_auth.c; a wrong token never gets here):
+    -- the admin token, an account's (which opens that account's routes
+    -- only), or none where none is needed
+    local admin = role == "admin"
+    account = role == "account" and account ~= "" and account or nil
     local req = { method = method, path = path, query = q, body = body, content_type = content_type,
                   remote = remote, account = account, admin = admin }
     if body ~= "" then
-        if content_type:match("^application/json") then
+        -- the media type exactly (case aside), then nothing or its parameters:
+        -- application/jsonx is not JSON
+        local media = content_type:match("^%s*([^;%s]*)"):lower()
+        if media == "application/json" then
             local v, jerr = cjson.decode(body)
             if v == nil then return err(400, "invalid JSON: " .. tostring(jerr)) end
             req.data = v
-        elseif content_type:match("^application/x%-www%-form%-urlencoded") then
+        elseif media == "application/x-www-form-urlencoded" then
             req.data = decode_form(body)
         else
             return err(415, "send application/json or application/x-www-form-urlencoded")
@@ -439,9 +445,9 @@ end
 function M.start(conf, handlers, srv)
     server = srv
     send_fn = handlers and handlers.http_send
-    admin_token = conf.token
     local o = config.with_defaults("http", conf)
     local host, port = address.parse(conf.listen)
+    core.http_route_bodies(ROUTE_BODIES)
     local bound, e = core.http_listen(host, port, handle, o)
     if not bound then smpp.log("error", "%s", e) end
     return bound, e

@@ -56,9 +56,13 @@ end
 -- only then the password (a hashed one is verified on the thread pool
 -- while this task waits; when the queue for a hash has no place for this
 -- bind -> ESME_RBINDFAIL at once, and the address is paced: see
--- smpp.security) -> ESME_RINVPASWD if wrong. Unknown system_id,
--- networks and wrong password count as failures towards a lockout. On
--- success the account's throughput limit applies to the session.
+-- smpp.security) -> ESME_RINVPASWD if wrong, unless other binds locked
+-- the address or the pair out while it was checked (ESME_RBINDFAIL then,
+-- so exactly max_failures wrong passwords are told before a lockout).
+-- Unknown system_id, networks and wrong password count as failures
+-- towards a lockout. On success the account's throughput limit applies
+-- to the session. (One bind at a time per connection: core/sess.c answers
+-- ESME_RALYBND to a bind while another is checked.)
 function M.check_bind(sess, pdu)
     local ip = address.parse(sess.remote or "")
     local who = string.format("bind of '%s' from %s", pdu.system_id, tostring(ip))
@@ -116,6 +120,16 @@ function M.check_bind(sess, pdu)
         else
             sess:log("warn", "%s refused: %s", who, tostring(err))
         end
+        return S.ESME_RBINDFAIL
+    end
+    -- binds checked beside this one (other connections of the address,
+    -- each waiting for its hash) may have locked it out meanwhile: a verdict
+    -- reached after that is not told, so that no more than max_failures
+    -- guesses of a pair are ever answered before its lockout
+    left = security.locked(ip, pdu.system_id)
+    if left then
+        sess:log("warn", "%s refused: locked out until %s (while its password was checked)", who,
+                 os.date("!%Y-%m-%dT%H:%M:%SZ", math.ceil(smpp.time() + left)))
         return S.ESME_RBINDFAIL
     end
     if not ok then return refuse(S.ESME_RINVPASWD, "wrong password") end
