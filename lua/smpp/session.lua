@@ -108,16 +108,38 @@ M.Session = Session
 -- shutdown): a loop that reconnects or waits for new work ends then.
 function M.stopping() return core.stopping() end
 
--- sleep(seconds): suspend the running task.
-function M.sleep(seconds) core.sleep(seconds * 1000) end
+-- The longest wait, in seconds (about 31.7 years; core/rt_timer.h): a
+-- longer one waits this long.
+M.MAX_WAIT = 1e9
 
--- after(seconds, fn) -> timer: run fn in a task of its own, once.
-function M.after(seconds, fn) return core.after(seconds * 1000, fn, false) end
+-- ms(fn, seconds) -> the duration in ms: a number (or a numeric string),
+-- finite and not negative, else an error naming fn at the caller's line.
+local function ms(fn, seconds)
+    local s = tonumber(seconds)
+    if s == nil then
+        error(string.format("%s: the duration must be a number of seconds, got %s", fn, type(seconds)), 3)
+    end
+    if s ~= s or s < 0 or s == math.huge then
+        error(string.format("%s: the duration must be a finite number of seconds, 0 or more (got %s)", fn,
+            tostring(s)), 3)
+    end
+    if s > M.MAX_WAIT then s = M.MAX_WAIT end
+    return s * 1000
+end
 
--- every(seconds, fn) -> timer: run fn in a new task every period, until
--- cancelled, the stop, or a reload that works (the script's start makes
--- its timers again; core.timers_cancel_others).
-function M.every(seconds, fn) return core.after(seconds * 1000, fn, true) end
+-- sleep(seconds): suspend the running task. 0 resumes it at the end of
+-- this loop turn, after the loop has polled for I/O: other sessions are
+-- served in between.
+function M.sleep(seconds) core.sleep(ms("smpp.sleep", seconds)) end
+
+-- after(seconds, fn) -> timer: run fn in a task of its own, once (0: at
+-- the end of this loop turn, after its poll).
+function M.after(seconds, fn) return core.after(ms("smpp.after", seconds), fn, false) end
+
+-- every(seconds, fn) -> timer: run fn in a new task every period (at
+-- least 1 ms), until cancelled, the stop, or a reload that works (the
+-- script's start makes its timers again; core.timers_cancel_others).
+function M.every(seconds, fn) return core.after(ms("smpp.every", seconds), fn, true) end
 
 -- cancel(timer) -> true if it was still pending.
 function M.cancel(timer) return core.cancel(timer) end
@@ -310,7 +332,7 @@ end
 -- the caller can put the token where a waker will find it (a queue of
 -- waiters, a table of pending ids). Queues and semaphores are built on it.
 function M.wait(register, timeout)
-    return core.suspend(register, timeout and timeout * 1000)
+    return core.suspend(register, timeout ~= nil and ms("smpp.wait", timeout) or nil)
 end
 
 -- wake(token, ...) -> true if a task was waiting on token (it resumes on
