@@ -3,6 +3,7 @@
  * garbage collection, and the Lua functions that set them (see
  * rt_budget.h).
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,10 @@ static struct {
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
 
+/* The watchdog's poke came (a run is past its budget): the count hook was
+ * set to 1 behind budget.step's back. */
+static volatile sig_atomic_t poked;
+
 /* -- The hook's step --------------------------------------------------------------- */
 
 /* Count 1 while the run in progress is stopped (or its heap must be looked
@@ -65,6 +70,10 @@ static inline __attribute__((always_inline)) void arm_hook(lua_State *L)
 {
     int step = budget.run.stopped || budget.check_now ? 1
              : budget.deep || budget.near ? RT_BUDGET_DEEP_STEP : RT_BUDGET_HOOK_STEP;
+    if (poked) {                        /* whatever the count is now, set it */
+        poked = 0;
+        budget.step = 0;
+    }
     if (step == budget.step) return;
     budget.step = step;
     if (budget.hooked) lua_sethook(L, budget_hook, LUA_MASKCOUNT, step);
@@ -250,13 +259,28 @@ static void check_heap(lua_State *L)
 
 /* -- The hook and the checks of C functions ------------------------------------------ */
 
+/* The poke's handler (rt_watchdog.h), on the loop thread in a signal
+ * handler: the next instruction calls the hook, which reads the watchdog's
+ * flag. lua_sethook is safe there (luajit.c's SIGINT handler does this). */
+static void budget_poke(void)
+{
+    if (!budget.hooked || !budget.L) return;
+    lua_sethook(budget.L, budget_hook, LUA_MASKCOUNT, 1);
+    poked = 1;
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     rt_budget_run_t *r = &budget.run;
+    int counted = budget.step;
     (void)ar;
+    if (poked) {                        /* one instruction since the poke, not a step */
+        counted = 1;
+        arm_hook(L);
+    }
     if (!r->active) return;             /* not script code (start-up, the runtime's own Lua) */
     if (r->stopped) luaL_error(L, "%s", budget.msg);
-    r->instr += budget.step;
+    r->instr += counted;
     if (budget.check_now) {
         budget.check_now = 0;
         arm_hook(L);
@@ -432,6 +456,7 @@ static int l_set_limits(lua_State *L)
     budget.hooked = 1;
     budget.step = 0;                    /* set the hook whatever it was */
     arm_hook(L);
+    rt_watchdog_set_poke(budget_poke);
     if ((rc = rt_watchdog_start()) != 0)
         log_msg(LOG_WARN, 0, "no script watchdog (thread: error %d): a run that cannot be interrupted would "
                 "hang the process", rc);
