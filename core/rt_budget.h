@@ -12,7 +12,9 @@
  * - Long C calls check the budget themselves (the pattern functions of
  *   lstring.c call rt_budget_check).
  * - A watchdog thread watches every run: past the budget it raises an
- *   interrupt flag the hook and the checks read; past the hard grace
+ *   interrupt flag the hook and the checks read, and pokes the loop thread
+ *   (a signal whose handler sets the hook's count to 1, rt_watchdog.h) so
+ *   the hook runs at the next instruction; past the hard grace
  *   (budget + the larger of 1 s and the budget) the run is one that nothing
  *   can stop (a C call that never checks, a finalizer, compiled code) and
  *   the process logs it and exits with status RT_WATCHDOG_EXIT, for the
