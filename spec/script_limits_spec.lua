@@ -53,6 +53,14 @@ return {
             local parts = {}
             for i = 1, 40 do parts[i] = string.rep("y", 1024 * 1024) end
             local s = table.concat(parts)
+        elseif t == "cjson" or t == "cjson.safe" then   -- 12 MiB of JSON text, in 1 MiB strings
+            local parts = {}
+            for i = 1, 12 do parts[i] = string.rep("j", 1024 * 1024) end
+            local s, err = require(t).encode(parts)
+            return S.ESME_ROK, { message_id = s and "encoded " .. #s or err:sub(1, 64) }
+        elseif t == "cjson.decode" then
+            local s = string.rep(" ", 5 * 1024 * 1024) .. "[" .. string.rep("1,", 2 * 1024 * 1024) .. "1]"
+            require("cjson").decode(s)
         end
         return S.ESME_ROK, { message_id = "kept " .. #kept }
     end,
@@ -110,6 +118,18 @@ describe("#integration the Lua heap ceiling", function()
         r = submit(c, "concat")
         assert.equal(RSYSERR, r.status)
         assert.truthy(srv:wait_log("table.concat: the result would be %d+ bytes, more than scripts.max_string"))
+    end)
+
+    it("bounds the cjson scripts get by scripts.max_string: encode and decode", function()
+        -- lua-cjson's encode built the text in one C call, outside the counted heap
+        local r = submit(c, "cjson")
+        assert.equal(RSYSERR, r.status)
+        assert.truthy(srv:wait_log("cjson.encode: the text would pass scripts.max_string %(8388608 bytes%)"))
+        local _, mid = submit(c, "cjson.safe")
+        assert.equal(("cjson.encode: the text would pass scripts.max_string (8388608 bytes)"):sub(1, 64), mid)
+        r = submit(c, "cjson.decode")
+        assert.equal(RSYSERR, r.status)
+        assert.truthy(srv:wait_log("cjson.decode: the text is %d+ bytes, more than scripts.max_string %(8388608%)"))
     end)
 
     it("#rss keeps a leaking script's process bounded, and recovers when it lets go", function()

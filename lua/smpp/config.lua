@@ -214,7 +214,8 @@ local schema = {
             memory_mb = { type = "number", min = 0, default = 1024,
                           doc = "hard ceiling of the Lua heap, MiB (0 = none)" },
             max_string = { type = "integer", min = 1024, max = 1073741824, default = 16777216,
-                           doc = "longest string string.rep, table.concat and string.gsub build, bytes" },
+                           doc = "longest string string.rep, table.concat, string.gsub and a script's cjson.encode "
+                              .. "build (and cjson.decode reads), bytes" },
             jit = { type = "boolean", default = false,
                     doc = "compile script code too (a loop the JIT compiled cannot be interrupted: "
                        .. "the watchdog then ends the process)" },

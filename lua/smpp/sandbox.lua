@@ -30,7 +30,9 @@ local M = {}
 -- -- The allow-list ----------------------------------------------------------------
 -- To give scripts a standard function: add its name to its library's list.
 -- To give them an smpp module: add it under `modules` with the fields they
--- must not get (`hide`), or the only ones they may (`only`); a field that
+-- must not get (`hide`), or the only ones they may (`only`); `from` (and
+-- `field`) names what scripts get under that name instead of the module
+-- itself (require(from)[field]); a field that
 -- takes a file path is listed under `confine` (it then accepts paths inside
 -- the configuration's directory only); a function that returns one of the
 -- module's own tables under `results` (the script gets a read-only view).
@@ -77,9 +79,11 @@ M.allow = {
         ["smpp.time"] = {},
         ["smpp.upstream"] = { hide = { "configure" } },
         ["smpp.webhook"] = { only = { "has", "stats", "body" } },
-        -- not the knobs (decode_max_depth...): they are the whole process's
-        ["cjson"] = { only = { "encode", "decode", "null" } },
-        ["cjson.safe"] = { only = { "encode", "decode", "null" } },
+        -- not the knobs (decode_max_depth...): they are the whole process's; and
+        -- not lua-cjson's encode, which builds its text in one C call outside the
+        -- heap: smpp.script_json's, walked in Lua and bounded by scripts.max_string
+        ["cjson"] = { from = "smpp.script_json", only = { "encode", "decode", "null" } },
+        ["cjson.safe"] = { from = "smpp.script_json", field = "safe", only = { "encode", "decode", "null" } },
     },
     -- scripts.allow: what each capability adds (see `capabilities` below)
     capabilities = { "io", "os", "debug", "files", "ffi" },
@@ -414,7 +418,9 @@ function M.environment(path, conf_path, allow_list, opts)
         if v then return v end
         local spec = M.allow.modules[name]
         if spec then
-            v = view(name, require(name), spec, ctx)
+            local mod = require(spec.from or name)
+            if spec.field then mod = mod[spec.field] end
+            v = view(name, mod, spec, ctx)
             loaded[name] = v
             return v
         end
