@@ -32,7 +32,8 @@ local M = {}
 -- To give them an smpp module: add it under `modules` with the fields they
 -- must not get (`hide`), or the only ones they may (`only`); `from` (and
 -- `field`) names what scripts get under that name instead of the module
--- itself (require(from)[field]); a field that
+-- itself (require(from)[field]); `swap` gives a field the module's
+-- function of another name (what scripts get instead); a field that
 -- takes a file path is listed under `confine` (it then accepts paths inside
 -- the configuration's directory only); a function that returns one of the
 -- module's own tables under `results` (the script gets a read-only view).
@@ -74,7 +75,9 @@ M.allow = {
         ["smpp.server"] = { only = { "check_bind", "alphabet", "address", "accounts", "limits" } },
         ["smpp.smsc"] = { hide = { "active" } },                      -- the process's scheduler
         ["smpp.split"] = {},
-        ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" } },  -- open any path
+        -- open any path; current() hands out the runtime's store behind a guard (no close)
+        ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" },
+                           swap = { current = "script_current" } },
         ["smpp.text"] = {},
         ["smpp.time"] = {},
         ["smpp.upstream"] = { hide = { "configure" } },
@@ -186,6 +189,7 @@ local function view(name, mod, spec, ctx)
         return function() error(string.format("%s.%s is not available to scripts", name, k), 2) end
     end
     for _, k in ipairs(spec.hide or {}) do own[k] = refuse(k) end
+    for k, instead in pairs(spec.swap or {}) do own[k] = mod[instead] end
     for _, k in ipairs(spec.confine or {}) do
         local fn = mod[k]
         own[k] = function(path, ...)
