@@ -75,6 +75,7 @@ typedef struct rt_budget_run_s {
     const char *what;           /* "submit_sm", "timer", "load of PATH" (static) */
     uint64_t    sess_id;        /* the session it serves, 0: none */
     uint64_t    start_ns;
+    uint64_t    limit_ns;       /* its own time limit (core.budget_call_ms), 0: the budget */
     double      instr;          /* instructions counted so far */
     size_t      heap_start;     /* the heap in use when it started */
 } rt_budget_run_t;

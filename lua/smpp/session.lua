@@ -349,22 +349,87 @@ M.time = core.time          -- seconds since the epoch: the time stored rows car
 -- messages stored), shown in /stats under "gauges" and in /metrics as
 -- smppgw_script_gauge{name=}. fn() -> number is called when stats are
 -- read; limit is the configured ceiling, shown beside it. Registering a
--- name again (a reloaded script) replaces the old one.
+-- name again (a reloaded script) replaces the old one; at most
+-- scripts.max_gauges names (every name /stats reads costs a call).
 M.gauges = {}
+local gauge_count, max_gauges = 0, 1000
+
+-- set_max_gauges(n): scripts.max_gauges (smpp.server, as the
+-- configuration loads).
+function M.set_max_gauges(n) max_gauges = n end
+
+local function finite(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
+
 function M.gauge(name, fn, limit)
-    assert(type(name) == "string" and name:match("^[%w_]+$"), "gauge name: letters, digits and _ only")
-    assert(type(fn) == "function", "gauge fn: a function returning a number")
+    if type(name) ~= "string" or not name:match("^[%w_]+$") then
+        error("smpp.gauge: the name must be letters, digits and _ only, got " .. tostring(name), 2)
+    end
+    if type(fn) ~= "function" then error("smpp.gauge " .. name .. ": fn must be a function returning a number", 2) end
+    if limit ~= nil and not finite(limit) then
+        error("smpp.gauge " .. name .. ": the limit must be a finite number, got " .. tostring(limit), 2)
+    end
+    if not M.gauges[name] then
+        if gauge_count >= max_gauges then
+            error(string.format("smpp.gauge %s: there are %d gauges already, scripts.max_gauges", name, gauge_count), 2)
+        end
+        gauge_count = gauge_count + 1
+    end
     M.gauges[name] = { fn = fn, limit = limit }
 end
 
--- gauge_values() -> { name = { value =, limit = } }; a failing fn shows
--- its error instead of breaking /stats.
+-- Reading them, inside /stats and /metrics: each gauge is a run of script
+-- code of its own with a tenth of the budget (core.budget_call_ms), so a
+-- gauge that loops fails alone; all of them together get half of the
+-- budget, the ones left after it are not read. A gauge cannot wait (a C
+-- call: smpp.sleep raises "cannot wait here"): /stats never waits for
+-- one. A value that is not a finite number is that gauge's error.
+local GAUGES_SHARE, GAUGE_SHARE = 2, 10
+local reported = {}          -- name -> the error last logged for it
+
+local function gauge_error(name, why)
+    if reported[name] ~= why then
+        reported[name] = why
+        M.log("error", "%s: %s", name == "*" and "gauges" or "gauge " .. name, why)
+    end
+    return why
+end
+
+-- gauge_values() -> { name = { value =, limit = } }; a gauge that fails
+-- (an error, a value that is NaN or infinite, a wait, past its time) shows
+-- { error =, limit = } instead of breaking /stats, and is logged once
+-- until it changes.
 function M.gauge_values()
     local out = {}
+    local budget, from = core.budget_ms()
+    local total, each = budget / GAUGES_SHARE, budget / GAUGE_SHARE
+    local unread
     for name, g in pairs(M.gauges) do
-        local ok, v = pcall(g.fn)
-        out[name] = ok and { value = tonumber(v) or 0, limit = g.limit } or { error = tostring(v) }
+        local _, now = core.budget_ms()
+        local left = total - (now - from)
+        if left <= 0 then
+            unread = unread or string.format("not read: the gauges read before it took the %.0f ms they may "
+                .. "take together (half of scripts.budget_ms)", total)
+            out[name] = { error = unread, limit = g.limit }
+        else
+            local ok, v = core.budget_call_ms("gauge " .. name, math.min(each, left), g.fn)
+            local why
+            if not ok then
+                v = tostring(v)
+                why = v:find("cannot wait here", 1, true) and "a gauge must not wait (smpp.sleep, smpp.wait, a "
+                    .. "call that waits): " .. v or v
+            else
+                v = tonumber(v) or 0
+                if not finite(v) then why = "returned " .. tostring(v) .. ", not a finite number" end
+            end
+            if why then
+                out[name] = { error = gauge_error(name, why), limit = g.limit }
+            else
+                reported[name] = nil
+                out[name] = { value = v, limit = g.limit }
+            end
+        end
     end
+    if unread then gauge_error("*", unread) end     -- one line for them all
     return out
 end
 
