@@ -62,6 +62,14 @@ function M.route(method, pattern, fn)
     end
     local anchored = "^" .. pattern .. "$"
     for _, r in ipairs(routes) do
+        -- the API's own paths are not a script's, whatever the method: a
+        -- script's GET /stats replaced the API's (and outlived reloads)
+        if r.own and not loading and r.pattern == anchored then
+            error(string.format("http.route: %s is the API's own path (%s): give the route another path",
+                pattern, r.name), 2)
+        end
+    end
+    for _, r in ipairs(routes) do
         if r.method == method and r.pattern == anchored then   -- a reloaded script's route
             r.fn, r.own = fn, loading
             return
