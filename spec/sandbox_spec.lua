@@ -405,6 +405,24 @@ return {
         assert.matches("locked by another process", err)
     end)
 
+    it("loads no module from the working directory (Lua or C)", function()
+        -- LuaJIT's default paths begin with ./?.lua and ./?.so: a cjson.lua in the
+        -- working directory was the runtime's cjson, run outside the sandbox
+        for _, planted in ipairs {
+            { "cjson.lua", "io.open('MARK', 'w'):write('loaded') return { encode = function() return 'x' end }" },
+            { "cjson.so", "not a shared object" },
+            { "smpp.lua", "io.open('MARK', 'w'):write('loaded') return {}" },
+        } do
+            local dir = tmp.dir()
+            tmp.write(dir .. "/" .. planted[1], planted[2])
+            tmp.write(dir .. "/script.lua", "local cjson = require 'cjson' assert(cjson.encode({ 1 }) == '[1]') return {}")
+            tmp.write(dir .. "/conf.lua", "return { script = 'script.lua', store = { path = ':memory:' } }")
+            local out, err, rc = run.sh("cd " .. run.quote(dir) .. " && " .. run.quote(run.bin) .. " check conf.lua")
+            assert.equal(0, rc, planted[1] .. ": " .. out .. err)
+            assert.is_nil(io.open(dir .. "/MARK"), planted[1] .. " was loaded")
+        end
+    end)
+
     it("leaves a handler's coroutine to the runtime: another handler cannot resume it", function()
         local srv = server.start { script = [[
 local smpp = require "smpp"
