@@ -79,6 +79,20 @@ function M.route(method, pattern, fn)
                             name = method .. " " .. pattern }
 end
 
+-- replace(method, pattern, fn): the runtime's own route there answers with
+-- fn from now on (the workers' parent, which holds no sessions or
+-- messages, answers 501); not for scripts (smpp.sandbox hides it).
+function M.replace(method, pattern, fn)
+    local anchored = "^" .. pattern .. "$"
+    for _, r in ipairs(routes) do
+        if r.own and r.method == method and r.pattern == anchored then
+            r.fn = fn
+            return
+        end
+    end
+    error("http.replace: no route " .. method .. " " .. pattern .. " of the API's own", 2)
+end
+
 -- -- Input ---------------------------------------------------------------------------
 
 local CODINGS = { auto = true, gsm = true, ucs2 = true, latin1 = true, ascii = true }

@@ -64,7 +64,7 @@ M.allow = {
         ["smpp.gateway"] = {},
         ["smpp.gateway_script"] = {},
         ["smpp.hex"] = {},
-        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts" } },   -- the runtime's
+        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts", "replace" } },   -- the runtime's
         ["smpp.json"] = {},
         ["smpp.mo"] = {},
         ["smpp.msgid"] = {},
