@@ -670,6 +670,14 @@ static int l_concat(lua_State *L)
     return 1;
 }
 
+/* max_string() -> scripts.max_string in bytes, 0: no bound (plain luajit):
+ * for what bounds its own output in Lua (smpp.script_json). */
+static int l_max_string(lua_State *L)
+{
+    lua_pushnumber(L, (double)limits.max_string);
+    return 1;
+}
+
 /* -- Installing them -------------------------------------------------------------- */
 
 /* The pattern functions (every caller gets them), then the bounded ones. */
@@ -694,6 +702,8 @@ void lstring_push(lua_State *L)
     luaL_register(L, NULL, bounded_fns);
     lua_pushcfunction(L, l_find_steps);   /* the router's, never a script's string.* */
     lua_setfield(L, -2, "find_steps");
+    lua_pushcfunction(L, l_max_string);
+    lua_setfield(L, -2, "max_string");
 }
 
 void lstring_install(lua_State *L)

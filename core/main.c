@@ -1,6 +1,7 @@
 /* main.c -- the smppgw program: sets up LuaJIT with the smpp library and
  * hands the command line to lua/smpp/cli.lua, which owns the verbs.
  */
+#define _DEFAULT_SOURCE                   /* realpath */
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,30 @@ static void lua_dir(char *out, size_t n)
     snprintf(out, n, "lua");
 }
 
+/* package[field] = prefix .. the absolute entries of what it was: the
+ * defaults begin with ./?.lua and ./?.so (and LUA_PATH may add relative
+ * ones), so a cjson.lua in the working directory was loaded as the module,
+ * outside the sandbox, by the runtime or a script's require. */
+static void absolute_only(lua_State *L, const char *field, const char *prefix)
+{
+    luaL_Buffer b;
+    const char *p, *end;
+    lua_getfield(L, -1, field);
+    p = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, prefix);
+    for (; *p; p = *end ? end + 1 : end) {
+        end = strchr(p, ';');
+        if (!end) end = p + strlen(p);
+        if (*p != '/' || end == p) continue;
+        if (b.p > b.buffer || b.lvl > 0) luaL_addchar(&b, ';');
+        luaL_addlstring(&b, p, (size_t)(end - p));
+    }
+    luaL_pushresult(&b);
+    lua_setfield(L, -3, field);
+    lua_pop(L, 1);
+}
+
 static int traceback(lua_State *L)
 {
     lua_getfield(L, LUA_GLOBALSINDEX, "debug");
@@ -54,7 +79,7 @@ static int traceback(lua_State *L)
 
 int main(int argc, char **argv)
 {
-    char dir[PATH_MAX], path[PATH_MAX * 2 + 64];
+    char dir[PATH_MAX], real[PATH_MAX], path[PATH_MAX * 2 + 64];
     lua_State *L = rt_heap_newstate();   /* the allocator that holds scripts.memory_mb */
     int i, rc;
 
@@ -80,15 +105,16 @@ int main(int argc, char **argv)
     luaL_openlibs(L);
     lstring_install(L);                  /* patterns that a script budget can stop */
 
-    /* package.path gets lua/ first; smpp.core, smpp.codec and the store
-     * are linked in, not loaded. */
+    /* package.path gets lua/ first (absolute), then the absolute entries
+     * of LuaJIT's (the system's lua-cjson); package.cpath the absolute
+     * entries alone: nothing from the working directory. smpp.core,
+     * smpp.codec and the store are linked in, not loaded. */
     lua_dir(dir, sizeof dir);
+    if (realpath(dir, real)) snprintf(dir, sizeof dir, "%s", real);
+    snprintf(path, sizeof path, "%s/?.lua;%s/?/init.lua", dir, dir);
     lua_getglobal(L, "package");
-    lua_getfield(L, -1, "path");
-    snprintf(path, sizeof path, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
-    lua_pop(L, 1);
-    lua_pushstring(L, path);
-    lua_setfield(L, -2, "path");
+    absolute_only(L, "path", path);
+    absolute_only(L, "cpath", "");
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_smpp_core);
     lua_setfield(L, -2, "smpp.core");

@@ -3,6 +3,7 @@
  * garbage collection, and the Lua functions that set them (see
  * rt_budget.h).
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,10 @@ static struct {
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
 
+/* The watchdog's poke came (a run is past its budget): the count hook was
+ * set to 1 behind budget.step's back. */
+static volatile sig_atomic_t poked;
+
 /* -- The hook's step --------------------------------------------------------------- */
 
 /* Count 1 while the run in progress is stopped (or its heap must be looked
@@ -65,6 +70,10 @@ static inline __attribute__((always_inline)) void arm_hook(lua_State *L)
 {
     int step = budget.run.stopped || budget.check_now ? 1
              : budget.deep || budget.near ? RT_BUDGET_DEEP_STEP : RT_BUDGET_HOOK_STEP;
+    if (poked) {                        /* whatever the count is now, set it */
+        poked = 0;
+        budget.step = 0;
+    }
     if (step == budget.step) return;
     budget.step = step;
     if (budget.hooked) lua_sethook(L, budget_hook, LUA_MASKCOUNT, step);
@@ -98,6 +107,9 @@ static void check_time(lua_State *L)
         budget_stop(L, "script stopped: signal %d asked the process to stop", stop);
     if (rt_watchdog_interrupted() || uv_hrtime() - budget.run.start_ns > budget.budget_ns)
         budget_stop(L, "script budget exceeded: ran longer than %.0f ms without waiting", budget.ms);
+    if (budget.run.limit_ns && uv_hrtime() - budget.run.start_ns > budget.run.limit_ns)
+        budget_stop(L, "script budget exceeded: ran longer than %.0f ms, the limit of %s",
+                    (double)budget.run.limit_ns / 1e6, budget.run.what);
 }
 
 /* The start of a run. Every request is a run, and reading the clock was
@@ -250,13 +262,28 @@ static void check_heap(lua_State *L)
 
 /* -- The hook and the checks of C functions ------------------------------------------ */
 
+/* The poke's handler (rt_watchdog.h), on the loop thread in a signal
+ * handler: the next instruction calls the hook, which reads the watchdog's
+ * flag. lua_sethook is safe there (luajit.c's SIGINT handler does this). */
+static void budget_poke(void)
+{
+    if (!budget.hooked || !budget.L) return;
+    lua_sethook(budget.L, budget_hook, LUA_MASKCOUNT, 1);
+    poked = 1;
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     rt_budget_run_t *r = &budget.run;
+    int counted = budget.step;
     (void)ar;
+    if (poked) {                        /* one instruction since the poke, not a step */
+        counted = 1;
+        arm_hook(L);
+    }
     if (!r->active) return;             /* not script code (start-up, the runtime's own Lua) */
     if (r->stopped) luaL_error(L, "%s", budget.msg);
-    r->instr += budget.step;
+    r->instr += counted;
     if (budget.check_now) {
         budget.check_now = 0;
         arm_hook(L);
@@ -301,6 +328,7 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
     budget.run.sess_id = sess_id;
     budget.run.start_ns = run_clock();
     budget.run.instr = 0;
+    budget.run.limit_ns = 0;
     budget.run.heap_start = used;
     if (budget.depth++ == 0) {
         budget.cstack_base = (uintptr_t)__builtin_frame_address(0);
@@ -432,15 +460,16 @@ static int l_set_limits(lua_State *L)
     budget.hooked = 1;
     budget.step = 0;                    /* set the hook whatever it was */
     arm_hook(L);
+    rt_watchdog_set_poke(budget_poke);
     if ((rc = rt_watchdog_start()) != 0)
         log_msg(LOG_WARN, 0, "no script watchdog (thread: error %d): a run that cannot be interrupted would "
                 "hang the process", rc);
     return 0;
 }
 
-/* core.budget_call(what, fn, ...) -> true, fn's results | false, message:
- * fn(...) as a run of script code (the load of a script's main chunk). */
-static int l_budget_call(lua_State *L)
+/* fn(...) (at 2, what at 1) as a run of script code, within ms (0: the
+ * budget). */
+static int budget_call(lua_State *L, double ms)
 {
     static char what[256];              /* the watchdog may read it: static */
     rt_budget_run_t saved;
@@ -448,6 +477,7 @@ static int l_budget_call(lua_State *L)
     snprintf(what, sizeof what, "%s", luaL_checkstring(L, 1));
     luaL_checktype(L, 2, LUA_TFUNCTION);
     rt_budget_enter(L, what, 0, 0, &saved);
+    if (ms > 0) budget.run.limit_ns = (uint64_t)(ms * 1e6);
     rc = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
     rt_budget_leave(L, &saved);
     if (rc != 0) {
@@ -458,6 +488,32 @@ static int l_budget_call(lua_State *L)
     lua_pushboolean(L, 1);
     lua_replace(L, 1);
     return lua_gettop(L);
+}
+
+/* core.budget_call(what, fn, ...) -> true, fn's results | false, message:
+ * fn(...) as a run of script code (the load of a script's main chunk). A
+ * C call: fn cannot wait (smpp.sleep raises "cannot wait here"). */
+static int l_budget_call(lua_State *L)
+{
+    return budget_call(L, 0);
+}
+
+/* core.budget_call_ms(what, ms, fn, ...): the same, the run stopped past
+ * ms (or the budget, if less): a script's gauge, read inside /stats. */
+static int l_budget_call_ms(lua_State *L)
+{
+    double ms = luaL_checknumber(L, 2);
+    lua_remove(L, 2);
+    return budget_call(L, ms > 0 ? ms : 0);
+}
+
+/* core.budget_ms() -> the budget of a run in ms, and how long the run in
+ * progress has run (0 outside runs). */
+static int l_budget_ms(lua_State *L)
+{
+    lua_pushnumber(L, budget.ms);
+    lua_pushnumber(L, budget.run.active ? (double)(uv_hrtime() - budget.run.start_ns) / 1e6 : 0);
+    return 2;
 }
 
 /* core.cstack_check(): raises "C stack overflow" when the run in progress
@@ -519,6 +575,8 @@ static int l_heap(lua_State *L)
 const luaL_Reg rt_budget_lib[] = {
     {"set_limits", l_set_limits},
     {"budget_call", l_budget_call},
+    {"budget_call_ms", l_budget_call_ms},
+    {"budget_ms", l_budget_ms},
     {"cstack_check", l_cstack_check},
     {"nest", l_nest},
     {"heap", l_heap},

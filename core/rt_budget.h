@@ -12,7 +12,9 @@
  * - Long C calls check the budget themselves (the pattern functions of
  *   lstring.c call rt_budget_check).
  * - A watchdog thread watches every run: past the budget it raises an
- *   interrupt flag the hook and the checks read; past the hard grace
+ *   interrupt flag the hook and the checks read, and pokes the loop thread
+ *   (a signal whose handler sets the hook's count to 1, rt_watchdog.h) so
+ *   the hook runs at the next instruction; past the hard grace
  *   (budget + the larger of 1 s and the budget) the run is one that nothing
  *   can stop (a C call that never checks, a finalizer, compiled code) and
  *   the process logs it and exits with status RT_WATCHDOG_EXIT, for the
@@ -73,6 +75,7 @@ typedef struct rt_budget_run_s {
     const char *what;           /* "submit_sm", "timer", "load of PATH" (static) */
     uint64_t    sess_id;        /* the session it serves, 0: none */
     uint64_t    start_ns;
+    uint64_t    limit_ns;       /* its own time limit (core.budget_call_ms), 0: the budget */
     double      instr;          /* instructions counted so far */
     size_t      heap_start;     /* the heap in use when it started */
 } rt_budget_run_t;

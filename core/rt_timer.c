@@ -8,7 +8,18 @@
  * its timer, which wakes it exactly once; a suspended task is also found
  * by its token in registry[timers.tokens] until core.wake or its timeout
  * takes it out.
+ *
+ * A wait of 0 (smpp.sleep(0), smpp.after(0, fn), a wake) is not a libuv
+ * timer of 0 ms: libuv 1.44 runs a timer started from a timer callback
+ * with a timeout of 0 in the same pass, so a chain of them (an after(0)
+ * that re-arms itself, `while true do smpp.sleep(0) end`) never gave the
+ * loop back: no I/O, and no close callback ever freed a released timer.
+ * Such a timer goes on the ready queue instead, which a check handle runs
+ * after the loop has polled for I/O (an idle handle keeps that poll from
+ * blocking while the queue holds anything); what the queue's runs queue
+ * again waits for the next turn. So a wait of 0 always lets I/O in.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -35,7 +46,11 @@ typedef struct ltimer_s {
     int         woken;      /* TM_SUSPEND: core.wake came, the timer now resumes */
     int         nargs;      /* TM_SUSPEND: values core.wake moved to the task */
     int         linked;     /* on timers.list */
+    int         queued;     /* on the ready queue (a wait of 0) */
+    int         held;       /* queued, and its handle is ref'd: the queue keeps the loop alive for it */
+    unsigned    turn;       /* queued during this turn of the queue */
     struct ltimer_s *next, *prev;
+    struct ltimer_s *rnext, *rprev;   /* the ready queue */
 } ltimer_t;
 
 static struct {
@@ -45,6 +60,16 @@ static struct {
     int       tokens;       /* registry ref: token -> lightuserdata ltimer_t */
     int       closing;      /* the stop came: new timers do not keep the loop alive */
 } timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0};
+
+/* The ready queue: waits of 0, run by `check` after the loop polled. */
+static struct {
+    uv_idle_t   idle;       /* active while the queue holds anything: the poll does not block */
+    uv_check_t  check;      /* runs the queue; never keeps the loop alive itself */
+    int         on;         /* the handles are initialised (this serve) */
+    int         held;       /* queued timers whose handle is ref'd */
+    unsigned    turn;       /* bumped as each run of the queue starts */
+    ltimer_t   *head, *tail;
+} ready;
 
 /* -- Life -------------------------------------------------------------------------- */
 
@@ -58,9 +83,10 @@ static void timer_map(int *ref, uint64_t key, ltimer_t *tm)
 {
     lua_State *L = rt.L;
     rt_registry_table(L, ref);
+    lua_pushnumber(L, (double)key);         /* not an int: ids pass 2^31 in a long life */
     if (tm) lua_pushlightuserdata(L, tm);
     else lua_pushnil(L);
-    lua_rawseti(L, -2, (int)key);
+    lua_rawset(L, -3);
     lua_pop(L, 1);
 }
 
@@ -69,10 +95,98 @@ static ltimer_t *timer_find(int *ref, uint64_t key)
     lua_State *L = rt.L;
     ltimer_t *tm;
     rt_registry_table(L, ref);
-    lua_rawgeti(L, -1, (int)key);
+    lua_pushnumber(L, (double)key);
+    lua_rawget(L, -2);
     tm = lua_touserdata(L, -1);
     lua_pop(L, 2);
     return tm;
+}
+
+/* -- The ready queue ----------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *h);
+
+static void on_idle(uv_idle_t *h) { (void)h; }
+
+/* Every timer queued before this run of the queue started, in order: one
+ * that a run queues again (or queues anew) waits for the next turn. */
+static void on_check(uv_check_t *h);
+
+/* The handles follow the queue: started while it holds anything, the idle
+ * one ref'd while a queued timer would keep the loop alive. */
+static void ready_update(void)
+{
+    if (!ready.on) return;
+    if (!ready.head) {
+        uv_idle_stop(&ready.idle);
+        uv_check_stop(&ready.check);
+        return;
+    }
+    if (!uv_is_active((uv_handle_t *)&ready.idle)) uv_idle_start(&ready.idle, on_idle);
+    if (!uv_is_active((uv_handle_t *)&ready.check)) uv_check_start(&ready.check, on_check);
+    if (ready.held) uv_ref((uv_handle_t *)&ready.idle);
+    else uv_unref((uv_handle_t *)&ready.idle);
+}
+
+static void ready_init(void)
+{
+    if (ready.on) return;
+    uv_idle_init(rt.loop, &ready.idle);     /* cannot fail */
+    uv_check_init(rt.loop, &ready.check);
+    uv_unref((uv_handle_t *)&ready.check);
+    ready.on = 1;
+}
+
+static void ready_push(ltimer_t *tm)
+{
+    ready_init();
+    tm->queued = 1;
+    tm->turn = ready.turn;
+    tm->held = uv_has_ref((uv_handle_t *)&tm->h);
+    if (tm->held) ready.held++;
+    tm->rnext = NULL;
+    tm->rprev = ready.tail;
+    if (ready.tail) ready.tail->rnext = tm;
+    else ready.head = tm;
+    ready.tail = tm;
+    ready_update();
+}
+
+static void ready_unlink(ltimer_t *tm)
+{
+    if (!tm->queued) return;
+    tm->queued = 0;
+    if (tm->held) ready.held--;
+    tm->held = 0;
+    if (tm->rprev) tm->rprev->rnext = tm->rnext;
+    else ready.head = tm->rnext;
+    if (tm->rnext) tm->rnext->rprev = tm->rprev;
+    else ready.tail = tm->rprev;
+    tm->rnext = tm->rprev = NULL;
+    ready_update();
+}
+
+static void on_check(uv_check_t *h)
+{
+    ltimer_t *tm;
+    (void)h;
+    ready.turn++;                           /* what this run queues carries the new turn */
+    while ((tm = ready.head) != NULL && tm->turn != ready.turn) {
+        ready_unlink(tm);
+        on_timer(&tm->h);
+    }
+}
+
+/* The handle's ref follows the process's stop (timers.closing) and wakes. */
+static void timer_ref(ltimer_t *tm, int on)
+{
+    if (on) uv_ref((uv_handle_t *)&tm->h);
+    else uv_unref((uv_handle_t *)&tm->h);
+    if (tm->queued && tm->held != on) {
+        tm->held = on;
+        ready.held += on ? 1 : -1;
+        ready_update();
+    }
 }
 
 /* Off the list and out of the maps; the handle closes and frees it. */
@@ -80,6 +194,7 @@ static void timer_release(ltimer_t *tm)
 {
     if (!tm->linked) return;
     tm->linked = 0;
+    ready_unlink(tm);
     if (tm->prev) tm->prev->next = tm->next;
     else timers.list = tm->next;
     if (tm->next) tm->next->prev = tm->prev;
@@ -88,8 +203,6 @@ static void timer_release(ltimer_t *tm)
     if (tm->fn_ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
     uv_close((uv_handle_t *)&tm->h, timer_closed);
 }
-
-static void on_timer(uv_timer_t *h);
 
 /* A timer on the list, its handle ready but not started; NULL with *err
  * set (a libuv error) when there is no memory or libuv refuses. */
@@ -114,10 +227,36 @@ static ltimer_t *timer_new(tm_kind_t kind, int *err)
     return tm;
 }
 
+/* Starts tm: a one-shot wait under 1 ms goes on the ready queue (the end
+ * of this loop turn, after its poll), a period is at least 1 ms, and a
+ * wait is at most RT_TIMER_MAX_MS (the caller checked it is a number, not
+ * NaN and not negative: timer_ms). */
 static int timer_start(ltimer_t *tm, double ms, int repeat)
 {
-    uint64_t delay = ms > 0 ? (uint64_t)ms : 0;
-    return uv_timer_start(&tm->h, on_timer, delay, repeat ? (delay ? delay : 1) : 0);
+    uint64_t delay;
+    if (!(ms < RT_TIMER_MAX_MS)) ms = RT_TIMER_MAX_MS;
+    delay = ms > 0 ? (uint64_t)ms : 0;
+    if (repeat) {
+        if (!delay) delay = 1;
+        return uv_timer_start(&tm->h, on_timer, delay, delay);
+    }
+    if (!delay) {
+        ready_push(tm);
+        return 0;
+    }
+    return uv_timer_start(&tm->h, on_timer, delay, 0);
+}
+
+/* The duration at idx in ms, for `fn`: a number, neither NaN nor
+ * negative nor infinite (raises naming fn); huge ones are clamped by
+ * timer_start. The script-facing wrappers (lua/smpp/session.lua) check
+ * the seconds first, with the script's line. */
+static double timer_ms(lua_State *L, int idx, const char *fn)
+{
+    double ms = luaL_checknumber(L, idx);
+    if (isnan(ms) || ms < 0 || isinf(ms))
+        luaL_error(L, "%s: the duration must be a finite number of seconds, 0 or more (got %f)", fn, ms / 1000);
+    return ms;
 }
 
 static void on_timer(uv_timer_t *h)
@@ -169,7 +308,7 @@ void rt_timer_close_all(void)
     for (tm = timers.list; tm; tm = next) {         /* first take them all off the list ... */
         next = tm->next;
         if (tm->kind != TM_AFTER) {
-            uv_unref((uv_handle_t *)&tm->h);
+            timer_ref(tm, 0);
             continue;
         }
         if (n == cap) {
@@ -207,6 +346,13 @@ void rt_timer_close_all(void)
 void rt_timer_free_all(void)
 {
     while (timers.list) timer_release(timers.list);
+    if (ready.on) {                        /* the queue is empty now */
+        uv_close((uv_handle_t *)&ready.idle, NULL);
+        uv_close((uv_handle_t *)&ready.check, NULL);
+        ready.on = 0;
+    }
+    ready.head = ready.tail = NULL;
+    ready.held = 0;
     timers.closing = 0;                    /* a later serve starts afresh */
 }
 
@@ -215,18 +361,18 @@ void rt_timer_free_all(void)
 /* core.sleep(ms): waits ms milliseconds. */
 static int l_sleep(lua_State *L)
 {
-    double ms = luaL_checknumber(L, 1);
+    double ms = timer_ms(L, 1, "smpp.sleep");
     rt_task_t *t = rt_task_current(L, "smpp.sleep");
     ltimer_t *tm;
     int err;
     if (!rt.loop) return luaL_error(L, "smpp.sleep: the runtime is not running");
     if (!(tm = timer_new(TM_SLEEP, &err))) return luaL_error(L, "smpp.sleep: %s", uv_strerror(err));
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);   /* a stop is never held up by a wait */
     if ((err = timer_start(tm, ms, 0)) < 0) {
         timer_release(tm);
         return luaL_error(L, "smpp.sleep: %s", uv_strerror(err));
     }
     tm->task = t;
-    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);   /* a stop is never held up by a wait */
     rt_task_wait(t, "sleep");
     return lua_yield(L, 0);
 }
@@ -239,7 +385,7 @@ static int l_sleep(lua_State *L)
  * code beside the new one's until the next reload. */
 static int l_after(lua_State *L)
 {
-    double ms = luaL_checknumber(L, 1);
+    double ms = timer_ms(L, 1, lua_toboolean(L, 3) ? "smpp.every" : "smpp.after");
     ltimer_t *tm;
     int err;
     rt_task_t *t = rt_task_of(L);
@@ -258,11 +404,11 @@ static int l_after(lua_State *L)
     tm->repeat = lua_toboolean(L, 3);
     tm->gen = gen;
     timer_map(&timers.ids, tm->id, tm);
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     if ((err = timer_start(tm, ms, tm->repeat)) < 0) {
         timer_release(tm);
         return luaL_error(L, "smpp.after: %s", uv_strerror(err));
     }
-    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     lua_pushnumber(L, (double)tm->id);
     return 1;
 }
@@ -322,7 +468,7 @@ static int l_suspend(lua_State *L)
 {
     rt_task_t *t = rt_task_current(L, "smpp.wait");
     uint64_t token = ++timers.next_token;
-    double timeout = luaL_optnumber(L, 2, -1);
+    double timeout = lua_isnoneornil(L, 2) ? -1 : timer_ms(L, 2, "smpp.wait");
     ltimer_t *tm;
     int err;
     if (!rt.loop) return luaL_error(L, "smpp.wait: the runtime is not running");
@@ -333,24 +479,25 @@ static int l_suspend(lua_State *L)
         lua_call(L, 1, 0);
     }
     if (!(tm = timer_new(TM_SUSPEND, &err))) return luaL_error(L, "smpp.wait: %s", uv_strerror(err));
+    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     if (timeout >= 0 && (err = timer_start(tm, timeout, 0)) < 0) {
         timer_release(tm);
         return luaL_error(L, "smpp.wait: %s", uv_strerror(err));
     }
     tm->id = token;
     tm->task = t;
-    if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
     timer_map(&timers.tokens, token, tm);
     rt_task_wait(t, "wait");
     return lua_yield(L, 0);
 }
 
-/* core.wake(token, ...) -> true if that task was suspended. It resumes on
- * the next loop turn (never inside the caller) with those values. */
+/* core.wake(token, ...) -> true if that task was suspended. It resumes at
+ * the end of this loop turn, after the poll (never inside the caller),
+ * with those values. */
 static int l_wake(lua_State *L)
 {
     ltimer_t *tm = timer_find(&timers.tokens, (uint64_t)luaL_checknumber(L, 1));
-    int nargs = lua_gettop(L) - 1, err;
+    int nargs = lua_gettop(L) - 1;
     if (!tm || tm->woken) {
         lua_pushboolean(L, 0);
         return 1;
@@ -359,10 +506,10 @@ static int l_wake(lua_State *L)
     tm->woken = 1;
     tm->nargs = nargs;
     lua_xmove(L, tm->task->co, nargs);      /* the values the wait will return */
-    uv_ref((uv_handle_t *)&tm->h);           /* a wake keeps the loop until it is delivered */
-    if ((err = uv_timer_start(&tm->h, on_timer, 0, 0)) < 0) {
-        log_msg(LOG_ERROR, tm->task->sess_id, "smpp.wake: %s; resuming at once", uv_strerror(err));
-        on_timer(&tm->h);
+    timer_ref(tm, 1);                        /* a wake keeps the loop until it is delivered */
+    if (!tm->queued) {                       /* (queued already: a timeout of 0) */
+        uv_timer_stop(&tm->h);               /* the timeout's, if any */
+        ready_push(tm);
     }
     lua_pushboolean(L, 1);
     return 1;

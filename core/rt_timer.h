@@ -3,6 +3,10 @@
 #ifndef SMPPGW_RT_TIMER_H
 #define SMPPGW_RT_TIMER_H
 
+/* The longest wait, in ms (10^9 s, about 31.7 years): a longer one is
+ * this one (smpp.sleep, smpp.after, smpp.every, smpp.wait). */
+#define RT_TIMER_MAX_MS 1e12
+
 /* Shutdown: release every timer of core.after (they will not fire), and
  * let sleeping and suspended tasks finish without keeping the loop alive. */
 void rt_timer_close_all(void);

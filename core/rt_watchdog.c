@@ -8,7 +8,10 @@
  * acquire load of seq and checks seq again before acting, so it never acts
  * on a run that has ended.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +32,38 @@ static struct {
     uint64_t   interrupted;            /* the seq it interrupted */
     uint64_t   interrupts;
     int        stop;                   /* the stop signal, 0 while none came */
+    int        poke_on;                /* the poke's handler is installed */
+    pthread_t  loop;                   /* the thread the poke goes to */
 } wd;
+
+static void (*poke_fn)(void);
+static __thread int on_loop_thread;    /* a poke sent to the process goes nowhere else */
+
+/* -- The poke ----------------------------------------------------------------- */
+
+static void on_poke(int signum)
+{
+    int saved = errno;
+    (void)signum;
+    if (on_loop_thread && poke_fn) poke_fn();
+    errno = saved;
+}
+
+void rt_watchdog_set_poke(void (*fn)(void)) { poke_fn = fn; }
+
+/* The handler, on the calling (loop) thread; 0 or an errno value. */
+static int poke_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_poke;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(RT_WATCHDOG_POKE_SIGNAL, &sa, NULL) != 0) return errno;
+    wd.loop = pthread_self();
+    on_loop_thread = 1;
+    return 0;
+}
 
 /* -- The thread ----------------------------------------------------------------- */
 
@@ -83,9 +117,14 @@ static void *watchdog_main(void *arg)
         hard = LOAD(wd.hard_ns);
         if (!budget || now < start) continue;
         if (stop) watchdog_limits(start, stop_seen, &budget, &hard);
-        if (now - start >= budget && LOAD(wd.interrupted) != seq && LOAD(wd.seq) == seq) {
-            STORE(wd.interrupted, seq);
-            __atomic_add_fetch(&wd.interrupts, 1, __ATOMIC_RELAXED);
+        if (now - start >= budget && LOAD(wd.seq) == seq) {
+            if (LOAD(wd.interrupted) != seq) {
+                STORE(wd.interrupted, seq);
+                __atomic_add_fetch(&wd.interrupts, 1, __ATOMIC_RELAXED);
+            }
+            /* at every tick until the run ends: the count the poke sets
+             * may be overwritten as the loop thread re-arms its hook */
+            if (wd.poke_on) pthread_kill(wd.loop, RT_WATCHDOG_POKE_SIGNAL);
         }
         if (hard && now - start > hard) watchdog_exit(seq, (now - start) / 1000000, stop);
     }
@@ -98,6 +137,7 @@ int rt_watchdog_start(void)
     pthread_t thread;
     int rc;
     if (wd.started) return 0;
+    if (poke_install() == 0) wd.poke_on = 1;     /* else the flag alone, at the hook's next count */
     if ((rc = pthread_attr_init(&attr)) != 0) return rc;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     rc = pthread_create(&thread, &attr, watchdog_main, NULL);

@@ -8,6 +8,18 @@
  * hard limit it writes one log line naming the run and exits the process
  * with RT_WATCHDOG_EXIT.
  *
+ * The flag alone is read at the hook's next count, RT_BUDGET_HOOK_STEP
+ * instructions on: a loop of short C calls (table.sort of 100,000 entries,
+ * s:upper() of 16 MiB) runs thousands of them before that. So while a run
+ * is past its budget the watchdog also pokes the loop thread at each tick
+ * (RT_WATCHDOG_POKE_SIGNAL, a handler of ours), and the handler calls the
+ * poke function the budget gave (rt_watchdog_set_poke), which sets the
+ * count hook to fire at the next instruction: lua_sethook is the one Lua
+ * API call meant to be safe asynchronously, from a signal handler (as
+ * luajit.c's and lua.c's SIGINT handlers use it), never from another
+ * thread. Only a single C call that runs past the hard limit (budget +
+ * max(1 s, budget)) still ends the process.
+ *
  * A stop signal (SIGINT, SIGTERM) reaches it through rt_watchdog_stop,
  * which the signal handler calls before libuv's own: the run under way is
  * interrupted at the next tick instead of after its budget, a run that
@@ -18,14 +30,21 @@
 #ifndef SMPPGW_RT_WATCHDOG_H
 #define SMPPGW_RT_WATCHDOG_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #define RT_WATCHDOG_TICK_MS 20
 #define RT_WATCHDOG_EXIT    3       /* exit status when a run cannot be stopped */
 #define RT_WATCHDOG_STOP_MS 250     /* a run's budget once the process is stopping */
 #define RT_WATCHDOG_STOP_GRACE_MS 1000  /* then the hard limit */
+#define RT_WATCHDOG_POKE_SIGNAL SIGURG  /* to the loop thread: a run is past its budget */
 
-/* Start the thread (once; later calls do nothing). Returns 0, or an errno
+/* The function the poke signal's handler calls on the loop thread (in
+ * the handler: async-signal-safe work only). Before rt_watchdog_start. */
+void rt_watchdog_set_poke(void (*fn)(void));
+
+/* Start the thread (once; later calls do nothing), from the loop thread:
+ * the one the poke goes to. Returns 0, or an errno
  * value when the thread cannot be created (then runs are not watched). */
 int rt_watchdog_start(void);
 

@@ -39,8 +39,12 @@ local smpp = require "smpp"
 local text = require "smpp.text"
 local json = require "smpp.json"
 local S = smpp.status
+local cjson = require "cjson"
 local forever = function() while true do end end
 local slow = string.rep("a", 400)
+local sorted, numbers = {}, {}
+for i = 1, 100000 do sorted[i] = i end
+for i = 1, 200000 do numbers[i] = i end
 
 local cases = {
     ["loop"] = forever,
@@ -69,6 +73,20 @@ local cases = {
     ["__tostring"] = function() tostring(setmetatable({}, { __tostring = forever })) end,
     ["library code in a loop"] = function() while true do text.septets("hello world") end end,
     ["arithmetic loop"] = function() local x = 0 while true do x = x + 1 end end,
+    -- loops of C calls of a few ms each: a count hook every 10,000
+    -- instructions came thousands of calls late (the watchdog ended the process)
+    ["sort loop"] = function() for _ = 1, 100000 do table.sort(sorted) end end,
+    ["upper loop"] = function()
+        local big = string.rep("x", 16 * 2 ^ 20)
+        while true do local _ = big:upper() end
+    end,
+    ["cjson loop"] = function() while true do cjson.encode(numbers) end end,
+    -- one call: lua-cjson's encode wrote 6,000,000 numbers in seconds of C
+    ["cjson of a large table"] = function()
+        local t = {}
+        for i = 1, 30 do t[i] = numbers end
+        cjson.encode(t)
+    end,
     -- 3,000,000 values to write for 4,000 made: library code walking script data
     ["json of a large table"] = function()
         local row, t = {}, {}
@@ -107,7 +125,8 @@ return {
 local CASES = { "loop", "pcall", "pcall of error", "xpcall with a looping handler", "xpcall", "coroutine.wrap",
                 "coroutine.resume", "pcall in a coroutine", "find", "string.find", "match", "gsub", "gmatch",
                 "pattern in pcall", "gsub callback", "sort comparator", "__index", "__tostring",
-                "library code in a loop", "arithmetic loop", "json of a large table" }
+                "library code in a loop", "arithmetic loop", "sort loop", "upper loop", "cjson loop",
+                "cjson of a large table", "json of a large table" }
 
 describe("#integration runaway scripts", function()
     local srv, c, bystander

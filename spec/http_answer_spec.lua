@@ -142,3 +142,51 @@ describe("callback URLs (smpp.http.parse_url)", function()
         assert.is_false(core.http_callback_allowed("127.0.0.1"))
     end)
 end)
+
+describe("script routes on the API's own paths", function()
+    local run = require "helpers.run"
+    local tmp = require "helpers.tmp"
+    local wire = require "helpers.wire"
+
+    it("are refused with an error naming the path, when the script loads", function()
+        for _, c in ipairs {
+            { 'http.route("GET", "/stats", function() return 200, { hijacked = true } end)', "/stats", "GET /stats" },
+            { 'http.route("POST", "/reload", function() while true do end end)', "/reload", "POST /reload" },
+            { 'http.route("DELETE", "/metrics", function() return 200, "" end)', "/metrics", "GET /metrics" },
+            { 'http.route("GET", "/messages/([^/]+)", function() return 200, {} end)', "/messages/([^/]+)",
+              "GET /messages/([^/]+)" },
+        } do
+            local dir = tmp.dir()
+            tmp.write(dir .. "/script.lua", 'local http = require "smpp.http"\n' .. c[1] .. "\nreturn {}")
+            tmp.write(dir .. "/conf.lua", "return { script = 'script.lua' }")
+            local out, err, rc = run.smppgw { "check", dir .. "/conf.lua" }
+            assert.equal(1, rc, out .. err)
+            assert.matches("script.lua:2: http.route: " .. c[2] .. " is the API's own path (" .. c[3] .. ")", err, 1, true)
+        end
+    end)
+
+    it("are refused from a handler too, and the API's own route answers on", function()
+        local srv = server.start { script = [[
+local http = require "smpp.http"
+http.route("GET", "/mine", function() return 200, { mine = true } end)
+return {
+    submit_sm = function()
+        local ok, err = pcall(http.route, "GET", "/stats", function() return 200, { hijacked = true } end)
+        return 0, { message_id = tostring(ok) .. " " .. err:match("is the API's own path") }
+    end,
+}
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        c:send(wire.submit_sm(1, { short_message = "hijack" }))
+        local r = assert(c:read(5))
+        assert.equal("false is the API's own path", wire.first_cstr(r.body))
+        local code, body = srv:http("GET", "/stats")
+        assert.equal(200, code)
+        assert.is_nil(cjson.decode(body).hijacked)
+        assert.is_table(cjson.decode(body).totals)
+        code, body = srv:http("GET", "/mine")
+        assert.equal(200, code)
+        assert.is_true(cjson.decode(body).mine)
+    end)
+end)

@@ -362,6 +362,67 @@ return {
         end
     end)
 
+    it("keeps the runtime's store open: store.current() cannot close it, the lock stays", function()
+        local srv = server.start { conf = "return { script = 'script.lua', accounts = { { system_id = "
+            .. "'smppclient1', password = 'password' } }, store = { path = 'st.db' } }", script = [[
+local store = require "smpp.store"
+return {
+    submit_sm = function(session, pdu)
+        local st, t = store.current(), pdu.short_message
+        local ok, err
+        if t == "close" then ok, err = pcall(st.close, st)
+        elseif t == "module close" then ok, err = pcall(store.close)
+        elseif t == "raw" then ok, err = pcall(function() return st.cmd ~= nil or st.run ~= nil end)
+        elseif t == "write" then ok, err = pcall(function() st.put = print end)
+        else
+            ok, err = st:put { id = "m-" .. t, account = "a", source = "s", dest = "d", submitted = 1 }, nil
+        end
+        return 0, { message_id = (tostring(ok) .. " " .. tostring(err):gsub("^.-:%d+: ", "")):sub(1, 64) }
+    end,
+}
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local function submit(text)
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { short_message = text }))
+            local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+            assert.equal(0, r.status)
+            return wire.first_cstr(r.body)
+        end
+        assert.equal(("false smpp.store: close: the store is the runtime's; it closes it when it stops"):sub(1, 64),
+            submit("close"))
+        assert.equal(("false smpp.store.close: the runtime closes its store when it stops"):sub(1, 64),
+            submit("module close"))
+        assert.equal("true false", submit("raw"))
+        assert.equal(("false smpp.store: the store is read-only in scripts (assigning 'put')"):sub(1, 64),
+            submit("write"))
+        assert.matches("^%d+ nil$", submit("after"))           -- still open: put gives its key
+        -- and still locked: a second process on the file is refused
+        local out, err, rc = run.sh("timeout 30 " .. run.quote(run.bin) .. " run " .. run.quote(srv.dir .. "/conf.lua")
+            .. " -l 127.0.0.1:0 --http 127.0.0.1:0")
+        assert.equal(1, rc, out .. err)
+        assert.matches("locked by another process", err)
+    end)
+
+    it("loads no module from the working directory (Lua or C)", function()
+        -- LuaJIT's default paths begin with ./?.lua and ./?.so: a cjson.lua in the
+        -- working directory was the runtime's cjson, run outside the sandbox
+        for _, planted in ipairs {
+            { "cjson.lua", "io.open('MARK', 'w'):write('loaded') return { encode = function() return 'x' end }" },
+            { "cjson.so", "not a shared object" },
+            { "smpp.lua", "io.open('MARK', 'w'):write('loaded') return {}" },
+        } do
+            local dir = tmp.dir()
+            tmp.write(dir .. "/" .. planted[1], planted[2])
+            tmp.write(dir .. "/script.lua", "local cjson = require 'cjson' assert(cjson.encode({ 1 }) == '[1]') return {}")
+            tmp.write(dir .. "/conf.lua", "return { script = 'script.lua', store = { path = ':memory:' } }")
+            local out, err, rc = run.sh("cd " .. run.quote(dir) .. " && " .. run.quote(run.bin) .. " check conf.lua")
+            assert.equal(0, rc, planted[1] .. ": " .. out .. err)
+            assert.is_nil(io.open(dir .. "/MARK"), planted[1] .. " was loaded")
+        end
+    end)
+
     it("leaves a handler's coroutine to the runtime: another handler cannot resume it", function()
         local srv = server.start { script = [[
 local smpp = require "smpp"

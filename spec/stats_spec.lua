@@ -118,3 +118,67 @@ describe("#integration statistics", function()
         assert.equal(config.defaults("limits").max_per_address, lim.max_per_address)
     end)
 end)
+
+-- -- Script gauges that fail -----------------------------------------------------------
+
+describe("#integration script gauges that fail", function()
+    local srv, c
+    setup(function()
+        srv = server.start { conf = "return { script = 'script.lua', accounts = { { system_id = 'smppclient1', "
+            .. "password = 'password' } }, scripts = { budget_ms = 400, max_gauges = 40 } }", script = [[
+local smpp = require "smpp"
+smpp.gauge("good", function() return 5 end, 10)
+smpp.gauge("ratio", function() return 0 / 0 end)               -- errors / total before any traffic
+smpp.gauge("huge", function() return -math.huge end)
+smpp.gauge("loops", function() while true do end end)
+smpp.gauge("sleeps", function() smpp.sleep(5) return 1 end)
+smpp.gauge("raises", function() error("no level yet") end)
+return {
+    submit_sm = function(session, pdu)
+        local n, ok, err = 0, true, nil
+        while ok do
+            ok, err = pcall(smpp.gauge, "more_" .. n, function() return 1 end)
+            if ok then n = n + 1 end
+        end
+        local lim = pcall(smpp.gauge, "bad_limit", function() return 1 end, 0 / 0)
+        return 0, { message_id = n .. " " .. tostring(lim) .. " " .. (err:match("there are %d+ gauges already, scripts%.max_gauges") or err:sub(1, 50)) }
+    end,
+}
+]] }
+        c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+    end)
+
+    it("show each failure as that gauge's error, and /stats and /metrics answer", function()
+        local t0 = socket.gettime()
+        local g = cjson.decode(get(srv, "/stats")).gauges
+        -- a tenth of the budget for the one that loops; the one that waits is refused at once
+        assert.is_true(socket.gettime() - t0 < 0.4, "GET /stats took " .. socket.gettime() - t0 .. " s")
+        assert.same({ value = 5, limit = 10 }, g.good)
+        assert.equal("returned nan, not a finite number", g.ratio.error)
+        assert.is_nil(g.ratio.value)
+        assert.equal("returned -inf, not a finite number", g.huge.error)
+        assert.matches("script budget exceeded: ran longer than 40 ms, the limit of gauge loops", g.loops.error)
+        assert.matches("^a gauge must not wait", g.sleeps.error)
+        assert.matches("no level yet", g.raises.error)
+        local m = get(srv, "/metrics")
+        assert.matches('smppgw_script_gauge{name="good"} 5', m, 1, true)
+        assert.is_nil(m:find("nan", 1, true) or m:find("NaN", 1, true))
+        -- logged naming the gauge, once while it stays the same
+        assert.truthy(srv:wait_log("gauge ratio: returned nan, not a finite number"))
+        assert.equal(1, srv:count_log("gauge ratio: returned nan"))
+    end)
+
+    it("bounds the number of gauges by scripts.max_gauges, and refuses a limit that is not finite", function()
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { short_message = "more" }))
+        local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+        local n, lim, err = wire.first_cstr(r.body):match("^(%d+) (%a+) (.*)$")
+        -- 40 in all: the script's six, the bind check's own (smpp.security), and the rest
+        assert.is_true(tonumber(n) > 20 and tonumber(n) < 34, n)
+        assert.equal("false", lim)
+        assert.matches("there are 40 gauges already, scripts.max_gauges", err, 1, true)
+        assert.equal(40, #(function() local t = {} for k in pairs(cjson.decode(get(srv, "/stats")).gauges) do
+            t[#t + 1] = k end return t end)())
+    end)
+end)

@@ -218,7 +218,11 @@ local schema = {
             memory_mb = { type = "number", min = 0, default = 1024,
                           doc = "hard ceiling of the Lua heap, MiB (0 = none)" },
             max_string = { type = "integer", min = 1024, max = 1073741824, default = 16777216,
-                           doc = "longest string string.rep, table.concat and string.gsub build, bytes" },
+                           doc = "longest string string.rep, table.concat, string.gsub and a script's cjson.encode "
+                              .. "build (and cjson.decode reads), bytes" },
+            max_gauges = { type = "integer", min = 1, max = 10000, default = 1000,
+                           doc = "names smpp.gauge may register (each is read at every /stats and /metrics: "
+                              .. "about 10 us a gauge)" },
             jit = { type = "boolean", default = false,
                     doc = "compile script code too (a loop the JIT compiled cannot be interrupted: "
                        .. "the watchdog then ends the process)" },

@@ -72,6 +72,14 @@ function M.route(method, pattern, fn)
     end
     local anchored = "^" .. pattern .. "$"
     for _, r in ipairs(routes) do
+        -- the API's own paths are not a script's, whatever the method: a
+        -- script's GET /stats replaced the API's (and outlived reloads)
+        if r.own and not loading and r.pattern == anchored then
+            error(string.format("http.route: %s is the API's own path (%s): give the route another path",
+                pattern, r.name), 2)
+        end
+    end
+    for _, r in ipairs(routes) do
         if r.method == method and r.pattern == anchored then   -- a reloaded script's route
             r.fn, r.own = fn, loading
             return
@@ -79,6 +87,20 @@ function M.route(method, pattern, fn)
     end
     routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, own = loading,
                             name = method .. " " .. pattern }
+end
+
+-- replace(method, pattern, fn): the runtime's own route there answers with
+-- fn from now on (the workers' parent, which holds no sessions or
+-- messages, answers 501); not for scripts (smpp.sandbox hides it).
+function M.replace(method, pattern, fn)
+    local anchored = "^" .. pattern .. "$"
+    for _, r in ipairs(routes) do
+        if r.own and r.method == method and r.pattern == anchored then
+            r.fn = fn
+            return
+        end
+    end
+    error("http.replace: no route " .. method .. " " .. pattern .. " of the API's own", 2)
 end
 
 -- -- Input ---------------------------------------------------------------------------

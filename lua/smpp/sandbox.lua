@@ -30,7 +30,10 @@ local M = {}
 -- -- The allow-list ----------------------------------------------------------------
 -- To give scripts a standard function: add its name to its library's list.
 -- To give them an smpp module: add it under `modules` with the fields they
--- must not get (`hide`), or the only ones they may (`only`); a field that
+-- must not get (`hide`), or the only ones they may (`only`); `from` (and
+-- `field`) names what scripts get under that name instead of the module
+-- itself (require(from)[field]); `swap` gives a field the module's
+-- function of another name (what scripts get instead); a field that
 -- takes a file path is listed under `confine` (it then accepts paths inside
 -- the configuration's directory only); a function that returns one of the
 -- module's own tables under `results` (the script gets a read-only view).
@@ -61,7 +64,7 @@ M.allow = {
         ["smpp.gateway"] = {},
         ["smpp.gateway_script"] = {},
         ["smpp.hex"] = {},
-        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts" } },   -- the runtime's
+        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts", "replace" } },   -- the runtime's
         ["smpp.json"] = {},
         ["smpp.mo"] = {},
         ["smpp.msgid"] = {},
@@ -72,14 +75,18 @@ M.allow = {
         ["smpp.server"] = { only = { "check_bind", "alphabet", "address", "accounts", "limits" } },
         ["smpp.smsc"] = { hide = { "active" } },                      -- the process's scheduler
         ["smpp.split"] = {},
-        ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" } },  -- open any path
+        -- open any path; current() hands out the runtime's store behind a guard (no close)
+        ["smpp.store"] = { hide = { "open", "from_config", "use", "use_runtime" },
+                           swap = { current = "script_current" } },
         ["smpp.text"] = {},
         ["smpp.time"] = {},
         ["smpp.upstream"] = { hide = { "configure" } },
         ["smpp.webhook"] = { only = { "has", "stats", "body" } },
-        -- not the knobs (decode_max_depth...): they are the whole process's
-        ["cjson"] = { only = { "encode", "decode", "null" } },
-        ["cjson.safe"] = { only = { "encode", "decode", "null" } },
+        -- not the knobs (decode_max_depth...): they are the whole process's; and
+        -- not lua-cjson's encode, which builds its text in one C call outside the
+        -- heap: smpp.script_json's, walked in Lua and bounded by scripts.max_string
+        ["cjson"] = { from = "smpp.script_json", only = { "encode", "decode", "null" } },
+        ["cjson.safe"] = { from = "smpp.script_json", field = "safe", only = { "encode", "decode", "null" } },
     },
     -- scripts.allow: what each capability adds (see `capabilities` below)
     capabilities = { "io", "os", "debug", "files", "ffi" },
@@ -182,6 +189,7 @@ local function view(name, mod, spec, ctx)
         return function() error(string.format("%s.%s is not available to scripts", name, k), 2) end
     end
     for _, k in ipairs(spec.hide or {}) do own[k] = refuse(k) end
+    for k, instead in pairs(spec.swap or {}) do own[k] = mod[instead] end
     for _, k in ipairs(spec.confine or {}) do
         local fn = mod[k]
         own[k] = function(path, ...)
@@ -414,7 +422,9 @@ function M.environment(path, conf_path, allow_list, opts)
         if v then return v end
         local spec = M.allow.modules[name]
         if spec then
-            v = view(name, require(name), spec, ctx)
+            local mod = require(spec.from or name)
+            if spec.field then mod = mod[spec.field] end
+            v = view(name, mod, spec, ctx)
             loaded[name] = v
             return v
         end

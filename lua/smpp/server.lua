@@ -213,7 +213,9 @@ function M.prepare(conf_path, overrides, first)
     end
     -- the limits of every run of script code, its load included (a
     -- reload applies the new ones)
-    core.set_limits(config.with_defaults("scripts", conf.scripts))
+    local sc = config.with_defaults("scripts", conf.scripts)
+    core.set_limits(sc)
+    require("smpp.session").set_max_gauges(sc.max_gauges)
     local handlers = {}
     if conf.script then
         handlers, err = M.load_script(config.resolve(conf_path, conf.script), conf, conf_path)

@@ -121,16 +121,38 @@ M.Session = Session
 -- shutdown): a loop that reconnects or waits for new work ends then.
 function M.stopping() return core.stopping() end
 
--- sleep(seconds): suspend the running task.
-function M.sleep(seconds) core.sleep(seconds * 1000) end
+-- The longest wait, in seconds (about 31.7 years; core/rt_timer.h): a
+-- longer one waits this long.
+M.MAX_WAIT = 1e9
 
--- after(seconds, fn) -> timer: run fn in a task of its own, once.
-function M.after(seconds, fn) return core.after(seconds * 1000, fn, false) end
+-- ms(fn, seconds) -> the duration in ms: a number (or a numeric string),
+-- finite and not negative, else an error naming fn at the caller's line.
+local function ms(fn, seconds)
+    local s = tonumber(seconds)
+    if s == nil then
+        error(string.format("%s: the duration must be a number of seconds, got %s", fn, type(seconds)), 3)
+    end
+    if s ~= s or s < 0 or s == math.huge then
+        error(string.format("%s: the duration must be a finite number of seconds, 0 or more (got %s)", fn,
+            tostring(s)), 3)
+    end
+    if s > M.MAX_WAIT then s = M.MAX_WAIT end
+    return s * 1000
+end
 
--- every(seconds, fn) -> timer: run fn in a new task every period, until
--- cancelled, the stop, or a reload that works (the script's start makes
--- its timers again; core.timers_cancel_others).
-function M.every(seconds, fn) return core.after(seconds * 1000, fn, true) end
+-- sleep(seconds): suspend the running task. 0 resumes it at the end of
+-- this loop turn, after the loop has polled for I/O: other sessions are
+-- served in between.
+function M.sleep(seconds) core.sleep(ms("smpp.sleep", seconds)) end
+
+-- after(seconds, fn) -> timer: run fn in a task of its own, once (0: at
+-- the end of this loop turn, after its poll).
+function M.after(seconds, fn) return core.after(ms("smpp.after", seconds), fn, false) end
+
+-- every(seconds, fn) -> timer: run fn in a new task every period (at
+-- least 1 ms), until cancelled, the stop, or a reload that works (the
+-- script's start makes its timers again; core.timers_cancel_others).
+function M.every(seconds, fn) return core.after(ms("smpp.every", seconds), fn, true) end
 
 -- cancel(timer) -> true if it was still pending.
 function M.cancel(timer) return core.cancel(timer) end
@@ -325,7 +347,7 @@ end
 -- the caller can put the token where a waker will find it (a queue of
 -- waiters, a table of pending ids). Queues and semaphores are built on it.
 function M.wait(register, timeout)
-    return core.suspend(register, timeout and timeout * 1000)
+    return core.suspend(register, timeout ~= nil and ms("smpp.wait", timeout) or nil)
 end
 
 -- wake(token, ...) -> true if a task was waiting on token (it resumes on
@@ -342,22 +364,87 @@ M.time = core.time          -- seconds since the epoch: the time stored rows car
 -- messages stored), shown in /stats under "gauges" and in /metrics as
 -- smppgw_script_gauge{name=}. fn() -> number is called when stats are
 -- read; limit is the configured ceiling, shown beside it. Registering a
--- name again (a reloaded script) replaces the old one.
+-- name again (a reloaded script) replaces the old one; at most
+-- scripts.max_gauges names (every name /stats reads costs a call).
 M.gauges = {}
+local gauge_count, max_gauges = 0, 1000
+
+-- set_max_gauges(n): scripts.max_gauges (smpp.server, as the
+-- configuration loads).
+function M.set_max_gauges(n) max_gauges = n end
+
+local function finite(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
+
 function M.gauge(name, fn, limit)
-    assert(type(name) == "string" and name:match("^[%w_]+$"), "gauge name: letters, digits and _ only")
-    assert(type(fn) == "function", "gauge fn: a function returning a number")
+    if type(name) ~= "string" or not name:match("^[%w_]+$") then
+        error("smpp.gauge: the name must be letters, digits and _ only, got " .. tostring(name), 2)
+    end
+    if type(fn) ~= "function" then error("smpp.gauge " .. name .. ": fn must be a function returning a number", 2) end
+    if limit ~= nil and not finite(limit) then
+        error("smpp.gauge " .. name .. ": the limit must be a finite number, got " .. tostring(limit), 2)
+    end
+    if not M.gauges[name] then
+        if gauge_count >= max_gauges then
+            error(string.format("smpp.gauge %s: there are %d gauges already, scripts.max_gauges", name, gauge_count), 2)
+        end
+        gauge_count = gauge_count + 1
+    end
     M.gauges[name] = { fn = fn, limit = limit }
 end
 
--- gauge_values() -> { name = { value =, limit = } }; a failing fn shows
--- its error instead of breaking /stats.
+-- Reading them, inside /stats and /metrics: each gauge is a run of script
+-- code of its own with a tenth of the budget (core.budget_call_ms), so a
+-- gauge that loops fails alone; all of them together get half of the
+-- budget, the ones left after it are not read. A gauge cannot wait (a C
+-- call: smpp.sleep raises "cannot wait here"): /stats never waits for
+-- one. A value that is not a finite number is that gauge's error.
+local GAUGES_SHARE, GAUGE_SHARE = 2, 10
+local reported = {}          -- name -> the error last logged for it
+
+local function gauge_error(name, why)
+    if reported[name] ~= why then
+        reported[name] = why
+        M.log("error", "%s: %s", name == "*" and "gauges" or "gauge " .. name, why)
+    end
+    return why
+end
+
+-- gauge_values() -> { name = { value =, limit = } }; a gauge that fails
+-- (an error, a value that is NaN or infinite, a wait, past its time) shows
+-- { error =, limit = } instead of breaking /stats, and is logged once
+-- until it changes.
 function M.gauge_values()
     local out = {}
+    local budget, from = core.budget_ms()
+    local total, each = budget / GAUGES_SHARE, budget / GAUGE_SHARE
+    local unread
     for name, g in pairs(M.gauges) do
-        local ok, v = pcall(g.fn)
-        out[name] = ok and { value = tonumber(v) or 0, limit = g.limit } or { error = tostring(v) }
+        local _, now = core.budget_ms()
+        local left = total - (now - from)
+        if left <= 0 then
+            unread = unread or string.format("not read: the gauges read before it took the %.0f ms they may "
+                .. "take together (half of scripts.budget_ms)", total)
+            out[name] = { error = unread, limit = g.limit }
+        else
+            local ok, v = core.budget_call_ms("gauge " .. name, math.min(each, left), g.fn)
+            local why
+            if not ok then
+                v = tostring(v)
+                why = v:find("cannot wait here", 1, true) and "a gauge must not wait (smpp.sleep, smpp.wait, a "
+                    .. "call that waits): " .. v or v
+            else
+                v = tonumber(v) or 0
+                if not finite(v) then why = "returned " .. tostring(v) .. ", not a finite number" end
+            end
+            if why then
+                out[name] = { error = gauge_error(name, why), limit = g.limit }
+            else
+                reported[name] = nil
+                out[name] = { value = v, limit = g.limit }
+            end
+        end
     end
+    if unread then gauge_error("*", unread) end     -- one line for them all
     return out
 end
 

@@ -152,6 +152,51 @@ function M.current()
     return current
 end
 
+-- What scripts get for the runtime's store (their store.current(), see
+-- smpp.sandbox): its methods (M.methods, and due_done where the backend
+-- has it) called on it, close raising, nothing else (the Redis backend's
+-- raw commands, its fields). A script closed the runtime's store through
+-- the object itself, which released the store's lock file.
+local guards = setmetatable({}, { __mode = "k" })     -- store -> its guard
+
+local function guard(st)
+    local g = guards[st]
+    if g then return g end
+    local methods = {}
+    for _, name in ipairs(M.methods) do
+        methods[name] = function(self, ...)
+            if self ~= g then error("smpp.store: call the store's methods as st:" .. name .. "(...)", 2) end
+            return st[name](st, ...)
+        end
+    end
+    if st.due_done then
+        methods.due_done = function(self, ...)
+            if self ~= g then error("smpp.store: call the store's methods as st:due_done(...)", 2) end
+            return st:due_done(...)
+        end
+    end
+    methods.close = function()
+        error("smpp.store: close: the store is the runtime's; it closes it when it stops", 2)
+    end
+    g = setmetatable({}, {
+        __metatable = false,
+        __index = methods,
+        __newindex = function(_, k)
+            error("smpp.store: the store is read-only in scripts (assigning '" .. tostring(k) .. "')", 2)
+        end,
+        __tostring = function() return tostring(st) end,
+    })
+    guards[st] = g
+    return g
+end
+
+-- script_current() -> current() as scripts see it: the runtime's store
+-- through its guard.
+function M.script_current()
+    if current ~= nil and current == runtime_store then return guard(current) end
+    return current
+end
+
 for _, name in ipairs(M.methods) do
     M[name] = function(...)
         local st = current

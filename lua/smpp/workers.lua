@@ -209,7 +209,7 @@ function M.supervise(conf, conf_path, overrides, n)
     http.stats = function() return M.gather() end
     for _, r in ipairs { { "GET", "/sessions" }, { "POST", "/send" }, { "GET", "/messages/([^/]+)" },
                          { "GET", "/messages" } } do
-        http.route(r[1], r[2], function() return 501, { error = NOT_HERE } end)
+        http.replace(r[1], r[2], function() return 501, { error = NOT_HERE } end)
     end
     local srv = {
         reload = function() core.workers_reload(); return true end,
