@@ -180,7 +180,7 @@ typedef struct repeat_s {
     uint64_t      start_ms;     /* when the printed line was printed */
     unsigned long count;        /* copies held back since */
     unsigned long others;       /* of them, from other sessions */
-    int           level, used;
+    int           level, shape, used;
     char          msg[LOG_MSG_MAX];
 } repeat_t;
 
@@ -199,16 +199,15 @@ static uint64_t now_ms(void)
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 
-/* Warnings and errors are compared by shape: a run of digits matches any
- * other run (a sequence_number, an id, a count), so a peer that makes one
- * per PDU makes copies of one line. Info lines are compared as they are
- * (a script printing each message it got sees each one). */
-static int by_shape(int level) { return level <= LOG_WARN; }
-
-static uint64_t line_hash(int level, const char *msg)
+/* Lines "by shape": warnings and errors, and every line of the engine
+ * about what a peer sent (log_peer) are compared by shape: a run of digits
+ * matches any other run (a sequence_number, an id, a count), so a peer
+ * that makes one per PDU makes copies of one line; they also count against
+ * their session's LOG_SESSION_LINES. Other info lines are compared as they
+ * are (a script printing each message it got sees each one). */
+static uint64_t line_hash(int level, int shape, const char *msg)
 {
-    uint64_t h = 14695981039346656037ULL ^ (uint64_t)level;
-    int shape = by_shape(level);
+    uint64_t h = 14695981039346656037ULL ^ (uint64_t)level ^ ((uint64_t)shape << 8);
     for (; *msg; msg++) {
         if (shape && IS_DIGIT(*msg)) {
             while (IS_DIGIT(msg[1])) msg++;
@@ -220,9 +219,9 @@ static uint64_t line_hash(int level, const char *msg)
     return h;
 }
 
-static int line_same(int level, const char *a, const char *b)
+static int line_same(int shape, const char *a, const char *b)
 {
-    if (!by_shape(level)) return strcmp(a, b) == 0;
+    if (!shape) return strcmp(a, b) == 0;
     while (*a && *b) {
         if (IS_DIGIT(*a) && IS_DIGIT(*b)) {
             while (IS_DIGIT(*a)) a++;
@@ -249,8 +248,8 @@ static void slot_release(repeat_t *r, uint64_t now)
 }
 
 /* -- A session's warnings -----------------------------------------------------
- * Repeats aside, one session prints at most LOG_SESSION_LINES warnings and
- * errors a window: a peer can make a different line with every PDU (an
+ * Repeats aside, one session prints at most LOG_SESSION_LINES lines by
+ * shape (warnings, errors, the engine's lines about its peer) a window: a peer can make a different line with every PDU (an
  * unknown command_id of its choosing, a receipt for an id that is not
  * there), so the count of what was held back comes out once the window
  * ends instead. Sets of LOG_WAYS slots as above; a session not there
@@ -272,22 +271,22 @@ static void quota_release(quota_t *q, uint64_t now)
 {
     char msg[160];
     if (q->used && q->held) {
-        snprintf(msg, sizeof msg, "%lu more warnings of this session not printed in %.0f s (at most %d a window)",
+        snprintf(msg, sizeof msg, "%lu more lines of this session not printed in %.0f s (at most %d a window)",
                  q->held, (double)(now - q->start_ms) / 1000.0, LOG_SESSION_LINES);
         emit(LOG_WARN, q->session, msg, NULL);
     }
     memset(q, 0, sizeof *q);
 }
 
-/* The session's slot for a warning or error to print, NULL for a line
- * that is not counted against a session; *hold set when the session's
- * lines for this window are spent (the line is then counted). */
-static quota_t *quota_of(int level, uint64_t session, uint64_t now, int *hold)
+/* The session's slot for a line by shape to print, NULL for a line that
+ * is not counted against a session; *hold set when the session's lines
+ * for this window are spent (the line is then counted). */
+static quota_t *quota_of(int shape, uint64_t session, uint64_t now, int *hold)
 {
     quota_t *q = NULL, *set;
     size_t i;
     *hold = 0;
-    if (!window_ms || !session || !by_shape(level)) return NULL;
+    if (!window_ms || !session || !shape) return NULL;
     set = &quotas[(session % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
     for (i = 0; i < LOG_WAYS; i++) {
         quota_t *w = &set[i];
@@ -326,7 +325,7 @@ static void log_flush_at_exit(void)
 }
 
 /* 1 if this line is a repeat to hold back (counted), 0 to print it. */
-static int repeat_check(int level, uint64_t session, const char *msg)
+static int repeat_check(int level, int shape, uint64_t session, const char *msg)
 {
     uint64_t now, h;
     repeat_t *r, *set;
@@ -335,11 +334,11 @@ static int repeat_check(int level, uint64_t session, const char *msg)
     now = now_ms();
     for (i = 0; i < LOG_SLOTS; i++)       /* windows that ended: their counts */
         if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
-    h = line_hash(level, msg);
+    h = line_hash(level, shape, msg);
     set = &slots[(h % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
     for (i = 0, r = NULL; i < LOG_WAYS; i++) {
         repeat_t *w = &set[i];
-        if (w->used && w->hash == h && w->level == level && line_same(level, w->msg, msg)) {
+        if (w->used && w->hash == h && w->level == level && w->shape == shape && line_same(shape, w->msg, msg)) {
             w->count++;
             if (session != w->session) w->others++;
             log_flush_at_exit();
@@ -352,6 +351,7 @@ static int repeat_check(int level, uint64_t session, const char *msg)
     r->used = 1;
     r->hash = h;
     r->level = level;
+    r->shape = shape;
     r->session = session;
     r->start_ms = now;
     snprintf(r->msg, sizeof r->msg, "%s", msg);
@@ -360,26 +360,40 @@ static int repeat_check(int level, uint64_t session, const char *msg)
 
 /* -- Lines ------------------------------------------------------------------- */
 
-void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
+static void log_line(int level, int shape, uint64_t session, const char *fmt, va_list ap)
 {
     char msg[LOG_MSG_MAX];
-    va_list ap;
     quota_t *q;
     int need, hold;
-    if (level > cur_level) return;
-    va_start(ap, fmt);
     need = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (need >= (int)sizeof msg)                /* said, not cut silently */
         snprintf(msg + sizeof msg - 40, 40, " [... %d more bytes cut]", need - (int)(sizeof msg - 40));
-    q = quota_of((int)level, session, now_ms(), &hold);
+    q = quota_of(shape, session, now_ms(), &hold);
     if (hold) {
         log_flush_at_exit();
         return;
     }
-    if (repeat_check((int)level, session, msg)) return;
+    if (repeat_check(level, shape, session, msg)) return;
     if (q) q->printed++;
-    emit((int)level, session, msg, NULL);
+    emit(level, session, msg, NULL);
+}
+
+void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
+{
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    log_line((int)level, level <= LOG_WARN, session, fmt, ap);
+    va_end(ap);
+}
+
+void log_peer(log_level_t level, uint64_t session, const char *fmt, ...)
+{
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    log_line((int)level, 1, session, fmt, ap);
+    va_end(ap);
 }
 
 void log_pdu(uint64_t session, const char *text, const char *json)

@@ -28,8 +28,8 @@ void log_set_worker(int n);
  * "TEXT [... repeated N more times in S s]" (", M of them in other
  * sessions" when some were; JSON: "repeated": N, "repeated_other_sessions": M)
  * under the printed line's session.
- * One session prints at most 20 warnings and errors a window; the count
- * of the rest comes out when the window ends.
+ * One session prints at most 20 warnings, errors and log_peer lines a
+ * window; the count of the rest comes out when the window ends.
  * 0 prints every line. Default 10000 ms. */
 void log_set_repeat_window(unsigned ms);
 
@@ -39,6 +39,16 @@ void log_flush(void);
 
 /* A line; session 0 means "not about a session". printf-style. */
 void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* A line about what a peer did (the engine's events: a refusal, a
+ * timeout, a malformed PDU), whatever its level compared by shape (runs of
+ * digits match) and counted against the session's 20 lines a window, as
+ * warnings are: a peer drives one per PDU. */
+void log_peer(log_level_t level, uint64_t session, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

@@ -549,13 +549,25 @@ static void h_close(sess_t *s, const char *reason, void *ud)
     net__mark_dirty(c);
 }
 
-/* The engine's events are the log lines operators read. */
+/* The engine's events are the log lines operators read. Those about one
+ * PDU (a refusal, a timeout, a malformed or unmatched one) come as often
+ * as the peer sends: log_peer holds them to a few a window per session. */
 static void h_event(sess_t *s, const sess_event_t *ev, void *ud)
 {
     log_level_t level = ev->severity == SESS_SEV_WARN ? LOG_WARN : LOG_INFO;
     char line[512];
     (void)ud;
-    if (log_enabled(level)) log_msg(level, sess_id(s), "%s", sess_event_format(s, ev, line, sizeof line));
+    if (!log_enabled(level)) return;
+    sess_event_format(s, ev, line, sizeof line);
+    switch (ev->kind) {
+    case SESS_EV_REFUSED: case SESS_EV_DECLINED: case SESS_EV_UNKNOWN_COMMAND: case SESS_EV_MALFORMED:
+    case SESS_EV_TIMEOUT: case SESS_EV_UNMATCHED: case SESS_EV_NACKED: case SESS_EV_BAD_RESPONSE:
+    case SESS_EV_RESPONSE_REFUSED:
+        log_peer(level, sess_id(s), "%s", line);
+        break;
+    default:
+        log_msg(level, sess_id(s), "%s", line);
+    }
 }
 
 static const sess_handler_t handler = {h_request, h_state, h_output, h_close, h_event};

@@ -133,6 +133,34 @@ describe("#integration repeated log lines", function()
         end
         -- before: one line per PDU, 3000 lines; now at most 20 a window, each with its count
         assert.is_true(warned <= 20, warned .. " lines for " .. N .. " unknown command_ids:\n" .. text:sub(1, 4000))
-        assert.matches("%d+ more warnings of this session not printed in %d+ s", text)
+        assert.matches("%d+ more lines of this session not printed in %d+ s", text)
+    end)
+
+    it("a peer pipelining past its receive window gets its refusals, not a log line for each", function()
+        local N = 2000
+        -- a handler that waits, so two are in hand and the rest refused
+        local slow = [[local smpp = require "smpp"
+return { submit_sm = function() smpp.sleep(0.01) return 0, { message_id = "m" } end }]]
+        local srv = start { conf = "return { script = 'script.lua', session = { receive_window = 2 }, "
+            .. "accounts = { { system_id = 'smppclient1', password = 'password' } } }", script = slow }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local batch = {}
+        for i = 1, N do batch[#batch + 1] = wire.submit_sm(i + 1) end
+        c:send(table.concat(batch))
+        local throttled = 0
+        for i = 1, N do
+            local r = assert(c:read(10), "answer " .. i)
+            if r.status == 0x58 then throttled = throttled + 1 end
+        end
+        c:close()
+        assert.is_true(throttled > 0)
+        local text = stopped(srv)
+        local lines = 0
+        for line in text:gmatch("[^\n]+") do
+            if line:find("receive window full", 1, true) and not line:find("repeated", 1, true) then lines = lines + 1 end
+        end
+        -- before: one info line per refusal
+        assert.is_true(lines <= 20, lines .. " lines for " .. throttled .. " refusals")
     end)
 end)

@@ -159,7 +159,23 @@ static void a_session_prints_a_bounded_number_of_warnings(void)
     CHECK_EQ(count(captured(), "[s8] receipt for 'zz'"), 1);
     CHECK_EQ(count(captured(), "commit failed"), 1);
     log_flush();
-    CHECK_EQ(count(captured(), "[s7] 80 more warnings of this session not printed in 0 s"), 1);
+    CHECK_EQ(count(captured(), "[s7] 80 more lines of this session not printed in 0 s"), 1);
+    /* the engine's lines about a peer's PDUs: by shape and counted, info or not */
+    capture();
+    for (i = 0; i < 30; i++) {
+        id[0] = (char)('a' + i % 26), id[1] = '\0';
+        log_peer(LOG_INFO, 9, "submit_sm %d refused with ESME_RTHROTTLED: receive window %s", i + 2, id);
+    }
+    for (i = 0; i < 5; i++) log_msg(LOG_INFO, 9, "Got: message %d", i);   /* not held back by them */
+    CHECK_EQ(count(captured(), "[s9] submit_sm"), 20);
+    CHECK_EQ(count(captured(), "Got: message"), 5);
+    log_flush();
+    CHECK_EQ(count(captured(), "[s9] 10 more lines of this session not printed"), 1);
+    capture();
+    for (i = 0; i < 50; i++) log_peer(LOG_INFO, 10, "submit_sm %d refused with ESME_RTHROTTLED: rate limit", i + 2);
+    CHECK_EQ(count(captured(), "[s10] submit_sm"), 1);   /* one shape: once, then counted */
+    log_flush();
+    CHECK_EQ(count(captured(), "[s10] submit_sm 2 refused with ESME_RTHROTTLED: rate limit [... repeated 49"), 1);
     log_set_repeat_window(0);                     /* no window: every line */
     capture();
     for (i = 0; i < 30; i++) log_msg(LOG_WARN, 7, "receipt for '%c' matches no message", 'a' + i % 26);
