@@ -7,6 +7,7 @@
 #include "log.h"
 #include "http.h"
 #include "rt.h"
+#include "rt_timer.h"
 #include "rt_budget.h"
 #include "rt_heap.h"
 #include "rt_sess.h"
@@ -203,6 +204,8 @@ static int l_stats(lua_State *L)
     SET_NUM("script_errors", rt_task_errors());
     SET_NUM("script_budget_stops", rt_budget_stops());
     SET_NUM("script_interrupts", rt_budget_interrupts());
+    SET_NUM("script_timers", rt_timer_scripts());
+    SET_NUM("script_timers_limit", RT_TIMER_MAX_SCRIPT);
     {                                       /* the Lua heap and its ceiling (scripts.memory_mb) */
         rt_heap_stats_t h;
         rt_heap_stats(&h);

@@ -59,7 +59,8 @@ static struct {
     int       ids;          /* registry ref: timer id -> lightuserdata ltimer_t */
     int       tokens;       /* registry ref: token -> lightuserdata ltimer_t */
     int       closing;      /* the stop came: new timers do not keep the loop alive */
-} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0};
+    unsigned  scripts;      /* pending timers of core.after made by scripts (gen != 0) */
+} timers = {NULL, 0, 0, LUA_NOREF, LUA_NOREF, 0, 0};
 
 /* The ready queue: waits of 0, run by `check` after the loop polled. */
 static struct {
@@ -199,6 +200,7 @@ static void timer_release(ltimer_t *tm)
     else timers.list = tm->next;
     if (tm->next) tm->next->prev = tm->prev;
     if (tm->kind == TM_AFTER) timer_map(&timers.ids, tm->id, NULL);
+    if (tm->kind == TM_AFTER && tm->gen) timers.scripts--;
     if (tm->kind == TM_SUSPEND && !tm->woken) timer_map(&timers.tokens, tm->id, NULL);
     if (tm->fn_ref != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, tm->fn_ref);
     uv_close((uv_handle_t *)&tm->h, timer_closed);
@@ -397,7 +399,13 @@ static int l_after(lua_State *L)
         lua_pushliteral(L, "reloaded");
         return 2;
     }
+    /* each timer is memory outside the Lua heap's count: bounded (the
+     * runtime's own, gen 0, are not, so scripts cannot starve them) */
+    if (gen && timers.scripts >= RT_TIMER_MAX_SCRIPT)
+        return luaL_error(L, "%s: %d timers are pending already, the most scripts may keep",
+                          lua_toboolean(L, 3) ? "smpp.every" : "smpp.after", RT_TIMER_MAX_SCRIPT);
     if (!(tm = timer_new(TM_AFTER, &err))) return luaL_error(L, "smpp.after: %s", uv_strerror(err));
+    if (gen) timers.scripts++;
     tm->id = ++timers.next_id;
     lua_pushvalue(L, 2);
     tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -525,3 +533,5 @@ const luaL_Reg rt_timer_lib[] = {
     {"wake", l_wake},
     {NULL, NULL}
 };
+
+unsigned rt_timer_scripts(void) { return timers.scripts; }

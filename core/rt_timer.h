@@ -7,6 +7,14 @@
  * this one (smpp.sleep, smpp.after, smpp.every, smpp.wait). */
 #define RT_TIMER_MAX_MS 1e12
 
+/* The most timers of smpp.after / smpp.every scripts may have pending at
+ * once (each is some 300 octets outside the Lua heap's count); one more
+ * raises. The runtime's own timers are not counted. */
+#define RT_TIMER_MAX_SCRIPT 100000
+
+/* Scripts' pending timers (/stats totals.script_timers). */
+unsigned rt_timer_scripts(void);
+
 /* Shutdown: release every timer of core.after (they will not fire), and
  * let sleeping and suspended tasks finish without keeping the loop alive. */
 void rt_timer_close_all(void);

@@ -388,3 +388,40 @@ return { submit_sm = function() security.hash("x", 1e12) return 0, { message_id 
         assert.is_true(srv:alive())
     end)
 end)
+
+-- -- Timers --------------------------------------------------------------------------
+
+-- Each pending timer is memory outside the Lua heap's count: scripts may
+-- keep 100,000, one more raises (the runtime's own are not counted).
+describe("#integration the timers a script may keep pending", function()
+    it("refuses the 100,001st, counts them in /stats, and takes them again once they are gone", function()
+        local srv = server.start { conf = "return { script = 'script.lua', scripts = { budget_ms = 20000 }, "
+            .. ACCOUNTS .. " }", script = [[
+local smpp = require "smpp"
+local ids = {}
+return { submit_sm = function(session, pdu)
+    if pdu.short_message == "cancel" then
+        for i = 1, #ids do smpp.cancel(ids[i]) end
+        ids = {}
+        return 0, { message_id = "cancelled" }
+    end
+    for i = 1, 100001 do
+        local ok, id = pcall(smpp.after, 3600, function() end)
+        if not ok then return 0, { message_id = i .. ":" .. tostring(id):match("%d+ timers are pending") } end
+        ids[i] = id
+    end
+    return 0, { message_id = "all" }
+end }]] }
+        finally(function() srv:kill(); os.execute("rm -rf " .. srv.dir) end)
+        local c = bound(srv)
+        local r, mid = submit(c, "many", 60)
+        assert.equal(ROK, r.status)
+        assert.equal("100001:100000 timers are pending", mid)
+        local totals = srv:stats().totals
+        assert.equal(100000, totals.script_timers)
+        assert.equal(100000, totals.script_timers_limit)
+        assert.equal("cancelled", select(2, submit(c, "cancel", 60)))
+        assert.equal(0, srv:stats().totals.script_timers)
+        c:close()
+    end)
+end)
