@@ -40,6 +40,7 @@ local counts = {
     queued = 0, no_route = 0, not_queued = 0, throttled = 0, failed_over = 0, refused = 0, expired = 0,
     receipts_generated = 0, mo = 0, mo_no_route = 0, mo_not_queued = 0, forwarded_upstream = 0,
     upstream_error = 0, not_sent = 0, failed = 0,
+    invalid = 0,                -- refused for its values (smpp.checks: a TON, esm_class, time ...)
     pattern_gave_up = 0,        -- a route's pattern key ran out of steps on a message (it did not match)
 }
 
