@@ -244,7 +244,8 @@ static void store_failed(void)
 
 void rt_fwd__write_failed(store_t *st, const char *what, const char *id)
 {
-    log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
+    log_kind(LOG_ERROR, 0, "forwarding write not stored", "gateway: %s of %s not stored: %s", what, id,
+             store_errmsg(st));
     store_failed();
 }
 
