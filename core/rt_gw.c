@@ -58,6 +58,7 @@ rt_link_t *rt_gw_link(const char *name, size_t len, int create)
     l->throttle_backoff = 1;
     l->throttle_retries = 3;
     l->wait = 5;
+    l->max_timeouts = 3;
     l->next = gw.links;
     gw.links = l;
     return l;
@@ -82,6 +83,91 @@ static rt_link_t *link_arg(lua_State *L, int idx)
     rt_link_t *l = rt_gw_link(name, len, 1);
     if (!l) luaL_error(L, "out of memory");
     return l;
+}
+
+/* -- Unanswered links (rt_gw.h) ------------------------------------------------------ */
+
+/* The wait before the next trial of an unanswered link: retry_min, doubling
+ * per trial that timed out, to retry_max. */
+static double trial_delay(uint32_t trials)
+{
+    double d = rt_gw_conf.retry_min;
+    while (trials-- > 0 && d < rt_gw_conf.retry_max) d *= 2;
+    return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
+}
+
+void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
+{
+    double now = rt_time();
+    if (answered) {
+        l->timeouts_row = 0;
+        if (l->silent_since) {
+            log_msg(LOG_WARN, 0, "upstream %s answers again after %.0f s unanswered (%u trials timed out meanwhile): "
+                    "it takes messages again", l->name, now - l->silent_since, l->trials);
+            l->silent_since = l->trial_at = 0;
+            l->trials = 0;
+            rt_fwd_wake(l);
+        }
+        return;
+    }
+    l->timeouts++;
+    l->timeouts_row++;
+    if (l->silent_since) {
+        if (sent >= l->silent_since) {                /* a trial (not one sent before): the next later */
+            l->trials++;
+            l->trial_at = now + trial_delay(l->trials);
+        }
+        return;
+    }
+    if (l->max_timeouts <= 0 || l->timeouts_row < (uint32_t)l->max_timeouts) return;
+    l->silent_since = now;
+    l->trials = 0;
+    l->trial_at = now + trial_delay(0);
+    l->unanswered++;
+    log_msg(LOG_WARN, 0, "upstream %s: %u requests in a row unanswered: it counts as unable to send (new messages go "
+            "to another upstream of their route, its queue moves after its wait, %g s); one message at a time tries "
+            "it again, the first in %g s", l->name, l->timeouts_row, l->wait, l->trial_at - now);
+}
+
+int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait)
+{
+    if (!l->silent_since) return 1;
+    if (now >= l->trial_at && !l->inflight && !l->deciding && !outstanding) return 1;
+    if (wait) *wait = now < l->trial_at ? l->trial_at - now : 0.05;
+    return 0;
+}
+
+/* core.gw_answer(name, answered, sent): a request of link:send (upstream.lua)
+ * was answered (true) or timed out (false); sent: core.gw_stamp() before it
+ * went out. */
+static int l_gw_answer(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    rt_link_t *l = rt_gw_link(name, len, 0);
+    if (l) rt_gw_link_answer(l, lua_toboolean(L, 2), luaL_optnumber(L, 3, 0));
+    return 0;
+}
+
+/* core.gw_answering(name [, outstanding]) -> true | false, seconds: may a
+ * request go to the link as to its answers (outstanding: link:send's
+ * requests in flight on it)? A strategy's trial needs its queue empty (the
+ * queue's first message is its forwarder's trial); false: the seconds until
+ * a trial may go. */
+static int l_gw_answering(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    rt_link_t *l = rt_gw_link(name, len, 0);
+    double wait = 0.05;
+    if (!l || (rt_gw_link_answering(l, rt_time(), (unsigned)luaL_optnumber(L, 2, 0), &wait)
+               && (!l->silent_since || l->queued <= 0))) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_pushnumber(L, wait);
+    return 2;
 }
 
 /* -- Answers held for the commit ---------------------------------------------------- */
@@ -285,7 +371,7 @@ static int l_gw_start(lua_State *L)
 }
 
 /* core.gw_link(name, { throughput =, throttle_backoff =, throttle_retries =,
- * wait =, max_queue =, id_format = { resp =, receipt =, tlv = } }): a
+ * wait =, max_timeouts =, max_queue =, id_format = { resp =, receipt =, tlv = } }): a
  * configured link. */
 static int l_gw_link(lua_State *L)
 {
@@ -297,6 +383,7 @@ static int l_gw_link(lua_State *L)
     l->throttle_backoff = rt_opt_num(L, 2, "throttle_backoff", 1);
     l->throttle_retries = (int)rt_opt_num(L, 2, "throttle_retries", 3);
     l->wait = rt_opt_num(L, 2, "wait", 5);
+    l->max_timeouts = (int)rt_opt_num(L, 2, "max_timeouts", 3);
     l->max_queue = (long long)rt_opt_num(L, 2, "max_queue", 0);
     lua_getfield(L, 2, "id_format");
     l->fmt_resp = l->fmt_receipt = l->fmt_tlv = MSGID_STRING;
@@ -409,6 +496,12 @@ static void push_link(rt_link_t *l, void *arg)
     lua_setfield(L, -2, "paused");
     lua_pushboolean(L, l->configured);
     lua_setfield(L, -2, "configured");
+    lua_pushboolean(L, l->silent_since != 0);
+    lua_setfield(L, -2, "unanswered");                     /* rt_gw_link_answer */
+    push_num(L, "unanswered_s", l->silent_since ? rt_time() - l->silent_since : 0);
+    push_num(L, "timeouts_in_row", l->timeouts_row);
+    push_num(L, "timeouts", (double)l->timeouts);
+    push_num(L, "unanswered_total", (double)l->unanswered);
     push_num(L, "queued_total", (double)l->queued_total);
     push_num(L, "sent", (double)l->sent);
     push_num(L, "sent_from_memory", (double)l->sent_memory);
@@ -467,6 +560,8 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
     {"gw_stamp", l_gw_stamp},
+    {"gw_answer", l_gw_answer},
+    {"gw_answering", l_gw_answering},
     {NULL, NULL}
 };
 
