@@ -450,10 +450,10 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     return 0;
 }
 
-/* A link that cannot send (no session bound, paused, or unanswered:
- * rt_gw_link_answer) looks through its queue, SWEEP_BATCH at a time:
- * messages whose validity ended are finished, and once it has not sent
- * (or had an answer) for `wait` seconds the others are offered to the
+/* A link that cannot send (no bind, paused, unanswered: rt_gw.h) looks
+ * through its due rows (unanswered: all, retries to come too) SWEEP_BATCH
+ * at a time: those whose validity ended are finished, and once it has not
+ * sent (or had an answer) for `wait` seconds the others are offered to the
  * event handler, which may move them to another upstream of their route. */
 static int on_sweep(const store_fwd_row_t *r, void *ud)
 {
@@ -487,8 +487,8 @@ static void sweep(store_t *st, rt_link_t *l, double now)
     tk.l = l;
     tk.now = now;
     tk.stopped = now - l->down_since >= l->wait;     /* here: whether its messages are stalled */
-    got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->sweep_rowid ? l->sweep_due : NAN,
-                         l->sweep_rowid, now + FWD_HORIZON, SWEEP_BATCH, on_sweep, &tk);
+    got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->sweep_rowid ? l->sweep_due : NAN, l->sweep_rowid,
+                         now + (l->silent_since ? 1e9 : FWD_HORIZON), SWEEP_BATCH, on_sweep, &tk);
     if (got < SWEEP_BATCH) l->sweep_rowid = 0;       /* the end: from the start next time */
 }
 
