@@ -480,6 +480,17 @@ static int l_gw_load(lua_State *L)
     return 1;
 }
 
+/* core.gw_room(name) -> false while the link's queue holds its max_queue
+ * (a strategy passes it over: the message would be refused). */
+static int l_gw_room(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    rt_link_t *l = rt_gw_link(name, len, 0);
+    lua_pushboolean(L, !l || l->max_queue <= 0 || l->queued + l->parked < l->max_queue);
+    return 1;
+}
+
 /* -- Statistics ---------------------------------------------------------------------------- */
 
 static void push_link(rt_link_t *l, void *arg)
@@ -559,6 +570,7 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_unlink", l_gw_unlink},
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
+    {"gw_room", l_gw_room},
     {"gw_stamp", l_gw_stamp},
     {"gw_answer", l_gw_answer},
     {"gw_answering", l_gw_answering},

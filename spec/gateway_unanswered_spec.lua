@@ -29,7 +29,7 @@ return { submit_sm = function() n = n + 1 return 0, { message_id = "bh" .. n } e
 local HOLE_CONF = [[return { script = 'script.lua', session = { receive_window = 100000 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
-local function gateway_conf(bh_port, u2_port, message_id)
+local function gateway_conf(bh_port, u2_port, message_id, max_queue)
     return "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         log = { level = "info" },
@@ -37,7 +37,7 @@ local function gateway_conf(bh_port, u2_port, message_id)
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = {
             { name = "BH", port = bh_port, system_id = "gw", password = "gwpw", response_timeout = 0.5,
-              wait = 1, max_timeouts = 3, reconnect_min = 0.2, reconnect_max = 0.5 },
+              wait = 1, max_timeouts = 3, reconnect_min = 0.2, reconnect_max = 0.5, max_queue = max_queue },
             { name = "U2", port = u2_port, system_id = "gw", password = "gwpw", reconnect_min = 0.2,
               reconnect_max = 0.5 },
         },
@@ -50,11 +50,11 @@ local function gateway_conf(bh_port, u2_port, message_id)
     }
 end
 
-local function start(message_id)
+local function start(message_id, max_queue)
     local bh = server.start { conf = HOLE_CONF, script = HOLE }
     local u2 = server.start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } },
                                                         smsc = { reject = {}, rules = {} } } }
-    local gw = server.start { conf = gateway_conf(bh.port, u2.port, message_id) }
+    local gw = server.start { conf = gateway_conf(bh.port, u2.port, message_id, max_queue) }
     assert(gw:wait_log("upstream BH: bind 1 up", 5), gw:log_text())
     assert(gw:wait_log("upstream U2: bind 1 up", 5), gw:log_text())
     local c = wire.connect(gw.port)
@@ -168,6 +168,24 @@ describe("#integration an upstream that never answers (message_id own)", functio
             local _, body = gw:http("GET", "/messages/" .. r.id)
             assert.equal("BH", cjson.decode(body).upstream)
         end
+        c:close()
+    end)
+end)
+
+describe("#integration a failover route whose first upstream's queue is full", function()
+    it("gives the message to the next upstream with room instead of refusing it", function()
+        local _, _, gw, c = start("own", 5)
+        -- 20 at once, before BH could time out: its queue takes 5
+        local want = {}
+        for _, r in ipairs(submit_all(c, 20)) do
+            assert.equal(ROK, r.status)
+            want[r.id] = true
+        end
+        local q = gw:stats().gateway.queues
+        assert.equal(5, q.BH.queued_total)
+        assert.equal(15, q.U2.queued_total)
+        local _, left = receipts(c, want, 10)
+        assert.equal(0, left)
         c:close()
     end)
 end)
