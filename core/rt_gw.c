@@ -85,91 +85,6 @@ static rt_link_t *link_arg(lua_State *L, int idx)
     return l;
 }
 
-/* -- Unanswered links (rt_gw.h) ------------------------------------------------------ */
-
-/* The wait before the next trial of an unanswered link: retry_min, doubling
- * per trial that timed out, to retry_max. */
-static double trial_delay(uint32_t trials)
-{
-    double d = rt_gw_conf.retry_min;
-    while (trials-- > 0 && d < rt_gw_conf.retry_max) d *= 2;
-    return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
-}
-
-void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
-{
-    double now = rt_time();
-    if (answered) {
-        l->timeouts_row = 0;
-        if (l->silent_since) {
-            log_msg(LOG_WARN, 0, "upstream %s answers again after %.0f s unanswered (%u trials timed out meanwhile): "
-                    "it takes messages again", l->name, now - l->silent_since, l->trials);
-            l->silent_since = l->trial_at = 0;
-            l->trials = 0;
-            rt_fwd_wake(l);
-        }
-        return;
-    }
-    l->timeouts++;
-    l->timeouts_row++;
-    if (l->silent_since) {
-        if (sent >= l->silent_since) {                /* a trial (not one sent before): the next later */
-            l->trials++;
-            l->trial_at = now + trial_delay(l->trials);
-        }
-        return;
-    }
-    if (l->max_timeouts <= 0 || l->timeouts_row < (uint32_t)l->max_timeouts) return;
-    l->silent_since = now;
-    l->trials = 0;
-    l->trial_at = now + trial_delay(0);
-    l->unanswered++;
-    log_msg(LOG_WARN, 0, "upstream %s: %u requests in a row unanswered: it counts as unable to send (new messages go "
-            "to another upstream of their route, its queue moves after its wait, %g s); one message at a time tries "
-            "it again, the first in %g s", l->name, l->timeouts_row, l->wait, l->trial_at - now);
-}
-
-int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait)
-{
-    if (!l->silent_since) return 1;
-    if (now >= l->trial_at && !l->inflight && !l->deciding && !outstanding) return 1;
-    if (wait) *wait = now < l->trial_at ? l->trial_at - now : 0.05;
-    return 0;
-}
-
-/* core.gw_answer(name, answered, sent): a request of link:send (upstream.lua)
- * was answered (true) or timed out (false); sent: core.gw_stamp() before it
- * went out. */
-static int l_gw_answer(lua_State *L)
-{
-    size_t len;
-    const char *name = luaL_checklstring(L, 1, &len);
-    rt_link_t *l = rt_gw_link(name, len, 0);
-    if (l) rt_gw_link_answer(l, lua_toboolean(L, 2), luaL_optnumber(L, 3, 0));
-    return 0;
-}
-
-/* core.gw_answering(name [, outstanding]) -> true | false, seconds: may a
- * request go to the link as to its answers (outstanding: link:send's
- * requests in flight on it)? A strategy's trial needs its queue empty (the
- * queue's first message is its forwarder's trial); false: the seconds until
- * a trial may go. */
-static int l_gw_answering(lua_State *L)
-{
-    size_t len;
-    const char *name = luaL_checklstring(L, 1, &len);
-    rt_link_t *l = rt_gw_link(name, len, 0);
-    double wait = 0.05;
-    if (!l || (rt_gw_link_answering(l, rt_time(), (unsigned)luaL_optnumber(L, 2, 0), &wait)
-               && (!l->silent_since || l->queued <= 0))) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    lua_pushboolean(L, 0);
-    lua_pushnumber(L, wait);
-    return 2;
-}
-
 /* -- Answers held for the commit ---------------------------------------------------- */
 
 void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status)
@@ -384,6 +299,7 @@ static int l_gw_link(lua_State *L)
     l->throttle_retries = (int)rt_opt_num(L, 2, "throttle_retries", 3);
     l->wait = rt_opt_num(L, 2, "wait", 5);
     l->max_timeouts = (int)rt_opt_num(L, 2, "max_timeouts", 3);
+    if (l->max_timeouts <= 0) l->silent_since = 0;   /* turned off: it counts as answering */
     l->max_queue = (long long)rt_opt_num(L, 2, "max_queue", 0);
     lua_getfield(L, 2, "id_format");
     l->fmt_resp = l->fmt_receipt = l->fmt_tlv = MSGID_STRING;
@@ -480,17 +396,6 @@ static int l_gw_load(lua_State *L)
     return 1;
 }
 
-/* core.gw_room(name) -> false while the link's queue holds its max_queue
- * (a strategy passes it over: the message would be refused). */
-static int l_gw_room(lua_State *L)
-{
-    size_t len;
-    const char *name = luaL_checklstring(L, 1, &len);
-    rt_link_t *l = rt_gw_link(name, len, 0);
-    lua_pushboolean(L, !l || l->max_queue <= 0 || l->queued + l->parked < l->max_queue);
-    return 1;
-}
-
 /* -- Statistics ---------------------------------------------------------------------------- */
 
 static void push_link(rt_link_t *l, void *arg)
@@ -570,10 +475,7 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_unlink", l_gw_unlink},
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
-    {"gw_room", l_gw_room},
     {"gw_stamp", l_gw_stamp},
-    {"gw_answer", l_gw_answer},
-    {"gw_answering", l_gw_answering},
     {NULL, NULL}
 };
 

@@ -2,7 +2,8 @@
  * as the forwarder sees them (rt_gw.c), the messages stored in their
  * queues (rt_gw_store.c), the forwarder of each link (rt_fwd.c, its
  * decisions in rt_gw_decide.c, the rows it holds in memory in
- * rt_gw_held.c) and the matching of upstream receipts (rt_gw_rcpt.c).
+ * rt_gw_held.c), whether a link answers (rt_gw_answer.c) and the matching
+ * of upstream receipts (rt_gw_rcpt.c).
  *
  * The data flow. An ESME's message is stored in the queue of the upstream
  * its route chose (core.gw_queue, from lua/smpp/gateway.lua) and answered
@@ -124,7 +125,7 @@ static inline int rt_gw_wants_receipt(long long rd) { return (rd & 0x03) != 0 ||
  * of session `sess_id` with `status` (or the commit's failure status). */
 void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status);
 
-/* Unanswered links. An upstream that binds and answers enquire_link but
+/* Unanswered links (rt_gw_answer.c). An upstream that binds and answers enquire_link but
  * never answers a submit (a "black hole") would hold its queue and every
  * new message of a failover route for good. Each request sent on a link
  * ends with an answer (any status, generic_nack, even a malformed one)
@@ -299,8 +300,10 @@ void rt_gw_close(void);
 void rt_gw_stop(void);
 
 /* The Lua functions: rt_gw.c's (gw_start, gw_link, gw_attach, gw_detach,
- * gw_stats, gw_load, gw_stamp) and rt_gw_store.c's (gw_queue, gw_record). */
+ * gw_stats, gw_load, gw_stamp), rt_gw_store.c's (gw_queue, gw_record) and
+ * rt_gw_answer.c's (gw_answer, gw_answering, gw_room). */
 extern const luaL_Reg rt_gw_lib[];
 extern const luaL_Reg rt_gw_store_lib[];
+extern const luaL_Reg rt_gw_answer_lib[];
 
 #endif /* SMPPGW_RT_GW_H */
