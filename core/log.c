@@ -104,6 +104,7 @@ static void put_escaped(FILE *f, const char *msg, int json)
 typedef struct count_s {
     unsigned long n, others;
     double        secs;
+    int           kind;         /* lines of one kind (log_kind), not copies of one line */
 } count_t;
 
 /* One line; `count` (may be NULL) marks the count of a repeated line;
@@ -134,6 +135,7 @@ static void emit_with(int level, uint64_t session, const char *msg, const count_
         if (worker) fprintf(f, ",\"worker\":%d", worker);
         if (session) fprintf(f, ",\"session\":%llu", (unsigned long long)session);
         if (count) fprintf(f, ",\"repeated\":%lu,\"repeated_s\":%.0f", count->n, count->secs);
+        if (count && count->kind) fputs(",\"repeated_kind\":true", f);
         if (count && count->others) fprintf(f, ",\"repeated_other_sessions\":%lu", count->others);
         fputs(",\"msg\":\"", f);
         put_escaped(f, msg, 1);
@@ -146,7 +148,8 @@ static void emit_with(int level, uint64_t session, const char *msg, const count_
         if (session) fprintf(f, "[s%llu] ", (unsigned long long)session);
         put_escaped(f, msg, 0);
         if (count) {
-            fprintf(f, " [... repeated %lu more times in %.0f s", count->n, count->secs);
+            if (count->kind) fprintf(f, " [... %lu more of this kind in %.0f s", count->n, count->secs);
+            else fprintf(f, " [... repeated %lu more times in %.0f s", count->n, count->secs);
             if (count->others) fprintf(f, ", %lu of them in other sessions", count->others);
             fputc(']', f);
         }
@@ -177,6 +180,7 @@ static void emit_with(int level, uint64_t session, const char *msg, const count_
 
 typedef struct repeat_s {
     uint64_t      hash, session;  /* session: the printed line's */
+    const char   *kind;         /* log_kind's lines: matched by this, not by their text */
     uint64_t      start_ms;     /* when the printed line was printed */
     unsigned long count;        /* copies held back since */
     unsigned long others;       /* of them, from other sessions */
@@ -241,6 +245,7 @@ static void slot_release(repeat_t *r, uint64_t now)
         c.n = r->count;
         c.others = r->others;
         c.secs = (double)(now - r->start_ms) / 1000.0;
+        c.kind = r->kind != NULL;
         emit(r->level, r->session, r->msg, &c);
     }
     r->used = 0;
@@ -324,8 +329,17 @@ static void log_flush_at_exit(void)
     }
 }
 
-/* 1 if this line is a repeat to hold back (counted), 0 to print it. */
-static int repeat_check(int level, int shape, uint64_t session, const char *msg)
+/* A kind's hash: its name's, apart from any line's. */
+static uint64_t kind_hash(int level, const char *kind)
+{
+    return line_hash(level, 0, kind) ^ 0x9E3779B97F4A7C15ULL;
+}
+
+static int same_kind(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+/* 1 if this line is a repeat to hold back (counted), 0 to print it;
+ * kind: log_kind's (matched by it), else NULL (matched by the text). */
+static int repeat_check(int level, int shape, uint64_t session, const char *msg, const char *kind)
 {
     uint64_t now, h;
     repeat_t *r, *set;
@@ -334,11 +348,12 @@ static int repeat_check(int level, int shape, uint64_t session, const char *msg)
     now = now_ms();
     for (i = 0; i < LOG_SLOTS; i++)       /* windows that ended: their counts */
         if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
-    h = line_hash(level, shape, msg);
+    h = kind ? kind_hash(level, kind) : line_hash(level, shape, msg);
     set = &slots[(h % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
     for (i = 0, r = NULL; i < LOG_WAYS; i++) {
         repeat_t *w = &set[i];
-        if (w->used && w->hash == h && w->level == level && w->shape == shape && line_same(shape, w->msg, msg)) {
+        if (w->used && w->hash == h && w->level == level && same_kind(w->kind, kind)
+            && (kind || (w->shape == shape && line_same(shape, w->msg, msg)))) {
             w->count++;
             if (session != w->session) w->others++;
             log_flush_at_exit();
@@ -350,6 +365,7 @@ static int repeat_check(int level, int shape, uint64_t session, const char *msg)
     slot_release(r, now);                 /* another line had the slot */
     r->used = 1;
     r->hash = h;
+    r->kind = kind;
     r->level = level;
     r->shape = shape;
     r->session = session;
@@ -360,7 +376,7 @@ static int repeat_check(int level, int shape, uint64_t session, const char *msg)
 
 /* -- Lines ------------------------------------------------------------------- */
 
-static void log_line(int level, int shape, uint64_t session, const char *fmt, va_list ap)
+static void log_line(int level, int shape, uint64_t session, const char *kind, const char *fmt, va_list ap)
 {
     char msg[LOG_MSG_MAX];
     quota_t *q;
@@ -373,7 +389,7 @@ static void log_line(int level, int shape, uint64_t session, const char *fmt, va
         log_flush_at_exit();
         return;
     }
-    if (repeat_check(level, shape, session, msg)) return;
+    if (repeat_check(level, shape, session, msg, kind)) return;
     if (q) q->printed++;
     emit(level, session, msg, NULL);
 }
@@ -383,7 +399,7 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
     va_list ap;
     if (level > cur_level) return;
     va_start(ap, fmt);
-    log_line((int)level, level <= LOG_WARN, session, fmt, ap);
+    log_line((int)level, level <= LOG_WARN, session, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -392,7 +408,16 @@ void log_peer(log_level_t level, uint64_t session, const char *fmt, ...)
     va_list ap;
     if (level > cur_level) return;
     va_start(ap, fmt);
-    log_line((int)level, 1, session, fmt, ap);
+    log_line((int)level, 1, session, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void log_kind(log_level_t level, uint64_t session, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    log_line((int)level, level <= LOG_WARN, session, kind, fmt, ap);
     va_end(ap);
 }
 

@@ -54,6 +54,18 @@ void log_peer(log_level_t level, uint64_t session, const char *fmt, ...)
 #endif
     ;
 
+/* A line an outside party can make once per event, each naming its own
+ * id or address (a receipt refused for each message of an account whose
+ * outbox is full): the repeat window folds the lines of one `kind` (a
+ * static name of the call site's), whatever their text, so the first is
+ * printed and the rest counted: "TEXT [... N more of this kind in S s]"
+ * (JSON: "repeated": N, "repeated_kind": true). Otherwise as log_msg. */
+void log_kind(log_level_t level, uint64_t session, const char *kind, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* A PDU trace line at LOG_DEBUG (never held back as a repeat: each PDU is
  * one line). `json` (may be NULL): a JSON object written as the line's
  * "pdu" member in JSON mode. */

@@ -244,7 +244,8 @@ static void store_failed(void)
 
 void rt_fwd__write_failed(store_t *st, const char *what, const char *id)
 {
-    log_msg(LOG_ERROR, 0, "gateway: %s of %s not stored: %s", what, id, store_errmsg(st));
+    log_kind(LOG_ERROR, 0, "forwarding write not stored", "gateway: %s of %s not stored: %s", what, id,
+             store_errmsg(st));
     store_failed();
 }
 
@@ -319,7 +320,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     uint32_t status = resp ? resp->command_status : 0;
     if (l->inflight) l->inflight--;
     rt_fwd_wake(l);                                  /* a window slot is free */
-    rt_gw_answer_count(l, err, status);
+    rt_gw_answer_count(l, err, status, f->sent);
     if (!st) {
         flight_free(f);
         return;
@@ -449,11 +450,11 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     return 0;
 }
 
-/* A link that cannot send (no session bound, or paused) looks through its
- * queue, SWEEP_BATCH at a time: messages whose validity ended are
- * finished, and once it has not sent for `wait` seconds the others are
- * offered to the event handler, which may move them to another upstream
- * of their route. */
+/* A link that cannot send (no bind, paused, unanswered: rt_gw.h) looks
+ * through its due rows (unanswered: all, retries to come too) SWEEP_BATCH
+ * at a time: those whose validity ended are finished, and once it has not
+ * sent (or had an answer) for `wait` seconds the others are offered to the
+ * event handler, which may move them to another upstream of their route. */
 static int on_sweep(const store_fwd_row_t *r, void *ud)
 {
     take_t *tk = ud;
@@ -468,8 +469,8 @@ static int on_sweep(const store_fwd_row_t *r, void *ud)
     } else if (tk->stopped) {                /* stalled */
         event_of_row(&ev, "stalled", l, r);
         ev.decided = 0;
-        snprintf(ev.detail, sizeof ev.detail, "%s has not been able to send for %.0f s", l->name,
-                 tk->now - l->down_since);
+        snprintf(ev.detail, sizeof ev.detail, l->silent_since ? "%s has answered nothing for %.0f s"
+                 : "%s has not been able to send for %.0f s", l->name, tk->now - l->down_since);
         rt_gw_event(&ev);
     }
     return 0;
@@ -486,8 +487,8 @@ static void sweep(store_t *st, rt_link_t *l, double now)
     tk.l = l;
     tk.now = now;
     tk.stopped = now - l->down_since >= l->wait;     /* here: whether its messages are stalled */
-    got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->sweep_rowid ? l->sweep_due : NAN,
-                         l->sweep_rowid, now + FWD_HORIZON, SWEEP_BATCH, on_sweep, &tk);
+    got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->sweep_rowid ? l->sweep_due : NAN, l->sweep_rowid,
+                         now + (l->silent_since ? 1e9 : FWD_HORIZON), SWEEP_BATCH, on_sweep, &tk);
     if (got < SWEEP_BATCH) l->sweep_rowid = 0;       /* the end: from the start next time */
 }
 
@@ -560,16 +561,20 @@ static void run(store_t *st, rt_link_t *l)
     tk.stopped = 0;
     if (l->queued <= 0) return;
     slots = free_slots(l);
-    if (!slots || tk.now < l->paused_until) {
+    /* unanswered (rt_gw.h): unable to send since it went silent; a trial (one row) now and then */
+    if (l->silent_since && (!l->down_since || l->down_since > l->silent_since)) l->down_since = l->silent_since;
+    if (!slots || tk.now < l->paused_until || !rt_gw_link_answering(l, tk.now, 0, NULL)) {
         sweep(st, l, tk.now);
         return;
     }
-    l->down_since = 0;
+    if (l->silent_since) rt_fwd__held_drop(l, NULL);
+    else l->down_since = 0;
     if (run_held(l, &tk)) return;
-    n = slots < FWD_BATCH ? (int)slots : FWD_BATCH;
+    n = l->silent_since ? 1 : slots < FWD_BATCH ? (int)slots : FWD_BATCH;
     got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->cur_set ? l->cur_due : NAN, l->cur_rowid,
                          tk.now + FWD_HORIZON, n, on_row, &tk);
     if (got < 0) log_msg(LOG_ERROR, 0, "gateway: the queue of %s: %s", l->name, store_errmsg(st));
+    else if (l->silent_since && !l->inflight) sweep(st, l, tk.now);     /* no trial went: its stall */
     else if (got == n && !tk.stopped) rt_fwd_wake(l);    /* a full batch: more may be due */
 }
 

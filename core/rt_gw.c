@@ -58,6 +58,7 @@ rt_link_t *rt_gw_link(const char *name, size_t len, int create)
     l->throttle_backoff = 1;
     l->throttle_retries = 3;
     l->wait = 5;
+    l->max_timeouts = 3;
     l->next = gw.links;
     gw.links = l;
     return l;
@@ -285,7 +286,7 @@ static int l_gw_start(lua_State *L)
 }
 
 /* core.gw_link(name, { throughput =, throttle_backoff =, throttle_retries =,
- * wait =, max_queue =, id_format = { resp =, receipt =, tlv = } }): a
+ * wait =, max_timeouts =, max_queue =, id_format = { resp =, receipt =, tlv = } }): a
  * configured link. */
 static int l_gw_link(lua_State *L)
 {
@@ -297,6 +298,8 @@ static int l_gw_link(lua_State *L)
     l->throttle_backoff = rt_opt_num(L, 2, "throttle_backoff", 1);
     l->throttle_retries = (int)rt_opt_num(L, 2, "throttle_retries", 3);
     l->wait = rt_opt_num(L, 2, "wait", 5);
+    l->max_timeouts = (int)rt_opt_num(L, 2, "max_timeouts", 3);
+    if (l->max_timeouts <= 0) l->silent_since = 0;   /* turned off: it counts as answering */
     l->max_queue = (long long)rt_opt_num(L, 2, "max_queue", 0);
     lua_getfield(L, 2, "id_format");
     l->fmt_resp = l->fmt_receipt = l->fmt_tlv = MSGID_STRING;
@@ -409,6 +412,12 @@ static void push_link(rt_link_t *l, void *arg)
     lua_setfield(L, -2, "paused");
     lua_pushboolean(L, l->configured);
     lua_setfield(L, -2, "configured");
+    lua_pushboolean(L, l->silent_since != 0);
+    lua_setfield(L, -2, "unanswered");                     /* rt_gw_link_answer */
+    push_num(L, "unanswered_s", l->silent_since ? rt_time() - l->silent_since : 0);
+    push_num(L, "timeouts_in_row", l->timeouts_row);
+    push_num(L, "timeouts", (double)l->timeouts);
+    push_num(L, "unanswered_total", (double)l->unanswered);
     push_num(L, "queued_total", (double)l->queued_total);
     push_num(L, "sent", (double)l->sent);
     push_num(L, "sent_from_memory", (double)l->sent_memory);

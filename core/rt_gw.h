@@ -2,7 +2,8 @@
  * as the forwarder sees them (rt_gw.c), the messages stored in their
  * queues (rt_gw_store.c), the forwarder of each link (rt_fwd.c, its
  * decisions in rt_gw_decide.c, the rows it holds in memory in
- * rt_gw_held.c) and the matching of upstream receipts (rt_gw_rcpt.c).
+ * rt_gw_held.c), whether a link answers (rt_gw_answer.c) and the matching
+ * of upstream receipts (rt_gw_rcpt.c).
  *
  * The data flow. An ESME's message is stored in the queue of the upstream
  * its route chose (core.gw_queue, from lua/smpp/gateway.lua) and answered
@@ -56,6 +57,8 @@ typedef struct rt_link_s {
     long long  max_queue;       /* rows its queue may hold (0: the store's limit only) */
     double     wait;            /* seconds it may be unable to send before its messages are
                                  * offered to the event handler ("stalled": failover) */
+    int        max_timeouts;    /* requests in a row left unanswered before it counts as unable
+                                 * to send (0: never; rt_gw_link_answer) */
     /* bound sessions */
     uint64_t  *sess;            /* ids of the attached sessions */
     uint32_t   nsess, capsess, rr;
@@ -72,6 +75,11 @@ typedef struct rt_link_s {
     double     sweep_due, sweep_at;   /* the sweep of a link that cannot send: expired and */
     long long  sweep_rowid;           /* stalled messages */
     double     down_since;      /* rt_time() it could last send, 0: it can now */
+    /* unanswered (rt_gw_link_answer): its requests kept timing out */
+    uint32_t   timeouts_row;    /* requests timed out since its last answer */
+    double     silent_since;    /* rt_time() it went unanswered, 0: it answers */
+    double     trial_at;        /* unanswered: no request before this (then one at a time) */
+    uint32_t   trials;          /* unanswered: requests sent since, timed out too */
     struct rt_fwd_held_s *held, **held_tail;   /* stored this turn, sent from memory after the
                                                  * commit when nothing else waits (rt_fwd.c) */
     long long  nheld;
@@ -82,6 +90,7 @@ typedef struct rt_link_s {
     uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
     uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
     uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
+    uint64_t   timeouts, unanswered;    /* requests timed out; times it went unanswered */
     struct rt_link_s *next;
 } rt_link_t;
 
@@ -112,22 +121,48 @@ extern rt_gw_conf_t rt_gw_conf;
  * 0-1, or intermediate notification bit 4)? */
 static inline int rt_gw_wants_receipt(long long rd) { return (rd & 0x03) != 0 || (rd & 0x10) != 0; }
 
+/* A message's answer, held until the turn's commit: answer request `seq`
+ * of session `sess_id` with `status` (or the commit's failure status). */
+void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status);
+
+/* Unanswered links (rt_gw_answer.c). An upstream that binds and answers enquire_link but
+ * never answers a submit (a "black hole") would hold its queue and every
+ * new message of a failover route for good. Each request sent on a link
+ * ends with an answer (any status, generic_nack, even a malformed one)
+ * or a timeout; rt_gw_link_answer counts them (the forwarders' and
+ * upstream.lua's link:send, through core.gw_answer). After max_timeouts
+ * timeouts in a row with no answer between them the link counts as
+ * unable to send, as a link that is down does: the strategies pass it
+ * over (core.gw_answering, upstream.lua's Link:usable), its forwarder
+ * sends nothing and after `wait` seconds its queue is offered as stalled
+ * (moved to another upstream of each message's route). One request at a
+ * time tries it again (a trial: the first message of its queue, or a
+ * new one a strategy gives it once its queue is empty), after retry_min
+ * doubling per trial that times out to retry_max; any answer makes it
+ * usable again. `sent`: rt_gw_stamp() when the request went out. */
+void rt_gw_link_answer(rt_link_t *l, int answered, double sent);
+
+/* Whether l may send now as to its answers: 1 while it answers, or when
+ * a trial may go (its time has come, nothing of l in flight or being
+ * decided, `outstanding` requests of link:send's none); 0 otherwise, and
+ * *wait (may be NULL) the seconds until a trial may go (0.05: one is out). */
+int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait);
+
 /* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
  * as lua/smpp/upstream.lua counts a link's sends, so that
  * smppgw_upstream_messages_total says the same in store-and-forward: ok
  * (ESME_ROK), error (another status, generic_nack), failed (no answer:
- * err from the engine); a throttling answer is l->throttled already. */
-static inline void rt_gw_answer_count(rt_link_t *l, int err, uint32_t status)
+ * err from the engine); a throttling answer is l->throttled already. And
+ * whether the link answers (rt_gw_link_answer; sent: its rt_gw_stamp()). */
+static inline void rt_gw_answer_count(rt_link_t *l, int err, uint32_t status, double sent)
 {
     if (err == SESS_ENACK) l->answers_error++;
     else if (err) l->answers_failed++;
     else if (status == SMPP_ESME_ROK) l->answers_ok++;
     else if (status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL) l->answers_error++;
+    if (!err || err == SESS_ENACK || err == SESS_EBADRESP) rt_gw_link_answer(l, 1, sent);
+    else if (err == SESS_ETIMEOUT) rt_gw_link_answer(l, 0, sent);
 }
-
-/* A message's answer, held until the turn's commit: answer request `seq`
- * of session `sess_id` with `status` (or the commit's failure status). */
-void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status);
 
 /* An event for the Lua handler (kind: "refused", "throttled", "expired",
  * "stalled", "receipt"), run in a task; its answer (a decision) is applied
@@ -265,8 +300,10 @@ void rt_gw_close(void);
 void rt_gw_stop(void);
 
 /* The Lua functions: rt_gw.c's (gw_start, gw_link, gw_attach, gw_detach,
- * gw_stats, gw_load, gw_stamp) and rt_gw_store.c's (gw_queue, gw_record). */
+ * gw_stats, gw_load, gw_stamp), rt_gw_store.c's (gw_queue, gw_record) and
+ * rt_gw_answer.c's (gw_answer, gw_answering, gw_room). */
 extern const luaL_Reg rt_gw_lib[];
 extern const luaL_Reg rt_gw_store_lib[];
+extern const luaL_Reg rt_gw_answer_lib[];
 
 #endif /* SMPPGW_RT_GW_H */

@@ -210,8 +210,8 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
                           : store_fwd_state(st, r->rowid, r->state, 0, r->err, rt_time(), (store_str_t){ line, n });
         }
         if (wr < 0)
-            log_msg(LOG_ERROR, 0, "receipt from %s for %s: its state was not stored: %s", l->name, r->id,
-                    store_errmsg(st));
+            log_kind(LOG_ERROR, 0, "receipt state not stored", "receipt from %s for %s: its state was not stored: %s",
+                     l->name, r->id, store_errmsg(st));
         else l->receipts++;
     }
     if (r->up_sess) rt_gw_hold_answer(r->up_sess, r->up_seq, answer);
@@ -223,8 +223,8 @@ static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
     long long rowid = rt_outbox_post(r->account, strlen(r->account), (store_str_t){(const char *)r->pdu, r->n},
                                      (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl);
     if (rowid < 0) {
-        log_msg(LOG_WARN, 0, "receipt from %s for %s not queued for %s: %s; answered ESME_RX_T_APPN",
-                r->link->name, r->id, r->account, store_errmsg(st));
+        log_kind(LOG_WARN, 0, "receipt not queued", "receipt from %s for %s not queued for %s: %s; answered "
+                 "ESME_RX_T_APPN", r->link->name, r->id, r->account, store_errmsg(st));
         r->link->receipts_refused++;
         settle(r, st, NULL, 0, SMPP_ESME_RX_T_APPN);
         return SMPP_ESME_RX_T_APPN;
@@ -331,8 +331,8 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         return SMPP_ESME_ROK;
     }
     if ((len = onward(in, tx, f->r.id, &why)) < 0) {
-        log_msg(LOG_ERROR, 0, "receipt from %s for %s cannot be rewritten (%s): answered ESME_RX_P_APPN",
-                l->name, f->id, why);
+        log_kind(LOG_ERROR, 0, "receipt not rewritten", "receipt from %s for %s cannot be rewritten (%s): answered "
+                 "ESME_RX_P_APPN", l->name, f->id, why);
         l->receipts_refused++;
         return SMPP_ESME_RX_P_APPN;
     }
@@ -502,8 +502,8 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
             && store_fwd_by_key(st, up, key, on_found, &f) == 1) {
             l->early_matched++;
             if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
-                log_msg(LOG_WARN, 0, "an early receipt from %s for %s was matched but could not be queued",
-                        l->name, f.id);
+                log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched "
+                         "but could not be queued", l->name, f.id);
         }
         free(e);
     }

@@ -295,7 +295,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
     double now = rt_time();
     e->inflight = 0;
     if (l->inflight) l->inflight--;
-    rt_gw_answer_count(l, err, status);
+    rt_gw_answer_count(l, err, status, e->sent);
     rt_fwd_wake(l);
     if (resp && status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL && e->route[0])  /* a final answer */
         rt_route_latency(e->route, strlen(e->route), now - e->submitted);
@@ -354,7 +354,10 @@ static void send_due(glink_t *g, double now)
             rt_gwr_fwd__to_handler(e, "expired", 0, "its validity ended before it was sent");
             continue;
         }
-        if (now < l->paused_until || !(s = pick(l)) || !tb_take(g->ctb ? g->ctb : &l->tb, uv_now(rt.loop))) return;
+        /* unanswered: one at a time tries it (rt_gw_link_answer) */
+        if (now < l->paused_until || !rt_gw_link_answering(l, now, 0, NULL) || !(s = pick(l))
+            || !tb_take(g->ctb ? g->ctb : &l->tb, uv_now(rt.loop)))
+            return;
         if (pdu_decode(&F.pdu, e->pdu, e->pdu_n, 0, &perr) != SMPP_ESME_ROK) {
             log_msg(LOG_ERROR, 0, "cluster store: the PDU of %s does not decode: %s; REJECTED", e->id, perr.msg);
             l->refused++;
@@ -370,6 +373,7 @@ static void send_due(glink_t *g, double now)
         }
         if (seq < 0) return;
         net_touch(s);
+        e->sent = rt_gw_stamp();
         e->inflight = 1;
         l->inflight++;
         l->sent++;
@@ -508,14 +512,17 @@ void rt_gwr_run(rt_link_t *l)
         make_group(r, g);
         return;
     }
-    if (!l->nsess || now < l->paused_until) {
+    if (l->silent_since && (!l->down_since || l->down_since > l->silent_since))
+        l->down_since = l->silent_since;             /* unanswered: unable to send since it went silent */
+    if (!l->nsess || now < l->paused_until || !rt_gw_link_answering(l, now, 0, NULL)) {
         rt_gwr_fwd__stall(g, now);    /* its queue may be offered to the handler (moved) */
         return;
     }
-    l->down_since = 0;
+    if (!l->silent_since) l->down_since = 0;
     claim(r, g, now);
     for (e = g->head; e; e = e->next) waiting += !e->inflight && !e->acking && !e->deciding;
     slots = free_slots(l);
+    if (l->silent_since && slots > 1) slots = 1;     /* a trial: one message */
     if (g->reading || slots <= waiting) return;
     slots -= (uint32_t)waiting;
     qkey(q, sizeof q, l);
@@ -551,7 +558,7 @@ static void sample(rt_link_t *l, void *arg)
     size_t lens[2] = { 4, 0 };
     (void)arg;
     if (!g || !r || redis_state(r) != REDIS_UP) return;
-    if (l->nsess && rt_time() >= l->paused_until) rt_gwr_fwd__live(g);   /* the cluster can send to it */
+    if (l->nsess && rt_time() >= l->paused_until && !l->silent_since) rt_gwr_fwd__live(g);   /* the cluster can send to it */
     if (g->sampling) return;
     lens[1] = qkey(q, sizeof q, l);
     if (redis_cmd(r, on_sampled, g, 2, argv, lens) == 0) g->sampling = 1;

@@ -22,6 +22,7 @@ typedef struct ent_s {
     char       rup[64];         /* the upstream whose hash tag its record is under: the link's */
     long long  rd, attempts;
     double     expires, due, submitted;
+    double     sent;            /* rt_gw_stamp() of its last sending (rt_gw_link_answer) */
     uint8_t   *pdu;
     size_t     pdu_n;
     int        inflight, acking, deciding;   /* deciding: the gateway's handler has it */
@@ -73,7 +74,8 @@ void rt_gwr_fwd__move(ent_t *e, rt_link_t *to, double due, long long attempts, l
  * (the copy is not written twice) instead of sending e here. */
 void rt_gwr_fwd__claimed(ent_t *e);
 
-/* Link g cannot send (no bind, or paused): once neither this node nor any
+/* Link g cannot send (no bind, paused, or unanswered: rt_gw_link_answer):
+ * once neither this node nor any
  * other has sent to it for its `wait`, its entries are offered to the
  * handler (event "stalled"), in batches (rt_gwr_move.c). */
 void rt_gwr_fwd__stall(glink_t *g, double now);

@@ -293,7 +293,8 @@ static void offer(glink_t *g)
     double now = rt_time();
     char detail[200];
     ent_t *e, *next;
-    snprintf(detail, sizeof detail, "%s has not been able to send for %.0f s", l->name, now - l->down_since);
+    snprintf(detail, sizeof detail, l->silent_since ? "%s has answered nothing for %.0f s"
+             : "%s has not been able to send for %.0f s", l->name, now - l->down_since);
     for (e = g->head; e; e = next) {
         next = e->next;
         if (e->inflight || e->acking || e->deciding) continue;
@@ -322,7 +323,8 @@ static void on_live(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     glink_t *g = ud;
     char q[RT_GWR_KEY_MAX];
-    if (err || !reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 0 || g->l->nsess) {
+    if (err || !reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 0
+        || (g->l->nsess && !g->l->silent_since)) {
         g->stalling = 0;              /* another node sends to it (or this one does again) */
         return;
     }

@@ -82,16 +82,16 @@ static void pass_on(rmatch_t *m, const pdu_t *pdu, const char *id, const char *a
     long len;
     if (!*account) {
         R.unmatched++;
-        log_msg(LOG_WARN, 0, "receipt from %s for %s: the message's record is gone; answered ESME_ROK, not forwarded",
-                m->l->name, id);
+        log_kind(LOG_WARN, 0, "receipt record gone", "receipt from %s for %s: the message's record is gone; "
+                 "answered ESME_ROK, not forwarded", m->l->name, id);
         answer(m, SMPP_ESME_ROK);
         done(m);
         return;
     }
     rt_route_receipt(*route ? route : NULL, strlen(route), account, strlen(account), m->state >= 0 ? m->state : 1);
     if ((len = rt_gw_rcpt_onward(pdu, sid, &out, &why)) < 0) {
-        log_msg(LOG_ERROR, 0, "receipt from %s for %s cannot be rewritten (%s): answered ESME_RX_P_APPN",
-                m->l->name, id, why);
+        log_kind(LOG_ERROR, 0, "receipt not rewritten", "receipt from %s for %s cannot be rewritten (%s): answered "
+                 "ESME_RX_P_APPN", m->l->name, id, why);
         m->l->receipts_refused++;
         answer(m, SMPP_ESME_RX_P_APPN);
         done(m);
@@ -275,7 +275,8 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         R.early_matched++;
         l->early_matched++;
         if (match(m, key, klen) != 0) {
-            log_msg(LOG_WARN, 0, "an early receipt from %s for %s was matched but could not be passed on", l->name, id);
+            log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched but could "
+                     "not be passed on", l->name, id);
             done(m);
         }
     }

@@ -453,6 +453,7 @@ int luaopen_smpp_core(lua_State *L)
     luaL_register(L, NULL, rt_outbox_lib);
     luaL_register(L, NULL, rt_gw_lib);
     luaL_register(L, NULL, rt_gw_store_lib);
+    luaL_register(L, NULL, rt_gw_answer_lib);
     luaL_register(L, NULL, rt_route_lib);
     luaL_register(L, NULL, rt_workers_lib);
     luaL_register(L, NULL, rt_redis_lib);

@@ -3,6 +3,7 @@
 -- script warn on every message cannot fill the disk.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
+local wait = require "helpers.wait"
 
 -- Every submit_sm makes the same warning (as a transmitter-only client
 -- asking for receipts did: one identical line per message).
@@ -107,6 +108,36 @@ describe("#integration repeated log lines", function()
         local _, n = text:gsub('"msg":"' .. LINE .. '"', "")
         assert.equal(4, n)                   -- the line, its count, the line again, its count
         assert.truthy(text:find('"repeated":4,', 1, true))
+    end)
+
+    it("a receipt refused for each message of a full outbox, each line naming its own id, logs one line and "
+        .. "a count", function()
+        local N, ROOM = 60, 5
+        local up = start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } },
+                                                     smsc = { reject = {}, rules = {} } } }
+        local gw = start { conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua", log = { level = "info" },
+            store = { path = "gw.db", limits = { outbox_per_account = ROOM } },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "U", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = "U" } } } } }
+        assert(gw:wait_log("upstream U: bind 1 up", 5), gw:log_text())
+        -- a transmitter only: every receipt goes to the outbox, which holds ROOM
+        local c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transmitter", "esme1", "pw1").status)
+        for i = 1, N do c:send(wire.submit_sm(i + 1, { registered_delivery = 1 })) end
+        for _ = 1, N do assert.equal(0, assert(c:read(10)).status) end
+        assert.is_true(wait.wait_until(function()
+            return gw:stats().gateway.queues.U.receipts_refused >= N - ROOM
+        end, 10), gw:log_text())
+        c:close()
+        local text = stopped(gw)
+        local _, n = text:gsub("not queued for esme1", "")
+        -- before: one line per refused receipt (the ids are hex: their
+        -- letters kept the lines apart), N - ROOM lines and more
+        assert.is_true(n <= 2, n .. " lines:\n" .. text:sub(1, 4000))
+        assert.matches("receipt from U for %x+ not queued for esme1: [^\n]*; answered ESME_RX_T_APPN "
+            .. "%[%.%.%. %d+ more of this kind in %d+ s%]", text)
     end)
 
     it("a peer making a new warning with every PDU (its own command_ids and sequence_numbers) cannot fill the log",

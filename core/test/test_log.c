@@ -242,6 +242,35 @@ static void json_lines_are_valid_utf8_json(void)
     CHECK_EQ(count(out, "\xed\xa0"), 0);
 }
 
+/* A line per event naming ids with letters (the gateway's hex ids, an
+ * upstream's), on session 0 (no session quota): folded by its kind, not
+ * by its text; other kinds and plain lines are not held back by it. */
+static void lines_of_one_kind_are_counted_whatever_their_ids(void)
+{
+    char id[32];
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    for (i = 0; i < 500; i++) {
+        snprintf(id, sizeof id, "6CA66998%08X", 0xABCD00 + i);
+        log_kind(LOG_WARN, 0, "receipt not queued", "receipt from U1 for %s not queued for esme1", id);
+    }
+    log_kind(LOG_WARN, 0, "another kind", "receipt from U1 for %s not queued for esme1", "6CA66998FFFFFFFF");
+    log_msg(LOG_WARN, 0, "receipt from U1 for %s not queued for esme1", "6CA66998EEEEEEEE");
+    CHECK_EQ(count(captured(), "not queued for esme1"), 3);
+    log_flush();
+    CHECK_EQ(count(captured(), "receipt from U1 for 6CA6699800ABCD00 not queued for esme1 "
+                               "[... 499 more of this kind in 0 s]"), 1);
+    CHECK_EQ(count(captured(), "more of this kind"), 1);
+    log_set_json(1);
+    capture();
+    log_kind(LOG_WARN, 0, "receipt not queued", "receipt for %s", "AB");
+    log_kind(LOG_WARN, 0, "receipt not queued", "receipt for %s", "CD");
+    log_flush();
+    log_set_json(0);
+    CHECK_EQ(count(captured(), "\"repeated\":1,\"repeated_s\":0,\"repeated_kind\":true"), 1);
+}
+
 static void filtered_levels_are_not_counted(void)
 {
     log_set_repeat_window(60000);
@@ -267,6 +296,7 @@ int main(void)
     TEST(a_session_prints_a_bounded_number_of_warnings);
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
+    TEST(lines_of_one_kind_are_counted_whatever_their_ids);
     TEST(filtered_levels_are_not_counted);
     TEST(text_lines_escape_controls_and_bad_utf8);
     TEST(json_lines_are_valid_utf8_json);

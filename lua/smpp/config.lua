@@ -151,9 +151,14 @@ local schema = {
             wait = { type = "number", min = 0, default = 5,
                      doc = "seconds the link may be unusable before its queued messages "
                         .. "fail over to another upstream of their route" },
+            max_timeouts = { type = "integer", min = 0, default = 3,
+                             doc = "requests in a row with no answer within response_timeout before the link "
+                                .. "counts as unusable (one message at a time tries it until it answers; "
+                                .. "0 = never)" },
             max_queue = { type = "integer", min = 0, default = 0,
-                          doc = "messages waiting in this link's queue in the store; past it "
-                             .. "new ones get ESME_RMSGQFUL (0: only store.limits.messages bounds it)" },
+                          doc = "messages waiting in this link's queue in the store; past it new ones go "
+                             .. "to another upstream of their route with room, else get ESME_RMSGQFUL "
+                             .. "(0: only store.limits.messages bounds it)" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
             id_format = { type = "table", fields = {
                 resp = { type = "enum", values = { "string", "decimal", "hex" }, default = "string",

@@ -40,6 +40,7 @@ local counts = {
     queued = 0, no_route = 0, not_queued = 0, throttled = 0, failed_over = 0, refused = 0, expired = 0,
     receipts_generated = 0, mo = 0, mo_no_route = 0, mo_not_queued = 0, forwarded_upstream = 0,
     upstream_error = 0, not_sent = 0, failed = 0,
+    invalid = 0,                -- refused for its values (smpp.checks: a TON, esm_class, time ...)
     pattern_gave_up = 0,        -- a route's pattern key ran out of steps on a message (it did not match)
 }
 
@@ -202,18 +203,23 @@ local function on_route(route, name)
     return false
 end
 
+-- A queue that takes a message now: its link usable, its queue under its
+-- max_queue (core.gw_room).
+local function takes(name) return usable(name) and core.gw_room(name) end
+
 -- pick(route [, link]) -> the upstream whose queue a new message goes to:
 -- `link` (the upstream the earlier parts of its long message took) while
--- it is on the route and usable, else the first candidate whose link is
--- usable now, else the first candidate (the message waits in its queue
--- until the link is back, or another takes it).
+-- it is on the route and takes it, else the first candidate whose link is
+-- usable now and whose queue has room, else the first candidate (the
+-- message waits in its queue until the link is back, or another takes
+-- it; a full queue refuses it).
 function M.pick(route, link)
     local to = route.to
     if #to == 1 then return to[1] end       -- whichever is usable: the route has no other
-    if link and on_route(route, link) and usable(link) then return link end
+    if link and on_route(route, link) and takes(link) then return link end
     local order = candidates(route)
     for _, name in ipairs(order) do
-        if usable(name) then return name end
+        if takes(name) then return name end
     end
     return order[1]
 end

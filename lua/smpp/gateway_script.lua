@@ -21,6 +21,7 @@ local webhook = require "smpp.webhook"
 local server = require "smpp.server"
 local text = require "smpp.text"
 local split = require "smpp.split"
+local checks = require "smpp.checks"
 
 local S = smpp.status
 local ROK = S.ESME_ROK
@@ -160,21 +161,31 @@ end
 -- per route; the destinations without a route, or whose route refused,
 -- are the unsuccess_sme list. The answer's message_id is the first
 -- accepted group's (the other groups' receipts carry their own ids).
-function Gw:multi(session, pdu)
+function Gw:multi(session, pdu, bad)
     local groups, order, unsuccess = {}, {}, {}
     local account = session.system_id
     for _, d in ipairs(pdu.dest_address or {}) do
-        local key = { destination_addr = d.destination_addr or d.dl_name, source_addr = pdu.source_addr,
-                      service_type = pdu.service_type, short_message = pdu.short_message,
-                      data_coding = pdu.data_coding, esm_class = pdu.esm_class, message_payload = pdu.message_payload }
-        local route = self.routing:match(key, session, { now = smpp.time(), alphabet = server.alphabet(account) })
-        if route then
-            if not groups[route.name] then groups[route.name] = { route = route }; order[#order + 1] = route.name end
-            local g = groups[route.name]
-            g[#g + 1] = d
+        if bad and bad[d] then                   -- refused for its values (smpp.checks)
+            unsuccess[#unsuccess + 1] = bad[d]
         else
-            unsuccess[#unsuccess + 1] = { dest_addr_ton = d.dest_addr_ton or 0, dest_addr_npi = d.dest_addr_npi or 0,
-                destination_addr = d.destination_addr or d.dl_name or "", error_status_code = self.no_route }
+            local key = { destination_addr = d.destination_addr or d.dl_name, source_addr = pdu.source_addr,
+                          service_type = pdu.service_type, short_message = pdu.short_message,
+                          data_coding = pdu.data_coding, esm_class = pdu.esm_class,
+                          message_payload = pdu.message_payload }
+            local route = self.routing:match(key, session,
+                                             { now = smpp.time(), alphabet = server.alphabet(account) })
+            if route then
+                if not groups[route.name] then
+                    groups[route.name] = { route = route }
+                    order[#order + 1] = route.name
+                end
+                local g = groups[route.name]
+                g[#g + 1] = d
+            else
+                unsuccess[#unsuccess + 1] = { dest_addr_ton = d.dest_addr_ton or 0,
+                    dest_addr_npi = d.dest_addr_npi or 0, destination_addr = d.destination_addr or d.dl_name or "",
+                    error_status_code = self.no_route }
+            end
         end
     end
     local first, first_status
@@ -209,6 +220,20 @@ function Gw:multi(session, pdu)
     return S.ESME_ROK, { message_id = first, no_unsuccess = #unsuccess, unsuccess_sme = unsuccess }
 end
 
+-- A copy of submit_multi `pdu` without the destinations of `bad`
+-- (smpp.checks.multi), and their unsuccess_sme entries.
+local function without(pdu, bad)
+    local part, unsuccess = {}, {}
+    for k, v in pairs(pdu) do part[k] = v end
+    part.dest_address = {}
+    for _, d in ipairs(pdu.dest_address) do
+        if bad[d] then unsuccess[#unsuccess + 1] = bad[d]
+        else part.dest_address[#part.dest_address + 1] = d end
+    end
+    part.number_of_dests = #part.dest_address
+    return part, unsuccess
+end
+
 -- An ESME's submit_sm, data_sm or submit_multi: routed, stored and
 -- answered with the gateway's id (message_id "own"), or forwarded while
 -- the ESME waits (message_id "upstream").
@@ -223,6 +248,24 @@ function Gw:submit(session, pdu)
         session:log("info", "%s refused: TLV %s given more than once (ESME_RINVOPTPARSTREAM)", pdu.command, twice)
         return S.ESME_RINVOPTPARSTREAM
     end
+    local command = pdu.command
+    -- SMPP 3.4's checks of its values (smpp.checks, as the reference SMSC's)
+    local invalid, why = checks.message(pdu)
+    local bad = command == "submit_multi" and not invalid and checks.multi(pdu) or nil
+    local fields
+    if bad then
+        local _, unsuccess = without(pdu, bad)
+        if #unsuccess == #pdu.dest_address then      -- none left: as the reference SMSC answers
+            invalid, why = S.ESME_RSUBMITFAIL, "no valid destination"
+            fields = { message_id = "", no_unsuccess = #unsuccess, unsuccess_sme = unsuccess }
+        end
+    end
+    if invalid then
+        gateway.count("invalid")
+        gateway.note(nil, account, invalid)
+        session:log("debug", "%s refused: %s (%s)", command, why, smpp.status_name(invalid) or invalid)
+        return invalid, fields
+    end
     local picked, refused
     if self.before_route then
         picked, refused = self:hook(session, pdu, account)
@@ -231,8 +274,11 @@ function Gw:submit(session, pdu)
             return refused
         end
     end
-    local command = pdu.command
-    if command == "submit_multi" and not picked then return self:multi(session, pdu) end
+    local unsuccess
+    if command == "submit_multi" then
+        if not picked then return self:multi(session, pdu, bad) end
+        if bad then pdu, unsuccess = without(pdu, bad) end
+    end
     local route, key, link = picked, nil, nil
     if not route then route, key, link = self:route(session, pdu, account) end
     if not route then
@@ -248,7 +294,9 @@ function Gw:submit(session, pdu)
             smpp.status_name(status) or status)
         return status
     end
-    if command == "submit_multi" then return ROK, { message_id = id, no_unsuccess = 0 } end
+    if command == "submit_multi" then
+        return ROK, { message_id = id, no_unsuccess = unsuccess and #unsuccess or 0, unsuccess_sme = unsuccess }
+    end
     return ROK, { message_id = id }
 end
 

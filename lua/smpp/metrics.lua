@@ -223,6 +223,15 @@ function M.render(stats)
     if stats.upstreams and #stats.upstreams > 0 then
         family("smppgw_upstream_binds_up", "gauge", "Bound sessions of each upstream link.")
         for _, u in ipairs(stats.upstreams) do sample("smppgw_upstream_binds_up", { upstream = u.name }, u.binds_up) end
+        family("smppgw_upstream_unanswered", "gauge", "1 while the upstream counts as unusable: max_timeouts "
+            .. "requests in a row went unanswered (one message at a time tries it).")
+        for _, u in ipairs(stats.upstreams) do
+            sample("smppgw_upstream_unanswered", { upstream = u.name }, u.unanswered and 1 or 0)
+        end
+        family("smppgw_upstream_timeouts_in_row", "gauge", "Requests to the upstream timed out since its last answer.")
+        for _, u in ipairs(stats.upstreams) do
+            sample("smppgw_upstream_timeouts_in_row", { upstream = u.name }, u.timeouts_in_row or 0)
+        end
         family("smppgw_upstream_outstanding", "gauge", "Requests waiting for the upstream's response.")
         for _, u in ipairs(stats.upstreams) do sample("smppgw_upstream_outstanding", { upstream = u.name }, u.outstanding) end
         family("smppgw_upstream_messages_total", "counter", "Messages sent to each upstream by outcome.")

@@ -58,6 +58,7 @@ M.allow = {
     modules = {
         ["smpp"] = { results = { "command_info", "tlv_info" } },     -- rows of the codec's tables
         ["smpp.address"] = {},
+        ["smpp.checks"] = {},
         ["smpp.codec"] = {},
         ["smpp.config"] = { hide = { "load" } },                       -- runs a file
         ["smpp.fifo"] = {},

@@ -26,6 +26,7 @@
 local bit = require "bit"
 local core = require "smpp.core"
 local smpp = require "smpp"
+local checks = require "smpp.checks"
 local config = require "smpp.config"
 local mo = require "smpp.mo"
 local msgid = require "smpp.msgid"
@@ -806,6 +807,8 @@ local function accept(s, session, pdu)
     local bad = repeated(session, pdu)
     if bad then return bad end
     local now = time()
+    local invalid = checks.message(pdu, now)          -- SMPP 3.4's checks of its values
+    if invalid then return invalid end
     local dest, ton, npi = pdu.destination_addr or "", pdu.dest_addr_ton or 0, pdu.dest_addr_npi or 0
     if pdu.replace_if_present_flag == 1 then
         local m = message(session, pdu, dest, ton, npi)
@@ -847,14 +850,19 @@ local function handlers(s)
     function h.submit_multi(session, pdu)
         local bad = repeated(session, pdu)
         if bad then return bad, { message_id = "" } end
+        local now = time()
+        local invalid = checks.message(pdu, now)
+        if invalid then return invalid, { message_id = "" } end
         local backlog = s:backlogged(session.system_id, pdu.registered_delivery)
         if backlog then return backlog, { message_id = "" } end
-        local failed, head, n, now = {}, nil, 0, time()
+        local failed, head, n = {}, nil, 0
         local function fail(ton, npi, dest, status)
             failed[#failed + 1] = { dest_addr_ton = ton, dest_addr_npi = npi, destination_addr = dest,
                                     error_status_code = status_number(status) }
         end
         local function one(ton, npi, dest)
+            invalid = checks.dest(ton, dest)
+            if invalid then return fail(ton, npi, dest or "", invalid) end
             -- a hook that fails for one destination refuses that one only
             -- (ESME_RSYSERR): it raised before anything of it was stored
             local ok, id, key_or_status = xpcall(s.accept_one, traced, s, session, pdu, dest, ton, npi, n, now, head)

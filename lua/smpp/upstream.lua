@@ -63,8 +63,16 @@ function Link:outstanding()
     return n
 end
 
--- Usable now: bound, not paused by a throttle answer.
-function Link:usable() return not self.removed and self:is_up() and now() >= self.paused_until end
+-- Answering: its requests have not gone unanswered max_timeouts times in
+-- a row, or a trial may go to it now (one message at a time tries a link
+-- that does not answer: core/rt_gw.h, rt_gw_link_answer) -> true | false,
+-- the seconds until a trial may go.
+function Link:answering() return core.gw_answering(self.name, self:outstanding()) end
+
+-- Usable now: bound, not paused by a throttle answer, answering.
+function Link:usable()
+    return not self.removed and self:is_up() and now() >= self.paused_until and (self:answering())
+end
 
 -- -- Sending -----------------------------------------------------------------------
 
@@ -86,6 +94,10 @@ function Link:send(pdu, opts)
             local t = now()
             local pause = self.paused_until - t
             if pause <= 0 then
+                local answering, trial = self:answering()
+                if not answering then pause = trial end          -- unanswered: until a trial may go
+            end
+            if pause <= 0 then
                 slot = self:pick()
                 if slot then
                     if c.throughput <= 0 then break end
@@ -105,8 +117,11 @@ function Link:send(pdu, opts)
         end
         slot.inflight = slot.inflight + 1
         self.stats.sent = self.stats.sent + 1
+        local sent = core.gw_stamp()
         local resp, err, status = slot.session:send(pdu)
         slot.inflight = slot.inflight - 1
+        if resp or err == "nack" or err == "bad response" then core.gw_answer(self.name, true, sent)
+        elseif err == "timeout" then core.gw_answer(self.name, false, sent) end
         self:wake_all()
         local st = resp and resp.command_status
         if resp and (st == S.ESME_RTHROTTLED or st == S.ESME_RMSGQFUL) then
@@ -294,7 +309,7 @@ local function new_link(name, conf)
     -- answers to throttling, and the id formats its receipts are read in
     core.gw_link(name, { throughput = conf.throughput, throttle_backoff = conf.throttle_backoff,
                          throttle_retries = conf.throttle_retries, wait = conf.wait, max_queue = conf.max_queue,
-                         id_format = conf.id_format })
+                         max_timeouts = conf.max_timeouts, id_format = conf.id_format })
     return self
 end
 
@@ -368,6 +383,9 @@ function M.stats()
         if f then
             st.ok, st.error, st.failed = st.ok + f.answers_ok, st.error + f.answers_error, st.failed + f.answers_failed
             st.throttled = st.throttled + f.throttled
+            -- its requests went unanswered max_timeouts times in a row
+            -- (either id policy): unusable but for one trial at a time
+            st.unanswered, st.unanswered_s, st.timeouts_in_row = f.unanswered, f.unanswered_s, f.timeouts_in_row
         end
         out[#out + 1] = st
     end

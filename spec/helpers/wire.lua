@@ -47,8 +47,8 @@ function M.submit_sm(seq, f, id)
     local sm = f.short_message or "hello"
     return M.pdu(id or M.id.submit_sm, seq,
         M.cstr(f.service_type or "") .. M.u8(f.source_addr_ton or 0) .. M.u8(0) .. M.cstr(f.source_addr or "1234")
-        .. M.u8(1) .. M.u8(1) .. M.cstr(f.destination_addr or "447700900123")
-        .. M.u8(f.esm_class or 0) .. M.u8(0) .. M.u8(0) .. M.cstr(f.schedule_delivery_time or "")
+        .. M.u8(f.dest_addr_ton or 1) .. M.u8(1) .. M.cstr(f.destination_addr or "447700900123")
+        .. M.u8(f.esm_class or 0) .. M.u8(0) .. M.u8(f.priority_flag or 0) .. M.cstr(f.schedule_delivery_time or "")
         .. M.cstr(f.validity_period or "")
         .. M.u8(f.registered_delivery or 0) .. M.u8(f.replace_if_present_flag or 0) .. M.u8(f.data_coding or 0) .. M.u8(0)
         .. M.u8(#sm) .. sm .. (f.tlvs or ""))
