@@ -368,8 +368,9 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
 }
 
 /* The id a receipt is about, read as its link declared (its key into
- * key); 0 when it has none it could be matched by. */
-static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size_t *klen)
+ * key; *written: the key is the id as written, msgid_key_written); 0
+ * when it has none it could be matched by. */
+static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size_t *klen, int *written)
 {
     const pdu_tlv_t *t = pdu_tlv_find(in, SMPP_TLV_receipted_message_id);
     const char *id = NULL;
@@ -393,6 +394,7 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     k = msgid_key(id, n, fmt, key, KEY_MAX);
     if (k <= 0) return 0;
     *klen = (size_t)k;
+    if (written) *written = msgid_key_written(id, n, fmt);
     return 1;
 }
 
@@ -406,16 +408,16 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
     char key[KEY_MAX];
     size_t klen = 0;
     store_str_t up = { l->name, l->len }, k;
-    int rcode;
+    int rcode, written = 0;
     if (!st) return SMPP_ESME_RX_T_APPN;
-    if (!key_of(l, in, &tx, key, &klen)) {
+    if (!key_of(l, in, &tx, key, &klen, &written)) {
         log_unmatched(l, "without a message id: answered ESME_ROK, not forwarded");
         return SMPP_ESME_ROK;
     }
     k.p = key;
     k.n = klen;
     memset(&f, 0, sizeof f);
-    if ((rcode = store_fwd_by_key(st, up, k, on_found, &f)) < 0) {
+    if ((rcode = store_fwd_by_key(st, up, k, written, on_found, &f)) < 0) {
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
@@ -496,10 +498,12 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
         found_t f;
         char k2[KEY_MAX];
         size_t klen;
+        int written = 0;
         rev = e->next;
         memset(&f, 0, sizeof f);
-        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK && key_of(l, &rc.in, &tx, k2, &klen)
-            && store_fwd_by_key(st, up, key, on_found, &f) == 1) {
+        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK
+            && key_of(l, &rc.in, &tx, k2, &klen, &written)
+            && store_fwd_by_key(st, up, key, written, on_found, &f) == 1) {
             l->early_matched++;
             if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
                 log_msg(LOG_WARN, 0, "an early receipt from %s for %s was matched but could not be queued",
@@ -516,7 +520,7 @@ int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int 
     const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
     dlr_text_t tx;
-    if (!key_of(l, in, &tx, key, klen)) return 0;
+    if (!key_of(l, in, &tx, key, klen, NULL)) return 0;
     *state = ms ? (int)ms->num : tx.stat ? dlr_state_of(tx.stat, tx.stat_len) : -1;
     *err = 0;
     if (ne && ne->val && ne->len == 3) *err = ne->val[1] << 8 | ne->val[2];

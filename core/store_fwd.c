@@ -10,6 +10,7 @@
  * `messages` as before. The statements are prepared on first use. See
  * store.h, "Forward queues".
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,14 @@
  * receipt-key index alone (the fwd row's key is the index's rowid, so the
  * fwd row is not read: its state is read only when a receipt carries
  * none, store_fwd_state_of) and reads the record by that key; BY_KEY_OLD
- * (messages alone) has the state as its last column. */
+ * (messages alone) has the state as its last column. Keys
+ * written before schema 9 (messages keyed below exact_from, ?4) were the
+ * normalised id whatever the format: where the receipt's key is its id
+ * as written (?5), such a row is its message only when its upstream_id,
+ * trimmed, is that id (SQLite reads upstream_id only for those rows). */
 #define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format"
+#define BLANKS "' ' || char(9, 10, 11, 12, 13)"
+#define KEY_EXACT(tbl) " AND (" tbl ".key >= ?4 OR ?5 IS NULL OR trim(" tbl ".upstream_id, " BLANKS ") = ?5)"
 #define FWD_JOIN "FROM fwd f CROSS JOIN messages m ON m.key = f.key "
 
 /* keep_until as store_msg.c computes it: a final row is kept trace_ttl
@@ -54,10 +61,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* BY_KEY: ?1 upstream, ?2 key, ?3 its number (store__key_num: the
      * index holds all three) */
     "SELECT f.key, " KEY_COLS " " FWD_JOIN "WHERE f.key_num = ?3 AND f.key_num IS NOT NULL "
-    "AND f.upstream = ?1 AND f.upstream_key = ?2 ORDER BY f.key DESC LIMIT 1",
+    "AND f.upstream = ?1 AND f.upstream_key = ?2" KEY_EXACT("f") " ORDER BY f.key DESC LIMIT 1",
     /* BY_KEY_OLD: the same in messages */
     "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
-    "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
+    "AND upstream_key IS NOT NULL" KEY_EXACT("m") " ORDER BY rowid DESC LIMIT 1",
     /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4
      * now, ?7 its number (store__key_num). Here and below, a write that
      * changes what a usual line kept as columns is made of (store_int.h)
@@ -362,20 +369,42 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
     return fwd_each(s, st, fn, ud, "fwd_take");
 }
 
-int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fwd_fn fn, void *ud)
+/* The newest message of upstream under key (fwd, then messages); rows
+ * keyed below exact_from need their upstream_id to be `written` when it
+ * is not NULL. */
+static int by_key(store_t *s, store_str_t upstream, store_str_t key, long long exact_from, const store_str_t *written,
+                  store_fwd_fn fn, void *ud)
 {
+    static const int which[2] = { STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD };
     sqlite3_stmt *st;
+    int i, rc;
+    for (i = 0; i < 2; i++) {
+        if (!(st = fwd_stmt(s, which[i]))) return STORE_EIO;
+        store__bind_text(st, 1, upstream);
+        store__bind_text(st, 2, key);
+        if (i == 0) sqlite3_bind_int64(st, 3, store__key_num(s, key));
+        sqlite3_bind_int64(st, 4, exact_from);
+        if (written) store__bind_text(st, 5, *written);
+        else sqlite3_bind_null(st, 5);
+        if ((rc = fwd_each(s, st, fn, ud, "fwd_by_key")) != 0) return rc;
+    }
+    return 0;
+}
+
+int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, int written, store_fwd_fn fn, void *ud)
+{
+    char old[256];
+    long n;
     int rc;
     if (!upstream.p || !key.p) return store__err(s, STORE_EARG, "fwd_by_key: upstream and key are required");
-    if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY))) return STORE_EIO;
-    store__bind_text(st, 1, upstream);
-    store__bind_text(st, 2, key);
-    sqlite3_bind_int64(st, 3, store__key_num(s, key));
-    if ((rc = fwd_each(s, st, fn, ud, "fwd_by_key")) != 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY_OLD))) return STORE_EIO;
-    store__bind_text(st, 1, upstream);
-    store__bind_text(st, 2, key);
-    return fwd_each(s, st, fn, ud, "fwd_by_key");
+    if ((rc = by_key(s, upstream, key, s->exact_from, written ? &key : NULL, fn, ud)) != 0 || !written
+        || s->exact_from <= 0 || key.n >= sizeof old / 2 - 1)
+        return rc;
+    /* a message keyed before schema 9 under the normalised id, its own
+     * id (as written) the receipt's */
+    n = msgid_key(key.p, key.n, MSGID_NORMALIZED, old, sizeof old);
+    if (n < 0 || ((size_t)n == key.n && memcmp(old, key.p, key.n) == 0)) return 0;
+    return by_key(s, upstream, (store_str_t){ old, (size_t)n }, LLONG_MAX, &key, fn, ud);
 }
 
 int store_fwd_state_of(store_t *s, long long rowid, long long *state)

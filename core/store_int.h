@@ -269,6 +269,7 @@ struct store_s {
     sqlite3_stmt  *fwd_batch;         /* INSERT of STORE_PUT_BATCH of those, NULL until used */
 
     unsigned long long key_mask;      /* of store__key_num: all bits but in tests (store_open.c) */
+    long long      exact_from;        /* messages keyed from here on have exact receipt keys (store_open.c) */
 
     char           idbuf[MSGID_KEYED_MAX];   /* the id of a row read, made from its key */
     long long     *rowids;            /* scratch for two-pass updates */

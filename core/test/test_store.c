@@ -587,7 +587,7 @@ static void queue(store_t *s, const char *id, const char *up, double due)
 
 /* The same as the gateway stores an ESME's message: no trace in the
  * record, its first line kept as via (the session). */
-static void queue_via(store_t *s, const char *id, const char *up, double due, long long via)
+static long long queue_via(store_t *s, const char *id, const char *up, double due, long long via)
 {
     store_msg_t m;
     long long key;
@@ -603,6 +603,7 @@ static void queue_via(store_t *s, const char *id, const char *up, double due, lo
     key = store_put(s, &m);
     CHECK(key > 0);
     CHECK_EQ(store_fwd_queue(s, key, S(up), due, via), 1);
+    return key;
 }
 
 static void stamp_as_printf(void)
@@ -651,9 +652,9 @@ static void forward_queue_by_cursor(void)
     CHECK(strcmp(v.ids[0], "q2") == 0 && strcmp(v.ids[1], "q3") == 0);
     CHECK(v.due[1] == 30);
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), fsee, &v), 1);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), 0, fsee, &v), 1);
     CHECK(strcmp(v.ids[0], "q1") == 0);
-    CHECK_EQ(store_fwd_by_key(s, S("other"), S("7"), NULL, NULL), 0);
+    CHECK_EQ(store_fwd_by_key(s, S("other"), S("7"), 0, NULL, NULL), 0);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
     CHECK_EQ(m.state[0], 1);
@@ -1779,6 +1780,75 @@ static void sql_text(const char *path, const char *sql, char *out, size_t cap)
     sqlite3_close(db);
 }
 
+/* The id of the message upstream's receipt under key (written: the key
+ * is the id as written) reaches, "" for none. */
+static const char *by_key_id(store_t *s, const char *key, int written)
+{
+    static fseen_t v;
+    memset(&v, 0, sizeof v);
+    if (store_fwd_by_key(s, S("up"), S(key), written, fsee, &v) != 1) return "";
+    return v.ids[0];
+}
+
+/* Schema 8 keyed receipts of id_format "string" by the normalised id
+ * ("MSG1" and "msg1" both "msg1", "01" and "1" both "1"); from 9 the key
+ * is the id as written. Messages waiting for receipts across the upgrade
+ * keep their keys and still get their own receipts: a receipt whose key
+ * is its id as written matches such a row only when the row's upstream id
+ * is that id. */
+static void receipt_keys_before_schema_9(void)
+{
+    const char *path = file("keys8.db");
+    char text[64];
+    store_t *s = open_at(path);
+    static const char *const ids[] = { "a", "b", "c", "d" }, *const uids[] = { "msg1", "MSG1", "01", " 1" },
+                             *const old[] = { "msg1", "msg1", "1", "1" };
+    long long e, f;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 4; i++) queue(s, ids[i], "up", 10);
+    CHECK_EQ(store_commit(s, NULL), 8);
+    for (i = 0; i < 4; i++) CHECK_EQ(store_fwd_sent(s, i + 1, S(uids[i]), S(old[i]), 0, 11, 0, S("sent")), 1);
+    CHECK(store_commit(s, NULL) > 0);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "UPDATE meta SET value = 8 WHERE key = 'schema'; "
+                          "DELETE FROM meta WHERE key = 'exact_keys_from'"), SQLITE_OK);
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
+    CHECK(strcmp(text, "9") == 0);
+    sql_text(path, "SELECT value FROM meta WHERE key = 'exact_keys_from'", text, sizeof text);
+    CHECK(strcmp(text, "5") == 0);
+    CHECK(strcmp(by_key_id(s, "msg1", 1), "a") == 0);       /* not b, the newer of that key */
+    CHECK(strcmp(by_key_id(s, "MSG1", 1), "b") == 0);       /* under its old key */
+    CHECK(strcmp(by_key_id(s, "01", 1), "c") == 0);
+    CHECK(strcmp(by_key_id(s, "1", 1), "d") == 0);
+    CHECK(strcmp(by_key_id(s, "Msg1", 1), "") == 0);        /* no message has that id */
+    CHECK(strcmp(by_key_id(s, "001", 1), "") == 0);
+    CHECK(strcmp(by_key_id(s, "1", 0), "d") == 0);          /* a number: the newest of that key */
+    /* messages answered after the upgrade: keyed as written */
+    e = queue_via(s, "e", "up", 10, 0);
+    f = queue_via(s, "f", "up", 10, 0);
+    CHECK(store_commit(s, NULL) > 0);
+    CHECK_EQ(store_fwd_sent(s, e, S("MSG1"), S("MSG1"), 0, 12, 0, S("sent")), 1);
+    CHECK_EQ(store_fwd_sent(s, f, S("01"), S("01"), 0, 12, 0, S("sent")), 1);
+    CHECK(store_commit(s, NULL) > 0);
+    CHECK(strcmp(by_key_id(s, "MSG1", 1), "e") == 0);
+    CHECK(strcmp(by_key_id(s, "msg1", 1), "a") == 0);
+    CHECK(strcmp(by_key_id(s, "01", 1), "f") == 0);
+    CHECK(strcmp(by_key_id(s, "1", 1), "d") == 0);
+    store_close(s);
+    /* a file made by this version has no such rows */
+    s = open_at(file("keys9.db"));
+    CHECK(s);
+    if (!s) return;
+    store_close(s);
+    sql_text(file("keys9.db"), "SELECT count(*) FROM meta WHERE key = 'exact_keys_from'", text, sizeof text);
+    CHECK(strcmp(text, "0") == 0);
+}
+
 /* Schema 5 -> 6: a gateway's message waiting in a forward queue moves
  * its forwarding state into fwd (the forwarder takes it from there, and
  * it is in messages' queue no more); one already answered stays in
@@ -1825,7 +1895,7 @@ static void upgrades_schema_5(void)
     CHECK_EQ(store_get(s, S("waiting"), 0, see, &r), 1);
     CHECK(r.due[0] == 20);
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_fwd_by_key(s, S("up"), S("9"), fsee, &v), 1);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("9"), 0, fsee, &v), 1);
     CHECK(strcmp(v.ids[0], "sent") == 0);
     CHECK_EQ(store_fwd_state(s, sent, 2, 1, 0, 30, S("receipt DELIVRD")), 1);
     CHECK_EQ(store_fwd_sent(s, waiting, S("U10"), S("10"), 0, 31, 0, S("accepted as U10")), 1);
@@ -1839,7 +1909,7 @@ static void upgrades_schema_5(void)
     CHECK(!r.final && r.state[0] == 1 && isnan(r.due[0]));
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "8") == 0);
+    CHECK(strcmp(text, "9") == 0);
     sql_text(path, "SELECT count(*) FROM messages WHERE due IS NOT NULL", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
 }
@@ -1877,7 +1947,7 @@ static void upgrades_schema_3(void)
     CHECK_EQ(store_commit(s, NULL), 1);
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "8") == 0);
+    CHECK(strcmp(text, "9") == 0);
     sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_account'", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
     sql_text(path, "SELECT sql FROM sqlite_master WHERE name = 'messages_pending'", text, sizeof text);
@@ -2296,6 +2366,7 @@ int main(void)
     TEST(upgrades_older_schemas);
     TEST(upgrades_schema_3);
     TEST(upgrades_schema_5);
+    TEST(receipt_keys_before_schema_9);
     TEST(gateway_statements_use_indexes);
     TEST(gateway_rows_pay_for_their_indexes_only);
     TEST(checkpoints_by_the_caller);

@@ -152,11 +152,12 @@ local schema = {
                              .. "new ones get ESME_RMSGQFUL (0: only store.limits.messages bounds it)" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
             id_format = { type = "table", fields = {
-                resp = { type = "enum", values = { "string", "decimal", "hex" }, default = "string",
-                         doc = "how message ids in submit_sm_resp are written (string: matched as written)" },
-                receipt = { type = "enum", values = { "string", "decimal", "hex" }, derived = "resp",
+                resp = { type = "enum", values = { "string", "decimal", "hex", "normalized" }, default = "string",
+                         doc = "how message ids in submit_sm_resp are written (string: matched as written, "
+                            .. "case and leading zeros included; normalized: in any case, leading zeros dropped)" },
+                receipt = { type = "enum", values = { "string", "decimal", "hex", "normalized" }, derived = "resp",
                             doc = "the id: field of receipt texts" },
-                tlv = { type = "enum", values = { "string", "decimal", "hex" }, derived = "resp",
+                tlv = { type = "enum", values = { "string", "decimal", "hex", "normalized" }, derived = "resp",
                         doc = "receipted_message_id in receipts" },
             }, doc = "declared id formats; hex and decimal ids are related only when declared" },
             tls = { type = "table", doc = "connect with TLS", fields = tls_fields {

@@ -1,0 +1,101 @@
+-- receipts_ids_spec -- which message a receipt reaches when upstream ids
+-- look alike: under id_format "string" (the default) an id is matched as
+-- written, so ids that differ only in case or in leading zeros ("msg1"
+-- and "MSG1", "01" and "1") are different messages, each with its own
+-- receipt, also when they belong to two accounts; with either id policy.
+local wire = require "helpers.wire"
+local server = require "helpers.server"
+
+local id, RESP = wire.id, wire.RESP
+
+-- Accepts each message under the id its text is ("msg1" -> msg1); the
+-- text "receipts a=STAT b=STAT ..." posts a receipt (TLV and text) for
+-- each id a, b ... with that stat, in that order, and is accepted as "r".
+local UPSTREAM = [[
+    local smpp = require "smpp"
+    return { submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        if text:find("^receipts ") then
+            for rid, stat in text:gmatch("([^%s=]+)=(%u+)") do
+                smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
+                    destination_addr = pdu.source_addr, receipted_message_id = rid,
+                    message_state = stat == "DELIVRD" and 2 or 5,
+                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" })
+            end
+            return 0, { message_id = "r" }
+        end
+        return 0, { message_id = text }
+    end }]]
+local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
+    accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+
+local function gateway(port, message_id)
+    return server.start { conf = "return " .. server.lua {
+        script = server.root .. "/scripts/gateway.lua",
+        accounts = { { system_id = "esme1", password = "pw1" }, { system_id = "esme2", password = "pw2" } },
+        upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw" } },
+        gateway = { message_id = message_id, routes = { { name = "all", prefix = "", to = { "U" } } } },
+    } }
+end
+
+-- esme<n> bound as a transceiver (or kind)
+local function esme(gw, n, kind)
+    local c = wire.connect(gw.port)
+    assert.equal(0, c:bind(kind or "transceiver", "esme" .. n, "pw" .. n).status)
+    return c
+end
+
+-- text submitted asking for a receipt -> the id the ESME was given
+local function submit(c, text)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+    assert.equal(0, r.status)
+    return wire.first_cstr(r.body)
+end
+
+-- The receipts each ESME of cs gets (answered at once, whichever comes
+-- first: the upstream may wait for one's answer before it sends the next)
+-- until each has `want` or timeout -> { { { id (TLV), stat }, ... } per ESME }
+local function receipts(cs, want, timeout)
+    local got, deadline = {}, wire.gettime() + (timeout or 10)
+    for i = 1, #cs do got[i] = {} end
+    local function short()
+        for i = 1, #cs do if #got[i] < want then return true end end
+    end
+    while short() and wire.gettime() < deadline do
+        for i, c in ipairs(cs) do
+            local p = c:expect(function(q) return q.id == id.deliver_sm end, 0.05)
+            if p then
+                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                local d = wire.parse_sm(p.body)
+                got[i][#got[i] + 1] = { (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message:match("stat:(%u+)") }
+            end
+        end
+    end
+    return got
+end
+
+describe("#integration receipts of string ids that differ in case or leading zeros", function()
+    for _, policy in ipairs { "own", "upstream" } do
+        for _, pair in ipairs { { "msg1", "MSG1" }, { "01", "1" } } do
+            it(string.format("reach each its own account's message: %s and %s (message_id %s)", pair[1], pair[2],
+                policy), function()
+                local up = server.start { conf = UP_CONF, script = UPSTREAM }
+                local gw = gateway(up.port, policy)
+                assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
+                local c1, c2 = esme(gw, 1), esme(gw, 2)
+                local id1 = submit(c1, pair[1])
+                local id2 = submit(c2, pair[2])
+                -- the older message's receipt last: under one key both went to the newer
+                -- (from a transmitter: with message_id "upstream" its answer comes after them)
+                submit(esme(gw, 1, "transmitter"), string.format("receipts %s=UNDELIV %s=DELIVRD", pair[2], pair[1]))
+                local got = receipts({ c1, c2 }, 1)
+                assert.same({ { { id1, "DELIVRD" } }, { { id2, "UNDELIV" } } }, got)
+                local q = gw:stats().gateway.queues.U
+                assert.equal(0, q.receipts_early)
+            end)
+        end
+    end
+end)
