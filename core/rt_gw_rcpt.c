@@ -515,12 +515,13 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
 
 /* -- For the Redis store (rt_gwr_rcpt.c): the same reading and rewriting -------------------- */
 
-int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *state, long long *err)
+int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *written, int *state,
+                    long long *err)
 {
     const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
     dlr_text_t tx;
-    if (!key_of(l, in, &tx, key, klen, NULL)) return 0;
+    if (!key_of(l, in, &tx, key, klen, written)) return 0;
     *state = ms ? (int)ms->num : tx.stat ? dlr_state_of(tx.stat, tx.stat_len) : -1;
     *err = 0;
     if (ne && ne->val && ne->len == 3) *err = ne->val[1] << 8 | ne->val[2];
