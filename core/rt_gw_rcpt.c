@@ -398,8 +398,28 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     return 1;
 }
 
+/* Whether l has requests that await their answers (its forwarder's
+ * messages, or with message_id "upstream" those an ESME waits for): an
+ * answer to come may give one of them any id. */
+static int awaiting(rt_link_t *l)
+{
+    uint32_t i;
+    if (l->inflight) return 1;
+    for (i = 0; rt.net && i < l->nsess; i++) {
+        sess_t *s = net_find(rt.net, l->sess[i]);
+        if (s && sess_window_used(s) > 0) return 1;
+    }
+    return 0;
+}
+
 /* A receipt from l (session up_sess, request up_seq): matched now, or
- * kept as early. Returns the status, or RELAYED. */
+ * kept as early. Its message is the newest of l with its key; when that
+ * one is final already while l has requests awaiting their answers, the
+ * receipt is kept as early instead: an upstream that numbers again from
+ * the start (a restart, a wrap) may have given that id to one of those,
+ * whose answer then matches it (rt_gw_rcpt_early), and a final message
+ * has had its receipt (this one, if no answer claims it, is a repeat:
+ * it expires after early_ttl). Returns the status, or RELAYED. */
 static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
 {
     store_t *st = rt_store();
@@ -421,7 +441,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (f.n && !(f.r.final && awaiting(l))) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;

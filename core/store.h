@@ -459,9 +459,9 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
 
 /* The newest message of upstream whose upstream_key is key (a receipt's
  * message), with what matching a receipt needs: rowid, id, part,
- * account, registered_delivery, route, notify; state is -1 when it was
- * not read (store_fwd_state_of), due, expires and submitted NaN, the rest
- * zero. written: key is the receipt's id as written (id_format
+ * account, registered_delivery, route, notify, final; state is -1 when
+ * it was not read (store_fwd_state_of), due, expires and submitted NaN,
+ * the rest zero. written: key is the receipt's id as written (id_format
  * "string", or no number of its declared base): a message whose key was
  * written before schema 9 (the normalised id, whatever the format) is
  * taken only when its upstream_id, trimmed, is that id, and is found

@@ -23,10 +23,10 @@
 #define FWD_COLS "f.key, m.id, m.part, m.account, f.due, m.expires, m.submitted, m.registered_delivery, " \
                  "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format "
 /* What a receipt's match needs (read by key_row): BY_KEY finds it in the
- * receipt-key index alone (the fwd row's key is the index's rowid, so the
- * fwd row is not read: its state is read only when a receipt carries
- * none, store_fwd_state_of) and reads the record by that key; BY_KEY_OLD
- * (messages alone) has the state as its last column. Keys
+ * receipt-key index (the fwd row's key is the index's rowid) and reads
+ * the record by that key, and whether the fwd row is final (its state is
+ * read only when a receipt carries none, store_fwd_state_of); BY_KEY_OLD
+ * (messages alone) has final, then the state as its last columns. Keys
  * written before schema 9 (messages keyed below exact_from, ?4) were the
  * normalised id whatever the format: where the receipt's key is its id
  * as written (?5), such a row is its message only when its upstream_id,
@@ -60,10 +60,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "AND (f.due, f.key) > (?2, ?3) AND f.due <= ?4 ORDER BY f.due, f.key LIMIT ?5",
     /* BY_KEY: ?1 upstream, ?2 key, ?3 its number (store__key_num: the
      * index holds all three) */
-    "SELECT f.key, " KEY_COLS " " FWD_JOIN "WHERE f.key_num = ?3 AND f.key_num IS NOT NULL "
+    "SELECT f.key, " KEY_COLS ", f.final " FWD_JOIN "WHERE f.key_num = ?3 AND f.key_num IS NOT NULL "
     "AND f.upstream = ?1 AND f.upstream_key = ?2" KEY_EXACT("f") " ORDER BY f.key DESC LIMIT 1",
     /* BY_KEY_OLD: the same in messages */
-    "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
+    "SELECT m.key, " KEY_COLS ", m.final, m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
     "AND upstream_key IS NOT NULL" KEY_EXACT("m") " ORDER BY rowid DESC LIMIT 1",
     /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4
      * now, ?7 its number (store__key_num). Here and below, a write that
@@ -243,7 +243,8 @@ static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->registered_delivery = sqlite3_column_int64(st, 4);
     r->route = store__col_text(st, 5);
     r->notify = store__col_text(st, 6);
-    r->state = sqlite3_column_count(st) > 8 ? sqlite3_column_int64(st, 8) : -1;
+    r->final = sqlite3_column_int(st, 8) != 0;
+    r->state = sqlite3_column_count(st) > 9 ? sqlite3_column_int64(st, 9) : -1;
     r->due = r->expires = r->submitted = NAN;
     if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 7));
 }

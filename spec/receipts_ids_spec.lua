@@ -2,7 +2,10 @@
 -- look alike: under id_format "string" (the default) an id is matched as
 -- written, so ids that differ only in case or in leading zeros ("msg1"
 -- and "MSG1", "01" and "1") are different messages, each with its own
--- receipt, also when they belong to two accounts; with either id policy.
+-- receipt, also when they belong to two accounts; an upstream that
+-- numbers again from the start and sends a receipt before its answer
+-- does not give it to the older, final message of that id while the
+-- answer is awaited: the answer matches it. With either id policy.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 
@@ -30,13 +33,13 @@ local UPSTREAM = [[
 local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
-local function gateway(port, message_id)
-    return server.start { conf = "return " .. server.lua {
+local function gateway(port, message_id, over)
+    return server.start { conf = "return " .. server.lua(server.merge({
         script = server.root .. "/scripts/gateway.lua",
         accounts = { { system_id = "esme1", password = "pw1" }, { system_id = "esme2", password = "pw2" } },
         upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw" } },
         gateway = { message_id = message_id, routes = { { name = "all", prefix = "", to = { "U" } } } },
-    } }
+    }, over or {})) }
 end
 
 -- esme<n> bound as a transceiver (or kind)
@@ -57,12 +60,13 @@ end
 
 -- The receipts each ESME of cs gets (answered at once, whichever comes
 -- first: the upstream may wait for one's answer before it sends the next)
--- until each has `want` or timeout -> { { { id (TLV), stat }, ... } per ESME }
+-- until each has `want` (a count, or one per ESME) or timeout -> { { { id
+-- (TLV), stat }, ... } per ESME }; one that wants none is read all the same
 local function receipts(cs, want, timeout)
     local got, deadline = {}, wire.gettime() + (timeout or 10)
     for i = 1, #cs do got[i] = {} end
     local function short()
-        for i = 1, #cs do if #got[i] < want then return true end end
+        for i = 1, #cs do if #got[i] < (type(want) == "table" and want[i] or want) then return true end end
     end
     while short() and wire.gettime() < deadline do
         for i, c in ipairs(cs) do
@@ -97,5 +101,58 @@ describe("#integration receipts of string ids that differ in case or leading zer
                 assert.equal(0, q.receipts_early)
             end)
         end
+    end
+end)
+
+-- Numbers its ids from 1, and again from 1 after "start again" (a
+-- restart that lost its counter); a message's receipt (DELIVRD) follows
+-- its answer, but a text starting "early" has its receipt (UNDELIV) sent
+-- first and is answered 0.3 s after.
+local RENUMBERING = [[
+    local smpp = require "smpp"
+    local n = 0
+    local function receipt(session, rid, stat, delay)
+        smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
+            receipted_message_id = rid, message_state = stat == "DELIVRD" and 2 or 5,
+            short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = delay })
+    end
+    return { submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        if text == "start again" then
+            n = 0
+            return 0, { message_id = "x" }
+        end
+        n = n + 1
+        local mid = tostring(n)
+        if text:find("^early") then
+            receipt(session, mid, "UNDELIV", 0)
+            smpp.sleep(0.3)
+        else
+            receipt(session, mid, "DELIVRD", 0.05)
+        end
+        return 0, { message_id = mid }
+    end }]]
+
+describe("#integration a receipt before its answer, for an id an older final message has", function()
+    for _, policy in ipairs { "own", "upstream" } do
+        it("waits for the answer and reaches the new message, not the old one (message_id " .. policy .. ")",
+            function()
+            local up = server.start { conf = UP_CONF, script = RENUMBERING }
+            local gw = gateway(up.port, policy)
+            assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
+            local c1, c2 = esme(gw, 1), esme(gw, 2)
+            local id1 = submit(c1, "first")
+            assert.same({ { { id1, "DELIVRD" } }, {} }, receipts({ c1, c2 }, { 1, 0 }))
+            submit(esme(gw, 1, "transmitter"), "start again")
+            -- its receipt comes while its answer is awaited: id 1, whose
+            -- message (esme1's) is final (sent from a transmitter: with
+            -- message_id "upstream" the receipt may come before the answer)
+            local id2 = submit(esme(gw, 2, "transmitter"), "early second")
+            assert.same({ {}, { { id2, "UNDELIV" } } }, receipts({ c1, c2 }, { 0, 1 }))
+            local q = gw:stats().gateway.queues.U
+            assert.equal(1, q.receipts_early)
+            assert.equal(1, q.receipts_early_matched)
+        end)
     end
 end)

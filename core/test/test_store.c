@@ -546,6 +546,7 @@ typedef struct fseen_s {
     long long rowid[16];
     char      ids[16][16];
     double    due[16];
+    int       final[16];
 } fseen_t;
 
 static int fsee(const store_fwd_row_t *r, void *ud)
@@ -554,6 +555,7 @@ static int fsee(const store_fwd_row_t *r, void *ud)
     if (v->n < 16) {
         v->rowid[v->n] = r->rowid;
         v->due[v->n] = r->due;
+        v->final[v->n] = r->final;
         snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)r->id.n, r->id.p);
     }
     v->n++;
@@ -653,7 +655,7 @@ static void forward_queue_by_cursor(void)
     CHECK(v.due[1] == 30);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), 0, fsee, &v), 1);
-    CHECK(strcmp(v.ids[0], "q1") == 0);
+    CHECK(strcmp(v.ids[0], "q1") == 0 && !v.final[0]);
     CHECK_EQ(store_fwd_by_key(s, S("other"), S("7"), 0, NULL, NULL), 0);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
@@ -664,6 +666,9 @@ static void forward_queue_by_cursor(void)
     /* a final state, done; the record is kept as when it was put
      * (trace_ttl, 100, after it was submitted: it is not written again) */
     CHECK_EQ(store_fwd_state(s, 1, 2, 1, 0, 60, S("receipt DELIVRD")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), 0, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "q1") == 0 && v.final[0]);       /* a receipt's lookup says it is final */
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
     CHECK(m.final && m.keep == 101);
