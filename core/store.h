@@ -448,6 +448,7 @@ typedef struct store_fwd_row_s {
     long long   part, registered_delivery, attempts, state;
     int         final;
     double      due, expires, submitted;
+    double      first;          /* store_fwd_retry's first stamp of a sending not answered (NaN: none) */
 } store_fwd_row_t;
 typedef int (*store_fwd_fn)(const store_fwd_row_t *r, void *ud);
 
@@ -488,9 +489,13 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
                    long long sess, store_str_t line);
 
 /* Send it again from due (after the cursor: due > the time it was taken),
- * attempts + 1, err = the status that made it wait. Returns 1, 0, or an
- * error. */
-int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line);
+ * attempts + 1, err = the status that made it wait. first: the caller's
+ * stamp of this sending when the upstream may have taken it (no answer;
+ * NaN: it did not), kept as the row's `first` (store_fwd_take) unless
+ * one is kept already; a move to another upstream clears it. Returns 1,
+ * 0, or an error. */
+int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double first, double now,
+                    store_str_t line);
 
 /* A new message_state (a receipt, or the gateway's own verdict); when
  * final, out of the queue, done = now. Returns 1, 0, or an error. */

@@ -21,7 +21,7 @@
 /* The row columns of TAKE (f: fwd, m: messages), in this order (read by
  * fwd_row). */
 #define FWD_COLS "f.key, m.id, m.part, m.account, f.due, m.expires, m.submitted, m.registered_delivery, " \
-                 "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format "
+                 "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format, f.first_sent "
 /* What a receipt's match needs (read by key_row): BY_KEY finds it in the
  * receipt-key index (the fwd row's key is the index's rowid) and reads
  * the record by that key, and whether the fwd row is final (its state is
@@ -75,8 +75,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* SENT_OPEN (a receipt is expected): the same but still pending */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, key_num = ?7, err = 0, "
     "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
-    /* RETRY: ?1 key, ?2 due, ?3 err */
-    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* RETRY: ?1 key, ?2 due, ?3 err, ?4 the stamp of a sending the
+     * upstream may have taken (NULL: none), kept when it is the first */
+    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, first_sent = coalesce(first_sent, ?4), "
+    FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err (the sent line is
      * not made of what these change: only a receipt's line is written out) */
     "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1"
@@ -95,8 +97,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "SELECT upstream, count(*) FROM fwd WHERE q IS NOT NULL AND due IS NOT NULL GROUP BY q, upstream",
     /* QUEUE: ?1 key, ?2 upstream, ?3 due, ?4 via, ?5 the upstream's number */
     "INSERT INTO fwd (key, upstream, due, via, q) VALUES (?1, ?2, ?3, ?4, ?5)",
-    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err, ?5 the upstream's number */
-    "UPDATE fwd SET upstream = ?2, q = ?5, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err, ?5 the upstream's number
+     * (not sent to that one yet) */
+    "UPDATE fwd SET upstream = ?2, q = ?5, due = ?3, err = ?4, first_sent = NULL, " FWD_TRACE_NEW
+    " WHERE key = ?1" NO_LINES,
     /* STATE_SENT (final, a row out of its queue: a receipt's message,
      * its answer stored): as STATE, but due is not set (SQLite looks at
      * the queue index for every column an UPDATE sets); no row changed
@@ -228,6 +232,7 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->route = store__col_text(st, 12);
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
+    r->first = store__col_real(st, 16);
     if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 15));
 }
 
@@ -245,7 +250,7 @@ static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->notify = store__col_text(st, 6);
     r->final = sqlite3_column_int(st, 8) != 0;
     r->state = sqlite3_column_count(st) > 9 ? sqlite3_column_int64(st, 9) : -1;
-    r->due = r->expires = r->submitted = NAN;
+    r->due = r->expires = r->submitted = r->first = NAN;
     if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 7));
 }
 
@@ -540,7 +545,8 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
     }
 }
 
-int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line)
+int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double first, double now,
+                    store_str_t line)
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
@@ -553,6 +559,7 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
         sqlite3_bind_int64(st, 1, rowid);
         sqlite3_bind_double(st, 2, due);
         sqlite3_bind_int64(st, 3, err);
+        store__bind_real(st, 4, first);
         if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
         rc = fwd_write(s, st, "fwd_retry");
         if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;

@@ -24,7 +24,8 @@
  * keyed receipts of id_format "string" by the id as written (before: in
  * lower case, leading zeros dropped): the messages keyed before it
  * (below meta exact_keys_from) keep their keys, and a receipt matches one
- * only when its upstream_id is the receipt's id (store_fwd_by_key). */
+ * only when its upstream_id is the receipt's id (store_fwd_by_key); and
+ * added fwd's first_sent. */
 #define STORE_SCHEMA 9
 
 /* What an SQLite result code means for someone starting the program. */
@@ -416,7 +417,11 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
         snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES ('key_bits', %d)", key_bits_env());
         if (exec(s, sql, err, errlen) != SQLITE_OK) goto fail;
     }
-    /* 8 -> 9: receipt keys as written for id_format "string": the rows
+    /* 8 -> 9: fwd's first_sent (a table made above has it) */
+    if (version >= 6 && version <= 8
+        && exec(s, "ALTER TABLE fwd ADD COLUMN first_sent REAL", err, errlen) != SQLITE_OK)
+        goto fail;
+    /* and receipt keys as written for id_format "string": the rows
      * keyed until now keep theirs (the normalised id), and which they are
      * is kept (their message keys are below exact_keys_from) */
     if (exec(s, "INSERT OR REPLACE INTO meta VALUES ('exact_keys_from', "

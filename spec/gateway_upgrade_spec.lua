@@ -22,10 +22,10 @@ local lfs = require "lfs"
 local UPSTREAM_CONF = [[return { script = 'script.lua',
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
--- What turns a store of this schema into one of schema 7: no key_num and
--- q in fwd, receipts and queues found by the indexes of (upstream,
--- upstream_key) and (upstream, due).
-local SCHEMA_7 = "DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
+-- What turns a store of this schema into one of schema 7: no first_sent,
+-- key_num and q in fwd, receipts and queues found by the indexes of
+-- (upstream, upstream_key) and (upstream, due).
+local SCHEMA_7 = "ALTER TABLE fwd DROP COLUMN first_sent; DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
     .. "CREATE INDEX fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL; "
     .. "DROP INDEX fwd_queue; ALTER TABLE fwd DROP COLUMN q; "
     .. "CREATE INDEX fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL; "
@@ -267,6 +267,7 @@ describe("#integration a store of schema 8", function()
             local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
                 "UPDATE fwd SET upstream_key = lower(ltrim(upstream_key, '0')) WHERE upstream_key IS NOT NULL; "
                 .. "UPDATE messages SET upstream_key = lower(ltrim(upstream_key, '0')) WHERE upstream_key IS NOT NULL; "
+                .. "ALTER TABLE fwd DROP COLUMN first_sent; "
                 .. "UPDATE meta SET value = 8 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'exact_keys_from'"))
             assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
             assert.equal("1|msg1\n", sql("SELECT min(upstream_key), max(upstream_key) FROM (SELECT upstream_key "

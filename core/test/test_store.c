@@ -545,7 +545,7 @@ typedef struct fseen_s {
     int       n;
     long long rowid[16];
     char      ids[16][16];
-    double    due[16];
+    double    due[16], first[16];
     int       final[16];
 } fseen_t;
 
@@ -556,6 +556,7 @@ static int fsee(const store_fwd_row_t *r, void *ud)
         v->rowid[v->n] = r->rowid;
         v->due[v->n] = r->due;
         v->final[v->n] = r->final;
+        v->first[v->n] = r->first;
         snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)r->id.n, r->id.p);
     }
     v->n++;
@@ -648,11 +649,24 @@ static void forward_queue_by_cursor(void)
     CHECK_EQ(queued, 4);
     /* the answer takes q1 out of the queue; a retry puts q3 after the cursor */
     CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 0, S("sent to up, accepted as U-7")), 1);
-    CHECK_EQ(store_fwd_retry(s, 3, 30, 0x58, 21, S("up answered ESME_RTHROTTLED")), 1);
+    CHECK_EQ(store_fwd_retry(s, 3, 30, 0x58, NAN, 21, S("up answered ESME_RTHROTTLED")), 1);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 40, 10, fsee, &v), 2);
     CHECK(strcmp(v.ids[0], "q2") == 0 && strcmp(v.ids[1], "q3") == 0);
     CHECK(v.due[1] == 30);
+    CHECK(isnan(v.first[0]) && isnan(v.first[1]));
+    /* a sending that went unanswered: its stamp is kept, the first one's */
+    CHECK_EQ(store_fwd_retry(s, 3, 31, 0, 20.75, 22, S("no answer")), 1);
+    CHECK_EQ(store_fwd_retry(s, 3, 32, 0, 31.5, 32, S("no answer")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 40, 10, fsee, &v), 2);
+    CHECK(strcmp(v.ids[1], "q3") == 0 && v.first[1] == 20.75 && v.due[1] == 32);
+    /* moved to another upstream: not sent to that one yet */
+    CHECK_EQ(store_fwd_move(s, 3, S("other"), 33, 0, 33, S("moved")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("other"), NAN, 0, 40, 10, fsee, &v), 2);
+    CHECK(strcmp(v.ids[1], "q3") == 0 && isnan(v.first[1]));
+    CHECK_EQ(store_fwd_move(s, 3, S("up"), 30, 0, 34, S("moved back")), 1);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), 0, fsee, &v), 1);
     CHECK(strcmp(v.ids[0], "q1") == 0 && !v.final[0]);
@@ -679,7 +693,7 @@ static void forward_queue_by_cursor(void)
     CHECK(strstr(m.trace, "up answered ESME_RTHROTTLED") != NULL);
     CHECK_EQ(store_fwd_sent(s, 999, S("x"), S(NULL), 1, 1, 0, S("gone")), 0);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 1, STORE_BATCH_MAX + 1, NULL, NULL), STORE_EARG);
-    CHECK_EQ(store_commit(s, NULL), 3);            /* sent, retry, state; the miss wrote nothing */
+    CHECK_EQ(store_commit(s, NULL), 7);            /* sent, 3 retries, 2 moves, state; the miss wrote nothing */
     store_close(s);
 }
 
@@ -705,7 +719,7 @@ static void forward_usual_lines_as_text(void)
     CHECK(strcmp(line, "sent to up (session 3, attempt 1): accepted as U-7") == 0);
     CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 3, (store_str_t){ line, n }), 1);
     /* q2: retried first, so its sent line follows text and is text too */
-    CHECK_EQ(store_fwd_retry(s, 2, 11, 0x58, 20.5, S("up answered ESME_RTHROTTLED")), 1);
+    CHECK_EQ(store_fwd_retry(s, 2, 11, 0x58, NAN, 20.5, S("up answered ESME_RTHROTTLED")), 1);
     /* (the usual line left to the store: made from the row, as text here) */
     CHECK_EQ(store_fwd_sent(s, 2, S("U-8"), S("8"), 0, 22, 4, S(NULL)), 1);
     n = store_fwd_line_receipt(line, sizeof line, S("up"), 2, 0, 1, S("delivered to acct"));
@@ -1817,7 +1831,7 @@ static void receipt_keys_before_schema_9(void)
     for (i = 0; i < 4; i++) CHECK_EQ(store_fwd_sent(s, i + 1, S(uids[i]), S(old[i]), 0, 11, 0, S("sent")), 1);
     CHECK(store_commit(s, NULL) > 0);
     store_close(s);
-    CHECK_EQ(sql_on(path, "UPDATE meta SET value = 8 WHERE key = 'schema'; "
+    CHECK_EQ(sql_on(path, "UPDATE meta SET value = 8 WHERE key = 'schema'; ALTER TABLE fwd DROP COLUMN first_sent; "
                           "DELETE FROM meta WHERE key = 'exact_keys_from'"), SQLITE_OK);
     s = open_at(path);
     CHECK(s);
