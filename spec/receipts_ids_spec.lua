@@ -5,7 +5,9 @@
 -- receipt, also when they belong to two accounts; an upstream that
 -- numbers again from the start and sends a receipt before its answer
 -- does not give it to the older, final message of that id while the
--- answer is awaited: the answer matches it. With either id policy.
+-- answer is awaited: the answer matches it. With either id policy. With
+-- message_id "upstream" one id may name messages of two accounts: each
+-- ESME's query_sm finds its own.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 
@@ -49,10 +51,11 @@ local function esme(gw, n, kind)
     return c
 end
 
--- text submitted asking for a receipt -> the id the ESME was given
-local function submit(c, text)
+-- text submitted asking for a receipt (from source, default 1234) -> the
+-- id the ESME was given
+local function submit(c, text, source)
     local seq = c:next_seq()
-    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text }))
+    c:send(wire.submit_sm(seq, { registered_delivery = 1, short_message = text, source_addr = source }))
     local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
     assert.equal(0, r.status)
     return wire.first_cstr(r.body)
@@ -155,4 +158,33 @@ describe("#integration a receipt before its answer, for an id an older final mes
             assert.equal(1, q.receipts_early_matched)
         end)
     end
+end)
+
+-- query_sm for mid from source -> status, message_state
+local function query(c, mid, source)
+    local seq = c:next_seq()
+    c:send(wire.pdu(id.query_sm, seq, wire.cstr(mid) .. wire.u8(0) .. wire.u8(0) .. wire.cstr(source)))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.query_sm end, 5))
+    return r.status, r.status == 0 and wire.parse_query_resp(r.body).message_state or nil
+end
+
+describe("#integration query_sm for an upstream id two accounts' messages share (message_id upstream)", function()
+    it("finds each account's own message", function()
+        local up = server.start { conf = UP_CONF, script = UPSTREAM }
+        local gw = gateway(up.port, "upstream")
+        assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
+        local c1, c2 = esme(gw, 1), esme(gw, 2)
+        assert.equal("7", submit(c1, "7", "1001"))
+        assert.equal("7", submit(c2, "7", "2002"))
+        -- the newer one (esme2's) delivered, esme1's still ENROUTE
+        submit(esme(gw, 1, "transmitter"), "receipts 7=DELIVRD")
+        assert.same({ {}, { { "7", "DELIVRD" } } }, receipts({ c1, c2 }, { 0, 1 }))
+        assert.same({ 0, 1 }, { query(c1, "7", "1001") })
+        assert.same({ 0, 2 }, { query(c2, "7", "2002") })
+        assert.same({ 0, 2 }, { query(c2, "7", "") })
+        -- the other account's source: not the originator of esme2's message
+        assert.same({ 0x67 }, { query(c2, "7", "1001") })
+        assert.same({ 0x67 }, { query(c1, "7", "2002") })
+        assert.same({ 0x67 }, { query(c1, "8", "") })
+    end)
 end)
