@@ -56,6 +56,7 @@ typedef struct rt_link_s {
     long long  max_queue;       /* rows its queue may hold (0: the store's limit only) */
     double     wait;            /* seconds it may be unable to send before its messages are
                                  * offered to the event handler ("stalled": failover) */
+    struct rt_link_s *rcpt_for; /* receipts_for: its receipts are that link's (NULL: its own) */
     /* bound sessions */
     uint64_t  *sess;            /* ids of the attached sessions */
     uint32_t   nsess, capsess, rr;

@@ -467,6 +467,7 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
     if (!rt_gw_conf.on || !(l = rt_gw_link_of(s))) return 0;
     if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return 0;
     if (!(esm = pdu_get(req, PDU_F_ESM_CLASS)) || !dlr_is_receipt(esm->num)) return 0;
+    if (l->rcpt_for) l = l->rcpt_for;        /* a receiver link's: about the transmitter link's messages */
     if (rt_gwr_on()) return rt_gwr_receipt(l, s, req);      /* the cluster's store: Redis */
     status = receipt(l, req, sess_id(s), req->sequence_number);
     if (status != RELAYED) rt_gw_hold_answer(sess_id(s), req->sequence_number, status);

@@ -127,6 +127,9 @@ local schema = {
             bind = { type = "enum", values = { "transmitter", "receiver", "transceiver", "tx", "rx", "trx" },
                      default = "transceiver", doc = "transmitter, receiver or transceiver binds (tx, rx, trx accepted)" },
             binds = { type = "integer", min = 1, max = 100, default = 1, doc = "parallel binds of this link" },
+            receipts_for = { type = "string",
+                             doc = "the upstream whose messages this link's receipts are about (a receiver link "
+                                .. "beside a transmitter link to the same SMSC: name the transmitter)" },
             window = { type = "integer", min = 1, default = session_fields.window.default,
                        doc = "requests outstanding per bind" },
             response_timeout = { type = "number", min = 0.001, default = session_fields.response_timeout.default,
