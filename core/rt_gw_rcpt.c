@@ -419,7 +419,9 @@ static int awaiting(rt_link_t *l)
  * the start (a restart, a wrap) may have given that id to one of those,
  * whose answer then matches it (rt_gw_rcpt_early), and a final message
  * has had its receipt (this one, if no answer claims it, is a repeat:
- * it expires after early_ttl). Returns the status, or RELAYED. */
+ * it expires after early_ttl). Not for a submit_multi, which has a
+ * receipt for each destination under its one id. Returns the status, or
+ * RELAYED. */
 static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
 {
     store_t *st = rt_store();
@@ -441,7 +443,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n && !(f.r.final && awaiting(l))) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (f.n && !(f.r.final && !f.r.multi && awaiting(l))) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;

@@ -447,6 +447,7 @@ typedef struct store_fwd_row_s {
     store_str_t id, account, upstream, route, notify, pdu;
     long long   part, registered_delivery, attempts, state;
     int         final;
+    int         multi;          /* store_fwd_by_key: the message is a submit_multi */
     double      due, expires, submitted;
     double      first;          /* store_fwd_retry's first stamp of a sending not answered (NaN: none) */
 } store_fwd_row_t;
@@ -460,7 +461,7 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
 
 /* The newest message of upstream whose upstream_key is key (a receipt's
  * message), with what matching a receipt needs: rowid, id, part,
- * account, registered_delivery, route, notify, final; state is -1 when
+ * account, registered_delivery, route, notify, final, multi; state is -1 when
  * it was not read (store_fwd_state_of), due, expires and submitted NaN,
  * the rest zero. written: key is the receipt's id as written (id_format
  * "string", or no number of its declared base): a message whose key was

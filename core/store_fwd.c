@@ -24,14 +24,16 @@
                  "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format, f.first_sent "
 /* What a receipt's match needs (read by key_row): BY_KEY finds it in the
  * receipt-key index (the fwd row's key is the index's rowid) and reads
- * the record by that key, and whether the fwd row is final (its state is
- * read only when a receipt carries none, store_fwd_state_of); BY_KEY_OLD
- * (messages alone) has final, then the state as its last columns. Keys
+ * the record by that key (and whether it is a submit_multi: its PDU's
+ * command_id), and whether the fwd row is final (its state is read only
+ * when a receipt carries none, store_fwd_state_of); BY_KEY_OLD (messages
+ * alone) has final, then the state as its last columns. Keys
  * written before schema 9 (messages keyed below exact_from, ?4) were the
  * normalised id whatever the format: where the receipt's key is its id
  * as written (?5), such a row is its message only when its upstream_id,
  * trimmed, is that id (SQLite reads upstream_id only for those rows). */
-#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format"
+#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format, " \
+                 "substr(m.pdu, 5, 4) = x'00000021'"
 #define BLANKS "' ' || char(9, 10, 11, 12, 13)"
 #define KEY_EXACT(tbl) " AND (" tbl ".key >= ?4 OR ?5 IS NULL OR trim(" tbl ".upstream_id, " BLANKS ") = ?5)"
 #define FWD_JOIN "FROM fwd f CROSS JOIN messages m ON m.key = f.key "
@@ -248,8 +250,9 @@ static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->registered_delivery = sqlite3_column_int64(st, 4);
     r->route = store__col_text(st, 5);
     r->notify = store__col_text(st, 6);
-    r->final = sqlite3_column_int(st, 8) != 0;
-    r->state = sqlite3_column_count(st) > 9 ? sqlite3_column_int64(st, 9) : -1;
+    r->multi = sqlite3_column_int(st, 8) != 0;
+    r->final = sqlite3_column_int(st, 9) != 0;
+    r->state = sqlite3_column_count(st) > 10 ? sqlite3_column_int64(st, 10) : -1;
     r->due = r->expires = r->submitted = r->first = NAN;
     if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 7));
 }

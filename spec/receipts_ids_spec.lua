@@ -160,6 +160,52 @@ describe("#integration a receipt before its answer, for an id an older final mes
     end
 end)
 
+-- A submit_multi is accepted as "mm"; "hold" is answered after 3 s;
+-- "receipts N" posts N receipts (DELIVRD) for "mm", one per destination,
+-- 0.5 s apart (the message is final after the first).
+local MULTI = [[
+    local smpp = require "smpp"
+    return {
+        submit_multi = function() return 0, { message_id = "mm" } end,
+        submit_sm = function(session, pdu)
+            local text = pdu.short_message
+            smpp.log("info", "took %s", text)
+            if text == "hold" then smpp.sleep(3) return 0, { message_id = "h" } end
+            for i = 1, tonumber(text:match("^receipts (%d+)") or 0) do
+                smpp.post(session.system_id, { esm_class = 4, source_addr = "4477009" .. i, destination_addr = "1",
+                    receipted_message_id = "mm", message_state = 2,
+                    short_message = "id:mm sub:001 dlvrd:001 submit date:2501311200 "
+                        .. "done date:2501311201 stat:DELIVRD err:000 text:" }, { delay = (i - 1) * 0.5 })
+            end
+            return 0, { message_id = text }
+        end }]]
+
+describe("#integration the receipts of a submit_multi, one per destination", function()
+    for _, policy in ipairs { "own", "upstream" } do
+        it("all reach it while the link awaits answers (message_id " .. policy .. ")", function()
+            local up = server.start { conf = UP_CONF, script = MULTI }
+            local gw = gateway(up.port, policy)
+            assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
+            local c = esme(gw, 1)
+            local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(2)
+                .. "\1\1\1" .. wire.cstr("447700901") .. "\1\1\1" .. wire.cstr("447700902")
+                .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"
+            local seq = c:next_seq()
+            c:send(wire.pdu(id.submit_multi, seq, body))
+            local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+            assert.same({ RESP + id.submit_multi, 0 }, { r.id, r.status })
+            local mid = wire.first_cstr(r.body)
+            -- a message the upstream answers late: a request awaits its answer meanwhile
+            local held = esme(gw, 1, "transmitter")
+            held:send(wire.submit_sm(held:next_seq(), { short_message = "hold" }))
+            assert.truthy(up:wait_log("took hold", 5), gw:log_text())
+            submit(esme(gw, 1, "transmitter"), "receipts 2")
+            assert.same({ { { mid, "DELIVRD" }, { mid, "DELIVRD" } } }, receipts({ c }, 2))
+            assert.equal(0, gw:stats().gateway.queues.U.receipts_early)
+        end)
+    end
+end)
+
 -- query_sm for mid from source -> status, message_state
 local function query(c, mid, source)
     local seq = c:next_seq()
