@@ -56,8 +56,7 @@
 typedef struct flight_s {
     rt_link_t *link;
     long long  rowid, part, attempts, rd;
-    double     first;                    /* rt_gw_stamp() when the upstream may first have had it: older
-                                            receipts are not its (first_of) */
+    double     first;                    /* rt_gw_stamp(): the upstream may have had it since */
     double     submitted;                /* rt_time() the ESME's message was accepted (per-route latency) */
     char       id[72], account[24], route[72];
     struct flight_s *next;               /* the free list */
@@ -258,8 +257,7 @@ static void flight_free(flight_t *f)
     fwd.free = f;
 }
 
-/* taken: the upstream may have taken the message (no answer came), so
- * its receipts may come from now on (f->first is kept with the row). */
+/* taken: no answer came (the upstream may have it): f->first is kept for the row's later sendings */
 static void retry(store_t *st, flight_t *f, double delay, uint32_t status, int taken, const char *line)
 {
     rt_link_t *l = f->link;
@@ -373,19 +371,6 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
 
 /* -- Taking and sending ----------------------------------------------------------------------- */
 
-/* Since when the upstream may have had row r, sent now: its first
- * sending that went unanswered (kept with the row by a retry); for a
- * message accepted before this process started and without one, its
- * acceptance (the process before may have sent it and stopped before it
- * could write anything); else now. A receipt that came before is not
- * this message's (rt_gw_rcpt_early): a resend answered with the id a lost
- * answer had gets the receipt that came between. */
-static double first_of(const store_fwd_row_t *r, double now)
-{
-    if (!isnan(r->first) && r->first < now) return r->first;
-    if (!isnan(r->submitted) && r->submitted < fwd.started) return r->submitted;
-    return now;
-}
 
 typedef struct take_s {
     rt_link_t *l;
@@ -442,7 +427,8 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->account, sizeof f->account, r->account);
     copy_str(f->route, sizeof f->route, r->route);
     f->submitted = r->submitted;
-    f->first = first_of(r, rt_gw_stamp());
+    /* its first unanswered sending, else acceptance by a process before (which may have sent it, then died) */
+    f->first = r->first > 0 ? r->first : r->submitted < fwd.started ? r->submitted : rt_gw_stamp();
     /* the stored octets are the request as it goes out (stored as it
      * came, or as the handler's table encoded): sent as they are, with
      * a sequence_number of this session's */

@@ -12,7 +12,6 @@
  * that wait (parked: a record per run, malloc'd here, freed when the run
  * ends or serving does).
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +58,6 @@ void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m)
     h->r.due = m->due;
     h->r.expires = m->expires;
     h->r.submitted = m->submitted;
-    h->r.first = NAN;                                     /* never sent */
     h->r.upstream.p = l->name;
     h->r.upstream.n = l->len;
     h->r.id = held_copy(&at, m->id);

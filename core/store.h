@@ -449,7 +449,7 @@ typedef struct store_fwd_row_s {
     int         final;
     int         multi;          /* store_fwd_by_key: the message is a submit_multi */
     double      due, expires, submitted;
-    double      first;          /* store_fwd_retry's first stamp of a sending not answered (NaN: none) */
+    double      first;          /* store_fwd_retry's first stamp of a sending not answered (NaN, 0: none) */
 } store_fwd_row_t;
 typedef int (*store_fwd_fn)(const store_fwd_row_t *r, void *ud);
 

@@ -10,7 +10,6 @@
  * `messages` as before. The statements are prepared on first use. See
  * store.h, "Forward queues".
  */
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,9 +203,7 @@ void store__fwd_free(store_t *s)
     s->fwd_cap = 0;
 }
 
-/* r's id when the row has none: made from its key (msgid.h), in the
- * format the row was stored with. */
-static void row_id(store_t *s, store_fwd_row_t *r, long long id_format)
+void store__fwd_row_id(store_t *s, store_fwd_row_t *r, long long id_format)
 {
     store_msg_t m;
     m.id = r->id;
@@ -235,35 +232,15 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
     r->first = store__col_real(st, 16);
-    if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 15));
-}
-
-/* A row of BY_KEY / BY_KEY_OLD: what a receipt's match needs; the rest
- * of r unknown (state -1 when BY_KEY did not read it). */
-static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
-{
-    memset(r, 0, sizeof *r);
-    r->rowid = sqlite3_column_int64(st, 0);
-    r->id = store__col_text(st, 1);
-    r->part = sqlite3_column_int64(st, 2);
-    r->account = store__col_text(st, 3);
-    r->registered_delivery = sqlite3_column_int64(st, 4);
-    r->route = store__col_text(st, 5);
-    r->notify = store__col_text(st, 6);
-    r->multi = sqlite3_column_int(st, 8) != 0;
-    r->final = sqlite3_column_int(st, 9) != 0;
-    r->state = sqlite3_column_count(st) > 10 ? sqlite3_column_int64(st, 10) : -1;
-    r->due = r->expires = r->submitted = r->first = NAN;
-    if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 7));
+    if (!r->id.p) store__fwd_row_id(s, r, sqlite3_column_int64(st, 15));
 }
 
 static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, const char *what)
 {
     store_fwd_row_t r;
-    int rc, n = 0, by_key = st == s->fwd[STORE_FWD_BY_KEY] || st == s->fwd[STORE_FWD_BY_KEY_OLD];
+    int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (by_key) key_row(s, st, &r);
-        else fwd_row(s, st, &r);
+        fwd_row(s, st, &r);
         n++;
         if (fn && fn(&r, ud)) break;
     }
@@ -376,62 +353,6 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
     sqlite3_bind_int(st, 5, limit);
     sqlite3_bind_int64(st, 6, store__key_num(s, upstream));
     return fwd_each(s, st, fn, ud, "fwd_take");
-}
-
-/* The newest message of upstream under key (fwd, then messages); rows
- * keyed below exact_from need their upstream_id to be `written` when it
- * is not NULL. */
-static int by_key(store_t *s, store_str_t upstream, store_str_t key, long long exact_from, const store_str_t *written,
-                  store_fwd_fn fn, void *ud)
-{
-    static const int which[2] = { STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD };
-    sqlite3_stmt *st;
-    int i, rc;
-    for (i = 0; i < 2; i++) {
-        if (!(st = fwd_stmt(s, which[i]))) return STORE_EIO;
-        store__bind_text(st, 1, upstream);
-        store__bind_text(st, 2, key);
-        if (i == 0) sqlite3_bind_int64(st, 3, store__key_num(s, key));
-        sqlite3_bind_int64(st, 4, exact_from);
-        if (written) store__bind_text(st, 5, *written);
-        else sqlite3_bind_null(st, 5);
-        if ((rc = fwd_each(s, st, fn, ud, "fwd_by_key")) != 0) return rc;
-    }
-    return 0;
-}
-
-int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, int written, store_fwd_fn fn, void *ud)
-{
-    char old[256];
-    long n;
-    int rc;
-    if (!upstream.p || !key.p) return store__err(s, STORE_EARG, "fwd_by_key: upstream and key are required");
-    if ((rc = by_key(s, upstream, key, s->exact_from, written ? &key : NULL, fn, ud)) != 0 || !written
-        || s->exact_from <= 0 || key.n >= sizeof old / 2 - 1)
-        return rc;
-    /* a message keyed before schema 9 under the normalised id, its own
-     * id (as written) the receipt's */
-    n = msgid_key(key.p, key.n, MSGID_NORMALIZED, old, sizeof old);
-    if (n < 0 || ((size_t)n == key.n && memcmp(old, key.p, key.n) == 0)) return 0;
-    return by_key(s, upstream, (store_str_t){ old, (size_t)n }, LLONG_MAX, &key, fn, ud);
-}
-
-int store_fwd_state_of(store_t *s, long long rowid, long long *state)
-{
-    sqlite3_stmt *st;
-    int rc;
-    if (store__flush(s) < 0) return STORE_EIO;
-    st = store__stmt(s, STORE_ST_MSG_FWD_GET);
-    sqlite3_bind_int64(st, 1, rowid);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *state = sqlite3_column_int64(st, 4);
-        rc = 1;
-    } else {
-        rc = rc == SQLITE_DONE ? 0 : store__fail(s, rc, "fwd_state_of");
-    }
-    sqlite3_reset(st);
-    return rc;
 }
 
 int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, void *ud), void *ud)

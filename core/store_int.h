@@ -397,6 +397,10 @@ store_str_t store__fwd_usual_line(store_t *s, long long rowid, int sent, long lo
 /* Forward statement `which` (STORE_FWD_*), prepared, reset (store_fwd.c). */
 sqlite3_stmt *store__fwd_stmt(store_t *s, int which);
 
+/* r's id when the row has none: made from its key (msgid.h), in the
+ * format the row was stored with (store_fwd.c). */
+void store__fwd_row_id(store_t *s, store_fwd_row_t *r, long long id_format);
+
 /* Insert the forward queue rows that wait (s->fwd_wait). Returns 0 or an
  * error; on an error the open transaction is lost, as with store__flush. */
 int store__fwd_flush(store_t *s);
