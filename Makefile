@@ -47,6 +47,7 @@ LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_w
               core/rt_gwr.c core/rt_gwr_script.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_decide.c core/rt_gwr_move.c core/rt_gwr_rcpt.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.
 STORE_SRC  := core/store.c core/store_open.c core/store_msg.c core/store_put.c core/store_queue.c core/store_fwd.c \
+              core/store_fwd_key.c \
               core/store_fwd_park.c core/store_lines.c core/store_sticky.c core/store_mem.c
 STORE_OBJ  := $(STORE_SRC:core/%.c=$(BUILD)/%.o)
 # what the store uses from the codec's objects (ids made from keys, a

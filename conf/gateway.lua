@@ -27,7 +27,8 @@ return {
             name = "smsc",
             host = "127.0.0.1", port = 2776,
             system_id = "smppclient1", password = "password", system_type = "",
-            bind = "trx",              -- tx, rx or trx
+            bind = "trx",              -- tx, rx or trx (an rx link beside a tx one names it:
+                                       -- receipts_for = "smsc", docs/gateway.md)
             binds = 1,                 -- parallel binds
             window = 50,               -- requests outstanding per bind
             response_timeout = 30,

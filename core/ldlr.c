@@ -13,8 +13,8 @@
 #include "msgid.h"
 
 /* msgid_key(id, format) -> key. id: a string, or a number (written in
- * decimal); format: "string" (nil), "decimal" or "hex"; anything else
- * raises. */
+ * decimal); format: "string" (nil), "decimal", "hex" or "normalized";
+ * anything else raises. */
 static int l_msgid_key(lua_State *L)
 {
     size_t n;

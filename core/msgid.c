@@ -1,7 +1,7 @@
 /* msgid.c -- message ids (see msgid.h): the ids we issue, made from a
- * node id and a key and read back; the keys of upstream ids: normalising,
- * and reading a declared decimal or hex id as one number, exact at any
- * length.
+ * node id and a key and read back; the keys of upstream ids: as written
+ * (trimmed), normalised, or a declared decimal or hex id read as one
+ * number, exact at any length.
  */
 #include <string.h>
 
@@ -157,6 +157,7 @@ int msgid_format(const char *name)
     if (!name || strcmp(name, "string") == 0) return MSGID_STRING;
     if (strcmp(name, "decimal") == 0) return MSGID_DECIMAL;
     if (strcmp(name, "hex") == 0) return MSGID_HEX;
+    if (strcmp(name, "normalized") == 0) return MSGID_NORMALIZED;
     return -1;
 }
 
@@ -207,12 +208,48 @@ static long hex_to_decimal(const char *s, size_t n, char *out, size_t cap)
     return (long)len;
 }
 
+/* id[*a..*b) trimmed of blanks at both ends. */
+static void trim(const char *id, size_t *a, size_t *b)
+{
+    while (*a < *b && blank((unsigned char)id[*a])) (*a)++;
+    while (*b > *a && blank((unsigned char)id[*b - 1])) (*b)--;
+}
+
+/* id[a..b) is a number of the declared format's base (either case). */
+static int is_number(const char *id, size_t a, size_t b, int fmt)
+{
+    int base = fmt == MSGID_HEX ? 16 : 10;
+    size_t i;
+    if ((fmt != MSGID_HEX && fmt != MSGID_DECIMAL) || a == b) return 0;
+    for (i = a; i < b; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+        if (digit(c, base) < 0) return 0;
+    }
+    return 1;
+}
+
+int msgid_key_written(const char *id, size_t n, int fmt)
+{
+    size_t a = 0, b = n;
+    if (fmt == MSGID_NORMALIZED) return 0;
+    trim(id, &a, &b);
+    return !is_number(id, a, b, fmt);
+}
+
 long msgid_key(const char *id, size_t n, int fmt, char *out, size_t cap)
 {
     size_t a = 0, b = n, i, len = 0;
-    int base = fmt == MSGID_HEX ? 16 : 10, number = fmt == MSGID_HEX || fmt == MSGID_DECIMAL;
-    while (a < b && blank((unsigned char)id[a])) a++;
-    while (b > a && blank((unsigned char)id[b - 1])) b--;
+    int number;
+    trim(id, &a, &b);
+    number = is_number(id, a, b, fmt);
+    if (!number && fmt != MSGID_NORMALIZED) {       /* as written */
+        if (cap < b - a + 1) return -1;
+        memcpy(out, id + a, b - a);
+        out[b - a] = '\0';
+        return (long)(b - a);
+    }
+    /* a number, or normalized: leading zeros dropped, lower case */
     if (a < b) {
         size_t z = a;
         while (z < b && id[z] == '0') z++;
@@ -223,12 +260,11 @@ long msgid_key(const char *id, size_t n, int fmt, char *out, size_t cap)
     for (i = a; i < b; i++) {
         unsigned char c = (unsigned char)id[i];
         if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
-        if (number && digit(c, base) < 0) number = 0;
         out[len++] = (char)c;
     }
     out[len] = '\0';
     /* decimal digits without leading zeros are their own decimal form */
-    if (!number || len == 0 || base == 10 || len > MSGID_NUMBER_MAX) return (long)len;
+    if (!number || fmt != MSGID_HEX || len == 0 || len > MSGID_NUMBER_MAX) return (long)len;
     {
         char digits[MSGID_NUMBER_MAX + 1];
         memcpy(digits, out, len);

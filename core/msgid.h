@@ -1,14 +1,17 @@
 /* msgid.h -- message ids: the ids this program issues, made from a
  * store's node id and a message's key and read back into them (one set of
  * formats for the reference SMSC and the gateway), and the key an
- * upstream's message id is matched by: the id
- * normalised (trimmed, lower case, leading zeros dropped) and, when the
- * upstream declares its ids decimal or hex (upstreams[].id_format), read as
- * a number in that base and written in decimal, so that "00123", decimal
- * "123" and hex "7B" share the key "123". Nothing is ever guessed between
- * bases: only the declared format is read. Pure C; the gateway's receipt
- * matching (rt_gw_rcpt.c) and smpp.msgid.key (Lua, through smpp.codec)
- * both use it, so the rule lives here only.
+ * upstream's message id is matched by, in the format the upstream
+ * declares (upstreams[].id_format): "string" (the default) is the id as
+ * written, trimmed and nothing else ("msg1" and "MSG1", "01" and "1" are
+ * four ids); "decimal" and "hex" read an id that is a number of that base
+ * as that number, written in decimal, so that "00123", decimal "123" and
+ * hex "7B" share the key "123" (an id that is no such number is matched
+ * as written); "normalized" is the id trimmed, in lower case, leading
+ * zeros dropped (what "string" was before schema 9 of the store). Nothing
+ * is ever guessed between bases: only the declared format is read. Pure
+ * C; the gateway's receipt matching (rt_gw_rcpt.c) and smpp.msgid.key
+ * (Lua, through smpp.codec) both use it, so the rule lives here only.
  */
 #ifndef SMPPGW_MSGID_H
 #define SMPPGW_MSGID_H
@@ -57,9 +60,9 @@ int msgid_keyed_read(int fmt, const char *id, size_t n, unsigned long long *node
 
 /* -- Keys of upstream ids ---------------------------------------------------- */
 
-enum { MSGID_STRING = 0, MSGID_DECIMAL = 1, MSGID_HEX = 2 };
+enum { MSGID_STRING = 0, MSGID_DECIMAL = 1, MSGID_HEX = 2, MSGID_NORMALIZED = 3 };
 
-/* The format named "string", "decimal" or "hex", or -1. */
+/* The format named "string", "decimal", "hex" or "normalized", or -1. */
 int msgid_format(const char *name);
 
 /* The longest id read as a number (longer ones keep their normalised form:
@@ -68,8 +71,12 @@ int msgid_format(const char *name);
 
 /* The key of id[0..n) in `fmt` into out (cap octets, NUL-terminated).
  * cap >= 2 * n + 2 always suffices. Returns the key's length, or -1 when
- * cap is too small. An id that is not a number of its declared base keeps
- * its normalised form (it can still match itself exactly). */
+ * cap is too small. */
 long msgid_key(const char *id, size_t n, int fmt, char *out, size_t cap);
+
+/* 1 when the key of id[0..n) in fmt is the id as written (trimmed):
+ * "string", or an id that is no number of a declared base; 0 when it is
+ * a number's canonical form or normalized. */
+int msgid_key_written(const char *id, size_t n, int fmt);
 
 #endif /* SMPPGW_MSGID_H */

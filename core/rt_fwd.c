@@ -56,7 +56,7 @@
 typedef struct flight_s {
     rt_link_t *link;
     long long  rowid, part, attempts, rd;
-    double     sent;                     /* rt_gw_stamp() when it went out: older receipts are not its */
+    double     first;                    /* rt_gw_stamp(): the upstream may have had it since */
     double     submitted;                /* rt_time() the ESME's message was accepted (per-route latency) */
     char       id[72], account[24], route[72];
     struct flight_s *next;               /* the free list */
@@ -69,6 +69,7 @@ static struct {
     int        timer_init, resync;
     int        failures, wrote;          /* store writes failed in a row; one succeeded this turn */
     double     paused_until;             /* no forwarder sends before (a store write failed) */
+    double     started;                  /* rt_gw_stamp() when this process started forwarding */
 } fwd;
 
 /* -- Waking ---------------------------------------------------------------------------- */
@@ -257,12 +258,13 @@ static void flight_free(flight_t *f)
     fwd.free = f;
 }
 
-static void retry(store_t *st, flight_t *f, double delay, uint32_t status, const char *line)
+/* taken: no answer came (the upstream may have it): f->first is kept for the row's later sendings */
+static void retry(store_t *st, flight_t *f, double delay, uint32_t status, int taken, const char *line)
 {
     rt_link_t *l = f->link;
     double now = rt_time();
     l->retried++;
-    if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, now, str(line)) < 0)
+    if (store_fwd_retry(st, f->rowid, due_after(l, now + delay), status, taken ? f->first : NAN, now, str(line)) < 0)
         rt_fwd__write_failed(st, "a retry", f->id);
     else fwd.wrote = 1;
 }
@@ -307,7 +309,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
         l->queued--;
         l->accepted++;
     }
-    if (key.p) rt_gw_rcpt_early(l, st, key, f->sent);
+    if (key.p) rt_gw_rcpt_early(l, st, key, f->first);
 }
 
 static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
@@ -340,7 +342,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         } else {
             snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s, again in %.1f s", l->name,
                      (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), l->throttle_backoff);
-            retry(st, f, l->throttle_backoff, status, line);
+            retry(st, f, l->throttle_backoff, status, 0, line);
         }
     } else if ((!err || err == SESS_ENACK) && (status == SMPP_ESME_RINVBNDSTS || status == SMPP_ESME_RSYSERR)) {
         /* the link's fault, not the message's: its session is going away
@@ -350,13 +352,13 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
         double d = status == SMPP_ESME_RINVBNDSTS ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
         snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s", l->name,
                  (unsigned long long)sess_id(s), f->attempts + 1, pdu_status_name(status), d);
-        retry(st, f, d, status, line);
+        retry(st, f, d, status, 0, line);
     } else if (err == SESS_ETIMEOUT || err == SESS_ECLOSED || err == SESS_EBADRESP) {
         double d = err == SESS_ECLOSED ? rt_gw_conf.retry_min : backoff(f->attempts + 1);
         snprintf(line, sizeof line, "sent to %s (session %llu, attempt %lld): %s; sent again in %.1f s "
                  "(the upstream may have it twice)", l->name, (unsigned long long)sess_id(s), f->attempts + 1,
                  err == SESS_ECLOSED ? "connection lost before the answer" : sess_strerror(err), d);
-        retry(st, f, d, 0, line);
+        retry(st, f, d, 0, 1, line);
     } else {
         /* refused: an error status, or generic_nack (resp is the nack) */
         event_of_flight(&ev, "refused", f, status);
@@ -369,6 +371,7 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
 }
 
 /* -- Taking and sending ----------------------------------------------------------------------- */
+
 
 typedef struct take_s {
     rt_link_t *l;
@@ -425,7 +428,8 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->account, sizeof f->account, r->account);
     copy_str(f->route, sizeof f->route, r->route);
     f->submitted = r->submitted;
-    f->sent = rt_gw_stamp();
+    /* its first unanswered sending, else acceptance by a process before (which may have sent it, then died) */
+    f->first = r->first > 0 ? r->first : r->submitted < fwd.started ? r->submitted : rt_gw_stamp();
     /* the stored octets are the request as it goes out (stored as it
      * came, or as the handler's table encoded): sent as they are, with
      * a sequence_number of this session's */
@@ -619,6 +623,7 @@ void rt_fwd_turn(void)
 
 void rt_fwd_start(void)
 {
+    fwd.started = rt_gw_stamp();
     if (uv_timer_init(rt.loop, &fwd.timer) == 0) {
         fwd.timer_init = 1;
         uv_unref((uv_handle_t *)&fwd.timer);

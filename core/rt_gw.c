@@ -286,11 +286,13 @@ static int l_gw_start(lua_State *L)
 }
 
 /* core.gw_link(name, { throughput =, throttle_backoff =, throttle_retries =,
- * wait =, max_timeouts =, max_queue =, id_format = { resp =, receipt =, tlv = } }): a
- * configured link. */
+ * wait =, max_timeouts =, max_queue =, id_format = { resp =, receipt =, tlv = },
+ * receipts_for = name }): a configured link. */
 static int l_gw_link(lua_State *L)
 {
     rt_link_t *l = link_arg(L, 1);
+    const char *rf;
+    size_t rn = 0;
     double rate;
     luaL_checktype(L, 2, LUA_TTABLE);
     rate = rt_opt_num(L, 2, "throughput", 0);
@@ -309,6 +311,11 @@ static int l_gw_link(lua_State *L)
         l->fmt_receipt = format_of(L, t, "receipt", l->fmt_resp);
         l->fmt_tlv = format_of(L, t, "tlv", l->fmt_resp);
     }
+    lua_pop(L, 1);
+    /* a receiver link's receipts, matched as the transmitter link's */
+    lua_getfield(L, 2, "receipts_for");
+    rf = lua_isstring(L, -1) ? lua_tolstring(L, -1, &rn) : NULL;
+    l->rcpt_for = rf && !(rn == l->len && memcmp(rf, l->name, rn) == 0) ? rt_gw_link(rf, rn, 1) : NULL;
     lua_pop(L, 1);
     l->configured = 1;
     rt_fwd_wake(l);

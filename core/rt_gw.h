@@ -59,6 +59,7 @@ typedef struct rt_link_s {
                                  * offered to the event handler ("stalled": failover) */
     int        max_timeouts;    /* requests in a row left unanswered before it counts as unable
                                  * to send (0: never; rt_gw_link_answer) */
+    struct rt_link_s *rcpt_for; /* receipts_for: its receipts are that link's (NULL: its own) */
     /* bound sessions */
     uint64_t  *sess;            /* ids of the attached sessions */
     uint32_t   nsess, capsess, rr;
@@ -285,10 +286,12 @@ void rt_gw_line_str(rt_line_t *b, const char *s);
 void rt_gw_line_num(rt_line_t *b, unsigned long long v);
 
 /* For the Redis store (rt_gwr_rcpt.c): a receipt's key (into key, at least
- * 160 octets), message_state (-1: none given) and error, as the matching
- * here reads them (0 when it names no id); and the receipt rewritten to
- * the ESME's id (*out: a buffer of this file's, valid until the next call). */
-int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *state, long long *err);
+ * 160 octets; *written: it is the id as written, msgid_key_written),
+ * message_state (-1: none given) and error, as the matching here reads
+ * them (0 when it names no id); and the receipt rewritten to the ESME's
+ * id (*out: a buffer of this file's, valid until the next call). */
+int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *written, int *state,
+                    long long *err);
 long rt_gw_rcpt_onward(const pdu_t *in, store_str_t esme_id, const uint8_t **out, const char **why);
 
 /* -- The runtime's hooks (rt_gw.c) ------------------------------------------------------- */

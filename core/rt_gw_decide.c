@@ -59,7 +59,8 @@ const char *rt_fwd_decide(rt_gw_event_t *ev, const char *what, const char *upstr
         rt_fwd__write_failed(st, "an attempt", ev->id);
     if (strcmp(what, "retry") == 0) {
         snprintf(buf, sizeof buf, "%s%sagain on %s in %.1f s", ev->detail, ev->detail[0] ? ", " : "", l->name, delay);
-        if ((rc = store_fwd_retry(st, ev->rowid, rt_fwd_due(l, now + delay), err, now, str(line ? line : buf))) < 0)
+        if ((rc = store_fwd_retry(st, ev->rowid, rt_fwd_due(l, now + delay), err, NAN, now,
+                                  str(line ? line : buf))) < 0)
             rt_fwd__write_failed(st, "a retry", ev->id);
         l->retried++;
         return NULL;

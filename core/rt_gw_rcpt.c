@@ -368,8 +368,9 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
 }
 
 /* The id a receipt is about, read as its link declared (its key into
- * key); 0 when it has none it could be matched by. */
-static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size_t *klen)
+ * key; *written: the key is the id as written, msgid_key_written); 0
+ * when it has none it could be matched by. */
+static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size_t *klen, int *written)
 {
     const pdu_tlv_t *t = pdu_tlv_find(in, SMPP_TLV_receipted_message_id);
     const char *id = NULL;
@@ -393,11 +394,34 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     k = msgid_key(id, n, fmt, key, KEY_MAX);
     if (k <= 0) return 0;
     *klen = (size_t)k;
+    if (written) *written = msgid_key_written(id, n, fmt);
     return 1;
 }
 
+/* Whether l has requests that await their answers (its forwarder's
+ * messages, or with message_id "upstream" those an ESME waits for): an
+ * answer to come may give one of them any id. */
+static int awaiting(rt_link_t *l)
+{
+    uint32_t i;
+    if (l->inflight) return 1;
+    for (i = 0; rt.net && i < l->nsess; i++) {
+        sess_t *s = net_find(rt.net, l->sess[i]);
+        if (s && sess_window_used(s) > 0) return 1;
+    }
+    return 0;
+}
+
 /* A receipt from l (session up_sess, request up_seq): matched now, or
- * kept as early. Returns the status, or RELAYED. */
+ * kept as early. Its message is the newest of l with its key; when that
+ * one is final already while l has requests awaiting their answers, the
+ * receipt is kept as early instead: an upstream that numbers again from
+ * the start (a restart, a wrap) may have given that id to one of those,
+ * whose answer then matches it (rt_gw_rcpt_early), and a final message
+ * has had its receipt (this one, if no answer claims it, is a repeat:
+ * it expires after early_ttl). Not for a submit_multi, which has a
+ * receipt for each destination under its one id. Returns the status, or
+ * RELAYED. */
 static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
 {
     store_t *st = rt_store();
@@ -406,20 +430,20 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
     char key[KEY_MAX];
     size_t klen = 0;
     store_str_t up = { l->name, l->len }, k;
-    int rcode;
+    int rcode, written = 0;
     if (!st) return SMPP_ESME_RX_T_APPN;
-    if (!key_of(l, in, &tx, key, &klen)) {
+    if (!key_of(l, in, &tx, key, &klen, &written)) {
         log_unmatched(l, "without a message id: answered ESME_ROK, not forwarded");
         return SMPP_ESME_ROK;
     }
     k.p = key;
     k.n = klen;
     memset(&f, 0, sizeof f);
-    if ((rcode = store_fwd_by_key(st, up, k, on_found, &f)) < 0) {
+    if ((rcode = store_fwd_by_key(st, up, k, written, on_found, &f)) < 0) {
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (f.n && !(f.r.final && !f.r.multi && awaiting(l))) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;
@@ -445,6 +469,7 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
     if (!rt_gw_conf.on || !(l = rt_gw_link_of(s))) return 0;
     if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return 0;
     if (!(esm = pdu_get(req, PDU_F_ESM_CLASS)) || !dlr_is_receipt(esm->num)) return 0;
+    if (l->rcpt_for) l = l->rcpt_for;        /* a receiver link's: about the transmitter link's messages */
     if (rt_gwr_on()) return rt_gwr_receipt(l, s, req);      /* the cluster's store: Redis */
     status = receipt(l, req, sess_id(s), req->sequence_number);
     if (status != RELAYED) rt_gw_hold_answer(sess_id(s), req->sequence_number, status);
@@ -496,10 +521,12 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
         found_t f;
         char k2[KEY_MAX];
         size_t klen;
+        int written = 0;
         rev = e->next;
         memset(&f, 0, sizeof f);
-        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK && key_of(l, &rc.in, &tx, k2, &klen)
-            && store_fwd_by_key(st, up, key, on_found, &f) == 1) {
+        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK
+            && key_of(l, &rc.in, &tx, k2, &klen, &written)
+            && store_fwd_by_key(st, up, key, written, on_found, &f) == 1) {
             l->early_matched++;
             if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
                 log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched "
@@ -511,12 +538,13 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
 
 /* -- For the Redis store (rt_gwr_rcpt.c): the same reading and rewriting -------------------- */
 
-int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *state, long long *err)
+int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *written, int *state,
+                    long long *err)
 {
     const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
     dlr_text_t tx;
-    if (!key_of(l, in, &tx, key, klen)) return 0;
+    if (!key_of(l, in, &tx, key, klen, written)) return 0;
     *state = ms ? (int)ms->num : tx.stat ? dlr_state_of(tx.stat, tx.stat_len) : -1;
     *err = 0;
     if (ne && ne->val && ne->len == 3) *err = ne->val[1] << 8 | ne->val[2];

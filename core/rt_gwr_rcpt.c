@@ -21,6 +21,7 @@
 
 #include "dlr.h"
 #include "log.h"
+#include "msgid.h"
 #include "rt.h"
 #include "rt_gw.h"
 #include "rt_gwr.h"
@@ -171,15 +172,20 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     pass_on(m, &R.in, id, account, route);
 }
 
-/* The match script for m, whose key (klen octets) the upstream's id gave. */
-static int match(rmatch_t *m, const char *key, size_t klen)
+/* The match script for m, whose key (klen octets) the upstream's id gave
+ * (written: the id as written, msgid_key_written). Such a key finds a
+ * message only when its upstream_id is that id, also through a mapping
+ * written before keys were as written (under the normalised id, tried
+ * when the key's own is not there). */
+static int match(rmatch_t *m, const char *key, size_t klen, int written)
 {
     rt_link_t *l = m->l;
-    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], rkey[RT_GWR_KEY_MAX], ttl[32], st[16], err[24], now[32];
-    char line[256], text[320];
-    const char *argv[10], *stat = dlr_stat_of(m->state);
-    size_t lens[10];
-    int final = m->state >= 0 && dlr_is_final(m->state), i;
+    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX], rkey[RT_GWR_KEY_MAX], ttl[32], st[16];
+    char err[24], now[32], old[KEY_MAX], line[256], text[320];
+    const char *argv[12], *stat = dlr_stat_of(m->state);
+    size_t lens[12];
+    int final = m->state >= 0 && dlr_is_final(m->state), i, nk = 2;
+    long on = -1;
     snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gw_conf.early_ttl > 1 ? rt_gw_conf.early_ttl : 1));
     snprintf(st, sizeof st, "%d", m->state >= 0 ? m->state : 1);
     snprintf(err, sizeof err, "%lld", m->err);
@@ -188,17 +194,23 @@ static int match(rmatch_t *m, const char *key, size_t klen)
              m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)");
     argv[0] = mkey, lens[0] = rt_gwr_key_map(mkey, sizeof mkey, l->name, l->len, key, klen);
     argv[1] = ekey, lens[1] = rt_gwr_key_early(ekey, sizeof ekey, l->name, l->len, key, klen);
-    argv[2] = (const char *)m->pdu, lens[2] = m->n;
-    argv[3] = ttl;
-    argv[4] = rkey, lens[4] = rt_gwr_key_msg(rkey, sizeof rkey, l->name, l->len, "", 0);
-    argv[5] = st;
-    argv[6] = err;
-    argv[7] = final ? "1" : "";
-    argv[8] = now;
-    argv[9] = text, lens[9] = rt_gwr_stamp(text, sizeof text, line);
-    for (i = 3; i < 9; i++)
-        if (i != 4) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, 2, 10, argv, lens);
+    if (written && (on = msgid_key(key, klen, MSGID_NORMALIZED, old, sizeof old)) >= 0
+        && ((size_t)on != klen || memcmp(old, key, klen) != 0)) {
+        argv[2] = okey, lens[2] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
+        nk = 3;
+    }
+    argv[nk] = (const char *)m->pdu, lens[nk] = m->n;
+    argv[nk + 1] = ttl;
+    argv[nk + 2] = rkey, lens[nk + 2] = rt_gwr_key_msg(rkey, sizeof rkey, l->name, l->len, "", 0);
+    argv[nk + 3] = st;
+    argv[nk + 4] = err;
+    argv[nk + 5] = final ? "1" : "";
+    argv[nk + 6] = now;
+    argv[nk + 7] = text, lens[nk + 7] = rt_gwr_stamp(text, sizeof text, line);
+    argv[nk + 8] = written ? key : "", lens[nk + 8] = written ? klen : 0;
+    for (i = nk + 1; i < nk + 7; i++)
+        if (i != nk + 2) lens[i] = strlen(argv[i]);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 9, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
@@ -207,6 +219,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
     rmatch_t *m;
     char key[KEY_MAX];
     size_t klen = 0;
+    int written = 0;
     pdu_t copy = *req;
     pdu_error_t perr;
     static uint8_t buf[70000];
@@ -218,7 +231,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
     m->l = l;
     m->sess = sess_id(s);
     m->seq = req->sequence_number;
-    if (!rt_gw_rcpt_read(l, req, key, &klen, &m->state, &m->err)) {
+    if (!rt_gw_rcpt_read(l, req, key, &klen, &written, &m->state, &m->err)) {
         R.unmatched++;
         l->unmatched++;
         answer(m, SMPP_ESME_ROK);
@@ -239,7 +252,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
     }
     memcpy(m->pdu, buf, (size_t)len);
     m->n = (size_t)len;
-    if (match(m, key, klen) != 0) {
+    if (match(m, key, klen, written) != 0) {
         R.refused++;
         answer(m, SMPP_ESME_RX_T_APPN);
         done(m);
@@ -263,10 +276,11 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         rmatch_t *m;
         char key[KEY_MAX];
         size_t klen;
+        int written = 0;
         if (e->type != REDIS_REPLY_STRING || !(m = calloc(1, sizeof *m))) continue;
         m->l = l;
         if (pdu_decode(&R.in, (const uint8_t *)e->str, e->len, 0, NULL) != SMPP_ESME_ROK
-            || !rt_gw_rcpt_read(l, &R.in, key, &klen, &m->state, &m->err) || !(m->pdu = malloc(e->len))) {
+            || !rt_gw_rcpt_read(l, &R.in, key, &klen, &written, &m->state, &m->err) || !(m->pdu = malloc(e->len))) {
             done(m);
             continue;
         }
@@ -274,7 +288,7 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         m->n = e->len;
         R.early_matched++;
         l->early_matched++;
-        if (match(m, key, klen) != 0) {
+        if (match(m, key, klen, written) != 0) {
             log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched but could "
                      "not be passed on", l->name, id);
             done(m);

@@ -68,21 +68,44 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])\n"
         "redis.call('XDEL', KEYS[2], ARGV[3])\n"
         "return e\n",
-    /* MATCH -- KEYS: mapping, early list; ARGV: the receipt, early_ttl,
-     * the record's key without the id (same hash tag as the mapping: one
-     * slot), state, err, final ('1' or ''), done, trace line -> false (kept
-     * as early) | { id, account ('' when the record is gone), route,
-     * notify (its callback_url, or '') } */
+    /* MATCH -- KEYS: mapping, early list [, the mapping under the
+     * normalised id]; ARGV: the receipt, early_ttl, the record's key
+     * without the id (same hash tag as the mapping: one slot), state, err,
+     * final ('1' or ''), done, trace line, the id as written ('' when the
+     * key is a number's or normalised) -> false (kept as early) | { id,
+     * account ('' when the record is gone), route, notify (its
+     * callback_url, or '') }. A key that is the id as written finds a
+     * message only when its upstream_id, trimmed, is that id: a mapping
+     * written before keys were as written may name another (its key was
+     * the id in lower case, leading zeros dropped), and is looked up under
+     * that key when the id's own is not there. */
     [RT_GWR_MATCH] =
         TRACE_FN
+        "local function rec(id)\n"
+        "  local k = ARGV[3] .. id\n"
+        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id')\n"
+        "end\n"
+        "local function its(r)\n"
+        "  return not r[1] or ARGV[9] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[9]\n"
+        "end\n"
         "local id = redis.call('GET', KEYS[1])\n"
+        "local k, r\n"
+        "if id then\n"
+        "  k, r = rec(id)\n"
+        "  if not its(r) then id = nil end\n"
+        "end\n"
+        "if not id and KEYS[3] then\n"
+        "  local old = redis.call('GET', KEYS[3])\n"
+        "  if old then\n"
+        "    local k2, r2 = rec(old)\n"
+        "    if r2[1] and its(r2) then id, k, r = old, k2, r2 end\n"
+        "  end\n"
+        "end\n"
         "if not id then\n"
         "  redis.call('RPUSH', KEYS[2], ARGV[1])\n"
         "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
         "  return false\n"
         "end\n"
-        "local k = ARGV[3] .. id\n"
-        "local r = redis.call('HMGET', k, 'account', 'route', 'trace', 'notify')\n"
         "if not r[1] then return { id, '', '', '' } end\n"
         "local t = traced(r[3] or '', ARGV[8])\n"
         "if ARGV[6] == '1' then\n"

@@ -447,7 +447,9 @@ typedef struct store_fwd_row_s {
     store_str_t id, account, upstream, route, notify, pdu;
     long long   part, registered_delivery, attempts, state;
     int         final;
+    int         multi;          /* store_fwd_by_key: the message is a submit_multi */
     double      due, expires, submitted;
+    double      first;          /* store_fwd_retry's first stamp of a sending not answered (NaN, 0: none) */
 } store_fwd_row_t;
 typedef int (*store_fwd_fn)(const store_fwd_row_t *r, void *ud);
 
@@ -459,10 +461,14 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
 
 /* The newest message of upstream whose upstream_key is key (a receipt's
  * message), with what matching a receipt needs: rowid, id, part,
- * account, registered_delivery, route, notify; state is -1 when it was
- * not read (store_fwd_state_of), due, expires and submitted NaN, the
- * rest zero. Returns 1, 0 when there is none, or an error. */
-int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fwd_fn fn, void *ud);
+ * account, registered_delivery, route, notify, final, multi; state is -1 when
+ * it was not read (store_fwd_state_of), due, expires and submitted NaN,
+ * the rest zero. written: key is the receipt's id as written (id_format
+ * "string", or no number of its declared base): a message whose key was
+ * written before schema 9 (the normalised id, whatever the format) is
+ * taken only when its upstream_id, trimmed, is that id, and is found
+ * under its old key too. Returns 1, 0 when there is none, or an error. */
+int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, int written, store_fwd_fn fn, void *ud);
 
 /* The state of the message with a forwarding row `rowid` into *state.
  * Returns 1, 0 when it has none, or an error. */
@@ -484,9 +490,13 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
                    long long sess, store_str_t line);
 
 /* Send it again from due (after the cursor: due > the time it was taken),
- * attempts + 1, err = the status that made it wait. Returns 1, 0, or an
- * error. */
-int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line);
+ * attempts + 1, err = the status that made it wait. first: the caller's
+ * stamp of this sending when the upstream may have taken it (no answer;
+ * NaN: it did not), kept as the row's `first` (store_fwd_take) unless
+ * one is kept already; a move to another upstream clears it. Returns 1,
+ * 0, or an error. */
+int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double first, double now,
+                    store_str_t line);
 
 /* A new message_state (a receipt, or the gateway's own verdict); when
  * final, out of the queue, done = now. Returns 1, 0, or an error. */

@@ -20,13 +20,21 @@
 /* The row columns of TAKE (f: fwd, m: messages), in this order (read by
  * fwd_row). */
 #define FWD_COLS "f.key, m.id, m.part, m.account, f.due, m.expires, m.submitted, m.registered_delivery, " \
-                 "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format "
+                 "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format, f.first_sent "
 /* What a receipt's match needs (read by key_row): BY_KEY finds it in the
- * receipt-key index alone (the fwd row's key is the index's rowid, so the
- * fwd row is not read: its state is read only when a receipt carries
- * none, store_fwd_state_of) and reads the record by that key; BY_KEY_OLD
- * (messages alone) has the state as its last column. */
-#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format"
+ * receipt-key index (the fwd row's key is the index's rowid) and reads
+ * the record by that key (and whether it is a submit_multi: its PDU's
+ * command_id), and whether the fwd row is final (its state is read only
+ * when a receipt carries none, store_fwd_state_of); BY_KEY_OLD (messages
+ * alone) has final, then the state as its last columns. Keys
+ * written before schema 9 (messages keyed below exact_from, ?4) were the
+ * normalised id whatever the format: where the receipt's key is its id
+ * as written (?5), such a row is its message only when its upstream_id,
+ * trimmed, is that id (SQLite reads upstream_id only for those rows). */
+#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format, " \
+                 "substr(m.pdu, 5, 4) = x'00000021'"
+#define BLANKS "' ' || char(9, 10, 11, 12, 13)"
+#define KEY_EXACT(tbl) " AND (" tbl ".key >= ?4 OR ?5 IS NULL OR trim(" tbl ".upstream_id, " BLANKS ") = ?5)"
 #define FWD_JOIN "FROM fwd f CROSS JOIN messages m ON m.key = f.key "
 
 /* keep_until as store_msg.c computes it: a final row is kept trace_ttl
@@ -53,11 +61,11 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "AND (f.due, f.key) > (?2, ?3) AND f.due <= ?4 ORDER BY f.due, f.key LIMIT ?5",
     /* BY_KEY: ?1 upstream, ?2 key, ?3 its number (store__key_num: the
      * index holds all three) */
-    "SELECT f.key, " KEY_COLS " " FWD_JOIN "WHERE f.key_num = ?3 AND f.key_num IS NOT NULL "
-    "AND f.upstream = ?1 AND f.upstream_key = ?2 ORDER BY f.key DESC LIMIT 1",
+    "SELECT f.key, " KEY_COLS ", f.final " FWD_JOIN "WHERE f.key_num = ?3 AND f.key_num IS NOT NULL "
+    "AND f.upstream = ?1 AND f.upstream_key = ?2" KEY_EXACT("f") " ORDER BY f.key DESC LIMIT 1",
     /* BY_KEY_OLD: the same in messages */
-    "SELECT m.key, " KEY_COLS ", m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
-    "AND upstream_key IS NOT NULL ORDER BY rowid DESC LIMIT 1",
+    "SELECT m.key, " KEY_COLS ", m.final, m.state FROM messages m WHERE upstream = ?1 AND upstream_key = ?2 "
+    "AND upstream_key IS NOT NULL" KEY_EXACT("m") " ORDER BY rowid DESC LIMIT 1",
     /* SENT (final: no receipt expected): ?1 key, ?2 upstream_id, ?3 key, ?4
      * now, ?7 its number (store__key_num). Here and below, a write that
      * changes what a usual line kept as columns is made of (store_int.h)
@@ -68,8 +76,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     /* SENT_OPEN (a receipt is expected): the same but still pending */
     "UPDATE fwd SET state = 1, due = NULL, upstream_id = ?2, upstream_key = ?3, key_num = ?7, err = 0, "
     "attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
-    /* RETRY: ?1 key, ?2 due, ?3 err */
-    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* RETRY: ?1 key, ?2 due, ?3 err, ?4 the stamp of a sending the
+     * upstream may have taken (NULL: none), kept when it is the first */
+    "UPDATE fwd SET due = ?2, err = ?3, attempts = attempts + 1, first_sent = coalesce(first_sent, ?4), "
+    FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
     /* STATE (final): ?1 key, ?2 state, ?4 now, ?5 err (the sent line is
      * not made of what these change: only a receipt's line is written out) */
     "UPDATE fwd SET state = ?2, err = ?5, final = 1, due = NULL, done = ?4, " FWD_TRACE_NEW " WHERE key = ?1"
@@ -88,8 +98,10 @@ static const char *const fwd_sql[STORE_FWD_NSTMT] = {
     "SELECT upstream, count(*) FROM fwd WHERE q IS NOT NULL AND due IS NOT NULL GROUP BY q, upstream",
     /* QUEUE: ?1 key, ?2 upstream, ?3 due, ?4 via, ?5 the upstream's number */
     "INSERT INTO fwd (key, upstream, due, via, q) VALUES (?1, ?2, ?3, ?4, ?5)",
-    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err, ?5 the upstream's number */
-    "UPDATE fwd SET upstream = ?2, q = ?5, due = ?3, err = ?4, " FWD_TRACE_NEW " WHERE key = ?1" NO_LINES,
+    /* MOVE: ?1 key, ?2 upstream, ?3 due, ?4 err, ?5 the upstream's number
+     * (not sent to that one yet) */
+    "UPDATE fwd SET upstream = ?2, q = ?5, due = ?3, err = ?4, first_sent = NULL, " FWD_TRACE_NEW
+    " WHERE key = ?1" NO_LINES,
     /* STATE_SENT (final, a row out of its queue: a receipt's message,
      * its answer stored): as STATE, but due is not set (SQLite looks at
      * the queue index for every column an UPDATE sets); no row changed
@@ -191,9 +203,7 @@ void store__fwd_free(store_t *s)
     s->fwd_cap = 0;
 }
 
-/* r's id when the row has none: made from its key (msgid.h), in the
- * format the row was stored with. */
-static void row_id(store_t *s, store_fwd_row_t *r, long long id_format)
+void store__fwd_row_id(store_t *s, store_fwd_row_t *r, long long id_format)
 {
     store_msg_t m;
     m.id = r->id;
@@ -221,33 +231,16 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->route = store__col_text(st, 12);
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
-    if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 15));
-}
-
-/* A row of BY_KEY / BY_KEY_OLD: what a receipt's match needs; the rest
- * of r unknown (state -1 when BY_KEY did not read it). */
-static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
-{
-    memset(r, 0, sizeof *r);
-    r->rowid = sqlite3_column_int64(st, 0);
-    r->id = store__col_text(st, 1);
-    r->part = sqlite3_column_int64(st, 2);
-    r->account = store__col_text(st, 3);
-    r->registered_delivery = sqlite3_column_int64(st, 4);
-    r->route = store__col_text(st, 5);
-    r->notify = store__col_text(st, 6);
-    r->state = sqlite3_column_count(st) > 8 ? sqlite3_column_int64(st, 8) : -1;
-    r->due = r->expires = r->submitted = NAN;
-    if (!r->id.p) row_id(s, r, sqlite3_column_int64(st, 7));
+    r->first = store__col_real(st, 16);
+    if (!r->id.p) store__fwd_row_id(s, r, sqlite3_column_int64(st, 15));
 }
 
 static int fwd_each(store_t *s, sqlite3_stmt *st, store_fwd_fn fn, void *ud, const char *what)
 {
     store_fwd_row_t r;
-    int rc, n = 0, by_key = st == s->fwd[STORE_FWD_BY_KEY] || st == s->fwd[STORE_FWD_BY_KEY_OLD];
+    int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (by_key) key_row(s, st, &r);
-        else fwd_row(s, st, &r);
+        fwd_row(s, st, &r);
         n++;
         if (fn && fn(&r, ud)) break;
     }
@@ -360,40 +353,6 @@ int store_fwd_take(store_t *s, store_str_t upstream, double after_due, long long
     sqlite3_bind_int(st, 5, limit);
     sqlite3_bind_int64(st, 6, store__key_num(s, upstream));
     return fwd_each(s, st, fn, ud, "fwd_take");
-}
-
-int store_fwd_by_key(store_t *s, store_str_t upstream, store_str_t key, store_fwd_fn fn, void *ud)
-{
-    sqlite3_stmt *st;
-    int rc;
-    if (!upstream.p || !key.p) return store__err(s, STORE_EARG, "fwd_by_key: upstream and key are required");
-    if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY))) return STORE_EIO;
-    store__bind_text(st, 1, upstream);
-    store__bind_text(st, 2, key);
-    sqlite3_bind_int64(st, 3, store__key_num(s, key));
-    if ((rc = fwd_each(s, st, fn, ud, "fwd_by_key")) != 0) return rc;
-    if (!(st = fwd_stmt(s, STORE_FWD_BY_KEY_OLD))) return STORE_EIO;
-    store__bind_text(st, 1, upstream);
-    store__bind_text(st, 2, key);
-    return fwd_each(s, st, fn, ud, "fwd_by_key");
-}
-
-int store_fwd_state_of(store_t *s, long long rowid, long long *state)
-{
-    sqlite3_stmt *st;
-    int rc;
-    if (store__flush(s) < 0) return STORE_EIO;
-    st = store__stmt(s, STORE_ST_MSG_FWD_GET);
-    sqlite3_bind_int64(st, 1, rowid);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *state = sqlite3_column_int64(st, 4);
-        rc = 1;
-    } else {
-        rc = rc == SQLITE_DONE ? 0 : store__fail(s, rc, "fwd_state_of");
-    }
-    sqlite3_reset(st);
-    return rc;
 }
 
 int store_fwd_counts(store_t *s, void (*fn)(store_str_t upstream, long long n, void *ud), void *ud)
@@ -510,7 +469,8 @@ int store_fwd_sent(store_t *s, long long rowid, store_str_t upstream_id, store_s
     }
 }
 
-int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double now, store_str_t line)
+int store_fwd_retry(store_t *s, long long rowid, double due, long long err, double first, double now,
+                    store_str_t line)
 {
     sqlite3_stmt *st;
     char buf[LINE_BUF];
@@ -523,6 +483,7 @@ int store_fwd_retry(store_t *s, long long rowid, double due, long long err, doub
         sqlite3_bind_int64(st, 1, rowid);
         sqlite3_bind_double(st, 2, due);
         sqlite3_bind_int64(st, 3, err);
+        store__bind_real(st, 4, first);
         if ((rc = bind_common(s, STORE_FWD_RETRY, line, now, buf)) < 0) return rc;
         rc = fwd_write(s, st, "fwd_retry");
         if (pass || (rc = lines_out(s, rowid, rc)) != AGAIN) return rc;

@@ -128,12 +128,15 @@ enum { STORE_FWD_TAKE, STORE_FWD_BY_KEY, STORE_FWD_BY_KEY_OLD, STORE_FWD_SENT, S
  * that share one are told apart by the upstream and the key beside it;
  * q is store__key_num(upstream), the queue's number: its index is (q,
  * due), and the reads of a queue check upstream on the row (two names
- * may share a number). */
+ * may share a number). first_sent is the gateway's stamp of the first
+ * sending to this upstream that went unanswered (a timeout, a lost link:
+ * the upstream may have taken it), kept by a retry (schema 9): a receipt
+ * that came after it may be about the message (its early receipts). */
 #define STORE_FWD_SQL \
     "CREATE TABLE IF NOT EXISTS fwd (key INTEGER PRIMARY KEY, upstream TEXT NOT NULL, due REAL," \
     "  upstream_id TEXT, upstream_key TEXT, state INTEGER NOT NULL DEFAULT 0, final INTEGER NOT NULL DEFAULT 0," \
     "  done REAL, err INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, trace TEXT," \
-    "  sent REAL, sess INTEGER, rcpt INTEGER, via INTEGER, key_num INTEGER, q INTEGER);" \
+    "  sent REAL, sess INTEGER, rcpt INTEGER, via INTEGER, key_num INTEGER, q INTEGER, first_sent REAL);" \
     "CREATE INDEX IF NOT EXISTS fwd_queue ON fwd (q, due) WHERE due IS NOT NULL;" \
     "CREATE INDEX IF NOT EXISTS fwd_key ON fwd (key_num, upstream, upstream_key) WHERE key_num IS NOT NULL;" \
     "CREATE TRIGGER IF NOT EXISTS fwd_gone AFTER DELETE ON messages WHEN old.upstream IS NOT NULL" \
@@ -269,6 +272,7 @@ struct store_s {
     sqlite3_stmt  *fwd_batch;         /* INSERT of STORE_PUT_BATCH of those, NULL until used */
 
     unsigned long long key_mask;      /* of store__key_num: all bits but in tests (store_open.c) */
+    long long      exact_from;        /* messages keyed from here on have exact receipt keys (store_open.c) */
 
     char           idbuf[MSGID_KEYED_MAX];   /* the id of a row read, made from its key */
     long long     *rowids;            /* scratch for two-pass updates */
@@ -392,6 +396,10 @@ store_str_t store__fwd_usual_line(store_t *s, long long rowid, int sent, long lo
 
 /* Forward statement `which` (STORE_FWD_*), prepared, reset (store_fwd.c). */
 sqlite3_stmt *store__fwd_stmt(store_t *s, int which);
+
+/* r's id when the row has none: made from its key (msgid.h), in the
+ * format the row was stored with (store_fwd.c). */
+void store__fwd_row_id(store_t *s, store_fwd_row_t *r, long long id_format);
 
 /* Insert the forward queue rows that wait (s->fwd_wait). Returns 0 or an
  * error; on an error the open transaction is lost, as with store__flush. */

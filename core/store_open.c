@@ -20,8 +20,13 @@
  * gateway's forwarding state beside its messages (store_int.h); 7 added
  * fwd's via, sent, sess and rcpt (the usual trace lines as columns); 8
  * found receipts and queues by integers first in their indexes (fwd's
- * key_num and q; upstream, upstream_key and upstream, due before). */
-#define STORE_SCHEMA 8
+ * key_num and q; upstream, upstream_key and upstream, due before); 9
+ * keyed receipts of id_format "string" by the id as written (before: in
+ * lower case, leading zeros dropped): the messages keyed before it
+ * (below meta exact_keys_from) keep their keys, and a receipt matches one
+ * only when its upstream_id is the receipt's id (store_fwd_by_key); and
+ * added fwd's first_sent. */
+#define STORE_SCHEMA 9
 
 /* What an SQLite result code means for someone starting the program. */
 static const char *reason(int rc)
@@ -403,13 +408,29 @@ static int upgrade(store_t *s, long long version, char *err, size_t errlen)
         && exec(s, "ALTER TABLE fwd ADD COLUMN key_num INTEGER; ALTER TABLE fwd ADD COLUMN q INTEGER",
                 err, errlen) != SQLITE_OK)
         goto fail;
-    if (exec(s, "UPDATE fwd SET key_num = smppgw_key_num(upstream_key), q = smppgw_key_num(upstream); "
-                "DROP INDEX IF EXISTS fwd_upstream_key; DROP INDEX IF EXISTS fwd_queue", err, errlen) != SQLITE_OK
-        || exec(s, STORE_FWD_SQL, err, errlen) != SQLITE_OK)
+    if (version < 8
+        && (exec(s, "UPDATE fwd SET key_num = smppgw_key_num(upstream_key), q = smppgw_key_num(upstream); "
+                    "DROP INDEX IF EXISTS fwd_upstream_key; DROP INDEX IF EXISTS fwd_queue", err, errlen) != SQLITE_OK
+            || exec(s, STORE_FWD_SQL, err, errlen) != SQLITE_OK))
         goto fail;
-    snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'; "
-             "INSERT OR REPLACE INTO meta VALUES ('key_bits', %d)", STORE_SCHEMA, key_bits_env());
-    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK) goto fail;
+    if (version < 8) {
+        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES ('key_bits', %d)", key_bits_env());
+        if (exec(s, sql, err, errlen) != SQLITE_OK) goto fail;
+    }
+    /* 8 -> 9: fwd's first_sent (a table made above has it) */
+    if (version >= 6 && version <= 8
+        && exec(s, "ALTER TABLE fwd ADD COLUMN first_sent REAL", err, errlen) != SQLITE_OK)
+        goto fail;
+    /* and receipt keys as written for id_format "string": the rows
+     * keyed until now keep theirs (the normalised id), and which they are
+     * is kept (their message keys are below exact_keys_from) */
+    if (exec(s, "INSERT OR REPLACE INTO meta VALUES ('exact_keys_from', "
+                "(SELECT coalesce(max(key), 0) + 1 FROM messages))", err, errlen) != SQLITE_OK)
+        goto fail;
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema'", STORE_SCHEMA);
+    if (exec(s, sql, err, errlen) != SQLITE_OK || exec(s, "COMMIT", err, errlen) != SQLITE_OK
+        || query_int(s, "SELECT value FROM meta WHERE key = 'exact_keys_from'", 0, &s->exact_from) != SQLITE_OK)
+        goto fail;
     return 0;
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -440,6 +461,7 @@ static int upgrade_locked(store_t *s, long long version, char *err, size_t errle
                  || now == STORE_SCHEMA)) {
         query_int(s, "SELECT value FROM meta WHERE key = 'key_bits'", 64, &bits);
         key_bits_set(s, bits);
+        query_int(s, "SELECT value FROM meta WHERE key = 'exact_keys_from'", 0, &s->exact_from);
         rc = now == STORE_SCHEMA ? 0 : -1;
         if (rc < 0) open_error(s->o.path, s->db, SQLITE_ERROR, NULL, err, errlen);
     } else {
@@ -496,9 +518,15 @@ static int schema(store_t *s, char *err, size_t errlen)
         }
         if (version == STORE_SCHEMA) {
             key_bits_set(s, bits);
+            if ((rc = query_int(s, "SELECT value FROM meta WHERE key = 'exact_keys_from'", 0, &s->exact_from))
+                != SQLITE_OK) {
+                open_error(s->o.path, s->db, rc, NULL, err, errlen);
+                return -1;
+            }
             return 0;
         }
-        key_bits_set(s, key_bits_env());
+        /* from 8 on the numbers in the file are the file's own */
+        key_bits_set(s, version >= 8 ? bits : key_bits_env());
         return upgrade_locked(s, version, err, errlen);
     }
     key_bits_set(s, key_bits_env());

@@ -3,7 +3,10 @@
 -- queue there is moved when the gateway opens the file, goes out, and its
 -- answer is read back with the rest of its trace; one of schema 6 (usual
 -- lines as text) and one of 7 (receipts found by the text index of
--- upstream and key): their messages still get their receipts. An upgrade
+-- upstream and key): their messages still get their receipts; one of 8
+-- (receipt keys of id_format "string" in lower case, leading zeros
+-- dropped): its messages waiting for receipts get their own, although
+-- their ids differ only in case or leading zeros. An upgrade
 -- runs only under the store's lock: refused while another process serves
 -- the file, and not run again by a process that read the older schema but
 -- got the lock after another process upgraded the file.
@@ -19,10 +22,10 @@ local lfs = require "lfs"
 local UPSTREAM_CONF = [[return { script = 'script.lua',
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
--- What turns a store of this schema into one of schema 7: no key_num and
--- q in fwd, receipts and queues found by the indexes of (upstream,
--- upstream_key) and (upstream, due).
-local SCHEMA_7 = "DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
+-- What turns a store of this schema into one of schema 7: no first_sent,
+-- key_num and q in fwd, receipts and queues found by the indexes of
+-- (upstream, upstream_key) and (upstream, due).
+local SCHEMA_7 = "ALTER TABLE fwd DROP COLUMN first_sent; DROP INDEX fwd_key; ALTER TABLE fwd DROP COLUMN key_num; "
     .. "CREATE INDEX fwd_upstream_key ON fwd (upstream, upstream_key) WHERE upstream_key IS NOT NULL; "
     .. "DROP INDEX fwd_queue; ALTER TABLE fwd DROP COLUMN q; "
     .. "CREATE INDEX fwd_queue ON fwd (upstream, due) WHERE due IS NOT NULL; "
@@ -141,7 +144,7 @@ describe("#integration a store of schema 6", function()
         c:close()
         gw:stop()
         local out = io.popen("sqlite3 " .. run.quote(path) .. " \"SELECT value FROM meta WHERE key = 'schema'\""):read("*a")
-        assert.equal("8\n", out)
+        assert.equal("9\n", out)
     end)
 end)
 
@@ -155,7 +158,7 @@ describe("#integration a store of schema 7", function()
             return { submit_sm = function(session, pdu)
                 n = n + 1
                 if pdu.short_message == "now the receipts" then
-                    for _, rid in ipairs { "U2", "u1" } do      -- the key is the id in lower case
+                    for _, rid in ipairs { "u2", "u1" } do
                         smpp.post(session.system_id, { esm_class = 4, source_addr = "447700900123",
                             destination_addr = "1234", receipted_message_id = rid, message_state = 2,
                             short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
@@ -188,7 +191,7 @@ describe("#integration a store of schema 7", function()
         assert.equal("0\n", sql("SELECT count(*) FROM pragma_table_info('fwd') WHERE name IN ('key_num', 'q')"))
         gw = server.start { conf = conf }
         assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
-        assert.equal("8\n", sql("SELECT value FROM meta WHERE key = 'schema'"))
+        assert.equal("9\n", sql("SELECT value FROM meta WHERE key = 'schema'"))
         assert.equal("2|2|2\n", sql("SELECT count(*), count(key_num), count(q) FROM fwd WHERE upstream_key IN ('u1', 'u2')"))
         c = wire.connect(gw.port)
         assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
@@ -206,6 +209,96 @@ describe("#integration a store of schema 7", function()
         gw:stop()
         assert.equal("", sql("SELECT name FROM sqlite_master WHERE name = 'fwd_upstream_key'"))
     end)
+end)
+
+describe("#integration a store of schema 8", function()
+    -- Accepts each message under the id its text is; "receipts a=STAT
+    -- ..." posts a receipt for each id a ... with that stat.
+    local UPSTREAM = [[
+        local smpp = require "smpp"
+        return { submit_sm = function(session, pdu)
+            local text = pdu.short_message
+            if text:find("^receipts ") then
+                for rid, stat in text:gmatch("([^%s=]+)=(%u+)") do
+                    smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
+                        receipted_message_id = rid, message_state = stat == "DELIVRD" and 2 or 5,
+                        short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                            .. "done date:2501311201 stat:" .. stat .. " err:000 text:" })
+                end
+                return 0, { message_id = "r" }
+            end
+            return 0, { message_id = text }
+        end }]]
+
+    for _, policy in ipairs { "own", "upstream" } do
+        it("is brought up to date: ids that differ in case or leading zeros get their own receipts (message_id "
+            .. policy .. ")", function()
+            local path = tmp.dir() .. "/eight.db"
+            local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+                accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = UPSTREAM }
+            local conf = "return " .. server.lua {
+                script = server.root .. "/scripts/gateway.lua", store = { path = path },
+                accounts = { { system_id = "esme1", password = "pw1" }, { system_id = "esme2", password = "pw2" } },
+                upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
+                gateway = { message_id = policy, routes = { { name = "all", prefix = "", to = { "A" } } } } }
+            local function sql(q)
+                return io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(q)):read("*a")
+            end
+            local function esme(gw, n, kind)
+                local c = wire.connect(gw.port)
+                assert.equal(0, c:bind(kind or "transceiver", "esme" .. n, "pw" .. n).status)
+                return c
+            end
+            -- every key's number 0 (the store's test hook): schema 8's keys
+            -- below need no numbers of their own
+            local gw = server.start { env = { SMPPGW_STORE_KEY_BITS = "0" }, conf = conf }
+            assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+            local c1, c2 = esme(gw, 1), esme(gw, 2)
+            local mine = { { [submit(c1, "msg1")] = true, [submit(c1, "01")] = true },
+                           { [submit(c2, "MSG1")] = true, [submit(c2, "1")] = true } }
+            assert.truthy(wait_until(function()
+                return sql("SELECT (SELECT count(*) FROM fwd WHERE upstream_key IS NOT NULL) + "
+                    .. "(SELECT count(*) FROM messages WHERE upstream_key IS NOT NULL)") == "4\n"
+            end, 10), gw:log_text())
+            c1:close()
+            c2:close()
+            gw:stop()
+            -- as schema 8 keyed them: in lower case, leading zeros dropped
+            local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+                "UPDATE fwd SET upstream_key = lower(ltrim(upstream_key, '0')) WHERE upstream_key IS NOT NULL; "
+                .. "UPDATE messages SET upstream_key = lower(ltrim(upstream_key, '0')) WHERE upstream_key IS NOT NULL; "
+                .. "ALTER TABLE fwd DROP COLUMN first_sent; "
+                .. "UPDATE meta SET value = 8 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'exact_keys_from'"))
+            assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+            assert.equal("1|msg1\n", sql("SELECT min(upstream_key), max(upstream_key) FROM (SELECT upstream_key "
+                .. "FROM fwd UNION ALL SELECT upstream_key FROM messages) WHERE upstream_key IS NOT NULL"))
+            gw = server.start { conf = conf }
+            assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+            assert.equal("9\n", sql("SELECT value FROM meta WHERE key = 'schema'"))
+            c1, c2 = esme(gw, 1), esme(gw, 2)
+            -- each older message's receipt after the newer one's: under one key both went to the newer
+            submit(esme(gw, 1, "transmitter"), "receipts MSG1=UNDELIV 1=UNDELIV msg1=DELIVRD 01=DELIVRD")
+            local got, cs = { {}, {} }, { c1, c2 }
+            local deadline = wire.gettime() + 10
+            while (#got[1] < 2 or #got[2] < 2) and wire.gettime() < deadline do
+                for i, c in ipairs(cs) do
+                    local p = c:expect(function(q) return q.id == wire.id.deliver_sm end, 0.05)
+                    if p then
+                        c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+                        local d = wire.parse_sm(p.body)
+                        local rid = (d.tlvs[0x001E] or ""):gsub("%z$", "")
+                        assert.is_true(mine[i][rid], "esme" .. i .. " got a receipt for " .. rid)
+                        assert.equal(i == 1 and "DELIVRD" or "UNDELIV", d.short_message:match("stat:(%u+)"))
+                        got[i][#got[i] + 1] = rid
+                    end
+                end
+            end
+            assert.equal(2, #got[1], gw:log_text())
+            assert.equal(2, #got[2], gw:log_text())
+            assert.are_not.equal(got[1][1], got[1][2])
+            assert.are_not.equal(got[2][1], got[2][2])
+        end)
+    end
 end)
 
 -- The lock file of a store holds (flock) while a process serves from it;
@@ -252,7 +345,7 @@ describe("#integration a store of schema 7 that another process serves", functio
         finally(release)
         local out, err, code = run.smppgw { "check", conf }
         assert.are_not.equal(0, code, out .. err)
-        assert.matches("schema 7; this one knows 8%) and not upgraded: .*locked by another process", out .. err)
+        assert.matches("schema 7; this one knows 9%) and not upgraded: .*locked by another process", out .. err)
         assert.equal(7, schema_of(path))
         out, err, code = run.smppgw { "messages", conf, "m-1" }
         assert.are_not.equal(0, code, out .. err)
@@ -261,7 +354,7 @@ describe("#integration a store of schema 7 that another process serves", functio
         release()
         out, err, code = run.smppgw { "check", conf }
         assert.equal(0, code, out .. err)
-        assert.equal(8, schema_of(path))
+        assert.equal(9, schema_of(path))
     end)
 end)
 
@@ -310,7 +403,7 @@ describe("#integration a store of schema 7 that another process upgrades", funct
         -- check A reads the file's schema (7), then opens the lock file to
         -- upgrade it: a lease holds it there. The lock file is unlinked
         -- and check B takes a new one and upgrades the file. The lease
-        -- goes: A gets its lock, finds schema 8, and must open the file as
+        -- goes: A gets its lock, finds schema 9, and must open the file as
         -- it is (it ran the upgrade again and failed: duplicate column).
         local dir, path = seven_with_one()
         local conf = dir .. "/c.lua"
@@ -325,7 +418,7 @@ describe("#integration a store of schema 7 that another process upgrades", funct
         os.remove(path .. "-lock")
         local out, err, code = run.smppgw { "check", conf }
         assert.equal(0, code, out .. err)
-        assert.equal(8, schema_of(path))
+        assert.equal(9, schema_of(path))
         -- A waited all along (the kernel ends a lease after a while)
         assert.is_true(lease_breaking(ino), "the lease was broken before its release")
         assert.is_nil(a:exit_code(), a:log_text())
@@ -333,7 +426,7 @@ describe("#integration a store of schema 7 that another process upgrades", funct
         assert.equal(0, a:wait_exit(10), a:log_text())
         assert.matches(": ok %(.*store: 1 messages", a:log_text())
         assert.not_matches("duplicate column", a:log_text())
-        assert.equal(8, schema_of(path))
+        assert.equal(9, schema_of(path))
         local again = assert(store.open { path = path })
         local m = again:get("m-1")
         again:close()

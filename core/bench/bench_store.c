@@ -377,7 +377,7 @@ static void gateway_case(long long count, int turn, int receipts)
         for (j = 0; receipts && j < answered.n; j++) {
             long long rowid = 0;
             snprintf(key, sizeof key, "%lld", answered.rowid[j] * 7);
-            if (store_fwd_by_key(s, S("smsc1"), S(key), found_row, &rowid) != 1
+            if (store_fwd_by_key(s, S("smsc1"), S(key), 0, found_row, &rowid) != 1
                 || store_fwd_receipt(s, rowid, 2, 0, t, 2, S("receipt from smsc1: stat:DELIVRD err:000; "
                                                              "delivered to smppclient1")) != 1) {
                 fprintf(stderr, "bench_store: receipt %s: %s\n", key, store_errmsg(s));

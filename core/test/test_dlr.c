@@ -90,8 +90,14 @@ static void test_keyed_ids(void)
 
 static void test_keys(void)
 {
-    CHECK(strcmp(key("0001715004", MSGID_STRING), "1715004") == 0);
-    CHECK(strcmp(key("  1A2B3C\n", MSGID_STRING), "1a2b3c") == 0);
+    CHECK(strcmp(key("0001715004", MSGID_STRING), "0001715004") == 0);    /* as written */
+    CHECK(strcmp(key("  1A2B3C\n", MSGID_STRING), "1A2B3C") == 0);
+    CHECK(strcmp(key("0001715004", MSGID_NORMALIZED), "1715004") == 0);
+    CHECK(strcmp(key("  1A2B3C\n", MSGID_NORMALIZED), "1a2b3c") == 0);
+    CHECK(strcmp(key("0001715004", MSGID_DECIMAL), "1715004") == 0);
+    CHECK(msgid_key_written("MSG1", 4, MSGID_STRING) && msgid_key_written("01", 2, MSGID_STRING));
+    CHECK(!msgid_key_written("01", 2, MSGID_DECIMAL) && msgid_key_written("1A", 2, MSGID_DECIMAL));
+    CHECK(!msgid_key_written("1A", 2, MSGID_HEX) && !msgid_key_written("x", 1, MSGID_NORMALIZED));
     CHECK(strcmp(key("000", MSGID_HEX), "0") == 0);
     CHECK(strcmp(key("", MSGID_DECIMAL), "") == 0);
     CHECK(strcmp(key("1A2B3C", MSGID_HEX), "1715004") == 0);
@@ -101,13 +107,14 @@ static void test_keys(void)
     CHECK(strcmp(key("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", MSGID_HEX),
                  "340282366920938463463374607431768211455") == 0);
     CHECK(strcmp(key("1000000000", MSGID_HEX), "68719476736") == 0);   /* a limb boundary */
-    CHECK(strcmp(key("ABC-1", MSGID_HEX), "abc-1") == 0);            /* not hex: as written */
-    CHECK(strcmp(key("1A", MSGID_DECIMAL), "1a") == 0);
+    CHECK(strcmp(key("ABC-1", MSGID_HEX), "ABC-1") == 0);            /* not hex: as written */
+    CHECK(strcmp(key("1A", MSGID_DECIMAL), "1A") == 0);
     {
         char small[4];
         CHECK_EQ(msgid_key("123456", 6, MSGID_STRING, small, sizeof small), -1);
     }
     CHECK_EQ(msgid_format("hex"), MSGID_HEX);
+    CHECK_EQ(msgid_format("normalized"), MSGID_NORMALIZED);
     CHECK_EQ(msgid_format("octal"), -1);
 }
 

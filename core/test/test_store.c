@@ -545,7 +545,8 @@ typedef struct fseen_s {
     int       n;
     long long rowid[16];
     char      ids[16][16];
-    double    due[16];
+    double    due[16], first[16];
+    int       final[16];
 } fseen_t;
 
 static int fsee(const store_fwd_row_t *r, void *ud)
@@ -554,6 +555,8 @@ static int fsee(const store_fwd_row_t *r, void *ud)
     if (v->n < 16) {
         v->rowid[v->n] = r->rowid;
         v->due[v->n] = r->due;
+        v->final[v->n] = r->final;
+        v->first[v->n] = r->first;
         snprintf(v->ids[v->n], sizeof v->ids[0], "%.*s", (int)r->id.n, r->id.p);
     }
     v->n++;
@@ -587,7 +590,7 @@ static void queue(store_t *s, const char *id, const char *up, double due)
 
 /* The same as the gateway stores an ESME's message: no trace in the
  * record, its first line kept as via (the session). */
-static void queue_via(store_t *s, const char *id, const char *up, double due, long long via)
+static long long queue_via(store_t *s, const char *id, const char *up, double due, long long via)
 {
     store_msg_t m;
     long long key;
@@ -603,6 +606,7 @@ static void queue_via(store_t *s, const char *id, const char *up, double due, lo
     key = store_put(s, &m);
     CHECK(key > 0);
     CHECK_EQ(store_fwd_queue(s, key, S(up), due, via), 1);
+    return key;
 }
 
 static void stamp_as_printf(void)
@@ -645,15 +649,28 @@ static void forward_queue_by_cursor(void)
     CHECK_EQ(queued, 4);
     /* the answer takes q1 out of the queue; a retry puts q3 after the cursor */
     CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 0, S("sent to up, accepted as U-7")), 1);
-    CHECK_EQ(store_fwd_retry(s, 3, 30, 0x58, 21, S("up answered ESME_RTHROTTLED")), 1);
+    CHECK_EQ(store_fwd_retry(s, 3, 30, 0x58, NAN, 21, S("up answered ESME_RTHROTTLED")), 1);
     memset(&v, 0, sizeof v);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 40, 10, fsee, &v), 2);
     CHECK(strcmp(v.ids[0], "q2") == 0 && strcmp(v.ids[1], "q3") == 0);
     CHECK(v.due[1] == 30);
+    CHECK(isnan(v.first[0]) && isnan(v.first[1]));
+    /* a sending that went unanswered: its stamp is kept, the first one's */
+    CHECK_EQ(store_fwd_retry(s, 3, 31, 0, 20.75, 22, S("no answer")), 1);
+    CHECK_EQ(store_fwd_retry(s, 3, 32, 0, 31.5, 32, S("no answer")), 1);
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), fsee, &v), 1);
-    CHECK(strcmp(v.ids[0], "q1") == 0);
-    CHECK_EQ(store_fwd_by_key(s, S("other"), S("7"), NULL, NULL), 0);
+    CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 40, 10, fsee, &v), 2);
+    CHECK(strcmp(v.ids[1], "q3") == 0 && v.first[1] == 20.75 && v.due[1] == 32);
+    /* moved to another upstream: not sent to that one yet */
+    CHECK_EQ(store_fwd_move(s, 3, S("other"), 33, 0, 33, S("moved")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_take(s, S("other"), NAN, 0, 40, 10, fsee, &v), 2);
+    CHECK(strcmp(v.ids[1], "q3") == 0 && isnan(v.first[1]));
+    CHECK_EQ(store_fwd_move(s, 3, S("up"), 30, 0, 34, S("moved back")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), 0, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "q1") == 0 && !v.final[0]);
+    CHECK_EQ(store_fwd_by_key(s, S("other"), S("7"), 0, NULL, NULL), 0);
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
     CHECK_EQ(m.state[0], 1);
@@ -663,6 +680,9 @@ static void forward_queue_by_cursor(void)
     /* a final state, done; the record is kept as when it was put
      * (trace_ttl, 100, after it was submitted: it is not written again) */
     CHECK_EQ(store_fwd_state(s, 1, 2, 1, 0, 60, S("receipt DELIVRD")), 1);
+    memset(&v, 0, sizeof v);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("7"), 0, fsee, &v), 1);
+    CHECK(strcmp(v.ids[0], "q1") == 0 && v.final[0]);       /* a receipt's lookup says it is final */
     memset(&m, 0, sizeof m);
     CHECK_EQ(store_get(s, S("q1"), 0, see, &m), 1);
     CHECK(m.final && m.keep == 101);
@@ -673,7 +693,7 @@ static void forward_queue_by_cursor(void)
     CHECK(strstr(m.trace, "up answered ESME_RTHROTTLED") != NULL);
     CHECK_EQ(store_fwd_sent(s, 999, S("x"), S(NULL), 1, 1, 0, S("gone")), 0);
     CHECK_EQ(store_fwd_take(s, S("up"), NAN, 0, 1, STORE_BATCH_MAX + 1, NULL, NULL), STORE_EARG);
-    CHECK_EQ(store_commit(s, NULL), 3);            /* sent, retry, state; the miss wrote nothing */
+    CHECK_EQ(store_commit(s, NULL), 7);            /* sent, 3 retries, 2 moves, state; the miss wrote nothing */
     store_close(s);
 }
 
@@ -699,7 +719,7 @@ static void forward_usual_lines_as_text(void)
     CHECK(strcmp(line, "sent to up (session 3, attempt 1): accepted as U-7") == 0);
     CHECK_EQ(store_fwd_sent(s, 1, S("U-7"), S("7"), 0, 21, 3, (store_str_t){ line, n }), 1);
     /* q2: retried first, so its sent line follows text and is text too */
-    CHECK_EQ(store_fwd_retry(s, 2, 11, 0x58, 20.5, S("up answered ESME_RTHROTTLED")), 1);
+    CHECK_EQ(store_fwd_retry(s, 2, 11, 0x58, NAN, 20.5, S("up answered ESME_RTHROTTLED")), 1);
     /* (the usual line left to the store: made from the row, as text here) */
     CHECK_EQ(store_fwd_sent(s, 2, S("U-8"), S("8"), 0, 22, 4, S(NULL)), 1);
     n = store_fwd_line_receipt(line, sizeof line, S("up"), 2, 0, 1, S("delivered to acct"));
@@ -1779,6 +1799,75 @@ static void sql_text(const char *path, const char *sql, char *out, size_t cap)
     sqlite3_close(db);
 }
 
+/* The id of the message upstream's receipt under key (written: the key
+ * is the id as written) reaches, "" for none. */
+static const char *by_key_id(store_t *s, const char *key, int written)
+{
+    static fseen_t v;
+    memset(&v, 0, sizeof v);
+    if (store_fwd_by_key(s, S("up"), S(key), written, fsee, &v) != 1) return "";
+    return v.ids[0];
+}
+
+/* Schema 8 keyed receipts of id_format "string" by the normalised id
+ * ("MSG1" and "msg1" both "msg1", "01" and "1" both "1"); from 9 the key
+ * is the id as written. Messages waiting for receipts across the upgrade
+ * keep their keys and still get their own receipts: a receipt whose key
+ * is its id as written matches such a row only when the row's upstream id
+ * is that id. */
+static void receipt_keys_before_schema_9(void)
+{
+    const char *path = file("keys8.db");
+    char text[64];
+    store_t *s = open_at(path);
+    static const char *const ids[] = { "a", "b", "c", "d" }, *const uids[] = { "msg1", "MSG1", "01", " 1" },
+                             *const old[] = { "msg1", "msg1", "1", "1" };
+    long long e, f;
+    int i;
+    CHECK(s);
+    if (!s) return;
+    for (i = 0; i < 4; i++) queue(s, ids[i], "up", 10);
+    CHECK_EQ(store_commit(s, NULL), 8);
+    for (i = 0; i < 4; i++) CHECK_EQ(store_fwd_sent(s, i + 1, S(uids[i]), S(old[i]), 0, 11, 0, S("sent")), 1);
+    CHECK(store_commit(s, NULL) > 0);
+    store_close(s);
+    CHECK_EQ(sql_on(path, "UPDATE meta SET value = 8 WHERE key = 'schema'; ALTER TABLE fwd DROP COLUMN first_sent; "
+                          "DELETE FROM meta WHERE key = 'exact_keys_from'"), SQLITE_OK);
+    s = open_at(path);
+    CHECK(s);
+    if (!s) return;
+    sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
+    CHECK(strcmp(text, "9") == 0);
+    sql_text(path, "SELECT value FROM meta WHERE key = 'exact_keys_from'", text, sizeof text);
+    CHECK(strcmp(text, "5") == 0);
+    CHECK(strcmp(by_key_id(s, "msg1", 1), "a") == 0);       /* not b, the newer of that key */
+    CHECK(strcmp(by_key_id(s, "MSG1", 1), "b") == 0);       /* under its old key */
+    CHECK(strcmp(by_key_id(s, "01", 1), "c") == 0);
+    CHECK(strcmp(by_key_id(s, "1", 1), "d") == 0);
+    CHECK(strcmp(by_key_id(s, "Msg1", 1), "") == 0);        /* no message has that id */
+    CHECK(strcmp(by_key_id(s, "001", 1), "") == 0);
+    CHECK(strcmp(by_key_id(s, "1", 0), "d") == 0);          /* a number: the newest of that key */
+    /* messages answered after the upgrade: keyed as written */
+    e = queue_via(s, "e", "up", 10, 0);
+    f = queue_via(s, "f", "up", 10, 0);
+    CHECK(store_commit(s, NULL) > 0);
+    CHECK_EQ(store_fwd_sent(s, e, S("MSG1"), S("MSG1"), 0, 12, 0, S("sent")), 1);
+    CHECK_EQ(store_fwd_sent(s, f, S("01"), S("01"), 0, 12, 0, S("sent")), 1);
+    CHECK(store_commit(s, NULL) > 0);
+    CHECK(strcmp(by_key_id(s, "MSG1", 1), "e") == 0);
+    CHECK(strcmp(by_key_id(s, "msg1", 1), "a") == 0);
+    CHECK(strcmp(by_key_id(s, "01", 1), "f") == 0);
+    CHECK(strcmp(by_key_id(s, "1", 1), "d") == 0);
+    store_close(s);
+    /* a file made by this version has no such rows */
+    s = open_at(file("keys9.db"));
+    CHECK(s);
+    if (!s) return;
+    store_close(s);
+    sql_text(file("keys9.db"), "SELECT count(*) FROM meta WHERE key = 'exact_keys_from'", text, sizeof text);
+    CHECK(strcmp(text, "0") == 0);
+}
+
 /* Schema 5 -> 6: a gateway's message waiting in a forward queue moves
  * its forwarding state into fwd (the forwarder takes it from there, and
  * it is in messages' queue no more); one already answered stays in
@@ -1825,7 +1914,7 @@ static void upgrades_schema_5(void)
     CHECK_EQ(store_get(s, S("waiting"), 0, see, &r), 1);
     CHECK(r.due[0] == 20);
     memset(&v, 0, sizeof v);
-    CHECK_EQ(store_fwd_by_key(s, S("up"), S("9"), fsee, &v), 1);
+    CHECK_EQ(store_fwd_by_key(s, S("up"), S("9"), 0, fsee, &v), 1);
     CHECK(strcmp(v.ids[0], "sent") == 0);
     CHECK_EQ(store_fwd_state(s, sent, 2, 1, 0, 30, S("receipt DELIVRD")), 1);
     CHECK_EQ(store_fwd_sent(s, waiting, S("U10"), S("10"), 0, 31, 0, S("accepted as U10")), 1);
@@ -1839,7 +1928,7 @@ static void upgrades_schema_5(void)
     CHECK(!r.final && r.state[0] == 1 && isnan(r.due[0]));
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "8") == 0);
+    CHECK(strcmp(text, "9") == 0);
     sql_text(path, "SELECT count(*) FROM messages WHERE due IS NOT NULL", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
 }
@@ -1877,7 +1966,7 @@ static void upgrades_schema_3(void)
     CHECK_EQ(store_commit(s, NULL), 1);
     store_close(s);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema'", text, sizeof text);
-    CHECK(strcmp(text, "8") == 0);
+    CHECK(strcmp(text, "9") == 0);
     sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_account'", text, sizeof text);
     CHECK(strcmp(text, "0") == 0);
     sql_text(path, "SELECT sql FROM sqlite_master WHERE name = 'messages_pending'", text, sizeof text);
@@ -2296,6 +2385,7 @@ int main(void)
     TEST(upgrades_older_schemas);
     TEST(upgrades_schema_3);
     TEST(upgrades_schema_5);
+    TEST(receipt_keys_before_schema_9);
     TEST(gateway_statements_use_indexes);
     TEST(gateway_rows_pay_for_their_indexes_only);
     TEST(checkpoints_by_the_caller);

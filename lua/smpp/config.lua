@@ -131,6 +131,9 @@ local schema = {
             bind = { type = "enum", values = { "transmitter", "receiver", "transceiver", "tx", "rx", "trx" },
                      default = "transceiver", doc = "transmitter, receiver or transceiver binds (tx, rx, trx accepted)" },
             binds = { type = "integer", min = 1, max = 100, default = 1, doc = "parallel binds of this link" },
+            receipts_for = { type = "string",
+                             doc = "the upstream whose messages this link's receipts are about (a receiver link "
+                                .. "beside a transmitter link to the same SMSC: name the transmitter)" },
             window = { type = "integer", min = 1, default = session_fields.window.default,
                        doc = "requests outstanding per bind" },
             response_timeout = { type = "number", min = 0.001, default = session_fields.response_timeout.default,
@@ -161,11 +164,12 @@ local schema = {
                              .. "(0: only store.limits.messages bounds it)" },
             outbind_listen = { type = "address", doc = "wait for the SMSC's outbind here instead of connecting" },
             id_format = { type = "table", fields = {
-                resp = { type = "enum", values = { "string", "decimal", "hex" }, default = "string",
-                         doc = "how message ids in submit_sm_resp are written (string: matched as written)" },
-                receipt = { type = "enum", values = { "string", "decimal", "hex" }, derived = "resp",
+                resp = { type = "enum", values = { "string", "decimal", "hex", "normalized" }, default = "string",
+                         doc = "how message ids in submit_sm_resp are written (string: matched as written, "
+                            .. "case and leading zeros included; normalized: in any case, leading zeros dropped)" },
+                receipt = { type = "enum", values = { "string", "decimal", "hex", "normalized" }, derived = "resp",
                             doc = "the id: field of receipt texts" },
-                tlv = { type = "enum", values = { "string", "decimal", "hex" }, derived = "resp",
+                tlv = { type = "enum", values = { "string", "decimal", "hex", "normalized" }, derived = "resp",
                         doc = "receipted_message_id in receipts" },
             }, doc = "declared id formats; hex and decimal ids are related only when declared" },
             tls = { type = "table", doc = "connect with TLS", fields = tls_fields {

@@ -334,6 +334,31 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
     end
 end
 
+local RX = { receiver = true, rx = true }
+
+-- receipts_for: another upstream's name, one that sends (not a receiver
+-- link) and whose own receipts are its (no chain).
+local function check_receipts_for(conf, upstreams, errs)
+    local list = type(conf.upstreams) == "table" and conf.upstreams or {}
+    for i, u in ipairs(list) do
+        local to = type(u) == "table" and u.receipts_for
+        if type(to) == "string" then
+            local path, t = format("upstreams[%d].receipts_for", i), list[upstreams[to] or 0]
+            if not upstreams[to] then
+                errs[#errs + 1] = format("%s: no upstream named %s", path, show(to))
+            elseif to == u.name then
+                errs[#errs + 1] = format("%s: names this upstream itself", path)
+            elseif RX[t.bind] then
+                errs[#errs + 1] = format("%s: %s binds as a receiver: it sends no messages whose receipts "
+                    .. "these could be", path, show(to))
+            elseif t.receipts_for ~= nil then
+                errs[#errs + 1] = format("%s: %s has receipts_for itself (name the upstream that sends)", path,
+                    show(to))
+            end
+        end
+    end
+end
+
 -- check(conf, conf_path) -> true | nil, list of "path: what is wrong"
 -- (sorted by path). conf has passed smpp.config's schema.
 -- workers_refusal(n, store_section, listen) -> nil | message: why this
@@ -460,6 +485,7 @@ function M.check(conf, conf_path)
     check_workers(conf, errs)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
+    check_receipts_for(conf, upstreams, errs)
     check_gateway(conf, conf_path, accounts, upstreams, errs)
     local cb = type(conf.http) == "table" and type(conf.http.callback_networks) == "table" and conf.http.callback_networks
     for j, net in ipairs(cb or {}) do
@@ -483,6 +509,20 @@ function M.warnings(conf, conf_path)
                 out[#out + 1] = format("%s[%d].%s: %s %s: on a long text it gives up after %d steps and the "
                     .. "route does not match", where, i, k, show(r[k]), why, router.PATTERN_STEPS)
             end
+        end
+    end
+    -- a gateway's receiver link gets receipts for the messages another
+    -- link sends: without receipts_for they are matched against its own
+    -- (none), wait as early and expire
+    for i, u in ipairs(g and type(conf.upstreams) == "table" and conf.upstreams or {}) do
+        if type(u) == "table" and RX[u.bind] and u.receipts_for == nil then
+            out[#out + 1] = format("upstreams[%d].bind: %s binds as a receiver without receipts_for: its receipts "
+                .. "are matched against the messages it sent, and it sends none; name the upstream that sends "
+                .. "them (its transmitter link) in receipts_for", i, show(u.name))
+        elseif type(u) == "table" and u.receipts_for ~= nil and not RX[u.bind] then
+            out[#out + 1] = format("upstreams[%d].receipts_for: %s also sends (bind %s): the receipts of its own "
+                .. "messages are not matched, since every receipt it gets is taken as %s's", i, show(u.name),
+                tostring(u.bind or "transceiver"), show(u.receipts_for))
         end
     end
     return out

@@ -302,12 +302,26 @@ end
 
 -- query_sm: the state of one of the account's messages, from the store;
 -- a source_addr given must be the message's (SMPP 3.4 4.8.1: it verifies
--- the originator), as the reference SMSC checks it.
+-- the originator), as the reference SMSC checks it. With message_id
+-- "upstream" an id an upstream gave twice names several messages (parts
+-- of one id), maybe of several accounts: the newest of them that is the
+-- account's, with that source.
 local function query(session, pdu)
-    local rec = (cluster.stores_messages() and cluster.message or store.get)(pdu.message_id or "")
-    if not rec or rec.account ~= session.system_id then return S.ESME_RQUERYFAIL end
     local source = pdu.source_addr
-    if source and source ~= "" and rec.source ~= nil and rec.source ~= source then return S.ESME_RQUERYFAIL end
+    local function its(r)
+        return r and r.account == session.system_id
+            and not (source and source ~= "" and r.source ~= nil and r.source ~= source)
+    end
+    local rec
+    if cluster.stores_messages() then
+        rec = cluster.message(pdu.message_id or "")
+        if not its(rec) then rec = nil end
+    else
+        for _, r in ipairs(store.parts(pdu.message_id or "") or {}) do
+            if its(r) then rec = r end
+        end
+    end
+    if not rec then return S.ESME_RQUERYFAIL end
     return S.ESME_ROK, { message_id = rec.id,
         final_date = rec.final and rec.done and stime.format_absolute(rec.done) or "",
         message_state = rec.state == 0 and store.state.ENROUTE or rec.state, error_code = (rec.err or 0) % 256 }

@@ -153,19 +153,22 @@ end
 
 -- normalize(id) -> canonical string: trimmed, lower case, leading zeros
 -- stripped ("000" -> "0", "" stays ""). Numbers are written in decimal.
-function M.normalize(id) return msgid_key(id, "string") end
+-- The key of the declared format "normalized".
+function M.normalize(id) return msgid_key(id, "normalized") end
 
 -- The id formats an upstream may declare (config upstreams[].id_format).
-M.formats = { string = true, decimal = true, hex = true }
+M.formats = { string = true, decimal = true, hex = true, normalized = true }
 
 -- key(id, format) -> the key an id is matched by, within one upstream.
--- format "string" (the default) is the normalized id itself; "decimal"
--- and "hex" read the digits as a number and give its decimal value, so
--- "00123", decimal "123" and hex "7B" share the key "123". An id that is
--- not a number of its declared base keeps its normalized form (it can
--- still match itself exactly). No guess is ever made between bases: only
--- the format the upstream declares for this place is read. The rule is
--- core/msgid.c's, which the gateway's receipt matching uses too.
+-- format "string" (the default) is the id as written, trimmed: case and
+-- leading zeros count ("msg1" and "MSG1", "01" and "1" are four ids);
+-- "decimal" and "hex" read an id that is a number of that base as that
+-- number and give its decimal value, so "00123", decimal "123" and hex
+-- "7B" share the key "123" (an id that is no number of its declared base
+-- is matched as written); "normalized" is normalize(id). No guess is ever
+-- made between bases: only the format the upstream declares for this
+-- place is read. The rule is core/msgid.c's, which the gateway's receipt
+-- matching uses too.
 function M.key(id, fmt) return msgid_key(id, fmt) end
 
 return M
