@@ -7,16 +7,12 @@
  * applied in rt_gw_decide.c).
  *
  * Retries: ESME_RTHROTTLED and ESME_RMSGQFUL pause the link for its
- * throttle_backoff and send the message again (after throttle_retries the
- * handler may move it to another upstream of its route); a timeout or a
- * lost connection sends it again after a backoff (retry_min doubling to
- * retry_max) -- the upstream may then have it twice, which the trace
- * says. ESME_RINVBNDSTS (the session is unbinding) and ESME_RSYSERR (the
- * upstream failed inside) are the link's fault, not the message's: sent
- * again the same way. A message whose validity has ended is not sent: the handler
- * finishes it (EXPIRED, and its receipt when one was asked for). A link
- * that cannot send looks through its queue for such messages every
- * SWEEP_S seconds.
+ * throttle_backoff, then the message goes again (after throttle_retries the
+ * handler may move it); a timeout, a lost connection, ESME_RINVBNDSTS and
+ * ESME_RSYSERR (the link's fault, not the message's) send it again after
+ * retry_min doubling to retry_max (the upstream may have it twice: the
+ * trace says so). A message past its validity is not sent: the handler
+ * finishes it (EXPIRED); a link that cannot send sweeps for them (SWEEP_S).
  *
  * From memory: while every row of a queue that is not in flight or being
  * decided is one the gateway stored since (the queue has nothing else
@@ -26,9 +22,8 @@
  * moving the cursor past each as the reader would. Anything else that
  * puts a row in the queue or decides on one (a retry, a move, an event, a
  * sweep, a failed commit) drops what is held and the reader takes the
- * rows. A row is in the queue (due set) until its answer is written,
- * whichever way it was sent: a crash before that sends it again after
- * restart.
+ * rows. A row is in the queue (due set) until its answer is written: a
+ * crash before that sends it again after restart.
  */
 #include <math.h>
 #include <stdio.h>
@@ -56,7 +51,7 @@
 typedef struct flight_s {
     rt_link_t *link;
     long long  rowid, part, attempts, rd;
-    double     first;                    /* rt_gw_stamp(): the upstream may have had it since */
+    double     first, sent;              /* rt_gw_stamp()s: the upstream may have had it since; this sending */
     double     submitted;                /* rt_time() the ESME's message was accepted (per-route latency) */
     char       id[72], account[24], route[72];
     struct flight_s *next;               /* the free list */
@@ -372,7 +367,6 @@ static void on_done(sess_t *s, void *arg, const pdu_t *resp, int err)
 
 /* -- Taking and sending ----------------------------------------------------------------------- */
 
-
 typedef struct take_s {
     rt_link_t *l;
     double     now;
@@ -429,7 +423,8 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     copy_str(f->route, sizeof f->route, r->route);
     f->submitted = r->submitted;
     /* its first unanswered sending, else acceptance by a process before (which may have sent it, then died) */
-    f->first = r->first > 0 ? r->first : r->submitted < fwd.started ? r->submitted : rt_gw_stamp();
+    f->sent = rt_gw_stamp();
+    f->first = r->first > 0 ? r->first : r->submitted < fwd.started ? r->submitted : f->sent;
     /* the stored octets are the request as it goes out (stored as it
      * came, or as the handler's table encoded): sent as they are, with
      * a sequence_number of this session's */
