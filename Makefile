@@ -71,7 +71,7 @@ BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
 
 .PHONY: all deps deps-fuzz deps-test deps-bench test valgrind asan-suite test-c test-lua run clean bench fuzz asan corpus docs \
-        bench-workers bench-cluster bench-store-redis cluster
+        bench-workers bench-cluster bench-store-redis bench-callgrind cluster
 
 all: deps $(BIN) $(LUA_MODULE) $(CODEC_MODULE) $(STORE_MODULE) $(BUILD)/libsmppcodec.a $(BUILD)/libsmppgw.a $(EXAMPLES)
 
@@ -267,6 +267,10 @@ bench-cluster: all
 
 bench-store-redis: all
 	@sh core/bench/store_redis.sh
+
+# Instructions a gateway message costs (valgrind's callgrind; compares builds).
+bench-callgrind: all
+	@sh core/bench/gateway_cg.sh
 
 # -- Sanitizers and fuzzing ------------------------------------------------------
 
