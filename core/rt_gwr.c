@@ -65,6 +65,11 @@ size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const
     return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}e:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)kn, key));
 }
 
+size_t rt_gwr_key_pending(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}p", rt_gwr_conf.prefix, (int)upn, up));
+}
+
 static size_t key_rx(char *buf, size_t cap, const char *prefix, const char *acct, size_t an)
 {
     return key_of(buf, cap, snprintf(buf, cap, "%s{a:%.*s}r", prefix, (int)an, acct));

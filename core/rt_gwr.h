@@ -12,6 +12,9 @@
  *                     consumer group "fwd", one consumer per process
  *   P{u:<up>}k:<key>  string: the upstream's id -> ours, for receipts
  *   P{u:<up>}e:<key>  list: receipts that came before their mapping
+ *   P{u:<up>}p        sorted set: those receipts once the mapping is
+ *                     written, until they are in the account's stream
+ *                     (scored by when a node took them: rt_gwr_rcpt.c)
  *   P{a:<acct>}r      stream: receipts and MO for the account (rt_gwr_rx.c)
  *   P{c}ids           counter: keys are taken from it in blocks, so ids are
  *                     unique across nodes and restarts
@@ -71,6 +74,7 @@ size_t rt_gwr_key_msg(char *buf, size_t cap, const char *up, size_t upn, const c
 size_t rt_gwr_key_queue(char *buf, size_t cap, const char *up, size_t upn);
 size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
 size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
+size_t rt_gwr_key_pending(char *buf, size_t cap, const char *up, size_t upn);
 size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an);
 size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
 size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn);
@@ -104,7 +108,7 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
 /* The server-side scripts (rt_gwr_script.c): one call per step of a
  * message. */
 enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_MARK, RT_GWR_MOVE_IN,
-       RT_GWR_MOVE_OUT, RT_GWR_NSCRIPTS };
+       RT_GWR_MOVE_OUT, RT_GWR_RCPT_DONE, RT_GWR_SWEEP, RT_GWR_NSCRIPTS };
 
 /* Call script which with nkeys keys then its arguments (argc words in all,
  * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
@@ -148,6 +152,12 @@ int rt_gwr_receipt(struct rt_link_s *l, sess_t *s, const pdu_t *req);
  * receipts that came before it (encoded PDUs, reply elements): apply them
  * to message id of account. */
 void rt_gwr_rcpt_early(struct rt_link_s *l, const char *id, const char *account, const redisReply *list);
+
+/* Early receipts of link l that no node passed on within claim_after
+ * (their node died, lost Redis, or Redis refused the append) are taken
+ * from the being-matched set and matched again. *busy is set until Redis
+ * answered. Returns 0, or -1 when nothing was sent (busy, link down). */
+int rt_gwr_rcpt_sweep(struct rt_link_s *l, int *busy);
 
 /* core.post on Redis (rt_gwr_rx.c): the PDU appended to the account's
  * stream; waits for Redis when L can yield. Returns what l_post does. */

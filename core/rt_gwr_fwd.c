@@ -165,10 +165,11 @@ static void on_outcome(redis_t *r, redisReply *reply, const char *err, void *ud)
  * Redis has answered. */
 static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, size_t kn, const char *line)
 {
-    char mkey[RT_GWR_KEY_MAX], q[RT_GWR_KEY_MAX], k[RT_GWR_KEY_MAX], ek[RT_GWR_KEY_MAX], ttl[32], text[600];
+    char mkey[RT_GWR_KEY_MAX], q[RT_GWR_KEY_MAX], k[RT_GWR_KEY_MAX], ek[RT_GWR_KEY_MAX], pk[RT_GWR_KEY_MAX], ttl[32];
+    char text[600];
     const char *argv[32];
     size_t lens[32];
-    int n = 0, i, nkeys = key ? 4 : 2;
+    int n = 0, i, nkeys = key ? 5 : 2;
     rt_link_t *l = e->l;
     e->acking = 1;
     snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gwr_conf.ttl));
@@ -177,6 +178,7 @@ static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, s
     if (key) {
         argv[n] = k, lens[n++] = rt_gwr_key_map(k, sizeof k, l->name, l->len, key, kn);
         argv[n] = ek, lens[n++] = rt_gwr_key_early(ek, sizeof ek, l->name, l->len, key, kn);
+        argv[n] = pk, lens[n++] = rt_gwr_key_pending(pk, sizeof pk, l->name, l->len);
     }
     argv[n] = ttl, lens[n++] = strlen(ttl);
     argv[n] = GROUP, lens[n++] = strlen(GROUP);
@@ -549,9 +551,12 @@ static void sample(rt_link_t *l, void *arg)
     char q[RT_GWR_KEY_MAX];
     const char *argv[2] = { "XLEN", q };
     size_t lens[2] = { 4, 0 };
+    double now = rt_time();
     (void)arg;
     if (!g || !r || redis_state(r) != REDIS_UP) return;
-    if (l->nsess && rt_time() >= l->paused_until) rt_gwr_fwd__live(g);   /* the cluster can send to it */
+    if (l->nsess && now >= l->paused_until) rt_gwr_fwd__live(g);   /* the cluster can send to it */
+    if (now >= g->sweep_at && rt_gwr_rcpt_sweep(l, &g->sweeping) == 0)   /* early receipts left unfinished */
+        g->sweep_at = now + rt_gwr_conf.claim_after / 3;
     if (g->sampling) return;
     lens[1] = qkey(q, sizeof q, l);
     if (redis_cmd(r, on_sampled, g, 2, argv, lens) == 0) g->sampling = 1;

@@ -37,7 +37,8 @@ typedef struct glink_s {
     tb_t      *ctb;             /* the upstream's throughput across the cluster (rt_cluster.c), or NULL */
     int        sampling;        /* an XLEN of the queue is under way */
     int        stalling;        /* a look at a stalled queue is under way (rt_gwr_move.c) */
-    double     claim_at;
+    int        sweeping;        /* a sweep of its early receipts is under way (rt_gwr_rcpt.c) */
+    double     claim_at, sweep_at;
     struct glink_s *next;
 } glink_t;
 
