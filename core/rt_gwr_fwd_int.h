@@ -16,6 +16,8 @@
 #include "rt_gw.h"
 #include "tb.h"
 
+struct answer_s;               /* rt_gwr_fwd.c: an answer's call, kept until Redis records it */
+
 typedef struct ent_s {
     rt_link_t *l;
     char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24], route[72];
@@ -25,6 +27,10 @@ typedef struct ent_s {
     uint8_t   *pdu;
     size_t     pdu_n;
     int        inflight, acking, deciding;   /* deciding: the gateway's handler has it */
+    struct answer_s *answer;    /* its answer's call (acking), kept until Redis has recorded it */
+    int        calling, waiting; /* that call is under way; it failed and is tried again at retry_at */
+    int        tries;
+    double     retry_at;
     struct ent_s *prev, *next;
 } ent_t;
 
@@ -38,6 +44,8 @@ typedef struct glink_s {
     int        sampling;        /* an XLEN of the queue is under way */
     int        stalling;        /* a look at a stalled queue is under way (rt_gwr_move.c) */
     int        sweeping;        /* a sweep of its early receipts is under way (rt_gwr_rcpt.c) */
+    size_t     waiting;         /* entries whose answer Redis has not recorded yet: nothing more is read or sent */
+    int        told;            /* the log says Redis refuses them */
     double     claim_at, sweep_at;
     struct glink_s *next;
 } glink_t;
