@@ -19,6 +19,10 @@
  *   P{c}ids           counter: keys are taken from it in blocks, so ids are
  *                     unique across nodes and restarts
  *   P{c}nodes         counter: a process's node id (unless cluster.node_id)
+ *   P{c}epoch         string: a token set by the first process to find none;
+ *                     one that changes (or counters that went back) says
+ *                     Redis lost its data: each process then takes a new
+ *                     node id and id block (rt_gwr.c)
  *   P{u:<up>}tb       hash: the upstream's throughput bucket (rt_cluster.c)
  *   P{u:<up>}live     string: set (TTL: the link's wait) while some node can
  *                     send to the upstream; its absence lets a node that
@@ -108,7 +112,7 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
 /* The server-side scripts (rt_gwr_script.c): one call per step of a
  * message. */
 enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_MARK, RT_GWR_MOVE_IN,
-       RT_GWR_MOVE_OUT, RT_GWR_RCPT_DONE, RT_GWR_SWEEP, RT_GWR_NSCRIPTS };
+       RT_GWR_MOVE_OUT, RT_GWR_RCPT_DONE, RT_GWR_SWEEP, RT_GWR_JOIN, RT_GWR_NSCRIPTS };
 
 /* Call script which with nkeys keys then its arguments (argc words in all,
  * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
@@ -126,7 +130,11 @@ void rt_gwr_scripts_load(void);
 int rt_gwr_note(const char *up, size_t upn, const char *id, const char *line, int npairs, const char **pairs);
 
 /* The node id's and id blocks' requests (rt_gwr.c); the next key of
- * the current block, or 0 while none is at hand. */
+ * the current block, or 0 while none is at hand. The process joins Redis'
+ * data first (JOIN: its epoch and node id) and asks for blocks after that;
+ * once a second, and when the link comes up again, it checks that Redis
+ * still has them (the epoch token, counters not below what it was
+ * given), else takes a new node id and block. */
 void rt_gwr_ask_ids(void);
 long long rt_gwr_take_key(void);
 

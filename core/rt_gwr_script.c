@@ -201,6 +201,29 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "end\n"
         "if ARGV[6] ~= '' then redis.call('ZREM', KEYS[2], ARGV[6]) end\n"
         "return 1\n",
+    /* JOIN -- a process joins Redis' data (rt_gwr.c): KEYS: epoch, the
+     * node counter, the key counter; ARGV: a new epoch token, '1' to take a
+     * node id, the least value of each counter (what the process knew
+     * before Redis lost its data, or 0) -> { the epoch token (set to the
+     * new one when there is none: Redis has lost or never had the data),
+     * the node counter's new value (0 when none was taken) }. The counters
+     * are raised first, so that nothing taken after a loss repeats what a
+     * live process holds. */
+    [RT_GWR_JOIN] =
+        "local e = redis.call('GET', KEYS[1])\n"
+        "if not e then\n"
+        "  e = ARGV[1]\n"
+        "  redis.call('SET', KEYS[1], e)\n"
+        "end\n"
+        "for i = 2, 3 do\n"
+        "  local least = tonumber(ARGV[i + 1]) or 0\n"
+        "  if least > 0 and (tonumber(redis.call('GET', KEYS[i]) or '0') or 0) < least then\n"
+        "    redis.call('SET', KEYS[i], least)\n"
+        "  end\n"
+        "end\n"
+        "local n = 0\n"
+        "if ARGV[2] == '1' then n = redis.call('INCR', KEYS[2]) end\n"
+        "return { e, n }\n",
     /* SWEEP -- KEYS: a being-matched set; ARGV: claim_after (ms), count ->
      * up to count receipts stamped claim_after ago or earlier (their node
      * did not finish them: it died, lost Redis, or Redis refused the
