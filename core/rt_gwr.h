@@ -39,9 +39,12 @@
  * least once).
  *
  * Who owns what: rt_gwr.c owns the settings and the id blocks;
- * rt_gwr_queue.c the waits of accepting tasks; rt_gwr_fwd.c owns the entries read from the streams
- * (from the read until their XACK is answered) and each link's reading
- * state; rt_gwr_move.c a move to another upstream while it is under way. The link itself is rt_gw.c's; the Redis link is rt_redis.c's.
+ * rt_gwr_queue.c the waits of accepting tasks; rt_gwr_fwd.c owns the
+ * entries read from the streams (from the read until their XACK is
+ * answered) and each link's reading state; rt_gwr_answer.c the calls that
+ * write their answers; rt_gwr_move.c a move to another upstream while it
+ * is under way. The link itself is rt_gw.c's; the Redis link is
+ * rt_redis.c's.
  */
 #ifndef SMPPGW_RT_GWR_H
 #define SMPPGW_RT_GWR_H
@@ -198,6 +201,8 @@ void rt_gwr_fwd_tick(int sample_queues);
 void rt_gwr_queue_stats(lua_State *L);
 void rt_gwr_queue_close(void);
 void rt_gwr_fwd_stats(lua_State *L);
+void rt_gwr_answer_stats(lua_State *L);
+void rt_gwr_answer_close(void);
 void rt_gwr_move_stats(lua_State *L);
 void rt_gwr_move_close(void);
 

@@ -12,10 +12,10 @@
  *
  * An answer Redis does not record (it refuses the write at its maxmemory,
  * or the link drops before its reply) is kept here with its entry and its
- * call tried again (0.2 s doubling to 2 s), the entry's claim kept alive;
- * while a link has such answers it reads, takes over and sends nothing
- * more (Redis that refuses writes still serves XREADGROUP and XAUTOCLAIM:
- * every claim_after the same entries were sent again). At least once: an
+ * call tried again (rt_gwr_answer.c), the entry's claim kept alive; while
+ * a link has such answers it reads, takes over and sends nothing more
+ * (Redis that refuses writes still serves XREADGROUP and XAUTOCLAIM: every
+ * claim_after the same entries were sent again). At least once: an
  * entry whose answer was not recorded when its node died is sent again by
  * whoever claims it, which the upstream may see twice. A refusal, a
  * throttle past throttle_retries, an ended validity and a stalled queue go
@@ -43,17 +43,6 @@
 
 #define READ_MAX   500          /* entries one read asks for at most */
 #define GROUP      "fwd"
-#define ARGS_MAX   32
-#define AGAIN_MIN  0.2          /* an answer Redis did not record: tried again after this, doubling */
-#define AGAIN_MAX  2.0
-
-/* An answer's call (the OUTCOME script's keys and arguments), copied. */
-typedef struct answer_s {
-    int    nkeys, argc;
-    size_t lens[ARGS_MAX];
-    const char *argv[ARGS_MAX];
-    char   data[];
-} answer_t;
 
 
 uint64_t rt_gwr_fwd__retried;
@@ -61,7 +50,7 @@ uint64_t rt_gwr_fwd__retried;
 static struct {
     glink_t *links;
     pdu_t    pdu;
-    uint64_t read, claimed, sent, answered, refused, expired, acked, lost_acks, touched, answers_retried;
+    uint64_t read, claimed, sent, answered, refused, expired, touched;
 } F;
 
 /* -- Links and entries ------------------------------------------------------------------- */
@@ -157,125 +146,11 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
     return e;
 }
 
-/* -- Writing an outcome ---------------------------------------------------------------------- */
+/* -- Writing an outcome (rt_gwr_answer.c) ---------------------------------------------------- */
 
-static void record(ent_t *e);
-
-/* e's answer was not recorded (err: Redis' answer, or why the call was not
- * sent): it waits here and is tried again; its link reads nothing more
- * meanwhile. */
-static void keep(ent_t *e, const char *err)
-{
-    glink_t *g = rt_gwr_fwd__glink(e->l);
-    double d = AGAIN_MIN;
-    int i;
-    F.lost_acks++;
-    if (!g) return;
-    for (i = 0; i < e->tries && d < AGAIN_MAX; i++) d *= 2;
-    e->tries++;
-    e->retry_at = rt_time() + (d < AGAIN_MAX ? d : AGAIN_MAX);
-    if (!e->waiting) {
-        e->waiting = 1;
-        g->waiting++;
-    }
-    if (!g->told && strcmp(err, "closed") != 0) {
-        g->told = 1;
-        log_msg(LOG_WARN, 0, "cluster store: Redis does not record the answers of %s (%s): they wait here and are "
-                "written again; nothing more of %s is read until Redis takes them", e->l->name, err, e->l->name);
-    }
-}
-
-/* The outcome script answered: the entry is acknowledged, and the
- * receipts that came before the mapping are applied; on an error the
- * answer waits here (keep). */
-static void on_outcome(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    ent_t *e = ud;
-    glink_t *g = rt_gwr_fwd__glink(e->l);
-    (void)r;
-    e->calling = 0;
-    if (err) {
-        keep(e, err);
-        return;
-    }
-    F.acked++;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
-        rt_gwr_rcpt_early(e->l, e->id, e->acct, reply);
-    rt_gwr_fwd__drop(e);
-    if (g && !g->waiting && g->told) {
-        g->told = 0;
-        log_msg(LOG_INFO, 0, "cluster store: Redis records the answers of %s again", g->l->name);
-    }
-}
-
-/* Send e's answer's call (again). */
-static void record(ent_t *e)
-{
-    answer_t *a = e->answer;
-    int rc;
-    e->calling = 1;
-    rc = rt_gwr_eval(RT_GWR_OUTCOME, on_outcome, e, a->nkeys, a->argc, a->argv, a->lens);
-    if (rc != 0) {
-        e->calling = 0;
-        keep(e, rc == REDIS_E_BUSY ? "busy" : rc == REDIS_E_NOMEM ? "no memory" : "closed");
-    }
-}
-
-/* The answers of g's link that wait and are due: their calls again. */
-static void record_again(glink_t *g, double now)
-{
-    ent_t *e;
-    for (e = g->head; e; e = e->next) {
-        if (!e->waiting || e->calling || e->retry_at > now) continue;
-        F.answers_retried++;
-        record(e);
-    }
-}
-
-/* One call: the message's record gets the fields (argv pairs), the trace
- * line and its TTL again, the mapping upstream key -> id when key is given,
- * then the entry is acknowledged and deleted. The call is kept with the
- * entry until Redis has answered it, and the entry released then. */
 static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, size_t kn, const char *line)
 {
-    char mkey[RT_GWR_KEY_MAX], q[RT_GWR_KEY_MAX], k[RT_GWR_KEY_MAX], ek[RT_GWR_KEY_MAX], pk[RT_GWR_KEY_MAX], ttl[32];
-    char text[600], *p;
-    const char *argv[ARGS_MAX];
-    size_t lens[ARGS_MAX], total = 0;
-    int n = 0, i, nkeys = key ? 5 : 2;
-    rt_link_t *l = e->l;
-    answer_t *a;
-    e->acking = 1;
-    snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gwr_conf.ttl));
-    argv[n] = mkey, lens[n++] = rt_gwr_key_msg(mkey, sizeof mkey, l->name, l->len, e->id, strlen(e->id));
-    argv[n] = q, lens[n++] = rt_gwr_key_queue(q, sizeof q, l->name, l->len);
-    if (key) {
-        argv[n] = k, lens[n++] = rt_gwr_key_map(k, sizeof k, l->name, l->len, key, kn);
-        argv[n] = ek, lens[n++] = rt_gwr_key_early(ek, sizeof ek, l->name, l->len, key, kn);
-        argv[n] = pk, lens[n++] = rt_gwr_key_pending(pk, sizeof pk, l->name, l->len);
-    }
-    argv[n] = ttl, lens[n++] = strlen(ttl);
-    argv[n] = GROUP, lens[n++] = strlen(GROUP);
-    argv[n] = e->eid, lens[n++] = strlen(e->eid);
-    argv[n] = text, lens[n++] = rt_gwr_stamp(text, sizeof text, line);
-    argv[n] = e->id, lens[n++] = strlen(e->id);
-    for (i = 0; i < 2 * npairs && n < ARGS_MAX; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
-    for (i = 0; i < n; i++) total += lens[i];
-    if (!(a = malloc(sizeof *a + total + 1))) {
-        F.lost_acks++;               /* left pending: claimed and sent again after claim_after */
-        rt_gwr_fwd__drop(e);
-        return;
-    }
-    a->nkeys = nkeys;
-    a->argc = n;
-    for (i = 0, p = a->data; i < n; i++) {
-        memcpy(p, argv[i], lens[i]);
-        a->argv[i] = p;
-        a->lens[i] = lens[i];
-        p += lens[i];
-    }
-    e->answer = a;
-    record(e);
+    rt_gwr_fwd__outcome(e, npairs, pairs, key, kn, line);
 }
 
 void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line)
@@ -602,7 +477,7 @@ void rt_gwr_run(rt_link_t *l)
             g->claim_at = now + rt_gwr_conf.claim_after / 3;
             touch(r, g);
         }
-        record_again(g, now);
+        rt_gwr_fwd__record_again(g, now);
         return;
     }
     if (!l->nsess || now < l->paused_until) {
@@ -678,11 +553,9 @@ void rt_gwr_fwd_stats(lua_State *L)
     SET_NUM("retried", rt_gwr_fwd__retried);
     SET_NUM("refused", F.refused);
     SET_NUM("expired", F.expired);
-    SET_NUM("acked", F.acked);
-    SET_NUM("unacked", F.lost_acks);
+    rt_gwr_answer_stats(L);
     SET_NUM("held", held);
     SET_NUM("answers_waiting", waiting);
-    SET_NUM("answers_retried", F.answers_retried);
     rt_gwr_move_stats(L);
 }
 
@@ -702,4 +575,5 @@ void rt_gwr_fwd_close(void)
     }
     memset(&F, 0, sizeof F);
     rt_gwr_move_close();
+    rt_gwr_answer_close();
 }

@@ -57,6 +57,15 @@ glink_t *rt_gwr_fwd__glink(rt_link_t *l);
  * entry goes when Redis answers). */
 void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line);
 
+/* The upstream's answer to e (rt_gwr_answer.c): the record gets the
+ * fields (pairs), the trace line and its TTL again, the mapping upstream
+ * key -> id when key is given, then the entry is acknowledged and deleted,
+ * in one call kept with e until Redis has taken it; e is released then. */
+void rt_gwr_fwd__outcome(ent_t *e, int npairs, const char **pairs, const char *key, size_t kn, const char *line);
+
+/* The answers of g's link that wait for Redis and are due: sent again. */
+void rt_gwr_fwd__record_again(glink_t *g, double now);
+
 /* Entries sent again (the retried counter of core.gwr_stats). */
 extern uint64_t rt_gwr_fwd__retried;
 
