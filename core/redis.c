@@ -1,6 +1,14 @@
 /* redis.c -- one link to a Redis server on a libuv loop: hiredis'
  * asynchronous context and libuv adapter, handshake, reconnection with
  * backoff, and the watchdog of unanswered commands (see redis.h).
+ *
+ * The adapter's poll callback is replaced by this file's: hiredis 0.14's
+ * returns without a word when libuv reports a poll error, which is how a
+ * connection reset shows (a Redis that died with commands of ours unread
+ * in its socket: under load, nearly always). The handle was stopped by
+ * libuv then, so nothing else would ever read the socket and only the
+ * watchdog noticed, after `timeout` seconds. Here an error drops the link
+ * at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +44,8 @@ struct redis_s {
     redis_stats_t      st;
     void             (*add_write)(void *);   /* the adapter's, wrapped to count flushes */
     void             (*del_write)(void *);
+    void             (*add_read)(void *);    /* ... and to poll with on_poll */
+    void             (*del_read)(void *);
     int                writing;  /* a write is armed: commands given now leave with it */
 };
 
@@ -160,6 +170,55 @@ static redis_t *of_events(void *priv)
     return p->context ? p->context->data : NULL;
 }
 
+/* The socket is readable, writable, or in error (status < 0: libuv has
+ * stopped the handle): the adapter's work, and an error drops the link
+ * (from outside hiredis' callbacks, as drop() needs). */
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    redisLibuvEvents *p = h->data;
+    redis_t *r = of_events(p);
+    if (status < 0) {
+        char why[96];
+        int e = 0;
+        socklen_t len = sizeof e;
+        if (!r || !r->live || r->ac != p->context) return;
+        if (getsockopt(r->ac->c.fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e)
+            snprintf(why, sizeof why, "%s", strerror(e));
+        else
+            snprintf(why, sizeof why, "%s", uv_strerror(status));
+        drop(r, why);
+        return;
+    }
+    if (p->context && (events & UV_READABLE)) redisAsyncHandleRead(p->context);
+    if (p->context && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+/* After each of the adapter's changes of events: the same events, polled
+ * by on_poll. */
+static void repoll(void *priv)
+{
+    redisLibuvEvents *p = priv;
+    if (p->events) uv_poll_start(&p->handle, p->events, on_poll);
+}
+
+static void on_add_read(void *priv)
+{
+    redis_t *r = of_events(priv);
+    if (r) {
+        r->add_read(priv);
+        repoll(priv);
+    }
+}
+
+static void on_del_read(void *priv)
+{
+    redis_t *r = of_events(priv);
+    if (r) {
+        r->del_read(priv);
+        repoll(priv);
+    }
+}
+
 static void on_add_write(void *priv)
 {
     redis_t *r = of_events(priv);
@@ -167,7 +226,10 @@ static void on_add_write(void *priv)
         r->writing = 1;
         r->st.flushes++;
     }
-    if (r) r->add_write(priv);
+    if (r) {
+        r->add_write(priv);
+        repoll(priv);
+    }
 }
 
 static void on_del_write(void *priv)
@@ -176,6 +238,7 @@ static void on_del_write(void *priv)
     if (r) {
         r->writing = 0;
         r->del_write(priv);
+        repoll(priv);
     }
 }
 
@@ -274,9 +337,13 @@ static void connect_now(redis_t *r)
     }
     r->add_write = ac->ev.addWrite;
     r->del_write = ac->ev.delWrite;
+    r->add_read = ac->ev.addRead;
+    r->del_read = ac->ev.delRead;
     r->writing = 0;
     ac->ev.addWrite = on_add_write;
     ac->ev.delWrite = on_del_write;
+    ac->ev.addRead = on_add_read;
+    ac->ev.delRead = on_del_read;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
@@ -301,9 +368,9 @@ static void on_watch(uv_timer_t *t)
     }
     r->watched_ms = now;
     if (!r->live) return;
-    /* a refused connect: hiredis 0.14's libuv adapter drops a poll event
-     * that carries an error, so the refusal would only show at the
-     * timeout; the socket's pending error says it at once */
+    /* a refused connect: libuv may report it as a poll error (on_poll
+     * drops the link then) or not at all; the socket's pending error says
+     * it at once */
     if (r->state == REDIS_CONNECTING && r->ac && r->ac->c.fd >= 0) {
         int e = 0;
         socklen_t len = sizeof e;

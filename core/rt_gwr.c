@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "log.h"
 #include "rt.h"
 #include "rt_gwr.h"
@@ -25,6 +27,10 @@ static struct {
     long long  spare_next, spare_end;   /* the next block, taken ahead */
     int        asking_block, asking_node;
     long long  fixed_node;      /* cluster.node_id, 0: INCR */
+    char       epoch[40];       /* the token of Redis' data this process joined ("": none yet) */
+    long long  least_node, least_key;   /* the counters' least values at the next join (after a loss) */
+    int        checking;
+    uint64_t   checked_connects;   /* the link's connects count at the last check */
     int        tick_on;
     unsigned   ticks;
 } G;
@@ -63,6 +69,11 @@ size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const c
 size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn)
 {
     return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}e:%.*s", rt_gwr_conf.prefix, (int)upn, up, (int)kn, key));
+}
+
+size_t rt_gwr_key_pending(char *buf, size_t cap, const char *up, size_t upn)
+{
+    return key_of(buf, cap, snprintf(buf, cap, "%s{u:%.*s}p", rt_gwr_conf.prefix, (int)upn, up));
 }
 
 static size_t key_rx(char *buf, size_t cap, const char *prefix, const char *acct, size_t an)
@@ -156,15 +167,28 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line)
 
 /* -- Node id and id blocks --------------------------------------------------------------- */
 
-static void on_node(redis_t *r, redisReply *reply, const char *err, void *ud)
+static void on_join(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
+    const redisReply *e, *n;
     (void)r;
     (void)ud;
     G.asking_node = 0;
-    if (err || !reply || reply->type != REDIS_REPLY_INTEGER) return;
-    rt_gwr_conf.node_id = (long long)((unsigned long long)reply->integer % 4294967295ULL) + 1;
-    snprintf(rt_gwr_conf.consumer, sizeof rt_gwr_conf.consumer, "n%lld", rt_gwr_conf.node_id);
-    log_msg(LOG_INFO, 0, "cluster store: node id %lld (consumer %s)", rt_gwr_conf.node_id, rt_gwr_conf.consumer);
+    if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: joining Redis' data: %s", err);
+        return;
+    }
+    e = reply->element[0];
+    n = reply->element[1];
+    if (e->type != REDIS_REPLY_STRING || n->type != REDIS_REPLY_INTEGER || e->len >= sizeof G.epoch) return;
+    memcpy(G.epoch, e->str, e->len);
+    G.epoch[e->len] = '\0';
+    G.least_node = G.least_key = 0;
+    if (!G.fixed_node && n->integer > 0) {
+        rt_gwr_conf.node_id = (long long)((unsigned long long)n->integer % 4294967295ULL) + 1;
+        snprintf(rt_gwr_conf.consumer, sizeof rt_gwr_conf.consumer, "n%lld", rt_gwr_conf.node_id);
+        log_msg(LOG_INFO, 0, "cluster store: node id %lld (consumer %s)", rt_gwr_conf.node_id, rt_gwr_conf.consumer);
+    }
+    rt_gwr_ask_ids();                /* the first block, now that the counters are raised */
 }
 
 static void on_block(redis_t *r, redisReply *reply, const char *err, void *ud)
@@ -172,7 +196,7 @@ static void on_block(redis_t *r, redisReply *reply, const char *err, void *ud)
     (void)r;
     (void)ud;
     G.asking_block = 0;
-    if (err || !reply || reply->type != REDIS_REPLY_INTEGER) return;
+    if (err || !reply || reply->type != REDIS_REPLY_INTEGER || !G.epoch[0]) return;   /* none asked before a loss */
     G.spare_end = reply->integer + 1;
     G.spare_next = G.spare_end - ID_BLOCK;
     if (G.next >= G.end) {
@@ -182,8 +206,33 @@ static void on_block(redis_t *r, redisReply *reply, const char *err, void *ud)
     }
 }
 
-/* Ask for what is missing: the node id, the next id block once half the
- * current one is used. */
+/* The join: the epoch token (a new one, should Redis have none), this
+ * process's node id unless cluster.node_id gives it, the counters raised
+ * to what it held before a loss. */
+static void join(void)
+{
+    unsigned char raw[16];
+    char token[33], nodes[24], least_node[24], least_key[24], epoch[128], kn[128], ki[128];
+    const char *argv[7];
+    size_t lens[7];
+    int i;
+    if (RAND_bytes(raw, sizeof raw) != 1) return;
+    for (i = 0; i < (int)sizeof raw; i++) snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    snprintf(nodes, sizeof nodes, "%s", G.fixed_node ? "" : "1");
+    snprintf(least_node, sizeof least_node, "%lld", G.least_node);
+    snprintf(least_key, sizeof least_key, "%lld", G.least_key);
+    argv[0] = epoch, lens[0] = rt_gwr_key_counter(epoch, sizeof epoch, "epoch");
+    argv[1] = kn, lens[1] = rt_gwr_key_counter(kn, sizeof kn, "nodes");
+    argv[2] = ki, lens[2] = rt_gwr_key_counter(ki, sizeof ki, "ids");
+    argv[3] = token, lens[3] = strlen(token);
+    argv[4] = nodes, lens[4] = strlen(nodes);
+    argv[5] = least_node, lens[5] = strlen(least_node);
+    argv[6] = least_key, lens[6] = strlen(least_key);
+    if (rt_gwr_eval(RT_GWR_JOIN, on_join, NULL, 3, 7, argv, lens) == 0) G.asking_node = 1;
+}
+
+/* Ask for what is missing: the join (epoch and node id), the next id
+ * block once half the current one is used. */
 void rt_gwr_ask_ids(void)
 {
     redis_t *r = rt_redis();
@@ -191,12 +240,9 @@ void rt_gwr_ask_ids(void)
     const char *argv[3];
     size_t lens[3];
     if (!r || redis_state(r) != REDIS_UP) return;
-    if (!rt_gwr_conf.node_id && !G.asking_node) {
-        argv[0] = "INCR";
-        argv[1] = key;
-        lens[0] = 4;
-        lens[1] = rt_gwr_key_counter(key, sizeof key, "nodes");
-        if (redis_cmd(r, on_node, NULL, 2, argv, lens) == 0) G.asking_node = 1;
+    if (!G.epoch[0]) {
+        if (!G.asking_node) join();
+        return;
     }
     if (!G.asking_block && G.spare_end == 0 && G.end - G.next < ID_BLOCK / 2) {
         argv[0] = "INCRBY";
@@ -207,6 +253,75 @@ void rt_gwr_ask_ids(void)
         lens[2] = 4;
         if (redis_cmd(r, on_block, NULL, 3, argv, lens) == 0) G.asking_block = 1;
     }
+}
+
+/* -- Redis lost its data ------------------------------------------------------------------ */
+
+/* The check's answer: [epoch, nodes, ids]. A token that is not ours, or a
+ * counter below what Redis gave this process, means Redis lost its data
+ * (FLUSHALL, a restart without its file, an older file): a process that
+ * started since may hold this node id and keys of this block. The node id
+ * (unless cluster.node_id) and the blocks are dropped and taken again,
+ * the counters raised first to what this process held. */
+static void on_check(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    const redisReply *e;
+    long long nodes, ids, top = (G.spare_end > G.end ? G.spare_end : G.end) - 1;
+    const char *why = NULL;
+    (void)r;
+    (void)ud;
+    G.checking = 0;
+    if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || !G.epoch[0]) return;
+    e = reply->element[0];
+    nodes = reply->element[1]->type == REDIS_REPLY_STRING ? strtoll(reply->element[1]->str, NULL, 10) : 0;
+    ids = reply->element[2]->type == REDIS_REPLY_STRING ? strtoll(reply->element[2]->str, NULL, 10) : 0;
+    if (e->type != REDIS_REPLY_STRING || e->len != strlen(G.epoch) || memcmp(e->str, G.epoch, e->len) != 0)
+        why = "its epoch token is gone";
+    else if (!G.fixed_node && rt_gwr_conf.node_id > 0 && nodes < rt_gwr_conf.node_id - 1)
+        why = "its node counter went back";
+    else if (top > 0 && ids < top)
+        why = "its id counter went back";
+    if (!why) return;
+    log_msg(LOG_WARN, 0, "cluster store: Redis lost its data (%s): this node takes a new node id and id block "
+            "(it was node %lld, keys up to %lld); ids made before the loss may be made again by others",
+            why, rt_gwr_conf.node_id, top > 0 ? top : 0);
+    G.least_node = G.fixed_node ? 0 : rt_gwr_conf.node_id - 1;
+    G.least_key = top > 0 ? top : 0;
+    G.epoch[0] = '\0';
+    if (!G.fixed_node) {
+        rt_gwr_conf.node_id = 0;
+        rt_gwr_conf.consumer[0] = '\0';
+    }
+    G.next = G.end = G.spare_next = G.spare_end = 0;
+    rt_gwr_ask_ids();
+}
+
+/* Once a second, and when the link has come up again: does Redis still
+ * have the data this process joined? (MGET of the epoch and the
+ * counters: one slot.) */
+static void check(void)
+{
+    redis_t *r = rt_redis();
+    redis_stats_t st;
+    char k[3][128];
+    const char *argv[4] = { "MGET", k[0], k[1], k[2] };
+    size_t lens[4] = { 4, 0, 0, 0 };
+    if (!r || redis_state(r) != REDIS_UP || !G.epoch[0] || G.checking || G.asking_node) return;
+    redis_stats(r, &st);
+    G.checked_connects = st.connects;
+    lens[1] = rt_gwr_key_counter(k[0], sizeof k[0], "epoch");
+    lens[2] = rt_gwr_key_counter(k[1], sizeof k[1], "nodes");
+    lens[3] = rt_gwr_key_counter(k[2], sizeof k[2], "ids");
+    if (redis_cmd(r, on_check, NULL, 4, argv, lens) == 0) G.checking = 1;
+}
+
+static int reconnected(void)
+{
+    redis_t *r = rt_redis();
+    redis_stats_t st;
+    if (!r) return 0;
+    redis_stats(r, &st);
+    return st.connects != G.checked_connects;
 }
 
 /* The next key, or 0 while none is at hand (Redis has not answered yet). */
@@ -233,6 +348,7 @@ static void on_tick(uv_timer_t *t)
 {
     (void)t;
     rt_gwr_ask_ids();
+    if (G.ticks % SAMPLE_EVERY == 0 || reconnected()) check();
     rt_gwr_fwd_tick(G.ticks % SAMPLE_EVERY == 0);
     /* receipts appended on this node wake its receivers at once; those of
      * other nodes are looked for less often (one read per account and

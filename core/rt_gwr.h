@@ -12,10 +12,17 @@
  *                     consumer group "fwd", one consumer per process
  *   P{u:<up>}k:<key>  string: the upstream's id -> ours, for receipts
  *   P{u:<up>}e:<key>  list: receipts that came before their mapping
+ *   P{u:<up>}p        sorted set: those receipts once the mapping is
+ *                     written, until they are in the account's stream
+ *                     (scored by when a node took them: rt_gwr_rcpt.c)
  *   P{a:<acct>}r      stream: receipts and MO for the account (rt_gwr_rx.c)
  *   P{c}ids           counter: keys are taken from it in blocks, so ids are
  *                     unique across nodes and restarts
  *   P{c}nodes         counter: a process's node id (unless cluster.node_id)
+ *   P{c}epoch         string: a token set by the first process to find none;
+ *                     one that changes (or counters that went back) says
+ *                     Redis lost its data: each process then takes a new
+ *                     node id and id block (rt_gwr.c)
  *   P{u:<up>}tb       hash: the upstream's throughput bucket (rt_cluster.c)
  *   P{u:<up>}live     string: set (TTL: the link's wait) while some node can
  *                     send to the upstream; its absence lets a node that
@@ -32,9 +39,12 @@
  * least once).
  *
  * Who owns what: rt_gwr.c owns the settings and the id blocks;
- * rt_gwr_queue.c the waits of accepting tasks; rt_gwr_fwd.c owns the entries read from the streams
- * (from the read until their XACK is answered) and each link's reading
- * state; rt_gwr_move.c a move to another upstream while it is under way. The link itself is rt_gw.c's; the Redis link is rt_redis.c's.
+ * rt_gwr_queue.c the waits of accepting tasks; rt_gwr_fwd.c owns the
+ * entries read from the streams (from the read until their XACK is
+ * answered) and each link's reading state; rt_gwr_answer.c the calls that
+ * write their answers; rt_gwr_move.c a move to another upstream while it
+ * is under way. The link itself is rt_gw.c's; the Redis link is
+ * rt_redis.c's.
  */
 #ifndef SMPPGW_RT_GWR_H
 #define SMPPGW_RT_GWR_H
@@ -71,6 +81,7 @@ size_t rt_gwr_key_msg(char *buf, size_t cap, const char *up, size_t upn, const c
 size_t rt_gwr_key_queue(char *buf, size_t cap, const char *up, size_t upn);
 size_t rt_gwr_key_map(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
 size_t rt_gwr_key_early(char *buf, size_t cap, const char *up, size_t upn, const char *key, size_t kn);
+size_t rt_gwr_key_pending(char *buf, size_t cap, const char *up, size_t upn);
 size_t rt_gwr_key_rx(char *buf, size_t cap, const char *acct, size_t an);
 size_t rt_gwr_key_counter(char *buf, size_t cap, const char *name);
 size_t rt_gwr_key_bucket(char *buf, size_t cap, const char *up, size_t upn);
@@ -104,7 +115,7 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
 /* The server-side scripts (rt_gwr_script.c): one call per step of a
  * message. */
 enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_MARK, RT_GWR_MOVE_IN,
-       RT_GWR_MOVE_OUT, RT_GWR_NSCRIPTS };
+       RT_GWR_MOVE_OUT, RT_GWR_RCPT_DONE, RT_GWR_SWEEP, RT_GWR_JOIN, RT_GWR_NSCRIPTS };
 
 /* Call script which with nkeys keys then its arguments (argc words in all,
  * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
@@ -122,7 +133,11 @@ void rt_gwr_scripts_load(void);
 int rt_gwr_note(const char *up, size_t upn, const char *id, const char *line, int npairs, const char **pairs);
 
 /* The node id's and id blocks' requests (rt_gwr.c); the next key of
- * the current block, or 0 while none is at hand. */
+ * the current block, or 0 while none is at hand. The process joins Redis'
+ * data first (JOIN: its epoch and node id) and asks for blocks after that;
+ * once a second, and when the link comes up again, it checks that Redis
+ * still has them (the epoch token, counters not below what it was
+ * given), else takes a new node id and block. */
 void rt_gwr_ask_ids(void);
 long long rt_gwr_take_key(void);
 
@@ -148,6 +163,12 @@ int rt_gwr_receipt(struct rt_link_s *l, sess_t *s, const pdu_t *req);
  * receipts that came before it (encoded PDUs, reply elements): apply them
  * to message id of account. */
 void rt_gwr_rcpt_early(struct rt_link_s *l, const char *id, const char *account, const redisReply *list);
+
+/* Early receipts of link l that no node passed on within claim_after
+ * (their node died, lost Redis, or Redis refused the append) are taken
+ * from the being-matched set and matched again. *busy is set until Redis
+ * answered. Returns 0, or -1 when nothing was sent (busy, link down). */
+int rt_gwr_rcpt_sweep(struct rt_link_s *l, int *busy);
 
 /* core.post on Redis (rt_gwr_rx.c): the PDU appended to the account's
  * stream; waits for Redis when L can yield. Returns what l_post does. */
@@ -180,6 +201,8 @@ void rt_gwr_fwd_tick(int sample_queues);
 void rt_gwr_queue_stats(lua_State *L);
 void rt_gwr_queue_close(void);
 void rt_gwr_fwd_stats(lua_State *L);
+void rt_gwr_answer_stats(lua_State *L);
+void rt_gwr_answer_close(void);
 void rt_gwr_move_stats(lua_State *L);
 void rt_gwr_move_close(void);
 

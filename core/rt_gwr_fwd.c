@@ -10,15 +10,20 @@
  * that died), and says its own still live (XCLAIM JUSTID, idle time reset),
  * so that a slow retry here is not taken over by another node.
  *
- * At least once: an entry whose answer was not recorded (a crash, Redis
- * lost) is sent again by whoever claims it, which the upstream may see
- * twice. A refusal, a throttle past throttle_retries, an ended validity
- * and a stalled queue go to the gateway's Lua event handler as on the
- * SQLite path (rt_gwr_decide.c; a move: rt_gwr_move.c).
+ * An answer Redis does not record (it refuses the write at its maxmemory,
+ * or the link drops before its reply) is kept here with its entry and its
+ * call tried again (rt_gwr_answer.c), the entry's claim kept alive; while
+ * a link has such answers it reads, takes over and sends nothing more
+ * (Redis that refuses writes still serves XREADGROUP and XAUTOCLAIM: every
+ * claim_after the same entries were sent again). At least once: an
+ * entry whose answer was not recorded when its node died is sent again by
+ * whoever claims it, which the upstream may see twice. A refusal, a
+ * throttle past throttle_retries, an ended validity and a stalled queue go
+ * to the gateway's Lua event handler as on the SQLite path
+ * (rt_gwr_decide.c; a move: rt_gwr_move.c).
  *
  * Who owns what: an entry (ent_t) is this file's from the read (or claim)
- * until the answer to its XACK, or until the write that would have acked
- * it is refused (it is then left pending in Redis, to be claimed again).
+ * until the answer to its XACK (its answer's call, answer_t, with it).
  */
 #include <math.h>
 #include <stdio.h>
@@ -45,7 +50,7 @@ uint64_t rt_gwr_fwd__retried;
 static struct {
     glink_t *links;
     pdu_t    pdu;
-    uint64_t read, claimed, sent, answered, refused, expired, acked, lost_acks, touched;
+    uint64_t read, claimed, sent, answered, refused, expired, touched;
 } F;
 
 /* -- Links and entries ------------------------------------------------------------------- */
@@ -77,6 +82,8 @@ void rt_gwr_fwd__drop(ent_t *e)
 {
     glink_t *g = rt_gwr_fwd__glink(e->l);
     if (!g) return;
+    if (e->waiting && g->waiting) g->waiting--;
+    free(e->answer);
     if (e->prev) e->prev->next = e->next;
     else g->head = e->next;
     if (e->next) e->next->prev = e->prev;
@@ -139,55 +146,11 @@ static ent_t *hold(glink_t *g, const redisReply *it, double now)
     return e;
 }
 
-/* -- Writing an outcome ---------------------------------------------------------------------- */
+/* -- Writing an outcome (rt_gwr_answer.c) ---------------------------------------------------- */
 
-/* The outcome script answered: the entry is acknowledged (or, on an error,
- * left pending to be claimed and sent again), and the receipts that came
- * before the mapping are applied. */
-static void on_outcome(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    ent_t *e = ud;
-    (void)r;
-    if (err) {
-        F.lost_acks++;                 /* pending still: it is claimed and sent again */
-        if (strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the outcome of %s: %s", e->id, err);
-    } else {
-        F.acked++;
-        if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
-            rt_gwr_rcpt_early(e->l, e->id, e->acct, reply);
-    }
-    rt_gwr_fwd__drop(e);
-}
-
-/* One call: the message's record gets the fields (argv pairs), the trace
- * line and its TTL again, the mapping upstream key -> id when key is given,
- * then the entry is acknowledged and deleted. The entry is released when
- * Redis has answered. */
 static void outcome(ent_t *e, int npairs, const char **pairs, const char *key, size_t kn, const char *line)
 {
-    char mkey[RT_GWR_KEY_MAX], q[RT_GWR_KEY_MAX], k[RT_GWR_KEY_MAX], ek[RT_GWR_KEY_MAX], ttl[32], text[600];
-    const char *argv[32];
-    size_t lens[32];
-    int n = 0, i, nkeys = key ? 4 : 2;
-    rt_link_t *l = e->l;
-    e->acking = 1;
-    snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gwr_conf.ttl));
-    argv[n] = mkey, lens[n++] = rt_gwr_key_msg(mkey, sizeof mkey, l->name, l->len, e->id, strlen(e->id));
-    argv[n] = q, lens[n++] = rt_gwr_key_queue(q, sizeof q, l->name, l->len);
-    if (key) {
-        argv[n] = k, lens[n++] = rt_gwr_key_map(k, sizeof k, l->name, l->len, key, kn);
-        argv[n] = ek, lens[n++] = rt_gwr_key_early(ek, sizeof ek, l->name, l->len, key, kn);
-    }
-    argv[n] = ttl, lens[n++] = strlen(ttl);
-    argv[n] = GROUP, lens[n++] = strlen(GROUP);
-    argv[n] = e->eid, lens[n++] = strlen(e->eid);
-    argv[n] = text, lens[n++] = rt_gwr_stamp(text, sizeof text, line);
-    argv[n] = e->id, lens[n++] = strlen(e->id);
-    for (i = 0; i < 2 * npairs && n < 32; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
-    if (rt_gwr_eval(RT_GWR_OUTCOME, on_outcome, e, nkeys, n, argv, lens) != 0) {
-        F.lost_acks++;
-        rt_gwr_fwd__drop(e);
-    }
+    rt_gwr_fwd__outcome(e, npairs, pairs, key, kn, line);
 }
 
 void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line)
@@ -345,6 +308,7 @@ static void send_due(glink_t *g, double now)
     pdu_error_t perr;
     sess_t *s;
     long seq;
+    if (g->waiting) return;          /* Redis does not take this link's answers: their records first */
     for (e = g->head; e; e = next) {
         next = e->next;
         if (e->inflight || e->acking || e->deciding || e->due > now) continue;
@@ -512,6 +476,14 @@ void rt_gwr_run(rt_link_t *l)
         make_group(r, g);
         return;
     }
+    if (g->waiting) {                 /* answers wait for Redis: kept alive and written again, nothing read */
+        if (now >= g->claim_at) {
+            g->claim_at = now + rt_gwr_conf.claim_after / 3;
+            touch(r, g);
+        }
+        rt_gwr_fwd__record_again(g, now);
+        return;
+    }
     if (l->silent_since && (!l->down_since || l->down_since > l->silent_since))
         l->down_since = l->silent_since;             /* unanswered: unable to send since it went silent */
     if (!l->nsess || now < l->paused_until || !rt_gw_link_answering(l, now, 0, NULL)) {
@@ -556,9 +528,12 @@ static void sample(rt_link_t *l, void *arg)
     char q[RT_GWR_KEY_MAX];
     const char *argv[2] = { "XLEN", q };
     size_t lens[2] = { 4, 0 };
+    double now = rt_time();
     (void)arg;
     if (!g || !r || redis_state(r) != REDIS_UP) return;
-    if (l->nsess && rt_time() >= l->paused_until && !l->silent_since) rt_gwr_fwd__live(g);   /* the cluster can send to it */
+    if (l->nsess && now >= l->paused_until && !l->silent_since) rt_gwr_fwd__live(g);   /* the cluster can send to it */
+    if (now >= g->sweep_at && rt_gwr_rcpt_sweep(l, &g->sweeping) == 0)   /* early receipts left unfinished */
+        g->sweep_at = now + rt_gwr_conf.claim_after / 3;
     if (g->sampling) return;
     lens[1] = qkey(q, sizeof q, l);
     if (redis_cmd(r, on_sampled, g, 2, argv, lens) == 0) g->sampling = 1;
@@ -576,8 +551,8 @@ void rt_gwr_fwd_tick(int sample_queues)
 void rt_gwr_fwd_stats(lua_State *L)
 {
     glink_t *g;
-    size_t held = 0;
-    for (g = F.links; g; g = g->next) held += g->held;
+    size_t held = 0, waiting = 0;
+    for (g = F.links; g; g = g->next) held += g->held, waiting += g->waiting;
     SET_NUM("read", F.read);
     SET_NUM("claimed", F.claimed);
     SET_NUM("sent", F.sent);
@@ -585,9 +560,9 @@ void rt_gwr_fwd_stats(lua_State *L)
     SET_NUM("retried", rt_gwr_fwd__retried);
     SET_NUM("refused", F.refused);
     SET_NUM("expired", F.expired);
-    SET_NUM("acked", F.acked);
-    SET_NUM("unacked", F.lost_acks);
+    rt_gwr_answer_stats(L);
     SET_NUM("held", held);
+    SET_NUM("answers_waiting", waiting);
     rt_gwr_move_stats(L);
 }
 
@@ -599,6 +574,7 @@ void rt_gwr_fwd_close(void)
         while (g->head) {
             ent_t *e = g->head;
             g->head = e->next;
+            free(e->answer);
             free(e->pdu);
             free(e);
         }
@@ -606,4 +582,5 @@ void rt_gwr_fwd_close(void)
     }
     memset(&F, 0, sizeof F);
     rt_gwr_move_close();
+    rt_gwr_answer_close();
 }

@@ -16,6 +16,8 @@
 #include "rt_gw.h"
 #include "tb.h"
 
+struct answer_s;               /* rt_gwr_fwd.c: an answer's call, kept until Redis records it */
+
 typedef struct ent_s {
     rt_link_t *l;
     char       eid[48], id[MSGID_KEYED_MAX + 8], acct[24], route[72];
@@ -26,6 +28,10 @@ typedef struct ent_s {
     uint8_t   *pdu;
     size_t     pdu_n;
     int        inflight, acking, deciding;   /* deciding: the gateway's handler has it */
+    struct answer_s *answer;    /* its answer's call (acking), kept until Redis has recorded it */
+    int        calling, waiting; /* that call is under way; it failed and is tried again at retry_at */
+    int        tries;
+    double     retry_at;
     struct ent_s *prev, *next;
 } ent_t;
 
@@ -38,7 +44,10 @@ typedef struct glink_s {
     tb_t      *ctb;             /* the upstream's throughput across the cluster (rt_cluster.c), or NULL */
     int        sampling;        /* an XLEN of the queue is under way */
     int        stalling;        /* a look at a stalled queue is under way (rt_gwr_move.c) */
-    double     claim_at;
+    int        sweeping;        /* a sweep of its early receipts is under way (rt_gwr_rcpt.c) */
+    size_t     waiting;         /* entries whose answer Redis has not recorded yet: nothing more is read or sent */
+    int        told;            /* the log says Redis refuses them */
+    double     claim_at, sweep_at;
     struct glink_s *next;
 } glink_t;
 
@@ -48,6 +57,15 @@ glink_t *rt_gwr_fwd__glink(rt_link_t *l);
 /* Write e's final state, status and trace line, then acknowledge it (the
  * entry goes when Redis answers). */
 void rt_gwr_fwd__finish(ent_t *e, int state, uint32_t status, double now, const char *line);
+
+/* The upstream's answer to e (rt_gwr_answer.c): the record gets the
+ * fields (pairs), the trace line and its TTL again, the mapping upstream
+ * key -> id when key is given, then the entry is acknowledged and deleted,
+ * in one call kept with e until Redis has taken it; e is released then. */
+void rt_gwr_fwd__outcome(ent_t *e, int npairs, const char **pairs, const char *key, size_t kn, const char *line);
+
+/* The answers of g's link that wait for Redis and are due: sent again. */
+void rt_gwr_fwd__record_again(glink_t *g, double now);
 
 /* Entries sent again (the retried counter of core.gwr_stats). */
 extern uint64_t rt_gwr_fwd__retried;

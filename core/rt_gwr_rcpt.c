@@ -1,15 +1,24 @@
 /* rt_gwr_rcpt.c -- receipts on the Redis store: a receipt from an
  * upstream's session, on any node, is matched through the mapping the
- * forwarder wrote (rt_gwr.h: key_map -> our id) by one script call that
- * also writes the message's state and trace line, then rewritten to our id
- * and appended to the account's stream (rt_gwr_rx.c delivers it to
- * whichever node holds a receiver): two calls, the second needs the first's
- * answer (the id to rewrite to, the account whose stream it goes to, which
- * is another hash slot). One that comes before its mapping waits in the
- * early list (early_ttl) and is matched again when the forwarder writes the
- * mapping (its script hands the early ones back in the same step, so none
- * falls between). The upstream is answered ESME_ROK only once Redis holds
- * the receipt (ESME_RX_T_APPN when it cannot: the upstream sends it again).
+ * forwarder wrote (rt_gwr.h: key_map -> our id) by one script call, then
+ * rewritten to our id and appended to the account's stream (rt_gwr_rx.c
+ * delivers it to whichever node holds a receiver), and then the message's
+ * state and trace line are written: three calls, each needs the one before
+ * (the id to rewrite to, the account whose stream it goes to, which is
+ * another hash slot; the record is final only once its receipt is in the
+ * stream). The upstream is answered ESME_ROK only once Redis holds the
+ * receipt (ESME_RX_T_APPN when it cannot: the upstream sends it again).
+ *
+ * One that comes before its mapping waits in the early list (early_ttl),
+ * and the upstream has its ESME_ROK: from then on Redis alone holds it.
+ * The forwarder's answer script moves the early ones to the upstream's
+ * being-matched set (P{u:<up>}p, stamped with Redis' clock) and hands them
+ * back in the same step, so none falls between; each leaves the set only
+ * when it is in the account's stream (or cannot go anywhere). What a node
+ * did not finish (it died, lost Redis, Redis refused the append or the
+ * answer's reply was lost) is taken again by a node that sweeps the set
+ * (every claim_after / 3 s, receipts stamped claim_after ago): at least
+ * once, as the messages' take-over.
  *
  * Who owns what: a receipt being matched is a small record (rmatch_t)
  * owned from the first call until its last answer.
@@ -36,6 +45,7 @@ typedef struct rmatch_s {
     rt_link_t *l;
     uint64_t   sess;            /* the upstream session to answer (0: an early receipt) */
     uint32_t   seq;
+    int        kept;            /* it is in the being-matched set (an early receipt) */
     int        state;
     long long  err;
     uint8_t   *pdu;             /* the receipt as it came (sequence 0) */
@@ -45,7 +55,7 @@ typedef struct rmatch_s {
 
 static struct {
     pdu_t    in;
-    uint64_t matched, early, early_matched, unmatched, refused, to_handler;
+    uint64_t matched, early, early_matched, early_swept, unmatched, refused, to_handler;
 } R;
 
 static void answer(rmatch_t *m, uint32_t status)
@@ -62,13 +72,76 @@ static void done(rmatch_t *m)
     free(m);
 }
 
+/* -- The record, once the receipt is in the stream ---------------------------------------- */
+
+/* The receipt's words for the record: state, err, final ("1" or ""), done,
+ * trace line (stamped). */
+typedef struct rfields_s {
+    char st[16], err[24], final[2], now[32], text[320];
+} rfields_t;
+
+static void fields_of(const rmatch_t *m, rfields_t *f)
+{
+    const char *stat = dlr_stat_of(m->state);
+    int final = m->state >= 0 && dlr_is_final(m->state);
+    char line[256];
+    snprintf(f->st, sizeof f->st, "%d", m->state >= 0 ? m->state : 1);
+    snprintf(f->err, sizeof f->err, "%lld", m->err);
+    snprintf(f->final, sizeof f->final, "%s", final ? "1" : "");
+    snprintf(f->now, sizeof f->now, "%.3f", rt_time());
+    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%s%03lld%s", m->l->name, stat ? stat : "?",
+             m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)");
+    rt_gwr_stamp(f->text, sizeof f->text, line);
+}
+
+static void on_recorded(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    (void)r;
+    (void)reply;
+    (void)ud;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a receipt's state: %s", err);
+}
+
+/* RCPT_DONE for m: the record of message id (NULL: none to write) gets the
+ * receipt's state and trace line, and a kept receipt leaves the
+ * being-matched set. Nothing waits for the answer: a kept receipt whose
+ * call fails is matched again (at least once). */
+static void recorded(rmatch_t *m, const char *id)
+{
+    rt_link_t *l = m->l;
+    char mkey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX];
+    const char *argv[8];
+    size_t lens[8];
+    rfields_t f;
+    int i;
+    if (!id && !m->kept) return;
+    fields_of(m, &f);
+    argv[0] = mkey, lens[0] = rt_gwr_key_msg(mkey, sizeof mkey, l->name, l->len, id ? id : "", id ? strlen(id) : 0);
+    argv[1] = pkey, lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
+    argv[2] = id ? f.st : "";
+    argv[3] = f.err;
+    argv[4] = f.final;
+    argv[5] = f.now;
+    argv[6] = f.text;
+    for (i = 2; i < 7; i++) lens[i] = strlen(argv[i]);
+    argv[7] = m->kept ? (const char *)m->pdu : "", lens[7] = m->kept ? m->n : 0;
+    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 8, argv, lens) != 0 && m->kept)
+        log_msg(LOG_WARN, 0, "cluster store: an early receipt from %s for %s stays in Redis; matched again after %g s",
+                l->name, id ? id : "?", rt_gwr_conf.claim_after);
+}
+
 /* -- Passing a matched receipt on ------------------------------------------------------- */
 
 static void on_appended(void *ud, int ok)
 {
     rmatch_t *m = ud;
-    if (!ok) R.refused++;
-    answer(m, ok ? SMPP_ESME_ROK : SMPP_ESME_RX_T_APPN);
+    if (!ok) {
+        R.refused++;               /* a kept one stays in the set: matched again after claim_after */
+        answer(m, SMPP_ESME_RX_T_APPN);
+    } else {
+        recorded(m, m->id);
+        answer(m, SMPP_ESME_ROK);
+    }
     done(m);
 }
 
@@ -94,12 +167,14 @@ static void pass_on(rmatch_t *m, const pdu_t *pdu, const char *id, const char *a
         log_kind(LOG_ERROR, 0, "receipt not rewritten", "receipt from %s for %s cannot be rewritten (%s): answered "
                  "ESME_RX_P_APPN", m->l->name, id, why);
         m->l->receipts_refused++;
+        recorded(m, NULL);         /* a kept one leaves the set: it can go nowhere */
         answer(m, SMPP_ESME_RX_P_APPN);
         done(m);
         return;
     }
     m->l->receipts++;
     R.matched++;
+    snprintf(m->id, sizeof m->id, "%s", id);
     if (rt_gwr_append(account, strlen(account), (store_str_t){(const char *)out, (size_t)len}, sid, up, on_appended,
                       m) < 0)
         on_appended(m, 0);
@@ -139,12 +214,12 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     char id[80], account[64], route[128], notify[8];
     (void)r;
     if (err || !reply) {
-        R.refused++;
+        R.refused++;               /* a kept one stays in the set: matched again after claim_after */
         answer(m, SMPP_ESME_RX_T_APPN);
         done(m);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {     /* nil: kept as early */
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {     /* nil: kept as early (never a kept one) */
         R.early++;
         m->l->early++;
         answer(m, SMPP_ESME_ROK);
@@ -159,6 +234,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     STR(3, notify);
 #undef STR
     if (pdu_decode(&R.in, m->pdu, m->n, 0, NULL) != SMPP_ESME_ROK) {   /* it decoded when it came */
+        recorded(m, NULL);
         answer(m, SMPP_ESME_RX_T_APPN);
         done(m);
         return;
@@ -180,37 +256,37 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 static int match(rmatch_t *m, const char *key, size_t klen, int written)
 {
     rt_link_t *l = m->l;
-    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX], rkey[RT_GWR_KEY_MAX], ttl[32], st[16];
-    char err[24], now[32], old[KEY_MAX], line[256], text[320];
-    const char *argv[12], *stat = dlr_stat_of(m->state);
-    size_t lens[12];
-    int final = m->state >= 0 && dlr_is_final(m->state), i, nk = 2;
+    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
+    char rkey[RT_GWR_KEY_MAX], ttl[32], old[KEY_MAX];
+    const char *argv[15];
+    size_t lens[15];
+    rfields_t f;
+    int i, nk = 3;
     long on = -1;
+    fields_of(m, &f);
     snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gw_conf.early_ttl > 1 ? rt_gw_conf.early_ttl : 1));
-    snprintf(st, sizeof st, "%d", m->state >= 0 ? m->state : 1);
-    snprintf(err, sizeof err, "%lld", m->err);
-    snprintf(now, sizeof now, "%.3f", rt_time());
-    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%s%03lld%s", l->name, stat ? stat : "?",
-             m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)");
     argv[0] = mkey, lens[0] = rt_gwr_key_map(mkey, sizeof mkey, l->name, l->len, key, klen);
     argv[1] = ekey, lens[1] = rt_gwr_key_early(ekey, sizeof ekey, l->name, l->len, key, klen);
+    argv[2] = pkey, lens[2] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
     if (written && (on = msgid_key(key, klen, MSGID_NORMALIZED, old, sizeof old)) >= 0
         && ((size_t)on != klen || memcmp(old, key, klen) != 0)) {
-        argv[2] = okey, lens[2] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
-        nk = 3;
+        argv[3] = okey, lens[3] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
+        nk = 4;
     }
     argv[nk] = (const char *)m->pdu, lens[nk] = m->n;
     argv[nk + 1] = ttl;
     argv[nk + 2] = rkey, lens[nk + 2] = rt_gwr_key_msg(rkey, sizeof rkey, l->name, l->len, "", 0);
-    argv[nk + 3] = st;
-    argv[nk + 4] = err;
-    argv[nk + 5] = final ? "1" : "";
-    argv[nk + 6] = now;
-    argv[nk + 7] = text, lens[nk + 7] = rt_gwr_stamp(text, sizeof text, line);
-    argv[nk + 8] = written ? key : "", lens[nk + 8] = written ? klen : 0;
-    for (i = nk + 1; i < nk + 7; i++)
+    argv[nk + 3] = f.st;
+    argv[nk + 4] = f.err;
+    argv[nk + 5] = f.final;
+    argv[nk + 6] = f.now;
+    argv[nk + 7] = f.text;
+    argv[nk + 8] = m->kept ? "1" : "";
+    argv[nk + 9] = HTTP_ACCOUNT;
+    argv[nk + 10] = written ? key : "", lens[nk + 10] = written ? klen : 0;
+    for (i = nk + 1; i < nk + 10; i++)
         if (i != nk + 2) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 9, argv, lens);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 11, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
@@ -262,9 +338,25 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
 
 /* -- Early receipts ----------------------------------------------------------------------- */
 
-/* The mapping is written now: each receipt that came before it is matched
- * again (its script finds the mapping, writes the state, and the receipt
- * goes on as any other; no upstream session waits for these). */
+/* A kept receipt that does not decode (or names no message) leaves the
+ * set: it would be taken again after every claim_after. */
+static void forget(rt_link_t *l, const redisReply *e)
+{
+    rmatch_t m;
+    memset(&m, 0, sizeof m);
+    m.l = l;
+    m.kept = 1;
+    m.state = -1;
+    m.pdu = (uint8_t *)e->str;
+    m.n = e->len;
+    log_msg(LOG_WARN, 0, "cluster store: an early receipt from %s does not read as one: dropped", l->name);
+    recorded(&m, NULL);
+}
+
+/* The mapping is written now (or a sweep found receipts no node finished):
+ * each receipt is matched again (its script finds the mapping and the
+ * receipt goes on as any other; no upstream session waits for these, and
+ * each stays in the being-matched set until it is in the stream). */
 void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const redisReply *list)
 {
     size_t i;
@@ -279,8 +371,10 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         int written = 0;
         if (e->type != REDIS_REPLY_STRING || !(m = calloc(1, sizeof *m))) continue;
         m->l = l;
+        m->kept = 1;
         if (pdu_decode(&R.in, (const uint8_t *)e->str, e->len, 0, NULL) != SMPP_ESME_ROK
             || !rt_gw_rcpt_read(l, &R.in, key, &klen, &written, &m->state, &m->err) || !(m->pdu = malloc(e->len))) {
+            forget(l, e);
             done(m);
             continue;
         }
@@ -289,11 +383,54 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         R.early_matched++;
         l->early_matched++;
         if (match(m, key, klen, written) != 0) {
-            log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched but could "
-                     "not be passed on", l->name, id);
+            log_kind(LOG_WARN, 0, "early receipt not queued", "cluster store: an early receipt from %s for %s stays "
+                     "in Redis; matched again after %g s", l->name, id, rt_gwr_conf.claim_after);
             done(m);
         }
     }
+}
+
+/* -- The sweep ---------------------------------------------------------------------------- */
+
+typedef struct sweep_s {
+    rt_link_t *l;
+    int       *busy;
+} sweep_t;
+
+static void on_swept(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    sweep_t *w = ud;
+    (void)r;
+    *w->busy = 0;
+    if (err) {
+        if (strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the early receipts of %s: %s", w->l->name, err);
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
+        R.early_swept += reply->elements;
+        log_msg(LOG_WARN, 0, "cluster store: matched again %zu early receipts of %s that no node passed on within %g s",
+                reply->elements, w->l->name, rt_gwr_conf.claim_after);
+        rt_gwr_rcpt_early(w->l, "(taken again)", "", reply);
+    }
+    free(w);
+}
+
+int rt_gwr_rcpt_sweep(rt_link_t *l, int *busy)
+{
+    char pkey[RT_GWR_KEY_MAX], ms[32], count[16];
+    const char *argv[3] = { pkey, ms, count };
+    size_t lens[3];
+    sweep_t *w;
+    if (*busy || !(w = malloc(sizeof *w))) return -1;
+    w->l = l;
+    w->busy = busy;
+    lens[0] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
+    lens[1] = (size_t)snprintf(ms, sizeof ms, "%.0f", rt_gwr_conf.claim_after * 1000);
+    lens[2] = (size_t)snprintf(count, sizeof count, "%d", RT_GWR_CLAIM_MAX);
+    if (rt_gwr_eval(RT_GWR_SWEEP, on_swept, w, 1, 3, argv, lens) != 0) {
+        free(w);
+        return -1;
+    }
+    *busy = 1;
+    return 0;
 }
 
 
@@ -302,6 +439,7 @@ void rt_gwr_rcpt_stats(lua_State *L)
     SET_NUM("receipts", R.matched);
     SET_NUM("receipts_early", R.early);
     SET_NUM("receipts_early_matched", R.early_matched);
+    SET_NUM("receipts_early_swept", R.early_swept);
     SET_NUM("receipts_unmatched", R.unmatched);
     SET_NUM("receipts_refused", R.refused);
     SET_NUM("receipts_to_handler", R.to_handler);

@@ -32,6 +32,14 @@
     "  return t\n" \
     "end\n"
 
+/* Redis' clock in milliseconds: the stamps of the being-matched set do not
+ * depend on the nodes' clocks. */
+#define NOW_FN \
+    "local function ms()\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "end\n"
+
 static const char *const bodies[RT_GWR_NSCRIPTS] = {
     /* ACCEPT -- KEYS: record, queue; ARGV: ttl, max_queue (0: none),
      * trace line, id, pdu, acct, rd, exp, route, submitted, record
@@ -48,12 +56,17 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'pdu', ARGV[5], 'acct', ARGV[6], 'rd', ARGV[7],\n"
         "           'exp', ARGV[8], 'att', '0', 'route', ARGV[9], 'sub', ARGV[10])\n"
         "return -1\n",
-    /* OUTCOME -- KEYS: record, queue [, mapping, early list]; ARGV: ttl,
-     * group, entry id, trace line, message id, field/value pairs... -> the
-     * receipts that came before the mapping (taken). The record is written
-     * (when it is still there), the mapping set, then the entry acked. */
+    /* OUTCOME -- KEYS: record, queue [, mapping, early list, being-matched
+     * set]; ARGV: ttl, group, entry id, trace line, message id, field/value
+     * pairs... -> the receipts that came before the mapping. The record is
+     * written (when it is still there), the mapping set, then the entry
+     * acked. The early receipts move to the being-matched set, stamped with
+     * Redis' clock (ms): they stay there until a node has them in the
+     * account's stream (RCPT_DONE), and a node that finds one older than
+     * claim_after matches it again (SWEEP). */
     [RT_GWR_OUTCOME] =
         TRACE_FN
+        NOW_FN
         "local t = redis.call('HGET', KEYS[1], 'trace')\n"
         "if t then\n"
         "  redis.call('HSET', KEYS[1], 'trace', traced(t, ARGV[4]), unpack(ARGV, 6))\n"
@@ -63,22 +76,33 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "if KEYS[3] then\n"
         "  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[1])\n"
         "  e = redis.call('LRANGE', KEYS[4], 0, -1)\n"
-        "  if #e > 0 then redis.call('DEL', KEYS[4]) end\n"
+        "  if #e > 0 then\n"
+        "    local now = ms()\n"
+        "    for i = 1, #e do redis.call('ZADD', KEYS[5], now, e[i]) end\n"
+        "    redis.call('DEL', KEYS[4])\n"
+        "  end\n"
         "end\n"
         "redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])\n"
         "redis.call('XDEL', KEYS[2], ARGV[3])\n"
         "return e\n",
-    /* MATCH -- KEYS: mapping, early list [, the mapping under the
-     * normalised id]; ARGV: the receipt, early_ttl, the record's key
-     * without the id (same hash tag as the mapping: one slot), state, err,
-     * final ('1' or ''), done, trace line, the id as written ('' when the
-     * key is a number's or normalised) -> false (kept as early) | { id,
-     * account ('' when the record is gone), route, notify (its
-     * callback_url, or '') }. A key that is the id as written finds a
-     * message only when its upstream_id, trimmed, is that id: a mapping
-     * written before keys were as written may name another (its key was
-     * the id in lower case, leading zeros dropped), and is looked up under
-     * that key when the id's own is not there. */
+    /* MATCH -- KEYS: mapping, early list, being-matched set [, the mapping
+     * under the normalised id]; ARGV: the receipt, early_ttl, the record's
+     * key without the id (same hash tag as the mapping: one slot), state,
+     * err, final ('1' or ''), done, trace line, '1' when the receipt is in
+     * the being-matched set, the account of POST /send, the id as written
+     * ('' when the key is a number's or normalised) -> false (kept as
+     * early) | { id ('' when the mapping is gone), account ('' when the
+     * record is gone), route, notify (its callback_url, or '') }. The record
+     * is written here only for a receipt that goes to the gateway's handler
+     * in this process (POST /send's account, or a callback_url); the others'
+     * state is written once they are in the account's stream (RCPT_DONE),
+     * so that a record is never final while its receipt can still be lost.
+     * A receipt of the being-matched set that goes nowhere else leaves it
+     * here. A key that is the id as written finds a message only when its
+     * upstream_id, trimmed, is that id: a mapping written before keys were
+     * as written may name another (its key was the id in lower case,
+     * leading zeros dropped), and is looked up under that key when the
+     * id's own is not there. */
     [RT_GWR_MATCH] =
         TRACE_FN
         "local function rec(id)\n"
@@ -86,32 +110,43 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id')\n"
         "end\n"
         "local function its(r)\n"
-        "  return not r[1] or ARGV[9] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[9]\n"
+        "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
         "end\n"
         "local id = redis.call('GET', KEYS[1])\n"
+        "local kept = ARGV[9] == '1'\n"
         "local k, r\n"
         "if id then\n"
         "  k, r = rec(id)\n"
         "  if not its(r) then id = nil end\n"
         "end\n"
-        "if not id and KEYS[3] then\n"
-        "  local old = redis.call('GET', KEYS[3])\n"
+        "if not id and KEYS[4] then\n"
+        "  local old = redis.call('GET', KEYS[4])\n"
         "  if old then\n"
         "    local k2, r2 = rec(old)\n"
         "    if r2[1] and its(r2) then id, k, r = old, k2, r2 end\n"
         "  end\n"
         "end\n"
         "if not id then\n"
+        "  if kept then\n"
+        "    redis.call('ZREM', KEYS[3], ARGV[1])\n"
+        "    return { '', '', '', '' }\n"
+        "  end\n"
         "  redis.call('RPUSH', KEYS[2], ARGV[1])\n"
         "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
         "  return false\n"
         "end\n"
-        "if not r[1] then return { id, '', '', '' } end\n"
-        "local t = traced(r[3] or '', ARGV[8])\n"
-        "if ARGV[6] == '1' then\n"
-        "  redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t, 'final', '1', 'done', ARGV[7])\n"
-        "else\n"
-        "  redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t)\n"
+        "if not r[1] then\n"
+        "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
+        "  return { id, '', '', '' }\n"
+        "end\n"
+        "if r[1] == ARGV[10] or (r[4] and r[4] ~= '') then\n"
+        "  local t = traced(r[3] or '', ARGV[8])\n"
+        "  if ARGV[6] == '1' then\n"
+        "    redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t, 'final', '1', 'done', ARGV[7])\n"
+        "  else\n"
+        "    redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t)\n"
+        "  end\n"
+        "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "end\n"
         "return { id, r[1], r[2] or '', r[4] or '' }\n",
     /* NOTE -- KEYS: record; ARGV: trace line, field/value pairs... -> 1 |
@@ -171,6 +206,57 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
         "redis.call('XDEL', KEYS[2], ARGV[2])\n"
         "return redis.call('DEL', KEYS[1])\n",
+    /* RCPT_DONE -- a receipt is in the account's stream (or cannot go
+     * anywhere): KEYS: record, being-matched set; ARGV: state ('': write
+     * nothing), err, final ('1' or ''), done, trace line, the receipt ('':
+     * not in the set) -> 1. The record (when it is still there) gets the
+     * receipt's state and trace line, the receipt leaves the set. */
+    [RT_GWR_RCPT_DONE] =
+        TRACE_FN
+        "local t = ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'trace')\n"
+        "if t then\n"
+        "  if ARGV[3] == '1' then\n"
+        "    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'err', ARGV[2], 'trace', traced(t, ARGV[5]), 'final', '1',\n"
+        "               'done', ARGV[4])\n"
+        "  else\n"
+        "    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'err', ARGV[2], 'trace', traced(t, ARGV[5]))\n"
+        "  end\n"
+        "end\n"
+        "if ARGV[6] ~= '' then redis.call('ZREM', KEYS[2], ARGV[6]) end\n"
+        "return 1\n",
+    /* JOIN -- a process joins Redis' data (rt_gwr.c): KEYS: epoch, the
+     * node counter, the key counter; ARGV: a new epoch token, '1' to take a
+     * node id, the least value of each counter (what the process knew
+     * before Redis lost its data, or 0) -> { the epoch token (set to the
+     * new one when there is none: Redis has lost or never had the data),
+     * the node counter's new value (0 when none was taken) }. The counters
+     * are raised first, so that nothing taken after a loss repeats what a
+     * live process holds. */
+    [RT_GWR_JOIN] =
+        "local e = redis.call('GET', KEYS[1])\n"
+        "if not e then\n"
+        "  e = ARGV[1]\n"
+        "  redis.call('SET', KEYS[1], e)\n"
+        "end\n"
+        "for i = 2, 3 do\n"
+        "  local least = tonumber(ARGV[i + 1]) or 0\n"
+        "  if least > 0 and (tonumber(redis.call('GET', KEYS[i]) or '0') or 0) < least then\n"
+        "    redis.call('SET', KEYS[i], least)\n"
+        "  end\n"
+        "end\n"
+        "local n = 0\n"
+        "if ARGV[2] == '1' then n = redis.call('INCR', KEYS[2]) end\n"
+        "return { e, n }\n",
+    /* SWEEP -- KEYS: a being-matched set; ARGV: claim_after (ms), count ->
+     * up to count receipts stamped claim_after ago or earlier (their node
+     * did not finish them: it died, lost Redis, or Redis refused the
+     * append), stamped again now so that one node at a time takes them. */
+    [RT_GWR_SWEEP] =
+        NOW_FN
+        "local now = ms()\n"
+        "local e = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, tonumber(ARGV[2]))\n"
+        "for i = 1, #e do redis.call('ZADD', KEYS[1], 'XX', now, e[i]) end\n"
+        "return e\n",
 };
 
 static char shas[RT_GWR_NSCRIPTS][41];

@@ -50,9 +50,10 @@ describe("the store contract", function()
         assert.is_true(check("contract", { redis = r.address, prefix = "c:" }) >= 15)
         -- every key of the store is under its prefix and hash tag; the
         -- runtime's own (the gateway's C path: an account's stream, the id
-        -- counters) are under theirs
+        -- counters and the epoch token beside them) are under theirs
         for _, k in ipairs(r:cmd("KEYS", "c:*")) do
-            assert.truthy(k:find("^c:{s}:") or k:find("^c:{a:[^}]+}r$") or k == "c:{c}ids" or k == "c:{c}nodes", k)
+            assert.truthy(k:find("^c:{s}:") or k:find("^c:{a:[^}]+}r$") or k == "c:{c}ids" or k == "c:{c}nodes"
+                or k == "c:{c}epoch", k)
         end
     end)
 
