@@ -612,12 +612,15 @@ static void handle_pdu(sess_t *s, const uint8_t *data, size_t len, uint64_t now)
     handle_request(s, rx, now);
 }
 
-/* The largest command_length the session takes now: max_pdu once bound,
- * SESS_UNBOUND_MAX_PDU before (what a peer that has not bound may make us
- * buffer: the PDUs allowed then are a few dozen octets). */
+/* The largest command_length the session takes now: max_pdu once bound or
+ * while its bind is being checked (a client may send its first submit
+ * right behind its bind: refused ESME_RINVBNDSTS if the bind is not done,
+ * the framing kept), SESS_UNBOUND_MAX_PDU before (what a peer that has
+ * not asked to bind may make us buffer: the PDUs allowed then are a few
+ * dozen octets). */
 static uint32_t frame_max(const sess_t *s)
 {
-    int unbound = s->state == SESS_OPEN || s->state == SESS_OUTBOUND;
+    int unbound = (s->state == SESS_OPEN || s->state == SESS_OUTBOUND) && !s->bind_checking;
     return unbound && s->cfg.max_pdu > SESS_UNBOUND_MAX_PDU ? SESS_UNBOUND_MAX_PDU : s->cfg.max_pdu;
 }
 

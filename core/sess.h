@@ -28,7 +28,8 @@
  *   there is no handler): ESME_RINVCMDID, outbind closes the session,
  *   alert_notification is dropped. This is the only place that decides it.
  *   A command_length below 16 or above max_pdu -- above SESS_UNBOUND_MAX_PDU
- *   while the session is not bound (OPEN, OUTBOUND) -- loses the framing:
+ *   while the session is not bound nor its bind being checked (OPEN,
+ *   OUTBOUND) -- loses the framing:
  *   the engine queues generic_nack ESME_RINVCMDLEN and closes after it is
  *   written.
  *

@@ -281,4 +281,22 @@ describe("#integration binds pipelined on one connection", function()
             d:close()
         end)
     end
+
+    it("keeps the framing of a submit over 1,024 octets sent right behind a bind being checked", function()
+        -- the cap on PDUs before a bind (SESS_UNBOUND_MAX_PDU) applied while the bind's
+        -- hash was checked: the submit lost the connection and the bind was never answered
+        local srv = start("{ verify_cache_ttl = 0, failure_delay = 0 }", "{ { system_id = 'h', password = '"
+            .. HASH .. "' } }")
+        local c = wire.connect(srv.port)
+        c:send(wire.bind("transceiver", 1, "h", "pw123")
+            .. wire.submit_sm(2, { short_message = "", tlvs = wire.tlv(0x0424, ("p"):rep(2000)) }))
+        local got = {}
+        for _ = 1, 2 do
+            local r = assert(c:read(LONG))
+            got[r.seq] = { r.id, r.status }
+        end
+        -- the submit came while the bind was checked: ESME_RINVBNDSTS, and the bind is answered
+        assert.same({ { wire.RESP + wire.id.bind_transceiver, 0 }, { wire.RESP + wire.id.submit_sm, 0x04 } }, got)
+        c:close()
+    end)
 end)
