@@ -202,22 +202,46 @@ static uint64_t now_ms(void)
 }
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_HEX(c)   (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
+/* What a word is made of: a number inside one (u1, 127.0.0.1, script.lua:12,
+ * an id with letters) is part of the word, not a number of its own. */
+#define IS_WORD(c)  (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' \
+                     || (c) == '.' || (c) == ':')
+
+/* The length of the number that starts at p (line starts at `line`): a
+ * run of digits, or 0x and hex digits, standing alone (no word character
+ * either side); 0 when p starts none. */
+static size_t number_at(const char *line, const char *p)
+{
+    const char *q = p;
+    if (!IS_DIGIT(*p) || (p > line && IS_WORD(p[-1]))) return 0;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && IS_HEX(p[2])) {
+        for (q = p + 2; IS_HEX(*q); q++) {}
+    } else {
+        while (IS_DIGIT(*q)) q++;
+    }
+    return IS_WORD(*q) ? 0 : (size_t)(q - p);
+}
 
 /* Lines "by shape": warnings and errors, and every line of the engine
- * about what a peer sent (log_peer) are compared by shape: a run of digits
- * matches any other run (a sequence_number, an id, a count), so a peer
- * that makes one per PDU makes copies of one line; they also count against
- * their session's LOG_SESSION_LINES. Other info lines are compared as they
- * are (a script printing each message it got sees each one). */
+ * about what a peer sent (log_peer) are compared by shape: a number
+ * standing alone (number_at: a sequence_number, a count, 0x0000AB71)
+ * matches any other, so a peer that makes one per PDU makes copies of one
+ * line, while names and addresses with digits in them (u1 and u2,
+ * 127.0.0.1 and 127.0.9.9, script.lua:12) stay apart. Other info lines
+ * are compared as they are (a script printing each message it got sees
+ * each one). */
 static uint64_t line_hash(int level, int shape, const char *msg)
 {
     uint64_t h = 14695981039346656037ULL ^ (uint64_t)level ^ ((uint64_t)shape << 8);
-    for (; *msg; msg++) {
-        if (shape && IS_DIGIT(*msg)) {
-            while (IS_DIGIT(msg[1])) msg++;
+    const char *p;
+    size_t n;
+    for (p = msg; *p; p++) {
+        if (shape && (n = number_at(msg, p)) > 0) {
+            p += n - 1;
             h = (h ^ '#') * 1099511628211ULL;
         } else {
-            h = (h ^ (unsigned char)*msg) * 1099511628211ULL;
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
         }
     }
     return h;
@@ -225,12 +249,14 @@ static uint64_t line_hash(int level, int shape, const char *msg)
 
 static int line_same(int shape, const char *a, const char *b)
 {
+    const char *a0 = a, *b0 = b;
+    size_t na, nb;
     if (!shape) return strcmp(a, b) == 0;
     while (*a && *b) {
-        if (IS_DIGIT(*a) && IS_DIGIT(*b)) {
-            while (IS_DIGIT(*a)) a++;
-            while (IS_DIGIT(*b)) b++;
-        } else if (*a++ != *b++) {
+        na = number_at(a0, a), nb = number_at(b0, b);
+        if (na && nb) {
+            a += na, b += nb;
+        } else if (na || nb || *a++ != *b++) {
             return 0;
         }
     }
@@ -252,16 +278,59 @@ static void slot_release(repeat_t *r, uint64_t now)
     r->count = r->others = 0;
 }
 
-/* -- A session's warnings -----------------------------------------------------
- * Repeats aside, one session prints at most LOG_SESSION_LINES lines by
- * shape (warnings, errors, the engine's lines about its peer) a window: a peer can make a different line with every PDU (an
- * unknown command_id of its choosing, a receipt for an id that is not
- * there), so the count of what was held back comes out once the window
- * ends instead. Sets of LOG_WAYS slots as above; a session not there
- * takes a free slot, one whose window ended, or the one started longest
- * ago (its count printed first). */
+/* -- A session's warnings, and everyone's -------------------------------------
+ * Repeats aside, one session prints at most LOG_SESSION_LINES warnings and
+ * lines of the engine about its peer a window (errors are not held back
+ * by it): a peer can make a different line with every PDU (an unknown
+ * command_id of its choosing, a receipt for an id that is not there), so
+ * the count of what was held back comes out once the window ends instead.
+ * Sets of LOG_WAYS slots as above; a session not there takes a free slot,
+ * one whose window ended, or the one started longest ago (its count
+ * printed first: with more sessions than slots a session may start a
+ * window afresh, which the totals below bound). And all lines by shape
+ * together, errors too, print at most LOG_TOTAL_LINES a window with a
+ * session and as many without one (a flood from many connections, or an
+ * HTTP route that warns with each request's id): past it they are
+ * counted, and the count comes out as the window ends. log_fatal is
+ * never held back. */
 
 #define LOG_SESSION_LINES 20
+#define LOG_TOTAL_LINES   200
+
+typedef struct total_s {
+    uint64_t      start_ms;
+    unsigned      printed;
+    unsigned long held;
+} total_t;
+
+static total_t totals[2];          /* [0]: lines about a session, [1]: about none */
+
+static void total_release(int which, uint64_t now)
+{
+    total_t *t = &totals[which];
+    char msg[200];
+    if (t->held) {
+        snprintf(msg, sizeof msg, "%lu more warnings and errors %s not printed in %.0f s (at most %d a window)",
+                 t->held, which ? "about no session" : "of sessions", (double)(now - t->start_ms) / 1000.0,
+                 LOG_TOTAL_LINES);
+        emit(LOG_WARN, 0, msg, NULL);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+/* 1 when the line (by shape, about `session` or none) is to be counted,
+ * not printed: its total for this window is spent. */
+static int total_hold(uint64_t session, uint64_t now)
+{
+    total_t *t = &totals[session ? 0 : 1];
+    if (t->start_ms && now - t->start_ms >= window_ms) total_release(session ? 0 : 1, now);
+    if (!t->start_ms) t->start_ms = now ? now : 1;
+    if (t->printed >= LOG_TOTAL_LINES) {
+        t->held++;
+        return 1;
+    }
+    return 0;
+}
 
 typedef struct quota_s {
     uint64_t      session, start_ms;
@@ -286,12 +355,12 @@ static void quota_release(quota_t *q, uint64_t now)
 /* The session's slot for a line by shape to print, NULL for a line that
  * is not counted against a session; *hold set when the session's lines
  * for this window are spent (the line is then counted). */
-static quota_t *quota_of(int shape, uint64_t session, uint64_t now, int *hold)
+static quota_t *quota_of(int level, int shape, uint64_t session, uint64_t now, int *hold)
 {
     quota_t *q = NULL, *set;
     size_t i;
     *hold = 0;
-    if (!window_ms || !session || !shape) return NULL;
+    if (!window_ms || !session || !shape || level == LOG_ERROR) return NULL;
     set = &quotas[(session % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
     for (i = 0; i < LOG_WAYS; i++) {
         quota_t *w = &set[i];
@@ -318,6 +387,21 @@ void log_flush(void)
     size_t i;
     for (i = 0; i < LOG_SLOTS; i++) slot_release(&slots[i], now);
     for (i = 0; i < LOG_SLOTS; i++) quota_release(&quotas[i], now);
+    total_release(0, now);
+    total_release(1, now);
+}
+
+void log_tick(void)
+{
+    uint64_t now = now_ms();
+    size_t i;
+    if (!window_ms) return;
+    for (i = 0; i < LOG_SLOTS; i++) {
+        if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
+        if (quotas[i].used && now - quotas[i].start_ms >= window_ms) quota_release(&quotas[i], now);
+    }
+    for (i = 0; i < 2; i++)
+        if (totals[i].start_ms && now - totals[i].start_ms >= window_ms) total_release((int)i, now);
 }
 
 /* Counts held back are printed at exit too. */
@@ -380,16 +464,23 @@ static void log_line(int level, int shape, uint64_t session, const char *kind, c
 {
     char msg[LOG_MSG_MAX];
     quota_t *q;
+    uint64_t now;
     int need, hold;
     need = vsnprintf(msg, sizeof msg, fmt, ap);
     if (need >= (int)sizeof msg)                /* said, not cut silently */
         snprintf(msg + sizeof msg - 40, 40, " [... %d more bytes cut]", need - (int)(sizeof msg - 40));
-    q = quota_of(shape, session, now_ms(), &hold);
+    now = now_ms();
+    q = quota_of(level, shape, session, now, &hold);
     if (hold) {
         log_flush_at_exit();
         return;
     }
     if (repeat_check(level, shape, session, msg, kind)) return;
+    if (shape && window_ms && total_hold(session, now)) {
+        log_flush_at_exit();
+        return;
+    }
+    if (shape && window_ms) totals[session ? 0 : 1].printed++;
     if (q) q->printed++;
     emit(level, session, msg, NULL);
 }
@@ -427,4 +518,15 @@ void log_pdu(uint64_t session, const char *text, const char *json)
     if (LOG_DEBUG > cur_level) return;
     if (json) snprintf(member, sizeof member, "\"pdu\":%s", json);
     emit_with(LOG_DEBUG, session, text, NULL, json ? member : NULL);
+}
+
+void log_fatal(uint64_t session, const char *fmt, ...)
+{
+    char msg[LOG_MSG_MAX];
+    va_list ap;
+    log_flush();                    /* what was held back, before the last word */
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit(LOG_ERROR, session, msg, NULL);
 }

@@ -28,8 +28,10 @@ void log_set_worker(int n);
  * "TEXT [... repeated N more times in S s]" (", M of them in other
  * sessions" when some were; JSON: "repeated": N, "repeated_other_sessions": M)
  * under the printed line's session.
- * One session prints at most 20 warnings, errors and log_peer lines a
- * window; the count of the rest comes out when the window ends.
+ * One session prints at most 20 warnings and log_peer lines a window, and
+ * all sessions together (and all lines about no session) 200 warnings,
+ * errors and log_peer lines; the count of the rest comes out when the
+ * window ends (log_tick).
  * 0 prints every line. Default 10000 ms. */
 void log_set_repeat_window(unsigned ms);
 
@@ -65,6 +67,19 @@ void log_kind(log_level_t level, uint64_t session, const char *kind, const char 
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* The last line before the process ends on its own (the watchdog's exit):
+ * never held back, and every count held back is printed before it. */
+void log_fatal(uint64_t session, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Print the counts of the windows that have ended (the owner calls it
+ * about once a second, so a quiet process does not keep a count for
+ * hours). */
+void log_tick(void);
 
 /* A PDU trace line at LOG_DEBUG (never held back as a repeat: each PDU is
  * one line). `json` (may be NULL): a JSON object written as the line's

@@ -550,8 +550,9 @@ static void h_close(sess_t *s, const char *reason, void *ud)
 }
 
 /* The engine's events are the log lines operators read. Those about one
- * PDU (a refusal, a timeout, a malformed or unmatched one) come as often
- * as the peer sends: log_peer holds them to a few a window per session. */
+ * PDU (a refusal, a refused bind, a timeout, a malformed or unmatched one)
+ * come as often as the peer sends: log_peer holds them to a few a window
+ * per session, and all sessions together to LOG_TOTAL_LINES. */
 static void h_event(sess_t *s, const sess_event_t *ev, void *ud)
 {
     log_level_t level = ev->severity == SESS_SEV_WARN ? LOG_WARN : LOG_INFO;
@@ -561,6 +562,7 @@ static void h_event(sess_t *s, const sess_event_t *ev, void *ud)
     sess_event_format(s, ev, line, sizeof line);
     switch (ev->kind) {
     case SESS_EV_REFUSED: case SESS_EV_DECLINED: case SESS_EV_UNKNOWN_COMMAND: case SESS_EV_MALFORMED:
+    case SESS_EV_BIND_REFUSED:
     case SESS_EV_TIMEOUT: case SESS_EV_UNMATCHED: case SESS_EV_NACKED: case SESS_EV_BAD_RESPONSE:
     case SESS_EV_RESPONSE_REFUSED:
         log_peer(level, sess_id(s), "%s", line);

@@ -35,6 +35,7 @@
 
 static struct {
     uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t  log_tick;   /* the log's counts of ended windows, once a second (log_tick) */
     int         on;
     int         reload;     /* registry ref of the reload function (SIGHUP) */
     struct sigaction uv_int, uv_term;   /* libuv's handlers, which ours call */
@@ -109,6 +110,13 @@ static void signals_close(void)
     uv_close((uv_handle_t *)&sig.sigint, NULL);
     uv_close((uv_handle_t *)&sig.sigterm, NULL);
     uv_close((uv_handle_t *)&sig.sighup, NULL);
+    uv_close((uv_handle_t *)&sig.log_tick, NULL);
+}
+
+static void on_log_tick(uv_timer_t *h)
+{
+    (void)h;
+    log_tick();
 }
 
 /* The last connection of a shutdown is gone (a refused or never bound one
@@ -165,7 +173,8 @@ static void on_turn(net_t *n, void *ud)
 }
 
 /* Signals: SIGINT/SIGTERM stop, SIGHUP reloads; they alone do not keep the
- * loop running; SIGPIPE is ignored. Returns 0 or a libuv error. */
+ * loop running; SIGPIPE is ignored. With them, the log's tick. Returns 0
+ * or a libuv error. */
 static int signals_open(void)
 {
     static const struct { uv_signal_t *h; uv_signal_cb cb; int signum; } table[] = {
@@ -178,7 +187,9 @@ static int signals_open(void)
             while (i-- > 0) uv_close((uv_handle_t *)table[i].h, NULL);
             return rc;
         }
+    uv_timer_init(rt.loop, &sig.log_tick);
     sig.on = 1;
+    if (uv_timer_start(&sig.log_tick, on_log_tick, 1000, 1000) == 0) uv_unref((uv_handle_t *)&sig.log_tick);
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {
         if ((rc = uv_signal_start(table[i].h, table[i].cb, table[i].signum)) < 0) {
             signals_close();

@@ -75,10 +75,10 @@ static void watchdog_exit(uint64_t seq, uint64_t ms, int stop)
     uint64_t sess = LOAD(wd.sess_id);
     if (LOAD(wd.seq) != seq) return;        /* it ended meanwhile */
     if (stop)
-        log_msg(LOG_ERROR, sess, "script %s has run %llu ms, still runs after signal %d asked the process to "
+        log_fatal(sess, "script %s has run %llu ms, still runs after signal %d asked the process to "
                 "stop, and cannot be interrupted: exiting", what, (unsigned long long)ms, stop);
     else
-        log_msg(LOG_ERROR, sess, "script %s has run %llu ms and cannot be interrupted: exiting so the supervisor "
+        log_fatal(sess, "script %s has run %llu ms and cannot be interrupted: exiting so the supervisor "
                 "restarts it", what, (unsigned long long)ms);
     _exit(RT_WATCHDOG_EXIT);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -121,22 +122,31 @@ static void a_flood_across_sessions_is_counted(void)
 }
 
 /* A peer that makes a warning per PDU, each with its own sequence_number:
- * warnings that differ only in their numbers are copies of one line.
- * Info lines are compared as they are (a script printing each message). */
+ * warnings that differ only in their numbers standing alone (decimal, or
+ * 0x hex) are copies of one line; numbers inside words (u1 and u2,
+ * 127.0.0.1, script.lua:12) are not. Info lines are compared as they are
+ * (a script printing each message). */
 static void warnings_differing_in_numbers_are_copies(void)
 {
     int i;
     log_set_repeat_window(60000);
     capture();
     for (i = 0; i < 1000; i++)
-        log_msg(LOG_WARN, 5, "unknown command_id 0x%08x (sequence_number %d): generic_nack", 0x1234, i + 1);
-    log_msg(LOG_WARN, 5, "unknown command_id 0x0000abcd (sequence_number 7): generic_nack");   /* letters differ */
+        log_msg(LOG_WARN, 5, "unknown command_id 0x%08x (sequence_number %d): generic_nack", 0x1234 + i % 7, i + 1);
+    log_msg(LOG_WARN, 5, "unknown command_id 0x0000abcd (sequence_number 7): generic_nack");   /* hex letters */
     for (i = 0; i < 10; i++) log_msg(LOG_INFO, 5, "Got: message %d", i);
-    CHECK_EQ(count(captured(), "unknown command_id"), 2);
+    CHECK_EQ(count(captured(), "unknown command_id"), 1);
     CHECK_EQ(count(captured(), "(sequence_number 1): generic_nack\n"), 1);
     CHECK_EQ(count(captured(), "Got: message "), 10);
+    log_msg(LOG_WARN, 6, "bind of 'u1' from 127.0.0.1 refused: wrong password");
+    log_msg(LOG_WARN, 6, "bind of 'u2' from 127.0.0.1 refused: wrong password");
+    log_msg(LOG_WARN, 6, "bind of 'u1' from 127.0.9.9 refused: wrong password");
+    log_msg(LOG_ERROR, 6, "submit_sm failed: script.lua:12: bad");
+    log_msg(LOG_ERROR, 6, "submit_sm failed: script.lua:13: bad");
+    CHECK_EQ(count(captured(), "refused: wrong password\n"), 3);
+    CHECK_EQ(count(captured(), ": bad\n"), 2);
     log_flush();
-    CHECK_EQ(count(captured(), "(sequence_number 1): generic_nack [... repeated 999 more times"), 1);
+    CHECK_EQ(count(captured(), "(sequence_number 1): generic_nack [... repeated 1000 more times"), 1);
 }
 
 /* Ids of a peer's choosing make a new line every time: past
@@ -180,6 +190,61 @@ static void a_session_prints_a_bounded_number_of_warnings(void)
     capture();
     for (i = 0; i < 30; i++) log_msg(LOG_WARN, 7, "receipt for '%c' matches no message", 'a' + i % 26);
     CHECK_EQ(count(captured(), "[s7] receipt for"), 30);
+}
+
+/* Many sessions, each within its own 20: all of them together print at
+ * most 200 lines by shape a window, and lines about no session as many
+ * on their own; errors are not held by a session's 20; log_fatal is never
+ * held, and prints the counts first. */
+static void the_totals_bound_many_sessions(void)
+{
+    char id[4];
+    uint64_t sess;
+    int i;
+    log_set_repeat_window(60000);
+    capture();
+    for (sess = 1000; sess < 1100; sess++)
+        for (i = 0; i < 10; i++) {
+            id[0] = (char)('a' + i), id[1] = (char)('a' + sess % 26), id[2] = (char)('a' + sess / 26 % 26), id[3] = 0;
+            log_peer(LOG_WARN, sess, "unknown command_id in '%s'", id);
+        }
+    CHECK_EQ(count(captured(), "unknown command_id in"), 200);
+    for (i = 0; i < 300; i++) {
+        id[0] = (char)('a' + i % 26), id[1] = (char)('a' + i / 26), id[2] = 0;
+        log_msg(LOG_WARN, 0, "receipt for unknown message '%s'", id);
+    }
+    CHECK_EQ(count(captured(), "receipt for unknown message"), 200);
+    log_fatal(7, "script x has run 2002 ms and cannot be interrupted: exiting");
+    CHECK_EQ(count(captured(), "800 more warnings and errors of sessions not printed in 0 s (at most 200"), 1);
+    CHECK_EQ(count(captured(), "100 more warnings and errors about no session not printed"), 1);
+    CHECK_EQ(count(captured(), "[s7] script x has run 2002 ms"), 1);
+    capture();                                    /* a session's errors are not held by its 20 */
+    for (i = 0; i < 25; i++) {
+        id[0] = (char)('a' + i), id[1] = 0;
+        log_msg(LOG_WARN, 8, "warning '%s'", id);
+    }
+    log_msg(LOG_ERROR, 8, "submit_sm failed: distinct script problem");
+    CHECK_EQ(count(captured(), "[s8] warning"), 20);
+    CHECK_EQ(count(captured(), "distinct script problem"), 1);
+    log_flush();
+}
+
+/* A quiet process: log_tick prints the counts of windows that ended
+ * without waiting for another line. */
+static void log_tick_prints_ended_windows(void)
+{
+    struct timespec t0, t;
+    log_set_repeat_window(5);
+    capture();
+    log_msg(LOG_WARN, 3, "held %s", "once");
+    log_msg(LOG_WARN, 3, "held %s", "once");
+    log_tick();
+    CHECK_EQ(count(captured(), "repeated"), 0);      /* the window is still open */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);           /* until the window has ended */
+    while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 10);
+    log_tick();
+    CHECK_EQ(count(captured(), "[s3] held once [... repeated 1 more times"), 1);
 }
 
 static void window_zero_prints_everything(void)
@@ -294,6 +359,8 @@ int main(void)
     TEST(a_flood_across_sessions_is_counted);
     TEST(warnings_differing_in_numbers_are_copies);
     TEST(a_session_prints_a_bounded_number_of_warnings);
+    TEST(the_totals_bound_many_sessions);
+    TEST(log_tick_prints_ended_windows);
     TEST(window_zero_prints_everything);
     TEST(json_lines_carry_the_count);
     TEST(lines_of_one_kind_are_counted_whatever_their_ids);
