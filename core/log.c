@@ -203,24 +203,27 @@ static uint64_t now_ms(void)
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define IS_HEX(c)   (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
-/* What a word is made of: a number inside one (u1, 127.0.0.1, script.lua:12,
- * an id with letters) is part of the word, not a number of its own. */
-#define IS_WORD(c)  (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' \
-                     || (c) == '.' || (c) == ':')
+#define IS_ALNUM(c) (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_')
+#define IS_JOIN(c)  ((c) == '.' || (c) == ':')
 
 /* The length of the number that starts at p (line starts at `line`): a
- * run of digits, or 0x and hex digits, standing alone (no word character
- * either side); 0 when p starts none. */
+ * run of digits, or 0x and hex digits, standing alone; 0 when p starts
+ * none. A number joined to a word (u1, 127.0.0.1, script.lua:12, 10:30,
+ * an id with letters) is part of it: a letter, digit or _ beside it, or
+ * a . or : with one of those beyond ("submit_sm 12: no response" stands
+ * alone). */
 static size_t number_at(const char *line, const char *p)
 {
     const char *q = p;
-    if (!IS_DIGIT(*p) || (p > line && IS_WORD(p[-1]))) return 0;
+    if (!IS_DIGIT(*p)) return 0;
+    if (p > line && (IS_ALNUM(p[-1]) || (IS_JOIN(p[-1]) && p - 1 > line && IS_ALNUM(p[-2])))) return 0;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && IS_HEX(p[2])) {
         for (q = p + 2; IS_HEX(*q); q++) {}
     } else {
         while (IS_DIGIT(*q)) q++;
     }
-    return IS_WORD(*q) ? 0 : (size_t)(q - p);
+    if (IS_ALNUM(*q) || (IS_JOIN(*q) && IS_ALNUM(q[1]))) return 0;
+    return (size_t)(q - p);
 }
 
 /* Lines "by shape": warnings and errors, and every line of the engine

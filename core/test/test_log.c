@@ -145,6 +145,8 @@ static void warnings_differing_in_numbers_are_copies(void)
     log_msg(LOG_ERROR, 6, "submit_sm failed: script.lua:13: bad");
     CHECK_EQ(count(captured(), "refused: wrong password\n"), 3);
     CHECK_EQ(count(captured(), ": bad\n"), 2);
+    for (i = 0; i < 5; i++) log_peer(LOG_WARN, 6, "submit_sm %d: no response within 500 ms", i + 2);
+    CHECK_EQ(count(captured(), "no response within"), 1);
     log_flush();
     CHECK_EQ(count(captured(), "(sequence_number 1): generic_nack [... repeated 1000 more times"), 1);
 }
