@@ -248,6 +248,9 @@ local schema = {
                                 doc = "HTTP connections from one address (0 = no limit)" },
             max_body = { type = "integer", min = 1024, max = 1073741824, default = 1048576,
                          doc = "request body octets" },
+            max_lists = { type = "integer", min = 1, max = 1000, default = 4,
+                          doc = "lists of messages (GET /messages) made at once; more are answered 503 "
+                             .. "(each holds the part it has made on the Lua heap)" },
             header_timeout = { type = "number", min = 0, default = 10, doc = "seconds for a request head" },
             body_timeout = { type = "number", min = 0, default = 30, doc = "seconds for a request body" },
             idle_timeout = { type = "number", min = 0, default = 60,
