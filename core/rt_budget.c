@@ -510,12 +510,19 @@ static int budget_call(lua_State *L, double ms)
 {
     static char what[256];              /* the watchdog may read it: static */
     rt_budget_run_t saved;
+    uint64_t outer = 0;
     int rc;
     snprintf(what, sizeof what, "%s", luaL_checkstring(L, 1));
     luaL_checktype(L, 2, LUA_TFUNCTION);
     rt_budget_enter(L, what, 0, 0, &saved);
-    if (ms > 0) budget.run.limit_ns = (uint64_t)(ms * 1e6);
+    if (ms > 0) {
+        budget.run.limit_ns = (uint64_t)(ms * 1e6);
+        /* the watchdog pokes once it is past: a loop of short C calls
+         * reaches the count hook too seldom to be stopped near the limit */
+        outer = rt_watchdog_deadline(budget.run.start_ns + budget.run.limit_ns);
+    }
     rc = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+    if (ms > 0) rt_watchdog_deadline(outer);
     rt_budget_leave(L, &saved);
     if (rc != 0) {
         lua_pushboolean(L, 0);
