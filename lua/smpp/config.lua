@@ -230,8 +230,8 @@ local schema = {
                            doc = "longest string string.rep, table.concat, string.gsub and a script's cjson.encode "
                               .. "build (and cjson.decode reads), bytes" },
             max_gauges = { type = "integer", min = 1, max = 10000, default = 1000,
-                           doc = "names smpp.gauge may register (each is read at every /stats and /metrics: "
-                              .. "about 10 us a gauge)" },
+                           doc = "names scripts' smpp.gauge may register (each is read at every /stats and "
+                              .. "/metrics: about 10 us a gauge; the runtime's own are not counted)" },
             jit = { type = "boolean", default = false,
                     doc = "compile script code too (a loop the JIT compiled cannot be interrupted: "
                        .. "the watchdog then ends the process)" },

@@ -18,6 +18,7 @@ local config = require "smpp.config"
 local M = {}
 
 local routes = {}          -- { method, pattern, fn, own } in the order added
+local staged               -- the routes of a script being loaded (script_routes_begin), or nil
 local loading = true       -- the routes added while this file loads are the API's own
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
@@ -79,14 +80,41 @@ function M.route(method, pattern, fn)
                 pattern, r.name), 2)
         end
     end
-    for _, r in ipairs(routes) do
-        if r.method == method and r.pattern == anchored then   -- a reloaded script's route
+    local list = not loading and staged or routes
+    for _, r in ipairs(list) do
+        if r.method == method and r.pattern == anchored then   -- the same route again
             r.fn, r.own = fn, loading
             return
         end
     end
-    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, own = loading,
-                            name = method .. " " .. pattern }
+    list[#list + 1] = { method = method, pattern = anchored, fn = fn, own = loading,
+                        name = method .. " " .. pattern }
+end
+
+-- The routes of a script being loaded are staged, and replace the running
+-- script's only when the load has worked: a script's route stayed after a
+-- reload to a script that no longer has it (answering with the old
+-- script's function, and keeping its heap alive), and one the new script
+-- re-registered took the new function even when its load then failed.
+-- script_routes_begin(): the routes added from now on are staged.
+-- script_routes_end(ok): ok, the staged ones are the scripts' routes from
+-- now on (the others are dropped); not ok, they are dropped. Routes a
+-- script adds later (its start, a handler) are added at once. The
+-- runtime's (smpp.server, around a script's load); not for scripts.
+function M.script_routes_begin()
+    staged = {}
+end
+
+function M.script_routes_end(ok)
+    local new = staged
+    staged = nil
+    if not ok then return end
+    local kept = {}
+    for _, r in ipairs(routes) do
+        if r.own then kept[#kept + 1] = r end
+    end
+    for _, r in ipairs(new) do kept[#kept + 1] = r end
+    routes = kept
 end
 
 -- replace(method, pattern, fn): the runtime's own route there answers with
@@ -459,7 +487,10 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
                 end
                 return status, ctype or "text/plain; charset=utf-8", out, r.name
             end
-            allowed[#allowed + 1] = r.method
+            if not allowed[r.method] then                  -- each method once: "use GET", not "use GET, GET"
+                allowed[r.method] = true
+                allowed[#allowed + 1] = r.method
+            end
         end
     end
     if #allowed > 0 then return err(405, method .. " not allowed here (use " .. table.concat(allowed, ", ") .. ")") end
