@@ -111,9 +111,12 @@ const char *http_reason(int status)
 
 int http_head(char *head, size_t n, int status, const char *ctype, size_t len, int close_after)
 {
+    /* every 503 of ours is a refusal for now (busy, a limit, the heap or
+     * the store short): the client may try again in a second */
     int k = snprintf(head, n,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s\r\n",
-                     status, http_reason(status), ctype, len, close_after ? "Connection: close\r\n" : "");
+                     "Cache-Control: no-store\r\n%s%s\r\n",
+                     status, http_reason(status), ctype, len, status == 503 ? "Retry-After: 1\r\n" : "",
+                     close_after ? "Connection: close\r\n" : "");
     return k < 0 || (size_t)k >= n ? -1 : k;
 }

@@ -8,9 +8,10 @@
 
 #include "http.h"
 
-/* Room for any head http_head writes: the fixed text, the longest reason,
- * a content type of HTTP_MAX_CTYPE octets and a 20-digit length. */
-#define HTTP_HEAD_MAX (160 + HTTP_MAX_CTYPE)
+/* Room for any head http_head writes: the fixed text (Retry-After on a
+ * 503 included), the longest reason, a content type of HTTP_MAX_CTYPE
+ * octets and a 20-digit length. */
+#define HTTP_HEAD_MAX (180 + HTTP_MAX_CTYPE)
 
 /* The head of an answer, written to head[0..n): its length, or -1 if it
  * does not fit (never a truncated or overlong copy). The status and the

@@ -29,6 +29,7 @@ static struct {
     double          soft_memory_kb; /* the ceiling checked by the hook (no hard allocator) */
     size_t          memory;         /* the ceiling in bytes (0: none) */
     size_t          near_at;        /* 3/4 of it: the heap is near past this */
+    size_t          reserve_at;     /* it + 3/4 of the reserve: the runtime's own runs stop past this */
     int             hooked;
     int             step;           /* the hook's count now */
     int             deep;           /* the run in progress uses half its C stack */
@@ -225,9 +226,36 @@ static void heap_collect(lua_State *L, size_t live)
  * LuaJIT's own interpreter calls from a signal handler). */
 static void heap_over(void)
 {
-    if (!budget.run.active || budget.run.reserve || budget.run.stopped || budget.check_now || !budget.L) return;
+    if (!budget.run.active || budget.run.stopped || budget.check_now || !budget.L) return;
+    if (budget.run.reserve && rt_heap_used() <= budget.reserve_at) return;
     budget.check_now = 1;
     arm_hook(budget.L);
+}
+
+/* rt_heap_crowded's question, outside runs: the collection due at the
+ * next run's start (rt_budget_leave), now. */
+static void collect_due(void)
+{
+    if (!budget.gc_due || budget.depth || !budget.L) return;
+    budget.gc_due = 0;
+    heap_collect(budget.L, budget.gc_live);
+}
+
+/* The heap, in a run of the runtime's own code: past three quarters of
+ * the reserve, garbage collected when heap_collect finds it worth it, then
+ * the run is stopped if that was not enough. Lists of messages made by
+ * many HTTP requests at once used the whole reserve, and the allocator's
+ * refusal then came where nothing caught it (the process ended). */
+static void check_reserve(lua_State *L)
+{
+    if (rt_heap_used() <= budget.reserve_at) return;
+    heap_collect(L, budget.gc_mark);
+    if (rt_heap_used() > budget.reserve_at) {
+        budget.run.heap_stopped = 1;
+        rt_heap_refuse();
+        budget_stop(L, "not enough memory: the Lua heap is near the end of its reserve above scripts.memory_mb "
+                    "(%d MiB); %s stopped", (int)(budget.memory >> 20), budget.run.what);
+    }
 }
 
 /* The heap, in a run of script code: past the ceiling, garbage collected
@@ -238,7 +266,11 @@ static void check_heap(lua_State *L)
 {
     size_t used;
     int near;
-    if (!budget.memory || budget.run.reserve) return;
+    if (!budget.memory) return;
+    if (budget.run.reserve) {
+        check_reserve(L);
+        return;
+    }
     used = rt_heap_used();
     if (used < budget.gc_mark) budget.gc_mark = used;
     if (used > budget.memory) {
@@ -334,6 +366,7 @@ void rt_budget_enter(lua_State *L, const char *what, uint64_t sess_id, int reser
         budget.cstack_base = (uintptr_t)__builtin_frame_address(0);
         budget.nest = 0;
         rt_watchdog_begin(what, sess_id, budget.run.start_ns);
+        rt_heap_in_run(1);
     }
     budget.deep = budget.check_now = 0;
     budget.near = !reserve && used > budget.near_at;
@@ -388,6 +421,7 @@ void rt_budget_leave(lua_State *L, const rt_budget_run_t *saved)
     budget.run = *saved;
     if (--budget.depth == 0) {
         rt_watchdog_end();
+        rt_heap_in_run(0);
         gc_pace(L);
     }
     budget.deep = budget.near = budget.check_now = 0;
@@ -449,12 +483,15 @@ static int l_set_limits(lua_State *L)
     budget.near_at = budget.memory / 4 * 3;
     budget.soft_memory_kb = h.hard ? 0 : mb * 1024;
     rt_heap_set_limit(budget.memory);
+    rt_heap_stats(&h);
+    budget.reserve_at = budget.memory ? budget.memory + h.reserve / 4 * 3 : SIZE_MAX;
     /* the state the allocator's hook is armed on: the main one, never a
      * task's coroutine (a reload calls this from one, and it is collected
      * when the task ends; LuaJIT's hook is the whole state's anyway) */
     if (lua_pushthread(L) || !budget.L) budget.L = L;
     lua_pop(L, 1);
     rt_heap_set_over(heap_over);
+    rt_heap_set_collect(collect_due);
     lstring_set_limits(max_string > 0 ? (size_t)max_string : 0, rt_budget_check);
     budget.cstack_max = cstack_bound();
     budget.hooked = 1;
@@ -473,12 +510,19 @@ static int budget_call(lua_State *L, double ms)
 {
     static char what[256];              /* the watchdog may read it: static */
     rt_budget_run_t saved;
+    uint64_t outer = 0;
     int rc;
     snprintf(what, sizeof what, "%s", luaL_checkstring(L, 1));
     luaL_checktype(L, 2, LUA_TFUNCTION);
     rt_budget_enter(L, what, 0, 0, &saved);
-    if (ms > 0) budget.run.limit_ns = (uint64_t)(ms * 1e6);
+    if (ms > 0) {
+        budget.run.limit_ns = (uint64_t)(ms * 1e6);
+        /* the watchdog pokes once it is past: a loop of short C calls
+         * reaches the count hook too seldom to be stopped near the limit */
+        outer = rt_watchdog_deadline(budget.run.start_ns + budget.run.limit_ns);
+    }
     rc = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+    if (ms > 0) rt_watchdog_deadline(outer);
     rt_budget_leave(L, &saved);
     if (rc != 0) {
         lua_pushboolean(L, 0);

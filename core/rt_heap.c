@@ -32,7 +32,10 @@
 
 static struct {
     size_t     used, peak, limit, reserve;
-    size_t     most;                   /* limit + reserve, or SIZE_MAX without a ceiling */
+    size_t     most;                   /* most_run or most_out, as a run is in progress or not */
+    size_t     most_run;               /* limit + reserve, or SIZE_MAX without a ceiling */
+    size_t     most_out;               /* most_run + the glue (a quarter of the reserve) */
+    int        in_run;
     size_t     over_at;                /* limit, or SIZE_MAX without a ceiling */
     size_t     crowded_at;             /* limit + half the reserve, or SIZE_MAX: rt_heap_crowded */
     uint64_t   crowded;                /* requests answered ESME_RTHROTTLED past it */
@@ -40,6 +43,7 @@ static struct {
     uint64_t   refused;
     int        hard;
     void     (*over)(void);            /* called at an allocation past the ceiling */
+    void     (*collect)(void);         /* collects what a stopped run left, if it is due */
     lua_State *arena;                  /* owns the allocator that does the work */
     lua_Alloc  arena_alloc;
     void      *arena_ud;
@@ -128,7 +132,8 @@ static __attribute__((noinline)) void *heap_free_slow(void *ptr, size_t osize)
 }
 
 /* The allocator: every block of the Lua state passes here. A request
- * that would take the heap past ceiling + reserve gets NULL, which LuaJIT
+ * that would take the heap past ceiling + reserve (+ glue outside runs,
+ * `most`) gets NULL, which LuaJIT
  * raises as "not enough memory" in the code that asked. The ceiling itself
  * is enforced on runs of script code by rt_budget.c, between instructions:
  * LuaJIT's build here raises an allocation failure inside a VM instruction
@@ -185,7 +190,8 @@ static int heap_panic(lua_State *L)
 lua_State *rt_heap_newstate(void)
 {
     lua_State *L;
-    heap.most = heap.over_at = heap.crowded_at = SIZE_MAX;  /* no ceiling until rt_heap_set_limit */
+    heap.most = heap.most_run = heap.most_out = SIZE_MAX;   /* no ceiling until rt_heap_set_limit */
+    heap.over_at = heap.crowded_at = SIZE_MAX;
     if (!(heap.arena = luaL_newstate())) return NULL;
     heap.arena_alloc = lua_getallocf(heap.arena, &heap.arena_ud);
     L = lua_newstate(heap_alloc, NULL);
@@ -204,14 +210,28 @@ void rt_heap_set_limit(size_t limit)
 {
     heap.limit = limit;
     heap.reserve = limit / 8 > 32 * MIB ? limit / 8 : 32 * MIB;
-    heap.most = limit ? limit + heap.reserve : SIZE_MAX;
+    heap.most_run = limit ? limit + heap.reserve : SIZE_MAX;
+    heap.most_out = limit ? heap.most_run + heap.reserve / 4 : SIZE_MAX;
+    heap.most = heap.in_run ? heap.most_run : heap.most_out;
     heap.over_at = limit ? limit : SIZE_MAX;
     heap.crowded_at = limit ? limit + heap.reserve / 2 : SIZE_MAX;
 }
 
+void rt_heap_in_run(int on)
+{
+    heap.in_run = on;
+    heap.most = on ? heap.most_run : heap.most_out;
+}
+
+void rt_heap_set_collect(void (*fn)(void)) { heap.collect = fn; }
+
 int rt_heap_crowded(void)
 {
     if (heap.used <= heap.crowded_at) return 0;
+    if (heap.collect) {                /* a stopped run's garbage is not what requests hold */
+        heap.collect();
+        if (heap.used <= heap.crowded_at) return 0;
+    }
     heap.crowded++;
     return 1;
 }

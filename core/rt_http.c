@@ -111,12 +111,19 @@ static const char *request_finish(rt_task_t *t, int n)
     return NULL;
 }
 
+/* A handler that raised: 500, or 503 (try again: Retry-After) when it was
+ * stopped because the Lua heap was full (at the ceiling for a script's
+ * route, near the end of the reserve for the API's own). */
 static void request_fail(rt_task_t *t, const char *msg)
 {
     static const char body[] = "{\"error\":\"internal error (see the log)\"}";
+    static const char full[] = "{\"error\":\"not enough memory for this request now (the Lua heap is full); "
+                               "try again in a moment\"}";
+    int no_memory = strstr(msg, "not enough memory") || strstr(msg, "memory ceiling exceeded");
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s", t->what, msg);
     rt_store_undo(t->co);                  /* a POST /send whose message was stored: not forwarded */
-    http_respond(t->arg, 500, "application/json", body, sizeof body - 1);
+    if (no_memory) http_respond(t->arg, 503, "application/json", full, sizeof full - 1);
+    else http_respond(t->arg, 500, "application/json", body, sizeof body - 1);
 }
 
 static const rt_task_owner_t request_owner = {request_finish, request_fail};

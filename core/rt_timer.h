@@ -12,6 +12,11 @@
  * raises. The runtime's own timers are not counted. */
 #define RT_TIMER_MAX_SCRIPT 100000
 
+/* The most time the timers' runs of one loop turn take together (the
+ * ready queue's and libuv's timer pass), in ms; the rest run in the next
+ * turn, after the loop has polled for I/O again. */
+#define RT_TIMER_TURN_MS 10
+
 /* Scripts' pending timers (/stats totals.script_timers). */
 unsigned rt_timer_scripts(void);
 

@@ -2,7 +2,7 @@
  *
  * Shared with the thread, through atomics only: `seq` (odd while a run is
  * on; the loop thread bumps it at each begin and end), the run's start,
- * session and name, the limits, `interrupted` (the seq of the run the
+ * session and name, the limits, a nested run's deadline, `interrupted` (the seq of the run the
  * watchdog interrupted) and `stop` (the signal that asked the process to
  * stop, set by a signal handler). The thread reads a run's fields after an
  * acquire load of seq and checks seq again before acting, so it never acts
@@ -29,6 +29,7 @@ static struct {
     uint64_t   start_ns, sess_id;
     const char *what;                  /* static text (rt_watchdog_begin) */
     uint64_t   budget_ns, hard_ns;
+    uint64_t   deadline_ns;            /* a nested run's own limit (rt_watchdog_deadline), 0: none */
     uint64_t   interrupted;            /* the seq it interrupted */
     uint64_t   interrupts;
     int        stop;                   /* the stop signal, 0 while none came */
@@ -126,6 +127,11 @@ static void *watchdog_main(void *arg)
              * may be overwritten as the loop thread re-arms its hook */
             if (wd.poke_on) pthread_kill(wd.loop, RT_WATCHDOG_POKE_SIGNAL);
         }
+        else {                              /* a nested run past its own limit: its hook, not the run's flag */
+            uint64_t deadline = LOAD(wd.deadline_ns);
+            if (deadline && now >= deadline && wd.poke_on && LOAD(wd.seq) == seq)
+                pthread_kill(wd.loop, RT_WATCHDOG_POKE_SIGNAL);
+        }
         if (hard && now - start > hard) watchdog_exit(seq, (now - start) / 1000000, stop);
     }
     return NULL;
@@ -164,7 +170,15 @@ void rt_watchdog_begin(const char *what, uint64_t sess_id, uint64_t start_ns)
 
 void rt_watchdog_end(void)
 {
+    STORE(wd.deadline_ns, 0);
     STORE(wd.seq, wd.seq + 1);              /* even: off */
+}
+
+uint64_t rt_watchdog_deadline(uint64_t deadline_ns)
+{
+    uint64_t was = LOAD(wd.deadline_ns);
+    STORE(wd.deadline_ns, deadline_ns);
+    return was;
 }
 
 int rt_watchdog_interrupted(void)

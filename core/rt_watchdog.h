@@ -56,6 +56,16 @@ void rt_watchdog_limits(uint64_t budget_ns, uint64_t hard_ns);
 void rt_watchdog_begin(const char *what, uint64_t sess_id, uint64_t start_ns);
 void rt_watchdog_end(void);
 
+/* A run nested in the outermost one with a time limit of its own (a
+ * script's gauge inside /stats: core.budget_call_ms) is past it at
+ * deadline_ns (uv_hrtime's timeline; 0: none). From then on the watchdog
+ * pokes the loop thread at each tick, so that the hook checks the nested
+ * run's limit at its next instruction, as it does the budget's: a loop of
+ * short C calls in a gauge went on until the outer run's budget, and that
+ * ended /stats too. The outer run is not interrupted for it. Returns the
+ * deadline it replaces (to be given back as the nested run ends). */
+uint64_t rt_watchdog_deadline(uint64_t deadline_ns);
+
 /* Whether the watchdog interrupted the run in progress. */
 int rt_watchdog_interrupted(void);
 

@@ -190,3 +190,68 @@ return {
         assert.is_true(cjson.decode(body).mine)
     end)
 end)
+
+describe("#integration script routes and gauges across a reload", function()
+    it("are the new script's alone: the old ones are gone, and a failed reload changes none", function()
+        local srv = server.start { conf = "return { script = 'script.lua', scripts = { max_gauges = 3 } }",
+            script = [[
+local smpp, http = require "smpp", require "smpp.http"
+http.route("GET", "/v1", function() return 200, { v = 1 } end)
+http.route("GET", "/.*", function() return 200, { v = "1 catch-all" } end)
+smpp.gauge("v1_level", function() return 1 end)
+return {}
+]] }
+        local function get(path)
+            local code, body = srv:http("GET", path)
+            return code, cjson.decode(body)
+        end
+        local function gauges() return cjson.decode((select(2, srv:http("GET", "/stats")))).gauges end
+        assert.same({ 200, { v = 1 } }, { get("/v1") })
+        assert.same({ 200, { v = "1 catch-all" } }, { get("/xyz") })
+        assert.equal(1, gauges().v1_level.value)
+        -- a reload whose script re-registers /v1 and then fails to load: nothing changes
+        srv:write("script.lua", [[
+local smpp, http = require "smpp", require "smpp.http"
+http.route("GET", "/v1", function() return 200, { v = "failed" } end)
+smpp.gauge("v1_level", function() return 99 end)
+error("this load fails")
+]])
+        local code = srv:http("POST", "/reload")
+        assert.equal(422, code)
+        assert.same({ 200, { v = 1 } }, { get("/v1") })
+        assert.equal(1, gauges().v1_level.value)
+        -- a script with no routes and other gauges: the old ones are gone
+        -- (the API's own routes, and the runtime's own gauges, stay); its
+        -- three gauges fit scripts.max_gauges = 3 beside the runtime's own
+        srv:write("script.lua", [[
+local smpp = require "smpp"
+for i = 1, 3 do smpp.gauge("v2_" .. i, function() return i end) end
+local long = pcall(smpp.gauge, string.rep("n", 65), function() return 0 end)
+smpp.gauge("v2_long_name_refused", function() return long and 1 or 0 end)
+return {}
+]])
+        code = srv:http("POST", "/reload")
+        assert.equal(422, code)                                   -- a fourth gauge: past max_gauges
+        srv:write("script.lua", [[
+local smpp = require "smpp"
+for i = 1, 2 do smpp.gauge("v2_" .. i, function() return i end) end
+local ok, err = pcall(smpp.gauge, string.rep("n", 65), function() return 0 end)
+smpp.gauge("v2_long", function() return (not ok and err:find("65 octets long, more than 64", 1, true)) and 1 or 0 end)
+return {}
+]])
+        code = srv:http("POST", "/reload")
+        assert.equal(200, code, srv:log_text())
+        assert.equal(404, (get("/v1")))
+        assert.equal(404, (get("/xyz")))
+        assert.equal(200, (get("/stats")))
+        local g = gauges()
+        assert.is_nil(g.v1_level)
+        assert.equal(2, g.v2_2.value)
+        assert.equal(1, g.v2_long.value)                          -- the 65-octet name was refused
+        assert.is_table(g.bind_tracked)                           -- the runtime's own, not counted
+        -- and a wrong method names each allowed one once
+        local c2, b2 = srv:http("POST", "/stats")
+        assert.equal(405, c2)
+        assert.matches("(use GET)", b2, 1, true)
+    end)
+end)

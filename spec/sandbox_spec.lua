@@ -405,6 +405,73 @@ return {
         assert.matches("locked by another process", err)
     end)
 
+    it("hands out no raw store through the reference SMSC's object, nor any module a script reaches", function()
+        -- the SMSC kept its lean path's store (the runtime's own, not the
+        -- guard) in a field of the object scripts hold: a script closed it
+        -- through smsc._lean_store, and on Redis ran any command
+        local srv = server.start { conf = "return { script = 'script.lua', accounts = { { system_id = "
+            .. "'smppclient1', password = 'password' } }, store = { path = 'st.db' } }", script = [[
+local store = require "smpp.store"
+local smsc = require("smpp.smsc").new(...)
+local names = { "smpp", "smpp.smsc", "smpp.store", "smpp.gateway", "smpp.gateway_script", "smpp.server",
+                "smpp.http", "smpp.upstream", "smpp.webhook", "smpp.security", "smpp.router", "smpp.mo" }
+-- every table a script reaches from the SMSC and these modules, as its own
+-- pairs and getmetatable see them: a store that is not the guard (it has
+-- putter), or the Redis store's raw commands, is found by its path
+local function walk()
+    local skip = { [store.current()] = true }         -- the guard
+    local seen, queue, n = {}, { { smsc, "smsc" } }, 0
+    for _, name in ipairs(names) do       -- the modules themselves: store.putter is the module's own
+        queue[#queue + 1] = { require(name), name }
+        skip[require(name)] = true
+    end
+    while #queue > 0 do
+        local item = table.remove(queue)
+        local v, path = item[1], item[2]
+        if not seen[v] then
+            seen[v], n = true, n + 1
+            if not skip[v] then
+                local ok, found = pcall(function() return v.putter or v.cmd or v.run end)
+                if ok and type(found) == "function" then return path end
+            end
+            if type(v) == "table" then
+                local mt = getmetatable(v)
+                if type(mt) == "table" then queue[#queue + 1] = { mt, path .. "<mt>" } end
+                for k, x in pairs(v) do
+                    if type(x) == "table" or type(x) == "userdata" then queue[#queue + 1] = { x, path .. "." .. tostring(k) } end
+                end
+            end
+        end
+    end
+    return "none " .. n
+end
+local h = {}
+for k, v in pairs(smsc.handlers) do h[k] = v end
+h.submit_sm = function(session, pdu, ...)
+    local t = pdu.short_message
+    if t == "walk" then return 0, { message_id = walk() } end
+    if t == "field" then return 0, { message_id = tostring(rawget(smsc, "_lean_store")) } end
+    return smsc.handlers.submit_sm(session, pdu, ...)
+end
+return h
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver").status)
+        local function submit(text)
+            local seq = c:next_seq()
+            c:send(wire.submit_sm(seq, { short_message = text, destination_addr = "447700900123" }))
+            local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+            assert.equal(0, r.status)
+            return wire.first_cstr(r.body)
+        end
+        submit("a message through the lean path")
+        assert.equal("nil", submit("field"))
+        local found = submit("walk")
+        assert.matches("^none %d+$", found)
+        assert.is_true(tonumber(found:match("%d+")) > 100, found)     -- the walk did reach the modules
+        assert.is_not.equal("", submit("still stored"))
+    end)
+
     it("loads no module from the working directory (Lua or C)", function()
         -- LuaJIT's default paths begin with ./?.lua and ./?.so: a cjson.lua in the
         -- working directory was the runtime's cjson, run outside the sandbox

@@ -288,6 +288,47 @@ return { submit_sm = function() smpp.sleep(60) return 0, { message_id = "1" } en
     end)
 end)
 
+describe("#integration the runtime's own code past the heap's reserve", function()
+    it("is stopped near its end: ESME_RSYSERR or 503, never the process's exit", function()
+        -- the API's own routes and the bind check run as the runtime's code,
+        -- which the ceiling does not stop; one that kept allocating used the
+        -- whole reserve, and the allocator's refusal then came where nothing
+        -- caught it (the failed task's message was made outside any run):
+        -- "smppgw: not enough memory", exit 1. scripts.allow debug is only
+        -- this test's way to run code of its own as the runtime's.
+        local srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS
+            .. ", http = { listen = '127.0.0.1:0' }, scripts = { memory_mb = 32, allow = { 'debug' } } }", script = [[
+local http = require "smpp.http"
+local core = debug.getregistry()._LOADED["smpp.core"]
+local function hog()
+    core.heap_reserve(true)                 -- the runtime's own code from here on
+    local parts = {}
+    for i = 1, 1e8 do parts[i] = { i } end   -- small blocks: the heap filled to the last few octets
+end
+http.route("GET", "/hog", function() hog() return 200, "not stopped" end)
+return { submit_sm = function() hog() return 0, { message_id = "not stopped" } end }
+]] }
+        local c = bound(srv)
+        for _ = 1, 3 do
+            local r = submit(c, "hog")
+            assert.equal(RSYSERR, r.status, srv:log_text())
+            local code, body, h = srv:http("GET", "/hog")
+            assert.equal(503, code, srv:log_text())
+            assert.matches("not enough memory", body)
+            assert.is_true(srv:alive(), srv:log_text())
+        end
+        assert.truthy(srv:wait_log("not enough memory: the Lua heap is near the end of its reserve above "
+            .. "scripts.memory_mb %(32 MiB%); submit_sm stopped"), srv:log_text())
+        -- the reserve is the runtime's again once they are over
+        assert.equal(200, (srv:http("GET", "/stats")))
+        local again = bound(srv)
+        again:close()
+        c:close()
+        assert.is_true(srv:stop("TERM", scaled(10)))
+        assert.equal(0, srv:wait_exit())
+    end)
+end)
+
 -- -- What nothing can interrupt --------------------------------------------------------
 
 describe("#integration a run nothing can interrupt", function()

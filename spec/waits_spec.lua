@@ -156,6 +156,60 @@ describe("#integration waits of 0", function()
     end)
 end)
 
+-- A fan-out: each run re-arms the timer twice, so the pending timers grow
+-- to the scripts' cap (100,000) and stay there. Each turn of the loop ran
+-- every one of them: 1.4 s between two polls, an enquire_link answered
+-- that late. The runs of one turn now take RT_TIMER_TURN_MS (10 ms) at
+-- most, the rest the next turn.
+local FANOUT = [[
+local smpp = require "smpp"
+local S = smpp.status
+local runs = 0
+smpp.gauge("fan_runs", function() return runs end)
+local function fan(delay)
+    local function tick()
+        runs = runs + 1
+        pcall(smpp.after, delay, tick)      -- past the cap it raises: the chain goes on with what is pending
+        pcall(smpp.after, delay, tick)
+    end
+    return tick
+end
+return {
+    submit_sm = function(session, pdu)
+        smpp.after(0, fan(tonumber(pdu.short_message)))
+        return S.ESME_ROK, { message_id = "started" }
+    end,
+}
+]]
+
+describe("#integration a timer fan-out at the scripts' cap of timers", function()
+    for _, delay in ipairs { "0", "0.001" } do
+        it("leaves enquire_link and /stats answering within about a turn (after(" .. delay .. "))", function()
+            local srv = server.start { conf = "return { script = 'script.lua', " .. ACCOUNTS .. " }", script = FANOUT }
+            local c = bound(srv)
+            assert.equal(ROK, (submit(c, delay)).status)
+            assert.truthy(wait.wait_until(function()
+                local s = stats(srv)
+                return s and s.totals.script_timers >= 99000
+            end, scaled(20)), "the fan-out did not reach the cap")
+            local worst = 0
+            for _ = 1, 10 do worst = math.max(worst, enquire(c)) end
+            assert.is_true(worst < scaled(0.25), "an enquire_link took " .. worst .. " s")
+            local s, took = stats(srv)
+            assert.truthy(s, took)
+            assert.is_true(took < scaled(0.5), "GET /stats took " .. took .. " s")
+            -- and the timers still run, turn after turn
+            local first = s.gauges.fan_runs.value
+            assert.truthy(wait.wait_until(function()
+                return assert(stats(srv)).gauges.fan_runs.value > first + 10000
+            end, scaled(10)), "the fan-out stalled")
+            c:close()
+            assert.is_true(srv:stop("TERM", scaled(10)), srv:log_text())
+            assert.equal(0, srv:wait_exit())
+        end)
+    end
+end)
+
 describe("#integration GET /messages of 10,000", function()
     it("pauses for other sessions between its chunks", function()
         local N = 20000

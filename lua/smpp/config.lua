@@ -230,8 +230,8 @@ local schema = {
                            doc = "longest string string.rep, table.concat, string.gsub and a script's cjson.encode "
                               .. "build (and cjson.decode reads), bytes" },
             max_gauges = { type = "integer", min = 1, max = 10000, default = 1000,
-                           doc = "names smpp.gauge may register (each is read at every /stats and /metrics: "
-                              .. "about 10 us a gauge)" },
+                           doc = "names scripts' smpp.gauge may register (each is read at every /stats and "
+                              .. "/metrics: about 10 us a gauge; the runtime's own are not counted)" },
             jit = { type = "boolean", default = false,
                     doc = "compile script code too (a loop the JIT compiled cannot be interrupted: "
                        .. "the watchdog then ends the process)" },
@@ -248,6 +248,9 @@ local schema = {
                                 doc = "HTTP connections from one address (0 = no limit)" },
             max_body = { type = "integer", min = 1024, max = 1073741824, default = 1048576,
                          doc = "request body octets" },
+            max_lists = { type = "integer", min = 1, max = 1000, default = 4,
+                          doc = "lists of messages (GET /messages) made at once; more are answered 503 "
+                             .. "(each holds the part it has made on the Lua heap)" },
             header_timeout = { type = "number", min = 0, default = 10, doc = "seconds for a request head" },
             body_timeout = { type = "number", min = 0, default = 30, doc = "seconds for a request body" },
             idle_timeout = { type = "number", min = 0, default = 60,

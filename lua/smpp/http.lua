@@ -18,6 +18,7 @@ local config = require "smpp.config"
 local M = {}
 
 local routes = {}          -- { method, pattern, fn, own } in the order added
+local staged               -- the routes of a script being loaded (script_routes_begin), or nil
 local loading = true       -- the routes added while this file loads are the API's own
 local send_fn              -- the running script's http_send, if any
 local server               -- the running server's reload() and limits() (smpp.server gives them)
@@ -79,14 +80,41 @@ function M.route(method, pattern, fn)
                 pattern, r.name), 2)
         end
     end
-    for _, r in ipairs(routes) do
-        if r.method == method and r.pattern == anchored then   -- a reloaded script's route
+    local list = not loading and staged or routes
+    for _, r in ipairs(list) do
+        if r.method == method and r.pattern == anchored then   -- the same route again
             r.fn, r.own = fn, loading
             return
         end
     end
-    routes[#routes + 1] = { method = method, pattern = anchored, fn = fn, own = loading,
-                            name = method .. " " .. pattern }
+    list[#list + 1] = { method = method, pattern = anchored, fn = fn, own = loading,
+                        name = method .. " " .. pattern }
+end
+
+-- The routes of a script being loaded are staged, and replace the running
+-- script's only when the load has worked: a script's route stayed after a
+-- reload to a script that no longer has it (answering with the old
+-- script's function, and keeping its heap alive), and one the new script
+-- re-registered took the new function even when its load then failed.
+-- script_routes_begin(): the routes added from now on are staged.
+-- script_routes_end(ok): ok, the staged ones are the scripts' routes from
+-- now on (the others are dropped); not ok, they are dropped. Routes a
+-- script adds later (its start, a handler) are added at once. The
+-- runtime's (smpp.server, around a script's load); not for scripts.
+function M.script_routes_begin()
+    staged = {}
+end
+
+function M.script_routes_end(ok)
+    local new = staged
+    staged = nil
+    if not ok then return end
+    local kept = {}
+    for _, r in ipairs(routes) do
+        if r.own then kept[#kept + 1] = r end
+    end
+    for _, r in ipairs(new) do kept[#kept + 1] = r end
+    routes = kept
 end
 
 -- replace(method, pattern, fn): the runtime's own route there answers with
@@ -340,6 +368,49 @@ M.route("GET", "/messages/([^/]+)", function(req)
     end
     return 200, m
 end)
+-- Lists of messages being made at once. A list is made in chunks with a
+-- pause between them, so lists made at once each hold what they have made
+-- so far: 256 clients asking for 10,000 messages each filled the heap's
+-- reserve and ended the process. Past http.max_lists the answer is 503
+-- (with Retry-After), and a list stops with 503 when the Lua heap is past
+-- its ceiling (scripts.memory_mb) as it goes on: the runtime's reserve
+-- above the ceiling is for answering, not for lists.
+local lists_max = config.schema.fields.http.fields.max_lists.default
+local listing = setmetatable({}, { __mode = "k" })    -- the task's coroutine -> true while it makes a list
+local SHORT = "the Lua heap is past its ceiling (scripts.memory_mb): the list was not made; try again in a moment"
+
+local function lists_in_progress()
+    local n = 0
+    for co in pairs(listing) do
+        -- a task that raised (its run stopped) is dead: its list is over
+        if coroutine.status(co) == "dead" then listing[co] = nil else n = n + 1 end
+    end
+    return n
+end
+
+local function heap_short()
+    local h = core.heap()
+    return h.hard and h.limit > 0 and h.used > h.limit
+end
+
+local function list_messages(st, req)
+    -- in chunks with a pause between them: a long list never holds the
+    -- loop; each view written out as JSON as it is made (none is kept)
+    local parts, n = {}, 0
+    local out, why = messages.list(st, req.query, smpp.time(), 120, function()
+        smpp.sleep(0)
+        if heap_short() then return nil, SHORT end
+    end, function(v)
+        n = n + 1
+        parts[n] = json_encode(v)
+    end)
+    if not out then
+        return (why:find("^the store cannot answer") or why == SHORT) and 503 or 400, { error = why }
+    end
+    return 200, '{"messages":[' .. table.concat(parts, ",") .. '],"count":' .. out.count
+        .. (out.next and ',"next":' .. string.format("%d", out.next) or "") .. "}", "application/json"
+end
+
 M.route("GET", "/messages", function(req)
     if server and messages.gateway_in_redis(server.conf or {}) then return 400, { error = messages.NO_LISTS } end
     local st = store.current()
@@ -347,18 +418,17 @@ M.route("GET", "/messages", function(req)
     if req.account and not req.query.account then req.query.account = req.account end
     local ok, status, why0 = may_read(req, req.query.account)
     if not ok then return status, { error = why0 } end
-    -- in chunks with a pause between them: a long list never holds the loop
-    local out, why = messages.list(st, req.query, smpp.time(), 120, function() smpp.sleep(0) end)
-    if not out then return why:find("^the store cannot answer") and 503 or 400, { error = why } end
-    -- and written out the same way: the JSON of 10,000 views is more work
-    -- than one run of the loop may take
-    local parts = {}
-    for i, v in ipairs(out.messages) do
-        parts[i] = json_encode(v)
-        if i % 100 == 0 then smpp.sleep(0) end
+    if lists_in_progress() >= lists_max then
+        return 503, { error = "busy: " .. lists_max .. " lists of messages are being made (http.max_lists); "
+            .. "try again in a moment" }
     end
-    return 200, '{"messages":[' .. table.concat(parts, ",") .. '],"count":' .. out.count
-        .. (out.next and ',"next":' .. string.format("%d", out.next) or "") .. "}", "application/json"
+    if heap_short() then return 503, { error = SHORT } end
+    local co = coroutine.running()
+    listing[co] = true
+    local done, a, b, c = pcall(list_messages, st, req)
+    listing[co] = nil
+    if not done then error(a, 0) end
+    return a, b, c
 end)
 
 -- -- Dispatch -------------------------------------------------------------------------
@@ -417,7 +487,10 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
                 end
                 return status, ctype or "text/plain; charset=utf-8", out, r.name
             end
-            allowed[#allowed + 1] = r.method
+            if not allowed[r.method] then                  -- each method once: "use GET", not "use GET, GET"
+                allowed[r.method] = true
+                allowed[#allowed + 1] = r.method
+            end
         end
     end
     if #allowed > 0 then return err(405, method .. " not allowed here (use " .. table.concat(allowed, ", ") .. ")") end
@@ -468,6 +541,7 @@ function M.start(conf, handlers, srv)
     server = srv
     send_fn = handlers and handlers.http_send
     local o = config.with_defaults("http", conf)
+    lists_max = o.max_lists
     local host, port = address.parse(conf.listen)
     core.http_route_bodies(ROUTE_BODIES)
     local bound, e = core.http_listen(host, port, handle, o)

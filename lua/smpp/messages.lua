@@ -159,29 +159,40 @@ function M.query(q, now)
     return out
 end
 
--- list(st, q, now [, pages [, pause]]) -> { messages = { brief views,
--- oldest first }, count = n, next = key } | nil, err. The store walks its
--- keys, a bounded number per call (docs/store.md): `next` says where to go
--- on (q.after) when it stopped before the end. pages > 1 goes on itself up
--- to that many calls; with pause (the HTTP API: smpp.sleep(0)) the calls
--- read at most CHUNK rows each and pause() runs between them, so a list of
--- 10,000 never holds the loop (it held it past the script budget: 500).
+-- list(st, q, now [, pages [, pause [, each]]]) -> { messages = { brief
+-- views, oldest first }, count = n, next = key } | nil, err. The store
+-- walks its keys, a bounded number per call (docs/store.md): `next` says
+-- where to go on (q.after) when it stopped before the end. pages > 1 goes
+-- on itself up to that many calls; with pause (the HTTP API: smpp.sleep(0))
+-- the calls read at most CHUNK rows each and pause() runs between them, so
+-- a list of 10,000 never holds the loop (it held it past the script
+-- budget: 500); pause() may return nil, err to end the list there (the
+-- list's answer is then nil, err). With each, every view goes to each(view)
+-- as it is made and none is kept (messages is then absent): the HTTP API
+-- writes each one out at once, where 10,000 views held until the end cost
+-- 10 MiB or more per list.
 local CHUNK = 100
-function M.list(st, q, now, pages, pause)
+function M.list(st, q, now, pages, pause, each)
     local opts, err = M.query(q, now)
     if not opts then return nil, err end
-    local want, out, next = opts.limit, {}, nil
+    local want, out, n, next = opts.limit, not each and {} or nil, 0, nil
     for _ = 1, pages or 1 do
-        if pause then opts.limit = math.min(want - #out, CHUNK) end
+        if pause then opts.limit = math.min(want - n, CHUNK) end
         local rows
         rows, next = st:list(opts)
         if not rows then return nil, "the store cannot answer: " .. tostring(next) end
-        for _, rec in ipairs(rows) do out[#out + 1] = M.view(rec, true) end
-        if not next or #out >= want then break end
-        opts.after, opts.limit = next, want - #out
-        if pause then pause() end
+        for _, rec in ipairs(rows) do
+            n = n + 1
+            if each then each(M.view(rec, true)) else out[n] = M.view(rec, true) end
+        end
+        if not next or n >= want then break end
+        opts.after, opts.limit = next, want - n
+        if pause then
+            local go, why = pause()
+            if go == nil and why ~= nil then return nil, why end
+        end
     end
-    return { messages = out, count = #out, next = next }
+    return { messages = out, count = n, next = next }
 end
 
 return M

@@ -65,7 +65,8 @@ M.allow = {
         ["smpp.gateway"] = {},
         ["smpp.gateway_script"] = {},
         ["smpp.hex"] = {},
-        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts", "replace" } },   -- the runtime's
+        ["smpp.http"] = { hide = { "start", "set_send", "set_accounts", "replace", "script_routes_begin",
+                                   "script_routes_end" } },   -- the runtime's
         ["smpp.json"] = {},
         ["smpp.mo"] = {},
         ["smpp.msgid"] = {},

@@ -559,11 +559,12 @@ function M.configure(o)
     trust_trim()
     for _, q in ipairs(lanes) do q:set_limit(math.max(1, opt.hash_queue)) end
     cache_order:set_limit(math.max(1, opt.verify_cache_size))
-    smpp.gauge("bind_tracked", function() return tracked end, opt.max_tracked)
-    smpp.gauge("bind_password_hashing", function() return hashing end, concurrency())
-    smpp.gauge("bind_password_queue", function() return waiting end, opt.hash_queue)
-    smpp.gauge("bind_trusted", function() return trusted.n end, opt.max_trusted)
-    smpp.gauge("bind_verified_cached", function() return cached end, opt.verify_cache_size)
+    local own_gauge = require("smpp.session").own_gauge     -- not counted in scripts.max_gauges
+    own_gauge("bind_tracked", function() return tracked end, opt.max_tracked)
+    own_gauge("bind_password_hashing", function() return hashing end, concurrency())
+    own_gauge("bind_password_queue", function() return waiting end, opt.hash_queue)
+    own_gauge("bind_trusted", function() return trusted.n end, opt.max_trusted)
+    own_gauge("bind_verified_cached", function() return cached end, opt.verify_cache_size)
 end
 
 -- -- Addresses -------------------------------------------------------------------------

@@ -202,7 +202,25 @@ end
 -- prepare(conf_path, overrides [, first]) -> conf, handlers, listen | nil,
 -- message. first (run and check, not a reload): the log section applies
 -- before the script loads, so every line is in the configured format.
+-- The HTTP routes and gauges the script registers as it loads replace the
+-- running script's only when all of it has worked (smpp.http,
+-- smpp.session: script_routes_begin/end, script_gauges_begin/end): a
+-- reload drops the routes and gauges the new script no longer has, and a
+-- failed one changes none.
+local prepare
 function M.prepare(conf_path, overrides, first)
+    local session = require "smpp.session"
+    http.script_routes_begin()
+    session.script_gauges_begin()
+    local ok, conf, handlers, listen = pcall(prepare, conf_path, overrides, first)
+    local worked = ok and conf ~= nil
+    http.script_routes_end(worked)
+    session.script_gauges_end(worked)
+    if not ok then error(conf, 0) end
+    return conf, handlers, listen
+end
+
+function prepare(conf_path, overrides, first)
     local conf, err = config.load(conf_path)
     if not conf then return nil, err end
     local checked, errs = config_check.check(conf, conf_path)    -- keys against each other

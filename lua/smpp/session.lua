@@ -364,10 +364,19 @@ M.time = core.time          -- seconds since the epoch: the time stored rows car
 -- messages stored), shown in /stats under "gauges" and in /metrics as
 -- smppgw_script_gauge{name=}. fn() -> number is called when stats are
 -- read; limit is the configured ceiling, shown beside it. Registering a
--- name again (a reloaded script) replaces the old one; at most
--- scripts.max_gauges names (every name /stats reads costs a call).
+-- name again replaces the old one; at most scripts.max_gauges names of
+-- scripts (every name /stats reads costs a call), each at most
+-- GAUGE_NAME_MAX octets (a name is in every /stats and /metrics). The
+-- runtime's own (own_gauge: the bind check's) are not counted: a script
+-- of 1,000 gauges made the runtime's registration fail, naming it.
+-- Gauges a script registers while it loads replace the running script's
+-- only once the load has worked (script_gauges_begin/end, as its HTTP
+-- routes): a gauge the new script no longer has is dropped at a reload.
 M.gauges = {}
+local GAUGE_NAME_MAX = 64
 local gauge_count, max_gauges = 0, 1000
+local staged_gauges         -- name -> gauge, while a script loads (script_gauges_begin), or nil
+local staged_count = 0
 
 -- set_max_gauges(n): scripts.max_gauges (smpp.server, as the
 -- configuration loads).
@@ -375,21 +384,64 @@ function M.set_max_gauges(n) max_gauges = n end
 
 local function finite(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
 
-function M.gauge(name, fn, limit)
+local function add_gauge(name, fn, limit, own)
     if type(name) ~= "string" or not name:match("^[%w_]+$") then
-        error("smpp.gauge: the name must be letters, digits and _ only, got " .. tostring(name), 2)
+        error("smpp.gauge: the name must be letters, digits and _ only, got " .. tostring(name), 3)
     end
-    if type(fn) ~= "function" then error("smpp.gauge " .. name .. ": fn must be a function returning a number", 2) end
+    if #name > GAUGE_NAME_MAX then
+        error(string.format("smpp.gauge: the name is %d octets long, more than %d (%s...)", #name, GAUGE_NAME_MAX,
+            name:sub(1, 20)), 3)
+    end
+    if type(fn) ~= "function" then error("smpp.gauge " .. name .. ": fn must be a function returning a number", 3) end
     if limit ~= nil and not finite(limit) then
-        error("smpp.gauge " .. name .. ": the limit must be a finite number, got " .. tostring(limit), 2)
+        error("smpp.gauge " .. name .. ": the limit must be a finite number, got " .. tostring(limit), 3)
     end
-    if not M.gauges[name] then
-        if gauge_count >= max_gauges then
-            error(string.format("smpp.gauge %s: there are %d gauges already, scripts.max_gauges", name, gauge_count), 2)
+    local g = { fn = fn, limit = limit, own = own }
+    local live = M.gauges[name]
+    if own then
+        if live and not live.own then gauge_count = gauge_count - 1 end   -- the runtime's name now
+        M.gauges[name] = g
+        return
+    end
+    if live and live.own then error("smpp.gauge " .. name .. ": the name is one of the runtime's own gauges", 3) end
+    local into = staged_gauges or M.gauges
+    if not into[name] then
+        local n = staged_gauges and staged_count or gauge_count
+        if n >= max_gauges then
+            error(string.format("smpp.gauge %s: there are %d gauges of scripts already, scripts.max_gauges", name, n), 3)
         end
-        gauge_count = gauge_count + 1
+        if staged_gauges then staged_count = staged_count + 1 else gauge_count = gauge_count + 1 end
     end
-    M.gauges[name] = { fn = fn, limit = limit }
+    into[name] = g
+end
+
+function M.gauge(name, fn, limit) add_gauge(name, fn, limit, false) end
+
+-- own_gauge(name, fn [, limit]): a gauge of the runtime's own (not counted
+-- in scripts.max_gauges, kept across reloads); not for scripts (smpp
+-- hands out gauge only).
+function M.own_gauge(name, fn, limit) add_gauge(name, fn, limit, true) end
+
+-- script_gauges_begin(): gauges scripts register from now on are staged.
+-- script_gauges_end(ok): ok, they are the scripts' gauges from now on
+-- (the others are dropped); not ok, they are dropped. The runtime's
+-- (smpp.server, around a script's load).
+function M.script_gauges_begin() staged_gauges, staged_count = {}, 0 end
+
+function M.script_gauges_end(ok)
+    local new = staged_gauges
+    staged_gauges = nil
+    if not ok then return end
+    for name, g in pairs(M.gauges) do
+        if not g.own then M.gauges[name] = nil end
+    end
+    gauge_count = 0
+    for name, g in pairs(new) do
+        if not M.gauges[name] then             -- (a runtime's gauge of that name came meanwhile: it stays)
+            M.gauges[name] = g
+            gauge_count = gauge_count + 1
+        end
+    end
 end
 
 -- Reading them, inside /stats and /metrics: each gauge is a run of script

@@ -385,6 +385,13 @@ end
 local scratch = {}
 local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final", "id_format" }
 
+-- Each SMSC's putter of LEAN's columns and the store it was made on. Not
+-- fields of the SMSC: scripts hold that object (smsc.new's result), and
+-- the store here is the runtime's own, not the guard scripts get from
+-- store.current() (a script closed it through such a field, and on Redis
+-- ran any command).
+local lean_of = setmetatable({}, { __mode = "k" })     -- SMSC -> { putter, store }
+
 -- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
 -- nil, status [, fields]: one message (one destination of a submit_multi,
 -- whose part 0 has the key head): on_submit, final_state, the store row,
@@ -444,11 +451,13 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
         row.id_format = self._id_code
         key, got = st:put(row)
     else                                          -- the usual message: no table to read
-        if self._lean_store ~= st then
-            self._lean, self._lean_store = st:putter(LEAN), st
+        local lean = lean_of[self]
+        if not lean or lean[2] ~= st then
+            lean = { st:putter(LEAN), st }
+            lean_of[self] = lean
         end
         -- key, id (the SQLite store makes the id: one call) | key | nil, err
-        key, got = self._lean(session.system_id, source, dest, now, state, at, short, self._id_code)
+        key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code)
     end
     if not key then return nil, write_status(got, "message") end
     local id = not head and got or self:id_of(head or key)
