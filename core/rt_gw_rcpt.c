@@ -350,7 +350,11 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     r->n = (size_t)len;
     memcpy(r->pdu, rc.buf, (size_t)len);
     a = rt_acct_get(f->account, f->r.account.n, 0);
-    if (a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
+    /* an early receipt (up_sess 0) was answered when it was kept, and its
+     * early row goes with this turn's commit: nothing would send it again
+     * after a crash before the ESME's answer, so it goes into the outbox
+     * (in the same commit), whose deliverer sends it */
+    if (up_sess && a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
         /* the octets onward encoded, kept for the outbox: sent as they
          * are (encoded once), with the receiver's sequence_number */
         if (sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
