@@ -579,9 +579,17 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
         int written = 0;
         rev = e->next;
         memset(&f, 0, sizeof f);
-        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK
-            && key_of(l, &rc.in, &tx, k2, &klen, &written)
-            && store_fwd_by_key(st, up, key, written, on_found, &f) == 1) {
+        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) != SMPP_ESME_ROK
+            || !key_of(l, &rc.in, &tx, k2, &klen, &written)) {
+            /* kept, so it could be read then: nothing to match it by now */
+        } else if (klen != key.n || memcmp(k2, key.p, klen) != 0) {
+            /* kept under another key than its own (before schema 9, the
+             * normalised id): not this message's; matched by its own key
+             * as if it came now, or kept again under it */
+            if (receipt(l, &rc.in, 0, 0) == SMPP_ESME_RX_T_APPN)
+                log_kind(LOG_WARN, 0, "early receipt not kept", "an early receipt from %s kept before the upgrade "
+                         "could not be kept again under its own key", l->name);
+        } else if (store_fwd_by_key(st, up, key, written, on_found, &f) == 1) {
             l->early_matched++;
             if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
                 log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched "
