@@ -466,6 +466,31 @@ static int held(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in)
     return !(f->r.multi && multi_dest(st, f->r.rowid, in));
 }
 
+/* A receipt from l whose key is its id as written found no message,
+ * while its key without the exact test finds one: a message keyed
+ * before schema 9 whose upstream id differs from the receipt's in case
+ * or leading zeros. Such an upstream (answers "AB1", receipts "ab1")
+ * was matched by the old rule and is not now: said once per link, with
+ * the fix, since its receipts all wait in early and expire. */
+#define HINTED_MAX 64
+static void case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k)
+{
+    static char hinted[HINTED_MAX][64];
+    static int nhinted;
+    found_t g;
+    int i;
+    for (i = 0; i < nhinted; i++)
+        if (strncmp(hinted[i], l->name, sizeof hinted[i] - 1) == 0) return;
+    memset(&g, 0, sizeof g);
+    if (store_fwd_by_key(st, up, k, 0, on_found, &g) != 1) return;
+    if (nhinted < HINTED_MAX) snprintf(hinted[nhinted++], sizeof hinted[0], "%s", l->name);
+    log_kind(LOG_WARN, 0, "receipt id differs in case", "receipt from %s for %.*s: its message (%s) was stored "
+             "before the schema 9 upgrade under an id that differs from it in case or leading zeros, and ids of "
+             "id_format \"string\" are matched as written now: if %s writes its ids in its receipts otherwise than "
+             "in its answers, set id_format = 'normalized' on it (its receipts wait in early and expire meanwhile)",
+             l->name, (int)k.n, k.p, g.id, l->name);
+}
+
 /* A receipt from l (session up_sess, request up_seq): matched now, or
  * kept as early. Its message is the newest of l with its key; when that
  * one is final already while l has requests awaiting their answers, the
@@ -499,6 +524,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         return SMPP_ESME_RX_T_APPN;
     }
     if (f.n && !held(l, st, &f, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (!f.n && written) case_hint(l, st, up, k);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;

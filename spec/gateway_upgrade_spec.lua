@@ -299,6 +299,46 @@ describe("#integration a store of schema 8", function()
             assert.are_not.equal(got[2][1], got[2][2])
         end)
     end
+
+    it("says once, for an upstream whose receipts write its ids in another case, that it declares normalized",
+        function()
+        local path = tmp.dir() .. "/eight.db"
+        local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = UPSTREAM }
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua", store = { path = path },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } } }
+        local function sql(q)
+            return io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(q)):read("*a")
+        end
+        local gw = server.start { env = { SMPPGW_STORE_KEY_BITS = "0" }, conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        submit(c, "AB1")
+        submit(c, "AB2")
+        assert.truthy(wait_until(function()
+            return sql("SELECT count(*) FROM fwd WHERE upstream_key IS NOT NULL") == "2\n"
+        end, 10), gw:log_text())
+        c:close()
+        gw:stop()
+        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            "UPDATE fwd SET upstream_key = lower(ltrim(upstream_key, '0')) WHERE upstream_key IS NOT NULL; "
+            .. "ALTER TABLE fwd DROP COLUMN first_sent; "
+            .. "UPDATE meta SET value = 8 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'exact_keys_from'"))
+        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transmitter", "esme1", "pw1").status)
+        submit(c, "receipts ab1=DELIVRD ab2=DELIVRD")
+        assert.truthy(wait_until(function() return gw:stats().gateway.queues.A.receipts_early == 2 end, 10),
+            gw:log_text())
+        assert.truthy(gw:wait_log("receipt from A for ab1: .*set id_format = 'normalized' on it", 5), gw:log_text())
+        assert.equal(1, gw:count_log("id_format = 'normalized'"), gw:log_text())
+    end)
 end)
 
 describe("#integration early receipts kept under schema 8's keys", function()
