@@ -530,6 +530,19 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         pdu_error_t perr;
         pdu_t *copy = &rc.out;
         long len;
+        if (f.n) {
+            /* held (likely a repeat): only while the early table, which
+             * every upstream shares, is less than half full, so that held
+             * receipts never crowd out those that came before their
+             * answers; the upstream sends it again later */
+            store_levels_t lv;
+            store_levels(st, &lv);
+            if (lv.max_early > 0 && lv.early >= lv.max_early / 2) {
+                log_unmatched(l, "for a final message while answers are awaited (held as a likely repeat), and the "
+                              "early table is half full: answered ESME_RX_T_APPN");
+                return SMPP_ESME_RX_T_APPN;
+            }
+        }
         copy_pdu(copy, in);
         len = pdu_encode(copy, rc.buf, sizeof rc.buf, &perr);
         if (len < 0 || store_early_put(st, up, k, (store_str_t){(const char *)rc.buf, (size_t)len},

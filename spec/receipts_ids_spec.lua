@@ -293,6 +293,51 @@ describe("#integration a receipt after ACCEPTD while the link awaits answers", f
     end
 end)
 
+-- "slow" is answered after 5 s; "first" as f1, its receipt after; "repeats
+-- N" posts N repeats of f1's receipt; "early" has its receipt (e1) sent
+-- first and is answered e1 0.3 s after.
+local HELD_FULL = [[
+    local smpp = require "smpp"
+    local function receipt(session, rid, delay)
+        smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
+            receipted_message_id = rid, message_state = 2,
+            short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                .. "done date:2501311201 stat:DELIVRD err:000 text:" }, { delay = delay })
+    end
+    return { submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        smpp.log("info", "took %s", text)
+        if text == "slow" then smpp.sleep(5) return 0, { message_id = "s" } end
+        if text == "first" then receipt(session, "f1", 0.05) return 0, { message_id = "f1" } end
+        if text == "early" then
+            receipt(session, "e1", 0)
+            smpp.sleep(0.3)
+            return 0, { message_id = "e1" }
+        end
+        for _ = 1, tonumber(text:match("^repeats (%d+)")) do receipt(session, "f1", 0) end
+        return 0, { message_id = "r" }
+    end }]]
+
+describe("#integration repeats of a final message's receipt held while the link awaits answers", function()
+    it("take at most half of the early table: a receipt before its answer still finds room", function()
+        local up = server.start { conf = UP_CONF, script = HELD_FULL }
+        local gw = gateway(up.port, "own", { store = { path = "gw.db", limits = { early = 4 } } })
+        assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
+        local c = esme(gw, 1)
+        local f1 = submit(c, "first")
+        assert.same({ { { f1, "DELIVRD" } } }, receipts({ c }, 1))
+        local slow = esme(gw, 1, "transmitter")
+        slow:send(wire.submit_sm(slow:next_seq(), { short_message = "slow" }))
+        assert.truthy(up:wait_log("took slow", 5), gw:log_text())
+        submit(esme(gw, 1, "transmitter"), "repeats 4")
+        assert.truthy(gw:wait_log("held as a likely repeat", 5), gw:log_text())
+        assert.equal(2, gw:stats().gateway.queues.U.receipts_early)
+        local e1 = submit(esme(gw, 1, "transmitter"), "early")
+        assert.same({ { { e1, "DELIVRD" } } }, receipts({ c }, 1))
+        assert.equal(1, gw:stats().gateway.queues.U.receipts_early_matched)
+    end)
+end)
+
 -- query_sm for mid from source -> status, message_state
 local function query(c, mid, source)
     local seq = c:next_seq()
