@@ -478,7 +478,12 @@ static void case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k)
     static char hinted[HINTED_MAX][64];
     static int nhinted;
     found_t g;
+    size_t j;
     int i;
+    /* only an id with a letter or a leading zero can differ so (digits
+     * alone cost no second look-up) */
+    for (j = 0; j < k.n && k.p[j] >= '0' && k.p[j] <= '9'; j++) {}
+    if (j == k.n && k.p[0] != '0') return;
     for (i = 0; i < nhinted; i++)
         if (strncmp(hinted[i], l->name, sizeof hinted[i] - 1) == 0) return;
     memset(&g, 0, sizeof g);
