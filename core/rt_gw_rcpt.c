@@ -34,6 +34,7 @@
 #define KEY_MAX   160           /* ids longer than KEY_MAX / 2 - 1 octets match nothing */
 #define LOG_S     10            /* one line about unmatched receipts per link this often */
 #define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
+#define STATE_ACCEPTED 6        /* message_state ACCEPTED: final, yet receipts may follow */
 
 static struct {
     pdu_t    in, out;           /* an early receipt decoded; the onward receipt */
@@ -349,7 +350,11 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     r->n = (size_t)len;
     memcpy(r->pdu, rc.buf, (size_t)len);
     a = rt_acct_get(f->account, f->r.account.n, 0);
-    if (a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
+    /* an early receipt (up_sess 0) was answered when it was kept, and its
+     * early row goes with this turn's commit: nothing would send it again
+     * after a crash before the ESME's answer, so it goes into the outbox
+     * (in the same commit), whose deliverer sends it */
+    if (up_sess && a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
         /* the octets onward encoded, kept for the outbox: sent as they
          * are (encoded once), with the receiver's sequence_number */
         if (sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
@@ -412,6 +417,85 @@ static int awaiting(rt_link_t *l)
     return 0;
 }
 
+/* Whether the receipt `in` is about one of the destinations of the
+ * submit_multi whose key is `key`: its source_addr (a receipt's
+ * source_addr is the destination it reports on) is one of the multi's
+ * destination addresses. A receipt without one names none. */
+typedef struct multi_s {
+    const uint8_t *src;
+    size_t         n;
+    int            found;
+} multi_t;
+
+static int multi_dest_of(const store_msg_t *m, void *ud)
+{
+    static pdu_t p;
+    multi_t *mu = ud;
+    pdu_error_t perr;
+    int i;
+    if (!m->pdu.p || pdu_decode(&p, (const uint8_t *)m->pdu.p, m->pdu.n, 0, &perr) != SMPP_ESME_ROK) return 1;
+    for (i = 0; i < p.naddr; i++)
+        if (p.addr[i].dest_flag == 1 && p.addr[i].len == mu->n && memcmp(p.addr[i].addr, mu->src, mu->n) == 0)
+            mu->found = 1;
+    return 1;
+}
+
+static int multi_dest(store_t *st, long long key, const pdu_t *in)
+{
+    const pdu_value_t *src = pdu_get(in, PDU_F_SOURCE_ADDR);
+    multi_t mu;
+    if (!src || !src->ptr || !src->len) return 0;
+    mu.src = src->ptr;
+    mu.n = src->len;
+    mu.found = 0;
+    if (store_get_key(st, key, multi_dest_of, &mu) < 0) return 0;
+    return mu.found;
+}
+
+/* Whether a receipt found its final message f while the link awaits
+ * answers is held as early (see receipt()): not when the message is
+ * ACCEPTED (a state after which SMPP receipts may still come: its next
+ * one is its own), nor for a submit_multi when the receipt is about one
+ * of its destinations (each has a receipt under the one id). */
+static int held(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in)
+{
+    long long state = f->r.state;
+    if (!f->r.final || !awaiting(l)) return 0;
+    if (state < 0 && store_fwd_state_of(st, f->r.rowid, &state) != 1) state = -1;
+    if (state == STATE_ACCEPTED) return 0;
+    return !(f->r.multi && multi_dest(st, f->r.rowid, in));
+}
+
+/* A receipt from l whose key is its id as written found no message,
+ * while its key without the exact test finds one: a message keyed
+ * before schema 9 whose upstream id differs from the receipt's in case
+ * or leading zeros. Such an upstream (answers "AB1", receipts "ab1")
+ * was matched by the old rule and is not now: said once per link, with
+ * the fix, since its receipts all wait in early and expire. */
+#define HINTED_MAX 64
+static void case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k)
+{
+    static char hinted[HINTED_MAX][64];
+    static int nhinted;
+    found_t g;
+    size_t j;
+    int i;
+    /* only an id with a letter or a leading zero can differ so (digits
+     * alone cost no second look-up) */
+    for (j = 0; j < k.n && k.p[j] >= '0' && k.p[j] <= '9'; j++) {}
+    if (j == k.n && k.p[0] != '0') return;
+    for (i = 0; i < nhinted; i++)
+        if (strncmp(hinted[i], l->name, sizeof hinted[i] - 1) == 0) return;
+    memset(&g, 0, sizeof g);
+    if (store_fwd_by_key(st, up, k, 0, on_found, &g) != 1) return;
+    if (nhinted < HINTED_MAX) snprintf(hinted[nhinted++], sizeof hinted[0], "%s", l->name);
+    log_kind(LOG_WARN, 0, "receipt id differs in case", "receipt from %s for %.*s: its message (%s) was stored "
+             "before the schema 9 upgrade under an id that differs from it in case or leading zeros, and ids of "
+             "id_format \"string\" are matched as written now: if %s writes its ids in its receipts otherwise than "
+             "in its answers, set id_format = 'normalized' on it (its receipts wait in early and expire meanwhile)",
+             l->name, (int)k.n, k.p, g.id, l->name);
+}
+
 /* A receipt from l (session up_sess, request up_seq): matched now, or
  * kept as early. Its message is the newest of l with its key; when that
  * one is final already while l has requests awaiting their answers, the
@@ -419,9 +503,10 @@ static int awaiting(rt_link_t *l)
  * the start (a restart, a wrap) may have given that id to one of those,
  * whose answer then matches it (rt_gw_rcpt_early), and a final message
  * has had its receipt (this one, if no answer claims it, is a repeat:
- * it expires after early_ttl). Not for a submit_multi, which has a
- * receipt for each destination under its one id. Returns the status, or
- * RELAYED. */
+ * it expires after early_ttl). Not (held()) when the message is
+ * ACCEPTED, after which receipts may still come, nor for a receipt about
+ * one of a submit_multi's destinations (one receipt each, under its one
+ * id). Returns the status, or RELAYED. */
 static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
 {
     store_t *st = rt_store();
@@ -443,12 +528,26 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n && !(f.r.final && !f.r.multi && awaiting(l))) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (f.n && !held(l, st, &f, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (!f.n && written) case_hint(l, st, up, k);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;
         pdu_t *copy = &rc.out;
         long len;
+        if (f.n) {
+            /* held (likely a repeat): only while the early table, which
+             * every upstream shares, is less than half full, so that held
+             * receipts never crowd out those that came before their
+             * answers; the upstream sends it again later */
+            store_levels_t lv;
+            store_levels(st, &lv);
+            if (lv.max_early > 0 && lv.early >= lv.max_early / 2) {
+                log_unmatched(l, "for a final message while answers are awaited (held as a likely repeat), and the "
+                              "early table is half full: answered ESME_RX_T_APPN");
+                return SMPP_ESME_RX_T_APPN;
+            }
+        }
         copy_pdu(copy, in);
         len = pdu_encode(copy, rc.buf, sizeof rc.buf, &perr);
         if (len < 0 || store_early_put(st, up, k, (store_str_t){(const char *)rc.buf, (size_t)len},
@@ -524,9 +623,17 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
         int written = 0;
         rev = e->next;
         memset(&f, 0, sizeof f);
-        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) == SMPP_ESME_ROK
-            && key_of(l, &rc.in, &tx, k2, &klen, &written)
-            && store_fwd_by_key(st, up, key, written, on_found, &f) == 1) {
+        if (pdu_decode(&rc.in, e->pdu, e->n, 0, &perr) != SMPP_ESME_ROK
+            || !key_of(l, &rc.in, &tx, k2, &klen, &written)) {
+            /* kept, so it could be read then: nothing to match it by now */
+        } else if (klen != key.n || memcmp(k2, key.p, klen) != 0) {
+            /* kept under another key than its own (before schema 9, the
+             * normalised id): not this message's; matched by its own key
+             * as if it came now, or kept again under it */
+            if (receipt(l, &rc.in, 0, 0) == SMPP_ESME_RX_T_APPN)
+                log_kind(LOG_WARN, 0, "early receipt not kept", "an early receipt from %s kept before the upgrade "
+                         "could not be kept again under its own key", l->name);
+        } else if (store_fwd_by_key(st, up, key, written, on_found, &f) == 1) {
             l->early_matched++;
             if (apply(l, st, &f, &rc.in, &tx, 0, 0) == SMPP_ESME_RX_T_APPN)
                 log_kind(LOG_WARN, 0, "early receipt not queued", "an early receipt from %s for %s was matched "

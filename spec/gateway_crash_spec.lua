@@ -316,3 +316,53 @@ describe("#integration gateway and upstream killed under load", function()
             accepted, explained + after_kill, explained, after_kill))
     end)
 end)
+
+-- Each receipt comes before its answer (0.3 s later): it waits in `early`
+-- until the answer is stored, then goes to the ESME.
+local EARLY_UPSTREAM = [[
+local smpp = require "smpp"
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    local mid = "e" .. n
+    smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
+        destination_addr = pdu.source_addr, receipted_message_id = mid, message_state = 2,
+        short_message = "id:" .. mid .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
+            .. "stat:DELIVRD err:000 text:" })
+    smpp.sleep(0.3)
+    return 0, { message_id = mid }
+end }]]
+
+describe("#integration a receipt that came before its answer", function()
+    it("survives a kill before the ESME answers its deliver_sm", function()
+        local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = EARLY_UPSTREAM }
+        local gw = server.start { conf = gateway_conf(up.port) }
+        assert(gw:wait_log("upstream U: bind 1 up", 5))
+        local rx = wire.connect(gw.port)
+        assert.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
+        local tx = wire.connect(gw.port)
+        assert.equal(ROK, tx:bind("transmitter", "esme1", "pw1").status)
+        local seq = tx:next_seq()
+        tx:send(wire.submit_sm(seq, { destination_addr = "447700900123", registered_delivery = 1,
+                                      short_message = "hello" }))
+        local r = assert(tx:expect(function(p) return p.seq == seq end, 5))
+        assert.equal(ROK, r.status)
+        local mid = wire.first_cstr(r.body)
+        -- the receiver reads the receipt and does not answer it
+        local p = assert(rx:expect(function(q) return q.id == id.deliver_sm end, 5), gw:log_text())
+        assert.equal(mid, (wire.parse_sm(p.body).tlvs[0x001E] or ""):gsub("%z$", ""))
+        assert.equal(1, gw:stats().gateway.queues.U.receipts_early_matched)
+        local dir = gw.dir
+        kill(gw)
+        rx:close()
+        tx:close()
+        gw = server.start { conf_file = dir .. "/conf.lua" }
+        rx = wire.connect(gw.port)
+        assert.equal(ROK, rx:bind("receiver", "esme1", "pw1").status)
+        p = rx:expect(function(q) return q.id == id.deliver_sm end, 10)
+        assert.truthy(p, "no receipt after the restart:\n" .. gw:log_text())
+        rx:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+        assert.equal(mid, (wire.parse_sm(p.body).tlvs[0x001E] or ""):gsub("%z$", ""))
+    end)
+end)

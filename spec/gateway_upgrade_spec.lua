@@ -299,6 +299,116 @@ describe("#integration a store of schema 8", function()
             assert.are_not.equal(got[2][1], got[2][2])
         end)
     end
+
+    it("says once, for an upstream whose receipts write its ids in another case, that it declares normalized",
+        function()
+        local path = tmp.dir() .. "/eight.db"
+        local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = UPSTREAM }
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua", store = { path = path },
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } } } }
+        local function sql(q)
+            return io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(q)):read("*a")
+        end
+        local gw = server.start { env = { SMPPGW_STORE_KEY_BITS = "0" }, conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        submit(c, "AB1")
+        submit(c, "AB2")
+        assert.truthy(wait_until(function()
+            return sql("SELECT count(*) FROM fwd WHERE upstream_key IS NOT NULL") == "2\n"
+        end, 10), gw:log_text())
+        c:close()
+        gw:stop()
+        local rc = os.execute("sqlite3 " .. run.quote(path) .. " " .. run.quote(
+            "UPDATE fwd SET upstream_key = lower(ltrim(upstream_key, '0')) WHERE upstream_key IS NOT NULL; "
+            .. "ALTER TABLE fwd DROP COLUMN first_sent; "
+            .. "UPDATE meta SET value = 8 WHERE key = 'schema'; DELETE FROM meta WHERE key = 'exact_keys_from'"))
+        assert.is_true(rc == 0 or rc == true, "sqlite3 failed")
+        gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transmitter", "esme1", "pw1").status)
+        submit(c, "receipts ab1=DELIVRD ab2=DELIVRD")
+        assert.truthy(wait_until(function() return gw:stats().gateway.queues.A.receipts_early == 2 end, 10),
+            gw:log_text())
+        assert.truthy(gw:wait_log("receipt from A for ab1: .*set id_format = 'normalized' on it", 5), gw:log_text())
+        assert.equal(1, gw:count_log("id_format = 'normalized'"), gw:log_text())
+    end)
+end)
+
+describe("#integration early receipts kept under schema 8's keys", function()
+    -- The first time it sees a text, posts its receipt (DELIVRD for a
+    -- lower-case text, else UNDELIV) and answers 10 s later; the next
+    -- time it answers at once, with the text as the id.
+    local UPSTREAM = [[
+        local smpp = require "smpp"
+        local seen = {}
+        return { submit_sm = function(session, pdu)
+            local text = pdu.short_message
+            if not seen[text] then
+                seen[text] = true
+                local stat = text == text:lower() and "DELIVRD" or "UNDELIV"
+                smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
+                    receipted_message_id = text, message_state = stat == "DELIVRD" and 2 or 5,
+                    short_message = "id:" .. text .. " sub:001 dlvrd:001 submit date:2501311200 "
+                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" })
+                smpp.sleep(10)
+            end
+            return 0, { message_id = text }
+        end }]]
+
+    it("reach their own messages, not those whose id has their old key", function()
+        local path = tmp.dir() .. "/early.db"
+        local up = server.start { conf = [[return { script = 'script.lua', session = { window = 100 },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]], script = UPSTREAM }
+        local conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua", store = { path = path },
+            accounts = { { system_id = "esme1", password = "pw1" }, { system_id = "esme2", password = "pw2" } },
+            upstreams = { { name = "A", port = up.port, system_id = "gw", password = "gwpw",
+                            reconnect_min = 0.1, reconnect_max = 0.2 } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "A" } } }, early_ttl = 60 } }
+        local function sql(q)
+            return io.popen("sqlite3 " .. run.quote(path) .. " " .. run.quote(q)):read("*a")
+        end
+        local function esme(gw, n, kind)
+            local c = wire.connect(gw.port)
+            assert.equal(0, c:bind(kind, "esme" .. n, "pw" .. n).status)
+            return c
+        end
+        local gw = server.start { conf = conf }
+        assert.truthy(gw:wait_log("upstream A: bind 1 up", 10), gw:log_text())
+        local mine = { [submit(esme(gw, 1, "transmitter"), "msg1")] = 1,
+                       [submit(esme(gw, 2, "transmitter"), "MSG1")] = 2 }
+        -- both receipts kept, their answers not come
+        assert.truthy(wait_until(function() return sql("SELECT count(*) FROM early") == "2\n" end, 10),
+            gw:log_text())
+        gw:signal("KILL")
+        assert(wait_until(function() return not gw:alive() end, 5), "still alive after SIGKILL")
+        -- as schema 8 keyed them: both under the lower-case id
+        assert.equal("", sql("UPDATE early SET key = lower(key)"))
+        assert.equal("msg1|msg1\n", sql("SELECT min(key), max(key) FROM early"))
+        gw = server.start { conf = conf }
+        local cs = { esme(gw, 1, "receiver"), esme(gw, 2, "receiver") }
+        local got = { {}, {} }
+        local deadline = wire.gettime() + 10
+        while (#got[1] < 1 or #got[2] < 1) and wire.gettime() < deadline do
+            for i, c in ipairs(cs) do
+                local p = c:expect(function(q) return q.id == wire.id.deliver_sm end, 0.05)
+                if p then
+                    c:send(wire.pdu(wire.RESP + wire.id.deliver_sm, p.seq, "\0"))
+                    local d = wire.parse_sm(p.body)
+                    local rid = (d.tlvs[0x001E] or ""):gsub("%z$", "")
+                    got[i][#got[i] + 1] = { mine[rid], d.short_message:match("stat:(%u+)") }
+                end
+            end
+        end
+        assert.same({ { { 1, "DELIVRD" } }, { { 2, "UNDELIV" } } }, got, gw:log_text())
+    end)
 end)
 
 -- The lock file of a store holds (flock) while a process serves from it;
