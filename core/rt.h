@@ -23,6 +23,7 @@
  *   rt_fwd.c     ... the forwarder of each upstream link
  *   rt_gw_answer.c ... whether a link answers (an upstream that never does)
  *   rt_gw_rcpt.c ... receipts from upstreams matched and sent on
+ *   rt_gw_rcpt_hold.c ... which of them wait as early (the holding rule)
  *   rt_serve.c   serve loop, signals, the module table
  *
  * Who owns what: `rt` below owns the registry refs it lists (each released

@@ -149,6 +149,10 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent);
  * *wait (may be NULL) the seconds until a trial may go (0.05: one is out). */
 int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait);
 
+/* Whether a receipt from l that found its final message r (its fwd row)
+ * waits as early instead of being applied: rt_gw_rcpt_hold.c. */
+int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in);
+
 /* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
  * as lua/smpp/upstream.lua counts a link's sends, so that
  * smppgw_upstream_messages_total says the same in store-and-forward: ok

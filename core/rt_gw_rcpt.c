@@ -34,7 +34,6 @@
 #define KEY_MAX   160           /* ids longer than KEY_MAX / 2 - 1 octets match nothing */
 #define LOG_S     10            /* one line about unmatched receipts per link this often */
 #define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
-#define STATE_ACCEPTED 6        /* message_state ACCEPTED: final, yet receipts may follow */
 
 static struct {
     pdu_t    in, out;           /* an early receipt decoded; the onward receipt */
@@ -403,69 +402,6 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     return 1;
 }
 
-/* Whether l has requests that await their answers (its forwarder's
- * messages, or with message_id "upstream" those an ESME waits for): an
- * answer to come may give one of them any id. */
-static int awaiting(rt_link_t *l)
-{
-    uint32_t i;
-    if (l->inflight) return 1;
-    for (i = 0; rt.net && i < l->nsess; i++) {
-        sess_t *s = net_find(rt.net, l->sess[i]);
-        if (s && sess_window_used(s) > 0) return 1;
-    }
-    return 0;
-}
-
-/* Whether the receipt `in` is about one of the destinations of the
- * submit_multi whose key is `key`: its source_addr (a receipt's
- * source_addr is the destination it reports on) is one of the multi's
- * destination addresses. A receipt without one names none. */
-typedef struct multi_s {
-    const uint8_t *src;
-    size_t         n;
-    int            found;
-} multi_t;
-
-static int multi_dest_of(const store_msg_t *m, void *ud)
-{
-    static pdu_t p;
-    multi_t *mu = ud;
-    pdu_error_t perr;
-    int i;
-    if (!m->pdu.p || pdu_decode(&p, (const uint8_t *)m->pdu.p, m->pdu.n, 0, &perr) != SMPP_ESME_ROK) return 1;
-    for (i = 0; i < p.naddr; i++)
-        if (p.addr[i].dest_flag == 1 && p.addr[i].len == mu->n && memcmp(p.addr[i].addr, mu->src, mu->n) == 0)
-            mu->found = 1;
-    return 1;
-}
-
-static int multi_dest(store_t *st, long long key, const pdu_t *in)
-{
-    const pdu_value_t *src = pdu_get(in, PDU_F_SOURCE_ADDR);
-    multi_t mu;
-    if (!src || !src->ptr || !src->len) return 0;
-    mu.src = src->ptr;
-    mu.n = src->len;
-    mu.found = 0;
-    if (store_get_key(st, key, multi_dest_of, &mu) < 0) return 0;
-    return mu.found;
-}
-
-/* Whether a receipt found its final message f while the link awaits
- * answers is held as early (see receipt()): not when the message is
- * ACCEPTED (a state after which SMPP receipts may still come: its next
- * one is its own), nor for a submit_multi when the receipt is about one
- * of its destinations (each has a receipt under the one id). */
-static int held(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in)
-{
-    long long state = f->r.state;
-    if (!f->r.final || !awaiting(l)) return 0;
-    if (state < 0 && store_fwd_state_of(st, f->r.rowid, &state) != 1) state = -1;
-    if (state == STATE_ACCEPTED) return 0;
-    return !(f->r.multi && multi_dest(st, f->r.rowid, in));
-}
-
 /* A receipt from l whose key is its id as written found no message,
  * while its key without the exact test finds one: a message keyed
  * before schema 9 whose upstream id differs from the receipt's in case
@@ -503,7 +439,7 @@ static void case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k)
  * the start (a restart, a wrap) may have given that id to one of those,
  * whose answer then matches it (rt_gw_rcpt_early), and a final message
  * has had its receipt (this one, if no answer claims it, is a repeat:
- * it expires after early_ttl). Not (held()) when the message is
+ * it expires after early_ttl). Not (rt_gw_rcpt_hold.c) when the message is
  * ACCEPTED, after which receipts may still come, nor for a receipt about
  * one of a submit_multi's destinations (one receipt each, under its one
  * id). Returns the status, or RELAYED. */
@@ -528,7 +464,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n && !held(l, st, &f, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (f.n && !rt_gw_rcpt_held(l, st, &f.r, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     if (!f.n && written) case_hint(l, st, up, k);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
