@@ -220,6 +220,9 @@ static size_t number_at(const char *line, const char *p)
     } else {
         while (IS_DIGIT(*q)) q++;
     }
+    /* a '.' or ':' that ends a sentence or a clause ("submit_sm 12: no
+     * response") is no part of a word: only one with a word after it is */
+    if ((*q == '.' || *q == ':') && !(IS_WORD(q[1]) && q[1] != '.' && q[1] != ':')) return (size_t)(q - p);
     return IS_WORD(*q) ? 0 : (size_t)(q - p);
 }
 
