@@ -541,6 +541,30 @@ function M.warnings(conf, conf_path)
                 tostring(u.bind or "transceiver"), show(u.receipts_for))
         end
     end
+    -- two sending links to one SMSC account (host, port, system_id): an
+    -- SMSC that delivers a receipt on any bound session of the account
+    -- gives one link the other's receipts, and a link matches receipts
+    -- against its own messages only (receipts_for joins a receiver link to
+    -- a sending one, never two sending links)
+    local seen = {}
+    for i, u in ipairs(g and type(conf.upstreams) == "table" and conf.upstreams or {}) do
+        if type(u) == "table" and not RX[u.bind] and u.outbind_listen == nil then
+            local key = format("%s\0%s\0%s", tostring(u.host or "127.0.0.1"), tostring(u.port or 2775),
+                tostring(u.system_id or ""))
+            local first = seen[key]
+            if first then
+                local f = conf.upstreams[first]
+                out[#out + 1] = format("upstreams[%d]: %s and upstreams[%d] %s both send through one SMSC account "
+                    .. "(%s:%s, system_id %s): an SMSC that delivers a receipt on any session of the account gives "
+                    .. "one link the other's receipts, and each link matches receipts only against its own messages "
+                    .. "(they wait as early and expire); make them one upstream with binds = N (receipts_for only "
+                    .. "joins a receiver link to the link that sends)", i, show(u.name), first, show(f.name),
+                    tostring(u.host or "127.0.0.1"), tostring(u.port or 2775), show(u.system_id or ""))
+            else
+                seen[key] = i
+            end
+        end
+    end
     return out
 end
 
