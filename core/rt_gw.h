@@ -77,7 +77,11 @@ typedef struct rt_link_s {
     long long  sweep_rowid;           /* stalled messages */
     double     down_since;      /* rt_time() it could last send, 0: it can now */
     /* unanswered (rt_gw_link_answer): its requests kept timing out */
-    uint32_t   timeouts_row;    /* requests timed out since its last answer */
+    uint32_t   timeouts_row;    /* requests timed out since its last answer (sent after it) */
+    double     answered_at;     /* rt_gw_stamp() of its last answer, late ones too */
+    uint32_t   win_cap;         /* requests in flight at most while it answers late (0: its binds' windows) */
+    double     cap_cut_at;      /* rt_time() win_cap was last halved */
+    uint32_t   win_full;        /* the most in flight seen when it was cut (win_cap opens past twice it) */
     uint32_t   errors_row;      /* requests answered ESME_RSYSERR / ESME_RINVBNDSTS since then */
     int        silent_errors;   /* unanswered by an error answer (the log line says so) */
     const char *last_error;     /* the status name of the last of errors_row (static) */
@@ -96,6 +100,7 @@ typedef struct rt_link_s {
     uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
     uint64_t   timeouts, unanswered;    /* requests timed out; times it went unanswered */
     uint64_t   link_errors;     /* answers ESME_RSYSERR / ESME_RINVBNDSTS (the link's fault) */
+    uint64_t   late_answers;    /* answers that came after their request timed out (rt_gw_link_late) */
     struct rt_link_s *next;
 } rt_link_t;
 
@@ -153,6 +158,21 @@ void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status);
  * answer (l->last_error names it). `sent`: rt_gw_stamp() when the request
  * went out. */
 void rt_gw_link_answer(rt_link_t *l, int answered, double sent);
+
+/* A late answer on l (one that came after its request timed out): the
+ * link answers, slowly: its run of timeouts ends, and the timeouts of
+ * requests sent before it do not count toward max_timeouts. An
+ * unanswered link stays so until a trial is answered in time. */
+void rt_gw_link_late(rt_link_t *l);
+
+/* n free window slots of l's binds, bounded by the window a slow link's
+ * late answers shrank (l->win_cap, 0: none; rt_gw_answer.c). */
+static inline uint32_t rt_gw_cap_slots(const rt_link_t *l, uint32_t n)
+{
+    if (!l->win_cap) return n;
+    if (l->inflight >= l->win_cap) return 0;
+    return n < l->win_cap - l->inflight ? n : l->win_cap - l->inflight;
+}
 
 /* Whether l may send now as to its answers: 1 while it answers, or when
  * a trial may go (its time has come, nothing of l in flight or being

@@ -23,11 +23,28 @@ static double trial_delay(uint32_t trials)
     return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
 }
 
+/* A request of l timed out although l answered since it went out (or an
+ * answer came late): it answers more slowly than its requests are sent.
+ * What it may have in flight is halved (at most once per second, down to
+ * 1) and grows by one per answer in time, so its backlog drains instead of
+ * every request timing out behind it and being sent again. */
+static void slow(rt_link_t *l, double now)
+{
+    uint32_t cur;
+    if (now - l->cap_cut_at < 1.0) return;
+    l->cap_cut_at = now;
+    cur = l->win_cap ? l->win_cap : l->inflight + 1;
+    if (cur > l->win_full) l->win_full = cur;
+    l->win_cap = cur / 2 ? cur / 2 : 1;
+}
+
 void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
 {
     double now = rt_time();
     if (answered > 0) {
+        l->answered_at = rt_gw_stamp();
         l->timeouts_row = 0;
+        if (l->win_cap && ++l->win_cap >= 2 * l->win_full) l->win_cap = 0;   /* answered in time: open again */
         l->errors_row = 0;
         if (l->silent_since) {
             log_msg(LOG_WARN, 0, "upstream %s answers again after %.0f s %s (%u trials failed meanwhile): "
@@ -48,6 +65,13 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
         l->errors_row++;
     } else {
         l->timeouts++;
+        /* the link answered something after this request went out: it is
+         * slow (its answers come late, or a burst's last requests expire
+         * together), not silent -- no part of a run */
+        if (!l->silent_since && sent > 0 && sent < l->answered_at) {
+            slow(l, now);
+            return;
+        }
         l->timeouts_row++;
     }
     if (l->silent_since) {
@@ -73,6 +97,17 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
                 "messages go to another upstream of their route, its queue moves after its wait, %g s); one message "
                 "at a time tries it again, the first in %g s", l->name, l->timeouts_row + l->errors_row,
                 l->errors_row ? " or answered an error of the link" : "", l->wait, l->trial_at - now);
+}
+
+void rt_gw_link_late(rt_link_t *l)
+{
+    l->late_answers++;
+    l->answered_at = rt_gw_stamp();
+    if (!l->silent_since) slow(l, rt_time());
+    /* it answers: a run of timeouts ends; an unanswered link stays so
+     * until a trial is answered in time (a late answer does not say it
+     * can take a window's worth again) */
+    if (!l->silent_since) l->timeouts_row = 0;
 }
 
 int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait)

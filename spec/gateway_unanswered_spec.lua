@@ -30,6 +30,21 @@ return { submit_sm = function() n = n + 1 return 0, { message_id = "bh" .. n } e
 local SYSERR = [[
 return { submit_sm = function() return 0x08 end }
 ]]
+-- A slow upstream: it answers every submit_sm, one at a time, 50 ms each
+-- (20 a second), so a burst's last requests are answered after their
+-- response_timeout.
+local SLOW = [[
+local smpp = require "smpp"
+local busy, n = false, 0
+return { submit_sm = function()
+    while busy do smpp.sleep(0.005) end
+    busy = true
+    smpp.sleep(0.05)
+    busy = false
+    n = n + 1
+    return 0, { message_id = "slow" .. n }
+end }
+]]
 local HOLE_CONF = [[return { script = 'script.lua', session = { receive_window = 100000 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
@@ -221,6 +236,31 @@ describe("#integration an upstream that answers every submit ESME_RSYSERR", func
             assert.equal(ROK, r.status)
             assert.matches("^%d+$", r.id)
         end
+        c:close()
+    end)
+end)
+
+describe("#integration a slow upstream that answers late", function()
+    it("is not marked unanswered: its late answers count as answers, and it gets all its messages", function()
+        local _, _, gw, c = start("own", nil, SLOW)
+        -- 30 at once: 10 are answered within BH's response_timeout (0.5 s),
+        -- the rest after it, together
+        local want = {}
+        for _, r in ipairs(submit_all(c, 30)) do
+            assert.equal(ROK, r.status)
+            want[r.id] = true
+        end
+        -- BH takes every one (it answers, slowly), none moves to U2
+        assert.is_true(wait_until(function() return gw:stats().gateway.queues.BH.accepted == 30 end, 20),
+            gw:log_text())
+        local qs = gw:stats().gateway.queues
+        assert.equal(0, qs.BH.queued)
+        assert.equal(0, qs.BH.moved)
+        assert.equal(0, qs.U2 and qs.U2.sent or 0)
+        local u = upstream_stats(gw, "BH")
+        assert.is_false(u.unanswered)
+        assert.is_nil(gw:log_text():find("requests in a row unanswered", 1, true), gw:log_text())
+        assert.is_true(gw:stats().gateway.queues.BH.late_answers > 0)
         c:close()
     end)
 end)
