@@ -68,6 +68,15 @@ void log_kind(log_level_t level, uint64_t session, const char *kind, const char 
 #endif
     ;
 
+/* The same, folded per kind and `who` (an account's system_id, a link's
+ * name; copied, cut at 63 bytes): one party's flood does not hide the
+ * first line of another's. */
+void log_kind_for(log_level_t level, uint64_t session, const char *kind, const char *who, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
 /* The last line before the process ends on its own (the watchdog's exit):
  * never held back, and every count held back is printed before it. */
 void log_fatal(uint64_t session, const char *fmt, ...)
