@@ -538,6 +538,17 @@ void log_pdu(uint64_t session, const char *text, const char *json)
     emit_with(LOG_DEBUG, session, text, NULL, json ? member : NULL);
 }
 
+void log_state(log_level_t level, uint64_t session, const char *fmt, ...)
+{
+    char msg[LOG_MSG_MAX];
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit((int)level, session, msg, NULL);
+}
+
 void log_fatal(uint64_t session, const char *fmt, ...)
 {
     char msg[LOG_MSG_MAX];

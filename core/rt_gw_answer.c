@@ -47,7 +47,7 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
         if (l->win_cap && ++l->win_cap >= 2 * l->win_full) l->win_cap = 0;   /* answered in time: open again */
         l->errors_row = 0;
         if (l->silent_since) {
-            log_msg(LOG_WARN, 0, "upstream %s answers again after %.0f s %s (%u trials failed meanwhile): "
+            log_state(LOG_WARN, 0, "upstream %s answers again after %.0f s %s (%u trials failed meanwhile): "
                     "it takes messages again", l->name, now - l->silent_since,
                     l->silent_errors ? "answering errors" : "unanswered", l->trials);
             l->silent_since = l->trial_at = 0;
@@ -88,12 +88,12 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
     l->trial_at = now + trial_delay(0);
     l->unanswered++;
     if (l->errors_row && !l->timeouts_row)
-        log_msg(LOG_WARN, 0, "upstream %s: %u requests in a row answered %s: it counts as unable to send (new "
+        log_state(LOG_WARN, 0, "upstream %s: %u requests in a row answered %s: it counts as unable to send (new "
                 "messages go to another upstream of their route, its queue moves after its wait, %g s); one message "
                 "at a time tries it again, the first in %g s", l->name, l->errors_row,
                 answered < 0 && l->last_error ? l->last_error : "an error of the link", l->wait, l->trial_at - now);
     else
-        log_msg(LOG_WARN, 0, "upstream %s: %u requests in a row unanswered%s: it counts as unable to send (new "
+        log_state(LOG_WARN, 0, "upstream %s: %u requests in a row unanswered%s: it counts as unable to send (new "
                 "messages go to another upstream of their route, its queue moves after its wait, %g s); one message "
                 "at a time tries it again, the first in %g s", l->name, l->timeouts_row + l->errors_row,
                 l->errors_row ? " or answered an error of the link" : "", l->wait, l->trial_at - now);

@@ -187,6 +187,16 @@ describe("#integration an upstream that never answers (message_id own)", functio
             local _, body = gw:http("GET", "/messages/" .. r.id)
             assert.equal("BH", cjson.decode(body).upstream)
         end
+        -- silent again within the log's repeat window: the state change
+        -- is printed again, not folded as a copy of the first one
+        bh:write("script.lua", HOLE)
+        bh:signal("HUP")
+        assert.is_truthy(bh:wait_log("reloaded", 5))
+        submit_all(c, 5)
+        assert.is_true(wait_until(function()
+            local _, n = gw:log_text():gsub("upstream BH: %d+ requests in a row unanswered", "")
+            return n == 2
+        end, 5), gw:log_text())
         c:close()
     end)
 end)
