@@ -637,7 +637,7 @@ static void load_finish(void)
 
 int load_main(int argc, char **argv)
 {
-    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed, NULL, NULL};
+    static const net_owner_t owner = {NULL, load_on_request, NULL, load_on_closed, NULL, NULL, NULL};
     unsigned i, j;
     int rc = load_opts_parse(argc, argv, &L.o);
     if (rc) {

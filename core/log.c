@@ -181,6 +181,7 @@ static void emit_with(int level, uint64_t session, const char *msg, const count_
 typedef struct repeat_s {
     uint64_t      hash, session;  /* session: the printed line's */
     const char   *kind;         /* log_kind's lines: matched by this, not by their text */
+    char          who[64];      /* ... and this (log_kind_for; "" for log_kind) */
     uint64_t      start_ms;     /* when the printed line was printed */
     unsigned long count;        /* copies held back since */
     unsigned long others;       /* of them, from other sessions */
@@ -426,7 +427,8 @@ static int same_kind(const char *a, const char *b) { return a == b || (a && b &&
 
 /* 1 if this line is a repeat to hold back (counted), 0 to print it;
  * kind: log_kind's (matched by it), else NULL (matched by the text). */
-static int repeat_check(int level, int shape, uint64_t session, const char *msg, const char *kind)
+static int repeat_check(int level, int shape, uint64_t session, const char *msg, const char *kind,
+                        const char *who)
 {
     uint64_t now, h;
     repeat_t *r, *set;
@@ -435,12 +437,14 @@ static int repeat_check(int level, int shape, uint64_t session, const char *msg,
     now = now_ms();
     for (i = 0; i < LOG_SLOTS; i++)       /* windows that ended: their counts */
         if (slots[i].used && now - slots[i].start_ms >= window_ms) slot_release(&slots[i], now);
-    h = kind ? kind_hash(level, kind) : line_hash(level, shape, msg);
+    if (!who) who = "";
+    h = kind ? kind_hash(level, kind) ^ line_hash(level, 0, who) : line_hash(level, shape, msg);
     set = &slots[(h % (LOG_SLOTS / LOG_WAYS)) * LOG_WAYS];
     for (i = 0, r = NULL; i < LOG_WAYS; i++) {
         repeat_t *w = &set[i];
         if (w->used && w->hash == h && w->level == level && same_kind(w->kind, kind)
-            && (kind || (w->shape == shape && line_same(shape, w->msg, msg)))) {
+            && (kind ? strncmp(w->who, who, sizeof w->who - 1) == 0
+                     : (w->shape == shape && line_same(shape, w->msg, msg)))) {
             w->count++;
             if (session != w->session) w->others++;
             log_flush_at_exit();
@@ -453,6 +457,7 @@ static int repeat_check(int level, int shape, uint64_t session, const char *msg,
     r->used = 1;
     r->hash = h;
     r->kind = kind;
+    snprintf(r->who, sizeof r->who, "%s", who);
     r->level = level;
     r->shape = shape;
     r->session = session;
@@ -463,7 +468,8 @@ static int repeat_check(int level, int shape, uint64_t session, const char *msg,
 
 /* -- Lines ------------------------------------------------------------------- */
 
-static void log_line(int level, int shape, uint64_t session, const char *kind, const char *fmt, va_list ap)
+static void log_line(int level, int shape, uint64_t session, const char *kind, const char *who, const char *fmt,
+                     va_list ap)
 {
     char msg[LOG_MSG_MAX];
     quota_t *q;
@@ -478,7 +484,7 @@ static void log_line(int level, int shape, uint64_t session, const char *kind, c
         log_flush_at_exit();
         return;
     }
-    if (repeat_check(level, shape, session, msg, kind)) return;
+    if (repeat_check(level, shape, session, msg, kind, who)) return;
     if (shape && window_ms && total_hold(session, now)) {
         log_flush_at_exit();
         return;
@@ -493,7 +499,7 @@ void log_msg(log_level_t level, uint64_t session, const char *fmt, ...)
     va_list ap;
     if (level > cur_level) return;
     va_start(ap, fmt);
-    log_line((int)level, level <= LOG_WARN, session, NULL, fmt, ap);
+    log_line((int)level, level <= LOG_WARN, session, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -502,7 +508,7 @@ void log_peer(log_level_t level, uint64_t session, const char *fmt, ...)
     va_list ap;
     if (level > cur_level) return;
     va_start(ap, fmt);
-    log_line((int)level, 1, session, NULL, fmt, ap);
+    log_line((int)level, 1, session, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -511,7 +517,16 @@ void log_kind(log_level_t level, uint64_t session, const char *kind, const char 
     va_list ap;
     if (level > cur_level) return;
     va_start(ap, fmt);
-    log_line((int)level, level <= LOG_WARN, session, kind, fmt, ap);
+    log_line((int)level, level <= LOG_WARN, session, kind, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void log_kind_for(log_level_t level, uint64_t session, const char *kind, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    log_line((int)level, level <= LOG_WARN, session, kind, who, fmt, ap);
     va_end(ap);
 }
 
@@ -521,6 +536,17 @@ void log_pdu(uint64_t session, const char *text, const char *json)
     if (LOG_DEBUG > cur_level) return;
     if (json) snprintf(member, sizeof member, "\"pdu\":%s", json);
     emit_with(LOG_DEBUG, session, text, NULL, json ? member : NULL);
+}
+
+void log_state(log_level_t level, uint64_t session, const char *fmt, ...)
+{
+    char msg[LOG_MSG_MAX];
+    va_list ap;
+    if (level > cur_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit((int)level, session, msg, NULL);
 }
 
 void log_fatal(uint64_t session, const char *fmt, ...)

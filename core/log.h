@@ -68,6 +68,24 @@ void log_kind(log_level_t level, uint64_t session, const char *kind, const char 
 #endif
     ;
 
+/* A change of state the program itself bounds (an upstream link that
+ * goes unanswered and answers again: at most once per trial): never
+ * folded nor held back, so the last such line is the state now. */
+void log_state(log_level_t level, uint64_t session, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* The same as log_kind, folded per kind and `who` (an account's system_id, a link's
+ * name; copied, cut at 63 bytes): one party's flood does not hide the
+ * first line of another's. */
+void log_kind_for(log_level_t level, uint64_t session, const char *kind, const char *who, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
 /* The last line before the process ends on its own (the watchdog's exit):
  * never held back, and every count held back is printed before it. */
 void log_fatal(uint64_t session, const char *fmt, ...)

@@ -557,7 +557,9 @@ static void h_event(sess_t *s, const sess_event_t *ev, void *ud)
 {
     log_level_t level = ev->severity == SESS_SEV_WARN ? LOG_WARN : LOG_INFO;
     char line[512];
-    (void)ud;
+    conn_t *c = ud;
+    if (ev->kind == SESS_EV_UNMATCHED && c && c->announced && c->net->owner->unmatched)
+        c->net->owner->unmatched(c->net, s, ev->command_id, c->net->ud);
     if (!log_enabled(level)) return;
     sess_event_format(s, ev, line, sizeof line);
     switch (ev->kind) {

@@ -42,6 +42,9 @@ typedef struct net_owner_s {
      * prepare phase): the owner finishes the turn's work, e.g. commits
      * what the turn stored and only then answers (may be NULL). */
     void (*turn)(net_t *n, void *ud);
+    /* A response that matches no request in the window (its request
+     * timed out before it came, or the peer made it up) (may be NULL). */
+    void (*unmatched)(net_t *n, sess_t *s, uint32_t command_id, void *ud);
 } net_owner_t;
 
 /* A transport on `loop`. Returns NULL without memory. */

@@ -424,6 +424,9 @@ static void push_link(rt_link_t *l, void *arg)
     push_num(L, "unanswered_s", l->silent_since ? rt_time() - l->silent_since : 0);
     push_num(L, "timeouts_in_row", l->timeouts_row);
     push_num(L, "timeouts", (double)l->timeouts);
+    push_num(L, "errors_in_row", l->errors_row);
+    push_num(L, "link_errors", (double)l->link_errors);
+    push_num(L, "late_answers", (double)l->late_answers);
     push_num(L, "unanswered_total", (double)l->unanswered);
     push_num(L, "queued_total", (double)l->queued_total);
     push_num(L, "sent", (double)l->sent);

@@ -77,7 +77,14 @@ typedef struct rt_link_s {
     long long  sweep_rowid;           /* stalled messages */
     double     down_since;      /* rt_time() it could last send, 0: it can now */
     /* unanswered (rt_gw_link_answer): its requests kept timing out */
-    uint32_t   timeouts_row;    /* requests timed out since its last answer */
+    uint32_t   timeouts_row;    /* requests timed out since its last answer (sent after it) */
+    double     answered_at;     /* rt_gw_stamp() of its last answer, late ones too */
+    uint32_t   win_cap;         /* requests in flight at most while it answers late (0: its binds' windows) */
+    double     cap_cut_at;      /* rt_time() win_cap was last halved */
+    uint32_t   win_full;        /* the most in flight seen when it was cut (win_cap opens past twice it) */
+    uint32_t   errors_row;      /* requests answered ESME_RSYSERR / ESME_RINVBNDSTS since then */
+    int        silent_errors;   /* unanswered by an error answer (the log line says so) */
+    const char *last_error;     /* the status name of the last of errors_row (static) */
     double     silent_since;    /* rt_time() it went unanswered, 0: it answers */
     double     trial_at;        /* unanswered: no request before this (then one at a time) */
     uint32_t   trials;          /* unanswered: requests sent since, timed out too */
@@ -92,6 +99,8 @@ typedef struct rt_link_s {
     uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
     uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
     uint64_t   timeouts, unanswered;    /* requests timed out; times it went unanswered */
+    uint64_t   link_errors;     /* answers ESME_RSYSERR / ESME_RINVBNDSTS (the link's fault) */
+    uint64_t   late_answers;    /* answers that came after their request timed out (rt_gw_link_late) */
     struct rt_link_s *next;
 } rt_link_t;
 
@@ -140,8 +149,30 @@ void rt_gw_hold_answer(uint64_t sess_id, uint32_t seq, uint32_t status);
  * time tries it again (a trial: the first message of its queue, or a
  * new one a strategy gives it once its queue is empty), after retry_min
  * doubling per trial that times out to retry_max; any answer makes it
- * usable again. `sent`: rt_gw_stamp() when the request went out. */
+ * usable again. An answer the link is blamed for (ESME_RSYSERR, the
+ * upstream failed inside; ESME_RINVBNDSTS, its session is going away) is
+ * no answer in this sense: a run of max_timeouts of them (or of them and
+ * timeouts mixed) makes the link unable to send as well, and such a trial
+ * counts as failed; one line is logged when the state changes, not one
+ * per message. answered: 1 an answer, 0 a timeout, -1 such an error
+ * answer (l->last_error names it). `sent`: rt_gw_stamp() when the request
+ * went out. */
 void rt_gw_link_answer(rt_link_t *l, int answered, double sent);
+
+/* A late answer on l (one that came after its request timed out): the
+ * link answers, slowly: its run of timeouts ends, and the timeouts of
+ * requests sent before it do not count toward max_timeouts. An
+ * unanswered link stays so until a trial is answered in time. */
+void rt_gw_link_late(rt_link_t *l);
+
+/* n free window slots of l's binds, bounded by the window a slow link's
+ * late answers shrank (l->win_cap, 0: none; rt_gw_answer.c). */
+static inline uint32_t rt_gw_cap_slots(const rt_link_t *l, uint32_t n)
+{
+    if (!l->win_cap) return n;
+    if (l->inflight >= l->win_cap) return 0;
+    return n < l->win_cap - l->inflight ? n : l->win_cap - l->inflight;
+}
 
 /* Whether l may send now as to its answers: 1 while it answers, or when
  * a trial may go (its time has come, nothing of l in flight or being
@@ -165,7 +196,10 @@ static inline void rt_gw_answer_count(rt_link_t *l, int err, uint32_t status, do
     else if (err) l->answers_failed++;
     else if (status == SMPP_ESME_ROK) l->answers_ok++;
     else if (status != SMPP_ESME_RTHROTTLED && status != SMPP_ESME_RMSGQFUL) l->answers_error++;
-    if (!err || err == SESS_ENACK || err == SESS_EBADRESP) rt_gw_link_answer(l, 1, sent);
+    if ((!err || err == SESS_ENACK) && (status == SMPP_ESME_RSYSERR || status == SMPP_ESME_RINVBNDSTS)) {
+        l->last_error = status == SMPP_ESME_RSYSERR ? "ESME_RSYSERR" : "ESME_RINVBNDSTS";
+        rt_gw_link_answer(l, -1, sent);
+    } else if (!err || err == SESS_ENACK || err == SESS_EBADRESP) rt_gw_link_answer(l, 1, sent);
     else if (err == SESS_ETIMEOUT) rt_gw_link_answer(l, 0, sent);
 }
 

@@ -7,6 +7,8 @@
  * Who owns what: nothing of its own; the state lives in each link
  * (rt_link_t, owned by rt_gw.c).
  */
+#include <string.h>
+
 #include "log.h"
 #include "rt.h"
 #include "rt_gw.h"
@@ -21,22 +23,57 @@ static double trial_delay(uint32_t trials)
     return d < rt_gw_conf.retry_max ? d : rt_gw_conf.retry_max;
 }
 
+/* A request of l timed out although l answered since it went out (or an
+ * answer came late): it answers more slowly than its requests are sent.
+ * What it may have in flight is halved (at most once per second, down to
+ * 1) and grows by one per answer in time, so its backlog drains instead of
+ * every request timing out behind it and being sent again. */
+static void slow(rt_link_t *l, double now)
+{
+    uint32_t cur;
+    if (now - l->cap_cut_at < 1.0) return;
+    l->cap_cut_at = now;
+    cur = l->win_cap ? l->win_cap : l->inflight + 1;
+    if (cur > l->win_full) l->win_full = cur;
+    l->win_cap = cur / 2 ? cur / 2 : 1;
+}
+
 void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
 {
     double now = rt_time();
-    if (answered) {
+    if (answered > 0) {
+        l->answered_at = rt_gw_stamp();
         l->timeouts_row = 0;
+        if (l->win_cap && ++l->win_cap >= 2 * l->win_full) l->win_cap = 0;   /* answered in time: open again */
+        l->errors_row = 0;
         if (l->silent_since) {
-            log_msg(LOG_WARN, 0, "upstream %s answers again after %.0f s unanswered (%u trials timed out meanwhile): "
-                    "it takes messages again", l->name, now - l->silent_since, l->trials);
+            log_state(LOG_WARN, 0, "upstream %s answers again after %.0f s %s (%u trials failed meanwhile): "
+                    "it takes messages again", l->name, now - l->silent_since,
+                    l->silent_errors ? "answering errors" : "unanswered", l->trials);
             l->silent_since = l->trial_at = 0;
             l->trials = 0;
+            l->silent_errors = 0;
             rt_fwd_wake(l);
         }
         return;
     }
-    l->timeouts++;
-    l->timeouts_row++;
+    if (answered < 0) {
+        /* an error answer the link is blamed for (ESME_RSYSERR,
+         * ESME_RINVBNDSTS): it answers, so it is not a timeout, but it
+         * cannot take messages either */
+        l->link_errors++;
+        l->errors_row++;
+    } else {
+        l->timeouts++;
+        /* the link answered something after this request went out: it is
+         * slow (its answers come late, or a burst's last requests expire
+         * together), not silent -- no part of a run */
+        if (!l->silent_since && sent > 0 && sent < l->answered_at) {
+            slow(l, now);
+            return;
+        }
+        l->timeouts_row++;
+    }
     if (l->silent_since) {
         if (sent >= l->silent_since) {                /* a trial (not one sent before): the next later */
             l->trials++;
@@ -44,14 +81,33 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
         }
         return;
     }
-    if (l->max_timeouts <= 0 || l->timeouts_row < (uint32_t)l->max_timeouts) return;
+    if (l->max_timeouts <= 0 || l->timeouts_row + l->errors_row < (uint32_t)l->max_timeouts) return;
     l->silent_since = now;
+    l->silent_errors = answered < 0;
     l->trials = 0;
     l->trial_at = now + trial_delay(0);
     l->unanswered++;
-    log_msg(LOG_WARN, 0, "upstream %s: %u requests in a row unanswered: it counts as unable to send (new messages go "
-            "to another upstream of their route, its queue moves after its wait, %g s); one message at a time tries "
-            "it again, the first in %g s", l->name, l->timeouts_row, l->wait, l->trial_at - now);
+    if (l->errors_row && !l->timeouts_row)
+        log_state(LOG_WARN, 0, "upstream %s: %u requests in a row answered %s: it counts as unable to send (new "
+                "messages go to another upstream of their route, its queue moves after its wait, %g s); one message "
+                "at a time tries it again, the first in %g s", l->name, l->errors_row,
+                answered < 0 && l->last_error ? l->last_error : "an error of the link", l->wait, l->trial_at - now);
+    else
+        log_state(LOG_WARN, 0, "upstream %s: %u requests in a row unanswered%s: it counts as unable to send (new "
+                "messages go to another upstream of their route, its queue moves after its wait, %g s); one message "
+                "at a time tries it again, the first in %g s", l->name, l->timeouts_row + l->errors_row,
+                l->errors_row ? " or answered an error of the link" : "", l->wait, l->trial_at - now);
+}
+
+void rt_gw_link_late(rt_link_t *l)
+{
+    l->late_answers++;
+    l->answered_at = rt_gw_stamp();
+    if (!l->silent_since) slow(l, rt_time());
+    /* it answers: a run of timeouts ends; an unanswered link stays so
+     * until a trial is answered in time (a late answer does not say it
+     * can take a window's worth again) */
+    if (!l->silent_since) l->timeouts_row = 0;
 }
 
 int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait)
@@ -63,14 +119,20 @@ int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, d
 }
 
 /* core.gw_answer(name, answered, sent): a request of link:send (upstream.lua)
- * was answered (true) or timed out (false); sent: core.gw_stamp() before it
- * went out. */
+ * was answered (true), timed out (false) or answered an error the link is
+ * blamed for ("ESME_RSYSERR", "ESME_RINVBNDSTS"); sent: core.gw_stamp()
+ * before it went out. */
 static int l_gw_answer(lua_State *L)
 {
     size_t len;
     const char *name = luaL_checklstring(L, 1, &len);
     rt_link_t *l = rt_gw_link(name, len, 0);
-    if (l) rt_gw_link_answer(l, lua_toboolean(L, 2), luaL_optnumber(L, 3, 0));
+    int answered = lua_toboolean(L, 2);
+    if (lua_type(L, 2) == LUA_TSTRING) {          /* the name of an error status the link is blamed for */
+        answered = -1;
+        if (l) l->last_error = strcmp(lua_tostring(L, 2), "ESME_RINVBNDSTS") ? "ESME_RSYSERR" : "ESME_RINVBNDSTS";
+    }
+    if (l) rt_gw_link_answer(l, answered, luaL_optnumber(L, 3, 0));
     return 0;
 }
 

@@ -223,8 +223,8 @@ static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
     long long rowid = rt_outbox_post(r->account, strlen(r->account), (store_str_t){(const char *)r->pdu, r->n},
                                      (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl);
     if (rowid < 0) {
-        log_kind(LOG_WARN, 0, "receipt not queued", "receipt from %s for %s not queued for %s: %s; answered "
-                 "ESME_RX_T_APPN", r->link->name, r->id, r->account, store_errmsg(st));
+        log_kind_for(LOG_WARN, 0, "receipt not queued", r->account, "receipt from %s for %s not queued for %s: %s; "
+                     "answered ESME_RX_T_APPN", r->link->name, r->id, r->account, store_errmsg(st));
         r->link->receipts_refused++;
         settle(r, st, NULL, 0, SMPP_ESME_RX_T_APPN);
         return SMPP_ESME_RX_T_APPN;

@@ -183,12 +183,13 @@ static uint32_t free_slots(rt_link_t *l)
         sess_t *s = net_find(rt.net, l->sess[i]);
         if (s && can_send(s)) n += sess_config(s)->window - sess_window_used(s);
     }
-    return n;
+    return rt_gw_cap_slots(l, n);
 }
 
 static sess_t *pick(rt_link_t *l)
 {
     uint32_t k;
+    if (!rt_gw_cap_slots(l, 1)) return NULL;            /* a slow link's window, shrunk */
     for (k = 0; k < l->nsess; k++) {
         uint32_t i = (l->rr + k) % l->nsess;
         sess_t *s = net_find(rt.net, l->sess[i]);

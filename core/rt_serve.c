@@ -152,6 +152,17 @@ static void on_closed(net_t *n, sess_t *s, const char *reason, void *ud)
     sess_owner.closed(n, s, reason, ud);
 }
 
+/* A late answer of an upstream's (its request timed out before it came)
+ * shows the link answers: rt_gw_link_answer counts it. */
+static void on_unmatched(net_t *n, sess_t *s, uint32_t command_id, void *ud)
+{
+    rt_link_t *l;
+    (void)n, (void)ud;
+    if (command_id != SMPP_SUBMIT_SM_RESP && command_id != SMPP_DATA_SM_RESP && command_id != SMPP_SUBMIT_MULTI_RESP)
+        return;
+    if ((l = rt_gw_link_of(s)) != NULL) rt_gw_link_late(l);
+}
+
 /* An upstream link's receipts are matched by the gateway in C; every
  * other request goes to the script's handlers. */
 static int on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
@@ -291,6 +302,7 @@ static int l_serve(lua_State *L)
     owner.request = on_request;
     owner.drained = on_drained;
     owner.turn = on_turn;
+    owner.unmatched = on_unmatched;
     {
         static net_owner_t kept;           /* the transport keeps the pointer */
         kept = owner;

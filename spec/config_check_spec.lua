@@ -197,6 +197,47 @@ describe("#integration smppgw check: cross references", function()
     end)
 end)
 
+describe("#integration smppgw check: a route that only receiver links could serve", function()
+    it("refuses a route whose every upstream binds as a receiver, naming the route and the links", function()
+        local conf = [[return { store = { path = ":memory:" },
+            upstreams = { { name = "U1rx", host = "127.0.0.1", port = 1, bind = "rx", receipts_for = "U1" },
+                          { name = "U2rx", host = "127.0.0.1", port = 2, bind = "receiver", receipts_for = "U1" },
+                          { name = "U1", host = "127.0.0.1", port = 1, bind = "tx" } },
+            gateway = { routes = { { name = "only rx", prefix = "44", to = { "U1rx" } },
+                                   { name = "both rx", prefix = "33", to = { "U1rx", "U2rx" } },
+                                   { name = "mixed", prefix = "1", to = { "U1rx", "U1" }, strategy = "failover" },
+                                   { name = "tx", prefix = "", to = "U1" } } } }]]
+        local _, err, rc = smppgw_check(conf)
+        assert.equal(1, rc, err)
+        assert.matches('gateway.routes[1].to: route "only rx" sends only to "U1rx", which binds as a receiver',
+            err, 1, true)
+        assert.matches('gateway.routes[2].to: route "both rx" sends only to "U1rx", "U2rx", which bind as a receiver',
+            err, 1, true)
+        assert.is_nil(err:find("gateway.routes[3]", 1, true), err)
+        assert.is_nil(err:find("gateway.routes[4]", 1, true), err)
+    end)
+end)
+
+describe("#integration smppgw check: two upstreams on one SMSC account", function()
+    it("warns naming both when two sending links share host, port and system_id, not for other pairs", function()
+        local out, err, rc = smppgw_check([[return { store = { path = ":memory:" },
+            upstreams = { { name = "nodeA", host = "127.0.0.1", port = 2776, system_id = "acct" },
+                          { name = "nodeB", host = "127.0.0.1", port = 2776, system_id = "acct", bind = "trx" },
+                          { name = "other", host = "127.0.0.1", port = 2776, system_id = "acct2" },
+                          { name = "tx", host = "127.0.0.1", port = 2777, system_id = "acct", bind = "tx" },
+                          { name = "rx", host = "127.0.0.1", port = 2777, system_id = "acct", bind = "rx",
+                            receipts_for = "tx" } },
+            gateway = { routes = { { prefix = "", to = { "nodeA", "nodeB", "other", "tx" },
+                                     strategy = "round_robin" } } } }]])
+        assert.equal(0, rc, err)
+        assert.matches('\nwarning: upstreams[2]: "nodeB" and upstreams[1] "nodeA" both send through one SMSC account '
+            .. '(127.0.0.1:2776, system_id "acct")', out, 1, true)
+        assert.matches("make them one upstream with binds = N", out, 1, true)
+        local _, n = out:gsub("both send through one SMSC account", "")
+        assert.equal(1, n, out)
+    end)
+end)
+
 describe("#integration smppgw check: the store's lock wait against the script budget", function()
     it("refuses a busy_timeout of half of scripts.budget_ms or more, naming both keys; the default stays under", function()
         local out, err, rc = smppgw_check([[return {

@@ -26,6 +26,25 @@ local ANSWERS = [[
 local n = 0
 return { submit_sm = function() n = n + 1 return 0, { message_id = "bh" .. n } end }
 ]]
+-- An upstream whose insides fail: it answers every submit_sm ESME_RSYSERR.
+local SYSERR = [[
+return { submit_sm = function() return 0x08 end }
+]]
+-- A slow upstream: it answers every submit_sm, one at a time, 50 ms each
+-- (20 a second), so a burst's last requests are answered after their
+-- response_timeout.
+local SLOW = [[
+local smpp = require "smpp"
+local busy, n = false, 0
+return { submit_sm = function()
+    while busy do smpp.sleep(0.005) end
+    busy = true
+    smpp.sleep(0.05)
+    busy = false
+    n = n + 1
+    return 0, { message_id = "slow" .. n }
+end }
+]]
 local HOLE_CONF = [[return { script = 'script.lua', session = { receive_window = 100000 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
@@ -50,8 +69,8 @@ local function gateway_conf(bh_port, u2_port, message_id, max_queue)
     }
 end
 
-local function start(message_id, max_queue)
-    local bh = server.start { conf = HOLE_CONF, script = HOLE }
+local function start(message_id, max_queue, script)
+    local bh = server.start { conf = HOLE_CONF, script = script or HOLE }
     local u2 = server.start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } },
                                                         smsc = { reject = {}, rules = {} } } }
     local gw = server.start { conf = gateway_conf(bh.port, u2.port, message_id, max_queue) }
@@ -168,6 +187,90 @@ describe("#integration an upstream that never answers (message_id own)", functio
             local _, body = gw:http("GET", "/messages/" .. r.id)
             assert.equal("BH", cjson.decode(body).upstream)
         end
+        -- silent again within the log's repeat window: the state change
+        -- is printed again, not folded as a copy of the first one
+        bh:write("script.lua", HOLE)
+        bh:signal("HUP")
+        assert.is_truthy(bh:wait_log("reloaded", 5))
+        submit_all(c, 5)
+        assert.is_true(wait_until(function()
+            local _, n = gw:log_text():gsub("upstream BH: %d+ requests in a row unanswered", "")
+            return n == 2
+        end, 5), gw:log_text())
+        c:close()
+    end)
+end)
+
+describe("#integration an upstream that answers every submit ESME_RSYSERR", function()
+    it("counts as unable to send after max_timeouts such answers in a row: its queue moves, resends are bounded, "
+        .. "one line says so", function()
+        local _, _, gw, c = start("own", nil, SYSERR)
+        local want = {}
+        for _, r in ipairs(submit_all(c, 20)) do
+            assert.equal(ROK, r.status)
+            want[r.id] = true
+        end
+        assert.is_truthy(gw:wait_log("upstream BH: 3 requests in a row answered ESME_RSYSERR: it counts as unable "
+            .. "to send", 5), gw:log_text())
+        local silent = wire.gettime()
+        -- new messages go to U2 at once, the queue moves there after BH's wait
+        for _, r in ipairs(submit_all(c, 5)) do
+            want[r.id] = true
+            local _, body = gw:http("GET", "/messages/" .. r.id)
+            assert.equal("U2", cjson.decode(body).upstream)
+        end
+        local got, left = receipts(c, want, 10)
+        assert.equal(0, left, gw:log_text())
+        for mid in pairs(want) do assert.equal("DELIVRD", got[mid], mid) end
+        local q = gw:stats().gateway.queues.BH
+        assert.equal(0, q.queued)
+        assert.is_true(q.moved > 0)
+        -- its window's worth, then one trial at a time (retry_min 0.1 s apart at least)
+        local trials = math.floor((wire.gettime() - silent) / 0.1) + 2
+        assert.is_true(q.sent <= 20 + trials, "sent " .. q.sent)
+        local u = upstream_stats(gw, "BH")
+        assert.is_true(u.unanswered)
+        assert.is_true(u.link_errors >= 3)
+        -- the state change is one line, not one per message
+        local _, lines = gw:log_text():gsub("answered ESME_RSYSERR: it counts", "")
+        assert.equal(1, lines)
+        c:close()
+    end)
+
+    it("with message_id = \"upstream\": new messages go to the next upstream once it counts as unable to send",
+        function()
+        local _, _, gw, c = start("upstream", nil, SYSERR)
+        for _, r in ipairs(submit_all(c, 3)) do assert.equal(RSYSERR, r.status) end
+        assert.is_truthy(gw:wait_log("upstream BH: 3 requests in a row answered ESME_RSYSERR", 5), gw:log_text())
+        for _, r in ipairs(submit_all(c, 5)) do
+            assert.equal(ROK, r.status)
+            assert.matches("^%d+$", r.id)
+        end
+        c:close()
+    end)
+end)
+
+describe("#integration a slow upstream that answers late", function()
+    it("is not marked unanswered: its late answers count as answers, and it gets all its messages", function()
+        local _, _, gw, c = start("own", nil, SLOW)
+        -- 30 at once: 10 are answered within BH's response_timeout (0.5 s),
+        -- the rest after it, together
+        local want = {}
+        for _, r in ipairs(submit_all(c, 30)) do
+            assert.equal(ROK, r.status)
+            want[r.id] = true
+        end
+        -- BH takes every one (it answers, slowly), none moves to U2
+        assert.is_true(wait_until(function() return gw:stats().gateway.queues.BH.accepted == 30 end, 20),
+            gw:log_text())
+        local qs = gw:stats().gateway.queues
+        assert.equal(0, qs.BH.queued)
+        assert.equal(0, qs.BH.moved)
+        assert.equal(0, qs.U2 and qs.U2.sent or 0)
+        local u = upstream_stats(gw, "BH")
+        assert.is_false(u.unanswered)
+        assert.is_nil(gw:log_text():find("requests in a row unanswered", 1, true), gw:log_text())
+        assert.is_true(gw:stats().gateway.queues.BH.late_answers > 0)
         c:close()
     end)
 end)

@@ -140,6 +140,39 @@ describe("#integration repeated log lines", function()
             .. "%[%.%.%. %d+ more of this kind in %d+ s%]", text)
     end)
 
+    it("a second account whose outbox fills is named although the first one's refusals are being counted",
+        function()
+        local N, ROOM = 40, 5
+        local up = start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } },
+                                                     smsc = { reject = {}, rules = {} } } }
+        local gw = start { conf = "return " .. server.lua {
+            script = server.root .. "/scripts/gateway.lua", log = { level = "info" },
+            store = { path = "gw.db", limits = { outbox_per_account = ROOM } },
+            accounts = { { system_id = "esme1", password = "pw1" }, { system_id = "esme2", password = "pw2" } },
+            upstreams = { { name = "U", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = "U" } } } } }
+        assert(gw:wait_log("upstream U: bind 1 up", 5), gw:log_text())
+        local function flood(sid, pw, want)
+            local c = wire.connect(gw.port)
+            assert.equal(0, c:bind("transmitter", sid, pw).status)
+            for i = 1, N do c:send(wire.submit_sm(i + 1, { registered_delivery = 1 })) end
+            for _ = 1, N do assert.equal(0, assert(c:read(10)).status) end
+            assert.is_true(wait.wait_until(function()
+                return gw:stats().gateway.queues.U.receipts_refused >= want
+            end, 10), gw:log_text())
+            return c
+        end
+        local c1 = flood("esme1", "pw1", N - ROOM)
+        local c2 = flood("esme2", "pw2", 2 * (N - ROOM))
+        c1:close()
+        c2:close()
+        local text = stopped(gw)
+        for _, sid in ipairs { "esme1", "esme2" } do
+            local _, n = text:gsub("not queued for " .. sid, "")
+            assert.is_true(n >= 1 and n <= 2, sid .. ": " .. n .. " lines:\n" .. text:sub(1, 4000))
+        end
+    end)
+
     it("a peer making a new warning with every PDU (its own command_ids and sequence_numbers) cannot fill the log",
         function()
         local N = 3000

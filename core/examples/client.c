@@ -83,7 +83,7 @@ static void on_connect(net_t *n, sess_t *s, int status, void *arg)
 
 int main(int argc, char **argv)
 {
-    static const net_owner_t owner = {NULL, NULL, NULL, NULL, NULL, NULL};
+    static const net_owner_t owner = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     sess_config_t cfg;
     int rc;
     if (argc < 3) {

@@ -60,7 +60,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-    static const net_owner_t owner = {NULL, on_request, NULL, on_closed, NULL, NULL};
+    static const net_owner_t owner = {NULL, on_request, NULL, on_closed, NULL, NULL, NULL};
     sess_config_t cfg;
     int port = argc > 1 ? atoi(argv[1]) : 0, rc;
     uv_loop_t *loop = uv_default_loop();

@@ -258,7 +258,9 @@ end
 
 -- One route at `path` (its fields per smpp.router.route_fields, `to` a
 -- name or a list of names of upstreams in `upstreams`).
-local function check_route(r, path, upstreams, errs)
+local RX = { receiver = true, rx = true }
+
+local function check_route(r, path, upstreams, errs, list)
     if type(r) ~= "table" then
         errs[#errs + 1] = format("%s: expected a table, got %s", path, type(r))
         return
@@ -276,6 +278,21 @@ local function check_route(r, path, upstreams, errs)
         if type(name) == "string" and not upstreams[name] then
             errs[#errs + 1] = format("%s.to[%d]: no upstream named %s", path, j, show(name))
         end
+    end
+    -- a receiver link sends nothing: a route whose every upstream is one
+    -- would queue its messages (answered ESME_ROK) until their validity
+    local rx, named = {}, 0
+    for _, name in ipairs(type(copy.to) == "table" and copy.to or {}) do
+        local u = type(name) == "string" and list and list[upstreams[name] or 0]
+        if type(u) == "table" then
+            named = named + 1
+            if RX[u.bind] then rx[#rx + 1] = show(name) end
+        end
+    end
+    if named > 0 and #rx == named then
+        errs[#errs + 1] = format("%s.to: route %s sends only to %s, which %s as a receiver and can send no "
+            .. "message: name an upstream that binds as a transmitter or transceiver", path, show(r.name),
+            table.concat(rx, ", "), #rx == 1 and "binds" or "bind")
     end
     for _, k in ipairs { "pattern", "text_pattern" } do
         if type(r[k]) == "string" then
@@ -310,7 +327,8 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
     if type(g) ~= "table" then return end
     local routes, where = gateway_routes(g, conf_path, errs)
     if type(routes) == "table" then
-        for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs) end
+        local list = type(conf.upstreams) == "table" and conf.upstreams or {}
+        for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs, list) end
         for _, e in ipairs(router.duplicates(routes, where)) do errs[#errs + 1] = e end
     end
     if g.time_zone ~= nil then
@@ -333,8 +351,6 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
         end
     end
 end
-
-local RX = { receiver = true, rx = true }
 
 -- receipts_for: another upstream's name, one that sends (not a receiver
 -- link) and whose own receipts are its (no chain).
@@ -523,6 +539,30 @@ function M.warnings(conf, conf_path)
             out[#out + 1] = format("upstreams[%d].receipts_for: %s also sends (bind %s): the receipts of its own "
                 .. "messages are not matched, since every receipt it gets is taken as %s's", i, show(u.name),
                 tostring(u.bind or "transceiver"), show(u.receipts_for))
+        end
+    end
+    -- two sending links to one SMSC account (host, port, system_id): an
+    -- SMSC that delivers a receipt on any bound session of the account
+    -- gives one link the other's receipts, and a link matches receipts
+    -- against its own messages only (receipts_for joins a receiver link to
+    -- a sending one, never two sending links)
+    local seen = {}
+    for i, u in ipairs(g and type(conf.upstreams) == "table" and conf.upstreams or {}) do
+        if type(u) == "table" and not RX[u.bind] and u.outbind_listen == nil then
+            local key = format("%s\0%s\0%s", tostring(u.host or "127.0.0.1"), tostring(u.port or 2775),
+                tostring(u.system_id or ""))
+            local first = seen[key]
+            if first then
+                local f = conf.upstreams[first]
+                out[#out + 1] = format("upstreams[%d]: %s and upstreams[%d] %s both send through one SMSC account "
+                    .. "(%s:%s, system_id %s): an SMSC that delivers a receipt on any session of the account gives "
+                    .. "one link the other's receipts, and each link matches receipts only against its own messages "
+                    .. "(they wait as early and expire); make them one upstream with binds = N (receipts_for only "
+                    .. "joins a receiver link to the link that sends)", i, show(u.name), first, show(f.name),
+                    tostring(u.host or "127.0.0.1"), tostring(u.port or 2775), show(u.system_id or ""))
+            else
+                seen[key] = i
+            end
         end
     end
     return out

@@ -120,7 +120,11 @@ function Link:send(pdu, opts)
         local sent = core.gw_stamp()
         local resp, err, status = slot.session:send(pdu)
         slot.inflight = slot.inflight - 1
-        if resp or err == "nack" or err == "bad response" then core.gw_answer(self.name, true, sent)
+        local rst = resp and resp.command_status or err == "nack" and status
+        if rst == S.ESME_RSYSERR or rst == S.ESME_RINVBNDSTS then
+            -- the link's fault: a run of them makes it unable to send, as timeouts do
+            core.gw_answer(self.name, rst == S.ESME_RSYSERR and "ESME_RSYSERR" or "ESME_RINVBNDSTS", sent)
+        elseif resp or err == "nack" or err == "bad response" then core.gw_answer(self.name, true, sent)
         elseif err == "timeout" then core.gw_answer(self.name, false, sent) end
         self:wake_all()
         local st = resp and resp.command_status
@@ -387,6 +391,7 @@ function M.stats()
             -- its requests went unanswered max_timeouts times in a row
             -- (either id policy): unusable but for one trial at a time
             st.unanswered, st.unanswered_s, st.timeouts_in_row = f.unanswered, f.unanswered_s, f.timeouts_in_row
+            st.errors_in_row, st.link_errors = f.errors_in_row, f.link_errors
         end
         out[#out + 1] = st
     end
