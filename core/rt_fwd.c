@@ -111,8 +111,7 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-/* A due at `t` or later that is after l's cursor, so the cursor cannot
- * have passed it whatever its rowid. */
+/* A due at `t` or later after l's cursor (which cannot have passed it). */
 static double due_after(rt_link_t *l, double t)
 {
     return l->cur_set && t <= l->cur_due ? l->cur_due + FWD_EPS : t;
