@@ -59,6 +59,7 @@ rt_link_t *rt_gw_link(const char *name, size_t len, int create)
     l->throttle_retries = 3;
     l->wait = 5;
     l->max_timeouts = 3;
+    l->max_errors = 0;
     l->next = gw.links;
     gw.links = l;
     return l;
@@ -301,7 +302,8 @@ static int l_gw_link(lua_State *L)
     l->throttle_retries = (int)rt_opt_num(L, 2, "throttle_retries", 3);
     l->wait = rt_opt_num(L, 2, "wait", 5);
     l->max_timeouts = (int)rt_opt_num(L, 2, "max_timeouts", 3);
-    if (l->max_timeouts <= 0) l->silent_since = 0;   /* turned off: it counts as answering */
+    l->max_errors = (int)rt_opt_num(L, 2, "max_errors", 0);
+    if (l->max_timeouts <= 0 && l->max_errors <= 0) l->silent_since = 0;   /* turned off: it counts as answering */
     l->max_queue = (long long)rt_opt_num(L, 2, "max_queue", 0);
     lua_getfield(L, 2, "id_format");
     l->fmt_resp = l->fmt_receipt = l->fmt_tlv = MSGID_STRING;

@@ -59,6 +59,8 @@ typedef struct rt_link_s {
                                  * offered to the event handler ("stalled": failover) */
     int        max_timeouts;    /* requests in a row left unanswered before it counts as unable
                                  * to send (0: never; rt_gw_link_answer) */
+    int        max_errors;      /* the same for answers ESME_RSYSERR / ESME_RINVBNDSTS (0: never:
+                                 * they count as answers, since any account can draw them) */
     struct rt_link_s *rcpt_for; /* receipts_for: its receipts are that link's (NULL: its own) */
     /* bound sessions */
     uint64_t  *sess;            /* ids of the attached sessions */

@@ -41,6 +41,13 @@ static void slow(rt_link_t *l, double now)
 void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
 {
     double now = rt_time();
+    if (answered < 0 && l->max_errors <= 0) {
+        /* an error the link is blamed for, yet an answer: one account's
+         * messages may draw it on purpose (a destination the upstream
+         * fails on), and must not take the link from the others */
+        l->link_errors++;
+        answered = 1;
+    }
     if (answered > 0) {
         l->answered_at = rt_gw_stamp();
         l->timeouts_row = 0;
@@ -81,7 +88,9 @@ void rt_gw_link_answer(rt_link_t *l, int answered, double sent)
         }
         return;
     }
-    if (l->max_timeouts <= 0 || l->timeouts_row + l->errors_row < (uint32_t)l->max_timeouts) return;
+    if (!(l->max_timeouts > 0 && l->timeouts_row >= (uint32_t)l->max_timeouts)
+        && !(l->max_errors > 0 && l->errors_row >= (uint32_t)l->max_errors))
+        return;
     l->silent_since = now;
     l->silent_errors = answered < 0;
     l->trials = 0;

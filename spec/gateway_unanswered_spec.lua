@@ -48,7 +48,7 @@ end }
 local HOLE_CONF = [[return { script = 'script.lua', session = { receive_window = 100000 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
-local function gateway_conf(bh_port, u2_port, message_id, max_queue)
+local function gateway_conf(bh_port, u2_port, message_id, max_queue, max_errors)
     return "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         log = { level = "info" },
@@ -56,7 +56,8 @@ local function gateway_conf(bh_port, u2_port, message_id, max_queue)
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = {
             { name = "BH", port = bh_port, system_id = "gw", password = "gwpw", response_timeout = 0.5,
-              wait = 1, max_timeouts = 3, reconnect_min = 0.2, reconnect_max = 0.5, max_queue = max_queue },
+              wait = 1, max_timeouts = 3, reconnect_min = 0.2, reconnect_max = 0.5, max_queue = max_queue,
+              max_errors = max_errors },
             { name = "U2", port = u2_port, system_id = "gw", password = "gwpw", reconnect_min = 0.2,
               reconnect_max = 0.5 },
         },
@@ -69,11 +70,11 @@ local function gateway_conf(bh_port, u2_port, message_id, max_queue)
     }
 end
 
-local function start(message_id, max_queue, script)
+local function start(message_id, max_queue, script, max_errors)
     local bh = server.start { conf = HOLE_CONF, script = script or HOLE }
     local u2 = server.start { conf = server.smsc_conf { accounts = { { system_id = "gw", password = "gwpw" } },
                                                         smsc = { reject = {}, rules = {} } } }
-    local gw = server.start { conf = gateway_conf(bh.port, u2.port, message_id, max_queue) }
+    local gw = server.start { conf = gateway_conf(bh.port, u2.port, message_id, max_queue, max_errors) }
     assert(gw:wait_log("upstream BH: bind 1 up", 5), gw:log_text())
     assert(gw:wait_log("upstream U2: bind 1 up", 5), gw:log_text())
     local c = wire.connect(gw.port)
@@ -202,9 +203,22 @@ describe("#integration an upstream that never answers (message_id own)", functio
 end)
 
 describe("#integration an upstream that answers every submit ESME_RSYSERR", function()
-    it("counts as unable to send after max_timeouts such answers in a row: its queue moves, resends are bounded, "
-        .. "one line says so", function()
+    it("by default still counts as answering: one account's messages can draw such answers on purpose", function()
+        -- an upstream that fails on one destination must not be taken from the
+        -- other accounts by one account sending there (max_errors = 0)
         local _, _, gw, c = start("own", nil, SYSERR)
+        for _, r in ipairs(submit_all(c, 5)) do assert.equal(ROK, r.status) end
+        assert.is_true(wait_until(function() return upstream_stats(gw, "BH").link_errors >= 10 end, 10),
+            "link_errors " .. tostring(upstream_stats(gw, "BH").link_errors))
+        local u = upstream_stats(gw, "BH")
+        assert.is_false(u.unanswered)
+        assert.is_nil(gw:log_text():find("counts as unable to send", 1, true))
+        c:close()
+    end)
+
+    it("with max_errors = 3 counts as unable to send after 3 such answers in a row: its queue moves, resends are "
+        .. "bounded, one line says so", function()
+        local _, _, gw, c = start("own", nil, SYSERR, 3)
         local want = {}
         for _, r in ipairs(submit_all(c, 20)) do
             assert.equal(ROK, r.status)
@@ -237,9 +251,10 @@ describe("#integration an upstream that answers every submit ESME_RSYSERR", func
         c:close()
     end)
 
-    it("with message_id = \"upstream\": new messages go to the next upstream once it counts as unable to send",
+    it("with message_id = \"upstream\" and max_errors = 3: new messages go to the next upstream once it counts as "
+        .. "unable to send",
         function()
-        local _, _, gw, c = start("upstream", nil, SYSERR)
+        local _, _, gw, c = start("upstream", nil, SYSERR, 3)
         for _, r in ipairs(submit_all(c, 3)) do assert.equal(RSYSERR, r.status) end
         assert.is_truthy(gw:wait_log("upstream BH: 3 requests in a row answered ESME_RSYSERR", 5), gw:log_text())
         for _, r in ipairs(submit_all(c, 5)) do

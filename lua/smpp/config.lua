@@ -155,9 +155,12 @@ local schema = {
                      doc = "seconds the link may be unusable before its queued messages "
                         .. "fail over to another upstream of their route" },
             max_timeouts = { type = "integer", min = 0, default = 3,
-                             doc = "requests in a row with no answer within response_timeout, or answered "
-                                .. "ESME_RSYSERR/ESME_RINVBNDSTS (the link's fault), before the link counts as "
-                                .. "unusable (one message at a time tries it until it answers; 0 = never)" },
+                             doc = "requests in a row with no answer within response_timeout before the link "
+                                .. "counts as unusable (one message at a time tries it until it answers; 0 = never)" },
+            max_errors = { type = "integer", min = 0, default = 0,
+                           doc = "requests in a row answered ESME_RSYSERR/ESME_RINVBNDSTS before the link counts as "
+                              .. "unusable, as after max_timeouts (0 = never: one account's messages can draw "
+                              .. "such answers on purpose; docs/gateway.md)" },
             max_queue = { type = "integer", min = 0, default = 0,
                           doc = "messages waiting in this link's queue in the store; past it new ones go "
                              .. "to another upstream of their route with room, else get ESME_RMSGQFUL "

@@ -313,7 +313,7 @@ local function new_link(name, conf)
     -- answers to throttling, and the id formats its receipts are read in
     core.gw_link(name, { throughput = conf.throughput, throttle_backoff = conf.throttle_backoff,
                          throttle_retries = conf.throttle_retries, wait = conf.wait, max_queue = conf.max_queue,
-                         max_timeouts = conf.max_timeouts, id_format = conf.id_format,
+                         max_timeouts = conf.max_timeouts, max_errors = conf.max_errors, id_format = conf.id_format,
                          receipts_for = conf.receipts_for })
     return self
 end
