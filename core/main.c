@@ -21,7 +21,8 @@
 #include "rt_serve.h"
 
 /* Where lua/ lives: $SMPPGW_LUA_DIR, else ../lua beside the binary (the
- * build tree: build/smppgw -> lua/), else the installed share directory. */
+ * build tree: build/smppgw -> lua/), ../../lua (a build of its own inside
+ * it: build/asan-suite/smppgw), else the installed share directory. */
 static void lua_dir(char *out, size_t n)
 {
     const char *env = getenv("SMPPGW_LUA_DIR");
@@ -37,6 +38,7 @@ static void lua_dir(char *out, size_t n)
         exe[len] = '\0';
         if ((slash = strrchr(exe, '/')) != NULL) *slash = '\0';
         if ((size_t)snprintf(out, n, "%s/../lua", exe) < n && access(out, R_OK) == 0) return;
+        if ((size_t)snprintf(out, n, "%s/../../lua", exe) < n && access(out, R_OK) == 0) return;
         if ((size_t)snprintf(out, n, "%s/../share/smppgw/lua", exe) < n && access(out, R_OK) == 0)
             return;
     }

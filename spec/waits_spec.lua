@@ -106,7 +106,7 @@ describe("#integration waits of 0", function()
     end)
 
     it("give the loop back: with an after(0) chain and a sleep(0) loop running, /stats and enquire_link "
-        .. "answer at once and the memory stays flat", function()
+        .. "answer at once and the memory stays flat #rss", function()
         assert.equal(ROK, (submit(c, "chain")).status)
         assert.equal(ROK, (submit(c, "spin")).status)
         local s, took = stats(srv)
