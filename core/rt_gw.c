@@ -538,6 +538,7 @@ void rt_gw_start(void)
 void rt_gw_turn(void)
 {
     release_held();
+    rt_gw_rcpt_turn();
     rt_fwd_turn();
 }
 
@@ -550,6 +551,7 @@ void rt_gw_stop(void)
 {
     rt_link_t *l;
     release_held();
+    rt_gw_rcpt_drop();
     rt_fwd_stop();
     while (gw.events) event_free(gw.events);      /* their tasks are gone with the loop */
     while ((l = gw.links) != NULL) {

@@ -306,6 +306,14 @@ int rt_gw_request(sess_t *s, const pdu_t *req);
  * before the message was sent (in the store's early table). */
 void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent);
 
+/* The end of a loop turn, after its commit released the answers it held:
+ * the receipts matched while answers were held go to their receivers now
+ * (rt_gw_rcpt.c; an ESME must not get a receipt before the answer that
+ * gave it the id); at the stop they are dropped (their upstreams, not
+ * answered, send them again). */
+void rt_gw_rcpt_turn(void);
+void rt_gw_rcpt_drop(void);
+
 /* A time (rt_time(), seconds) that orders the gateway's events: each call
  * returns more than the last, so a receipt that arrived before a message
  * was sent in the same millisecond still stamps as earlier. */

@@ -9,10 +9,9 @@
  * stored that: ESME_ROK, or ESME_RX_T_APPN ("try later") when the receipt
  * could not be kept (an outbox or the early table full). Until then the
  * upstream keeps the receipt, so a crash loses none (one may come twice).
- * A receipt whose message's answer has not been stored yet waits in the
- * store's `early` table and is matched the same way once it is
- * (rt_gw_rcpt_early). Nothing is guessed: an id matches only its own key,
- * within its own upstream.
+ * A receipt whose message's answer is not stored yet waits in the store's
+ * `early` table, matched once it is (rt_gw_rcpt_early). Nothing is
+ * guessed: an id matches only its own key, within its own upstream.
  */
 #include <math.h>
 #include <stddef.h>
@@ -77,8 +76,8 @@ static void log_unmatched(rt_link_t *l, const char *why)
 
 /* -- The onward receipt ------------------------------------------------------------------- */
 
-/* *out = *in, without the part of a pdu_t (5.7 KB) it does not use: the
- * TLV slots past its count, the addresses when it has none (a receipt). */
+/* *out = *in, without the TLV slots past its count nor the addresses of a
+ * receipt (most of a pdu_t's 5.7 KB). */
 static void copy_pdu(pdu_t *out, const pdu_t *in)
 {
     memcpy(out, in, offsetof(pdu_t, tlv) + (size_t)in->ntlv * sizeof in->tlv[0]);
@@ -186,9 +185,15 @@ typedef struct relay_s {
     long long  rowid, err;
     int        state, final;
     char       id[72], account[24];
+    struct relay_s *next;       /* on the list of receipts sent at the turn's end */
     size_t     n;
     uint8_t    pdu[1];          /* the onward receipt, for the outbox if the ESME does not take it */
 } relay_t;
+
+/* Receipts matched while answers wait for the turn's commit go after them
+ * (rt_gw_rcpt_turn): with message_id "upstream" one of those answers may
+ * give the ESME the very id the receipt names. */
+static struct { relay_t *head, *tail; } deferred;
 
 /* The message's state and trace line, then the upstream's answer.
  * delivered: `what` is "delivered to <its account>" (a usual line, as
@@ -269,6 +274,34 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
         rt_acct_wake(a);                      /* a window slot is free for its deliverer */
         rt_acct_release(a);
     }
+}
+
+void rt_gw_rcpt_turn(void)
+{
+    relay_t *r;
+    store_t *st = rt_store();
+    while ((r = deferred.head) != NULL) {
+        rt_acct_t *a = rt_acct_get(r->account, strlen(r->account), 0);
+        sess_t *rs;
+        deferred.head = r->next;
+        if (a && rt.net && (rs = rt_acct_pick(a)) != NULL
+            && sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
+            net_touch(rs);
+            a->inflight++;
+            continue;
+        }
+        if (st) queue_it(r, st, NULL);     /* no receiver with room now: the outbox */
+        else rt_gw_hold_answer(r->up_sess, r->up_seq, SMPP_ESME_RX_T_APPN);
+        free(r);
+    }
+    deferred.tail = NULL;
+}
+
+void rt_gw_rcpt_drop(void)
+{
+    relay_t *r;
+    for (; (r = deferred.head) != NULL; free(r)) deferred.head = r->next;
+    deferred.tail = NULL;
 }
 
 /* -- Applying a receipt ---------------------------------------------------------------- */
@@ -353,6 +386,13 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
      * early row goes with this turn's commit: nothing would send it again
      * after a crash before the ESME's answer, so it goes into the outbox
      * (in the same commit), whose deliverer sends it */
+    if (up_sess && a && rt.net && rt_store_holding()) {
+        r->next = NULL;
+        if (deferred.tail) deferred.tail->next = r;
+        else deferred.head = r;
+        deferred.tail = r;
+        return RELAYED;
+    }
     if (up_sess && a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
         /* the octets onward encoded, kept for the outbox: sent as they
          * are (encoded once), with the receiver's sequence_number */

@@ -472,6 +472,8 @@ static int l_store_wait(lua_State *L)
     return 1;
 }
 
+int rt_store_holding(void) { return st.nheld > 0; }
+
 int rt_store_committed(uint32_t *fail_status)
 {
     if (st.last_failed && fail_status) *fail_status = st.last_fail_status;

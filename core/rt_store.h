@@ -77,6 +77,10 @@ void rt_store_refused(lua_State *co);
  * order they were given. */
 void rt_store_turn(void);
 
+/* Whether answers wait for this turn's commit (what is sent after them
+ * to the same peers must wait for it too, to come after them). */
+int rt_store_holding(void);
+
 /* Whether the last rt_store_turn() stored its turn (1; also when nothing
  * was written), or failed (0; *fail_status then says what to answer
  * instead of ESME_ROK, as for held answers). */
