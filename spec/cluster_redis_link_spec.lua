@@ -46,6 +46,8 @@ describe("cluster redis link", function()
         local before = gwr.submit_all(a, { "before-loss" })[1]
         local node_a, key_a = parts(before)
         assert.are.equal(node_a, a:stats().cluster.store.node_id)
+        -- forwarded before the loss (a FLUSHALL takes a message still queued with it)
+        assert.is_true(gwr.all_arrived(up, { "before-loss" }))
         r:cmd("FLUSHALL")
         local b = gwr.node(r, up.port)                  -- started after the loss: the counters from zero
         assert.is_true(wait.wait_until(function()

@@ -12,23 +12,7 @@ local gwr = require "helpers.gwr"
 
 local id, RESP = wire.id, wire.RESP
 
--- Accepts each message under the id its text is; "receipts a=STAT ..."
--- posts a receipt for each id a ... with that stat, accepted as "r".
-local UPSTREAM = [[
-    local smpp = require "smpp"
-    return { submit_sm = function(session, pdu)
-        local text = pdu.short_message
-        if text:find("^receipts ") then
-            for rid, stat in text:gmatch("([^%s=]+)=(%u+)") do
-                smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
-                    receipted_message_id = rid, message_state = stat == "DELIVRD" and 2 or 5,
-                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
-                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" })
-            end
-            return 0, { message_id = "r" }
-        end
-        return 0, { message_id = text }
-    end }]]
+local UPSTREAM = require("helpers.upstream_scripts").id_is_text
 
 local function esme(n, port, kind)
     local c = wire.connect(port)

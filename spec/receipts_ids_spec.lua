@@ -13,25 +13,7 @@ local server = require "helpers.server"
 
 local id, RESP = wire.id, wire.RESP
 
--- Accepts each message under the id its text is ("msg1" -> msg1); the
--- text "receipts a=STAT b=STAT ..." posts a receipt (TLV and text) for
--- each id a, b ... with that stat, in that order, and is accepted as "r".
-local UPSTREAM = [[
-    local smpp = require "smpp"
-    return { submit_sm = function(session, pdu)
-        local text = pdu.short_message
-        if text:find("^receipts ") then
-            for rid, stat in text:gmatch("([^%s=]+)=(%u+)") do
-                smpp.post(session.system_id, { esm_class = 4, source_addr = pdu.destination_addr,
-                    destination_addr = pdu.source_addr, receipted_message_id = rid,
-                    message_state = stat == "DELIVRD" and 2 or 5,
-                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
-                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" })
-            end
-            return 0, { message_id = "r" }
-        end
-        return 0, { message_id = text }
-    end }]]
+local UPSTREAM = require("helpers.upstream_scripts").id_is_text
 local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
