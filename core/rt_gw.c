@@ -71,6 +71,16 @@ rt_link_t *rt_gw_link_of(sess_t *s)
     return (rt_link_t *)net_owner_data(s);
 }
 
+double rt_gw_stamp(void)
+{
+    static double last;
+    double now = rt_time();
+    /* 1 us steps: distinct for doubles near 2e9 s (spacing 0.24 us), and
+     * far more events than the gateway handles in a millisecond */
+    last = now > last ? now : last + 1e-6;
+    return last;
+}
+
 void rt_gw_foreach(void (*fn)(rt_link_t *l, void *arg), void *arg)
 {
     rt_link_t *l;
@@ -324,6 +334,37 @@ static int l_gw_link(lua_State *L)
     return 0;
 }
 
+/* core.gw_groups({ { name, name, ... }, ... }): the receipt groups (the
+ * upstream entries of one SMSC account, two or more each; every link not
+ * named is alone), as the configuration now has them: a receipt from any
+ * link of a group is matched among the messages of all. */
+static int l_gw_groups(lua_State *L)
+{
+    rt_link_t *l, *first, *prev;
+    size_t i, j, n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    for (l = gw.links; l; l = l->next) l->sib = NULL;
+    for (i = 1; i <= lua_objlen(L, 1); i++) {
+        lua_rawgeti(L, 1, (int)i);
+        first = prev = NULL;
+        for (j = 1; lua_istable(L, -1) && j <= lua_objlen(L, -1); j++) {
+            const char *name;
+            lua_rawgeti(L, -1, (int)j);
+            name = lua_tolstring(L, -1, &n);
+            if (name && (l = rt_gw_link(name, n, 1)) != NULL && !l->sib && l != first && l != prev) {
+                if (prev) prev->sib = l;
+                else first = l;
+                prev = l;
+            }
+            lua_pop(L, 1);
+        }
+        if (prev && prev != first) prev->sib = first;    /* a ring of two or more */
+        else if (first) first->sib = NULL;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 static sess_t *sess_arg(lua_State *L, int idx)
 {
     uint64_t id;
@@ -482,6 +523,7 @@ static int l_gw_stamp(lua_State *L)
 const luaL_Reg rt_gw_lib[] = {
     {"gw_start", l_gw_start},
     {"gw_link", l_gw_link},
+    {"gw_groups", l_gw_groups},
     {"gw_attach", l_gw_attach},
     {"gw_detach", l_gw_detach},
     {"gw_unlink", l_gw_unlink},

@@ -62,6 +62,8 @@ typedef struct rt_link_s {
     int        max_errors;      /* the same for answers ESME_RSYSERR / ESME_RINVBNDSTS (0: never:
                                  * they count as answers, since any account can draw them) */
     struct rt_link_s *rcpt_for; /* receipts_for: its receipts are that link's (NULL: its own) */
+    struct rt_link_s *sib;      /* the next link of its receipt group (one SMSC account; a ring,
+                                 * core.gw_groups), NULL: alone */
     /* bound sessions */
     uint64_t  *sess;            /* ids of the attached sessions */
     uint32_t   nsess, capsess, rr;
@@ -183,8 +185,16 @@ static inline uint32_t rt_gw_cap_slots(const rt_link_t *l, uint32_t n)
 int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait);
 
 /* Whether a receipt from l that found its final message r (its fwd row)
- * waits as early instead of being applied: rt_gw_rcpt_hold.c. */
+ * waits as early instead of being applied: rt_gw_rcpt_hold.c. The links
+ * of l's receipt group count as l (one awaiting answers holds it). */
 int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in);
+
+/* A receipt from l whose key k found none of l's messages: looked up
+ * among the messages of the other links of l's receipt group (the
+ * upstream entries of one SMSC account, any of whose sessions may carry
+ * the receipt), in ring order; returns the link whose message fn was
+ * called with, NULL when none has it (rt_gw_rcpt_hold.c). */
+rt_link_t *rt_gw_rcpt_sibling(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud);
 
 /* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
  * as lua/smpp/upstream.lua counts a link's sends, so that

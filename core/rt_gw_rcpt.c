@@ -11,7 +11,8 @@
  * upstream keeps the receipt, so a crash loses none (one may come twice).
  * A receipt whose message's answer is not stored yet waits in the store's
  * `early` table, matched once it is (rt_gw_rcpt_early). Nothing is
- * guessed: an id matches only its own key, within its own upstream.
+ * guessed: an id matches only its own key, within its own upstream, or
+ * on a miss the other upstreams of its receipt group (one SMSC account).
  */
 #include <math.h>
 #include <stddef.h>
@@ -491,6 +492,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
     char key[KEY_MAX];
     size_t klen = 0;
     store_str_t up = { l->name, l->len }, k;
+    rt_link_t *sl;
     int rcode, written = 0;
     if (!st) return SMPP_ESME_RX_T_APPN;
     if (!key_of(l, in, &tx, key, &klen, &written)) {
@@ -503,6 +505,10 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
     if ((rcode = store_fwd_by_key(st, up, k, written, on_found, &f)) < 0) {
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
+    }
+    if (!f.n && l->sib && (sl = rt_gw_rcpt_sibling(l, st, k, written, on_found, &f)) != NULL) {
+        l = sl;                              /* another entry of the SMSC account sent it: its receipt */
+        up = (store_str_t){ l->name, l->len };
     }
     if (f.n && !rt_gw_rcpt_held(l, st, &f.r, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     if (!f.n && written) case_hint(l, st, up, k);
@@ -553,16 +559,6 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
 
 /* -- Early receipts ------------------------------------------------------------------------- */
 
-double rt_gw_stamp(void)
-{
-    static double last;
-    double now = rt_time();
-    /* 1 us steps: distinct for doubles near 2e9 s (spacing 0.24 us), and
-     * far more events than the gateway handles in a millisecond */
-    last = now > last ? now : last + 1e-6;
-    return last;
-}
-
 typedef struct early_s {
     size_t  n;
     struct early_s *next;
@@ -584,7 +580,10 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
 {
     early_t *list = NULL, *e, *rev = NULL;
     store_str_t up = { l->name, l->len };
-    if (store_early_take(st, up, key, sent, collect, &list) <= 0) return;
+    rt_link_t *m = l;
+    do      /* those that came on any link of its receipt group are its too */
+        store_early_take(st, (store_str_t){ m->name, m->len }, key, sent, collect, &list);
+    while ((m = m->sib) != NULL && m != l);
     while ((e = list) != NULL) {            /* oldest first */
         list = e->next;
         e->next = rev;

@@ -3,6 +3,9 @@
  * early, since an upstream that numbers again from the start may have
  * given that id to one of those (docs/gateway.md, "Receipts"); but not a
  * receipt after ACCEPTED, nor one about a destination of a submit_multi.
+ * And the receipt groups: the upstream entries of one SMSC account, whose
+ * receipts may come on any of their sessions, match them among the
+ * messages of all (a ring of links, l->sib, set by core.gw_groups).
  */
 #include <string.h>
 
@@ -15,7 +18,7 @@
 /* Whether l has requests that await their answers (its forwarder's
  * messages, or with message_id "upstream" those an ESME waits for): an
  * answer to come may give one of them any id. */
-static int awaiting(rt_link_t *l)
+static int awaiting_one(rt_link_t *l)
 {
     uint32_t i;
     if (l->inflight) return 1;
@@ -24,6 +27,25 @@ static int awaiting(rt_link_t *l)
         if (s && sess_window_used(s) > 0) return 1;
     }
     return 0;
+}
+
+/* ... or any link of its receipt group: one SMSC account numbers the
+ * messages of all, and the answer to come may be any link's. */
+static int awaiting(rt_link_t *l)
+{
+    rt_link_t *m;
+    if (awaiting_one(l)) return 1;
+    for (m = l->sib; m && m != l; m = m->sib)
+        if (awaiting_one(m)) return 1;
+    return 0;
+}
+
+rt_link_t *rt_gw_rcpt_sibling(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud)
+{
+    rt_link_t *m;
+    for (m = l->sib; m && m != l; m = m->sib)
+        if (store_fwd_by_key(st, (store_str_t){m->name, m->len}, k, written, fn, ud) == 1) return m;
+    return NULL;
 }
 
 /* Whether the receipt `in` is about one of the destinations of the

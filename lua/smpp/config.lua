@@ -134,6 +134,10 @@ local schema = {
             receipts_for = { type = "string",
                              doc = "the upstream whose messages this link's receipts are about (a receiver link "
                                 .. "beside a transmitter link to the same SMSC: name the transmitter)" },
+            smsc_account = { type = "string", max = 64,
+                             doc = "the SMSC account this entry binds to, named as you like: entries naming one "
+                                .. "match each other's receipts (as sending entries with the same host, port and "
+                                .. "system_id do without it; docs/gateway.md)" },
             window = { type = "integer", min = 1, default = session_fields.window.default,
                        doc = "requests outstanding per bind" },
             response_timeout = { type = "number", min = 0.001, default = session_fields.response_timeout.default,
@@ -491,6 +495,50 @@ function M.check_section(value, fields, path)
         return nil, table.concat(errs, "; ")
     end
     return true
+end
+
+-- receipt_groups(upstreams) -> { { i, j, ... }, ... }: the receipt groups
+-- of a config's upstreams list (indices, in list order; groups of two or
+-- more, ordered by their first entry). Entries join one group when they
+-- name one smsc_account, or when both send (not a receiver bind, not an
+-- outbind_listen) with the same host, port and system_id; both relations
+-- chain (docs/gateway.md, "One SMSC account, several upstream entries").
+local RX = { receiver = true, rx = true }
+function M.receipt_groups(list)
+    local parent, by_key = {}, {}
+    local function root(i)
+        while parent[i] ~= i do i = parent[i] end
+        return i
+    end
+    local function join(i, key)
+        local j = by_key[key]
+        if not j then by_key[key] = i return end
+        local a, b = root(i), root(j)
+        if a ~= b then parent[math.max(a, b)] = math.min(a, b) end
+    end
+    for i, u in ipairs(type(list) == "table" and list or {}) do
+        parent[i] = i
+        if type(u) == "table" then
+            if type(u.smsc_account) == "string" then join(i, "=" .. u.smsc_account) end
+            if not RX[u.bind] and u.outbind_listen == nil then
+                join(i, string.format("%s\0%s\0%s", tostring(u.host or "127.0.0.1"), tostring(u.port or 2775),
+                                      tostring(u.system_id or "")))
+            end
+        end
+    end
+    local groups, of = {}, {}
+    for i = 1, #parent do
+        local r = root(i)
+        if not of[r] then
+            of[r] = {}
+            groups[#groups + 1] = of[r]
+        end
+        local g = of[r]
+        g[#g + 1] = i
+    end
+    local out = {}
+    for _, g in ipairs(groups) do if #g > 1 then out[#out + 1] = g end end
+    return out
 end
 
 -- The directory of a path ("conf/smppgw.lua" -> "conf/").

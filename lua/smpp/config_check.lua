@@ -375,6 +375,37 @@ local function check_receipts_for(conf, upstreams, errs)
     end
 end
 
+-- The receipt groups (config.receipt_groups: the entries of one SMSC
+-- account match each other's receipts): a receipt's id is read in the
+-- id_format of the entry it arrives on and looked up among the messages
+-- of all, so their formats must be one.
+local function id_formats(u)
+    local f = type(u.id_format) == "table" and u.id_format or {}
+    local resp = f.resp or "string"
+    return format("resp %s, receipt %s, tlv %s", resp, f.receipt or resp, f.tlv or resp)
+end
+
+local function check_receipt_groups(conf, errs)
+    local list = type(conf.upstreams) == "table" and conf.upstreams or {}
+    for i, u in ipairs(list) do
+        if type(u) == "table" and u.smsc_account == "" then
+            errs[#errs + 1] = format("upstreams[%d].smsc_account: empty (name the SMSC account, or leave it out)", i)
+        end
+    end
+    for _, g in ipairs(config.receipt_groups(list)) do
+        local first = list[g[1]]
+        for k = 2, #g do
+            local u = list[g[k]]
+            if id_formats(u) ~= id_formats(first) then
+                errs[#errs + 1] = format("upstreams[%d].id_format: %s (%s) shares receipts with upstreams[%d] %s "
+                    .. "(%s), one SMSC account (same smsc_account, or host, port and system_id): a receipt is "
+                    .. "matched among the messages of both, so give them one id_format", g[k], show(u.name),
+                    id_formats(u), g[1], show(first.name), id_formats(first))
+            end
+        end
+    end
+end
+
 -- check(conf, conf_path) -> true | nil, list of "path: what is wrong"
 -- (sorted by path). conf has passed smpp.config's schema.
 -- workers_refusal(n, store_section, listen) -> nil | message: why this
@@ -502,6 +533,7 @@ function M.check(conf, conf_path)
     local accounts = check_accounts(conf, errs)
     local upstreams = names(conf.upstreams, "upstreams", "name", errs)
     check_receipts_for(conf, upstreams, errs)
+    check_receipt_groups(conf, errs)
     check_gateway(conf, conf_path, accounts, upstreams, errs)
     local cb = type(conf.http) == "table" and type(conf.http.callback_networks) == "table" and conf.http.callback_networks
     for j, net in ipairs(cb or {}) do
@@ -531,7 +563,7 @@ function M.warnings(conf, conf_path)
     -- link sends: without receipts_for they are matched against its own
     -- (none), wait as early and expire
     for i, u in ipairs(g and type(conf.upstreams) == "table" and conf.upstreams or {}) do
-        if type(u) == "table" and RX[u.bind] and u.receipts_for == nil then
+        if type(u) == "table" and RX[u.bind] and u.receipts_for == nil and u.smsc_account == nil then
             out[#out + 1] = format("upstreams[%d].bind: %s binds as a receiver without receipts_for: its receipts "
                 .. "are matched against the messages it sent, and it sends none; name the upstream that sends "
                 .. "them (its transmitter link) in receipts_for", i, show(u.name))
@@ -541,28 +573,18 @@ function M.warnings(conf, conf_path)
                 tostring(u.bind or "transceiver"), show(u.receipts_for))
         end
     end
-    -- two sending links to one SMSC account (host, port, system_id): an
-    -- SMSC that delivers a receipt on any bound session of the account
-    -- gives one link the other's receipts, and a link matches receipts
-    -- against its own messages only (receipts_for joins a receiver link to
-    -- a sending one, never two sending links)
-    local seen = {}
-    for i, u in ipairs(g and type(conf.upstreams) == "table" and conf.upstreams or {}) do
-        if type(u) == "table" and not RX[u.bind] and u.outbind_listen == nil then
-            local key = format("%s\0%s\0%s", tostring(u.host or "127.0.0.1"), tostring(u.port or 2775),
-                tostring(u.system_id or ""))
-            local first = seen[key]
-            if first then
-                local f = conf.upstreams[first]
-                out[#out + 1] = format("upstreams[%d]: %s and upstreams[%d] %s both send through one SMSC account "
-                    .. "(%s:%s, system_id %s): an SMSC that delivers a receipt on any session of the account gives "
-                    .. "one link the other's receipts, and each link matches receipts only against its own messages "
-                    .. "(they wait as early and expire); make them one upstream with binds = N (receipts_for only "
-                    .. "joins a receiver link to the link that sends)", i, show(u.name), first, show(f.name),
-                    tostring(u.host or "127.0.0.1"), tostring(u.port or 2775), show(u.system_id or ""))
-            else
-                seen[key] = i
-            end
+    -- the entries of one SMSC account match each other's receipts on the
+    -- SQLite store; the Redis store matches a receipt within the entry it
+    -- arrives on (or its receipts_for) only (docs/cluster.md)
+    local list = g and type(conf.upstreams) == "table" and conf.upstreams or {}
+    if g and require("smpp.store").redis_of(conf) then
+        for _, grp in ipairs(config.receipt_groups(list)) do
+            local u, f = list[grp[2]], list[grp[1]]
+            out[#out + 1] = format("upstreams[%d]: %s and upstreams[%d] %s reach one SMSC account (same "
+                .. "smsc_account, or host, port and system_id): the Redis store matches a receipt only among the "
+                .. "messages of the entry it arrives on, and an SMSC that delivers a receipt on any session of the "
+                .. "account gives one entry the other's receipts (they wait as early and expire); make them one "
+                .. "upstream with binds = N", grp[2], show(u.name), grp[1], show(f.name))
         end
     end
     return out

@@ -353,6 +353,16 @@ function M.configure(list)
             if core.gw_unlink then core.gw_unlink(name) end     -- its queue: gateway.lua moves it
         end
     end
+    -- the entries of one SMSC account match each other's receipts
+    if core.gw_groups then
+        local groups = {}
+        for _, g in ipairs(config.receipt_groups(list)) do
+            local names = {}
+            for _, i in ipairs(g) do names[#names + 1] = list[i].name end
+            groups[#groups + 1] = names
+        end
+        core.gw_groups(groups)
+    end
 end
 
 -- get(name) -> link | nil

@@ -23,4 +23,32 @@ M.id_is_text = [[
         return 0, { message_id = text }
     end }]]
 
+-- One SMSC account bound by two upstream entries: each message is
+-- accepted under the id its text is, and its receipt (TLV and text; stat
+-- UNDELIV when the text has "undeliv", else DELIVRD) goes on another bound
+-- session than the one the message came on: after the answer, or, for a
+-- text starting "early", before it (the answer waits for the receipt's).
+M.other_session = [[
+    local smpp = require "smpp"
+    return { submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        local other
+        for _, s in ipairs(smpp.sessions { side = "server", bound = true }) do
+            if s.id ~= session.id and s:can_receive() then other = s end
+        end
+        local undeliv = text:find("undeliv", 1, true) ~= nil
+        local receipt = { command = "deliver_sm", esm_class = 4, source_addr = pdu.destination_addr,
+            destination_addr = pdu.source_addr, receipted_message_id = text, message_state = undeliv and 5 or 2,
+            short_message = "id:" .. text .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 "
+                .. "stat:" .. (undeliv and "UNDELIV" or "DELIVRD") .. " err:000 text:" }
+        if not other then return 8 end
+        if text:find("^early") then
+            assert(other:send(receipt))
+            return 0, { message_id = text }
+        end
+        smpp.respond(0, { message_id = text })
+        smpp.sleep(0.05)
+        assert(other:send(receipt))
+    end }]]
+
 return M
