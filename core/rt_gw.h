@@ -194,7 +194,7 @@ int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const p
  * upstream entries of one SMSC account, any of whose sessions may carry
  * the receipt), in ring order; returns the link whose message fn was
  * called with, NULL when none has it (rt_gw_rcpt_hold.c). */
-rt_link_t *rt_gw_rcpt_sibling(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud);
+rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud);
 
 /* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
  * as lua/smpp/upstream.lua counts a link's sends, so that

@@ -506,7 +506,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (!f.n && l->sib && (sl = rt_gw_rcpt_sibling(l, st, k, written, on_found, &f)) != NULL) {
+    if (!f.n && l->sib && (sl = rt_gw_rcpt_find_group(l, st, k, written, on_found, &f)) != NULL) {
         l = sl;                              /* another entry of the SMSC account sent it: its receipt */
         up = (store_str_t){ l->name, l->len };
     }

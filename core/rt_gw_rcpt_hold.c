@@ -40,7 +40,7 @@ static int awaiting(rt_link_t *l)
     return 0;
 }
 
-rt_link_t *rt_gw_rcpt_sibling(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud)
+rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud)
 {
     rt_link_t *m;
     for (m = l->sib; m && m != l; m = m->sib)

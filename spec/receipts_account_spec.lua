@@ -17,14 +17,14 @@ local id, RESP = wire.id, wire.RESP
 local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
     accounts = { { system_id = 'gw', password = 'gwpw' }, { system_id = 'gw2', password = 'gwpw' } } }]]
 
--- upstreams A and B (or C); messages to 1... go through A, to 2... through B
+-- upstreams A ... B (or C); messages to 1... go through A, to 2... through the last one
 local function gateway_conf(policy, upstreams)
     return "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = upstreams,
         gateway = { message_id = policy, routes = { { name = "a", prefix = "1", to = { "A" } },
-                                                    { name = "b", prefix = "2", to = { upstreams[2].name } } } },
+                                                    { name = "b", prefix = "2", to = { upstreams[#upstreams].name } } } },
     }
 end
 
@@ -52,9 +52,15 @@ end
 
 describe("#integration receipts of one SMSC account bound by two upstream entries", function()
     local cases = {
-        { "same host, port and system_id", "own", { { name = "A", system_id = "gw" }, { name = "B", system_id = "gw" } } },
+        { "same host, port and system_id", "own",
+          { { name = "A", system_id = "gw" }, { name = "B", system_id = "gw" } } },
         { "one smsc_account named", "upstream", { { name = "A", system_id = "gw", smsc_account = "acct" },
                                                   { name = "B", system_id = "gw2", smsc_account = "acct" } } },
+        -- B's receipts come on Arx, whose receipts_for names A: looked up under A, then B
+        { "a receiver link's receipts_for naming one of them", "own",
+          { { name = "A", system_id = "gw", bind = "tx" },
+            { name = "Arx", system_id = "gw", bind = "rx", receipts_for = "A" },
+            { name = "B", system_id = "gw" } } },
     }
     for _, case in ipairs(cases) do
         local what, policy, upstreams = case[1], case[2], case[3]
