@@ -49,6 +49,10 @@ rt_acct_t *rt_acct_get(const char *name, size_t len, int create);
  * flight, not waiting to be run (a later rt_acct_get makes a new one). */
 void rt_acct_release(rt_acct_t *a);
 
+/* s can take a deliver_sm now: not closing nor unbinding, a free window
+ * slot. */
+int rt_acct_has_slot(sess_t *s);
+
 /* The next receiver of a (round robin) with a free window slot, or NULL. */
 sess_t *rt_acct_pick(rt_acct_t *a);
 

@@ -2,10 +2,11 @@
  * receipt is about (the receipted_message_id TLV, else its text's id:
  * field), read in the format the link declared for that place, looked up
  * exactly within that link's messages in the store; the receipt rewritten
- * to the ESME's id (TLV and text) and handed to a receiver of the account
- * with a free window slot, or put in the account's outbox when none has
- * one (or the ESME does not take it); the message's state written with
- * what became of it. The upstream is answered after the commit that
+ * to the ESME's id (TLV and text) and handed, with a free window slot, to
+ * the session its message came in on (rt_gw_origin.c), else to another
+ * receiver of the account, else (or when the ESME does not take it) put in
+ * its outbox; the message's state written with what became of it. The
+ * upstream is answered after the commit that
  * stored that: ESME_ROK, or ESME_RX_T_APPN ("try later") when the receipt
  * could not be kept (an outbox or the early table full). Until then the
  * upstream keeps the receipt, so a crash loses none (one may come twice).
@@ -284,7 +285,7 @@ void rt_gw_rcpt_turn(void)
         rt_acct_t *a = rt_acct_get(r->account, strlen(r->account), 0);
         sess_t *rs;
         deferred.head = r->next;
-        if (a && rt.net && (rs = rt_acct_pick(a)) != NULL
+        if (a && rt.net && (rs = rt_gw_origin_pick(a, r->rowid, r->final)) != NULL
             && sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
             net_touch(rs);
             a->inflight++;
@@ -393,7 +394,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         deferred.tail = r;
         return RELAYED;
     }
-    if (up_sess && a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
+    if (up_sess && a && rt.net && (rs = rt_gw_origin_pick(a, r->rowid, r->final)) != NULL) {
         /* the octets onward encoded, kept for the outbox: sent as they
          * are (encoded once), with the receiver's sequence_number */
         if (sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
@@ -402,10 +403,9 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
             return RELAYED;
         }
     }
+    r->up_sess = 0;                           /* answered by the caller */
     {
-        uint32_t st2;
-        r->up_sess = 0;                       /* answered by the caller */
-        st2 = queue_it(r, st, NULL);
+        uint32_t st2 = queue_it(r, st, NULL);
         free(r);
         return st2;
     }
