@@ -38,7 +38,7 @@ endif
 CODEC_SRC  := core/pdu.c core/pdu_tables.c core/dlr.c core/msgid.c
 ENGINE_SRC := core/sess.c core/sess_out.c core/sess_group.c core/sess_text.c core/win.c core/tb.c core/log.c core/net.c \
               core/net_listen.c core/net_connect.c core/tls.c
-LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c
+LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c core/load_dlr.c
 BRIDGE_SRC := core/lbridge.c core/lbridge_check.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_sess_answer.c core/rt_send.c core/rt_stats.c core/rt_trace.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
