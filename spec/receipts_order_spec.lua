@@ -4,6 +4,10 @@
 -- first, under an id the ESME had not been given yet (smppgw bench --dlr
 -- counted every receipt unmatched). On one session the answer now comes
 -- first: receipts matched while answers are held go at the turn's end.
+-- With several sessions of one ESME a receipt goes back on the session
+-- that submitted its message (core/rt_gw_origin.c), so it follows its
+-- answer there too; before, it went round robin to any of them, which
+-- the ESME may read before the one that got the answer.
 local server = require "helpers.server"
 local run = require "helpers.run"
 
@@ -14,25 +18,57 @@ local function read(path)
     return s
 end
 
+-- A gateway with account "esme" in front of an SMSC that sends each
+-- receipt right after its answer (core/bench/dlr_smsc.lua).
+local function gateway(message_id)
+    local smsc = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
+        session = { receive_window = 1000, window = 1000 },
+        accounts = { { system_id = 'smppclient1', password = 'password' } } }]],
+        script = read(server.root .. "/core/bench/dlr_smsc.lua") }
+    local gw = server.start { conf = "return " .. server.lua {
+        script = server.root .. "/scripts/gateway.lua",
+        store = { path = "gw.db" },
+        session = { receive_window = 1000, window = 1000 },
+        accounts = { { system_id = "esme", password = "pw" } },
+        upstreams = { { name = "smsc", port = smsc.port, system_id = "smppclient1", password = "password",
+                        binds = 2, window = 100 } },
+        gateway = { message_id = message_id, routes = { { prefix = "", to = { "smsc" } } } },
+    } }
+    assert(gw:wait_log("upstream smsc: bind 2 up", 10), gw:log_text())
+    return gw
+end
+
+local function bench(gw, sessions, count)
+    local out, err = run.smppgw { "bench", "--sessions", tostring(sessions), "--window", "100", "--count",
+                                  tostring(count), "--dlr", "--system-id", "esme", "--password", "pw",
+                                  "127.0.0.1:" .. gw.port }
+    return out .. err
+end
+
 describe("#integration a receipt sent right after its answer (message_id = \"upstream\")", function()
     it("reaches the ESME after the submit_sm_resp that gave it the id, on the same session", function()
-        local smsc = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
-            session = { receive_window = 1000, window = 1000 },
-            accounts = { { system_id = 'smppclient1', password = 'password' } } }]],
-            script = read(server.root .. "/core/bench/dlr_smsc.lua") }
-        local gw = server.start { conf = "return " .. server.lua {
-            script = server.root .. "/scripts/gateway.lua",
-            store = { path = "gw.db" },
-            session = { receive_window = 1000, window = 1000 },
-            accounts = { { system_id = "esme", password = "pw" } },
-            upstreams = { { name = "smsc", port = smsc.port, system_id = "smppclient1", password = "password",
-                            binds = 2, window = 100 } },
-            gateway = { message_id = "upstream", routes = { { prefix = "", to = { "smsc" } } } },
-        } }
-        assert(gw:wait_log("upstream smsc: bind 2 up", 10), gw:log_text())
-        local out, err = run.smppgw { "bench", "--sessions", "1", "--window", "100", "--count", "3000", "--dlr",
-                                      "--system-id", "esme", "--password", "pw", "127.0.0.1:" .. gw.port }
+        local out = bench(gateway("upstream"), 1, 3000)
         -- before: receipts 3000 (about 3000 unmatched, ...)
-        assert.matches("receipts 3000 %(0 unmatched, 0 missing%)", out .. err)
+        assert.matches("receipts 3000 %(0 unmatched, 0 missing%)", out)
+        assert.matches("receipts before their answer 0 ", out)
+    end)
+
+    it("goes back on the session that submitted, after its answer, with 4 sessions of one ESME", function()
+        local gw = gateway("upstream")
+        local out = bench(gw, 4, 4000)
+        -- before: receipts went round robin over the 4 sessions: about 3
+        -- in 4 on another session, some read before their answers
+        assert.matches("receipts 4000 %(0 unmatched, 0 missing%)", out)
+        assert.matches("receipts before their answer 0 %(.-%), on another session than their answer 0\n", out)
+        local st = gw:stats()
+        assert.equal(0, st.gateway.receipt_origins)       -- each final receipt freed its message's slot
+    end)
+end)
+
+describe("#integration a receipt with the gateway's own ids", function()
+    it("goes back on the session that submitted, with 4 sessions of one ESME", function()
+        local out = bench(gateway("own"), 4, 4000)
+        assert.matches("receipts 4000 %(0 unmatched, 0 missing%)", out)
+        assert.matches("receipts before their answer 0 %(.-%), on another session than their answer 0\n", out)
     end)
 end)
