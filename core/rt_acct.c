@@ -224,7 +224,7 @@ void rt_acct_on_closed(sess_t *s)
 
 /* -- Picking a receiver -------------------------------------------------------------------- */
 
-int rt_acct_has_slot(sess_t *s)
+static int has_slot(sess_t *s)
 {
     return !sess_is_closing(s) && sess_state(s) != SESS_UNBINDING
            && sess_window_used(s) < sess_config(s)->window;
@@ -236,7 +236,7 @@ sess_t *rt_acct_pick(rt_acct_t *a)
     for (k = 0; k < a->nrx; k++) {
         uint32_t i = (a->rr + k) % a->nrx;
         sess_t *s = net_find(rt.net, a->rx[i]);
-        if (s && rt_acct_has_slot(s)) {
+        if (s && has_slot(s)) {
             a->rr = i + 1;
             return s;
         }
@@ -244,12 +244,26 @@ sess_t *rt_acct_pick(rt_acct_t *a)
     return NULL;
 }
 
+sess_t *rt_acct_pick_pref(rt_acct_t *a, uint64_t id)
+{
+    uint32_t i;
+    sess_t *s;
+    /* a's list, not net_find alone: ids are not kept across restarts, so
+     * one from before may name another account's session now */
+    for (i = 0; id && i < a->nrx; i++) {
+        if (a->rx[i] != id) continue;
+        if ((s = net_find(rt.net, id)) != NULL && has_slot(s)) return s;
+        break;
+    }
+    return rt_acct_pick(a);
+}
+
 uint32_t rt_acct_free_slots(rt_acct_t *a)
 {
     uint32_t k, free_slots = 0;
     for (k = 0; k < a->nrx; k++) {
         sess_t *s = net_find(rt.net, a->rx[k]);
-        if (s && rt_acct_has_slot(s)) free_slots += sess_config(s)->window - sess_window_used(s);
+        if (s && has_slot(s)) free_slots += sess_config(s)->window - sess_window_used(s);
     }
     return free_slots;
 }

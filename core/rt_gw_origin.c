@@ -17,7 +17,6 @@
  */
 #include <stdlib.h>
 
-#include "rt.h"
 #include "rt_acct.h"
 #include "rt_gw.h"
 
@@ -44,26 +43,18 @@ void rt_gw_origin_put(long long key, uint64_t sess)
     o->sess = sess;
 }
 
-/* The session message `key` came in on when it is one of a's receivers
- * (a transceiver or receiver still bound under that account: ids are not
- * kept across restarts) with a free window slot, else the next receiver
- * with room (rt_acct_pick), or NULL. A final receipt frees the slot. */
+/* The session message `key` came in on when it can take the receipt
+ * (rt_acct_pick_pref), else the next receiver with room, or NULL. A final
+ * receipt frees the slot. */
 sess_t *rt_gw_origin_pick(rt_acct_t *a, long long key, int final)
 {
     origin_t *o = og.slot && key > 0 ? &og.slot[(unsigned long long)key % ORIGIN_SLOTS] : NULL;
     uint64_t id = o && o->key == key ? o->sess : 0;
-    uint32_t i;
     if (id && final) {
         o->key = 0;
         og.used--;
     }
-    for (i = 0; id && i < a->nrx; i++) {
-        sess_t *s;
-        if (a->rx[i] != id) continue;
-        if ((s = net_find(rt.net, id)) != NULL && rt_acct_has_slot(s)) return s;
-        break;
-    }
-    return rt_acct_pick(a);
+    return rt_acct_pick_pref(a, id);
 }
 
 uint64_t rt_gw_origin_count(void)
