@@ -318,10 +318,14 @@ void rt_gw_rcpt_drop(void);
  * preference kept in memory: its receipts go back on that session while
  * it is bound, can receive and has window room (rt_gw_origin_pick; else
  * the next receiver of the account with room, or NULL), so that they
- * follow the answer that gave the ESME the id on the same socket. */
+ * follow the answer that gave the ESME the id on the same socket. sess:
+ * the session of message `key` (0: not known); drop: its final receipt
+ * was handled. */
 struct rt_acct_s;
 void rt_gw_origin_put(long long key, uint64_t sess);
-sess_t *rt_gw_origin_pick(struct rt_acct_s *a, long long key, int final);
+uint64_t rt_gw_origin_sess(long long key);
+sess_t *rt_gw_origin_pick(struct rt_acct_s *a, long long key);
+void rt_gw_origin_drop(long long key);
 uint64_t rt_gw_origin_count(void);        /* slots in use (core.gw_stats origins) */
 void rt_gw_origin_free(void);
 

@@ -9,8 +9,8 @@
  * table is direct-mapped by the message's store key: keys come from one
  * counter, so the table holds the last ORIGIN_SLOTS messages stored and
  * a newer message simply takes an older one's slot (bounded memory, no
- * eviction work). A final receipt frees its slot. `origins` in
- * core.gw_stats is the number of slots in use.
+ * eviction work). A final receipt frees its slot (rt_gw_origin_drop).
+ * `origins` in core.gw_stats is the number of slots in use.
  *
  * Who owns what: this file owns the table (allocated on first use, freed
  * at the stop). Sessions are kept by id, never by pointer.
@@ -43,18 +43,29 @@ void rt_gw_origin_put(long long key, uint64_t sess)
     o->sess = sess;
 }
 
-/* The session message `key` came in on when it can take the receipt
- * (rt_acct_pick_pref), else the next receiver with room, or NULL. A final
- * receipt frees the slot. */
-sess_t *rt_gw_origin_pick(rt_acct_t *a, long long key, int final)
+static origin_t *slot_of(long long key)
 {
     origin_t *o = og.slot && key > 0 ? &og.slot[(unsigned long long)key % ORIGIN_SLOTS] : NULL;
-    uint64_t id = o && o->key == key ? o->sess : 0;
-    if (id && final) {
-        o->key = 0;
-        og.used--;
-    }
-    return rt_acct_pick_pref(a, id);
+    return o && o->key == key ? o : NULL;
+}
+
+uint64_t rt_gw_origin_sess(long long key)
+{
+    origin_t *o = slot_of(key);
+    return o ? o->sess : 0;
+}
+
+sess_t *rt_gw_origin_pick(rt_acct_t *a, long long key)
+{
+    return rt_acct_pick_pref(a, rt_gw_origin_sess(key));
+}
+
+void rt_gw_origin_drop(long long key)
+{
+    origin_t *o = slot_of(key);
+    if (!o) return;
+    o->key = 0;
+    og.used--;
 }
 
 uint64_t rt_gw_origin_count(void)

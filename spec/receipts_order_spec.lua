@@ -20,14 +20,27 @@ local function read(path)
     return s
 end
 
+-- An SMSC that sends each receipt before its answer (the answer waits
+-- for the receipt's own answer from the gateway).
+local RECEIPT_FIRST = [[
+local smpp = require "smpp"
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    local id = tostring(n)
+    session:send { command = "deliver_sm", esm_class = 4, receipted_message_id = id, message_state = 2,
+        short_message = "id:" .. id .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311200 stat:DELIVRD err:000 text:" }
+    return 0, { message_id = id }
+end }]]
+
 -- A gateway with account "esme" in front of an SMSC that sends each
--- receipt right after its answer (core/bench/dlr_smsc.lua); cluster: its
--- store in Redis (cluster.store).
-local function gateway(message_id, cluster)
+-- receipt right after its answer (core/bench/dlr_smsc.lua, or smsc_script);
+-- cluster: its store in Redis (cluster.store).
+local function gateway(message_id, cluster, smsc_script)
     local smsc = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
         session = { receive_window = 1000, window = 1000 },
         accounts = { { system_id = 'smppclient1', password = 'password' } } }]],
-        script = read(server.root .. "/core/bench/dlr_smsc.lua") }
+        script = smsc_script or read(server.root .. "/core/bench/dlr_smsc.lua") }
     local gw = server.start { conf = "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
         store = not cluster and { path = "gw.db" } or nil,
@@ -72,6 +85,19 @@ describe("#integration a receipt sent right after its answer (message_id = \"ups
         assert.matches("receipts before their answer 0 %(.-%), on another session than their answer 0\n", out)
         local st = gw:stats()
         assert.equal(0, st.gateway.receipt_origins)       -- each final receipt freed its message's slot
+    end)
+end)
+
+describe("#integration a receipt that came before its answer (message_id = \"upstream\")", function()
+    it("waits in the outbox, then goes on the session that submitted, after its answer", function()
+        local gw = gateway("upstream", nil, RECEIPT_FIRST)
+        local out = bench(gw, 4, 1000)
+        -- before: the outbox's deliverer sent it to any receiver
+        assert.matches("receipts 1000 %(0 unmatched, 0 missing%)", out)
+        assert.matches("receipts before their answer 0 %(.-%), on another session than their answer 0\n", out)
+        local st = gw:stats()
+        assert.equal(1000, st.gateway.queues.smsc.receipts_early_matched)   -- each came before its answer
+        assert.equal(0, st.outbox.preferred)
     end)
 end)
 

@@ -332,6 +332,11 @@ function M.render(stats)
         end
         family("smppgw_outbox_inflight", "gauge", "Receipts and MO sent to receivers, response awaited.")
         sample("smppgw_outbox_inflight", nil, stats.outbox.inflight)
+        if stats.outbox.preferred then
+            family("smppgw_outbox_preferred", "gauge", "Outbox items to be delivered on a given session (a "
+                .. "receipt: the one its message came in on; bounded: the newest 16384).")
+            sample("smppgw_outbox_preferred", nil, stats.outbox.preferred)
+        end
     end
     if stats.accounts and next(stats.accounts) then
         local names = sorted_keys(stats.accounts)
