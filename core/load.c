@@ -12,7 +12,8 @@
  * With --dlr every message asks for a receipt; receipts (deliver_sm or
  * data_sm with esm_class 0x04) are answered, matched to their message by
  * receipted_message_id (or the text's id:) and their latency from the send
- * goes into a second histogram. While it runs, a progress line goes to
+ * goes into a second histogram; one that comes before its answer is held
+ * for it (load_dlr.c). While it runs, a progress line goes to
  * standard error (rewritten in place on a terminal, one line a second
  * otherwise), so that standard output holds only the result.
  *
@@ -30,6 +31,7 @@
 
 #include "dlr.h"
 #include "load.h"
+#include "load_dlr.h"
 #include "load_hist.h"
 #include "load_opts.h"
 #include "log.h"
@@ -77,11 +79,7 @@ static struct {
     uint64_t     failed_status[LOAD_STATUS_OTHER + 1]; /* by command_status */
     uint64_t     failed_err[LOAD_NERR];                /* by sess_err_index() */
     load_hist_t  hist;
-    /* --dlr: message_id -> send time of messages awaiting their receipt */
-    struct load_msg_s **ids;
-    unsigned long long pending_dlr, receipts, receipts_unmatched;
-    load_hist_t  dlr_hist;
-    int          dlr_waiting;
+    int          dlr, dlr_waiting;   /* --dlr: its tables (load_dlr.c) are set up */
     uv_timer_t   dlr_timer, progress;
     uint64_t     start_ns, last_sent;
     int          tty;
@@ -109,7 +107,7 @@ static void load_on_dlr_timeout(uv_timer_t *t)
 static void load_check_done(void)
 {
     if (L.finished || !L.sending || !(L.stopping || !L.live) || L.outstanding) return;
-    if (L.o.dlr && L.pending_dlr && L.live) {
+    if (L.o.dlr && load_dlr.pending && L.live) {
         if (!L.dlr_waiting) {
             L.dlr_waiting = 1;
             uv_timer_start(&L.dlr_timer, load_on_dlr_timeout, 10000, 0);
@@ -120,52 +118,6 @@ static void load_check_done(void)
 }
 
 /* -- Receipts (--dlr) -------------------------------------------------------- */
-
-#define LOAD_ID_BUCKETS 65536
-
-typedef struct load_msg_s {
-    struct load_msg_s *next;
-    uint64_t           sent_ns;
-    char               id[66];
-} load_msg_t;
-
-static unsigned load_id_hash(const char *id, size_t len)
-{
-    unsigned h = 2166136261u;
-    while (len--) h = (h ^ (unsigned char)*id++) * 16777619u;
-    return h & (LOAD_ID_BUCKETS - 1);
-}
-
-/* Remember that message `id` (len octets) was sent at sent_ns. */
-static void load_id_put(const uint8_t *id, size_t len, uint64_t sent_ns)
-{
-    load_msg_t *m;
-    unsigned h;
-    if (len >= sizeof m->id || !(m = malloc(sizeof *m))) return;
-    memcpy(m->id, id, len);
-    m->id[len] = '\0';
-    m->sent_ns = sent_ns;
-    h = load_id_hash(m->id, len);
-    m->next = L.ids[h];
-    L.ids[h] = m;
-    L.pending_dlr++;
-}
-
-/* Take the send time of message `id`: 0 if unknown. */
-static uint64_t load_id_take(const char *id, size_t len)
-{
-    load_msg_t **pp, *m;
-    for (pp = &L.ids[load_id_hash(id, len)]; (m = *pp) != NULL; pp = &m->next) {
-        if (strlen(m->id) == len && memcmp(m->id, id, len) == 0) {
-            uint64_t t = m->sent_ns;
-            *pp = m->next;
-            free(m);
-            L.pending_dlr--;
-            return t;
-        }
-    }
-    return 0;
-}
 
 /* A request from the peer: receipts are counted and matched; every
  * deliver_sm / data_sm is answered ESME_ROK, anything else ESME_RINVCMDID. */
@@ -178,7 +130,6 @@ static int load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
             const pdu_tlv_t *t = pdu_tlv_find(req, SMPP_TLV_receipted_message_id);
             const char *id = NULL;
             size_t len = 0;
-            uint64_t sent;
             if (t) {
                 id = (const char *)t->val;
                 len = t->len && t->val[t->len - 1] == 0 ? t->len - 1u : t->len;
@@ -190,12 +141,8 @@ static int load_on_request(net_t *n, sess_t *s, const pdu_t *req, void *ud)
                     while (len < sm->len - 3 && id[len] != ' ') len++;
                 }
             }
-            L.receipts++;
-            if (id && L.ids && (sent = load_id_take(id, len)) != 0)
-                load_hist_record(&L.dlr_hist, (uv_hrtime() - sent) / 1000);
-            else
-                L.receipts_unmatched++;
-            if (L.dlr_waiting && !L.pending_dlr) load_finish();
+            if (L.dlr) load_dlr_receipt(id, len, sess_id(s), uv_hrtime());
+            if (L.dlr_waiting && !load_dlr.pending) load_finish();
         }
     }
     if (req->command_id != SMPP_DELIVER_SM && req->command_id != SMPP_DATA_SM) return SESS_DECLINED;
@@ -213,7 +160,7 @@ static void load_on_progress(uv_timer_t *t)
     L.last_sent = L.sent;
     fprintf(stderr, "%s%6.1f s  sent %llu  rate %llu/s  outstanding %llu  failed %llu  timeouts %llu",
             L.tty ? "\r" : "", elapsed, L.sent, delta, L.outstanding, L.failed, L.timeouts);
-    if (L.o.dlr) fprintf(stderr, "  receipts %llu", L.receipts);
+    if (L.o.dlr) fprintf(stderr, "  receipts %llu", load_dlr.receipts);
     fprintf(stderr, "  from %s to %s", L.o.from, L.o.to);
     fputs(L.tty ? "\033[K" : "\n", stderr);
     fflush(stderr);
@@ -275,11 +222,10 @@ static void load_on_submit(sess_t *s, void *arg, const pdu_t *resp, int err)
     load_slot_t *slot = arg;
     load_conn_t *c = slot->conn;
     uint64_t now = uv_hrtime();
-    (void)s;
     load_count(resp, err);
-    if (L.o.dlr && !err && resp->command_status == SMPP_ESME_ROK) {
+    if (L.dlr && !err && resp->command_status == SMPP_ESME_ROK) {
         const pdu_value_t *id = pdu_get(resp, PDU_F_MESSAGE_ID);
-        if (id) load_id_put(id->ptr, id->len, slot->sent_ns);
+        if (id) load_dlr_answer(id->ptr, id->len, slot->sent_ns, sess_id(s), now);
     }
     if (!err || err == SESS_ENACK) {                   /* a response came back */
         load_hist_record(&L.hist, (now - slot->sent_ns) / 1000);
@@ -557,6 +503,8 @@ static void load_report(void)
     double secs = L.last_done_ns > L.first_send_ns ? (double)(L.last_done_ns - L.first_send_ns) / 1e9 : 0;
     double bind_secs = L.bind_end_ns > L.bind_start_ns ? (double)(L.bind_end_ns - L.bind_start_ns) / 1e9 : 0;
     double tput = secs > 0 ? (double)L.responses / secs : 0;
+    const load_hist_t *dh = &load_dlr.hist;
+    load_dlr_expire(0);                   /* receipts still waiting for answers: unmatched */
     if (L.o.json) {
         printf("{\"sessions\":%u,\"bound\":%u,\"window\":%u,\"rate\":%g,\"size\":%u,"
                "\"bind_s\":%.3f,\"seconds\":%.3f,\"sent\":%llu,\"ok\":%llu,\"failed\":%llu,"
@@ -571,9 +519,10 @@ static void load_report(void)
                (unsigned long long)load_hist_percentile(h, 90),
                (unsigned long long)load_hist_percentile(h, 99),
                (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max,
-               L.receipts, L.receipts_unmatched,
-               (unsigned long long)load_hist_percentile(&L.dlr_hist, 50),
-               (unsigned long long)load_hist_percentile(&L.dlr_hist, 99));
+               load_dlr.receipts, load_dlr.unmatched,
+               (unsigned long long)load_hist_percentile(dh, 50), (unsigned long long)load_hist_percentile(dh, 99));
+        printf(",\"receipts_before_answer\":%llu,\"receipts_other_session\":%llu", load_dlr.early,
+               load_dlr.other_sess);
         printf(",\"from\":");
         load_print_json_str(L.o.from);
         printf(",\"to\":");
@@ -597,12 +546,14 @@ static void load_report(void)
            (unsigned long long)load_hist_percentile(h, 90),
            (unsigned long long)load_hist_percentile(h, 99),
            (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max);
-    if (L.o.dlr)
+    if (L.o.dlr) {
         printf("receipts %llu (%llu unmatched, %llu missing)  latency us: p50 %llu  p99 %llu  max %llu\n",
-               L.receipts, L.receipts_unmatched, L.pending_dlr,
-               (unsigned long long)load_hist_percentile(&L.dlr_hist, 50),
-               (unsigned long long)load_hist_percentile(&L.dlr_hist, 99),
-               (unsigned long long)L.dlr_hist.max);
+               load_dlr.receipts, load_dlr.unmatched, load_dlr.pending,
+               (unsigned long long)load_hist_percentile(dh, 50), (unsigned long long)load_hist_percentile(dh, 99),
+               (unsigned long long)dh->max);
+        printf("receipts before their answer %llu (held, matched when it came), on another session than their "
+               "answer %llu\n", load_dlr.early, load_dlr.other_sess);
+    }
 }
 
 /* Report, then unbind every session and let the loop end. */
@@ -667,9 +618,12 @@ int load_main(int argc, char **argv)
             c->free_slots = c->slots;
         }
     }
-    if (L.o.dlr && !(L.ids = calloc(LOAD_ID_BUCKETS, sizeof *L.ids))) {
-        fprintf(stderr, "smppgw bench: out of memory\n");
-        return 1;
+    if (L.o.dlr) {
+        if (load_dlr_init() < 0) {
+            fprintf(stderr, "smppgw bench: out of memory\n");
+            return 1;
+        }
+        L.dlr = 1;
     }
     L.tty = isatty(STDERR_FILENO);
     uv_timer_init(L.loop, &L.dlr_timer);
@@ -694,14 +648,6 @@ int load_main(int argc, char **argv)
     net_free(L.net);
     for (i = 0; i < L.o.sessions; i++) free(L.conns[i].slots);
     free(L.conns);
-    if (L.ids) {
-        for (i = 0; i < LOAD_ID_BUCKETS; i++)
-            while (L.ids[i]) {
-                load_msg_t *m = L.ids[i];
-                L.ids[i] = m->next;
-                free(m);
-            }
-        free(L.ids);
-    }
+    load_dlr_free();
     return L.exit_code;
 }

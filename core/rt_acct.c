@@ -244,6 +244,20 @@ sess_t *rt_acct_pick(rt_acct_t *a)
     return NULL;
 }
 
+sess_t *rt_acct_pick_pref(rt_acct_t *a, uint64_t id)
+{
+    uint32_t i;
+    sess_t *s;
+    /* a's list, not net_find alone: ids are not kept across restarts, so
+     * one from before may name another account's session now */
+    for (i = 0; id && i < a->nrx; i++) {
+        if (a->rx[i] != id) continue;
+        if ((s = net_find(rt.net, id)) != NULL && has_slot(s)) return s;
+        break;
+    }
+    return rt_acct_pick(a);
+}
+
 uint32_t rt_acct_free_slots(rt_acct_t *a)
 {
     uint32_t k, free_slots = 0;

@@ -52,6 +52,11 @@ void rt_acct_release(rt_acct_t *a);
 /* The next receiver of a (round robin) with a free window slot, or NULL. */
 sess_t *rt_acct_pick(rt_acct_t *a);
 
+/* Session `id` when it is one of a's receivers (bound, receiver or
+ * transceiver) with a free window slot; else rt_acct_pick(a). Receipts
+ * prefer the session their message came in on (rt_gw_origin.c). */
+sess_t *rt_acct_pick_pref(rt_acct_t *a, uint64_t id);
+
 /* Free window slots over a's receivers. */
 uint32_t rt_acct_free_slots(rt_acct_t *a);
 

@@ -506,6 +506,7 @@ static int l_gw_stats(lua_State *L)
     rt_fwd__turn_stats(L);
     push_num(L, "events_failed", (double)gw.events_failed);
     push_num(L, "held", (double)gw.nheld);
+    push_num(L, "origins", (double)rt_gw_origin_count());
     lua_newtable(L);
     rt_gw_foreach(push_link, L);
     lua_setfield(L, -2, "links");
@@ -604,6 +605,7 @@ void rt_gw_stop(void)
     }
     free(gw.held);
     rt_gw_store__free();
+    rt_gw_origin_free();
     gw.held = NULL;
     gw.nheld = gw.capheld = 0;
     if (rt_gw_conf.on_event != LUA_NOREF) luaL_unref(rt.L, LUA_REGISTRYINDEX, rt_gw_conf.on_event);

@@ -324,6 +324,21 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent);
 void rt_gw_rcpt_turn(void);
 void rt_gw_rcpt_drop(void);
 
+/* The ESME session each message came in on (rt_gw_origin.c), a bounded
+ * preference kept in memory: its receipts go back on that session while
+ * it is bound, can receive and has window room (rt_gw_origin_pick; else
+ * the next receiver of the account with room, or NULL), so that they
+ * follow the answer that gave the ESME the id on the same socket. sess:
+ * the session of message `key` (0: not known); drop: its final receipt
+ * was handled. */
+struct rt_acct_s;
+void rt_gw_origin_put(long long key, uint64_t sess);
+uint64_t rt_gw_origin_sess(long long key);
+sess_t *rt_gw_origin_pick(struct rt_acct_s *a, long long key);
+void rt_gw_origin_drop(long long key);
+uint64_t rt_gw_origin_count(void);        /* slots in use (core.gw_stats origins) */
+void rt_gw_origin_free(void);
+
 /* A time (rt_time(), seconds) that orders the gateway's events: each call
  * returns more than the last, so a receipt that arrived before a message
  * was sent in the same millisecond still stamps as earlier. */

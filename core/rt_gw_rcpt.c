@@ -2,17 +2,18 @@
  * receipt is about (the receipted_message_id TLV, else its text's id:
  * field), read in the format the link declared for that place, looked up
  * exactly within that link's messages in the store; the receipt rewritten
- * to the ESME's id (TLV and text) and handed to a receiver of the account
- * with a free window slot, or put in the account's outbox when none has
- * one (or the ESME does not take it); the message's state written with
- * what became of it. The upstream is answered after the commit that
- * stored that: ESME_ROK, or ESME_RX_T_APPN ("try later") when the receipt
- * could not be kept (an outbox or the early table full). Until then the
- * upstream keeps the receipt, so a crash loses none (one may come twice).
- * A receipt whose message's answer is not stored yet waits in the store's
- * `early` table, matched once it is (rt_gw_rcpt_early). Nothing is
- * guessed: an id matches only its own key, within its own upstream, or
- * on a miss the other upstreams of its receipt group (one SMSC account).
+ * to the ESME's id (TLV and text) and handed, with a free window slot, to
+ * the session its message came in on (rt_gw_origin.c), else to another
+ * receiver of the account, else (or when the ESME does not take it) put in
+ * its outbox; the message's state written with what became of it. The
+ * upstream is answered after the commit that stored that: ESME_ROK, or
+ * ESME_RX_T_APPN ("try later") when the receipt could not be kept (an
+ * outbox or the early table full); until then it keeps the receipt, so a
+ * crash loses none (one may come twice). A receipt whose message's answer
+ * is not stored yet waits in the store's `early` table, matched once it is
+ * (rt_gw_rcpt_early). Nothing is guessed: an id matches only its own key,
+ * within its own upstream, or on a miss the other upstreams of its receipt
+ * group (one SMSC account).
  */
 #include <math.h>
 #include <stddef.h>
@@ -220,6 +221,7 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
                      l->name, r->id, store_errmsg(st));
         else l->receipts++;
     }
+    if (r->final) rt_gw_origin_drop(r->rowid);     /* nothing more goes to its session */
     if (r->up_sess) rt_gw_hold_answer(r->up_sess, r->up_seq, answer);
 }
 
@@ -227,7 +229,8 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
 static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
 {
     long long rowid = rt_outbox_post(r->account, strlen(r->account), (store_str_t){(const char *)r->pdu, r->n},
-                                     (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl);
+                                     (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl,
+                                     rt_gw_origin_sess(r->rowid));        /* delivered on it, if it can */
     if (rowid < 0) {
         log_kind_for(LOG_WARN, 0, "receipt not queued", r->account, "receipt from %s for %s not queued for %s: %s; "
                      "answered ESME_RX_T_APPN", r->link->name, r->id, r->account, store_errmsg(st));
@@ -285,7 +288,7 @@ void rt_gw_rcpt_turn(void)
         rt_acct_t *a = rt_acct_get(r->account, strlen(r->account), 0);
         sess_t *rs;
         deferred.head = r->next;
-        if (a && rt.net && (rs = rt_acct_pick(a)) != NULL
+        if (a && rt.net && (rs = rt_gw_origin_pick(a, r->rowid)) != NULL
             && sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
             net_touch(rs);
             a->inflight++;
@@ -325,6 +328,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     rt_acct_t *a;
     sess_t *rs;
     long len;
+    uint32_t st2;
     if (ne && ne->val && ne->len == 3) err = ne->val[1] << 8 | ne->val[2];
     else if (tx->err && tx->err_len < 10) {
         size_t i;
@@ -394,7 +398,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         deferred.tail = r;
         return RELAYED;
     }
-    if (up_sess && a && rt.net && (rs = rt_acct_pick(a)) != NULL) {
+    if (up_sess && a && rt.net && (rs = rt_gw_origin_pick(a, r->rowid)) != NULL) {
         /* the octets onward encoded, kept for the outbox: sent as they
          * are (encoded once), with the receiver's sequence_number */
         if (sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
@@ -403,13 +407,10 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
             return RELAYED;
         }
     }
-    {
-        uint32_t st2;
-        r->up_sess = 0;                       /* answered by the caller */
-        st2 = queue_it(r, st, NULL);
-        free(r);
-        return st2;
-    }
+    r->up_sess = 0;                           /* answered by the caller */
+    st2 = queue_it(r, st, NULL);
+    free(r);
+    return st2;
 }
 
 /* The id a receipt is about, read as its link declared (its key into

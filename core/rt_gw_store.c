@@ -253,6 +253,7 @@ static int l_gw_queue(lua_State *L)
     if ((key = store_put(st, &m)) < 0) return store_fail(L, st, (int)key);
     due = rt_fwd_due(l, now);
     if ((rc = store_fwd_queue(st, key, m.upstream, due, via)) < 0) return store_fail(L, st, rc);
+    rt_gw_origin_put(key, run ? run->sess_id : 0);     /* its receipts go back on that session */
     if ((idlen = msgid_keyed_make(rt_gw_conf.id_format, (unsigned long long)store_node_id(st),
                                   (unsigned long long)key, id, sizeof id)) < 0)
         return luaL_error(L, "gateway: no id for key %f", (double)key);
@@ -299,7 +300,9 @@ static int l_gw_record(lua_State *L)
     double now = rt_time();
     size_t n;
     long klen = -1;
-    int rc = STORE_EEXISTS, part;
+    long long rc = STORE_EEXISTS;
+    int part;
+    rt_task_t *run;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "gateway: no store in use");
     if (rt_gwr_on()) return luaL_error(L, "gateway: message_id = \"upstream\" needs the SQLite store, not cluster.store");
@@ -324,7 +327,8 @@ static int l_gw_record(lua_State *L)
         m.part = part;
         rc = store_put(st, &m);
     }
-    if (rc < 0) return store_fail(L, st, rc);
+    if (rc < 0) return store_fail(L, st, (int)rc);
+    rt_gw_origin_put(rc, (run = rt_task_of(L)) ? run->sess_id : 0);   /* its receipts go back on that session */
     st_gw.stored++;
     l->sent++;
     l->accepted++;

@@ -175,10 +175,12 @@ int rt_gwr_rcpt_sweep(struct rt_link_s *l, int *busy);
 int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu);
 
 /* Append an encoded deliver_sm for account to its stream (id and up: the
- * message it is a receipt of, for the trace; p NULL for MO); fn(ud, ok) when
- * Redis answered (fn may be NULL). Returns 0, or -1 when it was not sent. */
+ * message it is a receipt of, for the trace; p NULL for MO; via: the ESME
+ * session its message came in on, "<node>:<session>", n 0 for none);
+ * fn(ud, ok) when Redis answered (fn may be NULL). Returns 0, or -1 when
+ * it was not sent. */
 int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id, store_str_t up,
-                  void (*fn)(void *ud, int ok), void *ud);
+                  store_str_t via, void (*fn)(void *ud, int ok), void *ud);
 
 /* The deliverer of a woken account (rt_gwr_rx.c), from rt_outbox_turn. */
 void rt_gwr_deliver(rt_acct_t *a);

@@ -73,8 +73,8 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     redis_t *r = rt_redis();
     rt_task_t *t;
     acc_t *a;
-    char mkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], sub[32], rd[32], exp[32], ttl[32], maxq[32];
-    const char *argv[48];       /* 2 keys, 10 arguments, at most 12 field/value pairs */
+    char mkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], sub[32], rd[32], exp[32], ttl[32], maxq[32], via[48];
+    const char *argv[48];       /* 2 keys, 10 arguments, at most 13 field/value pairs */
     size_t lens[48];
     long long key;
     int n = 0;
@@ -132,6 +132,13 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     if (!isnan(m->expires)) {
         WS("expires");
         WS(exp);
+    }
+    if (t && t->sess_id) {
+        /* the ESME session, "<node id>:<session id>": its receipts go back
+         * on it when the node that reads them holds it (rt_gwr_rx.c) */
+        snprintf(via, sizeof via, "%lld:%llu", rt_gwr_conf.node_id, (unsigned long long)t->sess_id);
+        WS("via");
+        WS(via);
     }
 #undef W
 #undef WS

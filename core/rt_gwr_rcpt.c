@@ -148,7 +148,8 @@ static void on_appended(void *ud, int ok)
 /* The receipt m (decoded in pdu) of message id of account: rewritten and
  * appended to the account's stream; m is answered and freed when Redis
  * has it. */
-static void pass_on(rmatch_t *m, const pdu_t *pdu, const char *id, const char *account, const char *route)
+static void pass_on(rmatch_t *m, const pdu_t *pdu, const char *id, const char *account, const char *route,
+                    const char *via)
 {
     const uint8_t *out;
     const char *why = NULL;
@@ -175,8 +176,8 @@ static void pass_on(rmatch_t *m, const pdu_t *pdu, const char *id, const char *a
     m->l->receipts++;
     R.matched++;
     snprintf(m->id, sizeof m->id, "%s", id);
-    if (rt_gwr_append(account, strlen(account), (store_str_t){(const char *)out, (size_t)len}, sid, up, on_appended,
-                      m) < 0)
+    if (rt_gwr_append(account, strlen(account), (store_str_t){(const char *)out, (size_t)len}, sid, up,
+                      (store_str_t){ via, strlen(via) }, on_appended, m) < 0)
         on_appended(m, 0);
 }
 
@@ -211,7 +212,7 @@ static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char
 static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     rmatch_t *m = ud;
-    char id[80], account[64], route[128], notify[8];
+    char id[80], account[64], route[128], notify[8], via[48] = "";
     (void)r;
     if (err || !reply) {
         R.refused++;               /* a kept one stays in the set: matched again after claim_after */
@@ -232,6 +233,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     STR(1, account);
     STR(2, route);
     STR(3, notify);
+    if (reply->elements > 4) STR(4, via);        /* the session it came in on (a record from before: none) */
 #undef STR
     if (pdu_decode(&R.in, m->pdu, m->n, 0, NULL) != SMPP_ESME_ROK) {   /* it decoded when it came */
         recorded(m, NULL);
@@ -245,7 +247,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
         to_handler(m, &R.in, id, account, route);
         return;
     }
-    pass_on(m, &R.in, id, account, route);
+    pass_on(m, &R.in, id, account, route, via);
 }
 
 /* The match script for m, whose key (klen octets) the upstream's id gave

@@ -38,6 +38,7 @@ typedef struct rent_s {
     size_t     n;
     double     due;
     long long  attempts;
+    uint64_t   via;             /* a receipt's ESME session when this node holds it (0: any receiver) */
     int        inflight, acking;
     struct rent_s *prev, *next;
 } rent_t;
@@ -93,6 +94,16 @@ static void drop(rent_t *e)
     free(e);
 }
 
+/* The session of a "<node>:<session>" via when the node is this one (a
+ * receipt goes back on the session its message came in on), else 0. */
+static uint64_t via_here(const char *via)
+{
+    char *end;
+    long long node = strtoll(via, &end, 10);
+    if (*end != ':' || node <= 0 || node != rt_gwr_conf.node_id) return 0;
+    return strtoull(end + 1, NULL, 10);
+}
+
 static rent_t *hold(gacct_t *g, const redisReply *it, double now)
 {
     const redisReply *f;
@@ -117,6 +128,8 @@ static rent_t *hold(gacct_t *g, const redisReply *it, double now)
             snprintf(e->id, sizeof e->id, "%.*s", (int)v->len, v->str);
         } else if (strcmp(k->str, "up") == 0) {
             snprintf(e->up, sizeof e->up, "%.*s", (int)v->len, v->str);
+        } else if (strcmp(k->str, "via") == 0) {
+            e->via = via_here(v->str);
         }
     }
     if (!e->pdu) {
@@ -154,12 +167,12 @@ static void on_appended(redis_t *r, redisReply *reply, const char *err, void *ud
 }
 
 int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t id, store_str_t up,
-                  void (*fn)(void *ud, int ok), void *ud)
+                  store_str_t via, void (*fn)(void *ud, int ok), void *ud)
 {
     redis_t *r = rt_redis();
     char key[RT_GWR_KEY_MAX];
-    const char *argv[9];
-    size_t lens[9];
+    const char *argv[11];
+    size_t lens[11];
     int n = 0;
     app_t *a;
     rt_acct_t *acct;
@@ -178,6 +191,10 @@ int rt_gwr_append(const char *account, size_t alen, store_str_t pdu, store_str_t
     if (up.p) {
         argv[n] = "up", lens[n++] = 2;
         argv[n] = up.p, lens[n++] = up.n;
+    }
+    if (via.p && via.n) {
+        argv[n] = "via", lens[n++] = 3;
+        argv[n] = via.p, lens[n++] = via.n;
     }
     if (redis_cmd(r, on_appended, a, n, argv, lens) != 0) {
         free(a);
@@ -205,7 +222,7 @@ int rt_gwr_post(lua_State *L, const char *account, size_t alen, store_str_t pdu)
 {
     rt_task_t *t = lua_isyieldable(L) ? rt_task_current(L, "smpp.post") : NULL;
     store_str_t none = { NULL, 0 };
-    if (rt_gwr_append(account, alen, pdu, none, none, t ? on_posted : NULL, t) < 0) {
+    if (rt_gwr_append(account, alen, pdu, none, none, none, t ? on_posted : NULL, t) < 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "full");
         lua_pushliteral(L, "Redis is unreachable");
@@ -300,7 +317,7 @@ static void send_due(gacct_t *g, double now)
     for (e = g->head; e; e = next) {
         next = e->next;
         if (e->inflight || e->acking || e->due > now) continue;
-        if (!(s = rt_acct_pick(a))) return;
+        if (!(s = rt_acct_pick_pref(a, e->via))) return;
         if (pdu_decode(&X.pdu, e->pdu, e->n, 0, NULL) != SMPP_ESME_ROK) {
             log_msg(LOG_ERROR, 0, "cluster store: an item for %s is not a PDU: removed", g->name);
             ack(e, NULL);

@@ -92,7 +92,8 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
      * the being-matched set, the account of POST /send, the id as written
      * ('' when the key is a number's or normalised) -> false (kept as
      * early) | { id ('' when the mapping is gone), account ('' when the
-     * record is gone), route, notify (its callback_url, or '') }. The record
+     * record is gone), route, notify (its callback_url, or ''), via (the
+     * ESME session it came in on, "<node>:<session>", or '') }. The record
      * is written here only for a receipt that goes to the gateway's handler
      * in this process (POST /send's account, or a callback_url); the others'
      * state is written once they are in the account's stream (RCPT_DONE),
@@ -107,7 +108,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         TRACE_FN
         "local function rec(id)\n"
         "  local k = ARGV[3] .. id\n"
-        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id')\n"
+        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via')\n"
         "end\n"
         "local function its(r)\n"
         "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
@@ -148,7 +149,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  end\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "end\n"
-        "return { id, r[1], r[2] or '', r[4] or '' }\n",
+        "return { id, r[1], r[2] or '', r[4] or '', r[6] or '' }\n",
     /* NOTE -- KEYS: record; ARGV: trace line, field/value pairs... -> 1 |
      * 0 (the record is gone) */
     [RT_GWR_NOTE] =

@@ -196,6 +196,41 @@ static void on_delivered(sess_t *s, void *arg, const pdu_t *resp, int err)
 
 /* -- Delivering ------------------------------------------------------------------------------- */
 
+/* The session an item should go on (a receipt: the ESME session its
+ * message came in on, so that it follows that message's answer there),
+ * kept in memory by the item's rowid, direct-mapped: rowids come from one
+ * counter, so the table holds the newest PREF_SLOTS items posted with
+ * one, bounded. An item sent (or dropped as no PDU) leaves it; one that
+ * expires unsent leaves it to a newer item. Not stored: after a restart
+ * the items go to any receiver. */
+#define PREF_SLOTS (1u << 14)
+static struct {
+    struct { long long rowid; uint64_t sess; } *slot;
+    uint64_t used;                          /* slots in use (outbox_stats preferred) */
+} pref;
+
+static void prefer_put(long long rowid, uint64_t sess)
+{
+    unsigned long long i = (unsigned long long)rowid % PREF_SLOTS;
+    if (!sess || rowid <= 0) return;
+    if (!pref.slot && !(pref.slot = calloc(PREF_SLOTS, sizeof *pref.slot))) return;   /* no preference then */
+    if (!pref.slot[i].rowid) pref.used++;
+    pref.slot[i].rowid = rowid;
+    pref.slot[i].sess = sess;
+}
+
+/* The session of item rowid (0: any); drop: it is no longer wanted. */
+static uint64_t prefer_of(long long rowid, int drop)
+{
+    unsigned long long i = (unsigned long long)rowid % PREF_SLOTS;
+    if (!pref.slot || rowid <= 0 || pref.slot[i].rowid != rowid) return 0;
+    if (drop) {
+        pref.slot[i].rowid = 0;
+        pref.used--;
+    }
+    return pref.slot[i].sess;
+}
+
 typedef struct take_s {
     rt_acct_t *a;
     double     now;
@@ -212,7 +247,7 @@ static int on_item(const store_item_t *it, void *ud)
 {
     take_t *tk = ud;
     rt_acct_t *a = tk->a;
-    sess_t *s = rt_acct_pick(a);
+    sess_t *s = rt_acct_pick_pref(a, prefer_of(it->rowid, 0));
     pdu_error_t perr;
     flight_t *f;
     long seq;
@@ -224,6 +259,7 @@ static int on_item(const store_item_t *it, void *ud)
         log_msg(LOG_ERROR, 0, "outbox item %lld for %s is not a PDU (%s): removed", it->rowid, a->name, perr.msg);
         a->undeliverable++;
         ob.undeliverable++;
+        prefer_of(it->rowid, 1);
         after(it->rowid, NAN);
         return 0;
     }
@@ -247,6 +283,7 @@ static int on_item(const store_item_t *it, void *ud)
         return 0;
     }
     net_touch(s);
+    prefer_of(it->rowid, 1);
     a->inflight++;
     ob.inflight++;
     return 0;
@@ -336,6 +373,8 @@ void rt_outbox_stop(void)
     ob.buf = NULL;
     ob.cap = 0;
     ob.waiting = 0;
+    free(pref.slot);
+    memset(&pref, 0, sizeof pref);
 }
 
 /* -- Lua functions ----------------------------------------------------------------------------- */
@@ -394,7 +433,7 @@ static int l_post(lua_State *L)
     bytes.p = (const char *)ob.buf;
     bytes.n = (size_t)n;
     if (rt_gwr_on()) return rt_gwr_post(L, account, alen, bytes);     /* the cluster's store: Redis */
-    rowid = rt_outbox_post(account, alen, bytes, ref, delay, ttl);
+    rowid = rt_outbox_post(account, alen, bytes, ref, delay, ttl, 0);
     if (rowid < 0) {
         lua_pushnil(L);
         if (rowid == STORE_EFULL) lua_pushliteral(L, "full");
@@ -406,7 +445,8 @@ static int l_post(lua_State *L)
     return 1;
 }
 
-long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, store_str_t ref, double delay, double ttl)
+long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, store_str_t ref, double delay, double ttl,
+                         uint64_t prefer)
 {
     store_t *st = rt_store();
     store_str_t acct;
@@ -423,6 +463,7 @@ long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, stor
         if ((a = rt_acct_get(account, alen, 0)) != NULL) a->full++;   /* only a live entry: no new one */
     }
     if (rowid < 0) return rowid;
+    prefer_put(rowid, prefer);
     ob.posted++;
     if ((a = rt_acct_get(account, alen, 1)) != NULL) {
         a->posted++;
@@ -448,6 +489,7 @@ static int l_outbox_stats(lua_State *L)
     SET_NUM("undeliverable", ob.undeliverable);
     SET_NUM("inflight", ob.inflight);
     SET_NUM("held_turns", ob.held_turns);
+    SET_NUM("preferred", pref.used);
     return 1;
 }
 

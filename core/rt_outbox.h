@@ -35,9 +35,11 @@ void rt_outbox_stop(void);
 /* Put an encoded deliver_sm / data_sm (pdu) in the outbox of `account`
  * (core.post without Lua; ref: the message it is about, or NULL; delay:
  * seconds before the first attempt; ttl: seconds it may wait, < 0 for
- * the default) and wake its deliverer. Returns the item's rowid, or a
+ * the default; prefer: the session to deliver it on when it can take it,
+ * 0 for any) and wake its deliverer. Returns the item's rowid, or a
  * store error (STORE_EFULL at a bound). */
-long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, store_str_t ref, double delay, double ttl);
+long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, store_str_t ref, double delay, double ttl,
+                         uint64_t prefer);
 
 /* The Lua functions (post, outbox_stats). */
 extern const luaL_Reg rt_outbox_lib[];

@@ -119,6 +119,49 @@ describe("#integration smppgw bench", function()
         end
     end)
 
+    it("holds a receipt that comes before its answer and matches it when the answer comes", function()
+        -- an SMSC that sends each receipt first, the answer after the
+        -- receipt's own answer: every receipt is before its answer
+        local srv = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
+            accounts = { { system_id = 'smppclient1', password = 'password' } } }]], script = [[
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    local id = tostring(n)
+    session:send { command = "deliver_sm", esm_class = 4, receipted_message_id = id, message_state = 2,
+        short_message = "id:" .. id .. " sub:001 dlvrd:001 submit date:2501311200 done date:2501311200 stat:DELIVRD err:000 text:" }
+    return 0, { message_id = id }
+end }]] }
+        local out, err, rc = run.smppgw({ "bench", "--sessions", "2", "--window", "10", "--count", "200",
+                                          "--dlr", "--json", "--quiet", "127.0.0.1:" .. srv.port })
+        assert.equal(0, rc, err)
+        local r = cjson.decode(out)
+        -- before: all 200 counted unmatched, and 200 missing (10 s waited)
+        assert.same({ 200, 200, 0, 200, 0 }, { r.sent, r.ok, r.receipts_unmatched, r.receipts_before_answer,
+                                               r.receipts_other_session })
+        out = run.smppgw({ "bench", "--count", "20", "--dlr", "127.0.0.1:" .. srv.port })
+        assert.matches("receipts 20 %(0 unmatched, 0 missing%)", out)
+        assert.matches("receipts before their answer 20 %(held, matched when it came%), on another session "
+                       .. "than their answer 0\n", out)
+    end)
+
+    it("counts a receipt no answer claims as unmatched", function()
+        -- receipts for ids no answer gives (each answer an error)
+        local srv = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
+            accounts = { { system_id = 'smppclient1', password = 'password' } } }]], script = [[
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    session:send { command = "deliver_sm", esm_class = 4, receipted_message_id = tostring(n), message_state = 2 }
+    return 0x45
+end }]] }
+        local out, err, rc = run.smppgw({ "bench", "--count", "5", "--dlr", "--json", "--quiet",
+                                          "127.0.0.1:" .. srv.port })
+        local r = cjson.decode(out)
+        assert.equal(1, rc, err)                          -- nothing was accepted
+        assert.same({ 5, 5, 5, 0 }, { r.failed, r.receipts, r.receipts_unmatched, r.receipts_before_answer })
+    end)
+
     it("fails (exit 1) when nothing binds", function()
         local _, err, rc = run.smppgw({ "bench", "--count", "5", "--quiet", "127.0.0.1:1" })
         assert.equal(1, rc)

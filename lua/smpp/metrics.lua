@@ -247,7 +247,14 @@ function M.render(stats)
         local g = stats.gateway
         family("smppgw_gateway_events_total", "counter", "Gateway outcomes: queued, no_route, failed_over, mo, ...")
         for _, k in ipairs(sorted_keys(g)) do
-            if type(g[k]) == "number" then sample("smppgw_gateway_events_total", { event = k }, g[k]) end
+            if type(g[k]) == "number" and k ~= "receipt_origins" then
+                sample("smppgw_gateway_events_total", { event = k }, g[k])
+            end
+        end
+        if g.receipt_origins then
+            family("smppgw_gateway_receipt_origins", "gauge", "Messages whose ESME session is remembered so "
+                .. "that their receipts go back on it (bounded: the newest 131072).")
+            sample("smppgw_gateway_receipt_origins", {}, g.receipt_origins)
         end
         if g.queues and next(g.queues) then
             local names = sorted_keys(g.queues)
@@ -325,6 +332,11 @@ function M.render(stats)
         end
         family("smppgw_outbox_inflight", "gauge", "Receipts and MO sent to receivers, response awaited.")
         sample("smppgw_outbox_inflight", nil, stats.outbox.inflight)
+        if stats.outbox.preferred then
+            family("smppgw_outbox_preferred", "gauge", "Outbox items to be delivered on a given session (a "
+                .. "receipt: the one its message came in on; bounded: the newest 16384).")
+            sample("smppgw_outbox_preferred", nil, stats.outbox.preferred)
+        end
     end
     if stats.accounts and next(stats.accounts) then
         local names = sorted_keys(stats.accounts)
