@@ -99,6 +99,7 @@ typedef struct rt_link_s {
     uint64_t   sent_memory;     /* of sent: from the octets stored this turn, not read back */
     uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
     uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
+    uint64_t   repeated;        /* final receipts after the final one, dropped (rt_gw_rcpt_hold.c) */
     uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
     uint64_t   timeouts, unanswered;    /* requests timed out; times it went unanswered */
     uint64_t   link_errors;     /* answers ESME_RSYSERR / ESME_RINVBNDSTS (the link's fault) */
@@ -182,9 +183,16 @@ static inline uint32_t rt_gw_cap_slots(const rt_link_t *l, uint32_t n)
  * *wait (may be NULL) the seconds until a trial may go (0.05: one is out). */
 int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait);
 
-/* Whether a receipt from l that found its final message r (its fwd row)
- * waits as early instead of being applied: rt_gw_rcpt_hold.c. */
-int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in);
+/* What becomes of a receipt `in` from l (state: its message_state, -1
+ * none) that found its message r (its fwd row): 0 applied, 1 held as
+ * early, RT_GW_RCPT_REPEAT a repeat of a final receipt, answered ESME_ROK
+ * and dropped (rt_gw_rcpt_hold.c). rt_gw_rcpt_what: the `what` of its
+ * trace line (a multi's names the destination, dest, from
+ * rt_gw_rcpt_dest), in buf when it is not `what` itself. */
+#define RT_GW_RCPT_REPEAT 2
+int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in, int state);
+store_str_t rt_gw_rcpt_what(char *buf, size_t cap, const char *dest, const char *what);
+void rt_gw_rcpt_dest(const pdu_t *in, int multi, char *dest, size_t cap);
 
 /* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
  * as lua/smpp/upstream.lua counts a link's sends, so that

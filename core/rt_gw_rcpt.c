@@ -184,7 +184,7 @@ typedef struct relay_s {
     uint32_t   up_seq;
     long long  rowid, err;
     int        state, final;
-    char       id[72], account[24];
+    char       id[72], account[24], dest[24];     /* dest: the destination a multi's receipt is about */
     struct relay_s *next;       /* on the list of receipts sent at the turn's end */
     size_t     n;
     uint8_t    pdu[1];          /* the onward receipt, for the outbox if the ESME does not take it */
@@ -204,11 +204,12 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
     char line[256];
     rt_link_t *l = r->link;
     if (answer == SMPP_ESME_ROK || what) {
-        int wr, rcpt = !r->final ? 0 : !what ? 1 : delivered ? 2 : 0;
+        int wr, rcpt = !r->final || r->dest[0] ? 0 : !what ? 1 : delivered ? 2 : 0;
         if (rcpt) {                        /* the usual line: the store's to keep */
             wr = store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), rcpt, (store_str_t){ NULL, 0 });
         } else {
-            store_str_t w = { what, what ? strlen(what) : 0 };
+            char wb[200];
+            store_str_t w = rt_gw_rcpt_what(wb, sizeof wb, r->dest, what);
             size_t n = store_fwd_line_receipt(line, sizeof line, (store_str_t){ l->name, l->len }, r->state, r->err,
                                               r->final, w);
             wr = r->final ? store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), 0, (store_str_t){ line, n })
@@ -306,6 +307,13 @@ void rt_gw_rcpt_drop(void)
 
 /* -- Applying a receipt ---------------------------------------------------------------- */
 
+/* The state a receipt gives: its message_state TLV, else its text's stat:; -1 none. */
+static int state_of(const pdu_t *in, const dlr_text_t *tx)
+{
+    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
+    return ms ? (int)ms->num : tx->stat ? dlr_state_of(tx->stat, tx->stat_len) : -1;
+}
+
 /* The receipt `in` of the message f->r, from upstream session up_sess
  * (request up_seq; 0: an early receipt, answered when it was kept):
  * relayed to a receiver of the account with room, else put in its outbox,
@@ -315,9 +323,8 @@ void rt_gw_rcpt_drop(void)
 static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in, const dlr_text_t *tx,
                       uint64_t up_sess, uint32_t up_seq)
 {
-    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
-    int state = ms ? (int)ms->num : tx->stat ? dlr_state_of(tx->stat, tx->stat_len) : -1;
+    int state = state_of(in, tx);
     long long err = 0;
     const char *why = NULL;
     relay_t *r;
@@ -379,6 +386,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     r->final = dlr_is_final(state);
     memcpy(r->id, f->id, sizeof r->id);
     memcpy(r->account, f->account, sizeof r->account);
+    rt_gw_rcpt_dest(in, f->r.multi, r->dest, sizeof r->dest);
     r->n = (size_t)len;
     memcpy(r->pdu, rc.buf, (size_t)len);
     a = rt_acct_get(f->account, f->r.account.n, 0);
@@ -491,7 +499,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
     char key[KEY_MAX];
     size_t klen = 0;
     store_str_t up = { l->name, l->len }, k;
-    int rcode, written = 0;
+    int rcode, written = 0, held = 0;
     if (!st) return SMPP_ESME_RX_T_APPN;
     if (!key_of(l, in, &tx, key, &klen, &written)) {
         log_unmatched(l, "without a message id: answered ESME_ROK, not forwarded");
@@ -504,7 +512,9 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (f.n && !rt_gw_rcpt_held(l, st, &f.r, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (f.n && (held = rt_gw_rcpt_held(l, st, &f.r, in, state_of(in, &tx))) == RT_GW_RCPT_REPEAT)
+        return SMPP_ESME_ROK;
+    if (f.n && !held) return apply(l, st, &f, in, &tx, up_sess, up_seq);
     if (!f.n && written) case_hint(l, st, up, k);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
@@ -552,16 +562,6 @@ int rt_gw_request(sess_t *s, const pdu_t *req)
 }
 
 /* -- Early receipts ------------------------------------------------------------------------- */
-
-double rt_gw_stamp(void)
-{
-    static double last;
-    double now = rt_time();
-    /* 1 us steps: distinct for doubles near 2e9 s (spacing 0.24 us), and
-     * far more events than the gateway handles in a millisecond */
-    last = now > last ? now : last + 1e-6;
-    return last;
-}
 
 typedef struct early_s {
     size_t  n;
@@ -624,11 +624,10 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
 int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *written, int *state,
                     long long *err)
 {
-    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
     dlr_text_t tx;
     if (!key_of(l, in, &tx, key, klen, written)) return 0;
-    *state = ms ? (int)ms->num : tx.stat ? dlr_state_of(tx.stat, tx.stat_len) : -1;
+    *state = state_of(in, &tx);
     *err = 0;
     if (ne && ne->val && ne->len == 3) *err = ne->val[1] << 8 | ne->val[2];
     else if (tx.err && tx.err_len < 10) {
