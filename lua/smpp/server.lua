@@ -523,7 +523,8 @@ function M.apply_listen(_, listen)
     return true
 end
 
--- reload() -> true | nil, message: load the configuration and its script
+-- reload() -> true [, list of what changed but applies at a restart only]
+-- | nil, message: load the configuration and its script
 -- again. If either fails, everything keeps running as it was and the error
 -- is logged (but for a script that had filled the heap: let_go_if_full).
 -- Otherwise new requests go to the new handlers (requests in flight finish
@@ -553,14 +554,27 @@ function reload_now()
     end
     -- the store and the cluster link stay as they were opened: say so when
     -- the new configuration asks for others (they apply at a restart)
+    local later = {}                      -- what changed and applies at a restart only
     for _, key in ipairs { "store", "cluster" } do
         local before = key == "store" and M.store_section(M.conf or {}, M.conf_path) or (M.conf or {}).cluster
         local after = key == "store" and M.store_section(conf, M.conf_path) or conf.cluster
         if not same_value(before, after) then
-            smpp.log("warn", "reload: the %s section changed; it applies at a restart (the open %s stays)", key,
+            later[#later + 1] = ("the %s section changed; it applies at a restart (the open %s stays)"):format(key,
                 key == "store" and "store" or "Redis link")
         end
     end
+    -- the number of processes and the API's address are a start's
+    local n_was, n_now = workers.count(M.conf or {}, M.overrides), workers.count(conf, M.overrides)
+    if n_was ~= n_now then
+        later[#later + 1] = ("workers changed (%d -> %d); it applies at a restart (the running %s stay%s)"):format(
+            n_was, n_now, n_was == 1 and "process" or "processes", n_was == 1 and "s" or "")
+    end
+    local h_was, h_now = ((M.conf or {}).http or {}).listen, (conf.http or {}).listen
+    if h_was ~= h_now then
+        later[#later + 1] = ("http.listen changed (%s -> %s); it applies at a restart (the API stays on %s)"):format(
+            tostring(h_was), tostring(h_now), tostring(h_was))
+    end
+    for _, line in ipairs(later) do smpp.log("warn", "reload: %s", line) end
     local old = M.active_accounts
     M.active_accounts = M.accounts(conf.accounts)
     for id, a in pairs(M.active_accounts) do
@@ -581,6 +595,11 @@ function reload_now()
                  cancelled, cancelled == 1 and "" or "s")
     end
     if handlers.start then smpp.after(0, handlers.start) end
+    if #later > 0 then
+        smpp.log("warn", "reloaded %s, but for what applies at a restart only (%d change%s above)", M.conf_path,
+            #later, #later == 1 and "" or "s")
+        return true, later
+    end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true
 end
