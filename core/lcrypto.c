@@ -277,4 +277,6 @@ void lcrypto_register(lua_State *L)
     luaL_register(L, NULL, funcs);
     lua_pushnumber(L, PBKDF2_MAX_ITER);     /* the configuration check reads the limit here */
     lua_setfield(L, -2, "pbkdf2_max_iterations");
+    lua_pushnumber(L, PBKDF2_MAX_INPUT);    /* smppgw passwd's longest password */
+    lua_setfield(L, -2, "pbkdf2_max_input");
 }

@@ -65,6 +65,10 @@ int net_listen_tls(net_t *n, const char *host, int port, sess_side_t side,
 /* Stop listening on host:port (as given to net_listen; port the bound
  * one). Sessions accepted there go on. Returns 0 or UV_ENOENT. */
 int net_unlisten(net_t *n, const char *host, int port);
+/* The TLS context of the listener on host:port is replaced by tls (which it
+ * then owns; connections already accepted keep the old one's certificate).
+ * UV_ENOENT when there is no such TLS listener (tls is freed then). */
+int net_listen_set_tls(net_t *n, const char *host, int port, tls_ctx_t *tls);
 
 /* Connect to host:port: an IPv4/IPv6 literal, or a name resolved with
  * uv_getaddrinfo at each call (so a reconnect sees DNS changes), its

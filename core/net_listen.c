@@ -183,3 +183,17 @@ int net_unlisten(net_t *n, const char *host, int port)
     }
     return UV_ENOENT;
 }
+
+int net_listen_set_tls(net_t *n, const char *host, int port, tls_ctx_t *tls)
+{
+    listener_t *l;
+    for (l = n->listeners; l; l = l->next) {
+        if (l->port == port && l->tls && strcmp(l->host, host) == 0) {
+            tls_ctx_free(l->tls);        /* each accepted SSL holds its own reference */
+            l->tls = tls;
+            return 0;
+        }
+    }
+    tls_ctx_free(tls);
+    return UV_ENOENT;
+}

@@ -225,6 +225,49 @@ static int l_unlisten(lua_State *L)
     return 1;
 }
 
+/* core.tls_check(tls [, client]) -> true | nil, err: the TLS files load as
+ * a listener's (or, client, an upstream link's) context would; needs no
+ * running runtime (smppgw check). */
+static int l_tls_check(lua_State *L)
+{
+    tls_ctx_t *ctx;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!(ctx = rt_read_tls(L, 1, !lua_toboolean(L, 2)))) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    tls_ctx_free(ctx);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.listen_tls(host, port, tls) -> true | nil, err: the TLS listener on
+ * host:port takes a context made from tls now (a certificate rotated by a
+ * reload); the connections it accepted keep theirs. */
+static int l_listen_tls(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_checknumber(L, 2);
+    tls_ctx_t *ctx;
+    char name[300];
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (!rt.net) return luaL_error(L, "smpp: the runtime is not running");
+    if (!(ctx = rt_read_tls(L, 3, 1))) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    net_addr_format(name, sizeof name, host, port);
+    if (net_listen_set_tls(rt.net, host, port, ctx) < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "no TLS listener on %s", name);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* -- Sessions ----------------------------------------------------------------------------- */
 
 static int l_unbind(lua_State *L)
@@ -326,6 +369,8 @@ const luaL_Reg rt_send_lib[] = {
     {"connect", l_connect},
     {"listen", l_listen},
     {"unlisten", l_unlisten},
+    {"listen_tls", l_listen_tls},
+    {"tls_check", l_tls_check},
     {"unbind", l_unbind},
     {"close", l_close},
     {"sessions", l_sessions},

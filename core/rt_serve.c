@@ -336,7 +336,8 @@ static int l_serve(lua_State *L)
             rt.net = NULL;
             return 2;
         }
-        lua_pop(L, 5);
+        lua_setfield(L, -5, "bound");     /* the port it got (a reload finds its listener by it) */
+        lua_pop(L, 4);
     }
     lua_pop(L, 1);
 

@@ -570,10 +570,18 @@ describe("#integration smppgw check with a store", function()
     end
 
     it("opens and checks the store, reporting its levels", function()
+        assert(os.execute("mkdir -p " .. run.quote(dir .. "/var")))
+        assert(store.open { path = dir .. "/var/store.db" }):close()
         local out, err, rc = run.smppgw({ "check", conf("var/store.db") })
         assert.equal(0, rc, err)
         assert.matches("store: 0 messages, 0 in outboxes", out)
-        assert.is_true(exists(dir .. "/var/store.db"))
+    end)
+
+    it("makes no store file and no directory where there is none yet", function()
+        local out, err, rc = run.smppgw({ "check", conf("var/store.db") })
+        assert.equal(0, rc, err)
+        assert.matches("var/store.db does not exist yet (run creates it)", out, 1, true)
+        assert.is_false(exists(dir .. "/var"))
     end)
 
     it("exits 1 naming a damaged store file", function()

@@ -124,8 +124,8 @@ is no such message or the store cannot be opened, 2 on bad arguments.
     passwd = [[
 usage: smppgw passwd [--] [PASSWORD]
 Print the hashed form of a password for accounts[].password (PBKDF2-SHA256,
-random salt). Without PASSWORD the first line of standard input is used;
-"--" lets a password start with "-".
+random salt), at most 1024 octets. Without PASSWORD the first line of
+standard input is used; "--" lets a password start with "-".
 ]],
 }
 
@@ -357,21 +357,30 @@ function M.check(args)
     local where = {}
     for _, l in ipairs(listen) do where[#where + 1] = l.host .. ":" .. l.port end
     -- the store opens as `run` would open it (conf.store, or the file
-    -- beside the configuration), and its pages are checked
-    local st, why = require("smpp.server").open_store(conf, opts.conf, { quick_check = true })
-    if not st then
-        err("%s", why)
-        return 1
-    end
-    local stored
+    -- beside the configuration), and its pages are checked; a file that
+    -- does not exist yet is not made (nor its directories): run makes it
     local section = require("smpp.server").store_section(conf, opts.conf)
-    if section.redis then          -- its calls wait on the runtime's link: not contacted here
+    local file = not section.redis and section.path ~= ":memory:"
+        and require("smpp.config").resolve(opts.conf, section.path)
+    local exists = file and io.open(file, "rb")
+    if exists then exists:close() end
+    local st, why, stored
+    if not file or exists then
+        st, why = require("smpp.server").open_store(conf, opts.conf, { quick_check = true })
+        if not st then
+            err("%s", why)
+            return 1
+        end
+    end
+    if not st then
+        stored = string.format("; store: %s does not exist yet (run creates it)", file)
+    elseif section.redis then      -- its calls wait on the runtime's link: not contacted here
         stored = string.format("; store: redis %s db %d prefix %s", section.redis, section.db or 0, section.prefix)
     else
         local s = st:stats()
         stored = string.format("; store: %d messages, %d in outboxes", s.messages.value, s.outbox.value)
     end
-    st:close()
+    if st then st:close() end
     io.stdout:write(string.format("%s: ok (listen %s; %d accounts; handlers: %s%s)\n", opts.conf,
         table.concat(where, ", "), #(conf.accounts or {}), table.concat(names, ", "), stored))
     for _, line in ipairs(require("smpp.config_check").summary(conf, listen, opts.conf)) do
@@ -521,6 +530,12 @@ function M.passwd(args)
     pw = pw or io.stdin:read("*l")
     if not pw or pw == "" then
         err("smppgw passwd: no password given")
+        io.stderr:write(VERB_USAGE.passwd)
+        return 2
+    end
+    local max = require("smpp.core").pbkdf2_max_input
+    if #pw > max then
+        err("smppgw passwd: the password is %d octets long; at most %d are hashed", #pw, max)
         io.stderr:write(VERB_USAGE.passwd)
         return 2
     end

@@ -294,6 +294,18 @@ local function check_route(r, path, upstreams, errs, list)
             .. "message: name an upstream that binds as a transmitter or transceiver", path, show(r.name),
             table.concat(rx, ", "), #rx == 1 and "binds" or "bind")
     end
+    -- weights: one per upstream of `to`, and some of them above 0 (else
+    -- the pick falls on the last upstream every time)
+    if type(copy.weights) == "table" and type(copy.to) == "table" then
+        local w, any = copy.weights, false
+        for _, x in ipairs(w) do any = any or (type(x) == "number" and x > 0) end
+        if #w ~= #copy.to then
+            errs[#errs + 1] = format("%s.weights: %d weight%s for %d upstream%s in to (give one per upstream)", path,
+                #w, #w == 1 and "" or "s", #copy.to, #copy.to == 1 and "" or "s")
+        elseif #w > 0 and not any then
+            errs[#errs + 1] = format("%s.weights: all 0 (at least one upstream needs a weight above 0)", path)
+        end
+    end
     for _, k in ipairs { "pattern", "text_pattern" } do
         if type(r[k]) == "string" then
             local ok, why = M.pattern(r[k])
@@ -330,6 +342,11 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
         local list = type(conf.upstreams) == "table" and conf.upstreams or {}
         for i, r in ipairs(routes) do check_route(r, format("%s[%d]", where, i), upstreams, errs, list) end
         for _, e in ipairs(router.duplicates(routes, where)) do errs[#errs + 1] = e end
+    end
+    local rmin, rmax = tonumber(g.retry_min) or 1, tonumber(g.retry_max) or 60   -- smpp.gateway's defaults
+    if rmin > rmax then
+        errs[#errs + 1] = format("gateway: retry_min (%s%s) is more than retry_max (%s%s)", rmin,
+            g.retry_min == nil and ", the default" or "", rmax, g.retry_max == nil and ", the default" or "")
     end
     if g.time_zone ~= nil then
         local ok, why = router.time_zone(g.time_zone)
@@ -388,6 +405,15 @@ end
 local function check_receipt_groups(conf, errs)
     local list = type(conf.upstreams) == "table" and conf.upstreams or {}
     for i, u in ipairs(list) do
+        if type(u) == "table" and type(u.reconnect_min) == "number" and u.reconnect_min > (tonumber(u.reconnect_max)
+                or config.default("upstreams.reconnect_max")) then
+            errs[#errs + 1] = format("upstreams[%d]: reconnect_min (%s) is more than reconnect_max (%s)", i,
+                u.reconnect_min, u.reconnect_max or config.default("upstreams.reconnect_max"))
+        elseif type(u) == "table" and type(u.reconnect_max) == "number"
+                and u.reconnect_max < config.default("upstreams.reconnect_min") and u.reconnect_min == nil then
+            errs[#errs + 1] = format("upstreams[%d]: reconnect_max (%s) is less than reconnect_min (%s, the default)",
+                i, u.reconnect_max, config.default("upstreams.reconnect_min"))
+        end
         if type(u) == "table" and u.smsc_account == "" then
             errs[#errs + 1] = format("upstreams[%d].smsc_account: empty (name the SMSC account, or leave it out)", i)
         end

@@ -332,7 +332,7 @@ M.route("GET", "/metrics", function()
 end)
 M.route("POST", "/reload", function()
     local ok, why = server.reload()
-    if ok then return 200, { reloaded = true } end
+    if ok then return 200, { reloaded = true, restart_needed = why } end   -- (a list, when there is one)
     return 422, { reloaded = false, error = why }
 end)
 M.route("POST", "/send", function(req)

@@ -207,12 +207,20 @@ end
 -- smpp.session: script_routes_begin/end, script_gauges_begin/end): a
 -- reload drops the routes and gauges the new script no longer has, and a
 -- failed one changes none.
+-- commit (a reload's): called with (conf, listen) once all that worked,
+-- -> true | nil, message: its failure is the reload's, and changes no
+-- route or gauge either.
 local prepare
-function M.prepare(conf_path, overrides, first)
+function M.prepare(conf_path, overrides, first, commit)
     local session = require "smpp.session"
     http.script_routes_begin()
     session.script_gauges_begin()
     local ok, conf, handlers, listen = pcall(prepare, conf_path, overrides, first)
+    if ok and conf ~= nil and commit then
+        local cok, done, why = pcall(commit, conf, listen)
+        if not cok then ok, conf = false, done
+        elseif not done then conf, handlers = nil, why end
+    end
     local worked = ok and conf ~= nil
     http.script_routes_end(worked)
     session.script_gauges_end(worked)
@@ -248,14 +256,14 @@ function prepare(conf_path, overrides, first)
     for _, a in ipairs(overrides and overrides.listen or conf.listen or config.default("listen")) do
         local host, port = address.parse(a)
         if not host then return nil, "listen address " .. a .. " is not host:port (" .. port .. ")" end
-        listen[#listen + 1] = { host = host, port = port }
+        listen[#listen + 1] = { host = host, port = port, key = overrides and overrides.listen and "-l" or "listen" }
     end
-    for _, given in ipairs(conf.tls_listen or {}) do
+    for i, given in ipairs(conf.tls_listen or {}) do
         local t = config.with_defaults("tls_listen", given)
         local host, port = address.parse(t.listen)
         local tls = { cert = t.cert and config.resolve(conf_path, t.cert), key = t.key and config.resolve(conf_path, t.key),
                       ca = t.ca and config.resolve(conf_path, t.ca), verify = t.verify_client, min_version = t.min_version }
-        listen[#listen + 1] = { host = host, port = port, tls = tls }
+        listen[#listen + 1] = { host = host, port = port, tls = tls, key = ("tls_listen[%d]"):format(i) }
     end
     for _, u in ipairs(conf.upstreams or {}) do       -- TLS files are relative to the config too
         if u.tls then
@@ -266,9 +274,52 @@ function prepare(conf_path, overrides, first)
     end
     for _, a in ipairs(conf.outbind_listen or {}) do
         local host, port = address.parse(a)
-        listen[#listen + 1] = { host = host, port = port, side = "outbind" }
+        listen[#listen + 1] = { host = host, port = port, side = "outbind", key = "outbind_listen" }
     end
+    local ok, why = M.check_listen(conf, listen)
+    if not ok then return nil, conf_path .. ":\n  " .. why end
     return conf, handlers, listen
+end
+
+-- check_listen(conf, listen) -> true | nil, message naming the key: what
+-- `run` would refuse at start, found before (check) or instead of (a
+-- reload) that: two listeners on one address (the SMPP ones and
+-- http.listen), TLS files that do not load (a listener's or an upstream
+-- link's: missing, not PEM, a key that does not match its certificate).
+local function wildcard(host) return host == "0.0.0.0" or host == "::" or host == "[::]" end
+function M.check_listen(conf, listen)
+    local seen = {}
+    local all = {}
+    for _, l in ipairs(listen) do all[#all + 1] = l end
+    if conf.http and type(conf.http.listen) == "string" then
+        local host, port = address.parse(conf.http.listen)
+        if host then all[#all + 1] = { host = host, port = port, key = "http.listen" } end
+    end
+    for _, l in ipairs(all) do
+        if l.port ~= 0 then
+            for _, o in ipairs(seen) do
+                if o.port == l.port and (o.host == l.host or wildcard(o.host) or wildcard(l.host)) then
+                    return nil, ("%s: %s:%d is also %s's (one address, one listener)"):format(l.key, l.host, l.port,
+                        o.key)
+                end
+            end
+            seen[#seen + 1] = l
+        end
+    end
+    for _, l in ipairs(listen) do
+        if l.tls then
+            local ok, why = core.tls_check(l.tls)
+            if not ok then return nil, ("%s (%s:%d): %s"):format(l.key, l.host, l.port, why) end
+        end
+    end
+    for i, u in ipairs(conf.upstreams or {}) do
+        if type(u.tls) == "table" and (u.tls.cert or u.tls.key or u.tls.ca) then
+            local ok, why = core.tls_check({ cert = u.tls.cert, key = u.tls.key, ca = u.tls.ca,
+                                             min_version = u.tls.min_version }, true)
+            if not ok then return nil, ("upstreams[%d].tls: %s"):format(i, why) end
+        end
+    end
+    return true
 end
 
 -- The runtime's own store (core.serve{store =}) is an SQLite one: with the
@@ -417,7 +468,63 @@ local function let_go_if_full()
     smpp.log("info", "reload: the Lua heap holds %.1f MiB now", core.heap().used / 1048576)
 end
 
--- reload() -> true | nil, message: load the configuration and its script
+-- apply_listen(conf, listen) -> true | nil, message naming the key: the
+-- listeners follow a reload's `listen`. The new addresses are bound first
+-- (an old listener on the same host and port, plain then TLS or the other
+-- way round, closes just before); if one cannot be, those just bound close,
+-- those just closed listen again, and the reload is refused. TLS listeners
+-- that stay take a context made from their files now (a rotated
+-- certificate: new connections get it, accepted ones keep theirs). Only
+-- then the listeners no longer wanted close.
+function M.apply_listen(_, listen)
+    local was, now = {}, {}
+    for _, l in ipairs(M.listen) do was[addr_key(l)] = l end
+    for _, l in ipairs(listen) do now[addr_key(l)] = l end
+    local opened, reopen = {}, {}
+    local function undo()
+        for _, l in ipairs(opened) do core.unlisten(l.host, l.bound) end
+        for _, l in ipairs(reopen) do l.bound = core.listen(l.host, l.bound or l.port, l.side or "server", l.tls) end
+    end
+    for _, l in ipairs(listen) do
+        local k = addr_key(l)
+        if was[k] then
+            l.bound = was[k].bound
+        else
+            for ok, o in pairs(was) do
+                if not now[ok] and not o.closed and o.host == l.host and (o.bound or o.port) == l.port then
+                    core.unlisten(o.host, o.bound or o.port)
+                    o.closed = true
+                    reopen[#reopen + 1] = o
+                end
+            end
+            local bound, err = core.listen(l.host, l.port, l.side or "server", l.tls)
+            if not bound then
+                undo()
+                for _, o in ipairs(reopen) do o.closed = nil end
+                return nil, ("%s: %s"):format(l.key or "listen", err)
+            end
+            l.bound = bound
+            opened[#opened + 1] = l
+        end
+    end
+    for _, l in ipairs(listen) do
+        if l.tls and was[addr_key(l)] then
+            local ok, err = core.listen_tls(l.host, l.bound or l.port, l.tls)
+            if not ok then
+                undo()
+                return nil, ("%s: %s"):format(l.key or "tls_listen", err)
+            end
+        end
+    end
+    for k, l in pairs(was) do
+        if not now[k] and not l.closed then core.unlisten(l.host, l.bound or l.port) end
+        l.closed = nil
+    end
+    return true
+end
+
+-- reload() -> true [, list of what changed but applies at a restart only]
+-- | nil, message: load the configuration and its script
 -- again. If either fails, everything keeps running as it was and the error
 -- is logged (but for a script that had filled the heap: let_go_if_full).
 -- Otherwise new requests go to the new handlers (requests in flight finish
@@ -438,7 +545,7 @@ function reload_now()
     -- generation's; the old one's repeating timers end once it has loaded
     local was = core.timers_generation()
     local gen = core.timers_generation(was + 1)
-    local conf, handlers, listen = M.prepare(M.conf_path, M.overrides)
+    local conf, handlers, listen = M.prepare(M.conf_path, M.overrides, false, M.apply_listen)
     if not conf then
         core.timers_cancel(gen, true)     -- what the failed load made
         core.timers_generation(was)       -- the running script's again
@@ -447,14 +554,27 @@ function reload_now()
     end
     -- the store and the cluster link stay as they were opened: say so when
     -- the new configuration asks for others (they apply at a restart)
+    local later = {}                      -- what changed and applies at a restart only
     for _, key in ipairs { "store", "cluster" } do
         local before = key == "store" and M.store_section(M.conf or {}, M.conf_path) or (M.conf or {}).cluster
         local after = key == "store" and M.store_section(conf, M.conf_path) or conf.cluster
         if not same_value(before, after) then
-            smpp.log("warn", "reload: the %s section changed; it applies at a restart (the open %s stays)", key,
+            later[#later + 1] = ("the %s section changed; it applies at a restart (the open %s stays)"):format(key,
                 key == "store" and "store" or "Redis link")
         end
     end
+    -- the number of processes and the API's address are a start's
+    local n_was, n_now = workers.count(M.conf or {}, M.overrides), workers.count(conf, M.overrides)
+    if n_was ~= n_now then
+        later[#later + 1] = ("workers changed (%d -> %d); it applies at a restart (the running %s stay%s)"):format(
+            n_was, n_now, n_was == 1 and "process" or "processes", n_was == 1 and "s" or "")
+    end
+    local h_was, h_now = ((M.conf or {}).http or {}).listen, (conf.http or {}).listen
+    if h_was ~= h_now then
+        later[#later + 1] = ("http.listen changed (%s -> %s); it applies at a restart (the API stays on %s)"):format(
+            tostring(h_was), tostring(h_now), tostring(h_was))
+    end
+    for _, line in ipairs(later) do smpp.log("warn", "reload: %s", line) end
     local old = M.active_accounts
     M.active_accounts = M.accounts(conf.accounts)
     for id, a in pairs(M.active_accounts) do
@@ -464,16 +584,6 @@ function reload_now()
     M.our_system_id = conf.system_id or config.default("system_id")
     security.configure(conf.security)
     core.set_handlers(wrap(handlers))
-    local was, now = {}, {}
-    for _, l in ipairs(M.listen) do was[addr_key(l)] = l end
-    for _, l in ipairs(listen) do now[addr_key(l)] = l end
-    for k, l in pairs(was) do
-        if not now[k] then core.unlisten(l.host, l.bound or l.port) end
-    end
-    for k, l in pairs(now) do
-        if was[k] then l.bound = was[k].bound
-        else l.bound = core.listen(l.host, l.port, l.side or "server", l.tls) end
-    end
     M.listen = listen
     upstream.configure(conf.upstreams)
     M.configure_apps(conf)
@@ -485,6 +595,11 @@ function reload_now()
                  cancelled, cancelled == 1 and "" or "s")
     end
     if handlers.start then smpp.after(0, handlers.start) end
+    if #later > 0 then
+        smpp.log("warn", "reloaded %s, but for what applies at a restart only (%d change%s above)", M.conf_path,
+            #later, #later == 1 and "" or "s")
+        return true, later
+    end
     smpp.log("info", "reloaded %s", M.conf_path)
     return true
 end

@@ -212,7 +212,19 @@ function M.supervise(conf, conf_path, overrides, n)
         http.replace(r[1], r[2], function() return 501, { error = NOT_HERE } end)
     end
     local srv = {
-        reload = function() core.workers_reload(); return true end,
+        reload = function()
+            core.workers_reload()
+            -- the number of workers is the parent's, read at its start
+            local now = require("smpp.config").load(conf_path)
+            now = now and M.count(now, overrides)
+            if now and now ~= n then
+                local line = ("workers changed (%d -> %d); it applies at a restart (the %d workers stay)"):format(n,
+                    now, n)
+                smpp.log("warn", "reload: %s", line)
+                return true, { line }
+            end
+            return true
+        end,
         limits = function() return {} end,
     }
     local function start()
