@@ -487,6 +487,7 @@ static void push_link(rt_link_t *l, void *arg)
     push_num(L, "receipts_early_matched", (double)l->early_matched);
     push_num(L, "receipts_unmatched", (double)l->unmatched);
     push_num(L, "receipts_refused", (double)l->receipts_refused);
+    push_num(L, "receipts_repeated", (double)l->repeated);
     push_num(L, "receipts_relayed", (double)l->relayed);
     push_num(L, "answers_ok", (double)l->answers_ok);
     push_num(L, "answers_error", (double)l->answers_error);

@@ -101,6 +101,7 @@ typedef struct rt_link_s {
     uint64_t   sent_memory;     /* of sent: from the octets stored this turn, not read back */
     uint64_t   queued_total, sent, accepted, retried, throttled, refused, expired, moved;
     uint64_t   receipts, early, early_matched, unmatched, receipts_refused, relayed;
+    uint64_t   repeated;        /* final receipts after the final one, dropped (rt_gw_rcpt_hold.c) */
     uint64_t   answers_ok, answers_error, answers_failed;   /* rt_gw_answer_count */
     uint64_t   timeouts, unanswered;    /* requests timed out; times it went unanswered */
     uint64_t   link_errors;     /* answers ESME_RSYSERR / ESME_RINVBNDSTS (the link's fault) */
@@ -184,10 +185,17 @@ static inline uint32_t rt_gw_cap_slots(const rt_link_t *l, uint32_t n)
  * *wait (may be NULL) the seconds until a trial may go (0.05: one is out). */
 int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, double *wait);
 
-/* Whether a receipt from l that found its final message r (its fwd row)
- * waits as early instead of being applied: rt_gw_rcpt_hold.c. The links
- * of l's receipt group count as l (one awaiting answers holds it). */
-int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in);
+/* What becomes of a receipt `in` from l (state: its message_state, -1
+ * none) that found its message r (its fwd row): 0 applied, 1 held as
+ * early, RT_GW_RCPT_REPEAT a repeat of a final receipt, answered ESME_ROK
+ * and dropped (rt_gw_rcpt_hold.c). The links of l's receipt group count as
+ * l (one awaiting answers holds it). rt_gw_rcpt_what: the `what` of its
+ * trace line (a multi's names the destination, dest, from
+ * rt_gw_rcpt_dest), in buf when it is not `what` itself. */
+#define RT_GW_RCPT_REPEAT 2
+int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in, int state);
+store_str_t rt_gw_rcpt_what(char *buf, size_t cap, const char *dest, const char *what);
+void rt_gw_rcpt_dest(const pdu_t *in, int multi, char *dest, size_t cap);
 
 /* A receipt from l whose key k found none of l's messages: looked up
  * among the messages of the other links of l's receipt group (the
@@ -195,6 +203,12 @@ int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const p
  * the receipt), in ring order; returns the link whose message fn was
  * called with, NULL when none has it (rt_gw_rcpt_hold.c). */
 rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud);
+
+/* A receipt from l whose key as written found no message: said once per
+ * link when its key without the exact test finds one, a message stored
+ * before schema 9 under an id that differs in case or leading zeros
+ * (rt_gw_rcpt_hold.c). */
+void rt_gw_rcpt_case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k);
 
 /* Count the outcome of one send of the forwarders (rt_fwd.c, rt_gwr_fwd.c)
  * as lua/smpp/upstream.lua counts a link's sends, so that

@@ -186,7 +186,7 @@ typedef struct relay_s {
     uint32_t   up_seq;
     long long  rowid, err;
     int        state, final;
-    char       id[72], account[24];
+    char       id[72], account[24], dest[24];     /* dest: the destination a multi's receipt is about */
     struct relay_s *next;       /* on the list of receipts sent at the turn's end */
     size_t     n;
     uint8_t    pdu[1];          /* the onward receipt, for the outbox if the ESME does not take it */
@@ -206,11 +206,12 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
     char line[256];
     rt_link_t *l = r->link;
     if (answer == SMPP_ESME_ROK || what) {
-        int wr, rcpt = !r->final ? 0 : !what ? 1 : delivered ? 2 : 0;
+        int wr, rcpt = !r->final || r->dest[0] ? 0 : !what ? 1 : delivered ? 2 : 0;
         if (rcpt) {                        /* the usual line: the store's to keep */
             wr = store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), rcpt, (store_str_t){ NULL, 0 });
         } else {
-            store_str_t w = { what, what ? strlen(what) : 0 };
+            char wb[200];
+            store_str_t w = rt_gw_rcpt_what(wb, sizeof wb, r->dest, what);
             size_t n = store_fwd_line_receipt(line, sizeof line, (store_str_t){ l->name, l->len }, r->state, r->err,
                                               r->final, w);
             wr = r->final ? store_fwd_receipt(st, r->rowid, r->state, r->err, rt_time(), 0, (store_str_t){ line, n })
@@ -310,6 +311,13 @@ void rt_gw_rcpt_drop(void)
 
 /* -- Applying a receipt ---------------------------------------------------------------- */
 
+/* The state a receipt gives: its message_state TLV, else its text's stat:; -1 none. */
+static int state_of(const pdu_t *in, const dlr_text_t *tx)
+{
+    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
+    return ms ? (int)ms->num : tx->stat ? dlr_state_of(tx->stat, tx->stat_len) : -1;
+}
+
 /* The receipt `in` of the message f->r, from upstream session up_sess
  * (request up_seq; 0: an early receipt, answered when it was kept):
  * relayed to a receiver of the account with room, else put in its outbox,
@@ -319,9 +327,8 @@ void rt_gw_rcpt_drop(void)
 static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *in, const dlr_text_t *tx,
                       uint64_t up_sess, uint32_t up_seq)
 {
-    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
-    int state = ms ? (int)ms->num : tx->stat ? dlr_state_of(tx->stat, tx->stat_len) : -1;
+    int state = state_of(in, tx);
     long long err = 0;
     const char *why = NULL;
     relay_t *r;
@@ -384,6 +391,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     r->final = dlr_is_final(state);
     memcpy(r->id, f->id, sizeof r->id);
     memcpy(r->account, f->account, sizeof r->account);
+    rt_gw_rcpt_dest(in, f->r.multi, r->dest, sizeof r->dest);
     r->n = (size_t)len;
     memcpy(r->pdu, rc.buf, (size_t)len);
     a = rt_acct_get(f->account, f->r.account.n, 0);
@@ -444,36 +452,6 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     return 1;
 }
 
-/* A receipt from l whose key is its id as written found no message,
- * while its key without the exact test finds one: a message keyed
- * before schema 9 whose upstream id differs from the receipt's in case
- * or leading zeros. Such an upstream (answers "AB1", receipts "ab1")
- * was matched by the old rule and is not now: said once per link, with
- * the fix, since its receipts all wait in early and expire. */
-#define HINTED_MAX 64
-static void case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k)
-{
-    static char hinted[HINTED_MAX][64];
-    static int nhinted;
-    found_t g;
-    size_t j;
-    int i;
-    /* only an id with a letter or a leading zero can differ so (digits
-     * alone cost no second look-up) */
-    for (j = 0; j < k.n && k.p[j] >= '0' && k.p[j] <= '9'; j++) {}
-    if (j == k.n && k.p[0] != '0') return;
-    for (i = 0; i < nhinted; i++)
-        if (strncmp(hinted[i], l->name, sizeof hinted[i] - 1) == 0) return;
-    memset(&g, 0, sizeof g);
-    if (store_fwd_by_key(st, up, k, 0, on_found, &g) != 1) return;
-    if (nhinted < HINTED_MAX) snprintf(hinted[nhinted++], sizeof hinted[0], "%s", l->name);
-    log_kind(LOG_WARN, 0, "receipt id differs in case", "receipt from %s for %.*s: its message (%s) was stored "
-             "before the schema 9 upgrade under an id that differs from it in case or leading zeros, and ids of "
-             "id_format \"string\" are matched as written now: if %s writes its ids in its receipts otherwise than "
-             "in its answers, set id_format = 'normalized' on it (its receipts wait in early and expire meanwhile)",
-             l->name, (int)k.n, k.p, g.id, l->name);
-}
-
 /* A receipt from l (session up_sess, request up_seq): matched now, or
  * kept as early. Its message is the newest of l with its key; when that
  * one is final already while l has requests awaiting their answers, the
@@ -483,8 +461,9 @@ static void case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t k)
  * has had its receipt (this one, if no answer claims it, is a repeat:
  * it expires after early_ttl). Not (rt_gw_rcpt_hold.c) when the message is
  * ACCEPTED, after which receipts may still come, nor for a receipt about
- * one of a submit_multi's destinations (one receipt each, under its one
- * id). Returns the status, or RELAYED. */
+ * one of a submit_multi's destinations (its first final one); a final
+ * receipt after the final one while no answer is awaited is a repeat,
+ * answered ESME_ROK and dropped. Returns the status, or RELAYED. */
 static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_t up_seq)
 {
     store_t *st = rt_store();
@@ -494,7 +473,7 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
     size_t klen = 0;
     store_str_t up = { l->name, l->len }, k;
     rt_link_t *sl;
-    int rcode, written = 0;
+    int rcode, written = 0, held = 0;
     if (!st) return SMPP_ESME_RX_T_APPN;
     if (!key_of(l, in, &tx, key, &klen, &written)) {
         log_unmatched(l, "without a message id: answered ESME_ROK, not forwarded");
@@ -511,8 +490,10 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         l = sl;                              /* another entry of the SMSC account sent it: its receipt */
         up = (store_str_t){ l->name, l->len };
     }
-    if (f.n && !rt_gw_rcpt_held(l, st, &f.r, in)) return apply(l, st, &f, in, &tx, up_sess, up_seq);
-    if (!f.n && written) case_hint(l, st, up, k);
+    if (f.n && (held = rt_gw_rcpt_held(l, st, &f.r, in, state_of(in, &tx))) == RT_GW_RCPT_REPEAT)
+        return SMPP_ESME_ROK;
+    if (f.n && !held) return apply(l, st, &f, in, &tx, up_sess, up_seq);
+    if (!f.n && written) rt_gw_rcpt_case_hint(l, st, up, k);
     /* before its message's answer was stored: kept, matched by the same key then */
     {
         pdu_error_t perr;
@@ -624,11 +605,10 @@ void rt_gw_rcpt_early(rt_link_t *l, store_t *st, store_str_t key, double sent)
 int rt_gw_rcpt_read(rt_link_t *l, const pdu_t *in, char *key, size_t *klen, int *written, int *state,
                     long long *err)
 {
-    const pdu_tlv_t *ms = pdu_tlv_find(in, SMPP_TLV_message_state);
     const pdu_tlv_t *ne = pdu_tlv_find(in, SMPP_TLV_network_error_code);
     dlr_text_t tx;
     if (!key_of(l, in, &tx, key, klen, written)) return 0;
-    *state = ms ? (int)ms->num : tx.stat ? dlr_state_of(tx.stat, tx.stat_len) : -1;
+    *state = state_of(in, &tx);
     *err = 0;
     if (ne && ne->val && ne->len == 3) *err = ne->val[1] << 8 | ne->val[2];
     else if (tx.err && tx.err_len < 10) {

@@ -278,7 +278,7 @@ function M.render(stats)
             family("smppgw_gateway_receipts_total", "counter", "Receipts from each upstream, by outcome.")
             for _, n in ipairs(names) do
                 for _, k in ipairs { "receipts", "receipts_early", "receipts_early_matched", "receipts_unmatched",
-                                     "receipts_refused" } do
+                                     "receipts_refused", "receipts_repeated" } do
                     sample("smppgw_gateway_receipts_total", { upstream = n, result = k }, g.queues[n][k])
                 end
             end

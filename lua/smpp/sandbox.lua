@@ -82,7 +82,10 @@ M.allow = {
                            swap = { current = "script_current" } },
         ["smpp.text"] = {},
         ["smpp.time"] = {},
-        ["smpp.upstream"] = { hide = { "configure" } },
+        -- a link's description, not the link (its slots and methods are the gateway's)
+        ["smpp.upstream"] = { hide = { "configure", "on_outbind", "on_down" },
+                              swap = { get = "script_get", link_of = "script_link_of" },
+                              results = { "get", "link_of" } },
         ["smpp.webhook"] = { only = { "has", "stats", "body" } },
         -- not the knobs (decode_max_depth...): they are the whole process's; and
         -- not lua-cjson's encode, which builds its text in one C call outside the
@@ -203,7 +206,7 @@ local function view(name, mod, spec, ctx)
         end
     end
     for _, k in ipairs(spec.results or {}) do
-        local fn = mod[k]
+        local fn = own[k] or mod[k]                 -- a swapped function's results too
         own[k] = function(...)
             local r = fn(...)
             if type(r) == "table" then return readonly(ctx, r, name .. "." .. k .. "()") end

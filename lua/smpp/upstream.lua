@@ -365,11 +365,32 @@ function M.configure(list)
     end
 end
 
--- get(name) -> link | nil
+-- get(name) -> link | nil (the gateway's own code: the live link)
 function M.get(name) return links[name] end
 
 -- link_of(session) -> the link a session of ours belongs to (nil for ESMEs).
 function M.link_of(session) return by_session[session.id] end
+
+-- What scripts get instead of the link (smpp.sandbox swaps get and
+-- link_of for these, and hands the result out read-only): a description
+-- made at the call, and send through the link. Never the link itself: a
+-- script that set its slots or waiters, or called its maintain or remove,
+-- would break it for every message the gateway sends through it.
+local function describe(l)
+    if not l then return nil end
+    local up = 0
+    for _, sl in ipairs(l.slots) do if sl.state == "up" then up = up + 1 end end
+    return { name = l.name, state = l:state(), binds = #l.slots, binds_up = up,
+             outstanding = l:outstanding(), window = l.conf.window, paused = now() < l.paused_until,
+             usable = l:usable() and true or false, removed = l.removed, last_error = l.last_error,
+             send = function(_, pdu, opts) return l:send(pdu, opts) end }
+end
+
+-- script_get(name) -> a description of the link | nil (get, for scripts).
+function M.script_get(name) return describe(links[name]) end
+
+-- script_link_of(session) -> a description of its link | nil (link_of, for scripts).
+function M.script_link_of(session) return describe(by_session[session.id]) end
 
 -- on_down(session, reason): the runtime's down event, for our binds.
 function M.on_down(session, reason)
