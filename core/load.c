@@ -417,7 +417,7 @@ static void load_connect_more(void)
     sess_config_t cfg;
     sess_config_default(&cfg);
     cfg.window = L.o.window;
-    cfg.response_timeout_ms = 30000;          /* a slow peer is measured, not failed */
+    cfg.response_timeout_ms = (uint32_t)(L.o.timeout * 1000 + 0.5);   /* --timeout; 30 s: a slow peer is measured */
     cfg.enquire_link_ms = 0;                  /* no traffic but ours */
     while (!L.finished && L.connecting < LOAD_MAX_CONNECTING && L.next_connect < L.o.sessions) {
         load_conn_t *c = &L.conns[L.next_connect++];
@@ -572,7 +572,10 @@ static void load_finish(void)
     if (L.o.idle) L.exit_code = L.bound == L.o.sessions ? 0 : 1;
     else {
         load_report();
-        L.exit_code = L.bound && L.ok ? 0 : 1;
+        /* a session that did not bind (refused, max_per_address, --timeout) is a bench that did not run as asked */
+        L.exit_code = L.bound == L.o.sessions && L.ok ? 0 : 1;
+        if (L.bound && L.bound < L.o.sessions)
+            fprintf(stderr, "smppgw bench: only %u of %u sessions bound\n", L.bound, L.o.sessions);
     }
     fflush(stdout);
     uv_timer_stop(&L.tick);

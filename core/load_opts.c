@@ -37,16 +37,19 @@ void load_opts_usage(FILE *f)
           "  --quiet           no progress line on standard error\n"
           "  --idle N          only bind N sessions and hold them idle until\n"
           "                    SIGINT/SIGTERM or --duration; prints \"bound N of N\"\n"
+          "  --timeout S       seconds to wait for each response, the bind's included\n"
+          "                    (default 30); a request past it counts in timeouts\n"
           "  --system-id ID    bind system_id (default smppclient1)\n"
           "  --password PW     bind password (default password)\n"
           "  --json            print the results as one JSON object\n"
           "  --help            this text\n"
           "Results: sent; ok (ESME_ROK); failed (other statuses and errors such as\n"
-          "\"closed\", by name); timeouts (no response in 30 s); throughput in round\n"
-          "trips/s from the first send to the last response; latency in microseconds\n"
-          "from sess_send to the response (min, p50, p90, p99, p99.9, max).\n"
+          "\"closed\", by name); timeouts (no response in --timeout s); throughput in\n"
+          "round trips/s from the first send to the last response; latency in\n"
+          "microseconds from sess_send to the response (min, p50, p90, p99, p99.9,\n"
+          "max).\n"
           "Exit code: 0 when every session bound and at least one message was\n"
-          "acknowledged, 1 otherwise, 2 for bad options.\n", f);
+          "acknowledged, 1 otherwise (saying how many bound), 2 for bad options.\n", f);
 }
 
 /* -- Values ----------------------------------------------------------------- */
@@ -127,7 +130,7 @@ const char *load_opts_dest(const load_opts_t *o, unsigned long long n, char *buf
  * not a flag is an unknown option. */
 static const char *const load_opts_valued[] = {
     "--sessions", "--window", "--duration", "--count", "--rate", "--size", "--coding", "--idle",
-    "--bind", "--system-id", "--password", "--from", "--to", "--to-range", NULL,
+    "--bind", "--system-id", "--password", "--from", "--to", "--to-range", "--timeout", NULL,
 };
 
 static int load_opts_takes_value(const char *a)
@@ -161,6 +164,7 @@ int load_opts_parse(int argc, char **argv, load_opts_t *o)
     o->sessions = 1;
     o->window = 10;
     o->duration = 10;
+    o->timeout = 30;
     o->size = 20;
     o->system_id = "smppclient1";
     o->password = "password";
@@ -205,6 +209,7 @@ int load_opts_parse(int argc, char **argv, load_opts_t *o)
         }
         else if (!strcmp(a, "--count") && !load_opts_num(val, 1, 1e15, &v)) o->count = (unsigned long long)v;
         else if (!strcmp(a, "--rate") && !load_opts_num(val, 0, 1e9, &v)) o->rate = v;
+        else if (!strcmp(a, "--timeout") && !load_opts_num(val, 0.001, 86400, &v)) o->timeout = v;
         else if (!strcmp(a, "--size") && !load_opts_num(val, 0, PDU_MAX_SHORT_MESSAGE, &v)) o->size = (unsigned)v;
         else if (!strcmp(a, "--idle") && !load_opts_num(val, 1, 1000000, &v)) o->idle = (unsigned)v;
         else if (!strcmp(a, "--coding") && !load_opts_num(val, 0, 255, &v)) o->coding = (unsigned)v;

@@ -17,6 +17,7 @@ typedef struct load_opts_s {
     unsigned    sessions;       /* --sessions N */
     unsigned    window;         /* --window W: outstanding submit_sm per session */
     double      duration;       /* --duration S (0 = no time limit) */
+    double      timeout;        /* --timeout S: each response's, the bind's included (default 30) */
     unsigned long long count;   /* --count M: total submit_sm (0 = no limit) */
     double      rate;           /* --rate R: submit_sm/s over all sessions (0 = max) */
     unsigned    size;           /* --size BYTES of short_message */

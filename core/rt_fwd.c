@@ -1,29 +1,22 @@
-/* rt_fwd.c -- the forwarder of each upstream link: at the end of a loop
- * turn, after the commit, it takes due messages from the link's queue in
- * the store (from its cursor: nothing is written per row taken), as many
- * as its sessions have free window slots and its throughput allows, and
- * sends each; on the completion it writes the answer, a retry, or asks the
- * gateway's Lua event handler to decide (see rt_gw.h; the decision is
- * applied in rt_gw_decide.c).
+/* rt_fwd.c -- the forwarder of each upstream link: at the end of a loop turn, after the commit, it takes
+ * due messages from the link's queue in the store (from its cursor: nothing is written per row taken), as
+ * many as its sessions have free window slots and its throughput allows, and sends each; on the completion
+ * it writes the answer, a retry, or asks the gateway's Lua event handler to decide (see rt_gw.h; the
+ * decision is applied in rt_gw_decide.c).
  *
- * Retries: ESME_RTHROTTLED and ESME_RMSGQFUL pause the link for its
- * throttle_backoff, then the message goes again (after throttle_retries the
- * handler may move it); a timeout, a lost connection, ESME_RINVBNDSTS and
- * ESME_RSYSERR (the link's fault, not the message's) send it again after
- * retry_min doubling to retry_max (the upstream may have it twice: the
- * trace says so). A message past its validity is not sent: the handler
+ * Retries: ESME_RTHROTTLED and ESME_RMSGQFUL pause the link for its throttle_backoff, then the message goes
+ * again (after throttle_retries the handler may move it); a timeout, a lost connection, ESME_RINVBNDSTS and
+ * ESME_RSYSERR (the link's fault, not the message's) send it again after retry_min doubling to retry_max
+ * (the upstream may have it twice: the trace says so). A message past its validity is not sent: the handler
  * finishes it (EXPIRED); a link that cannot send sweeps for them (SWEEP_S).
  *
- * From memory: while every row of a queue that is not in flight or being
- * decided is one the gateway stored since (the queue has nothing else
- * waiting), the link holds those rows in memory as they are stored
- * (rt_fwd_hold, rt_gw_held.c: their octets and facts), in the queue's order, and its
- * forwarder sends from them after the commit instead of reading them back,
- * moving the cursor past each as the reader would. Anything else that
- * puts a row in the queue or decides on one (a retry, a move, an event, a
- * sweep, a failed commit) drops what is held and the reader takes the
- * rows. A row is in the queue (due set) until its answer is written: a
- * crash before that sends it again after restart.
+ * From memory: while every row of a queue that is not in flight or being decided is one the gateway stored
+ * since (the queue has nothing else waiting), the link holds those rows in memory as they are stored
+ * (rt_fwd_hold, rt_gw_held.c: their octets and facts), in the queue's order, and its forwarder sends from
+ * them after the commit instead of reading them back, moving the cursor past each as the reader would.
+ * Anything else that puts a row in the queue or decides on one (a retry, a move, an event, a sweep, a
+ * failed commit) drops what is held and the reader takes the rows. A row is in the queue (due set) until
+ * its answer is written: a crash before that sends it again after restart.
  */
 #include <math.h>
 #include <stdio.h>
@@ -45,7 +38,7 @@
 #define FWD_EPS      1e-6       /* a due written into a queue is after its cursor by at least this */
 #define TICK_MS      100        /* looking again at queues with rows not due yet (retries, pauses) */
 #define SWEEP_S      2.0        /* a link that cannot send looks for expired messages this often */
-#define SWEEP_BATCH  500
+#define SWEEP_BATCH  500        /* rows one sweep looks at (one per turn while its queue moves) */
 
 /* A message in flight: the completion's argument. */
 typedef struct flight_s {
@@ -449,11 +442,11 @@ static int on_row(const store_fwd_row_t *r, void *ud)
     return 0;
 }
 
-/* A link that cannot send (no bind, paused, unanswered: rt_gw.h) looks
- * through its due rows (unanswered: all, retries to come too) SWEEP_BATCH
- * at a time: those whose validity ended are finished, and once it has not
- * sent (or had an answer) for `wait` seconds the others are offered to the
- * event handler, which may move them to another upstream of their route. */
+/* A link that cannot send (no bind, paused, unanswered: rt_gw.h) looks through its due rows
+ * (unanswered: all, retries to come too) SWEEP_BATCH at a time: those whose validity ended are
+ * finished, and once it has not sent (or had an answer) for `wait` seconds the others are offered
+ * to the event handler, which may move them to another upstream of their route; while a full
+ * batch moved some, the next one goes in the next turn (else SWEEP_S later). */
 static int on_sweep(const store_fwd_row_t *r, void *ud)
 {
     take_t *tk = ud;
@@ -478,6 +471,7 @@ static int on_sweep(const store_fwd_row_t *r, void *ud)
 static void sweep(store_t *st, rt_link_t *l, double now)
 {
     take_t tk;
+    long long moved = l->queued;                  /* what its events move (or finish) leaves the count */
     int got;
     if (!l->down_since) l->down_since = now;
     if (l->inflight || now < l->sweep_at || l->queued <= 0) return;
@@ -489,6 +483,10 @@ static void sweep(store_t *st, rt_link_t *l, double now)
     got = store_fwd_take(st, (store_str_t){l->name, l->len}, l->sweep_rowid ? l->sweep_due : NAN, l->sweep_rowid,
                          now + (l->silent_since ? 1e9 : FWD_HORIZON), SWEEP_BATCH, on_sweep, &tk);
     if (got < SWEEP_BATCH) l->sweep_rowid = 0;       /* the end: from the start next time */
+    else if (tk.stopped && l->queued < moved) {      /* moving its queue: the next batch in the next turn */
+        l->sweep_at = now;
+        rt_fwd_wake(l);
+    }
 }
 
 static void resync(rt_link_t *l, void *arg)

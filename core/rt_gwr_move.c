@@ -51,12 +51,14 @@ typedef struct move_s {
 
 static void move_end(move_t *m, const char *what, const char *err)
 {
+    glink_t *g;
     if (what) {
         M.move_failed++;
         if (strcmp(err, "closed") != 0)
             log_msg(LOG_WARN, 0, "cluster store: moving %s to %s: %s: %s; left pending", m->e->id, m->to->name,
                     what, err);
     }
+    if ((g = rt_gwr_fwd__glink(m->e->l)) != NULL && g->stall_again) rt_fwd_wake(m->e->l);  /* its next batch */
     rt_gwr_fwd__drop(m->e);
     free(m);
 }
@@ -286,13 +288,17 @@ void rt_gwr_fwd__live(glink_t *g)
 }
 
 /* Every held entry nobody is working on goes to the handler: expired
- * ones to be finished, the others to be moved (or left). */
+ * ones to be finished, the others to be moved (or left). When none is
+ * left (all are being moved or finished), the next look comes as soon as
+ * they are done, not STALL_EVERY later: a long queue moves a batch at a
+ * time as fast as Redis records the moves. */
 static void offer(glink_t *g)
 {
     rt_link_t *l = g->l;
     double now = rt_time();
     char detail[200];
     ent_t *e, *next;
+    int offered = 0, left = 0;
     snprintf(detail, sizeof detail, l->silent_since ? "%s has answered nothing for %.0f s"
              : "%s has not been able to send for %.0f s", l->name, now - l->down_since);
     for (e = g->head; e; e = next) {
@@ -305,7 +311,10 @@ static void offer(glink_t *g)
             M.stalled++;
             rt_gwr_fwd__to_handler(e, "stalled", 0, detail);
         }
+        offered++;
     }
+    for (e = g->head; e; e = e->next) left += !e->inflight && !e->acking && !e->deciding;
+    if (offered) g->stall_again = !left;
 }
 
 static void on_stall_read(redis_t *r, redisReply *reply, const char *err, void *ud)
@@ -348,7 +357,8 @@ void rt_gwr_fwd__stall(glink_t *g, double now)
     const char *argv[2] = { "EXISTS", key };
     size_t lens[2] = { 6, 0 };
     if (!l->down_since) l->down_since = now;
-    if (l->inflight || g->stalling || now < l->sweep_at || now - l->down_since < l->wait) return;
+    if (l->inflight || g->stalling || now - l->down_since < l->wait) return;
+    if (now < l->sweep_at && (!g->stall_again || g->held > STALL_BATCH / 2)) return;   /* (half its moves done) */
     if (!r || redis_state(r) != REDIS_UP) return;
     l->sweep_at = now + STALL_EVERY;
     lens[1] = rt_gwr_key_live(key, sizeof key, l->name, l->len);

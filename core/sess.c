@@ -492,7 +492,7 @@ static void dispatch(sess_t *s, const pdu_t *p, uint64_t now)
 static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
 {
     const pdu_cmd_t *cmd = p->cmd;
-    int allowed = s->side == SESS_SMSC ? cmd->esme_states : cmd->smsc_states;
+    int allowed = s->side == SESS_SMSC ? cmd->esme_states : cmd->smsc_states, taking;
     uint32_t id = p->command_id;
     win_entry_t *e;
 
@@ -534,7 +534,12 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         refuse(s, p, SMPP_ESME_RALYBND, "a bind is being checked");
         return;
     }
-    if (s->state == SESS_UNBINDING || !(allowed & state_bit(s->state))) {
+    /* while our own unbind waits for our requests' answers (or for its
+     * unbind_resp), what the SMSC delivers (the receipts of those messages)
+     * is taken as in the bound state; drain waits for its answer too */
+    taking = s->state == SESS_UNBINDING && s->unbind_ours && !s->unbind_peer && s->side == SESS_ESME
+             && (id == SMPP_DELIVER_SM || id == SMPP_DATA_SM) && (allowed & state_bit(s->bound_state));
+    if (!taking && (s->state == SESS_UNBINDING || !(allowed & state_bit(s->state)))) {
         if (!cmd->resp_id && id != SMPP_OUTBIND && id != SMPP_ALERT_NOTIFICATION) return;
         refuse(s, p, SMPP_ESME_RINVBNDSTS, sess_state_name(s->state));
         return;

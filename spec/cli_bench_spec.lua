@@ -167,4 +167,41 @@ end }]] }
         assert.equal(1, rc)
         assert.matches("connect", err)
     end)
+
+    it("fails (exit 1) saying how many bound when not every session did", function()
+        local srv = server.start { conf = server.smsc_conf { limits = { max_per_address = 2 } } }
+        local out, err, rc = run.smppgw({ "bench", "--sessions", "4", "--duration", "0.5", "--quiet",
+                                          "127.0.0.1:" .. srv.port })
+        assert.equal(1, rc, out .. err)
+        assert.matches("2 of 4 sessions bound", out)
+        assert.matches("smppgw bench: only 2 of 4 sessions bound", err, 1, true)
+    end)
+
+    it("waits --timeout for each response, the bind's included, and counts the rest as timeouts", function()
+        -- submits are never answered; a bench without --timeout would wait 30 s for them
+        local srv = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
+            accounts = { { system_id = 'smppclient1', password = 'password' } } }]], script = [[
+local smpp = require "smpp"
+return { submit_sm = function() smpp.sleep(3600) return 0 end }]] }
+        local t0 = require("helpers.wait").gettime()
+        local out, err, rc = run.smppgw({ "bench", "--count", "3", "--window", "3", "--timeout", "0.5", "--json",
+                                          "--quiet", "127.0.0.1:" .. srv.port })
+        assert.equal(1, rc, out .. err)                   -- nothing was acknowledged
+        local r = cjson.decode(out)
+        assert.same({ 1, 3, 0, 3 }, { r.bound, r.sent, r.ok, r.timeouts })
+        assert.is_true(require("helpers.wait").gettime() - t0 < 20)
+        -- a bind that is never answered: the session does not bind, bench stops
+        local mute = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
+            accounts = { { system_id = 'smppclient1', password = 'password' } } }]], script = [[
+local smpp = require "smpp"
+return { bind = function() smpp.sleep(3600) return 0 end }]] }
+        out, err, rc = run.smppgw({ "bench", "--count", "3", "--timeout", "0.5", "--quiet", "127.0.0.1:" .. mute.port })
+        assert.equal(1, rc, out .. err)
+        assert.matches("no session bound", err)
+        for _, bad in ipairs { "0", "-1", "x", "nan" } do
+            _, err, rc = run.smppgw({ "bench", "--timeout", bad, "127.0.0.1:" .. srv.port })
+            assert.equal(2, rc, bad)
+            assert.matches("bad value for --timeout", err, 1, true)
+        end
+    end)
 end)

@@ -147,6 +147,22 @@ return gw.handlers
         assert.are.equal(3, n:stats().cluster.store.moved)
     end)
 
+    it("moves a stalled queue of thousands a batch at a time as the moves are recorded, not 100 every 2 s", function()
+        local N = 2000          -- at the old pace (100 every 2 s) 40 s
+        local r = redis.start()
+        local pa, pb = redis.free_port(), redis.free_port()     -- nothing listens on A's port
+        local n = node(r, pa, pb, { name = "all", prefix = "", to = { "A", "B" }, strategy = "failover" })
+        local _, err, rc = require("helpers.run").smppgw({ "bench", "--sessions", "2", "--window", "50",
+            "--count", tostring(N), "--system-id", "esme1", "--password", "pw1", "--quiet", "127.0.0.1:" .. n.port })
+        assert.equal(0, rc, err)
+        assert.are.equal(N, r:cmd("XLEN", "smppgw:{u:A}q") + r:cmd("XLEN", "smppgw:{u:B}q"))
+        local b_up = gwr.upstream(0, { takes_all = true, port = pb })
+        bound(n, "B")
+        wait.wait_until(function() return r:cmd("XLEN", "smppgw:{u:A}q") == 0 end, 15, "A's queue moved to B")
+        assert.is_true(n:stats().cluster.store.moved >= N - 100)
+        b_up:stop("TERM", 5)
+    end)
+
     it("shows the newest copy of a message a move left in two places (it stopped between its two halves)", function()
         local r = redis.start()
         local a_up, b_up = gwr.upstream(), gwr.upstream(0, { takes_all = true })

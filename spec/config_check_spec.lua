@@ -293,3 +293,52 @@ describe("#integration smppgw check: the summary", function()
         assert.is_true(lines <= 10, lines .. " lines")
     end)
 end)
+
+describe("#integration smppgw check and numbers that are no numbers", function()
+    -- NaN passes every range test (each comparison is false), and an
+    -- infinity passes every key without a max: 0/0 as an account's
+    -- throughput made it unlimited and broke GET /stats; as an upstream's
+    -- response_timeout every submit timed out at once
+    local CONF = [[return { script = '%s/scripts/gateway.lua',
+        session = { response_timeout = %s, enquire_link_interval = %s },
+        accounts = { { system_id = 'esme1', password = 'pw1', throughput = %s } },
+        upstreams = { { name = 'a', port = 2775, system_id = 'gw', password = 'pw', wait = %s,
+                        response_timeout = %s, throughput = %s, window = 10 } },
+        gateway = { message_id = 'own', validity = %s, retry_max = %s, sticky_ttl = %s,
+                    routes = { { prefix = '', to = { 'a' } } } } }]]
+    local KEYS = { "session.response_timeout", "session.enquire_link_interval", "accounts[1].throughput",
+                   "upstreams[1].wait", "upstreams[1].response_timeout", "upstreams[1].throughput" }
+    -- the gateway section's keys are its script's: checked once the rest passes
+    local GW_KEYS = { "gateway.validity", "gateway.retry_max", "gateway.sticky_ttl" }
+
+    -- conf(v, gw) -> the config with v for each of KEYS (or 30), gw for each of GW_KEYS (or 30)
+    local function conf(v, gw)
+        local vals = {}
+        for i = 1, #KEYS do vals[i] = v or "30" end
+        for i = 1, #GW_KEYS do vals[#KEYS + i] = gw or "30" end
+        return string.format(CONF, server.root, unpack(vals))
+    end
+
+    local function refused(text, keys, what)
+        local out, err, rc = smppgw_check(text)
+        assert.equal(1, rc, out)
+        for _, k in ipairs(keys) do assert.matches(k .. ": " .. what, err, 1, true) end
+    end
+
+    it("refuses NaN for every number key, naming the key", function()
+        refused(conf("0/0"), KEYS, "expected a number, got NaN")
+        refused(conf(nil, "0/0"), GW_KEYS, "expected a number, got NaN")
+    end)
+
+    it("refuses an infinity where a finite number is meant", function()
+        for _, v in ipairs { "math.huge", "-math.huge" } do
+            refused(conf(v), KEYS, "expected a finite number, got")
+            refused(conf(nil, v), GW_KEYS, "expected a finite number, got")
+        end
+    end)
+
+    it("takes the same keys with finite values", function()
+        local out, err, rc = smppgw_check(conf())
+        assert.equal(0, rc, out .. err)
+    end)
+end)

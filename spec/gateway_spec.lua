@@ -306,3 +306,42 @@ describe("#integration gateway upstream by outbind", function()
         assert.equal("1115", d.destination_addr)
     end)
 end)
+
+describe("#integration gateway receipt during its own unbind", function()
+    it("takes a receipt that arrives while a reload's unbind waits for the link's answers (ESME_ROK)", function()
+        -- B answers the submit a second after it came, sending the receipt
+        -- first; meanwhile a reload changes B, whose link unbinds once its
+        -- request is answered
+        local slow = [[return { script = 'script.lua', log = { level = 'info' },
+            accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+        A = server.start { conf = smsc_conf("decimal") }
+        B = server.start { conf = slow, script = [[
+            local smpp = require "smpp"
+            return { submit_sm = function(session, pdu)
+                smpp.log("info", "GOT %s", pdu.destination_addr)
+                smpp.sleep(1)
+                local r = session:send { command = "deliver_sm", esm_class = 4,
+                    source_addr = pdu.destination_addr, destination_addr = pdu.source_addr,
+                    short_message = "id:U1 sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 stat:DELIVRD err:000 text:",
+                    receipted_message_id = "U1", message_state = 2 }
+                smpp.log("info", "RECEIPT ANSWERED %s", tostring(r and r.command_status))
+                return 0, { message_id = "U1" }
+            end }]] }
+        GW = server.start { conf = gateway_conf(A.port, B.port) }
+        assert(GW:wait_log("upstream B: bind 1 up", 5))
+        local c = esme()
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { destination_addr = "33000", registered_delivery = 1 }))
+        assert(B:wait_log("GOT 33000", 5), B:log_text())
+        GW:write("conf.lua", (gateway_conf(A.port, B.port):gsub("(name = 'B', port = %d+,)", "%1 window = 5,")))
+        GW:signal("HUP")
+        assert(GW:wait_log("upstream B changed: rebinding", 5), GW:log_text())
+        local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 6))
+        assert.equal(ROK, r.status)
+        local d = deliver(c, 5)
+        assert.matches("^id:" .. wire.first_cstr(r.body) .. " ", d.short_message)
+        assert(B:wait_log("RECEIPT ANSWERED 0", 5), B:log_text())
+        assert(GW:wait_log("upstream B: bind 1 up.*upstream B: bind 1 up", 5), GW:log_text())   -- bound again
+        c:close()
+    end)
+end)

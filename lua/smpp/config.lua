@@ -396,6 +396,16 @@ local checkers = {
     end,
     number = function(v, spec, path, errs)
         if type(v) ~= "number" then return false end
+        -- NaN compares false with every bound (0/0 passed any range), and
+        -- an infinity is finite nowhere a number key means a time or a rate
+        if v ~= v then
+            errs[#errs + 1] = string.format("%s: expected a number, got NaN", path)
+            return true
+        end
+        if (v == math.huge or v == -math.huge) and not spec.inf then
+            errs[#errs + 1] = string.format("%s: expected a finite number, got %s", path, show(v))
+            return true
+        end
         if (spec.min and v < spec.min) or (spec.max and v > spec.max) then
             errs[#errs + 1] = string.format("%s: %s is outside %s..%s", path, show(v),
                 tostring(spec.min or "-inf"), tostring(spec.max or "inf"))

@@ -465,15 +465,18 @@ local function tried(ev)
 end
 
 -- Another upstream of the message's route that is usable now and, unless
--- any_tried, was not tried; nil when there is none.
-local function alternative(ev, any_tried)
+-- any_tried, was not tried (with room: whose queue is under its max_queue);
+-- nil when there is none.
+local function alternative(ev, any_tried, room)
     local route = M.routes and M.routes[ev.route]
     -- a message of an upstream a reload removed: any usable one of its route
     if not route or (#route.to < 2 and upstream.get(ev.upstream)) then return nil end
     local done = tried(ev)
     done[ev.upstream] = true
     for _, name in ipairs(candidates(route)) do
-        if (any_tried or not done[name]) and name ~= ev.upstream and usable(name) then return name end
+        if (any_tried or not done[name]) and name ~= ev.upstream and (room and takes or usable)(name) then
+            return name
+        end
     end
 end
 
@@ -542,7 +545,9 @@ on_event = function(ev)
         return nil                                    -- again on the same link after its pause
     elseif ev.kind == "stalled" then
         -- its link cannot send for a while: another usable one of its route
-        local to = alternative(ev, true)
+        -- with room (a queue at its max_queue takes no more moves: the
+        -- message waits here, looked at again every 2 s)
+        local to = alternative(ev, true, true)
         if to then
             counts.failed_over = counts.failed_over + 1
             return { action = "move", upstream = to, line = ev.detail .. ": moved to " .. to }
