@@ -344,7 +344,10 @@ local function check_gateway(conf, conf_path, accounts, upstreams, errs)
         for _, e in ipairs(router.duplicates(routes, where)) do errs[#errs + 1] = e end
     end
     local rmin, rmax = tonumber(g.retry_min) or 1, tonumber(g.retry_max) or 60   -- smpp.gateway's defaults
-    if rmin > rmax then
+    -- compared only when both are finite: NaN and infinities are the
+    -- gateway section's schema's to refuse, naming the key, once this passes
+    local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+    if finite(rmin) and finite(rmax) and rmin > rmax then
         errs[#errs + 1] = format("gateway: retry_min (%s%s) is more than retry_max (%s%s)", rmin,
             g.retry_min == nil and ", the default" or "", rmax, g.retry_max == nil and ", the default" or "")
     end
