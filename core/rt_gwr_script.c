@@ -108,12 +108,14 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
      * a miss nothing is written or kept -> 0. A final receipt for a record
      * final already in a state other than ACCEPTED (6) is a repeat of the
      * one the ESME had: nothing written (a receipt of the being-matched set
-     * leaves it) -> 1. */
+     * leaves it) -> 1; not for a submit_multi's (field multi), which has a
+     * final receipt for each destination. */
     [RT_GWR_MATCH] =
         TRACE_FN
         "local function rec(id)\n"
         "  local k = ARGV[3] .. id\n"
-        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via', 'final', 'state')\n"
+        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via', 'final', 'state',\n"
+        "                                 'multi')\n"
         "end\n"
         "local function its(r)\n"
         "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
@@ -146,7 +148,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return { id, '', '', '' }\n"
         "end\n"
-        "if r[7] == '1' and r[8] ~= '6' and ARGV[6] == '1' then\n"
+        "if r[7] == '1' and r[8] ~= '6' and r[9] ~= '1' and ARGV[6] == '1' then\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return 1\n"
         "end\n"

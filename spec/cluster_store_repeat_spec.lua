@@ -23,6 +23,7 @@ local UPSTREAM = [[
     local smpp = require "smpp"
     local STATE = { ENROUTE = 1, DELIVRD = 2, UNDELIV = 5, ACCEPTD = 6 }
     return {
+        submit_multi = function() return 0, { message_id = "mm" } end,
         submit_sm = function(session, pdu)
             local text = pdu.short_message
             local list = {}
@@ -48,6 +49,18 @@ local function submit(c, text, rd)
     c:send(wire.submit_sm(seq, { registered_delivery = rd or 0, short_message = text }))
     local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
     assert.equal(0, r.status)
+    return wire.first_cstr(r.body)
+end
+
+-- a submit_multi to 447700901 and 447700902 asking for receipts -> our id
+local function submit_multi(c)
+    local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(2)
+        .. "\1\1\1" .. wire.cstr("447700901") .. "\1\1\1" .. wire.cstr("447700902")
+        .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"
+    local seq = c:next_seq()
+    c:send(wire.pdu(id.submit_multi, seq, body))
+    local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+    assert.same({ RESP + id.submit_multi, 0 }, { r.id, r.status })
     return wire.first_cstr(r.body)
 end
 
@@ -108,5 +121,13 @@ describe("#integration cluster store: a final receipt after the final one", func
         assert.same({ m1 .. " ACCEPTD", m1 .. " DELIVRD", m2 .. " ENROUTE", m2 .. " DELIVRD" }, receipts(c, 4, 0.3))
         assert.equal(0, queue(gw).receipts_repeated)
         assert.equal(4, queue(gw).receipts)
+    end)
+
+    it("never drops the final receipt of a submit_multi's second destination", function()
+        local _, _, gw, c = start()
+        local mid = submit_multi(c)
+        submit(esme(gw, "transmitter"), "receipts mm@447700901=DELIVRD mm@447700902=UNDELIV")
+        assert.same({ mid .. " DELIVRD", mid .. " UNDELIV" }, receipts(c, 2, 0.3))
+        assert.equal(0, queue(gw).receipts_repeated)
     end)
 end)
