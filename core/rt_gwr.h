@@ -115,7 +115,7 @@ size_t rt_gwr_stamp(char *buf, size_t cap, const char *line);
 /* The server-side scripts (rt_gwr_script.c): one call per step of a
  * message. */
 enum { RT_GWR_ACCEPT, RT_GWR_OUTCOME, RT_GWR_MATCH, RT_GWR_NOTE, RT_GWR_ACK, RT_GWR_MOVE_MARK, RT_GWR_MOVE_IN,
-       RT_GWR_MOVE_OUT, RT_GWR_RCPT_DONE, RT_GWR_SWEEP, RT_GWR_JOIN, RT_GWR_NSCRIPTS };
+       RT_GWR_MOVE_OUT, RT_GWR_RCPT_DONE, RT_GWR_SWEEP, RT_GWR_TAKE, RT_GWR_JOIN, RT_GWR_NSCRIPTS };
 
 /* Call script which with nkeys keys then its arguments (argc words in all,
  * copied): EVALSHA, EVAL again after NOSCRIPT. Returns 0 (fn is called
@@ -163,6 +163,11 @@ int rt_gwr_receipt(struct rt_link_s *l, sess_t *s, const pdu_t *req);
  * receipts that came before it (encoded PDUs, reply elements): apply them
  * to message id of account. */
 void rt_gwr_rcpt_early(struct rt_link_s *l, const char *id, const char *account, const redisReply *list);
+
+/* Link l's answer wrote the mapping of key (kn octets): the early
+ * receipts kept for it under the other entries of l's receipt group
+ * (l->sib) are taken and matched (rt_gwr_rcpt.c). */
+void rt_gwr_rcpt_group_take(struct rt_link_s *l, const char *key, size_t kn);
 
 /* Early receipts of link l that no node passed on within claim_after
  * (their node died, lost Redis, or Redis refused the append) are taken

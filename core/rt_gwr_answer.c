@@ -33,6 +33,7 @@
 /* An answer's call (the OUTCOME script's keys and arguments), copied. */
 typedef struct answer_s {
     int    nkeys, argc;
+    size_t kn;                  /* the mapping's key (kn octets, after the words in data), for the group's take */
     size_t lens[ARGS_MAX];
     const char *argv[ARGS_MAX];
     char   data[];
@@ -84,6 +85,10 @@ static void on_outcome(redis_t *r, redisReply *reply, const char *err, void *ud)
     A.recorded++;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
         rt_gwr_rcpt_early(e->l, e->id, e->acct, reply);
+    if (e->l->sib && e->answer && e->answer->kn) {   /* a receipt group: those kept under the other entries */
+        const answer_t *a = e->answer;
+        rt_gwr_rcpt_group_take(e->l, a->argv[a->argc - 1] + a->lens[a->argc - 1], a->kn);
+    }
     rt_gwr_fwd__drop(e);
     if (g && !g->waiting && g->told) {
         g->told = 0;
@@ -144,7 +149,7 @@ void rt_gwr_fwd__outcome(ent_t *e, int npairs, const char **pairs, const char *k
     argv[n] = e->id, lens[n++] = strlen(e->id);
     for (i = 0; i < 2 * npairs && n < ARGS_MAX; i++) argv[n] = pairs[i], lens[n++] = strlen(pairs[i]);
     for (i = 0; i < n; i++) total += lens[i];
-    if (!(a = malloc(sizeof *a + total + 1))) {
+    if (!(a = malloc(sizeof *a + total + (key ? kn : 0) + 1))) {
         A.unrecorded++;               /* left pending: claimed and sent again after claim_after */
         rt_gwr_fwd__drop(e);
         return;
@@ -157,6 +162,8 @@ void rt_gwr_fwd__outcome(ent_t *e, int npairs, const char **pairs, const char *k
         a->lens[i] = lens[i];
         p += lens[i];
     }
+    a->kn = key ? kn : 0;
+    if (key) memcpy(p, key, kn);
     e->answer = a;
     record(e);
 }

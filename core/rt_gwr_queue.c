@@ -133,6 +133,12 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
         WS("expires");
         WS(exp);
     }
+    if (m->pdu.p && m->pdu.n >= 8 && memcmp(m->pdu.p + 4, "\0\0\0\x21", 4) == 0) {
+        /* a submit_multi (SMPP_SUBMIT_MULTI): a final receipt for each
+         * destination under its one id, none of them a repeat (rt_gwr_rcpt.c) */
+        WS("multi");
+        WS("1");
+    }
     if (t && t->sess_id) {
         /* the ESME session, "<node id>:<session id>": its receipts go back
          * on it when the node that reads them holds it (rt_gwr_rx.c) */

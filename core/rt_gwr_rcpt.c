@@ -20,6 +20,26 @@
  * (every claim_after / 3 s, receipts stamped claim_after ago): at least
  * once, as the messages' take-over.
  *
+ * A receipt group (the upstream entries of one SMSC account, a ring of
+ * links, l->sib): each entry's keys have their own hash tag, so a receipt
+ * that finds no mapping under its arrival entry is looked up under each
+ * other entry's tag, one call each in ring order and only on a miss; only
+ * when all miss is it kept as early, under the arrival entry (a last call
+ * there, which also finds a mapping written meanwhile). An entry's answer
+ * that writes a mapping takes its own early receipts (OUTCOME) and then,
+ * one call each (TAKE), those kept under the other entries for that key;
+ * those are matched as above. A receipt is counted under the entry whose
+ * message it is; one kept leaves the being-matched set of the entry it was
+ * kept under.
+ *
+ * A final receipt for a message already final (in a state other than
+ * ACCEPTED) is a repeat of the one the ESME had: the match call sees the
+ * record's fields and writes nothing; it is answered ESME_ROK, dropped and
+ * counted in receipts_repeated. Unlike on SQLite it is not held as early
+ * while the link awaits answers: that state is each node's own, while any
+ * node may be sending on the upstream, and a mapping names the newest
+ * message given an id, so a receipt after its answer finds its message.
+ *
  * Who owns what: a receipt being matched is a small record (rmatch_t)
  * owned from the first call until its last answer.
  */
@@ -42,20 +62,23 @@
 #define HTTP_ACCOUNT "@http"    /* messages of POST /send: their receipts go to Lua */
 
 typedef struct rmatch_s {
-    rt_link_t *l;
+    rt_link_t *l;               /* the entry whose message it is (once found) */
+    rt_link_t *kl;              /* the entry it arrived on: kept as early there, and in its being-matched set */
+    rt_link_t *at;              /* the entry whose keys the call under way looks in */
     uint64_t   sess;            /* the upstream session to answer (0: an early receipt) */
     uint32_t   seq;
     int        kept;            /* it is in the being-matched set (an early receipt) */
     int        state;
     long long  err;
     uint8_t   *pdu;             /* the receipt as it came (sequence 0) */
-    size_t     n;
-    char       id[80];
+    size_t     n, klen;
+    int        written;
+    char       id[80], key[KEY_MAX];
 } rmatch_t;
 
 static struct {
     pdu_t    in;
-    uint64_t matched, early, early_matched, early_swept, unmatched, refused, to_handler;
+    uint64_t matched, early, early_matched, early_swept, unmatched, refused, to_handler, repeated, group_hits;
 } R;
 
 static void answer(rmatch_t *m, uint32_t status)
@@ -102,19 +125,16 @@ static void on_recorded(redis_t *r, redisReply *reply, const char *err, void *ud
     if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: a receipt's state: %s", err);
 }
 
-/* RCPT_DONE for m: the record of message id (NULL: none to write) gets the
- * receipt's state and trace line, and a kept receipt leaves the
- * being-matched set. Nothing waits for the answer: a kept receipt whose
- * call fails is matched again (at least once). */
-static void recorded(rmatch_t *m, const char *id)
+/* RCPT_DONE on the keys of entry l: the record of message id (NULL:
+ * none to write) gets the receipt's state and trace line; with unkeep the
+ * receipt leaves l's being-matched set. */
+static void done_call(rmatch_t *m, rt_link_t *l, const char *id, int unkeep)
 {
-    rt_link_t *l = m->l;
     char mkey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX];
     const char *argv[8];
     size_t lens[8];
     rfields_t f;
     int i;
-    if (!id && !m->kept) return;
     fields_of(m, &f);
     argv[0] = mkey, lens[0] = rt_gwr_key_msg(mkey, sizeof mkey, l->name, l->len, id ? id : "", id ? strlen(id) : 0);
     argv[1] = pkey, lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
@@ -124,10 +144,28 @@ static void recorded(rmatch_t *m, const char *id)
     argv[5] = f.now;
     argv[6] = f.text;
     for (i = 2; i < 7; i++) lens[i] = strlen(argv[i]);
-    argv[7] = m->kept ? (const char *)m->pdu : "", lens[7] = m->kept ? m->n : 0;
-    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 8, argv, lens) != 0 && m->kept)
+    argv[7] = unkeep ? (const char *)m->pdu : "", lens[7] = unkeep ? m->n : 0;
+    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 8, argv, lens) != 0 && unkeep)
         log_msg(LOG_WARN, 0, "cluster store: an early receipt from %s for %s stays in Redis; matched again after %g s",
                 l->name, id ? id : "?", rt_gwr_conf.claim_after);
+}
+
+/* A kept receipt leaves the being-matched set of the entry it was kept
+ * under (a call of its own when its message is another entry's). */
+static void unkeep(rmatch_t *m)
+{
+    if (m->kept) done_call(m, m->kl, NULL, 1);
+}
+
+/* The record of message id (NULL: none to write) of entry m->l gets the
+ * receipt's state and trace line, and a kept receipt leaves the
+ * being-matched set. Nothing waits for the answer: a kept receipt whose
+ * call fails is matched again (at least once). */
+static void recorded(rmatch_t *m, const char *id)
+{
+    int here = m->kept && m->kl == m->l;
+    if (id) done_call(m, m->l, id, here);
+    if (m->kept && (!id || !here)) unkeep(m);
 }
 
 /* -- Passing a matched receipt on ------------------------------------------------------- */
@@ -209,6 +247,20 @@ static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char
     done(m);
 }
 
+static int match(rmatch_t *m, rt_link_t *at, int probe);
+
+/* A repeat of a final receipt, of a message of entry l: dropped. */
+static void repeat(rmatch_t *m, rt_link_t *l)
+{
+    l->repeated++;
+    R.repeated++;
+    log_kind_for(LOG_INFO, 0, "receipt repeated", l->name, "receipt from %s for %s, final already: a repeat of its "
+                 "final receipt, answered ESME_ROK and dropped", m->kl->name, m->key);
+    if (m->kl != l) unkeep(m);     /* else the match call took it out of the set */
+    answer(m, SMPP_ESME_ROK);
+    done(m);
+}
+
 static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     rmatch_t *m = ud;
@@ -220,13 +272,30 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
         done(m);
         return;
     }
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        rt_link_t *next = m->at->sib;
+        if (reply->integer == 1) {
+            repeat(m, m->at);
+            return;
+        }
+        /* not among the messages of m->at: the next entry of the group,
+         * then the arrival entry again, which keeps it */
+        if (match(m, next && next != m->kl ? next : m->kl, next && next != m->kl) != 0) {
+            R.refused++;
+            answer(m, SMPP_ESME_RX_T_APPN);
+            done(m);
+        }
+        return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {     /* nil: kept as early (never a kept one) */
         R.early++;
-        m->l->early++;
+        m->kl->early++;
         answer(m, SMPP_ESME_ROK);
         done(m);
         return;
     }
+    if (m->at != m->kl) R.group_hits++;
+    m->l = m->at;                  /* its message's entry: the record and the counts are that entry's */
 #define STR(i, buf) snprintf(buf, sizeof buf, "%.*s", (int)reply->element[i]->len, \
                              reply->element[i]->str ? reply->element[i]->str : "")
     STR(0, id);
@@ -235,6 +304,9 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     STR(3, notify);
     if (reply->elements > 4) STR(4, via);        /* the session it came in on (a record from before: none) */
 #undef STR
+    if (m->kept && *account) m->l->early_matched++;
+    if (m->kept && m->l != m->kl && (!*account || strcmp(account, HTTP_ACCOUNT) == 0 || notify[0]))
+        unkeep(m);                 /* the match call wrote what there was to write, under its message's entry */
     if (pdu_decode(&R.in, m->pdu, m->n, 0, NULL) != SMPP_ESME_ROK) {   /* it decoded when it came */
         recorded(m, NULL);
         answer(m, SMPP_ESME_RX_T_APPN);
@@ -250,21 +322,24 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     pass_on(m, &R.in, id, account, route, via);
 }
 
-/* The match script for m, whose key (klen octets) the upstream's id gave
- * (written: the id as written, msgid_key_written). Such a key finds a
- * message only when its upstream_id is that id, also through a mapping
- * written before keys were as written (under the normalised id, tried
- * when the key's own is not there). */
-static int match(rmatch_t *m, const char *key, size_t klen, int written)
+/* The match script for m under the keys of entry at (probe: another
+ * entry of the arrival entry's receipt group, or the arrival entry before
+ * them: on a miss nothing is kept), whose key (m->klen octets) the
+ * upstream's id gave (m->written: the id as written, msgid_key_written).
+ * Such a key finds a message only when its upstream_id is that id, also
+ * through a mapping written before keys were as written (under the
+ * normalised id, tried when the key's own is not there). */
+static int match(rmatch_t *m, rt_link_t *at, int probe)
 {
-    rt_link_t *l = m->l;
+    rt_link_t *l = at;
     char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
     char rkey[RT_GWR_KEY_MAX], ttl[32], old[KEY_MAX];
-    const char *argv[15];
-    size_t lens[15];
+    const char *argv[16], *key = m->key;
+    size_t lens[16], klen = m->klen;
     rfields_t f;
-    int i, nk = 3;
+    int i, nk = 3, written = m->written;
     long on = -1;
+    m->at = at;
     fields_of(m, &f);
     snprintf(ttl, sizeof ttl, "%.0f", ceil(rt_gw_conf.early_ttl > 1 ? rt_gw_conf.early_ttl : 1));
     argv[0] = mkey, lens[0] = rt_gwr_key_map(mkey, sizeof mkey, l->name, l->len, key, klen);
@@ -283,21 +358,19 @@ static int match(rmatch_t *m, const char *key, size_t klen, int written)
     argv[nk + 5] = f.final;
     argv[nk + 6] = f.now;
     argv[nk + 7] = f.text;
-    argv[nk + 8] = m->kept ? "1" : "";
+    argv[nk + 8] = m->kept && at == m->kl ? "1" : "";        /* in this entry's being-matched set */
     argv[nk + 9] = HTTP_ACCOUNT;
     argv[nk + 10] = written ? key : "", lens[nk + 10] = written ? klen : 0;
+    argv[nk + 11] = probe ? "1" : "", lens[nk + 11] = probe ? 1 : 0;
     for (i = nk + 1; i < nk + 10; i++)
         if (i != nk + 2) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 11, argv, lens);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 12, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
 {
     redis_t *r = rt_redis();
     rmatch_t *m;
-    char key[KEY_MAX];
-    size_t klen = 0;
-    int written = 0;
     pdu_t copy = *req;
     pdu_error_t perr;
     static uint8_t buf[70000];
@@ -306,10 +379,10 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
         sess_respond(s, req->sequence_number, NULL, SMPP_ESME_RX_T_APPN, uv_now(rt.loop));
         return 1;
     }
-    m->l = l;
+    m->l = m->kl = l;
     m->sess = sess_id(s);
     m->seq = req->sequence_number;
-    if (!rt_gw_rcpt_read(l, req, key, &klen, &written, &m->state, &m->err)) {
+    if (!rt_gw_rcpt_read(l, req, m->key, &m->klen, &m->written, &m->state, &m->err)) {
         R.unmatched++;
         l->unmatched++;
         answer(m, SMPP_ESME_ROK);
@@ -330,7 +403,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
     }
     memcpy(m->pdu, buf, (size_t)len);
     m->n = (size_t)len;
-    if (match(m, key, klen, written) != 0) {
+    if (match(m, l, l->sib != NULL) != 0) {      /* in a group: the others' before keeping it */
         R.refused++;
         answer(m, SMPP_ESME_RX_T_APPN);
         done(m);
@@ -346,7 +419,7 @@ static void forget(rt_link_t *l, const redisReply *e)
 {
     rmatch_t m;
     memset(&m, 0, sizeof m);
-    m.l = l;
+    m.l = m.kl = l;
     m.kept = 1;
     m.state = -1;
     m.pdu = (uint8_t *)e->str;
@@ -368,14 +441,12 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
     for (i = 0; i < list->elements; i++) {
         const redisReply *e = list->element[i];
         rmatch_t *m;
-        char key[KEY_MAX];
-        size_t klen;
-        int written = 0;
         if (e->type != REDIS_REPLY_STRING || !(m = calloc(1, sizeof *m))) continue;
-        m->l = l;
+        m->l = m->kl = l;
         m->kept = 1;
         if (pdu_decode(&R.in, (const uint8_t *)e->str, e->len, 0, NULL) != SMPP_ESME_ROK
-            || !rt_gw_rcpt_read(l, &R.in, key, &klen, &written, &m->state, &m->err) || !(m->pdu = malloc(e->len))) {
+            || !rt_gw_rcpt_read(l, &R.in, m->key, &m->klen, &m->written, &m->state, &m->err)
+            || !(m->pdu = malloc(e->len))) {
             forget(l, e);
             done(m);
             continue;
@@ -383,12 +454,40 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         memcpy(m->pdu, e->str, e->len);
         m->n = e->len;
         R.early_matched++;
-        l->early_matched++;
-        if (match(m, key, klen, written) != 0) {
+        if (match(m, l, l->sib != NULL) != 0) {
             log_kind(LOG_WARN, 0, "early receipt not queued", "cluster store: an early receipt from %s for %s stays "
                      "in Redis; matched again after %g s", l->name, id, rt_gwr_conf.claim_after);
             done(m);
         }
+    }
+}
+
+/* The early receipts of the other entries of l's receipt group for key
+ * (l's answer wrote its mapping): one TAKE call each, in ring order; what
+ * each hands back is matched as that entry's kept receipts (its set holds
+ * them until they are in the account's stream). */
+static void on_taken(redis_t *r, redisReply *reply, const char *err, void *ud)
+{
+    char *name = ud;
+    rt_link_t *l = rt_gw_link(name, strlen(name), 0);
+    (void)r;
+    if (err && strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the early receipts of %s: %s", name, err);
+    else if (l && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+        rt_gwr_rcpt_early(l, "(its group's)", "", reply);
+    free(name);
+}
+
+void rt_gwr_rcpt_group_take(rt_link_t *l, const char *key, size_t kn)
+{
+    char ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], *name;
+    const char *argv[2] = { ekey, pkey };
+    size_t lens[2];
+    rt_link_t *s;
+    for (s = l->sib; s && s != l; s = s->sib) {
+        lens[0] = rt_gwr_key_early(ekey, sizeof ekey, s->name, s->len, key, kn);
+        lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, s->name, s->len);
+        if (!(name = strdup(s->name))) continue;
+        if (rt_gwr_eval(RT_GWR_TAKE, on_taken, name, 2, 2, argv, lens) != 0) free(name);
     }
 }
 
@@ -445,4 +544,6 @@ void rt_gwr_rcpt_stats(lua_State *L)
     SET_NUM("receipts_unmatched", R.unmatched);
     SET_NUM("receipts_refused", R.refused);
     SET_NUM("receipts_to_handler", R.to_handler);
+    SET_NUM("receipts_repeated", R.repeated);
+    SET_NUM("receipts_group_matched", R.group_hits);
 }

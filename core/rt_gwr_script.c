@@ -103,12 +103,19 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
      * upstream_id, trimmed, is that id: a mapping written before keys were
      * as written may name another (its key was the id in lower case,
      * leading zeros dropped), and is looked up under that key when the
-     * id's own is not there. */
+     * id's own is not there. ARGV[12] '1': a look-up among the messages of
+     * another entry of the arrival entry's receipt group (rt_gwr_rcpt.c): on
+     * a miss nothing is written or kept -> 0. A final receipt for a record
+     * final already in a state other than ACCEPTED (6) is a repeat of the
+     * one the ESME had: nothing written (a receipt of the being-matched set
+     * leaves it) -> 1; not for a submit_multi's (field multi), which has a
+     * final receipt for each destination. */
     [RT_GWR_MATCH] =
         TRACE_FN
         "local function rec(id)\n"
         "  local k = ARGV[3] .. id\n"
-        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via')\n"
+        "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via', 'final', 'state',\n"
+        "                                 'multi')\n"
         "end\n"
         "local function its(r)\n"
         "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
@@ -128,6 +135,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  end\n"
         "end\n"
         "if not id then\n"
+        "  if ARGV[12] == '1' then return 0 end\n"
         "  if kept then\n"
         "    redis.call('ZREM', KEYS[3], ARGV[1])\n"
         "    return { '', '', '', '' }\n"
@@ -139,6 +147,10 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "if not r[1] then\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return { id, '', '', '' }\n"
+        "end\n"
+        "if r[7] == '1' and r[8] ~= '6' and r[9] ~= '1' and ARGV[6] == '1' then\n"
+        "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
+        "  return 1\n"
         "end\n"
         "if r[1] == ARGV[10] or (r[4] and r[4] ~= '') then\n"
         "  local t = traced(r[3] or '', ARGV[8])\n"
@@ -225,6 +237,19 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "end\n"
         "if ARGV[6] ~= '' then redis.call('ZREM', KEYS[2], ARGV[6]) end\n"
         "return 1\n",
+    /* TAKE -- the early receipts of another entry of a receipt group,
+     * once an entry's answer wrote a mapping (rt_gwr_rcpt.c): KEYS: early
+     * list, being-matched set (both the other entry's) -> the receipts,
+     * moved to the set as OUTCOME moves its own. */
+    [RT_GWR_TAKE] =
+        NOW_FN
+        "local e = redis.call('LRANGE', KEYS[1], 0, -1)\n"
+        "if #e > 0 then\n"
+        "  local now = ms()\n"
+        "  for i = 1, #e do redis.call('ZADD', KEYS[2], now, e[i]) end\n"
+        "  redis.call('DEL', KEYS[1])\n"
+        "end\n"
+        "return e\n",
     /* JOIN -- a process joins Redis' data (rt_gwr.c): KEYS: epoch, the
      * node counter, the key counter; ARGV: a new epoch token, '1' to take a
      * node id, the least value of each counter (what the process knew

@@ -602,20 +602,6 @@ function M.warnings(conf, conf_path)
                 tostring(u.bind or "transceiver"), show(u.receipts_for))
         end
     end
-    -- the entries of one SMSC account match each other's receipts on the
-    -- SQLite store; the Redis store matches a receipt within the entry it
-    -- arrives on (or its receipts_for) only (docs/cluster.md)
-    local list = g and type(conf.upstreams) == "table" and conf.upstreams or {}
-    if g and require("smpp.store").redis_of(conf) then
-        for _, grp in ipairs(config.receipt_groups(list)) do
-            local u, f = list[grp[2]], list[grp[1]]
-            out[#out + 1] = format("upstreams[%d]: %s and upstreams[%d] %s reach one SMSC account (same "
-                .. "smsc_account, or host, port and system_id): the Redis store matches a receipt only among the "
-                .. "messages of the entry it arrives on, and an SMSC that delivers a receipt on any session of the "
-                .. "account gives one entry the other's receipts (they wait as early and expire); make them one "
-                .. "upstream with binds = N", grp[2], show(u.name), grp[1], show(f.name))
-        end
-    end
     return out
 end
 

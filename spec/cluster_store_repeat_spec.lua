@@ -1,0 +1,133 @@
+-- cluster_store_repeat_spec -- on the Redis store (cluster.store), a
+-- final receipt for a message final already in a state other than
+-- ACCEPTD is a repeat of the one the ESME had: answered ESME_ROK, dropped
+-- and counted in receipts_repeated (/stats and /metrics), as on SQLite
+-- (spec/receipts_repeat_spec.lua). The match call sees the record's
+-- `final` field; a first final receipt always passes: after ACCEPTD, and
+-- after ENROUTE (not final).
+local redis = require "helpers.redis"
+local server = require "helpers.server"
+local wire = require "helpers.wire"
+local wait = require "helpers.wait"
+local gwr = require "helpers.gwr"
+
+local id, RESP = wire.id, wire.RESP
+
+local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
+    accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+
+-- A text "receipts ID@DEST=STAT ..." posts a receipt for each, 0.2 s apart
+-- from 0.2 s after its answer, and is accepted as "r"; other texts are
+-- accepted as themselves.
+local UPSTREAM = [[
+    local smpp = require "smpp"
+    local STATE = { ENROUTE = 1, DELIVRD = 2, UNDELIV = 5, ACCEPTD = 6 }
+    return {
+        submit_multi = function() return 0, { message_id = "mm" } end,
+        submit_sm = function(session, pdu)
+            local text = pdu.short_message
+            local list = {}
+            for rid, dest, stat in text:gmatch("(%w+)@(%d+)=(%u+)") do list[#list + 1] = { rid, dest, stat } end
+            for i, r in ipairs(list) do
+                local rid, dest, stat = r[1], r[2], r[3]
+                smpp.post(session.system_id, { esm_class = 4, source_addr = dest, destination_addr = "1234",
+                    receipted_message_id = rid, message_state = STATE[stat],
+                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = i * 0.2 })
+            end
+            return 0, { message_id = #list > 0 and "r" or text }
+        end }]]
+
+local function esme(gw, kind)
+    local c = wire.connect(gw.port)
+    assert.equal(0, c:bind(kind or "transceiver", "esme1", "pw1").status)
+    return c
+end
+
+local function submit(c, text, rd)
+    local seq = c:next_seq()
+    c:send(wire.submit_sm(seq, { registered_delivery = rd or 0, short_message = text }))
+    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
+    assert.equal(0, r.status)
+    return wire.first_cstr(r.body)
+end
+
+-- a submit_multi to 447700901 and 447700902 asking for receipts -> our id
+local function submit_multi(c)
+    local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(2)
+        .. "\1\1\1" .. wire.cstr("447700901") .. "\1\1\1" .. wire.cstr("447700902")
+        .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"
+    local seq = c:next_seq()
+    c:send(wire.pdu(id.submit_multi, seq, body))
+    local r = assert(c:expect(function(p) return p.seq == seq end, 5))
+    assert.same({ RESP + id.submit_multi, 0 }, { r.id, r.status })
+    return wire.first_cstr(r.body)
+end
+
+-- The receipts c gets (each answered), until it has `want` and then until
+-- `quiet` seconds pass without another -> { "ID STAT", ... }
+local function receipts(c, want, quiet)
+    local got, deadline = {}, wire.gettime() + wait.scaled(10)
+    while wire.gettime() < deadline do
+        local p = c:expect(function(q) return q.id == id.deliver_sm end, #got < want and 0.05 or quiet)
+        if p then
+            c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+            local d = wire.parse_sm(p.body)
+            got[#got + 1] = (d.tlvs[0x001E] or ""):gsub("%z$", "") .. " " .. d.short_message:match("stat:(%u+)")
+        elseif #got >= want then
+            break
+        end
+    end
+    return got
+end
+
+local function start()
+    local r = redis.start()
+    local up = server.start { conf = UP_CONF, script = UPSTREAM }
+    local gw = server.start { conf = gwr.gateway_conf(r, up.port) }
+    gwr.bound_upstream(gw)
+    return r, up, gw, esme(gw)
+end
+
+local function queue(gw) return gw:stats().gateway.queues.U end
+
+describe("#integration cluster store: a final receipt after the final one", function()
+    it("is answered, dropped and counted, not relayed again", function()
+        local _, _, gw, c = start()
+        local m1 = submit(c, "m1", 1)
+        submit(esme(gw, "transmitter"), "receipts m1@1234=DELIVRD")
+        assert.same({ m1 .. " DELIVRD" }, receipts(c, 1, 0))
+        local m2 = submit(c, "m2", 1)
+        -- the repeats, then m2's receipt: the first the ESME gets
+        submit(esme(gw, "transmitter"), "receipts m1@1234=UNDELIV m1@1234=DELIVRD m2@1234=DELIVRD")
+        assert.same({ m2 .. " DELIVRD" }, receipts(c, 1, 0.3))
+        assert.truthy(gw:wait_log("a repeat of its final receipt", 5), gw:log_text())
+        assert.equal(2, queue(gw).receipts_repeated)
+        assert.equal(2, gw:stats().cluster.store.receipts_repeated)
+        assert.equal(0, queue(gw).receipts_early)
+        assert.equal(2, queue(gw).receipts)
+        local code, body = gw:http("GET", "/metrics")
+        assert.equal(200, code)
+        local line = body:match('smppgw_gateway_receipts_total{[^}]*receipts_repeated[^}]*} %d+')
+        assert.truthy(line and line:find('upstream="U"', 1, true), body)
+        assert.equal("2", line:match("(%d+)$"))
+    end)
+
+    it("never drops a first final one: after ACCEPTD, and after ENROUTE", function()
+        local _, _, gw, c = start()
+        local m1 = submit(c, "m1", 1)
+        local m2 = submit(c, "m2", 1)
+        submit(esme(gw, "transmitter"), "receipts m1@1234=ACCEPTD m1@1234=DELIVRD m2@1234=ENROUTE m2@1234=DELIVRD")
+        assert.same({ m1 .. " ACCEPTD", m1 .. " DELIVRD", m2 .. " ENROUTE", m2 .. " DELIVRD" }, receipts(c, 4, 0.3))
+        assert.equal(0, queue(gw).receipts_repeated)
+        assert.equal(4, queue(gw).receipts)
+    end)
+
+    it("never drops the final receipt of a submit_multi's second destination", function()
+        local _, _, gw, c = start()
+        local mid = submit_multi(c)
+        submit(esme(gw, "transmitter"), "receipts mm@447700901=DELIVRD mm@447700902=UNDELIV")
+        assert.same({ mid .. " DELIVRD", mid .. " UNDELIV" }, receipts(c, 2, 0.3))
+        assert.equal(0, queue(gw).receipts_repeated)
+    end)
+end)
