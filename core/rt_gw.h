@@ -197,12 +197,13 @@ int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const p
 store_str_t rt_gw_rcpt_what(char *buf, size_t cap, const char *dest, const char *what);
 void rt_gw_rcpt_dest(const pdu_t *in, int multi, char *dest, size_t cap);
 
-/* A receipt from l whose key k found none of l's messages: looked up
- * among the messages of the other links of l's receipt group (the
- * upstream entries of one SMSC account, any of whose sessions may carry
- * the receipt), in ring order; returns the link whose message fn was
- * called with, NULL when none has it (rt_gw_rcpt_hold.c). */
-rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud);
+/* A receipt's key k looked up among the other members of l's receipt
+ * group (the upstream entries of one SMSC account, any of whose sessions
+ * may carry the receipt): fn keeps the newest row (by its message's key)
+ * in ud, whose rowid is *newest; returns the member whose message is the
+ * newest, NULL when l's (or nobody's) is (rt_gw_rcpt_hold.c). */
+rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud,
+                                 const long long *newest);
 
 /* A receipt from l whose key as written found no message: said once per
  * link when its key without the exact test finds one, a message stored

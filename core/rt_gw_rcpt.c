@@ -160,6 +160,7 @@ static size_t copy_to(char *dst, size_t cap, store_str_t v)
 static int on_found(const store_fwd_row_t *r, void *ud)
 {
     found_t *f = ud;
+    if (f->n && r->rowid <= f->r.rowid) return 1;      /* a group's: the newest of all members is kept */
     f->n = 1;
     f->r = *r;
     /* the strings point into SQLite's row: copied before the next statement */
@@ -486,8 +487,8 @@ static uint32_t receipt(rt_link_t *l, const pdu_t *in, uint64_t up_sess, uint32_
         log_msg(LOG_ERROR, 0, "receipt from %s: %s", l->name, store_errmsg(st));
         return SMPP_ESME_RX_T_APPN;
     }
-    if (!f.n && l->sib && (sl = rt_gw_rcpt_find_group(l, st, k, written, on_found, &f)) != NULL) {
-        l = sl;                              /* another entry of the SMSC account sent it: its receipt */
+    if (l->sib && (sl = rt_gw_rcpt_find_group(l, st, k, written, on_found, &f, &f.r.rowid)) != NULL) {
+        l = sl;                              /* another entry of the SMSC account sent the newest: its receipt */
         up = (store_str_t){ l->name, l->len };
     }
     if (f.n && (held = rt_gw_rcpt_held(l, st, &f.r, in, state_of(in, &tx))) == RT_GW_RCPT_REPEAT)

@@ -50,12 +50,23 @@ static int awaiting(rt_link_t *l)
     return 0;
 }
 
-rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud)
+/* The member other than l whose message under k is the newest of the
+ * group (ud holds l's already, if it has one: fn keeps the newer row,
+ * and *newest, the rowid it holds, tells which), or NULL: l's.
+ * One SMSC account numbers the messages of all its entries, and may
+ * number again from the start (a restart): as within one entry, the
+ * newest message with that id is the receipt's, whichever member sent it. */
+rt_link_t *rt_gw_rcpt_find_group(rt_link_t *l, store_t *st, store_str_t k, int written, store_fwd_fn fn, void *ud,
+                                 const long long *newest)
 {
-    rt_link_t *m;
+    rt_link_t *m, *best = NULL;
+    long long was = *newest;
     for (m = l->sib; m && m != l; m = m->sib)
-        if (store_fwd_by_key(st, (store_str_t){m->name, m->len}, k, written, fn, ud) == 1) return m;
-    return NULL;
+        if (store_fwd_by_key(st, (store_str_t){m->name, m->len}, k, written, fn, ud) == 1 && *newest != was) {
+            best = m;
+            was = *newest;
+        }
+    return best;
 }
 
 /* What a receipt says of the multi whose key is `key`: whether its
