@@ -21,11 +21,14 @@
  * once, as the messages' take-over.
  *
  * A receipt group (the upstream entries of one SMSC account, a ring of
- * links, l->sib): each entry's keys have their own hash tag, so a receipt
- * that finds no mapping under its arrival entry is looked up under each
- * other entry's tag, one call each in ring order and only on a miss; only
- * when all miss is it kept as early, under the arrival entry (a last call
- * there, which also finds a mapping written meanwhile). An entry's answer
+ * links, l->sib): each entry's keys have their own hash tag, so every
+ * member is asked first (a peek of the match call, one each in ring order
+ * from the arrival entry, nothing written) whose mapping of the key is the
+ * newest (the record's 'mapped' stamp, Redis' clock: one SMSC account
+ * numbers the messages of all, and may number again from the start), and
+ * the receipt is matched under that one's keys; only when all miss is it
+ * kept as early, under the arrival entry (a last call there, which also
+ * finds a mapping written meanwhile). An entry's answer
  * that writes a mapping takes its own early receipts (OUTCOME) and then,
  * one call each (TAKE), those kept under the other entries for that key;
  * those are matched as above. A receipt is counted under the entry whose
@@ -73,6 +76,9 @@ typedef struct rmatch_s {
     uint8_t   *pdu;             /* the receipt as it came (sequence 0) */
     size_t     n, klen;
     int        written;
+    int        peek;            /* a group's members are being asked whose mapping is the newest (nothing written) */
+    rt_link_t *best;            /* ... the member whose mapping is the newest so far (NULL: none) */
+    double     best_at;         /* ... its stamp ('mapped', Redis' clock in us; 0: from before it was stamped) */
     char       id[80], key[KEY_MAX];
 } rmatch_t;
 
@@ -261,11 +267,49 @@ static void repeat(rmatch_t *m, rt_link_t *l)
     done(m);
 }
 
+/* A group's peek answered for m->at: the newest mapping so far kept; the
+ * next member asked, or, once all were, the receipt matched under the
+ * newest one's keys (a sibling's as a probe: were it gone meanwhile, the
+ * ring is walked on as before), else under the arrival entry's, which
+ * keeps it as early when it has none either. Ties go to the first asked
+ * (the arrival entry, then ring order), as before the stamps. */
+static int peeked(rmatch_t *m, const redisReply *reply)
+{
+    rt_link_t *next = m->at->sib;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->str) {
+        double at = atof(reply->element[1]->str);
+        if (at > m->best_at) {
+            m->best_at = at;
+            m->best = m->at;
+        }
+    }
+    if (next && next != m->kl) return match(m, next, 1);
+    m->peek = 0;
+    return m->best && m->best != m->kl ? match(m, m->best, 1) : match(m, m->kl, 0);
+}
+
+/* A receipt matched from entry l: alone, one call; in a receipt group,
+ * every member is asked first whose mapping of the key is the newest (one
+ * SMSC account numbers the messages of all, and may number again from
+ * the start), then matched there. */
+static int find(rmatch_t *m, rt_link_t *l)
+{
+    if (!l->sib) return match(m, l, 0);
+    m->peek = 1;
+    m->best = NULL;
+    m->best_at = -1;
+    return match(m, l, 1);
+}
+
 static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 {
     rmatch_t *m = ud;
     char id[80], account[64], route[128], notify[8], via[48] = "";
     (void)r;
+    if (!err && reply && m->peek) {
+        if (peeked(m, reply) == 0) return;          /* the next call is under way */
+        err = "not sent";
+    }
     if (err || !reply) {
         R.refused++;               /* a kept one stays in the set: matched again after claim_after */
         answer(m, SMPP_ESME_RX_T_APPN);
@@ -334,8 +378,8 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     rt_link_t *l = at;
     char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
     char rkey[RT_GWR_KEY_MAX], ttl[32], old[KEY_MAX];
-    const char *argv[16], *key = m->key;
-    size_t lens[16], klen = m->klen;
+    const char *argv[18], *key = m->key;
+    size_t lens[18], klen = m->klen;
     rfields_t f;
     int i, nk = 3, written = m->written;
     long on = -1;
@@ -362,9 +406,10 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     argv[nk + 9] = HTTP_ACCOUNT;
     argv[nk + 10] = written ? key : "", lens[nk + 10] = written ? klen : 0;
     argv[nk + 11] = probe ? "1" : "", lens[nk + 11] = probe ? 1 : 0;
+    argv[nk + 12] = m->peek ? "1" : "", lens[nk + 12] = m->peek ? 1 : 0;
     for (i = nk + 1; i < nk + 10; i++)
         if (i != nk + 2) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 12, argv, lens);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 13, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
@@ -403,7 +448,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
     }
     memcpy(m->pdu, buf, (size_t)len);
     m->n = (size_t)len;
-    if (match(m, l, l->sib != NULL) != 0) {      /* in a group: the others' before keeping it */
+    if (find(m, l) != 0) {                       /* in a group: the newest of all members' */
         R.refused++;
         answer(m, SMPP_ESME_RX_T_APPN);
         done(m);
@@ -454,7 +499,7 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         memcpy(m->pdu, e->str, e->len);
         m->n = e->len;
         R.early_matched++;
-        if (match(m, l, l->sib != NULL) != 0) {
+        if (find(m, l) != 0) {
             log_kind(LOG_WARN, 0, "early receipt not queued", "cluster store: an early receipt from %s for %s stays "
                      "in Redis; matched again after %g s", l->name, id, rt_gwr_conf.claim_after);
             done(m);

@@ -59,9 +59,11 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
     /* OUTCOME -- KEYS: record, queue [, mapping, early list, being-matched
      * set]; ARGV: ttl, group, entry id, trace line, message id, field/value
      * pairs... -> the receipts that came before the mapping. The record is
-     * written (when it is still there), the mapping set, then the entry
-     * acked. The early receipts move to the being-matched set, stamped with
-     * Redis' clock (ms): they stay there until a node has them in the
+     * written (when it is still there), the mapping set (and the record
+     * stamped 'mapped', Redis' clock in microseconds as a string: which of
+     * a receipt group's mappings of one id is the newest, MATCH's peek),
+     * then the entry acked. The early receipts move to the being-matched
+     * set, stamped with Redis' clock (ms): they stay there until a node has them in the
      * account's stream (RCPT_DONE), and a node that finds one older than
      * claim_after matches it again (SWEEP). */
     [RT_GWR_OUTCOME] =
@@ -75,6 +77,10 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "local e = {}\n"
         "if KEYS[3] then\n"
         "  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[1])\n"
+        "  if t then\n"
+        "    local c = redis.call('TIME')\n"
+        "    redis.call('HSET', KEYS[1], 'mapped', c[1] .. string.format('%06d', tonumber(c[2])))\n"
+        "  end\n"
         "  e = redis.call('LRANGE', KEYS[4], 0, -1)\n"
         "  if #e > 0 then\n"
         "    local now = ms()\n"
@@ -109,13 +115,16 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
      * final already in a state other than ACCEPTED (6) is a repeat of the
      * one the ESME had: nothing written (a receipt of the being-matched set
      * leaves it) -> 1; not for a submit_multi's (field multi), which has a
-     * final receipt for each destination. */
+     * final receipt for each destination. ARGV[13] '1' (with ARGV[12]): a
+     * peek, which of a group's members has the newest mapping: nothing
+     * written -> 0 (none) | { 'peek', its record's 'mapped' ('0': none, a
+     * record from before it was stamped, or gone) }. */
     [RT_GWR_MATCH] =
         TRACE_FN
         "local function rec(id)\n"
         "  local k = ARGV[3] .. id\n"
         "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via', 'final', 'state',\n"
-        "                                 'multi')\n"
+        "                                 'multi', 'mapped')\n"
         "end\n"
         "local function its(r)\n"
         "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
@@ -144,6 +153,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
         "  return false\n"
         "end\n"
+        "if ARGV[13] == '1' then return { 'peek', r[10] or '0' } end\n"
         "if not r[1] then\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return { id, '', '', '' }\n"

@@ -9,6 +9,7 @@
 -- removes it: its messages' receipts, arriving on B or C, still reach
 -- them (the old name stays a member of the group), and so do those named
 -- in former_names after a restart.
+local redis = require "helpers.redis"
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local wait = require "helpers.wait"
@@ -40,7 +41,8 @@ local UPSTREAM = [[
     end }]]
 
 -- messages to 1... go through the first upstream, to 2... through the second
-local function gateway_conf(port, names, extra)
+-- (store: "sqlite", or "redis": the cluster's store on a Redis of the test's own)
+local function gateway_conf(store, port, names, extra)
     local ups = {}
     for i, n in ipairs(names) do
         ups[i] = { name = n, port = port, system_id = "gw", password = "gwpw" }
@@ -48,7 +50,8 @@ local function gateway_conf(port, names, extra)
     end
     return "return " .. server.lua {
         script = server.root .. "/scripts/gateway.lua",
-        store = { path = "gw.db" },
+        store = store == "sqlite" and { path = "gw.db" } or nil,
+        cluster = store ~= "sqlite" and { redis = store.address, store = true, claim_after = 1 } or nil,
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = ups,
         gateway = { message_id = "own", routes = { { name = "a", prefix = "1", to = { names[1] } },
@@ -79,10 +82,16 @@ local function receipt(rx, timeout)
     return (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message:match("stat:(%u+)")
 end
 
-local function start(names, extra, gw_dir)
+local function start(store, names, extra)
     local up = server.start { conf = UP_CONF, script = UPSTREAM }
-    local gw = server.start { conf = gateway_conf(up.port, names, extra) }
+    local gw = server.start { conf = gateway_conf(store, up.port, names, extra) }
     bound(gw, names)
+    if store ~= "sqlite" then
+        assert.truthy(wait.wait_until(function()
+            local c = gw:stats().cluster
+            return c and c.redis.state == "up" and c.store and c.store.ids_left > 0
+        end, 10), gw:log_text())
+    end
     local rx = wire.connect(gw.port)
     assert.equal(0, rx:bind("receiver", "esme1", "pw1").status)
     local tx = wire.connect(gw.port)
@@ -90,9 +99,12 @@ local function start(names, extra, gw_dir)
     return up, gw, rx, tx
 end
 
-describe("#integration receipts of a group whose SMSC numbers again", function()
+for _, kind in ipairs { "sqlite", "redis" } do
+describe("#integration receipts of a group whose SMSC numbers again (" .. kind .. " store)", function()
+    local function store() return kind == "sqlite" and kind or redis.start() end
+
     it("go to the newest message with the id, sent by another member than the one they come on", function()
-        local up, gw, rx, tx = start { "A", "B" }
+        local up, gw, rx, tx = start(store(), { "A", "B" })
         finally(function() rx:close() tx:close() gw:stop() up:stop() end)
         local old = submit(tx, "100", "7")           -- through A: id 7, never a receipt
         local new = submit(tx, "200", "7")           -- through B, after the SMSC's restart: id 7 again
@@ -109,7 +121,7 @@ describe("#integration receipts of a group whose SMSC numbers again", function()
 
     it("give the newest message its first final receipt when an older one of another member had its own",
         function()
-        local up, gw, rx, tx = start { "A", "B" }
+        local up, gw, rx, tx = start(store(), { "A", "B" })
         finally(function() rx:close() tx:close() gw:stop() up:stop() end)
         local old = submit(tx, "100", "8")           -- through A: id 8, which gets its final receipt
         submit(tx, "101", "8=DELIVRD", 0)
@@ -124,3 +136,4 @@ describe("#integration receipts of a group whose SMSC numbers again", function()
         assert.equal(1, q.B.receipts)
     end)
 end)
+end
