@@ -138,6 +138,10 @@ local schema = {
                              doc = "the SMSC account this entry binds to, named as you like: entries naming one "
                                 .. "match each other's receipts (as sending entries with the same host, port and "
                                 .. "system_id do without it; docs/gateway.md)" },
+            former_names = { type = "list", of = { type = "string" },
+                             doc = "names this entry had before (renamed, or entries merged into it): they join "
+                                .. "its receipt group, so receipts still due for messages sent under them match "
+                                .. "(docs/gateway.md)" },
             window = { type = "integer", min = 1, default = session_fields.window.default,
                        doc = "requests outstanding per bind" },
             response_timeout = { type = "number", min = 0.001, default = session_fields.response_timeout.default,

@@ -421,6 +421,24 @@ local function check_receipt_groups(conf, errs)
             errs[#errs + 1] = format("upstreams[%d].smsc_account: empty (name the SMSC account, or leave it out)", i)
         end
     end
+    -- former_names: names no entry has now, each named once
+    local names, formers = {}, {}
+    for _, u in ipairs(list) do if type(u) == "table" and type(u.name) == "string" then names[u.name] = true end end
+    for i, u in ipairs(list) do
+        for j, f in ipairs(type(u) == "table" and type(u.former_names) == "table" and u.former_names or {}) do
+            if f == "" then
+                errs[#errs + 1] = format("upstreams[%d].former_names[%d]: empty", i, j)
+            elseif names[f] then
+                errs[#errs + 1] = format("upstreams[%d].former_names[%d]: %s is the name of a configured upstream "
+                    .. "(a former name is one no entry has now)", i, j, show(f))
+            elseif formers[f] then
+                errs[#errs + 1] = format("upstreams[%d].former_names[%d]: %s is a former name of upstreams[%d] "
+                    .. "already (one entry takes its receipts)", i, j, show(f), formers[f])
+            else
+                formers[f] = i
+            end
+        end
+    end
     for _, g in ipairs(config.receipt_groups(list)) do
         local first = list[g[1]]
         for k = 2, #g do

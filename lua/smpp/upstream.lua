@@ -326,6 +326,85 @@ local function same(a, b)
     return true
 end
 
+-- Whether a link's settings changed (former_names joins receipt groups
+-- only: changing it does not rebind).
+local function same_link(a, b)
+    local fa, fb = a.former_names, b.former_names
+    a.former_names, b.former_names = nil, nil
+    local r = same(a, b)
+    a.former_names, b.former_names = fa, fb
+    return r
+end
+
+-- Entries a reload removed (or renamed): their sent messages' receipts are
+-- still due, under their names, and early receipts may be kept under them.
+-- Each stays a member of the receipt group of its SMSC account (the group
+-- rules, config.receipt_groups, over its last settings) for the process's
+-- life, while a configured entry of that account is there; at most
+-- MAX_FORMER names (the oldest go first), the gauge upstreams_former.
+-- Across a restart, upstreams[].former_names names them.
+M.MAX_FORMER = 256
+local former, former_order = {}, {}     -- name -> its last conf; names, oldest first
+
+local function forget_former(name)
+    former[name] = nil
+    for i, n in ipairs(former_order) do
+        if n == name then table.remove(former_order, i) break end
+    end
+end
+
+local function remember_former(name, conf)
+    forget_former(name)
+    former[name] = conf
+    former_order[#former_order + 1] = name
+    while #former_order > M.MAX_FORMER do
+        local old = table.remove(former_order, 1)
+        smpp.log("warn", "upstream %s: no longer a member of its receipt group (more than %d removed entries "
+            .. "are kept): receipts still due for its messages wait as early and expire", old, M.MAX_FORMER)
+        former[old] = nil
+    end
+end
+
+-- The receipt groups, as names: the configured entries' (config.receipt_groups),
+-- with the removed entries of their accounts, and the former_names of each
+-- entry in its group (or in a group of its own with them).
+local function groups_of(list)
+    local ext, n, seen = {}, #list, {}
+    for i, c in ipairs(list) do ext[i], seen[c.name] = c, true end
+    for _, name in ipairs(former_order) do
+        local c = former[name]
+        ext[#ext + 1] = { name = name, host = c.host, port = c.port, system_id = c.system_id,
+                          smsc_account = c.smsc_account, bind = c.bind, outbind_listen = c.outbind_listen }
+    end
+    local groups, of = {}, {}
+    for _, g in ipairs(config.receipt_groups(ext)) do
+        local names, live = {}, false
+        for _, i in ipairs(g) do
+            names[#names + 1] = ext[i].name
+            live = live or i <= n
+        end
+        if live then
+            groups[#groups + 1] = names
+            for _, name in ipairs(names) do of[name] = names end
+        end
+    end
+    for _, c in ipairs(list) do
+        for _, f in ipairs(type(c.former_names) == "table" and c.former_names or {}) do
+            local g = of[c.name]
+            if not g then
+                g = { c.name }
+                groups[#groups + 1], of[c.name] = g, g
+            end
+            if not seen[f] and not of[f] then
+                g[#g + 1], of[f] = f, g
+            end
+        end
+    end
+    return groups
+end
+
+function M.former_count() return #former_order end
+
 -- configure(list): make the links match the config's `upstreams` (at start
 -- and on reload): new ones connect, removed ones unbind, changed ones are
 -- replaced (unbind, then bind with the new settings), the rest stay bound.
@@ -334,8 +413,9 @@ function M.configure(list)
     for _, c in ipairs(list or {}) do
         local conf = config.with_defaults("upstreams", c)
         seen[c.name] = true
+        forget_former(c.name)                                   -- configured again
         local old = links[c.name]
-        if not (old and same(old.conf, conf)) then
+        if not (old and same_link(old.conf, conf)) then
             if old then
                 smpp.log("info", "upstream %s changed: rebinding", c.name)
                 old:remove()
@@ -350,19 +430,13 @@ function M.configure(list)
             smpp.log("info", "upstream %s removed: unbinding", name)
             l:remove()
             links[name] = nil
+            remember_former(name, l.conf)                       -- its messages' receipts are still due
             if core.gw_unlink then core.gw_unlink(name) end     -- its queue: gateway.lua moves it
         end
     end
     -- the entries of one SMSC account match each other's receipts
-    if core.gw_groups then
-        local groups = {}
-        for _, g in ipairs(config.receipt_groups(list)) do
-            local names = {}
-            for _, i in ipairs(g) do names[#names + 1] = list[i].name end
-            groups[#groups + 1] = names
-        end
-        core.gw_groups(groups)
-    end
+    if core.gw_groups then core.gw_groups(groups_of(list or {})) end
+    require("smpp.session").own_gauge("upstreams_former", M.former_count, M.MAX_FORMER)
 end
 
 -- get(name) -> link | nil (the gateway's own code: the live link)
