@@ -436,7 +436,9 @@ function M.configure(list)
     end
     -- the entries of one SMSC account match each other's receipts
     if core.gw_groups then core.gw_groups(groups_of(list or {})) end
-    require("smpp.session").own_gauge("upstreams_former", M.former_count, M.MAX_FORMER)
+    if #(list or {}) > 0 or #former_order > 0 then                   -- a gateway's
+        require("smpp.session").own_gauge("upstreams_former", M.former_count, M.MAX_FORMER)
+    end
 end
 
 -- get(name) -> link | nil (the gateway's own code: the live link)
