@@ -454,7 +454,8 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
 }
 
 /* A receipt from l (session up_sess, request up_seq): matched now, or
- * kept as early. Its message is the newest of l with its key; when that
+ * kept as early. Its message is the newest of l with its key (of l's
+ * receipt group's members, when it has one: rt_gw_rcpt_find_group); when that
  * one is final already while l has requests awaiting their answers, the
  * receipt is kept as early instead: an upstream that numbers again from
  * the start (a restart, a wrap) may have given that id to one of those,
