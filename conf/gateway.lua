@@ -52,6 +52,7 @@ return {
         validity = 172800,             -- seconds a message may wait to be forwarded (without validity_period)
         early_ttl = 60,                -- a receipt may arrive this long before its submit_sm_resp
         queue_ttl = 3600,              -- seconds receipts/MO wait in the store for an ESME's receiver
+        receipt_wait = 2,              -- seconds a relayed receipt waits for the ESME before the outbox
                                        -- (store.limits.outbox_per_account bounds how many)
         retry_min = 1, retry_max = 60, -- backoff after a timeout or a lost connection (doubling)
         match = "first",               -- first matching route, or "longest" prefix

@@ -521,6 +521,7 @@ static void load_report(void)
                (unsigned long long)load_hist_percentile(h, 99.9), (unsigned long long)h->max,
                load_dlr.receipts, load_dlr.unmatched,
                (unsigned long long)load_hist_percentile(dh, 50), (unsigned long long)load_hist_percentile(dh, 99));
+        printf(",\"receipts_missing\":%llu,\"receipt_max_us\":%llu", load_dlr.pending, (unsigned long long)dh->max);
         printf(",\"receipts_before_answer\":%llu,\"receipts_other_session\":%llu", load_dlr.early,
                load_dlr.other_sess);
         printf(",\"from\":");

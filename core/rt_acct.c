@@ -224,10 +224,18 @@ void rt_acct_on_closed(sess_t *s)
 
 /* -- Picking a receiver -------------------------------------------------------------------- */
 
+/* A receiver whose oldest request has waited longer than this for its
+ * answer (1 s, or half its response_timeout when that is shorter) has
+ * stopped answering: nothing more goes to it until it answers, so that
+ * one stuck ESME session does not collect its account's receipts. */
+#define LATE_MS 1000
+
 static int has_slot(sess_t *s)
 {
+    uint64_t late = sess_config(s)->response_timeout_ms / 2;
     return !sess_is_closing(s) && sess_state(s) != SESS_UNBINDING
-           && sess_window_used(s) < sess_config(s)->window;
+           && sess_window_used(s) < sess_config(s)->window
+           && !sess_late(s, uv_now(rt.loop), late < LATE_MS ? late : LATE_MS);
 }
 
 sess_t *rt_acct_pick(rt_acct_t *a)

@@ -49,7 +49,9 @@ rt_acct_t *rt_acct_get(const char *name, size_t len, int create);
  * flight, not waiting to be run (a later rt_acct_get makes a new one). */
 void rt_acct_release(rt_acct_t *a);
 
-/* The next receiver of a (round robin) with a free window slot, or NULL. */
+/* The next receiver of a (round robin) with a free window slot that is
+ * answering (none of its requests waiting over 1 s, or half its
+ * response_timeout when shorter), or NULL. */
 sess_t *rt_acct_pick(rt_acct_t *a);
 
 /* Session `id` when it is one of a's receivers (bound, receiver or

@@ -24,7 +24,7 @@
 
 #define HELD_MAX    100000      /* receipt answers waiting for one commit (then answered now) */
 
-rt_gw_conf_t rt_gw_conf = {0, 60, 86400, 1, 60, MSGID_KEYED_HEX, LUA_NOREF};
+rt_gw_conf_t rt_gw_conf = {0, 60, 86400, 2, 1, 60, MSGID_KEYED_HEX, LUA_NOREF};
 
 typedef struct held_s {
     uint64_t sess_id;
@@ -282,6 +282,7 @@ static int l_gw_start(lua_State *L)
     rt_store_set_runs(rt_fwd_lost, rt_fwd_refused);   /* an error answer: not forwarded either */
     rt_gw_conf.early_ttl = rt_opt_num(L, 1, "early_ttl", rt_gw_conf.early_ttl);
     rt_gw_conf.queue_ttl = rt_opt_num(L, 1, "queue_ttl", rt_gw_conf.queue_ttl);
+    rt_gw_conf.receipt_wait = rt_opt_num(L, 1, "receipt_wait", rt_gw_conf.receipt_wait);
     rt_gw_conf.retry_min = rt_opt_num(L, 1, "retry_min", rt_gw_conf.retry_min);
     rt_gw_conf.retry_max = rt_opt_num(L, 1, "retry_max", rt_gw_conf.retry_max);
     f = rt_opt_str(L, 1, "id_format");
@@ -576,6 +577,7 @@ void rt_gw_start(void)
     if (st && store_fwd_counts(st, count_queue, NULL) < 0)
         log_msg(LOG_ERROR, 0, "gateway: cannot count the forward queues: %s", store_errmsg(st));
     if (st && !rt_gwr_on()) rt_gw_foreach(unpark_link, NULL);
+    rt_gw_wait_open();
     rt_fwd_start();
 }
 
@@ -588,6 +590,7 @@ void rt_gw_turn(void)
 
 void rt_gw_close(void)
 {
+    rt_gw_wait_close();
     rt_fwd_close();
 }
 

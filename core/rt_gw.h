@@ -126,6 +126,7 @@ typedef struct rt_gw_conf_s {
     int    on;              /* core.gw_start was called */
     double early_ttl;       /* seconds a receipt waits for its message's answer */
     double queue_ttl;       /* seconds a receipt waits in an account's outbox */
+    double receipt_wait;    /* seconds a relayed receipt waits for the ESME before the outbox (0: no limit) */
     double retry_min, retry_max;   /* backoff of a message sent again: doubling from min */
     int    id_format;       /* MSGID_KEYED_*: the ids we issue */
     int    on_event;        /* registry ref of the Lua event handler */
@@ -196,6 +197,8 @@ int rt_gw_link_answering(const rt_link_t *l, double now, unsigned outstanding, d
 int rt_gw_rcpt_held(rt_link_t *l, store_t *st, const store_fwd_row_t *r, const pdu_t *in, int state);
 store_str_t rt_gw_rcpt_what(char *buf, size_t cap, const char *dest, const char *what);
 void rt_gw_rcpt_dest(const pdu_t *in, int multi, char *dest, size_t cap);
+/* The text of a receipt: short_message, else message_payload (*in_payload). */
+const uint8_t *rt_gw_rcpt_text(const pdu_t *p, size_t *n, int *in_payload);
 
 /* A receipt's key k looked up among the other members of l's receipt
  * group (the upstream entries of one SMSC account, any of whose sessions
@@ -353,6 +356,22 @@ sess_t *rt_gw_origin_pick(struct rt_acct_s *a, long long key);
 void rt_gw_origin_drop(long long key);
 uint64_t rt_gw_origin_count(void);        /* slots in use (core.gw_stats origins) */
 void rt_gw_origin_free(void);
+
+/* The relay deadline (rt_gw_wait.c): a receipt relayed to an ESME waits
+ * receipt_wait seconds for its answer, then rt_gw_rcpt_due(w) runs (it
+ * goes to the outbox and the upstream is answered). add: the deadline
+ * starts (nothing when receipt_wait is 0); del: the ESME answered (or the
+ * record goes); close: no more deadlines (the loop ends). */
+typedef struct rt_gw_wait_s {
+    struct rt_gw_wait_s *prev, *next;
+    uint64_t             due;       /* uv_now() milliseconds */
+    int                  on;        /* on the list */
+} rt_gw_wait_t;
+void rt_gw_wait_add(rt_gw_wait_t *w);
+void rt_gw_wait_del(rt_gw_wait_t *w);
+void rt_gw_wait_close(void);
+void rt_gw_wait_open(void);         /* serving starts (again) */
+void rt_gw_rcpt_due(rt_gw_wait_t *w);
 
 /* A time (rt_time(), seconds) that orders the gateway's events: each call
  * returns more than the last, so a receipt that arrived before a message

@@ -5,7 +5,8 @@
  * to the ESME's id (TLV and text) and handed, with a free window slot, to
  * the session its message came in on (rt_gw_origin.c), else to another
  * receiver of the account, else (or when the ESME does not take it) put in
- * its outbox; the message's state written with what became of it. The
+ * its outbox (also when the ESME has not answered within receipt_wait:
+ * rt_gw_wait.c, rt_gw_rcpt_due); the message's state written. The
  * upstream is answered after the commit that stored that: ESME_ROK, or
  * ESME_RX_T_APPN ("try later") when the receipt could not be kept (an
  * outbox or the early table full); until then it keeps the receipt, so a
@@ -43,25 +44,6 @@ static struct {
     uint64_t unlogged;
 } rc;
 
-/* The text of a receipt: short_message, else message_payload. */
-static const uint8_t *text_of(const pdu_t *p, size_t *n, int *in_payload)
-{
-    const pdu_value_t *sm = pdu_get(p, PDU_F_SHORT_MESSAGE);
-    const pdu_tlv_t *mp;
-    *in_payload = 0;
-    if (sm && sm->ptr && sm->len) {
-        *n = sm->len;
-        return sm->ptr;
-    }
-    if ((mp = pdu_tlv_find(p, SMPP_TLV_message_payload)) != NULL && mp->val) {
-        *in_payload = 1;
-        *n = mp->len;
-        return mp->val;
-    }
-    *n = 0;
-    return (const uint8_t *)"";
-}
-
 static void log_unmatched(rt_link_t *l, const char *why)
 {
     double now = rt_time();
@@ -97,7 +79,7 @@ static long onward(const pdu_t *in, const dlr_text_t *tx, store_str_t esme_id, c
     pdu_error_t perr;
     size_t n, tlen;
     int in_payload, i, found = 0;
-    const uint8_t *text = text_of(in, &n, &in_payload);
+    const uint8_t *text = rt_gw_rcpt_text(in, &n, &in_payload);
     long len;
     copy_pdu(out, in);
     out->sequence_number = 0;
@@ -182,10 +164,11 @@ static int on_found(const store_fwd_row_t *r, void *ud)
  * answer; the upstream is answered only then (it keeps the receipt until
  * the ESME has it or the outbox holds it: a crash loses nothing). */
 typedef struct relay_s {
+    rt_gw_wait_t wait;          /* receipt_wait: then the outbox, the upstream answered (rt_gw_rcpt_due) */
     rt_link_t *link;
     uint64_t   up_sess;         /* the upstream session to answer (0: none, an early receipt) */
     uint32_t   up_seq;
-    long long  rowid, err;
+    long long  rowid, err, queued;  /* queued: its outbox copy, put there at the deadline */
     int        state, final;
     char       id[72], account[24], dest[24];     /* dest: the destination a multi's receipt is about */
     struct relay_s *next;       /* on the list of receipts sent at the turn's end */
@@ -221,14 +204,14 @@ static void settle(const relay_t *r, store_t *st, const char *what, int delivere
         if (wr < 0)
             log_kind(LOG_ERROR, 0, "receipt state not stored", "receipt from %s for %s: its state was not stored: %s",
                      l->name, r->id, store_errmsg(st));
-        else l->receipts++;
+        else if (!r->queued) l->receipts++;       /* counted once, when it was queued */
     }
     if (r->final) rt_gw_origin_drop(r->rowid);     /* nothing more goes to its session */
     if (r->up_sess) rt_gw_hold_answer(r->up_sess, r->up_seq, answer);
 }
 
 /* Into the account's outbox (no receiver had room, or it did not take it). */
-static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
+static uint32_t queue_it(relay_t *r, store_t *st, const char *what)
 {
     long long rowid = rt_outbox_post(r->account, strlen(r->account), (store_str_t){(const char *)r->pdu, r->n},
                                      (store_str_t){r->id, strlen(r->id)}, 0, rt_gw_conf.queue_ttl,
@@ -241,7 +224,22 @@ static uint32_t queue_it(const relay_t *r, store_t *st, const char *what)
         return SMPP_ESME_RX_T_APPN;
     }
     settle(r, st, what, 0, SMPP_ESME_ROK);
+    r->queued = rowid;
     return SMPP_ESME_ROK;
+}
+
+/* The ESME has not answered within receipt_wait: the outbox keeps the
+ * receipt and the upstream is answered now; the ESME's answer, when it
+ * comes, takes the outbox copy back (on_relayed). */
+void rt_gw_rcpt_due(rt_gw_wait_t *w)
+{
+    relay_t *r = (relay_t *)w;
+    store_t *st = rt_store();
+    char what[128];
+    if (!st || !r->up_sess) return;
+    snprintf(what, sizeof what, "%s did not answer within receipt_wait: queued", r->account);
+    queue_it(r, st, what);
+    r->up_sess = 0;
 }
 
 static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
@@ -252,6 +250,13 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
     uint32_t status = resp ? resp->command_status : 0;
     char what[128];
     if (a && a->inflight) a->inflight--;
+    rt_gw_wait_del(&r->wait);
+    if (r->queued && (err || status == SMPP_ESME_RTHROTTLED || status == SMPP_ESME_RMSGQFUL
+                      || status == SMPP_ESME_RX_T_APPN || status == SMPP_ESME_RINVBNDSTS)) {
+        st = NULL;                            /* in the outbox already: its deliverer sends it */
+    } else if (r->queued) {
+        rt_outbox_cancel(r->queued);          /* answered late: not sent again (unless under way) */
+    }
     if (st) {
         if (!err && status == SMPP_ESME_ROK) {
             rt_line_t tl = { what, 0, sizeof what };
@@ -294,6 +299,7 @@ void rt_gw_rcpt_turn(void)
             && sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
             net_touch(rs);
             a->inflight++;
+            rt_gw_wait_add(&r->wait);
             continue;
         }
         if (st) queue_it(r, st, NULL);     /* no receiver with room now: the outbox */
@@ -355,7 +361,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         rt_gw_event_t ev;
         size_t n;
         int pl;
-        const uint8_t *text = text_of(in, &n, &pl);
+        const uint8_t *text = rt_gw_rcpt_text(in, &n, &pl);
         memset(&one, 0, sizeof one);
         one.link = l;
         one.rowid = f->r.rowid;
@@ -383,6 +389,8 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         return SMPP_ESME_RX_P_APPN;
     }
     if (!(r = malloc(sizeof *r + (size_t)len))) return SMPP_ESME_RX_T_APPN;
+    memset(&r->wait, 0, sizeof r->wait);
+    r->queued = 0;
     r->link = l;
     r->up_sess = up_sess;
     r->up_seq = up_seq;
@@ -413,6 +421,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         if (sess_send_octets(rs, r->pdu, r->n, on_relayed, r, uv_now(rt.loop)) > 0) {
             net_touch(rs);
             a->inflight++;
+            rt_gw_wait_add(&r->wait);
             return RELAYED;
         }
     }
@@ -431,7 +440,7 @@ static int key_of(rt_link_t *l, const pdu_t *in, dlr_text_t *tx, char *key, size
     const char *id = NULL;
     size_t n = 0, tn;
     int pl, fmt = l->fmt_receipt;
-    const uint8_t *text = text_of(in, &tn, &pl);
+    const uint8_t *text = rt_gw_rcpt_text(in, &tn, &pl);
     long k;
     dlr_read((const char *)text, tn, tx);
     if (t && t->val && t->len > 0) {
@@ -625,7 +634,7 @@ long rt_gw_rcpt_onward(const pdu_t *in, store_str_t esme_id, const uint8_t **out
     dlr_text_t tx;
     size_t n;
     int pl;
-    const uint8_t *text = text_of(in, &n, &pl);
+    const uint8_t *text = rt_gw_rcpt_text(in, &n, &pl);
     dlr_read((const char *)text, n, &tx);
     *out = rc.buf;
     return onward(in, &tx, esme_id, why);

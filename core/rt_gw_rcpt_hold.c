@@ -11,7 +11,8 @@
  * receipts may come on any of their sessions, match them among the
  * messages of all (a ring of links, l->sib, set by core.gw_groups).
  * And the hint for a store upgraded to schema 9 whose upstream writes ids
- * in its receipts in another case than in its answers.
+ * in its receipts in another case than in its answers. And a receipt's
+ * text (rt_gw_rcpt_text).
  */
 #include <stdio.h>
 #include <string.h>
@@ -233,4 +234,23 @@ void rt_gw_rcpt_case_hint(rt_link_t *l, store_t *st, store_str_t up, store_str_t
              "id_format \"string\" are matched as written now: if %s writes its ids in its receipts otherwise than "
              "in its answers, set id_format = 'normalized' on it (its receipts wait in early and expire meanwhile)",
              l->name, (int)k.n, k.p, id, l->name);
+}
+
+/* The text of a receipt: short_message, else message_payload. */
+const uint8_t *rt_gw_rcpt_text(const pdu_t *p, size_t *n, int *in_payload)
+{
+    const pdu_value_t *sm = pdu_get(p, PDU_F_SHORT_MESSAGE);
+    const pdu_tlv_t *mp;
+    *in_payload = 0;
+    if (sm && sm->ptr && sm->len) {
+        *n = sm->len;
+        return sm->ptr;
+    }
+    if ((mp = pdu_tlv_find(p, SMPP_TLV_message_payload)) != NULL && mp->val) {
+        *in_payload = 1;
+        *n = mp->len;
+        return mp->val;
+    }
+    *n = 0;
+    return (const uint8_t *)"";
 }

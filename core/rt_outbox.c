@@ -295,9 +295,13 @@ static void deliver(rt_acct_t *a, store_t *st)
     take_t tk;
     uint32_t slots = rt_acct_free_slots(a);
     int n, got, i;
-    if (!slots) return;                     /* no receiver, or every window full: a bind or a response wakes it */
     name.p = a->name;
     name.n = a->len;
+    if (!slots) {                           /* no receiver, or every window full: a bind or a response wakes it; */
+        if (a->nrx && store_outbox_count(st, name) > (long long)a->inflight)
+            wake_at(a, rt_time() + POLL_S);   /* one late to answer may have no response to come */
+        return;
+    }
     n = slots < DELIVER_BATCH ? (int)slots : DELIVER_BATCH;
     tk.a = a;
     tk.now = rt_time();
@@ -473,6 +477,12 @@ long long rt_outbox_post(const char *account, size_t alen, store_str_t pdu, stor
     return rowid;
 }
 
+void rt_outbox_cancel(long long rowid)
+{
+    store_t *st = rt_store();
+    prefer_of(rowid, 1);
+    if (st && rowid > 0) store_outbox_ack(st, rowid);
+}
 
 /* core.outbox_stats() -> { posted =, full =, delivered =, refused =,
  * retried =, undeliverable =, inflight = } over every account since start

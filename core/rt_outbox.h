@@ -32,6 +32,10 @@ void rt_outbox_close(void);
 /* Serving is over: free the pool. */
 void rt_outbox_stop(void);
 
+/* Item rowid is no longer wanted (the ESME took it another way): removed
+ * from the outbox; one already taken and under way still arrives. */
+void rt_outbox_cancel(long long rowid);
+
 /* Put an encoded deliver_sm / data_sm (pdu) in the outbox of `account`
  * (core.post without Lua; ref: the message it is about, or NULL; delay:
  * seconds before the first attempt; ttl: seconds it may wait, < 0 for

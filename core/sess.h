@@ -397,6 +397,9 @@ void                sess_set_group(sess_t *s, sess_group_t *g);
 int                 sess_is_closing(const sess_t *s);
 const char         *sess_close_reason(const sess_t *s);
 uint32_t            sess_window_used(const sess_t *s);
+/* 1 when the oldest request awaiting its response was sent more than
+ * age_ms before now (a peer that has stopped answering). */
+int                 sess_late(sess_t *s, uint64_t now, uint64_t age_ms);
 uint32_t            sess_receive_window_used(const sess_t *s);
 const sess_config_t *sess_config(const sess_t *s);
 const sess_stats_t *sess_stats(const sess_t *s);

@@ -1,5 +1,6 @@
 /* sess_group.c -- the counters of groups of sessions (an account's, an
- * upstream's) and the PDU trace hook of a context (see sess.h, "Groups").
+ * upstream's), the PDU trace hook of a context (see sess.h, "Groups"),
+ * and whether a session has stopped answering (sess_late).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,3 +57,22 @@ void sess__group_status(sess_group_t *g, uint32_t status, int rx)
 /* -- The PDU trace ------------------------------------------------------------ */
 
 void sess_ctx_set_trace(sess_ctx_t *ctx, sess_trace_fn fn) { ctx->trace = fn; }
+
+/* -- Lateness ---------------------------------------------------------------- */
+
+int sess_late(sess_t *s, uint64_t now, uint64_t age_ms)
+{
+    uint32_t i;
+    uint64_t oldest = 0, next = 0, rto = s->cfg.response_timeout_ms;
+    /* win_next is at most the earliest deadline, so no request was sent
+     * before win_next - response_timeout: most calls end here */
+    if (!s->win.count || !s->win_next || s->win_next + age_ms >= now + rto) return 0;
+    for (i = 0; i <= s->win.mask; i++) {
+        const win_entry_t *e = &s->win.slots[i];
+        if (!e->seq) continue;
+        if (!oldest || e->sent_ms < oldest) oldest = e->sent_ms;
+        if (!next || e->deadline_ms < next) next = e->deadline_ms;
+    }
+    s->win_next = next;                /* exact now: the next call stops early again */
+    return oldest && now > oldest + age_ms;
+}

@@ -162,6 +162,26 @@ end }]] }
         assert.same({ 5, 5, 5, 0 }, { r.failed, r.receipts, r.receipts_unmatched, r.receipts_before_answer })
     end)
 
+    it("counts receipts that never came in --json as the text does (receipts_missing)", function()
+        local srv = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
+            accounts = { { system_id = 'smppclient1', password = 'password' } } }]], script = [[
+local n = 0
+return { submit_sm = function(session, pdu)
+    n = n + 1
+    return 0, { message_id = tostring(n) }
+end }]] }
+        finally(function() srv:stop() end)
+        local args = { "bench", "--count", "3", "--dlr", "--quiet", "127.0.0.1:" .. srv.port }
+        local text, err = run.smppgw(args)
+        assert.matches("receipts 0 %(0 unmatched, 3 missing%)", text .. err)
+        args[#args + 1] = "--json"
+        local out
+        out, err = run.smppgw(args)
+        local r = cjson.decode(out)
+        assert.same({ 3, 3, 0, 0, 3 }, { r.sent, r.ok, r.receipts, r.receipts_unmatched, r.receipts_missing })
+        assert.equal(0, r.receipt_max_us)
+    end)
+
     it("fails (exit 1) when nothing binds", function()
         local _, err, rc = run.smppgw({ "bench", "--count", "5", "--quiet", "127.0.0.1:1" })
         assert.equal(1, rc)

@@ -28,6 +28,20 @@ local smpp = require "smpp"
 local upstream = require "smpp.upstream"
 local function tried(f) return (pcall(f)) and "worked" or "refused" end
 function gw.before_route(m)
+    if m.pdu.short_message == "sends" then
+        -- only the requests about messages go through a link's view
+        local l = upstream.get("U")
+        for _, p in ipairs { { command = "unbind" }, { command = "generic_nack" }, { command_id = 6 },
+                             { command = "enquire_link" }, { command = "submit_sm_resp", message_id = "1" },
+                             { command = "bind_transceiver", system_id = "x", password = "y" },
+                             { command = "submit_sm", command_id = 6, short_message = "x" } } do
+            local ok, err = pcall(l.send, l, p)
+            smpp.log("info", "send %s=%s", tostring(p.command or p.command_id), ok and "sent" or tostring(err))
+        end
+        local resp = l:send { command = "submit_sm", destination_addr = "1", short_message = "through the view" }
+        smpp.log("info", "sends: through the view submit_sm=%s", tostring(resp and resp.command_status))
+        return "ESME_RX_R_APPN"
+    end
     if m.pdu.short_message ~= "poke" then return nil end
     local l = upstream.get("U")
     local out = { "view=" .. table.concat({ tostring(l.name), tostring(l.state), tostring(l.binds),
@@ -85,4 +99,35 @@ describe("#integration smpp.upstream in a script", function()
             assert.equal("up", u.state)
         end)
     end
+
+    it("sends only the requests about messages through a link's view; others raise", function()
+        local up = server.start { conf = UP_CONF, script = UPSTREAM }
+        local gw = server.start { conf = "return " .. server.lua {
+            script = "script.lua",
+            accounts = { { system_id = "esme1", password = "pw1" } },
+            upstreams = { { name = "U", port = up.port, system_id = "gw", password = "gwpw" } },
+            gateway = { routes = { { name = "all", prefix = "", to = { "U" } } } },
+        }, script = SCRIPT }
+        local c
+        finally(function() if c then c:close() end gw:stop() up:stop() end)
+        assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
+        c = wire.connect(gw.port)
+        assert.equal(0, c:bind("transceiver", "esme1", "pw1").status)
+        assert.equal(0x66, submit(c, "sends").status)
+        local line = gw:wait_log("sends: ", 5)
+        assert.truthy(line, gw:log_text())
+        local text = gw:log_text()
+        for _, cmd in ipairs { "unbind", "generic_nack", "6", "enquire_link", "submit_sm_resp", "bind_transceiver",
+                               "submit_sm" } do                 -- the last: command and command_id disagree
+            assert.matches("send " .. cmd .. "=[^\n]*a link's send takes submit_sm, data_sm, query_sm, cancel_sm, "
+                .. "replace_sm or submit_multi, not " .. cmd .. "\n", text)
+        end
+        assert.matches("sends: through the view submit_sm=0", text)
+        assert.truthy(up:wait_log("took through the view", 5))
+        -- the link was neither unbound nor rebound: it still sends on its first bind
+        assert.equal(0, submit(c, "after").status)
+        assert.truthy(up:wait_log("took after", 5), gw:log_text())
+        assert.is_nil(gw:log_text():find("upstream U: bind 2 up", 1, true), gw:log_text())
+        assert.is_nil(up:log_text():find("unbind", 1, true), up:log_text())
+    end)
 end)

@@ -30,6 +30,7 @@ local opt = {
     max_validity = 0,          -- longest validity an ESME may ask for (0: any)
     early_ttl = 60,            -- seconds a receipt waits for its message's answer
     queue_ttl = 3600,          -- seconds a receipt or MO waits for the ESME's receiver
+    receipt_wait = 2,          -- seconds a relayed receipt waits for the ESME's answer, then the outbox (0: no limit)
     retry_min = 1,             -- backoff of a message sent again (timeout, lost connection) ...
     retry_max = 60,            -- ... doubling up to this
 }
@@ -139,7 +140,7 @@ end
 -- again after a reload).
 function M.start()
     core.gw_start { on_event = on_event, early_ttl = opt.early_ttl, queue_ttl = opt.queue_ttl,
-                    retry_min = opt.retry_min, retry_max = opt.retry_max, id_format = opt.own_id_format }
+                    receipt_wait = opt.receipt_wait, retry_min = opt.retry_min, retry_max = opt.retry_max, id_format = opt.own_id_format }
 end
 
 -- set_routes(list): the routes in force (a router's), by name: the

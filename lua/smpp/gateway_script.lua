@@ -35,6 +35,7 @@ M.fields = {
     validity = { type = "number", min = 1 }, max_validity = { type = "number", min = 0 },
     early_ttl = { type = "number", min = 0 },
     queue_ttl = { type = "number", min = 1 },
+    receipt_wait = { type = "number", min = 0 },
     retry_min = { type = "number", min = 0.01 }, retry_max = { type = "number", min = 0.01 },
     mapping_ttl = { type = "number", min = 1 }, mapping_max = { type = "integer", min = 1 },   -- no longer used
     match = { type = "enum", values = { "first", "longest" } },

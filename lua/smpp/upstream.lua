@@ -451,7 +451,27 @@ function M.link_of(session) return by_session[session.id] end
 -- link_of for these, and hands the result out read-only): a description
 -- made at the call, and send through the link. Never the link itself: a
 -- script that set its slots or waiters, or called its maintain or remove,
--- would break it for every message the gateway sends through it.
+-- would break it for every message the gateway sends through it. Its send
+-- takes the requests about messages only: an unbind, bind, enquire_link
+-- or a response (generic_nack ...) would act on the link's sessions, not
+-- send a message, so it raises.
+local SCRIPT_SENDS = { submit_sm = 0x00000004, data_sm = 0x00000103, query_sm = 0x00000003, cancel_sm = 0x00000008,
+                       replace_sm = 0x00000007, submit_multi = 0x00000021 }
+
+local function script_send(l, pdu, opts)
+    local cmd = type(pdu) == "table" and rawget(pdu, "command")
+    local cid = type(pdu) == "table" and rawget(pdu, "command_id")
+    local ok = cmd and SCRIPT_SENDS[cmd] and (cid == nil or cid == SCRIPT_SENDS[cmd])
+    if cmd == nil and cid ~= nil then
+        for _, v in pairs(SCRIPT_SENDS) do ok = ok or v == cid end
+    end
+    if not ok then
+        error(string.format("smpp.upstream: a link's send takes submit_sm, data_sm, query_sm, cancel_sm, "
+            .. "replace_sm or submit_multi, not %s", tostring(cmd or cid)), 3)
+    end
+    return l:send(pdu, opts)
+end
+
 local function describe(l)
     if not l then return nil end
     local up = 0
@@ -459,7 +479,7 @@ local function describe(l)
     return { name = l.name, state = l:state(), binds = #l.slots, binds_up = up,
              outstanding = l:outstanding(), window = l.conf.window, paused = now() < l.paused_until,
              usable = l:usable() and true or false, removed = l.removed, last_error = l.last_error,
-             send = function(_, pdu, opts) return l:send(pdu, opts) end }
+             send = function(_, pdu, opts) return script_send(l, pdu, opts) end }
 end
 
 -- script_get(name) -> a description of the link | nil (get, for scripts).
