@@ -65,7 +65,7 @@ STORE_MODULE := $(BUILD)/smpp/store_sqlite.so
 CODEC_MODULE := $(BUILD)/smpp/codec.so
 BIN        := $(BUILD)/smppgw
 TEST_BINS  := $(BUILD)/test_pdu $(BUILD)/test_sess $(BUILD)/test_store $(BUILD)/test_log $(BUILD)/test_dlr \
-              $(BUILD)/test_http
+              $(BUILD)/test_http $(BUILD)/test_loop
 BENCH_BIN  := $(BUILD)/bench_pdu
 BENCH_STORE := $(BUILD)/bench_store
 EXAMPLES   := $(BUILD)/example_server $(BUILD)/example_client
@@ -166,6 +166,9 @@ $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
 
 $(BUILD)/test_dlr: $(BUILD)/test/test_dlr.o $(BUILD)/dlr.o $(BUILD)/msgid.o
 	$(Q)$(CC) -o $@ $^
+
+$(BUILD)/test_loop: $(BUILD)/test/test_loop.o
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o $(BUILD)/http_nets.o $(BUILD)/http_auth.o
 	$(Q)$(CC) -o $@ $^ -lm
@@ -287,6 +290,7 @@ asan: deps corpus $(GEN_HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_log core/test/test_log.c core/log.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/test_dlr core/test/test_dlr.c core/dlr.c core/msgid.c
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_http core/test/test_http.c core/http_head.c core/http_nets.c core/http_auth.c -lm
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $(BUILD)/asan/test_loop core/test/test_loop.c $(PKG_LIBS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_replay \
 	  core/fuzz/fuzz_decode.c core/fuzz/replay.c $(CODEC_SRC)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) -o $(BUILD)/asan/fuzz_sess_replay \
@@ -294,7 +298,7 @@ asan: deps corpus $(GEN_HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(ASAN_FLAGS) $(LUAJIT_CFLAGS) -o $(BUILD)/asan/fuzz_lbridge_replay \
 	  core/fuzz/fuzz_lbridge.c core/fuzz/replay.c $(BRIDGE_SRC) $(CODEC_SRC) $(LUAJIT_LIBS)
 	@{ $(BUILD)/asan/test_pdu; $(BUILD)/asan/test_sess; $(BUILD)/asan/test_store; $(BUILD)/asan/test_log; \
-	   $(BUILD)/asan/test_dlr; $(BUILD)/asan/test_http; } > $(BUILD)/asan/out 2>&1; \
+	   $(BUILD)/asan/test_dlr; $(BUILD)/asan/test_http; $(BUILD)/asan/test_loop; } > $(BUILD)/asan/out 2>&1; \
 	  cat $(BUILD)/asan/out; sh spec/summary.sh --c-only $(BUILD)/asan/out
 	$(BUILD)/asan/fuzz_replay $(BUILD)/corpus
 	$(BUILD)/asan/fuzz_sess_replay $(BUILD)/corpus

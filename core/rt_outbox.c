@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "lbridge.h"
+#include "loop_turn.h"
 #include "rt.h"
 #include "rt_gwr.h"
 #include "rt_outbox.h"
@@ -340,9 +341,9 @@ void rt_outbox_turn(void)
         rt_acct_release(a);
     }
     /* woken again meanwhile: the next turn must come without waiting for
-     * input, so the timer fires at once */
+     * input, so the timer is due in its timer pass (loop_turn.h) */
     if (rt_acct_woken() && ob.timer_init) {
-        uv_timer_start(&ob.timer, on_tick, 0, TICK_MS);
+        loop_turn_timer(&ob.timer, on_tick, TICK_MS);
         ob.timer_on = 1;
     }
 }

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "lstore.h"
+#include "loop_turn.h"
 #include "rt.h"
 #include "rt_store.h"
 
@@ -175,7 +176,7 @@ static void log_lost(double now)
 }
 
 /* One batch; when a table had a full batch, the next one follows on the
- * next loop turn (the timer fires at once), so other work runs between. */
+ * next loop turn (loop_turn.h), so other work runs between. */
 static void on_expiry(uv_timer_t *t)
 {
     store_t *s = rt_store();
@@ -198,7 +199,7 @@ static void on_expiry(uv_timer_t *t)
     st.expired_early += (uint64_t)x.early;
     st.expired_sticky += (uint64_t)x.sticky;
     log_lost(now);
-    if (x.more) uv_timer_start(&st.expiry, on_expiry, 0, EXPIRE_EVERY_MS);
+    if (x.more) loop_turn_timer(&st.expiry, on_expiry, EXPIRE_EVERY_MS);   /* the next batch: next turn */
 }
 
 /* -- Checkpoints ------------------------------------------------------------------------
