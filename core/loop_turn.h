@@ -1,7 +1,9 @@
 /* loop_turn.h -- "again in the next loop turn" for a libuv timer that
  * re-arms itself from its own callback: a batch of work (the store's
- * expiry, a failover move, the forwarder's and the outbox's runs) that
- * found more to do lets I/O in before the next batch.
+ * expiry) that found more to do lets I/O in before the next batch.
+ * (The forwarder and the outbox run their batches at the turn's end, in
+ * the prepare phase, where a timer started at 0 only keeps the poll from
+ * blocking: they keep 0.)
  *
  * Why not uv_timer_start(t, cb, 0, ...): libuv before 1.45 (Debian 12 has
  * 1.44) runs every timer whose time has come in one pass, and a timer

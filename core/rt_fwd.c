@@ -26,7 +26,6 @@
 #include "dlr.h"
 #include "log.h"
 #include "msgid.h"
-#include "loop_turn.h"
 #include "rt.h"
 #include "rt_gw.h"
 #include "rt_gw_int.h"
@@ -609,8 +608,8 @@ void rt_fwd_turn(void)
         if (rt_gwr_on()) rt_gwr_run(l);      /* the cluster's store: Redis */
         else if (st && rt.net && !fwd.resync && !paused) run(st, l);
     }
-    /* woken again meanwhile: the next turn must come without waiting for input (loop_turn.h) */
-    if (fwd.woken && fwd.timer_init) loop_turn_timer(&fwd.timer, on_tick, TICK_MS);
+    /* woken again meanwhile: the next turn must come without waiting for input */
+    if (fwd.woken && fwd.timer_init) uv_timer_start(&fwd.timer, on_tick, 0, TICK_MS);
 }
 
 /* -- Serving ---------------------------------------------------------------------------------- */

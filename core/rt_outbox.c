@@ -17,7 +17,6 @@
 
 #include "log.h"
 #include "lbridge.h"
-#include "loop_turn.h"
 #include "rt.h"
 #include "rt_gwr.h"
 #include "rt_outbox.h"
@@ -341,9 +340,9 @@ void rt_outbox_turn(void)
         rt_acct_release(a);
     }
     /* woken again meanwhile: the next turn must come without waiting for
-     * input, so the timer is due in its timer pass (loop_turn.h) */
+     * input, so the timer fires at once */
     if (rt_acct_woken() && ob.timer_init) {
-        loop_turn_timer(&ob.timer, on_tick, TICK_MS);
+        uv_timer_start(&ob.timer, on_tick, 0, TICK_MS);
         ob.timer_on = 1;
     }
 }
