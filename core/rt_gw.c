@@ -453,6 +453,10 @@ static void push_link(rt_link_t *l, void *arg)
 {
     lua_State *L = arg;
     uint32_t i, up = 0;
+    /* a name a reload removed, with nothing left on it and in no receipt
+     * group: not shown, so that /stats does not grow with every name the
+     * process has had (its record stays until a restart: docs/gateway.md) */
+    if (!l->configured && !l->sib && !l->nsess && !l->queued && !l->parked && !l->inflight) return;
     for (i = 0; i < l->nsess; i++) if (rt.net && net_find(rt.net, l->sess[i])) up++;
     lua_createtable(L, 0, 20);
     push_num(L, "queued", (double)l->queued);
