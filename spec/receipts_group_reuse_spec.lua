@@ -22,7 +22,7 @@ local tmp = require "helpers.tmp"
 local id, RESP = wire.id, wire.RESP
 
 local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
-    accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
+    accounts = { { system_id = 'gw', password = 'gwpw' }, { system_id = 'gw2', password = 'gwpw' } } }]]
 
 -- Accepts each message under the id its text is; a text "receipts
 -- ID=STAT ..." is accepted as "r", then a receipt for each follows on the
@@ -217,6 +217,19 @@ describe("#integration receipts of a group whose SMSC numbers again (" .. kind .
         assert.equal(1, gw:gauge("upstreams_former"))      -- A, kept as a member of the group
     end)
 
+    it("leave a removed entry of another account with nothing left on it out of /stats", function()
+        -- kept, every removed name would stay in gateway.queues: /stats grew with each name a process had
+        local st = store()
+        local extra = { Z = { system_id = "gw2" } }          -- another SMSC account: no group with A
+        local up, gw, rx, tx = start(st, { "A", "Z" }, extra)
+        finally(function() rx:close() tx:close() gw:stop() up:stop() end)
+        assert.is_table(gw:stats().gateway.queues.Z)
+        reload(gw, st, up, { "A" })
+        assert.truthy(wait.wait_until(function() return gw:stats().gateway.queues.Z == nil end, 10),
+            "Z still listed: " .. require("cjson").encode(gw:stats().gateway.queues.Z or {}))
+        assert.is_table(gw:stats().gateway.queues.A)
+    end)
+
     it("take an early receipt kept under an entry a reload removed when another member's answer comes",
         function()
         local st = store()
@@ -243,7 +256,6 @@ describe("#integration receipts of a group whose SMSC numbers again (" .. kind .
         gw = gateway(st, up, { "C", "B" }, { C = { former_names = { "A" } } })
         rx, tx = esmes(gw)
         finally(function() rx:close() tx:close() gw:stop() up:stop() end)
-        assert.equal(0, gw:gauge("upstreams_former"))
         submit(tx, "200", "7=DELIVRD", 0)            -- on B's session
         local rid, stat = receipt(rx)
         assert.equal(m7, rid, gw:log_text())
