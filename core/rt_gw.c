@@ -335,16 +335,24 @@ static int l_gw_link(lua_State *L)
     return 0;
 }
 
-/* core.gw_groups({ { name, name, ... }, ... }): the receipt groups (the
- * upstream entries of one SMSC account, two or more each; every link not
- * named is alone), as the configuration now has them: a receipt from any
- * link of a group is matched among the messages of all. */
+/* core.gw_groups({ { name, name, ... }, ... }, former): the receipt groups
+ * (the upstream entries of one SMSC account, two or more each; every link
+ * not named is alone), as the configuration now has them: a receipt from
+ * any link of a group is matched among the messages of all. former: the
+ * names a reload removed that upstream.lua keeps (at most its MAX_FORMER),
+ * shown in the statistics while the others, idle, are not. */
 static int l_gw_groups(lua_State *L)
 {
     rt_link_t *l, *first, *prev;
     size_t i, j, n;
     luaL_checktype(L, 1, LUA_TTABLE);
-    for (l = gw.links; l; l = l->next) l->sib = NULL;
+    for (l = gw.links; l; l = l->next) l->sib = NULL, l->former = 0;
+    for (i = 1; lua_istable(L, 2) && i <= lua_objlen(L, 2); i++) {
+        const char *name;
+        lua_rawgeti(L, 2, (int)i);
+        if ((name = lua_tolstring(L, -1, &n)) != NULL && (l = rt_gw_link(name, n, 0)) != NULL) l->former = 1;
+        lua_pop(L, 1);
+    }
     for (i = 1; i <= lua_objlen(L, 1); i++) {
         lua_rawgeti(L, 1, (int)i);
         first = prev = NULL;
@@ -453,10 +461,11 @@ static void push_link(rt_link_t *l, void *arg)
 {
     lua_State *L = arg;
     uint32_t i, up = 0;
-    /* a name a reload removed, with nothing left on it and in no receipt
-     * group: not shown, so that /stats does not grow with every name the
-     * process has had (its record stays until a restart: docs/gateway.md) */
-    if (!l->configured && !l->sib && !l->nsess && !l->queued && !l->parked && !l->inflight) return;
+    /* a name a reload removed that upstream.lua no longer keeps (past its
+     * 256 newest), with nothing left on it and in no receipt group: not
+     * shown, so that /stats does not grow with every name the process has
+     * had (its record stays until a restart: docs/gateway.md) */
+    if (!l->configured && !l->former && !l->sib && !l->nsess && !l->queued && !l->parked && !l->inflight) return;
     for (i = 0; i < l->nsess; i++) if (rt.net && net_find(rt.net, l->sess[i])) up++;
     lua_createtable(L, 0, 20);
     push_num(L, "queued", (double)l->queued);

@@ -48,6 +48,7 @@ typedef struct rt_link_s {
     char      *name;            /* NUL-terminated, owned */
     size_t     len;
     int        configured;      /* core.gw_link named it (else: a queue in the store only) */
+    int        former;          /* a reload removed it, and upstream.lua keeps it (core.gw_groups) */
     /* settings (core.gw_link) */
     tb_t       tb;              /* throughput: messages per second, rate 0 = unlimited */
     double     throttle_backoff;/* the link pauses this long after ESME_RTHROTTLED / ESME_RMSGQFUL */

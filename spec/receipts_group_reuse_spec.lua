@@ -217,17 +217,32 @@ describe("#integration receipts of a group whose SMSC numbers again (" .. kind .
         assert.equal(1, gw:gauge("upstreams_former"))      -- A, kept as a member of the group
     end)
 
-    it("leave a removed entry of another account with nothing left on it out of /stats", function()
-        -- kept, every removed name would stay in gateway.queues: /stats grew with each name a process had
+    it("show the 256 newest names reloads removed in /stats, and no older idle one", function()
+        -- every removed name stayed in gateway.queues: /stats grew with each name a process had
         local st = store()
-        local extra = { Z = { system_id = "gw2" } }          -- another SMSC account: no group with A
-        local up, gw, rx, tx = start(st, { "A", "Z" }, extra)
+        local up, gw, rx, tx = start(st, { "A" })
         finally(function() rx:close() tx:close() gw:stop() up:stop() end)
-        assert.is_table(gw:stats().gateway.queues.Z)
-        reload(gw, st, up, { "A" })
-        assert.truthy(wait.wait_until(function() return gw:stats().gateway.queues.Z == nil end, 10),
-            "Z still listed: " .. require("cjson").encode(gw:stats().gateway.queues.Z or {}))
-        assert.is_table(gw:stats().gateway.queues.A)
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local names, extra = { "A" }, {}
+        for i = 1, 260 do                            -- nothing listens for them: never bound, nothing queued
+            names[#names + 1] = "Z" .. i
+            extra["Z" .. i] = { port = port, reconnect_min = 30, reconnect_max = 60 }
+        end
+        local function reload_to(list)
+            gw:write("conf.lua", gateway_conf(st, up.port, list, extra))
+            local n = gw:count_log("reloaded")
+            gw:signal("HUP")
+            assert.truthy(wait.wait_until(function() return gw:count_log("reloaded") > n end, 10), gw:log_text())
+        end
+        reload_to(names)
+        reload_to({ "A" })                           -- 260 removed: the 256 newest kept
+        local q, n = gw:stats().gateway.queues, 0
+        for _ in pairs(q) do n = n + 1 end
+        assert.equal(256, gw:gauge("upstreams_former"))
+        assert.equal(1 + 256, n)
+        assert.is_true(q.A.configured)
     end)
 
     it("take an early receipt kept under an entry a reload removed when another member's answer comes",

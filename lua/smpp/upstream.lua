@@ -435,7 +435,7 @@ function M.configure(list)
         end
     end
     -- the entries of one SMSC account match each other's receipts
-    if core.gw_groups then core.gw_groups(groups_of(list or {})) end
+    if core.gw_groups then core.gw_groups(groups_of(list or {}), former_order) end
     if #(list or {}) > 0 or #former_order > 0 then                   -- a gateway's
         require("smpp.session").own_gauge("upstreams_former", M.former_count, M.MAX_FORMER)
     end
