@@ -8,6 +8,7 @@
 local redis = require "helpers.redis"
 local server = require "helpers.server"
 local wire = require "helpers.wire"
+local esme_wire = require "helpers.esme"
 local wait = require "helpers.wait"
 local gwr = require "helpers.gwr"
 
@@ -38,31 +39,7 @@ local UPSTREAM = [[
             return 0, { message_id = #list > 0 and "r" or text }
         end }]]
 
-local function esme(gw, kind)
-    local c = wire.connect(gw.port)
-    assert.equal(0, c:bind(kind or "transceiver", "esme1", "pw1").status)
-    return c
-end
-
-local function submit(c, text, rd)
-    local seq = c:next_seq()
-    c:send(wire.submit_sm(seq, { registered_delivery = rd or 0, short_message = text }))
-    local r = assert(c:expect(function(p) return p.seq == seq and p.id == RESP + id.submit_sm end, 5))
-    assert.equal(0, r.status)
-    return wire.first_cstr(r.body)
-end
-
--- a submit_multi to 447700901 and 447700902 asking for receipts -> our id
-local function submit_multi(c)
-    local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(2)
-        .. "\1\1\1" .. wire.cstr("447700901") .. "\1\1\1" .. wire.cstr("447700902")
-        .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"
-    local seq = c:next_seq()
-    c:send(wire.pdu(id.submit_multi, seq, body))
-    local r = assert(c:expect(function(p) return p.seq == seq end, 5))
-    assert.same({ RESP + id.submit_multi, 0 }, { r.id, r.status })
-    return wire.first_cstr(r.body)
-end
+local esme, submit, submit_multi = esme_wire.bind, esme_wire.submit, esme_wire.submit_multi
 
 -- The receipts c gets (each answered), until it has `want` and then until
 -- `quiet` seconds pass without another -> { "ID STAT", ... }
