@@ -455,8 +455,10 @@ function M.link_of(session) return by_session[session.id] end
 -- takes the requests about messages only: an unbind, bind, enquire_link
 -- or a response (generic_nack ...) would act on the link's sessions, not
 -- send a message, so it raises.
-local SCRIPT_SENDS = { submit_sm = 0x00000004, data_sm = 0x00000103, query_sm = 0x00000003, cancel_sm = 0x00000008,
-                       replace_sm = 0x00000007, submit_multi = 0x00000021 }
+local SCRIPT_SENDS = {}                  -- name -> command_id (the codec's, through smpp.command)
+for _, name in ipairs { "submit_sm", "data_sm", "query_sm", "cancel_sm", "replace_sm", "submit_multi" } do
+    SCRIPT_SENDS[name] = smpp.command[name]
+end
 
 local function script_send(l, pdu, opts)
     local cmd = type(pdu) == "table" and rawget(pdu, "command")
