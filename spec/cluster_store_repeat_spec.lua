@@ -17,27 +17,7 @@ local id, RESP = wire.id, wire.RESP
 local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
--- A text "receipts ID@DEST=STAT ..." posts a receipt for each, 0.2 s apart
--- from 0.2 s after its answer, and is accepted as "r"; other texts are
--- accepted as themselves.
-local UPSTREAM = [[
-    local smpp = require "smpp"
-    local STATE = { ENROUTE = 1, DELIVRD = 2, UNDELIV = 5, ACCEPTD = 6 }
-    return {
-        submit_multi = function() return 0, { message_id = "mm" } end,
-        submit_sm = function(session, pdu)
-            local text = pdu.short_message
-            local list = {}
-            for rid, dest, stat in text:gmatch("(%w+)@(%d+)=(%u+)") do list[#list + 1] = { rid, dest, stat } end
-            for i, r in ipairs(list) do
-                local rid, dest, stat = r[1], r[2], r[3]
-                smpp.post(session.system_id, { esm_class = 4, source_addr = dest, destination_addr = "1234",
-                    receipted_message_id = rid, message_state = STATE[stat],
-                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
-                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = i * 0.2 })
-            end
-            return 0, { message_id = #list > 0 and "r" or text }
-        end }]]
+local UPSTREAM = require("helpers.upstream_scripts").receipts_at_dest
 
 local esme, submit, submit_multi = esme_wire.bind, esme_wire.submit, esme_wire.submit_multi
 

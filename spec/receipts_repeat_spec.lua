@@ -18,29 +18,7 @@ local id, RESP = wire.id, wire.RESP
 local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
     accounts = { { system_id = 'gw', password = 'gwpw' } } }]]
 
--- A submit_multi is accepted as "mm", "hold" after 5 s, other texts as
--- themselves; a text "receipts ID@DEST=STAT ..." posts a receipt for each
--- (its source_addr the destination it is about), 0.2 s apart from 0.2 s
--- after its answer, and is accepted as "r".
-local UPSTREAM = [[
-    local smpp = require "smpp"
-    return {
-        submit_multi = function() return 0, { message_id = "mm" } end,
-        submit_sm = function(session, pdu)
-            local text = pdu.short_message
-            smpp.log("info", "took %s", text)
-            if text == "hold" then smpp.sleep(5) return 0, { message_id = "h" } end
-            local list = {}
-            for rid, dest, stat in text:gmatch("(%w+)@(%d+)=(%u+)") do list[#list + 1] = { rid, dest, stat } end
-            for i, r in ipairs(list) do
-                local rid, dest, stat = r[1], r[2], r[3]
-                smpp.post(session.system_id, { esm_class = 4, source_addr = dest, destination_addr = "1234",
-                    receipted_message_id = rid, message_state = stat == "DELIVRD" and 2 or 5,
-                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
-                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = i * 0.2 })
-            end
-            return 0, { message_id = #list > 0 and "r" or text }
-        end }]]
+local UPSTREAM = require("helpers.upstream_scripts").receipts_at_dest
 
 local function gateway(port, policy)
     return server.start { conf = "return " .. server.lua {

@@ -51,4 +51,30 @@ M.other_session = [[
         assert(other:send(receipt))
     end }]]
 
+-- Receipts about destinations: a submit_multi is accepted as "mm",
+-- "hold" after 5 s, other texts as themselves ("took TEXT" logged); a text
+-- "receipts ID@DEST=STAT ..." posts a receipt for each (its source_addr
+-- the destination it is about, message_state from STAT), 0.2 s apart
+-- from 0.2 s after its answer, and is accepted as "r".
+M.receipts_at_dest = [[
+    local smpp = require "smpp"
+    local STATE = { ENROUTE = 1, DELIVRD = 2, UNDELIV = 5, ACCEPTD = 6 }
+    return {
+        submit_multi = function() return 0, { message_id = "mm" } end,
+        submit_sm = function(session, pdu)
+            local text = pdu.short_message
+            smpp.log("info", "took %s", text)
+            if text == "hold" then smpp.sleep(5) return 0, { message_id = "h" } end
+            local list = {}
+            for rid, dest, stat in text:gmatch("(%w+)@(%d+)=(%u+)") do list[#list + 1] = { rid, dest, stat } end
+            for i, r in ipairs(list) do
+                local rid, dest, stat = r[1], r[2], r[3]
+                smpp.post(session.system_id, { esm_class = 4, source_addr = dest, destination_addr = "1234",
+                    receipted_message_id = rid, message_state = STATE[stat],
+                    short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                        .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = i * 0.2 })
+            end
+            return 0, { message_id = #list > 0 and "r" or text }
+        end }]]
+
 return M
