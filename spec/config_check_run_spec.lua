@@ -1,6 +1,8 @@
 -- config_check_run_spec -- `check` refuses what `run` refuses or would run
 -- in a way nobody wants: two listeners on one address, route weights that
--- do not fit the route, backoffs whose first delay is above their longest;
+-- do not fit the route, backoffs whose first delay is above their longest,
+-- an empty string or a 0 where it means nothing (check, run and a reload
+-- share the schema), while a 0 a key documents stays accepted;
 -- it has no side effects on the store; `passwd` refuses an overlong
 -- password as a usage error; a reload that changes `workers` says it
 -- needs a restart.
@@ -52,6 +54,17 @@ describe("#integration check refuses what run refuses", function()
           "gateway: retry_min (100) is more than retry_max (1)" },
         { "retry_min above the default retry_max", conf({}, nil, ", retry_min = 100"),
           "gateway: retry_min (100) is more than retry_max (60, the default)" },
+        -- 0 and "" where they mean nothing (a key documented with "0 = ..." keeps its 0: below)
+        { "early_ttl 0", conf({}, nil, ", early_ttl = 0"), "gateway.early_ttl: 0 is not above 0" },
+        { "an upstream's empty host", conf { upstream = ", host = ''" }, "upstreams[1].host: empty" },
+        { "an upstream's empty name", conf { upstream = ", name = ''" }, "upstreams[1].name: empty" },
+        { "an upstream's empty tls.host", conf { upstream = ", tls = { host = '' }" }, "upstreams[1].tls.host: empty" },
+        { "an account's empty system_id", conf { top = ", accounts = { { system_id = '', password = 'pw' } }" },
+          "accounts[1].system_id: empty" },
+        { "an empty http.token (an open API)", conf { top = ", http = { listen = '127.0.0.1:23002', token = '' }" },
+          "http.token: empty" },
+        { "an empty script", conf { top = ", script = ''" }, "script: empty" },
+        { "an empty store.path", conf { top = ", store = { path = '' }" }, "store.path: empty" },
     }
     for _, c in ipairs(cases) do
         it("refuses " .. c[1] .. ", naming the key", function()
@@ -60,6 +73,27 @@ describe("#integration check refuses what run refuses", function()
             assert.matches(c[3], out, 1, true)
         end)
     end
+
+    it("takes 0 where the key documents what 0 means", function()
+        local rc, out = check(conf({ upstream = ", wait = 0, throttle_backoff = 0",
+            top = ", http = { listen = '127.0.0.1:23002', header_timeout = 0, body_timeout = 0, idle_timeout = 0 }, "
+                .. "security = { lockout = 0, failure_delay = 0 }" }, nil, ", receipt_wait = 0, max_validity = 0"))
+        assert.equal(0, rc, out)
+    end)
+
+    it("refuses them at a reload too, and the running configuration stays", function()
+        local text = [[return { script = '%s/scripts/gateway.lua', store = { path = ':memory:' },
+            upstreams = { { name = 'a', port = 1 %s } }, gateway = { routes = { { prefix = '', to = 'a' } } %s } }]]
+        local s = server.start { conf = text:format(CWD, "", "") }
+        finally(function() s:stop() end)
+        for _, c in ipairs { { ", host = ''", "", "upstreams[1].host: empty" },
+                             { "", ", early_ttl = 0", "gateway.early_ttl: 0 is not above 0" } } do
+            s:write("conf.lua", text:format(CWD, c[1], c[2]))
+            local code, body = s:http("POST", "/reload")
+            assert.is_true(code >= 400, body)
+            assert.matches(c[3], body, 1, true)
+        end
+    end)
 
     it("creates no directory and no database for a store that does not exist", function()
         local d = tmp.dir()

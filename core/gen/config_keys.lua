@@ -30,7 +30,10 @@ local function type_of(f)
     local t = f.type == "table" and (f.fields and not f.free and "table" or "table (free)") or f.type
     if f.min and f.max then return string.format("%s %s..%s", t, f.min, f.max) end
     if f.min then return string.format("%s >= %s", t, f.min) end
-    if f.max and f.type == "string" then return string.format("string, at most %d", f.max) end
+    if f.above then return string.format("%s > %s", t, f.above) end
+    if f.type == "string" and (f.max or f.nonempty) then
+        return "string" .. (f.nonempty and ", not empty" or "") .. (f.max and string.format(", at most %d", f.max) or "")
+    end
     return t
 end
 

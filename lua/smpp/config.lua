@@ -80,7 +80,8 @@ local schema = {
         workers = { type = "integer", min = 1, max = 1024, default = 1,
                     doc = "processes sharing the listening ports (SO_REUSEPORT), each with its own loop and "
                        .. "Lua state, supervised by the parent, which serves the HTTP API (docs/gateway.md)" },
-        script = { type = "string", doc = "behaviour script, relative to the config file" },
+        script = { type = "string", nonempty = "the behaviour script's path; leave it out for none",
+                   doc = "behaviour script, relative to the config file" },
         log = { type = "table", doc = "log lines (standard error)", fields = {
             level = { type = "enum", values = levels, default = "info", doc = "the least important level logged (debug adds one line per PDU in and out: docs/gateway.md, PDU trace)" },
             format = { type = "enum", values = { "text", "json" }, default = "text",
@@ -94,7 +95,8 @@ local schema = {
                         .. "and enquire_link keys in upstreams[])",
                     fields = session_fields },
         accounts = { type = "list", doc = "the ESMEs that may bind to us", of = { type = "table", fields = {
-            system_id = { type = "string", max = 15, required = true, doc = "the system_id it binds with" },
+            system_id = { type = "string", max = 15, required = true, nonempty = "the system_id it binds with",
+                          doc = "the system_id it binds with" },
             password = { type = "string", max = 200, default = "",
                          doc = "up to 8 characters, or the hash printed by smppgw passwd" },
             bind_types = { type = "list", of = { type = "enum", values = { "transmitter", "receiver", "transceiver" } },
@@ -121,8 +123,9 @@ local schema = {
             } },
         } } },
         upstreams = { type = "list", doc = "the SMSCs we bind to (gateway)", of = { type = "table", fields = {
-            name = { type = "string", required = true, doc = "the name routes use" },
-            host = { type = "string", default = "127.0.0.1",
+            name = { type = "string", required = true, nonempty = "the name routes use", doc = "the name routes use" },
+            host = { type = "string", default = "127.0.0.1", nonempty = "the SMSC's address or host name; leave it "
+                        .. "out for 127.0.0.1",
                      doc = "an IP address or a host name (resolved at every connect)" },
             port = { type = "integer", min = 1, max = 65535, default = 2775, doc = "the SMSC's port" },
             system_id = { type = "string", max = 15, default = "", doc = "the system_id we bind with" },
@@ -156,12 +159,12 @@ local schema = {
             reconnect_max = { type = "number", min = 0.01, default = 30, doc = "longest reconnect delay, seconds" },
             bind_refused_delay = { type = "number", min = 0.01, default = 60, doc = "delay after a refused bind, seconds" },
             throttle_backoff = { type = "number", min = 0, default = 1,
-                                 doc = "seconds the link pauses after ESME_RTHROTTLED/ESME_RMSGQFUL" },
+                                 doc = "seconds the link pauses after ESME_RTHROTTLED/ESME_RMSGQFUL (0 = no pause)" },
             throttle_retries = { type = "integer", min = 0, default = 3,
                                  doc = "throttle answers before a route's failover_on may move the message" },
             wait = { type = "number", min = 0, default = 5,
                      doc = "seconds the link may be unusable before its queued messages "
-                        .. "fail over to another upstream of their route" },
+                        .. "fail over to another upstream of their route (0 = at once)" },
             max_timeouts = { type = "integer", min = 0, default = 3,
                              doc = "requests in a row with no answer within response_timeout before the link "
                                 .. "counts as unusable (one message at a time tries it until it answers; 0 = never)" },
@@ -185,7 +188,8 @@ local schema = {
             }, doc = "declared id formats; hex and decimal ids are related only when declared" },
             tls = { type = "table", doc = "connect with TLS", fields = tls_fields {
                 verify = { type = "boolean", derived = "true when ca is set", doc = "verify the server" },
-                host = { type = "string", derived = "the link's host", doc = "name expected in the server's certificate" },
+                host = { type = "string", derived = "the link's host", doc = "name expected in the server's certificate",
+                         nonempty = "the name expected in the certificate; leave it out for the link's host" },
             } },
         } } },
         limits = { type = "table", doc = "SMPP connections", fields = {
@@ -203,9 +207,9 @@ local schema = {
             max_address_failures = { type = "integer", min = 1, derived = "4 x max_failures",
                                      doc = "failed binds from one address before it is locked out" },
             lockout = { type = "number", min = 0, default = 300,
-                        doc = "seconds a lockout lasts and failures are remembered" },
+                        doc = "seconds a lockout lasts and failures are remembered (0 = no lockout)" },
             failure_delay = { type = "number", min = 0, default = 1,
-                              doc = "seconds added to each refusal after the first (at most 5 s in all)" },
+                              doc = "seconds added to each refusal after the first (at most 5 s in all; 0 = none)" },
             max_tracked = { type = "integer", min = 1, default = 10000,
                             doc = "address and (address, system_id) entries kept, oldest evicted" },
             bind_rate = { type = "number", min = 0, default = 100,
@@ -251,7 +255,7 @@ local schema = {
         } },
         http = { type = "table", doc = "the HTTP API and dashboard", fields = {
             listen = { type = "address", doc = "host:port of the HTTP API and dashboard (none: no API)" },
-            token = { type = "string", max = 255,
+            token = { type = "string", max = 255, nonempty = "leave it out for no token",
                       doc = "the admin token: if set, a request needs it or an account's token "
                          .. "(Authorization: Bearer TOKEN, or ?token= without that header)" },
             max_connections = { type = "integer", min = 1, default = 256, doc = "HTTP connections open at once" },
@@ -262,10 +266,10 @@ local schema = {
             max_lists = { type = "integer", min = 1, max = 1000, default = 4,
                           doc = "lists of messages (GET /messages) made at once; more are answered 503 "
                              .. "(each holds the part it has made on the Lua heap)" },
-            header_timeout = { type = "number", min = 0, default = 10, doc = "seconds for a request head" },
-            body_timeout = { type = "number", min = 0, default = 30, doc = "seconds for a request body" },
+            header_timeout = { type = "number", min = 0, default = 10, doc = "seconds for a request head (0 = no limit)" },
+            body_timeout = { type = "number", min = 0, default = 30, doc = "seconds for a request body (0 = no limit)" },
             idle_timeout = { type = "number", min = 0, default = 60,
-                             doc = "seconds a connection waits for its next request" },
+                             doc = "seconds a connection waits for its next request (0 = no limit)" },
             callback_networks = { type = "list", of = { type = "string" },
                                   doc = "CIDRs a callback_url or an account's webhook may be POSTed to, checked "
                                      .. "on the address connected to (none: any address but link-local, "
@@ -274,7 +278,7 @@ local schema = {
         -- the embedded store (docs/store.md)
         store = { type = "table", doc = "where messages, queues and id counters are kept; without this "
                      .. "section a configuration CONF.lua stores in CONF.db beside it (sync normal)", fields = {
-            path = { type = "string",
+            path = { type = "string", nonempty = "an SQLite file or \":memory:\"",
                      doc = "SQLite file, relative to this config file (its directory is created); "
                         .. "\":memory:\" keeps the store in memory, off the Lua heap, until exit "
                         .. "(path or redis, not both)" },
@@ -291,10 +295,11 @@ local schema = {
             busy_timeout = { type = "number", min = 0, default = 0.1,
                              doc = "seconds a write waits while another process holds the file's lock (the "
                                 .. "loop waits with it), then fails: ESME_RMSGQFUL; under half of "
-                                .. "scripts.budget_ms" },
+                                .. "scripts.budget_ms (0 = fail at once)" },
             trace_ttl = { type = "number", min = 0, default = 86400,
                           doc = "seconds a message (record and trace) is kept after its final state, "
-                             .. "or after its validity ends if it never reaches one" },
+                             .. "or after its validity ends if it never reaches one (0 = until the next "
+                             .. "expiry pass, about a second)" },
             lease = { type = "number", min = 0.001, default = 60,
                       doc = "seconds a taken outbox item stays hidden before it is offered again" },
             outbox_ttl = { type = "number", min = 1, default = 86400,
@@ -396,6 +401,9 @@ local checkers = {
         if spec.max and #v > spec.max then
             errs[#errs + 1] = string.format("%s: %s is longer than %d characters", path, show(v), spec.max)
         end
+        if spec.nonempty and v == "" then        -- nonempty: what the key is, said in the message
+            errs[#errs + 1] = string.format("%s: empty (%s)", path, spec.nonempty)
+        end
         return true
     end,
     number = function(v, spec, path, errs)
@@ -413,6 +421,8 @@ local checkers = {
         if (spec.min and v < spec.min) or (spec.max and v > spec.max) then
             errs[#errs + 1] = string.format("%s: %s is outside %s..%s", path, show(v),
                 tostring(spec.min or "-inf"), tostring(spec.max or "inf"))
+        elseif spec.above and v <= spec.above then   -- above: the bound itself has no meaning
+            errs[#errs + 1] = string.format("%s: %s is not above %s", path, show(v), tostring(spec.above))
         end
         return true
     end,

@@ -33,7 +33,8 @@ M.fields = {
     message_id = { type = "enum", values = { "upstream", "own" } },
     own_id_format = { type = "enum", values = { "decimal", "hex", "uuid" } },
     validity = { type = "number", min = 1 }, max_validity = { type = "number", min = 0 },
-    early_ttl = { type = "number", min = 0 },
+    early_ttl = { type = "number", above = 0,            -- 0 would keep an early receipt until a sweep
+                  doc = "seconds a receipt may wait for its message's answer" },
     queue_ttl = { type = "number", min = 1 },
     receipt_wait = { type = "number", min = 0 },
     retry_min = { type = "number", min = 0.01 }, retry_max = { type = "number", min = 0.01 },
