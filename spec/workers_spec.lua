@@ -1,5 +1,6 @@
 -- workers = N: the parent starts N workers sharing the listening port
--- (SO_REUSEPORT), restarts one killed, stops them all on SIGTERM, sums
+-- (SO_REUSEPORT), restarts one killed, stops them all on SIGTERM, says at a
+-- SIGHUP (as at POST /reload) that a changed `workers` needs a restart, sums
 -- their statistics in /stats and /metrics, and refuses a shared SQLite file.
 local server = require "helpers.server"
 local wire = require "helpers.wire"
@@ -96,6 +97,17 @@ describe("workers", function()
         assert.are.equal(1, srv:count_log("signal 1: the workers reload"))
         -- and they go on serving
         bind_many(srv, 4)
+    end)
+
+    it("SIGHUP to the parent says that a changed workers applies at a restart, as POST /reload does", function()
+        local srv = start(2)
+        srv:write("conf.lua", server.smsc_conf { store = { path = ":memory:" }, workers = 3 })
+        srv:signal("HUP")
+        assert.is_true(srv:wait_log("reload: workers changed %(2 %-> 3%); it applies at a restart %(the 2 workers "
+            .. "stay%)", 30), srv:log_text())
+        assert.is_true(wait.wait_until(function() return srv:count_log("\n[^\n]*reloaded ") == 2 end, 30),
+            srv:log_text())
+        assert.are.equal(1, srv:count_log("the 2 workers stay"))   -- the parent's line, once
     end)
 
     it("SIGTERM to the parent stops every worker, and the parent exits 0", function()

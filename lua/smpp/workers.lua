@@ -211,19 +211,24 @@ function M.supervise(conf, conf_path, overrides, n)
                          { "GET", "/messages" } } do
         http.replace(r[1], r[2], function() return 501, { error = NOT_HERE } end)
     end
+    -- the number of workers is the parent's, read at its start: a reload
+    -- (POST /reload, or SIGHUP, which rt_workers.c passes on to every
+    -- worker itself) says when the configuration now asks for another
+    local function workers_changed()
+        local now = require("smpp.config").load(conf_path)
+        now = now and M.count(now, overrides)
+        if now and now ~= n then
+            local line = ("workers changed (%d -> %d); it applies at a restart (the %d workers stay)"):format(n,
+                now, n)
+            smpp.log("warn", "reload: %s", line)
+            return true, { line }
+        end
+        return true
+    end
     local srv = {
         reload = function()
             core.workers_reload()
-            -- the number of workers is the parent's, read at its start
-            local now = require("smpp.config").load(conf_path)
-            now = now and M.count(now, overrides)
-            if now and now ~= n then
-                local line = ("workers changed (%d -> %d); it applies at a restart (the %d workers stay)"):format(n,
-                    now, n)
-                smpp.log("warn", "reload: %s", line)
-                return true, { line }
-            end
-            return true
+            return workers_changed()
         end,
         limits = function() return {} end,
     }
@@ -234,7 +239,7 @@ function M.supervise(conf, conf_path, overrides, n)
             core.shutdown()
         end
     end
-    local served, serr = core.serve { handlers = {}, listen = {}, start = start }
+    local served, serr = core.serve { handlers = {}, listen = {}, start = start, reload = workers_changed }
     if not served then
         core.workers_stop()
         io.stderr:write("smppgw: ", tostring(serr), "\n")
