@@ -536,6 +536,24 @@ static int l_gw_stamp(lua_State *L)
     return 1;
 }
 
+/* core.gw_links([names]) -> the link records held (one per name the process
+ * has had, kept until serving ends), and how many of the list names have none */
+static int l_gw_links(lua_State *L)
+{
+    rt_link_t *l;
+    lua_Integer n = 0, fresh = 0, i;
+    size_t len;
+    const char *name;
+    for (l = gw.links; l; l = l->next) n++;
+    for (i = 1; lua_istable(L, 1) && i <= (lua_Integer)lua_objlen(L, 1); i++, lua_pop(L, 1)) {
+        lua_rawgeti(L, 1, (int)i);
+        if ((name = lua_tolstring(L, -1, &len)) != NULL && !rt_gw_link(name, len, 0)) fresh++;
+    }
+    lua_pushinteger(L, n);
+    lua_pushinteger(L, fresh);
+    return 2;
+}
+
 const luaL_Reg rt_gw_lib[] = {
     {"gw_start", l_gw_start},
     {"gw_link", l_gw_link},
@@ -546,6 +564,7 @@ const luaL_Reg rt_gw_lib[] = {
     {"gw_stats", l_gw_stats},
     {"gw_load", l_gw_load},
     {"gw_stamp", l_gw_stamp},
+    {"gw_links", l_gw_links},
     {NULL, NULL}
 };
 

@@ -545,7 +545,11 @@ function reload_now()
     -- generation's; the old one's repeating timers end once it has loaded
     local was = core.timers_generation()
     local gen = core.timers_generation(was + 1)
-    local conf, handlers, listen = M.prepare(M.conf_path, M.overrides, false, M.apply_listen)
+    local conf, handlers, listen = M.prepare(M.conf_path, M.overrides, false, function(c, l)
+        local ok, why = upstream.room(c.upstreams)    -- the names a process may have had (smpp.upstream)
+        if not ok then return nil, why end
+        return M.apply_listen(c, l)
+    end)
     if not conf then
         core.timers_cancel(gen, true)     -- what the failed load made
         core.timers_generation(was)       -- the running script's again

@@ -405,6 +405,47 @@ end
 
 function M.former_count() return #former_order end
 
+-- Every upstream name a process has had (configured, removed, a former
+-- name, a queue found in the store) keeps a record in C of about 600
+-- bytes until a restart (core/rt_gw.c): freeing one safely needs to know
+-- that no store callback, queued or in-flight message, event or receipt
+-- under way refers to it, which nothing counts. So a reload that names new
+-- ones may bring the records to the names it configures (entries and their
+-- former_names) and NAMES_SPARE more, no further (room): renaming past that
+-- needs a restart; a reload that names none is never refused for this.
+-- The gauge upstream_names shows them beside that limit.
+M.NAMES_SPARE = 1024
+
+local function names_of(list)
+    local out, seen = {}, {}
+    local function add(n)
+        if type(n) == "string" and not seen[n] then seen[n], out[#out + 1] = true, n end
+    end
+    for _, c in ipairs(list or {}) do
+        add(c.name)
+        for _, f in ipairs(type(c.former_names) == "table" and c.former_names or {}) do add(f) end
+    end
+    return out
+end
+
+-- names_limit(list) -> the most records a reload to `list` may leave.
+function M.names_limit(list) return #names_of(list) + M.NAMES_SPARE end
+
+-- room(list) -> true | nil, message naming `upstreams`: whether a reload to
+-- the configuration's `upstreams` list stays within names_limit (the
+-- reload is refused before anything changes: smpp.server).
+function M.room(list)
+    if not core.gw_links then return true end
+    local names = names_of(list)
+    local have, fresh = core.gw_links(names)
+    local limit = #names + M.NAMES_SPARE
+    if fresh == 0 or have + fresh <= limit then return true end      -- no new record, or room for them
+    return nil, ("upstreams: %d name%s this process has not had would make %d upstream names since its start, "
+        .. "past %d (the %d this configuration names and %d more: each keeps a record of about 600 bytes until a "
+        .. "restart); restart the process to rename further, or keep the old names (docs/gateway.md)"):format(
+        fresh, fresh == 1 and "" or "s", have + fresh, limit, #names, M.NAMES_SPARE)
+end
+
 -- configure(list): make the links match the config's `upstreams` (at start
 -- and on reload): new ones connect, removed ones unbind, changed ones are
 -- replaced (unbind, then bind with the new settings), the rest stay bound.
@@ -438,6 +479,10 @@ function M.configure(list)
     if core.gw_groups then core.gw_groups(groups_of(list or {}), former_order) end
     if #(list or {}) > 0 or #former_order > 0 then                   -- a gateway's
         require("smpp.session").own_gauge("upstreams_former", M.former_count, M.MAX_FORMER)
+    end
+    if core.gw_links and (#(list or {}) > 0 or #former_order > 0) then
+        require("smpp.session").own_gauge("upstream_names", function() return (core.gw_links()) end,
+            max(M.names_limit(list), (core.gw_links())))     -- a smaller configuration keeps what there is
     end
 end
 
