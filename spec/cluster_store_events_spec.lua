@@ -132,7 +132,7 @@ end
 return gw.handlers
 ]])
         local a = gwr.node(r, up.port, { script = dir .. "/gw.lua", scripts = { budget_ms = 20000 },
-                                         cluster = { redis = r.address, store = true, claim_after = 1, timeout = 0.5 } })
+                                         cluster = { timeout = 0.5 } })     -- over helpers.gw_store's
         gwr.bound_upstream(a)
         local c = wire.connect(a.port)
         assert.are.equal(ROK, c:bind("transmitter", "esme1", "pw1").status)

@@ -14,6 +14,7 @@ local run = require "helpers.run"
 local tmp = require "helpers.tmp"
 local wait = require "helpers.wait"
 local scripts = require "helpers.upstream_scripts"
+local gw_store = require "helpers.gw_store"
 
 local id, RESP = wire.id, wire.RESP
 
@@ -22,14 +23,13 @@ local UP_CONF = [[return { script = 'script.lua', session = { window = 100 },
 
 -- upstreams A ... B (or C); messages to 1... go through A, to 2... through the last one
 local function gateway_conf(r, upstreams)
-    return "return " .. server.lua {
+    return "return " .. server.lua(server.merge({
         script = server.root .. "/scripts/gateway.lua",
-        cluster = { redis = r.address, store = true, claim_after = 1 },
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = upstreams,
         gateway = { routes = { { name = "a", prefix = "1", to = { "A" } },
                                { name = "b", prefix = "2", to = { upstreams[#upstreams].name } } } },
-    }
+    }, gw_store.sections(r)))
 end
 
 local function submit(c, dest, text)
@@ -48,10 +48,7 @@ local function start(upstreams)
     for _, u in ipairs(upstreams) do
         assert.truthy(gw:wait_log("upstream " .. u.name .. ": bind 1 up", 10), gw:log_text())
     end
-    assert.truthy(wait.wait_until(function()
-        local c = gw:stats().cluster
-        return c and c.redis.state == "up" and c.store and c.store.ids_left > 0
-    end, 10), gw:log_text())
+    gw_store.ready(gw, r)
     local rx = wire.connect(gw.port)
     assert.equal(0, rx:bind("receiver", "esme1", "pw1").status)
     local tx = wire.connect(gw.port)

@@ -28,26 +28,7 @@ local function submit(c, text)
     return wire.first_cstr(r.body)
 end
 
--- The receipts each ESME of cs gets until each has want[i] (or timeout)
--- -> { { { id, stat }, ... } per ESME }
-local function receipts(cs, want, timeout)
-    local got, deadline = {}, wire.gettime() + (timeout or 10)
-    for i = 1, #cs do got[i] = {} end
-    local function short()
-        for i = 1, #cs do if #got[i] < want[i] then return true end end
-    end
-    while short() and wire.gettime() < deadline do
-        for i, c in ipairs(cs) do
-            local p = c:expect(function(q) return q.id == id.deliver_sm end, 0.05)
-            if p then
-                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
-                local d = wire.parse_sm(p.body)
-                got[i][#got[i] + 1] = { (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message:match("stat:(%u+)") }
-            end
-        end
-    end
-    return got
-end
+local receipts = require("helpers.esme").receipts      -- { { { id, stat }, ... } per ESME }
 
 local function start(r)
     local up = server.start { script = UPSTREAM, conf = "return { script = 'script.lua', store = { path = ':memory:' }, "

@@ -12,12 +12,12 @@
 -- by A's answer, and after a restart the names in former_names match as
 -- well. With the SQLite store and with the cluster's (Redis). `smppgw
 -- check` refuses a former name that is configured or named twice.
-local redis = require "helpers.redis"
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local wait = require "helpers.wait"
 local run = require "helpers.run"
 local tmp = require "helpers.tmp"
+local gw_store = require "helpers.gw_store"
 
 local id, RESP = wire.id, wire.RESP
 
@@ -69,22 +69,20 @@ local UPSTREAM = [[
     end }]]
 
 -- messages to 1... go through the first upstream, to 2... through the second
--- (store: "sqlite", or "redis": the cluster's store on a Redis of the test's own)
+-- (store: helpers.gw_store's, SQLite or the cluster's on a Redis of the test's own)
 local function gateway_conf(store, port, names, extra)
     local ups = {}
     for i, n in ipairs(names) do
         ups[i] = { name = n, port = port, system_id = "gw", password = "gwpw" }
         for k, v in pairs(extra and extra[n] or {}) do ups[i][k] = v end
     end
-    return "return " .. server.lua {
+    return "return " .. server.lua(server.merge({
         script = server.root .. "/scripts/gateway.lua",
-        store = store.path and { path = store.path } or nil,
-        cluster = store.address and { redis = store.address, store = true, claim_after = 1 } or nil,
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = ups,
         gateway = { message_id = "own", routes = { { name = "a", prefix = "1", to = { names[1] } },
                                                    { name = "b", prefix = "2", to = { names[2] or names[1] } } } },
-    }
+    }, gw_store.sections(store)))
 end
 
 local function bound(gw, names)
@@ -130,12 +128,7 @@ end
 local function gateway(store, up, names, extra)
     local gw = server.start { conf = gateway_conf(store, up.port, names, extra) }
     bound(gw, names)
-    if store.address then
-        assert.truthy(wait.wait_until(function()
-            local c = gw:stats().cluster
-            return c and c.redis.state == "up" and c.store and c.store.ids_left > 0
-        end, 10), gw:log_text())
-    end
+    gw_store.ready(gw, store)
     return gw
 end
 
@@ -157,7 +150,7 @@ end
 
 for _, kind in ipairs { "sqlite", "redis" } do
 describe("#integration receipts of a group whose SMSC numbers again (" .. kind .. " store)", function()
-    local function store() return kind == "sqlite" and { path = tmp.dir() .. "/gw.db" } or redis.start() end
+    local function store() return gw_store.new(kind) end
 
     it("go to the newest message with the id, sent by another member than the one they come on", function()
         local up, gw, rx, tx = start(store(), { "A", "B" })

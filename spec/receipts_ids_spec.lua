@@ -43,28 +43,7 @@ local function submit(c, text, source)
     return wire.first_cstr(r.body)
 end
 
--- The receipts each ESME of cs gets (answered at once, whichever comes
--- first: the upstream may wait for one's answer before it sends the next)
--- until each has `want` (a count, or one per ESME) or timeout -> { { { id
--- (TLV), stat }, ... } per ESME }; one that wants none is read all the same
-local function receipts(cs, want, timeout)
-    local got, deadline = {}, wire.gettime() + (timeout or 10)
-    for i = 1, #cs do got[i] = {} end
-    local function short()
-        for i = 1, #cs do if #got[i] < (type(want) == "table" and want[i] or want) then return true end end
-    end
-    while short() and wire.gettime() < deadline do
-        for i, c in ipairs(cs) do
-            local p = c:expect(function(q) return q.id == id.deliver_sm end, 0.05)
-            if p then
-                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
-                local d = wire.parse_sm(p.body)
-                got[i][#got[i] + 1] = { (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message:match("stat:(%u+)") }
-            end
-        end
-    end
-    return got
-end
+local receipts = require("helpers.esme").receipts      -- { { { id, stat }, ... } per ESME }
 
 describe("#integration receipts of string ids that differ in case or leading zeros", function()
     for _, policy in ipairs { "own", "upstream" } do

@@ -11,7 +11,7 @@
 local server = require "helpers.server"
 local run = require "helpers.run"
 local redis = require "helpers.redis"
-local wait = require "helpers.wait"
+local gw_store = require "helpers.gw_store"
 
 local function read(path)
     local f = assert(io.open(path, "rb"))
@@ -35,29 +35,23 @@ end }]]
 
 -- A gateway with account "esme" in front of an SMSC that sends each
 -- receipt right after its answer (core/bench/dlr_smsc.lua, or smsc_script);
--- cluster: its store in Redis (cluster.store).
-local function gateway(message_id, cluster, smsc_script)
+-- store: helpers.gw_store's (default an SQLite file beside the configuration).
+local function gateway(message_id, store, smsc_script)
     local smsc = server.start { conf = [[return { script = 'script.lua', store = { path = ':memory:' },
         session = { receive_window = 1000, window = 1000 },
         accounts = { { system_id = 'smppclient1', password = 'password' } } }]],
         script = smsc_script or read(server.root .. "/core/bench/dlr_smsc.lua") }
-    local gw = server.start { conf = "return " .. server.lua {
+    store = store or { path = "gw.db" }
+    local gw = server.start { conf = "return " .. server.lua(server.merge({
         script = server.root .. "/scripts/gateway.lua",
-        store = not cluster and { path = "gw.db" } or nil,
         session = { receive_window = 1000, window = 1000 },
         accounts = { { system_id = "esme", password = "pw" } },
         upstreams = { { name = "smsc", port = smsc.port, system_id = "smppclient1", password = "password",
                         binds = 2, window = 100 } },
         gateway = { message_id = message_id, routes = { { prefix = "", to = { "smsc" } } } },
-        cluster = cluster,
-    } }
+    }, gw_store.sections(store))) }
     assert(gw:wait_log("upstream smsc: bind 2 up", 10), gw:log_text())
-    if cluster then
-        wait.wait_until(function()
-            local c = gw:stats().cluster
-            return c and c.redis.state == "up" and c.store and c.store.node_id > 0 and c.store.ids_left > 0
-        end, 10, "the node's link to Redis and its node id")
-    end
+    gw_store.ready(gw, store)
     return gw
 end
 
@@ -112,7 +106,7 @@ end)
 describe("#integration a receipt with the store in Redis (cluster.store)", function()
     it("goes back on the session that submitted, after its answer, with 4 sessions of one ESME", function()
         local r = redis.start()
-        local out = bench(gateway("own", { redis = r.address, store = true }), 4, 2000)
+        local out = bench(gateway("own", r), 4, 2000)
         -- before: the account's stream went to any receiver of the node
         assert.matches("receipts 2000 %(0 unmatched, 0 missing%)", out)
         assert.matches("receipts before their answer 0 %(.-%), on another session than their answer 0\n", out)

@@ -1,6 +1,6 @@
 -- helpers.esme -- an ESME of the receipt specs, on the wire: bound to a
 -- gateway as esme1/pw1, sending submit_sm and a two-destination
--- submit_multi and expecting ESME_ROK.
+-- submit_multi and expecting ESME_ROK; the receipts several ESMEs get.
 local wire = require "helpers.wire"
 local assert = require "luassert"
 
@@ -33,6 +33,30 @@ function M.submit_multi(c)
     local r = assert(c:expect(function(p) return p.seq == seq end, 5))
     assert.same({ RESP + id.submit_multi, 0 }, { r.id, r.status })
     return wire.first_cstr(r.body)
+end
+
+-- receipts(cs, want [, timeout]) -> { { { id (TLV), stat }, ... } per ESME }:
+-- the receipts each connection of cs gets (answered at once, whichever comes
+-- first: the upstream may wait for one's answer before it sends the next)
+-- until each has `want` (a count, or one per ESME) or timeout (10 s); one
+-- that wants none is read all the same
+function M.receipts(cs, want, timeout)
+    local got, deadline = {}, wire.gettime() + (timeout or 10)
+    for i = 1, #cs do got[i] = {} end
+    local function short()
+        for i = 1, #cs do if #got[i] < (type(want) == "table" and want[i] or want) then return true end end
+    end
+    while short() and wire.gettime() < deadline do
+        for i, c in ipairs(cs) do
+            local p = c:expect(function(q) return q.id == id.deliver_sm end, 0.05)
+            if p then
+                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                local d = wire.parse_sm(p.body)
+                got[i][#got[i] + 1] = { (d.tlvs[0x001E] or ""):gsub("%z$", ""), d.short_message:match("stat:(%u+)") }
+            end
+        end
+    end
+    return got
 end
 
 return M

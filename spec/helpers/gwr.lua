@@ -5,6 +5,7 @@
 local server = require "helpers.server"
 local wire = require "helpers.wire"
 local wait = require "helpers.wait"
+local gw_store = require "helpers.gw_store"
 
 local M = {}
 
@@ -54,23 +55,19 @@ end
 -- A gateway node on Redis r whose upstream U is at port (nothing listens
 -- there for a node that must not forward).
 function M.gateway_conf(r, port, over)
-    return "return " .. server.lua(server.merge({
+    return "return " .. server.lua(server.merge(server.merge({
         script = server.root .. "/scripts/gateway.lua",
-        cluster = { redis = r.address, store = true, claim_after = 1 },
         accounts = { { system_id = "esme1", password = "pw1" } },
         upstreams = { { name = "U", port = port, system_id = "gw", password = "gwpw", window = 20,
                         reconnect_min = 0.1, reconnect_max = 0.2 } },
         gateway = { routes = { { name = "all", prefix = "", to = { "U" } } },
                     mo_routes = { { prefix = "", account = "esme1" } } },
-    }, over or {}))
+    }, gw_store.sections(r)), over or {}))
 end
 
 function M.node(r, port, over)
     local n = server.start { conf = M.gateway_conf(r, port, over) }
-    wait.wait_until(function()
-        local c = n:stats().cluster
-        return c and c.redis.state == "up" and c.store and c.store.node_id > 0 and c.store.ids_left > 0
-    end, 10, "the node's link to Redis and its node id")
+    gw_store.ready(n, r)
     return n
 end
 
