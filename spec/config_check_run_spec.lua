@@ -65,6 +65,8 @@ describe("#integration check refuses what run refuses", function()
           "http.token: empty" },
         { "an empty script", conf { top = ", script = ''" }, "script: empty" },
         { "an empty store.path", conf { top = ", store = { path = '' }" }, "store.path: empty" },
+        { "an empty gateway.routes_file", conf({}, nil, ", routes_file = ''"), "gateway.routes_file: empty" },
+        { "an upstream's empty tls.ca", conf { upstream = ", tls = { ca = '' }" }, "upstreams[1].tls.ca: empty" },
     }
     for _, c in ipairs(cases) do
         it("refuses " .. c[1] .. ", naming the key", function()

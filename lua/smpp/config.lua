@@ -33,9 +33,9 @@ local session_fields = {
 -- The TLS keys of listeners and upstream links, with those of each side.
 local function tls_fields(own)
     local t = {
-        cert = { type = "string", doc = "PEM certificate chain, relative to the config file" },
-        key = { type = "string", doc = "PEM private key" },
-        ca = { type = "string", doc = "PEM CA file that verifies the peer" },
+        cert = { type = "string", nonempty = "a PEM file", doc = "PEM certificate chain, relative to the config file" },
+        key = { type = "string", nonempty = "a PEM file", doc = "PEM private key" },
+        ca = { type = "string", nonempty = "a PEM file", doc = "PEM CA file that verifies the peer" },
         min_version = { type = "enum", values = { "TLSv1.2", "TLSv1.3" }, default = "TLSv1.2",
                         doc = "the oldest TLS version accepted" },
     }

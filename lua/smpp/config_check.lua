@@ -326,6 +326,10 @@ end
 local function gateway_routes(g, conf_path, errs)
     if g.routes_file == nil then return g.routes, "gateway.routes" end
     if type(g.routes_file) ~= "string" then return nil end
+    if g.routes_file == "" then
+        errs[#errs + 1] = "gateway.routes_file: empty (a JSON file of routes, relative to the configuration)"
+        return nil
+    end
     local routes, why = router.load_json(config.resolve(conf_path or "./", g.routes_file))
     if not routes then
         errs[#errs + 1] = format("gateway.routes_file: %s", why)

@@ -44,7 +44,7 @@ M.fields = {
     sticky_ttl = { type = "number", min = 1, doc = "seconds the parts of one long message stick together" },
     sticky_max = { type = "integer", min = 1, doc = "no longer used: store.limits.sticky" },
     routes = { type = "list", of = { type = "table", free = true } },
-    routes_file = { type = "string" },
+    routes_file = { type = "string", nonempty = "a JSON file of routes, relative to the configuration" },
     no_route_status = { type = "string" },
     mo_routes = { type = "list", of = { type = "table", fields = {
         prefix = { type = "string" }, upstream = { type = "string" }, account = { type = "string", required = true },
