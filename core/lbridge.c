@@ -276,11 +276,11 @@ static int shape_ref_push(lua_State *L, const pdu_cmd_t *cmd)
  *   return function(a) local u, q = cast(U, a), cast(P, a)
  *       local t = { command = "submit_sm", command_id = u[1], ...,
  *                   ["service_type"] = "", ... }
- *       if u[10] ~= 0 then t["service_type"] = str(q[4], u[10]) end ...
+ *       do local n = u[10] if n ~= 0 then ... t["service_type"] = ... end end
  *       return t end
- * A string field is "" in the template and made only when the PDU's is
- * not empty (service_type, schedule_delivery_time and validity_period
- * mostly are): a test in the trace, where ffi.string was a call.
+ * A string field is "" in the template and set only when the PDU's is
+ * not empty (a test in the trace, where ffi.string was a call), to its
+ * last string again when the octets are the same (fast_strings).
  * The offsets are written in by C from pdu.h's own layout (offsetof), so
  * the two cannot drift. Only for a PDU with every field of its body and
  * no TLVs or address lists (nearly every one): anything else, or a state
@@ -378,20 +378,49 @@ static int src_load(lua_State *L, const char *src, size_t n, const char *name)
 #define FFI_HEAD "local ffi = ...\nlocal cast, str, rawget, next = ffi.cast, ffi.string, rawget, next\n" \
     "local U, P = ffi.typeof(\"const uint32_t *\"), ffi.typeof(\"const uint8_t *const *\")\n"
 
+/* A string field (not the password: a secret is not kept past its PDU) keeps
+ * its last string (an upvalue, s_<name>): a PDU with the same octets (length,
+ * then memcmp through the FFI under a name of our own; where it cannot be
+ * declared, a string made and ==) takes it again, where ffi.string hashed them
+ * and looked them up among the interned ones. decl: the upvalues; else the reads. */
+#define FFI_SAME "pcall(ffi.cdef, \"int smppgw_same_memcmp(const void *, const void *, size_t)" \
+    " __asm__(\\\"memcmp\\\");\")\nlocal C, same = ffi.C\nif pcall(function() return C.smppgw_same_memcmp end) then\n" \
+    "  same = function(s, p, len) return C.smppgw_same_memcmp(s, p, len) == 0 end\n" \
+    "else same = function(s, p, len) return s == str(p, len) end end\n"
+static int fast_strings(char *src, size_t *n, const pdu_cmd_t *cmd, int decl)
+{
+    int i, ok = 1;
+    for (i = 0; ok && i < cmd->nslots; i++) {
+        int id = cmd->slots[i].id, k = cmd->slots[i].kind;
+        size_t at = offsetof(pdu_t, f) + (size_t)id * sizeof(pdu_value_t);
+        unsigned pi = PTR_AT(at + offsetof(pdu_value_t, ptr)), li = U32_AT(at + offsetof(pdu_value_t, len));
+        const char *name = pdu_field_info((pdu_field_id_t)id)->name;
+        if (k != PDU_KIND_CSTR && k != PDU_KIND_TIME && k != PDU_KIND_OSTR) continue;
+        if (id == PDU_F_PASSWORD)
+            ok = decl || src_add(src, n, "\nif u[%u] ~= 0 then t[\"%s\"] = str(q[%u], u[%u]) end", li, name, pi, li);
+        else if (decl)
+            ok = src_add(src, n, "local s_%s = \"\"\n", name);
+        else
+            ok = src_add(src, n, "\ndo local n = u[%u] if n ~= 0 then local p = q[%u]\n"
+                         "  if n ~= #s_%s or not same(s_%s, p, n) then s_%s = str(p, n) end\n"
+                         "  t[\"%s\"] = s_%s end end", li, pi, name, name, name, name, name);
+    }
+    return ok;
+}
+
 /* Make cmd's fast shape and push it: as src_load, and -1 when it never
  * can be made (a list field, a source too long). */
 static int fast_make(lua_State *L, const pdu_cmd_t *cmd)
 {
     char src[SHAPE_SRC];
     size_t n = 0;
-    if (!src_add(src, &n, FFI_HEAD "return function(a) local u, q = cast(U, a), cast(P, a)\n"
-                 "local t = { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
-                 cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
-                 U32_AT(offsetof(pdu_t, sequence_number)))
-        || !src_fields(src, &n, cmd, ", [\"%s\"] = \"\"", ", [\"%s\"] = u[%u]")
-        || !src_add(src, &n, " }")
-        || !src_fields(src, &n, cmd, "\nif u[%3$u] ~= 0 then t[\"%1$s\"] = str(q[%2$u], u[%3$u]) end", "")
-        || !src_add(src, &n, "\nreturn t end"))
+    if (!src_add(src, &n, FFI_HEAD FFI_SAME) || !fast_strings(src, &n, cmd, 1)
+        || !src_add(src, &n, "return function(a) local u, q = cast(U, a), cast(P, a)\n"
+                    "local t = { command = \"%s\", command_id = u[%u], command_status = u[%u], sequence_number = u[%u]",
+                    cmd->name, U32_AT(offsetof(pdu_t, command_id)), U32_AT(offsetof(pdu_t, command_status)),
+                    U32_AT(offsetof(pdu_t, sequence_number)))
+        || !src_fields(src, &n, cmd, ", [\"%s\"] = \"\"", ", [\"%s\"] = u[%u]") || !src_add(src, &n, " }")
+        || !fast_strings(src, &n, cmd, 0) || !src_add(src, &n, "\nreturn t end"))
         return -1;
     return src_load(L, src, n, "=pdu shape");
 }

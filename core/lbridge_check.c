@@ -26,18 +26,22 @@
 #define KEY(code) lua_rawgeti(L, cache, (code))
 
 /* The codes of key strings lbridge_check_pdu met, by the address of the
- * interned string's octets, so that a table's keys are not looked up in
- * the cache table one by one (a PDU table's keys are the interned strings
- * the cache pushed). Every string with a code is a key of the cache
- * table, which the registry keeps for the state's life: at its address
- * there is no other string while the state lives, and an entry of a
- * string without a code (0), whose address a collected string may pass
- * to another, can only be met again by a string without a code (the ones
- * with a code were all made when the cache was). A new cache (a state
- * opening the module, where a closed one may have been) forgets the
- * entries (lbridge__keys_forget). */
+ * interned string (lua_topointer: the string object itself), so that a
+ * table's keys are not looked up in the cache table one by one (a PDU
+ * table's keys are the interned strings the cache pushed). Every string
+ * with a code is a key of the cache table, which the registry keeps for
+ * the state's life: at its address there is no other object while the
+ * state lives, and an entry of a string without a code (0), whose
+ * address a collected string may pass to another object, can only give
+ * 0 (the strings with a code were all made when the cache was). A key of
+ * another type has another address (a table's, a function's), a place
+ * inside its object (a userdata's, a cdata's), or none (a number, a
+ * boolean: NULL, never an entry's); only C code makes light userdata,
+ * and the runtime's are static addresses, never a Lua string's. A new
+ * cache (a state opening the module, where a closed one may have been)
+ * forgets the entries (lbridge__keys_forget). */
 typedef struct key_hit_s {
-    const char *p;
+    const void *p;
     long        code;
 } key_hit_t;
 static key_hit_t key_hits[256];
@@ -47,14 +51,16 @@ void lbridge__keys_forget(void)
     memset(key_hits, 0, sizeof key_hits);
 }
 
+#define KEY_HIT(p) (&key_hits[((uintptr_t)(p) >> 4) & 255])
+
 /* The code of the string key at -2 (0: none); *name its text. */
 static long key_code(lua_State *L, int cache, const char **name)
 {
-    const char *p = lua_tostring(L, -2);
-    key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
+    const void *p = lua_topointer(L, -2);
+    key_hit_t *e = KEY_HIT(p);
     long code;
-    *name = p;
-    if (e->p == p) return e->code;
+    *name = lua_tostring(L, -2);
+    if (e->p == p && p) return e->code;
     lua_pushvalue(L, -2);
     lua_rawget(L, cache);
     code = (long)lua_tointeger(L, -1);
@@ -64,13 +70,14 @@ static long key_code(lua_State *L, int cache, const char **name)
     return code;
 }
 
-/* The code of the string key at -2 when key_code has met its string
- * already (0: not known here). No cache needed. */
+/* The code of the key at -2, of any type, when key_code has met it
+ * already as a string (0: not known here). One call: no type test, no
+ * string made of a number key. No cache needed. */
 static long key_known(lua_State *L)
 {
-    const char *p = lua_tostring(L, -2);
-    const key_hit_t *e = &key_hits[((uintptr_t)p >> 4) & 255];
-    return e->p == p ? e->code : 0;
+    const void *p = lua_topointer(L, -2);
+    const key_hit_t *e = KEY_HIT(p);
+    return e->p == p && p ? e->code : 0;
 }
 
 /* -- Table -> PDU -------------------------------------------------------------- */
@@ -88,7 +95,7 @@ static int check_fields(lua_State *L, int idx, int top, pdu_t *p, const pdu_cmd_
     pdu_init_cmd(p, cmd, 0);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        long code = lua_type(L, -2) == LUA_TSTRING ? key_known(L) : 0;
+        long code = key_known(L);
         pdu_field_id_t id = (pdu_field_id_t)(code - K_FIELD);
         int kind;
         double d;

@@ -564,7 +564,7 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number 0 is outside 1..0x7FFFFFFF");
         return;
     }
-    if (win_get(&s->rwin, p->sequence_number) || !(e = win_put(&s->rwin, p->sequence_number))) {
+    if (!(e = win_put(&s->rwin, p->sequence_number))) {        /* in use (or no memory) */
         refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number already in use by a request in progress");
         return;
     }

@@ -55,7 +55,8 @@ win_entry_t *win_put(win_t *w, uint32_t seq)
     uint32_t i;
     if (w->count >= w->limit || seq == 0) return NULL;
     if ((w->count + 1) * 2 > w->mask + 1 && grow(w)) return NULL;
-    for (i = hash(seq) & w->mask; w->slots[i].seq; i = (i + 1) & w->mask) {}
+    for (i = hash(seq) & w->mask; w->slots[i].seq; i = (i + 1) & w->mask)
+        if (w->slots[i].seq == seq) return NULL;   /* present: one probe where a win_get first made two */
     memset(&w->slots[i], 0, sizeof w->slots[i]);
     w->slots[i].seq = seq;
     w->count++;

@@ -31,9 +31,9 @@ typedef struct win_s {
 int win_init(win_t *w, uint32_t limit);
 void win_free(win_t *w);
 
-/* Insert `seq` (non-zero, not present). Returns the entry to fill (valid
- * until the next win_put or win_del), or NULL when the window is full or
- * memory ran out. */
+/* Insert `seq` (non-zero). Returns the entry to fill (valid until the
+ * next win_put or win_del), or NULL when `seq` is present already, the
+ * window is full or memory ran out. */
 win_entry_t *win_put(win_t *w, uint32_t seq);
 
 /* The entry of `seq`, or NULL. */

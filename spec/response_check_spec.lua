@@ -2,7 +2,8 @@
 -- smppgw binary: the common shape (a few body fields of the response) is
 -- read by a quick path once its keys are known, anything else by the full
 -- check; both give the same bytes, and a bad table the same ESME_RSYSERR
--- and log line, before and after the quick path knows the keys.
+-- and log line, before and after the quick path knows the keys (a key of
+-- any type: the quick path knows keys by the address of their object).
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 local wait = require "helpers.wait"
@@ -20,6 +21,9 @@ local answers = {
     ["a table id"] = function() return S.ESME_ROK, { message_id = {} } end,
     ["an unknown key"] = function() return S.ESME_ROK, { message_id = "x", foo = 1 } end,
     ["a numeric key"] = function() return S.ESME_ROK, { message_id = "x", [1] = true } end,
+    ["a boolean key"] = function() return S.ESME_ROK, { message_id = "x", [true] = 1 } end,
+    ["a table key"] = function() return S.ESME_ROK, { message_id = "x", [{}] = "y" } end,
+    ["a function key"] = function() return S.ESME_ROK, { message_id = "x", [tostring] = "y" } end,
     ["another command's field"] = function() return S.ESME_ROK, { message_id = "x", short_message = "y" } end,
     ["the wrong command"] = function() return S.ESME_ROK, { message_id = "x", command = "deliver_sm_resp" } end,
     ["a TLV"] = function() return S.ESME_ROK, { message_id = "m3", additional_status_info_text = "hi" } end,
@@ -72,6 +76,9 @@ describe("#integration a handler's response table", function()
         { "a table id", "message_id must be a string" },
         { "an unknown key", "unknown field 'foo' in submit_sm_resp" },
         { "a numeric key", "TLV 0x0001 must be a string" },
+        { "a boolean key", "unknown field '(non-string key)' in submit_sm_resp" },
+        { "a table key", "unknown field '(non-string key)' in submit_sm_resp" },
+        { "a function key", "unknown field '(non-string key)' in submit_sm_resp" },
         { "another command's field", "short_message is not a field of submit_sm_resp" },
         { "the wrong command", "command 'deliver_sm_resp' given where submit_sm_resp is expected" },
     }

@@ -547,7 +547,16 @@ static void receive_window_and_throttle(void)
     setup();
     bind_trx();
     smsc.auto_answer = 0;
-    for (k = 0; k < 4; k++) { pdu_init(&tmp, SMPP_SUBMIT_SM, (uint32_t)(50 + k)); feed_pdu(smsc.s, &tmp); }
+    for (k = 0; k < 3; k++) { pdu_init(&tmp, SMPP_SUBMIT_SM, (uint32_t)(50 + k)); feed_pdu(smsc.s, &tmp); }
+    /* a sequence_number in use by a request in progress: refused, the first one stays */
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 51);
+    feed_pdu(smsc.s, &tmp);
+    r = next_out(smsc.s);
+    CHECK(r && r->command_id == SMPP_SUBMIT_SM_RESP && r->command_status == SMPP_ESME_RSYSERR
+          && r->sequence_number == 51);
+    CHECK_EQ(sess_receive_window_used(smsc.s), 3);
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 53);
+    feed_pdu(smsc.s, &tmp);
     CHECK_EQ(sess_receive_window_used(smsc.s), 4);
     CHECK(next_out(smsc.s) == NULL);
     pdu_init(&tmp, SMPP_SUBMIT_SM, 60);
