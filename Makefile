@@ -7,11 +7,7 @@ BUILD    := build
 PKGS     := luajit libuv libssl libcrypto sqlite3 hiredis
 # -Werror in CI (CI=true) and whenever WERROR=1; plain warnings otherwise.
 WERROR   ?= $(if $(CI),1,)
-# -flto: small functions of one file (the heap's counters, the session's
-# id, the store's state) are inlined where another file calls them
-# (docs/benchmarks.md, "Sixth pass"); the link lines take CFLAGS too. Fat
-# objects: build/libsmpp*.a stay usable by a link without LTO.
-CFLAGS   ?= -O2 -g -flto=auto -ffat-lto-objects
+CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
             $(if $(filter 1,$(WERROR)),-Werror,)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Icore -I$(BUILD)/gen
@@ -135,53 +131,53 @@ $(BUILD)/libsmppgw.a: $(CODEC_OBJ) $(ENGINE_OBJ)
 $(LUA_MODULE): $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) $(CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto hiredis) -lhttp_parser -lsqlite3 -lm
+	$(Q)$(CC) -shared -o $@ $^ $(shell pkg-config --libs libuv libssl libcrypto hiredis) -lhttp_parser -lsqlite3 -lm
 
 # `require "smpp.store_sqlite"` from plain luajit/busted; smppgw links it in.
 $(STORE_MODULE): $(LSTORE_OBJ) $(STORE_USES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) $(CFLAGS) -shared -o $@ $^ -lsqlite3 -lm
+	$(Q)$(CC) -shared -o $@ $^ -lsqlite3 -lm
 
 $(CODEC_MODULE): $(BRIDGE_OBJ) $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) $(CFLAGS) -shared -o $@ $^
+	$(Q)$(CC) -shared -o $@ $^
 
 # The program; -Wl,-E so that C modules loaded by scripts see its symbols.
 $(BIN): $(BUILD)/main.o $(LOAD_SRC:core/%.c=$(BUILD)/%.o) $(LUA_OBJ) $(LSTORE_OBJ) $(ENGINE_OBJ) $(CODEC_OBJ)
 	@$(if $(Q),echo "  LD      $@",true)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -Wl,-E $(PKG_LIBS) -lhttp_parser -lm
+	$(Q)$(CC) -o $@ $^ -Wl,-E $(PKG_LIBS) -lhttp_parser -lm
 
 $(BUILD)/example_%: $(BUILD)/examples/%.o $(ENGINE_OBJ) $(CODEC_OBJ)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/test_pdu: $(BUILD)/test/test_pdu.o $(CODEC_OBJ)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) -o $@ $^
 
 $(BUILD)/test_sess: $(BUILD)/test/test_sess.o $(SESS_TEST_SRC:core/%.c=$(BUILD)/%.o) $(CODEC_OBJ)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) -o $@ $^
 
 $(BUILD)/test_store: $(BUILD)/test/test_store.o $(STORE_OBJ) $(STORE_USES)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lsqlite3 -lm
+	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
 
 $(BUILD)/test_log: $(BUILD)/test/test_log.o $(BUILD)/log.o
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) -o $@ $^
 
 $(BUILD)/test_dlr: $(BUILD)/test/test_dlr.o $(BUILD)/dlr.o $(BUILD)/msgid.o
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) -o $@ $^
 
 $(BUILD)/test_loop: $(BUILD)/test/test_loop.o
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/test_http: $(BUILD)/test/test_http.o $(BUILD)/http_head.o $(BUILD)/http_nets.o $(BUILD)/http_auth.o
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm
+	$(Q)$(CC) -o $@ $^ -lm
 
 $(BENCH_BIN): $(BUILD)/bench/bench_pdu.o $(CODEC_OBJ)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) -o $@ $^
 
 $(BENCH_STORE): $(BUILD)/bench/bench_store.o $(STORE_OBJ) $(STORE_USES)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lsqlite3 -lm
+	$(Q)$(CC) -o $@ $^ -lsqlite3 -lm
 
 $(BUILD)/test/%.o: core/test/%.c | deps $(GEN_HDRS)
 	@mkdir -p $(dir $@)
