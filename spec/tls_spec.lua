@@ -104,3 +104,52 @@ describe("#integration TLS client certificates", function()
         assert.is_true(with:wait_log("upstream secure: bind 1 up", 5))
     end)
 end)
+
+describe("#integration smpp.connect over TLS", function()
+    -- A script whose submit_sm connects to the server's own TLS listener with
+    -- the tls table named by destination_addr and answers with the outcome.
+    local function connector()
+        local script = string.format([[
+local smpp = require "smpp"
+local D = %q
+local T = {
+    rightca = { ca = D .. "/ca.pem", host = "localhost" },
+    wrongca = { ca = D .. "/other.pem", host = "localhost" },
+    wronghost = { ca = D .. "/ca.pem", host = "evil.example" },
+    noverify = { ca = D .. "/other.pem", host = "localhost", verify = false },
+    yes = true,
+}
+return { submit_sm = function(_, p)
+    local ok, s, e = pcall(smpp.connect, { host = "127.0.0.1", port = PORT, system_id = "smppclient1",
+                                           password = "password", tls = T[p.destination_addr] })
+    if not ok then return 0, { message_id = ("raised " .. tostring(s)):sub(1, 64) } end
+    if s then s:unbind() end
+    return 0, { message_id = (s and "bound" or tostring(e)):sub(1, 64) }
+end }]], dir)
+        local s = server.start { script = script:gsub("PORT", "TLSPORT"), conf = string.format([[return {
+            script = 'script.lua', accounts = { { system_id = 'smppclient1', password = 'password' } },
+            tls_listen = { { listen = '127.0.0.1:0', cert = '%s/srv.pem', key = '%s/srv.key' } } }]], dir, dir) }
+        assert.is_true(s:wait_log("listening on 127%.0%.0%.1:%d+ %(TLS%)"))
+        local tls_port = s:log_text():match("listening on 127%.0%.0%.1:(%d+) %(TLS%)")
+        s:write("script.lua", (script:gsub("PORT", tls_port)))
+        s:signal("HUP")
+        assert.is_true(s:wait_log("reloaded"), s:log_text())
+        return s
+    end
+    local function try(c, dest)
+        c:send(wire.submit_sm(c:next_seq(), { destination_addr = dest }))
+        local r = assert(c:read(10))
+        return wire.first_cstr(r.body)
+    end
+
+    it("verifies the chain and the host name when a CA is given; refuses tls = true", function()
+        local s = connector()
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver", "smppclient1", "password").status)
+        assert.equal("bound", try(c, "rightca"))
+        assert.equal("tls", try(c, "wrongca"))
+        assert.equal("tls", try(c, "wronghost"))
+        assert.equal("bound", try(c, "noverify"))     -- verify = false: turned off on purpose
+        assert.matches("^raised .*tls must be a table", try(c, "yes"))
+    end)
+end)

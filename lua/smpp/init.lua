@@ -84,6 +84,7 @@ local lua_tokens = {
     "link down",        -- an upstream link is not bound (smpp.upstream)
     "link busy",        -- an upstream link's window stayed full for the wait
     "bind refused",     -- smpp.connect: the bind_resp's status comes third
+    "tls",              -- smpp.connect: the TLS handshake or the server's verification failed
     "io",               -- the store's backend failed ("io: ...")
 }
 M.E = {}

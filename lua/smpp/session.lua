@@ -185,8 +185,20 @@ function M.connect(opts)
         error("smpp.connect: bind must be transmitter, receiver or transceiver (or tx, rx, trx), got "
               .. tostring(opts.bind), 2)
     end
+    local tls = opts.tls
+    if tls ~= nil and tls ~= false then                -- misuse raises; never plaintext by surprise
+        if type(tls) ~= "table" then
+            error("smpp.connect: tls must be a table ({ca=, host=, verify=, cert=, key=}), got " .. tostring(tls), 2)
+        end
+        local t = {}
+        for k, v in pairs(tls) do t[k] = v end
+        if t.verify == nil then t.verify = t.ca ~= nil end   -- as an upstream: a CA verifies chain and host
+        tls = t
+    else
+        tls = nil
+    end
     local sess, cerr, detail = core.connect(opts.host or "127.0.0.1", opts.port or 2775, "client", opts.session,
-                                            opts.tls)
+                                            tls)
     if not sess then return nil, cerr, detail end
     if opts.bind == false then return sess end
     local resp, berr, status = sess:send {
@@ -195,6 +207,9 @@ function M.connect(opts)
     }
     if not resp then
         sess:close()
+        if tls and sess.close_reason == "TLS failure" then   -- the handshake or the verification failed
+            return nil, "tls", "TLS handshake failed (the certificate or host name did not verify; see the log)"
+        end
         return nil, berr, status
     end
     if resp.command_status ~= 0 then
