@@ -17,8 +17,9 @@ commands:
                     print each as one JSON object per line: command ids and
                     statuses in hex with their names, TLVs by name. Exit 1 if
                     any PDU is invalid, with the status name and what is wrong.
-  encode JSON...    encode PDUs given as JSON objects (or one JSON array of
-                    them; "-" reads standard input) and print each as hex.
+  encode JSON...    encode PDUs given as JSON objects (or arrays of them; "-"
+                    reads standard input, one per line as decode prints
+                    them) and print each as hex.
   [run] CONFIG      run a configuration (default conf/smppgw.lua) until
                     SIGINT/SIGTERM, which unbind every session first.
         -l, --listen HOST:PORT   listen there instead (repeatable; port 0
@@ -77,8 +78,9 @@ command, the status and what is wrong), 2 on input that is not hex.
 ]],
     encode = [[
 usage: smppgw encode [JSON...]
-Encode PDUs given as JSON objects (or one JSON array of them; "-" or no
-argument reads standard input) and print each as hex. Takes what decode
+Encode PDUs given as JSON objects or arrays of them (one per argument, or
+"-" or no argument: standard input, one JSON text or one per line as
+decode prints them) and print each as hex. Takes what decode
 prints: command_id and command_status as numbers or hex ("0x00000058"),
 the status by name ("status": "ESME_RTHROTTLED", or as command_status),
 TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes. Exit 1 if a
@@ -249,22 +251,59 @@ end
 
 -- -- encode ------------------------------------------------------------------
 
+-- The JSON texts of encode's input: the whole input when it is one JSON
+-- text (an object or an array, even spread over lines or arguments), else
+-- one per argument, or one per non-blank line of standard input (what
+-- decode prints) -> list of { value, where } | nil, error.
+local function encode_texts(args)
+    local parts = {}
+    for i = 2, #args do
+        if args[i]:match("^%-.") then return nil, "unknown option " .. args[i] end
+        parts[#parts + 1] = args[i]
+    end
+    local stdin = #parts == 0 or (#parts == 1 and parts[1] == "-")
+    local whole = stdin and io.stdin:read("*a") or table.concat(parts, " ")
+    local value, why = cjson.decode(whole)
+    if value ~= nil then return { { value, "" } } end
+    local pieces, what = {}, stdin and "line" or "argument"
+    if stdin then
+        local n = 0
+        for line in (whole .. "\n"):gmatch("([^\n]*)\n") do
+            n = n + 1
+            if line:match("%S") then pieces[#pieces + 1] = { line, n } end
+        end
+    else
+        for i, a in ipairs(parts) do pieces[#pieces + 1] = { a, i } end
+    end
+    if #pieces < 2 then return nil, "invalid JSON: " .. tostring(why) end
+    local out = {}
+    for _, p in ipairs(pieces) do
+        local v, verr = cjson.decode(p[1])
+        if v == nil then return nil, string.format("invalid JSON in %s %d: %s", what, p[2], tostring(verr)) end
+        out[#out + 1] = { v, string.format(" (%s %d)", what, p[2]) }
+    end
+    return out
+end
+
 function M.encode(args)
-    local text, bad = read_all_args(args, 2)
-    if not text then
+    local texts, bad = encode_texts(args)
+    if not texts then
         err("encode: %s", bad)
         return 2
     end
-    local value, why = cjson.decode(text)
-    if value == nil then
-        err("encode: invalid JSON: %s", why)
-        return 2
+    local list = {}
+    for _, t in ipairs(texts) do
+        local value = t[1]
+        if type(value) ~= "table" then
+            err("encode: expected a JSON object or an array of objects%s", t[2])
+            return 2
+        end
+        if value[1] ~= nil then
+            for _, obj in ipairs(value) do list[#list + 1] = obj end
+        else
+            list[#list + 1] = value
+        end
     end
-    if type(value) ~= "table" then
-        err("encode: expected a JSON object or an array of objects")
-        return 2
-    end
-    local list = value[1] ~= nil and value or { value }
     -- every element an object before anything is printed, as the whole
     -- input must be one
     for i, obj in ipairs(list) do
