@@ -191,6 +191,26 @@ return {
     end)
 end)
 
+describe("#integration script route patterns", function()
+    it("match the whole path, with or without the script's own ^ and $", function()
+        local srv = server.start { script = [[
+local http = require "smpp.http"
+http.route("GET", "^/a$", function() return 200, { r = "a" } end)
+http.route("GET", "^/b/(%d+)", function(req) return 200, { r = "b" .. req.params[1] } end)
+http.route("GET", "/c%$", function() return 200, { r = "c$" } end)
+return {}
+]] }
+        local function get(path)
+            local code, body = srv:http("GET", path)
+            return code, code == 200 and cjson.decode(body).r or body
+        end
+        assert.same({ 200, "a" }, { get("/a") })
+        assert.same({ 200, "b12" }, { get("/b/12") })
+        assert.equal(404, (get("/b/12/x")))
+        assert.same({ 200, "c$" }, { get("/c$") })
+    end)
+end)
+
 describe("#integration script routes and gauges across a reload", function()
     it("are the new script's alone: the old ones are gone, and a failed reload changes none", function()
         local srv = server.start { conf = "return { script = 'script.lua', scripts = { max_gauges = 3 } }",

@@ -60,7 +60,8 @@ local function decode_form(s)
 end
 
 -- route(method, pattern, fn): fn(req) -> status, body (table: JSON; string)
--- [, content type]. pattern is a Lua pattern anchored on the path; its
+-- [, content type]. pattern is a Lua pattern anchored on the whole path
+-- (a leading ^ and a trailing $ are taken off, so "^/x$" is "/x"); its
 -- captures are req.params. Scripts add routes with this (e.g. /inject).
 -- What fn returns is checked before it is sent (core/http_head.c,
 -- http_answer_check): a status that is not a whole number 200..599, a
@@ -71,7 +72,13 @@ function M.route(method, pattern, fn)
     if type(method) ~= "string" or type(pattern) ~= "string" or type(fn) ~= "function" then
         error("http.route(method, pattern, fn): a string, a string and a function", 2)
     end
-    local anchored = "^" .. pattern .. "$"
+    -- the runtime anchors the pattern on the whole path: an anchor the
+    -- script wrote itself ("^/x$", as Lua patterns usually are) is taken
+    -- off, not matched as a literal ^ or $ (a silent 404); "%$" stays
+    local body = pattern:gsub("^%^", "")
+    local dollars = body:match("(%%*)%$$")
+    if dollars and #dollars % 2 == 0 then body = body:sub(1, -2) end
+    local anchored = "^" .. body .. "$"
     for _, r in ipairs(routes) do
         -- the API's own paths are not a script's, whatever the method: a
         -- script's GET /stats replaced the API's (and outlived reloads)
@@ -121,7 +128,13 @@ end
 -- fn from now on (the workers' parent, which holds no sessions or
 -- messages, answers 501); not for scripts (smpp.sandbox hides it).
 function M.replace(method, pattern, fn)
-    local anchored = "^" .. pattern .. "$"
+    -- the runtime anchors the pattern on the whole path: an anchor the
+    -- script wrote itself ("^/x$", as Lua patterns usually are) is taken
+    -- off, not matched as a literal ^ or $ (a silent 404); "%$" stays
+    local body = pattern:gsub("^%^", "")
+    local dollars = body:match("(%%*)%$$")
+    if dollars and #dollars % 2 == 0 then body = body:sub(1, -2) end
+    local anchored = "^" .. body .. "$"
     for _, r in ipairs(routes) do
         if r.own and r.method == method and r.pattern == anchored then
             r.fn = fn
