@@ -275,3 +275,28 @@ return {}
         assert.matches("(use GET)", b2, 1, true)
     end)
 end)
+
+describe("#integration POST /reload of a script that fails to load", function()
+    local run = require "helpers.run"
+
+    it("is a 422 for a load past the heap's ceiling and for an error whose __tostring raises", function()
+        local srv = server.start { conf = "return { script = 'script.lua', scripts = { memory_mb = 32 } }",
+            script = "return { submit_sm = function() return 0 end }" }
+        srv:write("script.lua", "local t = {}\nfor i = 1, 1e9 do t[i] = { i } end\nreturn {}\n")
+        local code, body = srv:http("POST", "/reload")
+        assert.equal(422, code, body)
+        local b = cjson.decode(body)
+        assert.same({ false, "string" }, { b.reloaded, type(b.error) })
+        assert.matches("memory", b.error)
+        srv:write("script.lua", 'error(setmetatable({}, { __tostring = function() error("x") end }))\n')
+        code, body = srv:http("POST", "/reload")
+        assert.equal(422, code, body)
+        assert.matches("__tostring", cjson.decode(body).error)
+        code = srv:http("GET", "/stats")                         -- the running script serves on
+        assert.equal(200, code)
+        local out, err, rc = run.smppgw { "check", srv.dir .. "/conf.lua" }
+        assert.equal(1, rc, out .. err)
+        assert.matches("__tostring", err)
+        assert.is_nil(err:find("traceback", 1, true), err)
+    end)
+end)

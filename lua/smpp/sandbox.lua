@@ -481,8 +481,24 @@ function M.load(path, conf, conf_path)
     if not sc.jit then jit.off(chunk, true) end
     local done, result = core.budget_call("load of " .. path, chunk, copy(conf), conf_path)
     state.loading = false
-    if not done then return nil, path .. ": " .. tostring(result) end
+    if not done then
+        -- what a load stopped at the heap's ceiling made is garbage now:
+        -- collected before anything is allocated (the message), which
+        -- would stop the run that reloads at the ceiling too
+        collectgarbage("collect")
+        return nil, path .. ": " .. M.error_text(result)
+    end
     return result
+end
+
+-- error_text(e) -> a string for a script's error value, whatever it is: an
+-- error object whose __tostring raises (or returns no string) is named, not
+-- raised again out of the runtime's own code.
+function M.error_text(e)
+    if type(e) == "string" then return e end
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == "string" then return s end
+    return "an error object whose __tostring failed" .. (type(s) == "string" and ": " .. s or "")
 end
 
 return M

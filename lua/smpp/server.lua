@@ -545,11 +545,21 @@ function reload_now()
     -- generation's; the old one's repeating timers end once it has loaded
     local was = core.timers_generation()
     local gen = core.timers_generation(was + 1)
-    local conf, handlers, listen = M.prepare(M.conf_path, M.overrides, false, function(c, l)
+    local pok, conf, handlers, listen = pcall(M.prepare, M.conf_path, M.overrides, false, function(c, l)
         local ok, why = upstream.room(c.upstreams)    -- the names a process may have had (smpp.upstream)
         if not ok then return nil, why end
         return M.apply_listen(c, l)
     end)
+    if not pok then
+        -- raised, not returned: the new script's load filled the heap to its
+        -- ceiling (what it made is garbage now: collected first, in the
+        -- heap's reserve), or its error could not be made a string. The
+        -- reload failed (422); the running script stays.
+        local was = core.heap_reserve(true)
+        collectgarbage("collect")
+        conf, handlers = nil, sandbox.error_text(conf)
+        core.heap_reserve(was)
+    end
     if not conf then
         core.timers_cancel(gen, true)     -- what the failed load made
         core.timers_generation(was)       -- the running script's again
