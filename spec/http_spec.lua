@@ -182,6 +182,27 @@ describe("#integration HTTP API (reference SMSC)", function()
         assert.matches("no receiver", r.error)
     end)
 
+    it("an error is always a JSON string, and only HTTP/1.0 and HTTP/1.1 are answered", function()
+        smsc()
+        -- a refusal that echoes octets that are no text: a string, not {"hex": ...}
+        local code, body = request(srv.http_port, "GET", "/messages?account=smppclient1&state=%ff")
+        assert.equal(400, code)
+        assert.equal("string", type(cjson.decode(body).error), body)
+        assert.matches("\\xFF", cjson.decode(body).error, 1, true)
+        local raw = require "helpers.rawhttp"
+        for line, want in pairs { ["GET /stats HTTP/2.0"] = 505, ["GET /stats HTTP/1.2"] = 505, ["GET /stats"] = 400 } do
+            local s = raw.connect(srv.http_port)
+            s:send(line .. "\r\nHost: x\r\n\r\n")
+            local status, h, b = raw.response(s)
+            assert.equal(want, status, line)
+            assert.equal("application/json", h["content-type"])
+            assert.equal("string", type(cjson.decode(b).error), b)
+        end
+        local s = raw.connect(srv.http_port)
+        s:send("GET /stats HTTP/1.0\r\n\r\n")
+        assert.equal(200, (raw.response(s)))
+    end)
+
     it("POST /reload reloads and reports failures", function()
         smsc()
         local code, r = json_request(srv.http_port, "POST", "/reload")

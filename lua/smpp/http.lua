@@ -45,7 +45,9 @@ local function json(status, value)
 end
 M.json = json
 
-local function err(status, msg) return json(status, { error = msg }) end
+-- an error's text is always a JSON string, whatever octets it echoes
+local error_text = require("smpp.json").text
+local function err(status, msg) return json(status, { error = error_text(tostring(msg)) }) end
 M.error = err
 
 local function unescape(s)
@@ -488,6 +490,10 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
                 -- the route's name goes with the answer: core/rt_http.c
                 -- names it in the log when the answer is not fit to send
                 local status, out, ctype = r.fn(req)
+                if type(out) == "table" and type(out.error) == "string" and type(status) == "number"
+                    and status >= 400 then
+                    out.error = error_text(out.error)      -- {"error": "<string>"}, never {"hex": ...}
+                end
                 if type(out) == "table" then
                     local ok, body = pcall(json_encode, out)
                     if not ok then

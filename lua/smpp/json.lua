@@ -36,6 +36,39 @@ end
 
 M.printable = printable
 
+-- text(s) -> s as printable UTF-8 text: each octet that is not part of a
+-- valid UTF-8 sequence, and each control character but tab, CR and LF, is
+-- written \xHH (an error message that echoes what a client sent stays a
+-- JSON string, never {"hex": ...}).
+function M.text(s)
+    if printable(s) then return s end
+    local out, i, n = {}, 1, #s
+    while i <= n do
+        local c = s:byte(i)
+        local len = c >= 0x20 and c < 0x7F and 1 or (c == 9 or c == 10 or c == 13) and 1
+            or c >= 0xC2 and c < 0xE0 and 2 or c >= 0xE0 and c < 0xF0 and 3 or c >= 0xF0 and c < 0xF5 and 4 or nil
+        if len and len > 1 then
+            if i + len - 1 > n then
+                len = nil
+            else
+                for j = i + 1, i + len - 1 do
+                    local d = s:byte(j)
+                    if d < 0x80 or d > 0xBF then len = nil break end
+                end
+            end
+            if len and not printable(s:sub(i, i + len - 1)) then len = nil end
+        end
+        if len then
+            out[#out + 1] = s:sub(i, i + len - 1)
+            i = i + len
+        else
+            out[#out + 1] = string.format("\\x%02X", c)
+            i = i + 1
+        end
+    end
+    return concat(out)
+end
+
 local function value_json(v)
     local t = type(v)
     if t == "string" then
