@@ -31,6 +31,8 @@ local answers = {
     body_fn = function() return 200, function() end end,
     body_bool = function() return 200, true end,
     cycle = function() local t = {} t.t = t return 200, t end,
+    mixed = function() return 200, { 1, 2, nil, 4, a = 1 } end,    -- JSON has no such value: refused, not cut
+    sparse = function() return 200, { 1, [100000] = 2 } end,
     ctype_tbl = function() return 200, "x", {} end,
     -- fit to send
     csv = function() return 201, "a,b\n", "text/csv; charset=utf-8" end,
@@ -44,7 +46,7 @@ return {}
 
 local BAD = { "ctype300", "ctype3m", "crlf", "lf", "nul", "noslash", "latin1", "status_big", "status_neg",
               "status_99", "status_100", "status_600", "status_frac", "status_nan", "status_str", "status_nil", "body_fn",
-              "body_bool", "cycle", "ctype_tbl" }
+              "body_bool", "cycle", "ctype_tbl", "mixed", "sparse" }
 
 describe("#integration HTTP answers of script routes", function()
     local srv
@@ -84,6 +86,8 @@ describe("#integration HTTP answers of script routes", function()
         assert.is_true(logged("the content type is empty or longer than 255"))
         assert.is_true(logged("the body is not a string"))
         assert.is_true(logged("its table is not JSON"))
+        assert.is_true(logged("its table is not JSON: a table mixes list entries and other keys (a)"))
+        assert.is_true(logged("its table is not JSON: a sparse list (100000 slots for 2 entries)"))
         assert.is_true(srv:alive())
     end)
 

@@ -77,8 +77,21 @@ local function value_json(v)
     elseif t == "table" then
         if next(v) == nil then return "[]" end
         if v[1] ~= nil then
+            -- a list: its entries 1..n, a hole as null; a key of another kind
+            -- is refused, never dropped (JSON has no such value)
+            local n, count = 0, 0
+            for k in pairs(v) do
+                if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then
+                    error("a table mixes list entries and other keys (" .. tostring(k) .. ")", 0)
+                end
+                count = count + 1
+                if k > n then n = k end
+            end
+            if n > 2 * count + 16 then
+                error(string.format("a sparse list (%d slots for %d entries)", n, count), 0)
+            end
             local out = {}
-            for i = 1, #v do out[i] = value_json(v[i]) end
+            for i = 1, n do out[i] = v[i] == nil and "null" or value_json(v[i]) end
             return "[" .. concat(out, ",") .. "]"
         end
         local keys = {}
@@ -97,6 +110,9 @@ end
 
 -- encode(value) -> JSON text: like cjson.encode, with keys sorted, an empty
 -- table written as [] and bytes that are not printable UTF-8 as {"hex": ...}.
+-- A list (a table with [1]) is written 1..its largest key, holes as null;
+-- one that also has other keys, or is sparse (more than twice as many
+-- slots as entries, and 16), raises rather than drop anything.
 M.encode = function(v) return value_json(v) end
 
 -- An address list's entries (dest_address, unsuccess_sme) with their keys
