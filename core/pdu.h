@@ -269,7 +269,7 @@ long pdu_frame(const uint8_t *data, size_t avail, uint32_t max_len);
 
 /* Reset `pdu` to an empty PDU of command `command_id` (no field present,
  * no TLV). Returns 0, or PDU_EINVAL for an unknown command_id (the PDU is
- * still reset, with cmd NULL, so a generic header can be encoded). */
+ * still reset, with cmd NULL; pdu_encode refuses it, naming command_id). */
 int pdu_init(pdu_t *pdu, uint32_t command_id, uint32_t sequence_number);
 
 /* The same for a command whose row the caller holds (a row of the table,
@@ -328,6 +328,10 @@ const pdu_tlv_t *pdu_tlv_find(const pdu_t *pdu, uint16_t tag);
  *               unknown command_id): err->field and err->msg name it,
  *               err->status is the status a receiver would answer
  *   PDU_ENOSPC  cap is too small; err->need is the size required.
+ * The sequence_number is written as it is, not checked: a stored copy or
+ * template is encoded with 0 and sess_send numbers it (1..0x7FFFFFFF), and
+ * a peer's request numbered above 0x7FFFFFFF is kept as it came (smppgw
+ * encode, the tool, refuses a request's number outside 1..0x7FFFFFFF).
  * Absent fields are written as the spec's NULL (0, a single NUL, or no
  * octets). A response with a non-zero status and neither fields nor TLVs
  * is encoded header-only, as 3.4 says error responses are sent.

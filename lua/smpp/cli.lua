@@ -83,7 +83,8 @@ Encode PDUs given as JSON objects or arrays of them (one per argument, or
 decode prints them) and print each as hex. Takes what decode
 prints: command_id and command_status as numbers or hex ("0x00000058"),
 the status by name ("status": "ESME_RTHROTTLED", or as command_status),
-TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes. Exit 1 if a
+TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes;
+sequence_number 1 unless given (a request's must be 1..0x7FFFFFFF). Exit 1 if a
 PDU cannot be encoded (naming the field), 2 on invalid JSON or JSON that
 is not an object or an array of objects (nothing printed).
 ]],
@@ -285,6 +286,11 @@ local function encode_texts(args)
     return out
 end
 
+local function hdr32(b, i)
+    local b1, b2, b3, b4 = b:byte(i, i + 3)
+    return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+end
+
 function M.encode(args)
     local texts, bad = encode_texts(args)
     if not texts then
@@ -317,7 +323,18 @@ function M.encode(args)
     for i, obj in ipairs(list) do
         local ok, pdu = pcall(unshown, obj)
         local bytes, msg
-        if ok then bytes, msg = smpp.encode(pdu) else msg = pdu end
+        if ok then
+            -- a request is numbered 1..0x7FFFFFFF (3.4): 1 unless given, and
+            -- one given outside that is refused (a response echoes any)
+            if pdu.sequence_number == nil then pdu.sequence_number = 1 end
+            bytes, msg = smpp.encode(pdu)
+            local id, seq = bytes and hdr32(bytes, 5), bytes and hdr32(bytes, 13)
+            if bytes and id < 0x80000000 and (seq == 0 or seq > 0x7FFFFFFF) then
+                bytes, msg = nil, string.format("sequence_number %d is outside 1..0x7FFFFFFF (a request's number)", seq)
+            end
+        else
+            msg = pdu
+        end
         if bytes then
             io.stdout:write(hex.from_bytes(bytes), "\n")
         else
