@@ -25,10 +25,10 @@ enum {
 
 /* -- Helpers ---------------------------------------------------------------- */
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* Only zero octets from b to end (padding after the last TLV). */
+static int all_zero(const uint8_t *b, const uint8_t *end) { while (b < end && !*b) b++; return b == end; }
 
 /* Store v big-endian at o (the compiler makes it one swapped store). */
 static inline void be32_put(uint8_t *o, uint32_t v)
@@ -40,12 +40,7 @@ static inline void be32_put(uint8_t *o, uint32_t v)
 }
 
 /* Big-endian unsigned of 0..4 octets (TLV integers). */
-static uint32_t be_n(const uint8_t *p, size_t n)
-{
-    uint32_t v = 0;
-    while (n--) v = v << 8 | *p++;
-    return v;
-}
+static uint32_t be_n(const uint8_t *p, size_t n) { uint32_t v = 0; while (n--) v = v << 8 | *p++; return v; }
 
 /* Record an error and return its status; every failure path goes through
  * here so that the message always names the field. */
@@ -323,8 +318,9 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
     }
     p->present = cmd->body;
 
-    /* The TLV area: whatever follows the mandatory fields. */
-    while (end - b >= 4) {
+    /* The TLV area: whatever follows the mandatory fields; zero octets to the end
+     * are padding, however many (some SMSCs pad to 4 or 8), never a TLV 0x0000. */
+    while (end - b >= 4 && !all_zero(b, end)) {
         uint16_t tag = (uint16_t)(b[0] << 8 | b[1]);
         uint16_t len = (uint16_t)(b[2] << 8 | b[3]);
         const pdu_tlv_def_t *def = pdu_tlv_info(tag);
@@ -347,7 +343,7 @@ static uint32_t decode_body(pdu_t *p, const uint8_t *b, const uint8_t *end, pdu_
         t->num = def && def->type == PDU_TLV_INT ? be_n(b, len) : 0;
         b += len;
     }
-    /* 1-3 octets too few for a TLV header: zero padding is tolerated. */
+    /* 1-3 octets too few for a TLV header, or zero padding: only zeros pass. */
     for (; b < end; b++)
         if (*b)
             return fail(err, SMPP_ESME_RINVCMDLEN, NULL,

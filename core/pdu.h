@@ -253,8 +253,9 @@ typedef struct pdu_error_s {
  *   ESME_RINVPARLEN   a known TLV whose length is outside its bounds
  * On any result the header fields of `pdu` hold what could be read (all
  * zero if fewer than 16 octets). A response with a non-zero status and no
- * body decodes with ROK and no field present. 1-3 trailing zero octets
- * after the TLVs are ignored (some SMSCs pad). `err` may be NULL.
+ * body decodes with ROK and no field present. Zero octets after the
+ * TLVs, however many, are padding and ignored (some SMSCs pad to 4 or 8:
+ * never a TLV 0x0000); 1-3 other octets are refused. `err` may be NULL.
  * Borrowed: `data` must outlive the use of `pdu` (see Ownership above). */
 uint32_t pdu_decode(pdu_t *pdu, const uint8_t *data, size_t len,
                     uint32_t max_len, pdu_error_t *err);

@@ -228,6 +228,19 @@ describe("malformed input gets the exact status", function()
         end)
     end
 
+    it("takes zero padding after the TLVs, however long, as padding, never as a TLV 0x0000", function()
+        for n = 1, 9 do
+            local pdu, st, msg = smpp.decode(mk(4, 0, 1, SM0 .. "0204 0002 0001" .. ("00"):rep(n)))
+            assert.is_table(pdu, n .. " zero octets: " .. tostring(msg))
+            assert.same({ 1, nil }, { pdu.user_message_reference, pdu[0] }, n .. " zero octets")
+            pdu = assert(smpp.decode(mk(4, 0, 1, SM0 .. ("00"):rep(n))))
+            assert.is_nil(pdu[0], n .. " zero octets, no TLV")
+        end
+        -- a zero TLV header followed by a real TLV is no padding: a TLV 0x0000 of length 0 (unknown: kept)
+        local pdu = assert(smpp.decode(mk(4, 0, 1, SM0 .. "0000 0000 0204 0002 0001")))
+        assert.same({ "", 1 }, { pdu[0], pdu.user_message_reference })
+    end)
+
     it("keeps the header of an unknown command for the generic_nack", function()
         local _, st, _, hdr = smpp.decode(mk(0x99, 0, 77))
         assert.equal(S.ESME_RINVCMDID, st)
