@@ -522,3 +522,29 @@ return smsc.handlers
         assert.equal(3, srv2:stats().store.messages.value)
     end)
 end)
+
+describe("#integration smppgw messages of a row a script stored", function()
+    it("shows a missing source as -, not nil", function()
+        local srv = server.start { conf = "return { script = 'script.lua', store = { path = 'm.db' }, "
+            .. "accounts = { { system_id = 'smppclient1', password = 'password' } } }", script = [[
+local store = require "smpp.store"
+local smpp = require "smpp"
+return { submit_sm = function(session, pdu)
+    local id = string.format("%08x%06x", store.node_id(), store.next_id("msg"))
+    local ok, err = store.put { id = id, account = session.system_id, dest = pdu.destination_addr,
+                                submitted = smpp.time(), pdu = smpp.encode(pdu) }
+    if not ok then return "ESME_RSYSERR" end
+    return "ESME_ROK", { message_id = id }
+end }
+]] }
+        local c = wire.connect(srv.port)
+        assert.equal(0, c:bind("transceiver", "smppclient1", "password").status)
+        c:send(wire.submit_sm(2))
+        local r = assert(c:read(5))
+        assert.equal(0, r.status)
+        local mid = wire.first_cstr(r.body)
+        local out, err, rc = run.smppgw { "messages", srv.dir .. "/conf.lua", mid }
+        assert.equal(0, rc, out .. err)
+        assert.matches("account smppclient1, from %- to 447700900123,", out)
+    end)
+end)

@@ -489,8 +489,8 @@ local function show_message(v)
     local function add(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
     add("message %s%s: %s%s", v.message_id, (v.part or 0) > 0 and (" part " .. v.part) or "", v.state,
         v.final and " (final)" or "")
-    add("  account %s, from %s to %s, route %s, upstream %s%s, %d attempt%s", tostring(v.account),
-        tostring(v.from), tostring(v.to), v.route and ("'" .. v.route .. "'") or "-", tostring(v.upstream or "-"),
+    add("  account %s, from %s to %s, route %s, upstream %s%s, %d attempt%s", tostring(v.account or "-"),
+        tostring(v.from or "-"), tostring(v.to or "-"), v.route and ("'" .. v.route .. "'") or "-", tostring(v.upstream or "-"),
         v.upstream_id and (" as " .. v.upstream_id) or "", v.attempts or 0, v.attempts == 1 and "" or "s")
     add("  submitted %s%s%s", tostring(v.submitted_time), v.done_time and (", done " .. v.done_time) or "",
         v.error and string.format(", error %d", v.error) or "")
