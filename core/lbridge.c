@@ -650,7 +650,7 @@ static int l_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    uint32_t max_len = (uint32_t)luaL_optnumber(L, 2, 0);
+    uint32_t max_len = opt_max_len(L, 2);           /* -1, NaN, 1e20 raise: no cap or the default by surprise */
     pdu_error_t err;
     uint32_t st = pdu_decode(&scratch_pdu, (const uint8_t *)s, len, max_len, &err);
     if (st == SMPP_ESME_ROK) {
@@ -709,7 +709,7 @@ static int l_frame(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    long n = pdu_frame((const uint8_t *)s, len, (uint32_t)luaL_optnumber(L, 2, 0));
+    long n = pdu_frame((const uint8_t *)s, len, opt_max_len(L, 2));
     if (n < 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "command_length outside 16..max_len");

@@ -189,6 +189,12 @@ static const char *check_addr(lua_State *L, pdu_t *p, int unsucc, int n)
                 lua_pop(L, 2);
                 return check_msg;
             }
+            if (addr) {                 /* one entry is an address or a list, never both */
+                snprintf(check_msg, sizeof check_msg, "dest_address[%d] has both destination_addr and dl_name "
+                         "(an entry is one or the other)", n);
+                lua_pop(L, 2);
+                return check_msg;
+            }
             addr = lua_tolstring(L, -1, &len);
             if (i == 4 && v[0] == -2) v[0] = 2;
         } else if ((v[i] = lbridge__as_u32(L, -1)) < 0 || (i < 3 && v[i] > 255)) {

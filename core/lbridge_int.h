@@ -63,4 +63,13 @@ static inline double lbridge__as_u32(lua_State *L, int idx)
     return d >= 0 && d <= 4294967295.0 && d == (double)(uint32_t)d ? d : -1;
 }
 
+/* decode's and frame's max_len at idx: nil, or a whole number
+ * 0..0xFFFFFFFF (0: the default); anything else raises. */
+static inline uint32_t opt_max_len(lua_State *L, int idx)
+{
+    double d = lua_isnoneornil(L, idx) ? 0 : lbridge__as_u32(L, idx);
+    if (d < 0) luaL_argerror(L, idx, "max_len must be a whole number 0..0xFFFFFFFF (0: the default)");
+    return (uint32_t)d;
+}
+
 #endif /* SMPPGW_LBRIDGE_INT_H */

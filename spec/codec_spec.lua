@@ -241,6 +241,24 @@ describe("malformed input gets the exact status", function()
         assert.same({ "", 1 }, { pdu[0], pdu.user_message_reference })
     end)
 
+    it("refuses a max_len that is not a whole number 0..0xFFFFFFFF, rather than no cap or the default", function()
+        local b = mk(0x15, 0, 1)
+        for _, bad in ipairs { -1, 0 / 0, 1e20, 1.5 } do
+            assert.has_error(function() smpp.decode(b, bad) end)
+            assert.has_error(function() smpp.frame(b, bad) end)
+        end
+        assert.is_table(smpp.decode(b, 16))
+        assert.is_table(smpp.decode(b, 0))
+        assert.is_nil(smpp.decode(b, 15))
+    end)
+
+    it("refuses a dest_address entry with both destination_addr and dl_name, rather than drop one", function()
+        local bytes, err = smpp.encode { command = "submit_multi", sequence_number = 1,
+                                         dest_address = { { destination_addr = "1", dl_name = "x" } } }
+        assert.is_nil(bytes)
+        assert.matches("dest_address%[1%] has both destination_addr and dl_name", err)
+    end)
+
     it("keeps the header of an unknown command for the generic_nack", function()
         local _, st, _, hdr = smpp.decode(mk(0x99, 0, 77))
         assert.equal(S.ESME_RINVCMDID, st)
