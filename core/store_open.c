@@ -606,9 +606,15 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
     if (query_int(s, "PRAGMA page_size", 4096, &s->page_size) != SQLITE_OK || s->page_size <= 0)
         s->page_size = 4096;
     if (s->o.max_bytes > 0) {
-        long long pages = s->o.max_bytes / s->page_size;
+        long long pages = s->o.max_bytes / s->page_size, room = 1024 * 1024 / s->page_size;
         snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages > 1 ? pages : 1);
         if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
+        /* new messages stop at the soft limit, short of it by a tenth, at
+         * least 1 MiB (at most a quarter): the room left takes what frees
+         * room or must be written (answers, expiry, the queue's rows) */
+        if (room > pages / 4) room = pages / 4;
+        if (room < pages / 10) room = pages / 10;
+        s->soft_pages = pages - room > 1 ? pages - room : 1;
         /* the log file goes back to a quarter of the limit each time it
          * starts over (the runtime checkpoints it at that size) */
         snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", s->o.max_bytes / 4);
