@@ -149,6 +149,7 @@ long long store_commit_failures(const store_t *s);
 /* Commits that succeeded since the store was opened (early ones in the
  * middle of a turn too: rt_store.c tells by it that an answer held before
  * one is stored, whatever the turn's own commit does). */
+long long store_writes_committed(const store_t *s);   /* writes committed since open */
 long long store_commits_ok(const store_t *s);
 
 /* A write failed since the last store_commit(): it lost the open

@@ -264,6 +264,7 @@ struct store_s {
     store_acct_t  *accts;
     size_t         accts_cap, accts_used;
     long long      commits, commit_failures, lost_total, evicted, expired;
+    long long      committed_total;   /* writes committed since open */
     long long      n_sticky, sticky_evicted;
 
     store_ctr_t   *ctrs;
