@@ -623,6 +623,14 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
     return 0;
 }
 
+static long long pages_bytes(store_t *s)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_PAGES);
+    long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n * s->page_size;
+}
+
 store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
 {
     static int configured;
@@ -689,7 +697,9 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
                  (sqlite3_errcode(s->db) & 0xff) == SQLITE_CORRUPT ? "corrupt" : "cannot read it", s->errmsg);
         goto fail;
     }
-    if (o->quick_check) {
+    /* quick_check 2 (`run`): a file of at most STORE_QUICK_AT_OPEN octets
+     * only, whose pages take a fraction of a second to read */
+    if (o->quick_check == 1 || (o->quick_check == 2 && pages_bytes(s) <= STORE_QUICK_AT_OPEN)) {
         char why[256];
         if ((rc = store_check(s, why, sizeof why)) != 0) {
             snprintf(err, errlen, "store %s: corrupt (quick_check: %s)", o->path,

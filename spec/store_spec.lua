@@ -591,6 +591,33 @@ describe("#integration smppgw check with a store", function()
         assert.is_false(exists(dir .. "/var"))
     end)
 
+    it("run refuses a small store whose pages check calls damaged, with check's words", function()
+        -- one page of a table's b-tree garbled: the levels still count
+        -- (the open reads them), only quick_check finds it; `run` checks
+        -- a file of up to 64 MiB as `check` does, and does not start
+        local path = dir .. "/page.db"
+        local st = assert(store.open { path = path })
+        for i = 1, 300 do st:put(msg("d" .. i, { pdu = ("p"):rep(200) })) end
+        st:close()
+        local damaged
+        for page = 3, 40 do
+            os.execute("cp " .. run.quote(path) .. " " .. run.quote(dir .. "/try.db"))
+            local f = assert(io.open(dir .. "/try.db", "r+b"))
+            f:seek("set", 4096 * (page - 1))
+            local junk = {}
+            for k = 1, 4096 do junk[k] = string.char((k * 7919 + page * 104729) % 251) end
+            f:write(table.concat(junk))
+            f:close()
+            local out, err = run.smppgw({ "check", conf("try.db") })
+            if (out .. err):match("corrupt %(quick_check:") then damaged = page break end
+        end
+        assert.truthy(damaged, "no page whose damage only quick_check finds")
+        local out, err, rc = run.sh("timeout 5 " .. run.quote(run.bin) .. " run " .. run.quote(conf("try.db"))
+                                     .. " -l 127.0.0.1:0 --http 127.0.0.1:0")
+        assert.equal(1, rc, out .. err)
+        assert.matches("try.db: corrupt (quick_check:", out .. err, 1, true)
+    end)
+
     it("exits 1 naming a damaged store file", function()
         local path = dir .. "/bad.db"
         local st = assert(store.open { path = path })

@@ -761,7 +761,9 @@ function M.run(conf_path, overrides)
     -- the store opens before anything listens: a store that cannot be
     -- opened is a start-up error naming the path and the reason
     local section = M.store_section(conf, conf_path)
-    local st, serr = M.open_store(conf, conf_path, { lock = true })   -- one serving process per file
+    -- one serving process per file; a file of up to 64 MiB has its pages
+    -- checked as `check` does (a larger one: `check` before `run`)
+    local st, serr = M.open_store(conf, conf_path, { lock = true, quick_check = "small" })
     if not st then
         io.stderr:write("smppgw: ", serr, "\n")
         return 1
