@@ -585,9 +585,9 @@ void rt_fwd_turn(void)
     fwd.woken = NULL;                     /* wakes from now on: the next turn */
     committed = rt_store_committed(&fail);
     rt_fwd__turn_over(committed);         /* the turn's runs can no longer take their messages back */
-    rt_fwd__unrec_turn(st ? store_writes_committed(st) : 0);
     if (!committed) store_failed();
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
+    rt_fwd__unrec_turn(st ? store_writes_committed(st) : 0);     /* after: the failure counts this turn's */
     fwd.wrote = 0;
     paused = rt_time() < fwd.paused_until;
     /* a write after the commit (a release that ran Lua): what was held may

@@ -19,6 +19,7 @@
 
 #define UNREC_MAX  3             /* lost answers of one message before it is held back */
 #define UNREC_CAP  8192          /* messages counted (a power of 2); past it none is held back */
+#define UNREC_CLEAR_S 5.0        /* seconds without a lost answer after which every count is forgotten */
 
 static struct {
     long long  keys[UNREC_CAP];  /* rowid + 1 (0: empty); counts beside */
@@ -28,6 +29,9 @@ static struct {
     int        nturn, capturn;
     long long  writes;           /* the store's committed writes when last seen */
     double     probe_at;         /* the next write that tries whether the store takes writes again */
+    long long  probe;            /* the row it wrote this turn (0: none) */
+    int        lost;             /* an answer was lost this turn */
+    double     lost_at;          /* rt_time() of the last one */
 } un;
 
 static int slot(long long rowid, int add)
@@ -64,18 +68,31 @@ void rt_fwd__unrec_lost(void)
         if ((k = slot(un.turn[i].rowid, 1)) < 0) continue;
         if (++un.counts[k] == UNREC_MAX)
             log_kind(LOG_ERROR, 0, "answer not recorded", "gateway: message %s reached its upstream %d times "
-                     "and the store could record none of its answers; not sent again until the store "
-                     "takes writes", un.turn[i].id, UNREC_MAX);
+                     "and the store could record none of its answers; held back until the store takes "
+                     "writes", un.turn[i].id, un.counts[k]);
     }
     un.nturn = 0;
+    un.lost = 1;
+    un.lost_at = rt_time();
 }
 
 void rt_fwd__unrec_turn(long long writes)
 {
-    if (writes != un.writes && un.used) {
+    int k;
+    /* the probe committed (no write of the turn failed): that row goes once more, and is held back
+     * again if its answer is lost again */
+    if (un.probe && !un.lost && writes != un.writes && (k = slot(un.probe, 0)) >= 0) un.counts[k] = UNREC_MAX - 1;
+    /* answers of this turn recorded: every held row goes once more (held again at its next lost one) */
+    if (un.used && !un.lost && un.nturn > 0)
+        for (k = 0; k < UNREC_CAP; k++)
+            if (un.keys[k] && un.counts[k] >= UNREC_MAX) un.counts[k] = UNREC_MAX - 1;
+    /* no answer lost for UNREC_CLEAR_S: the store takes writes again, every count is forgotten */
+    if (un.used && !un.lost && rt_time() - un.lost_at >= UNREC_CLEAR_S) {
         memset(un.keys, 0, sizeof un.keys);
         un.used = 0;
     }
+    un.probe = 0;
+    un.lost = 0;
     un.writes = writes;
     un.nturn = 0;
 }
@@ -88,10 +105,11 @@ int rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r)
     int k = un.used ? slot(r->rowid, 0) : -1;
     if (k < 0 || un.counts[k] < UNREC_MAX) return 0;
     /* the probe: a write of the row itself (its due unchanged, attempts + 1, a trace line), at most
-     * once a second; once such a write commits, the counts are forgotten and it goes again */
+     * once a second; once it commits, this row goes once more (rt_fwd__unrec_turn) */
     if (st && (now = rt_time()) >= un.probe_at) {
         un.probe_at = now + 1.0;
-        store_fwd_retry(st, r->rowid, r->due, 0, NAN, now, (store_str_t){ line, sizeof line - 1 });
+        if (store_fwd_retry(st, r->rowid, r->due, 0, NAN, now, (store_str_t){ line, sizeof line - 1 }) > 0)
+            un.probe = r->rowid;
     }
     return 1;
 }
