@@ -539,7 +539,7 @@ static int l_open(lua_State *L)
     o.max_bytes = limit_field(L, lim, "size_mb") * 1024 * 1024;
     lua_pop(L, 1);
     lua_getfield(L, 1, "quick_check");
-    o.quick_check = lua_toboolean(L, -1);
+    o.quick_check = lua_type(L, -1) == LUA_TSTRING ? 2 : lua_toboolean(L, -1);   /* "small": run's */
     lua_pop(L, 1);
     lua_getfield(L, 1, "lock");
     o.lock = lua_toboolean(L, -1);

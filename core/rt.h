@@ -21,6 +21,7 @@
  *   rt_gw.c      the store-and-forward gateway: links, held answers, events, stats
  *   rt_gw_store.c ... its stored messages (core.gw_queue, gw_record)
  *   rt_fwd.c     ... the forwarder of each upstream link
+ *   rt_fwd_unrec.c ... its bound on sendings whose answers the store could not record
  *   rt_gw_answer.c ... whether a link answers (an upstream that never does)
  *   rt_gw_rcpt.c ... receipts from upstreams matched and sent on
  *   rt_gw_rcpt_hold.c ... which of them wait as early (the holding rule)

@@ -14,16 +14,15 @@
  * since (the queue has nothing else waiting), the link holds those rows in memory as they are stored
  * (rt_fwd_hold, rt_gw_held.c: their octets and facts), in the queue's order, and its forwarder sends from
  * them after the commit instead of reading them back, moving the cursor past each as the reader would.
- * Anything else that puts a row in the queue or decides on one (a retry, a move, an event, a sweep, a
- * failed commit) drops what is held and the reader takes the rows. A row is in the queue (due set) until
- * its answer is written: a crash before that sends it again after restart.
+ * Anything else putting a row in the queue or deciding on one (a retry, a move, an event, a sweep, a failed
+ * commit) drops what is held and the reader takes the rows. A row is in the queue (due set) until its answer
+ * is written: a crash before that sends it again after restart.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlr.h"
 #include "log.h"
 #include "msgid.h"
 #include "rt.h"
@@ -221,6 +220,7 @@ static void store_failed(void)
      * in their links' queues (read again from the store) and may be held
      * (never sent: their ESMEs were told ESME_RMSGQFUL) */
     fwd.resync = 1;
+    rt_fwd__unrec_lost();                            /* the answers taken this turn (rt_fwd_unrec.c) */
     rt_gw_foreach(rt_fwd__held_drop, NULL);
     if (now < fwd.paused_until) return;              /* one step of the backoff per pause */
     fwd.failures++;
@@ -266,6 +266,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
     rt_line_t tl;
     double now = rt_time();
     int rc;
+    rt_fwd__unrec_answered(f->rowid, f->id);         /* counted if the turn's commit fails */
     if (mid && mid->ptr) {
         uid.p = (const char *)mid->ptr;
         uid.n = mid->len;
@@ -397,8 +398,8 @@ static int on_row(const store_fwd_row_t *r, void *ud)
         rt_gw_event(&ev);
         return 0;
     }
-    if (!(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) {
-        tk->stopped = 1;                  /* the row stays ahead of the cursor */
+    if (rt_fwd__unrec_held(rt_store(), r) || !(s = pick(l)) || !tb_take(&l->tb, uv_now(rt.loop))) {
+        tk->stopped = 1;                  /* the row stays ahead of the cursor (held back: rt_fwd_unrec.c) */
         return 1;
     }
     if ((f = fwd.free) != NULL) fwd.free = f->next;
@@ -586,6 +587,7 @@ void rt_fwd_turn(void)
     rt_fwd__turn_over(committed);         /* the turn's runs can no longer take their messages back */
     if (!committed) store_failed();
     else if (fwd.wrote) fwd.failures = 0;                 /* a forwarding write committed */
+    rt_fwd__unrec_turn(st ? store_writes_committed(st) : 0);     /* after: the failure counts this turn's */
     fwd.wrote = 0;
     paused = rt_time() < fwd.paused_until;
     /* a write after the commit (a release that ran Lua): what was held may
@@ -637,12 +639,12 @@ void rt_fwd_stop(void)
     rt_fwd_close();
     rt_gw_foreach(rt_fwd__held_drop, NULL);
     rt_fwd__park_free();
+    rt_fwd__unrec_free();
     while ((f = fwd.free) != NULL) {
         fwd.free = f->next;
         free(f);
     }
     fwd.woken = NULL;
-    fwd.resync = 0;
-    fwd.failures = fwd.wrote = 0;
+    fwd.resync = fwd.failures = fwd.wrote = 0;
     fwd.paused_until = 0;
 }

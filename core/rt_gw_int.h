@@ -33,6 +33,18 @@ typedef struct rt_fwd_held_s {
     char data[1];
 } rt_fwd_held_t;
 
+/* The bound on sendings whose answers the store could not record
+ * (rt_fwd_unrec.c): an answer taken for rowid this turn; those answers
+ * lost (a write or the commit failed); the turn's end (writes: the
+ * store's committed writes so far); whether row r is
+ * held back (its link sends nothing from its queue; a write of r tries
+ * whether the store takes writes again); memory freed. */
+void rt_fwd__unrec_answered(long long rowid, const char *id);
+void rt_fwd__unrec_lost(void);
+void rt_fwd__unrec_turn(long long writes);
+int  rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r);
+void rt_fwd__unrec_free(void);
+
 /* Drop every row l holds (arg unused: rt_gw_foreach's shape); the queue
  * reader takes them. */
 void rt_fwd__held_drop(rt_link_t *l, void *arg);

@@ -131,6 +131,7 @@ int store__commit_now(store_t *s)
         s->last_lost = 0;
         s->commits++;
         s->committed += s->txn_writes;
+        s->committed_total += s->txn_writes;
         s->txn_writes = 0;
         ctrs_settle(s, 1);
         return 0;
@@ -163,6 +164,11 @@ uint64_t store_writes_total;
 long long store_commit_failures(const store_t *s)
 {
     return s->commit_failures;
+}
+
+long long store_writes_committed(const store_t *s)
+{
+    return s->committed_total;
 }
 
 long long store_commits_ok(const store_t *s)

@@ -98,6 +98,9 @@ typedef struct store_s store_t;
 
 enum { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
 
+/* quick_check 2: the largest file checked (PRAGMA quick_check reads every page) */
+#define STORE_QUICK_AT_OPEN (64LL << 20)
+
 /* Every field is required: the defaults live in the config schema
  * (lua/smpp/config.lua), not here. Limits must be >= 1. */
 typedef struct store_opts_s {
@@ -112,7 +115,8 @@ typedef struct store_opts_s {
     long long   max_early;          /* rows in early */
     long long   max_sticky;         /* rows in sticky (long messages' routes) */
     long long   max_bytes;          /* size of the database file, 0 = no limit */
-    int         quick_check;        /* run PRAGMA quick_check while opening */
+    int         quick_check;        /* run PRAGMA quick_check while opening (2: only on a file of at most
+                                     * STORE_QUICK_AT_OPEN octets, as `run` does) */
     int         lock;               /* hold PATH-lock while open: another holder is refused */
 } store_opts_t;
 
@@ -149,6 +153,7 @@ long long store_commit_failures(const store_t *s);
 /* Commits that succeeded since the store was opened (early ones in the
  * middle of a turn too: rt_store.c tells by it that an answer held before
  * one is stored, whatever the turn's own commit does). */
+long long store_writes_committed(const store_t *s);   /* writes committed since open */
 long long store_commits_ok(const store_t *s);
 
 /* A write failed since the last store_commit(): it lost the open

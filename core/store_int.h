@@ -25,6 +25,7 @@
     X(COMMIT,       "COMMIT") \
     X(ROLLBACK,     "ROLLBACK") \
     X(PAGES,        "PRAGMA page_count") \
+    X(FREE_PAGES,   "PRAGMA freelist_count") \
     X(COUNT_MSG,    "SELECT count(*) FROM messages") \
     X(COUNT_OUTBOX, "SELECT count(*) FROM outbox") \
     X(COUNT_EARLY,  "SELECT count(*) FROM early") \
@@ -237,6 +238,10 @@ struct store_s {
     unsigned       upd_next;          /* slot replaced when the cache is full */
     long long      node_id;
     long long      page_size;
+    long long      soft_pages;        /* limits.size_mb less its headroom: no new message past it (0: none) */
+    long long      room_at;           /* commits when the pages in use were last counted (store_put.c) */
+    int            room_puts;         /* puts since */
+    int            room_short;        /* they were past soft_pages */
     int            lock_fd;           /* PATH-lock, flock'd while open (opts.lock); -1 */
     char          *lock_text;         /* its counter lines as read at open (store_open.c) */
     long long      wal_frames;        /* after the last commit, once store_wal_manual() */
@@ -259,6 +264,7 @@ struct store_s {
     store_acct_t  *accts;
     size_t         accts_cap, accts_used;
     long long      commits, commit_failures, lost_total, evicted, expired;
+    long long      committed_total;   /* writes committed since open */
     long long      n_sticky, sticky_evicted;
 
     store_ctr_t   *ctrs;
@@ -461,6 +467,9 @@ const char *store__too_long(const store_msg_t *m, unsigned mask);
  * on messages other than a put runs after it. Returns 0, or STORE_EIO
  * with the transaction lost. store__unput forgets them (the transaction
  * is gone). */
+/* limits.size_mb: the file is at its soft limit, no new message, outbox
+ * item or early receipt (store_put.c) */
+int store__room_short(store_t *s);
 int store__flush(store_t *s);
 void store__unput(store_t *s);
 void store__put_free(store_t *s);

@@ -606,15 +606,29 @@ static int configure(store_t *s, int memory, char *err, size_t errlen)
     if (query_int(s, "PRAGMA page_size", 4096, &s->page_size) != SQLITE_OK || s->page_size <= 0)
         s->page_size = 4096;
     if (s->o.max_bytes > 0) {
-        long long pages = s->o.max_bytes / s->page_size;
+        long long pages = s->o.max_bytes / s->page_size, room = 1024 * 1024 / s->page_size;
         snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages > 1 ? pages : 1);
         if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
+        /* new messages stop at the soft limit, short of it by a tenth, at
+         * least 1 MiB (at most a quarter): the room left takes what frees
+         * room or must be written (answers, expiry, the queue's rows) */
+        if (room > pages / 4) room = pages / 4;
+        if (room < pages / 10) room = pages / 10;
+        s->soft_pages = pages - room > 1 ? pages - room : 1;
         /* the log file goes back to a quarter of the limit each time it
          * starts over (the runtime checkpoints it at that size) */
         snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", s->o.max_bytes / 4);
         if (exec(s, sql, err, errlen) != SQLITE_OK) return -1;
     }
     return 0;
+}
+
+static long long pages_bytes(store_t *s)
+{
+    sqlite3_stmt *st = store__stmt(s, STORE_ST_PAGES);
+    long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n * s->page_size;
 }
 
 store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
@@ -683,7 +697,9 @@ store_t *store_open(const store_opts_t *o, char *err, size_t errlen)
                  (sqlite3_errcode(s->db) & 0xff) == SQLITE_CORRUPT ? "corrupt" : "cannot read it", s->errmsg);
         goto fail;
     }
-    if (o->quick_check) {
+    /* quick_check 2 (`run`): a file of at most STORE_QUICK_AT_OPEN octets
+     * only, whose pages take a fraction of a second to read */
+    if (o->quick_check == 1 || (o->quick_check == 2 && pages_bytes(s) <= STORE_QUICK_AT_OPEN)) {
         char why[256];
         if ((rc = store_check(s, why, sizeof why)) != 0) {
             snprintf(err, errlen, "store %s: corrupt (quick_check: %s)", o->path,

@@ -283,6 +283,32 @@ static int evict(store_t *s)
     return 0;
 }
 
+/* -- Room ---------------------------------------------------------------------- */
+
+/* With limits.size_mb: is the file past its soft limit (soft_pages, its
+ * pages in use: the free list is room)? Counted once per transaction and
+ * every STORE_PUT_BATCH puts in it. A new message is then refused "full"
+ * (and so are receipts for the outbox and early ones: store_queue.c)
+ * while what is written for those stored (answers, retries, expiry, the
+ * queue's rows) still has room: a full store drains on its own. */
+int store__room_short(store_t *s)
+{
+    long long pages = 0, unused = 0;
+    sqlite3_stmt *st;
+    if (s->soft_pages <= 0) return 0;
+    if (s->room_at == s->commits && ++s->room_puts < STORE_PUT_BATCH) return s->room_short;
+    s->room_at = s->commits;
+    s->room_puts = 0;
+    st = store__stmt(s, STORE_ST_PAGES);
+    if (sqlite3_step(st) == SQLITE_ROW) pages = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    st = store__stmt(s, STORE_ST_FREE_PAGES);
+    if (sqlite3_step(st) == SQLITE_ROW) unused = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    s->room_short = pages - unused >= s->soft_pages;
+    return s->room_short;
+}
+
 /* -- Put ---------------------------------------------------------------------- */
 
 long long store_put(store_t *s, const store_msg_t *m)
@@ -301,6 +327,10 @@ long long store_put(store_t *s, const store_msg_t *m)
     mask = set_columns(&row, &octets, &big);
     if (big) return store__err(s, STORE_EARG, "put: %s is longer than %d octets", big, STORE_VALUE_MAX);
     if ((rc = store__begin(s)) < 0) return rc;
+    if (store__room_short(s))
+        return store__err(s, STORE_EFULL, "put: the file is at its soft limit (limits.size_mb %lld MiB less "
+                          "%lld KiB kept for answers and expiry)", s->o.max_bytes >> 20,
+                          (s->o.max_bytes / s->page_size - s->soft_pages) * s->page_size >> 10);
     if (s->n_messages >= s->o.max_messages && (rc = evict(s)) < 0) return rc;
     /* a new block of keys rides in this transaction (ctr_next): no early commit */
     if ((rc = store__next_key(s, &row.key)) < 0) return rc;

@@ -129,6 +129,8 @@ long long store_outbox_push(store_t *s, store_str_t account, store_str_t pdu, st
         return store__err(s, STORE_EFULL, "outbox: %lld items for %.*s (limits.outbox_per_account)",
                           store__acct_get(s, account), (int)account.n, account.p);
     if ((rc = store__begin(s)) < 0) return rc;
+    if (store__room_short(s)) return store__err(s, STORE_EFULL, "outbox_push: the file is at its soft limit "
+                                                "(limits.size_mb less the room kept for answers and expiry)");
     st = store__stmt(s, STORE_ST_OB_PUSH);
     store__bind_text(st, 1, account);
     sqlite3_bind_double(st, 2, isnan(due) ? 0 : due);
@@ -247,6 +249,8 @@ long long store_early_put(store_t *s, store_str_t upstream, store_str_t key, sto
     if (s->n_early >= s->o.max_early)
         return store__err(s, STORE_EFULL, "early: %lld receipts (limits.early)", s->n_early);
     if ((rc = store__begin(s)) < 0) return rc;
+    if (store__room_short(s)) return store__err(s, STORE_EFULL, "early_put: the file is at its soft limit "
+                                                "(limits.size_mb less the room kept for answers and expiry)");
     st = store__stmt(s, STORE_ST_EA_PUT);
     store__bind_text(st, 1, upstream);
     store__bind_text(st, 2, key);

@@ -105,6 +105,26 @@ describe("#integration check refuses what run refuses", function()
         assert.matches("does not exist yet (run creates it)", out, 1, true)
         assert.is_nil(lfs.attributes(d .. "/no"))
     end)
+
+    it("refuses --store PATH when cluster.store keeps the store in Redis (check, run, messages)", function()
+        local d = tmp.dir()
+        local path = tmp.write(d .. "/conf.lua", string.format([[return { script = '%s/scripts/gateway.lua',
+            listen = { '127.0.0.1:23001' }, http = { listen = '127.0.0.1:23002' },
+            cluster = { redis = '127.0.0.1:1', store = true },
+            accounts = { { system_id = 'esme', password = 'pw' } },
+            upstreams = { { name = 'a', port = 23003, system_id = 'x', password = 'y' } },
+            gateway = { routes = { { prefix = '', to = { 'a' } } } } }]], CWD))
+        local want = "--store " .. d .. "/x.db: with cluster.store = true the store is in Redis (127.0.0.1:1)"
+        for _, args in ipairs { { "check", path, "--store", d .. "/x.db" },
+                                { "run", path, "--store", d .. "/x.db" },
+                                { "messages", path, "--store", d .. "/x.db", "--account", "esme" },
+                                { "messages", path, "--store", d .. "/x.db", "1" } } do
+            local out, err, rc = run.smppgw(args)
+            assert.is_not.equal(0, rc, args[1] .. ": " .. out .. err)
+            assert.matches(want, out .. err, 1, true)
+        end
+        assert.is_nil(lfs.attributes(d .. "/x.db"))
+    end)
 end)
 
 describe("#integration passwd", function()

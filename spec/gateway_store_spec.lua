@@ -208,6 +208,41 @@ describe("#integration store and forward", function()
         assert.matches("accepted as 70%d%d", table.concat(events(message(gw, mid)), "\n"))
     end)
 
+    it("sends a message whose answers the store cannot record 3 times at most, then once more when it takes writes", function()
+        -- with the lock held for long, the pauses (0.1 s doubling to 0.2)
+        -- would send it again some 15 times; the bound holds it back
+        -- after 3 lost answers (logged), and a write of its own row tries,
+        -- once a second, whether the store takes writes again
+        local closed = wire.listen()
+        local port = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local gw = gateway({ A = port }, nil, { store = { path = "gw.db", busy_timeout = 0 },
+                                                gateway = { retry_min = 0.1, retry_max = 0.2 } })
+        local c = esme(gw)
+        local st, mid = submit(c, { short_message = "bounded" })
+        assert.equal(ROK, st)
+        local release = run.lock_store(gw.dir .. "/gw.db")
+        finally(release)
+        local up = server.start { port = port, conf = UPSTREAM_CONF, script = [[
+            local smpp, n = require "smpp", 0
+            return { submit_sm = function(session, pdu)
+                n = n + 1
+                smpp.log("info", "took %s (%d)", pdu.short_message, n)
+                return 0, { message_id = tostring(8000 + n) }
+            end }]] }
+        assert.truthy(gw:wait_log("reached its upstream 3 times and the store could record none", 20),
+                      gw:log_text())
+        wire.sleep(3)                          -- the lock stays: nothing more goes
+        assert.equal(3, up:count_log("took bounded %("), up:log_text())
+        release()
+        assert.truthy(wait_until(function()
+            local _, m = get(gw, "/messages/" .. mid)
+            return m and (m.state == "ENROUTE" or m.final)
+        end, 10), gw:log_text())
+        assert.equal(4, up:count_log("took bounded %("), up:log_text())
+        assert.matches("accepted as 8004", table.concat(events(message(gw, mid)), "\n"))
+    end)
+
     it("answers ESME_RMSGQFUL while another process locks the store; its queue counts stay true for max_queue", function()
         local closed = wire.listen()
         local port = tonumber((select(2, closed:getsockname())))

@@ -267,12 +267,14 @@ return smsc.handlers
     end)
 
     it("waits between takes of due receipts while the full store's commits lose them, rather than spin", function()
-        -- a store of 1 MB filled with messages whose receipts come 1 s
-        -- later: posting them fails, and the turn's commit loses the take,
-        -- so the rows are due again at once. The scheduler waits 0.1 s,
-        -- doubling, between such takes (it took them again every turn:
-        -- about 190 failed commits a second)
-        local srv = server.start { conf = conf { smsc = { receipt_delay = 1 }, store = { limits = { size_mb = 1 } } } }
+        -- a store on a full disk (here a file size limit of 1 MiB, which
+        -- fails writes as a full disk does; limits.size_mb refuses new rows
+        -- before it is full instead, and commits keep working) filled with
+        -- messages whose receipts come 1 s later: posting them fails, and
+        -- the turn's commit loses the take, so the rows are due again at
+        -- once. The scheduler waits 0.1 s, doubling, between such takes (it
+        -- took them again every turn: about 190 failed commits a second)
+        local srv = server.start { conf = conf { smsc = { receipt_delay = 1 } }, fsize = 1024 * 1024 }
         local c = bound(srv, "transmitter")
         local refused, sent = false, 0
         while not refused and sent < 20000 do

@@ -342,7 +342,7 @@ describe("smpp.store bounds", function()
         assert.same({ value = 1, limit = 1 }, s.early)
     end)
 
-    it("fails writes past limits.size_mb as on a full disk, and says so", function()
+    it("refuses new rows at the soft limit short of limits.size_mb, and says so; the turn is not lost", function()
         local dir, st = tmpdir(), nil
         finally(function()          -- busted keeps one finally per test
             if st then st:close() end
@@ -356,10 +356,17 @@ describe("smpp.store bounds", function()
         end
         assert.is_nil(ok)
         assert.equal("full", err)                -- the callers' ESME_RMSGQFUL, as for a bound
-        assert.matches("full", detail)
-        -- and so is every later write of the lost turn, until the commit reports it
+        assert.matches("at its soft limit (limits.size_mb 1 MiB less 256 KiB", detail, 1, true)
+        -- so is a new outbox item; what was put before is kept (the turn is not lost)
         ok, err = st:outbox_push("A", "p")
         assert.same({ nil, "full" }, { ok, err })
+        local stored = st:stats().messages.value
+        assert.truthy(stored > 50)
+        assert.truthy(st:commit())
+        assert.equal(stored, st:stats().messages.value)
+        -- changes to stored rows still have room: the last tenth is theirs
+        assert.equal(1, st:update("big1", { state = 2, final = true }))
+        assert.truthy(st:commit())
     end)
 end)
 
@@ -582,6 +589,33 @@ describe("#integration smppgw check with a store", function()
         assert.equal(0, rc, err)
         assert.matches("var/store.db does not exist yet (run creates it)", out, 1, true)
         assert.is_false(exists(dir .. "/var"))
+    end)
+
+    it("run refuses a small store whose pages check calls damaged, with check's words", function()
+        -- one page of a table's b-tree garbled: the levels still count
+        -- (the open reads them), only quick_check finds it; `run` checks
+        -- a file of up to 64 MiB as `check` does, and does not start
+        local path = dir .. "/page.db"
+        local st = assert(store.open { path = path })
+        for i = 1, 300 do st:put(msg("d" .. i, { pdu = ("p"):rep(200) })) end
+        st:close()
+        local damaged
+        for page = 3, 40 do
+            os.execute("cp " .. run.quote(path) .. " " .. run.quote(dir .. "/try.db"))
+            local f = assert(io.open(dir .. "/try.db", "r+b"))
+            f:seek("set", 4096 * (page - 1))
+            local junk = {}
+            for k = 1, 4096 do junk[k] = string.char((k * 7919 + page * 104729) % 251) end
+            f:write(table.concat(junk))
+            f:close()
+            local out, err = run.smppgw({ "check", conf("try.db") })
+            if (out .. err):match("corrupt %(quick_check:") then damaged = page break end
+        end
+        assert.truthy(damaged, "no page whose damage only quick_check finds")
+        local out, err, rc = run.sh("timeout 5 " .. run.quote(run.bin) .. " run " .. run.quote(conf("try.db"))
+                                     .. " -l 127.0.0.1:0 --http 127.0.0.1:0")
+        assert.equal(1, rc, out .. err)
+        assert.matches("try.db: corrupt (quick_check:", out .. err, 1, true)
     end)
 
     it("exits 1 naming a damaged store file", function()

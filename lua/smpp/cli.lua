@@ -511,12 +511,18 @@ function M.messages(args)
         err("%s", cerr)
         return 1
     end
+    if o.store then
+        local ok, serr = server.store_path(conf, o.store)
+        if not ok then
+            err("smppgw messages: %s", serr)
+            return 2
+        end
+    end
     local messages = require("smpp.messages")
     if not o.id and messages.gateway_in_redis(conf) then
         err("smppgw messages: %s", messages.NO_LISTS)
         return 2
     end
-    if o.store then server.store_path(conf, o.store) end
     local rstore = require("smpp.store").redis_of(conf)
     local gateway                                 -- the gateway's records (smpp.cluster.message)
     if rstore then

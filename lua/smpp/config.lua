@@ -320,8 +320,11 @@ local schema = {
                            doc = "long messages whose later parts follow the first part's route and upstream "
                               .. "(gateway.sticky_ttl); when full, the one that expires first makes room" },
                 size_mb = { type = "integer", min = 0, default = 0,
-                            doc = "largest database file in MiB (0 = no limit); past it writes fail as on a full disk; "
-                               .. "the write-ahead log beside it is kept to about a quarter of it" },
+                            doc = "largest database file in MiB (0 = no limit); past it writes fail as on a full disk, "
+                               .. "but new messages, outbox items and early receipts are refused a tenth short of it "
+                               .. "(at least 1 MiB, at most a quarter), so answers, retries and expiry still have "
+                               .. "room and a full store drains on its own; the write-ahead log beside it is kept to "
+                               .. "about a quarter of it" },
             } },
         } },
         -- free-form sections read by the scripts, which check them

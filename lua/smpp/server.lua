@@ -191,12 +191,22 @@ M.address = address.parse
 -- store_path(conf, path): conf's store section made to use the file at
 -- path (--store PATH of run, check and messages), which is relative to
 -- the working directory, not to the configuration; its other keys stay.
+-- -> true | nil, message: refused when the configuration keeps its store
+-- in Redis through cluster.store = true (the file would hold nothing and
+-- be read by no one, as a store.path beside cluster.store is refused).
 function M.store_path(conf, path)
+    local c = type(conf.cluster) == "table" and conf.cluster
+    if c and c.store and c.redis then
+        return nil, ("--store %s: with cluster.store = true the store is in Redis (%s); the file would hold "
+            .. "nothing and be read by no one: leave --store out, or turn cluster.store off"):format(path,
+            tostring(c.redis))
+    end
     if path ~= ":memory:" and path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
     local section = {}
     for k, v in pairs(conf.store or {}) do section[k] = v end
     section.path, section.redis = path, nil     -- a file named on the command line wins
     conf.store = section
+    return true
 end
 
 -- prepare(conf_path, overrides [, first]) -> conf, handlers, listen | nil,
@@ -252,7 +262,10 @@ function prepare(conf_path, overrides, first)
         conf.http = conf.http or {}
         conf.http.listen = overrides.http
     end
-    if overrides and overrides.store then M.store_path(conf, overrides.store) end
+    if overrides and overrides.store then
+        local ok, why = M.store_path(conf, overrides.store)
+        if not ok then return nil, why end
+    end
     for _, a in ipairs(overrides and overrides.listen or conf.listen or config.default("listen")) do
         local host, port = address.parse(a)
         if not host then return nil, "listen address " .. a .. " is not host:port (" .. port .. ")" end
@@ -758,7 +771,9 @@ function M.run(conf_path, overrides)
     -- the store opens before anything listens: a store that cannot be
     -- opened is a start-up error naming the path and the reason
     local section = M.store_section(conf, conf_path)
-    local st, serr = M.open_store(conf, conf_path, { lock = true })   -- one serving process per file
+    -- one serving process per file; a file of up to 64 MiB has its pages
+    -- checked as `check` does (a larger one: `check` before `run`)
+    local st, serr = M.open_store(conf, conf_path, { lock = true, quick_check = "small" })
     if not st then
         io.stderr:write("smppgw: ", serr, "\n")
         return 1

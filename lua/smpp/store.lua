@@ -65,7 +65,7 @@ local fields = config.schema.fields.store.fields
 
 -- open{ path = [, sync, busy_timeout, trace_ttl, lease, limits = {...},
 -- quick_check = true, lock = true] } -> st | nil, message naming the path and
--- the reason. lock: hold PATH-lock while open (a process serving from the
+-- the reason. quick_check = "small": only a file of up to 64 MiB (`run`). lock: hold PATH-lock while open (a process serving from the
 -- store; a second one is refused "locked by another process").
 -- Keys as in the config's `store` section; a relative path is relative to
 -- the working directory here (see from_config).
@@ -89,7 +89,7 @@ function M.open(opts)
         full.post_key = opts.post_key
         return require("smpp.store_redis").open(full)
     end
-    full.quick_check = quick and true or false
+    full.quick_check = quick == "small" and "small" or quick and true or false
     full.lock = lock and true or false
     return require("smpp.store_sqlite").open(full)
 end
