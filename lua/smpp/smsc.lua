@@ -43,6 +43,8 @@ local ipairs, pairs, setmetatable, tonumber, tostring, type =
     ipairs, pairs, setmetatable, tonumber, tostring, type
 local time = smpp.time
 local store_wait = core.store_wait        -- nil outside smppgw run
+local heap_reserve = core.heap_reserve
+local respond = core.respond
 
 local M = {}
 
@@ -51,10 +53,11 @@ local M = {}
 -- and found by address by a walk over the last second's messages; a later
 -- one waits in the store's pending index until the scheduler marks it.
 local SHORT = 1
-local BATCH = 500           -- due rows the scheduler takes at once
+local BATCH = 100           -- due rows the scheduler reads at once (a run fits a small budget)
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
 local POLL = 2              -- seconds between two looks at the store's earliest due time
+local RESUME = 0.2          -- seconds before the scheduler goes on after a run stopped partway
 local SETTLE = 50           -- receipts posted between two ends of their leases (a shared store)
 
 -- -- Options, random numbers, the message, the default hooks (smsc_rules.lua) --------
@@ -333,9 +336,26 @@ local function settle(st, done)
     for i = #done, 1, -1 do done[i] = nil end
 end
 
--- The scheduler's run. On a store of its own (SQLite) it takes the due
--- rows (their due cleared) and posts their receipts in the same
--- transaction. On a store shared with other processes (Redis: st.due_done)
+-- A row of a store of the process's own (SQLite) whose receipt is in the
+-- outbox (or that is done with): its due is cleared now, in the same turn
+-- as the post. The run handles rows earliest first and clears each before
+-- the next, so the earliest due row is this one: take_due of 1 clears it.
+-- A row taken that is not this one (none expected) is made due again.
+local function cleared(row, now)
+    local got, err = store.take_due(now + TICK, 1)
+    local other = got and got[1]
+    if not got then
+        smpp.log("warn", "smsc: a message's due not cleared (its receipt may go again): %s", tostring(err))
+    elseif other and other.key ~= row.key then
+        store.update(other.key, { due = other.due })
+    end
+end
+
+-- The scheduler's run. On a store of its own (SQLite) it reads the due
+-- rows, posts each receipt and clears that row's due (cleared), one row at
+-- a time in the same transaction: a run stopped partway (the budget, the
+-- heap's ceiling) leaves the rows it did not reach due, and at most the
+-- one it was in sends its receipt twice. On a store shared with other processes (Redis: st.due_done)
 -- there is no such transaction: it leases them (due moves to the lease's
 -- end, store.lease), posts the receipts, then ends the leases; a process
 -- that dies in between leaves the rows due again when their leases end,
@@ -352,25 +372,35 @@ local function run(s)
     -- failing commits; wait as the runtime says (core/rt_store.h)
     local wait = not leased and store_wait and store_wait() or 0
     if wait > 0 then return s:arm(now + wait) end
-    if leased then rows, err = store.due(now + TICK, BATCH, nil, st.lease or 60)
-    else rows, err = store.take_due(now + TICK, BATCH) end
+    -- a run stopped partway (the budget, the heap's ceiling) arms nothing
+    -- at its end: this timer starts the next one (cancelled at the end)
+    s:arm(now + RESUME)
+    -- read, not taken: a row's due is cleared only after its receipt is
+    -- in the outbox (cleared()), so a run stopped partway (the budget, the
+    -- heap's ceiling) leaves every row it did not reach due
+    rows, err = store.due(now + TICK, BATCH, nil, leased and (st.lease or 60) or nil)
     if not rows then
         smpp.log("error", "smsc: due messages not read: %s", tostring(err))
         return s:arm(now + 1)
     end
     local done = {}
     for i = 1, #rows do
-        -- one row that raises must not take the rest of its batch with it:
-        -- their due is cleared already (or leased), and nothing would post them
+        -- one row that raises must not take the rest of its batch with it
         local row = rows[i]
         local ok, out = pcall(s.due, s, row, leased)
         if not ok then out = s:due_failed(row, out, leased) end
-        if out and leased then
-            done[#done + 1] = row
-            if #done >= SETTLE then settle(leased, done) end
+        if leased then
+            if out then
+                done[#done + 1] = row
+                if #done >= SETTLE then settle(leased, done) end
+            end
+        elseif out then
+            cleared(row, now)
         end
     end
     if leased then settle(leased, done) end
+    if s._timer then smpp.cancel(s._timer) end
+    s._timer, s._armed_at = nil, nil
     if #rows == BATCH then return s:arm(now) end
     local next_at = store.next_due()
     if next_at then s:arm(next_at) end
@@ -392,15 +422,16 @@ local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final
 -- ran any command).
 local lean_of = setmetatable({}, { __mode = "k" })     -- SMSC -> { putter, store }
 
--- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
--- nil, status [, fields]: one message (one destination of a submit_multi,
--- whose part 0 has the key head): on_submit, final_state, the store row,
--- on_text, then the receipt (final at once) or the scheduler, and
--- on_text's MO. A hook raises only before the row is stored (on_text's
--- failures are logged: reply_of).
+-- accept_one(session, pdu, dest, ton, npi, part, now, head, answer) -> id,
+-- key | nil, status [, fields]: one message (one destination of a
+-- submit_multi, whose part 0 has the key head): on_submit, final_state,
+-- the store row (its receipt due: the scheduler posts it), with answer
+-- the request answered ESME_ROK at once (smpp.respond; the put and the
+-- answer in the heap's reserve), then on_text and its MO. A hook raises
+-- only before the row is stored (on_text's failures are logged: reply_of).
 -- The final state comes at the hook's delay, not before
 -- schedule_delivery_time, EXPIRED if validity_period ends first.
-function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
+function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     local source, m = pdu.source_addr or "", nil
     local status, fields, stat, err, delay
     if self.on_submit == self._on_submit then status = self._reject(dest, source)
@@ -435,10 +466,13 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     local rd = pdu.registered_delivery or 0
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
-    local st, key, got = store.current(), nil, nil
+    local st, key, got, reserved = store.current(), nil, nil, nil
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
-    local due = (not short or (wanted and (at > now or st.due_done ~= nil))) and at
+    -- a receipt always goes through the scheduler (due), which clears the
+    -- due only with the receipt posted: a run stopped after the put posts
+    -- no receipt itself and loses none
+    local due = (not short or wanted) and at
     if part or rd ~= 0 or err ~= 0 or due or (service_type and service_type ~= "") then
         local row = scratch
         row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
@@ -449,6 +483,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
         row.pdu = wanted and content(pdu, dest, ton, npi)
         row.due = due
         row.id_format = self._id_code
+        if answer then reserved = heap_reserve(true) end
         key, got = st:put(row)
     else                                          -- the usual message: no table to read
         local lean = lean_of[self]
@@ -457,28 +492,28 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
             lean_of[self] = lean
         end
         -- key, id (the SQLite store makes the id: one call) | key | nil, err
+        if answer then reserved = heap_reserve(true) end
         key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code)
     end
-    if not key then return nil, write_status(got, "message") end
+    if not key then
+        if reserved ~= nil then heap_reserve(reserved) end
+        return nil, write_status(got, "message")
+    end
     local id = not head and got or self:id_of(head or key)
-    local row = not due and wanted and { key = key, part = part or 0, account = session.system_id, source = source,
-                                         dest = dest, state = state, err = err, submitted = now, done = at,
-                                         pdu = scratch.pdu }
+    -- stored: a submit_sm or data_sm (answer) is answered ESME_ROK now, so
+    -- that a run stopped from here on (the budget, the heap's ceiling) does
+    -- not answer ESME_RSYSERR for a stored message that gets its receipt
+    if answer then respond(S.ESME_ROK, { message_id = id }) end
+    if due then self:arm(at) end
+    if reserved ~= nil then heap_reserve(reserved) end
     -- the message is accepted from here on: on_text's failures are logged
-    -- and cost its MO only (reply_of, post_reply). It runs before a
-    -- receipt due now is posted: a run the budget stops in it posts none.
+    -- and cost its MO only (reply_of, post_reply)
     local reply, hook
     if self.on_text == self._on_text then reply, hook = self._echo(session, pdu, dest, ton, npi), "echo"
     else
         m = m or message(session, pdu, dest, ton, npi, part)
         m.id, m.key = id, key
         reply, hook = self:reply_of(m)
-    end
-    if due then
-        self:arm(at)
-    elseif row then                               -- final at once: its receipt now
-        local ok, perr, detail = self:post(session.system_id, self:receipt_of(row))
-        if not ok then self:receipt_later(row, perr, detail) end
     end
     if reply then self:post_reply(session, reply, id, hook) end
     return id, key
@@ -622,7 +657,7 @@ local function accept(s, session, pdu)
     end
     local backlog = s:backlogged(session.system_id, pdu.registered_delivery)
     if backlog then return backlog end
-    local id, status, fields = s:accept_one(session, pdu, dest, ton, npi, nil, now)
+    local id, status, fields = s:accept_one(session, pdu, dest, ton, npi, nil, now, nil, true)
     if not id then return status, fields end
     return S.ESME_ROK, { message_id = id }
 end
