@@ -58,6 +58,7 @@ local TICK = 0.001          -- the scheduler's resolution: the loop's clock is i
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
 local POLL = 2              -- seconds between two looks at the store's earliest due time
 local RESUME = 0.2          -- seconds before the scheduler goes on after a run stopped partway
+local UNSUCCESS_MAX = 254    -- destinations a submit_multi_resp lists at most (SMPP 3.4, 4.5.2)
 local SETTLE = 50           -- receipts posted between two ends of their leases (a shared store)
 
 -- -- Options, random numbers, the message, the default hooks (smsc_rules.lua) --------
@@ -109,6 +110,29 @@ local function hook_name(name, f)
     local info = type(f) == "function" and debug.getinfo(f, "S")
     if not info or info.what == "C" then return name end
     return string.format("%s (%s:%d)", name, info.short_src, info.linedefined)
+end
+
+-- A script's on_submit answer, checked: nil, true, 0 or "ESME_ROK"
+-- accept; a refusal is a status (an integer 1..0xFFFFFFFF or a name
+-- smpp.status knows) and optionally a table of response fields. Anything
+-- else raises naming the hook (answered ESME_RSYSERR and logged, as the
+-- other hooks' bad values are): a table as the status was taken for a
+-- refusal whose status the runtime then read as the response fields, an
+-- ESME_ROK with nothing stored. -> refused
+local function hook_submit(hook, status, fields)
+    if not refused(status) then return false end
+    local t = type(status)
+    if not ((t == "number" and status % 1 == 0 and status >= 1 and status <= 0xFFFFFFFF)
+            or (t == "string" and S[status] ~= nil)) then
+        error(string.format("%s: %s is not a status (nil accepts; a refusal is a status number or name)",
+                            hook_name("on_submit", hook), t == "string" and "\"" .. status .. "\""
+                            or (t == "number" and tostring(status) or "a " .. t)), 0)
+    end
+    if fields ~= nil and type(fields) ~= "table" then
+        error(string.format("%s: its second value is a %s, not a table of response fields",
+                            hook_name("on_submit", hook), type(fields)), 0)
+    end
+    return true
 end
 
 -- message_state of a hook's stat word or number (final states only).
@@ -438,6 +462,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     else
         m = message(session, pdu, dest, ton, npi, part)
         status, fields = self.on_submit(m)
+        if hook_submit(self.on_submit, status, fields) then return nil, status, fields end
     end
     if refused(status) then return nil, status, fields end
     local state
@@ -638,7 +663,7 @@ local function accept(s, session, pdu)
     if pdu.replace_if_present_flag == 1 then
         local m = message(session, pdu, dest, ton, npi)
         local status, fields = s.on_submit(m)
-        if refused(status) then return status, fields end
+        if hook_submit(s.on_submit, status, fields) then return status, fields end
         local like, lerr = s:pending_like(m, now)
         if not like then return read_status(lerr, "replace_if_present") end
         local old = like[1]
@@ -708,6 +733,22 @@ local function handlers(s)
             else
                 one(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
             end
+        end
+        if #failed > UNSUCCESS_MAX then
+            -- the answer cannot list every refused destination: the whole
+            -- submit_multi is refused, and what was stored is withdrawn
+            -- (cancelled: no receipt; the ESME never had its message_id)
+            session:log("warn", "submit_multi refused (ESME_RSUBMITFAIL): %d destinations refused, more than "
+                .. "the %d unsuccess_sme holds; the %d stored are withdrawn", #failed, UNSUCCESS_MAX, n)
+            if n > 0 then
+                local parts, perr = store.parts(head)
+                if not parts then return read_status(perr, "submit_multi withdrawn") end
+                for _, part in ipairs(parts) do
+                    local ok, cerr = s:cancel(part, now)
+                    if not ok then return write_status(cerr, "withdrawal") end
+                end
+            end
+            return S.ESME_RSUBMITFAIL, { message_id = "" }
         end
         if n == 0 then return S.ESME_RSUBMITFAIL, { message_id = "", unsuccess_sme = failed } end
         return S.ESME_ROK, { message_id = s:id_of(head), unsuccess_sme = failed }
