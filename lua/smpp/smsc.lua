@@ -44,6 +44,7 @@ local ipairs, pairs, setmetatable, tonumber, tostring, type =
 local time = smpp.time
 local store_wait = core.store_wait        -- nil outside smppgw run
 local heap_reserve = core.heap_reserve
+local gc_count = function() return collectgarbage("count") end
 local respond = core.respond
 
 local M = {}
@@ -492,6 +493,9 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
     local st, key, got, reserved = store.current(), nil, nil, nil
+    -- a run that may be stopped after the put: the heap near its ceiling,
+    -- or a script's on_text still to run (answer, heap_reserve: below)
+    local guard = answer and (self.on_text ~= self._on_text or gc_count() > self._heap_near)
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
     -- a receipt always goes through the scheduler (due), which clears the
@@ -508,7 +512,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
         row.pdu = wanted and content(pdu, dest, ton, npi)
         row.due = due
         row.id_format = self._id_code
-        if answer then reserved = heap_reserve(true) end
+        if guard then reserved = heap_reserve(true) end
         key, got = st:put(row)
     else                                          -- the usual message: no table to read
         local lean = lean_of[self]
@@ -517,7 +521,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
             lean_of[self] = lean
         end
         -- key, id (the SQLite store makes the id: one call) | key | nil, err
-        if answer then reserved = heap_reserve(true) end
+        if guard then reserved = heap_reserve(true) end
         key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code)
     end
     if not key then
@@ -528,7 +532,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     -- stored: a submit_sm or data_sm (answer) is answered ESME_ROK now, so
     -- that a run stopped from here on (the budget, the heap's ceiling) does
     -- not answer ESME_RSYSERR for a stored message that gets its receipt
-    if answer then respond(S.ESME_ROK, { message_id = id }) end
+    if guard then respond(S.ESME_ROK, { message_id = id }) end
     if due then self:arm(at) end
     if reserved ~= nil then heap_reserve(reserved) end
     -- the message is accepted from here on: on_text's failures are logged
@@ -928,6 +932,10 @@ function M.new(conf, conf_path)
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id],
                              _congested = {}, _deferred = 0, _pushed_back = 0, _failed = 0 }, Smsc)
+    -- the heap (KiB) past which a submit is answered as soon as it is
+    -- stored (accept_one): three quarters of scripts.memory_mb
+    local mb = type(conf.scripts) == "table" and tonumber(conf.scripts.memory_mb) or 1024
+    s._heap_near = mb > 0 and mb * 768 or math.huge
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end
