@@ -52,6 +52,7 @@ typedef struct ltimer_s {
     rt_task_t  *task;       /* TM_SLEEP, TM_SUSPEND: the task it wakes */
     int         woken;      /* TM_SUSPEND: core.wake came, the timer now resumes */
     int         nargs;      /* TM_SUSPEND: values core.wake moved to the task */
+    int         registering; /* TM_SUSPEND: its register runs (a wake then keeps its values in fn_ref) */
     int         linked;     /* on timers.list */
     int         queued;     /* on the ready queue (a wait of 0) */
     int         held;       /* queued, and its handle is ref'd: the queue keeps the loop alive for it */
@@ -520,30 +521,45 @@ static int l_timers_cancel(lua_State *L)
 /* core.suspend([register [, timeout_ms]]) -> the values given to
  * core.wake(token, ...), or nil, "timeout". register(token) runs first, so
  * the caller can leave the token where a waker will find it (a queue of
- * waiters, a table of pending ids); then the task waits. */
+ * waiters, a table of pending ids); then the task waits. The token is
+ * live while register runs: a wake from it (the item was there already)
+ * makes the wait return its values at once (it was lost: no one waited). */
 static int l_suspend(lua_State *L)
 {
     rt_task_t *t = rt_task_current(L, "smpp.wait");
     uint64_t token = ++timers.next_token;
     double timeout = lua_isnoneornil(L, 2) ? -1 : timer_ms(L, 2, "smpp.wait");
     ltimer_t *tm;
-    int err;
+    int err, i, n;
     if (!rt.loop) return luaL_error(L, "smpp.wait: the runtime is not running");
-    if (!lua_isnoneornil(L, 1)) {           /* before anything is registered */
-        luaL_checktype(L, 1, LUA_TFUNCTION);
-        lua_pushvalue(L, 1);
-        lua_pushnumber(L, (double)token);
-        lua_call(L, 1, 0);
-    }
+    if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
     if (!(tm = timer_new(TM_SUSPEND, &err))) return luaL_error(L, "smpp.wait: %s", uv_strerror(err));
     if (timers.closing) uv_unref((uv_handle_t *)&tm->h);
+    tm->id = token;
+    tm->task = t;
+    timer_map(&timers.tokens, token, tm);
+    if (!lua_isnoneornil(L, 1)) {
+        tm->registering = 1;
+        lua_pushvalue(L, 1);
+        lua_pushnumber(L, (double)token);
+        err = lua_pcall(L, 1, 0, 0);
+        tm->registering = 0;
+        if (err) {
+            timer_release(tm);
+            return lua_error(L);
+        }
+        if (tm->woken) {                     /* woken by its own register */
+            n = tm->nargs;
+            lua_rawgeti(L, LUA_REGISTRYINDEX, tm->fn_ref);
+            for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+            timer_release(tm);               /* (unrefs fn_ref) */
+            return n;
+        }
+    }
     if (timeout >= 0 && (err = timer_start(tm, timeout, 0)) < 0) {
         timer_release(tm);
         return luaL_error(L, "smpp.wait: %s", uv_strerror(err));
     }
-    tm->id = token;
-    tm->task = t;
-    timer_map(&timers.tokens, token, tm);
     rt_task_wait(t, "wait");
     return lua_yield(L, 0);
 }
@@ -562,6 +578,17 @@ static int l_wake(lua_State *L)
     timer_map(&timers.tokens, tm->id, NULL);
     tm->woken = 1;
     tm->nargs = nargs;
+    if (tm->registering) {                   /* its task runs: the values wait in a table */
+        int i;
+        lua_createtable(L, nargs, 0);
+        for (i = 1; i <= nargs; i++) {
+            lua_pushvalue(L, i + 1);
+            lua_rawseti(L, -2, i);
+        }
+        tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     lua_xmove(L, tm->task->co, nargs);      /* the values the wait will return */
     timer_ref(tm, 1);                        /* a wake keeps the loop until it is delivered */
     if (!tm->queued) {                       /* (queued already: a timeout of 0) */

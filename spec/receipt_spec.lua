@@ -65,6 +65,21 @@ describe("receipt.format", function()
         assert.has_error(function() receipt.format({ id = "1", stat = 99 }) end)
         assert.has_error(function() receipt.format("id:1") end)
     end)
+
+    it("raises on a number that is NaN, infinite, negative or fractional, naming the field", function()
+        local nan, inf = 0 / 0, math.huge
+        for field, bad in pairs { sub = nan, dlvrd = inf, err = nan, submit_date = nan, done_date = -inf } do
+            local r = { id = "1", stat = "DELIVRD" }
+            r[field] = bad
+            assert.has_error(function() receipt.format(r) end,
+                field .. " must be a finite number (" .. tostring(bad) .. ")")
+        end
+        assert.has_error(function() receipt.format { id = "1", stat = 2, err = -1 } end,
+            "err must be an integer 0 or more (-1)")
+        assert.has_error(function() receipt.format { id = "1", stat = 2, sub = 1.5 } end,
+            "sub must be an integer 0 or more (1.5)")
+        assert.has_error(function() receipt.format { id = nan, stat = 2 } end, "receipt id must be a finite number")
+    end)
 end)
 
 describe("receipt.parse", function()

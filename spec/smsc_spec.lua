@@ -318,11 +318,17 @@ function smsc.final_state(m)
 end
 function smsc.on_submit(m)
     if m.dest == "64" then error("on_submit fails") end
+    if m.dest == "65" then return {} end                  -- a verdict table: not a status
+    if m.dest == "66" then return 0/0 end
+    if m.dest:sub(1, 3) == "000" then return "ESME_RINVDSTADR" end
 end
 return smsc.handlers
 ]]
+    local MANY = { "447700900201", "447700900202" }
+    for i = 1, 300 do MANY[#MANY + 1] = string.format("000%06d", i) end
     local function start()
-        srv = server.start { script = SCRIPT, conf = server.smsc_conf { script = "script.lua" } }
+        srv = server.start { script = SCRIPT, conf = server.smsc_conf { script = "script.lua",
+                                                                        smsc = { distribution_lists = { many = MANY } } } }
         return srv
     end
 
@@ -434,6 +440,60 @@ return smsc.handlers
                        srv:log_text())
         assert.matches("submit_multi: destination 61 refused %(ESME_RSYSERR%): final_state %([^\n]-script%.lua:10%): err",
                        srv:log_text())
+        c:close()
+    end)
+
+    it("refuses a message whose on_submit returns what is not a status, naming the hook, and keeps nothing", function()
+        start()
+        local c = bound()
+        local requests = {}
+        for i, dest in ipairs { "65", "66" } do
+            requests[i] = wire.submit_sm(c.seq + i, { registered_delivery = 1, destination_addr = dest })
+        end
+        local resps, receipts = exchange(c, requests)
+        for i = 1, 2 do assert.equal(0x08, resps[i].status, "submit " .. i) end    -- ESME_RSYSERR
+        local hook = "on_submit %([^\n]-script%.lua:16%)"
+        assert.is_truthy(srv:wait_log(hook .. ": a table is not a status"))
+        assert.is_truthy(srv:wait_log(hook .. ": nan is not a status"))
+        assert.same({}, receipts)
+        assert.equal(1, srv:gauge("smsc_stored_messages"))                        -- the submit to 10
+        -- in a submit_multi, those destinations only are refused
+        local dests = { "447700900123", "65", "66", "447700900124" }
+        local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(#dests)
+        for _, d in ipairs(dests) do body = body .. "\1\1\1" .. wire.cstr(d) end
+        body = body .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"
+        resps, receipts = exchange(c, { wire.pdu(id.submit_multi, c.seq + 1, body) })
+        assert.equal(ROK, resps[1].status)
+        local m = wire.parse_multi_resp(resps[1].body)
+        local refused = {}
+        for i, u in ipairs(m.unsuccess) do refused[i] = u.addr .. " " .. u.status end
+        assert.same({ "65 8", "66 8" }, refused)
+        assert.same({ m.message_id, m.message_id }, receipts)
+        c:close()
+    end)
+
+    it("refuses a submit_multi whose refused destinations are more than unsuccess_sme holds, withdrawing the rest",
+        function()
+        start()
+        local c = bound()
+        local body = wire.cstr("") .. "\0\0" .. wire.cstr("1234") .. wire.u8(1) .. "\2" .. wire.cstr("many")
+            .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"      -- registered_delivery 1
+        local resps, receipts = exchange(c, { wire.pdu(id.submit_multi, c.seq + 1, body) })
+        assert.equal(0x45, resps[1].status)                                      -- ESME_RSUBMITFAIL
+        assert.equal("", wire.parse_multi_resp(resps[1].body).message_id)
+        assert.is_truthy(srv:wait_log("submit_multi refused %(ESME_RSUBMITFAIL%): 300 destinations refused, more "
+            .. "than the 254 unsuccess_sme holds; the 2 stored are withdrawn"))
+        -- no receipt for the two stored (their receipts were due at once;
+        -- the submit to 10 asked for none)
+        local deadline = wire.gettime() + 0.5
+        while wire.gettime() < deadline do
+            local p = c:read(0.1)
+            if p and p.id == id.deliver_sm then
+                c:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+                if wire.parse_sm(p.body).esm_class == 4 then receipts[#receipts + 1] = p end
+            end
+        end
+        assert.same({}, receipts)
         c:close()
     end)
 end)

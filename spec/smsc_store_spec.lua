@@ -456,11 +456,13 @@ return smsc.handlers
         local srv = server.start { conf = conf { store = { path = ":memory:", limits = { outbox_per_account = 3 } },
                                                  smsc = { receipt_delay = 0 } } }
         local tx = bound(srv, "transmitter")
-        local want = flood(tx, 1, 5, { registered_delivery = 1 })
-        -- receipts go out at once: the 4th is refused by the full outbox
-        -- and waits, and the 5th submit is pushed back (ESME_RMSGQFUL)
+        local want = flood(tx, 1, 4, { registered_delivery = 1 })
+        -- receipts go out at once (the scheduler's next tick): the 4th is
+        -- refused by the full outbox and waits, and a 5th submit asking
+        -- for a receipt is pushed back (ESME_RMSGQFUL)
         assert.equal(4, count(want))
         assert.is_truthy(srv:wait_log("the receipt of a message of smppclient1 waits: .*outbox_per_account"))
+        assert.equal(RMSGQFUL, (submit(tx, { registered_delivery = 1 })))
         assert.equal(3, srv:stats().store.outbox.value)
         local got = receipts(bound(srv, "receiver"), want, 10)
         for mid in pairs(want) do assert.equal(1, got[mid], "receipts of " .. mid) end

@@ -136,6 +136,13 @@ describe("time formatting", function()
         assert.equal("250131235959004-", time.format_absolute(T["2025-02-01 00:59:59"], -4))
     end)
 
+    it("raises on a time that is NaN or infinite", function()
+        for _, bad in ipairs { 0 / 0, math.huge, -math.huge } do
+            assert.has_error(function() time.format_absolute(bad, 0) end,
+                "time must be a finite number, got " .. tostring(bad))
+        end
+    end)
+
     it("writes tenths from the fraction", function()
         assert.equal("250601120000300+", time.format_absolute(T["2025-06-01 12:00:00"] + 0.3))
     end)

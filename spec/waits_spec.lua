@@ -275,6 +275,12 @@ local calls = {
     ["every negative"] = function() smpp.every(-5, function() end) end,
     ["wait inf"] = function() smpp.wait(function() end, math.huge) end,
     ["wait huge"] = function() return smpp.wait(function() end, 1e17) end,
+    -- a register that finds its item there already wakes its own token
+    ["wait self"] = function()
+        local a, b = smpp.wait(function(t) assert(smpp.wake(t, "now", 7)) end, 5)
+        return tostring(a) .. tostring(b)
+    end,
+    ["wait self fails"] = function() smpp.wait(function(t) smpp.wake(t, 1) error("register fails") end, 5) end,
 }
 return {
     submit_sm = function(session, pdu)
@@ -283,7 +289,7 @@ return {
         local ok, err = pcall(calls[t])
         -- the error names the script's line: kept out of the 64 octets of a message_id
         if not ok then assert(tostring(err):find("script.lua:%d+: ")) end
-        return S.ESME_ROK, { message_id = ok and "returned" or tostring(err):gsub("^.-:%d+: ", ""):sub(1, 64) }
+        return S.ESME_ROK, { message_id = ok and (err or "returned") or tostring(err):gsub("^.-:%d+: ", ""):sub(1, 64) }
     end,
 }
 ]] }
@@ -299,6 +305,14 @@ return {
             assert.truthy(mid:find(fn .. ": the duration must be a finite number of seconds", 1, true), mid)
         end)
     end
+
+    it("returns at once the values of a wake from the wait's own register (it was lost: a timeout)", function()
+        local r, mid, took = submit(c, "wait self")
+        assert.same({ ROK, "now7" }, { r.status, mid })
+        assert.is_true(took < 2, "took " .. took .. " s")
+        r, mid = submit(c, "wait self fails")
+        assert.same({ ROK, "register fails" }, { r.status, mid })
+    end)
 
     it("waits for a huge duration instead of returning at once", function()
         -- the handlers wait: their answers do not come while others are served

@@ -98,15 +98,28 @@ local function utf8_prefix(s, n)
     return s
 end
 
+local function finite(v, name)
+    if v ~= v or v == math.huge or v == -math.huge then
+        error(format("%s must be a finite number (%s)", name, tostring(v)), 4)
+    end
+end
+
 local function date_field(v, name)
     if v == nil then return receipt_date(os_time()) end
-    if type(v) == "number" then return receipt_date(v) end
+    if type(v) == "number" then
+        finite(v, name)
+        return receipt_date(v)
+    end
     if type(v) == "string" then return v end
     error(name .. " must be unix seconds or a string", 3)
 end
 
 local function number_field(v, name)
-    if type(v) == "number" then return format("%03d", v) end
+    if type(v) == "number" then
+        finite(v, name)
+        if v < 0 or v % 1 ~= 0 then error(format("%s must be an integer 0 or more (%s)", name, tostring(v)), 3) end
+        return format("%03d", v)
+    end
     if type(v) == "string" then return v end
     error(name .. " must be a number or a string", 3)
 end
@@ -120,6 +133,7 @@ function M.format(r)
     end
     local id = r.id
     if type(id) == "number" then
+        if id ~= id or id == math.huge or id == -math.huge then error("receipt id must be a finite number", 2) end
         id = format("%.0f", id)
     elseif type(id) ~= "string" then
         error("receipt id must be a string or a number", 2)

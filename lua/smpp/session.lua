@@ -360,7 +360,8 @@ end
 -- wait(register [, timeout]) -> the values given to wake(token, ...), or
 -- nil, "timeout". Suspends the running task; register(token) runs first so
 -- the caller can put the token where a waker will find it (a queue of
--- waiters, a table of pending ids). Queues and semaphores are built on it.
+-- waiters, a table of pending ids); a wake from register itself makes the
+-- wait return its values at once. Queues and semaphores are built on it.
 function M.wait(register, timeout)
     return core.suspend(register, timeout ~= nil and ms("smpp.wait", timeout) or nil)
 end

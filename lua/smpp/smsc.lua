@@ -43,6 +43,9 @@ local ipairs, pairs, setmetatable, tonumber, tostring, type =
     ipairs, pairs, setmetatable, tonumber, tostring, type
 local time = smpp.time
 local store_wait = core.store_wait        -- nil outside smppgw run
+local heap_reserve = core.heap_reserve
+local gc_count = function() return collectgarbage("count") end
+local respond = core.respond
 
 local M = {}
 
@@ -51,10 +54,12 @@ local M = {}
 -- and found by address by a walk over the last second's messages; a later
 -- one waits in the store's pending index until the scheduler marks it.
 local SHORT = 1
-local BATCH = 500           -- due rows the scheduler takes at once
+local BATCH = 100           -- due rows the scheduler reads at once (a run fits a small budget)
 local TICK = 0.001          -- the scheduler's resolution: the loop's clock is in milliseconds
 local RETRY_MAX = 60        -- seconds at most between two tries of a receipt the outbox refused
 local POLL = 2              -- seconds between two looks at the store's earliest due time
+local RESUME = 0.2          -- seconds before the scheduler goes on after a run stopped partway
+local UNSUCCESS_MAX = 254    -- destinations a submit_multi_resp lists at most (SMPP 3.4, 4.5.2)
 local SETTLE = 50           -- receipts posted between two ends of their leases (a shared store)
 
 -- -- Options, random numbers, the message, the default hooks (smsc_rules.lua) --------
@@ -106,6 +111,29 @@ local function hook_name(name, f)
     local info = type(f) == "function" and debug.getinfo(f, "S")
     if not info or info.what == "C" then return name end
     return string.format("%s (%s:%d)", name, info.short_src, info.linedefined)
+end
+
+-- A script's on_submit answer, checked: nil, true, 0 or "ESME_ROK"
+-- accept; a refusal is a status (an integer 1..0xFFFFFFFF or a name
+-- smpp.status knows) and optionally a table of response fields. Anything
+-- else raises naming the hook (answered ESME_RSYSERR and logged, as the
+-- other hooks' bad values are): a table as the status was taken for a
+-- refusal whose status the runtime then read as the response fields, an
+-- ESME_ROK with nothing stored. -> refused
+local function hook_submit(hook, status, fields)
+    if not refused(status) then return false end
+    local t = type(status)
+    if not ((t == "number" and status % 1 == 0 and status >= 1 and status <= 0xFFFFFFFF)
+            or (t == "string" and S[status] ~= nil)) then
+        error(string.format("%s: %s is not a status (nil accepts; a refusal is a status number or name)",
+                            hook_name("on_submit", hook), t == "string" and "\"" .. status .. "\""
+                            or (t == "number" and tostring(status) or "a " .. t)), 0)
+    end
+    if fields ~= nil and type(fields) ~= "table" then
+        error(string.format("%s: its second value is a %s, not a table of response fields",
+                            hook_name("on_submit", hook), type(fields)), 0)
+    end
+    return true
 end
 
 -- message_state of a hook's stat word or number (final states only).
@@ -333,9 +361,26 @@ local function settle(st, done)
     for i = #done, 1, -1 do done[i] = nil end
 end
 
--- The scheduler's run. On a store of its own (SQLite) it takes the due
--- rows (their due cleared) and posts their receipts in the same
--- transaction. On a store shared with other processes (Redis: st.due_done)
+-- A row of a store of the process's own (SQLite) whose receipt is in the
+-- outbox (or that is done with): its due is cleared now, in the same turn
+-- as the post. The run handles rows earliest first and clears each before
+-- the next, so the earliest due row is this one: take_due of 1 clears it.
+-- A row taken that is not this one (none expected) is made due again.
+local function cleared(row, now)
+    local got, err = store.take_due(now + TICK, 1)
+    local other = got and got[1]
+    if not got then
+        smpp.log("warn", "smsc: a message's due not cleared (its receipt may go again): %s", tostring(err))
+    elseif other and other.key ~= row.key then
+        store.update(other.key, { due = other.due })
+    end
+end
+
+-- The scheduler's run. On a store of its own (SQLite) it reads the due
+-- rows, posts each receipt and clears that row's due (cleared), one row at
+-- a time in the same transaction: a run stopped partway (the budget, the
+-- heap's ceiling) leaves the rows it did not reach due, and at most the
+-- one it was in sends its receipt twice. On a store shared with other processes (Redis: st.due_done)
 -- there is no such transaction: it leases them (due moves to the lease's
 -- end, store.lease), posts the receipts, then ends the leases; a process
 -- that dies in between leaves the rows due again when their leases end,
@@ -352,25 +397,35 @@ local function run(s)
     -- failing commits; wait as the runtime says (core/rt_store.h)
     local wait = not leased and store_wait and store_wait() or 0
     if wait > 0 then return s:arm(now + wait) end
-    if leased then rows, err = store.due(now + TICK, BATCH, nil, st.lease or 60)
-    else rows, err = store.take_due(now + TICK, BATCH) end
+    -- a run stopped partway (the budget, the heap's ceiling) arms nothing
+    -- at its end: this timer starts the next one (cancelled at the end)
+    s:arm(now + RESUME)
+    -- read, not taken: a row's due is cleared only after its receipt is
+    -- in the outbox (cleared()), so a run stopped partway (the budget, the
+    -- heap's ceiling) leaves every row it did not reach due
+    rows, err = store.due(now + TICK, BATCH, nil, leased and (st.lease or 60) or nil)
     if not rows then
         smpp.log("error", "smsc: due messages not read: %s", tostring(err))
         return s:arm(now + 1)
     end
     local done = {}
     for i = 1, #rows do
-        -- one row that raises must not take the rest of its batch with it:
-        -- their due is cleared already (or leased), and nothing would post them
+        -- one row that raises must not take the rest of its batch with it
         local row = rows[i]
         local ok, out = pcall(s.due, s, row, leased)
         if not ok then out = s:due_failed(row, out, leased) end
-        if out and leased then
-            done[#done + 1] = row
-            if #done >= SETTLE then settle(leased, done) end
+        if leased then
+            if out then
+                done[#done + 1] = row
+                if #done >= SETTLE then settle(leased, done) end
+            end
+        elseif out then
+            cleared(row, now)
         end
     end
     if leased then settle(leased, done) end
+    if s._timer then smpp.cancel(s._timer) end
+    s._timer, s._armed_at = nil, nil
     if #rows == BATCH then return s:arm(now) end
     local next_at = store.next_due()
     if next_at then s:arm(next_at) end
@@ -392,21 +447,23 @@ local LEAN = { "account", "source", "dest", "submitted", "state", "done", "final
 -- ran any command).
 local lean_of = setmetatable({}, { __mode = "k" })     -- SMSC -> { putter, store }
 
--- accept_one(session, pdu, dest, ton, npi, part, now, head) -> id, key |
--- nil, status [, fields]: one message (one destination of a submit_multi,
--- whose part 0 has the key head): on_submit, final_state, the store row,
--- on_text, then the receipt (final at once) or the scheduler, and
--- on_text's MO. A hook raises only before the row is stored (on_text's
--- failures are logged: reply_of).
+-- accept_one(session, pdu, dest, ton, npi, part, now, head, answer) -> id,
+-- key | nil, status [, fields]: one message (one destination of a
+-- submit_multi, whose part 0 has the key head): on_submit, final_state,
+-- the store row (its receipt due: the scheduler posts it), with answer
+-- the request answered ESME_ROK at once (smpp.respond; the put and the
+-- answer in the heap's reserve), then on_text and its MO. A hook raises
+-- only before the row is stored (on_text's failures are logged: reply_of).
 -- The final state comes at the hook's delay, not before
 -- schedule_delivery_time, EXPIRED if validity_period ends first.
-function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
+function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     local source, m = pdu.source_addr or "", nil
     local status, fields, stat, err, delay
     if self.on_submit == self._on_submit then status = self._reject(dest, source)
     else
         m = message(session, pdu, dest, ton, npi, part)
         status, fields = self.on_submit(m)
+        if hook_submit(self.on_submit, status, fields) then return nil, status, fields end
     end
     if refused(status) then return nil, status, fields end
     local state
@@ -435,10 +492,16 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
     local rd = pdu.registered_delivery or 0
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
-    local st, key, got = store.current(), nil, nil
+    local st, key, got, reserved = store.current(), nil, nil, nil
+    -- a run that may be stopped after the put: the heap near its ceiling,
+    -- or a script's on_text still to run (answer, heap_reserve: below)
+    local guard = answer and (self.on_text ~= self._on_text or gc_count() > self._heap_near)
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
-    local due = (not short or (wanted and (at > now or st.due_done ~= nil))) and at
+    -- a receipt always goes through the scheduler (due), which clears the
+    -- due only with the receipt posted: a run stopped after the put posts
+    -- no receipt itself and loses none
+    local due = (not short or wanted) and at
     if part or rd ~= 0 or err ~= 0 or due or (service_type and service_type ~= "") then
         local row = scratch
         row.account, row.source, row.dest, row.submitted = session.system_id, source, dest, now
@@ -449,6 +512,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
         row.pdu = wanted and content(pdu, dest, ton, npi)
         row.due = due
         row.id_format = self._id_code
+        if guard then reserved = heap_reserve(true) end
         key, got = st:put(row)
     else                                          -- the usual message: no table to read
         local lean = lean_of[self]
@@ -457,28 +521,28 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head)
             lean_of[self] = lean
         end
         -- key, id (the SQLite store makes the id: one call) | key | nil, err
+        if guard then reserved = heap_reserve(true) end
         key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code)
     end
-    if not key then return nil, write_status(got, "message") end
+    if not key then
+        if reserved ~= nil then heap_reserve(reserved) end
+        return nil, write_status(got, "message")
+    end
     local id = not head and got or self:id_of(head or key)
-    local row = not due and wanted and { key = key, part = part or 0, account = session.system_id, source = source,
-                                         dest = dest, state = state, err = err, submitted = now, done = at,
-                                         pdu = scratch.pdu }
+    -- stored: a submit_sm or data_sm (answer) is answered ESME_ROK now, so
+    -- that a run stopped from here on (the budget, the heap's ceiling) does
+    -- not answer ESME_RSYSERR for a stored message that gets its receipt
+    if guard then respond(S.ESME_ROK, { message_id = id }) end
+    if due then self:arm(at) end
+    if reserved ~= nil then heap_reserve(reserved) end
     -- the message is accepted from here on: on_text's failures are logged
-    -- and cost its MO only (reply_of, post_reply). It runs before a
-    -- receipt due now is posted: a run the budget stops in it posts none.
+    -- and cost its MO only (reply_of, post_reply)
     local reply, hook
     if self.on_text == self._on_text then reply, hook = self._echo(session, pdu, dest, ton, npi), "echo"
     else
         m = m or message(session, pdu, dest, ton, npi, part)
         m.id, m.key = id, key
         reply, hook = self:reply_of(m)
-    end
-    if due then
-        self:arm(at)
-    elseif row then                               -- final at once: its receipt now
-        local ok, perr, detail = self:post(session.system_id, self:receipt_of(row))
-        if not ok then self:receipt_later(row, perr, detail) end
     end
     if reply then self:post_reply(session, reply, id, hook) end
     return id, key
@@ -603,7 +667,7 @@ local function accept(s, session, pdu)
     if pdu.replace_if_present_flag == 1 then
         local m = message(session, pdu, dest, ton, npi)
         local status, fields = s.on_submit(m)
-        if refused(status) then return status, fields end
+        if hook_submit(s.on_submit, status, fields) then return status, fields end
         local like, lerr = s:pending_like(m, now)
         if not like then return read_status(lerr, "replace_if_present") end
         local old = like[1]
@@ -622,7 +686,7 @@ local function accept(s, session, pdu)
     end
     local backlog = s:backlogged(session.system_id, pdu.registered_delivery)
     if backlog then return backlog end
-    local id, status, fields = s:accept_one(session, pdu, dest, ton, npi, nil, now)
+    local id, status, fields = s:accept_one(session, pdu, dest, ton, npi, nil, now, nil, true)
     if not id then return status, fields end
     return S.ESME_ROK, { message_id = id }
 end
@@ -673,6 +737,22 @@ local function handlers(s)
             else
                 one(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
             end
+        end
+        if #failed > UNSUCCESS_MAX then
+            -- the answer cannot list every refused destination: the whole
+            -- submit_multi is refused, and what was stored is withdrawn
+            -- (cancelled: no receipt; the ESME never had its message_id)
+            session:log("warn", "submit_multi refused (ESME_RSUBMITFAIL): %d destinations refused, more than "
+                .. "the %d unsuccess_sme holds; the %d stored are withdrawn", #failed, UNSUCCESS_MAX, n)
+            if n > 0 then
+                local parts, perr = store.parts(head)
+                if not parts then return read_status(perr, "submit_multi withdrawn") end
+                for _, part in ipairs(parts) do
+                    local ok, cerr = s:cancel(part, now)
+                    if not ok then return write_status(cerr, "withdrawal") end
+                end
+            end
+            return S.ESME_RSUBMITFAIL, { message_id = "" }
         end
         if n == 0 then return S.ESME_RSUBMITFAIL, { message_id = "", unsuccess_sme = failed } end
         return S.ESME_ROK, { message_id = s:id_of(head), unsuccess_sme = failed }
@@ -852,6 +932,10 @@ function M.new(conf, conf_path)
     local s = setmetatable({ conf = conf, conf_path = conf_path, opt = opt, params = opt.params,
                              random = M.random(seed), seed = seed, _id_code = msgid.code[opt.message_id],
                              _congested = {}, _deferred = 0, _pushed_back = 0, _failed = 0 }, Smsc)
+    -- the heap (KiB) past which a submit is answered as soon as it is
+    -- stored (accept_one): three quarters of scripts.memory_mb
+    local mb = type(conf.scripts) == "table" and tonumber(conf.scripts.memory_mb) or 1024
+    s._heap_near = mb > 0 and mb * 768 or math.huge
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end

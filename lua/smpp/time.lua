@@ -144,6 +144,9 @@ local function check_unix(unix, level)
     if type(unix) ~= "number" then
         error("time must be a number, got " .. type(unix), level + 1)
     end
+    if unix ~= unix or unix == math.huge or unix == -math.huge then
+        error("time must be a finite number, got " .. tostring(unix), level + 1)
+    end
 end
 
 -- Two-digit year, refusing years the YY window would read back wrongly.
