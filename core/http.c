@@ -394,9 +394,10 @@ static int on_headers_complete(http_parser *p)
     int chunked = (p->flags & F_CHUNKED) != 0;
     uint64_t declared = chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
     char msg[96];
-    /* HTTP/1.0 and HTTP/1.1 only: a request line without a version (the
-     * parser's 0.9) or another version gets a JSON refusal, not an answer */
-    if (p->http_major != 1 || p->http_minor > 1) {
+    /* HTTP/1.x only: a request line without a version (the parser's 0.9)
+     * or another major version gets a JSON refusal, not an answer; a later
+     * 1.x minor is served as 1.1 (RFC 9110, 2.5) */
+    if (p->http_major != 1) {
         fail(c, p->http_major == 0 ? 400 : 505,
              p->http_major == 0 ? "request line without HTTP/1.1 or HTTP/1.0" : "HTTP version not supported: use HTTP/1.1 or HTTP/1.0");
         return -1;
