@@ -84,7 +84,8 @@ decode prints them) and print each as hex. Takes what decode
 prints: command_id and command_status as numbers or hex ("0x00000058"),
 the status by name ("status": "ESME_RTHROTTLED", or as command_status),
 TLVs by name or tag ("0x1401"), {"hex": "..."} for any bytes;
-sequence_number 1 unless given (a request's must be 1..0x7FFFFFFF). Exit 1 if a
+sequence_number 1 unless given (a request's outside 1..0x7FFFFFFF is
+written as given, with a warning on stderr). Exit 1 if a
 PDU cannot be encoded (naming the field), 2 on invalid JSON or JSON that
 is not an object or an array of objects (nothing printed).
 ]],
@@ -324,13 +325,16 @@ function M.encode(args)
         local ok, pdu = pcall(unshown, obj)
         local bytes, msg
         if ok then
-            -- a request is numbered 1..0x7FFFFFFF (3.4): 1 unless given, and
-            -- one given outside that is refused (a response echoes any)
+            -- a request is numbered 1..0x7FFFFFFF (3.4): 1 unless given; one
+            -- given outside that is written as given (decode | encode gives a
+            -- capture's octets back, and a peer can be tested with it) and
+            -- warned about on stderr (a response echoes any)
             if pdu.sequence_number == nil then pdu.sequence_number = 1 end
             bytes, msg = smpp.encode(pdu)
             local id, seq = bytes and hdr32(bytes, 5), bytes and hdr32(bytes, 13)
             if bytes and id < 0x80000000 and (seq == 0 or seq > 0x7FFFFFFF) then
-                bytes, msg = nil, string.format("sequence_number %d is outside 1..0x7FFFFFFF (a request's number)", seq)
+                io.stderr:write(string.format("PDU %d: warning: sequence_number %d is outside 1..0x7FFFFFFF "
+                    .. "(a request's number; written as given)\n", i, seq))
             end
         else
             msg = pdu
