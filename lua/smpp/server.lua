@@ -813,7 +813,10 @@ function M.run(conf_path, overrides)
     end
     local args = { handlers = h, listen = listen, session = conf.session, start = h.start,
                    limits = { max_connections = max_connections, max_per_address = max_per_address },
-                   reload = core.heap_reserve(function() M.reload() end),
+                   reload = core.heap_reserve(function()
+                       local ok, err = M.reload()
+                       if core.worker() then workers.reloaded(ok, err) end   -- the parent's POST /reload waits for it
+                   end),
                    store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
     -- this frame lives as long as the loop: it keeps nothing of the script
     -- (core.serve takes the handlers out of args), so that a reload lets
