@@ -338,6 +338,7 @@ int sess_respond(sess_t *s, uint32_t seq, pdu_t *resp, uint32_t status, uint64_t
         count_status(s, status, 0);
         if (status) COUNT(s, sent_error);
     }
+    while (e.dups--) chore_respond(s, pdu_cmd_find(e.dup_id)->resp_id, seq, SMPP_ESME_RSYSERR);
     if (is_bind(e.command_id)) {
         if (seq == s->bind_seq) s->bind_checking = 0;
         if (status == SMPP_ESME_ROK && s->state != SESS_UNBINDING) {
@@ -565,7 +566,14 @@ static void handle_request(sess_t *s, pdu_t *p, uint64_t now)
         return;
     }
     if (!(e = win_put(&s->rwin, p->sequence_number))) {        /* in use (or no memory) */
-        refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number already in use by a request in progress");
+        /* a duplicate: its refusal follows the first's answer (sess_respond), so that a
+         * peer matching answers by sequence_number never takes it for the first's */
+        if ((e = win_get(&s->rwin, p->sequence_number)) && e->dups < UINT32_MAX) {
+            e->dups++;
+            e->dup_id = id;
+            sess__emit(s, (sess_event_t){.kind = SESS_EV_REFUSED, .command_id = id, .seq = p->sequence_number,
+                .status = SMPP_ESME_RSYSERR, .text = "sequence_number in use by a request in progress (answered after it)"});
+        } else refuse(s, p, SMPP_ESME_RSYSERR, "sequence_number in use by a request in progress");
         return;
     }
     e->command_id = id;

@@ -17,6 +17,8 @@ typedef struct win_entry_s {
     uint64_t deadline_ms;  /* 0 = none */
     void    *cb;           /* owner's completion callback (cast by the owner) */
     void    *arg;          /* owner's argument */
+    uint32_t dups;         /* requests received with this seq meanwhile (sess.c answers them after it) */
+    uint32_t dup_id;       /* the command_id of the last of them */
 } win_entry_t;
 
 typedef struct win_s {

@@ -118,6 +118,7 @@ local T = {
     wronghost = { ca = D .. "/ca.pem", host = "evil.example" },
     noverify = { ca = D .. "/other.pem", host = "localhost", verify = false },
     yes = true,
+    typo = { cafile = D .. "/other.pem", host = "localhost" },
 }
 return { submit_sm = function(_, p)
     local ok, s, e = pcall(smpp.connect, { host = "127.0.0.1", port = PORT, system_id = "smppclient1",
@@ -142,7 +143,7 @@ end }]], dir)
         return wire.first_cstr(r.body)
     end
 
-    it("verifies the chain and the host name when a CA is given; refuses tls = true", function()
+    it("verifies the chain and the host name when a CA is given; refuses tls = true and unknown keys", function()
         local s = connector()
         local c = wire.connect(s.port)
         assert.equal(0, c:bind("transceiver", "smppclient1", "password").status)
@@ -151,5 +152,6 @@ end }]], dir)
         assert.equal("tls", try(c, "wronghost"))
         assert.equal("bound", try(c, "noverify"))     -- verify = false: turned off on purpose
         assert.matches("^raised .*tls must be a table", try(c, "yes"))
+        assert.matches("^raised .*tls%.cafile is not a key of tls", try(c, "typo"))   -- not unverified by surprise
     end)
 end)

@@ -110,6 +110,42 @@ describe("workers", function()
         assert.are.equal(1, srv:count_log("the 2 workers stay"))   -- the parent's line, once
     end)
 
+    it("POST /reload at the parent answers what the workers did: 422 with their refusal, 200 once they took it",
+        function()
+        local closed = wire.listen()
+        local up = tonumber((select(2, closed:getsockname())))
+        closed:close()
+        local function ups(prefix, n)
+            local t = { { name = "smsc", port = up, reconnect_min = 30, reconnect_max = 60 } }
+            for i = 1, n do t[#t + 1] = { name = prefix .. i, port = up, reconnect_min = 30, reconnect_max = 60 } end
+            return t
+        end
+        local function conf(over)
+            over.store, over.workers = { path = ":memory:" }, 2
+            return server.smsc_conf(over)
+        end
+        local srv = start(2)
+        -- a script that does not open: every worker refuses it
+        srv:write("conf.lua", conf { script = "nope.lua" })
+        local code, body = srv:http("POST", "/reload")
+        assert.are.equal(422, code, body)
+        assert.matches("workers 1, 2: ", body, 1, true)
+        assert.matches("nope.lua", body, 1, true)
+        -- the upstream name cap, which only the workers know (their records of names)
+        srv:write("conf.lua", conf { upstreams = ups("a", 1100) })
+        code, body = srv:http("POST", "/reload")
+        assert.are.equal(200, code, body)
+        srv:write("conf.lua", conf { upstreams = ups("a", 0) })
+        code, body = srv:http("POST", "/reload")
+        assert.are.equal(200, code, body)
+        srv:write("conf.lua", conf { upstreams = ups("z", 1) })
+        code, body = srv:http("POST", "/reload")
+        assert.are.equal(422, code, body)
+        assert.matches("1 name this process has not had", body, 1, true)
+        assert.are.equal(1, srv:count_log("reload failed in the workers: workers 1, 2: upstreams: 1 name"))
+        bind_many(srv, 4)                                     -- and they go on serving
+    end)
+
     it("SIGTERM to the parent stops every worker, and the parent exits 0", function()
         local srv = start(2)
         local ws = srv:stats().workers

@@ -548,12 +548,27 @@ static void receive_window_and_throttle(void)
     bind_trx();
     smsc.auto_answer = 0;
     for (k = 0; k < 3; k++) { pdu_init(&tmp, SMPP_SUBMIT_SM, (uint32_t)(50 + k)); feed_pdu(smsc.s, &tmp); }
-    /* a sequence_number in use by a request in progress: refused, the first one stays */
+    /* a sequence_number in use by a request in progress: the first one stays, and the
+     * duplicates' refusals follow its answer, never before it (a peer matching answers
+     * by sequence_number would take a refusal for the first's answer) */
     pdu_init(&tmp, SMPP_SUBMIT_SM, 51);
     feed_pdu(smsc.s, &tmp);
+    pdu_init(&tmp, SMPP_QUERY_SM, 51);
+    feed_pdu(smsc.s, &tmp);
+    CHECK(next_out(smsc.s) == NULL);
+    CHECK_EQ(sess_receive_window_used(smsc.s), 3);
+    CHECK_EQ(sess_respond(smsc.s, 51, NULL, 0, now), 0);
     r = next_out(smsc.s);
-    CHECK(r && r->command_id == SMPP_SUBMIT_SM_RESP && r->command_status == SMPP_ESME_RSYSERR
-          && r->sequence_number == 51);
+    CHECK(r && r->command_id == SMPP_SUBMIT_SM_RESP && r->command_status == 0 && r->sequence_number == 51);
+    for (k = 0; k < 2; k++) {
+        r = next_out(smsc.s);
+        CHECK(r && r->command_id == SMPP_QUERY_SM_RESP && r->command_status == SMPP_ESME_RSYSERR
+              && r->sequence_number == 51);
+    }
+    CHECK(next_out(smsc.s) == NULL);
+    pdu_init(&tmp, SMPP_SUBMIT_SM, 51);                         /* free again: taken */
+    feed_pdu(smsc.s, &tmp);
+    CHECK(next_out(smsc.s) == NULL);
     CHECK_EQ(sess_receive_window_used(smsc.s), 3);
     pdu_init(&tmp, SMPP_SUBMIT_SM, 53);
     feed_pdu(smsc.s, &tmp);

@@ -346,9 +346,9 @@ M.route("GET", "/metrics", function()
     return 200, metrics.render(M.stats()), "text/plain; version=0.0.4"
 end)
 M.route("POST", "/reload", function()
-    local ok, why = server.reload()
+    local ok, why, status = server.reload()
     if ok then return 200, { reloaded = true, restart_needed = why } end   -- (a list, when there is one)
-    return 422, { reloaded = false, error = why }
+    return status or 422, { reloaded = false, error = why }      -- 504: workers that did not answer (smpp.workers)
 end)
 M.route("POST", "/send", function(req)
     local d, status, why = M.check_message(req.data)

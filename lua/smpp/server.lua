@@ -221,6 +221,14 @@ end
 -- -> true | nil, message: its failure is the reload's, and changes no
 -- route or gauge either.
 local prepare
+-- the `scripts` limits in force (defaults filled in): a reload's load runs
+-- under the new ones, and a refused reload puts these back (set_limits)
+local limits_now
+local function set_limits(sc)
+    core.set_limits(sc)
+    require("smpp.session").set_max_gauges(sc.max_gauges)
+    limits_now = sc
+end
 function M.prepare(conf_path, overrides, first, commit)
     local session = require "smpp.session"
     http.script_routes_begin()
@@ -248,10 +256,9 @@ function prepare(conf_path, overrides, first)
         core.log_config(log.level, log.format, log.repeat_window)
     end
     -- the limits of every run of script code, its load included (a
-    -- reload applies the new ones)
-    local sc = config.with_defaults("scripts", conf.scripts)
-    core.set_limits(sc)
-    require("smpp.session").set_max_gauges(sc.max_gauges)
+    -- reload applies the new ones; reload_now puts the old ones back if
+    -- anything refuses it, this load, a later check or its commit)
+    set_limits(config.with_defaults("scripts", conf.scripts))
     local handlers = {}
     if conf.script then
         handlers, err = M.load_script(config.resolve(conf_path, conf.script), conf, conf_path)
@@ -558,6 +565,7 @@ function reload_now()
     -- generation's; the old one's repeating timers end once it has loaded
     local was = core.timers_generation()
     local gen = core.timers_generation(was + 1)
+    local limits_was = limits_now
     local pok, conf, handlers, listen = pcall(M.prepare, M.conf_path, M.overrides, false, function(c, l)
         local ok, why = upstream.room(c.upstreams)    -- the names a process may have had (smpp.upstream)
         if not ok then return nil, why end
@@ -574,6 +582,7 @@ function reload_now()
         core.heap_reserve(was)
     end
     if not conf then
+        if limits_was then set_limits(limits_was) end   -- the running configuration's, as the log says
         core.timers_cancel(gen, true)     -- what the failed load made
         core.timers_generation(was)       -- the running script's again
         smpp.log("error", "reload failed, the running configuration stays: %s", handlers)
@@ -804,7 +813,10 @@ function M.run(conf_path, overrides)
     end
     local args = { handlers = h, listen = listen, session = conf.session, start = h.start,
                    limits = { max_connections = max_connections, max_per_address = max_per_address },
-                   reload = core.heap_reserve(function() M.reload() end),
+                   reload = core.heap_reserve(function()
+                       local ok, err = M.reload()
+                       if core.worker() then workers.reloaded(ok, err) end   -- the parent's POST /reload waits for it
+                   end),
                    store = st, outbox_ttl = full.outbox_ttl, reuseport = me ~= nil }
     -- this frame lives as long as the loop: it keeps nothing of the script
     -- (core.serve takes the handlers out of args), so that a reload lets

@@ -179,6 +179,7 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
 -- nil, smpp.E.CONNECT_REFUSED | RESOLVE | TIMEOUT | UNREACHABLE |
 -- CONNECT_FAILED, and the prose third ("connection refused", "cannot
 -- resolve host 'x': ..."); a refused bind nil, "bind refused", status.
+local TLS_KEYS = { ca = true, host = true, verify = true, cert = true, key = true, min_version = true }
 function M.connect(opts)
     local cmd = opts.bind ~= false and bind_commands[opts.bind or "transceiver"]
     if cmd == nil then                                 -- misuse: raised before any connection
@@ -191,7 +192,13 @@ function M.connect(opts)
             error("smpp.connect: tls must be a table ({ca=, host=, verify=, cert=, key=}), got " .. tostring(tls), 2)
         end
         local t = {}
-        for k, v in pairs(tls) do t[k] = v end
+        for k, v in pairs(tls) do
+            if not TLS_KEYS[k] then                    -- a misspelled ca would connect unverified
+                error(("smpp.connect: tls.%s is not a key of tls (ca, host, verify, cert, key, min_version)"):format(
+                    tostring(k)), 2)
+            end
+            t[k] = v
+        end
         if t.verify == nil then t.verify = t.ca ~= nil end   -- as an upstream: a CA verifies chain and host
         tls = t
     else

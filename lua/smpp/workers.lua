@@ -164,7 +164,10 @@ function M.gather()
     local list, info = {}, {}
     for _, w in ipairs(core.workers()) do
         local s = w.stats and cjson.decode(w.stats)
-        if type(s) == "table" then list[#list + 1] = s end
+        if type(s) == "table" then
+            s.reload_result = nil                       -- M.reload's, not a statistic
+            list[#list + 1] = s
+        end
         info[#info + 1] = { index = w.index, pid = w.pid, running = w.running, restarts = w.restarts,
                             reporting = type(s) == "table",
                             opened = type(s) == "table" and type(s.totals) == "table" and s.totals.opened or 0 }
@@ -190,6 +193,59 @@ local function worker_args(conf_path, overrides)
         args[#args + 1] = overrides.store
     end
     return args
+end
+
+-- how long POST /reload at the parent waits for the workers' answers (s)
+M.RELOAD_WAIT = 10
+
+-- reload_result(w) -> the last reload worker w published ({at, error}) or nil
+local function reload_result(w)
+    local s = w.stats and cjson.decode(w.stats)
+    return type(s) == "table" and type(s.reload_result) == "table" and s.reload_result or nil
+end
+
+-- wait_reloads(t0, pids) -> true | nil, message [, status]: after SIGHUP to
+-- every worker at t0 (the loop clock, ms), wait for the reload each worker
+-- running then publishes (M.reloaded): its refusal is the reload's (422,
+-- what each worker said); one that has not answered in M.RELOAD_WAIT
+-- seconds makes a 504. A worker that exited or was restarted meanwhile
+-- reads the configuration as it starts: not waited for.
+local function wait_reloads(t0, pids)
+    local deadline = core.now() + M.RELOAD_WAIT * 1000
+    while true do
+        local refused, order, waiting = {}, {}, {}
+        for _, w in ipairs(core.workers()) do
+            if w.running and pids[w.index] == w.pid then
+                local r = reload_result(w)
+                if not r or (tonumber(r.at) or -1) < t0 then
+                    waiting[#waiting + 1] = w.index
+                elseif r.error then
+                    local e = tostring(r.error)
+                    if not refused[e] then
+                        refused[e] = {}
+                        order[#order + 1] = e
+                    end
+                    table.insert(refused[e], w.index)
+                end
+            end
+        end
+        if #waiting == 0 or core.now() >= deadline then
+            if #order > 0 then
+                local parts = {}
+                for i, e in ipairs(order) do
+                    parts[i] = ("worker%s %s: %s"):format(#refused[e] == 1 and "" or "s",
+                        table.concat(refused[e], ", "), e)
+                end
+                return nil, table.concat(parts, "; ")
+            end
+            if #waiting > 0 then
+                return nil, ("worker%s %s did not say within %g s whether it reloaded (see the log)"):format(
+                    #waiting == 1 and "" or "s", table.concat(waiting, ", "), M.RELOAD_WAIT), 504
+            end
+            return true
+        end
+        smpp.sleep(0.02)
+    end
 end
 
 local NOT_HERE = "with workers > 1 each worker holds its own sessions and messages; the parent's API "
@@ -226,8 +282,16 @@ function M.supervise(conf, conf_path, overrides, n)
         return true
     end
     local srv = {
+        -- POST /reload: every worker reloads; their refusal is the answer
         reload = function()
+            local t0, pids = core.now(), {}
+            for _, w in ipairs(core.workers()) do pids[w.index] = w.running and w.pid or nil end
             core.workers_reload()
+            local ok, why, status = wait_reloads(t0, pids)
+            if not ok then
+                smpp.log("error", "reload failed in the workers: %s", why)
+                return nil, why, status
+            end
             return workers_changed()
         end,
         limits = function() return {} end,
@@ -252,9 +316,28 @@ end
 
 -- publish(stats_fn): publish stats_fn() now and every PUBLISH_EVERY
 -- seconds (the runtime's own work: a failure is logged, never raised)
+local last_reload, publish_now
+
+-- reloaded(ok, err): a worker's reload (SIGHUP) ended; published at once
+-- with its statistics (reload_result: when, and the refusal), which the
+-- parent's POST /reload waits for
+function M.reloaded(ok, err)
+    last_reload = { at = core.now(), error = not ok and tostring(err):sub(1, 4000) or nil }
+    if publish_now then publish_now() end
+end
+
 function M.publish(stats_fn)
     local function once()
-        local ok, text = pcall(function() return json_encode((stats_fn())) end)
+        local ok, text = pcall(function()
+            local s = stats_fn()
+            if type(s) == "table" and last_reload then
+                local out = {}
+                for k, v in pairs(s) do out[k] = v end
+                out.reload_result = last_reload
+                s = out
+            end
+            return json_encode(s)
+        end)
         if not ok then
             smpp.log("warn", "worker %d: statistics not published: %s", core.worker(), tostring(text))
             return
@@ -262,6 +345,7 @@ function M.publish(stats_fn)
         local done, why = core.worker_publish(text)
         if not done then smpp.log("warn", "worker %d: statistics not published: %s", core.worker(), why) end
     end
+    publish_now = once
     once()
     core.after(M.PUBLISH_EVERY * 1000, once, true, true)   -- the runtime's: kept at reloads
 end
