@@ -493,9 +493,10 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     local wanted = wants(rd, state)
     local service_type = pdu.service_type
     local st, key, got, reserved = store.current(), nil, nil, nil
-    -- a run that may be stopped after the put: the heap near its ceiling,
-    -- or a script's on_text still to run (answer, heap_reserve: below)
-    local guard = answer and (self.on_text ~= self._on_text or gc_count() > self._heap_near)
+    -- a run that may be stopped after the put: a budget small enough for
+    -- the runtime's own steps to pass it, the heap near its ceiling, or a
+    -- script's on_text still to run (answer, heap_reserve: below)
+    local guard = answer and (self._tight or self.on_text ~= self._on_text or gc_count() > self._heap_near)
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
     -- a receipt always goes through the scheduler (due), which clears the
@@ -936,6 +937,11 @@ function M.new(conf, conf_path)
     -- stored (accept_one): three quarters of scripts.memory_mb
     local mb = type(conf.scripts) == "table" and tonumber(conf.scripts.memory_mb) or 1024
     s._heap_near = mb > 0 and mb * 768 or math.huge
+    -- a budget of 100 ms or less: a run of the runtime's own steps after
+    -- the put (the echo, the return) can pass it (a coarse clock tick, a
+    -- collector's step, a slow build), so submits are answered at the put
+    local ms = type(conf.scripts) == "table" and tonumber(conf.scripts.budget_ms) or 1000
+    s._tight = ms <= 100
     s._run = function() return run(s) end
     s._reject, s._final, s._echo = rejecter(s), finisher(s), echoer(s)
     s._on_submit = function(m) return s._reject(m.dest, m.source) end
