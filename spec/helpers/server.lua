@@ -99,17 +99,25 @@ function M.start(opts)
         opts.fsize and string.format("prlimit --fsize=%d:%d ", opts.fsize, opts.fsize) or "",
         #env > 0 and "env " .. table.concat(env, " ") .. " " or "", run.quote(run.bin),
         run.quote(conf), opts.port or 0, table.concat(opts.args or {}, " "))
-    local s = run.spawn(cmd, { dir = dir, log = "smppgw.log", class = Server })
-    local ok = wait.wait_until(function()
-        local text = s:log_text()
-        local port = text:match("listening on 127%.0%.0%.1:(%d+)")
-        local http = text:match("HTTP API and dashboard on http://127%.0%.0%.1:(%d+)/")
-        if port and http then
-            s.port, s.http_port = tonumber(port), tonumber(http)
-            return true
-        end
-        if not s:alive() then return "exited" end
-    end, opts.start_timeout or 10)
+    -- a port given (one a stopped server had) can be taken meanwhile as
+    -- the source port of another process's connection (the specs run in
+    -- parallel): such a start is tried again until the port is free
+    local s, ok
+    local deadline = os.time() + (opts.start_timeout or 10)
+    repeat
+        s = run.spawn(cmd, { dir = dir, log = "smppgw.log", class = Server })
+        ok = wait.wait_until(function()
+            local text = s:log_text()
+            local port = text:match("listening on 127%.0%.0%.1:(%d+)")
+            local http = text:match("HTTP API and dashboard on http://127%.0%.0%.1:(%d+)/")
+            if port and http then
+                s.port, s.http_port = tonumber(port), tonumber(http)
+                return true
+            end
+            if not s:alive() then return "exited" end
+        end, opts.start_timeout or 10)
+    until ok == true or not (opts.port and ok == "exited" and s:log_text():find("address already in use", 1, true)
+                             and os.time() < deadline)
     if ok ~= true then
         s:kill()
         error((ok == "exited" and "smppgw exited:\n" or "smppgw did not start listening:\n") .. s:log_text(), 2)
