@@ -97,6 +97,26 @@ local function events(m)
     return out
 end
 
+-- A port nothing listens on now (an upstream started on it later).
+local function closed_port()
+    local closed = wire.listen()
+    local port = tonumber((select(2, closed:getsockname())))
+    closed:close()
+    return port
+end
+
+-- An upstream on port that logs each submit it takes ("took TEXT (N)",
+-- distinct lines: none folded) and answers it with message_id base + N.
+local function counting_upstream(port, base)
+    return server.start { port = port, conf = UPSTREAM_CONF, script = string.format([[
+        local smpp, n = require "smpp", 0
+        return { submit_sm = function(session, pdu)
+            n = n + 1
+            smpp.log("info", "took %%s (%%d)", pdu.short_message, n)
+            return 0, { message_id = tostring(%d + n) }
+        end }]], base) }
+end
+
 describe("#integration store and forward", function()
     it("reads a message's usual life back whole, in order, after a restart too", function()
         local up = server.start { conf = UPSTREAM_CONF, script = throttling(0) }
@@ -173,9 +193,7 @@ describe("#integration store and forward", function()
         -- the upstream's answer cannot be recorded while another process
         -- holds the store's write lock; the message is then sent again
         -- only after retry_min (doubling), and recorded once the lock goes
-        local closed = wire.listen()
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local gw = gateway({ A = port }, nil, { store = { path = "gw.db", busy_timeout = 0 },
                                                 gateway = { retry_min = 0.5, retry_max = 1 } })
         local c = esme(gw)
@@ -183,13 +201,7 @@ describe("#integration store and forward", function()
         assert.equal(ROK, st)
         local release = run.lock_store(gw.dir .. "/gw.db")
         finally(release)
-        local up = server.start { port = port, conf = UPSTREAM_CONF, script = [[
-            local smpp, n = require "smpp", 0
-            return { submit_sm = function(session, pdu)
-                n = n + 1
-                smpp.log("info", "took %s (%d)", pdu.short_message, n)   -- distinct lines: none folded
-                return 0, { message_id = tostring(7000 + n) }
-            end }]] }
+        local up = counting_upstream(port, 7000)
         assert.truthy(up:wait_log("took once %(3%)", 20), up:log_text())
         release()
         assert.truthy(wait_until(function()
@@ -213,9 +225,7 @@ describe("#integration store and forward", function()
         -- would send it again some 15 times; the bound holds it back
         -- after 3 lost answers (logged), and a write of its own row tries,
         -- once a second, whether the store takes writes again
-        local closed = wire.listen()
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local gw = gateway({ A = port }, nil, { store = { path = "gw.db", busy_timeout = 0 },
                                                 gateway = { retry_min = 0.1, retry_max = 0.2 } })
         local c = esme(gw)
@@ -223,13 +233,7 @@ describe("#integration store and forward", function()
         assert.equal(ROK, st)
         local release = run.lock_store(gw.dir .. "/gw.db")
         finally(release)
-        local up = server.start { port = port, conf = UPSTREAM_CONF, script = [[
-            local smpp, n = require "smpp", 0
-            return { submit_sm = function(session, pdu)
-                n = n + 1
-                smpp.log("info", "took %s (%d)", pdu.short_message, n)
-                return 0, { message_id = tostring(8000 + n) }
-            end }]] }
+        local up = counting_upstream(port, 8000)
         assert.truthy(gw:wait_log("reached its upstream 3 times and the store could record none", 20),
                       gw:log_text())
         wire.sleep(3)                          -- the lock stays: nothing more goes
@@ -244,9 +248,7 @@ describe("#integration store and forward", function()
     end)
 
     it("answers ESME_RMSGQFUL while another process locks the store; its queue counts stay true for max_queue", function()
-        local closed = wire.listen()
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local gw = gateway({ A = port }, nil, { A = { max_queue = 4 }, store = { path = "gw.db", busy_timeout = 0 } })
         local c = esme(gw)
         assert.equal(ROK, (submit(c, {})))
@@ -264,9 +266,7 @@ describe("#integration store and forward", function()
     end)
 
     it("moves the queue of an upstream a reload removed to an upstream of the messages' route", function()
-        local closed = wire.listen()
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local gw = gateway({ A = port })                       -- nothing listens for A: its queue holds them
         local c = esme(gw)
         local ids = {}
@@ -372,9 +372,7 @@ describe("#integration store and forward", function()
     end)
 
     it("ends a message whose validity runs out while its upstream is down", function()
-        local closed = wire.listen()                            -- a port, then nobody listens there
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local gw = gateway { A = port }
         local c = esme(gw)
         local st, mid = submit(c, { registered_delivery = 1, validity_period = "000000000001000R" })
@@ -387,9 +385,7 @@ describe("#integration store and forward", function()
     end)
 
     it("bounds an upstream's queue (max_queue): ESME_RMSGQFUL past it, the level in /stats and /metrics", function()
-        local closed = wire.listen()
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local gw = gateway({ A = port }, nil, { A = { max_queue = 2 } })
         local c = esme(gw)
         assert.equal(ROK, (submit(c, {})))
@@ -405,9 +401,7 @@ describe("#integration store and forward", function()
     end)
 
     it("issues its ids in the format asked: the store's node id in a fixed width, then a counter", function()
-        local closed = wire.listen()
-        local port = tonumber((select(2, closed:getsockname())))
-        closed:close()
+        local port = closed_port()
         local shapes = { hex = "^%x%x%x%x%x%x%x%x0000000[12]$", decimal = "^%d%d%d%d%d%d%d%d%d%d000000000[12]$",
                          uuid = "^%x%x%x%x%x%x%x%x%-0000%-4000%-8000%-00000000000[12]$" }
         for fmt, shape in pairs(shapes) do
