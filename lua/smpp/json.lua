@@ -69,13 +69,48 @@ function M.text(s)
     return concat(out)
 end
 
-local function value_json(v)
+-- A PDU table (its `command` names an SMPP command) keeps a TLV the
+-- tables do not name under its numeric tag, which may be 1 (a decoded
+-- PDU with TLV 0x0001 has [1] beside its fields: "mixed"). Its keys as
+-- JSON: names as they are, a whole-number tag 0..0xFFFF as "0x0001" (what
+-- smpp.encode reads back); anything else raises. nil: not a PDU table.
+local function pdu_keys(v)
+    local command = rawget(v, "command")
+    if type(command) ~= "string" or not smpp.command_info(command) then return nil end
+    local keys = {}
+    for k in pairs(v) do
+        if type(k) == "number" then
+            if k < 0 or k > 0xFFFF or k % 1 ~= 0 then
+                error("a PDU table has a number key that is no TLV tag (" .. tostring(k) .. ")", 0)
+            end
+            keys[#keys + 1] = { string.format("0x%04X", k), k }
+        elseif type(k) == "string" then
+            keys[#keys + 1] = { k, k }
+        else
+            error("a PDU table has a " .. type(k) .. " key", 0)
+        end
+    end
+    sort(keys, function(a, b) return a[1] < b[1] end)
+    return keys
+end
+
+local value_json
+
+local function pdu_json(v, keys)
+    local out = {}
+    for i, k in ipairs(keys) do out[i] = cjson.encode(k[1]) .. ":" .. value_json(v[k[2]]) end
+    return "{" .. concat(out, ",") .. "}"
+end
+
+function value_json(v)
     local t = type(v)
     if t == "string" then
         if printable(v) then return cjson.encode(v) end
         return '{"hex":"' .. hex.from_bytes(v) .. '"}'
     elseif t == "table" then
         if next(v) == nil then return "[]" end
+        local keys = pdu_keys(v)
+        if keys then return pdu_json(v, keys) end
         if v[1] ~= nil then
             -- a list: its entries 1..n, a hole as null; a key of another kind
             -- is refused, never dropped (JSON has no such value)
@@ -112,7 +147,9 @@ end
 -- table written as [] and bytes that are not printable UTF-8 as {"hex": ...}.
 -- A list (a table with [1]) is written 1..its largest key, holes as null;
 -- one that also has other keys, or is sparse (more than twice as many
--- slots as entries, and 16), raises rather than drop anything.
+-- slots as entries, and 16), raises rather than drop anything. A PDU table
+-- (a `command` naming an SMPP command) is an object whose TLV tags are
+-- written "0x0001" (pdu_keys), so that every decoded PDU can be written.
 M.encode = function(v) return value_json(v) end
 
 -- An address list's entries (dest_address, unsuccess_sme) with their keys
