@@ -186,16 +186,34 @@ int http_set_route_bodies(const char *const *routes, const size_t *max, size_t n
     return 0;
 }
 
+/* Whether the path (url's first plen octets) percent-decoded is want (or,
+ * prefix, starts with it): the routes are matched on the decoded path
+ * (lua/smpp/http.lua), so /sen%64 is POST /send and takes its bound. A
+ * malformed escape never matches (the request is refused with 400). */
+static int path_is(const char *want, size_t wlen, int prefix, const char *url, size_t plen)
+{
+    size_t i = 0, k;
+    int hi, lo, c;
+    for (k = 0; k < wlen; k++) {
+        if (i >= plen) return 0;
+        if (url[i] != '%') c = (unsigned char)url[i++];
+        else if (i + 3 <= plen && (hi = hexval(url[i + 1])) >= 0 && (lo = hexval(url[i + 2])) >= 0) {
+            c = hi * 16 + lo;
+            i += 3;
+        } else return 0;
+        if (c != (unsigned char)want[k]) return 0;
+    }
+    return prefix || i == plen;
+}
+
 size_t http__body_limit(const char *method, const char *url, size_t max_body)
 {
     size_t mlen = strlen(method), plen = strcspn(url, "?"), i;
     for (i = 0; i < route_nbodies; i++) {
         const route_body_t *r = &route_bodies[i];
-        size_t want;
         if (r->len <= mlen || memcmp(r->route, method, mlen) || r->route[mlen] != ' ') continue;
-        want = r->len - mlen - 1;          /* the path's octets */
-        if (r->prefix ? plen < want : plen != want) continue;
-        if (memcmp(r->route + mlen + 1, url, want)) continue;
+        /* the path's octets: r->len - mlen - 1 */
+        if (!path_is(r->route + mlen + 1, r->len - mlen - 1, r->prefix, url, plen)) continue;
         return r->max < max_body ? r->max : max_body;
     }
     return max_body;

@@ -169,9 +169,12 @@ describe("#integration HTTP API (reference SMSC)", function()
         code, body = request(srv.http_port, "GET", "/messages/no%20such%2Fid+%E2%98%83")   -- the id percent-decoded
         assert.equal(404, code)
         assert.equal("no message no such/id+\226\152\131 in the store", cjson.decode(body).error)
-        code, body = request(srv.http_port, "GET", "/messages/a%00b%FF")   -- octets that are no text
+        code, body = request(srv.http_port, "GET", "/messages/a%01b%FF")   -- octets that are no text
         assert.equal(404, code)
-        assert.equal("no message a\\x00b\\xFF in the store", cjson.decode(body).error)
+        assert.equal("no message a\\x01b\\xFF in the store", cjson.decode(body).error)
+        code, body = request(srv.http_port, "GET", "/messages/a%00b")      -- a NUL: no id holds one
+        assert.equal(400, code)
+        assert.equal("the path holds a NUL octet (%00)", cjson.decode(body).error)
         code = request(srv.http_port, "POST", "/send", ("x"):rep(1100000), { ["Content-Type"] = "application/json" })
         assert.equal(413, code)
         code, r = json_request(srv.http_port, "POST", "/send", { to = "1", text = "x", system_id = "nobody" })

@@ -205,6 +205,15 @@ static void route_bodies(void)
     CHECK_EQ(http__body_limit("GET", "/messages", 1048576), 1048576);
     CHECK_EQ(http__body_limit("GET", "/stats?sessions=1", 1048576), 1024);
     CHECK_EQ(http__body_limit("GET", "/echo", 1048576), 1048576);           /* a script's route */
+    /* the path percent-decoded, as the routes are matched (lua/smpp/http.lua) */
+    CHECK_EQ(http__body_limit("POST", "/sen%64", 1048576), 262144);
+    CHECK_EQ(http__body_limit("POST", "/%73%65%6E%64?x=1", 1048576), 262144);
+    CHECK_EQ(http__body_limit("GET", "/%6dessages/%2F", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/stat%73", 1048576), 1024);
+    CHECK_EQ(http__body_limit("GET", "/stat%7", 1048576), 1048576);         /* malformed: refused later, 400 */
+    CHECK_EQ(http__body_limit("GET", "/stat%", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("GET", "/stat%zz", 1048576), 1048576);
+    CHECK_EQ(http__body_limit("POST", "/send%00", 1048576), 1048576);
     CHECK_EQ(http_set_route_bodies(NULL, NULL, 0), 0);
     CHECK_EQ(http__body_limit("POST", "/send", 1048576), 1048576);
 }

@@ -54,6 +54,20 @@ local function unescape(s)
     return (s:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
+-- decode_path(raw) -> the path percent-decoded | nil, why. Routes are
+-- matched on it, so /x/%41 reaches a route for /x/A and captures come
+-- decoded; "+" is itself in a path. An escape that is not % and two hex
+-- digits, and a decoded NUL, are refused (400): no route would be found
+-- for the one, and the other would end the text at a C string's end.
+local function decode_path(raw)
+    local bad = raw:match("%%%x?[^%x]") or raw:match("%%%x?$")
+    if bad then return nil, "malformed percent escape in the path: " .. bad end
+    local path = raw:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    if path:find("\0", 1, true) then return nil, "the path holds a NUL octet (%00)" end
+    return path
+end
+M.decode_path = decode_path
+
 -- "a=1&b=x%20y" -> { a = "1", b = "x y" }
 local function decode_form(s)
     local t = {}
@@ -371,7 +385,7 @@ end
 
 M.route("GET", "/messages/([^/]+)", function(req)
     -- percent-decoded ("+" is itself in a path): an upstream's id may hold a space, "/" or any octet
-    local mid = req.params[1]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    local mid = req.params[1]
     local m, err = messages.find(store.current(), mid, gateway_records())
     if err then return 503, { error = err } end
     if not m or not may_read(req, m.account) then
@@ -383,6 +397,11 @@ M.route("GET", "/messages/([^/]+)", function(req)
     end
     return 200, m
 end)
+-- Matched on the path decoded but for %2F and %25, its capture then decoded:
+-- an id may hold "/", sent as %2F, which the decoded path would split (the
+-- one route matched so; every other, the API's and the scripts', on the
+-- decoded path).
+routes[#routes].raw = true
 -- Lists of messages being made at once. A list is made in chunks with a
 -- pause between them, so lists made at once each hold what they have made
 -- so far: 256 clients asking for 10,000 messages each filled the heap's
@@ -451,7 +470,15 @@ end)
 -- The runtime's own code (core.heap_reserve): a script's route runs as
 -- script code.
 local handle = core.heap_reserve(function(method, url, body, content_type, _, remote, role, account)
-    local path, query = url:match("^([^?]*)%??(.*)$")
+    local raw_path, query = url:match("^([^?]*)%??(.*)$")
+    local path, bad = decode_path(raw_path)
+    if not path then return err(400, bad) end
+    -- for GET /messages/ID: decoded but for %2F and %25 (a "/" and a "%" of the id)
+    local kept = raw_path:gsub("%%(%x%x)", function(h)
+        local c = tonumber(h, 16)
+        if c == 0x2F or c == 0x25 then return "%" .. h end
+        return string.char(c)
+    end)
     local q = decode_form(query or "")
     -- who the request is was decided once, from its one credential, when
     -- its head arrived (core/http_auth.c; a wrong token never gets here):
@@ -459,7 +486,7 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
     -- only), or none where none is needed
     local admin = role == "admin"
     account = role == "account" and account ~= "" and account or nil
-    local req = { method = method, path = path, query = q, body = body, content_type = content_type,
+    local req = { method = method, path = path, raw_path = raw_path, query = q, body = body, content_type = content_type,
                   remote = remote, account = account, admin = admin }
     if body ~= "" then
         -- the media type exactly (case aside), then nothing or its parameters:
@@ -477,7 +504,12 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
     end
     local allowed = {}
     for _, r in ipairs(routes) do
-        local caps = { path:match(r.pattern) }
+        local caps = { (r.raw and kept or path):match(r.pattern) }
+        if r.raw and caps[1] ~= nil then
+            for i, c in ipairs(caps) do
+                if type(c) == "string" then caps[i] = decode_path(c) end   -- the whole path decoded: no refusal
+            end
+        end
         if caps[1] ~= nil then
             if r.method == method then
                 if account and not ACCOUNT_ROUTES[r.name] then
