@@ -408,10 +408,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread, &plain, &plen) < 0) {
             log_msg(LOG_WARN, sess_id(c->sess), "%s", tls_error(c->tls));
             sess_close(c->sess, "TLS failure");
+            net__tls_progress(c, tls_error(c->tls));
             net__mark_dirty(c);
             return;
         }
         net__mark_dirty(c);                  /* handshake answers go out with the next flush */
+        net__tls_progress(c, NULL);          /* a TLS connect is reported when its handshake is over */
         if (!plen) return;
         sess_feed(c->sess, plain, plen, uv_now(c->net->loop));
         pause_if_not_reading(c);
@@ -424,6 +426,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     } else if (nread < 0) {
         read_pause(c);
         c->eof = 1;
+        if (c->tls) net__tls_progress(c, "TLS handshake failed: the peer closed the connection");
         if (!c->closing)
             sess_close(c->sess, nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
         net__mark_dirty(c);
@@ -458,6 +461,7 @@ void net__on_handle_closed(uv_handle_t *h)
     net_t *n = c->net;
     size_t i;
     if (--c->handles > 0) return;
+    if (c->tls && c->sess) net__tls_progress(c, sess_close_reason(c->sess));   /* closed mid-handshake */
     if (c->connecting) {                /* its resolver request frees itself */
         c->connecting->c = NULL;
         c->connecting = NULL;

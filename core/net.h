@@ -81,10 +81,15 @@ int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg);
 
 /* Connect over TLS: `hostname` is checked against the server's
- * certificate (when the context verifies) and sent as SNI. */
+ * certificate (when the context verifies) and sent as SNI. cb hears of
+ * the connection when the handshake is over: a handshake that failed (a
+ * certificate that did not verify, the peer closing first) is NET_ETLS,
+ * its reason net_tls_detail() while cb runs. */
+#define NET_ETLS (-20100)                 /* clear of libuv's codes and sess.h's */
 int net_connect_tls(net_t *n, const char *host, int port, sess_side_t side,
                     const sess_config_t *cfg, tls_ctx_t *tls, const char *hostname,
                     net_connect_fn cb, void *arg);
+const char *net_tls_detail(void);
 
 /* Limits on accepted connections: in total and from one remote address
  * (0 = none). Connections past them are closed at once and counted. */

@@ -90,7 +90,10 @@ static void on_connect(uv_connect_t *req, int status)
         c->connecting = NULL;
         connect_req_free(r);
         net__announce(c);
-        if (c->tls) tls_start(c->tls);  /* the ClientHello */
+        if (c->tls) {                   /* the ClientHello; reported at the handshake's end */
+            tls_start(c->tls);
+            return;
+        }
         net__connect_done(c, 0);
         return;
     }
@@ -126,6 +129,29 @@ static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
     r->next = res;
     if ((rc = connect_next(r)) < 0) connect_fail(r, rc);
 }
+
+/* -- TLS: the connect is over when the handshake is ---------------------------------- */
+
+static char tls_detail[200];
+
+/* A TLS connection's connect is reported when its handshake is over, so
+ * that a certificate that does not verify fails the connect itself (an
+ * unbound session was returned, and failed later, at its first PDU):
+ * `failed` NULL, reported once the handshake has finished; else NET_ETLS
+ * with failed as the detail (net_tls_detail). Nothing once reported. */
+void net__tls_progress(conn_t *c, const char *failed)
+{
+    if (!c->connect_cb || !c->tls || c->connecting) return;
+    if (failed) {                       /* a TLS error as it is; any other close said to be one */
+        snprintf(tls_detail, sizeof tls_detail, "%s%s", strncmp(failed, "TLS", 3) ? "TLS handshake did not finish: "
+                 : "", *failed ? failed : "closed");
+        net__connect_done(c, NET_ETLS);
+    } else if (tls_handshake_done(c->tls)) {
+        net__connect_done(c, 0);
+    }
+}
+
+const char *net_tls_detail(void) { return tls_detail; }
 
 int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg)

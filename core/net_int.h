@@ -117,6 +117,7 @@ void net__addr_name(conn_t *c, int peer, char *out, size_t n);
 
 /* Call a connect's callback, at most once. */
 void net__connect_done(conn_t *c, int status);
+void net__tls_progress(conn_t *c, const char *failed);
 
 /* A listener's close callback: frees it and its TLS context (net_listen.c). */
 void net__on_listener_closed(uv_handle_t *h);

@@ -123,6 +123,14 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
     connecting_t *w = arg;
     rt_task_t *t = w->t;
     (void)n;
+    if (status == NET_ETLS) {           /* nil, "tls" (smpp.E.TLS), why */
+        lua_pushnil(t->co);
+        lua_pushstring(t->co, "tls");
+        lua_pushstring(t->co, net_tls_detail());
+        free(w);
+        rt_task_wake(t, 3);
+        return;
+    }
     if (status < 0 || !s) {
         int nres = push_connect_error(t->co, status < 0 ? status : SESS_ECONNECT, w->host);
         free(w);
@@ -136,8 +144,10 @@ static void on_connected(net_t *n, sess_t *s, int status, void *arg)
 
 /* core.connect(host, port [, side [, session options [, tls options]]])
  * -> session table (state OPEN) | nil, token, prose: waits for the
- * connection; the token is one of SESS_ERRNO_MAP's (connect refused,
- * resolve, timeout, unreachable, connect failed), the prose for people. side "client" (default) is an ESME connecting to an SMSC;
+ * connection (with TLS, for its handshake and the server's verification);
+ * the token is one of SESS_ERRNO_MAP's (connect refused, resolve, timeout,
+ * unreachable, connect failed) or "tls" (the TLS files did not load, the
+ * handshake failed), the prose for people. side "client" (default) is an ESME connecting to an SMSC;
  * "server" is the SMSC side opening a connection to send outbind. */
 static int l_connect(lua_State *L)
 {
@@ -156,11 +166,13 @@ static int l_connect(lua_State *L)
     if (lua_istable(L, 5)) {             /* TLS: the SSL keeps its own reference to the context */
         tls_ctx_t *ctx = rt_read_tls(L, 5, 0);
         const char *name = rt_opt_str(L, 5, "host");
-        if (!ctx) {
+        if (!ctx) {                      /* nil, "tls", why: a CA, cert or key that did not load */
             free(w);
             lua_pushnil(L);
             lua_insert(L, -2);
-            return 2;
+            lua_pushstring(L, "tls");
+            lua_insert(L, -2);
+            return 3;
         }
         rc = net_connect_tls(rt.net, host, port, strcmp(side, "server") == 0 ? SESS_SMSC : SESS_ESME,
                              &cfg, ctx, name ? name : host, on_connected, w);

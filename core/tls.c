@@ -196,6 +196,11 @@ int tls_write(tls_conn_t *c, const uint8_t *plain, size_t n)
     return 0;
 }
 
+int tls_handshake_done(const tls_conn_t *c)
+{
+    return SSL_is_init_finished(c->ssl);
+}
+
 void tls_start(tls_conn_t *c)
 {
     SSL_do_handshake(c->ssl);                     /* the ClientHello goes to wbio */

@@ -35,6 +35,9 @@ int tls_feed(tls_conn_t *c, const uint8_t *in, size_t n, const uint8_t **plain, 
 /* Plaintext to send (kept until the handshake is done). Returns 0 or -1. */
 int tls_write(tls_conn_t *c, const uint8_t *plain, size_t n);
 
+/* Whether the handshake has finished. */
+int tls_handshake_done(const tls_conn_t *c);
+
 /* Start the handshake (client side) or a close_notify. */
 void tls_start(tls_conn_t *c);
 void tls_shutdown(tls_conn_t *c);

@@ -108,7 +108,7 @@ end)
 describe("#integration smpp.connect over TLS", function()
     -- A script whose submit_sm connects to the server's own TLS listener with
     -- the tls table named by destination_addr and answers with the outcome.
-    local function connector()
+    local function connector(silent_port)
         local script = string.format([[
 local smpp = require "smpp"
 local D = %q
@@ -119,11 +119,25 @@ local T = {
     noverify = { ca = D .. "/other.pem", host = "localhost", verify = false },
     yes = true,
     typo = { cafile = D .. "/other.pem", host = "localhost" },
+    missingca = { ca = "/missing/file", host = "localhost" },
+    dirca = { ca = D, host = "localhost" },
 }
+-- DEST, or DEST_nobind: connect only (bind = false)
 return { submit_sm = function(_, p)
-    local ok, s, e = pcall(smpp.connect, { host = "127.0.0.1", port = PORT, system_id = "smppclient1",
-                                           password = "password", tls = T[p.destination_addr] })
+    local name = p.destination_addr:gsub("_nobind$", "")
+    local nobind = name ~= p.destination_addr
+    -- plain: the server's own plaintext port; silent: a port that never answers
+    local port = name == "plain" and P_PLAIN or name == "silent" and P_SILENT or PORT
+    local ok, s, e, detail = pcall(smpp.connect, { host = "127.0.0.1", port = port, system_id = "smppclient1",
+        password = "password", tls = T[name] or T.rightca, bind = not nobind and nil,
+        session = name == "silent" and { init_timeout = 0.5 } or nil })
     if not ok then return 0, { message_id = ("raised " .. tostring(s)):sub(1, 64) } end
+    smpp.log("info", "connect %%s: %%s, %%s", p.destination_addr, tostring(e), tostring(detail))
+    if s and nobind then
+        local open = s.state
+        s:close()
+        return 0, { message_id = "open " .. tostring(open) }
+    end
     if s then s:unbind() end
     return 0, { message_id = (s and "bound" or tostring(e)):sub(1, 64) }
 end }]], dir)
@@ -132,7 +146,8 @@ end }]], dir)
             tls_listen = { { listen = '127.0.0.1:0', cert = '%s/srv.pem', key = '%s/srv.key' } } }]], dir, dir) }
         assert.is_true(s:wait_log("listening on 127%.0%.0%.1:%d+ %(TLS%)"))
         local tls_port = s:log_text():match("listening on 127%.0%.0%.1:(%d+) %(TLS%)")
-        s:write("script.lua", (script:gsub("PORT", tls_port)))
+        s:write("script.lua", (script:gsub("PORT", tls_port):gsub("P_PLAIN", tostring(s.port))
+            :gsub("P_SILENT", tostring(silent_port or 1))))
         s:signal("HUP")
         assert.is_true(s:wait_log("reloaded"), s:log_text())
         return s
@@ -153,5 +168,49 @@ end }]], dir)
         assert.equal("bound", try(c, "noverify"))     -- verify = false: turned off on purpose
         assert.matches("^raised .*tls must be a table", try(c, "yes"))
         assert.matches("^raised .*tls%.cafile is not a key of tls", try(c, "typo"))   -- not unverified by surprise
+    end)
+
+    it("gives smpp.E.TLS with the reason for a CA file that does not load, as for a failed handshake", function()
+        local s = connector()
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver", "smppclient1", "password").status)
+        assert.equal("tls", try(c, "missingca"))
+        assert.is_true(s:wait_log("connect missingca: tls, TLS: /missing/file: .*No such file"))
+        assert.equal("tls", try(c, "dirca"))
+        assert.is_true(s:wait_log("connect dirca: tls, TLS: " .. dir:gsub("%p", "%%%0")))
+        assert.equal("tls", try(c, "missingca_nobind"))
+        -- the handshake's reason comes third too
+        assert.equal("tls", try(c, "wrongca"))
+        assert.is_true(s:wait_log("connect wrongca: tls, TLS handshake failed: certificate: "))
+    end)
+
+    it("with bind = false, finishes the handshake and the verification before it returns", function()
+        local s = connector()
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver", "smppclient1", "password").status)
+        assert.equal("tls", try(c, "wrongca_nobind"))
+        assert.is_true(s:wait_log("connect wrongca_nobind: tls, TLS handshake failed: certificate: "))
+        assert.equal("tls", try(c, "wronghost_nobind"))
+        assert.is_true(s:wait_log("connect wronghost_nobind: tls, TLS handshake failed: certificate: "))
+        assert.equal("open OPEN", try(c, "rightca_nobind"))
+        assert.equal("open OPEN", try(c, "noverify_nobind"))
+        assert.equal("bound", try(c, "rightca"))          -- and binds as before
+        assert.is_true(s:alive())
+    end)
+
+    it("with bind = false, gives smpp.E.TLS when the handshake does not finish", function()
+        local socket = require "socket"
+        local quiet = assert(socket.bind("127.0.0.1", 0))   -- takes the connection, never answers
+        finally(function() quiet:close() end)
+        local s = connector(select(2, quiet:getsockname()))
+        local c = wire.connect(s.port)
+        assert.equal(0, c:bind("transceiver", "smppclient1", "password").status)
+        -- a plaintext SMPP port: what it answers is no TLS
+        assert.equal("tls", try(c, "plain_nobind"))
+        assert.is_true(s:wait_log("connect plain_nobind: tls, TLS handshake "))
+        -- no answer at all: the session's init_timeout ends it
+        assert.equal("tls", try(c, "silent_nobind"))
+        assert.is_true(s:wait_log("connect silent_nobind: tls, TLS handshake did not finish: not bound within"))
+        assert.equal("tls", try(c, "silent"))
     end)
 end)
