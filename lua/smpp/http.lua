@@ -471,14 +471,18 @@ end)
 -- script code.
 local handle = core.heap_reserve(function(method, url, body, content_type, _, remote, role, account)
     local raw_path, query = url:match("^([^?]*)%??(.*)$")
-    local path, bad = decode_path(raw_path)
-    if not path then return err(400, bad) end
-    -- for GET /messages/ID: decoded but for %2F and %25 (a "/" and a "%" of the id)
-    local kept = raw_path:gsub("%%(%x%x)", function(h)
-        local c = tonumber(h, 16)
-        if c == 0x2F or c == 0x25 then return "%" .. h end
-        return string.char(c)
-    end)
+    local path, kept = raw_path, raw_path
+    if raw_path:find("%", 1, true) then
+        local bad
+        path, bad = decode_path(raw_path)
+        if not path then return err(400, bad) end
+        -- for GET /messages/ID: decoded but for %2F and %25 (a "/" and a "%" of the id)
+        kept = raw_path:gsub("%%(%x%x)", function(h)
+            local c = tonumber(h, 16)
+            if c == 0x2F or c == 0x25 then return "%" .. h end
+            return string.char(c)
+        end)
+    end
     local q = decode_form(query or "")
     -- who the request is was decided once, from its one credential, when
     -- its head arrived (core/http_auth.c; a wrong token never gets here):
@@ -486,8 +490,8 @@ local handle = core.heap_reserve(function(method, url, body, content_type, _, re
     -- only), or none where none is needed
     local admin = role == "admin"
     account = role == "account" and account ~= "" and account or nil
-    local req = { method = method, path = path, raw_path = raw_path, query = q, body = body, content_type = content_type,
-                  remote = remote, account = account, admin = admin }
+    local req = { method = method, path = path, raw_path = raw_path, query = q, body = body,
+                  content_type = content_type, remote = remote, account = account, admin = admin }
     if body ~= "" then
         -- the media type exactly (case aside), then nothing or its parameters:
         -- application/jsonx is not JSON

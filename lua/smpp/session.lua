@@ -217,8 +217,9 @@ function M.connect(opts)
     }
     if not resp then
         sess:close()
-        if tls and sess.close_reason == "TLS failure" then   -- the handshake or the verification failed
-            return nil, "tls", "TLS handshake failed (the certificate or host name did not verify; see the log)"
+        -- after the handshake (the connect waited for it): the server refused us, e.g. our client certificate
+        if tls and sess.close_reason == "TLS failure" then
+            return nil, "tls", "TLS failure during the bind (the server refused the connection; see the log)"
         end
         return nil, berr, status
     end
