@@ -345,6 +345,7 @@ static void on_timer(uv_timer_t *t)
         if (c->closing) net__conn_close_handles(c);  /* the close grace period ran out */
         return;
     }
+    net__tls_tick(c, uv_now(c->net->loop));
     sess_tick(c->sess, uv_now(c->net->loop));
     net__mark_dirty(c);
 }
@@ -354,7 +355,7 @@ static void rearm(conn_t *c)
     uint64_t d, now;
     int rc;
     if (c->closing || c->dead) return;
-    d = sess_next_deadline(c->sess);
+    d = net__tls_deadline(c, sess_next_deadline(c->sess));
     if (d == c->armed) return;
     c->armed = d;
     if (!d) {

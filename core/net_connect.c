@@ -91,7 +91,9 @@ static void on_connect(uv_connect_t *req, int status)
         connect_req_free(r);
         net__announce(c);
         if (c->tls) {                   /* the ClientHello; reported at the handshake's end */
+            c->tls_deadline = uv_now(c->net->loop) + sess_config(c->sess)->response_timeout_ms;
             tls_start(c->tls);
+            net__mark_dirty(c);
             return;
         }
         net__connect_done(c, 0);
@@ -152,6 +154,25 @@ void net__tls_progress(conn_t *c, const char *failed)
 }
 
 const char *net_tls_detail(void) { return tls_detail; }
+
+/* The connection timer's deadline: the session's (d; 0: none), or the
+ * handshake's when that is earlier and the connect not reported yet. A
+ * peer that takes the connection and never answers would hold a connect
+ * with init_timeout 0 for ever: the handshake has the response_timeout a
+ * request has. */
+uint64_t net__tls_deadline(const conn_t *c, uint64_t d)
+{
+    if (!c->tls_deadline || !c->connect_cb) return d;
+    return d && d < c->tls_deadline ? d : c->tls_deadline;
+}
+
+/* The timer fired: a handshake past its deadline ends the connection. */
+void net__tls_tick(conn_t *c, uint64_t now)
+{
+    if (!c->tls_deadline || !c->connect_cb || now < c->tls_deadline) return;
+    sess_close(c->sess, "TLS handshake timed out");
+    net__tls_progress(c, "TLS handshake did not finish within the session's response_timeout");
+}
 
 int net_connect(net_t *n, const char *host, int port, sess_side_t side,
                 const sess_config_t *cfg, net_connect_fn cb, void *arg)

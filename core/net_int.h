@@ -18,6 +18,7 @@ struct conn_s {
     net_t          *net;
     sess_t         *sess;
     uint64_t        armed;        /* deadline the timer is set for (0 = none) */
+    uint64_t        tls_deadline; /* a TLS connect's handshake ends by then (0 = none) */
     uv_write_t      wreq;         /* the write of the lent output buffer */
     const uint8_t  *wbuf;         /* that buffer, while it is written */
     size_t          inflight;     /* TLS ciphertext handed to uv_write, not yet written */
@@ -118,6 +119,8 @@ void net__addr_name(conn_t *c, int peer, char *out, size_t n);
 /* Call a connect's callback, at most once. */
 void net__connect_done(conn_t *c, int status);
 void net__tls_progress(conn_t *c, const char *failed);
+uint64_t net__tls_deadline(const conn_t *c, uint64_t d);
+void net__tls_tick(conn_t *c, uint64_t now);
 
 /* A listener's close callback: frees it and its TLS context (net_listen.c). */
 void net__on_listener_closed(uv_handle_t *h);

@@ -127,10 +127,11 @@ return { submit_sm = function(_, p)
     local name = p.destination_addr:gsub("_nobind$", "")
     local nobind = name ~= p.destination_addr
     -- plain: the server's own plaintext port; silent: a port that never answers
-    local port = name == "plain" and P_PLAIN or name == "silent" and P_SILENT or PORT
+    local port = name == "plain" and P_PLAIN or name:match("^silent") and P_SILENT or PORT
     local ok, s, e, detail = pcall(smpp.connect, { host = "127.0.0.1", port = port, system_id = "smppclient1",
         password = "password", tls = T[name] or T.rightca, bind = not nobind and nil,
-        session = name == "silent" and { init_timeout = 0.5 } or nil })
+        session = name == "silent" and { init_timeout = 0.5 }
+            or name == "silent_rt" and { init_timeout = 0, response_timeout = 0.5 } or nil })
     if not ok then return 0, { message_id = ("raised " .. tostring(s)):sub(1, 64) } end
     smpp.log("info", "connect %%s: %%s, %%s", p.destination_addr, tostring(e), tostring(detail))
     if s and nobind then
@@ -212,5 +213,9 @@ end }]], dir)
         assert.equal("tls", try(c, "silent_nobind"))
         assert.is_true(s:wait_log("connect silent_nobind: tls, TLS handshake did not finish: not bound within"))
         assert.equal("tls", try(c, "silent"))
+        -- without an init_timeout, the response_timeout a request has
+        assert.equal("tls", try(c, "silent_rt_nobind"))
+        assert.is_true(s:wait_log("connect silent_rt_nobind: tls, TLS handshake did not finish within the "
+            .. "session's response_timeout"))
     end)
 end)

@@ -180,8 +180,9 @@ local bind_commands = { tx = "bind_transmitter", rx = "bind_receiver", trx = "bi
 -- CONNECT_FAILED, and the prose third ("connection refused", "cannot
 -- resolve host 'x': ..."); a refused bind nil, "bind refused", status.
 -- With tls, core.connect returns once the handshake is over and the server
--- verified (bind = false too): a tls file that did not load or a failed
--- handshake is nil, smpp.E.TLS, the reason.
+-- verified (bind = false too), within the session's response_timeout: a
+-- tls file that did not load or a failed handshake is nil, smpp.E.TLS,
+-- the reason.
 local TLS_KEYS = { ca = true, host = true, verify = true, cert = true, key = true, min_version = true }
 function M.connect(opts)
     local cmd = opts.bind ~= false and bind_commands[opts.bind or "transceiver"]
