@@ -494,9 +494,15 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     local service_type = pdu.service_type
     local st, key, got, reserved = store.current(), nil, nil, nil
     -- a run that may be stopped after the put: a budget small enough for
-    -- the runtime's own steps to pass it, the heap near its ceiling, or a
-    -- script's on_text still to run (answer, heap_reserve: below)
-    local guard = answer and (self._tight or self.on_text ~= self._on_text or gc_count() > self._heap_near)
+    -- the runtime's own steps to pass it, the heap near its ceiling, a
+    -- script's on_text still to run, or a store that cannot withdraw the
+    -- row (Redis: each put is a round trip anyway) (answer, heap_reserve:
+    -- below). Otherwise the row is put to be withdrawn (put's last
+    -- argument) if the request is answered with an error: a run stopped
+    -- in the few steps between the put and the answer is answered
+    -- ESME_RSYSERR, and the runtime then removes the row it put
+    local guard = answer and (self._tight or self.on_text ~= self._on_text or st.shared
+                              or gc_count() > self._heap_near)
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
     -- a receipt always goes through the scheduler (due), which clears the
@@ -514,7 +520,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
         row.due = due
         row.id_format = self._id_code
         if guard then reserved = heap_reserve(true) end
-        key, got = st:put(row)
+        key, got = st:put(row, true)
     else                                          -- the usual message: no table to read
         local lean = lean_of[self]
         if not lean or lean[2] ~= st then
@@ -523,7 +529,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
         end
         -- key, id (the SQLite store makes the id: one call) | key | nil, err
         if guard then reserved = heap_reserve(true) end
-        key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code)
+        key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code, true)
     end
     if not key then
         if reserved ~= nil then heap_reserve(reserved) end
