@@ -748,15 +748,15 @@ local function handlers(s)
         if #failed > UNSUCCESS_MAX then
             -- the answer cannot list every refused destination: the whole
             -- submit_multi is refused, and what was stored is withdrawn
-            -- (cancelled: no receipt; the ESME never had its message_id)
+            -- (removed: the ESME never had its message_id; no receipt)
             session:log("warn", "submit_multi refused (ESME_RSUBMITFAIL): %d destinations refused, more than "
                 .. "the %d unsuccess_sme holds; the %d stored are withdrawn", #failed, UNSUCCESS_MAX, n)
             if n > 0 then
                 local parts, perr = store.parts(head)
                 if not parts then return read_status(perr, "submit_multi withdrawn") end
                 for _, part in ipairs(parts) do
-                    local ok, cerr = s:cancel(part, now)
-                    if not ok then return write_status(cerr, "withdrawal") end
+                    local ok, rerr = store.remove(part.key)
+                    if not ok then return write_status(rerr, "withdrawal") end
                 end
             end
             return S.ESME_RSUBMITFAIL, { message_id = "" }
