@@ -362,17 +362,13 @@ local function settle(st, done)
 end
 
 -- A row of a store of the process's own (SQLite) whose receipt is in the
--- outbox (or that is done with): its due is cleared now, in the same turn
--- as the post. The run handles rows earliest first and clears each before
--- the next, so the earliest due row is this one: take_due of 1 clears it.
--- A row taken that is not this one (none expected) is made due again.
-local function cleared(row, now)
-    local got, err = store.take_due(now + TICK, 1)
-    local other = got and got[1]
-    if not got then
+-- outbox (or that is done with): its due is cleared now, by its key, in
+-- the same turn as the post.
+local CLEAR = { due = false }
+local function cleared(row)
+    local n, err = store.update(row.key, CLEAR)
+    if not n then
         smpp.log("warn", "smsc: a message's due not cleared (its receipt may go again): %s", tostring(err))
-    elseif other and other.key ~= row.key then
-        store.update(other.key, { due = other.due })
     end
 end
 
@@ -420,7 +416,7 @@ local function run(s)
                 if #done >= SETTLE then settle(leased, done) end
             end
         elseif out then
-            cleared(row, now)
+            cleared(row)
         end
     end
     if leased then settle(leased, done) end
