@@ -39,7 +39,7 @@ typedef struct rt_fwd_held_s {
  * store's committed writes so far); whether row r is
  * held back (its link sends nothing from its queue; a write of r tries
  * whether the store takes writes again); memory freed. */
-void rt_fwd__unrec_answered(long long rowid, const char *id);
+void rt_fwd__unrec_answered(long long rowid);
 void rt_fwd__unrec_lost(void);
 void rt_fwd__unrec_turn(long long writes);
 int  rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r);

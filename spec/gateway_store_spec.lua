@@ -234,8 +234,9 @@ describe("#integration store and forward", function()
         local release = run.lock_store(gw.dir .. "/gw.db")
         finally(release)
         local up = counting_upstream(port, 8000)
-        assert.truthy(gw:wait_log("reached its upstream 3 times and the store could record none", 20),
-                      gw:log_text())
+        -- (the held message named by its id, read from the store)
+        assert.truthy(gw:wait_log("message " .. mid .. " reached its upstream 3 times and the store could record "
+                                  .. "none", 20), gw:log_text())
         wire.sleep(3)                          -- the lock stays: nothing more goes
         assert.equal(3, up:count_log("took bounded %("), up:log_text())
         release()
