@@ -31,6 +31,7 @@ static struct {
     long long  writes;           /* the store's committed writes when last seen */
     double     probe_at;         /* the next write that tries whether the store takes writes again */
     long long  probe;            /* the row it wrote this turn (0: none) */
+    unsigned long long holds;    /* rows a link passed over because they are held back, since start */
     int        lost;             /* an answer was lost this turn */
     double     lost_at;          /* rt_time() of the last one */
 } un;
@@ -124,6 +125,7 @@ int rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r)
     double now;
     int k = un.used ? slot(r->rowid, 0) : -1;
     if (k < 0 || un.counts[k] < UNREC_MAX) return 0;
+    un.holds++;
     /* the probe: a write of the row itself (its due unchanged, attempts + 1, a trace line), at most
      * once a second; once it commits, this row goes once more (rt_fwd__unrec_turn) */
     if (st && (now = rt_time()) >= un.probe_at) {
@@ -132,6 +134,17 @@ int rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r)
             un.probe = r->rowid;
     }
     return 1;
+}
+
+void rt_fwd__unrec_stats(lua_State *L)
+{
+    int k, held = 0;
+    for (k = 0; un.used && k < UNREC_CAP; k++)
+        if (un.keys[k] && un.counts[k] >= UNREC_MAX) held++;
+    lua_pushnumber(L, (double)held);
+    lua_setfield(L, -2, "unrecorded_held");
+    lua_pushnumber(L, (double)un.holds);
+    lua_setfield(L, -2, "unrecorded_holds");
 }
 
 void rt_fwd__unrec_free(void)
