@@ -334,7 +334,7 @@ end
 -- posted: a row no code path expects). The others of its batch go on; this
 -- one is logged once with its id, counted (smsc_receipts_failed), and
 -- left final with the state it has, so query_sm still answers for it: its
--- due is cleared (take_due) or its lease ends (settle), so it is not taken
+-- due is cleared (cleared) or its lease ends (settle), so it is not taken
 -- again every turn. -> true: a leased row's lease is to be ended.
 function Smsc:due_failed(row, err, leased)
     if run_stopped(err) then error(err, 0) end    -- the run is over: a lease brings its rows back
