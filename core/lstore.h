@@ -23,4 +23,11 @@ store_t *lstore_get(lua_State *L, int idx);
  * which would otherwise look the userdata up each time. */
 store_t *const *lstore_handle(lua_State *L, int idx);
 
+/* A put asked to be withdrawn if its request fails (st:put(rec, true), a
+ * putter's extra argument true): the runtime sets this to note the key
+ * with the running request (rt_sess_answer.c), which removes the row
+ * (store_remove) when that request is answered with an error. NULL
+ * outside the runtime: the flag does nothing there. */
+extern void (*lstore_withdraw_hook)(lua_State *L, store_t *s, long long key);
+
 #endif /* SMPPGW_LSTORE_H */

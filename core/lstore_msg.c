@@ -9,6 +9,8 @@
 #include "lstore_int.h"
 #include "msgid.h"
 
+void (*lstore_withdraw_hook)(lua_State *L, store_t *s, long long key);
+
 /* -- Records ---------------------------------------------------------------------- */
 
 /* Column i of m from the value at v, of Lua type t; a value of the
@@ -80,7 +82,9 @@ static void read_record(lua_State *L, int t, store_msg_t *m, store_change_t *c, 
         }
         i = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
-        if (!c && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1) && !(store_cols[i].flags & STORE_CF_BOOL)) {
+        if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1) && !(store_cols[i].flags & STORE_CF_BOOL)
+            && (!c || (store_cols[i].kind == STORE_REAL && !(store_cols[i].flags & STORE_CF_CALC)))) {
+            if (c) c->mask |= 1u << i;   /* an update's false clears a time (NULL: its NaN) */
             lua_pop(L, 1);
             continue;
         }
@@ -141,9 +145,11 @@ static int add_msg(const store_msg_t *m, void *ud)
 
 /* -- Messages ----------------------------------------------------------------------- */
 
-/* st:put(rec) -> key | nil, "full" | "exists" | "io: ...". rec.trace, if
- * given, is the first trace line, at rec.submitted. The key is the row's
- * integer key (a number, > 0). */
+/* st:put(rec [, withdraw]) -> key | nil, "full" | "exists" | "io: ...".
+ * rec.trace, if given, is the first trace line, at rec.submitted. The key
+ * is the row's integer key (a number, > 0). withdraw: the row is removed
+ * if the request the running handler answers is answered with an error
+ * (lstore_withdraw_hook). */
 static int l_put(lua_State *L)
 {
     store_t *s = lstore__self(L);
@@ -160,12 +166,14 @@ static int l_put(lua_State *L)
         m.trace.p = lua_tolstring(L, -1, &m.trace.n);
     }
     if ((rc = store_put(s, &m)) < 0) return lstore__fail(L, s, (int)rc);
+    if (lstore_withdraw_hook && lua_toboolean(L, 3)) lstore_withdraw_hook(L, s, rc);
     lua_pushnumber(L, (lua_Number)rc);
     return 1;
 }
 
 /* A putter's call: the values of its columns, in its order, as
- * arguments (nil, or false for a column that is not a boolean: no value).
+ * arguments (nil, or false for a column that is not a boolean: no value),
+ * then optionally withdraw (as put's).
  * Answers the key and, for a part 0 row with an id_format and no text
  * id, the id made from the store's node id and its key, as get shows it
  * (a later part's is its part 0's, which the caller knows): a caller that answers with the id (the reference SMSC)
@@ -187,6 +195,7 @@ static int l_put_positional(lua_State *L)
         set_col(L, k, t, i, &m, "put");
     }
     if ((rc = store_put(b->s, &m)) < 0) return lstore__fail(L, b->s, (int)rc);
+    if (lstore_withdraw_hook && lua_toboolean(L, cols[0] + 1)) lstore_withdraw_hook(L, b->s, rc);
     lua_pushnumber(L, (lua_Number)rc);
     if (m.id_format > 0 && !m.id.p && m.part == 0) {     /* a later part's id is its part 0's: the caller's */
         char id[MSGID_KEYED_MAX];
@@ -428,8 +437,18 @@ static int l_list(lua_State *L)
     return 2;
 }
 
+/* st:remove(key) -> 1 | 0 (no such row) | nil, err: the row gone for good */
+static int l_remove(lua_State *L)
+{
+    store_t *s = lstore__self(L);
+    int rc = store_remove(s, key_arg(L, 2, "remove: key"));
+    if (rc < 0) return lstore__fail(L, s, rc);
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
 const luaL_Reg lstore__msg_methods[] = {
-    {"put", l_put}, {"putter", l_putter}, {"get", l_get}, {"parts", l_parts}, {"update", l_update},
+    {"put", l_put}, {"putter", l_putter}, {"remove", l_remove}, {"get", l_get}, {"parts", l_parts}, {"update", l_update},
     {"find", l_find}, {"recent", l_recent}, {"due", l_due}, {"take_due", l_take_due},
     {"next_due", l_next_due}, {"by_upstream", l_by_upstream}, {"list", l_list},
     {NULL, NULL}

@@ -266,7 +266,7 @@ static void accepted(store_t *st, flight_t *f, sess_t *s, const pdu_t *resp)
     rt_line_t tl;
     double now = rt_time();
     int rc;
-    rt_fwd__unrec_answered(f->rowid, f->id);         /* counted if the turn's commit fails */
+    rt_fwd__unrec_answered(f->rowid);                /* counted if the turn's commit fails */
     if (mid && mid->ptr) {
         uid.p = (const char *)mid->ptr;
         uid.n = mid->len;

@@ -6,7 +6,8 @@
  * UNREC_MAX lost answers is held back: its link sends nothing from its queue (logged once per message)
  * until the store commits writes again (a new message, a receipt, expiry, or the row's own trace line
  * written to try: the disk has room), when every count is forgotten and it goes once more. Memory only:
- * a restart sends it again.
+ * a restart sends it again. A turn's answered rows are kept by rowid alone: the id that names a held
+ * message in the log is read from the store then (no copy of every answered id, every turn).
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,11 +26,12 @@ static struct {
     long long  keys[UNREC_CAP];  /* rowid + 1 (0: empty); counts beside */
     int        counts[UNREC_CAP];
     int        used;
-    struct { long long rowid; char id[72]; } *turn;     /* rows answered this turn */
+    long long *turn;             /* rowids of the rows answered this turn */
     int        nturn, capturn;
     long long  writes;           /* the store's committed writes when last seen */
     double     probe_at;         /* the next write that tries whether the store takes writes again */
     long long  probe;            /* the row it wrote this turn (0: none) */
+    unsigned long long holds;    /* rows a link passed over because they are held back, since start */
     int        lost;             /* an answer was lost this turn */
     double     lost_at;          /* rt_time() of the last one */
 } un;
@@ -47,7 +49,7 @@ static int slot(long long rowid, int add)
     return (int)i;
 }
 
-void rt_fwd__unrec_answered(long long rowid, const char *id)
+void rt_fwd__unrec_answered(long long rowid)
 {
     if (un.nturn == un.capturn) {
         int cap = un.capturn ? un.capturn * 2 : 256;
@@ -56,20 +58,39 @@ void rt_fwd__unrec_answered(long long rowid, const char *id)
         un.turn = p;
         un.capturn = cap;
     }
-    un.turn[un.nturn].rowid = rowid;
-    snprintf(un.turn[un.nturn].id, sizeof un.turn[un.nturn].id, "%s", id);
-    un.nturn++;
+    un.turn[un.nturn++] = rowid;
+}
+
+/* The id of a held message for the log (its text id, or the one made from its node id and key, as
+ * get shows it), read from the store: its row was stored in an earlier turn; "row N" if it is not. */
+typedef struct { char id[72]; } name_t;
+
+static int named(const store_msg_t *m, void *ud)
+{
+    name_t *n = ud;
+    if (m->id.p) snprintf(n->id, sizeof n->id, "%.*s", (int)m->id.n, m->id.p);
+    return 1;
+}
+
+static const char *name_of(long long rowid, name_t *n)
+{
+    store_t *st = rt_store();
+    n->id[0] = '\0';
+    if (st) store_get_key(st, rowid, named, n);
+    if (!n->id[0]) snprintf(n->id, sizeof n->id, "row %lld", rowid);
+    return n->id;
 }
 
 void rt_fwd__unrec_lost(void)
 {
+    name_t n;
     int i, k;
     for (i = 0; i < un.nturn; i++) {
-        if ((k = slot(un.turn[i].rowid, 1)) < 0) continue;
+        if ((k = slot(un.turn[i], 1)) < 0) continue;
         if (++un.counts[k] == UNREC_MAX)
             log_kind(LOG_ERROR, 0, "answer not recorded", "gateway: message %s reached its upstream %d times "
                      "and the store could record none of its answers; held back until the store takes "
-                     "writes", un.turn[i].id, un.counts[k]);
+                     "writes", name_of(un.turn[i], &n), un.counts[k]);
     }
     un.nturn = 0;
     un.lost = 1;
@@ -104,6 +125,7 @@ int rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r)
     double now;
     int k = un.used ? slot(r->rowid, 0) : -1;
     if (k < 0 || un.counts[k] < UNREC_MAX) return 0;
+    un.holds++;
     /* the probe: a write of the row itself (its due unchanged, attempts + 1, a trace line), at most
      * once a second; once it commits, this row goes once more (rt_fwd__unrec_turn) */
     if (st && (now = rt_time()) >= un.probe_at) {
@@ -112,6 +134,17 @@ int rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r)
             un.probe = r->rowid;
     }
     return 1;
+}
+
+void rt_fwd__unrec_stats(lua_State *L)
+{
+    int k, held = 0;
+    for (k = 0; un.used && k < UNREC_CAP; k++)
+        if (un.keys[k] && un.counts[k] >= UNREC_MAX) held++;
+    lua_pushnumber(L, (double)held);
+    lua_setfield(L, -2, "unrecorded_held");
+    lua_pushnumber(L, (double)un.holds);
+    lua_setfield(L, -2, "unrecorded_holds");
 }
 
 void rt_fwd__unrec_free(void)

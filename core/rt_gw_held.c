@@ -194,6 +194,7 @@ void rt_fwd__turn_stats(lua_State *L)
     lua_setfield(L, -2, "turn_rows");
     lua_pushnumber(L, (double)turn.cap);
     lua_setfield(L, -2, "turn_rows_cap");
+    rt_fwd__unrec_stats(L);                       /* unrecorded_held, unrecorded_holds */
 }
 
 /* -- Parked: the messages of runs that wait ----------------------------------------------- */

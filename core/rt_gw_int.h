@@ -38,11 +38,14 @@ typedef struct rt_fwd_held_s {
  * lost (a write or the commit failed); the turn's end (writes: the
  * store's committed writes so far); whether row r is
  * held back (its link sends nothing from its queue; a write of r tries
- * whether the store takes writes again); memory freed. */
-void rt_fwd__unrec_answered(long long rowid, const char *id);
+ * whether the store takes writes again); the gw_stats fields
+ * unrecorded_held (messages held back now) and unrecorded_holds (times a
+ * link passed a held row over); memory freed. */
+void rt_fwd__unrec_answered(long long rowid);
 void rt_fwd__unrec_lost(void);
 void rt_fwd__unrec_turn(long long writes);
 int  rt_fwd__unrec_held(store_t *st, const store_fwd_row_t *r);
+void rt_fwd__unrec_stats(lua_State *L);
 void rt_fwd__unrec_free(void);
 
 /* Drop every row l holds (arg unused: rt_gw_foreach's shape); the queue

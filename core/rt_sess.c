@@ -14,6 +14,7 @@
 
 #include "lbridge.h"
 #include "log.h"
+#include "lstore.h"
 #include "rt.h"
 #include "rt_heap.h"
 #include "rt_sess.h"
@@ -394,6 +395,7 @@ void rt_sess_owner(net_owner_t *o)
     o->request = on_request;
     o->state = on_state;
     o->closed = on_closed;
+    lstore_withdraw_hook = rt_sess__note_withdraw;     /* st:put(rec, true) while serving */
 }
 
 /* core.set_handlers(table): the handlers of requests from now on; tasks

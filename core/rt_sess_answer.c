@@ -74,10 +74,45 @@ static void refuse_later(rt_task_t *t)
     if (t->arg && (run = run_task(t)) != NULL) run->refused = 1;
 }
 
-/* t answers with an error: what its run stored is ended, not forwarded,
- * and what it would store from now on refused. */
+/* A put of the running request's handler to be withdrawn if its request
+ * is answered with an error (lstore_withdraw_hook: st:put(rec, true), the
+ * reference SMSC's messages): its key noted with the task. */
+void rt_sess__note_withdraw(lua_State *L, store_t *s, long long key)
+{
+    rt_task_t *t = rt_task_of(L);
+    (void)s;
+    if (!t || t->owner != &rt_sess__request_owner || !t->seq) return;
+    if (t->nwithdraw == t->capwithdraw) {
+        int cap = t->capwithdraw ? t->capwithdraw * 2 : 4;
+        long long *p = realloc(t->withdraw, (size_t)cap * sizeof *p);
+        if (!p) return;
+        t->withdraw = p;
+        t->capwithdraw = cap;
+    }
+    t->withdraw[t->nwithdraw++] = key;
+}
+
+/* t's request is answered with an error: the rows its run put to be
+ * withdrawn so are removed (they were never accepted: a run stopped
+ * between its put and its answer is answered ESME_RSYSERR, and its
+ * message must not stay due for a receipt). */
+static void withdraw(rt_task_t *t)
+{
+    rt_task_t *run = run_task(t);
+    store_t *s = run && run->nwithdraw ? rt_store() : NULL;
+    int i;
+    for (i = 0; s && i < run->nwithdraw; i++)
+        if (store_remove(s, run->withdraw[i]) < 0)
+            log_msg(LOG_ERROR, t->sess_id, "%s: a message answered with an error is not withdrawn: %s",
+                    t->what, store_errmsg(s));
+    if (run) run->nwithdraw = 0;
+}
+
+/* t answers with an error: what its run stored is ended, not forwarded
+ * (withdrawn), and what it would store from now on refused. */
 static void answered_error(rt_task_t *t)
 {
+    withdraw(t);
     rt_store_undo(run_of(t));
     refuse_later(t);
 }
@@ -231,7 +266,10 @@ static void request_fail(rt_task_t *t, const char *msg)
 {
     log_msg(LOG_ERROR, t->sess_id, "%s failed: %s%s", t->what, msg,
             t->seq ? " (answered ESME_RSYSERR)" : "");
-    if (t->seq) rt_store_undo(run_of(t));      /* what it stored is not forwarded */
+    if (t->seq) {                              /* what it stored is withdrawn, not forwarded */
+        withdraw(t);
+        rt_store_undo(run_of(t));
+    }
     answer(t, SMPP_ESME_RSYSERR, 0);
 }
 

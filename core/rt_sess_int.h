@@ -18,4 +18,8 @@ sess_t *rt_sess__arg(lua_State *L);
 extern const rt_task_owner_t rt_sess__request_owner;
 int rt_sess__respond(lua_State *L);
 
+/* lstore_withdraw_hook while serving (rt_sess_answer.c). */
+#include "store.h"
+void rt_sess__note_withdraw(lua_State *L, store_t *s, long long key);
+
 #endif /* SMPPGW_RT_SESS_INT_H */

@@ -88,6 +88,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
     t->run = ++tasks.runs;
     t->for_run = 0;
     t->wrote = 0;
+    t->nwithdraw = 0;
     link_live(t);
     return t;
 }
@@ -101,6 +102,7 @@ static void task_free(rt_task_t *t)
     lua_rawset(L, -3);
     lua_pop(L, 1);
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    free(t->withdraw);
     free(t);
 }
 

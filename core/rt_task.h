@@ -56,6 +56,9 @@ struct rt_task_s {
                              * to last_write (rt_store.c's count): a failed commit of one of
                              * them may have lost its writes (rt_store_run_lost) */
     uint64_t    first_write, last_write;
+    long long  *withdraw;   /* keys of rows put to be withdrawn if its request is answered with an
+                             * error (st:put(rec, true); rt_sess_answer.c) */
+    int         nwithdraw, capwithdraw;
     unsigned    gen;        /* the script generation it runs for (rt.script_gen when made; a
                              * timer's task: the timer's; 0: the runtime's own, rt_timer.c) */
     rt_task_t  *next, *prev;/* every task not in the pool */

@@ -250,6 +250,12 @@ typedef int (*store_msg_fn)(const store_msg_t *m, void *ud);
  * STORE_EEXISTS (id and part stored already), STORE_EIO, STORE_EARG. */
 long long store_put(store_t *s, const store_msg_t *m);
 
+/* Remove the message with that key for good (its forwarding row goes
+ * with it): a row put that was never accepted (a withdrawn destination,
+ * a request answered with an error after its put). Returns 1, 0 when
+ * there is none, or an error. */
+int store_remove(store_t *s, long long key);
+
 /* Hand the message (id, part) to fn. Returns 1, 0 when there is none, or a
  * negative error. */
 int store_get(store_t *s, store_str_t id, long long part, store_msg_fn fn, void *ud);

@@ -352,6 +352,23 @@ long long store_put(store_t *s, const store_msg_t *m)
     return key;
 }
 
+int store_remove(store_t *s, long long key)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if ((rc = store__flush(s)) < 0) return rc;       /* a row put this turn may still wait */
+    if ((rc = store__begin(s)) < 0) return rc;
+    st = store__stmt(s, STORE_ST_MSG_DELETE);
+    sqlite3_bind_int64(st, 1, key);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return store__fail(s, rc, "remove");
+    if (sqlite3_changes(s->db) == 0) return 0;
+    s->n_messages--;
+    store__wrote(s);
+    return 1;
+}
+
 void store__put_free(store_t *s)
 {
     s->waiting.n = 0;

@@ -1,7 +1,8 @@
 -- smsc_module_spec -- smpp.smsc without a server: message ids made from a
 -- node id and a key and read back, the seeded random numbers (every bit
--- of the seed counts), the options it refuses, and the hooks a script
--- replaces.
+-- of the seed counts), the options it refuses, the hooks a script
+-- replaces, and the scheduler's calls on the store (the runtime's timers
+-- and outbox stubbed).
 local smsc = require "smpp.smsc"
 local msgid = require "smpp.msgid"
 
@@ -93,6 +94,45 @@ describe("smpp.smsc", function()
                                 "http_send", "start" } do
             assert.is_function(s.handlers[name], name)
         end
+    end)
+
+    it("clears each due row by its key once its receipt is posted, with no search of the due index", function()
+        local smpp, store = require "smpp", require "smpp.store"
+        local real = assert(store.open { path = ":memory:" })
+        local calls, posted = {}, {}
+        local methods = {}
+        for _, name in ipairs(store.methods) do methods[name] = true end
+        local counted = setmetatable({}, { __index = function(_, name)
+            if not methods[name] then return nil end
+            return function(_, ...)
+                calls[name] = (calls[name] or 0) + 1
+                return real[name](real, ...)
+            end
+        end })
+        local saved = { after = smpp.after, cancel = smpp.cancel, post = smpp.post, log = smpp.log }
+        finally(function()
+            for k, v in pairs(saved) do smpp[k] = v end
+            store.use(nil)
+            real:close()
+        end)
+        smpp.after = function() return {} end
+        smpp.cancel = function() end
+        smpp.log = function() end
+        smpp.post = function(account, pdu) posted[#posted + 1] = account return true end
+        store.use(counted)
+        local now = smpp.time()
+        for i = 1, 5 do
+            assert(real:put { account = "a" .. i, source = "1", dest = "2", submitted = now - 2, state = 2,
+                              final = true, done = now - 1, due = now - 1 + i / 100, registered_delivery = 1 })
+        end
+        local s = smsc.new {}
+        smsc.active = s
+        finally(function() smsc.active = nil end)
+        s._run()
+        assert.same({ "a1", "a2", "a3", "a4", "a5" }, posted)
+        assert.is_nil(calls.take_due)
+        assert.equal(5, calls.update)
+        assert.same({}, real:due(now + 10, 10))
     end)
 
     it("echoes a message whose message_payload came twice (an array) without raising", function()

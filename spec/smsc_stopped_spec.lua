@@ -3,7 +3,9 @@
 -- scripts.memory_mb): every submit answered ESME_ROK gets its receipt
 -- (at least once), and no receipt comes for a message that was not
 -- answered ESME_ROK. The scheduler clears a row's due only with its
--- receipt posted, and a submit is answered as soon as it is stored.
+-- receipt posted, and a submit is answered as soon as it is stored, or
+-- (a budget over 100 ms, the runtime's own on_text) its row is withdrawn
+-- when the run is stopped between the put and the answer.
 local wire = require "helpers.wire"
 local server = require "helpers.server"
 
@@ -76,7 +78,61 @@ local function strays(t)
     return n
 end
 
+-- A script whose submits to a destination ending "999" are stopped by
+-- the budget right after their rows are put, with the runtime's own
+-- on_text: the scheduler's arm (what accept_one calls after the put) is
+-- made to spin once, as a slow step of the runtime would.
+local SPIN_SCRIPT = [[
+local smsc = require("smpp.smsc").new(...)
+local function spun(h)
+    return function(session, pdu)
+        local d = pdu.dest_address
+        local dest = pdu.destination_addr or (d and d[#d].destination_addr) or ""
+        if dest:sub(-3) == "999" then
+            smsc.arm = function() smsc.arm = nil; while true do end end
+        end
+        return h(session, pdu)
+    end
+end
+smsc.handlers.submit_sm = spun(smsc.handlers.submit_sm)
+smsc.handlers.submit_multi = spun(smsc.handlers.submit_multi)
+return smsc.handlers
+]]
+
 describe("#integration reference SMSC with runs stopped partway", function()
+    it("withdraws the row of a submit stopped between its put and its answer (ESME_RSYSERR, no receipt)", function()
+        local srv = server.start { conf = conf { script = "script.lua", scripts = { budget_ms = 150 } },
+                                   script = SPIN_SCRIPT }
+        finally(function() srv:finish() end)
+        local c = wire.connect(srv.port)
+        assert.equal(ROK, c:bind("transceiver").status)
+        local t = tally()
+        local seq = c:next_seq()
+        c:send(wire.submit_sm(seq, { destination_addr = "447700900999", registered_delivery = 1 }))
+        assert.is_true(pump(c, t, 10, function() return t.answered == 1 end), srv:log_text())
+        assert.same({ [8] = 1 }, t.refused)                                     -- ESME_RSYSERR
+        assert.is_truthy(srv:wait_log("script budget exceeded", 5))
+        assert.equal(0, srv:gauge("smsc_stored_messages"))
+        -- a submit_multi stopped after its rows are put: every one withdrawn
+        local dests = { "447700900001", "447700900999" }
+        local body = wire.cstr("") .. "\1\1" .. wire.cstr("1234") .. wire.u8(#dests)
+        for _, d in ipairs(dests) do body = body .. "\1\1\1" .. wire.cstr(d) end
+        body = body .. "\0\0\0" .. "\0\0" .. "\1\0\0\0" .. wire.u8(2) .. "hi"      -- registered_delivery 1
+        seq = c:next_seq()
+        c:send(wire.pdu(id.submit_multi, seq, body))
+        local r = assert(c:expect(function(p) return p.seq == seq end))
+        assert.equal(8, r.status)
+        assert.equal(0, srv:gauge("smsc_stored_messages"))
+        -- a later submit's receipt comes; none came for the withdrawn ones
+        -- (their receipts would have been due before it)
+        submits(c, 1, "4470")
+        assert.is_true(all_receipted(c, t, 10))
+        assert.equal(1, srv:gauge("smsc_stored_messages"))
+        assert.equal(0, strays(t), "receipts of messages not answered ESME_ROK")
+        c:close()
+    end)
+
+
     it("loses no receipt when scripts.budget_ms stops the scheduler", function()
         local srv = server.start { conf = conf { scripts = { budget_ms = 3 } } }
         finally(function() srv:finish() end)

@@ -112,6 +112,7 @@ function M.stats()
         out.refused_full, out.refused_io = c.refused_full, c.refused_io
         out.stored_as_received = c.stored_as_received
         out.turn_rows, out.turn_rows_cap = c.turn_rows, c.turn_rows_cap
+        out.unrecorded_held, out.unrecorded_holds = c.unrecorded_held, c.unrecorded_holds
         out.receipt_origins = c.origins
         out.queues = c.links
     end

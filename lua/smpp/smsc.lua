@@ -334,7 +334,7 @@ end
 -- posted: a row no code path expects). The others of its batch go on; this
 -- one is logged once with its id, counted (smsc_receipts_failed), and
 -- left final with the state it has, so query_sm still answers for it: its
--- due is cleared (take_due) or its lease ends (settle), so it is not taken
+-- due is cleared (cleared) or its lease ends (settle), so it is not taken
 -- again every turn. -> true: a leased row's lease is to be ended.
 function Smsc:due_failed(row, err, leased)
     if run_stopped(err) then error(err, 0) end    -- the run is over: a lease brings its rows back
@@ -362,17 +362,13 @@ local function settle(st, done)
 end
 
 -- A row of a store of the process's own (SQLite) whose receipt is in the
--- outbox (or that is done with): its due is cleared now, in the same turn
--- as the post. The run handles rows earliest first and clears each before
--- the next, so the earliest due row is this one: take_due of 1 clears it.
--- A row taken that is not this one (none expected) is made due again.
-local function cleared(row, now)
-    local got, err = store.take_due(now + TICK, 1)
-    local other = got and got[1]
-    if not got then
+-- outbox (or that is done with): its due is cleared now, by its key, in
+-- the same turn as the post.
+local CLEAR = { due = false }
+local function cleared(row)
+    local n, err = store.update(row.key, CLEAR)
+    if not n then
         smpp.log("warn", "smsc: a message's due not cleared (its receipt may go again): %s", tostring(err))
-    elseif other and other.key ~= row.key then
-        store.update(other.key, { due = other.due })
     end
 end
 
@@ -420,7 +416,7 @@ local function run(s)
                 if #done >= SETTLE then settle(leased, done) end
             end
         elseif out then
-            cleared(row, now)
+            cleared(row)
         end
     end
     if leased then settle(leased, done) end
@@ -494,9 +490,15 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
     local service_type = pdu.service_type
     local st, key, got, reserved = store.current(), nil, nil, nil
     -- a run that may be stopped after the put: a budget small enough for
-    -- the runtime's own steps to pass it, the heap near its ceiling, or a
-    -- script's on_text still to run (answer, heap_reserve: below)
-    local guard = answer and (self._tight or self.on_text ~= self._on_text or gc_count() > self._heap_near)
+    -- the runtime's own steps to pass it, the heap near its ceiling, a
+    -- script's on_text still to run, or a store that cannot withdraw the
+    -- row (Redis: each put is a round trip anyway) (answer, heap_reserve:
+    -- below). Otherwise the row is put to be withdrawn (put's last
+    -- argument) if the request is answered with an error: a run stopped
+    -- in the few steps between the put and the answer is answered
+    -- ESME_RSYSERR, and the runtime then removes the row it put
+    local guard = answer and (self._tight or self.on_text ~= self._on_text or st.shared
+                              or gc_count() > self._heap_near)
     -- on a shared store (Redis) every receipt goes through the scheduler's
     -- lease, so that a process dying before its post leaves it due
     -- a receipt always goes through the scheduler (due), which clears the
@@ -514,7 +516,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
         row.due = due
         row.id_format = self._id_code
         if guard then reserved = heap_reserve(true) end
-        key, got = st:put(row)
+        key, got = st:put(row, true)
     else                                          -- the usual message: no table to read
         local lean = lean_of[self]
         if not lean or lean[2] ~= st then
@@ -523,7 +525,7 @@ function Smsc:accept_one(session, pdu, dest, ton, npi, part, now, head, answer)
         end
         -- key, id (the SQLite store makes the id: one call) | key | nil, err
         if guard then reserved = heap_reserve(true) end
-        key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code)
+        key, got = lean[1](session.system_id, source, dest, now, state, at, short, self._id_code, true)
     end
     if not key then
         if reserved ~= nil then heap_reserve(reserved) end
@@ -742,15 +744,15 @@ local function handlers(s)
         if #failed > UNSUCCESS_MAX then
             -- the answer cannot list every refused destination: the whole
             -- submit_multi is refused, and what was stored is withdrawn
-            -- (cancelled: no receipt; the ESME never had its message_id)
+            -- (removed: the ESME never had its message_id; no receipt)
             session:log("warn", "submit_multi refused (ESME_RSUBMITFAIL): %d destinations refused, more than "
                 .. "the %d unsuccess_sme holds; the %d stored are withdrawn", #failed, UNSUCCESS_MAX, n)
             if n > 0 then
                 local parts, perr = store.parts(head)
                 if not parts then return read_status(perr, "submit_multi withdrawn") end
                 for _, part in ipairs(parts) do
-                    local ok, cerr = s:cancel(part, now)
-                    if not ok then return write_status(cerr, "withdrawal") end
+                    local ok, rerr = store.remove(part.key)
+                    if not ok then return write_status(rerr, "withdrawal") end
                 end
             end
             return S.ESME_RSUBMITFAIL, { message_id = "" }

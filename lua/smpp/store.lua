@@ -31,11 +31,13 @@ M.state_name = {}
 for name, n in pairs(M.state) do M.state_name[n] = name end
 
 -- The methods of a store object, in every backend:
---   put(rec)                            -> key | nil, err
---   putter{ column, ... }               -> function(value, ...) -> key [, id (SQLite)] | nil, err
+--   put(rec [, withdraw])               -> key | nil, err (withdraw: removed again if the
+--                                          request being answered is answered with an error; SQLite)
+--   putter{ column, ... }               -> function(value, ... [, withdraw]) -> key [, id (SQLite)] | nil, err
 --   get(id [, part]), get(key)          -> rec | nil
 --   parts(id), parts(key)               -> { rec, ... }
---   update(id or key, changes [, where]) -> rows changed | nil, err
+--   update(id or key, changes [, where]) -> rows changed | nil, err (a time set to false: cleared)
+--   remove(key)                         -> 1 | 0 (none) | nil, err: the row gone for good
 --   find{ account, source, dest [, service_type, limit] } -> pending recs
 --   recent{ account, source, dest, since [, service_type, limit] } -> recs, newest first
 --   due(now, limit [, upstream [, lease]]) -> recs due, earliest first
@@ -55,7 +57,8 @@ for name, n in pairs(M.state) do M.state_name[n] = name end
 --   expire(now, batch)                  -> { messages, unfinished, outbox, early, sticky, more }
 --   stats(), commit(), in_txn(), check(), close()
 M.methods = {
-    "put", "putter", "get", "parts", "update", "find", "recent", "due", "take_due", "next_due", "by_upstream", "list",
+    "put", "putter", "remove", "get", "parts", "update", "find", "recent", "due", "take_due", "next_due",
+    "by_upstream", "list",
     "outbox_push", "outbox_take", "outbox_ack", "outbox_retry", "outbox_count",
     "early_put", "early_take", "sticky_put", "sticky_get", "next_id", "node_id", "expire", "stats", "commit",
     "in_txn", "check", "close",

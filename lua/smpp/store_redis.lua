@@ -327,6 +327,10 @@ function Store:update(id, changes, where)
         elseif k == "trace" then
             if type(v) ~= "string" then error("update: field 'trace' must be a string", 2) end
             trace = v
+        elseif v == false and kinds[k] == "r" then      -- a time cleared
+            args[#args + 1] = "-" .. k
+            args[#args + 1] = ""
+            any = true
         else
             args[#args + 1] = k
             args[#args + 1] = encode(k, v, "update")
@@ -361,6 +365,13 @@ function Store:update(id, changes, where)
     end
     args[2] = concat(keys, ",")
     local n, err, detail = self:run("update", args)
+    if not n then return nil, err, detail end
+    return n
+end
+
+function Store:remove(key)
+    if type(key) ~= "number" then error("remove: key must be an integer", 2) end
+    local n, err, detail = self:run("remove", { check_key(key, "remove") })
     if not n then return nil, err, detail end
     return n
 end

@@ -167,6 +167,11 @@ return out
 ]==],
     -- ARGV B, trace_ttl, keys (',' separated), pending '1'|'', trace line | '',
     -- then field, value... -> rows changed
+    -- ARGV B, key -> 1 (removed) | 0 (none)
+    remove = LIB .. [==[
+if remove(ARGV[2]) then return 1 end
+return 0
+]==],
     update = LIB .. [==[
 local ttl, pending, line = tonumber(ARGV[2]), ARGV[4] == '1', ARGV[5]
 local n = 0
@@ -176,8 +181,13 @@ for k in string.gmatch(ARGV[3], '[^,]+') do
         idx(k, r, false)
         local set = {}
         for i = 6, #ARGV, 2 do
-            r[ARGV[i]] = ARGV[i + 1]
-            set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
+            if string.sub(ARGV[i], 1, 1) == '-' then       -- a time cleared (update's false)
+                r[string.sub(ARGV[i], 2)] = nil
+                redis.call('HDEL', B .. 'm:' .. k, string.sub(ARGV[i], 2))
+            else
+                r[ARGV[i]] = ARGV[i + 1]
+                set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
+            end
         end
         if line ~= '' then
             local t = (r.trace or '') .. line

@@ -290,6 +290,29 @@ case("keyed records: no text id, parts put one after the other, recent, due", fu
     eq({ k3 }, ids(st:take_due(T + 10, 10, "u12"), "key"))
 end)
 
+case("a due cleared by key (update's false), a row removed for good", function(st)
+    local function keyed(t)
+        local rec = { account = "a13", source = "src", dest = "4477", submitted = T }
+        for k, v in pairs(t or {}) do rec[k] = v end
+        return assert(st:put(rec))
+    end
+    local k1 = keyed { due = T + 5 }
+    local k2 = keyed { due = T + 6 }
+    local k3 = keyed { due = T + 7, state = S.ENROUTE }
+    eq(1, st:update(k2, { due = false }))
+    eq(nil, st:get(k2).due)
+    eq({ k1, k3 }, ids(st:due(T + 10, 10), "key"))
+    raises(function() st:update(k2, { state = false }) end, "state")
+    raises(function() st:update(k2, { due = true }) end, "due")
+    eq(1, st:remove(k3))
+    eq(nil, st:get(k3))
+    eq(0, st:remove(k3))
+    eq({ k1 }, ids(st:due(T + 10, 10), "key"))
+    eq(1, st:update(k1, { due = false }))
+    eq(nil, st:next_due())
+    raises(function() st:remove(0) end, "key must be > 0")
+end)
+
 case("ids made from keys: read back by get, parts and update", function(st)
     local code = require("smpp.msgid").code.hex
     local k = assert(st:put { account = "a13", source = "s", dest = "d", submitted = T, id_format = code })
