@@ -38,7 +38,10 @@
  * A final receipt for a message already final (in a state other than
  * ACCEPTED) is a repeat of the one the ESME had: the match call sees the
  * record's fields and writes nothing; it is answered ESME_ROK, dropped and
- * counted in receipts_repeated. Unlike on SQLite it is not held as early
+ * counted in receipts_repeated. So is one about a destination of a
+ * submit_multi (its source_addr) that had its final receipt: the record
+ * keeps each destination's final state (RCPT_DONE), as the SQLite store's
+ * trace does. Unlike on SQLite it is not held as early
  * while the link awaits answers: that state is each node's own, while any
  * node may be sending on the upstream, and a mapping names the newest
  * message given an id, so a receipt after its answer finds its message.
@@ -79,6 +82,8 @@ typedef struct rmatch_s {
     int        peek;            /* a group's members are being asked whose mapping is the newest (nothing written) */
     rt_link_t *best;            /* ... the member whose mapping is the newest so far (NULL: none) */
     double     best_at;         /* ... its stamp ('mapped', Redis' clock in us; 0: from before it was stamped) */
+    char       dest[24];        /* its source_addr: the destination it is about, if its message is a multi */
+    char       about[24];       /* ... the multi's destination it is about (the match call said so), or "" */
     char       id[80], key[KEY_MAX];
 } rmatch_t;
 
@@ -118,8 +123,9 @@ static void fields_of(const rmatch_t *m, rfields_t *f)
     snprintf(f->err, sizeof f->err, "%lld", m->err);
     snprintf(f->final, sizeof f->final, "%s", final ? "1" : "");
     snprintf(f->now, sizeof f->now, "%.3f", rt_time());
-    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%s%03lld%s", m->l->name, stat ? stat : "?",
-             m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)");
+    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%s%03lld%s%s%s", m->l->name, stat ? stat : "?",
+             m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)",
+             m->about[0] ? "; about " : "", m->about);
     rt_gwr_stamp(f->text, sizeof f->text, line);
 }
 
@@ -137,8 +143,8 @@ static void on_recorded(redis_t *r, redisReply *reply, const char *err, void *ud
 static void done_call(rmatch_t *m, rt_link_t *l, const char *id, int unkeep)
 {
     char mkey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX];
-    const char *argv[8];
-    size_t lens[8];
+    const char *argv[9];
+    size_t lens[9];
     rfields_t f;
     int i;
     fields_of(m, &f);
@@ -151,7 +157,8 @@ static void done_call(rmatch_t *m, rt_link_t *l, const char *id, int unkeep)
     argv[6] = f.text;
     for (i = 2; i < 7; i++) lens[i] = strlen(argv[i]);
     argv[7] = unkeep ? (const char *)m->pdu : "", lens[7] = unkeep ? m->n : 0;
-    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 8, argv, lens) != 0 && unkeep)
+    argv[8] = id ? m->about : "", lens[8] = strlen(argv[8]);
+    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 9, argv, lens) != 0 && unkeep)
         log_msg(LOG_WARN, 0, "cluster store: an early receipt from %s for %s stays in Redis; matched again after %g s",
                 l->name, id ? id : "?", rt_gwr_conf.claim_after);
 }
@@ -347,6 +354,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     STR(2, route);
     STR(3, notify);
     if (reply->elements > 4) STR(4, via);        /* the session it came in on (a record from before: none) */
+    if (reply->elements > 5) STR(5, m->about);   /* a multi's destination */
 #undef STR
     if (m->kept && *account) m->l->early_matched++;
     if (m->kept && m->l != m->kl && (!*account || strcmp(account, HTTP_ACCOUNT) == 0 || notify[0]))
@@ -378,8 +386,8 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     rt_link_t *l = at;
     char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
     char rkey[RT_GWR_KEY_MAX], ttl[32], old[KEY_MAX];
-    const char *argv[18], *key = m->key;
-    size_t lens[18], klen = m->klen;
+    const char *argv[19], *key = m->key;
+    size_t lens[19], klen = m->klen;
     rfields_t f;
     int i, nk = 3, written = m->written;
     long on = -1;
@@ -407,9 +415,10 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     argv[nk + 10] = written ? key : "", lens[nk + 10] = written ? klen : 0;
     argv[nk + 11] = probe ? "1" : "", lens[nk + 11] = probe ? 1 : 0;
     argv[nk + 12] = m->peek ? "1" : "", lens[nk + 12] = m->peek ? 1 : 0;
+    argv[nk + 13] = m->dest, lens[nk + 13] = strlen(m->dest);
     for (i = nk + 1; i < nk + 10; i++)
         if (i != nk + 2) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 13, argv, lens);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 14, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
@@ -434,6 +443,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
         done(m);
         return 1;
     }
+    rt_gw_rcpt_dest(req, 1, m->dest, sizeof m->dest);
     if (!r || redis_state(r) != REDIS_UP) {
         R.refused++;
         answer(m, SMPP_ESME_RX_T_APPN);
@@ -498,6 +508,7 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         }
         memcpy(m->pdu, e->str, e->len);
         m->n = e->len;
+        rt_gw_rcpt_dest(&R.in, 1, m->dest, sizeof m->dest);
         R.early_matched++;
         if (find(m, l) != 0) {
             log_kind(LOG_WARN, 0, "early receipt not queued", "cluster store: an early receipt from %s for %s stays "

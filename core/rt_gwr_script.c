@@ -114,8 +114,15 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
      * a miss nothing is written or kept -> 0. A final receipt for a record
      * final already in a state other than ACCEPTED (6) is a repeat of the
      * one the ESME had: nothing written (a receipt of the being-matched set
-     * leaves it) -> 1; not for a submit_multi's (field multi), which has a
-     * final receipt for each destination. ARGV[13] '1' (with ARGV[12]): a
+     * leaves it) -> 1. A submit_multi's (field multi) has a final receipt
+     * for each destination under its one id: ARGV[14] is the destination
+     * the receipt is about (its source_addr, or ''), and a final receipt
+     * about one of the multi's destinations (field dests, "\0<addr>\0...")
+     * that had a final one other than ACCEPTED (field "fin:<addr>", its
+     * state, written with that receipt's) is the repeat (-> 1); one about
+     * none of them goes to the multi. The record's reply has a sixth
+     * element then: the destination ('' when none), for the trace line and
+     * RCPT_DONE. ARGV[13] '1' (with ARGV[12]): a
      * peek, which of a group's members has the newest mapping: nothing
      * written -> 0 (none) | { 'peek', its record's 'mapped' ('0': none, a
      * record from before it was stamped, or gone) }. */
@@ -124,7 +131,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "local function rec(id)\n"
         "  local k = ARGV[3] .. id\n"
         "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via', 'final', 'state',\n"
-        "                                 'multi', 'mapped')\n"
+        "                                 'multi', 'mapped', 'dests')\n"
         "end\n"
         "local function its(r)\n"
         "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
@@ -158,7 +165,14 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return { id, '', '', '' }\n"
         "end\n"
-        "if r[7] == '1' and r[8] ~= '6' and r[9] ~= '1' and ARGV[6] == '1' then\n"
+        "local dest = ''\n"
+        "if r[9] == '1' and ARGV[14] ~= '' and r[11] and string.find(r[11], '\\0' .. ARGV[14] .. '\\0', 1, true) then\n"
+        "  dest = ARGV[14]\n"
+        "end\n"
+        "local was\n"
+        "if r[9] ~= '1' then was = r[7] == '1' and r[8]\n"
+        "elseif dest ~= '' then was = redis.call('HGET', k, 'fin:' .. dest) end\n"
+        "if was and was ~= '6' and ARGV[6] == '1' then\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return 1\n"
         "end\n"
@@ -166,12 +180,13 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  local t = traced(r[3] or '', ARGV[8])\n"
         "  if ARGV[6] == '1' then\n"
         "    redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t, 'final', '1', 'done', ARGV[7])\n"
+        "    if dest ~= '' then redis.call('HSET', k, 'fin:' .. dest, ARGV[4]) end\n"
         "  else\n"
         "    redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t)\n"
         "  end\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "end\n"
-        "return { id, r[1], r[2] or '', r[4] or '', r[6] or '' }\n",
+        "return { id, r[1], r[2] or '', r[4] or '', r[6] or '', dest }\n",
     /* NOTE -- KEYS: record; ARGV: trace line, field/value pairs... -> 1 |
      * 0 (the record is gone) */
     [RT_GWR_NOTE] =
@@ -232,8 +247,10 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
     /* RCPT_DONE -- a receipt is in the account's stream (or cannot go
      * anywhere): KEYS: record, being-matched set; ARGV: state ('': write
      * nothing), err, final ('1' or ''), done, trace line, the receipt ('':
-     * not in the set) -> 1. The record (when it is still there) gets the
-     * receipt's state and trace line, the receipt leaves the set. */
+     * not in the set), the multi's destination it is about ('': none) ->
+     * 1. The record (when it is still there) gets the receipt's state and
+     * trace line (a final one's state also as the destination's, field
+     * "fin:<addr>": MATCH), the receipt leaves the set. */
     [RT_GWR_RCPT_DONE] =
         TRACE_FN
         "local t = ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'trace')\n"
@@ -241,6 +258,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  if ARGV[3] == '1' then\n"
         "    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'err', ARGV[2], 'trace', traced(t, ARGV[5]), 'final', '1',\n"
         "               'done', ARGV[4])\n"
+        "    if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'fin:' .. ARGV[7], ARGV[1]) end\n"
         "  else\n"
         "    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'err', ARGV[2], 'trace', traced(t, ARGV[5]))\n"
         "  end\n"
