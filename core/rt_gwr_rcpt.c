@@ -31,7 +31,8 @@
  * finds a mapping written meanwhile). An entry's answer
  * that writes a mapping takes its own early receipts (OUTCOME) and then,
  * one call each (TAKE), those kept under the other entries for that key;
- * those are matched as above. A receipt is counted under the entry whose
+ * those are matched as above (one kept just after such a TAKE: ask_again).
+ * A receipt is counted under the entry whose
  * message it is; one kept leaves the being-matched set of the entry it was
  * kept under.
  *
@@ -80,6 +81,7 @@ typedef struct rmatch_s {
     size_t     n, klen;
     int        written;
     int        peek;            /* a group's members are being asked whose mapping is the newest (nothing written) */
+    int        again;           /* ... asked again once it was kept as early: has another's answer come meanwhile? */
     rt_link_t *best;            /* ... the member whose mapping is the newest so far (NULL: none) */
     double     best_at;         /* ... its stamp ('mapped', Redis' clock in us; 0: from before it was stamped) */
     char       dest[24];        /* its source_addr: the destination it is about, if its message is a multi */
@@ -261,6 +263,37 @@ static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char
 }
 
 static int match(rmatch_t *m, rt_link_t *at, int probe);
+static void take_from(rt_link_t *l, const char *key, size_t kn);
+
+/* A group's receipt kept as early under the arrival entry: the other
+ * members are asked once more (a peek each) whether one has a mapping of
+ * the key now: its answer may have come after its peek, its TAKE before
+ * this one was kept (nothing would take it until early_ttl). If one has,
+ * the arrival entry's early receipts for the key are taken here as that
+ * TAKE would (TAKE is atomic: the second finds none); an answer written
+ * after its peek here takes it itself. -> 0 asked, -1 not (m the caller's). */
+static int ask_again(rmatch_t *m)
+{
+    if (!m->kl->sib) return -1;
+    m->again = m->peek = 1;
+    m->sess = 0;                   /* answered: no upstream waits for it */
+    if (match(m, m->kl->sib, 1) == 0) return 0;
+    m->again = m->peek = 0;
+    return -1;
+}
+
+/* ... one member answered the peek of ask_again: found, the early receipts
+ * are taken; else the next member is asked; m is done with. */
+static void asked_again(rmatch_t *m, const redisReply *reply)
+{
+    rt_link_t *next = m->at->sib;
+    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+        take_from(m->kl, m->key, m->klen);
+    } else if (reply && next && next != m->kl && match(m, next, 1) == 0) {
+        return;
+    }
+    done(m);
+}
 
 /* A repeat of a final receipt, of a message of entry l: dropped. */
 static void repeat(rmatch_t *m, rt_link_t *l)
@@ -313,6 +346,14 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     rmatch_t *m = ud;
     char id[80], account[64], route[128], notify[8], via[48] = "";
     (void)r;
+    if (m->again) {
+        if (err || !reply)
+            log_kind(LOG_WARN, 0, "early receipt not asked again", "cluster store: a receipt from %s for %s kept "
+                     "as early: its group was not asked again (%s); it waits until an answer takes it, at most "
+                     "early_ttl", m->kl->name, m->key, err ? err : "no reply");
+        asked_again(m, err ? NULL : reply);
+        return;
+    }
     if (!err && reply && m->peek) {
         if (peeked(m, reply) == 0) return;          /* the next call is under way */
         err = "not sent";
@@ -342,7 +383,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
         R.early++;
         m->kl->early++;
         answer(m, SMPP_ESME_ROK);
-        done(m);
+        if (ask_again(m) != 0) done(m);
         return;
     }
     if (m->at != m->kl) R.group_hits++;
@@ -533,18 +574,22 @@ static void on_taken(redis_t *r, redisReply *reply, const char *err, void *ud)
     free(name);
 }
 
-void rt_gwr_rcpt_group_take(rt_link_t *l, const char *key, size_t kn)
+/* The early receipts kept under entry l for key: one TAKE call. */
+static void take_from(rt_link_t *l, const char *key, size_t kn)
 {
     char ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], *name;
     const char *argv[2] = { ekey, pkey };
     size_t lens[2];
+    lens[0] = rt_gwr_key_early(ekey, sizeof ekey, l->name, l->len, key, kn);
+    lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
+    if (!(name = strdup(l->name))) return;
+    if (rt_gwr_eval(RT_GWR_TAKE, on_taken, name, 2, 2, argv, lens) != 0) free(name);
+}
+
+void rt_gwr_rcpt_group_take(rt_link_t *l, const char *key, size_t kn)
+{
     rt_link_t *s;
-    for (s = l->sib; s && s != l; s = s->sib) {
-        lens[0] = rt_gwr_key_early(ekey, sizeof ekey, s->name, s->len, key, kn);
-        lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, s->name, s->len);
-        if (!(name = strdup(s->name))) continue;
-        if (rt_gwr_eval(RT_GWR_TAKE, on_taken, name, 2, 2, argv, lens) != 0) free(name);
-    }
+    for (s = l->sib; s && s != l; s = s->sib) take_from(s, key, kn);
 }
 
 /* -- The sweep ---------------------------------------------------------------------------- */
