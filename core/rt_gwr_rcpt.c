@@ -17,8 +17,8 @@
  * when it is in the account's stream (or cannot go anywhere). What a node
  * did not finish (it died, lost Redis, Redis refused the append or the
  * answer's reply was lost) is taken again by a node that sweeps the set
- * (every claim_after / 3 s, receipts stamped claim_after ago): at least
- * once, as the messages' take-over.
+ * (rt_gwr_rcpt_sweep.c, every claim_after / 3 s, receipts stamped
+ * claim_after ago): at least once, as the messages' take-over.
  *
  * A receipt group (the upstream entries of one SMSC account, a ring of
  * links, l->sib): each entry's keys have their own hash tag, so every
@@ -91,7 +91,7 @@ typedef struct rmatch_s {
 
 static struct {
     pdu_t    in;
-    uint64_t matched, early, early_matched, early_swept, unmatched, refused, to_handler, repeated, group_hits;
+    uint64_t matched, early, early_matched, unmatched, refused, to_handler, repeated, group_hits;
 } R;
 
 static void answer(rmatch_t *m, uint32_t status)
@@ -592,56 +592,12 @@ void rt_gwr_rcpt_group_take(rt_link_t *l, const char *key, size_t kn)
     for (s = l->sib; s && s != l; s = s->sib) take_from(s, key, kn);
 }
 
-/* -- The sweep ---------------------------------------------------------------------------- */
-
-typedef struct sweep_s {
-    rt_link_t *l;
-    int       *busy;
-} sweep_t;
-
-static void on_swept(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    sweep_t *w = ud;
-    (void)r;
-    *w->busy = 0;
-    if (err) {
-        if (strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the early receipts of %s: %s", w->l->name, err);
-    } else if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
-        R.early_swept += reply->elements;
-        log_msg(LOG_WARN, 0, "cluster store: matched again %zu early receipts of %s that no node passed on within %g s",
-                reply->elements, w->l->name, rt_gwr_conf.claim_after);
-        rt_gwr_rcpt_early(w->l, "(taken again)", "", reply);
-    }
-    free(w);
-}
-
-int rt_gwr_rcpt_sweep(rt_link_t *l, int *busy)
-{
-    char pkey[RT_GWR_KEY_MAX], ms[32], count[16];
-    const char *argv[3] = { pkey, ms, count };
-    size_t lens[3];
-    sweep_t *w;
-    if (*busy || !(w = malloc(sizeof *w))) return -1;
-    w->l = l;
-    w->busy = busy;
-    lens[0] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
-    lens[1] = (size_t)snprintf(ms, sizeof ms, "%.0f", rt_gwr_conf.claim_after * 1000);
-    lens[2] = (size_t)snprintf(count, sizeof count, "%d", RT_GWR_CLAIM_MAX);
-    if (rt_gwr_eval(RT_GWR_SWEEP, on_swept, w, 1, 3, argv, lens) != 0) {
-        free(w);
-        return -1;
-    }
-    *busy = 1;
-    return 0;
-}
-
-
 void rt_gwr_rcpt_stats(lua_State *L)
 {
     SET_NUM("receipts", R.matched);
     SET_NUM("receipts_early", R.early);
     SET_NUM("receipts_early_matched", R.early_matched);
-    SET_NUM("receipts_early_swept", R.early_swept);
+    SET_NUM("receipts_early_swept", rt_gwr_rcpt_swept());
     SET_NUM("receipts_unmatched", R.unmatched);
     SET_NUM("receipts_refused", R.refused);
     SET_NUM("receipts_to_handler", R.to_handler);
