@@ -42,10 +42,11 @@
  * counted in receipts_repeated. So is one about a destination of a
  * submit_multi (its source_addr) that had its final receipt: the record
  * keeps each destination's final state (RCPT_DONE), as the SQLite store's
- * trace does. Unlike on SQLite it is not held as early
- * while the link awaits answers: that state is each node's own, while any
- * node may be sending on the upstream, and a mapping names the newest
- * message given an id, so a receipt after its answer finds its message.
+ * trace does. As on SQLite, while the upstream (or its group) awaits
+ * answers it is kept as early instead: an upstream that numbers again may
+ * have given the id to one of them, whose answer then takes it. What a
+ * node awaits is its own, so the match call asks the upstream's queue:
+ * entries a node read and has not recorded the answer of (XPENDING).
  *
  * Who owns what: a receipt being matched is a small record (rmatch_t)
  * owned from the first call until its last answer.
@@ -82,6 +83,7 @@ typedef struct rmatch_s {
     int        written;
     int        peek;            /* a group's members are being asked whose mapping is the newest (nothing written) */
     int        again;           /* ... asked again once it was kept as early: has another's answer come meanwhile? */
+    int        busy;            /* ... one of them awaits answers (a repeat is held then) */
     rt_link_t *best;            /* ... the member whose mapping is the newest so far (NULL: none) */
     double     best_at;         /* ... its stamp ('mapped', Redis' clock in us; 0: from before it was stamped) */
     char       dest[24];        /* its source_addr: the destination it is about, if its message is a multi */
@@ -265,6 +267,13 @@ static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char
 static int match(rmatch_t *m, rt_link_t *at, int probe);
 static void take_from(rt_link_t *l, const char *key, size_t kn);
 
+/* Whether a peek's reply names a mapping of the key. */
+static int mapped(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 && reply->element[0]->str
+        && strcmp(reply->element[0]->str, "peek") == 0 && reply->element[1]->str;
+}
+
 /* A group's receipt kept as early under the arrival entry: the other
  * members are asked once more (a peek each) whether one has a mapping of
  * the key now: its answer may have come after its peek, its TAKE before
@@ -287,7 +296,7 @@ static int ask_again(rmatch_t *m)
 static void asked_again(rmatch_t *m, const redisReply *reply)
 {
     rt_link_t *next = m->at->sib;
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+    if (mapped(reply)) {
         take_from(m->kl, m->key, m->klen);
     } else if (reply && next && next != m->kl && match(m, next, 1) == 0) {
         return;
@@ -312,11 +321,15 @@ static void repeat(rmatch_t *m, rt_link_t *l)
  * newest one's keys (a sibling's as a probe: were it gone meanwhile, the
  * ring is walked on as before), else under the arrival entry's, which
  * keeps it as early when it has none either. Ties go to the first asked
- * (the arrival entry, then ring order), as before the stamps. */
+ * (the arrival entry, then ring order), as before the stamps. Whether a
+ * member awaits answers is kept too (a repeat is held then). */
 static int peeked(rmatch_t *m, const redisReply *reply)
 {
     rt_link_t *next = m->at->sib;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->str) {
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 2 && reply->element[2]->str
+        && strcmp(reply->element[2]->str, "1") == 0)
+        m->busy = 1;
+    if (mapped(reply)) {
         double at = atof(reply->element[1]->str);
         if (at > m->best_at) {
             m->best_at = at;
@@ -338,6 +351,7 @@ static int find(rmatch_t *m, rt_link_t *l)
     m->peek = 1;
     m->best = NULL;
     m->best_at = -1;
+    m->busy = 0;
     return match(m, l, 1);
 }
 
@@ -368,6 +382,13 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
         rt_link_t *next = m->at->sib;
         if (reply->integer == 1) {
             repeat(m, m->at);
+            return;
+        }
+        if (reply->integer == 2) {  /* held as early: an awaited answer may have that id again */
+            R.early++;
+            m->kl->early++;
+            answer(m, SMPP_ESME_ROK);
+            done(m);
             return;
         }
         /* not among the messages of m->at: the next entry of the group,
@@ -425,12 +446,12 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 static int match(rmatch_t *m, rt_link_t *at, int probe)
 {
     rt_link_t *l = at;
-    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
+    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
     char rkey[RT_GWR_KEY_MAX], ttl[32], old[KEY_MAX];
-    const char *argv[19], *key = m->key;
-    size_t lens[19], klen = m->klen;
+    const char *argv[20], *key = m->key;
+    size_t lens[20], klen = m->klen;
     rfields_t f;
-    int i, nk = 3, written = m->written;
+    int i, nk = 4, written = m->written;
     long on = -1;
     m->at = at;
     fields_of(m, &f);
@@ -438,10 +459,11 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     argv[0] = mkey, lens[0] = rt_gwr_key_map(mkey, sizeof mkey, l->name, l->len, key, klen);
     argv[1] = ekey, lens[1] = rt_gwr_key_early(ekey, sizeof ekey, l->name, l->len, key, klen);
     argv[2] = pkey, lens[2] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
+    argv[3] = qkey, lens[3] = rt_gwr_key_queue(qkey, sizeof qkey, l->name, l->len);
     if (written && (on = msgid_key(key, klen, MSGID_NORMALIZED, old, sizeof old)) >= 0
         && ((size_t)on != klen || memcmp(old, key, klen) != 0)) {
-        argv[3] = okey, lens[3] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
-        nk = 4;
+        argv[4] = okey, lens[4] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
+        nk = 5;
     }
     argv[nk] = (const char *)m->pdu, lens[nk] = m->n;
     argv[nk + 1] = ttl;
@@ -457,9 +479,10 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     argv[nk + 11] = probe ? "1" : "", lens[nk + 11] = probe ? 1 : 0;
     argv[nk + 12] = m->peek ? "1" : "", lens[nk + 12] = m->peek ? 1 : 0;
     argv[nk + 13] = m->dest, lens[nk + 13] = strlen(m->dest);
+    argv[nk + 14] = m->busy ? "1" : "", lens[nk + 14] = m->busy ? 1 : 0;
     for (i = nk + 1; i < nk + 10; i++)
         if (i != nk + 2) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 14, argv, lens);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 15, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
