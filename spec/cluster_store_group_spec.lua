@@ -10,7 +10,9 @@
 -- receipt kept as early under one entry just after another entry's answer
 -- took that entry's early receipts is not left there until early_ttl: the
 -- group is asked once more after the keep (the interleaving forced by a
--- proxy that holds the keep until "another node's" answer is written).
+-- proxy that holds the keep until "another node's" answer is written). A
+-- receipt that finds one member's final message while another member
+-- awaits answers is held for them, not dropped as a repeat.
 local redis = require "helpers.redis"
 local wire = require "helpers.wire"
 local server = require "helpers.server"
@@ -44,9 +46,9 @@ local function submit(c, dest, text)
     return wire.first_cstr(r.body)
 end
 
-local function start(upstreams)
+local function start(upstreams, script)
     local r = redis.start()
-    local up = server.start { conf = UP_CONF, script = scripts.other_session }
+    local up = server.start { conf = UP_CONF, script = script or scripts.other_session }
     for _, u in ipairs(upstreams) do u.port, u.password = up.port, "gwpw" end
     local gw = server.start { conf = gateway_conf(r, upstreams) }
     for _, u in ipairs(upstreams) do
@@ -184,6 +186,37 @@ describe("#integration cluster store: a group's receipt kept as early just after
         assert.equal(1, q.B.receipts_early)           -- kept under the entry it came on
         assert.equal(1, q.A.receipts_early_matched)   -- matched under the entry whose message it is
         assert.equal(1, q.A.receipts)
+    end)
+end)
+
+describe("#integration cluster store: a group's receipt for a final message while another entry awaits answers",
+         function()
+    it("is held for that entry's answer, which takes it, not dropped as a repeat", function()
+        local r, up, gw, rx, tx = start({ { name = "A", system_id = "gw", smsc_account = "acct" },
+                                          { name = "B", system_id = "gw2", smsc_account = "acct" } },
+                                        scripts.renumbering)
+        finally(function() rx:close() tx:close() gw:stop() up:stop() end)
+        local function receipt()
+            local p = rx:expect(function(q) return q.id == id.deliver_sm end, 5)
+            if not p then return nil end
+            rx:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+            local d = wire.parse_sm(p.body)
+            return (d.tlvs[0x001E] or ""):gsub("%z$", "") .. " " .. d.short_message:match("stat:(%u+)")
+        end
+        -- through A: id 1, its receipt, final
+        local id1 = submit(tx, "100", "first")
+        assert.equal(id1 .. " DELIVRD", receipt())
+        assert.truthy(wait.wait_until(function()
+            return r:cmd("HGET", "smppgw:{u:A}m:" .. id1, "final") == "1" end, 5), "the first is final")
+        submit(tx, "101", "start again")
+        -- through B: id 1 again, its receipt (on B's session) before its
+        -- answer: A's message is final, B awaits the answer
+        local id2 = submit(tx, "200", "early second")
+        assert.equal(id2 .. " UNDELIV", receipt(), gw:log_text():sub(-3000))
+        local q = gw:stats().gateway.queues
+        assert.equal(0, q.A.receipts_repeated + q.B.receipts_repeated)
+        assert.equal(1, q.B.receipts_early_matched)
+        assert.equal("2", r:cmd("HGET", "smppgw:{u:A}m:" .. id1, "state"))
     end)
 end)
 
