@@ -171,9 +171,12 @@ void rt_gwr_rcpt_group_take(struct rt_link_s *l, const char *key, size_t kn);
 
 /* Early receipts of link l that no node passed on within claim_after
  * (their node died, lost Redis, or Redis refused the append) are taken
- * from the being-matched set and matched again. *busy is set until Redis
- * answered. Returns 0, or -1 when nothing was sent (busy, link down). */
+ * from the being-matched set and matched again (rt_gwr_rcpt_sweep.c).
+ * *busy is set until Redis answered. Returns 0, or -1 when nothing was
+ * sent (busy, link down). */
 int rt_gwr_rcpt_sweep(struct rt_link_s *l, int *busy);
+/* ... how many receipts the sweeps took again (rt_gwr_rcpt_sweep.c). */
+uint64_t rt_gwr_rcpt_swept(void);
 
 /* core.post on Redis (rt_gwr_rx.c): the PDU appended to the account's
  * stream; waits for Redis when L can yield. Returns what l_post does. */

@@ -45,7 +45,7 @@ typedef struct glink_s {
     int        sampling;        /* an XLEN of the queue is under way */
     int        stalling;        /* a look at a stalled queue is under way (rt_gwr_move.c) */
     int        stall_again;     /* its last look moved all it offered: the next one once they are moved */
-    int        sweeping;        /* a sweep of its early receipts is under way (rt_gwr_rcpt.c) */
+    int        sweeping;        /* a sweep of its early receipts is under way (rt_gwr_rcpt_sweep.c) */
     size_t     waiting;         /* entries whose answer Redis has not recorded yet: nothing more is read or sent */
     int        told;            /* the log says Redis refuses them */
     double     claim_at, sweep_at;

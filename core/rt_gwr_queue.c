@@ -23,6 +23,28 @@ static struct {
 
 /* -- Accepting ---------------------------------------------------------------------------- */
 
+/* The SME destinations of a submit_multi (pdu, as the ESME sent it) into
+ * buf as "\0<addr>\0<addr>\0" (the record's field dests): the match call
+ * tells a receipt about one of them (its source_addr) from one about none
+ * (rt_gwr_rcpt.c). -> its length, 0 when there are none. */
+static size_t dests_of(store_str_t pdu, char *buf, size_t cap)
+{
+    static pdu_t p;
+    pdu_error_t perr;
+    size_t n = 0;
+    int i;
+    if (pdu_decode(&p, (const uint8_t *)pdu.p, pdu.n, 0, &perr) != SMPP_ESME_ROK) return 0;
+    for (i = 0; i < p.naddr; i++) {
+        const pdu_addr_t *a = &p.addr[i];
+        if (a->dest_flag != 1 || !a->len || n + a->len + 2 > cap) continue;
+        if (!n) buf[n++] = '\0';
+        memcpy(buf + n, a->addr, a->len);
+        n += a->len;
+        buf[n++] = '\0';
+    }
+    return n;
+}
+
 /* An accepting task's wait for the accept script's answer. */
 typedef struct acc_s {
     rt_task_t *t;
@@ -74,8 +96,9 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     rt_task_t *t;
     acc_t *a;
     char mkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], sub[32], rd[32], exp[32], ttl[32], maxq[32], via[48];
-    const char *argv[48];       /* 2 keys, 10 arguments, at most 13 field/value pairs */
-    size_t lens[48];
+    static char dests[PDU_MAX_ADDRS * 23];      /* copied by rt_gwr_eval */
+    const char *argv[48];       /* 2 keys, 10 arguments, at most 14 field/value pairs */
+    size_t lens[48], dn;
     long long key;
     int n = 0;
     double keep;
@@ -135,9 +158,14 @@ int rt_gwr_queue(lua_State *L, rt_link_t *l, const store_msg_t *m)
     }
     if (m->pdu.p && m->pdu.n >= 8 && memcmp(m->pdu.p + 4, "\0\0\0\x21", 4) == 0) {
         /* a submit_multi (SMPP_SUBMIT_MULTI): a final receipt for each
-         * destination under its one id, none of them a repeat (rt_gwr_rcpt.c) */
+         * destination under its one id (rt_gwr_rcpt.c): a destination's
+         * final receipt after its final one is a repeat */
         WS("multi");
         WS("1");
+        if ((dn = dests_of(m->pdu, dests, sizeof dests)) > 0) {
+            WS("dests");
+            W(dests, dn);
+        }
     }
     if (t && t->sess_id) {
         /* the ESME session, "<node id>:<session id>": its receipts go back

@@ -17,8 +17,8 @@
  * when it is in the account's stream (or cannot go anywhere). What a node
  * did not finish (it died, lost Redis, Redis refused the append or the
  * answer's reply was lost) is taken again by a node that sweeps the set
- * (every claim_after / 3 s, receipts stamped claim_after ago): at least
- * once, as the messages' take-over.
+ * (rt_gwr_rcpt_sweep.c, every claim_after / 3 s, receipts stamped
+ * claim_after ago): at least once, as the messages' take-over.
  *
  * A receipt group (the upstream entries of one SMSC account, a ring of
  * links, l->sib): each entry's keys have their own hash tag, so every
@@ -31,17 +31,22 @@
  * finds a mapping written meanwhile). An entry's answer
  * that writes a mapping takes its own early receipts (OUTCOME) and then,
  * one call each (TAKE), those kept under the other entries for that key;
- * those are matched as above. A receipt is counted under the entry whose
+ * those are matched as above (one kept just after such a TAKE: ask_again).
+ * A receipt is counted under the entry whose
  * message it is; one kept leaves the being-matched set of the entry it was
  * kept under.
  *
  * A final receipt for a message already final (in a state other than
  * ACCEPTED) is a repeat of the one the ESME had: the match call sees the
  * record's fields and writes nothing; it is answered ESME_ROK, dropped and
- * counted in receipts_repeated. Unlike on SQLite it is not held as early
- * while the link awaits answers: that state is each node's own, while any
- * node may be sending on the upstream, and a mapping names the newest
- * message given an id, so a receipt after its answer finds its message.
+ * counted in receipts_repeated. So is one about a destination of a
+ * submit_multi (its source_addr) that had its final receipt: the record
+ * keeps each destination's final state (RCPT_DONE), as the SQLite store's
+ * trace does. As on SQLite, while the upstream (or its group) awaits
+ * answers it is kept as early instead: an upstream that numbers again may
+ * have given the id to one of them, whose answer then takes it. What a
+ * node awaits is its own, so the match call asks the upstream's queue:
+ * entries a node read and has not recorded the answer of (XPENDING).
  *
  * Who owns what: a receipt being matched is a small record (rmatch_t)
  * owned from the first call until its last answer.
@@ -77,14 +82,18 @@ typedef struct rmatch_s {
     size_t     n, klen;
     int        written;
     int        peek;            /* a group's members are being asked whose mapping is the newest (nothing written) */
+    int        again;           /* ... asked again once it was kept as early: has another's answer come meanwhile? */
+    int        busy;            /* ... one of them awaits answers (a repeat is held then) */
     rt_link_t *best;            /* ... the member whose mapping is the newest so far (NULL: none) */
     double     best_at;         /* ... its stamp ('mapped', Redis' clock in us; 0: from before it was stamped) */
+    char       dest[24];        /* its source_addr: the destination it is about, if its message is a multi */
+    char       about[24];       /* ... the multi's destination it is about (the match call said so), or "" */
     char       id[80], key[KEY_MAX];
 } rmatch_t;
 
 static struct {
     pdu_t    in;
-    uint64_t matched, early, early_matched, early_swept, unmatched, refused, to_handler, repeated, group_hits;
+    uint64_t matched, early, early_matched, unmatched, refused, to_handler, repeated, group_hits;
 } R;
 
 static void answer(rmatch_t *m, uint32_t status)
@@ -118,8 +127,9 @@ static void fields_of(const rmatch_t *m, rfields_t *f)
     snprintf(f->err, sizeof f->err, "%lld", m->err);
     snprintf(f->final, sizeof f->final, "%s", final ? "1" : "");
     snprintf(f->now, sizeof f->now, "%.3f", rt_time());
-    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%s%03lld%s", m->l->name, stat ? stat : "?",
-             m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)");
+    snprintf(line, sizeof line, "receipt from %s: stat:%s err:%s%03lld%s%s%s", m->l->name, stat ? stat : "?",
+             m->err < 0 ? "-" : "", m->err < 0 ? -m->err : m->err, final ? "" : " (not final)",
+             m->about[0] ? "; about " : "", m->about);
     rt_gwr_stamp(f->text, sizeof f->text, line);
 }
 
@@ -137,8 +147,8 @@ static void on_recorded(redis_t *r, redisReply *reply, const char *err, void *ud
 static void done_call(rmatch_t *m, rt_link_t *l, const char *id, int unkeep)
 {
     char mkey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX];
-    const char *argv[8];
-    size_t lens[8];
+    const char *argv[9];
+    size_t lens[9];
     rfields_t f;
     int i;
     fields_of(m, &f);
@@ -151,7 +161,8 @@ static void done_call(rmatch_t *m, rt_link_t *l, const char *id, int unkeep)
     argv[6] = f.text;
     for (i = 2; i < 7; i++) lens[i] = strlen(argv[i]);
     argv[7] = unkeep ? (const char *)m->pdu : "", lens[7] = unkeep ? m->n : 0;
-    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 8, argv, lens) != 0 && unkeep)
+    argv[8] = id ? m->about : "", lens[8] = strlen(argv[8]);
+    if (rt_gwr_eval(RT_GWR_RCPT_DONE, on_recorded, NULL, 2, 9, argv, lens) != 0 && unkeep)
         log_msg(LOG_WARN, 0, "cluster store: an early receipt from %s for %s stays in Redis; matched again after %g s",
                 l->name, id ? id : "?", rt_gwr_conf.claim_after);
 }
@@ -254,6 +265,44 @@ static void to_handler(rmatch_t *m, const pdu_t *pdu, const char *id, const char
 }
 
 static int match(rmatch_t *m, rt_link_t *at, int probe);
+static void take_from(rt_link_t *l, const char *key, size_t kn);
+
+/* Whether a peek's reply names a mapping of the key. */
+static int mapped(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 && reply->element[0]->str
+        && strcmp(reply->element[0]->str, "peek") == 0 && reply->element[1]->str;
+}
+
+/* A group's receipt kept as early under the arrival entry: the other
+ * members are asked once more (a peek each) whether one has a mapping of
+ * the key now: its answer may have come after its peek, its TAKE before
+ * this one was kept (nothing would take it until early_ttl). If one has,
+ * the arrival entry's early receipts for the key are taken here as that
+ * TAKE would (TAKE is atomic: the second finds none); an answer written
+ * after its peek here takes it itself. -> 0 asked, -1 not (m the caller's). */
+static int ask_again(rmatch_t *m)
+{
+    if (!m->kl->sib) return -1;
+    m->again = m->peek = 1;
+    m->sess = 0;                   /* answered: no upstream waits for it */
+    if (match(m, m->kl->sib, 1) == 0) return 0;
+    m->again = m->peek = 0;
+    return -1;
+}
+
+/* ... one member answered the peek of ask_again: found, the early receipts
+ * are taken; else the next member is asked; m is done with. */
+static void asked_again(rmatch_t *m, const redisReply *reply)
+{
+    rt_link_t *next = m->at->sib;
+    if (mapped(reply)) {
+        take_from(m->kl, m->key, m->klen);
+    } else if (reply && next && next != m->kl && match(m, next, 1) == 0) {
+        return;
+    }
+    done(m);
+}
 
 /* A repeat of a final receipt, of a message of entry l: dropped. */
 static void repeat(rmatch_t *m, rt_link_t *l)
@@ -272,11 +321,15 @@ static void repeat(rmatch_t *m, rt_link_t *l)
  * newest one's keys (a sibling's as a probe: were it gone meanwhile, the
  * ring is walked on as before), else under the arrival entry's, which
  * keeps it as early when it has none either. Ties go to the first asked
- * (the arrival entry, then ring order), as before the stamps. */
+ * (the arrival entry, then ring order), as before the stamps. Whether a
+ * member awaits answers is kept too (a repeat is held then). */
 static int peeked(rmatch_t *m, const redisReply *reply)
 {
     rt_link_t *next = m->at->sib;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->str) {
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 2 && reply->element[2]->str
+        && strcmp(reply->element[2]->str, "1") == 0)
+        m->busy = 1;
+    if (mapped(reply)) {
         double at = atof(reply->element[1]->str);
         if (at > m->best_at) {
             m->best_at = at;
@@ -298,6 +351,7 @@ static int find(rmatch_t *m, rt_link_t *l)
     m->peek = 1;
     m->best = NULL;
     m->best_at = -1;
+    m->busy = 0;
     return match(m, l, 1);
 }
 
@@ -306,6 +360,14 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     rmatch_t *m = ud;
     char id[80], account[64], route[128], notify[8], via[48] = "";
     (void)r;
+    if (m->again) {
+        if (err || !reply)
+            log_kind(LOG_WARN, 0, "early receipt not asked again", "cluster store: a receipt from %s for %s kept "
+                     "as early: its group was not asked again (%s); it waits until an answer takes it, at most "
+                     "early_ttl", m->kl->name, m->key, err ? err : "no reply");
+        asked_again(m, err ? NULL : reply);
+        return;
+    }
     if (!err && reply && m->peek) {
         if (peeked(m, reply) == 0) return;          /* the next call is under way */
         err = "not sent";
@@ -322,6 +384,13 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
             repeat(m, m->at);
             return;
         }
+        if (reply->integer == 2) {  /* held as early: an awaited answer may have that id again */
+            R.early++;
+            m->kl->early++;
+            answer(m, SMPP_ESME_ROK);
+            done(m);
+            return;
+        }
         /* not among the messages of m->at: the next entry of the group,
          * then the arrival entry again, which keeps it */
         if (match(m, next && next != m->kl ? next : m->kl, next && next != m->kl) != 0) {
@@ -335,7 +404,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
         R.early++;
         m->kl->early++;
         answer(m, SMPP_ESME_ROK);
-        done(m);
+        if (ask_again(m) != 0) done(m);
         return;
     }
     if (m->at != m->kl) R.group_hits++;
@@ -347,6 +416,7 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
     STR(2, route);
     STR(3, notify);
     if (reply->elements > 4) STR(4, via);        /* the session it came in on (a record from before: none) */
+    if (reply->elements > 5) STR(5, m->about);   /* a multi's destination */
 #undef STR
     if (m->kept && *account) m->l->early_matched++;
     if (m->kept && m->l != m->kl && (!*account || strcmp(account, HTTP_ACCOUNT) == 0 || notify[0]))
@@ -376,12 +446,12 @@ static void on_match(redis_t *r, redisReply *reply, const char *err, void *ud)
 static int match(rmatch_t *m, rt_link_t *at, int probe)
 {
     rt_link_t *l = at;
-    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
+    char mkey[RT_GWR_KEY_MAX], ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], qkey[RT_GWR_KEY_MAX], okey[RT_GWR_KEY_MAX];
     char rkey[RT_GWR_KEY_MAX], ttl[32], old[KEY_MAX];
-    const char *argv[18], *key = m->key;
-    size_t lens[18], klen = m->klen;
+    const char *argv[20], *key = m->key;
+    size_t lens[20], klen = m->klen;
     rfields_t f;
-    int i, nk = 3, written = m->written;
+    int i, nk = 4, written = m->written;
     long on = -1;
     m->at = at;
     fields_of(m, &f);
@@ -389,10 +459,11 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     argv[0] = mkey, lens[0] = rt_gwr_key_map(mkey, sizeof mkey, l->name, l->len, key, klen);
     argv[1] = ekey, lens[1] = rt_gwr_key_early(ekey, sizeof ekey, l->name, l->len, key, klen);
     argv[2] = pkey, lens[2] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
+    argv[3] = qkey, lens[3] = rt_gwr_key_queue(qkey, sizeof qkey, l->name, l->len);
     if (written && (on = msgid_key(key, klen, MSGID_NORMALIZED, old, sizeof old)) >= 0
         && ((size_t)on != klen || memcmp(old, key, klen) != 0)) {
-        argv[3] = okey, lens[3] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
-        nk = 4;
+        argv[4] = okey, lens[4] = rt_gwr_key_map(okey, sizeof okey, l->name, l->len, old, (size_t)on);
+        nk = 5;
     }
     argv[nk] = (const char *)m->pdu, lens[nk] = m->n;
     argv[nk + 1] = ttl;
@@ -407,9 +478,11 @@ static int match(rmatch_t *m, rt_link_t *at, int probe)
     argv[nk + 10] = written ? key : "", lens[nk + 10] = written ? klen : 0;
     argv[nk + 11] = probe ? "1" : "", lens[nk + 11] = probe ? 1 : 0;
     argv[nk + 12] = m->peek ? "1" : "", lens[nk + 12] = m->peek ? 1 : 0;
+    argv[nk + 13] = m->dest, lens[nk + 13] = strlen(m->dest);
+    argv[nk + 14] = m->busy ? "1" : "", lens[nk + 14] = m->busy ? 1 : 0;
     for (i = nk + 1; i < nk + 10; i++)
         if (i != nk + 2) lens[i] = strlen(argv[i]);
-    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 13, argv, lens);
+    return rt_gwr_eval(RT_GWR_MATCH, on_match, m, nk, nk + 15, argv, lens);
 }
 
 int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
@@ -434,6 +507,7 @@ int rt_gwr_receipt(rt_link_t *l, sess_t *s, const pdu_t *req)
         done(m);
         return 1;
     }
+    rt_gw_rcpt_dest(req, 1, m->dest, sizeof m->dest);
     if (!r || redis_state(r) != REDIS_UP) {
         R.refused++;
         answer(m, SMPP_ESME_RX_T_APPN);
@@ -498,6 +572,7 @@ void rt_gwr_rcpt_early(rt_link_t *l, const char *id, const char *account, const 
         }
         memcpy(m->pdu, e->str, e->len);
         m->n = e->len;
+        rt_gw_rcpt_dest(&R.in, 1, m->dest, sizeof m->dest);
         R.early_matched++;
         if (find(m, l) != 0) {
             log_kind(LOG_WARN, 0, "early receipt not queued", "cluster store: an early receipt from %s for %s stays "
@@ -522,70 +597,30 @@ static void on_taken(redis_t *r, redisReply *reply, const char *err, void *ud)
     free(name);
 }
 
-void rt_gwr_rcpt_group_take(rt_link_t *l, const char *key, size_t kn)
+/* The early receipts kept under entry l for key: one TAKE call. */
+static void take_from(rt_link_t *l, const char *key, size_t kn)
 {
     char ekey[RT_GWR_KEY_MAX], pkey[RT_GWR_KEY_MAX], *name;
     const char *argv[2] = { ekey, pkey };
     size_t lens[2];
+    lens[0] = rt_gwr_key_early(ekey, sizeof ekey, l->name, l->len, key, kn);
+    lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
+    if (!(name = strdup(l->name))) return;
+    if (rt_gwr_eval(RT_GWR_TAKE, on_taken, name, 2, 2, argv, lens) != 0) free(name);
+}
+
+void rt_gwr_rcpt_group_take(rt_link_t *l, const char *key, size_t kn)
+{
     rt_link_t *s;
-    for (s = l->sib; s && s != l; s = s->sib) {
-        lens[0] = rt_gwr_key_early(ekey, sizeof ekey, s->name, s->len, key, kn);
-        lens[1] = rt_gwr_key_pending(pkey, sizeof pkey, s->name, s->len);
-        if (!(name = strdup(s->name))) continue;
-        if (rt_gwr_eval(RT_GWR_TAKE, on_taken, name, 2, 2, argv, lens) != 0) free(name);
-    }
+    for (s = l->sib; s && s != l; s = s->sib) take_from(s, key, kn);
 }
-
-/* -- The sweep ---------------------------------------------------------------------------- */
-
-typedef struct sweep_s {
-    rt_link_t *l;
-    int       *busy;
-} sweep_t;
-
-static void on_swept(redis_t *r, redisReply *reply, const char *err, void *ud)
-{
-    sweep_t *w = ud;
-    (void)r;
-    *w->busy = 0;
-    if (err) {
-        if (strcmp(err, "closed") != 0) log_msg(LOG_WARN, 0, "cluster store: the early receipts of %s: %s", w->l->name, err);
-    } else if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
-        R.early_swept += reply->elements;
-        log_msg(LOG_WARN, 0, "cluster store: matched again %zu early receipts of %s that no node passed on within %g s",
-                reply->elements, w->l->name, rt_gwr_conf.claim_after);
-        rt_gwr_rcpt_early(w->l, "(taken again)", "", reply);
-    }
-    free(w);
-}
-
-int rt_gwr_rcpt_sweep(rt_link_t *l, int *busy)
-{
-    char pkey[RT_GWR_KEY_MAX], ms[32], count[16];
-    const char *argv[3] = { pkey, ms, count };
-    size_t lens[3];
-    sweep_t *w;
-    if (*busy || !(w = malloc(sizeof *w))) return -1;
-    w->l = l;
-    w->busy = busy;
-    lens[0] = rt_gwr_key_pending(pkey, sizeof pkey, l->name, l->len);
-    lens[1] = (size_t)snprintf(ms, sizeof ms, "%.0f", rt_gwr_conf.claim_after * 1000);
-    lens[2] = (size_t)snprintf(count, sizeof count, "%d", RT_GWR_CLAIM_MAX);
-    if (rt_gwr_eval(RT_GWR_SWEEP, on_swept, w, 1, 3, argv, lens) != 0) {
-        free(w);
-        return -1;
-    }
-    *busy = 1;
-    return 0;
-}
-
 
 void rt_gwr_rcpt_stats(lua_State *L)
 {
     SET_NUM("receipts", R.matched);
     SET_NUM("receipts_early", R.early);
     SET_NUM("receipts_early_matched", R.early_matched);
-    SET_NUM("receipts_early_swept", R.early_swept);
+    SET_NUM("receipts_early_swept", rt_gwr_rcpt_swept());
     SET_NUM("receipts_unmatched", R.unmatched);
     SET_NUM("receipts_refused", R.refused);
     SET_NUM("receipts_to_handler", R.to_handler);

@@ -91,8 +91,8 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])\n"
         "redis.call('XDEL', KEYS[2], ARGV[3])\n"
         "return e\n",
-    /* MATCH -- KEYS: mapping, early list, being-matched set [, the mapping
-     * under the normalised id]; ARGV: the receipt, early_ttl, the record's
+    /* MATCH -- KEYS: mapping, early list, being-matched set, queue [, the
+     * mapping under the normalised id]; ARGV: the receipt, early_ttl, the record's
      * key without the id (same hash tag as the mapping: one slot), state,
      * err, final ('1' or ''), done, trace line, '1' when the receipt is in
      * the being-matched set, the account of POST /send, the id as written
@@ -114,20 +114,38 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
      * a miss nothing is written or kept -> 0. A final receipt for a record
      * final already in a state other than ACCEPTED (6) is a repeat of the
      * one the ESME had: nothing written (a receipt of the being-matched set
-     * leaves it) -> 1; not for a submit_multi's (field multi), which has a
-     * final receipt for each destination. ARGV[13] '1' (with ARGV[12]): a
+     * leaves it) -> 1, unless the upstream awaits answers (its queue has
+     * entries a node read and has not recorded the answer of, XPENDING;
+     * ARGV[15] '1': another entry of its receipt group has): one of them
+     * may have been given that id again, so it is kept as early (-> 2),
+     * for that answer to take, and expires when none does (not one of the
+     * being-matched set: an answer took it). A submit_multi's (field multi) has a final receipt
+     * for each destination under its one id: ARGV[14] is the destination
+     * the receipt is about (its source_addr, or ''), and a final receipt
+     * about one of the multi's destinations (field dests, "\0<addr>\0...")
+     * that had a final one other than ACCEPTED (field "fin:<addr>", its
+     * state, written with that receipt's) is the repeat (-> 1, or 2 as
+     * above); once the multi is final one about none of them is kept
+     * while the upstream awaits answers, else goes to the multi. The record's reply has a sixth
+     * element then: the destination ('' when none), for the trace line and
+     * RCPT_DONE. ARGV[13] '1' (with ARGV[12]): a
      * peek, which of a group's members has the newest mapping: nothing
-     * written -> 0 (none) | { 'peek', its record's 'mapped' ('0': none, a
-     * record from before it was stamped, or gone) }. */
+     * written -> { 'peek' (a mapping) or 'miss' (none), its record's
+     * 'mapped' ('0': none, a record from before it was stamped, or gone),
+     * '1' when this entry awaits answers (XPENDING) else '' }. */
     [RT_GWR_MATCH] =
         TRACE_FN
         "local function rec(id)\n"
         "  local k = ARGV[3] .. id\n"
         "  return k, redis.call('HMGET', k, 'account', 'route', 'trace', 'notify', 'upstream_id', 'via', 'final', 'state',\n"
-        "                                 'multi', 'mapped')\n"
+        "                                 'multi', 'mapped', 'dests')\n"
         "end\n"
         "local function its(r)\n"
         "  return not r[1] or ARGV[11] == '' or string.match(r[5] or '', '^%s*(.-)%s*$') == ARGV[11]\n"
+        "end\n"
+        "local function busy()\n"
+        "  local p = redis.pcall('XPENDING', KEYS[4], 'fwd')\n"
+        "  return type(p) == 'table' and not p.err and (tonumber(p[1]) or 0) > 0\n"
         "end\n"
         "local id = redis.call('GET', KEYS[1])\n"
         "local kept = ARGV[9] == '1'\n"
@@ -136,14 +154,15 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  k, r = rec(id)\n"
         "  if not its(r) then id = nil end\n"
         "end\n"
-        "if not id and KEYS[4] then\n"
-        "  local old = redis.call('GET', KEYS[4])\n"
+        "if not id and KEYS[5] then\n"
+        "  local old = redis.call('GET', KEYS[5])\n"
         "  if old then\n"
         "    local k2, r2 = rec(old)\n"
         "    if r2[1] and its(r2) then id, k, r = old, k2, r2 end\n"
         "  end\n"
         "end\n"
         "if not id then\n"
+        "  if ARGV[13] == '1' then return { 'miss', '0', busy() and '1' or '' } end\n"
         "  if ARGV[12] == '1' then return 0 end\n"
         "  if kept then\n"
         "    redis.call('ZREM', KEYS[3], ARGV[1])\n"
@@ -153,12 +172,30 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
         "  return false\n"
         "end\n"
-        "if ARGV[13] == '1' then return { 'peek', r[10] or '0' } end\n"
+        "if ARGV[13] == '1' then return { 'peek', r[10] or '0', busy() and '1' or '' } end\n"
         "if not r[1] then\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return { id, '', '', '' }\n"
         "end\n"
-        "if r[7] == '1' and r[8] ~= '6' and r[9] ~= '1' and ARGV[6] == '1' then\n"
+        "local dest = ''\n"
+        "if r[9] == '1' and ARGV[14] ~= '' and r[11] and string.find(r[11], '\\0' .. ARGV[14] .. '\\0', 1, true) then\n"
+        "  dest = ARGV[14]\n"
+        "end\n"
+        "local fin, hold\n"
+        "if r[9] ~= '1' then\n"
+        "  fin = r[7] == '1' and r[8] ~= '6'\n"
+        "  hold = fin\n"
+        "elseif r[7] == '1' then\n"
+        "  local was = dest ~= '' and redis.call('HGET', k, 'fin:' .. dest)\n"
+        "  fin = was and was ~= '6'\n"
+        "  hold = fin or dest == ''\n"
+        "end\n"
+        "if hold and not kept and (ARGV[15] == '1' or busy()) then\n"
+        "  redis.call('RPUSH', KEYS[2], ARGV[1])\n"
+        "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+        "  return 2\n"
+        "end\n"
+        "if fin and ARGV[6] == '1' then\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "  return 1\n"
         "end\n"
@@ -166,12 +203,13 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  local t = traced(r[3] or '', ARGV[8])\n"
         "  if ARGV[6] == '1' then\n"
         "    redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t, 'final', '1', 'done', ARGV[7])\n"
+        "    if dest ~= '' then redis.call('HSET', k, 'fin:' .. dest, ARGV[4]) end\n"
         "  else\n"
         "    redis.call('HSET', k, 'state', ARGV[4], 'err', ARGV[5], 'trace', t)\n"
         "  end\n"
         "  if kept then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
         "end\n"
-        "return { id, r[1], r[2] or '', r[4] or '', r[6] or '' }\n",
+        "return { id, r[1], r[2] or '', r[4] or '', r[6] or '', dest }\n",
     /* NOTE -- KEYS: record; ARGV: trace line, field/value pairs... -> 1 |
      * 0 (the record is gone) */
     [RT_GWR_NOTE] =
@@ -232,8 +270,10 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
     /* RCPT_DONE -- a receipt is in the account's stream (or cannot go
      * anywhere): KEYS: record, being-matched set; ARGV: state ('': write
      * nothing), err, final ('1' or ''), done, trace line, the receipt ('':
-     * not in the set) -> 1. The record (when it is still there) gets the
-     * receipt's state and trace line, the receipt leaves the set. */
+     * not in the set), the multi's destination it is about ('': none) ->
+     * 1. The record (when it is still there) gets the receipt's state and
+     * trace line (a final one's state also as the destination's, field
+     * "fin:<addr>": MATCH), the receipt leaves the set. */
     [RT_GWR_RCPT_DONE] =
         TRACE_FN
         "local t = ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'trace')\n"
@@ -241,6 +281,7 @@ static const char *const bodies[RT_GWR_NSCRIPTS] = {
         "  if ARGV[3] == '1' then\n"
         "    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'err', ARGV[2], 'trace', traced(t, ARGV[5]), 'final', '1',\n"
         "               'done', ARGV[4])\n"
+        "    if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'fin:' .. ARGV[7], ARGV[1]) end\n"
         "  else\n"
         "    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'err', ARGV[2], 'trace', traced(t, ARGV[5]))\n"
         "  end\n"

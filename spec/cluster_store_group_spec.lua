@@ -6,7 +6,13 @@
 -- and state, also one that comes before its message's answer (kept under
 -- the entry it came on, taken by the answer of the other), counted under
 -- the entry that sent the message. Entries of different accounts still do
--- not cross, and `smppgw check` no longer warns about such a group.
+-- not cross, and `smppgw check` no longer warns about such a group. A
+-- receipt kept as early under one entry just after another entry's answer
+-- took that entry's early receipts is not left there until early_ttl: the
+-- group is asked once more after the keep (the interleaving forced by a
+-- proxy that holds the keep until "another node's" answer is written). A
+-- receipt that finds one member's final message while another member
+-- awaits answers is held for them, not dropped as a repeat.
 local redis = require "helpers.redis"
 local wire = require "helpers.wire"
 local server = require "helpers.server"
@@ -40,9 +46,9 @@ local function submit(c, dest, text)
     return wire.first_cstr(r.body)
 end
 
-local function start(upstreams)
+local function start(upstreams, script)
     local r = redis.start()
-    local up = server.start { conf = UP_CONF, script = scripts.other_session }
+    local up = server.start { conf = UP_CONF, script = script or scripts.other_session }
     for _, u in ipairs(upstreams) do u.port, u.password = up.port, "gwpw" end
     local gw = server.start { conf = gateway_conf(r, upstreams) }
     for _, u in ipairs(upstreams) do
@@ -125,6 +131,92 @@ describe("#integration cluster store: receipts of one SMSC account bound by two 
         assert.equal(0, q.C.receipts)
         assert.equal(1, r:cmd("LLEN", "smppgw:{u:C}e:a1"))
         assert.is_nil(rx:expect(function(p) return p.id == id.deliver_sm end, 0.3))
+    end)
+end)
+
+describe("#integration cluster store: a group's receipt kept as early just after another entry's answer", function()
+    it("is taken at once, not left until early_ttl", function()
+        local r = redis.start()
+        local up = server.start { conf = UP_CONF, script = scripts.receipts_at_dest }
+        -- the node's link to Redis: its second call with B's early list of
+        -- r1 (after the peek under B, the peek under A: the keep) is held
+        local gate = tmp.dir() .. "/open"
+        local proxy = run.spawn(string.format("exec luajit spec/helpers/gate_proxy.lua %d %s 2 %s", r.port,
+                                              run.quote("{u:B}e:r1"), run.quote(gate)))
+        local via = wait.wait_until(function() return proxy:log_text():match("listening on (%d+)") end, 5)
+        assert.is_not_nil(via, proxy:log_text())
+        local upstreams = { { name = "A", system_id = "gw", smsc_account = "acct" },
+                            { name = "B", system_id = "gw2", smsc_account = "acct" } }
+        for _, u in ipairs(upstreams) do u.port, u.password = up.port, "gwpw" end
+        local gw = server.start { conf = gateway_conf({ address = "127.0.0.1:" .. via }, upstreams) }
+        for _, u in ipairs(upstreams) do
+            assert.truthy(gw:wait_log("upstream " .. u.name .. ": bind 1 up", 10), gw:log_text())
+        end
+        gw_store.ready(gw)
+        local rx = wire.connect(gw.port)
+        assert.equal(0, rx:bind("receiver", "esme1", "pw1").status)
+        local tx = wire.connect(gw.port)
+        assert.equal(0, tx:bind("transmitter", "esme1", "pw1").status)
+        finally(function() rx:close() tx:close() gw:stop() up:stop() end)
+        -- through B: the SMSC then sends a receipt for r1 on B's session
+        submit(tx, "200", "receipts r1@1234=DELIVRD")
+        assert.truthy(wait.wait_until(function() return proxy:log_text():find("held", 1, true) end, 10),
+                      "the keep was not held\n" .. gw:log_text():sub(-3000))
+        -- meanwhile another node's answer of A's message r1: its mapping and
+        -- record written (as that node's answer call writes them), then its
+        -- TAKE of B's early receipts for r1, which finds none yet
+        local t = r:cmd("TIME")
+        r:cmd("HSET", "smppgw:{u:A}m:race1", "account", "esme1", "upstream", "A", "route", "a", "state", "0",
+              "rd", "1", "upstream_id", "r1", "trace", "accepted\n", "mapped", t[1] .. string.format("%06d", t[2]))
+        r:cmd("SET", "smppgw:{u:A}k:r1", "race1")
+        assert.same({}, r:cmd("LRANGE", "smppgw:{u:B}e:r1", 0, -1))
+        tmp.write(gate, "")
+        -- the receipt reaches the ESME with A's message's id now, not after early_ttl (60 s)
+        local p = assert(rx:expect(function(q) return q.id == id.deliver_sm end, 5),
+                         "the receipt stayed in B's early list\n" .. gw:log_text():sub(-3000))
+        rx:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+        local d = wire.parse_sm(p.body)
+        assert.equal("race1", (d.tlvs[0x001E] or ""):gsub("%z$", ""))
+        assert.matches("stat:DELIVRD", d.short_message)
+        assert.truthy(wait.wait_until(function()
+            return r:cmd("LLEN", "smppgw:{u:B}e:r1") == 0 and r:cmd("ZCARD", "smppgw:{u:B}p") == 0
+                and r:cmd("HGET", "smppgw:{u:A}m:race1", "state") == "2"
+        end, 5), "left in Redis")
+        local q = gw:stats().gateway.queues
+        assert.equal(1, q.B.receipts_early)           -- kept under the entry it came on
+        assert.equal(1, q.A.receipts_early_matched)   -- matched under the entry whose message it is
+        assert.equal(1, q.A.receipts)
+    end)
+end)
+
+describe("#integration cluster store: a group's receipt for a final message while another entry awaits answers",
+         function()
+    it("is held for that entry's answer, which takes it, not dropped as a repeat", function()
+        local r, up, gw, rx, tx = start({ { name = "A", system_id = "gw", smsc_account = "acct" },
+                                          { name = "B", system_id = "gw2", smsc_account = "acct" } },
+                                        scripts.renumbering)
+        finally(function() rx:close() tx:close() gw:stop() up:stop() end)
+        local function receipt()
+            local p = rx:expect(function(q) return q.id == id.deliver_sm end, 5)
+            if not p then return nil end
+            rx:send(wire.pdu(RESP + id.deliver_sm, p.seq, "\0"))
+            local d = wire.parse_sm(p.body)
+            return (d.tlvs[0x001E] or ""):gsub("%z$", "") .. " " .. d.short_message:match("stat:(%u+)")
+        end
+        -- through A: id 1, its receipt, final
+        local id1 = submit(tx, "100", "first")
+        assert.equal(id1 .. " DELIVRD", receipt())
+        assert.truthy(wait.wait_until(function()
+            return r:cmd("HGET", "smppgw:{u:A}m:" .. id1, "final") == "1" end, 5), "the first is final")
+        submit(tx, "101", "start again")
+        -- through B: id 1 again, its receipt (on B's session) before its
+        -- answer: A's message is final, B awaits the answer
+        local id2 = submit(tx, "200", "early second")
+        assert.equal(id2 .. " UNDELIV", receipt(), gw:log_text():sub(-3000))
+        local q = gw:stats().gateway.queues
+        assert.equal(0, q.A.receipts_repeated + q.B.receipts_repeated)
+        assert.equal(1, q.B.receipts_early_matched)
+        assert.equal("2", r:cmd("HGET", "smppgw:{u:A}m:" .. id1, "state"))
     end)
 end)
 

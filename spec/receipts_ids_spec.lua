@@ -68,41 +68,11 @@ describe("#integration receipts of string ids that differ in case or leading zer
     end
 end)
 
--- Numbers its ids from 1, and again from 1 after "start again" (a
--- restart that lost its counter); a message's receipt (DELIVRD) follows
--- its answer, but a text starting "early" has its receipt (UNDELIV) sent
--- first and is answered 0.3 s after.
-local RENUMBERING = [[
-    local smpp = require "smpp"
-    local n = 0
-    local function receipt(session, rid, stat, delay)
-        smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
-            receipted_message_id = rid, message_state = stat == "DELIVRD" and 2 or 5,
-            short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
-                .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = delay })
-    end
-    return { submit_sm = function(session, pdu)
-        local text = pdu.short_message
-        if text == "start again" then
-            n = 0
-            return 0, { message_id = "x" }
-        end
-        n = n + 1
-        local mid = tostring(n)
-        if text:find("^early") then
-            receipt(session, mid, "UNDELIV", 0)
-            smpp.sleep(0.3)
-        else
-            receipt(session, mid, "DELIVRD", 0.05)
-        end
-        return 0, { message_id = mid }
-    end }]]
-
 describe("#integration a receipt before its answer, for an id an older final message has", function()
     for _, policy in ipairs { "own", "upstream" } do
         it("waits for the answer and reaches the new message, not the old one (message_id " .. policy .. ")",
             function()
-            local up = server.start { conf = UP_CONF, script = RENUMBERING }
+            local up = server.start { conf = UP_CONF, script = require("helpers.upstream_scripts").renumbering }
             local gw = gateway(up.port, policy)
             assert.truthy(gw:wait_log("upstream U: bind 1 up", 10), gw:log_text())
             local c1, c2 = esme(gw, 1), esme(gw, 2)

@@ -77,4 +77,34 @@ M.receipts_at_dest = [[
             return 0, { message_id = #list > 0 and "r" or text }
         end }]]
 
+-- Numbers its ids from 1, and again from 1 after "start again" (a
+-- restart that lost its counter); a message's receipt (DELIVRD) follows
+-- its answer, but a text starting "early" has its receipt (UNDELIV) sent
+-- first and is answered 0.3 s after.
+M.renumbering = [[
+    local smpp = require "smpp"
+    local n = 0
+    local function receipt(session, rid, stat, delay)
+        smpp.post(session.system_id, { esm_class = 4, source_addr = "1", destination_addr = "2",
+            receipted_message_id = rid, message_state = stat == "DELIVRD" and 2 or 5,
+            short_message = "id:" .. rid .. " sub:001 dlvrd:001 submit date:2501311200 "
+                .. "done date:2501311201 stat:" .. stat .. " err:000 text:" }, { delay = delay })
+    end
+    return { submit_sm = function(session, pdu)
+        local text = pdu.short_message
+        if text == "start again" then
+            n = 0
+            return 0, { message_id = "x" }
+        end
+        n = n + 1
+        local mid = tostring(n)
+        if text:find("^early") then
+            receipt(session, mid, "UNDELIV", 0)
+            smpp.sleep(0.3)
+        else
+            receipt(session, mid, "DELIVRD", 0.05)
+        end
+        return 0, { message_id = mid }
+    end }]]
+
 return M
