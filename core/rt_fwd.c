@@ -390,7 +390,7 @@ static int on_row(const store_fwd_row_t *r, void *ud)
         rt_gw_event(&ev);
         return 0;
     }
-    if (rt_gw_store__bad(r, l->name, why, sizeof why)) {
+    if (!r->checked && rt_gw_store__bad(r, l->name, why, sizeof why)) {
         advance(l, r);
         event_of_row(&ev, "refused", l, r);
         ev.status = SMPP_ESME_RSYSERR;

@@ -64,6 +64,7 @@ void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m)
     h->r.account = held_copy(&at, m->account);
     h->r.route = held_copy(&at, m->route);
     h->r.pdu = held_copy(&at, m->pdu);
+    h->r.checked = m->checked;
     h->next = NULL;
     if (!l->held) l->held_tail = &l->held;
     *l->held_tail = h;

@@ -61,18 +61,24 @@ static size_t encode_arg(lua_State *L)
  * came in (decoded again into st_gw.pdu, and compared with the table
  * field by field); otherwise the table encoded, as encode_arg does. The
  * sequence_number is the ESME's either way: the forwarder gives the PDU
- * its own when it sends it. */
-static size_t pdu_arg(lua_State *L, const uint8_t **out)
+ * its own when it sends it. *checked: 1 when the octets are the request's
+ * and decoded as a message (rt_gw_store__bad has nothing to find). */
+static size_t pdu_arg(lua_State *L, const uint8_t **out, int *checked)
 {
     const pdu_t *req = rt_sess_request(L, 1);
     size_t n;
+    uint32_t id;
     if (req && req->raw && req->command_length > 0
         && pdu_decode(&st_gw.pdu, req->raw, req->command_length, req->command_length, NULL) == SMPP_ESME_ROK
         && lbridge_same_pdu(L, 1, &st_gw.pdu)) {
         st_gw.as_received++;
         *out = req->raw;
+        /* what rt_gw_store__bad asks of the octets before they are sent */
+        id = st_gw.pdu.command_id;
+        *checked = id == SMPP_SUBMIT_SM || id == SMPP_DATA_SM || id == SMPP_SUBMIT_MULTI;
         return req->command_length;
     }
+    *checked = 0;
     n = encode_arg(L);
     *out = st_gw.buf;
     return n;
@@ -192,7 +198,7 @@ static int l_gw_queue(lua_State *L)
     size_t n;
     long long key, via = 0;
     const char *how = NULL;
-    int idlen, rc;
+    int idlen, rc, checked;
     rt_task_t *run = rt_task_of(L);
     if (!st) return luaL_error(L, "gateway: no store in use");
     if (run && run->refused) {             /* smpp.respond told the ESME an error: nothing to forward */
@@ -213,7 +219,7 @@ static int l_gw_queue(lua_State *L)
         how = luaL_optstring(L, 6, "?");
     }
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
-    n = pdu_arg(L, &raw);
+    n = pdu_arg(L, &raw, &checked);
     pdu_fields(&m, raw, n, now);
     if (!via || rt_gwr_on()) {
         /* the first line as text; an ESME's session is kept as via instead
@@ -271,6 +277,7 @@ static int l_gw_queue(lua_State *L)
         fr.account = m.account;
         fr.route = m.route;
         fr.pdu = m.pdu;
+        fr.checked = checked;
         rt_fwd_hold(l, &fr);
     }
     st_gw.stored++;
@@ -301,12 +308,12 @@ static int l_gw_record(lua_State *L)
     size_t n;
     long klen = -1;
     long long rc = STORE_EEXISTS;
-    int part;
+    int part, checked;           /* checked: not used (no row held) */
     rt_task_t *run;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "gateway: no store in use");
     if (rt_gwr_on()) return luaL_error(L, "gateway: message_id = \"upstream\" needs the SQLite store, not cluster.store");
-    n = pdu_arg(L, &raw);
+    n = pdu_arg(L, &raw, &checked);
     record(L, &m, raw, n, now, trace, sizeof trace);
     uid = opt_str(L, 2, "upstream_id");
     if (!uid.p || uid.n == 0) return luaL_error(L, "gateway: upstream_id is required");

@@ -231,6 +231,7 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
     r->first = store__col_real(st, 16);
+    r->checked = 0;
     if (!r->id.p) store__fwd_row_id(s, r, sqlite3_column_int64(st, 15));
 }
 
