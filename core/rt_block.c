@@ -51,7 +51,7 @@ void rt_block_put(void *p)
 {
     head_t *h = p ? (head_t *)p - 1 : NULL;
     if (!h) return;
-    if (h->size == RT_BLOCK && blocks.n < RT_BLOCK_KEEP) {
+    if (h->size == RT_BLOCK && (int)blocks.n < RT_BLOCK_KEEP) {
         kept_t *k = p;
         k->next = blocks.head;
         blocks.head = k;
