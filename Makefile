@@ -42,7 +42,7 @@ LOAD_SRC   := core/load.c core/load_opts.c core/load_hist.c core/load_dlr.c
 BRIDGE_SRC := core/lbridge.c core/lbridge_check.c core/ldlr.c
 LUA_SRC    := core/rt.c core/rt_task.c core/rt_budget.c core/rt_heap.c core/rt_watchdog.c core/rt_timer.c \
               core/rt_sess.c core/rt_sess_answer.c core/rt_send.c core/rt_stats.c core/rt_trace.c core/rt_http.c core/rt_serve.c core/rt_store.c core/rt_acct.c \
-              core/rt_outbox.c core/rt_gw.c core/rt_gw_store.c core/rt_gw_answer.c core/rt_fwd.c core/rt_fwd_unrec.c core/rt_gw_decide.c core/rt_gw_held.c core/rt_gw_rcpt.c core/rt_gw_rcpt_hold.c core/rt_gw_origin.c core/rt_gw_wait.c core/rt_route.c core/http.c core/http_head.c core/http_auth.c \
+              core/rt_outbox.c core/rt_gw.c core/rt_gw_store.c core/rt_gw_answer.c core/rt_fwd.c core/rt_fwd_unrec.c core/rt_gw_decide.c core/rt_gw_held.c core/rt_gw_rcpt.c core/rt_gw_rcpt_hold.c core/rt_gw_origin.c core/rt_gw_wait.c core/rt_block.c core/rt_route.c core/http.c core/http_head.c core/http_auth.c \
               core/http_client.c core/http_nets.c core/lcrypto.c core/lsys.c core/lstring.c core/rt_workers.c core/rt_redis.c core/rt_cluster.c core/redis.c \
               core/rt_gwr.c core/rt_gwr_script.c core/rt_gwr_queue.c core/rt_gwr_fwd.c core/rt_gwr_answer.c core/rt_gwr_decide.c core/rt_gwr_move.c core/rt_gwr_rcpt.c core/rt_gwr_rcpt_sweep.c core/rt_gwr_rx.c
 # The embedded store (pure C on SQLite) and its Lua binding.

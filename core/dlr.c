@@ -163,70 +163,68 @@ static int label_is(const char *w, size_t len, const char *want)
     return *want == '\0';
 }
 
-/* The next word of s[*pos..n), as next_word, with where its first ':'
- * is (*colon, or NULL); 0 at the end or at the "text:" label, where the
- * words end (text_label: "text" in any case, right before the colon,
- * at the start of a word). One pass over the octets. */
-static size_t word_at(const char *s, size_t n, size_t *pos, size_t *start, const char **colon)
-{
-    size_t i = *pos, j;
-    while (i < n && spaces[(unsigned char)s[i]] == 1) i++;
-    *colon = NULL;
-    for (j = i; j < n && !spaces[(unsigned char)s[j]]; j++) {}       /* to the first colon */
-    if (j < n && s[j] == ':') {
-        *colon = s + j;
-        if (j - i == 4 && lower((unsigned char)s[i]) == 't' && lower((unsigned char)s[i + 1]) == 'e'
-            && lower((unsigned char)s[i + 2]) == 'x' && lower((unsigned char)s[i + 3]) == 't')
-            return 0;
-        for (j++; j < n && spaces[(unsigned char)s[j]] != 1; j++) {}   /* to the word's end */
-    }
-    *start = i;
-    *pos = j;
-    return j - i;
-}
-
 /* dlr_fields' walk with its rules, for the three fields a receipt is
  * matched and rewritten by: no label copied, no call per field, done once
  * all three are found (the first of each counts). A label "submit date"
- * makes ("submitdate") is none of them, so the words before are not kept. */
+ * makes ("submitdate") is none of them, so the words before are not kept.
+ * Only words with a colon count, so the walk goes from colon to colon
+ * (memchr): a colon is its word's first when the octets before it back to
+ * white space (or the start) hold no other; the word ends at white space.
+ * A word "text:" (the label "text" in any case) ends the walk; "id: 123"
+ * takes the next word when it has no colon (only the three's values are
+ * read: taking a word without a colon changes nothing for the others). */
 void dlr_read(const char *s, size_t n, dlr_text_t *out)
 {
-    size_t pos = 0, at, len;
-    const char *colon;
+    const char *end = s + n, *c = s, *w, *value, *e;
+    size_t ll, vlen;
+    unsigned char c0;
+    int k;
     memset(out, 0, sizeof *out);
-    while ((len = word_at(s, n, &pos, &at, &colon)) > 0) {
-        const char *w = s + at, *value, *c2;
-        size_t ll, vlen, value_at;
-        unsigned char c0;
-        if (!colon) continue;
-        ll = (size_t)(colon - w);
-        value = colon + 1;
-        vlen = len - ll - 1;
-        value_at = (size_t)(value - s);
+    while (c < end && (c = memchr(c, ':', (size_t)(end - c))) != NULL) {
+        for (w = c; w > s && spaces[(unsigned char)w[-1]] == 0; w--) {}
+        if (w > s && w[-1] == ':') {                      /* in a value: not a label */
+            c++;
+            continue;
+        }
+        ll = (size_t)(c - w);
+        if (ll == 4 && lower((unsigned char)w[0]) == 't' && lower((unsigned char)w[1]) == 'e'
+            && lower((unsigned char)w[2]) == 'x' && lower((unsigned char)w[3]) == 't')
+            break;
+        /* which of the three it may be: its first octet tells, but for
+         * '_' and '-' (left out of labels); the others' values are not
+         * walked (a colon in one is found in a value above) */
+        c0 = ll ? lower((unsigned char)w[0]) : 0;
+        k = 0;
+        if ((c0 == 'i' || c0 == '_' || c0 == '-') && !out->id && label_is(w, ll, "id")) k = 1;
+        else if ((c0 == 's' || c0 == '_' || c0 == '-') && !out->stat && label_is(w, ll, "stat")) k = 2;
+        else if ((c0 == 'e' || c0 == '_' || c0 == '-') && !out->err && label_is(w, ll, "err")) k = 3;
+        value = c + 1;
+        c = value;
+        if (!k) continue;
+        for (e = value; e < end && spaces[(unsigned char)*e] != 1; e++) {}   /* to the word's end */
+        vlen = (size_t)(e - value);
+        c = e;
         if (vlen == 0) {
             /* "id: 123": the next word, unless it is a label of its own */
-            size_t p2 = pos, at2, len2 = word_at(s, n, &p2, &at2, &c2);
-            if (len2 > 0 && !c2) {
-                value = s + at2;
-                vlen = len2;
-                value_at = at2;
-                pos = p2;
+            const char *b = e, *f;
+            while (b < end && spaces[(unsigned char)*b] == 1) b++;
+            for (f = b; f < end && spaces[(unsigned char)*f] == 0; f++) {}
+            if (f > b && (f == end || spaces[(unsigned char)*f] == 1)) {
+                value = b;
+                vlen = (size_t)(f - b);
+                c = f;
             }
         }
-        c0 = ll ? lower((unsigned char)w[0]) : 0;       /* most labels are none of the three */
-        if (c0 != 'i' && c0 != 's' && c0 != 'e' && c0 != '_' && c0 != '-') continue;
-        if (!out->id && label_is(w, ll, "id")) {
+        if (k == 1) {
             out->id = value;
             out->id_len = vlen;
-            out->id_at = value_at;
-        } else if (!out->stat && label_is(w, ll, "stat")) {
+            out->id_at = (size_t)(value - s);
+        } else if (k == 2) {
             out->stat = value;
             out->stat_len = vlen;
-        } else if (!out->err && label_is(w, ll, "err")) {
+        } else {
             out->err = value;
             out->err_len = vlen;
-        } else {
-            continue;
         }
         if (out->id && out->stat && out->err) break;
     }

@@ -390,7 +390,7 @@ static int on_row(const store_fwd_row_t *r, void *ud)
         rt_gw_event(&ev);
         return 0;
     }
-    if (rt_gw_store__bad(r, l->name, why, sizeof why)) {
+    if (!r->checked && rt_gw_store__bad(r, l->name, why, sizeof why)) {
         advance(l, r);
         event_of_row(&ev, "refused", l, r);
         ev.status = SMPP_ESME_RSYSERR;
@@ -541,7 +541,7 @@ static int run_held(rt_link_t *l, take_t *tk)
             break;
         }
         if (l->sent != sent) l->sent_memory++;
-        free(h);
+        rt_block_put(h);
     }
     if (l->held_drops != drops) return 0;          /* dropped on the way: the rest is the reader's */
     if (!l->held || tk->stopped) return 1;
@@ -640,10 +640,8 @@ void rt_fwd_stop(void)
     rt_gw_foreach(rt_fwd__held_drop, NULL);
     rt_fwd__park_free();
     rt_fwd__unrec_free();
-    while ((f = fwd.free) != NULL) {
-        fwd.free = f->next;
-        free(f);
-    }
+    for (; (f = fwd.free) != NULL; free(f)) fwd.free = f->next;
+    rt_block_free_all();                  /* kept for held rows and receipts (rt_gw_rcpt_drop was before) */
     fwd.woken = NULL;
     fwd.resync = fwd.failures = fwd.wrote = 0;
     fwd.paused_until = 0;

@@ -270,6 +270,7 @@ typedef struct rt_fwd_fresh_s {
     long long   key, rd;
     double      due, expires, submitted;
     store_str_t id, account, route, pdu;
+    int         checked;        /* pdu decoded as a message (stored as it came: pdu_arg) */
 } rt_fwd_fresh_t;
 void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m);
 

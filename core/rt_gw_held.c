@@ -4,8 +4,8 @@
  * after the commit without reading them back. Whatever else changes the
  * queue drops them (rt_fwd__held_drop), and the queue reader takes them.
  *
- * Who owns what: each held row is malloc'd here and owned by its link's
- * list until it is sent (rt_fwd.c frees it) or dropped. Also here: which
+ * Who owns what: each held row (an rt_block.h block) is taken here and owned
+ * by its link's list until it is sent (rt_fwd.c gives it back) or dropped. Also here: which
  * run stored which message this turn (a list grown as the turn needs,
  * kept until serving ends, emptied at each turn's end), so that a run
  * that fails is not followed by its message; and the messages of runs
@@ -47,7 +47,7 @@ void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m)
     char *at;
     /* called before the row is counted in l->queued */
     if (!rt_fwd__held_whole(l) || l->nheld >= HELD_MAX
-        || !(h = malloc(sizeof *h + m->id.n + m->account.n + m->route.n + m->pdu.n))) {
+        || !(h = rt_block_get(sizeof *h + m->id.n + m->account.n + m->route.n + m->pdu.n))) {
         rt_fwd__held_drop(l, NULL);                       /* the reader's from here */
         return;
     }
@@ -64,6 +64,7 @@ void rt_fwd_hold(rt_link_t *l, const rt_fwd_fresh_t *m)
     h->r.account = held_copy(&at, m->account);
     h->r.route = held_copy(&at, m->route);
     h->r.pdu = held_copy(&at, m->pdu);
+    h->r.checked = m->checked;
     h->next = NULL;
     if (!l->held) l->held_tail = &l->held;
     *l->held_tail = h;
@@ -78,7 +79,7 @@ void rt_fwd__held_drop(rt_link_t *l, void *arg)
     if (l->held) l->held_drops++;
     while ((h = l->held) != NULL) {
         l->held = h->next;
-        free(h);
+        rt_block_put(h);
     }
     l->held_tail = &l->held;
     l->nheld = 0;

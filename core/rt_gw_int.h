@@ -8,6 +8,7 @@
 
 #include <lua.h>
 
+#include "rt_block.h"
 #include "rt_gw.h"
 
 /* Set stored, refused_full and refused_io (the messages core.gw_queue and

@@ -27,6 +27,7 @@
 #include "msgid.h"
 #include "rt.h"
 #include "rt_acct.h"
+#include "rt_block.h"
 #include "rt_gw.h"
 #include "rt_route.h"
 #include "rt_gwr.h"
@@ -280,7 +281,7 @@ static void on_relayed(sess_t *s, void *arg, const pdu_t *resp, int err)
         }
     }
     (void)s;
-    free(r);
+    rt_block_put(r);
     if (a) {
         rt_acct_wake(a);                      /* a window slot is free for its deliverer */
         rt_acct_release(a);
@@ -304,7 +305,7 @@ void rt_gw_rcpt_turn(void)
         }
         if (st) queue_it(r, st, NULL);     /* no receiver with room now: the outbox */
         else rt_gw_hold_answer(r->up_sess, r->up_seq, SMPP_ESME_RX_T_APPN);
-        free(r);
+        rt_block_put(r);
     }
     deferred.tail = NULL;
 }
@@ -312,7 +313,7 @@ void rt_gw_rcpt_turn(void)
 void rt_gw_rcpt_drop(void)
 {
     relay_t *r;
-    for (; (r = deferred.head) != NULL; free(r)) deferred.head = r->next;
+    for (; (r = deferred.head) != NULL; rt_block_put(r)) deferred.head = r->next;
     deferred.tail = NULL;
 }
 
@@ -388,7 +389,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
         l->receipts_refused++;
         return SMPP_ESME_RX_P_APPN;
     }
-    if (!(r = malloc(sizeof *r + (size_t)len))) return SMPP_ESME_RX_T_APPN;
+    if (!(r = rt_block_get(sizeof *r + (size_t)len))) return SMPP_ESME_RX_T_APPN;
     memset(&r->wait, 0, sizeof r->wait);
     r->queued = 0;
     r->link = l;
@@ -427,7 +428,7 @@ static uint32_t apply(rt_link_t *l, store_t *st, const found_t *f, const pdu_t *
     }
     r->up_sess = 0;                           /* answered by the caller */
     st2 = queue_it(r, st, NULL);
-    free(r);
+    rt_block_put(r);
     return st2;
 }
 

@@ -26,7 +26,8 @@
 #define RECORD_PARTS 64         /* "upstream" ids: parts tried when an upstream reuses an id */
 
 static struct {
-    pdu_t          pdu;             /* scratch: the PDU core.gw_queue stores */
+    pdu_t          pdu;             /* scratch: the PDU core.gw_queue stores when it encodes one */
+    const pdu_t   *src;             /* the PDU the record's fields are read from: pdu, or the request */
     uint8_t       *buf;
     size_t         cap;
     uint64_t       stored, refused_full, refused_io;
@@ -58,21 +59,28 @@ static size_t encode_arg(lua_State *L)
  * octets at *out. When it is the table the running handler was given for
  * its request and still says exactly what that request did (the common
  * case: the script chose a route and left the PDU alone), the octets it
- * came in (decoded again into st_gw.pdu, and compared with the table
- * field by field); otherwise the table encoded, as encode_arg does. The
+ * came in (the request as the session decoded them, which stays so until
+ * the handler first waits: rt_sess_request; compared with the table field
+ * by field); otherwise the table encoded, as encode_arg does. The
  * sequence_number is the ESME's either way: the forwarder gives the PDU
- * its own when it sends it. */
-static size_t pdu_arg(lua_State *L, const uint8_t **out)
+ * its own when it sends it. *checked: 1 when the octets are the request's
+ * and decoded as a message (rt_gw_store__bad has nothing to find). */
+static size_t pdu_arg(lua_State *L, const uint8_t **out, int *checked)
 {
     const pdu_t *req = rt_sess_request(L, 1);
     size_t n;
-    if (req && req->raw && req->command_length > 0
-        && pdu_decode(&st_gw.pdu, req->raw, req->command_length, req->command_length, NULL) == SMPP_ESME_ROK
-        && lbridge_same_pdu(L, 1, &st_gw.pdu)) {
+    uint32_t id;
+    if (req && req->raw && req->command_length > 0 && lbridge_same_pdu(L, 1, req)) {
         st_gw.as_received++;
+        st_gw.src = req;
         *out = req->raw;
+        /* what rt_gw_store__bad asks of the octets before they are sent */
+        id = req->command_id;
+        *checked = id == SMPP_SUBMIT_SM || id == SMPP_DATA_SM || id == SMPP_SUBMIT_MULTI;
         return req->command_length;
     }
+    *checked = 0;
+    st_gw.src = &st_gw.pdu;
     n = encode_arg(L);
     *out = st_gw.buf;
     return n;
@@ -95,7 +103,7 @@ int rt_gw_store__bad(const store_fwd_row_t *r, const char *upstream, char *why, 
 
 static store_str_t field_str(pdu_field_id_t f)
 {
-    const pdu_value_t *v = pdu_get(&st_gw.pdu, f);
+    const pdu_value_t *v = pdu_get(st_gw.src, f);
     store_str_t s = { "", 0 };
     if (v && v->ptr) {
         s.p = (const char *)v->ptr;
@@ -113,17 +121,18 @@ static store_str_t opt_str(lua_State *L, int idx, const char *k)
     return s;
 }
 
-/* The fields of the record that come from the PDU in st_gw.pdu (its n
+/* The fields of the record that come from the PDU at st_gw.src (its n
  * octets at raw). */
 static void pdu_fields(store_msg_t *m, const uint8_t *raw, size_t n, double now)
 {
-    const pdu_value_t *rd = pdu_get(&st_gw.pdu, PDU_F_REGISTERED_DELIVERY);
+    const pdu_t *p = st_gw.src;
+    const pdu_value_t *rd = pdu_get(p, PDU_F_REGISTERED_DELIVERY);
     m->submitted = now;
     m->source = field_str(PDU_F_SOURCE_ADDR);
     m->dest = field_str(PDU_F_DESTINATION_ADDR);
-    if (!pdu_get(&st_gw.pdu, PDU_F_DESTINATION_ADDR) && st_gw.pdu.naddr > 0) {   /* submit_multi: its first */
-        m->dest.p = (const char *)st_gw.pdu.addr[0].addr;
-        m->dest.n = st_gw.pdu.addr[0].len;
+    if (!pdu_get(p, PDU_F_DESTINATION_ADDR) && p->naddr > 0) {   /* submit_multi: its first */
+        m->dest.p = (const char *)p->addr[0].addr;
+        m->dest.n = p->addr[0].len;
     }
     m->service_type = field_str(PDU_F_SERVICE_TYPE);
     m->registered_delivery = rd ? rd->num : 0;
@@ -131,7 +140,7 @@ static void pdu_fields(store_msg_t *m, const uint8_t *raw, size_t n, double now)
     m->pdu.n = n;
 }
 
-/* The record of the PDU in st_gw.pdu with the options at stack index 2:
+/* The record of the PDU at st_gw.src with the options at stack index 2:
  * account, upstream, route, expires, notify, trace. */
 static void record(lua_State *L, store_msg_t *m, const uint8_t *raw, size_t n, double now, char *trace,
                    size_t tcap)
@@ -192,7 +201,7 @@ static int l_gw_queue(lua_State *L)
     size_t n;
     long long key, via = 0;
     const char *how = NULL;
-    int idlen, rc;
+    int idlen, rc, checked;
     rt_task_t *run = rt_task_of(L);
     if (!st) return luaL_error(L, "gateway: no store in use");
     if (run && run->refused) {             /* smpp.respond told the ESME an error: nothing to forward */
@@ -213,7 +222,7 @@ static int l_gw_queue(lua_State *L)
         how = luaL_optstring(L, 6, "?");
     }
     if (!lua_isnoneornil(L, 7)) m.notify.p = luaL_checklstring(L, 7, &m.notify.n);
-    n = pdu_arg(L, &raw);
+    n = pdu_arg(L, &raw, &checked);
     pdu_fields(&m, raw, n, now);
     if (!via || rt_gwr_on()) {
         /* the first line as text; an ESME's session is kept as via instead
@@ -271,6 +280,7 @@ static int l_gw_queue(lua_State *L)
         fr.account = m.account;
         fr.route = m.route;
         fr.pdu = m.pdu;
+        fr.checked = checked;
         rt_fwd_hold(l, &fr);
     }
     st_gw.stored++;
@@ -301,12 +311,12 @@ static int l_gw_record(lua_State *L)
     size_t n;
     long klen = -1;
     long long rc = STORE_EEXISTS;
-    int part;
+    int part, checked;           /* checked: not used (no row held) */
     rt_task_t *run;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!st) return luaL_error(L, "gateway: no store in use");
     if (rt_gwr_on()) return luaL_error(L, "gateway: message_id = \"upstream\" needs the SQLite store, not cluster.store");
-    n = pdu_arg(L, &raw);
+    n = pdu_arg(L, &raw, &checked);
     record(L, &m, raw, n, now, trace, sizeof trace);
     uid = opt_str(L, 2, "upstream_id");
     if (!uid.p || uid.n == 0) return luaL_error(L, "gateway: upstream_id is required");

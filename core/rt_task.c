@@ -22,7 +22,8 @@ static struct {
     rt_task_t *live;           /* every task not in the pool */
     uint64_t   errors;
     uint64_t   runs;           /* serials given (rt_task_t.run) */
-} tasks = {LUA_NOREF, LUA_NOREF, 0, {NULL}, 0, NULL, 0, 0};
+    rt_task_t *running;        /* the task being resumed (innermost), NULL: none */
+} tasks = {LUA_NOREF, LUA_NOREF, 0, {NULL}, 0, NULL, 0, 0, NULL};
 
 /* -- Life ------------------------------------------------------------------------ */
 
@@ -96,6 +97,7 @@ rt_task_t *rt_task_new(const char *what, const rt_task_owner_t *owner)
 static void task_free(rt_task_t *t)
 {
     lua_State *L = rt.L;
+    if (tasks.running == t) tasks.running = NULL;
     rt_registry_table(L, &tasks.map);
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
     lua_pushnil(L);
@@ -158,9 +160,12 @@ static int task_resume(rt_task_t *t, int nargs)
 {
     rt_budget_run_t saved;
     uint64_t writes = write_count ? *write_count : 0;
+    rt_task_t *outer = tasks.running;
     int rc;
     rt_budget_enter(rt.L, t->what, t->sess_id, t->reserve, &saved);
+    tasks.running = t;
     rc = lua_resume(t->co, nargs);
+    tasks.running = outer;
     rt_budget_leave(rt.L, &saved);
     if (write_count && *write_count != writes) wrote(t);   /* before its answer looks */
     if (rc == LUA_YIELD) {
@@ -249,7 +254,8 @@ rt_task_t *rt_task_current(lua_State *L, const char *fn)
 
 rt_task_t *rt_task_of(lua_State *L)
 {
-    rt_task_t *t;
+    rt_task_t *t = tasks.running;
+    if (t && t->co == L) return t;        /* the usual caller: the task being resumed, no map look-up */
     if (lua_pushthread(L)) {
         lua_pop(L, 1);
         return NULL;

@@ -461,6 +461,8 @@ typedef struct store_fwd_row_s {
     int         multi;          /* store_fwd_by_key: the message is a submit_multi */
     double      due, expires, submitted;
     double      first;          /* store_fwd_retry's first stamp of a sending not answered (NaN, 0: none) */
+    int         checked;        /* pdu decodes as a message: decoded so by this process when it stored
+                                 * it (a row held in memory, rt_gw_held.c); 0 for a row read back */
 } store_fwd_row_t;
 typedef int (*store_fwd_fn)(const store_fwd_row_t *r, void *ud);
 

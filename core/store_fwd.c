@@ -23,16 +23,15 @@
                  "f.attempts, f.state, f.final, f.upstream, m.route, m.notify, m.pdu, m.id_format, f.first_sent "
 /* What a receipt's match needs (read by key_row): BY_KEY finds it in the
  * receipt-key index (the fwd row's key is the index's rowid) and reads
- * the record by that key (and whether it is a submit_multi: its PDU's
- * command_id), and whether the fwd row is final (its state is read only
+ * the record by that key (and its PDU, whose command_id says whether it
+ * is a submit_multi: read in C, not by substr() per row), and whether the fwd row is final (its state is read only
  * when a receipt carries none, store_fwd_state_of); BY_KEY_OLD (messages
  * alone) has final, then the state as its last columns. Keys
  * written before schema 9 (messages keyed below exact_from, ?4) were the
  * normalised id whatever the format: where the receipt's key is its id
  * as written (?5), such a row is its message only when its upstream_id,
  * trimmed, is that id (SQLite reads upstream_id only for those rows). */
-#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format, " \
-                 "substr(m.pdu, 5, 4) = x'00000021'"
+#define KEY_COLS "m.id, m.part, m.account, m.registered_delivery, m.route, m.notify, m.id_format, m.pdu"
 #define BLANKS "' ' || char(9, 10, 11, 12, 13)"
 #define KEY_EXACT(tbl) " AND (" tbl ".key >= ?4 OR ?5 IS NULL OR trim(" tbl ".upstream_id, " BLANKS ") = ?5)"
 #define FWD_JOIN "FROM fwd f CROSS JOIN messages m ON m.key = f.key "
@@ -232,6 +231,7 @@ static void fwd_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->notify = store__col_text(st, 13);
     r->pdu = store__col_blob(st, 14);
     r->first = store__col_real(st, 16);
+    r->checked = 0;
     if (!r->id.p) store__fwd_row_id(s, r, sqlite3_column_int64(st, 15));
 }
 

@@ -13,6 +13,14 @@
 
 /* A row of BY_KEY / BY_KEY_OLD: what a receipt's match needs; the rest
  * of r unknown (state -1 when BY_KEY did not read it). */
+/* Whether the stored PDU (column i, a blob) is a submit_multi: its
+ * command_id, octets 4..7. */
+static int is_multi(sqlite3_stmt *st, int i)
+{
+    const unsigned char *b = sqlite3_column_blob(st, i);
+    return b && sqlite3_column_bytes(st, i) >= 8 && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0x21;
+}
+
 static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
 {
     memset(r, 0, sizeof *r);
@@ -23,7 +31,7 @@ static void key_row(store_t *s, sqlite3_stmt *st, store_fwd_row_t *r)
     r->registered_delivery = sqlite3_column_int64(st, 4);
     r->route = store__col_text(st, 5);
     r->notify = store__col_text(st, 6);
-    r->multi = sqlite3_column_int(st, 8) != 0;
+    r->multi = is_multi(st, 8);
     r->final = sqlite3_column_int(st, 9) != 0;
     r->state = sqlite3_column_count(st) > 10 ? sqlite3_column_int64(st, 10) : -1;
     r->due = r->expires = r->submitted = r->first = NAN;
