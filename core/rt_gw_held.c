@@ -5,12 +5,11 @@
  * queue drops them (rt_fwd__held_drop), and the queue reader takes them.
  *
  * Who owns what: each held row (an rt_block.h block) is taken here and owned
- * by its link's list until it is sent (rt_fwd.c gives it back) or dropped. Also here: which
- * run stored which message this turn (a list grown as the turn needs,
- * kept until serving ends, emptied at each turn's end), so that a run
- * that fails is not followed by its message; and the messages of runs
- * that wait (parked: a record per run, malloc'd here, freed when the run
- * ends or serving does).
+ * by its link's list until sent (rt_fwd.c gives it back) or dropped. Also
+ * here: which run stored which message this turn (a list grown as needed,
+ * kept until serving ends, emptied each turn), so that a run that fails is
+ * not followed by its message; and the messages of runs that wait (parked:
+ * a record per run, malloc'd here, freed when the run or serving ends).
  */
 #include <stdint.h>
 #include <stdlib.h>
